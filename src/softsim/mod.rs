@@ -1,0 +1,1 @@
+//! Software USIM for tests, demos and labs.
