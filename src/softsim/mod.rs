@@ -1,1 +1,9 @@
-//! Software USIM for tests, demos and labs.
+//! Software USIM for tests, demos and labs: Milenage, the TS 33.102 Annex C SQN array, a minimal
+//! file system and the GBA_U context, reachable in process or through a real pcscd (vpcd).
+//!
+//! It is a test instrument: its keys come from a profile file in clear, so it must not stand in for
+//! a real card outside tests, demos and labs.
+
+pub mod profile;
+
+pub use profile::{Profile, ProfileError};
