@@ -1,0 +1,183 @@
+//! Configuration of clients and servers, and the PSK interfaces. The PSK is asked for after the
+//! suite is chosen (the GBA key depends on it) and may be answered later: the handshake parks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::rng::{DtlsRng, OsRng};
+use super::suite::CipherSuite;
+use crate::secret::SecretVec;
+
+/// Retransmission timer policy (RFC 6347 §4.2.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetransmitConfig {
+    /// First timeout (RFC 6347: 1 s; RFC 7925 profile: 9 s).
+    pub initial: Duration,
+    /// Upper bound of the doubling timer (60 s).
+    pub max: Duration,
+    /// Retransmissions of one flight before the handshake fails.
+    pub max_retransmits: u32,
+}
+
+impl Default for RetransmitConfig {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            max_retransmits: 7,
+        }
+    }
+}
+
+/// A client PSK: identity and key.
+#[derive(Debug, Clone)]
+pub struct ClientPsk {
+    /// psk_identity sent in ClientKeyExchange.
+    pub identity: Vec<u8>,
+    /// The key.
+    pub key: SecretVec,
+}
+
+/// Answer of a PSK source.
+#[derive(Debug, Clone)]
+pub enum PskAnswer<T> {
+    /// Here it is.
+    Ready(T),
+    /// Will come through `provide_psk` (the handshake parks and emits `PskRequested`).
+    Pending,
+    /// None: the handshake fails (server: unknown_psk_identity).
+    Unknown,
+}
+
+/// The client's PSK source: called after ServerHello(+ServerKeyExchange) with the server's hint.
+pub trait ClientPskSource: Send + Sync {
+    /// PSK for this server's hint and the negotiated suite.
+    fn psk(&self, hint: Option<&[u8]>, suite: CipherSuite) -> PskAnswer<ClientPsk>;
+}
+
+/// What the server knows when it looks a PSK up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PskRequest {
+    /// psk_identity from ClientKeyExchange.
+    pub identity: Vec<u8>,
+    /// host_name from the client's server_name extension.
+    pub sni: Option<String>,
+    /// Negotiated suite.
+    pub suite: CipherSuite,
+}
+
+/// The server's PSK store (may be backed by a BSF: answer `Pending`, then `provide_psk`).
+pub trait ServerPskStore: Send + Sync {
+    /// PSK for this identity, SNI and suite.
+    fn lookup(&self, req: &PskRequest) -> PskAnswer<SecretVec>;
+}
+
+/// One static identity and key, usable on both sides.
+#[derive(Debug, Clone)]
+pub struct StaticPsk {
+    /// Identity.
+    pub identity: Vec<u8>,
+    /// Key.
+    pub key: SecretVec,
+}
+
+impl ClientPskSource for StaticPsk {
+    fn psk(&self, _hint: Option<&[u8]>, _suite: CipherSuite) -> PskAnswer<ClientPsk> {
+        PskAnswer::Ready(ClientPsk {
+            identity: self.identity.clone(),
+            key: self.key.clone(),
+        })
+    }
+}
+
+impl ServerPskStore for StaticPsk {
+    fn lookup(&self, req: &PskRequest) -> PskAnswer<SecretVec> {
+        if req.identity == self.identity {
+            PskAnswer::Ready(self.key.clone())
+        } else {
+            PskAnswer::Unknown
+        }
+    }
+}
+
+/// Settings shared by both roles.
+#[derive(Clone)]
+pub struct CommonConfig {
+    /// Suites in preference order.
+    pub suites: Vec<CipherSuite>,
+    /// Retransmission policy.
+    pub retransmit: RetransmitConfig,
+    /// Largest UDP payload we send (PMTU); handshake flights are fragmented to fit.
+    pub mtu: usize,
+    /// Randomness.
+    pub rng: Arc<dyn DtlsRng>,
+}
+
+impl Default for CommonConfig {
+    fn default() -> Self {
+        Self {
+            suites: vec![CipherSuite::PskAes128Ccm8],
+            retransmit: RetransmitConfig::default(),
+            mtu: DEFAULT_MTU,
+            rng: Arc::new(OsRng),
+        }
+    }
+}
+
+/// Default PMTU for UDP payloads (IPv6 minimum MTU minus headers, with room for tunnels).
+pub const DEFAULT_MTU: usize = 1200;
+/// Smallest PMTU we accept: enough for a fragment with its headers.
+pub const MIN_MTU: usize = 128;
+
+/// Client settings.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Shared settings.
+    pub common: CommonConfig,
+    /// PSK source.
+    pub psk: Arc<dyn ClientPskSource>,
+    /// server_name to send (SNI).
+    pub server_name: Option<String>,
+}
+
+impl ClientConfig {
+    /// A client with one static PSK and the defaults (CCM_8, 1 s..60 s, MTU 1200).
+    pub fn new(psk: Arc<dyn ClientPskSource>) -> Self {
+        Self {
+            common: CommonConfig::default(),
+            psk,
+            server_name: None,
+        }
+    }
+}
+
+/// Server settings.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Shared settings.
+    pub common: CommonConfig,
+    /// PSK store.
+    pub psk: Arc<dyn ServerPskStore>,
+    /// psk_identity_hint; `None` omits ServerKeyExchange for plain PSK suites.
+    pub identity_hint: Option<Vec<u8>>,
+    /// Cookie secret lifetime; the previous secret stays valid for one more period.
+    pub cookie_rotation: Duration,
+    /// Most connections (established or handshaking) an endpoint holds.
+    pub max_connections: usize,
+    /// New handshakes (valid cookies) accepted per second, with a burst of the same size.
+    pub handshakes_per_second: u32,
+}
+
+impl ServerConfig {
+    /// A server with the defaults (CCM_8, no hint, 10 000 connections, 1 000 handshakes/s).
+    pub fn new(psk: Arc<dyn ServerPskStore>) -> Self {
+        Self {
+            common: CommonConfig::default(),
+            psk,
+            identity_hint: None,
+            cookie_rotation: Duration::from_secs(60),
+            max_connections: 10_000,
+            handshakes_per_second: 1_000,
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Client handshake: ClientHello (+cookie) -> ServerHello [ServerKeyExchange] ServerHelloDone
+//! -> ClientKeyExchange ChangeCipherSpec Finished -> ChangeCipherSpec Finished.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::{Connection, Role, State};
+use crate::dtls::config::{ClientConfig, ClientPsk, PskAnswer, MIN_MTU};
+use crate::dtls::crypto::ecdhe::EphemeralKey;
+use crate::dtls::error::Error;
+use crate::dtls::event::Event;
+use crate::dtls::flight::{Flight, FlightItem};
+use crate::dtls::reassembly::Message;
+use crate::dtls::suite::CipherSuite;
+use crate::dtls::wire::extensions::{
+    ec_point_formats_uncompressed, server_name_data, supported_groups_p256, Extensions,
+    EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO, EXT_SERVER_NAME,
+    EXT_SUPPORTED_GROUPS,
+};
+use crate::dtls::wire::handshake::HandshakeType;
+use crate::dtls::wire::hello::{
+    ClientHello, HelloVerifyRequest, ServerHello, EMPTY_RENEGOTIATION_INFO_SCSV,
+};
+use crate::dtls::wire::kx::{parse_empty, parse_finished, ClientKeyExchange, ServerKeyExchange};
+use crate::dtls::wire::record::DTLS12;
+
+/// HelloVerifyRequests accepted before giving up (a server rotating secrets sends a second one).
+const MAX_HELLO_VERIFY: u8 = 3;
+
+impl Connection {
+    /// Starts a client handshake; the first ClientHello is ready in `poll_transmit`.
+    pub fn client(config: Arc<ClientConfig>, now: Instant) -> Result<Self, Error> {
+        if config.common.suites.is_empty() {
+            return Err(Error::NoCommonSuite);
+        }
+        let mut common = config.common.clone();
+        common.mtu = common.mtu.max(MIN_MTU);
+        let mut c = Connection::new(Role::Client(config.clone()), common);
+        let mut random = [0u8; 32];
+        c.common.rng.fill(&mut random).map_err(|_| Error::Rng)?;
+        let suites = &config.common.suites;
+        let mut extensions = Extensions::default();
+        extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
+        if let Some(name) = &config.server_name {
+            extensions.push(EXT_SERVER_NAME, server_name_data(name));
+        }
+        if suites.iter().any(|s| s.is_ecdhe()) {
+            extensions.push(EXT_SUPPORTED_GROUPS, supported_groups_p256());
+            extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
+        }
+        let mut cipher_suites: Vec<u16> = suites.iter().map(|s| s.iana()).collect();
+        cipher_suites.push(EMPTY_RENEGOTIATION_INFO_SCSV);
+        let ch = ClientHello {
+            version: DTLS12,
+            random,
+            session_id: vec![],
+            cookie: vec![],
+            cipher_suites,
+            compression_methods: vec![0],
+            extensions,
+        };
+        c.hs.client_random = random;
+        c.hs.sni = config.server_name.clone();
+        c.hs.client_hello = Some(ch);
+        c.state = State::ClientWaitHello;
+        c.send_client_hello(now)?;
+        Ok(c)
+    }
+
+    fn client_config(&self) -> Option<&Arc<ClientConfig>> {
+        match &self.role {
+            Role::Client(c) => Some(c),
+            Role::Server(_) => None,
+        }
+    }
+
+    fn send_client_hello(&mut self, now: Instant) -> Result<(), Error> {
+        let body = self
+            .hs
+            .client_hello
+            .as_ref()
+            .map(ClientHello::encode)
+            .ok_or(Error::Closed)?;
+        let seq = self.next_send_seq;
+        self.next_send_seq += 1;
+        self.hs.transcript.clear();
+        self.transcript_add(HandshakeType::ClientHello, seq, &body);
+        let item = FlightItem::Handshake {
+            msg_type: HandshakeType::ClientHello,
+            seq,
+            body,
+            epoch: 0,
+        };
+        self.send_flight(now, Flight { items: vec![item] }, true)
+    }
+
+    pub(super) fn client_message(&mut self, now: Instant, m: Message) -> Result<(), Error> {
+        let state = std::mem::replace(&mut self.state, State::Closed);
+        let res = self.client_step(now, state, &m);
+        match res {
+            Ok(next) => {
+                self.state = next;
+                Ok(())
+            }
+            Err(e) => {
+                // restore a live state so `fail` sends the alert and closes cleanly
+                self.state = State::WaitCcs;
+                Err(e)
+            }
+        }
+    }
+
+    fn client_step(&mut self, now: Instant, state: State, m: &Message) -> Result<State, Error> {
+        use HandshakeType as T;
+        if m.epoch > 0 && m.msg_type != T::Finished {
+            return Err(Error::UnexpectedMessage(
+                "protected handshake message other than Finished",
+            ));
+        }
+        match (state, m.msg_type) {
+            (State::ClientWaitHello, T::HelloVerifyRequest) => {
+                let hvr = HelloVerifyRequest::parse(&m.body)?;
+                self.hs.hello_verify_count += 1;
+                if self.hs.hello_verify_count > MAX_HELLO_VERIFY {
+                    return Err(Error::UnexpectedMessage("too many HelloVerifyRequests"));
+                }
+                if let Some(ch) = self.hs.client_hello.as_mut() {
+                    ch.cookie = hvr.cookie;
+                }
+                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                self.send_client_hello(now)?;
+                Ok(State::ClientWaitHello)
+            }
+            (State::ClientWaitHello, T::ServerHello) => {
+                self.on_server_hello(m)?;
+                Ok(State::ClientWaitServerKx)
+            }
+            (State::ClientWaitServerKx, T::ServerKeyExchange) => {
+                let ecdhe = self.hs.suite.is_some_and(CipherSuite::is_ecdhe);
+                let ske = ServerKeyExchange::parse(&m.body, ecdhe)?;
+                self.hs.hint = Some(ske.hint().to_vec()).filter(|h| !h.is_empty());
+                if let ServerKeyExchange::EcdhePsk { point, .. } = ske {
+                    self.hs.peer_point = Some(point);
+                }
+                self.transcript_add(m.msg_type, m.seq, &m.body);
+                Ok(State::ClientWaitDone)
+            }
+            (State::ClientWaitServerKx | State::ClientWaitDone, T::ServerHelloDone) => {
+                parse_empty(&m.body, "server_hello_done")?;
+                if self.hs.suite.is_some_and(CipherSuite::is_ecdhe) && self.hs.peer_point.is_none()
+                {
+                    return Err(Error::UnexpectedMessage(
+                        "ECDHE_PSK without ServerKeyExchange",
+                    ));
+                }
+                self.transcript_add(m.msg_type, m.seq, &m.body);
+                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                self.client_ask_psk(now)
+            }
+            (State::WaitFinished, T::Finished) => {
+                let got = parse_finished(&m.body)?;
+                let token = self.verify_finished(&got)?;
+                self.transcript_add(m.msg_type, m.seq, &m.body);
+                self.flight = None;
+                self.retx = None;
+                Ok(self.established(token))
+            }
+            (_, T::Finished) => Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec")),
+            (_, T::HelloVerifyRequest) => Err(Error::UnexpectedMessage(
+                "HelloVerifyRequest after ServerHello",
+            )),
+            (_, T::ServerHello) => Err(Error::UnexpectedMessage(
+                "second ServerHello (flight restart)",
+            )),
+            (_, _) => Err(Error::UnexpectedMessage("handshake message out of order")),
+        }
+    }
+
+    fn on_server_hello(&mut self, m: &Message) -> Result<(), Error> {
+        let sh = ServerHello::parse(&m.body)?;
+        if sh.version != DTLS12 {
+            return Err(Error::IllegalParameter("server_version"));
+        }
+        let offered = self
+            .client_config()
+            .map(|c| c.common.suites.clone())
+            .unwrap_or_default();
+        let suite = CipherSuite::from_iana(sh.cipher_suite)
+            .filter(|s| offered.contains(s))
+            .ok_or(Error::SuiteNotOffered(sh.cipher_suite))?;
+        if sh.compression_method != 0 {
+            return Err(Error::IllegalParameter("compression_method"));
+        }
+        for e in &sh.extensions.0 {
+            let sent = match e.typ {
+                EXT_EXTENDED_MASTER_SECRET | EXT_RENEGOTIATION_INFO => true,
+                EXT_SERVER_NAME => self.hs.sni.is_some(),
+                EXT_EC_POINT_FORMATS => offered.iter().any(|s| s.is_ecdhe()),
+                _ => false,
+            };
+            if !sent {
+                return Err(Error::IllegalParameter(
+                    "extension the client did not offer",
+                ));
+            }
+        }
+        if !sh.extensions.extended_master_secret()? {
+            return Err(Error::NoExtendedMasterSecret);
+        }
+        if let Some(ri) = sh.extensions.renegotiation_info()? {
+            if !ri.is_empty() {
+                return Err(Error::IllegalParameter("renegotiation_info"));
+            }
+        }
+        self.hs.suite = Some(suite);
+        self.hs.server_random = sh.random;
+        self.transcript_add(m.msg_type, m.seq, &m.body);
+        Ok(())
+    }
+
+    fn client_ask_psk(&mut self, now: Instant) -> Result<State, Error> {
+        let suite = self.hs.suite.ok_or(Error::UnexpectedMessage(
+            "ServerHelloDone before ServerHello",
+        ))?;
+        let cfg = self.client_config().cloned().ok_or(Error::Closed)?;
+        match cfg.psk.psk(self.hs.hint.as_deref(), suite) {
+            PskAnswer::Ready(psk) => self.client_key_exchange(now, psk),
+            PskAnswer::Pending => {
+                self.events.push_back(Event::PskRequested {
+                    identity: vec![],
+                    hint: self.hs.hint.clone(),
+                    sni: self.hs.sni.clone(),
+                    suite,
+                });
+                Ok(State::ClientWaitPsk)
+            }
+            PskAnswer::Unknown => Err(Error::NoPsk),
+        }
+    }
+
+    fn client_key_exchange(&mut self, now: Instant, psk: ClientPsk) -> Result<State, Error> {
+        let ecdhe = self.hs.suite.is_some_and(CipherSuite::is_ecdhe);
+        let point = if ecdhe {
+            let key = EphemeralKey::generate(self.common.rng.as_ref()).map_err(|_| Error::Rng)?;
+            let p = key.public_point();
+            self.hs.ecdhe = Some(key);
+            Some(p)
+        } else {
+            None
+        };
+        let cke = ClientKeyExchange {
+            identity: psk.identity.clone(),
+            point,
+        }
+        .encode();
+        let cke_seq = self.next_send_seq;
+        self.transcript_add(HandshakeType::ClientKeyExchange, cke_seq, &cke);
+        self.derive_keys(&psk.key)?;
+        self.hs.identity = psk.identity;
+        let fin = self.our_verify_data()?.to_vec();
+        let fin_seq = cke_seq + 1;
+        self.next_send_seq = fin_seq + 1;
+        self.transcript_add(HandshakeType::Finished, fin_seq, &fin);
+        let flight = Flight {
+            items: vec![
+                FlightItem::Handshake {
+                    msg_type: HandshakeType::ClientKeyExchange,
+                    seq: cke_seq,
+                    body: cke,
+                    epoch: 0,
+                },
+                FlightItem::Ccs { epoch: 0 },
+                FlightItem::Handshake {
+                    msg_type: HandshakeType::Finished,
+                    seq: fin_seq,
+                    body: fin,
+                    epoch: 1,
+                },
+            ],
+        };
+        self.send_epoch = 1;
+        self.send_flight(now, flight, true)?;
+        Ok(State::WaitCcs)
+    }
+
+    /// Answers a `PskRequested` event on a client: `None` fails the handshake.
+    pub fn provide_client_psk(
+        &mut self,
+        now: Instant,
+        psk: Option<ClientPsk>,
+    ) -> Result<(), Error> {
+        if !matches!(self.state, State::ClientWaitPsk) {
+            return Err(Error::NoPskRequest);
+        }
+        let res = match psk {
+            Some(p) => self.client_key_exchange(now, p),
+            None => Err(Error::NoPsk),
+        };
+        match res {
+            Ok(s) => {
+                self.state = s;
+                self.resume_after_psk(now);
+            }
+            Err(e) => {
+                self.state = State::WaitCcs;
+                self.fail(e);
+            }
+        }
+        Ok(())
+    }
+}

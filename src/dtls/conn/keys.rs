@@ -1,0 +1,86 @@
+//! Key schedule glue shared by both roles: transcript, premaster, extended master secret,
+//! traffic keys, Finished.
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{Connection, FinishedVerified, Role};
+use crate::dtls::crypto::aead::RecordCipher;
+use crate::dtls::crypto::prf::{
+    extended_master_secret, key_block, premaster_psk, premaster_with_other, verify_data,
+};
+use crate::dtls::error::Error;
+use crate::dtls::wire::handshake::{encode_full, HandshakeType};
+use crate::secret::SecretVec;
+
+impl Connection {
+    pub(super) fn transcript_add(&mut self, t: HandshakeType, seq: u16, body: &[u8]) {
+        self.hs
+            .transcript
+            .extend_from_slice(&encode_full(t, seq, body));
+    }
+
+    pub(super) fn transcript_hash(&self) -> [u8; 32] {
+        Sha256::digest(&self.hs.transcript).into()
+    }
+
+    fn is_client(&self) -> bool {
+        matches!(self.role, Role::Client(_))
+    }
+
+    /// Derives the master secret and traffic keys; the transcript must end with
+    /// ClientKeyExchange (RFC 7627 session_hash).
+    pub(super) fn derive_keys(&mut self, psk: &SecretVec) -> Result<(), Error> {
+        let suite = self
+            .hs
+            .suite
+            .ok_or(Error::UnexpectedMessage("key exchange before ServerHello"))?;
+        let pms = if suite.is_ecdhe() {
+            let key = self.hs.ecdhe.as_ref().ok_or(Error::BadKeyShare)?;
+            let point = self.hs.peer_point.as_deref().ok_or(Error::BadKeyShare)?;
+            let z = key.agree(point).map_err(|_| Error::BadKeyShare)?;
+            premaster_with_other(z.expose(), psk.expose())
+        } else {
+            premaster_psk(psk.expose())
+        };
+        let master = extended_master_secret(&pms, &self.transcript_hash());
+        let kb = key_block(&master, &self.hs.client_random, &self.hs.server_random);
+        let alg = suite.aead();
+        let client = RecordCipher::new(alg, &kb.client_key, &kb.client_iv);
+        let server = RecordCipher::new(alg, &kb.server_key, &kb.server_iv);
+        let (write, read) = if self.is_client() {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        self.rl.install_write(write);
+        self.rl.prepare_read(read);
+        self.hs.master = Some(master);
+        Ok(())
+    }
+
+    /// Our Finished.verify_data over the transcript so far.
+    pub(super) fn our_verify_data(&self) -> Result<[u8; 12], Error> {
+        let ms = self
+            .hs
+            .master
+            .as_ref()
+            .ok_or(Error::UnexpectedMessage("Finished before key exchange"))?;
+        Ok(verify_data(ms, self.is_client(), &self.transcript_hash()))
+    }
+
+    /// Checks the peer's Finished (constant time); the only way to get a [`FinishedVerified`].
+    pub(super) fn verify_finished(&self, got: &[u8; 12]) -> Result<FinishedVerified, Error> {
+        let ms = self
+            .hs
+            .master
+            .as_ref()
+            .ok_or(Error::UnexpectedMessage("Finished before key exchange"))?;
+        let want = verify_data(ms, !self.is_client(), &self.transcript_hash());
+        if bool::from(want.ct_eq(got)) {
+            Ok(FinishedVerified(()))
+        } else {
+            Err(Error::BadFinished)
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! A DTLS 1.2 connection, sans-IO: datagrams in, datagrams and events out, timers driven by
+//! `now` given by the caller. The handshake logic of each role lives in `client.rs` and
+//! `server.rs`; this file holds the record processing shared by both.
+
+mod client;
+pub use server::AcceptedHello;
+mod keys;
+mod server;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::config::{ClientConfig, CommonConfig, ServerConfig};
+use super::crypto::ecdhe::EphemeralKey;
+use super::error::Error;
+use super::event::{CloseReason, Event};
+use super::flight::Flight;
+use super::reassembly::{FragmentStatus, Message, Reassembler};
+use super::record_layer::RecordLayer;
+use super::stats::{DropReason, Stats};
+use super::suite::CipherSuite;
+use super::wire::alert::{parse_ccs, Alert, AlertDescription, AlertLevel};
+use super::wire::handshake::{parse_fragments, Fragment, HandshakeType};
+use super::wire::hello::ClientHello;
+use super::wire::record::{split_datagram, ContentType, Record};
+use crate::secret::Secret;
+
+/// Largest application record (RFC 6347: 2^14).
+pub const MAX_APP_RECORD: usize = 16384;
+/// Records of the next epoch held until the ChangeCipherSpec that opens it.
+const MAX_FUTURE_RECORDS: usize = 8;
+/// Records held while the handshake waits for a PSK.
+const MAX_PARKED_RECORDS: usize = 32;
+
+/// Proof that the peer's Finished verified; only `keys::verify_finished` makes one, and
+/// `State::Established` cannot be built without it.
+#[derive(Debug)]
+pub(crate) struct FinishedVerified(());
+
+#[derive(Debug)]
+enum State {
+    ClientWaitHello,
+    ClientWaitServerKx,
+    ClientWaitDone,
+    ClientWaitPsk,
+    ServerWaitKx,
+    ServerWaitPsk,
+    WaitCcs,
+    WaitFinished,
+    Established(FinishedVerified),
+    Closed,
+}
+
+enum Role {
+    Client(Arc<ClientConfig>),
+    Server(Arc<ServerConfig>),
+}
+
+#[derive(Default)]
+struct Handshake {
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    suite: Option<CipherSuite>,
+    transcript: Vec<u8>,
+    master: Option<Secret<48>>,
+    identity: Vec<u8>,
+    hint: Option<Vec<u8>>,
+    sni: Option<String>,
+    ecdhe: Option<EphemeralKey>,
+    peer_point: Option<Vec<u8>>,
+    client_hello: Option<ClientHello>,
+    hello_verify_count: u8,
+}
+
+struct Retransmit {
+    deadline: Instant,
+    timeout: Duration,
+    count: u32,
+}
+
+/// One DTLS association with one peer.
+pub struct Connection {
+    role: Role,
+    common: CommonConfig,
+    state: State,
+    rl: RecordLayer,
+    reasm: Reassembler,
+    hs: Handshake,
+    next_send_seq: u16,
+    send_epoch: u16,
+    flight: Option<Flight>,
+    retx: Option<Retransmit>,
+    awaiting_answer: bool,
+    peer_last: Option<(u16, [u8; 32])>,
+    replied_this_datagram: bool,
+    closing: bool,
+    out: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    future: Vec<Vec<u8>>,
+    parked: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("state", &self.state)
+            .field("suite", &self.hs.suite)
+            .finish()
+    }
+}
+
+fn digest(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+impl Connection {
+    fn new(role: Role, common: CommonConfig) -> Self {
+        Self {
+            role,
+            common,
+            state: State::Closed,
+            rl: RecordLayer::default(),
+            reasm: Reassembler::default(),
+            hs: Handshake::default(),
+            next_send_seq: 0,
+            send_epoch: 0,
+            flight: None,
+            retx: None,
+            awaiting_answer: false,
+            peer_last: None,
+            replied_this_datagram: false,
+            closing: false,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            future: Vec::new(),
+            parked: Vec::new(),
+        }
+    }
+
+    /// Feeds one received UDP datagram (it may hold several records).
+    pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
+        let (records, err) = split_datagram(data);
+        let hs = records.iter().any(|r| {
+            r.header.content_type != ContentType::ApplicationData
+                && r.header.content_type != ContentType::Alert
+        });
+        self.stats.received(data.len(), hs);
+        if err.is_some() {
+            self.stats.drop(DropReason::Malformed);
+        }
+        self.replied_this_datagram = false;
+        for rec in records {
+            self.process_record(now, &rec);
+        }
+    }
+
+    fn process_record(&mut self, now: Instant, rec: &Record<'_>) {
+        if matches!(self.state, State::Closed) {
+            self.stats.drop(DropReason::Closed);
+            return;
+        }
+        if let Err(e) = self.handle_record(now, rec) {
+            self.fail(e);
+        }
+    }
+
+    fn raw(rec: &Record<'_>) -> Vec<u8> {
+        let mut v = Vec::with_capacity(13 + rec.fragment.len());
+        rec.header.encode(&mut v);
+        v.extend_from_slice(rec.fragment);
+        v
+    }
+
+    fn replay_raw(&mut self, now: Instant, raws: Vec<Vec<u8>>) {
+        for raw in raws {
+            let (records, _) = split_datagram(&raw);
+            for rec in records {
+                self.process_record(now, &rec);
+            }
+        }
+    }
+
+    fn is_parked(&self) -> bool {
+        matches!(self.state, State::ClientWaitPsk | State::ServerWaitPsk)
+    }
+
+    fn handle_record(&mut self, now: Instant, rec: &Record<'_>) -> Result<(), Error> {
+        if self.is_parked() {
+            if self.parked.len() < MAX_PARKED_RECORDS {
+                self.parked.push(Self::raw(rec));
+            } else {
+                self.stats.drop(DropReason::Overflow);
+            }
+            return Ok(());
+        }
+        let epoch = rec.header.epoch;
+        match self.rl.epoch_status(epoch) {
+            Err(why) => {
+                self.stats.drop(why);
+                return Ok(());
+            }
+            Ok(false) => {
+                if self.future.len() < MAX_FUTURE_RECORDS && !self.is_established() {
+                    self.future.push(Self::raw(rec));
+                } else {
+                    self.stats.drop(DropReason::BadEpoch);
+                }
+                return Ok(());
+            }
+            Ok(true) => {}
+        }
+        let ct = rec.header.content_type;
+        // Once keys are in use, plaintext epoch 0 is only good for spotting a retransmitted flight.
+        if epoch < self.rl.read_epoch() && ct != ContentType::Handshake {
+            self.stats.drop(DropReason::Unexpected);
+            return Ok(());
+        }
+        let plain = match self.rl.open(rec) {
+            Ok(p) => p,
+            Err(why) => {
+                self.stats.drop(why);
+                return Ok(());
+            }
+        };
+        match ct {
+            ContentType::Handshake => self.on_handshake_record(now, epoch, &plain),
+            ContentType::ChangeCipherSpec => {
+                self.on_ccs(now, &plain);
+                Ok(())
+            }
+            ContentType::Alert => {
+                self.on_alert(&plain);
+                Ok(())
+            }
+            ContentType::ApplicationData => {
+                if self.is_established() && epoch > 0 {
+                    self.stats.app_records_received += 1;
+                    self.stats.app_bytes_received += plain.len() as u64;
+                    self.events.push_back(Event::Data(plain));
+                } else {
+                    self.stats.drop(DropReason::Unexpected);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_handshake_record(&mut self, now: Instant, epoch: u16, plain: &[u8]) -> Result<(), Error> {
+        let frags = match parse_fragments(plain) {
+            Ok(f) => f,
+            Err(e) if epoch > 0 => return Err(Error::Decode(e)),
+            Err(_) => {
+                self.stats.drop(DropReason::Malformed);
+                return Ok(());
+            }
+        };
+        for f in frags {
+            if self.is_established() {
+                self.on_post_handshake_fragment(epoch, &f);
+                continue;
+            }
+            if matches!(self.state, State::ClientWaitHello)
+                && f.message_seq > self.reasm.next_seq()
+                && matches!(
+                    f.msg_type,
+                    HandshakeType::HelloVerifyRequest | HandshakeType::ServerHello
+                )
+            {
+                // the server's first message may carry any message_seq (RFC 6347 §4.2.2)
+                self.reasm.skip_to(f.message_seq);
+            }
+            match self.reasm.insert(&f, epoch) {
+                FragmentStatus::Old => self.on_old_fragment(&f),
+                FragmentStatus::Rejected => self.stats.drop(DropReason::Unexpected),
+                FragmentStatus::Accepted => self.drain_messages(now)?,
+            }
+            if matches!(self.state, State::Closed) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn drain_messages(&mut self, now: Instant) -> Result<(), Error> {
+        while !self.is_parked() && !matches!(self.state, State::Closed | State::Established(_)) {
+            let Some(m) = self.reasm.pop() else { break };
+            if self.awaiting_answer {
+                // the first message of the peer's next flight: our flight arrived
+                self.awaiting_answer = false;
+                self.retx = None;
+                self.stats.round_trips += 1;
+            }
+            self.on_message(now, m)?;
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, now: Instant, m: Message) -> Result<(), Error> {
+        match self.role {
+            Role::Client(_) => self.client_message(now, m),
+            Role::Server(_) => self.server_message(now, m),
+        }
+    }
+
+    /// A message older than the next expected one. If it repeats, byte for byte, the last
+    /// message of the peer's previous flight, the peer lost our answer: send it again. Anything
+    /// else (an invalid Finished posing as a retransmission, say) is dropped.
+    fn on_old_fragment(&mut self, f: &Fragment<'_>) {
+        let repeat = self.peer_last.is_some_and(|(seq, d)| {
+            seq == f.message_seq
+                && f.offset == 0
+                && f.body.len() == f.length as usize
+                && digest(f.body) == d
+        });
+        if repeat && !self.replied_this_datagram && self.flight.is_some() {
+            self.replied_this_datagram = true;
+            self.resend_flight();
+        } else if !repeat {
+            self.stats.drop(DropReason::Unexpected);
+        }
+    }
+
+    fn on_post_handshake_fragment(&mut self, epoch: u16, f: &Fragment<'_>) {
+        if f.message_seq < self.reasm.next_seq() {
+            self.on_old_fragment(f);
+            return;
+        }
+        let reneg = match self.role {
+            Role::Client(_) => f.msg_type == HandshakeType::HelloRequest,
+            Role::Server(_) => f.msg_type == HandshakeType::ClientHello,
+        };
+        if reneg && epoch > 0 && !self.replied_this_datagram {
+            // RFC 5746 / 5246 §7.2.2: refuse renegotiation with a warning, keep the connection
+            self.replied_this_datagram = true;
+            self.send_alert(AlertLevel::Warning, AlertDescription::NoRenegotiation);
+        } else {
+            self.stats.drop(DropReason::Unexpected);
+        }
+    }
+
+    fn on_ccs(&mut self, now: Instant, plain: &[u8]) {
+        if parse_ccs(plain).is_err() {
+            self.stats.drop(DropReason::Malformed);
+            return;
+        }
+        if matches!(self.state, State::WaitCcs) && self.rl.activate_read() {
+            self.state = State::WaitFinished;
+            let future = std::mem::take(&mut self.future);
+            self.replay_raw(now, future);
+        } else {
+            // early, repeated or out-of-state CCS: never moves the state machine
+            self.stats.drop(DropReason::Unexpected);
+        }
+    }
+
+    fn on_alert(&mut self, plain: &[u8]) {
+        let Ok(alert) = Alert::parse(plain) else {
+            self.stats.drop(DropReason::Malformed);
+            return;
+        };
+        if alert.description == AlertDescription::CloseNotify {
+            if !self.closing && self.is_established() {
+                self.send_alert(AlertLevel::Warning, AlertDescription::CloseNotify);
+            }
+            let reason = if self.closing {
+                CloseReason::Local
+            } else {
+                CloseReason::PeerClosed
+            };
+            self.close_with(reason);
+        } else if alert.level == AlertLevel::Fatal {
+            self.close_with(CloseReason::PeerAlert(alert.description));
+        }
+    }
+
+    fn close_with(&mut self, reason: CloseReason) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        self.state = State::Closed;
+        self.retx = None;
+        self.flight = None;
+        self.hs.master = None;
+        self.events.push_back(Event::Closed { reason });
+    }
+
+    /// Fails the connection with `e`: sends the matching fatal alert and closes.
+    fn fail(&mut self, e: Error) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        if let Some(desc) = e.alert() {
+            self.send_alert(AlertLevel::Fatal, desc);
+        }
+        self.close_with(CloseReason::Error(e));
+    }
+
+    fn send_alert(&mut self, level: AlertLevel, desc: AlertDescription) {
+        let mut d = Vec::new();
+        let a = Alert {
+            level,
+            description: desc,
+        }
+        .encode();
+        if self
+            .rl
+            .seal(self.send_epoch, ContentType::Alert, &a, &mut d)
+            .is_ok()
+        {
+            self.stats.sent(d.len(), false);
+            self.out.push_back(d);
+        }
+    }
+
+    fn send_flight(
+        &mut self,
+        now: Instant,
+        flight: Flight,
+        expect_answer: bool,
+    ) -> Result<(), Error> {
+        let dgrams = flight.encode(&mut self.rl, self.common.mtu)?;
+        for d in dgrams {
+            self.stats.sent(d.len(), true);
+            self.out.push_back(d);
+        }
+        self.stats.flights_sent += 1;
+        self.flight = Some(flight);
+        self.awaiting_answer = expect_answer;
+        let initial = self.common.retransmit.initial;
+        self.retx = expect_answer.then(|| Retransmit {
+            deadline: now + initial,
+            timeout: initial,
+            count: 0,
+        });
+        Ok(())
+    }
+
+    fn resend_flight(&mut self) {
+        let Some(flight) = self.flight.clone() else {
+            return;
+        };
+        match flight.encode(&mut self.rl, self.common.mtu) {
+            Ok(dgrams) => {
+                for d in dgrams {
+                    self.stats.sent(d.len(), true);
+                    self.out.push_back(d);
+                }
+                self.stats.retransmissions += 1;
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The next datagram to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.out.pop_front()
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.retx.as_ref().map(|r| r.deadline)
+    }
+
+    /// Drives the retransmission timer (RFC 6347 §4.2.4): resend the flight and double the
+    /// timeout up to the maximum; give up after the retry limit.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(r) = self.retx.as_mut() else { return };
+        if now < r.deadline {
+            return;
+        }
+        if r.count >= self.common.retransmit.max_retransmits {
+            let n = r.count;
+            self.fail(Error::HandshakeTimeout(n));
+            return;
+        }
+        r.count += 1;
+        r.timeout = (r.timeout * 2).min(self.common.retransmit.max);
+        r.deadline = now + r.timeout;
+        self.resend_flight();
+    }
+
+    /// Sends one application data record.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), Error> {
+        if matches!(self.state, State::Closed) || self.closing {
+            return Err(Error::Closed);
+        }
+        if !self.is_established() {
+            return Err(Error::NotConnected);
+        }
+        if data.len() > MAX_APP_RECORD {
+            return Err(Error::RecordTooLarge);
+        }
+        let mut d = Vec::with_capacity(data.len() + 40);
+        self.rl
+            .seal(self.send_epoch, ContentType::ApplicationData, data, &mut d)?;
+        self.stats.sent(d.len(), false);
+        self.stats.app_records_sent += 1;
+        self.stats.app_bytes_sent += data.len() as u64;
+        self.out.push_back(d);
+        Ok(())
+    }
+
+    /// Sends close_notify. An established connection still delivers data until the peer's
+    /// close_notify (then `Closed { Local }`); a handshake in progress ends at once.
+    pub fn close(&mut self) {
+        if matches!(self.state, State::Closed) || self.closing {
+            return;
+        }
+        self.send_alert(AlertLevel::Warning, AlertDescription::CloseNotify);
+        if self.is_established() {
+            self.closing = true;
+        } else {
+            self.close_with(CloseReason::Local);
+        }
+    }
+
+    /// True once the handshake completed (and until closed).
+    pub fn is_established(&self) -> bool {
+        matches!(self.state, State::Established(_))
+    }
+
+    /// True when the connection ended.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// True while the handshake waits for `provide_*_psk`.
+    pub fn is_waiting_for_psk(&self) -> bool {
+        self.is_parked()
+    }
+
+    /// Negotiated suite (after ServerHello).
+    pub fn suite(&self) -> Option<CipherSuite> {
+        self.hs.suite
+    }
+
+    /// PSK identity (after ClientKeyExchange).
+    pub fn identity(&self) -> &[u8] {
+        &self.hs.identity
+    }
+
+    /// SNI host name (server: what the client sent; client: what we sent).
+    pub fn server_name(&self) -> Option<&str> {
+        self.hs.sni.as_deref()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub(crate) fn client_random(&self) -> &[u8; 32] {
+        &self.hs.client_random
+    }
+
+    fn established(&mut self, token: FinishedVerified) -> State {
+        self.future.clear();
+        self.hs.ecdhe = None;
+        let suite = self.hs.suite.unwrap_or(CipherSuite::PskAes128Ccm8);
+        self.events.push_back(Event::Connected {
+            suite,
+            identity: self.hs.identity.clone(),
+            resumed: false,
+        });
+        State::Established(token)
+    }
+
+    fn resume_after_psk(&mut self, now: Instant) {
+        if let Err(e) = self.drain_messages(now) {
+            self.fail(e);
+            return;
+        }
+        let parked = std::mem::take(&mut self.parked);
+        self.replay_raw(now, parked);
+    }
+}

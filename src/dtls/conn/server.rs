@@ -1,0 +1,267 @@
+//! Server handshake, from a ClientHello that carried a valid cookie (the Endpoint checked it):
+//! ServerHello [ServerKeyExchange] ServerHelloDone -> ClientKeyExchange CCS Finished ->
+//! CCS Finished.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use super::{Connection, Role, State};
+use crate::dtls::config::{PskAnswer, PskRequest, ServerConfig, MIN_MTU};
+use crate::dtls::crypto::ecdhe::EphemeralKey;
+use crate::dtls::error::Error;
+use crate::dtls::event::Event;
+use crate::dtls::flight::{Flight, FlightItem};
+use crate::dtls::reassembly::Message;
+use crate::dtls::suite::CipherSuite;
+use crate::dtls::wire::extensions::{
+    ec_point_formats_uncompressed, renegotiation_info_initial, Extensions, EXT_EC_POINT_FORMATS,
+    EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO, GROUP_SECP256R1,
+};
+use crate::dtls::wire::handshake::HandshakeType;
+use crate::dtls::wire::hello::{ClientHello, ServerHello};
+use crate::dtls::wire::kx::{parse_finished, ClientKeyExchange, ServerKeyExchange};
+use crate::dtls::wire::record::DTLS12;
+use crate::secret::SecretVec;
+
+/// The ClientHello that opens a server connection, as the Endpoint saw it.
+#[derive(Debug, Clone)]
+pub struct AcceptedHello {
+    /// Parsed hello (with a valid cookie).
+    pub hello: ClientHello,
+    /// Its message_seq.
+    pub message_seq: u16,
+    /// Its record sequence number (our first records echo it, RFC 6347 §4.2.1).
+    pub record_seq: u64,
+}
+
+impl Connection {
+    /// A server connection answering `ch`. Failures (no common suite, no EMS) leave a closed
+    /// connection whose alert is ready in `poll_transmit`.
+    pub fn server(config: Arc<ServerConfig>, now: Instant, ch: &AcceptedHello) -> Self {
+        let mut common = config.common.clone();
+        common.mtu = common.mtu.max(MIN_MTU);
+        let mut c = Connection::new(Role::Server(config.clone()), common);
+        c.state = State::ServerWaitKx;
+        c.rl.set_initial_write_seq(ch.record_seq);
+        c.next_send_seq = ch.message_seq;
+        c.reasm.skip_to(ch.message_seq.wrapping_add(1));
+        c.hs.client_random = ch.hello.random;
+        if let Err(e) = c.server_hello(now, &config, ch) {
+            c.fail(e);
+        }
+        c
+    }
+
+    fn server_hello(
+        &mut self,
+        now: Instant,
+        config: &ServerConfig,
+        ch: &AcceptedHello,
+    ) -> Result<(), Error> {
+        let hello = &ch.hello;
+        let body = hello.encode();
+        self.transcript_add(HandshakeType::ClientHello, ch.message_seq, &body);
+        self.peer_last = Some((ch.message_seq, Sha256::digest(&body).into()));
+        if !hello.extensions.extended_master_secret()? {
+            return Err(Error::NoExtendedMasterSecret);
+        }
+        let secure_reneg = hello.secure_renegotiation()?;
+        self.hs.sni = hello.extensions.server_name()?;
+        let p256 = hello
+            .extensions
+            .supported_groups()?
+            .is_none_or(|g| g.contains(&GROUP_SECP256R1));
+        let suite = config
+            .common
+            .suites
+            .iter()
+            .copied()
+            .find(|s| hello.cipher_suites.contains(&s.iana()) && (!s.is_ecdhe() || p256))
+            .ok_or(Error::NoCommonSuite)?;
+        self.hs.suite = Some(suite);
+        let mut random = [0u8; 32];
+        self.common.rng.fill(&mut random).map_err(|_| Error::Rng)?;
+        self.hs.server_random = random;
+
+        let mut extensions = Extensions::default();
+        if secure_reneg {
+            extensions.push(EXT_RENEGOTIATION_INFO, renegotiation_info_initial());
+        }
+        extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
+        if suite.is_ecdhe() && hello.extensions.get(EXT_EC_POINT_FORMATS).is_some() {
+            extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
+        }
+        let sh = ServerHello {
+            version: DTLS12,
+            random,
+            session_id: vec![],
+            cipher_suite: suite.iana(),
+            compression_method: 0,
+            extensions,
+        }
+        .encode();
+        let mut items = Vec::new();
+        let mut push = |c: &mut Connection, t: HandshakeType, body: Vec<u8>| {
+            let seq = c.next_send_seq;
+            c.next_send_seq += 1;
+            c.transcript_add(t, seq, &body);
+            items.push(FlightItem::Handshake {
+                msg_type: t,
+                seq,
+                body,
+                epoch: 0,
+            });
+        };
+        push(self, HandshakeType::ServerHello, sh);
+        let hint = config.identity_hint.clone();
+        if suite.is_ecdhe() {
+            let key = EphemeralKey::generate(self.common.rng.as_ref()).map_err(|_| Error::Rng)?;
+            let ske = ServerKeyExchange::EcdhePsk {
+                hint: hint.unwrap_or_default(),
+                point: key.public_point(),
+            };
+            self.hs.ecdhe = Some(key);
+            push(self, HandshakeType::ServerKeyExchange, ske.encode());
+        } else if let Some(hint) = hint {
+            push(
+                self,
+                HandshakeType::ServerKeyExchange,
+                ServerKeyExchange::Psk { hint }.encode(),
+            );
+        }
+        push(self, HandshakeType::ServerHelloDone, vec![]);
+        self.send_flight(now, Flight { items }, true)
+    }
+
+    fn server_config(&self) -> Option<&Arc<ServerConfig>> {
+        match &self.role {
+            Role::Server(c) => Some(c),
+            Role::Client(_) => None,
+        }
+    }
+
+    pub(super) fn server_message(&mut self, now: Instant, m: Message) -> Result<(), Error> {
+        let state = std::mem::replace(&mut self.state, State::Closed);
+        match self.server_step(now, state, &m) {
+            Ok(next) => {
+                self.state = next;
+                Ok(())
+            }
+            Err(e) => {
+                self.state = State::WaitCcs;
+                Err(e)
+            }
+        }
+    }
+
+    fn server_step(&mut self, now: Instant, state: State, m: &Message) -> Result<State, Error> {
+        use HandshakeType as T;
+        if m.epoch > 0 && m.msg_type != T::Finished {
+            return Err(Error::UnexpectedMessage(
+                "protected handshake message other than Finished",
+            ));
+        }
+        match (state, m.msg_type) {
+            (State::ServerWaitKx, T::ClientKeyExchange) => {
+                let suite = self
+                    .hs
+                    .suite
+                    .ok_or(Error::UnexpectedMessage("ClientKeyExchange"))?;
+                let cke = ClientKeyExchange::parse(&m.body, suite.is_ecdhe())?;
+                self.transcript_add(m.msg_type, m.seq, &m.body);
+                self.hs.identity = cke.identity.clone();
+                self.hs.peer_point = cke.point;
+                let req = PskRequest {
+                    identity: cke.identity,
+                    sni: self.hs.sni.clone(),
+                    suite,
+                };
+                let cfg = self.server_config().cloned().ok_or(Error::Closed)?;
+                match cfg.psk.lookup(&req) {
+                    PskAnswer::Ready(key) => {
+                        self.derive_keys(&key)?;
+                        Ok(State::WaitCcs)
+                    }
+                    PskAnswer::Pending => {
+                        self.events.push_back(Event::PskRequested {
+                            identity: req.identity,
+                            hint: None,
+                            sni: req.sni,
+                            suite,
+                        });
+                        Ok(State::ServerWaitPsk)
+                    }
+                    PskAnswer::Unknown => Err(Error::UnknownPskIdentity),
+                }
+            }
+            (State::WaitFinished, T::Finished) => {
+                let got = parse_finished(&m.body)?;
+                let token = self.verify_finished(&got)?;
+                self.transcript_add(m.msg_type, m.seq, &m.body);
+                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                let fin = self.our_verify_data()?.to_vec();
+                let seq = self.next_send_seq;
+                self.next_send_seq += 1;
+                self.transcript_add(T::Finished, seq, &fin);
+                let flight = Flight {
+                    items: vec![
+                        FlightItem::Ccs { epoch: 0 },
+                        FlightItem::Handshake {
+                            msg_type: T::Finished,
+                            seq,
+                            body: fin,
+                            epoch: 1,
+                        },
+                    ],
+                };
+                self.send_epoch = 1;
+                // the last flight: no timer, it is resent when the client's Finished repeats
+                self.send_flight(now, flight, false)?;
+                Ok(self.established(token))
+            }
+            (_, T::Finished) => Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec")),
+            (_, T::ClientHello) => Err(Error::UnexpectedMessage(
+                "ClientHello during handshake (restart)",
+            )),
+            (_, _) => Err(Error::UnexpectedMessage("handshake message out of order")),
+        }
+    }
+
+    /// Answers a `PskRequested` event on a server: `None` means the identity is unknown.
+    pub fn provide_server_psk(
+        &mut self,
+        now: Instant,
+        key: Option<SecretVec>,
+    ) -> Result<(), Error> {
+        if !matches!(self.state, State::ServerWaitPsk) {
+            return Err(Error::NoPskRequest);
+        }
+        let res = match key {
+            Some(k) => self.derive_keys(&k),
+            None => Err(Error::UnknownPskIdentity),
+        };
+        match res {
+            Ok(()) => {
+                self.state = State::WaitCcs;
+                self.resume_after_psk(now);
+            }
+            Err(e) => {
+                self.state = State::WaitCcs;
+                self.fail(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Suites a server would pick for this hello (used by tests and diagnostics).
+    pub fn server_suite_for(config: &ServerConfig, hello: &ClientHello) -> Option<CipherSuite> {
+        config
+            .common
+            .suites
+            .iter()
+            .copied()
+            .find(|s| hello.cipher_suites.contains(&s.iana()))
+    }
+}

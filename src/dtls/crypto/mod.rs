@@ -1,0 +1,5 @@
+//! Cryptography: the TLS 1.2 PRF and key schedule, AEAD record protection, P-256 ECDHE.
+
+pub mod aead;
+pub mod ecdhe;
+pub mod prf;

@@ -1,0 +1,92 @@
+//! Typed errors. Per-record noise (bad MAC, replay, malformed datagrams) never surfaces as an
+//! error: it is dropped and counted in [`super::stats::Stats`]. An [`Error`] is always fatal.
+
+use thiserror::Error;
+
+use super::wire::alert::AlertDescription;
+use super::wire::WireError;
+
+/// A fatal connection error.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer sent a fatal alert.
+    #[error("peer sent fatal alert {0}")]
+    PeerAlert(AlertDescription),
+    /// A handshake message did not parse.
+    #[error("malformed handshake message: {0}")]
+    Decode(#[from] WireError),
+    /// A message that the current state does not allow.
+    #[error("unexpected message: {0}")]
+    UnexpectedMessage(&'static str),
+    /// No cipher suite in common.
+    #[error("no cipher suite in common")]
+    NoCommonSuite,
+    /// The server chose a suite we did not offer (suite switching).
+    #[error("server chose cipher suite {0:#06x}, which was not offered")]
+    SuiteNotOffered(u16),
+    /// The peer does not do RFC 7627 extended master secret, which we require.
+    #[error("peer does not support extended master secret (RFC 7627), which is required")]
+    NoExtendedMasterSecret,
+    /// A field with a value we refuse.
+    #[error("illegal parameter: {0}")]
+    IllegalParameter(&'static str),
+    /// Finished.verify_data did not match.
+    #[error("Finished verify_data mismatch (wrong PSK?)")]
+    BadFinished,
+    /// The server does not know the client's PSK identity.
+    #[error("unknown PSK identity")]
+    UnknownPskIdentity,
+    /// No PSK for this (hint, suite).
+    #[error("no PSK available for this server")]
+    NoPsk,
+    /// The peer's ECDHE public key is invalid.
+    #[error("invalid ECDHE public key")]
+    BadKeyShare,
+    /// The handshake did not complete within the retransmission limit.
+    #[error("handshake timed out after {0} retransmissions")]
+    HandshakeTimeout(u32),
+    /// The random source failed.
+    #[error("random source failed")]
+    Rng,
+    /// The 48-bit sequence space of an epoch is exhausted.
+    #[error("record sequence numbers exhausted")]
+    SequenceExhausted,
+    /// API misuse: sending before the handshake completed.
+    #[error("connection not established")]
+    NotConnected,
+    /// API misuse: the connection is closed.
+    #[error("connection closed")]
+    Closed,
+    /// API misuse: a record larger than 2^14 bytes.
+    #[error("application record larger than 16384 bytes")]
+    RecordTooLarge,
+    /// API misuse: a PSK answer that the connection did not ask for.
+    #[error("no PSK request pending")]
+    NoPskRequest,
+}
+
+impl Error {
+    /// The alert we send for this error (None: nothing to send).
+    pub fn alert(&self) -> Option<AlertDescription> {
+        Some(match self {
+            Self::PeerAlert(_)
+            | Self::NotConnected
+            | Self::Closed
+            | Self::RecordTooLarge
+            | Self::NoPskRequest => return None,
+            Self::HandshakeTimeout(_) => return None,
+            Self::Decode(_) => AlertDescription::DecodeError,
+            Self::UnexpectedMessage(_) => AlertDescription::UnexpectedMessage,
+            Self::NoCommonSuite | Self::NoExtendedMasterSecret | Self::NoPsk => {
+                AlertDescription::HandshakeFailure
+            }
+            Self::SuiteNotOffered(_) | Self::IllegalParameter(_) | Self::BadKeyShare => {
+                AlertDescription::IllegalParameter
+            }
+            Self::BadFinished => AlertDescription::DecryptError,
+            Self::UnknownPskIdentity => AlertDescription::UnknownPskIdentity,
+            Self::Rng | Self::SequenceExhausted => AlertDescription::InternalError,
+        })
+    }
+}

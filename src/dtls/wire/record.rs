@@ -1,0 +1,182 @@
+//! DTLS record header (RFC 6347 §4.1) and splitting a datagram into records.
+
+use super::codec::{put_u16, put_u48, Reader};
+use super::WireError;
+
+/// Length of the DTLS 1.2 record header.
+pub const RECORD_HEADER_LEN: usize = 13;
+/// DTLS 1.2 on the wire.
+pub const DTLS12: u16 = 0xFEFD;
+/// DTLS 1.0 on the wire (allowed in the record carrying a ClientHello).
+pub const DTLS10: u16 = 0xFEFF;
+/// Largest record fragment we accept (2^14 plaintext + 2048 expansion, RFC 6347 §4.1).
+pub const MAX_FRAGMENT: usize = 16384 + 2048;
+/// Largest 48-bit sequence number.
+pub const MAX_SEQ: u64 = (1 << 48) - 1;
+
+/// Record content types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ContentType {
+    /// change_cipher_spec (20)
+    ChangeCipherSpec,
+    /// alert (21)
+    Alert,
+    /// handshake (22)
+    Handshake,
+    /// application_data (23)
+    ApplicationData,
+}
+
+impl ContentType {
+    /// Wire value.
+    pub fn to_u8(self) -> u8 {
+        match self {
+            Self::ChangeCipherSpec => 20,
+            Self::Alert => 21,
+            Self::Handshake => 22,
+            Self::ApplicationData => 23,
+        }
+    }
+
+    /// Parses a wire value (tls12_cid, 25, comes with the Connection ID issue).
+    pub fn from_u8(v: u8) -> Result<Self, WireError> {
+        match v {
+            20 => Ok(Self::ChangeCipherSpec),
+            21 => Ok(Self::Alert),
+            22 => Ok(Self::Handshake),
+            23 => Ok(Self::ApplicationData),
+            _ => Err(WireError::Invalid("content type")),
+        }
+    }
+}
+
+/// A validated record header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// Content type.
+    pub content_type: ContentType,
+    /// Protocol version on the wire.
+    pub version: u16,
+    /// Epoch.
+    pub epoch: u16,
+    /// 48-bit sequence number.
+    pub seq: u64,
+    /// Length of the fragment that follows.
+    pub length: u16,
+}
+
+impl RecordHeader {
+    /// The 8-byte `epoch || seq` used in nonces and additional data.
+    pub fn epoch_seq(&self) -> [u8; 8] {
+        epoch_seq(self.epoch, self.seq)
+    }
+
+    /// Appends the header.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.content_type.to_u8());
+        put_u16(out, self.version);
+        put_u16(out, self.epoch);
+        put_u48(out, self.seq);
+        put_u16(out, self.length);
+    }
+}
+
+/// `epoch || seq48` as 8 bytes.
+pub fn epoch_seq(epoch: u16, seq: u64) -> [u8; 8] {
+    let mut b = (seq & MAX_SEQ).to_be_bytes();
+    b[..2].copy_from_slice(&epoch.to_be_bytes());
+    b
+}
+
+/// One record inside a datagram: header plus a view of its fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Header.
+    pub header: RecordHeader,
+    /// Fragment (ciphertext for protected epochs).
+    pub fragment: &'a [u8],
+}
+
+/// Parses one record from the front of `r`.
+pub fn parse_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, WireError> {
+    let content_type = ContentType::from_u8(r.u8("record type")?)?;
+    let version = r.u16("record version")?;
+    if version != DTLS12 && version != DTLS10 {
+        return Err(WireError::Invalid("record version"));
+    }
+    let epoch = r.u16("record epoch")?;
+    let seq = r.u48("record seq")?;
+    let length = r.u16("record length")?;
+    if usize::from(length) > MAX_FRAGMENT {
+        return Err(WireError::Invalid("record length"));
+    }
+    let fragment = r.take(usize::from(length), "record fragment")?;
+    Ok(Record {
+        header: RecordHeader {
+            content_type,
+            version,
+            epoch,
+            seq,
+            length,
+        },
+        fragment,
+    })
+}
+
+/// Splits a datagram into records. A malformed record ends the datagram (RFC 6347 §4.1.2.7:
+/// invalid records are discarded); the records before it are kept.
+pub fn split_datagram(data: &[u8]) -> (Vec<Record<'_>>, Option<WireError>) {
+    let mut r = Reader::new(data);
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        match parse_record(&mut r) {
+            Ok(rec) => out.push(rec),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_records_in_one_datagram() {
+        let mut d = Vec::new();
+        for (t, e) in [
+            (ContentType::Handshake, 0u16),
+            (ContentType::ApplicationData, 1),
+        ] {
+            RecordHeader {
+                content_type: t,
+                version: DTLS12,
+                epoch: e,
+                seq: 7,
+                length: 2,
+            }
+            .encode(&mut d);
+            d.extend_from_slice(&[0xAA, 0xBB]);
+        }
+        let (recs, err) = split_datagram(&d);
+        assert!(err.is_none());
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].header.epoch, 1);
+        assert_eq!(recs[1].header.epoch_seq(), [0, 1, 0, 0, 0, 0, 0, 7]);
+        // truncated second record: the first survives
+        let (recs, err) = split_datagram(&d[..d.len() - 1]);
+        assert_eq!(recs.len(), 1);
+        assert!(err.is_some());
+    }
+
+    #[test]
+    fn rejects_unknown_version_and_type() {
+        let mut d = vec![22, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert!(split_datagram(&d).1.is_some());
+        d[1] = 0xFE;
+        d[2] = 0xFD;
+        assert!(split_datagram(&d).1.is_none());
+        d[0] = 99;
+        assert!(split_datagram(&d).1.is_some());
+    }
+}
