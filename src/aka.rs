@@ -57,12 +57,18 @@ impl SubscriberKeys {
         let mut m = milenage::Milenage::new_with_op(k, op);
         let opc = *m.opc();
         wipe(&mut m);
-        Self { k: Secret::new(k), opc: Secret::new(opc) }
+        Self {
+            k: Secret::new(k),
+            opc: Secret::new(opc),
+        }
     }
 
     /// Keys from K and OPc.
     pub fn from_opc(k: [u8; 16], opc: [u8; 16]) -> Self {
-        Self { k: Secret::new(k), opc: Secret::new(opc) }
+        Self {
+            k: Secret::new(k),
+            opc: Secret::new(opc),
+        }
     }
 
     /// OPc (secret).
@@ -91,7 +97,12 @@ impl SubscriberKeys {
     pub fn f2345(&self, rand: &[u8; 16]) -> AkaOutputs {
         self.with(|m| {
             let (res, mut ck, mut ik, ak) = m.f2345(rand);
-            let out = AkaOutputs { res, ck: Secret::new(ck), ik: Secret::new(ik), ak };
+            let out = AkaOutputs {
+                res,
+                ck: Secret::new(ck),
+                ik: Secret::new(ik),
+                ak,
+            };
             ck.zeroize();
             ik.zeroize();
             out
@@ -112,7 +123,13 @@ impl SubscriberKeys {
         autn[..6].copy_from_slice(&xor6(&sqn_b, &out.ak));
         autn[6..8].copy_from_slice(amf);
         autn[8..].copy_from_slice(&mac);
-        AuthVector { rand: *rand, autn, xres: out.res, ck: out.ck, ik: out.ik }
+        AuthVector {
+            rand: *rand,
+            autn,
+            xres: out.res,
+            ck: out.ck,
+            ik: out.ik,
+        }
     }
 
     /// Builds AUTS = (SQN_MS ⊕ AK*) ‖ MAC-S with the dummy AMF* = 0000 (TS 33.102 §6.3.3).
@@ -133,7 +150,8 @@ impl SubscriberKeys {
         conc.copy_from_slice(&auts[..6]);
         let sqn_b = xor6(&conc, &self.f5star(rand));
         let mac_s = self.f1star(rand, &sqn_b, &[0, 0]);
-        bool::from(subtle::ConstantTimeEq::ct_eq(&mac_s[..], &auts[6..])).then(|| sqn_from_bytes(&sqn_b))
+        bool::from(subtle::ConstantTimeEq::ct_eq(&mac_s[..], &auts[6..]))
+            .then(|| sqn_from_bytes(&sqn_b))
     }
 }
 
@@ -171,7 +189,12 @@ pub fn gsm_kc(ck: &[u8; 16], ik: &[u8; 16]) -> [u8; 8] {
 
 /// GSM conversion c2: SRES = RES[0..4] ⊕ RES[4..8] (8-byte RES).
 pub fn gsm_sres(res: &[u8; 8]) -> [u8; 4] {
-    [res[0] ^ res[4], res[1] ^ res[5], res[2] ^ res[6], res[3] ^ res[7]]
+    [
+        res[0] ^ res[4],
+        res[1] ^ res[5],
+        res[2] ^ res[6],
+        res[3] ^ res[7],
+    ]
 }
 
 #[cfg(test)]

@@ -16,7 +16,11 @@ pub struct SqnPolicy {
 
 impl Default for SqnPolicy {
     fn default() -> Self {
-        Self { ind_bits: 5, delta: 1 << 28, age_limit: None }
+        Self {
+            ind_bits: 5,
+            delta: 1 << 28,
+            age_limit: None,
+        }
     }
 }
 
@@ -47,7 +51,11 @@ impl SqnArray {
     /// `ind_bits` is clamped to 0..=10 so the array stays small.
     pub fn new(mut policy: SqnPolicy, initial_sqn: u64) -> Self {
         policy.ind_bits = policy.ind_bits.min(10);
-        let mut a = Self { policy, seq: vec![0; 1usize << policy.ind_bits], highest: 0 };
+        let mut a = Self {
+            policy,
+            seq: vec![0; 1usize << policy.ind_bits],
+            highest: 0,
+        };
         if initial_sqn != 0 {
             a.accept(initial_sqn);
         }
@@ -74,7 +82,9 @@ impl SqnArray {
     pub fn check(&self, sqn: u64) -> SqnCheck {
         let (seq, ind) = self.split(sqn);
         let (seq_ms, _) = self.split(self.highest);
-        let reject = SqnCheck::Reject { sqn_ms: self.highest };
+        let reject = SqnCheck::Reject {
+            sqn_ms: self.highest,
+        };
         if seq > seq_ms && seq - seq_ms > self.policy.delta {
             return reject;
         }
@@ -131,17 +141,31 @@ mod tests {
 
     #[test]
     fn delta_limit_enforced() {
-        let policy = SqnPolicy { delta: 100, ..SqnPolicy::default() };
+        let policy = SqnPolicy {
+            delta: 100,
+            ..SqnPolicy::default()
+        };
         let a = SqnArray::new(policy, sqn(10, 0));
         assert_eq!(a.check(sqn(110, 1)), SqnCheck::Accept);
-        assert_eq!(a.check(sqn(111, 1)), SqnCheck::Reject { sqn_ms: sqn(10, 0) });
+        assert_eq!(
+            a.check(sqn(111, 1)),
+            SqnCheck::Reject { sqn_ms: sqn(10, 0) }
+        );
     }
 
     #[test]
     fn age_limit_enforced() {
-        let policy = SqnPolicy { age_limit: Some(10), ..SqnPolicy::default() };
+        let policy = SqnPolicy {
+            age_limit: Some(10),
+            ..SqnPolicy::default()
+        };
         let a = SqnArray::new(policy, sqn(100, 0));
         assert_eq!(a.check(sqn(91, 2)), SqnCheck::Accept);
-        assert_eq!(a.check(sqn(90, 2)), SqnCheck::Reject { sqn_ms: sqn(100, 0) });
+        assert_eq!(
+            a.check(sqn(90, 2)),
+            SqnCheck::Reject {
+                sqn_ms: sqn(100, 0)
+            }
+        );
     }
 }

@@ -7,3 +7,10 @@
 pub mod profile;
 
 pub use profile::{Profile, ProfileError};
+pub mod fs;
+pub mod gba_u;
+pub mod state;
+pub mod usim;
+
+pub use usim::{SoftSimError, SoftUsim};
+pub mod vpcd;

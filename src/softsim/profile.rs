@@ -73,8 +73,21 @@ pub enum ProfileError {
     },
 }
 
-const KNOWN_KEYS: &[&str] =
-    &["iccid", "imsi", "mnc_length", "k", "op", "opc", "amf", "sqn", "impi", "pin", "gba_u", "ind_bits", "description"];
+const KNOWN_KEYS: &[&str] = &[
+    "iccid",
+    "imsi",
+    "mnc_length",
+    "k",
+    "op",
+    "opc",
+    "amf",
+    "sqn",
+    "impi",
+    "pin",
+    "gba_u",
+    "ind_bits",
+    "description",
+];
 
 struct Reader<'a> {
     path: &'a Path,
@@ -83,7 +96,11 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn err(&self, key: &str, problem: impl Into<String>) -> ProfileError {
-        ProfileError::Key { path: self.path.to_path_buf(), key: key.to_string(), problem: problem.into() }
+        ProfileError::Key {
+            path: self.path.to_path_buf(),
+            key: key.to_string(),
+            problem: problem.into(),
+        }
     }
 
     fn str_opt(&self, key: &str) -> Result<Option<&str>, ProfileError> {
@@ -101,19 +118,26 @@ impl Reader<'_> {
     fn digits(&self, key: &str, min: usize, max: usize) -> Result<String, ProfileError> {
         let s = self.str_req(key)?;
         if s.len() < min || s.len() > max || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(self.err(key, format!("expected {min} to {max} decimal digits, found {s:?}")));
+            return Err(self.err(
+                key,
+                format!("expected {min} to {max} decimal digits, found {s:?}"),
+            ));
         }
         Ok(s.to_string())
     }
 
     fn hex<const N: usize>(&self, key: &str) -> Result<Option<[u8; N]>, ProfileError> {
-        let Some(s) = self.str_opt(key)? else { return Ok(None) };
+        let Some(s) = self.str_opt(key)? else {
+            return Ok(None);
+        };
         let bytes = hex::decode(s).map_err(|e| self.err(key, format!("not hex: {e}")))?;
         let len = bytes.len();
-        bytes
-            .try_into()
-            .map(Some)
-            .map_err(|_| self.err(key, format!("expected {} hex digits, found {}", N * 2, len * 2)))
+        bytes.try_into().map(Some).map_err(|_| {
+            self.err(
+                key,
+                format!("expected {} hex digits, found {}", N * 2, len * 2),
+            )
+        })
     }
 
     fn int(&self, key: &str) -> Result<Option<i64>, ProfileError> {
@@ -128,7 +152,10 @@ impl Reader<'_> {
         match self.table.get(key) {
             None => Ok(None),
             Some(toml::Value::Boolean(b)) => Ok(Some(*b)),
-            Some(v) => Err(self.err(key, format!("expected true or false, found {}", v.type_str()))),
+            Some(v) => Err(self.err(
+                key,
+                format!("expected true or false, found {}", v.type_str()),
+            )),
         }
     }
 }
@@ -136,19 +163,27 @@ impl Reader<'_> {
 impl Profile {
     /// Loads and validates a profile file.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ProfileError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
     /// Parses profile text; `path` is used in messages and as the profile's location.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ProfileError> {
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ProfileError::Syntax { path: path.to_path_buf(), message: e.to_string() })?;
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ProfileError::Syntax {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
         let r = Reader { path, table };
         if let Some(unknown) = r.table.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
-            return Err(r.err(unknown, format!("unknown key (known: {})", KNOWN_KEYS.join(", "))));
+            return Err(r.err(
+                unknown,
+                format!("unknown key (known: {})", KNOWN_KEYS.join(", ")),
+            ));
         }
         let iccid = r.digits("iccid", 18, 20)?;
         let imsi = r.digits("imsi", 6, 15)?;
@@ -165,15 +200,23 @@ impl Profile {
             (None, None) => return Err(r.err("opc", "missing (give `op` or `opc`)")),
         };
         let amf = r.hex::<2>("amf")?.unwrap_or([0x80, 0x00]);
-        let sqn = r.hex::<6>("sqn")?.map(|b| crate::aka::sqn_from_bytes(&b)).unwrap_or(0);
+        let sqn = r
+            .hex::<6>("sqn")?
+            .map(|b| crate::aka::sqn_from_bytes(&b))
+            .unwrap_or(0);
         let impi = r.str_opt("impi")?.map(str::to_string);
         if let Some(i) = &impi {
             if i.is_empty() || !i.contains('@') {
-                return Err(r.err("impi", format!("expected a NAI like user@realm, found {i:?}")));
+                return Err(r.err(
+                    "impi",
+                    format!("expected a NAI like user@realm, found {i:?}"),
+                ));
             }
         }
         let pin = match r.str_opt("pin")? {
-            Some(p) if (4..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.to_string()),
+            Some(p) if (4..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(p.to_string())
+            }
             Some(_) => return Err(r.err("pin", "expected 4 to 8 decimal digits")),
             None => None,
         };
@@ -186,7 +229,19 @@ impl Profile {
         if imsi.len() < 3 + usize::from(mnc_length) + 1 {
             return Err(r.err("imsi", "too short for its MCC and MNC"));
         }
-        Ok(Self { path: path.to_path_buf(), iccid, imsi, mnc_length, keys, amf, sqn, impi, pin, gba_u, ind_bits })
+        Ok(Self {
+            path: path.to_path_buf(),
+            iccid,
+            imsi,
+            mnc_length,
+            keys,
+            amf,
+            sqn,
+            impi,
+            pin,
+            gba_u,
+            ind_bits,
+        })
     }
 
     /// Mobile country code (first 3 IMSI digits).
@@ -233,16 +288,29 @@ sqn = "000000000000"
     #[test]
     fn errors_name_file_and_key() {
         let e = err_of(&GOOD.replace("465b5ce8b199b49faa5f0a2ee238a6bc", "465b"));
-        assert!(e.contains("bad.toml") && e.contains("`k`") && e.contains("32 hex digits"), "{e}");
+        assert!(
+            e.contains("bad.toml") && e.contains("`k`") && e.contains("32 hex digits"),
+            "{e}"
+        );
         let e = err_of(&GOOD.replace("mnc_length = 2", "mnc_length = 4"));
         assert!(e.contains("`mnc_length`"), "{e}");
         let e = err_of(&format!("{GOOD}\nkk = \"1\"\n"));
         assert!(e.contains("`kk`") && e.contains("unknown key"), "{e}");
-        let e = err_of(&GOOD.replace("opc =", "op =").replace("amf", "opc = \"00000000000000000000000000000000\"\namf"));
+        let e = err_of(
+            &GOOD
+                .replace("opc =", "op =")
+                .replace("amf", "opc = \"00000000000000000000000000000000\"\namf"),
+        );
         assert!(e.contains("not both"), "{e}");
         let e = err_of("iccid = [");
-        assert!(e.contains("bad.toml") && e.contains("not valid TOML"), "{e}");
+        assert!(
+            e.contains("bad.toml") && e.contains("not valid TOML"),
+            "{e}"
+        );
         let e = err_of(&GOOD.replace("imsi = \"001010000000001\"", "imsi = 1"));
-        assert!(e.contains("`imsi`") && e.contains("expected a string"), "{e}");
+        assert!(
+            e.contains("`imsi`") && e.contains("expected a string"),
+            "{e}"
+        );
     }
 }
