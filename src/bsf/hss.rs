@@ -1,0 +1,136 @@
+//! HSS/AuC: authentication vectors from a directory of sim-profiles with Milenage, SEQ per
+//! subscriber persisted in the state directory (written before a vector leaves), our own IND
+//! slot, and resynchronisation from AUTS (TS 33.102 §6.3.5).
+
+use super::BsfError;
+use crate::aka::AuthVector;
+use crate::fsutil::write_atomic_private;
+use crate::gba::ids::impi_from_imsi;
+use crate::softsim::Profile;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The USIM's Δ (TS 33.102 Annex C, recommended 2^28 SEQ steps): a SEQ further ahead of the card's
+/// highest accepted one is rejected, so resync must bring SEQ_HE back.
+const DELTA: u64 = 1 << 28;
+
+struct Subscriber {
+    profile: Profile,
+    /// SEQ of the last vector issued (SQN = SEQ ‖ IND).
+    seq_he: u64,
+    state_path: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SeqState {
+    seq_he: u64,
+}
+
+/// The subscriber database and vector generator.
+pub struct Hss {
+    subs: Vec<Subscriber>,
+    by_impi: HashMap<String, usize>,
+    ind: u64,
+}
+
+impl std::fmt::Debug for Hss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hss").field("subscribers", &self.subs.len()).field("ind", &self.ind).finish()
+    }
+}
+
+fn state_err(path: &Path, e: impl ToString) -> BsfError {
+    BsfError::State { path: path.to_path_buf(), message: e.to_string() }
+}
+
+impl Hss {
+    /// Loads every `*.toml` profile of `profiles_dir`. SEQ state lives in `<state_dir>/hss/`.
+    /// `ind` is this AuC's IND slot (taken modulo each card's 2^ind_bits).
+    pub fn load(profiles_dir: &Path, state_dir: &Path, ind: u8) -> Result<Self, BsfError> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(profiles_dir)
+            .map_err(|e| state_err(profiles_dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let hss_dir = state_dir.join("hss");
+        crate::gba::cache::create_private_dir(&hss_dir).map_err(|e| state_err(&hss_dir, e))?;
+        let mut hss = Self { subs: Vec::new(), by_impi: HashMap::new(), ind: u64::from(ind) };
+        for f in files {
+            let profile = Profile::load(&f)?;
+            let mut impis = vec![impi_from_imsi(&profile.imsi, usize::from(profile.mnc_length))?];
+            impis.extend(profile.impi.clone());
+            let state_path = hss_dir.join(format!("{}.json", profile.imsi));
+            let seq_he = match std::fs::read_to_string(&state_path) {
+                Ok(t) => serde_json::from_str::<SeqState>(&t).map_err(|e| state_err(&state_path, e))?.seq_he,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => profile.sqn >> profile.ind_bits,
+                Err(e) => return Err(state_err(&state_path, e)),
+            };
+            let idx = hss.subs.len();
+            for impi in impis {
+                if hss.by_impi.insert(impi.clone(), idx).is_some() {
+                    return Err(BsfError::Profiles(format!("two profiles claim IMPI {impi}")));
+                }
+            }
+            hss.subs.push(Subscriber { profile, seq_he, state_path });
+        }
+        if hss.subs.is_empty() {
+            return Err(BsfError::Profiles(format!("no *.toml profile in {}", profiles_dir.display())));
+        }
+        Ok(hss)
+    }
+
+    /// Whether `impi` is a subscriber.
+    pub fn knows(&self, impi: &str) -> bool {
+        self.by_impi.contains_key(impi)
+    }
+
+    /// The profile of a subscriber (for the MCC/MNC of the realm, say).
+    pub fn profile(&self, impi: &str) -> Option<&Profile> {
+        self.by_impi.get(impi).and_then(|&i| self.subs.get(i)).map(|s| &s.profile)
+    }
+
+    /// All profiles, in file-name order.
+    pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
+        self.subs.iter().map(|s| &s.profile)
+    }
+
+    fn sub_mut(&mut self, impi: &str) -> Result<&mut Subscriber, BsfError> {
+        let i = *self.by_impi.get(impi).ok_or(BsfError::UnknownImpi)?;
+        self.subs.get_mut(i).ok_or(BsfError::UnknownImpi)
+    }
+
+    fn persist(sub: &Subscriber) -> Result<(), BsfError> {
+        let json = serde_json::to_vec(&SeqState { seq_he: sub.seq_he }).map_err(|e| state_err(&sub.state_path, e))?;
+        write_atomic_private(&sub.state_path, &json).map_err(|e| state_err(&sub.state_path, e))
+    }
+
+    /// The next vector for `impi` with this RAND: SEQ_HE + 1 in our IND slot, persisted first
+    /// (so a crash never reissues a SQN).
+    pub fn vector(&mut self, impi: &str, rand: &[u8; 16]) -> Result<AuthVector, BsfError> {
+        let ind = self.ind;
+        let sub = self.sub_mut(impi)?;
+        sub.seq_he += 1;
+        Self::persist(sub)?;
+        let bits = sub.profile.ind_bits;
+        let sqn = (sub.seq_he << bits) | (ind & ((1u64 << bits) - 1));
+        Ok(sub.profile.keys.generate_vector(rand, sqn, &sub.profile.amf))
+    }
+
+    /// Resynchronisation (TS 33.102 §6.3.5): recover SQN_MS from AUTS with the RAND it answers,
+    /// check MAC-S, and when our next SEQ would not be accepted by the card, continue from SEQ_MS.
+    pub fn resync(&mut self, impi: &str, rand: &[u8; 16], auts: &[u8; 14]) -> Result<(), BsfError> {
+        let sub = self.sub_mut(impi)?;
+        let sqn_ms = sub.profile.keys.verify_auts(rand, auts).ok_or(BsfError::BadAuts)?;
+        let seq_ms = sqn_ms >> sub.profile.ind_bits;
+        let next = sub.seq_he + 1;
+        let acceptable = next > seq_ms && next - seq_ms <= DELTA;
+        log::info!("resync for a subscriber: SEQ_MS {seq_ms}, SEQ_HE {}, acceptable {acceptable}", sub.seq_he);
+        if !acceptable {
+            sub.seq_he = seq_ms;
+            Self::persist(sub)?;
+        }
+        Ok(())
+    }
+}

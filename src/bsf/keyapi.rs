@@ -1,0 +1,169 @@
+//! The key API for servers (NAFs), modelled on Nbsp_GBA (TS 29.309) in JSON instead of Zn's
+//! Diameter: `POST /nbsp-gba/v1/bootstrapping-info-retrieval` with
+//! `{"btId": …, "nafId": {"nafFqdn": …, "uaSecProtId": "<10 hex>"}, "gbaUAware": bool?}` gives
+//! `{"meKeyMaterial", "uiccKeyMaterial"?, "keyExpiryTime", "bootstrappingInfoCreationTime",
+//! "impi", "gbaType"}`.
+//!
+//! Key material is **lower-case hex** (64 digits = the raw 32 bytes of Ks_NAF / Ks_ext_NAF; the
+//! DTLS PSK is those bytes). `uiccKeyMaterial` (Ks_int_NAF) is present only for a context made in
+//! GBA_U when the caller says `gbaUAware: true`. Times are RFC 3339 UTC.
+//!
+//! Only callers presenting `Authorization: Bearer <token>` (the token from the BSF's token file)
+//! are served. Status codes: 200; 400 bad JSON, NAF_Id or B-TID; 401 missing or wrong token;
+//! 404 unknown or expired B-TID (`cause` BTID_NOT_FOUND / BTID_EXPIRED); 405 not POST;
+//! 413 body over 64 KiB.
+
+use super::store::{ContextStore, Lookup};
+use super::ub::Reply;
+use crate::gba::{kdf, time, NafId, UaId};
+use crate::secret::SecretVec;
+use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
+
+/// The path of the key API.
+pub const KEY_API_PATH: &str = "/nbsp-gba/v1/bootstrapping-info-retrieval";
+/// Largest request body accepted.
+pub const MAX_KEY_REQUEST: usize = 64 * 1024;
+
+/// NAF identity in a request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct NafIdJson {
+    /// FQDN the UE used (SNI).
+    pub naf_fqdn: String,
+    /// Ua security protocol id, 10 hex digits.
+    pub ua_sec_prot_id: String,
+}
+
+/// A key request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRequest {
+    /// B-TID the UE presented.
+    pub bt_id: String,
+    /// NAF_Id.
+    pub naf_id: NafIdJson,
+    /// Whether the NAF can use Ks_int_NAF.
+    #[serde(default)]
+    pub gba_u_aware: bool,
+}
+
+/// A key response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyResponse {
+    /// Ks_NAF (GBA_ME) or Ks_ext_NAF (GBA_U), hex.
+    pub me_key_material: String,
+    /// Ks_int_NAF, hex (GBA_U context and a GBA_U-aware NAF only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uicc_key_material: Option<String>,
+    /// Key expiry (RFC 3339 UTC).
+    pub key_expiry_time: String,
+    /// When the bootstrap happened (RFC 3339 UTC).
+    pub bootstrapping_info_creation_time: String,
+    /// The subscriber's IMPI.
+    pub impi: String,
+    /// `3G_GBA`.
+    pub gba_type: String,
+}
+
+impl Drop for KeyResponse {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.me_key_material);
+        if let Some(k) = &mut self.uicc_key_material {
+            zeroize::Zeroize::zeroize(k);
+        }
+    }
+}
+
+/// The key API over a bearer token.
+pub struct KeyApi {
+    token: SecretVec,
+}
+
+impl std::fmt::Debug for KeyApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyApi(..)")
+    }
+}
+
+fn problem(status: u16, cause: &str, detail: &str) -> Reply {
+    let body = serde_json::json!({ "status": status, "cause": cause, "detail": detail }).to_string().into_bytes();
+    Reply { status, headers: vec![("Content-Type".into(), "application/problem+json".into())], body }
+}
+
+impl KeyApi {
+    /// A key API accepting `token`.
+    pub fn new(token: SecretVec) -> Self {
+        Self { token }
+    }
+
+    fn authorized(&self, authorization: Option<&str>) -> Result<(), Reply> {
+        let unauthorized = |err: &str| {
+            let mut r = problem(401, "UNAUTHORIZED", "a valid bearer token is required");
+            r.headers.push(("WWW-Authenticate".into(), format!("Bearer realm=\"simbridge-bsf\"{err}")));
+            r
+        };
+        let Some(h) = authorization else { return Err(unauthorized("")) };
+        let (scheme, tok) = h.trim().split_once(' ').unwrap_or((h, ""));
+        let tok = tok.trim().as_bytes();
+        let want = self.token.expose();
+        let ok = scheme.eq_ignore_ascii_case("bearer")
+            && tok.len() == want.len()
+            && bool::from(subtle::ConstantTimeEq::ct_eq(tok, want));
+        if ok {
+            Ok(())
+        } else {
+            Err(unauthorized(", error=\"invalid_token\""))
+        }
+    }
+
+    /// Handles one call. `body` must already be bounded by [`MAX_KEY_REQUEST`] (the server
+    /// answers 413 itself when it is not).
+    pub fn handle(&self, store: &ContextStore, method: &str, authorization: Option<&str>, body: &[u8], now: SystemTime) -> Reply {
+        if method != "POST" {
+            let mut r = problem(405, "METHOD_NOT_ALLOWED", "use POST");
+            r.headers.push(("Allow".into(), "POST".into()));
+            return r;
+        }
+        if let Err(r) = self.authorized(authorization) {
+            return r;
+        }
+        let req: KeyRequest = match serde_json::from_slice(body) {
+            Ok(r) => r,
+            Err(e) => return problem(400, "INVALID_MSG_FORMAT", &e.to_string()),
+        };
+        let naf = match UaId::from_hex(&req.naf_id.ua_sec_prot_id).and_then(|ua| NafId::new(&req.naf_id.naf_fqdn, ua)) {
+            Ok(n) => n,
+            Err(e) => return problem(400, "INVALID_NAF_ID", &e.to_string()),
+        };
+        if req.bt_id.is_empty() || req.bt_id.len() > 1024 {
+            return problem(400, "INVALID_BTID", "btId must be 1 to 1024 characters");
+        }
+        let ctx = match store.lookup(&req.bt_id, now) {
+            Lookup::Found(c) => c,
+            Lookup::Expired => return problem(404, "BTID_EXPIRED", "the bootstrapping context has expired"),
+            Lookup::Unknown => return problem(404, "BTID_NOT_FOUND", "no such bootstrapping context"),
+        };
+        let keys = kdf::ks_naf(&ctx.ks, &ctx.rand, &ctx.impi, &naf).and_then(|me| {
+            let uicc = if ctx.gba_u && req.gba_u_aware { Some(kdf::ks_int_naf(&ctx.ks, &ctx.rand, &ctx.impi, &naf)?) } else { None };
+            Ok((me, uicc))
+        });
+        let (me, uicc) = match keys {
+            Ok(k) => k,
+            Err(e) => return problem(400, "INVALID_NAF_ID", &e.to_string()),
+        };
+        let resp = KeyResponse {
+            me_key_material: hex::encode(me.expose()),
+            uicc_key_material: uicc.map(|k| hex::encode(k.expose())),
+            key_expiry_time: time::format_utc(ctx.expires),
+            bootstrapping_info_creation_time: time::format_utc(ctx.created),
+            impi: ctx.impi.clone(),
+            gba_type: "3G_GBA".into(),
+        };
+        match serde_json::to_vec(&resp) {
+            Ok(body) => Reply { status: 200, headers: vec![("Content-Type".into(), "application/json".into())], body },
+            Err(e) => problem(500, "SYSTEM_FAILURE", &e.to_string()),
+        }
+    }
+}

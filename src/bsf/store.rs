@@ -1,0 +1,160 @@
+//! Bootstrapping contexts held by the BSF: B-TID → (IMPI, RAND, Ks, lifetime), persisted in the
+//! state directory (`bsf-contexts.json`, mode 0600) so a restarted BSF still answers NAFs.
+
+use super::BsfError;
+use crate::fsutil::write_atomic_private;
+use crate::gba::time;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// One stored context.
+#[derive(Debug, Clone)]
+pub struct StoredBootstrap {
+    /// B-TID.
+    pub btid: String,
+    /// IMPI.
+    pub impi: String,
+    /// RAND of the AKA run.
+    pub rand: [u8; 16],
+    /// Ks = CK ‖ IK.
+    pub ks: Secret<32>,
+    /// When it was created.
+    pub created: SystemTime,
+    /// When it expires.
+    pub expires: SystemTime,
+    /// Whether the UE bootstrapped in GBA_U (it said `3gpp-gba-uicc`).
+    pub gba_u: bool,
+}
+
+/// Result of a lookup.
+#[derive(Debug)]
+pub enum Lookup<'a> {
+    /// Valid context.
+    Found(&'a StoredBootstrap),
+    /// Known but past its lifetime.
+    Expired,
+    /// Never seen (or purged).
+    Unknown,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Row {
+    btid: String,
+    impi: String,
+    rand: String,
+    ks: String,
+    created: u64,
+    expires: u64,
+    gba_u: bool,
+}
+
+impl Drop for Row {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.ks);
+    }
+}
+
+/// The context table.
+#[derive(Debug)]
+pub struct ContextStore {
+    map: HashMap<String, StoredBootstrap>,
+    path: Option<PathBuf>,
+    max: usize,
+}
+
+impl ContextStore {
+    /// An in-memory store (no persistence) holding at most `max` contexts.
+    pub fn in_memory(max: usize) -> Self {
+        Self { map: HashMap::new(), path: None, max: max.max(1) }
+    }
+
+    /// A store persisted in `<state_dir>/bsf-contexts.json`, loaded now (expired rows dropped).
+    pub fn open(state_dir: &Path, max: usize, now: SystemTime) -> Result<Self, BsfError> {
+        let path = state_dir.join("bsf-contexts.json");
+        let mut s = Self { map: HashMap::new(), path: Some(path.clone()), max: max.max(1) };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(s),
+            Err(e) => return Err(BsfError::State { path, message: e.to_string() }),
+        };
+        let rows: Vec<Row> =
+            serde_json::from_str(&text).map_err(|e| BsfError::State { path: path.clone(), message: format!("corrupt: {e}") })?;
+        for r in &rows {
+            let (mut rand, mut ks) = ([0u8; 16], [0u8; 32]);
+            if hex::decode_to_slice(&r.rand, &mut rand).is_err() || hex::decode_to_slice(&r.ks, &mut ks).is_err() {
+                return Err(BsfError::State { path, message: "corrupt row".into() });
+            }
+            let c = StoredBootstrap {
+                btid: r.btid.clone(),
+                impi: r.impi.clone(),
+                rand,
+                ks: Secret::new(ks),
+                created: time::from_unix_secs(r.created),
+                expires: time::from_unix_secs(r.expires),
+                gba_u: r.gba_u,
+            };
+            zeroize::Zeroize::zeroize(&mut ks);
+            if c.expires > now {
+                s.map.insert(c.btid.clone(), c);
+            }
+        }
+        Ok(s)
+    }
+
+    /// Number of contexts held (expired ones included until purged).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn persist(&self) -> Result<(), BsfError> {
+        let Some(path) = &self.path else { return Ok(()) };
+        let rows: Vec<Row> = self
+            .map
+            .values()
+            .map(|c| Row {
+                btid: c.btid.clone(),
+                impi: c.impi.clone(),
+                rand: hex::encode(c.rand),
+                ks: hex::encode(c.ks.expose()),
+                created: time::unix_secs(c.created),
+                expires: time::unix_secs(c.expires),
+                gba_u: c.gba_u,
+            })
+            .collect();
+        let mut json = serde_json::to_vec(&rows).map_err(|e| BsfError::State { path: path.clone(), message: e.to_string() })?;
+        let r = write_atomic_private(path, &json).map_err(|e| BsfError::State { path: path.clone(), message: e.to_string() });
+        zeroize::Zeroize::zeroize(&mut json);
+        r
+    }
+
+    /// Adds a context (dropping expired ones, and the oldest when full) and persists the table.
+    pub fn insert(&mut self, ctx: StoredBootstrap, now: SystemTime) -> Result<(), BsfError> {
+        self.map.retain(|_, c| c.expires > now);
+        while self.map.len() >= self.max {
+            let oldest = self.map.values().min_by_key(|c| c.created).map(|c| c.btid.clone());
+            match oldest {
+                Some(b) => self.map.remove(&b),
+                None => break,
+            };
+        }
+        self.map.insert(ctx.btid.clone(), ctx);
+        self.persist()
+    }
+
+    /// Looks a B-TID up at `now`.
+    pub fn lookup(&self, btid: &str, now: SystemTime) -> Lookup<'_> {
+        match self.map.get(btid) {
+            Some(c) if c.expires > now => Lookup::Found(c),
+            Some(_) => Lookup::Expired,
+            None => Lookup::Unknown,
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The Ub bootstrapping client (TS 24.109 §4 over RFC 3310 HTTP Digest AKAv1-MD5, qop=auth-int).
+//!
+//! 1. GET with `Authorization: Digest username=IMPI, nonce="", response=""`;
+//! 2. 401 with nonce = base64(RAND ‖ AUTN ‖ server data) → AUTHENTICATE on the card;
+//! 3. GET with the digest response (password = RES as raw bytes); on a sync failure instead
+//!    `auts=` with an empty password, and the BSF answers with a new challenge;
+//! 4. 200 OK: `rspauth` in Authentication-Info must verify (it proves the BSF knew RES and
+//!    protects the body), then the XML gives the B-TID and the key lifetime.
+//!
+//! A MAC failure on the card aborts with [`GbaError::NetworkAuthFailed`]; nothing is cached.
+
+use super::cache::{ContextCache, ReusePolicy};
+use super::card::{AkaCard, CardAka};
+use super::context::{BootstrapContext, GbaMode};
+use super::digest::{self, Challenge, Credentials, DigestInput};
+use super::naf::NafId;
+use super::transport::{HttpResponse, UbTransport};
+use super::xml::BootstrappingInfo;
+use super::{time, GbaError};
+use crate::secret::Secret;
+use base64::Engine;
+use std::time::SystemTime;
+
+/// Which GBA flavour to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GbaModeChoice {
+    /// GBA_U when the card supports it, else GBA_ME.
+    #[default]
+    Auto,
+    /// Always GBA_ME (3G context; CK/IK leave the card).
+    Me,
+    /// Always GBA_U (GBA context; fails on a card without it).
+    U,
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct UbConfig {
+    /// BSF URL, e.g. `http://bsf.mnc001.mcc001.pub.3gppnetwork.org/`.
+    pub bsf_url: String,
+    /// GBA_ME / GBA_U selection.
+    pub mode: GbaModeChoice,
+    /// Product token sent before the GBA tokens in User-Agent.
+    pub product: String,
+    /// How many AUTS resynchronisations to allow in one bootstrap.
+    pub max_resyncs: u32,
+}
+
+impl UbConfig {
+    /// Defaults for a BSF URL.
+    pub fn new(bsf_url: &str) -> Self {
+        Self {
+            bsf_url: bsf_url.to_string(),
+            mode: GbaModeChoice::Auto,
+            product: concat!("simbridge/", env!("CARGO_PKG_VERSION")).to_string(),
+            max_resyncs: 2,
+        }
+    }
+}
+
+/// A completed bootstrap.
+#[derive(Debug)]
+pub struct UbOutcome {
+    /// The new context.
+    pub context: BootstrapContext,
+    /// HTTP request/response pairs used.
+    pub round_trips: u32,
+    /// AUTS resynchronisations done.
+    pub resyncs: u32,
+}
+
+/// Splits an http(s) URL into (host without port, path); the realm is the host.
+fn split_url(url: &str) -> Result<(String, String), GbaError> {
+    let bad = || GbaError::BadUrl(url.chars().take(200).collect());
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(bad)?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (
+            rest.get(..i).unwrap_or_default(),
+            rest.get(i..).unwrap_or("/"),
+        ),
+        None => (rest, "/"),
+    };
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    if host.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    Ok((host.to_string(), path.to_string()))
+}
+
+fn random_hex(n: usize) -> Result<String, GbaError> {
+    let mut b = vec![0u8; n];
+    getrandom::fill(&mut b).map_err(|e| GbaError::Random(e.to_string()))?;
+    Ok(hex::encode(b))
+}
+
+fn short(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(200).collect()
+}
+
+/// Reads the 401 challenge: Digest AKAv1-MD5 with qop auth-int; returns it with RAND and AUTN.
+fn read_challenge(resp: &HttpResponse) -> Result<(Challenge, [u8; 16], [u8; 16]), GbaError> {
+    if resp.status != 401 {
+        return Err(GbaError::Refused {
+            status: resp.status,
+            reason: short(&resp.body),
+        });
+    }
+    let header = resp
+        .header("www-authenticate")
+        .ok_or_else(|| GbaError::Protocol("401 without WWW-Authenticate".into()))?;
+    let ch = Challenge::parse(header)?;
+    if !ch.algorithm.eq_ignore_ascii_case(digest::ALGORITHM) {
+        return Err(GbaError::Protocol(format!(
+            "algorithm {:?}, expected {}",
+            ch.algorithm,
+            digest::ALGORITHM
+        )));
+    }
+    if !ch.qop.iter().any(|q| q == digest::QOP_AUTH_INT) {
+        return Err(GbaError::Protocol(
+            "the BSF does not offer qop=auth-int".into(),
+        ));
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(ch.nonce.as_bytes())
+        .map_err(|_| GbaError::Protocol("nonce is not base64".into()))?;
+    let rand: [u8; 16] = raw
+        .get(..16)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| GbaError::Protocol("nonce shorter than RAND ‖ AUTN".into()))?;
+    let autn: [u8; 16] = raw
+        .get(16..32)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| GbaError::Protocol("nonce shorter than RAND ‖ AUTN".into()))?;
+    Ok((ch, rand, autn))
+}
+
+/// Runs one bootstrap against the BSF. `now` is only used to check the lifetime it gives.
+pub fn bootstrap(
+    card: &mut dyn AkaCard,
+    transport: &mut dyn UbTransport,
+    cfg: &UbConfig,
+    now: SystemTime,
+) -> Result<UbOutcome, GbaError> {
+    let impi = card.impi();
+    let mode = match cfg.mode {
+        GbaModeChoice::Auto if card.supports_gba_u() => GbaMode::U,
+        GbaModeChoice::Auto | GbaModeChoice::Me => GbaMode::Me,
+        GbaModeChoice::U => GbaMode::U,
+    };
+    let (host, uri) = split_url(&cfg.bsf_url)?;
+    let user_agent = match mode {
+        GbaMode::Me => format!("{} 3gpp-gba", cfg.product),
+        GbaMode::U => format!("{} 3gpp-gba 3gpp-gba-uicc", cfg.product),
+    };
+    let mut round_trips = 0u32;
+    let mut send = |creds: &Credentials| -> Result<HttpResponse, GbaError> {
+        round_trips += 1;
+        let headers = vec![
+            ("User-Agent".to_string(), user_agent.clone()),
+            ("Authorization".to_string(), creds.to_header()),
+        ];
+        transport.get(&cfg.bsf_url, &headers)
+    };
+    let first = Credentials {
+        username: impi.clone(),
+        realm: host,
+        nonce: String::new(),
+        uri: uri.clone(),
+        ..Default::default()
+    };
+    let mut resp = send(&first)?;
+    let mut resyncs = 0u32;
+    loop {
+        let (ch, rand, autn) = read_challenge(&resp)?;
+        let result = match mode {
+            GbaMode::Me => card.authenticate(&rand, &autn)?,
+            GbaMode::U => card.gba_bootstrap(&rand, &autn)?,
+        };
+        let cnonce = random_hex(16)?;
+        let nc = "00000001";
+        let input = DigestInput {
+            username: &impi,
+            realm: &ch.realm,
+            nonce: &ch.nonce,
+            nc,
+            cnonce: &cnonce,
+            uri: &uri,
+        };
+        let mut creds = Credentials {
+            username: impi.clone(),
+            realm: ch.realm.clone(),
+            nonce: ch.nonce.clone(),
+            uri: uri.clone(),
+            response: String::new(),
+            qop: Some(digest::QOP_AUTH_INT.into()),
+            nc: Some(nc.into()),
+            cnonce: Some(cnonce.clone()),
+            opaque: ch.opaque.clone(),
+            algorithm: Some(digest::ALGORITHM.into()),
+            auts: None,
+        };
+        match result {
+            CardAka::MacFailure => return Err(GbaError::NetworkAuthFailed),
+            CardAka::SyncFailure { auts } => {
+                resyncs += 1;
+                if resyncs > cfg.max_resyncs {
+                    return Err(GbaError::TooManyResyncs(cfg.max_resyncs));
+                }
+                // RFC 3310 §3.4: with AUTS the password is empty.
+                creds.response = digest::request_digest(&input, b"", "GET", b"");
+                creds.auts = Some(base64::engine::general_purpose::STANDARD.encode(auts));
+                resp = send(&creds)?;
+            }
+            CardAka::Success { res, ks } => {
+                creds.response = digest::request_digest(&input, res.expose(), "GET", b"");
+                let ok = send(&creds)?;
+                if ok.status != 200 {
+                    return Err(GbaError::Refused {
+                        status: ok.status,
+                        reason: short(&ok.body),
+                    });
+                }
+                let info = ok.header("authentication-info").ok_or_else(|| {
+                    GbaError::BsfNotAuthenticated("200 OK without Authentication-Info".into())
+                })?;
+                let params = digest::parse_authentication_info(info)?;
+                let got = digest::param(&params, "rspauth")
+                    .ok_or_else(|| GbaError::BsfNotAuthenticated("no rspauth".into()))?;
+                let want = digest::rspauth(&input, res.expose(), &ok.body);
+                if !digest::digests_equal(got, &want) {
+                    return Err(GbaError::BsfNotAuthenticated(
+                        "rspauth does not verify".into(),
+                    ));
+                }
+                if digest::param(&params, "cnonce").is_some_and(|c| c != cnonce) {
+                    return Err(GbaError::BsfNotAuthenticated("cnonce not echoed".into()));
+                }
+                let body = BootstrappingInfo::parse(&ok.body)?;
+                let expires = time::parse_utc(&body.lifetime)?;
+                if expires <= now {
+                    return Err(GbaError::AlreadyExpired(body.lifetime));
+                }
+                let ks = match mode {
+                    GbaMode::Me => {
+                        Some(ks.ok_or_else(|| GbaError::Card("3G AKA gave no CK/IK".into()))?)
+                    }
+                    GbaMode::U => None,
+                };
+                let context = BootstrapContext {
+                    btid: body.btid,
+                    rand,
+                    impi,
+                    expires,
+                    created: now,
+                    mode,
+                    bsf_url: cfg.bsf_url.clone(),
+                    ks,
+                };
+                return Ok(UbOutcome {
+                    context,
+                    round_trips,
+                    resyncs,
+                });
+            }
+        }
+    }
+}
+
+/// A context from the cache or a fresh bootstrap.
+#[derive(Debug)]
+pub struct Obtained {
+    /// The context.
+    pub context: BootstrapContext,
+    /// True when a bootstrap ran (false: reused from the cache).
+    pub bootstrapped: bool,
+    /// HTTP round trips spent (0 when reused).
+    pub round_trips: u32,
+}
+
+/// The cached context for the card's IMPI when it is still usable under `policy` (and matches
+/// `cfg.bsf_url` unless `any_bsf`), else a new bootstrap, stored in the cache.
+pub fn obtain_context(
+    card: &mut dyn AkaCard,
+    transport: &mut dyn UbTransport,
+    cfg: &UbConfig,
+    cache: &ContextCache,
+    policy: ReusePolicy,
+    any_bsf: bool,
+    now: SystemTime,
+) -> Result<Obtained, GbaError> {
+    let impi = card.impi();
+    let wanted_mode = match cfg.mode {
+        GbaModeChoice::Auto => None,
+        GbaModeChoice::Me => Some(GbaMode::Me),
+        GbaModeChoice::U => Some(GbaMode::U),
+    };
+    let bsf = (!any_bsf).then_some(cfg.bsf_url.as_str());
+    if let Some(ctx) = cache.reusable(&impi, bsf, now, policy)? {
+        if wanted_mode.is_none_or(|m| m == ctx.mode) {
+            return Ok(Obtained {
+                context: ctx,
+                bootstrapped: false,
+                round_trips: 0,
+            });
+        }
+    }
+    let out = bootstrap(card, transport, cfg, now)?;
+    cache.store(&out.context)?;
+    Ok(Obtained {
+        context: out.context,
+        bootstrapped: true,
+        round_trips: out.round_trips,
+    })
+}
+
+/// The NAF key for `naf` from a cached or new context. A GBA_U card that no longer holds the Ks
+/// of the cached context (a card reset, another bootstrap elsewhere) triggers one re-bootstrap.
+pub fn naf_key(
+    card: &mut dyn AkaCard,
+    transport: &mut dyn UbTransport,
+    cfg: &UbConfig,
+    cache: &ContextCache,
+    policy: ReusePolicy,
+    any_bsf: bool,
+    now: SystemTime,
+    naf: &NafId,
+) -> Result<(Obtained, Secret<32>), GbaError> {
+    let got = obtain_context(card, transport, cfg, cache, policy, any_bsf, now)?;
+    match got.context.naf_key(Some(&mut *card), naf) {
+        Ok(k) => Ok((got, k)),
+        Err(GbaError::Card(e)) if !got.bootstrapped => {
+            log::info!("card could not derive the NAF key from the cached context ({e}); bootstrapping again");
+            let again = obtain_context(
+                card,
+                transport,
+                cfg,
+                cache,
+                ReusePolicy {
+                    force: true,
+                    ..policy
+                },
+                any_bsf,
+                now,
+            )?;
+            let k = again.context.naf_key(Some(card), naf)?;
+            Ok((again, k))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests;

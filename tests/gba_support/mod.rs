@@ -1,0 +1,235 @@
+//! Helpers shared by the GBA/BSF integration tests: a temporary BSF on loopback with a virtual
+//! clock, a Milenage card that implements `AkaCard` (the same checks as a USIM: MAC first, then
+//! the SQN array), raw HTTP for malformed requests, and a key-API caller.
+#![allow(dead_code)]
+
+use simbridge::aka::{sqn_from_bytes, SqnArray, SqnCheck, SqnPolicy, SubscriberKeys};
+use simbridge::bsf::{BsfConfig, BsfServer};
+use simbridge::gba::{self, AkaCard, CardAka, GbaError};
+use simbridge::secret::{Secret, SecretVec};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// The demo subscriber (sim-profiles/demo.toml keys; test keys only).
+pub const IMSI: &str = "001010123456789";
+pub const IMPI: &str = "001010123456789@ims.mnc001.mcc001.3gppnetwork.org";
+pub const K: &str = "000102030405060708090a0b0c0d0e0f";
+pub const OPC: &str = "62e75b8d6fa5bf46ec87a9276f9df54d";
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+pub fn profile_text(k: &str, sqn: &str, gba_u: bool) -> String {
+    format!(
+        "iccid = \"8988211000000000017\"\nimsi = \"{IMSI}\"\nmnc_length = 2\nk = \"{k}\"\nopc = \"{OPC}\"\namf = \"8000\"\nsqn = \"{sqn}\"\ngba_u = {gba_u}\n"
+    )
+}
+
+fn hex16(s: &str) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    hex::decode_to_slice(s, &mut b).expect("16 hex bytes");
+    b
+}
+
+/// A card computing AKA with Milenage, checking MAC before SQN (TS 33.102 §6.3.3).
+pub struct MilenageCard {
+    pub keys: SubscriberKeys,
+    pub sqn: SqnArray,
+    pub impi: String,
+    pub gba_u: bool,
+    /// GBA_U: Ks and RAND kept in the card after a GBA bootstrap.
+    pub gba_ks: Option<(Secret<32>, [u8; 16])>,
+    pub auth_calls: u32,
+}
+
+impl MilenageCard {
+    pub fn new(k: &str, initial_sqn: u64, gba_u: bool) -> Self {
+        Self {
+            keys: SubscriberKeys::from_opc(hex16(k), hex16(OPC)),
+            sqn: SqnArray::new(SqnPolicy::default(), initial_sqn),
+            impi: IMPI.to_string(),
+            gba_u,
+            gba_ks: None,
+            auth_calls: 0,
+        }
+    }
+
+    fn run(&mut self, rand: &[u8; 16], autn: &[u8; 16]) -> CardAka {
+        self.auth_calls += 1;
+        let out = self.keys.f2345(rand);
+        let mut sqn_b = [0u8; 6];
+        for (i, b) in sqn_b.iter_mut().enumerate() {
+            *b = autn[i] ^ out.ak[i];
+        }
+        let amf = [autn[6], autn[7]];
+        if self.keys.f1(rand, &sqn_b, &amf)[..] != autn[8..] {
+            return CardAka::MacFailure;
+        }
+        let sqn = sqn_from_bytes(&sqn_b);
+        match self.sqn.check(sqn) {
+            SqnCheck::Reject { sqn_ms } => CardAka::SyncFailure { auts: self.keys.build_auts(rand, sqn_ms) },
+            SqnCheck::Accept => {
+                self.sqn.accept(sqn);
+                CardAka::Success { res: SecretVec::from(&out.res[..]), ks: Some(gba::ks_from_ck_ik(&out.ck, &out.ik)) }
+            }
+        }
+    }
+}
+
+impl AkaCard for MilenageCard {
+    fn impi(&self) -> String {
+        self.impi.clone()
+    }
+    fn supports_gba_u(&self) -> bool {
+        self.gba_u
+    }
+    fn authenticate(&mut self, rand: &[u8; 16], autn: &[u8; 16]) -> Result<CardAka, GbaError> {
+        Ok(self.run(rand, autn))
+    }
+    fn gba_bootstrap(&mut self, rand: &[u8; 16], autn: &[u8; 16]) -> Result<CardAka, GbaError> {
+        if !self.gba_u {
+            return Err(GbaError::Card("GBA_U not supported".into()));
+        }
+        Ok(match self.run(rand, autn) {
+            CardAka::Success { res, ks } => {
+                self.gba_ks = ks.map(|k| (k, *rand));
+                CardAka::Success { res, ks: None }
+            }
+            other => other,
+        })
+    }
+    fn gba_naf_derive(&mut self, naf_id: &[u8], impi: &str) -> Result<Secret<32>, GbaError> {
+        let (ks, rand) = self.gba_ks.as_ref().ok_or_else(|| GbaError::Card("no GBA_U Ks in the card".into()))?;
+        gba::kdf(ks.expose(), 0x01, &[b"gba-me", rand, impi.as_bytes(), naf_id])
+    }
+}
+
+/// A settable clock shared with the BSF.
+#[derive(Clone)]
+pub struct TestClock(pub Arc<Mutex<SystemTime>>);
+
+impl TestClock {
+    pub fn new() -> Self {
+        Self(Arc::new(Mutex::new(SystemTime::now())))
+    }
+    pub fn now(&self) -> SystemTime {
+        *self.0.lock().expect("clock")
+    }
+    pub fn advance(&self, d: Duration) {
+        let mut t = self.0.lock().expect("clock");
+        *t += d;
+    }
+}
+
+/// A BSF on 127.0.0.1:0 over a temporary profiles and state directory.
+pub struct TestBsf {
+    pub server: BsfServer,
+    pub dir: tempfile::TempDir,
+    pub clock: TestClock,
+}
+
+impl TestBsf {
+    /// Starts a BSF whose subscriber has key `k` and initial SQN `sqn` (hex).
+    pub fn start(k: &str, sqn: &str) -> Self {
+        Self::start_with(k, sqn, |_| {})
+    }
+
+    pub fn start_with(k: &str, sqn: &str, tweak: impl FnOnce(&mut BsfConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let profiles = dir.path().join("profiles");
+        std::fs::create_dir_all(&profiles).expect("mkdir");
+        std::fs::write(profiles.join("demo.toml"), profile_text(k, sqn, true)).expect("write profile");
+        let clock = TestClock::new();
+        let c2 = clock.clone();
+        let mut cfg = BsfConfig::new(&profiles, &dir.path().join("state"), "127.0.0.1:0", SecretVec::from(TOKEN.as_bytes()));
+        cfg.clock = Some(Arc::new(move || c2.now()));
+        tweak(&mut cfg);
+        let server = BsfServer::start(cfg).expect("BSF starts");
+        Self { server, dir, clock }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    pub fn contexts(&self) -> usize {
+        self.server.with_service(|s| s.store().len())
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+}
+
+/// A raw HTTP/1.1 exchange (Connection: close), with timeouts; returns (status, head, body).
+pub fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_write_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(request).expect("send");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, _) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body_at = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(buf.len(), |p| p + 4);
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_string(), buf[body_at..].to_vec())
+}
+
+/// GET / with the given headers.
+pub fn get(addr: SocketAddr, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    let mut req = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (n, v) in headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    raw_http(addr, req.as_bytes())
+}
+
+/// The value of a header in a raw response head.
+pub fn head_header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+/// Calls the key API; returns (status, JSON body).
+pub fn key_api(addr: SocketAddr, token: Option<&str>, body: &str) -> (u16, serde_json::Value) {
+    let mut req = format!(
+        "POST /nbsp-gba/v1/bootstrapping-info-retrieval HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    let (status, _, body) = raw_http(addr, req.as_bytes());
+    (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+}
+
+pub fn key_request(btid: &str, fqdn: &str, ua: &str) -> String {
+    serde_json::json!({"btId": btid, "nafId": {"nafFqdn": fqdn, "uaSecProtId": ua}}).to_string()
+}
+
+/// Files in a directory tree (to check that nothing was cached).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
