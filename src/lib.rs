@@ -12,5 +12,6 @@ pub mod dtls;
 pub mod fsutil;
 pub mod gba;
 pub mod secret;
+pub mod session;
 pub mod softsim;
 pub mod uicc;

@@ -1,0 +1,131 @@
+//! What a session counts: bootstraps, handshakes by kind, bytes and datagrams on air split into
+//! handshake / data / overhead, drops with their reasons, and a round-trip estimate.
+
+use crate::dtls::stats::Stats;
+use serde::Serialize;
+use std::time::Duration;
+
+/// Counters of one upstream session (all connections it has had).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SessionMetrics {
+    /// GBA bootstraps completed.
+    pub bootstraps: u64,
+    /// GBA bootstraps that failed.
+    pub bootstrap_failures: u64,
+    /// Full handshakes completed.
+    pub handshakes_full: u64,
+    /// Abbreviated (resumed) handshakes completed.
+    pub handshakes_abbreviated: u64,
+    /// Handshakes that failed.
+    pub handshake_failures: u64,
+    /// Key changes made before the old key expired (make-before-break).
+    pub rekeys: u64,
+    /// UDP payload bytes of handshake datagrams sent.
+    pub handshake_bytes_sent: u64,
+    /// UDP payload bytes of handshake datagrams received.
+    pub handshake_bytes_received: u64,
+    /// Handshake datagrams sent.
+    pub handshake_datagrams_sent: u64,
+    /// Handshake datagrams received.
+    pub handshake_datagrams_received: u64,
+    /// Application bytes carried upstream.
+    pub data_bytes_sent: u64,
+    /// Application bytes received from upstream.
+    pub data_bytes_received: u64,
+    /// Record-layer bytes added to the data sent (headers, nonces, tags, alerts).
+    pub overhead_bytes_sent: u64,
+    /// Record-layer bytes around the data received.
+    pub overhead_bytes_received: u64,
+    /// Datagrams sent after the handshakes (data and alerts).
+    pub data_datagrams_sent: u64,
+    /// Datagrams received after the handshakes.
+    pub data_datagrams_received: u64,
+    /// Local datagrams queued while no session was ready.
+    pub queued: u64,
+    /// Local datagrams dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Queued datagrams dropped because no session could be made (key expired, handshake failed).
+    pub dropped_no_session: u64,
+    /// Received records dropped by the DTLS layer (bad MAC, replay, malformed ...).
+    pub dropped_records: u64,
+    /// Handshake round trips.
+    pub handshake_round_trips: u64,
+    /// Round-trip estimate from the last handshake (duration / round trips), milliseconds.
+    pub rtt_estimate_ms: Option<f64>,
+}
+
+impl SessionMetrics {
+    /// Adds one connection's DTLS counters.
+    pub fn add_connection(&mut self, s: &Stats) {
+        self.handshake_bytes_sent += s.handshake_bytes_sent;
+        self.handshake_bytes_received += s.handshake_bytes_received;
+        self.handshake_datagrams_sent += s.handshake_datagrams_sent;
+        self.handshake_datagrams_received += s.handshake_datagrams_received;
+        self.data_bytes_sent += s.app_bytes_sent;
+        self.data_bytes_received += s.app_bytes_received;
+        let data_sent = s.bytes_sent.saturating_sub(s.handshake_bytes_sent);
+        let data_received = s.bytes_received.saturating_sub(s.handshake_bytes_received);
+        self.overhead_bytes_sent += data_sent.saturating_sub(s.app_bytes_sent);
+        self.overhead_bytes_received += data_received.saturating_sub(s.app_bytes_received);
+        self.data_datagrams_sent += s.datagrams_sent.saturating_sub(s.handshake_datagrams_sent);
+        self.data_datagrams_received += s
+            .datagrams_received
+            .saturating_sub(s.handshake_datagrams_received);
+        self.dropped_records += s.dropped_malformed
+            + s.dropped_bad_mac
+            + s.dropped_replay
+            + s.dropped_bad_epoch
+            + s.dropped_unexpected
+            + s.dropped_closed
+            + s.dropped_overflow;
+        self.handshake_round_trips += s.round_trips;
+    }
+
+    /// Records a completed handshake's duration and round trips for the RTT estimate.
+    pub fn note_handshake_time(&mut self, took: Duration, round_trips: u64) {
+        if round_trips > 0 {
+            self.rtt_estimate_ms = Some(took.as_secs_f64() * 1000.0 / round_trips as f64);
+        }
+    }
+
+    /// Sum of two metric sets (a retired part and the live part).
+    pub fn merged(&self, other: &SessionMetrics) -> SessionMetrics {
+        SessionMetrics {
+            bootstraps: self.bootstraps + other.bootstraps,
+            bootstrap_failures: self.bootstrap_failures + other.bootstrap_failures,
+            handshakes_full: self.handshakes_full + other.handshakes_full,
+            handshakes_abbreviated: self.handshakes_abbreviated + other.handshakes_abbreviated,
+            handshake_failures: self.handshake_failures + other.handshake_failures,
+            rekeys: self.rekeys + other.rekeys,
+            handshake_bytes_sent: self.handshake_bytes_sent + other.handshake_bytes_sent,
+            handshake_bytes_received: self.handshake_bytes_received
+                + other.handshake_bytes_received,
+            handshake_datagrams_sent: self.handshake_datagrams_sent
+                + other.handshake_datagrams_sent,
+            handshake_datagrams_received: self.handshake_datagrams_received
+                + other.handshake_datagrams_received,
+            data_bytes_sent: self.data_bytes_sent + other.data_bytes_sent,
+            data_bytes_received: self.data_bytes_received + other.data_bytes_received,
+            overhead_bytes_sent: self.overhead_bytes_sent + other.overhead_bytes_sent,
+            overhead_bytes_received: self.overhead_bytes_received + other.overhead_bytes_received,
+            data_datagrams_sent: self.data_datagrams_sent + other.data_datagrams_sent,
+            data_datagrams_received: self.data_datagrams_received + other.data_datagrams_received,
+            queued: self.queued + other.queued,
+            dropped_queue_full: self.dropped_queue_full + other.dropped_queue_full,
+            dropped_no_session: self.dropped_no_session + other.dropped_no_session,
+            dropped_records: self.dropped_records + other.dropped_records,
+            handshake_round_trips: self.handshake_round_trips + other.handshake_round_trips,
+            rtt_estimate_ms: other.rtt_estimate_ms.or(self.rtt_estimate_ms),
+        }
+    }
+
+    /// Bytes on air (UDP payload) in both directions.
+    pub fn bytes_on_air(&self) -> u64 {
+        self.handshake_bytes_sent
+            + self.handshake_bytes_received
+            + self.data_bytes_sent
+            + self.data_bytes_received
+            + self.overhead_bytes_sent
+            + self.overhead_bytes_received
+    }
+}

@@ -1,0 +1,648 @@
+//! The long-lived session policy (design.md, "The session policy"): one DTLS session per upstream
+//! server, kept open while its key is valid; bootstrap once per Ks lifetime; reconnect when the
+//! session is lost; re-bootstrap only when the server rejects the identity or Ks expires;
+//! make-before-break before expiry; a bounded queue while a handshake runs; metrics.
+//!
+//! Sans-IO like the DTLS engine: the caller moves datagrams ([`UpstreamSession::poll_transmit`],
+//! [`UpstreamSession::handle_datagram`]), drives timers, and performs the [`Action`]s the session
+//! asks for (a GBA bootstrap, a GBA_U key derivation on the card), answering with
+//! [`UpstreamSession::bootstrap_done`] / [`UpstreamSession::provide_naf_key`]. A new handshake
+//! beside a live session uses another [`PathId`] (another UDP source port), so the server keeps
+//! both until the new one takes over.
+
+pub mod keys;
+pub mod metrics;
+
+pub use keys::KeySource;
+pub use metrics::SessionMetrics;
+
+use crate::dtls::config::ClientPsk;
+use crate::dtls::event::CloseReason;
+use crate::dtls::wire::alert::AlertDescription;
+use crate::dtls::{ClientConfig, Connection, Event};
+use crate::gba::context::BootstrapContext;
+use crate::gba::naf::NafId;
+use crate::secret::{Secret, SecretVec};
+use keys::SessionPsk;
+use log::{info, warn};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The two clocks a session needs: monotonic for protocol timers, wall time for key lifetimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Monotonic time (DTLS timers).
+    pub mono: Instant,
+    /// Wall-clock time (Ks expiry).
+    pub wall: SystemTime,
+}
+
+impl Now {
+    /// The current time of both clocks (for callers at the edge; the session never reads clocks).
+    pub fn system() -> Self {
+        Self {
+            mono: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// Both clocks advanced by `d` (virtual time in tests).
+    pub fn plus(self, d: Duration) -> Self {
+        Self {
+            mono: self.mono + d,
+            wall: self.wall + d,
+        }
+    }
+}
+
+/// Which UDP socket (source port) a connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PathId(pub u8);
+
+/// Something the caller must do for the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Obtain a GBA bootstrapping context (from the cache unless `force`, else a new bootstrap);
+    /// answer with [`UpstreamSession::bootstrap_done`].
+    Bootstrap {
+        /// Ignore the cached context (the server rejected it, or it is about to expire).
+        force: bool,
+    },
+    /// GBA_U: have the card derive Ks_ext_NAF; answer with [`UpstreamSession::provide_naf_key`].
+    DeriveNafKey {
+        /// The NAF_Id for the negotiated suite.
+        naf_id: NafId,
+    },
+}
+
+/// Session policy settings.
+#[derive(Clone)]
+pub struct SessionConfig {
+    /// DTLS client template (suites, timers, MTU, SNI); its PSK source is set per handshake.
+    pub dtls: ClientConfig,
+    /// Local datagrams held while no session is ready.
+    pub queue_limit: usize,
+    /// Start make-before-break this long before Ks expires.
+    pub rekey_before: Duration,
+    /// Do not start a handshake with a key that expires sooner than this.
+    pub min_key_life: Duration,
+    /// With datagrams sent and nothing received for this long, suspect the server lost the
+    /// session and start a new handshake beside the old one. `None`: never.
+    pub suspect_after: Option<Duration>,
+    /// First retry delay after a failure (doubles up to `retry_max`).
+    pub retry_min: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+}
+
+impl SessionConfig {
+    /// Defaults: queue 64, rekey 1 h before expiry, at least 60 s of key life, suspect after 60 s,
+    /// retries 1 s .. 5 min.
+    pub fn new(dtls: ClientConfig) -> Self {
+        Self {
+            dtls,
+            queue_limit: 64,
+            rekey_before: Duration::from_secs(3600),
+            min_key_life: Duration::from_secs(60),
+            suspect_after: Some(Duration::from_secs(60)),
+            retry_min: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+        }
+    }
+}
+
+struct Slot {
+    conn: Connection,
+    path: PathId,
+    started: Instant,
+    btid: Option<String>,
+    established: bool,
+}
+
+/// One long-lived upstream DTLS session.
+pub struct UpstreamSession {
+    cfg: SessionConfig,
+    source: KeySource,
+    ctx: Option<Arc<BootstrapContext>>,
+    active: Option<Slot>,
+    pending: Option<Slot>,
+    outbox: VecDeque<(PathId, Vec<u8>)>,
+    queue: VecDeque<Vec<u8>>,
+    received: VecDeque<Vec<u8>>,
+    actions: VecDeque<Action>,
+    bootstrap_in_flight: bool,
+    force_bootstrap: bool,
+    retry_at: Option<Instant>,
+    failures: u32,
+    unanswered_since: Option<Instant>,
+    metrics: SessionMetrics,
+    last: Option<Now>,
+}
+
+impl UpstreamSession {
+    /// A session that has not connected yet.
+    pub fn new(cfg: SessionConfig, source: KeySource) -> Self {
+        Self {
+            cfg,
+            source,
+            ctx: None,
+            active: None,
+            pending: None,
+            outbox: VecDeque::new(),
+            queue: VecDeque::new(),
+            received: VecDeque::new(),
+            actions: VecDeque::new(),
+            bootstrap_in_flight: false,
+            force_bootstrap: false,
+            retry_at: None,
+            failures: 0,
+            unanswered_since: None,
+            metrics: SessionMetrics::default(),
+            last: None,
+        }
+    }
+
+    /// Uses a bootstrapping context restored from the state dir (no bootstrap is counted).
+    pub fn set_context(&mut self, ctx: BootstrapContext) {
+        self.ctx = Some(Arc::new(ctx));
+    }
+
+    /// The current bootstrapping context, if any.
+    pub fn context(&self) -> Option<&BootstrapContext> {
+        self.ctx.as_deref()
+    }
+
+    /// Whether a session is established.
+    pub fn is_established(&self) -> bool {
+        self.active.as_ref().is_some_and(|s| s.established)
+    }
+
+    /// Starts connecting now (sessions also connect on the first datagram).
+    pub fn connect(&mut self, now: Now) {
+        self.last = Some(now);
+        self.ensure(now);
+    }
+
+    /// Sends one local datagram upstream, or queues it while no session is ready.
+    pub fn send(&mut self, now: Now, data: &[u8]) {
+        self.last = Some(now);
+        if let Some(slot) = self.active.as_mut().filter(|s| s.established) {
+            match slot.conn.send(data) {
+                Ok(()) => {
+                    self.unanswered_since.get_or_insert(now.mono);
+                    return;
+                }
+                Err(e) => warn!("upstream send failed ({e}); queueing and reconnecting"),
+            }
+        }
+        self.enqueue(data);
+        self.ensure(now);
+    }
+
+    fn enqueue(&mut self, data: &[u8]) {
+        if self.queue.len() >= self.cfg.queue_limit {
+            self.metrics.dropped_queue_full += 1;
+            warn!(
+                "dropped a {}-byte datagram: queue full ({} waiting for the session)",
+                data.len(),
+                self.queue.len()
+            );
+            return;
+        }
+        self.metrics.queued += 1;
+        self.queue.push_back(data.to_vec());
+    }
+
+    /// Feeds a datagram received on `path`.
+    pub fn handle_datagram(&mut self, now: Now, path: PathId, data: &[u8]) {
+        self.last = Some(now);
+        if let Some(s) = self.pending.as_mut().filter(|s| s.path == path) {
+            s.conn.handle_datagram(now.mono, data);
+        } else if let Some(s) = self.active.as_mut().filter(|s| s.path == path) {
+            s.conn.handle_datagram(now.mono, data);
+        } else {
+            log::debug!("datagram on idle path {path:?} ignored");
+            return;
+        }
+        self.process(now);
+    }
+
+    /// Next datagram to send and the path (socket) to send it on.
+    pub fn poll_transmit(&mut self) -> Option<(PathId, Vec<u8>)> {
+        if let Some(t) = self.outbox.pop_front() {
+            return Some(t);
+        }
+        for slot in [self.active.as_mut(), self.pending.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(d) = slot.conn.poll_transmit() {
+                return Some((slot.path, d));
+            }
+        }
+        None
+    }
+
+    /// Next datagram received from upstream, for the local side.
+    pub fn poll_received(&mut self) -> Option<Vec<u8>> {
+        self.received.pop_front()
+    }
+
+    /// Next action for the caller.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The result of an [`Action::Bootstrap`]: `fresh` when a bootstrap ran (not a cache hit).
+    pub fn bootstrap_done(&mut self, now: Now, result: Result<(BootstrapContext, bool), String>) {
+        self.last = Some(now);
+        self.bootstrap_in_flight = false;
+        match result {
+            Ok((ctx, fresh)) => {
+                if fresh {
+                    self.metrics.bootstraps += 1;
+                }
+                info!(
+                    "bootstrapping context {} valid for {} s",
+                    ctx.btid,
+                    ctx.remaining(now.wall).as_secs()
+                );
+                self.force_bootstrap = false;
+                self.ctx = Some(Arc::new(ctx));
+                self.retry_at = None;
+                let renewed = self.active.as_ref().is_some_and(|a| {
+                    a.btid.as_deref() != self.ctx.as_ref().map(|c| c.btid.as_str())
+                });
+                if renewed && self.pending.is_none() {
+                    // Make-before-break: the new key's session comes up beside the old one.
+                    self.start_handshake(now);
+                } else {
+                    self.ensure(now);
+                }
+            }
+            Err(e) => {
+                self.metrics.bootstrap_failures += 1;
+                self.schedule_retry(now);
+                if self.is_established() {
+                    warn!("GBA bootstrap failed ({e}); the current session carries on until its key expires");
+                } else {
+                    warn!("GBA bootstrap failed ({e}); retrying");
+                }
+            }
+        }
+    }
+
+    /// The card's answer to an [`Action::DeriveNafKey`].
+    pub fn provide_naf_key(&mut self, now: Now, key: Result<Secret<32>, String>) {
+        self.last = Some(now);
+        let identity = self.ctx.as_ref().map(|c| c.psk_identity().into_bytes());
+        if let Some(slot) = self.pending.as_mut() {
+            let psk = match (key, identity) {
+                (Ok(k), Some(identity)) => Some(ClientPsk {
+                    identity,
+                    key: SecretVec::from(&k.expose()[..]),
+                }),
+                (Err(e), _) => {
+                    warn!("the card could not derive Ks_ext_NAF: {e}");
+                    self.force_bootstrap = true;
+                    None
+                }
+                (Ok(_), None) => None,
+            };
+            if let Err(e) = slot.conn.provide_client_psk(now.mono, psk) {
+                warn!("PSK answer not taken: {e}");
+            }
+        }
+        self.process(now);
+    }
+
+    /// When [`UpstreamSession::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t: Option<Instant> = None;
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        for slot in [self.active.as_ref(), self.pending.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            consider(slot.conn.poll_timeout());
+        }
+        consider(self.retry_at);
+        if let (Some(since), Some(after)) = (self.unanswered_since, self.cfg.suspect_after) {
+            if self.pending.is_none() {
+                consider(Some(since + after));
+            }
+        }
+        if let (Some(ctx), Some(last)) = (&self.ctx, self.last) {
+            let rekey_at = ctx
+                .expires
+                .checked_sub(self.cfg.rekey_before)
+                .unwrap_or(ctx.expires);
+            let delta = rekey_at.duration_since(last.wall).unwrap_or_default();
+            if !self.bootstrap_in_flight {
+                consider(Some(last.mono + delta));
+            }
+            let expiry = ctx.expires.duration_since(last.wall).unwrap_or_default();
+            consider(Some(last.mono + expiry));
+        }
+        t
+    }
+
+    /// Drives timers: DTLS retransmissions, retries, key lifetime and the liveness suspicion.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.last = Some(now);
+        for slot in [self.active.as_mut(), self.pending.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            slot.conn.handle_timeout(now.mono);
+        }
+        self.process(now);
+        self.check_key_lifetime(now);
+        if let (Some(since), Some(after), true) = (
+            self.unanswered_since,
+            self.cfg.suspect_after,
+            self.pending.is_none(),
+        ) {
+            if self.is_established() && now.mono >= since + after {
+                warn!("no answer from upstream for {} s; starting a new handshake beside the old session", after.as_secs());
+                self.unanswered_since = None;
+                self.start_handshake(now);
+            }
+        }
+        if self.retry_at.is_some_and(|t| now.mono >= t) {
+            self.retry_at = None;
+            self.ensure(now);
+        }
+    }
+
+    fn check_key_lifetime(&mut self, now: Now) {
+        let Some(ctx) = self.ctx.clone() else { return };
+        if now.wall >= ctx.expires {
+            info!("Ks of {} expired", ctx.btid);
+            self.ctx = None;
+            if let Some(slot) = self.active.take() {
+                self.retire(slot, true);
+            }
+            self.ensure(now);
+        } else if !self.bootstrap_in_flight
+            && self.pending.is_none()
+            && ctx.remaining(now.wall) <= self.cfg.rekey_before
+            && self
+                .active
+                .as_ref()
+                .is_some_and(|a| a.btid.as_deref() == Some(ctx.btid.as_str()))
+        {
+            info!(
+                "Ks of {} expires in {} s: bootstrapping again (make-before-break)",
+                ctx.btid,
+                ctx.remaining(now.wall).as_secs()
+            );
+            self.request_bootstrap(true);
+        }
+    }
+
+    /// Closes the session (close_notify) and stops reconnecting.
+    pub fn close(&mut self) {
+        for slot in [self.pending.take(), self.active.take()]
+            .into_iter()
+            .flatten()
+        {
+            self.retire(slot, true);
+        }
+        self.retry_at = None;
+    }
+
+    /// Counters so far (retired and live connections).
+    pub fn metrics(&self) -> SessionMetrics {
+        let mut live = SessionMetrics::default();
+        for slot in [self.active.as_ref(), self.pending.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            live.add_connection(slot.conn.stats());
+        }
+        self.metrics.merged(&live)
+    }
+
+    /// Datagrams waiting for a session.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    fn request_bootstrap(&mut self, force: bool) {
+        if !self.bootstrap_in_flight {
+            self.bootstrap_in_flight = true;
+            self.actions.push_back(Action::Bootstrap { force });
+        }
+    }
+
+    fn schedule_retry(&mut self, now: Now) {
+        self.failures = self.failures.saturating_add(1);
+        let exp = self.failures.saturating_sub(1).min(16);
+        let delay = self
+            .cfg
+            .retry_min
+            .saturating_mul(1u32 << exp)
+            .min(self.cfg.retry_max);
+        self.retry_at = Some(now.mono + delay);
+    }
+
+    /// Makes sure a session exists or is on its way.
+    fn ensure(&mut self, now: Now) {
+        if self.pending.is_some()
+            || self.is_established()
+            || self.retry_at.is_some_and(|t| now.mono < t)
+        {
+            return;
+        }
+        match &self.source {
+            KeySource::Static { .. } => self.start_handshake(now),
+            KeySource::Gba { .. } => {
+                let usable = self
+                    .ctx
+                    .as_ref()
+                    .is_some_and(|c| c.usable_at(now.wall, self.cfg.min_key_life));
+                if usable && !self.force_bootstrap {
+                    self.start_handshake(now);
+                } else {
+                    self.request_bootstrap(self.force_bootstrap || self.ctx.is_some());
+                }
+            }
+        }
+    }
+
+    fn start_handshake(&mut self, now: Now) {
+        if self.pending.is_some() {
+            return;
+        }
+        let path = match self.active.as_ref() {
+            Some(a) if a.path == PathId(0) => PathId(1),
+            _ => PathId(0),
+        };
+        let mut cfg = self.cfg.dtls.clone();
+        cfg.psk = Arc::new(SessionPsk {
+            source: self.source.clone(),
+            context: self.ctx.clone(),
+        });
+        if let (None, KeySource::Gba { naf_fqdn, .. }) = (&cfg.server_name, &self.source) {
+            cfg.server_name = Some(naf_fqdn.clone());
+        }
+        match Connection::client(Arc::new(cfg), now.mono) {
+            Ok(conn) => {
+                let btid = self.ctx.as_ref().map(|c| c.btid.clone());
+                self.pending = Some(Slot {
+                    conn,
+                    path,
+                    started: now.mono,
+                    btid,
+                    established: false,
+                });
+            }
+            Err(e) => {
+                warn!("cannot start a DTLS handshake: {e}");
+                self.metrics.handshake_failures += 1;
+                self.schedule_retry(now);
+            }
+        }
+    }
+
+    /// Handles the events of both connections.
+    fn process(&mut self, now: Now) {
+        while let Some(ev) = self.pending.as_mut().and_then(|s| s.conn.poll_event()) {
+            self.pending_event(now, ev);
+        }
+        while let Some(ev) = self.active.as_mut().and_then(|s| s.conn.poll_event()) {
+            self.active_event(now, ev);
+        }
+    }
+
+    fn pending_event(&mut self, now: Now, ev: Event) {
+        match ev {
+            Event::Connected { suite, resumed, .. } => {
+                let Some(mut slot) = self.pending.take() else {
+                    return;
+                };
+                slot.established = true;
+                if resumed {
+                    self.metrics.handshakes_abbreviated += 1;
+                } else {
+                    self.metrics.handshakes_full += 1;
+                }
+                self.metrics.note_handshake_time(
+                    now.mono.saturating_duration_since(slot.started),
+                    slot.conn.stats().round_trips,
+                );
+                self.failures = 0;
+                info!(
+                    "upstream session up: {} ({})",
+                    suite.name(),
+                    if resumed {
+                        "abbreviated"
+                    } else {
+                        "full handshake"
+                    }
+                );
+                if let Some(old) = self.active.take() {
+                    self.metrics.rekeys += u64::from(old.btid != slot.btid);
+                    self.retire(old, true);
+                }
+                self.active = Some(slot);
+                self.unanswered_since = None;
+                self.flush_queue(now);
+                // Events that arrived with the last flight belong to the now-active connection.
+                while let Some(ev) = self.active.as_mut().and_then(|s| s.conn.poll_event()) {
+                    self.active_event(now, ev);
+                }
+            }
+            Event::PskRequested { suite, .. } => match self.source.naf_id(suite) {
+                Some(naf_id) => self.actions.push_back(Action::DeriveNafKey { naf_id }),
+                None => {
+                    if let Some(s) = self.pending.as_mut() {
+                        let _ = s.conn.provide_client_psk(now.mono, None);
+                    }
+                }
+            },
+            Event::Data(d) => self.received.push_back(d),
+            Event::Closed { reason } => {
+                self.metrics.handshake_failures += 1;
+                if matches!(self.source, KeySource::Gba { .. }) && rejects_key(&reason) {
+                    warn!("upstream rejected our GBA key ({reason}); bootstrapping again");
+                    self.force_bootstrap = true;
+                } else {
+                    warn!("handshake failed: {reason}");
+                }
+                if let Some(slot) = self.pending.take() {
+                    self.retire(slot, false);
+                }
+                self.schedule_retry(now);
+            }
+        }
+    }
+
+    fn active_event(&mut self, now: Now, ev: Event) {
+        match ev {
+            Event::Data(d) => {
+                self.unanswered_since = None;
+                self.received.push_back(d);
+            }
+            Event::Closed { reason } => {
+                warn!("upstream session lost: {reason}; reconnecting");
+                if let Some(slot) = self.active.take() {
+                    self.retire(slot, false);
+                }
+                self.unanswered_since = None;
+                if !matches!(reason, CloseReason::Local) {
+                    self.ensure(now);
+                }
+            }
+            Event::Connected { .. } | Event::PskRequested { .. } => {}
+        }
+    }
+
+    fn flush_queue(&mut self, now: Now) {
+        while let Some(d) = self.queue.pop_front() {
+            let Some(slot) = self.active.as_mut() else {
+                self.queue.push_front(d);
+                return;
+            };
+            if let Err(e) = slot.conn.send(&d) {
+                self.metrics.dropped_no_session += 1;
+                warn!("dropped a queued {}-byte datagram: {e}", d.len());
+            } else {
+                self.unanswered_since.get_or_insert(now.mono);
+            }
+        }
+    }
+
+    /// Removes a connection, keeping its counters (and sending close_notify when `notify`).
+    fn retire(&mut self, mut slot: Slot, notify: bool) {
+        if notify && !slot.conn.is_closed() {
+            slot.conn.close();
+        }
+        while let Some(d) = slot.conn.poll_transmit() {
+            self.outbox.push_back((slot.path, d));
+        }
+        self.metrics.add_connection(slot.conn.stats());
+    }
+}
+
+/// Alerts that mean "your key is not the one I have": re-bootstrap before the next try.
+fn rejects_key(reason: &CloseReason) -> bool {
+    matches!(
+        reason,
+        CloseReason::PeerAlert(
+            AlertDescription::UnknownPskIdentity
+                | AlertDescription::DecryptError
+                | AlertDescription::BadRecordMac
+                | AlertDescription::HandshakeFailure
+        )
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,344 @@
+//! The session policy against our real DTLS server endpoint over an in-memory link, on virtual time.
+
+use super::*;
+use crate::dtls::config::{PskAnswer, PskRequest, ServerPskStore};
+use crate::dtls::{Endpoint, ServerConfig, StaticPsk};
+use crate::gba::context::GbaMode;
+use crate::gba::naf::UaId;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+fn addr(path: PathId) -> SocketAddr {
+    SocketAddr::from(([10, 0, 0, 1], 40000 + u16::from(path.0)))
+}
+
+/// Server PSK store that derives GBA keys from contexts it knows (as the key API would).
+struct GbaStore {
+    contexts: Mutex<Vec<BootstrapContext>>,
+    naf: String,
+}
+
+impl ServerPskStore for GbaStore {
+    fn lookup(&self, req: &PskRequest) -> PskAnswer<SecretVec> {
+        let id = String::from_utf8_lossy(&req.identity).to_string();
+        let btid = crate::gba::ids::btid_from_psk_identity(&id).to_string();
+        let Ok(list) = self.contexts.lock() else {
+            return PskAnswer::Unknown;
+        };
+        let Some(ctx) = list.iter().find(|c| c.btid == btid) else {
+            return PskAnswer::Unknown;
+        };
+        let Ok(naf) = NafId::new(&self.naf, UaId::tls12_suite(req.suite.iana())) else {
+            return PskAnswer::Unknown;
+        };
+        match ctx.naf_key(None, &naf) {
+            Ok(k) => PskAnswer::Ready(SecretVec::from(&k.expose()[..])),
+            Err(_) => PskAnswer::Unknown,
+        }
+    }
+}
+
+fn context(n: u8, now: SystemTime, life: Duration) -> BootstrapContext {
+    BootstrapContext {
+        btid: format!("ctx{n}@bsf.example"),
+        rand: [n; 16],
+        impi: "001010123456789@ims.mnc001.mcc001.3gppnetwork.org".into(),
+        expires: now + life,
+        created: now,
+        mode: GbaMode::Me,
+        bsf_url: "http://bsf.example".into(),
+        ks: Some(Secret::new([n; 32])),
+    }
+}
+
+struct Lab {
+    now: Now,
+    session: UpstreamSession,
+    server: Endpoint,
+    /// Datagrams that reached the server application.
+    at_server: Vec<Vec<u8>>,
+    /// Drop everything from the client (a dead server).
+    blackhole: bool,
+}
+
+impl Lab {
+    fn new(session: UpstreamSession, server: Endpoint) -> Self {
+        Self {
+            now: Now::system(),
+            session,
+            server,
+            at_server: Vec::new(),
+            blackhole: false,
+        }
+    }
+
+    /// Moves datagrams until quiet; the server echoes each record back.
+    fn pump(&mut self) {
+        for _ in 0..200 {
+            let mut moved = false;
+            while let Some((path, d)) = self.session.poll_transmit() {
+                moved = true;
+                if !self.blackhole {
+                    self.server.handle_datagram(self.now.mono, addr(path), &d);
+                }
+            }
+            while let Some((from, ev)) = self.server.poll_event() {
+                if let Event::Data(d) = ev {
+                    self.at_server.push(d.clone());
+                    let _ = self.server.send(from, &d);
+                }
+            }
+            while let Some(t) = self.server.poll_transmit() {
+                moved = true;
+                let path = PathId((t.destination.port() - 40000) as u8);
+                self.session.handle_datagram(self.now, path, &t.payload);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now = self.now.plus(d);
+        self.session.handle_timeout(self.now);
+        self.server.handle_timeout(self.now.mono);
+        self.pump();
+    }
+
+    fn received(&mut self) -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| self.session.poll_received()).collect()
+    }
+}
+
+fn static_lab() -> Lab {
+    let psk = StaticPsk {
+        identity: b"dev1".to_vec(),
+        key: SecretVec::from(&[7u8; 16][..]),
+    };
+    let server =
+        Endpoint::new(Arc::new(ServerConfig::new(Arc::new(psk.clone())))).expect("endpoint");
+    let cfg = SessionConfig::new(ClientConfig::new(Arc::new(psk.clone())));
+    let session = UpstreamSession::new(
+        cfg,
+        KeySource::Static {
+            identity: psk.identity,
+            key: psk.key,
+        },
+    );
+    Lab::new(session, server)
+}
+
+#[test]
+fn queued_until_connected_then_delivered_both_ways() {
+    let mut lab = static_lab();
+    lab.session.send(lab.now, b"one");
+    lab.session.send(lab.now, b"two");
+    assert_eq!(lab.session.queued(), 2);
+    lab.pump();
+    assert!(lab.session.is_established());
+    assert_eq!(lab.at_server, vec![b"one".to_vec(), b"two".to_vec()]);
+    assert_eq!(lab.received(), vec![b"one".to_vec(), b"two".to_vec()]);
+    let m = lab.session.metrics();
+    assert_eq!((m.handshakes_full, m.queued, m.bootstraps), (1, 2, 0));
+    assert_eq!(m.data_bytes_sent, 6);
+    assert!(m.handshake_bytes_sent > 0 && m.overhead_bytes_sent > 0);
+}
+
+#[test]
+fn queue_overflow_is_counted() {
+    let mut lab = static_lab();
+    lab.session.cfg.queue_limit = 2;
+    for i in 0..5u8 {
+        lab.session.send(lab.now, &[i]);
+    }
+    assert_eq!(lab.session.metrics().dropped_queue_full, 3);
+    lab.pump();
+    assert_eq!(lab.at_server.len(), 2);
+}
+
+fn gba_lab() -> (Lab, Arc<GbaStore>) {
+    let store = Arc::new(GbaStore {
+        contexts: Mutex::new(Vec::new()),
+        naf: "naf.example.com".into(),
+    });
+    let server = Endpoint::new(Arc::new(ServerConfig::new(store.clone()))).expect("endpoint");
+    let placeholder = StaticPsk {
+        identity: Vec::new(),
+        key: SecretVec::default(),
+    };
+    let mut cfg = SessionConfig::new(ClientConfig::new(Arc::new(placeholder)));
+    cfg.rekey_before = Duration::from_secs(600);
+    let session = UpstreamSession::new(
+        cfg,
+        KeySource::Gba {
+            naf_fqdn: "naf.example.com".into(),
+            ua: None,
+        },
+    );
+    let mut lab = Lab::new(session, server);
+    lab.session.connect(lab.now);
+    (lab, store)
+}
+
+/// Answers a pending bootstrap action with context `n`, registering it at the "BSF".
+fn answer_bootstrap(lab: &mut Lab, store: &GbaStore, n: u8, life: Duration) -> bool {
+    match lab.session.poll_action() {
+        Some(Action::Bootstrap { .. }) => {
+            let ctx = context(n, lab.now.wall, life);
+            if let Ok(mut l) = store.contexts.lock() {
+                l.push(ctx.clone());
+            }
+            lab.session.bootstrap_done(lab.now, Ok((ctx, true)));
+            lab.pump();
+            true
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn gba_bootstrap_once_then_session() {
+    let life = Duration::from_secs(86400);
+    let (mut lab, store) = gba_lab();
+    assert!(answer_bootstrap(&mut lab, &store, 1, life));
+    assert!(lab.session.is_established());
+    lab.session.send(lab.now, b"hello");
+    lab.pump();
+    assert_eq!(lab.received(), vec![b"hello".to_vec()]);
+    // An hour later, nothing happened on the air: no heartbeats, no new bootstrap.
+    lab.advance(Duration::from_secs(3600));
+    assert!(lab.session.poll_action().is_none());
+    assert_eq!(lab.session.metrics().bootstraps, 1);
+    assert_eq!(lab.session.metrics().handshakes_full, 1);
+}
+
+#[test]
+fn rejected_identity_forces_a_new_bootstrap() {
+    let life = Duration::from_secs(86400);
+    let (mut lab, store) = gba_lab();
+    // A context the server does not know (say, the BSF lost it).
+    match lab.session.poll_action() {
+        Some(Action::Bootstrap { force }) => assert!(!force),
+        other => panic!("{other:?}"),
+    }
+    lab.session
+        .bootstrap_done(lab.now, Ok((context(9, lab.now.wall, life), false)));
+    lab.pump();
+    assert!(!lab.session.is_established());
+    assert_eq!(lab.session.metrics().handshake_failures, 1);
+    lab.advance(Duration::from_secs(2));
+    match lab.session.poll_action() {
+        Some(Action::Bootstrap { force }) => {
+            assert!(force, "the retry must not reuse the rejected context")
+        }
+        other => panic!("expected a forced bootstrap, got {other:?}"),
+    }
+    let ctx = context(2, lab.now.wall, life);
+    store.contexts.lock().expect("lock").push(ctx.clone());
+    lab.session.bootstrap_done(lab.now, Ok((ctx, true)));
+    lab.pump();
+    assert!(lab.session.is_established());
+}
+
+#[test]
+fn make_before_break_before_expiry_loses_nothing() {
+    let life = Duration::from_secs(3600);
+    let (mut lab, store) = gba_lab();
+    assert!(answer_bootstrap(&mut lab, &store, 1, life));
+    let mut sent = 0u32;
+    let mut got = 0usize;
+    // One message a minute; rekey starts 10 min before expiry.
+    for minute in 0..58 {
+        lab.advance(Duration::from_secs(60));
+        if let Some(Action::Bootstrap { force }) = lab.session.poll_action() {
+            assert!(force);
+            assert!(minute >= 48, "rekey too early: minute {minute}");
+            let ctx = context(2, lab.now.wall, life);
+            store.contexts.lock().expect("lock").push(ctx.clone());
+            lab.session.bootstrap_done(lab.now, Ok((ctx, true)));
+            // Traffic keeps flowing on the old session while the new handshake runs.
+            lab.session.send(lab.now, format!("m{sent}").as_bytes());
+            sent += 1;
+            lab.pump();
+        }
+        lab.session.send(lab.now, format!("m{sent}").as_bytes());
+        sent += 1;
+        lab.pump();
+        got += lab.received().len();
+    }
+    let m = lab.session.metrics();
+    assert_eq!(m.bootstraps, 2);
+    assert_eq!(m.rekeys, 1);
+    assert_eq!(m.handshakes_full, 2);
+    assert_eq!(got as u32, sent, "no datagram lost across the rekey");
+    assert_eq!(
+        lab.session.context().map(|c| c.btid.as_str()),
+        Some("ctx2@bsf.example")
+    );
+}
+
+#[test]
+fn lost_server_state_is_suspected_and_replaced() {
+    let mut lab = static_lab();
+    lab.session.connect(lab.now);
+    lab.pump();
+    assert!(lab.session.is_established());
+    // The server restarts without its state.
+    let psk = StaticPsk {
+        identity: b"dev1".to_vec(),
+        key: SecretVec::from(&[7u8; 16][..]),
+    };
+    lab.server = Endpoint::new(Arc::new(ServerConfig::new(Arc::new(psk)))).expect("endpoint");
+    lab.session.send(lab.now, b"lost");
+    lab.pump();
+    assert!(lab.at_server.is_empty());
+    lab.advance(Duration::from_secs(61));
+    lab.session.send(lab.now, b"after");
+    lab.pump();
+    assert_eq!(lab.session.metrics().handshakes_full, 2);
+    assert_eq!(lab.at_server, vec![b"after".to_vec()]);
+}
+
+#[test]
+fn bsf_down_during_rebootstrap_keeps_the_old_session_until_expiry() {
+    let life = Duration::from_secs(3600);
+    let (mut lab, store) = gba_lab();
+    assert!(answer_bootstrap(&mut lab, &store, 1, life));
+    lab.advance(Duration::from_secs(3000 + 10));
+    assert!(matches!(
+        lab.session.poll_action(),
+        Some(Action::Bootstrap { force: true })
+    ));
+    lab.session
+        .bootstrap_done(lab.now, Err("BSF unreachable".into()));
+    lab.session.send(lab.now, b"still");
+    lab.pump();
+    assert_eq!(
+        lab.received(),
+        vec![b"still".to_vec()],
+        "the old session carries on"
+    );
+    assert_eq!(lab.session.metrics().bootstrap_failures, 1);
+    // At expiry the old session is closed and data waits for a new key.
+    lab.advance(Duration::from_secs(700));
+    assert!(!lab.session.is_established());
+    lab.session.send(lab.now, b"waits");
+    assert_eq!(lab.session.queued(), 1);
+}
+
+#[test]
+fn peer_close_reconnects() {
+    let mut lab = static_lab();
+    lab.session.connect(lab.now);
+    lab.pump();
+    let peer = addr(PathId(0));
+    lab.server.close(peer);
+    lab.pump();
+    lab.advance(Duration::from_millis(10));
+    assert!(
+        lab.session.is_established(),
+        "reconnected after close_notify"
+    );
+    assert_eq!(lab.session.metrics().handshakes_full, 2);
+}
