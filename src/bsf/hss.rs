@@ -36,12 +36,18 @@ pub struct Hss {
 
 impl std::fmt::Debug for Hss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hss").field("subscribers", &self.subs.len()).field("ind", &self.ind).finish()
+        f.debug_struct("Hss")
+            .field("subscribers", &self.subs.len())
+            .field("ind", &self.ind)
+            .finish()
     }
 }
 
 fn state_err(path: &Path, e: impl ToString) -> BsfError {
-    BsfError::State { path: path.to_path_buf(), message: e.to_string() }
+    BsfError::State {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 impl Hss {
@@ -56,27 +62,49 @@ impl Hss {
         files.sort();
         let hss_dir = state_dir.join("hss");
         crate::gba::cache::create_private_dir(&hss_dir).map_err(|e| state_err(&hss_dir, e))?;
-        let mut hss = Self { subs: Vec::new(), by_impi: HashMap::new(), ind: u64::from(ind) };
+        let mut hss = Self {
+            subs: Vec::new(),
+            by_impi: HashMap::new(),
+            ind: u64::from(ind),
+        };
         for f in files {
             let profile = Profile::load(&f)?;
-            let mut impis = vec![impi_from_imsi(&profile.imsi, usize::from(profile.mnc_length))?];
+            let mut impis = vec![impi_from_imsi(
+                &profile.imsi,
+                usize::from(profile.mnc_length),
+            )?];
             impis.extend(profile.impi.clone());
             let state_path = hss_dir.join(format!("{}.json", profile.imsi));
             let seq_he = match std::fs::read_to_string(&state_path) {
-                Ok(t) => serde_json::from_str::<SeqState>(&t).map_err(|e| state_err(&state_path, e))?.seq_he,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => profile.sqn >> profile.ind_bits,
+                Ok(t) => {
+                    serde_json::from_str::<SeqState>(&t)
+                        .map_err(|e| state_err(&state_path, e))?
+                        .seq_he
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    profile.sqn >> profile.ind_bits
+                }
                 Err(e) => return Err(state_err(&state_path, e)),
             };
             let idx = hss.subs.len();
             for impi in impis {
                 if hss.by_impi.insert(impi.clone(), idx).is_some() {
-                    return Err(BsfError::Profiles(format!("two profiles claim IMPI {impi}")));
+                    return Err(BsfError::Profiles(format!(
+                        "two profiles claim IMPI {impi}"
+                    )));
                 }
             }
-            hss.subs.push(Subscriber { profile, seq_he, state_path });
+            hss.subs.push(Subscriber {
+                profile,
+                seq_he,
+                state_path,
+            });
         }
         if hss.subs.is_empty() {
-            return Err(BsfError::Profiles(format!("no *.toml profile in {}", profiles_dir.display())));
+            return Err(BsfError::Profiles(format!(
+                "no *.toml profile in {}",
+                profiles_dir.display()
+            )));
         }
         Ok(hss)
     }
@@ -88,7 +116,10 @@ impl Hss {
 
     /// The profile of a subscriber (for the MCC/MNC of the realm, say).
     pub fn profile(&self, impi: &str) -> Option<&Profile> {
-        self.by_impi.get(impi).and_then(|&i| self.subs.get(i)).map(|s| &s.profile)
+        self.by_impi
+            .get(impi)
+            .and_then(|&i| self.subs.get(i))
+            .map(|s| &s.profile)
     }
 
     /// All profiles, in file-name order.
@@ -102,7 +133,8 @@ impl Hss {
     }
 
     fn persist(sub: &Subscriber) -> Result<(), BsfError> {
-        let json = serde_json::to_vec(&SeqState { seq_he: sub.seq_he }).map_err(|e| state_err(&sub.state_path, e))?;
+        let json = serde_json::to_vec(&SeqState { seq_he: sub.seq_he })
+            .map_err(|e| state_err(&sub.state_path, e))?;
         write_atomic_private(&sub.state_path, &json).map_err(|e| state_err(&sub.state_path, e))
     }
 
@@ -115,18 +147,28 @@ impl Hss {
         Self::persist(sub)?;
         let bits = sub.profile.ind_bits;
         let sqn = (sub.seq_he << bits) | (ind & ((1u64 << bits) - 1));
-        Ok(sub.profile.keys.generate_vector(rand, sqn, &sub.profile.amf))
+        Ok(sub
+            .profile
+            .keys
+            .generate_vector(rand, sqn, &sub.profile.amf))
     }
 
     /// Resynchronisation (TS 33.102 §6.3.5): recover SQN_MS from AUTS with the RAND it answers,
     /// check MAC-S, and when our next SEQ would not be accepted by the card, continue from SEQ_MS.
     pub fn resync(&mut self, impi: &str, rand: &[u8; 16], auts: &[u8; 14]) -> Result<(), BsfError> {
         let sub = self.sub_mut(impi)?;
-        let sqn_ms = sub.profile.keys.verify_auts(rand, auts).ok_or(BsfError::BadAuts)?;
+        let sqn_ms = sub
+            .profile
+            .keys
+            .verify_auts(rand, auts)
+            .ok_or(BsfError::BadAuts)?;
         let seq_ms = sqn_ms >> sub.profile.ind_bits;
         let next = sub.seq_he + 1;
         let acceptable = next > seq_ms && next - seq_ms <= DELTA;
-        log::info!("resync for a subscriber: SEQ_MS {seq_ms}, SEQ_HE {}, acceptable {acceptable}", sub.seq_he);
+        log::info!(
+            "resync for a subscriber: SEQ_MS {seq_ms}, SEQ_HE {}, acceptable {acceptable}",
+            sub.seq_he
+        );
         if !acceptable {
             sub.seq_he = seq_ms;
             Self::persist(sub)?;

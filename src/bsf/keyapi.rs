@@ -88,8 +88,14 @@ impl std::fmt::Debug for KeyApi {
 }
 
 fn problem(status: u16, cause: &str, detail: &str) -> Reply {
-    let body = serde_json::json!({ "status": status, "cause": cause, "detail": detail }).to_string().into_bytes();
-    Reply { status, headers: vec![("Content-Type".into(), "application/problem+json".into())], body }
+    let body = serde_json::json!({ "status": status, "cause": cause, "detail": detail })
+        .to_string()
+        .into_bytes();
+    Reply {
+        status,
+        headers: vec![("Content-Type".into(), "application/problem+json".into())],
+        body,
+    }
 }
 
 impl KeyApi {
@@ -101,10 +107,15 @@ impl KeyApi {
     fn authorized(&self, authorization: Option<&str>) -> Result<(), Reply> {
         let unauthorized = |err: &str| {
             let mut r = problem(401, "UNAUTHORIZED", "a valid bearer token is required");
-            r.headers.push(("WWW-Authenticate".into(), format!("Bearer realm=\"simbridge-bsf\"{err}")));
+            r.headers.push((
+                "WWW-Authenticate".into(),
+                format!("Bearer realm=\"simbridge-bsf\"{err}"),
+            ));
             r
         };
-        let Some(h) = authorization else { return Err(unauthorized("")) };
+        let Some(h) = authorization else {
+            return Err(unauthorized(""));
+        };
         let (scheme, tok) = h.trim().split_once(' ').unwrap_or((h, ""));
         let tok = tok.trim().as_bytes();
         let want = self.token.expose();
@@ -120,7 +131,14 @@ impl KeyApi {
 
     /// Handles one call. `body` must already be bounded by [`MAX_KEY_REQUEST`] (the server
     /// answers 413 itself when it is not).
-    pub fn handle(&self, store: &ContextStore, method: &str, authorization: Option<&str>, body: &[u8], now: SystemTime) -> Reply {
+    pub fn handle(
+        &self,
+        store: &ContextStore,
+        method: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Reply {
         if method != "POST" {
             let mut r = problem(405, "METHOD_NOT_ALLOWED", "use POST");
             r.headers.push(("Allow".into(), "POST".into()));
@@ -133,7 +151,9 @@ impl KeyApi {
             Ok(r) => r,
             Err(e) => return problem(400, "INVALID_MSG_FORMAT", &e.to_string()),
         };
-        let naf = match UaId::from_hex(&req.naf_id.ua_sec_prot_id).and_then(|ua| NafId::new(&req.naf_id.naf_fqdn, ua)) {
+        let naf = match UaId::from_hex(&req.naf_id.ua_sec_prot_id)
+            .and_then(|ua| NafId::new(&req.naf_id.naf_fqdn, ua))
+        {
             Ok(n) => n,
             Err(e) => return problem(400, "INVALID_NAF_ID", &e.to_string()),
         };
@@ -142,11 +162,19 @@ impl KeyApi {
         }
         let ctx = match store.lookup(&req.bt_id, now) {
             Lookup::Found(c) => c,
-            Lookup::Expired => return problem(404, "BTID_EXPIRED", "the bootstrapping context has expired"),
-            Lookup::Unknown => return problem(404, "BTID_NOT_FOUND", "no such bootstrapping context"),
+            Lookup::Expired => {
+                return problem(404, "BTID_EXPIRED", "the bootstrapping context has expired")
+            }
+            Lookup::Unknown => {
+                return problem(404, "BTID_NOT_FOUND", "no such bootstrapping context")
+            }
         };
         let keys = kdf::ks_naf(&ctx.ks, &ctx.rand, &ctx.impi, &naf).and_then(|me| {
-            let uicc = if ctx.gba_u && req.gba_u_aware { Some(kdf::ks_int_naf(&ctx.ks, &ctx.rand, &ctx.impi, &naf)?) } else { None };
+            let uicc = if ctx.gba_u && req.gba_u_aware {
+                Some(kdf::ks_int_naf(&ctx.ks, &ctx.rand, &ctx.impi, &naf)?)
+            } else {
+                None
+            };
             Ok((me, uicc))
         });
         let (me, uicc) = match keys {
@@ -162,7 +190,11 @@ impl KeyApi {
             gba_type: "3G_GBA".into(),
         };
         match serde_json::to_vec(&resp) {
-            Ok(body) => Reply { status: 200, headers: vec![("Content-Type".into(), "application/json".into())], body },
+            Ok(body) => Reply {
+                status: 200,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body,
+            },
             Err(e) => problem(500, "SYSTEM_FAILURE", &e.to_string()),
         }
     }

@@ -78,7 +78,10 @@ impl BsfConfig {
 
     /// Reads a bearer token from a file (surrounding whitespace removed; must not be empty).
     pub fn read_token_file(path: &Path) -> Result<SecretVec, BsfError> {
-        let err = |m: String| BsfError::Token { path: path.to_path_buf(), message: m };
+        let err = |m: String| BsfError::Token {
+            path: path.to_path_buf(),
+            message: m,
+        };
         let mut raw = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         let token = SecretVec::from(raw.trim_ascii());
         zeroize::Zeroize::zeroize(&mut raw);
@@ -109,21 +112,31 @@ pub struct BsfServer {
 
 impl std::fmt::Debug for BsfServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BsfServer").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("BsfServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
 impl BsfServer {
     /// Loads the profiles and state, binds the listener and starts two workers.
     pub fn start(cfg: BsfConfig) -> Result<Self, BsfError> {
-        let clock: Clock = cfg.clock.clone().unwrap_or_else(|| Arc::new(SystemTime::now));
-        crate::gba::cache::create_private_dir(&cfg.state)
-            .map_err(|e| BsfError::State { path: cfg.state.clone(), message: e.to_string() })?;
+        let clock: Clock = cfg
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemTime::now));
+        crate::gba::cache::create_private_dir(&cfg.state).map_err(|e| BsfError::State {
+            path: cfg.state.clone(),
+            message: e.to_string(),
+        })?;
         let hss = Hss::load(&cfg.profiles, &cfg.state, cfg.ind)?;
         let realm = match &cfg.realm {
             Some(r) => r.clone(),
             None => {
-                let p = hss.profiles().next().ok_or_else(|| BsfError::Profiles("no profile".into()))?;
+                let p = hss
+                    .profiles()
+                    .next()
+                    .ok_or_else(|| BsfError::Profiles("no profile".into()))?;
                 crate::gba::bsf_host(p.mcc(), p.mnc())?
             }
         };
@@ -131,14 +144,23 @@ impl BsfServer {
         let mut settings = UbSettings::new(&realm);
         settings.lifetime = cfg.lifetime;
         settings.nonce_ttl = cfg.nonce_ttl;
-        let server = tiny_http::Server::http(&cfg.listen)
-            .map_err(|e| BsfError::Listen { addr: cfg.listen.clone(), message: e.to_string() })?;
+        let server = tiny_http::Server::http(&cfg.listen).map_err(|e| BsfError::Listen {
+            addr: cfg.listen.clone(),
+            message: e.to_string(),
+        })?;
         let addr = server
             .server_addr()
             .to_ip()
-            .ok_or_else(|| BsfError::Listen { addr: cfg.listen.clone(), message: "not an IP listener".into() })?;
+            .ok_or_else(|| BsfError::Listen {
+                addr: cfg.listen.clone(),
+                message: "not an IP listener".into(),
+            })?;
         let server = Arc::new(server);
-        let shared = Arc::new(Shared { ub: Mutex::new(UbService::new(hss, store, settings)), keys: KeyApi::new(cfg.token.clone()), clock });
+        let shared = Arc::new(Shared {
+            ub: Mutex::new(UbService::new(hss, store, settings)),
+            keys: KeyApi::new(cfg.token.clone()),
+            clock,
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..2)
             .map(|_| {
@@ -147,7 +169,13 @@ impl BsfServer {
             })
             .collect();
         log::info!("BSF listening on {addr}, realm {realm}");
-        Ok(Self { server, addr, stop, workers, shared })
+        Ok(Self {
+            server,
+            addr,
+            stop,
+            workers,
+            shared,
+        })
     }
 
     /// The bound address.
@@ -209,7 +237,10 @@ fn worker(server: &tiny_http::Server, shared: &Shared, stop: &AtomicBool) {
 }
 
 fn header<'a>(req: &'a tiny_http::Request, name: &str) -> Option<&'a str> {
-    req.headers().iter().find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    req.headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
 }
 
 fn serve(mut req: tiny_http::Request, shared: &Shared) {
@@ -219,7 +250,11 @@ fn serve(mut req: tiny_http::Request, shared: &Shared) {
     let reply = if path == KEY_API_PATH {
         let mut body = Vec::new();
         let too_big = req.body_length().is_some_and(|n| n > MAX_KEY_REQUEST)
-            || req.as_reader().take(MAX_KEY_REQUEST as u64 + 1).read_to_end(&mut body).is_err()
+            || req
+                .as_reader()
+                .take(MAX_KEY_REQUEST as u64 + 1)
+                .read_to_end(&mut body)
+                .is_err()
             || body.len() > MAX_KEY_REQUEST;
         if too_big {
             Reply::text(413, "request body too large or unreadable")
@@ -227,7 +262,9 @@ fn serve(mut req: tiny_http::Request, shared: &Shared) {
             let auth = header(&req, "authorization").map(str::to_string);
             let now = (shared.clock)();
             let ub = shared.ub.lock().unwrap_or_else(|p| p.into_inner());
-            shared.keys.handle(ub.store(), &method, auth.as_deref(), &body, now)
+            shared
+                .keys
+                .handle(ub.store(), &method, auth.as_deref(), &body, now)
         }
     } else {
         let auth = header(&req, "authorization").map(str::to_string);

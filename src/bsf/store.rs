@@ -68,24 +68,44 @@ pub struct ContextStore {
 impl ContextStore {
     /// An in-memory store (no persistence) holding at most `max` contexts.
     pub fn in_memory(max: usize) -> Self {
-        Self { map: HashMap::new(), path: None, max: max.max(1) }
+        Self {
+            map: HashMap::new(),
+            path: None,
+            max: max.max(1),
+        }
     }
 
     /// A store persisted in `<state_dir>/bsf-contexts.json`, loaded now (expired rows dropped).
     pub fn open(state_dir: &Path, max: usize, now: SystemTime) -> Result<Self, BsfError> {
         let path = state_dir.join("bsf-contexts.json");
-        let mut s = Self { map: HashMap::new(), path: Some(path.clone()), max: max.max(1) };
+        let mut s = Self {
+            map: HashMap::new(),
+            path: Some(path.clone()),
+            max: max.max(1),
+        };
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(s),
-            Err(e) => return Err(BsfError::State { path, message: e.to_string() }),
+            Err(e) => {
+                return Err(BsfError::State {
+                    path,
+                    message: e.to_string(),
+                })
+            }
         };
-        let rows: Vec<Row> =
-            serde_json::from_str(&text).map_err(|e| BsfError::State { path: path.clone(), message: format!("corrupt: {e}") })?;
+        let rows: Vec<Row> = serde_json::from_str(&text).map_err(|e| BsfError::State {
+            path: path.clone(),
+            message: format!("corrupt: {e}"),
+        })?;
         for r in &rows {
             let (mut rand, mut ks) = ([0u8; 16], [0u8; 32]);
-            if hex::decode_to_slice(&r.rand, &mut rand).is_err() || hex::decode_to_slice(&r.ks, &mut ks).is_err() {
-                return Err(BsfError::State { path, message: "corrupt row".into() });
+            if hex::decode_to_slice(&r.rand, &mut rand).is_err()
+                || hex::decode_to_slice(&r.ks, &mut ks).is_err()
+            {
+                return Err(BsfError::State {
+                    path,
+                    message: "corrupt row".into(),
+                });
             }
             let c = StoredBootstrap {
                 btid: r.btid.clone(),
@@ -115,7 +135,9 @@ impl ContextStore {
     }
 
     fn persist(&self) -> Result<(), BsfError> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         let rows: Vec<Row> = self
             .map
             .values()
@@ -129,8 +151,14 @@ impl ContextStore {
                 gba_u: c.gba_u,
             })
             .collect();
-        let mut json = serde_json::to_vec(&rows).map_err(|e| BsfError::State { path: path.clone(), message: e.to_string() })?;
-        let r = write_atomic_private(path, &json).map_err(|e| BsfError::State { path: path.clone(), message: e.to_string() });
+        let mut json = serde_json::to_vec(&rows).map_err(|e| BsfError::State {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let r = write_atomic_private(path, &json).map_err(|e| BsfError::State {
+            path: path.clone(),
+            message: e.to_string(),
+        });
         zeroize::Zeroize::zeroize(&mut json);
         r
     }
@@ -139,7 +167,11 @@ impl ContextStore {
     pub fn insert(&mut self, ctx: StoredBootstrap, now: SystemTime) -> Result<(), BsfError> {
         self.map.retain(|_, c| c.expires > now);
         while self.map.len() >= self.max {
-            let oldest = self.map.values().min_by_key(|c| c.created).map(|c| c.btid.clone());
+            let oldest = self
+                .map
+                .values()
+                .min_by_key(|c| c.created)
+                .map(|c| c.btid.clone());
             match oldest {
                 Some(b) => self.map.remove(&b),
                 None => break,

@@ -44,7 +44,10 @@ impl Reply {
 
     /// The first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -64,7 +67,12 @@ pub struct UbSettings {
 impl UbSettings {
     /// Defaults for a realm.
     pub fn new(realm: &str) -> Self {
-        Self { realm: realm.to_string(), lifetime: Duration::from_secs(86_400), nonce_ttl: Duration::from_secs(60), max_pending: 10_000 }
+        Self {
+            realm: realm.to_string(),
+            lifetime: Duration::from_secs(86_400),
+            nonce_ttl: Duration::from_secs(60),
+            max_pending: 10_000,
+        }
     }
 }
 
@@ -88,14 +96,22 @@ pub struct UbService {
 
 impl std::fmt::Debug for UbService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UbService").field("pending", &self.pending.len()).field("contexts", &self.store.len()).finish()
+        f.debug_struct("UbService")
+            .field("pending", &self.pending.len())
+            .field("contexts", &self.store.len())
+            .finish()
     }
 }
 
 impl UbService {
     /// A service over an HSS and a context store.
     pub fn new(hss: Hss, store: ContextStore, settings: UbSettings) -> Self {
-        Self { hss, store, pending: HashMap::new(), settings }
+        Self {
+            hss,
+            store,
+            pending: HashMap::new(),
+            settings,
+        }
     }
 
     /// The context store (for the key API).
@@ -114,20 +130,33 @@ impl UbService {
     }
 
     /// Handles one Ub request. `uri` is the request target; `user_agent` tells GBA_U awareness.
-    pub fn handle(&mut self, method: &str, uri: &str, authorization: Option<&str>, user_agent: Option<&str>, now: SystemTime) -> Reply {
+    pub fn handle(
+        &mut self,
+        method: &str,
+        uri: &str,
+        authorization: Option<&str>,
+        user_agent: Option<&str>,
+        now: SystemTime,
+    ) -> Reply {
         if method != "GET" {
             let mut r = Reply::text(405, "Ub takes GET");
             r.headers.push(("Allow".into(), "GET".into()));
             return r;
         }
         let Some(auth) = authorization else {
-            return Reply::text(400, "an Authorization: Digest header with the IMPI as username is required");
+            return Reply::text(
+                400,
+                "an Authorization: Digest header with the IMPI as username is required",
+            );
         };
         let creds = match Credentials::parse(auth) {
             Ok(c) => c,
             Err(e) => return Reply::text(400, &e.to_string()),
         };
-        let gba_u = user_agent.is_some_and(|ua| ua.split_whitespace().any(|t| t.eq_ignore_ascii_case("3gpp-gba-uicc")));
+        let gba_u = user_agent.is_some_and(|ua| {
+            ua.split_whitespace()
+                .any(|t| t.eq_ignore_ascii_case("3gpp-gba-uicc"))
+        });
         if !self.hss.knows(&creds.username) {
             return Reply::text(403, "unknown IMPI");
         }
@@ -145,7 +174,9 @@ impl UbService {
             log::info!("Ub: nonce issued to another IMPI");
             return self.challenge(&creds.username, gba_u, false, now);
         }
-        let expired = now.duration_since(p.issued).map_or(false, |age| age > self.settings.nonce_ttl);
+        let expired = now
+            .duration_since(p.issued)
+            .map_or(false, |age| age > self.settings.nonce_ttl);
         let Some(p) = self.pending.remove(&creds.nonce) else {
             return self.challenge(&creds.username, gba_u, false, now);
         };
@@ -154,14 +185,26 @@ impl UbService {
         }
         let nc = creds.nc.as_deref().unwrap_or_default();
         let cnonce = creds.cnonce.as_deref().unwrap_or_default();
-        let input = DigestInput { username: &creds.username, realm: &creds.realm, nonce: &creds.nonce, nc, cnonce, uri: &creds.uri };
+        let input = DigestInput {
+            username: &creds.username,
+            realm: &creds.realm,
+            nonce: &creds.nonce,
+            nc,
+            cnonce,
+            uri: &creds.uri,
+        };
         if let Some(auts_b64) = &creds.auts {
             let auts: Option<[u8; 14]> = base64::engine::general_purpose::STANDARD
                 .decode(auts_b64.as_bytes())
                 .ok()
                 .and_then(|v| v.try_into().ok());
-            let Some(auts) = auts else { return Reply::text(400, "auts is not base64 of 14 bytes") };
-            if !digest::digests_equal(&creds.response, &digest::request_digest(&input, b"", method, b"")) {
+            let Some(auts) = auts else {
+                return Reply::text(400, "auts is not base64 of 14 bytes");
+            };
+            if !digest::digests_equal(
+                &creds.response,
+                &digest::request_digest(&input, b"", method, b""),
+            ) {
                 return Reply::text(403, "wrong response");
             }
             return match self.hss.resync(&p.impi, &p.rand, &auts) {
@@ -173,7 +216,10 @@ impl UbService {
                 }
             };
         }
-        if !digest::digests_equal(&creds.response, &digest::request_digest(&input, p.xres.expose(), method, b"")) {
+        if !digest::digests_equal(
+            &creds.response,
+            &digest::request_digest(&input, p.xres.expose(), method, b""),
+        ) {
             log::info!("Ub: wrong response for a subscriber");
             return Reply::text(403, "authentication failed");
         }
@@ -188,23 +234,37 @@ impl UbService {
         if c.uri != uri {
             return Err("digest-uri does not match the request".into());
         }
-        if c.algorithm.as_deref().is_some_and(|a| !a.eq_ignore_ascii_case(digest::ALGORITHM)) {
+        if c.algorithm
+            .as_deref()
+            .is_some_and(|a| !a.eq_ignore_ascii_case(digest::ALGORITHM))
+        {
             return Err("algorithm must be AKAv1-MD5".into());
         }
         if c.qop.as_deref() != Some(digest::QOP_AUTH_INT) {
             return Err("qop must be auth-int".into());
         }
-        if !c.nc.as_deref().is_some_and(|n| n.len() == 8 && n.bytes().all(|b| b.is_ascii_hexdigit())) {
+        if !c
+            .nc
+            .as_deref()
+            .is_some_and(|n| n.len() == 8 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
             return Err("nc must be 8 hex digits".into());
         }
-        let cnonce_ok = |s: &str| !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        let cnonce_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 256
+                && s.bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        };
         if !c.cnonce.as_deref().is_some_and(cnonce_ok) {
             return Err("cnonce missing or not printable ASCII".into());
         }
         if c.response.len() != 32 || !c.response.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err("response must be 32 hex digits".into());
         }
-        let raw = base64::engine::general_purpose::STANDARD.decode(c.nonce.as_bytes()).map_err(|_| "nonce is not base64".to_string())?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(c.nonce.as_bytes())
+            .map_err(|_| "nonce is not base64".to_string())?;
         if raw.len() < 32 {
             return Err("nonce too short".into());
         }
@@ -214,7 +274,8 @@ impl UbService {
     /// A 401 with a fresh vector for `impi`.
     fn challenge(&mut self, impi: &str, gba_u: bool, stale: bool, now: SystemTime) -> Reply {
         let ttl = self.settings.nonce_ttl;
-        self.pending.retain(|_, p| now.duration_since(p.issued).map_or(true, |age| age <= ttl));
+        self.pending
+            .retain(|_, p| now.duration_since(p.issued).map_or(true, |age| age <= ttl));
         if self.pending.len() >= self.settings.max_pending {
             return Reply::text(503, "too many pending challenges");
         }
@@ -227,7 +288,15 @@ impl UbService {
             raw.extend_from_slice(&v.autn);
             raw.extend_from_slice(&server_data);
             let nonce = base64::engine::general_purpose::STANDARD.encode(&raw);
-            let p = Pending { impi: impi.to_string(), rand, xres: Secret::new(v.xres), ck: v.ck.clone(), ik: v.ik.clone(), issued: now, gba_u };
+            let p = Pending {
+                impi: impi.to_string(),
+                rand,
+                xres: Secret::new(v.xres),
+                ck: v.ck.clone(),
+                ik: v.ik.clone(),
+                issued: now,
+                gba_u,
+            };
             Ok((nonce, p))
         })();
         let (nonce, p) = match made {
@@ -257,14 +326,32 @@ impl UbService {
         let btid = ids::btid(&p.rand, &self.settings.realm);
         // Whole seconds, so the XML and the key API give the same instant.
         let expires = time::from_unix_secs(time::unix_secs(now + self.settings.lifetime));
-        let ctx = StoredBootstrap { btid: btid.clone(), impi: p.impi.clone(), rand: p.rand, ks, created: now, expires, gba_u: p.gba_u };
+        let ctx = StoredBootstrap {
+            btid: btid.clone(),
+            impi: p.impi.clone(),
+            rand: p.rand,
+            ks,
+            created: now,
+            expires,
+            gba_u: p.gba_u,
+        };
         if let Err(e) = self.store.insert(ctx, now) {
             log::error!("Ub: cannot store the context: {e}");
             return Reply::text(500, "cannot store the bootstrapping context");
         }
-        let body = BootstrappingInfo { btid, lifetime: time::format_utc(expires) }.to_xml().into_bytes();
+        let body = BootstrappingInfo {
+            btid,
+            lifetime: time::format_utc(expires),
+        }
+        .to_xml()
+        .into_bytes();
         let rspauth = digest::rspauth(input, p.xres.expose(), &body);
-        let info = format!("qop={}, rspauth=\"{rspauth}\", cnonce=\"{}\", nc={}", digest::QOP_AUTH_INT, input.cnonce, input.nc);
+        let info = format!(
+            "qop={}, rspauth=\"{rspauth}\", cnonce=\"{}\", nc={}",
+            digest::QOP_AUTH_INT,
+            input.cnonce,
+            input.nc
+        );
         Reply {
             status: 200,
             headers: vec![

@@ -18,6 +18,7 @@ pub mod kdf;
 pub mod naf;
 pub mod time;
 pub mod transport;
+mod uicc_card;
 pub mod xml;
 
 pub use cache::{default_state_dir, ContextCache, ReusePolicy};
