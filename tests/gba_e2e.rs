@@ -5,7 +5,8 @@ mod gba_support;
 
 use gba_support::*;
 use simbridge::gba::{
-    self, ContextCache, GbaError, GbaMode, NafId, ReusePolicy, UaId, UbConfig, UreqTransport,
+    self, CacheUse, ContextCache, GbaError, GbaMode, NafId, ReusePolicy, UaId, UbConfig,
+    UreqTransport,
 };
 use std::time::Duration;
 
@@ -29,9 +30,11 @@ fn gba_me_bootstrap_key_equals_key_api() {
         &mut card,
         &mut t,
         &cfg,
-        &cache,
-        ReusePolicy::default(),
-        false,
+        &CacheUse {
+            cache: &cache,
+            policy: ReusePolicy::default(),
+            any_bsf: false,
+        },
         now,
     )
     .expect("bootstrap");
@@ -88,9 +91,11 @@ fn gba_me_bootstrap_key_equals_key_api() {
         &mut card,
         &mut t,
         &cfg,
-        &cache,
-        ReusePolicy::default(),
-        false,
+        &CacheUse {
+            cache: &cache,
+            policy: ReusePolicy::default(),
+            any_bsf: false,
+        },
         now + Duration::from_secs(3600),
     )
     .expect("reuse");
@@ -102,9 +107,11 @@ fn gba_me_bootstrap_key_equals_key_api() {
         &mut card,
         &mut t,
         &cfg,
-        &cache,
-        ReusePolicy::default(),
-        false,
+        &CacheUse {
+            cache: &cache,
+            policy: ReusePolicy::default(),
+            any_bsf: false,
+        },
         near_expiry,
     )
     .expect("re-bootstrap inside the margin");
@@ -114,12 +121,14 @@ fn gba_me_bootstrap_key_equals_key_api() {
         &mut card,
         &mut t,
         &cfg,
-        &cache,
-        ReusePolicy {
-            force: true,
-            ..Default::default()
+        &CacheUse {
+            cache: &cache,
+            policy: ReusePolicy {
+                force: true,
+                ..Default::default()
+            },
+            any_bsf: false,
         },
-        false,
         now,
     )
     .expect("forced");
@@ -143,9 +152,11 @@ fn gba_u_bootstrap_card_key_equals_key_api() {
         &mut card,
         &mut t,
         &UbConfig::new(&bsf.url()),
-        &cache,
-        ReusePolicy::default(),
-        false,
+        &CacheUse {
+            cache: &cache,
+            policy: ReusePolicy::default(),
+            any_bsf: false,
+        },
         bsf.clock.now(),
     )
     .expect("bootstrap");
@@ -224,9 +235,11 @@ fn wrong_k_at_the_hss_is_a_mac_failure_and_nothing_is_cached() {
         &mut card,
         &mut t,
         &UbConfig::new(&bsf.url()),
-        &cache,
-        ReusePolicy::default(),
-        false,
+        &CacheUse {
+            cache: &cache,
+            policy: ReusePolicy::default(),
+            any_bsf: false,
+        },
         bsf.clock.now(),
     )
     .expect_err("must fail");
@@ -268,9 +281,11 @@ fn forged_rspauth_is_refused_and_nothing_is_cached() {
         &mut card,
         &mut t,
         &UbConfig::new(&bsf.url()),
-        &cache,
-        ReusePolicy::default(),
-        false,
+        &CacheUse {
+            cache: &cache,
+            policy: ReusePolicy::default(),
+            any_bsf: false,
+        },
         bsf.clock.now(),
     )
     .expect_err("must fail");

@@ -186,9 +186,17 @@ impl TestBsf {
 
 /// A raw HTTP/1.1 exchange (Connection: close), with timeouts; returns (status, head, body).
 pub fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>) {
+    raw_http_timeout(addr, request, Duration::from_secs(10))
+}
+
+/// [`raw_http`] with a read timeout (for junk that the server may leave hanging).
+pub fn raw_http_timeout(
+    addr: SocketAddr,
+    request: &[u8],
+    timeout: Duration,
+) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
+    s.set_read_timeout(Some(timeout)).expect("timeout");
     s.set_write_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     s.write_all(request).expect("send");
