@@ -86,6 +86,13 @@ struct Pending {
     gba_u: bool,
 }
 
+fn decode_auts(b64: &str) -> Option<[u8; 14]> {
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.as_bytes())
+        .ok()
+        .and_then(|v| v.try_into().ok())
+}
+
 /// The Ub service: HSS, pending challenges and the context store.
 pub struct UbService {
     hss: Hss,
@@ -176,7 +183,7 @@ impl UbService {
         }
         let expired = now
             .duration_since(p.issued)
-            .map_or(false, |age| age > self.settings.nonce_ttl);
+            .is_ok_and(|age| age > self.settings.nonce_ttl);
         let Some(p) = self.pending.remove(&creds.nonce) else {
             return self.challenge(&creds.username, gba_u, false, now);
         };
@@ -194,11 +201,7 @@ impl UbService {
             uri: &creds.uri,
         };
         if let Some(auts_b64) = &creds.auts {
-            let auts: Option<[u8; 14]> = base64::engine::general_purpose::STANDARD
-                .decode(auts_b64.as_bytes())
-                .ok()
-                .and_then(|v| v.try_into().ok());
-            let Some(auts) = auts else {
+            let Some(auts) = decode_auts(auts_b64) else {
                 return Reply::text(400, "auts is not base64 of 14 bytes");
             };
             if !digest::digests_equal(
@@ -261,6 +264,9 @@ impl UbService {
         }
         if c.response.len() != 32 || !c.response.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err("response must be 32 hex digits".into());
+        }
+        if c.auts.as_deref().is_some_and(|a| decode_auts(a).is_none()) {
+            return Err("auts is not base64 of 14 bytes".into());
         }
         let raw = base64::engine::general_purpose::STANDARD
             .decode(c.nonce.as_bytes())

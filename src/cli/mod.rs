@@ -1,9 +1,12 @@
 //! Command-line interface: argument parsing, logging set-up, exit codes. Each subcommand lives in
 //! its own file and calls into the library.
 
+mod bootstrap;
+mod bsf;
 mod card_source;
 mod demo;
 mod hexarg;
+mod psk;
 mod sim;
 mod softsim;
 
@@ -61,6 +64,12 @@ enum Command {
     Softsim(softsim::SoftsimCommand),
     /// Run the whole chain on one machine with the embedded defaults
     Demo(demo::DemoArgs),
+    /// GBA bootstrapping with the card against a BSF (Ub); prints the B-TID and lifetime
+    Bootstrap(bootstrap::BootstrapArgs),
+    /// The (D)TLS PSK identity (and, with --reveal, the key) for a NAF
+    Psk(psk::PskArgs),
+    /// Run the network side: HSS/AuC, BSF (Ub) and the key API for servers
+    Bsf(bsf::BsfArgs),
 }
 
 /// Entry point used by `main`.
@@ -71,6 +80,9 @@ pub fn main() -> ExitCode {
         Command::Sim(c) => sim::run(c),
         Command::Softsim(c) => softsim::run(c),
         Command::Demo(a) => demo::run(a),
+        Command::Bootstrap(a) => bootstrap::run(a),
+        Command::Psk(a) => psk::run(a),
+        Command::Bsf(a) => bsf::run(a),
     };
     match result {
         Ok(code) => code,

@@ -285,15 +285,26 @@ pub struct Obtained {
     pub round_trips: u32,
 }
 
-/// The cached context for the card's IMPI when it is still usable under `policy` (and matches
-/// `cfg.bsf_url` unless `any_bsf`), else a new bootstrap, stored in the cache.
+/// How the cache is used: where it is, when a context is reused, and whether a context from
+/// another BSF URL than `UbConfig::bsf_url` is acceptable (`any_bsf`, when the user named none).
+#[derive(Debug, Clone, Copy)]
+pub struct CacheUse<'a> {
+    /// The cache.
+    pub cache: &'a ContextCache,
+    /// Reuse policy (margin, force).
+    pub policy: ReusePolicy,
+    /// Accept a cached context from any BSF.
+    pub any_bsf: bool,
+}
+
+/// The cached context for the card's IMPI when it is still usable under the policy (and comes
+/// from `cfg.bsf_url` unless `any_bsf`), else a new bootstrap, stored in the cache. Nothing is
+/// stored when the bootstrap fails.
 pub fn obtain_context(
     card: &mut dyn AkaCard,
     transport: &mut dyn UbTransport,
     cfg: &UbConfig,
-    cache: &ContextCache,
-    policy: ReusePolicy,
-    any_bsf: bool,
+    cache: &CacheUse<'_>,
     now: SystemTime,
 ) -> Result<Obtained, GbaError> {
     let impi = card.impi();
@@ -302,8 +313,8 @@ pub fn obtain_context(
         GbaModeChoice::Me => Some(GbaMode::Me),
         GbaModeChoice::U => Some(GbaMode::U),
     };
-    let bsf = (!any_bsf).then_some(cfg.bsf_url.as_str());
-    if let Some(ctx) = cache.reusable(&impi, bsf, now, policy)? {
+    let bsf = (!cache.any_bsf).then_some(cfg.bsf_url.as_str());
+    if let Some(ctx) = cache.cache.reusable(&impi, bsf, now, cache.policy)? {
         if wanted_mode.is_none_or(|m| m == ctx.mode) {
             return Ok(Obtained {
                 context: ctx,
@@ -313,7 +324,7 @@ pub fn obtain_context(
         }
     }
     let out = bootstrap(card, transport, cfg, now)?;
-    cache.store(&out.context)?;
+    cache.cache.store(&out.context)?;
     Ok(Obtained {
         context: out.context,
         bootstrapped: true,
@@ -327,29 +338,23 @@ pub fn naf_key(
     card: &mut dyn AkaCard,
     transport: &mut dyn UbTransport,
     cfg: &UbConfig,
-    cache: &ContextCache,
-    policy: ReusePolicy,
-    any_bsf: bool,
+    cache: &CacheUse<'_>,
     now: SystemTime,
     naf: &NafId,
 ) -> Result<(Obtained, Secret<32>), GbaError> {
-    let got = obtain_context(card, transport, cfg, cache, policy, any_bsf, now)?;
+    let got = obtain_context(card, transport, cfg, cache, now)?;
     match got.context.naf_key(Some(&mut *card), naf) {
         Ok(k) => Ok((got, k)),
         Err(GbaError::Card(e)) if !got.bootstrapped => {
             log::info!("card could not derive the NAF key from the cached context ({e}); bootstrapping again");
-            let again = obtain_context(
-                card,
-                transport,
-                cfg,
-                cache,
-                ReusePolicy {
+            let forced = CacheUse {
+                policy: ReusePolicy {
                     force: true,
-                    ..policy
+                    ..cache.policy
                 },
-                any_bsf,
-                now,
-            )?;
+                ..*cache
+            };
+            let again = obtain_context(card, transport, cfg, &forced, now)?;
             let k = again.context.naf_key(Some(card), naf)?;
             Ok((again, k))
         }

@@ -18,11 +18,14 @@ pub mod kdf;
 pub mod naf;
 pub mod time;
 pub mod transport;
+mod uicc_card;
 pub mod xml;
 
 pub use cache::{default_state_dir, ContextCache, ReusePolicy};
 pub use card::{AkaCard, CardAka};
-pub use client::{bootstrap, obtain_context, GbaModeChoice, Obtained, UbConfig, UbOutcome};
+pub use client::{
+    bootstrap, naf_key, obtain_context, CacheUse, GbaModeChoice, Obtained, UbConfig, UbOutcome,
+};
 pub use context::{BootstrapContext, GbaMode};
 pub use ids::{
     bsf_host, btid, btid_from_psk_identity, default_bsf_url, impi_from_imsi, psk_identity,

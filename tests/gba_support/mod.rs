@@ -68,10 +68,15 @@ impl MilenageCard {
         }
         let sqn = sqn_from_bytes(&sqn_b);
         match self.sqn.check(sqn) {
-            SqnCheck::Reject { sqn_ms } => CardAka::SyncFailure { auts: self.keys.build_auts(rand, sqn_ms) },
+            SqnCheck::Reject { sqn_ms } => CardAka::SyncFailure {
+                auts: self.keys.build_auts(rand, sqn_ms),
+            },
             SqnCheck::Accept => {
                 self.sqn.accept(sqn);
-                CardAka::Success { res: SecretVec::from(&out.res[..]), ks: Some(gba::ks_from_ck_ik(&out.ck, &out.ik)) }
+                CardAka::Success {
+                    res: SecretVec::from(&out.res[..]),
+                    ks: Some(gba::ks_from_ck_ik(&out.ck, &out.ik)),
+                }
             }
         }
     }
@@ -100,8 +105,15 @@ impl AkaCard for MilenageCard {
         })
     }
     fn gba_naf_derive(&mut self, naf_id: &[u8], impi: &str) -> Result<Secret<32>, GbaError> {
-        let (ks, rand) = self.gba_ks.as_ref().ok_or_else(|| GbaError::Card("no GBA_U Ks in the card".into()))?;
-        gba::kdf(ks.expose(), 0x01, &[b"gba-me", rand, impi.as_bytes(), naf_id])
+        let (ks, rand) = self
+            .gba_ks
+            .as_ref()
+            .ok_or_else(|| GbaError::Card("no GBA_U Ks in the card".into()))?;
+        gba::kdf(
+            ks.expose(),
+            0x01,
+            &[b"gba-me", rand, impi.as_bytes(), naf_id],
+        )
     }
 }
 
@@ -139,10 +151,16 @@ impl TestBsf {
         let dir = tempfile::tempdir().expect("tempdir");
         let profiles = dir.path().join("profiles");
         std::fs::create_dir_all(&profiles).expect("mkdir");
-        std::fs::write(profiles.join("demo.toml"), profile_text(k, sqn, true)).expect("write profile");
+        std::fs::write(profiles.join("demo.toml"), profile_text(k, sqn, true))
+            .expect("write profile");
         let clock = TestClock::new();
         let c2 = clock.clone();
-        let mut cfg = BsfConfig::new(&profiles, &dir.path().join("state"), "127.0.0.1:0", SecretVec::from(TOKEN.as_bytes()));
+        let mut cfg = BsfConfig::new(
+            &profiles,
+            &dir.path().join("state"),
+            "127.0.0.1:0",
+            SecretVec::from(TOKEN.as_bytes()),
+        );
         cfg.clock = Some(Arc::new(move || c2.now()));
         tweak(&mut cfg);
         let server = BsfServer::start(cfg).expect("BSF starts");
@@ -168,16 +186,33 @@ impl TestBsf {
 
 /// A raw HTTP/1.1 exchange (Connection: close), with timeouts; returns (status, head, body).
 pub fn raw_http(addr: SocketAddr, request: &[u8]) -> (u16, String, Vec<u8>) {
+    raw_http_timeout(addr, request, Duration::from_secs(10))
+}
+
+/// [`raw_http`] with a read timeout (for junk that the server may leave hanging).
+pub fn raw_http_timeout(
+    addr: SocketAddr,
+    request: &[u8],
+    timeout: Duration,
+) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    s.set_write_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.set_read_timeout(Some(timeout)).expect("timeout");
+    s.set_write_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     s.write_all(request).expect("send");
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, _) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body_at = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(buf.len(), |p| p + 4);
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body_at = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(buf.len(), |p| p + 4);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     (status, head.to_string(), buf[body_at..].to_vec())
 }
 
@@ -195,7 +230,9 @@ pub fn get(addr: SocketAddr, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>)
 pub fn head_header(head: &str, name: &str) -> Option<String> {
     head.lines().find_map(|l| {
         let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        n.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_string())
     })
 }
 
@@ -211,7 +248,10 @@ pub fn key_api(addr: SocketAddr, token: Option<&str>, body: &str) -> (u16, serde
     req.push_str("\r\n");
     req.push_str(body);
     let (status, _, body) = raw_http(addr, req.as_bytes());
-    (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 pub fn key_request(btid: &str, fqdn: &str, ua: &str) -> String {
@@ -232,4 +272,91 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A software USIM (main's `softsim`) behind the `uicc` layer, from profile text.
+pub fn soft_card(text: &str) -> simbridge::uicc::Uicc<simbridge::softsim::SoftUsim> {
+    let profile =
+        simbridge::softsim::Profile::parse(text, Path::new("test-card.toml")).expect("profile");
+    let usim = simbridge::softsim::SoftUsim::from_profile(profile, None).expect("soft USIM");
+    simbridge::uicc::Uicc::open(usim, None).expect("USIM opens")
+}
+
+/// A transport that counts the requests it sends.
+pub struct Counting<T> {
+    pub inner: T,
+    pub requests: u32,
+}
+
+impl<T: gba::UbTransport> gba::UbTransport for Counting<T> {
+    fn get(
+        &mut self,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> Result<gba::HttpResponse, GbaError> {
+        self.requests += 1;
+        self.inner.get(url, headers)
+    }
+}
+
+/// The first 401 challenge for `impi`: (nonce, realm, RAND, AUTN).
+pub fn challenge(addr: SocketAddr, impi: &str) -> (String, String, [u8; 16], [u8; 16]) {
+    let auth =
+        format!("Digest username=\"{impi}\", realm=\"x\", nonce=\"\", uri=\"/\", response=\"\"");
+    let (status, head, _) = get(addr, &[("Authorization", &auth)]);
+    assert_eq!(status, 401, "{head}");
+    let ch =
+        gba::digest::Challenge::parse(&head_header(&head, "www-authenticate").expect("challenge"))
+            .expect("parse");
+    let raw = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        ch.nonce.as_bytes(),
+    )
+    .expect("b64");
+    (
+        ch.nonce.clone(),
+        ch.realm.clone(),
+        raw[..16].try_into().expect("rand"),
+        raw[16..32].try_into().expect("autn"),
+    )
+}
+
+/// An Authorization header answering `nonce` with `password` (RES, or empty with AUTS).
+pub fn answer_header(
+    impi: &str,
+    realm: &str,
+    nonce: &str,
+    password: &[u8],
+    auts: Option<String>,
+) -> String {
+    let input = gba::digest::DigestInput {
+        username: impi,
+        realm,
+        nonce,
+        nc: "00000001",
+        cnonce: "abcdef",
+        uri: "/",
+    };
+    gba::digest::Credentials {
+        username: impi.into(),
+        realm: realm.into(),
+        nonce: nonce.into(),
+        uri: "/".into(),
+        response: gba::digest::request_digest(&input, password, "GET", b""),
+        qop: Some("auth-int".into()),
+        nc: Some("00000001".into()),
+        cnonce: Some("abcdef".into()),
+        opaque: None,
+        algorithm: Some("AKAv1-MD5".into()),
+        auts,
+    }
+    .to_header()
+}
+
+/// RES of a Milenage card for a challenge (panics on anything but success).
+pub fn res_of(card: &mut MilenageCard, rand: &[u8; 16], autn: &[u8; 16]) -> Vec<u8> {
+    match card.authenticate(rand, autn).expect("card") {
+        CardAka::Success { res, .. } => res.expose().to_vec(),
+        other => panic!("card said {other:?}"),
+    }
 }
