@@ -15,3 +15,4 @@ pub mod secret;
 pub mod session;
 pub mod softsim;
 pub mod uicc;
+pub mod bridge;

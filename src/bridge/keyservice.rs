@@ -1,0 +1,144 @@
+//! The gateway's key service: one thread owns the card and runs GBA bootstraps (Ub over HTTP) and
+//! GBA_U key derivations for every route, so a slow BSF or card never stalls the data path.
+//! Routes send requests with a reply channel and a waker; the answer wakes their event loop.
+
+use crate::card::CardChannel;
+use crate::gba::client::CacheUse;
+use crate::gba::{obtain_context, BootstrapContext, ContextCache, NafId, ReusePolicy, UbConfig, UreqTransport};
+use crate::secret::Secret;
+use crate::uicc::Uicc;
+use log::{info, warn};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+/// Opens the card (called in the key-service thread, again after a card error).
+pub type CardOpener = Box<dyn Fn() -> Result<Box<dyn CardChannel>, String> + Send>;
+
+/// Key-service settings.
+pub struct KeyServiceConfig {
+    /// How to reach the card.
+    pub card: CardOpener,
+    /// PIN1, when the card asks.
+    pub pin: Option<String>,
+    /// The Ub client settings (BSF URL, GBA mode).
+    pub ub: UbConfig,
+    /// State directory holding the bootstrapping-context cache.
+    pub state_dir: PathBuf,
+    /// Cache reuse policy (margin before expiry).
+    pub policy: ReusePolicy,
+    /// Timeout of one HTTP request to the BSF.
+    pub http_timeout: Duration,
+}
+
+/// What a route asks for.
+#[derive(Debug, Clone)]
+pub enum KeyRequest {
+    /// A bootstrapping context (cached unless `force`).
+    Bootstrap {
+        /// Bootstrap again even when the cache holds a usable context.
+        force: bool,
+    },
+    /// GBA_U: Ks_ext_NAF from the card for this NAF_Id.
+    DeriveNafKey {
+        /// The NAF_Id.
+        naf_id: NafId,
+    },
+}
+
+/// The answer.
+#[derive(Debug)]
+pub enum KeyReply {
+    /// Context and whether a bootstrap ran (false: from the cache).
+    Bootstrap(Result<(BootstrapContext, bool), String>),
+    /// Ks_ext_NAF.
+    NafKey(Result<Secret<32>, String>),
+}
+
+/// Where to send an answer.
+pub struct ReplyTo {
+    /// The route's reply channel.
+    pub tx: Sender<KeyReply>,
+    /// Wakes the route's event loop.
+    pub waker: Arc<mio::Waker>,
+}
+
+/// Handle to the key-service thread.
+pub struct KeyService {
+    tx: Option<Sender<(KeyRequest, ReplyTo)>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl KeyService {
+    /// Starts the thread.
+    pub fn start(cfg: KeyServiceConfig) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new().name("simbridge-keys".into()).spawn(move || run(cfg, rx))?;
+        Ok(Self { tx: Some(tx), thread: Some(thread) })
+    }
+
+    /// A sender routes use to make requests.
+    pub fn sender(&self) -> Option<Sender<(KeyRequest, ReplyTo)>> {
+        self.tx.clone()
+    }
+}
+
+impl Drop for KeyService {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(cfg: KeyServiceConfig, rx: Receiver<(KeyRequest, ReplyTo)>) {
+    let cache = ContextCache::new(&cfg.state_dir);
+    let mut transport = UreqTransport::new(cfg.http_timeout);
+    let mut card: Option<Uicc<Box<dyn CardChannel>>> = None;
+    while let Ok((req, reply)) = rx.recv() {
+        if card.is_none() {
+            match (cfg.card)().and_then(|c| Uicc::open(c, cfg.pin.as_deref()).map_err(|e| e.to_string())) {
+                Ok(u) => card = Some(u),
+                Err(e) => {
+                    warn!("cannot open the card: {e}");
+                    let msg = format!("card: {e}");
+                    let _ = reply.tx.send(match req {
+                        KeyRequest::Bootstrap { .. } => KeyReply::Bootstrap(Err(msg)),
+                        KeyRequest::DeriveNafKey { .. } => KeyReply::NafKey(Err(msg)),
+                    });
+                    let _ = reply.waker.wake();
+                    continue;
+                }
+            }
+        }
+        let Some(u) = card.as_mut() else { continue };
+        let answer = match req {
+            KeyRequest::Bootstrap { force } => {
+                let use_cache = CacheUse { cache: &cache, policy: ReusePolicy { force, ..cfg.policy }, any_bsf: false };
+                match obtain_context(u, &mut transport, &cfg.ub, &use_cache, SystemTime::now()) {
+                    Ok(o) => {
+                        if o.bootstrapped {
+                            info!("GBA bootstrap done: {} ({} HTTP round trips)", o.context.btid, o.round_trips);
+                        }
+                        KeyReply::Bootstrap(Ok((o.context, o.bootstrapped)))
+                    }
+                    Err(e) => KeyReply::Bootstrap(Err(e.to_string())),
+                }
+            }
+            KeyRequest::DeriveNafKey { naf_id } => {
+                let impi = u.impi().to_string();
+                KeyReply::NafKey(u.gba_naf_derive(&naf_id.to_bytes(), &impi).map_err(|e| e.to_string()))
+            }
+        };
+        let failed = matches!(&answer, KeyReply::Bootstrap(Err(e)) | KeyReply::NafKey(Err(e)) if e.contains("card"));
+        if failed {
+            // Reopen the card next time (removed, reset, modem re-enumerated).
+            card = None;
+        }
+        let _ = reply.tx.send(answer);
+        let _ = reply.waker.wake();
+    }
+}

@@ -1,0 +1,14 @@
+//! The I/O loops around the protocol cores: the gateway (local UDP ↔ upstream DTLS sessions) and
+//! the server (DTLS ↔ backend UDP), plus the gateway's key service (card + GBA in one thread).
+//! Protocol logic lives in [`crate::session`], [`crate::dtls`] and [`crate::gba`].
+
+pub mod gateway;
+pub mod keyservice;
+pub mod naf_keys;
+pub mod peers;
+pub mod server;
+
+pub use gateway::{Gateway, Route, RouteSpec};
+pub use keyservice::{KeyService, KeyServiceConfig};
+pub use naf_keys::{NafKeySource, NafKeys};
+pub use server::{Server, ServerSpec};

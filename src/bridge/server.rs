@@ -1,0 +1,305 @@
+//! The server side: a DTLS [`Endpoint`] on one UDP socket; each session's plaintext goes to a
+//! backend UDP address through a socket of its own (so replies map back to the session), and
+//! back. PSKs come from a static table or the BSF key API, fetched in a worker thread while the
+//! handshake waits. Same `mio` event loop as the gateway.
+
+use super::naf_keys::{fetch_key, KeyFetchError, NafKeys};
+use crate::dtls::{Endpoint, Event, ServerConfig};
+use crate::gba::btid_from_psk_identity;
+use crate::secret::SecretVec;
+use log::{debug, info, warn};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::collections::HashMap;
+use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+const LISTEN: Token = Token(0);
+const WAKE: Token = Token(1);
+const BACKEND_BASE: usize = 16;
+const MAX_DATAGRAM: usize = 65_535;
+const TICK: Duration = Duration::from_millis(200);
+
+/// Server settings.
+pub struct ServerSpec {
+    /// UDP address for DTLS.
+    pub listen: SocketAddr,
+    /// Where plaintext goes.
+    pub backend: SocketAddr,
+    /// DTLS settings; its PSK store is replaced by `keys`.
+    pub dtls: ServerConfig,
+    /// PSKs.
+    pub keys: Arc<NafKeys>,
+    /// Timeout of one key API request.
+    pub key_timeout: Duration,
+}
+
+/// Counters of a running server.
+#[derive(Debug, Default)]
+pub struct ServerCounters {
+    /// Handshakes completed.
+    pub handshakes: AtomicU64,
+    /// Datagrams forwarded to the backend.
+    pub to_backend: AtomicU64,
+    /// Datagrams forwarded from the backend.
+    pub from_backend: AtomicU64,
+    /// Key API lookups.
+    pub key_lookups: AtomicU64,
+    /// Established sessions now.
+    pub sessions: AtomicU64,
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    counters: Arc<ServerCounters>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Server {
+    /// Binds and starts the server thread.
+    pub fn start(spec: ServerSpec) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let mut sock = UdpSocket::bind(spec.listen).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", spec.listen)))?;
+        poll.registry().register(&mut sock, LISTEN, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+        let addr = sock.local_addr()?;
+        let mut dtls = spec.dtls;
+        dtls.psk = spec.keys.clone();
+        let endpoint = Endpoint::new(Arc::new(dtls)).map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(ServerCounters::default());
+        let (key_tx, key_rx) = mpsc::channel();
+        let lp = ServerLoop {
+            poll,
+            sock,
+            endpoint,
+            backend: spec.backend,
+            backends: HashMap::new(),
+            tokens: HashMap::new(),
+            next_token: BACKEND_BASE,
+            keys: spec.keys,
+            key_timeout: spec.key_timeout,
+            key_tx,
+            key_rx,
+            waker: waker.clone(),
+            stop: stop.clone(),
+            counters: counters.clone(),
+        };
+        let thread = std::thread::Builder::new().name("simbridge-server".into()).spawn(move || lp.run())?;
+        info!("server: DTLS on {addr}, backend {}", spec.backend);
+        Ok(Self { addr, stop, waker, counters, thread: Some(thread) })
+    }
+
+    /// The bound DTLS address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Live counters.
+    pub fn counters(&self) -> &ServerCounters {
+        &self.counters
+    }
+
+    /// Stops the server.
+    pub fn shutdown(mut self) -> io::Result<()> {
+        self.stop_thread()
+    }
+
+    fn stop_thread(&mut self) -> io::Result<()> {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("server thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop_thread();
+    }
+}
+
+type KeyResult = (SocketAddr, Result<Option<SecretVec>, String>);
+
+struct ServerLoop {
+    poll: Poll,
+    sock: UdpSocket,
+    endpoint: Endpoint,
+    backend: SocketAddr,
+    backends: HashMap<SocketAddr, (Token, UdpSocket)>,
+    tokens: HashMap<Token, SocketAddr>,
+    next_token: usize,
+    keys: Arc<NafKeys>,
+    key_timeout: Duration,
+    key_tx: Sender<KeyResult>,
+    key_rx: Receiver<KeyResult>,
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+    counters: Arc<ServerCounters>,
+}
+
+impl ServerLoop {
+    fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(256);
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            self.flush();
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let wait = self.endpoint.poll_timeout().map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(TICK).min(TICK);
+            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
+                if e.kind() != ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTEN => self.read_dtls(&mut buf),
+                    WAKE => {}
+                    t => self.read_backend(t, &mut buf),
+                }
+            }
+            let now = Instant::now();
+            while let Ok((addr, res)) = self.key_rx.try_recv() {
+                let key = match res {
+                    Ok(k) => k,
+                    Err(e) => {
+                        warn!("no key for {addr}: {e}");
+                        None
+                    }
+                };
+                if let Err(e) = self.endpoint.provide_psk(now, addr, key) {
+                    debug!("key for {addr} arrived too late: {e}");
+                }
+            }
+            self.endpoint.handle_timeout(now);
+        }
+    }
+
+    fn read_dtls(&mut self, buf: &mut [u8]) {
+        loop {
+            match self.sock.recv_from(buf) {
+                Ok((n, from)) => self.endpoint.handle_datagram(Instant::now(), from, &buf[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!("server receive error: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn read_backend(&mut self, token: Token, buf: &mut [u8]) {
+        let Some(peer) = self.tokens.get(&token).copied() else { return };
+        loop {
+            let Some((_, s)) = self.backends.get(&peer) else { return };
+            match s.recv(buf) {
+                Ok(n) => {
+                    self.counters.from_backend.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = self.endpoint.send(peer, &buf[..n]) {
+                        warn!("dropped a {n}-byte backend reply for {peer}: {e}");
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!("backend receive error for {peer}: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn backend_for(&mut self, peer: SocketAddr) -> io::Result<&UdpSocket> {
+        if !self.backends.contains_key(&peer) {
+            let bind: SocketAddr = if self.backend.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+            let mut s = UdpSocket::bind(bind)?;
+            s.connect(self.backend)?;
+            let token = Token(self.next_token);
+            self.next_token += 1;
+            self.poll.registry().register(&mut s, token, Interest::READABLE)?;
+            self.tokens.insert(token, peer);
+            self.backends.insert(peer, (token, s));
+        }
+        self.backends.get(&peer).map(|(_, s)| s).ok_or_else(|| io::Error::other("backend socket missing"))
+    }
+
+    fn drop_backend(&mut self, peer: &SocketAddr) {
+        if let Some((t, mut s)) = self.backends.remove(peer) {
+            let _ = self.poll.registry().deregister(&mut s);
+            self.tokens.remove(&t);
+        }
+    }
+
+    fn flush(&mut self) {
+        while let Some((peer, ev)) = self.endpoint.poll_event() {
+            match ev {
+                Event::Connected { suite, identity, resumed } => {
+                    self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
+                    self.counters.sessions.fetch_add(1, Ordering::Relaxed);
+                    info!("{peer}: session up, {} identity {:?}{}", suite.name(), String::from_utf8_lossy(&identity), if resumed { " (resumed)" } else { "" });
+                }
+                Event::Data(d) => {
+                    self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = self.backend_for(peer).and_then(|s| s.send(&d)) {
+                        warn!("dropped a {}-byte datagram from {peer}: backend: {e}", d.len());
+                    }
+                }
+                Event::PskRequested { identity, sni, suite, .. } => self.request_key(peer, &identity, sni.as_deref(), suite),
+                Event::Closed { reason } => {
+                    info!("{peer}: session closed: {reason}");
+                    self.counters.sessions.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1)).ok();
+                    self.drop_backend(&peer);
+                }
+            }
+        }
+        while let Some(t) = self.endpoint.poll_transmit() {
+            if let Err(e) = self.sock.send_to(&t.payload, t.destination) {
+                debug!("send to {} failed: {e}", t.destination);
+            }
+        }
+    }
+
+    fn request_key(&mut self, peer: SocketAddr, identity: &[u8], sni: Option<&str>, suite: crate::dtls::CipherSuite) {
+        let (Some((url, token)), Some(naf)) = (self.keys.key_api(), self.keys.naf_id(sni, suite)) else {
+            let _ = self.key_tx.send((peer, Ok(None)));
+            return;
+        };
+        let btid = btid_from_psk_identity(&String::from_utf8_lossy(identity)).to_string();
+        let (url, token) = (url.to_string(), token.clone());
+        let (tx, waker, keys, timeout) = (self.key_tx.clone(), self.waker.clone(), self.keys.clone(), self.key_timeout);
+        self.counters.key_lookups.fetch_add(1, Ordering::Relaxed);
+        // One short-lived thread per lookup: lookups are rare (once per client per key lifetime).
+        let spawned = std::thread::Builder::new().name("simbridge-keyapi".into()).spawn(move || {
+            let res = match fetch_key(&url, &token, &btid, &naf, timeout) {
+                Ok((key, expires)) if expires > SystemTime::now() => {
+                    keys.remember(&btid, &naf, key.clone(), expires);
+                    Ok(Some(key))
+                }
+                Ok(_) => Ok(None),
+                Err(KeyFetchError::UnknownBtid(b)) => {
+                    info!("B-TID {b} unknown at the BSF: the client must bootstrap again");
+                    Ok(None)
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = tx.send((peer, res));
+            let _ = waker.wake();
+        });
+        if let Err(e) = spawned {
+            warn!("cannot start a key lookup: {e}");
+            let _ = self.key_tx.send((peer, Ok(None)));
+        }
+    }
+}
