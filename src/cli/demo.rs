@@ -1,22 +1,40 @@
-//! `simbridge demo`: the main job on the embedded default. Until the bridge lands it runs 3GPP AKA
-//! between an emulated network (HSS/AuC arithmetic) and the software USIM from
-//! sim-profiles/demo.toml, including a replay that the card rejects and the resynchronisation.
+//! `simbridge demo`: the whole chain on one machine with the embedded defaults — the software USIM
+//! (sim-profiles/demo.toml), a BSF with HSS, a DTLS server with a CoAP echo backend, and the
+//! gateway with a GBA-keyed route — then N CoAP messages through it, and what they cost on the air
+//! compared with the naive design (a full handshake per message).
 
 use super::{CliError, CliResult};
 use serde_json::json;
+use simbridge::bridge::keyservice::{CardOpener, KeyServiceConfig};
+use simbridge::bridge::{Gateway, KeyService, NafKeySource, NafKeys, RouteSpec, Server, ServerSpec};
+use simbridge::bsf::server::{BsfConfig, BsfServer};
 use simbridge::card::CardChannel;
+use simbridge::dtls::config::StaticPsk;
+use simbridge::dtls::{ClientConfig, ServerConfig};
+use simbridge::gba::{ReusePolicy, UbConfig};
+use simbridge::secret::SecretVec;
+use simbridge::session::{KeySource, SessionConfig, SessionMetrics};
 use simbridge::softsim::{Profile, SoftUsim};
-use simbridge::uicc::{AuthResult, Uicc};
-use std::path::Path;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The demo card, embedded so `demo` works from any directory.
 const DEMO_PROFILE: &str = include_str!("../../sim-profiles/demo.toml");
+/// The NAF host name the demo's server answers to (SNI and NAF_Id).
+const NAF: &str = "naf.demo.simbridge.local";
 
 /// `demo` options.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
+    /// Messages to send through the bridge
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    messages: u32,
+    /// CoAP payload bytes per message
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    payload: u16,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -26,90 +44,211 @@ fn fail(step: &str, e: impl std::fmt::Display) -> CliError {
     CliError::new(format!("demo: {step}: {e}"))
 }
 
+/// A scratch directory removed on drop (the demo leaves nothing behind).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> std::io::Result<Self> {
+        let mut rnd = [0u8; 8];
+        let _ = getrandom::fill(&mut rnd);
+        let p = std::env::temp_dir().join(format!("simbridge-demo-{}-{}", std::process::id(), hex::encode(rnd)));
+        std::fs::create_dir_all(&p)?;
+        Ok(Self(p))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A CoAP echo backend: answers each CON/NON request with a 2.05 Content carrying the payload.
+fn start_echo() -> std::io::Result<(SocketAddr, std::sync::mpsc::Sender<()>)> {
+    let sock = UdpSocket::bind("127.0.0.1:0")?;
+    sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let addr = sock.local_addr()?;
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while stop_rx.try_recv() == Err(std::sync::mpsc::TryRecvError::Empty) {
+            let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
+            let Some(reply) = coap_echo_reply(&buf[..n]) else { continue };
+            let _ = sock.send_to(&reply, from);
+        }
+    });
+    Ok((addr, stop_tx))
+}
+
+/// 2.05 Content echoing a request's token and payload (ACK for CON, NON for NON).
+fn coap_echo_reply(req: &[u8]) -> Option<Vec<u8>> {
+    let (b0, mid) = match req {
+        [b0, _code, m1, m2, ..] => (*b0, [*m1, *m2]),
+        _ => return None,
+    };
+    let tkl = usize::from(b0 & 0x0F);
+    let kind = (b0 >> 4) & 0x03;
+    if b0 >> 6 != 1 || tkl > 8 || req.len() < 4 + tkl || kind > 1 {
+        return None;
+    }
+    let token = &req[4..4 + tkl];
+    let payload = req.iter().position(|b| *b == 0xFF).map(|i| &req[i + 1..]).unwrap_or(&[]);
+    let reply_kind = if kind == 0 { 2 } else { 1 };
+    let mut out = vec![0x40 | (reply_kind << 4) | tkl as u8, 0x45, mid[0], mid[1]];
+    out.extend_from_slice(token);
+    if !payload.is_empty() {
+        out.push(0xFF);
+        out.extend_from_slice(payload);
+    }
+    Some(out)
+}
+
+fn coap_put(mid: u16, token: u16, payload: &[u8]) -> Vec<u8> {
+    // CON PUT, 2-byte token, Uri-Path "d", payload.
+    let mut m = vec![0x42, 0x03];
+    m.extend_from_slice(&mid.to_be_bytes());
+    m.extend_from_slice(&token.to_be_bytes());
+    m.extend_from_slice(&[0xB1, b'd']);
+    if !payload.is_empty() {
+        m.push(0xFF);
+        m.extend_from_slice(payload);
+    }
+    m
+}
+
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> CliResult {
     let t0 = Instant::now();
-    let profile = Profile::parse(DEMO_PROFILE, Path::new("sim-profiles/demo.toml"))
-        .map_err(|e| fail("profile", e))?;
-    // The network side knows the same subscriber keys (they came from the same profile).
-    let network_keys = profile.keys.clone();
-    let amf = profile.amf;
-    let card = SoftUsim::from_profile(profile, None).map_err(|e| fail("software USIM", e))?;
-    let mut uicc = Uicc::open(card, None).map_err(|e| fail("open card", e))?;
-    let apdus_open = uicc.apdu_count();
+    let scratch = Scratch::new().map_err(|e| fail("scratch directory", e))?;
+    let profiles = scratch.0.join("profiles");
+    std::fs::create_dir_all(&profiles).map_err(|e| fail("profiles", e))?;
+    let card_profile = profiles.join("demo.toml");
+    std::fs::write(&card_profile, DEMO_PROFILE).map_err(|e| fail("profile", e))?;
+    Profile::load(&card_profile).map_err(|e| fail("profile", e))?;
 
-    let mut rand = [0u8; 16];
-    getrandom::fill(&mut rand).map_err(|e| fail("random", e))?;
-    let mut sqn_he: u64 = 1 << 5; // SEQ 1, IND 0
-    let av = network_keys.generate_vector(&rand, sqn_he, &amf);
-    let first = uicc
-        .authenticate(&av.rand, &av.autn)
-        .map_err(|e| fail("AUTHENTICATE", e))?;
-    let ok1 = matches!(&first, AuthResult::Success { res, ck, ik, .. }
-        if res.expose() == av.xres && ck == &av.ck && ik == &av.ik);
-    if !ok1 {
-        return Err(fail("first AKA", format!("unexpected outcome {first:?}")));
-    }
+    // Network side: BSF (with HSS) and the DTLS server with its CoAP echo backend.
+    let token = SecretVec::from(&b"demo-key-api-token"[..]);
+    let bsf = BsfServer::start(BsfConfig::new(&profiles, &scratch.0.join("bsf"), "127.0.0.1:0", token.clone()))
+        .map_err(|e| fail("BSF", e))?;
+    let (echo, stop_echo) = start_echo().map_err(|e| fail("echo backend", e))?;
+    let keys = Arc::new(NafKeys::new(NafKeySource::KeyApi { url: bsf.url(), token, naf_fqdn: NAF.into(), ua: None }));
+    let server = Server::start(ServerSpec {
+        listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
+        backend: echo,
+        dtls: ServerConfig::new(keys.clone()),
+        keys,
+        key_timeout: Duration::from_secs(5),
+    })
+    .map_err(|e| fail("server", e))?;
 
-    // A replayed challenge must be refused with AUTS; the network resynchronises from it.
-    let replay = uicc
-        .authenticate(&av.rand, &av.autn)
-        .map_err(|e| fail("replayed AUTHENTICATE", e))?;
-    let AuthResult::SyncFailure { auts } = replay else {
-        return Err(fail(
-            "replay",
-            format!("card accepted a replayed AUTN: {replay:?}"),
-        ));
+    // Gateway: the card behind the key service, one GBA route to the server.
+    let state = scratch.0.join("gateway");
+    let card_path = card_profile.clone();
+    let opener: CardOpener = Box::new(move || {
+        SoftUsim::load(&card_path).map(|c| Box::new(c) as Box<dyn CardChannel>).map_err(|e| e.to_string())
+    });
+    let key_service = KeyService::start(KeyServiceConfig {
+        card: opener,
+        pin: None,
+        ub: UbConfig::new(&bsf.url()),
+        state_dir: state,
+        policy: ReusePolicy::default(),
+        http_timeout: Duration::from_secs(5),
+    })
+    .map_err(|e| fail("key service", e))?;
+    let placeholder = Arc::new(StaticPsk { identity: Vec::new(), key: SecretVec::default() });
+    let route = RouteSpec {
+        name: NAF.into(),
+        listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
+        upstream: server.local_addr(),
+        keys: KeySource::Gba { naf_fqdn: NAF.into(), ua: None },
+        session: SessionConfig::new(ClientConfig::new(placeholder)),
     };
-    let sqn_ms = network_keys
-        .verify_auts(&rand, &auts)
-        .ok_or_else(|| fail("resync", "MAC-S of AUTS did not verify"))?;
-    sqn_he = sqn_ms + (1 << 5);
-    getrandom::fill(&mut rand).map_err(|e| fail("random", e))?;
-    let av2 = network_keys.generate_vector(&rand, sqn_he, &amf);
-    let second = uicc
-        .authenticate(&av2.rand, &av2.autn)
-        .map_err(|e| fail("AUTHENTICATE after resync", e))?;
-    let ok2 = matches!(&second, AuthResult::Success { res, .. } if res.expose() == av2.xres);
-    if !ok2 {
-        return Err(fail(
-            "AKA after resync",
-            format!("unexpected outcome {second:?}"),
-        ));
-    }
-    let elapsed = t0.elapsed();
+    let gateway = Gateway::start(vec![route], key_service.sender()).map_err(|e| fail("gateway", e))?;
+    let local = gateway.routes().first().map(|r| r.local_addr()).ok_or_else(|| fail("gateway", "no route"))?;
 
+    // A local CoAP client.
+    let client = UdpSocket::bind("127.0.0.1:0").map_err(|e| fail("client socket", e))?;
+    client.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| fail("client socket", e))?;
+    let payload = vec![0x5Au8; usize::from(args.payload)];
+    let mut buf = [0u8; 2048];
+    let mut answered = 0u32;
+    let t_msgs = Instant::now();
+    for i in 0..args.messages {
+        let mid = i as u16;
+        let req = coap_put(mid, mid ^ 0xBEEF, &payload);
+        client.send_to(&req, local).map_err(|e| fail("send", e))?;
+        let (n, _) = client.recv_from(&mut buf).map_err(|e| fail(&format!("reply to message {}", i + 1), e))?;
+        let ok = buf.get(2..4) == Some(&mid.to_be_bytes()[..]) && buf[..n].ends_with(&payload);
+        if !ok {
+            return Err(fail("reply", format!("message {} came back altered", i + 1)));
+        }
+        answered += 1;
+    }
+    let msg_time = t_msgs.elapsed();
+    let metrics = gateway.shutdown();
+    let m: SessionMetrics = metrics.into_iter().map(|(_, m)| m).fold(SessionMetrics::default(), |a, b| a.merged(&b));
+    let server_handshakes = server.counters().handshakes.load(std::sync::atomic::Ordering::Relaxed);
+    drop(server);
+    drop(key_service);
+    let _ = stop_echo.send(());
+    drop(bsf);
+    report(&args, &m, answered, server_handshakes, msg_time, t0.elapsed(), &card_profile)
+}
+
+fn report(
+    args: &DemoArgs,
+    m: &SessionMetrics,
+    answered: u32,
+    server_handshakes: u64,
+    msg_time: Duration,
+    total: Duration,
+    _card: &Path,
+) -> CliResult {
+    let n = f64::from(answered.max(1));
+    let handshakes = (m.handshakes_full + m.handshakes_abbreviated).max(1);
+    let hs_bytes = m.handshake_bytes_sent + m.handshake_bytes_received;
+    let data_bytes = m.data_bytes_sent + m.data_bytes_received;
+    let overhead = m.overhead_bytes_sent + m.overhead_bytes_received;
+    let per_msg = m.bytes_on_air() as f64 / n;
+    // The naive design: a full handshake for every message, plus the same data and overhead.
+    let naive_per_msg = hs_bytes as f64 / handshakes as f64 + (data_bytes + overhead) as f64 / n;
     let v = json!({
-        "card": uicc.channel().describe(),
-        "imsi": uicc.imsi(),
-        "impi": uicc.impi(),
-        "gba_u": uicc.supports_gba_u(),
-        "apdus_open": apdus_open,
-        "apdus_total": uicc.apdu_count(),
-        "aka_success": true,
-        "replay_rejected": true,
-        "resync_sqn_ms": sqn_ms,
-        "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
+        "messages": answered,
+        "payload_bytes": args.payload,
+        "bootstraps": m.bootstraps,
+        "handshakes": {"full": m.handshakes_full, "abbreviated": m.handshakes_abbreviated, "server_side": server_handshakes},
+        "bytes_on_air": {"handshake": hs_bytes, "data": data_bytes, "overhead": overhead, "total": m.bytes_on_air()},
+        "datagrams": {"handshake": m.handshake_datagrams_sent + m.handshake_datagrams_received, "data": m.data_datagrams_sent + m.data_datagrams_received},
+        "per_message_bytes": per_msg,
+        "naive_per_message_bytes": naive_per_msg,
+        "saving_ratio": if per_msg > 0.0 { naive_per_msg / per_msg } else { 0.0 },
+        "rtt_estimate_ms": m.rtt_estimate_ms,
+        "dropped": m.dropped_queue_full + m.dropped_no_session,
+        "messages_ms": msg_time.as_secs_f64() * 1000.0,
+        "total_ms": total.as_secs_f64() * 1000.0,
     });
     if args.json {
         println!("{v}");
     } else {
-        println!("simbridge demo: 3GPP AKA on the software USIM (sim-profiles/demo.toml)");
-        println!(
-            "  card opened: USIM selected via EF_DIR, IMSI {}, IMPI {} ({} APDUs)",
-            uicc.imsi(),
-            uicc.impi(),
-            apdus_open
-        );
-        println!("  AKA 1: network challenge accepted, RES = XRES, CK/IK agree with the network");
-        println!("  replay of the same AUTN: refused with AUTS; network recovered SQN_MS = {sqn_ms} (MAC-S verified)");
-        println!("  AKA 2 after resynchronisation: accepted");
-        println!(
-            "  {} APDUs in all, {:.1} ms",
-            uicc.apdu_count(),
-            elapsed.as_secs_f64() * 1000.0
-        );
-        println!("(the full chain - GBA bootstrap, DTLS bridge and server - joins this demo as it lands)");
+        println!("simbridge demo: software USIM -> GBA bootstrap at the BSF -> gateway -> DTLS -> server -> CoAP echo");
+        println!("  card: sim-profiles/demo.toml (software USIM); NAF {NAF}");
+        println!();
+        println!("  | what | value |");
+        println!("  |---|---|");
+        println!("  | CoAP messages answered | {answered} of {} ({} B payload) |", args.messages, args.payload);
+        println!("  | GBA bootstraps (AKA on the card) | {} |", m.bootstraps);
+        println!("  | DTLS handshakes: full / abbreviated | {} / {} |", m.handshakes_full, m.handshakes_abbreviated);
+        println!("  | bytes on air: handshake | {hs_bytes} B |");
+        println!("  | bytes on air: data / record overhead | {data_bytes} B / {overhead} B |");
+        println!("  | bytes on air per message | {per_msg:.1} B |");
+        println!("  | naive design (full handshake per message) | {naive_per_msg:.1} B per message ({:.1}x) |", naive_per_msg / per_msg.max(1e-9));
+        println!("  | datagrams dropped | {} |", m.dropped_queue_full + m.dropped_no_session);
+        println!("  | time | {:.0} ms for the messages, {:.0} ms in all |", msg_time.as_secs_f64() * 1000.0, total.as_secs_f64() * 1000.0);
     }
-    Ok(ExitCode::SUCCESS)
+    if answered == args.messages {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::new(format!("demo: only {answered} of {} messages were answered", args.messages)))
+    }
 }
