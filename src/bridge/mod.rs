@@ -2,6 +2,7 @@
 //! the server (DTLS ↔ backend UDP), plus the gateway's key service (card + GBA in one thread).
 //! Protocol logic lives in [`crate::session`], [`crate::dtls`] and [`crate::gba`].
 
+pub mod config;
 pub mod gateway;
 pub mod keyservice;
 pub mod naf_keys;

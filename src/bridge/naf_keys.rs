@@ -16,21 +16,25 @@ use std::time::{Duration, SystemTime};
 /// Bound on cached GBA keys.
 const MAX_CACHED: usize = 100_000;
 
-/// Where the server's keys come from.
-pub enum NafKeySource {
+/// The BSF key API a server fetches GBA keys from.
+pub struct KeyApiSource {
+    /// Base URL of the BSF (the key API path is appended).
+    pub url: String,
+    /// Bearer token.
+    pub token: SecretVec,
+    /// Our FQDN when the client sent no SNI.
+    pub naf_fqdn: String,
+    /// A fixed Ua security protocol id instead of `01 00 01 yy zz`.
+    pub ua: Option<UaId>,
+}
+
+/// Where the server's keys come from: static identities (checked first) and the key API.
+#[derive(Default)]
+pub struct NafKeySource {
     /// identity → key.
-    Static(HashMap<Vec<u8>, SecretVec>),
-    /// The BSF key API.
-    KeyApi {
-        /// Base URL of the BSF (the key API path is appended).
-        url: String,
-        /// Bearer token.
-        token: SecretVec,
-        /// Our FQDN when the client sent no SNI.
-        naf_fqdn: String,
-        /// A fixed Ua security protocol id instead of `01 00 01 yy zz`.
-        ua: Option<UaId>,
-    },
+    pub statics: HashMap<Vec<u8>, SecretVec>,
+    /// The BSF key API, for every other identity.
+    pub key_api: Option<KeyApiSource>,
 }
 
 /// The server's PSK store.
@@ -47,20 +51,13 @@ impl NafKeys {
 
     /// The NAF_Id the key is bound to for this request (GBA only).
     pub fn naf_id(&self, sni: Option<&str>, suite: CipherSuite) -> Option<NafId> {
-        match &self.source {
-            NafKeySource::KeyApi { naf_fqdn, ua, .. } => {
-                NafId::new(sni.unwrap_or(naf_fqdn), ua.unwrap_or_else(|| UaId::tls12_suite(suite.iana()))).ok()
-            }
-            NafKeySource::Static(_) => None,
-        }
+        let api = self.source.key_api.as_ref()?;
+        NafId::new(sni.unwrap_or(&api.naf_fqdn), api.ua.unwrap_or_else(|| UaId::tls12_suite(suite.iana()))).ok()
     }
 
     /// Key API location and token (GBA only).
     pub fn key_api(&self) -> Option<(&str, &SecretVec)> {
-        match &self.source {
-            NafKeySource::KeyApi { url, token, .. } => Some((url, token)),
-            NafKeySource::Static(_) => None,
-        }
+        self.source.key_api.as_ref().map(|a| (a.url.as_str(), &a.token))
     }
 
     /// Stores a fetched key until its expiry.
@@ -80,26 +77,24 @@ impl NafKeys {
 
 impl ServerPskStore for NafKeys {
     fn lookup(&self, req: &PskRequest) -> PskAnswer<SecretVec> {
-        match &self.source {
-            NafKeySource::Static(table) => match table.get(&req.identity) {
-                Some(k) => PskAnswer::Ready(k.clone()),
-                None => PskAnswer::Unknown,
-            },
-            NafKeySource::KeyApi { .. } => {
-                let Ok(identity) = std::str::from_utf8(&req.identity) else { return PskAnswer::Unknown };
-                let btid = btid_from_psk_identity(identity);
-                let Some(naf) = self.naf_id(req.sni.as_deref(), req.suite) else { return PskAnswer::Unknown };
-                let now = SystemTime::now();
-                if let Ok(c) = self.cache.lock() {
-                    if let Some((k, exp)) = c.get(&(btid.to_string(), naf.to_bytes())) {
-                        if *exp > now {
-                            return PskAnswer::Ready(k.clone());
-                        }
-                    }
+        if let Some(k) = self.source.statics.get(&req.identity) {
+            return PskAnswer::Ready(k.clone());
+        }
+        if self.source.key_api.is_none() {
+            return PskAnswer::Unknown;
+        }
+        let Ok(identity) = std::str::from_utf8(&req.identity) else { return PskAnswer::Unknown };
+        let btid = btid_from_psk_identity(identity);
+        let Some(naf) = self.naf_id(req.sni.as_deref(), req.suite) else { return PskAnswer::Unknown };
+        let now = SystemTime::now();
+        if let Ok(c) = self.cache.lock() {
+            if let Some((k, exp)) = c.get(&(btid.to_string(), naf.to_bytes())) {
+                if *exp > now {
+                    return PskAnswer::Ready(k.clone());
                 }
-                PskAnswer::Pending
             }
         }
+        PskAnswer::Pending
     }
 }
 

@@ -10,7 +10,8 @@ use simbridge::bridge::{Gateway, KeyService, NafKeySource, NafKeys, RouteSpec, S
 use simbridge::bsf::server::{BsfConfig, BsfServer};
 use simbridge::card::CardChannel;
 use simbridge::dtls::config::StaticPsk;
-use simbridge::dtls::{ClientConfig, ServerConfig};
+use simbridge::bridge::naf_keys::KeyApiSource;
+use simbridge::dtls::{CipherSuite, ClientConfig, ServerConfig};
 use simbridge::gba::{ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
 use simbridge::session::{KeySource, SessionConfig, SessionMetrics};
@@ -131,11 +132,18 @@ pub fn run(args: DemoArgs) -> CliResult {
     let bsf = BsfServer::start(BsfConfig::new(&profiles, &scratch.0.join("bsf"), "127.0.0.1:0", token.clone()))
         .map_err(|e| fail("BSF", e))?;
     let (echo, stop_echo) = start_echo().map_err(|e| fail("echo backend", e))?;
-    let keys = Arc::new(NafKeys::new(NafKeySource::KeyApi { url: bsf.url(), token, naf_fqdn: NAF.into(), ua: None }));
+    let keys = Arc::new(NafKeys::new(NafKeySource {
+        statics: Default::default(),
+        key_api: Some(KeyApiSource { url: bsf.url(), token, naf_fqdn: NAF.into(), ua: None }),
+    }));
+    // GBA keys: (EC)DHE-PSK first for forward secrecy (3GPP's TLS profile), plain PSK as fall-back.
+    let suites = vec![CipherSuite::EcdhePskAes128Ccm8Sha256, CipherSuite::PskAes128Ccm8];
+    let mut server_cfg = ServerConfig::new(keys.clone());
+    server_cfg.common.suites = suites.clone();
     let server = Server::start(ServerSpec {
         listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
         backend: echo,
-        dtls: ServerConfig::new(keys.clone()),
+        dtls: server_cfg,
         keys,
         key_timeout: Duration::from_secs(5),
     })
@@ -157,12 +165,14 @@ pub fn run(args: DemoArgs) -> CliResult {
     })
     .map_err(|e| fail("key service", e))?;
     let placeholder = Arc::new(StaticPsk { identity: Vec::new(), key: SecretVec::default() });
+    let mut client_cfg = ClientConfig::new(placeholder);
+    client_cfg.common.suites = suites;
     let route = RouteSpec {
         name: NAF.into(),
         listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
         upstream: server.local_addr(),
         keys: KeySource::Gba { naf_fqdn: NAF.into(), ua: None },
-        session: SessionConfig::new(ClientConfig::new(placeholder)),
+        session: SessionConfig::new(client_cfg),
     };
     let gateway = Gateway::start(vec![route], key_service.sender()).map_err(|e| fail("gateway", e))?;
     let local = gateway.routes().first().map(|r| r.local_addr()).ok_or_else(|| fail("gateway", "no route"))?;

@@ -3,10 +3,13 @@
 
 mod bootstrap;
 mod bsf;
+mod bridge;
 mod card_source;
 mod demo;
 mod hexarg;
 mod psk;
+mod server;
+mod signals;
 mod sim;
 mod softsim;
 
@@ -62,6 +65,10 @@ enum Command {
     /// The software USIM: attach it to pcscd
     #[command(subcommand)]
     Softsim(softsim::SoftsimCommand),
+    /// The gateway: local UDP routes over long-lived upstream DTLS sessions
+    Bridge(bridge::BridgeArgs),
+    /// The server: DTLS sessions to a UDP backend
+    Server(server::ServerArgs),
     /// Run the whole chain on one machine with the embedded defaults
     Demo(demo::DemoArgs),
     /// GBA bootstrapping with the card against a BSF (Ub); prints the B-TID and lifetime
@@ -80,6 +87,8 @@ pub fn main() -> ExitCode {
         Command::Sim(c) => sim::run(c),
         Command::Softsim(c) => softsim::run(c),
         Command::Demo(a) => demo::run(a),
+        Command::Bridge(a) => bridge::run(a),
+        Command::Server(a) => server::run(a),
         Command::Bootstrap(a) => bootstrap::run(a),
         Command::Psk(a) => psk::run(a),
         Command::Bsf(a) => bsf::run(a),

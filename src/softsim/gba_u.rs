@@ -26,6 +26,17 @@ impl GbaU {
         self.int_keys.clear();
     }
 
+    /// The stored Ks and RAND (for persistence).
+    pub fn stored(&self) -> Option<(&Secret<32>, &[u8; 16])> {
+        self.ks.as_ref().map(|(k, r)| (k, r))
+    }
+
+    /// Restores a persisted Ks and RAND.
+    pub fn restore(&mut self, ks: Secret<32>, rand: [u8; 16]) {
+        self.ks = Some((ks, rand));
+        self.int_keys.clear();
+    }
+
     /// Derives Ks_ext_NAF for `naf_id` and `impi`, keeping Ks_int_NAF; `None` without a bootstrap.
     pub fn derive(&mut self, naf_id: &[u8], impi: &[u8]) -> Option<Secret<32>> {
         let (ks, rand) = self.ks.as_ref()?;

@@ -19,6 +19,24 @@ pub struct CardState {
     pub sqn: SqnArray,
     /// PIN1 tries left.
     pub pin_tries: u8,
+    /// The GBA_U context (Ks and RAND, hex), which a real card keeps in non-volatile memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gba_u: Option<GbaUState>,
+}
+
+/// Persisted GBA_U context.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct GbaUState {
+    /// Ks = CK ‖ IK, hex.
+    pub ks: String,
+    /// RAND of the bootstrap, hex.
+    pub rand: String,
+}
+
+impl std::fmt::Debug for GbaUState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GbaUState(..)")
+    }
 }
 
 /// Why the state file could not be used.
@@ -50,6 +68,7 @@ impl CardState {
             version: VERSION,
             sqn,
             pin_tries,
+            gba_u: None,
         }
     }
 

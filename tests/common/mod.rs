@@ -189,3 +189,79 @@ pub fn json_out(o: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// A long-running process whose first stdout line says it is ready; killed on drop.
+pub struct Running {
+    pub guard: KillOnDrop,
+    pub first_line: String,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Sends SIGTERM and waits (bounded) for a clean exit; returns the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let child = self.guard.0.as_mut()?;
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+/// Starts a command and waits (bounded) for its first stdout line.
+pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (etx, erx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("    [{}] {line}", std::thread::current().name().unwrap_or("child"));
+            let _ = etx.send(line);
+        }
+    });
+    let mut guard = KillOnDrop(Some(child));
+    let first_line = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(l) => l,
+        Err(_) => {
+            let status = guard.0.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            let err: Vec<String> = erx.try_iter().collect();
+            panic!("{what} did not become ready within 20 s (exit {status:?}); stderr:\n{}", err.join("\n"));
+        }
+    };
+    Running { guard, first_line, lines: rx }
+}
+
+/// The address at the end of a "... listening on ADDR" or "ADDR" line.
+pub fn addr_in(line: &str) -> std::net::SocketAddr {
+    let last = line.split_whitespace().last().unwrap_or(line);
+    last.parse().unwrap_or_else(|e| panic!("no address in {line:?}: {e}"))
+}
+
+/// A free UDP port on loopback (bound and released; good enough for tests that pass it on at once).
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Whether a program is on PATH.
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}

@@ -1,0 +1,50 @@
+//! `simbridge server --config FILE`: the DTLS server in front of a UDP backend. Runs until
+//! SIGTERM/SIGINT. Exit 1: the configuration or the start failed.
+
+use super::signals::termination_flag;
+use super::{CliError, CliResult};
+use simbridge::bridge::config::ServerConfigFile;
+use simbridge::bridge::naf_keys::KeyApiSource;
+use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
+use simbridge::dtls::ServerConfig;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `server` options.
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// Configuration file (TOML; see dist/server.toml)
+    #[arg(long, env = "SIMBRIDGE_SERVER_CONFIG")]
+    config: PathBuf,
+}
+
+/// Runs the server.
+pub fn run(args: ServerArgs) -> CliResult {
+    let cfg = ServerConfigFile::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
+    let stop = termination_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let source = NafKeySource {
+        statics: cfg.static_keys.iter().cloned().collect(),
+        key_api: cfg.key_api.clone().map(|(url, token, naf_fqdn, ua)| KeyApiSource { url, token, naf_fqdn, ua }),
+    };
+    let keys = Arc::new(NafKeys::new(source));
+    let mut dtls = ServerConfig::new(keys.clone());
+    dtls.common.suites = cfg.suites.clone();
+    dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());
+    if let Some(m) = cfg.max_connections {
+        dtls.max_connections = m;
+    }
+    let server = Server::start(ServerSpec { listen: cfg.listen, backend: cfg.backend, dtls, keys, key_timeout: Duration::from_secs(10) })
+        .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
+    println!("server listening on {}", server.local_addr());
+    let _ = std::io::stdout().flush();
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    log::info!("signal received: stopping");
+    server.shutdown().map_err(|e| CliError::new(format!("server: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
