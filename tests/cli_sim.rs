@@ -199,11 +199,19 @@ fn sim_info_reports_isim_and_pin() {
 }
 
 #[test]
-fn demo_runs_and_reports() {
-    let o = simbridge(&["demo", "--json"]);
+fn demo_runs_the_whole_chain_and_reports() {
+    let o = simbridge(&["demo", "--json", "--messages", "20"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = json_out(&o);
-    assert_eq!(v["aka_success"], true);
-    assert_eq!(v["replay_rejected"], true);
-    assert!(v["apdus_total"].as_u64().unwrap_or(0) > v["apdus_open"].as_u64().unwrap_or(0));
+    assert_eq!(v["messages"], 20);
+    assert_eq!(v["bootstraps"], 1, "one AKA for the whole run");
+    assert_eq!(v["handshakes"]["full"], 1, "one DTLS handshake for all messages");
+    assert_eq!(v["handshakes"]["server_side"], 1);
+    assert_eq!(v["dropped"], 0);
+    let per = v["per_message_bytes"].as_f64().unwrap_or(f64::MAX);
+    let naive = v["naive_per_message_bytes"].as_f64().unwrap_or(0.0);
+    assert!(per < naive, "long-lived session ({per} B) must beat a handshake per message ({naive} B)");
+    let text = simbridge(&["demo", "--messages", "3"]);
+    assert!(text.status.success());
+    assert!(String::from_utf8_lossy(&text.stdout).contains("| CoAP messages answered | 3 of 3"));
 }
