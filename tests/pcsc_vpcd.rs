@@ -189,6 +189,31 @@ fn card_removed_mid_command_is_a_clear_error() {
         "removal took {:?}",
         start.elapsed()
     );
+    drop(_card);
+    // The card can be inserted again and used (pcscd needs a moment to register the removal).
+    let start = Instant::now();
+    loop {
+        wait_reader_empty(REMOVAL_READER);
+        std::thread::sleep(Duration::from_secs(1));
+        let _again = KillOnDrop(Some(
+            Command::new(bin())
+                .args(["softsim", "serve", "--vpcd", REMOVAL_VPCD, "--profile"])
+                .arg(&p)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn softsim serve"),
+        ));
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(3) {
+            if simbridge(&["sim", "info", "--reader", REMOVAL_READER]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the reader never worked again after the removal");
+    }
 }
 
 fn wait_reader_empty(reader: &str) {
