@@ -136,6 +136,8 @@ pub struct UpstreamSession {
     retry_at: Option<Instant>,
     failures: u32,
     unanswered_since: Option<Instant>,
+    /// The active session got no answers: new data waits for the replacement handshake.
+    suspected: bool,
     metrics: SessionMetrics,
     last: Option<Now>,
 }
@@ -158,6 +160,7 @@ impl UpstreamSession {
             retry_at: None,
             failures: 0,
             unanswered_since: None,
+            suspected: false,
             metrics: SessionMetrics::default(),
             last: None,
         }
@@ -187,7 +190,8 @@ impl UpstreamSession {
     /// Sends one local datagram upstream, or queues it while no session is ready.
     pub fn send(&mut self, now: Now, data: &[u8]) {
         self.last = Some(now);
-        if let Some(slot) = self.active.as_mut().filter(|s| s.established) {
+        let suspected = self.suspected && self.pending.is_some();
+        if let Some(slot) = self.active.as_mut().filter(|s| s.established && !suspected) {
             match slot.conn.send(data) {
                 Ok(()) => {
                     self.unanswered_since.get_or_insert(now.mono);
@@ -371,6 +375,7 @@ impl UpstreamSession {
             if self.is_established() && now.mono >= since + after {
                 warn!("no answer from upstream for {} s; starting a new handshake beside the old session", after.as_secs());
                 self.unanswered_since = None;
+                self.suspected = true;
                 self.start_handshake(now);
             }
         }
@@ -553,6 +558,7 @@ impl UpstreamSession {
                 }
                 self.active = Some(slot);
                 self.unanswered_since = None;
+                self.suspected = false;
                 self.flush_queue(now);
                 // Events that arrived with the last flight belong to the now-active connection.
                 while let Some(ev) = self.active.as_mut().and_then(|s| s.conn.poll_event()) {
@@ -578,6 +584,11 @@ impl UpstreamSession {
                 }
                 if let Some(slot) = self.pending.take() {
                     self.retire(slot, false);
+                }
+                if self.suspected && self.is_established() {
+                    // The replacement failed: the old session may still work after all.
+                    self.suspected = false;
+                    self.flush_queue(now);
                 }
                 self.schedule_retry(now);
             }

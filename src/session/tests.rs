@@ -342,3 +342,92 @@ fn peer_close_reconnects() {
     );
     assert_eq!(lab.session.metrics().handshakes_full, 2);
 }
+
+/// The issue's day in the life: 24 h of virtual time, one message a minute, a NAT rebinding every
+/// 5 minutes, one server restart (state lost) and one gateway restart (bootstrap kept). Prints the
+/// figures for the notes and checks the policy: one bootstrap, every message either answered or
+/// counted, handshakes bounded by the events that force them.
+#[test]
+fn a_day_with_rebinding_and_restarts() {
+    let life = Duration::from_secs(48 * 3600);
+    let (mut lab, store) = gba_lab();
+    assert!(answer_bootstrap(&mut lab, &store, 1, life));
+    let mut nat_epoch: u16 = 0;
+    let mut sent = 0u32;
+    let mut answered = 0usize;
+    let mut metrics_before_restart = SessionMetrics::default();
+    for minute in 1..=24 * 60u32 {
+        lab.now = lab.now.plus(Duration::from_secs(60));
+        if minute % 5 == 0 {
+            nat_epoch += 1; // the NAT maps the client to a new source port
+        }
+        if minute == 600 {
+            // Server restart without saved state.
+            let store2 = store.clone();
+            lab.server = Endpoint::new(Arc::new(ServerConfig::new(store2))).expect("endpoint");
+        }
+        if minute == 1200 {
+            // Gateway restart: the bootstrapping context comes back from the state dir.
+            metrics_before_restart = metrics_before_restart.merged(&lab.session.metrics());
+            let ctx = lab.session.context().cloned().expect("context");
+            let placeholder = StaticPsk { identity: Vec::new(), key: SecretVec::default() };
+            let mut cfg = SessionConfig::new(ClientConfig::new(Arc::new(placeholder)));
+            cfg.rekey_before = Duration::from_secs(600);
+            lab.session = UpstreamSession::new(cfg, KeySource::Gba { naf_fqdn: "naf.example.com".into(), ua: None });
+            lab.session.set_context(ctx);
+            lab.session.connect(lab.now);
+        }
+        lab.session.handle_timeout(lab.now);
+        lab.server.handle_timeout(lab.now.mono);
+        lab.session.send(lab.now, format!("m{minute}").as_bytes());
+        sent += 1;
+        pump_nat(&mut lab, nat_epoch);
+        answered += lab.received().len();
+        assert!(lab.session.poll_action().is_none(), "no bootstrap needed during the day (minute {minute})");
+    }
+    let m = metrics_before_restart.merged(&lab.session.metrics());
+    let per_msg = m.bytes_on_air() as f64 / f64::from(sent);
+    println!(
+        "24 h, 1 msg/min, NAT rebinding every 5 min, one restart each side (no CID, no resumption yet): \
+         {sent} messages, {answered} answered, {} full handshakes, {} abbreviated, {} bootstraps, \
+         {:.1} B on air per message (handshake {} B, data {} B, overhead {} B)",
+        m.handshakes_full,
+        m.handshakes_abbreviated,
+        m.bootstraps,
+        per_msg,
+        m.handshake_bytes_sent + m.handshake_bytes_received,
+        m.data_bytes_sent + m.data_bytes_received,
+        m.overhead_bytes_sent + m.overhead_bytes_received
+    );
+    assert_eq!(m.bootstraps, 1);
+    // Each rebinding costs one unanswered message (found by the liveness suspicion) and one handshake.
+    assert!(m.handshakes_full <= 24 * 12 + 4, "{} handshakes", m.handshakes_full);
+    assert!(answered as u32 + m.handshakes_full as u32 >= sent - 4, "losses beyond the rebindings");
+}
+
+/// Like `Lab::pump`, with the client's source port shifted by the NAT epoch.
+fn pump_nat(lab: &mut Lab, epoch: u16) {
+    let nat = |path: PathId| SocketAddr::from(([10, 0, 0, 1], 40000 + u16::from(path.0) + 10 * epoch));
+    for _ in 0..200 {
+        let mut moved = false;
+        while let Some((path, d)) = lab.session.poll_transmit() {
+            moved = true;
+            lab.server.handle_datagram(lab.now.mono, nat(path), &d);
+        }
+        while let Some((from, ev)) = lab.server.poll_event() {
+            if let Event::Data(d) = ev {
+                let _ = lab.server.send(from, &d);
+            }
+        }
+        while let Some(t) = lab.server.poll_transmit() {
+            moved = true;
+            let port = t.destination.port();
+            if port >= 40000 + 10 * epoch && port < 40002 + 10 * epoch {
+                lab.session.handle_datagram(lab.now, PathId((port - 40000 - 10 * epoch) as u8), &t.payload);
+            }
+        }
+        if !moved {
+            return;
+        }
+    }
+}
