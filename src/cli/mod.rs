@@ -16,12 +16,18 @@ pub struct CliError {
 impl CliError {
     /// A generic failure (exit code 1).
     pub fn new(message: impl Into<String>) -> Self {
-        Self { code: 1, message: message.into() }
+        Self {
+            code: 1,
+            message: message.into(),
+        }
     }
 
     /// A failure with a specific exit code.
     pub fn with_code(code: u8, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -29,7 +35,11 @@ impl CliError {
 pub type CliResult = Result<ExitCode, CliError>;
 
 #[derive(Parser, Debug)]
-#[command(name = "simbridge", version, about = "UICC-anchored DTLS-PSK bridge for cellular IoT")]
+#[command(
+    name = "simbridge",
+    version,
+    about = "UICC-anchored DTLS-PSK bridge for cellular IoT"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
