@@ -1,1 +1,2 @@
 //! Software USIM for tests, demos and labs.
+pub mod modem;
