@@ -88,6 +88,9 @@ mod tests {
     #[test]
     fn from_slice_checks_length() {
         assert!(Secret::<4>::from_slice(&[1, 2, 3]).is_none());
-        assert_eq!(Secret::<3>::from_slice(&[1, 2, 3]).map(|s| *s.expose()), Some([1, 2, 3]));
+        assert_eq!(
+            Secret::<3>::from_slice(&[1, 2, 3]).map(|s| *s.expose()),
+            Some([1, 2, 3])
+        );
     }
 }

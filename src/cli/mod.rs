@@ -1,6 +1,12 @@
 //! Command-line interface: argument parsing, logging set-up, exit codes. Each subcommand lives in
 //! its own file and calls into the library.
 
+mod card_source;
+mod demo;
+mod hexarg;
+mod sim;
+mod softsim;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -46,13 +52,26 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Look at a card and run AKA on it
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+    /// The software USIM: attach it to pcscd
+    #[command(subcommand)]
+    Softsim(softsim::SoftsimCommand),
+    /// Run the whole chain on one machine with the embedded defaults
+    Demo(demo::DemoArgs),
+}
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
-    let result: CliResult = match cli.command {};
+    let result: CliResult = match cli.command {
+        Command::Sim(c) => sim::run(c),
+        Command::Softsim(c) => softsim::run(c),
+        Command::Demo(a) => demo::run(a),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {

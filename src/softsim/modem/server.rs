@@ -4,11 +4,12 @@
 //! `+CPIN?`, `+CSIM`, `+CCHO`/`+CGLA`/`+CCHC`, `+CRSM`) from a card behind a [`CardChannel`],
 //! and misbehaves exactly as the chosen row of the `modem-at` quirks table says.
 
-use super::channels::{with_channel, Channels, MODEM_INTERNAL};
+use super::cla::{split_cla, with_channel};
 use crate::card::CardChannel;
 use modem_at::answers::{from_hex, to_hex};
 use modem_at::cme::cme_meaning;
 use modem_at::quirks::{Quirks, Support};
+use modem_at::sim::swapped_bcd;
 use std::collections::BTreeMap;
 
 /// Longest command line accepted (a `+CGLA` with an extended-length APDU fits).
@@ -32,7 +33,7 @@ const FIRST_SESSION: u32 = 257;
 /// The AT interpreter.
 #[derive(Debug)]
 pub struct AtServer<C> {
-    channels: Channels<C>,
+    card: C,
     quirks: &'static Quirks,
     echo: bool,
     cmee: u8,
@@ -70,7 +71,7 @@ impl<C: CardChannel> AtServer<C> {
     /// An interpreter over `card` behaving like the `quirks` row. Echo starts on (V.250 default).
     pub fn new(card: C, quirks: &'static Quirks) -> Self {
         Self {
-            channels: Channels::new(card),
+            card,
             quirks,
             echo: true,
             cmee: 0,
@@ -82,8 +83,7 @@ impl<C: CardChannel> AtServer<C> {
 
     /// What a power cycle does: card reset, channels closed, settings back to defaults.
     pub fn reboot(&mut self) {
-        let _ = self.channels.card_mut().reset();
-        self.channels.reset();
+        let _ = self.card.reset();
         self.sessions.clear();
         self.echo = true;
         self.cmee = 0;
@@ -207,29 +207,59 @@ impl<C: CardChannel> AtServer<C> {
         ok(vec![])
     }
 
-    /// An APDU on the modem's own channel, with T=0 procedure bytes handled as a modem does.
-    fn internal(&mut self, apdu: &[u8]) -> Option<Vec<u8>> {
-        let mut resp = self.channels.transmit_on(MODEM_INTERNAL, apdu).ok()?;
+    /// Sends an APDU to the card; a transport failure reads as a status word.
+    fn raw(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.card.transmit(apdu).unwrap_or_else(|_| vec![0x6F, 0x00])
+    }
+
+    /// Opens a logical channel on the card (MANAGE CHANNEL).
+    fn open_channel(&mut self) -> Option<u8> {
+        match self.raw(&[0x00, 0x70, 0x00, 0x00, 0x01]).as_slice() {
+            [ch, 0x90, 0x00] if (1..=19).contains(ch) => Some(*ch),
+            _ => None,
+        }
+    }
+
+    fn close_channel(&mut self, ch: u8) -> bool {
+        self.raw(&[0x00, 0x70, 0x80, ch, 0x00]) == [0x90, 0x00]
+    }
+
+    /// An APDU on channel `ch`, with T=0 procedure bytes handled as a modem does for itself.
+    fn internal(&mut self, ch: u8, apdu: &[u8]) -> Vec<u8> {
+        let mut cmd = apdu.to_vec();
+        if let Some(c) = cmd.first_mut() {
+            *c = with_channel(*c, ch);
+        }
+        let mut resp = self.raw(&cmd);
         for _ in 0..4 {
             match sw_of(&resp) {
-                (0x61, n) => resp = self.channels.transmit_on(MODEM_INTERNAL, &[0x00, 0xC0, 0x00, 0x00, n]).ok()?,
+                (0x61, n) => resp = self.raw(&[with_channel(0x00, ch), 0xC0, 0x00, 0x00, n]),
                 (0x6C, n) => {
-                    let mut again = apdu.to_vec();
-                    if let Some(last) = again.last_mut() {
+                    if let Some(last) = cmd.last_mut() {
                         *last = n;
                     }
-                    resp = self.channels.transmit_on(MODEM_INTERNAL, &again).ok()?;
+                    resp = self.raw(&cmd);
                 }
                 _ => break,
             }
         }
-        Some(resp)
+        resp
+    }
+
+    /// Runs `f` on a logical channel of its own, so the modem's reads (`+CRSM`, `+CIMI`,
+    /// `+CCID`) never move what the host selected on its channels.
+    fn on_own_channel<T>(&mut self, f: impl FnOnce(&mut Self, u8) -> Option<T>) -> Option<T> {
+        let ch = self.open_channel()?;
+        let r = f(self, ch);
+        self.close_channel(ch);
+        r
     }
 
     /// Selects a file the way `+CRSM` addresses it: `fid` under the MF (2Fxx) or the USIM ADF
-    /// (6Fxx), or along `path` (hex FIDs from the MF, 7FFF = the current ADF).
-    fn select_file(&mut self, fid: u16, path: Option<&str>) -> Option<Vec<u8>> {
-        self.internal(&[0x00, 0xA4, 0x00, 0x04, 0x02, 0x3F, 0x00])?;
+    /// (6Fxx), or along `path` (hex FIDs from the MF, 7FFF = the USIM ADF). Returns the last
+    /// SELECT's response.
+    fn select_file(&mut self, ch: u8, fid: u16, path: Option<&str>) -> Vec<u8> {
+        self.internal(ch, &[0x00, 0xA4, 0x00, 0x04, 0x02, 0x3F, 0x00]);
         let mut steps: Vec<u16> = Vec::new();
         match path.and_then(from_hex) {
             Some(p) => {
@@ -247,34 +277,35 @@ impl<C: CardChannel> AtServer<C> {
         }
         for f in steps {
             let r = if f == 0x7FFF {
-                self.internal(&[0x00, 0xA4, 0x04, 0x04, 0x07, 0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02, 0x00])?
+                self.internal(ch, &[0x00, 0xA4, 0x04, 0x04, 0x07, 0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02, 0x00])
             } else {
                 let [a, b] = f.to_be_bytes();
-                self.internal(&[0x00, 0xA4, 0x00, 0x04, 0x02, a, b])?
+                self.internal(ch, &[0x00, 0xA4, 0x00, 0x04, 0x02, a, b])
             };
             if sw_of(&r) != (0x90, 0x00) {
-                return Some(r);
+                return r;
             }
         }
         let [a, b] = fid.to_be_bytes();
-        self.internal(&[0x00, 0xA4, 0x00, 0x04, 0x02, a, b])
+        self.internal(ch, &[0x00, 0xA4, 0x00, 0x04, 0x02, a, b])
     }
 
     fn read_binary(&mut self, fid: u16, len: u8) -> Option<Vec<u8>> {
-        let sel = self.select_file(fid, None)?;
-        if sw_of(&sel) != (0x90, 0x00) {
-            return None;
-        }
-        let r = self.internal(&[0x00, 0xB0, 0x00, 0x00, len])?;
-        if sw_of(&r) != (0x90, 0x00) {
-            return None;
-        }
-        r.get(..r.len() - 2).map(<[u8]>::to_vec)
+        self.on_own_channel(|s, ch| {
+            if sw_of(&s.select_file(ch, fid, None)) != (0x90, 0x00) {
+                return None;
+            }
+            let r = s.internal(ch, &[0x00, 0xB0, 0x00, 0x00, len]);
+            if sw_of(&r) != (0x90, 0x00) {
+                return None;
+            }
+            r.get(..r.len() - 2).map(<[u8]>::to_vec)
+        })
     }
 
     fn cimi(&mut self) -> Outcome {
         let Some(ef) = self.read_binary(0x6F07, 9) else { return Cme(13) };
-        let digits = crate_swapped_bcd(ef.get(1..).unwrap_or_default());
+        let digits = swapped_bcd(ef.get(1..).unwrap_or_default());
         // First nibble after the length is the parity/type: skip it.
         match digits.get(1..) {
             Some(imsi) if !imsi.is_empty() => ok(vec![imsi.to_string()]),
@@ -284,16 +315,16 @@ impl<C: CardChannel> AtServer<C> {
 
     fn ccid(&mut self, prefix: &str) -> Outcome {
         match self.read_binary(0x2FE2, 10) {
-            Some(ef) => ok(vec![format!("{prefix}{}", crate_swapped_bcd(&ef))]),
+            Some(ef) => ok(vec![format!("{prefix}{}", swapped_bcd(&ef))]),
             None => Cme(13),
         }
     }
 
     fn cpin(&mut self) -> Outcome {
         // VERIFY without data asks the PIN state (TS 102 221 §11.1.9).
-        let state = match self.internal(&[0x00, 0x20, 0x00, 0x01]).map(|r| sw_of(&r)) {
-            Some((0x63, x)) if x & 0xF0 == 0xC0 && x & 0x0F > 0 => "SIM PIN",
-            Some((0x63, _)) | Some((0x69, 0x83)) => "SIM PUK",
+        let state = match sw_of(&self.raw(&[0x00, 0x20, 0x00, 0x01])) {
+            (0x63, x) if x & 0xF0 == 0xC0 && x & 0x0F > 0 => "SIM PIN",
+            (0x63, _) | (0x69, 0x83) => "SIM PUK",
             _ => "READY",
         };
         ok(vec![format!("+CPIN: {state}")])
@@ -321,14 +352,14 @@ impl<C: CardChannel> AtServer<C> {
         };
         let cla = apdu.first().copied().unwrap_or(0);
         let ins = apdu.get(1).copied().unwrap_or(0);
-        let (ch, _) = super::channels::split_cla(cla);
+        let (ch, _) = split_cla(cla);
         if ch != 0 && self.quirks.csim_logical_cla == Support::No {
             return Cme(3);
         }
         if ch == 0 && (ins == 0x88 || ins == 0xC0) && self.quirks.basic_authenticate == Support::No {
             return Cme(3);
         }
-        match self.channels.transmit(&apdu) {
+        match self.card.transmit(&apdu) {
             Ok(resp) => {
                 let h = to_hex(&resp);
                 ok(vec![format!("+CSIM: {},\"{h}\"", h.len())])
@@ -342,16 +373,12 @@ impl<C: CardChannel> AtServer<C> {
         if aid.is_empty() || aid.len() > 16 {
             return Cme(50);
         }
-        let Some(ch) = self.channels.open() else { return Cme(3) };
-        let mut select = vec![0x00, 0xA4, 0x04, 0x04, aid.len() as u8];
+        let Some(ch) = self.open_channel() else { return Cme(3) };
+        let mut select = vec![with_channel(0x00, ch), 0xA4, 0x04, 0x04, aid.len() as u8];
         select.extend_from_slice(&aid);
-        let sw = self.channels.transmit_on(ch, &select).map(|r| sw_of(&r));
-        match sw {
-            Ok((0x90, _)) | Ok((0x61, _)) => {}
-            _ => {
-                self.channels.close(ch);
-                return Cme(22);
-            }
+        if !matches!(sw_of(&self.raw(&select)), (0x90, _) | (0x61, _)) {
+            self.close_channel(ch);
+            return Cme(22);
         }
         let sid = self.next_session;
         self.next_session = self.next_session.wrapping_add(1).max(FIRST_SESSION);
@@ -375,7 +402,7 @@ impl<C: CardChannel> AtServer<C> {
         if let Some(c) = apdu.first_mut() {
             *c = with_channel(*c, ch);
         }
-        match self.channels.transmit_on(ch, &apdu) {
+        match self.card.transmit(&apdu) {
             Ok(resp) => {
                 let h = to_hex(&resp);
                 ok(vec![format!("+CGLA: {},\"{h}\"", h.len())])
@@ -388,7 +415,7 @@ impl<C: CardChannel> AtServer<C> {
         let Ok(sid) = args.trim().parse::<u32>() else { return Cme(50) };
         match self.sessions.remove(&sid) {
             Some(ch) => {
-                self.channels.close(ch);
+                self.close_channel(ch);
                 ok(vec![])
             }
             None => Cme(21),
@@ -403,21 +430,18 @@ impl<C: CardChannel> AtServer<C> {
         let (p1, p2, p3) = (num(2).unwrap_or(0) as u8, num(3).unwrap_or(0) as u8, num(4).unwrap_or(0) as u8);
         let path = parts.get(6).map(|p| unquote(p));
         let resp = match command {
-            242 => self.internal(&[0x80, 0xF2, 0x00, 0x00, p3]),
-            176 | 178 | 192 => {
-                let Some(sel) = self.select_file(fid, path) else { return Cme(13) };
-                if sw_of(&sel) != (0x90, 0x00) {
-                    Some(sel)
-                } else if command == 192 {
-                    Some(sel)
-                } else {
-                    let ins = if command == 176 { 0xB0 } else { 0xB2 };
-                    self.internal(&[0x00, ins, p1, p2, p3])
+            242 => self.on_own_channel(|s, ch| Some(s.internal(ch, &[0x80, 0xF2, 0x00, 0x00, p3]))),
+            176 | 178 | 192 => self.on_own_channel(|s, ch| {
+                let sel = s.select_file(ch, fid, path);
+                if sw_of(&sel) != (0x90, 0x00) || command == 192 {
+                    return Some(sel);
                 }
-            }
+                let ins = if command == 176 { 0xB0 } else { 0xB2 };
+                Some(s.internal(ch, &[0x00, ins, p1, p2, p3]))
+            }),
             _ => return Cme(4),
         };
-        let Some(resp) = resp else { return Cme(13) };
+        let Some(resp) = resp else { return Cme(14) };
         let (sw1, sw2) = sw_of(&resp);
         let data = resp.get(..resp.len().saturating_sub(2)).unwrap_or_default();
         if data.is_empty() {
@@ -428,7 +452,3 @@ impl<C: CardChannel> AtServer<C> {
     }
 }
 
-/// Digits of a swapped-BCD field, stopping at the F filler.
-fn crate_swapped_bcd(bytes: &[u8]) -> String {
-    modem_at::sim::swapped_bcd(bytes)
-}

@@ -1,0 +1,17 @@
+//! Hex command-line values with errors that name the option.
+
+use super::CliError;
+
+/// Parses exactly `N` bytes of hex given to `option`.
+pub fn parse_fixed<const N: usize>(option: &str, s: &str) -> Result<[u8; N], CliError> {
+    let bytes =
+        hex::decode(s.trim()).map_err(|e| CliError::new(format!("{option}: not hex ({e})")))?;
+    let len = bytes.len();
+    bytes.try_into().map_err(|_| {
+        CliError::new(format!(
+            "{option}: expected {} hex digits, got {}",
+            N * 2,
+            len * 2
+        ))
+    })
+}

@@ -1,0 +1,167 @@
+//! `simbridge sim info|aka`: look at a card and run AKA on it.
+
+use super::card_source::{card_error, CardSourceArgs};
+use super::hexarg::parse_fixed;
+use super::{CliError, CliResult};
+use serde_json::json;
+use simbridge::uicc::AuthResult;
+use std::process::ExitCode;
+
+/// `sim` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum SimCommand {
+    /// ICCID, IMSI, MCC/MNC, IMPI, applications, GBA support and PIN state
+    Info {
+        #[command(flatten)]
+        card: CardSourceArgs,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// AUTHENTICATE in the 3G context: prints RES, CK, IK (and Kc); AUTS on sync failure (exit 2);
+    /// exit 3 on MAC failure
+    Aka {
+        #[command(flatten)]
+        card: CardSourceArgs,
+        /// RAND, 32 hex digits
+        #[arg(long)]
+        rand: String,
+        /// AUTN, 32 hex digits
+        #[arg(long)]
+        autn: String,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `sim` subcommand.
+pub fn run(cmd: SimCommand) -> CliResult {
+    match cmd {
+        SimCommand::Info { card, json } => info(&card, json),
+        SimCommand::Aka {
+            card,
+            rand,
+            autn,
+            json,
+        } => aka(&card, &rand, &autn, json),
+    }
+}
+
+fn info(src: &CardSourceArgs, json_out: bool) -> CliResult {
+    let mut u = src.open()?;
+    let what = u.channel().describe();
+    let pin_tries = u.pin_tries().map_err(|e| card_error(&what, e))?;
+    let apps: Vec<_> = u
+        .applications()
+        .iter()
+        .map(|a| {
+            let kind = if a.is_usim() {
+                "usim"
+            } else if a.is_isim() {
+                "isim"
+            } else {
+                "other"
+            };
+            json!({"aid": hex::encode_upper(&a.aid), "label": a.label, "type": kind})
+        })
+        .collect();
+    let pin = match (u.pin_state().required, pin_tries) {
+        (_, Some(0)) => json!({"state": "blocked", "tries_left": 0}),
+        (_, Some(n)) => json!({"state": "required", "tries_left": n}),
+        (true, None) => json!({"state": "verified"}),
+        (false, None) => json!({"state": "disabled or verified"}),
+    };
+    let v = json!({
+        "iccid": u.iccid(),
+        "imsi": u.imsi(),
+        "mcc": u.mcc(),
+        "mnc": u.mnc(),
+        "impi": u.impi(),
+        "impi_source": u.impi_source(),
+        "applications": apps,
+        "gba_me": true,
+        "gba_u": u.supports_gba_u(),
+        "pin1": pin,
+    });
+    if json_out {
+        println!("{v}");
+    } else {
+        println!("card         {what}, ATR {}", hex::encode_upper(u.atr()));
+        println!("ICCID        {}", u.iccid().unwrap_or("(no EF_ICCID)"));
+        println!("IMSI         {}", u.imsi());
+        println!("MCC/MNC      {}/{}", u.mcc(), u.mnc());
+        println!("IMPI         {} ({:?})", u.impi(), u.impi_source());
+        for a in u.applications() {
+            let kind = if a.is_usim() {
+                "USIM"
+            } else if a.is_isim() {
+                "ISIM"
+            } else {
+                "other"
+            };
+            println!(
+                "application  {kind} {}{}",
+                hex::encode_upper(&a.aid),
+                a.label
+                    .as_deref()
+                    .map(|l| format!(" {l:?}"))
+                    .unwrap_or_default()
+            );
+        }
+        println!(
+            "GBA          GBA_ME yes; GBA_U {}",
+            if u.supports_gba_u() {
+                "yes (UST service 68)"
+            } else {
+                "no"
+            }
+        );
+        println!(
+            "PIN1         {}",
+            pin.get("state").and_then(|s| s.as_str()).unwrap_or("?")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn aka(src: &CardSourceArgs, rand: &str, autn: &str, json_out: bool) -> CliResult {
+    let rand = parse_fixed::<16>("--rand", rand)?;
+    let autn = parse_fixed::<16>("--autn", autn)?;
+    let mut u = src.open()?;
+    let what = u.channel().describe();
+    match u
+        .authenticate(&rand, &autn)
+        .map_err(|e| card_error(&what, e))?
+    {
+        AuthResult::Success { res, ck, ik, kc } => {
+            // Printing key material is this command's job (it is a diagnostic for the card itself).
+            let kc_hex = kc.as_ref().map(|k| hex::encode(k.expose()));
+            if json_out {
+                let v = json!({"res": hex::encode(res.expose()), "ck": hex::encode(ck.expose()), "ik": hex::encode(ik.expose()), "kc": kc_hex});
+                println!("{v}");
+            } else {
+                println!("RES  {}", hex::encode(res.expose()));
+                println!("CK   {}", hex::encode(ck.expose()));
+                println!("IK   {}", hex::encode(ik.expose()));
+                if let Some(kc) = kc_hex {
+                    println!("Kc   {kc}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuthResult::SyncFailure { auts } => {
+            if json_out {
+                println!("{}", json!({"auts": hex::encode(auts)}));
+            } else {
+                println!("AUTS {}", hex::encode(auts));
+            }
+            eprintln!("simbridge: synchronisation failure: the card's SQN is ahead of the challenge (AUTS printed)");
+            Ok(ExitCode::from(2))
+        }
+        AuthResult::MacFailure => Err(CliError::with_code(
+            3,
+            "network authentication failed (MAC)",
+        )),
+    }
+}

@@ -1,0 +1,99 @@
+//! What the software USIM keeps across restarts: the SQN array (so a replayed AUTN stays rejected)
+//! and the PIN retry counter. Stored as JSON beside the profile (`<profile>.state`), mode 0600,
+//! written atomically before the card answers.
+
+use crate::aka::SqnArray;
+use crate::fsutil::write_atomic_private;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Version of the state file format.
+const VERSION: u32 = 1;
+
+/// Persisted card state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CardState {
+    /// Format version.
+    pub version: u32,
+    /// The SQN array.
+    pub sqn: SqnArray,
+    /// PIN1 tries left.
+    pub pin_tries: u8,
+}
+
+/// Why the state file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The state file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file exists but is not a state file of this version. It is left untouched: resetting it
+    /// would make the card accept replayed challenges again.
+    #[error("{path}: not a valid software-USIM state file ({problem}); remove it to start the card afresh")]
+    Corrupt {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl CardState {
+    /// A fresh state.
+    pub fn new(sqn: SqnArray, pin_tries: u8) -> Self {
+        Self {
+            version: VERSION,
+            sqn,
+            pin_tries,
+        }
+    }
+
+    /// The default state path for a profile: `<profile>.state`.
+    pub fn path_for(profile: &Path) -> PathBuf {
+        let mut p = profile.as_os_str().to_owned();
+        p.push(".state");
+        PathBuf::from(p)
+    }
+
+    /// Loads the state; `Ok(None)` when the file does not exist.
+    pub fn load(path: &Path) -> Result<Option<Self>, StateError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let s: Self = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })?;
+        if s.version != VERSION {
+            return Err(StateError::Corrupt {
+                path: path.to_path_buf(),
+                problem: format!("version {}", s.version),
+            });
+        }
+        Ok(Some(s))
+    }
+
+    /// Saves the state atomically with mode 0600.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| StateError::Corrupt {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })?;
+        write_atomic_private(path, &json).map_err(|source| StateError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
