@@ -226,7 +226,9 @@ impl AtChannel {
         }
     }
 
-    fn ensure_connected(&mut self) -> Result<(), AtError> {
+    /// Reopens the device if it went away (retrying for the reconnect timeout); a no-op while
+    /// connected. Callers that keep card state check [`AtChannel::generation`] afterwards.
+    pub fn ensure_connected(&mut self) -> Result<(), AtError> {
         if self.transport.is_some() {
             return Ok(());
         }

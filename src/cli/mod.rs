@@ -6,6 +6,7 @@ mod demo;
 mod hexarg;
 mod sim;
 mod softsim;
+mod softsim_modem;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
