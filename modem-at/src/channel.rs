@@ -169,23 +169,36 @@ impl AtChannel {
         expect: Expect,
         timeout: Duration,
     ) -> Result<Answer, AtError> {
+        let label = short_command(cmd);
+        self.command_labelled(cmd, &label, expect, timeout)
+    }
+
+    /// [`AtChannel::command_timeout`] that names the command `label` in logs and errors, for
+    /// commands whose full text must not be logged (an APDU may carry a PIN).
+    pub fn command_labelled(
+        &mut self,
+        cmd: &str,
+        label: &str,
+        expect: Expect,
+        timeout: Duration,
+    ) -> Result<Answer, AtError> {
         if cmd
             .bytes()
             .any(|b| b == b'\r' || b == b'\n' || !(0x20..=0x7e).contains(&b))
         {
             return Err(AtError::Invalid(format!(
-                "command contains a control or non-ASCII character: {cmd:?}"
+                "command {label} contains a control or non-ASCII character"
             )));
         }
         self.ensure_connected()?;
         if self.needs_resync {
             self.resync()?;
         }
-        let answer = self.exchange(cmd, expect, timeout)?;
+        let answer = self.exchange(cmd, label, expect, timeout)?;
         match answer.result {
             Final::Ok => Ok(answer),
             Final::Failed(error) => Err(AtError::Command {
-                command: short_command(cmd),
+                command: label.to_string(),
                 error,
             }),
         }
@@ -267,7 +280,7 @@ impl AtChannel {
     fn init(&mut self) -> Result<(), AtError> {
         self.resync()?;
         if self.cfg.echo_off {
-            if let Err(e) = self.exchange("ATE0", Expect::none(), self.cfg.resync_timeout) {
+            if let Err(e) = self.exchange("ATE0", "ATE0", Expect::none(), self.cfg.resync_timeout) {
                 log::debug!("ATE0: {e}");
                 if matches!(e, AtError::Disconnected { .. }) {
                     return Err(e);
@@ -275,7 +288,12 @@ impl AtChannel {
             }
         }
         // Numeric CME errors, so that we can give their meaning; some modems refuse it: fine.
-        match self.exchange("AT+CMEE=1", Expect::none(), self.cfg.resync_timeout) {
+        match self.exchange(
+            "AT+CMEE=1",
+            "AT+CMEE=1",
+            Expect::none(),
+            self.cfg.resync_timeout,
+        ) {
             Err(e @ AtError::Disconnected { .. }) => Err(e),
             _ => Ok(()),
         }
@@ -287,7 +305,7 @@ impl AtChannel {
         for attempt in 1..=self.cfg.resync_attempts {
             self.write_raw(b"\r")?;
             self.drain_quiet()?;
-            match self.exchange("AT", Expect::none(), self.cfg.resync_timeout) {
+            match self.exchange("AT", "AT", Expect::none(), self.cfg.resync_timeout) {
                 Ok(a) if a.result == Final::Ok => {
                     self.drain_quiet()?;
                     if self.needs_resync {
@@ -384,13 +402,14 @@ impl AtChannel {
     fn exchange(
         &mut self,
         cmd: &str,
+        label: &str,
         expect: Expect,
         timeout: Duration,
     ) -> Result<Answer, AtError> {
         // URCs that arrived while idle are handed out first, not mistaken for this answer; a line
         // still incomplete is the start of what follows and goes to the collector.
         let partial = self.drain_idle()?;
-        log::debug!("AT> {}", short_command(cmd));
+        log::debug!("AT> {label}");
         let mut line = Vec::with_capacity(cmd.len() + 1);
         line.extend_from_slice(cmd.as_bytes());
         line.push(b'\r');
@@ -407,7 +426,7 @@ impl AtChannel {
                 }
                 self.needs_resync = true;
                 return Err(AtError::Timeout {
-                    command: short_command(cmd),
+                    command: label.to_string(),
                     ms: timeout.as_millis() as u64,
                 });
             }

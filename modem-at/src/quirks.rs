@@ -38,6 +38,9 @@ pub struct Quirks {
     pub ccho_bare: bool,
     /// `AT+CGLA=?` answers OK (some modems support `+CGLA` but not its test command).
     pub cgla_test: Support,
+    /// The modem answers 61xx itself on `+CSIM` (sends GET RESPONSE to the card and returns the
+    /// data), so the host never sees 61xx there.
+    pub csim_fetches_response: bool,
     /// Where the row comes from.
     pub note: &'static str,
 }
@@ -53,6 +56,7 @@ const fn row(name: &'static str, manufacturer: &'static str, model: &'static str
         cchc: Support::Yes,
         ccho_bare: false,
         cgla_test: Support::Yes,
+        csim_fetches_response: false,
         note: "",
     }
 }
@@ -89,7 +93,8 @@ pub const TABLE: &[Quirks] = &[
         basic_authenticate: Support::No,
         cgla_test: Support::Unknown,
         cchc: Support::Unknown,
-        note: "Wavecom/Moxa: +CSIM refuses INS 88 and C0 with CME ERROR 3 (GBA_ME issue)",
+        csim_fetches_response: true,
+        note: "Wavecom/Moxa: +CSIM refuses INS 88 and C0 with CME ERROR 3 (GBA_ME issue); we assume it fetches 61xx answers itself",
         ..row("wavecom", "Wavecom", "")
     },
     Quirks { csim_logical_cla: Support::Yes, note: "nRF9160: +CSIM documented to carry MANAGE CHANNEL", ..row("nordic", "Nordic", "") },
@@ -106,6 +111,7 @@ pub const UNKNOWN: Quirks = Quirks {
     cchc: Support::Unknown,
     ccho_bare: false,
     cgla_test: Support::Unknown,
+    csim_fetches_response: false,
     note: "not in the table: probe",
 };
 

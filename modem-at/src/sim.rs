@@ -81,9 +81,9 @@ pub struct SimAccess {
     last_via_logical: bool,
 }
 
-fn apdu_summary(apdu: &[u8]) -> String {
-    let head = apdu.get(..4).map(to_hex).unwrap_or_else(|| to_hex(apdu));
-    format!("{head} (+{} bytes)", apdu.len().saturating_sub(4))
+/// CLA INS P1 P2 in hex: what logs and errors show of an APDU.
+fn apdu_header(apdu: &[u8]) -> String {
+    apdu.get(..4).map(to_hex).unwrap_or_default()
 }
 
 fn sw_summary(resp: &[u8]) -> String {
@@ -229,7 +229,14 @@ impl SimAccess {
             SimPath::Logical => true,
             SimPath::Basic if get_response => self.last_via_logical,
             SimPath::Basic => {
-                auth && q.basic_authenticate == Support::No && q.logical != Support::No
+                let moved = auth && q.basic_authenticate == Support::No && q.logical != Support::No;
+                if moved {
+                    log::info!(
+                        "AUTHENTICATE on a logical channel: quirks '{}' refuse it on the basic channel",
+                        q.name
+                    );
+                }
+                moved
             }
         };
         let r = if use_logical {
@@ -255,11 +262,12 @@ impl SimAccess {
     fn via_csim(&mut self, apdu: &[u8]) -> Result<Vec<u8>, AtError> {
         let hex = to_hex(apdu);
         let cmd = format!("AT+CSIM={},\"{hex}\"", hex.len());
-        log::debug!("CSIM> {}", apdu_summary(apdu));
+        // Logs and errors show the APDU header only: the data may hold a PIN.
+        let label = format!("AT+CSIM={},\"{}…\"", hex.len(), apdu_header(apdu));
         let t = self.cfg.apdu_timeout;
         let a = self
             .ch
-            .command_timeout(&cmd, Expect::prefixed("+CSIM:"), t)?;
+            .command_labelled(&cmd, &label, Expect::prefixed("+CSIM:"), t)?;
         let resp = answers::response_apdu(&a, "+CSIM:").map_err(|detail| AtError::BadAnswer {
             command: "AT+CSIM".into(),
             detail,
@@ -273,11 +281,12 @@ impl SimAccess {
         let sid = self.session_id()?;
         let hex = to_hex(apdu);
         let cmd = format!("AT+CGLA={sid},{},\"{hex}\"", hex.len());
-        log::debug!("CGLA> {}", apdu_summary(apdu));
+        // Logs and errors show the APDU header only: the data may hold a PIN.
+        let label = format!("AT+CGLA={sid},{},\"{}…\"", hex.len(), apdu_header(apdu));
         let t = self.cfg.apdu_timeout;
         let a = self
             .ch
-            .command_timeout(&cmd, Expect::prefixed("+CGLA:"), t)?;
+            .command_labelled(&cmd, &label, Expect::prefixed("+CGLA:"), t)?;
         let resp = answers::response_apdu(&a, "+CGLA:").map_err(|detail| AtError::BadAnswer {
             command: "AT+CGLA".into(),
             detail,

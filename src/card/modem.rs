@@ -32,7 +32,12 @@ pub struct ModemOptions {
 impl ModemOptions {
     /// Defaults for `path` at `baud`.
     pub fn new(path: impl AsRef<Path>, baud: u32) -> Self {
-        Self { path: path.as_ref().to_path_buf(), baud, sim_path: None, at: AtConfig::default() }
+        Self {
+            path: path.as_ref().to_path_buf(),
+            baud,
+            sim_path: None,
+            at: AtConfig::default(),
+        }
     }
 }
 
@@ -64,7 +69,10 @@ impl ModemCard {
         let connector = SerialConnector::new(&opts.path, opts.baud);
         let ch = AtChannel::open(Box::new(connector), opts.at.clone()).map_err(card_error)?;
         let generation = ch.generation();
-        let cfg = SimConfig { path: opts.sim_path, ..SimConfig::default() };
+        let cfg = SimConfig {
+            path: opts.sim_path,
+            ..SimConfig::default()
+        };
         let mut sim = SimAccess::new(ch, cfg);
         let info = sim.identify().map_err(card_error)?;
         let path = sim.path().map_err(card_error)?;
@@ -75,7 +83,11 @@ impl ModemCard {
             info.model,
             path.name()
         );
-        Ok(Self { sim, describe, generation })
+        Ok(Self {
+            sim,
+            describe,
+            generation,
+        })
     }
 
     /// The SIM access (for `+CIMI`, ICCID, PIN state as the modem sees them).

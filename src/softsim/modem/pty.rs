@@ -81,12 +81,23 @@ struct Pty {
 
 fn open_pty(link: Option<&Path>) -> Result<Pty, VirtualModemError> {
     let (mut master, slave) = TTYPort::pair().map_err(|e| VirtualModemError::Pty(e.to_string()))?;
-    master.set_timeout(Duration::from_millis(10)).map_err(|e| VirtualModemError::Pty(e.to_string()))?;
-    let path = slave.name().ok_or_else(|| VirtualModemError::Pty("the pty slave has no name".into()))?;
+    master
+        .set_timeout(Duration::from_millis(10))
+        .map_err(|e| VirtualModemError::Pty(e.to_string()))?;
+    let path = slave
+        .name()
+        .ok_or_else(|| VirtualModemError::Pty("the pty slave has no name".into()))?;
     if let Some(link) = link {
-        relink(link, Path::new(&path)).map_err(|source| VirtualModemError::Link { path: link.to_path_buf(), source })?;
+        relink(link, Path::new(&path)).map_err(|source| VirtualModemError::Link {
+            path: link.to_path_buf(),
+            source,
+        })?;
     }
-    Ok(Pty { master, _slave: slave, path })
+    Ok(Pty {
+        master,
+        _slave: slave,
+        path,
+    })
 }
 
 /// Points `link` at `target`, atomically (a new symlink renamed over the old one).
@@ -146,7 +157,10 @@ pub fn serve<C: CardChannel>(
     let seed = if opts.seed != 0 {
         opts.seed
     } else {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1
     };
     let mut noise = Noise(seed);
     let mut stalled = false;
@@ -159,7 +173,9 @@ pub fn serve<C: CardChannel>(
                 Ok(Control::Quit) => return Ok(()),
                 Ok(Control::Stall) => stalled = true,
                 Ok(Control::Resume) => stalled = false,
-                Ok(Control::Garbage) => write_best_effort(&mut pty.master, b"\x00\xff\x13garbage\xfe\r\n\x11"),
+                Ok(Control::Garbage) => {
+                    write_best_effort(&mut pty.master, b"\x00\xff\x13garbage\xfe\r\n\x11")
+                }
                 Ok(Control::Reboot(d)) => {
                     log::info!("virtual modem: reboot ({} ms)", d.as_millis());
                     drop(pty);
@@ -181,7 +197,13 @@ pub fn serve<C: CardChannel>(
                 }
             }
             Ok(_) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::TimedOut
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::Interrupted
+                ) => {}
             // EIO and the like while nobody has the slave open: wait for a host.
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
@@ -194,7 +216,9 @@ pub fn serve<C: CardChannel>(
 }
 
 fn announce(out: &mut dyn Write, path: &str) -> Result<(), VirtualModemError> {
-    writeln!(out, "{path}").and_then(|()| out.flush()).map_err(VirtualModemError::Stdout)
+    writeln!(out, "{path}")
+        .and_then(|()| out.flush())
+        .map_err(VirtualModemError::Stdout)
 }
 
 /// Writes, dropping the bytes if the pty buffer stays full (no host is reading).

@@ -56,7 +56,9 @@ fn ok(lines: Vec<String>) -> Outcome {
 
 fn unquote(s: &str) -> &str {
     let s = s.trim();
-    s.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(s)
+    s.strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(s)
 }
 
 fn sw_of(resp: &[u8]) -> (u8, u8) {
@@ -64,7 +66,10 @@ fn sw_of(resp: &[u8]) -> (u8, u8) {
     if n < 2 {
         return (0x6F, 0x00);
     }
-    (resp.get(n - 2).copied().unwrap_or(0x6F), resp.get(n - 1).copied().unwrap_or(0))
+    (
+        resp.get(n - 2).copied().unwrap_or(0x6F),
+        resp.get(n - 1).copied().unwrap_or(0),
+    )
 }
 
 impl<C: CardChannel> AtServer<C> {
@@ -128,7 +133,11 @@ impl<C: CardChannel> AtServer<C> {
     }
 
     fn line(&mut self, raw: &str) -> Option<Reply> {
-        let echo = if self.echo { format!("{raw}\r").into_bytes() } else { Vec::new() };
+        let echo = if self.echo {
+            format!("{raw}\r").into_bytes()
+        } else {
+            Vec::new()
+        };
         let line = raw.trim();
         // Modems ignore what does not start with AT (line noise).
         let cmd = modem_at::response::strip_prefix_ci(line, "AT")?;
@@ -138,7 +147,11 @@ impl<C: CardChannel> AtServer<C> {
             Error => (Vec::new(), "ERROR".to_string()),
             Cme(n) => (Vec::new(), self.cme(n)),
         };
-        Some(Reply { echo, lines, result })
+        Some(Reply {
+            echo,
+            lines,
+            result,
+        })
     }
 
     fn cme(&self, n: u16) -> String {
@@ -166,7 +179,11 @@ impl<C: CardChannel> AtServer<C> {
                 self.echo = true;
                 ok(vec![])
             }
-            ("I", "") => ok(vec![self.manufacturer(), self.model(), "Revision: simbridge virtual modem".into()]),
+            ("I", "") => ok(vec![
+                self.manufacturer(),
+                self.model(),
+                "Revision: simbridge virtual modem".into(),
+            ]),
             ("+CMEE", _) if set.is_some() => match set.map(str::trim) {
                 Some("0") => self.set_cmee(0),
                 Some("1") => self.set_cmee(1),
@@ -187,13 +204,27 @@ impl<C: CardChannel> AtServer<C> {
             ("+CSIM", "=?") => ok(vec![]),
             ("+CSIM", _) => self.csim(set.unwrap_or("")),
             ("+CCHO", "=?") if self.quirks.logical != Support::No => ok(vec![]),
-            ("+CCHO", _) if self.quirks.logical != Support::No && set.is_some() => self.ccho(set.unwrap_or("")),
-            ("+CGLA", "=?") if self.quirks.logical != Support::No && self.quirks.cgla_test != Support::No => ok(vec![]),
+            ("+CCHO", _) if self.quirks.logical != Support::No && set.is_some() => {
+                self.ccho(set.unwrap_or(""))
+            }
+            ("+CGLA", "=?")
+                if self.quirks.logical != Support::No && self.quirks.cgla_test != Support::No =>
+            {
+                ok(vec![])
+            }
             ("+CGLA", _) if self.quirks.logical != Support::No && arg != "=?" && set.is_some() => {
                 self.cgla(set.unwrap_or(""))
             }
-            ("+CCHC", "=?") if self.quirks.logical != Support::No && self.quirks.cchc != Support::No => ok(vec![]),
-            ("+CCHC", _) if self.quirks.logical != Support::No && self.quirks.cchc != Support::No && set.is_some() => {
+            ("+CCHC", "=?")
+                if self.quirks.logical != Support::No && self.quirks.cchc != Support::No =>
+            {
+                ok(vec![])
+            }
+            ("+CCHC", _)
+                if self.quirks.logical != Support::No
+                    && self.quirks.cchc != Support::No
+                    && set.is_some() =>
+            {
                 self.cchc(set.unwrap_or(""))
             }
             ("+CRSM", "=?") => ok(vec![]),
@@ -209,7 +240,9 @@ impl<C: CardChannel> AtServer<C> {
 
     /// Sends an APDU to the card; a transport failure reads as a status word.
     fn raw(&mut self, apdu: &[u8]) -> Vec<u8> {
-        self.card.transmit(apdu).unwrap_or_else(|_| vec![0x6F, 0x00])
+        self.card
+            .transmit(apdu)
+            .unwrap_or_else(|_| vec![0x6F, 0x00])
     }
 
     /// Opens a logical channel on the card (MANAGE CHANNEL).
@@ -277,7 +310,13 @@ impl<C: CardChannel> AtServer<C> {
         }
         for f in steps {
             let r = if f == 0x7FFF {
-                self.internal(ch, &[0x00, 0xA4, 0x04, 0x04, 0x07, 0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02, 0x00])
+                self.internal(
+                    ch,
+                    &[
+                        0x00, 0xA4, 0x04, 0x04, 0x07, 0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02,
+                        0x00,
+                    ],
+                )
             } else {
                 let [a, b] = f.to_be_bytes();
                 self.internal(ch, &[0x00, 0xA4, 0x00, 0x04, 0x02, a, b])
@@ -304,7 +343,9 @@ impl<C: CardChannel> AtServer<C> {
     }
 
     fn cimi(&mut self) -> Outcome {
-        let Some(ef) = self.read_binary(0x6F07, 9) else { return Cme(13) };
+        let Some(ef) = self.read_binary(0x6F07, 9) else {
+            return Cme(13);
+        };
         let digits = swapped_bcd(ef.get(1..).unwrap_or_default());
         // First nibble after the length is the parity/type: skip it.
         match digits.get(1..) {
@@ -356,11 +397,15 @@ impl<C: CardChannel> AtServer<C> {
         if ch != 0 && self.quirks.csim_logical_cla == Support::No {
             return Cme(3);
         }
-        if ch == 0 && (ins == 0x88 || ins == 0xC0) && self.quirks.basic_authenticate == Support::No {
+        if ch == 0 && (ins == 0x88 || ins == 0xC0) && self.quirks.basic_authenticate == Support::No
+        {
             return Cme(3);
         }
         match self.card.transmit(&apdu) {
-            Ok(resp) => {
+            Ok(mut resp) => {
+                if let (true, (0x61, n)) = (self.quirks.csim_fetches_response, sw_of(&resp)) {
+                    resp = self.raw(&[with_channel(0x00, ch), 0xC0, 0x00, 0x00, n]);
+                }
                 let h = to_hex(&resp);
                 ok(vec![format!("+CSIM: {},\"{h}\"", h.len())])
             }
@@ -369,11 +414,15 @@ impl<C: CardChannel> AtServer<C> {
     }
 
     fn ccho(&mut self, args: &str) -> Outcome {
-        let Some(aid) = from_hex(unquote(args)) else { return Cme(50) };
+        let Some(aid) = from_hex(unquote(args)) else {
+            return Cme(50);
+        };
         if aid.is_empty() || aid.len() > 16 {
             return Cme(50);
         }
-        let Some(ch) = self.open_channel() else { return Cme(3) };
+        let Some(ch) = self.open_channel() else {
+            return Cme(3);
+        };
         let mut select = vec![with_channel(0x00, ch), 0xA4, 0x04, 0x04, aid.len() as u8];
         select.extend_from_slice(&aid);
         if !matches!(sw_of(&self.raw(&select)), (0x90, _) | (0x61, _)) {
@@ -391,9 +440,15 @@ impl<C: CardChannel> AtServer<C> {
     }
 
     fn cgla(&mut self, args: &str) -> Outcome {
-        let Some((sid, rest)) = args.split_once(',') else { return Cme(50) };
-        let Ok(sid) = sid.trim().parse::<u32>() else { return Cme(50) };
-        let Some(&ch) = self.sessions.get(&sid) else { return Cme(21) };
+        let Some((sid, rest)) = args.split_once(',') else {
+            return Cme(50);
+        };
+        let Ok(sid) = sid.trim().parse::<u32>() else {
+            return Cme(50);
+        };
+        let Some(&ch) = self.sessions.get(&sid) else {
+            return Cme(21);
+        };
         let mut apdu = match Self::length_hex(rest) {
             Ok(a) => a,
             Err(e) => return e,
@@ -412,7 +467,9 @@ impl<C: CardChannel> AtServer<C> {
     }
 
     fn cchc(&mut self, args: &str) -> Outcome {
-        let Ok(sid) = args.trim().parse::<u32>() else { return Cme(50) };
+        let Ok(sid) = args.trim().parse::<u32>() else {
+            return Cme(50);
+        };
         match self.sessions.remove(&sid) {
             Some(ch) => {
                 self.close_channel(ch);
@@ -425,9 +482,15 @@ impl<C: CardChannel> AtServer<C> {
     fn crsm(&mut self, args: &str) -> Outcome {
         let parts: Vec<&str> = args.split(',').map(str::trim).collect();
         let num = |i: usize| parts.get(i).and_then(|p| p.parse::<u16>().ok());
-        let Some(command) = num(0) else { return Cme(50) };
+        let Some(command) = num(0) else {
+            return Cme(50);
+        };
         let fid = num(1).unwrap_or(0);
-        let (p1, p2, p3) = (num(2).unwrap_or(0) as u8, num(3).unwrap_or(0) as u8, num(4).unwrap_or(0) as u8);
+        let (p1, p2, p3) = (
+            num(2).unwrap_or(0) as u8,
+            num(3).unwrap_or(0) as u8,
+            num(4).unwrap_or(0) as u8,
+        );
         let path = parts.get(6).map(|p| unquote(p));
         let resp = match command {
             242 => self.on_own_channel(|s, ch| Some(s.internal(ch, &[0x80, 0xF2, 0x00, 0x00, p3]))),
@@ -451,4 +514,3 @@ impl<C: CardChannel> AtServer<C> {
         }
     }
 }
-
