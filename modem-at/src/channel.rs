@@ -356,7 +356,7 @@ impl AtChannel {
             });
         };
         let r = t
-            .set_read_timeout(wait.max(Duration::from_millis(1)))
+            .set_read_timeout(wait)
             .and_then(|()| t.read(buf));
         match r {
             Ok(0) => Err(self.lost(&io::Error::from(ErrorKind::UnexpectedEof))),
@@ -468,7 +468,7 @@ impl AtChannel {
         let mut pending = Vec::new();
         // Bounded: a babbling modem cannot keep us here.
         for _ in 0..64 {
-            match self.read_some(&mut buf, Duration::from_millis(1))? {
+            match self.read_some(&mut buf, Duration::ZERO)? {
                 Some(n) => pending.extend_from_slice(buf.get(..n).unwrap_or_default()),
                 None => break,
             }
