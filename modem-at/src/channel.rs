@@ -355,9 +355,7 @@ impl AtChannel {
                 reason: "not open".into(),
             });
         };
-        let r = t
-            .set_read_timeout(wait)
-            .and_then(|()| t.read(buf));
+        let r = t.set_read_timeout(wait).and_then(|()| t.read(buf));
         match r {
             Ok(0) => Err(self.lost(&io::Error::from(ErrorKind::UnexpectedEof))),
             Ok(n) => Ok(Some(n)),

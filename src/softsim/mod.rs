@@ -13,5 +13,5 @@ pub mod state;
 pub mod usim;
 
 pub use usim::{SoftSimError, SoftUsim};
-pub mod vpcd;
 pub mod modem;
+pub mod vpcd;

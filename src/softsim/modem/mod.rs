@@ -11,3 +11,6 @@ pub mod server;
 
 pub use pty::{serve, Control, ServeOptions, VirtualModemError};
 pub use server::{AtServer, Reply};
+
+#[cfg(test)]
+mod server_tests;
