@@ -145,6 +145,11 @@ impl AtChannel {
         &self.device
     }
 
+    /// False after a timeout or garbage, until the next command has resynchronised.
+    pub fn in_step(&self) -> bool {
+        !self.needs_resync
+    }
+
     /// Whether the transport is currently open.
     pub fn is_connected(&self) -> bool {
         self.transport.is_some()

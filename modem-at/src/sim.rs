@@ -424,7 +424,11 @@ impl SimAccess {
 impl Drop for SimAccess {
     fn drop(&mut self) {
         // Logical channels are a scarce resource on the card: give ours back (bounded by the
-        // command timeout; skipped when the modem is gone).
+        // command timeout; skipped when the modem is gone or out of step, so that dropping
+        // after a failure never waits for a resynchronisation).
+        if !self.ch.is_connected() || !self.ch.in_step() {
+            return;
+        }
         if let Err(e) = self.close() {
             log::debug!("closing the logical channel: {e}");
         }

@@ -29,8 +29,9 @@ pub struct ModemArgs {
     /// Seed of the URC noise (0: from the clock)
     #[arg(long, default_value_t = 0, hide = true)]
     pub seed: u64,
-    /// Lab controls on stdin, one per line: `reboot [MS]`, `stall`, `resume`, `garbage`, `quit`;
-    /// the modem exits when stdin closes
+    /// Lab controls on stdin, one per line: `reboot [MS]`, `stall`, `stall-on TEXT`, `resume`,
+    /// `garbage`, `quit`; each is acknowledged on stdout (`control: NAME`); the modem exits when
+    /// stdin closes
     #[arg(long)]
     pub control_stdin: bool,
 }

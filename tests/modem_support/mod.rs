@@ -129,12 +129,20 @@ impl VirtualModem {
         self.lines.recv_timeout(timeout).ok()
     }
 
-    /// Sends a lab control line (`reboot 300`, `stall`, `resume`, `garbage`).
+    /// Sends a lab control line (`reboot 300`, `stall`, `resume`, `garbage`) and waits until the
+    /// modem says it took effect (for a reboot: the old device is gone).
     pub fn control(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin");
         writeln!(stdin, "{line}")
             .and_then(|()| stdin.flush())
             .expect("control");
+        let name = line.split_whitespace().next().unwrap_or_default();
+        let ack = self.next_line(Duration::from_secs(10));
+        assert_eq!(
+            ack,
+            Some(format!("control: {name}")),
+            "the modem acknowledges {line:?}"
+        );
     }
 
     /// The link path as a string, for `--modem`.

@@ -28,13 +28,17 @@ pub enum VirtualModemError {
     Stdout(io::Error),
 }
 
-/// A lab control (from `--control-stdin`), to make the modem misbehave on purpose.
+/// A lab control (from `--control-stdin`), to make the modem misbehave on purpose. Each is
+/// acknowledged on stdout with `control: NAME` once it took effect (for a reboot: once the old
+/// device is gone; the new device path follows on the next line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
     /// Close the pty, wait, open a new one (a new device path; the link follows it).
     Reboot(Duration),
     /// Stop answering: commands get their echo and information lines but no final result.
     Stall,
+    /// Stop answering from the first command line containing this text (upper case) on.
+    StallOn(String),
     /// Answer again.
     Resume,
     /// Send noise bytes now.
@@ -44,7 +48,8 @@ pub enum Control {
 }
 
 impl Control {
-    /// Parses one control line: `reboot [MS]`, `stall`, `resume`, `garbage`, `quit`.
+    /// Parses one control line: `reboot [MS]`, `stall`, `stall-on TEXT`, `resume`, `garbage`,
+    /// `quit`.
     pub fn parse(line: &str) -> Option<Self> {
         let mut w = line.split_whitespace();
         match w.next()? {
@@ -53,6 +58,7 @@ impl Control {
                 Some(Control::Reboot(Duration::from_millis(ms)))
             }
             "stall" => Some(Control::Stall),
+            "stall-on" => w.next().map(|t| Control::StallOn(t.to_ascii_uppercase())),
             "resume" => Some(Control::Resume),
             "garbage" => Some(Control::Garbage),
             "quit" => Some(Control::Quit),
@@ -164,6 +170,7 @@ pub fn serve<C: CardChannel>(
     };
     let mut noise = Noise(seed);
     let mut stalled = false;
+    let mut stall_on: Option<String> = None;
     let mut controls_open = true;
     let mut next_idle_urc = Instant::now() + Duration::from_millis(100);
     let mut buf = [0u8; 4096];
@@ -171,17 +178,32 @@ pub fn serve<C: CardChannel>(
         while controls_open {
             match controls.try_recv() {
                 Ok(Control::Quit) => return Ok(()),
-                Ok(Control::Stall) => stalled = true,
-                Ok(Control::Resume) => stalled = false,
+                Ok(Control::Stall) => {
+                    stalled = true;
+                    announce(out, "control: stall")?;
+                }
+                Ok(Control::StallOn(t)) => {
+                    stall_on = Some(t);
+                    announce(out, "control: stall-on")?;
+                }
+                Ok(Control::Resume) => {
+                    stalled = false;
+                    stall_on = None;
+                    announce(out, "control: resume")?;
+                }
                 Ok(Control::Garbage) => {
-                    write_best_effort(&mut pty.master, b"\x00\xff\x13garbage\xfe\r\n\x11")
+                    write_best_effort(&mut pty.master, b"\x00\xff\x13garbage\xfe\r\n\x11");
+                    announce(out, "control: garbage")?;
                 }
                 Ok(Control::Reboot(d)) => {
                     log::info!("virtual modem: reboot ({} ms)", d.as_millis());
                     drop(pty);
+                    // Acknowledged once the old device is gone; the new path follows.
+                    announce(out, "control: reboot")?;
                     std::thread::sleep(d);
                     server.reboot();
                     stalled = false;
+                    stall_on = None;
                     pty = open_pty(opts.link.as_deref())?;
                     announce(out, &pty.path)?;
                     write_best_effort(&mut pty.master, b"\r\nRDY\r\n");
@@ -193,6 +215,9 @@ pub fn serve<C: CardChannel>(
         match pty.master.read(&mut buf) {
             Ok(n) if n > 0 => {
                 for reply in server.feed(buf.get(..n).unwrap_or_default()) {
+                    if let Some(t) = &stall_on {
+                        stalled |= reply.command.to_ascii_uppercase().contains(t.as_str());
+                    }
                     send_reply(&mut pty.master, &reply, stalled, opts.urc_noise, &mut noise);
                 }
             }
@@ -215,8 +240,9 @@ pub fn serve<C: CardChannel>(
     }
 }
 
-fn announce(out: &mut dyn Write, path: &str) -> Result<(), VirtualModemError> {
-    writeln!(out, "{path}")
+/// Prints one line on stdout: a device path, or `control: NAME` once a control took effect.
+fn announce(out: &mut dyn Write, line: &str) -> Result<(), VirtualModemError> {
+    writeln!(out, "{line}")
         .and_then(|()| out.flush())
         .map_err(VirtualModemError::Stdout)
 }

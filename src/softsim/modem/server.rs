@@ -18,6 +18,8 @@ const MAX_LINE: usize = 70_000;
 /// The answer to one command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    /// The command line as received.
+    pub command: String,
     /// Bytes echoed back (the line and its CR) when echo is on.
     pub echo: Vec<u8>,
     /// Information lines.
@@ -148,6 +150,7 @@ impl<C: CardChannel> AtServer<C> {
             Cme(n) => (Vec::new(), self.cme(n)),
         };
         Some(Reply {
+            command: line.to_string(),
             echo,
             lines,
             result,
