@@ -211,6 +211,7 @@ fn a_reboot_is_reported_and_the_channel_reconnects_behind_the_link() {
         std::fs::read_link(&m.link).expect("link"),
         std::path::PathBuf::from(&new_dev)
     );
+    assert_ne!(new_dev, m.device, "the device came back under another name");
     let e = imsi(&mut ch).expect_err("the old device is gone");
     assert!(matches!(e, AtError::Disconnected { .. }), "{e}");
     assert!(e.to_string().contains("disconnected"), "{e}");

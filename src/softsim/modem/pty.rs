@@ -197,14 +197,25 @@ pub fn serve<C: CardChannel>(
                 }
                 Ok(Control::Reboot(d)) => {
                     log::info!("virtual modem: reboot ({} ms)", d.as_millis());
-                    drop(pty);
+                    // Like a USB re-enumeration: the device comes back under another name (the
+                    // new pty exists before the old one is closed, so their numbers differ),
+                    // and only the stable link leads to it, once it is back.
+                    let fresh = open_pty(None)?;
+                    drop(std::mem::replace(&mut pty, fresh));
                     // Acknowledged once the old device is gone; the new path follows.
                     announce(out, "control: reboot")?;
                     std::thread::sleep(d);
                     server.reboot();
                     stalled = false;
                     stall_on = None;
-                    pty = open_pty(opts.link.as_deref())?;
+                    if let Some(link) = &opts.link {
+                        relink(link, Path::new(&pty.path)).map_err(|source| {
+                            VirtualModemError::Link {
+                                path: link.clone(),
+                                source,
+                            }
+                        })?;
+                    }
                     announce(out, &pty.path)?;
                     write_best_effort(&mut pty.master, b"\r\nRDY\r\n");
                 }
