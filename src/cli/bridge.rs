@@ -56,7 +56,13 @@ pub fn run(args: BridgeArgs) -> CliResult {
     let stop = termination_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let needs_gba = cfg.routes.iter().any(|r| r.gba_naf.is_some());
     let key_service = if needs_gba {
-        let card = CardSourceArgs { softsim: cfg.card.softsim.clone(), reader: cfg.card.reader.clone(), pin: None };
+        let card = CardSourceArgs {
+            softsim: cfg.card.softsim.clone(),
+            reader: cfg.card.reader.clone(),
+            modem: cfg.card.modem.clone(),
+            baud: cfg.card.baud.unwrap_or(115_200),
+            ..CardSourceArgs::default()
+        };
         let opener: CardOpener = Box::new(move || card.open_channel().map_err(|e| e.message));
         let mut ub = UbConfig::new(cfg.bsf.as_deref().unwrap_or_default());
         ub.mode = match cfg.gba_mode.as_str() {
