@@ -1,0 +1,203 @@
+//! The Raspberry Pi build, proven under emulation: the cross-built simbridge (scripts/build-pi:
+//! target/aarch64-unknown-linux-gnu/release/simbridge, and the armv7 one when built) runs under
+//! qemu-user and
+//! - answers `sim aka --softsim` with the TS 35.208 results,
+//! - reaches the host's real pcscd through the vsmartcard vpcd reader (`--reader`),
+//! - drives the virtual modem on a pty (`--modem`),
+//! - completes `demo`,
+//! - and, as a gateway, survives a modem re-enumeration behind a stable link.
+//!
+//! Missing qemu or binary: skipped with a reason, or a failure when SIMBRIDGE_REQUIRE_PEERS is
+//! set (CI; scripts/test builds the binary first through scripts/setup.d/20-pi.sh).
+
+mod common;
+mod modem_support;
+mod pi_support;
+
+use common::*;
+use pi_support::{PiTarget, Runner, AARCH64, ARMV7};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// The targets to check: aarch64 always; armv7 when scripts/build-pi built it (its toolchain is
+/// optional), or when SIMBRIDGE_PI_ARMV7 is set (then it must be there).
+fn targets() -> Vec<&'static PiTarget> {
+    let armv7_built = pi_support::target_dir()
+        .join(ARMV7.triple)
+        .join("release/simbridge")
+        .is_file();
+    if armv7_built || std::env::var_os("SIMBRIDGE_PI_ARMV7").is_some() {
+        vec![&AARCH64, &ARMV7]
+    } else {
+        eprintln!("armv7: not built (scripts/build-pi --arch armv7); checking aarch64 only");
+        vec![&AARCH64]
+    }
+}
+
+fn stderr_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn emulated_binary_is_the_cross_target_and_the_same_version() {
+    for t in targets() {
+        let Some(pi) = Runner::emulated(t) else { return };
+        let o = pi.run(&["--version"], T);
+        assert!(o.status.success(), "{}: {}", t.triple, stderr_of(&o));
+        let host = Runner::host().run(&["--version"], T);
+        assert_eq!(o.stdout, host.stdout, "{}: version differs from the host build", t.triple);
+        // The file really is for the target (ELF e_machine: 0xB7 aarch64, 0x28 ARM).
+        let exe = pi_support::target_dir().join(t.triple).join("release/simbridge");
+        let elf = std::fs::read(&exe).expect("read binary");
+        let machine = elf.get(18).copied();
+        let want = if t.triple.starts_with("aarch64") { 0xB7 } else { 0x28 };
+        assert_eq!(machine, Some(want), "{}: ELF machine", exe.display());
+    }
+}
+
+#[test]
+fn emulated_sim_aka_softsim_gives_the_ts35208_results() {
+    for t in targets() {
+        let Some(pi) = Runner::emulated(t) else { return };
+        let dir = tempfile::tempdir().expect("tempdir");
+        for s in ts35208().iter().take(2) {
+            let p = profile_copy(dir.path(), &format!("ts35208-set{}.toml", s.number));
+            let autn = set_autn(s);
+            let o = pi.run(
+                &[
+                    "sim", "aka", "--softsim", p.to_str().expect("utf8"), "--rand", &s.rand,
+                    "--autn", &autn, "--json",
+                ],
+                T,
+            );
+            assert!(o.status.success(), "{} set {}: {}", t.triple, s.number, stderr_of(&o));
+            let v = json_out(&o);
+            assert_eq!(v["res"], s.f2.as_str(), "{} set {}", t.triple, s.number);
+            assert_eq!(v["ck"], s.f3.as_str());
+            assert_eq!(v["ik"], s.f4.as_str());
+            // The card state written by the emulated binary refuses the replay (exit 2, AUTS).
+            let again = pi.run(
+                &[
+                    "sim", "aka", "--softsim", p.to_str().expect("utf8"), "--rand", &s.rand,
+                    "--autn", &autn, "--json",
+                ],
+                T,
+            );
+            assert_eq!(again.status.code(), Some(2), "{}: {}", t.triple, stderr_of(&again));
+        }
+    }
+}
+
+/// vpcd's second reader (port 35964): tests/pcsc_vpcd.rs uses it only for its removal test and
+/// tests/bridge_e2e.rs for one run; test files run one after another, so it is free here.
+#[cfg(feature = "pcsc")]
+const READER: &str = "Virtual PCD 00 01";
+#[cfg(feature = "pcsc")]
+const VPCD: &str = "127.0.0.1:35964";
+
+#[cfg(feature = "pcsc")]
+fn wait_reader(present: bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        let readers = simbridge::card::pcsc::PcscChannel::readers().unwrap_or_default();
+        if readers.iter().any(|(n, p)| n == READER && *p == present) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("pcscd did not report {READER} with card present = {present} within 15 s");
+}
+
+#[cfg(feature = "pcsc")]
+#[test]
+fn emulated_reader_reaches_host_pcscd_through_vpcd() {
+    let ready = std::path::Path::new("/run/pcscd/pcscd.comm").exists()
+        && std::path::Path::new("/usr/lib/pcsc/drivers/serial/libifdvpcd.so").exists();
+    if !require("pcscd with the vsmartcard vpcd reader (scripts/test starts it)", ready) {
+        return;
+    }
+    for t in targets() {
+        let Some(pi) = Runner::emulated(t) else { return };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = &ts35208()[0];
+        let in_reader = profile_copy(dir.path(), "ts35208-set1.toml");
+        let local = tempfile::tempdir().expect("tempdir");
+        let in_process = profile_copy(local.path(), "ts35208-set1.toml");
+        wait_reader(false);
+        // The card is served by the HOST binary into the host's pcscd; the emulated one is a client.
+        let card = spawn_ready(
+            std::process::Command::new(bin())
+                .args(["softsim", "serve", "--vpcd", VPCD, "--profile"])
+                .arg(&in_reader),
+            "softsim serve",
+        );
+        wait_reader(true);
+        let info = pi.run(&["sim", "info", "--reader", READER, "--json"], T);
+        assert!(info.status.success(), "{}: {}", t.triple, stderr_of(&info));
+        let soft = simbridge(&["sim", "info", "--softsim", in_process.to_str().expect("utf8"), "--json"]);
+        assert_eq!(json_out(&info), json_out(&soft), "{}: sim info through pcscd", t.triple);
+        let autn = set_autn(s);
+        let aka = pi.run(
+            &["sim", "aka", "--reader", READER, "--rand", &s.rand, "--autn", &autn, "--json"],
+            T,
+        );
+        assert!(aka.status.success(), "{}: {}", t.triple, stderr_of(&aka));
+        assert_eq!(json_out(&aka)["res"], s.f2.as_str(), "{}", t.triple);
+        assert_eq!(json_out(&aka)["ck"], s.f3.as_str());
+        drop(card);
+        wait_reader(false);
+    }
+}
+
+#[test]
+fn emulated_binary_drives_the_virtual_modem_on_a_pty() {
+    use modem_support::{VirtualModem, Workdir, SET1_AUTN, SET1_CK, SET1_IK, SET1_RAND, SET1_RES};
+    for t in targets() {
+        let Some(pi) = Runner::emulated(t) else { return };
+        for quirks in ["quectel", "generic"] {
+            let w = Workdir::new();
+            let p = w.profile("ts35208-set1.toml", "modem.toml");
+            let m = VirtualModem::start(&w, &p, quirks, &[]);
+            let link = m.link_str();
+            let info = pi.run(&["sim", "info", "--modem", &link, "--json"], T);
+            assert!(info.status.success(), "{} {quirks}: {}", t.triple, stderr_of(&info));
+            assert_eq!(json_out(&info)["imsi"].as_str().map(str::len), Some(15));
+            let aka = pi.run(
+                &["sim", "aka", "--modem", &link, "--rand", SET1_RAND, "--autn", SET1_AUTN, "--json"],
+                T,
+            );
+            assert!(aka.status.success(), "{} {quirks}: {}", t.triple, stderr_of(&aka));
+            let v = json_out(&aka);
+            assert_eq!(v["res"], SET1_RES, "{} {quirks}", t.triple);
+            assert_eq!(v["ck"], SET1_CK);
+            assert_eq!(v["ik"], SET1_IK);
+        }
+    }
+}
+
+#[test]
+fn emulated_demo_completes_with_one_bootstrap_and_one_handshake() {
+    for t in targets() {
+        let Some(pi) = Runner::emulated(t) else { return };
+        let o = pi.run(&["demo", "--messages", "20", "--json"], Duration::from_secs(60));
+        assert!(o.status.success(), "{}: {}", t.triple, stderr_of(&o));
+        let v = json_out(&o);
+        assert_eq!(v["messages"], 20, "{}: {v}", t.triple);
+        assert_eq!(v["dropped"], 0, "{}: {v}", t.triple);
+        assert_eq!(v["bootstraps"], 1, "{}: {v}", t.triple);
+        assert_eq!(v["handshakes"]["full"], 1, "{}: {v}", t.triple);
+        eprintln!(
+            "{}: demo under qemu: {} B on air for 20 messages, {:.0} ms",
+            t.triple, v["bytes_on_air"]["total"], v["total_ms"].as_f64().unwrap_or_default()
+        );
+    }
+}
+
+#[test]
+fn emulated_gateway_survives_a_modem_reenumeration() {
+    for t in targets() {
+        let Some(pi) = Runner::emulated(t) else { return };
+        pi_support::gateway_survives_reenumeration(&pi);
+    }
+}
