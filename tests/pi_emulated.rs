@@ -201,3 +201,82 @@ fn emulated_gateway_survives_a_modem_reenumeration() {
         pi_support::gateway_survives_reenumeration(&pi);
     }
 }
+
+#[test]
+fn deb_dry_run_shows_the_binary_unit_conffile_and_udev_rule() {
+    for t in targets() {
+        let version = env!("CARGO_PKG_VERSION");
+        let deb = pi_support::target_dir()
+            .join("deb")
+            .join(format!("simbridge_{version}_{}.deb", t.deb_arch));
+        if !require(&format!("{} (scripts/build-pi builds it)", deb.display()), deb.is_file()) {
+            return;
+        }
+        let deb = deb.to_str().expect("utf8");
+        let info = run_with_timeout(std::process::Command::new("dpkg-deb").args(["--info", deb]), T);
+        assert!(info.status.success());
+        let info = String::from_utf8_lossy(&info.stdout);
+        assert!(info.contains(&format!("Architecture: {}", t.deb_arch)), "{info}");
+        assert!(info.contains("Depends: libc6 (>= 2."), "{info}");
+        assert!(info.contains("libpcsclite1"), "{info}");
+        for script in ["postinst", "prerm", "postrm", "conffiles"] {
+            assert!(info.contains(script), "{script} missing: {info}");
+        }
+        let list = run_with_timeout(std::process::Command::new("dpkg-deb").args(["--contents", deb]), T);
+        let list = String::from_utf8_lossy(&list.stdout);
+        for (path, mode) in [
+            ("./usr/bin/simbridge", "-rwxr-xr-x"),
+            ("./lib/systemd/system/simbridge.service", "-rw-r--r--"),
+            ("./lib/udev/rules.d/99-simbridge-modem.rules", "-rw-r--r--"),
+            ("./etc/simbridge/simbridge.toml", "-rw-r--r--"),
+        ] {
+            assert!(
+                list.lines().any(|l| l.starts_with(mode) && l.contains(" root/root ") && l.ends_with(path)),
+                "{path} ({mode}, root) missing from {deb}:\n{list}"
+            );
+        }
+        let conffiles = run_with_timeout(
+            std::process::Command::new("sh").args(["-c", &format!("dpkg-deb --ctrl-tarfile {deb} | tar -xO ./conffiles")]),
+            T,
+        );
+        assert_eq!(String::from_utf8_lossy(&conffiles.stdout).trim(), "/etc/simbridge/simbridge.toml");
+    }
+}
+
+/// Every active rule in dist/99-simbridge-modem.rules names a vendor, a product and a two-digit
+/// interface number, sets ID_MM_PORT_IGNORE and the stable name, and the brief's modem makers
+/// are all there (active or as a documented, commented-out example).
+#[test]
+fn udev_rule_matches_each_at_port_by_vendor_product_and_interface() {
+    let text = include_str!("../dist/99-simbridge-modem.rules");
+    let mut vendors = std::collections::BTreeSet::new();
+    for line in text.lines().map(str::trim) {
+        let active = !line.starts_with('#');
+        let rule = line.trim_start_matches('#');
+        if !rule.contains("ENV{ID_MM_PORT_IGNORE}=\"1\"") {
+            continue;
+        }
+        let field = |key: &str| {
+            rule.split(&format!("{key}==\"")).nth(1).and_then(|r| r.split('"').next()).map(str::to_string)
+        };
+        let vendor = field("ATTRS{idVendor}").unwrap_or_else(|| panic!("no vendor: {rule}"));
+        let product = field("ATTRS{idProduct}").unwrap_or_else(|| panic!("no product: {rule}"));
+        let ifnum = field("ENV{.SIMBRIDGE_IFNUM}").unwrap_or_else(|| panic!("no interface: {rule}"));
+        for (what, v, len) in [("vendor", &vendor, 4), ("product", &product, 4), ("interface", &ifnum, 2)] {
+            assert!(v.len() == len && v.chars().all(|c| c.is_ascii_hexdigit()), "{what} {v:?} in {rule}");
+        }
+        assert!(rule.contains("SYMLINK+=\"simbridge-modem\""), "{rule}");
+        if active {
+            vendors.insert(vendor);
+        }
+    }
+    // Quectel, SIMCom, Telit active; u-blox SARA-R410M (Qualcomm's 05c6) documented, commented out.
+    for v in ["2c7c", "1e0e", "1bc7"] {
+        assert!(vendors.contains(v), "no active rule for vendor {v}");
+    }
+    assert!(text.contains("#ATTRS{idVendor}==\"05c6\", ATTRS{idProduct}==\"90b2\""));
+    assert!(text.contains("SARA-R5"));
+    // The interface number is taken from the USB interface first (one rule can only match the
+    // ATTRS of one parent device).
+    assert!(text.contains("ENV{.SIMBRIDGE_IFNUM}=\"$attr{bInterfaceNumber}\""));
+}
