@@ -292,3 +292,50 @@ fn forged_rspauth_is_refused_and_nothing_is_cached() {
     assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
     assert!(files_under(state.path()).is_empty());
 }
+
+#[test]
+fn key_api_client_fetches_what_the_device_derived() {
+    use simbridge::bsf::{KeyApiClient, KeyFetchError};
+    use simbridge::secret::SecretVec;
+    let bsf = TestBsf::start(K, "000000000000");
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let out = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    let naf = NafId::new("naf.example.com", UaId::tls12_suite(0xC0A8)).expect("naf");
+    let client = KeyApiClient::new(
+        &bsf.url(),
+        SecretVec::from(TOKEN.as_bytes()),
+        Duration::from_secs(10),
+    );
+    let got = client.fetch(&out.context.btid, &naf, false).expect("key");
+    assert_eq!(
+        got.key.expose(),
+        out.context.naf_key(None, &naf).expect("Ks_NAF").expose()
+    );
+    assert_eq!(got.expires, out.context.expires);
+    assert_eq!(got.impi, IMPI);
+    assert!(got.uicc_key.is_none());
+    assert!(matches!(
+        client.fetch("nope@x", &naf, false),
+        Err(KeyFetchError::NotFound)
+    ));
+    let wrong = KeyApiClient::new(
+        &bsf.url(),
+        SecretVec::from(&b"wrong"[..]),
+        Duration::from_secs(10),
+    );
+    assert!(matches!(
+        wrong.fetch(&out.context.btid, &naf, false),
+        Err(KeyFetchError::Unauthorized)
+    ));
+    bsf.clock.advance(Duration::from_secs(86_401));
+    assert!(matches!(
+        client.fetch(&out.context.btid, &naf, false),
+        Err(KeyFetchError::Expired)
+    ));
+}

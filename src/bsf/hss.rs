@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 /// The USIM's Δ (TS 33.102 Annex C, recommended 2^28 SEQ steps): a SEQ further ahead of the card's
 /// highest accepted one is rejected, so resync must bring SEQ_HE back.
 const DELTA: u64 = 1 << 28;
+/// SQN is 48 bits.
+const SQN_MASK: u64 = 0xFFFF_FFFF_FFFF;
 
 struct Subscriber {
     profile: Profile,
@@ -143,9 +145,10 @@ impl Hss {
     pub fn vector(&mut self, impi: &str, rand: &[u8; 16]) -> Result<AuthVector, BsfError> {
         let ind = self.ind;
         let sub = self.sub_mut(impi)?;
-        sub.seq_he += 1;
-        Self::persist(sub)?;
         let bits = sub.profile.ind_bits;
+        // SEQ has 48 - IND bits; wrap there rather than overflow on a corrupt state file.
+        sub.seq_he = sub.seq_he.wrapping_add(1) & (SQN_MASK >> bits);
+        Self::persist(sub)?;
         let sqn = (sub.seq_he << bits) | (ind & ((1u64 << bits) - 1));
         Ok(sub
             .profile
@@ -163,7 +166,7 @@ impl Hss {
             .verify_auts(rand, auts)
             .ok_or(BsfError::BadAuts)?;
         let seq_ms = sqn_ms >> sub.profile.ind_bits;
-        let next = sub.seq_he + 1;
+        let next = sub.seq_he.wrapping_add(1);
         let acceptable = next > seq_ms && next - seq_ms <= DELTA;
         log::info!(
             "resync for a subscriber: SEQ_MS {seq_ms}, SEQ_HE {}, acceptable {acceptable}",

@@ -226,7 +226,14 @@ impl Drop for BsfServer {
 fn worker(server: &tiny_http::Server, shared: &Shared, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         match server.recv_timeout(Duration::from_millis(250)) {
-            Ok(Some(req)) => serve(req, shared),
+            Ok(Some(req)) => {
+                // Belt and braces: a bug must cost one request, not a worker.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(req, shared)))
+                    .is_err()
+                {
+                    log::error!("BSF: a request handler panicked; the request was dropped");
+                }
+            }
             Ok(None) => {}
             Err(e) => {
                 log::warn!("BSF: accept failed: {e}");

@@ -331,7 +331,10 @@ impl UbService {
         let ks = kdf::ks_from_ck_ik(&p.ck, &p.ik);
         let btid = ids::btid(&p.rand, &self.settings.realm);
         // Whole seconds, so the XML and the key API give the same instant.
-        let expires = time::from_unix_secs(time::unix_secs(now + self.settings.lifetime));
+        let Some(end) = now.checked_add(self.settings.lifetime) else {
+            return Reply::text(500, "key lifetime out of range");
+        };
+        let expires = time::from_unix_secs(time::unix_secs(end));
         let ctx = StoredBootstrap {
             btid: btid.clone(),
             impi: p.impi.clone(),

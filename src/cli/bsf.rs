@@ -35,8 +35,8 @@ pub struct BsfArgs {
 
 /// Runs the BSF until the process is stopped.
 pub fn run(a: BsfArgs) -> CliResult {
-    if a.lifetime == 0 {
-        return Err(CliError::new("--lifetime must be at least 1 second"));
+    if a.lifetime == 0 || a.lifetime > 10 * 366 * 86_400 {
+        return Err(CliError::new("--lifetime must be 1 second to 10 years"));
     }
     let token =
         BsfConfig::read_token_file(&a.token_file).map_err(|e| CliError::new(e.to_string()))?;
