@@ -339,3 +339,42 @@ fn key_api_client_fetches_what_the_device_derived() {
         Err(KeyFetchError::Expired)
     ));
 }
+
+#[test]
+fn bsf_restart_keeps_contexts_and_sequence_numbers() {
+    let mut bsf = TestBsf::start(K, "000000000000");
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let first = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(bsf.state_dir().join("bsf-contexts.json"))
+            .expect("stored")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    bsf.restart();
+    assert_eq!(bsf.contexts(), 1, "contexts survive a restart");
+    let (status, _) = key_api(
+        bsf.addr(),
+        Some(TOKEN),
+        &key_request(&first.context.btid, "naf.example.com", "010001c0a8"),
+    );
+    assert_eq!(status, 200);
+    // SEQ_HE was persisted: the card accepts the next vector without a resync.
+    let next = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    assert_eq!(next.resyncs, 0);
+}
