@@ -132,17 +132,19 @@ impl CardChannel for PcscChannel {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, CardError> {
         let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE];
         let resp = self.card.transmit(apdu, &mut buf).map_err(map_err)?;
+        if resp.is_empty() {
+            // vpcd (and some drivers) report a card pulled mid-command as an empty answer.
+            return Err(match self.card.status2_owned() {
+                Err(e) => map_err(e),
+                Ok(_) => CardError::Removed,
+            });
+        }
         Ok(resp.to_vec())
     }
 
+    /// Returns the ATR without a warm reset: connecting already powered the card, and a reset would
+    /// disturb other users of a shared reader (a modem manager, another simbridge).
     fn reset(&mut self) -> Result<Vec<u8>, CardError> {
-        self.card
-            .reconnect(
-                pcsc::ShareMode::Shared,
-                pcsc::Protocols::ANY,
-                pcsc::Disposition::ResetCard,
-            )
-            .map_err(map_err)?;
         let mut buf = [0u8; pcsc::MAX_ATR_SIZE];
         let mut names = [0u8; 2048];
         let status = self.card.status2(&mut names, &mut buf).map_err(map_err)?;

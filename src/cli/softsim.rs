@@ -69,9 +69,10 @@ fn serve(profile: PathBuf, addr: &str, once: bool, drop_after: Option<u64>) -> C
             return Ok(ExitCode::SUCCESS);
         }
         if end == SessionEnd::Removed {
-            // One injected removal per run; then the card is re-inserted after a pause.
+            // One injected removal per run; then the card is re-inserted after a pause long enough
+            // for pcscd to register the removal (an instant re-insert leaves its reader state stale).
             faults.drop_after = None;
-            std::thread::sleep(Duration::from_millis(500));
+            std::thread::sleep(Duration::from_secs(2));
         }
     }
 }

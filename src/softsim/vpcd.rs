@@ -27,13 +27,27 @@ pub enum SessionEnd {
     Removed,
 }
 
+/// vpcd writes the length and the payload separately; with delayed ACKs on our side its Nagle
+/// algorithm holds the payload back ~40 ms per message. Quick ACKs (which the kernel resets after
+/// use, so they are set before every read) avoid that.
+fn quickack(stream: &TcpStream) {
+    #[cfg(target_os = "linux")]
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+}
+
+#[cfg(test)]
 fn read_msg(s: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+    read_msg_with(s, |_| {})
+}
+
+fn read_msg_with<R: Read>(s: &mut R, between: impl Fn(&R)) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 2];
     match s.read_exact(&mut len) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
+    between(s);
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
     s.read_exact(&mut buf)?;
     Ok(Some(buf))
@@ -55,7 +69,12 @@ pub fn serve_connection(
     faults: Faults,
 ) -> io::Result<SessionEnd> {
     let mut apdus = 0u64;
-    while let Some(msg) = read_msg(stream)? {
+    stream.set_nodelay(true)?;
+    loop {
+        quickack(stream);
+        let Some(msg) = read_msg_with(stream, quickack)? else {
+            break;
+        };
         match msg.as_slice() {
             [0x00] => {
                 debug!("vpcd: power off");

@@ -1,0 +1,209 @@
+//! The `sim` and `demo` commands as a user runs them: outputs, JSON keys and exit codes.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn sim_aka_json_matches_ts35208_sets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for s in ts35208() {
+        let p = profile_copy(dir.path(), &format!("ts35208-set{}.toml", s.number));
+        let p = p.to_str().expect("utf8");
+        let o = simbridge(&[
+            "sim",
+            "aka",
+            "--softsim",
+            p,
+            "--rand",
+            &s.rand,
+            "--autn",
+            &set_autn(&s),
+            "--json",
+        ]);
+        assert!(
+            o.status.success(),
+            "set {}: {}",
+            s.number,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v = json_out(&o);
+        assert_eq!(v["res"], s.f2.as_str(), "set {}", s.number);
+        assert_eq!(v["ck"], s.f3.as_str());
+        assert_eq!(v["ik"], s.f4.as_str());
+        assert!(
+            v["kc"].is_string(),
+            "the card offers GSM access, so Kc is there"
+        );
+    }
+}
+
+#[test]
+fn sim_aka_text_output_and_pysim_kc() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = &aka_cases()[0];
+    let p = case_profile(dir.path(), c, "pysim.toml");
+    let o = simbridge(&[
+        "sim",
+        "aka",
+        "--softsim",
+        p.to_str().expect("utf8"),
+        "--rand",
+        &c.rand,
+        "--autn",
+        &c.autn,
+    ]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("RES  {}", c.res)), "{text}");
+    assert!(
+        text.contains(&format!("Kc   {}", c.kc.as_deref().expect("kc"))),
+        "{text}"
+    );
+}
+
+#[test]
+fn sync_failure_exits_2_with_auts_and_mac_failure_exits_3() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = &ts35208()[4];
+    let p = profile_copy(dir.path(), "ts35208-set5.toml");
+    let p = p.to_str().expect("utf8");
+    let autn = set_autn(s);
+    let args = [
+        "sim",
+        "aka",
+        "--softsim",
+        p,
+        "--rand",
+        &s.rand,
+        "--autn",
+        &autn,
+        "--json",
+    ];
+    assert!(simbridge(&args).status.success());
+    let replay = simbridge(&args);
+    assert_eq!(
+        replay.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let auts = json_out(&replay)["auts"]
+        .as_str()
+        .expect("auts key")
+        .to_string();
+    assert_eq!(auts.len(), 28);
+    let keys = simbridge::aka::SubscriberKeys::from_op(h(&s.k), h(&s.op));
+    assert_eq!(
+        keys.verify_auts(&h(&s.rand), &h(&auts)),
+        Some(u64::from_str_radix(&s.sqn, 16).expect("sqn"))
+    );
+
+    let mut bad = h::<16>(&autn);
+    bad[15] ^= 0x01;
+    let o = simbridge(&[
+        "sim",
+        "aka",
+        "--softsim",
+        p,
+        "--rand",
+        &s.rand,
+        "--autn",
+        &hex::encode(bad),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("network authentication failed (MAC)"));
+}
+
+#[test]
+fn bad_input_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = profile_copy(dir.path(), "ts35208-set1.toml");
+    let p = p.to_str().expect("utf8");
+    let o = simbridge(&[
+        "sim",
+        "aka",
+        "--softsim",
+        p,
+        "--rand",
+        "abc",
+        "--autn",
+        "00",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--rand"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = simbridge(&[
+        "sim",
+        "aka",
+        "--softsim",
+        p,
+        "--rand",
+        &"00".repeat(16),
+        "--autn",
+        "00",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--autn: expected 32 hex digits, got 2"));
+
+    let broken = profile_text(
+        dir.path(),
+        "broken.toml",
+        "iccid = \"8988211000000000001\"\nimsi = \"00101\"\n",
+    );
+    let o = simbridge(&["sim", "info", "--softsim", broken.to_str().expect("utf8")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("broken.toml") && err.contains("`imsi`"),
+        "{err}"
+    );
+
+    let o = simbridge(&["sim", "info"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no card source"));
+    let o = simbridge(&["sim", "info", "--softsim", "/nonexistent/x.toml"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/x.toml"));
+}
+
+#[test]
+fn sim_info_reports_isim_and_pin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = profile_copy(dir.path(), "demo-isim.toml");
+    let p = p.to_str().expect("utf8");
+    let o = simbridge(&["sim", "info", "--softsim", p, "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("requires PIN1 (3 tries left)"));
+    let o = simbridge(&["sim", "info", "--softsim", p, "--pin", "1234", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json_out(&o);
+    assert_eq!(v["impi"], "demo-isim@ims.mnc001.mcc001.3gppnetwork.org");
+    assert_eq!(v["impi_source"], "isim");
+    assert_eq!(v["applications"].as_array().map(|a| a.len()), Some(2));
+    assert_eq!(v["gba_u"], false);
+    let o = simbridge(&[
+        "sim",
+        "info",
+        "--softsim",
+        &profile_copy(dir.path(), "demo.toml").to_string_lossy(),
+        "--json",
+    ]);
+    let v = json_out(&o);
+    assert_eq!(v["gba_u"], true);
+    assert_eq!(v["mnc"], "01");
+    assert_eq!(
+        v["impi"],
+        "001010123456789@ims.mnc001.mcc001.3gppnetwork.org"
+    );
+}
+
+#[test]
+fn demo_runs_and_reports() {
+    let o = simbridge(&["demo", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json_out(&o);
+    assert_eq!(v["aka_success"], true);
+    assert_eq!(v["replay_rejected"], true);
+    assert!(v["apdus_total"].as_u64().unwrap_or(0) > v["apdus_open"].as_u64().unwrap_or(0));
+}

@@ -1,0 +1,191 @@
+//! Shared helpers of the integration tests: published vectors, profiles in temporary directories,
+//! the simbridge binary, peer checks and kill-on-drop child processes.
+#![allow(dead_code)]
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+/// TS 35.208 test set (tests/vectors/milenage-ts35208.toml).
+#[derive(Deserialize, Clone)]
+pub struct Set {
+    pub number: u32,
+    pub k: String,
+    pub rand: String,
+    pub sqn: String,
+    pub amf: String,
+    pub op: String,
+    pub opc: String,
+    pub f1: String,
+    pub f2: String,
+    pub f3: String,
+    pub f4: String,
+    pub f5: String,
+}
+
+/// All six TS 35.208 sets.
+pub fn ts35208() -> Vec<Set> {
+    #[derive(Deserialize)]
+    struct F {
+        set: Vec<Set>,
+    }
+    let f: F =
+        toml::from_str(include_str!("../vectors/milenage-ts35208.toml")).expect("vector file");
+    f.set
+}
+
+/// End-to-end AKA case (tests/vectors/aka-cases.toml).
+#[derive(Deserialize, Clone)]
+pub struct AkaCase {
+    pub source: String,
+    pub k: String,
+    pub op: Option<String>,
+    pub opc: String,
+    pub rand: String,
+    pub sqn: String,
+    pub amf: String,
+    pub autn: String,
+    pub res: String,
+    pub ck: String,
+    pub ik: String,
+    pub kc: Option<String>,
+    pub auts: Option<String>,
+    pub auts_sqn_ms: Option<String>,
+}
+
+/// The published AKA cases.
+pub fn aka_cases() -> Vec<AkaCase> {
+    #[derive(Deserialize)]
+    struct F {
+        aka: Vec<AkaCase>,
+    }
+    let f: F = toml::from_str(include_str!("../vectors/aka-cases.toml")).expect("vector file");
+    f.aka
+}
+
+/// Hex to a fixed array.
+pub fn h<const N: usize>(s: &str) -> [u8; N] {
+    hex::decode(s).expect("hex").try_into().expect("length")
+}
+
+/// AUTN = (SQN ⊕ AK) ‖ AMF ‖ MAC-A from a set's published values alone.
+pub fn set_autn(s: &Set) -> String {
+    let sqn = h::<6>(&s.sqn);
+    let ak = h::<6>(&s.f5);
+    let conc: Vec<u8> = sqn.iter().zip(ak.iter()).map(|(a, b)| a ^ b).collect();
+    format!("{}{}{}", hex::encode(conc), s.amf, s.f1)
+}
+
+/// Repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Copies a shipped profile into `dir` (so SQN state is written there, not in the repo).
+pub fn profile_copy(dir: &Path, name: &str) -> PathBuf {
+    let dst = dir.join(name);
+    std::fs::copy(repo().join("sim-profiles").join(name), &dst).expect("copy profile");
+    dst
+}
+
+/// Writes a profile from text into `dir`.
+pub fn profile_text(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let dst = dir.join(name);
+    std::fs::write(&dst, text).expect("write profile");
+    dst
+}
+
+/// A profile for a published AKA case whose card last accepted one SEQ below the case's SQN.
+pub fn case_profile(dir: &Path, c: &AkaCase, name: &str) -> PathBuf {
+    let sqn = u64::from_str_radix(&c.sqn, 16).expect("sqn") - 32;
+    let key = match &c.op {
+        Some(op) => format!("op = \"{op}\""),
+        None => format!("opc = \"{}\"", c.opc),
+    };
+    let text = format!(
+        "iccid = \"8988211000000000099\"\nimsi = \"001010000000099\"\nmnc_length = 2\nk = \"{}\"\n{key}\namf = \"{}\"\nsqn = \"{sqn:012x}\"\n",
+        c.k, c.amf
+    );
+    profile_text(dir, name, &text)
+}
+
+/// Path of the simbridge binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_simbridge")
+}
+
+/// Runs simbridge with arguments, with a timeout.
+pub fn simbridge(args: &[&str]) -> Output {
+    run_with_timeout(Command::new(bin()).args(args), Duration::from_secs(30))
+}
+
+/// Runs a command to completion or kills it after `limit` (then panics: a test never hangs).
+pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
+    use std::process::Stdio;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut guard = KillOnDrop(Some(child));
+    let start = Instant::now();
+    loop {
+        match guard.0.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(Some(_))) => break,
+            Some(Ok(None)) if start.elapsed() < limit => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            _ => panic!("command {cmd:?} did not finish within {limit:?}"),
+        }
+    }
+    guard
+        .0
+        .take()
+        .expect("child")
+        .wait_with_output()
+        .expect("output")
+}
+
+/// Kills the child process when dropped.
+pub struct KillOnDrop(pub Option<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Whether missing peers must fail the test (CI) instead of skipping it.
+pub fn peers_required() -> bool {
+    std::env::var("SIMBRIDGE_REQUIRE_PEERS").is_ok_and(|v| !v.is_empty())
+}
+
+/// Returns false (and prints why) when the test must be skipped; panics in CI.
+pub fn require(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    if peers_required() {
+        panic!("{what} is not available, and SIMBRIDGE_REQUIRE_PEERS is set (CI): install it (scripts/test does)");
+    }
+    eprintln!(
+        "SKIPPED: {what} is not available (set SIMBRIDGE_REQUIRE_PEERS=1 to make this a failure)"
+    );
+    false
+}
+
+/// Parses stdout as JSON.
+pub fn json_out(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
