@@ -378,3 +378,43 @@ fn bsf_restart_keeps_contexts_and_sequence_numbers() {
     .expect("bootstrap");
     assert_eq!(next.resyncs, 0);
 }
+
+#[test]
+fn late_answer_gets_a_stale_challenge_and_the_client_runs_aka_again() {
+    // The first answer reaches the BSF after the nonce's 60 s: it answers 401 stale=TRUE with a
+    // fresh challenge, and the client runs AKA once more.
+    struct Late {
+        inner: UreqTransport,
+        clock: TestClock,
+        sent: u32,
+    }
+    impl gba::UbTransport for Late {
+        fn get(
+            &mut self,
+            url: &str,
+            h: &[(String, String)],
+        ) -> Result<gba::HttpResponse, GbaError> {
+            self.sent += 1;
+            if self.sent == 2 {
+                self.clock.advance(Duration::from_secs(61));
+            }
+            self.inner.get(url, h)
+        }
+    }
+    let bsf = TestBsf::start(K, "000000000000");
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let mut t = Late {
+        inner: UreqTransport::default(),
+        clock: bsf.clock.clone(),
+        sent: 0,
+    };
+    let out = gba::bootstrap(
+        &mut card,
+        &mut t,
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    assert_eq!(out.round_trips, 3);
+    assert_eq!(bsf.contexts(), 1);
+}

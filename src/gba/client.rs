@@ -178,6 +178,7 @@ pub fn bootstrap(
     };
     let mut resp = send(&first)?;
     let mut resyncs = 0u32;
+    let mut stale_retries = 0u32;
     loop {
         let (ch, rand, autn) = read_challenge(&resp)?;
         let result = match mode {
@@ -222,6 +223,18 @@ pub fn bootstrap(
             CardAka::Success { res, ks } => {
                 creds.response = digest::request_digest(&input, res.expose(), "GET", b"");
                 let ok = send(&creds)?;
+                // The answer came too late (a slow card, a slow link): the BSF flags its fresh
+                // challenge stale=TRUE. Run AKA once more on it.
+                let stale = ok.status == 401
+                    && ok
+                        .header("www-authenticate")
+                        .and_then(|h| Challenge::parse(h).ok())
+                        .is_some_and(|c| c.stale);
+                if stale && stale_retries < 1 {
+                    stale_retries += 1;
+                    resp = ok;
+                    continue;
+                }
                 if ok.status != 200 {
                     return Err(GbaError::Refused {
                         status: ok.status,
