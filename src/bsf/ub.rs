@@ -321,9 +321,12 @@ impl UbService {
             algorithm: digest::ALGORITHM.into(),
             stale,
         };
-        let mut r = Reply::text(401, "authentication required");
-        r.headers.push(("WWW-Authenticate".into(), ch.to_header()));
-        r
+        // No body: every byte on Ub costs airtime, and the challenge header says it all.
+        Reply {
+            status: 401,
+            headers: vec![("WWW-Authenticate".into(), ch.to_header())],
+            body: Vec::new(),
+        }
     }
 
     /// Stores the context and builds the 200 OK with rspauth over the XML body.
