@@ -418,3 +418,31 @@ fn late_answer_gets_a_stale_challenge_and_the_client_runs_aka_again() {
     assert_eq!(out.round_trips, 3);
     assert_eq!(bsf.contexts(), 1);
 }
+
+#[test]
+fn hex_res_password_is_an_interop_switch_on_both_sides() {
+    let bsf = TestBsf::start_with(K, "000000000000", |cfg| cfg.hex_res_password = true);
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let mut cfg = UbConfig::new(&bsf.url());
+    let err = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &cfg,
+        bsf.clock.now(),
+    )
+    .expect_err("raw RES vs a hex BSF");
+    assert!(
+        matches!(err, GbaError::Refused { status: 403, .. }),
+        "{err:?}"
+    );
+    cfg.hex_res_password = true;
+    let out = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &cfg,
+        bsf.clock.now(),
+    )
+    .expect("hex on both sides");
+    assert_eq!(out.round_trips, 2);
+    assert_eq!(bsf.contexts(), 1);
+}

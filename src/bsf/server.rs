@@ -45,6 +45,8 @@ pub struct BsfConfig {
     pub max_contexts: usize,
     /// Time source; `None` = the system clock.
     pub clock: Option<Clock>,
+    /// Expect hex(RES) as the Digest password (see [`UbSettings::hex_res_password`]).
+    pub hex_res_password: bool,
 }
 
 impl std::fmt::Debug for BsfConfig {
@@ -73,6 +75,7 @@ impl BsfConfig {
             nonce_ttl: Duration::from_secs(60),
             max_contexts: 100_000,
             clock: None,
+            hex_res_password: false,
         }
     }
 
@@ -144,6 +147,7 @@ impl BsfServer {
         let mut settings = UbSettings::new(&realm);
         settings.lifetime = cfg.lifetime;
         settings.nonce_ttl = cfg.nonce_ttl;
+        settings.hex_res_password = cfg.hex_res_password;
         let server = tiny_http::Server::http(&cfg.listen).map_err(|e| BsfError::Listen {
             addr: cfg.listen.clone(),
             message: e.to_string(),

@@ -1,5 +1,4 @@
 use super::*;
-use crate::secret::SecretVec;
 
 #[test]
 fn url_split_gives_realm_and_uri() {
