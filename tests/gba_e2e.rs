@@ -446,3 +446,27 @@ fn hex_res_password_is_an_interop_switch_on_both_sides() {
     assert_eq!(out.round_trips, 2);
     assert_eq!(bsf.contexts(), 1);
 }
+
+#[test]
+fn bootstrap_over_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        return;
+    }
+    let bsf = TestBsf::start_with(K, "000000000000", |cfg| cfg.listen = "[::1]:0".into());
+    assert!(bsf.addr().is_ipv6());
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let out = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    let (status, _) = key_api(
+        bsf.addr(),
+        Some(TOKEN),
+        &key_request(&out.context.btid, "naf.example.com", "0100000007"),
+    );
+    assert_eq!(status, 200);
+}

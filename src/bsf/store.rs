@@ -93,7 +93,10 @@ impl ContextStore {
                 })
             }
         };
-        let rows: Vec<Row> = serde_json::from_str(&text).map_err(|e| BsfError::State {
+        let mut text = text;
+        let parsed = serde_json::from_str::<Vec<Row>>(&text);
+        zeroize::Zeroize::zeroize(&mut text);
+        let rows: Vec<Row> = parsed.map_err(|e| BsfError::State {
             path: path.clone(),
             message: format!("corrupt: {e}"),
         })?;

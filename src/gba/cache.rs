@@ -79,13 +79,15 @@ impl ContextCache {
     /// not silently replaced: the user should see it).
     pub fn load(&self, impi: &str) -> Result<Option<BootstrapContext>, GbaError> {
         let path = self.path_for(impi);
-        let text = match std::fs::read_to_string(&path) {
+        let mut text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Self::err(&path, e.to_string())),
         };
-        let stored: StoredContext =
-            serde_json::from_str(&text).map_err(|e| Self::err(&path, format!("corrupt: {e}")))?;
+        let parsed = serde_json::from_str::<StoredContext>(&text);
+        // The file holds Ks (GBA_ME): wipe our copy of it.
+        zeroize::Zeroize::zeroize(&mut text);
+        let stored = parsed.map_err(|e| Self::err(&path, format!("corrupt: {e}")))?;
         let ctx = BootstrapContext::from_stored(stored)
             .map_err(|e| Self::err(&path, format!("corrupt: {e}")))?;
         if ctx.impi != impi {
