@@ -3,6 +3,7 @@
 
 mod card_source;
 mod demo;
+mod energy;
 mod hexarg;
 mod sim;
 mod softsim;
@@ -61,6 +62,8 @@ enum Command {
     Softsim(softsim::SoftsimCommand),
     /// Run the whole chain on one machine with the embedded defaults
     Demo(demo::DemoArgs),
+    /// Energy per message and battery life of each DTLS strategy on NB-IoT / LTE-M
+    Energy(energy::EnergyArgs),
 }
 
 /// Entry point used by `main`.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Sim(c) => sim::run(c),
         Command::Softsim(c) => softsim::run(c),
         Command::Demo(a) => demo::run(a),
+        Command::Energy(a) => energy::run(a),
     };
     match result {
         Ok(code) => code,
