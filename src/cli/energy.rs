@@ -86,7 +86,11 @@ fn build(args: &EnergyArgs) -> Result<Model, CliError> {
         input::apply_results_json(&mut model, &text, &p.display().to_string()).map_err(bad)?;
     }
     let flags = [
-        ("messages_per_day", "--messages-per-day", args.messages_per_day),
+        (
+            "messages_per_day",
+            "--messages-per-day",
+            args.messages_per_day,
+        ),
         ("payload_bytes", "--payload", args.payload),
         ("battery_wh", "--battery-wh", args.battery_wh),
         ("nat_rebind_min", "--nat-rebind-min", args.nat_rebind_min),
@@ -111,14 +115,22 @@ pub fn run(args: EnergyArgs) -> CliResult {
     let rep = model.run().map_err(bad)?;
     if let Some(path) = &args.svg {
         std::fs::write(path, svg::chart(&rep)).map_err(|e| {
-            CliError::new(format!("energy: --svg {}: cannot write: {e}", path.display()))
+            CliError::new(format!(
+                "energy: --svg {}: cannot write: {e}",
+                path.display()
+            ))
         })?;
         eprintln!("energy: chart written to {}", path.display());
     }
     if args.json {
         let params = |v: Vec<simbridge::energy::ParamView<'_>>| {
             v.into_iter()
-                .map(|p| (p.key.to_string(), json!({"value": p.value.value, "unit": p.unit, "source": p.value.source})))
+                .map(|p| {
+                    (
+                        p.key.to_string(),
+                        json!({"value": p.value.value, "unit": p.unit, "source": p.value.source}),
+                    )
+                })
                 .collect::<serde_json::Map<_, _>>()
         };
         let out = json!({

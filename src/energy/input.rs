@@ -38,17 +38,34 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn as_object<'a>(v: &'a Value, file: &str, key: &str) -> Result<&'a Map<String, Value>, EnergyError> {
-    v.as_object()
-        .ok_or_else(|| key_err(file, key, format!("expected a table/object, got {}", type_name(v))))
+fn as_object<'a>(
+    v: &'a Value,
+    file: &str,
+    key: &str,
+) -> Result<&'a Map<String, Value>, EnergyError> {
+    v.as_object().ok_or_else(|| {
+        key_err(
+            file,
+            key,
+            format!("expected a table/object, got {}", type_name(v)),
+        )
+    })
 }
 
 fn non_negative(v: &Value, file: &str, key: &str) -> Result<f64, EnergyError> {
-    let x = v
-        .as_f64()
-        .ok_or_else(|| key_err(file, key, format!("expected a number, got {}", type_name(v))))?;
+    let x = v.as_f64().ok_or_else(|| {
+        key_err(
+            file,
+            key,
+            format!("expected a number, got {}", type_name(v)),
+        )
+    })?;
     if !x.is_finite() || x < 0.0 {
-        return Err(key_err(file, key, format!("must be a non-negative number, got {x}")));
+        return Err(key_err(
+            file,
+            key,
+            format!("must be a non-negative number, got {x}"),
+        ));
     }
     Ok(x)
 }
@@ -151,13 +168,35 @@ pub fn apply_results_json(model: &mut Model, text: &str, file: &str) -> Result<(
                 format!("expected \"{RESULTS_FORMAT}\", got {other}"),
             ))
         }
-        None => return Err(key_err(file, "format", format!("missing (expected \"{RESULTS_FORMAT}\")"))),
+        None => {
+            return Err(key_err(
+                file,
+                "format",
+                format!("missing (expected \"{RESULTS_FORMAT}\")"),
+            ))
+        }
     }
-    let source = match obj.get("source") {
-        None => format!("measured: {file}"),
-        Some(Value::String(s)) => format!("measured: {file} ({s})"),
+    // `kind` says whether the file carries measurements (the default) or published figures.
+    let kind = match obj.get("kind") {
+        None => "measured",
+        Some(Value::String(k)) if k == "measured" || k == "published" => k.as_str(),
         Some(other) => {
-            return Err(key_err(file, "source", format!("expected a string, got {}", type_name(other))))
+            return Err(key_err(
+                file,
+                "kind",
+                format!("expected \"measured\" or \"published\", got {other}"),
+            ))
+        }
+    };
+    let source = match obj.get("source") {
+        None => format!("{kind}: {file}"),
+        Some(Value::String(s)) => format!("{kind}: {file} ({s})"),
+        Some(other) => {
+            return Err(key_err(
+                file,
+                "source",
+                format!("expected a string, got {}", type_name(other)),
+            ))
         }
     };
     let strategies = obj
@@ -167,7 +206,12 @@ pub fn apply_results_json(model: &mut Model, text: &str, file: &str) -> Result<(
 }
 
 /// Sets one parameter by key (as printed by `--explain`): scenario keys first, then the radio's.
-pub fn set_param(model: &mut Model, key: &str, value: f64, origin: &str) -> Result<(), EnergyError> {
+pub fn set_param(
+    model: &mut Model,
+    key: &str,
+    value: f64,
+    origin: &str,
+) -> Result<(), EnergyError> {
     if let Some((p, dom)) = model.scenario.param_mut(key) {
         return p.set(value, dom, origin);
     }
@@ -250,7 +294,11 @@ pub fn apply_params_toml(model: &mut Model, text: &str, file: &str) -> Result<()
                 for (k, val) in entries {
                     let full = format!("{section}.{k}");
                     let x = val.as_f64().ok_or_else(|| {
-                        key_err(file, &full, format!("expected a number, got {}", type_name(val)))
+                        key_err(
+                            file,
+                            &full,
+                            format!("expected a number, got {}", type_name(val)),
+                        )
                     })?;
                     let origin = format!("{file}: {full}");
                     let slot = match (section.as_str(), other_radio.as_mut()) {
@@ -264,7 +312,11 @@ pub fn apply_params_toml(model: &mut Model, text: &str, file: &str) -> Result<()
                         } else {
                             super::RadioParams::keys()
                         };
-                        key_err(file, &full, format!("unknown key (expected one of {})", keys.join(", ")))
+                        key_err(
+                            file,
+                            &full,
+                            format!("unknown key (expected one of {})", keys.join(", ")),
+                        )
                     })?;
                     p.set(x, dom, &origin).map_err(|e| match e {
                         EnergyError::BadValue { problem, .. } => key_err(file, &full, problem),

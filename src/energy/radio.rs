@@ -193,12 +193,15 @@ param_table!(RadioParams {
 
 const V_SRC: &str = "3.7 V, the Nordic Online Power Profiler convention; NCS power_nrf91.rst measured at 3.7 V (supplies: nRF91 3.0-5.5 V, BG96 3.3-4.3 V, SARA-R5 3.3-4.4 V)";
 const PSM_SRC: &str = "nRF9160 PS 2.7 uA, SIM7080 spec 3.2 uA, BG95xA forum < 3 uA (spread: SARA-R510S 0.5 uA .. BG96 10 uA)";
-const BOARD_SRC: &str = "energy.md sec. 6 board add-on (NCS measured floor 3.44 uA; Thingy:91 about 40 uA)";
+const BOARD_SRC: &str =
+    "energy.md sec. 6 board add-on (NCS measured floor 3.44 uA; Thingy:91 about 40 uA)";
 const SCALE_NORMAL: &str = "by definition (setup_j is the normal-coverage figure)";
-const SCALE_EXT: &str = "[assumption] between normal and extreme; no published per-CE-level setup energy was found";
+const SCALE_EXT: &str =
+    "[assumption] between normal and extreme; no published per-CE-level setup energy was found";
 const SCALE_EXTREME: &str = "[assumption] u-blox NB-IoT app note: 200 B uplink in ECL2 good vs bad SNR 200 uWh vs 1.07 mWh (x5.4)";
 const TX23_SRC: &str = "I_TX at 23 dBm: BG96 / SARA-R5 class 135-236 mA (nRF9160 M1 100-115 mA); the UE transmits at full power in coverage enhancement";
-const BYTE_DOWN_NOTE: &str = "[assumption] same as uplink: energy.md sec. 6 gives one time per byte";
+const BYTE_DOWN_NOTE: &str =
+    "[assumption] same as uplink: energy.md sec. 6 gives one time per byte";
 
 /// Default NB-IoT parameters (energy.md §6 recommended set).
 pub fn nbiot_defaults() -> RadioParams {

@@ -31,7 +31,11 @@ pub fn fmt_num(x: f64) -> String {
 /// The results as a Markdown table with the figures' sources below it.
 pub fn markdown(r: &Report) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "Energy per message and battery life: {}\n", scenario_line(r));
+    let _ = writeln!(
+        s,
+        "Energy per message and battery life: {}\n",
+        scenario_line(r)
+    );
     let _ = writeln!(
         s,
         "| strategy | handshakes/msg | bytes up/down per msg | RTT/msg | J/msg | security J (%) | avg current uA | life on {} Wh (y) | {} y on {} Wh |",
@@ -75,10 +79,20 @@ pub fn markdown(r: &Report) -> String {
 /// Every parameter in use with its value, unit and source, as Markdown tables.
 pub fn explain(m: &Model) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "\nScenario parameters (--set KEY=VALUE, or [scenario] in --params):\n");
+    let _ = writeln!(
+        s,
+        "\nScenario parameters (--set KEY=VALUE, or [scenario] in --params):\n"
+    );
     let _ = writeln!(s, "| key | value | unit | source |\n|---|---:|---|---|");
     for p in m.scenario.params() {
-        let _ = writeln!(s, "| {} | {} | {} | {} |", p.key, fmt_num(p.value.value), p.unit, p.value.source);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            p.key,
+            fmt_num(p.value.value),
+            p.unit,
+            p.value.source
+        );
     }
     let _ = writeln!(
         s,
@@ -88,9 +102,19 @@ pub fn explain(m: &Model) -> String {
     );
     let _ = writeln!(s, "| key | value | unit | source |\n|---|---:|---|---|");
     for p in m.radio.params() {
-        let _ = writeln!(s, "| {} | {} | {} | {} |", p.key, fmt_num(p.value.value), p.unit, p.value.source);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            p.key,
+            fmt_num(p.value.value),
+            p.unit,
+            p.value.source
+        );
     }
-    let _ = writeln!(s, "\nStrategy figures (UDP payload bytes, datagrams, extra round trips):\n");
+    let _ = writeln!(
+        s,
+        "\nStrategy figures (UDP payload bytes, datagrams, extra round trips):\n"
+    );
     let _ = writeln!(
         s,
         "| strategy | per (re)connection up/down B, dgrams, RTT | per message up/down B | source |\n|---|---|---|---|"
