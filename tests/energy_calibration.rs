@@ -46,11 +46,11 @@ fn deviation(model_j: f64, measured_j: f64) -> f64 {
 fn ltem_cid_exchange_within_20_percent_of_boaks() {
     let p = row(&boaks_exchange(Radio::Ltem, false), "long-lived-cid");
     assert!(
-        (p.per_message.bytes_up - 28.0 - 400.0).abs() < 0.1,
+        (p.on_air.bytes_up - 28.0 - 400.0).abs() < 0.1,
         "{:?}",
-        p.per_message
+        p.on_air
     );
-    assert!((p.per_message.bytes_down - 28.0 - 40.0).abs() < 0.1);
+    assert!((p.on_air.bytes_down - 28.0 - 40.0).abs() < 0.1);
     let d = deviation(p.energy_per_message_j, BOAKS_LTEM_J);
     println!(
         "LTE-M CID exchange: model {:.3} J, measured {:.3} J ({:+.0} %)",

@@ -140,7 +140,7 @@ fn json_has_the_documented_keys() {
             "datagrams_down",
             "round_trips",
         ] {
-            assert!(row["per_message"][key].is_number(), "per_message.{key}");
+            assert!(row["on_air"][key].is_number(), "on_air.{key}");
         }
         for key in ["setup_j", "tx_j", "rx_j", "wait_j", "tail_j", "tau_j"] {
             assert!(row["breakdown"][key].is_number(), "breakdown.{key}");

@@ -69,7 +69,7 @@ pub struct Projection {
     pub handshakes_per_message: f64,
     /// On-air traffic per message: bytes include IP/UDP headers; round trips include the
     /// application's own.
-    pub per_message: Figures,
+    pub on_air: Figures,
     /// Where the energy goes.
     pub breakdown: Breakdown,
     /// Energy per message event, J.
@@ -289,7 +289,7 @@ impl Model {
                 source.into()
             },
             handshakes_per_message: handshakes,
-            per_message: Figures {
+            on_air: Figures {
                 bytes_up: traffic.bytes_up + ip * traffic.datagrams_up,
                 bytes_down: traffic.bytes_down + ip * traffic.datagrams_down,
                 ..*traffic

@@ -79,8 +79,8 @@ fn equations_on_hand_checked_numbers() {
     let down_extra = 246.0 + 3.0 * 28.0 + 29.0;
     let extra = 2.0 * 0.1 * up_extra / 1e3 + 2.0 * 0.05 * down_extra * 2.0 / 1e3 + 2.0 * 0.05 * 3.0;
     assert!((full.security_overhead_j - extra).abs() < 1e-9, "{full:?}");
-    assert!((full.per_message.bytes_up - (100.0 + up_extra)).abs() < 1e-9);
-    assert_eq!(full.per_message.round_trips, 4.0);
+    assert!((full.on_air.bytes_up - (100.0 + up_extra)).abs() < 1e-9);
+    assert_eq!(full.on_air.round_trips, 4.0);
 }
 
 #[test]
