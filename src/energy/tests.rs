@@ -488,3 +488,41 @@ fn radio_and_coverage_names() {
         Coverage::Extreme
     );
 }
+
+/// The fenced block of `lang` that follows `heading` in docs/energy.md.
+fn doc_block<'a>(doc: &'a str, heading: &str, lang: &str) -> &'a str {
+    let after = doc
+        .split(heading)
+        .nth(1)
+        .expect("heading in docs/energy.md");
+    let start = after
+        .split(&format!("```{lang}\n"))
+        .nth(1)
+        .expect("code block");
+    start.split("```").next().expect("closed block")
+}
+
+#[test]
+fn documented_examples_are_accepted() {
+    let doc = include_str!("../../docs/energy.md");
+    let mut m = model(Radio::Nbiot, Coverage::Normal, false);
+    let json = doc_block(doc, "### Results file", "json");
+    apply_results_json(&mut m, json, "example.json").expect("the documented results file");
+    let toml = doc_block(doc, "### Parameter file", "toml");
+    apply_params_toml(&mut m, toml, "example.toml").expect("the documented parameter file");
+    let published = include_str!("../../docs/energy-dtls13-published.json");
+    apply_results_json(&mut m, published, "docs/energy-dtls13-published.json")
+        .expect("shipped file");
+    let r = m.run().expect("runs");
+    assert_eq!(r.rows.len(), 7, "reference + 4 DTLS 1.2 + 2 DTLS 1.3 rows");
+    let psk = r
+        .rows
+        .iter()
+        .find(|p| p.strategy == "dtls13-psk")
+        .expect("row");
+    assert!(
+        psk.figures_source.starts_with("published: "),
+        "{}",
+        psk.figures_source
+    );
+}
