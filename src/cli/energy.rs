@@ -21,6 +21,9 @@ pub struct EnergyArgs {
     /// The device sends Release Assistance Indication (short RRC tail)
     #[arg(long)]
     rai: bool,
+    /// Without CID, re-run a full handshake after a NAT rebinding (default: resume)
+    #[arg(long)]
+    rebind_full: bool,
     /// Application exchanges per day
     #[arg(long, value_name = "N")]
     messages_per_day: Option<f64>,
@@ -77,6 +80,7 @@ fn read(flag: &str, path: &PathBuf) -> Result<String, CliError> {
 /// order (later wins).
 fn build(args: &EnergyArgs) -> Result<Model, CliError> {
     let mut model = Model::new(args.radio, args.coverage, args.rai);
+    model.rebind_full = args.rebind_full;
     if let Some(p) = &args.params {
         let text = read("--params", p)?;
         input::apply_params_toml(&mut model, &text, &p.display().to_string()).map_err(bad)?;

@@ -24,6 +24,9 @@ pub struct Model {
     pub coverage: Coverage,
     /// Whether the device sends Release Assistance Indication after its last expected packet.
     pub rai: bool,
+    /// `long-lived` without CID re-runs a full handshake after a NAT rebinding instead of
+    /// resuming (for servers that do not offer resumption).
+    pub rebind_full: bool,
     /// Traffic, network and battery.
     pub scenario: Scenario,
     /// Byte / round-trip figures per strategy.
@@ -99,6 +102,8 @@ pub struct Report {
     pub coverage: Coverage,
     /// RAI used.
     pub rai: bool,
+    /// Handshake of `long-lived` after a NAT rebinding: "abbreviated" or "full".
+    pub rebind_handshake: &'static str,
     /// Application exchanges per day.
     pub messages_per_day: f64,
     /// Application payload per message, B.
@@ -120,6 +125,7 @@ impl Model {
             radio: super::radio::defaults(radio),
             coverage,
             rai,
+            rebind_full: false,
             scenario: Scenario::default(),
             strategies: StrategySet::default(),
         }
@@ -149,7 +155,12 @@ impl Model {
                 vec![(s.per_connection, 1.0 - f_key), (full, f_key)]
             }
             StrategyId::LongLived => {
-                vec![(s.per_connection, (1.0 - f_key) * f_rebind), (full, f_key)]
+                let rebind = if self.rebind_full {
+                    full
+                } else {
+                    s.per_connection
+                };
+                vec![(rebind, (1.0 - f_key) * f_rebind), (full, f_key)]
             }
             StrategyId::LongLivedCid => vec![(s.per_connection, f_key)],
         }
@@ -238,13 +249,26 @@ impl Model {
                 traffic = traffic.plus(&f.scaled(*k));
                 n += k;
             }
-            rows.push(self.project(id.key(), id.label(), false, &s.source, n, &traffic, plain_j));
+            let source = if *id == StrategyId::LongLived && self.rebind_full {
+                format!(
+                    "{}; rebind_full: a full handshake after each rebinding",
+                    s.source
+                )
+            } else {
+                s.source.to_string()
+            };
+            rows.push(self.project(id.key(), id.label(), false, &source, n, &traffic, plain_j));
         }
         let sc = &self.scenario;
         Ok(Report {
             radio: self.radio.radio,
             coverage: self.coverage,
             rai: self.rai,
+            rebind_handshake: if self.rebind_full {
+                "full"
+            } else {
+                "abbreviated"
+            },
             messages_per_day: sc.messages_per_day.value,
             payload_bytes: sc.payload_bytes.value,
             battery_wh: sc.battery_wh.value,

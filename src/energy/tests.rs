@@ -208,6 +208,19 @@ fn cid_makes_nat_rebinding_free() {
 }
 
 #[test]
+fn a_full_handshake_after_rebinding_costs_more_than_resuming() {
+    let m = model(Radio::Nbiot, Coverage::Extended, false);
+    let mut full = m.clone();
+    full.rebind_full = true;
+    assert!(energy(&full, "long-lived") > energy(&m, "long-lived"));
+    assert_eq!(
+        energy(&full, "long-lived-cid"),
+        energy(&m, "long-lived-cid")
+    );
+    assert_eq!(full.run().expect("runs").rebind_handshake, "full");
+}
+
+#[test]
 fn key_lifetime_amortises_the_full_handshake() {
     let mut m = model(Radio::Nbiot, Coverage::Normal, false);
     set_param(&mut m, "messages_per_day", 24.0, "test").expect("set");
