@@ -539,3 +539,26 @@ fn documented_examples_are_accepted() {
         psk.figures_source
     );
 }
+
+#[test]
+fn a_serialised_results_file_reads_back() {
+    let mut f = ResultsFile::measured("bench test");
+    let hs = Figures::new(300.0, 200.0, 3.0, 3.0, 3.0);
+    let rec = Figures::new(29.0, 29.0, 0.0, 0.0, 0.0);
+    f.insert(
+        StrategyId::LongLivedCid,
+        ResultsEntry {
+            per_connection: hs,
+            per_message: rec,
+            per_key_change: None,
+            source: Some("ours, CID 4 B".into()),
+        },
+    );
+    let text = serde_json::to_string(&f).expect("serialises");
+    let mut m = model(Radio::Ltem, Coverage::Normal, false);
+    apply_results_json(&mut m, &text, "bench.json").expect("reads back");
+    let s = &m.strategies.strategies[&StrategyId::LongLivedCid];
+    assert_eq!(s.per_connection, hs);
+    assert_eq!(s.per_message, rec);
+    assert_eq!(s.source, "measured: bench.json (bench test): ours, CID 4 B");
+}
