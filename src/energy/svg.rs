@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 const WIDTH: f64 = 1100.0;
 const LEFT: f64 = 290.0;
 const RIGHT: f64 = 300.0;
-const TOP: f64 = 96.0;
+const TOP: f64 = 116.0;
 const BAR_H: f64 = 26.0;
 const GAP: f64 = 14.0;
 const MEETS: &str = "#2e7d32";
