@@ -110,6 +110,10 @@ pub struct Report {
     pub payload_bytes: f64,
     /// Battery, Wh.
     pub battery_wh: f64,
+    /// PSK lifetime, h.
+    pub key_lifetime_h: f64,
+    /// NAT rebinding period, min.
+    pub nat_rebind_min: f64,
     /// 3GPP objective: years on `target_battery_wh`.
     pub target_years: f64,
     /// 3GPP evaluation battery, Wh.
@@ -272,6 +276,8 @@ impl Model {
             messages_per_day: sc.messages_per_day.value,
             payload_bytes: sc.payload_bytes.value,
             battery_wh: sc.battery_wh.value,
+            key_lifetime_h: sc.key_lifetime_h.value,
+            nat_rebind_min: sc.nat_rebind_min.value,
             target_years: TARGET_YEARS,
             target_battery_wh: TARGET_BATTERY_WH,
             rows,

@@ -7,13 +7,15 @@ use std::fmt::Write as _;
 /// One-line description of the scenario, for headings and the chart title.
 pub fn scenario_line(r: &Report) -> String {
     format!(
-        "{}, {} coverage, {}, {} msg/day, {} B payload, {} Wh battery",
+        "{}, {} coverage, {}, {} msg/day, {} B payload, {} Wh battery; {} h key, NAT rebinding every {} min",
         r.radio.label(),
         r.coverage,
         if r.rai { "RAI" } else { "no RAI" },
         fmt_num(r.messages_per_day),
         fmt_num(r.payload_bytes),
-        fmt_num(r.battery_wh)
+        fmt_num(r.battery_wh),
+        fmt_num(r.key_lifetime_h),
+        fmt_num(r.nat_rebind_min)
     )
 }
 
