@@ -6,6 +6,7 @@ mod bsf;
 mod bridge;
 mod card_source;
 mod demo;
+mod energy;
 mod hexarg;
 mod psk;
 mod server;
@@ -77,6 +78,8 @@ enum Command {
     Psk(psk::PskArgs),
     /// Run the network side: HSS/AuC, BSF (Ub) and the key API for servers
     Bsf(bsf::BsfArgs),
+    /// Energy per message and battery life of each DTLS strategy on NB-IoT / LTE-M
+    Energy(energy::EnergyArgs),
 }
 
 /// Entry point used by `main`.
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Bootstrap(a) => bootstrap::run(a),
         Command::Psk(a) => psk::run(a),
         Command::Bsf(a) => bsf::run(a),
+        Command::Energy(a) => energy::run(a),
     };
     match result {
         Ok(code) => code,
