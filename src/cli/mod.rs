@@ -1,6 +1,8 @@
 //! Command-line interface: argument parsing, logging set-up, exit codes. Each subcommand lives in
 //! its own file and calls into the library.
 
+mod dtls;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -46,13 +48,18 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// DTLS 1.2 PSK diagnostic client and server.
+    Dtls(dtls::DtlsArgs),
+}
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
-    let result: CliResult = match cli.command {};
+    let result: CliResult = match cli.command {
+        Command::Dtls(a) => dtls::run(a),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {

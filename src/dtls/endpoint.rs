@@ -219,6 +219,11 @@ impl Endpoint {
         self.out.pop_front()
     }
 
+    /// True when datagrams wait in `poll_transmit`.
+    pub fn poll_transmit_pending(&self) -> bool {
+        !self.out.is_empty()
+    }
+
     /// Next event, with the peer it concerns.
     pub fn poll_event(&mut self) -> Option<(SocketAddr, Event)> {
         self.events.pop_front()
