@@ -6,6 +6,8 @@ mod client;
 pub use server::AcceptedHello;
 mod keys;
 mod server;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
