@@ -556,6 +556,11 @@ impl Connection {
         self.hs.sni.as_deref()
     }
 
+    /// Changes the PMTU (largest UDP payload) for the flights sent from now on.
+    pub fn set_mtu(&mut self, mtu: usize) {
+        self.common.mtu = mtu.max(super::config::MIN_MTU);
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
