@@ -59,6 +59,9 @@ pub struct Endpoint {
     stats: EndpointStats,
 }
 
+/// Highest message_seq a new ClientHello may carry.
+const MAX_HELLO_SEQ: u16 = 8;
+
 /// A ClientHello found at the start of a datagram (unfragmented, epoch 0).
 struct Hello {
     hello: ClientHello,
@@ -78,6 +81,10 @@ fn peek_client_hello(data: &[u8]) -> Option<Hello> {
         || f.offset != 0
         || f.body.len() != f.length as usize
     {
+        return None;
+    }
+    // a hello is message 0, or 1 after a HelloVerifyRequest (a few more if cookies rotate)
+    if f.message_seq > MAX_HELLO_SEQ {
         return None;
     }
     let hello = ClientHello::parse(f.body).ok()?;

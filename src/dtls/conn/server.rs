@@ -105,7 +105,7 @@ impl Connection {
         let mut items = Vec::new();
         let mut push = |c: &mut Connection, t: HandshakeType, body: Vec<u8>| {
             let seq = c.next_send_seq;
-            c.next_send_seq += 1;
+            c.next_send_seq = c.next_send_seq.wrapping_add(1);
             c.transcript_add(t, seq, &body);
             items.push(FlightItem::Handshake {
                 msg_type: t,
@@ -163,6 +163,9 @@ impl Connection {
                 "protected handshake message other than Finished",
             ));
         }
+        if m.epoch == 0 && m.msg_type == T::Finished {
+            return Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec"));
+        }
         match (state, m.msg_type) {
             (State::ServerWaitKx, T::ClientKeyExchange) => {
                 let suite = self
@@ -203,7 +206,7 @@ impl Connection {
                 self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
                 let fin = self.our_verify_data()?.to_vec();
                 let seq = self.next_send_seq;
-                self.next_send_seq += 1;
+                self.next_send_seq = self.next_send_seq.wrapping_add(1);
                 self.transcript_add(T::Finished, seq, &fin);
                 let flight = Flight {
                     items: vec![
