@@ -289,6 +289,7 @@ fn hello_with_the_last_message_seq_does_not_panic() {
         hello,
         message_seq: u16::MAX,
         record_seq: (1 << 48) - 1,
+        datagram_len: 0,
     };
     let mut c =
         simbridge::dtls::Connection::server(Arc::new(server_config(&[CCM8], 2)), p.now, &accepted);

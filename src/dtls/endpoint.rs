@@ -67,6 +67,7 @@ struct Hello {
     hello: ClientHello,
     message_seq: u16,
     record_seq: u64,
+    datagram_len: usize,
 }
 
 fn peek_client_hello(data: &[u8]) -> Option<Hello> {
@@ -92,6 +93,7 @@ fn peek_client_hello(data: &[u8]) -> Option<Hello> {
         hello,
         message_seq: f.message_seq,
         record_seq: rec.header.seq,
+        datagram_len: data.len(),
     })
 }
 
@@ -171,6 +173,7 @@ impl Endpoint {
             hello: h.hello,
             message_seq: h.message_seq,
             record_seq: h.record_seq,
+            datagram_len: h.datagram_len,
         };
         let conn = Connection::server(self.config.clone(), now, &accepted);
         self.stats.accepted += 1;

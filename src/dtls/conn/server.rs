@@ -34,6 +34,9 @@ pub struct AcceptedHello {
     pub message_seq: u16,
     /// Its record sequence number (our first records echo it, RFC 6347 §4.2.1).
     pub record_seq: u64,
+    /// Size of the datagram that carried it (for the handshake byte counters; the cookie
+    /// exchange before it is stateless and not counted per connection).
+    pub datagram_len: usize,
 }
 
 impl Connection {
@@ -48,6 +51,7 @@ impl Connection {
         c.next_send_seq = ch.message_seq;
         c.reasm.skip_to(ch.message_seq.wrapping_add(1));
         c.hs.client_random = ch.hello.random;
+        c.stats.received(ch.datagram_len, true);
         if let Err(e) = c.server_hello(now, &config, ch) {
             c.fail(e);
         }
