@@ -353,7 +353,10 @@ fn close_notify_both_ways() {
     assert_eq!(p.server.connection_count(), 0);
     assert!(p.client.send(b"late").is_err());
     let before = p.client.stats().dropped_closed;
-    p.client.handle_datagram(p.now, &plain_record(ContentType::ApplicationData, 200, b"x"));
+    p.client.handle_datagram(
+        p.now,
+        &plain_record(ContentType::ApplicationData, 200, b"x"),
+    );
     assert_eq!(p.client.stats().dropped_closed, before + 1);
     assert!(p.client.poll_transmit().is_none());
 }
@@ -388,4 +391,47 @@ fn no_common_suite_gets_handshake_failure() {
         p.client_closed(),
         Some(CloseReason::PeerAlert(AlertDescription::HandshakeFailure))
     );
+}
+
+#[test]
+fn client_without_extended_master_secret_refused() {
+    use simbridge::dtls::wire::handshake::parse_fragments;
+    use simbridge::dtls::wire::hello::{
+        ClientHello, HelloVerifyRequest, EMPTY_RENEGOTIATION_INFO_SCSV,
+    };
+    use simbridge::dtls::wire::record::split_datagram;
+    let mut p = pair();
+    let mut ch = ClientHello {
+        version: 0xFEFD,
+        random: [5; 32],
+        session_id: vec![],
+        cookie: vec![],
+        cipher_suites: vec![CCM8.iana(), EMPTY_RENEGOTIATION_INFO_SCSV],
+        compression_methods: vec![0],
+        extensions: Default::default(),
+    };
+    p.server.handle_datagram(
+        p.now,
+        p.client_addr,
+        &plain_handshake(0, HandshakeType::ClientHello, 0, &ch.encode()),
+    );
+    let hvr = p.server.poll_transmit().unwrap().payload;
+    let (recs, _) = split_datagram(&hvr);
+    let frags = parse_fragments(recs[0].fragment).unwrap();
+    ch.cookie = HelloVerifyRequest::parse(frags[0].body).unwrap().cookie;
+    p.server.handle_datagram(
+        p.now,
+        p.client_addr,
+        &plain_handshake(1, HandshakeType::ClientHello, 1, &ch.encode()),
+    );
+    p.collect();
+    assert_eq!(
+        p.server_closed(),
+        Some(CloseReason::Error(Error::NoExtendedMasterSecret))
+    );
+    let alert = p.server.poll_transmit().unwrap().payload;
+    let (recs, _) = split_datagram(&alert);
+    assert_eq!(recs[0].header.content_type, ContentType::Alert);
+    assert_eq!(recs[0].fragment, &[2, 40], "fatal handshake_failure");
+    assert_eq!(p.server.connection_count(), 0);
 }
