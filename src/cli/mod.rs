@@ -13,6 +13,7 @@ mod server;
 mod signals;
 mod sim;
 mod softsim;
+mod dtls;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -80,6 +81,8 @@ enum Command {
     Bsf(bsf::BsfArgs),
     /// Energy per message and battery life of each DTLS strategy on NB-IoT / LTE-M
     Energy(energy::EnergyArgs),
+    /// DTLS 1.2 PSK diagnostic client and server.
+    Dtls(dtls::DtlsArgs),
 }
 
 /// Entry point used by `main`.
@@ -96,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Psk(a) => psk::run(a),
         Command::Bsf(a) => bsf::run(a),
         Command::Energy(a) => energy::run(a),
+        Command::Dtls(a) => dtls::run(a),
     };
     match result {
         Ok(code) => code,
