@@ -102,16 +102,24 @@ pub fn gnutls_server(port: u16, priority: &str, psk: &str, extra: &[&str]) -> Gn
     let file = dir.path().join("psk.passwd");
     std::fs::write(&file, format!("{IDENTITY}:{PSK_HEX}\n")).expect("psk file");
     let _ = psk; // gnutls-serv reads the key from the file; one key for all tests
-    let mut cmd = Command::new("gnutls-serv");
-    cmd.args(["--udp", "-p", &port.to_string(), "--echo", "-d", "5"])
-        .arg("--pskpasswd")
-        .arg(&file)
-        .args(["--priority", priority])
-        .args(extra);
+                 // gnutls-serv block-buffers stdout into a pipe: stdbuf makes it line-buffered.
+    let mut cmd = Command::new("stdbuf");
+    cmd.args([
+        "-oL",
+        "gnutls-serv",
+        "--udp",
+        "-p",
+        &port.to_string(),
+        "--echo",
+        "-d",
+        "5",
+    ])
+    .arg("--pskpasswd")
+    .arg(&file)
+    .args(["--priority", priority])
+    .args(extra);
     let proc = Proc::spawn("gnutls-serv", cmd);
-    proc.expect_line(Stream::Stdout, READY, "listening line", |l| {
-        l.contains("listening on IPv4")
-    });
+    proc.expect_in_transcript(READY, "listening line", |l| l.contains("listening on IPv4"));
     GnutlsServer { proc, _dir: dir }
 }
 

@@ -129,6 +129,35 @@ impl Proc {
         }
     }
 
+    /// Waits until some line on either stream (as kept in the transcript) satisfies `pred`;
+    /// panics with the transcript after `timeout`. Does not consume lines.
+    pub fn expect_in_transcript(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .transcript
+                .lock()
+                .ok()
+                .and_then(|l| l.iter().find(|x| pred(x)).cloned());
+            if let Some(l) = found {
+                return l;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: no {what} within {timeout:?}; transcript:\n{}",
+                    self.name,
+                    self.transcript()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Writes one line (a newline is added) to stdin.
     pub fn write_line(&mut self, line: &str) {
         let name = self.name.clone();
