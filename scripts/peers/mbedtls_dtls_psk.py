@@ -39,30 +39,58 @@ def cipher_name(conn):
     return c if isinstance(c, str) else c[0]
 
 
-def handshake(conn, address=None):
-    """do_handshake with a short socket timeout, so Mbed TLS's retransmission timer gets to run."""
+def flush(conn):
+    """Send whatever Mbed TLS queued. python-mbedtls's own do_handshake only sends on
+    WantWriteError, so flights that Mbed TLS retransmits on its timer (or in answer to a
+    retransmitted peer flight) would stay in the buffer: flush after every step."""
+    buf = conn._buffer
     while True:
-        try:
-            if address is None:
-                conn.do_handshake()
-            else:
-                conn.do_handshake(address)
+        out = buf.peek_outgoing(4096)
+        if not out:
             return
-        except socket.timeout:
+        amt = conn._socket.send(out)
+        buf.consume_outgoing(amt)
+
+
+def handshake(conn):
+    """Drive the handshake with a short socket timeout, so Mbed TLS's retransmission timer
+    (checked on every call) gets to run, and flush after each step."""
+    buf = conn._buffer
+    while buf._handshake_state is not tls.HandshakeStep.HANDSHAKE_OVER:
+        try:
+            buf.do_handshake()
+        except tls.WantWriteError:
+            pass
+        except tls.WantReadError:
+            flush(conn)
+            try:
+                data = conn._socket.recv(4096)
+            except socket.timeout:
+                continue
+            buf.receive_from_network(data)
             continue
+        except tls.HelloVerifyRequest:
+            flush(conn)
+            raise
+        flush(conn)
+    flush(conn)
 
 
 def read_record(conn):
     """One application record; None once the peer sent close_notify."""
     while True:
+        flush(conn)
         try:
             data = conn.recv(4096)
-        except socket.timeout:
+        except (socket.timeout, tls.WantReadError, tls.WantWriteError):
+            # nothing yet, or a record that was not application data (a retransmitted flight)
             continue
         except TLSError as e:
             if "CLOSE_NOTIFY" in str(e).upper() or "7880" in str(e):
                 return None
             raise
+        finally:
+            flush(conn)
         if data == b"":
             # mbedtls_ssl_read returned 0: close_notify received.
             return None
@@ -83,20 +111,24 @@ def server(a, conf):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((a.host, a.port))
     say("LISTENING", sock.getsockname()[1])
-    # Cookie dance: accept -> setcookieparam -> handshake raises HelloVerifyRequest -> accept again.
+    # Cookie dance: accept -> setcookieparam -> handshake raises HelloVerifyRequest -> accept
+    # again. Repeated until a ClientHello with a valid cookie arrives: a lost cookie ClientHello
+    # or a retransmitted/duplicated first ClientHello means another round.
     conn, addr = sock.accept()
-    conn.settimeout(0.2)
-    conn.setcookieparam(addr[0].encode("ascii"))
-    try:
-        handshake(conn)
-    except tls.HelloVerifyRequest:
-        pass
-    else:
-        raise RuntimeError("expected a HelloVerifyRequest round")
-    conn, addr = conn.accept()
-    conn.settimeout(0.2)
-    conn.setcookieparam(addr[0].encode("ascii"))
-    handshake(conn)
+    while True:
+        conn.settimeout(0.2)
+        conn.setcookieparam(addr[0].encode("ascii"))
+        try:
+            handshake(conn)
+            break
+        except tls.HelloVerifyRequest:
+            pass
+        while True:
+            try:
+                conn, addr = conn.accept()
+                break
+            except socket.timeout:
+                continue
     say("CONNECTED", cipher_name(conn))
     while True:
         data = read_record(conn)
