@@ -2,13 +2,15 @@
 """DTLS 1.2 PSK peer on Mbed TLS 2.28 (python-mbedtls), for simbridge's interop tests.
 
     mbedtls_dtls_psk.py server --port P --suite NAME [--echo] [--identity ID] [--psk HEX]
-    mbedtls_dtls_psk.py client --port P --suite NAME [--send MSG]... [--identity ID] [--psk HEX]
+    mbedtls_dtls_psk.py client --port P --suite NAME [--send MSG]... [--stdin] [--identity ID] [--psk HEX]
 
 NAME is an IANA name (TLS_PSK_WITH_AES_128_CCM_8) or an Mbed TLS one (TLS-PSK-WITH-AES-128-CCM-8).
 Loopback only. One connection per run. Output on stdout, one line per event, flushed:
     LISTENING <port>     server bound (port 0 picks one)
     CONNECTED <suite>    handshake done
-    RECV <text>          one application record (the server echoes it back with --echo)
+    RECV <text>          one application record (the server echoes it back with --echo; the
+                         client sends each --send MSG, or each stdin line with --stdin, and
+                         waits for its echo)
     CLOSE_NOTIFY         the peer sent close_notify
     CLOSED               we sent close_notify (client, after its messages)
     ERROR <text>         failure (exit status 1)
@@ -147,7 +149,8 @@ def client(a, conf):
     conn.connect((a.host, a.port))
     handshake(conn)
     say("CONNECTED", cipher_name(conn))
-    for msg in a.send:
+    messages = (line.rstrip("\n") for line in sys.stdin) if a.stdin else a.send
+    for msg in messages:
         conn.send((msg + "\n").encode("utf-8"))
         data = read_record(conn)
         if data is None:
@@ -169,6 +172,7 @@ def main():
     p.add_argument("--psk", default=PSK)
     p.add_argument("--echo", action="store_true")
     p.add_argument("--send", action="append", default=[])
+    p.add_argument("--stdin", action="store_true", help="client: send stdin lines instead of --send")
     p.add_argument("--timeout", type=int, default=20)
     a = p.parse_args()
     if a.host not in ("127.0.0.1", "::1", "localhost"):

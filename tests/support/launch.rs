@@ -177,3 +177,20 @@ pub fn mbedtls_client(port: u16, suite: &str, psk: &str, messages: &[&str]) -> P
     }
     Proc::spawn("mbedtls-client", cmd)
 }
+
+/// The python-mbedtls client in `--stdin` mode: each stdin line is sent and its echo awaited;
+/// EOF sends close_notify.
+pub fn mbedtls_client_stdin(port: u16, suite: &str, psk: &str) -> Proc {
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(mbedtls_script()).args([
+        "client",
+        "--port",
+        &port.to_string(),
+        "--stdin",
+        "--suite",
+        suite,
+        "--psk",
+        psk,
+    ]);
+    Proc::spawn("mbedtls-client", cmd)
+}

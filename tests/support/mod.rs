@@ -4,7 +4,7 @@
 //!
 //! Each test file (and `benches/dtls_wire.rs`) uses it with `mod support;`; not every user needs
 //! every item.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod launch;
 pub mod net;
