@@ -223,7 +223,7 @@ fn ours_client_offering_ecdhe_psk_first_gets_psk_ccm_8_from_mbedtls() {
     if !require_peer(Peer::Mbedtls) {
         return;
     }
-    let (mut srv, port) = mbedtls_server("TLS_PSK_WITH_AES_128_CCM_8", PSK_HEX);
+    let (srv, port) = mbedtls_server("TLS_PSK_WITH_AES_128_CCM_8", PSK_HEX);
     let mut cli = ours_client(
         format!("127.0.0.1:{port}").parse().unwrap(),
         PSK_HEX,

@@ -127,7 +127,7 @@ fn ours_client_offering_ecdhe_psk_first_gets_psk_ccm_8_from_openssl() {
         return;
     }
     let port = free_udp_port();
-    let mut srv = openssl_server(
+    let srv = openssl_server(
         port,
         "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256",
         PSK_HEX,
@@ -191,7 +191,7 @@ fn openssl_client_wrong_psk_rejected_by_ours() {
     }
     let (srv, addr) = ours_server(PSK_HEX, &[]);
     let mut cli = openssl_client(addr, "PSK-AES128-CCM8", WRONG_PSK_HEX, &[]);
-    let st = cli.wait_exit(Duration::from_secs(15));
+    let st = cli.wait_exit(Duration::from_secs(5));
     assert!(
         srv.wait_line(Stream::Stderr, Duration::from_millis(300), |l| l
             .contains("\"connected\""))
@@ -227,7 +227,7 @@ fn ours_client_openssl_server_through_lossy_relay() {
         return;
     }
     let port = free_udp_port();
-    let mut srv = openssl_server(
+    let srv = openssl_server(
         port,
         "PSK-AES128-CCM8",
         PSK_HEX,
