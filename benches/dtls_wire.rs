@@ -31,7 +31,7 @@ use support::launch::{
 use support::peers::missing_reason;
 use support::relay::RelayStats;
 use support::suites::gnutls_priority;
-use support::{free_udp_port, free_udp_port_dual, Peer, Proc, Relay, RelayConfig, Stream, PSK_HEX};
+use support::{Peer, Proc, Relay, RelayConfig, Stream, PSK_HEX};
 
 const SUITE: &str = "TLS_PSK_WITH_AES_128_CCM_8";
 const WAIT: Duration = Duration::from_secs(15);
@@ -88,23 +88,21 @@ fn start_server(s: Stack) -> (Server, SocketAddr) {
             (Server::Proc(p), a)
         }
         Stack::Openssl | Stack::OpensslTicket => {
-            let port = free_udp_port();
             let mut extra = vec!["-naccept", "1"];
             if s == Stack::Openssl {
                 extra.push("-no_ticket");
             }
-            let p = openssl_server(port, "PSK-AES128-CCM8", PSK_HEX, &extra);
+            let (p, port) = openssl_server("PSK-AES128-CCM8", PSK_HEX, &extra);
             (Server::Proc(p), local(port))
         }
         Stack::Gnutls | Stack::GnutlsTicket => {
-            let port = free_udp_port_dual();
             // gnutls-cli's --noticket does not stop DTLS 1.2 tickets; the server's does.
             let extra: &[&str] = if s == Stack::Gnutls {
                 &["--noticket"]
             } else {
                 &[]
             };
-            let g = gnutls_server(port, &gnutls_priority("AES-128-CCM-8"), PSK_HEX, extra);
+            let (g, port) = gnutls_server(&gnutls_priority("AES-128-CCM-8"), extra);
             (Server::Gnutls(g), local(port))
         }
         Stack::Mbedtls => {

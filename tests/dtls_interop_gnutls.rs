@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use support::launch::{expect_connected, gnutls_client, gnutls_server, ours_client, ours_server};
 use support::suites::{by_iana, gnutls_priority};
-use support::{
-    free_udp_port_dual, require_peer, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX,
-};
+use support::{require_peer, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -25,8 +23,7 @@ fn ours_client_to_gnutls(iana: &str) {
     if !require_peer(Peer::Gnutls) {
         return;
     }
-    let port = free_udp_port_dual();
-    let srv = gnutls_server(port, &prio(iana), PSK_HEX, &[]);
+    let (srv, port) = gnutls_server(&prio(iana), &[]);
     let mut cli = ours_client(
         format!("127.0.0.1:{port}").parse().unwrap(),
         PSK_HEX,
@@ -111,9 +108,8 @@ fn ours_client_offering_ecdhe_psk_first_gets_psk_ccm_8_from_gnutls() {
     if !require_peer(Peer::Gnutls) {
         return;
     }
-    let port = free_udp_port_dual();
     let wide = "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:+ECDHE-PSK:-CIPHER-ALL:+AES-128-CCM-8:+AES-128-GCM:+AES-128-CBC:+SHA256:+AEAD";
-    let _srv = gnutls_server(port, wide, PSK_HEX, &[]);
+    let (_srv, port) = gnutls_server(wide, &[]);
     let mut cli = ours_client(
         format!("127.0.0.1:{port}").parse().unwrap(),
         PSK_HEX,
@@ -139,8 +135,7 @@ fn ours_client_wrong_psk_against_gnutls_fails_clearly() {
     if !require_peer(Peer::Gnutls) {
         return;
     }
-    let port = free_udp_port_dual();
-    let _srv = gnutls_server(port, &prio("TLS_PSK_WITH_AES_128_CCM_8"), PSK_HEX, &[]);
+    let (_srv, port) = gnutls_server(&prio("TLS_PSK_WITH_AES_128_CCM_8"), &[]);
     let mut cli = ours_client(
         format!("127.0.0.1:{port}").parse().unwrap(),
         WRONG_PSK_HEX,
@@ -209,8 +204,7 @@ fn ours_client_gnutls_server_through_lossy_relay() {
     if !require_peer(Peer::Gnutls) {
         return;
     }
-    let port = free_udp_port_dual();
-    let _srv = gnutls_server(port, &prio("TLS_PSK_WITH_AES_128_CCM_8"), PSK_HEX, &[]);
+    let (_srv, port) = gnutls_server(&prio("TLS_PSK_WITH_AES_128_CCM_8"), &[]);
     let relay = Relay::start(format!("127.0.0.1:{port}").parse().unwrap(), lossy());
     let mut cli = ours_client(relay.addr(), PSK_HEX, &["--retransmit-ms", "300"]);
     expect_connected(&cli, Duration::from_secs(20));

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use support::launch::{expect_connected, openssl_client, openssl_server, ours_client, ours_server};
 use support::suites::by_iana;
-use support::{
-    free_udp_port, require_peer, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX,
-};
+use support::{require_peer, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -24,9 +22,7 @@ fn ours_client_to_openssl(iana: &str) {
     if !require_peer(Peer::Openssl) {
         return;
     }
-    let port = free_udp_port();
-    let mut srv = openssl_server(
-        port,
+    let (mut srv, port) = openssl_server(
         openssl_name(iana),
         PSK_HEX,
         &["-no_ticket", "-naccept", "1"],
@@ -126,9 +122,7 @@ fn ours_client_offering_ecdhe_psk_first_gets_psk_ccm_8_from_openssl() {
     if !require_peer(Peer::Openssl) {
         return;
     }
-    let port = free_udp_port();
-    let srv = openssl_server(
-        port,
+    let (srv, port) = openssl_server(
         "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256",
         PSK_HEX,
         &["-no_ticket", "-naccept", "1"],
@@ -159,8 +153,7 @@ fn ours_client_wrong_psk_against_openssl_fails_clearly() {
     if !require_peer(Peer::Openssl) {
         return;
     }
-    let port = free_udp_port();
-    let _srv = openssl_server(port, "PSK-AES128-CCM8", PSK_HEX, &["-no_ticket"]);
+    let (_srv, port) = openssl_server("PSK-AES128-CCM8", PSK_HEX, &["-no_ticket"]);
     let mut cli = ours_client(
         format!("127.0.0.1:{port}").parse().unwrap(),
         WRONG_PSK_HEX,
@@ -226,13 +219,7 @@ fn ours_client_openssl_server_through_lossy_relay() {
     if !require_peer(Peer::Openssl) {
         return;
     }
-    let port = free_udp_port();
-    let srv = openssl_server(
-        port,
-        "PSK-AES128-CCM8",
-        PSK_HEX,
-        &["-no_ticket", "-naccept", "1"],
-    );
+    let (srv, port) = openssl_server("PSK-AES128-CCM8", PSK_HEX, &["-no_ticket", "-naccept", "1"]);
     let relay = Relay::start(format!("127.0.0.1:{port}").parse().unwrap(), lossy());
     let mut cli = ours_client(relay.addr(), PSK_HEX, &["--retransmit-ms", "300"]);
     expect_connected(&cli, Duration::from_secs(20));

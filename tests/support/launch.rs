@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+use super::net::{free_udp_port, free_udp_port_dual};
 use super::peers::{ours, repo_root, venv_python};
 use super::process::{Proc, Stream};
 use super::{IDENTITY, PSK_HEX};
@@ -54,29 +55,54 @@ pub fn expect_connected(p: &Proc, timeout: Duration) -> serde_json::Value {
     serde_json::from_str(&line).expect("connected JSON")
 }
 
-/// `openssl s_server -dtls1_2 -nocert -psk` on 127.0.0.1:`port`; stdin stays open (s_server
-/// quits at EOF). Ready once it prints ACCEPT.
-pub fn openssl_server(port: u16, cipher: &str, psk: &str, extra: &[&str]) -> Proc {
-    let mut cmd = Command::new("openssl");
-    cmd.args([
-        "s_server",
-        "-dtls1_2",
-        "-accept",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .args([
-        "-nocert",
-        "-psk",
-        psk,
-        "-psk_identity",
-        IDENTITY,
-        "-cipher",
-        cipher,
-    ])
-    .args(extra);
-    let p = Proc::spawn("openssl-s_server", cmd);
-    p.expect_line(Stream::Stdout, READY, "ACCEPT", |l| l.trim() == "ACCEPT");
-    p
+/// Tries to start a server on a free port (from `pick`) up to three times: another process can
+/// take the port between the probe and the peer's bind.
+fn on_free_port(
+    what: &str,
+    pick: fn() -> u16,
+    mut start: impl FnMut(u16) -> Proc,
+    ready: impl Fn(&str) -> bool,
+) -> (Proc, u16) {
+    let mut tried = Vec::new();
+    for _ in 0..3 {
+        let port = pick();
+        let mut p = start(port);
+        if p.wait_ready(READY, &ready) {
+            return (p, port);
+        }
+        tried.push(format!("port {port}:\n{}", p.transcript()));
+    }
+    panic!("{what} did not come up:\n{}", tried.join("\n"));
+}
+
+/// `openssl s_server -dtls1_2 -nocert -psk` on 127.0.0.1 and a free port; stdin stays open
+/// (s_server quits at EOF). Ready once it prints ACCEPT. Returns it and its port.
+pub fn openssl_server(cipher: &str, psk: &str, extra: &[&str]) -> (Proc, u16) {
+    on_free_port(
+        "openssl s_server",
+        free_udp_port,
+        |port| {
+            let mut cmd = Command::new("openssl");
+            cmd.args([
+                "s_server",
+                "-dtls1_2",
+                "-accept",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args([
+                "-nocert",
+                "-psk",
+                psk,
+                "-psk_identity",
+                IDENTITY,
+                "-cipher",
+                cipher,
+            ])
+            .args(extra);
+            Proc::spawn("openssl-s_server", cmd)
+        },
+        |l| l == "out: ACCEPT",
+    )
 }
 
 /// `openssl s_client -dtls1_2 -psk` to `addr`.
@@ -95,32 +121,29 @@ pub struct GnutlsServer {
     _dir: tempfile::TempDir,
 }
 
-/// `gnutls-serv --udp --echo -d 5` on `port` (all addresses: it has no bind option). `-d 5` makes
-/// it log received alerts ("Close notify - was received").
-pub fn gnutls_server(port: u16, priority: &str, psk: &str, extra: &[&str]) -> GnutlsServer {
+/// `gnutls-serv --udp --echo -d 5` on a free port (all addresses: it has no bind option).
+/// `-d 5` makes it log received alerts ("Close notify - was received"). Returns it and its port.
+pub fn gnutls_server(priority: &str, extra: &[&str]) -> (GnutlsServer, u16) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("psk.passwd");
+    // gnutls-serv reads its keys from a file: one identity, the shared test PSK.
     std::fs::write(&file, format!("{IDENTITY}:{PSK_HEX}\n")).expect("psk file");
-    let _ = psk; // gnutls-serv reads the key from the file; one key for all tests
-                 // gnutls-serv block-buffers stdout into a pipe: stdbuf makes it line-buffered.
-    let mut cmd = Command::new("stdbuf");
-    cmd.args([
-        "-oL",
+    let (proc, port) = on_free_port(
         "gnutls-serv",
-        "--udp",
-        "-p",
-        &port.to_string(),
-        "--echo",
-        "-d",
-        "5",
-    ])
-    .arg("--pskpasswd")
-    .arg(&file)
-    .args(["--priority", priority])
-    .args(extra);
-    let proc = Proc::spawn("gnutls-serv", cmd);
-    proc.expect_in_transcript(READY, "listening line", |l| l.contains("listening on IPv4"));
-    GnutlsServer { proc, _dir: dir }
+        free_udp_port_dual,
+        |port| {
+            // gnutls-serv block-buffers stdout into a pipe: stdbuf makes it line-buffered.
+            let mut cmd = Command::new("stdbuf");
+            cmd.args(["-oL", "gnutls-serv", "--udp", "-p", &port.to_string()])
+                .args(["--echo", "-d", "5", "--pskpasswd"])
+                .arg(&file)
+                .args(["--priority", priority])
+                .args(extra);
+            Proc::spawn("gnutls-serv", cmd)
+        },
+        |l| l.contains("listening on IPv4"),
+    );
+    (GnutlsServer { proc, _dir: dir }, port)
 }
 
 /// `gnutls-cli --udp` to 127.0.0.1:`port`.

@@ -158,6 +158,32 @@ impl Proc {
         }
     }
 
+    /// Waits until a transcript line satisfies `pred` (true), or the process exits or
+    /// `timeout` passes (false). Does not consume lines.
+    pub fn wait_ready(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .transcript
+                .lock()
+                .map(|l| l.iter().any(|x| pred(x)))
+                .unwrap_or(false);
+            if found {
+                return true;
+            }
+            if Instant::now() >= deadline || matches!(self.child.try_wait(), Ok(Some(_))) {
+                // one last look: the line may have raced the exit
+                std::thread::sleep(Duration::from_millis(50));
+                return self
+                    .transcript
+                    .lock()
+                    .map(|l| l.iter().any(|x| pred(x)))
+                    .unwrap_or(false);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Writes one line (a newline is added) to stdin.
     pub fn write_line(&mut self, line: &str) {
         let name = self.name.clone();
