@@ -69,6 +69,10 @@ fn gnutls_client_to_ours(iana: &str) {
     srv.expect_line(Stream::Stderr, T, "closed by close_notify", |l| {
         l.contains("\"closed\"") && l.contains("close_notify")
     });
+    // our server answers close_notify with its own, which gnutls-cli reports
+    cli.expect_in_transcript(T, "our close_notify at gnutls-cli", |l| {
+        l.contains("Peer has closed the GnuTLS connection")
+    });
     cli.wait_exit(T).expect("gnutls-cli exits");
 }
 
