@@ -249,3 +249,67 @@ fn gnutls_client_ours_server_through_lossy_relay() {
     let r = relay.stats();
     assert!(r.dropped() >= 2, "relay dropped {r:?}");
 }
+
+/// `--sni`: gnutls-serv parses our server_name extension (list length 2 + type 1 + length 2 +
+/// the name) and the handshake completes.
+#[test]
+fn ours_client_sni_parsed_by_gnutls() {
+    if !require_peer(Peer::Gnutls) {
+        return;
+    }
+    let name = "naf.example.org";
+    let (srv, port) = gnutls_server(&prio("TLS_PSK_WITH_AES_128_CCM_8"), &[]);
+    let mut cli = ours_client(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        PSK_HEX,
+        &["--sni", name],
+    );
+    expect_connected(&cli, T);
+    let want = format!(
+        "Parsing extension 'Server Name Indication/0' ({} bytes)",
+        name.len() + 5
+    );
+    srv.proc
+        .expect_in_transcript(T, "SNI parsed by gnutls-serv", |l| l.contains(&want));
+    cli.close_stdin();
+    cli.wait_exit(T).expect("exit");
+}
+
+/// psk_identity_hint on: gnutls-cli reports the hint our server sends.
+#[test]
+fn ours_server_hint_reaches_gnutls_client() {
+    if !require_peer(Peer::Gnutls) {
+        return;
+    }
+    let (srv, addr) = ours_server(PSK_HEX, &["--hint", "3GPP-bootstrapping"]);
+    let mut cli = gnutls_client(
+        addr.port(),
+        &prio("TLS_PSK_WITH_AES_128_CCM_8"),
+        PSK_HEX,
+        &[],
+    );
+    cli.expect_in_transcript(T, "hint at gnutls-cli", |l| {
+        l.contains("PSK hint '3GPP-bootstrapping'")
+    });
+    expect_connected(&srv, T);
+    cli.close_stdin();
+    cli.wait_exit(T).expect("gnutls-cli exits");
+}
+
+/// A server that sends a psk_identity_hint (gnutls-serv --pskhint): our client still connects.
+#[test]
+fn ours_client_accepts_gnutls_server_hint() {
+    if !require_peer(Peer::Gnutls) {
+        return;
+    }
+    let (_srv, port) = gnutls_server(
+        &prio("TLS_PSK_WITH_AES_128_CCM_8"),
+        &["--pskhint", "3GPP-bootstrapping"],
+    );
+    let mut cli = ours_client(format!("127.0.0.1:{port}").parse().unwrap(), PSK_HEX, &[]);
+    expect_connected(&cli, T);
+    cli.write_line("with hint");
+    cli.expect_line(Stream::Stdout, T, "echo", |l| l == "with hint");
+    cli.close_stdin();
+    assert!(cli.wait_exit(T).expect("exit").success());
+}

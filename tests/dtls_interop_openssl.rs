@@ -262,3 +262,43 @@ fn openssl_client_ours_server_through_lossy_relay() {
         "retransmissions crossed the relay: {r:?}"
     );
 }
+
+/// psk_identity_hint on: s_client reports the hint our server sends (ServerKeyExchange).
+#[test]
+fn ours_server_hint_reaches_openssl_client() {
+    if !require_peer(Peer::Openssl) {
+        return;
+    }
+    let (srv, addr) = ours_server(PSK_HEX, &["--hint", "3GPP-bootstrapping"]);
+    let mut cli = openssl_client(addr, "PSK-AES128-CCM8", PSK_HEX, &[]);
+    cli.expect_line(Stream::Stdout, T, "hint in the session print", |l| {
+        l.trim() == "PSK identity hint: 3GPP-bootstrapping"
+    });
+    expect_connected(&srv, T);
+    cli.close_stdin();
+    cli.wait_exit(T).expect("s_client exits");
+}
+
+/// A server that sends a psk_identity_hint (s_server -psk_hint): our client still connects.
+#[test]
+fn ours_client_accepts_openssl_server_hint() {
+    if !require_peer(Peer::Openssl) {
+        return;
+    }
+    let (srv, port) = openssl_server(
+        "PSK-AES128-CCM8",
+        PSK_HEX,
+        &[
+            "-no_ticket",
+            "-naccept",
+            "1",
+            "-psk_hint",
+            "3GPP-bootstrapping",
+        ],
+    );
+    let mut cli = ours_client(format!("127.0.0.1:{port}").parse().unwrap(), PSK_HEX, &[]);
+    expect_connected(&cli, T);
+    cli.close_stdin();
+    srv.expect_line(Stream::Stdout, T, "DONE", |l| l == "DONE");
+    assert!(cli.wait_exit(T).expect("exit").success());
+}
