@@ -9,6 +9,7 @@ pub mod aka;
 pub mod bsf;
 pub mod card;
 pub mod dtls;
+pub mod energy;
 pub mod fsutil;
 pub mod gba;
 pub mod secret;

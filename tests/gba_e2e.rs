@@ -292,3 +292,181 @@ fn forged_rspauth_is_refused_and_nothing_is_cached() {
     assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
     assert!(files_under(state.path()).is_empty());
 }
+
+#[test]
+fn key_api_client_fetches_what_the_device_derived() {
+    use simbridge::bsf::{KeyApiClient, KeyFetchError};
+    use simbridge::secret::SecretVec;
+    let bsf = TestBsf::start(K, "000000000000");
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let out = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    let naf = NafId::new("naf.example.com", UaId::tls12_suite(0xC0A8)).expect("naf");
+    let client = KeyApiClient::new(
+        &bsf.url(),
+        SecretVec::from(TOKEN.as_bytes()),
+        Duration::from_secs(10),
+    );
+    let got = client.fetch(&out.context.btid, &naf, false).expect("key");
+    assert_eq!(
+        got.key.expose(),
+        out.context.naf_key(None, &naf).expect("Ks_NAF").expose()
+    );
+    assert_eq!(got.expires, out.context.expires);
+    assert_eq!(got.impi, IMPI);
+    assert!(got.uicc_key.is_none());
+    assert!(matches!(
+        client.fetch("nope@x", &naf, false),
+        Err(KeyFetchError::NotFound)
+    ));
+    let wrong = KeyApiClient::new(
+        &bsf.url(),
+        SecretVec::from(&b"wrong"[..]),
+        Duration::from_secs(10),
+    );
+    assert!(matches!(
+        wrong.fetch(&out.context.btid, &naf, false),
+        Err(KeyFetchError::Unauthorized)
+    ));
+    bsf.clock.advance(Duration::from_secs(86_401));
+    assert!(matches!(
+        client.fetch(&out.context.btid, &naf, false),
+        Err(KeyFetchError::Expired)
+    ));
+}
+
+#[test]
+fn bsf_restart_keeps_contexts_and_sequence_numbers() {
+    let mut bsf = TestBsf::start(K, "000000000000");
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let first = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(bsf.state_dir().join("bsf-contexts.json"))
+            .expect("stored")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    bsf.restart();
+    assert_eq!(bsf.contexts(), 1, "contexts survive a restart");
+    let (status, _) = key_api(
+        bsf.addr(),
+        Some(TOKEN),
+        &key_request(&first.context.btid, "naf.example.com", "010001c0a8"),
+    );
+    assert_eq!(status, 200);
+    // SEQ_HE was persisted: the card accepts the next vector without a resync.
+    let next = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    assert_eq!(next.resyncs, 0);
+}
+
+#[test]
+fn late_answer_gets_a_stale_challenge_and_the_client_runs_aka_again() {
+    // The first answer reaches the BSF after the nonce's 60 s: it answers 401 stale=TRUE with a
+    // fresh challenge, and the client runs AKA once more.
+    struct Late {
+        inner: UreqTransport,
+        clock: TestClock,
+        sent: u32,
+    }
+    impl gba::UbTransport for Late {
+        fn get(
+            &mut self,
+            url: &str,
+            h: &[(String, String)],
+        ) -> Result<gba::HttpResponse, GbaError> {
+            self.sent += 1;
+            if self.sent == 2 {
+                self.clock.advance(Duration::from_secs(61));
+            }
+            self.inner.get(url, h)
+        }
+    }
+    let bsf = TestBsf::start(K, "000000000000");
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let mut t = Late {
+        inner: UreqTransport::default(),
+        clock: bsf.clock.clone(),
+        sent: 0,
+    };
+    let out = gba::bootstrap(
+        &mut card,
+        &mut t,
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    assert_eq!(out.round_trips, 3);
+    assert_eq!(bsf.contexts(), 1);
+}
+
+#[test]
+fn hex_res_password_is_an_interop_switch_on_both_sides() {
+    let bsf = TestBsf::start_with(K, "000000000000", |cfg| cfg.hex_res_password = true);
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let mut cfg = UbConfig::new(&bsf.url());
+    let err = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &cfg,
+        bsf.clock.now(),
+    )
+    .expect_err("raw RES vs a hex BSF");
+    assert!(
+        matches!(err, GbaError::Refused { status: 403, .. }),
+        "{err:?}"
+    );
+    cfg.hex_res_password = true;
+    let out = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &cfg,
+        bsf.clock.now(),
+    )
+    .expect("hex on both sides");
+    assert_eq!(out.round_trips, 2);
+    assert_eq!(bsf.contexts(), 1);
+}
+
+#[test]
+fn bootstrap_over_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback on this machine");
+        return;
+    }
+    let bsf = TestBsf::start_with(K, "000000000000", |cfg| cfg.listen = "[::1]:0".into());
+    assert!(bsf.addr().is_ipv6());
+    let mut card = soft_card(&profile_text(K, "000000000000", false));
+    let out = gba::bootstrap(
+        &mut card,
+        &mut UreqTransport::default(),
+        &UbConfig::new(&bsf.url()),
+        bsf.clock.now(),
+    )
+    .expect("bootstrap");
+    let (status, _) = key_api(
+        bsf.addr(),
+        Some(TOKEN),
+        &key_request(&out.context.btid, "naf.example.com", "0100000007"),
+    );
+    assert_eq!(status, 200);
+}

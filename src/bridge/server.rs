@@ -3,7 +3,8 @@
 //! back. PSKs come from a static table or the BSF key API, fetched in a worker thread while the
 //! handshake waits. Same `mio` event loop as the gateway.
 
-use super::naf_keys::{fetch_key, KeyFetchError, NafKeys};
+use super::naf_keys::NafKeys;
+use crate::bsf::keyclient::KeyFetchError;
 use crate::dtls::{Endpoint, Event, ServerConfig};
 use crate::gba::btid_from_psk_identity;
 use crate::secret::SecretVec;
@@ -35,8 +36,6 @@ pub struct ServerSpec {
     pub dtls: ServerConfig,
     /// PSKs.
     pub keys: Arc<NafKeys>,
-    /// Timeout of one key API request.
-    pub key_timeout: Duration,
 }
 
 /// Counters of a running server.
@@ -86,7 +85,6 @@ impl Server {
             tokens: HashMap::new(),
             next_token: BACKEND_BASE,
             keys: spec.keys,
-            key_timeout: spec.key_timeout,
             key_tx,
             key_rx,
             waker: waker.clone(),
@@ -141,7 +139,6 @@ struct ServerLoop {
     tokens: HashMap<Token, SocketAddr>,
     next_token: usize,
     keys: Arc<NafKeys>,
-    key_timeout: Duration,
     key_tx: Sender<KeyResult>,
     key_rx: Receiver<KeyResult>,
     waker: Arc<Waker>,
@@ -272,24 +269,24 @@ impl ServerLoop {
     }
 
     fn request_key(&mut self, peer: SocketAddr, identity: &[u8], sni: Option<&str>, suite: crate::dtls::CipherSuite) {
-        let (Some((url, token)), Some(naf)) = (self.keys.key_api(), self.keys.naf_id(sni, suite)) else {
+        let (Some(client), Some(naf)) = (self.keys.key_api(), self.keys.naf_id(sni, suite)) else {
             let _ = self.key_tx.send((peer, Ok(None)));
             return;
         };
         let btid = btid_from_psk_identity(&String::from_utf8_lossy(identity)).to_string();
-        let (url, token) = (url.to_string(), token.clone());
-        let (tx, waker, keys, timeout) = (self.key_tx.clone(), self.waker.clone(), self.keys.clone(), self.key_timeout);
+        let (tx, waker, keys) = (self.key_tx.clone(), self.waker.clone(), self.keys.clone());
         self.counters.key_lookups.fetch_add(1, Ordering::Relaxed);
         // One short-lived thread per lookup: lookups are rare (once per client per key lifetime).
         let spawned = std::thread::Builder::new().name("simbridge-keyapi".into()).spawn(move || {
-            let res = match fetch_key(&url, &token, &btid, &naf, timeout) {
-                Ok((key, expires)) if expires > SystemTime::now() => {
-                    keys.remember(&btid, &naf, key.clone(), expires);
+            let res = match client.fetch(&btid, &naf, false) {
+                Ok(m) if m.expires > SystemTime::now() => {
+                    let key = SecretVec::from(&m.key.expose()[..]);
+                    keys.remember(&btid, &naf, key.clone(), m.expires);
                     Ok(Some(key))
                 }
                 Ok(_) => Ok(None),
-                Err(KeyFetchError::UnknownBtid(b)) => {
-                    info!("B-TID {b} unknown at the BSF: the client must bootstrap again");
+                Err(e @ (KeyFetchError::NotFound | KeyFetchError::Expired)) => {
+                    info!("B-TID {btid} at the BSF: {e}; the client must bootstrap again");
                     Ok(None)
                 }
                 Err(e) => Err(e.to_string()),

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 /// The USIM's Δ (TS 33.102 Annex C, recommended 2^28 SEQ steps): a SEQ further ahead of the card's
 /// highest accepted one is rejected, so resync must bring SEQ_HE back.
 const DELTA: u64 = 1 << 28;
+/// SQN is 48 bits.
+const SQN_MASK: u64 = 0xFFFF_FFFF_FFFF;
 
 struct Subscriber {
     profile: Profile,
@@ -143,9 +145,10 @@ impl Hss {
     pub fn vector(&mut self, impi: &str, rand: &[u8; 16]) -> Result<AuthVector, BsfError> {
         let ind = self.ind;
         let sub = self.sub_mut(impi)?;
-        sub.seq_he += 1;
-        Self::persist(sub)?;
         let bits = sub.profile.ind_bits;
+        // SEQ has 48 - IND bits; wrap there rather than overflow on a corrupt state file.
+        sub.seq_he = sub.seq_he.wrapping_add(1) & (SQN_MASK >> bits);
+        Self::persist(sub)?;
         let sqn = (sub.seq_he << bits) | (ind & ((1u64 << bits) - 1));
         Ok(sub
             .profile
@@ -163,7 +166,7 @@ impl Hss {
             .verify_auts(rand, auts)
             .ok_or(BsfError::BadAuts)?;
         let seq_ms = sqn_ms >> sub.profile.ind_bits;
-        let next = sub.seq_he + 1;
+        let next = sub.seq_he.wrapping_add(1);
         let acceptable = next > seq_ms && next - seq_ms <= DELTA;
         log::info!(
             "resync for a subscriber: SEQ_MS {seq_ms}, SEQ_HE {}, acceptable {acceptable}",
@@ -174,5 +177,101 @@ impl Hss {
             Self::persist(sub)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IMPI: &str = "001010123456789@ims.mnc001.mcc001.3gppnetwork.org";
+
+    fn profile(imsi: &str, impi: Option<&str>) -> String {
+        let mut t = format!(
+            "iccid = \"8988211000000000017\"\nimsi = \"{imsi}\"\nmnc_length = 2\nk = \"000102030405060708090a0b0c0d0e0f\"\nopc = \"62e75b8d6fa5bf46ec87a9276f9df54d\"\namf = \"8000\"\nsqn = \"000000000040\"\n"
+        );
+        if let Some(i) = impi {
+            t.push_str(&format!("impi = \"{i}\"\n"));
+        }
+        t
+    }
+
+    fn setup(
+        files: &[(&str, String)],
+    ) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (p, s) = (dir.path().join("p"), dir.path().join("s"));
+        std::fs::create_dir_all(&p).expect("mkdir");
+        for (name, text) in files {
+            std::fs::write(p.join(name), text).expect("write");
+        }
+        (dir, p, s)
+    }
+
+    #[test]
+    fn vectors_advance_persist_and_resync() {
+        let (_d, p, s) = setup(&[(
+            "a.toml",
+            profile("001010123456789", Some("isim@ims.example")),
+        )]);
+        let mut hss = Hss::load(&p, &s, 3).expect("load");
+        assert!(hss.knows(IMPI) && hss.knows("isim@ims.example") && !hss.knows("x@y"));
+        let rand = [5u8; 16];
+        let keys = hss.profile(IMPI).expect("profile").keys.clone();
+        // Profile SQN 0x40 = SEQ 2; the first vector is SEQ 3 in IND slot 3.
+        let v = hss.vector(IMPI, &rand).expect("vector");
+        assert_eq!(
+            v.autn,
+            keys.generate_vector(&rand, (3 << 5) | 3, &[0x80, 0]).autn
+        );
+        // Persisted: a reloaded HSS continues at SEQ 4.
+        let mut hss = Hss::load(&p, &s, 3).expect("reload");
+        let v = hss.vector(IMPI, &rand).expect("vector");
+        assert_eq!(
+            v.autn,
+            keys.generate_vector(&rand, (4 << 5) | 3, &[0x80, 0]).autn
+        );
+        // The card is at SEQ 1000: AUTS moves SEQ_HE there, the next vector is SEQ 1001.
+        let auts = keys.build_auts(&rand, 1000 << 5);
+        hss.resync(IMPI, &rand, &auts).expect("resync");
+        let v = hss.vector(IMPI, &rand).expect("vector");
+        assert_eq!(
+            v.autn,
+            keys.generate_vector(&rand, (1001 << 5) | 3, &[0x80, 0])
+                .autn
+        );
+        // A card behind us (SEQ 10 < 1001) needs no change.
+        hss.resync(IMPI, &rand, &keys.build_auts(&rand, 10 << 5))
+            .expect("resync");
+        let v = hss.vector(IMPI, &rand).expect("vector");
+        assert_eq!(
+            v.autn,
+            keys.generate_vector(&rand, (1002 << 5) | 3, &[0x80, 0])
+                .autn
+        );
+        assert!(matches!(
+            hss.resync(IMPI, &rand, &[0; 14]),
+            Err(BsfError::BadAuts)
+        ));
+        assert!(matches!(
+            hss.vector("x@y", &rand),
+            Err(BsfError::UnknownImpi)
+        ));
+    }
+
+    #[test]
+    fn bad_profile_sets_are_refused() {
+        let (_d, p, s) = setup(&[]);
+        assert!(matches!(Hss::load(&p, &s, 0), Err(BsfError::Profiles(_))));
+        let (_d, p, s) = setup(&[
+            ("a.toml", profile("001010123456789", None)),
+            ("b.toml", profile("001010123456789", None)),
+        ]);
+        assert!(
+            matches!(Hss::load(&p, &s, 0), Err(BsfError::Profiles(_))),
+            "two profiles, one IMPI"
+        );
+        let (_d, p, s) = setup(&[("a.toml", "k = 1".into())]);
+        assert!(matches!(Hss::load(&p, &s, 0), Err(BsfError::Profile(_))));
     }
 }

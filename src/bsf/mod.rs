@@ -9,12 +9,14 @@
 
 pub mod hss;
 pub mod keyapi;
+pub mod keyclient;
 pub mod server;
 pub mod store;
 pub mod ub;
 
 pub use hss::Hss;
 pub use keyapi::{KeyApi, KeyRequest, KeyResponse, KEY_API_PATH};
+pub use keyclient::{KeyApiClient, KeyFetchError, NafKeyMaterial};
 pub use server::{BsfConfig, BsfServer};
 pub use store::{ContextStore, Lookup, StoredBootstrap};
 pub use ub::{Reply, UbService, UbSettings};

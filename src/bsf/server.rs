@@ -45,6 +45,8 @@ pub struct BsfConfig {
     pub max_contexts: usize,
     /// Time source; `None` = the system clock.
     pub clock: Option<Clock>,
+    /// Expect hex(RES) as the Digest password (see [`UbSettings::hex_res_password`]).
+    pub hex_res_password: bool,
 }
 
 impl std::fmt::Debug for BsfConfig {
@@ -73,6 +75,7 @@ impl BsfConfig {
             nonce_ttl: Duration::from_secs(60),
             max_contexts: 100_000,
             clock: None,
+            hex_res_password: false,
         }
     }
 
@@ -144,6 +147,7 @@ impl BsfServer {
         let mut settings = UbSettings::new(&realm);
         settings.lifetime = cfg.lifetime;
         settings.nonce_ttl = cfg.nonce_ttl;
+        settings.hex_res_password = cfg.hex_res_password;
         let server = tiny_http::Server::http(&cfg.listen).map_err(|e| BsfError::Listen {
             addr: cfg.listen.clone(),
             message: e.to_string(),
@@ -226,7 +230,14 @@ impl Drop for BsfServer {
 fn worker(server: &tiny_http::Server, shared: &Shared, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         match server.recv_timeout(Duration::from_millis(250)) {
-            Ok(Some(req)) => serve(req, shared),
+            Ok(Some(req)) => {
+                // Belt and braces: a bug must cost one request, not a worker.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(req, shared)))
+                    .is_err()
+                {
+                    log::error!("BSF: a request handler panicked; the request was dropped");
+                }
+            }
             Ok(None) => {}
             Err(e) => {
                 log::warn!("BSF: accept failed: {e}");

@@ -93,7 +93,10 @@ impl ContextStore {
                 })
             }
         };
-        let rows: Vec<Row> = serde_json::from_str(&text).map_err(|e| BsfError::State {
+        let mut text = text;
+        let parsed = serde_json::from_str::<Vec<Row>>(&text);
+        zeroize::Zeroize::zeroize(&mut text);
+        let rows: Vec<Row> = parsed.map_err(|e| BsfError::State {
             path: path.clone(),
             message: format!("corrupt: {e}"),
         })?;
@@ -188,5 +191,53 @@ impl ContextStore {
             Some(_) => Lookup::Expired,
             None => Lookup::Unknown,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ctx(btid: &str, now: SystemTime, life: u64) -> StoredBootstrap {
+        StoredBootstrap {
+            btid: btid.into(),
+            impi: "i@x".into(),
+            rand: [1; 16],
+            ks: Secret::new([2; 32]),
+            created: now,
+            expires: now + Duration::from_secs(life),
+            gba_u: false,
+        }
+    }
+
+    #[test]
+    fn lookup_expiry_eviction_and_persistence() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = time::from_unix_secs(1_800_000_000);
+        let mut s = ContextStore::open(dir.path(), 2, now).expect("open");
+        s.insert(ctx("a", now, 10), now).expect("insert");
+        s.insert(ctx("b", now + Duration::from_secs(1), 100), now)
+            .expect("insert");
+        assert!(matches!(s.lookup("a", now), Lookup::Found(_)));
+        assert!(matches!(
+            s.lookup("a", now + Duration::from_secs(10)),
+            Lookup::Expired
+        ));
+        assert!(matches!(s.lookup("zz", now), Lookup::Unknown));
+        // Full: the oldest goes.
+        s.insert(ctx("c", now + Duration::from_secs(2), 100), now)
+            .expect("insert");
+        assert!(matches!(s.lookup("a", now), Lookup::Unknown));
+        assert_eq!(s.len(), 2);
+        // Reopened later: expired rows are dropped, live ones kept with their keys.
+        let later = now + Duration::from_secs(50);
+        let s2 = ContextStore::open(dir.path(), 10, later).expect("reopen");
+        match s2.lookup("b", later) {
+            Lookup::Found(c) => assert_eq!(c.ks.expose(), &[2; 32]),
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(dir.path().join("bsf-contexts.json"), "[{]").expect("write");
+        assert!(ContextStore::open(dir.path(), 10, later).is_err());
     }
 }

@@ -16,7 +16,7 @@ use super::{random_bytes, BsfError};
 use crate::gba::digest::{self, Challenge, Credentials, DigestInput};
 use crate::gba::xml::BootstrappingInfo;
 use crate::gba::{ids, kdf, time};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretVec};
 use base64::Engine;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -62,6 +62,9 @@ pub struct UbSettings {
     pub nonce_ttl: Duration,
     /// Most challenges pending at once (default 10,000).
     pub max_pending: usize,
+    /// Use hex(RES) instead of the raw RES octets as the Digest password. RFC 3310 §3.4 says raw;
+    /// some BSFs (and clients) hex-encode, so interop tests can switch.
+    pub hex_res_password: bool,
 }
 
 impl UbSettings {
@@ -72,6 +75,7 @@ impl UbSettings {
             lifetime: Duration::from_secs(86_400),
             nonce_ttl: Duration::from_secs(60),
             max_pending: 10_000,
+            hex_res_password: false,
         }
     }
 }
@@ -221,12 +225,21 @@ impl UbService {
         }
         if !digest::digests_equal(
             &creds.response,
-            &digest::request_digest(&input, p.xres.expose(), method, b""),
+            &digest::request_digest(&input, self.password(&p).expose(), method, b""),
         ) {
             log::info!("Ub: wrong response for a subscriber");
             return Reply::text(403, "authentication failed");
         }
         self.complete(p, &input, now)
+    }
+
+    /// The Digest password for a pending challenge: RES raw (default) or hex.
+    fn password(&self, p: &Pending) -> SecretVec {
+        if self.settings.hex_res_password {
+            SecretVec::new(hex::encode(p.xres.expose()).into_bytes())
+        } else {
+            SecretVec::from(&p.xres.expose()[..])
+        }
     }
 
     /// Form checks for an answer to a challenge (before the nonce is consumed).
@@ -321,9 +334,12 @@ impl UbService {
             algorithm: digest::ALGORITHM.into(),
             stale,
         };
-        let mut r = Reply::text(401, "authentication required");
-        r.headers.push(("WWW-Authenticate".into(), ch.to_header()));
-        r
+        // No body: every byte on Ub costs airtime, and the challenge header says it all.
+        Reply {
+            status: 401,
+            headers: vec![("WWW-Authenticate".into(), ch.to_header())],
+            body: Vec::new(),
+        }
     }
 
     /// Stores the context and builds the 200 OK with rspauth over the XML body.
@@ -331,7 +347,10 @@ impl UbService {
         let ks = kdf::ks_from_ck_ik(&p.ck, &p.ik);
         let btid = ids::btid(&p.rand, &self.settings.realm);
         // Whole seconds, so the XML and the key API give the same instant.
-        let expires = time::from_unix_secs(time::unix_secs(now + self.settings.lifetime));
+        let Some(end) = now.checked_add(self.settings.lifetime) else {
+            return Reply::text(500, "key lifetime out of range");
+        };
+        let expires = time::from_unix_secs(time::unix_secs(end));
         let ctx = StoredBootstrap {
             btid: btid.clone(),
             impi: p.impi.clone(),
@@ -351,7 +370,7 @@ impl UbService {
         }
         .to_xml()
         .into_bytes();
-        let rspauth = digest::rspauth(input, p.xres.expose(), &body);
+        let rspauth = digest::rspauth(input, self.password(&p).expose(), &body);
         let info = format!(
             "qop={}, rspauth=\"{rspauth}\", cnonce=\"{}\", nc={}",
             digest::QOP_AUTH_INT,

@@ -31,6 +31,10 @@ pub struct GbaArgs {
     /// Re-bootstrap this many seconds before the key expires
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub margin: u64,
+    /// Send hex(RES) as the Digest password instead of the raw octets (RFC 3310), for BSFs that
+    /// hex-encode
+    #[arg(long)]
+    pub hex_res_password: bool,
     /// HTTP timeout in seconds
     #[arg(long, value_name = "SECS", default_value_t = 20)]
     pub timeout: u64,
@@ -70,6 +74,7 @@ impl GbaArgs {
             })?,
         };
         let mut cfg = UbConfig::new(&url);
+        cfg.hex_res_password = self.hex_res_password;
         cfg.mode = match self.mode {
             Mode::Auto => GbaModeChoice::Auto,
             Mode::Me => GbaModeChoice::Me,

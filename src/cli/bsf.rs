@@ -31,12 +31,16 @@ pub struct BsfArgs {
     /// IND slot of this AuC in the card's SQN array
     #[arg(long, default_value_t = 0)]
     ind: u8,
+    /// Expect hex(RES) as the Digest password instead of the raw octets (RFC 3310), for clients
+    /// that hex-encode
+    #[arg(long)]
+    hex_res_password: bool,
 }
 
 /// Runs the BSF until the process is stopped.
 pub fn run(a: BsfArgs) -> CliResult {
-    if a.lifetime == 0 {
-        return Err(CliError::new("--lifetime must be at least 1 second"));
+    if a.lifetime == 0 || a.lifetime > 10 * 366 * 86_400 {
+        return Err(CliError::new("--lifetime must be 1 second to 10 years"));
     }
     let token =
         BsfConfig::read_token_file(&a.token_file).map_err(|e| CliError::new(e.to_string()))?;
@@ -44,6 +48,7 @@ pub fn run(a: BsfArgs) -> CliResult {
     cfg.lifetime = Duration::from_secs(a.lifetime);
     cfg.realm = a.realm;
     cfg.ind = a.ind;
+    cfg.hex_res_password = a.hex_res_password;
     let server = BsfServer::start(cfg).map_err(|e| CliError::new(e.to_string()))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", server.addr())

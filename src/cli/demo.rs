@@ -11,6 +11,7 @@ use simbridge::bsf::server::{BsfConfig, BsfServer};
 use simbridge::card::CardChannel;
 use simbridge::dtls::config::StaticPsk;
 use simbridge::bridge::naf_keys::KeyApiSource;
+use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::dtls::{CipherSuite, ClientConfig, ServerConfig};
 use simbridge::gba::{ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
@@ -134,7 +135,11 @@ pub fn run(args: DemoArgs) -> CliResult {
     let (echo, stop_echo) = start_echo().map_err(|e| fail("echo backend", e))?;
     let keys = Arc::new(NafKeys::new(NafKeySource {
         statics: Default::default(),
-        key_api: Some(KeyApiSource { url: bsf.url(), token, naf_fqdn: NAF.into(), ua: None }),
+        key_api: Some(KeyApiSource {
+            client: Arc::new(KeyApiClient::new(&bsf.url(), token, Duration::from_secs(5))),
+            naf_fqdn: NAF.into(),
+            ua: None,
+        }),
     }));
     // GBA keys: (EC)DHE-PSK first for forward secrecy (3GPP's TLS profile), plain PSK as fall-back.
     let suites = vec![CipherSuite::EcdhePskAes128Ccm8Sha256, CipherSuite::PskAes128Ccm8];
@@ -145,7 +150,6 @@ pub fn run(args: DemoArgs) -> CliResult {
         backend: echo,
         dtls: server_cfg,
         keys,
-        key_timeout: Duration::from_secs(5),
     })
     .map_err(|e| fail("server", e))?;
 

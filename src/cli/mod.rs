@@ -6,6 +6,7 @@ mod bsf;
 mod bridge;
 mod card_source;
 mod demo;
+mod energy;
 mod hexarg;
 mod psk;
 mod server;
@@ -13,6 +14,7 @@ mod signals;
 mod sim;
 mod softsim;
 mod softsim_modem;
+mod dtls;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -78,6 +80,10 @@ enum Command {
     Psk(psk::PskArgs),
     /// Run the network side: HSS/AuC, BSF (Ub) and the key API for servers
     Bsf(bsf::BsfArgs),
+    /// Energy per message and battery life of each DTLS strategy on NB-IoT / LTE-M
+    Energy(energy::EnergyArgs),
+    /// DTLS 1.2 PSK diagnostic client and server.
+    Dtls(dtls::DtlsArgs),
 }
 
 /// Entry point used by `main`.
@@ -93,6 +99,8 @@ pub fn main() -> ExitCode {
         Command::Bootstrap(a) => bootstrap::run(a),
         Command::Psk(a) => psk::run(a),
         Command::Bsf(a) => bsf::run(a),
+        Command::Energy(a) => energy::run(a),
+        Command::Dtls(a) => dtls::run(a),
     };
     match result {
         Ok(code) => code,

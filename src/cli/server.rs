@@ -5,6 +5,7 @@ use super::signals::termination_flag;
 use super::{CliError, CliResult};
 use simbridge::bridge::config::ServerConfigFile;
 use simbridge::bridge::naf_keys::KeyApiSource;
+use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
 use simbridge::dtls::ServerConfig;
 use std::io::Write;
@@ -28,7 +29,11 @@ pub fn run(args: ServerArgs) -> CliResult {
     let stop = termination_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let source = NafKeySource {
         statics: cfg.static_keys.iter().cloned().collect(),
-        key_api: cfg.key_api.clone().map(|(url, token, naf_fqdn, ua)| KeyApiSource { url, token, naf_fqdn, ua }),
+        key_api: cfg.key_api.clone().map(|(url, token, naf_fqdn, ua)| KeyApiSource {
+            client: Arc::new(KeyApiClient::new(&url, token, Duration::from_secs(10))),
+            naf_fqdn,
+            ua,
+        }),
     };
     let keys = Arc::new(NafKeys::new(source));
     let mut dtls = ServerConfig::new(keys.clone());
@@ -37,7 +42,7 @@ pub fn run(args: ServerArgs) -> CliResult {
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;
     }
-    let server = Server::start(ServerSpec { listen: cfg.listen, backend: cfg.backend, dtls, keys, key_timeout: Duration::from_secs(10) })
+    let server = Server::start(ServerSpec { listen: cfg.listen, backend: cfg.backend, dtls, keys })
         .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
     println!("server listening on {}", server.local_addr());
     let _ = std::io::stdout().flush();

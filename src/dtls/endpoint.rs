@@ -59,11 +59,15 @@ pub struct Endpoint {
     stats: EndpointStats,
 }
 
+/// Highest message_seq a new ClientHello may carry.
+const MAX_HELLO_SEQ: u16 = 8;
+
 /// A ClientHello found at the start of a datagram (unfragmented, epoch 0).
 struct Hello {
     hello: ClientHello,
     message_seq: u16,
     record_seq: u64,
+    datagram_len: usize,
 }
 
 fn peek_client_hello(data: &[u8]) -> Option<Hello> {
@@ -80,11 +84,16 @@ fn peek_client_hello(data: &[u8]) -> Option<Hello> {
     {
         return None;
     }
+    // a hello is message 0, or 1 after a HelloVerifyRequest (a few more if cookies rotate)
+    if f.message_seq > MAX_HELLO_SEQ {
+        return None;
+    }
     let hello = ClientHello::parse(f.body).ok()?;
     Some(Hello {
         hello,
         message_seq: f.message_seq,
         record_seq: rec.header.seq,
+        datagram_len: data.len(),
     })
 }
 
@@ -164,6 +173,7 @@ impl Endpoint {
             hello: h.hello,
             message_seq: h.message_seq,
             record_seq: h.record_seq,
+            datagram_len: h.datagram_len,
         };
         let conn = Connection::server(self.config.clone(), now, &accepted);
         self.stats.accepted += 1;
@@ -217,6 +227,11 @@ impl Endpoint {
     /// Next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.out.pop_front()
+    }
+
+    /// True when datagrams wait in `poll_transmit`.
+    pub fn poll_transmit_pending(&self) -> bool {
+        !self.out.is_empty()
     }
 
     /// Next event, with the peer it concerns.

@@ -81,6 +81,16 @@ impl Packer<'_> {
         body: &[u8],
         epoch: u16,
     ) -> Result<(), Error> {
+        if t == HandshakeType::ClientHello {
+            // A stateless cookie server cannot reassemble a fragmented ClientHello, so it goes
+            // whole even above the PMTU (IP fragmentation; our hellos are ~100 bytes anyway).
+            self.flush()?;
+            let mut plain = Vec::with_capacity(HANDSHAKE_HEADER_LEN + body.len());
+            encode_header(&mut plain, t, body.len() as u32, seq, 0, body.len() as u32);
+            plain.extend_from_slice(body);
+            self.open = Some((epoch, plain));
+            return self.flush();
+        }
         let mut offset = 0usize;
         loop {
             let left = body.len() - offset;
@@ -175,7 +185,7 @@ mod tests {
         let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
         let f = Flight {
             items: vec![FlightItem::Handshake {
-                msg_type: HandshakeType::ClientHello,
+                msg_type: HandshakeType::ClientKeyExchange,
                 seq: 0,
                 body: big.clone(),
                 epoch: 0,

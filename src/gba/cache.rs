@@ -79,13 +79,15 @@ impl ContextCache {
     /// not silently replaced: the user should see it).
     pub fn load(&self, impi: &str) -> Result<Option<BootstrapContext>, GbaError> {
         let path = self.path_for(impi);
-        let text = match std::fs::read_to_string(&path) {
+        let mut text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Self::err(&path, e.to_string())),
         };
-        let stored: StoredContext =
-            serde_json::from_str(&text).map_err(|e| Self::err(&path, format!("corrupt: {e}")))?;
+        let parsed = serde_json::from_str::<StoredContext>(&text);
+        // The file holds Ks (GBA_ME): wipe our copy of it.
+        zeroize::Zeroize::zeroize(&mut text);
+        let stored = parsed.map_err(|e| Self::err(&path, format!("corrupt: {e}")))?;
         let ctx = BootstrapContext::from_stored(stored)
             .map_err(|e| Self::err(&path, format!("corrupt: {e}")))?;
         if ctx.impi != impi {
@@ -144,4 +146,99 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         b.mode(0o700);
     }
     b.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gba::GbaMode;
+    use crate::secret::Secret;
+
+    fn ctx(now: SystemTime) -> BootstrapContext {
+        BootstrapContext {
+            btid: "AAAA@bsf".into(),
+            rand: [3; 16],
+            impi: "001010123456789@ims.mnc001.mcc001.3gppnetwork.org".into(),
+            expires: crate::gba::time::from_unix_secs(crate::gba::time::unix_secs(now) + 86_400),
+            created: crate::gba::time::from_unix_secs(crate::gba::time::unix_secs(now)),
+            mode: GbaMode::Me,
+            bsf_url: "http://bsf/".into(),
+            ks: Some(Secret::new([9; 32])),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_reuse_rules() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = ContextCache::new(dir.path());
+        let now = SystemTime::now();
+        let c = ctx(now);
+        assert!(cache.load(&c.impi).expect("empty").is_none());
+        cache.store(&c).expect("store");
+        let back = cache.load(&c.impi).expect("load").expect("stored");
+        assert_eq!(
+            (back.btid.as_str(), back.rand, back.expires),
+            (c.btid.as_str(), c.rand, c.expires)
+        );
+        assert_eq!(back.ks.as_ref().map(|k| *k.expose()), Some([9; 32]));
+        let p = ReusePolicy::default();
+        assert!(cache
+            .reusable(&c.impi, Some("http://bsf/"), now, p)
+            .expect("ok")
+            .is_some());
+        assert!(
+            cache.reusable(&c.impi, None, now, p).expect("ok").is_some(),
+            "any BSF"
+        );
+        assert!(
+            cache
+                .reusable(&c.impi, Some("http://other/"), now, p)
+                .expect("ok")
+                .is_none(),
+            "other BSF"
+        );
+        assert!(
+            cache
+                .reusable(&c.impi, None, c.expires - Duration::from_secs(599), p)
+                .expect("ok")
+                .is_none(),
+            "margin"
+        );
+        assert!(cache
+            .reusable(&c.impi, None, c.expires - Duration::from_secs(601), p)
+            .expect("ok")
+            .is_some());
+        assert!(cache
+            .reusable(&c.impi, None, now, ReusePolicy { force: true, ..p })
+            .expect("ok")
+            .is_none());
+        cache.remove(&c.impi).expect("remove");
+        assert!(cache.load(&c.impi).expect("gone").is_none());
+    }
+
+    #[test]
+    fn corrupt_or_foreign_files_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = ContextCache::new(dir.path());
+        let c = ctx(SystemTime::now());
+        cache.store(&c).expect("store");
+        let path = cache.path_for(&c.impi);
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text.replace(&c.impi, "someone@else")).expect("write");
+        assert!(cache.load(&c.impi).is_err(), "another IMPI's context");
+        std::fs::write(&path, "{not json").expect("write");
+        let e = cache.load(&c.impi).expect_err("corrupt");
+        assert!(e.to_string().contains("corrupt"), "{e}");
+        std::fs::write(&path, text.replace("\"GBA_ME\"", "\"GBA_X\"")).expect("write");
+        assert!(cache.load(&c.impi).is_err());
+    }
+
+    #[test]
+    fn file_names_are_sanitised() {
+        let cache = ContextCache::new(Path::new("/s"));
+        assert_eq!(
+            cache.path_for("../../etc/passwd"),
+            Path::new("/s/gba/bootstrap-.._.._etc_passwd.json")
+        );
+    }
 }

@@ -17,7 +17,7 @@ use super::naf::NafId;
 use super::transport::{HttpResponse, UbTransport};
 use super::xml::BootstrappingInfo;
 use super::{time, GbaError};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretVec};
 use base64::Engine;
 use std::time::SystemTime;
 
@@ -44,6 +44,9 @@ pub struct UbConfig {
     pub product: String,
     /// How many AUTS resynchronisations to allow in one bootstrap.
     pub max_resyncs: u32,
+    /// Send hex(RES) as the Digest password instead of the raw octets of RFC 3310 §3.4, for
+    /// BSFs that hex-encode.
+    pub hex_res_password: bool,
 }
 
 impl UbConfig {
@@ -54,6 +57,7 @@ impl UbConfig {
             mode: GbaModeChoice::Auto,
             product: concat!("simbridge/", env!("CARGO_PKG_VERSION")).to_string(),
             max_resyncs: 2,
+            hex_res_password: false,
         }
     }
 }
@@ -178,6 +182,7 @@ pub fn bootstrap(
     };
     let mut resp = send(&first)?;
     let mut resyncs = 0u32;
+    let mut stale_retries = 0u32;
     loop {
         let (ch, rand, autn) = read_challenge(&resp)?;
         let result = match mode {
@@ -220,8 +225,25 @@ pub fn bootstrap(
                 resp = send(&creds)?;
             }
             CardAka::Success { res, ks } => {
+                let res = if cfg.hex_res_password {
+                    SecretVec::new(hex::encode(res.expose()).into_bytes())
+                } else {
+                    res
+                };
                 creds.response = digest::request_digest(&input, res.expose(), "GET", b"");
                 let ok = send(&creds)?;
+                // The answer came too late (a slow card, a slow link): the BSF flags its fresh
+                // challenge stale=TRUE. Run AKA once more on it.
+                let stale = ok.status == 401
+                    && ok
+                        .header("www-authenticate")
+                        .and_then(|h| Challenge::parse(h).ok())
+                        .is_some_and(|c| c.stale);
+                if stale && stale_retries < 1 {
+                    stale_retries += 1;
+                    resp = ok;
+                    continue;
+                }
                 if ok.status != 200 {
                     return Err(GbaError::Refused {
                         status: ok.status,

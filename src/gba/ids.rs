@@ -35,8 +35,9 @@ pub fn split_imsi(imsi: &str, mnc_len: usize) -> Result<(&str, &str), GbaError> 
 /// The IMPI derived from the IMSI when the card has no ISIM:
 /// `<IMSI>@ims.mnc<MNC, 3 digits>.mcc<MCC>.3gppnetwork.org`.
 pub fn impi_from_imsi(imsi: &str, mnc_len: usize) -> Result<String, GbaError> {
-    let (mcc, mnc) = split_imsi(imsi, mnc_len)?;
-    Ok(format!("{imsi}@ims.mnc{mnc:0>3}.mcc{mcc}.3gppnetwork.org"))
+    split_imsi(imsi, mnc_len)?;
+    // One definition of the TS 23.003 format: the card layer's (it reads the IMSI).
+    crate::uicc::files::impi_from_imsi(imsi, mnc_len as u8).ok_or_else(|| GbaError::BadImsi(imsi.to_string()))
 }
 
 /// The BSF host name of the home network: `bsf.mnc<MNC, 3 digits>.mcc<MCC>.pub.3gppnetwork.org`.

@@ -53,6 +53,7 @@ impl UreqTransport {
             .max_redirects(0)
             .timeout_global(Some(timeout))
             .user_agent(ureq::config::AutoHeaderValue::None)
+            .accept(ureq::config::AutoHeaderValue::None)
             .build();
         Self {
             agent: ureq::Agent::new_with_config(config),

@@ -2,8 +2,6 @@
 //! RAND after a bootstrap, derives Ks_ext_NAF for the ME and keeps Ks_int_NAF to itself.
 
 use crate::secret::Secret;
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 
 /// Ks_int_NAF entries kept at most (the least recently derived goes first).
 const MAX_INT_KEYS: usize = 8;
@@ -40,8 +38,8 @@ impl GbaU {
     /// Derives Ks_ext_NAF for `naf_id` and `impi`, keeping Ks_int_NAF; `None` without a bootstrap.
     pub fn derive(&mut self, naf_id: &[u8], impi: &[u8]) -> Option<Secret<32>> {
         let (ks, rand) = self.ks.as_ref()?;
-        let ext = kdf(ks.expose(), &[b"gba-me", rand, impi, naf_id]);
-        let int = kdf(ks.expose(), &[b"gba-u", rand, impi, naf_id]);
+        let ext = kdf(ks.expose(), &[b"gba-me", rand, impi, naf_id])?;
+        let int = kdf(ks.expose(), &[b"gba-u", rand, impi, naf_id])?;
         self.int_keys.retain(|(n, _)| n != naf_id);
         if self.int_keys.len() >= MAX_INT_KEYS {
             self.int_keys.remove(0);
@@ -59,20 +57,10 @@ impl GbaU {
     }
 }
 
-/// TS 33.220 Annex B.2 KDF with FC = 0x01: HMAC-SHA-256(Key, FC ‖ P0 ‖ L0 ‖ …).
-fn kdf(key: &[u8; 32], params: &[&[u8]]) -> Secret<32> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC takes any key length"),
-    };
-    mac.update(&[0x01]);
-    for p in params {
-        mac.update(p);
-        mac.update(&(p.len() as u16).to_be_bytes());
-    }
-    let out: [u8; 32] = mac.finalize().into_bytes().into();
-    Secret::new(out)
+/// TS 33.220 Annex B.2 KDF with FC = 0x01 (the GBA one; parameters here fit in one APDU, so the
+/// length check of the KDF cannot fail).
+fn kdf(key: &[u8; 32], params: &[&[u8]]) -> Option<Secret<32>> {
+    crate::gba::kdf(key, 0x01, params).ok()
 }
 
 #[cfg(test)]

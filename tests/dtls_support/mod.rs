@@ -196,3 +196,135 @@ impl Pair {
             .collect()
     }
 }
+
+impl Pair {
+    /// Delivers the client's pending datagrams through `f` (which may drop, alter or add).
+    pub fn c2s_with(&mut self, mut f: impl FnMut(Vec<u8>) -> Vec<Vec<u8>>) -> usize {
+        let mut n = 0;
+        while let Some(d) = self.client.poll_transmit() {
+            for d in f(d) {
+                n += 1;
+                self.server.handle_datagram(self.now, self.client_addr, &d);
+            }
+        }
+        self.collect();
+        n
+    }
+
+    /// Delivers the server's pending datagrams through `f`.
+    pub fn s2c_with(&mut self, mut f: impl FnMut(Vec<u8>) -> Vec<Vec<u8>>) -> usize {
+        let mut n = 0;
+        while let Some(t) = self.server.poll_transmit() {
+            for d in f(t.payload) {
+                n += 1;
+                self.client.handle_datagram(self.now, &d);
+            }
+        }
+        self.collect();
+        n
+    }
+
+    pub fn collect(&mut self) {
+        while let Some(e) = self.client.poll_event() {
+            self.client_events.push(e);
+        }
+        while let Some(e) = self.server.poll_event() {
+            self.server_events.push(e);
+        }
+    }
+
+    pub fn client_closed(&self) -> Option<simbridge::dtls::CloseReason> {
+        self.client_events.iter().find_map(|e| match e {
+            Event::Closed { reason } => Some(reason.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn server_closed(&self) -> Option<simbridge::dtls::CloseReason> {
+        self.server_events.iter().find_map(|(_, e)| match e {
+            Event::Closed { reason } => Some(reason.clone()),
+            _ => None,
+        })
+    }
+}
+
+/// Passes datagrams unchanged.
+pub fn pass(d: Vec<u8>) -> Vec<Vec<u8>> {
+    vec![d]
+}
+
+/// Splits a datagram into raw records.
+pub fn records(d: &[u8]) -> Vec<Vec<u8>> {
+    let (recs, _) = simbridge::dtls::wire::record::split_datagram(d);
+    recs.iter()
+        .map(|r| {
+            let mut v = Vec::new();
+            r.header.encode(&mut v);
+            v.extend_from_slice(r.fragment);
+            v
+        })
+        .collect()
+}
+
+/// A plaintext epoch-0 record.
+pub fn plain_record(
+    ct: simbridge::dtls::wire::record::ContentType,
+    seq: u64,
+    payload: &[u8],
+) -> Vec<u8> {
+    use simbridge::dtls::wire::record::{RecordHeader, DTLS12};
+    let mut v = Vec::new();
+    RecordHeader {
+        content_type: ct,
+        version: DTLS12,
+        epoch: 0,
+        seq,
+        length: payload.len() as u16,
+    }
+    .encode(&mut v);
+    v.extend_from_slice(payload);
+    v
+}
+
+/// A plaintext handshake record holding one whole message.
+pub fn plain_handshake(
+    seq_rec: u64,
+    t: simbridge::dtls::wire::handshake::HandshakeType,
+    msg_seq: u16,
+    body: &[u8],
+) -> Vec<u8> {
+    let msg = simbridge::dtls::wire::handshake::encode_full(t, msg_seq, body);
+    plain_record(
+        simbridge::dtls::wire::record::ContentType::Handshake,
+        seq_rec,
+        &msg,
+    )
+}
+
+/// Rewrites the ServerHello in the server's flight-4 datagram (SH and SHD share one record).
+pub fn rewrite_server_hello(
+    d: &[u8],
+    f: impl FnOnce(&mut simbridge::dtls::wire::hello::ServerHello),
+) -> Vec<u8> {
+    use simbridge::dtls::wire::handshake::{encode_full, parse_fragments, HandshakeType};
+    use simbridge::dtls::wire::hello::ServerHello;
+    use simbridge::dtls::wire::record::{split_datagram, ContentType};
+    let (recs, _) = split_datagram(d);
+    let rec = recs[0];
+    let mut payload = Vec::new();
+    let mut f = Some(f);
+    for frag in parse_fragments(rec.fragment).unwrap() {
+        if frag.msg_type == HandshakeType::ServerHello {
+            let mut sh = ServerHello::parse(frag.body).unwrap();
+            (f.take().unwrap())(&mut sh);
+            payload.extend_from_slice(&encode_full(
+                HandshakeType::ServerHello,
+                frag.message_seq,
+                &sh.encode(),
+            ));
+        } else {
+            frag.encode(&mut payload);
+        }
+    }
+    plain_record(ContentType::Handshake, rec.header.seq, &payload)
+}

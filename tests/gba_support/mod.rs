@@ -167,6 +167,24 @@ impl TestBsf {
         Self { server, dir, clock }
     }
 
+    /// Stops the BSF and starts a new one on the same profiles, state and clock.
+    pub fn restart(&mut self) {
+        let profiles = self.dir.path().join("profiles");
+        let c2 = self.clock.clone();
+        let mut cfg = BsfConfig::new(
+            &profiles,
+            &self.state_dir(),
+            "127.0.0.1:0",
+            SecretVec::from(TOKEN.as_bytes()),
+        );
+        cfg.clock = Some(Arc::new(move || c2.now()));
+        let old = std::mem::replace(
+            &mut self.server,
+            BsfServer::start(cfg).expect("BSF restarts"),
+        );
+        old.shutdown();
+    }
+
     pub fn url(&self) -> String {
         self.server.url()
     }

@@ -6,6 +6,8 @@ mod client;
 pub use server::AcceptedHello;
 mod keys;
 mod server;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -554,6 +556,11 @@ impl Connection {
         self.hs.sni.as_deref()
     }
 
+    /// Changes the PMTU (largest UDP payload) for the flights sent from now on.
+    pub fn set_mtu(&mut self, mtu: usize) {
+        self.common.mtu = mtu.max(super::config::MIN_MTU);
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
@@ -566,6 +573,8 @@ impl Connection {
     fn established(&mut self, token: FinishedVerified) -> State {
         self.future.clear();
         self.hs.ecdhe = None;
+        // the transcript is done with; retransmissions are matched by `peer_last`
+        self.hs.transcript = Vec::new();
         let suite = self.hs.suite.unwrap_or(CipherSuite::PskAes128Ccm8);
         self.events.push_back(Event::Connected {
             suite,

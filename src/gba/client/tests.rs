@@ -18,3 +18,228 @@ fn url_split_gives_realm_and_uri() {
     assert!(split_url("http://user@x/").is_err());
     assert!(split_url("http:///").is_err());
 }
+
+/// A card with a scripted answer.
+struct Fixed(fn() -> CardAka);
+
+impl AkaCard for Fixed {
+    fn impi(&self) -> String {
+        "001010123456789@ims.mnc001.mcc001.3gppnetwork.org".into()
+    }
+    fn supports_gba_u(&self) -> bool {
+        false
+    }
+    fn authenticate(&mut self, _: &[u8; 16], _: &[u8; 16]) -> Result<CardAka, GbaError> {
+        Ok((self.0)())
+    }
+    fn gba_bootstrap(&mut self, _: &[u8; 16], _: &[u8; 16]) -> Result<CardAka, GbaError> {
+        Ok((self.0)())
+    }
+    fn gba_naf_derive(&mut self, _: &[u8], _: &str) -> Result<Secret<32>, GbaError> {
+        Err(GbaError::Card("no".into()))
+    }
+}
+
+fn success() -> CardAka {
+    CardAka::Success {
+        res: SecretVec::from(&b"RES-8byt"[..]),
+        ks: Some(Secret::new([7; 32])),
+    }
+}
+
+/// A transport whose answers come from a closure over (request number, Authorization header).
+struct Script<F: FnMut(u32, &Credentials) -> HttpResponse>(F, u32);
+
+impl<F: FnMut(u32, &Credentials) -> HttpResponse> UbTransport for Script<F> {
+    fn get(&mut self, _url: &str, headers: &[(String, String)]) -> Result<HttpResponse, GbaError> {
+        self.1 += 1;
+        let auth = headers
+            .iter()
+            .find(|(n, _)| n == "Authorization")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        let creds = Credentials::parse(auth)?;
+        Ok((self.0)(self.1, &creds))
+    }
+}
+
+fn resp(status: u16, headers: &[(&str, String)], body: &[u8]) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect(),
+        body: body.to_vec(),
+    }
+}
+
+const NONCE: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; // 32 zero bytes
+
+fn challenge(extra: &str) -> HttpResponse {
+    resp(
+        401,
+        &[(
+            "www-authenticate",
+            format!("Digest realm=\"bsf\", nonce=\"{NONCE}\", {extra}"),
+        )],
+        b"",
+    )
+}
+
+fn ok_with(creds: &Credentials, lifetime: &str, rspauth_password: &[u8]) -> HttpResponse {
+    let body = BootstrappingInfo {
+        btid: "b@bsf".into(),
+        lifetime: lifetime.into(),
+    }
+    .to_xml()
+    .into_bytes();
+    let input = DigestInput {
+        username: &creds.username,
+        realm: &creds.realm,
+        nonce: &creds.nonce,
+        nc: creds.nc.as_deref().unwrap_or_default(),
+        cnonce: creds.cnonce.as_deref().unwrap_or_default(),
+        uri: &creds.uri,
+    };
+    let rspauth = digest::rspauth(&input, rspauth_password, &body);
+    resp(
+        200,
+        &[(
+            "authentication-info",
+            format!("qop=auth-int, rspauth=\"{rspauth}\""),
+        )],
+        &body,
+    )
+}
+
+fn run<F: FnMut(u32, &Credentials) -> HttpResponse>(
+    card: fn() -> CardAka,
+    f: F,
+) -> Result<UbOutcome, GbaError> {
+    let now = time::parse_utc("2026-01-01T00:00:00Z").expect("time");
+    bootstrap(
+        &mut Fixed(card),
+        &mut Script(f, 0),
+        &UbConfig::new("http://bsf/"),
+        now,
+    )
+}
+
+#[test]
+fn happy_path_and_digest_fields() {
+    let out = run(success, |n, c| match n {
+        1 => {
+            assert!(c.nonce.is_empty() && c.response.is_empty());
+            challenge("algorithm=AKAv1-MD5, qop=\"auth-int\"")
+        }
+        _ => {
+            assert_eq!(c.qop.as_deref(), Some("auth-int"));
+            assert_eq!(c.nc.as_deref(), Some("00000001"));
+            ok_with(c, "2026-01-02T00:00:00Z", b"RES-8byt")
+        }
+    })
+    .expect("bootstrap");
+    assert_eq!((out.round_trips, out.context.btid.as_str()), (2, "b@bsf"));
+    assert_eq!(out.context.ks.as_ref().map(|k| *k.expose()), Some([7; 32]));
+}
+
+#[test]
+fn protocol_violations_are_errors() {
+    let bad_challenges = [
+        resp(401, &[], b""),
+        challenge("algorithm=MD5, qop=\"auth-int\""),
+        challenge("algorithm=AKAv1-MD5, qop=\"auth\""),
+        resp(
+            401,
+            &[(
+                "www-authenticate",
+                "Digest realm=\"bsf\", nonce=\"AAAA\", algorithm=AKAv1-MD5, qop=\"auth-int\""
+                    .into(),
+            )],
+            b"",
+        ),
+        resp(
+            401,
+            &[(
+                "www-authenticate",
+                "Digest realm=\"bsf\", nonce=\"!!\", algorithm=AKAv1-MD5, qop=\"auth-int\"".into(),
+            )],
+            b"",
+        ),
+    ];
+    for ch in bad_challenges {
+        let err = run(success, |_, _| ch.clone()).expect_err("bad challenge");
+        assert!(
+            matches!(err, GbaError::Protocol(_) | GbaError::BadHeader(_)),
+            "{err:?}"
+        );
+    }
+    let err = run(success, |_, _| resp(403, &[], b"unknown IMPI")).expect_err("403");
+    assert!(
+        matches!(err, GbaError::Refused { status: 403, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn bsf_must_prove_it_knows_res() {
+    let good = "algorithm=AKAv1-MD5, qop=\"auth-int\"";
+    let err = run(success, |n, c| {
+        if n == 1 {
+            challenge(good)
+        } else {
+            ok_with(c, "2026-01-02T00:00:00Z", b"other")
+        }
+    })
+    .expect_err("wrong rspauth");
+    assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
+    let err = run(success, |n, _| {
+        if n == 1 {
+            challenge(good)
+        } else {
+            resp(200, &[], b"")
+        }
+    })
+    .expect_err("no info");
+    assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
+    let err = run(success, |n, c| {
+        if n == 1 {
+            challenge(good)
+        } else {
+            ok_with(c, "2025-12-31T23:00:00Z", b"RES-8byt")
+        }
+    })
+    .expect_err("expired lifetime");
+    assert!(matches!(err, GbaError::AlreadyExpired(_)), "{err:?}");
+}
+
+#[test]
+fn sync_failures_are_bounded_and_mac_failure_sends_nothing() {
+    let good = "algorithm=AKAv1-MD5, qop=\"auth-int\"";
+    let mut auts_seen = 0;
+    let err = run(
+        || CardAka::SyncFailure { auts: [1; 14] },
+        |_, c| {
+            if c.auts.is_some() {
+                auts_seen += 1;
+                assert_eq!(c.auts.as_deref(), Some("AQEBAQEBAQEBAQEBAQE="));
+            }
+            challenge(good)
+        },
+    )
+    .expect_err("endless resync");
+    assert!(matches!(err, GbaError::TooManyResyncs(2)), "{err:?}");
+    assert_eq!(auts_seen, 2);
+    let mut sent = 0;
+    let err = run(
+        || CardAka::MacFailure,
+        |_, _| {
+            sent += 1;
+            challenge(good)
+        },
+    )
+    .expect_err("MAC failure");
+    assert!(matches!(err, GbaError::NetworkAuthFailed));
+    assert_eq!(sent, 1, "only the first GET went out");
+}

@@ -1,0 +1,355 @@
+//! Wire benchmark (a harness, not a timed test): `cargo bench --bench dtls_wire`.
+//!
+//! 1. Bytes on the wire of a full DTLS 1.2 PSK handshake, TLS_PSK_WITH_AES_128_CCM_8, with the
+//!    HelloVerifyRequest cookie exchange, for every client/server pair we can run here (ours,
+//!    OpenSSL, GnuTLS, Mbed TLS 2.28): a counting UDP relay sits in front of each server and counts
+//!    datagrams, UDP-payload bytes each way, IP bytes (+28 per datagram) and flights. Then the
+//!    size of one application-data record carrying 6 bytes ("ping1\n") gives the per-record
+//!    overhead.
+//! 2. Record seal+open throughput (MB/s) of our record protection (CCM_8, CCM, GCM) against
+//!    `openssl speed -evp aes-128-ccm|aes-128-gcm` (encrypt and -decrypt, combined).
+//!
+//! Prints Markdown tables and writes JSON to target/bench/dtls_wire.json. Pairs whose peer is
+//! missing are left out with a note.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use simbridge::dtls::crypto::aead::RecordCipher;
+use simbridge::dtls::suite::AeadAlg;
+use simbridge::secret::Secret;
+use support::launch::{
+    gnutls_client, gnutls_server, mbedtls_client_stdin, mbedtls_server, openssl_client,
+    openssl_server, ours_client, ours_server, GnutlsServer,
+};
+use support::peers::missing_reason;
+use support::relay::RelayStats;
+use support::suites::gnutls_priority;
+use support::{Peer, Proc, Relay, RelayConfig, Stream, PSK_HEX};
+
+const SUITE: &str = "TLS_PSK_WITH_AES_128_CCM_8";
+const WAIT: Duration = Duration::from_secs(15);
+/// The application record used to measure per-record overhead: 6 bytes of plaintext.
+const PING: &str = "ping1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stack {
+    Ours,
+    /// OpenSSL with `-no_ticket` on the server (session-ID resumption only).
+    Openssl,
+    /// OpenSSL defaults: the server issues a session ticket.
+    OpensslTicket,
+    /// GnuTLS with `--noticket` on the server.
+    Gnutls,
+    /// GnuTLS defaults: the client asks for a ticket, the server issues one.
+    GnutlsTicket,
+    Mbedtls,
+}
+
+impl Stack {
+    fn name(self) -> &'static str {
+        match self {
+            Stack::Ours => "ours",
+            Stack::Openssl => "openssl",
+            Stack::OpensslTicket => "openssl (ticket)",
+            Stack::Gnutls => "gnutls",
+            Stack::GnutlsTicket => "gnutls (ticket)",
+            Stack::Mbedtls => "mbedtls 2.28",
+        }
+    }
+    fn peer(self) -> Option<Peer> {
+        match self {
+            Stack::Ours => None,
+            Stack::Openssl | Stack::OpensslTicket => Some(Peer::Openssl),
+            Stack::Gnutls | Stack::GnutlsTicket => Some(Peer::Gnutls),
+            Stack::Mbedtls => Some(Peer::Mbedtls),
+        }
+    }
+}
+
+/// A running server, held only so that it lives (and is killed on drop) for the measurement.
+#[allow(dead_code)]
+enum Server {
+    Proc(Proc),
+    Gnutls(GnutlsServer),
+}
+
+fn start_server(s: Stack) -> (Server, SocketAddr) {
+    let local = |p: u16| -> SocketAddr { format!("127.0.0.1:{p}").parse().expect("addr") };
+    match s {
+        Stack::Ours => {
+            let (p, a) = ours_server(PSK_HEX, &["--suite", SUITE]);
+            (Server::Proc(p), a)
+        }
+        Stack::Openssl | Stack::OpensslTicket => {
+            let mut extra = vec!["-naccept", "1"];
+            if s == Stack::Openssl {
+                extra.push("-no_ticket");
+            }
+            let (p, port) = openssl_server("PSK-AES128-CCM8", PSK_HEX, &extra);
+            (Server::Proc(p), local(port))
+        }
+        Stack::Gnutls | Stack::GnutlsTicket => {
+            // gnutls-cli's --noticket does not stop DTLS 1.2 tickets; the server's does.
+            let extra: &[&str] = if s == Stack::Gnutls {
+                &["--noticket"]
+            } else {
+                &[]
+            };
+            let (g, port) = gnutls_server(&gnutls_priority("AES-128-CCM-8"), extra);
+            (Server::Gnutls(g), local(port))
+        }
+        Stack::Mbedtls => {
+            let (p, port) = mbedtls_server(SUITE, PSK_HEX);
+            (Server::Proc(p), local(port))
+        }
+    }
+}
+
+/// Starts the client; returns it with the stream and predicate that mark "handshake done".
+fn start_client(s: Stack, to: SocketAddr) -> (Proc, Stream, fn(&str) -> bool) {
+    match s {
+        Stack::Ours => (
+            ours_client(to, PSK_HEX, &["--suite", SUITE]),
+            Stream::Stderr,
+            |l| l.contains("\"connected\""),
+        ),
+        Stack::Openssl | Stack::OpensslTicket => (
+            openssl_client(to, "PSK-AES128-CCM8", PSK_HEX, &[]),
+            Stream::Stdout,
+            |l| l.contains("Cipher is PSK-AES128-CCM8"),
+        ),
+        Stack::Gnutls | Stack::GnutlsTicket => (
+            gnutls_client(to.port(), &gnutls_priority("AES-128-CCM-8"), PSK_HEX, &[]),
+            Stream::Stdout,
+            |l| l.contains("Handshake was completed"),
+        ),
+        Stack::Mbedtls => (
+            mbedtls_client_stdin(to.port(), SUITE, PSK_HEX),
+            Stream::Stdout,
+            |l| l.starts_with("CONNECTED"),
+        ),
+    }
+}
+
+struct Row {
+    client: Stack,
+    server: Stack,
+    hs: RelayStats,
+    record_overhead: Option<usize>,
+}
+
+fn measure(client: Stack, server: Stack) -> Result<Row, String> {
+    for s in [client, server] {
+        if let Some(reason) = s.peer().and_then(missing_reason) {
+            return Err(reason);
+        }
+    }
+    let (_srv, addr) = start_server(server);
+    let relay = Relay::start(addr, RelayConfig::default());
+    let (mut cli, stream, done) = start_client(client, relay.addr());
+    if cli.wait_line(stream, WAIT, done).is_none() {
+        return Err(format!("no handshake; client said:\n{}", cli.transcript()));
+    }
+    // The last flight has crossed the relay before the client could see it; wait for strays.
+    std::thread::sleep(Duration::from_millis(300));
+    let hs = relay.stats();
+    cli.write_line(PING);
+    let after = relay.wait_for(Duration::from_secs(5), |s| {
+        s.c2s.datagrams > hs.c2s.datagrams
+    });
+    let record_overhead = after
+        .c2s
+        .sizes
+        .get(hs.c2s.sizes.len())
+        .map(|n| n.saturating_sub(PING.len() + 1));
+    cli.close_stdin();
+    let _ = cli.wait_exit(Duration::from_secs(2));
+    Ok(Row {
+        client,
+        server,
+        hs,
+        record_overhead,
+    })
+}
+
+fn seal_open_mbps(alg: AeadAlg, size: usize) -> f64 {
+    let c = RecordCipher::new(alg, &Secret::new([7u8; 16]), &Secret::new([1u8; 4]));
+    let plain = vec![0x5au8; size];
+    let mut seq: u64 = 1 << 48;
+    let mut bytes = 0u64;
+    let run = Duration::from_millis(800);
+    let start = Instant::now();
+    while start.elapsed() < run {
+        for _ in 0..32 {
+            let es = seq.to_be_bytes();
+            let sealed = c.seal(es, 23, 0xfefd, black_box(&plain));
+            let opened = c.open(es, 23, 0xfefd, &sealed).expect("own record opens");
+            black_box(opened);
+            seq += 1;
+            bytes += size as u64;
+        }
+    }
+    bytes as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+/// `openssl speed` for one direction: MB/s (its "k" is 1000 bytes/s).
+fn openssl_speed(evp: &str, size: usize, decrypt: bool) -> Option<f64> {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["speed", "-seconds", "1", "-bytes", &size.to_string()]);
+    if decrypt {
+        cmd.arg("-decrypt");
+    }
+    let out = cmd.args(["-evp", evp]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last()?;
+    let k = line.split_whitespace().last()?.strip_suffix('k')?;
+    k.parse::<f64>().ok().map(|v| v / 1000.0)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing to parse.
+    let pairs = [
+        (Stack::Ours, Stack::Ours),
+        (Stack::Openssl, Stack::Openssl),
+        (Stack::OpensslTicket, Stack::OpensslTicket),
+        (Stack::Gnutls, Stack::Gnutls),
+        (Stack::GnutlsTicket, Stack::GnutlsTicket),
+        (Stack::Mbedtls, Stack::Mbedtls),
+        (Stack::Ours, Stack::Openssl),
+        (Stack::Openssl, Stack::Ours),
+        (Stack::Ours, Stack::Gnutls),
+        (Stack::Gnutls, Stack::Ours),
+        (Stack::Ours, Stack::Mbedtls),
+        (Stack::Mbedtls, Stack::Ours),
+    ];
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    for (c, s) in pairs {
+        match measure(c, s) {
+            Ok(r) => rows.push(r),
+            Err(e) => {
+                eprintln!("left out {} -> {}: {e}", c.name(), s.name());
+                skipped.push(json!({"client": c.name(), "server": s.name(), "reason": e}));
+            }
+        }
+    }
+    let reference = rows
+        .iter()
+        .find(|r| r.client == Stack::Openssl && r.server == Stack::Openssl)
+        .map(|r| (r.hs.bytes(), r.hs.ip_bytes()));
+    let ratio = |v: u64, base: Option<u64>| -> Option<f64> {
+        base.filter(|b| *b > 0).map(|b| v as f64 / b as f64)
+    };
+
+    println!("\n## Full PSK handshake, {SUITE}, cookie exchange (relay counts)\n");
+    println!("| client → server | datagrams | flights | C→S B | S→C B | UDP payload B | IP B | vs OpenSSL (UDP) | vs OpenSSL (IP) | app record overhead B |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut json_rows = Vec::new();
+    for r in &rows {
+        let rb = ratio(r.hs.bytes(), reference.map(|x| x.0));
+        let ri = ratio(r.hs.ip_bytes(), reference.map(|x| x.1));
+        let f = |x: Option<f64>| x.map_or("–".to_string(), |v| format!("{v:.2}"));
+        println!(
+            "| {} → {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.client.name(),
+            r.server.name(),
+            r.hs.datagrams(),
+            r.hs.flights,
+            r.hs.c2s.bytes,
+            r.hs.s2c.bytes,
+            r.hs.bytes(),
+            r.hs.ip_bytes(),
+            f(rb),
+            f(ri),
+            r.record_overhead.map_or("–".into(), |v| v.to_string()),
+        );
+        json_rows.push(json!({
+            "client": r.client.name(),
+            "server": r.server.name(),
+            "suite": SUITE,
+            "datagrams": r.hs.datagrams(),
+            "flights": r.hs.flights,
+            "c2s_datagrams": r.hs.c2s.datagrams,
+            "s2c_datagrams": r.hs.s2c.datagrams,
+            "c2s_bytes": r.hs.c2s.bytes,
+            "s2c_bytes": r.hs.s2c.bytes,
+            "udp_payload_bytes": r.hs.bytes(),
+            "ip_bytes": r.hs.ip_bytes(),
+            "c2s_sizes": r.hs.c2s.sizes,
+            "s2c_sizes": r.hs.s2c.sizes,
+            "ratio_udp_vs_openssl": rb,
+            "ratio_ip_vs_openssl": ri,
+            "app_record_overhead_bytes": r.record_overhead,
+        }));
+    }
+    println!("\nPer-datagram UDP payloads (C→S | S→C), in arrival order:\n");
+    for r in &rows {
+        println!(
+            "- {} → {}: {:?} | {:?}",
+            r.client.name(),
+            r.server.name(),
+            r.hs.c2s.sizes,
+            r.hs.s2c.sizes
+        );
+    }
+
+    println!("\n## Record seal+open throughput (MB/s, one core)\n");
+    println!("| algorithm | record size B | ours seal+open | OpenSSL seal+open (speed -evp, enc & -decrypt) | ours / OpenSSL |");
+    println!("|---|---|---|---|---|");
+    let have_openssl = missing_reason(Peer::Openssl).is_none();
+    let mut json_tp = Vec::new();
+    for (name, alg, evp) in [
+        ("AES-128-CCM_8", AeadAlg::Aes128Ccm8, "aes-128-ccm"),
+        ("AES-128-CCM", AeadAlg::Aes128Ccm, "aes-128-ccm"),
+        ("AES-128-GCM", AeadAlg::Aes128Gcm, "aes-128-gcm"),
+    ] {
+        for size in [64usize, 1024] {
+            let ours = seal_open_mbps(alg, size);
+            let theirs = if have_openssl {
+                match (
+                    openssl_speed(evp, size, false),
+                    openssl_speed(evp, size, true),
+                ) {
+                    (Some(e), Some(d)) if e > 0.0 && d > 0.0 => Some(1.0 / (1.0 / e + 1.0 / d)),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            println!(
+                "| {name} | {size} | {ours:.0} | {} | {} |",
+                theirs.map_or("–".into(), |v| format!("{v:.0}")),
+                theirs.map_or("–".into(), |v| format!("{:.2}", ours / v)),
+            );
+            json_tp.push(json!({
+                "algorithm": name, "record_bytes": size, "ours_mbps": ours,
+                "openssl_evp": evp, "openssl_mbps": theirs,
+            }));
+        }
+    }
+    println!("\nOpenSSL's figure is `openssl speed -evp {{aes-128-ccm|aes-128-gcm}}` (raw EVP, default CCM tag), encrypt and decrypt combined as 1/(1/enc+1/dec); ours is RecordCipher::seal + open (DTLS record nonce and AD, allocation per record).");
+
+    let out = json!({
+        "suite": SUITE,
+        "handshakes": json_rows,
+        "left_out": skipped,
+        "throughput": json_tp,
+        "reference": "openssl -> openssl with -no_ticket",
+    });
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("bench");
+    std::fs::create_dir_all(&dir).expect("create target/bench");
+    let path = dir.join("dtls_wire.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&out).expect("json"))
+        .expect("write dtls_wire.json");
+    println!("\nJSON: {}", path.display());
+}

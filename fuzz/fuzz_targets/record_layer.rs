@@ -1,0 +1,21 @@
+//! Record splitting, handshake fragment parsing and reassembly on arbitrary bytes.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use simbridge::dtls::reassembly::Reassembler;
+use simbridge::dtls::wire::handshake::parse_fragments;
+use simbridge::dtls::wire::record::split_datagram;
+
+fuzz_target!(|data: &[u8]| {
+    let (records, _) = split_datagram(data);
+    let mut r = Reassembler::default();
+    for rec in records {
+        let _ = rec.header.epoch_seq();
+        if let Ok(frags) = parse_fragments(rec.fragment) {
+            for f in frags {
+                r.insert(&f, rec.header.epoch);
+                while r.pop().is_some() {}
+            }
+        }
+    }
+});

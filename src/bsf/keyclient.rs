@@ -1,0 +1,143 @@
+//! The server (NAF) side of the key API: fetch Ks_(ext_)NAF for a B-TID and NAF_Id from a BSF
+//! that speaks [`super::keyapi`] (ours). Blocking, on `ureq`; a server's PSK lookup runs it off
+//! its I/O loop and caches the result until `expires`.
+
+use super::keyapi::{KeyRequest, KeyResponse, NafIdJson, KEY_API_PATH};
+use crate::gba::{time, NafId};
+use crate::secret::{Secret, SecretVec};
+use std::io::Read;
+use std::time::{Duration, SystemTime};
+
+/// Key material for one (B-TID, NAF_Id).
+#[derive(Debug)]
+pub struct NafKeyMaterial {
+    /// Ks_NAF (GBA_ME) or Ks_ext_NAF (GBA_U): the PSK.
+    pub key: Secret<32>,
+    /// Ks_int_NAF, when the context is GBA_U and it was asked for.
+    pub uicc_key: Option<Secret<32>>,
+    /// Key expiry.
+    pub expires: SystemTime,
+    /// The subscriber.
+    pub impi: String,
+}
+
+/// Why a key could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFetchError {
+    /// The BSF does not know the B-TID (the UE must bootstrap again).
+    #[error("B-TID unknown to the BSF")]
+    NotFound,
+    /// The B-TID has expired (the UE must bootstrap again).
+    #[error("B-TID expired")]
+    Expired,
+    /// The BSF refused our token.
+    #[error("the BSF refused our bearer token")]
+    Unauthorized,
+    /// Network failure or timeout.
+    #[error("cannot reach the BSF key API: {0}")]
+    Transport(String),
+    /// The BSF answered something unexpected.
+    #[error("unexpected key API answer: {0}")]
+    Protocol(String),
+}
+
+/// A key-API client.
+pub struct KeyApiClient {
+    url: String,
+    token: SecretVec,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for KeyApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyApiClient")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key32(hex_str: &str) -> Result<Secret<32>, KeyFetchError> {
+    let mut b = [0u8; 32];
+    hex::decode_to_slice(hex_str, &mut b)
+        .map_err(|_| KeyFetchError::Protocol("key material is not 64 hex digits".into()))?;
+    let k = Secret::new(b);
+    zeroize::Zeroize::zeroize(&mut b);
+    Ok(k)
+}
+
+impl KeyApiClient {
+    /// A client for the BSF at `base_url` (e.g. `http://127.0.0.1:8080`), with a request timeout.
+    pub fn new(base_url: &str, token: SecretVec, timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(timeout))
+            .build();
+        let url = format!("{}{KEY_API_PATH}", base_url.trim_end_matches('/'));
+        Self {
+            url,
+            token,
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+
+    /// Fetches the key for `btid` and `naf`.
+    pub fn fetch(
+        &self,
+        btid: &str,
+        naf: &NafId,
+        gba_u_aware: bool,
+    ) -> Result<NafKeyMaterial, KeyFetchError> {
+        let req = KeyRequest {
+            bt_id: btid.to_string(),
+            naf_id: NafIdJson {
+                naf_fqdn: naf.fqdn().to_string(),
+                ua_sec_prot_id: naf.ua().to_hex(),
+            },
+            gba_u_aware,
+        };
+        let body = serde_json::to_vec(&req).map_err(|e| KeyFetchError::Protocol(e.to_string()))?;
+        let mut auth = b"Bearer ".to_vec();
+        auth.extend_from_slice(self.token.expose());
+        let auth = SecretVec::new(auth);
+        let auth_str = std::str::from_utf8(auth.expose())
+            .map_err(|_| KeyFetchError::Protocol("token is not UTF-8".into()))?;
+        let mut resp = self
+            .agent
+            .post(&self.url)
+            .header("Authorization", auth_str)
+            .header("Content-Type", "application/json")
+            .send(&body[..])
+            .map_err(|e| KeyFetchError::Transport(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let mut text = Vec::new();
+        resp.body_mut()
+            .as_reader()
+            .take(64 * 1024)
+            .read_to_end(&mut text)
+            .map_err(|e| KeyFetchError::Transport(e.to_string()))?;
+        match status {
+            200 => {}
+            401 | 403 => return Err(KeyFetchError::Unauthorized),
+            404 => {
+                let v: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+                return Err(if v["cause"] == "BTID_EXPIRED" {
+                    KeyFetchError::Expired
+                } else {
+                    KeyFetchError::NotFound
+                });
+            }
+            s => return Err(KeyFetchError::Protocol(format!("HTTP {s}"))),
+        }
+        let r: KeyResponse =
+            serde_json::from_slice(&text).map_err(|e| KeyFetchError::Protocol(e.to_string()))?;
+        zeroize::Zeroize::zeroize(&mut text);
+        Ok(NafKeyMaterial {
+            key: key32(&r.me_key_material)?,
+            uicc_key: r.uicc_key_material.as_deref().map(key32).transpose()?,
+            expires: time::parse_utc(&r.key_expiry_time)
+                .map_err(|e| KeyFetchError::Protocol(e.to_string()))?,
+            impi: r.impi.clone(),
+        })
+    }
+}

@@ -1,0 +1,419 @@
+//! `simbridge dtls client|server`: diagnostic DTLS 1.2 PSK peers, like `openssl s_client` /
+//! `s_server`. The engine is sans-IO (`simbridge::dtls`); this file only owns the UDP socket,
+//! stdin/stdout and the clock.
+
+use std::io::{BufRead, Write};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk, DEFAULT_MTU};
+use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Event};
+use simbridge::secret::SecretVec;
+
+use super::{CliError, CliResult};
+
+/// DTLS 1.2 PSK diagnostic client and server.
+#[derive(Args, Debug)]
+pub struct DtlsArgs {
+    #[command(subcommand)]
+    command: DtlsCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum DtlsCommand {
+    /// Connect to a DTLS server; stdin lines are sent as records, received data goes to stdout.
+    Client(ClientArgs),
+    /// Accept DTLS clients on a UDP address.
+    Server(ServerArgs),
+    /// Benchmark harness (not a test): handshake bytes over an in-memory link and record
+    /// seal+open throughput per suite.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Application record size in bytes for the throughput run.
+    #[arg(long, default_value_t = 1024)]
+    size: usize,
+    /// Seconds per suite for the throughput run.
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f64,
+}
+
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// PSK identity (client: sent; server: the one accepted).
+    #[arg(long)]
+    psk_identity: String,
+    /// PSK as hex.
+    #[arg(long)]
+    psk: String,
+    /// Cipher suite by IANA name, in preference order (repeatable). Default TLS_PSK_WITH_AES_128_CCM_8.
+    #[arg(long = "suite")]
+    suites: Vec<String>,
+    /// Print one JSON object per event on stderr.
+    #[arg(long)]
+    json_events: bool,
+    /// Largest UDP payload to send (handshake flights are fragmented to fit).
+    #[arg(long, default_value_t = DEFAULT_MTU)]
+    mtu: usize,
+    /// Initial retransmission timeout in milliseconds (RFC 6347: 1000; RFC 7925: 9000).
+    #[arg(long, default_value_t = 1000)]
+    retransmit_ms: u64,
+}
+
+#[derive(Args, Debug)]
+struct ClientArgs {
+    /// Server address, HOST:PORT.
+    #[arg(long)]
+    connect: String,
+    /// Host name to send as SNI.
+    #[arg(long)]
+    sni: Option<String>,
+    /// Give up when the handshake has not completed after this many milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    timeout_ms: u64,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct ServerArgs {
+    /// Address to listen on, e.g. 127.0.0.1:5684 (port 0 picks one).
+    #[arg(long)]
+    listen: String,
+    /// Send each received record back.
+    #[arg(long)]
+    echo: bool,
+    /// psk_identity_hint to send (omitted by default).
+    #[arg(long)]
+    hint: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Runs `simbridge dtls ...`.
+pub fn run(args: DtlsArgs) -> CliResult {
+    match args.command {
+        DtlsCommand::Client(a) => run_client(a),
+        DtlsCommand::Server(a) => run_server(a),
+        DtlsCommand::Bench(a) => run_bench(a),
+    }
+}
+
+fn parse_suites(names: &[String]) -> Result<Vec<CipherSuite>, CliError> {
+    if names.is_empty() {
+        return Ok(vec![CipherSuite::PskAes128Ccm8]);
+    }
+    names
+        .iter()
+        .map(|n| {
+            CipherSuite::from_name(n)
+                .ok_or_else(|| CliError::new(format!("unknown cipher suite {n}")))
+        })
+        .collect()
+}
+
+fn static_psk(c: &CommonArgs) -> Result<Arc<StaticPsk>, CliError> {
+    let key =
+        hex::decode(c.psk.trim()).map_err(|e| CliError::new(format!("--psk is not hex: {e}")))?;
+    if key.is_empty() {
+        return Err(CliError::new("--psk is empty"));
+    }
+    Ok(Arc::new(StaticPsk {
+        identity: c.psk_identity.as_bytes().to_vec(),
+        key: SecretVec::new(key),
+    }))
+}
+
+fn emit(json: bool, v: serde_json::Value) {
+    if json {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{v}");
+        let _ = e.flush();
+    }
+}
+
+fn event_json(e: &Event, peer: Option<SocketAddr>) -> Option<serde_json::Value> {
+    let mut v = match e {
+        Event::Connected {
+            suite,
+            identity,
+            resumed,
+        } => json!({
+            "event": "connected",
+            "suite": suite.name(),
+            "identity": String::from_utf8_lossy(identity),
+            "resumed": resumed,
+        }),
+        Event::Closed { reason } => json!({"event": "closed", "reason": reason.to_string()}),
+        _ => return None,
+    };
+    if let (Some(p), Some(o)) = (peer, v.as_object_mut()) {
+        o.insert("peer".into(), json!(p.to_string()));
+    }
+    Some(v)
+}
+
+fn send_all(sock: &UdpSocket, conn: &mut Connection) -> Result<(), CliError> {
+    while let Some(d) = conn.poll_transmit() {
+        if let Err(e) = sock.send(&d) {
+            log::warn!("send failed: {e}");
+        }
+    }
+    Ok(())
+}
+
+enum Input {
+    Line(Vec<u8>),
+    Eof,
+}
+
+fn spawn_stdin() -> mpsc::Receiver<Input> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut lock = stdin.lock();
+        loop {
+            let mut line = Vec::new();
+            match lock.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send(Input::Eof);
+                    return;
+                }
+                Ok(_) => {
+                    if tx.send(Input::Line(line)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+fn run_client(a: ClientArgs) -> CliResult {
+    let suites = parse_suites(&a.common.suites)?;
+    let psk = static_psk(&a.common)?;
+    let peer = a
+        .connect
+        .to_socket_addrs()
+        .map_err(|e| CliError::new(format!("cannot resolve {}: {e}", a.connect)))?
+        .next()
+        .ok_or_else(|| CliError::new(format!("no address for {}", a.connect)))?;
+    let bind: SocketAddr = if peer.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .map_err(|_| CliError::new("bind"))?;
+    let sock = UdpSocket::bind(bind).map_err(|e| CliError::new(format!("bind: {e}")))?;
+    sock.connect(peer)
+        .map_err(|e| CliError::new(format!("connect {peer}: {e}")))?;
+
+    let mut cfg = ClientConfig::new(psk);
+    cfg.common.suites = suites;
+    cfg.common.mtu = a.common.mtu;
+    cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
+    cfg.server_name = a.sni.clone();
+    let start = Instant::now();
+    let mut conn = Connection::client(Arc::new(cfg), start)
+        .map_err(|e| CliError::new(format!("client: {e}")))?;
+    let json = a.common.json_events;
+    let handshake_deadline = start + Duration::from_millis(a.timeout_ms);
+    let stdin = spawn_stdin();
+    let mut connected = false;
+    let mut eof_at: Option<Instant> = None;
+    let mut failure: Option<String> = None;
+    let mut handshake_failed = false;
+    let mut buf = vec![0u8; 65536];
+    let mut out = std::io::stdout();
+
+    'main: loop {
+        send_all(&sock, &mut conn)?;
+        while let Some(e) = conn.poll_event() {
+            if let Some(v) = event_json(&e, None) {
+                emit(json, v);
+            }
+            match e {
+                Event::Connected { .. } => connected = true,
+                Event::Data(d) => {
+                    let _ = out.write_all(&d);
+                    let _ = out.flush();
+                }
+                Event::Closed { reason } => {
+                    if !connected {
+                        failure = Some(format!("handshake failed: {reason}"));
+                        handshake_failed = true;
+                    } else if let CloseReason::Error(e) = &reason {
+                        failure = Some(format!("connection failed: {e}"));
+                    }
+                    break 'main;
+                }
+                Event::PskRequested { .. } => {}
+            }
+        }
+        send_all(&sock, &mut conn)?;
+        let now = Instant::now();
+        if !connected && now >= handshake_deadline {
+            failure = Some(format!("handshake timed out after {} ms", a.timeout_ms));
+            handshake_failed = true;
+            break;
+        }
+        if let Some(t) = eof_at {
+            if now >= t + Duration::from_millis(500) {
+                emit(
+                    json,
+                    json!({"event": "closed", "reason": "closed locally (no close_notify from peer)"}),
+                );
+                break;
+            }
+        }
+        if connected && eof_at.is_none() {
+            while let Ok(input) = stdin.try_recv() {
+                match input {
+                    Input::Line(l) => {
+                        if let Err(e) = conn.send(&l) {
+                            failure = Some(format!("send: {e}"));
+                            break 'main;
+                        }
+                    }
+                    Input::Eof => {
+                        conn.close();
+                        eof_at = Some(Instant::now());
+                        break;
+                    }
+                }
+            }
+            send_all(&sock, &mut conn)?;
+        }
+        let mut wait = Duration::from_millis(20);
+        if let Some(t) = conn.poll_timeout() {
+            wait = wait
+                .min(t.saturating_duration_since(now))
+                .max(Duration::from_millis(1));
+        }
+        sock.set_read_timeout(Some(wait))
+            .map_err(|e| CliError::new(format!("socket: {e}")))?;
+        match sock.recv(&mut buf) {
+            Ok(n) => conn.handle_datagram(Instant::now(), buf.get(..n).unwrap_or(&[])),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                // ICMP port unreachable: keep retransmitting until the handshake deadline
+            }
+            Err(e) => {
+                failure = Some(format!("recv: {e}"));
+                break;
+            }
+        }
+        conn.handle_timeout(Instant::now());
+    }
+    let _ = send_all(&sock, &mut conn);
+    let mut stats = serde_json::to_value(conn.stats()).unwrap_or_else(|_| json!({}));
+    if let Some(o) = stats.as_object_mut() {
+        o.insert("event".into(), json!("stats"));
+    }
+    emit(json, stats);
+    match failure {
+        Some(msg) if handshake_failed => Err(CliError::with_code(2, msg)),
+        Some(msg) => Err(CliError::new(msg)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn run_server(a: ServerArgs) -> CliResult {
+    let suites = parse_suites(&a.common.suites)?;
+    let psk = static_psk(&a.common)?;
+    let sock =
+        UdpSocket::bind(&a.listen).map_err(|e| CliError::new(format!("bind {}: {e}", a.listen)))?;
+    let local = sock
+        .local_addr()
+        .map_err(|e| CliError::new(format!("local_addr: {e}")))?;
+    let mut cfg = ServerConfig::new(psk);
+    cfg.common.suites = suites;
+    cfg.common.mtu = a.common.mtu;
+    cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
+    cfg.identity_hint = a.hint.map(String::into_bytes);
+    let mut ep = Endpoint::new(Arc::new(cfg)).map_err(|e| CliError::new(format!("server: {e}")))?;
+    let json = a.common.json_events;
+    emit(
+        json,
+        json!({"event": "listening", "addr": local.to_string()}),
+    );
+    let mut buf = vec![0u8; 65536];
+    let mut out = std::io::stdout();
+    loop {
+        while let Some(t) = ep.poll_transmit() {
+            if let Err(e) = sock.send_to(&t.payload, t.destination) {
+                log::warn!("send to {}: {e}", t.destination);
+            }
+        }
+        while let Some((peer, e)) = ep.poll_event() {
+            if let Some(v) = event_json(&e, Some(peer)) {
+                emit(json, v);
+            }
+            if let Event::Data(d) = e {
+                if a.echo {
+                    if let Err(err) = ep.send(peer, &d) {
+                        log::warn!("echo to {peer}: {err}");
+                    }
+                } else {
+                    let _ = out.write_all(&d);
+                    let _ = out.flush();
+                }
+            }
+        }
+        if ep.poll_transmit_pending() {
+            continue;
+        }
+        let now = Instant::now();
+        let mut wait = Duration::from_millis(200);
+        if let Some(t) = ep.poll_timeout() {
+            wait = wait
+                .min(t.saturating_duration_since(now))
+                .max(Duration::from_millis(1));
+        }
+        sock.set_read_timeout(Some(wait))
+            .map_err(|e| CliError::new(format!("socket: {e}")))?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => ep.handle_datagram(Instant::now(), from, buf.get(..n).unwrap_or(&[])),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => log::debug!("recv: {e}"),
+        }
+        ep.handle_timeout(Instant::now());
+    }
+}
+
+fn run_bench(a: BenchArgs) -> CliResult {
+    use simbridge::dtls::bench::{handshake_bytes, seal_open_throughput};
+    for suite in CipherSuite::ALL {
+        let hs = handshake_bytes(suite).map_err(|e| CliError::new(format!("{suite}: {e}")))?;
+        let tp = seal_open_throughput(suite, a.size, Duration::from_secs_f64(a.seconds.max(0.01)));
+        println!(
+            "{}",
+            json!({
+                "suite": suite.name(),
+                "handshake_bytes": hs.total(),
+                "client_datagrams": hs.client_to_server,
+                "server_datagrams": hs.server_to_client,
+                "record_size": a.size,
+                "seal_open_mb_per_s": (tp * 100.0).round() / 100.0,
+            })
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

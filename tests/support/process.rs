@@ -1,0 +1,239 @@
+//! Spawned peer processes: killed (and reaped) on drop, stdout/stderr read line by line on
+//! threads so that every wait has a timeout and a test never hangs. Stdin stays open as a pipe
+//! until [`Proc::close_stdin`] (openssl s_server quits at stdin EOF).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Which output stream of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// A running process with a kill-on-drop guard.
+pub struct Proc {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out_rx: Receiver<String>,
+    err_rx: Receiver<String>,
+    /// Every line seen so far on both streams, for failure messages.
+    transcript: Arc<Mutex<Vec<String>>>,
+}
+
+fn pump<R: Read + Send + 'static>(
+    r: R,
+    tag: &'static str,
+    log: Arc<Mutex<Vec<String>>>,
+) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string();
+                    if let Ok(mut l) = log.lock() {
+                        l.push(format!("{tag}: {line}"));
+                    }
+                    if tx.send(line).is_err() {
+                        // receiver gone: keep draining so the child never blocks on a full pipe
+                        continue;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+impl Proc {
+    /// Spawns `cmd` with piped stdin/stdout/stderr.
+    pub fn spawn(name: &str, mut cmd: Command) -> Proc {
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {name} ({cmd:?}): {e}"));
+        let transcript = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        Proc {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            out_rx: pump(out, "out", transcript.clone()),
+            err_rx: pump(err, "err", transcript.clone()),
+            child,
+            transcript,
+        }
+    }
+
+    /// The process name given at spawn.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Waits until a line on `stream` satisfies `pred`; returns it, or None after `timeout`.
+    /// Lines before the match are consumed.
+    pub fn wait_line(
+        &self,
+        stream: Stream,
+        timeout: Duration,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> Option<String> {
+        let rx = match stream {
+            Stream::Stdout => &self.out_rx,
+            Stream::Stderr => &self.err_rx,
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if pred(&line) => return Some(line),
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    return None
+                }
+            }
+        }
+    }
+
+    /// Like [`Proc::wait_line`] but panics with the transcript when nothing matches.
+    pub fn expect_line(
+        &self,
+        stream: Stream,
+        timeout: Duration,
+        what: &str,
+        pred: impl FnMut(&str) -> bool,
+    ) -> String {
+        match self.wait_line(stream, timeout, pred) {
+            Some(l) => l,
+            None => panic!(
+                "{}: no {what} within {timeout:?}; transcript:\n{}",
+                self.name,
+                self.transcript()
+            ),
+        }
+    }
+
+    /// Waits until some line on either stream (as kept in the transcript) satisfies `pred`;
+    /// panics with the transcript after `timeout`. Does not consume lines.
+    pub fn expect_in_transcript(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .transcript
+                .lock()
+                .ok()
+                .and_then(|l| l.iter().find(|x| pred(x)).cloned());
+            if let Some(l) = found {
+                return l;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: no {what} within {timeout:?}; transcript:\n{}",
+                    self.name,
+                    self.transcript()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until a transcript line satisfies `pred` (true), or the process exits or
+    /// `timeout` passes (false). Does not consume lines.
+    pub fn wait_ready(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .transcript
+                .lock()
+                .map(|l| l.iter().any(|x| pred(x)))
+                .unwrap_or(false);
+            if found {
+                return true;
+            }
+            if Instant::now() >= deadline || matches!(self.child.try_wait(), Ok(Some(_))) {
+                // one last look: the line may have raced the exit
+                std::thread::sleep(Duration::from_millis(50));
+                return self
+                    .transcript
+                    .lock()
+                    .map(|l| l.iter().any(|x| pred(x)))
+                    .unwrap_or(false);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Writes one line (a newline is added) to stdin.
+    pub fn write_line(&mut self, line: &str) {
+        let name = self.name.clone();
+        let stdin = self
+            .stdin
+            .as_mut()
+            .unwrap_or_else(|| panic!("{name}: stdin already closed"));
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|_| stdin.flush())
+            .unwrap_or_else(|e| panic!("{name}: write to stdin: {e}"));
+    }
+
+    /// Closes stdin (EOF for the process).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for the process to exit by itself, at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(s)) => return Some(s),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Everything the process printed so far (both streams, in arrival order per stream).
+    pub fn transcript(&self) -> String {
+        self.transcript
+            .lock()
+            .map(|l| l.join("\n"))
+            .unwrap_or_default()
+    }
+
+    /// Kills the process now and reaps it.
+    pub fn kill(&mut self) {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
