@@ -62,14 +62,21 @@ impl fmt::Display for FinalError {
 
 /// Parses a final result code; `None` if the line is not one.
 pub fn parse_final(line: &str) -> Option<Final> {
-    let upper = line.to_ascii_uppercase();
-    match upper.as_str() {
-        "OK" => return Some(Final::Ok),
-        "ERROR" => return Some(Final::Failed(FinalError::Error)),
-        "NO CARRIER" | "BUSY" | "NO ANSWER" | "NO DIALTONE" | "COMMAND NOT SUPPORT" => {
-            return Some(Final::Failed(FinalError::Other(upper)))
-        }
-        _ => {}
+    const OTHER_FAILURES: [&str; 5] = [
+        "NO CARRIER",
+        "BUSY",
+        "NO ANSWER",
+        "NO DIALTONE",
+        "COMMAND NOT SUPPORT",
+    ];
+    if line.eq_ignore_ascii_case("OK") {
+        return Some(Final::Ok);
+    }
+    if line.eq_ignore_ascii_case("ERROR") {
+        return Some(Final::Failed(FinalError::Error));
+    }
+    if let Some(w) = OTHER_FAILURES.iter().find(|w| line.eq_ignore_ascii_case(w)) {
+        return Some(Final::Failed(FinalError::Other((*w).to_string())));
     }
     if let Some(rest) = strip_prefix_ci(line, "+CME ERROR:") {
         let (code, text) = code_and_text(rest, cme_meaning, cme_code_from_text);
@@ -321,11 +328,19 @@ impl Collector {
     /// final result; the bytes after it are left for the caller (unsolicited output that follows).
     pub fn push(&mut self, bytes: &[u8]) -> usize {
         let mut out = Vec::new();
-        for (i, b) in bytes.iter().enumerate() {
+        let mut pos = 0;
+        // One line (up to and including its terminator) at a time, so that parsing can stop
+        // right after the final result.
+        while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
             if self.done.is_some() {
-                return i;
+                return pos;
             }
-            self.splitter.push(std::slice::from_ref(b), &mut out);
+            let n = rest
+                .iter()
+                .position(|&b| b == b'\r' || b == b'\n')
+                .map_or(rest.len(), |i| i + 1);
+            self.splitter.push(rest.get(..n).unwrap_or(rest), &mut out);
+            pos += n;
             for l in out.drain(..) {
                 self.take(l);
             }
