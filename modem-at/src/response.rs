@@ -266,8 +266,10 @@ pub fn classify(line: &str, command: &str, expect: &Expect) -> Line {
     }
 }
 
-/// A command echo: the command itself (possibly glued to noise before it), or any other line
-/// starting with `AT` (a stale echo from a command that timed out).
+/// A command echo: the command itself (possibly glued to noise before it), or what looks like
+/// another command (a stale echo from one that timed out): `AT`, `AT` followed by an extended
+/// command prefix (`+CSIM=...`, `&F`, `^SYSCFG`...), or a short basic command (`ATE0`, `ATZ`).
+/// An answer line such as a manufacturer name starting with "AT" is not taken for one.
 fn is_echo(line: &str, command: &str) -> bool {
     if !command.is_empty() && line.len() >= command.len() {
         let start = line.len() - command.len();
@@ -278,7 +280,16 @@ fn is_echo(line: &str, command: &str) -> bool {
             return true;
         }
     }
-    strip_prefix_ci(line, "AT").is_some()
+    match strip_prefix_ci(line, "AT") {
+        None => false,
+        Some("") => true,
+        Some(rest) => {
+            rest.starts_with(['+', '&', '%', '$', '#', '^', '*'])
+                || (rest.len() <= 2
+                    && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && rest.bytes().any(|b| b.is_ascii_digit() || rest.len() == 1))
+        }
+    }
 }
 
 /// The collected answer to one command.
@@ -492,6 +503,16 @@ mod tests {
     fn incomplete_answer_has_no_result() {
         let (a, _, _) = parse_all("AT+CIMI", Expect::bare(), b"\r\n001010123456789\r\nO");
         assert!(a.is_none());
+    }
+
+    #[test]
+    fn answer_lines_starting_with_at_are_not_echo() {
+        let (a, _, _) = parse_all(
+            "AT+CGMI",
+            Expect::bare(),
+            b"ATEL Inc\r\nATZ\r\nAT+CSIM=4,\"00\"\r\nOK\r\n",
+        );
+        assert_eq!(a.expect("final").lines, vec!["ATEL Inc"]);
     }
 
     #[test]
