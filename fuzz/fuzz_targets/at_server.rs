@@ -11,14 +11,23 @@ use std::path::Path;
 const PROFILE: &str = include_str!("../../sim-profiles/ts35208-set1.toml");
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, input)) = data.split_first() else { return };
-    let Ok(profile) = Profile::parse(PROFILE, Path::new("fuzz.toml")) else { return };
-    let Ok(card) = SoftUsim::from_profile(profile, None) else { return };
+    let Some((&sel, input)) = data.split_first() else {
+        return;
+    };
+    let Ok(profile) = Profile::parse(PROFILE, Path::new("fuzz.toml")) else {
+        return;
+    };
+    let Ok(card) = SoftUsim::from_profile(profile, None) else {
+        return;
+    };
     let rows = modem_at::quirks::TABLE;
     let quirks: &'static Quirks = &rows[usize::from(sel) % rows.len()];
     let mut server = AtServer::new(card, quirks);
     for reply in server.feed(input) {
         let r = reply.result.as_str();
-        assert!(r == "OK" || r == "ERROR" || r.starts_with("+CME ERROR: "), "final result {r:?}");
+        assert!(
+            r == "OK" || r == "ERROR" || r.starts_with("+CME ERROR: "),
+            "final result {r:?}"
+        );
     }
 });
