@@ -400,3 +400,26 @@ fn cli_aka_against_a_modem_that_stops_mid_authenticate_then_recovers() {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+#[test]
+fn a_port_held_by_another_program_is_a_clear_error() {
+    let w = Workdir::new();
+    let m = set1_modem(&w, "generic", &[]);
+    // Another program (ModemManager, a terminal) has the port open exclusively.
+    let _held = serialport::new(m.link_str(), 115_200)
+        .open()
+        .expect("hold the port");
+    let link = m.link_str();
+    let o = run_cli(
+        &["sim", "info", "--modem", &link],
+        &[],
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains(&format!("cannot open modem {link}")), "{e}");
+    assert!(
+        e.contains("is another program, e.g. ModemManager, using the port?"),
+        "{e}"
+    );
+}

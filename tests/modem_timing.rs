@@ -7,7 +7,7 @@ mod modem_support;
 use modem_support::*;
 use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
-use simbridge::softsim::Profile;
+use simbridge::softsim::{Profile, SoftUsim};
 use simbridge::uicc::{AuthResult, Uicc};
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,31 @@ fn vector(p: &Profile, i: u64) -> ([u8; 16], [u8; 16], [u8; 8]) {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+#[test]
+fn aka_wall_time_in_process_baseline() {
+    // The same AKA on the in-process software USIM: its SQN state is written (and synced)
+    // before it answers, which is most of an AKA's time; the pty figures below add AT and pty.
+    let w = Workdir::new();
+    let path = w.profile("ts35208-set1.toml", "soft.toml");
+    let profile = Profile::load(&path).expect("profile");
+    let mut u = Uicc::open(SoftUsim::load(&path).expect("card"), None).expect("uicc");
+    let mut times = Vec::new();
+    for i in 1..=31 {
+        let (rand, autn, xres) = vector(&profile, i);
+        let t = Instant::now();
+        let r = u.authenticate(&rand, &autn).expect("aka");
+        times.push(t.elapsed());
+        match r {
+            AuthResult::Success { res, .. } => assert_eq!(res.expose(), &xres),
+            other => panic!("{other:?}"),
+        }
+    }
+    println!(
+        "AKA in process (--softsim, 31 runs): median {:?}",
+        median(times)
+    );
 }
 
 #[test]

@@ -17,7 +17,9 @@ const COMMANDS: &[(&str, &str)] = &[
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, rest)) = data.split_first() else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
     let (cmd, prefix) = COMMANDS[usize::from(sel) % COMMANDS.len()];
     let expect = match (sel / 16) % 3 {
         0 if !prefix.is_empty() => Expect::prefixed(prefix),
@@ -38,8 +40,16 @@ fuzz_target!(|data: &[u8]| {
     if used_a == a.len() {
         split.push(b);
     }
-    assert_eq!(whole.answer(), split.answer(), "split at {cut} changed the answer");
-    assert_eq!(whole.take_urcs(), split.take_urcs(), "split at {cut} changed the URCs");
+    assert_eq!(
+        whole.answer(),
+        split.answer(),
+        "split at {cut} changed the answer"
+    );
+    assert_eq!(
+        whole.take_urcs(),
+        split.take_urcs(),
+        "split at {cut} changed the URCs"
+    );
 
     if let Some(ans) = whole.answer() {
         let _ = answers::response_apdu(&ans, "+CSIM:");

@@ -338,14 +338,18 @@ impl AtChannel {
                 reason: "not open".into(),
             });
         };
-        let r = t.write_all(bytes).and_then(|()| t.flush());
+        // Serial ports share one timeout between reads and writes: a write gets the resync
+        // timeout, not whatever the last read used (possibly zero). No flush: on a tty it is
+        // tcdrain, which has no timeout and could wait forever on a stuck device.
+        let wait = self.cfg.resync_timeout;
+        let r = t.set_read_timeout(wait).and_then(|()| t.write_all(bytes));
         match r {
             Ok(()) => Ok(()),
             Err(e) if is_quiet(&e) => {
                 self.needs_resync = true;
                 Err(AtError::Timeout {
-                    command: "(write)".into(),
-                    ms: self.cfg.poll.as_millis() as u64,
+                    command: "(the modem does not take input)".into(),
+                    ms: wait.as_millis() as u64,
                 })
             }
             Err(e) => Err(self.lost(&e)),

@@ -62,14 +62,21 @@ impl fmt::Display for FinalError {
 
 /// Parses a final result code; `None` if the line is not one.
 pub fn parse_final(line: &str) -> Option<Final> {
-    let upper = line.to_ascii_uppercase();
-    match upper.as_str() {
-        "OK" => return Some(Final::Ok),
-        "ERROR" => return Some(Final::Failed(FinalError::Error)),
-        "NO CARRIER" | "BUSY" | "NO ANSWER" | "NO DIALTONE" | "COMMAND NOT SUPPORT" => {
-            return Some(Final::Failed(FinalError::Other(upper)))
-        }
-        _ => {}
+    const OTHER_FAILURES: [&str; 5] = [
+        "NO CARRIER",
+        "BUSY",
+        "NO ANSWER",
+        "NO DIALTONE",
+        "COMMAND NOT SUPPORT",
+    ];
+    if line.eq_ignore_ascii_case("OK") {
+        return Some(Final::Ok);
+    }
+    if line.eq_ignore_ascii_case("ERROR") {
+        return Some(Final::Failed(FinalError::Error));
+    }
+    if let Some(w) = OTHER_FAILURES.iter().find(|w| line.eq_ignore_ascii_case(w)) {
+        return Some(Final::Failed(FinalError::Other((*w).to_string())));
     }
     if let Some(rest) = strip_prefix_ci(line, "+CME ERROR:") {
         let (code, text) = code_and_text(rest, cme_meaning, cme_code_from_text);
@@ -259,8 +266,10 @@ pub fn classify(line: &str, command: &str, expect: &Expect) -> Line {
     }
 }
 
-/// A command echo: the command itself (possibly glued to noise before it), or any other line
-/// starting with `AT` (a stale echo from a command that timed out).
+/// A command echo: the command itself (possibly glued to noise before it), or what looks like
+/// another command (a stale echo from one that timed out): `AT`, `AT` followed by an extended
+/// command prefix (`+CSIM=...`, `&F`, `^SYSCFG`...), or a short basic command (`ATE0`, `ATZ`).
+/// An answer line such as a manufacturer name starting with "AT" is not taken for one.
 fn is_echo(line: &str, command: &str) -> bool {
     if !command.is_empty() && line.len() >= command.len() {
         let start = line.len() - command.len();
@@ -271,7 +280,16 @@ fn is_echo(line: &str, command: &str) -> bool {
             return true;
         }
     }
-    strip_prefix_ci(line, "AT").is_some()
+    match strip_prefix_ci(line, "AT") {
+        None => false,
+        Some("") => true,
+        Some(rest) => {
+            rest.starts_with(['+', '&', '%', '$', '#', '^', '*'])
+                || (rest.len() <= 2
+                    && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && rest.bytes().any(|b| b.is_ascii_digit() || rest.len() == 1))
+        }
+    }
 }
 
 /// The collected answer to one command.
@@ -321,11 +339,19 @@ impl Collector {
     /// final result; the bytes after it are left for the caller (unsolicited output that follows).
     pub fn push(&mut self, bytes: &[u8]) -> usize {
         let mut out = Vec::new();
-        for (i, b) in bytes.iter().enumerate() {
+        let mut pos = 0;
+        // One line (up to and including its terminator) at a time, so that parsing can stop
+        // right after the final result.
+        while let Some(rest) = bytes.get(pos..).filter(|r| !r.is_empty()) {
             if self.done.is_some() {
-                return i;
+                return pos;
             }
-            self.splitter.push(std::slice::from_ref(b), &mut out);
+            let n = rest
+                .iter()
+                .position(|&b| b == b'\r' || b == b'\n')
+                .map_or(rest.len(), |i| i + 1);
+            self.splitter.push(rest.get(..n).unwrap_or(rest), &mut out);
+            pos += n;
             for l in out.drain(..) {
                 self.take(l);
             }
@@ -477,6 +503,16 @@ mod tests {
     fn incomplete_answer_has_no_result() {
         let (a, _, _) = parse_all("AT+CIMI", Expect::bare(), b"\r\n001010123456789\r\nO");
         assert!(a.is_none());
+    }
+
+    #[test]
+    fn answer_lines_starting_with_at_are_not_echo() {
+        let (a, _, _) = parse_all(
+            "AT+CGMI",
+            Expect::bare(),
+            b"ATEL Inc\r\nATZ\r\nAT+CSIM=4,\"00\"\r\nOK\r\n",
+        );
+        assert_eq!(a.expect("final").lines, vec!["ATEL Inc"]);
     }
 
     #[test]

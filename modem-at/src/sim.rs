@@ -171,21 +171,27 @@ impl SimAccess {
 
     fn choose_path(&mut self) -> Result<SimPath, AtError> {
         let q = self.quirks()?;
-        match q.logical {
-            Support::Yes => return Ok(SimPath::Logical),
-            Support::No => return self.probe_basic().map(|()| SimPath::Basic),
-            Support::Unknown => {}
+        if q.logical != Support::No {
+            if q.logical == Support::Unknown {
+                // Hints only: some modems lack the =? forms of commands they support.
+                let ccho_test = self.ch.ok("AT+CCHO=?").is_ok();
+                let cgla_test = self.ch.ok("AT+CGLA=?").is_ok();
+                log::debug!("probe: CCHO=? {ccho_test}, CGLA=? {cgla_test}");
+            }
+            // A trial APDU even for a modem the table vouches for: a card without a free
+            // logical channel still leaves +CSIM.
+            match self.trial(SimPath::Logical) {
+                Ok(()) => return Ok(SimPath::Logical),
+                Err(e @ (AtError::Disconnected { .. } | AtError::Gone { .. })) => return Err(e),
+                Err(e) => {
+                    log::info!("logical channel unusable ({e}); trying +CSIM");
+                    if let Err(e) = self.close() {
+                        log::debug!("closing the trial session: {e}");
+                    }
+                    self.session = None;
+                }
+            }
         }
-        // Probe the logical channel: the =? tests are hints only (some modems lack them).
-        let ccho_test = self.ch.ok("AT+CCHO=?").is_ok();
-        let cgla_test = self.ch.ok("AT+CGLA=?").is_ok();
-        log::debug!("probe: CCHO=? {ccho_test}, CGLA=? {cgla_test}");
-        match self.trial(SimPath::Logical) {
-            Ok(()) => return Ok(SimPath::Logical),
-            Err(e @ (AtError::Disconnected { .. } | AtError::Gone { .. })) => return Err(e),
-            Err(e) => log::info!("logical channel unusable ({e}); trying +CSIM"),
-        }
-        self.session = None;
         match self.probe_basic() {
             Ok(()) => Ok(SimPath::Basic),
             Err(e @ (AtError::Disconnected { .. } | AtError::Gone { .. })) => Err(e),

@@ -224,7 +224,11 @@ fn fibocom_bare_ccho_answer_is_understood() {
     });
     let mut s = sim(&fake, SimConfig::default());
     aka(&mut s);
-    assert_eq!(count(&fake, "AT+CGLA=7,"), 2);
+    assert_eq!(
+        count(&fake, "AT+CGLA=7,"),
+        3,
+        "trial STATUS, AUTHENTICATE, GET RESPONSE"
+    );
 }
 
 #[test]
@@ -332,4 +336,23 @@ fn short_apdu_is_refused_before_reaching_the_modem() {
         s.transmit(&[0x00, 0xA4]),
         Err(AtError::Invalid(_))
     ));
+}
+
+#[test]
+fn known_logical_modem_whose_ccho_fails_falls_back_to_csim() {
+    let fake = modem(Model {
+        cgmi: "Quectel",
+        cgmm: "EG25",
+        ccho: false,
+        ..GOOD
+    });
+    let mut s = sim(&fake, SimConfig::default());
+    aka(&mut s);
+    assert_eq!(s.path().expect("path"), SimPath::Basic);
+    assert_eq!(
+        count(&fake, "AT+CCHO=?"),
+        0,
+        "the table vouches for +CCHO: no =? probe"
+    );
+    assert_eq!(count(&fake, "AT+CSIM=10,\"0088008100\""), 1);
 }

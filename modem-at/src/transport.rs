@@ -110,7 +110,19 @@ impl Connector for SerialConnector {
             .timeout(Duration::from_millis(20))
             .flow_control(serialport::FlowControl::None)
             .open()
-            .map_err(io::Error::from)?;
+            .map_err(|e| {
+                let busy = e.to_string().to_ascii_lowercase().contains("lock");
+                let e = io::Error::from(e);
+                if busy {
+                    // The usual cause on a gateway: ModemManager owns the AT port.
+                    io::Error::new(
+                        e.kind(),
+                        format!("{e} (is another program, e.g. ModemManager, using the port?)"),
+                    )
+                } else {
+                    e
+                }
+            })?;
         let mut t = SerialTransport { port };
         // Whatever the device said before we opened it belongs to nobody.
         let _ = t.discard_input();

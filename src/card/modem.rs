@@ -49,6 +49,8 @@ pub struct ModemCard {
     /// Connection generation at the last reset: a different one means the card was reset
     /// behind our back.
     generation: u64,
+    /// APDUs were sent since the last reset (else a reset keeps the fresh logical channel).
+    used: bool,
 }
 
 fn card_error(e: AtError) -> CardError {
@@ -87,6 +89,7 @@ impl ModemCard {
             sim,
             describe,
             generation,
+            used: false,
         })
     }
 
@@ -102,12 +105,17 @@ impl CardChannel for ModemCard {
         if self.sim.channel().generation() != self.generation {
             return Err(CardError::Removed);
         }
+        self.used = true;
         self.sim.transmit(apdu).map_err(card_error)
     }
 
     fn reset(&mut self) -> Result<Vec<u8>, CardError> {
-        if let Err(e) = self.sim.close() {
-            log::debug!("closing the logical channel: {e}");
+        // A channel nobody has used yet (just opened by path probing) is as fresh as a new one.
+        if self.used {
+            if let Err(e) = self.sim.close() {
+                log::debug!("closing the logical channel: {e}");
+            }
+            self.used = false;
         }
         self.sim.channel().ensure_connected().map_err(card_error)?;
         self.generation = self.sim.channel().generation();
