@@ -42,16 +42,28 @@ fn stderr_of(o: &std::process::Output) -> String {
 #[test]
 fn emulated_binary_is_the_cross_target_and_the_same_version() {
     for t in targets() {
-        let Some(pi) = Runner::emulated(t) else { return };
+        let Some(pi) = Runner::emulated(t) else {
+            return;
+        };
         let o = pi.run(&["--version"], T);
         assert!(o.status.success(), "{}: {}", t.triple, stderr_of(&o));
         let host = Runner::host().run(&["--version"], T);
-        assert_eq!(o.stdout, host.stdout, "{}: version differs from the host build", t.triple);
+        assert_eq!(
+            o.stdout, host.stdout,
+            "{}: version differs from the host build",
+            t.triple
+        );
         // The file really is for the target (ELF e_machine: 0xB7 aarch64, 0x28 ARM).
-        let exe = pi_support::target_dir().join(t.triple).join("release/simbridge");
+        let exe = pi_support::target_dir()
+            .join(t.triple)
+            .join("release/simbridge");
         let elf = std::fs::read(&exe).expect("read binary");
         let machine = elf.get(18).copied();
-        let want = if t.triple.starts_with("aarch64") { 0xB7 } else { 0x28 };
+        let want = if t.triple.starts_with("aarch64") {
+            0xB7
+        } else {
+            0x28
+        };
         assert_eq!(machine, Some(want), "{}: ELF machine", exe.display());
     }
 }
@@ -59,19 +71,34 @@ fn emulated_binary_is_the_cross_target_and_the_same_version() {
 #[test]
 fn emulated_sim_aka_softsim_gives_the_ts35208_results() {
     for t in targets() {
-        let Some(pi) = Runner::emulated(t) else { return };
+        let Some(pi) = Runner::emulated(t) else {
+            return;
+        };
         let dir = tempfile::tempdir().expect("tempdir");
         for s in ts35208().iter().take(2) {
             let p = profile_copy(dir.path(), &format!("ts35208-set{}.toml", s.number));
             let autn = set_autn(s);
             let o = pi.run(
                 &[
-                    "sim", "aka", "--softsim", p.to_str().expect("utf8"), "--rand", &s.rand,
-                    "--autn", &autn, "--json",
+                    "sim",
+                    "aka",
+                    "--softsim",
+                    p.to_str().expect("utf8"),
+                    "--rand",
+                    &s.rand,
+                    "--autn",
+                    &autn,
+                    "--json",
                 ],
                 T,
             );
-            assert!(o.status.success(), "{} set {}: {}", t.triple, s.number, stderr_of(&o));
+            assert!(
+                o.status.success(),
+                "{} set {}: {}",
+                t.triple,
+                s.number,
+                stderr_of(&o)
+            );
             let v = json_out(&o);
             assert_eq!(v["res"], s.f2.as_str(), "{} set {}", t.triple, s.number);
             assert_eq!(v["ck"], s.f3.as_str());
@@ -79,12 +106,25 @@ fn emulated_sim_aka_softsim_gives_the_ts35208_results() {
             // The card state written by the emulated binary refuses the replay (exit 2, AUTS).
             let again = pi.run(
                 &[
-                    "sim", "aka", "--softsim", p.to_str().expect("utf8"), "--rand", &s.rand,
-                    "--autn", &autn, "--json",
+                    "sim",
+                    "aka",
+                    "--softsim",
+                    p.to_str().expect("utf8"),
+                    "--rand",
+                    &s.rand,
+                    "--autn",
+                    &autn,
+                    "--json",
                 ],
                 T,
             );
-            assert_eq!(again.status.code(), Some(2), "{}: {}", t.triple, stderr_of(&again));
+            assert_eq!(
+                again.status.code(),
+                Some(2),
+                "{}: {}",
+                t.triple,
+                stderr_of(&again)
+            );
         }
     }
 }
@@ -114,11 +154,16 @@ fn wait_reader(present: bool) {
 fn emulated_reader_reaches_host_pcscd_through_vpcd() {
     let ready = std::path::Path::new("/run/pcscd/pcscd.comm").exists()
         && std::path::Path::new("/usr/lib/pcsc/drivers/serial/libifdvpcd.so").exists();
-    if !require("pcscd with the vsmartcard vpcd reader (scripts/test starts it)", ready) {
+    if !require(
+        "pcscd with the vsmartcard vpcd reader (scripts/test starts it)",
+        ready,
+    ) {
         return;
     }
     for t in targets() {
-        let Some(pi) = Runner::emulated(t) else { return };
+        let Some(pi) = Runner::emulated(t) else {
+            return;
+        };
         let dir = tempfile::tempdir().expect("tempdir");
         let s = &ts35208()[0];
         let in_reader = profile_copy(dir.path(), "ts35208-set1.toml");
@@ -135,11 +180,24 @@ fn emulated_reader_reaches_host_pcscd_through_vpcd() {
         wait_reader(true);
         let info = pi.run(&["sim", "info", "--reader", READER, "--json"], T);
         assert!(info.status.success(), "{}: {}", t.triple, stderr_of(&info));
-        let soft = simbridge(&["sim", "info", "--softsim", in_process.to_str().expect("utf8"), "--json"]);
-        assert_eq!(json_out(&info), json_out(&soft), "{}: sim info through pcscd", t.triple);
+        let soft = simbridge(&[
+            "sim",
+            "info",
+            "--softsim",
+            in_process.to_str().expect("utf8"),
+            "--json",
+        ]);
+        assert_eq!(
+            json_out(&info),
+            json_out(&soft),
+            "{}: sim info through pcscd",
+            t.triple
+        );
         let autn = set_autn(s);
         let aka = pi.run(
-            &["sim", "aka", "--reader", READER, "--rand", &s.rand, "--autn", &autn, "--json"],
+            &[
+                "sim", "aka", "--reader", READER, "--rand", &s.rand, "--autn", &autn, "--json",
+            ],
             T,
         );
         assert!(aka.status.success(), "{}: {}", t.triple, stderr_of(&aka));
@@ -154,20 +212,35 @@ fn emulated_reader_reaches_host_pcscd_through_vpcd() {
 fn emulated_binary_drives_the_virtual_modem_on_a_pty() {
     use modem_support::{VirtualModem, Workdir, SET1_AUTN, SET1_CK, SET1_IK, SET1_RAND, SET1_RES};
     for t in targets() {
-        let Some(pi) = Runner::emulated(t) else { return };
+        let Some(pi) = Runner::emulated(t) else {
+            return;
+        };
         for quirks in ["quectel", "generic"] {
             let w = Workdir::new();
             let p = w.profile("ts35208-set1.toml", "modem.toml");
             let m = VirtualModem::start(&w, &p, quirks, &[]);
             let link = m.link_str();
             let info = pi.run(&["sim", "info", "--modem", &link, "--json"], T);
-            assert!(info.status.success(), "{} {quirks}: {}", t.triple, stderr_of(&info));
+            assert!(
+                info.status.success(),
+                "{} {quirks}: {}",
+                t.triple,
+                stderr_of(&info)
+            );
             assert_eq!(json_out(&info)["imsi"].as_str().map(str::len), Some(15));
             let aka = pi.run(
-                &["sim", "aka", "--modem", &link, "--rand", SET1_RAND, "--autn", SET1_AUTN, "--json"],
+                &[
+                    "sim", "aka", "--modem", &link, "--rand", SET1_RAND, "--autn", SET1_AUTN,
+                    "--json",
+                ],
                 T,
             );
-            assert!(aka.status.success(), "{} {quirks}: {}", t.triple, stderr_of(&aka));
+            assert!(
+                aka.status.success(),
+                "{} {quirks}: {}",
+                t.triple,
+                stderr_of(&aka)
+            );
             let v = json_out(&aka);
             assert_eq!(v["res"], SET1_RES, "{} {quirks}", t.triple);
             assert_eq!(v["ck"], SET1_CK);
@@ -179,8 +252,13 @@ fn emulated_binary_drives_the_virtual_modem_on_a_pty() {
 #[test]
 fn emulated_demo_completes_with_one_bootstrap_and_one_handshake() {
     for t in targets() {
-        let Some(pi) = Runner::emulated(t) else { return };
-        let o = pi.run(&["demo", "--messages", "20", "--json"], Duration::from_secs(60));
+        let Some(pi) = Runner::emulated(t) else {
+            return;
+        };
+        let o = pi.run(
+            &["demo", "--messages", "20", "--json"],
+            Duration::from_secs(60),
+        );
         assert!(o.status.success(), "{}: {}", t.triple, stderr_of(&o));
         let v = json_out(&o);
         assert_eq!(v["messages"], 20, "{}: {v}", t.triple);
@@ -189,7 +267,9 @@ fn emulated_demo_completes_with_one_bootstrap_and_one_handshake() {
         assert_eq!(v["handshakes"]["full"], 1, "{}: {v}", t.triple);
         eprintln!(
             "{}: demo under qemu: {} B on air for 20 messages, {:.0} ms",
-            t.triple, v["bytes_on_air"]["total"], v["total_ms"].as_f64().unwrap_or_default()
+            t.triple,
+            v["bytes_on_air"]["total"],
+            v["total_ms"].as_f64().unwrap_or_default()
         );
     }
 }
@@ -197,7 +277,9 @@ fn emulated_demo_completes_with_one_bootstrap_and_one_handshake() {
 #[test]
 fn emulated_gateway_survives_a_modem_reenumeration() {
     for t in targets() {
-        let Some(pi) = Runner::emulated(t) else { return };
+        let Some(pi) = Runner::emulated(t) else {
+            return;
+        };
         pi_support::gateway_survives_reenumeration(&pi);
     }
 }
@@ -209,20 +291,32 @@ fn deb_dry_run_shows_the_binary_unit_conffile_and_udev_rule() {
         let deb = pi_support::target_dir()
             .join("deb")
             .join(format!("simbridge_{version}_{}.deb", t.deb_arch));
-        if !require(&format!("{} (scripts/build-pi builds it)", deb.display()), deb.is_file()) {
+        if !require(
+            &format!("{} (scripts/build-pi builds it)", deb.display()),
+            deb.is_file(),
+        ) {
             return;
         }
         let deb = deb.to_str().expect("utf8");
-        let info = run_with_timeout(std::process::Command::new("dpkg-deb").args(["--info", deb]), T);
+        let info = run_with_timeout(
+            std::process::Command::new("dpkg-deb").args(["--info", deb]),
+            T,
+        );
         assert!(info.status.success());
         let info = String::from_utf8_lossy(&info.stdout);
-        assert!(info.contains(&format!("Architecture: {}", t.deb_arch)), "{info}");
+        assert!(
+            info.contains(&format!("Architecture: {}", t.deb_arch)),
+            "{info}"
+        );
         assert!(info.contains("Depends: libc6 (>= 2."), "{info}");
         assert!(info.contains("libpcsclite1"), "{info}");
         for script in ["postinst", "prerm", "postrm", "conffiles"] {
             assert!(info.contains(script), "{script} missing: {info}");
         }
-        let list = run_with_timeout(std::process::Command::new("dpkg-deb").args(["--contents", deb]), T);
+        let list = run_with_timeout(
+            std::process::Command::new("dpkg-deb").args(["--contents", deb]),
+            T,
+        );
         let list = String::from_utf8_lossy(&list.stdout);
         for (path, mode) in [
             ("./usr/bin/simbridge", "-rwxr-xr-x"),
@@ -231,15 +325,22 @@ fn deb_dry_run_shows_the_binary_unit_conffile_and_udev_rule() {
             ("./etc/simbridge/simbridge.toml", "-rw-r--r--"),
         ] {
             assert!(
-                list.lines().any(|l| l.starts_with(mode) && l.contains(" root/root ") && l.ends_with(path)),
+                list.lines()
+                    .any(|l| l.starts_with(mode) && l.contains(" root/root ") && l.ends_with(path)),
                 "{path} ({mode}, root) missing from {deb}:\n{list}"
             );
         }
         let conffiles = run_with_timeout(
-            std::process::Command::new("sh").args(["-c", &format!("dpkg-deb --ctrl-tarfile {deb} | tar -xO ./conffiles")]),
+            std::process::Command::new("sh").args([
+                "-c",
+                &format!("dpkg-deb --ctrl-tarfile {deb} | tar -xO ./conffiles"),
+            ]),
             T,
         );
-        assert_eq!(String::from_utf8_lossy(&conffiles.stdout).trim(), "/etc/simbridge/simbridge.toml");
+        assert_eq!(
+            String::from_utf8_lossy(&conffiles.stdout).trim(),
+            "/etc/simbridge/simbridge.toml"
+        );
     }
 }
 
@@ -257,13 +358,24 @@ fn udev_rule_matches_each_at_port_by_vendor_product_and_interface() {
             continue;
         }
         let field = |key: &str| {
-            rule.split(&format!("{key}==\"")).nth(1).and_then(|r| r.split('"').next()).map(str::to_string)
+            rule.split(&format!("{key}==\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(str::to_string)
         };
         let vendor = field("ATTRS{idVendor}").unwrap_or_else(|| panic!("no vendor: {rule}"));
         let product = field("ATTRS{idProduct}").unwrap_or_else(|| panic!("no product: {rule}"));
-        let ifnum = field("ENV{.SIMBRIDGE_IFNUM}").unwrap_or_else(|| panic!("no interface: {rule}"));
-        for (what, v, len) in [("vendor", &vendor, 4), ("product", &product, 4), ("interface", &ifnum, 2)] {
-            assert!(v.len() == len && v.chars().all(|c| c.is_ascii_hexdigit()), "{what} {v:?} in {rule}");
+        let ifnum =
+            field("ENV{.SIMBRIDGE_IFNUM}").unwrap_or_else(|| panic!("no interface: {rule}"));
+        for (what, v, len) in [
+            ("vendor", &vendor, 4),
+            ("product", &product, 4),
+            ("interface", &ifnum, 2),
+        ] {
+            assert!(
+                v.len() == len && v.chars().all(|c| c.is_ascii_hexdigit()),
+                "{what} {v:?} in {rule}"
+            );
         }
         assert!(rule.contains("SYMLINK+=\"simbridge-modem\""), "{rule}");
         if active {

@@ -85,7 +85,10 @@ impl Runner {
             .join("usr/lib")
             .join(t.gnu);
         let qemu_ok = crate::common::have(t.qemu) && Path::new(t.libc_root).join("lib").is_dir();
-        if !require(&format!("{} with {} (apt: qemu-user)", t.qemu, t.libc_root), qemu_ok) {
+        if !require(
+            &format!("{} with {} (apt: qemu-user)", t.qemu, t.libc_root),
+            qemu_ok,
+        ) {
             return None;
         }
         // qemu-user 7.2 lacks the termios2 ioctls a real kernel has: see termios2_shim.c.
@@ -381,7 +384,10 @@ pub fn gateway_survives_reenumeration(gw: &Runner) {
     let new_device = modem
         .next_line(Duration::from_secs(10))
         .expect("the modem came back and printed its new device");
-    assert_ne!(new_device, first_device, "same device name after the re-enumeration");
+    assert_ne!(
+        new_device, first_device,
+        "same device name after the re-enumeration"
+    );
     assert_eq!(
         std::fs::read_link(&modem.link).expect("link"),
         PathBuf::from(&new_device),
@@ -427,6 +433,10 @@ pub fn gateway_survives_reenumeration(gw: &Runner) {
     for l in gateway.log.iter().filter(|l| l.contains("WARN")) {
         eprintln!("    gateway: {l}");
     }
-    assert_eq!(gateway.terminate(), Some(0), "SIGTERM ends the gateway cleanly");
+    assert_eq!(
+        gateway.terminate(),
+        Some(0),
+        "SIGTERM ends the gateway cleanly"
+    );
     drop(echo);
 }
