@@ -347,7 +347,9 @@ impl UpstreamSession {
                 .checked_sub(self.cfg.rekey_before)
                 .unwrap_or(ctx.expires);
             let delta = rekey_at.duration_since(last.wall).unwrap_or_default();
-            if !self.bootstrap_in_flight {
+            // After a failed rekey bootstrap the retry timer (backoff) decides when to try again;
+            // the rekey time is already past and would wake us at once, again and again.
+            if !self.bootstrap_in_flight && self.retry_at.is_none() {
                 consider(Some(last.mono + delta));
             }
             let expiry = ctx.expires.duration_since(last.wall).unwrap_or_default();
@@ -396,6 +398,7 @@ impl UpstreamSession {
             self.ensure(now);
         } else if !self.bootstrap_in_flight
             && self.pending.is_none()
+            && !self.retry_at.is_some_and(|t| now.mono < t)
             && ctx.remaining(now.wall) <= self.cfg.rekey_before
             && self
                 .active

@@ -242,6 +242,42 @@ fn rejected_identity_forces_a_new_bootstrap() {
 }
 
 #[test]
+fn a_failed_rekey_bootstrap_backs_off_instead_of_retrying_at_once() {
+    // A modem re-enumerating (card away) when the rekey is due must not spin: the old session
+    // carries on and the next attempt waits for the retry delay.
+    let life = Duration::from_secs(3600);
+    let (mut lab, store) = gba_lab();
+    assert!(answer_bootstrap(&mut lab, &store, 1, life));
+    lab.advance(Duration::from_secs(3000));
+    match lab.session.poll_action() {
+        Some(Action::Bootstrap { force: true }) => {}
+        other => panic!("expected the rekey bootstrap, got {other:?}"),
+    }
+    lab.session
+        .bootstrap_done(lab.now, Err("card: card removed".into()));
+    assert!(
+        lab.session.poll_timeout().is_some_and(|t| t > lab.now.mono),
+        "a timer that fires at once makes a busy loop"
+    );
+    lab.advance(Duration::ZERO);
+    assert!(lab.session.poll_action().is_none(), "retried at once");
+    lab.advance(Duration::from_millis(500));
+    assert!(
+        lab.session.poll_action().is_none(),
+        "retried before the delay"
+    );
+    lab.advance(Duration::from_millis(600));
+    match lab.session.poll_action() {
+        Some(Action::Bootstrap { force: true }) => {}
+        other => panic!("expected the retry after 1 s, got {other:?}"),
+    }
+    assert!(lab.session.is_established(), "the old session carries on");
+    lab.session.send(lab.now, b"still here");
+    lab.pump();
+    assert_eq!(lab.received(), vec![b"still here".to_vec()]);
+}
+
+#[test]
 fn make_before_break_before_expiry_loses_nothing() {
     let life = Duration::from_secs(3600);
     let (mut lab, store) = gba_lab();
