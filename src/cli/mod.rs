@@ -2,10 +2,11 @@
 //! its own file and calls into the library.
 
 mod bootstrap;
-mod bsf;
 mod bridge;
+mod bsf;
 mod card_source;
 mod demo;
+mod dtls;
 mod energy;
 mod hexarg;
 mod psk;
@@ -13,7 +14,6 @@ mod server;
 mod signals;
 mod sim;
 mod softsim;
-mod dtls;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

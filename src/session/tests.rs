@@ -370,10 +370,19 @@ fn a_day_with_rebinding_and_restarts() {
             // Gateway restart: the bootstrapping context comes back from the state dir.
             metrics_before_restart = metrics_before_restart.merged(&lab.session.metrics());
             let ctx = lab.session.context().cloned().expect("context");
-            let placeholder = StaticPsk { identity: Vec::new(), key: SecretVec::default() };
+            let placeholder = StaticPsk {
+                identity: Vec::new(),
+                key: SecretVec::default(),
+            };
             let mut cfg = SessionConfig::new(ClientConfig::new(Arc::new(placeholder)));
             cfg.rekey_before = Duration::from_secs(600);
-            lab.session = UpstreamSession::new(cfg, KeySource::Gba { naf_fqdn: "naf.example.com".into(), ua: None });
+            lab.session = UpstreamSession::new(
+                cfg,
+                KeySource::Gba {
+                    naf_fqdn: "naf.example.com".into(),
+                    ua: None,
+                },
+            );
             lab.session.set_context(ctx);
             lab.session.connect(lab.now);
         }
@@ -383,7 +392,10 @@ fn a_day_with_rebinding_and_restarts() {
         sent += 1;
         pump_nat(&mut lab, nat_epoch);
         answered += lab.received().len();
-        assert!(lab.session.poll_action().is_none(), "no bootstrap needed during the day (minute {minute})");
+        assert!(
+            lab.session.poll_action().is_none(),
+            "no bootstrap needed during the day (minute {minute})"
+        );
     }
     let m = metrics_before_restart.merged(&lab.session.metrics());
     let per_msg = m.bytes_on_air() as f64 / f64::from(sent);
@@ -401,13 +413,21 @@ fn a_day_with_rebinding_and_restarts() {
     );
     assert_eq!(m.bootstraps, 1);
     // Each rebinding costs one unanswered message (found by the liveness suspicion) and one handshake.
-    assert!(m.handshakes_full <= 24 * 12 + 4, "{} handshakes", m.handshakes_full);
-    assert!(answered as u32 + m.handshakes_full as u32 >= sent - 4, "losses beyond the rebindings");
+    assert!(
+        m.handshakes_full <= 24 * 12 + 4,
+        "{} handshakes",
+        m.handshakes_full
+    );
+    assert!(
+        answered as u32 + m.handshakes_full as u32 >= sent - 4,
+        "losses beyond the rebindings"
+    );
 }
 
 /// Like `Lab::pump`, with the client's source port shifted by the NAT epoch.
 fn pump_nat(lab: &mut Lab, epoch: u16) {
-    let nat = |path: PathId| SocketAddr::from(([10, 0, 0, 1], 40000 + u16::from(path.0) + 10 * epoch));
+    let nat =
+        |path: PathId| SocketAddr::from(([10, 0, 0, 1], 40000 + u16::from(path.0) + 10 * epoch));
     for _ in 0..200 {
         let mut moved = false;
         while let Some((path, d)) = lab.session.poll_transmit() {
@@ -423,7 +443,11 @@ fn pump_nat(lab: &mut Lab, epoch: u16) {
             moved = true;
             let port = t.destination.port();
             if port >= 40000 + 10 * epoch && port < 40002 + 10 * epoch {
-                lab.session.handle_datagram(lab.now, PathId((port - 40000 - 10 * epoch) as u8), &t.payload);
+                lab.session.handle_datagram(
+                    lab.now,
+                    PathId((port - 40000 - 10 * epoch) as u8),
+                    &t.payload,
+                );
             }
         }
         if !moved {
