@@ -1,12 +1,35 @@
 //! AT command channel to a cellular modem and SIM access through it (`+CSIM`, `+CCHO`/`+CGLA`/`+CCHC`).
 //!
 //! This crate knows nothing of GBA or DTLS: it moves APDUs to the SIM behind a modem's AT port.
-//! The AT channel and SIM access land with the modem-at issue; until then the crate only names its error type.
+//!
+//! * [`AtChannel`]: one command at a time over a [`Transport`] (a serial port, or anything that is
+//!   `Read + Write` with read timeouts): final results, echo, URCs, timeouts, resynchronisation,
+//!   reconnection when the device disappears.
+//! * [`response`]: the sans-IO response parser (fuzzed).
+//! * [`SimAccess`]: APDUs to the SIM by `+CSIM` or a logical channel, chosen from the
+//!   [`quirks`] table or by probing; `+CIMI`, ICCID, `+CPIN?`.
 
-/// Errors of the AT channel.
-#[derive(Debug, thiserror::Error)]
-pub enum AtError {
-    /// The modem did not give a final result in time.
-    #[error("modem did not answer within {0} ms")]
-    Timeout(u64),
-}
+pub mod answers;
+pub mod channel;
+pub mod cme;
+pub mod error;
+pub mod line;
+pub mod quirks;
+pub mod response;
+pub mod sim;
+pub mod transport;
+
+#[cfg(test)]
+mod channel_tests;
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod sim_tests;
+
+pub use answers::PinState;
+pub use channel::{AtChannel, AtConfig, ChannelEvent};
+pub use error::AtError;
+pub use quirks::{Quirks, Support};
+pub use response::{Answer, Expect, Final, FinalError};
+pub use sim::{ModemInfo, SimAccess, SimConfig, SimPath};
+pub use transport::{Clock, Connector, SerialConnector, SystemClock, Transport};

@@ -4,6 +4,7 @@
 //! A channel moves bytes only; it does not interpret APDUs. T=0 procedure bytes (61xx, 6Cxx) are
 //! handled above it, in [`crate::uicc`], so every backend behaves the same.
 
+pub mod modem;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 

@@ -63,7 +63,9 @@ pub fn run(args: BridgeArgs) -> CliResult {
         let card = CardSourceArgs {
             softsim: cfg.card.softsim.clone(),
             reader: cfg.card.reader.clone(),
-            pin: None,
+            modem: cfg.card.modem.clone(),
+            baud: cfg.card.baud.unwrap_or(115_200),
+            ..CardSourceArgs::default()
         };
         let opener: CardOpener = Box::new(move || card.open_channel().map_err(|e| e.message));
         let mut ub = UbConfig::new(cfg.bsf.as_deref().unwrap_or_default());

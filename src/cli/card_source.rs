@@ -1,6 +1,8 @@
-//! The card source every card command takes: `--softsim PROFILE` or `--reader [NAME]`.
+//! The card source every card command takes: `--softsim PROFILE`, `--reader [NAME]` or
+//! `--modem PATH [--baud N]`.
 
 use super::CliError;
+use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
 use simbridge::softsim::SoftUsim;
 use simbridge::uicc::{Uicc, UiccError};
@@ -15,14 +17,55 @@ pub struct CardSourceArgs {
     /// PC/SC reader by name or unique part of it; without a name, the only reader holding a card
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     pub reader: Option<String>,
+    /// Cellular modem's AT port (/dev/ttyUSB2, /dev/serial/by-id/...): the SIM behind it
+    #[arg(long, value_name = "PATH")]
+    pub modem: Option<PathBuf>,
+    /// Serial speed of --modem
+    #[arg(long, value_name = "N", default_value_t = 115_200)]
+    pub baud: u32,
+    /// How to reach the SIM behind --modem: auto (known modem's quirks, else probing), csim or cgla
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = ModemAccess::Auto)]
+    pub modem_access: ModemAccess,
     /// PIN1, verified when the card asks for it
     #[arg(long, env = "SIMBRIDGE_PIN", hide_env_values = true)]
     pub pin: Option<String>,
 }
 
+/// `--modem-access`: the AT path to the SIM.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ModemAccess {
+    /// From the quirks table for a known modem, else by probing
+    #[default]
+    Auto,
+    /// AT+CSIM on the basic channel
+    Csim,
+    /// AT+CCHO/+CGLA/+CCHC on a logical channel
+    Cgla,
+}
+
 impl CardSourceArgs {
     /// Opens the chosen card channel.
     pub fn open_channel(&self) -> Result<Box<dyn CardChannel>, CliError> {
+        let sources = [
+            self.softsim.is_some(),
+            self.reader.is_some(),
+            self.modem.is_some(),
+        ];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            return Err(CliError::new(
+                "give one card source only (--softsim, --reader or --modem)",
+            ));
+        }
+        if let Some(path) = &self.modem {
+            let mut opts = ModemOptions::new(path, self.baud);
+            opts.sim_path = match self.modem_access {
+                ModemAccess::Auto => None,
+                ModemAccess::Csim => Some(modem_at::SimPath::Basic),
+                ModemAccess::Cgla => Some(modem_at::SimPath::Logical),
+            };
+            let card = ModemCard::open(&opts).map_err(|e| CliError::new(e.to_string()))?;
+            return Ok(Box::new(card));
+        }
         match (&self.softsim, &self.reader) {
             (Some(profile), None) => {
                 let card = SoftUsim::load(profile).map_err(|e| CliError::new(e.to_string()))?;
@@ -30,7 +73,7 @@ impl CardSourceArgs {
             }
             (None, Some(reader)) => open_reader(reader),
             (None, None) => Err(CliError::new(
-                "no card source: give --softsim PROFILE or --reader [NAME]",
+                "no card source: give --softsim PROFILE, --reader [NAME] or --modem PATH",
             )),
             _ => Err(CliError::new(
                 "give one card source only (--softsim or --reader)",

@@ -14,6 +14,7 @@ mod server;
 mod signals;
 mod sim;
 mod softsim;
+mod softsim_modem;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -27,6 +27,8 @@ pub enum SoftsimCommand {
         #[arg(long, hide = true)]
         drop_after: Option<u64>,
     },
+    /// The software USIM behind a virtual AT modem on a pty; prints the device path first
+    Modem(super::softsim_modem::ModemArgs),
 }
 
 /// Runs a `softsim` subcommand.
@@ -38,6 +40,7 @@ pub fn run(cmd: SoftsimCommand) -> CliResult {
             once,
             drop_after,
         } => serve(profile, &vpcd, once, drop_after),
+        SoftsimCommand::Modem(a) => super::softsim_modem::run(a),
     }
 }
 

@@ -13,4 +13,5 @@ pub mod state;
 pub mod usim;
 
 pub use usim::{SoftSimError, SoftUsim};
+pub mod modem;
 pub mod vpcd;

@@ -1,0 +1,33 @@
+//! Fuzzes the virtual modem's AT interpreter with host input: whatever a host sends, it must not
+//! panic, and every command line gets exactly one final result.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use modem_at::Quirks;
+use simbridge::softsim::modem::AtServer;
+use simbridge::softsim::{Profile, SoftUsim};
+use std::path::Path;
+
+const PROFILE: &str = include_str!("../../sim-profiles/ts35208-set1.toml");
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, input)) = data.split_first() else {
+        return;
+    };
+    let Ok(profile) = Profile::parse(PROFILE, Path::new("fuzz.toml")) else {
+        return;
+    };
+    let Ok(card) = SoftUsim::from_profile(profile, None) else {
+        return;
+    };
+    let rows = modem_at::quirks::TABLE;
+    let quirks: &'static Quirks = &rows[usize::from(sel) % rows.len()];
+    let mut server = AtServer::new(card, quirks);
+    for reply in server.feed(input) {
+        let r = reply.result.as_str();
+        assert!(
+            r == "OK" || r == "ERROR" || r.starts_with("+CME ERROR: "),
+            "final result {r:?}"
+        );
+    }
+});

@@ -1,0 +1,78 @@
+//! `simbridge softsim modem`: the software USIM behind a virtual AT modem on a pty.
+
+use super::{CliError, CliResult};
+use modem_at::Quirks;
+use simbridge::card::CardChannel;
+use simbridge::softsim::modem::{serve, AtServer, Control, ServeOptions};
+use simbridge::softsim::SoftUsim;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+/// Arguments of `softsim modem`.
+#[derive(clap::Args, Debug)]
+pub struct ModemArgs {
+    /// Profile file (sim-profiles/*.toml); SQN state is kept in PROFILE.state
+    #[arg(long)]
+    pub profile: PathBuf,
+    /// Also make a symlink to the device here (follows the device across reboots)
+    #[arg(long, value_name = "PATH")]
+    pub link: Option<PathBuf>,
+    /// Modem to imitate, a row of the modem-at quirks table: generic, quectel, fibocom, sierra,
+    /// dw5821e, huawei-ms2372, wavecom, nordic
+    #[arg(long, value_name = "NAME", default_value = "generic")]
+    pub quirks: String,
+    /// Inject URCs at random moments, also between the lines of an answer
+    #[arg(long)]
+    pub urc_noise: bool,
+    /// Seed of the URC noise (0: from the clock)
+    #[arg(long, default_value_t = 0, hide = true)]
+    pub seed: u64,
+    /// Lab controls on stdin, one per line: `reboot [MS]`, `stall`, `stall-on TEXT`, `resume`,
+    /// `garbage`, `quit`; each is acknowledged on stdout (`control: NAME`); the modem exits when
+    /// stdin closes
+    #[arg(long)]
+    pub control_stdin: bool,
+}
+
+/// Runs the virtual modem until killed (or `quit` / end of stdin with `--control-stdin`).
+pub fn run(a: ModemArgs) -> CliResult {
+    let quirks = Quirks::by_name(&a.quirks).ok_or_else(|| {
+        CliError::new(format!(
+            "--quirks {}: unknown modem; known: {}",
+            a.quirks,
+            Quirks::names().join(", ")
+        ))
+    })?;
+    let mut card = SoftUsim::load(&a.profile).map_err(|e| CliError::new(e.to_string()))?;
+    card.reset().map_err(|e| CliError::new(e.to_string()))?;
+    let mut server = AtServer::new(card, quirks);
+    let (tx, rx) = mpsc::channel();
+    if a.control_stdin {
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                match Control::parse(&line) {
+                    Some(c) => {
+                        if tx.send(c).is_err() {
+                            return;
+                        }
+                    }
+                    None => log::warn!("virtual modem: unknown control {line:?}"),
+                }
+            }
+            let _ = tx.send(Control::Quit);
+        });
+    } else {
+        drop(tx);
+    }
+    let opts = ServeOptions {
+        link: a.link,
+        urc_noise: a.urc_noise,
+        seed: a.seed,
+    };
+    let mut out = std::io::stdout();
+    serve(&mut server, &opts, &mut out, rx).map_err(|e| CliError::new(e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}
