@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk, DEFAULT_MTU};
-use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Event};
+use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Event, RandomCid};
 use simbridge::secret::SecretVec;
 
 use super::{CliError, CliResult};
@@ -65,6 +65,10 @@ struct ClientArgs {
     /// Give up when the handshake has not completed after this many milliseconds.
     #[arg(long, default_value_t = 30_000)]
     timeout_ms: u64,
+    /// Offer an RFC 9146 Connection ID of LEN bytes (0: "I need none", but the server may
+    /// still give us one, which keeps the session across NAT rebinding).
+    #[arg(long, value_name = "LEN")]
+    cid: Option<usize>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -80,6 +84,12 @@ struct ServerArgs {
     /// psk_identity_hint to send (omitted by default).
     #[arg(long)]
     hint: Option<String>,
+    /// Length of the RFC 9146 Connection IDs handed to clients that ask (0: "I need none").
+    #[arg(long, value_name = "LEN", default_value_t = simbridge::dtls::cid::DEFAULT_SERVER_CID_LEN)]
+    cid: usize,
+    /// Ignore the Connection ID extension (plain records, routing by address only).
+    #[arg(long, conflicts_with = "cid")]
+    no_cid: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -146,6 +156,19 @@ fn event_json(e: &Event, peer: Option<SocketAddr>) -> Option<serde_json::Value> 
     Some(v)
 }
 
+/// Adds the negotiated Connection IDs (hex; absent when not negotiated) to a connected event.
+fn add_cids(v: &mut serde_json::Value, c: &Connection) {
+    if let Some(o) = v.as_object_mut() {
+        if c.cid_negotiated() {
+            o.insert("cid".into(), json!(hex::encode(c.connection_id())));
+            o.insert(
+                "peer_cid".into(),
+                json!(hex::encode(c.peer_connection_id())),
+            );
+        }
+    }
+}
+
 fn send_all(sock: &UdpSocket, conn: &mut Connection) -> Result<(), CliError> {
     while let Some(d) = conn.poll_transmit() {
         if let Err(e) = sock.send(&d) {
@@ -208,6 +231,7 @@ fn run_client(a: ClientArgs) -> CliResult {
     cfg.common.mtu = a.common.mtu;
     cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
     cfg.server_name = a.sni.clone();
+    cfg.connection_id = a.cid;
     let start = Instant::now();
     let mut conn = Connection::client(Arc::new(cfg), start)
         .map_err(|e| CliError::new(format!("client: {e}")))?;
@@ -224,7 +248,10 @@ fn run_client(a: ClientArgs) -> CliResult {
     'main: loop {
         send_all(&sock, &mut conn)?;
         while let Some(e) = conn.poll_event() {
-            if let Some(v) = event_json(&e, None) {
+            if let Some(mut v) = event_json(&e, None) {
+                if matches!(e, Event::Connected { .. }) {
+                    add_cids(&mut v, &conn);
+                }
                 emit(json, v);
             }
             match e {
@@ -330,6 +357,11 @@ fn run_server(a: ServerArgs) -> CliResult {
     cfg.common.mtu = a.common.mtu;
     cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
     cfg.identity_hint = a.hint.map(String::into_bytes);
+    cfg.connection_id = if a.no_cid {
+        None
+    } else {
+        Some(Arc::new(RandomCid::new(a.cid)))
+    };
     let mut ep = Endpoint::new(Arc::new(cfg)).map_err(|e| CliError::new(format!("server: {e}")))?;
     let json = a.common.json_events;
     emit(
@@ -344,8 +376,17 @@ fn run_server(a: ServerArgs) -> CliResult {
                 log::warn!("send to {}: {e}", t.destination);
             }
         }
+        while let Some((old, new)) = ep.poll_address_change() {
+            emit(
+                json,
+                json!({"event": "address_changed", "from": old.to_string(), "peer": new.to_string()}),
+            );
+        }
         while let Some((peer, e)) = ep.poll_event() {
-            if let Some(v) = event_json(&e, Some(peer)) {
+            if let Some(mut v) = event_json(&e, Some(peer)) {
+                if let (Event::Connected { .. }, Some(c)) = (&e, ep.connection(&peer)) {
+                    add_cids(&mut v, c);
+                }
                 emit(json, v);
             }
             if let Event::Data(d) = e {

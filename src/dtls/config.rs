@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cid::{CidGenerator, RandomCid};
 use super::rng::{DtlsRng, OsRng};
 use super::suite::CipherSuite;
 use crate::secret::SecretVec;
@@ -138,6 +139,11 @@ pub struct ClientConfig {
     pub psk: Arc<dyn ClientPskSource>,
     /// server_name to send (SNI).
     pub server_name: Option<String>,
+    /// RFC 9146 Connection ID: `None` does not offer the extension; `Some(n)` offers it with a
+    /// random CID of `n` bytes for the server to put in its records (`Some(0)`: "I need none",
+    /// the server then sends plain records but we still send it tls12_cid records when it
+    /// gives us a CID, which is what survives our NAT rebinding).
+    pub connection_id: Option<usize>,
 }
 
 impl ClientConfig {
@@ -147,6 +153,7 @@ impl ClientConfig {
             common: CommonConfig::default(),
             psk,
             server_name: None,
+            connection_id: None,
         }
     }
 }
@@ -166,10 +173,15 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// New handshakes (valid cookies) accepted per second, with a burst of the same size.
     pub handshakes_per_second: u32,
+    /// RFC 9146 Connection ID: answered only when the client offers the extension. `Some(g)`
+    /// hands out CIDs made by `g` (default: 4 random bytes; length 0: "I need none"); `None`
+    /// ignores the extension (plain records, routing by address).
+    pub connection_id: Option<Arc<dyn CidGenerator>>,
 }
 
 impl ServerConfig {
-    /// A server with the defaults (CCM_8, no hint, 10 000 connections, 1 000 handshakes/s).
+    /// A server with the defaults (CCM_8, no hint, 10 000 connections, 1 000 handshakes/s,
+    /// 4-byte Connection IDs for clients that ask).
     pub fn new(psk: Arc<dyn ServerPskStore>) -> Self {
         Self {
             common: CommonConfig::default(),
@@ -178,6 +190,7 @@ impl ServerConfig {
             cookie_rotation: Duration::from_secs(60),
             max_connections: 10_000,
             handshakes_per_second: 1_000,
+            connection_id: Some(Arc::new(RandomCid::default())),
         }
     }
 }

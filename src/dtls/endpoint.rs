@@ -1,6 +1,8 @@
-//! Server endpoint: many connections on one socket, routed by peer address (by Connection ID
-//! in the next issue). It keeps no per-client state before a valid cookie, and limits the
-//! number of connections and the rate of new handshakes.
+//! Server endpoint: many connections on one socket, routed by peer address, and tls12_cid
+//! records by Connection ID (RFC 9146), so a client whose NAT binding changed keeps its session
+//! with zero handshake bytes. The peer address moves only after a record that authenticates and
+//! is newer than any seen (RFC 9146 §6). It keeps no per-client state before a valid cookie,
+//! and limits the number of connections and the rate of new handshakes.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -14,7 +16,7 @@ use super::error::Error;
 use super::event::Event;
 use super::wire::handshake::{encode_full, parse_fragments, HandshakeType};
 use super::wire::hello::{ClientHello, HelloVerifyRequest};
-use super::wire::record::{split_datagram, ContentType, RecordHeader, DTLS10};
+use super::wire::record::{peek_cid, split_datagram, ContentType, RecordHeader, DTLS10};
 use crate::secret::SecretVec;
 
 /// A datagram to send.
@@ -41,6 +43,13 @@ pub struct EndpointStats {
     pub unknown_peer: u64,
     /// Connections accepted.
     pub accepted: u64,
+    /// tls12_cid datagrams whose CID no connection holds.
+    pub unknown_cid: u64,
+    /// Peer address changes after an authenticated, newest record (RFC 9146 §6).
+    pub address_changes: u64,
+    /// tls12_cid datagrams from a new address that did not qualify to move the peer (forged,
+    /// replayed or older records).
+    pub address_change_refused: u64,
 }
 
 struct TokenBucket {
@@ -51,13 +60,26 @@ struct TokenBucket {
 /// The server side of one UDP socket.
 pub struct Endpoint {
     config: Arc<ServerConfig>,
-    conns: HashMap<SocketAddr, Connection>,
+    conns: HashMap<u64, Entry>,
+    by_addr: HashMap<SocketAddr, u64>,
+    by_cid: HashMap<Vec<u8>, u64>,
+    next_id: u64,
+    migrations: VecDeque<(SocketAddr, SocketAddr)>,
     cookies: CookieKeys,
     bucket: TokenBucket,
     out: VecDeque<Transmit>,
     events: VecDeque<(SocketAddr, Event)>,
     stats: EndpointStats,
 }
+
+/// One connection and where its peer is now.
+struct Entry {
+    addr: SocketAddr,
+    conn: Connection,
+}
+
+/// Tries before giving up on finding an unused CID (a generator with few free values).
+const CID_TRIES: usize = 8;
 
 /// A ClientHello found at the start of a datagram (unfragmented, epoch 0).
 struct Hello {
@@ -97,6 +119,10 @@ impl Endpoint {
         Ok(Self {
             config,
             conns: HashMap::new(),
+            by_addr: HashMap::new(),
+            by_cid: HashMap::new(),
+            next_id: 0,
+            migrations: VecDeque::new(),
             cookies,
             bucket: TokenBucket { tokens, last: None },
             out: VecDeque::new(),
@@ -124,23 +150,79 @@ impl Endpoint {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.cookies
             .maybe_rotate(now, self.config.common.rng.as_ref());
+        if let Some(cid) = peek_cid(data, self.cid_len()) {
+            self.on_cid_datagram(now, from, cid.to_vec(), data);
+            return;
+        }
         if let Some(h) = peek_client_hello(data) {
             let same = self
-                .conns
-                .get(&from)
+                .conn_at(&from)
                 .is_some_and(|c| c.client_random() == &h.hello.random);
             if !same {
                 self.on_new_hello(now, from, h);
                 return;
             }
         }
-        match self.conns.get_mut(&from) {
-            Some(c) => {
-                c.handle_datagram(now, data);
-                self.drain(from);
+        match self.by_addr.get(&from).copied() {
+            Some(id) => {
+                if let Some(e) = self.conns.get_mut(&id) {
+                    e.conn.handle_datagram(now, data);
+                }
+                self.drain(id);
             }
             None => self.stats.unknown_peer += 1,
         }
+    }
+
+    /// Length of the CIDs this endpoint hands out (0: none, route by address only).
+    fn cid_len(&self) -> usize {
+        self.config
+            .connection_id
+            .as_ref()
+            .map_or(0, |g| g.cid_len())
+    }
+
+    fn conn_at(&self, addr: &SocketAddr) -> Option<&Connection> {
+        let id = self.by_addr.get(addr)?;
+        self.conns.get(id).map(|e| &e.conn)
+    }
+
+    /// A tls12_cid datagram: route by CID; move the peer only on an authenticated, newest record.
+    fn on_cid_datagram(&mut self, now: Instant, from: SocketAddr, cid: Vec<u8>, data: &[u8]) {
+        let Some(id) = self.by_cid.get(&cid).copied() else {
+            self.stats.unknown_cid += 1;
+            return;
+        };
+        let Some(e) = self.conns.get_mut(&id) else {
+            return;
+        };
+        e.conn.handle_datagram(now, data);
+        if e.addr != from {
+            if e.conn.last_datagram_was_newest() {
+                let old = e.addr;
+                e.addr = from;
+                if self.by_addr.get(&old) == Some(&id) {
+                    self.by_addr.remove(&old);
+                }
+                // a connection that held `from` before stays reachable by its own CID
+                self.by_addr.insert(from, id);
+                self.stats.address_changes += 1;
+                self.migrations.push_back((old, from));
+            } else {
+                self.stats.address_change_refused += 1;
+            }
+        }
+        self.drain(id);
+    }
+
+    fn new_cid(&self) -> Option<Vec<u8>> {
+        let g = self.config.connection_id.as_ref()?;
+        if g.cid_len() == 0 {
+            return Some(Vec::new());
+        }
+        (0..CID_TRIES)
+            .filter_map(|_| g.generate(self.config.common.rng.as_ref()).ok())
+            .find(|c| c.len() == g.cid_len() && !self.by_cid.contains_key(c))
     }
 
     fn on_new_hello(&mut self, now: Instant, from: SocketAddr, h: Hello) {
@@ -151,7 +233,7 @@ impl Endpoint {
             self.send_hello_verify(from, &h);
             return;
         }
-        if !self.conns.contains_key(&from) && self.conns.len() >= self.config.max_connections {
+        if !self.by_addr.contains_key(&from) && self.conns.len() >= self.config.max_connections {
             self.stats.connection_limited += 1;
             return;
         }
@@ -165,10 +247,49 @@ impl Endpoint {
             message_seq: h.message_seq,
             record_seq: h.record_seq,
         };
-        let conn = Connection::server(self.config.clone(), now, &accepted);
+        let wants_cid = matches!(accepted.hello.extensions.connection_id(), Ok(Some(_)));
+        let cid = if wants_cid && self.config.connection_id.is_some() {
+            match self.new_cid() {
+                Some(c) => Some(c),
+                None => {
+                    // no free CID (or the generator failed): refuse rather than collide
+                    self.stats.connection_limited += 1;
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let conn = Connection::server_with_cid(self.config.clone(), now, &accepted, cid);
         self.stats.accepted += 1;
-        self.conns.insert(from, conn);
-        self.drain(from);
+        if let Some(old) = self.by_addr.get(&from).copied() {
+            self.remove(old);
+        }
+        let id = self.insert(from, conn);
+        self.drain(id);
+    }
+
+    fn insert(&mut self, addr: SocketAddr, conn: Connection) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        if !conn.connection_id().is_empty() {
+            self.by_cid.insert(conn.connection_id().to_vec(), id);
+        }
+        self.by_addr.insert(addr, id);
+        self.conns.insert(id, Entry { addr, conn });
+        id
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(e) = self.conns.remove(&id) {
+            if self.by_addr.get(&e.addr) == Some(&id) {
+                self.by_addr.remove(&e.addr);
+            }
+            let cid = e.conn.connection_id();
+            if !cid.is_empty() && self.by_cid.get(cid) == Some(&id) {
+                self.by_cid.remove(cid);
+            }
+        }
     }
 
     fn send_hello_verify(&mut self, to: SocketAddr, h: &Hello) {
@@ -196,22 +317,33 @@ impl Endpoint {
         });
     }
 
-    fn drain(&mut self, addr: SocketAddr) {
-        let Some(c) = self.conns.get_mut(&addr) else {
+    fn drain(&mut self, id: u64) {
+        let Some(e) = self.conns.get_mut(&id) else {
             return;
         };
-        while let Some(d) = c.poll_transmit() {
+        let addr = e.addr;
+        while let Some(d) = e.conn.poll_transmit() {
             self.out.push_back(Transmit {
                 destination: addr,
                 payload: d,
             });
         }
-        while let Some(e) = c.poll_event() {
-            self.events.push_back((addr, e));
+        while let Some(ev) = e.conn.poll_event() {
+            self.events.push_back((addr, ev));
         }
-        if c.is_closed() {
-            self.conns.remove(&addr);
+        if e.conn.is_closed() {
+            self.remove(id);
         }
+    }
+
+    fn id_of(&self, addr: &SocketAddr) -> Result<u64, Error> {
+        self.by_addr.get(addr).copied().ok_or(Error::Closed)
+    }
+
+    /// The next peer address change `(old, new)` (RFC 9146 §6); the connection is known by
+    /// `new` from then on (in `send`, `close`, `connection` and events).
+    pub fn poll_address_change(&mut self) -> Option<(SocketAddr, SocketAddr)> {
+        self.migrations.pop_front()
     }
 
     /// Next datagram to send.
@@ -233,40 +365,42 @@ impl Endpoint {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.conns
             .values()
-            .filter_map(Connection::poll_timeout)
+            .filter_map(|e| e.conn.poll_timeout())
             .min()
     }
 
     /// Drives the timers that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<SocketAddr> = self
+        let due: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(a, _)| *a)
+            .filter(|(_, e)| e.conn.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
             .collect();
-        for a in due {
-            if let Some(c) = self.conns.get_mut(&a) {
-                c.handle_timeout(now);
+        for id in due {
+            if let Some(e) = self.conns.get_mut(&id) {
+                e.conn.handle_timeout(now);
             }
-            self.drain(a);
+            self.drain(id);
         }
     }
 
     /// Sends one application record to `to`.
     pub fn send(&mut self, to: SocketAddr, data: &[u8]) -> Result<(), Error> {
-        let c = self.conns.get_mut(&to).ok_or(Error::Closed)?;
-        c.send(data)?;
-        self.drain(to);
+        let id = self.id_of(&to)?;
+        let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
+        e.conn.send(data)?;
+        self.drain(id);
         Ok(())
     }
 
     /// Closes the connection with `addr` (close_notify).
     pub fn close(&mut self, addr: SocketAddr) {
-        if let Some(c) = self.conns.get_mut(&addr) {
-            c.close();
+        let Ok(id) = self.id_of(&addr) else { return };
+        if let Some(e) = self.conns.get_mut(&id) {
+            e.conn.close();
         }
-        self.drain(addr);
+        self.drain(id);
     }
 
     /// Answers a `PskRequested` event of `addr`: `None` means unknown identity.
@@ -276,15 +410,16 @@ impl Endpoint {
         addr: SocketAddr,
         key: Option<SecretVec>,
     ) -> Result<(), Error> {
-        let c = self.conns.get_mut(&addr).ok_or(Error::Closed)?;
-        c.provide_server_psk(now, key)?;
-        self.drain(addr);
+        let id = self.id_of(&addr)?;
+        let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
+        e.conn.provide_server_psk(now, key)?;
+        self.drain(id);
         Ok(())
     }
 
     /// The connection with `addr`, if any.
     pub fn connection(&self, addr: &SocketAddr) -> Option<&Connection> {
-        self.conns.get(addr)
+        self.conn_at(addr)
     }
 
     /// Connections held (established or handshaking).

@@ -4,6 +4,7 @@
 //! drains `poll_transmit()`, drives timers with `poll_timeout()` / `handle_timeout(now)` and
 //! reads `poll_event()`. Randomness is injected through [`rng::DtlsRng`].
 
+pub mod cid;
 pub mod config;
 pub mod conn;
 pub mod cookie;
@@ -20,6 +21,7 @@ pub mod stats;
 pub mod suite;
 pub mod wire;
 
+pub use cid::{CidGenerator, PrefixedCid, RandomCid};
 pub use config::{
     ClientConfig, ClientPsk, PskAnswer, PskRequest, RetransmitConfig, ServerConfig, StaticPsk,
 };

@@ -24,6 +24,11 @@ impl ReplayWindow {
         }
     }
 
+    /// True when `seq` is above every sequence number marked so far.
+    pub fn is_newest(&self, seq: u64) -> bool {
+        self.top.is_none_or(|top| seq > top)
+    }
+
     /// Marks `seq` as received (call after authentication).
     pub fn mark(&mut self, seq: u64) {
         match self.top {

@@ -15,16 +15,16 @@ use crate::dtls::flight::{Flight, FlightItem};
 use crate::dtls::reassembly::Message;
 use crate::dtls::suite::CipherSuite;
 use crate::dtls::wire::extensions::{
-    ec_point_formats_uncompressed, server_name_data, supported_groups_p256, Extensions,
-    EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO, EXT_SERVER_NAME,
-    EXT_SUPPORTED_GROUPS,
+    connection_id_data, ec_point_formats_uncompressed, server_name_data, supported_groups_p256,
+    Extensions, EXT_CONNECTION_ID, EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET,
+    EXT_RENEGOTIATION_INFO, EXT_SERVER_NAME, EXT_SUPPORTED_GROUPS,
 };
 use crate::dtls::wire::handshake::HandshakeType;
 use crate::dtls::wire::hello::{
     ClientHello, HelloVerifyRequest, ServerHello, EMPTY_RENEGOTIATION_INFO_SCSV,
 };
 use crate::dtls::wire::kx::{parse_empty, parse_finished, ClientKeyExchange, ServerKeyExchange};
-use crate::dtls::wire::record::DTLS12;
+use crate::dtls::wire::record::{DTLS12, MAX_CID};
 
 /// HelloVerifyRequests accepted before giving up (a server rotating secrets sends a second one).
 const MAX_HELLO_VERIFY: u8 = 3;
@@ -49,6 +49,17 @@ impl Connection {
         if suites.iter().any(|s| s.is_ecdhe()) {
             extensions.push(EXT_SUPPORTED_GROUPS, supported_groups_p256());
             extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
+        }
+        if let Some(len) = config.connection_id {
+            if len > MAX_CID {
+                return Err(Error::IllegalParameter(
+                    "connection_id longer than 255 bytes",
+                ));
+            }
+            let mut cid = vec![0u8; len];
+            c.common.rng.fill(&mut cid).map_err(|_| Error::Rng)?;
+            extensions.push(EXT_CONNECTION_ID, connection_id_data(&cid));
+            c.offered_cid = Some(cid);
         }
         let mut cipher_suites: Vec<u16> = suites.iter().map(|s| s.iana()).collect();
         cipher_suites.push(EMPTY_RENEGOTIATION_INFO_SCSV);
@@ -198,6 +209,7 @@ impl Connection {
                 EXT_EXTENDED_MASTER_SECRET | EXT_RENEGOTIATION_INFO => true,
                 EXT_SERVER_NAME => self.hs.sni.is_some(),
                 EXT_EC_POINT_FORMATS => offered.iter().any(|s| s.is_ecdhe()),
+                EXT_CONNECTION_ID => self.offered_cid.is_some(),
                 _ => false,
             };
             if !sent {
@@ -213,6 +225,11 @@ impl Connection {
             if !ri.is_empty() {
                 return Err(Error::IllegalParameter("renegotiation_info"));
             }
+        }
+        if let (Some(ours), Some(peer)) = (&self.offered_cid, sh.extensions.connection_id()?) {
+            // RFC 9146: each side names the CID it wants to receive
+            self.rl.set_cids(ours.clone(), peer);
+            self.cid_negotiated = true;
         }
         self.hs.suite = Some(suite);
         self.hs.server_random = sh.random;

@@ -27,7 +27,7 @@ use super::suite::CipherSuite;
 use super::wire::alert::{parse_ccs, Alert, AlertDescription, AlertLevel};
 use super::wire::handshake::{parse_fragments, Fragment, HandshakeType};
 use super::wire::hello::ClientHello;
-use super::wire::record::{split_datagram, ContentType, Record};
+use super::wire::record::{split_datagram_cid, ContentType, Record};
 use crate::secret::Secret;
 
 /// Largest application record (RFC 6347: 2^14).
@@ -104,6 +104,9 @@ pub struct Connection {
     stats: Stats,
     future: Vec<Vec<u8>>,
     parked: Vec<Vec<u8>>,
+    newest_in_datagram: bool,
+    cid_negotiated: bool,
+    offered_cid: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -141,21 +144,27 @@ impl Connection {
             stats: Stats::default(),
             future: Vec::new(),
             parked: Vec::new(),
+            newest_in_datagram: false,
+            cid_negotiated: false,
+            offered_cid: None,
         }
     }
 
     /// Feeds one received UDP datagram (it may hold several records).
     pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
-        let (records, err) = split_datagram(data);
+        let (records, err) = split_datagram_cid(data, self.rl.read_cid().len());
         let hs = records.iter().any(|r| {
-            r.header.content_type != ContentType::ApplicationData
-                && r.header.content_type != ContentType::Alert
+            matches!(
+                r.header.content_type,
+                ContentType::Handshake | ContentType::ChangeCipherSpec
+            )
         });
         self.stats.received(data.len(), hs);
         if err.is_some() {
             self.stats.drop(DropReason::Malformed);
         }
         self.replied_this_datagram = false;
+        self.newest_in_datagram = false;
         for rec in records {
             self.process_record(now, &rec);
         }
@@ -172,15 +181,15 @@ impl Connection {
     }
 
     fn raw(rec: &Record<'_>) -> Vec<u8> {
-        let mut v = Vec::with_capacity(13 + rec.fragment.len());
-        rec.header.encode(&mut v);
+        let mut v = Vec::with_capacity(13 + rec.cid.len() + rec.fragment.len());
+        rec.header.encode_with_cid(&mut v, rec.cid);
         v.extend_from_slice(rec.fragment);
         v
     }
 
     fn replay_raw(&mut self, now: Instant, raws: Vec<Vec<u8>>) {
         for raw in raws {
-            let (records, _) = split_datagram(&raw);
+            let (records, _) = split_datagram_cid(&raw, self.rl.read_cid().len());
             for rec in records {
                 self.process_record(now, &rec);
             }
@@ -222,14 +231,18 @@ impl Connection {
             self.stats.drop(DropReason::Unexpected);
             return Ok(());
         }
-        let plain = match self.rl.open(rec) {
+        let opened = match self.rl.open(rec) {
             Ok(p) => p,
             Err(why) => {
                 self.stats.drop(why);
                 return Ok(());
             }
         };
-        match ct {
+        if opened.newest && epoch > 0 && epoch == self.rl.read_epoch() {
+            self.newest_in_datagram = true;
+        }
+        let plain = opened.plain;
+        match opened.content_type {
             ContentType::Handshake => self.on_handshake_record(now, epoch, &plain),
             ContentType::ChangeCipherSpec => {
                 self.on_ccs(now, &plain);
@@ -247,6 +260,11 @@ impl Connection {
                 } else {
                     self.stats.drop(DropReason::Unexpected);
                 }
+                Ok(())
+            }
+            ContentType::Tls12Cid => {
+                // the record layer never returns tls12_cid as a real type
+                self.stats.drop(DropReason::Malformed);
                 Ok(())
             }
         }
@@ -559,6 +577,30 @@ impl Connection {
     /// Changes the PMTU (largest UDP payload) for the flights sent from now on.
     pub fn set_mtu(&mut self, mtu: usize) {
         self.common.mtu = mtu.max(super::config::MIN_MTU);
+    }
+
+    /// RFC 9146 §6: true when the last datagram given to `handle_datagram` held a record that
+    /// authenticated and was newer than every record received before in the current epoch.
+    /// Only then may a server move the peer's address to that datagram's source (the
+    /// [`super::Endpoint`] does so); a replayed, delayed or forged record never qualifies.
+    pub fn last_datagram_was_newest(&self) -> bool {
+        self.newest_in_datagram
+    }
+
+    /// Our Connection ID, the one the peer puts in its records (empty: none negotiated or
+    /// zero-length).
+    pub fn connection_id(&self) -> &[u8] {
+        self.rl.read_cid()
+    }
+
+    /// The peer's Connection ID, the one we put in our records (empty: plain records).
+    pub fn peer_connection_id(&self) -> &[u8] {
+        self.rl.write_cid()
+    }
+
+    /// True when the Connection ID extension was negotiated (either CID may be empty).
+    pub fn cid_negotiated(&self) -> bool {
+        self.cid_negotiated
     }
 
     /// Counters.

@@ -16,8 +16,9 @@ use crate::dtls::flight::{Flight, FlightItem};
 use crate::dtls::reassembly::Message;
 use crate::dtls::suite::CipherSuite;
 use crate::dtls::wire::extensions::{
-    ec_point_formats_uncompressed, renegotiation_info_initial, Extensions, EXT_EC_POINT_FORMATS,
-    EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO, GROUP_SECP256R1,
+    connection_id_data, ec_point_formats_uncompressed, renegotiation_info_initial, Extensions,
+    EXT_CONNECTION_ID, EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO,
+    GROUP_SECP256R1,
 };
 use crate::dtls::wire::handshake::HandshakeType;
 use crate::dtls::wire::hello::{ClientHello, ServerHello};
@@ -40,6 +41,18 @@ impl Connection {
     /// A server connection answering `ch`. Failures (no common suite, no EMS) leave a closed
     /// connection whose alert is ready in `poll_transmit`.
     pub fn server(config: Arc<ServerConfig>, now: Instant, ch: &AcceptedHello) -> Self {
+        Self::server_with_cid(config, now, ch, None)
+    }
+
+    /// [`Connection::server`] with the Connection ID to hand out if the client asks for one
+    /// (an endpoint passes one it knows is unique); `None` makes one with the configured
+    /// generator.
+    pub fn server_with_cid(
+        config: Arc<ServerConfig>,
+        now: Instant,
+        ch: &AcceptedHello,
+        cid: Option<Vec<u8>>,
+    ) -> Self {
         let mut common = config.common.clone();
         common.mtu = common.mtu.max(MIN_MTU);
         let mut c = Connection::new(Role::Server(config.clone()), common);
@@ -48,6 +61,7 @@ impl Connection {
         c.next_send_seq = ch.message_seq;
         c.reasm.skip_to(ch.message_seq.wrapping_add(1));
         c.hs.client_random = ch.hello.random;
+        c.offered_cid = cid;
         if let Err(e) = c.server_hello(now, &config, ch) {
             c.fail(e);
         }
@@ -92,6 +106,20 @@ impl Connection {
         extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
         if suite.is_ecdhe() && hello.extensions.get(EXT_EC_POINT_FORMATS).is_some() {
             extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
+        }
+        if let (Some(peer), Some(gen)) = (
+            hello.extensions.connection_id()?,
+            config.connection_id.as_ref(),
+        ) {
+            let ours = match self.offered_cid.take() {
+                Some(c) => c,
+                None => gen
+                    .generate(self.common.rng.as_ref())
+                    .map_err(|_| Error::Rng)?,
+            };
+            extensions.push(EXT_CONNECTION_ID, connection_id_data(&ours));
+            self.rl.set_cids(ours, peer);
+            self.cid_negotiated = true;
         }
         let sh = ServerHello {
             version: DTLS12,
