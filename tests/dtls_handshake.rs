@@ -46,3 +46,25 @@ fn psk_ccm8_handshake_with_cookie_fits_the_byte_budget() {
         p.c2s_sizes.iter().sum::<usize>()
     );
 }
+
+#[test]
+fn server_counts_its_side_of_the_handshake() {
+    let mut p = Pair::new(
+        client_config(&[CipherSuite::PskAes128Ccm8], 1),
+        server_config(&[CipherSuite::PskAes128Ccm8], 2),
+    );
+    p.drive();
+    let s = p.server.connection(&p.client_addr).unwrap().stats().clone();
+    // from the cookie-bearing hello on: CH2 + flight 5 in, flight 4 + flight 6 out
+    assert_eq!(
+        s.handshake_bytes_received as usize,
+        p.c2s_sizes[1] + p.c2s_sizes[2]
+    );
+    assert_eq!(
+        s.handshake_bytes_sent as usize,
+        p.s2c_sizes[1] + p.s2c_sizes[2]
+    );
+    assert_eq!(s.flights_sent, 2);
+    assert_eq!(s.round_trips, 1);
+    assert_eq!(p.server.stats().hello_verify_sent, 1);
+}

@@ -273,3 +273,31 @@ fn garbage_and_mutated_datagrams_never_panic() {
         let _ = handshake::parse_fragments(&d);
     }
 }
+
+/// Found by the `server_endpoint` fuzzer: a hello with message_seq 65535 overflowed the
+/// server's next message_seq.
+#[test]
+fn hello_with_the_last_message_seq_does_not_panic() {
+    use simbridge::dtls::conn::AcceptedHello;
+    use simbridge::dtls::wire::hello::ClientHello;
+    let mut p = Pair::new(client_config(&[CCM8], 1), server_config(&[CCM8], 2));
+    let d = p.client.poll_transmit().unwrap();
+    let (recs, _) = simbridge::dtls::wire::record::split_datagram(&d);
+    let frags = simbridge::dtls::wire::handshake::parse_fragments(recs[0].fragment).unwrap();
+    let hello = ClientHello::parse(frags[0].body).unwrap();
+    let accepted = AcceptedHello {
+        hello,
+        message_seq: u16::MAX,
+        record_seq: (1 << 48) - 1,
+        datagram_len: 0,
+    };
+    let mut c =
+        simbridge::dtls::Connection::server(Arc::new(server_config(&[CCM8], 2)), p.now, &accepted);
+    while c.poll_transmit().is_some() {}
+    // and the endpoint ignores such a hello outright
+    let mut raw = d.clone();
+    raw[13 + 4] = 0xFF;
+    raw[13 + 5] = 0xFF;
+    p.server.handle_datagram(p.now, p.client_addr, &raw);
+    assert!(p.server.poll_transmit().is_none());
+}

@@ -1,33 +1,29 @@
-//! A server Endpoint fed arbitrary datagrams (split at 0xFF bytes into several datagrams).
+//! A server Endpoint fed arbitrary datagrams (u16 length-prefixed). Seeds recorded by
+//! `gen_corpus` carry a full handshake with a valid cookie, so mutations reach every state.
 #![no_main]
+
+mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use simbridge::dtls::config::{ServerConfig, StaticPsk};
-use simbridge::dtls::rng::SeededRng;
-use simbridge::dtls::{CipherSuite, Endpoint};
-use simbridge::secret::SecretVec;
+use simbridge::dtls::Endpoint;
 
 fuzz_target!(|data: &[u8]| {
-    let psk = Arc::new(StaticPsk {
-        identity: b"client1".to_vec(),
-        key: SecretVec::new(vec![1; 16]),
-    });
-    let mut cfg = ServerConfig::new(psk);
-    cfg.common.suites = CipherSuite::ALL.to_vec();
-    cfg.common.rng = Arc::new(SeededRng::new(1));
-    cfg.identity_hint = Some(b"hint".to_vec());
-    let Ok(mut ep) = Endpoint::new(Arc::new(cfg)) else {
+    let Ok(mut ep) = Endpoint::new(Arc::new(common::server_config())) else {
         return;
     };
     let mut now = Instant::now();
     let from = "127.0.0.1:9999".parse().unwrap();
-    for d in data.split(|b| *b == 0xFF) {
+    for d in common::datagrams(data) {
         ep.handle_datagram(now, from, d);
         while ep.poll_transmit().is_some() {}
-        while ep.poll_event().is_some() {}
+        while let Some((a, e)) = ep.poll_event() {
+            if matches!(e, simbridge::dtls::Event::Connected { .. }) {
+                let _ = ep.send(a, b"x");
+            }
+        }
         now += Duration::from_millis(300);
         ep.handle_timeout(now);
     }

@@ -81,11 +81,15 @@ struct Entry {
 /// Tries before giving up on finding an unused CID (a generator with few free values).
 const CID_TRIES: usize = 8;
 
+/// Highest message_seq a new ClientHello may carry.
+const MAX_HELLO_SEQ: u16 = 8;
+
 /// A ClientHello found at the start of a datagram (unfragmented, epoch 0).
 struct Hello {
     hello: ClientHello,
     message_seq: u16,
     record_seq: u64,
+    datagram_len: usize,
 }
 
 fn peek_client_hello(data: &[u8]) -> Option<Hello> {
@@ -102,11 +106,16 @@ fn peek_client_hello(data: &[u8]) -> Option<Hello> {
     {
         return None;
     }
+    // a hello is message 0, or 1 after a HelloVerifyRequest (a few more if cookies rotate)
+    if f.message_seq > MAX_HELLO_SEQ {
+        return None;
+    }
     let hello = ClientHello::parse(f.body).ok()?;
     Some(Hello {
         hello,
         message_seq: f.message_seq,
         record_seq: rec.header.seq,
+        datagram_len: data.len(),
     })
 }
 
@@ -246,6 +255,7 @@ impl Endpoint {
             hello: h.hello,
             message_seq: h.message_seq,
             record_seq: h.record_seq,
+            datagram_len: h.datagram_len,
         };
         let wants_cid = matches!(accepted.hello.extensions.connection_id(), Ok(Some(_)));
         let cid = if wants_cid && self.config.connection_id.is_some() {

@@ -3,7 +3,27 @@
 //! No sockets, threads or clocks: the caller feeds datagrams with `handle_datagram(now, ..)`,
 //! drains `poll_transmit()`, drives timers with `poll_timeout()` / `handle_timeout(now)` and
 //! reads `poll_event()`. Randomness is injected through [`rng::DtlsRng`].
+//!
+//! Layout (one concept per file):
+//! - [`wire`]: validated wire types (records, handshake fragments, hellos, key exchange,
+//!   alerts); parsers never panic and are fuzzed (`fuzz/`).
+//! - [`reassembly`], [`flight`]: handshake fragments in (out of order, overlapping, duplicated)
+//!   and flights out (packed into records and datagrams that fit the PMTU).
+//! - [`crypto`]: TLS 1.2 PRF, RFC 7627 extended master secret, AEAD record protection, P-256.
+//! - [`record_layer`], [`replay`]: epochs, 48-bit sequence numbers, anti-replay window.
+//! - [`conn`]: [`Connection`], the per-peer state machine (client and server handshakes,
+//!   RFC 6347 §4.2.4 retransmission, alerts, close_notify, renegotiation refused).
+//! - [`endpoint`]: [`Endpoint`], one server socket: stateless cookies ([`cookie`]), routing by
+//!   address, connection and handshake-rate limits.
+//! - [`config`]: settings and the PSK interfaces, asked after the suite is chosen and allowed
+//!   to answer later (the handshake parks, `Event::PskRequested`, `provide_*_psk`).
+//!
+//! Room left for the next issue: Connection ID (the Endpoint's routing key and content type 25
+//! in [`wire::record`]), resumption (session_id / session_ticket are parsed and kept as raw
+//! extensions; `Event::Connected.resumed`), and state export (all per-connection state sits in
+//! `RecordLayer` + `Handshake`, with no references to the outside).
 
+pub mod bench;
 pub mod cid;
 pub mod config;
 pub mod conn;

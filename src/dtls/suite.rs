@@ -51,6 +51,15 @@ impl CipherSuite {
         Self::EcdhePskAes128GcmSha256,
     ];
 
+    /// Offer order for GBA keys: 3GPP's TLS profile accepts only (EC)DHE-PSK for them, so
+    /// ECDHE_PSK comes first; plain PSK CCM_8 (RFC 7925 default) stays as the last resort.
+    pub const GBA_PREFERENCE: [CipherSuite; 4] = [
+        Self::EcdhePskAes128Ccm8Sha256,
+        Self::EcdhePskAes128GcmSha256,
+        Self::EcdhePskAes128CcmSha256,
+        Self::PskAes128Ccm8,
+    ];
+
     /// IANA code point.
     pub fn iana(self) -> u16 {
         match self {

@@ -129,7 +129,18 @@ impl Peer {
         let end = Instant::now() + t;
         while Instant::now() < end {
             if let Ok(Some(s)) = self.child.try_wait() {
-                self.poll();
+                // the reader thread may still hold the last lines: read to end of stream
+                let until = Instant::now() + Duration::from_secs(2);
+                while Instant::now() < until {
+                    match self.lines.recv_timeout(Duration::from_millis(50)) {
+                        Ok(l) => {
+                            eprintln!("peer: {l}");
+                            self.seen.push(l);
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                }
                 return Some(s);
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -95,7 +95,7 @@ impl Connection {
             .map(ClientHello::encode)
             .ok_or(Error::Closed)?;
         let seq = self.next_send_seq;
-        self.next_send_seq += 1;
+        self.next_send_seq = self.next_send_seq.wrapping_add(1);
         self.hs.transcript.clear();
         self.transcript_add(HandshakeType::ClientHello, seq, &body);
         let item = FlightItem::Handshake {
@@ -129,6 +129,9 @@ impl Connection {
             return Err(Error::UnexpectedMessage(
                 "protected handshake message other than Finished",
             ));
+        }
+        if m.epoch == 0 && m.msg_type == T::Finished {
+            return Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec"));
         }
         match (state, m.msg_type) {
             (State::ClientWaitHello, T::HelloVerifyRequest) => {
@@ -277,8 +280,8 @@ impl Connection {
         self.derive_keys(&psk.key)?;
         self.hs.identity = psk.identity;
         let fin = self.our_verify_data()?.to_vec();
-        let fin_seq = cke_seq + 1;
-        self.next_send_seq = fin_seq + 1;
+        let fin_seq = cke_seq.wrapping_add(1);
+        self.next_send_seq = fin_seq.wrapping_add(1);
         self.transcript_add(HandshakeType::Finished, fin_seq, &fin);
         let flight = Flight {
             items: vec![

@@ -615,6 +615,8 @@ impl Connection {
     fn established(&mut self, token: FinishedVerified) -> State {
         self.future.clear();
         self.hs.ecdhe = None;
+        // the transcript is done with; retransmissions are matched by `peer_last`
+        self.hs.transcript = Vec::new();
         let suite = self.hs.suite.unwrap_or(CipherSuite::PskAes128Ccm8);
         self.events.push_back(Event::Connected {
             suite,

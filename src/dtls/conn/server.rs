@@ -35,6 +35,9 @@ pub struct AcceptedHello {
     pub message_seq: u16,
     /// Its record sequence number (our first records echo it, RFC 6347 §4.2.1).
     pub record_seq: u64,
+    /// Size of the datagram that carried it (for the handshake byte counters; the cookie
+    /// exchange before it is stateless and not counted per connection).
+    pub datagram_len: usize,
 }
 
 impl Connection {
@@ -62,6 +65,7 @@ impl Connection {
         c.reasm.skip_to(ch.message_seq.wrapping_add(1));
         c.hs.client_random = ch.hello.random;
         c.offered_cid = cid;
+        c.stats.received(ch.datagram_len, true);
         if let Err(e) = c.server_hello(now, &config, ch) {
             c.fail(e);
         }
@@ -133,7 +137,7 @@ impl Connection {
         let mut items = Vec::new();
         let mut push = |c: &mut Connection, t: HandshakeType, body: Vec<u8>| {
             let seq = c.next_send_seq;
-            c.next_send_seq += 1;
+            c.next_send_seq = c.next_send_seq.wrapping_add(1);
             c.transcript_add(t, seq, &body);
             items.push(FlightItem::Handshake {
                 msg_type: t,
@@ -191,6 +195,9 @@ impl Connection {
                 "protected handshake message other than Finished",
             ));
         }
+        if m.epoch == 0 && m.msg_type == T::Finished {
+            return Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec"));
+        }
         match (state, m.msg_type) {
             (State::ServerWaitKx, T::ClientKeyExchange) => {
                 let suite = self
@@ -231,7 +238,7 @@ impl Connection {
                 self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
                 let fin = self.our_verify_data()?.to_vec();
                 let seq = self.next_send_seq;
-                self.next_send_seq += 1;
+                self.next_send_seq = self.next_send_seq.wrapping_add(1);
                 self.transcript_add(T::Finished, seq, &fin);
                 let flight = Flight {
                     items: vec![

@@ -36,6 +36,7 @@ fn start() -> (Connection, Connection, Instant) {
         hello,
         message_seq: 0,
         record_seq: recs[0].header.seq,
+        datagram_len: 0,
     };
     let server = Connection::server(sc, now, &accepted);
     (client, server, now)
