@@ -7,13 +7,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::config::ServerConfig;
-use super::conn::{AcceptedHello, Connection};
+use super::conn::{AcceptedHello, Connection, ServerStart};
 use super::cookie::CookieKeys;
 use super::error::Error;
 use super::event::Event;
+use super::session::{Session, SessionCache};
+use super::ticket::TicketKeys;
+use super::wire::extensions::EXT_SESSION_TICKET;
 use super::wire::handshake::{encode_full, parse_fragments, HandshakeType};
 use super::wire::hello::{ClientHello, HelloVerifyRequest};
 use super::wire::record::{peek_cid, split_datagram, ContentType, RecordHeader, DTLS10};
@@ -50,6 +53,14 @@ pub struct EndpointStats {
     /// tls12_cid datagrams from a new address that did not qualify to move the peer (forged,
     /// replayed or older records).
     pub address_change_refused: u64,
+    /// Hellos that offered a session we could resume (ticket or cached ID).
+    pub resumptions_offered: u64,
+    /// Full handshakes completed.
+    pub full_handshakes: u64,
+    /// Abbreviated handshakes completed (resumptions).
+    pub abbreviated_handshakes: u64,
+    /// Connections imported from a state export (no handshake needed).
+    pub imported: u64,
 }
 
 struct TokenBucket {
@@ -65,6 +76,8 @@ pub struct Endpoint {
     by_cid: HashMap<Vec<u8>, u64>,
     next_id: u64,
     migrations: VecDeque<(SocketAddr, SocketAddr)>,
+    cache: SessionCache,
+    tickets: Option<TicketKeys>,
     cookies: CookieKeys,
     bucket: TokenBucket,
     out: VecDeque<Transmit>,
@@ -124,6 +137,7 @@ impl Endpoint {
     pub fn new(config: Arc<ServerConfig>) -> Result<Self, Error> {
         let cookies = CookieKeys::new(config.common.rng.as_ref(), config.cookie_rotation)
             .map_err(|_| Error::Rng)?;
+        let cache = SessionCache::new(config.session_cache);
         let tokens = f64::from(config.handshakes_per_second);
         Ok(Self {
             config,
@@ -132,6 +146,8 @@ impl Endpoint {
             by_cid: HashMap::new(),
             next_id: 0,
             migrations: VecDeque::new(),
+            cache,
+            tickets: None,
             cookies,
             bucket: TokenBucket { tokens, last: None },
             out: VecDeque::new(),
@@ -159,6 +175,7 @@ impl Endpoint {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.cookies
             .maybe_rotate(now, self.config.common.rng.as_ref());
+        self.rotate_tickets(now);
         if let Some(cid) = peek_cid(data, self.cid_len()) {
             self.on_cid_datagram(now, from, cid.to_vec(), data);
             return;
@@ -234,8 +251,41 @@ impl Endpoint {
             .find(|c| c.len() == g.cid_len() && !self.by_cid.contains_key(c))
     }
 
+    fn rotate_tickets(&mut self, now: Instant) {
+        if !self.config.session_tickets {
+            return;
+        }
+        let rng = self.config.common.rng.as_ref();
+        match &mut self.tickets {
+            Some(t) => t.maybe_rotate(now, rng),
+            None => self.tickets = TicketKeys::new(rng, now, self.config.ticket_rotation).ok(),
+        }
+    }
+
+    /// The session a hello offers that we can resume: a ticket that opens, else a cached ID.
+    fn find_session(&mut self, hello: &ClientHello, now: Instant) -> Option<(Session, Instant)> {
+        if hello.session_id.is_empty() {
+            return None;
+        }
+        let from_ticket = match (hello.extensions.get(EXT_SESSION_TICKET), &self.tickets) {
+            (Some(t), Some(keys)) if !t.is_empty() => keys.open(t, now),
+            _ => None,
+        };
+        let found = from_ticket.or_else(|| self.cache.get(&hello.session_id, now));
+        if found.is_some() {
+            self.stats.resumptions_offered += 1;
+        }
+        found
+    }
+
     fn on_new_hello(&mut self, now: Instant, from: SocketAddr, h: Hello) {
-        if !self.cookies.verify(&from, &h.hello) {
+        let cookie_ok = self.cookies.verify(&from, &h.hello);
+        let resume = if cookie_ok || self.config.resume_without_cookie {
+            self.find_session(&h.hello, now)
+        } else {
+            None
+        };
+        if !cookie_ok && resume.is_none() {
             if !h.hello.cookie.is_empty() {
                 self.stats.bad_cookies += 1;
             }
@@ -270,7 +320,16 @@ impl Endpoint {
         } else {
             None
         };
-        let conn = Connection::server_with_cid(self.config.clone(), now, &accepted, cid);
+        let start = ServerStart {
+            cid,
+            resume,
+            ticket_key: self.tickets.as_ref().map(|t| t.current().clone()),
+            ticket_cap: self
+                .tickets
+                .as_ref()
+                .map_or(Duration::ZERO, |t| t.max_lifetime(now)),
+        };
+        let conn = Connection::server_start(self.config.clone(), now, &accepted, start);
         self.stats.accepted += 1;
         if let Some(old) = self.by_addr.get(&from).copied() {
             self.remove(old);
@@ -339,6 +398,16 @@ impl Endpoint {
             });
         }
         while let Some(ev) = e.conn.poll_event() {
+            if let Event::Connected { resumed, .. } = &ev {
+                if *resumed {
+                    self.stats.abbreviated_handshakes += 1;
+                } else {
+                    self.stats.full_handshakes += 1;
+                }
+                if let Some((s, exp)) = e.conn.resumable_session() {
+                    self.cache.insert(s.clone(), exp);
+                }
+            }
             self.events.push_back((addr, ev));
         }
         if e.conn.is_closed() {
@@ -435,6 +504,11 @@ impl Endpoint {
     /// Connections held (established or handshaking).
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Sessions in the session-ID cache.
+    pub fn cached_sessions(&self) -> usize {
+        self.cache.len()
     }
 
     /// Counters.

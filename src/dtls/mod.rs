@@ -37,8 +37,10 @@ pub mod reassembly;
 pub mod record_layer;
 pub mod replay;
 pub mod rng;
+pub mod session;
 pub mod stats;
 pub mod suite;
+pub mod ticket;
 pub mod wire;
 
 pub use cid::{CidGenerator, PrefixedCid, RandomCid};
@@ -49,4 +51,5 @@ pub use conn::Connection;
 pub use endpoint::{Endpoint, Transmit};
 pub use error::Error;
 pub use event::{CloseReason, Event};
+pub use session::Session;
 pub use suite::CipherSuite;

@@ -21,6 +21,18 @@ pub enum DropReason {
     Overflow,
 }
 
+/// Which handshake a connection ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeKind {
+    /// Full PSK handshake.
+    Full,
+    /// Abbreviated handshake (session ID or ticket resumption).
+    Abbreviated,
+    /// None needed: the connection was imported from a state export.
+    None,
+}
+
 /// Counters for one connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
@@ -68,6 +80,8 @@ pub struct Stats {
     pub dropped_closed: u64,
     /// Drops: buffer limits.
     pub dropped_overflow: u64,
+    /// The handshake this connection ran (once established).
+    pub handshake_kind: Option<HandshakeKind>,
 }
 
 impl Stats {

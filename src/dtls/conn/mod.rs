@@ -3,7 +3,7 @@
 //! `server.rs`; this file holds the record processing shared by both.
 
 mod client;
-pub use server::AcceptedHello;
+pub use server::{AcceptedHello, ServerStart};
 mod keys;
 mod server;
 #[cfg(test)]
@@ -22,8 +22,10 @@ use super::event::{CloseReason, Event};
 use super::flight::Flight;
 use super::reassembly::{FragmentStatus, Message, Reassembler};
 use super::record_layer::RecordLayer;
-use super::stats::{DropReason, Stats};
+use super::session::Session;
+use super::stats::{DropReason, HandshakeKind, Stats};
 use super::suite::CipherSuite;
+use super::ticket::TicketKey;
 use super::wire::alert::{parse_ccs, Alert, AlertDescription, AlertLevel};
 use super::wire::handshake::{parse_fragments, Fragment, HandshakeType};
 use super::wire::hello::ClientHello;
@@ -75,6 +77,20 @@ struct Handshake {
     peer_point: Option<Vec<u8>>,
     client_hello: Option<ClientHello>,
     hello_verify_count: u8,
+    /// Session ID of this session (server's choice, or the resumed one).
+    session_id: Vec<u8>,
+    /// Client: the session offered for resumption.
+    resuming: Option<Session>,
+    /// True for an abbreviated handshake.
+    resumed: bool,
+    /// Client: the server acknowledged SessionTicket, a NewSessionTicket may come.
+    /// Server: we send a NewSessionTicket.
+    ticket_expected: bool,
+    /// Client: ticket received (or kept from the resumed session) and its lifetime hint.
+    ticket: Vec<u8>,
+    ticket_lifetime: u32,
+    /// Server: remaining PSK lifetime when it was looked up.
+    psk_left: Option<Duration>,
 }
 
 struct Retransmit {
@@ -107,6 +123,10 @@ pub struct Connection {
     newest_in_datagram: bool,
     cid_negotiated: bool,
     offered_cid: Option<Vec<u8>>,
+    ticket_key: Option<TicketKey>,
+    ticket_cap: Duration,
+    session: Option<Session>,
+    session_expiry: Option<Instant>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -147,6 +167,10 @@ impl Connection {
             newest_in_datagram: false,
             cid_negotiated: false,
             offered_cid: None,
+            ticket_key: None,
+            ticket_cap: Duration::ZERO,
+            session: None,
+            session_expiry: None,
         }
     }
 
@@ -618,12 +642,49 @@ impl Connection {
         // the transcript is done with; retransmissions are matched by `peer_last`
         self.hs.transcript = Vec::new();
         let suite = self.hs.suite.unwrap_or(CipherSuite::PskAes128Ccm8);
+        if let Some(master) = self.hs.master.clone() {
+            self.session = Some(Session {
+                suite,
+                master,
+                identity: self.hs.identity.clone(),
+                session_id: self.hs.session_id.clone(),
+                ticket: self.hs.ticket.clone(),
+                ticket_lifetime: self.hs.ticket_lifetime,
+                server_name: self.hs.sni.clone(),
+            });
+        }
+        self.stats.handshake_kind = Some(if self.hs.resumed {
+            HandshakeKind::Abbreviated
+        } else {
+            HandshakeKind::Full
+        });
         self.events.push_back(Event::Connected {
             suite,
             identity: self.hs.identity.clone(),
-            resumed: false,
+            resumed: self.hs.resumed,
         });
         State::Established(token)
+    }
+
+    /// The session of an established connection, to resume later: a client saves it (see
+    /// [`Session::to_bytes`]) and puts it in [`ClientConfig::resume`]; it carries the newest
+    /// ticket if the server sent one. Holds the master secret: treat it as a key.
+    pub fn session(&self) -> Option<&Session> {
+        if self.is_established() {
+            self.session.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// Server: the session and until when it may be resumed (for a session-ID cache).
+    pub fn resumable_session(&self) -> Option<(&Session, Instant)> {
+        Some((self.session()?, self.session_expiry?))
+    }
+
+    /// True when the handshake was abbreviated (a resumed session).
+    pub fn is_resumed(&self) -> bool {
+        self.hs.resumed
     }
 
     fn resume_after_psk(&mut self, now: Instant) {

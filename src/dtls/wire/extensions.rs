@@ -13,7 +13,7 @@ pub const EXT_SUPPORTED_GROUPS: u16 = 10;
 pub const EXT_EC_POINT_FORMATS: u16 = 11;
 /// extended_master_secret (RFC 7627)
 pub const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
-/// session_ticket (RFC 5077), reserved for the resumption issue
+/// session_ticket (RFC 5077)
 pub const EXT_SESSION_TICKET: u16 = 35;
 /// connection_id (RFC 9146)
 pub const EXT_CONNECTION_ID: u16 = 54;
