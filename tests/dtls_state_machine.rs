@@ -353,7 +353,10 @@ fn close_notify_both_ways() {
     assert_eq!(p.server.connection_count(), 0);
     assert!(p.client.send(b"late").is_err());
     let before = p.client.stats().dropped_closed;
-    p.client.handle_datagram(p.now, &plain_record(ContentType::ApplicationData, 200, b"x"));
+    p.client.handle_datagram(
+        p.now,
+        &plain_record(ContentType::ApplicationData, 200, b"x"),
+    );
     assert_eq!(p.client.stats().dropped_closed, before + 1);
     assert!(p.client.poll_transmit().is_none());
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk, DEFAULT_MTU};
-use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Event, RandomCid};
+use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Event, RandomCid, Session};
 use simbridge::secret::SecretVec;
 
 use super::{CliError, CliResult};
@@ -82,6 +82,11 @@ struct ClientArgs {
     /// still give us one, which keeps the session across NAT rebinding).
     #[arg(long, value_name = "LEN")]
     cid: Option<usize>,
+    /// Resume the session saved in FILE (if it exists) and save the new one there after the
+    /// handshake (like openssl -sess_in/-sess_out; asks for a ticket too). The file holds the
+    /// master secret: it is written with mode 0600.
+    #[arg(long, value_name = "FILE")]
+    session_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -103,6 +108,13 @@ struct ServerArgs {
     /// Ignore the Connection ID extension (plain records, routing by address only).
     #[arg(long, conflicts_with = "cid")]
     no_cid: bool,
+    /// Issue no RFC 5077 session tickets (session-ID resumption only).
+    #[arg(long)]
+    no_tickets: bool,
+    /// Resume without the cookie round trip when a hello offers a resumable session
+    /// (weaker amplification protection; see ServerConfig::resume_without_cookie).
+    #[arg(long)]
+    resume_without_cookie: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -168,6 +180,23 @@ fn event_json(e: &Event, peer: Option<SocketAddr>) -> Option<serde_json::Value> 
         o.insert("peer".into(), json!(p.to_string()));
     }
     Some(v)
+}
+
+/// Writes a file with mode 0600, atomically (temporary file + rename).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    let err = |e: std::io::Error| CliError::new(format!("{}: {e}", path.display()));
+    let mut f = o.open(&tmp).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
 }
 
 /// Adds the negotiated Connection IDs (hex; absent when not negotiated) to a connected event.
@@ -246,6 +275,17 @@ fn run_client(a: ClientArgs) -> CliResult {
     cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
     cfg.server_name = a.sni.clone();
     cfg.connection_id = a.cid;
+    if let Some(f) = &a.session_file {
+        cfg.session_tickets = true;
+        match std::fs::read(f) {
+            Ok(b) => match Session::from_bytes(&b) {
+                Ok(s) => cfg.resume = Some(s),
+                Err(e) => log::warn!("{}: not a session file ({e}); full handshake", f.display()),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CliError::new(format!("{}: {e}", f.display()))),
+        }
+    }
     let start = Instant::now();
     let mut conn = Connection::client(Arc::new(cfg), start)
         .map_err(|e| CliError::new(format!("client: {e}")))?;
@@ -265,6 +305,9 @@ fn run_client(a: ClientArgs) -> CliResult {
             if let Some(mut v) = event_json(&e, None) {
                 if matches!(e, Event::Connected { .. }) {
                     add_cids(&mut v, &conn);
+                    if let (Some(f), Some(s)) = (&a.session_file, conn.session()) {
+                        write_private(f, s.to_bytes().expose())?;
+                    }
                 }
                 emit(json, v);
             }
@@ -371,6 +414,8 @@ fn run_server(a: ServerArgs) -> CliResult {
     cfg.common.mtu = a.common.mtu;
     cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
     cfg.identity_hint = a.hint.map(String::into_bytes);
+    cfg.session_tickets = !a.no_tickets;
+    cfg.resume_without_cookie = a.resume_without_cookie;
     cfg.connection_id = if a.no_cid {
         None
     } else {

@@ -264,14 +264,16 @@ impl Endpoint {
 
     /// The session a hello offers that we can resume: a ticket that opens, else a cached ID.
     fn find_session(&mut self, hello: &ClientHello, now: Instant) -> Option<(Session, Instant)> {
-        if hello.session_id.is_empty() {
-            return None;
-        }
         let from_ticket = match (hello.extensions.get(EXT_SESSION_TICKET), &self.tickets) {
             (Some(t), Some(keys)) if !t.is_empty() => keys.open(t, now),
             _ => None,
         };
-        let found = from_ticket.or_else(|| self.cache.get(&hello.session_id, now));
+        // RFC 5077 §3.4: a ticket may come with an empty session ID (wolfSSL does that)
+        let found = from_ticket.or_else(|| {
+            (!hello.session_id.is_empty())
+                .then(|| self.cache.get(&hello.session_id, now))
+                .flatten()
+        });
         if found.is_some() {
             self.stats.resumptions_offered += 1;
         }

@@ -142,7 +142,6 @@ impl Connection {
                 && hello.cipher_suites.contains(&s.suite.iana())
                 && config.common.suites.contains(&s.suite)
                 && s.server_name == self.hs.sni
-                && !hello.session_id.is_empty()
         });
         let suite = resume.as_ref().map_or(suite, |(s, _)| s.suite);
         self.hs.suite = Some(suite);
