@@ -32,6 +32,7 @@ pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod flight;
 pub mod reassembly;
 pub mod record_layer;

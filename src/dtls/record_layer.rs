@@ -12,6 +12,8 @@ use super::wire::record::{
 struct WriteEpoch {
     seq: u64,
     cipher: Option<RecordCipher>,
+    /// First sequence number a state export reserved for its importer (never used here).
+    limit: Option<u64>,
 }
 
 struct ReadEpoch {
@@ -50,6 +52,7 @@ impl Default for RecordLayer {
             write: vec![WriteEpoch {
                 seq: 0,
                 cipher: None,
+                limit: None,
             }],
             read: vec![ReadEpoch {
                 cipher: None,
@@ -77,6 +80,7 @@ impl RecordLayer {
         self.write.push(WriteEpoch {
             seq: 0,
             cipher: Some(cipher),
+            limit: None,
         });
     }
 
@@ -105,6 +109,43 @@ impl RecordLayer {
     /// The peer's Connection ID (empty: none).
     pub fn write_cid(&self) -> &[u8] {
         &self.write_cid
+    }
+
+    /// Reserves write sequence numbers for a state export: this layer may still use
+    /// `[next, next + reserve)` of the current epoch; the export continues at the returned
+    /// number. `None` before keys are in use.
+    pub fn reserve_for_export(&mut self, reserve: u64) -> Option<u64> {
+        let w = self.write.last_mut().filter(|w| w.cipher.is_some())?;
+        let start = w.limit.unwrap_or(w.seq).max(w.seq);
+        let next = start.saturating_add(reserve).min(MAX_SEQ + 1);
+        w.limit = Some(next);
+        Some(next)
+    }
+
+    /// The current read epoch's replay window.
+    pub fn read_window(&self) -> Option<&ReplayWindow> {
+        self.read.last().map(|r| &r.window)
+    }
+
+    /// A layer in epoch 1 both ways, restored from a state export.
+    pub fn restored(
+        write: RecordCipher,
+        read: RecordCipher,
+        write_seq: u64,
+        window: ReplayWindow,
+    ) -> Self {
+        let mut rl = Self::default();
+        rl.write.push(WriteEpoch {
+            seq: write_seq,
+            cipher: Some(write),
+            limit: None,
+        });
+        rl.read.push(ReadEpoch {
+            cipher: Some(read),
+            window,
+        });
+        rl.read_epoch = 1;
+        rl
     }
 
     /// Sequence number the next record of `epoch` gets.
@@ -168,6 +209,9 @@ impl RecordLayer {
             .ok_or(Error::Closed)?;
         if w.seq > MAX_SEQ {
             return Err(Error::SequenceExhausted);
+        }
+        if w.limit.is_some_and(|l| w.seq >= l) {
+            return Err(Error::ExportReserveUsed);
         }
         let seq = w.seq;
         w.seq += 1;

@@ -1,6 +1,6 @@
 //! Per-connection accounting: bytes and datagrams each way, flights, round trips, drops.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a received record or datagram was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum DropReason {
 }
 
 /// Which handshake a connection ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HandshakeKind {
     /// Full PSK handshake.
@@ -34,7 +34,7 @@ pub enum HandshakeKind {
 }
 
 /// Counters for one connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// UDP payload bytes sent in datagrams that carried handshake or CCS records.
     pub handshake_bytes_sent: u64,

@@ -3,6 +3,7 @@
 //! `server.rs`; this file holds the record processing shared by both.
 
 mod client;
+mod export;
 pub use server::{AcceptedHello, ServerStart};
 mod keys;
 mod server;
