@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk, DEFAULT_MTU};
+use simbridge::dtls::export::DEFAULT_RESERVE;
 use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Event, RandomCid, Session};
 use simbridge::secret::SecretVec;
 
@@ -115,6 +116,19 @@ struct ServerArgs {
     /// (weaker amplification protection; see ServerConfig::resume_without_cookie).
     #[arg(long)]
     resume_without_cookie: bool,
+    /// Graceful restart: on start, load the connections exported in FILE (the file is first
+    /// renamed to FILE.consumed, so an export is never loaded twice); on SIGTERM or SIGINT,
+    /// export every established connection to FILE (mode 0600) and exit.
+    #[arg(long, value_name = "FILE", requires = "state_key")]
+    state: Option<std::path::PathBuf>,
+    /// Key (hex) that encrypts the --state file.
+    #[arg(
+        long,
+        value_name = "HEX",
+        env = "SIMBRIDGE_STATE_KEY",
+        hide_env_values = true
+    )]
+    state_key: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -180,6 +194,34 @@ fn event_json(e: &Event, peer: Option<SocketAddr>) -> Option<serde_json::Value> 
         o.insert("peer".into(), json!(p.to_string()));
     }
     Some(v)
+}
+
+/// Loads a graceful-restart export, consuming the file first (renamed to FILE.consumed).
+fn load_state(
+    ep: &mut Endpoint,
+    path: &std::path::Path,
+    key: &[u8],
+    json: bool,
+) -> Result<(), CliError> {
+    let consumed = path.with_extension("consumed");
+    match std::fs::rename(path, &consumed) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(CliError::new(format!("{}: {e}", path.display()))),
+    }
+    let blob = std::fs::read(&consumed)
+        .map_err(|e| CliError::new(format!("{}: {e}", consumed.display())))?;
+    match ep.load_all(&blob, key) {
+        Ok(n) => emit(json, json!({"event": "state_loaded", "connections": n})),
+        Err(e) => {
+            log::warn!("{}: {e}", consumed.display());
+            emit(
+                json,
+                json!({"event": "state_refused", "reason": e.to_string()}),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes a file with mode 0600, atomically (temporary file + rename).
@@ -423,6 +465,22 @@ fn run_server(a: ServerArgs) -> CliResult {
     };
     let mut ep = Endpoint::new(Arc::new(cfg)).map_err(|e| CliError::new(format!("server: {e}")))?;
     let json = a.common.json_events;
+    let state_key = match &a.state_key {
+        Some(k) => {
+            Some(SecretVec::new(hex::decode(k.trim()).map_err(|e| {
+                CliError::new(format!("--state-key is not hex: {e}"))
+            })?))
+        }
+        None => None,
+    };
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let (Some(path), Some(key)) = (&a.state, &state_key) {
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, stop.clone())
+                .map_err(|e| CliError::new(format!("signal handler: {e}")))?;
+        }
+        load_state(&mut ep, path, key.expose(), json)?;
+    }
     emit(
         json,
         json!({"event": "listening", "addr": local.to_string()}),
@@ -461,6 +519,17 @@ fn run_server(a: ServerArgs) -> CliResult {
         }
         if ep.poll_transmit_pending() {
             continue;
+        }
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if let (Some(path), Some(key)) = (&a.state, &state_key) {
+                let n = ep.connection_count();
+                let blob = ep
+                    .save_all(key.expose(), DEFAULT_RESERVE)
+                    .map_err(|e| CliError::new(format!("state export: {e}")))?;
+                write_private(path, &blob)?;
+                emit(json, json!({"event": "state_saved", "connections": n}));
+            }
+            return Ok(ExitCode::SUCCESS);
         }
         let now = Instant::now();
         let mut wait = Duration::from_millis(200);
