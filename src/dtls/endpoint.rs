@@ -64,6 +64,15 @@ pub struct EndpointStats {
     pub abbreviated_handshakes: u64,
     /// Connections imported from a state export (no handshake needed).
     pub imported: u64,
+    /// UDP payload bytes (both ways) of the completed full handshakes.
+    pub full_handshake_bytes: u64,
+    /// UDP payload bytes (both ways) of the completed abbreviated handshakes.
+    pub abbreviated_handshake_bytes: u64,
+    /// Round trips of the completed full handshakes (counted by the server: its flights
+    /// that the client answered).
+    pub full_round_trips: u64,
+    /// Round trips of the completed abbreviated handshakes.
+    pub abbreviated_round_trips: u64,
 }
 
 struct TokenBucket {
@@ -406,10 +415,16 @@ impl Endpoint {
         }
         while let Some(ev) = e.conn.poll_event() {
             if let Event::Connected { resumed, .. } = &ev {
+                let st = e.conn.stats();
+                let bytes = st.handshake_bytes_sent + st.handshake_bytes_received;
                 if *resumed {
                     self.stats.abbreviated_handshakes += 1;
+                    self.stats.abbreviated_handshake_bytes += bytes;
+                    self.stats.abbreviated_round_trips += st.round_trips;
                 } else {
                     self.stats.full_handshakes += 1;
+                    self.stats.full_handshake_bytes += bytes;
+                    self.stats.full_round_trips += st.round_trips;
                 }
                 if let Some((s, exp)) = e.conn.resumable_session() {
                     self.cache.insert(s.clone(), exp);
