@@ -171,3 +171,54 @@ fn peer_without_cid_falls_back_cleanly() {
         c.close();
     }
 }
+
+#[test]
+fn openssl_without_cid_falls_back_cleanly_both_roles() {
+    let Some(openssl) = tool("openssl") else {
+        return;
+    };
+    // our client offers a CID to s_server, which ignores the extension
+    let port = free_port();
+    let mut cmd = std::process::Command::new(&openssl);
+    cmd.args([
+        "s_server",
+        "-dtls1_2",
+        "-accept",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .args(["-nocert", "-psk", "000102030405060708090a0b0c0d0e0f"])
+    .args([
+        "-psk_identity",
+        "Client_identity",
+        "-cipher",
+        "PSK-AES128-CCM8",
+    ]);
+    let mut srv = Peer::spawn_cmd(&mut cmd);
+    srv.wait_line("ACCEPT", T).expect("s_server");
+    let mut c = UdpClient::connect(client(Some(4)), port);
+    assert_eq!(c.connected(T), Some(false));
+    assert!(!c.conn.cid_negotiated());
+    c.conn.send(b"plain records\n").unwrap();
+    c.run_until(Duration::from_millis(300), |_| false);
+    srv.wait_line("plain records", T)
+        .expect("s_server got the data");
+    c.close();
+    // s_client (no CID) against our server, which has CIDs enabled by default
+    let mut s = UdpServer::bind(server(Some(4)));
+    let mut cmd = std::process::Command::new(&openssl);
+    cmd.args([
+        "s_client",
+        "-dtls1_2",
+        "-connect",
+        &format!("127.0.0.1:{}", s.port()),
+    ])
+    .args(["-psk", "000102030405060708090a0b0c0d0e0f", "-psk_identity"])
+    .args(["Client_identity", "-cipher", "PSK-AES128-CCM8"]);
+    let mut cli = Peer::spawn_cmd(&mut cmd);
+    assert!(s.serve_until(T, |_| cli.has("Verify return code")));
+    let _ = std::io::Write::write_all(cli.stdin().unwrap(), b"hello\n");
+    assert!(s.serve_until(T, |s| !s.data().is_empty()));
+    assert_eq!(s.data(), vec![b"hello\n".to_vec()]);
+    let addr = s.connected()[0].0;
+    assert!(!s.ep.connection(&addr).unwrap().cid_negotiated());
+}

@@ -241,3 +241,74 @@ fn mbedtls_client_resumes_with_a_saved_session_against_our_server() {
         .count();
     assert_eq!(data, 2, "one message per connection");
 }
+
+const GNUTLS_PRIO: &str = "NORMAL:+PSK:+AES-128-CCM-8:-VERS-ALL:+VERS-DTLS1.2";
+
+fn our_cli_resumes_against_gnutls(extra: &[&str]) {
+    let Some(bin) = tool("gnutls-serv") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pskfile = dir.path().join("psk.txt");
+    std::fs::write(&pskfile, format!("{ID}:{KEY}\n")).unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--udp",
+        "-p",
+        &port.to_string(),
+        "--echo",
+        "--priority",
+        GNUTLS_PRIO,
+    ])
+    .arg("--pskpasswd")
+    .arg(&pskfile)
+    .args(extra);
+    let mut srv = Peer::spawn_cmd(&mut cmd);
+    // its stdout is block-buffered: wait until the port is taken instead of for a line
+    let end = std::time::Instant::now() + T;
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(std::time::Instant::now() < end, "gnutls-serv did not bind");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    srv.poll();
+    let sess = dir.path().join("session");
+    assert_eq!(cli_client(port, &sess), Some(false), "first: full");
+    assert_eq!(cli_client(port, &sess), Some(true), "second: resumed");
+}
+
+#[test]
+fn our_client_resumes_against_gnutls_with_a_ticket_and_by_session_id() {
+    our_cli_resumes_against_gnutls(&[]);
+    our_cli_resumes_against_gnutls(&["--noticket"]);
+}
+
+#[test]
+fn gnutls_cli_resumes_against_our_server() {
+    let Some(bin) = tool("gnutls-cli") else {
+        return;
+    };
+    for extra in [&[][..], &["--noticket"][..]] {
+        let mut s = UdpServer::bind(ServerConfig::new(psk()));
+        let mut cmd = Command::new(&bin);
+        cmd.args([
+            "--udp",
+            "--pskusername",
+            ID,
+            "--pskkey",
+            KEY,
+            "--priority",
+            GNUTLS_PRIO,
+        ])
+        .args(extra)
+        .args(["-r", "-p", &s.port().to_string(), "127.0.0.1"]);
+        let mut cli = Peer::spawn_cmd(&mut cmd);
+        let ok = s.serve_until(T, |_| {
+            cli.has("This is a resumed session") || cli.has("rror")
+        });
+        assert!(ok, "{extra:?}");
+        assert!(cli.has("This is a resumed session"), "{extra:?}");
+        let resumed: Vec<bool> = s.connected().iter().map(|(_, r)| *r).collect();
+        assert_eq!(resumed, vec![false, true], "{extra:?}");
+    }
+}
