@@ -13,7 +13,7 @@ use super::config::ServerConfig;
 use super::conn::{AcceptedHello, Connection, ServerStart};
 use super::cookie::CookieKeys;
 use super::error::Error;
-use super::event::Event;
+use super::event::{CloseReason, Event};
 use super::export::{self, ExportError, ImportLedger, ImportRole, MemoryLedger};
 use super::session::{Session, SessionCache};
 use super::ticket::TicketKeys;
@@ -428,6 +428,15 @@ impl Endpoint {
                 }
                 if let Some((s, exp)) = e.conn.resumable_session() {
                     self.cache.insert(s.clone(), exp);
+                }
+            }
+            if let Event::Closed {
+                reason: CloseReason::PeerAlert(_) | CloseReason::Error(_),
+            } = &ev
+            {
+                // RFC 5246 §7.2.2: a fatal alert invalidates the session
+                if let Some(sid) = e.conn.session_id().filter(|s| !s.is_empty()) {
+                    self.cache.remove(sid);
                 }
             }
             self.events.push_back((addr, ev));

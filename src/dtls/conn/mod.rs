@@ -683,6 +683,12 @@ impl Connection {
         Some((self.session()?, self.session_expiry?))
     }
 
+    /// The session ID of this connection's session, once known (kept after close so an
+    /// endpoint can forget a session that ended with a fatal alert).
+    pub fn session_id(&self) -> Option<&[u8]> {
+        self.session.as_ref().map(|s| s.session_id.as_slice())
+    }
+
     /// True when the handshake was abbreviated (a resumed session).
     pub fn is_resumed(&self) -> bool {
         self.hs.resumed
