@@ -106,3 +106,39 @@ fn restarted_client_replaces_its_old_connection() {
     assert_eq!(ep.connection_count(), 1);
     assert_eq!(ep.stats().accepted, 2);
 }
+
+#[test]
+fn cookie_secret_rotates_with_one_period_of_overlap() {
+    use std::time::Duration;
+    let attempt = |delay: u64| {
+        let now = Instant::now();
+        let mut ep = Endpoint::new(Arc::new(server_config(&[CCM8], 1))).unwrap();
+        let mut client = Connection::client(Arc::new(client_config(&[CCM8], 2)), now).unwrap();
+        let addr: SocketAddr = "127.0.0.1:30000".parse().unwrap();
+        let ch1 = client.poll_transmit().unwrap();
+        ep.handle_datagram(now, addr, &ch1);
+        let hvr = ep.poll_transmit().unwrap();
+        client.handle_datagram(now, &hvr.payload);
+        let ch2 = client.poll_transmit().unwrap();
+        // another client's traffic drives the clock on the endpoint in between
+        let later = now + Duration::from_secs(delay);
+        ep.handle_datagram(
+            now + Duration::from_secs(delay / 2),
+            "127.0.0.1:30001".parse().unwrap(),
+            &ch1,
+        );
+        ep.handle_datagram(later, addr, &ch2);
+        (ep.stats().accepted, ep.stats().bad_cookies)
+    };
+    assert_eq!(attempt(30), (1, 0), "same period");
+    assert_eq!(
+        attempt(90),
+        (1, 0),
+        "previous secret still valid after one rotation"
+    );
+    assert_eq!(
+        attempt(200),
+        (0, 1),
+        "two rotations later the cookie is stale"
+    );
+}

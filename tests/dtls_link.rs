@@ -301,3 +301,35 @@ fn hello_with_the_last_message_seq_does_not_panic() {
     p.server.handle_datagram(p.now, p.client_addr, &raw);
     assert!(p.server.poll_transmit().is_none());
 }
+
+#[test]
+fn client_retransmissions_while_the_server_is_parked_are_kept_not_lost() {
+    let mut s = server_config(&[CCM8], 2);
+    s.psk = Arc::new(Parking);
+    let mut p = Pair::new(client_config(&[CCM8], 1), s);
+    while p.step() {}
+    assert!(p
+        .server_events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::PskRequested { .. })));
+    // the BSF is slow: the client's flight 5 timer fires twice meanwhile
+    for _ in 0..2 {
+        let t = p.client.poll_timeout().expect("client waits for flight 6");
+        p.now = t;
+        p.client.handle_timeout(p.now);
+        while p.step() {}
+    }
+    assert!(p.client.stats().retransmissions >= 2);
+    let addr = p.client_addr;
+    p.server
+        .provide_psk(p.now, addr, Some(SecretVec::new(PSK.to_vec())))
+        .unwrap();
+    while p.step() {}
+    assert!(p.server_connected());
+    assert_eq!(p.client_connected(), Some(CCM8));
+    let server_retx = p.server.connection(&addr).unwrap().stats().retransmissions;
+    assert!(
+        server_retx <= 1,
+        "replayed duplicates answered at most once, got {server_retx}"
+    );
+}

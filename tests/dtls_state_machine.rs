@@ -392,3 +392,46 @@ fn no_common_suite_gets_handshake_failure() {
         Some(CloseReason::PeerAlert(AlertDescription::HandshakeFailure))
     );
 }
+
+#[test]
+fn client_without_extended_master_secret_refused() {
+    use simbridge::dtls::wire::handshake::parse_fragments;
+    use simbridge::dtls::wire::hello::{
+        ClientHello, HelloVerifyRequest, EMPTY_RENEGOTIATION_INFO_SCSV,
+    };
+    use simbridge::dtls::wire::record::split_datagram;
+    let mut p = pair();
+    let mut ch = ClientHello {
+        version: 0xFEFD,
+        random: [5; 32],
+        session_id: vec![],
+        cookie: vec![],
+        cipher_suites: vec![CCM8.iana(), EMPTY_RENEGOTIATION_INFO_SCSV],
+        compression_methods: vec![0],
+        extensions: Default::default(),
+    };
+    p.server.handle_datagram(
+        p.now,
+        p.client_addr,
+        &plain_handshake(0, HandshakeType::ClientHello, 0, &ch.encode()),
+    );
+    let hvr = p.server.poll_transmit().unwrap().payload;
+    let (recs, _) = split_datagram(&hvr);
+    let frags = parse_fragments(recs[0].fragment).unwrap();
+    ch.cookie = HelloVerifyRequest::parse(frags[0].body).unwrap().cookie;
+    p.server.handle_datagram(
+        p.now,
+        p.client_addr,
+        &plain_handshake(1, HandshakeType::ClientHello, 1, &ch.encode()),
+    );
+    p.collect();
+    assert_eq!(
+        p.server_closed(),
+        Some(CloseReason::Error(Error::NoExtendedMasterSecret))
+    );
+    let alert = p.server.poll_transmit().unwrap().payload;
+    let (recs, _) = split_datagram(&alert);
+    assert_eq!(recs[0].header.content_type, ContentType::Alert);
+    assert_eq!(recs[0].fragment, &[2, 40], "fatal handshake_failure");
+    assert_eq!(p.server.connection_count(), 0);
+}
