@@ -36,7 +36,10 @@ fn garbage_never_panics_and_is_refused() {
         let _ = split_datagram_cid(&data, i % 6);
         assert!(Session::from_bytes(&data).is_err() || data.first() == Some(&1));
         let _ = NewSessionTicket::parse(&data);
-        assert!(keys.open(&data, now).is_none(), "random bytes never open as a ticket");
+        assert!(
+            keys.open(&data, now).is_none(),
+            "random bytes never open as a ticket"
+        );
         assert!(export::open(b"k", &data).is_err());
         let blob = export::seal(b"k", &SecretVec::new(data.clone()), &rng).unwrap();
         let r = Connection::import_state(
