@@ -222,3 +222,70 @@ fn openssl_without_cid_falls_back_cleanly_both_roles() {
     let addr = s.connected()[0].0;
     assert!(!s.ep.connection(&addr).unwrap().cid_negotiated());
 }
+
+/// A NAT between the client and the server changes the client's source port mid-session.
+/// With a CID (Mbed TLS / wolfSSL client, our server) the session continues with no
+/// handshake; the server follows the new port.
+#[test]
+fn nat_rebinding_in_a_relay_with_cid_keeps_the_session() {
+    for peer in PEERS {
+        let Some(bin) = peer_bin(peer) else { return };
+        let mut s = UdpServer::bind(server(Some(4)));
+        let nat = NatRelay::new(s.port());
+        let p = nat.port.to_string();
+        let mut cli = Peer::spawn(&bin, &["client", &p, "-c", "c11e", "-n", "4"]);
+        assert!(
+            s.serve_until(T, |s| s.data().len() == 1),
+            "{peer}: first record"
+        );
+        nat.rebind();
+        let ok = s.serve_until(T, |s| {
+            cli.poll();
+            s.closed_count() == 1 || cli.has("NO REPLY")
+        });
+        assert!(ok, "{peer}");
+        assert_eq!(s.data().len(), 4, "{peer}: all four records arrived");
+        for i in 1..=4 {
+            assert!(cli.has(&format!("RECV msg {i}")), "{peer}: echo {i}");
+        }
+        let ports = nat.outbound_ports.lock().unwrap().clone();
+        assert_eq!(ports.len(), 2);
+        assert_eq!(s.address_changes.len(), 1, "{peer}");
+        assert_eq!(s.address_changes[0].1.port(), ports[1]);
+        assert_eq!(s.connected().len(), 1, "{peer}: no second handshake");
+    }
+}
+
+/// The same NAT rebinding without a CID (OpenSSL s_client has none): the server cannot tell
+/// the new port belongs to the session; records from it are dropped as an unknown peer.
+#[test]
+fn nat_rebinding_without_cid_loses_the_session() {
+    let Some(openssl) = tool("openssl") else {
+        return;
+    };
+    let mut s = UdpServer::bind(server(Some(4)));
+    let nat = NatRelay::new(s.port());
+    let mut cmd = std::process::Command::new(&openssl);
+    cmd.args([
+        "s_client",
+        "-dtls1_2",
+        "-connect",
+        &format!("127.0.0.1:{}", nat.port),
+    ])
+    .args(["-psk", "000102030405060708090a0b0c0d0e0f", "-psk_identity"])
+    .args(["Client_identity", "-cipher", "PSK-AES128-CCM8"]);
+    let mut cli = Peer::spawn_cmd(&mut cmd);
+    assert!(s.serve_until(T, |_| cli.has("Verify return code")));
+    let _ = std::io::Write::write_all(cli.stdin().unwrap(), b"before\n");
+    assert!(s.serve_until(T, |s| s.data().len() == 1));
+    nat.rebind();
+    let _ = std::io::Write::write_all(cli.stdin().unwrap(), b"after\n");
+    s.serve_until(Duration::from_secs(1), |_| false);
+    assert_eq!(
+        s.data(),
+        vec![b"before\n".to_vec()],
+        "the record after rebinding is lost"
+    );
+    assert!(s.ep.stats().unknown_peer >= 1);
+    assert!(s.address_changes.is_empty());
+}

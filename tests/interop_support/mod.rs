@@ -356,3 +356,85 @@ impl UdpServer {
             .count()
     }
 }
+
+/// A NAT stand-in between one client and a server: the client talks to `port`; the relay
+/// forwards from its own outbound socket, which `rebind()` replaces (a new source port, as a
+/// NAT does after an idle timeout). Stops when dropped.
+pub struct NatRelay {
+    pub port: u16,
+    rebind: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    pub outbound_ports: Arc<std::sync::Mutex<Vec<u16>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NatRelay {
+    pub fn new(server_port: u16) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let front = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = front.local_addr().expect("addr").port();
+        front.set_nonblocking(true).expect("nonblocking");
+        let server = SocketAddr::from(([127, 0, 0, 1], server_port));
+        let rebind = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let ports = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (rb, st, ps) = (rebind.clone(), stop.clone(), ports.clone());
+        let thread = std::thread::spawn(move || {
+            let new_back = |ps: &std::sync::Mutex<Vec<u16>>| {
+                let b = UdpSocket::bind("127.0.0.1:0").expect("bind");
+                b.set_nonblocking(true).expect("nonblocking");
+                if let Ok(mut v) = ps.lock() {
+                    v.push(b.local_addr().expect("addr").port());
+                }
+                b
+            };
+            let mut back = new_back(&ps);
+            let mut client: Option<SocketAddr> = None;
+            let mut buf = vec![0u8; 65536];
+            while !st.load(Ordering::Relaxed) {
+                let mut idle = true;
+                if let Ok((n, from)) = front.recv_from(&mut buf) {
+                    // the new binding starts with the client's next datagram (anything the
+                    // server sent to the old one before was already relayed)
+                    if rb.swap(false, Ordering::Relaxed) {
+                        back = new_back(&ps);
+                    }
+                    client = Some(from);
+                    let _ = back.send_to(&buf[..n], server);
+                    idle = false;
+                }
+                if let Ok((n, _)) = back.recv_from(&mut buf) {
+                    if let Some(c) = client {
+                        let _ = front.send_to(&buf[..n], c);
+                    }
+                    idle = false;
+                }
+                if idle {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        });
+        Self {
+            port,
+            rebind,
+            stop,
+            outbound_ports: ports,
+            thread: Some(thread),
+        }
+    }
+
+    /// From the client's next datagram on, the server sees a new source port.
+    pub fn rebind(&self) {
+        self.rebind
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for NatRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
