@@ -217,29 +217,34 @@ fn mbedtls_client_resumes_with_a_saved_session_against_our_server() {
     let Some(bin) = peer_bin("mbed_peer") else {
         return;
     };
-    let mut s = UdpServer::bind(ServerConfig::new(psk()));
-    let p = s.port().to_string();
-    let sess = std::env::temp_dir().join(format!("simbridge-mbed-{p}"));
-    let _ = std::fs::remove_file(&sess);
-    let sess_s = sess.to_string_lossy().to_string();
-    for round in 0..2 {
-        let mut cli = Peer::spawn(&bin, &["client", &p, "-c", "c11e", "-s", &sess_s]);
-        let ok = s.serve_until(T, |s| {
-            cli.poll();
-            s.closed_count() == round + 1 || cli.has("FAILED") || cli.has("NO REPLY")
-        });
-        assert!(ok, "round {round}");
-        assert!(cli.wait_exit(T).is_some_and(|st| st.success()));
+    // with tickets (the Mbed TLS client asks for one) and by session ID only
+    for tickets in [true, false] {
+        let mut sc = ServerConfig::new(psk());
+        sc.session_tickets = tickets;
+        let mut s = UdpServer::bind(sc);
+        let p = s.port().to_string();
+        let sess = std::env::temp_dir().join(format!("simbridge-mbed-{p}"));
+        let _ = std::fs::remove_file(&sess);
+        let sess_s = sess.to_string_lossy().to_string();
+        for round in 0..2 {
+            let mut cli = Peer::spawn(&bin, &["client", &p, "-c", "c11e", "-s", &sess_s]);
+            let ok = s.serve_until(T, |s| {
+                cli.poll();
+                s.closed_count() == round + 1 || cli.has("FAILED") || cli.has("NO REPLY")
+            });
+            assert!(ok, "tickets={tickets} round {round}");
+            assert!(cli.wait_exit(T).is_some_and(|st| st.success()));
+        }
+        let _ = std::fs::remove_file(&sess);
+        let resumed: Vec<bool> = s.connected().iter().map(|(_, r)| *r).collect();
+        assert_eq!(resumed, vec![false, true], "tickets={tickets}");
+        let data = s
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Data(_)))
+            .count();
+        assert_eq!(data, 2, "one message per connection");
     }
-    let _ = std::fs::remove_file(&sess);
-    let resumed: Vec<bool> = s.connected().iter().map(|(_, r)| *r).collect();
-    assert_eq!(resumed, vec![false, true]);
-    let data = s
-        .events
-        .iter()
-        .filter(|(_, e)| matches!(e, Event::Data(_)))
-        .count();
-    assert_eq!(data, 2, "one message per connection");
 }
 
 const GNUTLS_PRIO: &str = "NORMAL:+PSK:+AES-128-CCM-8:-VERS-ALL:+VERS-DTLS1.2";
