@@ -106,6 +106,10 @@ fn write_ahead_reservation_keeps_old_and_new_instances_apart() {
     let mut c =
         Connection::import_state(&blob, KEY, ImportRole::Client(cfg.clone()), &mut ledger).unwrap();
     assert!(c.is_established());
+    assert_eq!(
+        c.stats().handshake_kind,
+        Some(simbridge::dtls::stats::HandshakeKind::NoneNeeded)
+    );
     assert!(matches!(
         Connection::import_state(&blob, KEY, ImportRole::Client(cfg.clone()), &mut ledger),
         Err(ExportError::AlreadyImported)

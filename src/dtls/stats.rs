@@ -29,8 +29,9 @@ pub enum HandshakeKind {
     Full,
     /// Abbreviated handshake (session ID or ticket resumption).
     Abbreviated,
-    /// None needed: the connection was imported from a state export.
-    None,
+    /// None needed: the connection was imported from a state export (a NAT rebinding with a
+    /// Connection ID needs none either; the endpoint counts those as address changes).
+    NoneNeeded,
 }
 
 /// Counters for one connection.

@@ -10,7 +10,7 @@ use crate::dtls::crypto::prf::key_block;
 use crate::dtls::export::{self, ExportError, ImportLedger, ImportRole};
 use crate::dtls::record_layer::RecordLayer;
 use crate::dtls::replay::ReplayWindow;
-use crate::dtls::stats::Stats;
+use crate::dtls::stats::{HandshakeKind, Stats};
 use crate::dtls::suite::CipherSuite;
 use crate::dtls::wire::codec::{put_u16, put_vec16, put_vec8, Reader};
 use crate::secret::{Secret, SecretVec};
@@ -190,6 +190,7 @@ impl Connection {
         });
         c.hs.master = Some(master);
         c.stats = stats;
+        c.stats.handshake_kind = Some(HandshakeKind::NoneNeeded);
         // The export was taken from an established connection (only those export) and it
         // authenticated under the caller's key: the Finished exchange happened back then.
         c.state = State::Established(FinishedVerified(()));
