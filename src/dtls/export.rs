@@ -7,7 +7,9 @@
 //! [`super::Error::ExportReserveUsed`]) and the export starts after the range (write-ahead
 //! reservation, as Californium and Mbed TLS do). Each export carries a random id; importing
 //! claims it in an [`ImportLedger`] and an id seen before is refused, so the same export can
-//! never be imported twice (keep the ledger, or consume the file, across restarts).
+//! never be imported twice (keep the ledger, or consume the file, across restarts). Import
+//! only the newest export of a connection: a live connection that was exported again has
+//! moved on into the range an older export would start at.
 //!
 //! Format: "SBDX" || version (1) || export id (16) || nonce (12) || AES-128-GCM(key', nonce,
 //! ad = the 21 bytes before the nonce, state), key' = HMAC-SHA256(caller key, label)[..16].
