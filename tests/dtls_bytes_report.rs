@@ -1,5 +1,5 @@
 //! Bytes and round trips on the wire, measured in one run through a counting UDP relay, for
-//! our engine (the `simbridge dtls` CLI both ends), OpenSSL (s_client/s_server) and Mbed TLS
+//! our engine (the `simbridge dtls` CLI both ends), OpenSSL (s_client/s_server), wolfSSL 5.9 and Mbed TLS
 //! 3.6 (our mbed_peer both ends): full PSK-AES128-CCM8 handshake with cookie, with a Connection
 //! ID, session-ID resumption, ticket resumption, and (ours) resumption without the cookie.
 //! Each row is one connection: handshake plus one close_notify each way, nothing else, for
@@ -338,8 +338,56 @@ fn measure_cid_continuation(rows: &mut Vec<Row>, name: &str, server: Option<Peer
     c.close();
 }
 
+/// wolfSSL 5.9 both ends. Its client resumes only inside one process (`-R`: two connections),
+/// so the resumed row is that run minus a single full connection with a ticket.
+fn measure_wolfssl(rows: &mut Vec<Row>) {
+    let Some(bin) = peer_bin("wolf_peer") else {
+        return;
+    };
+    let mut run = |srv: &[&str], cli: &[&str], conns: &str| {
+        let port = free_port();
+        let p = port.to_string();
+        let mut sargs = vec!["server", p.as_str(), "-N", conns, "-w", "3000"];
+        sargs.extend(srv);
+        let mut s = Peer::spawn(&bin, &sargs);
+        s.wait_line("LISTENING", T).expect("wolf server");
+        let relay = Relay::new(port);
+        let rp = relay.port.to_string();
+        let mut cargs = vec!["client", rp.as_str(), "-n", "0"];
+        cargs.extend(cli);
+        let mut c = Peer::spawn(&bin, &cargs);
+        assert!(
+            c.wait_exit(T).is_some_and(|st| st.success()),
+            "wolf {cli:?}"
+        );
+        relay.take()
+    };
+    row(
+        rows,
+        "wolfSSL 5.9: full PSK CCM_8 + cookie",
+        run(&["-T"], &[], "1"),
+    );
+    row(
+        rows,
+        "wolfSSL 5.9: full + CID (4 B / 2 B)",
+        run(&["-T", "-c", "c1d5e7f0"], &["-c", "c11e"], "1"),
+    );
+    let full_ticket = run(&[], &[], "1");
+    row(rows, "wolfSSL 5.9: full with ticket (NST)", full_ticket);
+    let both = run(&[], &["-R"], "2");
+    row(
+        rows,
+        "wolfSSL 5.9: ticket resumption (two-connection run minus the full one)",
+        (
+            both.0 - full_ticket.0,
+            both.1 - full_ticket.1,
+            both.2 - full_ticket.2,
+        ),
+    );
+}
+
 #[test]
-fn handshake_bytes_ours_openssl_and_mbedtls_in_one_run() {
+fn handshake_bytes_ours_openssl_mbedtls_wolfssl_in_one_run() {
     let mut rows = Vec::new();
     let port = free_port();
     let srv = ours_server(port, &["--cid", "4"]);
@@ -367,6 +415,7 @@ fn handshake_bytes_ours_openssl_and_mbedtls_in_one_run() {
     measure_ours(&mut rows);
     measure_openssl(&mut rows);
     measure_mbedtls(&mut rows);
+    measure_wolfssl(&mut rows);
     println!("\n| case (handshake rows: handshake + close_notify each way) | datagrams | C->S | S->C | total |");
     println!("|---|---|---|---|---|");
     for r in &rows {
