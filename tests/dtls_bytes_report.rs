@@ -1,6 +1,6 @@
 //! Bytes and round trips on the wire, measured in one run through a counting UDP relay, for
-//! our engine (the `simbridge dtls` CLI both ends), OpenSSL (s_client/s_server), wolfSSL 5.9 and Mbed TLS
-//! 3.6 (our mbed_peer both ends): full PSK-AES128-CCM8 handshake with cookie, with a Connection
+//! our engine (the `simbridge dtls` CLI both ends), OpenSSL (s_client/s_server), Mbed TLS 3.6
+//! and wolfSSL 5.9 (our peers both ends): full PSK-AES128-CCM8 handshake with cookie, with a Connection
 //! ID, session-ID resumption, ticket resumption, and (ours) resumption without the cookie.
 //! Each row is one connection: handshake plus one close_notify each way, nothing else, for
 //! every implementation alike. Prints the table (run with --nocapture) and checks our rows.
@@ -344,7 +344,7 @@ fn measure_wolfssl(rows: &mut Vec<Row>) {
     let Some(bin) = peer_bin("wolf_peer") else {
         return;
     };
-    let mut run = |srv: &[&str], cli: &[&str], conns: &str| {
+    let run = |srv: &[&str], cli: &[&str], conns: &str| {
         let port = free_port();
         let p = port.to_string();
         let mut sargs = vec!["server", p.as_str(), "-N", conns, "-w", "3000"];
