@@ -72,7 +72,8 @@ impl Connection {
         if let Some(s) = &resume {
             session_id = s.session_id.clone();
             if session_id.is_empty() && !s.ticket.is_empty() {
-                session_id = vec![0u8; 32];
+                // 16 bytes: short for the hellos, long enough for every server we met
+                session_id = vec![0u8; 16];
                 c.common.rng.fill(&mut session_id).map_err(|_| Error::Rng)?;
             }
         }

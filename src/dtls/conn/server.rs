@@ -151,7 +151,7 @@ impl Connection {
         self.hs.session_id = if resume.is_some() {
             hello.session_id.clone()
         } else if config.session_cache > 0 {
-            let mut id = vec![0u8; 32];
+            let mut id = vec![0u8; config.session_id_len.clamp(16, 32)];
             self.common.rng.fill(&mut id).map_err(|_| Error::Rng)?;
             id
         } else {
