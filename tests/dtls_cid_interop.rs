@@ -244,6 +244,7 @@ fn nat_rebinding_in_a_relay_with_cid_keeps_the_session() {
             s.closed_count() == 1 || cli.has("NO REPLY")
         });
         assert!(ok, "{peer}");
+        assert!(cli.wait_exit(T).is_some_and(|st| st.success()), "{peer}");
         assert_eq!(s.data().len(), 4, "{peer}: all four records arrived");
         for i in 1..=4 {
             assert!(cli.has(&format!("RECV msg {i}")), "{peer}: echo {i}");
