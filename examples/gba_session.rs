@@ -7,10 +7,16 @@
 //! cargo run --example gba_session -- sim-profiles/demo.toml http://127.0.0.1:8080 naf.example.com 127.0.0.1:5684
 //! ```
 use simbridge::dtls::{config::StaticPsk, ClientConfig};
-use simbridge::gba::{client::CacheUse, obtain_context, ContextCache, ReusePolicy, UbConfig, UreqTransport};
+use simbridge::gba::{
+    client::CacheUse, obtain_context, ContextCache, ReusePolicy, UbConfig, UreqTransport,
+};
 use simbridge::session::{Action, KeySource, Now, SessionConfig, UpstreamSession};
 use simbridge::{secret::SecretVec, softsim::SoftUsim, uicc::Uicc};
-use std::{net::UdpSocket, sync::Arc, time::{Duration, Instant, SystemTime}};
+use std::{
+    net::UdpSocket,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,9 +25,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut card = Uicc::open(SoftUsim::load(profile.as_ref())?, None)?;
     let cache = ContextCache::new(&std::env::temp_dir().join("gba-session-example"));
-    let placeholder = Arc::new(StaticPsk { identity: vec![], key: SecretVec::default() });
-    let keys = KeySource::Gba { naf_fqdn: naf.clone(), ua: None };
-    let mut session = UpstreamSession::new(SessionConfig::new(ClientConfig::new(placeholder)), keys);
+    let placeholder = Arc::new(StaticPsk {
+        identity: vec![],
+        key: SecretVec::default(),
+    });
+    let keys = KeySource::Gba {
+        naf_fqdn: naf.clone(),
+        ua: None,
+    };
+    let mut session =
+        UpstreamSession::new(SessionConfig::new(ClientConfig::new(placeholder)), keys);
 
     let sock = UdpSocket::bind("0.0.0.0:0")?;
     sock.connect(server)?;
@@ -31,12 +44,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while Instant::now() < deadline {
         while let Some(action) = session.poll_action() {
             if let Action::Bootstrap { force } = action {
-                let use_cache = CacheUse { cache: &cache, policy: ReusePolicy { force, ..Default::default() }, any_bsf: false };
-                let got = obtain_context(&mut card, &mut UreqTransport::new(Duration::from_secs(10)), &UbConfig::new(bsf), &use_cache, SystemTime::now());
-                session.bootstrap_done(Now::system(), got.map(|o| (o.context, o.bootstrapped)).map_err(|e| e.to_string()));
+                let use_cache = CacheUse {
+                    cache: &cache,
+                    policy: ReusePolicy {
+                        force,
+                        ..Default::default()
+                    },
+                    any_bsf: false,
+                };
+                let got = obtain_context(
+                    &mut card,
+                    &mut UreqTransport::new(Duration::from_secs(10)),
+                    &UbConfig::new(bsf),
+                    &use_cache,
+                    SystemTime::now(),
+                );
+                session.bootstrap_done(
+                    Now::system(),
+                    got.map(|o| (o.context, o.bootstrapped))
+                        .map_err(|e| e.to_string()),
+                );
             } else if let Action::DeriveNafKey { naf_id } = action {
                 let impi = card.impi().to_string();
-                session.provide_naf_key(Now::system(), card.gba_naf_derive(&naf_id.to_bytes(), &impi).map_err(|e| e.to_string()));
+                session.provide_naf_key(
+                    Now::system(),
+                    card.gba_naf_derive(&naf_id.to_bytes(), &impi)
+                        .map_err(|e| e.to_string()),
+                );
             }
         }
         while let Some((_path, datagram)) = session.poll_transmit() {
@@ -46,7 +80,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("reply: {}", String::from_utf8_lossy(&reply));
             return Ok(());
         }
-        let wait = session.poll_timeout().map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_millis(200));
+        let wait = session
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_millis(200));
         sock.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         if let Ok(n) = sock.recv(&mut buf) {
             session.handle_datagram(Now::system(), simbridge::session::PathId(0), &buf[..n]);

@@ -6,6 +6,7 @@
 //! uicc -> card channel.
 
 pub mod aka;
+pub mod bridge;
 pub mod bsf;
 pub mod card;
 pub mod dtls;
@@ -16,4 +17,3 @@ pub mod secret;
 pub mod session;
 pub mod softsim;
 pub mod uicc;
-pub mod bridge;

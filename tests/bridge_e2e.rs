@@ -28,10 +28,21 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 /// BSF + coap-server backend + our DTLS server, keyed through the key API.
 fn network(dir: &Path) -> Net {
     std::fs::create_dir_all(dir.join("profiles")).expect("dir");
-    std::fs::copy(repo().join("sim-profiles/demo.toml"), dir.join("profiles/demo.toml")).expect("copy");
+    std::fs::copy(
+        repo().join("sim-profiles/demo.toml"),
+        dir.join("profiles/demo.toml"),
+    )
+    .expect("copy");
     let token = write(dir, "token", "e2e-token\n");
     let bsf = spawn_ready(
-        Command::new(bin()).args(["bsf", "--listen", "127.0.0.1:0"]).arg("--profiles").arg(dir.join("profiles")).arg("--state").arg(dir.join("bsf")).arg("--token-file").arg(&token),
+        Command::new(bin())
+            .args(["bsf", "--listen", "127.0.0.1:0"])
+            .arg("--profiles")
+            .arg(dir.join("profiles"))
+            .arg("--state")
+            .arg(dir.join("bsf"))
+            .arg("--token-file")
+            .arg(&token),
         "simbridge bsf",
     );
     let bsf_url = format!("http://{}", addr_in(&bsf.first_line));
@@ -51,8 +62,20 @@ fn network(dir: &Path) -> Net {
             token.display()
         ),
     );
-    let server = spawn_ready(Command::new(bin()).arg("server").arg("--config").arg(&server_cfg).env("RUST_LOG", "info"), "simbridge server");
-    Net { _bsf: bsf, _backend: KillOnDrop(Some(backend)), server, bsf_url }
+    let server = spawn_ready(
+        Command::new(bin())
+            .arg("server")
+            .arg("--config")
+            .arg(&server_cfg)
+            .env("RUST_LOG", "info"),
+        "simbridge server",
+    );
+    Net {
+        _bsf: bsf,
+        _backend: KillOnDrop(Some(backend)),
+        server,
+        bsf_url,
+    }
 }
 
 fn gateway_config(dir: &Path, net: &Net, card: &str) -> std::path::PathBuf {
@@ -70,42 +93,86 @@ fn gateway_config(dir: &Path, net: &Net, card: &str) -> std::path::PathBuf {
 }
 
 fn coap(args: &[&str]) -> String {
-    let o = run_with_timeout(Command::new("coap-client-notls").args(args), Duration::from_secs(20));
-    assert!(o.status.success(), "coap-client {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let o = run_with_timeout(
+        Command::new("coap-client-notls").args(args),
+        Duration::from_secs(20),
+    );
+    assert!(
+        o.status.success(),
+        "coap-client {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 fn libcoap_round(dir: &Path, card_line: &str, card_state: Option<&Path>) {
     let net = network(dir);
     let cfg = gateway_config(dir, &net, card_line);
-    let gw = spawn_ready(Command::new(bin()).arg("bridge").arg("--config").arg(&cfg).env("RUST_LOG", "info"), "simbridge bridge");
+    let gw = spawn_ready(
+        Command::new(bin())
+            .arg("bridge")
+            .arg("--config")
+            .arg(&cfg)
+            .env("RUST_LOG", "info"),
+        "simbridge bridge",
+    );
     let local = addr_in(&gw.first_line);
     let base = format!("coap://{local}");
-    coap(&["-m", "put", "-e", "through-the-bridge", &format!("{base}/example_data")]);
-    assert_eq!(coap(&["-m", "get", &format!("{base}/example_data")]), "through-the-bridge");
+    coap(&[
+        "-m",
+        "put",
+        "-e",
+        "through-the-bridge",
+        &format!("{base}/example_data"),
+    ]);
+    assert_eq!(
+        coap(&["-m", "get", &format!("{base}/example_data")]),
+        "through-the-bridge"
+    );
     assert!(!coap(&["-m", "get", &format!("{base}/time")]).is_empty());
     assert_eq!(gw.terminate(), Some(0), "SIGTERM ends the gateway cleanly");
 
     // A restarted gateway uses the cached bootstrap: the card runs no AKA (its SQN state is unchanged).
     let before = card_state.map(|p| std::fs::read(p).expect("card state"));
-    let gw = spawn_ready(Command::new(bin()).arg("bridge").arg("--config").arg(&cfg).env("RUST_LOG", "info"), "simbridge bridge again");
+    let gw = spawn_ready(
+        Command::new(bin())
+            .arg("bridge")
+            .arg("--config")
+            .arg(&cfg)
+            .env("RUST_LOG", "info"),
+        "simbridge bridge again",
+    );
     let base = format!("coap://{}", addr_in(&gw.first_line));
-    assert_eq!(coap(&["-m", "get", &format!("{base}/example_data")]), "through-the-bridge");
+    assert_eq!(
+        coap(&["-m", "get", &format!("{base}/example_data")]),
+        "through-the-bridge"
+    );
     if let (Some(p), Some(before)) = (card_state, before) {
-        assert_eq!(std::fs::read(p).expect("card state"), before, "no AKA after a gateway restart");
+        assert_eq!(
+            std::fs::read(p).expect("card state"),
+            before,
+            "no AKA after a gateway restart"
+        );
     }
     assert_eq!(gw.terminate(), Some(0));
 }
 
 #[test]
 fn libcoap_client_and_server_through_gba_bridge_with_software_usim() {
-    if !require("coap-client-notls and coap-server-notls (libcoap3-bin)", have("coap-client-notls") && have("coap-server-notls")) {
+    if !require(
+        "coap-client-notls and coap-server-notls (libcoap3-bin)",
+        have("coap-client-notls") && have("coap-server-notls"),
+    ) {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let card = profile_copy(dir.path(), "demo.toml");
     let state = card.with_extension("toml.state");
-    libcoap_round(dir.path(), &format!("softsim = \"{}\"", card.display()), Some(&state));
+    libcoap_round(
+        dir.path(),
+        &format!("softsim = \"{}\"", card.display()),
+        Some(&state),
+    );
 }
 
 #[cfg(feature = "pcsc")]
@@ -119,17 +186,26 @@ fn libcoap_through_gba_bridge_with_the_card_in_pcscd() {
     let card = profile_copy(dir.path(), "demo.toml");
     // Reader 00 01 (port 35964): the PC/SC test file uses 00 00.
     let _inserted = spawn_ready(
-        Command::new(bin()).args(["softsim", "serve", "--vpcd", "127.0.0.1:35964", "--profile"]).arg(&card),
+        Command::new(bin())
+            .args(["softsim", "serve", "--vpcd", "127.0.0.1:35964", "--profile"])
+            .arg(&card),
         "softsim serve",
     );
     let start = std::time::Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
-        if simbridge(&["sim", "info", "--reader", "Virtual PCD 00 01"]).status.success() {
+        if simbridge(&["sim", "info", "--reader", "Virtual PCD 00 01"])
+            .status
+            .success()
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    libcoap_round(dir.path(), "reader = \"Virtual PCD 00 01\"", Some(&card.with_extension("toml.state")));
+    libcoap_round(
+        dir.path(),
+        "reader = \"Virtual PCD 00 01\"",
+        Some(&card.with_extension("toml.state")),
+    );
 }
 
 fn openssl_ok() -> bool {
@@ -145,7 +221,18 @@ fn gateway_against_openssl_s_server_with_a_static_psk() {
     let port = free_udp_port();
     let key = "00112233445566778899aabbccddeeff";
     let mut s_server = Command::new("openssl")
-        .args(["s_server", "-dtls1_2", "-nocert", "-psk", key, "-psk_identity", "dev1", "-cipher", "PSK-AES128-CCM8", "-accept"])
+        .args([
+            "s_server",
+            "-dtls1_2",
+            "-nocert",
+            "-psk",
+            key,
+            "-psk_identity",
+            "dev1",
+            "-cipher",
+            "PSK-AES128-CCM8",
+            "-accept",
+        ])
         .arg(format!("127.0.0.1:{port}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -173,10 +260,15 @@ fn gateway_against_openssl_s_server_with_a_static_psk() {
             keyfile.display()
         ),
     );
-    let gw = spawn_ready(Command::new(bin()).arg("bridge").arg("--config").arg(&cfg), "simbridge bridge");
+    let gw = spawn_ready(
+        Command::new(bin()).arg("bridge").arg("--config").arg(&cfg),
+        "simbridge bridge",
+    );
     let local = addr_in(&gw.first_line);
     let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    client.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     client.send_to(b"hello openssl\n", local).expect("send");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let mut seen = false;
@@ -186,9 +278,13 @@ fn gateway_against_openssl_s_server_with_a_static_psk() {
         }
     }
     assert!(seen, "s_server did not print the datagram");
-    to_server.write_all(b"hello gateway\n").expect("write to s_server");
+    to_server
+        .write_all(b"hello gateway\n")
+        .expect("write to s_server");
     let mut buf = [0u8; 256];
-    let (n, _) = client.recv_from(&mut buf).expect("reply through the gateway");
+    let (n, _) = client
+        .recv_from(&mut buf)
+        .expect("reply through the gateway");
     assert_eq!(&buf[..n], b"hello gateway\n");
     assert_eq!(gw.terminate(), Some(0));
 }
@@ -201,7 +297,8 @@ fn openssl_s_client_against_our_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = UdpSocket::bind("127.0.0.1:0").expect("echo");
     let echo_addr = echo.local_addr().expect("addr");
-    echo.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+    echo.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let echo_thread = std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
@@ -219,10 +316,23 @@ fn openssl_s_client_against_our_server() {
         "server.toml",
         &format!("listen = \"127.0.0.1:0\"\nbackend = \"{echo_addr}\"\n[[keys.static]]\nidentity = \"client1\"\nkey_file = \"{}\"\n", keyfile.display()),
     );
-    let server = spawn_ready(Command::new(bin()).arg("server").arg("--config").arg(&cfg), "simbridge server");
+    let server = spawn_ready(
+        Command::new(bin()).arg("server").arg("--config").arg(&cfg),
+        "simbridge server",
+    );
     let addr = addr_in(&server.first_line);
     let mut s_client = Command::new("openssl")
-        .args(["s_client", "-dtls1_2", "-psk", "000102030405060708090a0b0c0d0e0f", "-psk_identity", "client1", "-cipher", "PSK-AES128-CCM8", "-connect"])
+        .args([
+            "s_client",
+            "-dtls1_2",
+            "-psk",
+            "000102030405060708090a0b0c0d0e0f",
+            "-psk_identity",
+            "client1",
+            "-cipher",
+            "PSK-AES128-CCM8",
+            "-connect",
+        ])
         .arg(addr.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -255,8 +365,16 @@ fn openssl_s_client_against_our_server() {
             }
         }
     }
-    assert!(lines.iter().any(|l| l.contains("New, TLSv1.2, Cipher is PSK-AES128-CCM8")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("echo:ping from openssl")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("New, TLSv1.2, Cipher is PSK-AES128-CCM8")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("echo:ping from openssl")),
+        "{lines:?}"
+    );
     let _ = stop_tx.send(());
     let _ = echo_thread.join();
     assert_eq!(server.terminate(), Some(0));

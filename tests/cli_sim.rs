@@ -205,12 +205,18 @@ fn demo_runs_the_whole_chain_and_reports() {
     let v = json_out(&o);
     assert_eq!(v["messages"], 20);
     assert_eq!(v["bootstraps"], 1, "one AKA for the whole run");
-    assert_eq!(v["handshakes"]["full"], 1, "one DTLS handshake for all messages");
+    assert_eq!(
+        v["handshakes"]["full"], 1,
+        "one DTLS handshake for all messages"
+    );
     assert_eq!(v["handshakes"]["server_side"], 1);
     assert_eq!(v["dropped"], 0);
     let per = v["per_message_bytes"].as_f64().unwrap_or(f64::MAX);
     let naive = v["naive_per_message_bytes"].as_f64().unwrap_or(0.0);
-    assert!(per < naive, "long-lived session ({per} B) must beat a handshake per message ({naive} B)");
+    assert!(
+        per < naive,
+        "long-lived session ({per} B) must beat a handshake per message ({naive} B)"
+    );
     let text = simbridge(&["demo", "--messages", "3"]);
     assert!(text.status.success());
     assert!(String::from_utf8_lossy(&text.stdout).contains("| CoAP messages answered | 3 of 3"));

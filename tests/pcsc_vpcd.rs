@@ -207,12 +207,18 @@ fn card_removed_mid_command_is_a_clear_error() {
         ));
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(3) {
-            if simbridge(&["sim", "info", "--reader", REMOVAL_READER]).status.success() {
+            if simbridge(&["sim", "info", "--reader", REMOVAL_READER])
+                .status
+                .success()
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "the reader never worked again after the removal");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the reader never worked again after the removal"
+        );
     }
 }
 

@@ -414,12 +414,17 @@ fn gba_u_context_survives_an_emulator_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut u, keys) = demo_card_and_keys(dir.path());
     let av = keys.generate_vector(&[6; 16], 64, &[0x80, 0]);
-    assert!(matches!(u.gba_bootstrap(&av.rand, &av.autn), Ok(GbaBootstrapResult::Success { .. })));
+    assert!(matches!(
+        u.gba_bootstrap(&av.rand, &av.autn),
+        Ok(GbaBootstrapResult::Success { .. })
+    ));
     let naf_id = b"naf.example.com\x01\x00\x01\xc0\xa8";
     let impi = u.impi().to_string();
     let before = u.gba_naf_derive(naf_id, &impi).expect("derive");
     // A new emulator process: Ks is kept like a card keeps it in non-volatile memory.
     let mut again = open(&dir.path().join("demo.toml"));
-    let after = again.gba_naf_derive(naf_id, &impi).expect("derive after restart");
+    let after = again
+        .gba_naf_derive(naf_id, &impi)
+        .expect("derive after restart");
     assert_eq!(before.expose(), after.expose());
 }

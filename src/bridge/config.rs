@@ -179,11 +179,18 @@ pub struct GatewayConfig {
 }
 
 fn invalid(path: &Path, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { path: path.to_path_buf(), key: key.into(), problem: problem.into() }
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: key.into(),
+        problem: problem.into(),
+    }
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn resolve(path: &Path, key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
@@ -195,33 +202,61 @@ fn resolve(path: &Path, key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
 
 fn host_of(v: &str) -> String {
     let host = v.rsplit_once(':').map(|(h, _)| h).unwrap_or(v);
-    host.trim_start_matches('[').trim_end_matches(']').to_string()
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
 }
 
-fn suites(path: &Path, key: &str, names: &Option<Vec<String>>, gba: bool) -> Result<Vec<CipherSuite>, ConfigError> {
+fn suites(
+    path: &Path,
+    key: &str,
+    names: &Option<Vec<String>>,
+    gba: bool,
+) -> Result<Vec<CipherSuite>, ConfigError> {
     match names {
         Some(list) => {
             if list.is_empty() {
                 return Err(invalid(path, key, "empty list"));
             }
             list.iter()
-                .map(|n| CipherSuite::from_name(n).ok_or_else(|| invalid(path, key, format!("unknown cipher suite {n:?}"))))
+                .map(|n| {
+                    CipherSuite::from_name(n)
+                        .ok_or_else(|| invalid(path, key, format!("unknown cipher suite {n:?}")))
+                })
                 .collect()
         }
         // GBA keys: 3GPP's TLS profile wants (EC)DHE-PSK, so it goes first; plain CCM_8 stays
         // for servers without it (design.md, Decisions).
-        None if gba => Ok(vec![CipherSuite::EcdhePskAes128Ccm8Sha256, CipherSuite::PskAes128Ccm8]),
+        None if gba => Ok(vec![
+            CipherSuite::EcdhePskAes128Ccm8Sha256,
+            CipherSuite::PskAes128Ccm8,
+        ]),
         None => Ok(vec![CipherSuite::PskAes128Ccm8]),
     }
 }
 
 /// Reads a hex key file (whitespace ignored); the error names the config key that pointed to it.
 pub fn read_key_file(cfg: &Path, key: &str, file: &Path) -> Result<SecretVec, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|e| invalid(cfg, key, format!("cannot read {}: {e}", file.display())))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| invalid(cfg, key, format!("cannot read {}: {e}", file.display())))?;
     let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let bytes = hex::decode(&clean).map_err(|_| invalid(cfg, key, format!("{} does not hold a hex key", file.display())))?;
+    let bytes = hex::decode(&clean).map_err(|_| {
+        invalid(
+            cfg,
+            key,
+            format!("{} does not hold a hex key", file.display()),
+        )
+    })?;
     if bytes.is_empty() || bytes.len() > 64 {
-        return Err(invalid(cfg, key, format!("{}: a PSK has 1 to 64 bytes, found {}", file.display(), bytes.len())));
+        return Err(invalid(
+            cfg,
+            key,
+            format!(
+                "{}: a PSK has 1 to 64 bytes, found {}",
+                file.display(),
+                bytes.len()
+            ),
+        ));
     }
     Ok(SecretVec::new(bytes))
 }
@@ -230,7 +265,10 @@ impl GatewayConfig {
     /// Loads and validates a gateway configuration; environment overrides apply.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = read(path)?;
-        let f: GatewayFile = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let f: GatewayFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         Self::validate(path, f)
     }
 
@@ -238,10 +276,16 @@ impl GatewayConfig {
         if let Some(s) = std::env::var_os("SIMBRIDGE_STATE_DIR").filter(|s| !s.is_empty()) {
             f.state_dir = Some(PathBuf::from(s));
         }
-        if let Some(b) = std::env::var("SIMBRIDGE_BSF").ok().filter(|s| !s.is_empty()) {
+        if let Some(b) = std::env::var("SIMBRIDGE_BSF")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
             f.gba.bsf = Some(b);
         }
-        if let Some(p) = std::env::var("SIMBRIDGE_PIN").ok().filter(|s| !s.is_empty()) {
+        if let Some(p) = std::env::var("SIMBRIDGE_PIN")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
             f.card.pin = Some(p);
         }
         let state_dir = f
@@ -254,43 +298,100 @@ impl GatewayConfig {
         let mut routes = Vec::new();
         for (i, r) in f.route.iter().enumerate() {
             let k = |name: &str| format!("route[{i}].{name}");
-            let listen: SocketAddr = r.listen.parse().map_err(|_| invalid(path, k("listen"), format!("{:?} is not IP:PORT", r.listen)))?;
+            let listen: SocketAddr = r.listen.parse().map_err(|_| {
+                invalid(path, k("listen"), format!("{:?} is not IP:PORT", r.listen))
+            })?;
             let upstream = resolve(path, &k("upstream"), &r.upstream)?;
             let naf = r.naf.clone().unwrap_or_else(|| host_of(&r.upstream));
             let (gba_naf, static_psk) = match &r.psk {
                 PskConfig::Named(n) if n == "gba" => (Some(naf.clone()), None),
-                PskConfig::Named(n) => return Err(invalid(path, k("psk"), format!("{n:?}: expected \"gba\" or {{ identity, key_file }}"))),
+                PskConfig::Named(n) => {
+                    return Err(invalid(
+                        path,
+                        k("psk"),
+                        format!("{n:?}: expected \"gba\" or {{ identity, key_file }}"),
+                    ))
+                }
                 PskConfig::Static { identity, key_file } => {
                     if identity.is_empty() || identity.len() > 128 {
                         return Err(invalid(path, k("psk.identity"), "1 to 128 bytes"));
                     }
-                    (None, Some((identity.as_bytes().to_vec(), read_key_file(path, &k("psk.key_file"), key_file)?)))
+                    (
+                        None,
+                        Some((
+                            identity.as_bytes().to_vec(),
+                            read_key_file(path, &k("psk.key_file"), key_file)?,
+                        )),
+                    )
                 }
             };
-            let ua = r.ua_id.as_deref().map(|u| UaId::from_hex(u).map_err(|e| invalid(path, k("ua_id"), e.to_string()))).transpose()?;
+            let ua = r
+                .ua_id
+                .as_deref()
+                .map(|u| UaId::from_hex(u).map_err(|e| invalid(path, k("ua_id"), e.to_string())))
+                .transpose()?;
             let suites = suites(path, &k("suites"), &r.suites, gba_naf.is_some())?;
             let sni = (naf.parse::<std::net::IpAddr>().is_err()).then(|| naf.clone());
-            routes.push(ValidRoute { name: r.upstream.clone(), listen, upstream, gba_naf, ua, static_psk, suites, sni });
+            routes.push(ValidRoute {
+                name: r.upstream.clone(),
+                listen,
+                upstream,
+                gba_naf,
+                ua,
+                static_psk,
+                suites,
+                sni,
+            });
         }
         let needs_gba = routes.iter().any(|r| r.gba_naf.is_some());
-        let sources = [f.card.softsim.is_some(), f.card.reader.is_some(), f.card.modem.is_some()].iter().filter(|x| **x).count();
+        let sources = [
+            f.card.softsim.is_some(),
+            f.card.reader.is_some(),
+            f.card.modem.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
         if needs_gba && sources != 1 {
-            return Err(invalid(path, "card", "a GBA route needs exactly one of softsim, reader, modem"));
+            return Err(invalid(
+                path,
+                "card",
+                "a GBA route needs exactly one of softsim, reader, modem",
+            ));
         }
         if needs_gba && f.gba.bsf.is_none() {
-            return Err(invalid(path, "gba.bsf", "missing (a GBA route needs the BSF URL)"));
+            return Err(invalid(
+                path,
+                "gba.bsf",
+                "missing (a GBA route needs the BSF URL)",
+            ));
         }
         if let Some(b) = &f.gba.bsf {
             if !(b.starts_with("http://") || b.starts_with("https://")) {
-                return Err(invalid(path, "gba.bsf", format!("{b:?} is not an http(s) URL")));
+                return Err(invalid(
+                    path,
+                    "gba.bsf",
+                    format!("{b:?} is not an http(s) URL"),
+                ));
             }
         }
         let gba_mode = f.gba.mode.clone().unwrap_or_else(|| "auto".into());
         if !matches!(gba_mode.as_str(), "auto" | "me" | "u") {
-            return Err(invalid(path, "gba.mode", format!("{gba_mode:?}: expected auto, me or u")));
+            return Err(invalid(
+                path,
+                "gba.mode",
+                format!("{gba_mode:?}: expected auto, me or u"),
+            ));
         }
         check_knobs(path, &f.session)?;
-        Ok(Self { state_dir, card: f.card, bsf: f.gba.bsf, gba_mode, session: f.session, routes })
+        Ok(Self {
+            state_dir,
+            card: f.card,
+            bsf: f.gba.bsf,
+            gba_mode,
+            session: f.session,
+            routes,
+        })
     }
 }
 
@@ -300,16 +401,28 @@ fn check_knobs(path: &Path, s: &SessionKnobs) -> Result<(), ConfigError> {
     }
     if let Some(m) = s.mtu {
         if !(crate::dtls::config::MIN_MTU..=65_507).contains(&m) {
-            return Err(invalid(path, "session.mtu", format!("{m}: must be {} to 65507", crate::dtls::config::MIN_MTU)));
+            return Err(invalid(
+                path,
+                "session.mtu",
+                format!("{m}: must be {} to 65507", crate::dtls::config::MIN_MTU),
+            ));
         }
     }
     if let (Some(a), Some(b)) = (s.retransmit_initial_ms, s.retransmit_max_ms) {
         if a > b {
-            return Err(invalid(path, "session.retransmit_initial_ms", "larger than retransmit_max_ms"));
+            return Err(invalid(
+                path,
+                "session.retransmit_initial_ms",
+                "larger than retransmit_max_ms",
+            ));
         }
     }
     if s.retransmit_initial_ms == Some(0) {
-        return Err(invalid(path, "session.retransmit_initial_ms", "must be above 0"));
+        return Err(invalid(
+            path,
+            "session.retransmit_initial_ms",
+            "must be above 0",
+        ));
     }
     Ok(())
 }
@@ -319,8 +432,14 @@ impl SessionKnobs {
     pub fn retransmit(&self) -> RetransmitConfig {
         let d = RetransmitConfig::default();
         RetransmitConfig {
-            initial: self.retransmit_initial_ms.map(Duration::from_millis).unwrap_or(d.initial),
-            max: self.retransmit_max_ms.map(Duration::from_millis).unwrap_or(d.max),
+            initial: self
+                .retransmit_initial_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.initial),
+            max: self
+                .retransmit_max_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.max),
             max_retransmits: d.max_retransmits,
         }
     }
@@ -399,37 +518,94 @@ impl ServerConfigFile {
     /// Loads and validates a server configuration.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = read(path)?;
-        let f: ServerFile = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
-        let listen: SocketAddr = f.listen.parse().map_err(|_| invalid(path, "listen", format!("{:?} is not IP:PORT", f.listen)))?;
+        let f: ServerFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let listen: SocketAddr = f
+            .listen
+            .parse()
+            .map_err(|_| invalid(path, "listen", format!("{:?} is not IP:PORT", f.listen)))?;
         let backend = resolve(path, "backend", &f.backend)?;
         let key_api = match (&f.keys.bsf, &f.keys.token_file) {
             (Some(url), Some(tf)) => {
                 let token = read_token(path, tf)?;
-                let naf = f.keys.naf.clone().ok_or_else(|| invalid(path, "keys.naf", "missing (the FQDN clients use for this server)"))?;
-                let ua = f.keys.ua_id.as_deref().map(|u| UaId::from_hex(u).map_err(|e| invalid(path, "keys.ua_id", e.to_string()))).transpose()?;
+                let naf = f.keys.naf.clone().ok_or_else(|| {
+                    invalid(
+                        path,
+                        "keys.naf",
+                        "missing (the FQDN clients use for this server)",
+                    )
+                })?;
+                let ua = f
+                    .keys
+                    .ua_id
+                    .as_deref()
+                    .map(|u| {
+                        UaId::from_hex(u).map_err(|e| invalid(path, "keys.ua_id", e.to_string()))
+                    })
+                    .transpose()?;
                 Some((url.clone(), token, naf, ua))
             }
-            (Some(_), None) => return Err(invalid(path, "keys.token_file", "missing (the key API needs the bearer token)")),
-            (None, Some(_)) => return Err(invalid(path, "keys.bsf", "missing (token_file given without the BSF URL)")),
+            (Some(_), None) => {
+                return Err(invalid(
+                    path,
+                    "keys.token_file",
+                    "missing (the key API needs the bearer token)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    path,
+                    "keys.bsf",
+                    "missing (token_file given without the BSF URL)",
+                ))
+            }
             (None, None) => None,
         };
         let mut static_keys = Vec::new();
         for (i, s) in f.keys.static_keys.iter().enumerate() {
-            static_keys.push((s.identity.as_bytes().to_vec(), read_key_file(path, &format!("keys.static[{i}].key_file"), &s.key_file)?));
+            static_keys.push((
+                s.identity.as_bytes().to_vec(),
+                read_key_file(path, &format!("keys.static[{i}].key_file"), &s.key_file)?,
+            ));
         }
         if key_api.is_none() && static_keys.is_empty() {
-            return Err(invalid(path, "keys", "give the key API (bsf, token_file, naf) or [[keys.static]] entries"));
+            return Err(invalid(
+                path,
+                "keys",
+                "give the key API (bsf, token_file, naf) or [[keys.static]] entries",
+            ));
         }
         let suites = suites(path, "suites", &f.suites, key_api.is_some())?;
-        Ok(Self { listen, backend, state_dir: f.state_dir, suites, hint: f.hint, max_connections: f.max_connections, key_api, static_keys })
+        Ok(Self {
+            listen,
+            backend,
+            state_dir: f.state_dir,
+            suites,
+            hint: f.hint,
+            max_connections: f.max_connections,
+            key_api,
+            static_keys,
+        })
     }
 }
 
 fn read_token(cfg: &Path, file: &Path) -> Result<SecretVec, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|e| invalid(cfg, "keys.token_file", format!("cannot read {}: {e}", file.display())))?;
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        invalid(
+            cfg,
+            "keys.token_file",
+            format!("cannot read {}: {e}", file.display()),
+        )
+    })?;
     let t = text.trim();
     if t.is_empty() {
-        return Err(invalid(cfg, "keys.token_file", format!("{} is empty", file.display())));
+        return Err(invalid(
+            cfg,
+            "keys.token_file",
+            format!("{} is empty", file.display()),
+        ));
     }
     Ok(SecretVec::from(t.as_bytes()))
 }
@@ -461,7 +637,10 @@ mod tests {
 
         let cases = [
             (ok.replace("127.0.0.1:5683", "nonsense"), "route[0].listen"),
-            (ok.replace("[[route]]", "[[route]]\nsuites = [\"TLS_NOPE\"]"), "route[0].suites"),
+            (
+                ok.replace("[[route]]", "[[route]]\nsuites = [\"TLS_NOPE\"]"),
+                "route[0].suites",
+            ),
             (ok.replace("psk = {", "psk = \"gbaa\"\n#"), "route[0].psk"),
             (format!("{ok}\n[session]\nmtu = 10\n"), "session.mtu"),
             (ok.replace("psk = {", "psk = \"gba\"\n#"), "card"),
@@ -472,9 +651,16 @@ mod tests {
             let e = GatewayConfig::load(&p).expect_err(want).to_string();
             assert!(e.contains("bad.toml") && e.contains(want), "{want}: {e}");
         }
-        let p = write(dir.path(), "badkey.toml", &ok.replace(&key.display().to_string(), "/nonexistent/k"));
+        let p = write(
+            dir.path(),
+            "badkey.toml",
+            &ok.replace(&key.display().to_string(), "/nonexistent/k"),
+        );
         let e = GatewayConfig::load(&p).expect_err("key file").to_string();
-        assert!(e.contains("route[0].psk.key_file") && e.contains("/nonexistent/k"), "{e}");
+        assert!(
+            e.contains("route[0].psk.key_file") && e.contains("/nonexistent/k"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -487,7 +673,11 @@ mod tests {
         let p = write(dir.path(), "g.toml", &text);
         let e = GatewayConfig::load(&p).expect_err("no bsf").to_string();
         assert!(e.contains("gba.bsf"), "{e}");
-        let p = write(dir.path(), "g2.toml", &format!("{text}[gba]\nbsf = \"http://127.0.0.1:1\"\n"));
+        let p = write(
+            dir.path(),
+            "g2.toml",
+            &format!("{text}[gba]\nbsf = \"http://127.0.0.1:1\"\n"),
+        );
         let c = GatewayConfig::load(&p).expect("valid");
         assert_eq!(c.routes[0].suites[0], CipherSuite::EcdhePskAes128Ccm8Sha256);
         assert_eq!(c.routes[0].gba_naf.as_deref(), Some("localhost"));
@@ -497,7 +687,11 @@ mod tests {
     #[test]
     fn server_config_needs_keys() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let p = write(dir.path(), "s.toml", "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n");
+        let p = write(
+            dir.path(),
+            "s.toml",
+            "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n",
+        );
         let e = ServerConfigFile::load(&p).expect_err("no keys").to_string();
         assert!(e.contains("`keys`"), "{e}");
         let tok = write(dir.path(), "tok", "secret\n");

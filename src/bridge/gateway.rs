@@ -7,7 +7,9 @@
 
 use super::keyservice::{KeyReply, KeyRequest, ReplyTo};
 use super::peers::PeerMap;
-use crate::session::{Action, KeySource, Now, PathId, SessionConfig, SessionMetrics, UpstreamSession};
+use crate::session::{
+    Action, KeySource, Now, PathId, SessionConfig, SessionMetrics, UpstreamSession,
+};
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -79,17 +81,28 @@ pub struct Gateway {
 impl Gateway {
     /// Binds every route's local socket and starts its thread. `keys` is the key service for GBA
     /// routes (required when any route uses GBA).
-    pub fn start(specs: Vec<RouteSpec>, keys: Option<Sender<(KeyRequest, ReplyTo)>>) -> io::Result<Self> {
+    pub fn start(
+        specs: Vec<RouteSpec>,
+        keys: Option<Sender<(KeyRequest, ReplyTo)>>,
+    ) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut routes = Vec::new();
         for spec in specs {
             if matches!(spec.keys, KeySource::Gba { .. }) && keys.is_none() {
-                return Err(io::Error::new(ErrorKind::InvalidInput, format!("route {}: GBA needs a card and a BSF", spec.name)));
+                return Err(io::Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("route {}: GBA needs a card and a BSF", spec.name),
+                ));
             }
             let poll = Poll::new()?;
-            let mut local = UdpSocket::bind(spec.listen)
-                .map_err(|e| io::Error::new(e.kind(), format!("route {}: cannot listen on {}: {e}", spec.name, spec.listen)))?;
-            poll.registry().register(&mut local, LOCAL, Interest::READABLE)?;
+            let mut local = UdpSocket::bind(spec.listen).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("route {}: cannot listen on {}: {e}", spec.name, spec.listen),
+                )
+            })?;
+            poll.registry()
+                .register(&mut local, LOCAL, Interest::READABLE)?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
             let local_addr = local.local_addr()?;
             let metrics = Arc::new(Mutex::new(SessionMetrics::default()));
@@ -108,9 +121,21 @@ impl Gateway {
                 established: established.clone(),
                 stop: stop.clone(),
             };
-            let thread = std::thread::Builder::new().name(format!("route {}", spec.name)).spawn(move || ctx.run())?;
-            info!("route {}: listening on {local_addr}, upstream {}", spec.name, spec.upstream);
-            routes.push(Route { name: spec.name, local: local_addr, metrics, established, waker, thread: Some(thread) });
+            let thread = std::thread::Builder::new()
+                .name(format!("route {}", spec.name))
+                .spawn(move || ctx.run())?;
+            info!(
+                "route {}: listening on {local_addr}, upstream {}",
+                spec.name, spec.upstream
+            );
+            routes.push(Route {
+                name: spec.name,
+                local: local_addr,
+                metrics,
+                established,
+                waker,
+                thread: Some(thread),
+            });
         }
         Ok(Self { routes, stop })
     }
@@ -228,7 +253,8 @@ impl RouteLoop {
         if let Ok(mut m) = self.metrics.lock() {
             *m = self.session.metrics();
         }
-        self.established.store(self.session.is_established(), Ordering::Relaxed);
+        self.established
+            .store(self.session.is_established(), Ordering::Relaxed);
     }
 
     fn read_local(&mut self, buf: &mut [u8]) {
@@ -250,16 +276,22 @@ impl RouteLoop {
 
     fn read_path(&mut self, i: usize, buf: &mut [u8]) {
         loop {
-            let Some(sock) = self.paths.get(i).and_then(|p| p.as_ref()) else { return };
+            let Some(sock) = self.paths.get(i).and_then(|p| p.as_ref()) else {
+                return;
+            };
             match sock.recv(buf) {
                 Ok(n) => {
                     let now = Now::system();
-                    self.session.handle_datagram(now, PathId(i as u8), &buf[..n]);
+                    self.session
+                        .handle_datagram(now, PathId(i as u8), &buf[..n]);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
                     // ICMP errors (port unreachable) surface here; the session's timers handle them.
-                    debug!("route {}: upstream receive error on path {i}: {e}", self.name);
+                    debug!(
+                        "route {}: upstream receive error on path {i}: {e}",
+                        self.name
+                    );
                     return;
                 }
             }
@@ -269,14 +301,22 @@ impl RouteLoop {
     fn path_socket(&mut self, path: PathId) -> io::Result<&UdpSocket> {
         let i = usize::from(path.0).min(1);
         if self.paths[i].is_none() {
-            let bind: SocketAddr = if self.upstream.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+            let bind: SocketAddr = if self.upstream.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                ([0u16; 8], 0).into()
+            };
             let mut s = UdpSocket::bind(bind)?;
             s.connect(self.upstream)?;
-            self.poll.registry().register(&mut s, Token(PATH_BASE + i), Interest::READABLE)?;
+            self.poll
+                .registry()
+                .register(&mut s, Token(PATH_BASE + i), Interest::READABLE)?;
             debug!("route {}: path {i} uses {}", self.name, s.local_addr()?);
             self.paths[i] = Some(s);
         }
-        self.paths[i].as_ref().ok_or_else(|| io::Error::other("path socket missing"))
+        self.paths[i]
+            .as_ref()
+            .ok_or_else(|| io::Error::other("path socket missing"))
     }
 
     /// Sends what the session produced, hands actions to the key service and replies to local peers.
@@ -286,12 +326,16 @@ impl RouteLoop {
                 Action::Bootstrap { force } => KeyRequest::Bootstrap { force },
                 Action::DeriveNafKey { naf_id } => KeyRequest::DeriveNafKey { naf_id },
             };
-            let reply = ReplyTo { tx: reply_tx.clone(), waker: self.waker.clone() };
+            let reply = ReplyTo {
+                tx: reply_tx.clone(),
+                waker: self.waker.clone(),
+            };
             match &self.keys {
                 Some(k) if k.send((req, reply)).is_ok() => {}
                 _ => {
                     let now = Now::system();
-                    self.session.bootstrap_done(now, Err("the key service is not running".into()));
+                    self.session
+                        .bootstrap_done(now, Err("the key service is not running".into()));
                 }
             }
         }
@@ -309,7 +353,11 @@ impl RouteLoop {
                         debug!("route {}: reply to {peer} failed: {e}", self.name);
                     }
                 }
-                None => warn!("route {}: dropped a {}-byte reply: no local peer to send it to", self.name, d.len()),
+                None => warn!(
+                    "route {}: dropped a {}-byte reply: no local peer to send it to",
+                    self.name,
+                    d.len()
+                ),
             }
         }
         Ok(())

@@ -4,7 +4,9 @@
 
 use crate::card::CardChannel;
 use crate::gba::client::CacheUse;
-use crate::gba::{obtain_context, BootstrapContext, ContextCache, NafId, ReusePolicy, UbConfig, UreqTransport};
+use crate::gba::{
+    obtain_context, BootstrapContext, ContextCache, NafId, ReusePolicy, UbConfig, UreqTransport,
+};
 use crate::secret::Secret;
 use crate::uicc::Uicc;
 use log::{info, warn};
@@ -75,8 +77,13 @@ impl KeyService {
     /// Starts the thread.
     pub fn start(cfg: KeyServiceConfig) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new().name("simbridge-keys".into()).spawn(move || run(cfg, rx))?;
-        Ok(Self { tx: Some(tx), thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("simbridge-keys".into())
+            .spawn(move || run(cfg, rx))?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// A sender routes use to make requests.
@@ -100,7 +107,9 @@ fn run(cfg: KeyServiceConfig, rx: Receiver<(KeyRequest, ReplyTo)>) {
     let mut card: Option<Uicc<Box<dyn CardChannel>>> = None;
     while let Ok((req, reply)) = rx.recv() {
         if card.is_none() {
-            match (cfg.card)().and_then(|c| Uicc::open(c, cfg.pin.as_deref()).map_err(|e| e.to_string())) {
+            match (cfg.card)()
+                .and_then(|c| Uicc::open(c, cfg.pin.as_deref()).map_err(|e| e.to_string()))
+            {
                 Ok(u) => card = Some(u),
                 Err(e) => {
                     warn!("cannot open the card: {e}");
@@ -117,11 +126,21 @@ fn run(cfg: KeyServiceConfig, rx: Receiver<(KeyRequest, ReplyTo)>) {
         let Some(u) = card.as_mut() else { continue };
         let answer = match req {
             KeyRequest::Bootstrap { force } => {
-                let use_cache = CacheUse { cache: &cache, policy: ReusePolicy { force, ..cfg.policy }, any_bsf: false };
+                let use_cache = CacheUse {
+                    cache: &cache,
+                    policy: ReusePolicy {
+                        force,
+                        ..cfg.policy
+                    },
+                    any_bsf: false,
+                };
                 match obtain_context(u, &mut transport, &cfg.ub, &use_cache, SystemTime::now()) {
                     Ok(o) => {
                         if o.bootstrapped {
-                            info!("GBA bootstrap done: {} ({} HTTP round trips)", o.context.btid, o.round_trips);
+                            info!(
+                                "GBA bootstrap done: {} ({} HTTP round trips)",
+                                o.context.btid, o.round_trips
+                            );
                         }
                         KeyReply::Bootstrap(Ok((o.context, o.bootstrapped)))
                     }
@@ -130,7 +149,10 @@ fn run(cfg: KeyServiceConfig, rx: Receiver<(KeyRequest, ReplyTo)>) {
             }
             KeyRequest::DeriveNafKey { naf_id } => {
                 let impi = u.impi().to_string();
-                KeyReply::NafKey(u.gba_naf_derive(&naf_id.to_bytes(), &impi).map_err(|e| e.to_string()))
+                KeyReply::NafKey(
+                    u.gba_naf_derive(&naf_id.to_bytes(), &impi)
+                        .map_err(|e| e.to_string()),
+                )
             }
         };
         let failed = matches!(&answer, KeyReply::Bootstrap(Err(e)) | KeyReply::NafKey(Err(e)) if e.contains("card"));

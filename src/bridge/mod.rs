@@ -8,6 +8,7 @@ pub mod keyservice;
 pub mod naf_keys;
 pub mod peers;
 pub mod server;
+pub mod state;
 
 pub use gateway::{Gateway, Route, RouteSpec};
 pub use keyservice::{KeyService, KeyServiceConfig};

@@ -36,22 +36,32 @@ pub struct NafKeySource {
     pub key_api: Option<KeyApiSource>,
 }
 
+/// (B-TID, NAF_Id bytes): what a cached key is bound to.
+type KeyCacheId = (String, Vec<u8>);
+
 /// The server's PSK store.
 pub struct NafKeys {
     source: NafKeySource,
-    cache: Mutex<HashMap<(String, Vec<u8>), (SecretVec, SystemTime)>>,
+    cache: Mutex<HashMap<KeyCacheId, (SecretVec, SystemTime)>>,
 }
 
 impl NafKeys {
     /// A store over a source.
     pub fn new(source: NafKeySource) -> Self {
-        Self { source, cache: Mutex::new(HashMap::new()) }
+        Self {
+            source,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The NAF_Id the key is bound to for this request (GBA only).
     pub fn naf_id(&self, sni: Option<&str>, suite: CipherSuite) -> Option<NafId> {
         let api = self.source.key_api.as_ref()?;
-        NafId::new(sni.unwrap_or(&api.naf_fqdn), api.ua.unwrap_or_else(|| UaId::tls12_suite(suite.iana()))).ok()
+        NafId::new(
+            sni.unwrap_or(&api.naf_fqdn),
+            api.ua.unwrap_or_else(|| UaId::tls12_suite(suite.iana())),
+        )
+        .ok()
     }
 
     /// The key-API client (GBA only).
@@ -82,9 +92,13 @@ impl ServerPskStore for NafKeys {
         if self.source.key_api.is_none() {
             return PskAnswer::Unknown;
         }
-        let Ok(identity) = std::str::from_utf8(&req.identity) else { return PskAnswer::Unknown };
+        let Ok(identity) = std::str::from_utf8(&req.identity) else {
+            return PskAnswer::Unknown;
+        };
         let btid = btid_from_psk_identity(identity);
-        let Some(naf) = self.naf_id(req.sni.as_deref(), req.suite) else { return PskAnswer::Unknown };
+        let Some(naf) = self.naf_id(req.sni.as_deref(), req.suite) else {
+            return PskAnswer::Unknown;
+        };
         let now = SystemTime::now();
         if let Ok(c) = self.cache.lock() {
             if let Some((k, exp)) = c.get(&(btid.to_string(), naf.to_bytes())) {

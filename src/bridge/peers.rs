@@ -27,7 +27,11 @@ fn parse(d: &[u8]) -> Option<Header> {
         _ => return None,
     };
     let tkl = usize::from(b0 & 0x0F);
-    (b0 >> 6 == 1 && tkl <= 8 && d.len() >= 4 + tkl).then_some(Header { kind: (b0 >> 4) & 0x03, tkl, mid })
+    (b0 >> 6 == 1 && tkl <= 8 && d.len() >= 4 + tkl).then_some(Header {
+        kind: (b0 >> 4) & 0x03,
+        tkl,
+        mid,
+    })
 }
 
 const CON: u8 = 0;
@@ -46,7 +50,10 @@ pub struct PeerMap {
 impl PeerMap {
     /// A new, empty map; `seed` starts the message-ID counter (randomise it, RFC 7252 §4.4).
     pub fn new(seed: u16) -> Self {
-        Self { next_mid: seed, ..Self::default() }
+        Self {
+            next_mid: seed,
+            ..Self::default()
+        }
     }
 
     /// Rewrites a datagram from `from` for the upstream session.
@@ -64,7 +71,11 @@ impl PeerMap {
                 let orig = datagram[4..4 + h.tkl].to_vec();
                 // Reuse the upstream token of a known (peer, token) pair, so Observe
                 // re-registrations and cancellations keep matching.
-                let existing = self.tokens.iter().find(|(_, (p, t, _))| *p == from && *t == orig).map(|(k, _)| k.clone());
+                let existing = self
+                    .tokens
+                    .iter()
+                    .find(|(_, (p, t, _))| *p == from && *t == orig)
+                    .map(|(k, _)| k.clone());
                 let token = existing.unwrap_or_else(|| self.fresh_token(h.tkl));
                 out[4..4 + h.tkl].copy_from_slice(&token);
                 self.tokens.insert(token, (from, orig, now));
@@ -86,7 +97,9 @@ impl PeerMap {
 
     /// Maps a datagram from upstream back to the local peer it belongs to.
     pub fn incoming(&mut self, now: Instant, datagram: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
-        let Some(h) = parse(datagram) else { return self.last_peer.map(|p| (p, datagram.to_vec())) };
+        let Some(h) = parse(datagram) else {
+            return self.last_peer.map(|p| (p, datagram.to_vec()));
+        };
         let mut out = datagram.to_vec();
         let mut peer = None;
         if h.kind != CON && h.kind != NON {
@@ -108,17 +121,29 @@ impl PeerMap {
     }
 
     fn expire(&mut self, now: Instant) {
-        self.mids.retain(|_, (_, _, t)| now.saturating_duration_since(*t) < MID_LIFETIME);
+        self.mids
+            .retain(|_, (_, _, t)| now.saturating_duration_since(*t) < MID_LIFETIME);
         if self.tokens.len() >= MAX_ENTRIES {
-            self.tokens.retain(|_, (_, _, t)| now.saturating_duration_since(*t) < TOKEN_LIFETIME);
+            self.tokens
+                .retain(|_, (_, _, t)| now.saturating_duration_since(*t) < TOKEN_LIFETIME);
         }
         if self.mids.len() >= MAX_ENTRIES {
-            if let Some(oldest) = self.mids.iter().min_by_key(|(_, (_, _, t))| *t).map(|(k, _)| *k) {
+            if let Some(oldest) = self
+                .mids
+                .iter()
+                .min_by_key(|(_, (_, _, t))| *t)
+                .map(|(k, _)| *k)
+            {
                 self.mids.remove(&oldest);
             }
         }
         if self.tokens.len() >= MAX_ENTRIES {
-            if let Some(oldest) = self.tokens.iter().min_by_key(|(_, (_, _, t))| *t).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = self
+                .tokens
+                .iter()
+                .min_by_key(|(_, (_, _, t))| *t)
+                .map(|(k, _)| k.clone())
+            {
                 self.tokens.remove(&oldest);
             }
         }
@@ -161,7 +186,11 @@ mod tests {
         sep[1] = 0x45;
         let (peer, down) = m.incoming(now, &sep).expect("routed");
         assert_eq!(peer, a);
-        assert_eq!(&down[2..5], &[0x03, 0xE7, 0xAA], "server MID kept, token restored");
+        assert_eq!(
+            &down[2..5],
+            &[0x03, 0xE7, 0xAA],
+            "server MID kept, token restored"
+        );
         // a's ACK to that CON passes upstream unchanged.
         let ack = coap(2, 999, &[], b"");
         assert_eq!(m.outgoing(now, a, &ack), ack);

@@ -66,13 +66,17 @@ impl Server {
     /// Binds and starts the server thread.
     pub fn start(spec: ServerSpec) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let mut sock = UdpSocket::bind(spec.listen).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", spec.listen)))?;
-        poll.registry().register(&mut sock, LISTEN, Interest::READABLE)?;
+        let mut sock = UdpSocket::bind(spec.listen).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", spec.listen))
+        })?;
+        poll.registry()
+            .register(&mut sock, LISTEN, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
         let addr = sock.local_addr()?;
         let mut dtls = spec.dtls;
         dtls.psk = spec.keys.clone();
-        let endpoint = Endpoint::new(Arc::new(dtls)).map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+        let endpoint = Endpoint::new(Arc::new(dtls))
+            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(ServerCounters::default());
         let (key_tx, key_rx) = mpsc::channel();
@@ -91,9 +95,17 @@ impl Server {
             stop: stop.clone(),
             counters: counters.clone(),
         };
-        let thread = std::thread::Builder::new().name("simbridge-server".into()).spawn(move || lp.run())?;
+        let thread = std::thread::Builder::new()
+            .name("simbridge-server".into())
+            .spawn(move || lp.run())?;
         info!("server: DTLS on {addr}, backend {}", spec.backend);
-        Ok(Self { addr, stop, waker, counters, thread: Some(thread) })
+        Ok(Self {
+            addr,
+            stop,
+            waker,
+            counters,
+            thread: Some(thread),
+        })
     }
 
     /// The bound DTLS address.
@@ -155,7 +167,12 @@ impl ServerLoop {
             if self.stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            let wait = self.endpoint.poll_timeout().map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(TICK).min(TICK);
+            let wait = self
+                .endpoint
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(Instant::now()))
+                .unwrap_or(TICK)
+                .min(TICK);
             if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
                 if e.kind() != ErrorKind::Interrupted {
                     return Err(e);
@@ -188,7 +205,9 @@ impl ServerLoop {
     fn read_dtls(&mut self, buf: &mut [u8]) {
         loop {
             match self.sock.recv_from(buf) {
-                Ok((n, from)) => self.endpoint.handle_datagram(Instant::now(), from, &buf[..n]),
+                Ok((n, from)) => self
+                    .endpoint
+                    .handle_datagram(Instant::now(), from, &buf[..n]),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
                     debug!("server receive error: {e}");
@@ -199,9 +218,13 @@ impl ServerLoop {
     }
 
     fn read_backend(&mut self, token: Token, buf: &mut [u8]) {
-        let Some(peer) = self.tokens.get(&token).copied() else { return };
+        let Some(peer) = self.tokens.get(&token).copied() else {
+            return;
+        };
         loop {
-            let Some((_, s)) = self.backends.get(&peer) else { return };
+            let Some((_, s)) = self.backends.get(&peer) else {
+                return;
+            };
             match s.recv(buf) {
                 Ok(n) => {
                     self.counters.from_backend.fetch_add(1, Ordering::Relaxed);
@@ -220,16 +243,25 @@ impl ServerLoop {
 
     fn backend_for(&mut self, peer: SocketAddr) -> io::Result<&UdpSocket> {
         if !self.backends.contains_key(&peer) {
-            let bind: SocketAddr = if self.backend.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+            let bind: SocketAddr = if self.backend.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                ([0u16; 8], 0).into()
+            };
             let mut s = UdpSocket::bind(bind)?;
             s.connect(self.backend)?;
             let token = Token(self.next_token);
             self.next_token += 1;
-            self.poll.registry().register(&mut s, token, Interest::READABLE)?;
+            self.poll
+                .registry()
+                .register(&mut s, token, Interest::READABLE)?;
             self.tokens.insert(token, peer);
             self.backends.insert(peer, (token, s));
         }
-        self.backends.get(&peer).map(|(_, s)| s).ok_or_else(|| io::Error::other("backend socket missing"))
+        self.backends
+            .get(&peer)
+            .map(|(_, s)| s)
+            .ok_or_else(|| io::Error::other("backend socket missing"))
     }
 
     fn drop_backend(&mut self, peer: &SocketAddr) {
@@ -242,21 +274,41 @@ impl ServerLoop {
     fn flush(&mut self) {
         while let Some((peer, ev)) = self.endpoint.poll_event() {
             match ev {
-                Event::Connected { suite, identity, resumed } => {
+                Event::Connected {
+                    suite,
+                    identity,
+                    resumed,
+                } => {
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
                     self.counters.sessions.fetch_add(1, Ordering::Relaxed);
-                    info!("{peer}: session up, {} identity {:?}{}", suite.name(), String::from_utf8_lossy(&identity), if resumed { " (resumed)" } else { "" });
+                    info!(
+                        "{peer}: session up, {} identity {:?}{}",
+                        suite.name(),
+                        String::from_utf8_lossy(&identity),
+                        if resumed { " (resumed)" } else { "" }
+                    );
                 }
                 Event::Data(d) => {
                     self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
                     if let Err(e) = self.backend_for(peer).and_then(|s| s.send(&d)) {
-                        warn!("dropped a {}-byte datagram from {peer}: backend: {e}", d.len());
+                        warn!(
+                            "dropped a {}-byte datagram from {peer}: backend: {e}",
+                            d.len()
+                        );
                     }
                 }
-                Event::PskRequested { identity, sni, suite, .. } => self.request_key(peer, &identity, sni.as_deref(), suite),
+                Event::PskRequested {
+                    identity,
+                    sni,
+                    suite,
+                    ..
+                } => self.request_key(peer, &identity, sni.as_deref(), suite),
                 Event::Closed { reason } => {
                     info!("{peer}: session closed: {reason}");
-                    self.counters.sessions.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1)).ok();
+                    self.counters
+                        .sessions
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
+                        .ok();
                     self.drop_backend(&peer);
                 }
             }
@@ -268,7 +320,13 @@ impl ServerLoop {
         }
     }
 
-    fn request_key(&mut self, peer: SocketAddr, identity: &[u8], sni: Option<&str>, suite: crate::dtls::CipherSuite) {
+    fn request_key(
+        &mut self,
+        peer: SocketAddr,
+        identity: &[u8],
+        sni: Option<&str>,
+        suite: crate::dtls::CipherSuite,
+    ) {
         let (Some(client), Some(naf)) = (self.keys.key_api(), self.keys.naf_id(sni, suite)) else {
             let _ = self.key_tx.send((peer, Ok(None)));
             return;
@@ -277,23 +335,25 @@ impl ServerLoop {
         let (tx, waker, keys) = (self.key_tx.clone(), self.waker.clone(), self.keys.clone());
         self.counters.key_lookups.fetch_add(1, Ordering::Relaxed);
         // One short-lived thread per lookup: lookups are rare (once per client per key lifetime).
-        let spawned = std::thread::Builder::new().name("simbridge-keyapi".into()).spawn(move || {
-            let res = match client.fetch(&btid, &naf, false) {
-                Ok(m) if m.expires > SystemTime::now() => {
-                    let key = SecretVec::from(&m.key.expose()[..]);
-                    keys.remember(&btid, &naf, key.clone(), m.expires);
-                    Ok(Some(key))
-                }
-                Ok(_) => Ok(None),
-                Err(e @ (KeyFetchError::NotFound | KeyFetchError::Expired)) => {
-                    info!("B-TID {btid} at the BSF: {e}; the client must bootstrap again");
-                    Ok(None)
-                }
-                Err(e) => Err(e.to_string()),
-            };
-            let _ = tx.send((peer, res));
-            let _ = waker.wake();
-        });
+        let spawned = std::thread::Builder::new()
+            .name("simbridge-keyapi".into())
+            .spawn(move || {
+                let res = match client.fetch(&btid, &naf, false) {
+                    Ok(m) if m.expires > SystemTime::now() => {
+                        let key = SecretVec::from(&m.key.expose()[..]);
+                        keys.remember(&btid, &naf, key.clone(), m.expires);
+                        Ok(Some(key))
+                    }
+                    Ok(_) => Ok(None),
+                    Err(e @ (KeyFetchError::NotFound | KeyFetchError::Expired)) => {
+                        info!("B-TID {btid} at the BSF: {e}; the client must bootstrap again");
+                        Ok(None)
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = tx.send((peer, res));
+                let _ = waker.wake();
+            });
         if let Err(e) = spawned {
             warn!("cannot start a key lookup: {e}");
             let _ = self.key_tx.send((peer, Ok(None)));

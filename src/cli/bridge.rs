@@ -29,7 +29,10 @@ pub struct BridgeArgs {
 
 /// Builds the session policy of a route from the configuration.
 fn session_config(cfg: &GatewayConfig, r: &simbridge::bridge::config::ValidRoute) -> SessionConfig {
-    let placeholder = Arc::new(StaticPsk { identity: Vec::new(), key: SecretVec::default() });
+    let placeholder = Arc::new(StaticPsk {
+        identity: Vec::new(),
+        key: SecretVec::default(),
+    });
     let mut dtls = ClientConfig::new(placeholder);
     dtls.common.suites = r.suites.clone();
     dtls.common.retransmit = cfg.session.retransmit();
@@ -53,7 +56,8 @@ fn session_config(cfg: &GatewayConfig, r: &simbridge::bridge::config::ValidRoute
 /// Runs the gateway.
 pub fn run(args: BridgeArgs) -> CliResult {
     let cfg = GatewayConfig::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
-    let stop = termination_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let stop = termination_flag()
+        .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let needs_gba = cfg.routes.iter().any(|r| r.gba_naf.is_some());
     let key_service = if needs_gba {
         let card = CardSourceArgs {
@@ -92,9 +96,18 @@ pub fn run(args: BridgeArgs) -> CliResult {
             listen: r.listen,
             upstream: r.upstream,
             keys: match (&r.gba_naf, &r.static_psk) {
-                (Some(naf), _) => KeySource::Gba { naf_fqdn: naf.clone(), ua: r.ua },
-                (None, Some((identity, key))) => KeySource::Static { identity: identity.clone(), key: key.clone() },
-                (None, None) => KeySource::Static { identity: Vec::new(), key: SecretVec::default() },
+                (Some(naf), _) => KeySource::Gba {
+                    naf_fqdn: naf.clone(),
+                    ua: r.ua,
+                },
+                (None, Some((identity, key))) => KeySource::Static {
+                    identity: identity.clone(),
+                    key: key.clone(),
+                },
+                (None, None) => KeySource::Static {
+                    identity: Vec::new(),
+                    key: SecretVec::default(),
+                },
             },
             session: session_config(&cfg, r),
         })

@@ -6,12 +6,14 @@
 use super::{CliError, CliResult};
 use serde_json::json;
 use simbridge::bridge::keyservice::{CardOpener, KeyServiceConfig};
-use simbridge::bridge::{Gateway, KeyService, NafKeySource, NafKeys, RouteSpec, Server, ServerSpec};
+use simbridge::bridge::naf_keys::KeyApiSource;
+use simbridge::bridge::{
+    Gateway, KeyService, NafKeySource, NafKeys, RouteSpec, Server, ServerSpec,
+};
+use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::bsf::server::{BsfConfig, BsfServer};
 use simbridge::card::CardChannel;
 use simbridge::dtls::config::StaticPsk;
-use simbridge::bridge::naf_keys::KeyApiSource;
-use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::dtls::{CipherSuite, ClientConfig, ServerConfig};
 use simbridge::gba::{ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
@@ -53,7 +55,11 @@ impl Scratch {
     fn new() -> std::io::Result<Self> {
         let mut rnd = [0u8; 8];
         let _ = getrandom::fill(&mut rnd);
-        let p = std::env::temp_dir().join(format!("simbridge-demo-{}-{}", std::process::id(), hex::encode(rnd)));
+        let p = std::env::temp_dir().join(format!(
+            "simbridge-demo-{}-{}",
+            std::process::id(),
+            hex::encode(rnd)
+        ));
         std::fs::create_dir_all(&p)?;
         Ok(Self(p))
     }
@@ -74,8 +80,12 @@ fn start_echo() -> std::io::Result<(SocketAddr, std::sync::mpsc::Sender<()>)> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
         while stop_rx.try_recv() == Err(std::sync::mpsc::TryRecvError::Empty) {
-            let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
-            let Some(reply) = coap_echo_reply(&buf[..n]) else { continue };
+            let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                continue;
+            };
+            let Some(reply) = coap_echo_reply(&buf[..n]) else {
+                continue;
+            };
             let _ = sock.send_to(&reply, from);
         }
     });
@@ -94,7 +104,11 @@ fn coap_echo_reply(req: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let token = &req[4..4 + tkl];
-    let payload = req.iter().position(|b| *b == 0xFF).map(|i| &req[i + 1..]).unwrap_or(&[]);
+    let payload = req
+        .iter()
+        .position(|b| *b == 0xFF)
+        .map(|i| &req[i + 1..])
+        .unwrap_or(&[]);
     let reply_kind = if kind == 0 { 2 } else { 1 };
     let mut out = vec![0x40 | (reply_kind << 4) | tkl as u8, 0x45, mid[0], mid[1]];
     out.extend_from_slice(token);
@@ -130,8 +144,13 @@ pub fn run(args: DemoArgs) -> CliResult {
 
     // Network side: BSF (with HSS) and the DTLS server with its CoAP echo backend.
     let token = SecretVec::from(&b"demo-key-api-token"[..]);
-    let bsf = BsfServer::start(BsfConfig::new(&profiles, &scratch.0.join("bsf"), "127.0.0.1:0", token.clone()))
-        .map_err(|e| fail("BSF", e))?;
+    let bsf = BsfServer::start(BsfConfig::new(
+        &profiles,
+        &scratch.0.join("bsf"),
+        "127.0.0.1:0",
+        token.clone(),
+    ))
+    .map_err(|e| fail("BSF", e))?;
     let (echo, stop_echo) = start_echo().map_err(|e| fail("echo backend", e))?;
     let keys = Arc::new(NafKeys::new(NafKeySource {
         statics: Default::default(),
@@ -142,7 +161,10 @@ pub fn run(args: DemoArgs) -> CliResult {
         }),
     }));
     // GBA keys: (EC)DHE-PSK first for forward secrecy (3GPP's TLS profile), plain PSK as fall-back.
-    let suites = vec![CipherSuite::EcdhePskAes128Ccm8Sha256, CipherSuite::PskAes128Ccm8];
+    let suites = vec![
+        CipherSuite::EcdhePskAes128Ccm8Sha256,
+        CipherSuite::PskAes128Ccm8,
+    ];
     let mut server_cfg = ServerConfig::new(keys.clone());
     server_cfg.common.suites = suites.clone();
     let server = Server::start(ServerSpec {
@@ -157,7 +179,9 @@ pub fn run(args: DemoArgs) -> CliResult {
     let state = scratch.0.join("gateway");
     let card_path = card_profile.clone();
     let opener: CardOpener = Box::new(move || {
-        SoftUsim::load(&card_path).map(|c| Box::new(c) as Box<dyn CardChannel>).map_err(|e| e.to_string())
+        SoftUsim::load(&card_path)
+            .map(|c| Box::new(c) as Box<dyn CardChannel>)
+            .map_err(|e| e.to_string())
     });
     let key_service = KeyService::start(KeyServiceConfig {
         card: opener,
@@ -168,22 +192,35 @@ pub fn run(args: DemoArgs) -> CliResult {
         http_timeout: Duration::from_secs(5),
     })
     .map_err(|e| fail("key service", e))?;
-    let placeholder = Arc::new(StaticPsk { identity: Vec::new(), key: SecretVec::default() });
+    let placeholder = Arc::new(StaticPsk {
+        identity: Vec::new(),
+        key: SecretVec::default(),
+    });
     let mut client_cfg = ClientConfig::new(placeholder);
     client_cfg.common.suites = suites;
     let route = RouteSpec {
         name: NAF.into(),
         listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
         upstream: server.local_addr(),
-        keys: KeySource::Gba { naf_fqdn: NAF.into(), ua: None },
+        keys: KeySource::Gba {
+            naf_fqdn: NAF.into(),
+            ua: None,
+        },
         session: SessionConfig::new(client_cfg),
     };
-    let gateway = Gateway::start(vec![route], key_service.sender()).map_err(|e| fail("gateway", e))?;
-    let local = gateway.routes().first().map(|r| r.local_addr()).ok_or_else(|| fail("gateway", "no route"))?;
+    let gateway =
+        Gateway::start(vec![route], key_service.sender()).map_err(|e| fail("gateway", e))?;
+    let local = gateway
+        .routes()
+        .first()
+        .map(|r| r.local_addr())
+        .ok_or_else(|| fail("gateway", "no route"))?;
 
     // A local CoAP client.
     let client = UdpSocket::bind("127.0.0.1:0").map_err(|e| fail("client socket", e))?;
-    client.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| fail("client socket", e))?;
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| fail("client socket", e))?;
     let payload = vec![0x5Au8; usize::from(args.payload)];
     let mut buf = [0u8; 2048];
     let mut answered = 0u32;
@@ -192,22 +229,41 @@ pub fn run(args: DemoArgs) -> CliResult {
         let mid = i as u16;
         let req = coap_put(mid, mid ^ 0xBEEF, &payload);
         client.send_to(&req, local).map_err(|e| fail("send", e))?;
-        let (n, _) = client.recv_from(&mut buf).map_err(|e| fail(&format!("reply to message {}", i + 1), e))?;
+        let (n, _) = client
+            .recv_from(&mut buf)
+            .map_err(|e| fail(&format!("reply to message {}", i + 1), e))?;
         let ok = buf.get(2..4) == Some(&mid.to_be_bytes()[..]) && buf[..n].ends_with(&payload);
         if !ok {
-            return Err(fail("reply", format!("message {} came back altered", i + 1)));
+            return Err(fail(
+                "reply",
+                format!("message {} came back altered", i + 1),
+            ));
         }
         answered += 1;
     }
     let msg_time = t_msgs.elapsed();
     let metrics = gateway.shutdown();
-    let m: SessionMetrics = metrics.into_iter().map(|(_, m)| m).fold(SessionMetrics::default(), |a, b| a.merged(&b));
-    let server_handshakes = server.counters().handshakes.load(std::sync::atomic::Ordering::Relaxed);
+    let m: SessionMetrics = metrics
+        .into_iter()
+        .map(|(_, m)| m)
+        .fold(SessionMetrics::default(), |a, b| a.merged(&b));
+    let server_handshakes = server
+        .counters()
+        .handshakes
+        .load(std::sync::atomic::Ordering::Relaxed);
     drop(server);
     drop(key_service);
     let _ = stop_echo.send(());
     drop(bsf);
-    report(&args, &m, answered, server_handshakes, msg_time, t0.elapsed(), &card_profile)
+    report(
+        &args,
+        &m,
+        answered,
+        server_handshakes,
+        msg_time,
+        t0.elapsed(),
+        &card_profile,
+    )
 }
 
 fn report(
@@ -250,19 +306,35 @@ fn report(
         println!();
         println!("  | what | value |");
         println!("  |---|---|");
-        println!("  | CoAP messages answered | {answered} of {} ({} B payload) |", args.messages, args.payload);
+        println!(
+            "  | CoAP messages answered | {answered} of {} ({} B payload) |",
+            args.messages, args.payload
+        );
         println!("  | GBA bootstraps (AKA on the card) | {} |", m.bootstraps);
-        println!("  | DTLS handshakes: full / abbreviated | {} / {} |", m.handshakes_full, m.handshakes_abbreviated);
+        println!(
+            "  | DTLS handshakes: full / abbreviated | {} / {} |",
+            m.handshakes_full, m.handshakes_abbreviated
+        );
         println!("  | bytes on air: handshake | {hs_bytes} B |");
         println!("  | bytes on air: data / record overhead | {data_bytes} B / {overhead} B |");
         println!("  | bytes on air per message | {per_msg:.1} B |");
         println!("  | naive design (full handshake per message) | {naive_per_msg:.1} B per message ({:.1}x) |", naive_per_msg / per_msg.max(1e-9));
-        println!("  | datagrams dropped | {} |", m.dropped_queue_full + m.dropped_no_session);
-        println!("  | time | {:.0} ms for the messages, {:.0} ms in all |", msg_time.as_secs_f64() * 1000.0, total.as_secs_f64() * 1000.0);
+        println!(
+            "  | datagrams dropped | {} |",
+            m.dropped_queue_full + m.dropped_no_session
+        );
+        println!(
+            "  | time | {:.0} ms for the messages, {:.0} ms in all |",
+            msg_time.as_secs_f64() * 1000.0,
+            total.as_secs_f64() * 1000.0
+        );
     }
     if answered == args.messages {
         Ok(ExitCode::SUCCESS)
     } else {
-        Err(CliError::new(format!("demo: only {answered} of {} messages were answered", args.messages)))
+        Err(CliError::new(format!(
+            "demo: only {answered} of {} messages were answered",
+            args.messages
+        )))
     }
 }

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk, DEFAULT_MTU};
-use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Event};
+use simbridge::dtls::export::DEFAULT_RESERVE;
+use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Event, RandomCid, Session};
 use simbridge::secret::SecretVec;
 
 use super::{CliError, CliResult};
@@ -78,6 +79,15 @@ struct ClientArgs {
     /// Give up when the handshake has not completed after this many milliseconds.
     #[arg(long, default_value_t = 30_000)]
     timeout_ms: u64,
+    /// Offer an RFC 9146 Connection ID of LEN bytes (0: "I need none", but the server may
+    /// still give us one, which keeps the session across NAT rebinding).
+    #[arg(long, value_name = "LEN")]
+    cid: Option<usize>,
+    /// Resume the session saved in FILE (if it exists) and save the new one there after the
+    /// handshake (like openssl -sess_in/-sess_out; asks for a ticket too). The file holds the
+    /// master secret: it is written with mode 0600.
+    #[arg(long, value_name = "FILE")]
+    session_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -93,6 +103,32 @@ struct ServerArgs {
     /// psk_identity_hint to send (omitted by default).
     #[arg(long)]
     hint: Option<String>,
+    /// Length of the RFC 9146 Connection IDs handed to clients that ask (0: "I need none").
+    #[arg(long, value_name = "LEN", default_value_t = simbridge::dtls::cid::DEFAULT_SERVER_CID_LEN)]
+    cid: usize,
+    /// Ignore the Connection ID extension (plain records, routing by address only).
+    #[arg(long, conflicts_with = "cid")]
+    no_cid: bool,
+    /// Issue no RFC 5077 session tickets (session-ID resumption only).
+    #[arg(long)]
+    no_tickets: bool,
+    /// Resume without the cookie round trip when a hello offers a resumable session
+    /// (weaker amplification protection; see ServerConfig::resume_without_cookie).
+    #[arg(long)]
+    resume_without_cookie: bool,
+    /// Graceful restart: on start, load the connections exported in FILE (the file is first
+    /// renamed to FILE.consumed, so an export is never loaded twice); on SIGTERM or SIGINT,
+    /// export every established connection to FILE (mode 0600) and exit.
+    #[arg(long, value_name = "FILE", requires = "state_key")]
+    state: Option<std::path::PathBuf>,
+    /// Key (hex) that encrypts the --state file.
+    #[arg(
+        long,
+        value_name = "HEX",
+        env = "SIMBRIDGE_STATE_KEY",
+        hide_env_values = true
+    )]
+    state_key: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -160,6 +196,64 @@ fn event_json(e: &Event, peer: Option<SocketAddr>) -> Option<serde_json::Value> 
     Some(v)
 }
 
+/// Loads a graceful-restart export, consuming the file first (renamed to FILE.consumed).
+fn load_state(
+    ep: &mut Endpoint,
+    path: &std::path::Path,
+    key: &[u8],
+    json: bool,
+) -> Result<(), CliError> {
+    let consumed = path.with_extension("consumed");
+    match std::fs::rename(path, &consumed) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(CliError::new(format!("{}: {e}", path.display()))),
+    }
+    let blob = std::fs::read(&consumed)
+        .map_err(|e| CliError::new(format!("{}: {e}", consumed.display())))?;
+    match ep.load_all(&blob, key) {
+        Ok(n) => emit(json, json!({"event": "state_loaded", "connections": n})),
+        Err(e) => {
+            log::warn!("{}: {e}", consumed.display());
+            emit(
+                json,
+                json!({"event": "state_refused", "reason": e.to_string()}),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes a file with mode 0600, atomically (temporary file + rename).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    let err = |e: std::io::Error| CliError::new(format!("{}: {e}", path.display()));
+    let mut f = o.open(&tmp).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Adds the negotiated Connection IDs (hex; absent when not negotiated) to a connected event.
+fn add_cids(v: &mut serde_json::Value, c: &Connection) {
+    if let Some(o) = v.as_object_mut() {
+        if c.cid_negotiated() {
+            o.insert("cid".into(), json!(hex::encode(c.connection_id())));
+            o.insert(
+                "peer_cid".into(),
+                json!(hex::encode(c.peer_connection_id())),
+            );
+        }
+    }
+}
+
 fn send_all(sock: &UdpSocket, conn: &mut Connection) -> Result<(), CliError> {
     while let Some(d) = conn.poll_transmit() {
         if let Err(e) = sock.send(&d) {
@@ -222,6 +316,18 @@ fn run_client(a: ClientArgs) -> CliResult {
     cfg.common.mtu = a.common.mtu;
     cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
     cfg.server_name = a.sni.clone();
+    cfg.connection_id = a.cid;
+    if let Some(f) = &a.session_file {
+        cfg.session_tickets = true;
+        match std::fs::read(f) {
+            Ok(b) => match Session::from_bytes(&b) {
+                Ok(s) => cfg.resume = Some(s),
+                Err(e) => log::warn!("{}: not a session file ({e}); full handshake", f.display()),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(CliError::new(format!("{}: {e}", f.display()))),
+        }
+    }
     let start = Instant::now();
     let mut conn = Connection::client(Arc::new(cfg), start)
         .map_err(|e| CliError::new(format!("client: {e}")))?;
@@ -238,7 +344,13 @@ fn run_client(a: ClientArgs) -> CliResult {
     'main: loop {
         send_all(&sock, &mut conn)?;
         while let Some(e) = conn.poll_event() {
-            if let Some(v) = event_json(&e, None) {
+            if let Some(mut v) = event_json(&e, None) {
+                if matches!(e, Event::Connected { .. }) {
+                    add_cids(&mut v, &conn);
+                    if let (Some(f), Some(s)) = (&a.session_file, conn.session()) {
+                        write_private(f, s.to_bytes().expose())?;
+                    }
+                }
                 emit(json, v);
             }
             match e {
@@ -344,8 +456,31 @@ fn run_server(a: ServerArgs) -> CliResult {
     cfg.common.mtu = a.common.mtu;
     cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
     cfg.identity_hint = a.hint.map(String::into_bytes);
+    cfg.session_tickets = !a.no_tickets;
+    cfg.resume_without_cookie = a.resume_without_cookie;
+    cfg.connection_id = if a.no_cid {
+        None
+    } else {
+        Some(Arc::new(RandomCid::new(a.cid)))
+    };
     let mut ep = Endpoint::new(Arc::new(cfg)).map_err(|e| CliError::new(format!("server: {e}")))?;
     let json = a.common.json_events;
+    let state_key = match &a.state_key {
+        Some(k) => {
+            Some(SecretVec::new(hex::decode(k.trim()).map_err(|e| {
+                CliError::new(format!("--state-key is not hex: {e}"))
+            })?))
+        }
+        None => None,
+    };
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let (Some(path), Some(key)) = (&a.state, &state_key) {
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, stop.clone())
+                .map_err(|e| CliError::new(format!("signal handler: {e}")))?;
+        }
+        load_state(&mut ep, path, key.expose(), json)?;
+    }
     emit(
         json,
         json!({"event": "listening", "addr": local.to_string()}),
@@ -358,8 +493,17 @@ fn run_server(a: ServerArgs) -> CliResult {
                 log::warn!("send to {}: {e}", t.destination);
             }
         }
+        while let Some((old, new)) = ep.poll_address_change() {
+            emit(
+                json,
+                json!({"event": "address_changed", "from": old.to_string(), "peer": new.to_string()}),
+            );
+        }
         while let Some((peer, e)) = ep.poll_event() {
-            if let Some(v) = event_json(&e, Some(peer)) {
+            if let Some(mut v) = event_json(&e, Some(peer)) {
+                if let (Event::Connected { .. }, Some(c)) = (&e, ep.connection(&peer)) {
+                    add_cids(&mut v, c);
+                }
                 emit(json, v);
             }
             if let Event::Data(d) = e {
@@ -375,6 +519,17 @@ fn run_server(a: ServerArgs) -> CliResult {
         }
         if ep.poll_transmit_pending() {
             continue;
+        }
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if let (Some(path), Some(key)) = (&a.state, &state_key) {
+                let n = ep.connection_count();
+                let blob = ep
+                    .save_all(key.expose(), DEFAULT_RESERVE)
+                    .map_err(|e| CliError::new(format!("state export: {e}")))?;
+                write_private(path, &blob)?;
+                emit(json, json!({"event": "state_saved", "connections": n}));
+            }
+            return Ok(ExitCode::SUCCESS);
         }
         let now = Instant::now();
         let mut wait = Duration::from_millis(200);

@@ -2,10 +2,11 @@
 //! its own file and calls into the library.
 
 mod bootstrap;
-mod bsf;
 mod bridge;
+mod bsf;
 mod card_source;
 mod demo;
+mod dtls;
 mod energy;
 mod hexarg;
 mod psk;
@@ -14,7 +15,6 @@ mod signals;
 mod sim;
 mod softsim;
 mod softsim_modem;
-mod dtls;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -5,8 +5,8 @@ use super::signals::termination_flag;
 use super::{CliError, CliResult};
 use simbridge::bridge::config::ServerConfigFile;
 use simbridge::bridge::naf_keys::KeyApiSource;
-use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
+use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::dtls::ServerConfig;
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,14 +26,18 @@ pub struct ServerArgs {
 /// Runs the server.
 pub fn run(args: ServerArgs) -> CliResult {
     let cfg = ServerConfigFile::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
-    let stop = termination_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let stop = termination_flag()
+        .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let source = NafKeySource {
         statics: cfg.static_keys.iter().cloned().collect(),
-        key_api: cfg.key_api.clone().map(|(url, token, naf_fqdn, ua)| KeyApiSource {
-            client: Arc::new(KeyApiClient::new(&url, token, Duration::from_secs(10))),
-            naf_fqdn,
-            ua,
-        }),
+        key_api: cfg
+            .key_api
+            .clone()
+            .map(|(url, token, naf_fqdn, ua)| KeyApiSource {
+                client: Arc::new(KeyApiClient::new(&url, token, Duration::from_secs(10))),
+                naf_fqdn,
+                ua,
+            }),
     };
     let keys = Arc::new(NafKeys::new(source));
     let mut dtls = ServerConfig::new(keys.clone());
@@ -42,14 +46,21 @@ pub fn run(args: ServerArgs) -> CliResult {
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;
     }
-    let server = Server::start(ServerSpec { listen: cfg.listen, backend: cfg.backend, dtls, keys })
-        .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
+    let server = Server::start(ServerSpec {
+        listen: cfg.listen,
+        backend: cfg.backend,
+        dtls,
+        keys,
+    })
+    .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
     println!("server listening on {}", server.local_addr());
     let _ = std::io::stdout().flush();
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }
     log::info!("signal received: stopping");
-    server.shutdown().map_err(|e| CliError::new(format!("server: {e}")))?;
+    server
+        .shutdown()
+        .map_err(|e| CliError::new(format!("server: {e}")))?;
     Ok(ExitCode::SUCCESS)
 }

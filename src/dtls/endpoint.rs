@@ -1,21 +1,29 @@
-//! Server endpoint: many connections on one socket, routed by peer address (by Connection ID
-//! in the next issue). It keeps no per-client state before a valid cookie, and limits the
-//! number of connections and the rate of new handshakes.
+//! Server endpoint: many connections on one socket, routed by peer address, and tls12_cid
+//! records by Connection ID (RFC 9146), so a client whose NAT binding changed keeps its session
+//! with zero handshake bytes. The peer address moves only after a record that authenticates and
+//! is newer than any seen (RFC 9146 §6). It keeps no per-client state before a valid cookie,
+//! and limits the number of connections and the rate of new handshakes.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::config::ServerConfig;
-use super::conn::{AcceptedHello, Connection};
+use super::conn::{AcceptedHello, Connection, ServerStart};
 use super::cookie::CookieKeys;
 use super::error::Error;
-use super::event::Event;
+use super::event::{CloseReason, Event};
+use super::export::{self, ExportError, ImportLedger, ImportRole, MemoryLedger};
+use super::session::{Session, SessionCache};
+use super::ticket::TicketKeys;
+use super::wire::codec::{put_vec8, Reader};
+use super::wire::extensions::EXT_SESSION_TICKET;
 use super::wire::handshake::{encode_full, parse_fragments, HandshakeType};
 use super::wire::hello::{ClientHello, HelloVerifyRequest};
-use super::wire::record::{split_datagram, ContentType, RecordHeader, DTLS10};
+use super::wire::record::{peek_cid, split_datagram, ContentType, RecordHeader, DTLS10};
 use crate::secret::SecretVec;
+use zeroize::Zeroize;
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +49,30 @@ pub struct EndpointStats {
     pub unknown_peer: u64,
     /// Connections accepted.
     pub accepted: u64,
+    /// tls12_cid datagrams whose CID no connection holds.
+    pub unknown_cid: u64,
+    /// Peer address changes after an authenticated, newest record (RFC 9146 §6).
+    pub address_changes: u64,
+    /// tls12_cid datagrams from a new address that did not qualify to move the peer (forged,
+    /// replayed or older records).
+    pub address_change_refused: u64,
+    /// Hellos that offered a session we could resume (ticket or cached ID).
+    pub resumptions_offered: u64,
+    /// Full handshakes completed.
+    pub full_handshakes: u64,
+    /// Abbreviated handshakes completed (resumptions).
+    pub abbreviated_handshakes: u64,
+    /// Connections imported from a state export (no handshake needed).
+    pub imported: u64,
+    /// UDP payload bytes (both ways) of the completed full handshakes.
+    pub full_handshake_bytes: u64,
+    /// UDP payload bytes (both ways) of the completed abbreviated handshakes.
+    pub abbreviated_handshake_bytes: u64,
+    /// Round trips of the completed full handshakes (counted by the server: its flights
+    /// that the client answered).
+    pub full_round_trips: u64,
+    /// Round trips of the completed abbreviated handshakes.
+    pub abbreviated_round_trips: u64,
 }
 
 struct TokenBucket {
@@ -51,13 +83,29 @@ struct TokenBucket {
 /// The server side of one UDP socket.
 pub struct Endpoint {
     config: Arc<ServerConfig>,
-    conns: HashMap<SocketAddr, Connection>,
+    conns: HashMap<u64, Entry>,
+    by_addr: HashMap<SocketAddr, u64>,
+    by_cid: HashMap<Vec<u8>, u64>,
+    next_id: u64,
+    migrations: VecDeque<(SocketAddr, SocketAddr)>,
+    cache: SessionCache,
+    tickets: Option<TicketKeys>,
+    ledger: MemoryLedger,
     cookies: CookieKeys,
     bucket: TokenBucket,
     out: VecDeque<Transmit>,
     events: VecDeque<(SocketAddr, Event)>,
     stats: EndpointStats,
 }
+
+/// One connection and where its peer is now.
+struct Entry {
+    addr: SocketAddr,
+    conn: Connection,
+}
+
+/// Tries before giving up on finding an unused CID (a generator with few free values).
+const CID_TRIES: usize = 8;
 
 /// Highest message_seq a new ClientHello may carry.
 const MAX_HELLO_SEQ: u16 = 8;
@@ -102,10 +150,18 @@ impl Endpoint {
     pub fn new(config: Arc<ServerConfig>) -> Result<Self, Error> {
         let cookies = CookieKeys::new(config.common.rng.as_ref(), config.cookie_rotation)
             .map_err(|_| Error::Rng)?;
+        let cache = SessionCache::new(config.session_cache);
         let tokens = f64::from(config.handshakes_per_second);
         Ok(Self {
             config,
             conns: HashMap::new(),
+            by_addr: HashMap::new(),
+            by_cid: HashMap::new(),
+            next_id: 0,
+            migrations: VecDeque::new(),
+            cache,
+            tickets: None,
+            ledger: MemoryLedger::default(),
             cookies,
             bucket: TokenBucket { tokens, last: None },
             out: VecDeque::new(),
@@ -133,34 +189,126 @@ impl Endpoint {
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         self.cookies
             .maybe_rotate(now, self.config.common.rng.as_ref());
+        self.rotate_tickets(now);
+        if let Some(cid) = peek_cid(data, self.cid_len()) {
+            self.on_cid_datagram(now, from, cid.to_vec(), data);
+            return;
+        }
         if let Some(h) = peek_client_hello(data) {
             let same = self
-                .conns
-                .get(&from)
+                .conn_at(&from)
                 .is_some_and(|c| c.client_random() == &h.hello.random);
             if !same {
                 self.on_new_hello(now, from, h);
                 return;
             }
         }
-        match self.conns.get_mut(&from) {
-            Some(c) => {
-                c.handle_datagram(now, data);
-                self.drain(from);
+        match self.by_addr.get(&from).copied() {
+            Some(id) => {
+                if let Some(e) = self.conns.get_mut(&id) {
+                    e.conn.handle_datagram(now, data);
+                }
+                self.drain(id);
             }
             None => self.stats.unknown_peer += 1,
         }
     }
 
+    /// Length of the CIDs this endpoint hands out (0: none, route by address only).
+    fn cid_len(&self) -> usize {
+        self.config
+            .connection_id
+            .as_ref()
+            .map_or(0, |g| g.cid_len())
+    }
+
+    fn conn_at(&self, addr: &SocketAddr) -> Option<&Connection> {
+        let id = self.by_addr.get(addr)?;
+        self.conns.get(id).map(|e| &e.conn)
+    }
+
+    /// A tls12_cid datagram: route by CID; move the peer only on an authenticated, newest record.
+    fn on_cid_datagram(&mut self, now: Instant, from: SocketAddr, cid: Vec<u8>, data: &[u8]) {
+        let Some(id) = self.by_cid.get(&cid).copied() else {
+            self.stats.unknown_cid += 1;
+            return;
+        };
+        let Some(e) = self.conns.get_mut(&id) else {
+            return;
+        };
+        e.conn.handle_datagram(now, data);
+        if e.addr != from {
+            if e.conn.last_datagram_was_newest() {
+                let old = e.addr;
+                e.addr = from;
+                if self.by_addr.get(&old) == Some(&id) {
+                    self.by_addr.remove(&old);
+                }
+                // a connection that held `from` before stays reachable by its own CID
+                self.by_addr.insert(from, id);
+                self.stats.address_changes += 1;
+                self.migrations.push_back((old, from));
+            } else {
+                self.stats.address_change_refused += 1;
+            }
+        }
+        self.drain(id);
+    }
+
+    fn new_cid(&self) -> Option<Vec<u8>> {
+        let g = self.config.connection_id.as_ref()?;
+        if g.cid_len() == 0 {
+            return Some(Vec::new());
+        }
+        (0..CID_TRIES)
+            .filter_map(|_| g.generate(self.config.common.rng.as_ref()).ok())
+            .find(|c| c.len() == g.cid_len() && !self.by_cid.contains_key(c))
+    }
+
+    fn rotate_tickets(&mut self, now: Instant) {
+        if !self.config.session_tickets {
+            return;
+        }
+        let rng = self.config.common.rng.as_ref();
+        match &mut self.tickets {
+            Some(t) => t.maybe_rotate(now, rng),
+            None => self.tickets = TicketKeys::new(rng, now, self.config.ticket_rotation).ok(),
+        }
+    }
+
+    /// The session a hello offers that we can resume: a ticket that opens, else a cached ID.
+    fn find_session(&mut self, hello: &ClientHello, now: Instant) -> Option<(Session, Instant)> {
+        let from_ticket = match (hello.extensions.get(EXT_SESSION_TICKET), &self.tickets) {
+            (Some(t), Some(keys)) if !t.is_empty() => keys.open(t, now),
+            _ => None,
+        };
+        // RFC 5077 §3.4: a ticket may come with an empty session ID (wolfSSL does that)
+        let found = from_ticket.or_else(|| {
+            (!hello.session_id.is_empty())
+                .then(|| self.cache.get(&hello.session_id, now))
+                .flatten()
+        });
+        if found.is_some() {
+            self.stats.resumptions_offered += 1;
+        }
+        found
+    }
+
     fn on_new_hello(&mut self, now: Instant, from: SocketAddr, h: Hello) {
-        if !self.cookies.verify(&from, &h.hello) {
+        let cookie_ok = self.cookies.verify(&from, &h.hello);
+        let resume = if cookie_ok || self.config.resume_without_cookie {
+            self.find_session(&h.hello, now)
+        } else {
+            None
+        };
+        if !cookie_ok && resume.is_none() {
             if !h.hello.cookie.is_empty() {
                 self.stats.bad_cookies += 1;
             }
             self.send_hello_verify(from, &h);
             return;
         }
-        if !self.conns.contains_key(&from) && self.conns.len() >= self.config.max_connections {
+        if !self.by_addr.contains_key(&from) && self.conns.len() >= self.config.max_connections {
             self.stats.connection_limited += 1;
             return;
         }
@@ -175,10 +323,58 @@ impl Endpoint {
             record_seq: h.record_seq,
             datagram_len: h.datagram_len,
         };
-        let conn = Connection::server(self.config.clone(), now, &accepted);
+        let wants_cid = matches!(accepted.hello.extensions.connection_id(), Ok(Some(_)));
+        let cid = if wants_cid && self.config.connection_id.is_some() {
+            match self.new_cid() {
+                Some(c) => Some(c),
+                None => {
+                    // no free CID (or the generator failed): refuse rather than collide
+                    self.stats.connection_limited += 1;
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let start = ServerStart {
+            cid,
+            resume,
+            ticket_key: self.tickets.as_ref().map(|t| t.current().clone()),
+            ticket_cap: self
+                .tickets
+                .as_ref()
+                .map_or(Duration::ZERO, |t| t.max_lifetime(now)),
+        };
+        let conn = Connection::server_start(self.config.clone(), now, &accepted, start);
         self.stats.accepted += 1;
-        self.conns.insert(from, conn);
-        self.drain(from);
+        if let Some(old) = self.by_addr.get(&from).copied() {
+            self.remove(old);
+        }
+        let id = self.insert(from, conn);
+        self.drain(id);
+    }
+
+    fn insert(&mut self, addr: SocketAddr, conn: Connection) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        if !conn.connection_id().is_empty() {
+            self.by_cid.insert(conn.connection_id().to_vec(), id);
+        }
+        self.by_addr.insert(addr, id);
+        self.conns.insert(id, Entry { addr, conn });
+        id
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(e) = self.conns.remove(&id) {
+            if self.by_addr.get(&e.addr) == Some(&id) {
+                self.by_addr.remove(&e.addr);
+            }
+            let cid = e.conn.connection_id();
+            if !cid.is_empty() && self.by_cid.get(cid) == Some(&id) {
+                self.by_cid.remove(cid);
+            }
+        }
     }
 
     fn send_hello_verify(&mut self, to: SocketAddr, h: &Hello) {
@@ -206,22 +402,58 @@ impl Endpoint {
         });
     }
 
-    fn drain(&mut self, addr: SocketAddr) {
-        let Some(c) = self.conns.get_mut(&addr) else {
+    fn drain(&mut self, id: u64) {
+        let Some(e) = self.conns.get_mut(&id) else {
             return;
         };
-        while let Some(d) = c.poll_transmit() {
+        let addr = e.addr;
+        while let Some(d) = e.conn.poll_transmit() {
             self.out.push_back(Transmit {
                 destination: addr,
                 payload: d,
             });
         }
-        while let Some(e) = c.poll_event() {
-            self.events.push_back((addr, e));
+        while let Some(ev) = e.conn.poll_event() {
+            if let Event::Connected { resumed, .. } = &ev {
+                let st = e.conn.stats();
+                let bytes = st.handshake_bytes_sent + st.handshake_bytes_received;
+                if *resumed {
+                    self.stats.abbreviated_handshakes += 1;
+                    self.stats.abbreviated_handshake_bytes += bytes;
+                    self.stats.abbreviated_round_trips += st.round_trips;
+                } else {
+                    self.stats.full_handshakes += 1;
+                    self.stats.full_handshake_bytes += bytes;
+                    self.stats.full_round_trips += st.round_trips;
+                }
+                if let Some((s, exp)) = e.conn.resumable_session() {
+                    self.cache.insert(s.clone(), exp);
+                }
+            }
+            if let Event::Closed {
+                reason: CloseReason::PeerAlert(_) | CloseReason::Error(_),
+            } = &ev
+            {
+                // RFC 5246 §7.2.2: a fatal alert invalidates the session
+                if let Some(sid) = e.conn.session_id().filter(|s| !s.is_empty()) {
+                    self.cache.remove(sid);
+                }
+            }
+            self.events.push_back((addr, ev));
         }
-        if c.is_closed() {
-            self.conns.remove(&addr);
+        if e.conn.is_closed() {
+            self.remove(id);
         }
+    }
+
+    fn id_of(&self, addr: &SocketAddr) -> Result<u64, Error> {
+        self.by_addr.get(addr).copied().ok_or(Error::Closed)
+    }
+
+    /// The next peer address change `(old, new)` (RFC 9146 §6); the connection is known by
+    /// `new` from then on (in `send`, `close`, `connection` and events).
+    pub fn poll_address_change(&mut self) -> Option<(SocketAddr, SocketAddr)> {
+        self.migrations.pop_front()
     }
 
     /// Next datagram to send.
@@ -243,40 +475,42 @@ impl Endpoint {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.conns
             .values()
-            .filter_map(Connection::poll_timeout)
+            .filter_map(|e| e.conn.poll_timeout())
             .min()
     }
 
     /// Drives the timers that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<SocketAddr> = self
+        let due: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(a, _)| *a)
+            .filter(|(_, e)| e.conn.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(id, _)| *id)
             .collect();
-        for a in due {
-            if let Some(c) = self.conns.get_mut(&a) {
-                c.handle_timeout(now);
+        for id in due {
+            if let Some(e) = self.conns.get_mut(&id) {
+                e.conn.handle_timeout(now);
             }
-            self.drain(a);
+            self.drain(id);
         }
     }
 
     /// Sends one application record to `to`.
     pub fn send(&mut self, to: SocketAddr, data: &[u8]) -> Result<(), Error> {
-        let c = self.conns.get_mut(&to).ok_or(Error::Closed)?;
-        c.send(data)?;
-        self.drain(to);
+        let id = self.id_of(&to)?;
+        let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
+        e.conn.send(data)?;
+        self.drain(id);
         Ok(())
     }
 
     /// Closes the connection with `addr` (close_notify).
     pub fn close(&mut self, addr: SocketAddr) {
-        if let Some(c) = self.conns.get_mut(&addr) {
-            c.close();
+        let Ok(id) = self.id_of(&addr) else { return };
+        if let Some(e) = self.conns.get_mut(&id) {
+            e.conn.close();
         }
-        self.drain(addr);
+        self.drain(id);
     }
 
     /// Answers a `PskRequested` event of `addr`: `None` means unknown identity.
@@ -286,20 +520,117 @@ impl Endpoint {
         addr: SocketAddr,
         key: Option<SecretVec>,
     ) -> Result<(), Error> {
-        let c = self.conns.get_mut(&addr).ok_or(Error::Closed)?;
-        c.provide_server_psk(now, key)?;
-        self.drain(addr);
+        let id = self.id_of(&addr)?;
+        let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
+        e.conn.provide_server_psk(now, key)?;
+        self.drain(id);
         Ok(())
     }
 
     /// The connection with `addr`, if any.
     pub fn connection(&self, addr: &SocketAddr) -> Option<&Connection> {
-        self.conns.get(addr)
+        self.conn_at(addr)
     }
 
     /// Connections held (established or handshaking).
     pub fn connection_count(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Graceful restart, part 1: exports every established connection with its peer address
+    /// in one blob encrypted under `key` (see [`crate::dtls::export`]). Each live connection
+    /// keeps `reserve` write sequence numbers for itself; the importer continues after them.
+    /// Connections still handshaking are not saved (their clients will retransmit and meet
+    /// the restarted server's cookie exchange).
+    pub fn save_all(&mut self, key: &[u8], reserve: u64) -> Result<Vec<u8>, ExportError> {
+        let mut plain = Vec::new();
+        let mut n: u32 = 0;
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            let Some(e) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            if !e.conn.is_established() {
+                continue;
+            }
+            let Ok(state) = e.conn.export_plain(reserve) else {
+                continue;
+            };
+            put_vec8(&mut plain, e.addr.to_string().as_bytes());
+            plain.extend_from_slice(&(state.len() as u32).to_be_bytes());
+            plain.extend_from_slice(state.expose());
+            n += 1;
+        }
+        let mut all = Vec::with_capacity(4 + plain.len());
+        all.extend_from_slice(&n.to_be_bytes());
+        all.extend_from_slice(&plain);
+        plain.zeroize();
+        let all = SecretVec::new(all);
+        export::seal(key, &all, self.config.common.rng.as_ref())
+    }
+
+    /// Graceful restart, part 2: imports a [`Endpoint::save_all`] blob; the connections are
+    /// established at once (routing by address and CID restored) and need no handshake. The
+    /// export's id is claimed in this endpoint's ledger: loading the same blob twice is
+    /// refused. Returns the number of connections loaded.
+    pub fn load_all(&mut self, blob: &[u8], key: &[u8]) -> Result<usize, ExportError> {
+        let mut ledger = std::mem::take(&mut self.ledger);
+        let r = self.load_all_with(blob, key, &mut ledger);
+        self.ledger = ledger;
+        r
+    }
+
+    /// [`Endpoint::load_all`] with a caller's ledger (one that survives restarts).
+    pub fn load_all_with(
+        &mut self,
+        blob: &[u8],
+        key: &[u8],
+        ledger: &mut dyn ImportLedger,
+    ) -> Result<usize, ExportError> {
+        let (id, plain) = export::open(key, blob)?;
+        if !ledger.claim(&id) {
+            return Err(ExportError::AlreadyImported);
+        }
+        let mut r = Reader::new(plain.expose());
+        let count = r
+            .take(4, "count")
+            .map_err(|_| ExportError::Format("count"))?;
+        let count = u32::from_be_bytes([count[0], count[1], count[2], count[3]]);
+        let mut loaded = Vec::new();
+        for _ in 0..count {
+            let addr = r.vec8("addr").map_err(|_| ExportError::Format("addr"))?;
+            let addr: SocketAddr = std::str::from_utf8(addr)
+                .ok()
+                .and_then(|a| a.parse().ok())
+                .ok_or(ExportError::Format("addr"))?;
+            let len = r.take(4, "len").map_err(|_| ExportError::Format("len"))?;
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let state = r
+                .take(len, "state")
+                .map_err(|_| ExportError::Format("state"))?;
+            let conn = Connection::import_plain(state, ImportRole::Server(self.config.clone()))?;
+            loaded.push((addr, conn));
+        }
+        r.finish("save_all")
+            .map_err(|_| ExportError::Format("trailing bytes"))?;
+        let n = loaded.len();
+        for (addr, conn) in loaded {
+            if let Some(old) = self.by_addr.get(&addr).copied() {
+                self.remove(old);
+            }
+            let cid = conn.connection_id().to_vec();
+            if let Some(old) = self.by_cid.get(&cid).copied().filter(|_| !cid.is_empty()) {
+                self.remove(old);
+            }
+            self.insert(addr, conn);
+        }
+        self.stats.imported += n as u64;
+        Ok(n)
+    }
+
+    /// Sessions in the session-ID cache.
+    pub fn cached_sessions(&self) -> usize {
+        self.cache.len()
     }
 
     /// Counters.

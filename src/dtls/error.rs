@@ -64,6 +64,10 @@ pub enum Error {
     /// API misuse: a PSK answer that the connection did not ask for.
     #[error("no PSK request pending")]
     NoPskRequest,
+    /// The sequence numbers left to this instance by a state export are used up (the rest
+    /// belong to whoever imports the export); export again or hand over.
+    #[error("sequence numbers reserved by the state export are used up")]
+    ExportReserveUsed,
 }
 
 impl Error {
@@ -74,7 +78,8 @@ impl Error {
             | Self::NotConnected
             | Self::Closed
             | Self::RecordTooLarge
-            | Self::NoPskRequest => return None,
+            | Self::NoPskRequest
+            | Self::ExportReserveUsed => return None,
             Self::HandshakeTimeout(_) => return None,
             Self::Decode(_) => AlertDescription::DecodeError,
             Self::UnexpectedMessage(_) => AlertDescription::UnexpectedMessage,

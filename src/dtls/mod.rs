@@ -18,12 +18,23 @@
 //! - [`config`]: settings and the PSK interfaces, asked after the suite is chosen and allowed
 //!   to answer later (the handshake parks, `Event::PskRequested`, `provide_*_psk`).
 //!
-//! Room left for the next issue: Connection ID (the Endpoint's routing key and content type 25
-//! in [`wire::record`]), resumption (session_id / session_ticket are parsed and kept as raw
-//! extensions; `Event::Connected.resumed`), and state export (all per-connection state sits in
-//! `RecordLayer` + `Handshake`, with no references to the outside).
+//! Long-lived sessions (RFC 9146, RFC 5077, graceful restart):
+//! - [`cid`]: RFC 9146 Connection ID generators; `ClientConfig::connection_id` /
+//!   `ServerConfig::connection_id` negotiate it, the record layer writes tls12_cid records
+//!   (DTLSInnerPlaintext, RFC 9146 §5 additional data), the [`Endpoint`] routes them by CID and
+//!   moves a peer's address only after an authenticated, newest record
+//!   ([`Endpoint::poll_address_change`]).
+//! - [`session`], [`ticket`]: resumption by session ID (bounded cache in the endpoint) and by
+//!   RFC 5077 ticket (stateless server, rotating keys); the client offers
+//!   `ClientConfig::resume` and saves [`Connection::session`]; `Event::Connected.resumed`.
+//! - [`export`]: encrypted, versioned state export/import of established connections
+//!   ([`Connection::export_state`], [`Connection::import_state`], [`Endpoint::save_all`],
+//!   [`Endpoint::load_all`]) with write-ahead sequence reservation and an import ledger.
+//! - [`stats`]: per-connection counters and the handshake kind; the endpoint counts
+//!   handshakes by kind with their bytes and round trips.
 
 pub mod bench;
+pub mod cid;
 pub mod config;
 pub mod conn;
 pub mod cookie;
@@ -31,15 +42,19 @@ pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod flight;
 pub mod reassembly;
 pub mod record_layer;
 pub mod replay;
 pub mod rng;
+pub mod session;
 pub mod stats;
 pub mod suite;
+pub mod ticket;
 pub mod wire;
 
+pub use cid::{CidGenerator, PrefixedCid, RandomCid};
 pub use config::{
     ClientConfig, ClientPsk, PskAnswer, PskRequest, RetransmitConfig, ServerConfig, StaticPsk,
 };
@@ -47,4 +62,5 @@ pub use conn::Connection;
 pub use endpoint::{Endpoint, Transmit};
 pub use error::Error;
 pub use event::{CloseReason, Event};
+pub use session::Session;
 pub use suite::CipherSuite;

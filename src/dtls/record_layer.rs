@@ -1,4 +1,5 @@
-//! Epochs, 48-bit sequence numbers, record protection and the replay windows.
+//! Epochs, 48-bit sequence numbers, record protection and the replay windows, and the RFC 9146
+//! Connection ID record format (tls12_cid, DTLSInnerPlaintext) once a CID is negotiated.
 
 use super::crypto::aead::RecordCipher;
 use super::error::Error;
@@ -11,6 +12,8 @@ use super::wire::record::{
 struct WriteEpoch {
     seq: u64,
     cipher: Option<RecordCipher>,
+    /// First sequence number a state export reserved for its importer (never used here).
+    limit: Option<u64>,
 }
 
 struct ReadEpoch {
@@ -25,6 +28,22 @@ pub struct RecordLayer {
     read: Vec<ReadEpoch>,
     read_epoch: u16,
     next_read: Option<RecordCipher>,
+    /// CID the peer asked for: non-empty means our protected records are tls12_cid.
+    write_cid: Vec<u8>,
+    /// CID we asked for: non-empty means the peer's protected records must be tls12_cid.
+    read_cid: Vec<u8>,
+}
+
+/// A record that authenticated.
+#[derive(Debug)]
+pub struct Opened {
+    /// The real content type (from DTLSInnerPlaintext for tls12_cid records).
+    pub content_type: ContentType,
+    /// Plaintext content.
+    pub plain: Vec<u8>,
+    /// True when its sequence number is above every one seen in its epoch (RFC 9146 §6: only
+    /// such a record may move the peer's address).
+    pub newest: bool,
 }
 
 impl Default for RecordLayer {
@@ -33,6 +52,7 @@ impl Default for RecordLayer {
             write: vec![WriteEpoch {
                 seq: 0,
                 cipher: None,
+                limit: None,
             }],
             read: vec![ReadEpoch {
                 cipher: None,
@@ -40,6 +60,8 @@ impl Default for RecordLayer {
             }],
             read_epoch: 0,
             next_read: None,
+            write_cid: Vec::new(),
+            read_cid: Vec::new(),
         }
     }
 }
@@ -58,6 +80,7 @@ impl RecordLayer {
         self.write.push(WriteEpoch {
             seq: 0,
             cipher: Some(cipher),
+            limit: None,
         });
     }
 
@@ -69,6 +92,65 @@ impl RecordLayer {
     /// True when a read cipher waits for the peer's ChangeCipherSpec.
     pub fn has_pending_read(&self) -> bool {
         self.next_read.is_some()
+    }
+
+    /// Sets the negotiated Connection IDs (RFC 9146): `ours` is what the peer puts in records
+    /// to us, `peer` what we put in records to it. Empty means plain records that way.
+    pub fn set_cids(&mut self, ours: Vec<u8>, peer: Vec<u8>) {
+        self.read_cid = ours;
+        self.write_cid = peer;
+    }
+
+    /// Our Connection ID (empty: none).
+    pub fn read_cid(&self) -> &[u8] {
+        &self.read_cid
+    }
+
+    /// The peer's Connection ID (empty: none).
+    pub fn write_cid(&self) -> &[u8] {
+        &self.write_cid
+    }
+
+    /// Reserves write sequence numbers for a state export: this layer may still use
+    /// `[next, next + reserve)` of the current epoch; the export continues at the returned
+    /// number. `None` before keys are in use.
+    pub fn reserve_for_export(&mut self, reserve: u64) -> Option<u64> {
+        let w = self.write.last_mut().filter(|w| w.cipher.is_some())?;
+        let start = w.limit.unwrap_or(w.seq).max(w.seq);
+        let next = start.saturating_add(reserve).min(MAX_SEQ + 1);
+        w.limit = Some(next);
+        Some(next)
+    }
+
+    /// The current read epoch's replay window.
+    pub fn read_window(&self) -> Option<&ReplayWindow> {
+        self.read.last().map(|r| &r.window)
+    }
+
+    /// A layer in epoch 1 both ways, restored from a state export.
+    pub fn restored(
+        write: RecordCipher,
+        read: RecordCipher,
+        write_seq: u64,
+        window: ReplayWindow,
+    ) -> Self {
+        let mut rl = Self::default();
+        rl.write.push(WriteEpoch {
+            seq: write_seq,
+            cipher: Some(write),
+            limit: None,
+        });
+        rl.read.push(ReadEpoch {
+            cipher: Some(read),
+            window,
+        });
+        rl.read_epoch = 1;
+        rl
+    }
+
+    /// Sequence number the next record of `epoch` gets.
+    pub fn next_write_seq(&self, epoch: u16) -> Option<u64> {
+        self.write.get(usize::from(epoch)).map(|w| w.seq)
     }
 
     /// Switches reading to the next epoch (on ChangeCipherSpec).
@@ -96,9 +178,16 @@ impl RecordLayer {
         (self.write.len() - 1) as u16
     }
 
-    /// Expansion of a record in `epoch` (header + explicit nonce + tag).
+    /// Expansion of a record in `epoch` (header + explicit nonce + tag, and for tls12_cid the
+    /// CID and the inner content type byte).
     pub fn overhead(&self, epoch: u16) -> usize {
+        let cid = if epoch > 0 && !self.write_cid.is_empty() {
+            self.write_cid.len() + 1
+        } else {
+            0
+        };
         RECORD_HEADER_LEN
+            + cid
             + self
                 .write
                 .get(usize::from(epoch))
@@ -121,21 +210,32 @@ impl RecordLayer {
         if w.seq > MAX_SEQ {
             return Err(Error::SequenceExhausted);
         }
+        if w.limit.is_some_and(|l| w.seq >= l) {
+            return Err(Error::ExportReserveUsed);
+        }
         let seq = w.seq;
         w.seq += 1;
         let es = epoch_seq(epoch, seq);
-        let fragment = match &w.cipher {
-            Some(c) => c.seal(es, ct.to_u8(), DTLS12, payload),
-            None => payload.to_vec(),
+        let (outer, cid, fragment) = match &w.cipher {
+            Some(c) if !self.write_cid.is_empty() => {
+                // DTLSInnerPlaintext: content || real type (no padding)
+                let mut inner = Vec::with_capacity(payload.len() + 1);
+                inner.extend_from_slice(payload);
+                inner.push(ct.to_u8());
+                let f = c.seal_cid(es, DTLS12, &self.write_cid, &inner);
+                (ContentType::Tls12Cid, self.write_cid.as_slice(), f)
+            }
+            Some(c) => (ct, &[][..], c.seal(es, ct.to_u8(), DTLS12, payload)),
+            None => (ct, &[][..], payload.to_vec()),
         };
         let header = RecordHeader {
-            content_type: ct,
+            content_type: outer,
             version: DTLS12,
             epoch,
             seq,
             length: fragment.len() as u16,
         };
-        header.encode(out);
+        header.encode_with_cid(out, cid);
         out.extend_from_slice(&fragment);
         Ok(())
     }
@@ -152,7 +252,8 @@ impl RecordLayer {
     }
 
     /// Authenticates and decrypts a record in a readable epoch and updates its replay window.
-    pub fn open(&mut self, rec: &Record<'_>) -> Result<Vec<u8>, DropReason> {
+    /// Once we asked for a non-empty CID, protected records must be tls12_cid with our CID.
+    pub fn open(&mut self, rec: &Record<'_>) -> Result<Opened, DropReason> {
         let h = &rec.header;
         let r = self
             .read
@@ -161,18 +262,53 @@ impl RecordLayer {
         if !r.window.check(h.seq) {
             return Err(DropReason::Replay);
         }
-        let plain = match &r.cipher {
-            Some(c) => c
-                .open(
-                    h.epoch_seq(),
-                    h.content_type.to_u8(),
-                    h.version,
-                    rec.fragment,
-                )
-                .map_err(|_| DropReason::BadMac)?,
-            None => rec.fragment.to_vec(),
+        let is_cid = h.content_type == ContentType::Tls12Cid;
+        let (content_type, plain) = match &r.cipher {
+            Some(c) if !self.read_cid.is_empty() => {
+                if !is_cid || rec.cid != self.read_cid.as_slice() {
+                    return Err(DropReason::Unexpected);
+                }
+                let inner = c
+                    .open_cid(h.epoch_seq(), h.version, rec.cid, rec.fragment)
+                    .map_err(|_| DropReason::BadMac)?;
+                split_inner(inner)?
+            }
+            Some(c) => {
+                if is_cid {
+                    return Err(DropReason::Unexpected);
+                }
+                let p = c
+                    .open(
+                        h.epoch_seq(),
+                        h.content_type.to_u8(),
+                        h.version,
+                        rec.fragment,
+                    )
+                    .map_err(|_| DropReason::BadMac)?;
+                (h.content_type, p)
+            }
+            None if is_cid => return Err(DropReason::Unexpected),
+            None => (h.content_type, rec.fragment.to_vec()),
         };
+        let newest = r.window.is_newest(h.seq);
         r.window.mark(h.seq);
-        Ok(plain)
+        Ok(Opened {
+            content_type,
+            plain,
+            newest,
+        })
     }
+}
+
+/// Splits a DTLSInnerPlaintext: strips the zero padding, takes the real type off the end.
+fn split_inner(mut inner: Vec<u8>) -> Result<(ContentType, Vec<u8>), DropReason> {
+    while inner.last() == Some(&0) {
+        inner.pop();
+    }
+    let t = inner.pop().ok_or(DropReason::Malformed)?;
+    let ct = ContentType::from_u8(t).map_err(|_| DropReason::Malformed)?;
+    if ct == ContentType::Tls12Cid {
+        return Err(DropReason::Malformed);
+    }
+    Ok((ct, inner))
 }

@@ -24,6 +24,21 @@ impl ReplayWindow {
         }
     }
 
+    /// The window as (highest marked, bitmap) for a state export.
+    pub fn to_parts(&self) -> (Option<u64>, u64) {
+        (self.top, self.bits)
+    }
+
+    /// A window restored from [`ReplayWindow::to_parts`].
+    pub fn from_parts(top: Option<u64>, bits: u64) -> Self {
+        Self { top, bits }
+    }
+
+    /// True when `seq` is above every sequence number marked so far.
+    pub fn is_newest(&self, seq: u64) -> bool {
+        self.top.is_none_or(|top| seq > top)
+    }
+
     /// Marks `seq` as received (call after authentication).
     pub fn mark(&mut self, seq: u64) {
         match self.top {

@@ -1,6 +1,6 @@
 //! Per-connection accounting: bytes and datagrams each way, flights, round trips, drops.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a received record or datagram was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +21,21 @@ pub enum DropReason {
     Overflow,
 }
 
+/// Which handshake a connection ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeKind {
+    /// Full PSK handshake.
+    Full,
+    /// Abbreviated handshake (session ID or ticket resumption).
+    Abbreviated,
+    /// None needed: the connection was imported from a state export (a NAT rebinding with a
+    /// Connection ID needs none either; the endpoint counts those as address changes).
+    NoneNeeded,
+}
+
 /// Counters for one connection.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// UDP payload bytes sent in datagrams that carried handshake or CCS records.
     pub handshake_bytes_sent: u64,
@@ -68,6 +81,8 @@ pub struct Stats {
     pub dropped_closed: u64,
     /// Drops: buffer limits.
     pub dropped_overflow: u64,
+    /// The handshake this connection ran (once established).
+    pub handshake_kind: Option<HandshakeKind>,
 }
 
 impl Stats {

@@ -37,7 +37,8 @@ pub fn split_imsi(imsi: &str, mnc_len: usize) -> Result<(&str, &str), GbaError> 
 pub fn impi_from_imsi(imsi: &str, mnc_len: usize) -> Result<String, GbaError> {
     split_imsi(imsi, mnc_len)?;
     // One definition of the TS 23.003 format: the card layer's (it reads the IMSI).
-    crate::uicc::files::impi_from_imsi(imsi, mnc_len as u8).ok_or_else(|| GbaError::BadImsi(imsi.to_string()))
+    crate::uicc::files::impi_from_imsi(imsi, mnc_len as u8)
+        .ok_or_else(|| GbaError::BadImsi(imsi.to_string()))
 }
 
 /// The BSF host name of the home network: `bsf.mnc<MNC, 3 digits>.mcc<MCC>.pub.3gppnetwork.org`.

@@ -16,6 +16,8 @@ pub struct SessionMetrics {
     pub handshakes_full: u64,
     /// Abbreviated (resumed) handshakes completed.
     pub handshakes_abbreviated: u64,
+    /// Sessions continued from an export after a restart: no handshake needed.
+    pub handshakes_none_needed: u64,
     /// Handshakes that failed.
     pub handshake_failures: u64,
     /// Key changes made before the old key expired (make-before-break).
@@ -55,30 +57,40 @@ pub struct SessionMetrics {
 }
 
 impl SessionMetrics {
-    /// Adds one connection's DTLS counters.
-    pub fn add_connection(&mut self, s: &Stats) {
-        self.handshake_bytes_sent += s.handshake_bytes_sent;
-        self.handshake_bytes_received += s.handshake_bytes_received;
-        self.handshake_datagrams_sent += s.handshake_datagrams_sent;
-        self.handshake_datagrams_received += s.handshake_datagrams_received;
-        self.data_bytes_sent += s.app_bytes_sent;
-        self.data_bytes_received += s.app_bytes_received;
-        let data_sent = s.bytes_sent.saturating_sub(s.handshake_bytes_sent);
-        let data_received = s.bytes_received.saturating_sub(s.handshake_bytes_received);
-        self.overhead_bytes_sent += data_sent.saturating_sub(s.app_bytes_sent);
-        self.overhead_bytes_received += data_received.saturating_sub(s.app_bytes_received);
-        self.data_datagrams_sent += s.datagrams_sent.saturating_sub(s.handshake_datagrams_sent);
-        self.data_datagrams_received += s
-            .datagrams_received
-            .saturating_sub(s.handshake_datagrams_received);
-        self.dropped_records += s.dropped_malformed
-            + s.dropped_bad_mac
-            + s.dropped_replay
-            + s.dropped_bad_epoch
-            + s.dropped_unexpected
-            + s.dropped_closed
-            + s.dropped_overflow;
-        self.handshake_round_trips += s.round_trips;
+    /// Adds one connection's DTLS counters. `base` is what the connection already counted
+    /// before (an imported connection carries its exporter's counters).
+    pub fn add_connection(&mut self, s: &Stats, base: Option<&Stats>) {
+        let d = |f: fn(&Stats) -> u64| f(s).saturating_sub(base.map(f).unwrap_or(0));
+        let hs_sent = d(|s| s.handshake_bytes_sent);
+        let hs_received = d(|s| s.handshake_bytes_received);
+        let app_sent = d(|s| s.app_bytes_sent);
+        let app_received = d(|s| s.app_bytes_received);
+        self.handshake_bytes_sent += hs_sent;
+        self.handshake_bytes_received += hs_received;
+        self.handshake_datagrams_sent += d(|s| s.handshake_datagrams_sent);
+        self.handshake_datagrams_received += d(|s| s.handshake_datagrams_received);
+        self.data_bytes_sent += app_sent;
+        self.data_bytes_received += app_received;
+        self.overhead_bytes_sent += d(|s| s.bytes_sent)
+            .saturating_sub(hs_sent)
+            .saturating_sub(app_sent);
+        self.overhead_bytes_received += d(|s| s.bytes_received)
+            .saturating_sub(hs_received)
+            .saturating_sub(app_received);
+        self.data_datagrams_sent +=
+            d(|s| s.datagrams_sent).saturating_sub(d(|s| s.handshake_datagrams_sent));
+        self.data_datagrams_received +=
+            d(|s| s.datagrams_received).saturating_sub(d(|s| s.handshake_datagrams_received));
+        self.dropped_records += d(|s| {
+            s.dropped_malformed
+                + s.dropped_bad_mac
+                + s.dropped_replay
+                + s.dropped_bad_epoch
+                + s.dropped_unexpected
+                + s.dropped_closed
+                + s.dropped_overflow
+        });
+        self.handshake_round_trips += d(|s| s.round_trips);
     }
 
     /// Records a completed handshake's duration and round trips for the RTT estimate.
@@ -95,6 +107,7 @@ impl SessionMetrics {
             bootstrap_failures: self.bootstrap_failures + other.bootstrap_failures,
             handshakes_full: self.handshakes_full + other.handshakes_full,
             handshakes_abbreviated: self.handshakes_abbreviated + other.handshakes_abbreviated,
+            handshakes_none_needed: self.handshakes_none_needed + other.handshakes_none_needed,
             handshake_failures: self.handshake_failures + other.handshake_failures,
             rekeys: self.rekeys + other.rekeys,
             handshake_bytes_sent: self.handshake_bytes_sent + other.handshake_bytes_sent,

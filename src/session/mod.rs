@@ -18,7 +18,9 @@ pub use metrics::SessionMetrics;
 
 use crate::dtls::config::ClientPsk;
 use crate::dtls::event::CloseReason;
+use crate::dtls::export::{ExportError, ImportLedger, ImportRole};
 use crate::dtls::wire::alert::AlertDescription;
+use crate::dtls::Session;
 use crate::dtls::{ClientConfig, Connection, Event};
 use crate::gba::context::BootstrapContext;
 use crate::gba::naf::NafId;
@@ -114,6 +116,8 @@ impl SessionConfig {
 
 struct Slot {
     conn: Connection,
+    /// Counters an imported connection brought along (already counted before the restart).
+    base: Option<crate::dtls::stats::Stats>,
     path: PathId,
     started: Instant,
     btid: Option<String>,
@@ -138,6 +142,10 @@ pub struct UpstreamSession {
     unanswered_since: Option<Instant>,
     /// The active session got no answers: new data waits for the replacement handshake.
     suspected: bool,
+    /// The last session to resume, with the B-TID of the key it was made with.
+    resume: Option<(Session, Option<String>)>,
+    /// Bumped whenever `resume` changes (so the caller knows when to persist it).
+    resume_version: u64,
     metrics: SessionMetrics,
     last: Option<Now>,
 }
@@ -161,6 +169,8 @@ impl UpstreamSession {
             failures: 0,
             unanswered_since: None,
             suspected: false,
+            resume: None,
+            resume_version: 0,
             metrics: SessionMetrics::default(),
             last: None,
         }
@@ -432,7 +442,7 @@ impl UpstreamSession {
             .into_iter()
             .flatten()
         {
-            live.add_connection(slot.conn.stats());
+            live.add_connection(slot.conn.stats(), slot.base.as_ref());
         }
         self.metrics.merged(&live)
     }
@@ -440,6 +450,63 @@ impl UpstreamSession {
     /// Datagrams waiting for a session.
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// The session to resume after a restart (and a version that changes when it does), to be
+    /// persisted by the caller with [`Session::to_bytes`].
+    pub fn resumable(&self) -> (u64, Option<&Session>) {
+        (self.resume_version, self.resume.as_ref().map(|(s, _)| s))
+    }
+
+    /// A session saved before a restart, offered at the next handshake if the key still matches.
+    pub fn set_resumable(&mut self, session: Session) {
+        let btid = self.ctx.as_ref().map(|c| c.btid.clone());
+        self.resume = Some((session, btid));
+    }
+
+    /// Exports the established connection (AEAD under `key`), reserving `reserve` sequence
+    /// numbers for this live connection; `None` when nothing is established.
+    pub fn export(&mut self, key: &[u8], reserve: u64) -> Option<Vec<u8>> {
+        let slot = self.active.as_mut().filter(|s| s.established)?;
+        match slot.conn.export_state(key, reserve) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                warn!("cannot export the session: {e}");
+                None
+            }
+        }
+    }
+
+    /// Continues a connection exported before a restart: no handshake at all. The ledger
+    /// refuses an export that was imported before.
+    pub fn import(
+        &mut self,
+        now: Now,
+        blob: &[u8],
+        key: &[u8],
+        ledger: &mut dyn ImportLedger,
+    ) -> Result<(), ExportError> {
+        self.last = Some(now);
+        let mut cfg = self.cfg.dtls.clone();
+        cfg.psk = Arc::new(SessionPsk {
+            source: self.source.clone(),
+            context: self.ctx.clone(),
+        });
+        let conn = Connection::import_state(blob, key, ImportRole::Client(Arc::new(cfg)), ledger)?;
+        let btid = self.ctx.as_ref().map(|c| c.btid.clone());
+        self.metrics.handshakes_none_needed += 1;
+        info!("upstream session continued from its export: no handshake");
+        let base = Some(conn.stats().clone());
+        self.active = Some(Slot {
+            conn,
+            base,
+            path: PathId(0),
+            started: now.mono,
+            btid,
+            established: true,
+        });
+        self.flush_queue(now);
+        Ok(())
     }
 
     fn request_bootstrap(&mut self, force: bool) {
@@ -500,10 +567,20 @@ impl UpstreamSession {
         if let (None, KeySource::Gba { naf_fqdn, .. }) = (&cfg.server_name, &self.source) {
             cfg.server_name = Some(naf_fqdn.clone());
         }
+        let current = self.ctx.as_ref().map(|c| c.btid.clone());
+        // Resume only with the key the session was made with (a new Ks means a new session).
+        if !self.force_bootstrap {
+            cfg.resume = self
+                .resume
+                .as_ref()
+                .filter(|(_, b)| *b == current)
+                .map(|(s, _)| s.clone());
+        }
         match Connection::client(Arc::new(cfg), now.mono) {
             Ok(conn) => {
                 let btid = self.ctx.as_ref().map(|c| c.btid.clone());
                 self.pending = Some(Slot {
+                    base: None,
                     conn,
                     path,
                     started: now.mono,
@@ -559,6 +636,10 @@ impl UpstreamSession {
                     self.metrics.rekeys += u64::from(old.btid != slot.btid);
                     self.retire(old, true);
                 }
+                if let Some(sess) = slot.conn.session() {
+                    self.resume = Some((sess.clone(), slot.btid.clone()));
+                    self.resume_version += 1;
+                }
                 self.active = Some(slot);
                 self.unanswered_since = None;
                 self.suspected = false;
@@ -582,6 +663,7 @@ impl UpstreamSession {
                 if matches!(self.source, KeySource::Gba { .. }) && rejects_key(&reason) {
                     warn!("upstream rejected our GBA key ({reason}); bootstrapping again");
                     self.force_bootstrap = true;
+                    self.resume = None;
                 } else {
                     warn!("handshake failed: {reason}");
                 }
@@ -641,7 +723,8 @@ impl UpstreamSession {
         while let Some(d) = slot.conn.poll_transmit() {
             self.outbox.push_back((slot.path, d));
         }
-        self.metrics.add_connection(slot.conn.stats());
+        self.metrics
+            .add_connection(slot.conn.stats(), slot.base.as_ref());
     }
 }
 

@@ -25,7 +25,9 @@ pub struct CardState {
 }
 
 /// Persisted GBA_U context.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[derive(
+    Clone, Serialize, Deserialize, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop,
+)]
 pub struct GbaUState {
     /// Ks = CK ‖ IK, hex.
     pub ks: String,

@@ -81,8 +81,12 @@ impl SoftUsim {
         let fs = FileSystem::from_profile(&profile);
         let mut gba = GbaU::default();
         if let Some(g) = &state.gba_u {
-            let ks = hex::decode(&g.ks).ok().and_then(|b| crate::secret::Secret::from_slice(&b));
-            let rand = hex::decode(&g.rand).ok().and_then(|b| <[u8; 16]>::try_from(b).ok());
+            let ks = hex::decode(&g.ks)
+                .ok()
+                .and_then(|b| crate::secret::Secret::from_slice(&b));
+            let rand = hex::decode(&g.rand)
+                .ok()
+                .and_then(|b| <[u8; 16]>::try_from(b).ok());
             if let (Some(ks), Some(rand)) = (ks, rand) {
                 gba.restore(ks, rand);
             }
@@ -425,10 +429,11 @@ impl SoftUsim {
                         Ok(out) => {
                             self.gba.bootstrap(out.ck.expose(), out.ik.expose(), rand);
                             // Ks lives in the card's non-volatile memory: it survives a restart.
-                            self.state.gba_u = self.gba.stored().map(|(ks, r)| super::state::GbaUState {
-                                ks: hex::encode(ks.expose()),
-                                rand: hex::encode(r),
-                            });
+                            self.state.gba_u =
+                                self.gba.stored().map(|(ks, r)| super::state::GbaUState {
+                                    ks: hex::encode(ks.expose()),
+                                    rand: hex::encode(r),
+                                });
                             self.save().map_err(|_| Sw::TechnicalProblem)?;
                             let mut d = vec![auth::TAG_SUCCESS, out.res.len() as u8];
                             d.extend_from_slice(&out.res);

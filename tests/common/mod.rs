@@ -218,7 +218,12 @@ impl Running {
 pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     let stdout = child.stdout.take().expect("stdout");
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -232,7 +237,10 @@ pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
     let (etx, erx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("    [{}] {line}", std::thread::current().name().unwrap_or("child"));
+            eprintln!(
+                "    [{}] {line}",
+                std::thread::current().name().unwrap_or("child")
+            );
             let _ = etx.send(line);
         }
     });
@@ -242,21 +250,32 @@ pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
         Err(_) => {
             let status = guard.0.as_mut().and_then(|c| c.try_wait().ok().flatten());
             let err: Vec<String> = erx.try_iter().collect();
-            panic!("{what} did not become ready within 20 s (exit {status:?}); stderr:\n{}", err.join("\n"));
+            panic!(
+                "{what} did not become ready within 20 s (exit {status:?}); stderr:\n{}",
+                err.join("\n")
+            );
         }
     };
-    Running { guard, first_line, lines: rx }
+    Running {
+        guard,
+        first_line,
+        lines: rx,
+    }
 }
 
 /// The address at the end of a "... listening on ADDR" or "ADDR" line.
 pub fn addr_in(line: &str) -> std::net::SocketAddr {
     let last = line.split_whitespace().last().unwrap_or(line);
-    last.parse().unwrap_or_else(|e| panic!("no address in {line:?}: {e}"))
+    last.parse()
+        .unwrap_or_else(|e| panic!("no address in {line:?}: {e}"))
 }
 
 /// A free UDP port on loopback (bound and released; good enough for tests that pass it on at once).
 pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Whether a program is on PATH.

@@ -15,16 +15,17 @@ use crate::dtls::flight::{Flight, FlightItem};
 use crate::dtls::reassembly::Message;
 use crate::dtls::suite::CipherSuite;
 use crate::dtls::wire::extensions::{
-    ec_point_formats_uncompressed, server_name_data, supported_groups_p256, Extensions,
-    EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO, EXT_SERVER_NAME,
-    EXT_SUPPORTED_GROUPS,
+    connection_id_data, ec_point_formats_uncompressed, server_name_data, supported_groups_p256,
+    Extensions, EXT_CONNECTION_ID, EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET,
+    EXT_RENEGOTIATION_INFO, EXT_SERVER_NAME, EXT_SESSION_TICKET, EXT_SUPPORTED_GROUPS,
 };
 use crate::dtls::wire::handshake::HandshakeType;
 use crate::dtls::wire::hello::{
     ClientHello, HelloVerifyRequest, ServerHello, EMPTY_RENEGOTIATION_INFO_SCSV,
 };
 use crate::dtls::wire::kx::{parse_empty, parse_finished, ClientKeyExchange, ServerKeyExchange};
-use crate::dtls::wire::record::DTLS12;
+use crate::dtls::wire::record::{DTLS12, MAX_CID};
+use crate::dtls::wire::ticket::NewSessionTicket;
 
 /// HelloVerifyRequests accepted before giving up (a server rotating secrets sends a second one).
 const MAX_HELLO_VERIFY: u8 = 3;
@@ -50,12 +51,51 @@ impl Connection {
             extensions.push(EXT_SUPPORTED_GROUPS, supported_groups_p256());
             extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
         }
+        if let Some(len) = config.connection_id {
+            if len > MAX_CID {
+                return Err(Error::IllegalParameter(
+                    "connection_id longer than 255 bytes",
+                ));
+            }
+            let mut cid = vec![0u8; len];
+            c.common.rng.fill(&mut cid).map_err(|_| Error::Rng)?;
+            extensions.push(EXT_CONNECTION_ID, connection_id_data(&cid));
+            c.offered_cid = Some(cid);
+        }
+        // resumption: offer the session by ID and, if we hold one, by ticket (RFC 5077 §3.4:
+        // with a ticket the client makes up a session ID, echoed when the server accepts)
+        let resume = config
+            .resume
+            .clone()
+            .filter(|s| suites.contains(&s.suite) && s.server_name == config.server_name);
+        let mut session_id = Vec::new();
+        if let Some(s) = &resume {
+            session_id = s.session_id.clone();
+            if session_id.is_empty() && !s.ticket.is_empty() {
+                // 16 bytes: short for the hellos, long enough for every server we met
+                session_id = vec![0u8; 16];
+                c.common.rng.fill(&mut session_id).map_err(|_| Error::Rng)?;
+            }
+        }
+        match &resume {
+            Some(s) if !s.ticket.is_empty() => {
+                extensions.push(EXT_SESSION_TICKET, s.ticket.clone());
+            }
+            _ if config.session_tickets => extensions.push(EXT_SESSION_TICKET, vec![]),
+            _ => {}
+        }
+        if let Some(s) = &resume {
+            // a ticket-holding client keeps its ticket unless the server sends a new one
+            c.hs.ticket = s.ticket.clone();
+            c.hs.ticket_lifetime = s.ticket_lifetime;
+        }
+        c.hs.resuming = resume.filter(|_| !session_id.is_empty());
         let mut cipher_suites: Vec<u16> = suites.iter().map(|s| s.iana()).collect();
         cipher_suites.push(EMPTY_RENEGOTIATION_INFO_SCSV);
         let ch = ClientHello {
             version: DTLS12,
             random,
-            session_id: vec![],
+            session_id,
             cookie: vec![],
             cipher_suites,
             compression_methods: vec![0],
@@ -137,8 +177,44 @@ impl Connection {
                 Ok(State::ClientWaitHello)
             }
             (State::ClientWaitHello, T::ServerHello) => {
-                self.on_server_hello(m)?;
-                Ok(State::ClientWaitServerKx)
+                if self.on_server_hello(m)? {
+                    Ok(State::WaitCcs)
+                } else {
+                    Ok(State::ClientWaitServerKx)
+                }
+            }
+            (State::WaitCcs, T::NewSessionTicket) if self.hs.ticket_expected => {
+                let nst = NewSessionTicket::parse(&m.body)?;
+                self.transcript_add(m.msg_type, m.seq, &m.body);
+                self.hs.ticket_expected = false;
+                self.hs.ticket = nst.ticket;
+                self.hs.ticket_lifetime = nst.lifetime_hint;
+                Ok(State::WaitCcs)
+            }
+            (State::WaitFinished, T::Finished) if self.hs.resumed => {
+                // abbreviated handshake: the server finished first; we answer CCS + Finished
+                let got = parse_finished(&m.body)?;
+                let token = self.verify_finished(&got)?;
+                self.transcript_add(m.msg_type, m.seq, &m.body);
+                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                let fin = self.our_verify_data()?.to_vec();
+                let seq = self.next_send_seq;
+                self.next_send_seq = seq.wrapping_add(1);
+                let flight = Flight {
+                    items: vec![
+                        FlightItem::Ccs { epoch: 0 },
+                        FlightItem::Handshake {
+                            msg_type: T::Finished,
+                            seq,
+                            body: fin,
+                            epoch: 1,
+                        },
+                    ],
+                };
+                self.send_epoch = 1;
+                // last flight: kept to answer a retransmitted server Finished, no timer
+                self.send_flight(now, flight, false)?;
+                Ok(self.established(token))
             }
             (State::ClientWaitServerKx, T::ServerKeyExchange) => {
                 let ecdhe = self.hs.suite.is_some_and(CipherSuite::is_ecdhe);
@@ -181,7 +257,8 @@ impl Connection {
         }
     }
 
-    fn on_server_hello(&mut self, m: &Message) -> Result<(), Error> {
+    /// Handles ServerHello; true when the server resumed our session (abbreviated handshake).
+    fn on_server_hello(&mut self, m: &Message) -> Result<bool, Error> {
         let sh = ServerHello::parse(&m.body)?;
         if sh.version != DTLS12 {
             return Err(Error::IllegalParameter("server_version"));
@@ -201,6 +278,12 @@ impl Connection {
                 EXT_EXTENDED_MASTER_SECRET | EXT_RENEGOTIATION_INFO => true,
                 EXT_SERVER_NAME => self.hs.sni.is_some(),
                 EXT_EC_POINT_FORMATS => offered.iter().any(|s| s.is_ecdhe()),
+                EXT_CONNECTION_ID => self.offered_cid.is_some(),
+                EXT_SESSION_TICKET => self
+                    .hs
+                    .client_hello
+                    .as_ref()
+                    .is_some_and(|ch| ch.extensions.get(EXT_SESSION_TICKET).is_some()),
                 _ => false,
             };
             if !sent {
@@ -217,10 +300,50 @@ impl Connection {
                 return Err(Error::IllegalParameter("renegotiation_info"));
             }
         }
+        if let (Some(ours), Some(peer)) = (&self.offered_cid, sh.extensions.connection_id()?) {
+            // RFC 9146: each side names the CID it wants to receive
+            self.rl.set_cids(ours.clone(), peer);
+            self.cid_negotiated = true;
+        }
         self.hs.suite = Some(suite);
         self.hs.server_random = sh.random;
         self.transcript_add(m.msg_type, m.seq, &m.body);
-        Ok(())
+        if let Some(t) = sh.extensions.get(EXT_SESSION_TICKET) {
+            if !t.is_empty() {
+                return Err(Error::IllegalParameter("session_ticket in ServerHello"));
+            }
+            self.hs.ticket_expected = true;
+        }
+        let offered_id = self
+            .hs
+            .client_hello
+            .as_ref()
+            .map(|ch| ch.session_id.clone())
+            .unwrap_or_default();
+        self.hs.session_id = sh.session_id.clone();
+        let resumed = !sh.session_id.is_empty() && sh.session_id == offered_id;
+        let Some(session) = self.hs.resuming.take().filter(|_| resumed) else {
+            if resumed {
+                return Err(Error::IllegalParameter(
+                    "session_id echoed but nothing offered",
+                ));
+            }
+            // a full handshake: a ticket we held is spent
+            self.hs.ticket.clear();
+            return Ok(false);
+        };
+        if session.suite != suite {
+            return Err(Error::IllegalParameter(
+                "resumed session with another suite",
+            ));
+        }
+        if !self.hs.ticket_expected && session.ticket.is_empty() {
+            self.hs.ticket.clear();
+        }
+        self.hs.identity = session.identity.clone();
+        self.hs.resumed = true;
+        self.install_keys(session.master.clone())?;
+        Ok(true)
     }
 
     fn client_ask_psk(&mut self, now: Instant) -> Result<State, Error> {

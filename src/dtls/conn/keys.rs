@@ -11,7 +11,7 @@ use crate::dtls::crypto::prf::{
 };
 use crate::dtls::error::Error;
 use crate::dtls::wire::handshake::{encode_full, HandshakeType};
-use crate::secret::SecretVec;
+use crate::secret::{Secret, SecretVec};
 
 impl Connection {
     pub(super) fn transcript_add(&mut self, t: HandshakeType, seq: u16, body: &[u8]) {
@@ -44,6 +44,17 @@ impl Connection {
             premaster_psk(psk.expose())
         };
         let master = extended_master_secret(&pms, &self.transcript_hash());
+        self.install_keys(master)
+    }
+
+    /// Derives the traffic keys from `master` and this handshake's randoms (full handshake,
+    /// or an abbreviated one with the resumed session's master secret); installs our write
+    /// keys and holds the read keys until the peer's ChangeCipherSpec.
+    pub(super) fn install_keys(&mut self, master: Secret<48>) -> Result<(), Error> {
+        let suite = self
+            .hs
+            .suite
+            .ok_or(Error::UnexpectedMessage("keys before ServerHello"))?;
         let kb = key_block(&master, &self.hs.client_random, &self.hs.server_random);
         let alg = suite.aead();
         let client = RecordCipher::new(alg, &kb.client_key, &kb.client_iv);

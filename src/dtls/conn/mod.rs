@@ -3,7 +3,8 @@
 //! `server.rs`; this file holds the record processing shared by both.
 
 mod client;
-pub use server::AcceptedHello;
+mod export;
+pub use server::{AcceptedHello, ServerStart};
 mod keys;
 mod server;
 #[cfg(test)]
@@ -22,12 +23,14 @@ use super::event::{CloseReason, Event};
 use super::flight::Flight;
 use super::reassembly::{FragmentStatus, Message, Reassembler};
 use super::record_layer::RecordLayer;
-use super::stats::{DropReason, Stats};
+use super::session::Session;
+use super::stats::{DropReason, HandshakeKind, Stats};
 use super::suite::CipherSuite;
+use super::ticket::TicketKey;
 use super::wire::alert::{parse_ccs, Alert, AlertDescription, AlertLevel};
 use super::wire::handshake::{parse_fragments, Fragment, HandshakeType};
 use super::wire::hello::ClientHello;
-use super::wire::record::{split_datagram, ContentType, Record};
+use super::wire::record::{split_datagram_cid, ContentType, Record};
 use crate::secret::Secret;
 
 /// Largest application record (RFC 6347: 2^14).
@@ -75,6 +78,20 @@ struct Handshake {
     peer_point: Option<Vec<u8>>,
     client_hello: Option<ClientHello>,
     hello_verify_count: u8,
+    /// Session ID of this session (server's choice, or the resumed one).
+    session_id: Vec<u8>,
+    /// Client: the session offered for resumption.
+    resuming: Option<Session>,
+    /// True for an abbreviated handshake.
+    resumed: bool,
+    /// Client: the server acknowledged SessionTicket, a NewSessionTicket may come.
+    /// Server: we send a NewSessionTicket.
+    ticket_expected: bool,
+    /// Client: ticket received (or kept from the resumed session) and its lifetime hint.
+    ticket: Vec<u8>,
+    ticket_lifetime: u32,
+    /// Server: remaining PSK lifetime when it was looked up.
+    psk_left: Option<Duration>,
 }
 
 struct Retransmit {
@@ -104,6 +121,13 @@ pub struct Connection {
     stats: Stats,
     future: Vec<Vec<u8>>,
     parked: Vec<Vec<u8>>,
+    newest_in_datagram: bool,
+    cid_negotiated: bool,
+    offered_cid: Option<Vec<u8>>,
+    ticket_key: Option<TicketKey>,
+    ticket_cap: Duration,
+    session: Option<Session>,
+    session_expiry: Option<Instant>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -141,21 +165,31 @@ impl Connection {
             stats: Stats::default(),
             future: Vec::new(),
             parked: Vec::new(),
+            newest_in_datagram: false,
+            cid_negotiated: false,
+            offered_cid: None,
+            ticket_key: None,
+            ticket_cap: Duration::ZERO,
+            session: None,
+            session_expiry: None,
         }
     }
 
     /// Feeds one received UDP datagram (it may hold several records).
     pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
-        let (records, err) = split_datagram(data);
+        let (records, err) = split_datagram_cid(data, self.rl.read_cid().len());
         let hs = records.iter().any(|r| {
-            r.header.content_type != ContentType::ApplicationData
-                && r.header.content_type != ContentType::Alert
+            matches!(
+                r.header.content_type,
+                ContentType::Handshake | ContentType::ChangeCipherSpec
+            )
         });
         self.stats.received(data.len(), hs);
         if err.is_some() {
             self.stats.drop(DropReason::Malformed);
         }
         self.replied_this_datagram = false;
+        self.newest_in_datagram = false;
         for rec in records {
             self.process_record(now, &rec);
         }
@@ -172,15 +206,15 @@ impl Connection {
     }
 
     fn raw(rec: &Record<'_>) -> Vec<u8> {
-        let mut v = Vec::with_capacity(13 + rec.fragment.len());
-        rec.header.encode(&mut v);
+        let mut v = Vec::with_capacity(13 + rec.cid.len() + rec.fragment.len());
+        rec.header.encode_with_cid(&mut v, rec.cid);
         v.extend_from_slice(rec.fragment);
         v
     }
 
     fn replay_raw(&mut self, now: Instant, raws: Vec<Vec<u8>>) {
         for raw in raws {
-            let (records, _) = split_datagram(&raw);
+            let (records, _) = split_datagram_cid(&raw, self.rl.read_cid().len());
             for rec in records {
                 self.process_record(now, &rec);
             }
@@ -222,14 +256,18 @@ impl Connection {
             self.stats.drop(DropReason::Unexpected);
             return Ok(());
         }
-        let plain = match self.rl.open(rec) {
+        let opened = match self.rl.open(rec) {
             Ok(p) => p,
             Err(why) => {
                 self.stats.drop(why);
                 return Ok(());
             }
         };
-        match ct {
+        if opened.newest && epoch > 0 && epoch == self.rl.read_epoch() {
+            self.newest_in_datagram = true;
+        }
+        let plain = opened.plain;
+        match opened.content_type {
             ContentType::Handshake => self.on_handshake_record(now, epoch, &plain),
             ContentType::ChangeCipherSpec => {
                 self.on_ccs(now, &plain);
@@ -247,6 +285,11 @@ impl Connection {
                 } else {
                     self.stats.drop(DropReason::Unexpected);
                 }
+                Ok(())
+            }
+            ContentType::Tls12Cid => {
+                // the record layer never returns tls12_cid as a real type
+                self.stats.drop(DropReason::Malformed);
                 Ok(())
             }
         }
@@ -561,6 +604,30 @@ impl Connection {
         self.common.mtu = mtu.max(super::config::MIN_MTU);
     }
 
+    /// RFC 9146 §6: true when the last datagram given to `handle_datagram` held a record that
+    /// authenticated and was newer than every record received before in the current epoch.
+    /// Only then may a server move the peer's address to that datagram's source (the
+    /// [`super::Endpoint`] does so); a replayed, delayed or forged record never qualifies.
+    pub fn last_datagram_was_newest(&self) -> bool {
+        self.newest_in_datagram
+    }
+
+    /// Our Connection ID, the one the peer puts in its records (empty: none negotiated or
+    /// zero-length).
+    pub fn connection_id(&self) -> &[u8] {
+        self.rl.read_cid()
+    }
+
+    /// The peer's Connection ID, the one we put in our records (empty: plain records).
+    pub fn peer_connection_id(&self) -> &[u8] {
+        self.rl.write_cid()
+    }
+
+    /// True when the Connection ID extension was negotiated (either CID may be empty).
+    pub fn cid_negotiated(&self) -> bool {
+        self.cid_negotiated
+    }
+
     /// Counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
@@ -576,12 +643,55 @@ impl Connection {
         // the transcript is done with; retransmissions are matched by `peer_last`
         self.hs.transcript = Vec::new();
         let suite = self.hs.suite.unwrap_or(CipherSuite::PskAes128Ccm8);
+        if let Some(master) = self.hs.master.clone() {
+            self.session = Some(Session {
+                suite,
+                master,
+                identity: self.hs.identity.clone(),
+                session_id: self.hs.session_id.clone(),
+                ticket: self.hs.ticket.clone(),
+                ticket_lifetime: self.hs.ticket_lifetime,
+                server_name: self.hs.sni.clone(),
+            });
+        }
+        self.stats.handshake_kind = Some(if self.hs.resumed {
+            HandshakeKind::Abbreviated
+        } else {
+            HandshakeKind::Full
+        });
         self.events.push_back(Event::Connected {
             suite,
             identity: self.hs.identity.clone(),
-            resumed: false,
+            resumed: self.hs.resumed,
         });
         State::Established(token)
+    }
+
+    /// The session of an established connection, to resume later: a client saves it (see
+    /// [`Session::to_bytes`]) and puts it in [`ClientConfig::resume`]; it carries the newest
+    /// ticket if the server sent one. Holds the master secret: treat it as a key.
+    pub fn session(&self) -> Option<&Session> {
+        if self.is_established() {
+            self.session.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// Server: the session and until when it may be resumed (for a session-ID cache).
+    pub fn resumable_session(&self) -> Option<(&Session, Instant)> {
+        Some((self.session()?, self.session_expiry?))
+    }
+
+    /// The session ID of this connection's session, once known (kept after close so an
+    /// endpoint can forget a session that ended with a fatal alert).
+    pub fn session_id(&self) -> Option<&[u8]> {
+        self.session.as_ref().map(|s| s.session_id.as_slice())
+    }
+
+    /// True when the handshake was abbreviated (a resumed session).
+    pub fn is_resumed(&self) -> bool {
+        self.hs.resumed
     }
 
     fn resume_after_psk(&mut self, now: Instant) {

@@ -3,7 +3,7 @@
 //! CCS Finished.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -14,15 +14,19 @@ use crate::dtls::error::Error;
 use crate::dtls::event::Event;
 use crate::dtls::flight::{Flight, FlightItem};
 use crate::dtls::reassembly::Message;
+use crate::dtls::session::{session_lifetime, Session};
 use crate::dtls::suite::CipherSuite;
+use crate::dtls::ticket::TicketKey;
 use crate::dtls::wire::extensions::{
-    ec_point_formats_uncompressed, renegotiation_info_initial, Extensions, EXT_EC_POINT_FORMATS,
-    EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO, GROUP_SECP256R1,
+    connection_id_data, ec_point_formats_uncompressed, renegotiation_info_initial, Extensions,
+    EXT_CONNECTION_ID, EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO,
+    EXT_SESSION_TICKET, GROUP_SECP256R1,
 };
 use crate::dtls::wire::handshake::HandshakeType;
 use crate::dtls::wire::hello::{ClientHello, ServerHello};
 use crate::dtls::wire::kx::{parse_finished, ClientKeyExchange, ServerKeyExchange};
 use crate::dtls::wire::record::DTLS12;
+use crate::dtls::wire::ticket::NewSessionTicket;
 use crate::secret::SecretVec;
 
 /// The ClientHello that opens a server connection, as the Endpoint saw it.
@@ -39,10 +43,54 @@ pub struct AcceptedHello {
     pub datagram_len: usize,
 }
 
+/// What an endpoint hands a new server connection besides the hello.
+#[derive(Debug, Default)]
+pub struct ServerStart {
+    /// CID to hand out if the client asks (`None`: made by the configured generator).
+    pub cid: Option<Vec<u8>>,
+    /// A session the hello offered that the endpoint found (cache or ticket), with its expiry.
+    pub resume: Option<(Session, Instant)>,
+    /// Key to seal a new ticket with (`None`: no tickets).
+    pub ticket_key: Option<TicketKey>,
+    /// Longest a ticket sealed now can be opened (the ticket key's remaining overlap).
+    pub ticket_cap: Duration,
+}
+
 impl Connection {
     /// A server connection answering `ch`. Failures (no common suite, no EMS) leave a closed
     /// connection whose alert is ready in `poll_transmit`.
     pub fn server(config: Arc<ServerConfig>, now: Instant, ch: &AcceptedHello) -> Self {
+        Self::server_with_cid(config, now, ch, None)
+    }
+
+    /// [`Connection::server`] with the Connection ID to hand out if the client asks for one
+    /// (an endpoint passes one it knows is unique); `None` makes one with the configured
+    /// generator.
+    pub fn server_with_cid(
+        config: Arc<ServerConfig>,
+        now: Instant,
+        ch: &AcceptedHello,
+        cid: Option<Vec<u8>>,
+    ) -> Self {
+        Self::server_start(
+            config,
+            now,
+            ch,
+            ServerStart {
+                cid,
+                ..ServerStart::default()
+            },
+        )
+    }
+
+    /// A server connection with everything an endpoint may pass (CID, a session to resume, a
+    /// ticket key). A resumable session gives an abbreviated handshake; otherwise a full one.
+    pub fn server_start(
+        config: Arc<ServerConfig>,
+        now: Instant,
+        ch: &AcceptedHello,
+        start: ServerStart,
+    ) -> Self {
         let mut common = config.common.clone();
         common.mtu = common.mtu.max(MIN_MTU);
         let mut c = Connection::new(Role::Server(config.clone()), common);
@@ -51,8 +99,11 @@ impl Connection {
         c.next_send_seq = ch.message_seq;
         c.reasm.skip_to(ch.message_seq.wrapping_add(1));
         c.hs.client_random = ch.hello.random;
+        c.offered_cid = start.cid;
+        c.ticket_key = start.ticket_key;
+        c.ticket_cap = start.ticket_cap;
         c.stats.received(ch.datagram_len, true);
-        if let Err(e) = c.server_hello(now, &config, ch) {
+        if let Err(e) = c.server_hello(now, &config, ch, start.resume) {
             c.fail(e);
         }
         c
@@ -63,6 +114,7 @@ impl Connection {
         now: Instant,
         config: &ServerConfig,
         ch: &AcceptedHello,
+        resume: Option<(Session, Instant)>,
     ) -> Result<(), Error> {
         let hello = &ch.hello;
         let body = hello.encode();
@@ -84,10 +136,29 @@ impl Connection {
             .copied()
             .find(|s| hello.cipher_suites.contains(&s.iana()) && (!s.is_ecdhe() || p256))
             .ok_or(Error::NoCommonSuite)?;
+        // resume only what this hello can resume: same suite offered and allowed, same SNI
+        let resume = resume.filter(|(s, exp)| {
+            now < *exp
+                && hello.cipher_suites.contains(&s.suite.iana())
+                && config.common.suites.contains(&s.suite)
+                && s.server_name == self.hs.sni
+        });
+        let suite = resume.as_ref().map_or(suite, |(s, _)| s.suite);
         self.hs.suite = Some(suite);
         let mut random = [0u8; 32];
         self.common.rng.fill(&mut random).map_err(|_| Error::Rng)?;
         self.hs.server_random = random;
+        self.hs.session_id = if resume.is_some() {
+            hello.session_id.clone()
+        } else if config.session_cache > 0 {
+            let mut id = vec![0u8; config.session_id_len.clamp(16, 32)];
+            self.common.rng.fill(&mut id).map_err(|_| Error::Rng)?;
+            id
+        } else {
+            Vec::new()
+        };
+        self.hs.ticket_expected =
+            self.ticket_key.is_some() && hello.extensions.get(EXT_SESSION_TICKET).is_some();
 
         let mut extensions = Extensions::default();
         if secure_reneg {
@@ -97,10 +168,27 @@ impl Connection {
         if suite.is_ecdhe() && hello.extensions.get(EXT_EC_POINT_FORMATS).is_some() {
             extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
         }
+        if let (Some(peer), Some(gen)) = (
+            hello.extensions.connection_id()?,
+            config.connection_id.as_ref(),
+        ) {
+            let ours = match self.offered_cid.take() {
+                Some(c) => c,
+                None => gen
+                    .generate(self.common.rng.as_ref())
+                    .map_err(|_| Error::Rng)?,
+            };
+            extensions.push(EXT_CONNECTION_ID, connection_id_data(&ours));
+            self.rl.set_cids(ours, peer);
+            self.cid_negotiated = true;
+        }
+        if self.hs.ticket_expected {
+            extensions.push(EXT_SESSION_TICKET, vec![]);
+        }
         let sh = ServerHello {
             version: DTLS12,
             random,
-            session_id: vec![],
+            session_id: self.hs.session_id.clone(),
             cipher_suite: suite.iana(),
             compression_method: 0,
             extensions,
@@ -119,6 +207,32 @@ impl Connection {
             });
         };
         push(self, HandshakeType::ServerHello, sh);
+        if let Some((session, expires)) = resume {
+            // abbreviated handshake (RFC 5246 §7.3): SH [NST] CCS Finished, client finishes
+            self.hs.identity = session.identity.clone();
+            self.hs.resumed = true;
+            self.session_expiry = Some(expires);
+            self.install_keys(session.master.clone())?;
+            if self.hs.ticket_expected {
+                let left = expires.saturating_duration_since(now);
+                let nst = self.new_ticket(now, &session, left)?;
+                push(self, HandshakeType::NewSessionTicket, nst);
+            }
+            let fin = self.our_verify_data()?.to_vec();
+            let seq = self.next_send_seq;
+            self.next_send_seq = seq.wrapping_add(1);
+            self.transcript_add(HandshakeType::Finished, seq, &fin);
+            items.push(FlightItem::Ccs { epoch: 0 });
+            items.push(FlightItem::Handshake {
+                msg_type: HandshakeType::Finished,
+                seq,
+                body: fin,
+                epoch: 1,
+            });
+            self.send_epoch = 1;
+            self.state = State::WaitCcs;
+            return self.send_flight(now, Flight { items }, true);
+        }
         let hint = config.identity_hint.clone();
         if suite.is_ecdhe() {
             let key = EphemeralKey::generate(self.common.rng.as_ref()).map_err(|_| Error::Rng)?;
@@ -137,6 +251,26 @@ impl Connection {
         }
         push(self, HandshakeType::ServerHelloDone, vec![]);
         self.send_flight(now, Flight { items }, true)
+    }
+
+    /// A NewSessionTicket body sealing `session` for at most `lifetime` (also capped by the
+    /// ticket key's overlap).
+    fn new_ticket(
+        &self,
+        now: Instant,
+        session: &Session,
+        lifetime: Duration,
+    ) -> Result<Vec<u8>, Error> {
+        let key = self.ticket_key.as_ref().ok_or(Error::Closed)?;
+        let lifetime = lifetime.min(self.ticket_cap);
+        let ticket = key
+            .seal(session, now, lifetime, self.common.rng.as_ref())
+            .map_err(|_| Error::Rng)?;
+        Ok(NewSessionTicket {
+            lifetime_hint: u32::try_from(lifetime.as_secs()).unwrap_or(u32::MAX),
+            ticket,
+        }
+        .encode())
     }
 
     fn server_config(&self) -> Option<&Arc<ServerConfig>> {
@@ -186,6 +320,7 @@ impl Connection {
                     suite,
                 };
                 let cfg = self.server_config().cloned().ok_or(Error::Closed)?;
+                self.hs.psk_left = cfg.psk.key_lifetime(&req);
                 match cfg.psk.lookup(&req) {
                     PskAnswer::Ready(key) => {
                         self.derive_keys(&key)?;
@@ -203,26 +338,58 @@ impl Connection {
                     PskAnswer::Unknown => Err(Error::UnknownPskIdentity),
                 }
             }
+            (State::WaitFinished, T::Finished) if self.hs.resumed => {
+                // abbreviated handshake: the client's Finished ends it
+                let got = parse_finished(&m.body)?;
+                let token = self.verify_finished(&got)?;
+                self.transcript_add(m.msg_type, m.seq, &m.body);
+                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                self.flight = None;
+                self.retx = None;
+                Ok(self.established(token))
+            }
             (State::WaitFinished, T::Finished) => {
                 let got = parse_finished(&m.body)?;
                 let token = self.verify_finished(&got)?;
                 self.transcript_add(m.msg_type, m.seq, &m.body);
                 self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                let cfg = self.server_config().cloned().ok_or(Error::Closed)?;
+                let lifetime = session_lifetime(cfg.session_lifetime, self.hs.psk_left);
+                self.session_expiry = Some(now + lifetime);
+                let mut items = Vec::new();
+                if self.hs.ticket_expected {
+                    let session = Session {
+                        suite: self.hs.suite.ok_or(Error::Closed)?,
+                        master: self.hs.master.clone().ok_or(Error::Closed)?,
+                        identity: self.hs.identity.clone(),
+                        session_id: Vec::new(),
+                        ticket: Vec::new(),
+                        ticket_lifetime: 0,
+                        server_name: self.hs.sni.clone(),
+                    };
+                    let nst = self.new_ticket(now, &session, lifetime)?;
+                    let seq = self.next_send_seq;
+                    self.next_send_seq = seq.wrapping_add(1);
+                    self.transcript_add(T::NewSessionTicket, seq, &nst);
+                    items.push(FlightItem::Handshake {
+                        msg_type: T::NewSessionTicket,
+                        seq,
+                        body: nst,
+                        epoch: 0,
+                    });
+                }
                 let fin = self.our_verify_data()?.to_vec();
                 let seq = self.next_send_seq;
                 self.next_send_seq = self.next_send_seq.wrapping_add(1);
                 self.transcript_add(T::Finished, seq, &fin);
-                let flight = Flight {
-                    items: vec![
-                        FlightItem::Ccs { epoch: 0 },
-                        FlightItem::Handshake {
-                            msg_type: T::Finished,
-                            seq,
-                            body: fin,
-                            epoch: 1,
-                        },
-                    ],
-                };
+                items.push(FlightItem::Ccs { epoch: 0 });
+                items.push(FlightItem::Handshake {
+                    msg_type: T::Finished,
+                    seq,
+                    body: fin,
+                    epoch: 1,
+                });
+                let flight = Flight { items };
                 self.send_epoch = 1;
                 // the last flight: no timer, it is resent when the client's Finished repeats
                 self.send_flight(now, flight, false)?;

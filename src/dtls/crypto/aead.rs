@@ -8,6 +8,7 @@ use ccm::consts::{U12, U16, U8};
 use ccm::Ccm;
 
 use crate::dtls::suite::AeadAlg;
+use crate::dtls::wire::record::TLS12_CID;
 use crate::secret::Secret;
 
 type Aes128Ccm8 = Ccm<Aes128, U8, U12>;
@@ -51,6 +52,28 @@ pub fn additional_data(
     ad[8] = content_type;
     ad[9..11].copy_from_slice(&version.to_be_bytes());
     ad[11..13].copy_from_slice(&(plain_len as u16).to_be_bytes());
+    ad
+}
+
+/// Additional data for a tls12_cid record (RFC 9146 §5, AEAD): seq_num_placeholder (8 x 0xff)
+/// || tls12_cid || cid_length || tls12_cid || version || epoch || seq || cid ||
+/// length_of_DTLSInnerPlaintext.
+pub fn additional_data_cid(
+    epoch_seq: [u8; 8],
+    version: u16,
+    cid: &[u8],
+    inner_len: usize,
+) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(23 + cid.len());
+    ad.extend_from_slice(&[0xFF; 8]);
+    ad.push(TLS12_CID);
+    // a CID is at most 255 bytes (its length is one byte on the wire)
+    ad.push(cid.len() as u8);
+    ad.push(TLS12_CID);
+    ad.extend_from_slice(&version.to_be_bytes());
+    ad.extend_from_slice(&epoch_seq);
+    ad.extend_from_slice(cid);
+    ad.extend_from_slice(&(inner_len as u16).to_be_bytes());
     ad
 }
 
@@ -162,6 +185,34 @@ impl RecordCipher {
         out
     }
 
+    /// Protects a tls12_cid record fragment (`inner` is the DTLSInnerPlaintext).
+    pub fn seal_cid(&self, epoch_seq: [u8; 8], version: u16, cid: &[u8], inner: &[u8]) -> Vec<u8> {
+        let ad = additional_data_cid(epoch_seq, version, cid, inner.len());
+        let sealed = self.seal_raw(&self.nonce(&epoch_seq), &ad, inner);
+        let mut out = Vec::with_capacity(EXPLICIT_NONCE_LEN + sealed.len());
+        out.extend_from_slice(&epoch_seq);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// Opens a tls12_cid record fragment; returns the DTLSInnerPlaintext.
+    pub fn open_cid(
+        &self,
+        epoch_seq: [u8; 8],
+        version: u16,
+        cid: &[u8],
+        fragment: &[u8],
+    ) -> Result<Vec<u8>, OpenError> {
+        let explicit: [u8; 8] = fragment
+            .get(..EXPLICIT_NONCE_LEN)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(OpenError)?;
+        let sealed = fragment.get(EXPLICIT_NONCE_LEN..).ok_or(OpenError)?;
+        let inner_len = sealed.len().checked_sub(self.tag_len()).ok_or(OpenError)?;
+        let ad = additional_data_cid(epoch_seq, version, cid, inner_len);
+        self.open_raw(&self.nonce(&explicit), &ad, sealed)
+    }
+
     /// Opens a protected record fragment.
     pub fn open(
         &self,
@@ -223,6 +274,39 @@ mod tests {
             "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091\
              5bc94fbc3221a5db94fae95ae7121a47"
         );
+    }
+
+    /// RFC 9146 §5 layout, byte by byte: 8 x ff, 25, cid_length, 25, version, epoch, seq,
+    /// cid, inner length.
+    #[test]
+    fn cid_additional_data_layout() {
+        let ad = additional_data_cid([0, 1, 0, 0, 0, 0, 0, 9], 0xFEFD, &[0xAA, 0xBB], 0x0123);
+        assert_eq!(
+            hex::encode(&ad),
+            "ffffffffffffffff".to_owned()
+                + "19"
+                + "02"
+                + "19"
+                + "fefd"
+                + "0001000000000009"
+                + "aabb"
+                + "0123"
+        );
+        let c = RecordCipher::new(
+            AeadAlg::Aes128Ccm8,
+            &Secret::new([7; 16]),
+            &Secret::new([1; 4]),
+        );
+        let es = [0, 1, 0, 0, 0, 0, 0, 9];
+        let rec = c.seal_cid(es, 0xFEFD, &[0xAA, 0xBB], b"hi\x17");
+        assert_eq!(
+            c.open_cid(es, 0xFEFD, &[0xAA, 0xBB], &rec).unwrap(),
+            b"hi\x17"
+        );
+        // the CID is authenticated
+        assert!(c.open_cid(es, 0xFEFD, &[0xAA, 0xBC], &rec).is_err());
+        // and a tls12_cid record is not a plain record
+        assert!(c.open(es, 23, 0xFEFD, &rec).is_err());
     }
 
     #[test]

@@ -13,9 +13,9 @@ pub const EXT_SUPPORTED_GROUPS: u16 = 10;
 pub const EXT_EC_POINT_FORMATS: u16 = 11;
 /// extended_master_secret (RFC 7627)
 pub const EXT_EXTENDED_MASTER_SECRET: u16 = 23;
-/// session_ticket (RFC 5077), reserved for the resumption issue
+/// session_ticket (RFC 5077)
 pub const EXT_SESSION_TICKET: u16 = 35;
-/// connection_id (RFC 9146), reserved for the Connection ID issue
+/// connection_id (RFC 9146)
 pub const EXT_CONNECTION_ID: u16 = 54;
 /// renegotiation_info (RFC 5746)
 pub const EXT_RENEGOTIATION_INFO: u16 = 0xFF01;
@@ -130,6 +130,17 @@ impl Extensions {
         Ok(None)
     }
 
+    /// The CID of a connection_id extension (RFC 9146 §3: `opaque cid<0..2^8-1>`), if present.
+    pub fn connection_id(&self) -> Result<Option<Vec<u8>>, WireError> {
+        let Some(d) = self.get(EXT_CONNECTION_ID) else {
+            return Ok(None);
+        };
+        let mut r = Reader::new(d);
+        let cid = r.vec8("connection_id")?.to_vec();
+        r.finish("connection_id")?;
+        Ok(Some(cid))
+    }
+
     /// The supported_groups list, if present.
     pub fn supported_groups(&self) -> Result<Option<Vec<u16>>, WireError> {
         let Some(d) = self.get(EXT_SUPPORTED_GROUPS) else {
@@ -155,6 +166,14 @@ pub fn server_name_data(host: &str) -> Vec<u8> {
     put_vec16(&mut entry, host.as_bytes());
     let mut out = Vec::new();
     put_vec16(&mut out, &entry);
+    out
+}
+
+/// connection_id extension data carrying `cid` (at most 255 bytes; longer is cut).
+pub fn connection_id_data(cid: &[u8]) -> Vec<u8> {
+    let cid = cid.get(..cid.len().min(255)).unwrap_or(cid);
+    let mut out = Vec::with_capacity(1 + cid.len());
+    put_vec8(&mut out, cid);
     out
 }
 
@@ -195,6 +214,16 @@ mod tests {
         );
         assert!(parsed.extended_master_secret().unwrap());
         let dup = [0, 8, 0, 23, 0, 0, 0, 23, 0, 0];
+        let mut c = Extensions::default();
+        c.push(EXT_CONNECTION_ID, connection_id_data(&[1, 2]));
+        assert_eq!(c.get(EXT_CONNECTION_ID), Some(&[2, 1, 2][..]));
+        assert_eq!(c.connection_id().unwrap(), Some(vec![1, 2]));
+        let mut z = Extensions::default();
+        z.push(EXT_CONNECTION_ID, connection_id_data(&[]));
+        assert_eq!(z.connection_id().unwrap(), Some(vec![]));
+        let mut bad = Extensions::default();
+        bad.push(EXT_CONNECTION_ID, vec![3, 1]);
+        assert!(bad.connection_id().is_err());
         assert!(Extensions::parse(&mut Reader::new(&dup)).is_err());
     }
 }

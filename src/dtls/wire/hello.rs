@@ -87,10 +87,12 @@ impl ClientHello {
     }
 
     /// The bytes a cookie binds: everything but the cookie itself (RFC 6347 §4.2.1 says the
-    /// second hello repeats the first, so both give the same input).
+    /// second hello repeats the first, so both give the same input). Extensions are taken in
+    /// type order: wolfSSL 5.9 reorders them in its second hello when it offers a ticket.
     pub fn cookie_input(&self) -> Vec<u8> {
         let mut c = self.clone();
         c.cookie.clear();
+        c.extensions.0.sort_by_key(|e| e.typ);
         c.encode()
     }
 
@@ -239,6 +241,17 @@ mod tests {
         let mut b = hello();
         b.cookie = vec![9; 16];
         assert_eq!(a.cookie_input(), b.cookie_input());
+    }
+
+    #[test]
+    fn cookie_input_ignores_extension_order_but_not_content() {
+        let mut a = hello();
+        a.extensions.push(35, vec![1, 2]);
+        let mut b = a.clone();
+        b.extensions.0.reverse();
+        assert_eq!(a.cookie_input(), b.cookie_input());
+        b.extensions.0[0].data = vec![1, 3];
+        assert_ne!(a.cookie_input(), b.cookie_input());
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod handshake;
 pub mod hello;
 pub mod kx;
 pub mod record;
+pub mod ticket;
 
 use thiserror::Error;
 

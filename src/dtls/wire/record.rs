@@ -1,4 +1,5 @@
-//! DTLS record header (RFC 6347 §4.1) and splitting a datagram into records.
+//! DTLS record header (RFC 6347 §4.1), the RFC 9146 tls12_cid header (the Connection ID sits
+//! between the sequence number and the length) and splitting a datagram into records.
 
 use super::codec::{put_u16, put_u48, Reader};
 use super::WireError;
@@ -11,6 +12,10 @@ pub const DTLS12: u16 = 0xFEFD;
 pub const DTLS10: u16 = 0xFEFF;
 /// Largest record fragment we accept (2^14 plaintext + 2048 expansion, RFC 6347 §4.1).
 pub const MAX_FRAGMENT: usize = 16384 + 2048;
+/// The tls12_cid content type (RFC 9146).
+pub const TLS12_CID: u8 = 25;
+/// Longest Connection ID (RFC 9146: `opaque cid<0..2^8-1>`).
+pub const MAX_CID: usize = 255;
 /// Largest 48-bit sequence number.
 pub const MAX_SEQ: u64 = (1 << 48) - 1;
 
@@ -25,6 +30,9 @@ pub enum ContentType {
     Handshake,
     /// application_data (23)
     ApplicationData,
+    /// tls12_cid (25, RFC 9146): the outer type of a record carrying a Connection ID; the real
+    /// type is inside the encrypted DTLSInnerPlaintext.
+    Tls12Cid,
 }
 
 impl ContentType {
@@ -35,16 +43,18 @@ impl ContentType {
             Self::Alert => 21,
             Self::Handshake => 22,
             Self::ApplicationData => 23,
+            Self::Tls12Cid => TLS12_CID,
         }
     }
 
-    /// Parses a wire value (tls12_cid, 25, comes with the Connection ID issue).
+    /// Parses a wire value.
     pub fn from_u8(v: u8) -> Result<Self, WireError> {
         match v {
             20 => Ok(Self::ChangeCipherSpec),
             21 => Ok(Self::Alert),
             22 => Ok(Self::Handshake),
             23 => Ok(Self::ApplicationData),
+            TLS12_CID => Ok(Self::Tls12Cid),
             _ => Err(WireError::Invalid("content type")),
         }
     }
@@ -73,10 +83,16 @@ impl RecordHeader {
 
     /// Appends the header.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_with_cid(out, &[]);
+    }
+
+    /// Appends the header with `cid` before the length (tls12_cid records; empty: plain header).
+    pub fn encode_with_cid(&self, out: &mut Vec<u8>, cid: &[u8]) {
         out.push(self.content_type.to_u8());
         put_u16(out, self.version);
         put_u16(out, self.epoch);
         put_u48(out, self.seq);
+        out.extend_from_slice(cid);
         put_u16(out, self.length);
     }
 }
@@ -93,12 +109,21 @@ pub fn epoch_seq(epoch: u16, seq: u64) -> [u8; 8] {
 pub struct Record<'a> {
     /// Header.
     pub header: RecordHeader,
+    /// Connection ID (tls12_cid records only; empty otherwise).
+    pub cid: &'a [u8],
     /// Fragment (ciphertext for protected epochs).
     pub fragment: &'a [u8],
 }
 
-/// Parses one record from the front of `r`.
+/// Parses one record from the front of `r` (no Connection ID expected).
 pub fn parse_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, WireError> {
+    parse_record_cid(r, 0)
+}
+
+/// Parses one record from the front of `r`; a tls12_cid record carries a CID of `cid_len`
+/// bytes (the receiver's own length: the header does not say it). With `cid_len` 0 a
+/// tls12_cid record is malformed (a zero-length CID means plain records, RFC 9146 §3).
+pub fn parse_record_cid<'a>(r: &mut Reader<'a>, cid_len: usize) -> Result<Record<'a>, WireError> {
     let content_type = ContentType::from_u8(r.u8("record type")?)?;
     let version = r.u16("record version")?;
     if version != DTLS12 && version != DTLS10 {
@@ -106,6 +131,14 @@ pub fn parse_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, WireError> {
     }
     let epoch = r.u16("record epoch")?;
     let seq = r.u48("record seq")?;
+    let cid = if content_type == ContentType::Tls12Cid {
+        if cid_len == 0 || epoch == 0 {
+            return Err(WireError::Invalid("tls12_cid record"));
+        }
+        r.take(cid_len, "record cid")?
+    } else {
+        &[]
+    };
     let length = r.u16("record length")?;
     if usize::from(length) > MAX_FRAGMENT {
         return Err(WireError::Invalid("record length"));
@@ -119,6 +152,7 @@ pub fn parse_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, WireError> {
             seq,
             length,
         },
+        cid,
         fragment,
     })
 }
@@ -126,15 +160,29 @@ pub fn parse_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, WireError> {
 /// Splits a datagram into records. A malformed record ends the datagram (RFC 6347 §4.1.2.7:
 /// invalid records are discarded); the records before it are kept.
 pub fn split_datagram(data: &[u8]) -> (Vec<Record<'_>>, Option<WireError>) {
+    split_datagram_cid(data, 0)
+}
+
+/// [`split_datagram`] for a receiver whose Connection ID is `cid_len` bytes long.
+pub fn split_datagram_cid(data: &[u8], cid_len: usize) -> (Vec<Record<'_>>, Option<WireError>) {
     let mut r = Reader::new(data);
     let mut out = Vec::new();
     while !r.is_empty() {
-        match parse_record(&mut r) {
+        match parse_record_cid(&mut r, cid_len) {
             Ok(rec) => out.push(rec),
             Err(e) => return (out, Some(e)),
         }
     }
     (out, None)
+}
+
+/// The Connection ID of a datagram that starts with a tls12_cid record, for routing; `None`
+/// for anything else (or too short).
+pub fn peek_cid(data: &[u8], cid_len: usize) -> Option<&[u8]> {
+    if cid_len == 0 || data.first() != Some(&TLS12_CID) {
+        return None;
+    }
+    data.get(11..11 + cid_len)
 }
 
 #[cfg(test)]
@@ -178,5 +226,30 @@ mod tests {
         assert!(split_datagram(&d).1.is_none());
         d[0] = 99;
         assert!(split_datagram(&d).1.is_some());
+    }
+
+    #[test]
+    fn tls12_cid_header_carries_the_cid_before_the_length() {
+        let h = RecordHeader {
+            content_type: ContentType::Tls12Cid,
+            version: DTLS12,
+            epoch: 1,
+            seq: 2,
+            length: 3,
+        };
+        let mut d = Vec::new();
+        h.encode_with_cid(&mut d, &[0xC1, 0xD5, 0xE7, 0xF0]);
+        d.extend_from_slice(&[7, 8, 9]);
+        assert_eq!(&d[..11], &[25, 0xFE, 0xFD, 0, 1, 0, 0, 0, 0, 0, 2]);
+        assert_eq!(&d[11..17], &[0xC1, 0xD5, 0xE7, 0xF0, 0, 3]);
+        assert_eq!(peek_cid(&d, 4), Some(&[0xC1, 0xD5, 0xE7, 0xF0][..]));
+        let (recs, err) = split_datagram_cid(&d, 4);
+        assert!(err.is_none());
+        assert_eq!(recs[0].cid, &[0xC1, 0xD5, 0xE7, 0xF0]);
+        assert_eq!(recs[0].fragment, &[7, 8, 9]);
+        // without a CID length, or in epoch 0, a tls12_cid record does not parse
+        assert!(split_datagram(&d).1.is_some());
+        d[4] = 0;
+        assert!(split_datagram_cid(&d, 4).1.is_some());
     }
 }
