@@ -408,7 +408,7 @@ impl UpstreamSession {
             self.ensure(now);
         } else if !self.bootstrap_in_flight
             && self.pending.is_none()
-            && !self.retry_at.is_some_and(|t| now.mono < t)
+            && self.retry_at.is_none_or(|t| now.mono >= t)
             && ctx.remaining(now.wall) <= self.cfg.rekey_before
             && self
                 .active
