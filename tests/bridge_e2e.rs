@@ -467,3 +467,29 @@ fn start_server_later() -> Running {
         "placeholder",
     )
 }
+
+#[test]
+fn libcoap_through_gba_bridge_with_the_card_behind_a_virtual_modem() {
+    if !require(
+        "coap-client-notls and coap-server-notls (libcoap3-bin)",
+        have("coap-client-notls") && have("coap-server-notls"),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let card = profile_copy(dir.path(), "demo.toml");
+    let link = dir.path().join("ttyMODEM");
+    let _modem = spawn_ready(
+        Command::new(bin())
+            .args(["softsim", "modem", "--profile"])
+            .arg(&card)
+            .arg("--link")
+            .arg(&link),
+        "softsim modem",
+    );
+    libcoap_round(
+        dir.path(),
+        &format!("modem = \"{}\"", link.display()),
+        Some(&card.with_extension("toml.state")),
+    );
+}
