@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 struct Net {
+    server_cfg: std::path::PathBuf,
     _bsf: Running,
     _backend: KillOnDrop,
     server: Running,
@@ -58,7 +59,9 @@ fn network(dir: &Path) -> Net {
         dir,
         "server.toml",
         &format!(
-            "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:{coap_port}\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
+            "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{coap_port}\"\nstate_dir = \"{}\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
+            free_udp_port(),
+            dir.join("server-state").display(),
             token.display()
         ),
     );
@@ -71,6 +74,7 @@ fn network(dir: &Path) -> Net {
         "simbridge server",
     );
     Net {
+        server_cfg,
         _bsf: bsf,
         _backend: KillOnDrop(Some(backend)),
         server,
@@ -84,7 +88,7 @@ fn gateway_config(dir: &Path, net: &Net, card: &str) -> std::path::PathBuf {
         dir,
         "gateway.toml",
         &format!(
-            "state_dir = \"{}\"\n[card]\n{card}\n[gba]\nbsf = \"{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{}\"\npsk = \"gba\"\n",
+            "state_dir = \"{}\"\n[card]\n{card}\n[gba]\nbsf = \"{}\"\n[session]\nsuspect_after_secs = 2\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{}\"\npsk = \"gba\"\n",
             dir.join("gw-state").display(),
             net.bsf_url,
             upstream.port()
@@ -146,6 +150,13 @@ fn libcoap_round(dir: &Path, card_line: &str, card_state: Option<&Path>) {
     assert_eq!(
         coap(&["-m", "get", &format!("{base}/example_data")]),
         "through-the-bridge"
+    );
+    // ... and, the server having kept the session, without any handshake (export + CID).
+    let log = gw.stderr_lines(Duration::from_millis(200));
+    assert!(log.iter().any(|l| l.contains("no handshake")), "{log:?}");
+    assert!(
+        !log.iter().any(|l| l.contains("upstream session up")),
+        "a handshake ran after the restart: {log:?}"
     );
     if let (Some(p), Some(before)) = (card_state, before) {
         assert_eq!(
@@ -378,4 +389,107 @@ fn openssl_s_client_against_our_server() {
     let _ = stop_tx.send(());
     let _ = echo_thread.join();
     assert_eq!(server.terminate(), Some(0));
+}
+
+fn start_server(cfg: &Path) -> Running {
+    spawn_ready(
+        Command::new(bin())
+            .arg("server")
+            .arg("--config")
+            .arg(cfg)
+            .env("RUST_LOG", "info"),
+        "simbridge server",
+    )
+}
+
+#[test]
+fn server_restart_with_and_without_saved_state() {
+    if !require(
+        "coap-client-notls and coap-server-notls (libcoap3-bin)",
+        have("coap-client-notls") && have("coap-server-notls"),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let card = profile_copy(dir.path(), "demo.toml");
+    let mut net = network(dir.path());
+    let cfg = gateway_config(
+        dir.path(),
+        &net,
+        &format!("softsim = \"{}\"", card.display()),
+    );
+    let gw = spawn_ready(
+        Command::new(bin())
+            .arg("bridge")
+            .arg("--config")
+            .arg(&cfg)
+            .env("RUST_LOG", "info"),
+        "simbridge bridge",
+    );
+    let base = format!("coap://{}", addr_in(&gw.first_line));
+    coap(&["-m", "put", "-e", "kept", &format!("{base}/example_data")]);
+
+    // A graceful restart: the server saves its sessions on SIGTERM and continues them.
+    let server = std::mem::replace(&mut net.server, start_server_later());
+    assert_eq!(server.terminate(), Some(0));
+    net.server = start_server(&net.server_cfg);
+    assert_eq!(
+        coap(&["-m", "get", &format!("{base}/example_data")]),
+        "kept"
+    );
+    let log = net.server.stderr_lines(Duration::from_millis(200));
+    assert!(
+        log.iter().any(|l| l.contains("1 sessions continued")),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("session up")),
+        "a handshake after a graceful restart: {log:?}"
+    );
+
+    // A crash: no saved state; the gateway notices the silence and makes a new session.
+    let server = std::mem::replace(&mut net.server, start_server_later());
+    drop(server); // SIGKILL
+    net.server = start_server(&net.server_cfg);
+    assert_eq!(
+        coap(&["-m", "get", &format!("{base}/example_data")]),
+        "kept"
+    );
+    let log = net.server.stderr_lines(Duration::from_millis(200));
+    assert!(log.iter().any(|l| l.contains("session up")), "{log:?}");
+    assert_eq!(gw.terminate(), Some(0));
+}
+
+/// A placeholder while a server is swapped (a finished `true` process).
+fn start_server_later() -> Running {
+    spawn_ready(
+        Command::new("sh").args(["-c", "echo placeholder"]),
+        "placeholder",
+    )
+}
+
+#[test]
+fn libcoap_through_gba_bridge_with_the_card_behind_a_virtual_modem() {
+    if !require(
+        "coap-client-notls and coap-server-notls (libcoap3-bin)",
+        have("coap-client-notls") && have("coap-server-notls"),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let card = profile_copy(dir.path(), "demo.toml");
+    let link = dir.path().join("ttyMODEM");
+    let _modem = spawn_ready(
+        Command::new(bin())
+            .args(["softsim", "modem", "--profile"])
+            .arg(&card)
+            .arg("--link")
+            .arg(&link),
+        "softsim modem",
+    );
+    libcoap_round(
+        dir.path(),
+        &format!("modem = \"{}\"", link.display()),
+        Some(&card.with_extension("toml.state")),
+    );
 }

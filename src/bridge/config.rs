@@ -85,6 +85,8 @@ pub struct SessionKnobs {
     pub retransmit_max_ms: Option<u64>,
     /// Largest UDP payload sent.
     pub mtu: Option<usize>,
+    /// Ask the server for an RFC 9146 Connection ID (default true).
+    pub connection_id: Option<bool>,
 }
 
 /// A route's PSK: "gba", or a static identity with a key file.

@@ -41,6 +41,8 @@ pub struct RouteSpec {
     pub keys: KeySource,
     /// Session policy.
     pub session: SessionConfig,
+    /// Where the route keeps its session across restarts (`None`: nowhere).
+    pub state: Option<super::route_state::RouteState>,
 }
 
 /// A running route.
@@ -117,6 +119,8 @@ impl Gateway {
                 session: UpstreamSession::new(spec.session, spec.keys),
                 peers: PeerMap::new(seed_from(local_addr)),
                 keys: keys.clone(),
+                state: spec.state,
+                saved_version: 0,
                 metrics: metrics.clone(),
                 established: established.clone(),
                 stop: stop.clone(),
@@ -195,6 +199,8 @@ struct RouteLoop {
     session: UpstreamSession,
     peers: PeerMap,
     keys: Option<Sender<(KeyRequest, ReplyTo)>>,
+    state: Option<super::route_state::RouteState>,
+    saved_version: u64,
     metrics: Arc<Mutex<SessionMetrics>>,
     established: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -205,11 +211,25 @@ impl RouteLoop {
         let (reply_tx, reply_rx) = mpsc::channel::<KeyReply>();
         let mut events = Events::with_capacity(64);
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        self.session.connect(Now::system());
+        let restored = match &self.state {
+            Some(st) => st.restore(&self.name, &mut self.session, Now::system()),
+            None => false,
+        };
+        if !restored {
+            self.session.connect(Now::system());
+        }
+        self.saved_version = self.session.resumable().0;
         let mut last_publish = Instant::now();
         loop {
             self.flush(&reply_tx)?;
             if self.stop.load(Ordering::SeqCst) {
+                if let Some(st) = &self.state {
+                    // Keep the session for the next start; closing it would end it at the server.
+                    st.save_session(&self.name, &self.session);
+                    st.save_export(&self.name, &mut self.session);
+                    self.publish();
+                    return Ok(());
+                }
                 self.session.close();
                 self.flush(&reply_tx)?;
                 self.publish();
@@ -249,7 +269,14 @@ impl RouteLoop {
         }
     }
 
-    fn publish(&self) {
+    fn publish(&mut self) {
+        let version = self.session.resumable().0;
+        if version != self.saved_version {
+            self.saved_version = version;
+            if let Some(st) = &self.state {
+                st.save_session(&self.name, &self.session);
+            }
+        }
         if let Ok(mut m) = self.metrics.lock() {
             *m = self.session.metrics();
         }

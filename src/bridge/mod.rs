@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod keyservice;
 pub mod naf_keys;
 pub mod peers;
+pub mod route_state;
 pub mod server;
 pub mod state;
 

@@ -36,7 +36,14 @@ pub struct ServerSpec {
     pub dtls: ServerConfig,
     /// PSKs.
     pub keys: Arc<NafKeys>,
+    /// State directory for the graceful restart (export on stop, import on start); `None`: none.
+    pub state_dir: Option<std::path::PathBuf>,
 }
+
+/// Files of the graceful restart in the state directory.
+const EXPORT_FILE: &str = "server-sessions.export";
+const KEY_FILE: &str = "server-export.key";
+const LEDGER_FILE: &str = "server-import.ledger";
 
 /// Counters of a running server.
 #[derive(Debug, Default)]
@@ -75,8 +82,12 @@ impl Server {
         let addr = sock.local_addr()?;
         let mut dtls = spec.dtls;
         dtls.psk = spec.keys.clone();
-        let endpoint = Endpoint::new(Arc::new(dtls))
+        let mut endpoint = Endpoint::new(Arc::new(dtls))
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+        let restart = match &spec.state_dir {
+            Some(dir) => Some(restore(&mut endpoint, dir)?),
+            None => None,
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(ServerCounters::default());
         let (key_tx, key_rx) = mpsc::channel();
@@ -89,6 +100,7 @@ impl Server {
             tokens: HashMap::new(),
             next_token: BACKEND_BASE,
             keys: spec.keys,
+            restart,
             key_tx,
             key_rx,
             waker: waker.clone(),
@@ -151,6 +163,8 @@ struct ServerLoop {
     tokens: HashMap<Token, SocketAddr>,
     next_token: usize,
     keys: Arc<NafKeys>,
+    /// State directory and export key, for saving the sessions at stop.
+    restart: Option<(std::path::PathBuf, crate::secret::Secret<32>)>,
     key_tx: Sender<KeyResult>,
     key_rx: Receiver<KeyResult>,
     waker: Arc<Waker>,
@@ -165,6 +179,7 @@ impl ServerLoop {
         loop {
             self.flush();
             if self.stop.load(Ordering::SeqCst) {
+                self.save();
                 return Ok(());
             }
             let wait = self
@@ -199,6 +214,26 @@ impl ServerLoop {
                 }
             }
             self.endpoint.handle_timeout(now);
+        }
+    }
+
+    /// Graceful restart, part 1: every established session goes to the state directory.
+    fn save(&mut self) {
+        let Some((dir, key)) = &self.restart else {
+            return;
+        };
+        match self
+            .endpoint
+            .save_all(key.expose(), crate::dtls::export::DEFAULT_RESERVE)
+        {
+            Ok(blob) => match crate::fsutil::write_atomic_private(&dir.join(EXPORT_FILE), &blob) {
+                Ok(()) => info!(
+                    "server: {} sessions saved for the restart",
+                    self.endpoint.connection_count()
+                ),
+                Err(e) => warn!("server: cannot save sessions in {}: {e}", dir.display()),
+            },
+            Err(e) => warn!("server: cannot export sessions: {e}"),
         }
     }
 
@@ -272,6 +307,14 @@ impl ServerLoop {
     }
 
     fn flush(&mut self) {
+        while let Some((old, new)) = self.endpoint.poll_address_change() {
+            // A NAT rebinding under a Connection ID: the session (and its backend socket) moves.
+            if let Some((t, s)) = self.backends.remove(&old) {
+                self.tokens.insert(t, new);
+                self.backends.insert(new, (t, s));
+            }
+            info!("{old}: moved to {new} (Connection ID)");
+        }
         while let Some((peer, ev)) = self.endpoint.poll_event() {
             match ev {
                 Event::Connected {
@@ -359,4 +402,21 @@ impl ServerLoop {
             let _ = self.key_tx.send((peer, Ok(None)));
         }
     }
+}
+
+/// Graceful restart, part 2: loads (and consumes) the sessions saved by the last stop.
+fn restore(
+    endpoint: &mut Endpoint,
+    dir: &std::path::Path,
+) -> io::Result<(std::path::PathBuf, crate::secret::Secret<32>)> {
+    std::fs::create_dir_all(dir)?;
+    let key = super::state::load_or_create_key(&dir.join(KEY_FILE))?;
+    if let Some(blob) = super::state::take_file(&dir.join(EXPORT_FILE))? {
+        let mut ledger = super::state::FileLedger::open(&dir.join(LEDGER_FILE))?;
+        match endpoint.load_all_with(&blob, key.expose(), &mut ledger) {
+            Ok(n) => info!("server: {n} sessions continued from before the restart"),
+            Err(e) => warn!("server: saved sessions not loaded: {e}"),
+        }
+    }
+    Ok((dir.to_path_buf(), key))
 }

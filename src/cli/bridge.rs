@@ -6,6 +6,7 @@ use super::signals::termination_flag;
 use super::{CliError, CliResult};
 use simbridge::bridge::config::GatewayConfig;
 use simbridge::bridge::keyservice::CardOpener;
+use simbridge::bridge::route_state::RouteState;
 use simbridge::bridge::{Gateway, KeyService, KeyServiceConfig, RouteSpec};
 use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::ClientConfig;
@@ -40,6 +41,9 @@ fn session_config(cfg: &GatewayConfig, r: &simbridge::bridge::config::ValidRoute
         dtls.common.mtu = mtu;
     }
     dtls.server_name = r.sni.clone();
+    // Ask the server for a Connection ID (we need none ourselves): a NAT rebinding then costs
+    // no handshake (RFC 9146).
+    dtls.connection_id = cfg.session.connection_id.unwrap_or(true).then_some(0);
     let mut s = SessionConfig::new(dtls);
     if let Some(q) = cfg.session.queue_limit {
         s.queue_limit = q;
@@ -88,6 +92,14 @@ pub fn run(args: BridgeArgs) -> CliResult {
     } else {
         None
     };
+    std::fs::create_dir_all(&cfg.state_dir)
+        .map_err(|e| CliError::new(format!("state_dir {}: {e}", cfg.state_dir.display())))?;
+    let key = simbridge::bridge::state::load_or_create_key(&cfg.state_dir.join("export.key"))
+        .map_err(|e| CliError::new(format!("state_dir {}: {e}", cfg.state_dir.display())))?;
+    let state = RouteState {
+        dir: cfg.state_dir.clone(),
+        key: Arc::new(key),
+    };
     let specs = cfg
         .routes
         .iter()
@@ -110,6 +122,7 @@ pub fn run(args: BridgeArgs) -> CliResult {
                 },
             },
             session: session_config(&cfg, r),
+            state: Some(state.clone()),
         })
         .collect();
     let gateway = Gateway::start(specs, key_service.as_ref().and_then(|k| k.sender()))

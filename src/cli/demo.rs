@@ -172,6 +172,7 @@ pub fn run(args: DemoArgs) -> CliResult {
         backend: echo,
         dtls: server_cfg,
         keys,
+        state_dir: None,
     })
     .map_err(|e| fail("server", e))?;
 
@@ -198,6 +199,7 @@ pub fn run(args: DemoArgs) -> CliResult {
     });
     let mut client_cfg = ClientConfig::new(placeholder);
     client_cfg.common.suites = suites;
+    client_cfg.connection_id = Some(0);
     let route = RouteSpec {
         name: NAF.into(),
         listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
@@ -207,6 +209,7 @@ pub fn run(args: DemoArgs) -> CliResult {
             ua: None,
         },
         session: SessionConfig::new(client_cfg),
+        state: None,
     };
     let gateway =
         Gateway::start(vec![route], key_service.sender()).map_err(|e| fail("gateway", e))?;

@@ -51,6 +51,7 @@ pub fn run(args: ServerArgs) -> CliResult {
         backend: cfg.backend,
         dtls,
         keys,
+        state_dir: cfg.state_dir.clone(),
     })
     .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
     println!("server listening on {}", server.local_addr());

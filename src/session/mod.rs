@@ -458,9 +458,14 @@ impl UpstreamSession {
         (self.resume_version, self.resume.as_ref().map(|(s, _)| s))
     }
 
-    /// A session saved before a restart, offered at the next handshake if the key still matches.
-    pub fn set_resumable(&mut self, session: Session) {
-        let btid = self.ctx.as_ref().map(|c| c.btid.clone());
+    /// The B-TID of the key the resumable session and the active connection were made with.
+    pub fn session_btid(&self) -> Option<&str> {
+        self.resume.as_ref().and_then(|(_, b)| b.as_deref())
+    }
+
+    /// A session saved before a restart (with the B-TID of its key), offered at the next
+    /// handshake if the key still matches.
+    pub fn set_resumable(&mut self, session: Session, btid: Option<String>) {
         self.resume = Some((session, btid));
     }
 
@@ -478,12 +483,14 @@ impl UpstreamSession {
     }
 
     /// Continues a connection exported before a restart: no handshake at all. The ledger
-    /// refuses an export that was imported before.
+    /// refuses an export that was imported before. `btid` is the B-TID of the key the exported
+    /// connection used (saved beside the export).
     pub fn import(
         &mut self,
         now: Now,
         blob: &[u8],
         key: &[u8],
+        btid: Option<String>,
         ledger: &mut dyn ImportLedger,
     ) -> Result<(), ExportError> {
         self.last = Some(now);
@@ -493,7 +500,11 @@ impl UpstreamSession {
             context: self.ctx.clone(),
         });
         let conn = Connection::import_state(blob, key, ImportRole::Client(Arc::new(cfg)), ledger)?;
-        let btid = self.ctx.as_ref().map(|c| c.btid.clone());
+        let btid = btid.or_else(|| self.ctx.as_ref().map(|c| c.btid.clone()));
+        if self.ctx.is_none() && matches!(self.source, KeySource::Gba { .. }) {
+            // Learn the key's lifetime from the cached bootstrapping context (no AKA).
+            self.request_bootstrap(false);
+        }
         self.metrics.handshakes_none_needed += 1;
         info!("upstream session continued from its export: no handshake");
         let base = Some(conn.stats().clone());

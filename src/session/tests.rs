@@ -435,7 +435,7 @@ fn day(cid: bool) -> SessionMetrics {
                 Some(blob) => {
                     let mut ledger = crate::dtls::export::MemoryLedger::default();
                     lab.session
-                        .import(lab.now, &blob, &key, &mut ledger)
+                        .import(lab.now, &blob, &key, None, &mut ledger)
                         .expect("import");
                 }
                 None => lab.session.connect(lab.now),
@@ -573,14 +573,14 @@ fn a_restarted_gateway_continues_from_its_export_once() {
     let mut ledger = crate::dtls::export::MemoryLedger::default();
     lab.session = UpstreamSession::new(cfg.clone(), source.clone());
     lab.session
-        .import(lab.now, &blob, &key, &mut ledger)
+        .import(lab.now, &blob, &key, None, &mut ledger)
         .expect("import");
     lab.session.send(lab.now, b"after restart");
     pump_nat(&mut lab, 1); // a new socket: a new source port
     assert_eq!(lab.received(), vec![b"after restart".to_vec()]);
     assert_eq!(lab.session.metrics().handshakes_full, 0);
     let mut other = UpstreamSession::new(cfg, source);
-    let again = other.import(lab.now, &blob, &key, &mut ledger);
+    let again = other.import(lab.now, &blob, &key, None, &mut ledger);
     assert!(
         matches!(again, Err(ExportError::AlreadyImported)),
         "{again:?}"
@@ -590,6 +590,7 @@ fn a_restarted_gateway_continues_from_its_export_once() {
             lab.now,
             &blob,
             &[4u8; 32],
+            None,
             &mut ledger
         ),
         Err(ExportError::Authentication)

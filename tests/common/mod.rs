@@ -195,9 +195,16 @@ pub struct Running {
     pub guard: KillOnDrop,
     pub first_line: String,
     pub lines: std::sync::mpsc::Receiver<String>,
+    pub errs: std::sync::mpsc::Receiver<String>,
 }
 
 impl Running {
+    /// Stderr lines printed so far (waits `settle` for late ones).
+    pub fn stderr_lines(&self, settle: Duration) -> Vec<String> {
+        std::thread::sleep(settle);
+        self.errs.try_iter().collect()
+    }
+
     /// Sends SIGTERM and waits (bounded) for a clean exit; returns the exit code.
     pub fn terminate(mut self) -> Option<i32> {
         let child = self.guard.0.as_mut()?;
@@ -260,6 +267,7 @@ pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
         guard,
         first_line,
         lines: rx,
+        errs: erx,
     }
 }
 

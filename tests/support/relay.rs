@@ -30,6 +30,9 @@ pub struct RelayConfig {
     pub hold: Duration,
     /// Percentage of datagrams sent twice.
     pub duplicate_percent: u8,
+    /// NAT rebinding: every this many client→server datagrams the relay forwards from a new
+    /// source port (0: never).
+    pub rebind_every: u64,
 }
 
 impl Default for RelayConfig {
@@ -42,6 +45,7 @@ impl Default for RelayConfig {
             reorder_percent: 0,
             hold: Duration::from_millis(150),
             duplicate_percent: 0,
+            rebind_every: 0,
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct RelayStats {
     pub s2c: DirStats,
     /// Runs of consecutive datagrams in one direction (a flight each when nothing is lost).
     pub flights: u64,
+    /// NAT rebindings made.
+    pub rebinds: u64,
     last_dir: Option<bool>,
 }
 
@@ -119,6 +125,7 @@ impl Rng {
 
 /// A running relay; stops (and joins its thread) on drop.
 pub struct Relay {
+    rebind_now: Arc<AtomicBool>,
     addr: SocketAddr,
     stats: Arc<Mutex<RelayStats>>,
     stop: Arc<AtomicBool>,
@@ -126,7 +133,9 @@ pub struct Relay {
 }
 
 struct Worker {
+    rebind_now: Arc<AtomicBool>,
     cfg: RelayConfig,
+    server: SocketAddr,
     front: UdpSocket,
     back: UdpSocket,
     client: Option<SocketAddr>,
@@ -158,6 +167,9 @@ impl Worker {
             d.sizes.push(data.len());
             d.datagrams
         };
+        if c2s && self.cfg.rebind_every > 0 && n % self.cfg.rebind_every == 0 {
+            self.rebind();
+        }
         let listed = if c2s {
             self.cfg.drop_c2s.contains(&n)
         } else {
@@ -196,9 +208,28 @@ impl Worker {
         }
     }
 
+    /// A new outbound socket: the server sees the client come from another port.
+    fn rebind(&mut self) {
+        let local = if self.server.is_ipv4() {
+            "127.0.0.1:0"
+        } else {
+            "[::1]:0"
+        };
+        let Ok(back) = UdpSocket::bind(local) else {
+            return;
+        };
+        if back.connect(self.server).is_ok() && back.set_nonblocking(true).is_ok() {
+            self.back = back;
+            self.stats.lock().expect("relay stats").rebinds += 1;
+        }
+    }
+
     fn run(mut self, stop: Arc<AtomicBool>) {
         let mut buf = vec![0u8; 65536];
         while !stop.load(Ordering::Relaxed) {
+            if self.rebind_now.swap(false, Ordering::SeqCst) {
+                self.rebind();
+            }
             let mut idle = true;
             if let Ok((n, from)) = self.front.recv_from(&mut buf) {
                 idle = false;
@@ -252,7 +283,10 @@ impl Relay {
         let addr = front.local_addr().expect("relay addr");
         let stats = Arc::new(Mutex::new(RelayStats::default()));
         let stop = Arc::new(AtomicBool::new(false));
+        let rebind_now = Arc::new(AtomicBool::new(false));
         let worker = Worker {
+            rebind_now: rebind_now.clone(),
+            server,
             rng: Rng(cfg.seed),
             cfg,
             front,
@@ -264,11 +298,17 @@ impl Relay {
         let s = stop.clone();
         let thread = std::thread::spawn(move || worker.run(s));
         Relay {
+            rebind_now,
             addr,
             stats,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Makes the next client→server datagram leave from a new source port (a NAT rebinding).
+    pub fn rebind(&self) {
+        self.rebind_now.store(true, Ordering::SeqCst);
     }
 
     /// The address clients connect to.
