@@ -96,6 +96,8 @@ pub struct SessionConfig {
     pub retry_min: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
+    /// How long a replaced session still receives (replies in flight) before it is closed.
+    pub drain: Duration,
 }
 
 impl SessionConfig {
@@ -110,6 +112,7 @@ impl SessionConfig {
             suspect_after: Some(Duration::from_secs(60)),
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
+            drain: Duration::from_secs(5),
         }
     }
 }
@@ -131,6 +134,8 @@ pub struct UpstreamSession {
     ctx: Option<Arc<BootstrapContext>>,
     active: Option<Slot>,
     pending: Option<Slot>,
+    /// A replaced session that still receives until the deadline (make-before-break).
+    draining: Option<(Slot, Instant)>,
     outbox: VecDeque<(PathId, Vec<u8>)>,
     queue: VecDeque<Vec<u8>>,
     received: VecDeque<Vec<u8>>,
@@ -159,6 +164,7 @@ impl UpstreamSession {
             ctx: None,
             active: None,
             pending: None,
+            draining: None,
             outbox: VecDeque::new(),
             queue: VecDeque::new(),
             received: VecDeque::new(),
@@ -235,6 +241,8 @@ impl UpstreamSession {
             s.conn.handle_datagram(now.mono, data);
         } else if let Some(s) = self.active.as_mut().filter(|s| s.path == path) {
             s.conn.handle_datagram(now.mono, data);
+        } else if let Some((s, _)) = self.draining.as_mut().filter(|(s, _)| s.path == path) {
+            s.conn.handle_datagram(now.mono, data);
         } else {
             log::debug!("datagram on idle path {path:?} ignored");
             return;
@@ -247,9 +255,13 @@ impl UpstreamSession {
         if let Some(t) = self.outbox.pop_front() {
             return Some(t);
         }
-        for slot in [self.active.as_mut(), self.pending.as_mut()]
-            .into_iter()
-            .flatten()
+        for slot in [
+            self.active.as_mut(),
+            self.pending.as_mut(),
+            self.draining.as_mut().map(|(s, _)| s),
+        ]
+        .into_iter()
+        .flatten()
         {
             if let Some(d) = slot.conn.poll_transmit() {
                 return Some((slot.path, d));
@@ -345,6 +357,7 @@ impl UpstreamSession {
         {
             consider(slot.conn.poll_timeout());
         }
+        consider(self.draining.as_ref().map(|(_, until)| *until));
         consider(self.retry_at);
         if let (Some(since), Some(after)) = (self.unanswered_since, self.cfg.suspect_after) {
             if self.pending.is_none() {
@@ -378,6 +391,15 @@ impl UpstreamSession {
             slot.conn.handle_timeout(now.mono);
         }
         self.process(now);
+        if self
+            .draining
+            .as_ref()
+            .is_some_and(|(_, until)| now.mono >= *until)
+        {
+            if let Some((old, _)) = self.draining.take() {
+                self.retire(old, true);
+            }
+        }
         self.check_key_lifetime(now);
         if let (Some(since), Some(after), true) = (
             self.unanswered_since,
@@ -426,9 +448,13 @@ impl UpstreamSession {
 
     /// Closes the session (close_notify) and stops reconnecting.
     pub fn close(&mut self) {
-        for slot in [self.pending.take(), self.active.take()]
-            .into_iter()
-            .flatten()
+        for slot in [
+            self.pending.take(),
+            self.active.take(),
+            self.draining.take().map(|(s, _)| s),
+        ]
+        .into_iter()
+        .flatten()
         {
             self.retire(slot, true);
         }
@@ -438,9 +464,13 @@ impl UpstreamSession {
     /// Counters so far (retired and live connections).
     pub fn metrics(&self) -> SessionMetrics {
         let mut live = SessionMetrics::default();
-        for slot in [self.active.as_ref(), self.pending.as_ref()]
-            .into_iter()
-            .flatten()
+        for slot in [
+            self.active.as_ref(),
+            self.pending.as_ref(),
+            self.draining.as_ref().map(|(s, _)| s),
+        ]
+        .into_iter()
+        .flatten()
         {
             live.add_connection(slot.conn.stats(), slot.base.as_ref());
         }
@@ -615,6 +645,21 @@ impl UpstreamSession {
         while let Some(ev) = self.active.as_mut().and_then(|s| s.conn.poll_event()) {
             self.active_event(now, ev);
         }
+        while let Some(ev) = self
+            .draining
+            .as_mut()
+            .and_then(|(s, _)| s.conn.poll_event())
+        {
+            match ev {
+                Event::Data(d) => self.received.push_back(d),
+                Event::Closed { .. } => {
+                    if let Some((old, _)) = self.draining.take() {
+                        self.retire(old, false);
+                    }
+                }
+                Event::Connected { .. } | Event::PskRequested { .. } => {}
+            }
+        }
     }
 
     fn pending_event(&mut self, now: Now, ev: Event) {
@@ -645,7 +690,12 @@ impl UpstreamSession {
                 );
                 if let Some(old) = self.active.take() {
                     self.metrics.rekeys += u64::from(old.btid != slot.btid);
-                    self.retire(old, true);
+                    // Make-before-break: the old session still receives replies in flight for a
+                    // moment; new data goes to the new one.
+                    if let Some((older, _)) = self.draining.take() {
+                        self.retire(older, true);
+                    }
+                    self.draining = Some((old, now.mono + self.cfg.drain));
                 }
                 if let Some(sess) = slot.conn.session() {
                     self.resume = Some((sess.clone(), slot.btid.clone()));

@@ -624,3 +624,26 @@ fn record_overhead_per_message_with_and_without_cid() {
         );
     }
 }
+
+#[test]
+fn a_reply_in_flight_on_the_replaced_session_is_still_delivered() {
+    let life = Duration::from_secs(3600);
+    let (mut lab, store) = gba_lab();
+    assert!(answer_bootstrap(&mut lab, &store, 1, life));
+    // Rekey time: a new key and a new session on the other path.
+    lab.advance(Duration::from_secs(3000 + 10));
+    assert!(answer_bootstrap(&mut lab, &store, 2, life));
+    assert_eq!(lab.session.metrics().rekeys, 1);
+    // The server answers a request it got on the old session just before the switch.
+    lab.server
+        .send(addr(PathId(0)), b"late reply")
+        .expect("old session still open at the server");
+    lab.pump();
+    assert_eq!(lab.received(), vec![b"late reply".to_vec()]);
+    // After the drain period the old session is closed with close_notify.
+    lab.advance(Duration::from_secs(6));
+    assert!(lab
+        .server
+        .connection(&addr(PathId(0)))
+        .is_none_or(|c| c.is_closed()));
+}
