@@ -20,12 +20,6 @@ struct Net {
     bsf_url: String,
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write");
-    p
-}
-
 /// BSF + coap-server backend + our DTLS server, keyed through the key API.
 fn network(dir: &Path) -> Net {
     std::fs::create_dir_all(dir.join("profiles")).expect("dir");
@@ -34,7 +28,7 @@ fn network(dir: &Path) -> Net {
         dir.join("profiles/demo.toml"),
     )
     .expect("copy");
-    let token = write(dir, "token", "e2e-token\n");
+    let token = write_file(dir, "token", "e2e-token\n");
     let bsf = spawn_ready(
         Command::new(bin())
             .args(["bsf", "--listen", "127.0.0.1:0"])
@@ -55,8 +49,7 @@ fn network(dir: &Path) -> Net {
         .stderr(Stdio::null())
         .spawn()
         .expect("coap-server-notls");
-    let server_cfg = write(
-        dir,
+    let server_cfg = write_file(dir,
         "server.toml",
         &format!(
             "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{coap_port}\"\nstate_dir = \"{}\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
@@ -84,8 +77,7 @@ fn network(dir: &Path) -> Net {
 
 fn gateway_config(dir: &Path, net: &Net, card: &str) -> std::path::PathBuf {
     let upstream = addr_in(&net.server.first_line);
-    write(
-        dir,
+    write_file(dir,
         "gateway.toml",
         &format!(
             "state_dir = \"{}\"\n[card]\n{card}\n[gba]\nbsf = \"{}\"\n[session]\nsuspect_after_secs = 2\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{}\"\npsk = \"gba\"\n",
@@ -261,9 +253,8 @@ fn gateway_against_openssl_s_server_with_a_static_psk() {
         }
     });
     std::thread::sleep(Duration::from_millis(300));
-    let keyfile = write(dir.path(), "k.hex", key);
-    let cfg = write(
-        dir.path(),
+    let keyfile = write_file(dir.path(), "k.hex", key);
+    let cfg = write_file(dir.path(),
         "gw.toml",
         &format!(
             "state_dir = \"{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:{port}\"\npsk = {{ identity = \"dev1\", key_file = \"{}\" }}\n",
@@ -321,9 +312,8 @@ fn openssl_s_client_against_our_server() {
             }
         }
     });
-    let keyfile = write(dir.path(), "k.hex", "000102030405060708090a0b0c0d0e0f");
-    let cfg = write(
-        dir.path(),
+    let keyfile = write_file(dir.path(), "k.hex", "000102030405060708090a0b0c0d0e0f");
+    let cfg = write_file(dir.path(),
         "server.toml",
         &format!("listen = \"127.0.0.1:0\"\nbackend = \"{echo_addr}\"\n[[keys.static]]\nidentity = \"client1\"\nkey_file = \"{}\"\n", keyfile.display()),
     );

@@ -5,7 +5,7 @@
 mod common;
 mod support;
 
-use common::{addr_in, bin, spawn_ready, Running};
+use common::{addr_in, bin, spawn_ready, write_file, Running};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
@@ -13,12 +13,6 @@ use std::time::{Duration, Instant};
 use support::{Relay, RelayConfig};
 
 const KEY: &str = "00112233445566778899aabbccddeeff";
-
-fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).expect("write");
-    p
-}
 
 /// A UDP echo backend on a thread; stops when the returned socket's peer thread ends with the test.
 fn echo_backend() -> SocketAddr {
@@ -43,10 +37,9 @@ struct Bridge {
 }
 
 fn bridge(dir: &Path, relay_cfg: RelayConfig, extra_session: &str) -> Bridge {
-    let key = write(dir, "k.hex", KEY);
+    let key = write_file(dir, "k.hex", KEY);
     let backend = echo_backend();
-    let server_cfg = write(
-        dir,
+    let server_cfg = write_file(dir,
         "server.toml",
         &format!(
             "listen = \"127.0.0.1:0\"\nbackend = \"{backend}\"\n[[keys.static]]\nidentity = \"dev1\"\nkey_file = \"{}\"\n",
@@ -62,8 +55,7 @@ fn bridge(dir: &Path, relay_cfg: RelayConfig, extra_session: &str) -> Bridge {
         "simbridge server",
     );
     let relay = Relay::start(addr_in(&server.first_line), relay_cfg);
-    let gw_cfg = write(
-        dir,
+    let gw_cfg = write_file(dir,
         "gw.toml",
         &format!(
             "state_dir = \"{}\"\n[session]\nretransmit_initial_ms = 200\n{extra_session}\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\npsk = {{ identity = \"dev1\", key_file = \"{}\" }}\n",

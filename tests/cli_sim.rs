@@ -148,7 +148,7 @@ fn bad_input_is_named() {
     ]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--autn: expected 32 hex digits, got 2"));
 
-    let broken = profile_text(
+    let broken = write_file(
         dir.path(),
         "broken.toml",
         "iccid = \"8988211000000000001\"\nimsi = \"00101\"\n",

@@ -78,7 +78,7 @@ fn libosmocore_auts_comes_from_a_card_at_sqn_31() {
         "iccid = \"8988211000000000098\"\nimsi = \"001010000000098\"\nmnc_length = 2\nk = \"{}\"\nopc = \"{}\"\namf = \"0000\"\nsqn = \"00000000001f\"\nind_bits = 0\n",
         c.k, c.opc
     );
-    let p = profile_text(dir.path(), "osmo.toml", &text);
+    let p = write_file(dir.path(), "osmo.toml", &text);
     let mut u = open(&p);
     let keys = SubscriberKeys::from_opc(h(&c.k), h(&c.opc));
     success(u.authenticate(&h(&c.rand), &h(&c.autn)).expect("first"));

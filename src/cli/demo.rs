@@ -20,7 +20,7 @@ use simbridge::secret::SecretVec;
 use simbridge::session::{KeySource, SessionConfig, SessionMetrics};
 use simbridge::softsim::{Profile, SoftUsim};
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -265,7 +265,6 @@ pub fn run(args: DemoArgs) -> CliResult {
         server_handshakes,
         msg_time,
         t0.elapsed(),
-        &card_profile,
     )
 }
 
@@ -276,7 +275,6 @@ fn report(
     server_handshakes: u64,
     msg_time: Duration,
     total: Duration,
-    _card: &Path,
 ) -> CliResult {
     let n = f64::from(answered.max(1));
     let handshakes = (m.handshakes_full + m.handshakes_abbreviated).max(1);

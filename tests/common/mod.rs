@@ -89,8 +89,8 @@ pub fn profile_copy(dir: &Path, name: &str) -> PathBuf {
     dst
 }
 
-/// Writes a profile from text into `dir`.
-pub fn profile_text(dir: &Path, name: &str, text: &str) -> PathBuf {
+/// Writes `text` to `dir/name` (profiles, configs, key files).
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let dst = dir.join(name);
     std::fs::write(&dst, text).expect("write profile");
     dst
@@ -107,7 +107,7 @@ pub fn case_profile(dir: &Path, c: &AkaCase, name: &str) -> PathBuf {
         "iccid = \"8988211000000000099\"\nimsi = \"001010000000099\"\nmnc_length = 2\nk = \"{}\"\n{key}\namf = \"{}\"\nsqn = \"{sqn:012x}\"\n",
         c.k, c.amf
     );
-    profile_text(dir, name, &text)
+    write_file(dir, name, &text)
 }
 
 /// Path of the simbridge binary under test.
