@@ -58,14 +58,7 @@ fn network(dir: &Path) -> Net {
             token.display()
         ),
     );
-    let server = spawn_ready(
-        Command::new(bin())
-            .arg("server")
-            .arg("--config")
-            .arg(&server_cfg)
-            .env("RUST_LOG", "info"),
-        "simbridge server",
-    );
+    let server = start_with_config("server", &server_cfg, "simbridge server");
     Net {
         server_cfg,
         _bsf: bsf,
@@ -104,14 +97,7 @@ fn coap(args: &[&str]) -> String {
 fn libcoap_round(dir: &Path, card_line: &str, card_state: Option<&Path>) {
     let net = network(dir);
     let cfg = gateway_config(dir, &net, card_line);
-    let gw = spawn_ready(
-        Command::new(bin())
-            .arg("bridge")
-            .arg("--config")
-            .arg(&cfg)
-            .env("RUST_LOG", "info"),
-        "simbridge bridge",
-    );
+    let gw = start_with_config("bridge", &cfg, "simbridge bridge");
     let local = addr_in(&gw.first_line);
     let base = format!("coap://{local}");
     coap(&[
@@ -130,14 +116,7 @@ fn libcoap_round(dir: &Path, card_line: &str, card_state: Option<&Path>) {
 
     // A restarted gateway uses the cached bootstrap: the card runs no AKA (its SQN state is unchanged).
     let before = card_state.map(|p| std::fs::read(p).expect("card state"));
-    let gw = spawn_ready(
-        Command::new(bin())
-            .arg("bridge")
-            .arg("--config")
-            .arg(&cfg)
-            .env("RUST_LOG", "info"),
-        "simbridge bridge again",
-    );
+    let gw = start_with_config("bridge", &cfg, "simbridge bridge again");
     let base = format!("coap://{}", addr_in(&gw.first_line));
     assert_eq!(
         coap(&["-m", "get", &format!("{base}/example_data")]),
@@ -262,10 +241,7 @@ fn gateway_against_openssl_s_server_with_a_static_psk() {
             keyfile.display()
         ),
     );
-    let gw = spawn_ready(
-        Command::new(bin()).arg("bridge").arg("--config").arg(&cfg),
-        "simbridge bridge",
-    );
+    let gw = start_with_config("bridge", &cfg, "simbridge bridge");
     let local = addr_in(&gw.first_line);
     let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
     client
@@ -317,10 +293,7 @@ fn openssl_s_client_against_our_server() {
         "server.toml",
         &format!("listen = \"127.0.0.1:0\"\nbackend = \"{echo_addr}\"\n[[keys.static]]\nidentity = \"client1\"\nkey_file = \"{}\"\n", keyfile.display()),
     );
-    let server = spawn_ready(
-        Command::new(bin()).arg("server").arg("--config").arg(&cfg),
-        "simbridge server",
-    );
+    let server = start_with_config("server", &cfg, "simbridge server");
     let addr = addr_in(&server.first_line);
     let mut s_client = Command::new("openssl")
         .args([
@@ -382,14 +355,7 @@ fn openssl_s_client_against_our_server() {
 }
 
 fn start_server(cfg: &Path) -> Running {
-    spawn_ready(
-        Command::new(bin())
-            .arg("server")
-            .arg("--config")
-            .arg(cfg)
-            .env("RUST_LOG", "info"),
-        "simbridge server",
-    )
+    start_with_config("server", cfg, "simbridge server")
 }
 
 #[test]
@@ -408,14 +374,7 @@ fn server_restart_with_and_without_saved_state() {
         &net,
         &format!("softsim = \"{}\"", card.display()),
     );
-    let gw = spawn_ready(
-        Command::new(bin())
-            .arg("bridge")
-            .arg("--config")
-            .arg(&cfg)
-            .env("RUST_LOG", "info"),
-        "simbridge bridge",
-    );
+    let gw = start_with_config("bridge", &cfg, "simbridge bridge");
     let base = format!("coap://{}", addr_in(&gw.first_line));
     coap(&["-m", "put", "-e", "kept", &format!("{base}/example_data")]);
 

@@ -5,10 +5,9 @@
 mod common;
 mod support;
 
-use common::{addr_in, bin, spawn_ready, write_file, Running};
+use common::{addr_in, start_with_config, write_file, Running};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{Relay, RelayConfig};
 
@@ -46,14 +45,7 @@ fn bridge(dir: &Path, relay_cfg: RelayConfig, extra_session: &str) -> Bridge {
             key.display()
         ),
     );
-    let server = spawn_ready(
-        Command::new(bin())
-            .arg("server")
-            .arg("--config")
-            .arg(&server_cfg)
-            .env("RUST_LOG", "info"),
-        "simbridge server",
-    );
+    let server = start_with_config("server", &server_cfg, "simbridge server");
     let relay = Relay::start(addr_in(&server.first_line), relay_cfg);
     let gw_cfg = write_file(dir,
         "gw.toml",
@@ -64,14 +56,7 @@ fn bridge(dir: &Path, relay_cfg: RelayConfig, extra_session: &str) -> Bridge {
             key.display()
         ),
     );
-    let gateway = spawn_ready(
-        Command::new(bin())
-            .arg("bridge")
-            .arg("--config")
-            .arg(&gw_cfg)
-            .env("RUST_LOG", "info"),
-        "simbridge bridge",
-    );
+    let gateway = start_with_config("bridge", &gw_cfg, "simbridge bridge");
     let local = addr_in(&gateway.first_line);
     Bridge {
         server,

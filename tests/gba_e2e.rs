@@ -8,13 +8,34 @@ use simbridge::gba::{
     self, CacheUse, ContextCache, GbaError, GbaMode, NafId, ReusePolicy, UaId, UbConfig,
     UreqTransport,
 };
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 fn transport() -> Counting<UreqTransport> {
     Counting {
         inner: UreqTransport::new(Duration::from_secs(10)),
         requests: 0,
     }
+}
+
+/// `obtain_context` against the test BSF with the default reuse policy.
+fn obtain(
+    card: &mut dyn gba::AkaCard,
+    t: &mut dyn gba::UbTransport,
+    bsf: &TestBsf,
+    cache: &ContextCache,
+    now: SystemTime,
+) -> Result<gba::Obtained, GbaError> {
+    gba::obtain_context(
+        card,
+        t,
+        &UbConfig::new(&bsf.url()),
+        &CacheUse {
+            cache,
+            policy: ReusePolicy::default(),
+            any_bsf: false,
+        },
+        now,
+    )
 }
 
 #[test]
@@ -26,18 +47,7 @@ fn gba_me_bootstrap_key_equals_key_api() {
     let cfg = UbConfig::new(&bsf.url());
     let mut t = transport();
     let now = bsf.clock.now();
-    let got = gba::obtain_context(
-        &mut card,
-        &mut t,
-        &cfg,
-        &CacheUse {
-            cache: &cache,
-            policy: ReusePolicy::default(),
-            any_bsf: false,
-        },
-        now,
-    )
-    .expect("bootstrap");
+    let got = obtain(&mut card, &mut t, &bsf, &cache, now).expect("bootstrap");
     assert!(got.bootstrapped);
     assert_eq!(got.round_trips, 2, "GET + one answer");
     let ctx = &got.context;
@@ -87,15 +97,11 @@ fn gba_me_bootstrap_key_equals_key_api() {
             0o600
         );
     }
-    let again = gba::obtain_context(
+    let again = obtain(
         &mut card,
         &mut t,
-        &cfg,
-        &CacheUse {
-            cache: &cache,
-            policy: ReusePolicy::default(),
-            any_bsf: false,
-        },
+        &bsf,
+        &cache,
         now + Duration::from_secs(3600),
     )
     .expect("reuse");
@@ -103,18 +109,8 @@ fn gba_me_bootstrap_key_equals_key_api() {
     assert_eq!(again.context.btid, ctx.btid);
     assert_eq!(t.requests, 2, "reuse made no request");
     let near_expiry = ctx.expires - Duration::from_secs(60);
-    let renewed = gba::obtain_context(
-        &mut card,
-        &mut t,
-        &cfg,
-        &CacheUse {
-            cache: &cache,
-            policy: ReusePolicy::default(),
-            any_bsf: false,
-        },
-        near_expiry,
-    )
-    .expect("re-bootstrap inside the margin");
+    let renewed = obtain(&mut card, &mut t, &bsf, &cache, near_expiry)
+        .expect("re-bootstrap inside the margin");
     assert!(renewed.bootstrapped);
     assert_ne!(renewed.context.btid, ctx.btid);
     let forced = gba::obtain_context(
@@ -148,18 +144,7 @@ fn gba_u_bootstrap_card_key_equals_key_api() {
     let state = tempfile::tempdir().expect("tempdir");
     let cache = ContextCache::new(state.path());
     let mut t = transport();
-    let got = gba::obtain_context(
-        &mut card,
-        &mut t,
-        &UbConfig::new(&bsf.url()),
-        &CacheUse {
-            cache: &cache,
-            policy: ReusePolicy::default(),
-            any_bsf: false,
-        },
-        bsf.clock.now(),
-    )
-    .expect("bootstrap");
+    let got = obtain(&mut card, &mut t, &bsf, &cache, bsf.clock.now()).expect("bootstrap");
     let ctx = got.context;
     assert_eq!(ctx.mode, GbaMode::U);
     assert!(ctx.ks.is_none(), "GBA_U: Ks stays in the card");
@@ -231,18 +216,7 @@ fn wrong_k_at_the_hss_is_a_mac_failure_and_nothing_is_cached() {
     let state = tempfile::tempdir().expect("tempdir");
     let cache = ContextCache::new(state.path());
     let mut t = transport();
-    let err = gba::obtain_context(
-        &mut card,
-        &mut t,
-        &UbConfig::new(&bsf.url()),
-        &CacheUse {
-            cache: &cache,
-            policy: ReusePolicy::default(),
-            any_bsf: false,
-        },
-        bsf.clock.now(),
-    )
-    .expect_err("must fail");
+    let err = obtain(&mut card, &mut t, &bsf, &cache, bsf.clock.now()).expect_err("must fail");
     assert!(matches!(err, GbaError::NetworkAuthFailed), "{err:?}");
     assert!(
         err.to_string().contains("network authentication failed"),
@@ -277,18 +251,7 @@ fn forged_rspauth_is_refused_and_nothing_is_cached() {
     let state = tempfile::tempdir().expect("tempdir");
     let cache = ContextCache::new(state.path());
     let mut t = Tamper(UreqTransport::default());
-    let err = gba::obtain_context(
-        &mut card,
-        &mut t,
-        &UbConfig::new(&bsf.url()),
-        &CacheUse {
-            cache: &cache,
-            policy: ReusePolicy::default(),
-            any_bsf: false,
-        },
-        bsf.clock.now(),
-    )
-    .expect_err("must fail");
+    let err = obtain(&mut card, &mut t, &bsf, &cache, bsf.clock.now()).expect_err("must fail");
     assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
     assert!(files_under(state.path()).is_empty());
 }

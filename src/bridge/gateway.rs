@@ -5,6 +5,7 @@
 //! to three sockets (local, and one per upstream path for make-before-break) and a waker for the
 //! key service, which std alone cannot wait on together.
 
+use super::event_wait::{wait_for_events, TICK};
 use super::keyservice::{KeyReply, KeyRequest, ReplyTo};
 use super::peers::PeerMap;
 use crate::session::{
@@ -19,16 +20,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const LOCAL: Token = Token(0);
 const WAKE: Token = Token(1);
 const PATH_BASE: usize = 10;
 /// Largest datagram we read.
 const MAX_DATAGRAM: usize = 65_535;
-/// How often a route publishes its metrics and checks for shutdown at the latest.
-const TICK: Duration = Duration::from_millis(200);
-
 /// One route: a local listener and its upstream server.
 pub struct RouteSpec {
     /// Name shown in logs and metrics (the upstream as configured).
@@ -235,17 +233,7 @@ impl RouteLoop {
                 self.publish();
                 return Ok(());
             }
-            let wait = self
-                .session
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()))
-                .unwrap_or(TICK)
-                .min(TICK);
-            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
-                if e.kind() != ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
+            wait_for_events(&mut self.poll, &mut events, self.session.poll_timeout())?;
             for ev in events.iter() {
                 match ev.token() {
                     LOCAL => self.read_local(&mut buf),

@@ -3,6 +3,7 @@
 //! Protocol logic lives in [`crate::session`], [`crate::dtls`] and [`crate::gba`].
 
 pub mod config;
+mod event_wait;
 pub mod gateway;
 pub mod keyservice;
 pub mod naf_keys;

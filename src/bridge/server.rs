@@ -3,6 +3,7 @@
 //! back. PSKs come from a static table or the BSF key API, fetched in a worker thread while the
 //! handshake waits. Same `mio` event loop as the gateway.
 
+use super::event_wait::wait_for_events;
 use super::naf_keys::NafKeys;
 use crate::bsf::keyclient::KeyFetchError;
 use crate::dtls::{Endpoint, Event, ServerConfig};
@@ -18,13 +19,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 const LISTEN: Token = Token(0);
 const WAKE: Token = Token(1);
 const BACKEND_BASE: usize = 16;
 const MAX_DATAGRAM: usize = 65_535;
-const TICK: Duration = Duration::from_millis(200);
 
 /// Server settings.
 pub struct ServerSpec {
@@ -182,17 +182,7 @@ impl ServerLoop {
                 self.save();
                 return Ok(());
             }
-            let wait = self
-                .endpoint
-                .poll_timeout()
-                .map(|t| t.saturating_duration_since(Instant::now()))
-                .unwrap_or(TICK)
-                .min(TICK);
-            if let Err(e) = self.poll.poll(&mut events, Some(wait)) {
-                if e.kind() != ErrorKind::Interrupted {
-                    return Err(e);
-                }
-            }
+            wait_for_events(&mut self.poll, &mut events, self.endpoint.poll_timeout())?;
             for ev in events.iter() {
                 match ev.token() {
                     LISTEN => self.read_dtls(&mut buf),

@@ -221,6 +221,19 @@ impl Running {
     }
 }
 
+/// Starts `simbridge <subcommand> --config <cfg>` (server or bridge) with info logging and waits
+/// for its ready line.
+pub fn start_with_config(subcommand: &str, cfg: &Path, what: &str) -> Running {
+    spawn_ready(
+        Command::new(bin())
+            .arg(subcommand)
+            .arg("--config")
+            .arg(cfg)
+            .env("RUST_LOG", "info"),
+        what,
+    )
+}
+
 /// Starts a command and waits (bounded) for its first stdout line.
 pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
     use std::io::{BufRead, BufReader};
