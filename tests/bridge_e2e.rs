@@ -4,13 +4,14 @@
 //! against OpenSSL's s_server with a static PSK; OpenSSL's s_client against our server.
 
 mod common;
+mod support;
 
 use common::*;
-use std::io::Write;
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::{launch, Stream};
 
 struct Net {
     server_cfg: std::path::PathBuf,
@@ -200,44 +201,14 @@ fn gateway_against_openssl_s_server_with_a_static_psk() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_udp_port();
-    let key = "00112233445566778899aabbccddeeff";
-    let mut s_server = Command::new("openssl")
-        .args([
-            "s_server",
-            "-dtls1_2",
-            "-nocert",
-            "-psk",
-            key,
-            "-psk_identity",
-            "dev1",
-            "-cipher",
-            "PSK-AES128-CCM8",
-            "-accept",
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl s_server");
-    let mut to_server = s_server.stdin.take().expect("stdin");
-    let out = s_server.stdout.take().expect("stdout");
-    let _guard = KillOnDrop(Some(s_server));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    std::thread::sleep(Duration::from_millis(300));
-    let keyfile = write_file(dir.path(), "k.hex", key);
+    let (mut s_server, port) = launch::openssl_server("PSK-AES128-CCM8", support::PSK_HEX, &[]);
+    let keyfile = write_file(dir.path(), "k.hex", support::PSK_HEX);
     let cfg = write_file(dir.path(),
         "gw.toml",
         &format!(
-            "state_dir = \"{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:{port}\"\npsk = {{ identity = \"dev1\", key_file = \"{}\" }}\n",
+            "state_dir = \"{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:{port}\"\npsk = {{ identity = \"{}\", key_file = \"{}\" }}\n",
             dir.path().display(),
+            support::IDENTITY,
             keyfile.display()
         ),
     );
@@ -248,17 +219,13 @@ fn gateway_against_openssl_s_server_with_a_static_psk() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     client.send_to(b"hello openssl\n", local).expect("send");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut seen = false;
-    while std::time::Instant::now() < deadline && !seen {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            seen = l.contains("hello openssl");
-        }
-    }
-    assert!(seen, "s_server did not print the datagram");
-    to_server
-        .write_all(b"hello gateway\n")
-        .expect("write to s_server");
+    s_server.expect_line(
+        Stream::Stdout,
+        Duration::from_secs(10),
+        "the datagram",
+        |l| l.contains("hello openssl"),
+    );
+    s_server.write_line("hello gateway");
     let mut buf = [0u8; 256];
     let (n, _) = client
         .recv_from(&mut buf)
@@ -288,67 +255,22 @@ fn openssl_s_client_against_our_server() {
             }
         }
     });
-    let keyfile = write_file(dir.path(), "k.hex", "000102030405060708090a0b0c0d0e0f");
+    let keyfile = write_file(dir.path(), "k.hex", support::PSK_HEX);
     let cfg = write_file(dir.path(),
         "server.toml",
-        &format!("listen = \"127.0.0.1:0\"\nbackend = \"{echo_addr}\"\n[[keys.static]]\nidentity = \"client1\"\nkey_file = \"{}\"\n", keyfile.display()),
+        &format!("listen = \"127.0.0.1:0\"\nbackend = \"{echo_addr}\"\n[[keys.static]]\nidentity = \"{}\"\nkey_file = \"{}\"\n", support::IDENTITY, keyfile.display()),
     );
     let server = start_with_config("server", &cfg, "simbridge server");
     let addr = addr_in(&server.first_line);
-    let mut s_client = Command::new("openssl")
-        .args([
-            "s_client",
-            "-dtls1_2",
-            "-psk",
-            "000102030405060708090a0b0c0d0e0f",
-            "-psk_identity",
-            "client1",
-            "-cipher",
-            "PSK-AES128-CCM8",
-            "-connect",
-        ])
-        .arg(addr.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("openssl s_client");
-    let mut stdin = s_client.stdin.take().expect("stdin");
-    let out = s_client.stdout.take().expect("stdout");
-    let _guard = KillOnDrop(Some(s_client));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
+    let mut s_client = launch::openssl_client(addr, "PSK-AES128-CCM8", support::PSK_HEX, &[]);
+    let wait = Duration::from_secs(15);
+    s_client.expect_line(Stream::Stdout, wait, "the handshake", |l| {
+        l.contains("New, TLSv1.2, Cipher is PSK-AES128-CCM8")
     });
-    let mut lines = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let mut sent = false;
-    while std::time::Instant::now() < deadline {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            if l.contains("Cipher is") && !sent {
-                stdin.write_all(b"ping from openssl\n").expect("write");
-                sent = true;
-            }
-            let done = l.contains("echo:ping from openssl");
-            lines.push(l);
-            if done {
-                break;
-            }
-        }
-    }
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("New, TLSv1.2, Cipher is PSK-AES128-CCM8")),
-        "{lines:?}"
-    );
-    assert!(
-        lines.iter().any(|l| l.contains("echo:ping from openssl")),
-        "{lines:?}"
-    );
+    s_client.write_line("ping from openssl");
+    s_client.expect_line(Stream::Stdout, wait, "the echo", |l| {
+        l.contains("echo:ping from openssl")
+    });
     let _ = stop_tx.send(());
     let _ = echo_thread.join();
     assert_eq!(server.terminate(), Some(0));
