@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use support::launch::{expect_connected, gnutls_client, gnutls_server, ours_client, ours_server};
 use support::suites::{by_iana, gnutls_priority};
-use support::{require_peer, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX};
+use support::{require_peer, scenarios, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -140,22 +140,7 @@ fn ours_client_wrong_psk_against_gnutls_fails_clearly() {
         return;
     }
     let (_srv, port) = gnutls_server(&prio("TLS_PSK_WITH_AES_128_CCM_8"), &[]);
-    let mut cli = ours_client(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        WRONG_PSK_HEX,
-        &["--timeout-ms", "4000"],
-    );
-    let st = cli.wait_exit(T).expect("our client gives up");
-    let out = cli.transcript();
-    assert_eq!(st.code(), Some(2), "handshake-failure exit code:\n{out}");
-    assert!(
-        !out.contains("\"connected\""),
-        "connected with a wrong PSK:\n{out}"
-    );
-    assert!(
-        out.contains("handshake failed") || out.contains("handshake timed out"),
-        "a clear error:\n{out}"
-    );
+    scenarios::ours_client_wrong_psk_fails_clearly(port, 4000, T);
 }
 
 /// gnutls-cli with a wrong PSK gets no connection from our server.
@@ -179,13 +164,7 @@ fn gnutls_client_wrong_psk_rejected_by_ours() {
         "gnutls-cli completed a handshake with a wrong PSK:\n{}",
         cli.transcript()
     );
-    assert!(
-        srv.wait_line(Stream::Stderr, Duration::from_millis(300), |l| l
-            .contains("\"connected\""))
-            .is_none(),
-        "our server accepted a wrong PSK:\n{}",
-        srv.transcript()
-    );
+    scenarios::assert_ours_server_refused(&srv);
     if let Some(st) = st {
         assert!(!st.success(), "gnutls-cli succeeded with a wrong PSK");
     }
@@ -214,16 +193,7 @@ fn ours_client_gnutls_server_through_lossy_relay() {
     expect_connected(&cli, Duration::from_secs(20));
     cli.write_line("through the relay");
     cli.expect_line(Stream::Stdout, T, "echo", |l| l == "through the relay");
-    cli.close_stdin();
-    cli.wait_exit(T).expect("exit");
-    let stats_line = cli.expect_line(Stream::Stderr, T, "stats", |l| l.contains("\"stats\""));
-    let stats: serde_json::Value = serde_json::from_str(&stats_line).unwrap();
-    let r = relay.stats();
-    assert!(r.dropped() >= 2, "relay dropped {r:?}");
-    assert!(
-        stats["retransmissions"].as_u64().unwrap_or(0) >= 1,
-        "{stats}"
-    );
+    scenarios::assert_ours_client_recovered(&mut cli, &relay, T);
 }
 
 /// gnutls-cli → lossy relay → our server: completes by retransmission, then echoes.

@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use support::launch::{expect_connected, mbedtls_client, mbedtls_server, ours_client, ours_server};
-use support::{require_peer, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX};
+use support::{require_peer, scenarios, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -104,22 +104,7 @@ fn ours_client_wrong_psk_against_mbedtls_fails_clearly() {
         return;
     }
     let (_srv, port) = mbedtls_server("TLS_PSK_WITH_AES_128_CCM_8", PSK_HEX);
-    let mut cli = ours_client(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        WRONG_PSK_HEX,
-        &["--timeout-ms", "4000"],
-    );
-    let st = cli.wait_exit(T).expect("our client gives up");
-    let out = cli.transcript();
-    assert_eq!(st.code(), Some(2), "handshake-failure exit code:\n{out}");
-    assert!(
-        !out.contains("\"connected\""),
-        "connected with a wrong PSK:\n{out}"
-    );
-    assert!(
-        out.contains("handshake failed") || out.contains("handshake timed out"),
-        "a clear error:\n{out}"
-    );
+    scenarios::ours_client_wrong_psk_fails_clearly(port, 4000, T);
 }
 
 /// An Mbed TLS client with a wrong PSK gets no connection from our server.
@@ -144,13 +129,7 @@ fn mbedtls_client_wrong_psk_rejected_by_ours() {
         "Mbed TLS connected with a wrong PSK:\n{}",
         cmd_cli.transcript()
     );
-    assert!(
-        srv.wait_line(Stream::Stderr, Duration::from_millis(300), |l| l
-            .contains("\"connected\""))
-            .is_none(),
-        "our server accepted a wrong PSK:\n{}",
-        srv.transcript()
-    );
+    scenarios::assert_ours_server_refused(&srv);
 }
 
 /// Loss and reordering, but no duplicates: Mbed TLS 2.28 takes a duplicated cookie ClientHello
@@ -181,16 +160,7 @@ fn ours_client_mbedtls_server_through_lossy_relay() {
     expect_connected(&cli, Duration::from_secs(20));
     cli.write_line("through the relay");
     cli.expect_line(Stream::Stdout, T, "echo", |l| l == "through the relay");
-    cli.close_stdin();
-    cli.wait_exit(T).expect("exit");
-    let stats_line = cli.expect_line(Stream::Stderr, T, "stats", |l| l.contains("\"stats\""));
-    let stats: serde_json::Value = serde_json::from_str(&stats_line).unwrap();
-    let r = relay.stats();
-    assert!(r.dropped() >= 2, "relay dropped {r:?}");
-    assert!(
-        stats["retransmissions"].as_u64().unwrap_or(0) >= 1,
-        "{stats}"
-    );
+    scenarios::assert_ours_client_recovered(&mut cli, &relay, T);
     srv.kill();
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use support::launch::{expect_connected, openssl_client, openssl_server, ours_client, ours_server};
 use support::suites::by_iana;
-use support::{require_peer, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX};
+use support::{require_peer, scenarios, Peer, Relay, RelayConfig, Stream, PSK_HEX, WRONG_PSK_HEX};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -154,26 +154,7 @@ fn ours_client_wrong_psk_against_openssl_fails_clearly() {
         return;
     }
     let (_srv, port) = openssl_server("PSK-AES128-CCM8", PSK_HEX, &["-no_ticket"]);
-    let mut cli = ours_client(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        WRONG_PSK_HEX,
-        &["--timeout-ms", "5000"],
-    );
-    let st = cli.wait_exit(T).expect("our client gives up");
-    let out = cli.transcript();
-    assert_eq!(
-        st.code(),
-        Some(2),
-        "handshake-failure exit code; transcript:\n{out}"
-    );
-    assert!(
-        !out.contains("\"connected\""),
-        "no connection with a wrong PSK:\n{out}"
-    );
-    assert!(
-        out.contains("handshake failed") || out.contains("handshake timed out"),
-        "a clear error on stderr:\n{out}"
-    );
+    scenarios::ours_client_wrong_psk_fails_clearly(port, 5000, T);
 }
 
 /// s_client with a wrong PSK never gets a connection from our server.
@@ -185,13 +166,7 @@ fn openssl_client_wrong_psk_rejected_by_ours() {
     let (srv, addr) = ours_server(PSK_HEX, &[]);
     let mut cli = openssl_client(addr, "PSK-AES128-CCM8", WRONG_PSK_HEX, &[]);
     let st = cli.wait_exit(Duration::from_secs(5));
-    assert!(
-        srv.wait_line(Stream::Stderr, Duration::from_millis(300), |l| l
-            .contains("\"connected\""))
-            .is_none(),
-        "our server accepted a wrong PSK:\n{}",
-        srv.transcript()
-    );
+    scenarios::assert_ours_server_refused(&srv);
     if let Some(st) = st {
         assert!(
             !st.success(),
@@ -227,17 +202,7 @@ fn ours_client_openssl_server_through_lossy_relay() {
     srv.expect_line(Stream::Stdout, T, "data through relay", |l| {
         l == "through the relay"
     });
-    cli.close_stdin();
-    let st = cli.wait_exit(T).expect("exit");
-    assert!(st.success());
-    let stats_line = cli.expect_line(Stream::Stderr, T, "stats", |l| l.contains("\"stats\""));
-    let stats: serde_json::Value = serde_json::from_str(&stats_line).unwrap();
-    let r = relay.stats();
-    assert!(r.dropped() >= 2, "relay dropped {r:?}");
-    assert!(
-        stats["retransmissions"].as_u64().unwrap_or(0) >= 1,
-        "our client retransmitted: {stats}"
-    );
+    scenarios::assert_ours_client_recovered(&mut cli, &relay, T);
 }
 
 /// s_client → lossy relay → our server: completes by retransmission (s_client's 1 s timer).

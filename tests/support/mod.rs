@@ -11,6 +11,7 @@ pub mod net;
 pub mod peers;
 pub mod process;
 pub mod relay;
+pub mod scenarios;
 pub mod suites;
 
 pub use net::{free_udp_port, free_udp_port_dual};

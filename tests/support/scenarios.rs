@@ -1,0 +1,59 @@
+//! Checks every interop test file runs the same way against its peer: a wrong PSK on either
+//! side, and a handshake that must recover through a lossy relay.
+
+use std::time::Duration;
+
+use super::launch::ours_client;
+use super::process::{Proc, Stream};
+use super::relay::Relay;
+use super::WRONG_PSK_HEX;
+
+/// Our client with a wrong PSK against a peer server on `port`: it must exit with the
+/// handshake-failure code (2) and a clear message, never reporting a connection.
+pub fn ours_client_wrong_psk_fails_clearly(port: u16, give_up_ms: u32, wait: Duration) {
+    let mut cli = ours_client(
+        format!("127.0.0.1:{port}")
+            .parse()
+            .expect("loopback address"),
+        WRONG_PSK_HEX,
+        &["--timeout-ms", &give_up_ms.to_string()],
+    );
+    let st = cli.wait_exit(wait).expect("our client gives up");
+    let out = cli.transcript();
+    assert_eq!(st.code(), Some(2), "handshake-failure exit code:\n{out}");
+    assert!(
+        !out.contains("\"connected\""),
+        "connected with a wrong PSK:\n{out}"
+    );
+    assert!(
+        out.contains("handshake failed") || out.contains("handshake timed out"),
+        "a clear error:\n{out}"
+    );
+}
+
+/// Our server must not have reported a connection (a peer client used a wrong PSK).
+pub fn assert_ours_server_refused(srv: &Proc) {
+    assert!(
+        srv.wait_line(Stream::Stderr, Duration::from_millis(300), |l| l
+            .contains("\"connected\""))
+            .is_none(),
+        "our server accepted a wrong PSK:\n{}",
+        srv.transcript()
+    );
+}
+
+/// After our client's data went through `relay`: closes the client, and checks that the relay
+/// really dropped datagrams and that our client's statistics show it retransmitted.
+pub fn assert_ours_client_recovered(cli: &mut Proc, relay: &Relay, wait: Duration) {
+    cli.close_stdin();
+    let st = cli.wait_exit(wait).expect("exit");
+    assert!(st.success(), "our client failed:\n{}", cli.transcript());
+    let stats_line = cli.expect_line(Stream::Stderr, wait, "stats", |l| l.contains("\"stats\""));
+    let stats: serde_json::Value = serde_json::from_str(&stats_line).expect("stats JSON");
+    let r = relay.stats();
+    assert!(r.dropped() >= 2, "relay dropped {r:?}");
+    assert!(
+        stats["retransmissions"].as_u64().unwrap_or(0) >= 1,
+        "our client retransmitted: {stats}"
+    );
+}
