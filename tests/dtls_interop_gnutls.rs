@@ -114,20 +114,7 @@ fn ours_client_offering_ecdhe_psk_first_gets_psk_ccm_8_from_gnutls() {
     }
     let wide = "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+PSK:+ECDHE-PSK:-CIPHER-ALL:+AES-128-CCM-8:+AES-128-GCM:+AES-128-CBC:+SHA256:+AEAD";
     let (_srv, port) = gnutls_server(wide, &[]);
-    let mut cli = ours_client(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        PSK_HEX,
-        &[
-            "--suite",
-            "TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256",
-            "--suite",
-            "TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256",
-            "--suite",
-            "TLS_PSK_WITH_AES_128_CCM_8",
-        ],
-    );
-    let ev = expect_connected(&cli, T);
-    assert_eq!(ev["suite"], "TLS_PSK_WITH_AES_128_CCM_8");
+    let mut cli = scenarios::ours_client_ecdhe_first_settles_on_psk_ccm_8(port, T);
     cli.close_stdin();
     cli.wait_exit(T).expect("exit");
 }
@@ -171,14 +158,7 @@ fn gnutls_client_wrong_psk_rejected_by_ours() {
 }
 
 fn lossy() -> RelayConfig {
-    RelayConfig {
-        seed: 11,
-        drop_c2s: vec![2],
-        drop_s2c: vec![3],
-        reorder_percent: 30,
-        duplicate_percent: 20,
-        ..RelayConfig::default()
-    }
+    RelayConfig::lossy(11, 20)
 }
 
 /// Our client → lossy relay → gnutls-serv: completes by retransmission, then echoes.

@@ -138,14 +138,7 @@ fn mbedtls_client_wrong_psk_rejected_by_ours() {
 /// RFC says it must keep until the new client proves reachability. Seen with seed 13 and 20 %
 /// duplicates; not our engine's doing.
 fn lossy() -> RelayConfig {
-    RelayConfig {
-        seed: 13,
-        drop_c2s: vec![2],
-        drop_s2c: vec![3],
-        reorder_percent: 30,
-        duplicate_percent: 0,
-        ..RelayConfig::default()
-    }
+    RelayConfig::lossy(13, 0)
 }
 
 /// Our client → lossy relay → Mbed TLS: completes by retransmission, then echoes.
@@ -194,20 +187,7 @@ fn ours_client_offering_ecdhe_psk_first_gets_psk_ccm_8_from_mbedtls() {
         return;
     }
     let (srv, port) = mbedtls_server("TLS_PSK_WITH_AES_128_CCM_8", PSK_HEX);
-    let mut cli = ours_client(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        PSK_HEX,
-        &[
-            "--suite",
-            "TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256",
-            "--suite",
-            "TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256",
-            "--suite",
-            "TLS_PSK_WITH_AES_128_CCM_8",
-        ],
-    );
-    let ev = expect_connected(&cli, T);
-    assert_eq!(ev["suite"], "TLS_PSK_WITH_AES_128_CCM_8");
+    let mut cli = scenarios::ours_client_ecdhe_first_settles_on_psk_ccm_8(port, T);
     cli.close_stdin();
     srv.expect_line(Stream::Stdout, T, "CLOSE_NOTIFY", |l| l == "CLOSE_NOTIFY");
     cli.wait_exit(T).expect("exit");

@@ -127,20 +127,7 @@ fn ours_client_offering_ecdhe_psk_first_gets_psk_ccm_8_from_openssl() {
         PSK_HEX,
         &["-no_ticket", "-naccept", "1"],
     );
-    let mut cli = ours_client(
-        format!("127.0.0.1:{port}").parse().unwrap(),
-        PSK_HEX,
-        &[
-            "--suite",
-            "TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256",
-            "--suite",
-            "TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256",
-            "--suite",
-            "TLS_PSK_WITH_AES_128_CCM_8",
-        ],
-    );
-    let ev = expect_connected(&cli, T);
-    assert_eq!(ev["suite"], "TLS_PSK_WITH_AES_128_CCM_8");
+    let mut cli = scenarios::ours_client_ecdhe_first_settles_on_psk_ccm_8(port, T);
     cli.close_stdin();
     srv.expect_line(Stream::Stdout, T, "DONE", |l| l == "DONE");
     cli.wait_exit(T).expect("exit");
@@ -177,14 +164,7 @@ fn openssl_client_wrong_psk_rejected_by_ours() {
 }
 
 fn lossy() -> RelayConfig {
-    RelayConfig {
-        seed: 7,
-        drop_c2s: vec![2],
-        drop_s2c: vec![3],
-        reorder_percent: 30,
-        duplicate_percent: 20,
-        ..RelayConfig::default()
-    }
+    RelayConfig::lossy(7, 20)
 }
 
 /// Our client → lossy relay → s_server: CH-with-cookie and s_server's last flight are dropped,

@@ -50,6 +50,22 @@ impl Default for RelayConfig {
     }
 }
 
+impl RelayConfig {
+    /// The handshake stress of the interop tests: the second client→server and third
+    /// server→client datagrams dropped (the ClientHello with cookie and the server's last
+    /// flight), 30 % reordered, `duplicate_percent` duplicated.
+    pub fn lossy(seed: u64, duplicate_percent: u8) -> Self {
+        Self {
+            seed,
+            drop_c2s: vec![2],
+            drop_s2c: vec![3],
+            reorder_percent: 30,
+            duplicate_percent,
+            ..Self::default()
+        }
+    }
+}
+
 /// Counters for one direction.
 #[derive(Debug, Clone, Default)]
 pub struct DirStats {

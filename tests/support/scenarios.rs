@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use super::launch::ours_client;
+use super::launch::{expect_connected, ours_client};
 use super::process::{Proc, Stream};
 use super::relay::Relay;
-use super::WRONG_PSK_HEX;
+use super::{PSK_HEX, WRONG_PSK_HEX};
 
 /// Our client with a wrong PSK against a peer server on `port`: it must exit with the
 /// handshake-failure code (2) and a clear message, never reporting a connection.
@@ -56,4 +56,27 @@ pub fn assert_ours_client_recovered(cli: &mut Proc, relay: &Relay, wait: Duratio
         stats["retransmissions"].as_u64().unwrap_or(0) >= 1,
         "our client retransmitted: {stats}"
     );
+}
+
+/// Our client offering the GBA-mode order (ECDHE_PSK AEAD suites first, then PSK CCM_8) to a
+/// peer server on `port` that has no ECDHE_PSK AEAD suite: it must settle on PSK CCM_8.
+/// Returns the connected client, still running.
+pub fn ours_client_ecdhe_first_settles_on_psk_ccm_8(port: u16, wait: Duration) -> Proc {
+    let cli = ours_client(
+        format!("127.0.0.1:{port}")
+            .parse()
+            .expect("loopback address"),
+        PSK_HEX,
+        &[
+            "--suite",
+            "TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256",
+            "--suite",
+            "TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256",
+            "--suite",
+            "TLS_PSK_WITH_AES_128_CCM_8",
+        ],
+    );
+    let ev = expect_connected(&cli, wait);
+    assert_eq!(ev["suite"], "TLS_PSK_WITH_AES_128_CCM_8");
+    cli
 }
