@@ -9,24 +9,15 @@
 
 mod gba_support;
 
+use gba_support::cli::{json, run, Guard, BIN};
 use gba_support::*;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-const BIN: &str = env!("CARGO_BIN_EXE_simbridge");
 const READER: &str = "Virtual PCD 00 00";
 const LOCK: &str = "/tmp/simbridge-vpcd-35963.lock";
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The machine-wide reader lock; a lock older than 5 minutes is taken as left by a dead run.
 struct ReaderLock(PathBuf);
@@ -77,30 +68,6 @@ fn pcscd_ready() -> bool {
     ok
 }
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("simbridge {args:?} did not finish in 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// `softsim serve` on vpcd's first reader, once pcscd shows the card.
 fn serve(profile: &Path) -> Guard {
     let mut child = Command::new(BIN)
@@ -137,10 +104,6 @@ fn serve(profile: &Path) -> Guard {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
 #[test]

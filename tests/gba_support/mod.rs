@@ -3,6 +3,8 @@
 //! the SQN array), raw HTTP for malformed requests, and a key-API caller.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use simbridge::aka::{sqn_from_bytes, SqnArray, SqnCheck, SqnPolicy, SubscriberKeys};
 use simbridge::bsf::{BsfConfig, BsfServer};
 use simbridge::gba::{self, AkaCard, CardAka, GbaError};
