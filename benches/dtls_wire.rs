@@ -214,7 +214,9 @@ fn openssl_speed(evp: &str, size: usize, decrypt: bool) -> Option<f64> {
 }
 
 fn main() {
-    // `cargo bench` passes --bench; nothing to parse.
+    // `cargo bench` passes --bench; `-- throughput` runs only the record throughput part (no
+    // peers started) and writes target/bench/dtls_throughput.json instead.
+    let only_throughput = std::env::args().any(|a| a == "throughput");
     let pairs = [
         (Stack::Ours, Stack::Ours),
         (Stack::Openssl, Stack::Openssl),
@@ -232,6 +234,9 @@ fn main() {
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for (c, s) in pairs {
+        if only_throughput {
+            break;
+        }
         match measure(c, s) {
             Ok(r) => rows.push(r),
             Err(e) => {
@@ -348,7 +353,11 @@ fn main() {
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
         .join("bench");
     std::fs::create_dir_all(&dir).expect("create target/bench");
-    let path = dir.join("dtls_wire.json");
+    let path = dir.join(if only_throughput {
+        "dtls_throughput.json"
+    } else {
+        "dtls_wire.json"
+    });
     std::fs::write(&path, serde_json::to_string_pretty(&out).expect("json"))
         .expect("write dtls_wire.json");
     println!("\nJSON: {}", path.display());
