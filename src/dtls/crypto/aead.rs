@@ -2,17 +2,10 @@
 //! (we use epoch || seq, RFC 6655 §3 / RFC 5288 §3), additional data = epoch || seq || type ||
 //! version || plaintext length (RFC 6347 §4.1.2.1, RFC 5246 §6.2.3.3).
 
-use aes::Aes128Enc;
-use aes_gcm::aead::consts::U12;
-use aes_gcm::{AeadInOut, AesGcm, KeyInit};
-
-use super::ccm;
+use super::{ccm, gcm};
 use crate::dtls::suite::AeadAlg;
 use crate::dtls::wire::record::TLS12_CID;
 use crate::secret::Secret;
-
-/// AES-128-GCM over the encrypt-only AES type (no decryption key schedule is needed).
-type Aes128Gcm = AesGcm<Aes128Enc, U12>;
 
 /// Explicit nonce carried in each record.
 pub const EXPLICIT_NONCE_LEN: usize = 8;
@@ -138,9 +131,7 @@ impl RecordCipher {
                 ccm::seal_in_place(key, nonce, ad, buf, tag).map_err(|_| SealError)
             }
             AeadAlg::Aes128Gcm => {
-                let t = Aes128Gcm::new(key.into())
-                    .encrypt_inout_detached(nonce.into(), ad, buf.into())
-                    .map_err(|_| SealError)?;
+                let t = gcm::seal_in_place(key, nonce, ad, buf).map_err(|_| SealError)?;
                 if tag.len() != t.len() {
                     return Err(SealError);
                 }
@@ -168,9 +159,7 @@ impl RecordCipher {
             }
             AeadAlg::Aes128Gcm => {
                 let t = tag.try_into().map_err(|_| OpenError)?;
-                Aes128Gcm::new(key.into())
-                    .decrypt_inout_detached(nonce.into(), ad, buf.into(), t)
-                    .map_err(|_| OpenError)
+                gcm::open_in_place(key, nonce, ad, buf, t).map_err(|_| OpenError)
             }
         }
     }

@@ -5,4 +5,7 @@ pub mod ccm;
 #[cfg(test)]
 mod ccm_tests;
 pub mod ecdhe;
+pub mod gcm;
+#[cfg(test)]
+mod gcm_tests;
 pub mod prf;
