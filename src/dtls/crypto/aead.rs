@@ -458,4 +458,77 @@ mod tests {
             assert!(c.open(es, 23, 0xFEFD, &rec[..10]).is_err());
         }
     }
+
+    /// The per-session cost the server pays for each direction: the algorithm, the raw key
+    /// and the salt, inline (no Box, no expanded schedule).
+    #[test]
+    fn record_cipher_is_alg_key_and_salt_only() {
+        assert!(std::mem::size_of::<RecordCipher>() <= 24);
+        assert_eq!(std::mem::size_of::<RecordCipher>(), 21);
+    }
+
+    #[test]
+    fn seal_append_and_open_in_place_match_seal_and_open() {
+        for alg in [AeadAlg::Aes128Ccm8, AeadAlg::Aes128Ccm, AeadAlg::Aes128Gcm] {
+            let c = RecordCipher::new(alg, &Secret::new([3; 16]), &Secret::new([9, 8, 7, 6]));
+            for len in [0usize, 1, 15, 16, 17, 64, 1000] {
+                let es = [0, 1, 0, 0, 0, 0, 1, len as u8];
+                let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let mut out = b"header".to_vec();
+                c.seal_append(es, 23, 0xFEFD, &plain, &mut out).unwrap();
+                assert_eq!(&out[..6], b"header", "{alg:?} {len}");
+                assert_eq!(
+                    out[6..],
+                    c.seal(es, 23, 0xFEFD, &plain)[..],
+                    "{alg:?} {len}"
+                );
+                let frag = &mut out[6..];
+                let opened = c.open_in_place(es, 23, 0xFEFD, frag).unwrap();
+                assert_eq!(opened, &plain[..], "{alg:?} {len}");
+                // a flipped bit anywhere in ciphertext or tag fails, in place too
+                let mut rec = c.seal(es, 23, 0xFEFD, &plain);
+                let last = rec.len() - 1;
+                rec[last] ^= 1;
+                assert_eq!(c.open_in_place(es, 23, 0xFEFD, &mut rec), Err(OpenError));
+                assert!(c.open_in_place(es, 23, 0xFEFD, &mut [0u8; 7]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn seal_cid_append_matches_seal_cid_of_inner_plaintext() {
+        for alg in [AeadAlg::Aes128Ccm8, AeadAlg::Aes128Ccm, AeadAlg::Aes128Gcm] {
+            let c = RecordCipher::new(alg, &Secret::new([4; 16]), &Secret::new([1; 4]));
+            let es = [0, 1, 0, 0, 0, 0, 0, 2];
+            let cid = [0xC1, 0xD0];
+            let mut out = Vec::new();
+            c.seal_cid_append(es, 0xFEFD, &cid, b"payload", 23, &mut out)
+                .unwrap();
+            assert_eq!(out, c.seal_cid(es, 0xFEFD, &cid, b"payload\x17"), "{alg:?}");
+            assert_eq!(
+                c.open_cid(es, 0xFEFD, &cid, &out).unwrap(),
+                b"payload\x17",
+                "{alg:?}"
+            );
+        }
+    }
+
+    /// CCM's 3-byte length field: a plaintext of 2^24 bytes is refused and leaves `out` as
+    /// it was (never a record: they are at most 2^14 + 2048 bytes).
+    #[test]
+    fn oversized_ccm_plaintext_is_refused_without_touching_out() {
+        let c = RecordCipher::new(
+            AeadAlg::Aes128Ccm8,
+            &Secret::new([1; 16]),
+            &Secret::new([0; 4]),
+        );
+        let big = vec![0u8; 1 << 24];
+        let mut out = b"hdr".to_vec();
+        assert_eq!(
+            c.seal_append([0; 8], 23, 0xFEFD, &big, &mut out),
+            Err(SealError)
+        );
+        assert_eq!(out, b"hdr");
+        assert!(c.seal_raw(&[0; 12], &[], &big).is_empty());
+    }
 }
