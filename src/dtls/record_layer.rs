@@ -216,27 +216,43 @@ impl RecordLayer {
         let seq = w.seq;
         w.seq += 1;
         let es = epoch_seq(epoch, seq);
-        let (outer, cid, fragment) = match &w.cipher {
-            Some(c) if !self.write_cid.is_empty() => {
-                // DTLSInnerPlaintext: content || real type (no padding)
-                let mut inner = Vec::with_capacity(payload.len() + 1);
-                inner.extend_from_slice(payload);
-                inner.push(ct.to_u8());
-                let f = c.seal_cid(es, DTLS12, &self.write_cid, &inner);
-                (ContentType::Tls12Cid, self.write_cid.as_slice(), f)
+        let (outer, cid) = match &w.cipher {
+            Some(_) if !self.write_cid.is_empty() => {
+                (ContentType::Tls12Cid, self.write_cid.as_slice())
             }
-            Some(c) => (ct, &[][..], c.seal(es, ct.to_u8(), DTLS12, payload)),
-            None => (ct, &[][..], payload.to_vec()),
+            _ => (ct, &[][..]),
         };
+        // Header first (the fragment length is known up front), then the fragment is sealed
+        // straight into `out`: no intermediate buffers.
+        let extra = match &w.cipher {
+            Some(c) => c.overhead() + usize::from(!cid.is_empty()),
+            None => 0,
+        };
+        let length = u16::try_from(payload.len() + extra).map_err(|_| Error::RecordTooLarge)?;
         let header = RecordHeader {
             content_type: outer,
             version: DTLS12,
             epoch,
             seq,
-            length: fragment.len() as u16,
+            length,
         };
+        let start = out.len();
         header.encode_with_cid(out, cid);
-        out.extend_from_slice(&fragment);
+        let sealed = match &w.cipher {
+            // DTLSInnerPlaintext: content || real type (no padding)
+            Some(c) if !cid.is_empty() => {
+                c.seal_cid_append(es, DTLS12, cid, payload, ct.to_u8(), out)
+            }
+            Some(c) => c.seal_append(es, ct.to_u8(), DTLS12, payload, out),
+            None => {
+                out.extend_from_slice(payload);
+                Ok(())
+            }
+        };
+        if sealed.is_err() {
+            out.truncate(start);
+            return Err(Error::RecordTooLarge);
+        }
         Ok(())
     }
 
