@@ -138,7 +138,13 @@ fn renegotiation_is_refused_both_ways() {
         pump(&mut client, &mut server, now);
     }
     assert!(connected(&mut client) && connected(&mut server));
-    let hello = client.hs.client_hello.clone().unwrap().encode();
+    // any well-formed ClientHello body (the client's own is gone with its handshake state)
+    let fresh = Connection::client(configs().0, now)
+        .unwrap()
+        .poll_transmit()
+        .unwrap();
+    let (recs, _) = split_datagram(&fresh);
+    let hello = parse_fragments(recs[0].fragment).unwrap()[0].body.to_vec();
     let reneg = sealed_handshake(&mut client, HandshakeType::ClientHello, 3, &hello);
     server.handle_datagram(now, &reneg);
     let out: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit()).collect();
