@@ -98,10 +98,12 @@ pub struct Endpoint {
     stats: EndpointStats,
 }
 
-/// One connection and where its peer is now.
+/// One connection and where its peer is now. The connection is boxed: the map then holds
+/// small entries, so its spare capacity (up to half the table after a resize) costs bytes
+/// per slot, not a whole connection per slot.
 struct Entry {
     addr: SocketAddr,
-    conn: Connection,
+    conn: Box<Connection>,
 }
 
 /// Tries before giving up on finding an unused CID (a generator with few free values).
@@ -224,7 +226,7 @@ impl Endpoint {
 
     fn conn_at(&self, addr: &SocketAddr) -> Option<&Connection> {
         let id = self.by_addr.get(addr)?;
-        self.conns.get(id).map(|e| &e.conn)
+        self.conns.get(id).map(|e| &*e.conn)
     }
 
     /// A tls12_cid datagram: route by CID; move the peer only on an authenticated, newest record.
@@ -361,7 +363,13 @@ impl Endpoint {
             self.by_cid.insert(conn.connection_id().to_vec(), id);
         }
         self.by_addr.insert(addr, id);
-        self.conns.insert(id, Entry { addr, conn });
+        self.conns.insert(
+            id,
+            Entry {
+                addr,
+                conn: Box::new(conn),
+            },
+        );
         id
     }
 
@@ -479,12 +487,19 @@ impl Endpoint {
             .min()
     }
 
-    /// Drives the timers that are due.
+    /// Drives the timers that are due, and frees the kept last flight of established
+    /// connections whose peer never showed it arrived once [`FINAL_FLIGHT_LINGER`] is over.
+    ///
+    /// [`FINAL_FLIGHT_LINGER`]: super::conn::FINAL_FLIGHT_LINGER
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, e)| e.conn.poll_timeout().is_some_and(|t| t <= now))
+            .filter(|(_, e)| {
+                let c = &e.conn;
+                c.poll_timeout().is_some_and(|t| t <= now)
+                    || c.kept_flight_until().is_some_and(|t| t <= now)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in due {

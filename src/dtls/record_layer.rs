@@ -9,6 +9,7 @@ use super::wire::record::{
     epoch_seq, ContentType, Record, RecordHeader, DTLS12, MAX_SEQ, RECORD_HEADER_LEN,
 };
 
+#[derive(Default)]
 struct WriteEpoch {
     seq: u64,
     cipher: Option<RecordCipher>,
@@ -16,18 +17,26 @@ struct WriteEpoch {
     limit: Option<u64>,
 }
 
+#[derive(Default)]
 struct ReadEpoch {
     cipher: Option<RecordCipher>,
     window: ReplayWindow,
 }
 
+/// Epochs a connection uses: 0 (plaintext) and 1 (the negotiated AEAD).
+const EPOCHS: usize = 2;
+
 /// The record layer of one connection. Epoch 0 is plaintext; epoch 1 uses the negotiated AEAD.
-/// (Renegotiation is refused, so no connection goes beyond epoch 1 in this engine.)
+/// (Renegotiation is refused, so no connection goes beyond epoch 1 in this engine: both epochs
+/// are held inline, no per-connection allocation.)
 pub struct RecordLayer {
-    write: Vec<WriteEpoch>,
-    read: Vec<ReadEpoch>,
+    write: [WriteEpoch; EPOCHS],
+    /// Newest write epoch installed.
+    write_epoch: u16,
+    /// `read[1]` holds the next epoch's cipher before the peer's ChangeCipherSpec too
+    /// (pending while `read_epoch` is 0).
+    read: [ReadEpoch; EPOCHS],
     read_epoch: u16,
-    next_read: Option<RecordCipher>,
     /// CID the peer asked for: non-empty means our protected records are tls12_cid.
     write_cid: Vec<u8>,
     /// CID we asked for: non-empty means the peer's protected records must be tls12_cid.
@@ -49,17 +58,10 @@ pub struct Opened {
 impl Default for RecordLayer {
     fn default() -> Self {
         Self {
-            write: vec![WriteEpoch {
-                seq: 0,
-                cipher: None,
-                limit: None,
-            }],
-            read: vec![ReadEpoch {
-                cipher: None,
-                window: ReplayWindow::default(),
-            }],
+            write: Default::default(),
+            write_epoch: 0,
+            read: Default::default(),
             read_epoch: 0,
-            next_read: None,
             write_cid: Vec::new(),
             read_cid: Vec::new(),
         }
@@ -70,28 +72,36 @@ impl RecordLayer {
     /// Starts the write side at `seq` in epoch 0 (the server echoes the ClientHello's record
     /// sequence number in its first records, RFC 6347 §4.2.1).
     pub fn set_initial_write_seq(&mut self, seq: u64) {
-        if let Some(w) = self.write.first_mut() {
-            w.seq = seq;
-        }
+        self.write[0].seq = seq;
     }
 
-    /// Installs the next epoch's write cipher; later records in that epoch use it.
+    /// Installs epoch 1's write cipher; later records in that epoch use it.
     pub fn install_write(&mut self, cipher: RecordCipher) {
-        self.write.push(WriteEpoch {
+        self.write[1] = WriteEpoch {
             seq: 0,
             cipher: Some(cipher),
             limit: None,
-        });
+        };
+        self.write_epoch = 1;
     }
 
-    /// Stores the next epoch's read cipher until the peer's ChangeCipherSpec.
+    /// Stores epoch 1's read cipher until the peer's ChangeCipherSpec.
     pub fn prepare_read(&mut self, cipher: RecordCipher) {
-        self.next_read = Some(cipher);
+        if self.read_epoch == 0 {
+            self.read[1].cipher = Some(cipher);
+        }
     }
 
     /// True when a read cipher waits for the peer's ChangeCipherSpec.
     pub fn has_pending_read(&self) -> bool {
-        self.next_read.is_some()
+        self.read_epoch == 0 && self.read[1].cipher.is_some()
+    }
+
+    fn write_at(&mut self, epoch: u16) -> Option<&mut WriteEpoch> {
+        if epoch > self.write_epoch {
+            return None;
+        }
+        self.write.get_mut(usize::from(epoch))
     }
 
     /// Sets the negotiated Connection IDs (RFC 9146): `ours` is what the peer puts in records
@@ -115,7 +125,9 @@ impl RecordLayer {
     /// `[next, next + reserve)` of the current epoch; the export continues at the returned
     /// number. `None` before keys are in use.
     pub fn reserve_for_export(&mut self, reserve: u64) -> Option<u64> {
-        let w = self.write.last_mut().filter(|w| w.cipher.is_some())?;
+        let w = self
+            .write_at(self.write_epoch)
+            .filter(|w| w.cipher.is_some())?;
         let start = w.limit.unwrap_or(w.seq).max(w.seq);
         let next = start.saturating_add(reserve).min(MAX_SEQ + 1);
         w.limit = Some(next);
@@ -124,7 +136,9 @@ impl RecordLayer {
 
     /// The current read epoch's replay window.
     pub fn read_window(&self) -> Option<&ReplayWindow> {
-        self.read.last().map(|r| &r.window)
+        self.read
+            .get(usize::from(self.read_epoch))
+            .map(|r| &r.window)
     }
 
     /// A layer in epoch 1 both ways, restored from a state export.
@@ -135,37 +149,36 @@ impl RecordLayer {
         window: ReplayWindow,
     ) -> Self {
         let mut rl = Self::default();
-        rl.write.push(WriteEpoch {
+        rl.write[1] = WriteEpoch {
             seq: write_seq,
             cipher: Some(write),
             limit: None,
-        });
-        rl.read.push(ReadEpoch {
+        };
+        rl.write_epoch = 1;
+        rl.read[1] = ReadEpoch {
             cipher: Some(read),
             window,
-        });
+        };
         rl.read_epoch = 1;
         rl
     }
 
     /// Sequence number the next record of `epoch` gets.
     pub fn next_write_seq(&self, epoch: u16) -> Option<u64> {
+        if epoch > self.write_epoch {
+            return None;
+        }
         self.write.get(usize::from(epoch)).map(|w| w.seq)
     }
 
-    /// Switches reading to the next epoch (on ChangeCipherSpec).
+    /// Switches reading to epoch 1 (on ChangeCipherSpec).
     pub fn activate_read(&mut self) -> bool {
-        match self.next_read.take() {
-            Some(c) => {
-                self.read.push(ReadEpoch {
-                    cipher: Some(c),
-                    window: ReplayWindow::default(),
-                });
-                self.read_epoch += 1;
-                true
-            }
-            None => false,
+        if !self.has_pending_read() {
+            return false;
         }
+        self.read[1].window = ReplayWindow::default();
+        self.read_epoch = 1;
+        true
     }
 
     /// Current read epoch.
@@ -175,7 +188,7 @@ impl RecordLayer {
 
     /// Current (newest) write epoch.
     pub fn write_epoch(&self) -> u16 {
-        (self.write.len() - 1) as u16
+        self.write_epoch
     }
 
     /// Expansion of a record in `epoch` (header + explicit nonce + tag, and for tls12_cid the
@@ -191,6 +204,7 @@ impl RecordLayer {
             + self
                 .write
                 .get(usize::from(epoch))
+                .filter(|_| epoch <= self.write_epoch)
                 .and_then(|w| w.cipher.as_ref())
                 .map_or(0, RecordCipher::overhead)
     }
@@ -203,6 +217,9 @@ impl RecordLayer {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
+        if epoch > self.write_epoch {
+            return Err(Error::Closed);
+        }
         let w = self
             .write
             .get_mut(usize::from(epoch))
@@ -242,7 +259,7 @@ impl RecordLayer {
 
     /// Classifies a record's epoch: `Ok(true)` readable now, `Ok(false)` next epoch (buffer it).
     pub fn epoch_status(&self, epoch: u16) -> Result<bool, DropReason> {
-        if usize::from(epoch) < self.read.len() {
+        if epoch <= self.read_epoch {
             Ok(true)
         } else if epoch == self.read_epoch + 1 {
             Ok(false)
@@ -255,6 +272,9 @@ impl RecordLayer {
     /// Once we asked for a non-empty CID, protected records must be tls12_cid with our CID.
     pub fn open(&mut self, rec: &Record<'_>) -> Result<Opened, DropReason> {
         let h = &rec.header;
+        if h.epoch > self.read_epoch {
+            return Err(DropReason::BadEpoch);
+        }
         let r = self
             .read
             .get_mut(usize::from(h.epoch))

@@ -41,7 +41,10 @@ const MAX_FUTURE_RECORDS: usize = 8;
 const MAX_PARKED_RECORDS: usize = 32;
 /// How long the sender of the last flight keeps it to answer a retransmission of the peer's
 /// last flight when nothing shows the peer got it (RFC 6347 §4.2.4: twice the TCP MSL). An
-/// authenticated application record from the peer ends it sooner.
+/// authenticated application record from the peer ends it sooner. This is no retransmission
+/// timer and `poll_timeout` does not report it (nothing is sent when it ends): the state goes
+/// at the first `handle_datagram` or `handle_timeout` after it (an [`super::Endpoint`] sweeps
+/// its connections in `handle_timeout`).
 pub const FINAL_FLIGHT_LINGER: Duration = Duration::from_secs(240);
 
 /// Proof that the peer's Finished verified; only `keys::verify_finished` makes one, and
@@ -256,6 +259,7 @@ impl Connection {
         for rec in records {
             self.process_record(now, &rec);
         }
+        self.maybe_drop_handshake(now, false);
     }
 
     fn process_record(&mut self, now: Instant, rec: &Record<'_>) {
@@ -592,11 +596,18 @@ impl Connection {
         e
     }
 
-    /// When `handle_timeout` must be called next: a retransmission, or the end of the time
-    /// our last flight is kept for the peer.
+    /// When `handle_timeout` must be called next (a retransmission).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let h = self.hs.as_ref()?;
-        h.retx.as_ref().map(|r| r.deadline).or(h.linger_until)
+        self.hs.as_ref()?.retx.as_ref().map(|r| r.deadline)
+    }
+
+    /// Until when an established connection keeps its last flight for a peer that has not
+    /// shown it got it ([`FINAL_FLIGHT_LINGER`]); `None` when nothing is kept.
+    pub fn kept_flight_until(&self) -> Option<Instant> {
+        if !self.is_established() {
+            return None;
+        }
+        self.hs.as_ref()?.linger_until
     }
 
     /// Drives the retransmission timer (RFC 6347 §4.2.4): resend the flight and double the
