@@ -16,14 +16,21 @@
 //! after its handshake (what a device does next), which tells the server its last flight arrived
 //! (RFC 6347 §4.2.4), so the server keeps only the established state. The throughput phase
 //! runs afterwards on a fresh endpoint, clients in the same thread.
+//!
+//! Variants (each writes target/bench/server_scale_<variant>.json instead of the main file):
+//! `--no-data` (clients send nothing after the handshake: the server keeps its last flight for
+//! RFC 6347's 2*MSL), `--session-cache` (the default bounded session-ID cache of 1024 sessions;
+//! off otherwise), `--cid` (clients ask for a Connection ID: zero-length theirs, the server's
+//! 4 bytes).
 
 use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::crypto::aead::RecordCipher;
 use simbridge::dtls::record_layer::RecordLayer;
 use simbridge::dtls::replay::ReplayWindow;
 use simbridge::dtls::stats::Stats;
+use simbridge::dtls::suite::AeadAlg;
 use simbridge::dtls::{ClientConfig, Connection, Endpoint, ServerConfig, Session};
-use simbridge::secret::SecretVec;
+use simbridge::secret::{Secret, SecretVec};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -81,16 +88,54 @@ fn addr(i: u32) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(ip, 1024 + (i % 60_000) as u16))
 }
 
-fn configs(max: u32) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
+/// What the run measures.
+#[derive(Debug, Clone, Copy)]
+struct Opts {
+    max: u32,
+    /// Clients send one record after the handshake.
+    data: bool,
+    /// The server keeps its default session-ID cache.
+    session_cache: bool,
+    /// Clients negotiate a Connection ID.
+    cid: bool,
+}
+
+impl Opts {
+    fn variant(&self) -> String {
+        let mut v = Vec::new();
+        if !self.data {
+            v.push("no_data");
+        }
+        if self.session_cache {
+            v.push("session_cache");
+        }
+        if self.cid {
+            v.push("cid");
+        }
+        if v.is_empty() {
+            "default".into()
+        } else {
+            v.join("+")
+        }
+    }
+}
+
+fn configs(o: &Opts) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
     let psk = Arc::new(StaticPsk {
         identity: b"dev".to_vec(),
         key: SecretVec::from(&[7u8; 16][..]),
     });
     let mut scfg = ServerConfig::new(psk.clone());
-    scfg.max_connections = max as usize + 10;
+    scfg.max_connections = o.max as usize + 10;
     scfg.handshakes_per_second = u32::MAX;
-    scfg.session_cache = 0;
-    (Arc::new(scfg), Arc::new(ClientConfig::new(psk)))
+    if !o.session_cache {
+        scfg.session_cache = 0;
+    }
+    let mut ccfg = ClientConfig::new(psk);
+    if o.cid {
+        ccfg.connection_id = Some(0);
+    }
+    (Arc::new(scfg), Arc::new(ccfg))
 }
 
 /// One full handshake between a fresh client and the endpoint, in one thread; the client sends
@@ -139,6 +184,7 @@ type Batch = Vec<Vec<u8>>;
 fn client_thread(
     cfg: Arc<ClientConfig>,
     n: u32,
+    data: bool,
     to_server: mpsc::Sender<(Batch, bool)>,
     from_server: mpsc::Receiver<Batch>,
     now: Instant,
@@ -154,7 +200,7 @@ fn client_thread(
                 out.push(d);
             }
             if c.is_established() {
-                if c.send(b"hello").is_err() {
+                if data && c.send(b"hello").is_err() {
                     return false;
                 }
                 while let Some(d) = c.poll_transmit() {
@@ -188,13 +234,16 @@ struct MemRow {
 }
 
 /// Builds up to `max` sessions on one endpoint; measures RSS and live heap at each checkpoint.
-fn memory_phase(max: u32, checkpoints: &[u32]) -> Vec<MemRow> {
-    let (scfg, ccfg) = configs(max);
+fn memory_phase(o: &Opts, checkpoints: &[u32]) -> Vec<MemRow> {
+    let max = o.max;
+    let data = o.data;
+    let (scfg, ccfg) = configs(o);
     let now = Instant::now();
     let mut ep = Endpoint::new(scfg).expect("endpoint");
     let (to_server, from_client) = mpsc::channel::<(Batch, bool)>();
     let (to_client, from_server) = mpsc::channel::<Batch>();
-    let client = std::thread::spawn(move || client_thread(ccfg, max, to_server, from_server, now));
+    let client =
+        std::thread::spawn(move || client_thread(ccfg, max, data, to_server, from_server, now));
     let mut rows = Vec::new();
     let mut done = 0u32;
     let mut cps = checkpoints.iter().copied().peekable();
@@ -241,8 +290,8 @@ fn memory_phase(max: u32, checkpoints: &[u32]) -> Vec<MemRow> {
 }
 
 /// Handshakes per second on one core, both sides in this thread, on a fresh endpoint.
-fn throughput(n: u32) -> f64 {
-    let (scfg, ccfg) = configs(n);
+fn throughput(o: &Opts, n: u32) -> f64 {
+    let (scfg, ccfg) = configs(&Opts { max: n, ..*o });
     let mut ep = Endpoint::new(scfg).expect("endpoint");
     let now = Instant::now();
     let t0 = Instant::now();
@@ -255,19 +304,39 @@ fn throughput(n: u32) -> f64 {
     f64::from(n) / t0.elapsed().as_secs_f64()
 }
 
+/// Heap bytes one CCM_8 record cipher (one direction) allocates.
+fn record_cipher_heap() -> i64 {
+    let before = live_heap();
+    let c = RecordCipher::new(
+        AeadAlg::Aes128Ccm8,
+        &Secret::new([1u8; 16]),
+        &Secret::new([2u8; 4]),
+    );
+    let after = live_heap();
+    drop(c);
+    after - before
+}
+
 fn main() {
-    let max: u32 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    let max: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    let opts = Opts {
+        max,
+        data: !flag("--no-data"),
+        session_cache: flag("--session-cache"),
+        cid: flag("--cid"),
+    };
+    let variant = opts.variant();
     let checkpoints: Vec<u32> = [10_000u32, max]
         .into_iter()
         .filter(|c| *c <= max)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mem = memory_phase(max, &checkpoints);
-    let hps = throughput(max.min(20_000));
+    let mem = memory_phase(&opts, &checkpoints);
+    let hps = throughput(&opts, max.min(20_000));
+    println!("variant: {variant}\n");
 
     println!("| sessions | held by the endpoint | handshakes/s (both sides, one core) | memory per session (RSS delta) | live heap per session |");
     println!("|---:|---:|---:|---:|---:|");
@@ -281,6 +350,11 @@ fn main() {
         );
     }
     println!("\nPublished for comparison (reference/dtls.md): Californium ≈ 3 KB, OpenSSL ≈ 70 KB per session; target ≤ 2 KB.");
+    let cipher_heap = record_cipher_heap();
+    println!(
+        "Record cipher (CCM_8, one direction): {} B inline + {cipher_heap} B heap; a session holds two.",
+        std::mem::size_of::<RecordCipher>()
+    );
     println!(
         "Inline sizes (bytes): Connection {}, RecordLayer {}, RecordCipher {} (+ its boxed key schedule on the heap), Stats {}, Session {}, ReplayWindow {}, SocketAddr {}.",
         std::mem::size_of::<Connection>(),
@@ -301,12 +375,16 @@ fn main() {
                 "bytes_per_session": r.rss_per,
                 "live_heap_bytes_per_session": r.heap_per,
                 "connection_inline_bytes": std::mem::size_of::<Connection>(),
+                "variant": variant,
+                "record_cipher_bytes": std::mem::size_of::<RecordCipher>() as i64 + cipher_heap,
             })
         })
         .collect();
     let _ = std::fs::create_dir_all("target/bench");
-    let _ = std::fs::write(
-        "target/bench/server_scale.json",
-        serde_json::to_vec_pretty(&json).unwrap_or_default(),
-    );
+    let file = if variant == "default" {
+        "target/bench/server_scale.json".to_string()
+    } else {
+        format!("target/bench/server_scale_{variant}.json")
+    };
+    let _ = std::fs::write(&file, serde_json::to_vec_pretty(&json).unwrap_or_default());
 }

@@ -9,33 +9,30 @@ use super::wire::record::{
     epoch_seq, ContentType, Record, RecordHeader, DTLS12, MAX_SEQ, RECORD_HEADER_LEN,
 };
 
-#[derive(Default)]
-struct WriteEpoch {
-    seq: u64,
-    cipher: Option<RecordCipher>,
-    /// First sequence number a state export reserved for its importer (never used here).
-    limit: Option<u64>,
-}
-
-#[derive(Default)]
-struct ReadEpoch {
-    cipher: Option<RecordCipher>,
-    window: ReplayWindow,
-}
-
 /// Epochs a connection uses: 0 (plaintext) and 1 (the negotiated AEAD).
 const EPOCHS: usize = 2;
 
+/// `write_limit` when no state export reserved sequence numbers.
+const NO_LIMIT: u64 = u64::MAX;
+
 /// The record layer of one connection. Epoch 0 is plaintext; epoch 1 uses the negotiated AEAD.
 /// (Renegotiation is refused, so no connection goes beyond epoch 1 in this engine: both epochs
-/// are held inline, no per-connection allocation.)
+/// are held inline, and only epoch 1 has ciphers.)
 pub struct RecordLayer {
-    write: [WriteEpoch; EPOCHS],
+    /// Next write sequence number of each epoch.
+    write_seq: [u64; EPOCHS],
+    /// Epoch 1's write cipher.
+    write_cipher: Option<RecordCipher>,
+    /// First epoch-1 sequence number a state export reserved for its importer (never used
+    /// here); `NO_LIMIT` when none.
+    write_limit: u64,
+    /// Replay window of each read epoch.
+    windows: [ReplayWindow; EPOCHS],
+    /// Epoch 1's read cipher; held before the peer's ChangeCipherSpec too (pending while
+    /// `read_epoch` is 0).
+    read_cipher: Option<RecordCipher>,
     /// Newest write epoch installed.
     write_epoch: u16,
-    /// `read[1]` holds the next epoch's cipher before the peer's ChangeCipherSpec too
-    /// (pending while `read_epoch` is 0).
-    read: [ReadEpoch; EPOCHS],
     read_epoch: u16,
     /// CID the peer asked for: non-empty means our protected records are tls12_cid.
     write_cid: Vec<u8>,
@@ -58,9 +55,12 @@ pub struct Opened {
 impl Default for RecordLayer {
     fn default() -> Self {
         Self {
-            write: Default::default(),
+            write_seq: [0; EPOCHS],
+            write_cipher: None,
+            write_limit: NO_LIMIT,
+            windows: Default::default(),
+            read_cipher: None,
             write_epoch: 0,
-            read: Default::default(),
             read_epoch: 0,
             write_cid: Vec::new(),
             read_cid: Vec::new(),
@@ -72,36 +72,34 @@ impl RecordLayer {
     /// Starts the write side at `seq` in epoch 0 (the server echoes the ClientHello's record
     /// sequence number in its first records, RFC 6347 §4.2.1).
     pub fn set_initial_write_seq(&mut self, seq: u64) {
-        self.write[0].seq = seq;
+        self.write_seq[0] = seq;
     }
 
     /// Installs epoch 1's write cipher; later records in that epoch use it.
     pub fn install_write(&mut self, cipher: RecordCipher) {
-        self.write[1] = WriteEpoch {
-            seq: 0,
-            cipher: Some(cipher),
-            limit: None,
-        };
+        self.write_cipher = Some(cipher);
+        self.write_seq[1] = 0;
+        self.write_limit = NO_LIMIT;
         self.write_epoch = 1;
     }
 
     /// Stores epoch 1's read cipher until the peer's ChangeCipherSpec.
     pub fn prepare_read(&mut self, cipher: RecordCipher) {
         if self.read_epoch == 0 {
-            self.read[1].cipher = Some(cipher);
+            self.read_cipher = Some(cipher);
         }
     }
 
     /// True when a read cipher waits for the peer's ChangeCipherSpec.
     pub fn has_pending_read(&self) -> bool {
-        self.read_epoch == 0 && self.read[1].cipher.is_some()
+        self.read_epoch == 0 && self.read_cipher.is_some()
     }
 
-    fn write_at(&mut self, epoch: u16) -> Option<&mut WriteEpoch> {
-        if epoch > self.write_epoch {
-            return None;
-        }
-        self.write.get_mut(usize::from(epoch))
+    /// The write cipher of `epoch` (none in epoch 0 or before it is installed).
+    fn write_cipher_of(&self, epoch: u16) -> Option<&RecordCipher> {
+        (epoch == 1 && self.write_epoch >= 1)
+            .then_some(self.write_cipher.as_ref())
+            .flatten()
     }
 
     /// Sets the negotiated Connection IDs (RFC 9146): `ours` is what the peer puts in records
@@ -125,20 +123,22 @@ impl RecordLayer {
     /// `[next, next + reserve)` of the current epoch; the export continues at the returned
     /// number. `None` before keys are in use.
     pub fn reserve_for_export(&mut self, reserve: u64) -> Option<u64> {
-        let w = self
-            .write_at(self.write_epoch)
-            .filter(|w| w.cipher.is_some())?;
-        let start = w.limit.unwrap_or(w.seq).max(w.seq);
+        self.write_cipher_of(self.write_epoch)?;
+        let seq = self.write_seq[1];
+        let start = if self.write_limit == NO_LIMIT {
+            seq
+        } else {
+            self.write_limit.max(seq)
+        };
+        // at most MAX_SEQ + 1, so never NO_LIMIT
         let next = start.saturating_add(reserve).min(MAX_SEQ + 1);
-        w.limit = Some(next);
+        self.write_limit = next;
         Some(next)
     }
 
     /// The current read epoch's replay window.
     pub fn read_window(&self) -> Option<&ReplayWindow> {
-        self.read
-            .get(usize::from(self.read_epoch))
-            .map(|r| &r.window)
+        self.windows.get(usize::from(self.read_epoch))
     }
 
     /// A layer in epoch 1 both ways, restored from a state export.
@@ -149,16 +149,10 @@ impl RecordLayer {
         window: ReplayWindow,
     ) -> Self {
         let mut rl = Self::default();
-        rl.write[1] = WriteEpoch {
-            seq: write_seq,
-            cipher: Some(write),
-            limit: None,
-        };
-        rl.write_epoch = 1;
-        rl.read[1] = ReadEpoch {
-            cipher: Some(read),
-            window,
-        };
+        rl.install_write(write);
+        rl.write_seq[1] = write_seq;
+        rl.read_cipher = Some(read);
+        rl.windows[1] = window;
         rl.read_epoch = 1;
         rl
     }
@@ -168,7 +162,7 @@ impl RecordLayer {
         if epoch > self.write_epoch {
             return None;
         }
-        self.write.get(usize::from(epoch)).map(|w| w.seq)
+        self.write_seq.get(usize::from(epoch)).copied()
     }
 
     /// Switches reading to epoch 1 (on ChangeCipherSpec).
@@ -176,7 +170,7 @@ impl RecordLayer {
         if !self.has_pending_read() {
             return false;
         }
-        self.read[1].window = ReplayWindow::default();
+        self.windows[1] = ReplayWindow::default();
         self.read_epoch = 1;
         true
     }
@@ -202,10 +196,7 @@ impl RecordLayer {
         RECORD_HEADER_LEN
             + cid
             + self
-                .write
-                .get(usize::from(epoch))
-                .filter(|_| epoch <= self.write_epoch)
-                .and_then(|w| w.cipher.as_ref())
+                .write_cipher_of(epoch)
                 .map_or(0, RecordCipher::overhead)
     }
 
@@ -220,20 +211,20 @@ impl RecordLayer {
         if epoch > self.write_epoch {
             return Err(Error::Closed);
         }
-        let w = self
-            .write
+        let slot = self
+            .write_seq
             .get_mut(usize::from(epoch))
             .ok_or(Error::Closed)?;
-        if w.seq > MAX_SEQ {
+        let seq = *slot;
+        if seq > MAX_SEQ {
             return Err(Error::SequenceExhausted);
         }
-        if w.limit.is_some_and(|l| w.seq >= l) {
+        if epoch == 1 && self.write_limit != NO_LIMIT && seq >= self.write_limit {
             return Err(Error::ExportReserveUsed);
         }
-        let seq = w.seq;
-        w.seq += 1;
+        *slot = seq + 1;
         let es = epoch_seq(epoch, seq);
-        let (outer, cid, fragment) = match &w.cipher {
+        let (outer, cid, fragment) = match self.write_cipher_of(epoch) {
             Some(c) if !self.write_cid.is_empty() => {
                 // DTLSInnerPlaintext: content || real type (no padding)
                 let mut inner = Vec::with_capacity(payload.len() + 1);
@@ -275,15 +266,21 @@ impl RecordLayer {
         if h.epoch > self.read_epoch {
             return Err(DropReason::BadEpoch);
         }
-        let r = self
-            .read
-            .get_mut(usize::from(h.epoch))
+        let window = self
+            .windows
+            .get(usize::from(h.epoch))
             .ok_or(DropReason::BadEpoch)?;
-        if !r.window.check(h.seq) {
+        if !window.check(h.seq) {
             return Err(DropReason::Replay);
         }
+        let newest = window.is_newest(h.seq);
+        let cipher = if h.epoch == 1 {
+            self.read_cipher.as_ref()
+        } else {
+            None
+        };
         let is_cid = h.content_type == ContentType::Tls12Cid;
-        let (content_type, plain) = match &r.cipher {
+        let (content_type, plain) = match cipher {
             Some(c) if !self.read_cid.is_empty() => {
                 if !is_cid || rec.cid != self.read_cid.as_slice() {
                     return Err(DropReason::Unexpected);
@@ -310,8 +307,9 @@ impl RecordLayer {
             None if is_cid => return Err(DropReason::Unexpected),
             None => (h.content_type, rec.fragment.to_vec()),
         };
-        let newest = r.window.is_newest(h.seq);
-        r.window.mark(h.seq);
+        if let Some(w) = self.windows.get_mut(usize::from(h.epoch)) {
+            w.mark(h.seq);
+        }
         Ok(Opened {
             content_type,
             plain,
