@@ -143,8 +143,6 @@ impl Connection {
         match res {
             Ok(next) => {
                 self.state = next;
-                // established: the handshake state goes now unless our last flight is kept
-                self.maybe_drop_handshake(now, false);
                 Ok(())
             }
             Err(e) => {

@@ -71,10 +71,9 @@ enum Role {
     Server(Arc<ServerConfig>),
 }
 
-/// Handshake state: everything a connection needs until the handshake is over and its last
-/// flight can no longer be asked for again. Boxed and dropped then (see
-/// [`Connection::maybe_drop_handshake`]), so an established connection keeps only its keys,
-/// sequence numbers, replay window, CIDs and session.
+/// Handshake state: everything a connection needs until the handshake is over. Boxed and
+/// dropped once established, so an established connection keeps only its keys, sequence
+/// numbers, replay window, CIDs and session (and, for a while, a [`KeptFlight`]).
 #[derive(Default)]
 struct Handshake {
     transcript: Vec<u8>,
@@ -110,8 +109,16 @@ struct Handshake {
     offered_cid: Option<Vec<u8>>,
     ticket_key: Option<TicketKey>,
     ticket_cap: Duration,
-    /// Established with our last flight kept: drop the handshake state at this time.
-    linger_until: Option<Instant>,
+}
+
+/// What an established connection that sent the last flight of the handshake keeps to answer
+/// a repeat of the peer's last flight (RFC 6347 §4.2.4), until the peer shows it got ours.
+struct KeptFlight {
+    flight: Flight,
+    /// message_seq and digest of the peer's last message.
+    peer_last: Option<(u16, [u8; 32])>,
+    /// Kept until then at most ([`FINAL_FLIGHT_LINGER`] after the handshake).
+    until: Instant,
 }
 
 struct Retransmit {
@@ -125,8 +132,10 @@ pub struct Connection {
     role: Role,
     state: State,
     rl: RecordLayer,
-    /// Handshake state; `None` once established and the last flight is no longer needed.
+    /// Handshake state; `None` once established.
     hs: Option<Box<Handshake>>,
+    /// Our last flight while the peer may still ask for it again (established only).
+    kept: Option<Box<KeptFlight>>,
     /// The established session (master secret, identity, session ID, ticket, SNI): the one
     /// copy kept after the handshake, for export and resumption.
     session: Option<Session>,
@@ -177,6 +186,7 @@ impl Connection {
             state: State::Closed,
             rl: RecordLayer::default(),
             hs: Some(Box::default()),
+            kept: None,
             session: None,
             session_expiry: None,
             stats: Stats::default(),
@@ -215,30 +225,28 @@ impl Connection {
 
     /// Next message_seq expected from the peer.
     fn next_recv_seq(&self) -> u16 {
-        self.hs
-            .as_ref()
-            .map_or(self.next_recv_seq, |h| h.reasm.next_seq())
+        match &self.hs {
+            Some(h) if !self.is_established() => h.reasm.next_seq(),
+            _ => self.next_recv_seq,
+        }
     }
 
-    /// Drops the handshake state once established, unless our last flight must stay
-    /// retransmittable (RFC 6347 §4.2.4) and `confirmed` (the peer showed it got it) is false
-    /// and its linger time has not passed.
+    /// Drops the kept last flight when `confirmed` (the peer showed it got it) or once its
+    /// time is over (RFC 6347 §4.2.4).
     fn maybe_drop_handshake(&mut self, now: Instant, confirmed: bool) {
-        if !self.is_established() {
-            return;
-        }
-        let Some(h) = self.hs.as_ref() else { return };
-        let keep = h.flight.is_some() && !confirmed && h.linger_until.is_none_or(|t| now < t);
-        if !keep {
-            self.next_recv_seq = h.reasm.next_seq();
-            self.hs = None;
+        if self
+            .kept
+            .as_ref()
+            .is_some_and(|k| confirmed || now >= k.until)
+        {
+            self.kept = None;
         }
     }
 
-    /// True while the handshake state is held (tests and diagnostics: an established
-    /// connection keeps it only until its last flight is known to have arrived).
+    /// True while handshake state is held: during the handshake, and once established while
+    /// our last flight is kept for the peer (tests and diagnostics).
     pub fn holds_handshake_state(&self) -> bool {
-        self.hs.is_some()
+        self.hs.is_some() || self.kept.is_some()
     }
 
     /// Feeds one received UDP datagram (it may hold several records).
@@ -427,18 +435,22 @@ impl Connection {
     /// message of the peer's previous flight, the peer lost our answer: send it again. Anything
     /// else (an invalid Finished posing as a retransmission, say) is dropped.
     fn on_old_fragment(&mut self, f: &Fragment<'_>) {
-        let Some(h) = self.hs.as_ref() else {
-            // handshake state gone: the peer has had our last flight
-            self.stats.drop(DropReason::Unexpected);
-            return;
+        let (peer_last, has_flight) = match (&self.kept, &self.hs) {
+            (Some(k), _) => (k.peer_last, true),
+            (None, Some(h)) => (h.peer_last, h.flight.is_some()),
+            (None, None) => {
+                // handshake over and our last flight done with: nothing to answer
+                self.stats.drop(DropReason::Unexpected);
+                return;
+            }
         };
-        let repeat = h.peer_last.is_some_and(|(seq, d)| {
+        let repeat = peer_last.is_some_and(|(seq, d)| {
             seq == f.message_seq
                 && f.offset == 0
                 && f.body.len() == f.length as usize
                 && digest(f.body) == d
         });
-        if repeat && !self.replied_this_datagram && h.flight.is_some() {
+        if repeat && !self.replied_this_datagram && has_flight {
             self.replied_this_datagram = true;
             self.resend_flight();
         } else if !repeat {
@@ -506,6 +518,7 @@ impl Connection {
         self.state = State::Closed;
         // handshake state, flight and timer go (the session stays: its ID is still asked for)
         self.hs = None;
+        self.kept = None;
         self.events.push_back(Event::Closed { reason });
     }
 
@@ -562,7 +575,12 @@ impl Connection {
     }
 
     fn resend_flight(&mut self) {
-        let Some(flight) = self.hs.as_ref().and_then(|h| h.flight.clone()) else {
+        let flight = match (&self.kept, &self.hs) {
+            (Some(k), _) => Some(k.flight.clone()),
+            (None, Some(h)) => h.flight.clone(),
+            (None, None) => None,
+        };
+        let Some(flight) = flight else {
             return;
         };
         match flight.encode(&mut self.rl, usize::from(self.mtu)) {
@@ -604,10 +622,7 @@ impl Connection {
     /// Until when an established connection keeps its last flight for a peer that has not
     /// shown it got it ([`FINAL_FLIGHT_LINGER`]); `None` when nothing is kept.
     pub fn kept_flight_until(&self) -> Option<Instant> {
-        if !self.is_established() {
-            return None;
-        }
-        self.hs.as_ref()?.linger_until
+        self.kept.as_ref().map(|k| k.until)
     }
 
     /// Drives the retransmission timer (RFC 6347 §4.2.4): resend the flight and double the
@@ -615,9 +630,8 @@ impl Connection {
     /// kept last flight (and all handshake state) when its linger time is over.
     pub fn handle_timeout(&mut self, now: Instant) {
         let rc = self.common().retransmit;
-        let Some(h) = self.hs.as_mut() else { return };
-        let Some(r) = h.retx.as_mut() else {
-            self.maybe_drop_handshake(now, false);
+        self.maybe_drop_handshake(now, false);
+        let Some(r) = self.hs.as_mut().and_then(|h| h.retx.as_mut()) else {
             return;
         };
         if now < r.deadline {
@@ -745,13 +759,13 @@ impl Connection {
         &self.client_random
     }
 
-    /// Moves what outlives the handshake into the session and frees the rest, except what
-    /// answering a retransmission of the peer's last flight needs (our flight, the digest of
-    /// the peer's last message, the reassembler's position) when we sent the last flight;
-    /// that goes too at `now + FINAL_FLIGHT_LINGER` or with the peer's first data record.
+    /// Moves what outlives the handshake into the session and frees the handshake state. When
+    /// we sent the last flight, it is kept with the digest of the peer's last message (to
+    /// answer a repeat of it) until the peer's first data record or `now +
+    /// FINAL_FLIGHT_LINGER`.
     fn established(&mut self, now: Instant, token: FinishedVerified) -> State {
         let suite = self.suite.unwrap_or(CipherSuite::PskAes128Ccm8);
-        let h = self.hs();
+        let mut h = self.hs.take().unwrap_or_default();
         let master = h.master.take();
         let identity = std::mem::take(&mut h.identity);
         let session = master.map(|master| Session {
@@ -763,19 +777,16 @@ impl Connection {
             ticket_lifetime: h.ticket_lifetime,
             server_name: h.sni.take(),
         });
-        // the transcript and key exchange are done with; retransmissions are matched by
-        // `peer_last`
-        h.future = Vec::new();
-        h.parked = Vec::new();
-        h.ecdhe = None;
-        h.transcript = Vec::new();
-        h.client_hello = None;
-        h.hint = None;
-        h.peer_point = None;
-        h.resuming = None;
-        h.ticket_key = None;
-        h.offered_cid = None;
-        h.linger_until = Some(now + FINAL_FLIGHT_LINGER);
+        self.next_recv_seq = h.reasm.next_seq();
+        self.kept = h.flight.take().map(|flight| {
+            Box::new(KeptFlight {
+                flight,
+                peer_last: h.peer_last,
+                until: now + FINAL_FLIGHT_LINGER,
+            })
+        });
+        // the rest (transcript, key exchange, reassembly, buffers) is freed here
+        drop(h);
         self.session = session;
         self.stats.handshake_kind = Some(if self.resumed {
             HandshakeKind::Abbreviated

@@ -287,8 +287,6 @@ impl Connection {
         match self.server_step(now, state, &m) {
             Ok(next) => {
                 self.state = next;
-                // established: the handshake state goes now unless our last flight is kept
-                self.maybe_drop_handshake(now, false);
                 Ok(())
             }
             Err(e) => {
