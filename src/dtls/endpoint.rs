@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::cid_buf::CidBuf;
 use super::config::ServerConfig;
 use super::conn::{AcceptedHello, Connection, ServerStart};
 use super::cookie::CookieKeys;
@@ -85,7 +86,8 @@ pub struct Endpoint {
     config: Arc<ServerConfig>,
     conns: HashMap<u64, Entry>,
     by_addr: HashMap<SocketAddr, u64>,
-    by_cid: HashMap<Vec<u8>, u64>,
+    /// Routing by our CID (inline keys: no allocation per connection).
+    by_cid: HashMap<CidBuf, u64>,
     next_id: u64,
     migrations: VecDeque<(SocketAddr, SocketAddr)>,
     cache: SessionCache,
@@ -231,7 +233,7 @@ impl Endpoint {
 
     /// A tls12_cid datagram: route by CID; move the peer only on an authenticated, newest record.
     fn on_cid_datagram(&mut self, now: Instant, from: SocketAddr, cid: Vec<u8>, data: &[u8]) {
-        let Some(id) = self.by_cid.get(&cid).copied() else {
+        let Some(id) = self.by_cid.get(cid.as_slice()).copied() else {
             self.stats.unknown_cid += 1;
             return;
         };
@@ -264,7 +266,7 @@ impl Endpoint {
         }
         (0..CID_TRIES)
             .filter_map(|_| g.generate(self.config.common.rng.as_ref()).ok())
-            .find(|c| c.len() == g.cid_len() && !self.by_cid.contains_key(c))
+            .find(|c| c.len() == g.cid_len() && !self.by_cid.contains_key(c.as_slice()))
     }
 
     fn rotate_tickets(&mut self, now: Instant) {
@@ -360,7 +362,7 @@ impl Endpoint {
         let id = self.next_id;
         self.next_id += 1;
         if !conn.connection_id().is_empty() {
-            self.by_cid.insert(conn.connection_id().to_vec(), id);
+            self.by_cid.insert(CidBuf::from(conn.connection_id()), id);
         }
         self.by_addr.insert(addr, id);
         self.conns.insert(
@@ -634,7 +636,12 @@ impl Endpoint {
                 self.remove(old);
             }
             let cid = conn.connection_id().to_vec();
-            if let Some(old) = self.by_cid.get(&cid).copied().filter(|_| !cid.is_empty()) {
+            if let Some(old) = self
+                .by_cid
+                .get(cid.as_slice())
+                .copied()
+                .filter(|_| !cid.is_empty())
+            {
                 self.remove(old);
             }
             self.insert(addr, conn);

@@ -1,6 +1,7 @@
 //! Epochs, 48-bit sequence numbers, record protection and the replay windows, and the RFC 9146
 //! Connection ID record format (tls12_cid, DTLSInnerPlaintext) once a CID is negotiated.
 
+use super::cid_buf::CidBuf;
 use super::crypto::aead::RecordCipher;
 use super::error::Error;
 use super::replay::ReplayWindow;
@@ -35,9 +36,9 @@ pub struct RecordLayer {
     write_epoch: u16,
     read_epoch: u16,
     /// CID the peer asked for: non-empty means our protected records are tls12_cid.
-    write_cid: Vec<u8>,
+    write_cid: CidBuf,
     /// CID we asked for: non-empty means the peer's protected records must be tls12_cid.
-    read_cid: Vec<u8>,
+    read_cid: CidBuf,
 }
 
 /// A record that authenticated.
@@ -62,8 +63,8 @@ impl Default for RecordLayer {
             read_cipher: None,
             write_epoch: 0,
             read_epoch: 0,
-            write_cid: Vec::new(),
-            read_cid: Vec::new(),
+            write_cid: CidBuf::empty(),
+            read_cid: CidBuf::empty(),
         }
     }
 }
@@ -105,18 +106,18 @@ impl RecordLayer {
     /// Sets the negotiated Connection IDs (RFC 9146): `ours` is what the peer puts in records
     /// to us, `peer` what we put in records to it. Empty means plain records that way.
     pub fn set_cids(&mut self, ours: Vec<u8>, peer: Vec<u8>) {
-        self.read_cid = ours;
-        self.write_cid = peer;
+        self.read_cid = CidBuf::from(ours.as_slice());
+        self.write_cid = CidBuf::from(peer.as_slice());
     }
 
     /// Our Connection ID (empty: none).
     pub fn read_cid(&self) -> &[u8] {
-        &self.read_cid
+        self.read_cid.as_slice()
     }
 
     /// The peer's Connection ID (empty: none).
     pub fn write_cid(&self) -> &[u8] {
-        &self.write_cid
+        self.write_cid.as_slice()
     }
 
     /// Reserves write sequence numbers for a state export: this layer may still use
@@ -230,7 +231,7 @@ impl RecordLayer {
                 let mut inner = Vec::with_capacity(payload.len() + 1);
                 inner.extend_from_slice(payload);
                 inner.push(ct.to_u8());
-                let f = c.seal_cid(es, DTLS12, &self.write_cid, &inner);
+                let f = c.seal_cid(es, DTLS12, self.write_cid.as_slice(), &inner);
                 (ContentType::Tls12Cid, self.write_cid.as_slice(), f)
             }
             Some(c) => (ct, &[][..], c.seal(es, ct.to_u8(), DTLS12, payload)),
