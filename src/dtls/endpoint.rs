@@ -89,6 +89,12 @@ pub struct Endpoint {
     /// Routing by our CID (inline keys: no allocation per connection).
     by_cid: HashMap<CidBuf, u64>,
     next_id: u64,
+    /// Connections that kept their last flight, in handshake order (so in deadline order:
+    /// every deadline is `FINAL_FLIGHT_LINGER` after the handshake); swept by
+    /// `handle_datagram` and `handle_timeout`, so a client that never sends data does not
+    /// hold it forever. Entries whose flight already went (the usual case: the client sent
+    /// data) leave from the front at the next sweep.
+    kept_flights: VecDeque<u64>,
     migrations: VecDeque<(SocketAddr, SocketAddr)>,
     cache: SessionCache,
     tickets: Option<TicketKeys>,
@@ -162,6 +168,7 @@ impl Endpoint {
             by_addr: HashMap::new(),
             by_cid: HashMap::new(),
             next_id: 0,
+            kept_flights: VecDeque::new(),
             migrations: VecDeque::new(),
             cache,
             tickets: None,
@@ -191,6 +198,7 @@ impl Endpoint {
 
     /// Feeds a datagram received from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.sweep_kept_flights(now);
         self.cookies
             .maybe_rotate(now, self.config.common.rng.as_ref());
         self.rotate_tickets(now);
@@ -215,6 +223,24 @@ impl Endpoint {
                 self.drain(id);
             }
             None => self.stats.unknown_peer += 1,
+        }
+    }
+
+    /// Frees the last flights kept past their deadline (their connections stay).
+    fn sweep_kept_flights(&mut self, now: Instant) {
+        while let Some(&id) = self.kept_flights.front() {
+            if let Some(e) = self.conns.get_mut(&id) {
+                match e.conn.kept_flight_until() {
+                    Some(t) if t > now => break,
+                    // drops the kept flight (nothing else is due for an established connection)
+                    Some(_) => e.conn.handle_timeout(now),
+                    None => {}
+                }
+            }
+            self.kept_flights.pop_front();
+        }
+        if self.kept_flights.is_empty() && self.kept_flights.capacity() > 0 {
+            self.kept_flights = VecDeque::new();
         }
     }
 
@@ -425,6 +451,9 @@ impl Endpoint {
         }
         while let Some(ev) = e.conn.poll_event() {
             if let Event::Connected { resumed, .. } = &ev {
+                if e.conn.kept_flight_until().is_some() {
+                    self.kept_flights.push_back(id);
+                }
                 let st = e.conn.stats();
                 let bytes = st.handshake_bytes_sent + st.handshake_bytes_received;
                 if *resumed {
@@ -490,18 +519,16 @@ impl Endpoint {
     }
 
     /// Drives the timers that are due, and frees the kept last flight of established
-    /// connections whose peer never showed it arrived once [`FINAL_FLIGHT_LINGER`] is over.
+    /// connections whose peer never showed it arrived once [`FINAL_FLIGHT_LINGER`] is over
+    /// (`handle_datagram` does that too).
     ///
     /// [`FINAL_FLIGHT_LINGER`]: super::conn::FINAL_FLIGHT_LINGER
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.sweep_kept_flights(now);
         let due: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, e)| {
-                let c = &e.conn;
-                c.poll_timeout().is_some_and(|t| t <= now)
-                    || c.kept_flight_until().is_some_and(|t| t <= now)
-            })
+            .filter(|(_, e)| e.conn.poll_timeout().is_some_and(|t| t <= now))
             .map(|(id, _)| *id)
             .collect();
         for id in due {
