@@ -216,9 +216,8 @@ impl Connection {
     }
 
     /// The handshake state, for handshake code. It exists from construction until the
-    /// connection is established and its last flight done with (handshake messages are only
-    /// processed before that); should it be asked for later, a fresh empty one is made rather
-    /// than failing.
+    /// connection is established or closed (handshake messages are only processed before
+    /// that); should it be asked for later, a fresh empty one is made rather than failing.
     fn hs(&mut self) -> &mut Handshake {
         self.hs.get_or_insert_with(Box::default)
     }
