@@ -14,7 +14,7 @@ enum Repr {
     Heap(Box<[u8]>),
 }
 
-/// A Connection ID (any length; at most [`INLINE`] bytes without allocating). Hashes and
+/// A Connection ID (any length; up to 22 bytes without allocating). Hashes and
 /// compares as its bytes, so a map keyed by it is looked up with a `&[u8]`.
 #[derive(Clone)]
 pub struct CidBuf(Repr);

@@ -5,7 +5,10 @@
 mod client;
 mod export;
 pub use server::{AcceptedHello, ServerStart};
+mod established;
 mod keys;
+use established::KeptFlight;
+pub use established::FINAL_FLIGHT_LINGER;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -24,7 +27,7 @@ use super::flight::Flight;
 use super::reassembly::{FragmentStatus, Message, Reassembler};
 use super::record_layer::RecordLayer;
 use super::session::Session;
-use super::stats::{DropReason, HandshakeKind, Stats};
+use super::stats::{DropReason, Stats};
 use super::suite::CipherSuite;
 use super::ticket::TicketKey;
 use super::wire::alert::{parse_ccs, Alert, AlertDescription, AlertLevel};
@@ -39,13 +42,6 @@ pub const MAX_APP_RECORD: usize = 16384;
 const MAX_FUTURE_RECORDS: usize = 8;
 /// Records held while the handshake waits for a PSK.
 const MAX_PARKED_RECORDS: usize = 32;
-/// How long the sender of the last flight keeps it to answer a retransmission of the peer's
-/// last flight when nothing shows the peer got it (RFC 6347 §4.2.4: twice the TCP MSL). An
-/// authenticated application record from the peer ends it sooner. This is no retransmission
-/// timer and `poll_timeout` does not report it (nothing is sent when it ends): the state goes
-/// at the first `handle_datagram` or `handle_timeout` after it (an [`super::Endpoint`] sweeps
-/// its connections in `handle_timeout`).
-pub const FINAL_FLIGHT_LINGER: Duration = Duration::from_secs(240);
 
 /// Proof that the peer's Finished verified; only `keys::verify_finished` makes one, and
 /// `State::Established` cannot be built without it.
@@ -109,16 +105,6 @@ struct Handshake {
     offered_cid: Option<Vec<u8>>,
     ticket_key: Option<TicketKey>,
     ticket_cap: Duration,
-}
-
-/// What an established connection that sent the last flight of the handshake keeps to answer
-/// a repeat of the peer's last flight (RFC 6347 §4.2.4), until the peer shows it got ours.
-struct KeptFlight {
-    flight: Flight,
-    /// message_seq and digest of the peer's last message.
-    peer_last: Option<(u16, [u8; 32])>,
-    /// Kept until then at most ([`FINAL_FLIGHT_LINGER`] after the handshake).
-    until: Instant,
 }
 
 struct Retransmit {
@@ -228,24 +214,6 @@ impl Connection {
             Some(h) if !self.is_established() => h.reasm.next_seq(),
             _ => self.next_recv_seq,
         }
-    }
-
-    /// Drops the kept last flight when `confirmed` (the peer showed it got it) or once its
-    /// time is over (RFC 6347 §4.2.4).
-    fn maybe_drop_handshake(&mut self, now: Instant, confirmed: bool) {
-        if self
-            .kept
-            .as_ref()
-            .is_some_and(|k| confirmed || now >= k.until)
-        {
-            self.kept = None;
-        }
-    }
-
-    /// True while handshake state is held: during the handshake, and once established while
-    /// our last flight is kept for the peer (tests and diagnostics).
-    pub fn holds_handshake_state(&self) -> bool {
-        self.hs.is_some() || self.kept.is_some()
     }
 
     /// Feeds one received UDP datagram (it may hold several records).
@@ -618,12 +586,6 @@ impl Connection {
         self.hs.as_ref()?.retx.as_ref().map(|r| r.deadline)
     }
 
-    /// Until when an established connection keeps its last flight for a peer that has not
-    /// shown it got it ([`FINAL_FLIGHT_LINGER`]); `None` when nothing is kept.
-    pub fn kept_flight_until(&self) -> Option<Instant> {
-        self.kept.as_ref().map(|k| k.until)
-    }
-
     /// Drives the retransmission timer (RFC 6347 §4.2.4): resend the flight and double the
     /// timeout up to the maximum; give up after the retry limit. Once established, drops the
     /// kept last flight (and all handshake state) when its linger time is over.
@@ -756,48 +718,6 @@ impl Connection {
 
     pub(crate) fn client_random(&self) -> &[u8; 32] {
         &self.client_random
-    }
-
-    /// Moves what outlives the handshake into the session and frees the handshake state. When
-    /// we sent the last flight, it is kept with the digest of the peer's last message (to
-    /// answer a repeat of it) until the peer's first data record or `now +
-    /// FINAL_FLIGHT_LINGER`.
-    fn established(&mut self, now: Instant, token: FinishedVerified) -> State {
-        let suite = self.suite.unwrap_or(CipherSuite::PskAes128Ccm8);
-        let mut h = self.hs.take().unwrap_or_default();
-        let master = h.master.take();
-        let identity = std::mem::take(&mut h.identity);
-        let session = master.map(|master| Session {
-            suite,
-            master,
-            identity: identity.clone(),
-            session_id: std::mem::take(&mut h.session_id),
-            ticket: std::mem::take(&mut h.ticket),
-            ticket_lifetime: h.ticket_lifetime,
-            server_name: h.sni.take(),
-        });
-        self.next_recv_seq = h.reasm.next_seq();
-        self.kept = h.flight.take().map(|flight| {
-            Box::new(KeptFlight {
-                flight,
-                peer_last: h.peer_last,
-                until: now + FINAL_FLIGHT_LINGER,
-            })
-        });
-        // the rest (transcript, key exchange, reassembly, buffers) is freed here
-        drop(h);
-        self.session = session;
-        self.stats.handshake_kind = Some(if self.resumed {
-            HandshakeKind::Abbreviated
-        } else {
-            HandshakeKind::Full
-        });
-        self.events.push_back(Event::Connected {
-            suite,
-            identity,
-            resumed: self.resumed,
-        });
-        State::Established(token)
     }
 
     /// The session of an established connection, to resume later: a client saves it (see

@@ -273,3 +273,40 @@ fn kept_last_flight_goes_after_the_linger_time_without_data() {
     pump(&mut client, &mut server, now);
     assert_eq!(server.poll_event(), Some(Event::Data(b"x".to_vec())));
 }
+
+#[test]
+fn export_while_the_last_flight_is_kept_imports_compact_and_working() {
+    use crate::dtls::export::ImportRole;
+    let (mut client, mut server, now) = start();
+    pump(&mut server, &mut client, now);
+    pump(&mut client, &mut server, now);
+    pump(&mut server, &mut client, now);
+    assert!(connected(&mut server) && connected(&mut client));
+    assert!(
+        server.holds_handshake_state(),
+        "last flight kept: no data yet"
+    );
+    let plain = server.export_plain(100).unwrap();
+    let Role::Server(cfg) = &server.role else {
+        panic!("server role")
+    };
+    let mut imported =
+        Connection::import_plain(plain.expose(), ImportRole::Server(cfg.clone())).unwrap();
+    assert!(imported.is_established());
+    assert!(!imported.holds_handshake_state());
+    assert_eq!(imported.identity(), b"client1");
+    assert_eq!(
+        imported.session().map(|s| s.master.expose().to_vec()),
+        server.session().map(|s| s.master.expose().to_vec())
+    );
+    // the imported connection reads the client's records and answers in the same epoch
+    client.send(b"to the new process").unwrap();
+    pump(&mut client, &mut imported, now);
+    assert_eq!(
+        imported.poll_event(),
+        Some(Event::Data(b"to the new process".to_vec()))
+    );
+    imported.send(b"back").unwrap();
+    pump(&mut imported, &mut client, now);
+    assert_eq!(client.poll_event(), Some(Event::Data(b"back".to_vec())));
+}
