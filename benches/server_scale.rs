@@ -356,7 +356,7 @@ fn main() {
         std::mem::size_of::<RecordCipher>()
     );
     println!(
-        "Inline sizes (bytes): Connection {}, RecordLayer {}, RecordCipher {} (+ its boxed key schedule on the heap), Stats {}, Session {}, ReplayWindow {}, SocketAddr {}.",
+        "Inline sizes (bytes): Connection {}, RecordLayer {}, RecordCipher {} (its heap: line above), Stats {}, Session {}, ReplayWindow {}, SocketAddr {}.",
         std::mem::size_of::<Connection>(),
         std::mem::size_of::<RecordLayer>(),
         std::mem::size_of::<RecordCipher>(),
