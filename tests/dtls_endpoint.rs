@@ -142,3 +142,43 @@ fn cookie_secret_rotates_with_one_period_of_overlap() {
         "two rotations later the cookie is stale"
     );
 }
+
+#[test]
+fn endpoint_frees_kept_last_flights_of_silent_clients_after_the_linger_time() {
+    use simbridge::dtls::conn::FINAL_FLIGHT_LINGER;
+    let now = Instant::now();
+    let mut ep = Endpoint::new(Arc::new(server_config(&[CCM8], 1))).unwrap();
+    let mut cs = clients(3, now);
+    assert_eq!(run(&mut ep, &mut cs, now), 3);
+    for (addr, _) in &cs {
+        let c = ep.connection(addr).unwrap();
+        assert!(c.is_established());
+        assert!(c.holds_handshake_state(), "no data yet: last flight kept");
+    }
+    // the first client sends data: its server connection lets go at once
+    cs[0].1.send(b"hi").unwrap();
+    let d = cs[0].1.poll_transmit().unwrap();
+    ep.handle_datagram(now, cs[0].0, &d);
+    assert!(!ep.connection(&cs[0].0).unwrap().holds_handshake_state());
+    assert!(ep.connection(&cs[1].0).unwrap().holds_handshake_state());
+    // the others stay silent; any later traffic (here: a stray datagram) sweeps them
+    let later = now + FINAL_FLIGHT_LINGER;
+    ep.handle_datagram(later - std::time::Duration::from_secs(1), cs[0].0, b"junk");
+    assert!(ep.connection(&cs[1].0).unwrap().holds_handshake_state());
+    ep.handle_datagram(later, cs[0].0, b"junk");
+    for (addr, _) in &cs {
+        let c = ep.connection(addr).unwrap();
+        assert!(!c.holds_handshake_state(), "{addr}");
+        assert!(c.is_established());
+    }
+    // and they still carry data both ways
+    for (i, (addr, c)) in cs.iter_mut().enumerate() {
+        c.send(format!("late {i}").as_bytes()).unwrap();
+        let d = c.poll_transmit().unwrap();
+        ep.handle_datagram(later, *addr, &d);
+    }
+    let got = std::iter::from_fn(|| ep.poll_event())
+        .filter(|(_, e)| matches!(e, Event::Data(_)))
+        .count();
+    assert_eq!(got, 4, "hi + three late records");
+}

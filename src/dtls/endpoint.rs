@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::cid_buf::CidBuf;
 use super::config::ServerConfig;
 use super::conn::{AcceptedHello, Connection, ServerStart};
 use super::cookie::CookieKeys;
@@ -85,8 +86,15 @@ pub struct Endpoint {
     config: Arc<ServerConfig>,
     conns: HashMap<u64, Entry>,
     by_addr: HashMap<SocketAddr, u64>,
-    by_cid: HashMap<Vec<u8>, u64>,
+    /// Routing by our CID (inline keys: no allocation per connection).
+    by_cid: HashMap<CidBuf, u64>,
     next_id: u64,
+    /// Connections that kept their last flight, in handshake order (so in deadline order:
+    /// every deadline is `FINAL_FLIGHT_LINGER` after the handshake); swept by
+    /// `handle_datagram` and `handle_timeout`, so a client that never sends data does not
+    /// hold it forever. Entries whose flight already went (the usual case: the client sent
+    /// data) leave from the front at the next sweep.
+    kept_flights: VecDeque<u64>,
     migrations: VecDeque<(SocketAddr, SocketAddr)>,
     cache: SessionCache,
     tickets: Option<TicketKeys>,
@@ -98,10 +106,12 @@ pub struct Endpoint {
     stats: EndpointStats,
 }
 
-/// One connection and where its peer is now.
+/// One connection and where its peer is now. The connection is boxed: the map then holds
+/// small entries, so its spare capacity (up to half the table after a resize) costs bytes
+/// per slot, not a whole connection per slot.
 struct Entry {
     addr: SocketAddr,
-    conn: Connection,
+    conn: Box<Connection>,
 }
 
 /// Tries before giving up on finding an unused CID (a generator with few free values).
@@ -158,6 +168,7 @@ impl Endpoint {
             by_addr: HashMap::new(),
             by_cid: HashMap::new(),
             next_id: 0,
+            kept_flights: VecDeque::new(),
             migrations: VecDeque::new(),
             cache,
             tickets: None,
@@ -187,6 +198,7 @@ impl Endpoint {
 
     /// Feeds a datagram received from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        self.sweep_kept_flights(now);
         self.cookies
             .maybe_rotate(now, self.config.common.rng.as_ref());
         self.rotate_tickets(now);
@@ -214,6 +226,24 @@ impl Endpoint {
         }
     }
 
+    /// Frees the last flights kept past their deadline (their connections stay).
+    fn sweep_kept_flights(&mut self, now: Instant) {
+        while let Some(&id) = self.kept_flights.front() {
+            if let Some(e) = self.conns.get_mut(&id) {
+                match e.conn.kept_flight_until() {
+                    Some(t) if t > now => break,
+                    // drops the kept flight (nothing else is due for an established connection)
+                    Some(_) => e.conn.handle_timeout(now),
+                    None => {}
+                }
+            }
+            self.kept_flights.pop_front();
+        }
+        if self.kept_flights.is_empty() && self.kept_flights.capacity() > 0 {
+            self.kept_flights = VecDeque::new();
+        }
+    }
+
     /// Length of the CIDs this endpoint hands out (0: none, route by address only).
     fn cid_len(&self) -> usize {
         self.config
@@ -224,12 +254,12 @@ impl Endpoint {
 
     fn conn_at(&self, addr: &SocketAddr) -> Option<&Connection> {
         let id = self.by_addr.get(addr)?;
-        self.conns.get(id).map(|e| &e.conn)
+        self.conns.get(id).map(|e| &*e.conn)
     }
 
     /// A tls12_cid datagram: route by CID; move the peer only on an authenticated, newest record.
     fn on_cid_datagram(&mut self, now: Instant, from: SocketAddr, cid: Vec<u8>, data: &[u8]) {
-        let Some(id) = self.by_cid.get(&cid).copied() else {
+        let Some(id) = self.by_cid.get(cid.as_slice()).copied() else {
             self.stats.unknown_cid += 1;
             return;
         };
@@ -262,7 +292,7 @@ impl Endpoint {
         }
         (0..CID_TRIES)
             .filter_map(|_| g.generate(self.config.common.rng.as_ref()).ok())
-            .find(|c| c.len() == g.cid_len() && !self.by_cid.contains_key(c))
+            .find(|c| c.len() == g.cid_len() && !self.by_cid.contains_key(c.as_slice()))
     }
 
     fn rotate_tickets(&mut self, now: Instant) {
@@ -358,10 +388,16 @@ impl Endpoint {
         let id = self.next_id;
         self.next_id += 1;
         if !conn.connection_id().is_empty() {
-            self.by_cid.insert(conn.connection_id().to_vec(), id);
+            self.by_cid.insert(CidBuf::from(conn.connection_id()), id);
         }
         self.by_addr.insert(addr, id);
-        self.conns.insert(id, Entry { addr, conn });
+        self.conns.insert(
+            id,
+            Entry {
+                addr,
+                conn: Box::new(conn),
+            },
+        );
         id
     }
 
@@ -415,6 +451,9 @@ impl Endpoint {
         }
         while let Some(ev) = e.conn.poll_event() {
             if let Event::Connected { resumed, .. } = &ev {
+                if e.conn.kept_flight_until().is_some() {
+                    self.kept_flights.push_back(id);
+                }
                 let st = e.conn.stats();
                 let bytes = st.handshake_bytes_sent + st.handshake_bytes_received;
                 if *resumed {
@@ -479,8 +518,13 @@ impl Endpoint {
             .min()
     }
 
-    /// Drives the timers that are due.
+    /// Drives the timers that are due, and frees the kept last flight of established
+    /// connections whose peer never showed it arrived once [`FINAL_FLIGHT_LINGER`] is over
+    /// (`handle_datagram` does that too).
+    ///
+    /// [`FINAL_FLIGHT_LINGER`]: super::conn::FINAL_FLIGHT_LINGER
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.sweep_kept_flights(now);
         let due: Vec<u64> = self
             .conns
             .iter()
@@ -619,7 +663,12 @@ impl Endpoint {
                 self.remove(old);
             }
             let cid = conn.connection_id().to_vec();
-            if let Some(old) = self.by_cid.get(&cid).copied().filter(|_| !cid.is_empty()) {
+            if let Some(old) = self
+                .by_cid
+                .get(cid.as_slice())
+                .copied()
+                .filter(|_| !cid.is_empty())
+            {
                 self.remove(old);
             }
             self.insert(addr, conn);

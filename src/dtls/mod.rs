@@ -19,7 +19,7 @@
 //!   to answer later (the handshake parks, `Event::PskRequested`, `provide_*_psk`).
 //!
 //! Long-lived sessions (RFC 9146, RFC 5077, graceful restart):
-//! - [`cid`]: RFC 9146 Connection ID generators; `ClientConfig::connection_id` /
+//! - [`cid`]: RFC 9146 Connection ID generators ([`cid_buf`]: a CID held inline); `ClientConfig::connection_id` /
 //!   `ServerConfig::connection_id` negotiate it, the record layer writes tls12_cid records
 //!   (DTLSInnerPlaintext, RFC 9146 §5 additional data), the [`Endpoint`] routes them by CID and
 //!   moves a peer's address only after an authenticated, newest record
@@ -35,6 +35,7 @@
 
 pub mod bench;
 pub mod cid;
+pub mod cid_buf;
 pub mod config;
 pub mod conn;
 pub mod cookie;

@@ -1,6 +1,7 @@
 //! Epochs, 48-bit sequence numbers, record protection and the replay windows, and the RFC 9146
 //! Connection ID record format (tls12_cid, DTLSInnerPlaintext) once a CID is negotiated.
 
+use super::cid_buf::CidBuf;
 use super::crypto::aead::RecordCipher;
 use super::error::Error;
 use super::replay::ReplayWindow;
@@ -9,29 +10,35 @@ use super::wire::record::{
     epoch_seq, ContentType, Record, RecordHeader, DTLS12, MAX_SEQ, RECORD_HEADER_LEN,
 };
 
-struct WriteEpoch {
-    seq: u64,
-    cipher: Option<RecordCipher>,
-    /// First sequence number a state export reserved for its importer (never used here).
-    limit: Option<u64>,
-}
+/// Epochs a connection uses: 0 (plaintext) and 1 (the negotiated AEAD).
+const EPOCHS: usize = 2;
 
-struct ReadEpoch {
-    cipher: Option<RecordCipher>,
-    window: ReplayWindow,
-}
+/// `write_limit` when no state export reserved sequence numbers.
+const NO_LIMIT: u64 = u64::MAX;
 
 /// The record layer of one connection. Epoch 0 is plaintext; epoch 1 uses the negotiated AEAD.
-/// (Renegotiation is refused, so no connection goes beyond epoch 1 in this engine.)
+/// (Renegotiation is refused, so no connection goes beyond epoch 1 in this engine: both epochs
+/// are held inline, and only epoch 1 has ciphers.)
 pub struct RecordLayer {
-    write: Vec<WriteEpoch>,
-    read: Vec<ReadEpoch>,
+    /// Next write sequence number of each epoch.
+    write_seq: [u64; EPOCHS],
+    /// Epoch 1's write cipher.
+    write_cipher: Option<RecordCipher>,
+    /// First epoch-1 sequence number a state export reserved for its importer (never used
+    /// here); `NO_LIMIT` when none.
+    write_limit: u64,
+    /// Replay window of each read epoch.
+    windows: [ReplayWindow; EPOCHS],
+    /// Epoch 1's read cipher; held before the peer's ChangeCipherSpec too (pending while
+    /// `read_epoch` is 0).
+    read_cipher: Option<RecordCipher>,
+    /// Newest write epoch installed.
+    write_epoch: u16,
     read_epoch: u16,
-    next_read: Option<RecordCipher>,
     /// CID the peer asked for: non-empty means our protected records are tls12_cid.
-    write_cid: Vec<u8>,
+    write_cid: CidBuf,
     /// CID we asked for: non-empty means the peer's protected records must be tls12_cid.
-    read_cid: Vec<u8>,
+    read_cid: CidBuf,
 }
 
 /// A record that authenticated.
@@ -49,19 +56,15 @@ pub struct Opened {
 impl Default for RecordLayer {
     fn default() -> Self {
         Self {
-            write: vec![WriteEpoch {
-                seq: 0,
-                cipher: None,
-                limit: None,
-            }],
-            read: vec![ReadEpoch {
-                cipher: None,
-                window: ReplayWindow::default(),
-            }],
+            write_seq: [0; EPOCHS],
+            write_cipher: None,
+            write_limit: NO_LIMIT,
+            windows: Default::default(),
+            read_cipher: None,
+            write_epoch: 0,
             read_epoch: 0,
-            next_read: None,
-            write_cid: Vec::new(),
-            read_cid: Vec::new(),
+            write_cid: CidBuf::empty(),
+            read_cid: CidBuf::empty(),
         }
     }
 }
@@ -70,61 +73,73 @@ impl RecordLayer {
     /// Starts the write side at `seq` in epoch 0 (the server echoes the ClientHello's record
     /// sequence number in its first records, RFC 6347 §4.2.1).
     pub fn set_initial_write_seq(&mut self, seq: u64) {
-        if let Some(w) = self.write.first_mut() {
-            w.seq = seq;
-        }
+        self.write_seq[0] = seq;
     }
 
-    /// Installs the next epoch's write cipher; later records in that epoch use it.
+    /// Installs epoch 1's write cipher; later records in that epoch use it.
     pub fn install_write(&mut self, cipher: RecordCipher) {
-        self.write.push(WriteEpoch {
-            seq: 0,
-            cipher: Some(cipher),
-            limit: None,
-        });
+        self.write_cipher = Some(cipher);
+        self.write_seq[1] = 0;
+        self.write_limit = NO_LIMIT;
+        self.write_epoch = 1;
     }
 
-    /// Stores the next epoch's read cipher until the peer's ChangeCipherSpec.
+    /// Stores epoch 1's read cipher until the peer's ChangeCipherSpec.
     pub fn prepare_read(&mut self, cipher: RecordCipher) {
-        self.next_read = Some(cipher);
+        if self.read_epoch == 0 {
+            self.read_cipher = Some(cipher);
+        }
     }
 
     /// True when a read cipher waits for the peer's ChangeCipherSpec.
     pub fn has_pending_read(&self) -> bool {
-        self.next_read.is_some()
+        self.read_epoch == 0 && self.read_cipher.is_some()
+    }
+
+    /// The write cipher of `epoch` (none in epoch 0 or before it is installed).
+    fn write_cipher_of(&self, epoch: u16) -> Option<&RecordCipher> {
+        (epoch == 1 && self.write_epoch >= 1)
+            .then_some(self.write_cipher.as_ref())
+            .flatten()
     }
 
     /// Sets the negotiated Connection IDs (RFC 9146): `ours` is what the peer puts in records
     /// to us, `peer` what we put in records to it. Empty means plain records that way.
     pub fn set_cids(&mut self, ours: Vec<u8>, peer: Vec<u8>) {
-        self.read_cid = ours;
-        self.write_cid = peer;
+        self.read_cid = CidBuf::from(ours.as_slice());
+        self.write_cid = CidBuf::from(peer.as_slice());
     }
 
     /// Our Connection ID (empty: none).
     pub fn read_cid(&self) -> &[u8] {
-        &self.read_cid
+        self.read_cid.as_slice()
     }
 
     /// The peer's Connection ID (empty: none).
     pub fn write_cid(&self) -> &[u8] {
-        &self.write_cid
+        self.write_cid.as_slice()
     }
 
     /// Reserves write sequence numbers for a state export: this layer may still use
     /// `[next, next + reserve)` of the current epoch; the export continues at the returned
     /// number. `None` before keys are in use.
     pub fn reserve_for_export(&mut self, reserve: u64) -> Option<u64> {
-        let w = self.write.last_mut().filter(|w| w.cipher.is_some())?;
-        let start = w.limit.unwrap_or(w.seq).max(w.seq);
+        self.write_cipher_of(self.write_epoch)?;
+        let seq = self.write_seq[1];
+        let start = if self.write_limit == NO_LIMIT {
+            seq
+        } else {
+            self.write_limit.max(seq)
+        };
+        // at most MAX_SEQ + 1, so never NO_LIMIT
         let next = start.saturating_add(reserve).min(MAX_SEQ + 1);
-        w.limit = Some(next);
+        self.write_limit = next;
         Some(next)
     }
 
     /// The current read epoch's replay window.
     pub fn read_window(&self) -> Option<&ReplayWindow> {
-        self.read.last().map(|r| &r.window)
+        self.windows.get(usize::from(self.read_epoch))
     }
 
     /// A layer in epoch 1 both ways, restored from a state export.
@@ -135,37 +150,30 @@ impl RecordLayer {
         window: ReplayWindow,
     ) -> Self {
         let mut rl = Self::default();
-        rl.write.push(WriteEpoch {
-            seq: write_seq,
-            cipher: Some(write),
-            limit: None,
-        });
-        rl.read.push(ReadEpoch {
-            cipher: Some(read),
-            window,
-        });
+        rl.install_write(write);
+        rl.write_seq[1] = write_seq;
+        rl.read_cipher = Some(read);
+        rl.windows[1] = window;
         rl.read_epoch = 1;
         rl
     }
 
     /// Sequence number the next record of `epoch` gets.
     pub fn next_write_seq(&self, epoch: u16) -> Option<u64> {
-        self.write.get(usize::from(epoch)).map(|w| w.seq)
+        if epoch > self.write_epoch {
+            return None;
+        }
+        self.write_seq.get(usize::from(epoch)).copied()
     }
 
-    /// Switches reading to the next epoch (on ChangeCipherSpec).
+    /// Switches reading to epoch 1 (on ChangeCipherSpec).
     pub fn activate_read(&mut self) -> bool {
-        match self.next_read.take() {
-            Some(c) => {
-                self.read.push(ReadEpoch {
-                    cipher: Some(c),
-                    window: ReplayWindow::default(),
-                });
-                self.read_epoch += 1;
-                true
-            }
-            None => false,
+        if !self.has_pending_read() {
+            return false;
         }
+        self.windows[1] = ReplayWindow::default();
+        self.read_epoch = 1;
+        true
     }
 
     /// Current read epoch.
@@ -175,7 +183,7 @@ impl RecordLayer {
 
     /// Current (newest) write epoch.
     pub fn write_epoch(&self) -> u16 {
-        (self.write.len() - 1) as u16
+        self.write_epoch
     }
 
     /// Expansion of a record in `epoch` (header + explicit nonce + tag, and for tls12_cid the
@@ -189,9 +197,7 @@ impl RecordLayer {
         RECORD_HEADER_LEN
             + cid
             + self
-                .write
-                .get(usize::from(epoch))
-                .and_then(|w| w.cipher.as_ref())
+                .write_cipher_of(epoch)
                 .map_or(0, RecordCipher::overhead)
     }
 
@@ -203,20 +209,24 @@ impl RecordLayer {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        let w = self
-            .write
+        if epoch > self.write_epoch {
+            return Err(Error::Closed);
+        }
+        let slot = self
+            .write_seq
             .get_mut(usize::from(epoch))
             .ok_or(Error::Closed)?;
-        if w.seq > MAX_SEQ {
+        let seq = *slot;
+        if seq > MAX_SEQ {
             return Err(Error::SequenceExhausted);
         }
-        if w.limit.is_some_and(|l| w.seq >= l) {
+        if epoch == 1 && self.write_limit != NO_LIMIT && seq >= self.write_limit {
             return Err(Error::ExportReserveUsed);
         }
-        let seq = w.seq;
-        w.seq += 1;
+        *slot = seq + 1;
         let es = epoch_seq(epoch, seq);
-        let (outer, cid) = match &w.cipher {
+        let cipher = self.write_cipher_of(epoch);
+        let (outer, cid) = match cipher {
             Some(_) if !self.write_cid.is_empty() => {
                 (ContentType::Tls12Cid, self.write_cid.as_slice())
             }
@@ -224,7 +234,7 @@ impl RecordLayer {
         };
         // Header first (the fragment length is known up front), then the fragment is sealed
         // straight into `out`: no intermediate buffers.
-        let extra = match &w.cipher {
+        let extra = match cipher {
             Some(c) => c.overhead() + usize::from(!cid.is_empty()),
             None => 0,
         };
@@ -238,7 +248,7 @@ impl RecordLayer {
         };
         let start = out.len();
         header.encode_with_cid(out, cid);
-        let sealed = match &w.cipher {
+        let sealed = match cipher {
             // DTLSInnerPlaintext: content || real type (no padding)
             Some(c) if !cid.is_empty() => {
                 c.seal_cid_append(es, DTLS12, cid, payload, ct.to_u8(), out)
@@ -258,7 +268,7 @@ impl RecordLayer {
 
     /// Classifies a record's epoch: `Ok(true)` readable now, `Ok(false)` next epoch (buffer it).
     pub fn epoch_status(&self, epoch: u16) -> Result<bool, DropReason> {
-        if usize::from(epoch) < self.read.len() {
+        if epoch <= self.read_epoch {
             Ok(true)
         } else if epoch == self.read_epoch + 1 {
             Ok(false)
@@ -271,15 +281,24 @@ impl RecordLayer {
     /// Once we asked for a non-empty CID, protected records must be tls12_cid with our CID.
     pub fn open(&mut self, rec: &Record<'_>) -> Result<Opened, DropReason> {
         let h = &rec.header;
-        let r = self
-            .read
-            .get_mut(usize::from(h.epoch))
+        if h.epoch > self.read_epoch {
+            return Err(DropReason::BadEpoch);
+        }
+        let window = self
+            .windows
+            .get(usize::from(h.epoch))
             .ok_or(DropReason::BadEpoch)?;
-        if !r.window.check(h.seq) {
+        if !window.check(h.seq) {
             return Err(DropReason::Replay);
         }
+        let newest = window.is_newest(h.seq);
+        let cipher = if h.epoch == 1 {
+            self.read_cipher.as_ref()
+        } else {
+            None
+        };
         let is_cid = h.content_type == ContentType::Tls12Cid;
-        let (content_type, plain) = match &r.cipher {
+        let (content_type, plain) = match cipher {
             Some(c) if !self.read_cid.is_empty() => {
                 if !is_cid || rec.cid != self.read_cid.as_slice() {
                     return Err(DropReason::Unexpected);
@@ -306,8 +325,9 @@ impl RecordLayer {
             None if is_cid => return Err(DropReason::Unexpected),
             None => (h.content_type, rec.fragment.to_vec()),
         };
-        let newest = r.window.is_newest(h.seq);
-        r.window.mark(h.seq);
+        if let Some(w) = self.windows.get_mut(usize::from(h.epoch)) {
+            w.mark(h.seq);
+        }
         Ok(Opened {
             content_type,
             plain,

@@ -4,17 +4,18 @@
 /// Window width.
 pub const WINDOW: u64 = 64;
 
-/// Sliding bitmap over the highest sequence number seen.
+/// Sliding bitmap over the highest sequence number seen. Bit 0 stands for `top` itself, so
+/// `bits == 0` means nothing was marked yet (16 bytes, no `Option`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayWindow {
-    top: Option<u64>,
+    top: u64,
     bits: u64,
 }
 
 impl ReplayWindow {
     /// True when `seq` is new and not too old.
     pub fn check(&self, seq: u64) -> bool {
-        match self.top {
+        match self.top() {
             None => true,
             Some(top) if seq > top => true,
             Some(top) => {
@@ -26,24 +27,35 @@ impl ReplayWindow {
 
     /// The window as (highest marked, bitmap) for a state export.
     pub fn to_parts(&self) -> (Option<u64>, u64) {
-        (self.top, self.bits)
+        (self.top(), self.bits)
     }
 
-    /// A window restored from [`ReplayWindow::to_parts`].
+    /// A window restored from [`ReplayWindow::to_parts`] (the top itself counts as marked).
     pub fn from_parts(top: Option<u64>, bits: u64) -> Self {
-        Self { top, bits }
+        match top {
+            Some(top) => Self {
+                top,
+                bits: bits | 1,
+            },
+            None => Self::default(),
+        }
+    }
+
+    /// Highest sequence number marked, if any.
+    fn top(&self) -> Option<u64> {
+        (self.bits != 0).then_some(self.top)
     }
 
     /// True when `seq` is above every sequence number marked so far.
     pub fn is_newest(&self, seq: u64) -> bool {
-        self.top.is_none_or(|top| seq > top)
+        self.top().is_none_or(|top| seq > top)
     }
 
     /// Marks `seq` as received (call after authentication).
     pub fn mark(&mut self, seq: u64) {
-        match self.top {
+        match self.top() {
             None => {
-                self.top = Some(seq);
+                self.top = seq;
                 self.bits = 1;
             }
             Some(top) if seq > top => {
@@ -54,7 +66,7 @@ impl ReplayWindow {
                     self.bits << shift
                 };
                 self.bits |= 1;
-                self.top = Some(seq);
+                self.top = seq;
             }
             Some(top) => {
                 let d = top - seq;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::{Connection, Role, State};
-use crate::dtls::config::{ClientConfig, ClientPsk, PskAnswer, MIN_MTU};
+use crate::dtls::config::{ClientConfig, ClientPsk, PskAnswer};
 use crate::dtls::crypto::ecdhe::EphemeralKey;
 use crate::dtls::error::Error;
 use crate::dtls::event::Event;
@@ -36,11 +36,9 @@ impl Connection {
         if config.common.suites.is_empty() {
             return Err(Error::NoCommonSuite);
         }
-        let mut common = config.common.clone();
-        common.mtu = common.mtu.max(MIN_MTU);
-        let mut c = Connection::new(Role::Client(config.clone()), common);
+        let mut c = Connection::new(Role::Client(config.clone()));
         let mut random = [0u8; 32];
-        c.common.rng.fill(&mut random).map_err(|_| Error::Rng)?;
+        c.common().rng.fill(&mut random).map_err(|_| Error::Rng)?;
         let suites = &config.common.suites;
         let mut extensions = Extensions::default();
         extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
@@ -58,9 +56,9 @@ impl Connection {
                 ));
             }
             let mut cid = vec![0u8; len];
-            c.common.rng.fill(&mut cid).map_err(|_| Error::Rng)?;
+            c.common().rng.fill(&mut cid).map_err(|_| Error::Rng)?;
             extensions.push(EXT_CONNECTION_ID, connection_id_data(&cid));
-            c.offered_cid = Some(cid);
+            c.hs().offered_cid = Some(cid);
         }
         // resumption: offer the session by ID and, if we hold one, by ticket (RFC 5077 §3.4:
         // with a ticket the client makes up a session ID, echoed when the server accepts)
@@ -74,7 +72,10 @@ impl Connection {
             if session_id.is_empty() && !s.ticket.is_empty() {
                 // 16 bytes: short for the hellos, long enough for every server we met
                 session_id = vec![0u8; 16];
-                c.common.rng.fill(&mut session_id).map_err(|_| Error::Rng)?;
+                c.common()
+                    .rng
+                    .fill(&mut session_id)
+                    .map_err(|_| Error::Rng)?;
             }
         }
         match &resume {
@@ -86,10 +87,10 @@ impl Connection {
         }
         if let Some(s) = &resume {
             // a ticket-holding client keeps its ticket unless the server sends a new one
-            c.hs.ticket = s.ticket.clone();
-            c.hs.ticket_lifetime = s.ticket_lifetime;
+            c.hs().ticket = s.ticket.clone();
+            c.hs().ticket_lifetime = s.ticket_lifetime;
         }
-        c.hs.resuming = resume.filter(|_| !session_id.is_empty());
+        c.hs().resuming = resume.filter(|_| !session_id.is_empty());
         let mut cipher_suites: Vec<u16> = suites.iter().map(|s| s.iana()).collect();
         cipher_suites.push(EMPTY_RENEGOTIATION_INFO_SCSV);
         let ch = ClientHello {
@@ -101,9 +102,9 @@ impl Connection {
             compression_methods: vec![0],
             extensions,
         };
-        c.hs.client_random = random;
-        c.hs.sni = config.server_name.clone();
-        c.hs.client_hello = Some(ch);
+        c.client_random = random;
+        c.hs().sni = config.server_name.clone();
+        c.hs().client_hello = Some(ch);
         c.state = State::ClientWaitHello;
         c.send_client_hello(now)?;
         Ok(c)
@@ -118,14 +119,14 @@ impl Connection {
 
     fn send_client_hello(&mut self, now: Instant) -> Result<(), Error> {
         let body = self
-            .hs
+            .hs()
             .client_hello
             .as_ref()
             .map(ClientHello::encode)
             .ok_or(Error::Closed)?;
         let seq = self.next_send_seq;
         self.next_send_seq = self.next_send_seq.wrapping_add(1);
-        self.hs.transcript.clear();
+        self.hs().transcript.clear();
         self.transcript_add(HandshakeType::ClientHello, seq, &body);
         let item = FlightItem::Handshake {
             msg_type: HandshakeType::ClientHello,
@@ -165,14 +166,14 @@ impl Connection {
         match (state, m.msg_type) {
             (State::ClientWaitHello, T::HelloVerifyRequest) => {
                 let hvr = HelloVerifyRequest::parse(&m.body)?;
-                self.hs.hello_verify_count += 1;
-                if self.hs.hello_verify_count > MAX_HELLO_VERIFY {
+                self.hs().hello_verify_count += 1;
+                if self.hs().hello_verify_count > MAX_HELLO_VERIFY {
                     return Err(Error::UnexpectedMessage("too many HelloVerifyRequests"));
                 }
-                if let Some(ch) = self.hs.client_hello.as_mut() {
+                if let Some(ch) = self.hs().client_hello.as_mut() {
                     ch.cookie = hvr.cookie;
                 }
-                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
                 self.send_client_hello(now)?;
                 Ok(State::ClientWaitHello)
             }
@@ -183,20 +184,20 @@ impl Connection {
                     Ok(State::ClientWaitServerKx)
                 }
             }
-            (State::WaitCcs, T::NewSessionTicket) if self.hs.ticket_expected => {
+            (State::WaitCcs, T::NewSessionTicket) if self.hs().ticket_expected => {
                 let nst = NewSessionTicket::parse(&m.body)?;
                 self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.hs.ticket_expected = false;
-                self.hs.ticket = nst.ticket;
-                self.hs.ticket_lifetime = nst.lifetime_hint;
+                self.hs().ticket_expected = false;
+                self.hs().ticket = nst.ticket;
+                self.hs().ticket_lifetime = nst.lifetime_hint;
                 Ok(State::WaitCcs)
             }
-            (State::WaitFinished, T::Finished) if self.hs.resumed => {
+            (State::WaitFinished, T::Finished) if self.resumed => {
                 // abbreviated handshake: the server finished first; we answer CCS + Finished
                 let got = parse_finished(&m.body)?;
                 let token = self.verify_finished(&got)?;
                 self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
                 let fin = self.our_verify_data()?.to_vec();
                 let seq = self.next_send_seq;
                 self.next_send_seq = seq.wrapping_add(1);
@@ -214,37 +215,36 @@ impl Connection {
                 self.send_epoch = 1;
                 // last flight: kept to answer a retransmitted server Finished, no timer
                 self.send_flight(now, flight, false)?;
-                Ok(self.established(token))
+                Ok(self.established(now, token))
             }
             (State::ClientWaitServerKx, T::ServerKeyExchange) => {
-                let ecdhe = self.hs.suite.is_some_and(CipherSuite::is_ecdhe);
+                let ecdhe = self.suite.is_some_and(CipherSuite::is_ecdhe);
                 let ske = ServerKeyExchange::parse(&m.body, ecdhe)?;
-                self.hs.hint = Some(ske.hint().to_vec()).filter(|h| !h.is_empty());
+                self.hs().hint = Some(ske.hint().to_vec()).filter(|h| !h.is_empty());
                 if let ServerKeyExchange::EcdhePsk { point, .. } = ske {
-                    self.hs.peer_point = Some(point);
+                    self.hs().peer_point = Some(point);
                 }
                 self.transcript_add(m.msg_type, m.seq, &m.body);
                 Ok(State::ClientWaitDone)
             }
             (State::ClientWaitServerKx | State::ClientWaitDone, T::ServerHelloDone) => {
                 parse_empty(&m.body, "server_hello_done")?;
-                if self.hs.suite.is_some_and(CipherSuite::is_ecdhe) && self.hs.peer_point.is_none()
-                {
+                if self.suite.is_some_and(CipherSuite::is_ecdhe) && self.hs().peer_point.is_none() {
                     return Err(Error::UnexpectedMessage(
                         "ECDHE_PSK without ServerKeyExchange",
                     ));
                 }
                 self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
                 self.client_ask_psk(now)
             }
             (State::WaitFinished, T::Finished) => {
                 let got = parse_finished(&m.body)?;
                 let token = self.verify_finished(&got)?;
                 self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.flight = None;
-                self.retx = None;
-                Ok(self.established(token))
+                self.hs().flight = None;
+                self.hs().retx = None;
+                Ok(self.established(now, token))
             }
             (_, T::Finished) => Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec")),
             (_, T::HelloVerifyRequest) => Err(Error::UnexpectedMessage(
@@ -276,11 +276,11 @@ impl Connection {
         for e in &sh.extensions.0 {
             let sent = match e.typ {
                 EXT_EXTENDED_MASTER_SECRET | EXT_RENEGOTIATION_INFO => true,
-                EXT_SERVER_NAME => self.hs.sni.is_some(),
+                EXT_SERVER_NAME => self.hs().sni.is_some(),
                 EXT_EC_POINT_FORMATS => offered.iter().any(|s| s.is_ecdhe()),
-                EXT_CONNECTION_ID => self.offered_cid.is_some(),
+                EXT_CONNECTION_ID => self.hs().offered_cid.is_some(),
                 EXT_SESSION_TICKET => self
-                    .hs
+                    .hs()
                     .client_hello
                     .as_ref()
                     .is_some_and(|ch| ch.extensions.get(EXT_SESSION_TICKET).is_some()),
@@ -300,36 +300,37 @@ impl Connection {
                 return Err(Error::IllegalParameter("renegotiation_info"));
             }
         }
-        if let (Some(ours), Some(peer)) = (&self.offered_cid, sh.extensions.connection_id()?) {
+        let ours = self.hs().offered_cid.clone();
+        if let (Some(ours), Some(peer)) = (ours, sh.extensions.connection_id()?) {
             // RFC 9146: each side names the CID it wants to receive
-            self.rl.set_cids(ours.clone(), peer);
+            self.rl.set_cids(ours, peer);
             self.cid_negotiated = true;
         }
-        self.hs.suite = Some(suite);
-        self.hs.server_random = sh.random;
+        self.suite = Some(suite);
+        self.server_random = sh.random;
         self.transcript_add(m.msg_type, m.seq, &m.body);
         if let Some(t) = sh.extensions.get(EXT_SESSION_TICKET) {
             if !t.is_empty() {
                 return Err(Error::IllegalParameter("session_ticket in ServerHello"));
             }
-            self.hs.ticket_expected = true;
+            self.hs().ticket_expected = true;
         }
         let offered_id = self
-            .hs
+            .hs()
             .client_hello
             .as_ref()
             .map(|ch| ch.session_id.clone())
             .unwrap_or_default();
-        self.hs.session_id = sh.session_id.clone();
+        self.hs().session_id = sh.session_id.clone();
         let resumed = !sh.session_id.is_empty() && sh.session_id == offered_id;
-        let Some(session) = self.hs.resuming.take().filter(|_| resumed) else {
+        let Some(session) = self.hs().resuming.take().filter(|_| resumed) else {
             if resumed {
                 return Err(Error::IllegalParameter(
                     "session_id echoed but nothing offered",
                 ));
             }
             // a full handshake: a ticket we held is spent
-            self.hs.ticket.clear();
+            self.hs().ticket.clear();
             return Ok(false);
         };
         if session.suite != suite {
@@ -337,27 +338,29 @@ impl Connection {
                 "resumed session with another suite",
             ));
         }
-        if !self.hs.ticket_expected && session.ticket.is_empty() {
-            self.hs.ticket.clear();
+        if !self.hs().ticket_expected && session.ticket.is_empty() {
+            self.hs().ticket.clear();
         }
-        self.hs.identity = session.identity.clone();
-        self.hs.resumed = true;
+        self.hs().identity = session.identity.clone();
+        self.resumed = true;
         self.install_keys(session.master.clone())?;
         Ok(true)
     }
 
     fn client_ask_psk(&mut self, now: Instant) -> Result<State, Error> {
-        let suite = self.hs.suite.ok_or(Error::UnexpectedMessage(
+        let suite = self.suite.ok_or(Error::UnexpectedMessage(
             "ServerHelloDone before ServerHello",
         ))?;
         let cfg = self.client_config().cloned().ok_or(Error::Closed)?;
-        match cfg.psk.psk(self.hs.hint.as_deref(), suite) {
+        match cfg.psk.psk(self.hs().hint.as_deref(), suite) {
             PskAnswer::Ready(psk) => self.client_key_exchange(now, psk),
             PskAnswer::Pending => {
+                let hint = self.hs().hint.clone();
+                let sni = self.hs().sni.clone();
                 self.events.push_back(Event::PskRequested {
                     identity: vec![],
-                    hint: self.hs.hint.clone(),
-                    sni: self.hs.sni.clone(),
+                    hint,
+                    sni,
                     suite,
                 });
                 Ok(State::ClientWaitPsk)
@@ -367,11 +370,11 @@ impl Connection {
     }
 
     fn client_key_exchange(&mut self, now: Instant, psk: ClientPsk) -> Result<State, Error> {
-        let ecdhe = self.hs.suite.is_some_and(CipherSuite::is_ecdhe);
+        let ecdhe = self.suite.is_some_and(CipherSuite::is_ecdhe);
         let point = if ecdhe {
-            let key = EphemeralKey::generate(self.common.rng.as_ref()).map_err(|_| Error::Rng)?;
+            let key = EphemeralKey::generate(self.common().rng.as_ref()).map_err(|_| Error::Rng)?;
             let p = key.public_point();
-            self.hs.ecdhe = Some(key);
+            self.hs().ecdhe = Some(key);
             Some(p)
         } else {
             None
@@ -384,7 +387,7 @@ impl Connection {
         let cke_seq = self.next_send_seq;
         self.transcript_add(HandshakeType::ClientKeyExchange, cke_seq, &cke);
         self.derive_keys(&psk.key)?;
-        self.hs.identity = psk.identity;
+        self.hs().identity = psk.identity;
         let fin = self.our_verify_data()?.to_vec();
         let fin_seq = cke_seq.wrapping_add(1);
         self.next_send_seq = fin_seq.wrapping_add(1);

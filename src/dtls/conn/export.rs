@@ -4,7 +4,6 @@
 //! window, Connection IDs, identity, session and counters.
 
 use super::{Connection, FinishedVerified, Role, State};
-use crate::dtls::config::CommonConfig;
 use crate::dtls::crypto::aead::RecordCipher;
 use crate::dtls::crypto::prf::key_block;
 use crate::dtls::export::{self, ExportError, ImportLedger, ImportRole};
@@ -43,7 +42,7 @@ impl Connection {
     /// move the boundary; import each export at most once ([`Connection::import_state`]).
     pub fn export_state(&mut self, key: &[u8], reserve: u64) -> Result<Vec<u8>, ExportError> {
         let plain = self.export_plain(reserve)?;
-        export::seal(key, &plain, self.common.rng.as_ref())
+        export::seal(key, &plain, self.common().rng.as_ref())
     }
 
     /// The state plaintext (zeroized on drop) with the write-ahead reservation made.
@@ -51,8 +50,9 @@ impl Connection {
         if !self.is_established() || self.closing {
             return Err(ExportError::NotEstablished);
         }
-        let suite = self.hs.suite.ok_or(ExportError::NotEstablished)?;
-        let master = self.hs.master.clone().ok_or(ExportError::NotEstablished)?;
+        let suite = self.suite.ok_or(ExportError::NotEstablished)?;
+        let next_recv_seq = self.next_recv_seq();
+        let session = self.session.as_ref().ok_or(ExportError::NotEstablished)?;
         let write_seq = self
             .rl
             .reserve_for_export(reserve)
@@ -68,9 +68,9 @@ impl Connection {
             Role::Server(_) => ROLE_SERVER,
         });
         put_u16(&mut o, suite.iana());
-        o.extend_from_slice(master.expose());
-        o.extend_from_slice(&self.hs.client_random);
-        o.extend_from_slice(&self.hs.server_random);
+        o.extend_from_slice(session.master.expose());
+        o.extend_from_slice(&self.client_random);
+        o.extend_from_slice(&self.server_random);
         put_u64(&mut o, write_seq);
         o.push(u8::from(top.is_some()));
         put_u64(&mut o, top.unwrap_or(0));
@@ -78,13 +78,16 @@ impl Connection {
         put_vec8(&mut o, self.rl.read_cid());
         put_vec8(&mut o, self.rl.write_cid());
         o.push(u8::from(self.cid_negotiated));
-        put_vec16(&mut o, &self.hs.identity);
-        put_vec16(&mut o, self.hs.sni.as_deref().unwrap_or("").as_bytes());
-        put_vec8(&mut o, &self.hs.session_id);
-        put_vec16(&mut o, &self.hs.ticket);
-        o.extend_from_slice(&self.hs.ticket_lifetime.to_be_bytes());
+        put_vec16(&mut o, &session.identity);
+        put_vec16(
+            &mut o,
+            session.server_name.as_deref().unwrap_or("").as_bytes(),
+        );
+        put_vec8(&mut o, &session.session_id);
+        put_vec16(&mut o, &session.ticket);
+        o.extend_from_slice(&session.ticket_lifetime.to_be_bytes());
         put_u16(&mut o, self.next_send_seq);
-        put_u16(&mut o, self.reasm.next_seq());
+        put_u16(&mut o, next_recv_seq);
         let stats = serde_json::to_vec(&self.stats).unwrap_or_default();
         put_vec16(&mut o, &stats);
         Ok(SecretVec::new(o))
@@ -110,9 +113,9 @@ impl Connection {
     pub(crate) fn import_plain(p: &[u8], role: ImportRole) -> Result<Self, ExportError> {
         let mut r = Reader::new(p);
         let role_byte = fmt(r.u8("role"), "role")?;
-        let (role, common): (Role, CommonConfig) = match (role, role_byte) {
-            (ImportRole::Client(c), ROLE_CLIENT) => (Role::Client(c.clone()), c.common.clone()),
-            (ImportRole::Server(s), ROLE_SERVER) => (Role::Server(s.clone()), s.common.clone()),
+        let role = match (role, role_byte) {
+            (ImportRole::Client(c), ROLE_CLIENT) => Role::Client(c.clone()),
+            (ImportRole::Server(s), ROLE_SERVER) => Role::Server(s.clone()),
             _ => return Err(ExportError::WrongRole),
         };
         let suite = CipherSuite::from_iana(fmt(r.u16("suite"), "suite")?)
@@ -165,30 +168,26 @@ impl Connection {
         let mut rl = RecordLayer::restored(write, read, write_seq, window);
         rl.set_cids(read_cid, write_cid);
 
-        let mut c = Connection::new(role, common);
+        let mut c = Connection::new(role);
+        // established with no handshake to answer for: only the compact state is kept
+        c.hs = None;
         c.rl = rl;
         c.send_epoch = 1;
         c.cid_negotiated = cid_negotiated;
         c.next_send_seq = next_send_seq;
-        c.reasm.skip_to(next_recv_seq);
-        c.hs.suite = Some(suite);
-        c.hs.client_random = client_random;
-        c.hs.server_random = server_random;
-        c.hs.identity = identity.clone();
-        c.hs.sni = sni.clone();
-        c.hs.session_id = session_id.clone();
-        c.hs.ticket = ticket.clone();
-        c.hs.ticket_lifetime = ticket_lifetime;
+        c.next_recv_seq = next_recv_seq;
+        c.suite = Some(suite);
+        c.client_random = client_random;
+        c.server_random = server_random;
         c.session = Some(crate::dtls::session::Session {
             suite,
-            master: master.clone(),
+            master,
             identity,
             session_id,
             ticket,
             ticket_lifetime,
             server_name: sni,
         });
-        c.hs.master = Some(master);
         c.stats = stats;
         c.stats.handshake_kind = Some(HandshakeKind::NoneNeeded);
         // The export was taken from an established connection (only those export) and it

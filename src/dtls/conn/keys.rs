@@ -15,13 +15,25 @@ use crate::secret::{Secret, SecretVec};
 
 impl Connection {
     pub(super) fn transcript_add(&mut self, t: HandshakeType, seq: u16, body: &[u8]) {
-        self.hs
+        self.hs()
             .transcript
             .extend_from_slice(&encode_full(t, seq, body));
     }
 
     pub(super) fn transcript_hash(&self) -> [u8; 32] {
-        Sha256::digest(&self.hs.transcript).into()
+        let t = self
+            .hs
+            .as_ref()
+            .map_or(&[][..], |h| h.transcript.as_slice());
+        Sha256::digest(t).into()
+    }
+
+    /// The master secret while the handshake runs.
+    fn handshake_master(&self) -> Result<&Secret<48>, Error> {
+        self.hs
+            .as_ref()
+            .and_then(|h| h.master.as_ref())
+            .ok_or(Error::UnexpectedMessage("Finished before key exchange"))
     }
 
     fn is_client(&self) -> bool {
@@ -32,12 +44,12 @@ impl Connection {
     /// ClientKeyExchange (RFC 7627 session_hash).
     pub(super) fn derive_keys(&mut self, psk: &SecretVec) -> Result<(), Error> {
         let suite = self
-            .hs
             .suite
             .ok_or(Error::UnexpectedMessage("key exchange before ServerHello"))?;
         let pms = if suite.is_ecdhe() {
-            let key = self.hs.ecdhe.as_ref().ok_or(Error::BadKeyShare)?;
-            let point = self.hs.peer_point.as_deref().ok_or(Error::BadKeyShare)?;
+            let h = self.hs();
+            let key = h.ecdhe.as_ref().ok_or(Error::BadKeyShare)?;
+            let point = h.peer_point.as_deref().ok_or(Error::BadKeyShare)?;
             let z = key.agree(point).map_err(|_| Error::BadKeyShare)?;
             premaster_with_other(z.expose(), psk.expose())
         } else {
@@ -52,10 +64,9 @@ impl Connection {
     /// keys and holds the read keys until the peer's ChangeCipherSpec.
     pub(super) fn install_keys(&mut self, master: Secret<48>) -> Result<(), Error> {
         let suite = self
-            .hs
             .suite
             .ok_or(Error::UnexpectedMessage("keys before ServerHello"))?;
-        let kb = key_block(&master, &self.hs.client_random, &self.hs.server_random);
+        let kb = key_block(&master, &self.client_random, &self.server_random);
         let alg = suite.aead();
         let client = RecordCipher::new(alg, &kb.client_key, &kb.client_iv);
         let server = RecordCipher::new(alg, &kb.server_key, &kb.server_iv);
@@ -66,27 +77,19 @@ impl Connection {
         };
         self.rl.install_write(write);
         self.rl.prepare_read(read);
-        self.hs.master = Some(master);
+        self.hs().master = Some(master);
         Ok(())
     }
 
     /// Our Finished.verify_data over the transcript so far.
     pub(super) fn our_verify_data(&self) -> Result<[u8; 12], Error> {
-        let ms = self
-            .hs
-            .master
-            .as_ref()
-            .ok_or(Error::UnexpectedMessage("Finished before key exchange"))?;
+        let ms = self.handshake_master()?;
         Ok(verify_data(ms, self.is_client(), &self.transcript_hash()))
     }
 
     /// Checks the peer's Finished (constant time); the only way to get a [`FinishedVerified`].
     pub(super) fn verify_finished(&self, got: &[u8; 12]) -> Result<FinishedVerified, Error> {
-        let ms = self
-            .hs
-            .master
-            .as_ref()
-            .ok_or(Error::UnexpectedMessage("Finished before key exchange"))?;
+        let ms = self.handshake_master()?;
         let want = verify_data(ms, !self.is_client(), &self.transcript_hash());
         if bool::from(want.ct_eq(got)) {
             Ok(FinishedVerified(()))

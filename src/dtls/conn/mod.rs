@@ -5,7 +5,10 @@
 mod client;
 mod export;
 pub use server::{AcceptedHello, ServerStart};
+mod established;
 mod keys;
+use established::KeptFlight;
+pub use established::FINAL_FLIGHT_LINGER;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -24,7 +27,7 @@ use super::flight::Flight;
 use super::reassembly::{FragmentStatus, Message, Reassembler};
 use super::record_layer::RecordLayer;
 use super::session::Session;
-use super::stats::{DropReason, HandshakeKind, Stats};
+use super::stats::{DropReason, Stats};
 use super::suite::CipherSuite;
 use super::ticket::TicketKey;
 use super::wire::alert::{parse_ccs, Alert, AlertDescription, AlertLevel};
@@ -64,11 +67,11 @@ enum Role {
     Server(Arc<ServerConfig>),
 }
 
+/// Handshake state: everything a connection needs until the handshake is over. Boxed and
+/// dropped once established, so an established connection keeps only its keys, sequence
+/// numbers, replay window, CIDs and session (and, for a while, a [`KeptFlight`]).
 #[derive(Default)]
 struct Handshake {
-    client_random: [u8; 32],
-    server_random: [u8; 32],
-    suite: Option<CipherSuite>,
     transcript: Vec<u8>,
     master: Option<Secret<48>>,
     identity: Vec<u8>,
@@ -82,8 +85,6 @@ struct Handshake {
     session_id: Vec<u8>,
     /// Client: the session offered for resumption.
     resuming: Option<Session>,
-    /// True for an abbreviated handshake.
-    resumed: bool,
     /// Client: the server acknowledged SessionTicket, a NewSessionTicket may come.
     /// Server: we send a NewSessionTicket.
     ticket_expected: bool,
@@ -92,6 +93,18 @@ struct Handshake {
     ticket_lifetime: u32,
     /// Server: remaining PSK lifetime when it was looked up.
     psk_left: Option<Duration>,
+    reasm: Reassembler,
+    /// Our last flight, kept for retransmission.
+    flight: Option<Flight>,
+    retx: Option<Retransmit>,
+    awaiting_answer: bool,
+    /// message_seq and digest of the peer's last message (spots its retransmissions).
+    peer_last: Option<(u16, [u8; 32])>,
+    future: Vec<Vec<u8>>,
+    parked: Vec<Vec<u8>>,
+    offered_cid: Option<Vec<u8>>,
+    ticket_key: Option<TicketKey>,
+    ticket_cap: Duration,
 }
 
 struct Retransmit {
@@ -103,38 +116,41 @@ struct Retransmit {
 /// One DTLS association with one peer.
 pub struct Connection {
     role: Role,
-    common: CommonConfig,
     state: State,
     rl: RecordLayer,
-    reasm: Reassembler,
-    hs: Handshake,
-    next_send_seq: u16,
-    send_epoch: u16,
-    flight: Option<Flight>,
-    retx: Option<Retransmit>,
-    awaiting_answer: bool,
-    peer_last: Option<(u16, [u8; 32])>,
-    replied_this_datagram: bool,
-    closing: bool,
-    out: VecDeque<Vec<u8>>,
-    events: VecDeque<Event>,
-    stats: Stats,
-    future: Vec<Vec<u8>>,
-    parked: Vec<Vec<u8>>,
-    newest_in_datagram: bool,
-    cid_negotiated: bool,
-    offered_cid: Option<Vec<u8>>,
-    ticket_key: Option<TicketKey>,
-    ticket_cap: Duration,
+    /// Handshake state; `None` once established.
+    hs: Option<Box<Handshake>>,
+    /// Our last flight while the peer may still ask for it again (established only).
+    kept: Option<Box<KeptFlight>>,
+    /// The established session (master secret, identity, session ID, ticket, SNI): the one
+    /// copy kept after the handshake, for export and resumption.
     session: Option<Session>,
     session_expiry: Option<Instant>,
+    stats: Stats,
+    out: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    suite: Option<CipherSuite>,
+    /// PMTU (the config's, or what `set_mtu` set).
+    mtu: u16,
+    next_send_seq: u16,
+    /// Next peer message_seq once the handshake state (and its reassembler) is gone.
+    next_recv_seq: u16,
+    send_epoch: u16,
+    resumed: bool,
+    replied_this_datagram: bool,
+    closing: bool,
+    newest_in_datagram: bool,
+    cid_negotiated: bool,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("state", &self.state)
-            .field("suite", &self.hs.suite)
+            .field("suite", &self.suite)
+            .field("handshake_state", &self.hs.is_some())
             .finish()
     }
 }
@@ -144,34 +160,59 @@ fn digest(b: &[u8]) -> [u8; 32] {
 }
 
 impl Connection {
-    fn new(role: Role, common: CommonConfig) -> Self {
+    /// A connection in state Closed with an empty handshake state (the role's constructor
+    /// fills it in).
+    fn new(role: Role) -> Self {
+        let mtu = match &role {
+            Role::Client(c) => c.common.mtu,
+            Role::Server(s) => s.common.mtu,
+        };
         Self {
             role,
-            common,
             state: State::Closed,
             rl: RecordLayer::default(),
-            reasm: Reassembler::default(),
-            hs: Handshake::default(),
-            next_send_seq: 0,
-            send_epoch: 0,
-            flight: None,
-            retx: None,
-            awaiting_answer: false,
-            peer_last: None,
-            replied_this_datagram: false,
-            closing: false,
-            out: VecDeque::new(),
-            events: VecDeque::new(),
-            stats: Stats::default(),
-            future: Vec::new(),
-            parked: Vec::new(),
-            newest_in_datagram: false,
-            cid_negotiated: false,
-            offered_cid: None,
-            ticket_key: None,
-            ticket_cap: Duration::ZERO,
+            hs: Some(Box::default()),
+            kept: None,
             session: None,
             session_expiry: None,
+            stats: Stats::default(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            client_random: [0; 32],
+            server_random: [0; 32],
+            suite: None,
+            mtu: clamp_mtu(mtu),
+            next_send_seq: 0,
+            next_recv_seq: 0,
+            send_epoch: 0,
+            resumed: false,
+            replied_this_datagram: false,
+            closing: false,
+            newest_in_datagram: false,
+            cid_negotiated: false,
+        }
+    }
+
+    /// The settings of our role.
+    fn common(&self) -> &CommonConfig {
+        match &self.role {
+            Role::Client(c) => &c.common,
+            Role::Server(s) => &s.common,
+        }
+    }
+
+    /// The handshake state, for handshake code. It exists from construction until the
+    /// connection is established or closed (handshake messages are only processed before
+    /// that); should it be asked for later, a fresh empty one is made rather than failing.
+    fn hs(&mut self) -> &mut Handshake {
+        self.hs.get_or_insert_with(Box::default)
+    }
+
+    /// Next message_seq expected from the peer.
+    fn next_recv_seq(&self) -> u16 {
+        match &self.hs {
+            Some(h) if !self.is_established() => h.reasm.next_seq(),
+            _ => self.next_recv_seq,
         }
     }
 
@@ -193,6 +234,7 @@ impl Connection {
         for rec in records {
             self.process_record(now, &rec);
         }
+        self.maybe_drop_handshake(now, false);
     }
 
     fn process_record(&mut self, now: Instant, rec: &Record<'_>) {
@@ -227,8 +269,8 @@ impl Connection {
 
     fn handle_record(&mut self, now: Instant, rec: &Record<'_>) -> Result<(), Error> {
         if self.is_parked() {
-            if self.parked.len() < MAX_PARKED_RECORDS {
-                self.parked.push(Self::raw(rec));
+            if self.hs().parked.len() < MAX_PARKED_RECORDS {
+                self.hs().parked.push(Self::raw(rec));
             } else {
                 self.stats.drop(DropReason::Overflow);
             }
@@ -241,8 +283,8 @@ impl Connection {
                 return Ok(());
             }
             Ok(false) => {
-                if self.future.len() < MAX_FUTURE_RECORDS && !self.is_established() {
-                    self.future.push(Self::raw(rec));
+                if !self.is_established() && self.hs().future.len() < MAX_FUTURE_RECORDS {
+                    self.hs().future.push(Self::raw(rec));
                 } else {
                     self.stats.drop(DropReason::BadEpoch);
                 }
@@ -282,6 +324,8 @@ impl Connection {
                     self.stats.app_records_received += 1;
                     self.stats.app_bytes_received += plain.len() as u64;
                     self.events.push_back(Event::Data(plain));
+                    // authenticated data in the new epoch: the peer has our last flight
+                    self.maybe_drop_handshake(now, true);
                 } else {
                     self.stats.drop(DropReason::Unexpected);
                 }
@@ -310,16 +354,16 @@ impl Connection {
                 continue;
             }
             if matches!(self.state, State::ClientWaitHello)
-                && f.message_seq > self.reasm.next_seq()
+                && f.message_seq > self.next_recv_seq()
                 && matches!(
                     f.msg_type,
                     HandshakeType::HelloVerifyRequest | HandshakeType::ServerHello
                 )
             {
                 // the server's first message may carry any message_seq (RFC 6347 §4.2.2)
-                self.reasm.skip_to(f.message_seq);
+                self.hs().reasm.skip_to(f.message_seq);
             }
-            match self.reasm.insert(&f, epoch) {
+            match self.hs().reasm.insert(&f, epoch) {
                 FragmentStatus::Old => self.on_old_fragment(&f),
                 FragmentStatus::Rejected => self.stats.drop(DropReason::Unexpected),
                 FragmentStatus::Accepted => self.drain_messages(now)?,
@@ -333,11 +377,13 @@ impl Connection {
 
     fn drain_messages(&mut self, now: Instant) -> Result<(), Error> {
         while !self.is_parked() && !matches!(self.state, State::Closed | State::Established(_)) {
-            let Some(m) = self.reasm.pop() else { break };
-            if self.awaiting_answer {
+            let Some(m) = self.hs().reasm.pop() else {
+                break;
+            };
+            if self.hs().awaiting_answer {
                 // the first message of the peer's next flight: our flight arrived
-                self.awaiting_answer = false;
-                self.retx = None;
+                self.hs().awaiting_answer = false;
+                self.hs().retx = None;
                 self.stats.round_trips += 1;
             }
             self.on_message(now, m)?;
@@ -356,13 +402,22 @@ impl Connection {
     /// message of the peer's previous flight, the peer lost our answer: send it again. Anything
     /// else (an invalid Finished posing as a retransmission, say) is dropped.
     fn on_old_fragment(&mut self, f: &Fragment<'_>) {
-        let repeat = self.peer_last.is_some_and(|(seq, d)| {
+        let (peer_last, has_flight) = match (&self.kept, &self.hs) {
+            (Some(k), _) => (k.peer_last, true),
+            (None, Some(h)) => (h.peer_last, h.flight.is_some()),
+            (None, None) => {
+                // handshake over and our last flight done with: nothing to answer
+                self.stats.drop(DropReason::Unexpected);
+                return;
+            }
+        };
+        let repeat = peer_last.is_some_and(|(seq, d)| {
             seq == f.message_seq
                 && f.offset == 0
                 && f.body.len() == f.length as usize
                 && digest(f.body) == d
         });
-        if repeat && !self.replied_this_datagram && self.flight.is_some() {
+        if repeat && !self.replied_this_datagram && has_flight {
             self.replied_this_datagram = true;
             self.resend_flight();
         } else if !repeat {
@@ -371,7 +426,7 @@ impl Connection {
     }
 
     fn on_post_handshake_fragment(&mut self, epoch: u16, f: &Fragment<'_>) {
-        if f.message_seq < self.reasm.next_seq() {
+        if f.message_seq < self.next_recv_seq() {
             self.on_old_fragment(f);
             return;
         }
@@ -395,7 +450,7 @@ impl Connection {
         }
         if matches!(self.state, State::WaitCcs) && self.rl.activate_read() {
             self.state = State::WaitFinished;
-            let future = std::mem::take(&mut self.future);
+            let future = std::mem::take(&mut self.hs().future);
             self.replay_raw(now, future);
         } else {
             // early, repeated or out-of-state CCS: never moves the state machine
@@ -428,9 +483,9 @@ impl Connection {
             return;
         }
         self.state = State::Closed;
-        self.retx = None;
-        self.flight = None;
-        self.hs.master = None;
+        // handshake state, flight and timer go (the session stays: its ID is still asked for)
+        self.hs = None;
+        self.kept = None;
         self.events.push_back(Event::Closed { reason });
     }
 
@@ -468,16 +523,17 @@ impl Connection {
         flight: Flight,
         expect_answer: bool,
     ) -> Result<(), Error> {
-        let dgrams = flight.encode(&mut self.rl, self.common.mtu)?;
+        let dgrams = flight.encode(&mut self.rl, usize::from(self.mtu))?;
         for d in dgrams {
             self.stats.sent(d.len(), true);
             self.out.push_back(d);
         }
         self.stats.flights_sent += 1;
-        self.flight = Some(flight);
-        self.awaiting_answer = expect_answer;
-        let initial = self.common.retransmit.initial;
-        self.retx = expect_answer.then(|| Retransmit {
+        let initial = self.common().retransmit.initial;
+        let h = self.hs();
+        h.flight = Some(flight);
+        h.awaiting_answer = expect_answer;
+        h.retx = expect_answer.then(|| Retransmit {
             deadline: now + initial,
             timeout: initial,
             count: 0,
@@ -486,10 +542,15 @@ impl Connection {
     }
 
     fn resend_flight(&mut self) {
-        let Some(flight) = self.flight.clone() else {
+        let flight = match (&self.kept, &self.hs) {
+            (Some(k), _) => Some(k.flight.clone()),
+            (None, Some(h)) => h.flight.clone(),
+            (None, None) => None,
+        };
+        let Some(flight) = flight else {
             return;
         };
-        match flight.encode(&mut self.rl, self.common.mtu) {
+        match flight.encode(&mut self.rl, usize::from(self.mtu)) {
             Ok(dgrams) => {
                 for d in dgrams {
                     self.stats.sent(d.len(), true);
@@ -501,35 +562,49 @@ impl Connection {
         }
     }
 
-    /// The next datagram to send, if any.
+    /// The next datagram to send, if any. Once drained the queue gives its buffer back (an
+    /// idle connection holds no queue memory).
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.out.pop_front()
+        let d = self.out.pop_front();
+        if d.is_none() && self.out.capacity() > 0 {
+            self.out = VecDeque::new();
+        }
+        d
     }
 
-    /// The next event, if any.
+    /// The next event, if any (the queue's buffer is freed once drained, as for datagrams).
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let e = self.events.pop_front();
+        if e.is_none() && self.events.capacity() > 0 {
+            self.events = VecDeque::new();
+        }
+        e
     }
 
-    /// When `handle_timeout` must be called next.
+    /// When `handle_timeout` must be called next (a retransmission).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.retx.as_ref().map(|r| r.deadline)
+        self.hs.as_ref()?.retx.as_ref().map(|r| r.deadline)
     }
 
     /// Drives the retransmission timer (RFC 6347 §4.2.4): resend the flight and double the
-    /// timeout up to the maximum; give up after the retry limit.
+    /// timeout up to the maximum; give up after the retry limit. Once established, drops the
+    /// kept last flight (and all handshake state) when its linger time is over.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let Some(r) = self.retx.as_mut() else { return };
+        let rc = self.common().retransmit;
+        self.maybe_drop_handshake(now, false);
+        let Some(r) = self.hs.as_mut().and_then(|h| h.retx.as_mut()) else {
+            return;
+        };
         if now < r.deadline {
             return;
         }
-        if r.count >= self.common.retransmit.max_retransmits {
+        if r.count >= rc.max_retransmits {
             let n = r.count;
             self.fail(Error::HandshakeTimeout(n));
             return;
         }
         r.count += 1;
-        r.timeout = (r.timeout * 2).min(self.common.retransmit.max);
+        r.timeout = (r.timeout * 2).min(rc.max);
         r.deadline = now + r.timeout;
         self.resend_flight();
     }
@@ -586,22 +661,30 @@ impl Connection {
 
     /// Negotiated suite (after ServerHello).
     pub fn suite(&self) -> Option<CipherSuite> {
-        self.hs.suite
+        self.suite
     }
 
     /// PSK identity (after ClientKeyExchange).
     pub fn identity(&self) -> &[u8] {
-        &self.hs.identity
+        match (&self.session, &self.hs) {
+            (Some(s), _) => &s.identity,
+            (None, Some(h)) => &h.identity,
+            (None, None) => &[],
+        }
     }
 
     /// SNI host name (server: what the client sent; client: what we sent).
     pub fn server_name(&self) -> Option<&str> {
-        self.hs.sni.as_deref()
+        match (&self.session, &self.hs) {
+            (Some(s), _) => s.server_name.as_deref(),
+            (None, Some(h)) => h.sni.as_deref(),
+            (None, None) => None,
+        }
     }
 
     /// Changes the PMTU (largest UDP payload) for the flights sent from now on.
     pub fn set_mtu(&mut self, mtu: usize) {
-        self.common.mtu = mtu.max(super::config::MIN_MTU);
+        self.mtu = clamp_mtu(mtu);
     }
 
     /// RFC 9146 §6: true when the last datagram given to `handle_datagram` held a record that
@@ -634,37 +717,7 @@ impl Connection {
     }
 
     pub(crate) fn client_random(&self) -> &[u8; 32] {
-        &self.hs.client_random
-    }
-
-    fn established(&mut self, token: FinishedVerified) -> State {
-        self.future.clear();
-        self.hs.ecdhe = None;
-        // the transcript is done with; retransmissions are matched by `peer_last`
-        self.hs.transcript = Vec::new();
-        let suite = self.hs.suite.unwrap_or(CipherSuite::PskAes128Ccm8);
-        if let Some(master) = self.hs.master.clone() {
-            self.session = Some(Session {
-                suite,
-                master,
-                identity: self.hs.identity.clone(),
-                session_id: self.hs.session_id.clone(),
-                ticket: self.hs.ticket.clone(),
-                ticket_lifetime: self.hs.ticket_lifetime,
-                server_name: self.hs.sni.clone(),
-            });
-        }
-        self.stats.handshake_kind = Some(if self.hs.resumed {
-            HandshakeKind::Abbreviated
-        } else {
-            HandshakeKind::Full
-        });
-        self.events.push_back(Event::Connected {
-            suite,
-            identity: self.hs.identity.clone(),
-            resumed: self.hs.resumed,
-        });
-        State::Established(token)
+        &self.client_random
     }
 
     /// The session of an established connection, to resume later: a client saves it (see
@@ -691,7 +744,7 @@ impl Connection {
 
     /// True when the handshake was abbreviated (a resumed session).
     pub fn is_resumed(&self) -> bool {
-        self.hs.resumed
+        self.resumed
     }
 
     fn resume_after_psk(&mut self, now: Instant) {
@@ -699,7 +752,12 @@ impl Connection {
             self.fail(e);
             return;
         }
-        let parked = std::mem::take(&mut self.parked);
+        let parked = std::mem::take(&mut self.hs().parked);
         self.replay_raw(now, parked);
     }
+}
+
+/// The PMTU kept per connection: at least `MIN_MTU`, at most what a UDP payload can be.
+fn clamp_mtu(mtu: usize) -> u16 {
+    u16::try_from(mtu.max(super::config::MIN_MTU)).unwrap_or(u16::MAX)
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::{Connection, Role, State};
-use crate::dtls::config::{PskAnswer, PskRequest, ServerConfig, MIN_MTU};
+use crate::dtls::config::{PskAnswer, PskRequest, ServerConfig};
 use crate::dtls::crypto::ecdhe::EphemeralKey;
 use crate::dtls::error::Error;
 use crate::dtls::event::Event;
@@ -91,17 +91,15 @@ impl Connection {
         ch: &AcceptedHello,
         start: ServerStart,
     ) -> Self {
-        let mut common = config.common.clone();
-        common.mtu = common.mtu.max(MIN_MTU);
-        let mut c = Connection::new(Role::Server(config.clone()), common);
+        let mut c = Connection::new(Role::Server(config.clone()));
         c.state = State::ServerWaitKx;
         c.rl.set_initial_write_seq(ch.record_seq);
         c.next_send_seq = ch.message_seq;
-        c.reasm.skip_to(ch.message_seq.wrapping_add(1));
-        c.hs.client_random = ch.hello.random;
-        c.offered_cid = start.cid;
-        c.ticket_key = start.ticket_key;
-        c.ticket_cap = start.ticket_cap;
+        c.hs().reasm.skip_to(ch.message_seq.wrapping_add(1));
+        c.client_random = ch.hello.random;
+        c.hs().offered_cid = start.cid;
+        c.hs().ticket_key = start.ticket_key;
+        c.hs().ticket_cap = start.ticket_cap;
         c.stats.received(ch.datagram_len, true);
         if let Err(e) = c.server_hello(now, &config, ch, start.resume) {
             c.fail(e);
@@ -119,12 +117,12 @@ impl Connection {
         let hello = &ch.hello;
         let body = hello.encode();
         self.transcript_add(HandshakeType::ClientHello, ch.message_seq, &body);
-        self.peer_last = Some((ch.message_seq, Sha256::digest(&body).into()));
+        self.hs().peer_last = Some((ch.message_seq, Sha256::digest(&body).into()));
         if !hello.extensions.extended_master_secret()? {
             return Err(Error::NoExtendedMasterSecret);
         }
         let secure_reneg = hello.secure_renegotiation()?;
-        self.hs.sni = hello.extensions.server_name()?;
+        self.hs().sni = hello.extensions.server_name()?;
         let p256 = hello
             .extensions
             .supported_groups()?
@@ -141,24 +139,27 @@ impl Connection {
             now < *exp
                 && hello.cipher_suites.contains(&s.suite.iana())
                 && config.common.suites.contains(&s.suite)
-                && s.server_name == self.hs.sni
+                && s.server_name == self.hs().sni
         });
         let suite = resume.as_ref().map_or(suite, |(s, _)| s.suite);
-        self.hs.suite = Some(suite);
+        self.suite = Some(suite);
         let mut random = [0u8; 32];
-        self.common.rng.fill(&mut random).map_err(|_| Error::Rng)?;
-        self.hs.server_random = random;
-        self.hs.session_id = if resume.is_some() {
+        self.common()
+            .rng
+            .fill(&mut random)
+            .map_err(|_| Error::Rng)?;
+        self.server_random = random;
+        self.hs().session_id = if resume.is_some() {
             hello.session_id.clone()
         } else if config.session_cache > 0 {
             let mut id = vec![0u8; config.session_id_len.clamp(16, 32)];
-            self.common.rng.fill(&mut id).map_err(|_| Error::Rng)?;
+            self.common().rng.fill(&mut id).map_err(|_| Error::Rng)?;
             id
         } else {
             Vec::new()
         };
-        self.hs.ticket_expected =
-            self.ticket_key.is_some() && hello.extensions.get(EXT_SESSION_TICKET).is_some();
+        self.hs().ticket_expected =
+            self.hs().ticket_key.is_some() && hello.extensions.get(EXT_SESSION_TICKET).is_some();
 
         let mut extensions = Extensions::default();
         if secure_reneg {
@@ -172,23 +173,23 @@ impl Connection {
             hello.extensions.connection_id()?,
             config.connection_id.as_ref(),
         ) {
-            let ours = match self.offered_cid.take() {
+            let ours = match self.hs().offered_cid.take() {
                 Some(c) => c,
                 None => gen
-                    .generate(self.common.rng.as_ref())
+                    .generate(self.common().rng.as_ref())
                     .map_err(|_| Error::Rng)?,
             };
             extensions.push(EXT_CONNECTION_ID, connection_id_data(&ours));
             self.rl.set_cids(ours, peer);
             self.cid_negotiated = true;
         }
-        if self.hs.ticket_expected {
+        if self.hs().ticket_expected {
             extensions.push(EXT_SESSION_TICKET, vec![]);
         }
         let sh = ServerHello {
             version: DTLS12,
             random,
-            session_id: self.hs.session_id.clone(),
+            session_id: self.hs().session_id.clone(),
             cipher_suite: suite.iana(),
             compression_method: 0,
             extensions,
@@ -209,11 +210,11 @@ impl Connection {
         push(self, HandshakeType::ServerHello, sh);
         if let Some((session, expires)) = resume {
             // abbreviated handshake (RFC 5246 §7.3): SH [NST] CCS Finished, client finishes
-            self.hs.identity = session.identity.clone();
-            self.hs.resumed = true;
+            self.hs().identity = session.identity.clone();
+            self.resumed = true;
             self.session_expiry = Some(expires);
             self.install_keys(session.master.clone())?;
-            if self.hs.ticket_expected {
+            if self.hs().ticket_expected {
                 let left = expires.saturating_duration_since(now);
                 let nst = self.new_ticket(now, &session, left)?;
                 push(self, HandshakeType::NewSessionTicket, nst);
@@ -235,12 +236,12 @@ impl Connection {
         }
         let hint = config.identity_hint.clone();
         if suite.is_ecdhe() {
-            let key = EphemeralKey::generate(self.common.rng.as_ref()).map_err(|_| Error::Rng)?;
+            let key = EphemeralKey::generate(self.common().rng.as_ref()).map_err(|_| Error::Rng)?;
             let ske = ServerKeyExchange::EcdhePsk {
                 hint: hint.unwrap_or_default(),
                 point: key.public_point(),
             };
-            self.hs.ecdhe = Some(key);
+            self.hs().ecdhe = Some(key);
             push(self, HandshakeType::ServerKeyExchange, ske.encode());
         } else if let Some(hint) = hint {
             push(
@@ -261,10 +262,11 @@ impl Connection {
         session: &Session,
         lifetime: Duration,
     ) -> Result<Vec<u8>, Error> {
-        let key = self.ticket_key.as_ref().ok_or(Error::Closed)?;
-        let lifetime = lifetime.min(self.ticket_cap);
+        let h = self.hs.as_ref().ok_or(Error::Closed)?;
+        let key = h.ticket_key.as_ref().ok_or(Error::Closed)?;
+        let lifetime = lifetime.min(h.ticket_cap);
         let ticket = key
-            .seal(session, now, lifetime, self.common.rng.as_ref())
+            .seal(session, now, lifetime, self.common().rng.as_ref())
             .map_err(|_| Error::Rng)?;
         Ok(NewSessionTicket {
             lifetime_hint: u32::try_from(lifetime.as_secs()).unwrap_or(u32::MAX),
@@ -307,20 +309,19 @@ impl Connection {
         match (state, m.msg_type) {
             (State::ServerWaitKx, T::ClientKeyExchange) => {
                 let suite = self
-                    .hs
                     .suite
                     .ok_or(Error::UnexpectedMessage("ClientKeyExchange"))?;
                 let cke = ClientKeyExchange::parse(&m.body, suite.is_ecdhe())?;
                 self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.hs.identity = cke.identity.clone();
-                self.hs.peer_point = cke.point;
+                self.hs().identity = cke.identity.clone();
+                self.hs().peer_point = cke.point;
                 let req = PskRequest {
                     identity: cke.identity,
-                    sni: self.hs.sni.clone(),
+                    sni: self.hs().sni.clone(),
                     suite,
                 };
                 let cfg = self.server_config().cloned().ok_or(Error::Closed)?;
-                self.hs.psk_left = cfg.psk.key_lifetime(&req);
+                self.hs().psk_left = cfg.psk.key_lifetime(&req);
                 match cfg.psk.lookup(&req) {
                     PskAnswer::Ready(key) => {
                         self.derive_keys(&key)?;
@@ -338,34 +339,34 @@ impl Connection {
                     PskAnswer::Unknown => Err(Error::UnknownPskIdentity),
                 }
             }
-            (State::WaitFinished, T::Finished) if self.hs.resumed => {
+            (State::WaitFinished, T::Finished) if self.resumed => {
                 // abbreviated handshake: the client's Finished ends it
                 let got = parse_finished(&m.body)?;
                 let token = self.verify_finished(&got)?;
                 self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
-                self.flight = None;
-                self.retx = None;
-                Ok(self.established(token))
+                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                self.hs().flight = None;
+                self.hs().retx = None;
+                Ok(self.established(now, token))
             }
             (State::WaitFinished, T::Finished) => {
                 let got = parse_finished(&m.body)?;
                 let token = self.verify_finished(&got)?;
                 self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
+                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
                 let cfg = self.server_config().cloned().ok_or(Error::Closed)?;
-                let lifetime = session_lifetime(cfg.session_lifetime, self.hs.psk_left);
+                let lifetime = session_lifetime(cfg.session_lifetime, self.hs().psk_left);
                 self.session_expiry = Some(now + lifetime);
                 let mut items = Vec::new();
-                if self.hs.ticket_expected {
+                if self.hs().ticket_expected {
                     let session = Session {
-                        suite: self.hs.suite.ok_or(Error::Closed)?,
-                        master: self.hs.master.clone().ok_or(Error::Closed)?,
-                        identity: self.hs.identity.clone(),
+                        suite: self.suite.ok_or(Error::Closed)?,
+                        master: self.hs().master.clone().ok_or(Error::Closed)?,
+                        identity: self.hs().identity.clone(),
                         session_id: Vec::new(),
                         ticket: Vec::new(),
                         ticket_lifetime: 0,
-                        server_name: self.hs.sni.clone(),
+                        server_name: self.hs().sni.clone(),
                     };
                     let nst = self.new_ticket(now, &session, lifetime)?;
                     let seq = self.next_send_seq;
@@ -393,7 +394,7 @@ impl Connection {
                 self.send_epoch = 1;
                 // the last flight: no timer, it is resent when the client's Finished repeats
                 self.send_flight(now, flight, false)?;
-                Ok(self.established(token))
+                Ok(self.established(now, token))
             }
             (_, T::Finished) => Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec")),
             (_, T::ClientHello) => Err(Error::UnexpectedMessage(

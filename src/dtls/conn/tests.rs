@@ -138,7 +138,13 @@ fn renegotiation_is_refused_both_ways() {
         pump(&mut client, &mut server, now);
     }
     assert!(connected(&mut client) && connected(&mut server));
-    let hello = client.hs.client_hello.clone().unwrap().encode();
+    // any well-formed ClientHello body (the client's own is gone with its handshake state)
+    let fresh = Connection::client(configs().0, now)
+        .unwrap()
+        .poll_transmit()
+        .unwrap();
+    let (recs, _) = split_datagram(&fresh);
+    let hello = parse_fragments(recs[0].fragment).unwrap()[0].body.to_vec();
     let reneg = sealed_handshake(&mut client, HandshakeType::ClientHello, 3, &hello);
     server.handle_datagram(now, &reneg);
     let out: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit()).collect();
@@ -159,4 +165,148 @@ fn renegotiation_is_refused_both_ways() {
     client.send(b"after").unwrap();
     pump(&mut client, &mut server, now);
     assert_eq!(server.poll_event(), Some(Event::Data(b"after".to_vec())));
+}
+
+/// The client's Finished as it sent it (message_seq, verify_data), read from its kept flight.
+fn client_finished(client: &Connection) -> (u16, Vec<u8>) {
+    let items = &client.hs.as_ref().unwrap().flight.as_ref().unwrap().items;
+    items
+        .iter()
+        .find_map(|i| match i {
+            crate::dtls::flight::FlightItem::Handshake {
+                msg_type: HandshakeType::Finished,
+                seq,
+                body,
+                ..
+            } => Some((*seq, body.clone())),
+            _ => None,
+        })
+        .unwrap()
+}
+
+/// Content types and epochs of the records in `d`.
+fn record_kinds(d: &[u8]) -> Vec<(ContentType, u16)> {
+    let (recs, err) = split_datagram(d);
+    assert!(err.is_none());
+    recs.iter()
+        .map(|r| (r.header.content_type, r.header.epoch))
+        .collect()
+}
+
+#[test]
+fn server_resends_ccs_finished_for_a_repeated_finished_until_client_data() {
+    let (mut client, mut server, now) = start();
+    pump(&mut server, &mut client, now);
+    let (fin_seq, fin) = client_finished(&client);
+    pump(&mut client, &mut server, now);
+    assert!(connected(&mut server));
+    assert!(
+        server.holds_handshake_state(),
+        "the last flight is kept until the client shows it got it"
+    );
+    assert!(server.poll_timeout().is_none(), "no retransmission timer");
+    // flight 6 (CCS + Finished) is lost
+    let lost: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit()).collect();
+    assert_eq!(lost.len(), 1);
+    let kinds = vec![
+        (ContentType::ChangeCipherSpec, 0),
+        (ContentType::Handshake, 1),
+    ];
+    assert_eq!(record_kinds(&lost[0]), kinds);
+    // the client repeats its Finished (a fresh record): the server sends flight 6 again
+    let repeat = sealed_handshake(&mut client, HandshakeType::Finished, fin_seq, &fin);
+    server.handle_datagram(now, &repeat);
+    let again: Vec<Vec<u8>> = std::iter::from_fn(|| server.poll_transmit()).collect();
+    assert_eq!(again.len(), 1, "flight 6 again");
+    assert_eq!(record_kinds(&again[0]), kinds);
+    assert_eq!(again[0].len(), lost[0].len());
+    assert_ne!(again[0], lost[0], "new record sequence numbers");
+    assert_eq!(server.stats().retransmissions, 1);
+    for d in &again {
+        client.handle_datagram(now, d);
+    }
+    assert!(connected(&mut client));
+    assert!(
+        server.holds_handshake_state(),
+        "no data from the client yet"
+    );
+    // the client's first data record shows it has flight 6: the handshake state goes
+    client.send(b"first").unwrap();
+    pump(&mut client, &mut server, now);
+    assert_eq!(server.poll_event(), Some(Event::Data(b"first".to_vec())));
+    assert!(!server.holds_handshake_state());
+    // a late repeat of the Finished now gets nothing, and the connection carries on
+    let late = sealed_handshake(&mut client, HandshakeType::Finished, fin_seq, &fin);
+    server.handle_datagram(now, &late);
+    assert!(server.poll_transmit().is_none());
+    assert_eq!(server.stats().retransmissions, 1);
+    assert!(server.is_established());
+    server.send(b"reply").unwrap();
+    pump(&mut server, &mut client, now);
+    assert_eq!(client.poll_event(), Some(Event::Data(b"reply".to_vec())));
+}
+
+#[test]
+fn kept_last_flight_goes_after_the_linger_time_without_data() {
+    let (mut client, mut server, now) = start();
+    pump(&mut server, &mut client, now);
+    pump(&mut client, &mut server, now);
+    assert!(connected(&mut server));
+    let until = server.kept_flight_until().expect("flight kept");
+    assert_eq!(until, now + FINAL_FLIGHT_LINGER);
+    server.handle_timeout(until - Duration::from_secs(1));
+    assert!(server.holds_handshake_state());
+    server.handle_timeout(until);
+    assert!(!server.holds_handshake_state());
+    assert!(server.kept_flight_until().is_none());
+    // still established, identity and session kept
+    assert!(server.is_established());
+    assert_eq!(server.identity(), b"client1");
+    assert!(server.session().is_some());
+    pump(&mut server, &mut client, now);
+    assert!(connected(&mut client));
+    assert!(
+        !client.holds_handshake_state(),
+        "the client of a full handshake sent no last flight: nothing to keep"
+    );
+    client.send(b"x").unwrap();
+    pump(&mut client, &mut server, now);
+    assert_eq!(server.poll_event(), Some(Event::Data(b"x".to_vec())));
+}
+
+#[test]
+fn export_while_the_last_flight_is_kept_imports_compact_and_working() {
+    use crate::dtls::export::ImportRole;
+    let (mut client, mut server, now) = start();
+    pump(&mut server, &mut client, now);
+    pump(&mut client, &mut server, now);
+    pump(&mut server, &mut client, now);
+    assert!(connected(&mut server) && connected(&mut client));
+    assert!(
+        server.holds_handshake_state(),
+        "last flight kept: no data yet"
+    );
+    let plain = server.export_plain(100).unwrap();
+    let Role::Server(cfg) = &server.role else {
+        panic!("server role")
+    };
+    let mut imported =
+        Connection::import_plain(plain.expose(), ImportRole::Server(cfg.clone())).unwrap();
+    assert!(imported.is_established());
+    assert!(!imported.holds_handshake_state());
+    assert_eq!(imported.identity(), b"client1");
+    assert_eq!(
+        imported.session().map(|s| s.master.expose().to_vec()),
+        server.session().map(|s| s.master.expose().to_vec())
+    );
+    // the imported connection reads the client's records and answers in the same epoch
+    client.send(b"to the new process").unwrap();
+    pump(&mut client, &mut imported, now);
+    assert_eq!(
+        imported.poll_event(),
+        Some(Event::Data(b"to the new process".to_vec()))
+    );
+    imported.send(b"back").unwrap();
+    pump(&mut imported, &mut client, now);
+    assert_eq!(client.poll_event(), Some(Event::Data(b"back".to_vec())));
 }
