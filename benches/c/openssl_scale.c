@@ -4,7 +4,10 @@
  * established server-side SSL holds (RSS delta / sessions) at each count. Like ours, every client
  * is freed after its handshake and every server SSL is kept. Benchmark harness, no network.
  *
- *   openssl_scale [-n 10000,100000] [--no-cookie]      JSON on stdout
+ *   openssl_scale [-n 10000,100000] [--no-cookie] [-i WIRE_IDENTITY]     JSON on stdout
+ *
+ * The scale runs use identity "dev" and a key of sixteen 7s, as benches/server_scale.rs does;
+ * the wire counts use WIRE_IDENTITY (default "dev"): the report passes its 16-byte identity.
  *
  * Server: SSL_OP_COOKIE_EXCHANGE with cookie callbacks (HMAC-free: a keyed hash of the counter
  * is enough for a benchmark, the exchange's bytes and state machine are what count), no
@@ -173,8 +176,10 @@ static int wire_json(SSL_CTX *cc, int cookie, const char *name) {
 int main(int argc, char **argv) {
     long counts[8] = {10000, 100000};
     int ncounts = 2, cookie = 1;
+    const char *wire_id = "dev";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--no-cookie")) cookie = 0;
+        else if (!strcmp(argv[i], "-i") && i + 1 < argc) wire_id = argv[++i];
         else if (!strcmp(argv[i], "-n") && i + 1 < argc) {
             ncounts = 0;
             for (char *p = strtok(argv[++i], ","); p && ncounts < 8; p = strtok(NULL, ","))
@@ -188,10 +193,12 @@ int main(int argc, char **argv) {
     }
     printf("{\n  \"version\": \"%s\",\n  \"cookie\": %s,\n  \"suite\": \"PSK-AES128-CCM8\",\n",
            OpenSSL_version(OPENSSL_VERSION), cookie ? "true" : "false");
-    printf("  \"wire\": {\n");
+    printf("  \"wire_identity_bytes\": %zu,\n  \"wire\": {\n", strlen(wire_id));
+    ID = wire_id;
     if (!wire_json(cc, 1, "cookie")) return 4;
     printf(",\n");
     if (!wire_json(cc, 0, "no_cookie")) return 4;
+    ID = "dev";
     printf("\n  },\n  \"rows\": [");
     /* warm-up: code pages and allocator arenas touched before the baseline */
     SSL *warm = handshake(cc, sc);
