@@ -85,6 +85,17 @@ fn measured(o: &Outcome, kind: Kind) -> Result<HandshakeFigures, String> {
     }
 }
 
+/// Mbed TLS pads the inner plaintext of CID records (DTLS 1.2, RFC 9146) to a multiple of 16.
+const MBED_CID_PADDING: &str = "Mbed TLS pads the inner plaintext of every CID record to a multiple of 16 bytes (MBEDTLS_SSL_CID_PADDING_GRANULARITY, default 16)";
+
+/// The note for a peer's cell: the suite it used, or Mbed TLS's CID padding.
+fn peer_note(p: Stack, kind: Kind, suite: Suite) -> Option<&'static str> {
+    if p == Stack::Mbed36 && matches!(kind, Kind::FullCid | Kind::CidRebind) {
+        return Some(MBED_CID_PADDING);
+    }
+    p.suite(suite).1
+}
+
 fn with_note(r: Result<HandshakeFigures, String>, note: Option<&str>) -> Measured {
     r.map(|h| (h, note.map(String::from)))
 }
@@ -254,7 +265,10 @@ fn wire_section(runs: &Runs, ossl: Option<&Value>) -> Section {
                 if kind == Kind::FullNoCookie && *p == Stack::Openssl {
                     return openssl_no_cookie(ossl);
                 }
-                with_note(measured(runs.get(*p, kind, suite), kind), p.suite(suite).1)
+                with_note(
+                    measured(runs.get(*p, kind, suite), kind),
+                    peer_note(*p, kind, suite),
+                )
             })
             .collect();
         let mut rows = merge::handshake_rows(case, &ours, &peers);
@@ -295,7 +309,7 @@ fn overhead_section(runs: &Runs) -> Section {
             (false, "server→client record"),
         ] {
             let cell = |st: Stack| match overhead(runs.get(st, kind, suite), c2s) {
-                Ok(v) => match st.suite(suite).1 {
+                Ok(v) => match peer_note(st, kind, suite) {
                     Some(n) if st != Stack::Ours => Cell::noted(v, n),
                     _ => Cell::of(v),
                 },
@@ -394,24 +408,28 @@ fn targets(
     s
 }
 
-/// Why a figure is worse than a peer's, by section and case (shown under the table).
-fn why_worse(section: &str, case: &str) -> &'static str {
+/// Why a figure is worse than a peer's, by section, case and metric (shown under the table).
+fn why_worse(section: &str, case: &str, metric: &str, quick: bool) -> &'static str {
+    if quick && matches!(section, "throughput" | "server" | "gateway" | "targets") {
+        return "Quick run: a debug build, so speed figures are not comparable (the full run uses the bench profile).";
+    }
     if case.contains("ECDHE") {
         return "ECDHE-PSK: ours (and wolfSSL) run AES-128-GCM, whose DTLS 1.2 records carry an 8-byte explicit nonce and a 16-byte tag (37 B); the ChaCha20-Poly1305 peers have no explicit nonce (29 B). Ours with TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256 is 29 B too; the peers have no ECDHE-PSK CCM suite.";
     }
-    match section {
-        "throughput" => "Record throughput below OpenSSL: OpenSSL's EVP runs AES-NI with CCM's CBC-MAC and CTR interleaved (and GCM with PCLMULQDQ) in assembly; ours goes through RustCrypto's portable AEAD code and allocates each record.",
-        "server" => "Memory per session: see docs/performance.md (what a server connection keeps after its handshake).",
-        "gateway" => "The gateway path is relay + two DTLS ends + two more loopback hops; the plain relay is the floor, not a competing implementation.",
-        "targets" => "A target missed: see the section it comes from.",
+    match (section, metric.starts_with("memory")) {
+        ("throughput", _) => "Record throughput below OpenSSL: OpenSSL's EVP runs AES-NI with CCM's CBC-MAC and CTR interleaved (and GCM with PCLMULQDQ) in assembly; ours goes through RustCrypto's AEAD code one record at a time and allocates each record.",
+        ("server", true) => "Memory per session: see docs/performance.md (what a server connection keeps after its handshake).",
+        ("server", false) => "Handshakes per second: see docs/performance.md.",
+        ("gateway", _) => "The gateway path is relay + two DTLS ends + two more loopback hops; the plain relay is the floor, not a competing implementation.",
+        ("targets", _) => "A target missed: see the section the figure comes from.",
         _ => "See docs/performance.md for the reason.",
     }
 }
 
-fn add_worse_notes(s: &mut Section) {
+fn add_worse_notes(s: &mut Section, quick: bool) {
     let mut notes: Vec<(String, Vec<String>)> = Vec::new();
     for r in s.rows.iter().filter(|r| r.worse_than_a_peer()) {
-        let why = why_worse(&s.id, &r.case).to_string();
+        let why = why_worse(&s.id, &r.case, &r.metric, quick).to_string();
         let what = format!("{} ({})", r.case, r.metric);
         match notes.iter_mut().find(|(w, _)| *w == why) {
             Some((_, v)) => v.push(what),
@@ -467,7 +485,7 @@ fn main() {
     let tgt = targets(&wire, &over, &tp, scale.as_ref(), quick);
     let mut sections = vec![tgt, wire, over, tp, server, gateway];
     for s in &mut sections {
-        add_worse_notes(s);
+        add_worse_notes(s, quick);
     }
     if let Some(s) = sections.iter_mut().find(|s| s.id == "server") {
         s.notes.insert(0, "Both: client and server in one process on one core, every client dropped after its handshake, every server session kept; memory is the RSS delta over the established sessions. Ours: benches/server_scale.rs through the Endpoint (cookie exchange always on). OpenSSL: benches/c/openssl_scale.c, DTLS 1.2 PSK-AES128-CCM8 over memory BIOs, MTU 1400 with SSL_OP_NO_QUERY_MTU, no tickets, session cache off, default buffers (no SSL_MODE_RELEASE_BUFFERS).".into());

@@ -18,10 +18,13 @@ fn wire_cell(m: &Measured, f: fn(&HandshakeFigures) -> usize) -> Cell {
     }
 }
 
+/// One wire metric: name, unit and how to read it from the figures.
+type Metric = (&'static str, &'static str, fn(&HandshakeFigures) -> usize);
+
 /// The wire rows of one handshake case: UDP payload bytes, IP bytes, datagrams, flights and
 /// round trips, ours then each peer in order.
 pub fn handshake_rows(case: &str, ours: &Measured, peers: &[Measured]) -> Vec<Row> {
-    let metrics: [(&str, &str, fn(&HandshakeFigures) -> usize); 5] = [
+    let metrics: [Metric; 5] = [
         ("UDP payload", "B", |h| h.udp_bytes()),
         ("IP (+28/datagram)", "B", |h| h.ip_bytes()),
         ("datagrams", "", |h| h.datagrams()),
@@ -145,6 +148,7 @@ pub fn server(ours: Option<&Value>, openssl: Option<&Value>, peer_missing: &str)
         }
     }
     counts.sort_by(f64::total_cmp);
+    counts.dedup();
     if counts.is_empty() {
         counts.push(10_000.0);
     }

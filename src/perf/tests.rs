@@ -241,6 +241,15 @@ fn server_section_merges_counts_and_marks_the_peers_missing_ones() {
     assert_eq!(s.rows[1].ours.value, Some(4.0));
     assert_eq!(s.rows[1].ratios()[0], Some(4.0 / 70.0));
     assert_eq!(s.rows[3].peers[0], Cell::missing("100k not run"));
+    let twice = json!([
+        {"sessions": 10000, "held": 10000, "handshakes_per_s": 1.0, "bytes_per_session": 1.0},
+        {"sessions": 10000, "held": 10000, "handshakes_per_s": 1.0, "bytes_per_session": 1.0}
+    ]);
+    assert_eq!(
+        server(Some(&twice), None, "x").rows.len(),
+        2,
+        "a count once"
+    );
     let none = server(None, None, "no harness");
     assert_eq!(none.rows.len(), 2, "a 10k row pair, both missing");
     assert!(none
