@@ -15,7 +15,7 @@ mod stacks;
 
 use serde_json::Value;
 use simbridge::perf::merge::{self, Measured};
-use simbridge::perf::trace::{connections, ConnTrace};
+use simbridge::perf::trace::{connections, without_cookie_exchange, ConnTrace};
 use simbridge::perf::{
     energy_input, markdown, Better, Cell, HandshakeFigures, OursWire, Report, Row, Section,
 };
@@ -28,7 +28,6 @@ type Outcome = Result<(Vec<ConnTrace>, usize), NoFigure>;
 
 struct Runs {
     all: HashMap<(Stack, Kind, Suite), Outcome>,
-    failures: Vec<String>,
 }
 
 impl Runs {
@@ -161,10 +160,7 @@ fn run_all(failures: &mut Vec<String>) -> Runs {
             all.insert((stack, kind, suite), out);
         }
     }
-    Runs {
-        all,
-        failures: Vec::new(),
-    }
+    Runs { all }
 }
 
 /// Ours without a cookie exchange: the measured cookie run minus HelloVerifyRequest and the
@@ -179,17 +175,12 @@ fn ours_no_cookie(runs: &Runs) -> Measured {
         .first()
         .ok_or("no cookie run to derive from")?
         .handshake;
-    match hs.as_slice() {
-        [ch, hvr, ch2, rest @ ..] if ch.c2s && !hvr.c2s && ch2.c2s && !rest.is_empty() => {
-            let mut v = vec![*ch];
-            v.extend_from_slice(rest);
-            Ok((
-                HandshakeFigures::of(&v),
-                Some("derived from our measured cookie run without HelloVerifyRequest and the second ClientHello: our server always asks a new client for a cookie".into()),
-            ))
-        }
-        _ => Err("the cookie run has no HelloVerifyRequest to take out".into()),
-    }
+    let v = without_cookie_exchange(hs)
+        .ok_or("the cookie run has no HelloVerifyRequest to take out")?;
+    Ok((
+        HandshakeFigures::of(&v),
+        Some("derived from our measured cookie run without HelloVerifyRequest and the second ClientHello: our server always asks a new client for a cookie".into()),
+    ))
 }
 
 fn openssl_no_cookie(ossl: Option<&Value>) -> Measured {
@@ -465,8 +456,7 @@ fn main() {
         );
         std::process::exit(1);
     }
-    let mut runs = run_all(&mut failures);
-    runs.failures.clone_from(&failures);
+    let runs = run_all(&mut failures);
     let dtls_wire = read_json(&dir, "dtls_wire.json");
     let scale = read_json(&dir, "server_scale.json");
     let ossl = read_json(&dir, "openssl_scale.json");
@@ -546,11 +536,11 @@ fn main() {
         dir.join("report.json").display(),
         dir.join("report.md").display()
     );
-    if !runs.failures.is_empty() {
+    if !failures.is_empty() {
         eprintln!(
             "report: {} run(s) failed:\n  {}",
-            runs.failures.len(),
-            runs.failures.join("\n  ")
+            failures.len(),
+            failures.join("\n  ")
         );
         if required {
             std::process::exit(1);

@@ -1,7 +1,7 @@
 //! Unit tests of the report: trace cutting, ratios, missing peers, Markdown and JSON.
 
 use super::merge::{gateway, handshake_rows, server, throughput};
-use super::trace::{connections, Datagram, HandshakeFigures};
+use super::trace::{connections, without_cookie_exchange, Datagram, HandshakeFigures};
 use super::*;
 use serde_json::json;
 
@@ -283,4 +283,29 @@ fn throughput_and_gateway_sections_read_the_bench_files() {
         .rows
         .iter()
         .all(|r| r.ours.value.is_none()));
+}
+
+#[test]
+fn the_cookie_exchange_comes_out_of_a_cookie_handshake() {
+    let c = connections(&full_then_ping());
+    let v = without_cookie_exchange(&c[0].handshake).expect("starts CH HVR CH");
+    let f = HandshakeFigures::of(&v);
+    assert_eq!(
+        f.udp_bytes(),
+        75 + 90 + 80 + 52,
+        "first hello kept, HVR and second hello gone"
+    );
+    assert_eq!((f.datagrams(), f.flights, f.round_trips()), (4, 4, 2));
+    let no_hvr = [d(true, 75, 22, 0), d(false, 90, 22, 0), d(true, 80, 22, 0)];
+    assert_eq!(without_cookie_exchange(&no_hvr[..2]), None, "too short");
+    assert_eq!(
+        without_cookie_exchange(&[
+            d(true, 75, 22, 0),
+            d(true, 75, 22, 0),
+            d(false, 9, 22, 0),
+            d(true, 1, 22, 0)
+        ]),
+        None,
+        "a retransmitted hello is not a cookie exchange"
+    );
 }

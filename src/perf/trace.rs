@@ -165,3 +165,19 @@ impl ConnTrace {
             .and_then(|d| d.len.checked_sub(plaintext))
     }
 }
+
+/// A cookie handshake without its cookie exchange: the first ClientHello (which carries no
+/// cookie), then everything after the HelloVerifyRequest and the second ClientHello. Nothing
+/// after them depends on the cookie, so this is the handshake a server that skips the exchange
+/// would see. `None` when the handshake does not start with ClientHello, HelloVerifyRequest,
+/// ClientHello.
+pub fn without_cookie_exchange(handshake: &[Datagram]) -> Option<Vec<Datagram>> {
+    match handshake {
+        [ch, hvr, ch2, rest @ ..] if ch.c2s && !hvr.c2s && ch2.c2s && !rest.is_empty() => {
+            let mut v = vec![*ch];
+            v.extend_from_slice(rest);
+            Some(v)
+        }
+        _ => None,
+    }
+}
