@@ -13,6 +13,7 @@ pub mod dtls;
 pub mod energy;
 pub mod fsutil;
 pub mod gba;
+pub mod perf;
 pub mod secret;
 pub mod session;
 pub mod softsim;

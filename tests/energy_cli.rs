@@ -326,3 +326,72 @@ fn bad_files_name_the_file_and_key() {
         "{e}"
     );
 }
+
+/// report.json as `scripts/bench` writes it (the same writer: `simbridge::perf::Report::to_json`
+/// with `energy_input` from our measured wire figures) is a results file the CLI accepts.
+#[test]
+fn the_bench_report_json_feeds_the_energy_model() {
+    use simbridge::perf::{
+        energy_input, merge, HandshakeFigures, Machine, OursWire, Report, Section,
+    };
+    let full = HandshakeFigures {
+        c2s_bytes: 281,
+        s2c_bytes: 208,
+        c2s_datagrams: 3,
+        s2c_datagrams: 3,
+        flights: 6,
+    };
+    let resume = HandshakeFigures {
+        flights: 5,
+        s2c_datagrams: 2,
+        ..full
+    };
+    let wire = OursWire {
+        full: Some(full),
+        resume: Some(resume),
+        full_cid: Some(HandshakeFigures {
+            c2s_bytes: 300,
+            ..full
+        }),
+        overhead: Some((29, 29)),
+        overhead_cid: Some((34, 29)),
+    };
+    let mut s = Section::new("wire", "Wire", &["OpenSSL 3.0"]);
+    s.rows = merge::handshake_rows("full", &Ok((full, None)), &[Err("missing".into())]);
+    let report = Report {
+        machine: Machine::default(),
+        mode: "quick".into(),
+        sections: vec![s],
+        energy: energy_input(&wire, "bench run in a test"),
+    };
+    let text = serde_json::to_string_pretty(&report.to_json()).expect("json");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = write(dir.path(), "report.json", &text);
+    let v = json_out(&simbridge(&["energy", "--from", &f, "--json"]));
+    let rows = v["report"]["rows"].as_array().expect("rows");
+    for k in [
+        "full-per-message",
+        "resume-per-message",
+        "long-lived",
+        "long-lived-cid",
+    ] {
+        let row = rows.iter().find(|r| r["strategy"] == k).expect(k);
+        let src = row["figures_source"].as_str().expect("str");
+        assert!(
+            src.starts_with("measured: ") && src.contains("bench run in a test"),
+            "{k}: {src}"
+        );
+    }
+    let figs = &v["strategy_figures"];
+    assert_eq!(
+        figs["full-per-message"]["per_connection"]["bytes_up"],
+        281.0
+    );
+    assert_eq!(
+        figs["full-per-message"]["per_connection"]["round_trips"],
+        3.0
+    );
+    assert_eq!(figs["long-lived"]["per_connection"]["round_trips"], 2.0);
+    assert_eq!(figs["long-lived-cid"]["per_message"]["bytes_up"], 34.0);
+    assert!(ok(&["energy", "--from", &f]).contains("long-lived + CID"));
+}

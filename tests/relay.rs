@@ -158,3 +158,50 @@ fn random_drops_follow_the_seed() {
         a.len()
     );
 }
+
+#[test]
+fn logs_each_datagrams_record_header_and_follows_a_client_that_moved() {
+    let server = sock();
+    let relay = Relay::start(
+        server.local_addr().unwrap(),
+        RelayConfig {
+            follow_client: true,
+            ..RelayConfig::default()
+        },
+    );
+    let client = sock();
+    // a handshake record (type 22, epoch 0), then application data (23, epoch 1)
+    client
+        .send_to(&[22, 0xfe, 0xfd, 0, 0, 0, 0], relay.addr())
+        .unwrap();
+    let (_, first_from) = recv(&server).expect("first");
+    client
+        .send_to(&[23, 0xfe, 0xfd, 0, 1, 9], relay.addr())
+        .unwrap();
+    let (_, same_from) = recv(&server).expect("second");
+    assert_eq!(first_from, same_from, "same client, same source port");
+    let moved = sock();
+    moved
+        .send_to(&[23, 0xfe, 0xfd, 0, 1], relay.addr())
+        .unwrap();
+    let (_, new_from) = recv(&server).expect("from the moved client");
+    assert_ne!(new_from, first_from, "the server sees the rebinding too");
+    server.send_to(&[21, 0xfe, 0xfd, 0, 1], new_from).unwrap();
+    assert!(recv(&moved).is_some(), "answers go to the moved client");
+    let s = relay.wait_for(Duration::from_secs(2), |s| s.log.len() == 4);
+    let heads: Vec<(bool, usize, u8, u16)> = s
+        .log
+        .iter()
+        .map(|d| (d.c2s, d.len, d.content_type, d.epoch))
+        .collect();
+    assert_eq!(
+        heads,
+        [
+            (true, 7, 22, 0),
+            (true, 6, 23, 1),
+            (true, 5, 23, 1),
+            (false, 5, 21, 1)
+        ]
+    );
+    assert_eq!(s.rebinds, 1);
+}

@@ -11,7 +11,10 @@
  *   -N N       connections (server, default 1)       -w MS   idle timeout (default 8000)
  *   -r         client: after the first message, move to a new UDP socket (new source port)
  *   -s FILE    client: resume from FILE if it exists; save the session there afterwards
- *   -T         server: no session tickets (default: tickets on, plus a session-ID cache)
+ *   -T         server: no session tickets (default: tickets on, plus a session-ID cache);
+ *              client: do not offer the session ticket extension
+ *   -C         server: no cookie exchange (no HelloVerifyRequest)
+ *   -G         offer/accept only the secp256r1 group (ECDHE-PSK suites)
  * stdout: "CONNECTED peer_cid=<hex|none>", "RECV <text>", "PEER <port>" (server, on change),
  * "REBOUND <port>" (client), "CLOSED".
  */
@@ -103,7 +106,8 @@ int main(int argc, char **argv) {
     size_t psk_len = unhex("000102030405060708090a0b0c0d0e0f", psk, sizeof psk);
     const char *identity = "Client_identity";
     const char *cid_hex = NULL;
-    int suite = 0xC0A8, msgs = 1, conns = 1, idle = 8000, rebind = 0, tickets = 1;
+    int suite = 0xC0A8, msgs = 1, conns = 1, idle = 8000, rebind = 0, tickets = 1, cookies = 1;
+    int p256_only = 0;
     const char *sess_file = NULL;
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i];
@@ -118,6 +122,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-s")) sess_file = v, i++;
         else if (!strcmp(a, "-r")) rebind = 1;
         else if (!strcmp(a, "-T")) tickets = 0;
+        else if (!strcmp(a, "-C")) cookies = 0;
+        else if (!strcmp(a, "-G")) p256_only = 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     psa_crypto_init();
@@ -157,9 +163,14 @@ int main(int argc, char **argv) {
         cid_len = unhex(cid_hex, cid, sizeof cid);
         if (mbedtls_ssl_conf_cid(&conf, cid_len, MBEDTLS_SSL_UNEXPECTED_CID_IGNORE)) return 3;
     }
+    static const uint16_t p256[] = {MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1, MBEDTLS_SSL_IANA_TLS_GROUP_NONE};
+    if (p256_only) mbedtls_ssl_conf_groups(&conf, p256);
     if (server) {
         if (mbedtls_ssl_cookie_setup(&cookie, mbedtls_ctr_drbg_random, &drbg)) return 3;
-        mbedtls_ssl_conf_dtls_cookies(&conf, mbedtls_ssl_cookie_write, mbedtls_ssl_cookie_check, &cookie);
+        if (cookies)
+            mbedtls_ssl_conf_dtls_cookies(&conf, mbedtls_ssl_cookie_write, mbedtls_ssl_cookie_check, &cookie);
+        else
+            mbedtls_ssl_conf_dtls_cookies(&conf, NULL, NULL, NULL);
         mbedtls_ssl_conf_session_cache(&conf, &cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
         if (tickets) {
             if (mbedtls_ssl_ticket_setup(&ticket, mbedtls_ctr_drbg_random, &drbg,
@@ -169,7 +180,8 @@ int main(int argc, char **argv) {
                                                 mbedtls_ssl_ticket_parse, &ticket);
         }
     } else {
-        mbedtls_ssl_conf_session_tickets(&conf, MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+        mbedtls_ssl_conf_session_tickets(&conf, tickets ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
+                                                        : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
     }
     if (mbedtls_ssl_setup(&ssl, &conf)) return 3;
 

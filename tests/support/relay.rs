@@ -33,6 +33,9 @@ pub struct RelayConfig {
     /// NAT rebinding: every this many client→server datagrams the relay forwards from a new
     /// source port (0: never).
     pub rebind_every: u64,
+    /// When the client's source address changes, forward from a new source port too (a NAT in
+    /// front of a client that moved): the server sees the rebinding.
+    pub follow_client: bool,
 }
 
 impl Default for RelayConfig {
@@ -46,6 +49,7 @@ impl Default for RelayConfig {
             hold: Duration::from_millis(150),
             duplicate_percent: 0,
             rebind_every: 0,
+            follow_client: false,
         }
     }
 }
@@ -101,6 +105,9 @@ pub struct RelayStats {
     pub flights: u64,
     /// NAT rebindings made.
     pub rebinds: u64,
+    /// Every datagram that arrived, both directions in arrival order, with its first record
+    /// header (for `simbridge::perf::trace`).
+    pub log: Vec<simbridge::perf::Datagram>,
     last_dir: Option<bool>,
 }
 
@@ -181,7 +188,9 @@ impl Worker {
             d.datagrams += 1;
             d.bytes += data.len() as u64;
             d.sizes.push(data.len());
-            d.datagrams
+            let n = d.datagrams;
+            s.log.push(simbridge::perf::Datagram::parse(c2s, &data));
+            n
         };
         if c2s && self.cfg.rebind_every > 0 && n % self.cfg.rebind_every == 0 {
             self.rebind();
@@ -249,6 +258,9 @@ impl Worker {
             let mut idle = true;
             if let Ok((n, from)) = self.front.recv_from(&mut buf) {
                 idle = false;
+                if self.cfg.follow_client && self.client.is_some_and(|c| c != from) {
+                    self.rebind();
+                }
                 self.client = Some(from);
                 self.handle(true, buf[..n].to_vec());
             }
