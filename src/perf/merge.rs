@@ -163,7 +163,7 @@ pub fn server(ours: Option<&Value>, openssl: Option<&Value>, peer_missing: &str)
         };
         s.rows.push(Row::new(
             format!("{n:.0} sessions, client and server in one process"),
-            "handshakes/s (average to this count)",
+            "full handshakes/s, one core (OpenSSL: average up to this count)",
             "1/s",
             Better::Higher,
             Cell::or_missing(o.and_then(|c| c.handshakes_per_s), ours_why),
