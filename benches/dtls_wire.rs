@@ -199,12 +199,9 @@ fn thread_cpu_ns() -> Option<u64> {
     s.split_whitespace().next()?.parse().ok()
 }
 
-/// Seals (`seal_append` into a reused datagram buffer, as the record layer does) and opens
-/// `size`-byte records for ~0.8 s; MB/s of payload through seal+open.
-fn seal_open_mbps(alg: AeadAlg, size: usize, path: OpenPath) -> f64 {
-    let c = RecordCipher::new(alg, &Secret::new([7u8; 16]), &Secret::new([1u8; 4]));
-    let plain = vec![0x5au8; size];
-    let mut rec = Vec::with_capacity(size + c.overhead());
+/// Runs `one(seq)` (seal+open of one `size`-byte record with sequence number `seq`) in batches of
+/// 32 for ~0.8 s; MB/s of payload per second of this thread's CPU time (wall time if unknown).
+fn mbps_over(size: usize, mut one: impl FnMut(u64)) -> f64 {
     let mut seq: u64 = 1 << 48;
     let mut bytes = 0u64;
     let run = Duration::from_millis(800);
@@ -212,22 +209,7 @@ fn seal_open_mbps(alg: AeadAlg, size: usize, path: OpenPath) -> f64 {
     let start = Instant::now();
     while start.elapsed() < run {
         for _ in 0..32 {
-            let es = seq.to_be_bytes();
-            rec.clear();
-            c.seal_append(es, 23, 0xfefd, black_box(&plain), &mut rec)
-                .expect("a record seals");
-            match path {
-                OpenPath::Vec => {
-                    let opened = c.open(es, 23, 0xfefd, &rec).expect("own record opens");
-                    black_box(opened);
-                }
-                OpenPath::InPlace => {
-                    let opened = c
-                        .open_in_place(es, 23, 0xfefd, &mut rec)
-                        .expect("own record opens");
-                    black_box(opened);
-                }
-            }
+            one(seq);
             seq += 1;
             bytes += size as u64;
         }
@@ -238,6 +220,32 @@ fn seal_open_mbps(alg: AeadAlg, size: usize, path: OpenPath) -> f64 {
         _ => wall,
     };
     bytes as f64 / secs / 1e6
+}
+
+/// Seals (`seal_append` into a reused datagram buffer, as the record layer does) and opens
+/// `size`-byte records for ~0.8 s; MB/s of payload through seal+open.
+fn seal_open_mbps(alg: AeadAlg, size: usize, path: OpenPath) -> f64 {
+    let c = RecordCipher::new(alg, &Secret::new([7u8; 16]), &Secret::new([1u8; 4]));
+    let plain = vec![0x5au8; size];
+    let mut rec = Vec::with_capacity(size + c.overhead());
+    mbps_over(size, |seq| {
+        let es = seq.to_be_bytes();
+        rec.clear();
+        c.seal_append(es, 23, 0xfefd, black_box(&plain), &mut rec)
+            .expect("a record seals");
+        match path {
+            OpenPath::Vec => {
+                let opened = c.open(es, 23, 0xfefd, &rec).expect("own record opens");
+                black_box(opened);
+            }
+            OpenPath::InPlace => {
+                let opened = c
+                    .open_in_place(es, 23, 0xfefd, &mut rec)
+                    .expect("own record opens");
+                black_box(opened);
+            }
+        }
+    })
 }
 
 /// Like [`seal_open_mbps`] with `OpenPath::InPlace`, but with the AES key schedule expanded once
@@ -251,38 +259,23 @@ fn pre_expanded_mbps(alg: AeadAlg, size: usize) -> f64 {
     let tag_len = alg.tag_len();
     let plain = vec![0x5au8; size];
     let mut rec = vec![0u8; size + tag_len];
-    let mut seq: u64 = 1 << 48;
-    let mut bytes = 0u64;
-    let run = Duration::from_millis(800);
-    let cpu0 = thread_cpu_ns();
-    let start = Instant::now();
-    while start.elapsed() < run {
-        for _ in 0..32 {
-            let es = seq.to_be_bytes();
-            let mut n = [1u8; 12];
-            n[4..].copy_from_slice(&es);
-            let ad = additional_data(es, 23, 0xfefd, size);
-            rec[..size].copy_from_slice(black_box(&plain));
-            let (body, tag) = rec.split_at_mut(size);
-            if alg == AeadAlg::Aes128Gcm {
-                let t = gcm::seal_in_place_with(&aes, &n, &ad, body).expect("seals");
-                tag.copy_from_slice(&t);
-                gcm::open_in_place_with(&aes, &n, &ad, body, &t).expect("opens");
-            } else {
-                ccm::seal_in_place_with(&aes, &n, &ad, body, tag).expect("seals");
-                ccm::open_in_place_with(&aes, &n, &ad, body, tag).expect("opens");
-            }
-            black_box(&rec);
-            seq += 1;
-            bytes += size as u64;
+    mbps_over(size, |seq| {
+        let es = seq.to_be_bytes();
+        let mut n = [1u8; 12];
+        n[4..].copy_from_slice(&es);
+        let ad = additional_data(es, 23, 0xfefd, size);
+        rec[..size].copy_from_slice(black_box(&plain));
+        let (body, tag) = rec.split_at_mut(size);
+        if alg == AeadAlg::Aes128Gcm {
+            let t = gcm::seal_in_place_with(&aes, &n, &ad, body).expect("seals");
+            tag.copy_from_slice(&t);
+            gcm::open_in_place_with(&aes, &n, &ad, body, &t).expect("opens");
+        } else {
+            ccm::seal_in_place_with(&aes, &n, &ad, body, tag).expect("seals");
+            ccm::open_in_place_with(&aes, &n, &ad, body, tag).expect("opens");
         }
-    }
-    let wall = start.elapsed().as_secs_f64();
-    let secs = match (cpu0, thread_cpu_ns()) {
-        (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
-        _ => wall,
-    };
-    bytes as f64 / secs / 1e6
+        black_box(&rec);
+    })
 }
 
 /// The record protection this engine had before its own CCM/GCM (kept for the before/after
@@ -338,29 +331,14 @@ fn crates_seal_open_mbps(alg: AeadAlg, size: usize) -> f64 {
         buf
     };
     let plain = vec![0x5au8; size];
-    let mut seq: u64 = 1 << 48;
-    let mut bytes = 0u64;
-    let run = Duration::from_millis(800);
-    let cpu0 = thread_cpu_ns();
-    let start = Instant::now();
-    while start.elapsed() < run {
-        for _ in 0..32 {
-            let mut n = [1u8; 12];
-            n[4..].copy_from_slice(&seq.to_be_bytes());
-            let ad =
-                simbridge::dtls::crypto::aead::additional_data(seq.to_be_bytes(), 23, 0xfefd, size);
-            let rec = seal(&n, &ad, black_box(&plain));
-            black_box(open(&n, &ad, &rec));
-            seq += 1;
-            bytes += size as u64;
-        }
-    }
-    let wall = start.elapsed().as_secs_f64();
-    let secs = match (cpu0, thread_cpu_ns()) {
-        (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
-        _ => wall,
-    };
-    bytes as f64 / secs / 1e6
+    mbps_over(size, |seq| {
+        let mut n = [1u8; 12];
+        n[4..].copy_from_slice(&seq.to_be_bytes());
+        let ad =
+            simbridge::dtls::crypto::aead::additional_data(seq.to_be_bytes(), 23, 0xfefd, size);
+        let rec = seal(&n, &ad, black_box(&plain));
+        black_box(open(&n, &ad, &rec));
+    })
 }
 
 /// Nanoseconds to expand one key the way `RecordCipher` does for every record (AES-128
