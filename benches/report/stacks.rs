@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::launch::openssl_server_command;
 use crate::support::peers::missing_reason;
 use crate::support::{free_udp_port, free_udp_port_dual, Peer, Proc, Relay, RelayConfig, Stream};
 use simbridge::perf::Datagram;
@@ -254,22 +255,7 @@ impl Stack {
             }
             Stack::Openssl => {
                 let port = free_udp_port();
-                let mut cmd = Command::new("openssl");
-                cmd.args([
-                    "s_server",
-                    "-dtls1_2",
-                    "-accept",
-                    &format!("127.0.0.1:{port}"),
-                ])
-                .args([
-                    "-nocert",
-                    "-psk",
-                    KEY,
-                    "-psk_identity",
-                    ID,
-                    "-cipher",
-                    suite,
-                ]);
+                let mut cmd = openssl_server_command(port, ID, KEY, suite);
                 if s == Suite::Ecdhe {
                     cmd.args(["-groups", "P-256"]);
                 }

@@ -75,6 +75,21 @@ fn on_free_port(
     panic!("{what} did not come up:\n{}", tried.join("\n"));
 }
 
+/// The `openssl s_server` command line for DTLS 1.2 with a PSK on 127.0.0.1:`port` (no
+/// certificate); callers add their options and spawn it.
+pub fn openssl_server_command(port: u16, identity: &str, psk: &str, cipher: &str) -> Command {
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "s_server",
+        "-dtls1_2",
+        "-accept",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .args(["-nocert", "-psk", psk, "-psk_identity", identity])
+    .args(["-cipher", cipher]);
+    cmd
+}
+
 /// `openssl s_server -dtls1_2 -nocert -psk` on 127.0.0.1 and a free port; stdin stays open
 /// (s_server quits at EOF). Ready once it prints ACCEPT. Returns it and its port.
 pub fn openssl_server(cipher: &str, psk: &str, extra: &[&str]) -> (Proc, u16) {
@@ -82,23 +97,8 @@ pub fn openssl_server(cipher: &str, psk: &str, extra: &[&str]) -> (Proc, u16) {
         "openssl s_server",
         free_udp_port,
         |port| {
-            let mut cmd = Command::new("openssl");
-            cmd.args([
-                "s_server",
-                "-dtls1_2",
-                "-accept",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .args([
-                "-nocert",
-                "-psk",
-                psk,
-                "-psk_identity",
-                IDENTITY,
-                "-cipher",
-                cipher,
-            ])
-            .args(extra);
+            let mut cmd = openssl_server_command(port, IDENTITY, psk, cipher);
+            cmd.args(extra);
             Proc::spawn("openssl-s_server", cmd)
         },
         |l| l == "out: ACCEPT",
