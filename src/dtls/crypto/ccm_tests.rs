@@ -7,6 +7,7 @@
 //! as the reference for many random lengths of payload and additional data, tags 8 and 16.
 
 use super::ccm::{open_in_place, seal_in_place, CcmError, MAX_PAYLOAD};
+use super::test_rng::Rng;
 
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
@@ -134,24 +135,6 @@ fn wycheproof_modified_tags_are_rejected() {
         );
         // no unauthenticated plaintext is left behind
         assert_eq!(buf, vec![0u8; 16], "tcId {id}");
-    }
-}
-
-/// Tiny deterministic generator (xorshift64*): test inputs only.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
     }
 }
 

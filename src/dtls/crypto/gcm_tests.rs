@@ -5,6 +5,7 @@
 //! reference for many random lengths of payload and additional data.
 
 use super::gcm::{open_in_place, seal_in_place, GcmError};
+use super::test_rng::Rng;
 
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
@@ -68,21 +69,6 @@ fn mcgrew_viega_test_case_4_ad_and_partial_block() {
         "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091",
         "5bc94fbc3221a5db94fae95ae7121a47",
     );
-}
-
-/// xorshift64*: deterministic test inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 #[test]

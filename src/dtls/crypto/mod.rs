@@ -9,3 +9,5 @@ pub mod gcm;
 #[cfg(test)]
 mod gcm_tests;
 pub mod prf;
+#[cfg(test)]
+mod test_rng;
