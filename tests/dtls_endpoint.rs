@@ -182,3 +182,66 @@ fn endpoint_frees_kept_last_flights_of_silent_clients_after_the_linger_time() {
         .count();
     assert_eq!(got, 4, "hi + three late records");
 }
+
+/// The endpoint's timer is the earliest retransmission deadline of a handshaking connection;
+/// established connections add none, and a due deadline makes the server resend its flight.
+#[test]
+fn poll_timeout_follows_handshaking_connections_only() {
+    let now = Instant::now();
+    let mut ep = Endpoint::new(Arc::new(server_config(&[CCM8], 1))).unwrap();
+    let mut done = clients(50, now);
+    assert_eq!(run(&mut ep, &mut done, now), 50);
+    assert_eq!(
+        ep.poll_timeout().map(|t| t - now),
+        None,
+        "established connections have no timer"
+    );
+
+    // One more client: hello, cookie exchange, then its second hello reaches the server, whose
+    // flight is lost: the server's retransmission timer is the endpoint's timer.
+    let addr: SocketAddr = "127.0.0.1:30000".parse().unwrap();
+    let mut c = Connection::client(Arc::new(client_config(&[CCM8], 99)), now).unwrap();
+    while let Some(d) = c.poll_transmit() {
+        ep.handle_datagram(now, addr, &d);
+    }
+    let hvr = ep.poll_transmit().expect("HelloVerifyRequest");
+    c.handle_datagram(now, &hvr.payload);
+    assert_eq!(
+        ep.poll_timeout(),
+        None,
+        "the cookie exchange keeps no state"
+    );
+    while let Some(d) = c.poll_transmit() {
+        ep.handle_datagram(now, addr, &d);
+    }
+    let lost: Vec<_> = std::iter::from_fn(|| ep.poll_transmit()).collect();
+    assert!(!lost.is_empty(), "the server's flight");
+    let due = ep.poll_timeout().expect("a retransmission deadline");
+    assert!(due > now);
+
+    ep.handle_timeout(due - std::time::Duration::from_millis(1));
+    assert!(ep.poll_transmit().is_none(), "nothing before the deadline");
+    ep.handle_timeout(due);
+    let again: Vec<_> = std::iter::from_fn(|| ep.poll_transmit()).collect();
+    assert_eq!(again.len(), lost.len(), "the flight is sent again");
+    let next = ep.poll_timeout().expect("the doubled deadline");
+    assert!(next > due);
+
+    // The client completes with the resent flight: no timer is left.
+    for t in &again {
+        c.handle_datagram(due, &t.payload);
+    }
+    while let Some(d) = c.poll_transmit() {
+        ep.handle_datagram(due, addr, &d);
+    }
+    while let Some(t) = ep.poll_transmit() {
+        c.handle_datagram(due, &t.payload);
+    }
+    assert!(c.is_established());
+    ep.handle_timeout(next);
+    assert_eq!(
+        ep.poll_timeout(),
+        None,
+        "the finished handshake left no timer"
+    );
+}

@@ -4,7 +4,8 @@
 //! is newer than any seen (RFC 9146 §6). It keeps no per-client state before a valid cookie,
 //! and limits the number of connections and the rate of new handshakes.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,6 +96,11 @@ pub struct Endpoint {
     /// hold it forever. Entries whose flight already went (the usual case: the client sent
     /// data) leave from the front at the next sweep.
     kept_flights: VecDeque<u64>,
+    /// Retransmission deadlines of handshaking connections, earliest first, so that
+    /// `poll_timeout` and `handle_timeout` cost nothing per established connection. An entry
+    /// is current only while it equals its connection's `scheduled`; stale ones are dropped
+    /// when they come due.
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
     migrations: VecDeque<(SocketAddr, SocketAddr)>,
     cache: SessionCache,
     tickets: Option<TicketKeys>,
@@ -112,6 +118,8 @@ pub struct Endpoint {
 struct Entry {
     addr: SocketAddr,
     conn: Box<Connection>,
+    /// The deadline last put in the endpoint's timer heap for this connection.
+    scheduled: Option<Instant>,
 }
 
 /// Tries before giving up on finding an unused CID (a generator with few free values).
@@ -169,6 +177,7 @@ impl Endpoint {
             by_cid: HashMap::new(),
             next_id: 0,
             kept_flights: VecDeque::new(),
+            timers: BinaryHeap::new(),
             migrations: VecDeque::new(),
             cache,
             tickets: None,
@@ -233,7 +242,10 @@ impl Endpoint {
                 match e.conn.kept_flight_until() {
                     Some(t) if t > now => break,
                     // drops the kept flight (nothing else is due for an established connection)
-                    Some(_) => e.conn.handle_timeout(now),
+                    Some(_) => {
+                        e.conn.handle_timeout(now);
+                        self.schedule(id);
+                    }
                     None => {}
                 }
             }
@@ -396,9 +408,36 @@ impl Endpoint {
             Entry {
                 addr,
                 conn: Box::new(conn),
+                scheduled: None,
             },
         );
+        self.schedule(id);
         id
+    }
+
+    /// Puts the connection's retransmission deadline in the timer heap if it changed.
+    fn schedule(&mut self, id: u64) {
+        if let Some(e) = self.conns.get_mut(&id) {
+            let t = e.conn.poll_timeout();
+            if t != e.scheduled {
+                e.scheduled = t;
+                if let Some(t) = t {
+                    self.timers.push(Reverse((t, id)));
+                }
+            }
+        }
+        self.prune_timers();
+    }
+
+    /// Drops stale entries from the top of the timer heap, so that its top is always a live
+    /// deadline (`poll_timeout` is exact). Called after every change of a deadline.
+    fn prune_timers(&mut self) {
+        while let Some(&Reverse((t, id))) = self.timers.peek() {
+            if self.conns.get(&id).is_some_and(|e| e.scheduled == Some(t)) {
+                break;
+            }
+            self.timers.pop();
+        }
     }
 
     fn remove(&mut self, id: u64) {
@@ -411,6 +450,7 @@ impl Endpoint {
                 self.by_cid.remove(cid);
             }
         }
+        self.prune_timers();
     }
 
     fn send_hello_verify(&mut self, to: SocketAddr, h: &Hello) {
@@ -482,6 +522,8 @@ impl Endpoint {
         }
         if e.conn.is_closed() {
             self.remove(id);
+        } else {
+            self.schedule(id);
         }
     }
 
@@ -512,10 +554,7 @@ impl Endpoint {
 
     /// Earliest timer of all connections.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.conns
-            .values()
-            .filter_map(|e| e.conn.poll_timeout())
-            .min()
+        self.timers.peek().map(|Reverse((t, _))| *t)
     }
 
     /// Drives the timers that are due, and frees the kept last flight of established
@@ -525,18 +564,25 @@ impl Endpoint {
     /// [`FINAL_FLIGHT_LINGER`]: super::conn::FINAL_FLIGHT_LINGER
     pub fn handle_timeout(&mut self, now: Instant) {
         self.sweep_kept_flights(now);
-        let due: Vec<u64> = self
-            .conns
-            .iter()
-            .filter(|(_, e)| e.conn.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(id, _)| *id)
-            .collect();
+        // Collect first: a connection rescheduled while handled waits for the next call.
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, id))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(e) = self.conns.get_mut(&id).filter(|e| e.scheduled == Some(t)) {
+                e.scheduled = None;
+                due.push(id);
+            }
+        }
         for id in due {
             if let Some(e) = self.conns.get_mut(&id) {
                 e.conn.handle_timeout(now);
             }
             self.drain(id);
         }
+        self.prune_timers();
     }
 
     /// Sends one application record to `to`.
