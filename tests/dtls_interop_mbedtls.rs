@@ -192,3 +192,27 @@ fn ours_client_offering_ecdhe_psk_first_gets_psk_ccm_8_from_mbedtls() {
     srv.expect_line(Stream::Stdout, T, "CLOSE_NOTIFY", |l| l == "CLOSE_NOTIFY");
     cli.wait_exit(T).expect("exit");
 }
+
+/// Our server packing ServerHello, ServerKeyExchange and ServerHelloDone into one record
+/// (`--pack-handshake-records`) still serves mbedtls; the default (one record per message) costs
+/// exactly two record headers more.
+#[test]
+fn mbedtls_client_ours_server_packed_records() {
+    const CCM8: &str = "TLS_PSK_WITH_AES_128_CCM_8";
+    if !require_peer(Peer::Mbedtls) {
+        return;
+    }
+    let packed = scenarios::ours_server_first_flight(
+        true,
+        CCM8,
+        |a| mbedtls_client(a.port(), CCM8, PSK_HEX, &["one"]),
+        T,
+    );
+    let unpacked = scenarios::ours_server_first_flight(
+        false,
+        CCM8,
+        |a| mbedtls_client(a.port(), CCM8, PSK_HEX, &["one"]),
+        T,
+    );
+    scenarios::assert_packing_saves_two_record_headers(unpacked, packed);
+}

@@ -247,3 +247,27 @@ fn ours_client_accepts_openssl_server_hint() {
     srv.expect_line(Stream::Stdout, T, "DONE", |l| l == "DONE");
     assert!(cli.wait_exit(T).expect("exit").success());
 }
+
+/// Our server packing ServerHello, ServerKeyExchange and ServerHelloDone into one record
+/// (`--pack-handshake-records`) still serves openssl; the default (one record per message) costs
+/// exactly two record headers more.
+#[test]
+fn openssl_client_ours_server_packed_records() {
+    const CCM8: &str = "TLS_PSK_WITH_AES_128_CCM_8";
+    if !require_peer(Peer::Openssl) {
+        return;
+    }
+    let packed = scenarios::ours_server_first_flight(
+        true,
+        CCM8,
+        |a| openssl_client(a, openssl_name(CCM8), PSK_HEX, &[]),
+        T,
+    );
+    let unpacked = scenarios::ours_server_first_flight(
+        false,
+        CCM8,
+        |a| openssl_client(a, openssl_name(CCM8), PSK_HEX, &[]),
+        T,
+    );
+    scenarios::assert_packing_saves_two_record_headers(unpacked, packed);
+}

@@ -33,16 +33,37 @@ impl HandshakeBytes {
     }
 }
 
-/// Runs a full handshake (identity "client1", no hint, cookie exchange) and records its bytes.
+/// Runs a full handshake (identity "client1", no hint, cookie exchange, the default of one
+/// handshake message per record) and records its bytes.
 pub fn handshake_bytes(suite: CipherSuite) -> Result<HandshakeBytes, Error> {
+    handshake_bytes_with(suite, &HandshakeShape::default())
+}
+
+/// What a measured handshake looks like besides its suite.
+#[derive(Debug, Clone, Default)]
+pub struct HandshakeShape {
+    /// Both sides pack several handshake messages into one record.
+    pub pack: bool,
+    /// The server sends this psk_identity_hint (a ServerKeyExchange for plain PSK suites).
+    pub hint: Option<Vec<u8>>,
+}
+
+/// [`handshake_bytes`] with a given [`HandshakeShape`].
+pub fn handshake_bytes_with(
+    suite: CipherSuite,
+    shape: &HandshakeShape,
+) -> Result<HandshakeBytes, Error> {
     let psk = Arc::new(StaticPsk {
         identity: b"client1".to_vec(),
         key: SecretVec::new(vec![0x11; 16]),
     });
     let mut cc = ClientConfig::new(psk.clone());
     cc.common.suites = vec![suite];
+    cc.pack_handshake_records = shape.pack;
     let mut sc = ServerConfig::new(psk);
     sc.common.suites = vec![suite];
+    sc.pack_handshake_records = shape.pack;
+    sc.identity_hint = shape.hint.clone();
     let now = Instant::now();
     let mut client = Connection::client(Arc::new(cc), now)?;
     let mut server = Endpoint::new(Arc::new(sc))?;

@@ -301,7 +301,8 @@ pub fn plain_handshake(
     )
 }
 
-/// Rewrites the ServerHello in the server's flight-4 datagram (SH and SHD share one record).
+/// Rewrites the ServerHello in the first record of the server's flight-4 datagram; the
+/// datagram's other records (ServerHelloDone in its own record, by default) follow unchanged.
 pub fn rewrite_server_hello(
     d: &[u8],
     f: impl FnOnce(&mut simbridge::dtls::wire::hello::ServerHello),
@@ -326,5 +327,10 @@ pub fn rewrite_server_hello(
             frag.encode(&mut payload);
         }
     }
-    plain_record(ContentType::Handshake, rec.header.seq, &payload)
+    let mut out = plain_record(ContentType::Handshake, rec.header.seq, &payload);
+    for r in &recs[1..] {
+        r.header.encode(&mut out);
+        out.extend_from_slice(r.fragment);
+    }
+    out
 }

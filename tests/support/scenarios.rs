@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::launch::{expect_connected, ours_client};
+use super::launch::{expect_connected, ours_client, ours_server};
 use super::process::{Proc, Stream};
-use super::relay::Relay;
+use super::relay::{Relay, RelayConfig};
 use super::{PSK_HEX, WRONG_PSK_HEX};
 
 /// Our client with a wrong PSK against a peer server on `port`: it must exit with the
@@ -79,4 +79,42 @@ pub fn ours_client_ecdhe_first_settles_on_psk_ccm_8(port: u16, wait: Duration) -
     let ev = expect_connected(&cli, wait);
     assert_eq!(ev["suite"], "TLS_PSK_WITH_AES_128_CCM_8");
     cli
+}
+
+/// Our server on `iana` with a psk_identity_hint (so its first flight holds ServerHello,
+/// ServerKeyExchange and ServerHelloDone), packing them into one record when `pack`, serves
+/// the peer client that `connect` starts towards the given address (a pass-through relay in
+/// front of our server). Waits until our server reports the handshake complete (the peer's
+/// Finished verified: it took our flight) and returns the size of that first flight's datagram.
+pub fn ours_server_first_flight(
+    pack: bool,
+    iana: &str,
+    connect: impl FnOnce(std::net::SocketAddr) -> Proc,
+    wait: Duration,
+) -> usize {
+    let mut args = vec!["--suite", iana, "--hint", "h"];
+    if pack {
+        args.push("--pack-handshake-records");
+    }
+    let (srv, addr) = ours_server(PSK_HEX, &args);
+    let relay = Relay::start(addr, RelayConfig::default());
+    let _peer = connect(relay.addr());
+    let ev = expect_connected(&srv, wait);
+    assert_eq!(ev["suite"], iana, "pack={pack}");
+    let r = relay.stats();
+    // s2c: HelloVerifyRequest, then the first flight (one datagram at the default MTU)
+    *r.s2c
+        .sizes
+        .get(1)
+        .unwrap_or_else(|| panic!("no first flight: {r:?}"))
+}
+
+/// The first-flight sizes of [`ours_server_first_flight`] unpacked and packed: three messages
+/// in three records cost two record headers (26 bytes) more than in one.
+pub fn assert_packing_saves_two_record_headers(unpacked: usize, packed: usize) {
+    assert_eq!(
+        unpacked,
+        packed + 26,
+        "one record per message: 2 x 13 B more than one packed record"
+    );
 }
