@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk, DEFAULT_MTU};
+use simbridge::dtls::config::{ClientConfig, EmsPolicy, ServerConfig, StaticPsk, DEFAULT_MTU};
 use simbridge::dtls::export::DEFAULT_RESERVE;
-use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Event, RandomCid, Session};
+use simbridge::dtls::{
+    CipherSuite, CloseReason, Connection, Endpoint, Error, Event, RandomCid, Session,
+};
 use simbridge::secret::SecretVec;
 
 use super::{CliError, CliResult};
@@ -66,10 +68,65 @@ struct CommonArgs {
     /// Initial retransmission timeout in milliseconds (RFC 6347: 1000; RFC 7925: 9000).
     #[arg(long, default_value_t = 1000)]
     retransmit_ms: u64,
+    /// RFC 7627 extended master secret: `required` refuses a peer without it
+    /// (handshake_failure); `preferred` accepts one, logs a warning and never resumes that
+    /// session (it is open to the triple handshake attack; RFC 9325 asks for EMS).
+    #[arg(long, value_enum, default_value_t = Ems::Required)]
+    ems: Ems,
     /// Pack several handshake messages of a flight into one record (13 bytes less per extra
     /// message; some constrained stacks refuse it). Default: one message per record.
     #[arg(long)]
     pack_handshake_records: bool,
+}
+
+/// `--ems` values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Ems {
+    Required,
+    Preferred,
+}
+
+impl From<Ems> for EmsPolicy {
+    fn from(e: Ems) -> Self {
+        match e {
+            Ems::Required => EmsPolicy::Required,
+            Ems::Preferred => EmsPolicy::Preferred,
+        }
+    }
+}
+
+/// Logs why a handshake was refused, with what to change when it is a policy of ours.
+fn log_refusal(peer: &str, reason: &CloseReason) {
+    match reason {
+        CloseReason::Error(Error::NoExtendedMasterSecret) => log::warn!(
+            "{peer}: handshake refused: {reason} (`--ems preferred` accepts such peers, weaker)"
+        ),
+        CloseReason::Error(_) | CloseReason::PeerAlert(_) => {
+            log::warn!("{peer}: connection failed: {reason}")
+        }
+        CloseReason::Local | CloseReason::PeerClosed => {}
+    }
+}
+
+/// Peers already warned about a session without extended master secret (bounded: cleared
+/// when full, so a flood of peers costs a repeated warning, not memory).
+#[derive(Default)]
+struct WarnedOnce(std::collections::HashSet<std::net::IpAddr>);
+
+impl WarnedOnce {
+    const MAX: usize = 4096;
+
+    /// Warns about `peer`'s session without EMS unless it was warned about before.
+    fn no_ems(&mut self, peer: SocketAddr) {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        if self.0.insert(peer.ip()) {
+            log::warn!(
+                "{peer}: session without extended master secret (RFC 7627) accepted by `--ems preferred`; it will not be resumed"
+            );
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -245,9 +302,14 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
-/// Adds the negotiated Connection IDs (hex; absent when not negotiated) to a connected event.
+/// Adds the negotiated Connection IDs (hex; absent when not negotiated) and whether the
+/// session has extended master secret to a connected event.
 fn add_cids(v: &mut serde_json::Value, c: &Connection) {
     if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "extended_master_secret".into(),
+            json!(c.extended_master_secret()),
+        );
         if c.cid_negotiated() {
             o.insert("cid".into(), json!(hex::encode(c.connection_id())));
             o.insert(
@@ -320,6 +382,7 @@ fn run_client(a: ClientArgs) -> CliResult {
     cfg.common.mtu = a.common.mtu;
     cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
     cfg.pack_handshake_records = a.common.pack_handshake_records;
+    cfg.extended_master_secret = a.common.ems.into();
     cfg.server_name = a.sni.clone();
     cfg.connection_id = a.cid;
     if let Some(f) = &a.session_file {
@@ -359,13 +422,19 @@ fn run_client(a: ClientArgs) -> CliResult {
                 emit(json, v);
             }
             match e {
-                Event::Connected { .. } => connected = true,
+                Event::Connected { .. } => {
+                    connected = true;
+                    if !conn.extended_master_secret() {
+                        WarnedOnce::default().no_ems(peer);
+                    }
+                }
                 Event::Data(d) => {
                     let _ = out.write_all(&d);
                     let _ = out.flush();
                 }
                 Event::Closed { reason } => {
                     if !connected {
+                        log_refusal(&peer.to_string(), &reason);
                         failure = Some(format!("handshake failed: {reason}"));
                         handshake_failed = true;
                     } else if let CloseReason::Error(e) = &reason {
@@ -461,6 +530,7 @@ fn run_server(a: ServerArgs) -> CliResult {
     cfg.common.mtu = a.common.mtu;
     cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
     cfg.pack_handshake_records = a.common.pack_handshake_records;
+    cfg.extended_master_secret = a.common.ems.into();
     cfg.identity_hint = a.hint.map(String::into_bytes);
     cfg.session_tickets = !a.no_tickets;
     cfg.resume_without_cookie = a.resume_without_cookie;
@@ -493,6 +563,7 @@ fn run_server(a: ServerArgs) -> CliResult {
     );
     let mut buf = vec![0u8; 65536];
     let mut out = std::io::stdout();
+    let mut warned = WarnedOnce::default();
     loop {
         while let Some(t) = ep.poll_transmit() {
             if let Err(e) = sock.send_to(&t.payload, t.destination) {
@@ -509,8 +580,16 @@ fn run_server(a: ServerArgs) -> CliResult {
             if let Some(mut v) = event_json(&e, Some(peer)) {
                 if let (Event::Connected { .. }, Some(c)) = (&e, ep.connection(&peer)) {
                     add_cids(&mut v, c);
+                    if !c.extended_master_secret() {
+                        warned.no_ems(peer);
+                    }
                 }
                 emit(json, v);
+            }
+            if let Event::Closed { reason } = &e {
+                if reason.failure_kind().is_some() {
+                    log_refusal(&peer.to_string(), reason);
+                }
             }
             if let Event::Data(d) = e {
                 if a.echo {

@@ -73,7 +73,7 @@ pub enum PskRefusal {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum EmsPolicy {
     /// A peer without the extension is refused with `handshake_failure` (the default;
-    /// RFC 9325 §3.6 recommends it).
+    /// RFC 9325, BCP 195, asks TLS 1.2 implementations to use EMS).
     #[default]
     Required,
     /// A peer without the extension gets a session with the RFC 5246 master secret (open to
