@@ -140,7 +140,10 @@ fn write_ahead_reservation_keeps_old_and_new_instances_apart() {
 
 #[test]
 fn graceful_restart_with_1000_sessions() {
-    let server_cfg = Arc::new(server_config(&[CCM8], 2));
+    let mut server_cfg = server_config(&[CCM8], 2);
+    // 1000 handshakes at once from one IP address (the default allows 32)
+    server_cfg.max_half_open_per_address = 1000;
+    let server_cfg = Arc::new(server_cfg);
     let mut server = Endpoint::new(server_cfg.clone()).unwrap();
     let mut now = Instant::now();
     let mut clients: Vec<(SocketAddr, Connection)> = (0..1000u16)

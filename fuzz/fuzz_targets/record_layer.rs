@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use simbridge::dtls::reassembly::Reassembler;
+use simbridge::dtls::reassembly::{max_message_len, Reassembler};
 use simbridge::dtls::wire::handshake::parse_fragments;
 use simbridge::dtls::wire::record::split_datagram;
 
@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = rec.header.epoch_seq();
         if let Ok(frags) = parse_fragments(rec.fragment) {
             for f in frags {
-                r.insert(&f, rec.header.epoch);
+                // a server's bounds and budget: what an attacker meets
+                let room = 2048usize.saturating_sub(r.buffered());
+                r.insert(&f, rec.header.epoch, max_message_len(f.msg_type, true), room);
+                assert!(r.buffered() <= 2048);
                 while r.pop().is_some() {}
             }
         }

@@ -266,13 +266,31 @@ pub struct ServerConfig {
     /// Pack several handshake messages of a flight into one record (see
     /// [`ClientConfig::pack_handshake_records`]). Off by default.
     pub pack_handshake_records: bool,
+    /// Bytes one handshake may hold in buffers before it completes: partial messages being
+    /// reassembled, records of the next epoch that came before the ChangeCipherSpec, records
+    /// held while a PSK lookup is parked. Default 2 KiB (a PSK or ECDHE-PSK handshake needs a
+    /// few hundred). Beyond it, fragments and records are dropped (the peer retransmits).
+    pub handshake_buffer_per_connection: usize,
+    /// Bytes all handshakes of an [`crate::dtls::Endpoint`] may hold in those buffers
+    /// together. Default 8 MiB.
+    pub handshake_buffer_total: usize,
+    /// Handshakes in progress (after a valid cookie, not yet completed) per source IP
+    /// address; a hello beyond it is refused (counted, no answer). Default 32.
+    pub max_half_open_per_address: usize,
+    /// How long a handshake may take from its valid cookie to its end; then it is dropped
+    /// ([`crate::dtls::Error::HandshakeExpired`]). Default 30 s: four retransmissions of a
+    /// client with the RFC 6347 1 s timer, two of one with the RFC 7925 9 s timer, and a PSK
+    /// lookup.
+    pub half_open_timeout: Duration,
 }
 
 impl ServerConfig {
     /// A server with the defaults (CCM_8, no hint, 10 000 connections, 1 000 handshakes/s,
     /// 4-byte Connection IDs for clients that ask, a 1024-session cache, tickets for clients
     /// that ask, sessions resumable for 24 h or the PSK's lifetime, cookies always, any server
-    /// name, extended master secret required, one handshake message per record).
+    /// name, extended master secret required, one handshake message per record, 2 KiB of
+    /// handshake buffers per connection and 8 MiB in all, 32 handshakes in progress per
+    /// source address, each at most 30 s).
     pub fn new(psk: Arc<dyn ServerPskStore>) -> Self {
         Self {
             common: CommonConfig::default(),
@@ -291,6 +309,10 @@ impl ServerConfig {
             server_names: Vec::new(),
             extended_master_secret: EmsPolicy::Required,
             pack_handshake_records: false,
+            handshake_buffer_per_connection: 2048,
+            handshake_buffer_total: 8 << 20,
+            max_half_open_per_address: 32,
+            half_open_timeout: Duration::from_secs(30),
         }
     }
 }

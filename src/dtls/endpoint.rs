@@ -6,7 +6,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +14,11 @@ use super::cid_buf::CidBuf;
 use super::config::{PskRefusal, ServerConfig};
 use super::conn::{AcceptedHello, Connection, ServerStart};
 use super::cookie::CookieKeys;
+pub use super::endpoint_stats::EndpointStats;
 use super::error::Error;
 use super::event::{CloseReason, Event};
 use super::export::{self, ExportError, ImportLedger, ImportRole, MemoryLedger};
+use super::half_open::HalfOpen;
 use super::session::{Session, SessionCache};
 use super::ticket::TicketKeys;
 use super::wire::codec::{put_vec8, Reader};
@@ -34,52 +36,6 @@ pub struct Transmit {
     pub destination: SocketAddr,
     /// UDP payload.
     pub payload: Vec<u8>,
-}
-
-/// Endpoint counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct EndpointStats {
-    /// HelloVerifyRequests sent.
-    pub hello_verify_sent: u64,
-    /// ClientHellos with a wrong or stale cookie.
-    pub bad_cookies: u64,
-    /// Valid hellos refused by the handshake rate limit.
-    pub rate_limited: u64,
-    /// Valid hellos refused by the connection limit.
-    pub connection_limited: u64,
-    /// Datagrams from unknown peers that were not a ClientHello.
-    pub unknown_peer: u64,
-    /// Connections accepted.
-    pub accepted: u64,
-    /// tls12_cid datagrams whose CID no connection holds.
-    pub unknown_cid: u64,
-    /// Peer address changes after an authenticated, newest record (RFC 9146 §6).
-    pub address_changes: u64,
-    /// tls12_cid datagrams from a new address that did not qualify to move the peer (forged,
-    /// replayed or older records).
-    pub address_change_refused: u64,
-    /// Hellos that offered a session we could resume (ticket or cached ID).
-    pub resumptions_offered: u64,
-    /// Full handshakes completed.
-    pub full_handshakes: u64,
-    /// Abbreviated handshakes completed (resumptions).
-    pub abbreviated_handshakes: u64,
-    /// Handshakes completed without RFC 7627 extended master secret (only under
-    /// `EmsPolicy::Preferred`; those sessions are never resumable).
-    pub without_extended_master_secret: u64,
-    /// Hellos refused because their SNI names a host this server does not serve.
-    pub unrecognized_name: u64,
-    /// Connections imported from a state export (no handshake needed).
-    pub imported: u64,
-    /// UDP payload bytes (both ways) of the completed full handshakes.
-    pub full_handshake_bytes: u64,
-    /// UDP payload bytes (both ways) of the completed abbreviated handshakes.
-    pub abbreviated_handshake_bytes: u64,
-    /// Round trips of the completed full handshakes (counted by the server: its flights
-    /// that the client answered).
-    pub full_round_trips: u64,
-    /// Round trips of the completed abbreviated handshakes.
-    pub abbreviated_round_trips: u64,
 }
 
 struct TokenBucket {
@@ -115,6 +71,7 @@ pub struct Endpoint {
     out: VecDeque<Transmit>,
     events: VecDeque<(SocketAddr, Event)>,
     stats: EndpointStats,
+    half_open: HalfOpen,
 }
 
 /// One connection and where its peer is now. The connection is boxed: the map then holds
@@ -125,6 +82,9 @@ struct Entry {
     conn: Box<Connection>,
     /// The deadline last put in the endpoint's timer heap for this connection.
     scheduled: Option<Instant>,
+    /// While the handshake is in progress: the source IP it is counted under, and the bytes
+    /// its buffers held at the last look.
+    half_open: Option<(IpAddr, usize)>,
 }
 
 /// Tries before giving up on finding an unused CID (a generator with few free values).
@@ -192,6 +152,7 @@ impl Endpoint {
             out: VecDeque::new(),
             events: VecDeque::new(),
             stats: EndpointStats::default(),
+            half_open: HalfOpen::default(),
         })
     }
 
@@ -231,6 +192,7 @@ impl Endpoint {
         }
         match self.by_addr.get(&from).copied() {
             Some(id) => {
+                self.share_budget(id);
                 if let Some(e) = self.conns.get_mut(&id) {
                     e.conn.handle_datagram(now, data);
                 }
@@ -280,6 +242,7 @@ impl Endpoint {
             self.stats.unknown_cid += 1;
             return;
         };
+        self.share_budget(id);
         let Some(e) = self.conns.get_mut(&id) else {
             return;
         };
@@ -359,6 +322,18 @@ impl Endpoint {
             self.stats.connection_limited += 1;
             return;
         }
+        // a restart from the same address replaces its own handshake, which then no longer counts
+        let replaced = self
+            .by_addr
+            .get(&from)
+            .and_then(|id| self.conns.get(id))
+            .is_some_and(|e| e.half_open.is_some_and(|(ip, _)| ip == from.ip()));
+        if self.half_open.count(from.ip()) - usize::from(replaced)
+            >= self.config.max_half_open_per_address
+        {
+            self.stats.half_open_limited += 1;
+            return;
+        }
         if !self.take_token(now) {
             self.stats.rate_limited += 1;
             return;
@@ -408,12 +383,17 @@ impl Endpoint {
             self.by_cid.insert(CidBuf::from(conn.connection_id()), id);
         }
         self.by_addr.insert(addr, id);
+        let half_open = conn.is_handshaking().then(|| {
+            self.half_open.enter(addr.ip());
+            (addr.ip(), 0)
+        });
         self.conns.insert(
             id,
             Entry {
                 addr,
                 conn: Box::new(conn),
                 scheduled: None,
+                half_open,
             },
         );
         self.schedule(id);
@@ -447,6 +427,9 @@ impl Endpoint {
 
     fn remove(&mut self, id: u64) {
         if let Some(e) = self.conns.remove(&id) {
+            if let Some((ip, buffered)) = e.half_open {
+                self.half_open.leave(ip, buffered);
+            }
             if self.by_addr.get(&e.addr) == Some(&id) {
                 self.by_addr.remove(&e.addr);
             }
@@ -517,11 +500,14 @@ impl Endpoint {
                     self.cache.insert(s.clone(), exp);
                 }
             }
-            if let Event::Closed {
-                reason: CloseReason::Error(Error::UnrecognizedName(_)),
-            } = &ev
-            {
-                self.stats.unrecognized_name += 1;
+            match &ev {
+                Event::Closed {
+                    reason: CloseReason::Error(Error::UnrecognizedName(_)),
+                } => self.stats.unrecognized_name += 1,
+                Event::Closed {
+                    reason: CloseReason::Error(Error::HandshakeExpired),
+                } => self.stats.handshakes_expired += 1,
+                _ => {}
             }
             if let Event::Closed {
                 reason: CloseReason::PeerAlert(_) | CloseReason::Error(_),
@@ -534,10 +520,34 @@ impl Endpoint {
             }
             self.events.push_back((addr, ev));
         }
+        if let Some((ip, old)) = e.half_open {
+            let now = e.conn.handshake_buffered();
+            self.half_open.rebuffer(old, now);
+            e.half_open = Some((ip, now));
+            if !e.conn.is_handshaking() {
+                self.half_open.leave(ip, now);
+                e.half_open = None;
+            }
+        }
         if e.conn.is_closed() {
             self.remove(id);
         } else {
             self.schedule(id);
+        }
+    }
+
+    /// Before a half-open connection takes a datagram: its buffer limit is its own budget cut
+    /// to what the endpoint's global handshake budget has left.
+    fn share_budget(&mut self, id: u64) {
+        let Some(e) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if let Some((_, own)) = e.half_open {
+            e.conn.set_handshake_buffer_limit(self.half_open.limit_for(
+                own,
+                self.config.handshake_buffer_per_connection,
+                self.config.handshake_buffer_total,
+            ));
         }
     }
 
@@ -753,6 +763,16 @@ impl Endpoint {
         }
         self.stats.imported += n as u64;
         Ok(n)
+    }
+
+    /// Handshakes in progress (after a valid cookie, not yet completed), the source
+    /// addresses they come from, and the bytes their buffers hold together.
+    pub fn half_open(&self) -> (usize, usize, usize) {
+        (
+            self.half_open.total(),
+            self.half_open.addresses(),
+            self.half_open.buffered(),
+        )
     }
 
     /// Sessions in the session-ID cache.

@@ -56,6 +56,9 @@ pub enum Error {
     /// The handshake did not complete within the retransmission limit.
     #[error("handshake timed out after {0} retransmissions")]
     HandshakeTimeout(u32),
+    /// Server: the handshake did not complete within `ServerConfig::half_open_timeout`.
+    #[error("handshake not completed within the half-open lifetime")]
+    HandshakeExpired,
     /// The random source failed.
     #[error("random source failed")]
     Rng,
@@ -90,7 +93,7 @@ impl Error {
             | Self::RecordTooLarge
             | Self::NoPskRequest
             | Self::ExportReserveUsed => return None,
-            Self::HandshakeTimeout(_) => return None,
+            Self::HandshakeTimeout(_) | Self::HandshakeExpired => return None,
             Self::Decode(_) => AlertDescription::DecodeError,
             Self::UnexpectedMessage(_) => AlertDescription::UnexpectedMessage,
             Self::NoCommonSuite | Self::NoExtendedMasterSecret | Self::NoPsk => {

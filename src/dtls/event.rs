@@ -75,7 +75,7 @@ impl CloseReason {
                 | Error::SuiteNotOffered(_)
                 | Error::NoExtendedMasterSecret => FailureKind::ConfigMismatch,
                 Error::UnrecognizedName(_) => FailureKind::NameRejected,
-                Error::HandshakeTimeout(_) => FailureKind::Timeout,
+                Error::HandshakeTimeout(_) | Error::HandshakeExpired => FailureKind::Timeout,
                 _ => FailureKind::Other,
             },
         })

@@ -224,7 +224,7 @@ mod tests {
             assert!(err.is_none());
             for rec in recs {
                 for frag in parse_fragments(rec.fragment).unwrap() {
-                    r.insert(&frag, 0);
+                    r.insert(&frag, 0, 1024, 1 << 20);
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! `now` given by the caller. The handshake logic of each role lives in `client.rs` and
 //! `server.rs`; this file holds the record processing shared by both.
 
+mod budget;
 mod client;
 mod export;
 pub use server::{AcceptedHello, ServerStart};
@@ -26,7 +27,7 @@ use super::crypto::ecdhe::EphemeralKey;
 use super::error::Error;
 use super::event::{CloseReason, Event};
 use super::flight::Flight;
-use super::reassembly::{FragmentStatus, Message, Reassembler};
+use super::reassembly::{max_message_len, FragmentStatus, Message, Reassembler};
 use super::record_layer::RecordLayer;
 use super::session::Session;
 use super::stats::{DropReason, Stats};
@@ -147,6 +148,10 @@ pub struct Connection {
     closing: bool,
     newest_in_datagram: bool,
     cid_negotiated: bool,
+    /// Most bytes the handshake may hold in buffers (reassembly, early and parked records).
+    buffer_limit: usize,
+    /// Server: a handshake not completed by then is dropped (half-open lifetime).
+    half_open_until: Option<Instant>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -167,9 +172,9 @@ impl Connection {
     /// A connection in state Closed with an empty handshake state (the role's constructor
     /// fills it in).
     fn new(role: Role) -> Self {
-        let mtu = match &role {
-            Role::Client(c) => c.common.mtu,
-            Role::Server(s) => s.common.mtu,
+        let (mtu, buffer_limit) = match &role {
+            Role::Client(c) => (c.common.mtu, budget::CLIENT_HANDSHAKE_BUFFER),
+            Role::Server(s) => (s.common.mtu, s.handshake_buffer_per_connection),
         };
         Self {
             role,
@@ -194,6 +199,8 @@ impl Connection {
             closing: false,
             newest_in_datagram: false,
             cid_negotiated: false,
+            buffer_limit,
+            half_open_until: None,
         }
     }
 
@@ -281,8 +288,9 @@ impl Connection {
 
     fn handle_record(&mut self, now: Instant, rec: &Record<'_>) -> Result<(), Error> {
         if self.is_parked() {
-            if self.hs().parked.len() < MAX_PARKED_RECORDS {
-                self.hs().parked.push(Self::raw(rec));
+            let raw = Self::raw(rec);
+            if self.hs().parked.len() < MAX_PARKED_RECORDS && self.buffer_room() >= raw.len() {
+                self.hs().parked.push(raw);
             } else {
                 self.stats.drop(DropReason::Overflow);
             }
@@ -295,10 +303,13 @@ impl Connection {
                 return Ok(());
             }
             Ok(false) => {
-                if !self.is_established() && self.hs().future.len() < MAX_FUTURE_RECORDS {
-                    self.hs().future.push(Self::raw(rec));
-                } else {
+                let raw = Self::raw(rec);
+                if self.is_established() || self.hs().future.len() >= MAX_FUTURE_RECORDS {
                     self.stats.drop(DropReason::BadEpoch);
+                } else if self.buffer_room() < raw.len() {
+                    self.stats.drop(DropReason::Overflow);
+                } else {
+                    self.hs().future.push(raw);
                 }
                 return Ok(());
             }
@@ -386,9 +397,12 @@ impl Connection {
                 // the server's first message may carry any message_seq (RFC 6347 §4.2.2)
                 self.hs().reasm.skip_to(f.message_seq);
             }
-            match self.hs().reasm.insert(&f, epoch) {
+            let max_len = max_message_len(f.msg_type, self.is_server());
+            let room = self.buffer_room();
+            match self.hs().reasm.insert(&f, epoch, max_len, room) {
                 FragmentStatus::Old => self.on_old_fragment(&f),
                 FragmentStatus::Rejected => self.stats.drop(DropReason::Unexpected),
+                FragmentStatus::TooLarge => self.stats.drop(DropReason::Overflow),
                 FragmentStatus::Accepted => self.drain_messages(now)?,
             }
             if matches!(self.state, State::Closed) {
@@ -606,9 +620,14 @@ impl Connection {
         e
     }
 
-    /// When `handle_timeout` must be called next (a retransmission).
+    /// When `handle_timeout` must be called next (a retransmission, or the end of a server
+    /// handshake's half-open lifetime).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.hs.as_ref()?.retx.as_ref().map(|r| r.deadline)
+        let retx = self.hs.as_ref()?.retx.as_ref().map(|r| r.deadline);
+        match (retx, self.half_open_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Drives the retransmission timer (RFC 6347 §4.2.4): resend the flight and double the
@@ -617,6 +636,10 @@ impl Connection {
     pub fn handle_timeout(&mut self, now: Instant) {
         let rc = self.common().retransmit;
         self.maybe_drop_handshake(now, false);
+        if self.half_open_expired(now) {
+            self.fail(Error::HandshakeExpired);
+            return;
+        }
         let Some(r) = self.hs.as_mut().and_then(|h| h.retx.as_mut()) else {
             return;
         };

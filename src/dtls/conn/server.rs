@@ -104,6 +104,7 @@ impl Connection {
         c.hs().ticket_key = start.ticket_key;
         c.hs().ticket_cap = start.ticket_cap;
         c.stats.received(ch.datagram_len, true);
+        c.half_open_until = Some(now + config.half_open_timeout);
         if let Err(e) = c.server_hello(now, &config, ch, start.resume) {
             c.fail(e);
         }

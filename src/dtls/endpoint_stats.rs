@@ -1,0 +1,52 @@
+//! Counters of a server [`Endpoint`](super::Endpoint).
+
+/// Endpoint counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EndpointStats {
+    /// HelloVerifyRequests sent.
+    pub hello_verify_sent: u64,
+    /// ClientHellos with a wrong or stale cookie.
+    pub bad_cookies: u64,
+    /// Valid hellos refused by the handshake rate limit.
+    pub rate_limited: u64,
+    /// Valid hellos refused by the connection limit.
+    pub connection_limited: u64,
+    /// Datagrams from unknown peers that were not a ClientHello.
+    pub unknown_peer: u64,
+    /// Connections accepted.
+    pub accepted: u64,
+    /// tls12_cid datagrams whose CID no connection holds.
+    pub unknown_cid: u64,
+    /// Peer address changes after an authenticated, newest record (RFC 9146 §6).
+    pub address_changes: u64,
+    /// tls12_cid datagrams from a new address that did not qualify to move the peer (forged,
+    /// replayed or older records).
+    pub address_change_refused: u64,
+    /// Hellos that offered a session we could resume (ticket or cached ID).
+    pub resumptions_offered: u64,
+    /// Full handshakes completed.
+    pub full_handshakes: u64,
+    /// Abbreviated handshakes completed (resumptions).
+    pub abbreviated_handshakes: u64,
+    /// Handshakes completed without RFC 7627 extended master secret (only under
+    /// `EmsPolicy::Preferred`; those sessions are never resumable).
+    pub without_extended_master_secret: u64,
+    /// Hellos refused because their SNI names a host this server does not serve.
+    pub unrecognized_name: u64,
+    /// Valid hellos refused because their source address already has
+    /// `max_half_open_per_address` handshakes in progress.
+    pub half_open_limited: u64,
+    /// Handshakes dropped at the end of their half-open lifetime.
+    pub handshakes_expired: u64,
+    /// Connections imported from a state export (no handshake needed).
+    pub imported: u64,
+    /// UDP payload bytes (both ways) of the completed full handshakes.
+    pub full_handshake_bytes: u64,
+    /// UDP payload bytes (both ways) of the completed abbreviated handshakes.
+    pub abbreviated_handshake_bytes: u64,
+    /// Round trips of the completed full handshakes (counted by the server: its flights
+    /// that the client answered).
+    pub full_round_trips: u64,
+    /// Round trips of the completed abbreviated handshakes.
+    pub abbreviated_round_trips: u64,
+}
