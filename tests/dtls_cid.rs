@@ -233,3 +233,57 @@ fn a_pluggable_generator_encodes_a_node_id_and_cids_are_unique() {
     assert_eq!(&cid[..2], &[0x4E, 0x31]);
     assert_eq!(&client_sends(&mut p, b"x")[11..13], &[0x4E, 0x31]);
 }
+
+/// A CID peer whose datagrams come from an address another live connection owns is not
+/// moved there (that would cut the other connection off); its data is still delivered, and
+/// once the owner is gone the move happens.
+#[test]
+fn a_cid_move_never_takes_an_address_a_live_connection_owns() {
+    let mut p = cid_pair(Some(0), Some(4));
+    let a_addr = p.client_addr;
+    // a second client, without CID, established at `b_addr` on the same endpoint
+    let b_addr: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+    let mut b =
+        simbridge::dtls::Connection::client(Arc::new(client_config(&[CCM8], 7)), p.now).unwrap();
+    for _ in 0..4 {
+        while let Some(d) = b.poll_transmit() {
+            p.server.handle_datagram(p.now, b_addr, &d);
+        }
+        while let Some(t) = p.server.poll_transmit() {
+            assert_eq!(t.destination, b_addr);
+            b.handle_datagram(p.now, &t.payload);
+        }
+    }
+    assert!(b.is_established());
+    while p.server.poll_event().is_some() {}
+    // A's authenticated, newest record arrives from B's address
+    p.client.send(b"from b's address").unwrap();
+    let d = p.client.poll_transmit().unwrap();
+    p.server.handle_datagram(p.now, b_addr, &d);
+    p.collect();
+    assert_eq!(p.server_data(), vec![b"from b's address".to_vec()]);
+    assert_eq!(p.server.poll_address_change(), None);
+    assert_eq!(p.server.stats().address_in_use, 1);
+    assert_eq!(p.server.stats().address_changes, 0);
+    // both still reachable where they were
+    p.server.send(b_addr, b"to b").unwrap();
+    let t = p.server.poll_transmit().unwrap();
+    assert_eq!(t.destination, b_addr);
+    b.handle_datagram(p.now, &t.payload);
+    assert!(std::iter::from_fn(|| b.poll_event()).any(|e| e == Event::Data(b"to b".to_vec())));
+    p.server.send(a_addr, b"to a").unwrap();
+    p.drive();
+    assert_eq!(p.client_data(), vec![b"to a".to_vec()]);
+    // B closes; now A's next newest record from that address moves it
+    b.close();
+    while let Some(d) = b.poll_transmit() {
+        p.server.handle_datagram(p.now, b_addr, &d);
+    }
+    while p.server.poll_transmit().is_some() {}
+    assert!(p.server.connection(&b_addr).is_none(), "B is gone");
+    p.client.send(b"moved").unwrap();
+    let d = p.client.poll_transmit().unwrap();
+    p.server.handle_datagram(p.now, b_addr, &d);
+    assert_eq!(p.server.poll_address_change(), Some((a_addr, b_addr)));
+    assert_eq!(p.server.stats().address_changes, 1);
+}

@@ -1,7 +1,8 @@
 //! Server endpoint: many connections on one socket, routed by peer address, and tls12_cid
 //! records by Connection ID (RFC 9146), so a client whose NAT binding changed keeps its session
 //! with zero handshake bytes. The peer address moves only after a record that authenticates and
-//! is newer than any seen (RFC 9146 §6). It keeps no per-client state before a valid cookie,
+//! is newer than any seen (RFC 9146 §6), and never onto an address another live connection
+//! owns (that would cut it off; the record is still delivered, `address_in_use` counts it). It keeps no per-client state before a valid cookie,
 //! and limits the number of connections and the rate of new handshakes.
 
 use std::cmp::Reverse;
@@ -247,19 +248,31 @@ impl Endpoint {
             return;
         };
         e.conn.handle_datagram(now, data);
-        if e.addr != from {
-            if e.conn.last_datagram_was_newest() {
-                let old = e.addr;
+        let newest = e.conn.last_datagram_was_newest();
+        let old = e.addr;
+        if old != from {
+            // another live connection owns `from`: moving there would cut it off (its peer
+            // is reached by address), so the record is delivered but the peer stays put
+            let owner = self
+                .by_addr
+                .get(&from)
+                .copied()
+                .filter(|o| *o != id && self.conns.get(o).is_some_and(|c| !c.conn.is_closed()));
+            if !newest {
+                self.stats.address_change_refused += 1;
+            } else if let Some(owner) = owner {
+                self.stats.address_in_use += 1;
+                log::debug!(
+                    "CID peer at {old} sent from {from}, which connection {owner} owns: not moved"
+                );
+            } else if let Some(e) = self.conns.get_mut(&id) {
                 e.addr = from;
                 if self.by_addr.get(&old) == Some(&id) {
                     self.by_addr.remove(&old);
                 }
-                // a connection that held `from` before stays reachable by its own CID
                 self.by_addr.insert(from, id);
                 self.stats.address_changes += 1;
                 self.migrations.push_back((old, from));
-            } else {
-                self.stats.address_change_refused += 1;
             }
         }
         self.drain(id);

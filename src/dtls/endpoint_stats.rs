@@ -22,6 +22,9 @@ pub struct EndpointStats {
     /// tls12_cid datagrams from a new address that did not qualify to move the peer (forged,
     /// replayed or older records).
     pub address_change_refused: u64,
+    /// Authenticated, newest tls12_cid datagrams from an address another live connection
+    /// owns: delivered, but the peer was not moved there (that would cut the other off).
+    pub address_in_use: u64,
     /// Hellos that offered a session we could resume (ticket or cached ID).
     pub resumptions_offered: u64,
     /// Full handshakes completed.
