@@ -80,6 +80,29 @@ pub fn btid_from_psk_identity(identity: &str) -> &str {
     identity
 }
 
+/// Most characters of an identity (or other peer-chosen text) that [`escape_for_log`] keeps.
+pub const LOG_TEXT_MAX: usize = 96;
+
+/// Peer-chosen bytes (a PSK identity, an SNI, an FQDN) made safe for a log line: printable ASCII
+/// stays, everything else (control characters, quotes, backslashes, non-ASCII) becomes `\xNN`,
+/// and the result is cut to [`LOG_TEXT_MAX`] characters with `…(N bytes)` saying how long it was.
+pub fn escape_for_log(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        let piece = if (0x20..0x7f).contains(&b) && b != b'\\' && b != b'"' {
+            (b as char).to_string()
+        } else {
+            format!("\\x{b:02x}")
+        };
+        if out.len() + piece.len() > LOG_TEXT_MAX {
+            out.push_str(&format!("…({} bytes)", bytes.len()));
+            return out;
+        }
+        out.push_str(&piece);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +117,20 @@ mod tests {
             b
         );
         assert_eq!(btid_from_psk_identity(b), b);
+    }
+
+    #[test]
+    fn log_escaping_escapes_and_cuts() {
+        assert_eq!(escape_for_log(b"naf.example.com"), "naf.example.com");
+        assert_eq!(escape_for_log(b"a\nb\"\\\xff"), "a\\x0ab\\x22\\x5c\\xff");
+        let long = escape_for_log(&[b'x'; 16 * 1024]);
+        assert!(long.len() < LOG_TEXT_MAX + 20, "{long}");
+        assert!(long.ends_with("…(16384 bytes)"), "{long}");
+        let nasty = escape_for_log(&[0u8; 300]);
+        assert!(
+            !nasty.contains('\0') && nasty.ends_with("…(300 bytes)"),
+            "{nasty}"
+        );
     }
 
     #[test]
