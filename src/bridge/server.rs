@@ -7,7 +7,7 @@ use super::event_wait::wait_for_events;
 use super::naf_keys::NafKeys;
 use crate::bsf::keyclient::KeyFetchError;
 use crate::dtls::{Endpoint, Event, ServerConfig};
-use crate::gba::btid_from_psk_identity;
+use crate::gba::ids::{escape_for_log, NafKeyKind};
 use crate::secret::SecretVec;
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
@@ -315,9 +315,9 @@ impl ServerLoop {
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
                     self.counters.sessions.fetch_add(1, Ordering::Relaxed);
                     info!(
-                        "{peer}: session up, {} identity {:?}{}",
+                        "{peer}: session up, {} identity \"{}\"{}",
                         suite.name(),
-                        String::from_utf8_lossy(&identity),
+                        escape_for_log(&identity),
                         if resumed { " (resumed)" } else { "" }
                     );
                 }
@@ -360,26 +360,46 @@ impl ServerLoop {
         sni: Option<&str>,
         suite: crate::dtls::CipherSuite,
     ) {
-        let (Some(client), Some(naf)) = (self.keys.key_api(), self.keys.naf_id(sni, suite)) else {
+        let (Some(client), Ok(plan)) = (self.keys.key_api(), self.keys.plan(identity, sni, suite))
+        else {
             let _ = self.key_tx.send((peer, Ok(None)));
             return;
         };
-        let btid = btid_from_psk_identity(&String::from_utf8_lossy(identity)).to_string();
         let (tx, waker, keys) = (self.key_tx.clone(), self.waker.clone(), self.keys.clone());
         self.counters.key_lookups.fetch_add(1, Ordering::Relaxed);
         // One short-lived thread per lookup: lookups are rare (once per client per key lifetime).
         let spawned = std::thread::Builder::new()
             .name("simbridge-keyapi".into())
             .spawn(move || {
-                let res = match client.fetch(&btid, &naf, false) {
+                let uicc = plan.kind == NafKeyKind::Uicc;
+                let res = match client.fetch(&plan.btid, &plan.naf, uicc) {
                     Ok(m) if m.expires > SystemTime::now() => {
-                        let key = SecretVec::from(&m.key.expose()[..]);
-                        keys.remember(&btid, &naf, key.clone(), m.expires);
-                        Ok(Some(key))
+                        let key = if uicc {
+                            m.uicc_key.as_ref()
+                        } else {
+                            Some(&m.key)
+                        };
+                        match key {
+                            Some(k) => {
+                                let key = SecretVec::from(&k.expose()[..]);
+                                keys.remember(&plan, key.clone(), m.expires);
+                                Ok(Some(key))
+                            }
+                            None => {
+                                info!(
+                                    "B-TID {} has no Ks_int_NAF (a GBA_ME bootstrap)",
+                                    escape_for_log(plan.btid.as_bytes())
+                                );
+                                Ok(None)
+                            }
+                        }
                     }
                     Ok(_) => Ok(None),
                     Err(e @ (KeyFetchError::NotFound | KeyFetchError::Expired)) => {
-                        info!("B-TID {btid} at the BSF: {e}; the client must bootstrap again");
+                        info!(
+                            "B-TID {} at the BSF: {e}; the client must bootstrap again",
+                            escape_for_log(plan.btid.as_bytes())
+                        );
                         Ok(None)
                     }
                     Err(e) => Err(e.to_string()),

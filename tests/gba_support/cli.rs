@@ -104,3 +104,41 @@ pub fn start_bsf(dir: &Path, k: &str, extra: &[&str]) -> (Guard, std::net::Socke
     });
     (guard, addr, log)
 }
+
+/// The device side through the CLI: `simbridge psk --softsim` (bootstrapping on first use, the
+/// context cached in `<dir>/device-state`) for `naf`; `extra` adds e.g. `--suite`. Returns the
+/// PSK identity and the key (hex).
+pub fn device_psk(
+    dir: &Path,
+    bsf: std::net::SocketAddr,
+    naf: &str,
+    extra: &[&str],
+) -> (String, String) {
+    let card = dir.join("device-card.toml");
+    if !card.exists() {
+        std::fs::write(&card, super::profile_text(super::K, "000000000000", false)).expect("card");
+    }
+    let url = format!("http://{bsf}/");
+    let state = dir.join("device-state");
+    let mut args = vec![
+        "psk",
+        "--naf",
+        naf,
+        "--reveal",
+        "--json",
+        "--softsim",
+        card.to_str().expect("utf8"),
+        "--bsf",
+        &url,
+        "--state",
+        state.to_str().expect("utf8"),
+    ];
+    args.extend_from_slice(extra);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "simbridge psk: {err}");
+    let v = json(&out);
+    (
+        v["identity"].as_str().expect("identity").to_string(),
+        v["psk"].as_str().expect("psk").to_string(),
+    )
+}
