@@ -11,9 +11,9 @@ use gba_support::cli::{self, device_psk, write_private};
 use gba_support::K;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
-use support::{free_udp_port, ours, Proc, Stream};
+use support::launch::{client_handshake, ours_bridge_server, ours_client_as};
+use support::{free_udp_port, Proc, Stream};
 
 const TOKEN_A: &str = "server-a-token-0123456789";
 const TOKEN_B: &str = "server-b-token-9876543210";
@@ -31,7 +31,8 @@ fn nafs(dir: &Path) -> String {
     dir.join("nafs.toml").to_str().expect("utf8").to_string()
 }
 
-/// `simbridge server` with `keys` appended to its `[keys]` table, at RUST_LOG=info.
+/// `simbridge server` for the PSK CCM_8 suite with `keys` appended to its `[keys]` table
+/// (token: credential naf-a's).
 pub fn start_server(dir: &Path, bsf: SocketAddr, keys: &str) -> (Proc, SocketAddr) {
     let cfg = dir.join("server.toml");
     std::fs::write(
@@ -45,43 +46,22 @@ pub fn start_server(dir: &Path, bsf: SocketAddr, keys: &str) -> (Proc, SocketAdd
         ),
     )
     .expect("server config");
-    let mut cmd = Command::new(ours());
-    cmd.args(["server", "--config"])
-        .arg(&cfg)
-        .env("RUST_LOG", "info");
-    let p = Proc::spawn("server", cmd);
-    let line = p.expect_line(Stream::Stdout, Duration::from_secs(10), "listening", |l| {
-        l.contains("server listening on")
-    });
-    let addr = line
-        .rsplit(' ')
-        .next()
-        .and_then(|a| a.parse().ok())
-        .expect("address");
-    (p, addr)
+    ours_bridge_server(&cfg)
 }
 
-/// `simbridge dtls client` with this identity and key; `sni` when given.
 fn client(server: SocketAddr, identity: &str, psk: &str, sni: Option<&str>) -> Proc {
-    let mut cmd = Command::new(ours());
-    cmd.args(["dtls", "client", "--connect", &server.to_string()])
-        .args(["--psk-identity", identity, "--psk", psk, "--json-events"])
-        .args(["--timeout-ms", "4000"]);
-    if let Some(s) = sni {
-        cmd.args(["--sni", s]);
+    match sni {
+        Some(s) => ours_client_as(server, identity, psk, &["--sni", s]),
+        None => ours_client_as(server, identity, psk, &[]),
     }
-    Proc::spawn("client", cmd)
 }
 
-fn connects(mut c: Proc) -> bool {
-    let ok = c
-        .wait_line(Stream::Stderr, Duration::from_secs(6), |l| {
-            l.contains("\"connected\"")
-        })
-        .is_some();
-    c.close_stdin();
-    let _ = c.wait_exit(Duration::from_secs(6));
-    ok
+fn handshake(c: Proc) -> (bool, String) {
+    client_handshake(c)
+}
+
+fn connects(c: Proc) -> bool {
+    client_handshake(c).0
 }
 
 #[test]
@@ -95,27 +75,30 @@ fn a_key_for_another_naf_opens_no_session() {
     assert_ne!(key_a, key_b);
     let (server, addr) = start_server(dir.path(), bsf, "naf = [\"naf-a.example.com\"]");
 
-    // NAF B's key at SNI B: refused before any key lookup, the SNI named at WARN.
-    assert!(!connects(client(
-        addr,
-        &identity,
-        &key_b,
-        Some("naf-b.example.com")
-    )));
+    // NAF B's key at SNI B: refused at the ClientHello (before any key lookup) with
+    // unrecognized_name, the SNI named at WARN.
+    let (ok, out) = handshake(client(addr, &identity, &key_b, Some("naf-b.example.com")));
+    assert!(!ok && out.contains("unrecognized_name"), "{out}");
     let warn = server.expect_line(
         Stream::Stderr,
         Duration::from_secs(5),
         "WARN for SNI B",
         |l| l.contains("WARN") && l.contains("naf-b.example.com"),
     );
-    assert!(warn.contains("SNI"), "{warn}");
-    // NAF B's key presented at SNI A: the key API gives the server key A, so the handshake fails.
-    assert!(!connects(client(
-        addr,
-        &identity,
-        &key_b,
-        Some("naf-a.example.com")
-    )));
+    assert!(
+        warn.contains("SNI") && warn.contains("unrecognized_name"),
+        "{warn}"
+    );
+    // NAF B's key presented at SNI A: the key API gives the server key A, so the handshake
+    // fails at Finished (decrypt_error), logged as a wrong key.
+    let (ok, out) = handshake(client(addr, &identity, &key_b, Some("naf-a.example.com")));
+    assert!(!ok && out.contains("decrypt_error"), "{out}");
+    server.expect_line(
+        Stream::Stderr,
+        Duration::from_secs(5),
+        "WARN wrong key",
+        |l| l.contains("WARN") && l.contains("wrong key") && l.contains("NAF naf-a.example.com"),
+    );
     // Key A at SNI A, and without SNI (the first FQDN): sessions.
     assert!(connects(client(
         addr,

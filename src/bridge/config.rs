@@ -481,6 +481,11 @@ pub struct ServerKeysConfig {
     pub accept_bare_btid: Option<bool>,
     /// Serve `3GPP-bootstrapping-uicc` identities with Ks_int_NAF (default false: refused).
     pub gba_u_aware: Option<bool>,
+    /// Key-lookup worker threads: BSF requests in flight at most (default 4, 1 to 64).
+    pub lookup_workers: Option<usize>,
+    /// Seconds an identity the BSF does not know is answered without asking again (default
+    /// 30, 0 to 3600).
+    pub negative_cache_secs: Option<u64>,
     /// Ua id (10 hex digits).
     pub ua_id: Option<String>,
     /// Static identities.
@@ -534,6 +539,8 @@ pub struct KeyApiConfig {
     pub accept_bare_btid: bool,
     /// Serve Ks_int_NAF for `-uicc` identities.
     pub gba_u_aware: bool,
+    /// Bounds of the key lookups.
+    pub lookup: crate::bridge::key_lookup::LookupSettings,
 }
 
 /// A validated server configuration.
@@ -598,7 +605,29 @@ impl ServerConfigFile {
                         UaId::from_hex(u).map_err(|e| invalid(path, "keys.ua_id", e.to_string()))
                     })
                     .transpose()?;
+                let mut lookup = crate::bridge::key_lookup::LookupSettings::default();
+                if let Some(w) = f.keys.lookup_workers {
+                    if !(1..=64).contains(&w) {
+                        return Err(invalid(
+                            path,
+                            "keys.lookup_workers",
+                            format!("{w}: must be 1 to 64"),
+                        ));
+                    }
+                    lookup.workers = w;
+                }
+                if let Some(n) = f.keys.negative_cache_secs {
+                    if n > 3600 {
+                        return Err(invalid(
+                            path,
+                            "keys.negative_cache_secs",
+                            format!("{n}: must be 0 to 3600"),
+                        ));
+                    }
+                    lookup.negative_ttl = Duration::from_secs(n);
+                }
                 Some(KeyApiConfig {
+                    lookup,
                     url: url.clone(),
                     token,
                     nafs,

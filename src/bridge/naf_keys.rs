@@ -54,6 +54,8 @@ pub struct ServePolicy {
     /// Serve `3GPP-bootstrapping-uicc` identities with Ks_int_NAF (`gba_u_aware`, default
     /// false: they are refused).
     pub gba_u_aware: bool,
+    /// Bounds of the key lookups.
+    pub lookup: super::key_lookup::LookupSettings,
 }
 
 /// What one GBA key lookup is for: the B-TID, the key kind and the NAF_Id.

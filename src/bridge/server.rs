@@ -4,11 +4,11 @@
 //! handshake waits. Same `mio` event loop as the gateway.
 
 use super::event_wait::wait_for_events;
+use super::key_lookup::{KeyLookups, Outcome, Requested};
 use super::naf_keys::NafKeys;
-use crate::bsf::keyclient::KeyFetchError;
-use crate::dtls::{Endpoint, Event, ServerConfig};
-use crate::gba::ids::{escape_for_log, NafKeyKind};
-use crate::secret::SecretVec;
+use crate::dtls::config::PskRefusal;
+use crate::dtls::{CloseReason, Endpoint, Error as DtlsError, Event, FailureKind, ServerConfig};
+use crate::gba::ids::escape_for_log;
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -16,10 +16,9 @@ use std::collections::HashMap;
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 const LISTEN: Token = Token(0);
 const WAKE: Token = Token(1);
@@ -82,6 +81,10 @@ impl Server {
         let addr = sock.local_addr()?;
         let mut dtls = spec.dtls;
         dtls.psk = spec.keys.clone();
+        // The engine refuses other SNIs with unrecognized_name before any key lookup.
+        if dtls.server_names.is_empty() {
+            dtls.server_names = spec.keys.served_names();
+        }
         let mut endpoint = Endpoint::new(Arc::new(dtls))
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
         let restart = match &spec.state_dir {
@@ -90,7 +93,14 @@ impl Server {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(ServerCounters::default());
-        let (key_tx, key_rx) = mpsc::channel();
+        let wake = waker.clone();
+        let lookups = KeyLookups::start(
+            spec.keys.clone(),
+            spec.keys.policy().lookup.clone(),
+            Arc::new(move || {
+                let _ = wake.wake();
+            }),
+        )?;
         let lp = ServerLoop {
             poll,
             sock,
@@ -101,9 +111,8 @@ impl Server {
             next_token: BACKEND_BASE,
             keys: spec.keys,
             restart,
-            key_tx,
-            key_rx,
-            waker: waker.clone(),
+            lookups,
+            handshakes: HashMap::new(),
             stop: stop.clone(),
             counters: counters.clone(),
         };
@@ -152,7 +161,15 @@ impl Drop for Server {
     }
 }
 
-type KeyResult = (SocketAddr, Result<Option<SecretVec>, String>);
+/// What the log needs about a handshake waiting for (or refused) a GBA key.
+struct KeyWait {
+    /// The identity, escaped and cut.
+    identity: String,
+    /// NAF_Id as `fqdn` and Ua id hex.
+    naf: String,
+    /// Why the key was refused, once known.
+    cause: Option<String>,
+}
 
 struct ServerLoop {
     poll: Poll,
@@ -165,9 +182,8 @@ struct ServerLoop {
     keys: Arc<NafKeys>,
     /// State directory and export key, for saving the sessions at stop.
     restart: Option<(std::path::PathBuf, crate::secret::Secret<32>)>,
-    key_tx: Sender<KeyResult>,
-    key_rx: Receiver<KeyResult>,
-    waker: Arc<Waker>,
+    lookups: KeyLookups,
+    handshakes: HashMap<SocketAddr, KeyWait>,
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
 }
@@ -180,6 +196,7 @@ impl ServerLoop {
             self.flush();
             if self.stop.load(Ordering::SeqCst) {
                 self.save();
+                self.lookups.stop();
                 return Ok(());
             }
             wait_for_events(&mut self.poll, &mut events, self.endpoint.poll_timeout())?;
@@ -191,17 +208,8 @@ impl ServerLoop {
                 }
             }
             let now = Instant::now();
-            while let Ok((addr, res)) = self.key_rx.try_recv() {
-                let key = match res {
-                    Ok(k) => k,
-                    Err(e) => {
-                        warn!("no key for {addr}: {e}");
-                        None
-                    }
-                };
-                if let Err(e) = self.endpoint.provide_psk(now, addr, key) {
-                    debug!("key for {addr} arrived too late: {e}");
-                }
+            for (peer, _, outcome) in self.lookups.poll(now) {
+                self.answer(now, peer, outcome);
             }
             self.endpoint.handle_timeout(now);
         }
@@ -337,7 +345,7 @@ impl ServerLoop {
                     ..
                 } => self.request_key(peer, &identity, sni.as_deref(), suite),
                 Event::Closed { reason } => {
-                    info!("{peer}: session closed: {reason}");
+                    self.log_close(peer, &reason);
                     self.counters
                         .sessions
                         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
@@ -360,56 +368,104 @@ impl ServerLoop {
         sni: Option<&str>,
         suite: crate::dtls::CipherSuite,
     ) {
-        let (Some(client), Ok(plan)) = (self.keys.key_api(), self.keys.plan(identity, sni, suite))
-        else {
-            let _ = self.key_tx.send((peer, Ok(None)));
-            return;
+        let now = Instant::now();
+        let plan = match self.keys.plan(identity, sni, suite) {
+            Ok(p) => p,
+            Err(e) => {
+                // NafKeys::lookup refuses these before a PskRequested; kept for safety.
+                warn!(
+                    "{peer}: PSK identity \"{}\" refused: {e}",
+                    escape_for_log(identity)
+                );
+                let _ = self
+                    .endpoint
+                    .refuse_psk(now, peer, PskRefusal::UnknownIdentity);
+                return;
+            }
         };
-        let (tx, waker, keys) = (self.key_tx.clone(), self.waker.clone(), self.keys.clone());
-        self.counters.key_lookups.fetch_add(1, Ordering::Relaxed);
-        // One short-lived thread per lookup: lookups are rare (once per client per key lifetime).
-        let spawned = std::thread::Builder::new()
-            .name("simbridge-keyapi".into())
-            .spawn(move || {
-                let uicc = plan.kind == NafKeyKind::Uicc;
-                let res = match client.fetch(&plan.btid, &plan.naf, uicc) {
-                    Ok(m) if m.expires > SystemTime::now() => {
-                        let key = if uicc {
-                            m.uicc_key.as_ref()
-                        } else {
-                            Some(&m.key)
-                        };
-                        match key {
-                            Some(k) => {
-                                let key = SecretVec::from(&k.expose()[..]);
-                                keys.remember(&plan, key.clone(), m.expires);
-                                Ok(Some(key))
-                            }
-                            None => {
-                                info!(
-                                    "B-TID {} has no Ks_int_NAF (a GBA_ME bootstrap)",
-                                    escape_for_log(plan.btid.as_bytes())
-                                );
-                                Ok(None)
-                            }
-                        }
-                    }
-                    Ok(_) => Ok(None),
-                    Err(e @ (KeyFetchError::NotFound | KeyFetchError::Expired)) => {
-                        info!(
-                            "B-TID {} at the BSF: {e}; the client must bootstrap again",
-                            escape_for_log(plan.btid.as_bytes())
-                        );
-                        Ok(None)
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                let _ = tx.send((peer, res));
-                let _ = waker.wake();
-            });
-        if let Err(e) = spawned {
-            warn!("cannot start a key lookup: {e}");
-            let _ = self.key_tx.send((peer, Ok(None)));
+        self.handshakes.insert(
+            peer,
+            KeyWait {
+                identity: escape_for_log(identity),
+                naf: format!(
+                    "NAF {} Ua id {}",
+                    escape_for_log(plan.naf.fqdn().as_bytes()),
+                    plan.naf.ua().to_hex()
+                ),
+                cause: None,
+            },
+        );
+        let requested = self.lookups.request(peer, plan, now);
+        self.counters
+            .key_lookups
+            .store(self.lookups.requests(), Ordering::Relaxed);
+        if let Requested::Now(outcome) = requested {
+            self.answer(now, peer, outcome);
+        }
+    }
+
+    /// Hands a lookup's outcome to the handshake of `peer`.
+    fn answer(&mut self, now: Instant, peer: SocketAddr, outcome: Outcome) {
+        let r = match outcome {
+            Outcome::Key(k) => self.endpoint.provide_psk(now, peer, Some(k)),
+            Outcome::Unknown(cause) => {
+                if let Some(w) = self.handshakes.get_mut(&peer) {
+                    w.cause = Some(cause);
+                }
+                self.endpoint
+                    .refuse_psk(now, peer, PskRefusal::UnknownIdentity)
+            }
+            Outcome::Unavailable(cause) => {
+                if let Some(w) = self.handshakes.get_mut(&peer) {
+                    w.cause = Some(cause);
+                }
+                self.endpoint.refuse_psk(now, peer, PskRefusal::Unavailable)
+            }
+        };
+        if let Err(e) = r {
+            debug!("{peer}: the key lookup ended after the handshake: {e}");
+            self.handshakes.remove(&peer);
+        }
+    }
+
+    /// Logs the end of a connection; refusals at WARN with their cause (never a key).
+    fn log_close(&mut self, peer: SocketAddr, reason: &CloseReason) {
+        let wait = self.handshakes.remove(&peer);
+        let who = |w: &Option<KeyWait>| match w {
+            Some(w) => format!("identity \"{}\" ({})", w.identity, w.naf),
+            None => "a key from the cache or a static key".into(),
+        };
+        let cause = |w: &Option<KeyWait>| {
+            w.as_ref()
+                .and_then(|w| w.cause.clone())
+                .unwrap_or_else(|| "no cause recorded".into())
+        };
+        match reason {
+            CloseReason::Error(DtlsError::UnknownPskIdentity) if wait.is_some() => warn!(
+                "{peer}: handshake refused: unknown PSK identity, {}: {}; the client saw decrypt_error (RFC 4279 random-key path)",
+                who(&wait),
+                cause(&wait)
+            ),
+            CloseReason::Error(DtlsError::UnknownPskIdentity) => info!(
+                "{peer}: handshake refused: PSK identity refused before any lookup (logged above); the client saw decrypt_error"
+            ),
+            CloseReason::Error(DtlsError::PskUnavailable) => warn!(
+                "{peer}: handshake refused: key source unavailable for {}: {}; internal_error sent",
+                who(&wait),
+                cause(&wait)
+            ),
+            CloseReason::Error(DtlsError::BadFinished) => warn!(
+                "{peer}: handshake failed: wrong key for {} (the client's Finished did not verify); decrypt_error sent",
+                who(&wait)
+            ),
+            CloseReason::Error(DtlsError::UnrecognizedName(n)) => warn!(
+                "{peer}: handshake refused: SNI \"{n}\" is not one of this server's NAF FQDNs {:?}; unrecognized_name sent",
+                self.keys.served_names()
+            ),
+            r if r.failure_kind() == Some(FailureKind::ConfigMismatch) => {
+                warn!("{peer}: handshake failed: {r} (cipher suite or extended master secret mismatch)")
+            }
+            r => info!("{peer}: session closed: {r}"),
         }
     }
 }

@@ -43,6 +43,7 @@ pub fn run(args: ServerArgs) -> CliResult {
             naf_fqdns: k.nafs.clone(),
             accept_bare_btid: k.accept_bare_btid,
             gba_u_aware: k.gba_u_aware,
+            lookup: k.lookup.clone(),
         })
         .unwrap_or_default();
     let keys = Arc::new(NafKeys::new(source).with_policy(policy));
