@@ -190,6 +190,22 @@ impl NafKeys {
         }
     }
 
+    /// When the GBA key this request would use expires, if the key is (or was) cached; `None`
+    /// for a static key or a key never fetched here.
+    pub fn key_expiry(
+        &self,
+        identity: &[u8],
+        sni: Option<&str>,
+        suite: CipherSuite,
+    ) -> Option<SystemTime> {
+        if self.source.statics.contains_key(identity) {
+            return None;
+        }
+        let plan = self.plan(identity, sni, suite).ok()?;
+        let c = self.cache.lock().ok()?;
+        c.get(&plan).map(|(_, exp)| *exp)
+    }
+
     fn cached(&self, plan: &KeyPlan, now: SystemTime) -> Option<(SecretVec, Duration)> {
         let c = self.cache.lock().ok()?;
         let (k, exp) = c.get(plan)?;

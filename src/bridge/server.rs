@@ -12,13 +12,14 @@ use crate::gba::ids::escape_for_log;
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 const LISTEN: Token = Token(0);
 const WAKE: Token = Token(1);
@@ -113,6 +114,9 @@ impl Server {
             restart,
             lookups,
             handshakes: HashMap::new(),
+            key_expiry: HashMap::new(),
+            expiry_heap: BinaryHeap::new(),
+            refused: HashSet::new(),
             stop: stop.clone(),
             counters: counters.clone(),
         };
@@ -184,6 +188,12 @@ struct ServerLoop {
     restart: Option<(std::path::PathBuf, crate::secret::Secret<32>)>,
     lookups: KeyLookups,
     handshakes: HashMap<SocketAddr, KeyWait>,
+    /// When each established session's GBA key (Ks_NAF) expires: it is closed then.
+    key_expiry: HashMap<SocketAddr, SystemTime>,
+    /// The same, earliest first (entries whose peer moved or closed are skipped).
+    expiry_heap: BinaryHeap<Reverse<(SystemTime, SocketAddr)>>,
+    /// Peers being closed for an expired key: their data is dropped.
+    refused: HashSet<SocketAddr>,
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
 }
@@ -211,6 +221,7 @@ impl ServerLoop {
             for (peer, _, outcome) in self.lookups.poll(now) {
                 self.answer(now, peer, outcome);
             }
+            self.close_expired(SystemTime::now());
             self.endpoint.handle_timeout(now);
         }
     }
@@ -311,6 +322,10 @@ impl ServerLoop {
                 self.tokens.insert(t, new);
                 self.backends.insert(new, (t, s));
             }
+            if let Some(exp) = self.key_expiry.remove(&old) {
+                self.key_expiry.insert(new, exp);
+                self.expiry_heap.push(Reverse((exp, new)));
+            }
             info!("{old}: moved to {new} (Connection ID)");
         }
         while let Some((peer, ev)) = self.endpoint.poll_event() {
@@ -320,6 +335,9 @@ impl ServerLoop {
                     identity,
                     resumed,
                 } => {
+                    if !self.track_key_expiry(peer, &identity, suite, resumed) {
+                        continue;
+                    }
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
                     self.counters.sessions.fetch_add(1, Ordering::Relaxed);
                     info!(
@@ -329,6 +347,7 @@ impl ServerLoop {
                         if resumed { " (resumed)" } else { "" }
                     );
                 }
+                Event::Data(_) if self.refused.contains(&peer) => {}
                 Event::Data(d) => {
                     self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
                     if let Err(e) = self.backend_for(peer).and_then(|s| s.send(&d)) {
@@ -345,6 +364,11 @@ impl ServerLoop {
                     ..
                 } => self.request_key(peer, &identity, sni.as_deref(), suite),
                 Event::Closed { reason } => {
+                    self.key_expiry.remove(&peer);
+                    if self.refused.remove(&peer) {
+                        self.drop_backend(&peer);
+                        continue;
+                    }
                     self.log_close(peer, &reason);
                     self.counters
                         .sessions
@@ -358,6 +382,55 @@ impl ServerLoop {
             if let Err(e) = self.sock.send_to(&t.payload, t.destination) {
                 debug!("send to {} failed: {e}", t.destination);
             }
+        }
+    }
+
+    /// Remembers when the session's GBA key expires (closed then). A resumed session whose key
+    /// has expired is closed at once (close_notify) and its data dropped: Ks_NAF must not
+    /// outlive its bootstrapping. Returns false when the session was refused.
+    fn track_key_expiry(
+        &mut self,
+        peer: SocketAddr,
+        identity: &[u8],
+        suite: crate::dtls::CipherSuite,
+        resumed: bool,
+    ) -> bool {
+        let sni = self
+            .endpoint
+            .connection(&peer)
+            .and_then(|c| c.server_name().map(str::to_string));
+        let Some(exp) = self.keys.key_expiry(identity, sni.as_deref(), suite) else {
+            return true;
+        };
+        if exp <= SystemTime::now() {
+            warn!(
+                "{peer}: {} refused: the key of identity \"{}\" expired at {}; close_notify sent",
+                if resumed { "resumption" } else { "session" },
+                escape_for_log(identity),
+                crate::gba::time::format_utc(exp)
+            );
+            self.refused.insert(peer);
+            self.endpoint.close(peer);
+            return false;
+        }
+        self.key_expiry.insert(peer, exp);
+        self.expiry_heap.push(Reverse((exp, peer)));
+        true
+    }
+
+    /// Closes (close_notify) the sessions whose GBA key has expired.
+    fn close_expired(&mut self, now: SystemTime) {
+        while let Some(Reverse((exp, peer))) = self.expiry_heap.peek().copied() {
+            if exp > now {
+                return;
+            }
+            self.expiry_heap.pop();
+            if self.key_expiry.get(&peer) != Some(&exp) {
+                continue; // moved, closed, or a newer entry
+            }
+            self.key_expiry.remove(&peer);
+            info!("{peer}: the session's key (Ks_NAF) expired: closing with close_notify");
+            self.endpoint.close(peer);
         }
     }
 

@@ -56,8 +56,8 @@ pub fn write_private(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
 }
 
-/// Starts `simbridge bsf` on loopback for one subscriber with key `k` and `--lifetime 3600`,
-/// `extra` (credentials) added; its stderr goes to `<dir>/bsf.log` (at `RUST_LOG=info`).
+/// Starts `simbridge bsf` on loopback for one subscriber with key `k` and `--lifetime 3600`
+/// (unless `extra` gives one), `extra` (credentials) added; its stderr goes to `<dir>/bsf.log` (at `RUST_LOG=info`).
 /// Returns it with the address from its first stdout line, and the log path.
 pub fn start_bsf(dir: &Path, k: &str, extra: &[&str]) -> (Guard, std::net::SocketAddr, PathBuf) {
     let profiles = dir.join("bsf-profiles");
@@ -69,7 +69,12 @@ pub fn start_bsf(dir: &Path, k: &str, extra: &[&str]) -> (Guard, std::net::Socke
     .expect("profile");
     let log = dir.join("bsf.log");
     let mut child = Command::new(BIN)
-        .args(["bsf", "--listen", "127.0.0.1:0", "--lifetime", "3600"])
+        .args(["bsf", "--listen", "127.0.0.1:0"])
+        .args(if extra.contains(&"--lifetime") {
+            &[][..]
+        } else {
+            &["--lifetime", "3600"][..]
+        })
         .arg("--profiles")
         .arg(&profiles)
         .arg("--state")
