@@ -94,7 +94,7 @@ fn sessions_end_with_their_key_and_do_not_resume_after_it() {
         r.write_line("after expiry");
     }
     let _ = r.wait_exit(Duration::from_secs(8));
-    while let Ok((n, _)) = backend.recv_from(&mut buf) {
+    if let Ok((n, _)) = backend.recv_from(&mut buf) {
         panic!("data after the key expired: {:?}", &buf[..n]);
     }
     let refused = server.expect_line(Stream::Stderr, Duration::from_secs(5), "refusal", |l| {
