@@ -30,6 +30,8 @@ fn network(dir: &Path) -> Net {
     )
     .expect("copy");
     let token = write_file(dir, "token", "e2e-token\n");
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod 600");
     let bsf = spawn_ready(
         Command::new(bin())
             .args(["bsf", "--listen", "127.0.0.1:0"])
@@ -38,7 +40,8 @@ fn network(dir: &Path) -> Net {
             .arg("--state")
             .arg(dir.join("bsf"))
             .arg("--token-file")
-            .arg(&token),
+            .arg(&token)
+            .args(["--naf", "localhost"]),
         "simbridge bsf",
     );
     let bsf_url = format!("http://{}", addr_in(&bsf.first_line));

@@ -3,47 +3,21 @@
 
 mod gba_support;
 
-use gba_support::cli::{json, run, Guard, BIN};
+use gba_support::cli::{self, json, run, write_private, Guard};
 use gba_support::*;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-/// Starts `simbridge bsf` and returns it with the address from its first stdout line.
+/// Starts `simbridge bsf` with one credential (the shorthand) for `naf.example.com`.
 fn start_bsf(dir: &Path, k: &str) -> (Guard, std::net::SocketAddr) {
-    let profiles = dir.join("bsf-profiles");
-    std::fs::create_dir_all(&profiles).expect("mkdir");
-    std::fs::write(
-        profiles.join("demo.toml"),
-        profile_text(k, "000000000000", true),
-    )
-    .expect("profile");
-    std::fs::write(dir.join("token"), format!("{TOKEN}\n")).expect("token");
-    let mut child = Command::new(BIN)
-        .args(["bsf", "--listen", "127.0.0.1:0", "--lifetime", "3600"])
-        .arg("--profiles")
-        .arg(&profiles)
-        .arg("--state")
-        .arg(dir.join("bsf-state"))
-        .arg("--token-file")
-        .arg(dir.join("token"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn bsf");
-    let stdout = child.stdout.take().expect("stdout");
-    let guard = Guard(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("bsf prints its address");
-    (guard, line.trim().parse().expect("an address"))
+    let token = dir.join("token");
+    write_private(&token, &format!("{TOKEN}\n"));
+    let token = token.to_str().expect("utf8").to_string();
+    let (guard, addr, _) = cli::start_bsf(
+        dir,
+        k,
+        &["--token-file", &token, "--naf", "naf.example.com"],
+    );
+    (guard, addr)
 }
 
 #[test]
@@ -236,7 +210,7 @@ fn bsf_refuses_a_missing_token_file() {
         profile_text(K, "000000000000", false),
     )
     .expect("profile");
-    std::fs::write(dir.path().join("empty"), "  \n").expect("token");
+    write_private(&dir.path().join("empty"), "  \n");
     for token in ["missing", "empty"] {
         let (code, _, err) = run(&[
             "bsf",
@@ -248,6 +222,8 @@ fn bsf_refuses_a_missing_token_file() {
             dir.path().join("s").to_str().expect("utf8"),
             "--token-file",
             dir.path().join(token).to_str().expect("utf8"),
+            "--naf",
+            "naf.example.com",
         ]);
         assert_eq!(code, 1, "{token}");
         assert!(err.contains("token file"), "{err}");

@@ -447,6 +447,26 @@ impl SessionKnobs {
     }
 }
 
+/// One value or a list of them (`naf = "a"` or `naf = ["a", "b"]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// As a list.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
 /// `[keys]` of the server.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -455,8 +475,17 @@ pub struct ServerKeysConfig {
     pub bsf: Option<String>,
     /// File with the key API's bearer token.
     pub token_file: Option<PathBuf>,
-    /// Our FQDN when the client sends no SNI.
-    pub naf: Option<String>,
+    /// The NAF FQDNs this server is: one or a list; the first when the client sends no SNI.
+    pub naf: Option<OneOrMany>,
+    /// Accept a bare B-TID as PSK identity (default false).
+    pub accept_bare_btid: Option<bool>,
+    /// Serve `3GPP-bootstrapping-uicc` identities with Ks_int_NAF (default false: refused).
+    pub gba_u_aware: Option<bool>,
+    /// Key-lookup worker threads: BSF requests in flight at most (default 4, 1 to 64).
+    pub lookup_workers: Option<usize>,
+    /// Seconds an identity the BSF does not know is answered without asking again (default
+    /// 30, 0 to 3600).
+    pub negative_cache_secs: Option<u64>,
     /// Ua id (10 hex digits).
     pub ua_id: Option<String>,
     /// Static identities.
@@ -495,6 +524,25 @@ pub struct ServerFile {
     pub keys: ServerKeysConfig,
 }
 
+/// The validated key-API part of `[keys]`.
+#[derive(Debug, Clone)]
+pub struct KeyApiConfig {
+    /// BSF base URL.
+    pub url: String,
+    /// Bearer token.
+    pub token: SecretVec,
+    /// The NAF FQDNs this server is (at least one; the first when there is no SNI).
+    pub nafs: Vec<String>,
+    /// Fixed Ua id.
+    pub ua: Option<UaId>,
+    /// Accept bare B-TIDs.
+    pub accept_bare_btid: bool,
+    /// Serve Ks_int_NAF for `-uicc` identities.
+    pub gba_u_aware: bool,
+    /// Bounds of the key lookups.
+    pub lookup: crate::bridge::key_lookup::LookupSettings,
+}
+
 /// A validated server configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfigFile {
@@ -510,8 +558,8 @@ pub struct ServerConfigFile {
     pub hint: Option<String>,
     /// Most connections.
     pub max_connections: Option<usize>,
-    /// Key API: URL, token, NAF FQDN, Ua id.
-    pub key_api: Option<(String, SecretVec, String, Option<UaId>)>,
+    /// The key API.
+    pub key_api: Option<KeyApiConfig>,
     /// Static keys.
     pub static_keys: Vec<(Vec<u8>, SecretVec)>,
 }
@@ -532,13 +580,23 @@ impl ServerConfigFile {
         let key_api = match (&f.keys.bsf, &f.keys.token_file) {
             (Some(url), Some(tf)) => {
                 let token = read_token(path, tf)?;
-                let naf = f.keys.naf.clone().ok_or_else(|| {
+                let nafs = f.keys.naf.as_ref().map(OneOrMany::to_vec).ok_or_else(|| {
                     invalid(
                         path,
                         "keys.naf",
                         "missing (the FQDN clients use for this server)",
                     )
                 })?;
+                if nafs.is_empty() {
+                    return Err(invalid(path, "keys.naf", "empty list"));
+                }
+                if let Some(bad) = nafs.iter().find(|n| !crate::bsf::nafs::check_fqdn(n)) {
+                    return Err(invalid(
+                        path,
+                        "keys.naf",
+                        format!("{bad:?} is not a host name"),
+                    ));
+                }
                 let ua = f
                     .keys
                     .ua_id
@@ -547,7 +605,36 @@ impl ServerConfigFile {
                         UaId::from_hex(u).map_err(|e| invalid(path, "keys.ua_id", e.to_string()))
                     })
                     .transpose()?;
-                Some((url.clone(), token, naf, ua))
+                let mut lookup = crate::bridge::key_lookup::LookupSettings::default();
+                if let Some(w) = f.keys.lookup_workers {
+                    if !(1..=64).contains(&w) {
+                        return Err(invalid(
+                            path,
+                            "keys.lookup_workers",
+                            format!("{w}: must be 1 to 64"),
+                        ));
+                    }
+                    lookup.workers = w;
+                }
+                if let Some(n) = f.keys.negative_cache_secs {
+                    if n > 3600 {
+                        return Err(invalid(
+                            path,
+                            "keys.negative_cache_secs",
+                            format!("{n}: must be 0 to 3600"),
+                        ));
+                    }
+                    lookup.negative_ttl = Duration::from_secs(n);
+                }
+                Some(KeyApiConfig {
+                    lookup,
+                    url: url.clone(),
+                    token,
+                    nafs,
+                    ua,
+                    accept_bare_btid: f.keys.accept_bare_btid.unwrap_or(false),
+                    gba_u_aware: f.keys.gba_u_aware.unwrap_or(false),
+                })
             }
             (Some(_), None) => {
                 return Err(invalid(
@@ -704,5 +791,37 @@ mod tests {
         );
         let e = ServerConfigFile::load(&p).expect_err("no naf").to_string();
         assert!(e.contains("keys.naf"), "{e}");
+        let base = format!("listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://127.0.0.1:1\"\ntoken_file = \"{}\"\n", tok.display());
+        let p = write(
+            dir.path(),
+            "s3.toml",
+            &format!("{base}naf = \"a.example\"\n"),
+        );
+        let c = ServerConfigFile::load(&p).expect("one naf");
+        let api = c.key_api.expect("key api");
+        assert_eq!(api.nafs, vec!["a.example".to_string()]);
+        assert!(!api.accept_bare_btid && !api.gba_u_aware);
+        let p = write(
+            dir.path(),
+            "s4.toml",
+            &format!("{base}naf = [\"a.example\", \"b.example\"]\naccept_bare_btid = true\ngba_u_aware = true\n"),
+        );
+        let api = ServerConfigFile::load(&p)
+            .expect("list")
+            .key_api
+            .expect("key api");
+        assert_eq!(
+            api.nafs,
+            vec!["a.example".to_string(), "b.example".to_string()]
+        );
+        assert!(api.accept_bare_btid && api.gba_u_aware);
+        for (bad, want) in [
+            ("naf = []", "empty list"),
+            ("naf = [\"a b\"]", "not a host name"),
+        ] {
+            let p = write(dir.path(), "s5.toml", &format!("{base}{bad}\n"));
+            let e = ServerConfigFile::load(&p).expect_err(bad).to_string();
+            assert!(e.contains("keys.naf") && e.contains(want), "{e}");
+        }
     }
 }

@@ -4,19 +4,19 @@
 //! handshake waits. Same `mio` event loop as the gateway.
 
 use super::event_wait::wait_for_events;
+use super::key_lookup::{KeyLookups, Outcome, Requested};
 use super::naf_keys::NafKeys;
-use crate::bsf::keyclient::KeyFetchError;
-use crate::dtls::{Endpoint, Event, ServerConfig};
-use crate::gba::btid_from_psk_identity;
-use crate::secret::SecretVec;
+use crate::dtls::config::PskRefusal;
+use crate::dtls::{CloseReason, Endpoint, Error as DtlsError, Event, FailureKind, ServerConfig};
+use crate::gba::ids::escape_for_log;
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
@@ -82,6 +82,10 @@ impl Server {
         let addr = sock.local_addr()?;
         let mut dtls = spec.dtls;
         dtls.psk = spec.keys.clone();
+        // The engine refuses other SNIs with unrecognized_name before any key lookup.
+        if dtls.server_names.is_empty() {
+            dtls.server_names = spec.keys.served_names();
+        }
         let mut endpoint = Endpoint::new(Arc::new(dtls))
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
         let restart = match &spec.state_dir {
@@ -90,7 +94,14 @@ impl Server {
         };
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(ServerCounters::default());
-        let (key_tx, key_rx) = mpsc::channel();
+        let wake = waker.clone();
+        let lookups = KeyLookups::start(
+            spec.keys.clone(),
+            spec.keys.policy().lookup.clone(),
+            Arc::new(move || {
+                let _ = wake.wake();
+            }),
+        )?;
         let lp = ServerLoop {
             poll,
             sock,
@@ -101,9 +112,11 @@ impl Server {
             next_token: BACKEND_BASE,
             keys: spec.keys,
             restart,
-            key_tx,
-            key_rx,
-            waker: waker.clone(),
+            lookups,
+            handshakes: HashMap::new(),
+            key_expiry: HashMap::new(),
+            expiry_heap: BinaryHeap::new(),
+            refused: HashSet::new(),
             stop: stop.clone(),
             counters: counters.clone(),
         };
@@ -152,7 +165,15 @@ impl Drop for Server {
     }
 }
 
-type KeyResult = (SocketAddr, Result<Option<SecretVec>, String>);
+/// What the log needs about a handshake waiting for (or refused) a GBA key.
+struct KeyWait {
+    /// The identity, escaped and cut.
+    identity: String,
+    /// NAF_Id as `fqdn` and Ua id hex.
+    naf: String,
+    /// Why the key was refused, once known.
+    cause: Option<String>,
+}
 
 struct ServerLoop {
     poll: Poll,
@@ -165,9 +186,14 @@ struct ServerLoop {
     keys: Arc<NafKeys>,
     /// State directory and export key, for saving the sessions at stop.
     restart: Option<(std::path::PathBuf, crate::secret::Secret<32>)>,
-    key_tx: Sender<KeyResult>,
-    key_rx: Receiver<KeyResult>,
-    waker: Arc<Waker>,
+    lookups: KeyLookups,
+    handshakes: HashMap<SocketAddr, KeyWait>,
+    /// When each established session's GBA key (Ks_NAF) expires: it is closed then.
+    key_expiry: HashMap<SocketAddr, SystemTime>,
+    /// The same, earliest first (entries whose peer moved or closed are skipped).
+    expiry_heap: BinaryHeap<Reverse<(SystemTime, SocketAddr)>>,
+    /// Peers being closed for an expired key: their data is dropped.
+    refused: HashSet<SocketAddr>,
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
 }
@@ -180,6 +206,7 @@ impl ServerLoop {
             self.flush();
             if self.stop.load(Ordering::SeqCst) {
                 self.save();
+                self.lookups.stop();
                 return Ok(());
             }
             wait_for_events(&mut self.poll, &mut events, self.endpoint.poll_timeout())?;
@@ -191,18 +218,10 @@ impl ServerLoop {
                 }
             }
             let now = Instant::now();
-            while let Ok((addr, res)) = self.key_rx.try_recv() {
-                let key = match res {
-                    Ok(k) => k,
-                    Err(e) => {
-                        warn!("no key for {addr}: {e}");
-                        None
-                    }
-                };
-                if let Err(e) = self.endpoint.provide_psk(now, addr, key) {
-                    debug!("key for {addr} arrived too late: {e}");
-                }
+            for (peer, _, outcome) in self.lookups.poll(now) {
+                self.answer(now, peer, outcome);
             }
+            self.close_expired(SystemTime::now());
             self.endpoint.handle_timeout(now);
         }
     }
@@ -303,6 +322,10 @@ impl ServerLoop {
                 self.tokens.insert(t, new);
                 self.backends.insert(new, (t, s));
             }
+            if let Some(exp) = self.key_expiry.remove(&old) {
+                self.key_expiry.insert(new, exp);
+                self.expiry_heap.push(Reverse((exp, new)));
+            }
             info!("{old}: moved to {new} (Connection ID)");
         }
         while let Some((peer, ev)) = self.endpoint.poll_event() {
@@ -312,15 +335,19 @@ impl ServerLoop {
                     identity,
                     resumed,
                 } => {
+                    if !self.track_key_expiry(peer, &identity, suite, resumed) {
+                        continue;
+                    }
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
                     self.counters.sessions.fetch_add(1, Ordering::Relaxed);
                     info!(
-                        "{peer}: session up, {} identity {:?}{}",
+                        "{peer}: session up, {} identity \"{}\"{}",
                         suite.name(),
-                        String::from_utf8_lossy(&identity),
+                        escape_for_log(&identity),
                         if resumed { " (resumed)" } else { "" }
                     );
                 }
+                Event::Data(_) if self.refused.contains(&peer) => {}
                 Event::Data(d) => {
                     self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
                     if let Err(e) = self.backend_for(peer).and_then(|s| s.send(&d)) {
@@ -337,7 +364,12 @@ impl ServerLoop {
                     ..
                 } => self.request_key(peer, &identity, sni.as_deref(), suite),
                 Event::Closed { reason } => {
-                    info!("{peer}: session closed: {reason}");
+                    self.key_expiry.remove(&peer);
+                    if self.refused.remove(&peer) {
+                        self.drop_backend(&peer);
+                        continue;
+                    }
+                    self.log_close(peer, &reason);
                     self.counters
                         .sessions
                         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
@@ -353,6 +385,55 @@ impl ServerLoop {
         }
     }
 
+    /// Remembers when the session's GBA key expires (closed then). A resumed session whose key
+    /// has expired is closed at once (close_notify) and its data dropped: Ks_NAF must not
+    /// outlive its bootstrapping. Returns false when the session was refused.
+    fn track_key_expiry(
+        &mut self,
+        peer: SocketAddr,
+        identity: &[u8],
+        suite: crate::dtls::CipherSuite,
+        resumed: bool,
+    ) -> bool {
+        let sni = self
+            .endpoint
+            .connection(&peer)
+            .and_then(|c| c.server_name().map(str::to_string));
+        let Some(exp) = self.keys.key_expiry(identity, sni.as_deref(), suite) else {
+            return true;
+        };
+        if exp <= SystemTime::now() {
+            warn!(
+                "{peer}: {} refused: the key of identity \"{}\" expired at {}; close_notify sent",
+                if resumed { "resumption" } else { "session" },
+                escape_for_log(identity),
+                crate::gba::time::format_utc(exp)
+            );
+            self.refused.insert(peer);
+            self.endpoint.close(peer);
+            return false;
+        }
+        self.key_expiry.insert(peer, exp);
+        self.expiry_heap.push(Reverse((exp, peer)));
+        true
+    }
+
+    /// Closes (close_notify) the sessions whose GBA key has expired.
+    fn close_expired(&mut self, now: SystemTime) {
+        while let Some(Reverse((exp, peer))) = self.expiry_heap.peek().copied() {
+            if exp > now {
+                return;
+            }
+            self.expiry_heap.pop();
+            if self.key_expiry.get(&peer) != Some(&exp) {
+                continue; // moved, closed, or a newer entry
+            }
+            self.key_expiry.remove(&peer);
+            info!("{peer}: the session's key (Ks_NAF) expired: closing with close_notify");
+            self.endpoint.close(peer);
+        }
+    }
+
     fn request_key(
         &mut self,
         peer: SocketAddr,
@@ -360,36 +441,104 @@ impl ServerLoop {
         sni: Option<&str>,
         suite: crate::dtls::CipherSuite,
     ) {
-        let (Some(client), Some(naf)) = (self.keys.key_api(), self.keys.naf_id(sni, suite)) else {
-            let _ = self.key_tx.send((peer, Ok(None)));
-            return;
+        let now = Instant::now();
+        let plan = match self.keys.plan(identity, sni, suite) {
+            Ok(p) => p,
+            Err(e) => {
+                // NafKeys::lookup refuses these before a PskRequested; kept for safety.
+                warn!(
+                    "{peer}: PSK identity \"{}\" refused: {e}",
+                    escape_for_log(identity)
+                );
+                let _ = self
+                    .endpoint
+                    .refuse_psk(now, peer, PskRefusal::UnknownIdentity);
+                return;
+            }
         };
-        let btid = btid_from_psk_identity(&String::from_utf8_lossy(identity)).to_string();
-        let (tx, waker, keys) = (self.key_tx.clone(), self.waker.clone(), self.keys.clone());
-        self.counters.key_lookups.fetch_add(1, Ordering::Relaxed);
-        // One short-lived thread per lookup: lookups are rare (once per client per key lifetime).
-        let spawned = std::thread::Builder::new()
-            .name("simbridge-keyapi".into())
-            .spawn(move || {
-                let res = match client.fetch(&btid, &naf, false) {
-                    Ok(m) if m.expires > SystemTime::now() => {
-                        let key = SecretVec::from(&m.key.expose()[..]);
-                        keys.remember(&btid, &naf, key.clone(), m.expires);
-                        Ok(Some(key))
-                    }
-                    Ok(_) => Ok(None),
-                    Err(e @ (KeyFetchError::NotFound | KeyFetchError::Expired)) => {
-                        info!("B-TID {btid} at the BSF: {e}; the client must bootstrap again");
-                        Ok(None)
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                let _ = tx.send((peer, res));
-                let _ = waker.wake();
-            });
-        if let Err(e) = spawned {
-            warn!("cannot start a key lookup: {e}");
-            let _ = self.key_tx.send((peer, Ok(None)));
+        self.handshakes.insert(
+            peer,
+            KeyWait {
+                identity: escape_for_log(identity),
+                naf: format!(
+                    "NAF {} Ua id {}",
+                    escape_for_log(plan.naf.fqdn().as_bytes()),
+                    plan.naf.ua().to_hex()
+                ),
+                cause: None,
+            },
+        );
+        let requested = self.lookups.request(peer, plan, now);
+        self.counters
+            .key_lookups
+            .store(self.lookups.requests(), Ordering::Relaxed);
+        if let Requested::Now(outcome) = requested {
+            self.answer(now, peer, outcome);
+        }
+    }
+
+    /// Hands a lookup's outcome to the handshake of `peer`.
+    fn answer(&mut self, now: Instant, peer: SocketAddr, outcome: Outcome) {
+        let r = match outcome {
+            Outcome::Key(k) => self.endpoint.provide_psk(now, peer, Some(k)),
+            Outcome::Unknown(cause) => {
+                if let Some(w) = self.handshakes.get_mut(&peer) {
+                    w.cause = Some(cause);
+                }
+                self.endpoint
+                    .refuse_psk(now, peer, PskRefusal::UnknownIdentity)
+            }
+            Outcome::Unavailable(cause) => {
+                if let Some(w) = self.handshakes.get_mut(&peer) {
+                    w.cause = Some(cause);
+                }
+                self.endpoint.refuse_psk(now, peer, PskRefusal::Unavailable)
+            }
+        };
+        if let Err(e) = r {
+            debug!("{peer}: the key lookup ended after the handshake: {e}");
+            self.handshakes.remove(&peer);
+        }
+    }
+
+    /// Logs the end of a connection; refusals at WARN with their cause (never a key).
+    fn log_close(&mut self, peer: SocketAddr, reason: &CloseReason) {
+        let wait = self.handshakes.remove(&peer);
+        let who = |w: &Option<KeyWait>| match w {
+            Some(w) => format!("identity \"{}\" ({})", w.identity, w.naf),
+            None => "a key from the cache or a static key".into(),
+        };
+        let cause = |w: &Option<KeyWait>| {
+            w.as_ref()
+                .and_then(|w| w.cause.clone())
+                .unwrap_or_else(|| "no cause recorded".into())
+        };
+        match reason {
+            CloseReason::Error(DtlsError::UnknownPskIdentity) if wait.is_some() => warn!(
+                "{peer}: handshake refused: unknown PSK identity, {}: {}; the client saw decrypt_error (RFC 4279 random-key path)",
+                who(&wait),
+                cause(&wait)
+            ),
+            CloseReason::Error(DtlsError::UnknownPskIdentity) => info!(
+                "{peer}: handshake refused: PSK identity refused before any lookup (logged above); the client saw decrypt_error"
+            ),
+            CloseReason::Error(DtlsError::PskUnavailable) => warn!(
+                "{peer}: handshake refused: key source unavailable for {}: {}; internal_error sent",
+                who(&wait),
+                cause(&wait)
+            ),
+            CloseReason::Error(DtlsError::BadFinished) => warn!(
+                "{peer}: handshake failed: wrong key for {} (the client's Finished did not verify); decrypt_error sent",
+                who(&wait)
+            ),
+            CloseReason::Error(DtlsError::UnrecognizedName(n)) => warn!(
+                "{peer}: handshake refused: SNI \"{n}\" is not one of this server's NAF FQDNs {:?}; unrecognized_name sent",
+                self.keys.served_names()
+            ),
+            r if r.failure_kind() == Some(FailureKind::ConfigMismatch) => {
+                warn!("{peer}: handshake failed: {r} (cipher suite or extended master secret mismatch)")
+            }
+            r => info!("{peer}: session closed: {r}"),
         }
     }
 }

@@ -8,11 +8,15 @@
 //! DTLS PSK is those bytes). `uiccKeyMaterial` (Ks_int_NAF) is present only for a context made in
 //! GBA_U when the caller says `gbaUAware: true`. Times are RFC 3339 UTC.
 //!
-//! Only callers presenting `Authorization: Bearer <token>` (the token from the BSF's token file)
-//! are served. Status codes: 200; 400 bad JSON, NAF_Id or B-TID; 401 missing or wrong token;
-//! 404 unknown or expired B-TID (`cause` BTID_NOT_FOUND / BTID_EXPIRED); 405 not POST;
-//! 413 body over 64 KiB.
+//! Only callers presenting `Authorization: Bearer <token>` of one of the BSF's NAF credentials
+//! ([`super::nafs`]) are served, and only for the NAF FQDNs of that credential (TS 33.220);
+//! `impi` is in the answer only for credentials allowed it. Status codes: 200; 400 bad
+//! JSON, NAF_Id or B-TID; 401 missing or wrong token; 403 an FQDN outside the credential's list
+//! (`cause` NAF_NOT_AUTHORIZED, checked before the B-TID so it tells nothing about it; logged at
+//! WARN with the credential's name and the FQDN); 404 unknown, superseded or expired B-TID
+//! (`cause` BTID_NOT_FOUND / BTID_EXPIRED); 405 not POST; 413 body over 64 KiB.
 
+use super::nafs::NafCredential;
 use super::store::{ContextStore, Lookup};
 use super::ub::Reply;
 use crate::gba::{kdf, time, NafId, UaId};
@@ -61,8 +65,9 @@ pub struct KeyResponse {
     pub key_expiry_time: String,
     /// When the bootstrap happened (RFC 3339 UTC).
     pub bootstrapping_info_creation_time: String,
-    /// The subscriber's IMPI.
-    pub impi: String,
+    /// The subscriber's IMPI (only to credentials allowed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impi: Option<String>,
     /// `3G_GBA`.
     pub gba_type: String,
 }
@@ -76,9 +81,9 @@ impl Drop for KeyResponse {
     }
 }
 
-/// The key API over a bearer token.
+/// The key API over bearer-token NAF credentials.
 pub struct KeyApi {
-    token: SecretVec,
+    credentials: Vec<NafCredential>,
 }
 
 impl std::fmt::Debug for KeyApi {
@@ -99,12 +104,18 @@ fn problem(status: u16, cause: &str, detail: &str) -> Reply {
 }
 
 impl KeyApi {
-    /// A key API accepting `token`.
+    /// A key API accepting `token` for every NAF, with the IMPI ([`NafCredential::any_naf`]:
+    /// the demo and tests).
     pub fn new(token: SecretVec) -> Self {
-        Self { token }
+        Self::with_credentials(vec![NafCredential::any_naf(token)])
     }
 
-    fn authorized(&self, authorization: Option<&str>) -> Result<(), Reply> {
+    /// A key API for these NAF credentials.
+    pub fn with_credentials(credentials: Vec<NafCredential>) -> Self {
+        Self { credentials }
+    }
+
+    fn authorized(&self, authorization: Option<&str>) -> Result<&NafCredential, Reply> {
         let unauthorized = |err: &str| {
             let mut r = problem(401, "UNAUTHORIZED", "a valid bearer token is required");
             r.headers.push((
@@ -118,14 +129,19 @@ impl KeyApi {
         };
         let (scheme, tok) = h.trim().split_once(' ').unwrap_or((h, ""));
         let tok = tok.trim().as_bytes();
-        let want = self.token.expose();
-        let ok = scheme.eq_ignore_ascii_case("bearer")
-            && tok.len() == want.len()
-            && bool::from(subtle::ConstantTimeEq::ct_eq(tok, want));
-        if ok {
-            Ok(())
-        } else {
-            Err(unauthorized(", error=\"invalid_token\""))
+        // Every credential is compared, in constant time each, so timing says nothing about which.
+        let mut found = None;
+        for c in &self.credentials {
+            let want = c.token.expose();
+            let same =
+                tok.len() == want.len() && bool::from(subtle::ConstantTimeEq::ct_eq(tok, want));
+            if same && found.is_none() {
+                found = Some(c);
+            }
+        }
+        match found {
+            Some(c) if scheme.eq_ignore_ascii_case("bearer") => Ok(c),
+            _ => Err(unauthorized(", error=\"invalid_token\"")),
         }
     }
 
@@ -144,9 +160,10 @@ impl KeyApi {
             r.headers.push(("Allow".into(), "POST".into()));
             return r;
         }
-        if let Err(r) = self.authorized(authorization) {
-            return r;
-        }
+        let cred = match self.authorized(authorization) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
         let req: KeyRequest = match serde_json::from_slice(body) {
             Ok(r) => r,
             Err(e) => return problem(400, "INVALID_MSG_FORMAT", &e.to_string()),
@@ -157,6 +174,18 @@ impl KeyApi {
             Ok(n) => n,
             Err(e) => return problem(400, "INVALID_NAF_ID", &e.to_string()),
         };
+        if !cred.allows(naf.fqdn()) {
+            log::warn!(
+                "key API: NAF credential {:?} asked a key for \"{}\", outside its FQDNs: refused (403)",
+                cred.name,
+                crate::gba::ids::escape_for_log(naf.fqdn().as_bytes())
+            );
+            return problem(
+                403,
+                "NAF_NOT_AUTHORIZED",
+                "this NAF credential may not ask keys for the requested NAF FQDN",
+            );
+        }
         if req.bt_id.is_empty() || req.bt_id.len() > 1024 {
             return problem(400, "INVALID_BTID", "btId must be 1 to 1024 characters");
         }
@@ -186,7 +215,7 @@ impl KeyApi {
             uicc_key_material: uicc.map(|k| hex::encode(k.expose())),
             key_expiry_time: time::format_utc(ctx.expires),
             bootstrapping_info_creation_time: time::format_utc(ctx.created),
-            impi: ctx.impi.clone(),
+            impi: cred.impi.then(|| ctx.impi.clone()),
             gba_type: "3G_GBA".into(),
         };
         match serde_json::to_vec(&resp) {

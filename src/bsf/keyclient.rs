@@ -17,8 +17,8 @@ pub struct NafKeyMaterial {
     pub uicc_key: Option<Secret<32>>,
     /// Key expiry.
     pub expires: SystemTime,
-    /// The subscriber.
-    pub impi: String,
+    /// The subscriber, when the BSF gives it to this NAF.
+    pub impi: Option<String>,
 }
 
 /// Why a key could not be fetched.
@@ -33,6 +33,9 @@ pub enum KeyFetchError {
     /// The BSF refused our token.
     #[error("the BSF refused our bearer token")]
     Unauthorized,
+    /// The BSF does not let our credential ask keys for this NAF FQDN.
+    #[error("the BSF does not authorise this server for the NAF FQDN")]
+    Forbidden,
     /// Network failure or timeout.
     #[error("cannot reach the BSF key API: {0}")]
     Transport(String),
@@ -118,7 +121,8 @@ impl KeyApiClient {
             .map_err(|e| KeyFetchError::Transport(e.to_string()))?;
         match status {
             200 => {}
-            401 | 403 => return Err(KeyFetchError::Unauthorized),
+            401 => return Err(KeyFetchError::Unauthorized),
+            403 => return Err(KeyFetchError::Forbidden),
             404 => {
                 let v: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
                 return Err(if v["cause"] == "BTID_EXPIRED" {

@@ -10,6 +10,7 @@
 pub mod hss;
 pub mod keyapi;
 pub mod keyclient;
+pub mod nafs;
 pub mod server;
 pub mod store;
 pub mod ub;
@@ -17,6 +18,7 @@ pub mod ub;
 pub use hss::Hss;
 pub use keyapi::{KeyApi, KeyRequest, KeyResponse, KEY_API_PATH};
 pub use keyclient::{KeyApiClient, KeyFetchError, NafKeyMaterial};
+pub use nafs::{NafCredential, NafScope};
 pub use server::{BsfConfig, BsfServer};
 pub use store::{ContextStore, Lookup, StoredBootstrap};
 pub use ub::{Reply, UbService, UbSettings};
@@ -52,6 +54,14 @@ pub enum BsfError {
         /// The file.
         path: PathBuf,
         /// What went wrong.
+        message: String,
+    },
+    /// The `--nafs` file is unreadable or invalid.
+    #[error("NAF credentials {path}: {message}")]
+    Nafs {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (names the entry and key).
         message: String,
     },
     /// The listening socket could not be opened.

@@ -7,6 +7,7 @@
 
 use super::hss::Hss;
 use super::keyapi::{KeyApi, KEY_API_PATH, MAX_KEY_REQUEST};
+use super::nafs::NafCredential;
 use super::store::ContextStore;
 use super::ub::{Reply, UbService, UbSettings};
 use super::BsfError;
@@ -31,8 +32,8 @@ pub struct BsfConfig {
     pub state: PathBuf,
     /// Listen address, e.g. `127.0.0.1:0`.
     pub listen: String,
-    /// Bearer token of the key API.
-    pub token: SecretVec,
+    /// The NAF credentials of the key API.
+    pub credentials: Vec<NafCredential>,
     /// Context lifetime (default 24 h).
     pub lifetime: Duration,
     /// Realm and B-TID domain; default: the BSF host of the first profile's MCC/MNC.
@@ -62,13 +63,15 @@ impl std::fmt::Debug for BsfConfig {
 }
 
 impl BsfConfig {
-    /// Defaults: 24 h lifetime, IND slot 0, 60 s nonces, 100,000 contexts, system clock.
+    /// Defaults: 24 h lifetime, IND slot 0, 60 s nonces, 100,000 contexts, system clock; the key
+    /// API accepts `token` for every NAF ([`NafCredential::any_naf`], for embedded use: replace
+    /// [`BsfConfig::credentials`] to restrict it, as `simbridge bsf` does).
     pub fn new(profiles: &Path, state: &Path, listen: &str, token: SecretVec) -> Self {
         Self {
             profiles: profiles.to_path_buf(),
             state: state.to_path_buf(),
             listen: listen.to_string(),
-            token,
+            credentials: vec![NafCredential::any_naf(token)],
             lifetime: Duration::from_secs(86_400),
             realm: None,
             ind: 0,
@@ -79,22 +82,9 @@ impl BsfConfig {
         }
     }
 
-    /// Reads a bearer token from a file (surrounding whitespace removed; must not be empty).
+    /// Reads a bearer token file (see [`super::nafs::read_token_file`]: mode 0600 required).
     pub fn read_token_file(path: &Path) -> Result<SecretVec, BsfError> {
-        let err = |m: String| BsfError::Token {
-            path: path.to_path_buf(),
-            message: m,
-        };
-        let mut raw = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let token = SecretVec::from(raw.trim_ascii());
-        zeroize::Zeroize::zeroize(&mut raw);
-        if token.is_empty() {
-            return Err(err("empty".into()));
-        }
-        if !token.expose().iter().all(|b| b.is_ascii_graphic()) {
-            return Err(err("must be printable ASCII without spaces".into()));
-        }
-        Ok(token)
+        super::nafs::read_token_file(path)
     }
 }
 
@@ -162,7 +152,7 @@ impl BsfServer {
         let server = Arc::new(server);
         let shared = Arc::new(Shared {
             ub: Mutex::new(UbService::new(hss, store, settings)),
-            keys: KeyApi::new(cfg.token.clone()),
+            keys: KeyApi::with_credentials(cfg.credentials.clone()),
             clock,
         });
         let stop = Arc::new(AtomicBool::new(false));

@@ -166,9 +166,12 @@ impl ContextStore {
         r
     }
 
-    /// Adds a context (dropping expired ones, and the oldest when full) and persists the table.
+    /// Adds a context (dropping expired ones, the IMPI's older contexts, and the oldest when
+    /// full) and persists the table. A new bootstrap supersedes the older ones (TS 33.220:
+    /// the new Ks replaces the old one), so their B-TIDs are unknown from now on.
     pub fn insert(&mut self, ctx: StoredBootstrap, now: SystemTime) -> Result<(), BsfError> {
-        self.map.retain(|_, c| c.expires > now);
+        self.map
+            .retain(|_, c| c.expires > now && (c.impi != ctx.impi || c.btid == ctx.btid));
         while self.map.len() >= self.max {
             let oldest = self
                 .map
@@ -202,13 +205,35 @@ mod tests {
     fn ctx(btid: &str, now: SystemTime, life: u64) -> StoredBootstrap {
         StoredBootstrap {
             btid: btid.into(),
-            impi: "i@x".into(),
+            impi: format!("{btid}@x"),
             rand: [1; 16],
             ks: Secret::new([2; 32]),
             created: now,
             expires: now + Duration::from_secs(life),
             gba_u: false,
         }
+    }
+
+    #[test]
+    fn a_new_bootstrap_supersedes_the_impis_older_contexts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = time::from_unix_secs(1_800_000_000);
+        let mut s = ContextStore::open(dir.path(), 10, now).expect("open");
+        s.insert(ctx("old", now, 100), now).expect("insert");
+        s.insert(ctx("other", now, 100), now).expect("insert");
+        let mut new = ctx("new", now, 100);
+        new.impi = "old@x".into();
+        s.insert(new, now).expect("insert");
+        assert!(matches!(s.lookup("old", now), Lookup::Unknown));
+        assert!(matches!(s.lookup("new", now), Lookup::Found(_)));
+        assert!(
+            matches!(s.lookup("other", now), Lookup::Found(_)),
+            "other IMPIs stay"
+        );
+        // Also after a restart: the superseded row was not persisted.
+        let s2 = ContextStore::open(dir.path(), 10, now).expect("reopen");
+        assert!(matches!(s2.lookup("old", now), Lookup::Unknown));
+        assert_eq!(s2.len(), 2);
     }
 
     #[test]

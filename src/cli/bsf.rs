@@ -1,7 +1,9 @@
 //! `simbridge bsf`: the emulated network side (HSS/AuC, BSF on Ub, key API for servers).
 
 use super::{CliError, CliResult};
-use simbridge::bsf::{BsfConfig, BsfServer};
+use simbridge::bsf::nafs::{check_fqdn, load_nafs_file};
+use simbridge::bsf::{BsfConfig, BsfServer, NafCredential};
+use simbridge::secret::SecretVec;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,9 +21,16 @@ pub struct BsfArgs {
     /// State directory (SEQ per subscriber, bootstrapping contexts)
     #[arg(long, value_name = "DIR")]
     state: PathBuf,
-    /// File holding the bearer token servers must present to the key API
-    #[arg(long, value_name = "FILE")]
-    token_file: PathBuf,
+    /// NAF credentials of the key API (TOML `[[naf]]` entries: name, fqdns, token_file, impi)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["token_file", "naf"])]
+    nafs: Option<PathBuf>,
+    /// Shorthand for one credential: the bearer token file (mode 0600) of a server allowed the
+    /// keys of the `--naf` FQDNs (no IMPI in its answers)
+    #[arg(long, value_name = "FILE", requires = "naf")]
+    token_file: Option<PathBuf>,
+    /// With --token-file: an FQDN that credential may ask keys for (repeat for several)
+    #[arg(long, value_name = "FQDN", requires = "token_file")]
+    naf: Vec<String>,
     /// Lifetime of a bootstrapping context in seconds
     #[arg(long, value_name = "SECS", default_value_t = 86_400)]
     lifetime: u64,
@@ -42,9 +51,23 @@ pub fn run(a: BsfArgs) -> CliResult {
     if a.lifetime == 0 || a.lifetime > 10 * 366 * 86_400 {
         return Err(CliError::new("--lifetime must be 1 second to 10 years"));
     }
-    let token =
-        BsfConfig::read_token_file(&a.token_file).map_err(|e| CliError::new(e.to_string()))?;
-    let mut cfg = BsfConfig::new(&a.profiles, &a.state, &a.listen, token);
+    let credentials = match (&a.nafs, &a.token_file) {
+        (Some(file), _) => load_nafs_file(file).map_err(|e| CliError::new(e.to_string()))?,
+        (None, Some(tf)) => {
+            if let Some(bad) = a.naf.iter().find(|f| !check_fqdn(f)) {
+                return Err(CliError::new(format!("--naf {bad:?} is not a host name")));
+            }
+            let token = BsfConfig::read_token_file(tf).map_err(|e| CliError::new(e.to_string()))?;
+            vec![NafCredential::for_fqdns("token-file", token, &a.naf, false)]
+        }
+        (None, None) => return Err(CliError::new(
+            "the key API needs NAF credentials: --nafs FILE, or --token-file FILE with --naf FQDN",
+        )),
+    };
+    let names: Vec<&str> = credentials.iter().map(|c| c.name.as_str()).collect();
+    log::info!("key API: NAF credentials {names:?}");
+    let mut cfg = BsfConfig::new(&a.profiles, &a.state, &a.listen, SecretVec::new(Vec::new()));
+    cfg.credentials = credentials;
     cfg.lifetime = Duration::from_secs(a.lifetime);
     cfg.realm = a.realm;
     cfg.ind = a.ind;

@@ -4,7 +4,7 @@
 use super::signals::termination_flag;
 use super::{CliError, CliResult};
 use simbridge::bridge::config::ServerConfigFile;
-use simbridge::bridge::naf_keys::KeyApiSource;
+use simbridge::bridge::naf_keys::{KeyApiSource, ServePolicy};
 use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
 use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::dtls::ServerConfig;
@@ -30,16 +30,23 @@ pub fn run(args: ServerArgs) -> CliResult {
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let source = NafKeySource {
         statics: cfg.static_keys.iter().cloned().collect(),
-        key_api: cfg
-            .key_api
-            .clone()
-            .map(|(url, token, naf_fqdn, ua)| KeyApiSource {
-                client: Arc::new(KeyApiClient::new(&url, token, Duration::from_secs(10))),
-                naf_fqdn,
-                ua,
-            }),
+        key_api: cfg.key_api.clone().map(|k| KeyApiSource {
+            client: Arc::new(KeyApiClient::new(&k.url, k.token, Duration::from_secs(10))),
+            naf_fqdn: k.nafs.first().cloned().unwrap_or_default(),
+            ua: k.ua,
+        }),
     };
-    let keys = Arc::new(NafKeys::new(source));
+    let policy = cfg
+        .key_api
+        .as_ref()
+        .map(|k| ServePolicy {
+            naf_fqdns: k.nafs.clone(),
+            accept_bare_btid: k.accept_bare_btid,
+            gba_u_aware: k.gba_u_aware,
+            lookup: k.lookup.clone(),
+        })
+        .unwrap_or_default();
+    let keys = Arc::new(NafKeys::new(source).with_policy(policy));
     let mut dtls = ServerConfig::new(keys.clone());
     dtls.common.suites = cfg.suites.clone();
     dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());

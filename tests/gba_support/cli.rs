@@ -1,6 +1,8 @@
 //! Running the simbridge binary from the GBA tests: a kill-on-drop guard, a bounded run that
 //! returns (exit code, stdout, stderr), and JSON parsing with the text in the failure.
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -45,4 +47,103 @@ pub fn run(args: &[&str]) -> (i32, String, String) {
 /// Parses a command's stdout as JSON.
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+/// Writes a file readable by its owner only (token files must be 0600).
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+}
+
+/// Starts `simbridge bsf` on loopback for one subscriber with key `k` and `--lifetime 3600`
+/// (unless `extra` gives one), `extra` (credentials) added; its stderr goes to `<dir>/bsf.log` (at `RUST_LOG=info`).
+/// Returns it with the address from its first stdout line, and the log path.
+pub fn start_bsf(dir: &Path, k: &str, extra: &[&str]) -> (Guard, std::net::SocketAddr, PathBuf) {
+    let profiles = dir.join("bsf-profiles");
+    std::fs::create_dir_all(&profiles).expect("mkdir");
+    std::fs::write(
+        profiles.join("demo.toml"),
+        super::profile_text(k, "000000000000", true),
+    )
+    .expect("profile");
+    let log = dir.join("bsf.log");
+    let mut child = Command::new(BIN)
+        .args(["bsf", "--listen", "127.0.0.1:0"])
+        .args(if extra.contains(&"--lifetime") {
+            &[][..]
+        } else {
+            &["--lifetime", "3600"][..]
+        })
+        .arg("--profiles")
+        .arg(&profiles)
+        .arg("--state")
+        .arg(dir.join("bsf-state"))
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn bsf");
+    let stdout = child.stdout.take().expect("stdout");
+    let guard = Guard(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| {
+            panic!(
+                "bsf prints its address; its log: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+    let addr = line.trim().parse().unwrap_or_else(|_| {
+        panic!(
+            "not an address: {line:?}; log: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    (guard, addr, log)
+}
+
+/// The device side through the CLI: `simbridge psk --softsim` (bootstrapping on first use, the
+/// context cached in `<dir>/device-state`) for `naf`; `extra` adds e.g. `--suite`. Returns the
+/// PSK identity and the key (hex).
+pub fn device_psk(
+    dir: &Path,
+    bsf: std::net::SocketAddr,
+    naf: &str,
+    extra: &[&str],
+) -> (String, String) {
+    let card = dir.join("device-card.toml");
+    if !card.exists() {
+        std::fs::write(&card, super::profile_text(super::K, "000000000000", false)).expect("card");
+    }
+    let url = format!("http://{bsf}/");
+    let state = dir.join("device-state");
+    let mut args = vec![
+        "psk",
+        "--naf",
+        naf,
+        "--reveal",
+        "--json",
+        "--softsim",
+        card.to_str().expect("utf8"),
+        "--bsf",
+        &url,
+        "--state",
+        state.to_str().expect("utf8"),
+    ];
+    args.extend_from_slice(extra);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "simbridge psk: {err}");
+    let v = json(&out);
+    (
+        v["identity"].as_str().expect("identity").to_string(),
+        v["psk"].as_str().expect("psk").to_string(),
+    )
 }

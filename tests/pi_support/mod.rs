@@ -307,6 +307,11 @@ pub fn gateway_survives_reenumeration(gw: &Runner) {
     )
     .expect("copy profile");
     std::fs::write(w.path("token"), "pi-token\n").expect("token");
+    std::fs::set_permissions(
+        w.path("token"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod 600");
     // Lifetime 700 s and rekey_before 697 s: a make-before-break bootstrap on the card every ~3 s
     // (the context cache keeps 600 s and the session 60 s of margin, so 700 s is still usable),
     // so a rekey falls due while the modem is away.
@@ -318,7 +323,8 @@ pub fn gateway_survives_reenumeration(gw: &Runner) {
             .arg("--state")
             .arg(w.path("bsf"))
             .arg("--token-file")
-            .arg(w.path("token")),
+            .arg(w.path("token"))
+            .args(["--naf", "localhost"]),
         "simbridge bsf",
     );
     let bsf_url = format!("http://{}", addr_in(&bsf.first_line));

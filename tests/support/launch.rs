@@ -217,3 +217,44 @@ pub fn mbedtls_client_stdin(port: u16, suite: &str, psk: &str) -> Proc {
     ]);
     Proc::spawn("mbedtls-client", cmd)
 }
+
+/// `simbridge server --config FILE` at `RUST_LOG=info` (the config written by the caller);
+/// returns the process and its bound DTLS address once it prints it.
+pub fn ours_bridge_server(config: &std::path::Path) -> (Proc, SocketAddr) {
+    let mut cmd = Command::new(ours());
+    cmd.args(["server", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info");
+    let p = Proc::spawn("server", cmd);
+    let line = p.expect_line(Stream::Stdout, READY, "server listening", |l| {
+        l.contains("server listening on")
+    });
+    let addr = line
+        .rsplit(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .expect("server address");
+    (p, addr)
+}
+
+/// Our client to `addr` with this identity and key (4 s handshake deadline) + `extra`.
+pub fn ours_client_as(addr: SocketAddr, identity: &str, psk: &str, extra: &[&str]) -> Proc {
+    let mut cmd = Command::new(ours());
+    cmd.args(["dtls", "client", "--connect", &addr.to_string()])
+        .args(["--psk-identity", identity, "--psk", psk, "--json-events"])
+        .args(["--timeout-ms", "4000"])
+        .args(extra);
+    Proc::spawn("client", cmd)
+}
+
+/// Runs a client's handshake to its end: whether it connected, and its transcript.
+pub fn client_handshake(mut c: Proc) -> (bool, String) {
+    let ok = c
+        .wait_line(Stream::Stderr, Duration::from_secs(6), |l| {
+            l.contains("\"connected\"")
+        })
+        .is_some();
+    c.close_stdin();
+    let _ = c.wait_exit(Duration::from_secs(6));
+    (ok, c.transcript())
+}
