@@ -80,6 +80,22 @@ impl UbSettings {
     }
 }
 
+/// The Server header of Ub replies: our product, `3gpp-gba-tmpi` (TS 33.220 §4.5.2), and
+/// `3gpp-gba-uicc` when this bootstrap runs as GBA_U (our way of telling the UE what the
+/// subscription decided; the Ub messages are otherwise identical for GBA_U and GBA_ME).
+pub fn server_header(gba_u: bool) -> String {
+    let mut s = format!(
+        "simbridge-bsf/{} {}",
+        env!("CARGO_PKG_VERSION"),
+        crate::gba::client::TOKEN_TMPI
+    );
+    if gba_u {
+        s.push(' ');
+        s.push_str(crate::gba::client::TOKEN_UICC);
+    }
+    s
+}
+
 struct Pending {
     impi: String,
     rand: [u8; 16],
@@ -141,7 +157,23 @@ impl UbService {
     }
 
     /// Handles one Ub request. `uri` is the request target; `user_agent` tells GBA_U awareness.
+    /// Every reply carries `Server: simbridge-bsf/<version> 3gpp-gba-tmpi` (TS 33.220 §4.5.2).
     pub fn handle(
+        &mut self,
+        method: &str,
+        uri: &str,
+        authorization: Option<&str>,
+        user_agent: Option<&str>,
+        now: SystemTime,
+    ) -> Reply {
+        let mut r = self.handle_inner(method, uri, authorization, user_agent, now);
+        if r.header("server").is_none() {
+            r.headers.push(("Server".into(), server_header(false)));
+        }
+        r
+    }
+
+    fn handle_inner(
         &mut self,
         method: &str,
         uri: &str,

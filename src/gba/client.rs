@@ -21,6 +21,44 @@ use crate::secret::{Secret, SecretVec};
 use base64::Engine;
 use std::time::SystemTime;
 
+/// Product token a UE sends in User-Agent on every Ub request (TS 33.220 §4.5.2: "A UE shall
+/// always include the product token "3gpp-gba-tmpi" in the user agent request-header field when
+/// communicating over Ub"); a BSF that supports TMPI answers with it in its Server header.
+pub const TOKEN_TMPI: &str = "3gpp-gba-tmpi";
+/// Product token of a UE that bootstraps in GBA_U (TS 24.109 §4.3). Our BSF also puts it in its
+/// Server header when the subscription makes it run GBA_U (see [`bsf_gba_u`]).
+pub const TOKEN_UICC: &str = "3gpp-gba-uicc";
+
+/// The product tokens of a Server header (`product[/version]` tokens, comments in parentheses
+/// dropped). Empty when the header is absent.
+pub fn server_tokens(resp: &HttpResponse) -> Vec<&str> {
+    let Some(v) = resp.header("server") else {
+        return Vec::new();
+    };
+    let mut depth = 0usize;
+    v.split(|c: char| {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        c.is_whitespace() || c == '(' || c == ')' || depth > 0
+    })
+    .filter(|t| !t.is_empty())
+    .collect()
+}
+
+/// What the BSF says it decided for this subscriber, from its Server header: `Some(true)` GBA_U,
+/// `Some(false)` GBA_ME, `None` when it does not say (no header, or no `3gpp-gba-tmpi` token: a
+/// BSF that does not state Ub tokens). TS 33.220 §5 leaves the choice to the BSF (from the
+/// user's GBA security settings) and keeps the Ub messages identical, so this header is the only
+/// place a BSF can tell; a BSF that does not is taken to follow the card's capability.
+pub fn bsf_gba_u(resp: &HttpResponse) -> Option<bool> {
+    let tokens = server_tokens(resp);
+    let has = |t: &str| tokens.iter().any(|x| x.eq_ignore_ascii_case(t));
+    has(TOKEN_TMPI).then(|| has(TOKEN_UICC))
+}
+
 /// Which GBA flavour to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GbaModeChoice {
@@ -161,8 +199,8 @@ pub fn bootstrap(
     };
     let (host, uri) = split_url(&cfg.bsf_url)?;
     let user_agent = match mode {
-        GbaMode::Me => format!("{} 3gpp-gba", cfg.product),
-        GbaMode::U => format!("{} 3gpp-gba 3gpp-gba-uicc", cfg.product),
+        GbaMode::Me => format!("{} {TOKEN_TMPI}", cfg.product),
+        GbaMode::U => format!("{} {TOKEN_TMPI} {TOKEN_UICC}", cfg.product),
     };
     let mut round_trips = 0u32;
     let mut send = |creds: &Credentials| -> Result<HttpResponse, GbaError> {
@@ -181,6 +219,11 @@ pub fn bootstrap(
         ..Default::default()
     };
     let mut resp = send(&first)?;
+    if server_tokens(&resp).is_empty() {
+        log::debug!("Ub: the BSF sends no Server product tokens");
+    } else if bsf_gba_u(&resp).is_none() {
+        log::debug!("Ub: the BSF does not announce {TOKEN_TMPI}");
+    }
     let mut resyncs = 0u32;
     let mut stale_retries = 0u32;
     loop {

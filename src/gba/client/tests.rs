@@ -243,3 +243,64 @@ fn sync_failures_are_bounded_and_mac_failure_sends_nothing() {
     assert!(matches!(err, GbaError::NetworkAuthFailed));
     assert_eq!(sent, 1, "only the first GET went out");
 }
+
+#[test]
+fn server_product_tokens_are_read_and_their_absence_tolerated() {
+    let with = |v: &str| resp(401, &[("server", v.to_string())], b"");
+    assert_eq!(
+        server_tokens(&with("bsf/1.0 (lab; 3gpp-gba-uicc) 3gpp-gba-tmpi")),
+        ["bsf/1.0", "3gpp-gba-tmpi"],
+        "comments are not tokens"
+    );
+    assert_eq!(bsf_gba_u(&with("x/1 3gpp-gba-tmpi")), Some(false));
+    assert_eq!(
+        bsf_gba_u(&with("x/1 3GPP-GBA-TMPI 3gpp-gba-uicc")),
+        Some(true)
+    );
+    // A BSF that states no tokens says nothing about GBA_U, even with a stray uicc token.
+    assert_eq!(bsf_gba_u(&with("tiny-http (Rust) 3gpp-gba-uicc")), None);
+    assert_eq!(bsf_gba_u(&resp(401, &[], b"")), None);
+    assert!(server_tokens(&resp(401, &[], b"")).is_empty());
+}
+
+#[test]
+fn user_agent_carries_the_tmpi_token_on_every_request() {
+    struct Ua(Vec<String>);
+    impl UbTransport for Ua {
+        fn get(&mut self, _: &str, headers: &[(String, String)]) -> Result<HttpResponse, GbaError> {
+            let ua = headers
+                .iter()
+                .find(|(n, _)| n == "User-Agent")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            self.0.push(ua);
+            let auth = headers
+                .iter()
+                .find(|(n, _)| n == "Authorization")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            let c = Credentials::parse(auth)?;
+            // No Server header at all: the client must not care.
+            Ok(if c.nonce.is_empty() {
+                challenge("algorithm=AKAv1-MD5, qop=\"auth-int\"")
+            } else {
+                ok_with(&c, "2026-01-02T00:00:00Z", b"RES-8byt")
+            })
+        }
+    }
+    let mut t = Ua(Vec::new());
+    let now = time::parse_utc("2026-01-01T00:00:00Z").expect("time");
+    bootstrap(
+        &mut Fixed(success),
+        &mut t,
+        &UbConfig::new("http://bsf/"),
+        now,
+    )
+    .expect("ok");
+    assert_eq!(t.0.len(), 2);
+    for ua in &t.0 {
+        let tokens: Vec<&str> = ua.split_whitespace().collect();
+        assert!(tokens.contains(&TOKEN_TMPI), "{ua}");
+        assert!(!tokens.contains(&TOKEN_UICC), "GBA_ME card: {ua}");
+    }
+}
