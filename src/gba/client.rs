@@ -184,6 +184,46 @@ fn read_challenge(resp: &HttpResponse) -> Result<(Challenge, [u8; 16], [u8; 16])
     Ok((ch, rand, autn))
 }
 
+/// Checks the 200 OK's Authentication-Info. Missing: accepted with a WARN (RFC 2617 makes the
+/// header optional, and some BSFs leave it out; the B-TID is then unauthenticated, but a forged
+/// one only makes the NAF refuse the key, since the keys come from RES). Present: `rspauth` must
+/// verify, in the qop=auth-int form (covers the body) or the qop=auth form (does not; WARN), and
+/// an echoed `cnonce` must be ours.
+fn verify_rspauth(
+    ok: &HttpResponse,
+    input: &DigestInput<'_>,
+    password: &[u8],
+    cnonce: &str,
+) -> Result<(), GbaError> {
+    let Some(info) = ok.header("authentication-info") else {
+        log::warn!(
+            "Ub: the BSF's 200 OK has no Authentication-Info, so it did not prove it knows RES; \
+             accepting the bootstrap (the NAF will refuse the key if the answer was forged)"
+        );
+        return Ok(());
+    };
+    let params = digest::parse_authentication_info(info)?;
+    let got = digest::param(&params, "rspauth").ok_or_else(|| {
+        GbaError::BsfNotAuthenticated("Authentication-Info without rspauth".into())
+    })?;
+    if digest::param(&params, "cnonce").is_some_and(|c| c != cnonce) {
+        return Err(GbaError::BsfNotAuthenticated("cnonce not echoed".into()));
+    }
+    let qop = digest::param(&params, "qop").unwrap_or(digest::QOP_AUTH_INT);
+    let int_ok = !qop.eq_ignore_ascii_case(digest::QOP_AUTH)
+        && digest::digests_equal(got, &digest::rspauth(input, password, &ok.body));
+    if int_ok {
+        return Ok(());
+    }
+    if digest::digests_equal(got, &digest::rspauth_auth(input, password)) {
+        log::warn!("Ub: the BSF's rspauth is in the qop=auth form: it proves the BSF knew RES but does not cover the body");
+        return Ok(());
+    }
+    Err(GbaError::BsfNotAuthenticated(
+        "rspauth does not verify".into(),
+    ))
+}
+
 /// Runs one bootstrap against the BSF. `now` is only used to check the lifetime it gives.
 pub fn bootstrap(
     card: &mut dyn AkaCard,
@@ -293,23 +333,9 @@ pub fn bootstrap(
                         reason: short(&ok.body),
                     });
                 }
-                let info = ok.header("authentication-info").ok_or_else(|| {
-                    GbaError::BsfNotAuthenticated("200 OK without Authentication-Info".into())
-                })?;
-                let params = digest::parse_authentication_info(info)?;
-                let got = digest::param(&params, "rspauth")
-                    .ok_or_else(|| GbaError::BsfNotAuthenticated("no rspauth".into()))?;
-                let want = digest::rspauth(&input, res.expose(), &ok.body);
-                if !digest::digests_equal(got, &want) {
-                    return Err(GbaError::BsfNotAuthenticated(
-                        "rspauth does not verify".into(),
-                    ));
-                }
-                if digest::param(&params, "cnonce").is_some_and(|c| c != cnonce) {
-                    return Err(GbaError::BsfNotAuthenticated("cnonce not echoed".into()));
-                }
+                verify_rspauth(&ok, &input, res.expose(), &cnonce)?;
                 let body = BootstrappingInfo::parse(&ok.body)?;
-                let expires = time::parse_utc(&body.lifetime)?;
+                let expires = time::parse_xs_datetime(&body.lifetime)?;
                 if expires <= now {
                     return Err(GbaError::AlreadyExpired(body.lifetime));
                 }

@@ -194,14 +194,29 @@ fn bsf_must_prove_it_knows_res() {
     })
     .expect_err("wrong rspauth");
     assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
-    let err = run(success, |n, _| {
+    // rspauth present but not ours, in the qop=auth form label too.
+    let err = run(success, |n, c| {
         if n == 1 {
             challenge(good)
         } else {
-            resp(200, &[], b"")
+            let mut r = ok_with(c, "2026-01-02T00:00:00Z", b"other");
+            r.headers[0].1 = r.headers[0].1.replace("auth-int", "auth");
+            r
         }
     })
-    .expect_err("no info");
+    .expect_err("wrong rspauth, qop=auth");
+    assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
+    // Authentication-Info without rspauth is not the same as no header.
+    let err = run(success, |n, c| {
+        if n == 1 {
+            challenge(good)
+        } else {
+            let mut r = ok_with(c, "2026-01-02T00:00:00Z", b"RES-8byt");
+            r.headers[0].1 = "qop=auth-int".into();
+            r
+        }
+    })
+    .expect_err("no rspauth");
     assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
     let err = run(success, |n, c| {
         if n == 1 {
@@ -303,4 +318,75 @@ fn user_agent_carries_the_tmpi_token_on_every_request() {
         assert!(tokens.contains(&TOKEN_TMPI), "{ua}");
         assert!(!tokens.contains(&TOKEN_UICC), "GBA_ME card: {ua}");
     }
+}
+
+/// The 200 OK's body for `lifetime` with no Authentication-Info at all.
+fn ok_without_info(lifetime: &str) -> HttpResponse {
+    let body = BootstrappingInfo {
+        btid: "b@bsf".into(),
+        lifetime: lifetime.into(),
+    }
+    .to_xml()
+    .into_bytes();
+    resp(200, &[], &body)
+}
+
+#[test]
+fn missing_authentication_info_is_accepted() {
+    let good = "algorithm=AKAv1-MD5, qop=\"auth-int\"";
+    let out = run(success, |n, _| {
+        if n == 1 {
+            challenge(good)
+        } else {
+            ok_without_info("2026-01-02T00:00:00Z")
+        }
+    })
+    .expect("accepted with a warning");
+    assert_eq!(out.context.btid, "b@bsf");
+}
+
+#[test]
+fn rspauth_in_the_qop_auth_form_verifies() {
+    let good = "algorithm=AKAv1-MD5, qop=\"auth-int\"";
+    for label in ["auth", "auth-int"] {
+        let out = run(success, |n, c| {
+            if n == 1 {
+                return challenge(good);
+            }
+            let input = DigestInput {
+                username: &c.username,
+                realm: &c.realm,
+                nonce: &c.nonce,
+                nc: c.nc.as_deref().unwrap_or_default(),
+                cnonce: c.cnonce.as_deref().unwrap_or_default(),
+                uri: &c.uri,
+            };
+            let mut r = ok_without_info("2026-01-02T00:00:00Z");
+            let rspauth = digest::rspauth_auth(&input, b"RES-8byt");
+            r.headers.push((
+                "authentication-info".into(),
+                format!("qop={label}, rspauth=\"{rspauth}\""),
+            ));
+            r
+        })
+        .unwrap_or_else(|e| panic!("qop={label}: {e}"));
+        assert_eq!(out.context.btid, "b@bsf");
+    }
+}
+
+#[test]
+fn lifetime_without_a_zone_is_read_as_utc() {
+    let good = "algorithm=AKAv1-MD5, qop=\"auth-int\"";
+    let out = run(success, |n, c| {
+        if n == 1 {
+            challenge(good)
+        } else {
+            ok_with(c, "2026-01-02T00:00:00", b"RES-8byt")
+        }
+    })
+    .expect("zone-less lifetime");
+    assert_eq!(
+        out.context.expires,
+        time::parse_utc("2026-01-02T00:00:00Z").expect("time")
+    );
 }
