@@ -116,6 +116,13 @@ impl Hss {
         self.by_impi.contains_key(impi)
     }
 
+    /// The subscriber's GBA security setting: whether the BSF runs GBA_U for `impi` (TS 33.220
+    /// §5: decided from the subscription, i.e. the UICC capabilities in the HSS); `false` for an
+    /// unknown IMPI.
+    pub fn gba_u(&self, impi: &str) -> bool {
+        self.profile(impi).is_some_and(|p| p.subscription_gba_u)
+    }
+
     /// The profile of a subscriber (for the MCC/MNC of the realm, say).
     pub fn profile(&self, impi: &str) -> Option<&Profile> {
         self.by_impi

@@ -156,7 +156,8 @@ impl UbService {
         self.pending.len()
     }
 
-    /// Handles one Ub request. `uri` is the request target; `user_agent` tells GBA_U awareness.
+    /// Handles one Ub request. `uri` is the request target; `user_agent` is only logged against the
+    /// subscription (which alone decides GBA_U or GBA_ME).
     /// Every reply carries `Server: simbridge-bsf/<version> 3gpp-gba-tmpi` (TS 33.220 §4.5.2).
     pub fn handle(
         &mut self,
@@ -196,12 +197,26 @@ impl UbService {
             Ok(c) => c,
             Err(e) => return Reply::text(400, &e.to_string()),
         };
-        let gba_u = user_agent.is_some_and(|ua| {
+        let ue_says_uicc = user_agent.is_some_and(|ua| {
             ua.split_whitespace()
-                .any(|t| t.eq_ignore_ascii_case("3gpp-gba-uicc"))
+                .any(|t| t.eq_ignore_ascii_case(crate::gba::client::TOKEN_UICC))
         });
         if !self.hss.knows(&creds.username) {
             return Reply::text(403, "unknown IMPI");
+        }
+        // GBA_U or GBA_ME comes from the subscription (TS 33.220 §5), never from the UE's words.
+        let gba_u = self.hss.gba_u(&creds.username);
+        if creds.nonce.is_empty() && gba_u != ue_says_uicc {
+            log::debug!(
+                "Ub: the subscription says {} while the UE {} {}; the subscription decides",
+                if gba_u { "GBA_U" } else { "GBA_ME" },
+                if ue_says_uicc {
+                    "sends"
+                } else {
+                    "does not send"
+                },
+                crate::gba::client::TOKEN_UICC
+            );
         }
         if creds.nonce.is_empty() {
             return self.challenge(&creds.username, gba_u, false, now);
@@ -369,7 +384,10 @@ impl UbService {
         // No body: every byte on Ub costs airtime, and the challenge header says it all.
         Reply {
             status: 401,
-            headers: vec![("WWW-Authenticate".into(), ch.to_header())],
+            headers: vec![
+                ("WWW-Authenticate".into(), ch.to_header()),
+                ("Server".into(), server_header(gba_u)),
+            ],
             body: Vec::new(),
         }
     }
@@ -414,6 +432,7 @@ impl UbService {
             headers: vec![
                 ("Content-Type".into(), "application/vnd.3gpp.bsf+xml".into()),
                 ("Authentication-Info".into(), info),
+                ("Server".into(), server_header(p.gba_u)),
             ],
             body,
         }

@@ -184,6 +184,47 @@ fn read_challenge(resp: &HttpResponse) -> Result<(Challenge, [u8; 16], [u8; 16])
     Ok((ch, rand, autn))
 }
 
+/// The mode to run AKA in once the BSF's challenge says what the subscription decided
+/// ([`bsf_gba_u`]): `Auto` follows it (GBA_U only on a card that supports it); an explicit choice
+/// stays, with a WARN when the BSF disagrees; a BSF that says nothing leaves the mode alone.
+fn follow_bsf(
+    mode: GbaMode,
+    choice: GbaModeChoice,
+    card_gba_u: bool,
+    bsf: Option<bool>,
+) -> GbaMode {
+    let Some(bsf_u) = bsf else {
+        return mode;
+    };
+    let wanted = if bsf_u { GbaMode::U } else { GbaMode::Me };
+    if wanted == mode {
+        return mode;
+    }
+    match choice {
+        GbaModeChoice::Auto if bsf_u && !card_gba_u => {
+            log::warn!(
+                "Ub: the subscription says GBA_U but the card does not support it; running GBA_ME"
+            );
+            GbaMode::Me
+        }
+        GbaModeChoice::Auto => {
+            log::info!(
+                "Ub: the BSF runs {} for this subscription; the card bootstraps in it",
+                wanted.as_str()
+            );
+            wanted
+        }
+        GbaModeChoice::Me | GbaModeChoice::U => {
+            log::warn!(
+                "Ub: the BSF runs {} for this subscription but {} was asked for; keeping it",
+                wanted.as_str(),
+                mode.as_str()
+            );
+            mode
+        }
+    }
+}
+
 /// Checks the 200 OK's Authentication-Info. Missing: accepted with a WARN (RFC 2617 makes the
 /// header optional, and some BSFs leave it out; the B-TID is then unauthenticated, but a forged
 /// one only makes the NAF refuse the key, since the keys come from RES). Present: `rspauth` must
@@ -232,7 +273,7 @@ pub fn bootstrap(
     now: SystemTime,
 ) -> Result<UbOutcome, GbaError> {
     let impi = card.impi();
-    let mode = match cfg.mode {
+    let mut mode = match cfg.mode {
         GbaModeChoice::Auto if card.supports_gba_u() => GbaMode::U,
         GbaModeChoice::Auto | GbaModeChoice::Me => GbaMode::Me,
         GbaModeChoice::U => GbaMode::U,
@@ -268,6 +309,7 @@ pub fn bootstrap(
     let mut stale_retries = 0u32;
     loop {
         let (ch, rand, autn) = read_challenge(&resp)?;
+        mode = follow_bsf(mode, cfg.mode, card.supports_gba_u(), bsf_gba_u(&resp));
         let result = match mode {
             GbaMode::Me => card.authenticate(&rand, &autn)?,
             GbaMode::U => card.gba_bootstrap(&rand, &autn)?,

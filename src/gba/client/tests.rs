@@ -390,3 +390,18 @@ fn lifetime_without_a_zone_is_read_as_utc() {
         time::parse_utc("2026-01-02T00:00:00Z").expect("time")
     );
 }
+
+#[test]
+fn auto_mode_follows_what_the_bsf_says() {
+    use GbaMode::{Me, U};
+    use GbaModeChoice::{Auto, Me as ForceMe};
+    // The BSF says nothing: the card's capability stands.
+    assert_eq!(follow_bsf(U, Auto, true, None), U);
+    // GBA_ME subscription on a GBA_U card: GBA_ME.
+    assert_eq!(follow_bsf(U, Auto, true, Some(false)), Me);
+    // GBA_U subscription: GBA_U only where the card can.
+    assert_eq!(follow_bsf(Me, Auto, true, Some(true)), U);
+    assert_eq!(follow_bsf(Me, Auto, false, Some(true)), Me);
+    // An explicit choice is kept (with a warning).
+    assert_eq!(follow_bsf(Me, ForceMe, true, Some(true)), Me);
+}
