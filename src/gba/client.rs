@@ -387,6 +387,11 @@ pub fn bootstrap(
                     }
                     GbaMode::U => None,
                 };
+                if mode == GbaMode::U {
+                    // TS 33.220 Annex G: the ME stores B-TID and lifetime on the card, so any
+                    // later user of the card can tell which bootstrap its Ks belongs to.
+                    write_gba_params(card, &rand, &body.btid, expires);
+                }
                 let context = BootstrapContext {
                     btid: body.btid,
                     rand,
@@ -405,6 +410,53 @@ pub fn bootstrap(
             }
         }
     }
+}
+
+/// Writes B-TID and lifetime into EF_GBABP; a card that refuses only costs the later check.
+fn write_gba_params(card: &mut dyn AkaCard, rand: &[u8; 16], btid: &str, expires: SystemTime) {
+    match card.store_gba_params(rand, btid, &time::format_utc(expires)) {
+        Ok(true) => log::debug!("GBA_U: B-TID and lifetime written to EF_GBABP"),
+        Ok(false) => log::info!(
+            "GBA_U: B-TID not written to EF_GBABP (the card has none, or already holds a newer bootstrap)"
+        ),
+        Err(e) => log::warn!("GBA_U: {e}"),
+    }
+}
+
+/// Why a cached GBA_U context no longer matches the card (TS 31.102 §4.2.79: EF_GBABP holds the
+/// RAND of the card's last bootstrap and the B-TID the ME wrote for it), or `None` when it does
+/// or the card cannot tell. A RAND without a B-TID (the write after our bootstrap did not
+/// happen) is completed now.
+fn card_mismatch(card: &mut dyn AkaCard, ctx: &BootstrapContext) -> Option<String> {
+    let bp = match card.gba_params() {
+        Ok(Some(bp)) => bp,
+        Ok(None) => return None,
+        Err(e) => {
+            log::warn!("GBA_U: cannot check the card's bootstrap ({e}); using the cached context");
+            return None;
+        }
+    };
+    if bp.rand != ctx.rand {
+        return Some(
+            "the card's EF_GBABP holds another RAND: the card was bootstrapped again since \
+             (another process, state directory or the modem's own GBA)"
+                .into(),
+        );
+    }
+    if bp.btid.is_empty() {
+        write_gba_params(card, &ctx.rand, &ctx.btid, ctx.expires);
+        return None;
+    }
+    if bp.btid != ctx.btid.as_bytes() {
+        return Some(format!(
+            "the card's EF_GBABP names B-TID {:?}, not ours",
+            String::from_utf8_lossy(&bp.btid)
+                .chars()
+                .take(80)
+                .collect::<String>()
+        ));
+    }
+    None
 }
 
 /// A context from the cache or a fresh bootstrap.
@@ -449,11 +501,23 @@ pub fn obtain_context(
     let bsf = (!cache.any_bsf).then_some(cfg.bsf_url.as_str());
     if let Some(ctx) = cache.cache.reusable(&impi, bsf, now, cache.policy)? {
         if wanted_mode.is_none_or(|m| m == ctx.mode) {
-            return Ok(Obtained {
-                context: ctx,
-                bootstrapped: false,
-                round_trips: 0,
-            });
+            let mismatch = match ctx.mode {
+                GbaMode::U => card_mismatch(card, &ctx),
+                GbaMode::Me => None,
+            };
+            match mismatch {
+                None => {
+                    return Ok(Obtained {
+                        context: ctx,
+                        bootstrapped: false,
+                        round_trips: 0,
+                    })
+                }
+                Some(why) => log::info!(
+                    "cached GBA_U context {} not used: {why}; bootstrapping again",
+                    ctx.btid
+                ),
+            }
         }
     }
     let out = bootstrap(card, transport, cfg, now)?;
