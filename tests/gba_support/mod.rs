@@ -484,10 +484,20 @@ impl RecordingRelay {
 
 /// A BSF like [`TestBsf::start_with`] whose subscriber profile is `profile` (text).
 pub fn start_bsf_with_profile(profile: &str, tweak: impl FnOnce(&mut BsfConfig)) -> TestBsf {
+    start_bsf_with_profiles(&[("demo.toml", profile)], tweak)
+}
+
+/// A BSF like [`TestBsf::start_with`] over several profiles: (file name, text).
+pub fn start_bsf_with_profiles(
+    profiles_text: &[(&str, &str)],
+    tweak: impl FnOnce(&mut BsfConfig),
+) -> TestBsf {
     let dir = tempfile::tempdir().expect("tempdir");
     let profiles = dir.path().join("profiles");
     std::fs::create_dir_all(&profiles).expect("mkdir");
-    std::fs::write(profiles.join("demo.toml"), profile).expect("write profile");
+    for (name, text) in profiles_text {
+        std::fs::write(profiles.join(name), text).expect("write profile");
+    }
     let clock = TestClock::new();
     let c2 = clock.clone();
     let mut cfg = BsfConfig::new(
