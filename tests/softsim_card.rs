@@ -428,3 +428,79 @@ fn gba_u_context_survives_an_emulator_restart() {
         .expect("derive after restart");
     assert_eq!(before.expose(), after.expose());
 }
+
+#[test]
+fn gba_files_hold_rand_then_btid_with_the_spec_access_conditions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut u, keys) = demo_card_and_keys(dir.path());
+    let blank = u.read_gba_bp().expect("read").expect("EF_GBABP exists");
+    assert!(blank.rand.is_empty() && blank.btid.is_empty());
+    let av = keys.generate_vector(&[6; 16], 64, &[0x80, 0]);
+    assert!(
+        !u.write_gba_bp(&av.rand, b"x@bsf", b"2030-01-01T00:00:00Z")
+            .expect("write"),
+        "no bootstrap yet: nothing written"
+    );
+    assert!(matches!(
+        u.gba_bootstrap(&av.rand, &av.autn).expect("bootstrap"),
+        GbaBootstrapResult::Success { .. }
+    ));
+    // The card wrote RAND; the B-TID is the ME's to write.
+    let bp = u.read_gba_bp().expect("read").expect("file");
+    assert_eq!((bp.rand.as_slice(), bp.btid.len()), (&av.rand[..], 0));
+    assert!(u
+        .write_gba_bp(&av.rand, b"btid@bsf", b"2030-01-01T00:00:00Z")
+        .expect("write"));
+    let bp = u.read_gba_bp().expect("read").expect("file");
+    assert_eq!(bp.btid, b"btid@bsf");
+    assert_eq!(bp.lifetime, b"2030-01-01T00:00:00Z");
+    assert!(
+        !u.write_gba_bp(&[9; 16], b"other@bsf", b"2030-01-01T00:00:00Z")
+            .expect("write"),
+        "another RAND: refused by the ME side"
+    );
+
+    let cmd = |ins: u8, p1: u8, p2: u8, data: &[u8]| {
+        simbridge::uicc::Command::new(0x00, ins, p1, p2).with_data(data.to_vec())
+    };
+    let sw = |u: &mut Uicc<SoftUsim>, c: simbridge::uicc::Command| u.transceive(&c).expect("sw").sw;
+    // UPDATE ADM files: EF_GBANL, EF_IMSI.
+    for fid in [[0x6F, 0xDA], [0x6F, 0x07]] {
+        assert_eq!(
+            sw(&mut u, cmd(0xA4, 0, 0x04, &fid).with_le(0)),
+            StatusWord::Ok
+        );
+        assert_eq!(
+            sw(&mut u, cmd(0xD6, 0, 0, &[0])),
+            StatusWord::SecurityNotSatisfied,
+            "{fid:02x?}"
+        );
+    }
+    // Past the end of EF_GBABP.
+    assert_eq!(
+        sw(&mut u, cmd(0xA4, 0, 0x04, &[0x6F, 0xD6]).with_le(0)),
+        StatusWord::Ok
+    );
+    assert_eq!(
+        sw(&mut u, cmd(0xD6, 0, 190, &[0; 20])),
+        StatusWord::IncorrectP1P2
+    );
+
+    // UPDATE PIN: without PIN1 verified the card refuses.
+    let text = format!(
+        "{}pin = \"1234\"\n",
+        std::fs::read_to_string(profile_copy(dir.path(), "demo.toml")).expect("demo")
+    );
+    let profile =
+        simbridge::softsim::Profile::parse(&text, Path::new("pin.toml")).expect("profile");
+    let mut card = SoftUsim::from_profile(profile, None).expect("card");
+    let mut apdu = |b: &[u8]| {
+        let r = card.process(b);
+        [r[r.len() - 2], r[r.len() - 1]]
+    };
+    let mut select_usim = vec![0x00, 0xA4, 0x04, 0x0C, 16];
+    select_usim.extend_from_slice(&simbridge::softsim::fs::USIM_AID);
+    assert_eq!(apdu(&select_usim), [0x90, 0x00]);
+    assert_eq!(apdu(&[0x00, 0xA4, 0x00, 0x0C, 2, 0x6F, 0xD6]), [0x90, 0x00]);
+    assert_eq!(apdu(&[0x00, 0xD6, 0x00, 0x11, 1, 0x00]), [0x69, 0x82]);
+}

@@ -1,6 +1,14 @@
 //! HSS/AuC: authentication vectors from a directory of sim-profiles with Milenage, SEQ per
-//! subscriber persisted in the state directory (written before a vector leaves), our own IND
-//! slot, and resynchronisation from AUTS (TS 33.102 §6.3.5).
+//! subscriber persisted in the state directory, our own IND slot, and resynchronisation from AUTS
+//! (TS 33.102 §6.3.5).
+//!
+//! SEQ is reserved in batches of [`SEQ_BATCH`]: the state file holds the highest SEQ that may have
+//! left, written before the first vector of a batch leaves; the others cost no disk write. A
+//! restart continues after the reserved batch, so a SEQ is never issued twice (the unused rest of
+//! a batch is skipped, far inside the card's Δ).
+//!
+//! Ub vectors carry the AMF separation bit (bit 0) cleared: TS 33.102 Annex H reserves it for
+//! E-UTRAN vectors, and GBA is not E-UTRAN.
 
 use super::BsfError;
 use crate::aka::AuthVector;
@@ -16,14 +24,19 @@ use std::path::{Path, PathBuf};
 const DELTA: u64 = 1 << 28;
 /// SQN is 48 bits.
 const SQN_MASK: u64 = 0xFFFF_FFFF_FFFF;
+/// SEQ values reserved per state-file write.
+pub const SEQ_BATCH: u64 = 64;
 
 struct Subscriber {
     profile: Profile,
     /// SEQ of the last vector issued (SQN = SEQ ‖ IND).
     seq_he: u64,
+    /// Highest SEQ reserved on disk: vectors up to it need no write.
+    seq_reserved: u64,
     state_path: PathBuf,
 }
 
+/// On disk: the highest SEQ that may have been issued (the end of the reserved batch).
 #[derive(Serialize, Deserialize)]
 struct SeqState {
     seq_he: u64,
@@ -99,6 +112,7 @@ impl Hss {
             hss.subs.push(Subscriber {
                 profile,
                 seq_he,
+                seq_reserved: seq_he,
                 state_path,
             });
         }
@@ -114,6 +128,34 @@ impl Hss {
     /// Whether `impi` is a subscriber.
     pub fn knows(&self, impi: &str) -> bool {
         self.by_impi.contains_key(impi)
+    }
+
+    /// The subscriber's GBA security setting: whether the BSF runs GBA_U for `impi` (TS 33.220
+    /// §5: decided from the subscription, i.e. the UICC capabilities in the HSS); `false` for an
+    /// unknown IMPI.
+    pub fn gba_u(&self, impi: &str) -> bool {
+        self.profile(impi).is_some_and(|p| p.subscription_gba_u)
+    }
+
+    /// Subscribers whose GBA security setting is GBA_U, out of how many.
+    pub fn gba_u_share(&self) -> (usize, usize) {
+        let u = self
+            .subs
+            .iter()
+            .filter(|s| s.profile.subscription_gba_u)
+            .count();
+        (u, self.subs.len())
+    }
+
+    /// Number of subscribers (profiles).
+    pub fn subscriber_count(&self) -> usize {
+        self.subs.len()
+    }
+
+    /// The AMF of Ub vectors: the first profile's with the separation bit cleared (decoy vectors
+    /// use it too, so they look like real ones).
+    pub fn ub_amf(&self) -> [u8; 2] {
+        self.subs.first().map_or([0, 0], |s| ub_amf(&s.profile.amf))
     }
 
     /// The profile of a subscriber (for the MCC/MNC of the realm, say).
@@ -134,26 +176,32 @@ impl Hss {
         self.subs.get_mut(i).ok_or(BsfError::UnknownImpi)
     }
 
-    fn persist(sub: &Subscriber) -> Result<(), BsfError> {
-        let json = serde_json::to_vec(&SeqState { seq_he: sub.seq_he })
+    fn persist(sub: &Subscriber, seq: u64) -> Result<(), BsfError> {
+        let json = serde_json::to_vec(&SeqState { seq_he: seq })
             .map_err(|e| state_err(&sub.state_path, e))?;
         write_atomic_private(&sub.state_path, &json).map_err(|e| state_err(&sub.state_path, e))
     }
 
-    /// The next vector for `impi` with this RAND: SEQ_HE + 1 in our IND slot, persisted first
-    /// (so a crash never reissues a SQN).
+    /// The next vector for `impi` with this RAND: SEQ_HE + 1 in our IND slot. When it leaves the
+    /// reserved batch, the next batch is written first (so a crash never reissues a SQN).
     pub fn vector(&mut self, impi: &str, rand: &[u8; 16]) -> Result<AuthVector, BsfError> {
         let ind = self.ind;
         let sub = self.sub_mut(impi)?;
         let bits = sub.profile.ind_bits;
         // SEQ has 48 - IND bits; wrap there rather than overflow on a corrupt state file.
-        sub.seq_he = sub.seq_he.wrapping_add(1) & (SQN_MASK >> bits);
-        Self::persist(sub)?;
+        let seq_mask = SQN_MASK >> bits;
+        let next = sub.seq_he.wrapping_add(1) & seq_mask;
+        if next > sub.seq_reserved || next <= sub.seq_he {
+            let reserve = next.saturating_add(SEQ_BATCH - 1).min(seq_mask);
+            Self::persist(sub, reserve)?;
+            sub.seq_reserved = reserve;
+        }
+        sub.seq_he = next;
         let sqn = (sub.seq_he << bits) | (ind & ((1u64 << bits) - 1));
         Ok(sub
             .profile
             .keys
-            .generate_vector(rand, sqn, &sub.profile.amf))
+            .generate_vector(rand, sqn, &ub_amf(&sub.profile.amf)))
     }
 
     /// Resynchronisation (TS 33.102 §6.3.5): recover SQN_MS from AUTS with the RAND it answers,
@@ -173,11 +221,17 @@ impl Hss {
             sub.seq_he
         );
         if !acceptable {
+            Self::persist(sub, seq_ms)?;
             sub.seq_he = seq_ms;
-            Self::persist(sub)?;
+            sub.seq_reserved = seq_ms;
         }
         Ok(())
     }
+}
+
+/// AMF with the separation bit (bit 0, the most significant) cleared: not an E-UTRAN vector.
+fn ub_amf(amf: &[u8; 2]) -> [u8; 2] {
+    [amf[0] & 0x7F, amf[1]]
 }
 
 #[cfg(test)]
@@ -218,18 +272,44 @@ mod tests {
         assert!(hss.knows(IMPI) && hss.knows("isim@ims.example") && !hss.knows("x@y"));
         let rand = [5u8; 16];
         let keys = hss.profile(IMPI).expect("profile").keys.clone();
-        // Profile SQN 0x40 = SEQ 2; the first vector is SEQ 3 in IND slot 3.
+        // Profile SQN 0x40 = SEQ 2; the first vector is SEQ 3 in IND slot 3, with the profile's
+        // AMF 8000 minus the separation bit (TS 33.102 Annex H: not an E-UTRAN vector).
         let v = hss.vector(IMPI, &rand).expect("vector");
         assert_eq!(
             v.autn,
-            keys.generate_vector(&rand, (3 << 5) | 3, &[0x80, 0]).autn
+            keys.generate_vector(&rand, (3 << 5) | 3, &[0x00, 0]).autn
         );
-        // Persisted: a reloaded HSS continues at SEQ 4.
+        assert_eq!(v.autn[6] & 0x80, 0, "AMF separation bit 0");
+        // The next vectors of the batch write nothing; the state file holds the batch's end.
+        let state_file = s.join("hss").join("001010123456789.json");
+        let before = std::fs::metadata(&state_file)
+            .expect("state")
+            .modified()
+            .expect("mtime");
+        let text = std::fs::read_to_string(&state_file).expect("state");
+        for seq in 4..=10u64 {
+            let v = hss.vector(IMPI, &rand).expect("vector");
+            assert_eq!(
+                v.autn,
+                keys.generate_vector(&rand, (seq << 5) | 3, &[0x00, 0]).autn
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&state_file).expect("state"), text);
+        assert_eq!(
+            std::fs::metadata(&state_file)
+                .expect("state")
+                .modified()
+                .expect("mtime"),
+            before
+        );
+        assert!(text.contains(&format!("{}", 3 + SEQ_BATCH - 1)), "{text}");
+        // Persisted: a reloaded HSS continues after the reserved batch, never reissuing a SEQ.
         let mut hss = Hss::load(&p, &s, 3).expect("reload");
         let v = hss.vector(IMPI, &rand).expect("vector");
         assert_eq!(
             v.autn,
-            keys.generate_vector(&rand, (4 << 5) | 3, &[0x80, 0]).autn
+            keys.generate_vector(&rand, ((3 + SEQ_BATCH) << 5) | 3, &[0x00, 0])
+                .autn
         );
         // The card is at SEQ 1000: AUTS moves SEQ_HE there, the next vector is SEQ 1001.
         let auts = keys.build_auts(&rand, 1000 << 5);
@@ -237,7 +317,7 @@ mod tests {
         let v = hss.vector(IMPI, &rand).expect("vector");
         assert_eq!(
             v.autn,
-            keys.generate_vector(&rand, (1001 << 5) | 3, &[0x80, 0])
+            keys.generate_vector(&rand, (1001 << 5) | 3, &[0x00, 0])
                 .autn
         );
         // A card behind us (SEQ 10 < 1001) needs no change.
@@ -246,7 +326,7 @@ mod tests {
         let v = hss.vector(IMPI, &rand).expect("vector");
         assert_eq!(
             v.autn,
-            keys.generate_vector(&rand, (1002 << 5) | 3, &[0x80, 0])
+            keys.generate_vector(&rand, (1002 << 5) | 3, &[0x00, 0])
                 .autn
         );
         assert!(matches!(

@@ -6,6 +6,7 @@
 
 use super::GbaError;
 use crate::secret::{Secret, SecretVec};
+pub use crate::uicc::gba_files::GbaBp;
 
 /// The outcome of one AUTHENTICATE.
 #[derive(Debug)]
@@ -42,4 +43,23 @@ pub trait AkaCard {
 
     /// AUTHENTICATE in the GBA context, NAF derivation mode: the card returns Ks_ext_NAF.
     fn gba_naf_derive(&mut self, naf_id: &[u8], impi: &str) -> Result<Secret<32>, GbaError>;
+
+    /// GBA_U: EF_GBABP (RAND of the card's last GBA bootstrap, B-TID, lifetime) as the card holds
+    /// it; `Ok(None)` when the card keeps none or this card cannot tell (the default).
+    fn gba_params(&mut self) -> Result<Option<GbaBp>, GbaError> {
+        Ok(None)
+    }
+
+    /// GBA_U: writes B-TID and key lifetime into EF_GBABP beside the card's RAND, which must be
+    /// `rand`; `Ok(false)` when nothing was written (another RAND on the card, no EF_GBABP, or a
+    /// card that cannot; the default).
+    fn store_gba_params(
+        &mut self,
+        rand: &[u8; 16],
+        btid: &str,
+        lifetime: &str,
+    ) -> Result<bool, GbaError> {
+        let _ = (rand, btid, lifetime);
+        Ok(false)
+    }
 }

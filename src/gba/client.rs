@@ -21,6 +21,44 @@ use crate::secret::{Secret, SecretVec};
 use base64::Engine;
 use std::time::SystemTime;
 
+/// Product token a UE sends in User-Agent on every Ub request (TS 33.220 §4.5.2: "A UE shall
+/// always include the product token "3gpp-gba-tmpi" in the user agent request-header field when
+/// communicating over Ub"); a BSF that supports TMPI answers with it in its Server header.
+pub const TOKEN_TMPI: &str = "3gpp-gba-tmpi";
+/// Product token of a UE that bootstraps in GBA_U (TS 24.109 §4.3). Our BSF also puts it in its
+/// Server header when the subscription makes it run GBA_U (see [`bsf_gba_u`]).
+pub const TOKEN_UICC: &str = "3gpp-gba-uicc";
+
+/// The product tokens of a Server header (`product[/version]` tokens, comments in parentheses
+/// dropped). Empty when the header is absent.
+pub fn server_tokens(resp: &HttpResponse) -> Vec<&str> {
+    let Some(v) = resp.header("server") else {
+        return Vec::new();
+    };
+    let mut depth = 0usize;
+    v.split(|c: char| {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        c.is_whitespace() || c == '(' || c == ')' || depth > 0
+    })
+    .filter(|t| !t.is_empty())
+    .collect()
+}
+
+/// What the BSF says it decided for this subscriber, from its Server header: `Some(true)` GBA_U,
+/// `Some(false)` GBA_ME, `None` when it does not say (no header, or no `3gpp-gba-tmpi` token: a
+/// BSF that does not state Ub tokens). TS 33.220 §5 leaves the choice to the BSF (from the
+/// user's GBA security settings) and keeps the Ub messages identical, so this header is the only
+/// place a BSF can tell; a BSF that does not is taken to follow the card's capability.
+pub fn bsf_gba_u(resp: &HttpResponse) -> Option<bool> {
+    let tokens = server_tokens(resp);
+    let has = |t: &str| tokens.iter().any(|x| x.eq_ignore_ascii_case(t));
+    has(TOKEN_TMPI).then(|| has(TOKEN_UICC))
+}
+
 /// Which GBA flavour to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GbaModeChoice {
@@ -146,6 +184,87 @@ fn read_challenge(resp: &HttpResponse) -> Result<(Challenge, [u8; 16], [u8; 16])
     Ok((ch, rand, autn))
 }
 
+/// The mode to run AKA in once the BSF's challenge says what the subscription decided
+/// ([`bsf_gba_u`]): `Auto` follows it (GBA_U only on a card that supports it); an explicit choice
+/// stays, with a WARN when the BSF disagrees; a BSF that says nothing leaves the mode alone.
+fn follow_bsf(
+    mode: GbaMode,
+    choice: GbaModeChoice,
+    card_gba_u: bool,
+    bsf: Option<bool>,
+) -> GbaMode {
+    let Some(bsf_u) = bsf else {
+        return mode;
+    };
+    let wanted = if bsf_u { GbaMode::U } else { GbaMode::Me };
+    if wanted == mode {
+        return mode;
+    }
+    match choice {
+        GbaModeChoice::Auto if bsf_u && !card_gba_u => {
+            log::warn!(
+                "Ub: the subscription says GBA_U but the card does not support it; running GBA_ME"
+            );
+            GbaMode::Me
+        }
+        GbaModeChoice::Auto => {
+            log::info!(
+                "Ub: the BSF runs {} for this subscription; the card bootstraps in it",
+                wanted.as_str()
+            );
+            wanted
+        }
+        GbaModeChoice::Me | GbaModeChoice::U => {
+            log::warn!(
+                "Ub: the BSF runs {} for this subscription but {} was asked for; keeping it",
+                wanted.as_str(),
+                mode.as_str()
+            );
+            mode
+        }
+    }
+}
+
+/// Checks the 200 OK's Authentication-Info. Missing: accepted with a WARN (RFC 2617 makes the
+/// header optional, and some BSFs leave it out; the B-TID is then unauthenticated, but a forged
+/// one only makes the NAF refuse the key, since the keys come from RES). Present: `rspauth` must
+/// verify, in the qop=auth-int form (covers the body) or the qop=auth form (does not; WARN), and
+/// an echoed `cnonce` must be ours.
+fn verify_rspauth(
+    ok: &HttpResponse,
+    input: &DigestInput<'_>,
+    password: &[u8],
+    cnonce: &str,
+) -> Result<(), GbaError> {
+    let Some(info) = ok.header("authentication-info") else {
+        log::warn!(
+            "Ub: the BSF's 200 OK has no Authentication-Info, so it did not prove it knows RES; \
+             accepting the bootstrap (the NAF will refuse the key if the answer was forged)"
+        );
+        return Ok(());
+    };
+    let params = digest::parse_authentication_info(info)?;
+    let got = digest::param(&params, "rspauth").ok_or_else(|| {
+        GbaError::BsfNotAuthenticated("Authentication-Info without rspauth".into())
+    })?;
+    if digest::param(&params, "cnonce").is_some_and(|c| c != cnonce) {
+        return Err(GbaError::BsfNotAuthenticated("cnonce not echoed".into()));
+    }
+    let qop = digest::param(&params, "qop").unwrap_or(digest::QOP_AUTH_INT);
+    let int_ok = !qop.eq_ignore_ascii_case(digest::QOP_AUTH)
+        && digest::digests_equal(got, &digest::rspauth(input, password, &ok.body));
+    if int_ok {
+        return Ok(());
+    }
+    if digest::digests_equal(got, &digest::rspauth_auth(input, password)) {
+        log::warn!("Ub: the BSF's rspauth is in the qop=auth form: it proves the BSF knew RES but does not cover the body");
+        return Ok(());
+    }
+    Err(GbaError::BsfNotAuthenticated(
+        "rspauth does not verify".into(),
+    ))
+}
+
 /// Runs one bootstrap against the BSF. `now` is only used to check the lifetime it gives.
 pub fn bootstrap(
     card: &mut dyn AkaCard,
@@ -154,15 +273,15 @@ pub fn bootstrap(
     now: SystemTime,
 ) -> Result<UbOutcome, GbaError> {
     let impi = card.impi();
-    let mode = match cfg.mode {
+    let mut mode = match cfg.mode {
         GbaModeChoice::Auto if card.supports_gba_u() => GbaMode::U,
         GbaModeChoice::Auto | GbaModeChoice::Me => GbaMode::Me,
         GbaModeChoice::U => GbaMode::U,
     };
     let (host, uri) = split_url(&cfg.bsf_url)?;
     let user_agent = match mode {
-        GbaMode::Me => format!("{} 3gpp-gba", cfg.product),
-        GbaMode::U => format!("{} 3gpp-gba 3gpp-gba-uicc", cfg.product),
+        GbaMode::Me => format!("{} {TOKEN_TMPI}", cfg.product),
+        GbaMode::U => format!("{} {TOKEN_TMPI} {TOKEN_UICC}", cfg.product),
     };
     let mut round_trips = 0u32;
     let mut send = |creds: &Credentials| -> Result<HttpResponse, GbaError> {
@@ -181,10 +300,16 @@ pub fn bootstrap(
         ..Default::default()
     };
     let mut resp = send(&first)?;
+    if server_tokens(&resp).is_empty() {
+        log::debug!("Ub: the BSF sends no Server product tokens");
+    } else if bsf_gba_u(&resp).is_none() {
+        log::debug!("Ub: the BSF does not announce {TOKEN_TMPI}");
+    }
     let mut resyncs = 0u32;
     let mut stale_retries = 0u32;
     loop {
         let (ch, rand, autn) = read_challenge(&resp)?;
+        mode = follow_bsf(mode, cfg.mode, card.supports_gba_u(), bsf_gba_u(&resp));
         let result = match mode {
             GbaMode::Me => card.authenticate(&rand, &autn)?,
             GbaMode::U => card.gba_bootstrap(&rand, &autn)?,
@@ -250,23 +375,9 @@ pub fn bootstrap(
                         reason: short(&ok.body),
                     });
                 }
-                let info = ok.header("authentication-info").ok_or_else(|| {
-                    GbaError::BsfNotAuthenticated("200 OK without Authentication-Info".into())
-                })?;
-                let params = digest::parse_authentication_info(info)?;
-                let got = digest::param(&params, "rspauth")
-                    .ok_or_else(|| GbaError::BsfNotAuthenticated("no rspauth".into()))?;
-                let want = digest::rspauth(&input, res.expose(), &ok.body);
-                if !digest::digests_equal(got, &want) {
-                    return Err(GbaError::BsfNotAuthenticated(
-                        "rspauth does not verify".into(),
-                    ));
-                }
-                if digest::param(&params, "cnonce").is_some_and(|c| c != cnonce) {
-                    return Err(GbaError::BsfNotAuthenticated("cnonce not echoed".into()));
-                }
+                verify_rspauth(&ok, &input, res.expose(), &cnonce)?;
                 let body = BootstrappingInfo::parse(&ok.body)?;
-                let expires = time::parse_utc(&body.lifetime)?;
+                let expires = time::parse_xs_datetime(&body.lifetime)?;
                 if expires <= now {
                     return Err(GbaError::AlreadyExpired(body.lifetime));
                 }
@@ -276,6 +387,11 @@ pub fn bootstrap(
                     }
                     GbaMode::U => None,
                 };
+                if mode == GbaMode::U {
+                    // TS 33.220 Annex G: the ME stores B-TID and lifetime on the card, so any
+                    // later user of the card can tell which bootstrap its Ks belongs to.
+                    write_gba_params(card, &rand, &body.btid, expires);
+                }
                 let context = BootstrapContext {
                     btid: body.btid,
                     rand,
@@ -294,6 +410,53 @@ pub fn bootstrap(
             }
         }
     }
+}
+
+/// Writes B-TID and lifetime into EF_GBABP; a card that refuses only costs the later check.
+fn write_gba_params(card: &mut dyn AkaCard, rand: &[u8; 16], btid: &str, expires: SystemTime) {
+    match card.store_gba_params(rand, btid, &time::format_utc(expires)) {
+        Ok(true) => log::debug!("GBA_U: B-TID and lifetime written to EF_GBABP"),
+        Ok(false) => log::info!(
+            "GBA_U: B-TID not written to EF_GBABP (the card has none, or already holds a newer bootstrap)"
+        ),
+        Err(e) => log::warn!("GBA_U: {e}"),
+    }
+}
+
+/// Why a cached GBA_U context no longer matches the card (TS 31.102 §4.2.79: EF_GBABP holds the
+/// RAND of the card's last bootstrap and the B-TID the ME wrote for it), or `None` when it does
+/// or the card cannot tell. A RAND without a B-TID (the write after our bootstrap did not
+/// happen) is completed now.
+fn card_mismatch(card: &mut dyn AkaCard, ctx: &BootstrapContext) -> Option<String> {
+    let bp = match card.gba_params() {
+        Ok(Some(bp)) => bp,
+        Ok(None) => return None,
+        Err(e) => {
+            log::warn!("GBA_U: cannot check the card's bootstrap ({e}); using the cached context");
+            return None;
+        }
+    };
+    if bp.rand != ctx.rand {
+        return Some(
+            "the card's EF_GBABP holds another RAND: the card was bootstrapped again since \
+             (another process, state directory or the modem's own GBA)"
+                .into(),
+        );
+    }
+    if bp.btid.is_empty() {
+        write_gba_params(card, &ctx.rand, &ctx.btid, ctx.expires);
+        return None;
+    }
+    if bp.btid != ctx.btid.as_bytes() {
+        return Some(format!(
+            "the card's EF_GBABP names B-TID {:?}, not ours",
+            String::from_utf8_lossy(&bp.btid)
+                .chars()
+                .take(80)
+                .collect::<String>()
+        ));
+    }
+    None
 }
 
 /// A context from the cache or a fresh bootstrap.
@@ -338,11 +501,23 @@ pub fn obtain_context(
     let bsf = (!cache.any_bsf).then_some(cfg.bsf_url.as_str());
     if let Some(ctx) = cache.cache.reusable(&impi, bsf, now, cache.policy)? {
         if wanted_mode.is_none_or(|m| m == ctx.mode) {
-            return Ok(Obtained {
-                context: ctx,
-                bootstrapped: false,
-                round_trips: 0,
-            });
+            let mismatch = match ctx.mode {
+                GbaMode::U => card_mismatch(card, &ctx),
+                GbaMode::Me => None,
+            };
+            match mismatch {
+                None => {
+                    return Ok(Obtained {
+                        context: ctx,
+                        bootstrapped: false,
+                        round_trips: 0,
+                    })
+                }
+                Some(why) => log::info!(
+                    "cached GBA_U context {} not used: {why}; bootstrapping again",
+                    ctx.btid
+                ),
+            }
         }
     }
     let out = bootstrap(card, transport, cfg, now)?;

@@ -10,6 +10,8 @@ use md5::{Digest, Md5};
 pub const ALGORITHM: &str = "AKAv1-MD5";
 /// The quality of protection used on Ub (integrity of the message body).
 pub const QOP_AUTH_INT: &str = "auth-int";
+/// qop "auth" (RFC 2617): the response digest does not cover a body.
+pub const QOP_AUTH: &str = "auth";
 
 /// Most parameters accepted in one header (a defence against absurd input).
 const MAX_PARAMS: usize = 32;
@@ -332,6 +334,27 @@ pub fn request_digest(
 /// response body, so it also protects the bootstrapping XML.
 pub fn rspauth(i: &DigestInput<'_>, password: &[u8], response_body: &[u8]) -> String {
     with_ha2(i, password, "", response_body)
+}
+
+/// `rspauth` in the qop=auth form (RFC 2617 §3.2.3 with qop "auth": HA2 = MD5(":" uri), the body
+/// not covered). Some BSFs compute this one even after an auth-int exchange; it still proves the
+/// BSF knew RES.
+pub fn rspauth_auth(i: &DigestInput<'_>, password: &[u8]) -> String {
+    let ha2 = md5_hex(&[b":", i.uri.as_bytes()]);
+    let h1 = ha1(i, password);
+    md5_hex(&[
+        h1.as_bytes(),
+        b":",
+        i.nonce.as_bytes(),
+        b":",
+        i.nc.as_bytes(),
+        b":",
+        i.cnonce.as_bytes(),
+        b":",
+        QOP_AUTH.as_bytes(),
+        b":",
+        ha2.as_bytes(),
+    ])
 }
 
 /// Constant-time comparison of two digests (hex, case-insensitive).

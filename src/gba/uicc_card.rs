@@ -1,7 +1,7 @@
 //! [`AkaCard`] for the `uicc` layer, so the Ub client runs on every card source (software USIM,
 //! PC/SC reader, modem).
 
-use super::card::{AkaCard, CardAka};
+use super::card::{AkaCard, CardAka, GbaBp};
 use super::{kdf, GbaError};
 use crate::card::CardChannel;
 use crate::secret::Secret;
@@ -37,5 +37,26 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
 
     fn gba_naf_derive(&mut self, naf_id: &[u8], impi: &str) -> Result<Secret<32>, GbaError> {
         Uicc::gba_naf_derive(self, naf_id, impi).map_err(|e| GbaError::Card(e.to_string()))
+    }
+
+    fn gba_params(&mut self) -> Result<Option<GbaBp>, GbaError> {
+        if !Uicc::supports_gba_u(self) {
+            return Ok(None);
+        }
+        self.read_gba_bp()
+            .map_err(|e| GbaError::Card(format!("reading EF_GBABP: {e}")))
+    }
+
+    fn store_gba_params(
+        &mut self,
+        rand: &[u8; 16],
+        btid: &str,
+        lifetime: &str,
+    ) -> Result<bool, GbaError> {
+        if !Uicc::supports_gba_u(self) {
+            return Ok(false);
+        }
+        self.write_gba_bp(rand, btid.as_bytes(), lifetime.as_bytes())
+            .map_err(|e| GbaError::Card(format!("writing EF_GBABP: {e}")))
     }
 }

@@ -1,9 +1,11 @@
 //! The Ub 200 OK body, `application/vnd.3gpp.bsf+xml` (TS 24.109 Annex C): `<BootstrappingInfo
 //! xmlns="uri:3gpp-gba"><btid>…</btid><lifetime>…</lifetime></BootstrappingInfo>`.
 //!
-//! A small hand-written reader rather than `quick-xml`: the body has two text elements, the reader
-//! needs no namespace handling beyond ignoring prefixes, and it refuses DTDs (so no entity
-//! expansion) and oversized input — less code to trust than a general parser for two strings.
+//! Read with `roxmltree` (0.21), a small, well-kept, read-only XML parser without dependencies:
+//! it handles character references, CDATA, comments and namespace prefixes as XML 1.0 says, and
+//! refuses a DTD by default, so no entity is ever expanded (no "billion laughs").
+//! Tolerant where the schema lets a BSF vary: any namespace (or none) on the elements, whitespace
+//! around the values, unknown elements (an `Extension`) ignored.
 
 use super::GbaError;
 
@@ -27,35 +29,6 @@ fn escape(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-fn unescape(s: &str) -> Result<String, GbaError> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find('&') {
-        out.push_str(rest.get(..i).unwrap_or_default());
-        let tail = rest.get(i..).unwrap_or_default();
-        let end = tail
-            .find(';')
-            .ok_or_else(|| GbaError::BadXml("unterminated entity".into()))?;
-        let ent = tail.get(1..end).unwrap_or_default();
-        out.push(match ent {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                return Err(GbaError::BadXml(format!(
-                    "unsupported entity &{};",
-                    ent.chars().take(16).collect::<String>()
-                )))
-            }
-        });
-        rest = tail.get(end + 1..).unwrap_or_default();
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
 impl BootstrappingInfo {
     /// Renders the body a BSF sends.
     pub fn to_xml(&self) -> String {
@@ -66,7 +39,8 @@ impl BootstrappingInfo {
         )
     }
 
-    /// Reads `btid` and `lifetime` from a body; other elements (e.g. `Extension`) are ignored.
+    /// Reads `btid` and `lifetime` (children of the root `BootstrappingInfo`) from a body; other
+    /// elements are ignored.
     pub fn parse(body: &[u8]) -> Result<Self, GbaError> {
         if body.len() > MAX_BODY {
             return Err(GbaError::BadXml(format!(
@@ -75,77 +49,32 @@ impl BootstrappingInfo {
             )));
         }
         let text = std::str::from_utf8(body).map_err(|_| GbaError::BadXml("not UTF-8".into()))?;
-        let (mut btid, mut lifetime, mut root) = (None, None, None);
-        let mut rest = text;
-        // Text of the element opened last, when it is one we want.
-        let mut open: Option<(&str, usize)> = None;
-        let mut consumed = 0usize;
-        while let Some(lt) = rest.find('<') {
-            let after = rest.get(lt + 1..).unwrap_or_default();
-            let gt = after
-                .find('>')
-                .ok_or_else(|| GbaError::BadXml("unterminated tag".into()))?;
-            let tag = after.get(..gt).unwrap_or_default();
-            let tag_start = consumed + lt;
-            let next = lt + 1 + gt + 1;
-            if tag.starts_with('!') {
-                if tag.starts_with("!--") {
-                    // Comment: skip to "-->" (it may contain '>').
-                    let end = rest
-                        .get(lt..)
-                        .and_then(|r| r.find("-->"))
-                        .ok_or_else(|| GbaError::BadXml("unterminated comment".into()))?;
-                    consumed += lt + end + 3;
-                    rest = rest.get(lt + end + 3..).unwrap_or_default();
-                    continue;
-                }
-                return Err(GbaError::BadXml("DTD or CDATA not accepted".into()));
-            }
-            if !tag.starts_with('?') {
-                let closing = tag.starts_with('/');
-                let name = tag
-                    .trim_start_matches('/')
-                    .split(|c: char| c.is_whitespace() || c == '/')
-                    .next()
-                    .unwrap_or_default();
-                let local = name.rsplit(':').next().unwrap_or_default();
-                if closing {
-                    if let Some((want, start)) = open.take() {
-                        if want == local {
-                            let inner = text.get(start..tag_start).unwrap_or_default();
-                            let v = unescape(inner.trim())?;
-                            match local {
-                                "btid" => btid = Some(v),
-                                _ => lifetime = Some(v),
-                            }
-                        }
-                    }
-                } else {
-                    if root.is_none() {
-                        root = Some(local.to_string());
-                    }
-                    if matches!(local, "btid" | "lifetime") && !tag.ends_with('/') {
-                        open = Some((
-                            if local == "btid" { "btid" } else { "lifetime" },
-                            consumed + next,
-                        ));
-                    } else {
-                        open = None;
-                    }
-                }
-            }
-            consumed += next;
-            rest = rest.get(next..).unwrap_or_default();
-        }
-        if root.as_deref() != Some("BootstrappingInfo") {
+        let doc = roxmltree::Document::parse(text).map_err(|e| GbaError::BadXml(e.to_string()))?;
+        let root = doc.root_element();
+        if root.tag_name().name() != "BootstrappingInfo" {
             return Err(GbaError::BadXml(
                 "root element is not BootstrappingInfo".into(),
             ));
         }
-        let btid = btid
+        let value = |name: &str| {
+            root.children()
+                .find(|n| n.is_element() && n.tag_name().name() == name)
+                .map(|n| {
+                    // Text and CDATA pieces, in order (roxmltree resolves references).
+                    n.descendants()
+                        .filter(|d| d.is_text())
+                        .filter_map(|d| d.text())
+                        .collect::<String>()
+                        .trim()
+                        .to_string()
+                })
+        };
+        let btid = value("btid")
             .filter(|b| !b.is_empty())
             .ok_or_else(|| GbaError::BadXml("no btid".into()))?;
-        let lifetime = lifetime.ok_or_else(|| GbaError::BadXml("no lifetime".into()))?;
+        let lifetime = value("lifetime")
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| GbaError::BadXml("no lifetime".into()))?;
         Ok(Self { btid, lifetime })
     }
 }
@@ -179,6 +108,17 @@ mod tests {
     }
 
     #[test]
+    fn character_references_and_cdata_are_read() {
+        let body = b"<BootstrappingInfo xmlns=\"uri:3gpp-gba\"><btid>&#x41;B&#67;&lt;@bsf</btid><lifetime><![CDATA[2020-10-28T23:36:26]]>Z</lifetime></BootstrappingInfo>";
+        let info = BootstrappingInfo::parse(body).expect("valid");
+        assert_eq!(info.btid, "ABC<@bsf");
+        assert_eq!(info.lifetime, "2020-10-28T23:36:26Z");
+        // No namespace at all, and an unknown root-level namespace, are fine too.
+        let plain = b"<BootstrappingInfo><btid><![CDATA[x@y]]></btid><lifetime>2020-10-28T23:36:26</lifetime></BootstrappingInfo>";
+        assert_eq!(BootstrappingInfo::parse(plain).expect("plain").btid, "x@y");
+    }
+
+    #[test]
     fn rejects_bad_bodies() {
         for body in [
             &b""[..],
@@ -189,6 +129,7 @@ mod tests {
             b"<BootstrappingInfo><btid>x&unknown;</btid><lifetime>y</lifetime></BootstrappingInfo>",
             b"<BootstrappingInfo><btid",
             b"\xff\xfe",
+            b"<BootstrappingInfo><btid>x</btid><lifetime> </lifetime></BootstrappingInfo>",
         ] {
             assert!(BootstrappingInfo::parse(body).is_err(), "{}", String::from_utf8_lossy(body));
         }

@@ -1,5 +1,5 @@
 //! The software USIM's file system: MF with EF_DIR and EF_ICCID, the USIM ADF (EF_IMSI, EF_AD,
-//! EF_UST, EF_GBABP) and, when the profile has an IMPI, the ISIM ADF (EF_IMPI, EF_IST).
+//! EF_UST, EF_GBABP, EF_GBANL) and, when the profile has an IMPI, the ISIM ADF (EF_IMPI, EF_IST).
 
 use super::profile::Profile;
 use crate::uicc::files::{self, fid, AppTemplate};
@@ -40,7 +40,18 @@ pub struct Ef {
     pub body: EfBody,
     /// Whether reading needs PIN1 (when PIN1 is enabled).
     pub pin_protected: bool,
+    /// Whether the ME may update it (access condition UPDATE PIN); `false` is UPDATE ADM, which
+    /// the ME never holds.
+    pub update_pin: bool,
 }
+
+/// Size of EF_GBABP: RAND (1 + 16), a B-TID of up to 128 bytes and a lifetime of up to 50
+/// (with their length bytes); a real card's file is sized by its issuer the same way.
+pub const GBABP_SIZE: usize = 1 + 16 + 1 + 128 + 1 + 50;
+/// EF_GBANL: records and their length (a NAF_ID of a long FQDN + Ua id, and a B-TID).
+pub const GBANL_RECORDS: usize = 8;
+/// Record length of EF_GBANL.
+pub const GBANL_RECORD_LEN: usize = 200;
 
 /// USIM AID used by the software USIM (RID + 1002 + a made-up provider part).
 pub const USIM_AID: [u8; 16] = [
@@ -87,6 +98,7 @@ impl FileSystem {
             fid,
             body,
             pin_protected,
+            update_pin: false,
         };
         let mut efs = vec![
             ef(
@@ -132,11 +144,21 @@ impl FileSystem {
             ),
         ];
         if p.gba_u {
-            // EF_GBABP: Lrand RAND Lbtid B-TID Llifetime lifetime; empty until a bootstrap.
+            // TS 31.102 §4.2.79: READ PIN, UPDATE PIN; empty (zero lengths) until a bootstrap.
+            let mut gbabp = vec![0x00, 0x00, 0x00];
+            gbabp.resize(GBABP_SIZE, 0xFF);
+            efs.push(Ef {
+                update_pin: true,
+                ..ef(Df::Usim, fid::EF_GBABP, EfBody::Transparent(gbabp), true)
+            });
+            // §4.2.83: READ PIN, UPDATE ADM: the card itself records each NAF derivation.
             efs.push(ef(
                 Df::Usim,
-                fid::EF_GBABP,
-                EfBody::Transparent(vec![0x00, 0x00, 0x00]),
+                fid::EF_GBANL,
+                EfBody::Records {
+                    len: GBANL_RECORD_LEN,
+                    records: vec![vec![0xFF; GBANL_RECORD_LEN]; GBANL_RECORDS],
+                },
                 true,
             ));
         }
@@ -167,6 +189,16 @@ impl FileSystem {
             .iter()
             .position(|e| e.df == df && e.fid == fid)
             .or_else(|| self.efs.iter().position(|e| e.df == Df::Mf && e.fid == fid))
+    }
+
+    /// Mutable access to an EF of `df` by FID.
+    pub fn ef_mut(&mut self, df: Df, fid: u16) -> Option<&mut Ef> {
+        self.efs.iter_mut().find(|e| e.df == df && e.fid == fid)
+    }
+
+    /// An EF of `df` by FID.
+    pub fn ef(&self, df: Df, fid: u16) -> Option<&Ef> {
+        self.efs.iter().find(|e| e.df == df && e.fid == fid)
     }
 
     /// Mutable access to an EF by index.

@@ -27,6 +27,10 @@ pub struct Profile {
     pub pin: Option<String>,
     /// Whether the card supports the GBA_U security context (UST service 68).
     pub gba_u: bool,
+    /// The subscriber's GBA security setting at the HSS (the UICC type of the GBA user security
+    /// settings, TS 33.220 §4.4.7): whether the BSF runs GBA_U for this subscriber. Profile key
+    /// `subscription_gba_u`; without it, the card's capability (`gba_u`).
+    pub subscription_gba_u: bool,
     /// IND length of the SQN array.
     pub ind_bits: u8,
 }
@@ -85,6 +89,7 @@ const KNOWN_KEYS: &[&str] = &[
     "impi",
     "pin",
     "gba_u",
+    "subscription_gba_u",
     "ind_bits",
     "description",
 ];
@@ -221,6 +226,7 @@ impl Profile {
             None => None,
         };
         let gba_u = r.bool("gba_u")?.unwrap_or(false);
+        let subscription_gba_u = r.bool("subscription_gba_u")?.unwrap_or(gba_u);
         let ind_bits = match r.int("ind_bits")? {
             None => 5,
             Some(n @ 0..=10) => n as u8,
@@ -240,6 +246,7 @@ impl Profile {
             impi,
             pin,
             gba_u,
+            subscription_gba_u,
             ind_bits,
         })
     }

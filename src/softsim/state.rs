@@ -22,6 +22,12 @@ pub struct CardState {
     /// The GBA_U context (Ks and RAND, hex), which a real card keeps in non-volatile memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gba_u: Option<GbaUState>,
+    /// EF_GBABP as the card holds it (hex), once written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gbabp: Option<String>,
+    /// EF_GBANL records (hex), once written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gbanl: Vec<String>,
 }
 
 /// Persisted GBA_U context.
@@ -71,6 +77,8 @@ impl CardState {
             sqn,
             pin_tries,
             gba_u: None,
+            gbabp: None,
+            gbanl: Vec::new(),
         }
     }
 

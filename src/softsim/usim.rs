@@ -1,4 +1,5 @@
-//! The software USIM's command processor: SELECT, READ BINARY/RECORD, GET RESPONSE, VERIFY,
+//! The software USIM's command processor: SELECT, READ BINARY/RECORD, UPDATE BINARY (EF_GBABP),
+//! GET RESPONSE, VERIFY,
 //! AUTHENTICATE (3G and GBA contexts), MANAGE CHANNEL and STATUS, with T=0 behaviour (61xx for
 //! case-4 answers, 6Cxx for a wrong Le) so the host's procedure-byte handling is exercised.
 
@@ -10,6 +11,8 @@ use crate::aka::{self, SqnArray, SqnCheck, SqnPolicy};
 use crate::card::{CardChannel, CardError};
 use crate::uicc::apdu::{ApduError, Command, Response};
 use crate::uicc::auth;
+use crate::uicc::files::fid;
+use crate::uicc::gba_files::{self, GbaBp};
 use crate::uicc::sw::StatusWord as Sw;
 use std::path::{Path, PathBuf};
 
@@ -78,7 +81,8 @@ impl SoftUsim {
             };
             CardState::new(SqnArray::new(policy, profile.sqn), PIN_TRIES)
         });
-        let fs = FileSystem::from_profile(&profile);
+        let mut fs = FileSystem::from_profile(&profile);
+        restore_gba_files(&mut fs, &state);
         let mut gba = GbaU::default();
         if let Some(g) = &state.gba_u {
             let ks = hex::decode(&g.ks)
@@ -164,6 +168,7 @@ impl SoftUsim {
             0xB2 => self.read_record(ch, &cmd),
             0xC0 => return self.get_response(ch, &cmd),
             0x20 => self.verify(&cmd),
+            0xD6 => self.update_binary(ch, &cmd),
             0x88 => self.authenticate(ch, &cmd),
             0x70 => self.manage_channel(&cmd),
             0xF2 => self.status(ch),
@@ -356,6 +361,108 @@ impl SoftUsim {
         }
     }
 
+    /// UPDATE BINARY on the current transparent EF, where the access condition is UPDATE PIN
+    /// (UPDATE ADM files answer 6982: the ME never holds ADM). Persisted before the answer.
+    fn update_binary(&mut self, ch: usize, cmd: &Command) -> Answer {
+        if cmd.p1 & 0x80 != 0 {
+            return Err(Sw::IncorrectP1P2); // short-FID addressing is not supported
+        }
+        let offset = usize::from(u16::from_be_bytes([cmd.p1, cmd.p2]));
+        let idx = self
+            .channels
+            .get(ch)
+            .and_then(|c| c.ef)
+            .ok_or(Sw::NoEfSelected)?;
+        let pin_required = self.pin_required();
+        let ef = self.fs.get_mut(idx).ok_or(Sw::NoEfSelected)?;
+        if !ef.update_pin || pin_required {
+            return Err(Sw::SecurityNotSatisfied);
+        }
+        let EfBody::Transparent(body) = &mut ef.body else {
+            return Err(Sw::IncompatibleFile);
+        };
+        if cmd.data.is_empty() {
+            return Err(Sw::WrongLength);
+        }
+        let end = offset
+            .checked_add(cmd.data.len())
+            .filter(|&e| e <= body.len())
+            .ok_or(Sw::IncorrectP1P2)?;
+        body[offset..end].copy_from_slice(&cmd.data);
+        self.snapshot_gba_files();
+        self.save().map_err(|_| Sw::TechnicalProblem)?;
+        Ok((Vec::new(), Sw::Ok))
+    }
+
+    /// After a GBA_U bootstrap the card writes RAND into EF_GBABP (the B-TID and lifetime are
+    /// the ME's to write) and forgets the NAF list of the previous Ks.
+    fn gba_files_after_bootstrap(&mut self, rand: &[u8; 16]) {
+        if let Some(ef) = self.fs.ef_mut(Df::Usim, fid::EF_GBABP) {
+            if let EfBody::Transparent(body) = &mut ef.body {
+                let mut new = vec![16];
+                new.extend_from_slice(rand);
+                new.extend_from_slice(&[0, 0]);
+                new.resize(body.len().max(new.len()), 0xFF);
+                *body = new;
+            }
+        }
+        if let Some(ef) = self.fs.ef_mut(Df::Usim, fid::EF_GBANL) {
+            if let EfBody::Records { len, records } = &mut ef.body {
+                for r in records.iter_mut() {
+                    *r = vec![0xFF; *len];
+                }
+            }
+        }
+        self.snapshot_gba_files();
+    }
+
+    /// Records a NAF derivation in EF_GBANL under the B-TID in EF_GBABP: the NAF's record is
+    /// replaced, else the first free one is used, else the oldest (record 1) goes.
+    fn record_naf(&mut self, naf_id: &[u8]) -> Result<(), Sw> {
+        let btid = match self.fs.ef(Df::Usim, fid::EF_GBABP).map(|e| &e.body) {
+            Some(EfBody::Transparent(b)) => GbaBp::decode(b).map(|bp| bp.btid).unwrap_or_default(),
+            _ => return Ok(()),
+        };
+        let Some(ef) = self.fs.ef_mut(Df::Usim, fid::EF_GBANL) else {
+            return Ok(());
+        };
+        let EfBody::Records { len, records } = &mut ef.body else {
+            return Ok(());
+        };
+        let Some(rec) = gba_files::encode_gbanl_record(naf_id, &btid, *len) else {
+            return Ok(()); // too long for a record: derived, not listed
+        };
+        let mine =
+            |r: &Vec<u8>| gba_files::decode_gbanl_record(r).is_some_and(|(n, _)| n == naf_id);
+        if let Some(pos) = records.iter().position(mine) {
+            records.remove(pos);
+        } else if let Some(pos) = records
+            .iter()
+            .position(|r| gba_files::decode_gbanl_record(r).is_none())
+        {
+            records.remove(pos);
+        } else if !records.is_empty() {
+            records.remove(0);
+        }
+        records.push(rec);
+        // Used records first, in derivation order; free ones after them.
+        records.sort_by_key(|r| gba_files::decode_gbanl_record(r).is_none());
+        self.snapshot_gba_files();
+        self.save().map_err(|_| Sw::TechnicalProblem)
+    }
+
+    /// Copies EF_GBABP and EF_GBANL into the persisted state.
+    fn snapshot_gba_files(&mut self) {
+        if let Some(EfBody::Transparent(b)) = self.fs.ef(Df::Usim, fid::EF_GBABP).map(|e| &e.body) {
+            self.state.gbabp = Some(hex::encode(b));
+        }
+        if let Some(EfBody::Records { records, .. }) =
+            self.fs.ef(Df::Usim, fid::EF_GBANL).map(|e| &e.body)
+        {
+            self.state.gbanl = records.iter().map(hex::encode).collect();
+        }
+    }
+
     fn save(&self) -> Result<(), StateError> {
         match &self.state_path {
             Some(p) => self.state.save(p),
@@ -428,6 +535,7 @@ impl SoftUsim {
                     match self.check_autn(&rand, &autn)? {
                         Ok(out) => {
                             self.gba.bootstrap(out.ck.expose(), out.ik.expose(), rand);
+                            self.gba_files_after_bootstrap(&rand);
                             // Ks lives in the card's non-volatile memory: it survives a restart.
                             self.state.gba_u =
                                 self.gba.stored().map(|(ks, r)| super::state::GbaUState {
@@ -452,6 +560,7 @@ impl SoftUsim {
                         .gba
                         .derive(naf_id, impi)
                         .ok_or(Sw::ConditionsNotSatisfied)?;
+                    self.record_naf(naf_id)?;
                     let mut d = vec![auth::TAG_SUCCESS, 32];
                     d.extend_from_slice(ks.expose());
                     Ok((d, Sw::Ok))
@@ -494,6 +603,30 @@ impl SoftUsim {
     fn status(&mut self, ch: usize) -> Answer {
         let df = self.channels.get(ch).and_then(|c| c.df).unwrap_or(Df::Mf);
         Ok((df_fcp(df), Sw::Ok))
+    }
+}
+
+/// Puts persisted EF_GBABP / EF_GBANL contents back (when they fit the files of this profile).
+fn restore_gba_files(fs: &mut FileSystem, state: &CardState) {
+    if let (Some(h), Some(ef)) = (&state.gbabp, fs.ef_mut(Df::Usim, fid::EF_GBABP)) {
+        if let (Ok(b), EfBody::Transparent(body)) = (hex::decode(h), &mut ef.body) {
+            if b.len() == body.len() {
+                *body = b;
+            }
+        }
+    }
+    if let (false, Some(ef)) = (state.gbanl.is_empty(), fs.ef_mut(Df::Usim, fid::EF_GBANL)) {
+        if let EfBody::Records { len, records } = &mut ef.body {
+            let got: Vec<Vec<u8>> = state
+                .gbanl
+                .iter()
+                .filter_map(|h| hex::decode(h).ok())
+                .filter(|r| r.len() == *len)
+                .collect();
+            if got.len() == records.len() {
+                *records = got;
+            }
+        }
     }
 }
 

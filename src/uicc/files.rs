@@ -17,6 +17,8 @@ pub mod fid {
     pub const EF_UST: u16 = 0x6F38;
     /// EF_GBABP, GBA bootstrapping parameters (USIM, when GBA is supported).
     pub const EF_GBABP: u16 = 0x6FD6;
+    /// EF_GBANL, GBA NAF list (USIM, when GBA is supported).
+    pub const EF_GBANL: u16 = 0x6FDA;
     /// EF_IMPI (ISIM).
     pub const EF_IMPI: u16 = 0x6F02;
     /// EF_IST, ISIM service table (ISIM; same FID as EF_IMSI under the USIM).

@@ -5,6 +5,7 @@
 pub mod apdu;
 pub mod auth;
 pub mod files;
+pub mod gba_files;
 pub mod sw;
 
 pub use apdu::{ApduError, Command, Response};

@@ -21,8 +21,14 @@ impl Drop for Guard {
 
 /// Runs the CLI with a 60 s deadline; returns (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
+    run_env(args, &[])
+}
+
+/// [`run`] with extra environment variables (e.g. `RUST_LOG`).
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

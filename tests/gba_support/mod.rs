@@ -380,3 +380,134 @@ pub fn res_of(card: &mut MilenageCard, rand: &[u8; 16], autn: &[u8; 16]) -> Vec<
         other => panic!("card said {other:?}"),
     }
 }
+
+/// Bytes recorded in one direction of one connection.
+pub type Log = Arc<Mutex<Vec<u8>>>;
+
+/// A TCP relay in front of a BSF that records every byte each way, so a test can check what
+/// really went over the wire (HTTP requests and responses, whatever the client's connection reuse).
+pub struct RecordingRelay {
+    pub addr: SocketAddr,
+    /// Per connection: (client → server bytes, server → client bytes).
+    pub conns: Arc<Mutex<Vec<(Log, Log)>>>,
+}
+
+impl RecordingRelay {
+    /// Listens on 127.0.0.1:0 and forwards each connection to `upstream`.
+    pub fn start(upstream: SocketAddr) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind relay");
+        let addr = listener.local_addr().expect("addr");
+        let conns: Arc<Mutex<Vec<_>>> = Arc::default();
+        let c2 = conns.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                let (up, down): (Log, Log) = Default::default();
+                c2.lock().expect("conns").push((up.clone(), down.clone()));
+                let pipe = |mut from: TcpStream, mut to: TcpStream, log: Log| {
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 4096];
+                        while let Ok(n) = from.read(&mut buf) {
+                            // Logged before it is passed on: whatever the peer got is recorded.
+                            log.lock().expect("log").extend_from_slice(&buf[..n]);
+                            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                };
+                let (c_r, s_r) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                pipe(c_r, server, up);
+                pipe(s_r, client, down);
+            }
+        });
+        Self { addr, conns }
+    }
+
+    /// `http://<addr>/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// TCP payload bytes recorded so far: (client → BSF, BSF → client).
+    pub fn bytes(&self) -> (u64, u64) {
+        let conns = self.conns.lock().expect("conns");
+        conns.iter().fold((0, 0), |(u, d), (up, down)| {
+            (
+                u + up.lock().expect("log").len() as u64,
+                d + down.lock().expect("log").len() as u64,
+            )
+        })
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.conns.lock().expect("conns").len() as u64
+    }
+
+    /// The heads of every HTTP message recorded in one direction (`requests` true: client → BSF).
+    pub fn heads(&self, requests: bool) -> Vec<String> {
+        let conns = self.conns.lock().expect("conns");
+        let mut out = Vec::new();
+        for (up, down) in conns.iter() {
+            let bytes = if requests { up } else { down }
+                .lock()
+                .expect("log")
+                .clone();
+            let mut rest = &bytes[..];
+            while let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&rest[..end]).into_owned();
+                let mut body = head_header(&head, "content-length")
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if head_header(&head, "transfer-encoding")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+                {
+                    body = rest[end + 4..]
+                        .windows(5)
+                        .position(|w| w == b"0\r\n\r\n")
+                        .map_or(rest.len() - end - 4, |p| p + 5);
+                }
+                out.push(head);
+                rest = rest.get(end + 4 + body..).unwrap_or_default();
+            }
+        }
+        out
+    }
+}
+
+/// A BSF like [`TestBsf::start_with`] whose subscriber profile is `profile` (text).
+pub fn start_bsf_with_profile(profile: &str, tweak: impl FnOnce(&mut BsfConfig)) -> TestBsf {
+    start_bsf_with_profiles(&[("demo.toml", profile)], tweak)
+}
+
+/// A BSF like [`TestBsf::start_with`] over several profiles: (file name, text).
+pub fn start_bsf_with_profiles(
+    profiles_text: &[(&str, &str)],
+    tweak: impl FnOnce(&mut BsfConfig),
+) -> TestBsf {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir_all(&profiles).expect("mkdir");
+    for (name, text) in profiles_text {
+        std::fs::write(profiles.join(name), text).expect("write profile");
+    }
+    let clock = TestClock::new();
+    let c2 = clock.clone();
+    let mut cfg = BsfConfig::new(
+        &profiles,
+        &dir.path().join("state"),
+        "127.0.0.1:0",
+        SecretVec::from(TOKEN.as_bytes()),
+    );
+    cfg.clock = Some(Arc::new(move || c2.now()));
+    tweak(&mut cfg);
+    let server = BsfServer::start(cfg).expect("BSF starts");
+    TestBsf { server, dir, clock }
+}

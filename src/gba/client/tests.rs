@@ -194,14 +194,29 @@ fn bsf_must_prove_it_knows_res() {
     })
     .expect_err("wrong rspauth");
     assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
-    let err = run(success, |n, _| {
+    // rspauth present but not ours, in the qop=auth form label too.
+    let err = run(success, |n, c| {
         if n == 1 {
             challenge(good)
         } else {
-            resp(200, &[], b"")
+            let mut r = ok_with(c, "2026-01-02T00:00:00Z", b"other");
+            r.headers[0].1 = r.headers[0].1.replace("auth-int", "auth");
+            r
         }
     })
-    .expect_err("no info");
+    .expect_err("wrong rspauth, qop=auth");
+    assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
+    // Authentication-Info without rspauth is not the same as no header.
+    let err = run(success, |n, c| {
+        if n == 1 {
+            challenge(good)
+        } else {
+            let mut r = ok_with(c, "2026-01-02T00:00:00Z", b"RES-8byt");
+            r.headers[0].1 = "qop=auth-int".into();
+            r
+        }
+    })
+    .expect_err("no rspauth");
     assert!(matches!(err, GbaError::BsfNotAuthenticated(_)), "{err:?}");
     let err = run(success, |n, c| {
         if n == 1 {
@@ -242,4 +257,151 @@ fn sync_failures_are_bounded_and_mac_failure_sends_nothing() {
     .expect_err("MAC failure");
     assert!(matches!(err, GbaError::NetworkAuthFailed));
     assert_eq!(sent, 1, "only the first GET went out");
+}
+
+#[test]
+fn server_product_tokens_are_read_and_their_absence_tolerated() {
+    let with = |v: &str| resp(401, &[("server", v.to_string())], b"");
+    assert_eq!(
+        server_tokens(&with("bsf/1.0 (lab; 3gpp-gba-uicc) 3gpp-gba-tmpi")),
+        ["bsf/1.0", "3gpp-gba-tmpi"],
+        "comments are not tokens"
+    );
+    assert_eq!(bsf_gba_u(&with("x/1 3gpp-gba-tmpi")), Some(false));
+    assert_eq!(
+        bsf_gba_u(&with("x/1 3GPP-GBA-TMPI 3gpp-gba-uicc")),
+        Some(true)
+    );
+    // A BSF that states no tokens says nothing about GBA_U, even with a stray uicc token.
+    assert_eq!(bsf_gba_u(&with("tiny-http (Rust) 3gpp-gba-uicc")), None);
+    assert_eq!(bsf_gba_u(&resp(401, &[], b"")), None);
+    assert!(server_tokens(&resp(401, &[], b"")).is_empty());
+}
+
+#[test]
+fn user_agent_carries_the_tmpi_token_on_every_request() {
+    struct Ua(Vec<String>);
+    impl UbTransport for Ua {
+        fn get(&mut self, _: &str, headers: &[(String, String)]) -> Result<HttpResponse, GbaError> {
+            let ua = headers
+                .iter()
+                .find(|(n, _)| n == "User-Agent")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            self.0.push(ua);
+            let auth = headers
+                .iter()
+                .find(|(n, _)| n == "Authorization")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            let c = Credentials::parse(auth)?;
+            // No Server header at all: the client must not care.
+            Ok(if c.nonce.is_empty() {
+                challenge("algorithm=AKAv1-MD5, qop=\"auth-int\"")
+            } else {
+                ok_with(&c, "2026-01-02T00:00:00Z", b"RES-8byt")
+            })
+        }
+    }
+    let mut t = Ua(Vec::new());
+    let now = time::parse_utc("2026-01-01T00:00:00Z").expect("time");
+    bootstrap(
+        &mut Fixed(success),
+        &mut t,
+        &UbConfig::new("http://bsf/"),
+        now,
+    )
+    .expect("ok");
+    assert_eq!(t.0.len(), 2);
+    for ua in &t.0 {
+        let tokens: Vec<&str> = ua.split_whitespace().collect();
+        assert!(tokens.contains(&TOKEN_TMPI), "{ua}");
+        assert!(!tokens.contains(&TOKEN_UICC), "GBA_ME card: {ua}");
+    }
+}
+
+/// The 200 OK's body for `lifetime` with no Authentication-Info at all.
+fn ok_without_info(lifetime: &str) -> HttpResponse {
+    let body = BootstrappingInfo {
+        btid: "b@bsf".into(),
+        lifetime: lifetime.into(),
+    }
+    .to_xml()
+    .into_bytes();
+    resp(200, &[], &body)
+}
+
+#[test]
+fn missing_authentication_info_is_accepted() {
+    let good = "algorithm=AKAv1-MD5, qop=\"auth-int\"";
+    let out = run(success, |n, _| {
+        if n == 1 {
+            challenge(good)
+        } else {
+            ok_without_info("2026-01-02T00:00:00Z")
+        }
+    })
+    .expect("accepted with a warning");
+    assert_eq!(out.context.btid, "b@bsf");
+}
+
+#[test]
+fn rspauth_in_the_qop_auth_form_verifies() {
+    let good = "algorithm=AKAv1-MD5, qop=\"auth-int\"";
+    for label in ["auth", "auth-int"] {
+        let out = run(success, |n, c| {
+            if n == 1 {
+                return challenge(good);
+            }
+            let input = DigestInput {
+                username: &c.username,
+                realm: &c.realm,
+                nonce: &c.nonce,
+                nc: c.nc.as_deref().unwrap_or_default(),
+                cnonce: c.cnonce.as_deref().unwrap_or_default(),
+                uri: &c.uri,
+            };
+            let mut r = ok_without_info("2026-01-02T00:00:00Z");
+            let rspauth = digest::rspauth_auth(&input, b"RES-8byt");
+            r.headers.push((
+                "authentication-info".into(),
+                format!("qop={label}, rspauth=\"{rspauth}\""),
+            ));
+            r
+        })
+        .unwrap_or_else(|e| panic!("qop={label}: {e}"));
+        assert_eq!(out.context.btid, "b@bsf");
+    }
+}
+
+#[test]
+fn lifetime_without_a_zone_is_read_as_utc() {
+    let good = "algorithm=AKAv1-MD5, qop=\"auth-int\"";
+    let out = run(success, |n, c| {
+        if n == 1 {
+            challenge(good)
+        } else {
+            ok_with(c, "2026-01-02T00:00:00", b"RES-8byt")
+        }
+    })
+    .expect("zone-less lifetime");
+    assert_eq!(
+        out.context.expires,
+        time::parse_utc("2026-01-02T00:00:00Z").expect("time")
+    );
+}
+
+#[test]
+fn auto_mode_follows_what_the_bsf_says() {
+    use GbaMode::{Me, U};
+    use GbaModeChoice::{Auto, Me as ForceMe};
+    // The BSF says nothing: the card's capability stands.
+    assert_eq!(follow_bsf(U, Auto, true, None), U);
+    // GBA_ME subscription on a GBA_U card: GBA_ME.
+    assert_eq!(follow_bsf(U, Auto, true, Some(false)), Me);
+    // GBA_U subscription: GBA_U only where the card can.
+    assert_eq!(follow_bsf(Me, Auto, true, Some(true)), U);
+    assert_eq!(follow_bsf(Me, Auto, false, Some(true)), Me);
+    // An explicit choice is kept (with a warning).
+    assert_eq!(follow_bsf(Me, ForceMe, true, Some(true)), Me);
 }
