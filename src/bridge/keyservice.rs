@@ -8,11 +8,12 @@ use crate::gba::{
     obtain_context, BootstrapContext, ContextCache, NafId, ReusePolicy, UbConfig, UreqTransport,
 };
 use crate::secret::Secret;
+use crate::uicc::pin::{GuardedOpenError, PinGuard, PinProblem};
 use crate::uicc::Uicc;
-use log::{info, warn};
+use log::{error, info, warn};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
@@ -23,7 +24,8 @@ pub type CardOpener = Box<dyn Fn() -> Result<Box<dyn CardChannel>, String> + Sen
 pub struct KeyServiceConfig {
     /// How to reach the card.
     pub card: CardOpener,
-    /// PIN1, when the card asks.
+    /// PIN1, when the card asks. Sent through a [`PinGuard`]: never again after a refusal, never
+    /// when one try is left.
     pub pin: Option<String>,
     /// The Ub client settings (BSF URL, GBA mode).
     pub ub: UbConfig,
@@ -71,19 +73,29 @@ pub struct ReplyTo {
 pub struct KeyService {
     tx: Option<Sender<(KeyRequest, ReplyTo)>>,
     thread: Option<JoinHandle<()>>,
+    stopped: Arc<Mutex<Option<PinProblem>>>,
 }
 
 impl KeyService {
     /// Starts the thread.
     pub fn start(cfg: KeyServiceConfig) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
+        let stopped = Arc::new(Mutex::new(None));
+        let flag = stopped.clone();
         let thread = std::thread::Builder::new()
             .name("simbridge-keys".into())
-            .spawn(move || run(cfg, rx))?;
+            .spawn(move || run(cfg, rx, flag))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
+            stopped,
         })
+    }
+
+    /// The PIN problem that stopped the key service: it needs a person (the configured PIN was
+    /// refused, one try is left, the PIN is blocked or not configured), so the gateway stops too.
+    pub fn stopped_by(&self) -> Option<PinProblem> {
+        self.stopped.lock().ok().and_then(|s| s.clone())
     }
 
     /// A sender routes use to make requests.
@@ -101,18 +113,28 @@ impl Drop for KeyService {
     }
 }
 
-fn run(cfg: KeyServiceConfig, rx: Receiver<(KeyRequest, ReplyTo)>) {
+fn run(
+    cfg: KeyServiceConfig,
+    rx: Receiver<(KeyRequest, ReplyTo)>,
+    stopped: Arc<Mutex<Option<PinProblem>>>,
+) {
     let cache = ContextCache::new(&cfg.state_dir);
     let mut transport = UreqTransport::new(cfg.http_timeout);
     let mut card: Option<Uicc<Box<dyn CardChannel>>> = None;
+    let mut guard = PinGuard::new(cfg.pin.clone());
     while let Ok((req, reply)) = rx.recv() {
         if card.is_none() {
-            match (cfg.card)()
-                .and_then(|c| Uicc::open(c, cfg.pin.as_deref()).map_err(|e| e.to_string()))
-            {
+            match guard.open(&cfg.card) {
                 Ok(u) => card = Some(u),
                 Err(e) => {
-                    warn!("cannot open the card: {e}");
+                    if let GuardedOpenError::Pin(p) = &e {
+                        let first = stopped.lock().map(|mut s| s.replace(p.clone()).is_none());
+                        if first.unwrap_or(false) {
+                            error!("key service stopped: {p}");
+                        }
+                    } else {
+                        warn!("cannot open the card: {e}");
+                    }
                     let msg = format!("card: {e}");
                     let _ = reply.tx.send(match req {
                         KeyRequest::Bootstrap { .. } => KeyReply::Bootstrap(Err(msg)),

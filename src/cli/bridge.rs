@@ -12,6 +12,7 @@ use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::ClientConfig;
 use simbridge::gba::{GbaModeChoice, ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
+use simbridge::uicc::pin::PinProblem;
 use simbridge::session::{KeySource, SessionConfig};
 use std::io::Write;
 use std::path::PathBuf;
@@ -131,10 +132,17 @@ pub fn run(args: BridgeArgs) -> CliResult {
         println!("route {} listening on {}", r.name(), r.local_addr());
     }
     let _ = std::io::stdout().flush();
+    let mut pin_problem = None;
     while !stop.load(Ordering::SeqCst) {
+        pin_problem = key_service.as_ref().and_then(|k| k.stopped_by());
+        if pin_problem.is_some() {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
-    log::info!("signal received: closing sessions");
+    if pin_problem.is_none() {
+        log::info!("signal received: closing sessions");
+    }
     for (name, m) in gateway.shutdown() {
         log::info!(
             "route {name}: {} bootstraps, {} full + {} abbreviated handshakes, {} B on air",
@@ -145,5 +153,27 @@ pub fn run(args: BridgeArgs) -> CliResult {
         );
     }
     drop(key_service);
-    Ok(ExitCode::SUCCESS)
+    match pin_problem {
+        Some(p) => Err(pin_stop_error(&p, &args.config)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Exit code of a PIN problem: EX_CONFIG (sysexits), which the systemd unit lists in
+/// `RestartPreventExitStatus` so a restart cannot spend another PIN try.
+pub const EXIT_PIN: u8 = 78;
+
+/// The gateway's last words when the key service stopped over the PIN: the problem, where the PIN
+/// comes from and what a person does about it.
+fn pin_stop_error(p: &PinProblem, config: &std::path::Path) -> CliError {
+    let source = format!("[card] pin in {} or SIMBRIDGE_PIN", config.display());
+    let todo = match p {
+        PinProblem::NotConfigured { .. } => format!("set {source}"),
+        PinProblem::Malformed { .. } | PinProblem::Rejected { .. } => format!(
+            "correct {source}, check it by hand with `simbridge sim pin verify`, then start again"
+        ),
+        PinProblem::LastTry => "verify the PIN by hand with `simbridge sim pin verify` (the card then has all its tries again), then start again".into(),
+        PinProblem::Blocked => "unblock it with `simbridge sim pin unblock --puk PUK --new-pin PIN`, then start again".into(),
+    };
+    CliError::with_code(EXIT_PIN, format!("stopped: PIN1 problem: {p}; {todo}"))
 }

@@ -5,6 +5,7 @@ use super::CliError;
 use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
 use simbridge::softsim::SoftUsim;
+use simbridge::uicc::pin::{self, GuardedOpenError, PinGuard, PinProblem};
 use simbridge::uicc::{Uicc, UiccError};
 use std::path::PathBuf;
 
@@ -81,11 +82,40 @@ impl CardSourceArgs {
         }
     }
 
-    /// Opens the card and selects the USIM.
+    /// Opens the card and selects the USIM. `--pin` goes through a [`PinGuard`]: sent only when
+    /// the card asks and at least 2 tries are left (`simbridge sim pin verify` is the by-hand path).
     pub fn open(&self) -> Result<Uicc<Box<dyn CardChannel>>, CliError> {
-        let chan = self.open_channel()?;
-        let what = chan.describe();
-        Uicc::open(chan, self.pin.as_deref()).map_err(|e| card_error(&what, e))
+        let mut guard = PinGuard::new(self.pin.clone());
+        let mut what = String::from("card");
+        let opened = guard.open(|| {
+            let c = self.open_channel()?;
+            what = c.describe();
+            Ok::<_, CliError>(c)
+        });
+        opened.map_err(|e| match e {
+            GuardedOpenError::Open(e) => e,
+            GuardedOpenError::Card(e) => card_error(&what, e),
+            GuardedOpenError::Pin(p) => CliError::new(format!("{what}: {}", pin_advice(&p))),
+        })
+    }
+}
+
+/// A PIN problem of a one-shot command in words, with what to do about it.
+pub fn pin_advice(p: &PinProblem) -> String {
+    match p {
+        PinProblem::NotConfigured { tries_left } => format!(
+            "the card requires PIN1 ({}): give it with --pin or SIMBRIDGE_PIN",
+            pin::tries_left(*tries_left)
+        ),
+        PinProblem::Rejected { tries_left: 0 } | PinProblem::Blocked => {
+            "PIN1 is blocked: unblock it with `simbridge sim pin unblock --puk PUK --new-pin PIN`"
+                .into()
+        }
+        PinProblem::Rejected { tries_left } => {
+            format!("wrong PIN1: {}", pin::tries_left(*tries_left))
+        }
+        PinProblem::LastTry => "PIN1 has 1 try left: simbridge sends no PIN on its own now (a wrong one would block the card); verify it by hand with `simbridge sim pin verify --pin PIN`".into(),
+        PinProblem::Malformed { .. } => p.to_string(),
     }
 }
 

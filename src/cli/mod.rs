@@ -13,11 +13,15 @@ mod psk;
 mod server;
 mod signals;
 mod sim;
+mod sim_pin;
 mod softsim;
 mod softsim_modem;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+/// Exit code of a usage error (EX_USAGE, sysexits.h): a bad option or argument.
+pub const EXIT_USAGE: u8 = 64;
 
 /// A failed command: the message printed on stderr and the process exit code.
 #[derive(Debug)]
@@ -43,6 +47,12 @@ impl CliError {
             code,
             message: message.into(),
         }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 

@@ -33,6 +33,9 @@ pub enum SimCommand {
         #[arg(long)]
         json: bool,
     },
+    /// PIN1 by hand: verify, change, unblock with the PUK
+    #[command(subcommand)]
+    Pin(super::sim_pin::PinCommand),
 }
 
 /// Runs a `sim` subcommand.
@@ -45,6 +48,7 @@ pub fn run(cmd: SimCommand) -> CliResult {
             autn,
             json,
         } => aka(&card, &rand, &autn, json),
+        SimCommand::Pin(c) => super::sim_pin::run(c),
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod apdu;
 pub mod auth;
 pub mod files;
+pub mod pin;
 pub mod sw;
 
 pub use apdu::{ApduError, Command, Response};
