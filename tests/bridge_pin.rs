@@ -72,7 +72,10 @@ fn wrong_pin_is_sent_once_and_the_gateway_stops_naming_the_pin() {
         "the error names the PIN and the tries left:\n{err}"
     );
     assert!(err.contains("sim pin verify"), "says what to do:\n{err}");
-    assert!(!err.contains("9999"), "the PIN itself is never printed:\n{err}");
+    assert!(
+        !err.contains("9999"),
+        "the PIN itself is never printed:\n{err}"
+    );
     // The process is gone, so nothing can spend another try: the count is final. One wrong
     // VERIFY, not a retry loop (which blocked the card in 3 s before).
     assert_eq!(card_tries(&card), 2, "one wrong VERIFY only");
@@ -84,7 +87,15 @@ fn one_try_left_no_pin_is_sent_and_by_hand_verify_restores_the_card() {
     let card = pin_card(dir.path());
     let card_arg = card.to_str().expect("path");
     for left in ["2 tries left", "1 try left"] {
-        let o = simbridge(&["sim", "pin", "verify", "--softsim", card_arg, "--pin", "0000"]);
+        let o = simbridge(&[
+            "sim",
+            "pin",
+            "verify",
+            "--softsim",
+            card_arg,
+            "--pin",
+            "0000",
+        ]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(err.contains(&format!("wrong PIN1: {left}")), "{err}");
@@ -104,12 +115,28 @@ fn one_try_left_no_pin_is_sent_and_by_hand_verify_restores_the_card() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("1 try left"));
     assert_eq!(card_tries(&card), 1, "no PIN was sent");
     // The by-hand path sends it (with a warning) and the card has its tries back.
-    let o = simbridge(&["sim", "pin", "verify", "--softsim", card_arg, "--pin", "1234"]);
+    let o = simbridge(&[
+        "sim",
+        "pin",
+        "verify",
+        "--softsim",
+        card_arg,
+        "--pin",
+        "1234",
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("a wrong PIN now blocks the card"), "{err}");
     assert_eq!(card_tries(&card), 3);
-    let o = simbridge(&["sim", "info", "--softsim", card_arg, "--pin", "1234", "--json"]);
+    let o = simbridge(&[
+        "sim",
+        "info",
+        "--softsim",
+        card_arg,
+        "--pin",
+        "1234",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 

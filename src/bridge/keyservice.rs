@@ -104,11 +104,25 @@ impl KeyService {
     }
 }
 
+/// How long dropping the service waits for a bootstrap in progress. A BSF that does not answer
+/// would hold the thread for the whole HTTP timeout; the process must stop within 2 s of SIGTERM.
+const STOP_WAIT: Duration = Duration::from_millis(500);
+
 impl Drop for KeyService {
     fn drop(&mut self) {
         self.tx.take();
-        if let Some(t) = self.thread.take() {
+        let Some(t) = self.thread.take() else { return };
+        let start = std::time::Instant::now();
+        while !t.is_finished() && start.elapsed() < STOP_WAIT {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if t.is_finished() {
             let _ = t.join();
+        } else {
+            // Cancelled by leaving it: the thread holds nothing that a stop must save (the
+            // context cache and the software SIM's state are written atomically, before use),
+            // and it ends with the process.
+            warn!("stopping while a GBA bootstrap is in progress: it is cancelled");
         }
     }
 }

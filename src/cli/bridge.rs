@@ -2,7 +2,7 @@
 //! sessions and exits 0. Exit 1: the configuration or the start failed (the message names why).
 
 use super::card_source::CardSourceArgs;
-use super::signals::termination_flag;
+use super::signals::{hangup_flag, termination_flag};
 use super::{CliError, CliResult};
 use simbridge::bridge::config::GatewayConfig;
 use simbridge::bridge::keyservice::CardOpener;
@@ -12,8 +12,8 @@ use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::ClientConfig;
 use simbridge::gba::{GbaModeChoice, ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
-use simbridge::uicc::pin::PinProblem;
 use simbridge::session::{KeySource, SessionConfig};
+use simbridge::uicc::pin::PinProblem;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,8 +61,11 @@ fn session_config(cfg: &GatewayConfig, r: &simbridge::bridge::config::ValidRoute
 /// Runs the gateway.
 pub fn run(args: BridgeArgs) -> CliResult {
     let cfg = GatewayConfig::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
+    let mut loaded = read_toml(&args.config);
     let stop = termination_flag()
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let hangup =
+        hangup_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let needs_gba = cfg.routes.iter().any(|r| r.gba_naf.is_some());
     let key_service = if needs_gba {
         let card = CardSourceArgs {
@@ -138,6 +141,9 @@ pub fn run(args: BridgeArgs) -> CliResult {
         if pin_problem.is_some() {
             break;
         }
+        if hangup.swap(false, Ordering::SeqCst) {
+            reload(&args.config, &mut loaded);
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     if pin_problem.is_none() {
@@ -156,6 +162,69 @@ pub fn run(args: BridgeArgs) -> CliResult {
     match pin_problem {
         Some(p) => Err(pin_stop_error(&p, &args.config)),
         None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The configuration file as TOML (`None` when it no longer reads or parses).
+fn read_toml(path: &std::path::Path) -> Option<toml::Table> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+}
+
+/// SIGHUP: re-reads and checks the configuration and says what changed. Nothing changes live:
+/// routes, keys and the card are bound at start, so a change needs a restart, which the log
+/// says; established sessions carry on untouched meanwhile (their state is saved as it changes).
+fn reload(path: &std::path::Path, loaded: &mut Option<toml::Table>) {
+    if let Err(e) = GatewayConfig::load(path) {
+        log::error!("SIGHUP: {e}; the running configuration stays");
+        return;
+    }
+    let new = read_toml(path);
+    let changed = match (loaded.as_ref(), new.as_ref()) {
+        (Some(old), Some(new)) => changed_keys(old, new),
+        _ => vec!["(the whole file)".to_string()],
+    };
+    if changed.is_empty() {
+        log::info!(
+            "SIGHUP: {} re-read: unchanged; sessions kept",
+            path.display()
+        );
+    } else {
+        log::warn!(
+            "SIGHUP: {} changed ({}): a restart applies it (systemctl restart simbridge); the running sessions carry on with the old configuration until then",
+            path.display(),
+            changed.join(", ")
+        );
+    }
+    *loaded = new;
+}
+
+/// Keys that differ between two configurations, dotted one table deep (`session.mtu`, `route`).
+fn changed_keys(old: &toml::Table, new: &toml::Table) -> Vec<String> {
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    let empty = toml::Table::new();
+    for k in keys {
+        match (as_table(old.get(k), &empty), as_table(new.get(k), &empty)) {
+            (Some(a), Some(b)) => {
+                out.extend(changed_keys(a, b).into_iter().map(|s| format!("{k}.{s}")));
+            }
+            _ if old.get(k) != new.get(k) => out.push(k.clone()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A table, or an empty one for a missing key (a table added or removed counts as its keys).
+fn as_table<'a>(v: Option<&'a toml::Value>, empty: &'a toml::Table) -> Option<&'a toml::Table> {
+    match v {
+        Some(toml::Value::Table(t)) => Some(t),
+        None => Some(empty),
+        Some(_) => None,
     }
 }
 

@@ -53,7 +53,8 @@ impl CardSourceArgs {
             self.modem.is_some(),
         ];
         if sources.iter().filter(|s| **s).count() > 1 {
-            return Err(CliError::new(
+            return Err(CliError::with_code(
+                super::EXIT_USAGE,
                 "give one card source only (--softsim, --reader or --modem)",
             ));
         }
@@ -73,7 +74,8 @@ impl CardSourceArgs {
                 Ok(Box::new(card))
             }
             (None, Some(reader)) => open_reader(reader),
-            (None, None) => Err(CliError::new(
+            (None, None) => Err(CliError::with_code(
+                super::EXIT_USAGE,
                 "no card source: give --softsim PROFILE, --reader [NAME] or --modem PATH",
             )),
             _ => Err(CliError::new(

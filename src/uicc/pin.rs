@@ -188,8 +188,8 @@ impl<C: CardChannel> Uicc<C> {
         let mut data = Zeroizing::new(Vec::with_capacity(16));
         data.extend_from_slice(&puk[..]);
         data.extend_from_slice(&new[..]);
-        let cmd = super::Command::new(0x00, INS_RESET_RETRY_COUNTER, 0x00, PIN1)
-            .with_data(data.to_vec());
+        let cmd =
+            super::Command::new(0x00, INS_RESET_RETRY_COUNTER, 0x00, PIN1).with_data(data.to_vec());
         match self.transceive(&cmd)?.sw {
             StatusWord::Ok => {
                 self.pin = PinState {
@@ -238,7 +238,9 @@ pub enum PinProblem {
         tries_left: u8,
     },
     /// The configured PIN is not of the form the card takes; it was not sent.
-    #[error("the configured PIN1 is not 4 to 8 decimal digits ({len} characters); it was not sent")]
+    #[error(
+        "the configured PIN1 is not 4 to 8 decimal digits ({len} characters); it was not sent"
+    )]
     Malformed {
         /// Its length (never the value).
         len: usize,
@@ -250,7 +252,9 @@ pub enum PinProblem {
         tries_left: u8,
     },
     /// One try left: a wrong PIN now would block the card, so only a person may try it.
-    #[error("PIN1 has 1 try left: the configured PIN is not sent (a wrong one would block the card)")]
+    #[error(
+        "PIN1 has 1 try left: the configured PIN is not sent (a wrong one would block the card)"
+    )]
     LastTry,
     /// PIN1 is blocked.
     #[error("PIN1 is blocked; unblock it with the PUK")]
@@ -394,12 +398,18 @@ mod tests {
         };
         let e = guard.open(open).err().expect("refused");
         assert!(
-            matches!(e, GuardedOpenError::Pin(PinProblem::Rejected { tries_left: 2 })),
+            matches!(
+                e,
+                GuardedOpenError::Pin(PinProblem::Rejected { tries_left: 2 })
+            ),
             "{e}"
         );
         let opened = opens.get();
         let e = guard.open(open).err().expect("still refused");
-        assert!(matches!(e, GuardedOpenError::Pin(PinProblem::Rejected { .. })));
+        assert!(matches!(
+            e,
+            GuardedOpenError::Pin(PinProblem::Rejected { .. })
+        ));
         assert_eq!(opens.get(), opened, "the card is not touched again");
         let mut u = Uicc::open_for_pin(SharedCard(shared.clone())).expect("open");
         assert_eq!(u.pin_tries().expect("tries"), Some(2));
@@ -418,7 +428,10 @@ mod tests {
             .open(|| Ok::<_, String>(SharedCard(shared.clone())))
             .err()
             .expect("refused");
-        assert!(matches!(e, GuardedOpenError::Pin(PinProblem::LastTry)), "{e}");
+        assert!(
+            matches!(e, GuardedOpenError::Pin(PinProblem::LastTry)),
+            "{e}"
+        );
         assert_eq!(u.pin_tries().expect("tries"), Some(1), "nothing was spent");
         u.verify_pin1("1234").expect("by hand");
         let mut guard = PinGuard::new(Some("1234".into()));
