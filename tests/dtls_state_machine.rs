@@ -294,7 +294,8 @@ fn retransmitted_hello_gets_the_same_flight_not_a_new_connection() {
 
 #[test]
 fn data_after_fatal_alert_is_ignored() {
-    // the server ends the handshake with a fatal alert (unknown identity) ...
+    // the server ends the handshake with a fatal alert (unknown identity: decrypt_error at
+    // the client's Finished, RFC 4279 §2) ...
     let mut c = client_config(&[CCM8], 1);
     c.psk = std::sync::Arc::new(simbridge::dtls::StaticPsk {
         identity: b"mallory".to_vec(),
@@ -309,7 +310,7 @@ fn data_after_fatal_alert_is_ignored() {
     p.s2c_with(pass);
     assert_eq!(
         p.client_closed(),
-        Some(CloseReason::PeerAlert(AlertDescription::UnknownPskIdentity))
+        Some(CloseReason::PeerAlert(AlertDescription::DecryptError))
     );
     // ... then more records arrive at the client: nothing is processed, nothing is sent
     let before = p.client.stats().dropped_closed;
@@ -362,7 +363,7 @@ fn close_notify_both_ways() {
 }
 
 #[test]
-fn unknown_identity_gets_an_alert() {
+fn unknown_identity_gets_decrypt_error_at_finished() {
     let mut c = client_config(&[CCM8], 1);
     c.psk = std::sync::Arc::new(simbridge::dtls::StaticPsk {
         identity: b"mallory".to_vec(),
@@ -372,7 +373,7 @@ fn unknown_identity_gets_an_alert() {
     p.drive();
     assert_eq!(
         p.client_closed(),
-        Some(CloseReason::PeerAlert(AlertDescription::UnknownPskIdentity))
+        Some(CloseReason::PeerAlert(AlertDescription::DecryptError))
     );
     assert_eq!(
         p.server_closed(),

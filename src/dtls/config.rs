@@ -47,8 +47,40 @@ pub enum PskAnswer<T> {
     Ready(T),
     /// Will come through `provide_psk` (the handshake parks and emits `PskRequested`).
     Pending,
-    /// None: the handshake fails (server: unknown_psk_identity).
+    /// No key for this identity. Server: RFC 4279 §2, the handshake carries on with a random
+    /// key and fails at the client's Finished with `decrypt_error`, so the client cannot tell
+    /// an unknown identity from a wrong key; the server's close reason says which it was
+    /// ([`crate::dtls::Error::UnknownPskIdentity`]). Client: the handshake fails.
     Unknown,
+    /// The key source cannot answer now (a key API down): fatal `internal_error` at once, so
+    /// the peer retries later instead of treating its key as rejected.
+    Unavailable,
+}
+
+/// Why a server refuses a PSK request it parked (`PskRequested`); see
+/// [`crate::dtls::Endpoint::refuse_psk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PskRefusal {
+    /// The identity is not known: the same as [`PskAnswer::Unknown`] (random key, the
+    /// handshake fails at the client's Finished with `decrypt_error`).
+    UnknownIdentity,
+    /// The key source is unavailable: the same as [`PskAnswer::Unavailable`] (fatal
+    /// `internal_error` at once).
+    Unavailable,
+}
+
+/// RFC 7627 extended master secret policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EmsPolicy {
+    /// A peer without the extension is refused with `handshake_failure` (the default;
+    /// RFC 9325 §3.6 recommends it).
+    #[default]
+    Required,
+    /// A peer without the extension gets a session with the RFC 5246 master secret (open to
+    /// the triple handshake attack, RFC 7627 §1). Such a session is counted, reported by
+    /// [`crate::dtls::Connection::extended_master_secret`] and never resumable (RFC 7627
+    /// §5.3: no session ID cached, no ticket). A client still offers the extension.
+    Preferred,
 }
 
 /// The client's PSK source: called after ServerHello(+ServerKeyExchange) with the server's hint.
@@ -158,6 +190,13 @@ pub struct ClientConfig {
     /// Ask for an RFC 5077 ticket (empty SessionTicket extension). Off by default: a ticket
     /// costs a NewSessionTicket in the full handshake; session-ID resumption needs nothing.
     pub session_tickets: bool,
+    /// Whether a server without RFC 7627 extended master secret is accepted (the client
+    /// always offers it). Default [`EmsPolicy::Required`].
+    pub extended_master_secret: EmsPolicy,
+    /// Pack several handshake messages of a flight into one record. Off by default: every
+    /// handshake message gets its own record (records of a flight still share datagrams),
+    /// which every stack accepts; some constrained stacks refuse packed records.
+    pub pack_handshake_records: bool,
 }
 
 impl ClientConfig {
@@ -170,6 +209,8 @@ impl ClientConfig {
             connection_id: None,
             resume: None,
             session_tickets: false,
+            extended_master_secret: EmsPolicy::Required,
+            pack_handshake_records: false,
         }
     }
 }
@@ -213,12 +254,25 @@ pub struct ServerConfig {
     /// unverified address (amplification: ~150 bytes for a ~100+ byte hello, and anyone who
     /// replays a captured hello triggers it). Off by default.
     pub resume_without_cookie: bool,
+    /// The host names this server serves (RFC 6066 server_name; compared without regard to
+    /// ASCII case). A ClientHello naming another host is refused after the cookie exchange,
+    /// before any PSK lookup, with a fatal `unrecognized_name` alert
+    /// ([`crate::dtls::Error::UnrecognizedName`]). A ClientHello without SNI is accepted.
+    /// Empty (the default): any name.
+    pub server_names: Vec<String>,
+    /// Whether a client without RFC 7627 extended master secret is accepted. Default
+    /// [`EmsPolicy::Required`].
+    pub extended_master_secret: EmsPolicy,
+    /// Pack several handshake messages of a flight into one record (see
+    /// [`ClientConfig::pack_handshake_records`]). Off by default.
+    pub pack_handshake_records: bool,
 }
 
 impl ServerConfig {
     /// A server with the defaults (CCM_8, no hint, 10 000 connections, 1 000 handshakes/s,
     /// 4-byte Connection IDs for clients that ask, a 1024-session cache, tickets for clients
-    /// that ask, sessions resumable for 24 h or the PSK's lifetime, cookies always).
+    /// that ask, sessions resumable for 24 h or the PSK's lifetime, cookies always, any server
+    /// name, extended master secret required, one handshake message per record).
     pub fn new(psk: Arc<dyn ServerPskStore>) -> Self {
         Self {
             common: CommonConfig::default(),
@@ -234,6 +288,20 @@ impl ServerConfig {
             session_tickets: true,
             ticket_rotation: Duration::from_secs(12 * 3600),
             resume_without_cookie: false,
+            server_names: Vec::new(),
+            extended_master_secret: EmsPolicy::Required,
+            pack_handshake_records: false,
         }
+    }
+}
+
+impl ServerConfig {
+    /// True when this server serves `name` (always when `server_names` is empty).
+    pub fn serves_name(&self, name: &str) -> bool {
+        self.server_names.is_empty()
+            || self
+                .server_names
+                .iter()
+                .any(|n| n.trim_end_matches('.').eq_ignore_ascii_case(name))
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::cid_buf::CidBuf;
-use super::config::ServerConfig;
+use super::config::{PskRefusal, ServerConfig};
 use super::conn::{AcceptedHello, Connection, ServerStart};
 use super::cookie::CookieKeys;
 use super::error::Error;
@@ -64,6 +64,11 @@ pub struct EndpointStats {
     pub full_handshakes: u64,
     /// Abbreviated handshakes completed (resumptions).
     pub abbreviated_handshakes: u64,
+    /// Handshakes completed without RFC 7627 extended master secret (only under
+    /// `EmsPolicy::Preferred`; those sessions are never resumable).
+    pub without_extended_master_secret: u64,
+    /// Hellos refused because their SNI names a host this server does not serve.
+    pub unrecognized_name: u64,
     /// Connections imported from a state export (no handshake needed).
     pub imported: u64,
     /// UDP payload bytes (both ways) of the completed full handshakes.
@@ -505,9 +510,18 @@ impl Endpoint {
                     self.stats.full_handshake_bytes += bytes;
                     self.stats.full_round_trips += st.round_trips;
                 }
+                if !e.conn.extended_master_secret() {
+                    self.stats.without_extended_master_secret += 1;
+                }
                 if let Some((s, exp)) = e.conn.resumable_session() {
                     self.cache.insert(s.clone(), exp);
                 }
+            }
+            if let Event::Closed {
+                reason: CloseReason::Error(Error::UnrecognizedName(_)),
+            } = &ev
+            {
+                self.stats.unrecognized_name += 1;
             }
             if let Event::Closed {
                 reason: CloseReason::PeerAlert(_) | CloseReason::Error(_),
@@ -603,7 +617,8 @@ impl Endpoint {
         self.drain(id);
     }
 
-    /// Answers a `PskRequested` event of `addr`: `None` means unknown identity.
+    /// Answers a `PskRequested` event of `addr`: `None` means unknown identity (the same as
+    /// [`Endpoint::refuse_psk`] with [`PskRefusal::UnknownIdentity`]).
     pub fn provide_psk(
         &mut self,
         now: Instant,
@@ -613,6 +628,23 @@ impl Endpoint {
         let id = self.id_of(&addr)?;
         let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
         e.conn.provide_server_psk(now, key)?;
+        self.drain(id);
+        Ok(())
+    }
+
+    /// Refuses a `PskRequested` event of `addr`: an unknown identity carries on with a random
+    /// key and the handshake fails at the client's Finished with `decrypt_error` (RFC 4279
+    /// §2; the close reason here is [`Error::UnknownPskIdentity`]); an unavailable key source
+    /// fails at once with `internal_error` ([`Error::PskUnavailable`]).
+    pub fn refuse_psk(
+        &mut self,
+        now: Instant,
+        addr: SocketAddr,
+        why: PskRefusal,
+    ) -> Result<(), Error> {
+        let id = self.id_of(&addr)?;
+        let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
+        e.conn.refuse_server_psk(now, why)?;
         self.drain(id);
         Ok(())
     }

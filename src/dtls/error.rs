@@ -31,12 +31,22 @@ pub enum Error {
     /// A field with a value we refuse.
     #[error("illegal parameter: {0}")]
     IllegalParameter(&'static str),
-    /// Finished.verify_data did not match.
-    #[error("Finished verify_data mismatch (wrong PSK?)")]
+    /// The peer's Finished did not verify (a wrong PSK: its Finished record does not
+    /// authenticate or its verify_data does not match). Alert decrypt_error.
+    #[error("the peer's Finished did not verify (wrong PSK)")]
     BadFinished,
-    /// The server does not know the client's PSK identity.
-    #[error("unknown PSK identity")]
+    /// Server: the client's PSK identity is unknown. RFC 4279 §2: the handshake went on with
+    /// a random key and failed at the client's Finished, so the client sees decrypt_error,
+    /// the same as for a wrong key; only this side knows the identity was unknown.
+    #[error("unknown PSK identity (refused at the client's Finished with decrypt_error)")]
     UnknownPskIdentity,
+    /// Server: the PSK source is unavailable (a key API down). Alert internal_error.
+    #[error("PSK source unavailable")]
+    PskUnavailable,
+    /// Server: the ClientHello names a host this server does not serve (RFC 6066). The
+    /// name is kept escaped and cut to 255 bytes, safe to log.
+    #[error("client asked for server name \"{0}\", which this server does not serve")]
+    UnrecognizedName(String),
     /// No PSK for this (hint, suite).
     #[error("no PSK available for this server")]
     NoPsk,
@@ -89,9 +99,26 @@ impl Error {
             Self::SuiteNotOffered(_) | Self::IllegalParameter(_) | Self::BadKeyShare => {
                 AlertDescription::IllegalParameter
             }
-            Self::BadFinished => AlertDescription::DecryptError,
-            Self::UnknownPskIdentity => AlertDescription::UnknownPskIdentity,
-            Self::Rng | Self::SequenceExhausted => AlertDescription::InternalError,
+            Self::BadFinished | Self::UnknownPskIdentity => AlertDescription::DecryptError,
+            Self::UnrecognizedName(_) => AlertDescription::UnrecognizedName,
+            Self::Rng | Self::SequenceExhausted | Self::PskUnavailable => {
+                AlertDescription::InternalError
+            }
         })
     }
+}
+
+/// A peer-supplied name made safe for logs: control and non-ASCII characters escaped, cut to
+/// 255 bytes.
+pub(crate) fn loggable_name(name: &str) -> String {
+    let mut s: String = name.escape_default().collect();
+    if s.len() > 255 {
+        let mut cut = 255;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
 }

@@ -30,6 +30,58 @@ impl fmt::Display for CloseReason {
     }
 }
 
+/// What a failed handshake or lost connection means for whoever retries it (a gateway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The peer did not accept our key: decrypt_error (RFC 4279 §2: unknown identity or
+    /// wrong key, told apart only on the server), unknown_psk_identity, bad_record_mac, or
+    /// the peer's Finished did not verify here. A GBA client bootstraps again.
+    KeyRejected,
+    /// The peer could not get a key now (internal_error, e.g. its key API is down): retry
+    /// later with back-off, the key may be fine.
+    PeerUnavailable,
+    /// The two configurations do not fit (handshake_failure: no common cipher suite, or
+    /// extended master secret required by one side; a suite we did not offer): a
+    /// configuration error, retrying will not help.
+    ConfigMismatch,
+    /// The server does not serve the name we asked for (unrecognized_name, RFC 6066): a
+    /// configuration error.
+    NameRejected,
+    /// No answer within the retransmission limit.
+    Timeout,
+    /// Anything else (a protocol error, a malformed message).
+    Other,
+}
+
+impl CloseReason {
+    /// What a failure means for a retry; `None` for an orderly close.
+    pub fn failure_kind(&self) -> Option<FailureKind> {
+        use AlertDescription as A;
+        Some(match self {
+            Self::Local | Self::PeerClosed => return None,
+            Self::PeerAlert(a) => match a {
+                A::DecryptError | A::UnknownPskIdentity | A::BadRecordMac => {
+                    FailureKind::KeyRejected
+                }
+                A::InternalError => FailureKind::PeerUnavailable,
+                A::HandshakeFailure | A::InsufficientSecurity => FailureKind::ConfigMismatch,
+                A::UnrecognizedName => FailureKind::NameRejected,
+                _ => FailureKind::Other,
+            },
+            Self::Error(e) => match e {
+                Error::BadFinished | Error::UnknownPskIdentity => FailureKind::KeyRejected,
+                Error::PskUnavailable => FailureKind::PeerUnavailable,
+                Error::NoCommonSuite
+                | Error::SuiteNotOffered(_)
+                | Error::NoExtendedMasterSecret => FailureKind::ConfigMismatch,
+                Error::UnrecognizedName(_) => FailureKind::NameRejected,
+                Error::HandshakeTimeout(_) => FailureKind::Timeout,
+                _ => FailureKind::Other,
+            },
+        })
+    }
+}
+
 /// Something the user should know about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

@@ -41,6 +41,8 @@ pub struct Flight {
 struct Packer<'a> {
     rl: &'a mut RecordLayer,
     mtu: usize,
+    /// Several handshake messages may share a record.
+    pack: bool,
     out: Vec<Vec<u8>>,
     dgram: Vec<u8>,
     open: Option<(u16, Vec<u8>)>,
@@ -91,6 +93,10 @@ impl Packer<'_> {
             self.open = Some((epoch, plain));
             return self.flush();
         }
+        if !self.pack {
+            // one message per record: some constrained stacks accept nothing else
+            self.close_record()?;
+        }
         let mut offset = 0usize;
         loop {
             let left = body.len() - offset;
@@ -127,11 +133,19 @@ impl Packer<'_> {
 }
 
 impl Flight {
-    /// Encodes the flight into datagrams of at most `mtu` bytes.
-    pub fn encode(&self, rl: &mut RecordLayer, mtu: usize) -> Result<Vec<Vec<u8>>, Error> {
+    /// Encodes the flight into datagrams of at most `mtu` bytes, each handshake message in
+    /// records of its own, or with `pack` several messages in one record (RFC 6347 §4.2.3
+    /// allows both). Records of the flight share datagrams either way.
+    pub fn encode(
+        &self,
+        rl: &mut RecordLayer,
+        mtu: usize,
+        pack: bool,
+    ) -> Result<Vec<Vec<u8>>, Error> {
         let mut p = Packer {
             rl,
             mtu,
+            pack,
             out: Vec::new(),
             dgram: Vec::new(),
             open: None,
@@ -178,9 +192,19 @@ mod tests {
                 },
             ],
         };
-        let d = f.encode(&mut rl, 1200).unwrap();
+        let d = f.encode(&mut rl, 1200, true).unwrap();
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].len(), 13 + 12 + 40 + 12);
+        // unpacked: the same datagram, one record per message
+        let d = f.encode(&mut rl, 1200, false).unwrap();
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].len(), 13 + 12 + 40 + 13 + 12);
+        let (recs, err) = split_datagram(&d[0]);
+        assert!(err.is_none());
+        assert_eq!(recs.len(), 2);
+        for rec in &recs {
+            assert_eq!(parse_fragments(rec.fragment).unwrap().len(), 1);
+        }
 
         let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
         let f = Flight {
@@ -191,7 +215,7 @@ mod tests {
                 epoch: 0,
             }],
         };
-        let d = f.encode(&mut rl, 200).unwrap();
+        let d = f.encode(&mut rl, 200, false).unwrap();
         assert!(d.len() >= 5);
         let mut r = Reassembler::default();
         for dg in d.iter().rev() {

@@ -57,11 +57,12 @@ pub mod wire;
 
 pub use cid::{CidGenerator, PrefixedCid, RandomCid};
 pub use config::{
-    ClientConfig, ClientPsk, PskAnswer, PskRequest, RetransmitConfig, ServerConfig, StaticPsk,
+    ClientConfig, ClientPsk, EmsPolicy, PskAnswer, PskRefusal, PskRequest, RetransmitConfig,
+    ServerConfig, StaticPsk,
 };
 pub use conn::Connection;
 pub use endpoint::{Endpoint, Transmit};
 pub use error::Error;
-pub use event::{CloseReason, Event};
+pub use event::{CloseReason, Event, FailureKind};
 pub use session::Session;
 pub use suite::CipherSuite;

@@ -83,6 +83,10 @@ pub struct Stats {
     pub dropped_overflow: u64,
     /// The handshake this connection ran (once established).
     pub handshake_kind: Option<HandshakeKind>,
+    /// The session runs without RFC 7627 extended master secret (allowed only by
+    /// [`crate::dtls::EmsPolicy::Preferred`]; never resumable).
+    #[serde(default)]
+    pub without_extended_master_secret: bool,
 }
 
 impl Stats {

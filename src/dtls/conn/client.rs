@@ -7,7 +7,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::{Connection, Role, State};
-use crate::dtls::config::{ClientConfig, ClientPsk, PskAnswer};
+use crate::dtls::config::{ClientConfig, ClientPsk, EmsPolicy, PskAnswer};
 use crate::dtls::crypto::ecdhe::EphemeralKey;
 use crate::dtls::error::Error;
 use crate::dtls::event::Event;
@@ -117,7 +117,7 @@ impl Connection {
         }
     }
 
-    fn send_client_hello(&mut self, now: Instant) -> Result<(), Error> {
+    pub(super) fn send_client_hello(&mut self, now: Instant) -> Result<(), Error> {
         let body = self
             .hs()
             .client_hello
@@ -293,7 +293,14 @@ impl Connection {
             }
         }
         if !sh.extensions.extended_master_secret()? {
-            return Err(Error::NoExtendedMasterSecret);
+            let policy = self
+                .client_config()
+                .map(|c| c.extended_master_secret)
+                .unwrap_or_default();
+            match policy {
+                EmsPolicy::Required => return Err(Error::NoExtendedMasterSecret),
+                EmsPolicy::Preferred => self.stats.without_extended_master_secret = true,
+            }
         }
         if let Some(ri) = sh.extensions.renegotiation_info()? {
             if !ri.is_empty() {
@@ -333,6 +340,10 @@ impl Connection {
             self.hs().ticket.clear();
             return Ok(false);
         };
+        if self.stats.without_extended_master_secret {
+            // RFC 7627 §5.3: our sessions all used EMS; a resumption without it is aborted
+            return Err(Error::NoExtendedMasterSecret);
+        }
         if session.suite != suite {
             return Err(Error::IllegalParameter(
                 "resumed session with another suite",
@@ -365,7 +376,7 @@ impl Connection {
                 });
                 Ok(State::ClientWaitPsk)
             }
-            PskAnswer::Unknown => Err(Error::NoPsk),
+            PskAnswer::Unknown | PskAnswer::Unavailable => Err(Error::NoPsk),
         }
     }
 

@@ -64,12 +64,22 @@ impl Connection {
         let mut h = self.hs.take().unwrap_or_default();
         let master = h.master.take();
         let identity = std::mem::take(&mut h.identity);
+        // RFC 7627 §5.3: a session without EMS is never resumed, so it keeps no session ID
+        // or ticket that could be offered
+        let (session_id, ticket) = if self.stats.without_extended_master_secret {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                std::mem::take(&mut h.session_id),
+                std::mem::take(&mut h.ticket),
+            )
+        };
         let session = master.map(|master| Session {
             suite,
             master,
             identity: identity.clone(),
-            session_id: std::mem::take(&mut h.session_id),
-            ticket: std::mem::take(&mut h.ticket),
+            session_id,
+            ticket,
             ticket_lifetime: h.ticket_lifetime,
             server_name: h.sni.take(),
         });

@@ -7,7 +7,8 @@ use subtle::ConstantTimeEq;
 use super::{Connection, FinishedVerified, Role};
 use crate::dtls::crypto::aead::RecordCipher;
 use crate::dtls::crypto::prf::{
-    extended_master_secret, key_block, premaster_psk, premaster_with_other, verify_data,
+    extended_master_secret, key_block, legacy_master_secret, premaster_psk, premaster_with_other,
+    verify_data,
 };
 use crate::dtls::error::Error;
 use crate::dtls::wire::handshake::{encode_full, HandshakeType};
@@ -55,7 +56,11 @@ impl Connection {
         } else {
             premaster_psk(psk.expose())
         };
-        let master = extended_master_secret(&pms, &self.transcript_hash());
+        let master = if self.stats.without_extended_master_secret {
+            legacy_master_secret(&pms, &self.client_random, &self.server_random)
+        } else {
+            extended_master_secret(&pms, &self.transcript_hash())
+        };
         self.install_keys(master)
     }
 
@@ -94,7 +99,18 @@ impl Connection {
         if bool::from(want.ct_eq(got)) {
             Ok(FinishedVerified(()))
         } else {
-            Err(Error::BadFinished)
+            Err(self.finished_failed())
+        }
+    }
+
+    /// The error for a peer Finished that did not verify (its record did not authenticate,
+    /// or its verify_data did not match): a server that carried on with a random key for an
+    /// unknown identity (RFC 4279 §2) says so; otherwise the key was wrong.
+    pub(super) fn finished_failed(&self) -> Error {
+        if self.hs.as_ref().is_some_and(|h| h.psk_unknown) {
+            Error::UnknownPskIdentity
+        } else {
+            Error::BadFinished
         }
     }
 }

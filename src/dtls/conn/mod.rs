@@ -9,6 +9,8 @@ mod established;
 mod keys;
 use established::KeptFlight;
 pub use established::FINAL_FLIGHT_LINGER;
+#[cfg(test)]
+mod ems_tests;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -93,6 +95,8 @@ struct Handshake {
     ticket_lifetime: u32,
     /// Server: remaining PSK lifetime when it was looked up.
     psk_left: Option<Duration>,
+    /// Server: the identity was unknown and a random key stands in for it (RFC 4279 §2).
+    psk_unknown: bool,
     reasm: Reassembler,
     /// Our last flight, kept for retransmission.
     flight: Option<Flight>,
@@ -201,6 +205,14 @@ impl Connection {
         }
     }
 
+    /// Whether our flights pack several handshake messages into one record.
+    fn pack(&self) -> bool {
+        match &self.role {
+            Role::Client(c) => c.pack_handshake_records,
+            Role::Server(s) => s.pack_handshake_records,
+        }
+    }
+
     /// The handshake state, for handshake code. It exists from construction until the
     /// connection is established or closed (handshake messages are only processed before
     /// that); should it be asked for later, a fresh empty one is made rather than failing.
@@ -300,6 +312,17 @@ impl Connection {
         }
         let opened = match self.rl.open(rec) {
             Ok(p) => p,
+            Err(DropReason::BadMac)
+                if matches!(self.state, State::WaitFinished)
+                    && epoch > 0
+                    && matches!(ct, ContentType::Handshake | ContentType::Tls12Cid) =>
+            {
+                // the first protected record after the peer's CCS is its Finished: if it
+                // does not authenticate, the peer's key differs from ours (RFC 4279 §2:
+                // decrypt_error, told the same way for an unknown identity)
+                self.stats.drop(DropReason::BadMac);
+                return Err(self.finished_failed());
+            }
             Err(why) => {
                 self.stats.drop(why);
                 return Ok(());
@@ -523,7 +546,8 @@ impl Connection {
         flight: Flight,
         expect_answer: bool,
     ) -> Result<(), Error> {
-        let dgrams = flight.encode(&mut self.rl, usize::from(self.mtu))?;
+        let pack = self.pack();
+        let dgrams = flight.encode(&mut self.rl, usize::from(self.mtu), pack)?;
         for d in dgrams {
             self.stats.sent(d.len(), true);
             self.out.push_back(d);
@@ -550,7 +574,8 @@ impl Connection {
         let Some(flight) = flight else {
             return;
         };
-        match flight.encode(&mut self.rl, usize::from(self.mtu)) {
+        let pack = self.pack();
+        match flight.encode(&mut self.rl, usize::from(self.mtu), pack) {
             Ok(dgrams) => {
                 for d in dgrams {
                     self.stats.sent(d.len(), true);
@@ -731,9 +756,20 @@ impl Connection {
         }
     }
 
-    /// Server: the session and until when it may be resumed (for a session-ID cache).
+    /// Server: the session and until when it may be resumed (for a session-ID cache). Never
+    /// a session without extended master secret (RFC 7627 §5.3).
     pub fn resumable_session(&self) -> Option<(&Session, Instant)> {
+        if !self.extended_master_secret() {
+            return None;
+        }
         Some((self.session()?, self.session_expiry?))
+    }
+
+    /// False when the session runs without RFC 7627 extended master secret (only under
+    /// [`crate::dtls::EmsPolicy::Preferred`]); such a session is never resumable. An
+    /// application logs it (WARN once per peer); endpoints count it.
+    pub fn extended_master_secret(&self) -> bool {
+        !self.stats.without_extended_master_secret
     }
 
     /// The session ID of this connection's session, once known (kept after close so an

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::{Connection, Role, State};
-use crate::dtls::config::{PskAnswer, PskRequest, ServerConfig};
+use crate::dtls::config::{EmsPolicy, PskAnswer, PskRefusal, PskRequest, ServerConfig};
 use crate::dtls::crypto::ecdhe::EphemeralKey;
-use crate::dtls::error::Error;
+use crate::dtls::error::{loggable_name, Error};
 use crate::dtls::event::Event;
 use crate::dtls::flight::{Flight, FlightItem};
 use crate::dtls::reassembly::Message;
@@ -28,6 +28,9 @@ use crate::dtls::wire::kx::{parse_finished, ClientKeyExchange, ServerKeyExchange
 use crate::dtls::wire::record::DTLS12;
 use crate::dtls::wire::ticket::NewSessionTicket;
 use crate::secret::SecretVec;
+
+/// Length of the random key that stands in for an unknown identity's (a GBA Ks_NAF is 32).
+const RANDOM_PSK_LEN: usize = 32;
 
 /// The ClientHello that opens a server connection, as the Endpoint saw it.
 #[derive(Debug, Clone)]
@@ -118,11 +121,20 @@ impl Connection {
         let body = hello.encode();
         self.transcript_add(HandshakeType::ClientHello, ch.message_seq, &body);
         self.hs().peer_last = Some((ch.message_seq, Sha256::digest(&body).into()));
-        if !hello.extensions.extended_master_secret()? {
-            return Err(Error::NoExtendedMasterSecret);
+        let sni = hello.extensions.server_name()?;
+        if let Some(name) = sni.as_deref().filter(|n| !config.serves_name(n)) {
+            // RFC 6066 §3: refused before any key lookup
+            return Err(Error::UnrecognizedName(loggable_name(name)));
         }
+        self.hs().sni = sni;
+        if !hello.extensions.extended_master_secret()? {
+            match config.extended_master_secret {
+                EmsPolicy::Required => return Err(Error::NoExtendedMasterSecret),
+                EmsPolicy::Preferred => self.stats.without_extended_master_secret = true,
+            }
+        }
+        let no_ems = self.stats.without_extended_master_secret;
         let secure_reneg = hello.secure_renegotiation()?;
-        self.hs().sni = hello.extensions.server_name()?;
         let p256 = hello
             .extensions
             .supported_groups()?
@@ -135,8 +147,10 @@ impl Connection {
             .find(|s| hello.cipher_suites.contains(&s.iana()) && (!s.is_ecdhe() || p256))
             .ok_or(Error::NoCommonSuite)?;
         // resume only what this hello can resume: same suite offered and allowed, same SNI
+        // RFC 7627 §5.3: a hello without EMS never resumes (it gets a full handshake)
         let resume = resume.filter(|(s, exp)| {
-            now < *exp
+            !no_ems
+                && now < *exp
                 && hello.cipher_suites.contains(&s.suite.iana())
                 && config.common.suites.contains(&s.suite)
                 && s.server_name == self.hs().sni
@@ -151,21 +165,24 @@ impl Connection {
         self.server_random = random;
         self.hs().session_id = if resume.is_some() {
             hello.session_id.clone()
-        } else if config.session_cache > 0 {
+        } else if config.session_cache > 0 && !no_ems {
             let mut id = vec![0u8; config.session_id_len.clamp(16, 32)];
             self.common().rng.fill(&mut id).map_err(|_| Error::Rng)?;
             id
         } else {
             Vec::new()
         };
-        self.hs().ticket_expected =
-            self.hs().ticket_key.is_some() && hello.extensions.get(EXT_SESSION_TICKET).is_some();
+        self.hs().ticket_expected = !no_ems
+            && self.hs().ticket_key.is_some()
+            && hello.extensions.get(EXT_SESSION_TICKET).is_some();
 
         let mut extensions = Extensions::default();
         if secure_reneg {
             extensions.push(EXT_RENEGOTIATION_INFO, renegotiation_info_initial());
         }
-        extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
+        if !no_ems {
+            extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
+        }
         if suite.is_ecdhe() && hello.extensions.get(EXT_EC_POINT_FORMATS).is_some() {
             extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
         }
@@ -336,7 +353,11 @@ impl Connection {
                         });
                         Ok(State::ServerWaitPsk)
                     }
-                    PskAnswer::Unknown => Err(Error::UnknownPskIdentity),
+                    PskAnswer::Unknown => {
+                        self.carry_on_with_random_key()?;
+                        Ok(State::WaitCcs)
+                    }
+                    PskAnswer::Unavailable => Err(Error::PskUnavailable),
                 }
             }
             (State::WaitFinished, T::Finished) if self.resumed => {
@@ -404,18 +425,52 @@ impl Connection {
         }
     }
 
-    /// Answers a `PskRequested` event on a server: `None` means the identity is unknown.
+    /// RFC 4279 §2: an unknown identity gets a random key (the same work as a real one), so
+    /// the handshake fails at the client's Finished with decrypt_error exactly as for a wrong
+    /// key; [`Connection::finished_failed`] then names the real cause on this side.
+    fn carry_on_with_random_key(&mut self) -> Result<(), Error> {
+        let mut random = zeroize::Zeroizing::new([0u8; RANDOM_PSK_LEN]);
+        self.common()
+            .rng
+            .fill(random.as_mut())
+            .map_err(|_| Error::Rng)?;
+        let key = SecretVec::new(random.to_vec());
+        self.hs().psk_unknown = true;
+        self.derive_keys(&key)
+    }
+
+    /// Answers a `PskRequested` event on a server: `None` means the identity is unknown (see
+    /// [`Connection::refuse_server_psk`]).
     pub fn provide_server_psk(
         &mut self,
         now: Instant,
         key: Option<SecretVec>,
     ) -> Result<(), Error> {
+        match key {
+            Some(k) => self.answer_server_psk(now, Ok(k)),
+            None => self.answer_server_psk(now, Err(PskRefusal::UnknownIdentity)),
+        }
+    }
+
+    /// Refuses a `PskRequested` event on a server: an unknown identity carries on with a
+    /// random key and fails at the client's Finished (`decrypt_error`, RFC 4279 §2); an
+    /// unavailable key source fails at once with `internal_error`.
+    pub fn refuse_server_psk(&mut self, now: Instant, why: PskRefusal) -> Result<(), Error> {
+        self.answer_server_psk(now, Err(why))
+    }
+
+    fn answer_server_psk(
+        &mut self,
+        now: Instant,
+        answer: Result<SecretVec, PskRefusal>,
+    ) -> Result<(), Error> {
         if !matches!(self.state, State::ServerWaitPsk) {
             return Err(Error::NoPskRequest);
         }
-        let res = match key {
-            Some(k) => self.derive_keys(&k),
-            None => Err(Error::UnknownPskIdentity),
+        let res = match answer {
+            Ok(k) => self.derive_keys(&k),
+            Err(PskRefusal::UnknownIdentity) => self.carry_on_with_random_key(),
+            Err(PskRefusal::Unavailable) => Err(Error::PskUnavailable),
         };
         match res {
             Ok(()) => {

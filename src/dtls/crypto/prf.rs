@@ -55,6 +55,21 @@ pub fn extended_master_secret(premaster: &SecretVec, session_hash: &[u8; 32]) ->
     Secret::new(*ms)
 }
 
+/// RFC 5246 §8.1 master secret: PRF(pms, "master secret", client_random + server_random).
+/// Only for a peer without RFC 7627 under [`crate::dtls::EmsPolicy::Preferred`].
+pub fn legacy_master_secret(
+    premaster: &SecretVec,
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+) -> Secret<48> {
+    let mut seed = [0u8; 64];
+    seed[..32].copy_from_slice(client_random);
+    seed[32..].copy_from_slice(server_random);
+    let mut ms = Zeroizing::new([0u8; 48]);
+    prf(premaster.expose(), b"master secret", &seed, ms.as_mut());
+    Secret::new(*ms)
+}
+
 /// Traffic keys for a 16-byte-key AEAD suite with a 4-byte implicit IV (salt).
 #[derive(Debug, Clone)]
 pub struct KeyBlock {

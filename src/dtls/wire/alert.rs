@@ -40,6 +40,8 @@ pub enum AlertDescription {
     NoRenegotiation,
     /// unsupported_extension (110)
     UnsupportedExtension,
+    /// unrecognized_name (112, RFC 6066)
+    UnrecognizedName,
     /// unknown_psk_identity (115)
     UnknownPskIdentity,
     /// any other value
@@ -62,6 +64,7 @@ impl AlertDescription {
             Self::InternalError => 80,
             Self::NoRenegotiation => 100,
             Self::UnsupportedExtension => 110,
+            Self::UnrecognizedName => 112,
             Self::UnknownPskIdentity => 115,
             Self::Other(v) => v,
         }
@@ -82,6 +85,7 @@ impl AlertDescription {
             80 => Self::InternalError,
             100 => Self::NoRenegotiation,
             110 => Self::UnsupportedExtension,
+            112 => Self::UnrecognizedName,
             115 => Self::UnknownPskIdentity,
             v => Self::Other(v),
         }
@@ -103,6 +107,7 @@ impl fmt::Display for AlertDescription {
             Self::InternalError => "internal_error",
             Self::NoRenegotiation => "no_renegotiation",
             Self::UnsupportedExtension => "unsupported_extension",
+            Self::UnrecognizedName => "unrecognized_name",
             Self::UnknownPskIdentity => "unknown_psk_identity",
             Self::Other(v) => return write!(f, "alert({v})"),
         };
