@@ -210,7 +210,16 @@ fn usage_errors_exit_64_and_help_lists_the_codes() {
         &["bridge"][..],
         &["energy", "--radio", "wifi"][..],
         &["sim", "info"][..],
-        &["sim", "aka", "--softsim", "x.toml", "--rand", "zz", "--autn", "00"][..],
+        &[
+            "sim",
+            "aka",
+            "--softsim",
+            "x.toml",
+            "--rand",
+            "zz",
+            "--autn",
+            "00",
+        ][..],
     ] {
         let o = simbridge(args);
         assert_eq!(

@@ -130,7 +130,11 @@ fn bad_input_is_named() {
         "--autn",
         "00",
     ]);
-    assert_eq!(o.status.code(), Some(64), "a bad option value is a usage error");
+    assert_eq!(
+        o.status.code(),
+        Some(64),
+        "a bad option value is a usage error"
+    );
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("--rand"),
         "{}",

@@ -170,6 +170,28 @@ fn run(
                     },
                     any_bsf: false,
                 };
+                let cached = cache
+                    .reusable(
+                        u.impi(),
+                        Some(&cfg.ub.bsf_url),
+                        SystemTime::now(),
+                        use_cache.policy,
+                    )
+                    .ok()
+                    .flatten()
+                    .is_some();
+                if !cached {
+                    // A bootstrap can take a while (a slow BSF, a card behind a modem): say so.
+                    info!(
+                        "GBA bootstrap started with {} ({})",
+                        cfg.ub.bsf_url,
+                        if force {
+                            "a new context was asked for"
+                        } else {
+                            "no usable cached context"
+                        }
+                    );
+                }
                 match obtain_context(u, &mut transport, &cfg.ub, &use_cache, SystemTime::now()) {
                     Ok(o) => {
                         if o.bootstrapped {
