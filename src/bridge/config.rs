@@ -267,10 +267,8 @@ impl GatewayConfig {
     /// Loads and validates a gateway configuration; environment overrides apply.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = read(path)?;
-        let f: GatewayFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let f: GatewayFile =
+            toml::from_str(&text).map_err(|e| super::toml_error::plain(path, &text, &e))?;
         Self::validate(path, f)
     }
 
@@ -520,10 +518,8 @@ impl ServerConfigFile {
     /// Loads and validates a server configuration.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = read(path)?;
-        let f: ServerFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let f: ServerFile =
+            toml::from_str(&text).map_err(|e| super::toml_error::plain(path, &text, &e))?;
         let listen: SocketAddr = f
             .listen
             .parse()

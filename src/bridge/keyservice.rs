@@ -4,8 +4,10 @@
 
 use crate::card::CardChannel;
 use crate::gba::client::CacheUse;
+use crate::gba::transport::{HttpResponse, UbTransport};
 use crate::gba::{
-    obtain_context, BootstrapContext, ContextCache, NafId, ReusePolicy, UbConfig, UreqTransport,
+    obtain_context, BootstrapContext, ContextCache, GbaError, NafId, ReusePolicy, UbConfig,
+    UreqTransport,
 };
 use crate::secret::Secret;
 use crate::uicc::pin::{GuardedOpenError, PinGuard, PinProblem};
@@ -104,6 +106,35 @@ impl KeyService {
     }
 }
 
+/// The Ub transport with errors in words: a BSF that does not answer in time is "no answer from
+/// URL within N s", not the HTTP client's "timeout: global".
+pub struct BsfTransport {
+    inner: UreqTransport,
+    timeout: Duration,
+}
+
+impl BsfTransport {
+    /// A transport whose requests time out after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            inner: UreqTransport::new(timeout),
+            timeout,
+        }
+    }
+}
+
+impl UbTransport for BsfTransport {
+    fn get(&mut self, url: &str, headers: &[(String, String)]) -> Result<HttpResponse, GbaError> {
+        self.inner.get(url, headers).map_err(|e| match e {
+            GbaError::Transport(m) if m.starts_with("timeout") => GbaError::Transport(format!(
+                "no answer from the BSF at {url} within {} s",
+                self.timeout.as_secs()
+            )),
+            e => e,
+        })
+    }
+}
+
 /// How long dropping the service waits for a bootstrap in progress. A BSF that does not answer
 /// would hold the thread for the whole HTTP timeout; the process must stop within 2 s of SIGTERM.
 const STOP_WAIT: Duration = Duration::from_millis(500);
@@ -133,7 +164,7 @@ fn run(
     stopped: Arc<Mutex<Option<PinProblem>>>,
 ) {
     let cache = ContextCache::new(&cfg.state_dir);
-    let mut transport = UreqTransport::new(cfg.http_timeout);
+    let mut transport = BsfTransport::new(cfg.http_timeout);
     let mut card: Option<Uicc<Box<dyn CardChannel>>> = None;
     let mut guard = PinGuard::new(cfg.pin.clone());
     while let Ok((req, reply)) = rx.recv() {

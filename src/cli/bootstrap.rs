@@ -5,7 +5,8 @@
 use super::card_source::CardSourceArgs;
 use super::{CliError, CliResult};
 use serde_json::json;
-use simbridge::gba::{self, GbaError, GbaModeChoice, ReusePolicy, UbConfig, UreqTransport};
+use simbridge::bridge::keyservice::BsfTransport;
+use simbridge::gba::{self, GbaError, GbaModeChoice, ReusePolicy, UbConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -57,7 +58,7 @@ pub struct Prepared {
     pub cache: gba::ContextCache,
     pub policy: ReusePolicy,
     pub any_bsf: bool,
-    pub transport: UreqTransport,
+    pub transport: BsfTransport,
 }
 
 impl GbaArgs {
@@ -88,7 +89,7 @@ impl GbaArgs {
                 force: self.force,
             },
             any_bsf: self.bsf.is_none(),
-            transport: UreqTransport::new(Duration::from_secs(self.timeout.max(1))),
+            transport: BsfTransport::new(Duration::from_secs(self.timeout.max(1))),
         })
     }
 }

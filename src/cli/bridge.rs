@@ -4,7 +4,7 @@
 use super::card_source::CardSourceArgs;
 use super::signals::{hangup_flag, termination_flag};
 use super::{CliError, CliResult};
-use simbridge::bridge::config::GatewayConfig;
+use simbridge::bridge::config::{ConfigError, GatewayConfig};
 use simbridge::bridge::keyservice::CardOpener;
 use simbridge::bridge::route_state::RouteState;
 use simbridge::bridge::{Gateway, KeyService, KeyServiceConfig, RouteSpec};
@@ -60,7 +60,13 @@ fn session_config(cfg: &GatewayConfig, r: &simbridge::bridge::config::ValidRoute
 
 /// Runs the gateway.
 pub fn run(args: BridgeArgs) -> CliResult {
-    let cfg = GatewayConfig::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
+    let cfg = GatewayConfig::load(&args.config).map_err(|e| match e {
+        ConfigError::Read { path, source } => CliError::new(format!(
+            "cannot read the configuration file (--config or SIMBRIDGE_CONFIG) {}: {source}",
+            path.display()
+        )),
+        e => CliError::new(e.to_string()),
+    })?;
     let mut loaded = read_toml(&args.config);
     let stop = termination_flag()
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
@@ -96,10 +102,29 @@ pub fn run(args: BridgeArgs) -> CliResult {
     } else {
         None
     };
+    let state_dir_of = || {
+        format!(
+            "state_dir {} (from {} or SIMBRIDGE_STATE_DIR)",
+            cfg.state_dir.display(),
+            args.config.display()
+        )
+    };
+    if cfg.state_dir.exists() && !cfg.state_dir.is_dir() {
+        return Err(CliError::new(format!(
+            "{}: exists and is not a directory",
+            state_dir_of()
+        )));
+    }
     std::fs::create_dir_all(&cfg.state_dir)
-        .map_err(|e| CliError::new(format!("state_dir {}: {e}", cfg.state_dir.display())))?;
-    let key = simbridge::bridge::state::load_or_create_key(&cfg.state_dir.join("export.key"))
-        .map_err(|e| CliError::new(format!("state_dir {}: {e}", cfg.state_dir.display())))?;
+        .map_err(|e| CliError::new(format!("{}: cannot create it: {e}", state_dir_of())))?;
+    let key_file = cfg.state_dir.join("export.key");
+    let key = simbridge::bridge::state::load_or_create_key(&key_file).map_err(|e| {
+        CliError::new(format!(
+            "{}: cannot read or create {}: {e}",
+            state_dir_of(),
+            key_file.display()
+        ))
+    })?;
     let state = RouteState {
         dir: cfg.state_dir.clone(),
         key: Arc::new(key),
