@@ -109,10 +109,23 @@ fn one_try_left_no_pin_is_sent_and_by_hand_verify_restores_the_card() {
     assert_eq!(code, Some(78), "{err}");
     assert!(err.contains("PIN1 has 1 try left"), "{err}");
     assert_eq!(card_tries(&card), 1, "no PIN was sent");
-    // One-shot commands refuse too.
+    // One-shot commands do not send it either: `sim info` shows the locked card and why.
     let o = simbridge(&["sim", "info", "--softsim", card_arg, "--pin", "1234"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("PIN1         required (1 try left)"), "{out}");
+    assert!(out.contains("sim pin verify"), "{out}");
+    let o = simbridge(&[
+        "bootstrap",
+        "--softsim",
+        card_arg,
+        "--pin",
+        "1234",
+        "--bsf",
+        "http://127.0.0.1:9",
+    ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("1 try left"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("PIN1 has 1 try left"));
     assert_eq!(card_tries(&card), 1, "no PIN was sent");
     // The by-hand path sends it (with a warning) and the card has its tries back.
     let o = simbridge(&[

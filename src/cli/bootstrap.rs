@@ -17,11 +17,11 @@ pub struct GbaArgs {
     #[command(flatten)]
     pub card: CardSourceArgs,
     /// BSF URL (default: http://bsf.mnc<MNC>.mcc<MCC>.pub.3gppnetwork.org/ from the IMSI)
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "SIMBRIDGE_BSF")]
     pub bsf: Option<String>,
     /// State directory for the bootstrapping context (default: $XDG_STATE_HOME/simbridge or
     /// ~/.local/state/simbridge)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "SIMBRIDGE_STATE_DIR")]
     pub state: Option<PathBuf>,
     /// Bootstrap again even when the cached context is still valid
     #[arg(long)]

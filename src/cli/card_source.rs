@@ -87,6 +87,20 @@ impl CardSourceArgs {
     /// Opens the card and selects the USIM. `--pin` goes through a [`PinGuard`]: sent only when
     /// the card asks and at least 2 tries are left (`simbridge sim pin verify` is the by-hand path).
     pub fn open(&self) -> Result<Uicc<Box<dyn CardChannel>>, CliError> {
+        match self.open_or_locked()? {
+            Opened::Full(u) => Ok(u),
+            Opened::Locked(u, p) => Err(CliError::new(format!(
+                "{}: {}",
+                u.channel().describe(),
+                pin_advice(&p)
+            ))),
+        }
+    }
+
+    /// Like [`CardSourceArgs::open`], but a card that stays locked behind PIN1 (no PIN given,
+    /// one try left, blocked) is still opened as far as it goes without the PIN: ICCID,
+    /// applications and the PIN state. A refused `--pin` is an error.
+    pub fn open_or_locked(&self) -> Result<Opened, CliError> {
         let mut guard = PinGuard::new(self.pin.clone());
         let mut what = String::from("card");
         let opened = guard.open(|| {
@@ -94,12 +108,29 @@ impl CardSourceArgs {
             what = c.describe();
             Ok::<_, CliError>(c)
         });
-        opened.map_err(|e| match e {
-            GuardedOpenError::Open(e) => e,
-            GuardedOpenError::Card(e) => card_error(&what, e),
-            GuardedOpenError::Pin(p) => CliError::new(format!("{what}: {}", pin_advice(&p))),
-        })
+        match opened {
+            Ok(u) => Ok(Opened::Full(u)),
+            Err(GuardedOpenError::Open(e)) => Err(e),
+            Err(GuardedOpenError::Card(e)) => Err(card_error(&what, e)),
+            Err(GuardedOpenError::Pin(p @ PinProblem::Rejected { .. }))
+            | Err(GuardedOpenError::Pin(p @ PinProblem::Malformed { .. })) => {
+                Err(CliError::new(format!("{what}: {}", pin_advice(&p))))
+            }
+            Err(GuardedOpenError::Pin(p)) => {
+                let u =
+                    Uicc::open_for_pin(self.open_channel()?).map_err(|e| card_error(&what, e))?;
+                Ok(Opened::Locked(u, p))
+            }
+        }
     }
+}
+
+/// A card as far as it opened.
+pub enum Opened {
+    /// Fully open: the USIM selected and read.
+    Full(Uicc<Box<dyn CardChannel>>),
+    /// Locked behind PIN1: only what needs no PIN was read (see [`Uicc::open_for_pin`]).
+    Locked(Uicc<Box<dyn CardChannel>>, PinProblem),
 }
 
 /// A PIN problem of a one-shot command in words, with what to do about it.
