@@ -113,6 +113,22 @@ fn sync_failure_exits_2_with_auts_and_mac_failure_exits_3() {
     ]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("network authentication failed (MAC)"));
+    // With --json, scripts get an object on stdout for this outcome too.
+    let o = simbridge(&[
+        "sim",
+        "aka",
+        "--softsim",
+        p,
+        "--rand",
+        &s.rand,
+        "--autn",
+        &hex::encode(bad),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    let v = json_out(&o);
+    assert_eq!(v["result"], "mac_failure");
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("MAC")));
 }
 
 #[test]
@@ -130,7 +146,11 @@ fn bad_input_is_named() {
         "--autn",
         "00",
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        o.status.code(),
+        Some(64),
+        "a bad option value is a usage error"
+    );
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("--rand"),
         "{}",
@@ -172,9 +192,29 @@ fn sim_info_reports_isim_and_pin() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = profile_copy(dir.path(), "demo-isim.toml");
     let p = p.to_str().expect("utf8");
+    // Without the PIN: what the card shows without it, and the PIN state (no PIN try spent).
     let o = simbridge(&["sim", "info", "--softsim", p, "--json"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("requires PIN1 (3 tries left)"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = json_out(&o);
+    assert_eq!(v["pin1"]["state"], "required");
+    assert_eq!(v["pin1"]["tries_left"], 3);
+    assert!(v["iccid"].as_str().is_some(), "{v}");
+    assert_eq!(v["applications"].as_array().map(|a| a.len()), Some(2));
+    assert!(
+        v["locked"]
+            .as_str()
+            .is_some_and(|l| l.contains("requires PIN1 (3 tries left)") && l.contains("--pin")),
+        "{v}"
+    );
+    assert!(v.get("imsi").is_none(), "the IMSI needs the PIN: {v}");
+    let o = simbridge(&["sim", "info", "--softsim", p]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(
+        text.contains("PIN1         required (3 tries left)"),
+        "{text}"
+    );
+    assert!(text.contains("IMSI         (locked)"), "{text}");
     let o = simbridge(&["sim", "info", "--softsim", p, "--pin", "1234", "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v = json_out(&o);

@@ -134,7 +134,10 @@ fn client_and_server_echo_with_json_events() {
 fn handshake_failure_exits_nonzero_naming_the_alert() {
     let (_srv, addr, _rx) = server(&[]);
     let (code, _, events) = run_client(&addr, &["--psk-identity", "mallory"], "");
-    assert_eq!(code, 2);
+    assert_eq!(
+        code, 69,
+        "a failed handshake: the peer is unavailable (EX_UNAVAILABLE)"
+    );
     let closed = events
         .iter()
         .find(|e| e["event"] == "closed")

@@ -16,10 +16,10 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Runs with bad input: exit code 2 and a message on stderr.
+/// Runs with bad input: exit code 64 (usage error) and a message on stderr.
 fn refused(args: &[&str]) -> String {
     let o = simbridge(args);
-    assert_eq!(o.status.code(), Some(2), "{args:?} must be refused");
+    assert_eq!(o.status.code(), Some(64), "{args:?} must be refused");
     assert!(o.stdout.is_empty(), "no table on bad input");
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

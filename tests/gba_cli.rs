@@ -70,7 +70,7 @@ fn bootstrap_then_psk_matches_the_key_api() {
     let (status, api) = key_api(
         addr,
         Some(TOKEN),
-        &key_request(&btid, "naf.example.com", "010001c0a8"),
+        &key_request(&btid, "naf.example.com", "010001d003"),
     );
     assert_eq!(status, 200, "{api}");
     assert_eq!(api["meKeyMaterial"], psk.as_str());
@@ -126,7 +126,7 @@ fn bootstrap_then_psk_matches_the_key_api() {
         &common,
     ]
     .concat());
-    assert_eq!(code, 1);
+    assert_eq!(code, 64, "a bad option value is a usage error");
     assert!(err.contains("unknown PSK cipher suite"), "{err}");
 
     // --force bootstraps again.
@@ -167,7 +167,7 @@ fn gba_u_card_psk_comes_from_the_card() {
     let (status, api) = key_api(
         addr,
         Some(TOKEN),
-        &key_request(&btid, "naf.example.com", "010001c0a8"),
+        &key_request(&btid, "naf.example.com", "010001d003"),
     );
     assert_eq!(status, 200);
     assert_eq!(api["meKeyMaterial"], p["psk"]);

@@ -209,6 +209,13 @@ fn host_of(v: &str) -> String {
         .to_string()
 }
 
+/// A GBA route's suites when the configuration names none, in offer order: the first is what the
+/// bridge negotiates with a server that has it (and what `simbridge psk` shows by default).
+pub const GBA_DEFAULT_SUITES: [CipherSuite; 2] = [
+    CipherSuite::EcdhePskAes128Ccm8Sha256,
+    CipherSuite::PskAes128Ccm8,
+];
+
 fn suites(
     path: &Path,
     key: &str,
@@ -229,10 +236,7 @@ fn suites(
         }
         // GBA keys: 3GPP's TLS profile wants (EC)DHE-PSK, so it goes first; plain CCM_8 stays
         // for servers without it (design.md, Decisions).
-        None if gba => Ok(vec![
-            CipherSuite::EcdhePskAes128Ccm8Sha256,
-            CipherSuite::PskAes128Ccm8,
-        ]),
+        None if gba => Ok(GBA_DEFAULT_SUITES.to_vec()),
         None => Ok(vec![CipherSuite::PskAes128Ccm8]),
     }
 }
@@ -267,10 +271,8 @@ impl GatewayConfig {
     /// Loads and validates a gateway configuration; environment overrides apply.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = read(path)?;
-        let f: GatewayFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let f: GatewayFile =
+            toml::from_str(&text).map_err(|e| super::toml_error::plain(path, &text, &e))?;
         Self::validate(path, f)
     }
 
@@ -568,10 +570,8 @@ impl ServerConfigFile {
     /// Loads and validates a server configuration.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = read(path)?;
-        let f: ServerFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let f: ServerFile =
+            toml::from_str(&text).map_err(|e| super::toml_error::plain(path, &text, &e))?;
         let listen: SocketAddr = f
             .listen
             .parse()

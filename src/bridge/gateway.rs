@@ -302,7 +302,9 @@ impl RouteLoop {
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
-                    // ICMP errors (port unreachable) surface here; the session's timers handle them.
+                    // ICMP errors (port unreachable) surface here; the session names them in its
+                    // log and its timers handle them.
+                    self.session.upstream_error(PathId(i as u8), &e.to_string());
                     debug!(
                         "route {}: upstream receive error on path {i}: {e}",
                         self.name

@@ -4,15 +4,18 @@
 
 use crate::card::CardChannel;
 use crate::gba::client::CacheUse;
+use crate::gba::transport::{HttpResponse, UbTransport};
 use crate::gba::{
-    obtain_context, BootstrapContext, ContextCache, NafId, ReusePolicy, UbConfig, UreqTransport,
+    obtain_context, BootstrapContext, ContextCache, GbaError, NafId, ReusePolicy, UbConfig,
+    UreqTransport,
 };
 use crate::secret::Secret;
+use crate::uicc::pin::{GuardedOpenError, PinGuard, PinProblem};
 use crate::uicc::Uicc;
-use log::{info, warn};
+use log::{error, info, warn};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
@@ -23,7 +26,8 @@ pub type CardOpener = Box<dyn Fn() -> Result<Box<dyn CardChannel>, String> + Sen
 pub struct KeyServiceConfig {
     /// How to reach the card.
     pub card: CardOpener,
-    /// PIN1, when the card asks.
+    /// PIN1, when the card asks. Sent through a [`PinGuard`]: never again after a refusal, never
+    /// when one try is left.
     pub pin: Option<String>,
     /// The Ub client settings (BSF URL, GBA mode).
     pub ub: UbConfig,
@@ -71,19 +75,29 @@ pub struct ReplyTo {
 pub struct KeyService {
     tx: Option<Sender<(KeyRequest, ReplyTo)>>,
     thread: Option<JoinHandle<()>>,
+    stopped: Arc<Mutex<Option<PinProblem>>>,
 }
 
 impl KeyService {
     /// Starts the thread.
     pub fn start(cfg: KeyServiceConfig) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
+        let stopped = Arc::new(Mutex::new(None));
+        let flag = stopped.clone();
         let thread = std::thread::Builder::new()
             .name("simbridge-keys".into())
-            .spawn(move || run(cfg, rx))?;
+            .spawn(move || run(cfg, rx, flag))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
+            stopped,
         })
+    }
+
+    /// The PIN problem that stopped the key service: it needs a person (the configured PIN was
+    /// refused, one try is left, the PIN is blocked or not configured), so the gateway stops too.
+    pub fn stopped_by(&self) -> Option<PinProblem> {
+        self.stopped.lock().ok().and_then(|s| s.clone())
     }
 
     /// A sender routes use to make requests.
@@ -92,27 +106,80 @@ impl KeyService {
     }
 }
 
-impl Drop for KeyService {
-    fn drop(&mut self) {
-        self.tx.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+/// The Ub transport with errors in words: a BSF that does not answer in time is "no answer from
+/// URL within N s", not the HTTP client's "timeout: global".
+pub struct BsfTransport {
+    inner: UreqTransport,
+    timeout: Duration,
+}
+
+impl BsfTransport {
+    /// A transport whose requests time out after `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            inner: UreqTransport::new(timeout),
+            timeout,
         }
     }
 }
 
-fn run(cfg: KeyServiceConfig, rx: Receiver<(KeyRequest, ReplyTo)>) {
+impl UbTransport for BsfTransport {
+    fn get(&mut self, url: &str, headers: &[(String, String)]) -> Result<HttpResponse, GbaError> {
+        self.inner.get(url, headers).map_err(|e| match e {
+            GbaError::Transport(m) if m.starts_with("timeout") => GbaError::Transport(format!(
+                "no answer from the BSF at {url} within {} s",
+                self.timeout.as_secs()
+            )),
+            e => e,
+        })
+    }
+}
+
+/// How long dropping the service waits for a bootstrap in progress. A BSF that does not answer
+/// would hold the thread for the whole HTTP timeout; the process must stop within 2 s of SIGTERM.
+const STOP_WAIT: Duration = Duration::from_millis(500);
+
+impl Drop for KeyService {
+    fn drop(&mut self) {
+        self.tx.take();
+        let Some(t) = self.thread.take() else { return };
+        let start = std::time::Instant::now();
+        while !t.is_finished() && start.elapsed() < STOP_WAIT {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if t.is_finished() {
+            let _ = t.join();
+        } else {
+            // Cancelled by leaving it: the thread holds nothing that a stop must save (the
+            // context cache and the software SIM's state are written atomically, before use),
+            // and it ends with the process.
+            warn!("stopping while a GBA bootstrap is in progress: it is cancelled");
+        }
+    }
+}
+
+fn run(
+    cfg: KeyServiceConfig,
+    rx: Receiver<(KeyRequest, ReplyTo)>,
+    stopped: Arc<Mutex<Option<PinProblem>>>,
+) {
     let cache = ContextCache::new(&cfg.state_dir);
-    let mut transport = UreqTransport::new(cfg.http_timeout);
+    let mut transport = BsfTransport::new(cfg.http_timeout);
     let mut card: Option<Uicc<Box<dyn CardChannel>>> = None;
+    let mut guard = PinGuard::new(cfg.pin.clone());
     while let Ok((req, reply)) = rx.recv() {
         if card.is_none() {
-            match (cfg.card)()
-                .and_then(|c| Uicc::open(c, cfg.pin.as_deref()).map_err(|e| e.to_string()))
-            {
+            match guard.open(&cfg.card) {
                 Ok(u) => card = Some(u),
                 Err(e) => {
-                    warn!("cannot open the card: {e}");
+                    if let GuardedOpenError::Pin(p) = &e {
+                        let first = stopped.lock().map(|mut s| s.replace(p.clone()).is_none());
+                        if first.unwrap_or(false) {
+                            error!("key service stopped: {p}");
+                        }
+                    } else {
+                        warn!("cannot open the card: {e}");
+                    }
                     let msg = format!("card: {e}");
                     let _ = reply.tx.send(match req {
                         KeyRequest::Bootstrap { .. } => KeyReply::Bootstrap(Err(msg)),
@@ -134,6 +201,28 @@ fn run(cfg: KeyServiceConfig, rx: Receiver<(KeyRequest, ReplyTo)>) {
                     },
                     any_bsf: false,
                 };
+                let cached = cache
+                    .reusable(
+                        u.impi(),
+                        Some(&cfg.ub.bsf_url),
+                        SystemTime::now(),
+                        use_cache.policy,
+                    )
+                    .ok()
+                    .flatten()
+                    .is_some();
+                if !cached {
+                    // A bootstrap can take a while (a slow BSF, a card behind a modem): say so.
+                    info!(
+                        "GBA bootstrap started with {} ({})",
+                        cfg.ub.bsf_url,
+                        if force {
+                            "a new context was asked for"
+                        } else {
+                            "no usable cached context"
+                        }
+                    );
+                }
                 match obtain_context(u, &mut transport, &cfg.ub, &use_cache, SystemTime::now()) {
                     Ok(o) => {
                         if o.bootstrapped {

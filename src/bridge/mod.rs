@@ -12,6 +12,7 @@ pub mod peers;
 pub mod route_state;
 pub mod server;
 pub mod state;
+mod toml_error;
 
 pub use gateway::{Gateway, Route, RouteSpec};
 pub use keyservice::{KeyService, KeyServiceConfig};

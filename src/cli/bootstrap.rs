@@ -5,7 +5,8 @@
 use super::card_source::CardSourceArgs;
 use super::{CliError, CliResult};
 use serde_json::json;
-use simbridge::gba::{self, GbaError, GbaModeChoice, ReusePolicy, UbConfig, UreqTransport};
+use simbridge::bridge::keyservice::BsfTransport;
+use simbridge::gba::{self, GbaError, GbaModeChoice, ReusePolicy, UbConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
@@ -16,11 +17,11 @@ pub struct GbaArgs {
     #[command(flatten)]
     pub card: CardSourceArgs,
     /// BSF URL (default: http://bsf.mnc<MNC>.mcc<MCC>.pub.3gppnetwork.org/ from the IMSI)
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = "SIMBRIDGE_BSF")]
     pub bsf: Option<String>,
     /// State directory for the bootstrapping context (default: $XDG_STATE_HOME/simbridge or
     /// ~/.local/state/simbridge)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "SIMBRIDGE_STATE_DIR")]
     pub state: Option<PathBuf>,
     /// Bootstrap again even when the cached context is still valid
     #[arg(long)]
@@ -57,7 +58,7 @@ pub struct Prepared {
     pub cache: gba::ContextCache,
     pub policy: ReusePolicy,
     pub any_bsf: bool,
-    pub transport: UreqTransport,
+    pub transport: BsfTransport,
 }
 
 impl GbaArgs {
@@ -88,7 +89,7 @@ impl GbaArgs {
                 force: self.force,
             },
             any_bsf: self.bsf.is_none(),
-            transport: UreqTransport::new(Duration::from_secs(self.timeout.max(1))),
+            transport: BsfTransport::new(Duration::from_secs(self.timeout.max(1))),
         })
     }
 }

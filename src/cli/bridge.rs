@@ -2,9 +2,9 @@
 //! sessions and exits 0. Exit 1: the configuration or the start failed (the message names why).
 
 use super::card_source::CardSourceArgs;
-use super::signals::termination_flag;
+use super::signals::{hangup_flag, termination_flag};
 use super::{CliError, CliResult};
-use simbridge::bridge::config::GatewayConfig;
+use simbridge::bridge::config::{ConfigError, GatewayConfig};
 use simbridge::bridge::keyservice::CardOpener;
 use simbridge::bridge::route_state::RouteState;
 use simbridge::bridge::{Gateway, KeyService, KeyServiceConfig, RouteSpec};
@@ -13,6 +13,7 @@ use simbridge::dtls::ClientConfig;
 use simbridge::gba::{GbaModeChoice, ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
 use simbridge::session::{KeySource, SessionConfig};
+use simbridge::uicc::pin::PinProblem;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,9 +60,18 @@ fn session_config(cfg: &GatewayConfig, r: &simbridge::bridge::config::ValidRoute
 
 /// Runs the gateway.
 pub fn run(args: BridgeArgs) -> CliResult {
-    let cfg = GatewayConfig::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
+    let cfg = GatewayConfig::load(&args.config).map_err(|e| match e {
+        ConfigError::Read { path, source } => CliError::new(format!(
+            "cannot read the configuration file (--config or SIMBRIDGE_CONFIG) {}: {source}",
+            path.display()
+        )),
+        e => CliError::new(e.to_string()),
+    })?;
+    let mut loaded = read_toml(&args.config);
     let stop = termination_flag()
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let hangup =
+        hangup_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let needs_gba = cfg.routes.iter().any(|r| r.gba_naf.is_some());
     let key_service = if needs_gba {
         let card = CardSourceArgs {
@@ -92,10 +102,29 @@ pub fn run(args: BridgeArgs) -> CliResult {
     } else {
         None
     };
+    let state_dir_of = || {
+        format!(
+            "state_dir {} (from {} or SIMBRIDGE_STATE_DIR)",
+            cfg.state_dir.display(),
+            args.config.display()
+        )
+    };
+    if cfg.state_dir.exists() && !cfg.state_dir.is_dir() {
+        return Err(CliError::new(format!(
+            "{}: exists and is not a directory",
+            state_dir_of()
+        )));
+    }
     std::fs::create_dir_all(&cfg.state_dir)
-        .map_err(|e| CliError::new(format!("state_dir {}: {e}", cfg.state_dir.display())))?;
-    let key = simbridge::bridge::state::load_or_create_key(&cfg.state_dir.join("export.key"))
-        .map_err(|e| CliError::new(format!("state_dir {}: {e}", cfg.state_dir.display())))?;
+        .map_err(|e| CliError::new(format!("{}: cannot create it: {e}", state_dir_of())))?;
+    let key_file = cfg.state_dir.join("export.key");
+    let key = simbridge::bridge::state::load_or_create_key(&key_file).map_err(|e| {
+        CliError::new(format!(
+            "{}: cannot read or create {}: {e}",
+            state_dir_of(),
+            key_file.display()
+        ))
+    })?;
     let state = RouteState {
         dir: cfg.state_dir.clone(),
         key: Arc::new(key),
@@ -131,10 +160,20 @@ pub fn run(args: BridgeArgs) -> CliResult {
         println!("route {} listening on {}", r.name(), r.local_addr());
     }
     let _ = std::io::stdout().flush();
+    let mut pin_problem = None;
     while !stop.load(Ordering::SeqCst) {
+        pin_problem = key_service.as_ref().and_then(|k| k.stopped_by());
+        if pin_problem.is_some() {
+            break;
+        }
+        if hangup.swap(false, Ordering::SeqCst) {
+            reload(&args.config, &mut loaded);
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
-    log::info!("signal received: closing sessions");
+    if pin_problem.is_none() {
+        log::info!("signal received: closing sessions");
+    }
     for (name, m) in gateway.shutdown() {
         log::info!(
             "route {name}: {} bootstraps, {} full + {} abbreviated handshakes, {} B on air",
@@ -145,5 +184,90 @@ pub fn run(args: BridgeArgs) -> CliResult {
         );
     }
     drop(key_service);
-    Ok(ExitCode::SUCCESS)
+    match pin_problem {
+        Some(p) => Err(pin_stop_error(&p, &args.config)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The configuration file as TOML (`None` when it no longer reads or parses).
+fn read_toml(path: &std::path::Path) -> Option<toml::Table> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+}
+
+/// SIGHUP: re-reads and checks the configuration and says what changed. Nothing changes live:
+/// routes, keys and the card are bound at start, so a change needs a restart, which the log
+/// says; established sessions carry on untouched meanwhile (their state is saved as it changes).
+fn reload(path: &std::path::Path, loaded: &mut Option<toml::Table>) {
+    if let Err(e) = GatewayConfig::load(path) {
+        log::error!("SIGHUP: {e}; the running configuration stays");
+        return;
+    }
+    let new = read_toml(path);
+    let changed = match (loaded.as_ref(), new.as_ref()) {
+        (Some(old), Some(new)) => changed_keys(old, new),
+        _ => vec!["(the whole file)".to_string()],
+    };
+    if changed.is_empty() {
+        log::info!(
+            "SIGHUP: {} re-read: unchanged; sessions kept",
+            path.display()
+        );
+    } else {
+        log::warn!(
+            "SIGHUP: {} changed ({}): a restart applies it (systemctl restart simbridge); the running sessions carry on with the old configuration until then",
+            path.display(),
+            changed.join(", ")
+        );
+    }
+    *loaded = new;
+}
+
+/// Keys that differ between two configurations, dotted one table deep (`session.mtu`, `route`).
+fn changed_keys(old: &toml::Table, new: &toml::Table) -> Vec<String> {
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    let empty = toml::Table::new();
+    for k in keys {
+        match (as_table(old.get(k), &empty), as_table(new.get(k), &empty)) {
+            (Some(a), Some(b)) => {
+                out.extend(changed_keys(a, b).into_iter().map(|s| format!("{k}.{s}")));
+            }
+            _ if old.get(k) != new.get(k) => out.push(k.clone()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A table, or an empty one for a missing key (a table added or removed counts as its keys).
+fn as_table<'a>(v: Option<&'a toml::Value>, empty: &'a toml::Table) -> Option<&'a toml::Table> {
+    match v {
+        Some(toml::Value::Table(t)) => Some(t),
+        None => Some(empty),
+        Some(_) => None,
+    }
+}
+
+/// Exit code of a PIN problem: EX_CONFIG (sysexits), which the systemd unit lists in
+/// `RestartPreventExitStatus` so a restart cannot spend another PIN try.
+pub const EXIT_PIN: u8 = 78;
+
+/// The gateway's last words when the key service stopped over the PIN: the problem, where the PIN
+/// comes from and what a person does about it.
+fn pin_stop_error(p: &PinProblem, config: &std::path::Path) -> CliError {
+    let source = format!("[card] pin in {} or SIMBRIDGE_PIN", config.display());
+    let todo = match p {
+        PinProblem::NotConfigured { .. } => format!("set {source}"),
+        PinProblem::Malformed { .. } | PinProblem::Rejected { .. } => format!(
+            "correct {source}, check it by hand with `simbridge sim pin verify`, then start again"
+        ),
+        PinProblem::LastTry => "verify the PIN by hand with `simbridge sim pin verify` (the card then has all its tries again), then start again".into(),
+        PinProblem::Blocked => "unblock it with `simbridge sim pin unblock --puk PUK --new-pin PIN`, then start again".into(),
+    };
+    CliError::with_code(EXIT_PIN, format!("stopped: PIN1 problem: {p}; {todo}"))
 }

@@ -5,6 +5,7 @@ use super::CliError;
 use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
 use simbridge::softsim::SoftUsim;
+use simbridge::uicc::pin::{self, GuardedOpenError, PinGuard, PinProblem};
 use simbridge::uicc::{Uicc, UiccError};
 use std::path::PathBuf;
 
@@ -52,7 +53,8 @@ impl CardSourceArgs {
             self.modem.is_some(),
         ];
         if sources.iter().filter(|s| **s).count() > 1 {
-            return Err(CliError::new(
+            return Err(CliError::with_code(
+                super::EXIT_USAGE,
                 "give one card source only (--softsim, --reader or --modem)",
             ));
         }
@@ -72,7 +74,8 @@ impl CardSourceArgs {
                 Ok(Box::new(card))
             }
             (None, Some(reader)) => open_reader(reader),
-            (None, None) => Err(CliError::new(
+            (None, None) => Err(CliError::with_code(
+                super::EXIT_USAGE,
                 "no card source: give --softsim PROFILE, --reader [NAME] or --modem PATH",
             )),
             _ => Err(CliError::new(
@@ -81,11 +84,71 @@ impl CardSourceArgs {
         }
     }
 
-    /// Opens the card and selects the USIM.
+    /// Opens the card and selects the USIM. `--pin` goes through a [`PinGuard`]: sent only when
+    /// the card asks and at least 2 tries are left (`simbridge sim pin verify` is the by-hand path).
     pub fn open(&self) -> Result<Uicc<Box<dyn CardChannel>>, CliError> {
-        let chan = self.open_channel()?;
-        let what = chan.describe();
-        Uicc::open(chan, self.pin.as_deref()).map_err(|e| card_error(&what, e))
+        match self.open_or_locked()? {
+            Opened::Full(u) => Ok(u),
+            Opened::Locked(u, p) => Err(CliError::new(format!(
+                "{}: {}",
+                u.channel().describe(),
+                pin_advice(&p)
+            ))),
+        }
+    }
+
+    /// Like [`CardSourceArgs::open`], but a card that stays locked behind PIN1 (no PIN given,
+    /// one try left, blocked) is still opened as far as it goes without the PIN: ICCID,
+    /// applications and the PIN state. A refused `--pin` is an error.
+    pub fn open_or_locked(&self) -> Result<Opened, CliError> {
+        let mut guard = PinGuard::new(self.pin.clone());
+        let mut what = String::from("card");
+        let opened = guard.open(|| {
+            let c = self.open_channel()?;
+            what = c.describe();
+            Ok::<_, CliError>(c)
+        });
+        match opened {
+            Ok(u) => Ok(Opened::Full(u)),
+            Err(GuardedOpenError::Open(e)) => Err(e),
+            Err(GuardedOpenError::Card(e)) => Err(card_error(&what, e)),
+            Err(GuardedOpenError::Pin(p @ PinProblem::Rejected { .. }))
+            | Err(GuardedOpenError::Pin(p @ PinProblem::Malformed { .. })) => {
+                Err(CliError::new(format!("{what}: {}", pin_advice(&p))))
+            }
+            Err(GuardedOpenError::Pin(p)) => {
+                let u =
+                    Uicc::open_for_pin(self.open_channel()?).map_err(|e| card_error(&what, e))?;
+                Ok(Opened::Locked(u, p))
+            }
+        }
+    }
+}
+
+/// A card as far as it opened.
+pub enum Opened {
+    /// Fully open: the USIM selected and read.
+    Full(Uicc<Box<dyn CardChannel>>),
+    /// Locked behind PIN1: only what needs no PIN was read (see [`Uicc::open_for_pin`]).
+    Locked(Uicc<Box<dyn CardChannel>>, PinProblem),
+}
+
+/// A PIN problem of a one-shot command in words, with what to do about it.
+pub fn pin_advice(p: &PinProblem) -> String {
+    match p {
+        PinProblem::NotConfigured { tries_left } => format!(
+            "the card requires PIN1 ({}): give it with --pin or SIMBRIDGE_PIN",
+            pin::tries_left(*tries_left)
+        ),
+        PinProblem::Rejected { tries_left: 0 } | PinProblem::Blocked => {
+            "PIN1 is blocked: unblock it with `simbridge sim pin unblock --puk PUK --new-pin PIN`"
+                .into()
+        }
+        PinProblem::Rejected { tries_left } => {
+            format!("wrong PIN1: {}", pin::tries_left(*tries_left))
+        }
+        PinProblem::LastTry => "PIN1 has 1 try left: simbridge sends no PIN on its own now (a wrong one would block the card); verify it by hand with `simbridge sim pin verify --pin PIN`".into(),
+        PinProblem::Malformed { .. } => p.to_string(),
     }
 }
 

@@ -62,15 +62,15 @@ pub struct EnergyArgs {
     explain: bool,
 }
 
-/// Bad input: exit code 2, like a usage error.
+/// Bad input: a usage error (64).
 fn bad(e: EnergyError) -> CliError {
-    CliError::with_code(2, format!("energy: {e}"))
+    CliError::with_code(super::EXIT_USAGE, format!("energy: {e}"))
 }
 
 fn read(flag: &str, path: &PathBuf) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| {
         CliError::with_code(
-            2,
+            super::EXIT_USAGE,
             format!("energy: {flag} {}: cannot read: {e}", path.display()),
         )
     })

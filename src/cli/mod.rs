@@ -13,11 +13,29 @@ mod psk;
 mod server;
 mod signals;
 mod sim;
+mod sim_pin;
 mod softsim;
 mod softsim_modem;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
+
+/// Exit code of a usage error (EX_USAGE, sysexits.h): a bad option or argument.
+pub const EXIT_USAGE: u8 = 64;
+
+/// Exit code of `dtls client` when the peer is unavailable: no answer or a failed handshake
+/// (EX_UNAVAILABLE, sysexits.h).
+pub const EXIT_UNAVAILABLE: u8 = 69;
+
+/// The exit codes, as `--help` shows them (README.md has the same table).
+const EXIT_CODES_HELP: &str = "Exit codes:
+  0   success (long-running commands: stopped by SIGTERM/SIGINT after saving their state)
+  1   error (the message names the cause)
+  2   sim aka: synchronisation failure (AUTS printed)
+  3   sim aka / bootstrap: network authentication failed (MAC)
+  64  usage error: a bad option or argument
+  69  dtls client: the peer is unavailable (no answer, handshake failed)
+  78  bridge: stopped over PIN1 (a person must act; see `simbridge sim pin`)";
 
 /// A failed command: the message printed on stderr and the process exit code.
 #[derive(Debug)]
@@ -46,6 +64,12 @@ impl CliError {
     }
 }
 
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Result of a subcommand.
 pub type CliResult = Result<ExitCode, CliError>;
 
@@ -53,7 +77,8 @@ pub type CliResult = Result<ExitCode, CliError>;
 #[command(
     name = "simbridge",
     version,
-    about = "UICC-anchored DTLS-PSK bridge for cellular IoT"
+    about = "UICC-anchored DTLS-PSK bridge for cellular IoT",
+    after_help = EXIT_CODES_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -89,18 +114,42 @@ enum Command {
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version go to stdout with 0; every other parse error is a usage error.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
     let result: CliResult = match cli.command {
         Command::Sim(c) => sim::run(c),
         Command::Softsim(c) => softsim::run(c),
         Command::Demo(a) => demo::run(a),
-        Command::Bridge(a) => bridge::run(a),
-        Command::Server(a) => server::run(a),
+        Command::Bridge(a) => {
+            signals::default_handling("bridge");
+            bridge::run(a)
+        }
+        Command::Server(a) => {
+            signals::default_handling("server");
+            server::run(a)
+        }
         Command::Bootstrap(a) => bootstrap::run(a),
         Command::Psk(a) => psk::run(a),
-        Command::Bsf(a) => bsf::run(a),
+        Command::Bsf(a) => {
+            signals::default_handling("bsf");
+            bsf::run(a)
+        }
         Command::Energy(a) => energy::run(a),
-        Command::Dtls(a) => dtls::run(a),
+        Command::Dtls(a) => {
+            signals::default_handling("dtls");
+            // dtls.rs reports a failed handshake with 2; that is "peer unavailable" (69) now,
+            // so that 2 means only the `sim aka` synchronisation failure.
+            dtls::run(a).map_err(|e| match e.code {
+                2 => CliError::with_code(EXIT_UNAVAILABLE, e.message),
+                _ => e,
+            })
+        }
     };
     match result {
         Ok(code) => code,

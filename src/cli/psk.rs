@@ -4,6 +4,7 @@
 use super::bootstrap::{gba_error, GbaArgs};
 use super::{CliError, CliResult};
 use serde_json::json;
+use simbridge::bridge::config::GBA_DEFAULT_SUITES;
 use simbridge::gba::{self, NafId, UaId};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -16,9 +17,11 @@ pub struct PskArgs {
     /// The NAF host name, as the client sends it in SNI
     #[arg(long, value_name = "HOST")]
     naf: String,
-    /// The (D)TLS 1.2 cipher suite by IANA name; NAF_Id ends with 01 00 01 and its code
-    #[arg(long, value_name = "IANA_NAME", default_value = "TLS_PSK_WITH_AES_128_CCM_8", conflicts_with_all = ["tls13", "ua_id"])]
-    suite: String,
+    /// The (D)TLS 1.2 cipher suite by IANA name; NAF_Id ends with 01 00 01 and its code.
+    /// Default: the suite the bridge offers first for GBA keys
+    /// (TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256), so the key is the one the bridge uses
+    #[arg(long, value_name = "IANA_NAME", conflicts_with_all = ["tls13", "ua_id"])]
+    suite: Option<String>,
     /// (D)TLS 1.3: Ua id 01 00 00 00 07
     #[arg(long, conflicts_with = "ua_id")]
     tls13: bool,
@@ -35,18 +38,28 @@ pub struct PskArgs {
 
 /// Runs `psk`.
 pub fn run(a: PskArgs) -> CliResult {
-    let ua = if a.tls13 {
-        UaId::TLS13
+    // Which Ua id, and in words why (so a cross-check with another tool uses the same one).
+    let (ua, basis) = if a.tls13 {
+        (UaId::TLS13, "(D)TLS 1.3 (--tls13)".to_string())
     } else if let Some(h) = &a.ua_id {
-        UaId::from_hex(h).map_err(|e| CliError::new(e.to_string()))?
+        let ua = UaId::from_hex(h)
+            .map_err(|e| CliError::with_code(super::EXIT_USAGE, format!("--ua-id: {e}")))?;
+        (ua, "given with --ua-id".to_string())
     } else {
-        let code = gba::suite_code(&a.suite).ok_or_else(|| {
-            CliError::new(format!(
-                "unknown PSK cipher suite {:?} (give its IANA name)",
-                a.suite
-            ))
+        let (name, why) = match &a.suite {
+            Some(s) => (s.as_str(), "--suite"),
+            None => (
+                GBA_DEFAULT_SUITES[0].name(),
+                "the bridge's first choice; --suite picks another",
+            ),
+        };
+        let code = gba::suite_code(name).ok_or_else(|| {
+            CliError::with_code(
+                super::EXIT_USAGE,
+                format!("--suite: unknown PSK cipher suite {name:?} (give its IANA name)"),
+            )
         })?;
-        UaId::tls12_suite(code)
+        (UaId::tls12_suite(code), format!("{name} ({why})"))
     };
     let naf = NafId::new(&a.naf, ua).map_err(|e| CliError::new(e.to_string()))?;
     let mut card = a.gba.card.open()?;
@@ -73,6 +86,8 @@ pub fn run(a: PskArgs) -> CliResult {
             "identity": identity,
             "btid": ctx.btid,
             "naf_id": hex::encode(naf.to_bytes()),
+            "ua_id": ua.to_hex(),
+            "ua_basis": basis,
             "expires": expires,
         });
         if a.reveal {
@@ -82,6 +97,7 @@ pub fn run(a: PskArgs) -> CliResult {
     } else {
         println!("identity: {identity}");
         println!("NAF_Id: {} + {}", naf.fqdn(), ua.to_hex());
+        println!("Ua id for: {basis}");
         println!("expires: {expires}");
         if a.reveal {
             println!("psk: {}", hex::encode(key.expose()));

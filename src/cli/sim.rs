@@ -1,9 +1,10 @@
 //! `simbridge sim info|aka`: look at a card and run AKA on it.
 
-use super::card_source::{card_error, CardSourceArgs};
+use super::card_source::{card_error, pin_advice, CardSourceArgs, Opened};
 use super::hexarg::parse_fixed;
 use super::{CliError, CliResult};
 use serde_json::json;
+use simbridge::uicc::pin::tries_left;
 use simbridge::uicc::AuthResult;
 use std::process::ExitCode;
 
@@ -33,6 +34,9 @@ pub enum SimCommand {
         #[arg(long)]
         json: bool,
     },
+    /// PIN1 by hand: verify, change, unblock with the PUK
+    #[command(subcommand)]
+    Pin(super::sim_pin::PinCommand),
 }
 
 /// Runs a `sim` subcommand.
@@ -45,26 +49,24 @@ pub fn run(cmd: SimCommand) -> CliResult {
             autn,
             json,
         } => aka(&card, &rand, &autn, json),
+        SimCommand::Pin(c) => super::sim_pin::run(c),
     }
 }
 
 fn info(src: &CardSourceArgs, json_out: bool) -> CliResult {
-    let mut u = src.open()?;
+    let (mut u, locked) = match src.open_or_locked()? {
+        Opened::Full(u) => (u, None),
+        Opened::Locked(u, p) => (u, Some(p)),
+    };
     let what = u.channel().describe();
-    let pin_tries = u.pin_tries().map_err(|e| card_error(&what, e))?;
+    let pin_tries = match &locked {
+        Some(_) => u.pin_state().tries_left,
+        None => u.pin_tries().map_err(|e| card_error(&what, e))?,
+    };
     let apps: Vec<_> = u
         .applications()
         .iter()
-        .map(|a| {
-            let kind = if a.is_usim() {
-                "usim"
-            } else if a.is_isim() {
-                "isim"
-            } else {
-                "other"
-            };
-            json!({"aid": hex::encode_upper(&a.aid), "label": a.label, "type": kind})
-        })
+        .map(|a| json!({"aid": hex::encode_upper(&a.aid), "label": a.label, "type": app_kind(a)}))
         .collect();
     let pin = match (u.pin_state().required, pin_tries) {
         (_, Some(0)) => json!({"state": "blocked", "tries_left": 0}),
@@ -72,43 +74,53 @@ fn info(src: &CardSourceArgs, json_out: bool) -> CliResult {
         (true, None) => json!({"state": "verified"}),
         (false, None) => json!({"state": "disabled or verified"}),
     };
-    let v = json!({
-        "iccid": u.iccid(),
-        "imsi": u.imsi(),
-        "mcc": u.mcc(),
-        "mnc": u.mnc(),
-        "impi": u.impi(),
-        "impi_source": u.impi_source(),
-        "applications": apps,
-        "gba_me": true,
-        "gba_u": u.supports_gba_u(),
-        "pin1": pin,
-    });
+    // Locked: the USIM's files need PIN1; say so instead of failing.
+    let hint = locked.as_ref().map(pin_advice);
+    let v = match &hint {
+        None => json!({
+            "iccid": u.iccid(),
+            "imsi": u.imsi(),
+            "mcc": u.mcc(),
+            "mnc": u.mnc(),
+            "impi": u.impi(),
+            "impi_source": u.impi_source(),
+            "applications": apps,
+            "gba_me": true,
+            "gba_u": u.supports_gba_u(),
+            "pin1": pin,
+        }),
+        Some(h) => json!({
+            "iccid": u.iccid(),
+            "applications": apps,
+            "pin1": pin,
+            "locked": h,
+        }),
+    };
     if json_out {
         println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("card         {what}, ATR {}", hex::encode_upper(u.atr()));
+    println!("ICCID        {}", u.iccid().unwrap_or("(no EF_ICCID)"));
+    if let Some(h) = &hint {
+        println!("IMSI         (locked) {h}");
     } else {
-        println!("card         {what}, ATR {}", hex::encode_upper(u.atr()));
-        println!("ICCID        {}", u.iccid().unwrap_or("(no EF_ICCID)"));
         println!("IMSI         {}", u.imsi());
         println!("MCC/MNC      {}/{}", u.mcc(), u.mnc());
         println!("IMPI         {} ({:?})", u.impi(), u.impi_source());
-        for a in u.applications() {
-            let kind = if a.is_usim() {
-                "USIM"
-            } else if a.is_isim() {
-                "ISIM"
-            } else {
-                "other"
-            };
-            println!(
-                "application  {kind} {}{}",
-                hex::encode_upper(&a.aid),
-                a.label
-                    .as_deref()
-                    .map(|l| format!(" {l:?}"))
-                    .unwrap_or_default()
-            );
-        }
+    }
+    for a in u.applications() {
+        println!(
+            "application  {} {}{}",
+            app_kind(a).to_uppercase().replace("OTHER", "other"),
+            hex::encode_upper(&a.aid),
+            a.label
+                .as_deref()
+                .map(|l| format!(" {l:?}"))
+                .unwrap_or_default()
+        );
+    }
+    if hint.is_none() {
         println!(
             "GBA          GBA_ME yes; GBA_U {}",
             if u.supports_gba_u() {
@@ -117,12 +129,26 @@ fn info(src: &CardSourceArgs, json_out: bool) -> CliResult {
                 "no"
             }
         );
-        println!(
-            "PIN1         {}",
-            pin.get("state").and_then(|s| s.as_str()).unwrap_or("?")
-        );
     }
+    println!(
+        "PIN1         {}{}",
+        pin.get("state").and_then(|s| s.as_str()).unwrap_or("?"),
+        pin_tries
+            .filter(|n| *n > 0)
+            .map(|n| format!(" ({})", tries_left(n)))
+            .unwrap_or_default()
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+fn app_kind(a: &simbridge::uicc::files::AppTemplate) -> &'static str {
+    if a.is_usim() {
+        "usim"
+    } else if a.is_isim() {
+        "isim"
+    } else {
+        "other"
+    }
 }
 
 fn aka(src: &CardSourceArgs, rand: &str, autn: &str, json_out: bool) -> CliResult {
@@ -138,7 +164,7 @@ fn aka(src: &CardSourceArgs, rand: &str, autn: &str, json_out: bool) -> CliResul
             // Printing key material is this command's job (it is a diagnostic for the card itself).
             let kc_hex = kc.as_ref().map(|k| hex::encode(k.expose()));
             if json_out {
-                let v = json!({"res": hex::encode(res.expose()), "ck": hex::encode(ck.expose()), "ik": hex::encode(ik.expose()), "kc": kc_hex});
+                let v = json!({"result": "success", "res": hex::encode(res.expose()), "ck": hex::encode(ck.expose()), "ik": hex::encode(ik.expose()), "kc": kc_hex});
                 println!("{v}");
             } else {
                 println!("RES  {}", hex::encode(res.expose()));
@@ -152,16 +178,28 @@ fn aka(src: &CardSourceArgs, rand: &str, autn: &str, json_out: bool) -> CliResul
         }
         AuthResult::SyncFailure { auts } => {
             if json_out {
-                println!("{}", json!({"auts": hex::encode(auts)}));
+                println!(
+                    "{}",
+                    json!({"result": "sync_failure", "auts": hex::encode(auts)})
+                );
             } else {
                 println!("AUTS {}", hex::encode(auts));
             }
             eprintln!("simbridge: synchronisation failure: the card's SQN is ahead of the challenge (AUTS printed)");
             Ok(ExitCode::from(2))
         }
-        AuthResult::MacFailure => Err(CliError::with_code(
-            3,
-            "network authentication failed (MAC)",
-        )),
+        AuthResult::MacFailure => {
+            if json_out {
+                // Scripts read stdout: they get an object for every outcome.
+                println!(
+                    "{}",
+                    json!({"result": "mac_failure", "error": "network authentication failed (MAC): the challenge did not come from the card's home network"})
+                );
+            }
+            Err(CliError::with_code(
+                3,
+                "network authentication failed (MAC)",
+            ))
+        }
     }
 }

@@ -10,16 +10,16 @@
 //! beside a live session uses another [`PathId`] (another UDP source port), so the server keeps
 //! both until the new one takes over.
 
+mod failure;
 pub mod keys;
 pub mod metrics;
+mod restore;
 
 pub use keys::KeySource;
 pub use metrics::SessionMetrics;
 
 use crate::dtls::config::ClientPsk;
 use crate::dtls::event::CloseReason;
-use crate::dtls::export::{ExportError, ImportLedger, ImportRole};
-use crate::dtls::wire::alert::AlertDescription;
 use crate::dtls::Session;
 use crate::dtls::{ClientConfig, Connection, Event};
 use crate::gba::context::BootstrapContext;
@@ -125,6 +125,8 @@ struct Slot {
     started: Instant,
     btid: Option<String>,
     established: bool,
+    /// What the server last sent on this connection's path, in words (for a timeout).
+    last_heard: Option<String>,
 }
 
 /// One long-lived upstream DTLS session.
@@ -144,6 +146,8 @@ pub struct UpstreamSession {
     force_bootstrap: bool,
     retry_at: Option<Instant>,
     failures: u32,
+    /// When a rejected key last made us bootstrap again: at most once per `retry_max`.
+    last_forced: Option<Instant>,
     unanswered_since: Option<Instant>,
     /// The active session got no answers: new data waits for the replacement handshake.
     suspected: bool,
@@ -173,6 +177,7 @@ impl UpstreamSession {
             force_bootstrap: false,
             retry_at: None,
             failures: 0,
+            last_forced: None,
             unanswered_since: None,
             suspected: false,
             resume: None,
@@ -238,6 +243,7 @@ impl UpstreamSession {
     pub fn handle_datagram(&mut self, now: Now, path: PathId, data: &[u8]) {
         self.last = Some(now);
         if let Some(s) = self.pending.as_mut().filter(|s| s.path == path) {
+            s.last_heard = Some(failure::describe_datagram(data));
             s.conn.handle_datagram(now.mono, data);
         } else if let Some(s) = self.active.as_mut().filter(|s| s.path == path) {
             s.conn.handle_datagram(now.mono, data);
@@ -248,6 +254,20 @@ impl UpstreamSession {
             return;
         }
         self.process(now);
+    }
+
+    /// A socket error on `path` (an ICMP error such as port unreachable surfaces so): logged
+    /// once per handshake at INFO, and named if the handshake times out.
+    pub fn upstream_error(&mut self, path: PathId, error: &str) {
+        if let Some(s) = self.pending.as_mut().filter(|s| s.path == path) {
+            let what = format!("an ICMP error ({error})");
+            if s.last_heard.as_deref() != Some(what.as_str()) {
+                info!("upstream unreachable during the handshake: {error}");
+                s.last_heard = Some(what);
+            }
+        } else if self.active.as_ref().is_some_and(|s| s.path == path) {
+            log::debug!("upstream socket error on {path:?}: {error}");
+        }
     }
 
     /// Next datagram to send and the path (socket) to send it on.
@@ -309,7 +329,7 @@ impl UpstreamSession {
             }
             Err(e) => {
                 self.metrics.bootstrap_failures += 1;
-                self.schedule_retry(now);
+                let _ = self.schedule_retry(now);
                 if self.is_established() {
                     warn!("GBA bootstrap failed ({e}); the current session carries on until its key expires");
                 } else {
@@ -499,57 +519,6 @@ impl UpstreamSession {
         self.resume = Some((session, btid));
     }
 
-    /// Exports the established connection (AEAD under `key`), reserving `reserve` sequence
-    /// numbers for this live connection; `None` when nothing is established.
-    pub fn export(&mut self, key: &[u8], reserve: u64) -> Option<Vec<u8>> {
-        let slot = self.active.as_mut().filter(|s| s.established)?;
-        match slot.conn.export_state(key, reserve) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                warn!("cannot export the session: {e}");
-                None
-            }
-        }
-    }
-
-    /// Continues a connection exported before a restart: no handshake at all. The ledger
-    /// refuses an export that was imported before. `btid` is the B-TID of the key the exported
-    /// connection used (saved beside the export).
-    pub fn import(
-        &mut self,
-        now: Now,
-        blob: &[u8],
-        key: &[u8],
-        btid: Option<String>,
-        ledger: &mut dyn ImportLedger,
-    ) -> Result<(), ExportError> {
-        self.last = Some(now);
-        let mut cfg = self.cfg.dtls.clone();
-        cfg.psk = Arc::new(SessionPsk {
-            source: self.source.clone(),
-            context: self.ctx.clone(),
-        });
-        let conn = Connection::import_state(blob, key, ImportRole::Client(Arc::new(cfg)), ledger)?;
-        let btid = btid.or_else(|| self.ctx.as_ref().map(|c| c.btid.clone()));
-        if self.ctx.is_none() && matches!(self.source, KeySource::Gba { .. }) {
-            // Learn the key's lifetime from the cached bootstrapping context (no AKA).
-            self.request_bootstrap(false);
-        }
-        self.metrics.handshakes_none_needed += 1;
-        info!("upstream session continued from its export: no handshake");
-        let base = Some(conn.stats().clone());
-        self.active = Some(Slot {
-            conn,
-            base,
-            path: PathId(0),
-            started: now.mono,
-            btid,
-            established: true,
-        });
-        self.flush_queue(now);
-        Ok(())
-    }
-
     fn request_bootstrap(&mut self, force: bool) {
         if !self.bootstrap_in_flight {
             self.bootstrap_in_flight = true;
@@ -557,7 +526,7 @@ impl UpstreamSession {
         }
     }
 
-    fn schedule_retry(&mut self, now: Now) {
+    fn schedule_retry(&mut self, now: Now) -> Duration {
         self.failures = self.failures.saturating_add(1);
         let exp = self.failures.saturating_sub(1).min(16);
         let delay = self
@@ -566,6 +535,7 @@ impl UpstreamSession {
             .saturating_mul(1u32 << exp)
             .min(self.cfg.retry_max);
         self.retry_at = Some(now.mono + delay);
+        delay
     }
 
     /// Makes sure a session exists or is on its way.
@@ -617,9 +587,19 @@ impl UpstreamSession {
                 .filter(|(_, b)| *b == current)
                 .map(|(s, _)| s.clone());
         }
+        let resuming = cfg.resume.is_some();
         match Connection::client(Arc::new(cfg), now.mono) {
             Ok(conn) => {
                 let btid = self.ctx.as_ref().map(|c| c.btid.clone());
+                info!(
+                    "upstream handshake started ({}; {})",
+                    if resuming {
+                        "resuming the saved session"
+                    } else {
+                        "full"
+                    },
+                    failure::key_in_words(&self.source, btid.as_deref(), None)
+                );
                 self.pending = Some(Slot {
                     base: None,
                     conn,
@@ -627,12 +607,13 @@ impl UpstreamSession {
                     started: now.mono,
                     btid,
                     established: false,
+                    last_heard: None,
                 });
             }
             Err(e) => {
                 warn!("cannot start a DTLS handshake: {e}");
                 self.metrics.handshake_failures += 1;
-                self.schedule_retry(now);
+                let _ = self.schedule_retry(now);
             }
         }
     }
@@ -721,14 +702,9 @@ impl UpstreamSession {
             Event::Data(d) => self.received.push_back(d),
             Event::Closed { reason } => {
                 self.metrics.handshake_failures += 1;
-                if matches!(self.source, KeySource::Gba { .. }) && rejects_key(&reason) {
-                    warn!("upstream rejected our GBA key ({reason}); bootstrapping again");
-                    self.force_bootstrap = true;
-                    self.resume = None;
-                } else {
-                    warn!("handshake failed: {reason}");
-                }
-                if let Some(slot) = self.pending.take() {
+                let slot = self.pending.take();
+                self.handshake_failed(now, &reason, slot.as_ref());
+                if let Some(slot) = slot {
                     self.retire(slot, false);
                 }
                 if self.suspected && self.is_established() {
@@ -736,7 +712,6 @@ impl UpstreamSession {
                     self.suspected = false;
                     self.flush_queue(now);
                 }
-                self.schedule_retry(now);
             }
         }
     }
@@ -787,19 +762,6 @@ impl UpstreamSession {
         self.metrics
             .add_connection(slot.conn.stats(), slot.base.as_ref());
     }
-}
-
-/// Alerts that mean "your key is not the one I have": re-bootstrap before the next try.
-fn rejects_key(reason: &CloseReason) -> bool {
-    matches!(
-        reason,
-        CloseReason::PeerAlert(
-            AlertDescription::UnknownPskIdentity
-                | AlertDescription::DecryptError
-                | AlertDescription::BadRecordMac
-                | AlertDescription::HandshakeFailure
-        )
-    )
 }
 
 #[cfg(test)]

@@ -2,11 +2,14 @@
 
 use super::*;
 use crate::dtls::config::{PskAnswer, PskRequest, ServerPskStore};
+use crate::dtls::export::ExportError;
 use crate::dtls::{Endpoint, ServerConfig, StaticPsk};
 use crate::gba::context::GbaMode;
 use crate::gba::naf::UaId;
 use std::net::SocketAddr;
 use std::sync::Mutex;
+
+mod failures;
 
 fn addr(path: PathId) -> SocketAddr {
     SocketAddr::from(([10, 0, 0, 1], 40000 + u16::from(path.0)))

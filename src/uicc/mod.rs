@@ -6,6 +6,7 @@ pub mod apdu;
 pub mod auth;
 pub mod files;
 pub mod gba_files;
+pub mod pin;
 pub mod sw;
 
 pub use apdu::{ApduError, Command, Response};

@@ -9,7 +9,7 @@ use super::relay::{Relay, RelayConfig};
 use super::{PSK_HEX, WRONG_PSK_HEX};
 
 /// Our client with a wrong PSK against a peer server on `port`: it must exit with the
-/// handshake-failure code (2) and a clear message, never reporting a connection.
+/// peer-unavailable code (69, EX_UNAVAILABLE) and a clear message, never reporting a connection.
 pub fn ours_client_wrong_psk_fails_clearly(port: u16, give_up_ms: u32, wait: Duration) {
     let mut cli = ours_client(
         format!("127.0.0.1:{port}")
@@ -20,7 +20,7 @@ pub fn ours_client_wrong_psk_fails_clearly(port: u16, give_up_ms: u32, wait: Dur
     );
     let st = cli.wait_exit(wait).expect("our client gives up");
     let out = cli.transcript();
-    assert_eq!(st.code(), Some(2), "handshake-failure exit code:\n{out}");
+    assert_eq!(st.code(), Some(69), "peer-unavailable exit code:\n{out}");
     assert!(
         !out.contains("\"connected\""),
         "connected with a wrong PSK:\n{out}"
