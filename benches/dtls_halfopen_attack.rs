@@ -152,11 +152,9 @@ fn main() {
         key: SecretVec::new(vec![7; 16]),
     })));
     let source = |i: u32| -> Ipv4Addr {
-        if per_ip == 0 {
-            Ipv4Addr::LOCALHOST
-        } else {
-            let k = i / per_ip;
-            Ipv4Addr::new(127, 0, 1 + (k / 250) as u8, 1 + (k % 250) as u8)
+        match i.checked_div(per_ip) {
+            None => Ipv4Addr::LOCALHOST,
+            Some(k) => Ipv4Addr::new(127, 0, 1 + (k / 250) as u8, 1 + (k % 250) as u8),
         }
     };
     // one genuine-looking half-open first, so start-up allocations are not counted
