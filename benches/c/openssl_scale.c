@@ -127,21 +127,29 @@ static BIO *mem(int dir) {
     return b;
 }
 
+/* A client and a server SSL joined by two memory BIOs (c2s: client to server, s2c: back). */
+static int joined(SSL_CTX *cc, SSL_CTX *sc, SSL **c, SSL **s, BIO **c2s, BIO **s2c) {
+    *c = SSL_new(cc), *s = SSL_new(sc);
+    if (!*c || !*s) return 0;
+    *c2s = mem(0), *s2c = mem(1);
+    BIO_up_ref(*c2s);
+    BIO_up_ref(*s2c);
+    SSL_set_bio(*c, *s2c, *c2s); /* each SSL owns one reference of each BIO */
+    SSL_set_bio(*s, *c2s, *s2c);
+    SSL_set_mtu(*c, 1400);
+    SSL_set_mtu(*s, 1400);
+    DTLS_set_link_mtu(*c, 1400);
+    DTLS_set_link_mtu(*s, 1400);
+    SSL_set_connect_state(*c);
+    SSL_set_accept_state(*s);
+    return 1;
+}
+
 /* One handshake; returns the established server SSL (NULL on failure). */
 static SSL *handshake(SSL_CTX *cc, SSL_CTX *sc) {
-    SSL *c = SSL_new(cc), *s = SSL_new(sc);
-    if (!c || !s) return NULL;
-    BIO *c2s = mem(0), *s2c = mem(1);
-    BIO_up_ref(c2s);
-    BIO_up_ref(s2c);
-    SSL_set_bio(c, s2c, c2s); /* client reads s2c, writes c2s */
-    SSL_set_bio(s, c2s, s2c);
-    SSL_set_mtu(c, 1400);
-    SSL_set_mtu(s, 1400);
-    DTLS_set_link_mtu(c, 1400);
-    DTLS_set_link_mtu(s, 1400);
-    SSL_set_connect_state(c);
-    SSL_set_accept_state(s);
+    SSL *c, *s;
+    BIO *c2s, *s2c;
+    if (!joined(cc, sc, &c, &s, &c2s, &s2c)) return NULL;
     int cd = 0, sd = 0;
     for (int i = 0; i < 40 && !(cd && sd); i++) {
         if (!cd) {
@@ -202,19 +210,9 @@ static size_t attack_record(unsigned char *d) {
 /* A server SSL after the cookie exchange and its first flight, fed the attack record (unless
  * `quiet`: then nothing more, the cost of a half-open handshake alone). */
 static SSL *half_open(SSL_CTX *cc, SSL_CTX *sc, int quiet) {
-    SSL *c = SSL_new(cc), *s = SSL_new(sc);
-    if (!c || !s) return NULL;
-    BIO *c2s = mem(0), *s2c = mem(1);
-    BIO_up_ref(c2s);
-    BIO_up_ref(s2c);
-    SSL_set_bio(c, s2c, c2s); /* each SSL owns one reference of each BIO */
-    SSL_set_bio(s, c2s, s2c);
-    SSL_set_mtu(c, 1400);
-    SSL_set_mtu(s, 1400);
-    DTLS_set_link_mtu(c, 1400);
-    DTLS_set_link_mtu(s, 1400);
-    SSL_set_connect_state(c);
-    SSL_set_accept_state(s);
+    SSL *c, *s;
+    BIO *c2s, *s2c;
+    if (!joined(cc, sc, &c, &s, &c2s, &s2c)) return NULL;
     /* CH, HVR, CH with cookie, ServerHello..ServerHelloDone */
     for (int i = 0; i < 2; i++) {
         SSL_do_handshake(c);
