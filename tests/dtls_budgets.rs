@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dtls_support::*;
-use simbridge::dtls::wire::handshake::{Fragment, HandshakeType};
+use simbridge::dtls::wire::handshake::HandshakeType;
 use simbridge::dtls::wire::record::ContentType;
 use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Error, Event, ServerConfig};
 
@@ -39,27 +39,6 @@ fn half_open(ep: &mut Endpoint, from: SocketAddr, now: Instant, seed: u64) -> Co
     c
 }
 
-/// One plaintext record with one handshake fragment.
-fn fragment(
-    seq_rec: u64,
-    t: HandshakeType,
-    msg_seq: u16,
-    length: u32,
-    offset: u32,
-    body: &[u8],
-) -> Vec<u8> {
-    let mut payload = Vec::new();
-    Fragment {
-        msg_type: t,
-        length,
-        message_seq: msg_seq,
-        offset,
-        body,
-    }
-    .encode(&mut payload);
-    plain_record(ContentType::Handshake, seq_rec, &payload)
-}
-
 fn server() -> ServerConfig {
     server_config(&[CCM8], 2)
 }
@@ -77,7 +56,7 @@ fn the_reassembly_attack_costs_no_buffer() {
         let _c = half_open(&mut ep, from, now, u64::from(i));
         let mut d = Vec::new();
         for (k, seq) in [2u16, 3, 4, 5, 6, 7, 8, 9].iter().enumerate() {
-            d.extend(fragment(
+            d.extend(plain_fragment(
                 100 + k as u64,
                 HandshakeType::ClientKeyExchange,
                 *seq,
@@ -106,11 +85,11 @@ fn a_legal_length_out_of_order_fragment_holds_only_what_arrived_and_one_message_
     let _c = half_open(&mut ep, from, now, 1);
     // a ClientKeyExchange may claim 648 bytes: the 30 received bytes at its far end cost
     // its extent (at most the type's bound), and a message two ahead is not kept at all
-    let d = fragment(100, HandshakeType::ClientKeyExchange, 2, 648, 600, &[1; 30]);
+    let d = plain_fragment(100, HandshakeType::ClientKeyExchange, 2, 648, 600, &[1; 30]);
     ep.handle_datagram(now, from, &d);
     let held = ep.connection(&from).unwrap().handshake_buffered();
     assert!(held > 0 && held <= 648, "{held}");
-    let d = fragment(101, HandshakeType::Finished, 4, 12, 0, &[1; 12]);
+    let d = plain_fragment(101, HandshakeType::Finished, 4, 12, 0, &[1; 12]);
     ep.handle_datagram(now, from, &d);
     assert_eq!(ep.connection(&from).unwrap().handshake_buffered(), held);
 }

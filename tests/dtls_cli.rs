@@ -169,3 +169,127 @@ fn unknown_suite_name_is_an_error_naming_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS_FOO"));
 }
+
+/// Writes `content` to a new file in `dir` with `mode`.
+fn key_file(dir: &std::path::Path, name: &str, content: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    p
+}
+
+/// `dtls server --listen 127.0.0.1:0` prints `ACCEPT <bound address>` first on stdout (as
+/// s_server does), the key comes from `--psk-file` on the server and `SIMBRIDGE_PSK` on the
+/// client, and neither process has the key on its command line.
+#[test]
+fn server_prints_its_bound_address_and_keys_stay_off_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = key_file(dir.path(), "psk", &format!("{PSK}\n"), 0o600);
+    let mut child = bin()
+        .args(["dtls", "server", "--listen", "127.0.0.1:0", "--echo"])
+        .args(["--psk-identity", "client1", "--psk-file"])
+        .arg(&file)
+        .env_remove("SIMBRIDGE_PSK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let _guard = Guard(child);
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    let addr = first
+        .trim()
+        .strip_prefix("ACCEPT ")
+        .unwrap_or_else(|| panic!("first line: {first:?}"))
+        .to_owned();
+    let sa: std::net::SocketAddr = addr.parse().expect("an address");
+    assert_ne!(sa.port(), 0, "the bound port, not the asked one");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains(PSK));
+
+    let mut client = bin()
+        .args([
+            "dtls",
+            "client",
+            "--connect",
+            &addr,
+            "--psk-identity",
+            "client1",
+        ])
+        .args(["--json-events", "--timeout-ms", "5000"])
+        .env("SIMBRIDGE_PSK", PSK)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn client");
+    let cpid = client.id();
+    let cmdline = std::fs::read(format!("/proc/{cpid}/cmdline")).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains(PSK));
+    client
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"via env\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    drop(client.stdin.take());
+    let out = client.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "via env\n");
+}
+
+/// Bad key input gets an error naming where it came from and what is expected.
+#[test]
+fn bad_psk_sources_are_refused_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut c = bin();
+        c.args([
+            "dtls",
+            "client",
+            "--connect",
+            "127.0.0.1:9",
+            "--psk-identity",
+            "a",
+        ])
+        .args(args)
+        .env_remove("SIMBRIDGE_PSK");
+        if let Some(v) = env {
+            c.env("SIMBRIDGE_PSK", v);
+        }
+        let out = c.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let open = key_file(dir.path(), "open", PSK, 0o644);
+    let err = run(&["--psk-file", open.to_str().unwrap()], None);
+    assert!(err.contains("open") && err.contains("chmod 600"), "{err}");
+    let nothex = key_file(dir.path(), "nothex", "xyz", 0o600);
+    let err = run(&["--psk-file", nothex.to_str().unwrap()], None);
+    assert!(err.contains("nothex") && err.contains("hex"), "{err}");
+    let err = run(&["--psk-file", "/nonexistent/psk"], None);
+    assert!(err.contains("/nonexistent/psk"), "{err}");
+    let err = run(&[], None);
+    assert!(
+        err.contains("--psk-file") && err.contains("SIMBRIDGE_PSK"),
+        "{err}"
+    );
+    let err = run(&[], Some("zz"));
+    assert!(
+        err.contains("SIMBRIDGE_PSK") && err.contains("hex"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("zz"),
+        "the bad value itself is not echoed: {err}"
+    );
+}

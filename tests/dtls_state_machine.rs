@@ -363,25 +363,6 @@ fn close_notify_both_ways() {
 }
 
 #[test]
-fn unknown_identity_gets_decrypt_error_at_finished() {
-    let mut c = client_config(&[CCM8], 1);
-    c.psk = std::sync::Arc::new(simbridge::dtls::StaticPsk {
-        identity: b"mallory".to_vec(),
-        key: simbridge::secret::SecretVec::new(PSK.to_vec()),
-    });
-    let mut p = Pair::new(c, server_config(&[CCM8], 2));
-    p.drive();
-    assert_eq!(
-        p.client_closed(),
-        Some(CloseReason::PeerAlert(AlertDescription::DecryptError))
-    );
-    assert_eq!(
-        p.server_closed(),
-        Some(CloseReason::Error(Error::UnknownPskIdentity))
-    );
-}
-
-#[test]
 fn no_common_suite_gets_handshake_failure() {
     let mut p = Pair::new(
         client_config(&[CipherSuite::PskAes128Ccm], 1),

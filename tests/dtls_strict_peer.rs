@@ -56,25 +56,7 @@ struct Outcome {
 fn run(p: &mut Pair) -> Outcome {
     let refused = Rc::new(Cell::new(0));
     let seen = Rc::new(Cell::new(0));
-    for _ in 0..200 {
-        let n = p.c2s_with(strict(refused.clone(), seen.clone()))
-            + p.s2c_with(strict(refused.clone(), seen.clone()));
-        if n > 0 {
-            continue;
-        }
-        let t = [p.client.poll_timeout(), p.server.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
-        match t {
-            Some(t) => {
-                p.now = p.now.max(t);
-                p.client.handle_timeout(p.now);
-                p.server.handle_timeout(p.now);
-            }
-            None => break,
-        }
-    }
+    p.drive_with(strict(refused.clone(), seen.clone()));
     let resumed = p
         .client_events
         .iter()

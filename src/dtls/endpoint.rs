@@ -648,11 +648,7 @@ impl Endpoint {
         addr: SocketAddr,
         key: Option<SecretVec>,
     ) -> Result<(), Error> {
-        let id = self.id_of(&addr)?;
-        let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
-        e.conn.provide_server_psk(now, key)?;
-        self.drain(id);
-        Ok(())
+        self.answer_psk(addr, |c| c.provide_server_psk(now, key))
     }
 
     /// Refuses a `PskRequested` event of `addr`: an unknown identity carries on with a random
@@ -665,9 +661,17 @@ impl Endpoint {
         addr: SocketAddr,
         why: PskRefusal,
     ) -> Result<(), Error> {
+        self.answer_psk(addr, |c| c.refuse_server_psk(now, why))
+    }
+
+    fn answer_psk(
+        &mut self,
+        addr: SocketAddr,
+        answer: impl FnOnce(&mut Connection) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let id = self.id_of(&addr)?;
         let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
-        e.conn.refuse_server_psk(now, why)?;
+        answer(&mut e.conn)?;
         self.drain(id);
         Ok(())
     }

@@ -135,22 +135,42 @@ impl Pair {
         moved
     }
 
+    /// Like [`Pair::drive`], but every datagram goes through `f` both ways (which may drop,
+    /// alter or add), without the link's loss and latency.
+    pub fn drive_with(&mut self, mut f: impl FnMut(Vec<u8>) -> Vec<Vec<u8>>) {
+        for _ in 0..10_000 {
+            if self.c2s_with(&mut f) + self.s2c_with(&mut f) > 0 {
+                continue;
+            }
+            match self.next_timer() {
+                Some(t) => self.fire_timers(t),
+                None => return,
+            }
+        }
+        panic!("link never went idle");
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        [self.client.poll_timeout(), self.server.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn fire_timers(&mut self, t: Instant) {
+        self.now = self.now.max(t);
+        self.client.handle_timeout(self.now);
+        self.server.handle_timeout(self.now);
+    }
+
     /// Runs until nothing moves and no timer is pending, firing timers on the virtual clock.
     pub fn drive(&mut self) {
         for _ in 0..10_000 {
             if self.step() {
                 continue;
             }
-            let t = [self.client.poll_timeout(), self.server.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            match t {
-                Some(t) => {
-                    self.now = self.now.max(t);
-                    self.client.handle_timeout(self.now);
-                    self.server.handle_timeout(self.now);
-                }
+            match self.next_timer() {
+                Some(t) => self.fire_timers(t),
                 None => return,
             }
         }
@@ -298,6 +318,31 @@ pub fn plain_handshake(
         simbridge::dtls::wire::record::ContentType::Handshake,
         seq_rec,
         &msg,
+    )
+}
+
+/// A plaintext record holding one handshake fragment (any claimed length and offset).
+pub fn plain_fragment(
+    seq_rec: u64,
+    t: simbridge::dtls::wire::handshake::HandshakeType,
+    msg_seq: u16,
+    length: u32,
+    offset: u32,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut payload = Vec::new();
+    simbridge::dtls::wire::handshake::Fragment {
+        msg_type: t,
+        length,
+        message_seq: msg_seq,
+        offset,
+        body,
+    }
+    .encode(&mut payload);
+    plain_record(
+        simbridge::dtls::wire::record::ContentType::Handshake,
+        seq_rec,
+        &payload,
     )
 }
 
