@@ -26,11 +26,16 @@ pub struct ModemArgs {
     /// Inject URCs at random moments, also between the lines of an answer
     #[arg(long)]
     pub urc_noise: bool,
+    /// Strict mode: count applications the host selects on the basic channel (each resets a real
+    /// modem's own USIM session) and send +CGLA APDUs where their CLA points (CLA 00 = the basic
+    /// channel) unless the quirks row codes the channel itself; `stats` on stdin prints the counts
+    #[arg(long)]
+    pub strict: bool,
     /// Seed of the URC noise (0: from the clock)
     #[arg(long, default_value_t = 0, hide = true)]
     pub seed: u64,
     /// Lab controls on stdin, one per line: `reboot [MS]`, `stall`, `stall-on TEXT`, `resume`,
-    /// `garbage`, `quit`; each is acknowledged on stdout (`control: NAME`); the modem exits when
+    /// `garbage`, `stats`, `quit`; each is acknowledged on stdout (`control: NAME`); the modem exits when
     /// stdin closes
     #[arg(long)]
     pub control_stdin: bool,
@@ -47,7 +52,7 @@ pub fn run(a: ModemArgs) -> CliResult {
     })?;
     let mut card = SoftUsim::load(&a.profile).map_err(|e| CliError::new(e.to_string()))?;
     card.reset().map_err(|e| CliError::new(e.to_string()))?;
-    let mut server = AtServer::new(card, quirks);
+    let mut server = AtServer::new(card, quirks).with_strict(a.strict);
     let (tx, rx) = mpsc::channel();
     if a.control_stdin {
         std::thread::spawn(move || {

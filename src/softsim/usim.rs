@@ -26,6 +26,8 @@ const CHANNELS: usize = 20;
 struct ChannelState {
     open: bool,
     df: Option<Df>,
+    /// The application selected on this channel (what '7FFF' names).
+    app: Option<Df>,
     ef: Option<usize>,
     pending: Vec<u8>,
 }
@@ -242,8 +244,10 @@ impl SoftUsim {
                 if fid == 0x3F00 {
                     (Df::Mf, None, df_fcp(Df::Mf))
                 } else if fid == 0x7FFF {
-                    // The current application.
-                    (cur, None, df_fcp(cur))
+                    // The current application (not the current DF: after SELECT MF it is still
+                    // the application selected last on this channel).
+                    let app = self.channels.get(ch).and_then(|c| c.app).unwrap_or(cur);
+                    (app, None, df_fcp(app))
                 } else {
                     let idx = self.fs.find(cur, fid).ok_or(Sw::FileNotFound)?;
                     let ef = self.fs.efs.get(idx).ok_or(Sw::FileNotFound)?;
@@ -259,6 +263,9 @@ impl SoftUsim {
         if let Some(c) = self.channels.get_mut(ch) {
             c.df = Some(df);
             c.ef = ef;
+            if cmd.p1 == 0x04 {
+                c.app = Some(df);
+            }
         }
         Ok((if want_fcp { fcp } else { Vec::new() }, Sw::Ok))
     }

@@ -159,7 +159,16 @@ impl<C: CardChannel> Uicc<C> {
             .unwrap_or_else(|| files::USIM_AID_PREFIX.to_vec());
         u.isim_aid = u.apps.iter().find(|a| a.is_isim()).map(|a| a.aid.clone());
 
-        if let Some(isim) = u.isim_aid.clone() {
+        // On a basic channel shared with a modem's own USIM session, selecting an application
+        // would end that session: use the USIM the modem selected (SELECT 7FFF, the current
+        // application) and leave the ISIM alone.
+        let shared = u.chan.basic_channel_shared();
+        if shared && u.isim_aid.is_some() {
+            log::warn!(
+                "the card's ISIM is not reachable without a logical channel (the modem offers +CSIM on its basic channel only); the IMPI is derived from the IMSI"
+            );
+        }
+        if let (false, Some(isim)) = (shared, u.isim_aid.clone()) {
             u.select_aid(&isim, "SELECT ISIM")?;
             u.pin_gate(pin, |u| u.read_binary_file(fid::EF_IMPI, "EF_IMPI"))
                 .and_then(|b| {
@@ -171,7 +180,23 @@ impl<C: CardChannel> Uicc<C> {
                 })?;
         }
         let usim = u.usim_aid.clone();
-        u.select_aid(&usim, "SELECT USIM").map_err(|e| match e {
+        let selected = if shared {
+            u.select_fid(fid::CURRENT_ADF, "SELECT current application")
+                .and_then(|fcp| {
+                    let aid = files::df_name(&fcp).unwrap_or_default();
+                    if aid.starts_with(&files::USIM_AID_PREFIX) {
+                        Ok(fcp)
+                    } else {
+                        Err(UiccError::NoUsim(format!(
+                            "the modem's current application on the basic channel is not a USIM (AID {})",
+                            hex::encode(aid)
+                        )))
+                    }
+                })
+        } else {
+            u.select_aid(&usim, "SELECT USIM")
+        };
+        selected.map_err(|e| match e {
             UiccError::Status {
                 sw: StatusWord::FileNotFound,
                 ..

@@ -43,13 +43,15 @@ pub enum Control {
     Resume,
     /// Send noise bytes now.
     Garbage,
+    /// Print the strict-mode counters (`strict: resets=N cla_mistakes=M`) before the ack.
+    Stats,
     /// Exit the serve loop.
     Quit,
 }
 
 impl Control {
     /// Parses one control line: `reboot [MS]`, `stall`, `stall-on TEXT`, `resume`, `garbage`,
-    /// `quit`.
+    /// `stats`, `quit`.
     pub fn parse(line: &str) -> Option<Self> {
         let mut w = line.split_whitespace();
         match w.next()? {
@@ -61,6 +63,7 @@ impl Control {
             "stall-on" => w.next().map(|t| Control::StallOn(t.to_ascii_uppercase())),
             "resume" => Some(Control::Resume),
             "garbage" => Some(Control::Garbage),
+            "stats" => Some(Control::Stats),
             "quit" => Some(Control::Quit),
             _ => None,
         }
@@ -190,6 +193,14 @@ pub fn serve<C: CardChannel>(
                     stalled = false;
                     stall_on = None;
                     announce(out, "control: resume")?;
+                }
+                Ok(Control::Stats) => {
+                    let (resets, mistakes) = server.strict_counts();
+                    announce(
+                        out,
+                        &format!("strict: resets={resets} cla_mistakes={mistakes}"),
+                    )?;
+                    announce(out, "control: stats")?;
                 }
                 Ok(Control::Garbage) => {
                     write_best_effort(&mut pty.master, b"\x00\xff\x13garbage\xfe\r\n\x11");
