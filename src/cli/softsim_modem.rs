@@ -16,7 +16,8 @@ pub struct ModemArgs {
     /// Profile file (sim-profiles/*.toml); SQN state is kept in PROFILE.state
     #[arg(long)]
     pub profile: PathBuf,
-    /// Also make a symlink to the device here (follows the device across reboots)
+    /// Also make a symlink to the device here (follows the device across reboots; refused if
+    /// something else is at PATH; removed on exit)
     #[arg(long, value_name = "PATH")]
     pub link: Option<PathBuf>,
     /// Modem to imitate, a row of the modem-at quirks table: generic, quectel, fibocom, sierra,
@@ -72,10 +73,14 @@ pub fn run(a: ModemArgs) -> CliResult {
     } else {
         drop(tx);
     }
+    // SIGTERM / SIGINT end the loop, so the link is removed on the way out.
+    let stop = super::signals::termination_flag()
+        .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let opts = ServeOptions {
         link: a.link,
         urc_noise: a.urc_noise,
         seed: a.seed,
+        stop: Some(stop),
     };
     let mut out = std::io::stdout();
     serve(&mut server, &opts, &mut out, rx).map_err(|e| CliError::new(e.to_string()))?;
