@@ -21,6 +21,10 @@ pub mod fid {
     pub const EF_GBABP: u16 = 0x6FD6;
     /// EF_GBANL, GBA NAF list (USIM, when GBA is supported).
     pub const EF_GBANL: u16 = 0x6FDA;
+    /// EF_GBABP of the ISIM (TS 31.103).
+    pub const EF_ISIM_GBABP: u16 = 0x6FD5;
+    /// EF_GBANL of the ISIM (TS 31.103).
+    pub const EF_ISIM_GBANL: u16 = 0x6FD7;
     /// EF_IMPI (ISIM).
     pub const EF_IMPI: u16 = 0x6F02;
     /// EF_IST, ISIM service table (ISIM; same FID as EF_IMSI under the USIM).
@@ -36,6 +40,8 @@ pub const ISIM_AID_PREFIX: [u8; 7] = [0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x04];
 pub const UST_GSM_ACCESS: u16 = 27;
 /// UST service n°68: GBA (the USIM supports the GBA security context, GBA_U).
 pub const UST_GBA: u16 = 68;
+/// IST service n°2: GBA (the ISIM supports the GBA security context, TS 31.103).
+pub const IST_GBA: u16 = 2;
 
 /// The DF name (AID, tag 84) in a DF's FCP template (`62 L ... 84 L AID ...`), if any.
 pub fn df_name(fcp: &[u8]) -> Option<Vec<u8>> {

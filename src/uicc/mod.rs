@@ -106,6 +106,10 @@ pub struct Uicc<C: CardChannel> {
     ust: Vec<u8>,
     impi: String,
     impi_source: ImpiSource,
+    /// EF_IST of the ISIM the IMPI came from (empty otherwise).
+    ist: Vec<u8>,
+    /// AID of the application selected last on our channel.
+    current_aid: Option<Vec<u8>>,
     pin: PinState,
     apdus: u64,
 }
@@ -126,6 +130,8 @@ impl<C: CardChannel> Uicc<C> {
             ust: Vec::new(),
             impi: String::new(),
             impi_source: ImpiSource::Derived,
+            ist: Vec::new(),
+            current_aid: None,
             pin: PinState {
                 required: false,
                 tries_left: None,
@@ -178,6 +184,14 @@ impl<C: CardChannel> Uicc<C> {
                     u.impi = impi;
                     u.impi_source = ImpiSource::Isim;
                 })?;
+            u.ist = match u.read_binary_file(fid::EF_IST, "EF_IST") {
+                Ok(t) => t,
+                Err(UiccError::Status {
+                    sw: StatusWord::FileNotFound,
+                    ..
+                }) => Vec::new(),
+                Err(e) => return Err(e),
+            };
         }
         let usim = u.usim_aid.clone();
         let selected = if shared {
@@ -185,6 +199,7 @@ impl<C: CardChannel> Uicc<C> {
                 .and_then(|fcp| {
                     let aid = files::df_name(&fcp).unwrap_or_default();
                     if aid.starts_with(&files::USIM_AID_PREFIX) {
+                        u.current_aid = Some(aid);
                         Ok(fcp)
                     } else {
                         Err(UiccError::NoUsim(format!(
@@ -370,7 +385,9 @@ impl<C: CardChannel> Uicc<C> {
         let cmd = Command::new(0x00, INS_SELECT, 0x04, 0x04)
             .with_data(aid.to_vec())
             .with_le(0);
-        self.expect_ok(&cmd, what)
+        let fcp = self.expect_ok(&cmd, what)?;
+        self.current_aid = Some(aid.to_vec());
+        Ok(fcp)
     }
 
     fn read_binary_file(&mut self, file: u16, name: &str) -> Result<Vec<u8>, UiccError> {
@@ -533,9 +550,10 @@ impl<C: CardChannel> Uicc<C> {
     pub fn usim_aid(&self) -> &[u8] {
         &self.usim_aid
     }
-    /// Whether the USIM supports the GBA security context (UST service 68): GBA_U.
+    /// Whether the application GBA runs in ([`Uicc::gba_app`]) supports the GBA security
+    /// context: GBA_U (UST service 68 of the USIM, IST service 2 of the ISIM).
     pub fn supports_gba_u(&self) -> bool {
-        files::service_available(&self.ust, files::UST_GBA)
+        self.gba_app_supports_gba_u()
     }
     /// PIN1 state as seen while opening.
     pub fn pin_state(&self) -> PinState {
