@@ -161,6 +161,31 @@ impl simbridge::card::CardChannel for Tracing {
     }
 }
 
+/// `naf_key` for naf.example.com (TLS_PSK_WITH_AES_128_CCM_8) with a fresh cache.
+fn naf_key_for(
+    card: &mut dyn simbridge::gba::AkaCard,
+    bsf: &TestBsf,
+) -> (simbridge::gba::Obtained, simbridge::secret::Secret<32>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = simbridge::gba::ContextCache::new(dir.path());
+    let naf =
+        simbridge::gba::NafId::new("naf.example.com", simbridge::gba::UaId::tls12_suite(0xC0A8))
+            .expect("naf");
+    simbridge::gba::naf_key(
+        card,
+        &mut simbridge::gba::UreqTransport::new(std::time::Duration::from_secs(10)),
+        &simbridge::gba::UbConfig::new(&bsf.url()),
+        &simbridge::gba::CacheUse {
+            cache: &cache,
+            policy: simbridge::gba::ReusePolicy::default(),
+            any_bsf: false,
+        },
+        bsf.clock.now(),
+        &naf,
+    )
+    .expect("key")
+}
+
 /// A card whose IMPI comes from its ISIM runs GBA in the ISIM: AKA there (GBA_U: its GBA context
 /// and its EF_GBABP '6FD5'), so the keys belong to the IMPI the BSF is told.
 #[test]
@@ -186,26 +211,7 @@ fn gba_runs_in_the_isim_when_the_impi_comes_from_it() {
         assert_eq!(card.impi(), ISIM_IMPI);
         assert_eq!(card.gba_app(), simbridge::uicc::gba_files::GbaApp::Isim);
         let opened = card.channel().log.len();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cache = simbridge::gba::ContextCache::new(dir.path());
-        let naf = simbridge::gba::NafId::new(
-            "naf.example.com",
-            simbridge::gba::UaId::tls12_suite(0xC0A8),
-        )
-        .expect("naf");
-        let (got, key) = simbridge::gba::naf_key(
-            &mut card,
-            &mut simbridge::gba::UreqTransport::new(std::time::Duration::from_secs(10)),
-            &simbridge::gba::UbConfig::new(&bsf.url()),
-            &simbridge::gba::CacheUse {
-                cache: &cache,
-                policy: simbridge::gba::ReusePolicy::default(),
-                any_bsf: false,
-            },
-            bsf.clock.now(),
-            &naf,
-        )
-        .expect("key");
+        let (got, key) = naf_key_for(&mut card, &bsf);
         assert_eq!(got.context.impi, ISIM_IMPI);
         let trace = card.channel().log[opened..].to_vec();
         let select_isim = trace
@@ -261,25 +267,7 @@ fn apdu_trace_of_a_gba_u_bootstrap_and_naf_derivation() {
     )
     .expect("opens");
     let opened = card.channel().log.len();
-    let mut t = simbridge::gba::UreqTransport::new(std::time::Duration::from_secs(10));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = simbridge::gba::ContextCache::new(dir.path());
-    let naf =
-        simbridge::gba::NafId::new("naf.example.com", simbridge::gba::UaId::tls12_suite(0xC0A8))
-            .expect("naf");
-    let (got, _key) = simbridge::gba::naf_key(
-        &mut card,
-        &mut t,
-        &simbridge::gba::UbConfig::new(&bsf.url()),
-        &simbridge::gba::CacheUse {
-            cache: &cache,
-            policy: simbridge::gba::ReusePolicy::default(),
-            any_bsf: false,
-        },
-        bsf.clock.now(),
-        &naf,
-    )
-    .expect("key");
+    let (got, _key) = naf_key_for(&mut card, &bsf);
     assert!(got.bootstrapped);
     let trace = card.channel().log[opened..].to_vec();
     println!("GBA_U bootstrap + NAF derivation, after the USIM is selected:");
