@@ -393,9 +393,10 @@ impl SoftUsim {
         }
         let end = offset
             .checked_add(cmd.data.len())
-            .filter(|&e| e <= body.len())
             .ok_or(Sw::IncorrectP1P2)?;
-        body[offset..end].copy_from_slice(&cmd.data);
+        body.get_mut(offset..end)
+            .ok_or(Sw::IncorrectP1P2)?
+            .copy_from_slice(&cmd.data);
         self.snapshot_gba_files();
         self.save().map_err(|_| Sw::TechnicalProblem)?;
         Ok((Vec::new(), Sw::Ok))
