@@ -43,7 +43,17 @@ fn bootstrap_then_psk_matches_the_key_api() {
     let btid = b["btid"].as_str().expect("btid").to_string();
     assert!(b["lifetime"].as_str().expect("lifetime").ends_with('Z'));
     assert_eq!(b["bootstrapped"], true);
-    assert!(!out.to_lowercase().contains("ks"), "never Ks: {out}");
+    // Never Ks: no such field and no 32-byte hex value (the B-TID's base64 may contain "ks").
+    let keys: Vec<&String> = b.as_object().expect("object").keys().collect();
+    assert!(
+        !keys.iter().any(|k| k.to_lowercase().contains("ks")),
+        "never Ks: {out}"
+    );
+    assert!(
+        !out.split(|c: char| !c.is_ascii_hexdigit())
+            .any(|w| w.len() >= 64),
+        "never a key in hex: {out}"
+    );
 
     // Again: the cached context is reused.
     let (code, out, _) = run(&[&["bootstrap", "--json"][..], &common].concat());

@@ -138,7 +138,8 @@ impl simbridge::card::CardChannel for Tracing {
         let head: Vec<String> = apdu.iter().take(5).map(|b| format!("{b:02X}")).collect();
         // The data of SELECT and UPDATE BINARY is not secret; show the FID / the first bytes.
         let data = match apdu.get(1) {
-            Some(0xA4) | Some(0xD6) | Some(0xB0) => {
+            Some(0xA4) => hex::encode_upper(apdu.get(5..apdu.len().min(12)).unwrap_or_default()),
+            Some(0xD6) | Some(0xB0) => {
                 hex::encode_upper(apdu.get(5..apdu.len().min(9)).unwrap_or_default())
             }
             Some(0x88) => hex::encode_upper(apdu.get(5..6).unwrap_or_default()) + "…",
@@ -157,6 +158,91 @@ impl simbridge::card::CardChannel for Tracing {
     }
     fn describe(&self) -> String {
         "tracing soft USIM".into()
+    }
+}
+
+/// `naf_key` for naf.example.com (TLS_PSK_WITH_AES_128_CCM_8) with a fresh cache.
+fn naf_key_for(
+    card: &mut dyn simbridge::gba::AkaCard,
+    bsf: &TestBsf,
+) -> (simbridge::gba::Obtained, simbridge::secret::Secret<32>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = simbridge::gba::ContextCache::new(dir.path());
+    let naf =
+        simbridge::gba::NafId::new("naf.example.com", simbridge::gba::UaId::tls12_suite(0xC0A8))
+            .expect("naf");
+    simbridge::gba::naf_key(
+        card,
+        &mut simbridge::gba::UreqTransport::new(std::time::Duration::from_secs(10)),
+        &simbridge::gba::UbConfig::new(&bsf.url()),
+        &simbridge::gba::CacheUse {
+            cache: &cache,
+            policy: simbridge::gba::ReusePolicy::default(),
+            any_bsf: false,
+        },
+        bsf.clock.now(),
+        &naf,
+    )
+    .expect("key")
+}
+
+/// A card whose IMPI comes from its ISIM runs GBA in the ISIM: AKA there (GBA_U: its GBA context
+/// and its EF_GBABP '6FD5'), so the keys belong to the IMPI the BSF is told.
+#[test]
+fn gba_runs_in_the_isim_when_the_impi_comes_from_it() {
+    const ISIM_IMPI: &str = "card-isim@ims.mnc001.mcc001.3gppnetwork.org";
+    for gba_u in [true, false] {
+        let text = format!(
+            "{}impi = \"{ISIM_IMPI}\"\n",
+            profile_text(K, "000000000000", gba_u)
+        );
+        let bsf = start_bsf_with_profile(&text, |_| {});
+        let profile =
+            simbridge::softsim::Profile::parse(&text, Path::new("isim.toml")).expect("profile");
+        let inner = simbridge::softsim::SoftUsim::from_profile(profile, None).expect("card");
+        let mut card = simbridge::uicc::Uicc::open(
+            Tracing {
+                inner,
+                log: Vec::new(),
+            },
+            None,
+        )
+        .expect("opens");
+        assert_eq!(card.impi(), ISIM_IMPI);
+        assert_eq!(card.gba_app(), simbridge::uicc::gba_files::GbaApp::Isim);
+        let opened = card.channel().log.len();
+        let (got, key) = naf_key_for(&mut card, &bsf);
+        assert_eq!(got.context.impi, ISIM_IMPI);
+        let trace = card.channel().log[opened..].to_vec();
+        let select_isim = trace
+            .iter()
+            .position(|l| l.starts_with("00 A4 04") && l.contains("A0000000871004"))
+            .unwrap_or_else(|| panic!("ISIM selected: {trace:#?}"));
+        let p2 = if gba_u { "84" } else { "81" };
+        let auth = trace
+            .iter()
+            .position(|l| l.starts_with(&format!("00 88 00 {p2}")))
+            .unwrap_or_else(|| panic!("AUTHENTICATE: {trace:#?}"));
+        assert!(select_isim < auth, "AKA in the ISIM: {trace:#?}");
+        assert!(
+            !trace[select_isim..]
+                .iter()
+                .any(|l| l.contains("A0000000871002")),
+            "the USIM is not selected again: {trace:#?}"
+        );
+        if gba_u {
+            assert!(
+                trace.iter().any(|l| l.contains(" 6FD5")),
+                "ISIM EF_GBABP: {trace:#?}"
+            );
+        }
+        let (status, json) = key_api(
+            bsf.addr(),
+            Some(TOKEN),
+            &key_request(&got.context.btid, "naf.example.com", "010001c0a8"),
+        );
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(json["meKeyMaterial"], hex::encode(key.expose()));
     }
 }
 
@@ -181,25 +267,7 @@ fn apdu_trace_of_a_gba_u_bootstrap_and_naf_derivation() {
     )
     .expect("opens");
     let opened = card.channel().log.len();
-    let mut t = simbridge::gba::UreqTransport::new(std::time::Duration::from_secs(10));
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = simbridge::gba::ContextCache::new(dir.path());
-    let naf =
-        simbridge::gba::NafId::new("naf.example.com", simbridge::gba::UaId::tls12_suite(0xC0A8))
-            .expect("naf");
-    let (got, _key) = simbridge::gba::naf_key(
-        &mut card,
-        &mut t,
-        &simbridge::gba::UbConfig::new(&bsf.url()),
-        &simbridge::gba::CacheUse {
-            cache: &cache,
-            policy: simbridge::gba::ReusePolicy::default(),
-            any_bsf: false,
-        },
-        bsf.clock.now(),
-        &naf,
-    )
-    .expect("key");
+    let (got, _key) = naf_key_for(&mut card, &bsf);
     assert!(got.bootstrapped);
     let trace = card.channel().log[opened..].to_vec();
     println!("GBA_U bootstrap + NAF derivation, after the USIM is selected:");

@@ -109,7 +109,8 @@ fn urcs_interleaved_with_answers_go_to_the_callback() {
             .expect("csim");
         assert_eq!(
             a.lines,
-            vec!["+CSIM: 4,\"6C0A\""],
+            // STATUS on the basic channel: the FCP of the USIM the modem selected for itself.
+            vec!["+CSIM: 4,\"6C18\""],
             "only the answer, no URC"
         );
     }
@@ -368,7 +369,7 @@ fn cli_aka_against_a_modem_that_stops_mid_authenticate_then_recovers() {
     let mut m = VirtualModem::start(&w, &p, "generic", &[]);
     let link = m.link_str();
     // The modem runs AUTHENTICATE on the card, then never sends the final result.
-    m.control("stall-on 00880081");
+    m.control("stall-on 01880081");
     let args = [
         "sim", "aka", "--json", "--modem", &link, "--rand", SET1_RAND, "--autn", SET1_AUTN,
     ];
@@ -377,7 +378,7 @@ fn cli_aka_against_a_modem_that_stops_mid_authenticate_then_recovers() {
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let e = stderr(&o);
     assert!(
-        e.contains("modem did not answer AT+CGLA=257,80,\"00880081…\" within 10000 ms"),
+        e.contains("modem did not answer AT+CGLA=1,80,\"01880081…\" within 10000 ms"),
         "names the command and the timeout: {e}"
     );
     assert!(

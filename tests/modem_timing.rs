@@ -135,8 +135,9 @@ fn cli_aka_wall_time_and_at_commands() {
         println!("  {c}");
     }
     assert!(
-        commands.iter().any(|c| c.contains("\"00880081")),
-        "AUTHENTICATE was sent: {commands:?}"
+        // CLA 01: the logical channel coded per ISO 7816-4.
+        commands.iter().any(|c| c.contains("\"01880081")),
+        "AUTHENTICATE was sent on channel 1: {commands:?}"
     );
 }
 

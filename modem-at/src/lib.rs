@@ -11,6 +11,7 @@
 
 pub mod answers;
 pub mod channel;
+pub mod cla;
 pub mod cme;
 pub mod error;
 pub mod line;

@@ -38,6 +38,10 @@ pub struct Quirks {
     pub ccho_bare: bool,
     /// `AT+CGLA=?` answers OK (some modems support `+CGLA` but not its test command).
     pub cgla_test: Support,
+    /// The modem puts the logical channel into the CLA of a `+CGLA` APDU itself; its `+CCHO`
+    /// answer is then a handle, not the channel number. Without it the host codes the channel
+    /// (the `+CCHO` session id) into CLA per ISO 7816-4, as the card expects.
+    pub cgla_patches_cla: bool,
     /// The modem answers 61xx itself on `+CSIM` (sends GET RESPONSE to the card and returns the
     /// data), so the host never sees 61xx there.
     pub csim_fetches_response: bool,
@@ -56,6 +60,7 @@ const fn row(name: &'static str, manufacturer: &'static str, model: &'static str
         cchc: Support::Yes,
         ccho_bare: false,
         cgla_test: Support::Yes,
+        cgla_patches_cla: false,
         csim_fetches_response: false,
         note: "",
     }
@@ -73,7 +78,8 @@ pub const TABLE: &[Quirks] = &[
     Quirks {
         cchc: Support::No,
         cgla_test: Support::No,
-        note: "EM9191: no +CCHC; EM7590: AT+CGLA=? unsupported; MC7455: +CCHO returns a handle (lpac)",
+        cgla_patches_cla: true,
+        note: "EM9191: no +CCHC; EM7590: AT+CGLA=? unsupported; MC7455: +CCHO returns a handle, so the modem codes the channel into CLA (lpac)",
         ..row("sierra", "Sierra", "")
     },
     Quirks {
@@ -111,6 +117,7 @@ pub const UNKNOWN: Quirks = Quirks {
     cchc: Support::Unknown,
     ccho_bare: false,
     cgla_test: Support::Unknown,
+    cgla_patches_cla: false,
     csim_fetches_response: false,
     note: "not in the table: probe",
 };

@@ -2,13 +2,23 @@
 //! (a logical channel the modem opens for us), plus the modem's own `+CIMI`, ICCID and `+CPIN?`.
 //!
 //! The path is chosen from the [`Quirks`] table when the modem is known, else by probing
-//! (`=?` tests, then opening a channel and a trial APDU). A logical channel is preferred: it leaves
-//! the modem's own USIM session on the basic channel alone. On the basic channel, a modem that
-//! refuses AUTHENTICATE (a refusal by the modem, so the card never saw it) gets it retried on a
-//! logical channel when one is possible.
+//! (`=?` tests, then opening a channel and a trial APDU). A logical channel is preferred: the
+//! basic channel belongs to the modem's own USIM session, and selecting another application
+//! there ends that session on many modems (a refresh or a re-attach).
+//!
+//! - `+CGLA`: the channel is coded into CLA per ISO 7816-4 (the `+CCHO` session id taken as the
+//!   channel number), unless the quirks table says the modem does it itself.
+//! - `+CSIM`: a logical channel is opened with MANAGE CHANNEL through `+CSIM` when the card and
+//!   the modem allow it, and every APDU goes to it; otherwise the APDUs go to the basic channel
+//!   and [`SimAccess::shares_basic_channel`] tells the caller to use the USIM the modem selected
+//!   there, without selecting any application.
+//!
+//! On the basic channel, a modem that refuses AUTHENTICATE (a refusal by the modem, so the card
+//! never saw it) gets it retried on a logical channel when one is possible.
 
 use crate::answers::{self, to_hex, PinState};
 use crate::channel::AtChannel;
+use crate::cla::{split_cla, with_channel};
 use crate::error::AtError;
 use crate::quirks::{Quirks, Support};
 use crate::response::Expect;
@@ -79,6 +89,10 @@ pub struct SimAccess {
     session: Option<(u32, u64)>,
     aid: Option<Vec<u8>>,
     last_via_logical: bool,
+    /// `+CSIM` path: a channel opened with MANAGE CHANNEL (number, connection generation).
+    csim_channel: Option<(u8, u64)>,
+    /// `+CSIM` path: the generation on which opening a channel was found impossible.
+    csim_basic_only: Option<u64>,
 }
 
 /// CLA INS P1 P2 in hex: what logs and errors show of an APDU.
@@ -107,6 +121,8 @@ impl SimAccess {
             session: None,
             aid,
             last_via_logical: false,
+            csim_channel: None,
+            csim_basic_only: None,
         }
     }
 
@@ -248,7 +264,16 @@ impl SimAccess {
         let r = if use_logical {
             self.via_logical(apdu)
         } else {
-            self.via_csim(apdu)
+            match self.csim_channel()? {
+                Some(c) => {
+                    let mut moved = apdu.to_vec();
+                    if let Some(cla) = moved.first_mut() {
+                        *cla = with_channel(*cla, c);
+                    }
+                    self.via_csim(&moved)
+                }
+                None => self.via_csim(apdu),
+            }
         };
         match r {
             Err(e)
@@ -283,8 +308,75 @@ impl SimAccess {
         Ok(resp)
     }
 
+    /// `+CSIM` path: our logical channel, opening it with MANAGE CHANNEL on first use (again
+    /// after the modem reconnected); `None` when the card or the modem does not allow one.
+    fn csim_channel(&mut self) -> Result<Option<u8>, AtError> {
+        let g = self.ch.generation();
+        if let Some((c, cg)) = self.csim_channel {
+            if cg == g {
+                return Ok(Some(c));
+            }
+            self.csim_channel = None;
+        }
+        if self.csim_basic_only == Some(g) {
+            return Ok(None);
+        }
+        let q = self.quirks()?;
+        let opened = if q.csim_logical_cla == Support::No {
+            None
+        } else {
+            match self.via_csim(&[0x00, 0x70, 0x00, 0x00, 0x01]) {
+                Ok(r) => match r.as_slice() {
+                    [c, 0x90, 0x00] if (1..=19).contains(c) => Some(*c),
+                    _ => None,
+                },
+                Err(e) if e.is_refusal() => None,
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some(c) = opened {
+            // STATUS on the new channel: proves the modem passes a logical-channel CLA.
+            match self.via_csim(&[with_channel(0x80, c), 0xF2, 0x00, 0x0C, 0x00]) {
+                Ok(_) => {
+                    log::info!(
+                        "+CSIM: logical channel {c} opened with MANAGE CHANNEL; the modem's basic channel is left alone"
+                    );
+                    self.csim_channel = Some((c, self.ch.generation()));
+                    return Ok(Some(c));
+                }
+                Err(e) if e.is_refusal() => {
+                    if let Err(e) = self.via_csim(&[0x00, 0x70, 0x80, c, 0x00]) {
+                        log::debug!("closing channel {c}: {e}");
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        log::info!(
+            "+CSIM: no logical channel on this modem or card; using the USIM the modem selected on the basic channel, selecting no application"
+        );
+        self.csim_basic_only = Some(self.ch.generation());
+        Ok(None)
+    }
+
+    /// Whether our APDUs go to the modem's basic channel (the `+CSIM` path without a logical
+    /// channel): the caller must then use the application the modem selected and select none.
+    pub fn shares_basic_channel(&mut self) -> Result<bool, AtError> {
+        Ok(self.path()? == SimPath::Basic && self.csim_channel()?.is_none())
+    }
+
     fn via_logical(&mut self, apdu: &[u8]) -> Result<Vec<u8>, AtError> {
         let sid = self.session_id()?;
+        let patches = self.quirks()?.cgla_patches_cla;
+        let mut coded = apdu.to_vec();
+        if let (false, Ok(c), Some(cla)) = (patches, u8::try_from(sid), coded.first_mut()) {
+            // ISO 7816-4: the channel is in CLA; the session id is the channel number on modems
+            // that do not code it themselves (a handle beyond 19 leaves it to the modem).
+            if (1..=19).contains(&c) && split_cla(*cla).0 == 0 {
+                *cla = with_channel(*cla, c);
+            }
+        }
+        let apdu = coded.as_slice();
         let hex = to_hex(apdu);
         let cmd = format!("AT+CGLA={sid},{},\"{hex}\"", hex.len());
         // Logs and errors show the APDU header only: the data may hold a PIN.
@@ -354,8 +446,17 @@ impl SimAccess {
         USIM_PARTIAL_AID.to_vec()
     }
 
-    /// Closes the logical session, if any and if the modem has `+CCHC`.
+    /// Closes our logical channels: the `+CSIM` one (MANAGE CHANNEL close, sent on the basic
+    /// channel, which selects nothing there) and the `+CCHO` session, if the modem has `+CCHC`.
     pub fn close(&mut self) -> Result<(), AtError> {
+        if let Some((c, g)) = self.csim_channel.take() {
+            if g == self.ch.generation() && self.ch.is_connected() {
+                if let Err(e) = self.via_csim(&[0x00, 0x70, 0x80, c, 0x00]) {
+                    log::debug!("closing +CSIM channel {c}: {e}");
+                }
+            }
+        }
+        self.csim_basic_only = None;
         let Some((sid, g)) = self.session.take() else {
             return Ok(());
         };

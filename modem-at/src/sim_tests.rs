@@ -150,7 +150,7 @@ fn known_modem_uses_the_logical_channel_with_the_aid_from_ef_dir() {
     aka(&mut s);
     assert_eq!(s.path().expect("path"), SimPath::Logical);
     assert_eq!(count(&fake, &format!("AT+CCHO=\"{AID}\"")), 1);
-    assert_eq!(count(&fake, "AT+CGLA=7,10,\"0088008100\""), 1);
+    assert_eq!(count(&fake, "AT+CGLA=7,10,\"4388008100\""), 1); // CLA codes channel 7 (ISO 7816-4: 40 | 7-4)
     assert_eq!(count(&fake, "AT+CSIM="), 0);
     assert_eq!(count(&fake, "AT+CCHO=?"), 0, "a known modem is not probed");
     drop(s);
@@ -183,7 +183,7 @@ fn unknown_modem_is_probed_and_prefers_the_logical_channel() {
     aka(&mut s);
     assert_eq!(s.path().expect("path"), SimPath::Logical);
     assert_eq!(count(&fake, "AT+CCHO=?"), 1);
-    assert_eq!(count(&fake, "AT+CGLA=7,10,\"80F2000C00\""), 1, "trial APDU");
+    assert_eq!(count(&fake, "AT+CGLA=7,10,\"C3F2000C00\""), 1, "trial APDU");
 }
 
 #[test]
@@ -267,12 +267,12 @@ fn authenticate_refused_on_the_basic_channel_is_retried_on_a_logical_one() {
         "tried on the basic channel first"
     );
     assert_eq!(
-        count(&fake, "AT+CGLA=7,10,\"0088008100\""),
+        count(&fake, "AT+CGLA=7,10,\"4388008100\""),
         1,
         "then on a logical channel"
     );
     assert_eq!(
-        count(&fake, "AT+CGLA=7,10,\"00C0000004\""),
+        count(&fake, "AT+CGLA=7,10,\"43C0000004\""),
         1,
         "GET RESPONSE follows it"
     );
@@ -295,7 +295,7 @@ fn wavecom_goes_straight_to_the_logical_channel_for_authenticate() {
     );
     aka(&mut s);
     assert_eq!(count(&fake, "AT+CSIM=10,\"0088008100\""), 0);
-    assert_eq!(count(&fake, "AT+CGLA=7,10,\"0088008100\""), 1);
+    assert_eq!(count(&fake, "AT+CGLA=7,10,\"4388008100\""), 1);
 }
 
 #[test]

@@ -94,20 +94,18 @@ impl UbSettings {
     }
 }
 
-/// The Server header of Ub replies: our product, `3gpp-gba-tmpi` (TS 33.220 §4.5.2), and
-/// `3gpp-gba-uicc` when this bootstrap runs as GBA_U (our way of telling the UE what the
-/// subscription decided; the Ub messages are otherwise identical for GBA_U and GBA_ME).
-pub fn server_header(gba_u: bool) -> String {
-    let mut s = format!(
-        "simbridge-bsf/{} {}",
-        env!("CARGO_PKG_VERSION"),
-        crate::gba::client::TOKEN_TMPI
-    );
-    if gba_u {
-        s.push(' ');
-        s.push_str(crate::gba::client::TOKEN_UICC);
+/// The Server header of Ub replies: our product, `3gpp-gba-tmpi` (TS 33.220 §4.5.2), and in a
+/// challenge or a 200 OK what this bootstrap runs as: `3gpp-gba-uicc` for GBA_U, `simbridge-gba-me`
+/// for GBA_ME (our way of telling the UE what the subscription decided; the Ub messages are
+/// otherwise identical for both). `None`: replies that start no bootstrap (400, 403, 405).
+pub fn server_header(gba_u: Option<bool>) -> String {
+    use crate::gba::client::{TOKEN_ME, TOKEN_TMPI, TOKEN_UICC};
+    let s = format!("simbridge-bsf/{} {TOKEN_TMPI}", env!("CARGO_PKG_VERSION"));
+    match gba_u {
+        Some(true) => format!("{s} {TOKEN_UICC}"),
+        Some(false) => format!("{s} {TOKEN_ME}"),
+        None => s,
     }
-    s
 }
 
 struct Pending {
@@ -209,7 +207,8 @@ impl PendingTable {
 
 /// What decoy challenges are made from: a Milenage key no card holds, and a secret that gives each
 /// unknown IMPI a stable GBA_U setting drawn with the subscribers' own proportion of GBA_U (so the
-/// Server header's `3gpp-gba-uicc` tells an unknown IMPI from a known one no better than a guess).
+/// Server header's GBA_U / GBA_ME token tells an unknown IMPI from a known one no better than a
+/// guess).
 struct Decoy {
     keys: SubscriberKeys,
     secret: Secret<32>,
@@ -303,7 +302,7 @@ impl UbService {
     ) -> Reply {
         let mut r = self.handle_inner(method, uri, authorization, user_agent, now);
         if r.header("server").is_none() {
-            r.headers.push(("Server".into(), server_header(false)));
+            r.headers.push(("Server".into(), server_header(None)));
         }
         r
     }
@@ -574,7 +573,7 @@ impl UbService {
             status: 401,
             headers: vec![
                 ("WWW-Authenticate".into(), ch.to_header()),
-                ("Server".into(), server_header(gba_u)),
+                ("Server".into(), server_header(Some(gba_u))),
             ],
             body: Vec::new(),
         }
@@ -620,7 +619,7 @@ impl UbService {
             headers: vec![
                 ("Content-Type".into(), "application/vnd.3gpp.bsf+xml".into()),
                 ("Authentication-Info".into(), info),
-                ("Server".into(), server_header(p.gba_u)),
+                ("Server".into(), server_header(Some(p.gba_u))),
             ],
             body,
         }

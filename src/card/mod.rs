@@ -38,6 +38,13 @@ pub trait CardChannel {
 
     /// A short human-readable description of the channel (reader name, device path ...).
     fn describe(&self) -> String;
+
+    /// Whether our APDUs share the basic channel with someone else's application session (a
+    /// modem reached by `+CSIM` without a logical channel). The caller must then select no
+    /// application: selecting one would end that session. Valid after [`CardChannel::reset`].
+    fn basic_channel_shared(&self) -> bool {
+        false
+    }
 }
 
 impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
@@ -49,5 +56,8 @@ impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn basic_channel_shared(&self) -> bool {
+        (**self).basic_channel_shared()
     }
 }

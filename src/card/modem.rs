@@ -51,6 +51,8 @@ pub struct ModemCard {
     generation: u64,
     /// APDUs were sent since the last reset (else a reset keeps the fresh logical channel).
     used: bool,
+    /// Our APDUs go to the modem's basic channel (see [`CardChannel::basic_channel_shared`]).
+    shared: bool,
 }
 
 fn card_error(e: AtError) -> CardError {
@@ -90,6 +92,7 @@ impl ModemCard {
             describe,
             generation,
             used: false,
+            shared: false,
         })
     }
 
@@ -119,10 +122,16 @@ impl CardChannel for ModemCard {
         }
         self.sim.channel().ensure_connected().map_err(card_error)?;
         self.generation = self.sim.channel().generation();
+        // On +CSIM this opens our logical channel (MANAGE CHANNEL) when it can.
+        self.shared = self.sim.shares_basic_channel().map_err(card_error)?;
         Ok(Vec::new())
     }
 
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+
+    fn basic_channel_shared(&self) -> bool {
+        self.shared
     }
 }

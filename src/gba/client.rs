@@ -28,6 +28,9 @@ pub const TOKEN_TMPI: &str = "3gpp-gba-tmpi";
 /// Product token of a UE that bootstraps in GBA_U (TS 24.109 §4.3). Our BSF also puts it in its
 /// Server header when the subscription makes it run GBA_U (see [`bsf_gba_u`]).
 pub const TOKEN_UICC: &str = "3gpp-gba-uicc";
+/// Our BSF's Server token for "this bootstrap runs as GBA_ME" (our convention, not a 3GPP token:
+/// TS 33.220 keeps the Ub messages identical for GBA_U and GBA_ME).
+pub const TOKEN_ME: &str = "simbridge-gba-me";
 
 /// The product tokens of a Server header (`product[/version]` tokens, comments in parentheses
 /// dropped). Empty when the header is absent.
@@ -48,15 +51,22 @@ pub fn server_tokens(resp: &HttpResponse) -> Vec<&str> {
     .collect()
 }
 
-/// What the BSF says it decided for this subscriber, from its Server header: `Some(true)` GBA_U,
-/// `Some(false)` GBA_ME, `None` when it does not say (no header, or no `3gpp-gba-tmpi` token: a
-/// BSF that does not state Ub tokens). TS 33.220 §5 leaves the choice to the BSF (from the
-/// user's GBA security settings) and keeps the Ub messages identical, so this header is the only
-/// place a BSF can tell; a BSF that does not is taken to follow the card's capability.
+/// What the BSF says it decided for this subscriber, from its Server header: `Some(true)` GBA_U
+/// (`3gpp-gba-uicc`), `Some(false)` GBA_ME ([`TOKEN_ME`]), `None` when it says neither (any BSF
+/// but ours). TS 33.220 §5 leaves the choice to the BSF (from the user's GBA security settings)
+/// and keeps the Ub messages identical, so the header is the only place a BSF can tell; a BSF
+/// that does not is taken to follow the card's capability, and Ks_ext_NAF equals the GBA_ME
+/// Ks_NAF anyway.
 pub fn bsf_gba_u(resp: &HttpResponse) -> Option<bool> {
     let tokens = server_tokens(resp);
     let has = |t: &str| tokens.iter().any(|x| x.eq_ignore_ascii_case(t));
-    has(TOKEN_TMPI).then(|| has(TOKEN_UICC))
+    if has(TOKEN_UICC) {
+        Some(true)
+    } else if has(TOKEN_ME) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Which GBA flavour to run.
@@ -300,10 +310,11 @@ pub fn bootstrap(
         ..Default::default()
     };
     let mut resp = send(&first)?;
-    if server_tokens(&resp).is_empty() {
-        log::debug!("Ub: the BSF sends no Server product tokens");
-    } else if bsf_gba_u(&resp).is_none() {
-        log::debug!("Ub: the BSF does not announce {TOKEN_TMPI}");
+    if !server_tokens(&resp)
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(TOKEN_TMPI))
+    {
+        log::debug!("Ub: the BSF does not announce {TOKEN_TMPI} in a Server header");
     }
     let mut resyncs = 0u32;
     let mut stale_retries = 0u32;

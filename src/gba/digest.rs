@@ -303,6 +303,11 @@ fn with_ha2(i: &DigestInput<'_>, password: &[u8], method: &str, body: &[u8]) -> 
         b":",
         body_hash.as_bytes(),
     ]);
+    kd(i, password, QOP_AUTH_INT, &ha2)
+}
+
+/// MD5(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" HA2), hex.
+fn kd(i: &DigestInput<'_>, password: &[u8], qop: &str, ha2: &str) -> String {
     let h1 = ha1(i, password);
     md5_hex(&[
         h1.as_bytes(),
@@ -313,7 +318,7 @@ fn with_ha2(i: &DigestInput<'_>, password: &[u8], method: &str, body: &[u8]) -> 
         b":",
         i.cnonce.as_bytes(),
         b":",
-        QOP_AUTH_INT.as_bytes(),
+        qop.as_bytes(),
         b":",
         ha2.as_bytes(),
     ])
@@ -341,20 +346,7 @@ pub fn rspauth(i: &DigestInput<'_>, password: &[u8], response_body: &[u8]) -> St
 /// BSF knew RES.
 pub fn rspauth_auth(i: &DigestInput<'_>, password: &[u8]) -> String {
     let ha2 = md5_hex(&[b":", i.uri.as_bytes()]);
-    let h1 = ha1(i, password);
-    md5_hex(&[
-        h1.as_bytes(),
-        b":",
-        i.nonce.as_bytes(),
-        b":",
-        i.nc.as_bytes(),
-        b":",
-        i.cnonce.as_bytes(),
-        b":",
-        QOP_AUTH.as_bytes(),
-        b":",
-        ha2.as_bytes(),
-    ])
+    kd(i, password, QOP_AUTH, &ha2)
 }
 
 /// Constant-time comparison of two digests (hex, case-insensitive).

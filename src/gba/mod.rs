@@ -77,7 +77,9 @@ pub enum GbaError {
         reason: String,
     },
     /// The card rejected AUTN's MAC: the challenge did not come from our home network.
-    #[error("network authentication failed (MAC failure on the card); nothing was cached")]
+    #[error(
+        "network authentication failed (MAC failure on the card: the challenge is not from this card's home network, or the BSF does not know this IMPI); nothing was cached"
+    )]
     NetworkAuthFailed,
     /// The 200 OK's rspauth was missing or wrong: the BSF did not prove it knows RES.
     #[error("BSF not authenticated: {0}")]

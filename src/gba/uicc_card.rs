@@ -17,6 +17,9 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
     }
 
     fn authenticate(&mut self, rand: &[u8; 16], autn: &[u8; 16]) -> Result<CardAka, GbaError> {
+        // AKA in the application the IMPI belongs to (the ISIM when it came from there).
+        self.select_gba_app()
+            .map_err(|e| GbaError::Card(e.to_string()))?;
         match Uicc::authenticate(self, rand, autn).map_err(|e| GbaError::Card(e.to_string()))? {
             AuthResult::Success { res, ck, ik, .. } => Ok(CardAka::Success {
                 res,
@@ -28,6 +31,8 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
     }
 
     fn gba_bootstrap(&mut self, rand: &[u8; 16], autn: &[u8; 16]) -> Result<CardAka, GbaError> {
+        self.select_gba_app()
+            .map_err(|e| GbaError::Card(e.to_string()))?;
         match Uicc::gba_bootstrap(self, rand, autn).map_err(|e| GbaError::Card(e.to_string()))? {
             GbaBootstrapResult::Success { res } => Ok(CardAka::Success { res, ks: None }),
             GbaBootstrapResult::SyncFailure { auts } => Ok(CardAka::SyncFailure { auts }),
@@ -36,6 +41,8 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
     }
 
     fn gba_naf_derive(&mut self, naf_id: &[u8], impi: &str) -> Result<Secret<32>, GbaError> {
+        self.select_gba_app()
+            .map_err(|e| GbaError::Card(e.to_string()))?;
         Uicc::gba_naf_derive(self, naf_id, impi).map_err(|e| GbaError::Card(e.to_string()))
     }
 

@@ -169,13 +169,37 @@ impl FileSystem {
                 EfBody::Transparent(files::encode_impi(impi)),
                 true,
             ));
-            // IST service n°2: GBA.
+            // IST service n°2 (GBA: the ISIM has the GBA security context) with GBA_U.
+            let ist: &[u16] = if p.gba_u { &[files::IST_GBA] } else { &[] };
             efs.push(ef(
                 Df::Isim,
                 fid::EF_IST,
-                EfBody::Transparent(files::build_service_table(&[2], 2)),
+                EfBody::Transparent(files::build_service_table(ist, 2)),
                 true,
             ));
+            if p.gba_u {
+                // TS 31.103 §4.2.10/§4.2.11: the ISIM's own EF_GBABP and EF_GBANL.
+                let mut gbabp = vec![0x00, 0x00, 0x00];
+                gbabp.resize(GBABP_SIZE, 0xFF);
+                efs.push(Ef {
+                    update_pin: true,
+                    ..ef(
+                        Df::Isim,
+                        fid::EF_ISIM_GBABP,
+                        EfBody::Transparent(gbabp),
+                        true,
+                    )
+                });
+                efs.push(ef(
+                    Df::Isim,
+                    fid::EF_ISIM_GBANL,
+                    EfBody::Records {
+                        len: GBANL_RECORD_LEN,
+                        records: vec![vec![0xFF; GBANL_RECORD_LEN]; GBANL_RECORDS],
+                    },
+                    true,
+                ));
+            }
         }
         Self {
             efs,

@@ -22,10 +22,10 @@ pub struct CardState {
     /// The GBA_U context (Ks and RAND, hex), which a real card keeps in non-volatile memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gba_u: Option<GbaUState>,
-    /// EF_GBABP as the card holds it (hex), once written.
+    /// EF_GBABP as the card holds it (hex; the USIM's, then the ISIM's after a comma), once written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gbabp: Option<String>,
-    /// EF_GBANL records (hex), once written.
+    /// EF_GBANL records (hex; the USIM's, then the ISIM's), once written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gbanl: Vec<String>,
 }

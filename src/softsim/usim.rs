@@ -26,6 +26,8 @@ const CHANNELS: usize = 20;
 struct ChannelState {
     open: bool,
     df: Option<Df>,
+    /// The application selected on this channel (what '7FFF' names).
+    app: Option<Df>,
     ef: Option<usize>,
     pending: Vec<u8>,
 }
@@ -242,8 +244,10 @@ impl SoftUsim {
                 if fid == 0x3F00 {
                     (Df::Mf, None, df_fcp(Df::Mf))
                 } else if fid == 0x7FFF {
-                    // The current application.
-                    (cur, None, df_fcp(cur))
+                    // The current application (not the current DF: after SELECT MF it is still
+                    // the application selected last on this channel).
+                    let app = self.channels.get(ch).and_then(|c| c.app).unwrap_or(cur);
+                    (app, None, df_fcp(app))
                 } else {
                     let idx = self.fs.find(cur, fid).ok_or(Sw::FileNotFound)?;
                     let ef = self.fs.efs.get(idx).ok_or(Sw::FileNotFound)?;
@@ -259,6 +263,9 @@ impl SoftUsim {
         if let Some(c) = self.channels.get_mut(ch) {
             c.df = Some(df);
             c.ef = ef;
+            if cmd.p1 == 0x04 {
+                c.app = Some(df);
+            }
         }
         Ok((if want_fcp { fcp } else { Vec::new() }, Sw::Ok))
     }
@@ -386,9 +393,10 @@ impl SoftUsim {
         }
         let end = offset
             .checked_add(cmd.data.len())
-            .filter(|&e| e <= body.len())
             .ok_or(Sw::IncorrectP1P2)?;
-        body[offset..end].copy_from_slice(&cmd.data);
+        body.get_mut(offset..end)
+            .ok_or(Sw::IncorrectP1P2)?
+            .copy_from_slice(&cmd.data);
         self.snapshot_gba_files();
         self.save().map_err(|_| Sw::TechnicalProblem)?;
         Ok((Vec::new(), Sw::Ok))
@@ -396,20 +404,30 @@ impl SoftUsim {
 
     /// After a GBA_U bootstrap the card writes RAND into EF_GBABP (the B-TID and lifetime are
     /// the ME's to write) and forgets the NAF list of the previous Ks.
-    fn gba_files_after_bootstrap(&mut self, rand: &[u8; 16]) {
-        if let Some(ef) = self.fs.ef_mut(Df::Usim, fid::EF_GBABP) {
-            if let EfBody::Transparent(body) = &mut ef.body {
-                let mut new = vec![16];
-                new.extend_from_slice(rand);
-                new.extend_from_slice(&[0, 0]);
-                new.resize(body.len().max(new.len()), 0xFF);
-                *body = new;
+    /// This card keeps one Ks: the application that ran the bootstrap gets its RAND in its
+    /// EF_GBABP, the other one's says "none" (zero lengths).
+    fn gba_files_after_bootstrap(&mut self, rand: &[u8; 16], on_isim: bool) {
+        for (df, bp, nl) in GBA_FILES {
+            let ours = (df == Df::Isim) == on_isim;
+            if let Some(ef) = self.fs.ef_mut(df, bp) {
+                if let EfBody::Transparent(body) = &mut ef.body {
+                    let mut new = if ours {
+                        let mut v = vec![16];
+                        v.extend_from_slice(rand);
+                        v
+                    } else {
+                        vec![0]
+                    };
+                    new.extend_from_slice(&[0, 0]);
+                    new.resize(body.len().max(new.len()), 0xFF);
+                    *body = new;
+                }
             }
-        }
-        if let Some(ef) = self.fs.ef_mut(Df::Usim, fid::EF_GBANL) {
-            if let EfBody::Records { len, records } = &mut ef.body {
-                for r in records.iter_mut() {
-                    *r = vec![0xFF; *len];
+            if let Some(ef) = self.fs.ef_mut(df, nl) {
+                if let EfBody::Records { len, records } = &mut ef.body {
+                    for r in records.iter_mut() {
+                        *r = vec![0xFF; *len];
+                    }
                 }
             }
         }
@@ -418,12 +436,13 @@ impl SoftUsim {
 
     /// Records a NAF derivation in EF_GBANL under the B-TID in EF_GBABP: the NAF's record is
     /// replaced, else the first free one is used, else the oldest (record 1) goes.
-    fn record_naf(&mut self, naf_id: &[u8]) -> Result<(), Sw> {
-        let btid = match self.fs.ef(Df::Usim, fid::EF_GBABP).map(|e| &e.body) {
+    fn record_naf(&mut self, naf_id: &[u8], on_isim: bool) -> Result<(), Sw> {
+        let (df, bp, nl) = if on_isim { GBA_FILES[1] } else { GBA_FILES[0] };
+        let btid = match self.fs.ef(df, bp).map(|e| &e.body) {
             Some(EfBody::Transparent(b)) => GbaBp::decode(b).map(|bp| bp.btid).unwrap_or_default(),
             _ => return Ok(()),
         };
-        let Some(ef) = self.fs.ef_mut(Df::Usim, fid::EF_GBANL) else {
+        let Some(ef) = self.fs.ef_mut(df, nl) else {
             return Ok(());
         };
         let EfBody::Records { len, records } = &mut ef.body else {
@@ -451,16 +470,20 @@ impl SoftUsim {
         self.save().map_err(|_| Sw::TechnicalProblem)
     }
 
-    /// Copies EF_GBABP and EF_GBANL into the persisted state.
+    /// Copies the GBA files into the persisted state (the ISIM's after the USIM's).
     fn snapshot_gba_files(&mut self) {
-        if let Some(EfBody::Transparent(b)) = self.fs.ef(Df::Usim, fid::EF_GBABP).map(|e| &e.body) {
-            self.state.gbabp = Some(hex::encode(b));
+        let mut bps = Vec::new();
+        let mut nls = Vec::new();
+        for (df, bp, nl) in GBA_FILES {
+            if let Some(EfBody::Transparent(b)) = self.fs.ef(df, bp).map(|e| &e.body) {
+                bps.push(hex::encode(b));
+            }
+            if let Some(EfBody::Records { records, .. }) = self.fs.ef(df, nl).map(|e| &e.body) {
+                nls.extend(records.iter().map(hex::encode));
+            }
         }
-        if let Some(EfBody::Records { records, .. }) =
-            self.fs.ef(Df::Usim, fid::EF_GBANL).map(|e| &e.body)
-        {
-            self.state.gbanl = records.iter().map(hex::encode).collect();
-        }
+        self.state.gbabp = (!bps.is_empty()).then(|| bps.join(","));
+        self.state.gbanl = nls;
     }
 
     fn save(&self) -> Result<(), StateError> {
@@ -503,7 +526,10 @@ impl SoftUsim {
         if cmd.p1 != 0 {
             return Err(Sw::IncorrectP1P2);
         }
-        if self.channels.get(ch).and_then(|c| c.df) != Some(Df::Usim) {
+        // AKA runs in the USIM or the ISIM (TS 31.103 §7.1: the same AUTHENTICATE; this card
+        // has one K for both), whichever is the channel's current application.
+        let app = self.channels.get(ch).and_then(|c| c.df);
+        if !matches!(app, Some(Df::Usim | Df::Isim)) {
             return Err(Sw::ConditionsNotSatisfied);
         }
         if self.pin_required() {
@@ -535,7 +561,7 @@ impl SoftUsim {
                     match self.check_autn(&rand, &autn)? {
                         Ok(out) => {
                             self.gba.bootstrap(out.ck.expose(), out.ik.expose(), rand);
-                            self.gba_files_after_bootstrap(&rand);
+                            self.gba_files_after_bootstrap(&rand, app == Some(Df::Isim));
                             // Ks lives in the card's non-volatile memory: it survives a restart.
                             self.state.gba_u =
                                 self.gba.stored().map(|(ks, r)| super::state::GbaUState {
@@ -560,7 +586,7 @@ impl SoftUsim {
                         .gba
                         .derive(naf_id, impi)
                         .ok_or(Sw::ConditionsNotSatisfied)?;
-                    self.record_naf(naf_id)?;
+                    self.record_naf(naf_id, app == Some(Df::Isim))?;
                     let mut d = vec![auth::TAG_SUCCESS, 32];
                     d.extend_from_slice(ks.expose());
                     Ok((d, Sw::Ok))
@@ -606,25 +632,39 @@ impl SoftUsim {
     }
 }
 
+/// The GBA files of each application: (ADF, EF_GBABP, EF_GBANL).
+const GBA_FILES: [(Df, u16, u16); 2] = [
+    (Df::Usim, fid::EF_GBABP, fid::EF_GBANL),
+    (Df::Isim, fid::EF_ISIM_GBABP, fid::EF_ISIM_GBANL),
+];
+
 /// Puts persisted EF_GBABP / EF_GBANL contents back (when they fit the files of this profile).
 fn restore_gba_files(fs: &mut FileSystem, state: &CardState) {
-    if let (Some(h), Some(ef)) = (&state.gbabp, fs.ef_mut(Df::Usim, fid::EF_GBABP)) {
-        if let (Ok(b), EfBody::Transparent(body)) = (hex::decode(h), &mut ef.body) {
-            if b.len() == body.len() {
-                *body = b;
+    let bps: Vec<&str> = state
+        .gbabp
+        .as_deref()
+        .map(|s| s.split(',').collect())
+        .unwrap_or_default();
+    let mut nls = state.gbanl.iter();
+    for (i, (df, bp, nl)) in GBA_FILES.into_iter().enumerate() {
+        if let (Some(h), Some(ef)) = (bps.get(i), fs.ef_mut(df, bp)) {
+            if let (Ok(b), EfBody::Transparent(body)) = (hex::decode(h), &mut ef.body) {
+                if b.len() == body.len() {
+                    *body = b;
+                }
             }
         }
-    }
-    if let (false, Some(ef)) = (state.gbanl.is_empty(), fs.ef_mut(Df::Usim, fid::EF_GBANL)) {
-        if let EfBody::Records { len, records } = &mut ef.body {
-            let got: Vec<Vec<u8>> = state
-                .gbanl
-                .iter()
-                .filter_map(|h| hex::decode(h).ok())
-                .filter(|r| r.len() == *len)
-                .collect();
-            if got.len() == records.len() {
-                *records = got;
+        if let Some(ef) = fs.ef_mut(df, nl) {
+            if let EfBody::Records { len, records } = &mut ef.body {
+                let got: Vec<Vec<u8>> = nls
+                    .by_ref()
+                    .take(records.len())
+                    .filter_map(|h| hex::decode(h).ok())
+                    .filter(|r| r.len() == *len)
+                    .collect();
+                if got.len() == records.len() {
+                    *records = got;
+                }
             }
         }
     }

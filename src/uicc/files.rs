@@ -5,6 +5,8 @@
 pub mod fid {
     /// Master file.
     pub const MF: u16 = 0x3F00;
+    /// The current application's ADF (TS 102 221 §8.3: '7FFF' selects it without switching).
+    pub const CURRENT_ADF: u16 = 0x7FFF;
     /// EF_DIR: application templates (under MF).
     pub const EF_DIR: u16 = 0x2F00;
     /// EF_ICCID (under MF).
@@ -19,6 +21,10 @@ pub mod fid {
     pub const EF_GBABP: u16 = 0x6FD6;
     /// EF_GBANL, GBA NAF list (USIM, when GBA is supported).
     pub const EF_GBANL: u16 = 0x6FDA;
+    /// EF_GBABP of the ISIM (TS 31.103).
+    pub const EF_ISIM_GBABP: u16 = 0x6FD5;
+    /// EF_GBANL of the ISIM (TS 31.103).
+    pub const EF_ISIM_GBANL: u16 = 0x6FD7;
     /// EF_IMPI (ISIM).
     pub const EF_IMPI: u16 = 0x6F02;
     /// EF_IST, ISIM service table (ISIM; same FID as EF_IMSI under the USIM).
@@ -34,6 +40,25 @@ pub const ISIM_AID_PREFIX: [u8; 7] = [0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x04];
 pub const UST_GSM_ACCESS: u16 = 27;
 /// UST service n°68: GBA (the USIM supports the GBA security context, GBA_U).
 pub const UST_GBA: u16 = 68;
+/// IST service n°2: GBA (the ISIM supports the GBA security context, TS 31.103).
+pub const IST_GBA: u16 = 2;
+
+/// The DF name (AID, tag 84) in a DF's FCP template (`62 L ... 84 L AID ...`), if any.
+pub fn df_name(fcp: &[u8]) -> Option<Vec<u8>> {
+    if fcp.first() != Some(&0x62) {
+        return None;
+    }
+    let body = fcp.get(2..2 + usize::from(*fcp.get(1)?))?;
+    let mut at = 0;
+    while let (Some(&tag), Some(&len)) = (body.get(at), body.get(at + 1)) {
+        let v = body.get(at + 2..at + 2 + usize::from(len))?;
+        if tag == 0x84 {
+            return Some(v.to_vec());
+        }
+        at += 2 + usize::from(len);
+    }
+    None
+}
 
 /// A file content that could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,9 +7,14 @@
 //!
 //! EF_GBANL ('6FDA', linear fixed; READ PIN, UPDATE ADM): records of `80 L NAF_ID 81 L B-TID`,
 //! lengths coded as in ISO/IEC 8825-1 (BER), unused bytes 'FF'; the card keeps it.
+//!
+//! GBA runs in one application, consistently: the ISIM when the IMPI came from it (its AKA, its
+//! GBA context and its EF_GBABP '6FD5', TS 31.103), else the USIM with the IMPI derived from the
+//! IMSI. A card whose ISIM and USIM hold different keys then bootstraps with the keys that belong
+//! to the IMPI the BSF is told.
 
-use super::files::{fid, DecodeError};
-use super::{Command, StatusWord, Uicc, UiccError};
+use super::files::{self, fid, DecodeError};
+use super::{Command, ImpiSource, StatusWord, Uicc, UiccError};
 use crate::card::CardChannel;
 
 /// UPDATE BINARY.
@@ -137,10 +142,61 @@ pub fn decode_gbanl_record(r: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((naf, btid))
 }
 
+/// The application GBA runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GbaApp {
+    /// The USIM (IMPI derived from the IMSI).
+    Usim,
+    /// The ISIM (IMPI from its EF_IMPI).
+    Isim,
+}
+
 impl<C: CardChannel> Uicc<C> {
-    /// Reads EF_GBABP from the selected USIM; `None` when the card has no such file.
+    /// The application GBA runs in: the ISIM when the IMPI came from it, else the USIM.
+    pub fn gba_app(&self) -> GbaApp {
+        if self.impi_source == ImpiSource::Isim && self.isim_aid.is_some() {
+            GbaApp::Isim
+        } else {
+            GbaApp::Usim
+        }
+    }
+
+    /// Whether [`Uicc::gba_app`] has the GBA security context (GBA_U): UST service n°68 for the
+    /// USIM, IST service n°2 for the ISIM.
+    pub(super) fn gba_app_supports_gba_u(&self) -> bool {
+        match self.gba_app() {
+            GbaApp::Usim => files::service_available(&self.ust, files::UST_GBA),
+            GbaApp::Isim => files::service_available(&self.ist, files::IST_GBA),
+        }
+    }
+
+    /// Makes [`Uicc::gba_app`] the current application (a SELECT only when it is not; never on
+    /// a basic channel shared with a modem, where GBA stays in the modem's USIM).
+    pub fn select_gba_app(&mut self) -> Result<(), UiccError> {
+        if self.chan.basic_channel_shared() {
+            return Ok(());
+        }
+        let (aid, what) = match self.gba_app() {
+            GbaApp::Isim => (self.isim_aid.clone(), "SELECT ISIM"),
+            GbaApp::Usim => (Some(self.usim_aid.clone()), "SELECT USIM"),
+        };
+        match aid {
+            Some(aid) if self.current_aid.as_deref() != Some(aid.as_slice()) => {
+                self.select_aid(&aid, what).map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads EF_GBABP of [`Uicc::gba_app`]; `None` when the card has no such file.
     pub fn read_gba_bp(&mut self) -> Result<Option<GbaBp>, UiccError> {
-        match self.read_binary_file(fid::EF_GBABP, "EF_GBABP") {
+        self.select_gba_app()?;
+        let file = match self.gba_app() {
+            GbaApp::Usim => fid::EF_GBABP,
+            GbaApp::Isim => fid::EF_ISIM_GBABP,
+        };
+        match self.read_binary_file(file, "EF_GBABP") {
             Ok(b) => GbaBp::decode(&b)
                 .map(Some)
                 .map_err(|e| UiccError::Malformed(e.to_string())),

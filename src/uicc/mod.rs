@@ -107,6 +107,10 @@ pub struct Uicc<C: CardChannel> {
     ust: Vec<u8>,
     impi: String,
     impi_source: ImpiSource,
+    /// EF_IST of the ISIM the IMPI came from (empty otherwise).
+    ist: Vec<u8>,
+    /// AID of the application selected last on our channel.
+    current_aid: Option<Vec<u8>>,
     pin: PinState,
     apdus: u64,
 }
@@ -127,6 +131,8 @@ impl<C: CardChannel> Uicc<C> {
             ust: Vec::new(),
             impi: String::new(),
             impi_source: ImpiSource::Derived,
+            ist: Vec::new(),
+            current_aid: None,
             pin: PinState {
                 required: false,
                 tries_left: None,
@@ -160,7 +166,16 @@ impl<C: CardChannel> Uicc<C> {
             .unwrap_or_else(|| files::USIM_AID_PREFIX.to_vec());
         u.isim_aid = u.apps.iter().find(|a| a.is_isim()).map(|a| a.aid.clone());
 
-        if let Some(isim) = u.isim_aid.clone() {
+        // On a basic channel shared with a modem's own USIM session, selecting an application
+        // would end that session: use the USIM the modem selected (SELECT 7FFF, the current
+        // application) and leave the ISIM alone.
+        let shared = u.chan.basic_channel_shared();
+        if shared && u.isim_aid.is_some() {
+            log::warn!(
+                "the card's ISIM is not reachable without a logical channel (the modem offers +CSIM on its basic channel only); the IMPI is derived from the IMSI"
+            );
+        }
+        if let (false, Some(isim)) = (shared, u.isim_aid.clone()) {
             u.select_aid(&isim, "SELECT ISIM")?;
             u.pin_gate(pin, |u| u.read_binary_file(fid::EF_IMPI, "EF_IMPI"))
                 .and_then(|b| {
@@ -170,9 +185,34 @@ impl<C: CardChannel> Uicc<C> {
                     u.impi = impi;
                     u.impi_source = ImpiSource::Isim;
                 })?;
+            u.ist = match u.read_binary_file(fid::EF_IST, "EF_IST") {
+                Ok(t) => t,
+                Err(UiccError::Status {
+                    sw: StatusWord::FileNotFound,
+                    ..
+                }) => Vec::new(),
+                Err(e) => return Err(e),
+            };
         }
         let usim = u.usim_aid.clone();
-        u.select_aid(&usim, "SELECT USIM").map_err(|e| match e {
+        let selected = if shared {
+            u.select_fid(fid::CURRENT_ADF, "SELECT current application")
+                .and_then(|fcp| {
+                    let aid = files::df_name(&fcp).unwrap_or_default();
+                    if aid.starts_with(&files::USIM_AID_PREFIX) {
+                        u.current_aid = Some(aid);
+                        Ok(fcp)
+                    } else {
+                        Err(UiccError::NoUsim(format!(
+                            "the modem's current application on the basic channel is not a USIM (AID {})",
+                            hex::encode(aid)
+                        )))
+                    }
+                })
+        } else {
+            u.select_aid(&usim, "SELECT USIM")
+        };
+        selected.map_err(|e| match e {
             UiccError::Status {
                 sw: StatusWord::FileNotFound,
                 ..
@@ -346,7 +386,9 @@ impl<C: CardChannel> Uicc<C> {
         let cmd = Command::new(0x00, INS_SELECT, 0x04, 0x04)
             .with_data(aid.to_vec())
             .with_le(0);
-        self.expect_ok(&cmd, what)
+        let fcp = self.expect_ok(&cmd, what)?;
+        self.current_aid = Some(aid.to_vec());
+        Ok(fcp)
     }
 
     fn read_binary_file(&mut self, file: u16, name: &str) -> Result<Vec<u8>, UiccError> {
@@ -509,9 +551,10 @@ impl<C: CardChannel> Uicc<C> {
     pub fn usim_aid(&self) -> &[u8] {
         &self.usim_aid
     }
-    /// Whether the USIM supports the GBA security context (UST service 68): GBA_U.
+    /// Whether the application GBA runs in ([`Uicc::gba_app`]) supports the GBA security
+    /// context: GBA_U (UST service 68 of the USIM, IST service 2 of the ISIM).
     pub fn supports_gba_u(&self) -> bool {
-        files::service_available(&self.ust, files::UST_GBA)
+        self.gba_app_supports_gba_u()
     }
     /// PIN1 state as seen while opening.
     pub fn pin_state(&self) -> PinState {

@@ -39,6 +39,8 @@ fn uicc(script: Vec<(&str, &str)>) -> Uicc<Scripted> {
         ust: Vec::new(),
         impi: String::new(),
         impi_source: ImpiSource::Derived,
+        ist: Vec::new(),
+        current_aid: None,
         pin: PinState {
             required: false,
             tries_left: None,

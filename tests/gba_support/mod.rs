@@ -150,23 +150,7 @@ impl TestBsf {
     }
 
     pub fn start_with(k: &str, sqn: &str, tweak: impl FnOnce(&mut BsfConfig)) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let profiles = dir.path().join("profiles");
-        std::fs::create_dir_all(&profiles).expect("mkdir");
-        std::fs::write(profiles.join("demo.toml"), profile_text(k, sqn, true))
-            .expect("write profile");
-        let clock = TestClock::new();
-        let c2 = clock.clone();
-        let mut cfg = BsfConfig::new(
-            &profiles,
-            &dir.path().join("state"),
-            "127.0.0.1:0",
-            SecretVec::from(TOKEN.as_bytes()),
-        );
-        cfg.clock = Some(Arc::new(move || c2.now()));
-        tweak(&mut cfg);
-        let server = BsfServer::start(cfg).expect("BSF starts");
-        Self { server, dir, clock }
+        start_bsf_with_profile(&profile_text(k, sqn, true), tweak)
     }
 
     /// Stops the BSF and starts a new one on the same profiles, state and clock.

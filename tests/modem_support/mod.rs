@@ -145,6 +145,24 @@ impl VirtualModem {
         );
     }
 
+    /// The strict-mode counters (`stats` control): (modem session resets, CLA mistakes).
+    pub fn strict_stats(&mut self) -> (u64, u64) {
+        let stdin = self.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "stats")
+            .and_then(|()| stdin.flush())
+            .expect("control");
+        let line = self.next_line(Duration::from_secs(10)).expect("stats line");
+        let ack = self.next_line(Duration::from_secs(10));
+        assert_eq!(ack.as_deref(), Some("control: stats"), "{line}");
+        let num = |key: &str| -> u64 {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{key} in {line:?}"))
+        };
+        (num("resets="), num("cla_mistakes="))
+    }
+
     /// The link path as a string, for `--modem`.
     pub fn link_str(&self) -> String {
         self.link.display().to_string()

@@ -267,13 +267,17 @@ fn server_product_tokens_are_read_and_their_absence_tolerated() {
         ["bsf/1.0", "3gpp-gba-tmpi"],
         "comments are not tokens"
     );
-    assert_eq!(bsf_gba_u(&with("x/1 3gpp-gba-tmpi")), Some(false));
+    assert_eq!(
+        bsf_gba_u(&with("x/1 3gpp-gba-tmpi simbridge-gba-me")),
+        Some(false)
+    );
     assert_eq!(
         bsf_gba_u(&with("x/1 3GPP-GBA-TMPI 3gpp-gba-uicc")),
         Some(true)
     );
-    // A BSF that states no tokens says nothing about GBA_U, even with a stray uicc token.
-    assert_eq!(bsf_gba_u(&with("tiny-http (Rust) 3gpp-gba-uicc")), None);
+    // Another BSF's tokens say nothing about GBA_U: the card's capability stands.
+    assert_eq!(bsf_gba_u(&with("opbsf/2 3gpp-gba-tmpi")), None);
+    assert_eq!(bsf_gba_u(&with("tiny-http (Rust)")), None);
     assert_eq!(bsf_gba_u(&resp(401, &[], b"")), None);
     assert!(server_tokens(&resp(401, &[], b"")).is_empty());
 }

@@ -5,7 +5,6 @@
 //! the software USIM). The modem imitates one row of the `modem-at` quirks table, so the client's
 //! handling of every known quirk is exercised against something real. For labs and tests only.
 
-pub mod cla;
 pub mod pty;
 pub mod server;
 

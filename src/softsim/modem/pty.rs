@@ -23,6 +23,14 @@ pub enum VirtualModemError {
         /// Why.
         source: io::Error,
     },
+    /// Something that is not a link this modem made is at the `--link` path: it is left alone.
+    #[error("--link {path}: {what} is already there and is not a link a virtual modem made; remove it or choose another path")]
+    LinkOccupied {
+        /// The link path.
+        path: PathBuf,
+        /// What is there.
+        what: String,
+    },
     /// Writing the device path to stdout failed.
     #[error("cannot print the device path: {0}")]
     Stdout(io::Error),
@@ -43,13 +51,15 @@ pub enum Control {
     Resume,
     /// Send noise bytes now.
     Garbage,
+    /// Print the strict-mode counters (`strict: resets=N cla_mistakes=M`) before the ack.
+    Stats,
     /// Exit the serve loop.
     Quit,
 }
 
 impl Control {
     /// Parses one control line: `reboot [MS]`, `stall`, `stall-on TEXT`, `resume`, `garbage`,
-    /// `quit`.
+    /// `stats`, `quit`.
     pub fn parse(line: &str) -> Option<Self> {
         let mut w = line.split_whitespace();
         match w.next()? {
@@ -61,6 +71,7 @@ impl Control {
             "stall-on" => w.next().map(|t| Control::StallOn(t.to_ascii_uppercase())),
             "resume" => Some(Control::Resume),
             "garbage" => Some(Control::Garbage),
+            "stats" => Some(Control::Stats),
             "quit" => Some(Control::Quit),
             _ => None,
         }
@@ -70,12 +81,15 @@ impl Control {
 /// Options of the serve loop.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
-    /// Make a symlink to the device at this path (replaced atomically on every reboot).
+    /// Make a symlink to the device at this path (moved atomically on every reboot; refused
+    /// when something else is there; removed when the modem stops).
     pub link: Option<PathBuf>,
     /// Inject URCs at random moments, also between an answer's lines.
     pub urc_noise: bool,
     /// Seed of the noise generator (0 = from the clock).
     pub seed: u64,
+    /// Set (by a signal handler) to stop the loop; the link is removed on the way out.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 struct Pty {
@@ -85,7 +99,86 @@ struct Pty {
     path: String,
 }
 
-fn open_pty(link: Option<&Path>) -> Result<Pty, VirtualModemError> {
+/// The `--link` symlink this modem made: created only where nothing is, or over a dangling link
+/// into `/dev/pts` (a virtual modem that died without cleaning up), moved only while it is still
+/// ours, and removed when the modem stops (if it still points at our device).
+struct LinkGuard {
+    path: PathBuf,
+    target: Option<PathBuf>,
+}
+
+impl LinkGuard {
+    /// Checks that `path` is free (or a stale virtual-modem link).
+    fn claim(path: &Path) -> Result<Self, VirtualModemError> {
+        let occupied = |what: String| VirtualModemError::LinkOccupied {
+            path: path.to_path_buf(),
+            what,
+        };
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(VirtualModemError::Link {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(path).unwrap_or_default();
+                let stale = target.starts_with("/dev/pts/") && !target.exists();
+                if !stale {
+                    return Err(occupied(format!("a link to {}", target.display())));
+                }
+                log::info!(
+                    "--link {}: replacing a stale link to {}",
+                    path.display(),
+                    target.display()
+                );
+            }
+            Ok(m) if m.is_dir() => return Err(occupied("a directory".into())),
+            Ok(_) => return Err(occupied("a file".into())),
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            target: None,
+        })
+    }
+
+    /// Whether the path still holds our link (or, before the first one, what `claim` allowed).
+    fn still_ours(&self) -> bool {
+        match &self.target {
+            Some(t) => std::fs::read_link(&self.path).is_ok_and(|x| &x == t),
+            None => true,
+        }
+    }
+
+    /// Points the link at `target` (the current device).
+    fn point_at(&mut self, target: &Path) -> Result<(), VirtualModemError> {
+        if !self.still_ours() {
+            return Err(VirtualModemError::LinkOccupied {
+                path: self.path.clone(),
+                what: "something put there by someone else meanwhile".into(),
+            });
+        }
+        relink(&self.path, target).map_err(|source| VirtualModemError::Link {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.target = Some(target.to_path_buf());
+        Ok(())
+    }
+}
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        if self.target.is_some() && self.still_ours() {
+            if let Err(e) = std::fs::remove_file(&self.path) {
+                log::warn!("--link {}: cannot remove it: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+fn open_pty(link: Option<&mut LinkGuard>) -> Result<Pty, VirtualModemError> {
     let (mut master, slave) = TTYPort::pair().map_err(|e| VirtualModemError::Pty(e.to_string()))?;
     master
         .set_timeout(Duration::from_millis(10))
@@ -94,10 +187,7 @@ fn open_pty(link: Option<&Path>) -> Result<Pty, VirtualModemError> {
         .name()
         .ok_or_else(|| VirtualModemError::Pty("the pty slave has no name".into()))?;
     if let Some(link) = link {
-        relink(link, Path::new(&path)).map_err(|source| VirtualModemError::Link {
-            path: link.to_path_buf(),
-            source,
-        })?;
+        link.point_at(Path::new(&path))?;
     }
     Ok(Pty {
         master,
@@ -158,7 +248,8 @@ pub fn serve<C: CardChannel>(
     out: &mut dyn Write,
     controls: Receiver<Control>,
 ) -> Result<(), VirtualModemError> {
-    let mut pty = open_pty(opts.link.as_deref())?;
+    let mut link = opts.link.as_deref().map(LinkGuard::claim).transpose()?;
+    let mut pty = open_pty(link.as_mut())?;
     announce(out, &pty.path)?;
     let seed = if opts.seed != 0 {
         opts.seed
@@ -175,6 +266,14 @@ pub fn serve<C: CardChannel>(
     let mut next_idle_urc = Instant::now() + Duration::from_millis(100);
     let mut buf = [0u8; 4096];
     loop {
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            log::info!("virtual modem: stopping");
+            return Ok(());
+        }
         while controls_open {
             match controls.try_recv() {
                 Ok(Control::Quit) => return Ok(()),
@@ -190,6 +289,14 @@ pub fn serve<C: CardChannel>(
                     stalled = false;
                     stall_on = None;
                     announce(out, "control: resume")?;
+                }
+                Ok(Control::Stats) => {
+                    let (resets, mistakes) = server.strict_counts();
+                    announce(
+                        out,
+                        &format!("strict: resets={resets} cla_mistakes={mistakes}"),
+                    )?;
+                    announce(out, "control: stats")?;
                 }
                 Ok(Control::Garbage) => {
                     write_best_effort(&mut pty.master, b"\x00\xff\x13garbage\xfe\r\n\x11");
@@ -208,13 +315,8 @@ pub fn serve<C: CardChannel>(
                     server.reboot();
                     stalled = false;
                     stall_on = None;
-                    if let Some(link) = &opts.link {
-                        relink(link, Path::new(&pty.path)).map_err(|source| {
-                            VirtualModemError::Link {
-                                path: link.clone(),
-                                source,
-                            }
-                        })?;
+                    if let Some(link) = link.as_mut() {
+                        link.point_at(Path::new(&pty.path))?;
                     }
                     announce(out, &pty.path)?;
                     write_best_effort(&mut pty.master, b"\r\nRDY\r\n");

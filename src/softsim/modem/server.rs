@@ -4,9 +4,9 @@
 //! `+CPIN?`, `+CSIM`, `+CCHO`/`+CGLA`/`+CCHC`, `+CRSM`) from a card behind a [`CardChannel`],
 //! and misbehaves exactly as the chosen row of the `modem-at` quirks table says.
 
-use super::cla::{split_cla, with_channel};
 use crate::card::CardChannel;
 use modem_at::answers::{from_hex, to_hex};
+use modem_at::cla::{split_cla, with_channel};
 use modem_at::cme::cme_meaning;
 use modem_at::quirks::{Quirks, Support};
 use modem_at::sim::swapped_bcd;
@@ -28,9 +28,15 @@ pub struct Reply {
     pub result: String,
 }
 
-/// Session ids handed out by `+CCHO` start here, so that a client taking them for channel
-/// numbers fails loudly (TS 27.007: the id is a handle).
+/// Session ids of a modem that codes the channel into CLA itself (quirks `cgla_patches_cla`)
+/// start here: handles, so that a client taking them for channel numbers fails loudly. Other
+/// modems answer `+CCHO` with the channel number, which the host codes into CLA.
 const FIRST_SESSION: u32 = 257;
+
+/// The USIM application the modem's own session selects on the basic channel (the partial AID).
+const SELECT_USIM: [u8; 12] = [
+    0x00, 0xA4, 0x04, 0x0C, 0x07, 0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02,
+];
 
 /// The AT interpreter.
 #[derive(Debug)]
@@ -42,6 +48,14 @@ pub struct AtServer<C> {
     sessions: BTreeMap<u32, u8>,
     next_session: u32,
     input: Vec<u8>,
+    /// Strict mode: counts what a real modem's own USIM session would suffer.
+    strict: bool,
+    /// Applications selected by the host on the basic channel (each one resets the modem's
+    /// USIM session on many real modems).
+    session_resets: u64,
+    /// `+CGLA` APDUs whose CLA does not name the session's channel (strict mode sends them
+    /// where their CLA points, as a modem that does not code the channel would).
+    cla_mistakes: u64,
 }
 
 enum Outcome {
@@ -76,8 +90,9 @@ fn sw_of(resp: &[u8]) -> (u8, u8) {
 
 impl<C: CardChannel> AtServer<C> {
     /// An interpreter over `card` behaving like the `quirks` row. Echo starts on (V.250 default).
+    /// Like a real modem it selects the USIM on the basic channel for its own session.
     pub fn new(card: C, quirks: &'static Quirks) -> Self {
-        Self {
+        let mut s = Self {
             card,
             quirks,
             echo: true,
@@ -85,16 +100,53 @@ impl<C: CardChannel> AtServer<C> {
             sessions: BTreeMap::new(),
             next_session: FIRST_SESSION,
             input: Vec::new(),
-        }
+            strict: false,
+            session_resets: 0,
+            cla_mistakes: 0,
+        };
+        s.raw(&SELECT_USIM);
+        s
     }
 
-    /// What a power cycle does: card reset, channels closed, settings back to defaults.
+    /// Strict mode (`softsim modem --strict`): an application selected on the basic channel
+    /// through `+CSIM` counts as a reset of the modem's USIM session, and a `+CGLA` APDU goes
+    /// where its CLA says (CLA 00 = the basic channel) unless the quirks row codes the channel
+    /// itself; a CLA that names another channel than the session's counts as a mistake.
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// (modem session resets, CLA mistakes) counted in strict mode.
+    pub fn strict_counts(&self) -> (u64, u64) {
+        (self.session_resets, self.cla_mistakes)
+    }
+
+    /// What a power cycle does: card reset, channels closed, settings back to defaults, the
+    /// modem's own USIM session selected again.
     pub fn reboot(&mut self) {
         let _ = self.card.reset();
+        self.raw(&SELECT_USIM);
         self.sessions.clear();
         self.echo = true;
         self.cmee = 0;
         self.input.clear();
+    }
+
+    /// Strict mode: counts an application selection on the basic channel.
+    fn watch_basic(&mut self, apdu: &[u8]) {
+        if !self.strict {
+            return;
+        }
+        if let [cla, 0xA4, 0x04, ..] = apdu {
+            if split_cla(*cla).0 == 0 {
+                self.session_resets += 1;
+                log::warn!(
+                    "virtual modem (strict): the host selected an application on the basic channel; the modem's USIM session is reset (#{})",
+                    self.session_resets
+                );
+            }
+        }
     }
 
     /// The `+CGMI` answer.
@@ -404,6 +456,7 @@ impl<C: CardChannel> AtServer<C> {
         {
             return Cme(3);
         }
+        self.watch_basic(&apdu);
         match self.card.transmit(&apdu) {
             Ok(mut resp) => {
                 if let (true, (0x61, n)) = (self.quirks.csim_fetches_response, sw_of(&resp)) {
@@ -432,8 +485,13 @@ impl<C: CardChannel> AtServer<C> {
             self.close_channel(ch);
             return Cme(22);
         }
-        let sid = self.next_session;
-        self.next_session = self.next_session.wrapping_add(1).max(FIRST_SESSION);
+        let sid = if self.quirks.cgla_patches_cla {
+            let sid = self.next_session;
+            self.next_session = self.next_session.wrapping_add(1).max(FIRST_SESSION);
+            sid
+        } else {
+            u32::from(ch)
+        };
         self.sessions.insert(sid, ch);
         if self.quirks.ccho_bare {
             ok(vec![sid.to_string()])
@@ -456,10 +514,20 @@ impl<C: CardChannel> AtServer<C> {
             Ok(a) => a,
             Err(e) => return e,
         };
-        // The MT puts the channel into CLA itself (TS 27.007 §8.43).
         if let Some(c) = apdu.first_mut() {
-            *c = with_channel(*c, ch);
+            let (named, _) = split_cla(*c);
+            if self.quirks.cgla_patches_cla || !self.strict {
+                // This modem codes the channel into CLA itself.
+                *c = with_channel(*c, ch);
+            } else if named != ch {
+                self.cla_mistakes += 1;
+                log::warn!(
+                    "virtual modem (strict): +CGLA on channel {ch} with a CLA naming channel {named}; sent where the CLA points (mistake #{})",
+                    self.cla_mistakes
+                );
+            }
         }
+        self.watch_basic(&apdu);
         match self.card.transmit(&apdu) {
             Ok(resp) => {
                 let h = to_hex(&resp);

@@ -97,8 +97,8 @@ fn csim_length_is_counted_in_hex_characters() {
 }
 
 #[test]
-fn ccho_returns_a_handle_and_cgla_patches_the_cla() {
-    let mut s = server("generic");
+fn ccho_returns_a_handle_and_cgla_patches_the_cla_where_the_row_says_so() {
+    let mut s = server("sierra");
     let l = ok_lines(&mut s, "AT+CCHO=\"A0000000871002\"");
     assert_eq!(l, vec!["+CCHO: 257"], "a handle, not the channel number");
     // CLA 00 in the command: the modem puts the channel in; STATUS answers the USIM ADF's FCP.
@@ -108,11 +108,41 @@ fn ccho_returns_a_handle_and_cgla_patches_the_cla() {
         at(&mut s, "AT+CGLA=258,10,\"80F2000000\"").result,
         "+CME ERROR: 21"
     );
-    assert_eq!(at(&mut s, "AT+CCHC=257").result, "OK");
+}
+
+#[test]
+fn other_rows_answer_the_channel_number_and_strict_mode_counts_mistakes() {
+    let mut s = server("generic");
+    let l = ok_lines(&mut s, "AT+CCHO=\"A0000000871002\"");
+    assert_eq!(l, vec!["+CCHO: 1"], "the channel number");
+    // Lenient (default): CLA 00 on the session still reaches channel 1.
+    let l = ok_lines(&mut s, "AT+CGLA=1,10,\"80F2000000\"");
+    assert!(l[0].starts_with("+CGLA: 4,\"6C"), "{l:?}");
+    assert_eq!(at(&mut s, "AT+CCHC=1").result, "OK");
     assert_eq!(
-        at(&mut s, "AT+CGLA=257,10,\"80F2000000\"").result,
+        at(&mut s, "AT+CGLA=1,10,\"80F2000000\"").result,
         "+CME ERROR: 21"
     );
+
+    let mut s = AtServer::new(
+        card("demo-isim.toml"),
+        Quirks::by_name("generic").expect("row"),
+    )
+    .with_strict(true);
+    assert_eq!(at(&mut s, "AT+CMEE=1").result, "OK");
+    ok_lines(&mut s, "AT+CCHO=\"A0000000871002\"");
+    // The right CLA (channel 1): nothing counted.
+    ok_lines(&mut s, "AT+CGLA=1,10,\"81F2000000\"");
+    assert_eq!(s.strict_counts(), (0, 0));
+    // CLA 00 on the session: a mistake, and a SELECT by AID there lands on the basic channel.
+    ok_lines(&mut s, "AT+CGLA=1,24,\"00A4040C07A0000000871004\"");
+    assert_eq!(s.strict_counts(), (1, 1));
+    // Through +CSIM: an application selected on the basic channel resets the modem's session;
+    // a file selected by FID does not, nor does anything on a logical channel.
+    ok_lines(&mut s, "AT+CSIM=24,\"00A4040C07A0000000871002\"");
+    ok_lines(&mut s, "AT+CSIM=14,\"00A4000C022FE2\"");
+    ok_lines(&mut s, "AT+CSIM=24,\"01A4040C07A0000000871002\"");
+    assert_eq!(s.strict_counts(), (2, 1));
 }
 
 #[test]
@@ -120,7 +150,7 @@ fn quirk_rows_misbehave_as_listed() {
     let mut f = server("fibocom");
     assert_eq!(
         ok_lines(&mut f, "AT+CCHO=\"A0000000871002\""),
-        vec!["257"],
+        vec!["1"],
         "bare +CCHO answer"
     );
 
@@ -184,7 +214,7 @@ fn reboot_closes_channels_and_restores_defaults() {
     s.reboot();
     assert_eq!(at(&mut s, "AT").echo, b"AT\r");
     assert_eq!(
-        at(&mut s, "AT+CGLA=257,10,\"80F2000000\"").result,
+        at(&mut s, "AT+CGLA=1,10,\"80F2000000\"").result,
         "ERROR",
         "CMEE back to 0, session gone"
     );

@@ -1,4 +1,5 @@
-//! CLA byte channel coding (TS 102 221 §10.1.1): what a modem does to a `+CGLA` APDU.
+//! CLA byte channel coding (TS 102 221 §10.1.1, ISO 7816-4): which logical channel a command
+//! goes to. Used by the host for `+CGLA` and `+CSIM` on a logical channel, and by the virtual modem.
 
 /// The logical channel a CLA byte names, and the CLA with the channel bits cleared.
 pub fn split_cla(cla: u8) -> (u8, u8) {
