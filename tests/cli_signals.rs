@@ -126,7 +126,19 @@ fn sighup_keeps_the_gateway_and_names_what_needs_a_restart() {
     assert!(still_running(&mut gw));
     let err = gw.stderr_lines(Duration::ZERO).join("\n");
     assert!(
-        err.contains("changed (session.mtu)") && err.contains("a restart applies it"),
+        err.contains("applied session.mtu from each route's next handshake"),
+        "{err}"
+    );
+    assert!(!err.contains("a restart applies it"), "{err}");
+
+    let text = std::fs::read_to_string(&cfg).expect("cfg");
+    std::fs::write(&cfg, format!("{text}[card]\nbaud = 9600\n")).expect("write");
+    signal(&gw, "HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(still_running(&mut gw));
+    let err = gw.stderr_lines(Duration::ZERO).join("\n");
+    assert!(
+        err.contains("[card] changed: a restart applies it"),
         "{err}"
     );
 

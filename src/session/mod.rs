@@ -204,6 +204,28 @@ impl UpstreamSession {
         self.active.as_ref().is_some_and(|s| s.established)
     }
 
+    /// A configuration reload: the next handshake uses `cfg` and `source`; the established
+    /// session carries on untouched. A new key source also forgets the resumable session (it
+    /// belongs to the old key) and retries a failing route at once. Returns whether the key
+    /// source changed.
+    pub fn reconfigure(&mut self, now: Now, cfg: SessionConfig, source: KeySource) -> bool {
+        self.last = Some(now);
+        self.cfg = cfg;
+        if self.source.same_as(&source) {
+            return false;
+        }
+        self.source = source;
+        if self.resume.take().is_some() {
+            self.resume_version += 1;
+        }
+        self.force_bootstrap = false;
+        self.last_forced = None;
+        self.failures = 0;
+        self.retry_at = None;
+        self.ensure(now);
+        true
+    }
+
     /// Starts connecting now (sessions also connect on the first datagram).
     pub fn connect(&mut self, now: Now) {
         self.last = Some(now);
