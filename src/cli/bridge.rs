@@ -133,7 +133,12 @@ pub fn run(args: BridgeArgs) -> CliResult {
             state_dir_of()
         )));
     }
-    std::fs::create_dir_all(&cfg.state_dir)
+    // Contexts and session exports live here: only our user may look (files are 0600 too).
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(&cfg.state_dir)
         .map_err(|e| CliError::new(format!("{}: cannot create it: {e}", state_dir_of())))?;
     let key_file = cfg.state_dir.join("export.key");
     let key = simbridge::bridge::state::load_or_create_key(&key_file).map_err(|e| {
