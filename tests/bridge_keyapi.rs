@@ -6,10 +6,9 @@
 
 mod common;
 
-use common::{addr_in, bin, profile_copy, spawn_ready, start_with_config, write_file};
+use common::{addr_in, profile_copy, start_with_config, write_file};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -101,18 +100,6 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, keep: Option<Arc<Mutex<Vec<u8>>>
     });
 }
 
-fn echo_backend() -> SocketAddr {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let addr = s.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            let _ = s.send_to(&buf[..n], from);
-        }
-    });
-    addr
-}
-
 fn free_tcp_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -120,57 +107,54 @@ fn free_tcp_port() -> u16 {
         .expect("port")
 }
 
-/// The BSF with the demo subscriber; its token file (0600).
-fn start_bsf(d: &std::path::Path) -> (common::Running, std::path::PathBuf) {
-    std::fs::create_dir_all(d.join("profiles")).expect("dir");
-    profile_copy(&d.join("profiles"), "demo.toml");
-    let token = write_file(d, "token", "keyapi-token\n");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
-    let bsf = spawn_ready(
-        Command::new(bin())
-            .args(["bsf", "--listen", "127.0.0.1:0", "--profiles"])
-            .arg(d.join("profiles"))
-            .arg("--state")
-            .arg(d.join("bsf"))
-            .arg("--token-file")
-            .arg(&token),
-        "simbridge bsf",
+/// Our server in `d`, keyed through the key API at `key_api` (naf localhost, echo backend).
+fn server(d: &std::path::Path, key_api: &str, token: &std::path::Path) -> common::Running {
+    let cfg = write_file(
+        d,
+        "server.toml",
+        &format!(
+            "listen = \"127.0.0.1:0\"\nbackend = \"{}\"\nstate_dir = \"{}\"\n[keys]\nbsf = \"{key_api}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
+            common::udp_echo(),
+            d.join("srv").display(),
+            token.display()
+        ),
     );
-    (bsf, token)
+    start_with_config("server", &cfg, "simbridge server")
+}
+
+/// The gateway in `d` with the demo card, one GBA route to `upstream` (naf localhost) + `route_extra`.
+fn gateway(
+    d: &std::path::Path,
+    bsf: &str,
+    upstream: SocketAddr,
+    route_extra: &str,
+) -> common::Running {
+    let card = profile_copy(d, "demo.toml");
+    let cfg = write_file(
+        d,
+        "gw.toml",
+        &format!(
+            "state_dir = \"{}\"\n[card]\nsoftsim = \"{}\"\n[gba]\nbsf = \"{bsf}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"{upstream}\"\nnaf = \"localhost\"\npsk = \"gba\"\n{route_extra}",
+            d.join("gw").display(),
+            card.display(),
+        ),
+    );
+    start_with_config("bridge", &cfg, "simbridge bridge")
 }
 
 #[test]
 fn a_wrong_ua_id_is_named_at_warn_without_the_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let (bsf, token) = start_bsf(d);
+    let (bsf, token) = common::start_bsf(d);
     let bsf_url = format!("http://{}", addr_in(&bsf.first_line));
-    let server_cfg = write_file(
+    let server = server(d, &bsf_url, &token);
+    let gw = gateway(
         d,
-        "server.toml",
-        &format!(
-            "listen = \"127.0.0.1:0\"\nbackend = \"{}\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
-            echo_backend(),
-            token.display()
-        ),
+        &bsf_url,
+        addr_in(&server.first_line),
+        "ua_id = \"0100010000\"\n",
     );
-    let server = start_with_config("server", &server_cfg, "simbridge server");
-    let card = profile_copy(d, "demo.toml");
-    let gw_cfg = write_file(
-        d,
-        "gw.toml",
-        &format!(
-            "state_dir = \"{}\"\n[card]\nsoftsim = \"{}\"\n[gba]\nbsf = \"{bsf_url}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\nnaf = \"localhost\"\nua_id = \"0100010000\"\npsk = \"gba\"\n",
-            d.join("gw").display(),
-            card.display(),
-            addr_in(&server.first_line)
-        ),
-    );
-    let gw = start_with_config("bridge", &gw_cfg, "simbridge bridge");
     let start = Instant::now();
     let mut seen = Vec::new();
     let line = loop {
@@ -206,7 +190,7 @@ fn a_wrong_ua_id_is_named_at_warn_without_the_key() {
 fn key_api_down_means_no_bootstrap_and_the_gateway_recovers_when_it_returns() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let (bsf, token) = start_bsf(d);
+    let (bsf, token) = common::start_bsf(d);
     let bsf_addr = addr_in(&bsf.first_line);
     // The gateway reaches the BSF (Ub) through a counting forwarder; the server reaches the key
     // API through one that is down at first.
@@ -214,31 +198,13 @@ fn key_api_down_means_no_bootstrap_and_the_gateway_recovers_when_it_returns() {
     ub.start();
     let mut key_api = Forwarder::new(free_tcp_port(), bsf_addr);
 
-    let server_cfg = write_file(
+    let server = server(d, &format!("http://127.0.0.1:{}", key_api.port), &token);
+    let gw = gateway(
         d,
-        "server.toml",
-        &format!(
-            "listen = \"127.0.0.1:0\"\nbackend = \"{}\"\nstate_dir = \"{}\"\n[keys]\nbsf = \"http://127.0.0.1:{}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
-            echo_backend(),
-            d.join("srv").display(),
-            key_api.port,
-            token.display()
-        ),
+        &format!("http://127.0.0.1:{}", ub.port),
+        addr_in(&server.first_line),
+        "",
     );
-    let server = start_with_config("server", &server_cfg, "simbridge server");
-    let card = profile_copy(d, "demo.toml");
-    let gw_cfg = write_file(
-        d,
-        "gw.toml",
-        &format!(
-            "state_dir = \"{}\"\n[card]\nsoftsim = \"{}\"\n[gba]\nbsf = \"http://127.0.0.1:{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\nnaf = \"localhost\"\npsk = \"gba\"\n",
-            d.join("gw").display(),
-            card.display(),
-            ub.port,
-            addr_in(&server.first_line)
-        ),
-    );
-    let gw = start_with_config("bridge", &gw_cfg, "simbridge bridge");
     let local = addr_in(&gw.first_line);
 
     let start = Instant::now();

@@ -133,3 +133,55 @@ fn a_bsf_that_does_not_answer_is_said_in_words() {
     assert!(!err.contains("timeout: global"), "{err}");
     drop(bsf);
 }
+
+#[test]
+fn a_state_dir_that_cannot_be_created_names_itself_and_the_option() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = write_file(dir.path(), "k.hex", "00112233445566778899aabbccddeeff");
+    let file = write_file(dir.path(), "plain-file", "x");
+    let below = file.join("state");
+    let cfg = write_file(
+        dir.path(),
+        "gw.toml",
+        &format!(
+            "state_dir = \"{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:5684\"\npsk = {{ identity = \"d\", key_file = \"{}\" }}\n",
+            below.display(),
+            key.display()
+        ),
+    );
+    let err = bridge_refuses(&cfg);
+    assert!(
+        err.contains(&format!(
+            "state_dir {} (from {} or SIMBRIDGE_STATE_DIR): cannot create it:",
+            below.display(),
+            cfg.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_new_state_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = write_file(dir.path(), "k.hex", "00112233445566778899aabbccddeeff");
+    let state = dir.path().join("new-state");
+    let cfg = write_file(
+        dir.path(),
+        "gw.toml",
+        &format!(
+            "state_dir = \"{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:{}\"\npsk = {{ identity = \"d\", key_file = \"{}\" }}\n",
+            state.display(),
+            common::free_udp_port(),
+            key.display()
+        ),
+    );
+    let gw = common::start_with_config("bridge", &cfg, "simbridge bridge");
+    let mode = std::fs::metadata(&state)
+        .expect("state dir")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "{mode:o}");
+    assert_eq!(gw.terminate(), Some(0));
+}

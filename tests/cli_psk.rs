@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{addr_in, bin, json_out, profile_copy, spawn_ready, start_with_config, write_file};
+use common::{addr_in, bin, json_out, profile_copy, start_with_config, write_file};
 use std::process::Command;
 use std::time::Duration;
 
@@ -18,24 +18,7 @@ fn run(cmd: &mut Command) -> std::process::Output {
 fn psk_defaults_to_the_bridges_suite_and_its_key_opens_a_session_with_the_server() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    std::fs::create_dir_all(d.join("profiles")).expect("dir");
-    profile_copy(&d.join("profiles"), "demo.toml");
-    let token = write_file(d, "token", "psk-token\n");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    }
-    let bsf = spawn_ready(
-        Command::new(bin())
-            .args(["bsf", "--listen", "127.0.0.1:0", "--profiles"])
-            .arg(d.join("profiles"))
-            .arg("--state")
-            .arg(d.join("bsf"))
-            .arg("--token-file")
-            .arg(&token),
-        "simbridge bsf",
-    );
+    let (bsf, token) = common::start_bsf(d);
     let bsf_url = format!("http://{}", addr_in(&bsf.first_line));
     let card = profile_copy(d, "demo.toml");
     let state = d.join("gw-state");

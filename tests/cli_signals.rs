@@ -6,7 +6,7 @@
 mod common;
 mod support;
 
-use common::{bin, profile_copy, simbridge, spawn_ready, start_with_config, write_file, Running};
+use common::{profile_copy, simbridge, start_with_config, write_file, Running};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
@@ -126,7 +126,19 @@ fn sighup_keeps_the_gateway_and_names_what_needs_a_restart() {
     assert!(still_running(&mut gw));
     let err = gw.stderr_lines(Duration::ZERO).join("\n");
     assert!(
-        err.contains("changed (session.mtu)") && err.contains("a restart applies it"),
+        err.contains("applied session.mtu from each route's next handshake"),
+        "{err}"
+    );
+    assert!(!err.contains("a restart applies it"), "{err}");
+
+    let text = std::fs::read_to_string(&cfg).expect("cfg");
+    std::fs::write(&cfg, format!("{text}[card]\nbaud = 9600\n")).expect("write");
+    signal(&gw, "HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(still_running(&mut gw));
+    let err = gw.stderr_lines(Duration::ZERO).join("\n");
+    assert!(
+        err.contains("[card] changed: a restart applies it"),
         "{err}"
     );
 
@@ -143,19 +155,7 @@ fn sighup_keeps_the_gateway_and_names_what_needs_a_restart() {
 #[test]
 fn bsf_server_and_dtls_server_exit_0_on_sigterm_and_survive_sighup() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("profiles")).expect("dir");
-    profile_copy(&dir.path().join("profiles"), "demo.toml");
-    let token = write_file(dir.path(), "token", "t0ken\n");
-    let mut bsf = spawn_ready(
-        Command::new(bin())
-            .args(["bsf", "--listen", "127.0.0.1:0", "--profiles"])
-            .arg(dir.path().join("profiles"))
-            .arg("--state")
-            .arg(dir.path().join("bsf"))
-            .arg("--token-file")
-            .arg(&token),
-        "simbridge bsf",
-    );
+    let (mut bsf, _token) = common::start_bsf(dir.path());
     signal(&bsf, "HUP");
     std::thread::sleep(Duration::from_millis(300));
     assert!(still_running(&mut bsf), "SIGHUP killed the BSF");

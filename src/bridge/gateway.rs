@@ -17,7 +17,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -43,10 +43,19 @@ pub struct RouteSpec {
     pub state: Option<super::route_state::RouteState>,
 }
 
+/// New settings for a running route (a configuration reload): used from its next handshake.
+pub struct RouteUpdate {
+    /// Session policy.
+    pub session: SessionConfig,
+    /// Where the PSK comes from.
+    pub keys: KeySource,
+}
+
 /// A running route.
 pub struct Route {
     name: String,
     local: SocketAddr,
+    updates: Sender<RouteUpdate>,
     metrics: Arc<Mutex<SessionMetrics>>,
     established: Arc<AtomicBool>,
     waker: Arc<Waker>,
@@ -69,6 +78,12 @@ impl Route {
     /// Whether the upstream session is up.
     pub fn is_established(&self) -> bool {
         self.established.load(Ordering::Relaxed)
+    }
+    /// Hands the route new settings; false when its thread has ended.
+    pub fn update(&self, u: RouteUpdate) -> bool {
+        let sent = self.updates.send(u).is_ok();
+        let _ = self.waker.wake();
+        sent
     }
 }
 
@@ -107,7 +122,9 @@ impl Gateway {
             let local_addr = local.local_addr()?;
             let metrics = Arc::new(Mutex::new(SessionMetrics::default()));
             let established = Arc::new(AtomicBool::new(false));
+            let (updates, updates_rx) = mpsc::channel();
             let ctx = RouteLoop {
+                updates: updates_rx,
                 name: spec.name.clone(),
                 upstream: spec.upstream,
                 poll,
@@ -133,6 +150,7 @@ impl Gateway {
             routes.push(Route {
                 name: spec.name,
                 local: local_addr,
+                updates,
                 metrics,
                 established,
                 waker,
@@ -188,6 +206,7 @@ fn seed_from(a: SocketAddr) -> u16 {
 }
 
 struct RouteLoop {
+    updates: Receiver<RouteUpdate>,
     name: String,
     upstream: SocketAddr,
     poll: Poll,
@@ -243,6 +262,18 @@ impl RouteLoop {
                 }
             }
             let now = Now::system();
+            while let Ok(u) = self.updates.try_recv() {
+                let new_key = self.session.reconfigure(now, u.session, u.keys);
+                info!(
+                    "route {}: new settings{}; the established session carries on",
+                    self.name,
+                    if new_key {
+                        " and a new key, used from the next handshake"
+                    } else {
+                        ", used from the next handshake"
+                    }
+                );
+            }
             while let Ok(reply) = reply_rx.try_recv() {
                 match reply {
                     KeyReply::Bootstrap(r) => self.session.bootstrap_done(now, r),

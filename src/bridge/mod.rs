@@ -14,7 +14,7 @@ pub mod server;
 pub mod state;
 mod toml_error;
 
-pub use gateway::{Gateway, Route, RouteSpec};
+pub use gateway::{Gateway, Route, RouteSpec, RouteUpdate};
 pub use keyservice::{KeyService, KeyServiceConfig};
 pub use naf_keys::{NafKeySource, NafKeys};
 pub use server::{Server, ServerSpec};

@@ -1,10 +1,11 @@
 //! `simbridge bridge --config FILE`: the gateway. Runs until SIGTERM/SIGINT, then closes its
-//! sessions and exits 0. Exit 1: the configuration or the start failed (the message names why).
+//! sessions and exits 0; SIGHUP reloads what can change live (bridge_reload.rs). Exit 1: the
+//! configuration or the start failed (the message names why); 78: stopped over PIN1.
 
 use super::card_source::CardSourceArgs;
 use super::signals::{hangup_flag, termination_flag};
 use super::{CliError, CliResult};
-use simbridge::bridge::config::{ConfigError, GatewayConfig};
+use simbridge::bridge::config::{ConfigError, GatewayConfig, ValidRoute};
 use simbridge::bridge::keyservice::CardOpener;
 use simbridge::bridge::route_state::RouteState;
 use simbridge::bridge::{Gateway, KeyService, KeyServiceConfig, RouteSpec};
@@ -29,8 +30,26 @@ pub struct BridgeArgs {
     config: PathBuf,
 }
 
+/// Where a configured route's PSK comes from.
+pub(super) fn key_source(r: &ValidRoute) -> KeySource {
+    match (&r.gba_naf, &r.static_psk) {
+        (Some(naf), _) => KeySource::Gba {
+            naf_fqdn: naf.clone(),
+            ua: r.ua,
+        },
+        (None, Some((identity, key))) => KeySource::Static {
+            identity: identity.clone(),
+            key: key.clone(),
+        },
+        (None, None) => KeySource::Static {
+            identity: Vec::new(),
+            key: SecretVec::default(),
+        },
+    }
+}
+
 /// Builds the session policy of a route from the configuration.
-fn session_config(cfg: &GatewayConfig, r: &simbridge::bridge::config::ValidRoute) -> SessionConfig {
+pub(super) fn session_config(cfg: &GatewayConfig, r: &ValidRoute) -> SessionConfig {
     let placeholder = Arc::new(StaticPsk {
         identity: Vec::new(),
         key: SecretVec::default(),
@@ -67,7 +86,6 @@ pub fn run(args: BridgeArgs) -> CliResult {
         )),
         e => CliError::new(e.to_string()),
     })?;
-    let mut loaded = read_toml(&args.config);
     let stop = termination_flag()
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let hangup =
@@ -115,7 +133,12 @@ pub fn run(args: BridgeArgs) -> CliResult {
             state_dir_of()
         )));
     }
-    std::fs::create_dir_all(&cfg.state_dir)
+    // Contexts and session exports live here: only our user may look (files are 0600 too).
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(&cfg.state_dir)
         .map_err(|e| CliError::new(format!("{}: cannot create it: {e}", state_dir_of())))?;
     let key_file = cfg.state_dir.join("export.key");
     let key = simbridge::bridge::state::load_or_create_key(&key_file).map_err(|e| {
@@ -136,20 +159,7 @@ pub fn run(args: BridgeArgs) -> CliResult {
             name: r.name.clone(),
             listen: r.listen,
             upstream: r.upstream,
-            keys: match (&r.gba_naf, &r.static_psk) {
-                (Some(naf), _) => KeySource::Gba {
-                    naf_fqdn: naf.clone(),
-                    ua: r.ua,
-                },
-                (None, Some((identity, key))) => KeySource::Static {
-                    identity: identity.clone(),
-                    key: key.clone(),
-                },
-                (None, None) => KeySource::Static {
-                    identity: Vec::new(),
-                    key: SecretVec::default(),
-                },
-            },
+            keys: key_source(r),
             session: session_config(&cfg, r),
             state: Some(state.clone()),
         })
@@ -160,6 +170,7 @@ pub fn run(args: BridgeArgs) -> CliResult {
         println!("route {} listening on {}", r.name(), r.local_addr());
     }
     let _ = std::io::stdout().flush();
+    let mut reloader = super::bridge_reload::Reloader::new(&args.config, cfg.clone());
     let mut pin_problem = None;
     while !stop.load(Ordering::SeqCst) {
         pin_problem = key_service.as_ref().and_then(|k| k.stopped_by());
@@ -167,7 +178,7 @@ pub fn run(args: BridgeArgs) -> CliResult {
             break;
         }
         if hangup.swap(false, Ordering::SeqCst) {
-            reload(&args.config, &mut loaded);
+            reloader.reload(&gateway);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -187,69 +198,6 @@ pub fn run(args: BridgeArgs) -> CliResult {
     match pin_problem {
         Some(p) => Err(pin_stop_error(&p, &args.config)),
         None => Ok(ExitCode::SUCCESS),
-    }
-}
-
-/// The configuration file as TOML (`None` when it no longer reads or parses).
-fn read_toml(path: &std::path::Path) -> Option<toml::Table> {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| t.parse::<toml::Table>().ok())
-}
-
-/// SIGHUP: re-reads and checks the configuration and says what changed. Nothing changes live:
-/// routes, keys and the card are bound at start, so a change needs a restart, which the log
-/// says; established sessions carry on untouched meanwhile (their state is saved as it changes).
-fn reload(path: &std::path::Path, loaded: &mut Option<toml::Table>) {
-    if let Err(e) = GatewayConfig::load(path) {
-        log::error!("SIGHUP: {e}; the running configuration stays");
-        return;
-    }
-    let new = read_toml(path);
-    let changed = match (loaded.as_ref(), new.as_ref()) {
-        (Some(old), Some(new)) => changed_keys(old, new),
-        _ => vec!["(the whole file)".to_string()],
-    };
-    if changed.is_empty() {
-        log::info!(
-            "SIGHUP: {} re-read: unchanged; sessions kept",
-            path.display()
-        );
-    } else {
-        log::warn!(
-            "SIGHUP: {} changed ({}): a restart applies it (systemctl restart simbridge); the running sessions carry on with the old configuration until then",
-            path.display(),
-            changed.join(", ")
-        );
-    }
-    *loaded = new;
-}
-
-/// Keys that differ between two configurations, dotted one table deep (`session.mtu`, `route`).
-fn changed_keys(old: &toml::Table, new: &toml::Table) -> Vec<String> {
-    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let mut out = Vec::new();
-    let empty = toml::Table::new();
-    for k in keys {
-        match (as_table(old.get(k), &empty), as_table(new.get(k), &empty)) {
-            (Some(a), Some(b)) => {
-                out.extend(changed_keys(a, b).into_iter().map(|s| format!("{k}.{s}")));
-            }
-            _ if old.get(k) != new.get(k) => out.push(k.clone()),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// A table, or an empty one for a missing key (a table added or removed counts as its keys).
-fn as_table<'a>(v: Option<&'a toml::Value>, empty: &'a toml::Table) -> Option<&'a toml::Table> {
-    match v {
-        Some(toml::Value::Table(t)) => Some(t),
-        None => Some(empty),
-        Some(_) => None,
     }
 }
 

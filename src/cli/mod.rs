@@ -3,6 +3,7 @@
 
 mod bootstrap;
 mod bridge;
+mod bridge_reload;
 mod bsf;
 mod card_source;
 mod demo;

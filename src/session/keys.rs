@@ -29,6 +29,27 @@ pub enum KeySource {
 }
 
 impl KeySource {
+    /// Whether two sources give the same keys (same identity and key, or same NAF and Ua id).
+    pub fn same_as(&self, other: &KeySource) -> bool {
+        match (self, other) {
+            (
+                KeySource::Static { identity, key },
+                KeySource::Static {
+                    identity: i2,
+                    key: k2,
+                },
+            ) => identity == i2 && key.expose() == k2.expose(),
+            (
+                KeySource::Gba { naf_fqdn, ua },
+                KeySource::Gba {
+                    naf_fqdn: n2,
+                    ua: u2,
+                },
+            ) => naf_fqdn == n2 && ua == u2,
+            _ => false,
+        }
+    }
+
     /// The NAF_Id for a suite (GBA only).
     pub fn naf_id(&self, suite: CipherSuite) -> Option<NafId> {
         match self {

@@ -127,6 +127,8 @@ struct Slot {
     established: bool,
     /// What the server last sent on this connection's path, in words (for a timeout).
     last_heard: Option<String>,
+    /// Whether "unreachable" or "silent" was logged for this connection (once each).
+    quiet_noted: bool,
 }
 
 /// One long-lived upstream DTLS session.
@@ -202,6 +204,28 @@ impl UpstreamSession {
         self.active.as_ref().is_some_and(|s| s.established)
     }
 
+    /// A configuration reload: the next handshake uses `cfg` and `source`; the established
+    /// session carries on untouched. A new key source also forgets the resumable session (it
+    /// belongs to the old key) and retries a failing route at once. Returns whether the key
+    /// source changed.
+    pub fn reconfigure(&mut self, now: Now, cfg: SessionConfig, source: KeySource) -> bool {
+        self.last = Some(now);
+        self.cfg = cfg;
+        if self.source.same_as(&source) {
+            return false;
+        }
+        self.source = source;
+        if self.resume.take().is_some() {
+            self.resume_version += 1;
+        }
+        self.force_bootstrap = false;
+        self.last_forced = None;
+        self.failures = 0;
+        self.retry_at = None;
+        self.ensure(now);
+        true
+    }
+
     /// Starts connecting now (sessions also connect on the first datagram).
     pub fn connect(&mut self, now: Now) {
         self.last = Some(now);
@@ -265,8 +289,12 @@ impl UpstreamSession {
                 info!("upstream unreachable during the handshake: {error}");
                 s.last_heard = Some(what);
             }
-        } else if self.active.as_ref().is_some_and(|s| s.path == path) {
-            log::debug!("upstream socket error on {path:?}: {error}");
+        } else if let Some(s) = self.active.as_mut().filter(|s| s.path == path) {
+            // Once until the upstream answers again: a dead server would log every datagram.
+            if !s.quiet_noted {
+                info!("upstream unreachable: {error}");
+                s.quiet_noted = true;
+            }
         }
     }
 
@@ -404,6 +432,17 @@ impl UpstreamSession {
     /// Drives timers: DTLS retransmissions, retries, key lifetime and the liveness suspicion.
     pub fn handle_timeout(&mut self, now: Now) {
         self.last = Some(now);
+        let silent_after =
+            (self.cfg.dtls.common.retransmit.initial * 2).max(Duration::from_secs(1));
+        if let Some(s) = self.pending.as_mut().filter(|s| {
+            !s.quiet_noted && s.last_heard.is_none() && now.mono >= s.started + silent_after
+        }) {
+            info!(
+                "upstream silent: no answer to the handshake for {} s; retransmitting",
+                now.mono.saturating_duration_since(s.started).as_secs()
+            );
+            s.quiet_noted = true;
+        }
         for slot in [self.active.as_mut(), self.pending.as_mut()]
             .into_iter()
             .flatten()
@@ -608,6 +647,7 @@ impl UpstreamSession {
                     btid,
                     established: false,
                     last_heard: None,
+                    quiet_noted: false,
                 });
             }
             Err(e) => {
@@ -650,6 +690,7 @@ impl UpstreamSession {
                     return;
                 };
                 slot.established = true;
+                slot.quiet_noted = false;
                 if resumed {
                     self.metrics.handshakes_abbreviated += 1;
                 } else {
@@ -720,6 +761,9 @@ impl UpstreamSession {
         match ev {
             Event::Data(d) => {
                 self.unanswered_since = None;
+                if let Some(s) = self.active.as_mut() {
+                    s.quiet_noted = false;
+                }
                 self.received.push_back(d);
             }
             Event::Closed { reason } => {

@@ -56,6 +56,7 @@ impl UpstreamSession {
             btid,
             established: true,
             last_heard: None,
+            quiet_noted: false,
         });
         self.flush_queue(now);
         Ok(())

@@ -146,38 +146,17 @@ impl<C: CardChannel> Uicc<C> {
     /// VERIFY PIN1, with errors that say how many tries are left ("1 try left").
     pub fn verify_pin1(&mut self, pin: &str) -> Result<(), PinError> {
         let block = pin_block("PIN", pin)?;
-        let cmd = super::Command::new(0x00, INS_VERIFY, 0x00, PIN1).with_data(block.to_vec());
-        match self.transceive(&cmd)?.sw {
-            StatusWord::Ok => {
-                self.pin = PinState {
-                    required: false,
-                    tries_left: None,
-                };
-                Ok(())
-            }
-            sw => Err(self.pin_refusal(sw, "VERIFY PIN1")),
-        }
+        let sw = self.pin_command(INS_VERIFY, &block[..])?;
+        self.pin_answer(sw, "VERIFY PIN1")
     }
 
     /// CHANGE REFERENCE DATA for PIN1: `old` then `new`, each in an 8-byte block.
     pub fn change_pin1(&mut self, old: &str, new: &str) -> Result<(), PinError> {
         let old = pin_block("PIN", old)?;
         let new = pin_block("new PIN", new)?;
-        let mut data = Zeroizing::new(Vec::with_capacity(16));
-        data.extend_from_slice(&old[..]);
-        data.extend_from_slice(&new[..]);
-        let cmd = super::Command::new(0x00, INS_CHANGE_REFERENCE_DATA, 0x00, PIN1)
-            .with_data(data.to_vec());
-        match self.transceive(&cmd)?.sw {
-            StatusWord::Ok => {
-                self.pin = PinState {
-                    required: false,
-                    tries_left: None,
-                };
-                Ok(())
-            }
-            sw => Err(self.pin_refusal(sw, "CHANGE PIN1")),
-        }
+        let data = Zeroizing::new([&old[..], &new[..]].concat());
+        let sw = self.pin_command(INS_CHANGE_REFERENCE_DATA, &data)?;
+        self.pin_answer(sw, "CHANGE PIN1")
     }
 
     /// RESET RETRY COUNTER for PIN1: the PUK and the new PIN; the card sets PIN1 to `new` and its
@@ -185,26 +164,32 @@ impl<C: CardChannel> Uicc<C> {
     pub fn unblock_pin1(&mut self, puk: &str, new: &str) -> Result<(), PinError> {
         let puk = puk_block(puk)?;
         let new = pin_block("new PIN", new)?;
-        let mut data = Zeroizing::new(Vec::with_capacity(16));
-        data.extend_from_slice(&puk[..]);
-        data.extend_from_slice(&new[..]);
-        let cmd =
-            super::Command::new(0x00, INS_RESET_RETRY_COUNTER, 0x00, PIN1).with_data(data.to_vec());
-        match self.transceive(&cmd)?.sw {
-            StatusWord::Ok => {
-                self.pin = PinState {
-                    required: false,
-                    tries_left: None,
-                };
-                Ok(())
-            }
+        let data = Zeroizing::new([&puk[..], &new[..]].concat());
+        match self.pin_command(INS_RESET_RETRY_COUNTER, &data)? {
+            // Here the counter in 63Cx and the blocked state are the PUK's.
             StatusWord::WrongPin(n) => Err(PinError::WrongPuk { tries_left: n }),
             StatusWord::PinBlocked => Err(PinError::PukBlocked),
-            sw => Err(PinError::Card(UiccError::Status {
-                command: "UNBLOCK PIN1".into(),
-                sw,
-            })),
+            sw => self.pin_answer(sw, "UNBLOCK PIN1"),
         }
+    }
+
+    /// Sends a PIN1 command (P1 00, P2 = PIN1) with `data`; the status word.
+    fn pin_command(&mut self, ins: u8, data: &[u8]) -> Result<StatusWord, PinError> {
+        let cmd = super::Command::new(0x00, ins, 0x00, PIN1).with_data(data.to_vec());
+        let sw = self.transceive(&cmd)?.sw;
+        Ok(sw)
+    }
+
+    /// 9000: PIN1 verified now; anything else as a [`PinError`].
+    fn pin_answer(&mut self, sw: StatusWord, command: &str) -> Result<(), PinError> {
+        if sw == StatusWord::Ok {
+            self.pin = PinState {
+                required: false,
+                tries_left: None,
+            };
+            return Ok(());
+        }
+        Err(self.pin_refusal(sw, command))
     }
 
     fn pin_refusal(&mut self, sw: StatusWord, command: &str) -> PinError {
@@ -458,6 +443,83 @@ mod tests {
         guard
             .open(|| Ok::<_, String>(SharedCard(plain.clone())))
             .expect("no PIN needed: none sent");
+    }
+
+    /// A card that answers every command with one status word and keeps the last APDU: the
+    /// software USIM has no CHANGE REFERENCE DATA / RESET RETRY COUNTER to check the bytes with.
+    struct Scripted {
+        sw: [u8; 2],
+        last: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+    }
+
+    impl CardChannel for Scripted {
+        fn reset(&mut self) -> Result<Vec<u8>, crate::card::CardError> {
+            Ok(vec![0x3B, 0x00])
+        }
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, crate::card::CardError> {
+            *self.last.borrow_mut() = apdu.to_vec();
+            Ok(self.sw.to_vec())
+        }
+        fn describe(&self) -> String {
+            "scripted card".into()
+        }
+    }
+
+    fn scripted(sw: [u8; 2]) -> (Uicc<Scripted>, std::rc::Rc<std::cell::RefCell<Vec<u8>>>) {
+        let last = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let u = Uicc {
+            chan: Scripted {
+                sw,
+                last: last.clone(),
+            },
+            atr: Vec::new(),
+            iccid: None,
+            apps: Vec::new(),
+            usim_aid: Vec::new(),
+            isim_aid: None,
+            imsi: String::new(),
+            mnc_length: 2,
+            ust: Vec::new(),
+            impi: String::new(),
+            impi_source: ImpiSource::Derived,
+            pin: PinState {
+                required: true,
+                tries_left: Some(3),
+            },
+            apdus: 0,
+        };
+        (u, last)
+    }
+
+    #[test]
+    fn change_and_unblock_apdus_follow_ts_102_221() {
+        let (mut u, last) = scripted([0x90, 0x00]);
+        u.change_pin1("1234", "56789012").expect("changed");
+        let mut want = vec![0x00, 0x24, 0x00, 0x01, 0x10];
+        want.extend_from_slice(b"1234\xff\xff\xff\xff");
+        want.extend_from_slice(b"56789012");
+        assert_eq!(*last.borrow(), want);
+        u.unblock_pin1("11223344", "4321").expect("unblocked");
+        let mut want = vec![0x00, 0x2C, 0x00, 0x01, 0x10];
+        want.extend_from_slice(b"11223344");
+        want.extend_from_slice(b"4321\xff\xff\xff\xff");
+        assert_eq!(*last.borrow(), want);
+        assert!(!u.pin_state().required);
+
+        let (mut u, _) = scripted([0x63, 0xC2]);
+        let e = u.unblock_pin1("11223344", "4321").expect_err("wrong PUK");
+        assert!(matches!(e, PinError::WrongPuk { tries_left: 2 }), "{e}");
+        let e = u.change_pin1("1234", "4321").expect_err("wrong PIN");
+        assert_eq!(e.to_string(), "wrong PIN1: 2 tries left");
+        let (mut u, _) = scripted([0x69, 0x83]);
+        assert!(matches!(
+            u.unblock_pin1("11223344", "4321"),
+            Err(PinError::PukBlocked)
+        ));
+        assert!(matches!(u.verify_pin1("1234"), Err(PinError::PinBlocked)));
+        let (mut u, last) = scripted([0x90, 0x00]);
+        assert!(u.unblock_pin1("1234567", "4321").is_err());
+        assert!(last.borrow().is_empty(), "a malformed PUK is never sent");
     }
 
     /// One software card seen through several channels (each open resets it).

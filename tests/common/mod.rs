@@ -305,3 +305,40 @@ pub fn have(program: &str) -> bool {
         .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         .unwrap_or(false)
 }
+
+/// A UDP echo backend on a thread (lives as long as the test process).
+pub fn udp_echo() -> std::net::SocketAddr {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = s.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = s.recv_from(&mut buf) {
+            let _ = s.send_to(&buf[..n], from);
+        }
+    });
+    addr
+}
+
+/// `simbridge bsf` on 127.0.0.1:0 with the demo subscriber and a key-API token file (mode
+/// 0600), all under `dir`; returns the process (its first line is the address) and the token file.
+pub fn start_bsf(dir: &Path) -> (Running, PathBuf) {
+    std::fs::create_dir_all(dir.join("profiles")).expect("dir");
+    profile_copy(&dir.join("profiles"), "demo.toml");
+    let token = write_file(dir, "token", "test-token\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let bsf = spawn_ready(
+        Command::new(bin())
+            .args(["bsf", "--listen", "127.0.0.1:0", "--profiles"])
+            .arg(dir.join("profiles"))
+            .arg("--state")
+            .arg(dir.join("bsf"))
+            .arg("--token-file")
+            .arg(&token),
+        "simbridge bsf",
+    );
+    (bsf, token)
+}
