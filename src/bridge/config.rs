@@ -67,6 +67,8 @@ pub struct GbaConfig {
     pub bsf: Option<String>,
     /// "auto" (GBA_U when the card has it), "me" or "u".
     pub mode: Option<String>,
+    /// For an https:// BSF: trust only the CAs of this PEM bundle.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[session]`: policy knobs, all optional.
@@ -174,6 +176,8 @@ pub struct GatewayConfig {
     pub bsf: Option<String>,
     /// GBA mode: "auto", "me", "u".
     pub gba_mode: String,
+    /// `[gba] ca_file`: for an https:// BSF, trust only these CAs (checked at load).
+    pub gba_ca_file: Option<PathBuf>,
     /// Session knobs.
     pub session: SessionKnobs,
     /// Routes.
@@ -386,11 +390,16 @@ impl GatewayConfig {
             ));
         }
         check_knobs(path, &f.session)?;
+        if let Some(ca) = &f.gba.ca_file {
+            crate::gba::transport::tls_config(Some(ca))
+                .map_err(|e| invalid(path, "gba.ca_file", e))?;
+        }
         Ok(Self {
             state_dir,
             card: f.card,
             bsf: f.gba.bsf,
             gba_mode,
+            gba_ca_file: f.gba.ca_file,
             session: f.session,
             routes,
         })
@@ -486,6 +495,11 @@ pub struct ServerKeysConfig {
     /// Seconds an identity the BSF does not know is answered without asking again (default
     /// 30, 0 to 3600).
     pub negative_cache_secs: Option<u64>,
+    /// For an https:// key API: trust only the CAs of this PEM bundle.
+    pub ca_file: Option<PathBuf>,
+    /// Allow the key API over http:// to a host that is not loopback (bearer token and keys in
+    /// clear on the network; logged at WARN at every start). Default false.
+    pub insecure_http: Option<bool>,
     /// Ua id (10 hex digits).
     pub ua_id: Option<String>,
     /// Static identities.
@@ -541,6 +555,29 @@ pub struct KeyApiConfig {
     pub gba_u_aware: bool,
     /// Bounds of the key lookups.
     pub lookup: crate::bridge::key_lookup::LookupSettings,
+    /// TLS trust for an https:// key API (the CA file's name in errors).
+    pub ca_file: Option<PathBuf>,
+    /// http:// to a non-loopback host was allowed by `insecure_http = true`: WARN at start.
+    pub insecure_http: bool,
+}
+
+/// Whether `url` (http:// or https://) names a loopback host: `localhost`, 127.0.0.0/8 or ::1.
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A validated server configuration.
@@ -626,8 +663,31 @@ impl ServerConfigFile {
                     }
                     lookup.negative_ttl = Duration::from_secs(n);
                 }
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(
+                        path,
+                        "keys.bsf",
+                        format!("{url:?} is not an http(s) URL"),
+                    ));
+                }
+                let insecure = url.starts_with("http://") && !is_loopback_url(url);
+                if insecure && f.keys.insecure_http != Some(true) {
+                    return Err(invalid(
+                        path,
+                        "keys.bsf",
+                        format!(
+                            "{url:?}: the key API over plain http:// to a host that is not loopback would send the bearer token and the session keys in clear; use https:// (and ca_file), or set keys.insecure_http = true"
+                        ),
+                    ));
+                }
+                if let Some(ca) = &f.keys.ca_file {
+                    crate::gba::transport::tls_config(Some(ca))
+                        .map_err(|e| invalid(path, "keys.ca_file", e))?;
+                }
                 Some(KeyApiConfig {
                     lookup,
+                    ca_file: f.keys.ca_file.clone(),
+                    insecure_http: insecure,
                     url: url.clone(),
                     token,
                     nafs,

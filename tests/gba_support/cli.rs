@@ -119,11 +119,15 @@ pub fn device_psk(
     naf: &str,
     extra: &[&str],
 ) -> (String, String) {
+    device_psk_at(dir, &format!("http://{bsf}/"), naf, extra)
+}
+
+/// [`device_psk`] with the BSF's URL (e.g. `https://…`).
+pub fn device_psk_at(dir: &Path, url: &str, naf: &str, extra: &[&str]) -> (String, String) {
     let card = dir.join("device-card.toml");
     if !card.exists() {
         std::fs::write(&card, super::profile_text(super::K, "000000000000", false)).expect("card");
     }
-    let url = format!("http://{bsf}/");
     let state = dir.join("device-state");
     let mut args = vec![
         "psk",
@@ -134,7 +138,7 @@ pub fn device_psk(
         "--softsim",
         card.to_str().expect("utf8"),
         "--bsf",
-        &url,
+        url,
         "--state",
         state.to_str().expect("utf8"),
     ];
