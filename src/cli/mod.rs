@@ -9,6 +9,7 @@ mod demo;
 mod dtls;
 mod energy;
 mod hexarg;
+mod logging;
 mod psk;
 mod server;
 mod signals;
@@ -88,7 +89,7 @@ enum Command {
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    logging::init();
     let cli = Cli::parse();
     let result: CliResult = match cli.command {
         Command::Sim(c) => sim::run(c),
