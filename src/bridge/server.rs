@@ -548,7 +548,7 @@ fn restore(
     endpoint: &mut Endpoint,
     dir: &std::path::Path,
 ) -> io::Result<(std::path::PathBuf, crate::secret::Secret<32>)> {
-    std::fs::create_dir_all(dir)?;
+    crate::fsutil::create_private_dir(dir)?;
     let key = super::state::load_or_create_key(&dir.join(KEY_FILE))?;
     if let Some(blob) = super::state::take_file(&dir.join(EXPORT_FILE))? {
         let mut ledger = super::state::FileLedger::open(&dir.join(LEDGER_FILE))?;

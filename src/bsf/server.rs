@@ -122,7 +122,7 @@ impl BsfServer {
             .clock
             .clone()
             .unwrap_or_else(|| Arc::new(SystemTime::now));
-        crate::gba::cache::create_private_dir(&cfg.state).map_err(|e| BsfError::State {
+        crate::fsutil::create_private_dir(&cfg.state).map_err(|e| BsfError::State {
             path: cfg.state.clone(),
             message: e.to_string(),
         })?;
