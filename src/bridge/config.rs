@@ -533,6 +533,12 @@ pub struct ServerFile {
     pub hint: Option<String>,
     /// Most connections.
     pub max_connections: Option<usize>,
+    /// Close a connection whose peer sent nothing for this long (default 90000 = 25 h).
+    pub idle_timeout_secs: Option<u64>,
+    /// Connections per PSK identity (default 2; 0 = no cap).
+    pub max_per_identity: Option<usize>,
+    /// Connections per client IP address (default 0 = no cap: carrier-grade NAT).
+    pub max_per_address: Option<usize>,
     /// PSKs.
     #[serde(default)]
     pub keys: ServerKeysConfig,
@@ -595,6 +601,12 @@ pub struct ServerConfigFile {
     pub hint: Option<String>,
     /// Most connections.
     pub max_connections: Option<usize>,
+    /// Idle timeout of established connections.
+    pub idle_timeout: Option<Duration>,
+    /// Connections per identity.
+    pub max_per_identity: Option<usize>,
+    /// Connections per address.
+    pub max_per_address: Option<usize>,
     /// The key API.
     pub key_api: Option<KeyApiConfig>,
     /// Static keys.
@@ -734,6 +746,14 @@ impl ServerConfigFile {
             suites,
             hint: f.hint,
             max_connections: f.max_connections,
+            idle_timeout: match f.idle_timeout_secs {
+                Some(0) => {
+                    return Err(invalid(path, "idle_timeout_secs", "must be at least 1"));
+                }
+                s => s.map(Duration::from_secs),
+            },
+            max_per_identity: f.max_per_identity,
+            max_per_address: f.max_per_address,
             key_api,
             static_keys,
         })

@@ -7,6 +7,7 @@ mod event_wait;
 pub mod gateway;
 pub mod key_lookup;
 pub mod keyservice;
+pub mod lifecycle;
 pub mod naf_keys;
 pub mod peers;
 pub mod route_state;

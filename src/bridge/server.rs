@@ -5,6 +5,7 @@
 
 use super::event_wait::wait_for_events;
 use super::key_lookup::{KeyLookups, Outcome, Requested};
+use super::lifecycle::{EvictReason, Lifecycle, LifecycleConfig};
 use super::naf_keys::NafKeys;
 use crate::dtls::config::PskRefusal;
 use crate::dtls::{CloseReason, Endpoint, Error as DtlsError, Event, FailureKind, ServerConfig};
@@ -58,6 +59,14 @@ pub struct ServerCounters {
     pub key_lookups: AtomicU64,
     /// Established sessions now.
     pub sessions: AtomicU64,
+    /// Connections closed for the idle timeout.
+    pub evicted_idle: AtomicU64,
+    /// Connections closed as least recently used at the connection limit.
+    pub evicted_lru: AtomicU64,
+    /// Connections closed for the per-identity cap.
+    pub evicted_per_identity: AtomicU64,
+    /// Connections closed for the per-address cap.
+    pub evicted_per_address: AtomicU64,
 }
 
 /// A running server.
@@ -70,8 +79,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds and starts the server thread.
+    /// Binds and starts the server thread with the default connection lifecycle
+    /// ([`LifecycleConfig::new`]).
     pub fn start(spec: ServerSpec) -> io::Result<Self> {
+        let lifecycle = LifecycleConfig::new(spec.dtls.max_connections);
+        Self::start_with(spec, lifecycle)
+    }
+
+    /// Binds and starts the server thread with this connection lifecycle.
+    pub fn start_with(spec: ServerSpec, lifecycle: LifecycleConfig) -> io::Result<Self> {
         let poll = Poll::new()?;
         let mut sock = UdpSocket::bind(spec.listen).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", spec.listen))
@@ -117,6 +133,8 @@ impl Server {
             key_expiry: HashMap::new(),
             expiry_heap: BinaryHeap::new(),
             refused: HashSet::new(),
+            lifecycle: Lifecycle::new(lifecycle),
+            last_sweep: Instant::now(),
             stop: stop.clone(),
             counters: counters.clone(),
         };
@@ -194,6 +212,9 @@ struct ServerLoop {
     expiry_heap: BinaryHeap<Reverse<(SystemTime, SocketAddr)>>,
     /// Peers being closed for an expired key: their data is dropped.
     refused: HashSet<SocketAddr>,
+    /// Idle timeout, LRU at the limit, per-identity and per-address caps.
+    lifecycle: Lifecycle,
+    last_sweep: Instant,
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
 }
@@ -222,6 +243,13 @@ impl ServerLoop {
                 self.answer(now, peer, outcome);
             }
             self.close_expired(SystemTime::now());
+            if now.saturating_duration_since(self.last_sweep) >= std::time::Duration::from_secs(1) {
+                self.last_sweep = now;
+                let open = self.endpoint.connection_count();
+                for (peer, why) in self.lifecycle.sweep(now, open) {
+                    self.evict(peer, why);
+                }
+            }
             self.endpoint.handle_timeout(now);
         }
     }
@@ -322,6 +350,7 @@ impl ServerLoop {
                 self.tokens.insert(t, new);
                 self.backends.insert(new, (t, s));
             }
+            self.lifecycle.moved(old, new);
             if let Some(exp) = self.key_expiry.remove(&old) {
                 self.key_expiry.insert(new, exp);
                 self.expiry_heap.push(Reverse((exp, new)));
@@ -338,6 +367,9 @@ impl ServerLoop {
                     if !self.track_key_expiry(peer, &identity, suite, resumed) {
                         continue;
                     }
+                    for (p, why) in self.lifecycle.established(peer, &identity, Instant::now()) {
+                        self.evict(p, why);
+                    }
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
                     self.counters.sessions.fetch_add(1, Ordering::Relaxed);
                     info!(
@@ -349,6 +381,7 @@ impl ServerLoop {
                 }
                 Event::Data(_) if self.refused.contains(&peer) => {}
                 Event::Data(d) => {
+                    self.lifecycle.activity(peer, Instant::now());
                     self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
                     if let Err(e) = self.backend_for(peer).and_then(|s| s.send(&d)) {
                         warn!(
@@ -365,6 +398,7 @@ impl ServerLoop {
                 } => self.request_key(peer, &identity, sni.as_deref(), suite),
                 Event::Closed { reason } => {
                     self.key_expiry.remove(&peer);
+                    self.lifecycle.closed(peer);
                     if self.refused.remove(&peer) {
                         self.drop_backend(&peer);
                         continue;
@@ -416,6 +450,21 @@ impl ServerLoop {
         self.key_expiry.insert(peer, exp);
         self.expiry_heap.push(Reverse((exp, peer)));
         true
+    }
+
+    /// Closes a connection for the lifecycle (close_notify; its backend socket goes when the
+    /// close is reported), counted by reason and logged at INFO.
+    fn evict(&mut self, peer: SocketAddr, why: EvictReason) {
+        let c = &self.counters;
+        match why {
+            EvictReason::Idle => &c.evicted_idle,
+            EvictReason::LeastRecentlyUsed => &c.evicted_lru,
+            EvictReason::PerIdentity => &c.evicted_per_identity,
+            EvictReason::PerAddress => &c.evicted_per_address,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        info!("{peer}: connection evicted ({why}); close_notify sent");
+        self.endpoint.close(peer);
     }
 
     /// Closes (close_notify) the sessions whose GBA key has expired.

@@ -4,6 +4,7 @@
 use super::signals::termination_flag;
 use super::{CliError, CliResult};
 use simbridge::bridge::config::ServerConfigFile;
+use simbridge::bridge::lifecycle::LifecycleConfig;
 use simbridge::bridge::naf_keys::{KeyApiSource, ServePolicy};
 use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
 use simbridge::bsf::keyclient::KeyApiClient;
@@ -73,13 +74,26 @@ pub fn run(args: ServerArgs) -> CliResult {
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;
     }
-    let server = Server::start(ServerSpec {
-        listen: cfg.listen,
-        backend: cfg.backend,
-        dtls,
-        keys,
-        state_dir: cfg.state_dir.clone(),
-    })
+    let mut lifecycle = LifecycleConfig::new(dtls.max_connections);
+    if let Some(t) = cfg.idle_timeout {
+        lifecycle.idle_timeout = t;
+    }
+    if let Some(n) = cfg.max_per_identity {
+        lifecycle.max_per_identity = n;
+    }
+    if let Some(n) = cfg.max_per_address {
+        lifecycle.max_per_address = n;
+    }
+    let server = Server::start_with(
+        ServerSpec {
+            listen: cfg.listen,
+            backend: cfg.backend,
+            dtls,
+            keys,
+            state_dir: cfg.state_dir.clone(),
+        },
+        lifecycle,
+    )
     .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
     println!("server listening on {}", server.local_addr());
     let _ = std::io::stdout().flush();
