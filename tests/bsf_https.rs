@@ -11,8 +11,8 @@ use gba_support::K;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use support::launch::{client_handshake, ours_bridge_server, ours_client_as};
-use support::{free_udp_port, ours, Stream};
+use support::launch::{client_handshake, gba_server_config, ours_bridge_server, ours_client_as};
+use support::{ours, Stream};
 
 const TOKEN: &str = "https-token-0123456789";
 
@@ -102,19 +102,8 @@ fn make_server_cert(dir: &Path, ca: &str) -> (PathBuf, PathBuf) {
 }
 
 fn server_config(dir: &Path, name: &str, bsf_url: &str, extra: &str) -> PathBuf {
-    let cfg = dir.join(name);
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{}\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]\n\
-             [keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"naf.example.com\"\n{extra}\n",
-            free_udp_port(),
-            free_udp_port(),
-            dir.join("token").display()
-        ),
-    )
-    .expect("config");
-    cfg
+    let keys = format!("naf = \"naf.example.com\"\n{extra}");
+    gba_server_config(dir, name, bsf_url, &dir.join("token"), &keys)
 }
 
 #[test]

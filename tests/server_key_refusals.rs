@@ -12,27 +12,23 @@ use gba_support::K;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
-use support::launch::{client_handshake, ours_bridge_server, ours_client_as};
-use support::{free_udp_port, Proc, Stream};
+use support::launch::{client_handshake, gba_server_config, ours_bridge_server, ours_client_as};
+use support::{Proc, Stream};
 
 const TOKEN: &str = "refusals-token-0123456789";
 const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 fn server(dir: &Path, bsf_url: &str) -> (Proc, SocketAddr) {
-    write_private(&dir.join("token"), TOKEN);
-    let cfg = dir.join("server.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{}\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]\n\
-             [keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"naf.example.com\"\n",
-            free_udp_port(),
-            free_udp_port(),
-            dir.join("token").display()
-        ),
-    )
-    .expect("config");
-    ours_bridge_server(&cfg)
+    let token = dir.join("token");
+    write_private(&token, TOKEN);
+    let keys = "naf = \"naf.example.com\"";
+    ours_bridge_server(&gba_server_config(
+        dir,
+        "server.toml",
+        bsf_url,
+        &token,
+        keys,
+    ))
 }
 
 fn warn_line(server: &Proc, what: &str, pred: impl Fn(&str) -> bool) -> String {
