@@ -58,7 +58,19 @@ fn unknown_identities_look_like_wrong_keys_on_the_wire_only() {
     // A wrong key for a known identity, and an identity the BSF does not know: the same alert.
     let (ok, wrong) = client_handshake(ours_client_as(addr, &identity, KEY, &[]));
     assert!(!ok && wrong.contains("decrypt_error"), "{wrong}");
-    warn_line(&srv, "wrong key", |l| l.contains("wrong key"));
+    let w = warn_line(&srv, "wrong key", |l| l.contains("wrong key"));
+    assert!(
+        w.contains(&identity) && w.contains("NAF naf.example.com"),
+        "{w}"
+    );
+    // Again, the key now from the cache: still named.
+    let (ok, _) = client_handshake(ours_client_as(addr, &identity, KEY, &[]));
+    assert!(!ok);
+    let w = warn_line(&srv, "wrong key (cached)", |l| l.contains("wrong key"));
+    assert!(
+        w.contains(&identity) && w.contains("NAF naf.example.com"),
+        "{w}"
+    );
     let bogus = "3GPP-bootstrapping.AAAAAAAAAAAAAAAAAAAAAA==@bsf.example.org";
     let (ok, unknown) = client_handshake(ours_client_as(addr, bogus, KEY, &[]));
     assert!(!ok && unknown.contains("decrypt_error"), "{unknown}");

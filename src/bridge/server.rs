@@ -277,9 +277,22 @@ impl ServerLoop {
     fn read_dtls(&mut self, buf: &mut [u8]) {
         loop {
             match self.sock.recv_from(buf) {
-                Ok((n, from)) => self
-                    .endpoint
-                    .handle_datagram(Instant::now(), from, &buf[..n]),
+                Ok((n, from)) => {
+                    self.endpoint
+                        .handle_datagram(Instant::now(), from, &buf[..n]);
+                    // A key answered from the cache: remembered so that a wrong key is logged
+                    // with its identity.
+                    if let Some((identity, naf)) = self.keys.take_last_ready() {
+                        self.handshakes.insert(
+                            from,
+                            KeyWait {
+                                identity,
+                                naf,
+                                cause: None,
+                            },
+                        );
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
                     debug!("server receive error: {e}");
@@ -364,6 +377,7 @@ impl ServerLoop {
                     identity,
                     resumed,
                 } => {
+                    self.handshakes.remove(&peer);
                     if !self.track_key_expiry(peer, &identity, suite, resumed) {
                         continue;
                     }
@@ -509,11 +523,7 @@ impl ServerLoop {
             peer,
             KeyWait {
                 identity: escape_for_log(identity),
-                naf: format!(
-                    "NAF {} Ua id {}",
-                    escape_for_log(plan.naf.fqdn().as_bytes()),
-                    plan.naf.ua().to_hex()
-                ),
+                naf: super::naf_keys::describe_naf(&plan.naf),
                 cause: None,
             },
         );
@@ -555,7 +565,7 @@ impl ServerLoop {
         let wait = self.handshakes.remove(&peer);
         let who = |w: &Option<KeyWait>| match w {
             Some(w) => format!("identity \"{}\" ({})", w.identity, w.naf),
-            None => "a key from the cache or a static key".into(),
+            None => "an identity not recorded".into(),
         };
         let cause = |w: &Option<KeyWait>| {
             w.as_ref()
