@@ -12,7 +12,6 @@ pub mod naf_keys;
 pub mod peers;
 pub mod route_state;
 pub mod server;
-pub mod server_config;
 pub mod state;
 
 pub use gateway::{Gateway, Route, RouteSpec};
