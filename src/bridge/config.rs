@@ -184,7 +184,11 @@ pub struct GatewayConfig {
     pub routes: Vec<ValidRoute>,
 }
 
-fn invalid(path: &Path, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(
+    path: &Path,
+    key: impl Into<String>,
+    problem: impl Into<String>,
+) -> ConfigError {
     ConfigError::Invalid {
         path: path.to_path_buf(),
         key: key.into(),
@@ -456,26 +460,6 @@ impl SessionKnobs {
     }
 }
 
-/// One value or a list of them (`naf = "a"` or `naf = ["a", "b"]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    /// One.
-    One(String),
-    /// Several.
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    /// As a list.
-    pub fn to_vec(&self) -> Vec<String> {
-        match self {
-            Self::One(s) => vec![s.clone()],
-            Self::Many(v) => v.clone(),
-        }
-    }
-}
-
 /// `[keys]` of the server.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -485,7 +469,7 @@ pub struct ServerKeysConfig {
     /// File with the key API's bearer token.
     pub token_file: Option<PathBuf>,
     /// The NAF FQDNs this server is: one or a list; the first when the client sends no SNI.
-    pub naf: Option<OneOrMany>,
+    pub naf: Option<super::key_api_config::OneOrMany>,
     /// Accept a bare B-TID as PSK identity (default false).
     pub accept_bare_btid: Option<bool>,
     /// Serve `3GPP-bootstrapping-uicc` identities with Ks_int_NAF (default false: refused).
@@ -544,48 +528,6 @@ pub struct ServerFile {
     pub keys: ServerKeysConfig,
 }
 
-/// The validated key-API part of `[keys]`.
-#[derive(Debug, Clone)]
-pub struct KeyApiConfig {
-    /// BSF base URL.
-    pub url: String,
-    /// Bearer token.
-    pub token: SecretVec,
-    /// The NAF FQDNs this server is (at least one; the first when there is no SNI).
-    pub nafs: Vec<String>,
-    /// Fixed Ua id.
-    pub ua: Option<UaId>,
-    /// Accept bare B-TIDs.
-    pub accept_bare_btid: bool,
-    /// Serve Ks_int_NAF for `-uicc` identities.
-    pub gba_u_aware: bool,
-    /// Bounds of the key lookups.
-    pub lookup: crate::bridge::key_lookup::LookupSettings,
-    /// TLS trust for an https:// key API (the CA file's name in errors).
-    pub ca_file: Option<PathBuf>,
-    /// http:// to a non-loopback host was allowed by `insecure_http = true`: WARN at start.
-    pub insecure_http: bool,
-}
-
-/// Whether `url` (http:// or https://) names a loopback host: `localhost`, 127.0.0.0/8 or ::1.
-pub fn is_loopback_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or(url);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// A validated server configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfigFile {
@@ -608,7 +550,7 @@ pub struct ServerConfigFile {
     /// Connections per address.
     pub max_per_address: Option<usize>,
     /// The key API.
-    pub key_api: Option<KeyApiConfig>,
+    pub key_api: Option<super::key_api_config::KeyApiConfig>,
     /// Static keys.
     pub static_keys: Vec<(Vec<u8>, SecretVec)>,
 }
@@ -629,84 +571,7 @@ impl ServerConfigFile {
         let key_api = match (&f.keys.bsf, &f.keys.token_file) {
             (Some(url), Some(tf)) => {
                 let token = read_token(path, tf)?;
-                let nafs = f.keys.naf.as_ref().map(OneOrMany::to_vec).ok_or_else(|| {
-                    invalid(
-                        path,
-                        "keys.naf",
-                        "missing (the FQDN clients use for this server)",
-                    )
-                })?;
-                if nafs.is_empty() {
-                    return Err(invalid(path, "keys.naf", "empty list"));
-                }
-                if let Some(bad) = nafs.iter().find(|n| !crate::bsf::nafs::check_fqdn(n)) {
-                    return Err(invalid(
-                        path,
-                        "keys.naf",
-                        format!("{bad:?} is not a host name"),
-                    ));
-                }
-                let ua = f
-                    .keys
-                    .ua_id
-                    .as_deref()
-                    .map(|u| {
-                        UaId::from_hex(u).map_err(|e| invalid(path, "keys.ua_id", e.to_string()))
-                    })
-                    .transpose()?;
-                let mut lookup = crate::bridge::key_lookup::LookupSettings::default();
-                if let Some(w) = f.keys.lookup_workers {
-                    if !(1..=64).contains(&w) {
-                        return Err(invalid(
-                            path,
-                            "keys.lookup_workers",
-                            format!("{w}: must be 1 to 64"),
-                        ));
-                    }
-                    lookup.workers = w;
-                }
-                if let Some(n) = f.keys.negative_cache_secs {
-                    if n > 3600 {
-                        return Err(invalid(
-                            path,
-                            "keys.negative_cache_secs",
-                            format!("{n}: must be 0 to 3600"),
-                        ));
-                    }
-                    lookup.negative_ttl = Duration::from_secs(n);
-                }
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(invalid(
-                        path,
-                        "keys.bsf",
-                        format!("{url:?} is not an http(s) URL"),
-                    ));
-                }
-                let insecure = url.starts_with("http://") && !is_loopback_url(url);
-                if insecure && f.keys.insecure_http != Some(true) {
-                    return Err(invalid(
-                        path,
-                        "keys.bsf",
-                        format!(
-                            "{url:?}: the key API over plain http:// to a host that is not loopback would send the bearer token and the session keys in clear; use https:// (and ca_file), or set keys.insecure_http = true"
-                        ),
-                    ));
-                }
-                if let Some(ca) = &f.keys.ca_file {
-                    crate::gba::transport::tls_config(Some(ca))
-                        .map_err(|e| invalid(path, "keys.ca_file", e))?;
-                }
-                Some(KeyApiConfig {
-                    lookup,
-                    ca_file: f.keys.ca_file.clone(),
-                    insecure_http: insecure,
-                    url: url.clone(),
-                    token,
-                    nafs,
-                    ua,
-                    accept_bare_btid: f.keys.accept_bare_btid.unwrap_or(false),
-                    gba_u_aware: f.keys.gba_u_aware.unwrap_or(false),
-                })
+                Some(super::key_api_config::validate(path, &f.keys, url, token)?)
             }
             (Some(_), None) => {
                 return Err(invalid(

@@ -5,6 +5,7 @@
 pub mod config;
 mod event_wait;
 pub mod gateway;
+pub mod key_api_config;
 pub mod key_lookup;
 pub mod keyservice;
 pub mod lifecycle;
