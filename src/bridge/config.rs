@@ -625,23 +625,11 @@ impl ServerConfigFile {
     }
 }
 
+/// The key API's bearer token: the same rules as the BSF's token files (mode 0600, printable,
+/// not empty); the error names `keys.token_file` and the file.
 fn read_token(cfg: &Path, file: &Path) -> Result<SecretVec, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        invalid(
-            cfg,
-            "keys.token_file",
-            format!("cannot read {}: {e}", file.display()),
-        )
-    })?;
-    let t = text.trim();
-    if t.is_empty() {
-        return Err(invalid(
-            cfg,
-            "keys.token_file",
-            format!("{} is empty", file.display()),
-        ));
-    }
-    Ok(SecretVec::from(t.as_bytes()))
+    crate::bsf::nafs::read_token_file(file)
+        .map_err(|e| invalid(cfg, "keys.token_file", e.to_string()))
 }
 
 #[cfg(test)]
@@ -734,6 +722,11 @@ mod tests {
             "s2.toml",
             &format!("listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://x\"\ntoken_file = \"{}\"\n", tok.display()),
         );
+        // A token file others can read is refused, naming the key and the mode.
+        let e = ServerConfigFile::load(&p).expect_err("0644").to_string();
+        assert!(e.contains("keys.token_file") && e.contains("0644"), "{e}");
+        std::fs::set_permissions(&tok, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod");
         let e = ServerConfigFile::load(&p).expect_err("no naf").to_string();
         assert!(e.contains("keys.naf"), "{e}");
         let base = format!("listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://127.0.0.1:1\"\ntoken_file = \"{}\"\n", tok.display());
