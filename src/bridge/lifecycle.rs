@@ -216,6 +216,11 @@ impl Lifecycle {
         out
     }
 
+    /// Whether `peer` is tracked.
+    pub fn contains(&self, peer: SocketAddr) -> bool {
+        self.conns.contains_key(&peer)
+    }
+
     /// `peer` sent a record.
     pub fn activity(&mut self, peer: SocketAddr, now: Instant) {
         if let Some(e) = self.conns.get_mut(&peer) {

@@ -134,6 +134,7 @@ impl Server {
             expiry_heap: BinaryHeap::new(),
             refused: HashSet::new(),
             lifecycle: Lifecycle::new(lifecycle),
+            probing: HashSet::new(),
             last_sweep: Instant::now(),
             stop: stop.clone(),
             counters: counters.clone(),
@@ -214,6 +215,8 @@ struct ServerLoop {
     refused: HashSet<SocketAddr>,
     /// Idle timeout, LRU at the limit, per-identity and per-address caps.
     lifecycle: Lifecycle,
+    /// Sessions continued from before a restart whose key's expiry is being asked of the BSF.
+    probing: HashSet<SocketAddr>,
     last_sweep: Instant,
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
@@ -240,7 +243,11 @@ impl ServerLoop {
             }
             let now = Instant::now();
             for (peer, _, outcome) in self.lookups.poll(now) {
-                self.answer(now, peer, outcome);
+                if self.probing.remove(&peer) {
+                    self.probed(peer, outcome);
+                } else {
+                    self.answer(now, peer, outcome);
+                }
             }
             self.close_expired(SystemTime::now());
             if now.saturating_duration_since(self.last_sweep) >= std::time::Duration::from_secs(1) {
@@ -394,6 +401,9 @@ impl ServerLoop {
                     );
                 }
                 Event::Data(_) if self.refused.contains(&peer) => {}
+                // The first record of a session continued from before a restart: adopted (and
+                // dropped when its key has expired).
+                Event::Data(_) if !self.lifecycle.contains(peer) && !self.adopt(peer) => {}
                 Event::Data(d) => {
                     self.lifecycle.activity(peer, Instant::now());
                     self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
@@ -413,6 +423,7 @@ impl ServerLoop {
                 Event::Closed { reason } => {
                     self.key_expiry.remove(&peer);
                     self.lifecycle.closed(peer);
+                    self.probing.remove(&peer);
                     if self.refused.remove(&peer) {
                         self.drop_backend(&peer);
                         continue;
@@ -464,6 +475,56 @@ impl ServerLoop {
         self.key_expiry.insert(peer, exp);
         self.expiry_heap.push(Reverse((exp, peer)));
         true
+    }
+
+    /// A session the server did not see established (continued from before a restart, the
+    /// export holds no identity-to-key state) is tracked from its first record: lifecycle and,
+    /// when its key is not cached, a lookup that learns the key's expiry. Returns false when
+    /// the session was refused (its key has expired).
+    fn adopt(&mut self, peer: SocketAddr) -> bool {
+        let Some((identity, suite, sni)) = self.endpoint.connection(&peer).and_then(|c| {
+            Some((
+                c.identity().to_vec(),
+                c.suite()?,
+                c.server_name().map(str::to_string),
+            ))
+        }) else {
+            return true;
+        };
+        let now = Instant::now();
+        for (p, why) in self.lifecycle.established(peer, &identity, now) {
+            self.evict(p, why);
+        }
+        if !self.track_key_expiry(peer, &identity, suite, false) {
+            return false;
+        }
+        if !self.key_expiry.contains_key(&peer) {
+            if let Ok(plan) = self.keys.plan(&identity, sni.as_deref(), suite) {
+                match self.lookups.request(peer, plan, now) {
+                    Requested::Queued => {
+                        self.probing.insert(peer);
+                    }
+                    Requested::Now(o) => self.probed(peer, o),
+                }
+            }
+        }
+        !self.refused.contains(&peer)
+    }
+
+    /// The answer of a lookup made only to learn a continued session's key expiry.
+    fn probed(&mut self, peer: SocketAddr, outcome: Outcome) {
+        let info = self
+            .endpoint
+            .connection(&peer)
+            .and_then(|c| Some((c.identity().to_vec(), c.suite()?)));
+        match (outcome, info) {
+            (Outcome::Key(_), Some((identity, suite))) => {
+                // The key is cached now, with its expiry.
+                self.track_key_expiry(peer, &identity, suite, false);
+            }
+            (Outcome::Key(_), None) => {}
+            (o, _) => debug!("{peer}: the expiry of a continued session's key is unknown: {o:?}"),
+        }
     }
 
     /// Closes a connection for the lifecycle (close_notify; its backend socket goes when the

@@ -81,6 +81,11 @@ impl Proc {
         }
     }
 
+    /// The operating system's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The process name given at spawn.
     pub fn name(&self) -> &str {
         &self.name
