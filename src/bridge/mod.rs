@@ -9,6 +9,7 @@ pub mod key_api_config;
 pub mod key_lookup;
 pub mod keyservice;
 pub mod lifecycle;
+pub mod log_limit;
 pub mod naf_keys;
 pub mod peers;
 pub mod route_state;

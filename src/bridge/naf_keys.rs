@@ -23,6 +23,10 @@ use std::time::{Duration, SystemTime};
 /// Bound on cached GBA keys.
 const MAX_CACHED: usize = 100_000;
 
+/// At most 20 WARN lines about identities refused before any lookup every 10 s.
+static REFUSED_BEFORE_LOOKUP: super::log_limit::LogLimit =
+    super::log_limit::LogLimit::new(20, Duration::from_secs(10));
+
 /// The BSF key API a server fetches GBA keys from.
 pub struct KeyApiSource {
     /// The key-API client (BSF URL, bearer token, timeout).
@@ -259,10 +263,13 @@ impl ServerPskStore for NafKeys {
         let plan = match self.plan(&req.identity, req.sni.as_deref(), req.suite) {
             Ok(p) => p,
             Err(e) => {
-                log::warn!(
-                    "server: PSK identity \"{}\" refused before any key lookup: {e}",
-                    identity_for_log(&req.identity)
-                );
+                if let Some(n) = REFUSED_BEFORE_LOOKUP.allow(std::time::Instant::now()) {
+                    log::warn!(
+                        "server: PSK identity \"{}\" refused before any key lookup: {e}{}",
+                        identity_for_log(&req.identity),
+                        super::log_limit::left_out(n)
+                    );
+                }
                 return PskAnswer::Unknown;
             }
         };

@@ -6,6 +6,7 @@
 use super::event_wait::wait_for_events;
 use super::key_lookup::{KeyLookups, Outcome, Requested};
 use super::lifecycle::{EvictReason, Lifecycle, LifecycleConfig};
+use super::log_limit::{left_out, LogLimit};
 use super::naf_keys::NafKeys;
 use crate::dtls::config::PskRefusal;
 use crate::dtls::{CloseReason, Endpoint, Error as DtlsError, Event, FailureKind, ServerConfig};
@@ -20,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 const LISTEN: Token = Token(0);
 const WAKE: Token = Token(1);
@@ -633,35 +634,70 @@ impl ServerLoop {
                 .and_then(|w| w.cause.clone())
                 .unwrap_or_else(|| "no cause recorded".into())
         };
-        match reason {
-            CloseReason::Error(DtlsError::UnknownPskIdentity) if wait.is_some() => warn!(
-                "{peer}: handshake refused: unknown PSK identity, {}: {}; the client saw decrypt_error (RFC 4279 random-key path)",
-                who(&wait),
-                cause(&wait)
-            ),
-            CloseReason::Error(DtlsError::UnknownPskIdentity) => info!(
-                "{peer}: handshake refused: PSK identity refused before any lookup (logged above); the client saw decrypt_error"
-            ),
-            CloseReason::Error(DtlsError::PskUnavailable) => warn!(
-                "{peer}: handshake refused: key source unavailable for {}: {}; internal_error sent",
-                who(&wait),
-                cause(&wait)
-            ),
-            CloseReason::Error(DtlsError::BadFinished) => warn!(
-                "{peer}: handshake failed: wrong key for {} (the client's Finished did not verify); decrypt_error sent",
-                who(&wait)
-            ),
-            CloseReason::Error(DtlsError::UnrecognizedName(n)) => warn!(
-                "{peer}: handshake refused: SNI \"{n}\" is not one of this server's NAF FQDNs {:?}; unrecognized_name sent",
-                self.keys.served_names()
-            ),
-            r if r.failure_kind() == Some(FailureKind::ConfigMismatch) => {
-                warn!("{peer}: handshake failed: {r} (cipher suite or extended master secret mismatch)")
+        // (kind, line) of a refusal worth a WARN; kinds are rate-limited apart.
+        let refusal: Option<(usize, String)> = match reason {
+            CloseReason::Error(DtlsError::UnknownPskIdentity) if wait.is_some() => Some((
+                0,
+                format!(
+                    "{peer}: handshake refused: unknown PSK identity, {}: {}; the client saw decrypt_error (RFC 4279 random-key path)",
+                    who(&wait),
+                    cause(&wait)
+                ),
+            )),
+            CloseReason::Error(DtlsError::UnknownPskIdentity) => {
+                debug!("{peer}: handshake refused: PSK identity refused before any lookup (logged above); the client saw decrypt_error");
+                None
             }
-            r => info!("{peer}: session closed: {r}"),
+            CloseReason::Error(DtlsError::PskUnavailable) => Some((
+                1,
+                format!(
+                    "{peer}: handshake refused: key source unavailable for {}: {}; internal_error sent",
+                    who(&wait),
+                    cause(&wait)
+                ),
+            )),
+            CloseReason::Error(DtlsError::BadFinished) => Some((
+                2,
+                format!(
+                    "{peer}: handshake failed: wrong key for {} (the client's Finished did not verify); decrypt_error sent",
+                    who(&wait)
+                ),
+            )),
+            CloseReason::Error(DtlsError::UnrecognizedName(n)) => Some((
+                3,
+                format!(
+                    "{peer}: handshake refused: SNI \"{n}\" is not one of this server's NAF FQDNs {:?}; unrecognized_name sent",
+                    self.keys.served_names()
+                ),
+            )),
+            r if r.failure_kind() == Some(FailureKind::ConfigMismatch) => Some((
+                4,
+                format!(
+                    "{peer}: handshake failed: {r} (cipher suite or extended master secret mismatch)"
+                ),
+            )),
+            r => {
+                info!("{peer}: session closed: {r}");
+                None
+            }
+        };
+        if let Some((kind, line)) = refusal {
+            if let Some(n) = REFUSAL_LOG[kind].allow(Instant::now()) {
+                warn!("{line}{}", left_out(n));
+            }
         }
     }
 }
+
+/// At most 20 WARN lines per kind of refusal every 10 s (a flood of bogus handshakes must not
+/// flood the log); the next line says how many were left out.
+static REFUSAL_LOG: [LogLimit; 5] = [
+    LogLimit::new(20, Duration::from_secs(10)),
+    LogLimit::new(20, Duration::from_secs(10)),
+    LogLimit::new(20, Duration::from_secs(10)),
+    LogLimit::new(20, Duration::from_secs(10)),
+    LogLimit::new(20, Duration::from_secs(10)),
+];
 
 /// Graceful restart, part 2: loads (and consumes) the sessions saved by the last stop.
 fn restore(
