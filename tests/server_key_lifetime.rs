@@ -107,6 +107,17 @@ fn sessions_end_with_their_key_and_do_not_resume_after_it() {
 /// expiry is learnt again from the BSF when it next sends, and it is still closed at expiry.
 #[test]
 fn a_session_continued_over_a_restart_still_ends_with_its_key() {
+    continued_over_a_restart(false);
+}
+
+/// The same, but the device bootstrapped again meanwhile (its old B-TID superseded at the BSF):
+/// the continued session is closed as soon as the server learns its key is no longer known.
+#[test]
+fn a_continued_session_whose_key_the_bsf_forgot_is_closed() {
+    continued_over_a_restart(true);
+}
+
+fn continued_over_a_restart(supersede: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = dir.path().join("token");
     write_private(&token, "lifetime-token-0123456789");
@@ -162,6 +173,15 @@ fn a_session_continued_over_a_restart_still_ends_with_its_key() {
         .expect("the server stops");
     let (server2, addr2) = ours_bridge_server(&cfg);
     assert_eq!(addr2, addr);
+    if supersede {
+        let (identity2, _) = device_psk(
+            dir.path(),
+            bsf,
+            "naf.example.com",
+            &["--margin", "0", "--force"],
+        );
+        assert_ne!(identity2, identity, "a new bootstrap");
+    }
     c.write_line("after the restart");
     let (n, _) = backend
         .recv_from(&mut buf)
@@ -170,6 +190,16 @@ fn a_session_continued_over_a_restart_still_ends_with_its_key() {
     server2.expect_line(Stream::Stderr, Duration::from_secs(2), "continued", |l| {
         l.contains("continued from before the restart")
     });
+    if supersede {
+        let closed = c.expect_line(Stream::Stderr, Duration::from_secs(5), "closed", |l| {
+            l.contains("\"closed\"")
+        });
+        assert!(closed.contains("close_notify"), "{closed}");
+        server2.expect_line(Stream::Stderr, Duration::from_secs(2), "WARN", |l| {
+            l.contains("WARN") && l.contains("no longer known to the BSF")
+        });
+        return;
+    }
     // Closed at the key's expiry all the same.
     let closed = c.expect_line(
         Stream::Stderr,

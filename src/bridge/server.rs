@@ -392,6 +392,13 @@ impl ServerLoop {
                     for (p, why) in self.lifecycle.established(peer, &identity, Instant::now()) {
                         self.evict(p, why);
                     }
+                    if resumed {
+                        let sni = self
+                            .endpoint
+                            .connection(&peer)
+                            .and_then(|c| c.server_name().map(str::to_string));
+                        self.probe_expiry(peer, &identity, sni.as_deref(), suite);
+                    }
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
                     self.counters.sessions.fetch_add(1, Ordering::Relaxed);
                     info!(
@@ -499,17 +506,31 @@ impl ServerLoop {
         if !self.track_key_expiry(peer, &identity, suite, false) {
             return false;
         }
-        if !self.key_expiry.contains_key(&peer) {
-            if let Ok(plan) = self.keys.plan(&identity, sni.as_deref(), suite) {
-                match self.lookups.request(peer, plan, now) {
-                    Requested::Queued => {
-                        self.probing.insert(peer);
-                    }
-                    Requested::Now(o) => self.probed(peer, o),
-                }
-            }
-        }
+        self.probe_expiry(peer, &identity, sni.as_deref(), suite);
         !self.refused.contains(&peer)
+    }
+
+    /// When the GBA key of an established session is not cached (a session continued over a
+    /// restart, or resumed after one), asks the key API for it to learn its expiry.
+    fn probe_expiry(
+        &mut self,
+        peer: SocketAddr,
+        identity: &[u8],
+        sni: Option<&str>,
+        suite: crate::dtls::CipherSuite,
+    ) {
+        if self.key_expiry.contains_key(&peer) || self.refused.contains(&peer) {
+            return;
+        }
+        let Ok(plan) = self.keys.plan(identity, sni, suite) else {
+            return; // a static key, or no key API
+        };
+        match self.lookups.request(peer, plan, Instant::now()) {
+            Requested::Queued => {
+                self.probing.insert(peer);
+            }
+            Requested::Now(o) => self.probed(peer, o),
+        }
     }
 
     /// The answer of a lookup made only to learn a continued session's key expiry.
@@ -524,7 +545,15 @@ impl ServerLoop {
                 self.track_key_expiry(peer, &identity, suite, false);
             }
             (Outcome::Key(_), None) => {}
-            (o, _) => debug!("{peer}: the expiry of a continued session's key is unknown: {o:?}"),
+            (Outcome::Unknown(cause), _) => {
+                // Expired, or superseded and gone: a session needs a key the BSF still knows.
+                warn!("{peer}: session closed: its key is no longer known to the BSF ({cause}); close_notify sent");
+                self.refused.insert(peer);
+                self.endpoint.close(peer);
+            }
+            (Outcome::Unavailable(cause), _) => {
+                debug!("{peer}: the expiry of a continued session's key is unknown: {cause}")
+            }
         }
     }
 
