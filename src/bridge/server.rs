@@ -58,7 +58,8 @@ pub struct ServerCounters {
     pub from_backend: AtomicU64,
     /// Key API lookups.
     pub key_lookups: AtomicU64,
-    /// Established sessions now.
+    /// Established sessions now (sessions continued over a restart count from their first
+    /// record).
     pub sessions: AtomicU64,
     /// Connections closed for the idle timeout.
     pub evicted_idle: AtomicU64,
@@ -136,6 +137,7 @@ impl Server {
             refused: HashSet::new(),
             lifecycle: Lifecycle::new(lifecycle),
             probing: HashSet::new(),
+            up: HashSet::new(),
             last_sweep: Instant::now(),
             stop: stop.clone(),
             counters: counters.clone(),
@@ -218,6 +220,8 @@ struct ServerLoop {
     lifecycle: Lifecycle,
     /// Sessions continued from before a restart whose key's expiry is being asked of the BSF.
     probing: HashSet<SocketAddr>,
+    /// Established sessions counted in [`ServerCounters::sessions`].
+    up: HashSet<SocketAddr>,
     last_sweep: Instant,
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
@@ -372,6 +376,9 @@ impl ServerLoop {
                 self.backends.insert(new, (t, s));
             }
             self.lifecycle.moved(old, new);
+            if self.up.remove(&old) {
+                self.up.insert(new);
+            }
             if let Some(exp) = self.key_expiry.remove(&old) {
                 self.key_expiry.insert(new, exp);
                 self.expiry_heap.push(Reverse((exp, new)));
@@ -400,7 +407,7 @@ impl ServerLoop {
                         self.probe_expiry(peer, &identity, sni.as_deref(), suite);
                     }
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
-                    self.counters.sessions.fetch_add(1, Ordering::Relaxed);
+                    self.session_up(peer);
                     info!(
                         "{peer}: session up, {} identity \"{}\"{}",
                         suite.name(),
@@ -432,15 +439,12 @@ impl ServerLoop {
                     self.key_expiry.remove(&peer);
                     self.lifecycle.closed(peer);
                     self.probing.remove(&peer);
-                    if self.refused.remove(&peer) {
-                        self.drop_backend(&peer);
-                        continue;
+                    if self.up.remove(&peer) {
+                        self.counters.sessions.fetch_sub(1, Ordering::Relaxed);
                     }
-                    self.log_close(peer, &reason);
-                    self.counters
-                        .sessions
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
-                        .ok();
+                    if !self.refused.remove(&peer) {
+                        self.log_close(peer, &reason);
+                    }
                     self.drop_backend(&peer);
                 }
             }
@@ -506,6 +510,7 @@ impl ServerLoop {
         if !self.track_key_expiry(peer, &identity, suite, false) {
             return false;
         }
+        self.session_up(peer);
         self.probe_expiry(peer, &identity, sni.as_deref(), suite);
         !self.refused.contains(&peer)
     }
@@ -554,6 +559,13 @@ impl ServerLoop {
             (Outcome::Unavailable(cause), _) => {
                 debug!("{peer}: the expiry of a continued session's key is unknown: {cause}")
             }
+        }
+    }
+
+    /// Counts an established session once.
+    fn session_up(&mut self, peer: SocketAddr) {
+        if self.up.insert(peer) {
+            self.counters.sessions.fetch_add(1, Ordering::Relaxed);
         }
     }
 
