@@ -4,6 +4,39 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
+/// Creates `dir` (and its parents) with mode 0700; an existing `dir` readable by others is
+/// tightened to 0700 (state directories hold keys).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        b.mode(0o700);
+        b.create(dir)?;
+        let mode = fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        b.create(dir)
+    }
+}
+
+/// A temporary name next to `name` that nobody can predict (16 random hex digits).
+fn temp_name(name: &std::ffi::OsStr) -> io::Result<String> {
+    let mut r = [0u8; 8];
+    getrandom::fill(&mut r).map_err(|e| io::Error::other(format!("random generator: {e}")))?;
+    Ok(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        hex::encode(r)
+    ))
+}
+
 /// Writes `bytes` to `path` atomically with mode 0600: a temporary file in the same directory is
 /// written, synced and renamed over the target, so a crash leaves the old or the new content.
 pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -14,20 +47,18 @@ pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    // A random name opened with O_CREAT|O_EXCL|O_NOFOLLOW: another local user cannot plant a
+    // file or a symbolic link where we write keys.
+    let tmp = dir.join(temp_name(name)?);
     let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
+    let mut f = opts.open(&tmp)?;
     let result = (|| {
-        let mut f = opts.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -62,5 +93,32 @@ mod tests {
         }
         let leftovers: Vec<_> = fs::read_dir(dir.path()).expect("dir").collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn temporary_names_are_random_and_never_reused() {
+        let a = temp_name(std::ffi::OsStr::new("s.json")).expect("name");
+        let b = temp_name(std::ffi::OsStr::new("s.json")).expect("name");
+        assert_ne!(a, b);
+        assert!(a.starts_with(".s.json.tmp-") && a.len() == ".s.json.tmp-".len() + 16);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_dirs_are_0700_even_when_they_existed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("a/b");
+        create_private_dir(&p).expect("create");
+        assert_eq!(
+            fs::metadata(&p).expect("meta").permissions().mode() & 0o777,
+            0o700
+        );
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod");
+        create_private_dir(&p).expect("again");
+        assert_eq!(
+            fs::metadata(&p).expect("meta").permissions().mode() & 0o777,
+            0o700
+        );
     }
 }

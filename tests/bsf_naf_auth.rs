@@ -5,7 +5,7 @@
 
 mod gba_support;
 
-use gba_support::cli::{self, json, run, write_private};
+use gba_support::cli::{self, run, write_private};
 use gba_support::*;
 use std::path::Path;
 
@@ -27,25 +27,15 @@ fn nafs_file(dir: &Path) -> String {
 }
 
 fn bootstrap(dir: &Path, url: &str, force: bool) -> String {
-    let card = dir.join("card.toml");
-    std::fs::write(&card, profile_text(K, "000000000000", false)).expect("card");
-    let state = dir.join("state");
-    let mut args = vec![
-        "bootstrap",
-        "--json",
-        "--softsim",
-        card.to_str().expect("utf8"),
-        "--bsf",
-        url,
-        "--state",
-        state.to_str().expect("utf8"),
-    ];
-    if force {
-        args.push("--force");
-    }
-    let (code, out, err) = run(&args);
-    assert_eq!(code, 0, "{err}");
-    json(&out)["btid"].as_str().expect("btid").to_string()
+    let args: &[&str] = if force {
+        &["bootstrap", "--force"]
+    } else {
+        &["bootstrap"]
+    };
+    cli::device_run(dir, url, args)["btid"]
+        .as_str()
+        .expect("btid")
+        .to_string()
 }
 
 #[test]

@@ -12,27 +12,23 @@ use gba_support::K;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
-use support::launch::{client_handshake, ours_bridge_server, ours_client_as};
-use support::{free_udp_port, Proc, Stream};
+use support::launch::{client_handshake, gba_server_config, ours_bridge_server, ours_client_as};
+use support::{Proc, Stream};
 
 const TOKEN: &str = "refusals-token-0123456789";
 const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 fn server(dir: &Path, bsf_url: &str) -> (Proc, SocketAddr) {
-    write_private(&dir.join("token"), TOKEN);
-    let cfg = dir.join("server.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{}\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]\n\
-             [keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"naf.example.com\"\n",
-            free_udp_port(),
-            free_udp_port(),
-            dir.join("token").display()
-        ),
-    )
-    .expect("config");
-    ours_bridge_server(&cfg)
+    let token = dir.join("token");
+    write_private(&token, TOKEN);
+    let keys = "naf = \"naf.example.com\"";
+    ours_bridge_server(&gba_server_config(
+        dir,
+        "server.toml",
+        bsf_url,
+        &token,
+        keys,
+    ))
 }
 
 fn warn_line(server: &Proc, what: &str, pred: impl Fn(&str) -> bool) -> String {
@@ -62,7 +58,19 @@ fn unknown_identities_look_like_wrong_keys_on_the_wire_only() {
     // A wrong key for a known identity, and an identity the BSF does not know: the same alert.
     let (ok, wrong) = client_handshake(ours_client_as(addr, &identity, KEY, &[]));
     assert!(!ok && wrong.contains("decrypt_error"), "{wrong}");
-    warn_line(&srv, "wrong key", |l| l.contains("wrong key"));
+    let w = warn_line(&srv, "wrong key", |l| l.contains("wrong key"));
+    assert!(
+        w.contains(&identity) && w.contains("NAF naf.example.com"),
+        "{w}"
+    );
+    // Again, the key now from the cache: still named.
+    let (ok, _) = client_handshake(ours_client_as(addr, &identity, KEY, &[]));
+    assert!(!ok);
+    let w = warn_line(&srv, "wrong key (cached)", |l| l.contains("wrong key"));
+    assert!(
+        w.contains(&identity) && w.contains("NAF naf.example.com"),
+        "{w}"
+    );
     let bogus = "3GPP-bootstrapping.AAAAAAAAAAAAAAAAAAAAAA==@bsf.example.org";
     let (ok, unknown) = client_handshake(ours_client_as(addr, bogus, KEY, &[]));
     assert!(!ok && unknown.contains("decrypt_error"), "{unknown}");

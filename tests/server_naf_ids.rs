@@ -12,8 +12,8 @@ use gba_support::K;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
-use support::launch::{client_handshake, ours_bridge_server, ours_client_as};
-use support::{free_udp_port, Proc, Stream};
+use support::launch::{client_handshake, gba_server_config, ours_bridge_server, ours_client_as};
+use support::{Proc, Stream};
 
 const TOKEN_A: &str = "server-a-token-0123456789";
 const TOKEN_B: &str = "server-b-token-9876543210";
@@ -34,19 +34,14 @@ fn nafs(dir: &Path) -> String {
 /// `simbridge server` for the PSK CCM_8 suite with `keys` appended to its `[keys]` table
 /// (token: credential naf-a's).
 pub fn start_server(dir: &Path, bsf: SocketAddr, keys: &str) -> (Proc, SocketAddr) {
-    let cfg = dir.join("server.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{}\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]\n\
-             [keys]\nbsf = \"http://{bsf}\"\ntoken_file = \"{}\"\n{keys}\n",
-            free_udp_port(),
-            free_udp_port(),
-            dir.join("a.token").display()
-        ),
-    )
-    .expect("server config");
-    ours_bridge_server(&cfg)
+    let token = dir.join("a.token");
+    ours_bridge_server(&gba_server_config(
+        dir,
+        "server.toml",
+        &format!("http://{bsf}"),
+        &token,
+        keys,
+    ))
 }
 
 fn client(server: SocketAddr, identity: &str, psk: &str, sni: Option<&str>) -> Proc {

@@ -67,6 +67,8 @@ pub struct GbaConfig {
     pub bsf: Option<String>,
     /// "auto" (GBA_U when the card has it), "me" or "u".
     pub mode: Option<String>,
+    /// For an https:// BSF: trust only the CAs of this PEM bundle.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[session]`: policy knobs, all optional.
@@ -174,13 +176,19 @@ pub struct GatewayConfig {
     pub bsf: Option<String>,
     /// GBA mode: "auto", "me", "u".
     pub gba_mode: String,
+    /// `[gba] ca_file`: for an https:// BSF, trust only these CAs (checked at load).
+    pub gba_ca_file: Option<PathBuf>,
     /// Session knobs.
     pub session: SessionKnobs,
     /// Routes.
     pub routes: Vec<ValidRoute>,
 }
 
-fn invalid(path: &Path, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(
+    path: &Path,
+    key: impl Into<String>,
+    problem: impl Into<String>,
+) -> ConfigError {
     ConfigError::Invalid {
         path: path.to_path_buf(),
         key: key.into(),
@@ -388,11 +396,16 @@ impl GatewayConfig {
             ));
         }
         check_knobs(path, &f.session)?;
+        if let Some(ca) = &f.gba.ca_file {
+            crate::gba::transport::tls_config(Some(ca))
+                .map_err(|e| invalid(path, "gba.ca_file", e))?;
+        }
         Ok(Self {
             state_dir,
             card: f.card,
             bsf: f.gba.bsf,
             gba_mode,
+            gba_ca_file: f.gba.ca_file,
             session: f.session,
             routes,
         })
@@ -449,26 +462,6 @@ impl SessionKnobs {
     }
 }
 
-/// One value or a list of them (`naf = "a"` or `naf = ["a", "b"]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    /// One.
-    One(String),
-    /// Several.
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    /// As a list.
-    pub fn to_vec(&self) -> Vec<String> {
-        match self {
-            Self::One(s) => vec![s.clone()],
-            Self::Many(v) => v.clone(),
-        }
-    }
-}
-
 /// `[keys]` of the server.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -478,7 +471,7 @@ pub struct ServerKeysConfig {
     /// File with the key API's bearer token.
     pub token_file: Option<PathBuf>,
     /// The NAF FQDNs this server is: one or a list; the first when the client sends no SNI.
-    pub naf: Option<OneOrMany>,
+    pub naf: Option<super::key_api_config::OneOrMany>,
     /// Accept a bare B-TID as PSK identity (default false).
     pub accept_bare_btid: Option<bool>,
     /// Serve `3GPP-bootstrapping-uicc` identities with Ks_int_NAF (default false: refused).
@@ -488,6 +481,11 @@ pub struct ServerKeysConfig {
     /// Seconds an identity the BSF does not know is answered without asking again (default
     /// 30, 0 to 3600).
     pub negative_cache_secs: Option<u64>,
+    /// For an https:// key API: trust only the CAs of this PEM bundle.
+    pub ca_file: Option<PathBuf>,
+    /// Allow the key API over http:// to a host that is not loopback (bearer token and keys in
+    /// clear on the network; logged at WARN at every start). Default false.
+    pub insecure_http: Option<bool>,
     /// Ua id (10 hex digits).
     pub ua_id: Option<String>,
     /// Static identities.
@@ -521,28 +519,15 @@ pub struct ServerFile {
     pub hint: Option<String>,
     /// Most connections.
     pub max_connections: Option<usize>,
+    /// Close a connection whose peer sent nothing for this long (default 90000 = 25 h).
+    pub idle_timeout_secs: Option<u64>,
+    /// Connections per PSK identity (default 2; 0 = no cap).
+    pub max_per_identity: Option<usize>,
+    /// Connections per client IP address (default 0 = no cap: carrier-grade NAT).
+    pub max_per_address: Option<usize>,
     /// PSKs.
     #[serde(default)]
     pub keys: ServerKeysConfig,
-}
-
-/// The validated key-API part of `[keys]`.
-#[derive(Debug, Clone)]
-pub struct KeyApiConfig {
-    /// BSF base URL.
-    pub url: String,
-    /// Bearer token.
-    pub token: SecretVec,
-    /// The NAF FQDNs this server is (at least one; the first when there is no SNI).
-    pub nafs: Vec<String>,
-    /// Fixed Ua id.
-    pub ua: Option<UaId>,
-    /// Accept bare B-TIDs.
-    pub accept_bare_btid: bool,
-    /// Serve Ks_int_NAF for `-uicc` identities.
-    pub gba_u_aware: bool,
-    /// Bounds of the key lookups.
-    pub lookup: crate::bridge::key_lookup::LookupSettings,
 }
 
 /// A validated server configuration.
@@ -560,8 +545,14 @@ pub struct ServerConfigFile {
     pub hint: Option<String>,
     /// Most connections.
     pub max_connections: Option<usize>,
+    /// Idle timeout of established connections.
+    pub idle_timeout: Option<Duration>,
+    /// Connections per identity.
+    pub max_per_identity: Option<usize>,
+    /// Connections per address.
+    pub max_per_address: Option<usize>,
     /// The key API.
-    pub key_api: Option<KeyApiConfig>,
+    pub key_api: Option<super::key_api_config::KeyApiConfig>,
     /// Static keys.
     pub static_keys: Vec<(Vec<u8>, SecretVec)>,
 }
@@ -580,61 +571,7 @@ impl ServerConfigFile {
         let key_api = match (&f.keys.bsf, &f.keys.token_file) {
             (Some(url), Some(tf)) => {
                 let token = read_token(path, tf)?;
-                let nafs = f.keys.naf.as_ref().map(OneOrMany::to_vec).ok_or_else(|| {
-                    invalid(
-                        path,
-                        "keys.naf",
-                        "missing (the FQDN clients use for this server)",
-                    )
-                })?;
-                if nafs.is_empty() {
-                    return Err(invalid(path, "keys.naf", "empty list"));
-                }
-                if let Some(bad) = nafs.iter().find(|n| !crate::bsf::nafs::check_fqdn(n)) {
-                    return Err(invalid(
-                        path,
-                        "keys.naf",
-                        format!("{bad:?} is not a host name"),
-                    ));
-                }
-                let ua = f
-                    .keys
-                    .ua_id
-                    .as_deref()
-                    .map(|u| {
-                        UaId::from_hex(u).map_err(|e| invalid(path, "keys.ua_id", e.to_string()))
-                    })
-                    .transpose()?;
-                let mut lookup = crate::bridge::key_lookup::LookupSettings::default();
-                if let Some(w) = f.keys.lookup_workers {
-                    if !(1..=64).contains(&w) {
-                        return Err(invalid(
-                            path,
-                            "keys.lookup_workers",
-                            format!("{w}: must be 1 to 64"),
-                        ));
-                    }
-                    lookup.workers = w;
-                }
-                if let Some(n) = f.keys.negative_cache_secs {
-                    if n > 3600 {
-                        return Err(invalid(
-                            path,
-                            "keys.negative_cache_secs",
-                            format!("{n}: must be 0 to 3600"),
-                        ));
-                    }
-                    lookup.negative_ttl = Duration::from_secs(n);
-                }
-                Some(KeyApiConfig {
-                    lookup,
-                    url: url.clone(),
-                    token,
-                    nafs,
-                    ua,
-                    accept_bare_btid: f.keys.accept_bare_btid.unwrap_or(false),
-                    gba_u_aware: f.keys.gba_u_aware.unwrap_or(false),
-                })
+                Some(super::key_api_config::validate(path, &f.keys, url, token)?)
             }
             (Some(_), None) => {
                 return Err(invalid(
@@ -674,29 +611,25 @@ impl ServerConfigFile {
             suites,
             hint: f.hint,
             max_connections: f.max_connections,
+            idle_timeout: match f.idle_timeout_secs {
+                Some(0) => {
+                    return Err(invalid(path, "idle_timeout_secs", "must be at least 1"));
+                }
+                s => s.map(Duration::from_secs),
+            },
+            max_per_identity: f.max_per_identity,
+            max_per_address: f.max_per_address,
             key_api,
             static_keys,
         })
     }
 }
 
+/// The key API's bearer token: the same rules as the BSF's token files (mode 0600, printable,
+/// not empty); the error names `keys.token_file` and the file.
 fn read_token(cfg: &Path, file: &Path) -> Result<SecretVec, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        invalid(
-            cfg,
-            "keys.token_file",
-            format!("cannot read {}: {e}", file.display()),
-        )
-    })?;
-    let t = text.trim();
-    if t.is_empty() {
-        return Err(invalid(
-            cfg,
-            "keys.token_file",
-            format!("{} is empty", file.display()),
-        ));
-    }
-    Ok(SecretVec::from(t.as_bytes()))
+    crate::bsf::nafs::read_token_file(file)
+        .map_err(|e| invalid(cfg, "keys.token_file", e.to_string()))
 }
 
 #[cfg(test)]
@@ -789,6 +722,11 @@ mod tests {
             "s2.toml",
             &format!("listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://x\"\ntoken_file = \"{}\"\n", tok.display()),
         );
+        // A token file others can read is refused, naming the key and the mode.
+        let e = ServerConfigFile::load(&p).expect_err("0644").to_string();
+        assert!(e.contains("keys.token_file") && e.contains("0644"), "{e}");
+        std::fs::set_permissions(&tok, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod");
         let e = ServerConfigFile::load(&p).expect_err("no naf").to_string();
         assert!(e.contains("keys.naf"), "{e}");
         let base = format!("listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://127.0.0.1:1\"\ntoken_file = \"{}\"\n", tok.display());

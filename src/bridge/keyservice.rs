@@ -37,6 +37,8 @@ pub struct KeyServiceConfig {
     pub policy: ReusePolicy,
     /// Timeout of one HTTP request to the BSF.
     pub http_timeout: Duration,
+    /// TLS settings for an `https://` BSF (the CA to trust: [`crate::gba::transport::tls_config`]).
+    pub tls: ureq::tls::TlsConfig,
 }
 
 /// What a route asks for.
@@ -121,6 +123,14 @@ impl BsfTransport {
             timeout,
         }
     }
+
+    /// The same with these TLS settings (a private CA: [`crate::gba::transport::tls_config`]).
+    pub fn with_tls(timeout: Duration, tls: ureq::tls::TlsConfig) -> Self {
+        Self {
+            inner: UreqTransport::with_tls(timeout, tls),
+            timeout,
+        }
+    }
 }
 
 impl UbTransport for BsfTransport {
@@ -164,7 +174,7 @@ fn run(
     stopped: Arc<Mutex<Option<PinProblem>>>,
 ) {
     let cache = ContextCache::new(&cfg.state_dir);
-    let mut transport = BsfTransport::new(cfg.http_timeout);
+    let mut transport = BsfTransport::with_tls(cfg.http_timeout, cfg.tls.clone());
     let mut card: Option<Uicc<Box<dyn CardChannel>>> = None;
     let mut guard = PinGuard::new(cfg.pin.clone());
     while let Ok((req, reply)) = rx.recv() {

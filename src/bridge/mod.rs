@@ -5,8 +5,11 @@
 pub mod config;
 mod event_wait;
 pub mod gateway;
+pub mod key_api_config;
 pub mod key_lookup;
 pub mod keyservice;
+pub mod lifecycle;
+pub mod log_limit;
 pub mod naf_keys;
 pub mod peers;
 pub mod route_state;

@@ -23,6 +23,10 @@ use std::time::{Duration, SystemTime};
 /// Bound on cached GBA keys.
 const MAX_CACHED: usize = 100_000;
 
+/// At most 20 WARN lines about identities refused before any lookup every 10 s.
+static REFUSED_BEFORE_LOOKUP: super::log_limit::LogLimit =
+    super::log_limit::LogLimit::new(20, Duration::from_secs(10));
+
 /// The BSF key API a server fetches GBA keys from.
 pub struct KeyApiSource {
     /// The key-API client (BSF URL, bearer token, timeout).
@@ -96,6 +100,9 @@ pub struct NafKeys {
     source: NafKeySource,
     policy: ServePolicy,
     cache: Mutex<HashMap<KeyCacheId, (SecretVec, SystemTime)>>,
+    /// The identity (escaped) and NAF_Id of the last key answered `Ready`, so that the server
+    /// loop can name them if that handshake then fails at Finished (a wrong key).
+    last_ready: Mutex<Option<(String, String)>>,
 }
 
 impl NafKeys {
@@ -105,6 +112,7 @@ impl NafKeys {
             source,
             policy: ServePolicy::default(),
             cache: Mutex::new(HashMap::new()),
+            last_ready: Mutex::new(None),
         }
     }
 
@@ -206,6 +214,19 @@ impl NafKeys {
         c.get(&plan).map(|(_, exp)| *exp)
     }
 
+    /// Takes what [`ServerPskStore::lookup`] last answered `Ready` from: the identity
+    /// (escaped and cut) and a description of the NAF_Id. The engine looks keys up while it
+    /// handles a datagram, so the server loop takes this right after each datagram.
+    pub fn take_last_ready(&self) -> Option<(String, String)> {
+        self.last_ready.lock().ok()?.take()
+    }
+
+    fn set_last_ready(&self, identity: &[u8], naf: String) {
+        if let Ok(mut l) = self.last_ready.lock() {
+            *l = Some((identity_for_log(identity), naf));
+        }
+    }
+
     fn cached(&self, plan: &KeyPlan, now: SystemTime) -> Option<(SecretVec, Duration)> {
         let c = self.cache.lock().ok()?;
         let (k, exp) = c.get(plan)?;
@@ -216,6 +237,15 @@ impl NafKeys {
     }
 }
 
+/// How a NAF_Id shows in the server's log: `NAF <fqdn> Ua id <hex>`.
+pub fn describe_naf(naf: &NafId) -> String {
+    format!(
+        "NAF {} Ua id {}",
+        escape_for_log(naf.fqdn().as_bytes()),
+        naf.ua().to_hex()
+    )
+}
+
 /// How a PSK identity shows in the server's log: escaped and cut.
 pub fn identity_for_log(identity: &[u8]) -> String {
     escape_for_log(identity)
@@ -224,6 +254,7 @@ pub fn identity_for_log(identity: &[u8]) -> String {
 impl ServerPskStore for NafKeys {
     fn lookup(&self, req: &PskRequest) -> PskAnswer<SecretVec> {
         if let Some(k) = self.source.statics.get(&req.identity) {
+            self.set_last_ready(&req.identity, "static key".into());
             return PskAnswer::Ready(k.clone());
         }
         if self.source.key_api.is_none() {
@@ -232,15 +263,21 @@ impl ServerPskStore for NafKeys {
         let plan = match self.plan(&req.identity, req.sni.as_deref(), req.suite) {
             Ok(p) => p,
             Err(e) => {
-                log::warn!(
-                    "server: PSK identity \"{}\" refused before any key lookup: {e}",
-                    identity_for_log(&req.identity)
-                );
+                if let Some(n) = REFUSED_BEFORE_LOOKUP.allow(std::time::Instant::now()) {
+                    log::warn!(
+                        "server: PSK identity \"{}\" refused before any key lookup: {e}{}",
+                        identity_for_log(&req.identity),
+                        super::log_limit::left_out(n)
+                    );
+                }
                 return PskAnswer::Unknown;
             }
         };
         match self.cached(&plan, SystemTime::now()) {
-            Some((k, _)) => PskAnswer::Ready(k),
+            Some((k, _)) => {
+                self.set_last_ready(&req.identity, describe_naf(&plan.naf));
+                PskAnswer::Ready(k)
+            }
             None => PskAnswer::Pending,
         }
     }

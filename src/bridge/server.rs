@@ -4,10 +4,10 @@
 //! handshake waits. Same `mio` event loop as the gateway.
 
 use super::event_wait::wait_for_events;
-use super::key_lookup::{KeyLookups, Outcome, Requested};
+use super::key_lookup::KeyLookups;
+use super::lifecycle::{EvictReason, Lifecycle, LifecycleConfig};
 use super::naf_keys::NafKeys;
-use crate::dtls::config::PskRefusal;
-use crate::dtls::{CloseReason, Endpoint, Error as DtlsError, Event, FailureKind, ServerConfig};
+use crate::dtls::{Endpoint, Event, ServerConfig};
 use crate::gba::ids::escape_for_log;
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
+
+mod keys;
+
+use keys::KeyWait;
 
 const LISTEN: Token = Token(0);
 const WAKE: Token = Token(1);
@@ -56,8 +60,17 @@ pub struct ServerCounters {
     pub from_backend: AtomicU64,
     /// Key API lookups.
     pub key_lookups: AtomicU64,
-    /// Established sessions now.
+    /// Established sessions now (sessions continued over a restart count from their first
+    /// record).
     pub sessions: AtomicU64,
+    /// Connections closed for the idle timeout.
+    pub evicted_idle: AtomicU64,
+    /// Connections closed as least recently used at the connection limit.
+    pub evicted_lru: AtomicU64,
+    /// Connections closed for the per-identity cap.
+    pub evicted_per_identity: AtomicU64,
+    /// Connections closed for the per-address cap.
+    pub evicted_per_address: AtomicU64,
 }
 
 /// A running server.
@@ -70,8 +83,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds and starts the server thread.
+    /// Binds and starts the server thread with the default connection lifecycle
+    /// ([`LifecycleConfig::new`]).
     pub fn start(spec: ServerSpec) -> io::Result<Self> {
+        let lifecycle = LifecycleConfig::new(spec.dtls.max_connections);
+        Self::start_with(spec, lifecycle)
+    }
+
+    /// Binds and starts the server thread with this connection lifecycle.
+    pub fn start_with(spec: ServerSpec, lifecycle: LifecycleConfig) -> io::Result<Self> {
         let poll = Poll::new()?;
         let mut sock = UdpSocket::bind(spec.listen).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", spec.listen))
@@ -117,6 +137,10 @@ impl Server {
             key_expiry: HashMap::new(),
             expiry_heap: BinaryHeap::new(),
             refused: HashSet::new(),
+            lifecycle: Lifecycle::new(lifecycle),
+            probing: HashSet::new(),
+            up: HashSet::new(),
+            last_sweep: Instant::now(),
             stop: stop.clone(),
             counters: counters.clone(),
         };
@@ -165,16 +189,6 @@ impl Drop for Server {
     }
 }
 
-/// What the log needs about a handshake waiting for (or refused) a GBA key.
-struct KeyWait {
-    /// The identity, escaped and cut.
-    identity: String,
-    /// NAF_Id as `fqdn` and Ua id hex.
-    naf: String,
-    /// Why the key was refused, once known.
-    cause: Option<String>,
-}
-
 struct ServerLoop {
     poll: Poll,
     sock: UdpSocket,
@@ -194,6 +208,13 @@ struct ServerLoop {
     expiry_heap: BinaryHeap<Reverse<(SystemTime, SocketAddr)>>,
     /// Peers being closed for an expired key: their data is dropped.
     refused: HashSet<SocketAddr>,
+    /// Idle timeout, LRU at the limit, per-identity and per-address caps.
+    lifecycle: Lifecycle,
+    /// Sessions continued from before a restart whose key's expiry is being asked of the BSF.
+    probing: HashSet<SocketAddr>,
+    /// Established sessions counted in [`ServerCounters::sessions`].
+    up: HashSet<SocketAddr>,
+    last_sweep: Instant,
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
 }
@@ -219,9 +240,20 @@ impl ServerLoop {
             }
             let now = Instant::now();
             for (peer, _, outcome) in self.lookups.poll(now) {
-                self.answer(now, peer, outcome);
+                if self.probing.remove(&peer) {
+                    self.probed(peer, outcome);
+                } else {
+                    self.answer(now, peer, outcome);
+                }
             }
             self.close_expired(SystemTime::now());
+            if now.saturating_duration_since(self.last_sweep) >= std::time::Duration::from_secs(1) {
+                self.last_sweep = now;
+                let open = self.endpoint.connection_count();
+                for (peer, why) in self.lifecycle.sweep(now, open) {
+                    self.evict(peer, why);
+                }
+            }
             self.endpoint.handle_timeout(now);
         }
     }
@@ -249,9 +281,22 @@ impl ServerLoop {
     fn read_dtls(&mut self, buf: &mut [u8]) {
         loop {
             match self.sock.recv_from(buf) {
-                Ok((n, from)) => self
-                    .endpoint
-                    .handle_datagram(Instant::now(), from, &buf[..n]),
+                Ok((n, from)) => {
+                    self.endpoint
+                        .handle_datagram(Instant::now(), from, &buf[..n]);
+                    // A key answered from the cache: remembered so that a wrong key is logged
+                    // with its identity.
+                    if let Some((identity, naf)) = self.keys.take_last_ready() {
+                        self.handshakes.insert(
+                            from,
+                            KeyWait {
+                                identity,
+                                naf,
+                                cause: None,
+                            },
+                        );
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
                     debug!("server receive error: {e}");
@@ -322,6 +367,10 @@ impl ServerLoop {
                 self.tokens.insert(t, new);
                 self.backends.insert(new, (t, s));
             }
+            self.lifecycle.moved(old, new);
+            if self.up.remove(&old) {
+                self.up.insert(new);
+            }
             if let Some(exp) = self.key_expiry.remove(&old) {
                 self.key_expiry.insert(new, exp);
                 self.expiry_heap.push(Reverse((exp, new)));
@@ -335,11 +384,22 @@ impl ServerLoop {
                     identity,
                     resumed,
                 } => {
+                    self.handshakes.remove(&peer);
                     if !self.track_key_expiry(peer, &identity, suite, resumed) {
                         continue;
                     }
+                    for (p, why) in self.lifecycle.established(peer, &identity, Instant::now()) {
+                        self.evict(p, why);
+                    }
+                    if resumed {
+                        let sni = self
+                            .endpoint
+                            .connection(&peer)
+                            .and_then(|c| c.server_name().map(str::to_string));
+                        self.probe_expiry(peer, &identity, sni.as_deref(), suite);
+                    }
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
-                    self.counters.sessions.fetch_add(1, Ordering::Relaxed);
+                    self.session_up(peer);
                     info!(
                         "{peer}: session up, {} identity \"{}\"{}",
                         suite.name(),
@@ -348,7 +408,11 @@ impl ServerLoop {
                     );
                 }
                 Event::Data(_) if self.refused.contains(&peer) => {}
+                // The first record of a session continued from before a restart: adopted (and
+                // dropped when its key has expired).
+                Event::Data(_) if !self.lifecycle.contains(peer) && !self.adopt(peer) => {}
                 Event::Data(d) => {
+                    self.lifecycle.activity(peer, Instant::now());
                     self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
                     if let Err(e) = self.backend_for(peer).and_then(|s| s.send(&d)) {
                         warn!(
@@ -365,15 +429,14 @@ impl ServerLoop {
                 } => self.request_key(peer, &identity, sni.as_deref(), suite),
                 Event::Closed { reason } => {
                     self.key_expiry.remove(&peer);
-                    if self.refused.remove(&peer) {
-                        self.drop_backend(&peer);
-                        continue;
+                    self.lifecycle.closed(peer);
+                    self.probing.remove(&peer);
+                    if self.up.remove(&peer) {
+                        self.counters.sessions.fetch_sub(1, Ordering::Relaxed);
                     }
-                    self.log_close(peer, &reason);
-                    self.counters
-                        .sessions
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
-                        .ok();
+                    if !self.refused.remove(&peer) {
+                        self.log_close(peer, &reason);
+                    }
                     self.drop_backend(&peer);
                 }
             }
@@ -385,161 +448,26 @@ impl ServerLoop {
         }
     }
 
-    /// Remembers when the session's GBA key expires (closed then). A resumed session whose key
-    /// has expired is closed at once (close_notify) and its data dropped: Ks_NAF must not
-    /// outlive its bootstrapping. Returns false when the session was refused.
-    fn track_key_expiry(
-        &mut self,
-        peer: SocketAddr,
-        identity: &[u8],
-        suite: crate::dtls::CipherSuite,
-        resumed: bool,
-    ) -> bool {
-        let sni = self
-            .endpoint
-            .connection(&peer)
-            .and_then(|c| c.server_name().map(str::to_string));
-        let Some(exp) = self.keys.key_expiry(identity, sni.as_deref(), suite) else {
-            return true;
-        };
-        if exp <= SystemTime::now() {
-            warn!(
-                "{peer}: {} refused: the key of identity \"{}\" expired at {}; close_notify sent",
-                if resumed { "resumption" } else { "session" },
-                escape_for_log(identity),
-                crate::gba::time::format_utc(exp)
-            );
-            self.refused.insert(peer);
-            self.endpoint.close(peer);
-            return false;
-        }
-        self.key_expiry.insert(peer, exp);
-        self.expiry_heap.push(Reverse((exp, peer)));
-        true
-    }
-
-    /// Closes (close_notify) the sessions whose GBA key has expired.
-    fn close_expired(&mut self, now: SystemTime) {
-        while let Some(Reverse((exp, peer))) = self.expiry_heap.peek().copied() {
-            if exp > now {
-                return;
-            }
-            self.expiry_heap.pop();
-            if self.key_expiry.get(&peer) != Some(&exp) {
-                continue; // moved, closed, or a newer entry
-            }
-            self.key_expiry.remove(&peer);
-            info!("{peer}: the session's key (Ks_NAF) expired: closing with close_notify");
-            self.endpoint.close(peer);
+    /// Counts an established session once.
+    fn session_up(&mut self, peer: SocketAddr) {
+        if self.up.insert(peer) {
+            self.counters.sessions.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    fn request_key(
-        &mut self,
-        peer: SocketAddr,
-        identity: &[u8],
-        sni: Option<&str>,
-        suite: crate::dtls::CipherSuite,
-    ) {
-        let now = Instant::now();
-        let plan = match self.keys.plan(identity, sni, suite) {
-            Ok(p) => p,
-            Err(e) => {
-                // NafKeys::lookup refuses these before a PskRequested; kept for safety.
-                warn!(
-                    "{peer}: PSK identity \"{}\" refused: {e}",
-                    escape_for_log(identity)
-                );
-                let _ = self
-                    .endpoint
-                    .refuse_psk(now, peer, PskRefusal::UnknownIdentity);
-                return;
-            }
-        };
-        self.handshakes.insert(
-            peer,
-            KeyWait {
-                identity: escape_for_log(identity),
-                naf: format!(
-                    "NAF {} Ua id {}",
-                    escape_for_log(plan.naf.fqdn().as_bytes()),
-                    plan.naf.ua().to_hex()
-                ),
-                cause: None,
-            },
-        );
-        let requested = self.lookups.request(peer, plan, now);
-        self.counters
-            .key_lookups
-            .store(self.lookups.requests(), Ordering::Relaxed);
-        if let Requested::Now(outcome) = requested {
-            self.answer(now, peer, outcome);
+    /// Closes a connection for the lifecycle (close_notify; its backend socket goes when the
+    /// close is reported), counted by reason and logged at INFO.
+    fn evict(&mut self, peer: SocketAddr, why: EvictReason) {
+        let c = &self.counters;
+        match why {
+            EvictReason::Idle => &c.evicted_idle,
+            EvictReason::LeastRecentlyUsed => &c.evicted_lru,
+            EvictReason::PerIdentity => &c.evicted_per_identity,
+            EvictReason::PerAddress => &c.evicted_per_address,
         }
-    }
-
-    /// Hands a lookup's outcome to the handshake of `peer`.
-    fn answer(&mut self, now: Instant, peer: SocketAddr, outcome: Outcome) {
-        let r = match outcome {
-            Outcome::Key(k) => self.endpoint.provide_psk(now, peer, Some(k)),
-            Outcome::Unknown(cause) => {
-                if let Some(w) = self.handshakes.get_mut(&peer) {
-                    w.cause = Some(cause);
-                }
-                self.endpoint
-                    .refuse_psk(now, peer, PskRefusal::UnknownIdentity)
-            }
-            Outcome::Unavailable(cause) => {
-                if let Some(w) = self.handshakes.get_mut(&peer) {
-                    w.cause = Some(cause);
-                }
-                self.endpoint.refuse_psk(now, peer, PskRefusal::Unavailable)
-            }
-        };
-        if let Err(e) = r {
-            debug!("{peer}: the key lookup ended after the handshake: {e}");
-            self.handshakes.remove(&peer);
-        }
-    }
-
-    /// Logs the end of a connection; refusals at WARN with their cause (never a key).
-    fn log_close(&mut self, peer: SocketAddr, reason: &CloseReason) {
-        let wait = self.handshakes.remove(&peer);
-        let who = |w: &Option<KeyWait>| match w {
-            Some(w) => format!("identity \"{}\" ({})", w.identity, w.naf),
-            None => "a key from the cache or a static key".into(),
-        };
-        let cause = |w: &Option<KeyWait>| {
-            w.as_ref()
-                .and_then(|w| w.cause.clone())
-                .unwrap_or_else(|| "no cause recorded".into())
-        };
-        match reason {
-            CloseReason::Error(DtlsError::UnknownPskIdentity) if wait.is_some() => warn!(
-                "{peer}: handshake refused: unknown PSK identity, {}: {}; the client saw decrypt_error (RFC 4279 random-key path)",
-                who(&wait),
-                cause(&wait)
-            ),
-            CloseReason::Error(DtlsError::UnknownPskIdentity) => info!(
-                "{peer}: handshake refused: PSK identity refused before any lookup (logged above); the client saw decrypt_error"
-            ),
-            CloseReason::Error(DtlsError::PskUnavailable) => warn!(
-                "{peer}: handshake refused: key source unavailable for {}: {}; internal_error sent",
-                who(&wait),
-                cause(&wait)
-            ),
-            CloseReason::Error(DtlsError::BadFinished) => warn!(
-                "{peer}: handshake failed: wrong key for {} (the client's Finished did not verify); decrypt_error sent",
-                who(&wait)
-            ),
-            CloseReason::Error(DtlsError::UnrecognizedName(n)) => warn!(
-                "{peer}: handshake refused: SNI \"{n}\" is not one of this server's NAF FQDNs {:?}; unrecognized_name sent",
-                self.keys.served_names()
-            ),
-            r if r.failure_kind() == Some(FailureKind::ConfigMismatch) => {
-                warn!("{peer}: handshake failed: {r} (cipher suite or extended master secret mismatch)")
-            }
-            r => info!("{peer}: session closed: {r}"),
-        }
+        .fetch_add(1, Ordering::Relaxed);
+        info!("{peer}: connection evicted ({why}); close_notify sent");
+        self.endpoint.close(peer);
     }
 }
 
@@ -548,7 +476,7 @@ fn restore(
     endpoint: &mut Endpoint,
     dir: &std::path::Path,
 ) -> io::Result<(std::path::PathBuf, crate::secret::Secret<32>)> {
-    std::fs::create_dir_all(dir)?;
+    crate::fsutil::create_private_dir(dir)?;
     let key = super::state::load_or_create_key(&dir.join(KEY_FILE))?;
     if let Some(blob) = super::state::take_file(&dir.join(EXPORT_FILE))? {
         let mut ledger = super::state::FileLedger::open(&dir.join(LEDGER_FILE))?;

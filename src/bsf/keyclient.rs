@@ -69,9 +69,26 @@ fn key32(hex_str: &str) -> Result<Secret<32>, KeyFetchError> {
 }
 
 impl KeyApiClient {
-    /// A client for the BSF at `base_url` (e.g. `http://127.0.0.1:8080`), with a request timeout.
+    /// A client for the BSF at `base_url` (e.g. `http://127.0.0.1:8080`), with a request timeout
+    /// (bundled Mozilla roots for HTTPS).
     pub fn new(base_url: &str, token: SecretVec, timeout: Duration) -> Self {
+        Self::with_tls(
+            base_url,
+            token,
+            timeout,
+            ureq::tls::TlsConfig::builder().build(),
+        )
+    }
+
+    /// The same with these TLS settings ([`crate::gba::transport::tls_config`]).
+    pub fn with_tls(
+        base_url: &str,
+        token: SecretVec,
+        timeout: Duration,
+        tls: ureq::tls::TlsConfig,
+    ) -> Self {
         let config = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(timeout))
@@ -111,7 +128,9 @@ impl KeyApiClient {
             .header("Authorization", auth_str)
             .header("Content-Type", "application/json")
             .send(&body[..])
-            .map_err(|e| KeyFetchError::Transport(e.to_string()))?;
+            .map_err(|e| {
+                KeyFetchError::Transport(crate::gba::transport::describe_http_error(&e))
+            })?;
         let status = resp.status().as_u16();
         let mut text = Vec::new();
         resp.body_mut()
@@ -130,6 +149,11 @@ impl KeyApiClient {
                 } else {
                     KeyFetchError::NotFound
                 });
+            }
+            s if s >= 500 => {
+                return Err(KeyFetchError::Transport(format!(
+                    "the BSF answered HTTP {s}"
+                )))
             }
             s => return Err(KeyFetchError::Protocol(format!("HTTP {s}"))),
         }

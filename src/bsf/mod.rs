@@ -13,6 +13,7 @@ pub mod keyclient;
 pub mod nafs;
 pub mod server;
 pub mod store;
+pub mod tls_front;
 pub mod ub;
 
 pub use hss::Hss;
@@ -62,6 +63,14 @@ pub enum BsfError {
         /// The file.
         path: PathBuf,
         /// What is wrong (names the entry and key).
+        message: String,
+    },
+    /// The HTTPS certificate or key could not be loaded.
+    #[error("TLS {path}: {message}")]
+    Tls {
+        /// The certificate or key file.
+        path: PathBuf,
+        /// What is wrong.
         message: String,
     },
     /// The listening socket could not be opened.

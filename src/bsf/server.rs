@@ -48,6 +48,8 @@ pub struct BsfConfig {
     pub clock: Option<Clock>,
     /// Expect hex(RES) as the Digest password (see [`UbSettings::hex_res_password`]).
     pub hex_res_password: bool,
+    /// Serve HTTPS with this certificate chain and key (PEM files); `None`: plain HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl std::fmt::Debug for BsfConfig {
@@ -79,6 +81,7 @@ impl BsfConfig {
             max_contexts: 100_000,
             clock: None,
             hex_res_password: false,
+            tls: None,
         }
     }
 
@@ -98,6 +101,7 @@ struct Shared {
 pub struct BsfServer {
     server: Arc<tiny_http::Server>,
     addr: SocketAddr,
+    front: Option<super::tls_front::TlsFront>,
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
@@ -118,7 +122,7 @@ impl BsfServer {
             .clock
             .clone()
             .unwrap_or_else(|| Arc::new(SystemTime::now));
-        crate::gba::cache::create_private_dir(&cfg.state).map_err(|e| BsfError::State {
+        crate::fsutil::create_private_dir(&cfg.state).map_err(|e| BsfError::State {
             path: cfg.state.clone(),
             message: e.to_string(),
         })?;
@@ -138,17 +142,36 @@ impl BsfServer {
         settings.lifetime = cfg.lifetime;
         settings.nonce_ttl = cfg.nonce_ttl;
         settings.hex_res_password = cfg.hex_res_password;
-        let server = tiny_http::Server::http(&cfg.listen).map_err(|e| BsfError::Listen {
-            addr: cfg.listen.clone(),
+        let tls = match &cfg.tls {
+            Some((cert, key)) => Some(super::tls_front::load_server_config(cert, key)?),
+            None => None,
+        };
+        // With TLS, tiny_http listens on loopback behind the TLS front.
+        let http_listen = if tls.is_some() {
+            "127.0.0.1:0"
+        } else {
+            cfg.listen.as_str()
+        };
+        let server = tiny_http::Server::http(http_listen).map_err(|e| BsfError::Listen {
+            addr: http_listen.to_string(),
             message: e.to_string(),
         })?;
-        let addr = server
+        let http_addr = server
             .server_addr()
             .to_ip()
             .ok_or_else(|| BsfError::Listen {
                 addr: cfg.listen.clone(),
                 message: "not an IP listener".into(),
             })?;
+        let front = match tls {
+            Some(t) => Some(super::tls_front::TlsFront::start(
+                &cfg.listen,
+                t,
+                http_addr,
+            )?),
+            None => None,
+        };
+        let addr = front.as_ref().map_or(http_addr, |f| f.addr());
         let server = Arc::new(server);
         let shared = Arc::new(Shared {
             ub: Mutex::new(UbService::new(hss, store, settings)),
@@ -162,10 +185,12 @@ impl BsfServer {
                 std::thread::spawn(move || worker(&server, &shared, &stop))
             })
             .collect();
-        log::info!("BSF listening on {addr}, realm {realm}");
+        let scheme = if front.is_some() { "https" } else { "http" };
+        log::info!("BSF listening on {scheme}://{addr}/, realm {realm}");
         Ok(Self {
             server,
             addr,
+            front,
             stop,
             workers,
             shared,
@@ -177,9 +202,14 @@ impl BsfServer {
         self.addr
     }
 
-    /// `http://<addr>/`.
+    /// `http://<addr>/`, or `https://` when serving TLS.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.front.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// Runs `f` on the Ub service (tests inspect the store and pending challenges).

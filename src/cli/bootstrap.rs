@@ -39,6 +39,10 @@ pub struct GbaArgs {
     /// HTTP timeout in seconds
     #[arg(long, value_name = "SECS", default_value_t = 20)]
     pub timeout: u64,
+    /// For an https:// BSF: trust only the CAs in this PEM bundle (default: the bundled Mozilla
+    /// roots)
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// GBA flavour on the command line.
@@ -89,7 +93,10 @@ impl GbaArgs {
                 force: self.force,
             },
             any_bsf: self.bsf.is_none(),
-            transport: BsfTransport::new(Duration::from_secs(self.timeout.max(1))),
+            transport: BsfTransport::with_tls(
+                Duration::from_secs(self.timeout.max(1)),
+                gba::transport::tls_config(self.ca_file.as_deref()).map_err(CliError::new)?,
+            ),
         })
     }
 }

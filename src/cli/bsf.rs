@@ -40,6 +40,12 @@ pub struct BsfArgs {
     /// IND slot of this AuC in the card's SQN array
     #[arg(long, default_value_t = 0)]
     ind: u8,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Expect hex(RES) as the Digest password instead of the raw octets (RFC 3310), for clients
     /// that hex-encode
     #[arg(long)]
@@ -72,8 +78,10 @@ pub fn run(a: BsfArgs) -> CliResult {
     cfg.realm = a.realm;
     cfg.ind = a.ind;
     cfg.hex_res_password = a.hex_res_password;
+    cfg.tls = a.tls_cert.clone().zip(a.tls_key.clone());
     let server = BsfServer::start(cfg).map_err(|e| CliError::new(e.to_string()))?;
     let mut out = std::io::stdout().lock();
+    // The first line stays the bare address (scripts read it); the URL names the scheme.
     writeln!(out, "{}", server.addr())
         .and_then(|()| out.flush())
         .map_err(|e| CliError::new(format!("stdout: {e}")))?;

@@ -191,6 +191,7 @@ pub fn run(args: DemoArgs) -> CliResult {
         state_dir: state,
         policy: ReusePolicy::default(),
         http_timeout: Duration::from_secs(5),
+        tls: simbridge::gba::transport::tls_config(None).map_err(|e| fail("key service", e))?,
     })
     .map_err(|e| fail("key service", e))?;
     let placeholder = Arc::new(StaticPsk {

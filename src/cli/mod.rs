@@ -10,6 +10,7 @@ mod demo;
 mod dtls;
 mod energy;
 mod hexarg;
+mod logging;
 mod psk;
 mod server;
 mod signals;
@@ -114,7 +115,7 @@ enum Command {
 
 /// Entry point used by `main`.
 pub fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    logging::init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

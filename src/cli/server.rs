@@ -4,6 +4,7 @@
 use super::signals::termination_flag;
 use super::{CliError, CliResult};
 use simbridge::bridge::config::ServerConfigFile;
+use simbridge::bridge::lifecycle::LifecycleConfig;
 use simbridge::bridge::naf_keys::{KeyApiSource, ServePolicy};
 use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
 use simbridge::bsf::keyclient::KeyApiClient;
@@ -28,13 +29,33 @@ pub fn run(args: ServerArgs) -> CliResult {
     let cfg = ServerConfigFile::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
     let stop = termination_flag()
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let key_api = match cfg.key_api.clone() {
+        Some(k) => {
+            if k.insecure_http {
+                log::warn!(
+                    "key API {} over plain http:// to a host that is not loopback (insecure_http = true): the bearer token and session keys cross the network in clear",
+                    k.url
+                );
+            }
+            let tls = simbridge::gba::transport::tls_config(k.ca_file.as_deref()).map_err(|e| {
+                CliError::new(format!("{}: keys.ca_file: {e}", args.config.display()))
+            })?;
+            Some(KeyApiSource {
+                client: Arc::new(KeyApiClient::with_tls(
+                    &k.url,
+                    k.token,
+                    Duration::from_secs(10),
+                    tls,
+                )),
+                naf_fqdn: k.nafs.first().cloned().unwrap_or_default(),
+                ua: k.ua,
+            })
+        }
+        None => None,
+    };
     let source = NafKeySource {
         statics: cfg.static_keys.iter().cloned().collect(),
-        key_api: cfg.key_api.clone().map(|k| KeyApiSource {
-            client: Arc::new(KeyApiClient::new(&k.url, k.token, Duration::from_secs(10))),
-            naf_fqdn: k.nafs.first().cloned().unwrap_or_default(),
-            ua: k.ua,
-        }),
+        key_api,
     };
     let policy = cfg
         .key_api
@@ -53,13 +74,26 @@ pub fn run(args: ServerArgs) -> CliResult {
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;
     }
-    let server = Server::start(ServerSpec {
-        listen: cfg.listen,
-        backend: cfg.backend,
-        dtls,
-        keys,
-        state_dir: cfg.state_dir.clone(),
-    })
+    let mut lifecycle = LifecycleConfig::new(dtls.max_connections);
+    if let Some(t) = cfg.idle_timeout {
+        lifecycle.idle_timeout = t;
+    }
+    if let Some(n) = cfg.max_per_identity {
+        lifecycle.max_per_identity = n;
+    }
+    if let Some(n) = cfg.max_per_address {
+        lifecycle.max_per_address = n;
+    }
+    let server = Server::start_with(
+        ServerSpec {
+            listen: cfg.listen,
+            backend: cfg.backend,
+            dtls,
+            keys,
+            state_dir: cfg.state_dir.clone(),
+        },
+        lifecycle,
+    )
     .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
     println!("server listening on {}", server.local_addr());
     let _ = std::io::stdout().flush();

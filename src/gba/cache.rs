@@ -138,14 +138,7 @@ impl ContextCache {
 
 /// Creates a directory (and parents) with mode 0700 for the last component.
 pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
+    crate::fsutil::create_private_dir(dir)
 }
 
 #[cfg(test)]

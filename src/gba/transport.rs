@@ -1,13 +1,63 @@
 //! HTTP for Ub: a one-method trait (so the client logic is tested without sockets) and its
 //! implementation on `ureq`.
 //!
-//! Why `ureq` (3.x, default features off): Ub is a handful of blocking GETs, so a small blocking
-//! client without an async runtime fits; with default features off it has no TLS stack and no
-//! C library (the BSF of 24.109 speaks plain HTTP; a TLS feature can be turned on later).
+//! Why `ureq` (3.x, default features off but `rustls`): Ub and the key API are a handful of
+//! blocking requests, so a small blocking client without an async runtime fits. TLS comes from
+//! its `rustls` feature: rustls is well kept and audited, pure Rust (its `ring` provider builds
+//! its own code, no system OpenSSL or other system C library in the default build), and ureq
+//! verifies certificates by default. Trust: the Mozilla roots bundled by `webpki-roots`, or only
+//! the CAs of a PEM bundle ([`tls_config`]: `ca_file` / `--ca-file`). Ub over plain HTTP stays
+//! allowed (Digest AKA protects it, TS 33.220).
 
 use super::GbaError;
 use std::io::Read;
+use std::path::Path;
 use std::time::Duration;
+
+/// The TLS settings of a client: certificates checked against the roots of the PEM bundle
+/// `ca_file` only, or against the bundled Mozilla roots without it. The error names the file.
+pub fn tls_config(ca_file: Option<&Path>) -> Result<ureq::tls::TlsConfig, String> {
+    let Some(path) = ca_file else {
+        return Ok(ureq::tls::TlsConfig::builder().build());
+    };
+    let pem = std::fs::read(path).map_err(|e| format!("CA file {}: {e}", path.display()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(format!("CA file {}: {e}", path.display())),
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!(
+            "CA file {}: no PEM certificate in it",
+            path.display()
+        ));
+    }
+    Ok(ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+        .build())
+}
+
+/// A transport error in words an operator can act on: an untrusted certificate says so.
+pub fn describe_http_error(e: &ureq::Error) -> String {
+    let cert = match e {
+        ureq::Error::Rustls(rustls::Error::InvalidCertificate(c)) => Some(c),
+        // ureq reports handshake failures as I/O errors wrapping the rustls error.
+        ureq::Error::Io(io) => match io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            Some(rustls::Error::InvalidCertificate(c)) => Some(c),
+            _ => None,
+        },
+        _ => None,
+    };
+    match cert {
+        Some(c) => format!(
+            "the server's TLS certificate was not trusted ({c:?}); give its CA with ca_file / --ca-file"
+        ),
+        None => e.to_string(),
+    }
+}
 
 /// An HTTP response as the Ub client needs it.
 #[derive(Debug, Clone, Default)]
@@ -46,9 +96,15 @@ pub struct UreqTransport {
 }
 
 impl UreqTransport {
-    /// A transport whose requests time out after `timeout`.
+    /// A transport whose requests time out after `timeout` (bundled Mozilla roots for HTTPS).
     pub fn new(timeout: Duration) -> Self {
+        Self::with_tls(timeout, ureq::tls::TlsConfig::builder().build())
+    }
+
+    /// A transport with these TLS settings ([`tls_config`]).
+    pub fn with_tls(timeout: Duration, tls: ureq::tls::TlsConfig) -> Self {
         let config = ureq::Agent::config_builder()
+            .tls_config(tls)
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(timeout))
@@ -73,7 +129,9 @@ impl UbTransport for UreqTransport {
         for (n, v) in headers {
             req = req.header(n.as_str(), v.as_str());
         }
-        let mut resp = req.call().map_err(|e| GbaError::Transport(e.to_string()))?;
+        let mut resp = req
+            .call()
+            .map_err(|e| GbaError::Transport(describe_http_error(&e)))?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()

@@ -112,6 +112,8 @@ impl<C: CardChannel> Uicc<C> {
             ust: Vec::new(),
             impi: String::new(),
             impi_source: ImpiSource::Derived,
+            ist: Vec::new(),
+            current_aid: None,
             pin: PinState {
                 required: false,
                 tries_left: None,
@@ -482,6 +484,8 @@ mod tests {
             ust: Vec::new(),
             impi: String::new(),
             impi_source: ImpiSource::Derived,
+            ist: Vec::new(),
+            current_aid: None,
             pin: PinState {
                 required: true,
                 tries_left: Some(3),

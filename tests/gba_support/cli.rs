@@ -125,31 +125,40 @@ pub fn device_psk(
     naf: &str,
     extra: &[&str],
 ) -> (String, String) {
-    let card = dir.join("device-card.toml");
-    if !card.exists() {
-        std::fs::write(&card, super::profile_text(super::K, "000000000000", false)).expect("card");
-    }
-    let url = format!("http://{bsf}/");
-    let state = dir.join("device-state");
-    let mut args = vec![
-        "psk",
-        "--naf",
-        naf,
-        "--reveal",
-        "--json",
-        "--softsim",
-        card.to_str().expect("utf8"),
-        "--bsf",
-        &url,
-        "--state",
-        state.to_str().expect("utf8"),
-    ];
+    device_psk_at(dir, &format!("http://{bsf}/"), naf, extra)
+}
+
+/// [`device_psk`] with the BSF's URL (e.g. `https://…`).
+pub fn device_psk_at(dir: &Path, url: &str, naf: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["psk", "--naf", naf, "--reveal"];
     args.extend_from_slice(extra);
-    let (code, out, err) = run(&args);
-    assert_eq!(code, 0, "simbridge psk: {err}");
-    let v = json(&out);
+    let v = device_run(dir, url, &args);
     (
         v["identity"].as_str().expect("identity").to_string(),
         v["psk"].as_str().expect("psk").to_string(),
     )
+}
+
+/// Runs a device command (`bootstrap`, `psk` …) with `--json` on the software card
+/// `<dir>/device-card.toml` (written, GBA_ME, when missing) and the state `<dir>/device-state`;
+/// it must succeed; returns its JSON.
+pub fn device_run(dir: &Path, url: &str, args: &[&str]) -> serde_json::Value {
+    let card = dir.join("device-card.toml");
+    if !card.exists() {
+        std::fs::write(&card, super::profile_text(super::K, "000000000000", false)).expect("card");
+    }
+    let state = dir.join("device-state");
+    let mut all = args.to_vec();
+    all.extend_from_slice(&[
+        "--json",
+        "--softsim",
+        card.to_str().expect("utf8"),
+        "--bsf",
+        url,
+        "--state",
+        state.to_str().expect("utf8"),
+    ]);
+    let (code, out, err) = run(&all);
+    assert_eq!(code, 0, "simbridge {args:?}: {err}");
+    json(&out)
 }

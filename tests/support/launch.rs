@@ -218,6 +218,31 @@ pub fn mbedtls_client_stdin(port: u16, suite: &str, psk: &str) -> Proc {
     Proc::spawn("mbedtls-client", cmd)
 }
 
+/// Writes `<dir>/<name>`: a `simbridge server` configuration on free loopback ports, suite
+/// PSK CCM_8, keys from the key API at `bsf_url` with the bearer token in `token`; `keys` is
+/// appended to its `[keys]` table (`naf = …`, `ca_file = …`).
+pub fn gba_server_config(
+    dir: &std::path::Path,
+    name: &str,
+    bsf_url: &str,
+    token: &std::path::Path,
+    keys: &str,
+) -> std::path::PathBuf {
+    let cfg = dir.join(name);
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{}\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]\n\
+             [keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\n{keys}\n",
+            free_udp_port(),
+            free_udp_port(),
+            token.display()
+        ),
+    )
+    .expect("server config");
+    cfg
+}
+
 /// `simbridge server --config FILE` at `RUST_LOG=info` (the config written by the caller);
 /// returns the process and its bound DTLS address once it prints it.
 pub fn ours_bridge_server(config: &std::path::Path) -> (Proc, SocketAddr) {
