@@ -228,7 +228,7 @@ fn suites(
                 .collect()
         }
         // GBA keys: 3GPP's TLS profile wants (EC)DHE-PSK, so it goes first; plain CCM_8 stays
-        // for servers without it (design.md, Decisions).
+        // for servers without it (TS 33.222 sec. 5.4, RFC 8442; docs/sources.md sec. 9).
         None if gba => Ok(vec![
             CipherSuite::EcdhePskAes128Ccm8Sha256,
             CipherSuite::PskAes128Ccm8,
