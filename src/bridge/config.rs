@@ -89,6 +89,34 @@ pub struct SessionKnobs {
     pub connection_id: Option<bool>,
 }
 
+/// `[metrics]`: the Prometheus text endpoint (crate::status::prometheus).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// IP:PORT serving `GET /metrics` (default 127.0.0.1:9464: loopback only).
+    pub listen: Option<String>,
+}
+
+/// The default metrics address: loopback, the port commonly used for exporters of this kind.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+
+fn metrics_listen(
+    path: &Path,
+    m: &Option<MetricsConfig>,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(m) = m else {
+        return Ok(None);
+    };
+    let v = m.listen.as_deref().unwrap_or(DEFAULT_METRICS_LISTEN);
+    v.parse().map(Some).map_err(|_| {
+        invalid(
+            path,
+            "metrics.listen",
+            format!("{v:?} is not IP:PORT (e.g. {DEFAULT_METRICS_LISTEN:?})"),
+        )
+    })
+}
+
 /// A route's PSK: "gba", or a static identity with a key file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -140,6 +168,8 @@ pub struct GatewayFile {
     /// Routes.
     #[serde(default)]
     pub route: Vec<RouteConfig>,
+    /// Prometheus endpoint (off when absent).
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// A validated route.
@@ -178,6 +208,8 @@ pub struct GatewayConfig {
     pub session: SessionKnobs,
     /// Routes.
     pub routes: Vec<ValidRoute>,
+    /// Where to serve metrics (`None`: nowhere).
+    pub metrics: Option<SocketAddr>,
 }
 
 fn invalid(path: &Path, key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
@@ -386,6 +418,7 @@ impl GatewayConfig {
             ));
         }
         check_knobs(path, &f.session)?;
+        let metrics = metrics_listen(path, &f.metrics)?;
         Ok(Self {
             state_dir,
             card: f.card,
@@ -393,6 +426,7 @@ impl GatewayConfig {
             gba_mode,
             session: f.session,
             routes,
+            metrics,
         })
     }
 }
@@ -493,6 +527,8 @@ pub struct ServerFile {
     /// PSKs.
     #[serde(default)]
     pub keys: ServerKeysConfig,
+    /// Prometheus endpoint (off when absent).
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// A validated server configuration.
@@ -514,6 +550,8 @@ pub struct ServerConfigFile {
     pub key_api: Option<(String, SecretVec, String, Option<UaId>)>,
     /// Static keys.
     pub static_keys: Vec<(Vec<u8>, SecretVec)>,
+    /// Where to serve metrics (`None`: nowhere).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl ServerConfigFile {
@@ -580,6 +618,7 @@ impl ServerConfigFile {
             ));
         }
         let suites = suites(path, "suites", &f.suites, key_api.is_some())?;
+        let metrics = metrics_listen(path, &f.metrics)?;
         Ok(Self {
             listen,
             backend,
@@ -589,6 +628,7 @@ impl ServerConfigFile {
             max_connections: f.max_connections,
             key_api,
             static_keys,
+            metrics,
         })
     }
 }

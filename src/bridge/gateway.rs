@@ -76,6 +76,7 @@ impl Route {
 pub struct Gateway {
     routes: Vec<Route>,
     stop: Arc<AtomicBool>,
+    board: Arc<crate::status::gateway::GatewayBoard>,
 }
 
 impl Gateway {
@@ -86,6 +87,7 @@ impl Gateway {
         keys: Option<Sender<(KeyRequest, ReplyTo)>>,
     ) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
+        let board = crate::status::gateway::GatewayBoard::new();
         let mut routes = Vec::new();
         for spec in specs {
             if matches!(spec.keys, KeySource::Gba { .. }) && keys.is_none() {
@@ -122,6 +124,7 @@ impl Gateway {
                 metrics: metrics.clone(),
                 established: established.clone(),
                 stop: stop.clone(),
+                board: board.clone(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("route {}", spec.name))
@@ -139,7 +142,16 @@ impl Gateway {
                 thread: Some(thread),
             });
         }
-        Ok(Self { routes, stop })
+        Ok(Self {
+            routes,
+            stop,
+            board,
+        })
+    }
+
+    /// The status board (sessions, bootstraps) the status socket and metrics read.
+    pub fn status(&self) -> Arc<crate::status::gateway::GatewayBoard> {
+        self.board.clone()
     }
 
     /// The routes.
@@ -202,6 +214,7 @@ struct RouteLoop {
     metrics: Arc<Mutex<SessionMetrics>>,
     established: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    board: Arc<crate::status::gateway::GatewayBoard>,
 }
 
 impl RouteLoop {
@@ -270,6 +283,7 @@ impl RouteLoop {
         }
         self.established
             .store(self.session.is_established(), Ordering::Relaxed);
+        self.board.publish(&self.name, self.upstream, &self.session);
     }
 
     fn read_local(&mut self, buf: &mut [u8]) {

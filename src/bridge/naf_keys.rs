@@ -69,6 +69,20 @@ impl NafKeys {
         self.source.key_api.as_ref().map(|a| a.client.clone())
     }
 
+    /// When the cached GBA key for this identity, SNI and suite expires (static keys: `None`).
+    pub fn expiry(
+        &self,
+        identity: &[u8],
+        sni: Option<&str>,
+        suite: CipherSuite,
+    ) -> Option<SystemTime> {
+        let btid = btid_from_psk_identity(std::str::from_utf8(identity).ok()?);
+        let naf = self.naf_id(sni, suite)?;
+        let c = self.cache.lock().ok()?;
+        c.get(&(btid.to_string(), naf.to_bytes()))
+            .map(|(_, exp)| *exp)
+    }
+
     /// Stores a fetched key until its expiry.
     pub fn remember(&self, btid: &str, naf_id: &NafId, key: SecretVec, expires: SystemTime) {
         if let Ok(mut c) = self.cache.lock() {

@@ -66,6 +66,7 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     counters: Arc<ServerCounters>,
+    status: Arc<crate::status::server::ServerStatusHandle>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -91,6 +92,7 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(ServerCounters::default());
         let (key_tx, key_rx) = mpsc::channel();
+        let (board, status) = crate::status::server::ServerBoard::new(waker.clone());
         let lp = ServerLoop {
             poll,
             sock,
@@ -106,6 +108,7 @@ impl Server {
             waker: waker.clone(),
             stop: stop.clone(),
             counters: counters.clone(),
+            status: board,
         };
         let thread = std::thread::Builder::new()
             .name("simbridge-server".into())
@@ -116,6 +119,7 @@ impl Server {
             stop,
             waker,
             counters,
+            status,
             thread: Some(thread),
         })
     }
@@ -128,6 +132,11 @@ impl Server {
     /// Live counters.
     pub fn counters(&self) -> &ServerCounters {
         &self.counters
+    }
+
+    /// Sessions and counters on request, for the status socket and metrics.
+    pub fn status(&self) -> Arc<crate::status::server::ServerStatusHandle> {
+        self.status.clone()
     }
 
     /// Stops the server.
@@ -170,6 +179,7 @@ struct ServerLoop {
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
+    status: crate::status::server::ServerBoard,
 }
 
 impl ServerLoop {
@@ -204,6 +214,8 @@ impl ServerLoop {
                 }
             }
             self.endpoint.handle_timeout(now);
+            self.status
+                .answer(&self.endpoint, &self.keys, &self.counters);
         }
     }
 
@@ -303,6 +315,7 @@ impl ServerLoop {
                 self.tokens.insert(t, new);
                 self.backends.insert(new, (t, s));
             }
+            self.status.moved(old, new);
             info!("{old}: moved to {new} (Connection ID)");
         }
         while let Some((peer, ev)) = self.endpoint.poll_event() {
@@ -314,6 +327,7 @@ impl ServerLoop {
                 } => {
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
                     self.counters.sessions.fetch_add(1, Ordering::Relaxed);
+                    self.status.connected(peer);
                     info!(
                         "{peer}: session up, {} identity {:?}{}",
                         suite.name(),
@@ -343,6 +357,7 @@ impl ServerLoop {
                         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
                         .ok();
                     self.drop_backend(&peer);
+                    self.status.closed(&peer);
                 }
             }
         }

@@ -62,6 +62,11 @@ pub fn run(args: BridgeArgs) -> CliResult {
     let cfg = GatewayConfig::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
     let stop = termination_flag()
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let claim = simbridge::status::ops::Operations::claim(
+        simbridge::status::Role::Gateway,
+        Some(&cfg.state_dir),
+    )
+    .map_err(CliError::new)?;
     let needs_gba = cfg.routes.iter().any(|r| r.gba_naf.is_some());
     let key_service = if needs_gba {
         let card = CardSourceArgs {
@@ -127,13 +132,19 @@ pub fn run(args: BridgeArgs) -> CliResult {
         .collect();
     let gateway = Gateway::start(specs, key_service.as_ref().and_then(|k| k.sender()))
         .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
+    let mut ops = claim
+        .start(cfg.metrics, gateway.status())
+        .map_err(CliError::new)?;
     for r in gateway.routes() {
         println!("route {} listening on {}", r.name(), r.local_addr());
     }
     let _ = std::io::stdout().flush();
+    ops.ready(&format!("{} routes listening", gateway.routes().len()));
     while !stop.load(Ordering::SeqCst) {
+        ops.tick();
         std::thread::sleep(Duration::from_millis(100));
     }
+    drop(ops);
     log::info!("signal received: closing sessions");
     for (name, m) in gateway.shutdown() {
         log::info!(

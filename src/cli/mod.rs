@@ -15,6 +15,7 @@ mod signals;
 mod sim;
 mod softsim;
 mod softsim_modem;
+mod status;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -84,6 +85,8 @@ enum Command {
     Energy(energy::EnergyArgs),
     /// DTLS 1.2 PSK diagnostic client and server.
     Dtls(dtls::DtlsArgs),
+    /// Sessions, bootstraps and counters of a running gateway or server (its status socket)
+    Status(status::StatusArgs),
 }
 
 /// Entry point used by `main`.
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Bsf(a) => bsf::run(a),
         Command::Energy(a) => energy::run(a),
         Command::Dtls(a) => dtls::run(a),
+        Command::Status(a) => status::run(a),
     };
     match result {
         Ok(code) => code,

@@ -12,9 +12,11 @@
 
 pub mod keys;
 pub mod metrics;
+mod status;
 
 pub use keys::KeySource;
 pub use metrics::SessionMetrics;
+pub use status::LiveConnection;
 
 use crate::dtls::config::ClientPsk;
 use crate::dtls::event::CloseReason;
