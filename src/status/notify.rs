@@ -74,6 +74,11 @@ impl Systemd {
         }
     }
 
+    /// A configuration reload (SIGHUP) has begun; send [`Systemd::ready`] when it is done.
+    pub fn reloading(&self) {
+        let _ = self.notify("RELOADING=1");
+    }
+
     /// Shutdown has begun.
     pub fn stopping(&self) {
         let _ = self.notify("STOPPING=1");

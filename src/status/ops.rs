@@ -98,6 +98,12 @@ impl Operations {
         self.systemd.ready(status);
     }
 
+    /// A configuration reload (SIGHUP) begins: tells systemd (`RELOADING=1`); call
+    /// [`Operations::ready`] when it is done.
+    pub fn reloading(&self) {
+        self.systemd.reloading();
+    }
+
     /// Called from the main loop: feeds the systemd watchdog while the process's loops turn.
     pub fn tick(&mut self) {
         if self.systemd.watchdog_interval().is_some() {
