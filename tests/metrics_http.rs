@@ -48,10 +48,7 @@ fn check_format(text: &str) {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let mut it = rest.split(' ');
             let name = it.next().expect("name").to_string();
-            assert!(
-                matches!(it.next(), Some("counter" | "gauge")),
-                "{line}"
-            );
+            assert!(matches!(it.next(), Some("counter" | "gauge")), "{line}");
             assert!(typed.insert(name.clone()), "family {name} declared twice");
             current = name;
         } else if line.starts_with("# HELP ") {
@@ -95,7 +92,10 @@ fn gateway_and_server_metrics_scraped_over_http() {
         if sample(&body, &received) == Some(1.0) {
             break body;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "no exchange in\n{body}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no exchange in\n{body}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     println!("{text}");
@@ -104,11 +104,29 @@ fn gateway_and_server_metrics_scraped_over_http() {
         sample(&text, "simbridge_info{role=\"gateway\",version=\"0.1.0\"}"),
         Some(1.0)
     );
-    assert_eq!(sample(&text, &format!("simbridge_route_up{{route=\"{route}\"}}")), Some(1.0));
-    assert_eq!(sample(&text, &format!("simbridge_route_bootstraps_total{{route=\"{route}\"}}")), Some(1.0));
-    assert_eq!(sample(&text, &format!("simbridge_route_handshakes_full_total{{route=\"{route}\"}}")), Some(1.0));
     assert_eq!(
-        sample(&text, &format!("simbridge_route_drops_total{{route=\"{route}\",reason=\"queue_full\"}}")),
+        sample(&text, &format!("simbridge_route_up{{route=\"{route}\"}}")),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("simbridge_route_bootstraps_total{{route=\"{route}\"}}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("simbridge_route_handshakes_full_total{{route=\"{route}\"}}")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("simbridge_route_drops_total{{route=\"{route}\",reason=\"queue_full\"}}")
+        ),
         Some(0.0)
     );
     let expiry = sample(
@@ -155,7 +173,10 @@ fn gateway_and_server_metrics_scraped_over_http() {
     ] {
         assert_eq!(sample(&stext, series), Some(want), "{series}");
     }
-    assert!(!stext.contains("127.0.0.1:"), "no per-peer series on the server");
+    assert!(
+        !stext.contains("127.0.0.1:"),
+        "no per-peer series on the server"
+    );
 
     // Anything but /metrics.
     let (status, _, _) = get(&format!("http://{gw_metrics}/"));
@@ -185,6 +206,11 @@ fn metrics_listen_defaults_to_loopback_and_bad_values_name_the_key() {
         "c.toml",
         &format!("{base}[metrics]\nlisten = \"localhost\"\n"),
     );
-    let err = ServerConfigFile::load(&bad).expect_err("invalid").to_string();
-    assert!(err.contains("c.toml") && err.contains("metrics.listen"), "{err}");
+    let err = ServerConfigFile::load(&bad)
+        .expect_err("invalid")
+        .to_string();
+    assert!(
+        err.contains("c.toml") && err.contains("metrics.listen"),
+        "{err}"
+    );
 }

@@ -27,9 +27,7 @@ impl Notify {
 
     /// Next notification within `limit`, or `None`.
     fn next(&self, limit: Duration) -> Option<String> {
-        self.sock
-            .set_read_timeout(Some(limit))
-            .expect("timeout");
+        self.sock.set_read_timeout(Some(limit)).expect("timeout");
         let mut buf = [0u8; 4096];
         let n = self.sock.recv(&mut buf).ok()?;
         Some(String::from_utf8_lossy(&buf[..n]).into_owned())
@@ -89,7 +87,12 @@ fn ready_watchdog_stopping(sub: &str, cfg: &Path, state: &Path, notify: &Notify)
         .next(Duration::from_secs(20))
         .unwrap_or_else(|| panic!("{sub}: no notification"));
     assert!(ready.starts_with("READY=1\nSTATUS="), "{sub}: {ready:?}");
-    let o = simbridge(&["status", "--json", "--state", state.to_str().expect("utf-8")]);
+    let o = simbridge(&[
+        "status",
+        "--json",
+        "--state",
+        state.to_str().expect("utf-8"),
+    ]);
     assert!(
         o.status.success(),
         "{sub}: status socket answers once READY=1 is sent: {}",
@@ -178,7 +181,10 @@ fn shipped_units_pass_systemd_analyze_verify() {
         }
         assert!(!text.contains("example.invalid"), "{unit}");
         // verify checks that ExecStart exists and is executable: point it at the binary under test.
-        let local = text.replace("ExecStart=/usr/bin/simbridge", &format!("ExecStart={}", bin()));
+        let local = text.replace(
+            "ExecStart=/usr/bin/simbridge",
+            &format!("ExecStart={}", bin()),
+        );
         let path = write_file(dir.path(), unit, &local);
         let o = run_with_timeout(
             Command::new("systemd-analyze").arg("verify").arg(&path),
