@@ -106,6 +106,7 @@ impl Gateway {
             poll.registry()
                 .register(&mut local, LOCAL, Interest::READABLE)?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+            board.register(waker.clone());
             let local_addr = local.local_addr()?;
             let metrics = Arc::new(Mutex::new(SessionMetrics::default()));
             let established = Arc::new(AtomicBool::new(false));
@@ -263,7 +264,7 @@ impl RouteLoop {
                 }
             }
             self.session.handle_timeout(now);
-            if last_publish.elapsed() >= TICK {
+            if last_publish.elapsed() >= TICK || self.board.wants(&self.name) {
                 self.publish();
                 last_publish = Instant::now();
             }

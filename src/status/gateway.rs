@@ -1,14 +1,17 @@
 //! The gateway's status board: each route loop publishes a view of its upstream session here
-//! when it publishes its metrics (every event-loop tick); the status socket and the metrics
-//! endpoint read the board. The board keeps no counters of its own: it copies what
+//! when it publishes its metrics (every event-loop tick), and at once when a reader asks (the
+//! reader bumps a generation, wakes the loops and waits, bounded, for each to publish it); the
+//! status socket and the metrics endpoint read the board. The board keeps no counters of its own: it copies what
 //! [`UpstreamSession::metrics`] and the live DTLS connection report.
 
 use super::{
     integer_fields, unix, BootstrapStatus, SessionState, SessionStatus, Snapshot, StatusSource,
 };
 use crate::session::{KeySource, UpstreamSession};
+use mio::Waker;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,13 +21,20 @@ struct RouteEntry {
     status: SessionStatus,
     bootstrap: Option<BootstrapStatus>,
     published: Instant,
+    /// The request generation this publication answers.
+    generation: u64,
 }
+
+/// How long a reader waits for the route loops to publish fresh state.
+const FRESH_WAIT: Duration = Duration::from_secs(1);
 
 /// Status of every route of a gateway, shared between the route threads and the readers.
 #[derive(Debug)]
 pub struct GatewayBoard {
     started: SystemTime,
     routes: Mutex<BTreeMap<String, RouteEntry>>,
+    wakers: Mutex<Vec<Arc<Waker>>>,
+    generation: AtomicU64,
 }
 
 impl GatewayBoard {
@@ -33,11 +43,56 @@ impl GatewayBoard {
         Arc::new(Self {
             started: SystemTime::now(),
             routes: Mutex::new(BTreeMap::new()),
+            wakers: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
         })
+    }
+
+    /// Registers a route loop's waker, so a reader can ask for fresh state.
+    pub fn register(&self, waker: Arc<Waker>) {
+        if let Ok(mut w) = self.wakers.lock() {
+            w.push(waker);
+        }
+    }
+
+    /// Whether a reader asked for fresher state than `route` last published (the route loop
+    /// then publishes at once).
+    pub fn wants(&self, route: &str) -> bool {
+        let g = self.generation.load(Ordering::SeqCst);
+        match self.routes.lock() {
+            Ok(r) => r.get(route).is_none_or(|e| e.generation < g),
+            Err(_) => false,
+        }
+    }
+
+    /// Asks every route loop to publish and waits (bounded) until they have.
+    fn refresh(&self) {
+        let g = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let expected = match self.wakers.lock() {
+            Ok(w) => {
+                for waker in w.iter() {
+                    let _ = waker.wake();
+                }
+                w.len()
+            }
+            Err(_) => return,
+        };
+        let start = Instant::now();
+        while start.elapsed() < FRESH_WAIT {
+            let done = self
+                .routes
+                .lock()
+                .is_ok_and(|r| r.values().filter(|e| e.generation >= g).count() >= expected);
+            if done {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Records the state of a route's session (called by the route loop).
     pub fn publish(&self, route: &str, upstream: SocketAddr, session: &UpstreamSession) {
+        let generation = self.generation.load(Ordering::SeqCst);
         let Ok(mut routes) = self.routes.lock() else {
             return;
         };
@@ -60,6 +115,7 @@ impl GatewayBoard {
                 status,
                 bootstrap,
                 published: Instant::now(),
+                generation,
             },
         );
     }
@@ -67,6 +123,7 @@ impl GatewayBoard {
 
 impl StatusSource for GatewayBoard {
     fn snapshot(&self) -> Result<Snapshot, String> {
+        self.refresh();
         let routes = self
             .routes
             .lock()
