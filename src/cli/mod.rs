@@ -8,6 +8,7 @@ mod card_source;
 mod demo;
 mod dtls;
 mod energy;
+mod generate;
 mod hexarg;
 mod psk;
 mod server;
@@ -17,7 +18,7 @@ mod softsim;
 mod softsim_modem;
 mod status;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// A failed command: the message printed on stderr and the process exit code.
@@ -87,6 +88,10 @@ enum Command {
     Dtls(dtls::DtlsArgs),
     /// Sessions, bootstraps and counters of a running gateway or server (its status socket)
     Status(status::StatusArgs),
+    /// Shell completion script (bash, zsh, fish) on stdout
+    Completions(generate::CompletionsArgs),
+    /// The man page (roff) on stdout, or every page into --dir
+    Man(generate::ManArgs),
 }
 
 /// Entry point used by `main`.
@@ -105,6 +110,8 @@ pub fn main() -> ExitCode {
         Command::Energy(a) => energy::run(a),
         Command::Dtls(a) => dtls::run(a),
         Command::Status(a) => status::run(a),
+        Command::Completions(a) => generate::completions(a, Cli::command()),
+        Command::Man(a) => generate::man(a, Cli::command()),
     };
     match result {
         Ok(code) => code,
