@@ -270,9 +270,14 @@ mod tests {
     fn a_fresh_route_is_idle_and_the_board_is_unhealthy_until_it_publishes() {
         let board = GatewayBoard::new();
         assert!(!board.healthy(Duration::from_secs(5)));
+        assert!(
+            board.wants("up:5684"),
+            "a route that never published is asked to"
+        );
         let s = session();
         board.publish("up:5684", "127.0.0.1:5684".parse().expect("addr"), &s);
         assert!(board.healthy(Duration::from_secs(5)));
+        assert!(!board.wants("up:5684"), "fresh");
         let snap = board.snapshot().expect("snapshot");
         assert_eq!(snap.sessions.len(), 1);
         let r = &snap.sessions[0];
@@ -281,5 +286,6 @@ mod tests {
         assert_eq!(r.established_since, None);
         assert_eq!(r.key_expires, None, "static keys do not expire");
         assert_eq!(snap.counters.get("routes_established"), Some(&0));
+        assert!(board.wants("up:5684"), "a reader asked for fresher state");
     }
 }
