@@ -280,3 +280,20 @@ fn the_inline_psk_table_takes_the_documented_keys() {
         Some(b"dev1".to_vec())
     );
 }
+
+#[test]
+fn the_shipped_example_files_use_only_accepted_keys_and_the_server_keeps_state() {
+    let gw: GatewayFile =
+        toml::from_str(include_str!("../dist/simbridge.toml")).expect("dist/simbridge.toml");
+    assert!(!gw.route.is_empty());
+    let srv: ServerFile =
+        toml::from_str(include_str!("../dist/server.toml")).expect("dist/server.toml");
+    // Without state_dir a restart loses every session (and there is no status socket).
+    assert_eq!(
+        srv.state_dir.as_deref(),
+        Some(std::path::Path::new("/var/lib/simbridge-server")),
+        "the server unit's StateDirectory"
+    );
+    let unit = include_str!("../dist/simbridge-server.service");
+    assert!(unit.contains("StateDirectory=simbridge-server\n"));
+}
