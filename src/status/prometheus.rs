@@ -199,7 +199,12 @@ pub fn encode(s: &Snapshot) -> String {
                     *n as f64,
                 );
             }
-            for (k, v) in &r.counters {
+            // The `dropped_*` counters are the drops above, by reason: not twice.
+            for (k, v) in r
+                .counters
+                .iter()
+                .filter(|(k, _)| !k.starts_with("dropped_"))
+            {
                 let k = metric_name(k);
                 f.sample(
                     &format!("simbridge_route_{k}_total"),
