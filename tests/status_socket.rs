@@ -238,3 +238,64 @@ fn a_socket_left_by_a_killed_server_is_reported_then_replaced() {
     ]);
     assert!(o.status.success(), "the first server still answers");
 }
+
+#[test]
+fn drops_are_shown_by_reason_while_the_upstream_does_not_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = write_file(dir.path(), "k.hex", "000102030405060708090a0b0c0d0e0f\n");
+    // An upstream that never answers: the route stays handshaking and queues at most 2.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let state = dir.path().join("gw-state");
+    let cfg = write_file(
+        dir.path(),
+        "gw.toml",
+        &format!(
+            "state_dir = \"{}\"\n[session]\nqueue_limit = 2\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\npsk = {{ identity = \"dev1\", key_file = \"{}\" }}\n",
+            state.display(),
+            silent.local_addr().expect("addr"),
+            key.display()
+        ),
+    );
+    let gw = start_with_config("bridge", &cfg, "simbridge bridge");
+    let route = addr_in(&gw.first_line);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    for i in 0..5u8 {
+        client.send_to(&[0, i], route).expect("send");
+    }
+    let start = std::time::Instant::now();
+    let s = loop {
+        let v = json_out(&status(&[
+            "--state",
+            state.to_str().expect("utf-8"),
+            "--json",
+        ]));
+        let s = v["gateway"]["sessions"][0].clone();
+        if s["drops"]["queue_full"] == 3 {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{v}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(s["state"], "handshaking");
+    assert_eq!(s["established_since"], serde_json::Value::Null);
+    assert_eq!(
+        s["key_expires"],
+        serde_json::Value::Null,
+        "a static key has no expiry"
+    );
+    assert_eq!(s["naf"], serde_json::Value::Null);
+    assert_eq!(s["counters"]["queued"], 2);
+    assert_eq!(s["drops"]["no_session"], 0);
+    assert!(
+        s["datagrams_sent"].as_u64().expect("n") >= 1,
+        "the ClientHello went out"
+    );
+    assert_eq!(s["datagrams_received"], 0);
+    let text =
+        String::from_utf8_lossy(&status(&["--state", state.to_str().expect("utf-8")]).stdout)
+            .into_owned();
+    assert!(text.contains(": handshaking\n"), "{text}");
+    assert!(text.contains("NAF - (static key), suite -"), "{text}");
+    assert!(text.contains("drops: queue_full 3\n"), "{text}");
+    assert_eq!(gw.terminate(), Some(0));
+}
