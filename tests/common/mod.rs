@@ -305,3 +305,27 @@ pub fn have(program: &str) -> bool {
         .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         .unwrap_or(false)
 }
+
+/// `simbridge bsf` on a free loopback port with the demo profile in `dir/profiles`, its state in
+/// `dir/bsf` and the key API's bearer token in `token`; returns the process and its base URL.
+pub fn start_demo_bsf(dir: &Path, token: &Path) -> (Running, String) {
+    std::fs::create_dir_all(dir.join("profiles")).expect("dir");
+    std::fs::copy(
+        repo().join("sim-profiles/demo.toml"),
+        dir.join("profiles/demo.toml"),
+    )
+    .expect("copy");
+    let bsf = spawn_ready(
+        Command::new(bin())
+            .args(["bsf", "--listen", "127.0.0.1:0"])
+            .arg("--profiles")
+            .arg(dir.join("profiles"))
+            .arg("--state")
+            .arg(dir.join("bsf"))
+            .arg("--token-file")
+            .arg(token),
+        "simbridge bsf",
+    );
+    let url = format!("http://{}", addr_in(&bsf.first_line));
+    (bsf, url)
+}

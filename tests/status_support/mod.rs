@@ -7,7 +7,6 @@
 use crate::common::*;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// A TCP port free on loopback right now (for `[metrics] listen`).
@@ -44,25 +43,8 @@ pub struct Net {
 
 /// Starts the BSF and the server (with `[metrics]` on a free port).
 pub fn network(dir: &Path) -> Net {
-    std::fs::create_dir_all(dir.join("profiles")).expect("dir");
-    std::fs::copy(
-        repo().join("sim-profiles/demo.toml"),
-        dir.join("profiles/demo.toml"),
-    )
-    .expect("copy");
     let token = write_file(dir, "token", "status-token\n");
-    let bsf = spawn_ready(
-        Command::new(bin())
-            .args(["bsf", "--listen", "127.0.0.1:0"])
-            .arg("--profiles")
-            .arg(dir.join("profiles"))
-            .arg("--state")
-            .arg(dir.join("bsf"))
-            .arg("--token-file")
-            .arg(&token),
-        "simbridge bsf",
-    );
-    let bsf_url = format!("http://{}", addr_in(&bsf.first_line));
+    let (bsf, bsf_url) = start_demo_bsf(dir, &token);
     let server_state = dir.join("server-state");
     let server_metrics: SocketAddr = format!("127.0.0.1:{}", free_tcp_port())
         .parse()
