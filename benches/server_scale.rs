@@ -349,7 +349,7 @@ fn main() {
             r.heap_per / 1024.0
         );
     }
-    println!("\nPublished for comparison (reference/dtls.md): Californium ≈ 3 KB, OpenSSL ≈ 70 KB per session; target ≤ 2 KB.");
+    println!("\nPublished for comparison (OpenSSL issue #31492, Californium README; docs/sources.md sec. 6): Californium ≈ 3 KB, OpenSSL ≈ 70 KB per session; target ≤ 2 KB.");
     let cipher_heap = record_cipher_heap();
     println!(
         "Record cipher (CCM_8, one direction): {} B inline + {cipher_heap} B heap; a session holds two.",

@@ -17,4 +17,5 @@ pub mod perf;
 pub mod secret;
 pub mod session;
 pub mod softsim;
+pub mod status;
 pub mod uicc;

@@ -186,7 +186,6 @@ fn a_wrong_ua_id_is_named_at_warn_without_the_key() {
 }
 
 #[test]
-#[ignore = "needs the server to answer a key-API outage with internal_error (src/bridge/server.rs, helper keys); un-ignore when that is merged"]
 fn key_api_down_means_no_bootstrap_and_the_gateway_recovers_when_it_returns() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();

@@ -1,5 +1,5 @@
-//! The DTLS state-machine bug patterns of DTLS-Fuzzer (reference/dtls.md §5), each rejected by
-//! our client or server, plus EMS and suite negotiation checks.
+//! The DTLS state-machine bug patterns of DTLS-Fuzzer (USENIX Security 2020; docs/sources.md
+//! sec. 5), each rejected by our client or server, plus EMS and suite negotiation checks.
 
 mod dtls_support;
 

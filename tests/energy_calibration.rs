@@ -1,6 +1,6 @@
-//! The energy model against published measurements on nRF9160 (../shared/reference/energy.md
-//! §1.2, §3; the figures are copied here). Tolerances are stated per case; docs/energy.md says how
-//! close each lands and why.
+//! The energy model against published measurements on nRF9160 (boaks/zephyr-coaps-client
+//! POWERCONSUMPTION.md and the nRF Connect SDK power_nrf91.rst; the figures are copied here).
+//! Tolerances are stated per case; docs/energy.md says how close each lands and why.
 
 use simbridge::energy::input::set_param;
 use simbridge::energy::{Coverage, Model, Projection, Radio};
@@ -59,7 +59,7 @@ fn ltem_cid_exchange_within_20_percent_of_boaks() {
         d * 100.0
     );
     assert!(d.abs() <= 0.20, "deviation {d:+.3}");
-    // And within 0.43-0.50 J widened by 20 % on each side: the measured range of energy.md.
+    // And within 0.43-0.50 J widened by 20 % on each side: the measured range of those two sources.
     assert!(p.energy_per_message_j >= 0.43 * 0.8 && p.energy_per_message_j <= 0.50 * 1.2);
 }
 

@@ -68,7 +68,7 @@ fn table_lists_every_strategy_with_the_target() {
         "no DTLS 1.3 rows without figures"
     );
     assert!(out.contains("| 10 y on 5 Wh |"));
-    assert!(out.contains("peers.md"), "figures cite their source");
+    assert!(out.contains("docs/sources.md"), "figures cite their source");
 }
 
 #[test]

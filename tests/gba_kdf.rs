@@ -1,8 +1,8 @@
 //! Known-answer tests of the TS 33.220 Annex B KDF and the GBA identifiers.
 //!
 //! Sources: RFC 5448 Appendix C case 1 (CK'/IK', FC 0x20, published); the real-network Ub trace
-//! in the fasferraz/GBA_ME README (RAND/AUTN/IMPI/B-TID, published); reference/3gpp.md §10.2 and
-//! §10.3 (self-computed by a third party, regression only). Each Ks_NAF case is also checked
+//! in the fasferraz/GBA_ME README (RAND/AUTN/IMPI/B-TID, published); docs/sources.md sec. 8
+//! (derived and self-computed values, regression only). Each Ks_NAF case is also checked
 //! against an independent computation written here from the spec text: S is concatenated by hand
 //! and HMAC-SHA-256 is built from SHA-256 per RFC 2104, without the crate's KDF or `hmac`.
 
@@ -95,7 +95,7 @@ fn rfc5448_ck_ik_prime_with_fc_0x20() {
     assert_eq!(hex::encode(&out.expose()[16..]), s("ik_prime"));
 }
 
-// The fasferraz/GBA_ME real-network trace (3gpp.md §10.1 V5).
+// The fasferraz/GBA_ME real-network trace (docs/sources.md sec. 8).
 const V5_RAND: &str = "7ef7b889359bd6b4dbdbdec2cd54aba7";
 const V5_AUTN: &str = "0c756ec34ff600008828af116163fcfa";
 const V5_CK: &str = "19B7CE7B4B82D5F6388AF03140A0B7D3";
@@ -162,7 +162,7 @@ fn section_10_2_s_string_and_ks_naf() {
     );
 }
 
-// 3gpp.md §10.3: CK/IK of TS 35.208 test set 1, a fixed RAND and IMPI.
+// docs/sources.md sec. 8: CK/IK of TS 35.208 test set 1, a fixed RAND and IMPI.
 const CK1: &str = "b40ba9a3c58b2a05bbf0d987b21bf8cb";
 const IK1: &str = "f769bcd751044604127672711c6d3441";
 const RAND3: &str = "23553cbe9637a89d218ae64dae47bf35";
@@ -203,7 +203,11 @@ fn ks_naf_per_ua_id_matches_hand_computation_and_regression_values() {
             ua.0,
         );
         assert_eq!(&by_hand, got.expose(), "{ua:?} vs the hand computation");
-        assert_eq!(hex::encode(got.expose()), want, "{ua:?} vs 3gpp.md §10.3");
+        assert_eq!(
+            hex::encode(got.expose()),
+            want,
+            "{ua:?} vs docs/sources.md sec. 8"
+        );
     }
     let naf = NafId::new("naf.example.com", UaId::tls12_suite(0xC0A8)).expect("naf");
     let s = kdf_input(0x01, &[b"gba-me", &rand, IMPI3.as_bytes(), &naf.to_bytes()]).expect("s");
@@ -230,7 +234,7 @@ fn ks_naf_per_ua_id_matches_hand_computation_and_regression_values() {
 }
 
 #[test]
-fn identifier_formats_from_3gpp_md() {
+fn identifier_formats_from_ts_23_003_and_33_220() {
     let rand = h16(RAND3);
     assert_eq!(
         gba::impi_from_imsi("001010123456789", 2).expect("imsi"),

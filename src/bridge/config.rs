@@ -91,6 +91,34 @@ pub struct SessionKnobs {
     pub connection_id: Option<bool>,
 }
 
+/// `[metrics]`: the Prometheus text endpoint (crate::status::prometheus).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// IP:PORT serving `GET /metrics` (default 127.0.0.1:9464: loopback only).
+    pub listen: Option<String>,
+}
+
+/// The default metrics address: loopback, the port commonly used for exporters of this kind.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+
+fn metrics_listen(
+    path: &Path,
+    m: &Option<MetricsConfig>,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(m) = m else {
+        return Ok(None);
+    };
+    let v = m.listen.as_deref().unwrap_or(DEFAULT_METRICS_LISTEN);
+    v.parse().map(Some).map_err(|_| {
+        invalid(
+            path,
+            "metrics.listen",
+            format!("{v:?} is not IP:PORT (e.g. {DEFAULT_METRICS_LISTEN:?})"),
+        )
+    })
+}
+
 /// A route's PSK: "gba", or a static identity with a key file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
@@ -142,6 +170,8 @@ pub struct GatewayFile {
     /// Routes.
     #[serde(default)]
     pub route: Vec<RouteConfig>,
+    /// Prometheus endpoint (off when absent).
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// A validated route.
@@ -182,6 +212,8 @@ pub struct GatewayConfig {
     pub session: SessionKnobs,
     /// Routes.
     pub routes: Vec<ValidRoute>,
+    /// Where to serve metrics (`None`: nowhere).
+    pub metrics: Option<SocketAddr>,
 }
 
 pub(super) fn invalid(
@@ -243,7 +275,7 @@ fn suites(
                 .collect()
         }
         // GBA keys: 3GPP's TLS profile wants (EC)DHE-PSK, so it goes first; plain CCM_8 stays
-        // for servers without it (design.md, Decisions).
+        // for servers without it (TS 33.222 sec. 5.4, RFC 8442; docs/sources.md sec. 9).
         None if gba => Ok(GBA_DEFAULT_SUITES.to_vec()),
         None => Ok(vec![CipherSuite::PskAes128Ccm8]),
     }
@@ -400,6 +432,7 @@ impl GatewayConfig {
             crate::gba::transport::tls_config(Some(ca))
                 .map_err(|e| invalid(path, "gba.ca_file", e))?;
         }
+        let metrics = metrics_listen(path, &f.metrics)?;
         Ok(Self {
             state_dir,
             card: f.card,
@@ -408,6 +441,7 @@ impl GatewayConfig {
             gba_ca_file: f.gba.ca_file,
             session: f.session,
             routes,
+            metrics,
         })
     }
 }
@@ -528,6 +562,8 @@ pub struct ServerFile {
     /// PSKs.
     #[serde(default)]
     pub keys: ServerKeysConfig,
+    /// Prometheus endpoint (off when absent).
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// A validated server configuration.
@@ -555,6 +591,8 @@ pub struct ServerConfigFile {
     pub key_api: Option<super::key_api_config::KeyApiConfig>,
     /// Static keys.
     pub static_keys: Vec<(Vec<u8>, SecretVec)>,
+    /// Where to serve metrics (`None`: nowhere).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl ServerConfigFile {
@@ -604,6 +642,7 @@ impl ServerConfigFile {
             ));
         }
         let suites = suites(path, "suites", &f.suites, key_api.is_some())?;
+        let metrics = metrics_listen(path, &f.metrics)?;
         Ok(Self {
             listen,
             backend,
@@ -621,6 +660,7 @@ impl ServerConfigFile {
             max_per_address: f.max_per_address,
             key_api,
             static_keys,
+            metrics,
         })
     }
 }

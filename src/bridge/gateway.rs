@@ -91,6 +91,7 @@ impl Route {
 pub struct Gateway {
     routes: Vec<Route>,
     stop: Arc<AtomicBool>,
+    board: Arc<crate::status::gateway::GatewayBoard>,
 }
 
 impl Gateway {
@@ -101,6 +102,7 @@ impl Gateway {
         keys: Option<Sender<(KeyRequest, ReplyTo)>>,
     ) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
+        let board = crate::status::gateway::GatewayBoard::new();
         let mut routes = Vec::new();
         for spec in specs {
             if matches!(spec.keys, KeySource::Gba { .. }) && keys.is_none() {
@@ -119,6 +121,7 @@ impl Gateway {
             poll.registry()
                 .register(&mut local, LOCAL, Interest::READABLE)?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+            board.register(waker.clone());
             let local_addr = local.local_addr()?;
             let metrics = Arc::new(Mutex::new(SessionMetrics::default()));
             let established = Arc::new(AtomicBool::new(false));
@@ -139,6 +142,7 @@ impl Gateway {
                 metrics: metrics.clone(),
                 established: established.clone(),
                 stop: stop.clone(),
+                board: board.clone(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("route {}", spec.name))
@@ -157,7 +161,16 @@ impl Gateway {
                 thread: Some(thread),
             });
         }
-        Ok(Self { routes, stop })
+        Ok(Self {
+            routes,
+            stop,
+            board,
+        })
+    }
+
+    /// The status board (sessions, bootstraps) the status socket and metrics read.
+    pub fn status(&self) -> Arc<crate::status::gateway::GatewayBoard> {
+        self.board.clone()
     }
 
     /// The routes.
@@ -221,6 +234,7 @@ struct RouteLoop {
     metrics: Arc<Mutex<SessionMetrics>>,
     established: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    board: Arc<crate::status::gateway::GatewayBoard>,
 }
 
 impl RouteLoop {
@@ -281,7 +295,7 @@ impl RouteLoop {
                 }
             }
             self.session.handle_timeout(now);
-            if last_publish.elapsed() >= TICK {
+            if last_publish.elapsed() >= TICK || self.board.wants(&self.name) {
                 self.publish();
                 last_publish = Instant::now();
             }
@@ -301,6 +315,7 @@ impl RouteLoop {
         }
         self.established
             .store(self.session.is_established(), Ordering::Relaxed);
+        self.board.publish(&self.name, self.upstream, &self.session);
     }
 
     fn read_local(&mut self, buf: &mut [u8]) {

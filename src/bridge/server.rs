@@ -79,6 +79,7 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     waker: Arc<Waker>,
     counters: Arc<ServerCounters>,
+    status: Arc<crate::status::server::ServerStatusHandle>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -122,6 +123,7 @@ impl Server {
                 let _ = wake.wake();
             }),
         )?;
+        let (board, status) = crate::status::server::ServerBoard::new(waker.clone());
         let lp = ServerLoop {
             poll,
             sock,
@@ -143,6 +145,7 @@ impl Server {
             last_sweep: Instant::now(),
             stop: stop.clone(),
             counters: counters.clone(),
+            status: board,
         };
         let thread = std::thread::Builder::new()
             .name("simbridge-server".into())
@@ -153,6 +156,7 @@ impl Server {
             stop,
             waker,
             counters,
+            status,
             thread: Some(thread),
         })
     }
@@ -165,6 +169,11 @@ impl Server {
     /// Live counters.
     pub fn counters(&self) -> &ServerCounters {
         &self.counters
+    }
+
+    /// Sessions and counters on request, for the status socket and metrics.
+    pub fn status(&self) -> Arc<crate::status::server::ServerStatusHandle> {
+        self.status.clone()
     }
 
     /// Stops the server.
@@ -217,6 +226,7 @@ struct ServerLoop {
     last_sweep: Instant,
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
+    status: crate::status::server::ServerBoard,
 }
 
 impl ServerLoop {
@@ -255,6 +265,8 @@ impl ServerLoop {
                 }
             }
             self.endpoint.handle_timeout(now);
+            self.status
+                .answer(&self.endpoint, &self.keys, &self.counters);
         }
     }
 
@@ -375,6 +387,7 @@ impl ServerLoop {
                 self.key_expiry.insert(new, exp);
                 self.expiry_heap.push(Reverse((exp, new)));
             }
+            self.status.moved(old, new);
             info!("{old}: moved to {new} (Connection ID)");
         }
         while let Some((peer, ev)) = self.endpoint.poll_event() {
@@ -400,6 +413,7 @@ impl ServerLoop {
                     }
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
                     self.session_up(peer);
+                    self.status.connected(peer);
                     info!(
                         "{peer}: session up, {} identity \"{}\"{}",
                         suite.name(),
@@ -438,6 +452,7 @@ impl ServerLoop {
                         self.log_close(peer, &reason);
                     }
                     self.drop_backend(&peer);
+                    self.status.closed(&peer);
                 }
             }
         }

@@ -90,6 +90,11 @@ pub fn run(args: BridgeArgs) -> CliResult {
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let hangup =
         hangup_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let claim = simbridge::status::ops::Operations::claim(
+        simbridge::status::Role::Gateway,
+        Some(&cfg.state_dir),
+    )
+    .map_err(CliError::new)?;
     let needs_gba = cfg.routes.iter().any(|r| r.gba_naf.is_some());
     let key_service = if needs_gba {
         let card = CardSourceArgs {
@@ -168,11 +173,15 @@ pub fn run(args: BridgeArgs) -> CliResult {
         .collect();
     let gateway = Gateway::start(specs, key_service.as_ref().and_then(|k| k.sender()))
         .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
+    let mut ops = claim
+        .start(cfg.metrics, gateway.status())
+        .map_err(CliError::new)?;
     for r in gateway.routes() {
         println!("route {} listening on {}", r.name(), r.local_addr());
     }
     let _ = std::io::stdout().flush();
     let mut reloader = super::bridge_reload::Reloader::new(&args.config, cfg.clone());
+    ops.ready(&format!("{} routes listening", gateway.routes().len()));
     let mut pin_problem = None;
     while !stop.load(Ordering::SeqCst) {
         pin_problem = key_service.as_ref().and_then(|k| k.stopped_by());
@@ -180,10 +189,14 @@ pub fn run(args: BridgeArgs) -> CliResult {
             break;
         }
         if hangup.swap(false, Ordering::SeqCst) {
+            ops.reloading();
             reloader.reload(&gateway);
+            ops.ready("configuration reloaded");
         }
+        ops.tick();
         std::thread::sleep(Duration::from_millis(100));
     }
+    drop(ops);
     if pin_problem.is_none() {
         log::info!("signal received: closing sessions");
     }

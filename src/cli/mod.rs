@@ -9,6 +9,7 @@ mod card_source;
 mod demo;
 mod dtls;
 mod energy;
+mod generate;
 mod hexarg;
 mod logging;
 mod psk;
@@ -18,8 +19,9 @@ mod sim;
 mod sim_pin;
 mod softsim;
 mod softsim_modem;
+mod status;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Exit code of a usage error (EX_USAGE, sysexits.h): a bad option or argument.
@@ -111,6 +113,12 @@ enum Command {
     Energy(energy::EnergyArgs),
     /// DTLS 1.2 PSK diagnostic client and server.
     Dtls(dtls::DtlsArgs),
+    /// Sessions, bootstraps and counters of a running gateway or server (its status socket)
+    Status(status::StatusArgs),
+    /// Shell completion script (bash, zsh, fish) on stdout
+    Completions(generate::CompletionsArgs),
+    /// The man page (roff) on stdout, or every page into --dir
+    Man(generate::ManArgs),
 }
 
 /// Entry point used by `main`.
@@ -152,6 +160,9 @@ pub fn main() -> ExitCode {
                 _ => e,
             })
         }
+        Command::Status(a) => status::run(a),
+        Command::Completions(a) => generate::completions(a, Cli::command()),
+        Command::Man(a) => generate::man(a, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -53,6 +53,11 @@ pub fn run(args: ServerArgs) -> CliResult {
         }
         None => None,
     };
+    let claim = simbridge::status::ops::Operations::claim(
+        simbridge::status::Role::Server,
+        cfg.state_dir.as_deref(),
+    )
+    .map_err(CliError::new)?;
     let source = NafKeySource {
         statics: cfg.static_keys.iter().cloned().collect(),
         key_api,
@@ -95,11 +100,17 @@ pub fn run(args: ServerArgs) -> CliResult {
         lifecycle,
     )
     .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
+    let mut ops = claim
+        .start(cfg.metrics, server.status())
+        .map_err(CliError::new)?;
     println!("server listening on {}", server.local_addr());
     let _ = std::io::stdout().flush();
+    ops.ready(&format!("DTLS on {}", server.local_addr()));
     while !stop.load(Ordering::SeqCst) {
+        ops.tick();
         std::thread::sleep(Duration::from_millis(100));
     }
+    drop(ops);
     log::info!("signal received: stopping");
     server
         .shutdown()

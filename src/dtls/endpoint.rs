@@ -686,6 +686,11 @@ impl Endpoint {
         self.conns.len()
     }
 
+    /// Every connection held, with its peer's address (for status views).
+    pub fn connections(&self) -> impl Iterator<Item = (SocketAddr, &Connection)> + '_ {
+        self.conns.values().map(|e| (e.addr, &*e.conn))
+    }
+
     /// Graceful restart, part 1: exports every established connection with its peer address
     /// in one blob encrypted under `key` (see [`crate::dtls::export`]). Each live connection
     /// keeps `reserve` write sequence numbers for itself; the importer continues after them.

@@ -51,7 +51,7 @@ impl Default for Scenario {
             ),
             payload_bytes: Sourced::cite(
                 50.0,
-                "3GPP TR 45.820 evaluation grid: 50 B or 200 B UL (energy.md sec. 4)",
+                "3GPP TR 45.820 sec. 5.4 evaluation grid: 50 B or 200 B UL",
             ),
             coap_request_bytes: Sourced::cite(
                 11.0,
@@ -64,7 +64,7 @@ impl Default for Scenario {
             app_round_trips: Sourced::cite(1.0, "confirmable CoAP request and its response (RFC 7252)"),
             ip_udp_bytes: Sourced::cite(
                 28.0,
-                "IPv4 20 + UDP 8 per datagram, no header compression (peers.md: IP bytes = DTLS bytes + 28 per datagram)",
+                "IPv4 20 + UDP 8 per datagram, no header compression (RFC 791, RFC 768)",
             ),
             nat_rebind_min: Sourced::cite(
                 5.0,

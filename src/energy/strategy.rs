@@ -1,5 +1,5 @@
 //! DTLS strategies and their byte / datagram / round-trip figures: per (re)connection and per
-//! message. Defaults are published measurements (peers.md, peers-cid-dtls13.md) until measured
+//! message. Defaults are published measurements (measured, docs/sources.md sec. 1 and 2) until measured
 //! figures are supplied (`--from RESULTS.json`, see docs/energy.md for the format).
 
 use serde::Serialize;
@@ -165,10 +165,10 @@ const RECORD_CCM8: Figures = Figures::new(29.0, 29.0, 0.0, 0.0, 0.0);
 /// the client asks for a zero-length CID, so downlink records stay plain (29).
 const RECORD_CCM8_CID: Figures = Figures::new(34.0, 29.0, 0.0, 0.0, 0.0);
 
-const SRC_OPENSSL_FULL: &str = "published: OpenSSL 3.0 full PSK CCM_8 with cookie, -no_ticket, 625 B / 6 datagrams / 3 RTT; record 29 B (peers.md sec. 1)";
-const SRC_OPENSSL_RESUME: &str = "published: OpenSSL 3.0 session-ID resumption with cookie, 630 B / 5 datagrams / 2 RTT; full 625 B per key; record 29 B (peers.md sec. 1)";
-const SRC_LONG_LIVED: &str = "published: OpenSSL 3.0 resumption (630 B, 2 RTT) after each NAT rebinding (RFC 7925 sec. 10); full 625 B per key; record 29 B (peers.md sec. 1)";
-const SRC_CID: &str = "published: Mbed TLS 3.6 full PSK CCM_8 + CID with cookie, 646 B / 6 datagrams / 3 RTT, once per key (peers-cid-dtls13.md sec. 6); record 29 + 1 + 4-byte CID up, 29 down (dtls.md sec. 2a)";
+const SRC_OPENSSL_FULL: &str = "published: OpenSSL 3.0 full PSK CCM_8 with cookie, -no_ticket, 625 B / 6 datagrams / 3 RTT; record 29 B (measured, docs/sources.md sec. 1)";
+const SRC_OPENSSL_RESUME: &str = "published: OpenSSL 3.0 session-ID resumption with cookie, 630 B / 5 datagrams / 2 RTT; full 625 B per key; record 29 B (measured, docs/sources.md sec. 1)";
+const SRC_LONG_LIVED: &str = "published: OpenSSL 3.0 resumption (630 B, 2 RTT) after each NAT rebinding (RFC 7925 sec. 10); full 625 B per key; record 29 B (measured, docs/sources.md sec. 1)";
+const SRC_CID: &str = "published: Mbed TLS 3.6 full PSK CCM_8 + CID with cookie, 646 B / 6 datagrams / 3 RTT, once per key (measured, docs/sources.md sec. 2); record 29 + 1 + 4-byte CID up, 29 down (RFC 9146 sec. 4; docs/sources.md sec. 3)";
 
 impl Default for StrategySet {
     /// The published figures for the DTLS 1.2 strategies; DTLS 1.3 rows are absent until given.

@@ -1,4 +1,4 @@
-//! The long-lived session policy (design.md, "The session policy"): one DTLS session per upstream
+//! The long-lived session policy (README, "How a session lives long"): one DTLS session per upstream
 //! server, kept open while its key is valid; bootstrap once per Ks lifetime; reconnect when the
 //! session is lost; re-bootstrap only when the server rejects the identity or Ks expires;
 //! make-before-break before expiry; a bounded queue while a handshake runs; metrics.
@@ -14,9 +14,11 @@ mod failure;
 pub mod keys;
 pub mod metrics;
 mod restore;
+mod status;
 
 pub use keys::KeySource;
 pub use metrics::SessionMetrics;
+pub use status::LiveConnection;
 
 use crate::dtls::config::ClientPsk;
 use crate::dtls::event::CloseReason;

@@ -67,7 +67,7 @@ fn kdf(key: &[u8; 32], params: &[&[u8]]) -> Option<Secret<32>> {
 mod tests {
     use super::*;
 
-    /// 3gpp.md §10.3 (self-computed regression values, not published): Milenage set 1 CK/IK,
+    /// docs/sources.md sec. 8 (self-computed regression values, not published): Milenage set 1 CK/IK,
     /// RAND of set 1, IMPI 001010123456789@ims.mnc001.mcc001.3gppnetwork.org, NAF naf.example.com.
     #[test]
     fn ks_ext_and_int_naf_regression() {

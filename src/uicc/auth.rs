@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn decodes_success_with_and_without_kc() {
         let enc = encode_3g_success(&[1; 8], &[2; 16], &[3; 16], Some(&[4; 8]));
-        assert_eq!(enc.len(), 53, "3gpp.md §2.2: 53 bytes with Kc");
+        assert_eq!(enc.len(), 53, "TS 31.102 sec. 7.1.2: 53 bytes with Kc");
         match decode_3g(&enc) {
             Ok(AuthResult::Success { res, ck, ik, kc }) => {
                 assert_eq!(res.expose(), &[1; 8]);

@@ -292,8 +292,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn imsi_example_from_3gpp_md() {
-        // 3gpp.md §2.3: IMSI 001010123456789 -> 08 09 10 10 10 32 54 76 98
+    fn imsi_example_from_ts_31_102() {
+        // TS 31.102 sec. 4.2.2 (docs/sources.md sec. 7): IMSI 001010123456789 -> 08 09 10 10 10 32 54 76 98
         let enc = encode_imsi("001010123456789").expect("valid");
         assert_eq!(enc, [0x08, 0x09, 0x10, 0x10, 0x10, 0x32, 0x54, 0x76, 0x98]);
         assert_eq!(decode_imsi(&enc).as_deref(), Ok("001010123456789"));
@@ -333,8 +333,14 @@ mod tests {
     #[test]
     fn services_and_ad() {
         let t = build_service_table(&[UST_GSM_ACCESS, UST_GBA], 10);
-        assert_eq!(t[3], 0x04, "service 27 is byte 4 mask 04 (3gpp.md §2.6)");
-        assert_eq!(t[8], 0x08, "service 68 is byte 9 mask 08 (3gpp.md §2.6)");
+        assert_eq!(
+            t[3], 0x04,
+            "service 27 is byte 4 mask 04 (TS 31.102 sec. 4.2.8)"
+        );
+        assert_eq!(
+            t[8], 0x08,
+            "service 68 is byte 9 mask 08 (TS 31.102 sec. 4.2.8)"
+        );
         assert!(
             service_available(&t, UST_GBA)
                 && !service_available(&t, 69)

@@ -24,7 +24,7 @@ const INS_READ_RECORD: u8 = 0xB2;
 const INS_GET_RESPONSE: u8 = 0xC0;
 const INS_VERIFY: u8 = 0x20;
 const INS_AUTHENTICATE: u8 = 0x88;
-/// Bound on chained GET RESPONSE rounds: some modems loop on 6100 forever (3gpp.md §8.5).
+/// Bound on chained GET RESPONSE rounds: some modems loop on 6100 forever (docs/sources.md sec. 7).
 const MAX_GET_RESPONSE: usize = 8;
 /// EF_DIR records read at most (cards have a handful).
 const MAX_DIR_RECORDS: u8 = 16;

@@ -322,13 +322,21 @@ pub fn udp_echo() -> std::net::SocketAddr {
 /// `simbridge bsf` on 127.0.0.1:0 with the demo subscriber and a key-API token file (mode
 /// 0600), all under `dir`; returns the process (its first line is the address) and the token file.
 pub fn start_bsf(dir: &Path) -> (Running, PathBuf) {
+    let token = write_file(dir, "token", "test-token\n");
+    let (bsf, _) = start_demo_bsf(dir, &token);
+    (bsf, token)
+}
+
+/// `simbridge bsf` on a free loopback port with the demo profile in `dir/profiles`, its state in
+/// `dir/bsf` and the key API's bearer token in `token` (made 0600, as the BSF requires), the
+/// token allowed keys for the NAF `localhost`; returns the process and its base URL.
+pub fn start_demo_bsf(dir: &Path, token: &Path) -> (Running, String) {
     std::fs::create_dir_all(dir.join("profiles")).expect("dir");
     profile_copy(&dir.join("profiles"), "demo.toml");
-    let token = write_file(dir, "token", "test-token\n");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        std::fs::set_permissions(token, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     }
     let bsf = spawn_ready(
         Command::new(bin())
@@ -337,8 +345,10 @@ pub fn start_bsf(dir: &Path) -> (Running, PathBuf) {
             .arg("--state")
             .arg(dir.join("bsf"))
             .arg("--token-file")
-            .arg(&token),
+            .arg(token)
+            .args(["--naf", "localhost"]),
         "simbridge bsf",
     );
-    (bsf, token)
+    let url = format!("http://{}", addr_in(&bsf.first_line));
+    (bsf, url)
 }

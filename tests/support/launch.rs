@@ -1,4 +1,4 @@
-//! Command lines for every peer and for our CLI, as in reference/peers.md §1. Each launcher
+//! Command lines for every peer and for our CLI, as in docs/sources.md sec. 1. Each launcher
 //! returns once the process is ready to accept (servers) or has been started (clients).
 
 use std::net::SocketAddr;

@@ -20,7 +20,7 @@ pub use process::{Proc, Stream};
 pub use relay::{Relay, RelayConfig, RelayStats};
 pub use suites::{SuiteNames, SUITES};
 
-/// The PSK every interop test uses (hex), as in reference/peers.md.
+/// The PSK every interop test uses (hex), as in docs/sources.md sec. 1.
 pub const PSK_HEX: &str = "000102030405060708090a0b0c0d0e0f";
 /// A PSK that does not match [`PSK_HEX`].
 pub const WRONG_PSK_HEX: &str = "0f0e0d0c0b0a09080706050403020100";
