@@ -157,7 +157,7 @@ fn bsf_refuses_shared_or_unrestricted_tokens() {
 
     // The shorthand needs the FQDNs it covers; no credential at all is refused too.
     let (code, _, err) = run(&[&base[..], &["--token-file", tok]].concat());
-    assert_eq!(code, 2, "{err}");
+    assert_eq!(code, 64, "{err}");
     assert!(err.contains("--naf"), "{err}");
     let (code, _, err) = run(&base);
     assert_eq!(code, 1, "{err}");

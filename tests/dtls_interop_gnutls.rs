@@ -378,7 +378,7 @@ fn ours_client_against_gnutls_server_without_ems() {
     let mut cli = ours_client(addr, PSK_HEX, &["--timeout-ms", "5000"]);
     let st = cli.wait_exit(T).expect("our client gives up");
     let out = cli.transcript();
-    assert_eq!(st.code(), Some(2), "{out}");
+    assert_eq!(st.code(), Some(69), "{out}");
     assert!(
         out.contains("extended master secret") && out.contains("--ems preferred"),
         "{out}"

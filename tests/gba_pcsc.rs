@@ -150,7 +150,8 @@ fn bootstrap_and_psk_through_pcscd_match_the_key_api() {
         let (status, api) = key_api(
             bsf.addr(),
             Some(TOKEN),
-            &key_request(&btid, "naf.example.com", "010001c0a8"),
+            // `psk` answers for the bridge's first suite, ECDHE_PSK AES-128-CCM-8 (Ua id ..d003).
+            &key_request(&btid, "naf.example.com", "010001d003"),
         );
         assert_eq!(status, 200, "{api}");
         assert_eq!(api["meKeyMaterial"], p["psk"], "{mode}");

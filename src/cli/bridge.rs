@@ -90,6 +90,22 @@ pub fn run(args: BridgeArgs) -> CliResult {
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let hangup =
         hangup_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let state_dir_of = || {
+        format!(
+            "state_dir {} (from {} or SIMBRIDGE_STATE_DIR)",
+            cfg.state_dir.display(),
+            args.config.display()
+        )
+    };
+    if cfg.state_dir.exists() && !cfg.state_dir.is_dir() {
+        return Err(CliError::new(format!(
+            "{}: exists and is not a directory",
+            state_dir_of()
+        )));
+    }
+    // Contexts and session exports live here: only our user may look (files are 0600 too).
+    simbridge::fsutil::create_private_dir(&cfg.state_dir)
+        .map_err(|e| CliError::new(format!("{}: cannot create it: {e}", state_dir_of())))?;
     let claim = simbridge::status::ops::Operations::claim(
         simbridge::status::Role::Gateway,
         Some(&cfg.state_dir),
@@ -127,26 +143,6 @@ pub fn run(args: BridgeArgs) -> CliResult {
     } else {
         None
     };
-    let state_dir_of = || {
-        format!(
-            "state_dir {} (from {} or SIMBRIDGE_STATE_DIR)",
-            cfg.state_dir.display(),
-            args.config.display()
-        )
-    };
-    if cfg.state_dir.exists() && !cfg.state_dir.is_dir() {
-        return Err(CliError::new(format!(
-            "{}: exists and is not a directory",
-            state_dir_of()
-        )));
-    }
-    // Contexts and session exports live here: only our user may look (files are 0600 too).
-    let mut dir = std::fs::DirBuilder::new();
-    dir.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
-    dir.create(&cfg.state_dir)
-        .map_err(|e| CliError::new(format!("{}: cannot create it: {e}", state_dir_of())))?;
     let key_file = cfg.state_dir.join("export.key");
     let key = simbridge::bridge::state::load_or_create_key(&key_file).map_err(|e| {
         CliError::new(format!(

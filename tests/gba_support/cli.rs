@@ -132,6 +132,14 @@ pub fn device_psk(
 pub fn device_psk_at(dir: &Path, url: &str, naf: &str, extra: &[&str]) -> (String, String) {
     let mut args = vec!["psk", "--naf", naf, "--reveal"];
     args.extend_from_slice(extra);
+    // `psk` defaults to the bridge's first suite (ECDHE_PSK); the tests' `dtls client` offers
+    // TLS_PSK_WITH_AES_128_CCM_8 unless told otherwise, whose NAF_Id (Ua id) gives another key.
+    if !extra
+        .iter()
+        .any(|a| matches!(*a, "--suite" | "--tls13" | "--ua-id"))
+    {
+        args.extend_from_slice(&["--suite", "TLS_PSK_WITH_AES_128_CCM_8"]);
+    }
     let v = device_run(dir, url, &args);
     (
         v["identity"].as_str().expect("identity").to_string(),
