@@ -26,15 +26,17 @@ pub struct Proc {
     err_rx: Receiver<String>,
     /// Every line seen so far on both streams, for failure messages.
     transcript: Arc<Mutex<Vec<String>>>,
+    /// The two reader threads: finished once the child's ends of the pipes are closed.
+    pumps: Vec<std::thread::JoinHandle<()>>,
 }
 
 fn pump<R: Read + Send + 'static>(
     r: R,
     tag: &'static str,
     log: Arc<Mutex<Vec<String>>>,
-) -> Receiver<String> {
+) -> (Receiver<String>, std::thread::JoinHandle<()>) {
     let (tx, rx) = channel();
-    std::thread::spawn(move || {
+    let pump = std::thread::spawn(move || {
         let mut reader = BufReader::new(r);
         let mut buf = Vec::new();
         loop {
@@ -56,7 +58,7 @@ fn pump<R: Read + Send + 'static>(
             }
         }
     });
-    rx
+    (rx, pump)
 }
 
 impl Proc {
@@ -71,13 +73,16 @@ impl Proc {
         let transcript = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().expect("piped stdout");
         let err = child.stderr.take().expect("piped stderr");
+        let (out_rx, out_pump) = pump(out, "out", transcript.clone());
+        let (err_rx, err_pump) = pump(err, "err", transcript.clone());
         Proc {
             name: name.to_string(),
             stdin: child.stdin.take(),
-            out_rx: pump(out, "out", transcript.clone()),
-            err_rx: pump(err, "err", transcript.clone()),
+            out_rx,
+            err_rx,
             child,
             transcript,
+            pumps: vec![out_pump, err_pump],
         }
     }
 
@@ -212,7 +217,15 @@ impl Proc {
         let deadline = Instant::now() + timeout;
         loop {
             match self.child.try_wait() {
-                Ok(Some(s)) => return Some(s),
+                Ok(Some(s)) => {
+                    // The exit can be seen before the reader threads took the last lines: let
+                    // them reach the end of both pipes (bounded: a grandchild may hold them).
+                    let drained = Instant::now() + Duration::from_secs(2);
+                    while self.pumps.iter().any(|p| !p.is_finished()) && Instant::now() < drained {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    return Some(s);
+                }
                 Ok(None) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(10))
                 }
