@@ -281,7 +281,7 @@ fn the_gateway_rekeys_before_ks_expires_and_loses_nothing() {
          (resumption handshake {}); run time {:.1} s",
         first_expiry
             .saturating_duration_since(rekey_started)
-            .as_secs(),
+            .as_secs_f64(),
         ahead.as_secs_f64(),
         got.len(),
         closed_after.as_secs_f64(),
