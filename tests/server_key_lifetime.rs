@@ -15,6 +15,8 @@ use support::launch::{ours_bridge_server, ours_client_as};
 use support::{free_udp_port, Stream};
 
 const LIFETIME: u64 = 6;
+/// The one suite the server offers (`simbridge psk` derives for the bridge's first choice otherwise).
+const SUITE: &str = "TLS_PSK_WITH_AES_128_CCM_8";
 
 #[test]
 fn sessions_end_with_their_key_and_do_not_resume_after_it() {
@@ -52,7 +54,12 @@ fn sessions_end_with_their_key_and_do_not_resume_after_it() {
     .expect("config");
     let (server, addr) = ours_bridge_server(&cfg);
     let bootstrapped = Instant::now();
-    let (identity, key) = device_psk(dir.path(), bsf, "naf.example.com", &["--margin", "0"]);
+    let (identity, key) = device_psk(
+        dir.path(),
+        bsf,
+        "naf.example.com",
+        &["--margin", "0", "--suite", SUITE],
+    );
     let session = dir.path().join("session.bin");
     let session_arg = session.to_str().expect("utf8");
 
@@ -151,7 +158,12 @@ fn continued_over_a_restart(supersede: bool) {
     )
     .expect("config");
     let (server, addr) = ours_bridge_server(&cfg);
-    let (identity, key) = device_psk(dir.path(), bsf, "naf.example.com", &["--margin", "0"]);
+    let (identity, key) = device_psk(
+        dir.path(),
+        bsf,
+        "naf.example.com",
+        &["--margin", "0", "--suite", SUITE],
+    );
     let mut c = ours_client_as(addr, &identity, &key, &[]);
     c.expect_line(Stream::Stderr, Duration::from_secs(5), "connected", |l| {
         l.contains("\"connected\"")
@@ -178,7 +190,7 @@ fn continued_over_a_restart(supersede: bool) {
             dir.path(),
             bsf,
             "naf.example.com",
-            &["--margin", "0", "--force"],
+            &["--margin", "0", "--force", "--suite", SUITE],
         );
         assert_ne!(identity2, identity, "a new bootstrap");
     }

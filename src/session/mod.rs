@@ -12,6 +12,7 @@
 
 mod failure;
 pub mod keys;
+mod lifetime;
 pub mod metrics;
 mod restore;
 mod status;
@@ -28,6 +29,7 @@ use crate::gba::context::BootstrapContext;
 use crate::gba::naf::NafId;
 use crate::secret::{Secret, SecretVec};
 use keys::SessionPsk;
+use lifetime::Margins;
 use log::{info, warn};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -344,6 +346,26 @@ impl UpstreamSession {
                     ctx.btid,
                     ctx.remaining(now.wall).as_secs()
                 );
+                let m = self.margins(&ctx);
+                if fresh && m.rekey_before < self.cfg.rekey_before {
+                    info!(
+                        "the BSF's key lifetime is short for rekey_before_secs = {}: rekeying {} s before expiry",
+                        self.cfg.rekey_before.as_secs(),
+                        m.rekey_before.as_secs()
+                    );
+                }
+                if fresh && !ctx.usable_at(now.wall, m.min_key_life) {
+                    // Already (nearly) expired as issued (a clock off at either end): bootstrapping
+                    // again at once would repeat it; the retry delay paces the attempts.
+                    self.metrics.bootstrap_failures += 1;
+                    let delay = self.schedule_retry(now);
+                    warn!(
+                        "bootstrapping context {} expires too soon to be used; bootstrapping again in {} s",
+                        ctx.btid,
+                        delay.as_secs()
+                    );
+                    return;
+                }
                 self.force_bootstrap = false;
                 self.ctx = Some(Arc::new(ctx));
                 self.retry_at = None;
@@ -417,7 +439,7 @@ impl UpstreamSession {
         if let (Some(ctx), Some(last)) = (&self.ctx, self.last) {
             let rekey_at = ctx
                 .expires
-                .checked_sub(self.cfg.rekey_before)
+                .checked_sub(self.margins(ctx).rekey_before)
                 .unwrap_or(ctx.expires);
             let delta = rekey_at.duration_since(last.wall).unwrap_or_default();
             // After a failed rekey bootstrap the retry timer (backoff) decides when to try again;
@@ -492,7 +514,7 @@ impl UpstreamSession {
         } else if !self.bootstrap_in_flight
             && self.pending.is_none()
             && self.retry_at.is_none_or(|t| now.mono >= t)
-            && ctx.remaining(now.wall) <= self.cfg.rekey_before
+            && ctx.remaining(now.wall) <= self.margins(&ctx).rekey_before
             && self
                 .active
                 .as_ref()
@@ -560,6 +582,11 @@ impl UpstreamSession {
         self.resume = Some((session, btid));
     }
 
+    /// The rekey and handshake margins for `ctx` (capped by the lifetime the BSF issued).
+    fn margins(&self, ctx: &BootstrapContext) -> Margins {
+        Margins::for_context(self.cfg.rekey_before, self.cfg.min_key_life, ctx)
+    }
+
     fn request_bootstrap(&mut self, force: bool) {
         if !self.bootstrap_in_flight {
             self.bootstrap_in_flight = true;
@@ -593,7 +620,7 @@ impl UpstreamSession {
                 let usable = self
                     .ctx
                     .as_ref()
-                    .is_some_and(|c| c.usable_at(now.wall, self.cfg.min_key_life));
+                    .is_some_and(|c| c.usable_at(now.wall, self.margins(c).min_key_life));
                 if usable && !self.force_bootstrap {
                     self.start_handshake(now);
                 } else {

@@ -281,6 +281,59 @@ fn a_failed_rekey_bootstrap_backs_off_instead_of_retrying_at_once() {
 }
 
 #[test]
+fn a_key_lifetime_shorter_than_the_margins_bootstraps_once_and_rekeys_half_way() {
+    // A BSF issuing 60 s keys (below min_key_life 60 s and rekey_before 600 s): one bootstrap,
+    // a session, the rekey half-way through the key's life, not a bootstrap after bootstrap.
+    let life = Duration::from_secs(60);
+    let (mut lab, store) = gba_lab();
+    assert!(answer_bootstrap(&mut lab, &store, 1, life));
+    assert!(
+        lab.session.poll_action().is_none(),
+        "bootstrapped again at once"
+    );
+    assert!(lab.session.is_established());
+    let mut second = 0;
+    for s in 1..=40 {
+        lab.advance(Duration::from_secs(1));
+        if let Some(Action::Bootstrap { force }) = lab.session.poll_action() {
+            assert!(force);
+            second = s;
+            break;
+        }
+    }
+    assert_eq!(
+        second, 30,
+        "the rekey starts with half of the key life left"
+    );
+    let ctx = context(2, lab.now.wall, life);
+    store.contexts.lock().expect("lock").push(ctx.clone());
+    lab.session.bootstrap_done(lab.now, Ok((ctx, true)));
+    lab.pump();
+    assert_eq!(lab.session.metrics().rekeys, 1);
+    assert!(lab.session.poll_action().is_none());
+}
+
+#[test]
+fn a_context_issued_already_expired_is_retried_after_a_delay() {
+    let (mut lab, _store) = gba_lab();
+    assert!(matches!(
+        lab.session.poll_action(),
+        Some(Action::Bootstrap { .. })
+    ));
+    let ctx = context(1, lab.now.wall, Duration::ZERO);
+    lab.session.bootstrap_done(lab.now, Ok((ctx, true)));
+    assert!(
+        lab.session.poll_action().is_none(),
+        "bootstrapped again at once"
+    );
+    lab.advance(Duration::from_millis(1100));
+    assert!(matches!(
+        lab.session.poll_action(),
+        Some(Action::Bootstrap { .. })
+    ));
+}
+
+#[test]
 fn make_before_break_before_expiry_loses_nothing() {
     let life = Duration::from_secs(3600);
     let (mut lab, store) = gba_lab();
