@@ -1,6 +1,7 @@
 //! TLS for Ub and the key API, with real processes and certificates made by the openssl CLI: a
 //! BSF serving HTTPS, the device bootstrapping through it with `--ca-file`, `simbridge server`
-//! fetching keys through it with `[keys] ca_file`; a wrong CA fails with an error that says the
+//! fetching keys through it with `[keys] ca_file`, a gateway (`simbridge bridge`) bootstrapping
+//! through it with `[gba] ca_file`; a wrong CA fails with an error that says the
 //! certificate was not trusted; `http://` to a key API that is not loopback is refused at start.
 
 mod gba_support;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 use support::launch::{client_handshake, gba_server_config, ours_bridge_server, ours_client_as};
-use support::{ours, Stream};
+use support::{ours, Proc, Stream};
 
 const TOKEN: &str = "https-token-0123456789";
 
@@ -174,6 +175,26 @@ fn ub_and_the_key_api_over_https() {
     assert!(ok, "{out}\n{}", server.transcript());
     drop(server);
 
+    // A gateway bootstraps over HTTPS with [gba] ca_file and brings its session up through a
+    // server that fetched the key over HTTPS too; with the wrong CA it says the certificate was
+    // not trusted and brings nothing up.
+    let (server, srv) = ours_bridge_server(&cfg);
+    let gw = gateway(d, "gw-good", &card, &url, &ca, srv);
+    gw.expect_line(Stream::Stderr, Duration::from_secs(20), "session up", |l| {
+        l.contains("upstream session up")
+    });
+    drop(gw);
+    let gw = gateway(d, "gw-wrong", &card, &url, &wrong_ca, srv);
+    gw.expect_line(
+        Stream::Stderr,
+        Duration::from_secs(20),
+        "not trusted",
+        |l| l.contains("certificate was not trusted"),
+    );
+    assert!(!gw.transcript().contains("upstream session up"));
+    drop(gw);
+    drop(server);
+
     // With the wrong CA the key source is unavailable: internal_error, and the server says why.
     let cfg = server_config(
         d,
@@ -187,6 +208,43 @@ fn ub_and_the_key_api_over_https() {
     server.expect_line(Stream::Stderr, Duration::from_secs(5), "not trusted", |l| {
         l.contains("WARN") && l.contains("certificate was not trusted")
     });
+}
+
+/// `simbridge bridge` on the software USIM `card` with one GBA route to `server`, its BSF at
+/// `bsf_url` trusted through `ca`; one datagram is sent to the route so that it comes up.
+fn gateway(
+    d: &Path,
+    name: &str,
+    card: &Path,
+    bsf_url: &str,
+    ca: &Path,
+    server: std::net::SocketAddr,
+) -> Proc {
+    let cfg = d.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "state_dir = \"{}\"\n[card]\nsoftsim = \"{}\"\n[gba]\nbsf = \"{bsf_url}\"\nca_file = \"{}\"\n\
+             [[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"{server}\"\nnaf = \"naf.example.com\"\npsk = \"gba\"\n\
+             suites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]\n",
+            d.join(format!("{name}-state")).display(),
+            card.display(),
+            ca.display(),
+        ),
+    )
+    .expect("gateway config");
+    let mut cmd = Command::new(ours());
+    cmd.args(["bridge", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "info");
+    let gw = Proc::spawn(name, cmd);
+    let line = gw.expect_line(Stream::Stdout, Duration::from_secs(20), "listening", |l| {
+        l.contains("listening on")
+    });
+    let local = line.rsplit(' ').next().expect("address");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.send_to(b"hello", local).expect("send");
+    gw
 }
 
 #[test]
