@@ -10,7 +10,7 @@ use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
 use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::dtls::ServerConfig;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -53,6 +53,15 @@ pub fn run(args: ServerArgs) -> CliResult {
         }
         None => None,
     };
+    if let Some(dir) = &cfg.state_dir {
+        check_state_dir(dir).map_err(|e| {
+            CliError::new(format!(
+                "{}: state_dir {}: {e}",
+                args.config.display(),
+                dir.display()
+            ))
+        })?;
+    }
     let claim = simbridge::status::ops::Operations::claim(
         simbridge::status::Role::Server,
         cfg.state_dir.as_deref(),
@@ -116,4 +125,32 @@ pub fn run(args: ServerArgs) -> CliResult {
         .shutdown()
         .map_err(|e| CliError::new(format!("server: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks that the state directory can hold the server's state before anything starts, so a
+/// bad `state_dir` is named as such (not as an error of the configuration file): its parent must
+/// exist (only the last component is created, 0700: a typo must not grow a tree; under systemd
+/// `StateDirectory=` creates it), it must be a directory and writable.
+fn check_state_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => return Err("exists and is not a directory".into()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(p) = parent.filter(|p| !p.is_dir()) {
+                return Err(format!(
+                    "its parent directory {} does not exist (only the state directory itself is created; with systemd, StateDirectory= creates it)",
+                    p.display()
+                ));
+            }
+            simbridge::fsutil::create_private_dir(dir)
+                .map_err(|e| format!("cannot create it: {e}"))?;
+        }
+        Err(e) => return Err(format!("cannot use it: {e}")),
+    }
+    let probe = dir.join(".simbridge-write-test");
+    simbridge::fsutil::write_atomic_private(&probe, b"")
+        .map_err(|e| format!("not writable: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
