@@ -1,13 +1,14 @@
 //! `simbridge server --config FILE`: the DTLS server in front of a UDP backend. Runs until
-//! SIGTERM/SIGINT. Exit 1: the configuration or the start failed.
+//! SIGTERM/SIGINT; SIGHUP reloads what can change live (server_reload.rs). Exit 1: the
+//! configuration or the start failed.
 
-use super::signals::termination_flag;
+use super::server_reload::{key_api_client, ServerReloader};
+use super::signals::{hangup_flag, termination_flag};
 use super::{CliError, CliResult};
 use simbridge::bridge::config::ServerConfigFile;
 use simbridge::bridge::lifecycle::LifecycleConfig;
 use simbridge::bridge::naf_keys::{KeyApiSource, ServePolicy};
 use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
-use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::dtls::ServerConfig;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub fn run(args: ServerArgs) -> CliResult {
     let cfg = ServerConfigFile::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
     let stop = termination_flag()
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let hangup =
+        hangup_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let key_api = match cfg.key_api.clone() {
         Some(k) => {
             if k.insecure_http {
@@ -37,16 +40,8 @@ pub fn run(args: ServerArgs) -> CliResult {
                     k.url
                 );
             }
-            let tls = simbridge::gba::transport::tls_config(k.ca_file.as_deref()).map_err(|e| {
-                CliError::new(format!("{}: keys.ca_file: {e}", args.config.display()))
-            })?;
             Some(KeyApiSource {
-                client: Arc::new(KeyApiClient::with_tls(
-                    &k.url,
-                    k.token,
-                    Duration::from_secs(10),
-                    tls,
-                )),
+                client: key_api_client(&args.config, &k).map_err(CliError::new)?,
                 naf_fqdn: k.nafs.first().cloned().unwrap_or_default(),
                 ua: k.ua,
             })
@@ -103,7 +98,7 @@ pub fn run(args: ServerArgs) -> CliResult {
             listen: cfg.listen,
             backend: cfg.backend,
             dtls,
-            keys,
+            keys: keys.clone(),
             state_dir: cfg.state_dir.clone(),
         },
         lifecycle,
@@ -115,7 +110,13 @@ pub fn run(args: ServerArgs) -> CliResult {
     println!("server listening on {}", server.local_addr());
     let _ = std::io::stdout().flush();
     ops.ready(&format!("DTLS on {}", server.local_addr()));
+    let mut reloader = ServerReloader::new(&args.config, cfg);
     while !stop.load(Ordering::SeqCst) {
+        if hangup.swap(false, Ordering::SeqCst) {
+            ops.reloading();
+            reloader.reload(&keys);
+            ops.ready("configuration reloaded");
+        }
         ops.tick();
         std::thread::sleep(Duration::from_millis(100));
     }
