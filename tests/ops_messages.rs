@@ -2,9 +2,11 @@
 //! key at fault and the path, and say who holds what (issue 15, item 8).
 
 mod common;
+mod gba_support;
 mod support;
 
 use common::{simbridge, write_file};
+use gba_support::cli::write_private;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -16,9 +18,8 @@ fn stderr(o: &Output) -> String {
 }
 
 fn private_file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = write_file(dir, name, text);
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let p = dir.join(name);
+    write_private(&p, text);
     p
 }
 
@@ -145,7 +146,7 @@ fn a_modem_locked_by_another_simbridge_names_it_not_modemmanager() {
             .arg(&link);
         c
     });
-    modem.expect_line(
+    let device = modem.expect_line(
         Stream::Stdout,
         Duration::from_secs(10),
         "device path",
@@ -161,15 +162,23 @@ fn a_modem_locked_by_another_simbridge_names_it_not_modemmanager() {
         c.args(["sim", "info", "--modem"]).arg(&link);
         c
     });
+    // Only once the holder has the port open (its fd list shows the device) is the probe run.
+    let fds = format!("/proc/{}/fd", holder.id());
     let deadline = Instant::now() + Duration::from_secs(10);
-    let e = loop {
-        let o = simbridge(&["sim", "info", "--modem", link.to_str().expect("utf8")]);
-        let e = stderr(&o);
-        if e.contains("lock") || Instant::now() > deadline {
-            break e;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    while !std::fs::read_dir(&fds).is_ok_and(|d| {
+        d.flatten()
+            .any(|f| std::fs::read_link(f.path()).is_ok_and(|l| l == Path::new(device.trim())))
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "the holder never opened {device}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The lock follows the open at once; leave it a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    let o = simbridge(&["sim", "info", "--modem", link.to_str().expect("utf8")]);
+    let e = stderr(&o);
     assert!(
         e.contains(&format!(
             "the port is held by another simbridge process (pid {}, simbridge sim)",

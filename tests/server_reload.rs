@@ -2,8 +2,10 @@
 //! from the next handshake while an established session carries on, and names what only a
 //! restart applies; a broken file changes nothing and the server runs on.
 
+mod gba_support;
 mod support;
 
+use gba_support::cli::write_private;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
@@ -16,12 +18,6 @@ use support::{Proc, Stream};
 const K1: &str = "000102030405060708090a0b0c0d0e0f";
 const K1_NEW: &str = "0f0e0d0c0b0a09080706050403020100";
 const K2: &str = "101112131415161718191a1b1c1d1e1f";
-
-fn write_private(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).expect("write");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-}
 
 fn config(dir: &Path, backend: SocketAddr, statics: &[&str], extra: &str) -> String {
     let mut s = format!(
