@@ -281,7 +281,9 @@ fn worker(
                 };
             }
         };
-        let outcome = fetch(keys, client, &plan);
+        // The client of the moment: a configuration reload may have pointed it at another BSF.
+        let current = keys.key_api();
+        let outcome = fetch(keys, current.as_deref().unwrap_or(client), &plan);
         if tx.send((plan, outcome)).is_err() {
             return;
         }

@@ -17,7 +17,7 @@ use crate::gba::ids::{escape_for_log, parse_psk_identity, IdentityError, NafKeyK
 use crate::gba::{NafId, UaId};
 use crate::secret::SecretVec;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 /// Bound on cached GBA keys.
@@ -98,6 +98,11 @@ type KeyCacheId = KeyPlan;
 /// The server's PSK store.
 pub struct NafKeys {
     source: NafKeySource,
+    /// The static keys, replaceable while running (a configuration reload); `source.statics`
+    /// stays empty.
+    statics: RwLock<HashMap<Vec<u8>, SecretVec>>,
+    /// The key-API client, replaceable while running (BSF URL, token, CA of a reload).
+    api_client: RwLock<Option<Arc<KeyApiClient>>>,
     policy: ServePolicy,
     cache: Mutex<HashMap<KeyCacheId, (SecretVec, SystemTime)>>,
     /// The identity (escaped) and NAF_Id of the last key answered `Ready`, so that the server
@@ -107,9 +112,13 @@ pub struct NafKeys {
 
 impl NafKeys {
     /// A store over a source, with the default [`ServePolicy`].
-    pub fn new(source: NafKeySource) -> Self {
+    pub fn new(mut source: NafKeySource) -> Self {
+        let statics = std::mem::take(&mut source.statics);
+        let api_client = source.key_api.as_ref().map(|a| a.client.clone());
         Self {
             source,
+            statics: RwLock::new(statics),
+            api_client: RwLock::new(api_client),
             policy: ServePolicy::default(),
             cache: Mutex::new(HashMap::new()),
             last_ready: Mutex::new(None),
@@ -181,7 +190,39 @@ impl NafKeys {
 
     /// The key-API client (GBA only).
     pub fn key_api(&self) -> Option<Arc<KeyApiClient>> {
-        self.source.key_api.as_ref().map(|a| a.client.clone())
+        self.api_client.read().ok()?.clone()
+    }
+
+    /// Replaces the static keys (a configuration reload): used from the next handshake on;
+    /// established sessions keep the keys they were made with.
+    pub fn set_statics(&self, statics: HashMap<Vec<u8>, SecretVec>) {
+        if let Ok(mut s) = self.statics.write() {
+            *s = statics;
+        }
+    }
+
+    /// Replaces the key-API client (a reload with another BSF URL, token or CA): used from the
+    /// next lookup on; keys already fetched stay cached until they expire. False (nothing
+    /// changed) for a server started without a key API.
+    pub fn set_key_api_client(&self, client: Arc<KeyApiClient>) -> bool {
+        if self.source.key_api.is_none() {
+            return false;
+        }
+        match self.api_client.write() {
+            Ok(mut c) => {
+                *c = Some(client);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn static_key(&self, identity: &[u8]) -> Option<SecretVec> {
+        self.statics.read().ok()?.get(identity).cloned()
+    }
+
+    fn has_static(&self, identity: &[u8]) -> bool {
+        self.statics.read().is_ok_and(|s| s.contains_key(identity))
     }
 
     /// Stores a fetched key until its expiry.
@@ -206,7 +247,7 @@ impl NafKeys {
         sni: Option<&str>,
         suite: CipherSuite,
     ) -> Option<SystemTime> {
-        if self.source.statics.contains_key(identity) {
+        if self.has_static(identity) {
             return None;
         }
         let plan = self.plan(identity, sni, suite).ok()?;
@@ -253,9 +294,9 @@ pub fn identity_for_log(identity: &[u8]) -> String {
 
 impl ServerPskStore for NafKeys {
     fn lookup(&self, req: &PskRequest) -> PskAnswer<SecretVec> {
-        if let Some(k) = self.source.statics.get(&req.identity) {
+        if let Some(k) = self.static_key(&req.identity) {
             self.set_last_ready(&req.identity, "static key".into());
-            return PskAnswer::Ready(k.clone());
+            return PskAnswer::Ready(k);
         }
         if self.source.key_api.is_none() {
             return PskAnswer::Unknown;
@@ -283,7 +324,7 @@ impl ServerPskStore for NafKeys {
     }
 
     fn key_lifetime(&self, req: &PskRequest) -> Option<Duration> {
-        if self.source.statics.contains_key(&req.identity) {
+        if self.has_static(&req.identity) {
             return None;
         }
         let plan = self

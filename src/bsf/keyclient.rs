@@ -49,6 +49,7 @@ pub struct KeyApiClient {
     url: String,
     token: SecretVec,
     agent: ureq::Agent,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for KeyApiClient {
@@ -98,7 +99,18 @@ impl KeyApiClient {
             url,
             token,
             agent: ureq::Agent::new_with_config(config),
+            timeout,
         }
+    }
+
+    /// The request took longer than the timeout: said with the URL and the limit (ureq's own
+    /// text, "timeout: global", names neither).
+    fn timed_out(&self) -> KeyFetchError {
+        KeyFetchError::Transport(format!(
+            "no answer from the key API at {} within {} s",
+            self.url,
+            self.timeout.as_secs_f64()
+        ))
     }
 
     /// Fetches the key for `btid` and `naf`.
@@ -128,8 +140,9 @@ impl KeyApiClient {
             .header("Authorization", auth_str)
             .header("Content-Type", "application/json")
             .send(&body[..])
-            .map_err(|e| {
-                KeyFetchError::Transport(crate::gba::transport::describe_http_error(&e))
+            .map_err(|e| match e {
+                ureq::Error::Timeout(_) => self.timed_out(),
+                e => KeyFetchError::Transport(crate::gba::transport::describe_http_error(&e)),
             })?;
         let status = resp.status().as_u16();
         let mut text = Vec::new();
@@ -137,7 +150,10 @@ impl KeyApiClient {
             .as_reader()
             .take(64 * 1024)
             .read_to_end(&mut text)
-            .map_err(|e| KeyFetchError::Transport(e.to_string()))?;
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::TimedOut => self.timed_out(),
+                _ => KeyFetchError::Transport(e.to_string()),
+            })?;
         match status {
             200 => {}
             401 => return Err(KeyFetchError::Unauthorized),

@@ -57,6 +57,13 @@ pub fn run(a: BsfArgs) -> CliResult {
     if a.lifetime == 0 || a.lifetime > 10 * 366 * 86_400 {
         return Err(CliError::new("--lifetime must be 1 second to 10 years"));
     }
+    // Named here: the library's error would read as a state problem.
+    if let Err(e) = std::fs::read_dir(&a.profiles) {
+        return Err(CliError::new(format!(
+            "--profiles {}: cannot read the profiles directory: {e}",
+            a.profiles.display()
+        )));
+    }
     let credentials = match (&a.nafs, &a.token_file) {
         (Some(file), _) => load_nafs_file(file).map_err(|e| CliError::new(e.to_string()))?,
         (None, Some(tf)) => {

@@ -14,6 +14,7 @@ mod hexarg;
 mod logging;
 mod psk;
 mod server;
+mod server_reload;
 mod signals;
 mod sim;
 mod sim_pin;

@@ -1,16 +1,17 @@
 //! `simbridge server --config FILE`: the DTLS server in front of a UDP backend. Runs until
-//! SIGTERM/SIGINT. Exit 1: the configuration or the start failed.
+//! SIGTERM/SIGINT; SIGHUP reloads what can change live (server_reload.rs). Exit 1: the
+//! configuration or the start failed.
 
-use super::signals::termination_flag;
+use super::server_reload::{key_api_client, ServerReloader};
+use super::signals::{hangup_flag, termination_flag};
 use super::{CliError, CliResult};
 use simbridge::bridge::config::ServerConfigFile;
 use simbridge::bridge::lifecycle::LifecycleConfig;
 use simbridge::bridge::naf_keys::{KeyApiSource, ServePolicy};
 use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
-use simbridge::bsf::keyclient::KeyApiClient;
 use simbridge::dtls::ServerConfig;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub fn run(args: ServerArgs) -> CliResult {
     let cfg = ServerConfigFile::load(&args.config).map_err(|e| CliError::new(e.to_string()))?;
     let stop = termination_flag()
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
+    let hangup =
+        hangup_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let key_api = match cfg.key_api.clone() {
         Some(k) => {
             if k.insecure_http {
@@ -37,22 +40,23 @@ pub fn run(args: ServerArgs) -> CliResult {
                     k.url
                 );
             }
-            let tls = simbridge::gba::transport::tls_config(k.ca_file.as_deref()).map_err(|e| {
-                CliError::new(format!("{}: keys.ca_file: {e}", args.config.display()))
-            })?;
             Some(KeyApiSource {
-                client: Arc::new(KeyApiClient::with_tls(
-                    &k.url,
-                    k.token,
-                    Duration::from_secs(10),
-                    tls,
-                )),
+                client: key_api_client(&args.config, &k).map_err(CliError::new)?,
                 naf_fqdn: k.nafs.first().cloned().unwrap_or_default(),
                 ua: k.ua,
             })
         }
         None => None,
     };
+    if let Some(dir) = &cfg.state_dir {
+        check_state_dir(dir).map_err(|e| {
+            CliError::new(format!(
+                "{}: state_dir {}: {e}",
+                args.config.display(),
+                dir.display()
+            ))
+        })?;
+    }
     let claim = simbridge::status::ops::Operations::claim(
         simbridge::status::Role::Server,
         cfg.state_dir.as_deref(),
@@ -94,7 +98,7 @@ pub fn run(args: ServerArgs) -> CliResult {
             listen: cfg.listen,
             backend: cfg.backend,
             dtls,
-            keys,
+            keys: keys.clone(),
             state_dir: cfg.state_dir.clone(),
         },
         lifecycle,
@@ -106,7 +110,13 @@ pub fn run(args: ServerArgs) -> CliResult {
     println!("server listening on {}", server.local_addr());
     let _ = std::io::stdout().flush();
     ops.ready(&format!("DTLS on {}", server.local_addr()));
+    let mut reloader = ServerReloader::new(&args.config, cfg);
     while !stop.load(Ordering::SeqCst) {
+        if hangup.swap(false, Ordering::SeqCst) {
+            ops.reloading();
+            reloader.reload(&keys);
+            ops.ready("configuration reloaded");
+        }
         ops.tick();
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -116,4 +126,32 @@ pub fn run(args: ServerArgs) -> CliResult {
         .shutdown()
         .map_err(|e| CliError::new(format!("server: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Checks that the state directory can hold the server's state before anything starts, so a
+/// bad `state_dir` is named as such (not as an error of the configuration file): its parent must
+/// exist (only the last component is created, 0700: a typo must not grow a tree; under systemd
+/// `StateDirectory=` creates it), it must be a directory and writable.
+fn check_state_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => return Err("exists and is not a directory".into()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(p) = parent.filter(|p| !p.is_dir()) {
+                return Err(format!(
+                    "its parent directory {} does not exist (only the state directory itself is created; with systemd, StateDirectory= creates it)",
+                    p.display()
+                ));
+            }
+            simbridge::fsutil::create_private_dir(dir)
+                .map_err(|e| format!("cannot create it: {e}"))?;
+        }
+        Err(e) => return Err(format!("cannot use it: {e}")),
+    }
+    let probe = dir.join(".simbridge-write-test");
+    simbridge::fsutil::write_atomic_private(&probe, b"")
+        .map_err(|e| format!("not writable: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }

@@ -25,6 +25,8 @@ pub struct Profile {
     pub impi: Option<String>,
     /// PIN1 (4–8 digits); without it the PIN is disabled.
     pub pin: Option<String>,
+    /// PUK of PIN1 (8 digits), for RESET RETRY COUNTER; without it PIN1 cannot be unblocked.
+    pub puk: Option<String>,
     /// Whether the card supports the GBA_U security context (UST service 68).
     pub gba_u: bool,
     /// The subscriber's GBA security setting at the HSS (the UICC type of the GBA user security
@@ -88,6 +90,7 @@ const KNOWN_KEYS: &[&str] = &[
     "sqn",
     "impi",
     "pin",
+    "puk",
     "gba_u",
     "subscription_gba_u",
     "ind_bits",
@@ -225,6 +228,14 @@ impl Profile {
             Some(_) => return Err(r.err("pin", "expected 4 to 8 decimal digits")),
             None => None,
         };
+        let puk = match r.str_opt("puk")? {
+            Some(_) if pin.is_none() => {
+                return Err(r.err("puk", "needs `pin`: a PUK unblocks PIN1"))
+            }
+            Some(p) if p.len() == 8 && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.to_string()),
+            Some(_) => return Err(r.err("puk", "expected 8 decimal digits")),
+            None => None,
+        };
         let gba_u = r.bool("gba_u")?.unwrap_or(false);
         let subscription_gba_u = r.bool("subscription_gba_u")?.unwrap_or(gba_u);
         let ind_bits = match r.int("ind_bits")? {
@@ -245,6 +256,7 @@ impl Profile {
             sqn,
             impi,
             pin,
+            puk,
             gba_u,
             subscription_gba_u,
             ind_bits,

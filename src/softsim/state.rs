@@ -1,5 +1,5 @@
 //! What the software USIM keeps across restarts: the SQN array (so a replayed AUTN stays rejected)
-//! and the PIN retry counter. Stored as JSON beside the profile (`<profile>.state`), mode 0600,
+//! the PIN1 and PUK retry counters, and PIN1 once changed on the card. Stored as JSON beside the profile (`<profile>.state`), mode 0600,
 //! written atomically before the card answers.
 
 use crate::aka::SqnArray;
@@ -19,6 +19,13 @@ pub struct CardState {
     pub sqn: SqnArray,
     /// PIN1 tries left.
     pub pin_tries: u8,
+    /// PUK tries left (RESET RETRY COUNTER); files from before the PUK start with all 10.
+    #[serde(default = "full_puk_tries")]
+    pub puk_tries: u8,
+    /// PIN1 as changed on the card (CHANGE REFERENCE DATA, RESET RETRY COUNTER); until then the
+    /// profile's `pin` holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<StoredPin>,
     /// The GBA_U context (Ks and RAND, hex), which a real card keeps in non-volatile memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gba_u: Option<GbaUState>,
@@ -28,6 +35,26 @@ pub struct CardState {
     /// EF_GBANL records (hex; the USIM's, then the ISIM's), once written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gbanl: Vec<String>,
+}
+
+/// PUK tries of a new card (TS 102 221 §9.5.2 leaves the number to the issuer; 10 is usual).
+pub const PUK_TRIES: u8 = 10;
+
+fn full_puk_tries() -> u8 {
+    PUK_TRIES
+}
+
+/// PIN1 as set on the card, digits only; zeroized on drop and never shown by `Debug`.
+#[derive(
+    Clone, Serialize, Deserialize, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop,
+)]
+#[serde(transparent)]
+pub struct StoredPin(pub String);
+
+impl std::fmt::Debug for StoredPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredPin(..)")
+    }
 }
 
 /// Persisted GBA_U context.
@@ -76,6 +103,8 @@ impl CardState {
             version: VERSION,
             sqn,
             pin_tries,
+            puk_tries: PUK_TRIES,
+            pin: None,
             gba_u: None,
             gbabp: None,
             gbanl: Vec::new(),

@@ -1,5 +1,5 @@
 //! The software USIM's command processor: SELECT, READ BINARY/RECORD, UPDATE BINARY (EF_GBABP),
-//! GET RESPONSE, VERIFY,
+//! GET RESPONSE, VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER (PIN1 and its PUK),
 //! AUTHENTICATE (3G and GBA contexts), MANAGE CHANNEL and STATUS, with T=0 behaviour (61xx for
 //! case-4 answers, 6Cxx for a wrong Le) so the host's procedure-byte handling is exercised.
 
@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 /// ATR of the software USIM: T=0, two historical bytes.
 pub const ATR: [u8; 4] = [0x3B, 0x02, 0x14, 0x50];
 const PIN_TRIES: u8 = 3;
+
+mod pin;
 /// Logical channels 0..=19 (TS 102 221 §10.1.1 CLA coding).
 const CHANNELS: usize = 20;
 
@@ -170,6 +172,8 @@ impl SoftUsim {
             0xB2 => self.read_record(ch, &cmd),
             0xC0 => return self.get_response(ch, &cmd),
             0x20 => self.verify(&cmd),
+            0x24 => self.change_pin(&cmd),
+            0x2C => self.unblock_pin(&cmd),
             0xD6 => self.update_binary(ch, &cmd),
             0x88 => self.authenticate(ch, &cmd),
             0x70 => self.manage_channel(&cmd),
@@ -326,45 +330,6 @@ impl SoftUsim {
                     .ok_or(Sw::RecordNotFound)
             }
             EfBody::Transparent(_) => Err(Sw::IncompatibleFile),
-        }
-    }
-
-    fn verify(&mut self, cmd: &Command) -> Answer {
-        if cmd.p1 != 0 || cmd.p2 != 0x01 {
-            return Err(Sw::IncorrectP1P2);
-        }
-        let Some(pin) = self.profile.pin.clone() else {
-            return if cmd.data.is_empty() {
-                Ok((Vec::new(), Sw::Ok))
-            } else {
-                Err(Sw::ConditionsNotSatisfied)
-            };
-        };
-        if self.state.pin_tries == 0 {
-            return Err(Sw::PinBlocked);
-        }
-        if cmd.data.is_empty() {
-            return if self.pin_verified {
-                Ok((Vec::new(), Sw::Ok))
-            } else {
-                Err(Sw::WrongPin(self.state.pin_tries))
-            };
-        }
-        if cmd.data.len() != 8 {
-            return Err(Sw::WrongLength);
-        }
-        let mut want = [0xFFu8; 8];
-        want[..pin.len()].copy_from_slice(pin.as_bytes());
-        if bool::from(subtle::ConstantTimeEq::ct_eq(&want[..], &cmd.data[..])) {
-            self.pin_verified = true;
-            self.state.pin_tries = PIN_TRIES;
-            self.save().map_err(|_| Sw::TechnicalProblem)?;
-            Ok((Vec::new(), Sw::Ok))
-        } else {
-            self.state.pin_tries = self.state.pin_tries.saturating_sub(1);
-            self.pin_verified = false;
-            self.save().map_err(|_| Sw::TechnicalProblem)?;
-            Err(Sw::WrongPin(self.state.pin_tries))
         }
     }
 

@@ -50,13 +50,13 @@ pub enum UiccError {
     #[error("no USIM application on the card: {0}")]
     NoUsim(String),
     /// A PIN is needed before the card gives access.
-    #[error("the card requires PIN1 ({tries_left} tries left); give it with --pin")]
+    #[error("the card requires PIN1 ({}); give it with --pin", pin::tries_left(*.tries_left))]
     PinRequired {
         /// Remaining verification tries.
         tries_left: u8,
     },
     /// PIN verification failed.
-    #[error("wrong PIN: {tries_left} tries left")]
+    #[error("wrong PIN: {}", pin::tries_left(*.tries_left))]
     WrongPin {
         /// Remaining verification tries.
         tries_left: u8,

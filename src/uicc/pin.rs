@@ -54,6 +54,12 @@ pub enum PinError {
     /// The PUK is blocked: nothing but the operator can help.
     #[error("the PUK is blocked: the card cannot be unblocked")]
     PukBlocked,
+    /// The card took no RESET RETRY COUNTER for PIN1 (6984/6985: it has no usable PUK).
+    #[error("the card refuses to unblock PIN1 ({sw}): it has no usable PUK for it")]
+    NoPuk {
+        /// The card's answer.
+        sw: StatusWord,
+    },
     /// PIN1 is disabled: there is nothing to verify or change.
     #[error("PIN1 is disabled on this card")]
     Disabled,
@@ -171,6 +177,9 @@ impl<C: CardChannel> Uicc<C> {
             // Here the counter in 63Cx and the blocked state are the PUK's.
             StatusWord::WrongPin(n) => Err(PinError::WrongPuk { tries_left: n }),
             StatusWord::PinBlocked => Err(PinError::PukBlocked),
+            sw @ (StatusWord::ConditionsNotSatisfied | StatusWord::RefDataNotUsable) => {
+                Err(PinError::NoPuk { sw })
+            }
             sw => self.pin_answer(sw, "UNBLOCK PIN1"),
         }
     }
@@ -205,7 +214,7 @@ impl<C: CardChannel> Uicc<C> {
                 PinError::WrongPin { tries_left: n }
             }
             // 6984 "reference data not usable" / 6985 "conditions of use": PIN1 is disabled.
-            StatusWord::ConditionsNotSatisfied => PinError::Disabled,
+            StatusWord::ConditionsNotSatisfied | StatusWord::RefDataNotUsable => PinError::Disabled,
             sw => PinError::Card(UiccError::Status {
                 command: command.into(),
                 sw,
@@ -361,6 +370,14 @@ mod tests {
             PinError::WrongPin { tries_left: 1 }.to_string(),
             "wrong PIN1: 1 try left"
         );
+        assert_eq!(
+            UiccError::WrongPin { tries_left: 1 }.to_string(),
+            "wrong PIN: 1 try left"
+        );
+        assert_eq!(
+            UiccError::PinRequired { tries_left: 1 }.to_string(),
+            "the card requires PIN1 (1 try left); give it with --pin"
+        );
     }
 
     #[test]
@@ -447,8 +464,8 @@ mod tests {
             .expect("no PIN needed: none sent");
     }
 
-    /// A card that answers every command with one status word and keeps the last APDU: the
-    /// software USIM has no CHANGE REFERENCE DATA / RESET RETRY COUNTER to check the bytes with.
+    /// A card that answers every command with one status word and keeps the last APDU: the exact
+    /// bytes of CHANGE REFERENCE DATA / RESET RETRY COUNTER are checked here.
     struct Scripted {
         sw: [u8; 2],
         last: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,

@@ -23,6 +23,8 @@ pub enum StatusWord {
     SecurityNotSatisfied,
     /// 6983: authentication method blocked (PIN blocked).
     PinBlocked,
+    /// 6984: referenced data not usable (e.g. no PUK for RESET RETRY COUNTER).
+    RefDataNotUsable,
     /// 6985: conditions of use not satisfied.
     ConditionsNotSatisfied,
     /// 6986: command not allowed (no EF selected).
@@ -69,6 +71,7 @@ impl StatusWord {
             (0x69, 0x81) => IncompatibleFile,
             (0x69, 0x82) => SecurityNotSatisfied,
             (0x69, 0x83) => PinBlocked,
+            (0x69, 0x84) => RefDataNotUsable,
             (0x69, 0x85) => ConditionsNotSatisfied,
             (0x69, 0x86) => NoEfSelected,
             (0x6A, 0x80) => WrongData,
@@ -100,6 +103,7 @@ impl StatusWord {
             IncompatibleFile => 0x6981,
             SecurityNotSatisfied => 0x6982,
             PinBlocked => 0x6983,
+            RefDataNotUsable => 0x6984,
             ConditionsNotSatisfied => 0x6985,
             NoEfSelected => 0x6986,
             WrongData => 0x6A80,
@@ -139,6 +143,7 @@ impl StatusWord {
             IncompatibleFile => "command incompatible with the file structure",
             SecurityNotSatisfied => "security status not satisfied (PIN required)",
             PinBlocked => "authentication method blocked (PIN blocked)",
+            RefDataNotUsable => "referenced data not usable",
             ConditionsNotSatisfied => "conditions of use not satisfied",
             NoEfSelected => "command not allowed, no EF selected",
             WrongData => "incorrect parameters in the data field",
@@ -162,9 +167,12 @@ impl fmt::Display for StatusWord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [a, b] = self.bytes();
         match self {
-            StatusWord::WrongPin(n) => {
-                write!(f, "{a:02X}{b:02X} ({}, {n} tries left)", self.meaning())
-            }
+            StatusWord::WrongPin(n) => write!(
+                f,
+                "{a:02X}{b:02X} ({}, {})",
+                self.meaning(),
+                crate::uicc::pin::tries_left(*n)
+            ),
             _ => write!(f, "{a:02X}{b:02X} ({})", self.meaning()),
         }
     }
@@ -191,6 +199,10 @@ mod tests {
         assert_eq!(
             StatusWord::new(0x63, 0xC2).to_string(),
             "63C2 (PIN verification failed, 2 tries left)"
+        );
+        assert_eq!(
+            StatusWord::new(0x63, 0xC1).to_string(),
+            "63C1 (PIN verification failed, 1 try left)"
         );
     }
 }
