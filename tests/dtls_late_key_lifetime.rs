@@ -16,12 +16,15 @@ use simbridge::secret::SecretVec;
 const CCM8: CipherSuite = CipherSuite::PskAes128Ccm8;
 const KEY_LIFE: Duration = Duration::from_secs(10);
 
+/// What `key_lifetime` was asked with: identity, SNI, suite.
+type Asked = (Vec<u8>, Option<String>, CipherSuite);
+
 /// Like the BSF-backed store: the key is never in hand at the lookup (`Pending`), and its
 /// lifetime is known only once it has been fetched (`fetched`), as a key cache would know it.
 #[derive(Default)]
 struct LateKey {
     fetched: AtomicBool,
-    asked_with: std::sync::Mutex<Vec<(Vec<u8>, Option<String>, CipherSuite)>>,
+    asked_with: std::sync::Mutex<Vec<Asked>>,
 }
 
 impl ServerPskStore for LateKey {
