@@ -36,13 +36,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use simbridge::dtls::config::StaticPsk;
-use simbridge::dtls::wire::handshake::{Fragment, HandshakeType};
-use simbridge::dtls::wire::record::{ContentType, RecordHeader, DTLS12};
 use simbridge::dtls::{ClientConfig, Connection};
 use simbridge::secret::SecretVec;
 
 #[path = "halfopen/flood.rs"]
 mod flood;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::halfopen::attack_datagram;
 
 const PSK_HEX: &str = "07070707070707070707070707070707";
 
@@ -98,32 +100,6 @@ fn start_server(bin: &str, echo: bool) -> (Server, SocketAddr) {
     // keep draining stderr so the server never blocks on a full pipe
     std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
     (server, addr)
-}
-
-/// The attack datagram: one record of eight out-of-order fragments claiming 16 KiB.
-fn attack_datagram(seq: u64) -> Vec<u8> {
-    let mut payload = Vec::new();
-    for m in 2u16..10 {
-        Fragment {
-            msg_type: HandshakeType::ClientKeyExchange,
-            length: 16384,
-            message_seq: m,
-            offset: 16000,
-            body: &[0xA5; 40],
-        }
-        .encode(&mut payload);
-    }
-    let mut d = Vec::new();
-    RecordHeader {
-        content_type: ContentType::Handshake,
-        version: DTLS12,
-        epoch: 0,
-        seq,
-        length: payload.len() as u16,
-    }
-    .encode(&mut d);
-    d.extend_from_slice(&payload);
-    d
 }
 
 /// Runs the cookie exchange from `sock` until the server's first flight arrives (the server

@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use simbridge::dtls::config::StaticPsk;
-use simbridge::dtls::wire::handshake::{Fragment, HandshakeType};
-use simbridge::dtls::wire::record::{ContentType, RecordHeader, DTLS12};
 use simbridge::dtls::{ClientConfig, Connection, Event};
 use simbridge::secret::SecretVec;
+use support::halfopen::{attack_datagram, establish};
 use support::launch::ours_server;
 use support::{IDENTITY, PSK_HEX};
 
@@ -29,32 +28,6 @@ fn cfg() -> Arc<ClientConfig> {
         identity: IDENTITY.as_bytes().to_vec(),
         key: SecretVec::new(hex::decode(PSK_HEX).expect("hex")),
     })))
-}
-
-/// One record of eight out-of-order ClientKeyExchange fragments, each claiming 16 KiB.
-fn attack_datagram() -> Vec<u8> {
-    let mut payload = Vec::new();
-    for m in 2u16..10 {
-        Fragment {
-            msg_type: HandshakeType::ClientKeyExchange,
-            length: 16384,
-            message_seq: m,
-            offset: 16000,
-            body: &[0xA5; 40],
-        }
-        .encode(&mut payload);
-    }
-    let mut d = Vec::new();
-    RecordHeader {
-        content_type: ContentType::Handshake,
-        version: DTLS12,
-        epoch: 0,
-        seq: 100,
-        length: payload.len() as u16,
-    }
-    .encode(&mut d);
-    d.extend_from_slice(&payload);
-    d
 }
 
 /// A hostile handshake from a new port of `ip`: ClientHello, HelloVerifyRequest, ClientHello
@@ -70,7 +43,7 @@ fn hostile(ip: Ipv4Addr, server: SocketAddr, cfg: &Arc<ClientConfig>) -> Option<
     let n = sock.recv(&mut buf).ok()?;
     c.handle_datagram(Instant::now(), &buf[..n]);
     sock.send(&c.poll_transmit()?).ok()?;
-    sock.send(&attack_datagram()).ok()?;
+    sock.send(&attack_datagram(100)).ok()?;
     Some(sock)
 }
 
@@ -89,33 +62,8 @@ fn session(
 ) -> Option<(UdpSocket, Connection)> {
     let sock = UdpSocket::bind((ip, 0)).ok()?;
     sock.connect(server).ok()?;
-    sock.set_read_timeout(Some(Duration::from_millis(20)))
-        .ok()?;
-    let mut c = Connection::client(cfg.clone(), Instant::now()).ok()?;
-    let deadline = Instant::now() + within;
-    let mut buf = [0u8; 2048];
-    while Instant::now() < deadline {
-        while let Some(d) = c.poll_transmit() {
-            sock.send(&d).ok()?;
-        }
-        if let Ok(n) = sock.recv(&mut buf) {
-            c.handle_datagram(Instant::now(), &buf[..n]);
-        }
-        c.handle_timeout(Instant::now());
-        while let Some(e) = c.poll_event() {
-            match e {
-                Event::Connected { .. } => {
-                    while let Some(d) = c.poll_transmit() {
-                        sock.send(&d).ok()?;
-                    }
-                    return Some((sock, c));
-                }
-                Event::Closed { .. } => return None,
-                _ => {}
-            }
-        }
-    }
-    None
+    let c = establish(&sock, cfg, within)?;
+    Some((sock, c))
 }
 
 /// Sends `msg` on an established session and waits for the server's echo.

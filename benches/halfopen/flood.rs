@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use simbridge::dtls::{ClientConfig, Connection, Event};
 
-use super::{attack_datagram, rss_kib, source};
+use super::support::halfopen::{attack_datagram, establish};
+use super::{rss_kib, source};
 
 /// What `--flood` runs.
 pub struct Options {
@@ -42,38 +43,13 @@ const GRACE: Duration = Duration::from_millis(1500);
 /// `ServerConfig::half_open_timeout` by default.
 const HALF_OPEN_LIFETIME: Duration = Duration::from_secs(30);
 
-/// A handshake from 127.0.0.1 that completes (blocking, at most 5 s).
-fn establish(addr: SocketAddr, cfg: &Arc<ClientConfig>) -> Option<(UdpSocket, Connection)> {
+/// A session from 127.0.0.1 that completes its handshake (at most 5 s).
+fn established(addr: SocketAddr, cfg: &Arc<ClientConfig>) -> Option<(UdpSocket, Connection)> {
     let sock = UdpSocket::bind("127.0.0.1:0").ok()?;
     sock.connect(addr).ok()?;
-    sock.set_read_timeout(Some(Duration::from_millis(50)))
-        .ok()?;
-    let mut conn = Connection::client(cfg.clone(), Instant::now()).ok()?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut buf = [0u8; 2048];
-    while Instant::now() < deadline {
-        while let Some(d) = conn.poll_transmit() {
-            sock.send(&d).ok()?;
-        }
-        if let Ok(n) = sock.recv(&mut buf) {
-            conn.handle_datagram(Instant::now(), &buf[..n]);
-        }
-        conn.handle_timeout(Instant::now());
-        while let Some(e) = conn.poll_event() {
-            match e {
-                Event::Connected { .. } => {
-                    while let Some(d) = conn.poll_transmit() {
-                        sock.send(&d).ok()?;
-                    }
-                    sock.set_nonblocking(true).ok()?;
-                    return Some((sock, conn));
-                }
-                Event::Closed { .. } => return None,
-                _ => {}
-            }
-        }
-    }
-    None
+    let conn = establish(&sock, cfg, Duration::from_secs(5))?;
+    sock.set_nonblocking(true).ok()?;
+    Some((sock, conn))
 }
 
 /// Records sent and echoed by the established sessions, and sessions that closed.
@@ -237,7 +213,7 @@ fn mib(kib: u64) -> f64 {
 /// Runs the flood against the server `pid` at `addr`, then against libssl; prints both.
 pub fn run(bin: &str, pid: u32, addr: SocketAddr, cfg: &Arc<ClientConfig>, opts: &Options) {
     let sessions: Vec<_> = (0..opts.sessions)
-        .filter_map(|_| establish(addr, cfg))
+        .filter_map(|_| established(addr, cfg))
         .collect();
     assert_eq!(
         sessions.len(),
