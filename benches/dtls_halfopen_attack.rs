@@ -11,11 +11,23 @@
 //!
 //! `--no-attack` sends no attack datagram: what a half-open handshake costs by itself.
 //!
-//! `--per-ip K` spreads the handshakes over source addresses 127.0.1.x, K per address (the
+//! `--per-ip K` spreads the handshakes over source addresses 127.1.x.y, K per address (the
 //! server allows 32 half-open handshakes per address); `--per-ip 0` sends them all from
 //! 127.0.0.1 with a new source port each (one host, many ports). `--server-bin` runs another
 //! build (for a before/after comparison; it must take `dtls server --listen --psk-identity
 //! --psk --json-events`). Prints one JSON line.
+//!
+//! ```sh
+//! cargo bench --bench dtls_halfopen_attack -- --flood 60 [--rate 1000] [--sessions 100] [--per-ip 16] [--openssl PATH]
+//! ```
+//!
+//! `--flood SECS`: the flood (see `halfopen/flood.rs`): `--rate` hostile handshakes per second
+//! for SECS seconds, each a cookie-valid ClientHello from its own source port followed at once
+//! by the attack datagram, while `--sessions` established sessions (from 127.0.0.1) send one
+//! record every 100 ms each to the server (run with `--echo`) and count what comes back. Then
+//! the same attack on OpenSSL's libssl (`openssl_scale --flood`, in-process memory BIOs;
+//! `--openssl` names the harness, default `.peers/openssl_scale`), printed beside ours with
+//! the ratio.
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -24,10 +36,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use simbridge::dtls::config::StaticPsk;
-use simbridge::dtls::wire::handshake::{Fragment, HandshakeType};
-use simbridge::dtls::wire::record::{ContentType, RecordHeader, DTLS12};
 use simbridge::dtls::{ClientConfig, Connection};
 use simbridge::secret::SecretVec;
+
+#[path = "halfopen/flood.rs"]
+mod flood;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::halfopen::attack_datagram;
 
 const PSK_HEX: &str = "07070707070707070707070707070707";
 
@@ -59,10 +76,11 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn start_server(bin: &str) -> (Server, SocketAddr) {
+fn start_server(bin: &str, echo: bool) -> (Server, SocketAddr) {
     let mut child = Command::new(bin)
         .args(["dtls", "server", "--listen", "127.0.0.1:0"])
         .args(["--psk-identity", "dev", "--psk", PSK_HEX, "--json-events"])
+        .args(echo.then_some("--echo"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -82,32 +100,6 @@ fn start_server(bin: &str) -> (Server, SocketAddr) {
     // keep draining stderr so the server never blocks on a full pipe
     std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
     (server, addr)
-}
-
-/// The attack datagram: one record of eight out-of-order fragments claiming 16 KiB.
-fn attack_datagram(seq: u64) -> Vec<u8> {
-    let mut payload = Vec::new();
-    for m in 2u16..10 {
-        Fragment {
-            msg_type: HandshakeType::ClientKeyExchange,
-            length: 16384,
-            message_seq: m,
-            offset: 16000,
-            body: &[0xA5; 40],
-        }
-        .encode(&mut payload);
-    }
-    let mut d = Vec::new();
-    RecordHeader {
-        content_type: ContentType::Handshake,
-        version: DTLS12,
-        epoch: 0,
-        seq,
-        length: payload.len() as u16,
-    }
-    .encode(&mut d);
-    d.extend_from_slice(&payload);
-    d
 }
 
 /// Runs the cookie exchange from `sock` until the server's first flight arrives (the server
@@ -135,6 +127,27 @@ fn half_open(sock: &UdpSocket, cfg: &Arc<ClientConfig>) -> bool {
     false
 }
 
+fn client_config() -> Arc<ClientConfig> {
+    Arc::new(ClientConfig::new(Arc::new(StaticPsk {
+        identity: b"dev".to_vec(),
+        key: SecretVec::new(vec![7; 16]),
+    })))
+}
+
+/// Source address of the `i`-th hostile handshake: `per_ip` per address
+/// (127.1.1.1, 127.1.1.2, ...; 0: all from 127.0.0.1, new source port each).
+fn source(i: u32, per_ip: u32) -> Ipv4Addr {
+    match i.checked_div(per_ip) {
+        None => Ipv4Addr::LOCALHOST,
+        Some(k) => Ipv4Addr::new(
+            127,
+            (1 + k / 62_500) as u8,
+            (1 + (k / 250) % 250) as u8,
+            (1 + k % 250) as u8,
+        ),
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: u32 = arg(&args, "--n", 400);
@@ -145,18 +158,21 @@ fn main() {
         "--server-bin",
         env!("CARGO_BIN_EXE_simbridge").to_string(),
     );
-    let (server, addr) = start_server(&bin);
+    let flood_secs: u64 = arg(&args, "--flood", 0);
+    let (server, addr) = start_server(&bin, flood_secs > 0);
     let pid = server.0.id();
-    let cfg = Arc::new(ClientConfig::new(Arc::new(StaticPsk {
-        identity: b"dev".to_vec(),
-        key: SecretVec::new(vec![7; 16]),
-    })));
-    let source = |i: u32| -> Ipv4Addr {
-        match i.checked_div(per_ip) {
-            None => Ipv4Addr::LOCALHOST,
-            Some(k) => Ipv4Addr::new(127, 0, 1 + (k / 250) as u8, 1 + (k % 250) as u8),
-        }
-    };
+    let cfg = client_config();
+    if flood_secs > 0 {
+        let opts = flood::Options {
+            secs: flood_secs,
+            rate: arg(&args, "--rate", 1000),
+            sessions: arg(&args, "--sessions", 100),
+            per_ip,
+            openssl: arg(&args, "--openssl", ".peers/openssl_scale".to_string()),
+        };
+        flood::run(&bin, pid, addr, &cfg, &opts);
+        return;
+    }
     // one genuine-looking half-open first, so start-up allocations are not counted
     let warm = UdpSocket::bind((Ipv4Addr::new(127, 0, 2, 254), 0)).expect("bind");
     warm.connect(addr).expect("connect");
@@ -167,7 +183,7 @@ fn main() {
     let started = Instant::now();
     let mut opened = 0u32;
     for i in 0..n {
-        let sock = UdpSocket::bind((source(i), 0)).expect("bind a loopback source");
+        let sock = UdpSocket::bind((source(i, per_ip), 0)).expect("bind a loopback source");
         sock.connect(addr).expect("connect");
         sock.set_read_timeout(Some(Duration::from_millis(300))).ok();
         if half_open(&sock, &cfg) {

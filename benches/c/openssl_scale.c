@@ -6,12 +6,22 @@
  *
  *   openssl_scale [-n 10000,100000] [--no-cookie] [-i WIRE_IDENTITY]     JSON on stdout
  *   openssl_scale --attack N [--no-record]                                JSON on stdout
+ *   openssl_scale --flood RATE SECS [--sessions 100] [--hold 30] [--max 9900]   JSON line on stdout
  *
  * --attack N: the half-open reassembly attack of benches/dtls_halfopen_attack.rs on libssl: N
  * server SSLs each run the cookie exchange and send their first flight, then get one 429-byte
  * record of eight out-of-order ClientKeyExchange fragments (message_seq 2..9) claiming 16 KiB;
  * prints the RSS growth per half-open handshake (--no-record: without the attack record, what a
  * half-open handshake costs by itself).
+ *
+ * --flood RATE SECS: the flood of `dtls_halfopen_attack --flood` on libssl: RATE half-open
+ * handshakes per second (each fed the attack record) for SECS seconds, while SESSIONS established
+ * client/server pairs each exchange one 32-byte record both ways every 100 ms. libssl itself
+ * keeps a half-open SSL as long as the application does, so this harness applies the policy of
+ * our server's defaults: each half-open SSL is freed after --hold seconds (half_open_timeout),
+ * and no more than --max are held (max_connections less the sessions); beyond it a handshake is
+ * refused (counted). Prints RSS at start, peak and end, and the growth per half-open handshake
+ * held at the peak. Same process, memory BIOs: no sockets, no per-address accounting.
  *
  * The scale runs use identity "dev" and a key of sixteen 7s, as benches/server_scale.rs does;
  * the wire counts use WIRE_IDENTITY (default "dev"): the report passes its 16-byte identity.
@@ -259,7 +269,125 @@ static int attack(long n, int quiet) {
     return 0;
 }
 
+/* A client/server pair whose handshake completed; both kept (NULL server on failure). */
+struct pair {
+    SSL *c, *s;
+};
+
+static struct pair established(SSL_CTX *cc, SSL_CTX *sc) {
+    struct pair p = {NULL, NULL};
+    SSL *c, *s;
+    BIO *c2s, *s2c;
+    if (!joined(cc, sc, &c, &s, &c2s, &s2c)) return p;
+    int cd = 0, sd = 0;
+    for (int i = 0; i < 40 && !(cd && sd); i++) {
+        if (!cd) cd = SSL_do_handshake(c) == 1;
+        if (!sd) sd = SSL_do_handshake(s) == 1;
+    }
+    if (!(cd && sd)) {
+        SSL_free(c);
+        SSL_free(s);
+        return p;
+    }
+    p.c = c, p.s = s;
+    return p;
+}
+
+/* One 32-byte record client to server and back; 1 if it came back whole. */
+static int talk(struct pair *p, long n) {
+    unsigned char rec[32] = {0}, got[64];
+    memcpy(rec, &n, sizeof n);
+    if (SSL_write(p->c, rec, sizeof rec) != (int)sizeof rec) return 0;
+    if (SSL_read(p->s, got, sizeof got) != (int)sizeof rec) return 0;
+    if (SSL_write(p->s, got, sizeof rec) != (int)sizeof rec) return 0;
+    return SSL_read(p->c, got, sizeof got) == (int)sizeof rec && !memcmp(got, rec, sizeof rec);
+}
+
+static int flood(long rate, double secs, long sessions, double hold, long max) {
+    SSL_CTX *cc = ctx(0, 0), *sc = ctx(1, 1);
+    if (!cc || !sc || rate <= 0 || max <= 0 || sessions < 0) return 3;
+    SSL_free(half_open(cc, sc, 0)); /* warm-up */
+    struct pair *pairs = calloc((size_t)sessions + 1, sizeof *pairs);
+    SSL **ring = calloc((size_t)max, sizeof *ring);
+    double *born = calloc((size_t)max, sizeof *born);
+    if (!pairs || !ring || !born) return 5;
+    for (long i = 0; i < sessions; i++) {
+        pairs[i] = established(cc, sc);
+        if (!pairs[i].s) {
+            fprintf(stderr, "session %ld: handshake failed\n", i);
+            return 6;
+        }
+    }
+    long base = rss(), peak = base, made = 0, refused = 0, failed = 0, head = 0, count = 0;
+    long held_peak = 0, sent = 0, echoed = 0;
+    double t0 = now(), next_round = t0, el;
+    struct timespec tick = {0, 1000000};
+    while ((el = now() - t0) < secs) {
+        long due = (long)((double)rate * el);
+        while (made + refused + failed < due) {
+            double t = now();
+            while (count > 0 && born[head] <= t - hold) { /* half-open lifetime over */
+                SSL_free(ring[head]);
+                head = (head + 1) % max, count--;
+            }
+            if (count >= max) {
+                refused++;
+                continue;
+            }
+            SSL *s = half_open(cc, sc, 0);
+            if (!s) {
+                failed++;
+                continue;
+            }
+            long at = (head + count) % max;
+            ring[at] = s, born[at] = t, count++, made++;
+        }
+        if (count > held_peak) held_peak = count;
+        if (now() >= next_round) {
+            for (long i = 0; i < sessions; i++, sent++) echoed += talk(&pairs[i], sent);
+            next_round += 0.1;
+        }
+        long r = rss();
+        if (r > peak) peak = r;
+        nanosleep(&tick, NULL);
+    }
+    el = now() - t0;
+    long end = rss();
+    if (end > peak) peak = end;
+    printf("{\"version\": \"%s\", \"flood_seconds\": %.1f, \"hostile_handshakes\": %ld, "
+           "\"hostile_per_second\": %.0f, \"half_open_accepted\": %ld, "
+           "\"half_open_refused_by_caps\": %ld, \"half_open_failed\": %ld, "
+           "\"half_open_held_peak\": %ld, \"hold_seconds\": %.0f, \"sessions\": %ld, "
+           "\"session_records_sent\": %ld, \"session_records_lost\": %ld, "
+           "\"rss_start_kib\": %ld, \"rss_peak_kib\": %ld, \"rss_end_kib\": %ld, "
+           "\"rss_growth_per_half_open_kib\": %.2f}\n",
+           OpenSSL_version(OPENSSL_VERSION), el, made + refused + failed,
+           (double)(made + refused + failed) / el, made, refused, failed, held_peak, hold,
+           sessions, sent, sent - echoed, base / 1024, peak / 1024, end / 1024,
+           held_peak ? (double)(peak - base) / 1024.0 / (double)held_peak : 0.0);
+    for (long i = 0; i < count; i++) SSL_free(ring[(head + i) % max]);
+    for (long i = 0; i < sessions; i++) SSL_free(pairs[i].c), SSL_free(pairs[i].s);
+    free(pairs), free(ring), free(born);
+    SSL_CTX_free(cc);
+    SSL_CTX_free(sc);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 4 && !strcmp(argv[1], "--flood")) {
+        long sessions = 100, max = 9900;
+        double hold = 30;
+        for (int i = 4; i + 1 < argc; i += 2) {
+            if (!strcmp(argv[i], "--sessions")) sessions = atol(argv[i + 1]);
+            else if (!strcmp(argv[i], "--hold")) hold = atof(argv[i + 1]);
+            else if (!strcmp(argv[i], "--max")) max = atol(argv[i + 1]);
+            else {
+                fprintf(stderr, "--flood: unknown option %s\n", argv[i]);
+                return 2;
+            }
+        }
+        return flood(atol(argv[2]), atof(argv[3]), sessions, hold, max);
+    }
     if (argc >= 3 && !strcmp(argv[1], "--attack"))
         return attack(atol(argv[2]), argc == 4 && !strcmp(argv[3], "--no-record"));
     long counts[8] = {10000, 100000};

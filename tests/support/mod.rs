@@ -6,6 +6,7 @@
 //! every item.
 #![allow(dead_code, unused_imports)]
 
+pub mod halfopen;
 pub mod launch;
 pub mod net;
 pub mod peers;

@@ -469,7 +469,10 @@ impl Connection {
             return Err(Error::NoPskRequest);
         }
         let res = match answer {
-            Ok(k) => self.derive_keys(&k),
+            Ok(k) => {
+                self.refresh_psk_lifetime();
+                self.derive_keys(&k)
+            }
             Err(PskRefusal::UnknownIdentity) => self.carry_on_with_random_key(),
             Err(PskRefusal::Unavailable) => Err(Error::PskUnavailable),
         };
@@ -484,6 +487,25 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// A key answered late (`Pending`, then `provide_psk`) was not in the store when
+    /// `key_lifetime` was first asked: ask again now that it is, with the same identity, SNI
+    /// and suite, so the session, its cache entry and its tickets never outlive the key. A
+    /// store that still knows no limit leaves the earlier answer in place.
+    fn refresh_psk_lifetime(&mut self) {
+        let Some(cfg) = self.server_config().cloned() else {
+            return;
+        };
+        let Some(suite) = self.suite else { return };
+        let req = PskRequest {
+            identity: self.hs().identity.clone(),
+            sni: self.hs().sni.clone(),
+            suite,
+        };
+        if let Some(left) = cfg.psk.key_lifetime(&req) {
+            self.hs().psk_left = Some(left);
+        }
     }
 
     /// Suites a server would pick for this hello (used by tests and diagnostics).
