@@ -98,6 +98,19 @@ fn each_naf_credential_gets_only_its_own_keys() {
         .find(|l| l.contains("WARN") && l.contains("\"naf-a\""))
         .unwrap_or_else(|| panic!("no WARN naming credential naf-a: {logged}"));
     assert!(warn.contains("naf-b.example.com"), "{warn}");
+    // Every request served is one INFO line: peer, method, path and the answer.
+    assert!(
+        logged.lines().any(|l| l.contains("INFO")
+            && l.contains("BSF: 127.0.0.1:")
+            && l.contains("POST /nbsp-gba/v1/bootstrapping-info-retrieval -> 403")),
+        "no INFO line for the refused key request: {logged}"
+    );
+    assert!(
+        logged
+            .lines()
+            .any(|l| l.contains("INFO") && l.contains("GET / -> 401")),
+        "no INFO line for the Ub challenge: {logged}"
+    );
     for secret in [TOKEN_A, TOKEN_B] {
         assert!(!logged.contains(secret), "the log holds a token: {logged}");
     }

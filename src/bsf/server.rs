@@ -304,7 +304,15 @@ fn serve(mut req: tiny_http::Request, shared: &Shared) {
         let mut ub = shared.ub.lock().unwrap_or_else(|p| p.into_inner());
         ub.handle(&method, &url, auth.as_deref(), ua.as_deref(), now)
     };
-    log::debug!("BSF: {method} {path} -> {}", reply.status);
+    // One line per request an operator can follow (the path is the client's text: escaped and
+    // cut; headers and bodies, which carry the token and keys, are never logged).
+    log::info!(
+        "BSF: {} {method} {} -> {}",
+        req.remote_addr()
+            .map_or_else(|| "?".to_string(), |a| a.to_string()),
+        crate::gba::ids::escape_for_log(path.as_bytes()),
+        reply.status
+    );
     let mut resp = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
     for (n, v) in &reply.headers {
         match tiny_http::Header::from_bytes(n.as_bytes(), v.as_bytes()) {

@@ -4,9 +4,10 @@
 //! lifetime is the operator's BSF setting (TS 33.220 §4.5.2: the BSF sets it in the
 //! bootstrapping answer). With a lifetime at or below either margin, every fresh context looks
 //! already due: the gateway would bootstrap again at once, over and over (an AKA run on the card
-//! and a context at the BSF each time) and never bring a session up. So each margin is capped
-//! by the lifetime of the context at hand: rekey no earlier than half-way through it, and ask a
-//! handshake for at most a quarter of it.
+//! and a context at the BSF each time) and never bring a session up. So a margin that the
+//! lifetime of the context at hand cannot honour at all is capped: a `rekey_before` at or above
+//! the lifetime becomes half of it, a `min_key_life` at or above it a quarter. A margin below the
+//! lifetime is kept as configured, however close (a lab may rekey every few seconds on purpose).
 
 use crate::gba::context::BootstrapContext;
 use std::time::Duration;
@@ -28,9 +29,16 @@ impl Margins {
         ctx: &BootstrapContext,
     ) -> Self {
         let life = ctx.expires.duration_since(ctx.created).unwrap_or_default();
+        let cap = |margin: Duration, share: u32| {
+            if margin >= life {
+                life / share
+            } else {
+                margin
+            }
+        };
         Self {
-            rekey_before: rekey_before.min(life / 2),
-            min_key_life: min_key_life.min(life / 4),
+            rekey_before: cap(rekey_before, 2),
+            min_key_life: cap(min_key_life, 4),
         }
     }
 }
@@ -73,5 +81,12 @@ mod tests {
         assert_eq!(m.min_key_life, Duration::from_secs(15));
         let m = Margins::for_context(Duration::from_secs(20), Duration::from_secs(60), &ctx(60));
         assert_eq!(m.rekey_before, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn margins_below_the_lifetime_are_kept_however_close() {
+        let m = Margins::for_context(Duration::from_secs(697), Duration::from_secs(60), &ctx(700));
+        assert_eq!(m.rekey_before, Duration::from_secs(697));
+        assert_eq!(m.min_key_life, Duration::from_secs(60));
     }
 }
