@@ -105,6 +105,8 @@ fn log_refusal(peer: &str, reason: &CloseReason) {
         CloseReason::Error(Error::NoExtendedMasterSecret) => log::warn!(
             "{peer}: handshake refused: {reason} (`--ems preferred` accepts such peers, weaker)"
         ),
+        // a flood makes one per hostile hello: counted in the JSON events, not worth a WARN
+        CloseReason::Error(Error::HandshakeEvicted) => log::debug!("{peer}: {reason}"),
         CloseReason::Error(_) | CloseReason::PeerAlert(_) => {
             log::warn!("{peer}: connection failed: {reason}")
         }

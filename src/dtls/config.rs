@@ -238,8 +238,9 @@ pub struct ServerConfig {
     /// every token cycles the budget no faster than once every 2.5 s, while a genuine
     /// handshake completes in two round trips and its client's answer (a ClientKeyExchange
     /// flight) counts as progress; the other 7,500 slots stay for established sessions. Keep
-    /// it well above `handshakes_per_second` times the slowest client's round trip. 0 refuses
-    /// every new handshake.
+    /// it well above `handshakes_per_second` times the slowest client's round trip, and below
+    /// `max_connections` (lowering that one alone does not lower this: at or above it the
+    /// budget never acts and a flood can again fill the table). 0 refuses every new handshake.
     pub max_handshaking: usize,
     /// New handshakes (valid cookies) accepted per second, with a burst of the same size.
     pub handshakes_per_second: u32,
