@@ -380,3 +380,15 @@ fn a_full_table_with_room_in_the_handshake_budget_still_refuses() {
     assert_eq!(ep.stats().handshakes_evicted, 0);
     assert!(ep.connection(&addr(9, 1)).is_some());
 }
+
+#[test]
+fn a_handshake_budget_of_zero_refuses_every_new_handshake() {
+    let now = Instant::now();
+    let mut cfg = server();
+    cfg.max_handshaking = 0;
+    let mut ep = Endpoint::new(Arc::new(cfg)).unwrap();
+    let _c = half_open(&mut ep, addr(1, 1), now, 1);
+    assert_eq!(ep.connection_count(), 0);
+    assert_eq!(ep.stats().connection_limited, 1);
+    assert_eq!(ep.stats().handshakes_evicted, 0);
+}

@@ -349,9 +349,9 @@ impl Endpoint {
             .then(|| self.stalest.stalest())
             .flatten()
             .filter(|_| self.config.max_handshaking > 0);
-        let full =
-            self.conns.len() >= self.config.max_connections || self.config.max_handshaking == 0;
-        if !self.by_addr.contains_key(&from) && full && evict.is_none() {
+        let full = self.conns.len() >= self.config.max_connections;
+        let no_room = !self.by_addr.contains_key(&from) && full && evict.is_none();
+        if no_room || self.config.max_handshaking == 0 {
             self.stats.connection_limited += 1;
             return;
         }
