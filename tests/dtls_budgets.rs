@@ -225,4 +225,170 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.handshake_buffer_total, 8 << 20);
     assert_eq!(c.max_half_open_per_address, 32);
     assert_eq!(c.half_open_timeout, Duration::from_secs(30));
+    assert_eq!(c.max_handshaking, 2_500);
+    assert_eq!(c.max_connections, 10_000);
+}
+
+/// Sends only the first record of the client's pending flight (its ClientKeyExchange): the
+/// server has its answer to flight 4 (progress) but not yet its Finished. Returns the rest.
+fn answer_partly(
+    ep: &mut Endpoint,
+    c: &mut Connection,
+    from: SocketAddr,
+    now: Instant,
+) -> Vec<Vec<u8>> {
+    let mut recs: Vec<Vec<u8>> = std::iter::from_fn(|| c.poll_transmit())
+        .flat_map(|d| records(&d))
+        .collect();
+    assert!(recs.len() >= 3, "CKE, CCS, Finished: {}", recs.len());
+    let first = recs.remove(0);
+    ep.handle_datagram(now, from, &first);
+    while ep.poll_transmit().is_some() {}
+    assert!(ep.connection(&from).is_some_and(|s| s.is_handshaking()));
+    recs
+}
+
+/// Who was evicted, in order (from the Closed events).
+fn evicted(ep: &mut Endpoint) -> Vec<SocketAddr> {
+    std::iter::from_fn(|| ep.poll_event())
+        .filter_map(|(a, e)| match e {
+            Event::Closed {
+                reason: CloseReason::Error(Error::HandshakeEvicted),
+            } => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_handshake_budget_holds_and_a_new_hello_evicts_the_stalest_handshake() {
+    let mut now = Instant::now();
+    let mut cfg = server();
+    cfg.max_handshaking = 3;
+    let mut ep = Endpoint::new(Arc::new(cfg)).unwrap();
+    let mut c0 = half_open(&mut ep, addr(1, 0), now, 0);
+    now += Duration::from_millis(10);
+    let _c1 = half_open(&mut ep, addr(1, 1), now, 1);
+    now += Duration::from_millis(10);
+    let _c2 = half_open(&mut ep, addr(1, 2), now, 2);
+    now += Duration::from_millis(10);
+    // c0 started first but its client answered: it progressed last, c1 is now the stalest
+    let rest = answer_partly(&mut ep, &mut c0, addr(1, 0), now);
+    assert_eq!(ep.half_open().0, 3);
+    assert!(evicted(&mut ep).is_empty());
+    now += Duration::from_millis(10);
+    let _c3 = half_open(&mut ep, addr(1, 3), now, 3);
+    assert_eq!(ep.half_open().0, 3, "the budget holds");
+    assert_eq!(ep.stats().handshakes_evicted, 1);
+    assert_eq!(evicted(&mut ep), vec![addr(1, 1)]);
+    assert!(ep.connection(&addr(1, 1)).is_none());
+    assert!(
+        ep.connection(&addr(1, 0)).is_some(),
+        "the one that progressed stays"
+    );
+    // c0 completes: no longer handshaking, so it leaves the budget and cannot be evicted
+    for r in rest {
+        ep.handle_datagram(now, addr(1, 0), &r);
+    }
+    while let Some(t) = ep.poll_transmit() {
+        c0.handle_datagram(now, &t.payload);
+    }
+    assert!(c0.is_established());
+    assert_eq!(ep.half_open().0, 2);
+    // next: c2, then c3 (oldest first), never c0
+    let _c4 = half_open(&mut ep, addr(1, 4), now, 4);
+    assert!(evicted(&mut ep).is_empty(), "room after c0 completed");
+    let _c5 = half_open(&mut ep, addr(1, 5), now, 5);
+    let _c6 = half_open(&mut ep, addr(1, 6), now, 6);
+    assert_eq!(evicted(&mut ep), vec![addr(1, 2), addr(1, 3)]);
+    assert_eq!(ep.stats().handshakes_evicted, 3);
+    assert_eq!(ep.half_open().0, 3);
+    assert_eq!(ep.connection_count(), 4);
+    assert!(ep
+        .connection(&addr(1, 0))
+        .is_some_and(|s| s.is_established()));
+    assert_eq!(ep.stats().connection_limited, 0, "nobody refused");
+}
+
+#[test]
+fn established_connections_are_never_evicted_and_keep_their_room_under_a_handshake_flood() {
+    let now = Instant::now();
+    let mut cfg = server();
+    cfg.max_connections = 6;
+    cfg.max_handshaking = 2;
+    cfg.max_half_open_per_address = 1000;
+    let mut ep = Endpoint::new(Arc::new(cfg)).unwrap();
+    let mut up = Vec::new();
+    for i in 0..4u16 {
+        let mut c = half_open(&mut ep, addr(2, i), now, u64::from(i));
+        complete(&mut ep, &mut c, addr(2, i), now);
+        assert!(c.is_established());
+        up.push(c);
+    }
+    // a flood of cookie-valid handshakes that never finish, from many ports
+    for i in 0..100u16 {
+        let _h = half_open(&mut ep, addr(9, 1000 + i), now, 100 + u64::from(i));
+        assert!(ep.half_open().0 <= 2);
+    }
+    assert_eq!(ep.half_open().0, 2);
+    assert_eq!(ep.connection_count(), 6);
+    assert_eq!(ep.stats().handshakes_evicted, 98);
+    assert_eq!(ep.stats().connection_limited, 0);
+    let gone = evicted(&mut ep);
+    assert_eq!(gone.len(), 98);
+    assert!(
+        gone.iter().all(|a| a.ip() == addr(9, 0).ip()),
+        "only flood handshakes evicted"
+    );
+    // the established ones are all there and still carry data
+    for (i, c) in up.iter_mut().enumerate() {
+        let a = addr(2, i as u16);
+        assert!(ep.connection(&a).is_some_and(|s| s.is_established()));
+        c.send(b"still here").unwrap();
+        while let Some(d) = c.poll_transmit() {
+            ep.handle_datagram(now, a, &d);
+        }
+        let got = std::iter::from_fn(|| ep.poll_event()).any(|(from, e)| {
+            from == a && matches!(&e, Event::Data(d) if d.as_slice() == b"still here")
+        });
+        assert!(got, "connection {i} lost its data");
+    }
+    // and a genuine newcomer during the flood completes its handshake
+    let mut g = half_open(&mut ep, addr(3, 1), now, 999);
+    complete(&mut ep, &mut g, addr(3, 1), now);
+    assert!(g.is_established());
+    assert_eq!(ep.stats().handshakes_evicted, 99);
+}
+
+#[test]
+fn a_full_table_with_room_in_the_handshake_budget_still_refuses() {
+    // the budget only ever evicts handshakes beyond it: it never makes a full table bigger
+    let now = Instant::now();
+    let mut cfg = server();
+    cfg.max_connections = 3;
+    cfg.max_handshaking = 2;
+    let mut ep = Endpoint::new(Arc::new(cfg)).unwrap();
+    for i in 0..2u16 {
+        let mut c = half_open(&mut ep, addr(2, i), now, u64::from(i));
+        complete(&mut ep, &mut c, addr(2, i), now);
+        assert!(c.is_established());
+    }
+    let _h = half_open(&mut ep, addr(9, 1), now, 10);
+    let _refused = half_open(&mut ep, addr(9, 2), now, 11);
+    assert_eq!(ep.connection_count(), 3);
+    assert_eq!(ep.stats().connection_limited, 1);
+    assert_eq!(ep.stats().handshakes_evicted, 0);
+    assert!(ep.connection(&addr(9, 1)).is_some());
+}
+
+#[test]
+fn a_handshake_budget_of_zero_refuses_every_new_handshake() {
+    let now = Instant::now();
+    let mut cfg = server();
+    cfg.max_handshaking = 0;
+    let mut ep = Endpoint::new(Arc::new(cfg)).unwrap();
+    let _c = half_open(&mut ep, addr(1, 1), now, 1);
+    assert_eq!(ep.connection_count(), 0);
+    assert_eq!(ep.stats().connection_limited, 1);
+    assert_eq!(ep.stats().handshakes_evicted, 0);
 }

@@ -4,7 +4,9 @@
 //! from many addresses (each followed by out-of-order fragments claiming 16 KiB) runs, 100
 //! sessions established from many addresses keep their data flowing and a 101st completes its
 //! handshake. Bounded: a few seconds of flood at 300 handshakes/s (below the server's 1,000/s
-//! handshake rate, so the legitimate one competes only with the caps under test).
+//! handshake rate, so the legitimate one competes only with the caps under test). With a
+//! small handshake budget (`--max-handshaking`), a flood that fills it many times over does
+//! not stop a new genuine handshake: it takes the place of the stalest hostile one.
 
 mod support;
 
@@ -197,4 +199,84 @@ fn under_a_flood_from_many_addresses_sessions_keep_talking_and_a_new_one_complet
         held.load(Ordering::Relaxed) >= 300,
         "the server took the hostile handshakes on (this is a flood, not refused hellos)"
     );
+}
+
+/// 400 hostile handshakes at ~300/s from 25 addresses (127.12.0.x, 16 each), all within their
+/// 30 s half-open lifetime; returns their sockets.
+fn flood_of_400(addr: SocketAddr, cfg: &Arc<ClientConfig>) -> Vec<UdpSocket> {
+    let start = Instant::now();
+    let mut socks = Vec::new();
+    for i in 0u32..400 {
+        let due = start + Duration::from_micros(u64::from(i) * 3_333);
+        if let Some(w) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(w);
+        }
+        let ip = Ipv4Addr::new(127, 12, 0, (1 + i / 16) as u8);
+        socks.push(hostile(ip, addr, cfg).expect("every hello gets its cookie"));
+    }
+    socks
+}
+
+/// How many of the flood's handshakes the server took on (answered with its flight; on
+/// loopback the answers are there within milliseconds).
+fn taken_on(socks: &[UdpSocket]) -> usize {
+    std::thread::sleep(Duration::from_millis(200));
+    socks
+        .iter()
+        .filter(|s| answered(s, Duration::from_millis(5)))
+        .count()
+}
+
+#[test]
+fn a_genuine_handshake_completes_while_a_flood_keeps_the_handshake_budget_full() {
+    // a table of 100 of which at most 40 handshaking: the flood is 10 times the budget and
+    // 4 times the table
+    const BUDGET: usize = 40;
+    let cfg = cfg();
+    let (server, addr) = ours_server(
+        PSK_HEX,
+        &["--max-handshaking", "40", "--max-connections", "100"],
+    );
+    let socks = flood_of_400(addr, &cfg);
+    // the budget is full of stalled hostile handshakes: a genuine one still completes
+    let started = Instant::now();
+    let mut newcomer = session(
+        Ipv4Addr::new(127, 10, 2, 1),
+        addr,
+        &cfg,
+        Duration::from_secs(3),
+    )
+    .expect("a genuine handshake completes with the handshake budget full");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(echoes(&mut newcomer, b"genuine", Duration::from_secs(3)));
+    let held = taken_on(&socks);
+    assert_eq!(held, 400, "the flood was taken on, not refused");
+    // all but the budget's worth were evicted for newer ones
+    server.expect_in_transcript(Duration::from_secs(5), "an eviction", |l| {
+        l.contains("handshake evicted")
+    });
+    let evictions = server.transcript().matches("handshake evicted").count();
+    assert!(
+        evictions >= held - BUDGET,
+        "{evictions} evictions for {held} hostile handshakes over a budget of {BUDGET}"
+    );
+
+    // the same flood with a budget larger than the table (so none: the behaviour before): the
+    // table fills with hostile handshakes and the genuine one is refused
+    let (_old, addr) = ours_server(
+        PSK_HEX,
+        &["--max-handshaking", "1000", "--max-connections", "100"],
+    );
+    let socks = flood_of_400(addr, &cfg);
+    assert!(
+        session(
+            Ipv4Addr::new(127, 10, 2, 2),
+            addr,
+            &cfg,
+            Duration::from_secs(2)
+        )
+        .is_none(),
+        "without the budget a genuine handshake is refused under the same flood"
+    );
+    assert_eq!(taken_on(&socks), 100, "the table filled up with the flood");
 }

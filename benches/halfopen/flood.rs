@@ -10,9 +10,13 @@
 //!   attack datagram (out-of-order fragments claiming 16 KiB). A handshake whose server flight
 //!   came back within 500 ms is half-open at the server; one that got no answer was refused by
 //!   a cap (half-open per address, handshake rate, connection limit: all are silent).
+//! - Every [`PROBE_EVERY`] during the flood, a genuine client (our library, a fresh source
+//!   address 127.200.0.x the flood never uses) tries one full handshake within
+//!   [`PROBE_WITHIN`]: how many completed, and the slowest, are printed.
 //! - The server's VmRSS is sampled every 50 ms: start, peak, end (after the grace period).
 //!   Growth per half-open handshake = (peak - start) / the most half-open handshakes the
-//!   server held at once (accepted within one 30 s half-open lifetime, the server's default).
+//!   server held at once (accepted within one 30 s half-open lifetime, the server's default,
+//!   and at most its default handshake budget: beyond it each new one evicts the stalest).
 //!
 //! Then the same flood on OpenSSL's libssl (`openssl_scale --flood RATE SECS`), printed beside.
 
@@ -42,6 +46,43 @@ const VERDICT_AFTER: Duration = Duration::from_millis(500);
 const GRACE: Duration = Duration::from_millis(1500);
 /// `ServerConfig::half_open_timeout` by default.
 const HALF_OPEN_LIFETIME: Duration = Duration::from_secs(30);
+/// `ServerConfig::max_handshaking` by default.
+const MAX_HANDSHAKING: usize = 2_500;
+/// How often a genuine client tries a new handshake during the flood.
+const PROBE_EVERY: Duration = Duration::from_secs(3);
+/// How long a genuine probe handshake may take (a lost flight costs the client 1 s).
+const PROBE_WITHIN: Duration = Duration::from_secs(3);
+
+/// Genuine handshakes tried during the flood: (tried, completed, slowest completed).
+fn probe_genuine(
+    addr: SocketAddr,
+    cfg: &Arc<ClientConfig>,
+    stop: &AtomicBool,
+) -> (u64, u64, Duration) {
+    let (mut tried, mut done, mut slowest) = (0u64, 0u64, Duration::ZERO);
+    // the first probe once the flood has filled the handshake budget
+    std::thread::sleep(PROBE_EVERY);
+    while !stop.load(Ordering::Relaxed) {
+        let next = Instant::now() + PROBE_EVERY;
+        let ip = std::net::Ipv4Addr::new(127, 200, 0, (1 + tried % 250) as u8);
+        let Ok(sock) = UdpSocket::bind((ip, 0)) else {
+            break;
+        };
+        if sock.connect(addr).is_err() {
+            break;
+        }
+        tried += 1;
+        let t0 = Instant::now();
+        if establish(&sock, cfg, PROBE_WITHIN).is_some() {
+            done += 1;
+            slowest = slowest.max(t0.elapsed());
+        }
+        if let Some(w) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(w);
+        }
+    }
+    (tried, done, slowest)
+}
 
 /// A session from 127.0.0.1 that completes its handshake (at most 5 s).
 fn established(addr: SocketAddr, cfg: &Arc<ClientConfig>) -> Option<(UdpSocket, Connection)> {
@@ -238,13 +279,19 @@ pub fn run(bin: &str, pid: u32, addr: SocketAddr, cfg: &Arc<ClientConfig>, opts:
         std::thread::spawn(move || keep_talking(sessions, &stop))
     };
     let start = Instant::now();
-    let floods: Vec<Flood> = std::thread::scope(|s| {
+    let flooding = AtomicBool::new(false);
+    let (floods, probes): (Vec<Flood>, _) = std::thread::scope(|s| {
+        let flooding = &flooding;
+        let prober = s.spawn(move || probe_genuine(addr, cfg, flooding));
         let hs: Vec<_> = (0..FLOOD_THREADS)
             .map(|t| s.spawn(move || flood_thread(t, opts, addr, cfg, start)))
             .collect();
-        hs.into_iter()
+        let floods = hs
+            .into_iter()
             .map(|h| h.join().expect("flood thread"))
-            .collect()
+            .collect();
+        flooding.store(true, Ordering::Relaxed);
+        (floods, prober.join().expect("prober"))
     });
     stop.store(true, Ordering::Relaxed);
     let talk = talker.join().expect("talker");
@@ -262,7 +309,7 @@ pub fn run(bin: &str, pid: u32, addr: SocketAddr, cfg: &Arc<ClientConfig>, opts:
     let refused: u64 = floods.iter().map(|f| f.refused).sum();
     let mut accepted: Vec<Instant> = floods.into_iter().flat_map(|f| f.accepted).collect();
     accepted.sort();
-    let held = most_held(&accepted);
+    let held = most_held(&accepted).min(MAX_HANDSHAKING);
     let growth = rss_peak.saturating_sub(rss_start);
     let per_half_open = if held > 0 {
         growth as f64 / held as f64
@@ -287,9 +334,20 @@ pub fn run(bin: &str, pid: u32, addr: SocketAddr, cfg: &Arc<ClientConfig>, opts:
         "rss_peak_kib": rss_peak,
         "rss_end_kib": rss_end,
         "rss_growth_per_half_open_kib": (per_half_open * 100.0).round() / 100.0,
+        "genuine_handshakes_tried": probes.0,
+        "genuine_handshakes_completed": probes.1,
+        "genuine_handshake_slowest_ms": probes.2.as_millis() as u64,
     });
     let theirs = openssl_flood(opts);
     print_side_by_side(&ours, theirs.as_ref(), opts);
+    println!(
+        "genuine new handshakes during the flood (one every {} s, each within {} s): {} of {} completed, slowest {} ms",
+        PROBE_EVERY.as_secs(),
+        PROBE_WITHIN.as_secs(),
+        probes.1,
+        probes.0,
+        probes.2.as_millis()
+    );
     println!(
         "{}",
         serde_json::json!({"simbridge": ours, "openssl": theirs})

@@ -105,6 +105,8 @@ fn log_refusal(peer: &str, reason: &CloseReason) {
         CloseReason::Error(Error::NoExtendedMasterSecret) => log::warn!(
             "{peer}: handshake refused: {reason} (`--ems preferred` accepts such peers, weaker)"
         ),
+        // a flood makes one per hostile hello: counted in the JSON events, not worth a WARN
+        CloseReason::Error(Error::HandshakeEvicted) => log::debug!("{peer}: {reason}"),
         CloseReason::Error(_) | CloseReason::PeerAlert(_) => {
             log::warn!("{peer}: connection failed: {reason}")
         }
@@ -177,6 +179,15 @@ struct ServerArgs {
     /// Issue no RFC 5077 session tickets (session-ID resumption only).
     #[arg(long)]
     no_tickets: bool,
+    /// Most connections (established or handshaking) held (ServerConfig::max_connections;
+    /// default 10,000).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Most connections still handshaking; when full, a new cookie-valid hello evicts the
+    /// handshake that made no progress for the longest time (ServerConfig::max_handshaking;
+    /// default 2,500).
+    #[arg(long, value_name = "N")]
+    max_handshaking: Option<usize>,
     /// Resume without the cookie round trip when a hello offers a resumable session
     /// (weaker amplification protection; see ServerConfig::resume_without_cookie).
     #[arg(long)]
@@ -582,6 +593,8 @@ fn run_server(a: ServerArgs) -> CliResult {
     cfg.extended_master_secret = a.common.ems.into();
     cfg.identity_hint = a.hint.map(String::into_bytes);
     cfg.session_tickets = !a.no_tickets;
+    cfg.max_connections = a.max_connections.unwrap_or(cfg.max_connections);
+    cfg.max_handshaking = a.max_handshaking.unwrap_or(cfg.max_handshaking);
     cfg.resume_without_cookie = a.resume_without_cookie;
     cfg.connection_id = if a.no_cid {
         None

@@ -228,6 +228,20 @@ pub struct ServerConfig {
     pub cookie_rotation: Duration,
     /// Most connections (established or handshaking) an endpoint holds.
     pub max_connections: usize,
+    /// Most connections still handshaking (after a valid cookie, not yet completed) an
+    /// endpoint holds, so that a flood of cookie-valid handshakes that never finish cannot
+    /// take the whole table. When it is full, a new cookie-valid ClientHello takes the place
+    /// of the handshake that made no progress (no answer to our flight) for the longest time,
+    /// never of an established connection (counted in `EndpointStats::handshakes_evicted`).
+    /// Default 2,500, a quarter of the default `max_connections`: new handshakes are accepted
+    /// at most at `handshakes_per_second` (1,000/s by default), so even a flood that takes
+    /// every token cycles the budget no faster than once every 2.5 s, while a genuine
+    /// handshake completes in two round trips and its client's answer (a ClientKeyExchange
+    /// flight) counts as progress; the other 7,500 slots stay for established sessions. Keep
+    /// it well above `handshakes_per_second` times the slowest client's round trip, and below
+    /// `max_connections` (lowering that one alone does not lower this: at or above it the
+    /// budget never acts and a flood can again fill the table). 0 refuses every new handshake.
+    pub max_handshaking: usize,
     /// New handshakes (valid cookies) accepted per second, with a burst of the same size.
     pub handshakes_per_second: u32,
     /// RFC 9146 Connection ID: answered only when the client offers the extension. `Some(g)`
@@ -285,7 +299,8 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// A server with the defaults (CCM_8, no hint, 10 000 connections, 1 000 handshakes/s,
+    /// A server with the defaults (CCM_8, no hint, 10 000 connections of which at most 2 500
+    /// handshaking, 1 000 handshakes/s,
     /// 4-byte Connection IDs for clients that ask, a 1024-session cache, tickets for clients
     /// that ask, sessions resumable for 24 h or the PSK's lifetime, cookies always, any server
     /// name, extended master secret required, one handshake message per record, 2 KiB of
@@ -298,6 +313,7 @@ impl ServerConfig {
             identity_hint: None,
             cookie_rotation: Duration::from_secs(60),
             max_connections: 10_000,
+            max_handshaking: 2_500,
             handshakes_per_second: 1_000,
             connection_id: Some(Arc::new(RandomCid::default())),
             session_cache: 1024,

@@ -18,17 +18,18 @@ use super::cookie::CookieKeys;
 pub use super::endpoint_stats::EndpointStats;
 use super::error::Error;
 use super::event::{CloseReason, Event};
-use super::export::{self, ExportError, ImportLedger, ImportRole, MemoryLedger};
+use super::export::MemoryLedger;
 use super::half_open::HalfOpen;
 use super::session::{Session, SessionCache};
+use super::stalest::Stalest;
 use super::ticket::TicketKeys;
-use super::wire::codec::{put_vec8, Reader};
 use super::wire::extensions::EXT_SESSION_TICKET;
 use super::wire::handshake::{encode_full, parse_fragments, HandshakeType};
 use super::wire::hello::{ClientHello, HelloVerifyRequest};
 use super::wire::record::{peek_cid, split_datagram, ContentType, RecordHeader, DTLS10};
 use crate::secret::SecretVec;
-use zeroize::Zeroize;
+
+mod restart;
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +74,8 @@ pub struct Endpoint {
     events: VecDeque<(SocketAddr, Event)>,
     stats: EndpointStats,
     half_open: HalfOpen,
+    /// Handshakes in progress by last progress (for `max_handshaking`).
+    stalest: Stalest,
 }
 
 /// One connection and where its peer is now. The connection is boxed: the map then holds
@@ -86,6 +89,9 @@ struct Entry {
     /// While the handshake is in progress: the source IP it is counted under, and the bytes
     /// its buffers held at the last look.
     half_open: Option<(IpAddr, usize)>,
+    /// While the handshake is in progress: its stamp in `Endpoint::stalest` and the round
+    /// trips it had completed then (one more is progress).
+    progress: Option<(u64, u64)>,
 }
 
 /// Tries before giving up on finding an unused CID (a generator with few free values).
@@ -154,6 +160,7 @@ impl Endpoint {
             events: VecDeque::new(),
             stats: EndpointStats::default(),
             half_open: HalfOpen::default(),
+            stalest: Stalest::default(),
         })
     }
 
@@ -331,16 +338,23 @@ impl Endpoint {
             self.send_hello_verify(from, &h);
             return;
         }
-        if !self.by_addr.contains_key(&from) && self.conns.len() >= self.config.max_connections {
-            self.stats.connection_limited += 1;
-            return;
-        }
         // a restart from the same address replaces its own handshake, which then no longer counts
         let replaced = self
             .by_addr
             .get(&from)
             .and_then(|id| self.conns.get(id))
             .is_some_and(|e| e.half_open.is_some_and(|(ip, _)| ip == from.ip()));
+        // the handshake budget is full: the newcomer takes the stalest handshake's place
+        let evict = (self.stalest.len() - usize::from(replaced) >= self.config.max_handshaking)
+            .then(|| self.stalest.stalest())
+            .flatten()
+            .filter(|_| self.config.max_handshaking > 0);
+        let full = self.conns.len() >= self.config.max_connections;
+        let no_room = !self.by_addr.contains_key(&from) && full && evict.is_none();
+        if no_room || self.config.max_handshaking == 0 {
+            self.stats.connection_limited += 1;
+            return;
+        }
         if self.half_open.count(from.ip()) - usize::from(replaced)
             >= self.config.max_half_open_per_address
         {
@@ -382,6 +396,9 @@ impl Endpoint {
         };
         let conn = Connection::server_start(self.config.clone(), now, &accepted, start);
         self.stats.accepted += 1;
+        if let Some(victim) = evict {
+            self.evict(victim);
+        }
         if let Some(old) = self.by_addr.get(&from).copied() {
             self.remove(old);
         }
@@ -400,6 +417,9 @@ impl Endpoint {
             self.half_open.enter(addr.ip());
             (addr.ip(), 0)
         });
+        let progress = conn
+            .is_handshaking()
+            .then(|| (self.stalest.touch(id, None), conn.stats().round_trips));
         self.conns.insert(
             id,
             Entry {
@@ -407,6 +427,7 @@ impl Endpoint {
                 conn: Box::new(conn),
                 scheduled: None,
                 half_open,
+                progress,
             },
         );
         self.schedule(id);
@@ -443,6 +464,9 @@ impl Endpoint {
             if let Some((ip, buffered)) = e.half_open {
                 self.half_open.leave(ip, buffered);
             }
+            if let Some((stamp, _)) = e.progress {
+                self.stalest.leave(id, stamp);
+            }
             if self.by_addr.get(&e.addr) == Some(&id) {
                 self.by_addr.remove(&e.addr);
             }
@@ -452,6 +476,27 @@ impl Endpoint {
             }
         }
         self.prune_timers();
+    }
+
+    /// Drops a handshake in progress to make room (`max_handshaking`); the application hears
+    /// of it as a close with [`Error::HandshakeEvicted`] (no alert: its peer may be forged).
+    fn evict(&mut self, id: u64) {
+        let Some(addr) = self
+            .conns
+            .get(&id)
+            .filter(|e| e.conn.is_handshaking())
+            .map(|e| e.addr)
+        else {
+            return;
+        };
+        self.stats.handshakes_evicted += 1;
+        self.remove(id);
+        self.events.push_back((
+            addr,
+            Event::Closed {
+                reason: CloseReason::Error(Error::HandshakeEvicted),
+            },
+        ));
     }
 
     fn send_hello_verify(&mut self, to: SocketAddr, h: &Hello) {
@@ -540,6 +585,15 @@ impl Endpoint {
             if !e.conn.is_handshaking() {
                 self.half_open.leave(ip, now);
                 e.half_open = None;
+            }
+        }
+        if let Some((stamp, trips)) = e.progress {
+            let done = e.conn.stats().round_trips;
+            if !e.conn.is_handshaking() {
+                self.stalest.leave(id, stamp);
+                e.progress = None;
+            } else if done != trips {
+                e.progress = Some((self.stalest.touch(id, Some(stamp)), done));
             }
         }
         if e.conn.is_closed() {
@@ -689,102 +743,6 @@ impl Endpoint {
     /// Every connection held, with its peer's address (for status views).
     pub fn connections(&self) -> impl Iterator<Item = (SocketAddr, &Connection)> + '_ {
         self.conns.values().map(|e| (e.addr, &*e.conn))
-    }
-
-    /// Graceful restart, part 1: exports every established connection with its peer address
-    /// in one blob encrypted under `key` (see [`crate::dtls::export`]). Each live connection
-    /// keeps `reserve` write sequence numbers for itself; the importer continues after them.
-    /// Connections still handshaking are not saved (their clients will retransmit and meet
-    /// the restarted server's cookie exchange).
-    pub fn save_all(&mut self, key: &[u8], reserve: u64) -> Result<Vec<u8>, ExportError> {
-        let mut plain = Vec::new();
-        let mut n: u32 = 0;
-        let ids: Vec<u64> = self.conns.keys().copied().collect();
-        for id in ids {
-            let Some(e) = self.conns.get_mut(&id) else {
-                continue;
-            };
-            if !e.conn.is_established() {
-                continue;
-            }
-            let Ok(state) = e.conn.export_plain(reserve) else {
-                continue;
-            };
-            put_vec8(&mut plain, e.addr.to_string().as_bytes());
-            plain.extend_from_slice(&(state.len() as u32).to_be_bytes());
-            plain.extend_from_slice(state.expose());
-            n += 1;
-        }
-        let mut all = Vec::with_capacity(4 + plain.len());
-        all.extend_from_slice(&n.to_be_bytes());
-        all.extend_from_slice(&plain);
-        plain.zeroize();
-        let all = SecretVec::new(all);
-        export::seal(key, &all, self.config.common.rng.as_ref())
-    }
-
-    /// Graceful restart, part 2: imports a [`Endpoint::save_all`] blob; the connections are
-    /// established at once (routing by address and CID restored) and need no handshake. The
-    /// export's id is claimed in this endpoint's ledger: loading the same blob twice is
-    /// refused. Returns the number of connections loaded.
-    pub fn load_all(&mut self, blob: &[u8], key: &[u8]) -> Result<usize, ExportError> {
-        let mut ledger = std::mem::take(&mut self.ledger);
-        let r = self.load_all_with(blob, key, &mut ledger);
-        self.ledger = ledger;
-        r
-    }
-
-    /// [`Endpoint::load_all`] with a caller's ledger (one that survives restarts).
-    pub fn load_all_with(
-        &mut self,
-        blob: &[u8],
-        key: &[u8],
-        ledger: &mut dyn ImportLedger,
-    ) -> Result<usize, ExportError> {
-        let (id, plain) = export::open(key, blob)?;
-        if !ledger.claim(&id) {
-            return Err(ExportError::AlreadyImported);
-        }
-        let mut r = Reader::new(plain.expose());
-        let count = r
-            .take(4, "count")
-            .map_err(|_| ExportError::Format("count"))?;
-        let count = u32::from_be_bytes([count[0], count[1], count[2], count[3]]);
-        let mut loaded = Vec::new();
-        for _ in 0..count {
-            let addr = r.vec8("addr").map_err(|_| ExportError::Format("addr"))?;
-            let addr: SocketAddr = std::str::from_utf8(addr)
-                .ok()
-                .and_then(|a| a.parse().ok())
-                .ok_or(ExportError::Format("addr"))?;
-            let len = r.take(4, "len").map_err(|_| ExportError::Format("len"))?;
-            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-            let state = r
-                .take(len, "state")
-                .map_err(|_| ExportError::Format("state"))?;
-            let conn = Connection::import_plain(state, ImportRole::Server(self.config.clone()))?;
-            loaded.push((addr, conn));
-        }
-        r.finish("save_all")
-            .map_err(|_| ExportError::Format("trailing bytes"))?;
-        let n = loaded.len();
-        for (addr, conn) in loaded {
-            if let Some(old) = self.by_addr.get(&addr).copied() {
-                self.remove(old);
-            }
-            let cid = conn.connection_id().to_vec();
-            if let Some(old) = self
-                .by_cid
-                .get(cid.as_slice())
-                .copied()
-                .filter(|_| !cid.is_empty())
-            {
-                self.remove(old);
-            }
-            self.insert(addr, conn);
-        }
-        self.stats.imported += n as u64;
-        Ok(n)
     }
 
     /// Handshakes in progress (after a valid cookie, not yet completed), the source

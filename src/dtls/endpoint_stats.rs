@@ -41,6 +41,10 @@ pub struct EndpointStats {
     pub half_open_limited: u64,
     /// Handshakes dropped at the end of their half-open lifetime.
     pub handshakes_expired: u64,
+    /// Handshakes in progress dropped to make room for a new cookie-valid hello when
+    /// `max_handshaking` were in progress: each time the one that made no progress for the
+    /// longest time.
+    pub handshakes_evicted: u64,
     /// Connections imported from a state export (no handshake needed).
     pub imported: u64,
     /// UDP payload bytes (both ways) of the completed full handshakes.

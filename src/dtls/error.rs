@@ -59,6 +59,11 @@ pub enum Error {
     /// Server: the handshake did not complete within `ServerConfig::half_open_timeout`.
     #[error("handshake not completed within the half-open lifetime")]
     HandshakeExpired,
+    /// Server: the handshake was dropped to make room for a newer one when
+    /// `ServerConfig::max_handshaking` were in progress (it had made no progress for the
+    /// longest time).
+    #[error("handshake evicted: the handshake budget was full and it had stalled longest")]
+    HandshakeEvicted,
     /// The random source failed.
     #[error("random source failed")]
     Rng,
@@ -93,7 +98,9 @@ impl Error {
             | Self::RecordTooLarge
             | Self::NoPskRequest
             | Self::ExportReserveUsed => return None,
-            Self::HandshakeTimeout(_) | Self::HandshakeExpired => return None,
+            Self::HandshakeTimeout(_) | Self::HandshakeExpired | Self::HandshakeEvicted => {
+                return None
+            }
             Self::Decode(_) => AlertDescription::DecodeError,
             Self::UnexpectedMessage(_) => AlertDescription::UnexpectedMessage,
             Self::NoCommonSuite | Self::NoExtendedMasterSecret | Self::NoPsk => {

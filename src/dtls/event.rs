@@ -75,7 +75,9 @@ impl CloseReason {
                 | Error::SuiteNotOffered(_)
                 | Error::NoExtendedMasterSecret => FailureKind::ConfigMismatch,
                 Error::UnrecognizedName(_) => FailureKind::NameRejected,
-                Error::HandshakeTimeout(_) | Error::HandshakeExpired => FailureKind::Timeout,
+                Error::HandshakeTimeout(_) | Error::HandshakeExpired | Error::HandshakeEvicted => {
+                    FailureKind::Timeout
+                }
                 _ => FailureKind::Other,
             },
         })

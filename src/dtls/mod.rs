@@ -52,6 +52,7 @@ pub mod record_layer;
 pub mod replay;
 pub mod rng;
 pub mod session;
+mod stalest;
 pub mod stats;
 pub mod suite;
 pub mod ticket;
