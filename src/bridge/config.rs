@@ -553,6 +553,8 @@ pub struct ServerFile {
     pub hint: Option<String>,
     /// Most connections.
     pub max_connections: Option<usize>,
+    /// Most connections still handshaking (default: a quarter of max_connections, at most 2500).
+    pub max_handshaking: Option<usize>,
     /// Close a connection whose peer sent nothing for this long (default 90000 = 25 h).
     pub idle_timeout_secs: Option<u64>,
     /// Connections per PSK identity (default 2; 0 = no cap).
@@ -581,6 +583,8 @@ pub struct ServerConfigFile {
     pub hint: Option<String>,
     /// Most connections.
     pub max_connections: Option<usize>,
+    /// Most connections still handshaking.
+    pub max_handshaking: Option<usize>,
     /// Idle timeout of established connections.
     pub idle_timeout: Option<Duration>,
     /// Connections per identity.
@@ -650,6 +654,20 @@ impl ServerConfigFile {
             suites,
             hint: f.hint,
             max_connections: f.max_connections,
+            max_handshaking: match (
+                f.max_handshaking,
+                f.max_connections
+                    .unwrap_or(crate::dtls::config::DEFAULT_MAX_CONNECTIONS),
+            ) {
+                (Some(h), m) if h >= m => {
+                    return Err(invalid(
+                        path,
+                        "max_handshaking",
+                        format!("must be below max_connections ({m}), so that established sessions keep room"),
+                    ));
+                }
+                (h, _) => h,
+            },
             idle_timeout: match f.idle_timeout_secs {
                 Some(0) => {
                     return Err(invalid(path, "idle_timeout_secs", "must be at least 1"));
@@ -744,6 +762,42 @@ mod tests {
         assert_eq!(c.routes[0].suites[0], CipherSuite::EcdhePskAes128Ccm8Sha256);
         assert_eq!(c.routes[0].gba_naf.as_deref(), Some("localhost"));
         assert_eq!(c.routes[0].sni.as_deref(), Some("localhost"));
+    }
+
+    #[test]
+    fn the_handshake_budget_must_stay_below_the_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = write(dir.path(), "k.hex", "00112233");
+        let base = format!(
+            "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[[keys.static]]\nidentity = \"d\"\nkey_file = \"{}\"\n",
+            key.display()
+        );
+        let p = write(
+            dir.path(),
+            "s.toml",
+            &format!("max_connections = 100\nmax_handshaking = 100\n{base}"),
+        );
+        let e = ServerConfigFile::load(&p).expect_err("budget").to_string();
+        assert!(
+            e.contains("max_handshaking") && e.contains("below max_connections (100)"),
+            "{e}"
+        );
+        let p = write(
+            dir.path(),
+            "s2.toml",
+            &format!("max_handshaking = 10000\n{base}"),
+        );
+        assert!(
+            ServerConfigFile::load(&p).is_err(),
+            "the default table is 10000"
+        );
+        let p = write(
+            dir.path(),
+            "s3.toml",
+            &format!("max_handshaking = 50\n{base}"),
+        );
+        let c = ServerConfigFile::load(&p).expect("valid");
+        assert_eq!(c.max_handshaking, Some(50));
     }
 
     #[test]

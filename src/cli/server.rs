@@ -82,6 +82,11 @@ pub fn run(args: ServerArgs) -> CliResult {
     dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;
+        // The handshake budget only protects established sessions while it is below the table.
+        dtls.max_handshaking = dtls.max_handshaking.min(m / 4);
+    }
+    if let Some(h) = cfg.max_handshaking {
+        dtls.max_handshaking = h;
     }
     let mut lifecycle = LifecycleConfig::new(dtls.max_connections);
     if let Some(t) = cfg.idle_timeout {

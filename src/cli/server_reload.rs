@@ -151,6 +151,10 @@ fn needs_restart(old: &ServerConfigFile, new: &ServerConfigFile) -> Vec<String> 
         "max_connections",
         old.max_connections != new.max_connections,
     );
+    differs(
+        "max_handshaking",
+        old.max_handshaking != new.max_handshaking,
+    );
     differs("idle_timeout_secs", old.idle_timeout != new.idle_timeout);
     differs(
         "max_per_identity",

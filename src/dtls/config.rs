@@ -215,6 +215,11 @@ impl ClientConfig {
     }
 }
 
+/// Default [`ServerConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default [`ServerConfig::max_handshaking`]: a quarter of the default table.
+pub const DEFAULT_MAX_HANDSHAKING: usize = 2_500;
+
 /// Server settings.
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -312,8 +317,8 @@ impl ServerConfig {
             psk,
             identity_hint: None,
             cookie_rotation: Duration::from_secs(60),
-            max_connections: 10_000,
-            max_handshaking: 2_500,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_handshaking: DEFAULT_MAX_HANDSHAKING,
             handshakes_per_second: 1_000,
             connection_id: Some(Arc::new(RandomCid::default())),
             session_cache: 1024,

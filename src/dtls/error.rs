@@ -1,5 +1,5 @@
 //! Typed errors. Per-record noise (bad MAC, replay, malformed datagrams) never surfaces as an
-//! error: it is dropped and counted in [`super::stats::Stats`]. An [`Error`] is always fatal.
+//! error: it is dropped and counted in [`super::stats::Stats`]. An [`enum@Error`] is always fatal.
 
 use thiserror::Error;
 

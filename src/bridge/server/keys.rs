@@ -265,6 +265,12 @@ impl ServerLoop {
                     "{peer}: handshake failed: {r} (cipher suite or extended master secret mismatch)"
                 ),
             )),
+            // A flood makes one of these per hostile hello: counted in the endpoint's stats
+            // (status, metrics), logged only at DEBUG.
+            CloseReason::Error(DtlsError::HandshakeEvicted | DtlsError::HandshakeExpired) => {
+                debug!("{peer}: half-open handshake dropped: {reason}");
+                None
+            }
             r => {
                 info!("{peer}: session closed: {r}");
                 None
