@@ -10,7 +10,8 @@
 //! harness holds the subscriber's K, so a fuzz run reaches 200 OK, a stored context and the key
 //! API's 200), bit 2 sends the key API's bearer token, bit 3 omits Authorization, bit 4 omits
 //! User-Agent, bits 5-7 advance the clock by that many 20 s steps. `$N` in the Authorization
-//! becomes the last nonce issued, `$B` in the body the last B-TID.
+//! becomes the last nonce issued, `$B` in the body the last B-TID. (A flags byte of 0 is a
+//! separator, so a request with no flag starts with an empty method.)
 //!
 //! Asserts: only the statuses the modules document; every Ub reply carries the Server header; a
 //! Ub 200 only for an answer the harness computed, with a body that parses, a B-TID of the B-TID
