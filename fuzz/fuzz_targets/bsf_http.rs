@@ -172,7 +172,10 @@ fuzz_target!(|data: &[u8]| {
                 nonce = Challenge::parse(c).expect("our challenge parses").nonce;
             }
             if r.status == 200 {
-                assert!(harness_answer, "Ub 200 for a request the harness did not sign");
+                assert!(
+                    harness_answer,
+                    "Ub 200 for a request the harness did not sign"
+                );
                 let info = BootstrappingInfo::parse(&r.body).expect("the 200 body parses");
                 assert!(is_btid(&info.btid), "{}", info.btid);
                 let exp = parse_xs_datetime(&info.lifetime).expect("lifetime parses");

@@ -24,7 +24,11 @@ use simbridge::bridge::config::{
 fn workdir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let base = if Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
+        let base = if Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        };
         let d = PathBuf::from(base).join(format!("simbridge-fuzz-config-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("work dir");
         std::fs::write(d.join("key"), "000102030405060708090a0b0c0d0e0f\n").expect("key");

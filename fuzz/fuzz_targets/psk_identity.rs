@@ -8,8 +8,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use simbridge::gba::ids::{
-    btid_from_psk_identity, escape_for_log, is_btid, parse_psk_identity, psk_identity,
-    NafKeyKind, LOG_TEXT_MAX, MAX_PSK_IDENTITY,
+    btid_from_psk_identity, escape_for_log, is_btid, parse_psk_identity, psk_identity, NafKeyKind,
+    LOG_TEXT_MAX, MAX_PSK_IDENTITY,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -34,7 +34,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let log = escape_for_log(data);
     // printable ASCII, no quote, and the ellipsis of a cut
-    assert!(log.chars().all(|c| c == '…' || (' '..='~').contains(&c)), "{log}");
+    assert!(
+        log.chars().all(|c| c == '…' || (' '..='~').contains(&c)),
+        "{log}"
+    );
     assert!(!log.contains('"'), "{log}");
-    assert!(log.chars().count() <= LOG_TEXT_MAX + "…(65535 bytes)".len(), "{log}");
+    assert!(
+        log.chars().count() <= LOG_TEXT_MAX + "…(65535 bytes)".len(),
+        "{log}"
+    );
 });
