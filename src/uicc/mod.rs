@@ -116,10 +116,9 @@ pub struct Uicc<C: CardChannel> {
 }
 
 impl<C: CardChannel> Uicc<C> {
-    /// Resets the card, selects the USIM (via EF_DIR, falling back to the partial AID) and reads
-    /// ICCID, IMSI, AD, UST and the ISIM IMPI. `pin`, when given, is verified if the card asks.
-    pub fn open(chan: C, pin: Option<&str>) -> Result<Self, UiccError> {
-        let mut u = Self {
+    /// A handle on `chan` before anything is read from the card (the openers fill it in).
+    fn unread(chan: C) -> Self {
+        Self {
             chan,
             atr: Vec::new(),
             iccid: None,
@@ -138,7 +137,13 @@ impl<C: CardChannel> Uicc<C> {
                 tries_left: None,
             },
             apdus: 0,
-        };
+        }
+    }
+
+    /// Resets the card, selects the USIM (via EF_DIR, falling back to the partial AID) and reads
+    /// ICCID, IMSI, AD, UST and the ISIM IMPI. `pin`, when given, is verified if the card asks.
+    pub fn open(chan: C, pin: Option<&str>) -> Result<Self, UiccError> {
+        let mut u = Self::unread(chan);
         u.atr = u.chan.reset()?;
         u.select_fid(fid::MF, "SELECT MF").map_err(|e| match e {
             UiccError::Status {

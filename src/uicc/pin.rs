@@ -4,7 +4,7 @@
 //! while it has not been refused, and never when one try is left.
 
 use super::files::fid;
-use super::{ImpiSource, PinState, StatusWord, Uicc, UiccError};
+use super::{PinState, StatusWord, Uicc, UiccError};
 use crate::card::CardChannel;
 use zeroize::Zeroizing;
 
@@ -106,26 +106,7 @@ impl<C: CardChannel> Uicc<C> {
     /// verify, change or unblock PIN1 and to show ICCID, applications and the PIN state.
     /// IMSI, IMPI and the service table stay empty.
     pub fn open_for_pin(chan: C) -> Result<Self, UiccError> {
-        let mut u = Self {
-            chan,
-            atr: Vec::new(),
-            iccid: None,
-            apps: Vec::new(),
-            usim_aid: Vec::new(),
-            isim_aid: None,
-            imsi: String::new(),
-            mnc_length: 2,
-            ust: Vec::new(),
-            impi: String::new(),
-            impi_source: ImpiSource::Derived,
-            ist: Vec::new(),
-            current_aid: None,
-            pin: PinState {
-                required: false,
-                tries_left: None,
-            },
-            apdus: 0,
-        };
+        let mut u = Self::unread(chan);
         u.atr = u.chan.reset()?;
         u.select_fid(fid::MF, "SELECT MF")?;
         u.iccid = match u.read_binary_file(fid::EF_ICCID, "EF_ICCID") {
@@ -486,28 +467,13 @@ mod tests {
 
     fn scripted(sw: [u8; 2]) -> (Uicc<Scripted>, std::rc::Rc<std::cell::RefCell<Vec<u8>>>) {
         let last = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let u = Uicc {
-            chan: Scripted {
-                sw,
-                last: last.clone(),
-            },
-            atr: Vec::new(),
-            iccid: None,
-            apps: Vec::new(),
-            usim_aid: Vec::new(),
-            isim_aid: None,
-            imsi: String::new(),
-            mnc_length: 2,
-            ust: Vec::new(),
-            impi: String::new(),
-            impi_source: ImpiSource::Derived,
-            ist: Vec::new(),
-            current_aid: None,
-            pin: PinState {
-                required: true,
-                tries_left: Some(3),
-            },
-            apdus: 0,
+        let mut u = Uicc::unread(Scripted {
+            sw,
+            last: last.clone(),
+        });
+        u.pin = PinState {
+            required: true,
+            tries_left: Some(3),
         };
         (u, last)
     }

@@ -27,26 +27,7 @@ fn uicc(script: Vec<(&str, &str)>) -> Uicc<Scripted> {
         .into_iter()
         .map(|(a, b)| (hex::decode(a).expect("hex"), hex::decode(b).expect("hex")))
         .collect();
-    Uicc {
-        chan: Scripted { script },
-        atr: Vec::new(),
-        iccid: None,
-        apps: Vec::new(),
-        usim_aid: Vec::new(),
-        isim_aid: None,
-        imsi: String::new(),
-        mnc_length: 2,
-        ust: Vec::new(),
-        impi: String::new(),
-        impi_source: ImpiSource::Derived,
-        ist: Vec::new(),
-        current_aid: None,
-        pin: PinState {
-            required: false,
-            tries_left: None,
-        },
-        apdus: 0,
-    }
+    Uicc::unread(Scripted { script })
 }
 
 #[test]
