@@ -140,6 +140,23 @@ impl<C: CardChannel> Uicc<C> {
         }
     }
 
+    /// Reads EF_DIR and picks the USIM (the partial AID when EF_DIR names none) and the ISIM.
+    fn read_apps(&mut self) -> Result<(), UiccError> {
+        self.apps = self.read_dir()?;
+        self.usim_aid = self
+            .apps
+            .iter()
+            .find(|a| a.is_usim())
+            .map(|a| a.aid.clone())
+            .unwrap_or_else(|| files::USIM_AID_PREFIX.to_vec());
+        self.isim_aid = self
+            .apps
+            .iter()
+            .find(|a| a.is_isim())
+            .map(|a| a.aid.clone());
+        Ok(())
+    }
+
     /// Resets the card, selects the USIM (via EF_DIR, falling back to the partial AID) and reads
     /// ICCID, IMSI, AD, UST and the ISIM IMPI. `pin`, when given, is verified if the card asks.
     pub fn open(chan: C, pin: Option<&str>) -> Result<Self, UiccError> {
@@ -162,14 +179,7 @@ impl<C: CardChannel> Uicc<C> {
             }) => None,
             Err(e) => return Err(e),
         };
-        u.apps = u.read_dir()?;
-        u.usim_aid = u
-            .apps
-            .iter()
-            .find(|a| a.is_usim())
-            .map(|a| a.aid.clone())
-            .unwrap_or_else(|| files::USIM_AID_PREFIX.to_vec());
-        u.isim_aid = u.apps.iter().find(|a| a.is_isim()).map(|a| a.aid.clone());
+        u.read_apps()?;
 
         // On a basic channel shared with a modem's own USIM session, selecting an application
         // would end that session: use the USIM the modem selected (SELECT 7FFF, the current

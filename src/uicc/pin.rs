@@ -114,14 +114,7 @@ impl<C: CardChannel> Uicc<C> {
             Err(UiccError::Status { .. }) => None,
             Err(e) => return Err(e),
         };
-        u.apps = u.read_dir()?;
-        u.usim_aid = u
-            .apps
-            .iter()
-            .find(|a| a.is_usim())
-            .map(|a| a.aid.clone())
-            .unwrap_or_else(|| super::files::USIM_AID_PREFIX.to_vec());
-        u.isim_aid = u.apps.iter().find(|a| a.is_isim()).map(|a| a.aid.clone());
+        u.read_apps()?;
         let usim = u.usim_aid.clone();
         u.select_aid(&usim, "SELECT USIM")?;
         let tries = u.pin_tries()?;
