@@ -7,7 +7,7 @@ use simbridge::bridge::{Gateway, NafKeySource, NafKeys, RouteSpec, Server, Serve
 use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::{ClientConfig, ServerConfig};
 use simbridge::secret::SecretVec;
-use simbridge::session::{KeySource, SessionConfig};
+use simbridge::upstream::{KeySource, SessionConfig};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

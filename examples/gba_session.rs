@@ -10,8 +10,9 @@ use simbridge::dtls::{config::StaticPsk, ClientConfig};
 use simbridge::gba::{
     client::CacheUse, obtain_context, ContextCache, ReusePolicy, UbConfig, UreqTransport,
 };
-use simbridge::session::{Action, KeySource, Now, SessionConfig, UpstreamSession};
-use simbridge::{secret::SecretVec, softsim::SoftUsim, uicc::Uicc};
+use simbridge::upstream::{Action, KeySource, Now, SessionConfig, UpstreamSession};
+use simbridge::{secret::SecretVec, uicc::Uicc};
+use simbridge_lab::softsim::SoftUsim;
 use std::{
     net::UdpSocket,
     sync::Arc,
@@ -86,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or(Duration::from_millis(200));
         sock.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         if let Ok(n) = sock.recv(&mut buf) {
-            session.handle_datagram(Now::system(), simbridge::session::PathId(0), &buf[..n]);
+            session.handle_datagram(Now::system(), simbridge::upstream::PathId(0), &buf[..n]);
         }
         session.handle_timeout(Now::system());
     }

@@ -1,9 +1,7 @@
-//! The `simbridge` command-line tool. Logic lives in the library; this is a thin user of it.
-
-mod cli;
+//! The `simbridge` command-line tool. Logic lives in the libraries; this is a thin user of them.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::main()
+    simbridge_cli::cli::main()
 }

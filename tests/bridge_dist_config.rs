@@ -2,7 +2,7 @@
 //! and carry the settings an operator needs: the server keeps its sessions (state_dir), and the
 //! keys that were documented nowhere are at least named in the files.
 
-use simbridge::bridge::config::{GatewayFile, ServerFile};
+use simbridge_cli::config::{GatewayFile, ServerFile};
 
 const GATEWAY: &str = include_str!("../dist/simbridge.toml");
 const SERVER: &str = include_str!("../dist/server.toml");

@@ -5,9 +5,9 @@
 mod gba_support;
 
 use gba_support::*;
-use simbridge::bsf::{ContextStore, Hss, KeyApi, UbService, UbSettings};
 use simbridge::gba::{digest, time, xml::BootstrappingInfo};
 use simbridge::secret::SecretVec;
+use simbridge_lab::bsf::{ContextStore, Hss, KeyApi, UbService, UbSettings};
 use std::time::{Duration, SystemTime};
 
 /// xorshift64*: deterministic, so a failure reproduces.

@@ -10,7 +10,7 @@
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::forward_to_deserialize_any;
-use simbridge::bridge::config::{GatewayConfig, GatewayFile, ServerFile};
+use simbridge_cli::config::{GatewayConfig, GatewayFile, ServerFile};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 

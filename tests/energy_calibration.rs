@@ -2,8 +2,8 @@
 //! POWERCONSUMPTION.md and the nRF Connect SDK power_nrf91.rst; the figures are copied here).
 //! Tolerances are stated per case; docs/energy.md says how close each lands and why.
 
-use simbridge::energy::input::set_param;
-use simbridge::energy::{Coverage, Model, Projection, Radio};
+use simbridge_energy::input::set_param;
+use simbridge_energy::{Coverage, Model, Projection, Radio};
 
 /// boaks/zephyr-coaps-client POWERCONSUMPTION.md: LTE-M, PSM, no RAI (10 s RRC inactivity),
 /// CoAP request/response over a kept DTLS 1.2 CID session: 12 s at 9 mA, 0.14 mWh = 0.504 J.

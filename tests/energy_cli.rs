@@ -327,11 +327,11 @@ fn bad_files_name_the_file_and_key() {
     );
 }
 
-/// report.json as `scripts/bench` writes it (the same writer: `simbridge::perf::Report::to_json`
+/// report.json as `scripts/bench` writes it (the same writer: `simbridge_energy::perf::Report::to_json`
 /// with `energy_input` from our measured wire figures) is a results file the CLI accepts.
 #[test]
 fn the_bench_report_json_feeds_the_energy_model() {
-    use simbridge::perf::{
+    use simbridge_energy::perf::{
         energy_input, merge, HandshakeFigures, Machine, OursWire, Report, Section,
     };
     let full = HandshakeFigures {

@@ -259,7 +259,7 @@ fn forged_rspauth_is_refused_and_nothing_is_cached() {
 
 #[test]
 fn key_api_client_fetches_what_the_device_derived() {
-    use simbridge::bsf::{KeyApiClient, KeyFetchError};
+    use simbridge::gba::key_api::{KeyApiClient, KeyFetchError};
     use simbridge::secret::SecretVec;
     let bsf = TestBsf::start(K, "000000000000");
     let mut card = soft_card(&profile_text(K, "000000000000", false));

@@ -20,7 +20,7 @@ fn strs(v: &[String]) -> Vec<&str> {
 type NafEntry = (Vec<u8>, Vec<u8>);
 
 fn card_files(card: &Path) -> (GbaBp, Vec<NafEntry>) {
-    let usim = simbridge::softsim::SoftUsim::load(card).expect("soft USIM");
+    let usim = simbridge_lab::softsim::SoftUsim::load(card).expect("soft USIM");
     let mut uicc = simbridge::uicc::Uicc::open(usim, None).expect("opens");
     let bp = uicc.read_gba_bp().expect("read").expect("EF_GBABP exists");
     let mut list = Vec::new();
@@ -135,7 +135,7 @@ fn another_bootstrap_of_the_card_is_noticed_and_repaired() {
 
 /// A card channel that records each command's header (CLA INS P1 P2, Lc) and the status word.
 struct Tracing {
-    inner: simbridge::softsim::SoftUsim,
+    inner: simbridge_lab::softsim::SoftUsim,
     log: Vec<String>,
 }
 
@@ -205,8 +205,8 @@ fn gba_runs_in_the_isim_when_the_impi_comes_from_it() {
         );
         let bsf = start_bsf_with_profile(&text, |_| {});
         let profile =
-            simbridge::softsim::Profile::parse(&text, Path::new("isim.toml")).expect("profile");
-        let inner = simbridge::softsim::SoftUsim::from_profile(profile, None).expect("card");
+            simbridge_lab::softsim::Profile::parse(&text, Path::new("isim.toml")).expect("profile");
+        let inner = simbridge_lab::softsim::SoftUsim::from_profile(profile, None).expect("card");
         let mut card = simbridge::uicc::Uicc::open(
             Tracing {
                 inner,
@@ -259,12 +259,12 @@ fn gba_runs_in_the_isim_when_the_impi_comes_from_it() {
 #[test]
 fn apdu_trace_of_a_gba_u_bootstrap_and_naf_derivation() {
     let bsf = start_bsf_with_profile(&profile_text(K, "000000000000", true), |_| {});
-    let profile = simbridge::softsim::Profile::parse(
+    let profile = simbridge_lab::softsim::Profile::parse(
         &profile_text(K, "000000000000", true),
         Path::new("card.toml"),
     )
     .expect("profile");
-    let inner = simbridge::softsim::SoftUsim::from_profile(profile, None).expect("card");
+    let inner = simbridge_lab::softsim::SoftUsim::from_profile(profile, None).expect("card");
     let mut card = simbridge::uicc::Uicc::open(
         Tracing {
             inner,

@@ -18,7 +18,7 @@ fn bootstrap(bsf: &TestBsf, card: &mut dyn gba::AkaCard) -> gba::BootstrapContex
 fn stored_gba_u(bsf: &TestBsf, btid: &str) -> bool {
     bsf.server
         .with_service(|s| match s.store().lookup(btid, bsf.clock.now()) {
-            simbridge::bsf::Lookup::Found(c) => c.gba_u,
+            simbridge_lab::bsf::Lookup::Found(c) => c.gba_u,
             other => panic!("context {btid}: {other:?}"),
         })
 }

@@ -6,7 +6,7 @@ mod common;
 mod status_support;
 
 use common::*;
-use simbridge::bridge::config::{ServerConfigFile, DEFAULT_METRICS_LISTEN};
+use simbridge_cli::config::{ServerConfigFile, DEFAULT_METRICS_LISTEN};
 use status_support::*;
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -7,8 +7,8 @@ mod modem_support;
 use modem_support::*;
 use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
-use simbridge::softsim::{Profile, SoftUsim};
 use simbridge::uicc::{AuthResult, Uicc};
+use simbridge_lab::softsim::{Profile, SoftUsim};
 use std::time::{Duration, Instant};
 
 fn vector(p: &Profile, i: u64) -> ([u8; 16], [u8; 16], [u8; 8]) {

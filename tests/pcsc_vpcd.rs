@@ -245,7 +245,9 @@ fn aka_wall_time_through_pcscd() {
     let _lock = READER.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().expect("tempdir");
     let p = profile_copy(dir.path(), "demo.toml");
-    let keys = simbridge::softsim::Profile::load(&p).expect("profile").keys;
+    let keys = simbridge_lab::softsim::Profile::load(&p)
+        .expect("profile")
+        .keys;
     let _card = serve(&p, &[]);
     let chan = simbridge::card::pcsc::PcscChannel::connect(Some(READER_NAME)).expect("connect");
     let mut u = simbridge::uicc::Uicc::open(chan, None).expect("open");

@@ -6,8 +6,8 @@
 use simbridge::bridge::key_lookup::{KeyLookups, LookupSettings, Outcome, Requested};
 use simbridge::bridge::naf_keys::{KeyApiSource, KeyPlan, ServePolicy};
 use simbridge::bridge::{NafKeySource, NafKeys};
-use simbridge::bsf::KeyApiClient;
 use simbridge::dtls::CipherSuite;
+use simbridge::gba::key_api::KeyApiClient;
 use simbridge::secret::SecretVec;
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use simbridge::aka::{SqnArray, SqnCheck, SqnPolicy, SubscriberKeys};
-use simbridge::softsim::SoftUsim;
 use simbridge::uicc::{AuthResult, GbaBootstrapResult, StatusWord, Uicc, UiccError};
+use simbridge_lab::softsim::SoftUsim;
 use std::path::Path;
 
 fn open(profile: &Path) -> Uicc<SoftUsim> {
@@ -137,7 +137,9 @@ fn replayed_autn_rejected_after_emulator_restart() {
 
 fn demo_card_and_keys(dir: &Path) -> (Uicc<SoftUsim>, SubscriberKeys) {
     let p = profile_copy(dir, "demo.toml");
-    let keys = simbridge::softsim::Profile::load(&p).expect("profile").keys;
+    let keys = simbridge_lab::softsim::Profile::load(&p)
+        .expect("profile")
+        .keys;
     (open(&p), keys)
 }
 
@@ -492,14 +494,14 @@ fn gba_files_hold_rand_then_btid_with_the_spec_access_conditions() {
         std::fs::read_to_string(profile_copy(dir.path(), "demo.toml")).expect("demo")
     );
     let profile =
-        simbridge::softsim::Profile::parse(&text, Path::new("pin.toml")).expect("profile");
+        simbridge_lab::softsim::Profile::parse(&text, Path::new("pin.toml")).expect("profile");
     let mut card = SoftUsim::from_profile(profile, None).expect("card");
     let mut apdu = |b: &[u8]| {
         let r = card.process(b);
         [r[r.len() - 2], r[r.len() - 1]]
     };
     let mut select_usim = vec![0x00, 0xA4, 0x04, 0x0C, 16];
-    select_usim.extend_from_slice(&simbridge::softsim::fs::USIM_AID);
+    select_usim.extend_from_slice(&simbridge_lab::softsim::fs::USIM_AID);
     assert_eq!(apdu(&select_usim), [0x90, 0x00]);
     assert_eq!(apdu(&[0x00, 0xA4, 0x00, 0x0C, 2, 0x6F, 0xD6]), [0x90, 0x00]);
     assert_eq!(apdu(&[0x00, 0xD6, 0x00, 0x11, 1, 0x00]), [0x69, 0x82]);

@@ -1,6 +1,6 @@
 //! The machine and peer versions a run was taken on.
 
-use simbridge::perf::Machine;
+use simbridge_energy::perf::Machine;
 use std::process::Command;
 
 fn out(cmd: &str, args: &[&str]) -> Option<String> {

@@ -14,9 +14,9 @@ mod machine;
 mod stacks;
 
 use serde_json::Value;
-use simbridge::perf::merge::{self, Measured};
-use simbridge::perf::trace::{connections, without_cookie_exchange, ConnTrace};
-use simbridge::perf::{
+use simbridge_energy::perf::merge::{self, Measured};
+use simbridge_energy::perf::trace::{connections, without_cookie_exchange, ConnTrace};
+use simbridge_energy::perf::{
     energy_input, markdown, Better, Cell, HandshakeFigures, OursWire, Report, Row, Section,
 };
 use stacks::{Kind, NoFigure, Stack, Suite, PEERS};

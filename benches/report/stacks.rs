@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::support::launch::openssl_server_command;
 use crate::support::peers::missing_reason;
 use crate::support::{free_udp_port, free_udp_port_dual, Peer, Proc, Relay, RelayConfig, Stream};
-use simbridge::perf::Datagram;
+use simbridge_energy::perf::Datagram;
 
 /// A 16-byte PSK identity, as in the handshake target.
 pub const ID: &str = "simbridge-dev-16";

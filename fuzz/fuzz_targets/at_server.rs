@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use modem_at::Quirks;
-use simbridge::softsim::modem::AtServer;
-use simbridge::softsim::{Profile, SoftUsim};
+use simbridge_lab::softsim::modem::AtServer;
+use simbridge_lab::softsim::{Profile, SoftUsim};
 use std::path::Path;
 
 const PROFILE: &str = include_str!("../../sim-profiles/ts35208-set1.toml");

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use simbridge::bridge::config::{
+use simbridge_cli::config::{
     GatewayConfig, GatewayFile, PskConfig, ServerConfigFile, ServerFile,
 };
 

@@ -5,7 +5,7 @@
 use super::card_source::CardSourceArgs;
 use super::signals::{hangup_flag, termination_flag};
 use super::{CliError, CliResult};
-use simbridge::bridge::config::{ConfigError, GatewayConfig, ValidRoute};
+use crate::config::{ConfigError, GatewayConfig, ValidRoute};
 use simbridge::bridge::keyservice::CardOpener;
 use simbridge::bridge::route_state::RouteState;
 use simbridge::bridge::{Gateway, KeyService, KeyServiceConfig, RouteSpec};
@@ -13,8 +13,8 @@ use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::ClientConfig;
 use simbridge::gba::{GbaModeChoice, ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
-use simbridge::session::{KeySource, SessionConfig};
 use simbridge::uicc::pin::PinProblem;
+use simbridge::upstream::{KeySource, SessionConfig};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

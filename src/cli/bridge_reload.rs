@@ -5,7 +5,7 @@
 //! needing a restart.
 
 use super::bridge::{key_source, session_config};
-use simbridge::bridge::config::GatewayConfig;
+use crate::config::GatewayConfig;
 use simbridge::bridge::{Gateway, RouteUpdate};
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,9 @@
 //! `simbridge bsf`: the emulated network side (HSS/AuC, BSF on Ub, key API for servers).
 
 use super::{CliError, CliResult};
-use simbridge::bsf::nafs::{check_fqdn, load_nafs_file};
-use simbridge::bsf::{BsfConfig, BsfServer, NafCredential};
 use simbridge::secret::SecretVec;
+use simbridge_lab::bsf::nafs::{check_fqdn, load_nafs_file};
+use simbridge_lab::bsf::{BsfConfig, BsfServer, NafCredential};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,9 +4,9 @@
 use super::CliError;
 use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
-use simbridge::softsim::SoftUsim;
 use simbridge::uicc::pin::{self, GuardedOpenError, PinGuard, PinProblem};
 use simbridge::uicc::{Uicc, UiccError};
+use simbridge_lab::softsim::SoftUsim;
 use std::path::PathBuf;
 
 /// Where the card is.

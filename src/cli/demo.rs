@@ -10,15 +10,15 @@ use simbridge::bridge::naf_keys::KeyApiSource;
 use simbridge::bridge::{
     Gateway, KeyService, NafKeySource, NafKeys, RouteSpec, Server, ServerSpec,
 };
-use simbridge::bsf::keyclient::KeyApiClient;
-use simbridge::bsf::server::{BsfConfig, BsfServer};
 use simbridge::card::CardChannel;
 use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::{CipherSuite, ClientConfig, ServerConfig};
+use simbridge::gba::key_api::client::KeyApiClient;
 use simbridge::gba::{ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
-use simbridge::session::{KeySource, SessionConfig, SessionMetrics};
-use simbridge::softsim::{Profile, SoftUsim};
+use simbridge::upstream::{KeySource, SessionConfig, SessionMetrics};
+use simbridge_lab::bsf::server::{BsfConfig, BsfServer};
+use simbridge_lab::softsim::{Profile, SoftUsim};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,10 +1,10 @@
 //! `simbridge energy`: projects energy per message and battery life for each DTLS strategy with
-//! the library's energy model (simbridge::energy); this file only parses flags, reads files and
+//! the library's energy model (simbridge_energy); this file only parses flags, reads files and
 //! prints.
 
 use super::{CliError, CliResult};
 use serde_json::json;
-use simbridge::energy::{input, report, svg, Coverage, EnergyError, Model, Radio};
+use simbridge_energy::{input, report, svg, Coverage, EnergyError, Model, Radio};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -127,7 +127,7 @@ pub fn run(args: EnergyArgs) -> CliResult {
         eprintln!("energy: chart written to {}", path.display());
     }
     if args.json {
-        let params = |v: Vec<simbridge::energy::ParamView<'_>>| {
+        let params = |v: Vec<simbridge_energy::ParamView<'_>>| {
             v.into_iter()
                 .map(|p| {
                     (

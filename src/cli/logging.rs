@@ -65,6 +65,6 @@ mod tests {
     fn byte_dumping_targets_are_capped() {
         assert!(is_capped("ureq") && is_capped("ureq_proto::client::flow"));
         assert!(is_capped("rustls::conn") && is_capped("tiny_http"));
-        assert!(!is_capped("ureqx") && !is_capped("simbridge::bsf::server"));
+        assert!(!is_capped("ureqx") && !is_capped("simbridge_lab::bsf::server"));
     }
 }

@@ -3,8 +3,8 @@
 
 use super::bootstrap::{gba_error, GbaArgs};
 use super::{CliError, CliResult};
+use crate::config::GBA_DEFAULT_SUITES;
 use serde_json::json;
-use simbridge::bridge::config::GBA_DEFAULT_SUITES;
 use simbridge::gba::{self, NafId, UaId};
 use std::process::ExitCode;
 use std::time::SystemTime;

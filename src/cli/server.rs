@@ -5,7 +5,7 @@
 use super::server_reload::{key_api_client, ServerReloader};
 use super::signals::{hangup_flag, termination_flag};
 use super::{CliError, CliResult};
-use simbridge::bridge::config::ServerConfigFile;
+use crate::config::ServerConfigFile;
 use simbridge::bridge::lifecycle::LifecycleConfig;
 use simbridge::bridge::naf_keys::{KeyApiSource, ServePolicy};
 use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};

@@ -4,10 +4,10 @@
 //! limits, the NAF FQDNs and Ua id, the metrics address) is named in the log as needing a
 //! restart. A file that no longer loads changes nothing: the error is logged, the server runs on.
 
-use simbridge::bridge::config::ServerConfigFile;
-use simbridge::bridge::key_api_config::KeyApiConfig;
+use crate::config::key_api::KeyApiConfig;
+use crate::config::ServerConfigFile;
 use simbridge::bridge::NafKeys;
-use simbridge::bsf::keyclient::KeyApiClient;
+use simbridge::gba::key_api::client::KeyApiClient;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

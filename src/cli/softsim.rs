@@ -1,8 +1,8 @@
 //! `simbridge softsim serve`: the software USIM in a real pcscd, through the vpcd virtual reader.
 
 use super::{CliError, CliResult};
-use simbridge::softsim::vpcd::{self, Faults, SessionEnd};
-use simbridge::softsim::SoftUsim;
+use simbridge_lab::softsim::vpcd::{self, Faults, SessionEnd};
+use simbridge_lab::softsim::SoftUsim;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::PathBuf;

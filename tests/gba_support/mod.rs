@@ -7,9 +7,9 @@ pub mod cli;
 pub mod pcsc;
 
 use simbridge::aka::{sqn_from_bytes, SqnArray, SqnCheck, SqnPolicy, SubscriberKeys};
-use simbridge::bsf::{BsfConfig, BsfServer};
 use simbridge::gba::{self, AkaCard, CardAka, GbaError};
 use simbridge::secret::{Secret, SecretVec};
+use simbridge_lab::bsf::{BsfConfig, BsfServer};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -280,10 +280,10 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// A software USIM (main's `softsim`) behind the `uicc` layer, from profile text.
-pub fn soft_card(text: &str) -> simbridge::uicc::Uicc<simbridge::softsim::SoftUsim> {
+pub fn soft_card(text: &str) -> simbridge::uicc::Uicc<simbridge_lab::softsim::SoftUsim> {
     let profile =
-        simbridge::softsim::Profile::parse(text, Path::new("test-card.toml")).expect("profile");
-    let usim = simbridge::softsim::SoftUsim::from_profile(profile, None).expect("soft USIM");
+        simbridge_lab::softsim::Profile::parse(text, Path::new("test-card.toml")).expect("profile");
+    let usim = simbridge_lab::softsim::SoftUsim::from_profile(profile, None).expect("soft USIM");
     simbridge::uicc::Uicc::open(usim, None).expect("USIM opens")
 }
 

@@ -106,8 +106,8 @@ pub struct RelayStats {
     /// NAT rebindings made.
     pub rebinds: u64,
     /// Every datagram that arrived, both directions in arrival order, with its first record
-    /// header (for `simbridge::perf::trace`).
-    pub log: Vec<simbridge::perf::Datagram>,
+    /// header (for `simbridge_energy::perf::trace`).
+    pub log: Vec<simbridge_energy::perf::Datagram>,
     last_dir: Option<bool>,
 }
 
@@ -189,7 +189,8 @@ impl Worker {
             d.bytes += data.len() as u64;
             d.sizes.push(data.len());
             let n = d.datagrams;
-            s.log.push(simbridge::perf::Datagram::parse(c2s, &data));
+            s.log
+                .push(simbridge_energy::perf::Datagram::parse(c2s, &data));
             n
         };
         if c2s && self.cfg.rebind_every > 0 && n % self.cfg.rebind_every == 0 {

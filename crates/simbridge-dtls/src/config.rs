@@ -1,0 +1,350 @@
+//! Configuration of clients and servers, and the PSK interfaces. The PSK is asked for after the
+//! suite is chosen (the GBA key depends on it) and may be answered later: the handshake parks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cid::{CidGenerator, RandomCid};
+use super::rng::{DtlsRng, OsRng};
+use super::session::Session;
+use super::suite::CipherSuite;
+use crate::secret::SecretVec;
+
+/// Retransmission timer policy (RFC 6347 §4.2.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetransmitConfig {
+    /// First timeout (RFC 6347: 1 s; RFC 7925 profile: 9 s).
+    pub initial: Duration,
+    /// Upper bound of the doubling timer (60 s).
+    pub max: Duration,
+    /// Retransmissions of one flight before the handshake fails.
+    pub max_retransmits: u32,
+}
+
+impl Default for RetransmitConfig {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            max_retransmits: 7,
+        }
+    }
+}
+
+/// A client PSK: identity and key.
+#[derive(Debug, Clone)]
+pub struct ClientPsk {
+    /// psk_identity sent in ClientKeyExchange.
+    pub identity: Vec<u8>,
+    /// The key.
+    pub key: SecretVec,
+}
+
+/// Answer of a PSK source.
+#[derive(Debug, Clone)]
+pub enum PskAnswer<T> {
+    /// Here it is.
+    Ready(T),
+    /// Will come through `provide_psk` (the handshake parks and emits `PskRequested`).
+    Pending,
+    /// No key for this identity. Server: RFC 4279 §2, the handshake carries on with a random
+    /// key and fails at the client's Finished with `decrypt_error`, so the client cannot tell
+    /// an unknown identity from a wrong key; the server's close reason says which it was
+    /// ([`crate::Error::UnknownPskIdentity`]). Client: the handshake fails.
+    Unknown,
+    /// The key source cannot answer now (a key API down): fatal `internal_error` at once, so
+    /// the peer retries later instead of treating its key as rejected.
+    Unavailable,
+}
+
+/// Why a server refuses a PSK request it parked (`PskRequested`); see
+/// [`crate::Endpoint::refuse_psk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PskRefusal {
+    /// The identity is not known: the same as [`PskAnswer::Unknown`] (random key, the
+    /// handshake fails at the client's Finished with `decrypt_error`).
+    UnknownIdentity,
+    /// The key source is unavailable: the same as [`PskAnswer::Unavailable`] (fatal
+    /// `internal_error` at once).
+    Unavailable,
+}
+
+/// RFC 7627 extended master secret policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EmsPolicy {
+    /// A peer without the extension is refused with `handshake_failure` (the default;
+    /// RFC 9325, BCP 195, asks TLS 1.2 implementations to use EMS).
+    #[default]
+    Required,
+    /// A peer without the extension gets a session with the RFC 5246 master secret (open to
+    /// the triple handshake attack, RFC 7627 §1). Such a session is counted, reported by
+    /// [`crate::Connection::extended_master_secret`] and never resumable (RFC 7627
+    /// §5.3: no session ID cached, no ticket). A client still offers the extension.
+    Preferred,
+}
+
+/// The client's PSK source: called after ServerHello(+ServerKeyExchange) with the server's hint.
+pub trait ClientPskSource: Send + Sync {
+    /// PSK for this server's hint and the negotiated suite.
+    fn psk(&self, hint: Option<&[u8]>, suite: CipherSuite) -> PskAnswer<ClientPsk>;
+}
+
+/// What the server knows when it looks a PSK up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PskRequest {
+    /// psk_identity from ClientKeyExchange.
+    pub identity: Vec<u8>,
+    /// host_name from the client's server_name extension.
+    pub sni: Option<String>,
+    /// Negotiated suite.
+    pub suite: CipherSuite,
+}
+
+/// The server's PSK store (may be backed by a BSF: answer `Pending`, then `provide_psk`).
+pub trait ServerPskStore: Send + Sync {
+    /// PSK for this identity, SNI and suite.
+    fn lookup(&self, req: &PskRequest) -> PskAnswer<SecretVec>;
+
+    /// What is left of this key's lifetime (a GBA Ks_NAF expires with its bootstrapping);
+    /// sessions and tickets made with it never live longer. `None`: no limit known.
+    fn key_lifetime(&self, _req: &PskRequest) -> Option<Duration> {
+        None
+    }
+}
+
+/// One static identity and key, usable on both sides.
+#[derive(Debug, Clone)]
+pub struct StaticPsk {
+    /// Identity.
+    pub identity: Vec<u8>,
+    /// Key.
+    pub key: SecretVec,
+}
+
+impl ClientPskSource for StaticPsk {
+    fn psk(&self, _hint: Option<&[u8]>, _suite: CipherSuite) -> PskAnswer<ClientPsk> {
+        PskAnswer::Ready(ClientPsk {
+            identity: self.identity.clone(),
+            key: self.key.clone(),
+        })
+    }
+}
+
+impl ServerPskStore for StaticPsk {
+    fn lookup(&self, req: &PskRequest) -> PskAnswer<SecretVec> {
+        if req.identity == self.identity {
+            PskAnswer::Ready(self.key.clone())
+        } else {
+            PskAnswer::Unknown
+        }
+    }
+}
+
+/// Settings shared by both roles.
+#[derive(Clone)]
+pub struct CommonConfig {
+    /// Suites in preference order.
+    pub suites: Vec<CipherSuite>,
+    /// Retransmission policy.
+    pub retransmit: RetransmitConfig,
+    /// Largest UDP payload we send (PMTU); handshake flights are fragmented to fit.
+    pub mtu: usize,
+    /// Randomness.
+    pub rng: Arc<dyn DtlsRng>,
+}
+
+impl Default for CommonConfig {
+    fn default() -> Self {
+        Self {
+            suites: vec![CipherSuite::PskAes128Ccm8],
+            retransmit: RetransmitConfig::default(),
+            mtu: DEFAULT_MTU,
+            rng: Arc::new(OsRng),
+        }
+    }
+}
+
+/// Default PMTU for UDP payloads (IPv6 minimum MTU minus headers, with room for tunnels).
+pub const DEFAULT_MTU: usize = 1200;
+/// Smallest PMTU we accept: enough for a fragment with its headers.
+pub const MIN_MTU: usize = 128;
+
+/// Client settings.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Shared settings.
+    pub common: CommonConfig,
+    /// PSK source.
+    pub psk: Arc<dyn ClientPskSource>,
+    /// server_name to send (SNI).
+    pub server_name: Option<String>,
+    /// RFC 9146 Connection ID: `None` does not offer the extension; `Some(n)` offers it with a
+    /// random CID of `n` bytes for the server to put in its records (`Some(0)`: "I need none",
+    /// the server then sends plain records but we still send it tls12_cid records when it
+    /// gives us a CID, which is what survives our NAT rebinding).
+    pub connection_id: Option<usize>,
+    /// A session to resume (from [`crate::Connection::session`] of an earlier
+    /// connection, possibly saved with [`Session::to_bytes`]). Offered by session ID and, if
+    /// it holds one, by ticket; the server may refuse and run a full handshake.
+    pub resume: Option<Session>,
+    /// Ask for an RFC 5077 ticket (empty SessionTicket extension). Off by default: a ticket
+    /// costs a NewSessionTicket in the full handshake; session-ID resumption needs nothing.
+    pub session_tickets: bool,
+    /// Whether a server without RFC 7627 extended master secret is accepted (the client
+    /// always offers it). Default [`EmsPolicy::Required`].
+    pub extended_master_secret: EmsPolicy,
+    /// Pack several handshake messages of a flight into one record. Off by default: every
+    /// handshake message gets its own record (records of a flight still share datagrams),
+    /// which every stack accepts; some constrained stacks refuse packed records.
+    pub pack_handshake_records: bool,
+}
+
+impl ClientConfig {
+    /// A client with one static PSK and the defaults (CCM_8, 1 s..60 s, MTU 1200).
+    pub fn new(psk: Arc<dyn ClientPskSource>) -> Self {
+        Self {
+            common: CommonConfig::default(),
+            psk,
+            server_name: None,
+            connection_id: None,
+            resume: None,
+            session_tickets: false,
+            extended_master_secret: EmsPolicy::Required,
+            pack_handshake_records: false,
+        }
+    }
+}
+
+/// Default [`ServerConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default [`ServerConfig::max_handshaking`]: a quarter of the default table.
+pub const DEFAULT_MAX_HANDSHAKING: usize = 2_500;
+
+/// Server settings.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Shared settings.
+    pub common: CommonConfig,
+    /// PSK store.
+    pub psk: Arc<dyn ServerPskStore>,
+    /// psk_identity_hint; `None` omits ServerKeyExchange for plain PSK suites.
+    pub identity_hint: Option<Vec<u8>>,
+    /// Cookie secret lifetime; the previous secret stays valid for one more period.
+    pub cookie_rotation: Duration,
+    /// Most connections (established or handshaking) an endpoint holds.
+    pub max_connections: usize,
+    /// Most connections still handshaking (after a valid cookie, not yet completed) an
+    /// endpoint holds, so that a flood of cookie-valid handshakes that never finish cannot
+    /// take the whole table. When it is full, a new cookie-valid ClientHello takes the place
+    /// of the handshake that made no progress (no answer to our flight) for the longest time,
+    /// never of an established connection (counted in `EndpointStats::handshakes_evicted`).
+    /// Default 2,500, a quarter of the default `max_connections`: new handshakes are accepted
+    /// at most at `handshakes_per_second` (1,000/s by default), so even a flood that takes
+    /// every token cycles the budget no faster than once every 2.5 s, while a genuine
+    /// handshake completes in two round trips and its client's answer (a ClientKeyExchange
+    /// flight) counts as progress; the other 7,500 slots stay for established sessions. Keep
+    /// it well above `handshakes_per_second` times the slowest client's round trip, and below
+    /// `max_connections` (lowering that one alone does not lower this: at or above it the
+    /// budget never acts and a flood can again fill the table). 0 refuses every new handshake.
+    pub max_handshaking: usize,
+    /// New handshakes (valid cookies) accepted per second, with a burst of the same size.
+    pub handshakes_per_second: u32,
+    /// RFC 9146 Connection ID: answered only when the client offers the extension. `Some(g)`
+    /// hands out CIDs made by `g` (default: 4 random bytes; length 0: "I need none"); `None`
+    /// ignores the extension (plain records, routing by address).
+    pub connection_id: Option<Arc<dyn CidGenerator>>,
+    /// Capacity of the session-ID cache (0: no session IDs, only tickets resume).
+    pub session_cache: usize,
+    /// Length of the session IDs we hand out (16..=32). 16 random bytes by default: a session
+    /// ID is a public cache key, not a secret (resuming needs the master secret), and every
+    /// byte rides three times in a resumption with cookie (both ClientHellos, ServerHello);
+    /// 32 (what OpenSSL and Mbed TLS hand out) costs 48 more bytes per resumption. Not below
+    /// 16: the Mbed TLS 3.6 client does not offer shorter session IDs (measured).
+    pub session_id_len: usize,
+    /// How long a session may be resumed (cut to the PSK's remaining lifetime, see
+    /// [`ServerPskStore::key_lifetime`]).
+    pub session_lifetime: Duration,
+    /// Issue RFC 5077 tickets to clients that ask (stateless resumption).
+    pub session_tickets: bool,
+    /// Ticket key rotation period; the previous key still opens tickets for one more period.
+    pub ticket_rotation: Duration,
+    /// Skip the HelloVerifyRequest round trip when the ClientHello offers a session we can
+    /// resume. Saves a round trip, but an abbreviated handshake flight is then sent to an
+    /// unverified address (amplification: ~150 bytes for a ~100+ byte hello, and anyone who
+    /// replays a captured hello triggers it). Off by default.
+    pub resume_without_cookie: bool,
+    /// The host names this server serves (RFC 6066 server_name; compared without regard to
+    /// ASCII case). A ClientHello naming another host is refused after the cookie exchange,
+    /// before any PSK lookup, with a fatal `unrecognized_name` alert
+    /// ([`crate::Error::UnrecognizedName`]). A ClientHello without SNI is accepted.
+    /// Empty (the default): any name.
+    pub server_names: Vec<String>,
+    /// Whether a client without RFC 7627 extended master secret is accepted. Default
+    /// [`EmsPolicy::Required`].
+    pub extended_master_secret: EmsPolicy,
+    /// Pack several handshake messages of a flight into one record (see
+    /// [`ClientConfig::pack_handshake_records`]). Off by default.
+    pub pack_handshake_records: bool,
+    /// Bytes one handshake may hold in buffers before it completes: partial messages being
+    /// reassembled, records of the next epoch that came before the ChangeCipherSpec, records
+    /// held while a PSK lookup is parked. Default 2 KiB (a PSK or ECDHE-PSK handshake needs a
+    /// few hundred). Beyond it, fragments and records are dropped (the peer retransmits).
+    pub handshake_buffer_per_connection: usize,
+    /// Bytes all handshakes of an [`crate::Endpoint`] may hold in those buffers
+    /// together. Default 8 MiB.
+    pub handshake_buffer_total: usize,
+    /// Handshakes in progress (after a valid cookie, not yet completed) per source IP
+    /// address; a hello beyond it is refused (counted, no answer). Default 32.
+    pub max_half_open_per_address: usize,
+    /// How long a handshake may take from its valid cookie to its end; then it is dropped
+    /// ([`crate::Error::HandshakeExpired`]). Default 30 s: four retransmissions of a
+    /// client with the RFC 6347 1 s timer, two of one with the RFC 7925 9 s timer, and a PSK
+    /// lookup.
+    pub half_open_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// A server with the defaults (CCM_8, no hint, 10 000 connections of which at most 2 500
+    /// handshaking, 1 000 handshakes/s,
+    /// 4-byte Connection IDs for clients that ask, a 1024-session cache, tickets for clients
+    /// that ask, sessions resumable for 24 h or the PSK's lifetime, cookies always, any server
+    /// name, extended master secret required, one handshake message per record, 2 KiB of
+    /// handshake buffers per connection and 8 MiB in all, 32 handshakes in progress per
+    /// source address, each at most 30 s).
+    pub fn new(psk: Arc<dyn ServerPskStore>) -> Self {
+        Self {
+            common: CommonConfig::default(),
+            psk,
+            identity_hint: None,
+            cookie_rotation: Duration::from_secs(60),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_handshaking: DEFAULT_MAX_HANDSHAKING,
+            handshakes_per_second: 1_000,
+            connection_id: Some(Arc::new(RandomCid::default())),
+            session_cache: 1024,
+            session_id_len: 16,
+            session_lifetime: Duration::from_secs(24 * 3600),
+            session_tickets: true,
+            ticket_rotation: Duration::from_secs(12 * 3600),
+            resume_without_cookie: false,
+            server_names: Vec::new(),
+            extended_master_secret: EmsPolicy::Required,
+            pack_handshake_records: false,
+            handshake_buffer_per_connection: 2048,
+            handshake_buffer_total: 8 << 20,
+            max_half_open_per_address: 32,
+            half_open_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// True when this server serves `name` (always when `server_names` is empty).
+    pub fn serves_name(&self, name: &str) -> bool {
+        self.server_names.is_empty()
+            || self
+                .server_names
+                .iter()
+                .any(|n| n.trim_end_matches('.').eq_ignore_ascii_case(name))
+    }
+}

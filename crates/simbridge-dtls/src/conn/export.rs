@@ -1,0 +1,195 @@
+//! Export and import of an established connection (see [`crate::export`] for the format
+//! and the rules). The state is re-derived from the master secret and the two randoms, so no
+//! traffic key is stored; what is stored is the association: suite, sequence numbers, replay
+//! window, Connection IDs, identity, session and counters.
+
+use super::{Connection, FinishedVerified, Role, State};
+use crate::crypto::aead::RecordCipher;
+use crate::crypto::prf::key_block;
+use crate::export::{self, ExportError, ImportLedger, ImportRole};
+use crate::record_layer::RecordLayer;
+use crate::replay::ReplayWindow;
+use crate::secret::{Secret, SecretVec};
+use crate::stats::{HandshakeKind, Stats};
+use crate::suite::CipherSuite;
+use crate::wire::codec::{put_u16, put_vec16, put_vec8, Reader};
+
+const ROLE_CLIENT: u8 = 0;
+const ROLE_SERVER: u8 = 1;
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+fn u64_at(r: &mut Reader<'_>, what: &'static str) -> Result<u64, ExportError> {
+    let b = r.take(8, what).map_err(|_| ExportError::Format(what))?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Ok(u64::from_be_bytes(a))
+}
+
+fn fmt<T>(r: Result<T, crate::wire::WireError>, what: &'static str) -> Result<T, ExportError> {
+    r.map_err(|_| ExportError::Format(what))
+}
+
+impl Connection {
+    /// Exports this established connection, encrypted under `key` (any length; keep it like a
+    /// PSK). Reserves `reserve` write sequence numbers for this live connection, which may keep
+    /// sending inside them; the export (once imported) continues after them. Export again to
+    /// move the boundary; import each export at most once ([`Connection::import_state`]).
+    pub fn export_state(&mut self, key: &[u8], reserve: u64) -> Result<Vec<u8>, ExportError> {
+        let plain = self.export_plain(reserve)?;
+        export::seal(key, &plain, self.common().rng.as_ref())
+    }
+
+    /// The state plaintext (zeroized on drop) with the write-ahead reservation made.
+    pub(crate) fn export_plain(&mut self, reserve: u64) -> Result<SecretVec, ExportError> {
+        if !self.is_established() || self.closing {
+            return Err(ExportError::NotEstablished);
+        }
+        let suite = self.suite.ok_or(ExportError::NotEstablished)?;
+        let next_recv_seq = self.next_recv_seq();
+        let session = self.session.as_ref().ok_or(ExportError::NotEstablished)?;
+        let write_seq = self
+            .rl
+            .reserve_for_export(reserve)
+            .ok_or(ExportError::NotEstablished)?;
+        let (top, bits) = self
+            .rl
+            .read_window()
+            .map(ReplayWindow::to_parts)
+            .unwrap_or((None, 0));
+        let mut o = Vec::with_capacity(400);
+        o.push(match self.role {
+            Role::Client(_) => ROLE_CLIENT,
+            Role::Server(_) => ROLE_SERVER,
+        });
+        put_u16(&mut o, suite.iana());
+        o.extend_from_slice(session.master.expose());
+        o.extend_from_slice(&self.client_random);
+        o.extend_from_slice(&self.server_random);
+        put_u64(&mut o, write_seq);
+        o.push(u8::from(top.is_some()));
+        put_u64(&mut o, top.unwrap_or(0));
+        put_u64(&mut o, bits);
+        put_vec8(&mut o, self.rl.read_cid());
+        put_vec8(&mut o, self.rl.write_cid());
+        o.push(u8::from(self.cid_negotiated));
+        put_vec16(&mut o, &session.identity);
+        put_vec16(
+            &mut o,
+            session.server_name.as_deref().unwrap_or("").as_bytes(),
+        );
+        put_vec8(&mut o, &session.session_id);
+        put_vec16(&mut o, &session.ticket);
+        o.extend_from_slice(&session.ticket_lifetime.to_be_bytes());
+        put_u16(&mut o, self.next_send_seq);
+        put_u16(&mut o, next_recv_seq);
+        let stats = serde_json::to_vec(&self.stats).unwrap_or_default();
+        put_vec16(&mut o, &stats);
+        Ok(SecretVec::new(o))
+    }
+
+    /// Imports a connection exported by [`Connection::export_state`]: checks the key and the
+    /// version, claims the export's id in `ledger` (an export seen before is refused), and
+    /// returns an established connection that needs no handshake.
+    pub fn import_state(
+        blob: &[u8],
+        key: &[u8],
+        role: ImportRole,
+        ledger: &mut dyn ImportLedger,
+    ) -> Result<Self, ExportError> {
+        let (id, plain) = export::open(key, blob)?;
+        if !ledger.claim(&id) {
+            return Err(ExportError::AlreadyImported);
+        }
+        Self::import_plain(plain.expose(), role)
+    }
+
+    /// Rebuilds a connection from a state plaintext.
+    pub(crate) fn import_plain(p: &[u8], role: ImportRole) -> Result<Self, ExportError> {
+        let mut r = Reader::new(p);
+        let role_byte = fmt(r.u8("role"), "role")?;
+        let role = match (role, role_byte) {
+            (ImportRole::Client(c), ROLE_CLIENT) => Role::Client(c.clone()),
+            (ImportRole::Server(s), ROLE_SERVER) => Role::Server(s.clone()),
+            _ => return Err(ExportError::WrongRole),
+        };
+        let suite = CipherSuite::from_iana(fmt(r.u16("suite"), "suite")?)
+            .ok_or(ExportError::Format("suite"))?;
+        let master: Secret<48> = Secret::from_slice(fmt(r.take(48, "master"), "master")?)
+            .ok_or(ExportError::Format("master"))?;
+        let mut client_random = [0u8; 32];
+        client_random.copy_from_slice(fmt(r.take(32, "client_random"), "client_random")?);
+        let mut server_random = [0u8; 32];
+        server_random.copy_from_slice(fmt(r.take(32, "server_random"), "server_random")?);
+        let write_seq = u64_at(&mut r, "write_seq")?;
+        let has_top = fmt(r.u8("window"), "window")? != 0;
+        let top = u64_at(&mut r, "window top")?;
+        let bits = u64_at(&mut r, "window bits")?;
+        let read_cid = fmt(r.vec8("read cid"), "read cid")?.to_vec();
+        let write_cid = fmt(r.vec8("write cid"), "write cid")?.to_vec();
+        let cid_negotiated = fmt(r.u8("cid"), "cid")? != 0;
+        let identity = fmt(r.vec16("identity"), "identity")?.to_vec();
+        let sni = fmt(r.vec16("sni"), "sni")?;
+        let sni = if sni.is_empty() {
+            None
+        } else {
+            Some(
+                std::str::from_utf8(sni)
+                    .map_err(|_| ExportError::Format("sni"))?
+                    .to_owned(),
+            )
+        };
+        let session_id = fmt(r.vec8("session_id"), "session_id")?.to_vec();
+        let ticket = fmt(r.vec16("ticket"), "ticket")?.to_vec();
+        let lt = fmt(r.take(4, "ticket lifetime"), "ticket lifetime")?;
+        let ticket_lifetime = u32::from_be_bytes([lt[0], lt[1], lt[2], lt[3]]);
+        let next_send_seq = fmt(r.u16("message seq"), "message seq")?;
+        let next_recv_seq = fmt(r.u16("message seq"), "message seq")?;
+        let stats: Stats = serde_json::from_slice(fmt(r.vec16("stats"), "stats")?)
+            .map_err(|_| ExportError::Format("stats"))?;
+        fmt(r.finish("export"), "trailing bytes")?;
+
+        let kb = key_block(&master, &client_random, &server_random);
+        let alg = suite.aead();
+        let client = RecordCipher::new(alg, &kb.client_key, &kb.client_iv);
+        let server = RecordCipher::new(alg, &kb.server_key, &kb.server_iv);
+        let is_client = matches!(role, Role::Client(_));
+        let (write, read) = if is_client {
+            (client, server)
+        } else {
+            (server, client)
+        };
+        let window = ReplayWindow::from_parts(has_top.then_some(top), bits);
+        let mut rl = RecordLayer::restored(write, read, write_seq, window);
+        rl.set_cids(read_cid, write_cid);
+
+        let mut c = Connection::new(role);
+        // established with no handshake to answer for: only the compact state is kept
+        c.hs = None;
+        c.rl = rl;
+        c.send_epoch = 1;
+        c.cid_negotiated = cid_negotiated;
+        c.next_send_seq = next_send_seq;
+        c.next_recv_seq = next_recv_seq;
+        c.suite = Some(suite);
+        c.client_random = client_random;
+        c.server_random = server_random;
+        c.session = Some(crate::session::Session {
+            suite,
+            master,
+            identity,
+            session_id,
+            ticket,
+            ticket_lifetime,
+            server_name: sni,
+        });
+        c.stats = stats;
+        c.stats.handshake_kind = Some(HandshakeKind::NoneNeeded);
+        // The export was taken from an established connection (only those export) and it
+        // authenticated under the caller's key: the Finished exchange happened back then.
+        c.state = State::Established(FinishedVerified(()));
+        Ok(c)
+    }
+}

@@ -1,0 +1,822 @@
+//! A DTLS 1.2 connection, sans-IO: datagrams in, datagrams and events out, timers driven by
+//! `now` given by the caller. The handshake logic of each role lives in `client.rs` and
+//! `server.rs`; this file holds the record processing shared by both.
+
+mod budget;
+mod client;
+mod export;
+pub use server::{AcceptedHello, ServerStart};
+mod established;
+mod keys;
+use established::KeptFlight;
+pub use established::FINAL_FLIGHT_LINGER;
+#[cfg(test)]
+mod ems_tests;
+mod server;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::config::{ClientConfig, CommonConfig, ServerConfig};
+use super::crypto::ecdhe::EphemeralKey;
+use super::error::Error;
+use super::event::{CloseReason, Event};
+use super::flight::Flight;
+use super::reassembly::{max_message_len, FragmentStatus, Message, Reassembler};
+use super::record_layer::RecordLayer;
+use super::session::Session;
+use super::stats::{DropReason, Stats};
+use super::suite::CipherSuite;
+use super::ticket::TicketKey;
+use super::wire::alert::{parse_ccs, Alert, AlertDescription, AlertLevel};
+use super::wire::handshake::{parse_fragments, Fragment, HandshakeType};
+use super::wire::hello::ClientHello;
+use super::wire::record::{split_datagram_cid, ContentType, Record};
+use crate::secret::Secret;
+
+/// Largest application record (RFC 6347: 2^14).
+pub const MAX_APP_RECORD: usize = 16384;
+/// Records of the next epoch held until the ChangeCipherSpec that opens it.
+const MAX_FUTURE_RECORDS: usize = 8;
+/// Records held while the handshake waits for a PSK.
+const MAX_PARKED_RECORDS: usize = 32;
+
+/// Proof that the peer's Finished verified; only `keys::verify_finished` makes one, and
+/// `State::Established` cannot be built without it.
+#[derive(Debug)]
+pub(crate) struct FinishedVerified(());
+
+#[derive(Debug)]
+enum State {
+    ClientWaitHello,
+    ClientWaitServerKx,
+    ClientWaitDone,
+    ClientWaitPsk,
+    ServerWaitKx,
+    ServerWaitPsk,
+    WaitCcs,
+    WaitFinished,
+    Established(FinishedVerified),
+    Closed,
+}
+
+enum Role {
+    Client(Arc<ClientConfig>),
+    Server(Arc<ServerConfig>),
+}
+
+/// Handshake state: everything a connection needs until the handshake is over. Boxed and
+/// dropped once established, so an established connection keeps only its keys, sequence
+/// numbers, replay window, CIDs and session (and, for a while, a [`KeptFlight`]).
+#[derive(Default)]
+struct Handshake {
+    transcript: Vec<u8>,
+    master: Option<Secret<48>>,
+    identity: Vec<u8>,
+    hint: Option<Vec<u8>>,
+    sni: Option<String>,
+    ecdhe: Option<EphemeralKey>,
+    peer_point: Option<Vec<u8>>,
+    client_hello: Option<ClientHello>,
+    hello_verify_count: u8,
+    /// Session ID of this session (server's choice, or the resumed one).
+    session_id: Vec<u8>,
+    /// Client: the session offered for resumption.
+    resuming: Option<Session>,
+    /// Client: the server acknowledged SessionTicket, a NewSessionTicket may come.
+    /// Server: we send a NewSessionTicket.
+    ticket_expected: bool,
+    /// Client: ticket received (or kept from the resumed session) and its lifetime hint.
+    ticket: Vec<u8>,
+    ticket_lifetime: u32,
+    /// Server: remaining PSK lifetime when it was looked up.
+    psk_left: Option<Duration>,
+    /// Server: the identity was unknown and a random key stands in for it (RFC 4279 §2).
+    psk_unknown: bool,
+    reasm: Reassembler,
+    /// Our last flight, kept for retransmission.
+    flight: Option<Flight>,
+    retx: Option<Retransmit>,
+    awaiting_answer: bool,
+    /// message_seq and digest of the peer's last message (spots its retransmissions).
+    peer_last: Option<(u16, [u8; 32])>,
+    future: Vec<Vec<u8>>,
+    parked: Vec<Vec<u8>>,
+    offered_cid: Option<Vec<u8>>,
+    ticket_key: Option<TicketKey>,
+    ticket_cap: Duration,
+}
+
+struct Retransmit {
+    deadline: Instant,
+    timeout: Duration,
+    count: u32,
+}
+
+/// One DTLS association with one peer.
+pub struct Connection {
+    role: Role,
+    state: State,
+    rl: RecordLayer,
+    /// Handshake state; `None` once established.
+    hs: Option<Box<Handshake>>,
+    /// Our last flight while the peer may still ask for it again (established only).
+    kept: Option<Box<KeptFlight>>,
+    /// The established session (master secret, identity, session ID, ticket, SNI): the one
+    /// copy kept after the handshake, for export and resumption.
+    session: Option<Session>,
+    session_expiry: Option<Instant>,
+    stats: Stats,
+    out: VecDeque<Vec<u8>>,
+    events: VecDeque<Event>,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    suite: Option<CipherSuite>,
+    /// PMTU (the config's, or what `set_mtu` set).
+    mtu: u16,
+    next_send_seq: u16,
+    /// Next peer message_seq once the handshake state (and its reassembler) is gone.
+    next_recv_seq: u16,
+    send_epoch: u16,
+    resumed: bool,
+    replied_this_datagram: bool,
+    closing: bool,
+    newest_in_datagram: bool,
+    cid_negotiated: bool,
+    /// Most bytes the handshake may hold in buffers (reassembly, early and parked records).
+    buffer_limit: usize,
+    /// Server: a handshake not completed by then is dropped (half-open lifetime).
+    half_open_until: Option<Instant>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("state", &self.state)
+            .field("suite", &self.suite)
+            .field("handshake_state", &self.hs.is_some())
+            .finish()
+    }
+}
+
+fn digest(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+impl Connection {
+    /// A connection in state Closed with an empty handshake state (the role's constructor
+    /// fills it in).
+    fn new(role: Role) -> Self {
+        let (mtu, buffer_limit) = match &role {
+            Role::Client(c) => (c.common.mtu, budget::CLIENT_HANDSHAKE_BUFFER),
+            Role::Server(s) => (s.common.mtu, s.handshake_buffer_per_connection),
+        };
+        Self {
+            role,
+            state: State::Closed,
+            rl: RecordLayer::default(),
+            hs: Some(Box::default()),
+            kept: None,
+            session: None,
+            session_expiry: None,
+            stats: Stats::default(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            client_random: [0; 32],
+            server_random: [0; 32],
+            suite: None,
+            mtu: clamp_mtu(mtu),
+            next_send_seq: 0,
+            next_recv_seq: 0,
+            send_epoch: 0,
+            resumed: false,
+            replied_this_datagram: false,
+            closing: false,
+            newest_in_datagram: false,
+            cid_negotiated: false,
+            buffer_limit,
+            half_open_until: None,
+        }
+    }
+
+    /// The settings of our role.
+    fn common(&self) -> &CommonConfig {
+        match &self.role {
+            Role::Client(c) => &c.common,
+            Role::Server(s) => &s.common,
+        }
+    }
+
+    /// Whether our flights pack several handshake messages into one record.
+    fn pack(&self) -> bool {
+        match &self.role {
+            Role::Client(c) => c.pack_handshake_records,
+            Role::Server(s) => s.pack_handshake_records,
+        }
+    }
+
+    /// The handshake state, for handshake code. It exists from construction until the
+    /// connection is established or closed (handshake messages are only processed before
+    /// that); should it be asked for later, a fresh empty one is made rather than failing.
+    fn hs(&mut self) -> &mut Handshake {
+        self.hs.get_or_insert_with(Box::default)
+    }
+
+    /// Next message_seq expected from the peer.
+    fn next_recv_seq(&self) -> u16 {
+        match &self.hs {
+            Some(h) if !self.is_established() => h.reasm.next_seq(),
+            _ => self.next_recv_seq,
+        }
+    }
+
+    /// Feeds one received UDP datagram (it may hold several records).
+    pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
+        let (records, err) = split_datagram_cid(data, self.rl.read_cid().len());
+        let hs = records.iter().any(|r| {
+            matches!(
+                r.header.content_type,
+                ContentType::Handshake | ContentType::ChangeCipherSpec
+            )
+        });
+        self.stats.received(data.len(), hs);
+        if err.is_some() {
+            self.stats.drop(DropReason::Malformed);
+        }
+        self.replied_this_datagram = false;
+        self.newest_in_datagram = false;
+        for rec in records {
+            self.process_record(now, &rec);
+        }
+        self.maybe_drop_handshake(now, false);
+    }
+
+    fn process_record(&mut self, now: Instant, rec: &Record<'_>) {
+        if matches!(self.state, State::Closed) {
+            self.stats.drop(DropReason::Closed);
+            return;
+        }
+        if let Err(e) = self.handle_record(now, rec) {
+            self.fail(e);
+        }
+    }
+
+    fn raw(rec: &Record<'_>) -> Vec<u8> {
+        let mut v = Vec::with_capacity(13 + rec.cid.len() + rec.fragment.len());
+        rec.header.encode_with_cid(&mut v, rec.cid);
+        v.extend_from_slice(rec.fragment);
+        v
+    }
+
+    fn replay_raw(&mut self, now: Instant, raws: Vec<Vec<u8>>) {
+        for raw in raws {
+            let (records, _) = split_datagram_cid(&raw, self.rl.read_cid().len());
+            for rec in records {
+                self.process_record(now, &rec);
+            }
+        }
+    }
+
+    fn is_parked(&self) -> bool {
+        matches!(self.state, State::ClientWaitPsk | State::ServerWaitPsk)
+    }
+
+    fn handle_record(&mut self, now: Instant, rec: &Record<'_>) -> Result<(), Error> {
+        if self.is_parked() {
+            let raw = Self::raw(rec);
+            if self.hs().parked.len() < MAX_PARKED_RECORDS && self.buffer_room() >= raw.len() {
+                self.hs().parked.push(raw);
+            } else {
+                self.stats.drop(DropReason::Overflow);
+            }
+            return Ok(());
+        }
+        let epoch = rec.header.epoch;
+        match self.rl.epoch_status(epoch) {
+            Err(why) => {
+                self.stats.drop(why);
+                return Ok(());
+            }
+            Ok(false) => {
+                let raw = Self::raw(rec);
+                if self.is_established() || self.hs().future.len() >= MAX_FUTURE_RECORDS {
+                    self.stats.drop(DropReason::BadEpoch);
+                } else if self.buffer_room() < raw.len() {
+                    self.stats.drop(DropReason::Overflow);
+                } else {
+                    self.hs().future.push(raw);
+                }
+                return Ok(());
+            }
+            Ok(true) => {}
+        }
+        let ct = rec.header.content_type;
+        // Once keys are in use, plaintext epoch 0 is only good for spotting a retransmitted flight.
+        if epoch < self.rl.read_epoch() && ct != ContentType::Handshake {
+            self.stats.drop(DropReason::Unexpected);
+            return Ok(());
+        }
+        let opened = match self.rl.open(rec) {
+            Ok(p) => p,
+            Err(DropReason::BadMac)
+                if matches!(self.state, State::WaitFinished)
+                    && epoch > 0
+                    && matches!(ct, ContentType::Handshake | ContentType::Tls12Cid) =>
+            {
+                // the first protected record after the peer's CCS is its Finished: if it
+                // does not authenticate, the peer's key differs from ours (RFC 4279 §2:
+                // decrypt_error, told the same way for an unknown identity)
+                self.stats.drop(DropReason::BadMac);
+                return Err(self.finished_failed());
+            }
+            Err(why) => {
+                self.stats.drop(why);
+                return Ok(());
+            }
+        };
+        if opened.newest && epoch > 0 && epoch == self.rl.read_epoch() {
+            self.newest_in_datagram = true;
+        }
+        let plain = opened.plain;
+        match opened.content_type {
+            ContentType::Handshake => self.on_handshake_record(now, epoch, &plain),
+            ContentType::ChangeCipherSpec => {
+                self.on_ccs(now, &plain);
+                Ok(())
+            }
+            ContentType::Alert => {
+                self.on_alert(&plain);
+                Ok(())
+            }
+            ContentType::ApplicationData => {
+                if self.is_established() && epoch > 0 {
+                    self.stats.app_records_received += 1;
+                    self.stats.app_bytes_received += plain.len() as u64;
+                    self.events.push_back(Event::Data(plain));
+                    // authenticated data in the new epoch: the peer has our last flight
+                    self.maybe_drop_handshake(now, true);
+                } else {
+                    self.stats.drop(DropReason::Unexpected);
+                }
+                Ok(())
+            }
+            ContentType::Tls12Cid => {
+                // the record layer never returns tls12_cid as a real type
+                self.stats.drop(DropReason::Malformed);
+                Ok(())
+            }
+        }
+    }
+
+    fn on_handshake_record(&mut self, now: Instant, epoch: u16, plain: &[u8]) -> Result<(), Error> {
+        let frags = match parse_fragments(plain) {
+            Ok(f) => f,
+            Err(e) if epoch > 0 => return Err(Error::Decode(e)),
+            Err(_) => {
+                self.stats.drop(DropReason::Malformed);
+                return Ok(());
+            }
+        };
+        for f in frags {
+            if self.is_established() {
+                self.on_post_handshake_fragment(epoch, &f);
+                continue;
+            }
+            if matches!(self.state, State::ClientWaitHello)
+                && f.message_seq > self.next_recv_seq()
+                && matches!(
+                    f.msg_type,
+                    HandshakeType::HelloVerifyRequest | HandshakeType::ServerHello
+                )
+            {
+                // the server's first message may carry any message_seq (RFC 6347 §4.2.2)
+                self.hs().reasm.skip_to(f.message_seq);
+            }
+            let max_len = max_message_len(f.msg_type, self.is_server());
+            let room = self.buffer_room();
+            match self.hs().reasm.insert(&f, epoch, max_len, room) {
+                FragmentStatus::Old => self.on_old_fragment(&f),
+                FragmentStatus::Rejected => self.stats.drop(DropReason::Unexpected),
+                FragmentStatus::TooLarge => self.stats.drop(DropReason::Overflow),
+                FragmentStatus::Accepted => self.drain_messages(now)?,
+            }
+            if matches!(self.state, State::Closed) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn drain_messages(&mut self, now: Instant) -> Result<(), Error> {
+        while !self.is_parked() && !matches!(self.state, State::Closed | State::Established(_)) {
+            let Some(m) = self.hs().reasm.pop() else {
+                break;
+            };
+            if self.hs().awaiting_answer {
+                // the first message of the peer's next flight: our flight arrived
+                self.hs().awaiting_answer = false;
+                self.hs().retx = None;
+                self.stats.round_trips += 1;
+            }
+            self.on_message(now, m)?;
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, now: Instant, m: Message) -> Result<(), Error> {
+        match self.role {
+            Role::Client(_) => self.client_message(now, m),
+            Role::Server(_) => self.server_message(now, m),
+        }
+    }
+
+    /// A message older than the next expected one. If it repeats, byte for byte, the last
+    /// message of the peer's previous flight, the peer lost our answer: send it again. Anything
+    /// else (an invalid Finished posing as a retransmission, say) is dropped.
+    fn on_old_fragment(&mut self, f: &Fragment<'_>) {
+        let (peer_last, has_flight) = match (&self.kept, &self.hs) {
+            (Some(k), _) => (k.peer_last, true),
+            (None, Some(h)) => (h.peer_last, h.flight.is_some()),
+            (None, None) => {
+                // handshake over and our last flight done with: nothing to answer
+                self.stats.drop(DropReason::Unexpected);
+                return;
+            }
+        };
+        let repeat = peer_last.is_some_and(|(seq, d)| {
+            seq == f.message_seq
+                && f.offset == 0
+                && f.body.len() == f.length as usize
+                && digest(f.body) == d
+        });
+        if repeat && !self.replied_this_datagram && has_flight {
+            self.replied_this_datagram = true;
+            self.resend_flight();
+        } else if !repeat {
+            self.stats.drop(DropReason::Unexpected);
+        }
+    }
+
+    fn on_post_handshake_fragment(&mut self, epoch: u16, f: &Fragment<'_>) {
+        if f.message_seq < self.next_recv_seq() {
+            self.on_old_fragment(f);
+            return;
+        }
+        let reneg = match self.role {
+            Role::Client(_) => f.msg_type == HandshakeType::HelloRequest,
+            Role::Server(_) => f.msg_type == HandshakeType::ClientHello,
+        };
+        if reneg && epoch > 0 && !self.replied_this_datagram {
+            // RFC 5746 / 5246 §7.2.2: refuse renegotiation with a warning, keep the connection
+            self.replied_this_datagram = true;
+            self.send_alert(AlertLevel::Warning, AlertDescription::NoRenegotiation);
+        } else {
+            self.stats.drop(DropReason::Unexpected);
+        }
+    }
+
+    fn on_ccs(&mut self, now: Instant, plain: &[u8]) {
+        if parse_ccs(plain).is_err() {
+            self.stats.drop(DropReason::Malformed);
+            return;
+        }
+        if matches!(self.state, State::WaitCcs) && self.rl.activate_read() {
+            self.state = State::WaitFinished;
+            let future = std::mem::take(&mut self.hs().future);
+            self.replay_raw(now, future);
+        } else {
+            // early, repeated or out-of-state CCS: never moves the state machine
+            self.stats.drop(DropReason::Unexpected);
+        }
+    }
+
+    fn on_alert(&mut self, plain: &[u8]) {
+        let Ok(alert) = Alert::parse(plain) else {
+            self.stats.drop(DropReason::Malformed);
+            return;
+        };
+        if alert.description == AlertDescription::CloseNotify {
+            if !self.closing && self.is_established() {
+                self.send_alert(AlertLevel::Warning, AlertDescription::CloseNotify);
+            }
+            let reason = if self.closing {
+                CloseReason::Local
+            } else {
+                CloseReason::PeerClosed
+            };
+            self.close_with(reason);
+        } else if alert.level == AlertLevel::Fatal {
+            self.close_with(CloseReason::PeerAlert(alert.description));
+        }
+    }
+
+    fn close_with(&mut self, reason: CloseReason) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        self.state = State::Closed;
+        // handshake state, flight and timer go (the session stays: its ID is still asked for)
+        self.hs = None;
+        self.kept = None;
+        self.events.push_back(Event::Closed { reason });
+    }
+
+    /// Fails the connection with `e`: sends the matching fatal alert and closes.
+    fn fail(&mut self, e: Error) {
+        if matches!(self.state, State::Closed) {
+            return;
+        }
+        if let Some(desc) = e.alert() {
+            self.send_alert(AlertLevel::Fatal, desc);
+        }
+        self.close_with(CloseReason::Error(e));
+    }
+
+    fn send_alert(&mut self, level: AlertLevel, desc: AlertDescription) {
+        let mut d = Vec::new();
+        let a = Alert {
+            level,
+            description: desc,
+        }
+        .encode();
+        if self
+            .rl
+            .seal(self.send_epoch, ContentType::Alert, &a, &mut d)
+            .is_ok()
+        {
+            self.stats.sent(d.len(), false);
+            self.out.push_back(d);
+        }
+    }
+
+    fn send_flight(
+        &mut self,
+        now: Instant,
+        flight: Flight,
+        expect_answer: bool,
+    ) -> Result<(), Error> {
+        let pack = self.pack();
+        let dgrams = flight.encode(&mut self.rl, usize::from(self.mtu), pack)?;
+        for d in dgrams {
+            self.stats.sent(d.len(), true);
+            self.out.push_back(d);
+        }
+        self.stats.flights_sent += 1;
+        let initial = self.common().retransmit.initial;
+        let h = self.hs();
+        h.flight = Some(flight);
+        h.awaiting_answer = expect_answer;
+        h.retx = expect_answer.then(|| Retransmit {
+            deadline: now + initial,
+            timeout: initial,
+            count: 0,
+        });
+        Ok(())
+    }
+
+    fn resend_flight(&mut self) {
+        let flight = match (&self.kept, &self.hs) {
+            (Some(k), _) => Some(k.flight.clone()),
+            (None, Some(h)) => h.flight.clone(),
+            (None, None) => None,
+        };
+        let Some(flight) = flight else {
+            return;
+        };
+        let pack = self.pack();
+        match flight.encode(&mut self.rl, usize::from(self.mtu), pack) {
+            Ok(dgrams) => {
+                for d in dgrams {
+                    self.stats.sent(d.len(), true);
+                    self.out.push_back(d);
+                }
+                self.stats.retransmissions += 1;
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The next datagram to send, if any. Once drained the queue gives its buffer back (an
+    /// idle connection holds no queue memory).
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        let d = self.out.pop_front();
+        if d.is_none() && self.out.capacity() > 0 {
+            self.out = VecDeque::new();
+        }
+        d
+    }
+
+    /// The next event, if any (the queue's buffer is freed once drained, as for datagrams).
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let e = self.events.pop_front();
+        if e.is_none() && self.events.capacity() > 0 {
+            self.events = VecDeque::new();
+        }
+        e
+    }
+
+    /// When `handle_timeout` must be called next (a retransmission, or the end of a server
+    /// handshake's half-open lifetime).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let retx = self.hs.as_ref()?.retx.as_ref().map(|r| r.deadline);
+        match (retx, self.half_open_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Drives the retransmission timer (RFC 6347 §4.2.4): resend the flight and double the
+    /// timeout up to the maximum; give up after the retry limit. Once established, drops the
+    /// kept last flight (and all handshake state) when its linger time is over.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let rc = self.common().retransmit;
+        self.maybe_drop_handshake(now, false);
+        if self.half_open_expired(now) {
+            self.fail(Error::HandshakeExpired);
+            return;
+        }
+        let Some(r) = self.hs.as_mut().and_then(|h| h.retx.as_mut()) else {
+            return;
+        };
+        if now < r.deadline {
+            return;
+        }
+        if r.count >= rc.max_retransmits {
+            let n = r.count;
+            self.fail(Error::HandshakeTimeout(n));
+            return;
+        }
+        r.count += 1;
+        r.timeout = (r.timeout * 2).min(rc.max);
+        r.deadline = now + r.timeout;
+        self.resend_flight();
+    }
+
+    /// Sends one application data record.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), Error> {
+        if matches!(self.state, State::Closed) || self.closing {
+            return Err(Error::Closed);
+        }
+        if !self.is_established() {
+            return Err(Error::NotConnected);
+        }
+        if data.len() > MAX_APP_RECORD {
+            return Err(Error::RecordTooLarge);
+        }
+        let mut d = Vec::with_capacity(data.len() + 40);
+        self.rl
+            .seal(self.send_epoch, ContentType::ApplicationData, data, &mut d)?;
+        self.stats.sent(d.len(), false);
+        self.stats.app_records_sent += 1;
+        self.stats.app_bytes_sent += data.len() as u64;
+        self.out.push_back(d);
+        Ok(())
+    }
+
+    /// Sends close_notify. An established connection still delivers data until the peer's
+    /// close_notify (then `Closed { Local }`); a handshake in progress ends at once.
+    pub fn close(&mut self) {
+        if matches!(self.state, State::Closed) || self.closing {
+            return;
+        }
+        self.send_alert(AlertLevel::Warning, AlertDescription::CloseNotify);
+        if self.is_established() {
+            self.closing = true;
+        } else {
+            self.close_with(CloseReason::Local);
+        }
+    }
+
+    /// True once the handshake completed (and until closed).
+    pub fn is_established(&self) -> bool {
+        matches!(self.state, State::Established(_))
+    }
+
+    /// True when the connection ended.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// True while the handshake waits for `provide_*_psk`.
+    pub fn is_waiting_for_psk(&self) -> bool {
+        self.is_parked()
+    }
+
+    /// Negotiated suite (after ServerHello).
+    pub fn suite(&self) -> Option<CipherSuite> {
+        self.suite
+    }
+
+    /// PSK identity (after ClientKeyExchange).
+    pub fn identity(&self) -> &[u8] {
+        match (&self.session, &self.hs) {
+            (Some(s), _) => &s.identity,
+            (None, Some(h)) => &h.identity,
+            (None, None) => &[],
+        }
+    }
+
+    /// SNI host name (server: what the client sent; client: what we sent).
+    pub fn server_name(&self) -> Option<&str> {
+        match (&self.session, &self.hs) {
+            (Some(s), _) => s.server_name.as_deref(),
+            (None, Some(h)) => h.sni.as_deref(),
+            (None, None) => None,
+        }
+    }
+
+    /// Changes the PMTU (largest UDP payload) for the flights sent from now on.
+    pub fn set_mtu(&mut self, mtu: usize) {
+        self.mtu = clamp_mtu(mtu);
+    }
+
+    /// RFC 9146 §6: true when the last datagram given to `handle_datagram` held a record that
+    /// authenticated and was newer than every record received before in the current epoch.
+    /// Only then may a server move the peer's address to that datagram's source (the
+    /// [`super::Endpoint`] does so); a replayed, delayed or forged record never qualifies.
+    pub fn last_datagram_was_newest(&self) -> bool {
+        self.newest_in_datagram
+    }
+
+    /// Our Connection ID, the one the peer puts in its records (empty: none negotiated or
+    /// zero-length).
+    pub fn connection_id(&self) -> &[u8] {
+        self.rl.read_cid()
+    }
+
+    /// The peer's Connection ID, the one we put in our records (empty: plain records).
+    pub fn peer_connection_id(&self) -> &[u8] {
+        self.rl.write_cid()
+    }
+
+    /// True when the Connection ID extension was negotiated (either CID may be empty).
+    pub fn cid_negotiated(&self) -> bool {
+        self.cid_negotiated
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub(crate) fn client_random(&self) -> &[u8; 32] {
+        &self.client_random
+    }
+
+    /// The session of an established connection, to resume later: a client saves it (see
+    /// [`Session::to_bytes`]) and puts it in [`ClientConfig::resume`]; it carries the newest
+    /// ticket if the server sent one. Holds the master secret: treat it as a key.
+    pub fn session(&self) -> Option<&Session> {
+        if self.is_established() {
+            self.session.as_ref()
+        } else {
+            None
+        }
+    }
+
+    /// Server: the session and until when it may be resumed (for a session-ID cache). Never
+    /// a session without extended master secret (RFC 7627 §5.3).
+    pub fn resumable_session(&self) -> Option<(&Session, Instant)> {
+        if !self.extended_master_secret() {
+            return None;
+        }
+        Some((self.session()?, self.session_expiry?))
+    }
+
+    /// False when the session runs without RFC 7627 extended master secret (only under
+    /// [`crate::EmsPolicy::Preferred`]); such a session is never resumable. An
+    /// application logs it (WARN once per peer); endpoints count it.
+    pub fn extended_master_secret(&self) -> bool {
+        !self.stats.without_extended_master_secret
+    }
+
+    /// The session ID of this connection's session, once known (kept after close so an
+    /// endpoint can forget a session that ended with a fatal alert).
+    pub fn session_id(&self) -> Option<&[u8]> {
+        self.session.as_ref().map(|s| s.session_id.as_slice())
+    }
+
+    /// True when the handshake was abbreviated (a resumed session).
+    pub fn is_resumed(&self) -> bool {
+        self.resumed
+    }
+
+    fn resume_after_psk(&mut self, now: Instant) {
+        if let Err(e) = self.drain_messages(now) {
+            self.fail(e);
+            return;
+        }
+        let parked = std::mem::take(&mut self.hs().parked);
+        self.replay_raw(now, parked);
+    }
+}
+
+/// The PMTU kept per connection: at least `MIN_MTU`, at most what a UDP payload can be.
+fn clamp_mtu(mtu: usize) -> u16 {
+    u16::try_from(mtu.max(super::config::MIN_MTU)).unwrap_or(u16::MAX)
+}

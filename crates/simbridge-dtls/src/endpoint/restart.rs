@@ -1,0 +1,109 @@
+//! Graceful restart of a server [`Endpoint`]: every established connection exported in one
+//! encrypted blob, and imported by the next process without a handshake.
+
+use std::net::SocketAddr;
+
+use super::Endpoint;
+use crate::conn::Connection;
+use crate::export::{self, ExportError, ImportLedger, ImportRole};
+use crate::secret::SecretVec;
+use crate::wire::codec::{put_vec8, Reader};
+use zeroize::Zeroize;
+
+impl Endpoint {
+    /// Graceful restart, part 1: exports every established connection with its peer address
+    /// in one blob encrypted under `key` (see [`crate::export`]). Each live connection
+    /// keeps `reserve` write sequence numbers for itself; the importer continues after them.
+    /// Connections still handshaking are not saved (their clients will retransmit and meet
+    /// the restarted server's cookie exchange).
+    pub fn save_all(&mut self, key: &[u8], reserve: u64) -> Result<Vec<u8>, ExportError> {
+        let mut plain = Vec::new();
+        let mut n: u32 = 0;
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            let Some(e) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            if !e.conn.is_established() {
+                continue;
+            }
+            let Ok(state) = e.conn.export_plain(reserve) else {
+                continue;
+            };
+            put_vec8(&mut plain, e.addr.to_string().as_bytes());
+            plain.extend_from_slice(&(state.len() as u32).to_be_bytes());
+            plain.extend_from_slice(state.expose());
+            n += 1;
+        }
+        let mut all = Vec::with_capacity(4 + plain.len());
+        all.extend_from_slice(&n.to_be_bytes());
+        all.extend_from_slice(&plain);
+        plain.zeroize();
+        let all = SecretVec::new(all);
+        export::seal(key, &all, self.config.common.rng.as_ref())
+    }
+
+    /// Graceful restart, part 2: imports a [`Endpoint::save_all`] blob; the connections are
+    /// established at once (routing by address and CID restored) and need no handshake. The
+    /// export's id is claimed in this endpoint's ledger: loading the same blob twice is
+    /// refused. Returns the number of connections loaded.
+    pub fn load_all(&mut self, blob: &[u8], key: &[u8]) -> Result<usize, ExportError> {
+        let mut ledger = std::mem::take(&mut self.ledger);
+        let r = self.load_all_with(blob, key, &mut ledger);
+        self.ledger = ledger;
+        r
+    }
+
+    /// [`Endpoint::load_all`] with a caller's ledger (one that survives restarts).
+    pub fn load_all_with(
+        &mut self,
+        blob: &[u8],
+        key: &[u8],
+        ledger: &mut dyn ImportLedger,
+    ) -> Result<usize, ExportError> {
+        let (id, plain) = export::open(key, blob)?;
+        if !ledger.claim(&id) {
+            return Err(ExportError::AlreadyImported);
+        }
+        let mut r = Reader::new(plain.expose());
+        let count = r
+            .take(4, "count")
+            .map_err(|_| ExportError::Format("count"))?;
+        let count = u32::from_be_bytes([count[0], count[1], count[2], count[3]]);
+        let mut loaded = Vec::new();
+        for _ in 0..count {
+            let addr = r.vec8("addr").map_err(|_| ExportError::Format("addr"))?;
+            let addr: SocketAddr = std::str::from_utf8(addr)
+                .ok()
+                .and_then(|a| a.parse().ok())
+                .ok_or(ExportError::Format("addr"))?;
+            let len = r.take(4, "len").map_err(|_| ExportError::Format("len"))?;
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            let state = r
+                .take(len, "state")
+                .map_err(|_| ExportError::Format("state"))?;
+            let conn = Connection::import_plain(state, ImportRole::Server(self.config.clone()))?;
+            loaded.push((addr, conn));
+        }
+        r.finish("save_all")
+            .map_err(|_| ExportError::Format("trailing bytes"))?;
+        let n = loaded.len();
+        for (addr, conn) in loaded {
+            if let Some(old) = self.by_addr.get(&addr).copied() {
+                self.remove(old);
+            }
+            let cid = conn.connection_id().to_vec();
+            if let Some(old) = self
+                .by_cid
+                .get(cid.as_slice())
+                .copied()
+                .filter(|_| !cid.is_empty())
+            {
+                self.remove(old);
+            }
+            self.insert(addr, conn);
+        }
+        self.stats.imported += n as u64;
+        Ok(n)
+    }
+}

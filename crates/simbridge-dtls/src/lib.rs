@@ -1,0 +1,72 @@
+//! Sans-IO DTLS 1.2 PSK engine (RFC 6347, RFC 4279, RFC 7627, RFC 5746, RFC 8442).
+//!
+//! No sockets, threads or clocks: the caller feeds datagrams with `handle_datagram(now, ..)`,
+//! drains `poll_transmit()`, drives timers with `poll_timeout()` / `handle_timeout(now)` and
+//! reads `poll_event()`. Randomness is injected through [`rng::DtlsRng`].
+//!
+//! Layout (one concept per file):
+//! - [`wire`]: validated wire types (records, handshake fragments, hellos, key exchange,
+//!   alerts); parsers never panic and are fuzzed (`fuzz/`).
+//! - [`reassembly`], [`flight`]: handshake fragments in (out of order, overlapping, duplicated)
+//!   and flights out (packed into records and datagrams that fit the PMTU).
+//! - [`crypto`]: TLS 1.2 PRF, RFC 7627 extended master secret, AEAD record protection, P-256.
+//! - [`record_layer`], [`replay`]: epochs, 48-bit sequence numbers, anti-replay window.
+//! - [`conn`]: [`Connection`], the per-peer state machine (client and server handshakes,
+//!   RFC 6347 §4.2.4 retransmission, alerts, close_notify, renegotiation refused).
+//! - [`endpoint`]: [`Endpoint`], one server socket: stateless cookies ([`cookie`]), routing by
+//!   address, connection and handshake-rate limits.
+//! - [`config`]: settings and the PSK interfaces, asked after the suite is chosen and allowed
+//!   to answer later (the handshake parks, `Event::PskRequested`, `provide_*_psk`).
+//!
+//! Long-lived sessions (RFC 9146, RFC 5077, graceful restart):
+//! - [`cid`]: RFC 9146 Connection ID generators ([`cid_buf`]: a CID held inline); `ClientConfig::connection_id` /
+//!   `ServerConfig::connection_id` negotiate it, the record layer writes tls12_cid records
+//!   (DTLSInnerPlaintext, RFC 9146 §5 additional data), the [`Endpoint`] routes them by CID and
+//!   moves a peer's address only after an authenticated, newest record
+//!   ([`Endpoint::poll_address_change`]).
+//! - [`session`], [`ticket`]: resumption by session ID (bounded cache in the endpoint) and by
+//!   RFC 5077 ticket (stateless server, rotating keys); the client offers
+//!   `ClientConfig::resume` and saves [`Connection::session`]; `Event::Connected.resumed`.
+//! - [`export`]: encrypted, versioned state export/import of established connections
+//!   ([`Connection::export_state`], [`Connection::import_state`], [`Endpoint::save_all`],
+//!   [`Endpoint::load_all`]) with write-ahead sequence reservation and an import ledger.
+//! - [`stats`]: per-connection counters and the handshake kind; the endpoint counts
+//!   handshakes by kind with their bytes and round trips.
+
+pub mod bench;
+pub mod cid;
+pub mod cid_buf;
+pub mod config;
+pub mod conn;
+pub mod cookie;
+pub mod crypto;
+pub mod endpoint;
+pub mod endpoint_stats;
+pub mod error;
+pub mod event;
+pub mod export;
+pub mod flight;
+mod half_open;
+pub mod reassembly;
+pub mod record_layer;
+pub mod replay;
+pub mod rng;
+pub mod secret;
+pub mod session;
+mod stalest;
+pub mod stats;
+pub mod suite;
+pub mod ticket;
+pub mod wire;
+
+pub use cid::{CidGenerator, PrefixedCid, RandomCid};
+pub use config::{
+    ClientConfig, ClientPsk, EmsPolicy, PskAnswer, PskRefusal, PskRequest, RetransmitConfig,
+    ServerConfig, StaticPsk,
+};
+pub use conn::Connection;
+pub use endpoint::{Endpoint, Transmit};
+pub use error::Error;
+pub use event::{CloseReason, Event, FailureKind};
+pub use session::Session;
+pub use suite::CipherSuite;

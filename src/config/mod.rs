@@ -1,0 +1,862 @@
+//! TOML configuration of the gateway (`simbridge bridge --config`) and the server
+//! (`simbridge server --config`), validated at start with errors that name the file and the key.
+//! A few settings can be overridden from the environment (`SIMBRIDGE_STATE_DIR`, `SIMBRIDGE_BSF`,
+//! `SIMBRIDGE_PIN`), which is how container and systemd deployments usually pass them.
+
+pub mod key_api;
+mod toml_error;
+
+use serde::Deserialize;
+use simbridge::dtls::config::RetransmitConfig;
+use simbridge::dtls::CipherSuite;
+use simbridge::gba::UaId;
+use simbridge::secret::SecretVec;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A configuration error, naming the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key or a value of the wrong type (the parser names the key and line).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value that parses but is not acceptable.
+    #[error("{path}: key `{key}`: {problem}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key, dotted (`route[1].upstream`).
+        key: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// `[card]`: exactly one source.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CardConfig {
+    /// Software USIM profile.
+    pub softsim: Option<PathBuf>,
+    /// PC/SC reader name ("" = the only reader with a card).
+    pub reader: Option<String>,
+    /// Modem AT port.
+    pub modem: Option<PathBuf>,
+    /// Modem serial speed.
+    pub baud: Option<u32>,
+    /// PIN1 (prefer `SIMBRIDGE_PIN` in the environment).
+    pub pin: Option<String>,
+}
+
+/// `[gba]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GbaConfig {
+    /// BSF URL.
+    pub bsf: Option<String>,
+    /// "auto" (GBA_U when the card has it), "me" or "u".
+    pub mode: Option<String>,
+    /// For an https:// BSF: trust only the CAs of this PEM bundle.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[session]`: policy knobs, all optional.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SessionKnobs {
+    /// Datagrams queued while no session is ready.
+    pub queue_limit: Option<usize>,
+    /// Seconds before Ks expiry to start make-before-break.
+    pub rekey_before_secs: Option<u64>,
+    /// Seconds without an answer before suspecting a lost session (0 = never).
+    pub suspect_after_secs: Option<u64>,
+    /// First DTLS retransmission timeout in ms (RFC 6347: 1000; RFC 7925 slow links: 9000).
+    pub retransmit_initial_ms: Option<u64>,
+    /// Largest retransmission timeout in ms.
+    pub retransmit_max_ms: Option<u64>,
+    /// Largest UDP payload sent.
+    pub mtu: Option<usize>,
+    /// Ask the server for an RFC 9146 Connection ID (default true).
+    pub connection_id: Option<bool>,
+}
+
+/// `[metrics]`: the Prometheus text endpoint (simbridge::status::prometheus).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// IP:PORT serving `GET /metrics` (default 127.0.0.1:9464: loopback only).
+    pub listen: Option<String>,
+}
+
+/// The default metrics address: loopback, the port commonly used for exporters of this kind.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+
+fn metrics_listen(
+    path: &Path,
+    m: &Option<MetricsConfig>,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(m) = m else {
+        return Ok(None);
+    };
+    let v = m.listen.as_deref().unwrap_or(DEFAULT_METRICS_LISTEN);
+    v.parse().map(Some).map_err(|_| {
+        invalid(
+            path,
+            "metrics.listen",
+            format!("{v:?} is not IP:PORT (e.g. {DEFAULT_METRICS_LISTEN:?})"),
+        )
+    })
+}
+
+/// A route's PSK: "gba", or a static identity with a key file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PskConfig {
+    /// `psk = "gba"`.
+    Named(String),
+    /// `psk = { identity = "...", key_file = "..." }`.
+    Static {
+        /// psk_identity.
+        identity: String,
+        /// File holding the key as hex.
+        key_file: PathBuf,
+    },
+}
+
+/// `[[route]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Local UDP address to listen on.
+    pub listen: String,
+    /// Upstream DTLS server, HOST:PORT.
+    pub upstream: String,
+    /// The PSK.
+    pub psk: PskConfig,
+    /// NAF FQDN for GBA and SNI (default: the host of `upstream`).
+    pub naf: Option<String>,
+    /// Ua security protocol id, 10 hex digits (default: `01 00 01` + the suite).
+    pub ua_id: Option<String>,
+    /// Cipher suites by IANA name, in preference order.
+    pub suites: Option<Vec<String>>,
+}
+
+/// The gateway's file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayFile {
+    /// State directory (bootstrapping contexts, sessions).
+    pub state_dir: Option<PathBuf>,
+    /// The card.
+    #[serde(default)]
+    pub card: CardConfig,
+    /// GBA.
+    #[serde(default)]
+    pub gba: GbaConfig,
+    /// Session policy.
+    #[serde(default)]
+    pub session: SessionKnobs,
+    /// Routes.
+    #[serde(default)]
+    pub route: Vec<RouteConfig>,
+    /// Prometheus endpoint (off when absent).
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// A validated route.
+#[derive(Debug, Clone)]
+pub struct ValidRoute {
+    /// As configured.
+    pub name: String,
+    /// Local address.
+    pub listen: SocketAddr,
+    /// Resolved upstream.
+    pub upstream: SocketAddr,
+    /// `Some(fqdn)` for GBA.
+    pub gba_naf: Option<String>,
+    /// Fixed Ua id.
+    pub ua: Option<UaId>,
+    /// Static identity and key.
+    pub static_psk: Option<(Vec<u8>, SecretVec)>,
+    /// Suites.
+    pub suites: Vec<CipherSuite>,
+    /// SNI to send.
+    pub sni: Option<String>,
+}
+
+/// A validated gateway configuration.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// The card.
+    pub card: CardConfig,
+    /// BSF URL (required when a route uses GBA).
+    pub bsf: Option<String>,
+    /// GBA mode: "auto", "me", "u".
+    pub gba_mode: String,
+    /// `[gba] ca_file`: for an https:// BSF, trust only these CAs (checked at load).
+    pub gba_ca_file: Option<PathBuf>,
+    /// Session knobs.
+    pub session: SessionKnobs,
+    /// Routes.
+    pub routes: Vec<ValidRoute>,
+    /// Where to serve metrics (`None`: nowhere).
+    pub metrics: Option<SocketAddr>,
+}
+
+pub(super) fn invalid(
+    path: &Path,
+    key: impl Into<String>,
+    problem: impl Into<String>,
+) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn resolve(path: &Path, key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
+    v.to_socket_addrs()
+        .map_err(|e| invalid(path, key, format!("{v:?} is not HOST:PORT ({e})")))?
+        .next()
+        .ok_or_else(|| invalid(path, key, format!("{v:?} resolves to no address")))
+}
+
+fn host_of(v: &str) -> String {
+    let host = v.rsplit_once(':').map(|(h, _)| h).unwrap_or(v);
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
+}
+
+/// A GBA route's suites when the configuration names none, in offer order: the first is what the
+/// bridge negotiates with a server that has it (and what `simbridge psk` shows by default).
+pub const GBA_DEFAULT_SUITES: [CipherSuite; 2] = [
+    CipherSuite::EcdhePskAes128Ccm8Sha256,
+    CipherSuite::PskAes128Ccm8,
+];
+
+fn suites(
+    path: &Path,
+    key: &str,
+    names: &Option<Vec<String>>,
+    gba: bool,
+) -> Result<Vec<CipherSuite>, ConfigError> {
+    match names {
+        Some(list) => {
+            if list.is_empty() {
+                return Err(invalid(path, key, "empty list"));
+            }
+            list.iter()
+                .map(|n| {
+                    CipherSuite::from_name(n)
+                        .ok_or_else(|| invalid(path, key, format!("unknown cipher suite {n:?}")))
+                })
+                .collect()
+        }
+        // GBA keys: 3GPP's TLS profile wants (EC)DHE-PSK, so it goes first; plain CCM_8 stays
+        // for servers without it (TS 33.222 sec. 5.4, RFC 8442; docs/sources.md sec. 9).
+        None if gba => Ok(GBA_DEFAULT_SUITES.to_vec()),
+        None => Ok(vec![CipherSuite::PskAes128Ccm8]),
+    }
+}
+
+/// Reads a hex key file (whitespace ignored); the error names the config key that pointed to it.
+pub fn read_key_file(cfg: &Path, key: &str, file: &Path) -> Result<SecretVec, ConfigError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| invalid(cfg, key, format!("cannot read {}: {e}", file.display())))?;
+    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = hex::decode(&clean).map_err(|_| {
+        invalid(
+            cfg,
+            key,
+            format!("{} does not hold a hex key", file.display()),
+        )
+    })?;
+    if bytes.is_empty() || bytes.len() > 64 {
+        return Err(invalid(
+            cfg,
+            key,
+            format!(
+                "{}: a PSK has 1 to 64 bytes, found {}",
+                file.display(),
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(SecretVec::new(bytes))
+}
+
+impl GatewayConfig {
+    /// Loads and validates a gateway configuration; environment overrides apply.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read(path)?;
+        let f: GatewayFile =
+            toml::from_str(&text).map_err(|e| toml_error::plain(path, &text, &e))?;
+        Self::validate(path, f)
+    }
+
+    fn validate(path: &Path, mut f: GatewayFile) -> Result<Self, ConfigError> {
+        if let Some(s) = std::env::var_os("SIMBRIDGE_STATE_DIR").filter(|s| !s.is_empty()) {
+            f.state_dir = Some(PathBuf::from(s));
+        }
+        if let Some(b) = std::env::var("SIMBRIDGE_BSF")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            f.gba.bsf = Some(b);
+        }
+        if let Some(p) = std::env::var("SIMBRIDGE_PIN")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            f.card.pin = Some(p);
+        }
+        let state_dir = f
+            .state_dir
+            .or_else(simbridge::gba::default_state_dir)
+            .ok_or_else(|| invalid(path, "state_dir", "missing (and no $HOME for a default)"))?;
+        if f.route.is_empty() {
+            return Err(invalid(path, "route", "no [[route]] given"));
+        }
+        let mut routes = Vec::new();
+        for (i, r) in f.route.iter().enumerate() {
+            let k = |name: &str| format!("route[{i}].{name}");
+            let listen: SocketAddr = r.listen.parse().map_err(|_| {
+                invalid(path, k("listen"), format!("{:?} is not IP:PORT", r.listen))
+            })?;
+            let upstream = resolve(path, &k("upstream"), &r.upstream)?;
+            let naf = r.naf.clone().unwrap_or_else(|| host_of(&r.upstream));
+            let (gba_naf, static_psk) = match &r.psk {
+                PskConfig::Named(n) if n == "gba" => (Some(naf.clone()), None),
+                PskConfig::Named(n) => {
+                    return Err(invalid(
+                        path,
+                        k("psk"),
+                        format!("{n:?}: expected \"gba\" or {{ identity, key_file }}"),
+                    ))
+                }
+                PskConfig::Static { identity, key_file } => {
+                    if identity.is_empty() || identity.len() > 128 {
+                        return Err(invalid(path, k("psk.identity"), "1 to 128 bytes"));
+                    }
+                    (
+                        None,
+                        Some((
+                            identity.as_bytes().to_vec(),
+                            read_key_file(path, &k("psk.key_file"), key_file)?,
+                        )),
+                    )
+                }
+            };
+            let ua = r
+                .ua_id
+                .as_deref()
+                .map(|u| UaId::from_hex(u).map_err(|e| invalid(path, k("ua_id"), e.to_string())))
+                .transpose()?;
+            let suites = suites(path, &k("suites"), &r.suites, gba_naf.is_some())?;
+            let sni = (naf.parse::<std::net::IpAddr>().is_err()).then(|| naf.clone());
+            routes.push(ValidRoute {
+                name: r.upstream.clone(),
+                listen,
+                upstream,
+                gba_naf,
+                ua,
+                static_psk,
+                suites,
+                sni,
+            });
+        }
+        let needs_gba = routes.iter().any(|r| r.gba_naf.is_some());
+        let sources = [
+            f.card.softsim.is_some(),
+            f.card.reader.is_some(),
+            f.card.modem.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count();
+        if needs_gba && sources != 1 {
+            return Err(invalid(
+                path,
+                "card",
+                "a GBA route needs exactly one of softsim, reader, modem",
+            ));
+        }
+        if needs_gba && f.gba.bsf.is_none() {
+            return Err(invalid(
+                path,
+                "gba.bsf",
+                "missing (a GBA route needs the BSF URL)",
+            ));
+        }
+        if let Some(b) = &f.gba.bsf {
+            if !(b.starts_with("http://") || b.starts_with("https://")) {
+                return Err(invalid(
+                    path,
+                    "gba.bsf",
+                    format!("{b:?} is not an http(s) URL"),
+                ));
+            }
+        }
+        let gba_mode = f.gba.mode.clone().unwrap_or_else(|| "auto".into());
+        if !matches!(gba_mode.as_str(), "auto" | "me" | "u") {
+            return Err(invalid(
+                path,
+                "gba.mode",
+                format!("{gba_mode:?}: expected auto, me or u"),
+            ));
+        }
+        check_knobs(path, &f.session)?;
+        if let Some(ca) = &f.gba.ca_file {
+            simbridge::gba::transport::tls_config(Some(ca))
+                .map_err(|e| invalid(path, "gba.ca_file", e))?;
+        }
+        let metrics = metrics_listen(path, &f.metrics)?;
+        Ok(Self {
+            state_dir,
+            card: f.card,
+            bsf: f.gba.bsf,
+            gba_mode,
+            gba_ca_file: f.gba.ca_file,
+            session: f.session,
+            routes,
+            metrics,
+        })
+    }
+}
+
+fn check_knobs(path: &Path, s: &SessionKnobs) -> Result<(), ConfigError> {
+    if s.queue_limit == Some(0) {
+        return Err(invalid(path, "session.queue_limit", "must be at least 1"));
+    }
+    if let Some(m) = s.mtu {
+        if !(simbridge::dtls::config::MIN_MTU..=65_507).contains(&m) {
+            return Err(invalid(
+                path,
+                "session.mtu",
+                format!("{m}: must be {} to 65507", simbridge::dtls::config::MIN_MTU),
+            ));
+        }
+    }
+    if let (Some(a), Some(b)) = (s.retransmit_initial_ms, s.retransmit_max_ms) {
+        if a > b {
+            return Err(invalid(
+                path,
+                "session.retransmit_initial_ms",
+                "larger than retransmit_max_ms",
+            ));
+        }
+    }
+    if s.retransmit_initial_ms == Some(0) {
+        return Err(invalid(
+            path,
+            "session.retransmit_initial_ms",
+            "must be above 0",
+        ));
+    }
+    Ok(())
+}
+
+impl SessionKnobs {
+    /// The DTLS retransmission policy these knobs give.
+    pub fn retransmit(&self) -> RetransmitConfig {
+        let d = RetransmitConfig::default();
+        RetransmitConfig {
+            initial: self
+                .retransmit_initial_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.initial),
+            max: self
+                .retransmit_max_ms
+                .map(Duration::from_millis)
+                .unwrap_or(d.max),
+            max_retransmits: d.max_retransmits,
+        }
+    }
+}
+
+/// `[keys]` of the server.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServerKeysConfig {
+    /// BSF URL for the key API.
+    pub bsf: Option<String>,
+    /// File with the key API's bearer token.
+    pub token_file: Option<PathBuf>,
+    /// The NAF FQDNs this server is: one or a list; the first when the client sends no SNI.
+    pub naf: Option<key_api::OneOrMany>,
+    /// Accept a bare B-TID as PSK identity (default false).
+    pub accept_bare_btid: Option<bool>,
+    /// Serve `3GPP-bootstrapping-uicc` identities with Ks_int_NAF (default false: refused).
+    pub gba_u_aware: Option<bool>,
+    /// Key-lookup worker threads: BSF requests in flight at most (default 4, 1 to 64).
+    pub lookup_workers: Option<usize>,
+    /// Seconds an identity the BSF does not know is answered without asking again (default
+    /// 30, 0 to 3600).
+    pub negative_cache_secs: Option<u64>,
+    /// For an https:// key API: trust only the CAs of this PEM bundle.
+    pub ca_file: Option<PathBuf>,
+    /// Allow the key API over http:// to a host that is not loopback (bearer token and keys in
+    /// clear on the network; logged at WARN at every start). Default false.
+    pub insecure_http: Option<bool>,
+    /// Ua id (10 hex digits).
+    pub ua_id: Option<String>,
+    /// Static identities.
+    #[serde(default, rename = "static")]
+    pub static_keys: Vec<StaticKeyConfig>,
+}
+
+/// One static identity of the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticKeyConfig {
+    /// psk_identity.
+    pub identity: String,
+    /// Hex key file.
+    pub key_file: PathBuf,
+}
+
+/// The server's file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    /// DTLS listen address.
+    pub listen: String,
+    /// Backend UDP address.
+    pub backend: String,
+    /// State directory (session export for graceful restart).
+    pub state_dir: Option<PathBuf>,
+    /// Suites in preference order.
+    pub suites: Option<Vec<String>>,
+    /// psk_identity_hint (e.g. "3GPP-bootstrapping"; omitted by default, it costs bytes).
+    pub hint: Option<String>,
+    /// Most connections.
+    pub max_connections: Option<usize>,
+    /// Most connections still handshaking (default: a quarter of max_connections, at most 2500).
+    pub max_handshaking: Option<usize>,
+    /// Close a connection whose peer sent nothing for this long (default 90000 = 25 h).
+    pub idle_timeout_secs: Option<u64>,
+    /// Connections per PSK identity (default 2; 0 = no cap).
+    pub max_per_identity: Option<usize>,
+    /// Connections per client IP address (default 0 = no cap: carrier-grade NAT).
+    pub max_per_address: Option<usize>,
+    /// PSKs.
+    #[serde(default)]
+    pub keys: ServerKeysConfig,
+    /// Prometheus endpoint (off when absent).
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// A validated server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfigFile {
+    /// DTLS listen address.
+    pub listen: SocketAddr,
+    /// Backend.
+    pub backend: SocketAddr,
+    /// State directory.
+    pub state_dir: Option<PathBuf>,
+    /// Suites.
+    pub suites: Vec<CipherSuite>,
+    /// Hint.
+    pub hint: Option<String>,
+    /// Most connections.
+    pub max_connections: Option<usize>,
+    /// Most connections still handshaking.
+    pub max_handshaking: Option<usize>,
+    /// Idle timeout of established connections.
+    pub idle_timeout: Option<Duration>,
+    /// Connections per identity.
+    pub max_per_identity: Option<usize>,
+    /// Connections per address.
+    pub max_per_address: Option<usize>,
+    /// The key API.
+    pub key_api: Option<key_api::KeyApiConfig>,
+    /// Static keys.
+    pub static_keys: Vec<(Vec<u8>, SecretVec)>,
+    /// Where to serve metrics (`None`: nowhere).
+    pub metrics: Option<SocketAddr>,
+}
+
+impl ServerConfigFile {
+    /// Loads and validates a server configuration.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read(path)?;
+        let f: ServerFile =
+            toml::from_str(&text).map_err(|e| toml_error::plain(path, &text, &e))?;
+        let listen: SocketAddr = f
+            .listen
+            .parse()
+            .map_err(|_| invalid(path, "listen", format!("{:?} is not IP:PORT", f.listen)))?;
+        let backend = resolve(path, "backend", &f.backend)?;
+        let key_api = match (&f.keys.bsf, &f.keys.token_file) {
+            (Some(url), Some(tf)) => {
+                let token = read_token(path, tf)?;
+                Some(key_api::validate(path, &f.keys, url, token)?)
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    path,
+                    "keys.token_file",
+                    "missing (the key API needs the bearer token)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    path,
+                    "keys.bsf",
+                    "missing (token_file given without the BSF URL)",
+                ))
+            }
+            (None, None) => None,
+        };
+        let mut static_keys = Vec::new();
+        for (i, s) in f.keys.static_keys.iter().enumerate() {
+            static_keys.push((
+                s.identity.as_bytes().to_vec(),
+                read_key_file(path, &format!("keys.static[{i}].key_file"), &s.key_file)?,
+            ));
+        }
+        if key_api.is_none() && static_keys.is_empty() {
+            return Err(invalid(
+                path,
+                "keys",
+                "give the key API (bsf, token_file, naf) or [[keys.static]] entries",
+            ));
+        }
+        let suites = suites(path, "suites", &f.suites, key_api.is_some())?;
+        let metrics = metrics_listen(path, &f.metrics)?;
+        Ok(Self {
+            listen,
+            backend,
+            state_dir: f.state_dir,
+            suites,
+            hint: f.hint,
+            max_connections: f.max_connections,
+            max_handshaking: match (
+                f.max_handshaking,
+                f.max_connections
+                    .unwrap_or(simbridge::dtls::config::DEFAULT_MAX_CONNECTIONS),
+            ) {
+                (Some(h), m) if h >= m => {
+                    return Err(invalid(
+                        path,
+                        "max_handshaking",
+                        format!("must be below max_connections ({m}), so that established sessions keep room"),
+                    ));
+                }
+                (h, _) => h,
+            },
+            idle_timeout: match f.idle_timeout_secs {
+                Some(0) => {
+                    return Err(invalid(path, "idle_timeout_secs", "must be at least 1"));
+                }
+                s => s.map(Duration::from_secs),
+            },
+            max_per_identity: f.max_per_identity,
+            max_per_address: f.max_per_address,
+            key_api,
+            static_keys,
+            metrics,
+        })
+    }
+}
+
+/// The key API's bearer token: the same rules as the BSF's token files (mode 0600, printable,
+/// not empty); the error names `keys.token_file` and the file.
+fn read_token(cfg: &Path, file: &Path) -> Result<SecretVec, ConfigError> {
+    simbridge_lab::bsf::nafs::read_token_file(file)
+        .map_err(|e| invalid(cfg, "keys.token_file", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    #[test]
+    fn gateway_config_errors_name_file_and_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = write(dir.path(), "k.hex", "00112233445566778899aabbccddeeff\n");
+        let ok = format!(
+            "state_dir = \"{0}\"\n[[route]]\nlisten = \"127.0.0.1:5683\"\nupstream = \"127.0.0.1:5684\"\npsk = {{ identity = \"dev\", key_file = \"{1}\" }}\n",
+            dir.path().display(),
+            key.display()
+        );
+        let p = write(dir.path(), "ok.toml", &ok);
+        let c = GatewayConfig::load(&p).expect("valid");
+        assert_eq!(c.routes.len(), 1);
+        assert_eq!(c.routes[0].suites, vec![CipherSuite::PskAes128Ccm8]);
+        assert!(c.routes[0].sni.is_none(), "no SNI for an IP literal");
+
+        let cases = [
+            (ok.replace("127.0.0.1:5683", "nonsense"), "route[0].listen"),
+            (
+                ok.replace("[[route]]", "[[route]]\nsuites = [\"TLS_NOPE\"]"),
+                "route[0].suites",
+            ),
+            (ok.replace("psk = {", "psk = \"gbaa\"\n#"), "route[0].psk"),
+            (format!("{ok}\n[session]\nmtu = 10\n"), "session.mtu"),
+            (ok.replace("psk = {", "psk = \"gba\"\n#"), "card"),
+            (format!("{ok}bogus = 1\n"), "bogus"),
+        ];
+        for (text, want) in cases {
+            let p = write(dir.path(), "bad.toml", &text);
+            let e = GatewayConfig::load(&p).expect_err(want).to_string();
+            assert!(e.contains("bad.toml") && e.contains(want), "{want}: {e}");
+        }
+        let p = write(
+            dir.path(),
+            "badkey.toml",
+            &ok.replace(&key.display().to_string(), "/nonexistent/k"),
+        );
+        let e = GatewayConfig::load(&p).expect_err("key file").to_string();
+        assert!(
+            e.contains("route[0].psk.key_file") && e.contains("/nonexistent/k"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn gba_route_defaults_to_ecdhe_first_and_needs_a_bsf() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
+            "state_dir = \"{}\"\n[card]\nsoftsim = \"x.toml\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:5684\"\npsk = \"gba\"\n",
+            dir.path().display()
+        );
+        let p = write(dir.path(), "g.toml", &text);
+        let e = GatewayConfig::load(&p).expect_err("no bsf").to_string();
+        assert!(e.contains("gba.bsf"), "{e}");
+        let p = write(
+            dir.path(),
+            "g2.toml",
+            &format!("{text}[gba]\nbsf = \"http://127.0.0.1:1\"\n"),
+        );
+        let c = GatewayConfig::load(&p).expect("valid");
+        assert_eq!(c.routes[0].suites[0], CipherSuite::EcdhePskAes128Ccm8Sha256);
+        assert_eq!(c.routes[0].gba_naf.as_deref(), Some("localhost"));
+        assert_eq!(c.routes[0].sni.as_deref(), Some("localhost"));
+    }
+
+    #[test]
+    fn the_handshake_budget_must_stay_below_the_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = write(dir.path(), "k.hex", "00112233");
+        let base = format!(
+            "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[[keys.static]]\nidentity = \"d\"\nkey_file = \"{}\"\n",
+            key.display()
+        );
+        let p = write(
+            dir.path(),
+            "s.toml",
+            &format!("max_connections = 100\nmax_handshaking = 100\n{base}"),
+        );
+        let e = ServerConfigFile::load(&p).expect_err("budget").to_string();
+        assert!(
+            e.contains("max_handshaking") && e.contains("below max_connections (100)"),
+            "{e}"
+        );
+        let p = write(
+            dir.path(),
+            "s2.toml",
+            &format!("max_handshaking = 10000\n{base}"),
+        );
+        assert!(
+            ServerConfigFile::load(&p).is_err(),
+            "the default table is 10000"
+        );
+        let p = write(
+            dir.path(),
+            "s3.toml",
+            &format!("max_handshaking = 50\n{base}"),
+        );
+        let c = ServerConfigFile::load(&p).expect("valid");
+        assert_eq!(c.max_handshaking, Some(50));
+    }
+
+    #[test]
+    fn server_config_needs_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(
+            dir.path(),
+            "s.toml",
+            "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n",
+        );
+        let e = ServerConfigFile::load(&p).expect_err("no keys").to_string();
+        assert!(e.contains("`keys`"), "{e}");
+        let tok = write(dir.path(), "tok", "secret\n");
+        let p = write(
+            dir.path(),
+            "s2.toml",
+            &format!("listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://x\"\ntoken_file = \"{}\"\n", tok.display()),
+        );
+        // A token file others can read is refused, naming the key and the mode.
+        let e = ServerConfigFile::load(&p).expect_err("0644").to_string();
+        assert!(e.contains("keys.token_file") && e.contains("0644"), "{e}");
+        std::fs::set_permissions(&tok, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod");
+        let e = ServerConfigFile::load(&p).expect_err("no naf").to_string();
+        assert!(e.contains("keys.naf"), "{e}");
+        let base = format!("listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://127.0.0.1:1\"\ntoken_file = \"{}\"\n", tok.display());
+        let p = write(
+            dir.path(),
+            "s3.toml",
+            &format!("{base}naf = \"a.example\"\n"),
+        );
+        let c = ServerConfigFile::load(&p).expect("one naf");
+        let api = c.key_api.expect("key api");
+        assert_eq!(api.nafs, vec!["a.example".to_string()]);
+        assert!(!api.accept_bare_btid && !api.gba_u_aware);
+        let p = write(
+            dir.path(),
+            "s4.toml",
+            &format!("{base}naf = [\"a.example\", \"b.example\"]\naccept_bare_btid = true\ngba_u_aware = true\n"),
+        );
+        let api = ServerConfigFile::load(&p)
+            .expect("list")
+            .key_api
+            .expect("key api");
+        assert_eq!(
+            api.nafs,
+            vec!["a.example".to_string(), "b.example".to_string()]
+        );
+        assert!(api.accept_bare_btid && api.gba_u_aware);
+        for (bad, want) in [
+            ("naf = []", "empty list"),
+            ("naf = [\"a b\"]", "not a host name"),
+        ] {
+            let p = write(dir.path(), "s5.toml", &format!("{base}{bad}\n"));
+            let e = ServerConfigFile::load(&p).expect_err(bad).to_string();
+            assert!(e.contains("keys.naf") && e.contains(want), "{e}");
+        }
+    }
+}
