@@ -61,7 +61,17 @@ fn sighup_applies_a_corrected_key_from_the_next_handshake() {
         echoed(&client, local, Duration::from_secs(10)),
         "the corrected key works without a restart"
     );
-    let after = gw.stderr_lines(Duration::ZERO).join("\n");
+    // The SIGHUP handler logs after the route thread has the key, so the echo can come first.
+    let mut after = String::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(after.contains("applied route[0] key") && after.contains("and a new key"))
+        && Instant::now() < deadline
+    {
+        for l in gw.stderr_lines(Duration::from_millis(100)) {
+            after.push_str(&l);
+            after.push('\n');
+        }
+    }
     assert!(
         after.contains("applied route[0] key from each route's next handshake"),
         "{after}"

@@ -1,4 +1,8 @@
-//! Sans-IO DTLS 1.2 PSK engine (RFC 6347, RFC 4279, RFC 7627, RFC 5746, RFC 8442).
+#![doc = include_str!("../README.md")]
+//!
+//! ## The engine
+//!
+//! DTLS 1.2 (RFC 6347) with PSK (RFC 4279, RFC 8442), RFC 7627 and RFC 5746.
 //!
 //! No sockets, threads or clocks: the caller feeds datagrams with `handle_datagram(now, ..)`,
 //! drains `poll_transmit()`, drives timers with `poll_timeout()` / `handle_timeout(now)` and
