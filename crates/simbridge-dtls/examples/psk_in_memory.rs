@@ -36,7 +36,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         while let Some((from, event)) = server.poll_event() {
             if let Event::Data(data) = event {
-                println!("server got {:?} from {from}", String::from_utf8_lossy(&data));
+                println!(
+                    "server got {:?} from {from}",
+                    String::from_utf8_lossy(&data)
+                );
                 server.send(from, b"pong")?;
             }
         }

@@ -1,0 +1,187 @@
+//! Heap allocations per application-data round trip in steady state (a harness, not a timed
+//! test): `cargo bench --bench dtls_allocs [-- ROUND_TRIPS]`.
+//!
+//! A client `Connection` and a server `Endpoint` joined in memory finish a handshake
+//! (TLS_PSK_WITH_AES_128_CCM_8 and TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256), exchange 1,000 round
+//! trips to warm up, then ROUND_TRIPS more (default 10,000) of a 64-byte record each way while a
+//! counting global allocator tallies the allocations made inside the client's calls and inside
+//! the server's calls separately. Plain UDP over a loopback socket pair allocates nothing per
+//! datagram, so 0 is the reference (no DTLS peer here exposes an allocation counter).
+//! Prints a Markdown table and writes target/bench/dtls_allocs.json.
+
+use serde_json::json;
+use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk};
+use simbridge::dtls::rng::SeededRng;
+use simbridge::dtls::{CipherSuite, Connection, Endpoint, Event};
+use simbridge::secret::SecretVec;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Counts every allocation and reallocation (and their bytes) made through the global allocator.
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts on the way.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations and bytes counted while `f` runs.
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    allocs: u64,
+    bytes: u64,
+}
+
+fn counted<T>(t: &mut Tally, f: impl FnOnce() -> T) -> T {
+    let (a, b) = (
+        ALLOCS.load(Ordering::Relaxed),
+        BYTES.load(Ordering::Relaxed),
+    );
+    let r = f();
+    t.allocs += ALLOCS.load(Ordering::Relaxed) - a;
+    t.bytes += BYTES.load(Ordering::Relaxed) - b;
+    r
+}
+
+struct Link {
+    client: Connection,
+    server: Endpoint,
+    from: SocketAddr,
+    now: Instant,
+}
+
+impl Link {
+    fn new(suite: CipherSuite) -> Self {
+        let psk = Arc::new(StaticPsk {
+            identity: b"bench".to_vec(),
+            key: SecretVec::new(vec![7; 16]),
+        });
+        let mut c = ClientConfig::new(psk.clone());
+        c.common.suites = vec![suite];
+        c.common.rng = Arc::new(SeededRng::new(1));
+        let mut s = ServerConfig::new(psk);
+        s.common.suites = vec![suite];
+        s.common.rng = Arc::new(SeededRng::new(2));
+        let now = Instant::now();
+        let client = Connection::client(Arc::new(c), now).expect("client config");
+        let server = Endpoint::new(Arc::new(s)).expect("server config");
+        let mut l = Link {
+            client,
+            server,
+            from: "192.0.2.1:40000".parse().expect("address"),
+            now,
+        };
+        for _ in 0..20 {
+            l.pump(&mut Tally::default(), &mut Tally::default());
+        }
+        assert!(l.client.is_established(), "handshake did not finish");
+        l
+    }
+
+    /// Moves every pending datagram both ways and drains the events; returns the client's data.
+    fn pump(&mut self, ct: &mut Tally, st: &mut Tally) -> usize {
+        let mut got = 0;
+        while let Some(d) = counted(ct, || self.client.poll_transmit()) {
+            counted(st, || self.server.handle_datagram(self.now, self.from, &d));
+        }
+        while let Some((from, e)) = counted(st, || self.server.poll_event()) {
+            if let Event::Data(d) = e {
+                counted(st, || self.server.send(from, &d)).expect("echo");
+            }
+        }
+        while let Some(t) = counted(st, || self.server.poll_transmit()) {
+            counted(ct, || self.client.handle_datagram(self.now, &t.payload));
+        }
+        while let Some(e) = counted(ct, || self.client.poll_event()) {
+            if let Event::Data(d) = e {
+                got += d.len();
+            }
+        }
+        got
+    }
+
+    fn round_trip(&mut self, msg: &[u8], ct: &mut Tally, st: &mut Tally) {
+        counted(ct, || self.client.send(msg)).expect("send");
+        let got = self.pump(ct, st);
+        assert_eq!(got, msg.len(), "echo lost");
+    }
+}
+
+fn main() {
+    let n: u64 = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    let msg = [0x5a; 64];
+    let mut rows = Vec::new();
+    println!("| suite | client allocs / round trip | client bytes / round trip | server allocs / round trip | server bytes / round trip | plain UDP |");
+    println!("|---|---|---|---|---|---|");
+    for suite in [
+        CipherSuite::PskAes128Ccm8,
+        CipherSuite::EcdhePskAes128GcmSha256,
+    ] {
+        let mut link = Link::new(suite);
+        let (mut ct, mut st) = (Tally::default(), Tally::default());
+        for _ in 0..1_000 {
+            link.round_trip(&msg, &mut ct, &mut st);
+        }
+        let (mut ct, mut st) = (Tally::default(), Tally::default());
+        for _ in 0..n {
+            link.round_trip(&msg, &mut ct, &mut st);
+        }
+        let per = |x: u64| x as f64 / n as f64;
+        println!(
+            "| {} | {:.2} | {:.0} | {:.2} | {:.0} | 0 |",
+            suite.name(),
+            per(ct.allocs),
+            per(ct.bytes),
+            per(st.allocs),
+            per(st.bytes)
+        );
+        rows.push(json!({
+            "suite": suite.name(),
+            "round_trips": n,
+            "record_bytes": msg.len(),
+            "client_allocs_per_round_trip": per(ct.allocs),
+            "client_bytes_per_round_trip": per(ct.bytes),
+            "server_allocs_per_round_trip": per(st.allocs),
+            "server_bytes_per_round_trip": per(st.bytes),
+        }));
+    }
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("bench");
+    let out = dir.join("dtls_allocs.json");
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&out, json!({ "rows": rows }).to_string()));
+    match written {
+        Ok(()) => println!("\nwritten: {}", out.display()),
+        Err(e) => eprintln!("dtls_allocs: cannot write {}: {e}", out.display()),
+    }
+}
