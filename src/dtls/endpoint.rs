@@ -103,6 +103,7 @@ const MAX_HELLO_SEQ: u16 = 8;
 /// A ClientHello found at the start of a datagram (unfragmented, epoch 0).
 struct Hello {
     hello: ClientHello,
+    body: Vec<u8>,
     message_seq: u16,
     record_seq: u64,
     datagram_len: usize,
@@ -129,6 +130,7 @@ fn peek_client_hello(data: &[u8]) -> Option<Hello> {
     let hello = ClientHello::parse(f.body).ok()?;
     Some(Hello {
         hello,
+        body: f.body.to_vec(),
         message_seq: f.message_seq,
         record_seq: rec.header.seq,
         datagram_len: data.len(),
@@ -368,6 +370,7 @@ impl Endpoint {
         // a valid new hello from a known address: the client restarted (RFC 6347 §4.2.8)
         let accepted = AcceptedHello {
             hello: h.hello,
+            body: h.body,
             message_seq: h.message_seq,
             record_seq: h.record_seq,
             datagram_len: h.datagram_len,

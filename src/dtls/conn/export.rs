@@ -170,7 +170,6 @@ impl Connection {
 
         let mut c = Connection::new(role);
         // established with no handshake to answer for: only the compact state is kept
-        c.hs = None;
         c.rl = rl;
         c.send_epoch = 1;
         c.cid_negotiated = cid_negotiated;

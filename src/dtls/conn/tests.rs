@@ -8,6 +8,7 @@ use super::*;
 use crate::dtls::config::{ClientConfig, ServerConfig, StaticPsk};
 use crate::dtls::rng::SeededRng;
 use crate::dtls::wire::handshake::encode_full;
+use crate::dtls::wire::hello::ClientHello;
 use crate::dtls::wire::record::split_datagram;
 use crate::secret::SecretVec;
 
@@ -34,6 +35,7 @@ fn start() -> (Connection, Connection, Instant) {
     let hello = ClientHello::parse(frags[0].body).unwrap();
     let accepted = AcceptedHello {
         hello,
+        body: frags[0].body.to_vec(),
         message_seq: 0,
         record_seq: recs[0].header.seq,
         datagram_len: 0,
@@ -169,7 +171,7 @@ fn renegotiation_is_refused_both_ways() {
 
 /// The client's Finished as it sent it (message_seq, verify_data), read from its kept flight.
 fn client_finished(client: &Connection) -> (u16, Vec<u8>) {
-    let items = &client.hs.as_ref().unwrap().flight.as_ref().unwrap().items;
+    let items = &client.handshake().unwrap().flow.flight.items;
     items
         .iter()
         .find_map(|i| match i {
@@ -309,4 +311,56 @@ fn export_while_the_last_flight_is_kept_imports_compact_and_working() {
     imported.send(b"back").unwrap();
     pump(&mut imported, &mut client, now);
     assert_eq!(client.poll_event(), Some(Event::Data(b"back".to_vec())));
+}
+
+/// Client and server after the client's first hello, the server given a parsed hello that
+/// encodes differently from the bytes sent (an unknown extension added, which negotiation
+/// ignores) and `body` as received (`received_body`) or that re-encoding.
+fn start_reordered(received_body: bool) -> (Connection, Connection, Instant) {
+    let now = Instant::now();
+    let (cc, sc) = configs();
+    let mut client = Connection::client(cc, now).unwrap();
+    let ch = client.poll_transmit().unwrap();
+    let (recs, _) = split_datagram(&ch);
+    let frags = parse_fragments(recs[0].fragment).unwrap();
+    let mut hello = ClientHello::parse(frags[0].body).unwrap();
+    hello.extensions.push(0xFAFA, vec![]);
+    assert_ne!(
+        hello.encode(),
+        frags[0].body,
+        "a re-encoding differs from the bytes sent"
+    );
+    let body = if received_body {
+        frags[0].body.to_vec()
+    } else {
+        hello.encode()
+    };
+    let accepted = AcceptedHello {
+        hello,
+        body,
+        message_seq: 0,
+        record_seq: recs[0].header.seq,
+        datagram_len: 0,
+    };
+    let server = Connection::server(sc, now, &accepted);
+    (client, server, now)
+}
+
+#[test]
+fn the_transcript_hashes_the_client_hello_as_received() {
+    let (mut client, mut server, now) = start_reordered(true);
+    for _ in 0..3 {
+        pump(&mut server, &mut client, now);
+        pump(&mut client, &mut server, now);
+    }
+    assert!(client.is_established() && server.is_established());
+    // a re-encoding that differs from the bytes sent is not what the client hashed
+    let (mut client, mut server, now) = start_reordered(false);
+    pump(&mut server, &mut client, now);
+    pump(&mut client, &mut server, now);
+    assert!(!server.is_established());
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert!(events.contains(&Event::Closed {
+        reason: CloseReason::Error(Error::BadFinished)
+    }));
 }
