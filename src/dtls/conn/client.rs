@@ -15,6 +15,7 @@ use crate::dtls::crypto::ecdhe::EphemeralKey;
 use crate::dtls::error::{Error, IllegalParameter, Unexpected};
 use crate::dtls::event::Event;
 use crate::dtls::reassembly::Message;
+use crate::dtls::session::Session;
 use crate::dtls::suite::CipherSuite;
 use crate::dtls::wire::extensions::{
     connection_id_data, ec_point_formats_uncompressed, server_name_data, supported_groups_p256,
@@ -41,44 +42,8 @@ impl Connection {
         let mut c = Connection::new(Role::Client(config.clone()));
         let mut random = [0u8; 32];
         c.common().rng.fill(&mut random).map_err(|_| Error::Rng)?;
-        let suites = &config.common.suites;
-        let mut extensions = Extensions::default();
-        extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
-        if let Some(name) = &config.server_name {
-            extensions.push(EXT_SERVER_NAME, server_name_data(name));
-        }
-        if suites.iter().any(|s| s.is_ecdhe()) {
-            extensions.push(EXT_SUPPORTED_GROUPS, supported_groups_p256());
-            extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
-        }
-        let mut offered_cid = None;
-        if let Some(len) = config.connection_id {
-            if len > MAX_CID {
-                return Err(Error::ConnectionIdTooLong(len));
-            }
-            let mut cid = vec![0u8; len];
-            c.common().rng.fill(&mut cid).map_err(|_| Error::Rng)?;
-            extensions.push(EXT_CONNECTION_ID, connection_id_data(&cid));
-            offered_cid = Some(cid);
-        }
-        // resumption: offer the session by ID and, if we hold one, by ticket (RFC 5077 §3.4:
-        // with a ticket the client makes up a session ID, echoed when the server accepts)
-        let resume = config
-            .resume
-            .clone()
-            .filter(|s| suites.contains(&s.suite) && s.server_name == config.server_name);
-        let mut session_id = Vec::new();
-        if let Some(s) = &resume {
-            session_id = s.session_id.clone();
-            if session_id.is_empty() && !s.ticket.is_empty() {
-                // 16 bytes: short for the hellos, long enough for every server we met
-                session_id = vec![0u8; 16];
-                c.common()
-                    .rng
-                    .fill(&mut session_id)
-                    .map_err(|_| Error::Rng)?;
-            }
-        }
+        let (mut extensions, offered_cid) = c.hello_extensions(&config)?;
+        let (resume, session_id) = c.offer_resumption(&config)?;
         match &resume {
             Some(s) if !s.ticket.is_empty() => {
                 extensions.push(EXT_SESSION_TICKET, s.ticket.clone());
@@ -94,7 +59,7 @@ impl Connection {
                 lifetime: s.ticket_lifetime,
             });
         let resuming = resume.filter(|_| !session_id.is_empty());
-        let mut cipher_suites: Vec<u16> = suites.iter().map(|s| s.iana()).collect();
+        let mut cipher_suites: Vec<u16> = config.common.suites.iter().map(|s| s.iana()).collect();
         cipher_suites.push(EMPTY_RENEGOTIATION_INFO_SCSV);
         let hello = ClientHello {
             version: DTLS12,
@@ -117,6 +82,55 @@ impl Connection {
         });
         c.state = State::Handshaking(Box::new(Handshake { step, flow }));
         Ok(c)
+    }
+
+    /// The hello's extensions but the session ticket, and the Connection ID we ask for.
+    fn hello_extensions(
+        &self,
+        config: &ClientConfig,
+    ) -> Result<(Extensions, Option<Vec<u8>>), Error> {
+        let mut extensions = Extensions::default();
+        extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
+        if let Some(name) = &config.server_name {
+            extensions.push(EXT_SERVER_NAME, server_name_data(name));
+        }
+        if config.common.suites.iter().any(|s| s.is_ecdhe()) {
+            extensions.push(EXT_SUPPORTED_GROUPS, supported_groups_p256());
+            extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
+        }
+        let mut offered_cid = None;
+        if let Some(len) = config.connection_id {
+            if len > MAX_CID {
+                return Err(Error::ConnectionIdTooLong(len));
+            }
+            let mut cid = vec![0u8; len];
+            self.common().rng.fill(&mut cid).map_err(|_| Error::Rng)?;
+            extensions.push(EXT_CONNECTION_ID, connection_id_data(&cid));
+            offered_cid = Some(cid);
+        }
+        Ok((extensions, offered_cid))
+    }
+
+    /// The configured session to resume, if this config can resume it, and the session ID
+    /// to offer: the session's, or, for a ticket, one we make up (RFC 5077 §3.4: echoed when
+    /// the server accepts the ticket).
+    fn offer_resumption(&self, config: &ClientConfig) -> Result<(Option<Session>, Vec<u8>), Error> {
+        let resume = config.resume.clone().filter(|s| {
+            config.common.suites.contains(&s.suite) && s.server_name == config.server_name
+        });
+        let mut session_id = Vec::new();
+        if let Some(s) = &resume {
+            session_id = s.session_id.clone();
+            if session_id.is_empty() && !s.ticket.is_empty() {
+                // 16 bytes: short for the hellos, long enough for every server we met
+                session_id = vec![0u8; 16];
+                self.common()
+                    .rng
+                    .fill(&mut session_id)
+                    .map_err(|_| Error::Rng)?;
+            }
+        }
+        Ok((resume, session_id))
     }
 
     fn client_config(&self) -> Option<&Arc<ClientConfig>> {
@@ -186,13 +200,53 @@ impl Connection {
         m: &Message,
     ) -> Result<Step, Error> {
         let sh = ServerHello::parse(&m.body)?;
+        let suite = self.check_server_hello(flow, &s, &sh)?;
+        if let (Some(ours), Some(peer)) = (s.offered_cid, sh.extensions.connection_id()?) {
+            // RFC 9146: each side names the CID it wants to receive
+            self.rl.set_cids(ours, peer);
+            self.cid_negotiated = true;
+        }
+        self.suite = Some(suite);
+        self.server_random = sh.random;
+        flow.transcript.add(m.msg_type, m.seq, &m.body);
+        let mut end = ClientEnd {
+            ticket_expected: false,
+            ticket: s.ticket,
+        };
+        if let Some(t) = sh.extensions.get(EXT_SESSION_TICKET) {
+            if !t.is_empty() {
+                return Err(IllegalParameter::TicketInServerHello.into());
+            }
+            end.ticket_expected = true;
+        }
+        let resumed = !sh.session_id.is_empty() && sh.session_id == s.hello.session_id;
+        match s.resuming.filter(|_| resumed) {
+            Some(session) => self.accept_resumption(suite, session, sh.session_id, end),
+            None if resumed => Err(IllegalParameter::SessionIdNotOffered.into()),
+            None => {
+                // a full handshake: a ticket we held is spent
+                end.ticket.ticket.clear();
+                Ok(Step::ClientServerKx(ClientFull {
+                    suite,
+                    session_id: sh.session_id,
+                    end,
+                }))
+            }
+        }
+    }
+
+    /// Checks a ServerHello against our hello and config; returns the suite it chose.
+    fn check_server_hello(
+        &mut self,
+        flow: &Flow,
+        s: &ClientHelloSent,
+        sh: &ServerHello,
+    ) -> Result<CipherSuite, Error> {
         if sh.version != DTLS12 {
             return Err(IllegalParameter::ServerVersion.into());
         }
-        let offered = self
-            .client_config()
-            .map(|c| c.common.suites.clone())
-            .unwrap_or_default();
+        let cfg = self.client_config().cloned().ok_or(Error::Closed)?;
+        let offered = &cfg.common.suites;
         let suite = CipherSuite::from_iana(sh.cipher_suite)
             .filter(|s| offered.contains(s))
             .ok_or(Error::SuiteNotOffered(sh.cipher_suite))?;
@@ -213,11 +267,7 @@ impl Connection {
             }
         }
         if !sh.extensions.extended_master_secret()? {
-            let policy = self
-                .client_config()
-                .map(|c| c.extended_master_secret)
-                .unwrap_or_default();
-            match policy {
+            match cfg.extended_master_secret {
                 EmsPolicy::Required => return Err(Error::NoExtendedMasterSecret),
                 EmsPolicy::Preferred => self.stats.without_extended_master_secret = true,
             }
@@ -227,37 +277,17 @@ impl Connection {
                 return Err(IllegalParameter::RenegotiationInfo.into());
             }
         }
-        if let (Some(ours), Some(peer)) = (s.offered_cid, sh.extensions.connection_id()?) {
-            // RFC 9146: each side names the CID it wants to receive
-            self.rl.set_cids(ours, peer);
-            self.cid_negotiated = true;
-        }
-        self.suite = Some(suite);
-        self.server_random = sh.random;
-        flow.transcript.add(m.msg_type, m.seq, &m.body);
-        let mut end = ClientEnd {
-            ticket_expected: false,
-            ticket: s.ticket,
-        };
-        if let Some(t) = sh.extensions.get(EXT_SESSION_TICKET) {
-            if !t.is_empty() {
-                return Err(IllegalParameter::TicketInServerHello.into());
-            }
-            end.ticket_expected = true;
-        }
-        let resumed = !sh.session_id.is_empty() && sh.session_id == s.hello.session_id;
-        let Some(session) = s.resuming.filter(|_| resumed) else {
-            if resumed {
-                return Err(IllegalParameter::SessionIdNotOffered.into());
-            }
-            // a full handshake: a ticket we held is spent
-            end.ticket.ticket.clear();
-            return Ok(Step::ClientServerKx(ClientFull {
-                suite,
-                session_id: sh.session_id,
-                end,
-            }));
-        };
+        Ok(suite)
+    }
+
+    /// The server resumed the session we offered (abbreviated handshake): its keys at once.
+    fn accept_resumption(
+        &mut self,
+        suite: CipherSuite,
+        session: Session,
+        session_id: Vec<u8>,
+        mut end: ClientEnd,
+    ) -> Result<Step, Error> {
         if self.stats.without_extended_master_secret {
             // RFC 7627 §5.3: our sessions all used EMS; a resumption without it is aborted
             return Err(Error::NoExtendedMasterSecret);
@@ -274,7 +304,7 @@ impl Connection {
             suite,
             master: session.master,
             identity: session.identity,
-            session_id: sh.session_id,
+            session_id,
             finish: Finish::ClientResumed(end),
         }))
     }

@@ -3,12 +3,12 @@
 //! traffic key is stored; what is stored is the association: suite, sequence numbers, replay
 //! window, Connection IDs, identity, session and counters.
 
+use super::keys::traffic_ciphers;
 use super::{Connection, FinishedVerified, Role, State};
-use crate::dtls::crypto::aead::RecordCipher;
-use crate::dtls::crypto::prf::key_block;
 use crate::dtls::export::{self, ExportError, ImportLedger, ImportRole};
 use crate::dtls::record_layer::RecordLayer;
 use crate::dtls::replay::ReplayWindow;
+use crate::dtls::session::Session;
 use crate::dtls::stats::{HandshakeKind, Stats};
 use crate::dtls::suite::CipherSuite;
 use crate::dtls::wire::codec::{put_u16, put_vec16, put_vec8, Reader};
@@ -133,37 +133,16 @@ impl Connection {
         let read_cid = fmt(r.vec8("read cid"), "read cid")?.to_vec();
         let write_cid = fmt(r.vec8("write cid"), "write cid")?.to_vec();
         let cid_negotiated = fmt(r.u8("cid"), "cid")? != 0;
-        let identity = fmt(r.vec16("identity"), "identity")?.to_vec();
-        let sni = fmt(r.vec16("sni"), "sni")?;
-        let sni = if sni.is_empty() {
-            None
-        } else {
-            Some(
-                std::str::from_utf8(sni)
-                    .map_err(|_| ExportError::Format("sni"))?
-                    .to_owned(),
-            )
-        };
-        let session_id = fmt(r.vec8("session_id"), "session_id")?.to_vec();
-        let ticket = fmt(r.vec16("ticket"), "ticket")?.to_vec();
-        let lt = fmt(r.take(4, "ticket lifetime"), "ticket lifetime")?;
-        let ticket_lifetime = u32::from_be_bytes([lt[0], lt[1], lt[2], lt[3]]);
+        let session = read_session(&mut r, suite, master)?;
         let next_send_seq = fmt(r.u16("message seq"), "message seq")?;
         let next_recv_seq = fmt(r.u16("message seq"), "message seq")?;
         let stats: Stats = serde_json::from_slice(fmt(r.vec16("stats"), "stats")?)
             .map_err(|_| ExportError::Format("stats"))?;
         fmt(r.finish("export"), "trailing bytes")?;
 
-        let kb = key_block(&master, &client_random, &server_random);
-        let alg = suite.aead();
-        let client = RecordCipher::new(alg, &kb.client_key, &kb.client_iv);
-        let server = RecordCipher::new(alg, &kb.server_key, &kb.server_iv);
         let is_client = matches!(role, Role::Client(_));
-        let (write, read) = if is_client {
-            (client, server)
-        } else {
-            (server, client)
-        };
+        let randoms = (&client_random, &server_random);
+        let (write, read) = traffic_ciphers(suite, &session.master, randoms, is_client);
         let window = ReplayWindow::from_parts(has_top.then_some(top), bits);
         let mut rl = RecordLayer::restored(write, read, write_seq, window);
         rl.set_cids(read_cid, write_cid);
@@ -178,15 +157,7 @@ impl Connection {
         c.suite = Some(suite);
         c.client_random = client_random;
         c.server_random = server_random;
-        c.session = Some(crate::dtls::session::Session {
-            suite,
-            master,
-            identity,
-            session_id,
-            ticket,
-            ticket_lifetime,
-            server_name: sni,
-        });
+        c.session = Some(session);
         c.stats = stats;
         c.stats.handshake_kind = Some(HandshakeKind::NoneNeeded);
         // The export was taken from an established connection (only those export) and it
@@ -194,4 +165,35 @@ impl Connection {
         c.state = State::Established(FinishedVerified(()));
         Ok(c)
     }
+}
+
+/// The session part of a state plaintext: identity, SNI, session ID and ticket.
+fn read_session(
+    r: &mut Reader<'_>,
+    suite: CipherSuite,
+    master: Secret<48>,
+) -> Result<Session, ExportError> {
+    let identity = fmt(r.vec16("identity"), "identity")?.to_vec();
+    let sni = fmt(r.vec16("sni"), "sni")?;
+    let server_name = if sni.is_empty() {
+        None
+    } else {
+        Some(
+            std::str::from_utf8(sni)
+                .map_err(|_| ExportError::Format("sni"))?
+                .to_owned(),
+        )
+    };
+    let session_id = fmt(r.vec8("session_id"), "session_id")?.to_vec();
+    let ticket = fmt(r.vec16("ticket"), "ticket")?.to_vec();
+    let lt = fmt(r.take(4, "ticket lifetime"), "ticket lifetime")?;
+    Ok(Session {
+        suite,
+        master,
+        identity,
+        session_id,
+        ticket,
+        ticket_lifetime: u32::from_be_bytes([lt[0], lt[1], lt[2], lt[3]]),
+        server_name,
+    })
 }

@@ -47,15 +47,8 @@ impl Connection {
     /// or an abbreviated one with the resumed session's master secret); installs our write
     /// keys and holds the read keys until the peer's ChangeCipherSpec.
     pub(super) fn install_keys(&mut self, suite: CipherSuite, master: &Secret<48>) {
-        let kb = key_block(master, &self.client_random, &self.server_random);
-        let alg = suite.aead();
-        let client = RecordCipher::new(alg, &kb.client_key, &kb.client_iv);
-        let server = RecordCipher::new(alg, &kb.server_key, &kb.server_iv);
-        let (write, read) = if self.is_client() {
-            (client, server)
-        } else {
-            (server, client)
-        };
+        let randoms = (&self.client_random, &self.server_random);
+        let (write, read) = traffic_ciphers(suite, master, randoms, self.is_client());
         self.rl.install_write(write);
         self.rl.prepare_read(read);
     }
@@ -73,6 +66,25 @@ impl Connection {
         } else {
             Err(keyed.finished_failed())
         }
+    }
+}
+
+/// The (write, read) record ciphers of our role from the master secret and the (client,
+/// server) randoms (RFC 5246 §6.3 key block).
+pub(super) fn traffic_ciphers(
+    suite: CipherSuite,
+    master: &Secret<48>,
+    (client_random, server_random): (&[u8; 32], &[u8; 32]),
+    is_client: bool,
+) -> (RecordCipher, RecordCipher) {
+    let kb = key_block(master, client_random, server_random);
+    let alg = suite.aead();
+    let client = RecordCipher::new(alg, &kb.client_key, &kb.client_iv);
+    let server = RecordCipher::new(alg, &kb.server_key, &kb.server_iv);
+    if is_client {
+        (client, server)
+    } else {
+        (server, client)
     }
 }
 

@@ -289,8 +289,18 @@ impl Connection {
         if opened.newest && epoch > 0 && epoch == self.rl.read_epoch() {
             self.newest_in_datagram = true;
         }
-        let plain = opened.plain;
-        match opened.content_type {
+        self.on_plaintext(now, epoch, opened.content_type, opened.plain)
+    }
+
+    /// An authenticated record's plaintext, by content type.
+    fn on_plaintext(
+        &mut self,
+        now: Instant,
+        epoch: u16,
+        content_type: ContentType,
+        plain: Vec<u8>,
+    ) -> Result<(), Error> {
+        match content_type {
             ContentType::Handshake => self.on_handshake_record(now, epoch, &plain),
             ContentType::ChangeCipherSpec => {
                 self.on_ccs(now, &plain);

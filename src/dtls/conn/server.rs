@@ -177,33 +177,14 @@ impl Connection {
                 cap: start.ticket_cap,
             });
 
-        let mut extensions = Extensions::default();
-        if secure_reneg {
-            extensions.push(EXT_RENEGOTIATION_INFO, renegotiation_info_initial());
-        }
-        if !no_ems {
-            extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
-        }
-        if suite.is_ecdhe() && hello.extensions.get(EXT_EC_POINT_FORMATS).is_some() {
-            extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
-        }
-        if let (Some(peer), Some(gen)) = (
-            hello.extensions.connection_id()?,
-            config.connection_id.as_ref(),
-        ) {
-            let ours = match start.cid {
-                Some(c) => c,
-                None => gen
-                    .generate(self.common().rng.as_ref())
-                    .map_err(|_| Error::Rng)?,
-            };
-            extensions.push(EXT_CONNECTION_ID, connection_id_data(&ours));
-            self.rl.set_cids(ours, peer);
-            self.cid_negotiated = true;
-        }
-        if ticket.is_some() {
-            extensions.push(EXT_SESSION_TICKET, vec![]);
-        }
+        let extensions = self.server_extensions(
+            config,
+            hello,
+            secure_reneg,
+            suite,
+            start.cid,
+            ticket.is_some(),
+        )?;
         let sh = ServerHello {
             version: DTLS12,
             random,
@@ -213,25 +194,88 @@ impl Connection {
             extensions,
         }
         .encode();
-        if let Some((session, expires)) = resume {
-            let resumed = Resumed {
-                session,
-                expires,
-                session_id,
-            };
-            return self.resume_session(now, flow, sh, resumed, ticket);
+        match resume {
+            Some((session, expires)) => {
+                let resumed = Resumed {
+                    session,
+                    expires,
+                    session_id,
+                };
+                self.resume_session(now, flow, sh, resumed, ticket)
+            }
+            None => {
+                let full = ServerFull {
+                    suite,
+                    ecdhe: None,
+                    session_id,
+                    ticket,
+                };
+                self.full_first_flight(now, flow, config, sh, full)
+            }
         }
+    }
+
+    /// The ServerHello's extensions: what the hello asked for and we do; a Connection ID
+    /// (`cid`, or one from the configured generator) is installed in the record layer.
+    fn server_extensions(
+        &mut self,
+        config: &ServerConfig,
+        hello: &ClientHello,
+        secure_reneg: bool,
+        suite: CipherSuite,
+        cid: Option<Vec<u8>>,
+        ticket: bool,
+    ) -> Result<Extensions, Error> {
+        let mut extensions = Extensions::default();
+        if secure_reneg {
+            extensions.push(EXT_RENEGOTIATION_INFO, renegotiation_info_initial());
+        }
+        if !self.stats.without_extended_master_secret {
+            extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
+        }
+        if suite.is_ecdhe() && hello.extensions.get(EXT_EC_POINT_FORMATS).is_some() {
+            extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
+        }
+        if let (Some(peer), Some(gen)) = (
+            hello.extensions.connection_id()?,
+            config.connection_id.as_ref(),
+        ) {
+            let ours = match cid {
+                Some(c) => c,
+                None => gen
+                    .generate(self.common().rng.as_ref())
+                    .map_err(|_| Error::Rng)?,
+            };
+            extensions.push(EXT_CONNECTION_ID, connection_id_data(&ours));
+            self.rl.set_cids(ours, peer);
+            self.cid_negotiated = true;
+        }
+        if ticket {
+            extensions.push(EXT_SESSION_TICKET, vec![]);
+        }
+        Ok(extensions)
+    }
+
+    /// Full handshake: ServerHello [ServerKeyExchange] ServerHelloDone (a ServerKeyExchange
+    /// for ECDHE_PSK, or to send an identity hint).
+    fn full_first_flight(
+        &mut self,
+        now: Instant,
+        flow: &mut Flow,
+        config: &ServerConfig,
+        server_hello: Vec<u8>,
+        mut full: ServerFull,
+    ) -> Result<Step, Error> {
         let mut b = FlightBuilder::new(flow, self.next_send_seq);
-        b.message(HandshakeType::ServerHello, sh);
+        b.message(HandshakeType::ServerHello, server_hello);
         let hint = config.identity_hint.clone();
-        let mut ecdhe = None;
-        if suite.is_ecdhe() {
+        if full.suite.is_ecdhe() {
             let key = EphemeralKey::generate(self.common().rng.as_ref()).map_err(|_| Error::Rng)?;
             let ske = ServerKeyExchange::EcdhePsk {
                 hint: hint.unwrap_or_default(),
                 point: key.public_point(),
             };
-            ecdhe = Some(key);
+            full.ecdhe = Some(key);
             b.message(HandshakeType::ServerKeyExchange, ske.encode());
         } else if let Some(hint) = hint {
             let ske = ServerKeyExchange::Psk { hint };
@@ -239,12 +283,7 @@ impl Connection {
         }
         b.message(HandshakeType::ServerHelloDone, vec![]);
         b.send(self, now, true)?;
-        Ok(Step::ServerKx(ServerFull {
-            suite,
-            ecdhe,
-            session_id,
-            ticket,
-        }))
+        Ok(Step::ServerKx(full))
     }
 
     /// Abbreviated handshake (RFC 5246 §7.3): ServerHello [NewSessionTicket]
