@@ -128,30 +128,13 @@ impl Connection {
         start: ServerStart,
     ) -> Result<Step, Error> {
         let hello = &ch.hello;
-        let sni = hello.extensions.server_name()?;
-        if let Some(name) = sni.as_deref().filter(|n| !config.serves_name(n)) {
-            // RFC 6066 §3: refused before any key lookup
-            return Err(Error::UnrecognizedName(loggable_name(name)));
-        }
-        flow.sni = sni;
-        if !hello.extensions.extended_master_secret()? {
-            match config.extended_master_secret {
-                EmsPolicy::Required => return Err(Error::NoExtendedMasterSecret),
-                EmsPolicy::Preferred => self.stats.without_extended_master_secret = true,
-            }
-        }
+        flow.sni = self.check_client_hello(config, hello)?;
         let no_ems = self.stats.without_extended_master_secret;
         let secure_reneg = hello.secure_renegotiation()?;
         let suite = choose_suite(config, hello)?;
-        // resume only what this hello can resume: same suite offered and allowed, same SNI
-        // RFC 7627 §5.3: a hello without EMS never resumes (it gets a full handshake)
-        let resume = start.resume.filter(|(s, exp)| {
-            !no_ems
-                && now < *exp
-                && hello.cipher_suites.contains(&s.suite.iana())
-                && config.common.suites.contains(&s.suite)
-                && s.server_name == flow.sni
-        });
+        let resume = start
+            .resume
+            .filter(|r| !no_ems && can_resume(config, hello, flow.sni.as_deref(), now, r));
         let suite = resume.as_ref().map_or(suite, |(s, _)| s.suite);
         self.suite = Some(suite);
         let mut random = [0u8; 32];
@@ -160,14 +143,9 @@ impl Connection {
             .fill(&mut random)
             .map_err(|_| Error::Rng)?;
         self.server_random = random;
-        let session_id = if resume.is_some() {
-            hello.session_id.clone()
-        } else if config.session_cache > 0 && !no_ems {
-            let mut id = vec![0u8; config.session_id_len.clamp(16, 32)];
-            self.common().rng.fill(&mut id).map_err(|_| Error::Rng)?;
-            id
-        } else {
-            Vec::new()
+        let session_id = match resume {
+            Some(_) => hello.session_id.clone(),
+            None => self.new_session_id(config)?,
         };
         let ticket = start
             .ticket_key
@@ -213,6 +191,38 @@ impl Connection {
                 self.full_first_flight(now, flow, config, sh, full)
             }
         }
+    }
+
+    /// Refuses a hello for a name we do not serve or (if required) without extended master
+    /// secret; returns its SNI.
+    fn check_client_hello(
+        &mut self,
+        config: &ServerConfig,
+        hello: &ClientHello,
+    ) -> Result<Option<String>, Error> {
+        let sni = hello.extensions.server_name()?;
+        if let Some(name) = sni.as_deref().filter(|n| !config.serves_name(n)) {
+            // RFC 6066 §3: refused before any key lookup
+            return Err(Error::UnrecognizedName(loggable_name(name)));
+        }
+        if !hello.extensions.extended_master_secret()? {
+            match config.extended_master_secret {
+                EmsPolicy::Required => return Err(Error::NoExtendedMasterSecret),
+                EmsPolicy::Preferred => self.stats.without_extended_master_secret = true,
+            }
+        }
+        Ok(sni)
+    }
+
+    /// The session ID of a full handshake: a fresh one when sessions are cached, none when
+    /// they are not or the session cannot be resumed (no EMS, RFC 7627 §5.3).
+    fn new_session_id(&self, config: &ServerConfig) -> Result<Vec<u8>, Error> {
+        if config.session_cache == 0 || self.stats.without_extended_master_secret {
+            return Ok(Vec::new());
+        }
+        let mut id = vec![0u8; config.session_id_len.clamp(16, 32)];
+        self.common().rng.fill(&mut id).map_err(|_| Error::Rng)?;
+        Ok(id)
     }
 
     /// The ServerHello's extensions: what the hello asked for and we do; a Connection ID
@@ -543,6 +553,22 @@ struct Resumed {
     session: Session,
     expires: Instant,
     session_id: Vec<u8>,
+}
+
+/// Whether this hello can resume `session` (found by the endpoint): not expired, its suite
+/// offered and still allowed, the same SNI. The caller also refuses a hello without
+/// extended master secret (RFC 7627 §5.3: it gets a full handshake).
+fn can_resume(
+    config: &ServerConfig,
+    hello: &ClientHello,
+    sni: Option<&str>,
+    now: Instant,
+    (session, expires): &(Session, Instant),
+) -> bool {
+    now < *expires
+        && hello.cipher_suites.contains(&session.suite.iana())
+        && config.common.suites.contains(&session.suite)
+        && session.server_name.as_deref() == sni
 }
 
 /// The first of our suites that the hello offers (ECDHE_PSK only if it can do P-256).
