@@ -34,25 +34,31 @@ impl Connection {
     /// Drops the kept last flight when `confirmed` (the peer showed it got it) or once its
     /// time is over (RFC 6347 §4.2.4).
     pub(super) fn maybe_drop_handshake(&mut self, now: Instant, confirmed: bool) {
-        if self
-            .kept
-            .as_ref()
-            .is_some_and(|k| confirmed || now >= k.until)
-        {
-            self.kept = None;
+        if let State::Established { kept, .. } = &mut self.state {
+            if kept.as_ref().is_some_and(|k| confirmed || now >= k.until) {
+                *kept = None;
+            }
+        }
+    }
+
+    /// Our last flight, kept while the peer may still ask for it again (established only).
+    pub(super) fn kept(&self) -> Option<&KeptFlight> {
+        match &self.state {
+            State::Established { kept, .. } => kept.as_deref(),
+            _ => None,
         }
     }
 
     /// True while handshake state is held: during the handshake, and once established while
     /// our last flight is kept for the peer (tests and diagnostics).
     pub fn holds_handshake_state(&self) -> bool {
-        self.handshake().is_some() || self.kept.is_some()
+        self.handshake().is_some() || self.kept().is_some()
     }
 
     /// Until when an established connection keeps its last flight for a peer that has not
     /// shown it got it ([`FINAL_FLIGHT_LINGER`]); `None` when nothing is kept.
     pub fn kept_flight_until(&self) -> Option<Instant> {
-        self.kept.as_ref().map(|k| k.until)
+        self.kept().map(|k| k.until)
     }
 
     /// Moves what outlives the handshake into the session and frees the handshake state. When
@@ -95,7 +101,7 @@ impl Connection {
             server_name: flow.sni,
         });
         self.next_recv_seq = flow.reasm.next_seq();
-        self.kept = keep_flight.then(|| {
+        let kept = keep_flight.then(|| {
             Box::new(KeptFlight {
                 flight: flow.flight,
                 peer_last: flow.peer_last,
@@ -113,6 +119,9 @@ impl Connection {
             identity,
             resumed: self.resumed,
         });
-        self.state = State::Established(token);
+        self.state = State::Established {
+            _proof: token,
+            kept,
+        };
     }
 }

@@ -162,7 +162,10 @@ impl Connection {
         c.stats.handshake_kind = Some(HandshakeKind::NoneNeeded);
         // The export was taken from an established connection (only those export) and it
         // authenticated under the caller's key: the Finished exchange happened back then.
-        c.state = State::Established(FinishedVerified(()));
+        c.state = State::Established {
+            _proof: FinishedVerified(()),
+            kept: None,
+        };
         Ok(c)
     }
 }

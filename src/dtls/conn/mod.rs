@@ -54,7 +54,11 @@ pub(crate) struct FinishedVerified(());
 /// or closed.
 enum State {
     Handshaking(Box<Handshake>),
-    Established(FinishedVerified),
+    Established {
+        _proof: FinishedVerified,
+        /// Our last flight while the peer may still ask for it again.
+        kept: Option<Box<KeptFlight>>,
+    },
     Closed,
 }
 
@@ -69,8 +73,6 @@ pub struct Connection {
     /// The handshake state lives in [`State::Handshaking`] and is freed once established.
     state: State,
     rl: RecordLayer,
-    /// Our last flight while the peer may still ask for it again (established only).
-    kept: Option<Box<KeptFlight>>,
     /// The established session (master secret, identity, session ID, ticket, SNI): the one
     /// copy kept after the handshake, for export and resumption.
     session: Option<Session>,
@@ -124,7 +126,6 @@ impl Connection {
             role,
             state: State::Closed,
             rl: RecordLayer::default(),
-            kept: None,
             session: None,
             session_expiry: None,
             stats: Stats::default(),
@@ -408,7 +409,7 @@ impl Connection {
     /// message of the peer's previous flight, the peer lost our answer: send it again. Anything
     /// else (an invalid Finished posing as a retransmission, say) is dropped.
     fn on_old_fragment(&mut self, f: &Fragment<'_>) {
-        let (peer_last, has_flight) = match (&self.kept, self.handshake()) {
+        let (peer_last, has_flight) = match (self.kept(), self.handshake()) {
             (Some(k), _) => (k.peer_last, true),
             (None, Some(h)) => (h.flow.peer_last, !h.flow.flight.items.is_empty()),
             (None, None) => {
@@ -501,7 +502,6 @@ impl Connection {
     fn closed(&mut self, reason: CloseReason) {
         // handshake state, flight and timer go (the session stays: its ID is still asked for)
         self.state = State::Closed;
-        self.kept = None;
         self.events.push_back(Event::Closed { reason });
     }
 
@@ -551,7 +551,7 @@ impl Connection {
     }
 
     fn resend_flight(&mut self) {
-        let flight = match (&self.kept, self.handshake()) {
+        let flight = match (self.kept(), self.handshake()) {
             (Some(k), _) => k.flight.clone(),
             (None, Some(h)) => h.flow.flight.clone(),
             (None, None) => return,
@@ -655,7 +655,7 @@ impl Connection {
 
     /// True once the handshake completed (and until closed).
     pub fn is_established(&self) -> bool {
-        matches!(self.state, State::Established(_))
+        matches!(self.state, State::Established { .. })
     }
 
     /// True when the connection ended.

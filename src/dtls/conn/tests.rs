@@ -26,6 +26,11 @@ fn configs() -> (Arc<ClientConfig>, Arc<ServerConfig>) {
 
 /// Client and server connection after the client's first hello (no cookie exchange here).
 fn start() -> (Connection, Connection, Instant) {
+    start_with(|_| {})
+}
+
+/// [`start`], with `edit` applied to what the server is given.
+fn start_with(edit: impl FnOnce(&mut AcceptedHello)) -> (Connection, Connection, Instant) {
     let now = Instant::now();
     let (cc, sc) = configs();
     let mut client = Connection::client(cc, now).unwrap();
@@ -33,13 +38,14 @@ fn start() -> (Connection, Connection, Instant) {
     let (recs, _) = split_datagram(&ch);
     let frags = parse_fragments(recs[0].fragment).unwrap();
     let hello = ClientHello::parse(frags[0].body).unwrap();
-    let accepted = AcceptedHello {
+    let mut accepted = AcceptedHello {
         hello,
         body: frags[0].body.to_vec(),
         message_seq: 0,
         record_seq: recs[0].header.seq,
         datagram_len: 0,
     };
+    edit(&mut accepted);
     let server = Connection::server(sc, now, &accepted);
     (client, server, now)
 }
@@ -317,33 +323,17 @@ fn export_while_the_last_flight_is_kept_imports_compact_and_working() {
 /// encodes differently from the bytes sent (an unknown extension added, which negotiation
 /// ignores) and `body` as received (`received_body`) or that re-encoding.
 fn start_reordered(received_body: bool) -> (Connection, Connection, Instant) {
-    let now = Instant::now();
-    let (cc, sc) = configs();
-    let mut client = Connection::client(cc, now).unwrap();
-    let ch = client.poll_transmit().unwrap();
-    let (recs, _) = split_datagram(&ch);
-    let frags = parse_fragments(recs[0].fragment).unwrap();
-    let mut hello = ClientHello::parse(frags[0].body).unwrap();
-    hello.extensions.push(0xFAFA, vec![]);
-    assert_ne!(
-        hello.encode(),
-        frags[0].body,
-        "a re-encoding differs from the bytes sent"
-    );
-    let body = if received_body {
-        frags[0].body.to_vec()
-    } else {
-        hello.encode()
-    };
-    let accepted = AcceptedHello {
-        hello,
-        body,
-        message_seq: 0,
-        record_seq: recs[0].header.seq,
-        datagram_len: 0,
-    };
-    let server = Connection::server(sc, now, &accepted);
-    (client, server, now)
+    start_with(|a| {
+        a.hello.extensions.push(0xFAFA, vec![]);
+        assert_ne!(
+            a.hello.encode(),
+            a.body,
+            "a re-encoding differs from the bytes sent"
+        );
+        if !received_body {
+            a.body = a.hello.encode();
+        }
+    })
 }
 
 #[test]
