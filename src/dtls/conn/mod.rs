@@ -1,6 +1,8 @@
 //! A DTLS 1.2 connection, sans-IO: datagrams in, datagrams and events out, timers driven by
-//! `now` given by the caller. The handshake logic of each role lives in `client.rs` and
-//! `server.rs`; this file holds the record processing shared by both.
+//! `now` given by the caller. The handshake is a state machine with one type per state
+//! (`machine.rs`, which also dispatches each message); the handlers of each role live in
+//! `client.rs` and `server.rs`, flights are put together by `flight_builder.rs`; this file
+//! holds the record processing shared by both roles.
 
 mod budget;
 mod client;
