@@ -287,6 +287,7 @@ fn hello_with_the_last_message_seq_does_not_panic() {
     let hello = ClientHello::parse(frags[0].body).unwrap();
     let accepted = AcceptedHello {
         hello,
+        body: frags[0].body.to_vec(),
         message_seq: u16::MAX,
         record_seq: (1 << 48) - 1,
         datagram_len: 0,

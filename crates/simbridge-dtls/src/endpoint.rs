@@ -103,9 +103,16 @@ const MAX_HELLO_SEQ: u16 = 8;
 /// A ClientHello found at the start of a datagram (unfragmented, epoch 0).
 struct Hello {
     hello: ClientHello,
+    body: Vec<u8>,
     message_seq: u16,
     record_seq: u64,
     datagram_len: usize,
+}
+
+/// A hello that passed the endpoint's limits.
+struct Admitted {
+    /// The stalest handshake, dropped to make room for this one.
+    evict: Option<u64>,
 }
 
 fn peek_client_hello(data: &[u8]) -> Option<Hello> {
@@ -129,6 +136,7 @@ fn peek_client_hello(data: &[u8]) -> Option<Hello> {
     let hello = ClientHello::parse(f.body).ok()?;
     Some(Hello {
         hello,
+        body: f.body.to_vec(),
         message_seq: f.message_seq,
         record_seq: rec.header.seq,
         datagram_len: data.len(),
@@ -338,36 +346,13 @@ impl Endpoint {
             self.send_hello_verify(from, &h);
             return;
         }
-        // a restart from the same address replaces its own handshake, which then no longer counts
-        let replaced = self
-            .by_addr
-            .get(&from)
-            .and_then(|id| self.conns.get(id))
-            .is_some_and(|e| e.half_open.is_some_and(|(ip, _)| ip == from.ip()));
-        // the handshake budget is full: the newcomer takes the stalest handshake's place
-        let evict = (self.stalest.len() - usize::from(replaced) >= self.config.max_handshaking)
-            .then(|| self.stalest.stalest())
-            .flatten()
-            .filter(|_| self.config.max_handshaking > 0);
-        let full = self.conns.len() >= self.config.max_connections;
-        let no_room = !self.by_addr.contains_key(&from) && full && evict.is_none();
-        if no_room || self.config.max_handshaking == 0 {
-            self.stats.connection_limited += 1;
+        let Some(Admitted { evict }) = self.admit(now, from) else {
             return;
-        }
-        if self.half_open.count(from.ip()) - usize::from(replaced)
-            >= self.config.max_half_open_per_address
-        {
-            self.stats.half_open_limited += 1;
-            return;
-        }
-        if !self.take_token(now) {
-            self.stats.rate_limited += 1;
-            return;
-        }
+        };
         // a valid new hello from a known address: the client restarted (RFC 6347 §4.2.8)
         let accepted = AcceptedHello {
             hello: h.hello,
+            body: h.body,
             message_seq: h.message_seq,
             record_seq: h.record_seq,
             datagram_len: h.datagram_len,
@@ -404,6 +389,39 @@ impl Endpoint {
         }
         let id = self.insert(from, conn);
         self.drain(id);
+    }
+
+    /// The limits a cookie-valid hello from `from` must pass (connections, handshakes in
+    /// progress, per address, rate); each refusal is counted. `None`: refused.
+    fn admit(&mut self, now: Instant, from: SocketAddr) -> Option<Admitted> {
+        // a restart from the same address replaces its own handshake, which then no longer counts
+        let replaced = self
+            .by_addr
+            .get(&from)
+            .and_then(|id| self.conns.get(id))
+            .is_some_and(|e| e.half_open.is_some_and(|(ip, _)| ip == from.ip()));
+        // the handshake budget is full: the newcomer takes the stalest handshake's place
+        let evict = (self.stalest.len() - usize::from(replaced) >= self.config.max_handshaking)
+            .then(|| self.stalest.stalest())
+            .flatten()
+            .filter(|_| self.config.max_handshaking > 0);
+        let full = self.conns.len() >= self.config.max_connections;
+        let no_room = !self.by_addr.contains_key(&from) && full && evict.is_none();
+        if no_room || self.config.max_handshaking == 0 {
+            self.stats.connection_limited += 1;
+            return None;
+        }
+        if self.half_open.count(from.ip()) - usize::from(replaced)
+            >= self.config.max_half_open_per_address
+        {
+            self.stats.half_open_limited += 1;
+            return None;
+        }
+        if !self.take_token(now) {
+            self.stats.rate_limited += 1;
+            return None;
+        }
+        Some(Admitted { evict })
     }
 
     fn insert(&mut self, addr: SocketAddr, conn: Connection) -> u64 {
@@ -540,40 +558,18 @@ impl Endpoint {
                 if e.conn.kept_flight_until().is_some() {
                     self.kept_flights.push_back(id);
                 }
-                let st = e.conn.stats();
-                let bytes = st.handshake_bytes_sent + st.handshake_bytes_received;
-                if *resumed {
-                    self.stats.abbreviated_handshakes += 1;
-                    self.stats.abbreviated_handshake_bytes += bytes;
-                    self.stats.abbreviated_round_trips += st.round_trips;
-                } else {
-                    self.stats.full_handshakes += 1;
-                    self.stats.full_handshake_bytes += bytes;
-                    self.stats.full_round_trips += st.round_trips;
-                }
-                if !e.conn.extended_master_secret() {
-                    self.stats.without_extended_master_secret += 1;
-                }
+                self.stats.count_handshake(&e.conn, *resumed);
                 if let Some((s, exp)) = e.conn.resumable_session() {
                     self.cache.insert(s.clone(), exp);
                 }
             }
-            match &ev {
-                Event::Closed {
-                    reason: CloseReason::Error(Error::UnrecognizedName(_)),
-                } => self.stats.unrecognized_name += 1,
-                Event::Closed {
-                    reason: CloseReason::Error(Error::HandshakeExpired),
-                } => self.stats.handshakes_expired += 1,
-                _ => {}
-            }
-            if let Event::Closed {
-                reason: CloseReason::PeerAlert(_) | CloseReason::Error(_),
-            } = &ev
-            {
-                // RFC 5246 §7.2.2: a fatal alert invalidates the session
-                if let Some(sid) = e.conn.session_id().filter(|s| !s.is_empty()) {
-                    self.cache.remove(sid);
+            if let Event::Closed { reason } = &ev {
+                self.stats.count_close(reason);
+                if matches!(reason, CloseReason::PeerAlert(_) | CloseReason::Error(_)) {
+                    // RFC 5246 §7.2.2: a fatal alert invalidates the session
+                    if let Some(sid) = e.conn.session_id().filter(|s| !s.is_empty()) {
+                        self.cache.remove(sid);
+                    }
                 }
             }
             self.events.push_back((addr, ev));

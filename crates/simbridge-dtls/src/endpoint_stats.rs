@@ -1,5 +1,7 @@
 //! Counters of a server [`Endpoint`](super::Endpoint).
 
+use super::{CloseReason, Connection, Error};
+
 /// Endpoint counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EndpointStats {
@@ -56,4 +58,34 @@ pub struct EndpointStats {
     pub full_round_trips: u64,
     /// Round trips of the completed abbreviated handshakes.
     pub abbreviated_round_trips: u64,
+}
+
+impl EndpointStats {
+    /// Counts a completed handshake of `conn` (full or abbreviated), with its bytes and
+    /// round trips.
+    pub(crate) fn count_handshake(&mut self, conn: &Connection, resumed: bool) {
+        let st = conn.stats();
+        let bytes = st.handshake_bytes_sent + st.handshake_bytes_received;
+        if resumed {
+            self.abbreviated_handshakes += 1;
+            self.abbreviated_handshake_bytes += bytes;
+            self.abbreviated_round_trips += st.round_trips;
+        } else {
+            self.full_handshakes += 1;
+            self.full_handshake_bytes += bytes;
+            self.full_round_trips += st.round_trips;
+        }
+        if !conn.extended_master_secret() {
+            self.without_extended_master_secret += 1;
+        }
+    }
+
+    /// Counts the closes the endpoint reports on their own.
+    pub(crate) fn count_close(&mut self, reason: &CloseReason) {
+        match reason {
+            CloseReason::Error(Error::UnrecognizedName(_)) => self.unrecognized_name += 1,
+            CloseReason::Error(Error::HandshakeExpired) => self.handshakes_expired += 1,
+            _ => {}
+        }
+    }
 }

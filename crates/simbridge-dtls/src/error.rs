@@ -16,9 +16,9 @@ pub enum Error {
     /// A handshake message did not parse.
     #[error("malformed handshake message: {0}")]
     Decode(#[from] WireError),
-    /// A message that the current state does not allow.
+    /// A message that the current state does not allow. Alert unexpected_message.
     #[error("unexpected message: {0}")]
-    UnexpectedMessage(&'static str),
+    UnexpectedMessage(Unexpected),
     /// No cipher suite in common.
     #[error("no cipher suite in common")]
     NoCommonSuite,
@@ -28,9 +28,13 @@ pub enum Error {
     /// The peer does not do RFC 7627 extended master secret, which we require.
     #[error("peer does not support extended master secret (RFC 7627), which is required")]
     NoExtendedMasterSecret,
-    /// A field with a value we refuse.
+    /// A field of the peer's with a value we refuse. Alert illegal_parameter.
     #[error("illegal parameter: {0}")]
-    IllegalParameter(&'static str),
+    IllegalParameter(IllegalParameter),
+    /// API misuse: [`ClientConfig::connection_id`](super::ClientConfig::connection_id) asks
+    /// for a Connection ID longer than RFC 9146 allows.
+    #[error("illegal parameter: connection_id longer than 255 bytes (asked for {0})")]
+    ConnectionIdTooLong(usize),
     /// The peer's Finished did not verify (a wrong PSK: its Finished record does not
     /// authenticate or its verify_data does not match). Alert decrypt_error.
     #[error("the peer's Finished did not verify (wrong PSK)")]
@@ -97,6 +101,7 @@ impl Error {
             | Self::Closed
             | Self::RecordTooLarge
             | Self::NoPskRequest
+            | Self::ConnectionIdTooLong(_)
             | Self::ExportReserveUsed => return None,
             Self::HandshakeTimeout(_) | Self::HandshakeExpired | Self::HandshakeEvicted => {
                 return None
@@ -118,6 +123,76 @@ impl Error {
     }
 }
 
+/// Why a handshake message was out of place (the reason of [`Error::UnexpectedMessage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Unexpected {
+    /// A protected (epoch > 0) handshake message other than Finished.
+    #[error("protected handshake message other than Finished")]
+    ProtectedNotFinished,
+    /// Finished in epoch 0, or before the peer's ChangeCipherSpec.
+    #[error("Finished before ChangeCipherSpec")]
+    FinishedBeforeCcs,
+    /// Client: more HelloVerifyRequests than a server rotating its cookie secret sends.
+    #[error("too many HelloVerifyRequests")]
+    TooManyHelloVerifyRequests,
+    /// Client: ServerHelloDone of an ECDHE_PSK suite without a ServerKeyExchange.
+    #[error("ECDHE_PSK without ServerKeyExchange")]
+    EcdheWithoutServerKeyExchange,
+    /// Client: a HelloVerifyRequest after the ServerHello.
+    #[error("HelloVerifyRequest after ServerHello")]
+    HelloVerifyAfterServerHello,
+    /// Client: a second ServerHello (the server restarted its flight).
+    #[error("second ServerHello (flight restart)")]
+    SecondServerHello,
+    /// Server: a ClientHello inside the handshake (a restart comes with a new cookie
+    /// exchange, handled by the endpoint).
+    #[error("ClientHello during handshake (restart)")]
+    ClientHelloRestart,
+    /// Any other message the current state does not expect.
+    #[error("handshake message out of order")]
+    OutOfOrder,
+}
+
+/// A peer's field with a value we refuse (the reason of [`Error::IllegalParameter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum IllegalParameter {
+    /// ServerHello.server_version is not DTLS 1.2.
+    #[error("server_version")]
+    ServerVersion,
+    /// ServerHello.compression_method is not null.
+    #[error("compression_method")]
+    CompressionMethod,
+    /// ServerHello carries an extension the client did not offer (RFC 5246 §7.4.1.4).
+    #[error("extension the client did not offer")]
+    UnofferedExtension,
+    /// renegotiation_info is not empty on an initial handshake (RFC 5746 §3.4).
+    #[error("renegotiation_info")]
+    RenegotiationInfo,
+    /// ServerHello's session_ticket extension is not empty (RFC 5077 §3.2).
+    #[error("session_ticket in ServerHello")]
+    TicketInServerHello,
+    /// ServerHello echoes a session ID the client did not offer for resumption.
+    #[error("session_id echoed but nothing offered")]
+    SessionIdNotOffered,
+    /// The server resumed our session with another cipher suite (RFC 5246 §7.4.1.3).
+    #[error("resumed session with another suite")]
+    ResumedWithAnotherSuite,
+}
+
+impl From<Unexpected> for Error {
+    fn from(u: Unexpected) -> Self {
+        Self::UnexpectedMessage(u)
+    }
+}
+
+impl From<IllegalParameter> for Error {
+    fn from(p: IllegalParameter) -> Self {
+        Self::IllegalParameter(p)
+    }
+}
+
 /// A peer-supplied name made safe for logs: control and non-ASCII characters escaped, cut to
 /// 255 bytes.
 pub(crate) fn loggable_name(name: &str) -> String {
@@ -131,4 +206,27 @@ pub(crate) fn loggable_name(name: &str) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_reasons_read_as_before_and_send_their_alert() {
+        let e = Error::from(Unexpected::FinishedBeforeCcs);
+        assert_eq!(
+            e.to_string(),
+            "unexpected message: Finished before ChangeCipherSpec"
+        );
+        assert_eq!(e.alert(), Some(AlertDescription::UnexpectedMessage));
+        let e = Error::from(IllegalParameter::UnofferedExtension);
+        assert_eq!(
+            e.to_string(),
+            "illegal parameter: extension the client did not offer"
+        );
+        assert_eq!(e.alert(), Some(AlertDescription::IllegalParameter));
+        // a local configuration error sends nothing
+        assert_eq!(Error::ConnectionIdTooLong(300).alert(), None);
+    }
 }

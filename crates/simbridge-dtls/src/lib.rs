@@ -15,8 +15,11 @@
 //!   and flights out (packed into records and datagrams that fit the PMTU).
 //! - [`crypto`]: TLS 1.2 PRF, RFC 7627 extended master secret, AEAD record protection, P-256.
 //! - [`record_layer`], [`replay`]: epochs, 48-bit sequence numbers, anti-replay window.
-//! - [`conn`]: [`Connection`], the per-peer state machine (client and server handshakes,
-//!   RFC 6347 §4.2.4 retransmission, alerts, close_notify, renegotiation refused).
+//! - [`conn`]: [`Connection`], the per-peer state machine (client and server handshakes with
+//!   one type per handshake state, each owning only the data valid in it; RFC 6347 §4.2.4
+//!   retransmission, alerts, close_notify, renegotiation refused).
+//! - [`error`]: [`Error`], always fatal, with typed reasons ([`Unexpected`],
+//!   [`IllegalParameter`]) and the alert each one sends.
 //! - [`endpoint`]: [`Endpoint`], one server socket: stateless cookies ([`cookie`]), routing by
 //!   address, connection and handshake-rate limits.
 //! - [`config`]: settings and the PSK interfaces, asked after the suite is chosen and allowed
@@ -70,7 +73,7 @@ pub use config::{
 };
 pub use conn::Connection;
 pub use endpoint::{Endpoint, Transmit};
-pub use error::Error;
+pub use error::{Error, IllegalParameter, Unexpected};
 pub use event::{CloseReason, Event, FailureKind};
 pub use session::Session;
 pub use suite::CipherSuite;

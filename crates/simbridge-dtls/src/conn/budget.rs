@@ -19,14 +19,11 @@ impl Connection {
     /// Bytes the handshake holds in buffers (partial messages, early and parked records);
     /// 0 once established.
     pub fn handshake_buffered(&self) -> usize {
-        match &self.hs {
-            Some(h) if !self.is_established() => {
-                h.reasm.buffered()
-                    + h.future.iter().map(Vec::capacity).sum::<usize>()
-                    + h.parked.iter().map(Vec::capacity).sum::<usize>()
-            }
-            _ => 0,
-        }
+        self.handshake().map_or(0, |h| {
+            h.flow.reasm.buffered()
+                + h.flow.future.iter().map(Vec::capacity).sum::<usize>()
+                + h.flow.parked.iter().map(Vec::capacity).sum::<usize>()
+        })
     }
 
     /// Sets the most bytes the handshake may hold in buffers from now on (an endpoint sharing

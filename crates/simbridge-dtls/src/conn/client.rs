@@ -4,15 +4,18 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
-
+use super::flight_builder::FlightBuilder;
+use super::machine::{
+    ClientEnd, ClientFull, ClientHelloSent, ClientTicket, Finish, Flow, Handshake, Keyed, Next,
+    Step,
+};
 use super::{Connection, Role, State};
 use crate::config::{ClientConfig, ClientPsk, EmsPolicy, PskAnswer};
 use crate::crypto::ecdhe::EphemeralKey;
-use crate::error::Error;
+use crate::error::{Error, IllegalParameter, Unexpected};
 use crate::event::Event;
-use crate::flight::{Flight, FlightItem};
 use crate::reassembly::Message;
+use crate::session::Session;
 use crate::suite::CipherSuite;
 use crate::wire::extensions::{
     connection_id_data, ec_point_formats_uncompressed, server_name_data, supported_groups_p256,
@@ -23,7 +26,7 @@ use crate::wire::handshake::HandshakeType;
 use crate::wire::hello::{
     ClientHello, HelloVerifyRequest, ServerHello, EMPTY_RENEGOTIATION_INFO_SCSV,
 };
-use crate::wire::kx::{parse_empty, parse_finished, ClientKeyExchange, ServerKeyExchange};
+use crate::wire::kx::{parse_empty, ClientKeyExchange, ServerKeyExchange};
 use crate::wire::record::{DTLS12, MAX_CID};
 use crate::wire::ticket::NewSessionTicket;
 
@@ -39,45 +42,8 @@ impl Connection {
         let mut c = Connection::new(Role::Client(config.clone()));
         let mut random = [0u8; 32];
         c.common().rng.fill(&mut random).map_err(|_| Error::Rng)?;
-        let suites = &config.common.suites;
-        let mut extensions = Extensions::default();
-        extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
-        if let Some(name) = &config.server_name {
-            extensions.push(EXT_SERVER_NAME, server_name_data(name));
-        }
-        if suites.iter().any(|s| s.is_ecdhe()) {
-            extensions.push(EXT_SUPPORTED_GROUPS, supported_groups_p256());
-            extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
-        }
-        if let Some(len) = config.connection_id {
-            if len > MAX_CID {
-                return Err(Error::IllegalParameter(
-                    "connection_id longer than 255 bytes",
-                ));
-            }
-            let mut cid = vec![0u8; len];
-            c.common().rng.fill(&mut cid).map_err(|_| Error::Rng)?;
-            extensions.push(EXT_CONNECTION_ID, connection_id_data(&cid));
-            c.hs().offered_cid = Some(cid);
-        }
-        // resumption: offer the session by ID and, if we hold one, by ticket (RFC 5077 §3.4:
-        // with a ticket the client makes up a session ID, echoed when the server accepts)
-        let resume = config
-            .resume
-            .clone()
-            .filter(|s| suites.contains(&s.suite) && s.server_name == config.server_name);
-        let mut session_id = Vec::new();
-        if let Some(s) = &resume {
-            session_id = s.session_id.clone();
-            if session_id.is_empty() && !s.ticket.is_empty() {
-                // 16 bytes: short for the hellos, long enough for every server we met
-                session_id = vec![0u8; 16];
-                c.common()
-                    .rng
-                    .fill(&mut session_id)
-                    .map_err(|_| Error::Rng)?;
-            }
-        }
+        let (mut extensions, offered_cid) = c.hello_extensions(&config)?;
+        let (resume, session_id) = c.offer_resumption(&config)?;
         match &resume {
             Some(s) if !s.ticket.is_empty() => {
                 extensions.push(EXT_SESSION_TICKET, s.ticket.clone());
@@ -85,15 +51,17 @@ impl Connection {
             _ if config.session_tickets => extensions.push(EXT_SESSION_TICKET, vec![]),
             _ => {}
         }
-        if let Some(s) = &resume {
-            // a ticket-holding client keeps its ticket unless the server sends a new one
-            c.hs().ticket = s.ticket.clone();
-            c.hs().ticket_lifetime = s.ticket_lifetime;
-        }
-        c.hs().resuming = resume.filter(|_| !session_id.is_empty());
-        let mut cipher_suites: Vec<u16> = suites.iter().map(|s| s.iana()).collect();
+        // a ticket-holding client keeps its ticket unless the server sends a new one
+        let ticket = resume
+            .as_ref()
+            .map_or_else(ClientTicket::default, |s| ClientTicket {
+                ticket: s.ticket.clone(),
+                lifetime: s.ticket_lifetime,
+            });
+        let resuming = resume.filter(|_| !session_id.is_empty());
+        let mut cipher_suites: Vec<u16> = config.common.suites.iter().map(|s| s.iana()).collect();
         cipher_suites.push(EMPTY_RENEGOTIATION_INFO_SCSV);
-        let ch = ClientHello {
+        let hello = ClientHello {
             version: DTLS12,
             random,
             session_id,
@@ -103,11 +71,66 @@ impl Connection {
             extensions,
         };
         c.client_random = random;
-        c.hs().sni = config.server_name.clone();
-        c.hs().client_hello = Some(ch);
-        c.state = State::ClientWaitHello;
-        c.send_client_hello(now)?;
+        let mut flow = Flow::new(config.server_name.clone());
+        c.send_client_hello(now, &mut flow, &hello)?;
+        let step = Step::ClientHello(ClientHelloSent {
+            hello,
+            hello_verify_count: 0,
+            offered_cid,
+            resuming,
+            ticket,
+        });
+        c.state = State::Handshaking(Box::new(Handshake { step, flow }));
         Ok(c)
+    }
+
+    /// The hello's extensions but the session ticket, and the Connection ID we ask for.
+    fn hello_extensions(
+        &self,
+        config: &ClientConfig,
+    ) -> Result<(Extensions, Option<Vec<u8>>), Error> {
+        let mut extensions = Extensions::default();
+        extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
+        if let Some(name) = &config.server_name {
+            extensions.push(EXT_SERVER_NAME, server_name_data(name));
+        }
+        if config.common.suites.iter().any(|s| s.is_ecdhe()) {
+            extensions.push(EXT_SUPPORTED_GROUPS, supported_groups_p256());
+            extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
+        }
+        let mut offered_cid = None;
+        if let Some(len) = config.connection_id {
+            if len > MAX_CID {
+                return Err(Error::ConnectionIdTooLong(len));
+            }
+            let mut cid = vec![0u8; len];
+            self.common().rng.fill(&mut cid).map_err(|_| Error::Rng)?;
+            extensions.push(EXT_CONNECTION_ID, connection_id_data(&cid));
+            offered_cid = Some(cid);
+        }
+        Ok((extensions, offered_cid))
+    }
+
+    /// The configured session to resume, if this config can resume it, and the session ID
+    /// to offer: the session's, or, for a ticket, one we make up (RFC 5077 §3.4: echoed when
+    /// the server accepts the ticket).
+    fn offer_resumption(&self, config: &ClientConfig) -> Result<(Option<Session>, Vec<u8>), Error> {
+        let resume = config.resume.clone().filter(|s| {
+            config.common.suites.contains(&s.suite) && s.server_name == config.server_name
+        });
+        let mut session_id = Vec::new();
+        if let Some(s) = &resume {
+            session_id = s.session_id.clone();
+            if session_id.is_empty() && !s.ticket.is_empty() {
+                // 16 bytes: short for the hellos, long enough for every server we met
+                session_id = vec![0u8; 16];
+                self.common()
+                    .rng
+                    .fill(&mut session_id)
+                    .map_err(|_| Error::Rng)?;
+            }
+        }
+        Ok((resume, session_id))
     }
 
     fn client_config(&self) -> Option<&Arc<ClientConfig>> {
@@ -117,312 +140,278 @@ impl Connection {
         }
     }
 
-    pub(super) fn send_client_hello(&mut self, now: Instant) -> Result<(), Error> {
-        let body = self
-            .hs()
-            .client_hello
-            .as_ref()
-            .map(ClientHello::encode)
-            .ok_or(Error::Closed)?;
-        let seq = self.next_send_seq;
-        self.next_send_seq = self.next_send_seq.wrapping_add(1);
-        self.hs().transcript.clear();
-        self.transcript_add(HandshakeType::ClientHello, seq, &body);
-        let item = FlightItem::Handshake {
-            msg_type: HandshakeType::ClientHello,
-            seq,
-            body,
-            epoch: 0,
-        };
-        self.send_flight(now, Flight { items: vec![item] }, true)
+    /// Sends `hello` as a flight of its own; the transcript starts again with it (RFC 6347
+    /// §4.2.1: the hello before a HelloVerifyRequest is not part of it).
+    fn send_client_hello(
+        &mut self,
+        now: Instant,
+        flow: &mut Flow,
+        hello: &ClientHello,
+    ) -> Result<(), Error> {
+        flow.transcript = Default::default();
+        let mut b = FlightBuilder::new(flow, self.next_send_seq);
+        b.message(HandshakeType::ClientHello, hello.encode());
+        b.send(self, now, true)
     }
 
-    pub(super) fn client_message(&mut self, now: Instant, m: Message) -> Result<(), Error> {
-        let state = std::mem::replace(&mut self.state, State::Closed);
-        let res = self.client_step(now, state, &m);
-        match res {
-            Ok(next) => {
-                self.state = next;
-                Ok(())
+    /// Test hook: changes the ClientHello of a client still waiting for the ServerHello and
+    /// sends it again.
+    #[cfg(test)]
+    pub(super) fn resend_edited_hello(
+        &mut self,
+        now: Instant,
+        edit: impl FnOnce(&mut ClientHello),
+    ) {
+        self.advance(now, |c, flow, step| match step {
+            Step::ClientHello(mut s) => {
+                edit(&mut s.hello);
+                c.send_client_hello(now, flow, &s.hello)?;
+                Ok(Next::Handshake(Step::ClientHello(s)))
             }
-            Err(e) => {
-                // restore a live state so `fail` sends the alert and closes cleanly
-                self.state = State::WaitCcs;
-                Err(e)
-            }
-        }
+            other => Ok(Next::Handshake(other)),
+        });
     }
 
-    fn client_step(&mut self, now: Instant, state: State, m: &Message) -> Result<State, Error> {
-        use HandshakeType as T;
-        if m.epoch > 0 && m.msg_type != T::Finished {
-            return Err(Error::UnexpectedMessage(
-                "protected handshake message other than Finished",
-            ));
+    /// A HelloVerifyRequest: the hello again, with its cookie.
+    pub(super) fn on_hello_verify(
+        &mut self,
+        now: Instant,
+        flow: &mut Flow,
+        mut s: ClientHelloSent,
+        m: &Message,
+    ) -> Result<ClientHelloSent, Error> {
+        let hvr = HelloVerifyRequest::parse(&m.body)?;
+        s.hello_verify_count += 1;
+        if s.hello_verify_count > MAX_HELLO_VERIFY {
+            return Err(Unexpected::TooManyHelloVerifyRequests.into());
         }
-        if m.epoch == 0 && m.msg_type == T::Finished {
-            return Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec"));
-        }
-        match (state, m.msg_type) {
-            (State::ClientWaitHello, T::HelloVerifyRequest) => {
-                let hvr = HelloVerifyRequest::parse(&m.body)?;
-                self.hs().hello_verify_count += 1;
-                if self.hs().hello_verify_count > MAX_HELLO_VERIFY {
-                    return Err(Error::UnexpectedMessage("too many HelloVerifyRequests"));
-                }
-                if let Some(ch) = self.hs().client_hello.as_mut() {
-                    ch.cookie = hvr.cookie;
-                }
-                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
-                self.send_client_hello(now)?;
-                Ok(State::ClientWaitHello)
-            }
-            (State::ClientWaitHello, T::ServerHello) => {
-                if self.on_server_hello(m)? {
-                    Ok(State::WaitCcs)
-                } else {
-                    Ok(State::ClientWaitServerKx)
-                }
-            }
-            (State::WaitCcs, T::NewSessionTicket) if self.hs().ticket_expected => {
-                let nst = NewSessionTicket::parse(&m.body)?;
-                self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.hs().ticket_expected = false;
-                self.hs().ticket = nst.ticket;
-                self.hs().ticket_lifetime = nst.lifetime_hint;
-                Ok(State::WaitCcs)
-            }
-            (State::WaitFinished, T::Finished) if self.resumed => {
-                // abbreviated handshake: the server finished first; we answer CCS + Finished
-                let got = parse_finished(&m.body)?;
-                let token = self.verify_finished(&got)?;
-                self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
-                let fin = self.our_verify_data()?.to_vec();
-                let seq = self.next_send_seq;
-                self.next_send_seq = seq.wrapping_add(1);
-                let flight = Flight {
-                    items: vec![
-                        FlightItem::Ccs { epoch: 0 },
-                        FlightItem::Handshake {
-                            msg_type: T::Finished,
-                            seq,
-                            body: fin,
-                            epoch: 1,
-                        },
-                    ],
-                };
-                self.send_epoch = 1;
-                // last flight: kept to answer a retransmitted server Finished, no timer
-                self.send_flight(now, flight, false)?;
-                Ok(self.established(now, token))
-            }
-            (State::ClientWaitServerKx, T::ServerKeyExchange) => {
-                let ecdhe = self.suite.is_some_and(CipherSuite::is_ecdhe);
-                let ske = ServerKeyExchange::parse(&m.body, ecdhe)?;
-                self.hs().hint = Some(ske.hint().to_vec()).filter(|h| !h.is_empty());
-                if let ServerKeyExchange::EcdhePsk { point, .. } = ske {
-                    self.hs().peer_point = Some(point);
-                }
-                self.transcript_add(m.msg_type, m.seq, &m.body);
-                Ok(State::ClientWaitDone)
-            }
-            (State::ClientWaitServerKx | State::ClientWaitDone, T::ServerHelloDone) => {
-                parse_empty(&m.body, "server_hello_done")?;
-                if self.suite.is_some_and(CipherSuite::is_ecdhe) && self.hs().peer_point.is_none() {
-                    return Err(Error::UnexpectedMessage(
-                        "ECDHE_PSK without ServerKeyExchange",
-                    ));
-                }
-                self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
-                self.client_ask_psk(now)
-            }
-            (State::WaitFinished, T::Finished) => {
-                let got = parse_finished(&m.body)?;
-                let token = self.verify_finished(&got)?;
-                self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.hs().flight = None;
-                self.hs().retx = None;
-                Ok(self.established(now, token))
-            }
-            (_, T::Finished) => Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec")),
-            (_, T::HelloVerifyRequest) => Err(Error::UnexpectedMessage(
-                "HelloVerifyRequest after ServerHello",
-            )),
-            (_, T::ServerHello) => Err(Error::UnexpectedMessage(
-                "second ServerHello (flight restart)",
-            )),
-            (_, _) => Err(Error::UnexpectedMessage("handshake message out of order")),
-        }
+        s.hello.cookie = hvr.cookie;
+        flow.note_peer_last(m);
+        self.send_client_hello(now, flow, &s.hello)?;
+        Ok(s)
     }
 
-    /// Handles ServerHello; true when the server resumed our session (abbreviated handshake).
-    fn on_server_hello(&mut self, m: &Message) -> Result<bool, Error> {
+    /// Handles ServerHello: a full handshake goes on to the server's key exchange; a resumed
+    /// session (abbreviated handshake) has its keys at once.
+    pub(super) fn on_server_hello(
+        &mut self,
+        flow: &mut Flow,
+        s: ClientHelloSent,
+        m: &Message,
+    ) -> Result<Step, Error> {
         let sh = ServerHello::parse(&m.body)?;
-        if sh.version != DTLS12 {
-            return Err(Error::IllegalParameter("server_version"));
-        }
-        let offered = self
-            .client_config()
-            .map(|c| c.common.suites.clone())
-            .unwrap_or_default();
-        let suite = CipherSuite::from_iana(sh.cipher_suite)
-            .filter(|s| offered.contains(s))
-            .ok_or(Error::SuiteNotOffered(sh.cipher_suite))?;
-        if sh.compression_method != 0 {
-            return Err(Error::IllegalParameter("compression_method"));
-        }
-        for e in &sh.extensions.0 {
-            let sent = match e.typ {
-                EXT_EXTENDED_MASTER_SECRET | EXT_RENEGOTIATION_INFO => true,
-                EXT_SERVER_NAME => self.hs().sni.is_some(),
-                EXT_EC_POINT_FORMATS => offered.iter().any(|s| s.is_ecdhe()),
-                EXT_CONNECTION_ID => self.hs().offered_cid.is_some(),
-                EXT_SESSION_TICKET => self
-                    .hs()
-                    .client_hello
-                    .as_ref()
-                    .is_some_and(|ch| ch.extensions.get(EXT_SESSION_TICKET).is_some()),
-                _ => false,
-            };
-            if !sent {
-                return Err(Error::IllegalParameter(
-                    "extension the client did not offer",
-                ));
-            }
-        }
-        if !sh.extensions.extended_master_secret()? {
-            let policy = self
-                .client_config()
-                .map(|c| c.extended_master_secret)
-                .unwrap_or_default();
-            match policy {
-                EmsPolicy::Required => return Err(Error::NoExtendedMasterSecret),
-                EmsPolicy::Preferred => self.stats.without_extended_master_secret = true,
-            }
-        }
-        if let Some(ri) = sh.extensions.renegotiation_info()? {
-            if !ri.is_empty() {
-                return Err(Error::IllegalParameter("renegotiation_info"));
-            }
-        }
-        let ours = self.hs().offered_cid.clone();
-        if let (Some(ours), Some(peer)) = (ours, sh.extensions.connection_id()?) {
+        let suite = self.check_server_hello(flow, &s, &sh)?;
+        if let (Some(ours), Some(peer)) = (s.offered_cid, sh.extensions.connection_id()?) {
             // RFC 9146: each side names the CID it wants to receive
             self.rl.set_cids(ours, peer);
             self.cid_negotiated = true;
         }
         self.suite = Some(suite);
         self.server_random = sh.random;
-        self.transcript_add(m.msg_type, m.seq, &m.body);
+        flow.transcript.add(m.msg_type, m.seq, &m.body);
+        let mut end = ClientEnd {
+            ticket_expected: false,
+            ticket: s.ticket,
+        };
         if let Some(t) = sh.extensions.get(EXT_SESSION_TICKET) {
             if !t.is_empty() {
-                return Err(Error::IllegalParameter("session_ticket in ServerHello"));
+                return Err(IllegalParameter::TicketInServerHello.into());
             }
-            self.hs().ticket_expected = true;
+            end.ticket_expected = true;
         }
-        let offered_id = self
-            .hs()
-            .client_hello
-            .as_ref()
-            .map(|ch| ch.session_id.clone())
-            .unwrap_or_default();
-        self.hs().session_id = sh.session_id.clone();
-        let resumed = !sh.session_id.is_empty() && sh.session_id == offered_id;
-        let Some(session) = self.hs().resuming.take().filter(|_| resumed) else {
-            if resumed {
-                return Err(Error::IllegalParameter(
-                    "session_id echoed but nothing offered",
-                ));
+        let resumed = !sh.session_id.is_empty() && sh.session_id == s.hello.session_id;
+        match s.resuming.filter(|_| resumed) {
+            Some(session) => self.accept_resumption(suite, session, sh.session_id, end),
+            None if resumed => Err(IllegalParameter::SessionIdNotOffered.into()),
+            None => {
+                // a full handshake: a ticket we held is spent
+                end.ticket.ticket.clear();
+                Ok(Step::ClientServerKx(ClientFull {
+                    suite,
+                    session_id: sh.session_id,
+                    end,
+                }))
             }
-            // a full handshake: a ticket we held is spent
-            self.hs().ticket.clear();
-            return Ok(false);
-        };
+        }
+    }
+
+    /// Checks a ServerHello against our hello and config; returns the suite it chose.
+    fn check_server_hello(
+        &mut self,
+        flow: &Flow,
+        s: &ClientHelloSent,
+        sh: &ServerHello,
+    ) -> Result<CipherSuite, Error> {
+        if sh.version != DTLS12 {
+            return Err(IllegalParameter::ServerVersion.into());
+        }
+        let cfg = self.client_config().cloned().ok_or(Error::Closed)?;
+        let offered = &cfg.common.suites;
+        let suite = CipherSuite::from_iana(sh.cipher_suite)
+            .filter(|s| offered.contains(s))
+            .ok_or(Error::SuiteNotOffered(sh.cipher_suite))?;
+        if sh.compression_method != 0 {
+            return Err(IllegalParameter::CompressionMethod.into());
+        }
+        for e in &sh.extensions.0 {
+            let sent = match e.typ {
+                EXT_EXTENDED_MASTER_SECRET | EXT_RENEGOTIATION_INFO => true,
+                EXT_SERVER_NAME => flow.sni.is_some(),
+                EXT_EC_POINT_FORMATS => offered.iter().any(|s| s.is_ecdhe()),
+                EXT_CONNECTION_ID => s.offered_cid.is_some(),
+                EXT_SESSION_TICKET => s.hello.extensions.get(EXT_SESSION_TICKET).is_some(),
+                _ => false,
+            };
+            if !sent {
+                return Err(IllegalParameter::UnofferedExtension.into());
+            }
+        }
+        if !sh.extensions.extended_master_secret()? {
+            match cfg.extended_master_secret {
+                EmsPolicy::Required => return Err(Error::NoExtendedMasterSecret),
+                EmsPolicy::Preferred => self.stats.without_extended_master_secret = true,
+            }
+        }
+        if let Some(ri) = sh.extensions.renegotiation_info()? {
+            if !ri.is_empty() {
+                return Err(IllegalParameter::RenegotiationInfo.into());
+            }
+        }
+        Ok(suite)
+    }
+
+    /// The server resumed the session we offered (abbreviated handshake): its keys at once.
+    fn accept_resumption(
+        &mut self,
+        suite: CipherSuite,
+        session: Session,
+        session_id: Vec<u8>,
+        mut end: ClientEnd,
+    ) -> Result<Step, Error> {
         if self.stats.without_extended_master_secret {
             // RFC 7627 §5.3: our sessions all used EMS; a resumption without it is aborted
             return Err(Error::NoExtendedMasterSecret);
         }
         if session.suite != suite {
-            return Err(Error::IllegalParameter(
-                "resumed session with another suite",
-            ));
+            return Err(IllegalParameter::ResumedWithAnotherSuite.into());
         }
-        if !self.hs().ticket_expected && session.ticket.is_empty() {
-            self.hs().ticket.clear();
+        if !end.ticket_expected && session.ticket.is_empty() {
+            end.ticket.ticket.clear();
         }
-        self.hs().identity = session.identity.clone();
         self.resumed = true;
-        self.install_keys(session.master.clone())?;
-        Ok(true)
+        self.install_keys(suite, &session.master);
+        Ok(Step::WaitCcs(Keyed {
+            suite,
+            master: session.master,
+            identity: session.identity,
+            session_id,
+            finish: Finish::ClientResumed(end),
+        }))
     }
 
-    fn client_ask_psk(&mut self, now: Instant) -> Result<State, Error> {
-        let suite = self.suite.ok_or(Error::UnexpectedMessage(
-            "ServerHelloDone before ServerHello",
-        ))?;
+    /// ServerHelloDone (after `ske`, the server's key exchange, or none for plain PSK
+    /// without a hint): our key exchange once the PSK is known.
+    pub(super) fn on_server_hello_done(
+        &mut self,
+        now: Instant,
+        flow: &mut Flow,
+        s: ClientFull,
+        ske: ServerKeyExchange,
+        m: &Message,
+    ) -> Result<Step, Error> {
+        parse_empty(&m.body, "server_hello_done")?;
+        flow.transcript.add(m.msg_type, m.seq, &m.body);
+        flow.note_peer_last(m);
         let cfg = self.client_config().cloned().ok_or(Error::Closed)?;
-        match cfg.psk.psk(self.hs().hint.as_deref(), suite) {
-            PskAnswer::Ready(psk) => self.client_key_exchange(now, psk),
+        let hint = Some(ske.hint()).filter(|h| !h.is_empty());
+        match cfg.psk.psk(hint, s.suite) {
+            PskAnswer::Ready(psk) => self.client_key_exchange(now, flow, s, ske, psk),
             PskAnswer::Pending => {
-                let hint = self.hs().hint.clone();
-                let sni = self.hs().sni.clone();
                 self.events.push_back(Event::PskRequested {
                     identity: vec![],
-                    hint,
-                    sni,
-                    suite,
+                    hint: hint.map(<[u8]>::to_vec),
+                    sni: flow.sni.clone(),
+                    suite: s.suite,
                 });
-                Ok(State::ClientWaitPsk)
+                Ok(Step::ClientPsk(s, ske))
             }
             PskAnswer::Unknown | PskAnswer::Unavailable => Err(Error::NoPsk),
         }
     }
 
-    fn client_key_exchange(&mut self, now: Instant, psk: ClientPsk) -> Result<State, Error> {
-        let ecdhe = self.suite.is_some_and(CipherSuite::is_ecdhe);
-        let point = if ecdhe {
-            let key = EphemeralKey::generate(self.common().rng.as_ref()).map_err(|_| Error::Rng)?;
-            let p = key.public_point();
-            self.hs().ecdhe = Some(key);
-            Some(p)
-        } else {
-            None
+    /// Sends ClientKeyExchange, ChangeCipherSpec and Finished.
+    fn client_key_exchange(
+        &mut self,
+        now: Instant,
+        flow: &mut Flow,
+        s: ClientFull,
+        ske: ServerKeyExchange,
+        psk: ClientPsk,
+    ) -> Result<Step, Error> {
+        let ecdhe = match ske {
+            ServerKeyExchange::EcdhePsk { point, .. } => {
+                let rng = self.common().rng.as_ref();
+                let key = EphemeralKey::generate(rng).map_err(|_| Error::Rng)?;
+                Some((key, point))
+            }
+            ServerKeyExchange::Psk { .. } => None,
         };
         let cke = ClientKeyExchange {
             identity: psk.identity.clone(),
-            point,
+            point: ecdhe.as_ref().map(|(key, _)| key.public_point()),
         }
         .encode();
-        let cke_seq = self.next_send_seq;
-        self.transcript_add(HandshakeType::ClientKeyExchange, cke_seq, &cke);
-        self.derive_keys(&psk.key)?;
-        self.hs().identity = psk.identity;
-        let fin = self.our_verify_data()?.to_vec();
-        let fin_seq = cke_seq.wrapping_add(1);
-        self.next_send_seq = fin_seq.wrapping_add(1);
-        self.transcript_add(HandshakeType::Finished, fin_seq, &fin);
-        let flight = Flight {
-            items: vec![
-                FlightItem::Handshake {
-                    msg_type: HandshakeType::ClientKeyExchange,
-                    seq: cke_seq,
-                    body: cke,
-                    epoch: 0,
-                },
-                FlightItem::Ccs { epoch: 0 },
-                FlightItem::Handshake {
-                    msg_type: HandshakeType::Finished,
-                    seq: fin_seq,
-                    body: fin,
-                    epoch: 1,
-                },
-            ],
-        };
-        self.send_epoch = 1;
-        self.send_flight(now, flight, true)?;
-        Ok(State::WaitCcs)
+        let mut b = FlightBuilder::new(flow, self.next_send_seq);
+        b.message(HandshakeType::ClientKeyExchange, cke);
+        let kx = ecdhe.as_ref().map(|(key, point)| (key, point.as_slice()));
+        let master = self.master_secret(&psk.key, kx, &b.transcript_hash())?;
+        self.install_keys(s.suite, &master);
+        b.change_cipher_spec().finished(&master, true);
+        b.send(self, now, true)?;
+        Ok(Step::WaitCcs(Keyed {
+            suite: s.suite,
+            master,
+            identity: psk.identity,
+            session_id: s.session_id,
+            finish: Finish::ClientFull(s.end),
+        }))
+    }
+
+    /// A NewSessionTicket before the server's ChangeCipherSpec (RFC 5077 §3.3).
+    pub(super) fn on_new_session_ticket(
+        &mut self,
+        flow: &mut Flow,
+        keyed: &mut Keyed,
+        m: &Message,
+    ) -> Result<(), Error> {
+        let nst = NewSessionTicket::parse(&m.body)?;
+        flow.transcript.add(m.msg_type, m.seq, &m.body);
+        if let Finish::ClientFull(end) | Finish::ClientResumed(end) = &mut keyed.finish {
+            end.ticket_expected = false;
+            end.ticket = ClientTicket {
+                ticket: nst.ticket,
+                lifetime: nst.lifetime_hint,
+            };
+        }
+        Ok(())
+    }
+
+    /// Sends the handshake's last flight: [NewSessionTicket] ChangeCipherSpec Finished. It
+    /// has no timer: it is sent again when the peer's last flight repeats.
+    pub(super) fn send_last_flight(
+        &mut self,
+        now: Instant,
+        flow: &mut Flow,
+        keyed: &Keyed,
+        ticket: Option<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let client = self.is_client();
+        let mut b = FlightBuilder::new(flow, self.next_send_seq);
+        if let Some(nst) = ticket {
+            b.message(HandshakeType::NewSessionTicket, nst);
+        }
+        b.change_cipher_spec().finished(&keyed.master, client);
+        b.send(self, now, false)
     }
 
     /// Answers a `PskRequested` event on a client: `None` fails the handshake.
@@ -431,23 +420,18 @@ impl Connection {
         now: Instant,
         psk: Option<ClientPsk>,
     ) -> Result<(), Error> {
-        if !matches!(self.state, State::ClientWaitPsk) {
+        let Some(Step::ClientPsk(..)) = self.handshake().map(|h| &h.step) else {
             return Err(Error::NoPskRequest);
-        }
-        let res = match psk {
-            Some(p) => self.client_key_exchange(now, p),
-            None => Err(Error::NoPsk),
         };
-        match res {
-            Ok(s) => {
-                self.state = s;
-                self.resume_after_psk(now);
+        self.advance(now, |c, flow, step| match step {
+            Step::ClientPsk(s, ske) => {
+                let psk = psk.ok_or(Error::NoPsk)?;
+                c.client_key_exchange(now, flow, s, ske, psk)
+                    .map(Next::Handshake)
             }
-            Err(e) => {
-                self.state = State::WaitCcs;
-                self.fail(e);
-            }
-        }
+            other => Ok(Next::Handshake(other)),
+        });
+        self.resume_after_psk(now);
         Ok(())
     }
 }

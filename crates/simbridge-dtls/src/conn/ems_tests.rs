@@ -8,9 +8,10 @@ use std::time::Instant;
 use super::*;
 use crate::config::{ClientConfig, EmsPolicy, ServerConfig, StaticPsk};
 use crate::rng::SeededRng;
-use crate::secret::SecretVec;
 use crate::wire::extensions::EXT_EXTENDED_MASTER_SECRET;
+use crate::wire::hello::ClientHello;
 use crate::wire::record::split_datagram;
+use crate::secret::SecretVec;
 
 fn configs(client: EmsPolicy, server: EmsPolicy) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
     let psk = Arc::new(StaticPsk {
@@ -33,12 +34,11 @@ fn start_without_ems(client: EmsPolicy, server: EmsPolicy) -> (Connection, Conne
     let (cc, sc) = configs(client, server);
     let mut c = Connection::client(cc, now).unwrap();
     while c.poll_transmit().is_some() {}
-    if let Some(ch) = c.hs().client_hello.as_mut() {
+    c.resend_edited_hello(now, |ch| {
         ch.extensions
             .0
             .retain(|e| e.typ != EXT_EXTENDED_MASTER_SECRET);
-    }
-    c.send_client_hello(now).unwrap();
+    });
     let d = c.poll_transmit().unwrap();
     let (recs, _) = split_datagram(&d);
     let f = &parse_fragments(recs[0].fragment).unwrap()[0];
@@ -46,6 +46,7 @@ fn start_without_ems(client: EmsPolicy, server: EmsPolicy) -> (Connection, Conne
     assert!(!hello.extensions.extended_master_secret().unwrap());
     let accepted = AcceptedHello {
         hello,
+        body: f.body.to_vec(),
         message_seq: f.message_seq,
         record_seq: recs[0].header.seq,
         datagram_len: d.len(),
@@ -125,6 +126,7 @@ fn with_ems_offered_preferred_still_uses_it() {
     let hello = ClientHello::parse(f.body).unwrap();
     let accepted = AcceptedHello {
         hello,
+        body: f.body.to_vec(),
         message_seq: 0,
         record_seq: recs[0].header.seq,
         datagram_len: d.len(),

@@ -5,12 +5,12 @@
 
 use std::time::{Duration, Instant};
 
+use super::machine::{ClientTicket, Finish, Flow, Keyed};
 use super::{Connection, FinishedVerified, State};
 use crate::event::Event;
 use crate::flight::Flight;
 use crate::session::Session;
 use crate::stats::HandshakeKind;
-use crate::suite::CipherSuite;
 
 /// How long the sender of the last flight keeps it to answer a retransmission of the peer's
 /// last flight when nothing shows the peer got it (RFC 6347 §4.2.4: twice the TCP MSL). An
@@ -34,66 +34,81 @@ impl Connection {
     /// Drops the kept last flight when `confirmed` (the peer showed it got it) or once its
     /// time is over (RFC 6347 §4.2.4).
     pub(super) fn maybe_drop_handshake(&mut self, now: Instant, confirmed: bool) {
-        if self
-            .kept
-            .as_ref()
-            .is_some_and(|k| confirmed || now >= k.until)
-        {
-            self.kept = None;
+        if let State::Established { kept, .. } = &mut self.state {
+            if kept.as_ref().is_some_and(|k| confirmed || now >= k.until) {
+                *kept = None;
+            }
+        }
+    }
+
+    /// Our last flight, kept while the peer may still ask for it again (established only).
+    pub(super) fn kept(&self) -> Option<&KeptFlight> {
+        match &self.state {
+            State::Established { kept, .. } => kept.as_deref(),
+            _ => None,
         }
     }
 
     /// True while handshake state is held: during the handshake, and once established while
     /// our last flight is kept for the peer (tests and diagnostics).
     pub fn holds_handshake_state(&self) -> bool {
-        self.hs.is_some() || self.kept.is_some()
+        self.handshake().is_some() || self.kept().is_some()
     }
 
     /// Until when an established connection keeps its last flight for a peer that has not
     /// shown it got it ([`FINAL_FLIGHT_LINGER`]); `None` when nothing is kept.
     pub fn kept_flight_until(&self) -> Option<Instant> {
-        self.kept.as_ref().map(|k| k.until)
+        self.kept().map(|k| k.until)
     }
 
     /// Moves what outlives the handshake into the session and frees the handshake state. When
-    /// we sent the last flight, it is kept with the digest of the peer's last message (to
-    /// answer a repeat of it) until the peer's first data record or `now +
+    /// we sent the last flight (`keep_flight`), it is kept with the digest of the peer's last
+    /// message (to answer a repeat of it) until the peer's first data record or `now +
     /// FINAL_FLIGHT_LINGER`.
-    pub(super) fn established(&mut self, now: Instant, token: FinishedVerified) -> State {
-        let suite = self.suite.unwrap_or(CipherSuite::PskAes128Ccm8);
-        let mut h = self.hs.take().unwrap_or_default();
-        let master = h.master.take();
-        let identity = std::mem::take(&mut h.identity);
+    pub(super) fn established(
+        &mut self,
+        now: Instant,
+        flow: Flow,
+        keyed: Keyed,
+        token: FinishedVerified,
+        keep_flight: bool,
+    ) {
+        let Keyed {
+            suite,
+            master,
+            identity,
+            session_id,
+            finish,
+        } = keyed;
+        let ticket = match finish {
+            Finish::ClientFull(end) | Finish::ClientResumed(end) => end.ticket,
+            Finish::ServerFull { .. } | Finish::ServerResumed => ClientTicket::default(),
+        };
         // RFC 7627 §5.3: a session without EMS is never resumed, so it keeps no session ID
         // or ticket that could be offered
-        let (session_id, ticket) = if self.stats.without_extended_master_secret {
+        let (session_id, ticket_bytes) = if self.stats.without_extended_master_secret {
             (Vec::new(), Vec::new())
         } else {
-            (
-                std::mem::take(&mut h.session_id),
-                std::mem::take(&mut h.ticket),
-            )
+            (session_id, ticket.ticket)
         };
-        let session = master.map(|master| Session {
+        self.session = Some(Session {
             suite,
             master,
             identity: identity.clone(),
             session_id,
-            ticket,
-            ticket_lifetime: h.ticket_lifetime,
-            server_name: h.sni.take(),
+            ticket: ticket_bytes,
+            ticket_lifetime: ticket.lifetime,
+            server_name: flow.sni,
         });
-        self.next_recv_seq = h.reasm.next_seq();
-        self.kept = h.flight.take().map(|flight| {
+        self.next_recv_seq = flow.reasm.next_seq();
+        let kept = keep_flight.then(|| {
             Box::new(KeptFlight {
-                flight,
-                peer_last: h.peer_last,
+                flight: flow.flight,
+                peer_last: flow.peer_last,
                 until: now + FINAL_FLIGHT_LINGER,
             })
         });
-        // the rest (transcript, key exchange, reassembly, buffers) is freed here
-        drop(h);
-        self.session = session;
+        // the rest (transcript, reassembly, buffers) was freed with the handshake
         self.stats.handshake_kind = Some(if self.resumed {
             HandshakeKind::Abbreviated
         } else {
@@ -104,6 +119,9 @@ impl Connection {
             identity,
             resumed: self.resumed,
         });
-        State::Established(token)
+        self.state = State::Established {
+            _proof: token,
+            kept,
+        };
     }
 }

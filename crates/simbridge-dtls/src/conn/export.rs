@@ -3,16 +3,16 @@
 //! traffic key is stored; what is stored is the association: suite, sequence numbers, replay
 //! window, Connection IDs, identity, session and counters.
 
+use super::keys::traffic_ciphers;
 use super::{Connection, FinishedVerified, Role, State};
-use crate::crypto::aead::RecordCipher;
-use crate::crypto::prf::key_block;
 use crate::export::{self, ExportError, ImportLedger, ImportRole};
 use crate::record_layer::RecordLayer;
 use crate::replay::ReplayWindow;
-use crate::secret::{Secret, SecretVec};
+use crate::session::Session;
 use crate::stats::{HandshakeKind, Stats};
 use crate::suite::CipherSuite;
 use crate::wire::codec::{put_u16, put_vec16, put_vec8, Reader};
+use crate::secret::{Secret, SecretVec};
 
 const ROLE_CLIENT: u8 = 0;
 const ROLE_SERVER: u8 = 1;
@@ -28,7 +28,10 @@ fn u64_at(r: &mut Reader<'_>, what: &'static str) -> Result<u64, ExportError> {
     Ok(u64::from_be_bytes(a))
 }
 
-fn fmt<T>(r: Result<T, crate::wire::WireError>, what: &'static str) -> Result<T, ExportError> {
+fn fmt<T>(
+    r: Result<T, crate::wire::WireError>,
+    what: &'static str,
+) -> Result<T, ExportError> {
     r.map_err(|_| ExportError::Format(what))
 }
 
@@ -130,44 +133,22 @@ impl Connection {
         let read_cid = fmt(r.vec8("read cid"), "read cid")?.to_vec();
         let write_cid = fmt(r.vec8("write cid"), "write cid")?.to_vec();
         let cid_negotiated = fmt(r.u8("cid"), "cid")? != 0;
-        let identity = fmt(r.vec16("identity"), "identity")?.to_vec();
-        let sni = fmt(r.vec16("sni"), "sni")?;
-        let sni = if sni.is_empty() {
-            None
-        } else {
-            Some(
-                std::str::from_utf8(sni)
-                    .map_err(|_| ExportError::Format("sni"))?
-                    .to_owned(),
-            )
-        };
-        let session_id = fmt(r.vec8("session_id"), "session_id")?.to_vec();
-        let ticket = fmt(r.vec16("ticket"), "ticket")?.to_vec();
-        let lt = fmt(r.take(4, "ticket lifetime"), "ticket lifetime")?;
-        let ticket_lifetime = u32::from_be_bytes([lt[0], lt[1], lt[2], lt[3]]);
+        let session = read_session(&mut r, suite, master)?;
         let next_send_seq = fmt(r.u16("message seq"), "message seq")?;
         let next_recv_seq = fmt(r.u16("message seq"), "message seq")?;
         let stats: Stats = serde_json::from_slice(fmt(r.vec16("stats"), "stats")?)
             .map_err(|_| ExportError::Format("stats"))?;
         fmt(r.finish("export"), "trailing bytes")?;
 
-        let kb = key_block(&master, &client_random, &server_random);
-        let alg = suite.aead();
-        let client = RecordCipher::new(alg, &kb.client_key, &kb.client_iv);
-        let server = RecordCipher::new(alg, &kb.server_key, &kb.server_iv);
         let is_client = matches!(role, Role::Client(_));
-        let (write, read) = if is_client {
-            (client, server)
-        } else {
-            (server, client)
-        };
+        let randoms = (&client_random, &server_random);
+        let (write, read) = traffic_ciphers(suite, &session.master, randoms, is_client);
         let window = ReplayWindow::from_parts(has_top.then_some(top), bits);
         let mut rl = RecordLayer::restored(write, read, write_seq, window);
         rl.set_cids(read_cid, write_cid);
 
         let mut c = Connection::new(role);
         // established with no handshake to answer for: only the compact state is kept
-        c.hs = None;
         c.rl = rl;
         c.send_epoch = 1;
         c.cid_negotiated = cid_negotiated;
@@ -176,20 +157,46 @@ impl Connection {
         c.suite = Some(suite);
         c.client_random = client_random;
         c.server_random = server_random;
-        c.session = Some(crate::session::Session {
-            suite,
-            master,
-            identity,
-            session_id,
-            ticket,
-            ticket_lifetime,
-            server_name: sni,
-        });
+        c.session = Some(session);
         c.stats = stats;
         c.stats.handshake_kind = Some(HandshakeKind::NoneNeeded);
         // The export was taken from an established connection (only those export) and it
         // authenticated under the caller's key: the Finished exchange happened back then.
-        c.state = State::Established(FinishedVerified(()));
+        c.state = State::Established {
+            _proof: FinishedVerified(()),
+            kept: None,
+        };
         Ok(c)
     }
+}
+
+/// The session part of a state plaintext: identity, SNI, session ID and ticket.
+fn read_session(
+    r: &mut Reader<'_>,
+    suite: CipherSuite,
+    master: Secret<48>,
+) -> Result<Session, ExportError> {
+    let identity = fmt(r.vec16("identity"), "identity")?.to_vec();
+    let sni = fmt(r.vec16("sni"), "sni")?;
+    let server_name = if sni.is_empty() {
+        None
+    } else {
+        Some(
+            std::str::from_utf8(sni)
+                .map_err(|_| ExportError::Format("sni"))?
+                .to_owned(),
+        )
+    };
+    let session_id = fmt(r.vec8("session_id"), "session_id")?.to_vec();
+    let ticket = fmt(r.vec16("ticket"), "ticket")?.to_vec();
+    let lt = fmt(r.take(4, "ticket lifetime"), "ticket lifetime")?;
+    Ok(Session {
+        suite,
+        master,
+        identity,
+        session_id,
+        ticket,
+        ticket_lifetime: u32::from_be_bytes([lt[0], lt[1], lt[2], lt[3]]),
+        server_name,
+    })
 }

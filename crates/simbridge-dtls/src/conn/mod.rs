@@ -1,15 +1,20 @@
 //! A DTLS 1.2 connection, sans-IO: datagrams in, datagrams and events out, timers driven by
-//! `now` given by the caller. The handshake logic of each role lives in `client.rs` and
-//! `server.rs`; this file holds the record processing shared by both.
+//! `now` given by the caller. The handshake is a state machine with one type per state
+//! (`machine.rs`, which also dispatches each message); the handlers of each role live in
+//! `client.rs` and `server.rs`, flights are put together by `flight_builder.rs`; this file
+//! holds the record processing shared by both roles.
 
 mod budget;
 mod client;
 mod export;
 pub use server::{AcceptedHello, ServerStart};
 mod established;
+mod flight_builder;
 mod keys;
+mod machine;
 use established::KeptFlight;
 pub use established::FINAL_FLIGHT_LINGER;
+use machine::{Handshake, Next, Step};
 #[cfg(test)]
 mod ems_tests;
 mod server;
@@ -18,26 +23,22 @@ mod tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
 use super::config::{ClientConfig, CommonConfig, ServerConfig};
-use super::crypto::ecdhe::EphemeralKey;
 use super::error::Error;
 use super::event::{CloseReason, Event};
 use super::flight::Flight;
-use super::reassembly::{max_message_len, FragmentStatus, Message, Reassembler};
+use super::reassembly::{max_message_len, FragmentStatus};
 use super::record_layer::RecordLayer;
 use super::session::Session;
 use super::stats::{DropReason, Stats};
 use super::suite::CipherSuite;
-use super::ticket::TicketKey;
 use super::wire::alert::{parse_ccs, Alert, AlertDescription, AlertLevel};
 use super::wire::handshake::{parse_fragments, Fragment, HandshakeType};
-use super::wire::hello::ClientHello;
 use super::wire::record::{split_datagram_cid, ContentType, Record};
-use crate::secret::Secret;
 
 /// Largest application record (RFC 6347: 2^14).
 pub const MAX_APP_RECORD: usize = 16384;
@@ -51,17 +52,15 @@ const MAX_PARKED_RECORDS: usize = 32;
 #[derive(Debug)]
 pub(crate) struct FinishedVerified(());
 
-#[derive(Debug)]
+/// Where a connection is: handshaking (with the data of its handshake state), established,
+/// or closed.
 enum State {
-    ClientWaitHello,
-    ClientWaitServerKx,
-    ClientWaitDone,
-    ClientWaitPsk,
-    ServerWaitKx,
-    ServerWaitPsk,
-    WaitCcs,
-    WaitFinished,
-    Established(FinishedVerified),
+    Handshaking(Box<Handshake>),
+    Established {
+        _proof: FinishedVerified,
+        /// Our last flight while the peer may still ask for it again.
+        kept: Option<Box<KeptFlight>>,
+    },
     Closed,
 }
 
@@ -70,63 +69,12 @@ enum Role {
     Server(Arc<ServerConfig>),
 }
 
-/// Handshake state: everything a connection needs until the handshake is over. Boxed and
-/// dropped once established, so an established connection keeps only its keys, sequence
-/// numbers, replay window, CIDs and session (and, for a while, a [`KeptFlight`]).
-#[derive(Default)]
-struct Handshake {
-    transcript: Vec<u8>,
-    master: Option<Secret<48>>,
-    identity: Vec<u8>,
-    hint: Option<Vec<u8>>,
-    sni: Option<String>,
-    ecdhe: Option<EphemeralKey>,
-    peer_point: Option<Vec<u8>>,
-    client_hello: Option<ClientHello>,
-    hello_verify_count: u8,
-    /// Session ID of this session (server's choice, or the resumed one).
-    session_id: Vec<u8>,
-    /// Client: the session offered for resumption.
-    resuming: Option<Session>,
-    /// Client: the server acknowledged SessionTicket, a NewSessionTicket may come.
-    /// Server: we send a NewSessionTicket.
-    ticket_expected: bool,
-    /// Client: ticket received (or kept from the resumed session) and its lifetime hint.
-    ticket: Vec<u8>,
-    ticket_lifetime: u32,
-    /// Server: remaining PSK lifetime when it was looked up.
-    psk_left: Option<Duration>,
-    /// Server: the identity was unknown and a random key stands in for it (RFC 4279 §2).
-    psk_unknown: bool,
-    reasm: Reassembler,
-    /// Our last flight, kept for retransmission.
-    flight: Option<Flight>,
-    retx: Option<Retransmit>,
-    awaiting_answer: bool,
-    /// message_seq and digest of the peer's last message (spots its retransmissions).
-    peer_last: Option<(u16, [u8; 32])>,
-    future: Vec<Vec<u8>>,
-    parked: Vec<Vec<u8>>,
-    offered_cid: Option<Vec<u8>>,
-    ticket_key: Option<TicketKey>,
-    ticket_cap: Duration,
-}
-
-struct Retransmit {
-    deadline: Instant,
-    timeout: Duration,
-    count: u32,
-}
-
 /// One DTLS association with one peer.
 pub struct Connection {
     role: Role,
+    /// The handshake state lives in [`State::Handshaking`] and is freed once established.
     state: State,
     rl: RecordLayer,
-    /// Handshake state; `None` once established.
-    hs: Option<Box<Handshake>>,
-    /// Our last flight while the peer may still ask for it again (established only).
-    kept: Option<Box<KeptFlight>>,
     /// The established session (master secret, identity, session ID, ticket, SNI): the one
     /// copy kept after the handshake, for export and resumption.
     session: Option<Session>,
@@ -157,9 +105,10 @@ pub struct Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("state", &self.state)
+            .field("established", &self.is_established())
+            .field("closed", &self.is_closed())
             .field("suite", &self.suite)
-            .field("handshake_state", &self.hs.is_some())
+            .field("handshake_state", &self.handshake().is_some())
             .finish()
     }
 }
@@ -169,8 +118,7 @@ fn digest(b: &[u8]) -> [u8; 32] {
 }
 
 impl Connection {
-    /// A connection in state Closed with an empty handshake state (the role's constructor
-    /// fills it in).
+    /// A connection in state Closed (the role's constructor starts the handshake).
     fn new(role: Role) -> Self {
         let (mtu, buffer_limit) = match &role {
             Role::Client(c) => (c.common.mtu, budget::CLIENT_HANDSHAKE_BUFFER),
@@ -180,8 +128,6 @@ impl Connection {
             role,
             state: State::Closed,
             rl: RecordLayer::default(),
-            hs: Some(Box::default()),
-            kept: None,
             session: None,
             session_expiry: None,
             stats: Stats::default(),
@@ -220,18 +166,26 @@ impl Connection {
         }
     }
 
-    /// The handshake state, for handshake code. It exists from construction until the
-    /// connection is established or closed (handshake messages are only processed before
-    /// that); should it be asked for later, a fresh empty one is made rather than failing.
-    fn hs(&mut self) -> &mut Handshake {
-        self.hs.get_or_insert_with(Box::default)
+    /// The running handshake, if any.
+    fn handshake(&self) -> Option<&Handshake> {
+        match &self.state {
+            State::Handshaking(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn handshake_mut(&mut self) -> Option<&mut Handshake> {
+        match &mut self.state {
+            State::Handshaking(h) => Some(h),
+            _ => None,
+        }
     }
 
     /// Next message_seq expected from the peer.
     fn next_recv_seq(&self) -> u16 {
-        match &self.hs {
-            Some(h) if !self.is_established() => h.reasm.next_seq(),
-            _ => self.next_recv_seq,
+        match self.handshake() {
+            Some(h) => h.flow.reasm.next_seq(),
+            None => self.next_recv_seq,
         }
     }
 
@@ -283,16 +237,18 @@ impl Connection {
     }
 
     fn is_parked(&self) -> bool {
-        matches!(self.state, State::ClientWaitPsk | State::ServerWaitPsk)
+        self.handshake().is_some_and(|h| h.step.waits_for_psk())
     }
 
     fn handle_record(&mut self, now: Instant, rec: &Record<'_>) -> Result<(), Error> {
         if self.is_parked() {
             let raw = Self::raw(rec);
-            if self.hs().parked.len() < MAX_PARKED_RECORDS && self.buffer_room() >= raw.len() {
-                self.hs().parked.push(raw);
-            } else {
-                self.stats.drop(DropReason::Overflow);
+            let room = self.buffer_room();
+            match self.handshake_mut() {
+                Some(h) if h.flow.parked.len() < MAX_PARKED_RECORDS && room >= raw.len() => {
+                    h.flow.parked.push(raw);
+                }
+                _ => self.stats.drop(DropReason::Overflow),
             }
             return Ok(());
         }
@@ -303,14 +259,7 @@ impl Connection {
                 return Ok(());
             }
             Ok(false) => {
-                let raw = Self::raw(rec);
-                if self.is_established() || self.hs().future.len() >= MAX_FUTURE_RECORDS {
-                    self.stats.drop(DropReason::BadEpoch);
-                } else if self.buffer_room() < raw.len() {
-                    self.stats.drop(DropReason::Overflow);
-                } else {
-                    self.hs().future.push(raw);
-                }
+                self.hold_future(rec);
                 return Ok(());
             }
             Ok(true) => {}
@@ -324,15 +273,16 @@ impl Connection {
         let opened = match self.rl.open(rec) {
             Ok(p) => p,
             Err(DropReason::BadMac)
-                if matches!(self.state, State::WaitFinished)
-                    && epoch > 0
-                    && matches!(ct, ContentType::Handshake | ContentType::Tls12Cid) =>
+                if epoch > 0 && matches!(ct, ContentType::Handshake | ContentType::Tls12Cid) =>
             {
                 // the first protected record after the peer's CCS is its Finished: if it
                 // does not authenticate, the peer's key differs from ours (RFC 4279 §2:
                 // decrypt_error, told the same way for an unknown identity)
                 self.stats.drop(DropReason::BadMac);
-                return Err(self.finished_failed());
+                if let Some(Step::WaitFinished(k)) = self.handshake().map(|h| &h.step) {
+                    return Err(k.finished_failed());
+                }
+                return Ok(());
             }
             Err(why) => {
                 self.stats.drop(why);
@@ -342,8 +292,18 @@ impl Connection {
         if opened.newest && epoch > 0 && epoch == self.rl.read_epoch() {
             self.newest_in_datagram = true;
         }
-        let plain = opened.plain;
-        match opened.content_type {
+        self.on_plaintext(now, epoch, opened.content_type, opened.plain)
+    }
+
+    /// An authenticated record's plaintext, by content type.
+    fn on_plaintext(
+        &mut self,
+        now: Instant,
+        epoch: u16,
+        content_type: ContentType,
+        plain: Vec<u8>,
+    ) -> Result<(), Error> {
+        match content_type {
             ContentType::Handshake => self.on_handshake_record(now, epoch, &plain),
             ContentType::ChangeCipherSpec => {
                 self.on_ccs(now, &plain);
@@ -373,6 +333,23 @@ impl Connection {
         }
     }
 
+    /// A record of the next epoch: held until the ChangeCipherSpec that opens it, within
+    /// the handshake's budget.
+    fn hold_future(&mut self, rec: &Record<'_>) {
+        let raw = Self::raw(rec);
+        let room = self.buffer_room();
+        match self.handshake_mut() {
+            Some(h) if h.flow.future.len() < MAX_FUTURE_RECORDS => {
+                if room < raw.len() {
+                    self.stats.drop(DropReason::Overflow);
+                } else {
+                    h.flow.future.push(raw);
+                }
+            }
+            _ => self.stats.drop(DropReason::BadEpoch),
+        }
+    }
+
     fn on_handshake_record(&mut self, now: Instant, epoch: u16, plain: &[u8]) -> Result<(), Error> {
         let frags = match parse_fragments(plain) {
             Ok(f) => f,
@@ -387,23 +364,26 @@ impl Connection {
                 self.on_post_handshake_fragment(epoch, &f);
                 continue;
             }
-            if matches!(self.state, State::ClientWaitHello)
-                && f.message_seq > self.next_recv_seq()
+            let max_len = max_message_len(f.msg_type, self.is_server());
+            let room = self.buffer_room();
+            let Some(h) = self.handshake_mut() else {
+                break;
+            };
+            if matches!(h.step, Step::ClientHello(_))
+                && f.message_seq > h.flow.reasm.next_seq()
                 && matches!(
                     f.msg_type,
                     HandshakeType::HelloVerifyRequest | HandshakeType::ServerHello
                 )
             {
                 // the server's first message may carry any message_seq (RFC 6347 §4.2.2)
-                self.hs().reasm.skip_to(f.message_seq);
+                h.flow.reasm.skip_to(f.message_seq);
             }
-            let max_len = max_message_len(f.msg_type, self.is_server());
-            let room = self.buffer_room();
-            match self.hs().reasm.insert(&f, epoch, max_len, room) {
+            match h.flow.reasm.insert(&f, epoch, max_len, room) {
                 FragmentStatus::Old => self.on_old_fragment(&f),
                 FragmentStatus::Rejected => self.stats.drop(DropReason::Unexpected),
                 FragmentStatus::TooLarge => self.stats.drop(DropReason::Overflow),
-                FragmentStatus::Accepted => self.drain_messages(now)?,
+                FragmentStatus::Accepted => self.drain_messages(now),
             }
             if matches!(self.state, State::Closed) {
                 break;
@@ -412,26 +392,18 @@ impl Connection {
         Ok(())
     }
 
-    fn drain_messages(&mut self, now: Instant) -> Result<(), Error> {
-        while !self.is_parked() && !matches!(self.state, State::Closed | State::Established(_)) {
-            let Some(m) = self.hs().reasm.pop() else {
+    /// Handles the complete messages the reassembler holds, in order, while the handshake
+    /// runs and is not waiting for a PSK.
+    fn drain_messages(&mut self, now: Instant) {
+        while let Some(h) = self.handshake_mut().filter(|h| !h.step.waits_for_psk()) {
+            let Some(m) = h.flow.reasm.pop() else {
                 break;
             };
-            if self.hs().awaiting_answer {
+            if h.flow.retx.take().is_some() {
                 // the first message of the peer's next flight: our flight arrived
-                self.hs().awaiting_answer = false;
-                self.hs().retx = None;
                 self.stats.round_trips += 1;
             }
-            self.on_message(now, m)?;
-        }
-        Ok(())
-    }
-
-    fn on_message(&mut self, now: Instant, m: Message) -> Result<(), Error> {
-        match self.role {
-            Role::Client(_) => self.client_message(now, m),
-            Role::Server(_) => self.server_message(now, m),
+            self.on_message(now, m);
         }
     }
 
@@ -439,9 +411,9 @@ impl Connection {
     /// message of the peer's previous flight, the peer lost our answer: send it again. Anything
     /// else (an invalid Finished posing as a retransmission, say) is dropped.
     fn on_old_fragment(&mut self, f: &Fragment<'_>) {
-        let (peer_last, has_flight) = match (&self.kept, &self.hs) {
+        let (peer_last, has_flight) = match (self.kept(), self.handshake()) {
             (Some(k), _) => (k.peer_last, true),
-            (None, Some(h)) => (h.peer_last, h.flight.is_some()),
+            (None, Some(h)) => (h.flow.peer_last, !h.flow.flight.items.is_empty()),
             (None, None) => {
                 // handshake over and our last flight done with: nothing to answer
                 self.stats.drop(DropReason::Unexpected);
@@ -485,10 +457,18 @@ impl Connection {
             self.stats.drop(DropReason::Malformed);
             return;
         }
-        if matches!(self.state, State::WaitCcs) && self.rl.activate_read() {
-            self.state = State::WaitFinished;
-            let future = std::mem::take(&mut self.hs().future);
-            self.replay_raw(now, future);
+        let waits = matches!(self.handshake().map(|h| &h.step), Some(Step::WaitCcs(_)));
+        if waits && self.rl.activate_read() {
+            self.advance(now, |_, _, step| {
+                Ok(Next::Handshake(match step {
+                    Step::WaitCcs(k) => Step::WaitFinished(k),
+                    other => other,
+                }))
+            });
+            if let Some(h) = self.handshake_mut() {
+                let future = std::mem::take(&mut h.flow.future);
+                self.replay_raw(now, future);
+            }
         } else {
             // early, repeated or out-of-state CCS: never moves the state machine
             self.stats.drop(DropReason::Unexpected);
@@ -516,13 +496,14 @@ impl Connection {
     }
 
     fn close_with(&mut self, reason: CloseReason) {
-        if matches!(self.state, State::Closed) {
-            return;
+        if !matches!(self.state, State::Closed) {
+            self.closed(reason);
         }
-        self.state = State::Closed;
+    }
+
+    fn closed(&mut self, reason: CloseReason) {
         // handshake state, flight and timer go (the session stays: its ID is still asked for)
-        self.hs = None;
-        self.kept = None;
+        self.state = State::Closed;
         self.events.push_back(Event::Closed { reason });
     }
 
@@ -531,10 +512,16 @@ impl Connection {
         if matches!(self.state, State::Closed) {
             return;
         }
+        self.abort(e);
+    }
+
+    /// Sends the fatal alert for `e` (if it has one) and closes, whatever the state (the
+    /// handshake code calls it with the handshake taken out of the connection).
+    fn abort(&mut self, e: Error) {
         if let Some(desc) = e.alert() {
             self.send_alert(AlertLevel::Fatal, desc);
         }
-        self.close_with(CloseReason::Error(e));
+        self.closed(CloseReason::Error(e));
     }
 
     fn send_alert(&mut self, level: AlertLevel, desc: AlertDescription) {
@@ -554,49 +541,25 @@ impl Connection {
         }
     }
 
-    fn send_flight(
-        &mut self,
-        now: Instant,
-        flight: Flight,
-        expect_answer: bool,
-    ) -> Result<(), Error> {
+    /// Encodes `flight` into datagrams and queues them.
+    fn transmit_flight(&mut self, flight: &Flight) -> Result<(), Error> {
         let pack = self.pack();
         let dgrams = flight.encode(&mut self.rl, usize::from(self.mtu), pack)?;
         for d in dgrams {
             self.stats.sent(d.len(), true);
             self.out.push_back(d);
         }
-        self.stats.flights_sent += 1;
-        let initial = self.common().retransmit.initial;
-        let h = self.hs();
-        h.flight = Some(flight);
-        h.awaiting_answer = expect_answer;
-        h.retx = expect_answer.then(|| Retransmit {
-            deadline: now + initial,
-            timeout: initial,
-            count: 0,
-        });
         Ok(())
     }
 
     fn resend_flight(&mut self) {
-        let flight = match (&self.kept, &self.hs) {
-            (Some(k), _) => Some(k.flight.clone()),
-            (None, Some(h)) => h.flight.clone(),
-            (None, None) => None,
+        let flight = match (self.kept(), self.handshake()) {
+            (Some(k), _) => k.flight.clone(),
+            (None, Some(h)) => h.flow.flight.clone(),
+            (None, None) => return,
         };
-        let Some(flight) = flight else {
-            return;
-        };
-        let pack = self.pack();
-        match flight.encode(&mut self.rl, usize::from(self.mtu), pack) {
-            Ok(dgrams) => {
-                for d in dgrams {
-                    self.stats.sent(d.len(), true);
-                    self.out.push_back(d);
-                }
-                self.stats.retransmissions += 1;
-            }
+        match self.transmit_flight(&flight) {
+            Ok(()) => self.stats.retransmissions += 1,
             Err(e) => self.fail(e),
         }
     }
@@ -623,7 +586,7 @@ impl Connection {
     /// When `handle_timeout` must be called next (a retransmission, or the end of a server
     /// handshake's half-open lifetime).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let retx = self.hs.as_ref()?.retx.as_ref().map(|r| r.deadline);
+        let retx = self.handshake()?.flow.retx.as_ref().map(|r| r.deadline);
         match (retx, self.half_open_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -640,7 +603,7 @@ impl Connection {
             self.fail(Error::HandshakeExpired);
             return;
         }
-        let Some(r) = self.hs.as_mut().and_then(|h| h.retx.as_mut()) else {
+        let Some(r) = self.handshake_mut().and_then(|h| h.flow.retx.as_mut()) else {
             return;
         };
         if now < r.deadline {
@@ -694,7 +657,7 @@ impl Connection {
 
     /// True once the handshake completed (and until closed).
     pub fn is_established(&self) -> bool {
-        matches!(self.state, State::Established(_))
+        matches!(self.state, State::Established { .. })
     }
 
     /// True when the connection ended.
@@ -714,18 +677,18 @@ impl Connection {
 
     /// PSK identity (after ClientKeyExchange).
     pub fn identity(&self) -> &[u8] {
-        match (&self.session, &self.hs) {
+        match (&self.session, self.handshake()) {
             (Some(s), _) => &s.identity,
-            (None, Some(h)) => &h.identity,
+            (None, Some(h)) => h.step.identity(),
             (None, None) => &[],
         }
     }
 
     /// SNI host name (server: what the client sent; client: what we sent).
     pub fn server_name(&self) -> Option<&str> {
-        match (&self.session, &self.hs) {
+        match (&self.session, self.handshake()) {
             (Some(s), _) => s.server_name.as_deref(),
-            (None, Some(h)) => h.sni.as_deref(),
+            (None, Some(h)) => h.flow.sni.as_deref(),
             (None, None) => None,
         }
     }
@@ -806,13 +769,13 @@ impl Connection {
         self.resumed
     }
 
+    /// The PSK answer moved the handshake on: handle what arrived meanwhile.
     fn resume_after_psk(&mut self, now: Instant) {
-        if let Err(e) = self.drain_messages(now) {
-            self.fail(e);
-            return;
+        self.drain_messages(now);
+        if let Some(h) = self.handshake_mut() {
+            let parked = std::mem::take(&mut h.flow.parked);
+            self.replay_raw(now, parked);
         }
-        let parked = std::mem::take(&mut self.hs().parked);
-        self.replay_raw(now, parked);
     }
 }
 

@@ -7,14 +7,16 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::flight_builder::FlightBuilder;
+use super::machine::{
+    Finish, Flow, Handshake, Keyed, Next, PeerKx, ServerFull, Step, TicketIssuer,
+};
 use super::{Connection, Role, State};
 use crate::config::{EmsPolicy, PskAnswer, PskRefusal, PskRequest, ServerConfig};
 use crate::crypto::ecdhe::EphemeralKey;
 use crate::error::{loggable_name, Error};
 use crate::event::Event;
-use crate::flight::{Flight, FlightItem};
 use crate::reassembly::Message;
-use crate::secret::SecretVec;
 use crate::session::{session_lifetime, Session};
 use crate::suite::CipherSuite;
 use crate::ticket::TicketKey;
@@ -25,9 +27,10 @@ use crate::wire::extensions::{
 };
 use crate::wire::handshake::HandshakeType;
 use crate::wire::hello::{ClientHello, ServerHello};
-use crate::wire::kx::{parse_finished, ClientKeyExchange, ServerKeyExchange};
+use crate::wire::kx::{ClientKeyExchange, ServerKeyExchange};
 use crate::wire::record::DTLS12;
 use crate::wire::ticket::NewSessionTicket;
+use crate::secret::SecretVec;
 
 /// Length of the random key that stands in for an unknown identity's (a GBA Ks_NAF is 32).
 const RANDOM_PSK_LEN: usize = 32;
@@ -37,6 +40,8 @@ const RANDOM_PSK_LEN: usize = 32;
 pub struct AcceptedHello {
     /// Parsed hello (with a valid cookie).
     pub hello: ClientHello,
+    /// Its body as received: the transcript hashes these bytes, not a re-encoding.
+    pub body: Vec<u8>,
     /// Its message_seq.
     pub message_seq: u16,
     /// Its record sequence number (our first records echo it, RFC 6347 §4.2.1).
@@ -95,67 +100,41 @@ impl Connection {
         start: ServerStart,
     ) -> Self {
         let mut c = Connection::new(Role::Server(config.clone()));
-        c.state = State::ServerWaitKx;
         c.rl.set_initial_write_seq(ch.record_seq);
         c.next_send_seq = ch.message_seq;
-        c.hs().reasm.skip_to(ch.message_seq.wrapping_add(1));
         c.client_random = ch.hello.random;
-        c.hs().offered_cid = start.cid;
-        c.hs().ticket_key = start.ticket_key;
-        c.hs().ticket_cap = start.ticket_cap;
         c.stats.received(ch.datagram_len, true);
         c.half_open_until = Some(now + config.half_open_timeout);
-        if let Err(e) = c.server_hello(now, &config, ch, start.resume) {
-            c.fail(e);
+        let mut flow = Flow::new(None);
+        flow.reasm.skip_to(ch.message_seq.wrapping_add(1));
+        flow.transcript
+            .add(HandshakeType::ClientHello, ch.message_seq, &ch.body);
+        flow.peer_last = Some((ch.message_seq, Sha256::digest(&ch.body).into()));
+        match c.server_hello(now, &mut flow, &config, ch, start) {
+            Ok(step) => c.state = State::Handshaking(Box::new(Handshake { step, flow })),
+            Err(e) => c.abort(e),
         }
         c
     }
 
+    /// Answers the ClientHello with our first flight: ServerHello [ServerKeyExchange]
+    /// ServerHelloDone, or, resuming, ServerHello [NewSessionTicket] ChangeCipherSpec Finished.
     fn server_hello(
         &mut self,
         now: Instant,
+        flow: &mut Flow,
         config: &ServerConfig,
         ch: &AcceptedHello,
-        resume: Option<(Session, Instant)>,
-    ) -> Result<(), Error> {
+        start: ServerStart,
+    ) -> Result<Step, Error> {
         let hello = &ch.hello;
-        let body = hello.encode();
-        self.transcript_add(HandshakeType::ClientHello, ch.message_seq, &body);
-        self.hs().peer_last = Some((ch.message_seq, Sha256::digest(&body).into()));
-        let sni = hello.extensions.server_name()?;
-        if let Some(name) = sni.as_deref().filter(|n| !config.serves_name(n)) {
-            // RFC 6066 §3: refused before any key lookup
-            return Err(Error::UnrecognizedName(loggable_name(name)));
-        }
-        self.hs().sni = sni;
-        if !hello.extensions.extended_master_secret()? {
-            match config.extended_master_secret {
-                EmsPolicy::Required => return Err(Error::NoExtendedMasterSecret),
-                EmsPolicy::Preferred => self.stats.without_extended_master_secret = true,
-            }
-        }
+        flow.sni = self.check_client_hello(config, hello)?;
         let no_ems = self.stats.without_extended_master_secret;
         let secure_reneg = hello.secure_renegotiation()?;
-        let p256 = hello
-            .extensions
-            .supported_groups()?
-            .is_none_or(|g| g.contains(&GROUP_SECP256R1));
-        let suite = config
-            .common
-            .suites
-            .iter()
-            .copied()
-            .find(|s| hello.cipher_suites.contains(&s.iana()) && (!s.is_ecdhe() || p256))
-            .ok_or(Error::NoCommonSuite)?;
-        // resume only what this hello can resume: same suite offered and allowed, same SNI
-        // RFC 7627 §5.3: a hello without EMS never resumes (it gets a full handshake)
-        let resume = resume.filter(|(s, exp)| {
-            !no_ems
-                && now < *exp
-                && hello.cipher_suites.contains(&s.suite.iana())
-                && config.common.suites.contains(&s.suite)
-                && s.server_name == self.hs().sni
-        });
+        let suite = choose_suite(config, hello)?;
+        let resume = start
+            .resume
+            .filter(|r| !no_ems && can_resume(config, hello, flow.sni.as_deref(), now, r));
         let suite = resume.as_ref().map_or(suite, |(s, _)| s.suite);
         self.suite = Some(suite);
         let mut random = [0u8; 32];
@@ -164,24 +143,104 @@ impl Connection {
             .fill(&mut random)
             .map_err(|_| Error::Rng)?;
         self.server_random = random;
-        self.hs().session_id = if resume.is_some() {
-            hello.session_id.clone()
-        } else if config.session_cache > 0 && !no_ems {
-            let mut id = vec![0u8; config.session_id_len.clamp(16, 32)];
-            self.common().rng.fill(&mut id).map_err(|_| Error::Rng)?;
-            id
-        } else {
-            Vec::new()
+        let session_id = match resume {
+            Some(_) => hello.session_id.clone(),
+            None => self.new_session_id(config)?,
         };
-        self.hs().ticket_expected = !no_ems
-            && self.hs().ticket_key.is_some()
-            && hello.extensions.get(EXT_SESSION_TICKET).is_some();
+        let ticket = start
+            .ticket_key
+            .filter(|_| !no_ems && hello.extensions.get(EXT_SESSION_TICKET).is_some())
+            .map(|key| TicketIssuer {
+                key,
+                cap: start.ticket_cap,
+            });
 
+        let extensions = self.server_extensions(
+            config,
+            hello,
+            secure_reneg,
+            suite,
+            start.cid,
+            ticket.is_some(),
+        )?;
+        let sh = ServerHello {
+            version: DTLS12,
+            random,
+            session_id: session_id.clone(),
+            cipher_suite: suite.iana(),
+            compression_method: 0,
+            extensions,
+        }
+        .encode();
+        match resume {
+            Some((session, expires)) => {
+                let resumed = Resumed {
+                    session,
+                    expires,
+                    session_id,
+                };
+                self.resume_session(now, flow, sh, resumed, ticket)
+            }
+            None => {
+                let full = ServerFull {
+                    suite,
+                    ecdhe: None,
+                    session_id,
+                    ticket,
+                };
+                self.full_first_flight(now, flow, config, sh, full)
+            }
+        }
+    }
+
+    /// Refuses a hello for a name we do not serve or (if required) without extended master
+    /// secret; returns its SNI.
+    fn check_client_hello(
+        &mut self,
+        config: &ServerConfig,
+        hello: &ClientHello,
+    ) -> Result<Option<String>, Error> {
+        let sni = hello.extensions.server_name()?;
+        if let Some(name) = sni.as_deref().filter(|n| !config.serves_name(n)) {
+            // RFC 6066 §3: refused before any key lookup
+            return Err(Error::UnrecognizedName(loggable_name(name)));
+        }
+        if !hello.extensions.extended_master_secret()? {
+            match config.extended_master_secret {
+                EmsPolicy::Required => return Err(Error::NoExtendedMasterSecret),
+                EmsPolicy::Preferred => self.stats.without_extended_master_secret = true,
+            }
+        }
+        Ok(sni)
+    }
+
+    /// The session ID of a full handshake: a fresh one when sessions are cached, none when
+    /// they are not or the session cannot be resumed (no EMS, RFC 7627 §5.3).
+    fn new_session_id(&self, config: &ServerConfig) -> Result<Vec<u8>, Error> {
+        if config.session_cache == 0 || self.stats.without_extended_master_secret {
+            return Ok(Vec::new());
+        }
+        let mut id = vec![0u8; config.session_id_len.clamp(16, 32)];
+        self.common().rng.fill(&mut id).map_err(|_| Error::Rng)?;
+        Ok(id)
+    }
+
+    /// The ServerHello's extensions: what the hello asked for and we do; a Connection ID
+    /// (`cid`, or one from the configured generator) is installed in the record layer.
+    fn server_extensions(
+        &mut self,
+        config: &ServerConfig,
+        hello: &ClientHello,
+        secure_reneg: bool,
+        suite: CipherSuite,
+        cid: Option<Vec<u8>>,
+        ticket: bool,
+    ) -> Result<Extensions, Error> {
         let mut extensions = Extensions::default();
         if secure_reneg {
             extensions.push(EXT_RENEGOTIATION_INFO, renegotiation_info_initial());
         }
-        if !no_ems {
+        if !self.stats.without_extended_master_secret {
             extensions.push(EXT_EXTENDED_MASTER_SECRET, vec![]);
         }
         if suite.is_ecdhe() && hello.extensions.get(EXT_EC_POINT_FORMATS).is_some() {
@@ -191,7 +250,7 @@ impl Connection {
             hello.extensions.connection_id()?,
             config.connection_id.as_ref(),
         ) {
-            let ours = match self.hs().offered_cid.take() {
+            let ours = match cid {
                 Some(c) => c,
                 None => gen
                     .generate(self.common().rng.as_ref())
@@ -201,75 +260,78 @@ impl Connection {
             self.rl.set_cids(ours, peer);
             self.cid_negotiated = true;
         }
-        if self.hs().ticket_expected {
+        if ticket {
             extensions.push(EXT_SESSION_TICKET, vec![]);
         }
-        let sh = ServerHello {
-            version: DTLS12,
-            random,
-            session_id: self.hs().session_id.clone(),
-            cipher_suite: suite.iana(),
-            compression_method: 0,
-            extensions,
-        }
-        .encode();
-        let mut items = Vec::new();
-        let mut push = |c: &mut Connection, t: HandshakeType, body: Vec<u8>| {
-            let seq = c.next_send_seq;
-            c.next_send_seq = c.next_send_seq.wrapping_add(1);
-            c.transcript_add(t, seq, &body);
-            items.push(FlightItem::Handshake {
-                msg_type: t,
-                seq,
-                body,
-                epoch: 0,
-            });
-        };
-        push(self, HandshakeType::ServerHello, sh);
-        if let Some((session, expires)) = resume {
-            // abbreviated handshake (RFC 5246 §7.3): SH [NST] CCS Finished, client finishes
-            self.hs().identity = session.identity.clone();
-            self.resumed = true;
-            self.session_expiry = Some(expires);
-            self.install_keys(session.master.clone())?;
-            if self.hs().ticket_expected {
-                let left = expires.saturating_duration_since(now);
-                let nst = self.new_ticket(now, &session, left)?;
-                push(self, HandshakeType::NewSessionTicket, nst);
-            }
-            let fin = self.our_verify_data()?.to_vec();
-            let seq = self.next_send_seq;
-            self.next_send_seq = seq.wrapping_add(1);
-            self.transcript_add(HandshakeType::Finished, seq, &fin);
-            items.push(FlightItem::Ccs { epoch: 0 });
-            items.push(FlightItem::Handshake {
-                msg_type: HandshakeType::Finished,
-                seq,
-                body: fin,
-                epoch: 1,
-            });
-            self.send_epoch = 1;
-            self.state = State::WaitCcs;
-            return self.send_flight(now, Flight { items }, true);
-        }
+        Ok(extensions)
+    }
+
+    /// Full handshake: ServerHello [ServerKeyExchange] ServerHelloDone (a ServerKeyExchange
+    /// for ECDHE_PSK, or to send an identity hint).
+    fn full_first_flight(
+        &mut self,
+        now: Instant,
+        flow: &mut Flow,
+        config: &ServerConfig,
+        server_hello: Vec<u8>,
+        mut full: ServerFull,
+    ) -> Result<Step, Error> {
+        let mut b = FlightBuilder::new(flow, self.next_send_seq);
+        b.message(HandshakeType::ServerHello, server_hello);
         let hint = config.identity_hint.clone();
-        if suite.is_ecdhe() {
+        if full.suite.is_ecdhe() {
             let key = EphemeralKey::generate(self.common().rng.as_ref()).map_err(|_| Error::Rng)?;
             let ske = ServerKeyExchange::EcdhePsk {
                 hint: hint.unwrap_or_default(),
                 point: key.public_point(),
             };
-            self.hs().ecdhe = Some(key);
-            push(self, HandshakeType::ServerKeyExchange, ske.encode());
+            full.ecdhe = Some(key);
+            b.message(HandshakeType::ServerKeyExchange, ske.encode());
         } else if let Some(hint) = hint {
-            push(
-                self,
-                HandshakeType::ServerKeyExchange,
-                ServerKeyExchange::Psk { hint }.encode(),
+            let ske = ServerKeyExchange::Psk { hint };
+            b.message(HandshakeType::ServerKeyExchange, ske.encode());
+        }
+        b.message(HandshakeType::ServerHelloDone, vec![]);
+        b.send(self, now, true)?;
+        Ok(Step::ServerKx(full))
+    }
+
+    /// Abbreviated handshake (RFC 5246 §7.3): ServerHello [NewSessionTicket]
+    /// ChangeCipherSpec Finished; the client finishes.
+    fn resume_session(
+        &mut self,
+        now: Instant,
+        flow: &mut Flow,
+        server_hello: Vec<u8>,
+        r: Resumed,
+        ticket: Option<TicketIssuer>,
+    ) -> Result<Step, Error> {
+        let Resumed {
+            session,
+            expires,
+            session_id,
+        } = r;
+        self.resumed = true;
+        self.session_expiry = Some(expires);
+        self.install_keys(session.suite, &session.master);
+        let mut b = FlightBuilder::new(flow, self.next_send_seq);
+        b.message(HandshakeType::ServerHello, server_hello);
+        if let Some(t) = &ticket {
+            let left = expires.saturating_duration_since(now);
+            b.message(
+                HandshakeType::NewSessionTicket,
+                self.new_ticket(now, t, &session, left)?,
             );
         }
-        push(self, HandshakeType::ServerHelloDone, vec![]);
-        self.send_flight(now, Flight { items }, true)
+        b.change_cipher_spec().finished(&session.master, false);
+        b.send(self, now, true)?;
+        Ok(Step::WaitCcs(Keyed {
+            suite: session.suite,
+            master: session.master,
+            identity: session.identity,
+            session_id,
+            finish: Finish::ServerResumed,
+        }))
     }
 
     /// A NewSessionTicket body sealing `session` for at most `lifetime` (also capped by the
@@ -277,13 +339,13 @@ impl Connection {
     fn new_ticket(
         &self,
         now: Instant,
+        issuer: &TicketIssuer,
         session: &Session,
         lifetime: Duration,
     ) -> Result<Vec<u8>, Error> {
-        let h = self.hs.as_ref().ok_or(Error::Closed)?;
-        let key = h.ticket_key.as_ref().ok_or(Error::Closed)?;
-        let lifetime = lifetime.min(h.ticket_cap);
-        let ticket = key
+        let lifetime = lifetime.min(issuer.cap);
+        let ticket = issuer
+            .key
             .seal(session, now, lifetime, self.common().rng.as_ref())
             .map_err(|_| Error::Rng)?;
         Ok(NewSessionTicket {
@@ -300,144 +362,119 @@ impl Connection {
         }
     }
 
-    pub(super) fn server_message(&mut self, now: Instant, m: Message) -> Result<(), Error> {
-        let state = std::mem::replace(&mut self.state, State::Closed);
-        match self.server_step(now, state, &m) {
-            Ok(next) => {
-                self.state = next;
-                Ok(())
-            }
-            Err(e) => {
-                self.state = State::WaitCcs;
-                Err(e)
-            }
-        }
-    }
-
-    fn server_step(&mut self, now: Instant, state: State, m: &Message) -> Result<State, Error> {
-        use HandshakeType as T;
-        if m.epoch > 0 && m.msg_type != T::Finished {
-            return Err(Error::UnexpectedMessage(
-                "protected handshake message other than Finished",
-            ));
-        }
-        if m.epoch == 0 && m.msg_type == T::Finished {
-            return Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec"));
-        }
-        match (state, m.msg_type) {
-            (State::ServerWaitKx, T::ClientKeyExchange) => {
-                let suite = self
-                    .suite
-                    .ok_or(Error::UnexpectedMessage("ClientKeyExchange"))?;
-                let cke = ClientKeyExchange::parse(&m.body, suite.is_ecdhe())?;
-                self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.hs().identity = cke.identity.clone();
-                self.hs().peer_point = cke.point;
-                let req = PskRequest {
-                    identity: cke.identity,
-                    sni: self.hs().sni.clone(),
-                    suite,
-                };
-                let cfg = self.server_config().cloned().ok_or(Error::Closed)?;
-                self.hs().psk_left = cfg.psk.key_lifetime(&req);
-                match cfg.psk.lookup(&req) {
-                    PskAnswer::Ready(key) => {
-                        self.derive_keys(&key)?;
-                        Ok(State::WaitCcs)
-                    }
-                    PskAnswer::Pending => {
-                        self.events.push_back(Event::PskRequested {
-                            identity: req.identity,
-                            hint: None,
-                            sni: req.sni,
-                            suite,
-                        });
-                        Ok(State::ServerWaitPsk)
-                    }
-                    PskAnswer::Unknown => {
-                        self.carry_on_with_random_key()?;
-                        Ok(State::WaitCcs)
-                    }
-                    PskAnswer::Unavailable => Err(Error::PskUnavailable),
-                }
-            }
-            (State::WaitFinished, T::Finished) if self.resumed => {
-                // abbreviated handshake: the client's Finished ends it
-                let got = parse_finished(&m.body)?;
-                let token = self.verify_finished(&got)?;
-                self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
-                self.hs().flight = None;
-                self.hs().retx = None;
-                Ok(self.established(now, token))
-            }
-            (State::WaitFinished, T::Finished) => {
-                let got = parse_finished(&m.body)?;
-                let token = self.verify_finished(&got)?;
-                self.transcript_add(m.msg_type, m.seq, &m.body);
-                self.hs().peer_last = Some((m.seq, Sha256::digest(&m.body).into()));
-                let cfg = self.server_config().cloned().ok_or(Error::Closed)?;
-                let lifetime = session_lifetime(cfg.session_lifetime, self.hs().psk_left);
-                self.session_expiry = Some(now + lifetime);
-                let mut items = Vec::new();
-                if self.hs().ticket_expected {
-                    let session = Session {
-                        suite: self.suite.ok_or(Error::Closed)?,
-                        master: self.hs().master.clone().ok_or(Error::Closed)?,
-                        identity: self.hs().identity.clone(),
-                        session_id: Vec::new(),
-                        ticket: Vec::new(),
-                        ticket_lifetime: 0,
-                        server_name: self.hs().sni.clone(),
-                    };
-                    let nst = self.new_ticket(now, &session, lifetime)?;
-                    let seq = self.next_send_seq;
-                    self.next_send_seq = seq.wrapping_add(1);
-                    self.transcript_add(T::NewSessionTicket, seq, &nst);
-                    items.push(FlightItem::Handshake {
-                        msg_type: T::NewSessionTicket,
-                        seq,
-                        body: nst,
-                        epoch: 0,
-                    });
-                }
-                let fin = self.our_verify_data()?.to_vec();
-                let seq = self.next_send_seq;
-                self.next_send_seq = self.next_send_seq.wrapping_add(1);
-                self.transcript_add(T::Finished, seq, &fin);
-                items.push(FlightItem::Ccs { epoch: 0 });
-                items.push(FlightItem::Handshake {
-                    msg_type: T::Finished,
-                    seq,
-                    body: fin,
-                    epoch: 1,
+    /// ClientKeyExchange: the PSK is looked up (or asked for) for its identity.
+    pub(super) fn on_client_key_exchange(
+        &mut self,
+        flow: &mut Flow,
+        s: ServerFull,
+        m: &Message,
+    ) -> Result<Step, Error> {
+        let cke = ClientKeyExchange::parse(&m.body, s.suite.is_ecdhe())?;
+        flow.transcript.add(m.msg_type, m.seq, &m.body);
+        let req = PskRequest {
+            identity: cke.identity,
+            sni: flow.sni.clone(),
+            suite: s.suite,
+        };
+        let cfg = self.server_config().cloned().ok_or(Error::Closed)?;
+        let peer = PeerKx {
+            psk_left: cfg.psk.key_lifetime(&req),
+            identity: req.identity.clone(),
+            point: cke.point,
+        };
+        let answer = match cfg.psk.lookup(&req) {
+            PskAnswer::Ready(key) => Ok(key),
+            PskAnswer::Pending => {
+                self.events.push_back(Event::PskRequested {
+                    identity: req.identity,
+                    hint: None,
+                    sni: req.sni,
+                    suite: s.suite,
                 });
-                let flight = Flight { items };
-                self.send_epoch = 1;
-                // the last flight: no timer, it is resent when the client's Finished repeats
-                self.send_flight(now, flight, false)?;
-                Ok(self.established(now, token))
+                return Ok(Step::ServerPsk(s, peer));
             }
-            (_, T::Finished) => Err(Error::UnexpectedMessage("Finished before ChangeCipherSpec")),
-            (_, T::ClientHello) => Err(Error::UnexpectedMessage(
-                "ClientHello during handshake (restart)",
-            )),
-            (_, _) => Err(Error::UnexpectedMessage("handshake message out of order")),
-        }
+            PskAnswer::Unknown => Err(PskRefusal::UnknownIdentity),
+            PskAnswer::Unavailable => Err(PskRefusal::Unavailable),
+        };
+        self.server_keys(flow, s, peer, answer)
     }
 
-    /// RFC 4279 §2: an unknown identity gets a random key (the same work as a real one), so
-    /// the handshake fails at the client's Finished with decrypt_error exactly as for a wrong
-    /// key; [`Connection::finished_failed`] then names the real cause on this side.
-    fn carry_on_with_random_key(&mut self) -> Result<(), Error> {
-        let mut random = zeroize::Zeroizing::new([0u8; RANDOM_PSK_LEN]);
-        self.common()
-            .rng
-            .fill(random.as_mut())
-            .map_err(|_| Error::Rng)?;
-        let key = SecretVec::new(random.to_vec());
-        self.hs().psk_unknown = true;
-        self.derive_keys(&key)
+    /// Derives the keys from the PSK answer. RFC 4279 §2: an unknown identity gets a random
+    /// key (the same work as a real one), so the handshake fails at the client's Finished
+    /// with decrypt_error exactly as for a wrong key; [`Keyed::finished_failed`] then names
+    /// the real cause on this side.
+    fn server_keys(
+        &mut self,
+        flow: &mut Flow,
+        s: ServerFull,
+        peer: PeerKx,
+        answer: Result<SecretVec, PskRefusal>,
+    ) -> Result<Step, Error> {
+        let (key, psk_unknown) = match answer {
+            Ok(key) => (key, false),
+            Err(PskRefusal::UnknownIdentity) => {
+                let mut random = zeroize::Zeroizing::new([0u8; RANDOM_PSK_LEN]);
+                self.common()
+                    .rng
+                    .fill(random.as_mut())
+                    .map_err(|_| Error::Rng)?;
+                (SecretVec::new(random.to_vec()), true)
+            }
+            Err(PskRefusal::Unavailable) => return Err(Error::PskUnavailable),
+        };
+        let kx = match (&s.ecdhe, &peer.point) {
+            (Some(k), Some(p)) => Some((k, p.as_slice())),
+            (None, None) => None,
+            _ => return Err(Error::BadKeyShare),
+        };
+        let master = self.master_secret(&key, kx, &flow.transcript.hash())?;
+        self.install_keys(s.suite, &master);
+        Ok(Step::WaitCcs(Keyed {
+            suite: s.suite,
+            master,
+            identity: peer.identity,
+            session_id: s.session_id,
+            finish: Finish::ServerFull {
+                psk_left: peer.psk_left,
+                psk_unknown,
+                ticket: s.ticket,
+            },
+        }))
+    }
+
+    /// The client's Finished of a full handshake verified: our last flight,
+    /// [NewSessionTicket] ChangeCipherSpec Finished.
+    pub(super) fn server_last_flight(
+        &mut self,
+        now: Instant,
+        flow: &mut Flow,
+        keyed: &Keyed,
+    ) -> Result<(), Error> {
+        let Finish::ServerFull {
+            psk_left, ticket, ..
+        } = &keyed.finish
+        else {
+            return Ok(());
+        };
+        let cfg = self.server_config().cloned().ok_or(Error::Closed)?;
+        let lifetime = session_lifetime(cfg.session_lifetime, *psk_left);
+        self.session_expiry = Some(now + lifetime);
+        let nst = match ticket {
+            Some(t) => {
+                let session = Session {
+                    suite: keyed.suite,
+                    master: keyed.master.clone(),
+                    identity: keyed.identity.clone(),
+                    session_id: Vec::new(),
+                    ticket: Vec::new(),
+                    ticket_lifetime: 0,
+                    server_name: flow.sni.clone(),
+                };
+                Some(self.new_ticket(now, t, &session, lifetime)?)
+            }
+            None => None,
+        };
+        self.send_last_flight(now, flow, keyed, nst)
     }
 
     /// Answers a `PskRequested` event on a server: `None` means the identity is unknown (see
@@ -465,27 +502,19 @@ impl Connection {
         now: Instant,
         answer: Result<SecretVec, PskRefusal>,
     ) -> Result<(), Error> {
-        if !matches!(self.state, State::ServerWaitPsk) {
+        let Some(Step::ServerPsk(..)) = self.handshake().map(|h| &h.step) else {
             return Err(Error::NoPskRequest);
-        }
-        let res = match answer {
-            Ok(k) => {
-                self.refresh_psk_lifetime();
-                self.derive_keys(&k)
-            }
-            Err(PskRefusal::UnknownIdentity) => self.carry_on_with_random_key(),
-            Err(PskRefusal::Unavailable) => Err(Error::PskUnavailable),
         };
-        match res {
-            Ok(()) => {
-                self.state = State::WaitCcs;
-                self.resume_after_psk(now);
+        self.advance(now, |c, flow, step| match step {
+            Step::ServerPsk(s, mut peer) => {
+                if answer.is_ok() {
+                    c.refresh_psk_lifetime(flow, s.suite, &mut peer);
+                }
+                c.server_keys(flow, s, peer, answer).map(Next::Handshake)
             }
-            Err(e) => {
-                self.state = State::WaitCcs;
-                self.fail(e);
-            }
-        }
+            other => Ok(Next::Handshake(other)),
+        });
+        self.resume_after_psk(now);
         Ok(())
     }
 
@@ -493,18 +522,17 @@ impl Connection {
     /// `key_lifetime` was first asked: ask again now that it is, with the same identity, SNI
     /// and suite, so the session, its cache entry and its tickets never outlive the key. A
     /// store that still knows no limit leaves the earlier answer in place.
-    fn refresh_psk_lifetime(&mut self) {
-        let Some(cfg) = self.server_config().cloned() else {
+    fn refresh_psk_lifetime(&self, flow: &Flow, suite: CipherSuite, peer: &mut PeerKx) {
+        let Some(cfg) = self.server_config() else {
             return;
         };
-        let Some(suite) = self.suite else { return };
         let req = PskRequest {
-            identity: self.hs().identity.clone(),
-            sni: self.hs().sni.clone(),
+            identity: peer.identity.clone(),
+            sni: flow.sni.clone(),
             suite,
         };
         if let Some(left) = cfg.psk.key_lifetime(&req) {
-            self.hs().psk_left = Some(left);
+            peer.psk_left = Some(left);
         }
     }
 
@@ -517,4 +545,43 @@ impl Connection {
             .copied()
             .find(|s| hello.cipher_suites.contains(&s.iana()))
     }
+}
+
+/// A session the hello resumes: the session, until when it may be resumed, and the session
+/// ID our ServerHello echoes.
+struct Resumed {
+    session: Session,
+    expires: Instant,
+    session_id: Vec<u8>,
+}
+
+/// Whether this hello can resume `session` (found by the endpoint): not expired, its suite
+/// offered and still allowed, the same SNI. The caller also refuses a hello without
+/// extended master secret (RFC 7627 §5.3: it gets a full handshake).
+fn can_resume(
+    config: &ServerConfig,
+    hello: &ClientHello,
+    sni: Option<&str>,
+    now: Instant,
+    (session, expires): &(Session, Instant),
+) -> bool {
+    now < *expires
+        && hello.cipher_suites.contains(&session.suite.iana())
+        && config.common.suites.contains(&session.suite)
+        && session.server_name.as_deref() == sni
+}
+
+/// The first of our suites that the hello offers (ECDHE_PSK only if it can do P-256).
+fn choose_suite(config: &ServerConfig, hello: &ClientHello) -> Result<CipherSuite, Error> {
+    let p256 = hello
+        .extensions
+        .supported_groups()?
+        .is_none_or(|g| g.contains(&GROUP_SECP256R1));
+    config
+        .common
+        .suites
+        .iter()
+        .copied()
+        .find(|s| hello.cipher_suites.contains(&s.iana()) && (!s.is_ecdhe() || p256))
+        .ok_or(Error::NoCommonSuite)
 }

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::config::{ClientConfig, ServerConfig, StaticPsk};
 use crate::rng::SeededRng;
-use crate::secret::SecretVec;
 use crate::wire::handshake::encode_full;
+use crate::wire::hello::ClientHello;
 use crate::wire::record::split_datagram;
+use crate::secret::SecretVec;
 
 fn configs() -> (Arc<ClientConfig>, Arc<ServerConfig>) {
     let psk = Arc::new(StaticPsk {
@@ -25,6 +26,11 @@ fn configs() -> (Arc<ClientConfig>, Arc<ServerConfig>) {
 
 /// Client and server connection after the client's first hello (no cookie exchange here).
 fn start() -> (Connection, Connection, Instant) {
+    start_with(|_| {})
+}
+
+/// [`start`], with `edit` applied to what the server is given.
+fn start_with(edit: impl FnOnce(&mut AcceptedHello)) -> (Connection, Connection, Instant) {
     let now = Instant::now();
     let (cc, sc) = configs();
     let mut client = Connection::client(cc, now).unwrap();
@@ -32,12 +38,14 @@ fn start() -> (Connection, Connection, Instant) {
     let (recs, _) = split_datagram(&ch);
     let frags = parse_fragments(recs[0].fragment).unwrap();
     let hello = ClientHello::parse(frags[0].body).unwrap();
-    let accepted = AcceptedHello {
+    let mut accepted = AcceptedHello {
         hello,
+        body: frags[0].body.to_vec(),
         message_seq: 0,
         record_seq: recs[0].header.seq,
         datagram_len: 0,
     };
+    edit(&mut accepted);
     let server = Connection::server(sc, now, &accepted);
     (client, server, now)
 }
@@ -169,7 +177,7 @@ fn renegotiation_is_refused_both_ways() {
 
 /// The client's Finished as it sent it (message_seq, verify_data), read from its kept flight.
 fn client_finished(client: &Connection) -> (u16, Vec<u8>) {
-    let items = &client.hs.as_ref().unwrap().flight.as_ref().unwrap().items;
+    let items = &client.handshake().unwrap().flow.flight.items;
     items
         .iter()
         .find_map(|i| match i {
@@ -309,4 +317,40 @@ fn export_while_the_last_flight_is_kept_imports_compact_and_working() {
     imported.send(b"back").unwrap();
     pump(&mut imported, &mut client, now);
     assert_eq!(client.poll_event(), Some(Event::Data(b"back".to_vec())));
+}
+
+/// Client and server after the client's first hello, the server given a parsed hello that
+/// encodes differently from the bytes sent (an unknown extension added, which negotiation
+/// ignores) and `body` as received (`received_body`) or that re-encoding.
+fn start_reordered(received_body: bool) -> (Connection, Connection, Instant) {
+    start_with(|a| {
+        a.hello.extensions.push(0xFAFA, vec![]);
+        assert_ne!(
+            a.hello.encode(),
+            a.body,
+            "a re-encoding differs from the bytes sent"
+        );
+        if !received_body {
+            a.body = a.hello.encode();
+        }
+    })
+}
+
+#[test]
+fn the_transcript_hashes_the_client_hello_as_received() {
+    let (mut client, mut server, now) = start_reordered(true);
+    for _ in 0..3 {
+        pump(&mut server, &mut client, now);
+        pump(&mut client, &mut server, now);
+    }
+    assert!(client.is_established() && server.is_established());
+    // a re-encoding that differs from the bytes sent is not what the client hashed
+    let (mut client, mut server, now) = start_reordered(false);
+    pump(&mut server, &mut client, now);
+    pump(&mut client, &mut server, now);
+    assert!(!server.is_established());
+    let events: Vec<Event> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert!(events.contains(&Event::Closed {
+        reason: CloseReason::Error(Error::BadFinished)
+    }));
 }
