@@ -5,7 +5,9 @@
 //! (TLS_PSK_WITH_AES_128_CCM_8 and TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256), exchange 1,000 round
 //! trips to warm up, then ROUND_TRIPS more (default 10,000) of a 64-byte record each way while a
 //! counting global allocator tallies the allocations made inside the client's calls and inside
-//! the server's calls separately. Plain UDP over a loopback socket pair allocates nothing per
+//! the server's calls separately, once through the Vec-returning API (`send`, `poll_transmit`,
+//! `handle_datagram`, `poll_event`) and once through the caller-owned-buffer API (`send_into`,
+//! `handle_datagram_in_place`, `poll_transmit_into`). Plain UDP over a loopback socket pair allocates nothing per
 //! datagram, so 0 is the reference (no DTLS peer here exposes an allocation counter).
 //! Prints a Markdown table and writes target/bench/dtls_allocs.json.
 
@@ -129,6 +131,81 @@ impl Link {
         let got = self.pump(ct, st);
         assert_eq!(got, msg.len(), "echo lost");
     }
+
+    /// The same round trip through the caller-owned-buffer API: `send_into` seals into the
+    /// caller's datagram buffer, `handle_datagram_in_place` opens the records where they lie
+    /// and hands the data over as a slice, `poll_transmit_into` drains anything queued.
+    fn round_trip_into(&mut self, msg: &[u8], b: &mut Buffers, ct: &mut Tally, st: &mut Tally) {
+        let now = self.now;
+        let from = self.from;
+        let n = counted(ct, || self.client.send_into(msg, &mut b.up)).expect("send_into");
+        let (plain, echo) = (&mut b.plain, &mut b.echo);
+        let mut got = None;
+        counted(st, || {
+            self.server
+                .handle_datagram_in_place(now, from, &mut b.up[..n], |peer, d| {
+                    plain[..d.len()].copy_from_slice(d);
+                    got = Some((peer, d.len()));
+                })
+        });
+        while let Some(n) = counted(ct, || self.client.poll_transmit_into(echo)).expect("queue") {
+            counted(st, || self.server.handle_datagram(now, from, &echo[..n]));
+        }
+        while counted(st, || self.server.poll_event()).is_some() {}
+        let (peer, len) = got.expect("server got no data");
+        let m = counted(st, || {
+            self.server.send_into(peer, &plain[..len], &mut b.down)
+        })
+        .expect("echo");
+        let mut back = 0;
+        counted(ct, || {
+            self.client
+                .handle_datagram_in_place(now, &mut b.down[..m], |d| back += d.len())
+        });
+        while let Some(t) = counted(st, || self.server.poll_transmit_into(echo)).expect("queue") {
+            counted(ct, || self.client.handle_datagram(now, &echo[..t.len]));
+        }
+        while counted(ct, || self.client.poll_event()).is_some() {}
+        assert_eq!(back, msg.len(), "echo lost");
+    }
+}
+
+/// The caller's buffers for [`Link::round_trip_into`], made once.
+struct Buffers {
+    up: Vec<u8>,
+    down: Vec<u8>,
+    plain: Vec<u8>,
+    echo: Vec<u8>,
+}
+
+impl Buffers {
+    fn new() -> Self {
+        Buffers {
+            up: vec![0; 2048],
+            down: vec![0; 2048],
+            plain: vec![0; 2048],
+            echo: vec![0; 2048],
+        }
+    }
+}
+
+/// Allocations per round trip with `round_trip` (Vec API) or `round_trip_into` (buffers).
+fn measure(suite: CipherSuite, n: u64, msg: &[u8], into: bool) -> (Tally, Tally) {
+    let mut link = Link::new(suite);
+    let mut b = Buffers::new();
+    let mut run = |link: &mut Link, rounds: u64| {
+        let (mut ct, mut st) = (Tally::default(), Tally::default());
+        for _ in 0..rounds {
+            if into {
+                link.round_trip_into(msg, &mut b, &mut ct, &mut st);
+            } else {
+                link.round_trip(msg, &mut ct, &mut st);
+            }
+        }
+        (ct, st)
+    };
+    run(&mut link, 1_000);
+    run(&mut link, n)
 }
 
 fn main() {
@@ -139,39 +216,43 @@ fn main() {
         .unwrap_or(10_000);
     let msg = [0x5a; 64];
     let mut rows = Vec::new();
-    println!("| suite | client allocs / round trip | client bytes / round trip | server allocs / round trip | server bytes / round trip | plain UDP |");
-    println!("|---|---|---|---|---|---|");
+    println!("| suite | API | client allocs / round trip | client bytes / round trip | server allocs / round trip | server bytes / round trip | plain UDP |");
+    println!("|---|---|---|---|---|---|---|");
     for suite in [
         CipherSuite::PskAes128Ccm8,
         CipherSuite::EcdhePskAes128GcmSha256,
     ] {
-        let mut link = Link::new(suite);
-        let (mut ct, mut st) = (Tally::default(), Tally::default());
-        for _ in 0..1_000 {
-            link.round_trip(&msg, &mut ct, &mut st);
+        for (api, into) in [
+            (
+                "send / handle_datagram / poll_transmit / poll_event (Vec)",
+                false,
+            ),
+            (
+                "send_into / handle_datagram_in_place / poll_transmit_into (caller's buffers)",
+                true,
+            ),
+        ] {
+            let (ct, st) = measure(suite, n, &msg, into);
+            let per = |x: u64| x as f64 / n as f64;
+            println!(
+                "| {} | {api} | {:.2} | {:.0} | {:.2} | {:.0} | 0 |",
+                suite.name(),
+                per(ct.allocs),
+                per(ct.bytes),
+                per(st.allocs),
+                per(st.bytes)
+            );
+            rows.push(json!({
+                "suite": suite.name(),
+                "api": if into { "buffers" } else { "vec" },
+                "round_trips": n,
+                "record_bytes": msg.len(),
+                "client_allocs_per_round_trip": per(ct.allocs),
+                "client_bytes_per_round_trip": per(ct.bytes),
+                "server_allocs_per_round_trip": per(st.allocs),
+                "server_bytes_per_round_trip": per(st.bytes),
+            }));
         }
-        let (mut ct, mut st) = (Tally::default(), Tally::default());
-        for _ in 0..n {
-            link.round_trip(&msg, &mut ct, &mut st);
-        }
-        let per = |x: u64| x as f64 / n as f64;
-        println!(
-            "| {} | {:.2} | {:.0} | {:.2} | {:.0} | 0 |",
-            suite.name(),
-            per(ct.allocs),
-            per(ct.bytes),
-            per(st.allocs),
-            per(st.bytes)
-        );
-        rows.push(json!({
-            "suite": suite.name(),
-            "round_trips": n,
-            "record_bytes": msg.len(),
-            "client_allocs_per_round_trip": per(ct.allocs),
-            "client_bytes_per_round_trip": per(ct.bytes),
-            "server_allocs_per_round_trip": per(st.allocs),
-            "server_bytes_per_round_trip": per(st.bytes),
-        }));
     }
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)

@@ -23,13 +23,16 @@ use super::half_open::HalfOpen;
 use super::session::{Session, SessionCache};
 use super::stalest::Stalest;
 use super::ticket::TicketKeys;
+use super::wire::codec::Reader;
 use super::wire::extensions::EXT_SESSION_TICKET;
 use super::wire::handshake::{encode_full, parse_fragments, HandshakeType};
 use super::wire::hello::{ClientHello, HelloVerifyRequest};
-use super::wire::record::{peek_cid, split_datagram, ContentType, RecordHeader, DTLS10};
+use super::wire::record::{parse_record, peek_cid, ContentType, RecordHeader, DTLS10};
 use crate::secret::SecretVec;
 
+mod buffers;
 mod restart;
+pub use buffers::TransmitTo;
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +97,13 @@ struct Entry {
     progress: Option<(u64, u64)>,
 }
 
+/// A datagram's connection, found by [`Endpoint::route`].
+struct Routed {
+    id: u64,
+    /// Found by its tls12_cid record's CID (the peer's address may move).
+    by_cid: bool,
+}
+
 /// Tries before giving up on finding an unused CID (a generator with few free values).
 const CID_TRIES: usize = 8;
 
@@ -116,8 +126,8 @@ struct Admitted {
 }
 
 fn peek_client_hello(data: &[u8]) -> Option<Hello> {
-    let (records, _) = split_datagram(data);
-    let rec = records.first()?;
+    // only the first record matters: parsed alone, so a data datagram allocates nothing here
+    let rec = parse_record(&mut Reader::new(data)).ok()?;
     if rec.header.content_type != ContentType::Handshake || rec.header.epoch != 0 {
         return None;
     }
@@ -189,13 +199,31 @@ impl Endpoint {
 
     /// Feeds a datagram received from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if let Some(r) = self.route(now, from, data) {
+            if let Some(e) = self.conns.get_mut(&r.id) {
+                e.conn.handle_datagram(now, data);
+            }
+            self.routed(r, from);
+        }
+    }
+
+    /// The connection a datagram from `from` is for, if any; a new ClientHello is handled
+    /// here (cookie exchange or a new connection) and gives `None`.
+    fn route(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> Option<Routed> {
         self.sweep_kept_flights(now);
         self.cookies
             .maybe_rotate(now, self.config.common.rng.as_ref());
         self.rotate_tickets(now);
         if let Some(cid) = peek_cid(data, self.cid_len()) {
-            self.on_cid_datagram(now, from, cid.to_vec(), data);
-            return;
+            let Some(id) = self.by_cid.get(cid).copied() else {
+                self.stats.unknown_cid += 1;
+                return None;
+            };
+            self.share_budget(id);
+            return self
+                .conns
+                .contains_key(&id)
+                .then_some(Routed { id, by_cid: true });
         }
         if let Some(h) = peek_client_hello(data) {
             let same = self
@@ -203,19 +231,28 @@ impl Endpoint {
                 .is_some_and(|c| c.client_random() == &h.hello.random);
             if !same {
                 self.on_new_hello(now, from, h);
-                return;
+                return None;
             }
         }
         match self.by_addr.get(&from).copied() {
             Some(id) => {
                 self.share_budget(id);
-                if let Some(e) = self.conns.get_mut(&id) {
-                    e.conn.handle_datagram(now, data);
-                }
-                self.drain(id);
+                Some(Routed { id, by_cid: false })
             }
-            None => self.stats.unknown_peer += 1,
+            None => {
+                self.stats.unknown_peer += 1;
+                None
+            }
         }
+    }
+
+    /// After a routed datagram went to its connection: follow the peer's address (tls12_cid
+    /// records only) and take what the connection produced.
+    fn routed(&mut self, r: Routed, from: SocketAddr) {
+        if r.by_cid {
+            self.follow_peer(r.id, from);
+        }
+        self.drain(r.id);
     }
 
     /// Frees the last flights kept past their deadline (their connections stay).
@@ -252,17 +289,12 @@ impl Endpoint {
         self.conns.get(id).map(|e| &*e.conn)
     }
 
-    /// A tls12_cid datagram: route by CID; move the peer only on an authenticated, newest record.
-    fn on_cid_datagram(&mut self, now: Instant, from: SocketAddr, cid: Vec<u8>, data: &[u8]) {
-        let Some(id) = self.by_cid.get(cid.as_slice()).copied() else {
-            self.stats.unknown_cid += 1;
+    /// After a tls12_cid datagram from `from`: move the peer only on an authenticated, newest
+    /// record.
+    fn follow_peer(&mut self, id: u64, from: SocketAddr) {
+        let Some(e) = self.conns.get(&id) else {
             return;
         };
-        self.share_budget(id);
-        let Some(e) = self.conns.get_mut(&id) else {
-            return;
-        };
-        e.conn.handle_datagram(now, data);
         let newest = e.conn.last_datagram_was_newest();
         let old = e.addr;
         if old != from {
@@ -290,7 +322,6 @@ impl Endpoint {
                 self.migrations.push_back((old, from));
             }
         }
-        self.drain(id);
     }
 
     fn new_cid(&self) -> Option<Vec<u8>> {

@@ -83,6 +83,16 @@ pub enum Error {
     /// API misuse: a record larger than 2^14 bytes.
     #[error("application record larger than 16384 bytes")]
     RecordTooLarge,
+    /// API misuse: the caller's buffer is shorter than the datagram to write into it.
+    /// Nothing was consumed (no sequence number, no queued datagram): call again with a
+    /// buffer of at least `needed` bytes.
+    #[error("buffer of {available} bytes too small for a {needed}-byte datagram")]
+    BufferTooSmall {
+        /// Bytes the datagram needs.
+        needed: usize,
+        /// Bytes the buffer had.
+        available: usize,
+    },
     /// API misuse: a PSK answer that the connection did not ask for.
     #[error("no PSK request pending")]
     NoPskRequest,
@@ -100,6 +110,7 @@ impl Error {
             | Self::NotConnected
             | Self::Closed
             | Self::RecordTooLarge
+            | Self::BufferTooSmall { .. }
             | Self::NoPskRequest
             | Self::ConnectionIdTooLong(_)
             | Self::ExportReserveUsed => return None,

@@ -62,6 +62,10 @@ pub enum ExportError {
     /// The random source failed.
     #[error("random source failed")]
     Rng,
+    /// The state is too large for the export's AEAD (2^24 bytes or more; never a real
+    /// connection's state).
+    #[error("state too large to seal into an export")]
+    TooLarge,
 }
 
 /// Remembers which exports were imported. A persistent implementation (a file, a database
@@ -110,7 +114,9 @@ pub fn seal(key: &[u8], plain: &SecretVec, rng: &dyn DtlsRng) -> Result<Vec<u8>,
     out.extend_from_slice(&id);
     let ad = out.clone();
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&cipher(key).seal_raw(&nonce, &ad, plain.expose()));
+    cipher(key)
+        .seal_raw_append(&nonce, &ad, plain.expose(), &mut out)
+        .map_err(|_| ExportError::TooLarge)?;
     Ok(out)
 }
 

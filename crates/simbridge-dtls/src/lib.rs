@@ -72,7 +72,7 @@ pub use config::{
     ServerConfig, StaticPsk,
 };
 pub use conn::Connection;
-pub use endpoint::{Endpoint, Transmit};
+pub use endpoint::{Endpoint, Transmit, TransmitTo};
 pub use error::{Error, IllegalParameter, Unexpected};
 pub use event::{CloseReason, Event, FailureKind};
 pub use session::Session;

@@ -2,7 +2,7 @@
 //! Connection ID record format (tls12_cid, DTLSInnerPlaintext) once a CID is negotiated.
 
 use super::cid_buf::CidBuf;
-use super::crypto::aead::RecordCipher;
+use super::crypto::aead::{RecordCipher, EXPLICIT_NONCE_LEN};
 use super::error::Error;
 use super::replay::ReplayWindow;
 use super::stats::DropReason;
@@ -50,6 +50,17 @@ pub struct Opened {
     pub plain: Vec<u8>,
     /// True when its sequence number is above every one seen in its epoch (RFC 9146 §6: only
     /// such a record may move the peer's address).
+    pub newest: bool,
+}
+
+/// A record that authenticated, opened in the caller's buffer.
+#[derive(Debug)]
+pub struct OpenedInPlace {
+    /// The real content type (from DTLSInnerPlaintext for tls12_cid records).
+    pub content_type: ContentType,
+    /// Where the plaintext lies in the fragment.
+    pub plain: std::ops::Range<usize>,
+    /// As [`Opened::newest`].
     pub newest: bool,
 }
 
@@ -209,22 +220,52 @@ impl RecordLayer {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
+        let start = out.len();
+        out.resize(start + self.record_len(epoch, payload.len()), 0);
+        let res = match out.get_mut(start..) {
+            Some(tail) => self.seal_into(epoch, ct, payload, tail),
+            None => Err(Error::RecordTooLarge),
+        };
+        match res {
+            Ok(n) => {
+                out.truncate(start + n);
+                Ok(())
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Bytes of a record in `epoch` carrying `payload_len` bytes.
+    pub fn record_len(&self, epoch: u16, payload_len: usize) -> usize {
+        self.overhead(epoch) + payload_len
+    }
+
+    /// Builds a whole record in `epoch` at the front of `out` (a buffer the caller owns;
+    /// nothing is allocated) and returns its length. A buffer shorter than the record is
+    /// [`Error::BufferTooSmall`], and then no sequence number is used.
+    pub fn seal_into(
+        &mut self,
+        epoch: u16,
+        ct: ContentType,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         if epoch > self.write_epoch {
             return Err(Error::Closed);
         }
-        let slot = self
+        let seq = *self
             .write_seq
-            .get_mut(usize::from(epoch))
+            .get(usize::from(epoch))
             .ok_or(Error::Closed)?;
-        let seq = *slot;
         if seq > MAX_SEQ {
             return Err(Error::SequenceExhausted);
         }
         if epoch == 1 && self.write_limit != NO_LIMIT && seq >= self.write_limit {
             return Err(Error::ExportReserveUsed);
         }
-        *slot = seq + 1;
-        let es = epoch_seq(epoch, seq);
         let cipher = self.write_cipher_of(epoch);
         let (outer, cid) = match cipher {
             Some(_) if !self.write_cid.is_empty() => {
@@ -232,13 +273,17 @@ impl RecordLayer {
             }
             _ => (ct, &[][..]),
         };
-        // Header first (the fragment length is known up front), then the fragment is sealed
-        // straight into `out`: no intermediate buffers.
-        let extra = match cipher {
-            Some(c) => c.overhead() + usize::from(!cid.is_empty()),
-            None => 0,
-        };
-        let length = u16::try_from(payload.len() + extra).map_err(|_| Error::RecordTooLarge)?;
+        // DTLSInnerPlaintext adds the real type byte (no padding)
+        let inner = payload.len() + usize::from(!cid.is_empty());
+        let frag_len = inner + cipher.map_or(0, RecordCipher::overhead);
+        let length = u16::try_from(frag_len).map_err(|_| Error::RecordTooLarge)?;
+        let needed = RECORD_HEADER_LEN + cid.len() + frag_len;
+        if out.len() < needed {
+            return Err(Error::BufferTooSmall {
+                needed,
+                available: out.len(),
+            });
+        }
         let header = RecordHeader {
             content_type: outer,
             version: DTLS12,
@@ -246,24 +291,31 @@ impl RecordLayer {
             seq,
             length,
         };
-        let start = out.len();
-        header.encode_with_cid(out, cid);
+        let hlen = header.encode_into(out, cid).ok_or(Error::RecordTooLarge)?;
+        let frag = out.get_mut(hlen..needed).ok_or(Error::RecordTooLarge)?;
+        let es = epoch_seq(epoch, seq);
         let sealed = match cipher {
-            // DTLSInnerPlaintext: content || real type (no padding)
-            Some(c) if !cid.is_empty() => {
-                c.seal_cid_append(es, DTLS12, cid, payload, ct.to_u8(), out)
+            Some(c) => {
+                // the plaintext goes after the explicit nonce, then is sealed where it lies
+                let body = &mut frag[EXPLICIT_NONCE_LEN..EXPLICIT_NONCE_LEN + inner];
+                body[..payload.len()].copy_from_slice(payload);
+                if cid.is_empty() {
+                    c.seal_in_place(es, ct.to_u8(), DTLS12, frag)
+                } else {
+                    body[payload.len()] = ct.to_u8();
+                    c.seal_cid_in_place(es, DTLS12, cid, frag)
+                }
             }
-            Some(c) => c.seal_append(es, ct.to_u8(), DTLS12, payload, out),
             None => {
-                out.extend_from_slice(payload);
+                frag.copy_from_slice(payload);
                 Ok(())
             }
         };
-        if sealed.is_err() {
-            out.truncate(start);
-            return Err(Error::RecordTooLarge);
+        sealed.map_err(|_| Error::RecordTooLarge)?;
+        if let Some(slot) = self.write_seq.get_mut(usize::from(epoch)) {
+            *slot = seq + 1;
         }
-        Ok(())
+        Ok(needed)
     }
 
     /// Classifies a record's epoch: `Ok(true)` readable now, `Ok(false)` next epoch (buffer it).
@@ -280,7 +332,25 @@ impl RecordLayer {
     /// Authenticates and decrypts a record in a readable epoch and updates its replay window.
     /// Once we asked for a non-empty CID, protected records must be tls12_cid with our CID.
     pub fn open(&mut self, rec: &Record<'_>) -> Result<Opened, DropReason> {
-        let h = &rec.header;
+        let mut plain = rec.fragment.to_vec();
+        let o = self.open_in_place(&rec.header, rec.cid, &mut plain)?;
+        plain.truncate(o.plain.end);
+        plain.drain(..o.plain.start);
+        Ok(Opened {
+            content_type: o.content_type,
+            plain,
+            newest: o.newest,
+        })
+    }
+
+    /// [`Self::open`] in place: decrypts `fragment` (the record's, in the caller's buffer)
+    /// where it lies; the plaintext is `fragment[opened.plain]`. Nothing is allocated.
+    pub fn open_in_place(
+        &mut self,
+        h: &RecordHeader,
+        cid: &[u8],
+        fragment: &mut [u8],
+    ) -> Result<OpenedInPlace, DropReason> {
         if h.epoch > self.read_epoch {
             return Err(DropReason::BadEpoch);
         }
@@ -300,35 +370,34 @@ impl RecordLayer {
         let is_cid = h.content_type == ContentType::Tls12Cid;
         let (content_type, plain) = match cipher {
             Some(c) if !self.read_cid.is_empty() => {
-                if !is_cid || rec.cid != self.read_cid.as_slice() {
+                if !is_cid || cid != self.read_cid.as_slice() {
                     return Err(DropReason::Unexpected);
                 }
                 let inner = c
-                    .open_cid(h.epoch_seq(), h.version, rec.cid, rec.fragment)
+                    .open_cid_in_place(h.epoch_seq(), h.version, cid, fragment)
                     .map_err(|_| DropReason::BadMac)?;
-                split_inner(inner)?
+                let (ct, len) = split_inner(inner)?;
+                (ct, EXPLICIT_NONCE_LEN..EXPLICIT_NONCE_LEN + len)
             }
             Some(c) => {
                 if is_cid {
                     return Err(DropReason::Unexpected);
                 }
                 let p = c
-                    .open(
-                        h.epoch_seq(),
-                        h.content_type.to_u8(),
-                        h.version,
-                        rec.fragment,
-                    )
+                    .open_in_place(h.epoch_seq(), h.content_type.to_u8(), h.version, fragment)
                     .map_err(|_| DropReason::BadMac)?;
-                (h.content_type, p)
+                (
+                    h.content_type,
+                    EXPLICIT_NONCE_LEN..EXPLICIT_NONCE_LEN + p.len(),
+                )
             }
             None if is_cid => return Err(DropReason::Unexpected),
-            None => (h.content_type, rec.fragment.to_vec()),
+            None => (h.content_type, 0..fragment.len()),
         };
         if let Some(w) = self.windows.get_mut(usize::from(h.epoch)) {
             w.mark(h.seq);
         }
-        Ok(Opened {
+        Ok(OpenedInPlace {
             content_type,
             plain,
             newest,
@@ -336,15 +405,16 @@ impl RecordLayer {
     }
 }
 
-/// Splits a DTLSInnerPlaintext: strips the zero padding, takes the real type off the end.
-fn split_inner(mut inner: Vec<u8>) -> Result<(ContentType, Vec<u8>), DropReason> {
-    while inner.last() == Some(&0) {
-        inner.pop();
-    }
-    let t = inner.pop().ok_or(DropReason::Malformed)?;
-    let ct = ContentType::from_u8(t).map_err(|_| DropReason::Malformed)?;
+/// Splits a DTLSInnerPlaintext: strips the zero padding, takes the real type off the end;
+/// the real type and the content's length.
+fn split_inner(inner: &[u8]) -> Result<(ContentType, usize), DropReason> {
+    let end = inner
+        .iter()
+        .rposition(|&b| b != 0)
+        .ok_or(DropReason::Malformed)?;
+    let ct = ContentType::from_u8(inner[end]).map_err(|_| DropReason::Malformed)?;
     if ct == ContentType::Tls12Cid {
         return Err(DropReason::Malformed);
     }
-    Ok((ct, inner))
+    Ok((ct, end))
 }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::crypto::aead::RecordCipher;
+use super::crypto::aead::{RecordCipher, SealError};
 use super::rng::{DtlsRng, RngError};
 use super::session::Session;
 use super::suite::AeadAlg;
@@ -17,6 +17,17 @@ const NAME_LEN: usize = 4;
 const NONCE_LEN: usize = 12;
 /// Bytes a ticket adds around the session state (name, nonce, offset, lifetime, GCM tag).
 pub const TICKET_OVERHEAD: usize = NAME_LEN + NONCE_LEN + 16 + 16;
+
+/// Why a ticket could not be sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TicketSealError {
+    /// The random source failed (the nonce).
+    #[error("random source failed")]
+    Rng(#[from] RngError),
+    /// The session state is too large for the AEAD (never a real session).
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
 
 /// One ticket key.
 #[derive(Debug, Clone)]
@@ -50,7 +61,7 @@ impl TicketKey {
         now: Instant,
         lifetime: Duration,
         rng: &dyn DtlsRng,
-    ) -> Result<Vec<u8>, RngError> {
+    ) -> Result<Vec<u8>, TicketSealError> {
         let mut inner = s.clone();
         inner.ticket.clear();
         inner.session_id.clear();
@@ -61,11 +72,11 @@ impl TicketKey {
         let plain = SecretVec::new(plain);
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill(&mut nonce)?;
-        let sealed = self.cipher().seal_raw(&nonce, &self.name, plain.expose());
-        let mut t = Vec::with_capacity(NAME_LEN + NONCE_LEN + sealed.len());
+        let mut t = Vec::with_capacity(NAME_LEN + NONCE_LEN + plain.len() + 16);
         t.extend_from_slice(&self.name);
         t.extend_from_slice(&nonce);
-        t.extend_from_slice(&sealed);
+        self.cipher()
+            .seal_raw_append(&nonce, &self.name, plain.expose(), &mut t)?;
         Ok(t)
     }
 

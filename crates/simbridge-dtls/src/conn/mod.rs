@@ -5,6 +5,7 @@
 //! holds the record processing shared by both roles.
 
 mod budget;
+mod buffers;
 mod client;
 mod export;
 pub use server::{AcceptedHello, ServerStart};
@@ -315,11 +316,8 @@ impl Connection {
             }
             ContentType::ApplicationData => {
                 if self.is_established() && epoch > 0 {
-                    self.stats.app_records_received += 1;
-                    self.stats.app_bytes_received += plain.len() as u64;
+                    self.data_received(now, plain.len());
                     self.events.push_back(Event::Data(plain));
-                    // authenticated data in the new epoch: the peer has our last flight
-                    self.maybe_drop_handshake(now, true);
                 } else {
                     self.stats.drop(DropReason::Unexpected);
                 }
@@ -331,6 +329,14 @@ impl Connection {
                 Ok(())
             }
         }
+    }
+
+    /// An application record of `len` bytes authenticated and is being delivered.
+    fn data_received(&mut self, now: Instant, len: usize) {
+        self.stats.app_records_received += 1;
+        self.stats.app_bytes_received += len as u64;
+        // authenticated data in the new epoch: the peer has our last flight
+        self.maybe_drop_handshake(now, true);
     }
 
     /// A record of the next epoch: held until the ChangeCipherSpec that opens it, within
@@ -622,21 +628,13 @@ impl Connection {
 
     /// Sends one application data record.
     pub fn send(&mut self, data: &[u8]) -> Result<(), Error> {
-        if matches!(self.state, State::Closed) || self.closing {
-            return Err(Error::Closed);
-        }
-        if !self.is_established() {
-            return Err(Error::NotConnected);
-        }
         if data.len() > MAX_APP_RECORD {
+            // refused before the buffer is made (send_into checks the rest)
             return Err(Error::RecordTooLarge);
         }
-        let mut d = Vec::with_capacity(data.len() + 40);
-        self.rl
-            .seal(self.send_epoch, ContentType::ApplicationData, data, &mut d)?;
-        self.stats.sent(d.len(), false);
-        self.stats.app_records_sent += 1;
-        self.stats.app_bytes_sent += data.len() as u64;
+        let mut d = vec![0; self.rl.record_len(self.send_epoch, data.len())];
+        let n = self.send_into(data, &mut d)?;
+        d.truncate(n);
         self.out.push_back(d);
         Ok(())
     }

@@ -188,14 +188,17 @@ impl RecordCipher {
         res
     }
 
-    /// Raw AEAD seal with a full 12-byte nonce: returns ciphertext || tag (empty for a
-    /// plaintext of 2^24 bytes or more, which CCM cannot take).
-    pub fn seal_raw(&self, nonce: &[u8; 12], ad: &[u8], plain: &[u8]) -> Vec<u8> {
+    /// Raw AEAD seal with a full 12-byte nonce: returns ciphertext || tag, or [`SealError`]
+    /// for a plaintext of 2^24 bytes or more, which CCM cannot take.
+    pub fn seal_raw(
+        &self,
+        nonce: &[u8; 12],
+        ad: &[u8],
+        plain: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
         let mut out = Vec::with_capacity(plain.len() + self.tag_len());
-        match self.seal_raw_append(nonce, ad, plain, &mut out) {
-            Ok(()) => out,
-            Err(SealError) => Vec::new(),
-        }
+        self.seal_raw_append(nonce, ad, plain, &mut out)?;
+        Ok(out)
     }
 
     /// Opens ciphertext || tag in place; returns the plaintext part of `sealed`.
@@ -242,6 +245,53 @@ impl RecordCipher {
             out.truncate(start);
         }
         res
+    }
+
+    /// Protects a record fragment in place: `frag` is explicit nonce space || plaintext ||
+    /// tag space ([`Self::overhead`] bytes more than the plaintext); the explicit nonce is
+    /// written and the plaintext encrypted where it lies (no allocation, no copy).
+    pub fn seal_in_place(
+        &self,
+        epoch_seq: [u8; 8],
+        content_type: u8,
+        version: u16,
+        frag: &mut [u8],
+    ) -> Result<(), SealError> {
+        let plain_len = frag.len().checked_sub(self.overhead()).ok_or(SealError)?;
+        let ad = additional_data(epoch_seq, content_type, version, plain_len);
+        self.seal_fragment(epoch_seq, &ad, frag, plain_len)
+    }
+
+    /// Protects a tls12_cid record fragment in place: `frag` is explicit nonce space ||
+    /// DTLSInnerPlaintext || tag space, as for [`Self::seal_in_place`].
+    pub fn seal_cid_in_place(
+        &self,
+        epoch_seq: [u8; 8],
+        version: u16,
+        cid: &[u8],
+        frag: &mut [u8],
+    ) -> Result<(), SealError> {
+        let inner_len = frag.len().checked_sub(self.overhead()).ok_or(SealError)?;
+        let mut ad_buf = [0u8; MAX_CID_AD];
+        let ad = cid_ad_into(&mut ad_buf, epoch_seq, version, cid, inner_len);
+        self.seal_fragment(epoch_seq, ad, frag, inner_len)
+    }
+
+    /// Writes the explicit nonce at the front of `frag` and seals the `plain_len` bytes after it.
+    fn seal_fragment(
+        &self,
+        epoch_seq: [u8; 8],
+        ad: &[u8],
+        frag: &mut [u8],
+        plain_len: usize,
+    ) -> Result<(), SealError> {
+        let (explicit, rest) = frag.split_at_mut(EXPLICIT_NONCE_LEN.min(frag.len()));
+        explicit.copy_from_slice(&epoch_seq[..explicit.len()]);
+        if rest.len() < plain_len {
+            return Err(SealError);
+        }
+        let (body, tag) = rest.split_at_mut(plain_len);
+        self.seal_detached(&self.nonce(&epoch_seq), ad, body, tag)
     }
 
     /// Protects a record fragment: explicit nonce || ciphertext || tag. Tests only: the record
@@ -339,6 +389,23 @@ impl RecordCipher {
         self.open_raw(&self.nonce(&explicit), ad, sealed)
     }
 
+    /// Opens a tls12_cid record fragment in place; returns the DTLSInnerPlaintext part of
+    /// `fragment`.
+    pub fn open_cid_in_place<'a>(
+        &self,
+        epoch_seq: [u8; 8],
+        version: u16,
+        cid: &[u8],
+        fragment: &'a mut [u8],
+    ) -> Result<&'a mut [u8], OpenError> {
+        let explicit = Self::explicit(fragment)?;
+        let inner_len = self.split_fragment(fragment.len())?;
+        let mut ad_buf = [0u8; MAX_CID_AD];
+        let ad = cid_ad_into(&mut ad_buf, epoch_seq, version, cid, inner_len);
+        let sealed = fragment.get_mut(EXPLICIT_NONCE_LEN..).ok_or(OpenError)?;
+        self.open_raw_in_place(&self.nonce(&explicit), ad, sealed)
+    }
+
     /// Opens a protected record fragment in place; returns the plaintext part of `fragment`.
     pub fn open_in_place<'a>(
         &self,
@@ -387,7 +454,7 @@ mod tests {
         let ad = h("000102030405060708090a0b0c0d0e0f10111213");
         let p = h("202122232425262728292a2b2c2d2e2f3031323334353637");
         let c = RecordCipher::new(AeadAlg::Aes128Ccm8, &key, &Secret::new([0; 4]));
-        let sealed = c.seal_raw(&nonce, &ad, &p);
+        let sealed = c.seal_raw(&nonce, &ad, &p).unwrap();
         assert_eq!(
             hex::encode(&sealed),
             "e3b201a9f5b71a7a9b1ceaeccd97e70b6176aad9a4428aa5484392fbc1b09951"
@@ -406,7 +473,7 @@ mod tests {
         let ad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
         let p = h("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
         let c = RecordCipher::new(AeadAlg::Aes128Gcm, &key, &Secret::new([0; 4]));
-        let sealed = c.seal_raw(&nonce, &ad, &p);
+        let sealed = c.seal_raw(&nonce, &ad, &p).unwrap();
         assert_eq!(
             hex::encode(&sealed),
             "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091\
@@ -533,6 +600,6 @@ mod tests {
             Err(SealError)
         );
         assert_eq!(out, b"hdr");
-        assert!(c.seal_raw(&[0; 12], &[], &big).is_empty());
+        assert_eq!(c.seal_raw(&[0; 12], &[], &big), Err(SealError));
     }
 }

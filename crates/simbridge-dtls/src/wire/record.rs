@@ -95,6 +95,20 @@ impl RecordHeader {
         out.extend_from_slice(cid);
         put_u16(out, self.length);
     }
+
+    /// Writes the header (with `cid` before the length, as [`Self::encode_with_cid`]) at the
+    /// front of `out`; returns its length, or `None` when `out` is too short.
+    pub fn encode_into(&self, out: &mut [u8], cid: &[u8]) -> Option<usize> {
+        let len = RECORD_HEADER_LEN + cid.len();
+        let h = out.get_mut(..len)?;
+        h[0] = self.content_type.to_u8();
+        h[1..3].copy_from_slice(&self.version.to_be_bytes());
+        h[3..5].copy_from_slice(&self.epoch.to_be_bytes());
+        h[5..11].copy_from_slice(&self.seq.to_be_bytes()[2..]);
+        h[11..11 + cid.len()].copy_from_slice(cid);
+        h[len - 2..].copy_from_slice(&self.length.to_be_bytes());
+        Some(len)
+    }
 }
 
 /// `epoch || seq48` as 8 bytes.
@@ -243,6 +257,16 @@ mod tests {
         assert_eq!(&d[..11], &[25, 0xFE, 0xFD, 0, 1, 0, 0, 0, 0, 0, 2]);
         assert_eq!(&d[11..17], &[0xC1, 0xD5, 0xE7, 0xF0, 0, 3]);
         assert_eq!(peek_cid(&d, 4), Some(&[0xC1, 0xD5, 0xE7, 0xF0][..]));
+        let mut into = [0u8; 17];
+        assert_eq!(
+            h.encode_into(&mut into, &[0xC1, 0xD5, 0xE7, 0xF0]),
+            Some(17)
+        );
+        assert_eq!(&into[..], &d[..17]);
+        assert_eq!(
+            h.encode_into(&mut into[..16], &[0xC1, 0xD5, 0xE7, 0xF0]),
+            None
+        );
         let (recs, err) = split_datagram_cid(&d, 4);
         assert!(err.is_none());
         assert_eq!(recs[0].cid, &[0xC1, 0xD5, 0xE7, 0xF0]);
