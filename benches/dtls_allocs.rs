@@ -9,7 +9,9 @@
 //! `handle_datagram`, `poll_event`) and once through the caller-owned-buffer API (`send_into`,
 //! `handle_datagram_in_place`, `poll_transmit_into`). Plain UDP over a loopback socket pair allocates nothing per
 //! datagram, so 0 is the reference (no DTLS peer here exposes an allocation counter).
-//! Prints a Markdown table and writes target/bench/dtls_allocs.json.
+//! Also times the counted round trips (both sides in one thread, counting on: a comparison of
+//! the two APIs, not a throughput figure). Prints a Markdown table and writes
+//! target/bench/dtls_allocs.json.
 
 use serde_json::json;
 use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk};
@@ -20,7 +22,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Counts every allocation and reallocation (and their bytes) made through the global allocator.
 struct Counting;
@@ -189,8 +191,9 @@ impl Buffers {
     }
 }
 
-/// Allocations per round trip with `round_trip` (Vec API) or `round_trip_into` (buffers).
-fn measure(suite: CipherSuite, n: u64, msg: &[u8], into: bool) -> (Tally, Tally) {
+/// Allocations per round trip with `round_trip` (Vec API) or `round_trip_into` (buffers), and
+/// the wall time of the counted round trips (both sides in this thread, allocator counting on).
+fn measure(suite: CipherSuite, n: u64, msg: &[u8], into: bool) -> (Tally, Tally, Duration) {
     let mut link = Link::new(suite);
     let mut b = Buffers::new();
     let mut run = |link: &mut Link, rounds: u64| {
@@ -205,7 +208,9 @@ fn measure(suite: CipherSuite, n: u64, msg: &[u8], into: bool) -> (Tally, Tally)
         (ct, st)
     };
     run(&mut link, 1_000);
-    run(&mut link, n)
+    let t0 = Instant::now();
+    let (ct, st) = run(&mut link, n);
+    (ct, st, t0.elapsed())
 }
 
 fn main() {
@@ -216,8 +221,8 @@ fn main() {
         .unwrap_or(10_000);
     let msg = [0x5a; 64];
     let mut rows = Vec::new();
-    println!("| suite | API | client allocs / round trip | client bytes / round trip | server allocs / round trip | server bytes / round trip | plain UDP |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| suite | API | client allocs / round trip | client bytes / round trip | server allocs / round trip | server bytes / round trip | plain UDP | µs / round trip |");
+    println!("|---|---|---|---|---|---|---|---|");
     for suite in [
         CipherSuite::PskAes128Ccm8,
         CipherSuite::EcdhePskAes128GcmSha256,
@@ -232,10 +237,11 @@ fn main() {
                 true,
             ),
         ] {
-            let (ct, st) = measure(suite, n, &msg, into);
+            let (ct, st, took) = measure(suite, n, &msg, into);
             let per = |x: u64| x as f64 / n as f64;
+            let us = took.as_secs_f64() * 1e6 / n as f64;
             println!(
-                "| {} | {api} | {:.2} | {:.0} | {:.2} | {:.0} | 0 |",
+                "| {} | {api} | {:.2} | {:.0} | {:.2} | {:.0} | 0 | {us:.2} |",
                 suite.name(),
                 per(ct.allocs),
                 per(ct.bytes),
@@ -251,6 +257,7 @@ fn main() {
                 "client_bytes_per_round_trip": per(ct.bytes),
                 "server_allocs_per_round_trip": per(st.allocs),
                 "server_bytes_per_round_trip": per(st.bytes),
+                "us_per_round_trip": us,
             }));
         }
     }
