@@ -233,6 +233,8 @@ impl ServerLoop {
     fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
         let mut buf = vec![0u8; MAX_DATAGRAM];
+        // records to clients are sealed into this one buffer (no allocation per record)
+        let mut out = vec![0u8; MAX_DATAGRAM];
         loop {
             self.flush();
             if self.stop.load(Ordering::SeqCst) {
@@ -245,7 +247,7 @@ impl ServerLoop {
                 match ev.token() {
                     LISTEN => self.read_dtls(&mut buf),
                     WAKE => {}
-                    t => self.read_backend(t, &mut buf),
+                    t => self.read_backend(t, &mut buf, &mut out),
                 }
             }
             let now = Instant::now();
@@ -318,7 +320,8 @@ impl ServerLoop {
         }
     }
 
-    fn read_backend(&mut self, token: Token, buf: &mut [u8]) {
+    /// Backend replies for one session: each sealed into `out` and sent at once.
+    fn read_backend(&mut self, token: Token, buf: &mut [u8], out: &mut [u8]) {
         let Some(peer) = self.tokens.get(&token).copied() else {
             return;
         };
@@ -329,8 +332,13 @@ impl ServerLoop {
             match s.recv(buf) {
                 Ok(n) => {
                     self.counters.from_backend.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = self.endpoint.send(peer, &buf[..n]) {
-                        warn!("dropped a {n}-byte backend reply for {peer}: {e}");
+                    match self.endpoint.send_into(peer, &buf[..n], out) {
+                        Ok(len) => {
+                            if let Err(e) = self.sock.send_to(&out[..len], peer) {
+                                debug!("send to {peer} failed: {e}");
+                            }
+                        }
+                        Err(e) => warn!("dropped a {n}-byte backend reply for {peer}: {e}"),
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
