@@ -56,9 +56,11 @@ impl Connection {
 
     /// [`Connection::handle_datagram`] that decrypts the records in `data` itself (its content
     /// is overwritten) and hands each application record to `on_data` as soon as it
-    /// authenticates, instead of queueing an [`crate::Event::Data`]. Other events still come
-    /// from [`Connection::poll_event`] after the call (a `Connected` may thus be polled after
-    /// data that followed the peer's Finished in the same datagram).
+    /// authenticates, instead of queueing an [`crate::Event::Data`]. Order is kept: while an
+    /// event waits in [`Connection::poll_event`] (a `Connected` from the same datagram, or
+    /// anything not yet polled), later data is queued behind it as `Event::Data` instead; so
+    /// a caller that drains `poll_event` after each call sees everything in the order it
+    /// happened, and in steady state nothing is queued or allocated.
     pub fn handle_datagram_in_place<F: FnMut(&[u8])>(
         &mut self,
         now: Instant,
@@ -123,7 +125,12 @@ impl Connection {
             header.content_type,
             ContentType::ApplicationData | ContentType::Tls12Cid
         );
-        if !(data_record && self.is_established() && header.epoch == 1 && self.rl.read_epoch() == 1)
+        // an event waiting to be polled goes first: the data then queues behind it
+        if !(data_record
+            && self.events.is_empty()
+            && self.is_established()
+            && header.epoch == 1
+            && self.rl.read_epoch() == 1)
         {
             let rec = Record {
                 header,

@@ -21,10 +21,12 @@ impl Endpoint {
     /// [`Endpoint::handle_datagram`] that decrypts the datagram's records in `data` itself
     /// (its content is overwritten) and hands each application record to
     /// `on_data(peer, plaintext)` as soon as it authenticates, instead of queueing an
-    /// [`crate::Event::Data`]. Other events still come from [`Endpoint::poll_event`], after
-    /// the call: a connection's `Connected` may thus be polled after data that followed it
-    /// in the same datagram. `peer` is the address the connection had when the record
-    /// arrived; a move it causes is reported by [`Endpoint::poll_address_change`] afterwards.
+    /// [`crate::Event::Data`]. Order is kept: while an event waits in
+    /// [`Endpoint::poll_event`] (from this datagram or not yet polled), data is queued
+    /// behind it as `Event::Data` instead; a caller that drains `poll_event` after each call
+    /// sees everything in the order it happened. `peer` is the address the connection had
+    /// when the record arrived; a move the datagram causes is reported by
+    /// [`Endpoint::poll_address_change`] afterwards.
     pub fn handle_datagram_in_place<F>(
         &mut self,
         now: Instant,
@@ -35,10 +37,16 @@ impl Endpoint {
         F: FnMut(SocketAddr, &[u8]),
     {
         if let Some(r) = self.route(now, from, data) {
+            let queued = !self.events.is_empty();
             if let Some(e) = self.conns.get_mut(&r.id) {
                 let addr = e.addr;
-                e.conn
-                    .handle_datagram_in_place(now, data, |d| on_data(addr, d));
+                if queued {
+                    // events not yet polled go first: data queues behind them
+                    e.conn.handle_datagram(now, data);
+                } else {
+                    e.conn
+                        .handle_datagram_in_place(now, data, |d| on_data(addr, d));
+                }
             }
             self.routed(r, from);
         }
@@ -88,6 +96,7 @@ mod tests {
     use super::*;
     use crate::config::{ClientConfig, ServerConfig, StaticPsk};
     use crate::conn::{Connection, MAX_APP_RECORD};
+    use crate::event::Event;
     use crate::rng::SeededRng;
     use crate::secret::SecretVec;
 
@@ -96,18 +105,7 @@ mod tests {
     /// A client connection and a server endpoint, established in memory (the client asks for
     /// a 2-byte CID when `cid`, so both sides' records are tls12_cid).
     fn link(cid: bool) -> (Connection, Endpoint, Instant) {
-        let psk = Arc::new(StaticPsk {
-            identity: b"client1".to_vec(),
-            key: SecretVec::new(vec![7; 16]),
-        });
-        let mut c = ClientConfig::new(psk.clone());
-        c.common.rng = Arc::new(SeededRng::new(1));
-        c.connection_id = cid.then_some(2);
-        let mut s = ServerConfig::new(psk);
-        s.common.rng = Arc::new(SeededRng::new(2));
-        let now = Instant::now();
-        let mut client = Connection::client(Arc::new(c), now).unwrap();
-        let mut server = Endpoint::new(Arc::new(s)).unwrap();
+        let (mut client, mut server, now) = pair(cid);
         let from = PEER.parse().unwrap();
         for _ in 0..10 {
             while let Some(d) = client.poll_transmit() {
@@ -121,6 +119,23 @@ mod tests {
         assert_eq!(client.cid_negotiated(), cid);
         while client.poll_event().is_some() {}
         while server.poll_event().is_some() {}
+        (client, server, now)
+    }
+
+    /// A client connection and a server endpoint before the handshake.
+    fn pair(cid: bool) -> (Connection, Endpoint, Instant) {
+        let psk = Arc::new(StaticPsk {
+            identity: b"client1".to_vec(),
+            key: SecretVec::new(vec![7; 16]),
+        });
+        let mut c = ClientConfig::new(psk.clone());
+        c.common.rng = Arc::new(SeededRng::new(1));
+        c.connection_id = cid.then_some(2);
+        let mut s = ServerConfig::new(psk);
+        s.common.rng = Arc::new(SeededRng::new(2));
+        let now = Instant::now();
+        let client = Connection::client(Arc::new(c), now).unwrap();
+        let server = Endpoint::new(Arc::new(s)).unwrap();
         (client, server, now)
     }
 
@@ -235,6 +250,53 @@ mod tests {
         let mut back = Vec::new();
         client.handle_datagram_in_place(now, &mut big[..t.len], |d| back.push(d.to_vec()));
         assert_eq!(back, vec![b"queued too".to_vec()]);
+    }
+
+    #[test]
+    fn data_behind_a_pending_event_keeps_its_order() {
+        // Connection: the server's Finished flight and its first record in one datagram
+        let (mut client, mut server, now) = pair(false);
+        let from: SocketAddr = PEER.parse().unwrap();
+        let mut last = Vec::new();
+        for _ in 0..10 {
+            while let Some(d) = client.poll_transmit() {
+                server.handle_datagram(now, from, &d);
+            }
+            if server.connection(&from).is_some_and(|c| c.is_established()) {
+                server.send(from, b"first").unwrap();
+                while let Some(t) = server.poll_transmit() {
+                    last.extend_from_slice(&t.payload);
+                }
+                break;
+            }
+            while let Some(t) = server.poll_transmit() {
+                client.handle_datagram(now, &t.payload);
+            }
+        }
+        assert!(!client.is_established() && !last.is_empty());
+        let mut called = 0;
+        client.handle_datagram_in_place(now, &mut last, |_| called += 1);
+        assert_eq!(called, 0, "data must not overtake Connected");
+        assert!(matches!(client.poll_event(), Some(Event::Connected { .. })));
+        assert_eq!(client.poll_event(), Some(Event::Data(b"first".to_vec())));
+        assert_eq!(client.poll_event(), None);
+
+        // Endpoint: an event of another connection not yet polled
+        let mut buf = [0u8; 200];
+        let n = client.send_into(b"after", &mut buf).unwrap();
+        server.handle_datagram_in_place(now, from, &mut buf[..n], |_, _| called += 1);
+        assert_eq!(called, 0, "data must not overtake the unpolled Connected");
+        assert!(matches!(server.poll_event(), Some((p, Event::Connected { .. })) if p == from));
+        assert_eq!(
+            server.poll_event(),
+            Some((from, Event::Data(b"after".to_vec())))
+        );
+        let n = client.send_into(b"now direct", &mut buf).unwrap();
+        server.handle_datagram_in_place(now, from, &mut buf[..n], |_, d| {
+            assert_eq!(d, b"now direct");
+            called += 1;
+        });
+        assert_eq!(called, 1);
     }
 
     #[test]
