@@ -24,9 +24,10 @@ impl Endpoint {
     /// [`crate::Event::Data`]. Order is kept: while an event waits in
     /// [`Endpoint::poll_event`] (from this datagram or not yet polled), data is queued
     /// behind it as `Event::Data` instead; a caller that drains `poll_event` after each call
-    /// sees everything in the order it happened. `peer` is the address the connection had
-    /// when the record arrived; a move the datagram causes is reported by
-    /// [`Endpoint::poll_address_change`] afterwards.
+    /// sees everything in the order it happened. `peer` is the connection's address: a
+    /// tls12_cid datagram from another address (which may move the peer, RFC 9146 §6) takes
+    /// the queued way too, so its data carries the address after the move, as with
+    /// [`Endpoint::handle_datagram`].
     pub fn handle_datagram_in_place<F>(
         &mut self,
         now: Instant,
@@ -37,11 +38,12 @@ impl Endpoint {
         F: FnMut(SocketAddr, &[u8]),
     {
         if let Some(r) = self.route(now, from, data) {
-            let queued = !self.events.is_empty();
+            let waiting = !self.events.is_empty();
             if let Some(e) = self.conns.get_mut(&r.id) {
                 let addr = e.addr;
-                if queued {
-                    // events not yet polled go first: data queues behind them
+                if waiting || addr != from {
+                    // events not yet polled go first: data queues behind them; a peer that
+                    // may move gets its data once the move is decided
                     e.conn.handle_datagram(now, data);
                 } else {
                     e.conn
@@ -294,6 +296,29 @@ mod tests {
         let n = client.send_into(b"now direct", &mut buf).unwrap();
         server.handle_datagram_in_place(now, from, &mut buf[..n], |_, d| {
             assert_eq!(d, b"now direct");
+            called += 1;
+        });
+        assert_eq!(called, 1);
+    }
+
+    #[test]
+    fn data_from_a_moving_cid_peer_carries_the_new_address() {
+        let (mut client, mut server, now) = link(true);
+        let (old, new): (SocketAddr, SocketAddr) =
+            (PEER.parse().unwrap(), "192.0.2.9:5000".parse().unwrap());
+        let mut buf = [0u8; 200];
+        let n = client.send_into(b"moved", &mut buf).unwrap();
+        let mut called = 0;
+        server.handle_datagram_in_place(now, new, &mut buf[..n], |_, _| called += 1);
+        assert_eq!(called, 0);
+        assert_eq!(server.poll_address_change(), Some((old, new)));
+        assert_eq!(
+            server.poll_event(),
+            Some((new, Event::Data(b"moved".to_vec())))
+        );
+        let n = client.send_into(b"settled", &mut buf).unwrap();
+        server.handle_datagram_in_place(now, new, &mut buf[..n], |p, d| {
+            assert_eq!((p, d), (new, &b"settled"[..]));
             called += 1;
         });
         assert_eq!(called, 1);
