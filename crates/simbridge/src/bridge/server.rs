@@ -198,6 +198,15 @@ impl Drop for Server {
     }
 }
 
+/// Application data the endpoint opened in place, held until its call returns (its callback
+/// cannot reach the loop): the records' bytes back to back and where each ends. Cleared, never
+/// freed, so steady state allocates nothing here.
+#[derive(Default)]
+struct Staged {
+    bytes: Vec<u8>,
+    records: Vec<(SocketAddr, usize)>,
+}
+
 struct ServerLoop {
     poll: Poll,
     sock: UdpSocket,
@@ -235,6 +244,7 @@ impl ServerLoop {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         // records to clients are sealed into this one buffer (no allocation per record)
         let mut out = vec![0u8; MAX_DATAGRAM];
+        let mut staged = Staged::default();
         loop {
             self.flush();
             if self.stop.load(Ordering::SeqCst) {
@@ -245,7 +255,7 @@ impl ServerLoop {
             wait_for_events(&mut self.poll, &mut events, self.endpoint.poll_timeout())?;
             for ev in events.iter() {
                 match ev.token() {
-                    LISTEN => self.read_dtls(&mut buf),
+                    LISTEN => self.read_dtls(&mut buf, &mut staged),
                     WAKE => {}
                     t => self.read_backend(t, &mut buf, &mut out),
                 }
@@ -292,12 +302,31 @@ impl ServerLoop {
         }
     }
 
-    fn read_dtls(&mut self, buf: &mut [u8]) {
+    /// Datagrams from clients: records are opened in `buf` itself and their data forwarded
+    /// to the backends (through `staged`) once the endpoint call returns.
+    fn read_dtls(&mut self, buf: &mut [u8], staged: &mut Staged) {
         loop {
             match self.sock.recv_from(buf) {
                 Ok((n, from)) => {
-                    self.endpoint
-                        .handle_datagram(Instant::now(), from, &buf[..n]);
+                    let Staged { bytes, records } = &mut *staged;
+                    self.endpoint.handle_datagram_in_place(
+                        Instant::now(),
+                        from,
+                        &mut buf[..n],
+                        |peer, d| {
+                            bytes.extend_from_slice(d);
+                            records.push((peer, bytes.len()));
+                        },
+                    );
+                    // the endpoint keeps data behind any event not yet handled, so these
+                    // come before whatever this datagram queued (a close_notify after them)
+                    let mut start = 0;
+                    for &(peer, end) in &staged.records {
+                        self.to_backend(peer, staged.bytes.get(start..end).unwrap_or(&[]));
+                        start = end;
+                    }
+                    staged.bytes.clear();
+                    staged.records.clear();
                     // A key answered from the cache: remembered so that a wrong key is logged
                     // with its identity.
                     if let Some((identity, naf)) = self.keys.take_last_ready() {
@@ -429,20 +458,7 @@ impl ServerLoop {
                         if resumed { " (resumed)" } else { "" }
                     );
                 }
-                Event::Data(_) if self.refused.contains(&peer) => {}
-                // The first record of a session continued from before a restart: adopted (and
-                // dropped when its key has expired).
-                Event::Data(_) if !self.lifecycle.contains(peer) && !self.adopt(peer) => {}
-                Event::Data(d) => {
-                    self.lifecycle.activity(peer, Instant::now());
-                    self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = self.backend_for(peer).and_then(|s| s.send(&d)) {
-                        warn!(
-                            "dropped a {}-byte datagram from {peer}: backend: {e}",
-                            d.len()
-                        );
-                    }
-                }
+                Event::Data(d) => self.to_backend(peer, &d),
                 Event::PskRequested {
                     identity,
                     sni,
@@ -468,6 +484,26 @@ impl ServerLoop {
             if let Err(e) = self.sock.send_to(&t.payload, t.destination) {
                 debug!("send to {} failed: {e}", t.destination);
             }
+        }
+    }
+
+    /// One record from `peer` to its backend.
+    fn to_backend(&mut self, peer: SocketAddr, d: &[u8]) {
+        if self.refused.contains(&peer) {
+            return;
+        }
+        // The first record of a session continued from before a restart: adopted (and
+        // dropped when its key has expired).
+        if !self.lifecycle.contains(peer) && !self.adopt(peer) {
+            return;
+        }
+        self.lifecycle.activity(peer, Instant::now());
+        self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.backend_for(peer).and_then(|s| s.send(d)) {
+            warn!(
+                "dropped a {}-byte datagram from {peer}: backend: {e}",
+                d.len()
+            );
         }
     }
 
