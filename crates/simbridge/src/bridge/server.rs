@@ -322,7 +322,7 @@ impl ServerLoop {
                     // come before whatever this datagram queued (a close_notify after them)
                     let mut start = 0;
                     for &(peer, end) in &staged.records {
-                        self.to_backend(peer, staged.bytes.get(start..end).unwrap_or(&[]));
+                        self.forward_to_backend(peer, staged.bytes.get(start..end).unwrap_or(&[]));
                         start = end;
                     }
                     staged.bytes.clear();
@@ -458,7 +458,7 @@ impl ServerLoop {
                         if resumed { " (resumed)" } else { "" }
                     );
                 }
-                Event::Data(d) => self.to_backend(peer, &d),
+                Event::Data(d) => self.forward_to_backend(peer, &d),
                 Event::PskRequested {
                     identity,
                     sni,
@@ -488,7 +488,7 @@ impl ServerLoop {
     }
 
     /// One record from `peer` to its backend.
-    fn to_backend(&mut self, peer: SocketAddr, d: &[u8]) {
+    fn forward_to_backend(&mut self, peer: SocketAddr, d: &[u8]) {
         if self.refused.contains(&peer) {
             return;
         }
