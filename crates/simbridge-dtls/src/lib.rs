@@ -40,6 +40,8 @@
 //! - [`stats`]: per-connection counters and the handshake kind; the endpoint counts
 //!   handshakes by kind with their bytes and round trips.
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod cid;
 pub mod cid_buf;

@@ -17,6 +17,8 @@
 //!                └─> aka (Milenage, SQN)
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod aka;
 pub mod bridge;
 pub mod card;

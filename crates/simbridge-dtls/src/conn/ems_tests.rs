@@ -8,10 +8,10 @@ use std::time::Instant;
 use super::*;
 use crate::config::{ClientConfig, EmsPolicy, ServerConfig, StaticPsk};
 use crate::rng::SeededRng;
+use crate::secret::SecretVec;
 use crate::wire::extensions::EXT_EXTENDED_MASTER_SECRET;
 use crate::wire::hello::ClientHello;
 use crate::wire::record::split_datagram;
-use crate::secret::SecretVec;
 
 fn configs(client: EmsPolicy, server: EmsPolicy) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
     let psk = Arc::new(StaticPsk {

@@ -8,11 +8,11 @@ use super::{Connection, FinishedVerified, Role, State};
 use crate::export::{self, ExportError, ImportLedger, ImportRole};
 use crate::record_layer::RecordLayer;
 use crate::replay::ReplayWindow;
+use crate::secret::{Secret, SecretVec};
 use crate::session::Session;
 use crate::stats::{HandshakeKind, Stats};
 use crate::suite::CipherSuite;
 use crate::wire::codec::{put_u16, put_vec16, put_vec8, Reader};
-use crate::secret::{Secret, SecretVec};
 
 const ROLE_CLIENT: u8 = 0;
 const ROLE_SERVER: u8 = 1;
@@ -28,10 +28,7 @@ fn u64_at(r: &mut Reader<'_>, what: &'static str) -> Result<u64, ExportError> {
     Ok(u64::from_be_bytes(a))
 }
 
-fn fmt<T>(
-    r: Result<T, crate::wire::WireError>,
-    what: &'static str,
-) -> Result<T, ExportError> {
+fn fmt<T>(r: Result<T, crate::wire::WireError>, what: &'static str) -> Result<T, ExportError> {
     r.map_err(|_| ExportError::Format(what))
 }
 

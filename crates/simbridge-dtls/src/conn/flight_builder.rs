@@ -9,8 +9,8 @@ use super::Connection;
 use crate::crypto::prf::verify_data;
 use crate::error::Error;
 use crate::flight::{Flight, FlightItem};
-use crate::wire::handshake::HandshakeType;
 use crate::secret::Secret;
+use crate::wire::handshake::HandshakeType;
 
 /// A flight being built; [`FlightBuilder::send`] sends it and keeps it for retransmission.
 pub(super) struct FlightBuilder<'f> {

@@ -12,8 +12,8 @@ use crate::crypto::prf::{
     verify_data,
 };
 use crate::error::Error;
-use crate::suite::CipherSuite;
 use crate::secret::{Secret, SecretVec};
+use crate::suite::CipherSuite;
 
 impl Connection {
     pub(super) fn is_client(&self) -> bool {

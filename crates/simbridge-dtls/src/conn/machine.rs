@@ -14,13 +14,13 @@ use crate::crypto::ecdhe::EphemeralKey;
 use crate::error::{Error, Unexpected};
 use crate::flight::Flight;
 use crate::reassembly::{Message, Reassembler};
+use crate::secret::Secret;
 use crate::session::Session;
 use crate::suite::CipherSuite;
 use crate::ticket::TicketKey;
 use crate::wire::handshake::{encode_full, HandshakeType};
 use crate::wire::hello::ClientHello;
 use crate::wire::kx::ServerKeyExchange;
-use crate::secret::Secret;
 
 /// A running handshake: the state it is in and what all states share. Boxed in
 /// [`State::Handshaking`] and freed once established.

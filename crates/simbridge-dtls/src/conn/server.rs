@@ -17,6 +17,7 @@ use crate::crypto::ecdhe::EphemeralKey;
 use crate::error::{loggable_name, Error};
 use crate::event::Event;
 use crate::reassembly::Message;
+use crate::secret::SecretVec;
 use crate::session::{session_lifetime, Session};
 use crate::suite::CipherSuite;
 use crate::ticket::TicketKey;
@@ -30,7 +31,6 @@ use crate::wire::hello::{ClientHello, ServerHello};
 use crate::wire::kx::{ClientKeyExchange, ServerKeyExchange};
 use crate::wire::record::DTLS12;
 use crate::wire::ticket::NewSessionTicket;
-use crate::secret::SecretVec;
 
 /// Length of the random key that stands in for an unknown identity's (a GBA Ks_NAF is 32).
 const RANDOM_PSK_LEN: usize = 32;

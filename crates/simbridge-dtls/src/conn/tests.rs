@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::config::{ClientConfig, ServerConfig, StaticPsk};
 use crate::rng::SeededRng;
+use crate::secret::SecretVec;
 use crate::wire::handshake::encode_full;
 use crate::wire::hello::ClientHello;
 use crate::wire::record::split_datagram;
-use crate::secret::SecretVec;
 
 fn configs() -> (Arc<ClientConfig>, Arc<ServerConfig>) {
     let psk = Arc::new(StaticPsk {
