@@ -65,6 +65,8 @@ pub mod session;
 mod stalest;
 pub mod stats;
 pub mod suite;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod ticket;
 pub mod wire;
 
