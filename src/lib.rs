@@ -11,6 +11,7 @@ pub mod bsf;
 pub mod card;
 pub mod dtls;
 pub mod energy;
+pub mod error_chain;
 pub mod fsutil;
 pub mod gba;
 pub mod perf;

@@ -9,6 +9,7 @@ use super::event_wait::{wait_for_events, TICK};
 use super::keyservice::{KeyReply, KeyRequest, ReplyTo};
 use super::peers::PeerMap;
 use crate::session::{
+    KeyError,
     Action, KeySource, Now, PathId, SessionConfig, SessionMetrics, UpstreamSession,
 };
 use log::{debug, info, warn};
@@ -398,7 +399,7 @@ impl RouteLoop {
                 _ => {
                     let now = Now::system();
                     self.session
-                        .bootstrap_done(now, Err("the key service is not running".into()));
+                        .bootstrap_done(now, Err(KeyError::NotRunning));
                 }
             }
         }

@@ -148,7 +148,7 @@ fn split_url(url: &str) -> Result<(String, String), GbaError> {
 
 fn random_hex(n: usize) -> Result<String, GbaError> {
     let mut b = vec![0u8; n];
-    getrandom::fill(&mut b).map_err(|e| GbaError::Random(e.to_string()))?;
+    getrandom::fill(&mut b).map_err(GbaError::Random)?;
     Ok(hex::encode(b))
 }
 
@@ -553,8 +553,11 @@ pub fn naf_key(
     let got = obtain_context(card, transport, cfg, cache, now)?;
     match got.context.naf_key(Some(&mut *card), naf) {
         Ok(k) => Ok((got, k)),
-        Err(GbaError::Card(e)) if !got.bootstrapped => {
-            log::info!("card could not derive the NAF key from the cached context ({e}); bootstrapping again");
+        Err(e) if e.card_failed() && !got.bootstrapped => {
+            log::info!(
+                "card could not derive the NAF key from the cached context ({}); bootstrapping again",
+                crate::error_chain::chain(&e)
+            );
             let forced = CacheUse {
                 policy: ReusePolicy {
                     force: true,

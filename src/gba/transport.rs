@@ -40,8 +40,9 @@ pub fn tls_config(ca_file: Option<&Path>) -> Result<ureq::tls::TlsConfig, String
         .build())
 }
 
-/// A transport error in words an operator can act on: an untrusted certificate says so.
-pub fn describe_http_error(e: &ureq::Error) -> String {
+/// What to add to "cannot reach ..." so an operator can act: an untrusted certificate says so
+/// (empty otherwise; the error itself follows as the source).
+pub fn untrusted_hint(e: &ureq::Error) -> &'static str {
     let cert = match e {
         ureq::Error::Rustls(rustls::Error::InvalidCertificate(c)) => Some(c),
         // ureq reports handshake failures as I/O errors wrapping the rustls error.
@@ -52,10 +53,34 @@ pub fn describe_http_error(e: &ureq::Error) -> String {
         _ => None,
     };
     match cert {
-        Some(c) => format!(
-            "the server's TLS certificate was not trusted ({c:?}); give its CA with ca_file / --ca-file"
-        ),
-        None => e.to_string(),
+        Some(_) => {
+            " (the server's TLS certificate was not trusted; give its CA with ca_file / --ca-file)"
+        }
+        None => "",
+    }
+}
+
+/// Whether a request failed because it ran out of time (the global timeout, also while reading
+/// the body).
+pub fn timed_out(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Timeout(_) => true,
+        ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::TimedOut,
+        _ => false,
+    }
+}
+
+/// A failed body read as the HTTP client's error: ureq wraps its own errors (a timeout) in the
+/// `io::Error` of its body reader.
+pub fn body_error(e: std::io::Error) -> ureq::Error {
+    if !e.get_ref().is_some_and(|i| i.is::<ureq::Error>()) {
+        return ureq::Error::Io(e);
+    }
+    let kind = e.kind();
+    match e.into_inner().map(|i| i.downcast::<ureq::Error>()) {
+        Some(Ok(inner)) => *inner,
+        Some(Err(other)) => ureq::Error::Io(std::io::Error::new(kind, other)),
+        None => ureq::Error::Io(kind.into()),
     }
 }
 
@@ -131,7 +156,7 @@ impl UbTransport for UreqTransport {
         }
         let mut resp = req
             .call()
-            .map_err(|e| GbaError::Transport(describe_http_error(&e)))?;
+            .map_err(GbaError::Http)?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -148,11 +173,9 @@ impl UbTransport for UreqTransport {
             .as_reader()
             .take(MAX_RESPONSE_BODY + 1)
             .read_to_end(&mut body)
-            .map_err(|e| GbaError::Transport(format!("reading the body: {e}")))?;
+            .map_err(|e| GbaError::Http(body_error(e)))?;
         if body.len() as u64 > MAX_RESPONSE_BODY {
-            return Err(GbaError::Transport(format!(
-                "response body larger than {MAX_RESPONSE_BODY} bytes"
-            )));
+            return Err(GbaError::BodyTooLarge(MAX_RESPONSE_BODY));
         }
         Ok(HttpResponse {
             status,

@@ -5,7 +5,9 @@ use crate::dtls::config::{PskAnswer, PskRequest, ServerPskStore};
 use crate::dtls::export::ExportError;
 use crate::dtls::{Endpoint, ServerConfig, StaticPsk};
 use crate::gba::context::GbaMode;
+use crate::card::CardError;
 use crate::gba::naf::UaId;
+use crate::uicc::UiccError;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
@@ -257,7 +259,10 @@ fn a_failed_rekey_bootstrap_backs_off_instead_of_retrying_at_once() {
         other => panic!("expected the rekey bootstrap, got {other:?}"),
     }
     lab.session
-        .bootstrap_done(lab.now, Err("card: card removed".into()));
+        .bootstrap_done(
+            lab.now,
+            Err(KeyError::Card(UiccError::Card(CardError::Removed))),
+        );
     assert!(
         lab.session.poll_timeout().is_some_and(|t| t > lab.now.mono),
         "a timer that fires at once makes a busy loop"
@@ -403,7 +408,7 @@ fn bsf_down_during_rebootstrap_keeps_the_old_session_until_expiry() {
         Some(Action::Bootstrap { force: true })
     ));
     lab.session
-        .bootstrap_done(lab.now, Err("BSF unreachable".into()));
+        .bootstrap_done(lab.now, Err(KeyError::NotRunning));
     lab.session.send(lab.now, b"still");
     lab.pump();
     assert_eq!(
