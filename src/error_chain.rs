@@ -17,10 +17,17 @@ pub fn chain<'a>(e: &'a (dyn Error + 'a)) -> Chain<'a> {
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
         let mut next = self.0.source();
         while let Some(e) = next {
-            write!(f, ": {e}")?;
+            let text = e.to_string();
+            // Some errors (of other crates) also print their source in their own message: once
+            // is enough.
+            if !shown.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            shown = text;
             next = e.source();
         }
         Ok(())
@@ -48,5 +55,22 @@ mod tests {
         );
         let leaf = std::io::Error::other("alone");
         assert_eq!(chain(&leaf).to_string(), "alone");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open modem /dev/x: {source}")]
+    struct Both {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_source_already_in_the_message_is_not_repeated() {
+        let both = Both {
+            source: std::io::Error::other("port busy"),
+        };
+        assert_eq!(
+            chain(&both).to_string(),
+            "cannot open modem /dev/x: port busy"
+        );
     }
 }

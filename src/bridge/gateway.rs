@@ -9,8 +9,7 @@ use super::event_wait::{wait_for_events, TICK};
 use super::keyservice::{KeyReply, KeyRequest, ReplyTo};
 use super::peers::PeerMap;
 use crate::session::{
-    KeyError,
-    Action, KeySource, Now, PathId, SessionConfig, SessionMetrics, UpstreamSession,
+    Action, KeyError, KeySource, Now, PathId, SessionConfig, SessionMetrics, UpstreamSession,
 };
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
@@ -398,8 +397,7 @@ impl RouteLoop {
                 Some(k) if k.send((req, reply)).is_ok() => {}
                 _ => {
                     let now = Now::system();
-                    self.session
-                        .bootstrap_done(now, Err(KeyError::NotRunning));
+                    self.session.bootstrap_done(now, Err(KeyError::NotRunning));
                 }
             }
         }

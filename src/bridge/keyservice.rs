@@ -3,13 +3,13 @@
 //! Routes send requests with a reply channel and a waker; the answer wakes their event loop.
 
 use crate::card::CardChannel;
+use crate::error_chain::chain;
 use crate::gba::client::CacheUse;
 use crate::gba::transport::{HttpResponse, UbTransport};
 use crate::gba::{
     obtain_context, BootstrapContext, ContextCache, GbaError, NafId, ReusePolicy, UbConfig,
     UreqTransport,
 };
-use crate::error_chain::chain;
 use crate::secret::Secret;
 use crate::session::KeyError;
 use crate::uicc::pin::{GuardedOpenError, PinGuard, PinProblem};

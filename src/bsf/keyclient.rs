@@ -186,14 +186,12 @@ impl KeyApiClient {
             s if s >= 500 => return Err(KeyFetchError::ServerError(s)),
             s => return Err(KeyFetchError::Protocol(format!("HTTP {s}"))),
         }
-        let r: KeyResponse =
-            serde_json::from_slice(&text).map_err(KeyFetchError::Json)?;
+        let r: KeyResponse = serde_json::from_slice(&text).map_err(KeyFetchError::Json)?;
         zeroize::Zeroize::zeroize(&mut text);
         Ok(NafKeyMaterial {
             key: key32(&r.me_key_material)?,
             uicc_key: r.uicc_key_material.as_deref().map(key32).transpose()?,
-            expires: time::parse_utc(&r.key_expiry_time)
-                .map_err(KeyFetchError::Expiry)?,
+            expires: time::parse_utc(&r.key_expiry_time).map_err(KeyFetchError::Expiry)?,
             impi: r.impi.clone(),
         })
     }

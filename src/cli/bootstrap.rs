@@ -101,11 +101,12 @@ impl GbaArgs {
     }
 }
 
-/// A GBA error as a CLI error: exit 3 for a MAC failure, 1 otherwise.
+/// A GBA error as a CLI error, with its causes: exit 3 for a MAC failure, 1 otherwise.
 pub fn gba_error(e: GbaError) -> CliError {
+    let message = simbridge::error_chain::chain(&e).to_string();
     match e {
-        GbaError::NetworkAuthFailed => CliError::with_code(3, e.to_string()),
-        other => CliError::new(other.to_string()),
+        GbaError::NetworkAuthFailed => CliError::with_code(3, message),
+        _ => CliError::new(message),
     }
 }
 

@@ -120,7 +120,8 @@ pub fn run(args: BridgeArgs) -> CliResult {
             baud: cfg.card.baud.unwrap_or(115_200),
             ..CardSourceArgs::default()
         };
-        let opener: CardOpener = Box::new(move || card.open_channel().map_err(|e| e.message.into()));
+        let opener: CardOpener =
+            Box::new(move || card.open_channel().map_err(|e| e.message.into()));
         let mut ub = UbConfig::new(cfg.bsf.as_deref().unwrap_or_default());
         ub.mode = match cfg.gba_mode.as_str() {
             "me" => GbaModeChoice::Me,

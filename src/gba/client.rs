@@ -430,7 +430,7 @@ fn write_gba_params(card: &mut dyn AkaCard, rand: &[u8; 16], btid: &str, expires
         Ok(false) => log::info!(
             "GBA_U: B-TID not written to EF_GBABP (the card has none, or already holds a newer bootstrap)"
         ),
-        Err(e) => log::warn!("GBA_U: {e}"),
+        Err(e) => log::warn!("GBA_U: {}", crate::error_chain::chain(&e)),
     }
 }
 
@@ -443,7 +443,10 @@ fn card_mismatch(card: &mut dyn AkaCard, ctx: &BootstrapContext) -> Option<Strin
         Ok(Some(bp)) => bp,
         Ok(None) => return None,
         Err(e) => {
-            log::warn!("GBA_U: cannot check the card's bootstrap ({e}); using the cached context");
+            log::warn!(
+                "GBA_U: cannot check the card's bootstrap ({}); using the cached context",
+                crate::error_chain::chain(&e)
+            );
             return None;
         }
     };

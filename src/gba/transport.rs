@@ -154,9 +154,7 @@ impl UbTransport for UreqTransport {
         for (n, v) in headers {
             req = req.header(n.as_str(), v.as_str());
         }
-        let mut resp = req
-            .call()
-            .map_err(GbaError::Http)?;
+        let mut resp = req.call().map_err(GbaError::Http)?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()

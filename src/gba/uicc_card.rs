@@ -23,7 +23,8 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
 
     fn authenticate(&mut self, rand: &[u8; 16], autn: &[u8; 16]) -> Result<CardAka, GbaError> {
         // AKA in the application the IMPI belongs to (the ISIM when it came from there).
-        self.select_gba_app().map_err(card("selecting the GBA application"))?;
+        self.select_gba_app()
+            .map_err(card("selecting the GBA application"))?;
         match Uicc::authenticate(self, rand, autn).map_err(card("AUTHENTICATE (3G context)"))? {
             AuthResult::Success { res, ck, ik, .. } => Ok(CardAka::Success {
                 res,
@@ -35,8 +36,11 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
     }
 
     fn gba_bootstrap(&mut self, rand: &[u8; 16], autn: &[u8; 16]) -> Result<CardAka, GbaError> {
-        self.select_gba_app().map_err(card("selecting the GBA application"))?;
-        match Uicc::gba_bootstrap(self, rand, autn).map_err(card("AUTHENTICATE (GBA bootstrapping)"))? {
+        self.select_gba_app()
+            .map_err(card("selecting the GBA application"))?;
+        match Uicc::gba_bootstrap(self, rand, autn)
+            .map_err(card("AUTHENTICATE (GBA bootstrapping)"))?
+        {
             GbaBootstrapResult::Success { res } => Ok(CardAka::Success { res, ks: None }),
             GbaBootstrapResult::SyncFailure { auts } => Ok(CardAka::SyncFailure { auts }),
             GbaBootstrapResult::MacFailure => Ok(CardAka::MacFailure),
@@ -44,7 +48,8 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
     }
 
     fn gba_naf_derive(&mut self, naf_id: &[u8], impi: &str) -> Result<Secret<32>, GbaError> {
-        self.select_gba_app().map_err(card("selecting the GBA application"))?;
+        self.select_gba_app()
+            .map_err(card("selecting the GBA application"))?;
         Uicc::gba_naf_derive(self, naf_id, impi).map_err(card("AUTHENTICATE (GBA NAF derivation)"))
     }
 
@@ -52,8 +57,7 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
         if !Uicc::supports_gba_u(self) {
             return Ok(None);
         }
-        self.read_gba_bp()
-            .map_err(card("reading EF_GBABP"))
+        self.read_gba_bp().map_err(card("reading EF_GBABP"))
     }
 
     fn store_gba_params(
