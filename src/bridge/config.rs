@@ -429,8 +429,13 @@ impl GatewayConfig {
         }
         check_knobs(path, &f.session)?;
         if let Some(ca) = &f.gba.ca_file {
-            crate::gba::transport::tls_config(Some(ca))
-                .map_err(|e| invalid(path, "gba.ca_file", e))?;
+            crate::gba::transport::tls_config(Some(ca)).map_err(|e| {
+                invalid(
+                    path,
+                    "gba.ca_file",
+                    crate::error_chain::chain(&e).to_string(),
+                )
+            })?;
         }
         let metrics = metrics_listen(path, &f.metrics)?;
         Ok(Self {

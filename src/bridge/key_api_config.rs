@@ -138,8 +138,13 @@ pub(super) fn validate(
             ));
     }
     if let Some(ca) = &keys.ca_file {
-        crate::gba::transport::tls_config(Some(ca))
-            .map_err(|e| invalid(path, "keys.ca_file", e))?;
+        crate::gba::transport::tls_config(Some(ca)).map_err(|e| {
+            invalid(
+                path,
+                "keys.ca_file",
+                crate::error_chain::chain(&e).to_string(),
+            )
+        })?;
     }
     Ok(KeyApiConfig {
         lookup,

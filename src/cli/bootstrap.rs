@@ -95,7 +95,8 @@ impl GbaArgs {
             any_bsf: self.bsf.is_none(),
             transport: BsfTransport::with_tls(
                 Duration::from_secs(self.timeout.max(1)),
-                gba::transport::tls_config(self.ca_file.as_deref()).map_err(CliError::new)?,
+                gba::transport::tls_config(self.ca_file.as_deref())
+                    .map_err(|e| CliError::new(simbridge::error_chain::chain(&e).to_string()))?,
             ),
         })
     }

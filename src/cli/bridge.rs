@@ -136,8 +136,14 @@ pub fn run(args: BridgeArgs) -> CliResult {
                 state_dir: cfg.state_dir.clone(),
                 policy: ReusePolicy::default(),
                 http_timeout: Duration::from_secs(20),
-                tls: simbridge::gba::transport::tls_config(cfg.gba_ca_file.as_deref())
-                    .map_err(|e| CliError::new(format!("[gba] ca_file: {e}")))?,
+                tls: simbridge::gba::transport::tls_config(cfg.gba_ca_file.as_deref()).map_err(
+                    |e| {
+                        CliError::new(format!(
+                            "[gba] ca_file: {}",
+                            simbridge::error_chain::chain(&e)
+                        ))
+                    },
+                )?,
             })
             .map_err(|e| CliError::new(format!("cannot start the key service: {e}")))?,
         )

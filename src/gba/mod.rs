@@ -117,12 +117,13 @@ pub enum GbaError {
     #[error("random generator failed: {0}")]
     Random(getrandom::Error),
     /// Reading or writing the state directory failed.
-    #[error("bootstrapping cache {path}: {message}")]
+    #[error("bootstrapping cache {path}")]
     Cache {
         /// The file or directory.
         path: std::path::PathBuf,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: cache::CacheError,
     },
 }
 

@@ -11,29 +11,65 @@
 
 use super::GbaError;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// A CA file that cannot be used; the message names the file, the source says why.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    /// The file could not be read.
+    #[error("CA file {}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not PEM.
+    #[error("CA file {}", .path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// The PEM parser's error.
+        #[source]
+        source: ureq::Error,
+    },
+    /// The file holds no certificate.
+    #[error("CA file {}: no PEM certificate in it", .path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+}
 
 /// The TLS settings of a client: certificates checked against the roots of the PEM bundle
 /// `ca_file` only, or against the bundled Mozilla roots without it. The error names the file.
-pub fn tls_config(ca_file: Option<&Path>) -> Result<ureq::tls::TlsConfig, String> {
+pub fn tls_config(ca_file: Option<&Path>) -> Result<ureq::tls::TlsConfig, CaFileError> {
     let Some(path) = ca_file else {
         return Ok(ureq::tls::TlsConfig::builder().build());
     };
-    let pem = std::fs::read(path).map_err(|e| format!("CA file {}: {e}", path.display()))?;
+    let pem = std::fs::read(path).map_err(|source| CaFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
             Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
             Ok(_) => {}
-            Err(e) => return Err(format!("CA file {}: {e}", path.display())),
+            Err(source) => {
+                return Err(CaFileError::Pem {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
         }
     }
     if certs.is_empty() {
-        return Err(format!(
-            "CA file {}: no PEM certificate in it",
-            path.display()
-        ));
+        return Err(CaFileError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(ureq::tls::TlsConfig::builder()
         .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
