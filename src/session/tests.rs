@@ -406,8 +406,12 @@ fn bsf_down_during_rebootstrap_keeps_the_old_session_until_expiry() {
         lab.session.poll_action(),
         Some(Action::Bootstrap { force: true })
     ));
-    lab.session
-        .bootstrap_done(lab.now, Err(KeyError::NotRunning));
+    lab.session.bootstrap_done(
+        lab.now,
+        Err(KeyError::Gba(crate::gba::GbaError::Http(
+            ureq::Error::ConnectionFailed,
+        ))),
+    );
     lab.session.send(lab.now, b"still");
     lab.pump();
     assert_eq!(
