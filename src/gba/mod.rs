@@ -56,6 +56,9 @@ pub enum GbaError {
     /// The bootstrapping XML body could not be read.
     #[error("bad bootstrapping XML: {0}")]
     BadXml(String),
+    /// The bootstrapping body is not well-formed XML.
+    #[error("bad bootstrapping XML")]
+    XmlSyntax(#[source] roxmltree::Error),
     /// A Digest header that could not be read.
     #[error("bad Digest header: {0}")]
     BadHeader(String),
