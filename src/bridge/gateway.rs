@@ -350,7 +350,7 @@ impl RouteLoop {
                 Err(e) => {
                     // ICMP errors (port unreachable) surface here; the session names them in its
                     // log and its timers handle them.
-                    self.session.upstream_error(PathId(i as u8), &e.to_string());
+                    self.session.upstream_error(PathId(i as u8), &e);
                     debug!(
                         "route {}: upstream receive error on path {i}: {e}",
                         self.name

@@ -289,7 +289,7 @@ impl UpstreamSession {
 
     /// A socket error on `path` (an ICMP error such as port unreachable surfaces so): logged
     /// once per handshake at INFO, and named if the handshake times out.
-    pub fn upstream_error(&mut self, path: PathId, error: &str) {
+    pub fn upstream_error(&mut self, path: PathId, error: &std::io::Error) {
         if let Some(s) = self.pending.as_mut().filter(|s| s.path == path) {
             let what = format!("an ICMP error ({error})");
             if s.last_heard.as_deref() != Some(what.as_str()) {
