@@ -1,7 +1,7 @@
 //! The key-API part of the server's `[keys]` table, validated into [`KeyApiConfig`] with errors
 //! that name the file and the key (`keys.naf`, `keys.bsf`, `keys.ca_file`, …).
 
-use super::config::{invalid, ConfigError, ServerKeysConfig};
+use super::config::{check_ca_file, invalid, ConfigError, ServerKeysConfig};
 use crate::gba::UaId;
 use crate::secret::SecretVec;
 use serde::Deserialize;
@@ -138,13 +138,7 @@ pub(super) fn validate(
             ));
     }
     if let Some(ca) = &keys.ca_file {
-        crate::gba::transport::tls_config(Some(ca)).map_err(|e| {
-            invalid(
-                path,
-                "keys.ca_file",
-                crate::error_chain::chain(&e).to_string(),
-            )
-        })?;
+        check_ca_file(path, "keys.ca_file", ca)?;
     }
     Ok(KeyApiConfig {
         lookup,
