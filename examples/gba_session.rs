@@ -10,7 +10,7 @@ use simbridge::dtls::{config::StaticPsk, ClientConfig};
 use simbridge::gba::{
     client::CacheUse, obtain_context, ContextCache, ReusePolicy, UbConfig, UreqTransport,
 };
-use simbridge::upstream::{Action, KeySource, Now, SessionConfig, UpstreamSession};
+use simbridge::upstream::{Action, KeyError, KeySource, Now, SessionConfig, UpstreamSession};
 use simbridge::{secret::SecretVec, uicc::Uicc};
 use simbridge_lab::softsim::SoftUsim;
 use std::{
@@ -63,14 +63,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 session.bootstrap_done(
                     Now::system(),
                     got.map(|o| (o.context, o.bootstrapped))
-                        .map_err(|e| e.to_string()),
+                        .map_err(KeyError::from),
                 );
             } else if let Action::DeriveNafKey { naf_id } = action {
                 let impi = card.impi().to_string();
                 session.provide_naf_key(
                     Now::system(),
                     card.gba_naf_derive(&naf_id.to_bytes(), &impi)
-                        .map_err(|e| e.to_string()),
+                        .map_err(KeyError::from),
                 );
             }
         }

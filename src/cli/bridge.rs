@@ -120,7 +120,8 @@ pub fn run(args: BridgeArgs) -> CliResult {
             baud: cfg.card.baud.unwrap_or(115_200),
             ..CardSourceArgs::default()
         };
-        let opener: CardOpener = Box::new(move || card.open_channel().map_err(|e| e.message));
+        let opener: CardOpener =
+            Box::new(move || card.open_channel().map_err(|e| e.message.into()));
         let mut ub = UbConfig::new(cfg.bsf.as_deref().unwrap_or_default());
         ub.mode = match cfg.gba_mode.as_str() {
             "me" => GbaModeChoice::Me,
@@ -135,8 +136,14 @@ pub fn run(args: BridgeArgs) -> CliResult {
                 state_dir: cfg.state_dir.clone(),
                 policy: ReusePolicy::default(),
                 http_timeout: Duration::from_secs(20),
-                tls: simbridge::gba::transport::tls_config(cfg.gba_ca_file.as_deref())
-                    .map_err(|e| CliError::new(format!("[gba] ca_file: {e}")))?,
+                tls: simbridge::gba::transport::tls_config(cfg.gba_ca_file.as_deref()).map_err(
+                    |e| {
+                        CliError::new(format!(
+                            "[gba] ca_file: {}",
+                            simbridge::error_chain::chain(&e)
+                        ))
+                    },
+                )?,
             })
             .map_err(|e| CliError::new(format!("cannot start the key service: {e}")))?,
         )

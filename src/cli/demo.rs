@@ -5,7 +5,7 @@
 
 use super::{CliError, CliResult};
 use serde_json::json;
-use simbridge::bridge::keyservice::{CardOpener, KeyServiceConfig};
+use simbridge::bridge::keyservice::{CardOpener, KeyServiceConfig, OpenError};
 use simbridge::bridge::naf_keys::KeyApiSource;
 use simbridge::bridge::{
     Gateway, KeyService, NafKeySource, NafKeys, RouteSpec, Server, ServerSpec,
@@ -182,7 +182,7 @@ pub fn run(args: DemoArgs) -> CliResult {
     let opener: CardOpener = Box::new(move || {
         SoftUsim::load(&card_path)
             .map(|c| Box::new(c) as Box<dyn CardChannel>)
-            .map_err(|e| e.to_string())
+            .map_err(|e| Box::new(e) as OpenError)
     });
     let key_service = KeyService::start(KeyServiceConfig {
         card: opener,

@@ -22,6 +22,7 @@
 pub mod aka;
 pub mod bridge;
 pub mod card;
+pub mod error_chain;
 pub mod fsutil;
 pub mod gba;
 pub mod status;

@@ -3,6 +3,7 @@
 //! Routes send requests with a reply channel and a waker; the answer wakes their event loop.
 
 use crate::card::CardChannel;
+use crate::error_chain::chain;
 use crate::gba::client::CacheUse;
 use crate::gba::transport::{HttpResponse, UbTransport};
 use crate::gba::{
@@ -12,6 +13,7 @@ use crate::gba::{
 use crate::secret::Secret;
 use crate::uicc::pin::{GuardedOpenError, PinGuard, PinProblem};
 use crate::uicc::Uicc;
+use crate::upstream::KeyError;
 use log::{error, info, warn};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -19,8 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-/// Opens the card (called in the key-service thread, again after a card error).
-pub type CardOpener = Box<dyn Fn() -> Result<Box<dyn CardChannel>, String> + Send>;
+/// Opens the card (called in the key-service thread, again after a card error). The error says
+/// why (no reader, modem gone, a bad profile); it reaches the session as [`KeyError::CardOpen`].
+pub type CardOpener = Box<dyn Fn() -> Result<Box<dyn CardChannel>, OpenError> + Send>;
+
+/// Why a [`CardOpener`] could not open the card.
+pub type OpenError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Key-service settings.
 pub struct KeyServiceConfig {
@@ -60,9 +66,9 @@ pub enum KeyRequest {
 #[derive(Debug)]
 pub enum KeyReply {
     /// Context and whether a bootstrap ran (false: from the cache).
-    Bootstrap(Result<(BootstrapContext, bool), String>),
+    Bootstrap(Result<(BootstrapContext, bool), KeyError>),
     /// Ks_ext_NAF.
-    NafKey(Result<Secret<32>, String>),
+    NafKey(Result<Secret<32>, KeyError>),
 }
 
 /// Where to send an answer.
@@ -136,10 +142,10 @@ impl BsfTransport {
 impl UbTransport for BsfTransport {
     fn get(&mut self, url: &str, headers: &[(String, String)]) -> Result<HttpResponse, GbaError> {
         self.inner.get(url, headers).map_err(|e| match e {
-            GbaError::Transport(m) if m.starts_with("timeout") => GbaError::Transport(format!(
-                "no answer from the BSF at {url} within {} s",
-                self.timeout.as_secs()
-            )),
+            GbaError::Http(h) if crate::gba::transport::timed_out(&h) => GbaError::NoAnswer {
+                url: url.to_string(),
+                secs: self.timeout.as_secs(),
+            },
             e => e,
         })
     }
@@ -182,18 +188,26 @@ fn run(
             match guard.open(&cfg.card) {
                 Ok(u) => card = Some(u),
                 Err(e) => {
-                    if let GuardedOpenError::Pin(p) = &e {
-                        let first = stopped.lock().map(|mut s| s.replace(p.clone()).is_none());
-                        if first.unwrap_or(false) {
-                            error!("key service stopped: {p}");
+                    let e = match e {
+                        GuardedOpenError::Pin(p) => {
+                            let first = stopped.lock().map(|mut s| s.replace(p.clone()).is_none());
+                            if first.unwrap_or(false) {
+                                error!("key service stopped: {p}");
+                            }
+                            KeyError::Pin(p)
                         }
-                    } else {
-                        warn!("cannot open the card: {e}");
-                    }
-                    let msg = format!("card: {e}");
+                        GuardedOpenError::Open(e) => {
+                            warn!("cannot open the card: {}", chain(&*e));
+                            KeyError::CardOpen(e)
+                        }
+                        GuardedOpenError::Card(e) => {
+                            warn!("cannot open the card: {}", chain(&e));
+                            KeyError::Card(e)
+                        }
+                    };
                     let _ = reply.tx.send(match req {
-                        KeyRequest::Bootstrap { .. } => KeyReply::Bootstrap(Err(msg)),
-                        KeyRequest::DeriveNafKey { .. } => KeyReply::NafKey(Err(msg)),
+                        KeyRequest::Bootstrap { .. } => KeyReply::Bootstrap(Err(e)),
+                        KeyRequest::DeriveNafKey { .. } => KeyReply::NafKey(Err(e)),
                     });
                     let _ = reply.waker.wake();
                     continue;
@@ -243,18 +257,18 @@ fn run(
                         }
                         KeyReply::Bootstrap(Ok((o.context, o.bootstrapped)))
                     }
-                    Err(e) => KeyReply::Bootstrap(Err(e.to_string())),
+                    Err(e) => KeyReply::Bootstrap(Err(e.into())),
                 }
             }
             KeyRequest::DeriveNafKey { naf_id } => {
                 let impi = u.impi().to_string();
                 KeyReply::NafKey(
                     u.gba_naf_derive(&naf_id.to_bytes(), &impi)
-                        .map_err(|e| e.to_string()),
+                        .map_err(KeyError::Card),
                 )
             }
         };
-        let failed = matches!(&answer, KeyReply::Bootstrap(Err(e)) | KeyReply::NafKey(Err(e)) if e.contains("card"));
+        let failed = matches!(&answer, KeyReply::Bootstrap(Err(e)) | KeyReply::NafKey(Err(e)) if e.card_failed());
         if failed {
             // Reopen the card next time (removed, reset, modem re-enumerated).
             card = None;
