@@ -4,6 +4,7 @@
 //! VERIFY commands carried a PIN.
 
 mod common;
+mod support;
 
 use common::{repo, simbridge, start_with_config, write_file, Running};
 use std::path::{Path, PathBuf};

@@ -3,13 +3,14 @@
 //! away when the modem stops (SIGTERM, or `quit` on its control input).
 
 mod modem_support;
+mod support;
 
 use modem_support::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn start(profile: &std::path::Path, link: &std::path::Path, control: bool) -> std::process::Child {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.args(["softsim", "modem", "--profile"])
         .arg(profile)
         .arg("--link")
@@ -51,7 +52,7 @@ fn an_occupied_path_is_refused_and_left_alone() {
         (&dir, "a directory"),
         (&link_to_file, "a link to"),
     ] {
-        let o = run_cli(
+        let o = simbridge_env(
             &[
                 "softsim",
                 "modem",

@@ -4,14 +4,13 @@
 
 use crate::common::{addr_in, bin, require, run_with_timeout, spawn_ready, KillOnDrop, Running};
 use crate::modem_support::{VirtualModem, Workdir};
+use crate::support::Echo;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How to start simbridge: the host binary, or a cross-built one under qemu-user.
@@ -220,48 +219,6 @@ impl Watched {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
-    }
-}
-
-/// A UDP echo backend on loopback, stopped on drop.
-pub struct Echo {
-    /// Where it listens.
-    pub addr: std::net::SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Echo {
-    /// Starts the echo thread.
-    pub fn start() -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind echo");
-        sock.set_read_timeout(Some(Duration::from_millis(50)))
-            .expect("timeout");
-        let addr = sock.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            while !s.load(Ordering::SeqCst) {
-                if let Ok((n, from)) = sock.recv_from(&mut buf) {
-                    let _ = sock.send_to(&buf[..n], from);
-                }
-            }
-        });
-        Self {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
