@@ -5,7 +5,9 @@
 //! - `peers`: which peers exist and the rule for missing ones (fail in CI, else skip);
 //! - `relay`: the counting/lossy/rebinding UDP relay;
 //! - `vpcd`: the shared pcscd/vpcd reader, its lock and a software USIM in it;
-//! - `launch`, `suites`, `scenarios`: peer command lines, suite names, the interop scenarios.
+//! - `launch`, `suites`: peer command lines and what each peer calls our suites;
+//! - `peer_launcher`, `scenarios`: the peer launcher trait and the interop scenarios written
+//!   once over it.
 //!
 //! Each test file (and the benches) uses it with `mod support;`; the domain helpers in the
 //! other `tests/*_support` folders build on it. Not every user needs every item.
@@ -15,6 +17,7 @@ pub mod cli;
 pub mod halfopen;
 pub mod launch;
 pub mod net;
+pub mod peer_launcher;
 pub mod peers;
 pub mod process;
 pub mod relay;
