@@ -9,7 +9,9 @@ mod support;
 use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::vpcd::{pcscd_ready, serve_on, wait_reader_empty, ReaderLock, READER};
+use support::vpcd::{
+    insert_untouched, pcscd_ready, serve_on, wait_reader_empty, ReaderLock, READER,
+};
 
 /// vpcd's second reader (port 35964), kept for the removal test: a card yanked mid-command can
 /// leave pcscd's view of that reader stale for a while, which must not disturb the other tests.
@@ -87,7 +89,7 @@ fn card_removed_mid_command_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = profile_copy(dir.path(), "demo.toml");
     // A fresh card that disappears on its 4th command APDU (in the middle of opening the USIM).
-    let _card = serve_on(
+    let _card = insert_untouched(
         REMOVAL_READER,
         &p,
         &["--vpcd", REMOVAL_VPCD, "--drop-after", "4", "--once"],

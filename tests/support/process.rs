@@ -26,6 +26,23 @@ impl KillOnDrop {
         self.0.as_ref().map_or(0, Child::id)
     }
 
+    /// Sends SIGTERM and waits (at most `limit`) for the exit; its exit code (None: not exited in
+    /// time, taken out, or ended by a signal).
+    pub fn terminate(&mut self, limit: Duration) -> Option<i32> {
+        let child = self.0.as_mut()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// The guarded child (panics once it was taken out: a test bug).
     pub fn child(&mut self) -> &mut Child {
         self.0.as_mut().expect("the guarded child was taken out")
@@ -331,6 +348,12 @@ impl Proc {
             .lock()
             .map(|l| l.join("\n"))
             .unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (at most `limit`) for the exit; its exit code.
+    pub fn terminate(&mut self, limit: Duration) -> Option<i32> {
+        self.stdin = None;
+        self.child.terminate(limit)
     }
 
     /// Kills the process now and reaps it.

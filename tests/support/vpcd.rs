@@ -67,8 +67,16 @@ pub fn pcscd_ready() -> bool {
 
 /// `softsim serve` of `profile` on [`READER`], once the card answers `sim info` there.
 pub fn serve(profile: &Path) -> KillOnDrop {
-    let guard = insert(profile, &[]);
-    wait_card_answers(READER);
+    serve_on(READER, profile, &[])
+}
+
+/// `softsim serve --profile PROFILE EXTRA` (`--vpcd HOST:PORT` picks the reader), after pcscd
+/// shows `reader` empty (with the `pcsc` feature), once the card answers `sim info` there.
+pub fn serve_on(reader: &str, profile: &Path, extra: &[&str]) -> KillOnDrop {
+    #[cfg(feature = "pcsc")]
+    wait_reader_empty(reader);
+    let guard = insert(profile, extra);
+    wait_card_answers(reader);
     guard
 }
 
@@ -119,18 +127,13 @@ fn wait_card_answers(reader: &str) {
     }
 }
 
-/// Like [`serve`] on `reader` with `extra` arguments of `softsim serve`, after the reader is
-/// empty; with `extra` the card is only awaited as present (no APDU is sent to it: a card set
-/// to drop out after a few commands stays untouched).
+/// Like [`serve_on`], but the card is only awaited as present in `reader`: no APDU is sent
+/// to it (a card set to drop out after a few commands stays untouched).
 #[cfg(feature = "pcsc")]
-pub fn serve_on(reader: &str, profile: &Path, extra: &[&str]) -> KillOnDrop {
+pub fn insert_untouched(reader: &str, profile: &Path, extra: &[&str]) -> KillOnDrop {
     wait_reader_empty(reader);
     let guard = insert(profile, extra);
-    if extra.is_empty() {
-        wait_card_answers(reader);
-    } else {
-        wait_reader(reader, true);
-    }
+    wait_reader(reader, true);
     guard
 }
 
