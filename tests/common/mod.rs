@@ -85,7 +85,7 @@ pub fn set_autn(s: &Set) -> String {
 
 /// Repository root.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    crate::support::peers::repo_root().to_path_buf()
 }
 
 /// Copies a shipped profile into `dir` (so SQN state is written there, not in the repo).
