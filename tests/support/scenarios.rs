@@ -187,51 +187,57 @@ macro_rules! interop_tests {
     ($peer:expr) => {
         #[test]
         fn ours_client_peer_server_psk_aes_128_ccm_8() {
-            support::scenarios::ours_client_to_peer(&$peer, "TLS_PSK_WITH_AES_128_CCM_8");
+            crate::support::scenarios::ours_client_to_peer(&$peer, "TLS_PSK_WITH_AES_128_CCM_8");
         }
         #[test]
         fn ours_client_peer_server_psk_aes_128_ccm() {
-            support::scenarios::ours_client_to_peer(&$peer, "TLS_PSK_WITH_AES_128_CCM");
+            crate::support::scenarios::ours_client_to_peer(&$peer, "TLS_PSK_WITH_AES_128_CCM");
         }
         #[test]
         fn ours_client_peer_server_psk_aes_128_gcm_sha256() {
-            support::scenarios::ours_client_to_peer(&$peer, "TLS_PSK_WITH_AES_128_GCM_SHA256");
+            crate::support::scenarios::ours_client_to_peer(
+                &$peer,
+                "TLS_PSK_WITH_AES_128_GCM_SHA256",
+            );
         }
         #[test]
         fn peer_client_ours_server_psk_aes_128_ccm_8() {
-            support::scenarios::peer_client_to_ours(&$peer, "TLS_PSK_WITH_AES_128_CCM_8");
+            crate::support::scenarios::peer_client_to_ours(&$peer, "TLS_PSK_WITH_AES_128_CCM_8");
         }
         #[test]
         fn peer_client_ours_server_psk_aes_128_ccm() {
-            support::scenarios::peer_client_to_ours(&$peer, "TLS_PSK_WITH_AES_128_CCM");
+            crate::support::scenarios::peer_client_to_ours(&$peer, "TLS_PSK_WITH_AES_128_CCM");
         }
         #[test]
         fn peer_client_ours_server_psk_aes_128_gcm_sha256() {
-            support::scenarios::peer_client_to_ours(&$peer, "TLS_PSK_WITH_AES_128_GCM_SHA256");
+            crate::support::scenarios::peer_client_to_ours(
+                &$peer,
+                "TLS_PSK_WITH_AES_128_GCM_SHA256",
+            );
         }
         #[test]
         fn ours_client_offering_ecdhe_psk_first_gets_psk_ccm_8_from_peer() {
-            support::scenarios::ours_client_ecdhe_first_gets_psk_ccm_8(&$peer);
+            crate::support::scenarios::ours_client_ecdhe_first_gets_psk_ccm_8(&$peer);
         }
         #[test]
         fn ours_client_wrong_psk_against_peer_fails_clearly() {
-            support::scenarios::ours_client_wrong_psk(&$peer);
+            crate::support::scenarios::ours_client_wrong_psk(&$peer);
         }
         #[test]
         fn peer_client_wrong_psk_rejected_by_ours() {
-            support::scenarios::peer_client_wrong_psk(&$peer);
+            crate::support::scenarios::peer_client_wrong_psk(&$peer);
         }
         #[test]
         fn ours_client_peer_server_through_lossy_relay() {
-            support::scenarios::ours_client_through_lossy_relay(&$peer);
+            crate::support::scenarios::ours_client_through_lossy_relay(&$peer);
         }
         #[test]
         fn peer_client_ours_server_through_lossy_relay() {
-            support::scenarios::peer_client_through_lossy_relay(&$peer);
+            crate::support::scenarios::peer_client_through_lossy_relay(&$peer);
         }
         #[test]
         fn peer_client_ours_server_packed_records() {
-            support::scenarios::peer_client_ours_server_packed_records(&$peer);
+            crate::support::scenarios::peer_client_ours_server_packed_records(&$peer);
         }
     };
 }
@@ -245,11 +251,11 @@ macro_rules! hint_tests {
     ($peer:expr) => {
         #[test]
         fn ours_server_hint_reaches_peer_client() {
-            support::scenarios::ours_server_hint_reaches_peer_client(&$peer);
+            crate::support::scenarios::ours_server_hint_reaches_peer_client(&$peer);
         }
         #[test]
         fn ours_client_accepts_peer_server_hint() {
-            support::scenarios::ours_client_accepts_peer_server_hint(&$peer);
+            crate::support::scenarios::ours_client_accepts_peer_server_hint(&$peer);
         }
     };
 }
