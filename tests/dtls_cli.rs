@@ -2,10 +2,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+use support::process::line_reader;
 use support::KillOnDrop;
 
 const PSK: &str = "000102030405060708090a0b0c0d0e0f";
@@ -36,14 +37,7 @@ fn server(extra: &[&str]) -> (KillOnDrop, String, mpsc::Receiver<String>) {
         .expect("spawn server");
     let stderr = child.stderr.take().unwrap();
     let guard = KillOnDrop::new(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let rx = line_reader(stderr);
     let first = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("listening event");
@@ -192,8 +186,9 @@ fn server_prints_its_bound_address_and_keys_stay_off_the_command_line() {
     let stdout = child.stdout.take().unwrap();
     let pid = child.id();
     let _guard = KillOnDrop::new(child);
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).unwrap();
+    let first = line_reader(stdout)
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server prints its address");
     let addr = first
         .trim()
         .strip_prefix("ACCEPT ")

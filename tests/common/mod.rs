@@ -4,6 +4,7 @@
 //! re-exported here for the files that `use common::*`.
 #![allow(dead_code, unused_imports)]
 
+pub use crate::support::process::{line_reader, line_reader_with};
 pub use crate::support::{
     bin, free_udp_port, have, json_out, peers_required, require, run_with_timeout, simbridge,
     udp_echo, KillOnDrop,
@@ -152,7 +153,6 @@ pub fn start_with_config(subcommand: &str, cfg: &Path, what: &str) -> Running {
 
 /// Starts a command and waits (bounded) for its first stdout line.
 pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut child = cmd
         .stdin(Stdio::null())
@@ -162,23 +162,12 @@ pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
         .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     let stdout = child.stdout.take().expect("stdout");
     let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (etx, erx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!(
-                "    [{}] {line}",
-                std::thread::current().name().unwrap_or("child")
-            );
-            let _ = etx.send(line);
-        }
+    let rx = line_reader(stdout);
+    let (erx, _) = line_reader_with(stderr, |line| {
+        eprintln!(
+            "    [{}] {line}",
+            std::thread::current().name().unwrap_or("child")
+        )
     });
     let mut guard = KillOnDrop(Some(child));
     let first_line = match rx.recv_timeout(Duration::from_secs(20)) {

@@ -1,8 +1,8 @@
 //! The GBA tests' simbridge processes: a BSF process for one subscriber and the device side
 //! (`psk`, `bootstrap`) on a software card, run through `tests/support`'s CLI runner.
 
+use crate::support::process::line_reader;
 use crate::support::{bin, json, run, KillOnDrop};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -49,12 +49,7 @@ pub fn start_bsf(
         .expect("spawn bsf");
     let stdout = child.stdout.take().expect("stdout");
     let guard = KillOnDrop::new(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
+    let rx = line_reader(stdout);
     let line = rx
         .recv_timeout(Duration::from_secs(20))
         .unwrap_or_else(|_| {

@@ -4,11 +4,12 @@
 #![allow(dead_code, unused_imports)]
 
 pub use crate::support::cli::{bin, simbridge_env, stderr, stdout};
+use crate::support::process::line_reader;
 use crate::support::KillOnDrop;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 /// TS 35.208 test set 1 (copied from tests/vectors/milenage-ts35208.toml): RAND and
@@ -97,15 +98,7 @@ impl VirtualModem {
             .expect("spawn the virtual modem");
         let stdout = child.stdout.take().expect("stdout");
         let stdin = child.stdin.take();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(l) = line else { break };
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = line_reader(stdout);
         let mut m = Self {
             _child: KillOnDrop::new(child),
             stdin,

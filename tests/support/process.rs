@@ -82,13 +82,21 @@ pub struct Proc {
     pumps: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn pump<R: Read + Send + 'static>(
+/// Reads `r` line by line on a thread until the end of the stream; each line (lossy UTF-8,
+/// without its line end) arrives on the returned channel. It keeps reading after the receiver
+/// is gone, so the writing process never blocks on a full pipe.
+pub fn line_reader<R: Read + Send + 'static>(r: R) -> Receiver<String> {
+    line_reader_with(r, |_| {}).0
+}
+
+/// [`line_reader`] that shows each line to `tap` first; also returns the thread, finished at
+/// the end of the stream.
+pub fn line_reader_with<R: Read + Send + 'static>(
     r: R,
-    tag: &'static str,
-    log: Arc<Mutex<Vec<String>>>,
+    mut tap: impl FnMut(&str) + Send + 'static,
 ) -> (Receiver<String>, std::thread::JoinHandle<()>) {
     let (tx, rx) = channel();
-    let pump = std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         let mut reader = BufReader::new(r);
         let mut buf = Vec::new();
         loop {
@@ -99,18 +107,26 @@ fn pump<R: Read + Send + 'static>(
                     let line = String::from_utf8_lossy(&buf)
                         .trim_end_matches(['\r', '\n'])
                         .to_string();
-                    if let Ok(mut l) = log.lock() {
-                        l.push(format!("{tag}: {line}"));
-                    }
-                    if tx.send(line).is_err() {
-                        // receiver gone: keep draining so the child never blocks on a full pipe
-                        continue;
-                    }
+                    tap(&line);
+                    // receiver gone: keep draining
+                    let _ = tx.send(line);
                 }
             }
         }
     });
-    (rx, pump)
+    (rx, reader)
+}
+
+fn pump<R: Read + Send + 'static>(
+    r: R,
+    tag: &'static str,
+    log: Arc<Mutex<Vec<String>>>,
+) -> (Receiver<String>, std::thread::JoinHandle<()>) {
+    line_reader_with(r, move |line| {
+        if let Ok(mut l) = log.lock() {
+            l.push(format!("{tag}: {line}"));
+        }
+    })
 }
 
 impl Proc {

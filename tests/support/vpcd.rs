@@ -4,14 +4,13 @@
 //! it; [`serve`] puts a software USIM into it. The second reader (port 35964, "Virtual PCD 00
 //! 01") is for tests that yank the card.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::cli::{bin, simbridge};
 use super::peers::require;
-use super::process::KillOnDrop;
+use super::process::{line_reader, KillOnDrop};
 
 /// The shared first reader.
 pub const READER: &str = "Virtual PCD 00 00";
@@ -94,14 +93,7 @@ fn insert(profile: &Path, extra: &[&str]) -> KillOnDrop {
         .expect("spawn softsim serve");
     let stdout = child.stdout.take().expect("stdout");
     let guard = KillOnDrop::new(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = line_reader(stdout);
     let line = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("softsim serve did not attach to vpcd within 10 s");
