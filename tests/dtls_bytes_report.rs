@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use interop_support::*;
 use std::cell::Cell;
+use support::launch::{openssl_client_command, openssl_server_command};
 use support::{free_udp_port, peer_bin, tool, Proc, Relay, RelayConfig};
 
 const KEY: &str = "000102030405060708090a0b0c0d0e0f";
@@ -154,7 +155,7 @@ fn measure_ours(rows: &mut Vec<Row>) {
 }
 
 fn measure_openssl(rows: &mut Vec<Row>) {
-    let Some(bin) = tool("openssl") else { return };
+    let Some(_) = tool("openssl") else { return };
     let dir = tempfile::tempdir().unwrap();
     for (name, extra, resume) in [
         (
@@ -170,47 +171,21 @@ fn measure_openssl(rows: &mut Vec<Row>) {
         ("OpenSSL 3.0: ticket resumption", vec![], true),
     ] {
         let port = free_udp_port();
-        let mut cmd = Command::new(&bin);
-        cmd.args([
-            "s_server",
-            "-dtls1_2",
-            "-accept",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args([
-            "-nocert",
-            "-psk",
-            KEY,
-            "-psk_identity",
-            ID,
-            "-cipher",
-            "PSK-AES128-CCM8",
-        ])
-        .args(&extra);
+        let mut cmd = openssl_server_command(port, ID, KEY, "PSK-AES128-CCM8");
+        cmd.args(&extra);
         let srv = Proc::spawn("peer", &mut cmd);
         srv.wait_seen("ACCEPT", T).expect("s_server");
         let relay = Meter::new(port);
         let sess = dir.path().join(format!("{port}.pem"));
         let runs = if resume { 2 } else { 1 };
         for i in 0..runs {
-            let mut c = Command::new(&bin);
-            c.args([
-                "s_client",
-                "-dtls1_2",
-                "-connect",
-                &format!("127.0.0.1:{}", relay.port),
-            ])
-            .args([
-                "-psk",
-                KEY,
-                "-psk_identity",
+            let mut c = openssl_client_command(
+                SocketAddr::from(([127, 0, 0, 1], relay.port)),
                 ID,
-                "-cipher",
+                KEY,
                 "PSK-AES128-CCM8",
-            ])
-            .args(&extra)
-            .arg("-sess_out")
-            .arg(&sess);
+            );
+            c.args(&extra).arg("-sess_out").arg(&sess);
             if i == 1 {
                 c.arg("-sess_in").arg(&sess);
             }

@@ -14,6 +14,7 @@ use interop_support::*;
 use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::{ClientConfig, RandomCid, ServerConfig};
 use simbridge::secret::SecretVec;
+use support::launch::{openssl_client_command, openssl_server_command};
 use support::{free_udp_port, peer_bin, tool, Proc, Relay, RelayConfig};
 
 const T: Duration = Duration::from_secs(10);
@@ -179,26 +180,13 @@ fn peer_without_cid_falls_back_cleanly() {
 
 #[test]
 fn openssl_without_cid_falls_back_cleanly_both_roles() {
-    let Some(openssl) = tool("openssl") else {
+    let Some(_) = tool("openssl") else {
         return;
     };
     // our client offers a CID to s_server, which ignores the extension
     let port = free_udp_port();
-    let mut cmd = std::process::Command::new(&openssl);
-    cmd.args([
-        "s_server",
-        "-dtls1_2",
-        "-accept",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .args(["-nocert", "-psk", "000102030405060708090a0b0c0d0e0f"])
-    .args([
-        "-psk_identity",
-        "Client_identity",
-        "-cipher",
-        "PSK-AES128-CCM8",
-    ]);
-    let srv = Proc::spawn("peer", &mut cmd);
+    let cmd = openssl_server_command(port, ID, KEY, "PSK-AES128-CCM8");
+    let srv = Proc::spawn("peer", cmd);
     srv.wait_seen("ACCEPT", T).expect("s_server");
     let mut c = UdpClient::connect(client(Some(4)), port);
     assert_eq!(c.connected(T), Some(false));
@@ -210,16 +198,8 @@ fn openssl_without_cid_falls_back_cleanly_both_roles() {
     c.close();
     // s_client (no CID) against our server, which has CIDs enabled by default
     let mut s = UdpServer::bind(server(Some(4)));
-    let mut cmd = std::process::Command::new(&openssl);
-    cmd.args([
-        "s_client",
-        "-dtls1_2",
-        "-connect",
-        &format!("127.0.0.1:{}", s.port()),
-    ])
-    .args(["-psk", "000102030405060708090a0b0c0d0e0f", "-psk_identity"])
-    .args(["Client_identity", "-cipher", "PSK-AES128-CCM8"]);
-    let mut cli = Proc::spawn("peer", &mut cmd);
+    let cmd = openssl_client_command(loopback(s.port()), ID, KEY, "PSK-AES128-CCM8");
+    let mut cli = Proc::spawn("peer", cmd);
     assert!(s.serve_until(T, |_| cli.has("Verify return code")));
     let _ = std::io::Write::write_all(cli.stdin().unwrap(), b"hello\n");
     assert!(s.serve_until(T, |s| !s.data().is_empty()));
@@ -263,21 +243,13 @@ fn nat_rebinding_in_a_relay_with_cid_keeps_the_session() {
 /// the new port belongs to the session; records from it are dropped as an unknown peer.
 #[test]
 fn nat_rebinding_without_cid_loses_the_session() {
-    let Some(openssl) = tool("openssl") else {
+    let Some(_) = tool("openssl") else {
         return;
     };
     let mut s = UdpServer::bind(server(Some(4)));
     let nat = nat_relay(s.port());
-    let mut cmd = std::process::Command::new(&openssl);
-    cmd.args([
-        "s_client",
-        "-dtls1_2",
-        "-connect",
-        &format!("127.0.0.1:{}", nat.addr().port()),
-    ])
-    .args(["-psk", "000102030405060708090a0b0c0d0e0f", "-psk_identity"])
-    .args(["Client_identity", "-cipher", "PSK-AES128-CCM8"]);
-    let mut cli = Proc::spawn("peer", &mut cmd);
+    let cmd = openssl_client_command(nat.addr(), ID, KEY, "PSK-AES128-CCM8");
+    let mut cli = Proc::spawn("peer", cmd);
     assert!(s.serve_until(T, |_| cli.has("Verify return code")));
     let _ = std::io::Write::write_all(cli.stdin().unwrap(), b"before\n");
     assert!(s.serve_until(T, |s| s.data().len() == 1));
@@ -300,4 +272,12 @@ fn nat_relay(port: u16) -> Relay {
         std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         RelayConfig::default(),
     )
+}
+
+/// The PSK and identity of the OpenSSL runs here.
+const KEY: &str = "000102030405060708090a0b0c0d0e0f";
+const ID: &str = "Client_identity";
+
+fn loopback(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }

@@ -15,6 +15,7 @@ use interop_support::*;
 use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::{ClientConfig, Event, RandomCid, ServerConfig};
 use simbridge::secret::SecretVec;
+use support::launch::{openssl_client_command, openssl_server_command};
 use support::{free_udp_port, peer_bin, tool, Proc};
 
 const T: Duration = Duration::from_secs(10);
@@ -47,17 +48,9 @@ fn cli_client(port: u16, session: &std::path::Path) -> Option<bool> {
 }
 
 fn s_server(port: u16, extra: &[&str]) -> Option<Proc> {
-    let bin = tool("openssl")?;
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "s_server",
-        "-dtls1_2",
-        "-accept",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .args(["-nocert", "-psk", KEY, "-psk_identity", ID])
-    .args(["-cipher", "PSK-AES128-CCM8"])
-    .args(extra);
+    tool("openssl")?;
+    let mut cmd = openssl_server_command(port, ID, KEY, "PSK-AES128-CCM8");
+    cmd.args(extra);
     let p = Proc::spawn("peer", &mut cmd);
     p.wait_seen("ACCEPT", T).expect("s_server ready");
     Some(p)
@@ -94,31 +87,20 @@ fn our_client_resumes_against_openssl_by_session_id() {
 }
 
 fn s_client_against_us(extra: &[&str]) {
-    let Some(bin) = tool("openssl") else { return };
+    let Some(_) = tool("openssl") else { return };
     let mut s = UdpServer::bind(ServerConfig::new(psk()));
     let port = s.port();
     let sess = std::env::temp_dir().join(format!("simbridge-ossl-{port}"));
     let _ = std::fs::remove_file(&sess);
     let mut lines = Vec::new();
     for i in 0..2 {
-        let mut cmd = Command::new(&bin);
-        cmd.args([
-            "s_client",
-            "-dtls1_2",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args([
-            "-psk",
-            KEY,
-            "-psk_identity",
+        let mut cmd = openssl_client_command(
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             ID,
-            "-cipher",
+            KEY,
             "PSK-AES128-CCM8",
-        ])
-        .args(extra)
-        .arg("-sess_out")
-        .arg(&sess);
+        );
+        cmd.args(extra).arg("-sess_out").arg(&sess);
         if i == 1 {
             cmd.arg("-sess_in").arg(&sess);
         }

@@ -14,7 +14,7 @@ use super::launch::{
 use super::peers::Peer;
 use super::process::{Proc, Stream};
 use super::relay::RelayConfig;
-use super::suites::{by_iana, gnutls_priority};
+use super::suites::{by_iana, gnutls_priority, SuiteNames};
 use super::PSK_HEX;
 
 /// How long a peer's step may take.
@@ -43,18 +43,46 @@ pub enum ClientSetup {
     WrongPsk,
 }
 
+/// What a peer stack has and how the scenarios treat it: one row of the interop table.
+#[derive(Debug, Clone, Copy)]
+pub struct Capabilities {
+    /// Which stack (for the missing-peer rule and messages).
+    pub peer: Peer,
+    /// Its name for one of our suites (`None`: it does not have it).
+    pub suite_name: fn(&SuiteNames) -> Option<&'static str>,
+    /// Whether it sends a psk_identity_hint as a server and reports one as a client.
+    pub hint: bool,
+    /// Seed and duplicate percentage of its lossy relay ([`RelayConfig::lossy`]).
+    pub lossy: (u64, u8),
+    /// How long our client with a wrong PSK waits for its server before it gives up.
+    pub wrong_psk_give_up_ms: u32,
+}
+
 /// A real DTLS stack that the interop scenarios run against, in both roles.
 pub trait PeerLauncher {
+    /// What it has.
+    fn caps(&self) -> Capabilities;
     /// Which stack (for the missing-peer rule and messages).
-    fn peer(&self) -> Peer;
+    fn peer(&self) -> Peer {
+        self.caps().peer
+    }
     /// Whether it has this suite of ours (IANA name).
-    fn has_suite(&self, iana: &str) -> bool;
+    fn has_suite(&self, iana: &str) -> bool {
+        (self.caps().suite_name)(&by_iana(iana)).is_some()
+    }
     /// Whether it can send a psk_identity_hint as a server and report one as a client.
-    fn has_hint(&self) -> bool;
+    fn has_hint(&self) -> bool {
+        self.caps().hint
+    }
     /// The lossy relay of its relay scenarios (seeded, so a run can be repeated).
-    fn lossy(&self) -> RelayConfig;
+    fn lossy(&self) -> RelayConfig {
+        let (seed, duplicates) = self.caps().lossy;
+        RelayConfig::lossy(seed, duplicates)
+    }
     /// How long our client with a wrong PSK waits for its server before it gives up.
-    fn wrong_psk_give_up_ms(&self) -> u32;
+    fn wrong_psk_give_up_ms(&self) -> u32 {
+        self.caps().wrong_psk_give_up_ms
+    }
     /// Starts it as a server on loopback; returns once it accepts.
     fn server(&self, setup: ServerSetup) -> Box<dyn PeerServer>;
     /// Starts it as a client of `to` on `iana` with `psk`. Clients that take their data at
@@ -100,8 +128,12 @@ pub trait PeerClient {
     fn saw_hint(&mut self, hint: &str);
 }
 
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
+/// Writes each of `lines` to `p` and waits for it to come back (an echoing other end).
+fn echo_each(p: &mut Proc, lines: &[&str], what: &str) {
+    for line in lines {
+        p.write_line(line);
+        p.expect_line(Stream::Stdout, T, what, |l| l == *line);
+    }
 }
 
 /// OpenSSL's `s_server` / `s_client`.
@@ -124,20 +156,14 @@ fn gnutls_prio(iana: &str) -> String {
 const CCM8: &str = "TLS_PSK_WITH_AES_128_CCM_8";
 
 impl PeerLauncher for Openssl {
-    fn peer(&self) -> Peer {
-        Peer::Openssl
-    }
-    fn has_suite(&self, iana: &str) -> bool {
-        by_iana(iana).openssl.is_some()
-    }
-    fn has_hint(&self) -> bool {
-        true
-    }
-    fn lossy(&self) -> RelayConfig {
-        RelayConfig::lossy(7, 20)
-    }
-    fn wrong_psk_give_up_ms(&self) -> u32 {
-        5000
+    fn caps(&self) -> Capabilities {
+        Capabilities {
+            peer: Peer::Openssl,
+            suite_name: |s| s.openssl,
+            hint: true,
+            lossy: (7, 20),
+            wrong_psk_give_up_ms: 5000,
+        }
     }
     fn server(&self, setup: ServerSetup) -> Box<dyn PeerServer> {
         let one = ["-no_ticket", "-naccept", "1"];
@@ -217,11 +243,7 @@ impl PeerClient for OpensslClient {
             });
     }
     fn echoes(&mut self, lines: &[&str]) {
-        for line in lines {
-            self.0.write_line(line);
-            self.0
-                .expect_line(Stream::Stdout, T, "echo from our server", |l| l == *line);
-        }
+        echo_each(&mut self.0, lines, "echo from our server");
     }
     fn close(&mut self) {
         self.0.close_stdin();
@@ -248,20 +270,14 @@ impl PeerClient for OpensslClient {
 }
 
 impl PeerLauncher for Gnutls {
-    fn peer(&self) -> Peer {
-        Peer::Gnutls
-    }
-    fn has_suite(&self, iana: &str) -> bool {
-        by_iana(iana).gnutls.is_some()
-    }
-    fn has_hint(&self) -> bool {
-        true
-    }
-    fn lossy(&self) -> RelayConfig {
-        RelayConfig::lossy(11, 20)
-    }
-    fn wrong_psk_give_up_ms(&self) -> u32 {
-        4000
+    fn caps(&self) -> Capabilities {
+        Capabilities {
+            peer: Peer::Gnutls,
+            suite_name: |s| s.gnutls,
+            hint: true,
+            lossy: (11, 20),
+            wrong_psk_give_up_ms: 4000,
+        }
     }
     fn server(&self, setup: ServerSetup) -> Box<dyn PeerServer> {
         let (srv, port) = match setup {
@@ -315,8 +331,7 @@ impl PeerServer for GnutlsPeerServer {
             });
     }
     fn receives(&mut self, cli: &mut Proc, line: &str) {
-        cli.write_line(line);
-        cli.expect_line(Stream::Stdout, T, "echo from gnutls-serv", |l| l == line);
+        echo_each(cli, &[line], "echo from gnutls-serv");
     }
     fn saw_close_notify(&mut self) {
         // `-d 5` makes gnutls-serv log the alerts it receives.
@@ -341,11 +356,7 @@ impl PeerClient for GnutlsClient {
             });
     }
     fn echoes(&mut self, lines: &[&str]) {
-        for line in lines {
-            self.0.write_line(line);
-            self.0
-                .expect_line(Stream::Stdout, T, "echo from our server", |l| l == *line);
-        }
+        echo_each(&mut self.0, lines, "echo from our server");
     }
     fn close(&mut self) {
         self.0.close_stdin();
@@ -380,25 +391,20 @@ impl PeerClient for GnutlsClient {
 }
 
 impl PeerLauncher for Mbedtls {
-    fn peer(&self) -> Peer {
-        Peer::Mbedtls
-    }
-    fn has_suite(&self, iana: &str) -> bool {
-        by_iana(iana).mbedtls.is_some()
-    }
-    fn has_hint(&self) -> bool {
-        false
-    }
-    /// Loss and reordering, but no duplicates: Mbed TLS 2.28 takes a duplicated cookie
-    /// ClientHello that arrives after the handshake for a client reconnect (RFC 6347 §4.2.8),
-    /// resets its context at once (MBEDTLS_ERR_SSL_CLIENT_RECONNECT, 0x6780) and so ends the
-    /// association the RFC says it must keep until the new client proves reachability. Seen
-    /// with seed 13 and 20 % duplicates; not our engine's doing.
-    fn lossy(&self) -> RelayConfig {
-        RelayConfig::lossy(13, 0)
-    }
-    fn wrong_psk_give_up_ms(&self) -> u32 {
-        4000
+    fn caps(&self) -> Capabilities {
+        Capabilities {
+            peer: Peer::Mbedtls,
+            suite_name: |s| s.mbedtls,
+            // its peer script sends and reports no psk_identity_hint
+            hint: false,
+            // Loss and reordering, but no duplicates: Mbed TLS 2.28 takes a duplicated cookie
+            // ClientHello that arrives after the handshake for a client reconnect (RFC 6347
+            // §4.2.8), resets its context at once (MBEDTLS_ERR_SSL_CLIENT_RECONNECT, 0x6780)
+            // and so ends the association the RFC says it must keep until the new client
+            // proves reachability. Seen with seed 13 and 20 % duplicates; not our engine's doing.
+            lossy: (13, 0),
+            wrong_psk_give_up_ms: 4000,
+        }
     }
     fn server(&self, setup: ServerSetup) -> Box<dyn PeerServer> {
         let iana = match setup {
@@ -444,8 +450,7 @@ impl PeerServer for MbedtlsServer {
         });
     }
     fn receives(&mut self, cli: &mut Proc, line: &str) {
-        cli.write_line(line);
-        cli.expect_line(Stream::Stdout, T, "echo from Mbed TLS", |l| l == line);
+        echo_each(cli, &[line], "echo from Mbed TLS");
     }
     fn saw_close_notify(&mut self) {
         self.proc

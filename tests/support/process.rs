@@ -33,14 +33,22 @@ impl KillOnDrop {
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
+        self.wait_exit(limit).and_then(|st| st.code())
+    }
+
+    /// Waits (at most `limit`) for the child to exit by itself; its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let child = self.0.as_mut()?;
         let start = Instant::now();
-        while start.elapsed() < limit {
+        loop {
             if let Ok(Some(st)) = child.try_wait() {
-                return st.code();
+                return Some(st);
+            }
+            if start.elapsed() >= limit {
+                return None;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        None
     }
 
     /// The guarded child (panics once it was taken out: a test bug).
@@ -338,24 +346,14 @@ impl Proc {
 
     /// Waits for the process to exit by itself, at most `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.child.child().try_wait() {
-                Ok(Some(s)) => {
-                    // The exit can be seen before the reader threads took the last lines: let
-                    // them reach the end of both pipes (bounded: a grandchild may hold them).
-                    let drained = Instant::now() + Duration::from_secs(2);
-                    while self.pumps.iter().any(|p| !p.is_finished()) && Instant::now() < drained {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    return Some(s);
-                }
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                _ => return None,
-            }
+        let st = self.child.wait_exit(timeout)?;
+        // The exit can be seen before the reader threads took the last lines: let them reach
+        // the end of both pipes (bounded: a grandchild may hold them).
+        let drained = Instant::now() + Duration::from_secs(2);
+        while self.pumps.iter().any(|p| !p.is_finished()) && Instant::now() < drained {
+            std::thread::sleep(Duration::from_millis(5));
         }
+        Some(st)
     }
 
     /// Everything the process printed so far (both streams, in arrival order per stream).
