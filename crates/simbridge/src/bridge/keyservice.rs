@@ -4,16 +4,12 @@
 
 use crate::card::CardChannel;
 use crate::error_chain::chain;
-use crate::gba::client::CacheUse;
 use crate::gba::transport::{HttpResponse, UbTransport};
-use crate::gba::{
-    obtain_context, BootstrapContext, ContextCache, GbaError, NafId, ReusePolicy, UbConfig,
-    UreqTransport,
-};
+use crate::gba::{BootstrapContext, GbaError, NafId, ReusePolicy, UbConfig, UreqTransport};
 use crate::secret::Secret;
 use crate::uicc::pin::{GuardedOpenError, PinGuard, PinProblem};
 use crate::uicc::Uicc;
-use crate::upstream::KeyError;
+use crate::upstream::{CardKeys, KeyError};
 use log::{error, info, warn};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -179,8 +175,8 @@ fn run(
     rx: Receiver<(KeyRequest, ReplyTo)>,
     stopped: Arc<Mutex<Option<PinProblem>>>,
 ) {
-    let cache = ContextCache::new(&cfg.state_dir);
-    let mut transport = BsfTransport::with_tls(cfg.http_timeout, cfg.tls.clone());
+    let transport = BsfTransport::with_tls(cfg.http_timeout, cfg.tls.clone());
+    let mut keys = CardKeys::new(cfg.ub.clone(), &cfg.state_dir, transport).with_policy(cfg.policy);
     let mut card: Option<Uicc<Box<dyn CardChannel>>> = None;
     let mut guard = PinGuard::new(cfg.pin.clone());
     while let Ok((req, reply)) = rx.recv() {
@@ -217,29 +213,11 @@ fn run(
         let Some(u) = card.as_mut() else { continue };
         let answer = match req {
             KeyRequest::Bootstrap { force } => {
-                let use_cache = CacheUse {
-                    cache: &cache,
-                    policy: ReusePolicy {
-                        force,
-                        ..cfg.policy
-                    },
-                    any_bsf: false,
-                };
-                let cached = cache
-                    .reusable(
-                        u.impi(),
-                        Some(&cfg.ub.bsf_url),
-                        SystemTime::now(),
-                        use_cache.policy,
-                    )
-                    .ok()
-                    .flatten()
-                    .is_some();
-                if !cached {
+                if force || !keys.cached(u, SystemTime::now()) {
                     // A bootstrap can take a while (a slow BSF, a card behind a modem): say so.
                     info!(
                         "GBA bootstrap started with {} ({})",
-                        cfg.ub.bsf_url,
+                        keys.ub().bsf_url,
                         if force {
                             "a new context was asked for"
                         } else {
@@ -247,7 +225,7 @@ fn run(
                         }
                     );
                 }
-                match obtain_context(u, &mut transport, &cfg.ub, &use_cache, SystemTime::now()) {
+                match keys.bootstrap(u, force, SystemTime::now()) {
                     Ok(o) => {
                         if o.bootstrapped {
                             info!(
@@ -257,16 +235,10 @@ fn run(
                         }
                         KeyReply::Bootstrap(Ok((o.context, o.bootstrapped)))
                     }
-                    Err(e) => KeyReply::Bootstrap(Err(e.into())),
+                    Err(e) => KeyReply::Bootstrap(Err(e)),
                 }
             }
-            KeyRequest::DeriveNafKey { naf_id } => {
-                let impi = u.impi().to_string();
-                KeyReply::NafKey(
-                    u.gba_naf_derive(&naf_id.to_bytes(), &impi)
-                        .map_err(KeyError::Card),
-                )
-            }
+            KeyRequest::DeriveNafKey { naf_id } => KeyReply::NafKey(keys.naf_key(u, &naf_id)),
         };
         let failed = matches!(&answer, KeyReply::Bootstrap(Err(e)) | KeyReply::NafKey(Err(e)) if e.card_failed());
         if failed {

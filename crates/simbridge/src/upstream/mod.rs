@@ -10,6 +10,7 @@
 //! beside a live session uses another [`PathId`] (another UDP source port), so the server keeps
 //! both until the new one takes over.
 
+mod card_keys;
 mod failure;
 mod key_error;
 pub mod keys;
@@ -18,6 +19,7 @@ pub mod metrics;
 mod restore;
 mod status;
 
+pub use card_keys::CardKeys;
 pub use key_error::KeyError;
 pub use keys::KeySource;
 pub use metrics::SessionMetrics;
@@ -121,6 +123,14 @@ impl SessionConfig {
             retry_max: Duration::from_secs(300),
             drain: Duration::from_secs(5),
         }
+    }
+}
+
+impl Default for SessionConfig {
+    /// The defaults above with the DTLS defaults; the key of each handshake comes from the
+    /// session's [`KeySource`] (nothing to fill in).
+    fn default() -> Self {
+        Self::new(ClientConfig::new(Arc::new(keys::KeyFromSession)))
     }
 }
 
