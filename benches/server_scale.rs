@@ -24,9 +24,9 @@
 //! 4 bytes).
 
 use simbridge::dtls::config::StaticPsk;
-use simbridge::dtls::crypto::aead::RecordCipher;
-use simbridge::dtls::record_layer::RecordLayer;
-use simbridge::dtls::replay::ReplayWindow;
+use simbridge::dtls::internal::crypto::aead::RecordCipher;
+use simbridge::dtls::internal::record_layer::RecordLayer;
+use simbridge::dtls::internal::replay::ReplayWindow;
 use simbridge::dtls::stats::Stats;
 use simbridge::dtls::suite::AeadAlg;
 use simbridge::dtls::{ClientConfig, Connection, Endpoint, ServerConfig, Session};

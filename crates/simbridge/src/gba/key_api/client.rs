@@ -1,5 +1,5 @@
 //! The server (NAF) side of the key API: fetch Ks_(ext_)NAF for a B-TID and NAF_Id from a BSF
-//! that speaks [`super::keyapi`] (ours). Blocking, on `ureq`; a server's PSK lookup runs it off
+//! that speaks this key API ([`super::KeyRequest`], [`super::KeyResponse`]; ours is `simbridge_lab::bsf::keyapi`). Blocking, on `ureq`; a server's PSK lookup runs it off
 //! its I/O loop and caches the result until `expires`.
 
 use super::{KeyRequest, KeyResponse, NafIdJson, KEY_API_PATH};
