@@ -24,7 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use simbridge::dtls::crypto::aead::RecordCipher;
+use simbridge::dtls::internal::crypto::aead::RecordCipher;
 use simbridge::dtls::suite::AeadAlg;
 use simbridge::secret::Secret;
 use support::launch::{
@@ -253,8 +253,8 @@ fn seal_open_mbps(alg: AeadAlg, size: usize, path: OpenPath) -> f64 {
 /// the difference prices RecordCipher's choice of keeping only the raw key.
 fn pre_expanded_mbps(alg: AeadAlg, size: usize) -> f64 {
     use aes::cipher::KeyInit;
-    use simbridge::dtls::crypto::aead::additional_data;
-    use simbridge::dtls::crypto::{ccm, gcm};
+    use simbridge::dtls::internal::crypto::aead::additional_data;
+    use simbridge::dtls::internal::crypto::{ccm, gcm};
     let aes = aes::Aes128Enc::new((&[7u8; 16]).into());
     let tag_len = alg.tag_len();
     let plain = vec![0x5au8; size];
@@ -334,8 +334,12 @@ fn crates_seal_open_mbps(alg: AeadAlg, size: usize) -> f64 {
     mbps_over(size, |seq| {
         let mut n = [1u8; 12];
         n[4..].copy_from_slice(&seq.to_be_bytes());
-        let ad =
-            simbridge::dtls::crypto::aead::additional_data(seq.to_be_bytes(), 23, 0xfefd, size);
+        let ad = simbridge::dtls::internal::crypto::aead::additional_data(
+            seq.to_be_bytes(),
+            23,
+            0xfefd,
+            size,
+        );
         let rec = seal(&n, &ad, black_box(&plain));
         black_box(open(&n, &ad, &rec));
     })

@@ -6,17 +6,13 @@
 //! ```sh
 //! cargo run --example gba_session -- sim-profiles/demo.toml http://127.0.0.1:8080 naf.example.com 127.0.0.1:5684
 //! ```
-use simbridge::dtls::{config::StaticPsk, ClientConfig};
-use simbridge::gba::{
-    client::CacheUse, obtain_context, ContextCache, ReusePolicy, UbConfig, UreqTransport,
-};
-use simbridge::upstream::{Action, KeySource, Now, SessionConfig, UpstreamSession};
-use simbridge::{secret::SecretVec, uicc::Uicc};
+use simbridge::gba::{UbConfig, UreqTransport};
+use simbridge::uicc::Uicc;
+use simbridge::upstream::{CardKeys, KeySource, Now, SessionConfig, UpstreamSession};
 use simbridge_lab::softsim::SoftUsim;
 use std::{
     net::UdpSocket,
-    sync::Arc,
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, Instant},
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,17 +21,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: gba_session PROFILE BSF_URL NAF_FQDN SERVER_ADDR".into());
     };
     let mut card = Uicc::open(SoftUsim::load(profile.as_ref())?, None)?;
-    let cache = ContextCache::new(&std::env::temp_dir().join("gba-session-example"));
-    let placeholder = Arc::new(StaticPsk {
-        identity: vec![],
-        key: SecretVec::default(),
-    });
+    // Bootstraps with this BSF (contexts cached in a state directory) and GBA_U derivations on
+    // the card: the same code the gateway's key service runs.
+    let mut card_keys = CardKeys::new(
+        UbConfig::new(bsf),
+        &std::env::temp_dir().join("gba-session-example"),
+        UreqTransport::new(Duration::from_secs(10)),
+    );
     let keys = KeySource::Gba {
         naf_fqdn: naf.clone(),
         ua: None,
     };
-    let mut session =
-        UpstreamSession::new(SessionConfig::new(ClientConfig::new(placeholder)), keys);
+    let mut session = UpstreamSession::new(SessionConfig::default(), keys);
 
     let sock = UdpSocket::bind("0.0.0.0:0")?;
     sock.connect(server)?;
@@ -44,35 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut buf = [0u8; 2048];
     while Instant::now() < deadline {
         while let Some(action) = session.poll_action() {
-            if let Action::Bootstrap { force } = action {
-                let use_cache = CacheUse {
-                    cache: &cache,
-                    policy: ReusePolicy {
-                        force,
-                        ..Default::default()
-                    },
-                    any_bsf: false,
-                };
-                let got = obtain_context(
-                    &mut card,
-                    &mut UreqTransport::new(Duration::from_secs(10)),
-                    &UbConfig::new(bsf),
-                    &use_cache,
-                    SystemTime::now(),
-                );
-                session.bootstrap_done(
-                    Now::system(),
-                    got.map(|o| (o.context, o.bootstrapped))
-                        .map_err(|e| e.to_string()),
-                );
-            } else if let Action::DeriveNafKey { naf_id } = action {
-                let impi = card.impi().to_string();
-                session.provide_naf_key(
-                    Now::system(),
-                    card.gba_naf_derive(&naf_id.to_bytes(), &impi)
-                        .map_err(|e| e.to_string()),
-                );
-            }
+            card_keys.answer(&mut card, &mut session, Now::system(), action);
         }
         while let Some((_path, datagram)) = session.poll_transmit() {
             sock.send(&datagram)?; // one path is enough here: no make-before-break in this example

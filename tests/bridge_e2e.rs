@@ -170,23 +170,9 @@ fn libcoap_through_gba_bridge_with_the_card_in_pcscd() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let card = profile_copy(dir.path(), "demo.toml");
-    // Reader 00 01 (port 35964): the PC/SC test file uses 00 00.
-    let _inserted = spawn_ready(
-        Command::new(bin())
-            .args(["softsim", "serve", "--vpcd", "127.0.0.1:35964", "--profile"])
-            .arg(&card),
-        "softsim serve",
-    );
-    let start = std::time::Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        if simbridge(&["sim", "info", "--reader", "Virtual PCD 00 01"])
-            .status
-            .success()
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Reader 00 01 (port 35964): the PC/SC test files use 00 00.
+    let _inserted =
+        support::vpcd::serve_on("Virtual PCD 00 01", &card, &["--vpcd", "127.0.0.1:35964"]);
     libcoap_round(
         dir.path(),
         "reader = \"Virtual PCD 00 01\"",

@@ -9,24 +9,9 @@ use common::{addr_in, start_with_config, write_file, Running};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{Relay, RelayConfig};
+use support::{udp_echo, Relay, RelayConfig};
 
 const KEY: &str = "00112233445566778899aabbccddeeff";
-
-/// A UDP echo backend on a thread; stops when the returned socket's peer thread ends with the test.
-fn echo_backend() -> SocketAddr {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let addr = s.local_addr().expect("addr");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            let _ = s.send_to(&buf[..n], from);
-        }
-    });
-    addr
-}
 
 struct Bridge {
     server: Running,
@@ -37,7 +22,7 @@ struct Bridge {
 
 fn bridge(dir: &Path, relay_cfg: RelayConfig, extra_session: &str) -> Bridge {
     let key = write_file(dir, "k.hex", KEY);
-    let backend = echo_backend();
+    let backend = udp_echo();
     let server_cfg = write_file(dir,
         "server.toml",
         &format!(

@@ -5,6 +5,7 @@
 //! next handshake succeeds with the key it already has.
 
 mod common;
+mod support;
 
 use common::{addr_in, profile_copy, start_with_config, write_file};
 use std::io::{Read, Write};
@@ -12,6 +13,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::free_tcp_port;
 
 /// A TCP forwarder on loopback that can be stopped (connections refused and cut) and started
 /// again on the same port; it keeps what the target answered.
@@ -98,13 +100,6 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, keep: Option<Arc<Mutex<Vec<u8>>>
         }
         let _ = to.shutdown(Shutdown::Write);
     });
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port")
 }
 
 /// Our server in `d`, keyed through the key API at `key_api` (naf localhost, echo backend).

@@ -4,10 +4,11 @@
 //! VERIFY commands carried a PIN.
 
 mod common;
+mod support;
 
 use common::{repo, simbridge, start_with_config, write_file, Running};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A copy of the demo card with PIN1 = 1234.
 fn pin_card(dir: &Path) -> PathBuf {
@@ -43,15 +44,7 @@ fn gateway_config(dir: &Path, profile: &Path, pin: &str) -> PathBuf {
 
 /// Waits (bounded) for the process to exit; its exit code.
 fn exit_code(r: &mut Running, limit: Duration) -> Option<i32> {
-    let child = r.guard.0.as_mut()?;
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(st)) = child.try_wait() {
-            return st.code();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
+    r.guard.wait_exit(limit).and_then(|st| st.code())
 }
 
 /// The gateway stops by itself over the PIN: the bound is generous; it stops at its first

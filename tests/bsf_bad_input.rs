@@ -2,6 +2,7 @@
 //! leaves no bootstrapping context behind; the server keeps serving afterwards.
 
 mod gba_support;
+mod support;
 
 use gba_support::*;
 use std::io::Write;

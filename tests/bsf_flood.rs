@@ -3,6 +3,7 @@
 //! unknown IMPI gets answers indistinguishable from a known one's (no enumeration oracle).
 
 mod gba_support;
+mod support;
 
 use gba_support::*;
 use simbridge::gba::{self, UbConfig, UreqTransport};

@@ -4,10 +4,12 @@
 //! IMPI's older B-TID (404), and token files readable by others are refused at start.
 
 mod gba_support;
+mod support;
 
-use gba_support::cli::{self, run, write_private};
+use gba_support::cli::{self, write_private};
 use gba_support::*;
 use std::path::Path;
+use support::run;
 
 const TOKEN_A: &str = "token-for-naf-a-0123456789";
 const TOKEN_B: &str = "token-for-naf-b-9876543210";

@@ -3,6 +3,7 @@
 //! deterministic stand-in for a fuzzer that runs in every test run.
 
 mod gba_support;
+mod support;
 
 use gba_support::*;
 use simbridge::gba::{digest, time, xml::BootstrappingInfo};

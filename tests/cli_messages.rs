@@ -3,6 +3,7 @@
 //! name the path and the option it came from; a BSF that does not answer is said so in words.
 
 mod common;
+mod support;
 
 use common::{profile_copy, simbridge, write_file};
 use std::net::TcpListener;

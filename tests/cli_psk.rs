@@ -5,6 +5,7 @@
 //! `psk`.
 
 mod common;
+mod support;
 
 use common::{addr_in, bin, json_out, profile_copy, start_with_config, write_file};
 use std::process::Command;

@@ -1,6 +1,7 @@
 //! The `sim` and `demo` commands as a user runs them: outputs, JSON keys and exit codes.
 
 mod common;
+mod support;
 
 use common::*;
 

@@ -3,6 +3,7 @@
 //! pages render with groff without warnings and document the options and environment variables.
 
 mod common;
+mod support;
 
 use common::*;
 use std::process::Command;

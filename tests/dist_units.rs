@@ -4,6 +4,7 @@
 //! (`systemd-analyze verify` of the units runs in tests/status_systemd.rs.)
 
 mod common;
+mod support;
 
 use common::{repo, simbridge};
 

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dtls_support::*;
-use simbridge::dtls::wire::handshake::HandshakeType;
-use simbridge::dtls::wire::record::ContentType;
+use simbridge::dtls::internal::wire::handshake::HandshakeType;
+use simbridge::dtls::internal::wire::record::ContentType;
 use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Error, Event, ServerConfig};
 
 const CCM8: CipherSuite = CipherSuite::PskAes128Ccm8;

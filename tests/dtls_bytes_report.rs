@@ -7,81 +7,55 @@
 //! A missing peer skips its rows (or fails with SIMBRIDGE_REQUIRE_PEERS).
 
 mod interop_support;
+mod support;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use interop_support::*;
+use std::cell::Cell;
+use support::launch::{openssl_client_command, openssl_server_command};
+use support::{free_udp_port, peer_bin, tool, Proc, Relay, RelayConfig};
 
 const KEY: &str = "000102030405060708090a0b0c0d0e0f";
 const ID: &str = "Client_identity";
 const T: Duration = Duration::from_secs(10);
 
-/// A UDP relay that counts (direction, length) of every datagram.
-struct Relay {
+/// The shared counting relay in front of a server on 127.0.0.1, read round by round.
+struct Meter {
+    relay: Relay,
     port: u16,
-    log: Arc<Mutex<Vec<(bool, usize)>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// (datagrams, c2s bytes, s2c bytes) counted up to the last [`Meter::take`].
+    taken: Cell<(u64, u64, u64)>,
 }
 
-impl Relay {
+impl Meter {
     fn new(upstream: u16) -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = sock.local_addr().expect("addr").port();
-        sock.set_read_timeout(Some(Duration::from_millis(20)))
-            .expect("timeout");
-        let up = SocketAddr::from(([127, 0, 0, 1], upstream));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (l, s) = (log.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut client: Option<SocketAddr> = None;
-            let mut buf = vec![0u8; 65536];
-            while !s.load(Ordering::Relaxed) {
-                let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                    continue;
-                };
-                if from == up {
-                    if let Some(c) = client {
-                        let _ = sock.send_to(&buf[..n], c);
-                        l.lock().unwrap().push((false, n));
-                    }
-                } else {
-                    client = Some(from);
-                    let _ = sock.send_to(&buf[..n], up);
-                    l.lock().unwrap().push((true, n));
-                }
-            }
-        });
+        let relay = Relay::start(
+            SocketAddr::from(([127, 0, 0, 1], upstream)),
+            RelayConfig::default(),
+        );
+        let port = relay.addr().port();
         Self {
+            relay,
             port,
-            log,
-            stop,
-            thread: Some(thread),
+            taken: Cell::new((0, 0, 0)),
         }
     }
 
     /// (datagrams, c2s bytes, s2c bytes) since the last call.
     fn take(&self) -> (usize, usize, usize) {
         std::thread::sleep(Duration::from_millis(200));
-        let v = std::mem::take(&mut *self.log.lock().unwrap());
-        let c2s = v.iter().filter(|(c, _)| *c).map(|(_, n)| n).sum();
-        let s2c = v.iter().filter(|(c, _)| !*c).map(|(_, n)| n).sum();
-        (v.len(), c2s, s2c)
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let s = self.relay.stats();
+        let now = (s.datagrams(), s.c2s.bytes, s.s2c.bytes);
+        let before = self.taken.replace(now);
+        (
+            (now.0 - before.0) as usize,
+            (now.1 - before.1) as usize,
+            (now.2 - before.2) as usize,
+        )
     }
 }
 
@@ -115,12 +89,12 @@ fn ours_client(port: u16, extra: &[&str], session: Option<&Path>) -> bool {
     cmd.status().is_ok_and(|s| s.success())
 }
 
-fn ours_server(port: u16, extra: &[&str]) -> Peer {
+fn ours_server(port: u16, extra: &[&str]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_simbridge"));
     cmd.args(["dtls", "server", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--psk-identity", ID, "--psk", KEY, "--echo"])
         .args(extra);
-    let p = Peer::spawn_cmd(&mut cmd);
+    let p = Proc::spawn("peer", &mut cmd);
     std::thread::sleep(Duration::from_millis(200));
     p
 }
@@ -159,9 +133,9 @@ fn measure_ours(rows: &mut Vec<Row>) {
             true,
         ),
     ] {
-        let port = free_port();
+        let port = free_udp_port();
         let _s = ours_server(port, &srv);
-        let relay = Relay::new(port);
+        let relay = Meter::new(port);
         let sess = dir.path().join(name.len().to_string());
         if resume {
             assert!(ours_client(relay.port, &cli, Some(&sess)), "{name}: first");
@@ -181,7 +155,7 @@ fn measure_ours(rows: &mut Vec<Row>) {
 }
 
 fn measure_openssl(rows: &mut Vec<Row>) {
-    let Some(bin) = tool("openssl") else { return };
+    let Some(_) = tool("openssl") else { return };
     let dir = tempfile::tempdir().unwrap();
     for (name, extra, resume) in [
         (
@@ -196,53 +170,27 @@ fn measure_openssl(rows: &mut Vec<Row>) {
         ),
         ("OpenSSL 3.0: ticket resumption", vec![], true),
     ] {
-        let port = free_port();
-        let mut cmd = Command::new(&bin);
-        cmd.args([
-            "s_server",
-            "-dtls1_2",
-            "-accept",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args([
-            "-nocert",
-            "-psk",
-            KEY,
-            "-psk_identity",
-            ID,
-            "-cipher",
-            "PSK-AES128-CCM8",
-        ])
-        .args(&extra);
-        let mut srv = Peer::spawn_cmd(&mut cmd);
-        srv.wait_line("ACCEPT", T).expect("s_server");
-        let relay = Relay::new(port);
+        let port = free_udp_port();
+        let mut cmd = openssl_server_command(port, ID, KEY, "PSK-AES128-CCM8");
+        cmd.args(&extra);
+        let srv = Proc::spawn("peer", &mut cmd);
+        srv.wait_seen("ACCEPT", T).expect("s_server");
+        let relay = Meter::new(port);
         let sess = dir.path().join(format!("{port}.pem"));
         let runs = if resume { 2 } else { 1 };
         for i in 0..runs {
-            let mut c = Command::new(&bin);
-            c.args([
-                "s_client",
-                "-dtls1_2",
-                "-connect",
-                &format!("127.0.0.1:{}", relay.port),
-            ])
-            .args([
-                "-psk",
-                KEY,
-                "-psk_identity",
+            let mut c = openssl_client_command(
+                SocketAddr::from(([127, 0, 0, 1], relay.port)),
                 ID,
-                "-cipher",
+                KEY,
                 "PSK-AES128-CCM8",
-            ])
-            .args(&extra)
-            .arg("-sess_out")
-            .arg(&sess);
+            );
+            c.args(&extra).arg("-sess_out").arg(&sess);
             if i == 1 {
                 c.arg("-sess_in").arg(&sess);
             }
-            let mut cli = Peer::spawn_cmd(&mut c);
-            cli.wait_line("Verify return code", T).expect("s_client");
+            let mut cli = Proc::spawn("peer", &mut c);
+            cli.wait_seen("Verify return code", T).expect("s_client");
             cli.close_stdin();
             let _ = cli.wait_exit(T);
             if i == 0 && resume {
@@ -282,13 +230,13 @@ fn measure_mbedtls(rows: &mut Vec<Row>) {
         ),
         ("Mbed TLS 3.6: ticket resumption", vec![], vec![], true),
     ] {
-        let port = free_port();
+        let port = free_udp_port();
         let p = port.to_string();
         let mut sargs = vec!["server", p.as_str(), "-N", "2", "-w", "3000"];
         sargs.extend(&srv);
-        let mut s = Peer::spawn(&bin, &sargs);
-        s.wait_line("LISTENING", T).expect("mbed server");
-        let relay = Relay::new(port);
+        let mut s = Proc::start(&bin, &sargs);
+        s.wait_seen("LISTENING", T).expect("mbed server");
+        let relay = Meter::new(port);
         let rp = relay.port.to_string();
         let sess = dir.path().join(format!("{port}.sess"));
         let sess_s = sess.to_string_lossy().to_string();
@@ -299,15 +247,15 @@ fn measure_mbedtls(rows: &mut Vec<Row>) {
             if resume {
                 cargs.extend(["-s", sess_s.as_str()]);
             }
-            let mut c = Peer::spawn(&bin, &cargs);
+            let mut c = Proc::start(&bin, &cargs);
             assert!(c.wait_exit(T).is_some_and(|s| s.success()), "{name}");
-            s.wait_line("CLOSED", T);
+            s.wait_seen("CLOSED", T);
             if i == 0 && resume {
                 let first = relay.take();
                 if name.contains("ticket") {
                     row(rows, "Mbed TLS 3.6: full with ticket (NST)", first);
                 }
-                s.seen.clear();
+                s.forget_seen();
             }
         }
         row(rows, name, relay.take());
@@ -318,11 +266,11 @@ fn measure_mbedtls(rows: &mut Vec<Row>) {
 /// sends one 10-byte record, the server echoes it; the relay counts that exchange. With a
 /// CID it is the whole cost of the rebinding (no handshake); without one the session is lost
 /// and a full handshake (the first row) follows.
-fn measure_cid_continuation(rows: &mut Vec<Row>, name: &str, server: Option<Peer>, port: u16) {
+fn measure_cid_continuation(rows: &mut Vec<Row>, name: &str, server: Option<Proc>, port: u16) {
     use simbridge::dtls::config::StaticPsk;
     use simbridge::secret::SecretVec;
     let Some(_s) = server else { return };
-    let relay = Relay::new(port);
+    let relay = Meter::new(port);
     let mut cfg = simbridge::dtls::ClientConfig::new(std::sync::Arc::new(StaticPsk {
         identity: ID.as_bytes().to_vec(),
         key: SecretVec::new((0u8..16).collect()),
@@ -345,17 +293,17 @@ fn measure_wolfssl(rows: &mut Vec<Row>) {
         return;
     };
     let run = |srv: &[&str], cli: &[&str], conns: &str| {
-        let port = free_port();
+        let port = free_udp_port();
         let p = port.to_string();
         let mut sargs = vec!["server", p.as_str(), "-N", conns, "-w", "3000"];
         sargs.extend(srv);
-        let mut s = Peer::spawn(&bin, &sargs);
-        s.wait_line("LISTENING", T).expect("wolf server");
-        let relay = Relay::new(port);
+        let s = Proc::start(&bin, &sargs);
+        s.wait_seen("LISTENING", T).expect("wolf server");
+        let relay = Meter::new(port);
         let rp = relay.port.to_string();
         let mut cargs = vec!["client", rp.as_str(), "-n", "0"];
         cargs.extend(cli);
-        let mut c = Peer::spawn(&bin, &cargs);
+        let mut c = Proc::start(&bin, &cargs);
         assert!(
             c.wait_exit(T).is_some_and(|st| st.success()),
             "wolf {cli:?}"
@@ -389,7 +337,7 @@ fn measure_wolfssl(rows: &mut Vec<Row>) {
 #[test]
 fn handshake_bytes_ours_openssl_mbedtls_wolfssl_in_one_run() {
     let mut rows = Vec::new();
-    let port = free_port();
+    let port = free_udp_port();
     let srv = ours_server(port, &["--cid", "4"]);
     measure_cid_continuation(
         &mut rows,
@@ -397,13 +345,13 @@ fn handshake_bytes_ours_openssl_mbedtls_wolfssl_in_one_run() {
         Some(srv),
         port,
     );
-    let port = free_port();
+    let port = free_udp_port();
     let mbed = peer_bin("mbed_peer").map(|b| {
-        let mut p = Peer::spawn(
+        let p = Proc::start(
             &b,
             &["server", &port.to_string(), "-c", "c1d5e7f0", "-w", "3000"],
         );
-        p.wait_line("LISTENING", T).expect("mbed server");
+        p.wait_seen("LISTENING", T).expect("mbed server");
         p
     });
     measure_cid_continuation(

@@ -5,6 +5,7 @@
 //! and SIMBRIDGE_REQUIRE_PEERS is set; otherwise skips with a printed reason.
 
 mod interop_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,8 @@ use interop_support::*;
 use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::{ClientConfig, RandomCid, ServerConfig};
 use simbridge::secret::SecretVec;
+use support::launch::{openssl_client_command, openssl_server_command};
+use support::{free_udp_port, peer_bin, tool, Proc, Relay, RelayConfig};
 
 const T: Duration = Duration::from_secs(10);
 const PEERS: [&str; 2] = ["mbed_peer", "wolf_peer"];
@@ -40,10 +43,10 @@ fn server(cid: Option<usize>) -> ServerConfig {
 /// Our client against the peer's server: handshake with CIDs, echo, new source port, echo.
 fn our_client_against(peer: &str, our_cid: usize, their_cid: &str) {
     let Some(bin) = peer_bin(peer) else { return };
-    let port = free_port();
+    let port = free_udp_port();
     let p = port.to_string();
-    let mut srv = Peer::spawn(&bin, &["server", &p, "-c", their_cid, "-w", "5000"]);
-    srv.wait_line("LISTENING", T).expect("peer listens");
+    let srv = Proc::start(&bin, &["server", &p, "-c", their_cid, "-w", "5000"]);
+    srv.wait_seen("LISTENING", T).expect("peer listens");
     let mut c = UdpClient::connect(client(Some(our_cid)), port);
     assert_eq!(c.connected(T), Some(false), "{peer}: handshake");
     assert!(c.conn.cid_negotiated(), "{peer}: CID negotiated");
@@ -53,7 +56,7 @@ fn our_client_against(peer: &str, our_cid: usize, their_cid: &str) {
         "{peer}"
     );
     assert_eq!(c.conn.connection_id().len(), our_cid);
-    let line = srv.wait_line("CONNECTED", T).expect("peer connected");
+    let line = srv.wait_seen("CONNECTED", T).expect("peer connected");
     let ours = if our_cid == 0 {
         "(empty)".to_owned()
     } else {
@@ -67,12 +70,12 @@ fn our_client_against(peer: &str, our_cid: usize, their_cid: &str) {
         c.echo(b"after rebinding", T),
         "{peer}: echo after rebinding"
     );
-    srv.wait_line(&format!("PEER {}", new.port()), T)
+    srv.wait_seen(&format!("PEER {}", new.port()), T)
         .unwrap_or_else(|| panic!("{peer} followed the client to its new port"));
     assert_eq!(c.conn.stats().handshake_datagrams_sent, hs, "no handshake");
     assert_eq!(c.data().len(), 2);
     c.close();
-    srv.wait_line("CLOSED", T).expect("peer saw close_notify");
+    srv.wait_seen("CLOSED", T).expect("peer saw close_notify");
 }
 
 /// The peer's client against our endpoint: CIDs, three messages, new source port after the first.
@@ -80,9 +83,8 @@ fn peer_client_against_us(peer: &str, their_cid: &str, our_len: usize) {
     let Some(bin) = peer_bin(peer) else { return };
     let mut s = UdpServer::bind(server(Some(our_len)));
     let p = s.port().to_string();
-    let mut cli = Peer::spawn(&bin, &["client", &p, "-c", their_cid, "-n", "3", "-r"]);
+    let mut cli = Proc::start(&bin, &["client", &p, "-c", their_cid, "-n", "3", "-r"]);
     let ok = s.serve_until(T, |s| {
-        cli.poll();
         s.closed_count() == 1 || cli.has("NO REPLY") || cli.has("FAILED")
     });
     assert!(ok, "{peer}: session ended");
@@ -96,14 +98,18 @@ fn peer_client_against_us(peer: &str, their_cid: &str, our_len: usize) {
         assert!(cli.has(&format!("RECV msg {i}")), "{peer}: echo {i}");
     }
     let rebound: u16 = cli
-        .seen
-        .iter()
+        .stdout_seen()
+        .into_iter()
         .find_map(|l| l.strip_prefix("REBOUND ")?.parse().ok())
         .expect("peer rebound");
     assert_eq!(s.address_changes.len(), 1, "{peer}: one address change");
     assert_eq!(s.address_changes[0].1.port(), rebound);
     assert_eq!(s.ep.stats().accepted, 1, "no second handshake");
-    let line = cli.seen.iter().find(|l| l.contains("CONNECTED")).unwrap();
+    let line = cli
+        .stdout_seen()
+        .into_iter()
+        .find(|l| l.contains("CONNECTED"))
+        .unwrap();
     if our_len == 0 {
         assert!(line.contains("peer_cid=(empty)"), "{peer}: {line}");
     } else {
@@ -143,10 +149,10 @@ fn mbedtls_and_wolfssl_clients_with_zero_length_cid_against_our_server() {
 fn peer_server_with_zero_length_cid_gets_plain_records_from_us() {
     for peer in PEERS {
         let Some(bin) = peer_bin(peer) else { return };
-        let port = free_port();
+        let port = free_udp_port();
         let p = port.to_string();
-        let mut srv = Peer::spawn(&bin, &["server", &p, "-c", "", "-w", "5000"]);
-        srv.wait_line("LISTENING", T).expect("peer listens");
+        let srv = Proc::start(&bin, &["server", &p, "-c", "", "-w", "5000"]);
+        srv.wait_seen("LISTENING", T).expect("peer listens");
         let mut c = UdpClient::connect(client(Some(3)), port);
         assert_eq!(c.connected(T), Some(false), "{peer}");
         assert!(c.conn.cid_negotiated());
@@ -160,10 +166,10 @@ fn peer_server_with_zero_length_cid_gets_plain_records_from_us() {
 fn peer_without_cid_falls_back_cleanly() {
     for peer in PEERS {
         let Some(bin) = peer_bin(peer) else { return };
-        let port = free_port();
+        let port = free_udp_port();
         let p = port.to_string();
-        let mut srv = Peer::spawn(&bin, &["server", &p, "-c", "none", "-w", "5000"]);
-        srv.wait_line("LISTENING", T).expect("peer listens");
+        let srv = Proc::start(&bin, &["server", &p, "-c", "none", "-w", "5000"]);
+        srv.wait_seen("LISTENING", T).expect("peer listens");
         let mut c = UdpClient::connect(client(Some(4)), port);
         assert_eq!(c.connected(T), Some(false), "{peer}");
         assert!(!c.conn.cid_negotiated(), "{peer}");
@@ -174,47 +180,26 @@ fn peer_without_cid_falls_back_cleanly() {
 
 #[test]
 fn openssl_without_cid_falls_back_cleanly_both_roles() {
-    let Some(openssl) = tool("openssl") else {
+    let Some(_) = tool("openssl") else {
         return;
     };
     // our client offers a CID to s_server, which ignores the extension
-    let port = free_port();
-    let mut cmd = std::process::Command::new(&openssl);
-    cmd.args([
-        "s_server",
-        "-dtls1_2",
-        "-accept",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .args(["-nocert", "-psk", "000102030405060708090a0b0c0d0e0f"])
-    .args([
-        "-psk_identity",
-        "Client_identity",
-        "-cipher",
-        "PSK-AES128-CCM8",
-    ]);
-    let mut srv = Peer::spawn_cmd(&mut cmd);
-    srv.wait_line("ACCEPT", T).expect("s_server");
+    let port = free_udp_port();
+    let cmd = openssl_server_command(port, ID, KEY, "PSK-AES128-CCM8");
+    let srv = Proc::spawn("peer", cmd);
+    srv.wait_seen("ACCEPT", T).expect("s_server");
     let mut c = UdpClient::connect(client(Some(4)), port);
     assert_eq!(c.connected(T), Some(false));
     assert!(!c.conn.cid_negotiated());
     c.conn.send(b"plain records\n").unwrap();
     c.run_until(Duration::from_millis(300), |_| false);
-    srv.wait_line("plain records", T)
+    srv.wait_seen("plain records", T)
         .expect("s_server got the data");
     c.close();
     // s_client (no CID) against our server, which has CIDs enabled by default
     let mut s = UdpServer::bind(server(Some(4)));
-    let mut cmd = std::process::Command::new(&openssl);
-    cmd.args([
-        "s_client",
-        "-dtls1_2",
-        "-connect",
-        &format!("127.0.0.1:{}", s.port()),
-    ])
-    .args(["-psk", "000102030405060708090a0b0c0d0e0f", "-psk_identity"])
-    .args(["Client_identity", "-cipher", "PSK-AES128-CCM8"]);
-    let mut cli = Peer::spawn_cmd(&mut cmd);
+    let cmd = openssl_client_command(loopback(s.port()), ID, KEY, "PSK-AES128-CCM8");
+    let mut cli = Proc::spawn("peer", cmd);
     assert!(s.serve_until(T, |_| cli.has("Verify return code")));
     let _ = std::io::Write::write_all(cli.stdin().unwrap(), b"hello\n");
     assert!(s.serve_until(T, |s| !s.data().is_empty()));
@@ -231,25 +216,22 @@ fn nat_rebinding_in_a_relay_with_cid_keeps_the_session() {
     for peer in PEERS {
         let Some(bin) = peer_bin(peer) else { return };
         let mut s = UdpServer::bind(server(Some(4)));
-        let nat = NatRelay::new(s.port());
-        let p = nat.port.to_string();
-        let mut cli = Peer::spawn(&bin, &["client", &p, "-c", "c11e", "-n", "4"]);
+        let nat = nat_relay(s.port());
+        let p = nat.addr().port().to_string();
+        let mut cli = Proc::start(&bin, &["client", &p, "-c", "c11e", "-n", "4"]);
         assert!(
             s.serve_until(T, |s| s.data().len() == 1),
             "{peer}: first record"
         );
-        nat.rebind();
-        let ok = s.serve_until(T, |s| {
-            cli.poll();
-            s.closed_count() == 1 || cli.has("NO REPLY")
-        });
+        nat.rebind_at_next_datagram();
+        let ok = s.serve_until(T, |s| s.closed_count() == 1 || cli.has("NO REPLY"));
         assert!(ok, "{peer}");
         assert!(cli.wait_exit(T).is_some_and(|st| st.success()), "{peer}");
         assert_eq!(s.data().len(), 4, "{peer}: all four records arrived");
         for i in 1..=4 {
             assert!(cli.has(&format!("RECV msg {i}")), "{peer}: echo {i}");
         }
-        let ports = nat.outbound_ports.lock().unwrap().clone();
+        let ports = nat.stats().outbound_ports;
         assert_eq!(ports.len(), 2);
         assert_eq!(s.address_changes.len(), 1, "{peer}");
         assert_eq!(s.address_changes[0].1.port(), ports[1]);
@@ -261,25 +243,17 @@ fn nat_rebinding_in_a_relay_with_cid_keeps_the_session() {
 /// the new port belongs to the session; records from it are dropped as an unknown peer.
 #[test]
 fn nat_rebinding_without_cid_loses_the_session() {
-    let Some(openssl) = tool("openssl") else {
+    let Some(_) = tool("openssl") else {
         return;
     };
     let mut s = UdpServer::bind(server(Some(4)));
-    let nat = NatRelay::new(s.port());
-    let mut cmd = std::process::Command::new(&openssl);
-    cmd.args([
-        "s_client",
-        "-dtls1_2",
-        "-connect",
-        &format!("127.0.0.1:{}", nat.port),
-    ])
-    .args(["-psk", "000102030405060708090a0b0c0d0e0f", "-psk_identity"])
-    .args(["Client_identity", "-cipher", "PSK-AES128-CCM8"]);
-    let mut cli = Peer::spawn_cmd(&mut cmd);
+    let nat = nat_relay(s.port());
+    let cmd = openssl_client_command(nat.addr(), ID, KEY, "PSK-AES128-CCM8");
+    let mut cli = Proc::spawn("peer", cmd);
     assert!(s.serve_until(T, |_| cli.has("Verify return code")));
     let _ = std::io::Write::write_all(cli.stdin().unwrap(), b"before\n");
     assert!(s.serve_until(T, |s| s.data().len() == 1));
-    nat.rebind();
+    nat.rebind_at_next_datagram();
     let _ = std::io::Write::write_all(cli.stdin().unwrap(), b"after\n");
     s.serve_until(Duration::from_secs(1), |_| false);
     assert_eq!(
@@ -289,4 +263,21 @@ fn nat_rebinding_without_cid_loses_the_session() {
     );
     assert!(s.ep.stats().unknown_peer >= 1);
     assert!(s.address_changes.is_empty());
+}
+
+/// A NAT stand-in in front of our server on 127.0.0.1:`port`: the shared relay, forwarding
+/// unchanged, rebinding when told.
+fn nat_relay(port: u16) -> Relay {
+    Relay::start(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        RelayConfig::default(),
+    )
+}
+
+/// The PSK and identity of the OpenSSL runs here.
+const KEY: &str = "000102030405060708090a0b0c0d0e0f";
+const ID: &str = "Client_identity";
+
+fn loopback(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
 }

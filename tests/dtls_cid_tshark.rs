@@ -6,6 +6,7 @@
 
 mod dtls_support;
 mod interop_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -75,7 +76,7 @@ fn pcap(packets: &[Vec<u8>]) -> Vec<u8> {
 
 #[test]
 fn tshark_dissects_our_connection_id_handshake_and_records() {
-    let Some(tshark) = interop_support::tool("tshark") else {
+    let Some(tshark) = support::tool("tshark") else {
         return;
     };
     let mut c = client_config(&[CipherSuite::PskAes128Ccm8], 1);

@@ -1,28 +1,22 @@
 //! The `simbridge dtls` CLI contract, our client against our server over loopback.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+use support::process::line_reader;
+use support::KillOnDrop;
 
 const PSK: &str = "000102030405060708090a0b0c0d0e0f";
-
-/// Kills the child on drop, so a failing test never leaves a process behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_simbridge"))
 }
 
 /// Starts our server on port 0 and returns it with the address from its `listening` event.
-fn server(extra: &[&str]) -> (Guard, String, mpsc::Receiver<String>) {
+fn server(extra: &[&str]) -> (KillOnDrop, String, mpsc::Receiver<String>) {
     let mut child = bin()
         .args([
             "dtls",
@@ -42,15 +36,8 @@ fn server(extra: &[&str]) -> (Guard, String, mpsc::Receiver<String>) {
         .spawn()
         .expect("spawn server");
     let stderr = child.stderr.take().unwrap();
-    let guard = Guard(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let guard = KillOnDrop::new(child);
+    let rx = line_reader(stderr);
     let first = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("listening event");
@@ -83,19 +70,19 @@ fn run_client(addr: &str, args: &[&str], input: &str) -> (i32, String, Vec<serde
     // give the echo time to come back before EOF starts the close
     std::thread::sleep(Duration::from_millis(700));
     drop(stdin);
-    let mut guard = Guard(child);
+    let mut guard = KillOnDrop::new(child);
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     let status = loop {
-        if let Some(s) = guard.0.try_wait().unwrap() {
+        if let Some(s) = guard.child().try_wait().unwrap() {
             break s;
         }
         assert!(std::time::Instant::now() < deadline, "client did not exit");
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut out = String::new();
-    std::io::Read::read_to_string(guard.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    std::io::Read::read_to_string(guard.child().stdout.as_mut().unwrap(), &mut out).unwrap();
     let mut err = String::new();
-    std::io::Read::read_to_string(guard.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    std::io::Read::read_to_string(guard.child().stderr.as_mut().unwrap(), &mut err).unwrap();
     let events = err
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -198,9 +185,10 @@ fn server_prints_its_bound_address_and_keys_stay_off_the_command_line() {
         .expect("spawn server");
     let stdout = child.stdout.take().unwrap();
     let pid = child.id();
-    let _guard = Guard(child);
-    let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).unwrap();
+    let _guard = KillOnDrop::new(child);
+    let first = line_reader(stdout)
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the server prints its address");
     let addr = first
         .trim()
         .strip_prefix("ACCEPT ")

@@ -14,7 +14,7 @@ use interop_support::*;
 use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::ClientConfig;
 use simbridge::secret::SecretVec;
-use support::{Proc, Stream};
+use support::{free_udp_port, Proc, Stream};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -51,7 +51,7 @@ fn mode(p: &std::path::Path) -> u32 {
 
 #[test]
 fn sigterm_exports_and_a_restart_continues_every_connection_without_a_handshake() {
-    let port = free_port();
+    let port = free_udp_port();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("server.state");
     let ledger = dir.path().join("server.state.ledger");

@@ -260,7 +260,7 @@ fn garbage_and_mutated_datagrams_never_panic() {
         p.server.handle_datagram(p.now, p.client_addr, &d);
     }
     // and every parser on raw noise
-    use simbridge::dtls::wire::{handshake, hello, kx};
+    use simbridge::dtls::internal::wire::{handshake, hello, kx};
     for _ in 0..20_000 {
         let d: Vec<u8> = (0..(noise(&mut rng) % 200))
             .map(|_| noise(&mut rng) as u8)
@@ -279,11 +279,12 @@ fn garbage_and_mutated_datagrams_never_panic() {
 #[test]
 fn hello_with_the_last_message_seq_does_not_panic() {
     use simbridge::dtls::conn::AcceptedHello;
-    use simbridge::dtls::wire::hello::ClientHello;
+    use simbridge::dtls::internal::wire::hello::ClientHello;
     let mut p = Pair::new(client_config(&[CCM8], 1), server_config(&[CCM8], 2));
     let d = p.client.poll_transmit().unwrap();
-    let (recs, _) = simbridge::dtls::wire::record::split_datagram(&d);
-    let frags = simbridge::dtls::wire::handshake::parse_fragments(recs[0].fragment).unwrap();
+    let (recs, _) = simbridge::dtls::internal::wire::record::split_datagram(&d);
+    let frags =
+        simbridge::dtls::internal::wire::handshake::parse_fragments(recs[0].fragment).unwrap();
     let hello = ClientHello::parse(frags[0].body).unwrap();
     let accepted = AcceptedHello {
         hello,

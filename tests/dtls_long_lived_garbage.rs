@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use simbridge::dtls::config::{ServerConfig, StaticPsk};
 use simbridge::dtls::export::{self, ExportError, ImportRole, MemoryLedger};
+use simbridge::dtls::internal::wire::record::{peek_cid, split_datagram_cid};
+use simbridge::dtls::internal::wire::ticket::NewSessionTicket;
 use simbridge::dtls::rng::{DtlsRng, SeededRng};
 use simbridge::dtls::ticket::TicketKeys;
-use simbridge::dtls::wire::record::{peek_cid, split_datagram_cid};
-use simbridge::dtls::wire::ticket::NewSessionTicket;
 use simbridge::dtls::{Connection, Session};
 use simbridge::secret::SecretVec;
 

@@ -4,7 +4,7 @@
 //! and checks that the only difference is one 13-byte record header per extra message of the
 //! server's first flight.
 
-use simbridge::dtls::bench::{handshake_bytes_with, HandshakeShape};
+use simbridge::dtls::internal::bench::{handshake_bytes_with, HandshakeShape};
 use simbridge::dtls::CipherSuite;
 
 #[test]

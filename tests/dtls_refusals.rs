@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use dtls_support::*;
 use simbridge::dtls::config::{PskAnswer, PskRequest, ServerPskStore, StaticPsk};
-use simbridge::dtls::wire::alert::AlertDescription;
+use simbridge::dtls::internal::wire::alert::AlertDescription;
 use simbridge::dtls::{CipherSuite, CloseReason, Error, Event, FailureKind, PskRefusal};
 use simbridge::secret::SecretVec;
 
@@ -54,9 +54,9 @@ fn client_with(identity: &[u8], key: &[u8], suite: CipherSuite) -> simbridge::dt
 /// The fatal alert in the last datagram the server sent, read off the wire.
 fn alert_sent(from_server: &[Vec<u8>]) -> Option<[u8; 2]> {
     let last = from_server.last()?;
-    let (recs, _) = simbridge::dtls::wire::record::split_datagram(last);
+    let (recs, _) = simbridge::dtls::internal::wire::record::split_datagram(last);
     let r = recs.last()?;
-    (r.header.content_type == simbridge::dtls::wire::record::ContentType::Alert
+    (r.header.content_type == simbridge::dtls::internal::wire::record::ContentType::Alert
         && r.header.epoch == 0)
         .then(|| [r.fragment[0], r.fragment[1]])
 }

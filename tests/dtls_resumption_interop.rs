@@ -5,6 +5,7 @@
 //! missing and SIMBRIDGE_REQUIRE_PEERS is set.
 
 mod interop_support;
+mod support;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -14,6 +15,8 @@ use interop_support::*;
 use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::{ClientConfig, Event, RandomCid, ServerConfig};
 use simbridge::secret::SecretVec;
+use support::launch::{openssl_client_command, openssl_server_command};
+use support::{free_udp_port, peer_bin, tool, Proc};
 
 const T: Duration = Duration::from_secs(10);
 const KEY: &str = "000102030405060708090a0b0c0d0e0f";
@@ -44,26 +47,18 @@ fn cli_client(port: u16, session: &std::path::Path) -> Option<bool> {
         .and_then(|v| v["resumed"].as_bool())
 }
 
-fn s_server(port: u16, extra: &[&str]) -> Option<Peer> {
-    let bin = tool("openssl")?;
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "s_server",
-        "-dtls1_2",
-        "-accept",
-        &format!("127.0.0.1:{port}"),
-    ])
-    .args(["-nocert", "-psk", KEY, "-psk_identity", ID])
-    .args(["-cipher", "PSK-AES128-CCM8"])
-    .args(extra);
-    let mut p = Peer::spawn_cmd(&mut cmd);
-    p.wait_line("ACCEPT", T).expect("s_server ready");
+fn s_server(port: u16, extra: &[&str]) -> Option<Proc> {
+    tool("openssl")?;
+    let mut cmd = openssl_server_command(port, ID, KEY, "PSK-AES128-CCM8");
+    cmd.args(extra);
+    let p = Proc::spawn("peer", &mut cmd);
+    p.wait_seen("ACCEPT", T).expect("s_server ready");
     Some(p)
 }
 
 fn our_cli_resumes_against_s_server(extra: &[&str]) {
-    let port = free_port();
-    let Some(mut srv) = s_server(port, extra) else {
+    let port = free_udp_port();
+    let Some(srv) = s_server(port, extra) else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("simbridge-sess-{port}"));
@@ -77,7 +72,6 @@ fn our_cli_resumes_against_s_server(extra: &[&str]) {
     }
     assert_eq!(cli_client(port, &dir), Some(true), "second: resumed");
     assert_eq!(cli_client(port, &dir), Some(true), "third: resumed again");
-    srv.poll();
     assert!(srv.has("Reused session-id"), "s_server says Reused");
     let _ = std::fs::remove_file(&dir);
 }
@@ -93,35 +87,24 @@ fn our_client_resumes_against_openssl_by_session_id() {
 }
 
 fn s_client_against_us(extra: &[&str]) {
-    let Some(bin) = tool("openssl") else { return };
+    let Some(_) = tool("openssl") else { return };
     let mut s = UdpServer::bind(ServerConfig::new(psk()));
     let port = s.port();
     let sess = std::env::temp_dir().join(format!("simbridge-ossl-{port}"));
     let _ = std::fs::remove_file(&sess);
     let mut lines = Vec::new();
     for i in 0..2 {
-        let mut cmd = Command::new(&bin);
-        cmd.args([
-            "s_client",
-            "-dtls1_2",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args([
-            "-psk",
-            KEY,
-            "-psk_identity",
+        let mut cmd = openssl_client_command(
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             ID,
-            "-cipher",
+            KEY,
             "PSK-AES128-CCM8",
-        ])
-        .args(extra)
-        .arg("-sess_out")
-        .arg(&sess);
+        );
+        cmd.args(extra).arg("-sess_out").arg(&sess);
         if i == 1 {
             cmd.arg("-sess_in").arg(&sess);
         }
-        let mut cli = Peer::spawn_cmd(&mut cmd);
+        let mut cli = Proc::spawn("peer", &mut cmd);
         let want = if i == 0 {
             "New, TLSv1.2"
         } else {
@@ -132,7 +115,7 @@ fn s_client_against_us(extra: &[&str]) {
         cli.close_stdin();
         s.serve_until(Duration::from_millis(300), |_| false);
         let _ = cli.wait_exit(T);
-        lines.push(cli.seen.iter().any(|l| l.starts_with(want)));
+        lines.push(cli.stdout_seen().iter().any(|l| l.starts_with(want)));
     }
     let _ = std::fs::remove_file(&sess);
     assert_eq!(lines, vec![true, true], "New, then Reused");
@@ -154,13 +137,13 @@ fn openssl_s_client_resumes_against_our_server_by_session_id() {
 /// then resumed with that ticket (and a CID again), data both ways each time.
 fn our_client_resumes_against(peer: &str) {
     let Some(bin) = peer_bin(peer) else { return };
-    let port = free_port();
+    let port = free_udp_port();
     let p = port.to_string();
-    let mut srv = Peer::spawn(
+    let srv = Proc::start(
         &bin,
         &["server", &p, "-c", "c1d5e7f0", "-N", "2", "-w", "3000"],
     );
-    srv.wait_line("LISTENING", T).expect("peer listens");
+    srv.wait_seen("LISTENING", T).expect("peer listens");
     let mut cfg = ClientConfig::new(psk());
     cfg.connection_id = Some(2);
     cfg.session_tickets = true;
@@ -170,7 +153,7 @@ fn our_client_resumes_against(peer: &str) {
     assert!(!session.ticket.is_empty(), "{peer} sent a ticket");
     assert!(c.echo(b"first", T));
     c.close();
-    srv.wait_line("CLOSED", T).expect("first closed");
+    srv.wait_seen("CLOSED", T).expect("first closed");
     cfg.resume = Some(session);
     let mut c = UdpClient::connect(cfg, port);
     assert_eq!(
@@ -199,9 +182,8 @@ fn wolfssl_client_resumes_with_a_ticket_and_cid_against_our_server() {
     sc.connection_id = Some(Arc::new(RandomCid::new(4)));
     let mut s = UdpServer::bind(sc);
     let p = s.port().to_string();
-    let mut cli = Peer::spawn(&bin, &["client", &p, "-c", "c11e", "-R"]);
+    let mut cli = Proc::start(&bin, &["client", &p, "-c", "c11e", "-R"]);
     let ok = s.serve_until(T, |s| {
-        cli.poll();
         s.closed_count() == 2 || cli.has("FAILED") || cli.has("NO REPLY")
     });
     assert!(ok);
@@ -227,9 +209,8 @@ fn mbedtls_client_resumes_with_a_saved_session_against_our_server() {
         let _ = std::fs::remove_file(&sess);
         let sess_s = sess.to_string_lossy().to_string();
         for round in 0..2 {
-            let mut cli = Peer::spawn(&bin, &["client", &p, "-c", "c11e", "-s", &sess_s]);
+            let mut cli = Proc::start(&bin, &["client", &p, "-c", "c11e", "-s", &sess_s]);
             let ok = s.serve_until(T, |s| {
-                cli.poll();
                 s.closed_count() == round + 1 || cli.has("FAILED") || cli.has("NO REPLY")
             });
             assert!(ok, "tickets={tickets} round {round}");
@@ -256,7 +237,7 @@ fn our_cli_resumes_against_gnutls(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let pskfile = dir.path().join("psk.txt");
     std::fs::write(&pskfile, format!("{ID}:{KEY}\n")).unwrap();
-    let port = free_port();
+    let port = free_udp_port();
     let mut cmd = Command::new(bin);
     cmd.args([
         "--udp",
@@ -269,14 +250,13 @@ fn our_cli_resumes_against_gnutls(extra: &[&str]) {
     .arg("--pskpasswd")
     .arg(&pskfile)
     .args(extra);
-    let mut srv = Peer::spawn_cmd(&mut cmd);
+    let _srv = Proc::spawn("peer", &mut cmd);
     // its stdout is block-buffered: wait until the port is taken instead of for a line
     let end = std::time::Instant::now() + T;
     while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
         assert!(std::time::Instant::now() < end, "gnutls-serv did not bind");
         std::thread::sleep(Duration::from_millis(50));
     }
-    srv.poll();
     let sess = dir.path().join("session");
     assert_eq!(cli_client(port, &sess), Some(false), "first: full");
     assert_eq!(cli_client(port, &sess), Some(true), "second: resumed");
@@ -307,7 +287,7 @@ fn gnutls_cli_resumes_against_our_server() {
         ])
         .args(extra)
         .args(["-r", "-p", &s.port().to_string(), "127.0.0.1"]);
-        let mut cli = Peer::spawn_cmd(&mut cmd);
+        let cli = Proc::spawn("peer", &mut cmd);
         let ok = s.serve_until(T, |_| {
             cli.has("This is a resumed session") || cli.has("rror")
         });

@@ -4,9 +4,9 @@
 mod dtls_support;
 
 use dtls_support::*;
-use simbridge::dtls::wire::alert::AlertDescription;
-use simbridge::dtls::wire::handshake::HandshakeType;
-use simbridge::dtls::wire::record::ContentType;
+use simbridge::dtls::internal::wire::alert::AlertDescription;
+use simbridge::dtls::internal::wire::handshake::HandshakeType;
+use simbridge::dtls::internal::wire::record::ContentType;
 use simbridge::dtls::{CipherSuite, CloseReason, Error};
 
 const CCM8: CipherSuite = CipherSuite::PskAes128Ccm8;
@@ -198,9 +198,9 @@ fn server_without_extended_master_secret_refused() {
     p.c2s_with(pass);
     p.s2c_with(|d| {
         vec![rewrite_server_hello(&d, |sh| {
-            sh.extensions
-                .0
-                .retain(|e| e.typ != simbridge::dtls::wire::extensions::EXT_EXTENDED_MASTER_SECRET)
+            sh.extensions.0.retain(|e| {
+                e.typ != simbridge::dtls::internal::wire::extensions::EXT_EXTENDED_MASTER_SECRET
+            })
         })]
     });
     assert_eq!(
@@ -214,7 +214,7 @@ fn server_hello_flight_restart_rejected() {
     let mut p = pair();
     to_flight5(&mut p);
     // a new ServerHello (or HelloVerifyRequest) at the next message_seq: not a restart we follow
-    let sh = simbridge::dtls::wire::hello::ServerHello {
+    let sh = simbridge::dtls::internal::wire::hello::ServerHello {
         version: 0xFEFD,
         random: [9; 32],
         session_id: vec![],
@@ -234,7 +234,7 @@ fn server_hello_flight_restart_rejected() {
 
     let mut q = pair();
     to_flight5(&mut q);
-    let hvr = simbridge::dtls::wire::hello::HelloVerifyRequest {
+    let hvr = simbridge::dtls::internal::wire::hello::HelloVerifyRequest {
         version: 0xFEFF,
         cookie: vec![1; 16],
     };
@@ -258,8 +258,8 @@ fn client_hello_restart_mid_handshake_rejected() {
     p.server.handle_datagram(p.now, p.client_addr, &ch2);
     // the same hello again, now at the next message_seq (2): a restart inside the handshake
     let recs = records(&ch2);
-    let (r, _) = simbridge::dtls::wire::record::split_datagram(&recs[0]);
-    let frags = simbridge::dtls::wire::handshake::parse_fragments(r[0].fragment).unwrap();
+    let (r, _) = simbridge::dtls::internal::wire::record::split_datagram(&recs[0]);
+    let frags = simbridge::dtls::internal::wire::handshake::parse_fragments(r[0].fragment).unwrap();
     let restarted = plain_handshake(5, HandshakeType::ClientHello, 2, frags[0].body);
     p.server.handle_datagram(p.now, p.client_addr, &restarted);
     p.collect();
@@ -377,11 +377,11 @@ fn no_common_suite_gets_handshake_failure() {
 
 #[test]
 fn client_without_extended_master_secret_refused() {
-    use simbridge::dtls::wire::handshake::parse_fragments;
-    use simbridge::dtls::wire::hello::{
+    use simbridge::dtls::internal::wire::handshake::parse_fragments;
+    use simbridge::dtls::internal::wire::hello::{
         ClientHello, HelloVerifyRequest, EMPTY_RENEGOTIATION_INFO_SCSV,
     };
-    use simbridge::dtls::wire::record::split_datagram;
+    use simbridge::dtls::internal::wire::record::split_datagram;
     let mut p = pair();
     let mut ch = ClientHello {
         version: 0xFEFD,

@@ -15,8 +15,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use dtls_support::*;
-use simbridge::dtls::wire::handshake::parse_fragments;
-use simbridge::dtls::wire::record::{split_datagram, ContentType};
+use simbridge::dtls::internal::wire::handshake::parse_fragments;
+use simbridge::dtls::internal::wire::record::{split_datagram, ContentType};
 use simbridge::dtls::{CipherSuite, ClientConfig, Connection, Event, ServerConfig};
 
 /// Handshake messages in each plaintext handshake record of `d`.

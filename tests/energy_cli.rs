@@ -2,6 +2,7 @@
 //! measured figures from a results file, and bad input naming the flag, file and key.
 
 mod common;
+mod support;
 
 use common::*;
 use std::path::Path;

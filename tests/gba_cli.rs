@@ -2,13 +2,15 @@
 //! `simbridge psk` with `--softsim`, and the key API agreeing with the printed PSK.
 
 mod gba_support;
+mod support;
 
-use gba_support::cli::{self, json, run, write_private, Guard};
+use gba_support::cli::{self, write_private};
 use gba_support::*;
 use std::path::Path;
+use support::{json, run, KillOnDrop};
 
 /// Starts `simbridge bsf` with one credential (the shorthand) for `naf.example.com`.
-fn start_bsf(dir: &Path, k: &str) -> (Guard, std::net::SocketAddr) {
+fn start_bsf(dir: &Path, k: &str) -> (KillOnDrop, std::net::SocketAddr) {
     let token = dir.join("token");
     write_private(&token, &format!("{TOKEN}\n"));
     let token = token.to_str().expect("utf8").to_string();

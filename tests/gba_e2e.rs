@@ -2,6 +2,7 @@
 //! `uicc` layer) against our BSF, then the key API. The client's Ks_NAF must equal the BSF's.
 
 mod gba_support;
+mod support;
 
 use gba_support::*;
 use simbridge::gba::{

@@ -5,11 +5,12 @@
 //! again once, and derive the key the BSF's key API gives.
 
 mod gba_support;
+mod support;
 
-use gba_support::cli::{json, run, run_env};
 use gba_support::*;
 use simbridge::uicc::gba_files::{decode_gbanl_record, GbaBp};
 use std::path::Path;
+use support::{json, run, run_env};
 
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()

@@ -2,6 +2,7 @@
 //! TCP relay (`RecordingRelay`) between the Ub client and our BSF. Run with `--nocapture` to see the figures.
 
 mod gba_support;
+mod support;
 
 use gba_support::*;
 use simbridge::gba::{self, UbConfig, UreqTransport};

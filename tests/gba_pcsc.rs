@@ -3,14 +3,15 @@
 //! it. The PSK must equal the key API's. Needs pcscd with vpcd (scripts/test starts it).
 //!
 //! vpcd's one reader is shared by every PC/SC test on the machine: this test holds
-//! gba_support::pcsc's machine-wide lock while it uses it.
+//! support::vpcd's machine-wide lock while it uses it.
 #![cfg(feature = "pcsc")]
 
 mod gba_support;
+mod support;
 
-use gba_support::cli::{json, run};
-use gba_support::pcsc::{pcscd_ready, serve, ReaderLock, READER};
 use gba_support::*;
+use support::vpcd::{pcscd_ready, serve, ReaderLock, READER};
+use support::{json, run};
 
 #[test]
 fn bootstrap_and_psk_through_pcscd_match_the_key_api() {

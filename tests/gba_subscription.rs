@@ -3,6 +3,7 @@
 //! Real HTTP on loopback, the software USIM behind the `uicc` layer.
 
 mod gba_support;
+mod support;
 
 use gba_support::*;
 use simbridge::gba::{self, GbaMode, NafId, UaId, UbConfig, UreqTransport};

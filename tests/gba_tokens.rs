@@ -4,9 +4,10 @@
 //! `3gpp-gba-tmpi` in Server.
 
 mod gba_support;
+mod support;
 
-use gba_support::cli::{json, run};
 use gba_support::*;
+use support::{json, run};
 
 fn bootstrap_through_relay(card_gba_u: bool, card_sqn: &str) -> (Vec<String>, Vec<String>) {
     let bsf = start_bsf_with_profile(&profile_text(K, "000000000000", card_gba_u), |_| {});

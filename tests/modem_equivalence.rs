@@ -3,6 +3,7 @@
 //! paths, under every quirk profile of the modem-at table.
 
 mod modem_support;
+mod support;
 
 use modem_support::*;
 use std::time::Duration;
@@ -37,7 +38,7 @@ fn transcript(source: &[&str], envs: &[(&str, &str)]) -> (Transcript, String) {
     let run = |extra: &[&str]| {
         let args = with(extra);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_cli(&refs, envs, T)
+        simbridge_env(&refs, envs, T)
     };
     let info = run(&["sim", "info", "--json"]);
     assert!(
@@ -97,7 +98,7 @@ fn through_modem(quirks: &str, access: &str, extra: &[&str]) -> Option<(Transcri
     if access == "cgla" && no_logical {
         let mut args = vec!["sim", "info", "--json"];
         args.extend_from_slice(&src);
-        let o = run_cli(&args, &envs, T);
+        let o = simbridge_env(&args, &envs, T);
         assert_eq!(
             o.status.code(),
             Some(1),
@@ -184,7 +185,7 @@ fn isim_and_pin_card_info_same_as_softsim_on_both_paths() {
     let w = Workdir::new();
     let soft = w.profile("demo-isim.toml", "soft.toml");
     let soft = soft.display().to_string();
-    let want = run_cli(
+    let want = simbridge_env(
         &["sim", "info", "--json", "--pin", "1234", "--softsim", &soft],
         &[],
         T,
@@ -210,7 +211,7 @@ fn isim_and_pin_card_info_same_as_softsim_on_both_paths() {
             "--modem-access",
             access,
         ];
-        let got = run_cli(&args, &[], T);
+        let got = simbridge_env(&args, &[], T);
         assert!(got.status.success(), "{}", stderr(&got));
         assert_eq!(stdout(&got), stdout(&want), "--modem-access {access}");
     }

@@ -3,13 +3,16 @@
 //! away when the modem stops (SIGTERM, or `quit` on its control input).
 
 mod modem_support;
+mod support;
 
 use modem_support::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::KillOnDrop;
 
-fn start(profile: &std::path::Path, link: &std::path::Path, control: bool) -> std::process::Child {
-    let mut cmd = Command::new(BIN);
+/// The virtual modem, killed on drop (a failing check leaves no process behind).
+fn start(profile: &std::path::Path, link: &std::path::Path, control: bool) -> KillOnDrop {
+    let mut cmd = Command::new(bin());
     cmd.args(["softsim", "modem", "--profile"])
         .arg(profile)
         .arg("--link")
@@ -21,7 +24,7 @@ fn start(profile: &std::path::Path, link: &std::path::Path, control: bool) -> st
     } else {
         cmd.stdin(Stdio::null());
     }
-    cmd.spawn().expect("spawn the virtual modem")
+    KillOnDrop::new(cmd.spawn().expect("spawn the virtual modem"))
 }
 
 fn wait_for(mut pred: impl FnMut() -> bool) -> bool {
@@ -51,7 +54,7 @@ fn an_occupied_path_is_refused_and_left_alone() {
         (&dir, "a directory"),
         (&link_to_file, "a link to"),
     ] {
-        let o = run_cli(
+        let o = simbridge_env(
             &[
                 "softsim",
                 "modem",
@@ -94,10 +97,10 @@ fn the_link_goes_away_when_the_modem_stops() {
         .expect("kill");
     assert!(status.success());
     assert!(
-        wait_for(|| child.try_wait().ok().flatten().is_some()),
+        wait_for(|| child.child().try_wait().ok().flatten().is_some()),
         "exits on SIGTERM"
     );
-    assert_eq!(child.wait().expect("status").code(), Some(0));
+    assert_eq!(child.child().wait().expect("status").code(), Some(0));
     assert!(std::fs::symlink_metadata(&link).is_err(), "link removed");
 
     // `quit` on the control input.
@@ -105,23 +108,22 @@ fn the_link_goes_away_when_the_modem_stops() {
     assert!(wait_for(|| std::fs::read_link(&link).is_ok()), "link made");
     {
         use std::io::Write;
-        let stdin = child.stdin.as_mut().expect("stdin");
+        let stdin = child.child().stdin.as_mut().expect("stdin");
         writeln!(stdin, "quit").expect("quit");
     }
     assert!(
-        wait_for(|| child.try_wait().ok().flatten().is_some()),
+        wait_for(|| child.child().try_wait().ok().flatten().is_some()),
         "exits on quit"
     );
     assert!(std::fs::symlink_metadata(&link).is_err(), "link removed");
 
     // A stale link from a modem that died (dangling, into /dev/pts) is taken over.
     std::os::unix::fs::symlink("/dev/pts/999999", &link).expect("stale link");
-    let mut child = start(&p, &link, false);
+    let child = start(&p, &link, false);
     assert!(
         wait_for(|| std::fs::read_link(&link)
             .is_ok_and(|t| t != std::path::Path::new("/dev/pts/999999"))),
         "stale link replaced"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }

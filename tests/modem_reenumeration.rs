@@ -6,6 +6,7 @@
 mod common;
 mod modem_support;
 mod pi_support;
+mod support;
 
 #[test]
 fn gateway_keeps_bridging_across_a_modem_reenumeration_behind_a_stable_link() {

@@ -2,6 +2,7 @@
 //! answering, a modem that reboots, CME errors. Every wait is bounded; nothing may hang or panic.
 
 mod modem_support;
+mod support;
 
 use modem_at::{
     AtChannel, AtConfig, AtError, ChannelEvent, Expect, SerialConnector, SimAccess, SimConfig,
@@ -184,7 +185,7 @@ fn cli_against_a_stalled_modem_fails_clearly_without_hanging() {
     let mut m = set1_modem(&w, "generic", &[]);
     m.control("stall");
     let link = m.link_str();
-    let o = run_cli(
+    let o = simbridge_env(
         &["sim", "info", "--modem", &link],
         &[],
         Duration::from_secs(60),
@@ -330,7 +331,7 @@ fn cme_errors_are_mapped_to_clear_messages() {
 
 #[test]
 fn a_missing_device_is_a_clear_error() {
-    let o = run_cli(
+    let o = simbridge_env(
         &["sim", "info", "--modem", "/nonexistent/ttyUSB9"],
         &[],
         Duration::from_secs(30),
@@ -348,7 +349,7 @@ fn an_unknown_quirks_profile_is_refused_with_the_known_names() {
     let w = Workdir::new();
     let p = w.profile("ts35208-set1.toml", "modem.toml");
     let ps = p.display().to_string();
-    let o = run_cli(
+    let o = simbridge_env(
         &["softsim", "modem", "--profile", &ps, "--quirks", "nokia"],
         &[],
         Duration::from_secs(30),
@@ -374,7 +375,7 @@ fn cli_aka_against_a_modem_that_stops_mid_authenticate_then_recovers() {
         "sim", "aka", "--json", "--modem", &link, "--rand", SET1_RAND, "--autn", SET1_AUTN,
     ];
     let start = Instant::now();
-    let o = run_cli(&args, &[], Duration::from_secs(60));
+    let o = simbridge_env(&args, &[], Duration::from_secs(60));
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let e = stderr(&o);
     assert!(
@@ -393,7 +394,7 @@ fn cli_aka_against_a_modem_that_stops_mid_authenticate_then_recovers() {
     let args = [
         "sim", "aka", "--json", "--modem", &link, "--rand", &rand, "--autn", &autn,
     ];
-    let o = run_cli(&args, &[], Duration::from_secs(60));
+    let o = simbridge_env(&args, &[], Duration::from_secs(60));
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains(&hex(&xres)), "{}", stdout(&o));
 }
@@ -411,7 +412,7 @@ fn a_port_held_by_another_program_is_a_clear_error() {
         .open()
         .expect("hold the port");
     let link = m.link_str();
-    let o = run_cli(
+    let o = simbridge_env(
         &["sim", "info", "--modem", &link],
         &[],
         Duration::from_secs(30),

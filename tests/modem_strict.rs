@@ -6,6 +6,7 @@
 
 mod gba_support;
 mod modem_support;
+mod support;
 
 use gba_support::{TestBsf, IMPI, K, OPC, TOKEN};
 use modem_support::*;
@@ -15,7 +16,7 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(60);
 
 fn run_ok(args: &[&str]) -> String {
-    let out = run_cli(args, &[("RUST_LOG", "info")], T);
+    let out = simbridge_env(args, &[("RUST_LOG", "info")], T);
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     format!("{}\n{}", stdout(&out), stderr(&out))
 }

@@ -7,9 +7,10 @@
 
 mod common;
 mod modem_support;
+mod support;
 
 use common::{addr_in, start_demo_bsf, start_with_config, udp_echo, write_file, Running};
-use modem_support::{run_cli, stderr, stdout, VirtualModem, Workdir, QUIRKS};
+use modem_support::{simbridge_env, stderr, stdout, VirtualModem, Workdir, QUIRKS};
 use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -65,7 +66,7 @@ fn one_profile(net: &Net, quirks: &str) -> ((u64, u64), &'static str, Duration) 
     // `simbridge bootstrap` through the modem against the real BSF.
     let state = w.path("cli-state");
     let state = state.to_str().expect("utf8");
-    let out = run_cli(
+    let out = simbridge_env(
         &[
             "bootstrap",
             "--json",

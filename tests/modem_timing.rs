@@ -3,6 +3,7 @@
 //! `cargo test --release --test modem_timing -- --nocapture`.
 
 mod modem_support;
+mod support;
 
 use modem_support::*;
 use simbridge::card::modem::{ModemCard, ModemOptions};
@@ -118,7 +119,7 @@ fn cli_aka_wall_time_and_at_commands() {
             &[]
         };
         let t = Instant::now();
-        let o = run_cli(&args, envs, Duration::from_secs(60));
+        let o = simbridge_env(&args, envs, Duration::from_secs(60));
         times.push(t.elapsed());
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(stdout(&o).contains(&hex(&xres)), "{}", stdout(&o));

@@ -78,14 +78,7 @@ fn trace_logs_of_bsf_server_and_bridge_hold_no_secret() {
     );
     let bsf_addr = addr_after(&bsf, "bsf address", "127.0.0.1:");
 
-    let echo = UdpSocket::bind("127.0.0.1:0").expect("echo");
-    let echo_addr = echo.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let mut b = [0u8; 2048];
-        while let Ok((n, from)) = echo.recv_from(&mut b) {
-            let _ = echo.send_to(&b[..n], from);
-        }
-    });
+    let echo_addr = support::udp_echo();
     let server_cfg = d.join("server.toml");
     std::fs::write(
         &server_cfg,

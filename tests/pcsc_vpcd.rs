@@ -4,108 +4,33 @@
 #![cfg(feature = "pcsc")]
 
 mod common;
+mod support;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use support::vpcd::{
+    insert_untouched, pcscd_ready, serve_on, wait_reader_empty, ReaderLock, READER,
+};
 
-/// vpcd's first reader (port 35963): tests in this file take turns on it.
-static READER: Mutex<()> = Mutex::new(());
-const READER_NAME: &str = "Virtual PCD 00 00";
 /// vpcd's second reader (port 35964), kept for the removal test: a card yanked mid-command can
 /// leave pcscd's view of that reader stale for a while, which must not disturb the other tests.
 const REMOVAL_READER: &str = "Virtual PCD 00 01";
 const REMOVAL_VPCD: &str = "127.0.0.1:35964";
-
-fn pcscd_ready() -> bool {
-    require(
-        "pcscd with the vsmartcard vpcd reader (/run/pcscd/pcscd.comm, /usr/lib/pcsc/drivers/serial/libifdvpcd.so)",
-        Path::new("/run/pcscd/pcscd.comm").exists() && Path::new("/usr/lib/pcsc/drivers/serial/libifdvpcd.so").exists(),
-    )
-}
-
-/// Starts `softsim serve` and waits until pcscd sees the card.
-fn serve(profile: &Path, extra: &[&str]) -> KillOnDrop {
-    serve_on(READER_NAME, profile, extra)
-}
-
-fn serve_on(reader: &str, profile: &Path, extra: &[&str]) -> KillOnDrop {
-    wait_reader_empty(reader);
-    let mut child = Command::new(bin())
-        .args(["softsim", "serve", "--profile"])
-        .arg(profile)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn softsim serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let guard = KillOnDrop(Some(child));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("softsim serve did not attach to vpcd within 10 s");
-    assert!(line.starts_with("inserted into vpcd"), "{line}");
-    if extra.is_empty() {
-        wait_for_card();
-    } else {
-        wait_card_present(reader);
-    }
-    guard
-}
-
-/// Waits until pcscd reports a card in the reader, without sending it any APDU.
-fn wait_card_present(reader: &str) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let readers = simbridge::card::pcsc::PcscChannel::readers().expect("list readers");
-        if readers
-            .iter()
-            .any(|(name, present)| name == reader && *present)
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("pcscd did not see the card within 10 s");
-}
-
-fn wait_for_card() {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let o = simbridge(&["sim", "info", "--reader", READER_NAME, "--json"]);
-        if o.status.success() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("pcscd did not report the virtual card within 10 s");
-}
 
 #[test]
 fn info_and_aka_through_pcscd_equal_softsim() {
     if !pcscd_ready() {
         return;
     }
-    let _lock = READER.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = ReaderLock::take();
     let dir = tempfile::tempdir().expect("tempdir");
     let dir_b = tempfile::tempdir().expect("tempdir");
     for s in ts35208().iter().take(3) {
         let name = format!("ts35208-set{}.toml", s.number);
         let in_reader = profile_copy(dir.path(), &name);
         let in_process = profile_copy(dir_b.path(), &name);
-        let _card = serve(&in_reader, &[]);
+        let _card = serve_on(READER, &in_reader, &[]);
         let soft = simbridge(&[
             "sim",
             "info",
@@ -113,7 +38,7 @@ fn info_and_aka_through_pcscd_equal_softsim() {
             in_process.to_str().expect("utf8"),
             "--json",
         ]);
-        let real = simbridge(&["sim", "info", "--reader", READER_NAME, "--json"]);
+        let real = simbridge(&["sim", "info", "--reader", READER, "--json"]);
         assert!(
             real.status.success(),
             "{}",
@@ -132,7 +57,7 @@ fn info_and_aka_through_pcscd_equal_softsim() {
             simbridge(&args)
         };
         let soft = aka(&["--softsim", in_process.to_str().expect("utf8")]);
-        let real = aka(&["--reader", READER_NAME]);
+        let real = aka(&["--reader", READER]);
         assert!(
             real.status.success(),
             "{}",
@@ -141,7 +66,7 @@ fn info_and_aka_through_pcscd_equal_softsim() {
         assert_eq!(json_out(&real), json_out(&soft));
         assert_eq!(json_out(&real)["res"], s.f2.as_str());
         // The replay is refused the same way through the reader (exit 2, AUTS).
-        let replay = aka(&["--reader", READER_NAME]);
+        let replay = aka(&["--reader", READER]);
         assert_eq!(replay.status.code(), Some(2));
         assert_eq!(
             json_out(&replay),
@@ -150,7 +75,7 @@ fn info_and_aka_through_pcscd_equal_softsim() {
     }
     // Without a name, the only reader that holds a card is chosen.
     let p = profile_copy(dir.path(), "demo.toml");
-    let _card = serve(&p, &[]);
+    let _card = serve_on(READER, &p, &[]);
     let o = simbridge(&["sim", "info", "--reader", "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(json_out(&o)["imsi"], "001010123456789");
@@ -164,7 +89,7 @@ fn card_removed_mid_command_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = profile_copy(dir.path(), "demo.toml");
     // A fresh card that disappears on its 4th command APDU (in the middle of opening the USIM).
-    let _card = serve_on(
+    let _card = insert_untouched(
         REMOVAL_READER,
         &p,
         &["--vpcd", REMOVAL_VPCD, "--drop-after", "4", "--once"],
@@ -222,34 +147,19 @@ fn card_removed_mid_command_is_a_clear_error() {
     }
 }
 
-fn wait_reader_empty(reader: &str) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let readers = simbridge::card::pcsc::PcscChannel::readers().expect("list readers");
-        if readers
-            .iter()
-            .any(|(name, present)| name == reader && !present)
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("pcscd still reports a card in {reader} after 10 s");
-}
-
 #[test]
 fn aka_wall_time_through_pcscd() {
     if !pcscd_ready() {
         return;
     }
-    let _lock = READER.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = ReaderLock::take();
     let dir = tempfile::tempdir().expect("tempdir");
     let p = profile_copy(dir.path(), "demo.toml");
     let keys = simbridge_lab::softsim::Profile::load(&p)
         .expect("profile")
         .keys;
-    let _card = serve(&p, &[]);
-    let chan = simbridge::card::pcsc::PcscChannel::connect(Some(READER_NAME)).expect("connect");
+    let _card = serve_on(READER, &p, &[]);
+    let chan = simbridge::card::pcsc::PcscChannel::connect(Some(READER)).expect("connect");
     let mut u = simbridge::uicc::Uicc::open(chan, None).expect("open");
     let mut times = Vec::new();
     for i in 1..=31u64 {

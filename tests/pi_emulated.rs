@@ -13,6 +13,7 @@
 mod common;
 mod modem_support;
 mod pi_support;
+mod support;
 
 use common::*;
 use pi_support::{PiTarget, Runner, AARCH64, ARMV7};

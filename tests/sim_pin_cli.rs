@@ -2,6 +2,7 @@
 //! each command is the real binary, the card's counters live in its state file between runs.
 
 mod common;
+mod support;
 
 use common::*;
 use std::path::{Path, PathBuf};

@@ -1,12 +1,13 @@
 //! `simbridge sim pin change|verify|unblock --reader` through a real pcscd: the software USIM in
 //! vpcd's reader takes CHANGE REFERENCE DATA and RESET RETRY COUNTER as over `--softsim`.
-//! Needs pcscd with vpcd; holds gba_support::pcsc's machine-wide reader lock.
+//! Needs pcscd with vpcd; holds support::vpcd's machine-wide reader lock.
 #![cfg(feature = "pcsc")]
 
 mod gba_support;
+mod support;
 
-use gba_support::cli::run;
-use gba_support::pcsc::{pcscd_ready, serve, ReaderLock, READER};
+use support::run;
+use support::vpcd::{pcscd_ready, serve, ReaderLock, READER};
 
 fn pin(args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["sim", "pin", args[0], "--reader", READER];

@@ -2,6 +2,7 @@
 //! restarts, GBA_U, and bad input answered with the right status words and typed errors.
 
 mod common;
+mod support;
 
 use common::*;
 use simbridge::aka::{SqnArray, SqnCheck, SqnPolicy, SubscriberKeys};

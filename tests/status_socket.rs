@@ -4,6 +4,7 @@
 
 mod common;
 mod status_support;
+mod support;
 
 use common::*;
 use status_support::*;

@@ -5,6 +5,7 @@
 //! and no READY=1 from a start that fails. The shipped units pass `systemd-analyze verify`.
 
 mod common;
+mod support;
 
 use common::*;
 use std::os::unix::net::UnixDatagram;

@@ -5,6 +5,7 @@
 //! its `simbridge status` commands must show the GBA-keyed session on both sides.
 
 mod common;
+mod support;
 
 use common::*;
 use std::io::Read;

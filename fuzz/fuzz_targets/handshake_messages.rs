@@ -2,9 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use simbridge::dtls::wire::alert::{parse_ccs, Alert};
-use simbridge::dtls::wire::hello::{ClientHello, HelloVerifyRequest, ServerHello};
-use simbridge::dtls::wire::kx::{parse_finished, ClientKeyExchange, ServerKeyExchange};
+use simbridge::dtls::internal::wire::alert::{parse_ccs, Alert};
+use simbridge::dtls::internal::wire::hello::{ClientHello, HelloVerifyRequest, ServerHello};
+use simbridge::dtls::internal::wire::kx::{parse_finished, ClientKeyExchange, ServerKeyExchange};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(ch) = ClientHello::parse(data) {

@@ -11,8 +11,8 @@ use simbridge::dtls::config::{ServerConfig, StaticPsk};
 use simbridge::dtls::export::{self, ImportRole, MemoryLedger};
 use simbridge::dtls::rng::SeededRng;
 use simbridge::dtls::ticket::TicketKeys;
-use simbridge::dtls::wire::record::{peek_cid, split_datagram_cid};
-use simbridge::dtls::wire::ticket::NewSessionTicket;
+use simbridge::dtls::internal::wire::record::{peek_cid, split_datagram_cid};
+use simbridge::dtls::internal::wire::ticket::NewSessionTicket;
 use simbridge::dtls::{Connection, Session};
 use simbridge::secret::SecretVec;
 

@@ -2,9 +2,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use simbridge::dtls::reassembly::{max_message_len, Reassembler};
-use simbridge::dtls::wire::handshake::parse_fragments;
-use simbridge::dtls::wire::record::split_datagram;
+use simbridge::dtls::internal::reassembly::{max_message_len, Reassembler};
+use simbridge::dtls::internal::wire::handshake::parse_fragments;
+use simbridge::dtls::internal::wire::record::split_datagram;
 
 fuzz_target!(|data: &[u8]| {
     let (records, _) = split_datagram(data);

@@ -95,17 +95,19 @@ impl GbaArgs {
             any_bsf: self.bsf.is_none(),
             transport: BsfTransport::with_tls(
                 Duration::from_secs(self.timeout.max(1)),
-                gba::transport::tls_config(self.ca_file.as_deref()).map_err(CliError::new)?,
+                gba::transport::tls_config(self.ca_file.as_deref())
+                    .map_err(|e| CliError::new(simbridge::error_chain::chain(&e).to_string()))?,
             ),
         })
     }
 }
 
-/// A GBA error as a CLI error: exit 3 for a MAC failure, 1 otherwise.
+/// A GBA error as a CLI error, with its causes: exit 3 for a MAC failure, 1 otherwise.
 pub fn gba_error(e: GbaError) -> CliError {
+    let message = simbridge::error_chain::chain(&e).to_string();
     match e {
-        GbaError::NetworkAuthFailed => CliError::with_code(3, e.to_string()),
-        other => CliError::new(other.to_string()),
+        GbaError::NetworkAuthFailed => CliError::with_code(3, message),
+        _ => CliError::new(message),
     }
 }
 

@@ -9,8 +9,6 @@ use crate::config::{ConfigError, GatewayConfig, ValidRoute};
 use simbridge::bridge::keyservice::CardOpener;
 use simbridge::bridge::route_state::RouteState;
 use simbridge::bridge::{Gateway, KeyService, KeyServiceConfig, RouteSpec};
-use simbridge::dtls::config::StaticPsk;
-use simbridge::dtls::ClientConfig;
 use simbridge::gba::{GbaModeChoice, ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
 use simbridge::uicc::pin::PinProblem;
@@ -50,11 +48,8 @@ pub(super) fn key_source(r: &ValidRoute) -> KeySource {
 
 /// Builds the session policy of a route from the configuration.
 pub(super) fn session_config(cfg: &GatewayConfig, r: &ValidRoute) -> SessionConfig {
-    let placeholder = Arc::new(StaticPsk {
-        identity: Vec::new(),
-        key: SecretVec::default(),
-    });
-    let mut dtls = ClientConfig::new(placeholder);
+    let mut s = SessionConfig::default();
+    let dtls = &mut s.dtls;
     dtls.common.suites = r.suites.clone();
     dtls.common.retransmit = cfg.session.retransmit();
     if let Some(mtu) = cfg.session.mtu {
@@ -64,7 +59,6 @@ pub(super) fn session_config(cfg: &GatewayConfig, r: &ValidRoute) -> SessionConf
     // Ask the server for a Connection ID (we need none ourselves): a NAT rebinding then costs
     // no handshake (RFC 9146).
     dtls.connection_id = cfg.session.connection_id.unwrap_or(true).then_some(0);
-    let mut s = SessionConfig::new(dtls);
     if let Some(q) = cfg.session.queue_limit {
         s.queue_limit = q;
     }
@@ -120,7 +114,8 @@ pub fn run(args: BridgeArgs) -> CliResult {
             baud: cfg.card.baud.unwrap_or(115_200),
             ..CardSourceArgs::default()
         };
-        let opener: CardOpener = Box::new(move || card.open_channel().map_err(|e| e.message));
+        let opener: CardOpener =
+            Box::new(move || card.open_channel().map_err(|e| e.message.into()));
         let mut ub = UbConfig::new(cfg.bsf.as_deref().unwrap_or_default());
         ub.mode = match cfg.gba_mode.as_str() {
             "me" => GbaModeChoice::Me,
@@ -135,8 +130,14 @@ pub fn run(args: BridgeArgs) -> CliResult {
                 state_dir: cfg.state_dir.clone(),
                 policy: ReusePolicy::default(),
                 http_timeout: Duration::from_secs(20),
-                tls: simbridge::gba::transport::tls_config(cfg.gba_ca_file.as_deref())
-                    .map_err(|e| CliError::new(format!("[gba] ca_file: {e}")))?,
+                tls: simbridge::gba::transport::tls_config(cfg.gba_ca_file.as_deref()).map_err(
+                    |e| {
+                        CliError::new(format!(
+                            "[gba] ca_file: {}",
+                            simbridge::error_chain::chain(&e)
+                        ))
+                    },
+                )?,
             })
             .map_err(|e| CliError::new(format!("cannot start the key service: {e}")))?,
         )

@@ -4,6 +4,7 @@
 use super::CliError;
 use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
+use simbridge::error_chain::chain;
 use simbridge::uicc::pin::{self, GuardedOpenError, PinGuard, PinProblem};
 use simbridge::uicc::{Uicc, UiccError};
 use simbridge_lab::softsim::SoftUsim;
@@ -65,7 +66,7 @@ impl CardSourceArgs {
                 ModemAccess::Csim => Some(modem_at::SimPath::Basic),
                 ModemAccess::Cgla => Some(modem_at::SimPath::Logical),
             };
-            let card = ModemCard::open(&opts).map_err(|e| CliError::new(e.to_string()))?;
+            let card = ModemCard::open(&opts).map_err(|e| CliError::new(chain(&e).to_string()))?;
             return Ok(Box::new(card));
         }
         match (&self.softsim, &self.reader) {
@@ -152,16 +153,16 @@ pub fn pin_advice(p: &PinProblem) -> String {
     }
 }
 
-/// A card-layer error as a CLI error that names the card.
+/// A card-layer error as a CLI error that names the card, with its causes.
 pub fn card_error(what: &str, e: UiccError) -> CliError {
-    CliError::new(format!("{what}: {e}"))
+    CliError::new(format!("{what}: {}", chain(&e)))
 }
 
 #[cfg(feature = "pcsc")]
 fn open_reader(name: &str) -> Result<Box<dyn CardChannel>, CliError> {
     let name = if name.is_empty() { None } else { Some(name) };
     let chan = simbridge::card::pcsc::PcscChannel::connect(name)
-        .map_err(|e| CliError::new(e.to_string()))?;
+        .map_err(|e| CliError::new(chain(&e).to_string()))?;
     Ok(Box::new(chan))
 }
 

@@ -5,14 +5,13 @@
 
 use super::{CliError, CliResult};
 use serde_json::json;
-use simbridge::bridge::keyservice::{CardOpener, KeyServiceConfig};
+use simbridge::bridge::keyservice::{CardOpener, KeyServiceConfig, OpenError};
 use simbridge::bridge::naf_keys::KeyApiSource;
 use simbridge::bridge::{
     Gateway, KeyService, NafKeySource, NafKeys, RouteSpec, Server, ServerSpec,
 };
 use simbridge::card::CardChannel;
-use simbridge::dtls::config::StaticPsk;
-use simbridge::dtls::{CipherSuite, ClientConfig, ServerConfig};
+use simbridge::dtls::{CipherSuite, ServerConfig};
 use simbridge::gba::key_api::client::KeyApiClient;
 use simbridge::gba::{ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
@@ -182,7 +181,7 @@ pub fn run(args: DemoArgs) -> CliResult {
     let opener: CardOpener = Box::new(move || {
         SoftUsim::load(&card_path)
             .map(|c| Box::new(c) as Box<dyn CardChannel>)
-            .map_err(|e| e.to_string())
+            .map_err(|e| Box::new(e) as OpenError)
     });
     let key_service = KeyService::start(KeyServiceConfig {
         card: opener,
@@ -194,13 +193,9 @@ pub fn run(args: DemoArgs) -> CliResult {
         tls: simbridge::gba::transport::tls_config(None).map_err(|e| fail("key service", e))?,
     })
     .map_err(|e| fail("key service", e))?;
-    let placeholder = Arc::new(StaticPsk {
-        identity: Vec::new(),
-        key: SecretVec::default(),
-    });
-    let mut client_cfg = ClientConfig::new(placeholder);
-    client_cfg.common.suites = suites;
-    client_cfg.connection_id = Some(0);
+    let mut session = SessionConfig::default();
+    session.dtls.common.suites = suites;
+    session.dtls.connection_id = Some(0);
     let route = RouteSpec {
         name: NAF.into(),
         listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
@@ -209,7 +204,7 @@ pub fn run(args: DemoArgs) -> CliResult {
             naf_fqdn: NAF.into(),
             ua: None,
         },
-        session: SessionConfig::new(client_cfg),
+        session,
         state: None,
     };
     let gateway =

@@ -704,7 +704,7 @@ fn run_server(a: ServerArgs) -> CliResult {
 }
 
 fn run_bench(a: BenchArgs) -> CliResult {
-    use simbridge::dtls::bench::{handshake_bytes, seal_open_throughput};
+    use simbridge::dtls::internal::bench::{handshake_bytes, seal_open_throughput};
     for suite in CipherSuite::ALL {
         let hs = handshake_bytes(suite).map_err(|e| CliError::new(format!("{suite}: {e}")))?;
         let tp = seal_open_throughput(suite, a.size, Duration::from_secs_f64(a.seconds.max(0.01)));

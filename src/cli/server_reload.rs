@@ -17,8 +17,13 @@ pub const KEY_API_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The key-API client for `[keys]` (the CA file's errors name the configuration file).
 pub fn key_api_client(config: &Path, k: &KeyApiConfig) -> Result<Arc<KeyApiClient>, String> {
-    let tls = simbridge::gba::transport::tls_config(k.ca_file.as_deref())
-        .map_err(|e| format!("{}: keys.ca_file: {e}", config.display()))?;
+    let tls = simbridge::gba::transport::tls_config(k.ca_file.as_deref()).map_err(|e| {
+        format!(
+            "{}: keys.ca_file: {}",
+            config.display(),
+            simbridge::error_chain::chain(&e)
+        )
+    })?;
     Ok(Arc::new(KeyApiClient::with_tls(
         &k.url,
         k.token.clone(),

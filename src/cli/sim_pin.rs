@@ -96,5 +96,5 @@ fn warn_last_try<C: CardChannel>(u: &Uicc<C>) {
 }
 
 fn pin_error(what: &str, e: PinError) -> CliError {
-    CliError::new(format!("{what}: {e}"))
+    CliError::new(format!("{what}: {}", simbridge::error_chain::chain(&e)))
 }

@@ -1,7 +1,7 @@
 //! The key-API part of the server's `[keys]` table, validated into [`KeyApiConfig`] with errors
 //! that name the file and the key (`keys.naf`, `keys.bsf`, `keys.ca_file`, …).
 
-use super::{invalid, ConfigError, ServerKeysConfig};
+use super::{check_ca_file, invalid, ConfigError, ServerKeysConfig};
 use serde::Deserialize;
 use simbridge::gba::UaId;
 use simbridge::secret::SecretVec;
@@ -138,8 +138,7 @@ pub(super) fn validate(
             ));
     }
     if let Some(ca) = &keys.ca_file {
-        simbridge::gba::transport::tls_config(Some(ca))
-            .map_err(|e| invalid(path, "keys.ca_file", e))?;
+        check_ca_file(path, "keys.ca_file", ca)?;
     }
     Ok(KeyApiConfig {
         lookup,

@@ -231,6 +231,13 @@ pub(super) fn invalid(
     }
 }
 
+/// A `ca_file` setting that does not give a usable CA bundle, as an error naming the setting.
+pub(super) fn check_ca_file(path: &Path, key: &str, ca: &Path) -> Result<(), ConfigError> {
+    simbridge::gba::transport::tls_config(Some(ca))
+        .map(drop)
+        .map_err(|e| invalid(path, key, simbridge::error_chain::chain(&e).to_string()))
+}
+
 fn read(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
@@ -432,8 +439,7 @@ impl GatewayConfig {
         }
         check_knobs(path, &f.session)?;
         if let Some(ca) = &f.gba.ca_file {
-            simbridge::gba::transport::tls_config(Some(ca))
-                .map_err(|e| invalid(path, "gba.ca_file", e))?;
+            check_ca_file(path, "gba.ca_file", ca)?;
         }
         let metrics = metrics_listen(path, &f.metrics)?;
         Ok(Self {

@@ -1,10 +1,17 @@
-//! Shared helpers of the integration tests: published vectors, profiles in temporary directories,
-//! the simbridge binary, peer checks and kill-on-drop child processes.
-#![allow(dead_code)]
+//! Shared helpers of the CLI, bridge and card tests: published vectors, profiles in temporary
+//! directories, long-running simbridge processes and a BSF process. The generic pieces (the
+//! binary, bounded runs, the process guard, the peer rule, ports) are `tests/support`'s,
+//! re-exported here for the files that `use common::*`.
+#![allow(dead_code, unused_imports)]
 
+pub use crate::support::process::{line_reader, line_reader_with};
+pub use crate::support::{
+    bin, free_udp_port, have, json_out, peers_required, require, run_with_timeout, simbridge,
+    udp_echo, KillOnDrop,
+};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// TS 35.208 test set (tests/vectors/milenage-ts35208.toml).
@@ -79,7 +86,7 @@ pub fn set_autn(s: &Set) -> String {
 
 /// Repository root.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    crate::support::peers::repo_root().to_path_buf()
 }
 
 /// Copies a shipped profile into `dir` (so SQN state is written there, not in the repo).
@@ -110,86 +117,6 @@ pub fn case_profile(dir: &Path, c: &AkaCase, name: &str) -> PathBuf {
     write_file(dir, name, &text)
 }
 
-/// Path of the simbridge binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_simbridge")
-}
-
-/// Runs simbridge with arguments, with a timeout.
-pub fn simbridge(args: &[&str]) -> Output {
-    run_with_timeout(Command::new(bin()).args(args), Duration::from_secs(30))
-}
-
-/// Runs a command to completion or kills it after `limit` (then panics: a test never hangs).
-pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
-    use std::process::Stdio;
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut guard = KillOnDrop(Some(child));
-    let start = Instant::now();
-    loop {
-        match guard.0.as_mut().map(|c| c.try_wait()) {
-            Some(Ok(Some(_))) => break,
-            Some(Ok(None)) if start.elapsed() < limit => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            _ => panic!("command {cmd:?} did not finish within {limit:?}"),
-        }
-    }
-    guard
-        .0
-        .take()
-        .expect("child")
-        .wait_with_output()
-        .expect("output")
-}
-
-/// Kills the child process when dropped.
-pub struct KillOnDrop(pub Option<Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Whether missing peers must fail the test (CI) instead of skipping it.
-pub fn peers_required() -> bool {
-    std::env::var("SIMBRIDGE_REQUIRE_PEERS").is_ok_and(|v| !v.is_empty())
-}
-
-/// Returns false (and prints why) when the test must be skipped; panics in CI.
-pub fn require(what: &str, available: bool) -> bool {
-    if available {
-        return true;
-    }
-    if peers_required() {
-        panic!("{what} is not available, and SIMBRIDGE_REQUIRE_PEERS is set (CI): install it (scripts/test does)");
-    }
-    eprintln!(
-        "SKIPPED: {what} is not available (set SIMBRIDGE_REQUIRE_PEERS=1 to make this a failure)"
-    );
-    false
-}
-
-/// Parses stdout as JSON.
-pub fn json_out(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
-
 /// A long-running process whose first stdout line says it is ready; killed on drop.
 pub struct Running {
     pub guard: KillOnDrop,
@@ -207,17 +134,7 @@ impl Running {
 
     /// Sends SIGTERM and waits (bounded) for a clean exit; returns the exit code.
     pub fn terminate(mut self) -> Option<i32> {
-        let child = self.guard.0.as_mut()?;
-        let pid = child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(st)) = child.try_wait() {
-                return st.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.guard.terminate(Duration::from_secs(10))
     }
 }
 
@@ -236,7 +153,6 @@ pub fn start_with_config(subcommand: &str, cfg: &Path, what: &str) -> Running {
 
 /// Starts a command and waits (bounded) for its first stdout line.
 pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let mut child = cmd
         .stdin(Stdio::null())
@@ -246,23 +162,12 @@ pub fn spawn_ready(cmd: &mut Command, what: &str) -> Running {
         .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     let stdout = child.stdout.take().expect("stdout");
     let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (etx, erx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!(
-                "    [{}] {line}",
-                std::thread::current().name().unwrap_or("child")
-            );
-            let _ = etx.send(line);
-        }
+    let rx = line_reader(stdout);
+    let (erx, _) = line_reader_with(stderr, |line| {
+        eprintln!(
+            "    [{}] {line}",
+            std::thread::current().name().unwrap_or("child")
+        )
     });
     let mut guard = KillOnDrop(Some(child));
     let first_line = match rx.recv_timeout(Duration::from_secs(20)) {
@@ -289,34 +194,6 @@ pub fn addr_in(line: &str) -> std::net::SocketAddr {
     let last = line.split_whitespace().last().unwrap_or(line);
     last.parse()
         .unwrap_or_else(|e| panic!("no address in {line:?}: {e}"))
-}
-
-/// A free UDP port on loopback (bound and released; good enough for tests that pass it on at once).
-pub fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Whether a program is on PATH.
-pub fn have(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
-
-/// A UDP echo backend on a thread (lives as long as the test process).
-pub fn udp_echo() -> std::net::SocketAddr {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let addr = s.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = s.recv_from(&mut buf) {
-            let _ = s.send_to(&buf[..n], from);
-        }
-    });
-    addr
 }
 
 /// `simbridge bsf` on 127.0.0.1:0 with the demo subscriber and a key-API token file (mode

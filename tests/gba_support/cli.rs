@@ -1,59 +1,11 @@
-//! Running the simbridge binary from the GBA tests: a kill-on-drop guard, a bounded run that
-//! returns (exit code, stdout, stderr), and JSON parsing with the text in the failure.
+//! The GBA tests' simbridge processes: a BSF process for one subscriber and the device side
+//! (`psk`, `bootstrap`) on a software card, run through `tests/support`'s CLI runner.
 
-use std::io::{BufRead, BufReader};
+use crate::support::process::line_reader;
+use crate::support::{bin, json, run, KillOnDrop};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// The simbridge binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_simbridge");
-
-/// Kills the child on drop, so a failing test leaves no process behind.
-pub struct Guard(pub Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs the CLI with a 60 s deadline; returns (exit code, stdout, stderr).
-pub fn run(args: &[&str]) -> (i32, String, String) {
-    run_env(args, &[])
-}
-
-/// [`run`] with extra environment variables (e.g. `RUST_LOG`).
-pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("simbridge {args:?} did not finish in 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Parses a command's stdout as JSON.
-pub fn json(s: &str) -> serde_json::Value {
-    serde_json::from_str(s.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Writes a file readable by its owner only (token files must be 0600).
 pub fn write_private(path: &Path, text: &str) {
@@ -65,7 +17,11 @@ pub fn write_private(path: &Path, text: &str) {
 /// Starts `simbridge bsf` on loopback for one subscriber with key `k` and `--lifetime 3600`
 /// (unless `extra` gives one), `extra` (credentials) added; its stderr goes to `<dir>/bsf.log` (at `RUST_LOG=info`).
 /// Returns it with the address from its first stdout line, and the log path.
-pub fn start_bsf(dir: &Path, k: &str, extra: &[&str]) -> (Guard, std::net::SocketAddr, PathBuf) {
+pub fn start_bsf(
+    dir: &Path,
+    k: &str,
+    extra: &[&str],
+) -> (KillOnDrop, std::net::SocketAddr, PathBuf) {
     let profiles = dir.join("bsf-profiles");
     std::fs::create_dir_all(&profiles).expect("mkdir");
     std::fs::write(
@@ -74,7 +30,7 @@ pub fn start_bsf(dir: &Path, k: &str, extra: &[&str]) -> (Guard, std::net::Socke
     )
     .expect("profile");
     let log = dir.join("bsf.log");
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(["bsf", "--listen", "127.0.0.1:0"])
         .args(if extra.contains(&"--lifetime") {
             &[][..]
@@ -92,13 +48,8 @@ pub fn start_bsf(dir: &Path, k: &str, extra: &[&str]) -> (Guard, std::net::Socke
         .spawn()
         .expect("spawn bsf");
     let stdout = child.stdout.take().expect("stdout");
-    let guard = Guard(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
+    let guard = KillOnDrop::new(child);
+    let rx = line_reader(stdout);
     let line = rx
         .recv_timeout(Duration::from_secs(20))
         .unwrap_or_else(|_| {

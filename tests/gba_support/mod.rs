@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 pub mod cli;
-pub mod pcsc;
 
 use simbridge::aka::{sqn_from_bytes, SqnArray, SqnCheck, SqnPolicy, SubscriberKeys};
 use simbridge::gba::{self, AkaCard, CardAka, GbaError};

@@ -1,15 +1,16 @@
-//! Shared helpers of the pty modem tests: a virtual modem child process behind a kill guard,
-//! CLI runs with a timeout, fresh copies of the project's SIM profiles.
-#![allow(dead_code)]
+//! Shared helpers of the pty modem tests: a virtual modem child process behind the support
+//! kill guard, fresh copies of the project's SIM profiles. CLI runs with a timeout are
+//! `tests/support`'s, re-exported for the files that `use modem_support::*`.
+#![allow(dead_code, unused_imports)]
 
-use std::io::{BufRead, BufReader, Write};
+pub use crate::support::cli::{bin, simbridge_env, stderr, stdout};
+use crate::support::process::line_reader;
+use crate::support::KillOnDrop;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
-
-/// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_simbridge");
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
 
 /// TS 35.208 test set 1 (copied from tests/vectors/milenage-ts35208.toml): RAND and
 /// AUTN = (SQN ⊕ AK) ‖ AMF ‖ MAC-A for SQN ff9bb4d0b607, and the expected outputs.
@@ -64,7 +65,7 @@ impl Workdir {
 
 /// A running `simbridge softsim modem`, killed on drop.
 pub struct VirtualModem {
-    child: Child,
+    _child: KillOnDrop,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     /// The device path printed first.
@@ -77,7 +78,7 @@ impl VirtualModem {
     /// Starts the modem on `profile` with `--quirks quirks`, a link in `work`, lab controls on stdin.
     pub fn start(work: &Workdir, profile: &Path, quirks: &str, extra: &[&str]) -> Self {
         let link = work.path(&format!("tty-{quirks}-{}", std::process::id()));
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin())
             .args([
                 "softsim",
                 "modem",
@@ -97,17 +98,9 @@ impl VirtualModem {
             .expect("spawn the virtual modem");
         let stdout = child.stdout.take().expect("stdout");
         let stdin = child.stdin.take();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(l) = line else { break };
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = line_reader(stdout);
         let mut m = Self {
-            child,
+            _child: KillOnDrop::new(child),
             stdin,
             lines: rx,
             device: String::new(),
@@ -167,49 +160,4 @@ impl VirtualModem {
     pub fn link_str(&self) -> String {
         self.link.display().to_string()
     }
-}
-
-impl Drop for VirtualModem {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs the CLI with a timeout (killing it if it hangs) and returns its output.
-pub fn run_cli(args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn simbridge");
-    let start = Instant::now();
-    loop {
-        if let Some(_status) = child.try_wait().expect("try_wait") {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "simbridge {args:?} hung for {timeout:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// stdout as a string.
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-/// stderr as a string.
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).trim().to_string()
 }

@@ -2,16 +2,13 @@
 //! aarch64/armv7 binary under qemu-user, and the USB re-enumeration scenario for the gateway.
 #![allow(dead_code)]
 
-use crate::common::{addr_in, bin, require, run_with_timeout, spawn_ready, KillOnDrop, Running};
+use crate::common::{addr_in, bin, require, run_with_timeout, spawn_ready, Running};
 use crate::modem_support::{VirtualModem, Workdir};
+use crate::support::{Echo, Proc, Stream};
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::Arc;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 /// How to start simbridge: the host binary, or a cross-built one under qemu-user.
@@ -135,69 +132,43 @@ impl Runner {
     }
 }
 
-/// A long-running process whose stdout and stderr lines are collected; killed on drop.
+/// A long-running process (the support [`Proc`]) whose first stdout line says it is ready and
+/// whose stderr lines are counted.
 pub struct Watched {
-    _guard: KillOnDrop,
-    pid: u32,
+    proc: Proc,
     /// The first stdout line.
     pub first_line: String,
-    err: Receiver<String>,
-    /// stderr lines seen so far.
+    /// stderr lines seen so far (as of the last [`Watched::drain`]).
     pub log: Vec<String>,
 }
 
 impl Watched {
     /// Starts `cmd` and waits (bounded) for its first stdout line.
     pub fn start(cmd: &mut Command, what: &str, limit: Duration) -> Self {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let pid = child.id();
-        let (otx, orx) = mpsc::channel();
-        let (etx, erx) = mpsc::channel();
-        let out = child.stdout.take().expect("stdout");
-        let err = child.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if otx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if etx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let guard = KillOnDrop(Some(child));
+        let proc = Proc::spawn(what, cmd);
+        let Some(first_line) = proc.wait_line(Stream::Stdout, limit, |_| true) else {
+            panic!(
+                "{what} did not become ready within {limit:?}; output:\n{}",
+                proc.transcript()
+            );
+        };
         let mut w = Self {
-            _guard: guard,
-            pid,
-            first_line: String::new(),
-            err: erx,
+            proc,
+            first_line,
             log: Vec::new(),
         };
-        match orx.recv_timeout(limit) {
-            Ok(l) => w.first_line = l,
-            Err(_) => {
-                w.drain();
-                panic!(
-                    "{what} did not become ready within {limit:?}; stderr:\n{}",
-                    w.log.join("\n")
-                );
-            }
-        }
+        w.drain();
         w
     }
 
     /// Collects the stderr lines that arrived.
     pub fn drain(&mut self) {
-        self.log.extend(self.err.try_iter());
+        self.log = self
+            .proc
+            .transcript()
+            .lines()
+            .filter_map(|l| l.strip_prefix("err: ").map(str::to_string))
+            .collect();
     }
 
     /// How many stderr lines so far contain `text`.
@@ -208,60 +179,7 @@ impl Watched {
 
     /// SIGTERM, then the exit code (bounded wait).
     pub fn terminate(mut self) -> Option<i32> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status();
-        let child = self._guard.0.as_mut()?;
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(st)) = child.try_wait() {
-                return st.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-/// A UDP echo backend on loopback, stopped on drop.
-pub struct Echo {
-    /// Where it listens.
-    pub addr: std::net::SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Echo {
-    /// Starts the echo thread.
-    pub fn start() -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind echo");
-        sock.set_read_timeout(Some(Duration::from_millis(50)))
-            .expect("timeout");
-        let addr = sock.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 2048];
-            while !s.load(Ordering::SeqCst) {
-                if let Ok((n, from)) = sock.recv_from(&mut buf) {
-                    let _ = sock.send_to(&buf[..n], from);
-                }
-            }
-        });
-        Self {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.proc.terminate(Duration::from_secs(20))
     }
 }
 

@@ -5,30 +5,11 @@
 #![allow(dead_code)]
 
 use crate::common::*;
+pub use crate::support::free_tcp_port;
+use crate::support::udp_echo;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// A TCP port free on loopback right now (for `[metrics] listen`).
-pub fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free TCP port")
-}
-
-/// A UDP echo backend on loopback, answering in a thread until the process ends.
-pub fn echo_backend() -> SocketAddr {
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind echo");
-    let addr = sock.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = sock.recv_from(&mut buf) {
-            let _ = sock.send_to(&buf[..n], from);
-        }
-    });
-    addr
-}
 
 /// BSF, server and the paths a gateway needs.
 pub struct Net {
@@ -55,7 +36,7 @@ pub fn network(dir: &Path) -> Net {
         &format!(
             "listen = \"127.0.0.1:{}\"\nbackend = \"{}\"\nstate_dir = \"{}\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n[metrics]\nlisten = \"{server_metrics}\"\n",
             free_udp_port(),
-            echo_backend(),
+            udp_echo(),
             server_state.display(),
             token.display()
         ),

@@ -6,8 +6,8 @@ use std::net::UdpSocket;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use simbridge::dtls::wire::handshake::{Fragment, HandshakeType};
-use simbridge::dtls::wire::record::{ContentType, RecordHeader, DTLS12};
+use simbridge::dtls::internal::wire::handshake::{Fragment, HandshakeType};
+use simbridge::dtls::internal::wire::record::{ContentType, RecordHeader, DTLS12};
 use simbridge::dtls::{ClientConfig, Connection, Event};
 
 /// One record (epoch 0, sequence `seq`) of eight out-of-order ClientKeyExchange fragments

@@ -105,12 +105,24 @@ pub fn openssl_server(cipher: &str, psk: &str, extra: &[&str]) -> (Proc, u16) {
     )
 }
 
-/// `openssl s_client -dtls1_2 -psk` to `addr`.
-pub fn openssl_client(addr: SocketAddr, cipher: &str, psk: &str, extra: &[&str]) -> Proc {
+/// The `openssl s_client` command line for DTLS 1.2 with a PSK to `addr`; callers add their
+/// options and spawn it.
+pub fn openssl_client_command(
+    addr: SocketAddr,
+    identity: &str,
+    psk: &str,
+    cipher: &str,
+) -> Command {
     let mut cmd = Command::new("openssl");
     cmd.args(["s_client", "-dtls1_2", "-connect", &addr.to_string()])
-        .args(["-psk", psk, "-psk_identity", IDENTITY, "-cipher", cipher])
-        .args(extra);
+        .args(["-psk", psk, "-psk_identity", identity, "-cipher", cipher]);
+    cmd
+}
+
+/// `openssl s_client -dtls1_2 -psk` to `addr`.
+pub fn openssl_client(addr: SocketAddr, cipher: &str, psk: &str, extra: &[&str]) -> Proc {
+    let mut cmd = openssl_client_command(addr, IDENTITY, psk, cipher);
+    cmd.args(extra);
     Proc::spawn("openssl-s_client", cmd)
 }
 

@@ -1,23 +1,36 @@
-//! Shared harness for the tests that run our engine against real DTLS peers: peer discovery
-//! (`require_peer`), free loopback ports, spawned processes killed on drop with line readers that
-//! time out, the counting/lossy UDP relay, and the peer command lines.
+//! The one test harness: one concept a file, each the only copy in `tests/`.
+//! - `process`: the kill-on-drop guard and spawned processes with line readers that time out;
+//! - `cli`: bounded runs of the `simbridge` binary and reading their output;
+//! - `net`: free loopback ports and UDP echo backends;
+//! - `peers`: which peers exist and the rule for missing ones (fail in CI, else skip);
+//! - `relay`: the counting/lossy/rebinding UDP relay;
+//! - `vpcd`: the shared pcscd/vpcd reader, its lock and a software USIM in it;
+//! - `launch`, `suites`: peer command lines and what each peer calls our suites;
+//! - `peer_launcher`, `scenarios`: the peer launcher trait and the interop scenarios written
+//!   once over it.
 //!
-//! Each test file (and `benches/dtls_wire.rs`) uses it with `mod support;`; not every user needs
-//! every item.
+//! Each test file (and the benches) uses it with `mod support;`; the domain helpers in the
+//! other `tests/*_support` folders build on it. Not every user needs every item.
 #![allow(dead_code, unused_imports)]
 
+pub mod cli;
 pub mod halfopen;
 pub mod launch;
 pub mod net;
+pub mod peer_launcher;
 pub mod peers;
 pub mod process;
 pub mod relay;
 pub mod scenarios;
 pub mod suites;
+pub mod vpcd;
 
-pub use net::{free_udp_port, free_udp_port_dual};
-pub use peers::{ours, require_peer, venv_python, Peer};
-pub use process::{Proc, Stream};
+pub use cli::{bin, json, json_out, run, run_env, run_with_timeout, simbridge, stderr, stdout};
+pub use net::{free_tcp_port, free_udp_port, free_udp_port_dual, udp_echo, Echo};
+pub use peers::{
+    have, ours, peer_bin, peers_required, require, require_peer, tool, venv_python, Peer,
+};
+pub use process::{KillOnDrop, Proc, Stream};
 pub use relay::{Relay, RelayConfig, RelayStats};
 pub use suites::{SuiteNames, SUITES};
 

@@ -1,5 +1,6 @@
-//! Which real peers exist on this machine, and the rule for missing ones: fail when
-//! SIMBRIDGE_REQUIRE_PEERS is non-empty (CI), otherwise skip with a printed reason.
+//! Which real peers exist on this machine (peer stacks, built peer programs, tools, pcscd...),
+//! and the one rule for a missing one ([`require`]): fail when peers are required (CI),
+//! otherwise skip with a printed reason.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,8 +17,53 @@ pub enum Peer {
 }
 
 /// Path of our `simbridge` binary, built by cargo for this test.
-pub fn ours() -> &'static str {
-    env!("CARGO_BIN_EXE_simbridge")
+pub use super::cli::bin as ours;
+
+/// Whether a missing peer fails the test instead of skipping it: SIMBRIDGE_REQUIRE_PEERS is
+/// non-empty, or (when it is unset) CI is set and not "false"/"0", as `scripts/test` sets it.
+pub fn peers_required() -> bool {
+    match std::env::var("SIMBRIDGE_REQUIRE_PEERS") {
+        Ok(v) => !v.is_empty(),
+        Err(_) => std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0")),
+    }
+}
+
+/// True when `what` is `available`. When it is not: panics if peers are required (CI), else
+/// prints why the test is skipped and returns false (the caller returns early).
+pub fn require(what: &str, available: bool) -> bool {
+    if available {
+        return true;
+    }
+    if peers_required() {
+        panic!("{what} is not available, and peers are required (SIMBRIDGE_REQUIRE_PEERS or CI): install it (scripts/test does)");
+    }
+    eprintln!(
+        "SKIPPED: {what} is not available (set SIMBRIDGE_REQUIRE_PEERS=1 to make this a failure)"
+    );
+    false
+}
+
+/// Whether a program is on $PATH.
+pub fn have(program: &str) -> bool {
+    which(program).is_some()
+}
+
+/// A tool on $PATH (openssl ...), or `None` under the [`require`] rule.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let found = which(name);
+    if require(&format!("{name} (not on PATH)"), found.is_some()) {
+        found
+    } else {
+        None
+    }
+}
+
+/// A built peer program in `.peers/` (scripts/setup.d/30-cid-peers.sh), or `None` under the
+/// [`require`] rule.
+pub fn peer_bin(name: &str) -> Option<PathBuf> {
+    let p = repo_root().join(".peers").join(name);
+    let what = format!("peer {} (run scripts/setup.d/30-cid-peers.sh)", p.display());
+    require(&what, p.is_file()).then_some(p)
 }
 
 /// The repository root.
@@ -73,18 +119,10 @@ pub fn missing_reason(peer: Peer) -> Option<String> {
     }
 }
 
-/// True when `peer` can run. When it cannot: panics if SIMBRIDGE_REQUIRE_PEERS is non-empty,
-/// else prints why the test is skipped and returns false (the caller returns early).
+/// True when `peer` can run; otherwise the [`require`] rule (panic in CI, else skip).
 pub fn require_peer(peer: Peer) -> bool {
-    let Some(reason) = missing_reason(peer) else {
-        return true;
-    };
-    let required = std::env::var_os("SIMBRIDGE_REQUIRE_PEERS").is_some_and(|v| !v.is_empty());
-    if required {
-        panic!("required peer {peer:?} is missing: {reason}");
+    match missing_reason(peer) {
+        None => true,
+        Some(reason) => require(&format!("peer {peer:?} ({reason})"), false),
     }
-    eprintln!(
-        "SKIPPED: peer {peer:?} missing: {reason} (set SIMBRIDGE_REQUIRE_PEERS=1 to fail instead)"
-    );
-    false
 }

@@ -2,7 +2,9 @@
 //! wire benchmark: counts datagrams and UDP-payload bytes each way and flights (runs of
 //! datagrams in one direction), and can drop (seeded percentage or given datagram numbers),
 //! reorder (hold one datagram back until the next one in the same direction, or a short delay)
-//! and duplicate datagrams. Real sockets, so it lives with the tests, not in the sans-IO engine.
+//! and duplicate datagrams, and rebind its outbound socket as a NAT does (now, every N
+//! datagrams, or at the client's next datagram). Real sockets, so it lives with the tests, not
+//! in the sans-IO engine.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -105,6 +107,9 @@ pub struct RelayStats {
     pub flights: u64,
     /// NAT rebindings made.
     pub rebinds: u64,
+    /// The local port of every outbound socket the server saw, the first one and one more per
+    /// rebinding.
+    pub outbound_ports: Vec<u16>,
     /// Every datagram that arrived, both directions in arrival order, with its first record
     /// header (for `simbridge_energy::perf::trace`).
     pub log: Vec<simbridge_energy::perf::Datagram>,
@@ -149,6 +154,7 @@ impl Rng {
 /// A running relay; stops (and joins its thread) on drop.
 pub struct Relay {
     rebind_now: Arc<AtomicBool>,
+    rebind_next: Arc<AtomicBool>,
     addr: SocketAddr,
     stats: Arc<Mutex<RelayStats>>,
     stop: Arc<AtomicBool>,
@@ -157,6 +163,7 @@ pub struct Relay {
 
 struct Worker {
     rebind_now: Arc<AtomicBool>,
+    rebind_next: Arc<AtomicBool>,
     cfg: RelayConfig,
     server: SocketAddr,
     front: UdpSocket,
@@ -245,8 +252,11 @@ impl Worker {
             return;
         };
         if back.connect(self.server).is_ok() && back.set_nonblocking(true).is_ok() {
+            let port = back.local_addr().map_or(0, |a| a.port());
             self.back = back;
-            self.stats.lock().expect("relay stats").rebinds += 1;
+            let mut s = self.stats.lock().expect("relay stats");
+            s.rebinds += 1;
+            s.outbound_ports.push(port);
         }
     }
 
@@ -259,6 +269,11 @@ impl Worker {
             let mut idle = true;
             if let Ok((n, from)) = self.front.recv_from(&mut buf) {
                 idle = false;
+                // The new binding starts with the client's next datagram: whatever the server
+                // sent to the old one before was already relayed.
+                if self.rebind_next.swap(false, Ordering::SeqCst) {
+                    self.rebind();
+                }
                 if self.cfg.follow_client && self.client.is_some_and(|c| c != from) {
                     self.rebind();
                 }
@@ -310,11 +325,16 @@ impl Relay {
         front.set_nonblocking(true).expect("nonblocking");
         back.set_nonblocking(true).expect("nonblocking");
         let addr = front.local_addr().expect("relay addr");
-        let stats = Arc::new(Mutex::new(RelayStats::default()));
+        let stats = Arc::new(Mutex::new(RelayStats {
+            outbound_ports: vec![back.local_addr().expect("relay back addr").port()],
+            ..RelayStats::default()
+        }));
         let stop = Arc::new(AtomicBool::new(false));
         let rebind_now = Arc::new(AtomicBool::new(false));
+        let rebind_next = Arc::new(AtomicBool::new(false));
         let worker = Worker {
             rebind_now: rebind_now.clone(),
+            rebind_next: rebind_next.clone(),
             server,
             rng: Rng(cfg.seed),
             cfg,
@@ -328,6 +348,7 @@ impl Relay {
         let thread = std::thread::spawn(move || worker.run(s));
         Relay {
             rebind_now,
+            rebind_next,
             addr,
             stats,
             stop,
@@ -335,9 +356,16 @@ impl Relay {
         }
     }
 
-    /// Makes the next client→server datagram leave from a new source port (a NAT rebinding).
+    /// Rebinds the outbound socket now (a NAT rebinding): the next client→server datagram
+    /// leaves from a new source port, and answers to the old one are lost.
     pub fn rebind(&self) {
         self.rebind_now.store(true, Ordering::SeqCst);
+    }
+
+    /// Rebinds the outbound socket when the client's next datagram arrives (a NAT that forgot
+    /// an idle mapping): the server sees the client move with that datagram.
+    pub fn rebind_at_next_datagram(&self) {
+        self.rebind_next.store(true, Ordering::SeqCst);
     }
 
     /// The address clients connect to.

@@ -9,6 +9,8 @@
 //! * [`SimAccess`]: APDUs to the SIM by `+CSIM` or a logical channel, chosen from the
 //!   [`quirks`] table or by probing; `+CIMI`, ICCID, `+CPIN?`.
 
+#![warn(missing_docs)]
+
 pub mod answers;
 pub mod channel;
 pub mod cla;

@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::config::{ClientConfig, ServerConfig, StaticPsk};
-use super::conn::Connection;
-use super::endpoint::Endpoint;
-use super::error::Error;
-use super::event::Event;
-use super::suite::CipherSuite;
+use crate::config::{ClientConfig, ServerConfig, StaticPsk};
+use crate::conn::Connection;
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::event::Event;
 use crate::secret::SecretVec;
+use crate::suite::CipherSuite;
 
 /// UDP payload sizes of one handshake, each way.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub fn handshake_bytes_with(
         }
         while let Some(e) = client.poll_event() {
             if let Event::Closed {
-                reason: super::event::CloseReason::Error(e),
+                reason: crate::event::CloseReason::Error(e),
             } = e
             {
                 return Err(e);
@@ -96,7 +96,7 @@ pub fn handshake_bytes_with(
 
 /// Seals and opens `size`-byte application records for about `dur`; returns MB/s of payload.
 pub fn seal_open_throughput(suite: CipherSuite, size: usize, dur: Duration) -> f64 {
-    use super::crypto::aead::RecordCipher;
+    use crate::crypto::aead::RecordCipher;
     use crate::secret::Secret;
     let c = RecordCipher::new(
         suite.aead(),
@@ -110,7 +110,7 @@ pub fn seal_open_throughput(suite: CipherSuite, size: usize, dur: Duration) -> f
     let mut n: u64 = 0;
     while start.elapsed() < dur {
         for _ in 0..64 {
-            let es = super::wire::record::epoch_seq(1, n);
+            let es = crate::wire::record::epoch_seq(1, n);
             rec.clear();
             let sealed = c.seal_append(es, 23, 0xFEFD, &data, &mut rec).is_ok();
             let ok = sealed && c.open(es, 23, 0xFEFD, &rec).is_ok();

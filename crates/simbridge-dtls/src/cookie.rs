@@ -9,9 +9,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::rng::{DtlsRng, RngError};
-use super::wire::hello::ClientHello;
+use crate::rng::{DtlsRng, RngError};
 use crate::secret::Secret;
+use crate::wire::hello::ClientHello;
 
 /// Cookie length on the wire.
 pub const COOKIE_LEN: usize = 16;

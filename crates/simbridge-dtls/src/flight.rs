@@ -2,10 +2,10 @@
 //! that fit the PMTU, fragmenting messages when needed (RFC 6347 §4.2.3). A flight is kept so
 //! that it can be sent again (new record sequence numbers, same message_seq).
 
-use super::error::Error;
-use super::record_layer::RecordLayer;
-use super::wire::handshake::{encode_header, HandshakeType, HANDSHAKE_HEADER_LEN};
-use super::wire::record::ContentType;
+use crate::error::Error;
+use crate::record_layer::RecordLayer;
+use crate::wire::handshake::{encode_header, HandshakeType, HANDSHAKE_HEADER_LEN};
+use crate::wire::record::ContentType;
 
 /// Smallest fragment body worth starting in a partly filled datagram.
 const MIN_FRAGMENT: usize = 16;

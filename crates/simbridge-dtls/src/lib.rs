@@ -9,18 +9,21 @@
 //! reads `poll_event()`. Randomness is injected through [`rng::DtlsRng`].
 //!
 //! Layout (one concept per file):
-//! - [`wire`]: validated wire types (records, handshake fragments, hellos, key exchange,
+//! Internals (`internal`, hidden from the docs, no stability promise):
+//! - `wire`: validated wire types (records, handshake fragments, hellos, key exchange,
 //!   alerts); parsers never panic and are fuzzed (`fuzz/`).
-//! - [`reassembly`], [`flight`]: handshake fragments in (out of order, overlapping, duplicated)
+//! - `reassembly`, `flight`: handshake fragments in (out of order, overlapping, duplicated)
 //!   and flights out (packed into records and datagrams that fit the PMTU).
-//! - [`crypto`]: TLS 1.2 PRF, RFC 7627 extended master secret, AEAD record protection, P-256.
-//! - [`record_layer`], [`replay`]: epochs, 48-bit sequence numbers, anti-replay window.
+//! - `crypto`: TLS 1.2 PRF, RFC 7627 extended master secret, AEAD record protection, P-256.
+//! - `record_layer`, `replay`: epochs, 48-bit sequence numbers, anti-replay window.
+//!
+//! The API:
 //! - [`conn`]: [`Connection`], the per-peer state machine (client and server handshakes with
 //!   one type per handshake state, each owning only the data valid in it; RFC 6347 §4.2.4
 //!   retransmission, alerts, close_notify, renegotiation refused).
 //! - [`error`]: [`Error`], always fatal, with typed reasons ([`Unexpected`],
 //!   [`IllegalParameter`]) and the alert each one sends.
-//! - [`endpoint`]: [`Endpoint`], one server socket: stateless cookies ([`cookie`]), routing by
+//! - [`endpoint`]: [`Endpoint`], one server socket: stateless cookies (`cookie`), routing by
 //!   address, connection and handshake-rate limits.
 //! - [`config`]: settings and the PSK interfaces, asked after the suite is chosen and allowed
 //!   to answer later (the handshake parks, `Event::PskRequested`, `provide_*_psk`).
@@ -40,31 +43,31 @@
 //! - [`stats`]: per-connection counters and the handshake kind; the endpoint counts
 //!   handshakes by kind with their bytes and round trips.
 
-pub mod bench;
+#![warn(missing_docs)]
+
 pub mod cid;
 pub mod cid_buf;
 pub mod config;
 pub mod conn;
-pub mod cookie;
-pub mod crypto;
 pub mod endpoint;
 pub mod endpoint_stats;
 pub mod error;
 pub mod event;
 pub mod export;
-pub mod flight;
 mod half_open;
-pub mod reassembly;
-pub mod record_layer;
-pub mod replay;
 pub mod rng;
 pub mod secret;
 pub mod session;
 mod stalest;
 pub mod stats;
 pub mod suite;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod ticket;
-pub mod wire;
+
+#[doc(hidden)]
+pub mod internal;
+pub(crate) use internal::{cookie, crypto, flight, reassembly, record_layer, replay, wire};
 
 pub use cid::{CidGenerator, PrefixedCid, RandomCid};
 pub use config::{

@@ -8,7 +8,7 @@
 //! flags: received ranges are kept as a short interval list), and the caller gives the room
 //! left in its budget with every fragment.
 
-use super::wire::handshake::{Fragment, HandshakeType};
+use crate::wire::handshake::{Fragment, HandshakeType};
 
 /// How many messages beyond the next expected one are buffered (a flight's next message may
 /// overtake a lost one; the peer retransmits the rest).

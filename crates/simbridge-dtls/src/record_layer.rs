@@ -1,12 +1,12 @@
 //! Epochs, 48-bit sequence numbers, record protection and the replay windows, and the RFC 9146
 //! Connection ID record format (tls12_cid, DTLSInnerPlaintext) once a CID is negotiated.
 
-use super::cid_buf::CidBuf;
-use super::crypto::aead::{RecordCipher, EXPLICIT_NONCE_LEN};
-use super::error::Error;
-use super::replay::ReplayWindow;
-use super::stats::DropReason;
-use super::wire::record::{
+use crate::cid_buf::CidBuf;
+use crate::crypto::aead::{RecordCipher, EXPLICIT_NONCE_LEN};
+use crate::error::Error;
+use crate::replay::ReplayWindow;
+use crate::stats::DropReason;
+use crate::wire::record::{
     epoch_seq, ContentType, Record, RecordHeader, DTLS12, MAX_SEQ, RECORD_HEADER_LEN,
 };
 

@@ -18,6 +18,8 @@
 //! assert!(best.battery_life_years > worst.battery_life_years);
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 pub mod input;
 mod model;

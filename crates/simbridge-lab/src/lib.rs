@@ -6,5 +6,7 @@
 //! A gateway never links this crate: it talks to a real card and a real BSF through the
 //! `simbridge` library.
 
+#![warn(missing_docs)]
+
 pub mod bsf;
 pub mod softsim;

@@ -17,9 +17,12 @@
 //!                └─> aka (Milenage, SQN)
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod aka;
 pub mod bridge;
 pub mod card;
+pub mod error_chain;
 pub mod fsutil;
 pub mod gba;
 pub mod status;

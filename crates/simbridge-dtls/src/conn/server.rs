@@ -246,13 +246,13 @@ impl Connection {
         if suite.is_ecdhe() && hello.extensions.get(EXT_EC_POINT_FORMATS).is_some() {
             extensions.push(EXT_EC_POINT_FORMATS, ec_point_formats_uncompressed());
         }
-        if let (Some(peer), Some(gen)) = (
+        if let (Some(peer), Some(cid_gen)) = (
             hello.extensions.connection_id()?,
             config.connection_id.as_ref(),
         ) {
             let ours = match cid {
                 Some(c) => c,
-                None => gen
+                None => cid_gen
                     .generate(self.common().rng.as_ref())
                     .map_err(|_| Error::Rng)?,
             };

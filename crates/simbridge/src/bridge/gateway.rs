@@ -9,7 +9,7 @@ use super::event_wait::{wait_for_events, TICK};
 use super::keyservice::{KeyReply, KeyRequest, ReplyTo};
 use super::peers::PeerMap;
 use crate::upstream::{
-    Action, KeySource, Now, PathId, SessionConfig, SessionMetrics, UpstreamSession,
+    Action, KeyError, KeySource, Now, PathId, SessionConfig, SessionMetrics, UpstreamSession,
 };
 use log::{debug, info, warn};
 use mio::net::UdpSocket;
@@ -350,7 +350,7 @@ impl RouteLoop {
                 Err(e) => {
                     // ICMP errors (port unreachable) surface here; the session names them in its
                     // log and its timers handle them.
-                    self.session.upstream_error(PathId(i as u8), &e.to_string());
+                    self.session.upstream_error(PathId(i as u8), &e);
                     debug!(
                         "route {}: upstream receive error on path {i}: {e}",
                         self.name
@@ -397,8 +397,7 @@ impl RouteLoop {
                 Some(k) if k.send((req, reply)).is_ok() => {}
                 _ => {
                     let now = Now::system();
-                    self.session
-                        .bootstrap_done(now, Err("the key service is not running".into()));
+                    self.session.bootstrap_done(now, Err(KeyError::NotRunning));
                 }
             }
         }

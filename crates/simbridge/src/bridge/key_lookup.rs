@@ -54,8 +54,29 @@ pub enum Outcome {
     /// handshake goes on with a random key (RFC 4279 §2). The text says why, for the log.
     Unknown(String),
     /// The key API could not answer (unreachable, 5xx, refused our credential): the
-    /// handshake ends with internal_error so the client retries later.
-    Unavailable(String),
+    /// handshake ends with internal_error so the client retries later. Shared: one lookup can
+    /// answer several handshakes.
+    Unavailable(Arc<Unavailable>),
+}
+
+/// Why the key API could not answer a lookup.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    /// The server has no key API configured.
+    #[error("no key API")]
+    NoKeyApi,
+    /// Too many lookups wait already.
+    #[error("{0} key lookups already queued")]
+    QueueFull(usize),
+    /// The request to the BSF failed.
+    #[error(transparent)]
+    Fetch(#[from] KeyFetchError),
+}
+
+impl Outcome {
+    fn unavailable(why: impl Into<Unavailable>) -> Self {
+        Outcome::Unavailable(Arc::new(why.into()))
+    }
 }
 
 /// A request's immediate answer.
@@ -118,7 +139,7 @@ pub fn fetch(keys: &NafKeys, client: &KeyApiClient, plan: &KeyPlan) -> Outcome {
         Err(e @ (KeyFetchError::NotFound | KeyFetchError::Expired)) => {
             Outcome::Unknown(format!("{e}; the client must bootstrap again"))
         }
-        Err(e) => Outcome::Unavailable(e.to_string()),
+        Err(e) => Outcome::unavailable(e),
     }
 }
 
@@ -177,7 +198,7 @@ impl KeyLookups {
             self.negative.remove(&plan);
         }
         if self.workers.is_empty() {
-            return Requested::Now(Outcome::Unavailable("no key API".into()));
+            return Requested::Now(Outcome::unavailable(Unavailable::NoKeyApi));
         }
         if let Some(w) = self.waiting.get_mut(&plan) {
             if !w.contains(&peer) {
@@ -186,9 +207,8 @@ impl KeyLookups {
             return Requested::Queued;
         }
         if self.waiting.len() >= self.settings.max_queued {
-            return Requested::Now(Outcome::Unavailable(format!(
-                "{} key lookups already queued",
-                self.waiting.len()
+            return Requested::Now(Outcome::unavailable(Unavailable::QueueFull(
+                self.waiting.len(),
             )));
         }
         self.waiting.insert(plan.clone(), vec![peer]);

@@ -3,15 +3,13 @@
 //! Routes send requests with a reply channel and a waker; the answer wakes their event loop.
 
 use crate::card::CardChannel;
-use crate::gba::client::CacheUse;
+use crate::error_chain::chain;
 use crate::gba::transport::{HttpResponse, UbTransport};
-use crate::gba::{
-    obtain_context, BootstrapContext, ContextCache, GbaError, NafId, ReusePolicy, UbConfig,
-    UreqTransport,
-};
+use crate::gba::{BootstrapContext, GbaError, NafId, ReusePolicy, UbConfig, UreqTransport};
 use crate::secret::Secret;
 use crate::uicc::pin::{GuardedOpenError, PinGuard, PinProblem};
 use crate::uicc::Uicc;
+use crate::upstream::{CardKeys, KeyError};
 use log::{error, info, warn};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -19,8 +17,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-/// Opens the card (called in the key-service thread, again after a card error).
-pub type CardOpener = Box<dyn Fn() -> Result<Box<dyn CardChannel>, String> + Send>;
+/// Opens the card (called in the key-service thread, again after a card error). The error says
+/// why (no reader, modem gone, a bad profile); it reaches the session as [`KeyError::CardOpen`].
+pub type CardOpener = Box<dyn Fn() -> Result<Box<dyn CardChannel>, OpenError> + Send>;
+
+/// Why a [`CardOpener`] could not open the card.
+pub type OpenError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Key-service settings.
 pub struct KeyServiceConfig {
@@ -60,9 +62,9 @@ pub enum KeyRequest {
 #[derive(Debug)]
 pub enum KeyReply {
     /// Context and whether a bootstrap ran (false: from the cache).
-    Bootstrap(Result<(BootstrapContext, bool), String>),
+    Bootstrap(Result<(BootstrapContext, bool), KeyError>),
     /// Ks_ext_NAF.
-    NafKey(Result<Secret<32>, String>),
+    NafKey(Result<Secret<32>, KeyError>),
 }
 
 /// Where to send an answer.
@@ -136,10 +138,10 @@ impl BsfTransport {
 impl UbTransport for BsfTransport {
     fn get(&mut self, url: &str, headers: &[(String, String)]) -> Result<HttpResponse, GbaError> {
         self.inner.get(url, headers).map_err(|e| match e {
-            GbaError::Transport(m) if m.starts_with("timeout") => GbaError::Transport(format!(
-                "no answer from the BSF at {url} within {} s",
-                self.timeout.as_secs()
-            )),
+            GbaError::Http(h) if crate::gba::transport::timed_out(&h) => GbaError::NoAnswer {
+                url: url.to_string(),
+                secs: self.timeout.as_secs(),
+            },
             e => e,
         })
     }
@@ -173,8 +175,8 @@ fn run(
     rx: Receiver<(KeyRequest, ReplyTo)>,
     stopped: Arc<Mutex<Option<PinProblem>>>,
 ) {
-    let cache = ContextCache::new(&cfg.state_dir);
-    let mut transport = BsfTransport::with_tls(cfg.http_timeout, cfg.tls.clone());
+    let transport = BsfTransport::with_tls(cfg.http_timeout, cfg.tls.clone());
+    let mut keys = CardKeys::new(cfg.ub.clone(), &cfg.state_dir, transport).with_policy(cfg.policy);
     let mut card: Option<Uicc<Box<dyn CardChannel>>> = None;
     let mut guard = PinGuard::new(cfg.pin.clone());
     while let Ok((req, reply)) = rx.recv() {
@@ -182,18 +184,26 @@ fn run(
             match guard.open(&cfg.card) {
                 Ok(u) => card = Some(u),
                 Err(e) => {
-                    if let GuardedOpenError::Pin(p) = &e {
-                        let first = stopped.lock().map(|mut s| s.replace(p.clone()).is_none());
-                        if first.unwrap_or(false) {
-                            error!("key service stopped: {p}");
+                    let e = match e {
+                        GuardedOpenError::Pin(p) => {
+                            let first = stopped.lock().map(|mut s| s.replace(p.clone()).is_none());
+                            if first.unwrap_or(false) {
+                                error!("key service stopped: {p}");
+                            }
+                            KeyError::Pin(p)
                         }
-                    } else {
-                        warn!("cannot open the card: {e}");
-                    }
-                    let msg = format!("card: {e}");
+                        GuardedOpenError::Open(e) => {
+                            warn!("cannot open the card: {}", chain(&*e));
+                            KeyError::CardOpen(e)
+                        }
+                        GuardedOpenError::Card(e) => {
+                            warn!("cannot open the card: {}", chain(&e));
+                            KeyError::Card(e)
+                        }
+                    };
                     let _ = reply.tx.send(match req {
-                        KeyRequest::Bootstrap { .. } => KeyReply::Bootstrap(Err(msg)),
-                        KeyRequest::DeriveNafKey { .. } => KeyReply::NafKey(Err(msg)),
+                        KeyRequest::Bootstrap { .. } => KeyReply::Bootstrap(Err(e)),
+                        KeyRequest::DeriveNafKey { .. } => KeyReply::NafKey(Err(e)),
                     });
                     let _ = reply.waker.wake();
                     continue;
@@ -203,29 +213,11 @@ fn run(
         let Some(u) = card.as_mut() else { continue };
         let answer = match req {
             KeyRequest::Bootstrap { force } => {
-                let use_cache = CacheUse {
-                    cache: &cache,
-                    policy: ReusePolicy {
-                        force,
-                        ..cfg.policy
-                    },
-                    any_bsf: false,
-                };
-                let cached = cache
-                    .reusable(
-                        u.impi(),
-                        Some(&cfg.ub.bsf_url),
-                        SystemTime::now(),
-                        use_cache.policy,
-                    )
-                    .ok()
-                    .flatten()
-                    .is_some();
-                if !cached {
+                if force || !keys.cached(u, SystemTime::now()) {
                     // A bootstrap can take a while (a slow BSF, a card behind a modem): say so.
                     info!(
                         "GBA bootstrap started with {} ({})",
-                        cfg.ub.bsf_url,
+                        keys.ub().bsf_url,
                         if force {
                             "a new context was asked for"
                         } else {
@@ -233,7 +225,7 @@ fn run(
                         }
                     );
                 }
-                match obtain_context(u, &mut transport, &cfg.ub, &use_cache, SystemTime::now()) {
+                match keys.bootstrap(u, force, SystemTime::now()) {
                     Ok(o) => {
                         if o.bootstrapped {
                             info!(
@@ -243,18 +235,12 @@ fn run(
                         }
                         KeyReply::Bootstrap(Ok((o.context, o.bootstrapped)))
                     }
-                    Err(e) => KeyReply::Bootstrap(Err(e.to_string())),
+                    Err(e) => KeyReply::Bootstrap(Err(e)),
                 }
             }
-            KeyRequest::DeriveNafKey { naf_id } => {
-                let impi = u.impi().to_string();
-                KeyReply::NafKey(
-                    u.gba_naf_derive(&naf_id.to_bytes(), &impi)
-                        .map_err(|e| e.to_string()),
-                )
-            }
+            KeyRequest::DeriveNafKey { naf_id } => KeyReply::NafKey(keys.naf_key(u, &naf_id)),
         };
-        let failed = matches!(&answer, KeyReply::Bootstrap(Err(e)) | KeyReply::NafKey(Err(e)) if e.contains("card"));
+        let failed = matches!(&answer, KeyReply::Bootstrap(Err(e)) | KeyReply::NafKey(Err(e)) if e.card_failed());
         if failed {
             // Reopen the card next time (removed, reset, modem re-enumerated).
             card = None;

@@ -74,7 +74,7 @@ pub struct KeyPlan {
 }
 
 /// Why a GBA request is refused before any key lookup.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum PlanRefusal {
     /// The server has no key API.
     #[error("no key API configured")]
@@ -89,8 +89,8 @@ pub enum PlanRefusal {
     #[error("a 3GPP-bootstrapping-uicc identity (Ks_int_NAF) and gba_u_aware is off")]
     UiccNotServed,
     /// The FQDN and Ua id make no NAF_Id.
-    #[error("no NAF_Id: {0}")]
-    NafId(String),
+    #[error("no NAF_Id")]
+    NafId(#[source] crate::gba::GbaError),
 }
 
 type KeyCacheId = KeyPlan;
@@ -180,7 +180,7 @@ impl NafKeys {
             &fqdn,
             api.ua.unwrap_or_else(|| UaId::tls12_suite(suite.iana())),
         )
-        .map_err(|e| PlanRefusal::NafId(e.to_string()))?;
+        .map_err(PlanRefusal::NafId)?;
         Ok(KeyPlan {
             btid: id.btid.to_string(),
             kind: id.kind,
@@ -306,8 +306,9 @@ impl ServerPskStore for NafKeys {
             Err(e) => {
                 if let Some(n) = REFUSED_BEFORE_LOOKUP.allow(std::time::Instant::now()) {
                     log::warn!(
-                        "server: PSK identity \"{}\" refused before any key lookup: {e}{}",
+                        "server: PSK identity \"{}\" refused before any key lookup: {}{}",
                         identity_for_log(&req.identity),
+                        crate::error_chain::chain(&e),
                         super::log_limit::left_out(n)
                     );
                 }

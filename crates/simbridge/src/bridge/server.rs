@@ -108,7 +108,7 @@ impl Server {
             dtls.server_names = spec.keys.served_names();
         }
         let mut endpoint = Endpoint::new(Arc::new(dtls))
-            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+            .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
         let restart = match &spec.state_dir {
             Some(dir) => Some(restore(&mut endpoint, dir)?),
             None => None,

@@ -14,12 +14,22 @@ pub enum CardError {
     /// The card was removed (or the virtual card disconnected) while in use.
     #[error("card removed")]
     Removed,
-    /// No reader or no card was found.
+    /// No reader or no card was found (in words: which readers there are).
     #[error("no card: {0}")]
     NoCard(String),
+    /// The device that holds the card could not be reached (a modem that cannot be opened or
+    /// did not come back).
+    #[error("no card")]
+    Unreachable(#[source] BackendError),
     /// The transport failed (reader, socket, modem).
-    #[error("card transport failed: {0}")]
-    Transport(String),
+    #[error("card transport failed ({via})")]
+    Transport {
+        /// The backend ("PC/SC", "modem").
+        via: &'static str,
+        /// The backend's error.
+        #[source]
+        source: BackendError,
+    },
     /// The card did not answer in time.
     #[error("card did not answer within {0} ms")]
     Timeout(u64),
@@ -27,6 +37,9 @@ pub enum CardError {
     #[error("command APDU rejected by the channel: {0}")]
     BadCommand(String),
 }
+
+/// The error of a card backend's own library (pcsc, modem-at), kept as a [`CardError`]'s source.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
 /// One logical connection to a card.
 pub trait CardChannel {

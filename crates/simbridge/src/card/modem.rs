@@ -61,9 +61,12 @@ fn card_error(e: AtError) -> CardError {
             log::warn!("{e}");
             CardError::Removed
         }
-        AtError::Open { .. } | AtError::Gone { .. } => CardError::NoCard(e.to_string()),
+        AtError::Open { .. } | AtError::Gone { .. } => CardError::Unreachable(Box::new(e)),
         AtError::Invalid(m) => CardError::BadCommand(m),
-        other => CardError::Transport(other.to_string()),
+        other => CardError::Transport {
+            via: "modem",
+            source: Box::new(other),
+        },
     }
 }
 

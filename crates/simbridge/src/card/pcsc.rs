@@ -22,7 +22,10 @@ fn map_err(e: pcsc::Error) -> CardError {
         pcsc::Error::NoReadersAvailable | pcsc::Error::UnknownReader => {
             CardError::NoCard("no PC/SC reader".into())
         }
-        e => CardError::Transport(format!("PC/SC: {e}")),
+        e => CardError::Transport {
+            via: "PC/SC",
+            source: Box::new(e),
+        },
     }
 }
 

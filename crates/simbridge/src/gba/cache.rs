@@ -68,10 +68,10 @@ impl ContextCache {
         self.dir.join(file_name(impi))
     }
 
-    fn err(path: &Path, message: impl Into<String>) -> GbaError {
+    fn err(path: &Path, source: impl Into<CacheError>) -> GbaError {
         GbaError::Cache {
             path: path.to_path_buf(),
-            message: message.into(),
+            source: source.into(),
         }
     }
 
@@ -82,16 +82,15 @@ impl ContextCache {
         let mut text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Self::err(&path, e.to_string())),
+            Err(e) => return Err(Self::err(&path, e)),
         };
         let parsed = serde_json::from_str::<StoredContext>(&text);
         // The file holds Ks (GBA_ME): wipe our copy of it.
         zeroize::Zeroize::zeroize(&mut text);
-        let stored = parsed.map_err(|e| Self::err(&path, format!("corrupt: {e}")))?;
-        let ctx = BootstrapContext::from_stored(stored)
-            .map_err(|e| Self::err(&path, format!("corrupt: {e}")))?;
+        let stored = parsed.map_err(|e| Self::err(&path, CacheError::Json(e)))?;
+        let ctx = BootstrapContext::from_stored(stored).map_err(|e| Self::err(&path, e))?;
         if ctx.impi != impi {
-            return Err(Self::err(&path, "belongs to another IMPI"));
+            return Err(Self::err(&path, CacheError::OtherImpi));
         }
         Ok(Some(ctx))
     }
@@ -115,11 +114,11 @@ impl ContextCache {
 
     /// Stores a context (atomic write, mode 0600; the directory is created 0700).
     pub fn store(&self, ctx: &BootstrapContext) -> Result<(), GbaError> {
-        create_private_dir(&self.dir).map_err(|e| Self::err(&self.dir, e.to_string()))?;
+        create_private_dir(&self.dir).map_err(|e| Self::err(&self.dir, e))?;
         let path = self.path_for(&ctx.impi);
         let mut json = serde_json::to_vec_pretty(&ctx.to_stored())
-            .map_err(|e| Self::err(&path, e.to_string()))?;
-        let r = write_atomic_private(&path, &json).map_err(|e| Self::err(&path, e.to_string()));
+            .map_err(|e| Self::err(&path, CacheError::Json(e)))?;
+        let r = write_atomic_private(&path, &json).map_err(|e| Self::err(&path, e));
         zeroize::Zeroize::zeroize(&mut json);
         r
     }
@@ -128,12 +127,39 @@ impl ContextCache {
     pub fn remove(&self, impi: &str) -> Result<(), GbaError> {
         let path = self.path_for(impi);
         match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Self::err(&path, e.to_string()))
-            }
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Self::err(&path, e)),
             _ => Ok(()),
         }
     }
+}
+
+/// Why a cache file could not be used (the source of [`GbaError::Cache`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The file is not the JSON of a context.
+    #[error("corrupt")]
+    Json(#[source] serde_json::Error),
+    /// A field of the stored context is not usable.
+    #[error("corrupt: {0}")]
+    Field(&'static str),
+    /// A date-time of the stored context could not be read.
+    #[error("corrupt: {field}")]
+    Time {
+        /// Which field.
+        field: &'static str,
+        /// The parser's error.
+        #[source]
+        source: Box<GbaError>,
+    },
+    /// A version of the file format this build does not know.
+    #[error("unsupported version {0}")]
+    Version(u32),
+    /// The file is another subscriber's.
+    #[error("belongs to another IMPI")]
+    OtherImpi,
 }
 
 /// Creates a directory (and parents) with mode 0700 for the last component.
@@ -221,7 +247,21 @@ mod tests {
         assert!(cache.load(&c.impi).is_err(), "another IMPI's context");
         std::fs::write(&path, "{not json").expect("write");
         let e = cache.load(&c.impi).expect_err("corrupt");
-        assert!(e.to_string().contains("corrupt"), "{e}");
+        assert!(
+            matches!(
+                &e,
+                GbaError::Cache {
+                    source: CacheError::Json(_),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let said = crate::error_chain::chain(&e).to_string();
+        assert!(
+            said.contains(&path.display().to_string()) && said.contains(": corrupt: "),
+            "{said}"
+        );
         std::fs::write(&path, text.replace("\"GBA_ME\"", "\"GBA_X\"")).expect("write");
         assert!(cache.load(&c.impi).is_err());
     }

@@ -148,7 +148,7 @@ fn split_url(url: &str) -> Result<(String, String), GbaError> {
 
 fn random_hex(n: usize) -> Result<String, GbaError> {
     let mut b = vec![0u8; n];
-    getrandom::fill(&mut b).map_err(|e| GbaError::Random(e.to_string()))?;
+    getrandom::fill(&mut b).map_err(GbaError::Random)?;
     Ok(hex::encode(b))
 }
 
@@ -430,7 +430,7 @@ fn write_gba_params(card: &mut dyn AkaCard, rand: &[u8; 16], btid: &str, expires
         Ok(false) => log::info!(
             "GBA_U: B-TID not written to EF_GBABP (the card has none, or already holds a newer bootstrap)"
         ),
-        Err(e) => log::warn!("GBA_U: {e}"),
+        Err(e) => log::warn!("GBA_U: {}", crate::error_chain::chain(&e)),
     }
 }
 
@@ -443,7 +443,10 @@ fn card_mismatch(card: &mut dyn AkaCard, ctx: &BootstrapContext) -> Option<Strin
         Ok(Some(bp)) => bp,
         Ok(None) => return None,
         Err(e) => {
-            log::warn!("GBA_U: cannot check the card's bootstrap ({e}); using the cached context");
+            log::warn!(
+                "GBA_U: cannot check the card's bootstrap ({}); using the cached context",
+                crate::error_chain::chain(&e)
+            );
             return None;
         }
     };
@@ -553,8 +556,11 @@ pub fn naf_key(
     let got = obtain_context(card, transport, cfg, cache, now)?;
     match got.context.naf_key(Some(&mut *card), naf) {
         Ok(k) => Ok((got, k)),
-        Err(GbaError::Card(e)) if !got.bootstrapped => {
-            log::info!("card could not derive the NAF key from the cached context ({e}); bootstrapping again");
+        Err(e) if e.card_failed() && !got.bootstrapped => {
+            log::info!(
+                "card could not derive the NAF key from the cached context ({}); bootstrapping again",
+                crate::error_chain::chain(&e)
+            );
             let forced = CacheUse {
                 policy: ReusePolicy {
                     force: true,

@@ -1,5 +1,6 @@
 //! A bootstrapping context: what one successful Ub run leaves on the device.
 
+use super::cache::CacheError;
 use super::card::AkaCard;
 use super::naf::NafId;
 use super::{ids, kdf, time, GbaError};
@@ -97,16 +98,22 @@ impl BootstrapContext {
         }
     }
 
-    pub(crate) fn from_stored(s: StoredContext) -> Result<Self, String> {
+    pub(crate) fn from_stored(s: StoredContext) -> Result<Self, CacheError> {
         if s.version != 1 {
-            return Err(format!("unsupported version {}", s.version));
+            return Err(CacheError::Version(s.version));
         }
+        let time = |field: &'static str, text: &str| {
+            time::parse_utc(text).map_err(|e| CacheError::Time {
+                field,
+                source: Box::new(e),
+            })
+        };
         let mut rand = [0u8; 16];
-        hex::decode_to_slice(&s.rand, &mut rand).map_err(|_| "bad rand".to_string())?;
+        hex::decode_to_slice(&s.rand, &mut rand).map_err(|_| CacheError::Field("bad rand"))?;
         let ks = match &s.ks {
             Some(h) => {
                 let mut b = [0u8; 32];
-                hex::decode_to_slice(h, &mut b).map_err(|_| "bad ks".to_string())?;
+                hex::decode_to_slice(h, &mut b).map_err(|_| CacheError::Field("bad ks"))?;
                 let k = Secret::new(b);
                 zeroize::Zeroize::zeroize(&mut b);
                 Some(k)
@@ -114,14 +121,14 @@ impl BootstrapContext {
             None => None,
         };
         if s.mode == GbaMode::Me && ks.is_none() {
-            return Err("GBA_ME context without ks".into());
+            return Err(CacheError::Field("GBA_ME context without ks"));
         }
         Ok(Self {
             btid: s.btid.clone(),
             rand,
             impi: s.impi.clone(),
-            expires: time::parse_utc(&s.expires).map_err(|e| e.to_string())?,
-            created: time::parse_utc(&s.created).map_err(|e| e.to_string())?,
+            expires: time("expires", &s.expires)?,
+            created: time("created", &s.created)?,
             mode: s.mode,
             bsf_url: s.bsf_url.clone(),
             ks,

@@ -57,15 +57,29 @@ pub enum GbaError {
     /// The bootstrapping XML body could not be read.
     #[error("bad bootstrapping XML: {0}")]
     BadXml(String),
+    /// The bootstrapping body is not well-formed XML.
+    #[error("bad bootstrapping XML")]
+    XmlSyntax(#[source] roxmltree::Error),
     /// A Digest header that could not be read.
     #[error("bad Digest header: {0}")]
     BadHeader(String),
     /// The BSF URL is not an http(s) URL.
     #[error("bad BSF URL {0:?}")]
     BadUrl(String),
-    /// HTTP to the BSF failed (connection, timeout, oversized answer).
-    #[error("cannot reach the BSF: {0}")]
-    Transport(String),
+    /// HTTP to the BSF failed (connection, DNS, TLS, an answer cut short).
+    #[error("cannot reach the BSF{}", transport::untrusted_hint(.0))]
+    Http(#[source] ureq::Error),
+    /// The BSF did not answer within the request timeout.
+    #[error("no answer from the BSF at {url} within {secs} s")]
+    NoAnswer {
+        /// The request URL.
+        url: String,
+        /// The timeout, in seconds.
+        secs: u64,
+    },
+    /// The BSF's answer is larger than the transport reads.
+    #[error("cannot reach the BSF: response body larger than {0} bytes")]
+    BodyTooLarge(u64),
     /// The BSF answered something the protocol does not allow.
     #[error("BSF protocol error: {0}")]
     Protocol(String),
@@ -88,21 +102,39 @@ pub enum GbaError {
     /// The card kept reporting sync failures.
     #[error("still out of sync after {0} resynchronisations")]
     TooManyResyncs(u32),
-    /// The card (reader, modem, soft USIM) failed.
+    /// The card cannot do what GBA needs (no CK/IK, no GBA_U context), in words.
     #[error("card: {0}")]
     Card(String),
+    /// A card command failed (reader, modem, soft USIM, or an error status word).
+    #[error("card: {doing}")]
+    Uicc {
+        /// What the card was asked to do.
+        doing: &'static str,
+        /// The card layer's error.
+        #[source]
+        source: crate::uicc::UiccError,
+    },
     /// The key lifetime the BSF gave is already over.
     #[error("the BSF gave a key lifetime that is already over ({0})")]
     AlreadyExpired(String),
     /// The operating system's random generator failed.
     #[error("random generator failed: {0}")]
-    Random(String),
+    Random(getrandom::Error),
     /// Reading or writing the state directory failed.
-    #[error("bootstrapping cache {path}: {message}")]
+    #[error("bootstrapping cache {path}")]
     Cache {
         /// The file or directory.
         path: std::path::PathBuf,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: cache::CacheError,
     },
+}
+
+impl GbaError {
+    /// Whether the card failed (rather than the BSF, the network or the cache): worth opening the
+    /// card again before the next attempt.
+    pub fn card_failed(&self) -> bool {
+        matches!(self, GbaError::Card(_) | GbaError::Uicc { .. })
+    }
 }

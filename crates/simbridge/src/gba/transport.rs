@@ -11,37 +11,74 @@
 
 use super::GbaError;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// A CA file that cannot be used; the message names the file, the source says why.
+#[derive(Debug, thiserror::Error)]
+pub enum CaFileError {
+    /// The file could not be read.
+    #[error("CA file {}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not PEM.
+    #[error("CA file {}", .path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// The PEM parser's error.
+        #[source]
+        source: ureq::Error,
+    },
+    /// The file holds no certificate.
+    #[error("CA file {}: no PEM certificate in it", .path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+}
 
 /// The TLS settings of a client: certificates checked against the roots of the PEM bundle
 /// `ca_file` only, or against the bundled Mozilla roots without it. The error names the file.
-pub fn tls_config(ca_file: Option<&Path>) -> Result<ureq::tls::TlsConfig, String> {
+pub fn tls_config(ca_file: Option<&Path>) -> Result<ureq::tls::TlsConfig, CaFileError> {
     let Some(path) = ca_file else {
         return Ok(ureq::tls::TlsConfig::builder().build());
     };
-    let pem = std::fs::read(path).map_err(|e| format!("CA file {}: {e}", path.display()))?;
+    let pem = std::fs::read(path).map_err(|source| CaFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {
             Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
             Ok(_) => {}
-            Err(e) => return Err(format!("CA file {}: {e}", path.display())),
+            Err(source) => {
+                return Err(CaFileError::Pem {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
         }
     }
     if certs.is_empty() {
-        return Err(format!(
-            "CA file {}: no PEM certificate in it",
-            path.display()
-        ));
+        return Err(CaFileError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(ureq::tls::TlsConfig::builder()
         .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
         .build())
 }
 
-/// A transport error in words an operator can act on: an untrusted certificate says so.
-pub fn describe_http_error(e: &ureq::Error) -> String {
+/// What to add to "cannot reach ..." so an operator can act: an untrusted certificate says so
+/// (empty otherwise; the error itself follows as the source).
+pub fn untrusted_hint(e: &ureq::Error) -> &'static str {
     let cert = match e {
         ureq::Error::Rustls(rustls::Error::InvalidCertificate(c)) => Some(c),
         // ureq reports handshake failures as I/O errors wrapping the rustls error.
@@ -52,10 +89,34 @@ pub fn describe_http_error(e: &ureq::Error) -> String {
         _ => None,
     };
     match cert {
-        Some(c) => format!(
-            "the server's TLS certificate was not trusted ({c:?}); give its CA with ca_file / --ca-file"
-        ),
-        None => e.to_string(),
+        Some(_) => {
+            " (the server's TLS certificate was not trusted; give its CA with ca_file / --ca-file)"
+        }
+        None => "",
+    }
+}
+
+/// Whether a request failed because it ran out of time (the global timeout, also while reading
+/// the body).
+pub fn timed_out(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Timeout(_) => true,
+        ureq::Error::Io(io) => io.kind() == std::io::ErrorKind::TimedOut,
+        _ => false,
+    }
+}
+
+/// A failed body read as the HTTP client's error: ureq wraps its own errors (a timeout) in the
+/// `io::Error` of its body reader.
+pub fn body_error(e: std::io::Error) -> ureq::Error {
+    if !e.get_ref().is_some_and(|i| i.is::<ureq::Error>()) {
+        return ureq::Error::Io(e);
+    }
+    let kind = e.kind();
+    match e.into_inner().map(|i| i.downcast::<ureq::Error>()) {
+        Some(Ok(inner)) => *inner,
+        Some(Err(other)) => ureq::Error::Io(std::io::Error::new(kind, other)),
+        None => ureq::Error::Io(kind.into()),
     }
 }
 
@@ -129,9 +190,7 @@ impl UbTransport for UreqTransport {
         for (n, v) in headers {
             req = req.header(n.as_str(), v.as_str());
         }
-        let mut resp = req
-            .call()
-            .map_err(|e| GbaError::Transport(describe_http_error(&e)))?;
+        let mut resp = req.call().map_err(GbaError::Http)?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -148,11 +207,9 @@ impl UbTransport for UreqTransport {
             .as_reader()
             .take(MAX_RESPONSE_BODY + 1)
             .read_to_end(&mut body)
-            .map_err(|e| GbaError::Transport(format!("reading the body: {e}")))?;
+            .map_err(|e| GbaError::Http(body_error(e)))?;
         if body.len() as u64 > MAX_RESPONSE_BODY {
-            return Err(GbaError::Transport(format!(
-                "response body larger than {MAX_RESPONSE_BODY} bytes"
-            )));
+            return Err(GbaError::BodyTooLarge(MAX_RESPONSE_BODY));
         }
         Ok(HttpResponse {
             status,

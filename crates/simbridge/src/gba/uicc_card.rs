@@ -5,7 +5,12 @@ use super::card::{AkaCard, CardAka, GbaBp};
 use super::{kdf, GbaError};
 use crate::card::CardChannel;
 use crate::secret::Secret;
-use crate::uicc::{AuthResult, GbaBootstrapResult, Uicc};
+use crate::uicc::{AuthResult, GbaBootstrapResult, Uicc, UiccError};
+
+/// A card-layer error kept as the source of the GBA error, with what the card was doing.
+fn card(doing: &'static str) -> impl FnOnce(UiccError) -> GbaError {
+    move |source| GbaError::Uicc { doing, source }
+}
 
 impl<C: CardChannel> AkaCard for Uicc<C> {
     fn impi(&self) -> String {
@@ -19,8 +24,8 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
     fn authenticate(&mut self, rand: &[u8; 16], autn: &[u8; 16]) -> Result<CardAka, GbaError> {
         // AKA in the application the IMPI belongs to (the ISIM when it came from there).
         self.select_gba_app()
-            .map_err(|e| GbaError::Card(e.to_string()))?;
-        match Uicc::authenticate(self, rand, autn).map_err(|e| GbaError::Card(e.to_string()))? {
+            .map_err(card("selecting the GBA application"))?;
+        match Uicc::authenticate(self, rand, autn).map_err(card("AUTHENTICATE (3G context)"))? {
             AuthResult::Success { res, ck, ik, .. } => Ok(CardAka::Success {
                 res,
                 ks: Some(kdf::ks_from_ck_ik(&ck, &ik)),
@@ -32,8 +37,10 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
 
     fn gba_bootstrap(&mut self, rand: &[u8; 16], autn: &[u8; 16]) -> Result<CardAka, GbaError> {
         self.select_gba_app()
-            .map_err(|e| GbaError::Card(e.to_string()))?;
-        match Uicc::gba_bootstrap(self, rand, autn).map_err(|e| GbaError::Card(e.to_string()))? {
+            .map_err(card("selecting the GBA application"))?;
+        match Uicc::gba_bootstrap(self, rand, autn)
+            .map_err(card("AUTHENTICATE (GBA bootstrapping)"))?
+        {
             GbaBootstrapResult::Success { res } => Ok(CardAka::Success { res, ks: None }),
             GbaBootstrapResult::SyncFailure { auts } => Ok(CardAka::SyncFailure { auts }),
             GbaBootstrapResult::MacFailure => Ok(CardAka::MacFailure),
@@ -42,16 +49,15 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
 
     fn gba_naf_derive(&mut self, naf_id: &[u8], impi: &str) -> Result<Secret<32>, GbaError> {
         self.select_gba_app()
-            .map_err(|e| GbaError::Card(e.to_string()))?;
-        Uicc::gba_naf_derive(self, naf_id, impi).map_err(|e| GbaError::Card(e.to_string()))
+            .map_err(card("selecting the GBA application"))?;
+        Uicc::gba_naf_derive(self, naf_id, impi).map_err(card("AUTHENTICATE (GBA NAF derivation)"))
     }
 
     fn gba_params(&mut self) -> Result<Option<GbaBp>, GbaError> {
         if !Uicc::supports_gba_u(self) {
             return Ok(None);
         }
-        self.read_gba_bp()
-            .map_err(|e| GbaError::Card(format!("reading EF_GBABP: {e}")))
+        self.read_gba_bp().map_err(card("reading EF_GBABP"))
     }
 
     fn store_gba_params(
@@ -64,6 +70,6 @@ impl<C: CardChannel> AkaCard for Uicc<C> {
             return Ok(false);
         }
         self.write_gba_bp(rand, btid.as_bytes(), lifetime.as_bytes())
-            .map_err(|e| GbaError::Card(format!("writing EF_GBABP: {e}")))
+            .map_err(card("writing EF_GBABP"))
     }
 }

@@ -49,7 +49,7 @@ impl BootstrappingInfo {
             )));
         }
         let text = std::str::from_utf8(body).map_err(|_| GbaError::BadXml("not UTF-8".into()))?;
-        let doc = roxmltree::Document::parse(text).map_err(|e| GbaError::BadXml(e.to_string()))?;
+        let doc = roxmltree::Document::parse(text).map_err(GbaError::XmlSyntax)?;
         let root = doc.root_element();
         if root.tag_name().name() != "BootstrappingInfo" {
             return Err(GbaError::BadXml(

@@ -197,9 +197,7 @@ impl<C: CardChannel> Uicc<C> {
             GbaApp::Isim => fid::EF_ISIM_GBABP,
         };
         match self.read_binary_file(file, "EF_GBABP") {
-            Ok(b) => GbaBp::decode(&b)
-                .map(Some)
-                .map_err(|e| UiccError::Malformed(e.to_string())),
+            Ok(b) => GbaBp::decode(&b).map(Some).map_err(UiccError::from),
             Err(UiccError::Status {
                 sw: StatusWord::FileNotFound,
                 ..

@@ -46,6 +46,12 @@ pub enum UiccError {
     /// The card's answer could not be decoded.
     #[error("{0}")]
     Malformed(String),
+    /// A file read from the card could not be decoded.
+    #[error(transparent)]
+    File(#[from] files::DecodeError),
+    /// An AUTHENTICATE response could not be decoded.
+    #[error(transparent)]
+    Auth(#[from] auth::AuthDecodeError),
     /// The card has no USIM application.
     #[error("no USIM application on the card: {0}")]
     NoUsim(String),
@@ -170,9 +176,7 @@ impl<C: CardChannel> Uicc<C> {
             e => e,
         })?;
         u.iccid = match u.read_binary_file(fid::EF_ICCID, "EF_ICCID") {
-            Ok(b) => {
-                Some(files::decode_iccid(&b).map_err(|e| UiccError::Malformed(e.to_string()))?)
-            }
+            Ok(b) => Some(files::decode_iccid(&b).map_err(UiccError::from)?),
             Err(UiccError::Status {
                 sw: StatusWord::FileNotFound,
                 ..
@@ -193,9 +197,7 @@ impl<C: CardChannel> Uicc<C> {
         if let (false, Some(isim)) = (shared, u.isim_aid.clone()) {
             u.select_aid(&isim, "SELECT ISIM")?;
             u.pin_gate(pin, |u| u.read_binary_file(fid::EF_IMPI, "EF_IMPI"))
-                .and_then(|b| {
-                    files::decode_impi(&b).map_err(|e| UiccError::Malformed(e.to_string()))
-                })
+                .and_then(|b| files::decode_impi(&b).map_err(UiccError::from))
                 .map(|impi| {
                     u.impi = impi;
                     u.impi_source = ImpiSource::Isim;
@@ -235,7 +237,7 @@ impl<C: CardChannel> Uicc<C> {
             e => e,
         })?;
         let imsi = u.pin_gate(pin, |u| u.read_binary_file(fid::EF_IMSI, "EF_IMSI"))?;
-        u.imsi = files::decode_imsi(&imsi).map_err(|e| UiccError::Malformed(e.to_string()))?;
+        u.imsi = files::decode_imsi(&imsi).map_err(UiccError::from)?;
         u.mnc_length = match u.read_binary_file(fid::EF_AD, "EF_AD") {
             Ok(ad) => files::mnc_length_from_ad(&ad),
             Err(UiccError::Status {
@@ -428,9 +430,7 @@ impl<C: CardChannel> Uicc<C> {
             let r = self.transceive(&Command::new(0x00, INS_READ_RECORD, rec, 0x04).with_le(0))?;
             match r.sw {
                 StatusWord::Ok => {
-                    if let Some(app) = files::parse_dir_record(&r.data)
-                        .map_err(|e| UiccError::Malformed(e.to_string()))?
-                    {
+                    if let Some(app) = files::parse_dir_record(&r.data).map_err(UiccError::from)? {
                         apps.push(app);
                     }
                 }
@@ -458,9 +458,7 @@ impl<C: CardChannel> Uicc<C> {
             .with_le(0);
         let r = self.transceive(&cmd)?;
         match r.sw {
-            StatusWord::Ok => {
-                auth::decode_3g(&r.data).map_err(|e| UiccError::Malformed(e.to_string()))
-            }
+            StatusWord::Ok => auth::decode_3g(&r.data).map_err(UiccError::from),
             StatusWord::AuthMacFailure => Ok(AuthResult::MacFailure),
             StatusWord::SecurityNotSatisfied => Err(UiccError::PinRequired {
                 tries_left: self.pin_tries()?.unwrap_or(0),
@@ -486,9 +484,7 @@ impl<C: CardChannel> Uicc<C> {
             .with_le(0);
         let r = self.transceive(&cmd)?;
         match r.sw {
-            StatusWord::Ok => {
-                auth::decode_gba_bootstrap(&r.data).map_err(|e| UiccError::Malformed(e.to_string()))
-            }
+            StatusWord::Ok => auth::decode_gba_bootstrap(&r.data).map_err(UiccError::from),
             StatusWord::AuthMacFailure => Ok(GbaBootstrapResult::MacFailure),
             StatusWord::ContextNotSupported | StatusWord::WrongP1P2 => {
                 Err(UiccError::GbaUnsupported)
@@ -513,9 +509,7 @@ impl<C: CardChannel> Uicc<C> {
             .with_le(0);
         let r = self.transceive(&cmd)?;
         match r.sw {
-            StatusWord::Ok => {
-                auth::decode_gba_naf(&r.data).map_err(|e| UiccError::Malformed(e.to_string()))
-            }
+            StatusWord::Ok => auth::decode_gba_naf(&r.data).map_err(UiccError::from),
             StatusWord::ConditionsNotSatisfied => Err(UiccError::NoGbaContext),
             sw => Err(UiccError::Status {
                 command: "AUTHENTICATE (GBA NAF derivation)".into(),

@@ -99,3 +99,14 @@ impl ClientPskSource for SessionPsk {
         }
     }
 }
+
+/// The PSK source of a [`super::SessionConfig`] template: the session replaces it with the key
+/// of its [`KeySource`] before each handshake, so a handshake never reaches this one; if it
+/// did (a template used on its own), the handshake fails rather than use a made-up key.
+pub(crate) struct KeyFromSession;
+
+impl ClientPskSource for KeyFromSession {
+    fn psk(&self, _hint: Option<&[u8]>, _suite: CipherSuite) -> PskAnswer<ClientPsk> {
+        PskAnswer::Unknown
+    }
+}

@@ -10,13 +10,17 @@
 //! beside a live session uses another [`PathId`] (another UDP source port), so the server keeps
 //! both until the new one takes over.
 
+mod card_keys;
 mod failure;
+mod key_error;
 pub mod keys;
 mod lifetime;
 pub mod metrics;
 mod restore;
 mod status;
 
+pub use card_keys::CardKeys;
+pub use key_error::KeyError;
 pub use keys::KeySource;
 pub use metrics::SessionMetrics;
 pub use status::LiveConnection;
@@ -25,6 +29,7 @@ use crate::dtls::config::ClientPsk;
 use crate::dtls::event::CloseReason;
 use crate::dtls::Session;
 use crate::dtls::{ClientConfig, Connection, Event};
+use crate::error_chain::chain;
 use crate::gba::context::BootstrapContext;
 use crate::gba::naf::NafId;
 use crate::secret::{Secret, SecretVec};
@@ -118,6 +123,14 @@ impl SessionConfig {
             retry_max: Duration::from_secs(300),
             drain: Duration::from_secs(5),
         }
+    }
+}
+
+impl Default for SessionConfig {
+    /// The defaults above with the DTLS defaults; the key of each handshake comes from the
+    /// session's [`KeySource`] (nothing to fill in).
+    fn default() -> Self {
+        Self::new(ClientConfig::new(Arc::new(keys::KeyFromSession)))
     }
 }
 
@@ -286,7 +299,7 @@ impl UpstreamSession {
 
     /// A socket error on `path` (an ICMP error such as port unreachable surfaces so): logged
     /// once per handshake at INFO, and named if the handshake times out.
-    pub fn upstream_error(&mut self, path: PathId, error: &str) {
+    pub fn upstream_error(&mut self, path: PathId, error: &std::io::Error) {
         if let Some(s) = self.pending.as_mut().filter(|s| s.path == path) {
             let what = format!("an ICMP error ({error})");
             if s.last_heard.as_deref() != Some(what.as_str()) {
@@ -333,7 +346,7 @@ impl UpstreamSession {
     }
 
     /// The result of an [`Action::Bootstrap`]: `fresh` when a bootstrap ran (not a cache hit).
-    pub fn bootstrap_done(&mut self, now: Now, result: Result<(BootstrapContext, bool), String>) {
+    pub fn bootstrap_done(&mut self, now: Now, result: Result<(BootstrapContext, bool), KeyError>) {
         self.last = Some(now);
         self.bootstrap_in_flight = false;
         match result {
@@ -383,16 +396,19 @@ impl UpstreamSession {
                 self.metrics.bootstrap_failures += 1;
                 let _ = self.schedule_retry(now);
                 if self.is_established() {
-                    warn!("GBA bootstrap failed ({e}); the current session carries on until its key expires");
+                    warn!(
+                        "GBA bootstrap failed ({}); the current session carries on until its key expires",
+                        chain(&e)
+                    );
                 } else {
-                    warn!("GBA bootstrap failed ({e}); retrying");
+                    warn!("GBA bootstrap failed ({}); retrying", chain(&e));
                 }
             }
         }
     }
 
     /// The card's answer to an [`Action::DeriveNafKey`].
-    pub fn provide_naf_key(&mut self, now: Now, key: Result<Secret<32>, String>) {
+    pub fn provide_naf_key(&mut self, now: Now, key: Result<Secret<32>, KeyError>) {
         self.last = Some(now);
         let identity = self.ctx.as_ref().map(|c| c.psk_identity().into_bytes());
         if let Some(slot) = self.pending.as_mut() {
@@ -402,7 +418,7 @@ impl UpstreamSession {
                     key: SecretVec::from(&k.expose()[..]),
                 }),
                 (Err(e), _) => {
-                    warn!("the card could not derive Ks_ext_NAF: {e}");
+                    warn!("the card could not derive Ks_ext_NAF: {}", chain(&e));
                     self.force_bootstrap = true;
                     None
                 }

@@ -1,11 +1,13 @@
 //! The session policy against our real DTLS server endpoint over an in-memory link, on virtual time.
 
 use super::*;
+use crate::card::CardError;
 use crate::dtls::config::{PskAnswer, PskRequest, ServerPskStore};
 use crate::dtls::export::ExportError;
 use crate::dtls::{Endpoint, ServerConfig, StaticPsk};
 use crate::gba::context::GbaMode;
 use crate::gba::naf::UaId;
+use crate::uicc::UiccError;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
@@ -256,8 +258,10 @@ fn a_failed_rekey_bootstrap_backs_off_instead_of_retrying_at_once() {
         Some(Action::Bootstrap { force: true }) => {}
         other => panic!("expected the rekey bootstrap, got {other:?}"),
     }
-    lab.session
-        .bootstrap_done(lab.now, Err("card: card removed".into()));
+    lab.session.bootstrap_done(
+        lab.now,
+        Err(KeyError::Card(UiccError::Card(CardError::Removed))),
+    );
     assert!(
         lab.session.poll_timeout().is_some_and(|t| t > lab.now.mono),
         "a timer that fires at once makes a busy loop"
@@ -402,8 +406,12 @@ fn bsf_down_during_rebootstrap_keeps_the_old_session_until_expiry() {
         lab.session.poll_action(),
         Some(Action::Bootstrap { force: true })
     ));
-    lab.session
-        .bootstrap_done(lab.now, Err("BSF unreachable".into()));
+    lab.session.bootstrap_done(
+        lab.now,
+        Err(KeyError::Gba(crate::gba::GbaError::Http(
+            ureq::Error::ConnectionFailed,
+        ))),
+    );
     lab.session.send(lab.now, b"still");
     lab.pump();
     assert_eq!(

@@ -8,6 +8,7 @@ use crate::bridge::key_lookup::{Outcome, Requested};
 use crate::bridge::log_limit::{left_out, LogLimit};
 use crate::dtls::config::PskRefusal;
 use crate::dtls::{CloseReason, Error as DtlsError, FailureKind};
+use crate::error_chain::chain;
 use crate::gba::ids::escape_for_log;
 use log::{debug, info, warn};
 use std::cmp::Reverse;
@@ -127,7 +128,10 @@ impl ServerLoop {
                 self.endpoint.close(peer);
             }
             (Outcome::Unavailable(cause), _) => {
-                debug!("{peer}: the expiry of a continued session's key is unknown: {cause}")
+                debug!(
+                    "{peer}: the expiry of a continued session's key is unknown: {}",
+                    chain(&*cause)
+                )
             }
         }
     }
@@ -161,8 +165,9 @@ impl ServerLoop {
             Err(e) => {
                 // NafKeys::lookup refuses these before a PskRequested; kept for safety.
                 warn!(
-                    "{peer}: PSK identity \"{}\" refused: {e}",
-                    escape_for_log(identity)
+                    "{peer}: PSK identity \"{}\" refused: {}",
+                    escape_for_log(identity),
+                    chain(&e)
                 );
                 let _ = self
                     .endpoint
@@ -200,7 +205,7 @@ impl ServerLoop {
             }
             Outcome::Unavailable(cause) => {
                 if let Some(w) = self.handshakes.get_mut(&peer) {
-                    w.cause = Some(cause);
+                    w.cause = Some(chain(&*cause).to_string());
                 }
                 self.endpoint.refuse_psk(now, peer, PskRefusal::Unavailable)
             }

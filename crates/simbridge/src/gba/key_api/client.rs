@@ -1,8 +1,9 @@
 //! The server (NAF) side of the key API: fetch Ks_(ext_)NAF for a B-TID and NAF_Id from a BSF
-//! that speaks [`super::keyapi`] (ours). Blocking, on `ureq`; a server's PSK lookup runs it off
+//! that speaks this key API ([`super::KeyRequest`], [`super::KeyResponse`]; ours is `simbridge_lab::bsf::keyapi`). Blocking, on `ureq`; a server's PSK lookup runs it off
 //! its I/O loop and caches the result until `expires`.
 
 use super::{KeyRequest, KeyResponse, NafIdJson, KEY_API_PATH};
+use crate::gba::transport::{body_error, timed_out};
 use crate::gba::{time, NafId};
 use crate::secret::{Secret, SecretVec};
 use std::io::Read;
@@ -36,12 +37,29 @@ pub enum KeyFetchError {
     /// The BSF does not let our credential ask keys for this NAF FQDN.
     #[error("the BSF does not authorise this server for the NAF FQDN")]
     Forbidden,
-    /// Network failure or timeout.
-    #[error("cannot reach the BSF key API: {0}")]
-    Transport(String),
+    /// Network failure (connection, DNS, TLS, an answer cut short).
+    #[error("cannot reach the BSF key API{}", crate::gba::transport::untrusted_hint(.0))]
+    Http(#[source] ureq::Error),
+    /// No answer within the request timeout.
+    #[error("no answer from the key API at {url} within {secs} s")]
+    NoAnswer {
+        /// The key API URL.
+        url: String,
+        /// The timeout, in seconds.
+        secs: f64,
+    },
+    /// The BSF answered with a server error (it may work later).
+    #[error("cannot reach the BSF key API: the BSF answered HTTP {0}")]
+    ServerError(u16),
     /// The BSF answered something unexpected.
     #[error("unexpected key API answer: {0}")]
     Protocol(String),
+    /// The BSF's JSON could not be read.
+    #[error("unexpected key API answer")]
+    Json(#[source] serde_json::Error),
+    /// The key expiry time could not be read.
+    #[error("unexpected key API answer: keyExpiryTime")]
+    Expiry(#[source] crate::gba::GbaError),
 }
 
 /// A key-API client.
@@ -106,11 +124,10 @@ impl KeyApiClient {
     /// The request took longer than the timeout: said with the URL and the limit (ureq's own
     /// text, "timeout: global", names neither).
     fn timed_out(&self) -> KeyFetchError {
-        KeyFetchError::Transport(format!(
-            "no answer from the key API at {} within {} s",
-            self.url,
-            self.timeout.as_secs_f64()
-        ))
+        KeyFetchError::NoAnswer {
+            url: self.url.clone(),
+            secs: self.timeout.as_secs_f64(),
+        }
     }
 
     /// Fetches the key for `btid` and `naf`.
@@ -128,7 +145,7 @@ impl KeyApiClient {
             },
             gba_u_aware,
         };
-        let body = serde_json::to_vec(&req).map_err(|e| KeyFetchError::Protocol(e.to_string()))?;
+        let body = serde_json::to_vec(&req).map_err(KeyFetchError::Json)?;
         let mut auth = b"Bearer ".to_vec();
         auth.extend_from_slice(self.token.expose());
         let auth = SecretVec::new(auth);
@@ -141,8 +158,8 @@ impl KeyApiClient {
             .header("Content-Type", "application/json")
             .send(&body[..])
             .map_err(|e| match e {
-                ureq::Error::Timeout(_) => self.timed_out(),
-                e => KeyFetchError::Transport(crate::gba::transport::describe_http_error(&e)),
+                e if timed_out(&e) => self.timed_out(),
+                e => KeyFetchError::Http(e),
             })?;
         let status = resp.status().as_u16();
         let mut text = Vec::new();
@@ -150,9 +167,9 @@ impl KeyApiClient {
             .as_reader()
             .take(64 * 1024)
             .read_to_end(&mut text)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::TimedOut => self.timed_out(),
-                _ => KeyFetchError::Transport(e.to_string()),
+            .map_err(|e| match body_error(e) {
+                e if timed_out(&e) => self.timed_out(),
+                e => KeyFetchError::Http(e),
             })?;
         match status {
             200 => {}
@@ -166,21 +183,15 @@ impl KeyApiClient {
                     KeyFetchError::NotFound
                 });
             }
-            s if s >= 500 => {
-                return Err(KeyFetchError::Transport(format!(
-                    "the BSF answered HTTP {s}"
-                )))
-            }
+            s if s >= 500 => return Err(KeyFetchError::ServerError(s)),
             s => return Err(KeyFetchError::Protocol(format!("HTTP {s}"))),
         }
-        let r: KeyResponse =
-            serde_json::from_slice(&text).map_err(|e| KeyFetchError::Protocol(e.to_string()))?;
+        let r: KeyResponse = serde_json::from_slice(&text).map_err(KeyFetchError::Json)?;
         zeroize::Zeroize::zeroize(&mut text);
         Ok(NafKeyMaterial {
             key: key32(&r.me_key_material)?,
             uicc_key: r.uicc_key_material.as_deref().map(key32).transpose()?,
-            expires: time::parse_utc(&r.key_expiry_time)
-                .map_err(|e| KeyFetchError::Protocol(e.to_string()))?,
+            expires: time::parse_utc(&r.key_expiry_time).map_err(KeyFetchError::Expiry)?,
             impi: r.impi.clone(),
         })
     }
