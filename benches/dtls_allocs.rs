@@ -18,40 +18,13 @@ use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk};
 use simbridge::dtls::rng::SeededRng;
 use simbridge::dtls::{CipherSuite, Connection, Endpoint, Event};
 use simbridge::secret::SecretVec;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Counts every allocation and reallocation (and their bytes) made through the global allocator.
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts on the way.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{allocated_bytes, allocations};
 
 /// Allocations and bytes counted while `f` runs.
 #[derive(Default, Clone, Copy)]
@@ -61,13 +34,10 @@ struct Tally {
 }
 
 fn counted<T>(t: &mut Tally, f: impl FnOnce() -> T) -> T {
-    let (a, b) = (
-        ALLOCS.load(Ordering::Relaxed),
-        BYTES.load(Ordering::Relaxed),
-    );
+    let (a, b) = (allocations(), allocated_bytes());
     let r = f();
-    t.allocs += ALLOCS.load(Ordering::Relaxed) - a;
-    t.bytes += BYTES.load(Ordering::Relaxed) - b;
+    t.allocs += allocations() - a;
+    t.bytes += allocated_bytes() - b;
     r
 }
 
