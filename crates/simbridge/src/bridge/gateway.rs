@@ -136,6 +136,7 @@ impl Gateway {
                 waker: waker.clone(),
                 session: UpstreamSession::new(spec.session, spec.keys),
                 peers: PeerMap::new(seed_from(local_addr)),
+                out: vec![0u8; MAX_DATAGRAM],
                 keys: keys.clone(),
                 state: spec.state,
                 saved_version: 0,
@@ -228,6 +229,9 @@ struct RouteLoop {
     waker: Arc<Waker>,
     session: UpstreamSession,
     peers: PeerMap,
+    /// Sealed datagrams and replies on their way to a local peer: reused, so a steady data
+    /// flow allocates nothing.
+    out: Vec<u8>,
     keys: Option<Sender<(KeyRequest, ReplyTo)>>,
     state: Option<super::route_state::RouteState>,
     saved_version: u64,
@@ -323,8 +327,13 @@ impl RouteLoop {
             match self.local.recv_from(buf) {
                 Ok((n, from)) => {
                     let now = Now::system();
-                    let up = self.peers.outgoing(now.mono, from, &buf[..n]);
-                    self.session.send(now, &up);
+                    let Some(up) = buf.get_mut(..n) else { return };
+                    self.peers.outgoing_in_place(now.mono, from, up);
+                    let mut out = std::mem::take(&mut self.out);
+                    if let Some((path, len)) = self.session.send_into(now, up, &mut out) {
+                        self.send_upstream(path, &out[..len]);
+                    }
+                    self.out = out;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -332,6 +341,12 @@ impl RouteLoop {
                     return;
                 }
             }
+        }
+    }
+
+    fn send_upstream(&mut self, path: PathId, datagram: &[u8]) {
+        if let Err(e) = self.path_socket(path).and_then(|s| s.send(datagram)) {
+            debug!("route {}: upstream send on {path:?} failed: {e}", self.name);
         }
     }
 
@@ -343,8 +358,15 @@ impl RouteLoop {
             match sock.recv(buf) {
                 Ok(n) => {
                     let now = Now::system();
+                    let Some(datagram) = buf.get_mut(..n) else {
+                        return;
+                    };
+                    let (peers, local, out, name) =
+                        (&mut self.peers, &self.local, &mut self.out, &self.name);
                     self.session
-                        .handle_datagram(now, PathId(i as u8), &buf[..n]);
+                        .handle_datagram_in_place(now, PathId(i as u8), datagram, |d| {
+                            reply_locally(peers, local, out, name, now.mono, d);
+                        });
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -401,27 +423,46 @@ impl RouteLoop {
                 }
             }
         }
-        while let Some((path, d)) = self.session.poll_transmit() {
-            match self.path_socket(path).and_then(|s| s.send(&d)) {
-                Ok(_) => {}
-                Err(e) => debug!("route {}: upstream send on {path:?} failed: {e}", self.name),
-            }
+        let mut out = std::mem::take(&mut self.out);
+        while let Some((path, len)) = self.session.poll_transmit_into(&mut out) {
+            self.send_upstream(path, &out[..len]);
         }
         let now = Instant::now();
         while let Some(d) = self.session.poll_received() {
-            match self.peers.incoming(now, &d) {
-                Some((peer, out)) => {
-                    if let Err(e) = self.local.send_to(&out, peer) {
-                        debug!("route {}: reply to {peer} failed: {e}", self.name);
-                    }
-                }
-                None => warn!(
-                    "route {}: dropped a {}-byte reply: no local peer to send it to",
-                    self.name,
-                    d.len()
-                ),
+            reply_locally(&mut self.peers, &self.local, &mut out, &self.name, now, &d);
+        }
+        self.out = out;
+        Ok(())
+    }
+}
+
+/// Sends a reply from upstream to the local peer it belongs to (message ID and token restored
+/// in `scratch`, which must hold any datagram).
+fn reply_locally(
+    peers: &mut PeerMap,
+    local: &UdpSocket,
+    scratch: &mut [u8],
+    route: &str,
+    now: Instant,
+    reply: &[u8],
+) {
+    let Some(d) = scratch.get_mut(..reply.len()) else {
+        warn!(
+            "route {route}: dropped a {}-byte reply: too long",
+            reply.len()
+        );
+        return;
+    };
+    d.copy_from_slice(reply);
+    match peers.incoming_in_place(now, d) {
+        Some(peer) => {
+            if let Err(e) = local.send_to(d, peer) {
+                debug!("route {route}: reply to {peer} failed: {e}");
             }
         }
-        Ok(())
+        None => warn!(
+            "route {route}: dropped a {}-byte reply: no local peer to send it to",
+            reply.len()
+        ),
     }
 }

@@ -58,31 +58,45 @@ impl PeerMap {
 
     /// Rewrites a datagram from `from` for the upstream session.
     pub fn outgoing(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Vec<u8> {
-        self.last_peer = Some(from);
         let mut out = datagram.to_vec();
-        let Some(h) = parse(datagram) else { return out };
+        self.outgoing_in_place(now, from, &mut out);
+        out
+    }
+
+    /// [`PeerMap::outgoing`] in the caller's buffer: the message ID and token are rewritten
+    /// where they lie (a known (peer, token) pair allocates nothing).
+    pub fn outgoing_in_place(&mut self, now: Instant, from: SocketAddr, datagram: &mut [u8]) {
+        self.last_peer = Some(from);
+        let Some(h) = parse(datagram) else { return };
         if h.kind == CON || h.kind == NON {
             self.expire(now);
             let mid = self.next_mid;
             self.next_mid = self.next_mid.wrapping_add(1);
             self.mids.insert(mid, (from, h.mid, now));
-            out[2..4].copy_from_slice(&mid.to_be_bytes());
+            datagram[2..4].copy_from_slice(&mid.to_be_bytes());
             if h.tkl > 0 {
-                let orig = datagram[4..4 + h.tkl].to_vec();
+                let at = 4..4 + h.tkl;
                 // Reuse the upstream token of a known (peer, token) pair, so Observe
                 // re-registrations and cancellations keep matching.
-                let existing = self
+                let known = self
                     .tokens
-                    .iter()
-                    .find(|(_, (p, t, _))| *p == from && *t == orig)
-                    .map(|(k, _)| k.clone());
-                let token = existing.unwrap_or_else(|| self.fresh_token(h.tkl));
-                out[4..4 + h.tkl].copy_from_slice(&token);
-                self.tokens.insert(token, (from, orig, now));
+                    .iter_mut()
+                    .find(|(_, (p, t, _))| *p == from && t[..] == datagram[at.clone()]);
+                match known {
+                    Some((token, (_, _, seen))) => {
+                        *seen = now;
+                        datagram[at].copy_from_slice(token);
+                    }
+                    None => {
+                        let orig = datagram[at.clone()].to_vec();
+                        let token = self.fresh_token(h.tkl);
+                        datagram[at].copy_from_slice(&token);
+                        self.tokens.insert(token, (from, orig, now));
+                    }
+                }
             }
         }
         // ACK and RST answer a message the server sent: its MID passes unchanged.
-        out
     }
 
     fn fresh_token(&mut self, len: usize) -> Vec<u8> {
@@ -97,27 +111,33 @@ impl PeerMap {
 
     /// Maps a datagram from upstream back to the local peer it belongs to.
     pub fn incoming(&mut self, now: Instant, datagram: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
-        let Some(h) = parse(datagram) else {
-            return self.last_peer.map(|p| (p, datagram.to_vec()));
-        };
         let mut out = datagram.to_vec();
+        self.incoming_in_place(now, &mut out).map(|p| (p, out))
+    }
+
+    /// [`PeerMap::incoming`] in the caller's buffer: restores the local peer's message ID and
+    /// token where they lie and returns the peer to send it to.
+    pub fn incoming_in_place(&mut self, now: Instant, datagram: &mut [u8]) -> Option<SocketAddr> {
+        let Some(h) = parse(datagram) else {
+            return self.last_peer;
+        };
         let mut peer = None;
         if h.kind != CON && h.kind != NON {
             // ACK/RST: they carry our rewritten MID.
             if let Some((p, orig, _)) = self.mids.get(&h.mid) {
-                out[2..4].copy_from_slice(&orig.to_be_bytes());
+                datagram[2..4].copy_from_slice(&orig.to_be_bytes());
                 peer = Some(*p);
             }
         }
         if h.tkl > 0 {
-            let token = datagram[4..4 + h.tkl].to_vec();
-            if let Some((p, orig, seen)) = self.tokens.get_mut(&token) {
-                out[4..4 + h.tkl].copy_from_slice(orig);
+            let at = 4..4 + h.tkl;
+            if let Some((p, orig, seen)) = self.tokens.get_mut(&datagram[at.clone()]) {
+                datagram[at].copy_from_slice(orig);
                 *seen = now;
                 peer = peer.or(Some(*p));
             }
         }
-        peer.or(self.last_peer).map(|p| (p, out))
+        peer.or(self.last_peer)
     }
 
     fn expire(&mut self, now: Instant) {

@@ -10,6 +10,7 @@
 //! beside a live session uses another [`PathId`] (another UDP source port), so the server keeps
 //! both until the new one takes over.
 
+mod buffers;
 mod card_keys;
 mod failure;
 mod key_error;

@@ -11,6 +11,7 @@ use crate::uicc::UiccError;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
+mod buffers;
 mod failures;
 
 fn addr(path: PathId) -> SocketAddr {
