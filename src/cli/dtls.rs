@@ -417,15 +417,14 @@ fn spawn_stdin() -> mpsc::Receiver<Input> {
     rx
 }
 
-fn run_client(a: ClientArgs) -> CliResult {
-    let suites = parse_suites(&a.common.suites)?;
-    let psk = static_psk(&a.common)?;
-    let peer = a
-        .connect
+/// Resolves `--connect` and opens a UDP socket connected to it (bound to the wildcard address
+/// of the peer's family).
+fn connect_udp(connect: &str) -> Result<(UdpSocket, SocketAddr), CliError> {
+    let peer = connect
         .to_socket_addrs()
-        .map_err(|e| CliError::new(format!("cannot resolve {}: {e}", a.connect)))?
+        .map_err(|e| CliError::new(format!("cannot resolve {connect}: {e}")))?
         .next()
-        .ok_or_else(|| CliError::new(format!("no address for {}", a.connect)))?;
+        .ok_or_else(|| CliError::new(format!("no address for {connect}")))?;
     let bind: SocketAddr = if peer.is_ipv4() {
         "0.0.0.0:0"
     } else {
@@ -436,7 +435,16 @@ fn run_client(a: ClientArgs) -> CliResult {
     let sock = UdpSocket::bind(bind).map_err(|e| CliError::new(format!("bind: {e}")))?;
     sock.connect(peer)
         .map_err(|e| CliError::new(format!("connect {peer}: {e}")))?;
+    Ok((sock, peer))
+}
 
+/// The client's DTLS configuration from the arguments, with the session of `--session-file` to
+/// resume when the file holds one (absent: full handshake; unreadable: an error).
+fn client_config(
+    a: &ClientArgs,
+    psk: Arc<StaticPsk>,
+    suites: Vec<CipherSuite>,
+) -> Result<ClientConfig, CliError> {
     let mut cfg = ClientConfig::new(psk);
     cfg.common.suites = suites;
     cfg.common.mtu = a.common.mtu;
@@ -456,36 +464,49 @@ fn run_client(a: ClientArgs) -> CliResult {
             Err(e) => return Err(CliError::new(format!("{}: {e}", f.display()))),
         }
     }
-    let start = Instant::now();
-    let mut conn = Connection::client(Arc::new(cfg), start)
-        .map_err(|e| CliError::new(format!("client: {e}")))?;
-    let json = a.common.json_events;
-    let handshake_deadline = start + Duration::from_millis(a.timeout_ms);
-    let stdin = spawn_stdin();
-    let mut connected = false;
-    let mut eof_at: Option<Instant> = None;
-    let mut failure: Option<String> = None;
-    let mut handshake_failed = false;
-    let mut buf = vec![0u8; 65536];
-    let mut out = std::io::stdout();
+    Ok(cfg)
+}
 
-    'main: loop {
-        send_all(&sock, &mut conn)?;
-        while let Some(e) = conn.poll_event() {
+/// Whether the client loop goes on.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Go,
+    Stop,
+}
+
+/// The client's state between turns of its loop.
+struct ClientLoop<'a> {
+    a: &'a ClientArgs,
+    sock: UdpSocket,
+    peer: SocketAddr,
+    conn: Connection,
+    connected: bool,
+    /// When stdin ended (close_notify sent); the loop waits 500 ms for the peer's.
+    eof_at: Option<Instant>,
+    failure: Option<String>,
+    /// The failure is the handshake's (exit code 2).
+    handshake_failed: bool,
+}
+
+impl ClientLoop<'_> {
+    /// Handles the connection's events: JSON lines, the session file, data to stdout. Stops on
+    /// close.
+    fn events(&mut self, out: &mut std::io::Stdout) -> Result<Flow, CliError> {
+        while let Some(e) = self.conn.poll_event() {
             if let Some(mut v) = event_json(&e, None) {
                 if matches!(e, Event::Connected { .. }) {
-                    add_cids(&mut v, &conn);
-                    if let (Some(f), Some(s)) = (&a.session_file, conn.session()) {
+                    add_cids(&mut v, &self.conn);
+                    if let (Some(f), Some(s)) = (&self.a.session_file, self.conn.session()) {
                         write_private(f, s.to_bytes().expose())?;
                     }
                 }
-                emit(json, v);
+                emit(self.a.common.json_events, v);
             }
             match e {
                 Event::Connected { .. } => {
-                    connected = true;
-                    if !conn.extended_master_secret() {
-                        WarnedOnce::default().no_ems(peer);
+                    self.connected = true;
+                    if !self.conn.extended_master_secret() {
+                        WarnedOnce::default().no_ems(self.peer);
                     }
                 }
                 Event::Data(d) => {
@@ -493,62 +514,78 @@ fn run_client(a: ClientArgs) -> CliResult {
                     let _ = out.flush();
                 }
                 Event::Closed { reason } => {
-                    if !connected {
-                        log_refusal(&peer.to_string(), &reason);
-                        failure = Some(format!("handshake failed: {reason}"));
-                        handshake_failed = true;
+                    if !self.connected {
+                        log_refusal(&self.peer.to_string(), &reason);
+                        self.failure = Some(format!("handshake failed: {reason}"));
+                        self.handshake_failed = true;
                     } else if let CloseReason::Error(e) = &reason {
-                        failure = Some(format!("connection failed: {e}"));
+                        self.failure = Some(format!("connection failed: {e}"));
                     }
-                    break 'main;
+                    return Ok(Flow::Stop);
                 }
                 Event::PskRequested { .. } => {}
             }
         }
-        send_all(&sock, &mut conn)?;
-        let now = Instant::now();
-        if !connected && now >= handshake_deadline {
-            failure = Some(format!("handshake timed out after {} ms", a.timeout_ms));
-            handshake_failed = true;
-            break;
+        Ok(Flow::Go)
+    }
+
+    /// Stops at the handshake deadline, or 500 ms after stdin ended.
+    fn deadlines(&mut self, now: Instant, handshake_deadline: Instant) -> Flow {
+        if !self.connected && now >= handshake_deadline {
+            self.failure = Some(format!(
+                "handshake timed out after {} ms",
+                self.a.timeout_ms
+            ));
+            self.handshake_failed = true;
+            return Flow::Stop;
         }
-        if let Some(t) = eof_at {
+        if let Some(t) = self.eof_at {
             if now >= t + Duration::from_millis(500) {
                 emit(
-                    json,
+                    self.a.common.json_events,
                     json!({"event": "closed", "reason": "closed locally (no close_notify from peer)"}),
                 );
-                break;
+                return Flow::Stop;
             }
         }
-        if connected && eof_at.is_none() {
-            while let Ok(input) = stdin.try_recv() {
-                match input {
-                    Input::Line(l) => {
-                        if let Err(e) = conn.send(&l) {
-                            failure = Some(format!("send: {e}"));
-                            break 'main;
-                        }
-                    }
-                    Input::Eof => {
-                        conn.close();
-                        eof_at = Some(Instant::now());
-                        break;
+        Flow::Go
+    }
+
+    /// Sends the stdin lines read so far as records; at stdin's end, closes the connection.
+    fn stdin_lines(&mut self, stdin: &mpsc::Receiver<Input>) -> Flow {
+        while let Ok(input) = stdin.try_recv() {
+            match input {
+                Input::Line(l) => {
+                    if let Err(e) = self.conn.send(&l) {
+                        self.failure = Some(format!("send: {e}"));
+                        return Flow::Stop;
                     }
                 }
+                Input::Eof => {
+                    self.conn.close();
+                    self.eof_at = Some(Instant::now());
+                    break;
+                }
             }
-            send_all(&sock, &mut conn)?;
         }
+        Flow::Go
+    }
+
+    /// Waits up to 20 ms (or the connection's next timeout) for a datagram and feeds it in.
+    fn receive(&mut self, now: Instant, buf: &mut [u8]) -> Result<Flow, CliError> {
         let mut wait = Duration::from_millis(20);
-        if let Some(t) = conn.poll_timeout() {
+        if let Some(t) = self.conn.poll_timeout() {
             wait = wait
                 .min(t.saturating_duration_since(now))
                 .max(Duration::from_millis(1));
         }
-        sock.set_read_timeout(Some(wait))
+        self.sock
+            .set_read_timeout(Some(wait))
             .map_err(|e| CliError::new(format!("socket: {e}")))?;
-        match sock.recv(&mut buf) {
-            Ok(n) => conn.handle_datagram(Instant::now(), buf.get(..n).unwrap_or(&[])),
+        match self.sock.recv(buf) {
+            Ok(n) => self
+                .conn
+                .handle_datagram(Instant::now(), buf.get(..n).unwrap_or(&[])),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -558,23 +595,73 @@ fn run_client(a: ClientArgs) -> CliResult {
                 // ICMP port unreachable: keep retransmitting until the handshake deadline
             }
             Err(e) => {
-                failure = Some(format!("recv: {e}"));
-                break;
+                self.failure = Some(format!("recv: {e}"));
+                return Ok(Flow::Stop);
             }
         }
-        conn.handle_timeout(Instant::now());
+        Ok(Flow::Go)
     }
-    let _ = send_all(&sock, &mut conn);
-    let mut stats = serde_json::to_value(conn.stats()).unwrap_or_else(|_| json!({}));
-    if let Some(o) = stats.as_object_mut() {
-        o.insert("event".into(), json!("stats"));
+
+    /// Sends what is left, emits the stats event and gives the exit status.
+    fn finish(mut self) -> CliResult {
+        let _ = send_all(&self.sock, &mut self.conn);
+        let mut stats = serde_json::to_value(self.conn.stats()).unwrap_or_else(|_| json!({}));
+        if let Some(o) = stats.as_object_mut() {
+            o.insert("event".into(), json!("stats"));
+        }
+        emit(self.a.common.json_events, stats);
+        match self.failure {
+            Some(msg) if self.handshake_failed => Err(CliError::with_code(2, msg)),
+            Some(msg) => Err(CliError::new(msg)),
+            None => Ok(ExitCode::SUCCESS),
+        }
     }
-    emit(json, stats);
-    match failure {
-        Some(msg) if handshake_failed => Err(CliError::with_code(2, msg)),
-        Some(msg) => Err(CliError::new(msg)),
-        None => Ok(ExitCode::SUCCESS),
+}
+
+fn run_client(a: ClientArgs) -> CliResult {
+    let suites = parse_suites(&a.common.suites)?;
+    let psk = static_psk(&a.common)?;
+    let (sock, peer) = connect_udp(&a.connect)?;
+    let cfg = client_config(&a, psk, suites)?;
+    let start = Instant::now();
+    let conn = Connection::client(Arc::new(cfg), start)
+        .map_err(|e| CliError::new(format!("client: {e}")))?;
+    let handshake_deadline = start + Duration::from_millis(a.timeout_ms);
+    let stdin = spawn_stdin();
+    let mut buf = vec![0u8; 65536];
+    let mut out = std::io::stdout();
+    let mut c = ClientLoop {
+        a: &a,
+        sock,
+        peer,
+        conn,
+        connected: false,
+        eof_at: None,
+        failure: None,
+        handshake_failed: false,
+    };
+    loop {
+        send_all(&c.sock, &mut c.conn)?;
+        if c.events(&mut out)? == Flow::Stop {
+            break;
+        }
+        send_all(&c.sock, &mut c.conn)?;
+        let now = Instant::now();
+        if c.deadlines(now, handshake_deadline) == Flow::Stop {
+            break;
+        }
+        if c.connected && c.eof_at.is_none() {
+            if c.stdin_lines(&stdin) == Flow::Stop {
+                break;
+            }
+            send_all(&c.sock, &mut c.conn)?;
+        }
+        if c.receive(now, &mut buf)? == Flow::Stop {
+            break;
+        }
+        c.conn.handle_timeout(Instant::now());
     }
+    c.finish()
 }
 
 fn run_server(a: ServerArgs) -> CliResult {
