@@ -398,9 +398,11 @@ fn accept_answer(
 /// The Ks to keep: CK ‖ IK from the card in GBA_ME (which must have given them), none in GBA_U.
 fn me_ks(mode: GbaMode, ks: Option<Secret<32>>) -> Result<Option<Secret<32>>, GbaError> {
     match mode {
-        GbaMode::Me => Ok(Some(
-            ks.ok_or_else(|| GbaError::Card("3G AKA gave no CK/IK".into()))?,
-        )),
+        GbaMode::Me => {
+            Ok(Some(ks.ok_or_else(|| {
+                GbaError::Card("3G AKA gave no CK/IK".into())
+            })?))
+        }
         GbaMode::U => Ok(None),
     }
 }
