@@ -415,7 +415,7 @@ pub fn bootstrap(
     now: SystemTime,
 ) -> Result<UbOutcome, GbaError> {
     let impi = card.impi();
-    let mut mode = initial_mode(cfg.mode, card.supports_gba_u());
+    let mode = initial_mode(cfg.mode, card.supports_gba_u());
     let (host, uri) = split_url(&cfg.bsf_url)?;
     let mut ub = UbLink {
         transport,
@@ -432,67 +432,118 @@ pub fn bootstrap(
     };
     let mut resp = ub.send(&first)?;
     note_tmpi(&resp);
-    let mut resyncs = 0u32;
-    let mut stale_retries = 0u32;
+    let mut rounds = Rounds {
+        card,
+        cfg,
+        now,
+        impi,
+        uri,
+        mode,
+        resyncs: 0,
+        stale_retries: 0,
+    };
     loop {
-        let (ch, rand, autn) = read_challenge(&resp)?;
-        mode = follow_bsf(mode, cfg.mode, card.supports_gba_u(), bsf_gba_u(&resp));
-        let result = run_aka(card, mode, &rand, &autn)?;
+        match rounds.answer(&mut ub, &resp)? {
+            Round::Again(next) => resp = next,
+            Round::Done(context) => {
+                return Ok(UbOutcome {
+                    context,
+                    round_trips: ub.round_trips,
+                    resyncs: rounds.resyncs,
+                })
+            }
+        }
+    }
+}
+
+/// What answering one challenge led to.
+enum Round {
+    /// The BSF sent another challenge (after a resynchronisation, or a stale answer).
+    Again(HttpResponse),
+    /// The bootstrap is done.
+    Done(BootstrapContext),
+}
+
+/// One bootstrap's state across its challenges.
+struct Rounds<'a> {
+    card: &'a mut dyn AkaCard,
+    cfg: &'a UbConfig,
+    now: SystemTime,
+    impi: String,
+    uri: String,
+    mode: GbaMode,
+    resyncs: u32,
+    stale_retries: u32,
+}
+
+impl Rounds<'_> {
+    /// Answers the BSF's challenge in `resp`: AKA on the card, then the Digest answer (with AUTS
+    /// on a sync failure; once more on a stale challenge).
+    fn answer(&mut self, ub: &mut UbLink<'_>, resp: &HttpResponse) -> Result<Round, GbaError> {
+        let (ch, rand, autn) = read_challenge(resp)?;
+        let card_u = self.card.supports_gba_u();
+        self.mode = follow_bsf(self.mode, self.cfg.mode, card_u, bsf_gba_u(resp));
+        let result = run_aka(&mut *self.card, self.mode, &rand, &autn)?;
         let cnonce = random_hex(16)?;
         let input = DigestInput {
-            username: &impi,
+            username: &self.impi,
             realm: &ch.realm,
             nonce: &ch.nonce,
             nc: "00000001",
             cnonce: &cnonce,
-            uri: &uri,
+            uri: &self.uri,
         };
         let mut creds = answer_credentials(&input, &ch);
         match result {
-            CardAka::MacFailure => return Err(GbaError::NetworkAuthFailed),
+            CardAka::MacFailure => Err(GbaError::NetworkAuthFailed),
             CardAka::SyncFailure { auts } => {
-                resyncs += 1;
-                if resyncs > cfg.max_resyncs {
-                    return Err(GbaError::TooManyResyncs(cfg.max_resyncs));
+                self.resyncs += 1;
+                if self.resyncs > self.cfg.max_resyncs {
+                    return Err(GbaError::TooManyResyncs(self.cfg.max_resyncs));
                 }
                 // RFC 3310 §3.4: with AUTS the password is empty.
                 creds.response = digest::request_digest(&input, b"", "GET", b"");
                 creds.auts = Some(base64::engine::general_purpose::STANDARD.encode(auts));
-                resp = ub.send(&creds)?;
+                Ok(Round::Again(ub.send(&creds)?))
             }
             CardAka::Success { res, ks } => {
-                let res = res_password(cfg, res);
+                let res = res_password(self.cfg, res);
                 creds.response = digest::request_digest(&input, res.expose(), "GET", b"");
                 let ok = ub.send(&creds)?;
                 // Run AKA once more on a stale challenge.
-                if is_stale(&ok) && stale_retries < 1 {
-                    stale_retries += 1;
-                    resp = ok;
-                    continue;
+                if is_stale(&ok) && self.stale_retries < 1 {
+                    self.stale_retries += 1;
+                    return Ok(Round::Again(ok));
                 }
-                let (btid, expires) = accept_answer(&ok, &input, res.expose(), now)?;
-                let ks = me_ks(mode, ks)?;
-                if mode == GbaMode::U {
-                    // TS 33.220 Annex G: the ME stores B-TID and lifetime on the card, so any
-                    // later user of the card can tell which bootstrap its Ks belongs to.
-                    write_gba_params(card, &rand, &btid, expires);
-                }
-                let context = BootstrapContext {
-                    btid,
-                    rand,
-                    impi,
-                    expires,
-                    created: now,
-                    mode,
-                    bsf_url: cfg.bsf_url.clone(),
-                    ks,
-                };
-                return Ok(UbOutcome {
-                    context,
-                    round_trips: ub.round_trips,
-                    resyncs,
-                });
+                let (btid, expires) = accept_answer(&ok, &input, res.expose(), self.now)?;
+                let ks = me_ks(self.mode, ks)?;
+                Ok(Round::Done(self.context(rand, btid, expires, ks)))
             }
+        }
+    }
+
+    /// The new context; in GBA_U, B-TID and lifetime also go to the card.
+    fn context(
+        &mut self,
+        rand: [u8; 16],
+        btid: String,
+        expires: SystemTime,
+        ks: Option<Secret<32>>,
+    ) -> BootstrapContext {
+        if self.mode == GbaMode::U {
+            // TS 33.220 Annex G: the ME stores B-TID and lifetime on the card, so any
+            // later user of the card can tell which bootstrap its Ks belongs to.
+            write_gba_params(&mut *self.card, &rand, &btid, expires);
+        }
+        BootstrapContext {
+            btid,
+            rand,
+            impi: self.impi.clone(),
+            expires,
+            created: self.now,
+            mode: self.mode,
+            bsf_url: self.cfg.bsf_url.clone(),
+            ks,
         }
     }
 }
