@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use simbridge::dtls::config::{EmsPolicy, StaticPsk, DEFAULT_MTU};
+use simbridge::dtls::config::{CommonConfig, EmsPolicy, StaticPsk, DEFAULT_MTU};
 use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Error, Event};
 use simbridge::secret::SecretVec;
 
@@ -237,6 +237,13 @@ fn parse_suites(names: &[String]) -> Result<Vec<CipherSuite>, CliError> {
 }
 
 /// The PSK from --psk, --psk-file or SIMBRIDGE_PSK (in that order), as hex.
+/// The settings client and server share: suites, MTU, first retransmission timeout.
+fn apply_common(common: &mut CommonConfig, a: &CommonArgs, suites: Vec<CipherSuite>) {
+    common.suites = suites;
+    common.mtu = a.mtu;
+    common.retransmit.initial = Duration::from_millis(a.retransmit_ms.max(1));
+}
+
 fn static_psk(c: &CommonArgs) -> Result<Arc<StaticPsk>, CliError> {
     let (text, from) =
         match (&c.psk, &c.psk_file) {

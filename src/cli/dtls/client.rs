@@ -3,7 +3,8 @@
 
 use super::super::{CliError, CliResult};
 use super::{
-    add_cids, emit, event_json, log_refusal, send_all, write_private, ClientArgs, Input, WarnedOnce,
+    add_cids, apply_common, emit, event_json, log_refusal, send_all, write_private, ClientArgs,
+    Input, WarnedOnce,
 };
 use serde_json::json;
 use simbridge::dtls::config::{ClientConfig, StaticPsk};
@@ -44,9 +45,7 @@ pub(super) fn client_config(
     suites: Vec<CipherSuite>,
 ) -> Result<ClientConfig, CliError> {
     let mut cfg = ClientConfig::new(psk);
-    cfg.common.suites = suites;
-    cfg.common.mtu = a.common.mtu;
-    cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
+    apply_common(&mut cfg.common, &a.common, suites);
     cfg.pack_handshake_records = a.common.pack_handshake_records;
     cfg.extended_master_secret = a.common.ems.into();
     cfg.server_name = a.sni.clone();

@@ -2,7 +2,9 @@
 //! and the loop's turns (flush, events, state export on stop, receive).
 
 use super::super::CliError;
-use super::{add_cids, emit, event_json, log_refusal, write_private, ServerArgs, WarnedOnce};
+use super::{
+    add_cids, apply_common, emit, event_json, log_refusal, write_private, ServerArgs, WarnedOnce,
+};
 use serde_json::json;
 use simbridge::dtls::config::{ServerConfig, StaticPsk};
 use simbridge::dtls::export::DEFAULT_RESERVE;
@@ -20,9 +22,7 @@ pub(super) fn server_config(
     suites: Vec<CipherSuite>,
 ) -> ServerConfig {
     let mut cfg = ServerConfig::new(psk);
-    cfg.common.suites = suites;
-    cfg.common.mtu = a.common.mtu;
-    cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
+    apply_common(&mut cfg.common, &a.common, suites);
     cfg.pack_handshake_records = a.common.pack_handshake_records;
     cfg.extended_master_secret = a.common.ems.into();
     cfg.identity_hint = a.hint.clone().map(String::into_bytes);

@@ -175,18 +175,6 @@ fn log_first_request(who: Subject, user_agent: Option<&str>) {
     }
 }
 
-/// The Digest input of an answer, as the UE computed it.
-fn digest_input(creds: &Credentials) -> DigestInput<'_> {
-    DigestInput {
-        username: &creds.username,
-        realm: &creds.realm,
-        nonce: &creds.nonce,
-        nc: creds.nc.as_deref().unwrap_or_default(),
-        cnonce: creds.cnonce.as_deref().unwrap_or_default(),
-        uri: &creds.uri,
-    }
-}
-
 /// Pending challenges: by nonce, with a cap per IMPI (the oldest goes) and a global cap (the
 /// oldest goes), and expiry in issue order. Every operation is O(1) amortised.
 #[derive(Default)]
@@ -396,7 +384,7 @@ impl UbService {
             Ok(p) => p,
             Err(r) => return r,
         };
-        let input = digest_input(&creds);
+        let input = DigestInput::from(&creds);
         if creds.auts.is_some() {
             return self.resync(&p, &creds, &input, method, who, now);
         }
