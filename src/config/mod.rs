@@ -5,6 +5,7 @@
 
 mod gateway;
 pub mod key_api;
+mod server;
 mod toml_error;
 
 use serde::Deserialize;
@@ -527,34 +528,8 @@ impl ServerConfigFile {
             .parse()
             .map_err(|_| invalid(path, "listen", format!("{:?} is not IP:PORT", f.listen)))?;
         let backend = resolve(path, "backend", &f.backend)?;
-        let key_api = match (&f.keys.bsf, &f.keys.token_file) {
-            (Some(url), Some(tf)) => {
-                let token = read_token(path, tf)?;
-                Some(key_api::validate(path, &f.keys, url, token)?)
-            }
-            (Some(_), None) => {
-                return Err(invalid(
-                    path,
-                    "keys.token_file",
-                    "missing (the key API needs the bearer token)",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(invalid(
-                    path,
-                    "keys.bsf",
-                    "missing (token_file given without the BSF URL)",
-                ))
-            }
-            (None, None) => None,
-        };
-        let mut static_keys = Vec::new();
-        for (i, s) in f.keys.static_keys.iter().enumerate() {
-            static_keys.push((
-                s.identity.as_bytes().to_vec(),
-                read_key_file(path, &format!("keys.static[{i}].key_file"), &s.key_file)?,
-            ));
-        }
+        let key_api = server::key_api(path, &f.keys)?;
+        let static_keys = server::static_keys(path, &f.keys)?;
         if key_api.is_none() && static_keys.is_empty() {
             return Err(invalid(
                 path,
@@ -564,6 +539,8 @@ impl ServerConfigFile {
         }
         let suites = suites(path, "suites", &f.suites, key_api.is_some())?;
         let metrics = metrics_listen(path, &f.metrics)?;
+        let max_handshaking = server::max_handshaking(path, &f)?;
+        let idle_timeout = server::idle_timeout(path, &f)?;
         Ok(Self {
             listen,
             backend,
@@ -571,26 +548,8 @@ impl ServerConfigFile {
             suites,
             hint: f.hint,
             max_connections: f.max_connections,
-            max_handshaking: match (
-                f.max_handshaking,
-                f.max_connections
-                    .unwrap_or(simbridge::dtls::config::DEFAULT_MAX_CONNECTIONS),
-            ) {
-                (Some(h), m) if h >= m => {
-                    return Err(invalid(
-                        path,
-                        "max_handshaking",
-                        format!("must be below max_connections ({m}), so that established sessions keep room"),
-                    ));
-                }
-                (h, _) => h,
-            },
-            idle_timeout: match f.idle_timeout_secs {
-                Some(0) => {
-                    return Err(invalid(path, "idle_timeout_secs", "must be at least 1"));
-                }
-                s => s.map(Duration::from_secs),
-            },
+            max_handshaking,
+            idle_timeout,
             max_per_identity: f.max_per_identity,
             max_per_address: f.max_per_address,
             key_api,
