@@ -135,11 +135,7 @@ fn coap_put(mid: u16, token: u16, payload: &[u8]) -> Vec<u8> {
 pub fn run(args: DemoArgs) -> CliResult {
     let t0 = Instant::now();
     let scratch = Scratch::new().map_err(|e| fail("scratch directory", e))?;
-    let profiles = scratch.0.join("profiles");
-    std::fs::create_dir_all(&profiles).map_err(|e| fail("profiles", e))?;
-    let card_profile = profiles.join("demo.toml");
-    std::fs::write(&card_profile, DEMO_PROFILE).map_err(|e| fail("profile", e))?;
-    Profile::load(&card_profile).map_err(|e| fail("profile", e))?;
+    let (profiles, card_profile) = write_profile(&scratch)?;
 
     // Network side: BSF (with HSS) and the DTLS server with its CoAP echo backend.
     let token = SecretVec::from(&b"demo-key-api-token"[..]);
@@ -151,98 +147,23 @@ pub fn run(args: DemoArgs) -> CliResult {
     ))
     .map_err(|e| fail("BSF", e))?;
     let (echo, stop_echo) = start_echo().map_err(|e| fail("echo backend", e))?;
-    let keys = Arc::new(NafKeys::new(NafKeySource {
-        statics: Default::default(),
-        key_api: Some(KeyApiSource {
-            client: Arc::new(KeyApiClient::new(&bsf.url(), token, Duration::from_secs(5))),
-            naf_fqdn: NAF.into(),
-            ua: None,
-        }),
-    }));
-    // GBA keys: (EC)DHE-PSK first for forward secrecy (3GPP's TLS profile), plain PSK as fall-back.
-    let suites = vec![
-        CipherSuite::EcdhePskAes128Ccm8Sha256,
-        CipherSuite::PskAes128Ccm8,
-    ];
-    let mut server_cfg = ServerConfig::new(keys.clone());
-    server_cfg.common.suites = suites.clone();
-    let server = Server::start(ServerSpec {
-        listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
-        backend: echo,
-        dtls: server_cfg,
-        keys,
-        state_dir: None,
-    })
-    .map_err(|e| fail("server", e))?;
+    let server = start_server(&bsf.url(), token, echo)?;
 
     // Gateway: the card behind the key service, one GBA route to the server.
-    let state = scratch.0.join("gateway");
-    let card_path = card_profile.clone();
-    let opener: CardOpener = Box::new(move || {
-        SoftUsim::load(&card_path)
-            .map(|c| Box::new(c) as Box<dyn CardChannel>)
-            .map_err(|e| Box::new(e) as OpenError)
-    });
-    let key_service = KeyService::start(KeyServiceConfig {
-        card: opener,
-        pin: None,
-        ub: UbConfig::new(&bsf.url()),
-        state_dir: state,
-        policy: ReusePolicy::default(),
-        http_timeout: Duration::from_secs(5),
-        tls: simbridge::gba::transport::tls_config(None).map_err(|e| fail("key service", e))?,
-    })
-    .map_err(|e| fail("key service", e))?;
-    let mut session = SessionConfig::default();
-    session.dtls.common.suites = suites;
-    session.dtls.connection_id = Some(0);
-    let route = RouteSpec {
-        name: NAF.into(),
-        listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
-        upstream: server.local_addr(),
-        keys: KeySource::Gba {
-            naf_fqdn: NAF.into(),
-            ua: None,
-        },
-        session,
-        state: None,
-    };
-    let gateway =
-        Gateway::start(vec![route], key_service.sender()).map_err(|e| fail("gateway", e))?;
+    let key_service = start_key_service(card_profile, scratch.0.join("gateway"), &bsf.url())?;
+    let gateway = Gateway::start(vec![gba_route(server.local_addr())?], key_service.sender())
+        .map_err(|e| fail("gateway", e))?;
     let local = gateway
         .routes()
         .first()
         .map(|r| r.local_addr())
         .ok_or_else(|| fail("gateway", "no route"))?;
 
-    // A local CoAP client.
-    let client = UdpSocket::bind("127.0.0.1:0").map_err(|e| fail("client socket", e))?;
-    client
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| fail("client socket", e))?;
-    let payload = vec![0x5Au8; usize::from(args.payload)];
-    let mut buf = [0u8; 2048];
-    let mut answered = 0u32;
     let t_msgs = Instant::now();
-    for i in 0..args.messages {
-        let mid = i as u16;
-        let req = coap_put(mid, mid ^ 0xBEEF, &payload);
-        client.send_to(&req, local).map_err(|e| fail("send", e))?;
-        let (n, _) = client
-            .recv_from(&mut buf)
-            .map_err(|e| fail(&format!("reply to message {}", i + 1), e))?;
-        let ok = buf.get(2..4) == Some(&mid.to_be_bytes()[..]) && buf[..n].ends_with(&payload);
-        if !ok {
-            return Err(fail(
-                "reply",
-                format!("message {} came back altered", i + 1),
-            ));
-        }
-        answered += 1;
-    }
+    let answered = exchange(&args, local)?;
     let msg_time = t_msgs.elapsed();
-    let metrics = gateway.shutdown();
-    let m: SessionMetrics = metrics
+    let m: SessionMetrics = gateway
+        .shutdown()
         .into_iter()
         .map(|(_, m)| m)
         .fold(SessionMetrics::default(), |a, b| a.merged(&b));
@@ -262,6 +183,117 @@ pub fn run(args: DemoArgs) -> CliResult {
         msg_time,
         t0.elapsed(),
     )
+}
+
+/// GBA keys: (EC)DHE-PSK first for forward secrecy (3GPP's TLS profile), plain PSK as fall-back.
+fn demo_suites() -> Vec<CipherSuite> {
+    vec![
+        CipherSuite::EcdhePskAes128Ccm8Sha256,
+        CipherSuite::PskAes128Ccm8,
+    ]
+}
+
+/// Writes the demo card's profile into `profiles/` of the scratch directory (where the BSF's
+/// HSS reads it too) and checks that it loads. Returns the folder and the file.
+fn write_profile(scratch: &Scratch) -> Result<(PathBuf, PathBuf), CliError> {
+    let profiles = scratch.0.join("profiles");
+    std::fs::create_dir_all(&profiles).map_err(|e| fail("profiles", e))?;
+    let card_profile = profiles.join("demo.toml");
+    std::fs::write(&card_profile, DEMO_PROFILE).map_err(|e| fail("profile", e))?;
+    Profile::load(&card_profile).map_err(|e| fail("profile", e))?;
+    Ok((profiles, card_profile))
+}
+
+/// The DTLS server in front of the echo backend, with its keys from the BSF's key API.
+fn start_server(bsf_url: &str, token: SecretVec, echo: SocketAddr) -> Result<Server, CliError> {
+    let keys = Arc::new(NafKeys::new(NafKeySource {
+        statics: Default::default(),
+        key_api: Some(KeyApiSource {
+            client: Arc::new(KeyApiClient::new(bsf_url, token, Duration::from_secs(5))),
+            naf_fqdn: NAF.into(),
+            ua: None,
+        }),
+    }));
+    let mut server_cfg = ServerConfig::new(keys.clone());
+    server_cfg.common.suites = demo_suites();
+    Server::start(ServerSpec {
+        listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
+        backend: echo,
+        dtls: server_cfg,
+        keys,
+        state_dir: None,
+    })
+    .map_err(|e| fail("server", e))
+}
+
+/// The gateway's key service over the demo card (a software USIM) and the BSF.
+fn start_key_service(
+    card_path: PathBuf,
+    state_dir: PathBuf,
+    bsf_url: &str,
+) -> Result<KeyService, CliError> {
+    let opener: CardOpener = Box::new(move || {
+        SoftUsim::load(&card_path)
+            .map(|c| Box::new(c) as Box<dyn CardChannel>)
+            .map_err(|e| Box::new(e) as OpenError)
+    });
+    KeyService::start(KeyServiceConfig {
+        card: opener,
+        pin: None,
+        ub: UbConfig::new(bsf_url),
+        state_dir,
+        policy: ReusePolicy::default(),
+        http_timeout: Duration::from_secs(5),
+        tls: simbridge::gba::transport::tls_config(None).map_err(|e| fail("key service", e))?,
+    })
+    .map_err(|e| fail("key service", e))
+}
+
+/// The gateway's one route: GBA keys for [`NAF`], to the server at `upstream`.
+fn gba_route(upstream: SocketAddr) -> Result<RouteSpec, CliError> {
+    let mut session = SessionConfig::default();
+    session.dtls.common.suites = demo_suites();
+    session.dtls.connection_id = Some(0);
+    Ok(RouteSpec {
+        name: NAF.into(),
+        listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
+        upstream,
+        keys: KeySource::Gba {
+            naf_fqdn: NAF.into(),
+            ua: None,
+        },
+        session,
+        state: None,
+    })
+}
+
+/// A local CoAP client sends the messages through the gateway at `local`, one at a time, and
+/// checks each echo. Returns how many came back.
+fn exchange(args: &DemoArgs, local: SocketAddr) -> Result<u32, CliError> {
+    let client = UdpSocket::bind("127.0.0.1:0").map_err(|e| fail("client socket", e))?;
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| fail("client socket", e))?;
+    let payload = vec![0x5Au8; usize::from(args.payload)];
+    let mut buf = [0u8; 2048];
+    let mut answered = 0u32;
+    for i in 0..args.messages {
+        let mid = i as u16;
+        let req = coap_put(mid, mid ^ 0xBEEF, &payload);
+        client.send_to(&req, local).map_err(|e| fail("send", e))?;
+        let (n, _) = client
+            .recv_from(&mut buf)
+            .map_err(|e| fail(&format!("reply to message {}", i + 1), e))?;
+        let ok = buf.get(2..4) == Some(&mid.to_be_bytes()[..]) && buf[..n].ends_with(&payload);
+        if !ok {
+            return Err(fail(
+                "reply",
+                format!("message {} came back altered", i + 1),
+            ));
+        }
+        answered += 1;
+    }
+    Ok(answered)
 }
 
 fn report(

@@ -3,7 +3,7 @@
 //! stdin/stdout and the clock.
 
 use std::io::{BufRead, Write};
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -11,14 +11,18 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use simbridge::dtls::config::{ClientConfig, EmsPolicy, ServerConfig, StaticPsk, DEFAULT_MTU};
-use simbridge::dtls::export::DEFAULT_RESERVE;
-use simbridge::dtls::{
-    CipherSuite, CloseReason, Connection, Endpoint, Error, Event, RandomCid, Session,
-};
+use simbridge::dtls::config::{CommonConfig, EmsPolicy, StaticPsk, DEFAULT_MTU};
+use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Error, Event};
 use simbridge::secret::SecretVec;
 
 use super::{CliError, CliResult};
+
+mod client;
+mod server;
+use client::{client_config, connect_udp, ClientLoop, Flow};
+use server::{
+    announce, flush_endpoint, receive_from, save_state, server_config, server_events, state_key,
+};
 
 /// DTLS 1.2 PSK diagnostic client and server.
 #[derive(Args, Debug)]
@@ -233,6 +237,13 @@ fn parse_suites(names: &[String]) -> Result<Vec<CipherSuite>, CliError> {
 }
 
 /// The PSK from --psk, --psk-file or SIMBRIDGE_PSK (in that order), as hex.
+/// The settings client and server share: suites, MTU, first retransmission timeout.
+fn apply_common(common: &mut CommonConfig, a: &CommonArgs, suites: Vec<CipherSuite>) {
+    common.suites = suites;
+    common.mtu = a.mtu;
+    common.retransmit.initial = Duration::from_millis(a.retransmit_ms.max(1));
+}
+
 fn static_psk(c: &CommonArgs) -> Result<Arc<StaticPsk>, CliError> {
     let (text, from) =
         match (&c.psk, &c.psk_file) {
@@ -420,161 +431,47 @@ fn spawn_stdin() -> mpsc::Receiver<Input> {
 fn run_client(a: ClientArgs) -> CliResult {
     let suites = parse_suites(&a.common.suites)?;
     let psk = static_psk(&a.common)?;
-    let peer = a
-        .connect
-        .to_socket_addrs()
-        .map_err(|e| CliError::new(format!("cannot resolve {}: {e}", a.connect)))?
-        .next()
-        .ok_or_else(|| CliError::new(format!("no address for {}", a.connect)))?;
-    let bind: SocketAddr = if peer.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    }
-    .parse()
-    .map_err(|_| CliError::new("bind"))?;
-    let sock = UdpSocket::bind(bind).map_err(|e| CliError::new(format!("bind: {e}")))?;
-    sock.connect(peer)
-        .map_err(|e| CliError::new(format!("connect {peer}: {e}")))?;
-
-    let mut cfg = ClientConfig::new(psk);
-    cfg.common.suites = suites;
-    cfg.common.mtu = a.common.mtu;
-    cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
-    cfg.pack_handshake_records = a.common.pack_handshake_records;
-    cfg.extended_master_secret = a.common.ems.into();
-    cfg.server_name = a.sni.clone();
-    cfg.connection_id = a.cid;
-    if let Some(f) = &a.session_file {
-        cfg.session_tickets = true;
-        match std::fs::read(f) {
-            Ok(b) => match Session::from_bytes(&b) {
-                Ok(s) => cfg.resume = Some(s),
-                Err(e) => log::warn!("{}: not a session file ({e}); full handshake", f.display()),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(CliError::new(format!("{}: {e}", f.display()))),
-        }
-    }
+    let (sock, peer) = connect_udp(&a.connect)?;
+    let cfg = client_config(&a, psk, suites)?;
     let start = Instant::now();
-    let mut conn = Connection::client(Arc::new(cfg), start)
+    let conn = Connection::client(Arc::new(cfg), start)
         .map_err(|e| CliError::new(format!("client: {e}")))?;
-    let json = a.common.json_events;
     let handshake_deadline = start + Duration::from_millis(a.timeout_ms);
     let stdin = spawn_stdin();
-    let mut connected = false;
-    let mut eof_at: Option<Instant> = None;
-    let mut failure: Option<String> = None;
-    let mut handshake_failed = false;
     let mut buf = vec![0u8; 65536];
     let mut out = std::io::stdout();
-
-    'main: loop {
-        send_all(&sock, &mut conn)?;
-        while let Some(e) = conn.poll_event() {
-            if let Some(mut v) = event_json(&e, None) {
-                if matches!(e, Event::Connected { .. }) {
-                    add_cids(&mut v, &conn);
-                    if let (Some(f), Some(s)) = (&a.session_file, conn.session()) {
-                        write_private(f, s.to_bytes().expose())?;
-                    }
-                }
-                emit(json, v);
-            }
-            match e {
-                Event::Connected { .. } => {
-                    connected = true;
-                    if !conn.extended_master_secret() {
-                        WarnedOnce::default().no_ems(peer);
-                    }
-                }
-                Event::Data(d) => {
-                    let _ = out.write_all(&d);
-                    let _ = out.flush();
-                }
-                Event::Closed { reason } => {
-                    if !connected {
-                        log_refusal(&peer.to_string(), &reason);
-                        failure = Some(format!("handshake failed: {reason}"));
-                        handshake_failed = true;
-                    } else if let CloseReason::Error(e) = &reason {
-                        failure = Some(format!("connection failed: {e}"));
-                    }
-                    break 'main;
-                }
-                Event::PskRequested { .. } => {}
-            }
-        }
-        send_all(&sock, &mut conn)?;
-        let now = Instant::now();
-        if !connected && now >= handshake_deadline {
-            failure = Some(format!("handshake timed out after {} ms", a.timeout_ms));
-            handshake_failed = true;
+    let mut c = ClientLoop {
+        a: &a,
+        sock,
+        peer,
+        conn,
+        connected: false,
+        eof_at: None,
+        failure: None,
+        handshake_failed: false,
+    };
+    loop {
+        send_all(&c.sock, &mut c.conn)?;
+        if c.events(&mut out)? == Flow::Stop {
             break;
         }
-        if let Some(t) = eof_at {
-            if now >= t + Duration::from_millis(500) {
-                emit(
-                    json,
-                    json!({"event": "closed", "reason": "closed locally (no close_notify from peer)"}),
-                );
+        send_all(&c.sock, &mut c.conn)?;
+        let now = Instant::now();
+        if c.deadlines(now, handshake_deadline) == Flow::Stop {
+            break;
+        }
+        if c.connected && c.eof_at.is_none() {
+            if c.stdin_lines(&stdin) == Flow::Stop {
                 break;
             }
+            send_all(&c.sock, &mut c.conn)?;
         }
-        if connected && eof_at.is_none() {
-            while let Ok(input) = stdin.try_recv() {
-                match input {
-                    Input::Line(l) => {
-                        if let Err(e) = conn.send(&l) {
-                            failure = Some(format!("send: {e}"));
-                            break 'main;
-                        }
-                    }
-                    Input::Eof => {
-                        conn.close();
-                        eof_at = Some(Instant::now());
-                        break;
-                    }
-                }
-            }
-            send_all(&sock, &mut conn)?;
+        if c.receive(now, &mut buf)? == Flow::Stop {
+            break;
         }
-        let mut wait = Duration::from_millis(20);
-        if let Some(t) = conn.poll_timeout() {
-            wait = wait
-                .min(t.saturating_duration_since(now))
-                .max(Duration::from_millis(1));
-        }
-        sock.set_read_timeout(Some(wait))
-            .map_err(|e| CliError::new(format!("socket: {e}")))?;
-        match sock.recv(&mut buf) {
-            Ok(n) => conn.handle_datagram(Instant::now(), buf.get(..n).unwrap_or(&[])),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                // ICMP port unreachable: keep retransmitting until the handshake deadline
-            }
-            Err(e) => {
-                failure = Some(format!("recv: {e}"));
-                break;
-            }
-        }
-        conn.handle_timeout(Instant::now());
+        c.conn.handle_timeout(Instant::now());
     }
-    let _ = send_all(&sock, &mut conn);
-    let mut stats = serde_json::to_value(conn.stats()).unwrap_or_else(|_| json!({}));
-    if let Some(o) = stats.as_object_mut() {
-        o.insert("event".into(), json!("stats"));
-    }
-    emit(json, stats);
-    match failure {
-        Some(msg) if handshake_failed => Err(CliError::with_code(2, msg)),
-        Some(msg) => Err(CliError::new(msg)),
-        None => Ok(ExitCode::SUCCESS),
-    }
+    c.finish()
 }
 
 fn run_server(a: ServerArgs) -> CliResult {
@@ -585,32 +482,10 @@ fn run_server(a: ServerArgs) -> CliResult {
     let local = sock
         .local_addr()
         .map_err(|e| CliError::new(format!("local_addr: {e}")))?;
-    let mut cfg = ServerConfig::new(psk);
-    cfg.common.suites = suites;
-    cfg.common.mtu = a.common.mtu;
-    cfg.common.retransmit.initial = Duration::from_millis(a.common.retransmit_ms.max(1));
-    cfg.pack_handshake_records = a.common.pack_handshake_records;
-    cfg.extended_master_secret = a.common.ems.into();
-    cfg.identity_hint = a.hint.map(String::into_bytes);
-    cfg.session_tickets = !a.no_tickets;
-    cfg.max_connections = a.max_connections.unwrap_or(cfg.max_connections);
-    cfg.max_handshaking = a.max_handshaking.unwrap_or(cfg.max_handshaking);
-    cfg.resume_without_cookie = a.resume_without_cookie;
-    cfg.connection_id = if a.no_cid {
-        None
-    } else {
-        Some(Arc::new(RandomCid::new(a.cid)))
-    };
+    let cfg = server_config(&a, psk, suites);
     let mut ep = Endpoint::new(Arc::new(cfg)).map_err(|e| CliError::new(format!("server: {e}")))?;
     let json = a.common.json_events;
-    let state_key = match &a.state_key {
-        Some(k) => {
-            Some(SecretVec::new(hex::decode(k.trim()).map_err(|e| {
-                CliError::new(format!("--state-key is not hex: {e}"))
-            })?))
-        }
-        None => None,
-    };
+    let state_key = state_key(&a)?;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     if let (Some(path), Some(key)) = (&a.state, &state_key) {
         for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -619,86 +494,21 @@ fn run_server(a: ServerArgs) -> CliResult {
         }
         load_state(&mut ep, path, key.expose(), json)?;
     }
-    emit(
-        json,
-        json!({"event": "listening", "addr": local.to_string()}),
-    );
-    // like s_server's ACCEPT: the bound address (of `--listen ...:0`) for scripts and people
-    let _ = writeln!(std::io::stdout(), "ACCEPT {local}");
-    let _ = std::io::stdout().flush();
+    announce(json, local);
     let mut buf = vec![0u8; 65536];
     let mut out = std::io::stdout();
     let mut warned = WarnedOnce::default();
     loop {
-        while let Some(t) = ep.poll_transmit() {
-            if let Err(e) = sock.send_to(&t.payload, t.destination) {
-                log::warn!("send to {}: {e}", t.destination);
-            }
-        }
-        while let Some((old, new)) = ep.poll_address_change() {
-            emit(
-                json,
-                json!({"event": "address_changed", "from": old.to_string(), "peer": new.to_string()}),
-            );
-        }
-        while let Some((peer, e)) = ep.poll_event() {
-            if let Some(mut v) = event_json(&e, Some(peer)) {
-                if let (Event::Connected { .. }, Some(c)) = (&e, ep.connection(&peer)) {
-                    add_cids(&mut v, c);
-                    if !c.extended_master_secret() {
-                        warned.no_ems(peer);
-                    }
-                }
-                emit(json, v);
-            }
-            if let Event::Closed { reason } = &e {
-                if reason.failure_kind().is_some() {
-                    log_refusal(&peer.to_string(), reason);
-                }
-            }
-            if let Event::Data(d) = e {
-                if a.echo {
-                    if let Err(err) = ep.send(peer, &d) {
-                        log::warn!("echo to {peer}: {err}");
-                    }
-                } else {
-                    let _ = out.write_all(&d);
-                    let _ = out.flush();
-                }
-            }
-        }
+        flush_endpoint(&mut ep, &sock);
+        server_events(&mut ep, &a, &mut out, &mut warned);
         if ep.poll_transmit_pending() {
             continue;
         }
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
-            if let (Some(path), Some(key)) = (&a.state, &state_key) {
-                let n = ep.connection_count();
-                let blob = ep
-                    .save_all(key.expose(), DEFAULT_RESERVE)
-                    .map_err(|e| CliError::new(format!("state export: {e}")))?;
-                write_private(path, &blob)?;
-                emit(json, json!({"event": "state_saved", "connections": n}));
-            }
+            save_state(&mut ep, &a, state_key.as_ref())?;
             return Ok(ExitCode::SUCCESS);
         }
-        let now = Instant::now();
-        let mut wait = Duration::from_millis(200);
-        if let Some(t) = ep.poll_timeout() {
-            wait = wait
-                .min(t.saturating_duration_since(now))
-                .max(Duration::from_millis(1));
-        }
-        sock.set_read_timeout(Some(wait))
-            .map_err(|e| CliError::new(format!("socket: {e}")))?;
-        match sock.recv_from(&mut buf) {
-            Ok((n, from)) => ep.handle_datagram(Instant::now(), from, buf.get(..n).unwrap_or(&[])),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => log::debug!("recv: {e}"),
-        }
+        receive_from(&mut ep, &sock, &mut buf)?;
         ep.handle_timeout(Instant::now());
     }
 }

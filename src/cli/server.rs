@@ -32,22 +32,7 @@ pub fn run(args: ServerArgs) -> CliResult {
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
     let hangup =
         hangup_flag().map_err(|e| CliError::new(format!("cannot install signal handlers: {e}")))?;
-    let key_api = match cfg.key_api.clone() {
-        Some(k) => {
-            if k.insecure_http {
-                log::warn!(
-                    "key API {} over plain http:// to a host that is not loopback (insecure_http = true): the bearer token and session keys cross the network in clear",
-                    k.url
-                );
-            }
-            Some(KeyApiSource {
-                client: key_api_client(&args.config, &k).map_err(CliError::new)?,
-                naf_fqdn: k.nafs.first().cloned().unwrap_or_default(),
-                ua: k.ua,
-            })
-        }
-        None => None,
-    };
+    let key_api = key_api_source(&args.config, &cfg)?;
     if let Some(dir) = &cfg.state_dir {
         check_state_dir(dir).map_err(|e| {
             CliError::new(format!(
@@ -62,42 +47,9 @@ pub fn run(args: ServerArgs) -> CliResult {
         cfg.state_dir.as_deref(),
     )
     .map_err(CliError::new)?;
-    let source = NafKeySource {
-        statics: cfg.static_keys.iter().cloned().collect(),
-        key_api,
-    };
-    let policy = cfg
-        .key_api
-        .as_ref()
-        .map(|k| ServePolicy {
-            naf_fqdns: k.nafs.clone(),
-            accept_bare_btid: k.accept_bare_btid,
-            gba_u_aware: k.gba_u_aware,
-            lookup: k.lookup.clone(),
-        })
-        .unwrap_or_default();
-    let keys = Arc::new(NafKeys::new(source).with_policy(policy));
-    let mut dtls = ServerConfig::new(keys.clone());
-    dtls.common.suites = cfg.suites.clone();
-    dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());
-    if let Some(m) = cfg.max_connections {
-        dtls.max_connections = m;
-        // The handshake budget only protects established sessions while it is below the table.
-        dtls.max_handshaking = dtls.max_handshaking.min(m / 4);
-    }
-    if let Some(h) = cfg.max_handshaking {
-        dtls.max_handshaking = h;
-    }
-    let mut lifecycle = LifecycleConfig::new(dtls.max_connections);
-    if let Some(t) = cfg.idle_timeout {
-        lifecycle.idle_timeout = t;
-    }
-    if let Some(n) = cfg.max_per_identity {
-        lifecycle.max_per_identity = n;
-    }
-    if let Some(n) = cfg.max_per_address {
-        lifecycle.max_per_address = n;
-    }
+    let keys = naf_keys(&cfg, key_api);
+    let dtls = dtls_config(&cfg, keys.clone());
+    let lifecycle = lifecycle_config(&cfg, dtls.max_connections);
     let server = Server::start_with(
         ServerSpec {
             listen: cfg.listen,
@@ -131,6 +83,74 @@ pub fn run(args: ServerArgs) -> CliResult {
         .shutdown()
         .map_err(|e| CliError::new(format!("server: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The key API client of `[keys]` (with a WARN when it runs over plain http to another host).
+fn key_api_source(config: &Path, cfg: &ServerConfigFile) -> Result<Option<KeyApiSource>, CliError> {
+    let Some(k) = cfg.key_api.clone() else {
+        return Ok(None);
+    };
+    if k.insecure_http {
+        log::warn!(
+            "key API {} over plain http:// to a host that is not loopback (insecure_http = true): the bearer token and session keys cross the network in clear",
+            k.url
+        );
+    }
+    Ok(Some(KeyApiSource {
+        client: key_api_client(config, &k).map_err(CliError::new)?,
+        naf_fqdn: k.nafs.first().cloned().unwrap_or_default(),
+        ua: k.ua,
+    }))
+}
+
+/// The server's PSKs: the static ones and the key API, served under `[keys]`' policy.
+fn naf_keys(cfg: &ServerConfigFile, key_api: Option<KeyApiSource>) -> Arc<NafKeys> {
+    let source = NafKeySource {
+        statics: cfg.static_keys.iter().cloned().collect(),
+        key_api,
+    };
+    let policy = cfg
+        .key_api
+        .as_ref()
+        .map(|k| ServePolicy {
+            naf_fqdns: k.nafs.clone(),
+            accept_bare_btid: k.accept_bare_btid,
+            gba_u_aware: k.gba_u_aware,
+            lookup: k.lookup.clone(),
+        })
+        .unwrap_or_default();
+    Arc::new(NafKeys::new(source).with_policy(policy))
+}
+
+/// The DTLS server configuration: suites, hint and the connection and handshake budgets.
+fn dtls_config(cfg: &ServerConfigFile, keys: Arc<NafKeys>) -> ServerConfig {
+    let mut dtls = ServerConfig::new(keys);
+    dtls.common.suites = cfg.suites.clone();
+    dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());
+    if let Some(m) = cfg.max_connections {
+        dtls.max_connections = m;
+        // The handshake budget only protects established sessions while it is below the table.
+        dtls.max_handshaking = dtls.max_handshaking.min(m / 4);
+    }
+    if let Some(h) = cfg.max_handshaking {
+        dtls.max_handshaking = h;
+    }
+    dtls
+}
+
+/// The session lifecycle limits (idle timeout, sessions per identity and per address).
+fn lifecycle_config(cfg: &ServerConfigFile, max_connections: usize) -> LifecycleConfig {
+    let mut lifecycle = LifecycleConfig::new(max_connections);
+    if let Some(t) = cfg.idle_timeout {
+        lifecycle.idle_timeout = t;
+    }
+    if let Some(n) = cfg.max_per_identity {
+        lifecycle.max_per_identity = n;
+    }
+    if let Some(n) = cfg.max_per_address {
+        lifecycle.max_per_address = n;
+    }
+    lifecycle
 }
 
 /// Checks that the state directory can hold the server's state before anything starts, so a

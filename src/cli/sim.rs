@@ -63,11 +63,6 @@ fn info(src: &CardSourceArgs, json_out: bool) -> CliResult {
         Some(_) => u.pin_state().tries_left,
         None => u.pin_tries().map_err(|e| card_error(&what, e))?,
     };
-    let apps: Vec<_> = u
-        .applications()
-        .iter()
-        .map(|a| json!({"aid": hex::encode_upper(&a.aid), "label": a.label, "type": app_kind(a)}))
-        .collect();
     let pin = match (u.pin_state().required, pin_tries) {
         (_, Some(0)) => json!({"state": "blocked", "tries_left": 0}),
         (_, Some(n)) => json!({"state": "required", "tries_left": n}),
@@ -76,7 +71,30 @@ fn info(src: &CardSourceArgs, json_out: bool) -> CliResult {
     };
     // Locked: the USIM's files need PIN1; say so instead of failing.
     let hint = locked.as_ref().map(pin_advice);
-    let v = match &hint {
+    if json_out {
+        println!("{}", info_json(&u, pin, hint.as_deref()));
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_info(&u, &what, hint.as_deref());
+    println!(
+        "PIN1         {}{}",
+        pin.get("state").and_then(|s| s.as_str()).unwrap_or("?"),
+        pin_tries
+            .filter(|n| *n > 0)
+            .map(|n| format!(" ({})", tries_left(n)))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sim info --json`: what the card says; behind a PIN (`hint`), only what needs none.
+fn info_json(u: &Card, pin: serde_json::Value, hint: Option<&str>) -> serde_json::Value {
+    let apps: Vec<_> = u
+        .applications()
+        .iter()
+        .map(|a| json!({"aid": hex::encode_upper(&a.aid), "label": a.label, "type": app_kind(a)}))
+        .collect();
+    match hint {
         None => json!({
             "iccid": u.iccid(),
             "imsi": u.imsi(),
@@ -95,14 +113,14 @@ fn info(src: &CardSourceArgs, json_out: bool) -> CliResult {
             "pin1": pin,
             "locked": h,
         }),
-    };
-    if json_out {
-        println!("{v}");
-        return Ok(ExitCode::SUCCESS);
     }
+}
+
+/// `sim info` as text, up to the PIN line; behind a PIN (`hint`), only what needs none.
+fn print_info(u: &Card, what: &str, hint: Option<&str>) {
     println!("card         {what}, ATR {}", hex::encode_upper(u.atr()));
     println!("ICCID        {}", u.iccid().unwrap_or("(no EF_ICCID)"));
-    if let Some(h) = &hint {
+    if let Some(h) = hint {
         println!("IMSI         (locked) {h}");
     } else {
         println!("IMSI         {}", u.imsi());
@@ -130,16 +148,10 @@ fn info(src: &CardSourceArgs, json_out: bool) -> CliResult {
             }
         );
     }
-    println!(
-        "PIN1         {}{}",
-        pin.get("state").and_then(|s| s.as_str()).unwrap_or("?"),
-        pin_tries
-            .filter(|n| *n > 0)
-            .map(|n| format!(" ({})", tries_left(n)))
-            .unwrap_or_default()
-    );
-    Ok(ExitCode::SUCCESS)
 }
+
+/// The card as `sim` opens it.
+type Card = simbridge::uicc::Uicc<Box<dyn simbridge::card::CardChannel>>;
 
 fn app_kind(a: &simbridge::uicc::files::AppTemplate) -> &'static str {
     if a.is_usim() {

@@ -77,6 +77,32 @@ pub(super) fn validate(
     url: &str,
     token: SecretVec,
 ) -> Result<KeyApiConfig, ConfigError> {
+    let nafs = nafs(path, keys)?;
+    let ua = keys
+        .ua_id
+        .as_deref()
+        .map(|u| UaId::from_hex(u).map_err(|e| invalid(path, "keys.ua_id", e.to_string())))
+        .transpose()?;
+    let lookup = lookup_settings(path, keys)?;
+    let insecure = check_url(path, keys, url)?;
+    if let Some(ca) = &keys.ca_file {
+        check_ca_file(path, "keys.ca_file", ca)?;
+    }
+    Ok(KeyApiConfig {
+        lookup,
+        ca_file: keys.ca_file.clone(),
+        insecure_http: insecure,
+        url: url.to_string(),
+        token,
+        nafs,
+        ua,
+        accept_bare_btid: keys.accept_bare_btid.unwrap_or(false),
+        gba_u_aware: keys.gba_u_aware.unwrap_or(false),
+    })
+}
+
+/// `keys.naf`: one or more host names, required.
+fn nafs(path: &Path, keys: &ServerKeysConfig) -> Result<Vec<String>, ConfigError> {
     let nafs = keys.naf.as_ref().map(OneOrMany::to_vec).ok_or_else(|| {
         invalid(
             path,
@@ -94,11 +120,14 @@ pub(super) fn validate(
             format!("{bad:?} is not a host name"),
         ));
     }
-    let ua = keys
-        .ua_id
-        .as_deref()
-        .map(|u| UaId::from_hex(u).map_err(|e| invalid(path, "keys.ua_id", e.to_string())))
-        .transpose()?;
+    Ok(nafs)
+}
+
+/// `keys.lookup_workers` (1 to 64) and `keys.negative_cache_secs` (0 to 3600).
+fn lookup_settings(
+    path: &Path,
+    keys: &ServerKeysConfig,
+) -> Result<simbridge::bridge::key_lookup::LookupSettings, ConfigError> {
     let mut lookup = simbridge::bridge::key_lookup::LookupSettings::default();
     if let Some(w) = keys.lookup_workers {
         if !(1..=64).contains(&w) {
@@ -120,6 +149,12 @@ pub(super) fn validate(
         }
         lookup.negative_ttl = Duration::from_secs(n);
     }
+    Ok(lookup)
+}
+
+/// The key API URL must be http(s); plain http to a host that is not loopback needs
+/// `keys.insecure_http = true`. Returns whether it is such an insecure URL.
+fn check_url(path: &Path, keys: &ServerKeysConfig, url: &str) -> Result<bool, ConfigError> {
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(invalid(
             path,
@@ -137,20 +172,7 @@ pub(super) fn validate(
                 ),
             ));
     }
-    if let Some(ca) = &keys.ca_file {
-        check_ca_file(path, "keys.ca_file", ca)?;
-    }
-    Ok(KeyApiConfig {
-        lookup,
-        ca_file: keys.ca_file.clone(),
-        insecure_http: insecure,
-        url: url.to_string(),
-        token,
-        nafs,
-        ua,
-        accept_bare_btid: keys.accept_bare_btid.unwrap_or(false),
-        gba_u_aware: keys.gba_u_aware.unwrap_or(false),
-    })
+    Ok(insecure)
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! A few settings can be overridden from the environment (`SIMBRIDGE_STATE_DIR`, `SIMBRIDGE_BSF`,
 //! `SIMBRIDGE_PIN`), which is how container and systemd deployments usually pass them.
 
+mod gateway;
 pub mod key_api;
+mod server;
 mod toml_error;
 
 use serde::Deserialize;
@@ -327,21 +329,7 @@ impl GatewayConfig {
     }
 
     fn validate(path: &Path, mut f: GatewayFile) -> Result<Self, ConfigError> {
-        if let Some(s) = std::env::var_os("SIMBRIDGE_STATE_DIR").filter(|s| !s.is_empty()) {
-            f.state_dir = Some(PathBuf::from(s));
-        }
-        if let Some(b) = std::env::var("SIMBRIDGE_BSF")
-            .ok()
-            .filter(|s| !s.is_empty())
-        {
-            f.gba.bsf = Some(b);
-        }
-        if let Some(p) = std::env::var("SIMBRIDGE_PIN")
-            .ok()
-            .filter(|s| !s.is_empty())
-        {
-            f.card.pin = Some(p);
-        }
+        gateway::apply_env(&mut f);
         let state_dir = f
             .state_dir
             .or_else(simbridge::gba::default_state_dir)
@@ -349,94 +337,15 @@ impl GatewayConfig {
         if f.route.is_empty() {
             return Err(invalid(path, "route", "no [[route]] given"));
         }
-        let mut routes = Vec::new();
-        for (i, r) in f.route.iter().enumerate() {
-            let k = |name: &str| format!("route[{i}].{name}");
-            let listen: SocketAddr = r.listen.parse().map_err(|_| {
-                invalid(path, k("listen"), format!("{:?} is not IP:PORT", r.listen))
-            })?;
-            let upstream = resolve(path, &k("upstream"), &r.upstream)?;
-            let naf = r.naf.clone().unwrap_or_else(|| host_of(&r.upstream));
-            let (gba_naf, static_psk) = match &r.psk {
-                PskConfig::Named(n) if n == "gba" => (Some(naf.clone()), None),
-                PskConfig::Named(n) => {
-                    return Err(invalid(
-                        path,
-                        k("psk"),
-                        format!("{n:?}: expected \"gba\" or {{ identity, key_file }}"),
-                    ))
-                }
-                PskConfig::Static { identity, key_file } => {
-                    if identity.is_empty() || identity.len() > 128 {
-                        return Err(invalid(path, k("psk.identity"), "1 to 128 bytes"));
-                    }
-                    (
-                        None,
-                        Some((
-                            identity.as_bytes().to_vec(),
-                            read_key_file(path, &k("psk.key_file"), key_file)?,
-                        )),
-                    )
-                }
-            };
-            let ua = r
-                .ua_id
-                .as_deref()
-                .map(|u| UaId::from_hex(u).map_err(|e| invalid(path, k("ua_id"), e.to_string())))
-                .transpose()?;
-            let suites = suites(path, &k("suites"), &r.suites, gba_naf.is_some())?;
-            let sni = (naf.parse::<std::net::IpAddr>().is_err()).then(|| naf.clone());
-            routes.push(ValidRoute {
-                name: r.upstream.clone(),
-                listen,
-                upstream,
-                gba_naf,
-                ua,
-                static_psk,
-                suites,
-                sni,
-            });
-        }
+        let routes = f
+            .route
+            .iter()
+            .enumerate()
+            .map(|(i, r)| gateway::route(path, i, r))
+            .collect::<Result<Vec<_>, _>>()?;
         let needs_gba = routes.iter().any(|r| r.gba_naf.is_some());
-        let sources = [
-            f.card.softsim.is_some(),
-            f.card.reader.is_some(),
-            f.card.modem.is_some(),
-        ]
-        .iter()
-        .filter(|x| **x)
-        .count();
-        if needs_gba && sources != 1 {
-            return Err(invalid(
-                path,
-                "card",
-                "a GBA route needs exactly one of softsim, reader, modem",
-            ));
-        }
-        if needs_gba && f.gba.bsf.is_none() {
-            return Err(invalid(
-                path,
-                "gba.bsf",
-                "missing (a GBA route needs the BSF URL)",
-            ));
-        }
-        if let Some(b) = &f.gba.bsf {
-            if !(b.starts_with("http://") || b.starts_with("https://")) {
-                return Err(invalid(
-                    path,
-                    "gba.bsf",
-                    format!("{b:?} is not an http(s) URL"),
-                ));
-            }
-        }
-        let gba_mode = f.gba.mode.clone().unwrap_or_else(|| "auto".into());
-        if !matches!(gba_mode.as_str(), "auto" | "me" | "u") {
-            return Err(invalid(
-                path,
-                "gba.mode",
-                format!("{gba_mode:?}: expected auto, me or u"),
-            ));
-        }
+        gateway::check_gba_needs(path, &f.card, &f.gba, needs_gba)?;
+        let gba_mode = gateway::gba_mode(path, &f.gba)?;
         check_knobs(path, &f.session)?;
         if let Some(ca) = &f.gba.ca_file {
             check_ca_file(path, "gba.ca_file", ca)?;
@@ -619,34 +528,8 @@ impl ServerConfigFile {
             .parse()
             .map_err(|_| invalid(path, "listen", format!("{:?} is not IP:PORT", f.listen)))?;
         let backend = resolve(path, "backend", &f.backend)?;
-        let key_api = match (&f.keys.bsf, &f.keys.token_file) {
-            (Some(url), Some(tf)) => {
-                let token = read_token(path, tf)?;
-                Some(key_api::validate(path, &f.keys, url, token)?)
-            }
-            (Some(_), None) => {
-                return Err(invalid(
-                    path,
-                    "keys.token_file",
-                    "missing (the key API needs the bearer token)",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(invalid(
-                    path,
-                    "keys.bsf",
-                    "missing (token_file given without the BSF URL)",
-                ))
-            }
-            (None, None) => None,
-        };
-        let mut static_keys = Vec::new();
-        for (i, s) in f.keys.static_keys.iter().enumerate() {
-            static_keys.push((
-                s.identity.as_bytes().to_vec(),
-                read_key_file(path, &format!("keys.static[{i}].key_file"), &s.key_file)?,
-            ));
-        }
+        let key_api = server::key_api(path, &f.keys)?;
+        let static_keys = server::static_keys(path, &f.keys)?;
         if key_api.is_none() && static_keys.is_empty() {
             return Err(invalid(
                 path,
@@ -656,6 +539,8 @@ impl ServerConfigFile {
         }
         let suites = suites(path, "suites", &f.suites, key_api.is_some())?;
         let metrics = metrics_listen(path, &f.metrics)?;
+        let max_handshaking = server::max_handshaking(path, &f)?;
+        let idle_timeout = server::idle_timeout(path, &f)?;
         Ok(Self {
             listen,
             backend,
@@ -663,26 +548,8 @@ impl ServerConfigFile {
             suites,
             hint: f.hint,
             max_connections: f.max_connections,
-            max_handshaking: match (
-                f.max_handshaking,
-                f.max_connections
-                    .unwrap_or(simbridge::dtls::config::DEFAULT_MAX_CONNECTIONS),
-            ) {
-                (Some(h), m) if h >= m => {
-                    return Err(invalid(
-                        path,
-                        "max_handshaking",
-                        format!("must be below max_connections ({m}), so that established sessions keep room"),
-                    ));
-                }
-                (h, _) => h,
-            },
-            idle_timeout: match f.idle_timeout_secs {
-                Some(0) => {
-                    return Err(invalid(path, "idle_timeout_secs", "must be at least 1"));
-                }
-                s => s.map(Duration::from_secs),
-            },
+            max_handshaking,
+            idle_timeout,
             max_per_identity: f.max_per_identity,
             max_per_address: f.max_per_address,
             key_api,

@@ -57,21 +57,61 @@ fn provenance(r: &Report) -> String {
 
 /// Renders the report as a standalone SVG document.
 pub fn chart(r: &Report) -> String {
-    let rows = &r.rows;
-    let plot_w = WIDTH - LEFT - RIGHT;
-    let max_life = rows
-        .iter()
-        .map(|p| p.battery_life_years)
-        .filter(|x| x.is_finite())
-        .fold(r.target_years, f64::max);
-    let step = tick_step(max_life * 1.08);
-    let x_max = ((max_life * 1.08) / step).ceil() * step;
-    let x = |years: f64| LEFT + (years.clamp(0.0, x_max) / x_max) * plot_w;
-    let plot_h = rows.len() as f64 * (BAR_H + GAP);
-    let axis_y = TOP + plot_h;
-    let height = axis_y + 110.0;
-
+    let f = Frame::new(r);
     let mut s = String::new();
+    header(&mut s, r, f.height);
+    axis(&mut s, r, &f);
+    bars(&mut s, r, &f);
+    target_line(&mut s, r, &f);
+    value_labels(&mut s, r, &f);
+    legend(&mut s, f.axis_y);
+    s
+}
+
+/// The chart's geometry: the x scale (years, rounded up to a tick past the longest life and
+/// the target) and the plot's bottom.
+struct Frame {
+    plot_w: f64,
+    step: f64,
+    x_max: f64,
+    axis_y: f64,
+    height: f64,
+}
+
+impl Frame {
+    fn new(r: &Report) -> Self {
+        let max_life = r
+            .rows
+            .iter()
+            .map(|p| p.battery_life_years)
+            .filter(|x| x.is_finite())
+            .fold(r.target_years, f64::max);
+        let step = tick_step(max_life * 1.08);
+        let plot_h = r.rows.len() as f64 * (BAR_H + GAP);
+        let axis_y = TOP + plot_h;
+        Self {
+            plot_w: WIDTH - LEFT - RIGHT,
+            step,
+            x_max: ((max_life * 1.08) / step).ceil() * step,
+            axis_y,
+            height: axis_y + 110.0,
+        }
+    }
+
+    /// The x coordinate of `years`.
+    fn x(&self, years: f64) -> f64 {
+        LEFT + (years.clamp(0.0, self.x_max) / self.x_max) * self.plot_w
+    }
+
+    /// The top of bar `i` and the baseline of its text.
+    fn row_y(i: usize) -> (f64, f64) {
+        let y = TOP + i as f64 * (BAR_H + GAP) + GAP / 2.0;
+        (y, y + BAR_H / 2.0 + 4.5)
+    }
+}
+
+/// The SVG prologue, title, scenario and provenance lines.
+fn header(s: &mut String, r: &Report, height: f64) {
     let _ = writeln!(
         s,
         r##"<?xml version="1.0" encoding="UTF-8"?>
@@ -85,10 +125,14 @@ pub fn chart(r: &Report) -> String {
         esc(&scenario_line(r)),
         esc(&provenance(r))
     );
-    // Grid and tick labels.
+}
+
+/// Grid, tick labels and the x axis with its title.
+fn axis(s: &mut String, r: &Report, f: &Frame) {
+    let axis_y = f.axis_y;
     let mut t = 0.0;
-    while t <= x_max + step / 2.0 {
-        let xi = x(t);
+    while t <= f.x_max + f.step / 2.0 {
+        let xi = f.x(t);
         let _ = writeln!(
             s,
             r##"<line x1="{xi:.1}" y1="{TOP}" x2="{xi:.1}" y2="{axis_y}" stroke="#e0e0e0"/>
@@ -96,21 +140,24 @@ pub fn chart(r: &Report) -> String {
             axis_y + 18.0,
             super::report::fmt_num(t)
         );
-        t += step;
+        t += f.step;
     }
     let _ = writeln!(
         s,
         r##"<line x1="{LEFT}" y1="{axis_y}" x2="{:.1}" y2="{axis_y}" stroke="#333"/>
 <text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#333">battery life, years ({} Wh battery)</text>"##,
-        LEFT + plot_w,
-        LEFT + plot_w / 2.0,
+        LEFT + f.plot_w,
+        LEFT + f.plot_w / 2.0,
         axis_y + 40.0,
         super::report::fmt_num(r.battery_wh)
     );
-    // Bars with their names.
-    for (i, p) in rows.iter().enumerate() {
-        let y = TOP + i as f64 * (BAR_H + GAP) + GAP / 2.0;
-        let w = x(p.battery_life_years) - LEFT;
+}
+
+/// The bars with their names, coloured by whether they meet the target.
+fn bars(s: &mut String, r: &Report, f: &Frame) {
+    for (i, p) in r.rows.iter().enumerate() {
+        let (y, ty) = Frame::row_y(i);
+        let w = f.x(p.battery_life_years) - LEFT;
         let fill = if p.reference {
             REFERENCE
         } else if p.meets_3gpp_target {
@@ -118,7 +165,6 @@ pub fn chart(r: &Report) -> String {
         } else {
             MISSES
         };
-        let ty = y + BAR_H / 2.0 + 4.5;
         let _ = writeln!(
             s,
             r##"<text x="{:.1}" y="{ty:.1}" text-anchor="end" fill="#111">{}</text>
@@ -129,8 +175,12 @@ pub fn chart(r: &Report) -> String {
             p.battery_life_years
         );
     }
-    // The 3GPP target line.
-    let tx = x(r.target_years);
+}
+
+/// The 3GPP target line.
+fn target_line(s: &mut String, r: &Report, f: &Frame) {
+    let tx = f.x(r.target_years);
+    let axis_y = f.axis_y;
     let _ = writeln!(
         s,
         r##"<line x1="{tx:.1}" y1="{:.1}" x2="{tx:.1}" y2="{axis_y}" stroke="#c62828" stroke-width="2" stroke-dasharray="6 4"/>
@@ -140,11 +190,13 @@ pub fn chart(r: &Report) -> String {
         super::report::fmt_num(r.target_years),
         super::report::fmt_num(r.target_battery_wh)
     );
-    // Value labels after the bars, drawn last with a white halo so the target line never hides them.
-    for (i, p) in rows.iter().enumerate() {
-        let y = TOP + i as f64 * (BAR_H + GAP) + GAP / 2.0;
-        let ty = y + BAR_H / 2.0 + 4.5;
-        let lx = x(p.battery_life_years) + 8.0;
+}
+
+/// Value labels after the bars, drawn last with a white halo so the target line never hides them.
+fn value_labels(s: &mut String, r: &Report, f: &Frame) {
+    for (i, p) in r.rows.iter().enumerate() {
+        let (_, ty) = Frame::row_y(i);
+        let lx = f.x(p.battery_life_years) + 8.0;
         let label = format!(
             "{:.1} y · {:.2} J/msg · security {:.0} %",
             p.battery_life_years, p.energy_per_message_j, p.security_overhead_pct
@@ -155,7 +207,10 @@ pub fn chart(r: &Report) -> String {
             esc(&label)
         );
     }
-    // Legend and provenance.
+}
+
+/// Legend and provenance, below the axis.
+fn legend(s: &mut String, axis_y: f64) {
     let ly = axis_y + 66.0;
     let _ = writeln!(
         s,
@@ -169,5 +224,4 @@ pub fn chart(r: &Report) -> String {
         ly - 11.5,
         ly + 24.0
     );
-    s
 }

@@ -125,6 +125,56 @@ fn decode_auts(b64: &str) -> Option<[u8; 14]> {
         .and_then(|v| v.try_into().ok())
 }
 
+/// Who a Ub request names (see [`UbService::subject`]).
+#[derive(Debug, Clone, Copy)]
+struct Subject {
+    /// The HSS knows the IMPI (else its challenges are decoys).
+    known: bool,
+    /// The bootstrap runs GBA_U.
+    gba_u: bool,
+}
+
+/// A Ub request's method and Authorization header: GET only (405), Digest credentials required
+/// and well-formed (400).
+fn parse_request(method: &str, authorization: Option<&str>) -> Result<Credentials, Reply> {
+    if method != "GET" {
+        let mut r = Reply::text(405, "Ub takes GET");
+        r.headers.push(("Allow".into(), "GET".into()));
+        return Err(r);
+    }
+    let Some(auth) = authorization else {
+        return Err(Reply::text(
+            400,
+            "an Authorization: Digest header with the IMPI as username is required",
+        ));
+    };
+    Credentials::parse(auth).map_err(|e| Reply::text(400, &e.to_string()))
+}
+
+/// DEBUG lines for a first request: a UE whose User-Agent disagrees with the subscription, or an
+/// unknown IMPI.
+fn log_first_request(who: Subject, user_agent: Option<&str>) {
+    let ue_says_uicc = user_agent.is_some_and(|ua| {
+        ua.split_whitespace()
+            .any(|t| t.eq_ignore_ascii_case(simbridge::gba::client::TOKEN_UICC))
+    });
+    if who.known && who.gba_u != ue_says_uicc {
+        log::debug!(
+            "Ub: the subscription says {} while the UE {} {}; the subscription decides",
+            if who.gba_u { "GBA_U" } else { "GBA_ME" },
+            if ue_says_uicc {
+                "sends"
+            } else {
+                "does not send"
+            },
+            simbridge::gba::client::TOKEN_UICC
+        );
+    }
+    if !who.known {
+        log::debug!("Ub: challenge for an unknown IMPI (a decoy)");
+    }
+}
+
 /// Pending challenges: by nonce, with a cap per IMPI (the oldest goes) and a global cap (the
 /// oldest goes), and expiry in issue order. Every operation is O(1) amortised.
 #[derive(Default)]
@@ -315,118 +365,30 @@ impl UbService {
         user_agent: Option<&str>,
         now: SystemTime,
     ) -> Reply {
-        if method != "GET" {
-            let mut r = Reply::text(405, "Ub takes GET");
-            r.headers.push(("Allow".into(), "GET".into()));
-            return r;
-        }
-        let Some(auth) = authorization else {
-            return Reply::text(
-                400,
-                "an Authorization: Digest header with the IMPI as username is required",
-            );
-        };
-        let creds = match Credentials::parse(auth) {
+        let creds = match parse_request(method, authorization) {
             Ok(c) => c,
-            Err(e) => return Reply::text(400, &e.to_string()),
+            Err(r) => return r,
         };
-        let ue_says_uicc = user_agent.is_some_and(|ua| {
-            ua.split_whitespace()
-                .any(|t| t.eq_ignore_ascii_case(simbridge::gba::client::TOKEN_UICC))
-        });
-        let known = self.hss.knows(&creds.username);
-        // GBA_U or GBA_ME comes from the subscription (TS 33.220 §5), never from the UE's words.
-        let gba_u = if known {
-            self.hss.gba_u(&creds.username)
-        } else {
-            let share = self.hss.gba_u_share();
-            match self.decoy() {
-                Ok(d) => d.gba_u(&creds.username, share),
-                Err(e) => {
-                    log::error!("Ub: cannot make a decoy: {e}");
-                    return Reply::text(500, "cannot make an authentication vector");
-                }
-            }
+        let who = match self.subject(&creds.username) {
+            Ok(w) => w,
+            Err(r) => return r,
         };
         if creds.nonce.is_empty() {
-            if known && gba_u != ue_says_uicc {
-                log::debug!(
-                    "Ub: the subscription says {} while the UE {} {}; the subscription decides",
-                    if gba_u { "GBA_U" } else { "GBA_ME" },
-                    if ue_says_uicc {
-                        "sends"
-                    } else {
-                        "does not send"
-                    },
-                    simbridge::gba::client::TOKEN_UICC
-                );
-            }
-            if !known {
-                log::debug!("Ub: challenge for an unknown IMPI (a decoy)");
-            }
-            return self.challenge(&creds.username, known, gba_u, false, now);
+            log_first_request(who, user_agent);
+            return self.challenge(&creds.username, who.known, who.gba_u, false, now);
         }
         if let Err(why) = self.check_form(&creds, uri) {
             return Reply::text(400, &why);
         }
-        let table = if known {
-            &mut self.pending
-        } else {
-            &mut self.decoys
+        let p = match self.take_pending(&creds, who, now) {
+            Ok(p) => p,
+            Err(r) => return r,
         };
-        let Some(p) = table.get(&creds.nonce) else {
-            log::info!("Ub: unknown or already used nonce");
-            return self.challenge(&creds.username, known, gba_u, false, now);
-        };
-        if p.impi != creds.username {
-            log::info!("Ub: nonce issued to another IMPI");
-            return self.challenge(&creds.username, known, gba_u, false, now);
+        let input = DigestInput::from(&creds);
+        if creds.auts.is_some() {
+            return self.resync(&p, &creds, &input, method, who, now);
         }
-        let expired = now
-            .duration_since(p.issued)
-            .is_ok_and(|age| age > self.settings.nonce_ttl);
-        let Some(p) = table.remove(&creds.nonce) else {
-            return self.challenge(&creds.username, known, gba_u, false, now);
-        };
-        if expired {
-            return self.challenge(&creds.username, known, gba_u, true, now);
-        }
-        let nc = creds.nc.as_deref().unwrap_or_default();
-        let cnonce = creds.cnonce.as_deref().unwrap_or_default();
-        let input = DigestInput {
-            username: &creds.username,
-            realm: &creds.realm,
-            nonce: &creds.nonce,
-            nc,
-            cnonce,
-            uri: &creds.uri,
-        };
-        if let Some(auts_b64) = &creds.auts {
-            let Some(auts) = decode_auts(auts_b64) else {
-                return Reply::text(400, "auts is not base64 of 14 bytes");
-            };
-            if !digest::digests_equal(
-                &creds.response,
-                &digest::request_digest(&input, b"", method, b""),
-            ) {
-                return Reply::text(403, "wrong response");
-            }
-            let verdict = if known {
-                self.hss.resync(&p.impi, &p.rand, &auts)
-            } else {
-                // No card holds the decoy key: its AUTS never verifies, like a forged one.
-                Err(BsfError::BadAuts)
-            };
-            return match verdict {
-                Ok(()) => self.challenge(&p.impi, known, gba_u, false, now),
-                Err(BsfError::BadAuts) => Reply::text(403, "AUTS does not verify"),
-                Err(e) => {
-                    log::error!("Ub: resync failed: {e}");
-                    Reply::text(500, "resynchronisation failed")
-                }
-            };
-        }
-        if !known
+        if !who.known
             || !digest::digests_equal(
                 &creds.response,
                 &digest::request_digest(&input, self.password(&p).expose(), method, b""),
@@ -436,6 +398,95 @@ impl UbService {
             return Reply::text(403, "authentication failed");
         }
         self.complete(p, &input, now)
+    }
+
+    /// Who a request names: a subscriber of the HSS or an unknown IMPI (answered with decoys), and
+    /// whether the bootstrap runs GBA_U. 500 when no decoy can be made.
+    fn subject(&mut self, impi: &str) -> Result<Subject, Reply> {
+        let known = self.hss.knows(impi);
+        // GBA_U or GBA_ME comes from the subscription (TS 33.220 §5), never from the UE's words.
+        let gba_u = if known {
+            self.hss.gba_u(impi)
+        } else {
+            let share = self.hss.gba_u_share();
+            match self.decoy() {
+                Ok(d) => d.gba_u(impi, share),
+                Err(e) => {
+                    log::error!("Ub: cannot make a decoy: {e}");
+                    return Err(Reply::text(500, "cannot make an authentication vector"));
+                }
+            }
+        };
+        Ok(Subject { known, gba_u })
+    }
+
+    /// Removes and returns the challenge this answer is for. Unknown, already used, issued to
+    /// another IMPI or expired (`stale=TRUE`): a fresh challenge instead.
+    fn take_pending(
+        &mut self,
+        creds: &Credentials,
+        who: Subject,
+        now: SystemTime,
+    ) -> Result<Pending, Reply> {
+        let table = if who.known {
+            &mut self.pending
+        } else {
+            &mut self.decoys
+        };
+        let Some(p) = table.get(&creds.nonce) else {
+            log::info!("Ub: unknown or already used nonce");
+            return Err(self.challenge(&creds.username, who.known, who.gba_u, false, now));
+        };
+        if p.impi != creds.username {
+            log::info!("Ub: nonce issued to another IMPI");
+            return Err(self.challenge(&creds.username, who.known, who.gba_u, false, now));
+        }
+        let expired = now
+            .duration_since(p.issued)
+            .is_ok_and(|age| age > self.settings.nonce_ttl);
+        let Some(p) = table.remove(&creds.nonce) else {
+            return Err(self.challenge(&creds.username, who.known, who.gba_u, false, now));
+        };
+        if expired {
+            return Err(self.challenge(&creds.username, who.known, who.gba_u, true, now));
+        }
+        Ok(p)
+    }
+
+    /// An answer with AUTS (the card's SQN was out of range): the response with the empty
+    /// password must verify, then the HSS resynchronises and a fresh challenge goes out.
+    fn resync(
+        &mut self,
+        p: &Pending,
+        creds: &Credentials,
+        input: &DigestInput<'_>,
+        method: &str,
+        who: Subject,
+        now: SystemTime,
+    ) -> Reply {
+        let Some(auts) = creds.auts.as_deref().and_then(decode_auts) else {
+            return Reply::text(400, "auts is not base64 of 14 bytes");
+        };
+        if !digest::digests_equal(
+            &creds.response,
+            &digest::request_digest(input, b"", method, b""),
+        ) {
+            return Reply::text(403, "wrong response");
+        }
+        let verdict = if who.known {
+            self.hss.resync(&p.impi, &p.rand, &auts)
+        } else {
+            // No card holds the decoy key: its AUTS never verifies, like a forged one.
+            Err(BsfError::BadAuts)
+        };
+        match verdict {
+            Ok(()) => self.challenge(&p.impi, who.known, who.gba_u, false, now),
+            Err(BsfError::BadAuts) => Reply::text(403, "AUTS does not verify"),
+            Err(e) => {
+                log::error!("Ub: resync failed: {e}");
+                Reply::text(500, "resynchronisation failed")
+            }
+        }
     }
 
     /// The Digest password for a pending challenge: RES raw (default) or hex.

@@ -63,6 +63,140 @@ pub const ISIM_AID: [u8; 16] = [
 ];
 const DIR_RECORD_LEN: usize = 38;
 
+/// An EF the ME may read (behind PIN1 when `pin_protected`) but not update.
+fn ef(df: Df, fid: u16, body: EfBody, pin_protected: bool) -> Ef {
+    Ef {
+        df,
+        fid,
+        body,
+        pin_protected,
+        update_pin: false,
+    }
+}
+
+/// The MF's EFs: EF_DIR with the USIM (and, with an IMPI, the ISIM) application, EF_ICCID.
+fn mf_efs(p: &Profile) -> Vec<Ef> {
+    let mut apps = vec![AppTemplate {
+        aid: USIM_AID.to_vec(),
+        label: Some("USIM".into()),
+    }];
+    if p.impi.is_some() {
+        apps.push(AppTemplate {
+            aid: ISIM_AID.to_vec(),
+            label: Some("ISIM".into()),
+        });
+    }
+    let dir = apps
+        .iter()
+        .map(|a| files::build_dir_record(a, DIR_RECORD_LEN))
+        .collect();
+    vec![
+        ef(
+            Df::Mf,
+            fid::EF_DIR,
+            EfBody::Records {
+                len: DIR_RECORD_LEN,
+                records: dir,
+            },
+            false,
+        ),
+        ef(
+            Df::Mf,
+            fid::EF_ICCID,
+            EfBody::Transparent(
+                files::encode_iccid(&p.iccid)
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default(),
+            ),
+            false,
+        ),
+    ]
+}
+
+/// The USIM's EFs: EF_IMSI, EF_AD, EF_UST and, with GBA_U, EF_GBABP and EF_GBANL.
+fn usim_efs(p: &Profile) -> Vec<Ef> {
+    let mut services = vec![files::UST_GSM_ACCESS];
+    if p.gba_u {
+        services.push(files::UST_GBA);
+    }
+    let mut efs = vec![
+        ef(
+            Df::Usim,
+            fid::EF_IMSI,
+            EfBody::Transparent(
+                files::encode_imsi(&p.imsi)
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default(),
+            ),
+            true,
+        ),
+        ef(
+            Df::Usim,
+            fid::EF_AD,
+            EfBody::Transparent(vec![0x00, 0x00, 0x00, p.mnc_length]),
+            false,
+        ),
+        ef(
+            Df::Usim,
+            fid::EF_UST,
+            EfBody::Transparent(files::build_service_table(&services, 10)),
+            true,
+        ),
+    ];
+    if p.gba_u {
+        // TS 31.102 §4.2.79 and §4.2.83.
+        efs.extend(gba_efs(Df::Usim, fid::EF_GBABP, fid::EF_GBANL));
+    }
+    efs
+}
+
+/// The ISIM's EFs: EF_IMPI, EF_IST and, with GBA_U, its own EF_GBABP and EF_GBANL.
+fn isim_efs(impi: &str, gba_u: bool) -> Vec<Ef> {
+    // IST service n°2 (GBA: the ISIM has the GBA security context) with GBA_U.
+    let ist: &[u16] = if gba_u { &[files::IST_GBA] } else { &[] };
+    let mut efs = vec![
+        ef(
+            Df::Isim,
+            fid::EF_IMPI,
+            EfBody::Transparent(files::encode_impi(impi)),
+            true,
+        ),
+        ef(
+            Df::Isim,
+            fid::EF_IST,
+            EfBody::Transparent(files::build_service_table(ist, 2)),
+            true,
+        ),
+    ];
+    if gba_u {
+        // TS 31.103 §4.2.10/§4.2.11: the ISIM's own EF_GBABP and EF_GBANL.
+        efs.extend(gba_efs(Df::Isim, fid::EF_ISIM_GBABP, fid::EF_ISIM_GBANL));
+    }
+    efs
+}
+
+/// EF_GBABP (READ PIN, UPDATE PIN; empty, zero lengths, until a bootstrap) and EF_GBANL (READ
+/// PIN, UPDATE ADM: the card itself records each NAF derivation) of an application.
+fn gba_efs(df: Df, gbabp_fid: u16, gbanl_fid: u16) -> [Ef; 2] {
+    let mut gbabp = vec![0x00, 0x00, 0x00];
+    gbabp.resize(GBABP_SIZE, 0xFF);
+    [
+        Ef {
+            update_pin: true,
+            ..ef(df, gbabp_fid, EfBody::Transparent(gbabp), true)
+        },
+        ef(
+            df,
+            gbanl_fid,
+            EfBody::Records {
+                len: GBANL_RECORD_LEN,
+                records: vec![vec![0xFF; GBANL_RECORD_LEN]; GBANL_RECORDS],
+            },
+            true,
+        ),
+    ]
+}
+
 /// The file tree.
 #[derive(Debug, Clone)]
 pub struct FileSystem {
@@ -75,131 +209,10 @@ pub struct FileSystem {
 impl FileSystem {
     /// Builds the tree for a profile.
     pub fn from_profile(p: &Profile) -> Self {
-        let mut apps = vec![AppTemplate {
-            aid: USIM_AID.to_vec(),
-            label: Some("USIM".into()),
-        }];
-        if p.impi.is_some() {
-            apps.push(AppTemplate {
-                aid: ISIM_AID.to_vec(),
-                label: Some("ISIM".into()),
-            });
-        }
-        let dir = apps
-            .iter()
-            .map(|a| files::build_dir_record(a, DIR_RECORD_LEN))
-            .collect();
-        let mut services = vec![files::UST_GSM_ACCESS];
-        if p.gba_u {
-            services.push(files::UST_GBA);
-        }
-        let ef = |df, fid, body, pin_protected| Ef {
-            df,
-            fid,
-            body,
-            pin_protected,
-            update_pin: false,
-        };
-        let mut efs = vec![
-            ef(
-                Df::Mf,
-                fid::EF_DIR,
-                EfBody::Records {
-                    len: DIR_RECORD_LEN,
-                    records: dir,
-                },
-                false,
-            ),
-            ef(
-                Df::Mf,
-                fid::EF_ICCID,
-                EfBody::Transparent(
-                    files::encode_iccid(&p.iccid)
-                        .map(|b| b.to_vec())
-                        .unwrap_or_default(),
-                ),
-                false,
-            ),
-            ef(
-                Df::Usim,
-                fid::EF_IMSI,
-                EfBody::Transparent(
-                    files::encode_imsi(&p.imsi)
-                        .map(|b| b.to_vec())
-                        .unwrap_or_default(),
-                ),
-                true,
-            ),
-            ef(
-                Df::Usim,
-                fid::EF_AD,
-                EfBody::Transparent(vec![0x00, 0x00, 0x00, p.mnc_length]),
-                false,
-            ),
-            ef(
-                Df::Usim,
-                fid::EF_UST,
-                EfBody::Transparent(files::build_service_table(&services, 10)),
-                true,
-            ),
-        ];
-        if p.gba_u {
-            // TS 31.102 §4.2.79: READ PIN, UPDATE PIN; empty (zero lengths) until a bootstrap.
-            let mut gbabp = vec![0x00, 0x00, 0x00];
-            gbabp.resize(GBABP_SIZE, 0xFF);
-            efs.push(Ef {
-                update_pin: true,
-                ..ef(Df::Usim, fid::EF_GBABP, EfBody::Transparent(gbabp), true)
-            });
-            // §4.2.83: READ PIN, UPDATE ADM: the card itself records each NAF derivation.
-            efs.push(ef(
-                Df::Usim,
-                fid::EF_GBANL,
-                EfBody::Records {
-                    len: GBANL_RECORD_LEN,
-                    records: vec![vec![0xFF; GBANL_RECORD_LEN]; GBANL_RECORDS],
-                },
-                true,
-            ));
-        }
+        let mut efs = mf_efs(p);
+        efs.extend(usim_efs(p));
         if let Some(impi) = &p.impi {
-            efs.push(ef(
-                Df::Isim,
-                fid::EF_IMPI,
-                EfBody::Transparent(files::encode_impi(impi)),
-                true,
-            ));
-            // IST service n°2 (GBA: the ISIM has the GBA security context) with GBA_U.
-            let ist: &[u16] = if p.gba_u { &[files::IST_GBA] } else { &[] };
-            efs.push(ef(
-                Df::Isim,
-                fid::EF_IST,
-                EfBody::Transparent(files::build_service_table(ist, 2)),
-                true,
-            ));
-            if p.gba_u {
-                // TS 31.103 §4.2.10/§4.2.11: the ISIM's own EF_GBABP and EF_GBANL.
-                let mut gbabp = vec![0x00, 0x00, 0x00];
-                gbabp.resize(GBABP_SIZE, 0xFF);
-                efs.push(Ef {
-                    update_pin: true,
-                    ..ef(
-                        Df::Isim,
-                        fid::EF_ISIM_GBABP,
-                        EfBody::Transparent(gbabp),
-                        true,
-                    )
-                });
-                efs.push(ef(
-                    Df::Isim,
-                    fid::EF_ISIM_GBANL,
-                    EfBody::Records {
-                        len: GBANL_RECORD_LEN,
-                        records: vec![vec![0xFF; GBANL_RECORD_LEN]; GBANL_RECORDS],
-                    },
-                    true,
-                ));
-            }
+            efs.extend(isim_efs(impi, p.gba_u));
         }
         Self {
             efs,

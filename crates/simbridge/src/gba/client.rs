@@ -275,6 +275,138 @@ fn verify_rspauth(
     ))
 }
 
+/// The Ub link of one bootstrap: every request carries the same User-Agent, and the round trips
+/// are counted for [`UbOutcome`].
+struct UbLink<'a> {
+    transport: &'a mut dyn UbTransport,
+    url: &'a str,
+    user_agent: String,
+    round_trips: u32,
+}
+
+impl UbLink<'_> {
+    /// Sends one GET with these credentials.
+    fn send(&mut self, creds: &Credentials) -> Result<HttpResponse, GbaError> {
+        self.round_trips += 1;
+        let headers = vec![
+            ("User-Agent".to_string(), self.user_agent.clone()),
+            ("Authorization".to_string(), creds.to_header()),
+        ];
+        self.transport.get(self.url, &headers)
+    }
+}
+
+/// The mode asked for before the BSF has said anything: `Auto` follows the card.
+fn initial_mode(choice: GbaModeChoice, card_gba_u: bool) -> GbaMode {
+    match choice {
+        GbaModeChoice::Auto if card_gba_u => GbaMode::U,
+        GbaModeChoice::Auto | GbaModeChoice::Me => GbaMode::Me,
+        GbaModeChoice::U => GbaMode::U,
+    }
+}
+
+/// The User-Agent of every Ub request: the product, then the GBA tokens of `mode`.
+fn user_agent(product: &str, mode: GbaMode) -> String {
+    match mode {
+        GbaMode::Me => format!("{product} {TOKEN_TMPI}"),
+        GbaMode::U => format!("{product} {TOKEN_TMPI} {TOKEN_UICC}"),
+    }
+}
+
+/// A DEBUG line when the BSF's first answer does not announce TMPI support.
+fn note_tmpi(resp: &HttpResponse) {
+    if !server_tokens(resp)
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(TOKEN_TMPI))
+    {
+        log::debug!("Ub: the BSF does not announce {TOKEN_TMPI} in a Server header");
+    }
+}
+
+/// Runs AKA on the card in `mode`: 3G AUTHENTICATE for GBA_ME, GBA bootstrap for GBA_U.
+fn run_aka(
+    card: &mut dyn AkaCard,
+    mode: GbaMode,
+    rand: &[u8; 16],
+    autn: &[u8; 16],
+) -> Result<CardAka, GbaError> {
+    Ok(match mode {
+        GbaMode::Me => card.authenticate(rand, autn)?,
+        GbaMode::U => card.gba_bootstrap(rand, autn)?,
+    })
+}
+
+/// The credentials answering challenge `ch` (qop=auth-int), without the response digest yet.
+fn answer_credentials(input: &DigestInput<'_>, ch: &Challenge) -> Credentials {
+    Credentials {
+        username: input.username.to_string(),
+        realm: ch.realm.clone(),
+        nonce: ch.nonce.clone(),
+        uri: input.uri.to_string(),
+        response: String::new(),
+        qop: Some(digest::QOP_AUTH_INT.into()),
+        nc: Some(input.nc.into()),
+        cnonce: Some(input.cnonce.to_string()),
+        opaque: ch.opaque.clone(),
+        algorithm: Some(digest::ALGORITHM.into()),
+        auts: None,
+    }
+}
+
+/// The Digest password from RES: its raw octets (RFC 3310 §3.4), or hex for BSFs that want it.
+fn res_password(cfg: &UbConfig, res: SecretVec) -> SecretVec {
+    if cfg.hex_res_password {
+        SecretVec::new(hex::encode(res.expose()).into_bytes())
+    } else {
+        res
+    }
+}
+
+/// Whether the BSF answered with a fresh challenge flagged stale=TRUE (our answer came too late:
+/// a slow card, a slow link).
+fn is_stale(resp: &HttpResponse) -> bool {
+    resp.status == 401
+        && resp
+            .header("www-authenticate")
+            .and_then(|h| Challenge::parse(h).ok())
+            .is_some_and(|c| c.stale)
+}
+
+/// Accepts the BSF's final answer: a 200 OK whose rspauth verifies, with a lifetime after `now`.
+/// Returns the B-TID and the expiry.
+fn accept_answer(
+    ok: &HttpResponse,
+    input: &DigestInput<'_>,
+    password: &[u8],
+    now: SystemTime,
+) -> Result<(String, SystemTime), GbaError> {
+    if ok.status != 200 {
+        return Err(GbaError::Refused {
+            status: ok.status,
+            reason: short(&ok.body),
+        });
+    }
+    verify_rspauth(ok, input, password, input.cnonce)?;
+    let body = BootstrappingInfo::parse(&ok.body)?;
+    let expires = time::parse_xs_datetime(&body.lifetime)?;
+    if expires <= now {
+        return Err(GbaError::AlreadyExpired(body.lifetime));
+    }
+    Ok((body.btid, expires))
+}
+
+/// The Ks to keep: CK ‖ IK from the card in GBA_ME (which must have given them), none in GBA_U.
+fn me_ks(mode: GbaMode, ks: Option<Secret<32>>) -> Result<Option<Secret<32>>, GbaError> {
+    match mode {
+        GbaMode::Me => {
+            Ok(Some(ks.ok_or_else(|| {
+                GbaError::Card("3G AKA gave no CK/IK".into())
+            })?))
+        }
+        GbaMode::U => Ok(None),
+    }
+}
+
 /// Runs one bootstrap against the BSF. `now` is only used to check the lifetime it gives.
 pub fn bootstrap(
     card: &mut dyn AkaCard,
@@ -283,24 +415,13 @@ pub fn bootstrap(
     now: SystemTime,
 ) -> Result<UbOutcome, GbaError> {
     let impi = card.impi();
-    let mut mode = match cfg.mode {
-        GbaModeChoice::Auto if card.supports_gba_u() => GbaMode::U,
-        GbaModeChoice::Auto | GbaModeChoice::Me => GbaMode::Me,
-        GbaModeChoice::U => GbaMode::U,
-    };
+    let mode = initial_mode(cfg.mode, card.supports_gba_u());
     let (host, uri) = split_url(&cfg.bsf_url)?;
-    let user_agent = match mode {
-        GbaMode::Me => format!("{} {TOKEN_TMPI}", cfg.product),
-        GbaMode::U => format!("{} {TOKEN_TMPI} {TOKEN_UICC}", cfg.product),
-    };
-    let mut round_trips = 0u32;
-    let mut send = |creds: &Credentials| -> Result<HttpResponse, GbaError> {
-        round_trips += 1;
-        let headers = vec![
-            ("User-Agent".to_string(), user_agent.clone()),
-            ("Authorization".to_string(), creds.to_header()),
-        ];
-        transport.get(&cfg.bsf_url, &headers)
+    let mut ub = UbLink {
+        transport,
+        url: &cfg.bsf_url,
+        user_agent: user_agent(&cfg.product, mode),
+        round_trips: 0,
     };
     let first = Credentials {
         username: impi.clone(),
@@ -309,116 +430,120 @@ pub fn bootstrap(
         uri: uri.clone(),
         ..Default::default()
     };
-    let mut resp = send(&first)?;
-    if !server_tokens(&resp)
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case(TOKEN_TMPI))
-    {
-        log::debug!("Ub: the BSF does not announce {TOKEN_TMPI} in a Server header");
-    }
-    let mut resyncs = 0u32;
-    let mut stale_retries = 0u32;
+    let mut resp = ub.send(&first)?;
+    note_tmpi(&resp);
+    let mut rounds = Rounds {
+        card,
+        cfg,
+        now,
+        impi,
+        uri,
+        mode,
+        resyncs: 0,
+        stale_retries: 0,
+    };
     loop {
-        let (ch, rand, autn) = read_challenge(&resp)?;
-        mode = follow_bsf(mode, cfg.mode, card.supports_gba_u(), bsf_gba_u(&resp));
-        let result = match mode {
-            GbaMode::Me => card.authenticate(&rand, &autn)?,
-            GbaMode::U => card.gba_bootstrap(&rand, &autn)?,
-        };
+        match rounds.answer(&mut ub, &resp)? {
+            Round::Again(next) => resp = next,
+            Round::Done(context) => {
+                return Ok(UbOutcome {
+                    context,
+                    round_trips: ub.round_trips,
+                    resyncs: rounds.resyncs,
+                })
+            }
+        }
+    }
+}
+
+/// What answering one challenge led to.
+enum Round {
+    /// The BSF sent another challenge (after a resynchronisation, or a stale answer).
+    Again(HttpResponse),
+    /// The bootstrap is done.
+    Done(BootstrapContext),
+}
+
+/// One bootstrap's state across its challenges.
+struct Rounds<'a> {
+    card: &'a mut dyn AkaCard,
+    cfg: &'a UbConfig,
+    now: SystemTime,
+    impi: String,
+    uri: String,
+    mode: GbaMode,
+    resyncs: u32,
+    stale_retries: u32,
+}
+
+impl Rounds<'_> {
+    /// Answers the BSF's challenge in `resp`: AKA on the card, then the Digest answer (with AUTS
+    /// on a sync failure; once more on a stale challenge).
+    fn answer(&mut self, ub: &mut UbLink<'_>, resp: &HttpResponse) -> Result<Round, GbaError> {
+        let (ch, rand, autn) = read_challenge(resp)?;
+        let card_u = self.card.supports_gba_u();
+        self.mode = follow_bsf(self.mode, self.cfg.mode, card_u, bsf_gba_u(resp));
+        let result = run_aka(&mut *self.card, self.mode, &rand, &autn)?;
         let cnonce = random_hex(16)?;
-        let nc = "00000001";
         let input = DigestInput {
-            username: &impi,
+            username: &self.impi,
             realm: &ch.realm,
             nonce: &ch.nonce,
-            nc,
+            nc: "00000001",
             cnonce: &cnonce,
-            uri: &uri,
+            uri: &self.uri,
         };
-        let mut creds = Credentials {
-            username: impi.clone(),
-            realm: ch.realm.clone(),
-            nonce: ch.nonce.clone(),
-            uri: uri.clone(),
-            response: String::new(),
-            qop: Some(digest::QOP_AUTH_INT.into()),
-            nc: Some(nc.into()),
-            cnonce: Some(cnonce.clone()),
-            opaque: ch.opaque.clone(),
-            algorithm: Some(digest::ALGORITHM.into()),
-            auts: None,
-        };
+        let mut creds = answer_credentials(&input, &ch);
         match result {
-            CardAka::MacFailure => return Err(GbaError::NetworkAuthFailed),
+            CardAka::MacFailure => Err(GbaError::NetworkAuthFailed),
             CardAka::SyncFailure { auts } => {
-                resyncs += 1;
-                if resyncs > cfg.max_resyncs {
-                    return Err(GbaError::TooManyResyncs(cfg.max_resyncs));
+                self.resyncs += 1;
+                if self.resyncs > self.cfg.max_resyncs {
+                    return Err(GbaError::TooManyResyncs(self.cfg.max_resyncs));
                 }
                 // RFC 3310 §3.4: with AUTS the password is empty.
                 creds.response = digest::request_digest(&input, b"", "GET", b"");
                 creds.auts = Some(base64::engine::general_purpose::STANDARD.encode(auts));
-                resp = send(&creds)?;
+                Ok(Round::Again(ub.send(&creds)?))
             }
             CardAka::Success { res, ks } => {
-                let res = if cfg.hex_res_password {
-                    SecretVec::new(hex::encode(res.expose()).into_bytes())
-                } else {
-                    res
-                };
+                let res = res_password(self.cfg, res);
                 creds.response = digest::request_digest(&input, res.expose(), "GET", b"");
-                let ok = send(&creds)?;
-                // The answer came too late (a slow card, a slow link): the BSF flags its fresh
-                // challenge stale=TRUE. Run AKA once more on it.
-                let stale = ok.status == 401
-                    && ok
-                        .header("www-authenticate")
-                        .and_then(|h| Challenge::parse(h).ok())
-                        .is_some_and(|c| c.stale);
-                if stale && stale_retries < 1 {
-                    stale_retries += 1;
-                    resp = ok;
-                    continue;
+                let ok = ub.send(&creds)?;
+                // Run AKA once more on a stale challenge.
+                if is_stale(&ok) && self.stale_retries < 1 {
+                    self.stale_retries += 1;
+                    return Ok(Round::Again(ok));
                 }
-                if ok.status != 200 {
-                    return Err(GbaError::Refused {
-                        status: ok.status,
-                        reason: short(&ok.body),
-                    });
-                }
-                verify_rspauth(&ok, &input, res.expose(), &cnonce)?;
-                let body = BootstrappingInfo::parse(&ok.body)?;
-                let expires = time::parse_xs_datetime(&body.lifetime)?;
-                if expires <= now {
-                    return Err(GbaError::AlreadyExpired(body.lifetime));
-                }
-                let ks = match mode {
-                    GbaMode::Me => {
-                        Some(ks.ok_or_else(|| GbaError::Card("3G AKA gave no CK/IK".into()))?)
-                    }
-                    GbaMode::U => None,
-                };
-                if mode == GbaMode::U {
-                    // TS 33.220 Annex G: the ME stores B-TID and lifetime on the card, so any
-                    // later user of the card can tell which bootstrap its Ks belongs to.
-                    write_gba_params(card, &rand, &body.btid, expires);
-                }
-                let context = BootstrapContext {
-                    btid: body.btid,
-                    rand,
-                    impi,
-                    expires,
-                    created: now,
-                    mode,
-                    bsf_url: cfg.bsf_url.clone(),
-                    ks,
-                };
-                return Ok(UbOutcome {
-                    context,
-                    round_trips,
-                    resyncs,
-                });
+                let (btid, expires) = accept_answer(&ok, &input, res.expose(), self.now)?;
+                let ks = me_ks(self.mode, ks)?;
+                Ok(Round::Done(self.context(rand, btid, expires, ks)))
             }
+        }
+    }
+
+    /// The new context; in GBA_U, B-TID and lifetime also go to the card.
+    fn context(
+        &mut self,
+        rand: [u8; 16],
+        btid: String,
+        expires: SystemTime,
+        ks: Option<Secret<32>>,
+    ) -> BootstrapContext {
+        if self.mode == GbaMode::U {
+            // TS 33.220 Annex G: the ME stores B-TID and lifetime on the card, so any
+            // later user of the card can tell which bootstrap its Ks belongs to.
+            write_gba_params(&mut *self.card, &rand, &btid, expires);
+        }
+        BootstrapContext {
+            btid,
+            rand,
+            impi: self.impi.clone(),
+            expires,
+            created: self.now,
+            mode: self.mode,
+            bsf_url: self.cfg.bsf_url.clone(),
+            ks,
         }
     }
 }

@@ -283,6 +283,21 @@ pub struct DigestInput<'a> {
     pub uri: &'a str,
 }
 
+impl<'a> From<&'a Credentials> for DigestInput<'a> {
+    /// The digest input an Authorization header's credentials were computed over (absent
+    /// `nc` and `cnonce` are empty).
+    fn from(creds: &'a Credentials) -> Self {
+        Self {
+            username: &creds.username,
+            realm: &creds.realm,
+            nonce: &creds.nonce,
+            nc: creds.nc.as_deref().unwrap_or_default(),
+            cnonce: creds.cnonce.as_deref().unwrap_or_default(),
+            uri: &creds.uri,
+        }
+    }
+}
+
 /// HA1 = MD5(username ":" realm ":" password), hex.
 fn ha1(i: &DigestInput<'_>, password: &[u8]) -> String {
     md5_hex(&[

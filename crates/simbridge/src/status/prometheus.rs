@@ -12,7 +12,7 @@
 //! server exports process-wide counters only, not one series per peer (10,000 gateways would
 //! make 10,000 series per metric); `simbridge status` lists the peers.
 
-use super::{Role, SessionState, Snapshot, StatusSource};
+use super::{Role, SessionState, SessionStatus, Snapshot, StatusSource};
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -108,12 +108,23 @@ impl Families {
 /// The text exposition of one snapshot.
 pub fn encode(s: &Snapshot) -> String {
     let mut f = Families::default();
-    let role = s.role.name();
+    process_info(&mut f, s);
+    process_counters(&mut f, s);
+    if s.role == Role::Gateway {
+        for r in &s.sessions {
+            route_samples(&mut f, r);
+        }
+    }
+    f.text()
+}
+
+/// `simbridge_info` (role and version) and the start time.
+fn process_info(f: &mut Families, s: &Snapshot) {
     f.sample(
         "simbridge_info",
         "gauge",
         "Always 1; the labels say which process and version.",
-        &[("role", role), ("version", &s.version)],
+        &[("role", s.role.name()), ("version", &s.version)],
         1.0,
     );
     f.sample(
@@ -123,6 +134,11 @@ pub fn encode(s: &Snapshot) -> String {
         &[],
         s.started as f64,
     );
+}
+
+/// The process's counters under its role's prefix: gauges for [`GAUGES`], `_total` counters
+/// for the rest.
+fn process_counters(f: &mut Families, s: &Snapshot) {
     let prefix = match s.role {
         Role::Gateway => "simbridge_gateway",
         Role::Server => "simbridge_server",
@@ -147,76 +163,80 @@ pub fn encode(s: &Snapshot) -> String {
             );
         }
     }
-    if s.role == Role::Gateway {
-        for r in &s.sessions {
-            let route = [("route", r.name.as_str())];
-            f.sample(
-                "simbridge_route_up",
-                "gauge",
-                "1 while the route's upstream DTLS session is established.",
-                &route,
-                if r.state == SessionState::Established {
-                    1.0
-                } else {
-                    0.0
-                },
-            );
-            if let Some(t) = r.key_expires {
-                f.sample(
-                    "simbridge_route_key_expiry_timestamp_seconds",
-                    "gauge",
-                    "When the route's GBA key expires, seconds since the Unix epoch.",
-                    &route,
-                    t as f64,
-                );
-            }
-            for (dir, bytes, datagrams) in [
-                ("sent", r.bytes_sent, r.datagrams_sent),
-                ("received", r.bytes_received, r.datagrams_received),
-            ] {
-                let l = [("route", r.name.as_str()), ("direction", dir)];
-                f.sample(
-                    "simbridge_route_bytes_total",
-                    "counter",
-                    "UDP payload bytes on the upstream (handshakes, data, record overhead).",
-                    &l,
-                    bytes as f64,
-                );
-                f.sample(
-                    "simbridge_route_datagrams_total",
-                    "counter",
-                    "Datagrams on the upstream.",
-                    &l,
-                    datagrams as f64,
-                );
-            }
-            for (reason, n) in &r.drops {
-                f.sample(
-                    "simbridge_route_drops_total",
-                    "counter",
-                    "Datagrams or records dropped, by reason.",
-                    &[("route", r.name.as_str()), ("reason", reason)],
-                    *n as f64,
-                );
-            }
-            // The `dropped_*` counters are the drops above, by reason: not twice.
-            for (k, v) in r
-                .counters
-                .iter()
-                .filter(|(k, _)| !k.starts_with("dropped_"))
-            {
-                let k = metric_name(k);
-                f.sample(
-                    &format!("simbridge_route_{k}_total"),
-                    "counter",
-                    &format!("Session counter {k} of the route."),
-                    &route,
-                    *v as f64,
-                );
-            }
-        }
+}
+
+/// A gateway route's samples: up, key expiry, traffic by direction, drops and session counters.
+fn route_samples(f: &mut Families, r: &SessionStatus) {
+    let route = [("route", r.name.as_str())];
+    f.sample(
+        "simbridge_route_up",
+        "gauge",
+        "1 while the route's upstream DTLS session is established.",
+        &route,
+        if r.state == SessionState::Established {
+            1.0
+        } else {
+            0.0
+        },
+    );
+    if let Some(t) = r.key_expires {
+        f.sample(
+            "simbridge_route_key_expiry_timestamp_seconds",
+            "gauge",
+            "When the route's GBA key expires, seconds since the Unix epoch.",
+            &route,
+            t as f64,
+        );
     }
-    f.text()
+    route_traffic(f, r);
+    for (reason, n) in &r.drops {
+        f.sample(
+            "simbridge_route_drops_total",
+            "counter",
+            "Datagrams or records dropped, by reason.",
+            &[("route", r.name.as_str()), ("reason", reason)],
+            *n as f64,
+        );
+    }
+    // The `dropped_*` counters are the drops above, by reason: not twice.
+    for (k, v) in r
+        .counters
+        .iter()
+        .filter(|(k, _)| !k.starts_with("dropped_"))
+    {
+        let k = metric_name(k);
+        f.sample(
+            &format!("simbridge_route_{k}_total"),
+            "counter",
+            &format!("Session counter {k} of the route."),
+            &route,
+            *v as f64,
+        );
+    }
+}
+
+/// A route's bytes and datagrams on the upstream, by direction.
+fn route_traffic(f: &mut Families, r: &SessionStatus) {
+    for (dir, bytes, datagrams) in [
+        ("sent", r.bytes_sent, r.datagrams_sent),
+        ("received", r.bytes_received, r.datagrams_received),
+    ] {
+        let l = [("route", r.name.as_str()), ("direction", dir)];
+        f.sample(
+            "simbridge_route_bytes_total",
+            "counter",
+            "UDP payload bytes on the upstream (handshakes, data, record overhead).",
+            &l,
+            bytes as f64,
+        );
+        f.sample(
+            "simbridge_route_datagrams_total",
+            "counter",
+            "Datagrams on the upstream.",
+            &l,
+            datagrams as f64,
+        );
+    }
 }
 
 /// A running metrics endpoint; dropping it stops the thread and frees the port.

@@ -121,6 +121,18 @@ pub struct Uicc<C: CardChannel> {
     apdus: u64,
 }
 
+/// A file the card may not have: FileNotFound gives `None`, other errors stay errors.
+fn absent_if_not_found<T>(r: Result<T, UiccError>) -> Result<Option<T>, UiccError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(UiccError::Status {
+            sw: StatusWord::FileNotFound,
+            ..
+        }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl<C: CardChannel> Uicc<C> {
     /// A handle on `chan` before anything is read from the card (the openers fill it in).
     fn unread(chan: C) -> Self {
@@ -168,21 +180,10 @@ impl<C: CardChannel> Uicc<C> {
     pub fn open(chan: C, pin: Option<&str>) -> Result<Self, UiccError> {
         let mut u = Self::unread(chan);
         u.atr = u.chan.reset()?;
-        u.select_fid(fid::MF, "SELECT MF").map_err(|e| match e {
-            UiccError::Status {
-                sw: StatusWord::ClaNotSupported | StatusWord::InsNotSupported,
-                ..
-            } => UiccError::NoUsim("a legacy GSM SIM (CLA 00 refused)".into()),
-            e => e,
-        })?;
-        u.iccid = match u.read_binary_file(fid::EF_ICCID, "EF_ICCID") {
-            Ok(b) => Some(files::decode_iccid(&b).map_err(UiccError::from)?),
-            Err(UiccError::Status {
-                sw: StatusWord::FileNotFound,
-                ..
-            }) => None,
-            Err(e) => return Err(e),
-        };
+        u.select_mf()?;
+        u.iccid = absent_if_not_found(u.read_binary_file(fid::EF_ICCID, "EF_ICCID"))?
+            .map(|b| files::decode_iccid(&b).map_err(UiccError::from))
+            .transpose()?;
         u.read_apps()?;
 
         // On a basic channel shared with a modem's own USIM session, selecting an application
@@ -195,29 +196,51 @@ impl<C: CardChannel> Uicc<C> {
             );
         }
         if let (false, Some(isim)) = (shared, u.isim_aid.clone()) {
-            u.select_aid(&isim, "SELECT ISIM")?;
-            u.pin_gate(pin, |u| u.read_binary_file(fid::EF_IMPI, "EF_IMPI"))
-                .and_then(|b| files::decode_impi(&b).map_err(UiccError::from))
-                .map(|impi| {
-                    u.impi = impi;
-                    u.impi_source = ImpiSource::Isim;
-                })?;
-            u.ist = match u.read_binary_file(fid::EF_IST, "EF_IST") {
-                Ok(t) => t,
-                Err(UiccError::Status {
-                    sw: StatusWord::FileNotFound,
-                    ..
-                }) => Vec::new(),
-                Err(e) => return Err(e),
-            };
+            u.read_isim(&isim, pin)?;
         }
-        let usim = u.usim_aid.clone();
+        u.select_usim(shared)?;
+        u.read_usim(pin)?;
+        debug!("USIM selected: {} APDUs", u.apdus);
+        Ok(u)
+    }
+
+    /// Selects the MF; a card that refuses CLA 00 is a GSM SIM, not a UICC.
+    fn select_mf(&mut self) -> Result<(), UiccError> {
+        self.select_fid(fid::MF, "SELECT MF")
+            .map(drop)
+            .map_err(|e| match e {
+                UiccError::Status {
+                    sw: StatusWord::ClaNotSupported | StatusWord::InsNotSupported,
+                    ..
+                } => UiccError::NoUsim("a legacy GSM SIM (CLA 00 refused)".into()),
+                e => e,
+            })
+    }
+
+    /// Selects the ISIM and reads its IMPI (behind the PIN) and its service table.
+    fn read_isim(&mut self, isim: &[u8], pin: Option<&str>) -> Result<(), UiccError> {
+        self.select_aid(isim, "SELECT ISIM")?;
+        self.pin_gate(pin, |u| u.read_binary_file(fid::EF_IMPI, "EF_IMPI"))
+            .and_then(|b| files::decode_impi(&b).map_err(UiccError::from))
+            .map(|impi| {
+                self.impi = impi;
+                self.impi_source = ImpiSource::Isim;
+            })?;
+        self.ist =
+            absent_if_not_found(self.read_binary_file(fid::EF_IST, "EF_IST"))?.unwrap_or_default();
+        Ok(())
+    }
+
+    /// Selects the USIM: by its AID, or on a shared basic channel the current application,
+    /// which must then be a USIM.
+    fn select_usim(&mut self, shared: bool) -> Result<(), UiccError> {
+        let usim = self.usim_aid.clone();
         let selected = if shared {
-            u.select_fid(fid::CURRENT_ADF, "SELECT current application")
+            self.select_fid(fid::CURRENT_ADF, "SELECT current application")
                 .and_then(|fcp| {
                     let aid = files::df_name(&fcp).unwrap_or_default();
                     if aid.starts_with(&files::USIM_AID_PREFIX) {
-                        u.current_aid = Some(aid);
+                        self.current_aid = Some(aid);
                         Ok(fcp)
                     } else {
                         Err(UiccError::NoUsim(format!(
@@ -227,42 +250,35 @@ impl<C: CardChannel> Uicc<C> {
                     }
                 })
         } else {
-            u.select_aid(&usim, "SELECT USIM")
+            self.select_aid(&usim, "SELECT USIM")
         };
-        selected.map_err(|e| match e {
+        selected.map(drop).map_err(|e| match e {
             UiccError::Status {
                 sw: StatusWord::FileNotFound,
                 ..
             } => UiccError::NoUsim("USIM AID not found".into()),
             e => e,
-        })?;
-        let imsi = u.pin_gate(pin, |u| u.read_binary_file(fid::EF_IMSI, "EF_IMSI"))?;
-        u.imsi = files::decode_imsi(&imsi).map_err(UiccError::from)?;
-        u.mnc_length = match u.read_binary_file(fid::EF_AD, "EF_AD") {
-            Ok(ad) => files::mnc_length_from_ad(&ad),
-            Err(UiccError::Status {
-                sw: StatusWord::FileNotFound,
-                ..
-            }) => None,
-            Err(e) => return Err(e),
-        }
-        // Old cards without the MNC length: North American MCCs (3xx) use 3 digits, most others 2.
-        .unwrap_or(if u.imsi.starts_with('3') { 3 } else { 2 });
-        u.ust = match u.read_binary_file(fid::EF_UST, "EF_UST") {
-            Ok(t) => t,
-            Err(UiccError::Status {
-                sw: StatusWord::FileNotFound,
-                ..
-            }) => Vec::new(),
-            Err(e) => return Err(e),
-        };
-        if u.impi_source == ImpiSource::Derived {
-            u.impi = files::impi_from_imsi(&u.imsi, u.mnc_length).ok_or_else(|| {
-                UiccError::Malformed(format!("IMSI {} too short for an IMPI", u.imsi))
+        })
+    }
+
+    /// Reads the selected USIM's IMSI (behind the PIN), MNC length and service table; without an
+    /// ISIM, the IMPI is derived from the IMSI.
+    fn read_usim(&mut self, pin: Option<&str>) -> Result<(), UiccError> {
+        let imsi = self.pin_gate(pin, |u| u.read_binary_file(fid::EF_IMSI, "EF_IMSI"))?;
+        self.imsi = files::decode_imsi(&imsi).map_err(UiccError::from)?;
+        self.mnc_length = absent_if_not_found(self.read_binary_file(fid::EF_AD, "EF_AD"))?
+            .and_then(|ad| files::mnc_length_from_ad(&ad))
+            // Old cards without the MNC length: North American MCCs (3xx) use 3 digits, most
+            // others 2.
+            .unwrap_or(if self.imsi.starts_with('3') { 3 } else { 2 });
+        self.ust =
+            absent_if_not_found(self.read_binary_file(fid::EF_UST, "EF_UST"))?.unwrap_or_default();
+        if self.impi_source == ImpiSource::Derived {
+            self.impi = files::impi_from_imsi(&self.imsi, self.mnc_length).ok_or_else(|| {
+                UiccError::Malformed(format!("IMSI {} too short for an IMPI", self.imsi))
             })?;
         }
-        debug!("USIM selected: {} APDUs", u.apdus);
-        Ok(u)
+        Ok(())
     }
 
     /// Runs `read`; when the card says a PIN is needed, verifies `pin` (if given) and retries once.

@@ -249,19 +249,15 @@ pub fn serve<C: CardChannel>(
     controls: Receiver<Control>,
 ) -> Result<(), VirtualModemError> {
     let mut link = opts.link.as_deref().map(LinkGuard::claim).transpose()?;
-    let mut pty = open_pty(link.as_mut())?;
+    let pty = open_pty(link.as_mut())?;
     announce(out, &pty.path)?;
-    let seed = if opts.seed != 0 {
-        opts.seed
-    } else {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1
+    let mut m = Modem {
+        pty,
+        link,
+        noise: Noise(noise_seed(opts.seed)),
+        stalled: false,
+        stall_on: None,
     };
-    let mut noise = Noise(seed);
-    let mut stalled = false;
-    let mut stall_on: Option<String> = None;
     let mut controls_open = true;
     let mut next_idle_urc = Instant::now() + Duration::from_millis(100);
     let mut buf = [0u8; 4096];
@@ -277,61 +273,129 @@ pub fn serve<C: CardChannel>(
         while controls_open {
             match controls.try_recv() {
                 Ok(Control::Quit) => return Ok(()),
-                Ok(Control::Stall) => {
-                    stalled = true;
-                    announce(out, "control: stall")?;
-                }
-                Ok(Control::StallOn(t)) => {
-                    stall_on = Some(t);
-                    announce(out, "control: stall-on")?;
-                }
-                Ok(Control::Resume) => {
-                    stalled = false;
-                    stall_on = None;
-                    announce(out, "control: resume")?;
-                }
-                Ok(Control::Stats) => {
-                    let (resets, mistakes) = server.strict_counts();
-                    announce(
-                        out,
-                        &format!("strict: resets={resets} cla_mistakes={mistakes}"),
-                    )?;
-                    announce(out, "control: stats")?;
-                }
-                Ok(Control::Garbage) => {
-                    write_best_effort(&mut pty.master, b"\x00\xff\x13garbage\xfe\r\n\x11");
-                    announce(out, "control: garbage")?;
-                }
-                Ok(Control::Reboot(d)) => {
-                    log::info!("virtual modem: reboot ({} ms)", d.as_millis());
-                    // Like a USB re-enumeration: the device comes back under another name (the
-                    // new pty exists before the old one is closed, so their numbers differ),
-                    // and only the stable link leads to it, once it is back.
-                    let fresh = open_pty(None)?;
-                    drop(std::mem::replace(&mut pty, fresh));
-                    // Acknowledged once the old device is gone; the new path follows.
-                    announce(out, "control: reboot")?;
-                    std::thread::sleep(d);
-                    server.reboot();
-                    stalled = false;
-                    stall_on = None;
-                    if let Some(link) = link.as_mut() {
-                        link.point_at(Path::new(&pty.path))?;
-                    }
-                    announce(out, &pty.path)?;
-                    write_best_effort(&mut pty.master, b"\r\nRDY\r\n");
-                }
+                Ok(c) => m.control(server, out, c)?,
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => controls_open = false,
             }
         }
-        match pty.master.read(&mut buf) {
+        m.read_host(server, opts, &mut buf);
+        if opts.urc_noise && Instant::now() >= next_idle_urc {
+            let line = format!("\r\n{}\r\n", m.noise.urc());
+            write_best_effort(&mut m.pty.master, line.as_bytes());
+            next_idle_urc = Instant::now() + Duration::from_millis(50 + m.noise.next() % 400);
+        }
+    }
+}
+
+/// The seed of the URC noise: `--seed`, or the clock when it is 0 (always odd).
+fn noise_seed(seed: u64) -> u64 {
+    if seed != 0 {
+        seed
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1
+    }
+}
+
+/// The virtual modem's device and the state its controls change.
+struct Modem {
+    pty: Pty,
+    link: Option<LinkGuard>,
+    noise: Noise,
+    /// Replies are withheld (a hung modem).
+    stalled: bool,
+    /// Stall at the first command containing this text.
+    stall_on: Option<String>,
+}
+
+impl Modem {
+    /// Applies one control (all but Quit) and acknowledges it on `out`.
+    fn control<C: CardChannel>(
+        &mut self,
+        server: &mut AtServer<C>,
+        out: &mut dyn Write,
+        c: Control,
+    ) -> Result<(), VirtualModemError> {
+        match c {
+            Control::Quit => {}
+            Control::Stall => {
+                self.stalled = true;
+                announce(out, "control: stall")?;
+            }
+            Control::StallOn(t) => {
+                self.stall_on = Some(t);
+                announce(out, "control: stall-on")?;
+            }
+            Control::Resume => {
+                self.stalled = false;
+                self.stall_on = None;
+                announce(out, "control: resume")?;
+            }
+            Control::Stats => {
+                let (resets, mistakes) = server.strict_counts();
+                announce(
+                    out,
+                    &format!("strict: resets={resets} cla_mistakes={mistakes}"),
+                )?;
+                announce(out, "control: stats")?;
+            }
+            Control::Garbage => {
+                write_best_effort(&mut self.pty.master, b"\x00\xff\x13garbage\xfe\r\n\x11");
+                announce(out, "control: garbage")?;
+            }
+            Control::Reboot(d) => self.reboot(server, out, d)?,
+        }
+        Ok(())
+    }
+
+    /// Like a USB re-enumeration: the device comes back under another name (the new pty exists
+    /// before the old one is closed, so their numbers differ), and only the stable link leads
+    /// to it, once it is back.
+    fn reboot<C: CardChannel>(
+        &mut self,
+        server: &mut AtServer<C>,
+        out: &mut dyn Write,
+        d: Duration,
+    ) -> Result<(), VirtualModemError> {
+        log::info!("virtual modem: reboot ({} ms)", d.as_millis());
+        let fresh = open_pty(None)?;
+        drop(std::mem::replace(&mut self.pty, fresh));
+        // Acknowledged once the old device is gone; the new path follows.
+        announce(out, "control: reboot")?;
+        std::thread::sleep(d);
+        server.reboot();
+        self.stalled = false;
+        self.stall_on = None;
+        if let Some(link) = self.link.as_mut() {
+            link.point_at(Path::new(&self.pty.path))?;
+        }
+        announce(out, &self.pty.path)?;
+        write_best_effort(&mut self.pty.master, b"\r\nRDY\r\n");
+        Ok(())
+    }
+
+    /// Reads what the host sent and answers each command (unless stalled).
+    fn read_host<C: CardChannel>(
+        &mut self,
+        server: &mut AtServer<C>,
+        opts: &ServeOptions,
+        buf: &mut [u8],
+    ) {
+        match self.pty.master.read(buf) {
             Ok(n) if n > 0 => {
                 for reply in server.feed(buf.get(..n).unwrap_or_default()) {
-                    if let Some(t) = &stall_on {
-                        stalled |= reply.command.to_ascii_uppercase().contains(t.as_str());
+                    if let Some(t) = &self.stall_on {
+                        self.stalled |= reply.command.to_ascii_uppercase().contains(t.as_str());
                     }
-                    send_reply(&mut pty.master, &reply, stalled, opts.urc_noise, &mut noise);
+                    send_reply(
+                        &mut self.pty.master,
+                        &reply,
+                        self.stalled,
+                        opts.urc_noise,
+                        &mut self.noise,
+                    );
                 }
             }
             Ok(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -344,11 +408,6 @@ pub fn serve<C: CardChannel>(
                 ) => {}
             // EIO and the like while nobody has the slave open: wait for a host.
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-        if opts.urc_noise && Instant::now() >= next_idle_urc {
-            let line = format!("\r\n{}\r\n", noise.urc());
-            write_best_effort(&mut pty.master, line.as_bytes());
-            next_idle_urc = Instant::now() + Duration::from_millis(50 + noise.next() % 400);
         }
     }
 }

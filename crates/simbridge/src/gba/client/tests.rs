@@ -94,14 +94,7 @@ fn ok_with(creds: &Credentials, lifetime: &str, rspauth_password: &[u8]) -> Http
     }
     .to_xml()
     .into_bytes();
-    let input = DigestInput {
-        username: &creds.username,
-        realm: &creds.realm,
-        nonce: &creds.nonce,
-        nc: creds.nc.as_deref().unwrap_or_default(),
-        cnonce: creds.cnonce.as_deref().unwrap_or_default(),
-        uri: &creds.uri,
-    };
+    let input = DigestInput::from(creds);
     let rspauth = digest::rspauth(&input, rspauth_password, &body);
     resp(
         200,

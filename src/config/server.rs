@@ -1,0 +1,74 @@
+//! The steps of [`ServerConfigFile`](super::ServerConfigFile)'s validation: the key API, the
+//! static keys, and the limits. Each error names the file and the key.
+
+use super::key_api::{self, KeyApiConfig};
+use super::{invalid, read_key_file, read_token, ConfigError, ServerFile, ServerKeysConfig};
+use simbridge::secret::SecretVec;
+use std::path::Path;
+use std::time::Duration;
+
+/// `[keys]`' key API: `bsf` and `token_file` together, or neither.
+pub(super) fn key_api(
+    path: &Path,
+    keys: &ServerKeysConfig,
+) -> Result<Option<KeyApiConfig>, ConfigError> {
+    match (&keys.bsf, &keys.token_file) {
+        (Some(url), Some(tf)) => {
+            let token = read_token(path, tf)?;
+            Ok(Some(key_api::validate(path, keys, url, token)?))
+        }
+        (Some(_), None) => Err(invalid(
+            path,
+            "keys.token_file",
+            "missing (the key API needs the bearer token)",
+        )),
+        (None, Some(_)) => Err(invalid(
+            path,
+            "keys.bsf",
+            "missing (token_file given without the BSF URL)",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `[[keys.static]]`: each identity with the key of its file.
+pub(super) fn static_keys(
+    path: &Path,
+    keys: &ServerKeysConfig,
+) -> Result<Vec<(Vec<u8>, SecretVec)>, ConfigError> {
+    keys.static_keys
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            Ok((
+                s.identity.as_bytes().to_vec(),
+                read_key_file(path, &format!("keys.static[{i}].key_file"), &s.key_file)?,
+            ))
+        })
+        .collect()
+}
+
+/// `max_handshaking` must stay below `max_connections` (given or the default), so that
+/// established sessions keep room.
+pub(super) fn max_handshaking(path: &Path, f: &ServerFile) -> Result<Option<usize>, ConfigError> {
+    match (
+        f.max_handshaking,
+        f.max_connections
+            .unwrap_or(simbridge::dtls::config::DEFAULT_MAX_CONNECTIONS),
+    ) {
+        (Some(h), m) if h >= m => Err(invalid(
+            path,
+            "max_handshaking",
+            format!("must be below max_connections ({m}), so that established sessions keep room"),
+        )),
+        (h, _) => Ok(h),
+    }
+}
+
+/// `idle_timeout_secs`: at least 1.
+pub(super) fn idle_timeout(path: &Path, f: &ServerFile) -> Result<Option<Duration>, ConfigError> {
+    match f.idle_timeout_secs {
+        Some(0) => Err(invalid(path, "idle_timeout_secs", "must be at least 1")),
+        s => Ok(s.map(Duration::from_secs)),
+    }
+}
