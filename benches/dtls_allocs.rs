@@ -191,7 +191,9 @@ fn main() {
         .unwrap_or(10_000);
     let msg = [0x5a; 64];
     let mut rows = Vec::new();
-    println!("| suite | API | client allocs / round trip | client bytes / round trip | server allocs / round trip | server bytes / round trip | plain UDP | µs / round trip |");
+    println!(
+        "| suite | API | client allocs / round trip | client bytes / round trip | server allocs / round trip | server bytes / round trip | plain UDP | µs / round trip |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for suite in [
         CipherSuite::PskAes128Ccm8,

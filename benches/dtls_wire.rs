@@ -28,13 +28,13 @@ use simbridge::dtls::internal::crypto::aead::RecordCipher;
 use simbridge::dtls::suite::AeadAlg;
 use simbridge::secret::Secret;
 use support::launch::{
-    gnutls_client, gnutls_server, mbedtls_client_stdin, mbedtls_server, openssl_client,
-    openssl_server, ours_client, ours_server, GnutlsServer,
+    GnutlsServer, gnutls_client, gnutls_server, mbedtls_client_stdin, mbedtls_server,
+    openssl_client, openssl_server, ours_client, ours_server,
 };
 use support::peers::missing_reason;
 use support::relay::RelayStats;
 use support::suites::gnutls_priority;
-use support::{Peer, Proc, Relay, RelayConfig, Stream, PSK_HEX};
+use support::{PSK_HEX, Peer, Proc, Relay, RelayConfig, Stream};
 
 const SUITE: &str = "TLS_PSK_WITH_AES_128_CCM_8";
 const WAIT: Duration = Duration::from_secs(15);
@@ -284,7 +284,7 @@ fn pre_expanded_mbps(alg: AeadAlg, size: usize) -> f64 {
 /// into a fresh Vec. MB/s of seal+open, CPU time like [`seal_open_mbps`].
 fn crates_seal_open_mbps(alg: AeadAlg, size: usize) -> f64 {
     use aes_gcm::{AeadInOut, KeyInit};
-    use ccm::consts::{U12, U16, U8};
+    use ccm::consts::{U8, U12, U16};
     enum C {
         Ccm8(Box<ccm::Ccm<aes::Aes128, U8, U12>>),
         Ccm16(Box<ccm::Ccm<aes::Aes128, U16, U12>>),
@@ -420,7 +420,9 @@ fn main() {
     };
 
     println!("\n## Full PSK handshake, {SUITE}, cookie exchange (relay counts)\n");
-    println!("| client → server | datagrams | flights | C→S B | S→C B | UDP payload B | IP B | vs OpenSSL (UDP) | vs OpenSSL (IP) | app record overhead B |");
+    println!(
+        "| client → server | datagrams | flights | C→S B | S→C B | UDP payload B | IP B | vs OpenSSL (UDP) | vs OpenSSL (IP) | app record overhead B |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut json_rows = Vec::new();
     for r in &rows {
@@ -472,7 +474,9 @@ fn main() {
     }
 
     println!("\n## Record seal+open throughput (MB/s, one core)\n");
-    println!("| algorithm | record size B | ours seal+open | OpenSSL seal+open (speed -evp, enc & -decrypt) | ours / OpenSSL | ours, open in place | same, AES key pre-expanded | per-record expansion cost | before (ccm/aes-gcm crates) | before / OpenSSL |");
+    println!(
+        "| algorithm | record size B | ours seal+open | OpenSSL seal+open (speed -evp, enc & -decrypt) | ours / OpenSSL | ours, open in place | same, AES key pre-expanded | per-record expansion cost | before (ccm/aes-gcm crates) | before / OpenSSL |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let have_openssl = missing_reason(Peer::Openssl).is_none();
     let mut json_tp = Vec::new();
@@ -524,7 +528,9 @@ fn main() {
             }));
         }
     }
-    println!("\nOpenSSL's figure is `openssl speed -evp {{aes-128-ccm|aes-128-gcm}}` (raw EVP, default CCM tag), encrypt and decrypt combined as 1/(1/enc+1/dec); both sides divide by CPU time (ours: this thread's, from /proc/thread-self/schedstat); ours is RecordCipher::seal_append into a reused buffer + open into a fresh Vec (the record layer's path: DTLS nonce, 13-byte AD, AES key schedule expanded per record), \"open in place\" skips that Vec. For CCM OpenSSL sets the nonce per record but has no AD and a 12-byte tag; for GCM `speed -evp` streams one context with no per-record nonce, AD or tag, which favours OpenSSL at 64 B.");
+    println!(
+        "\nOpenSSL's figure is `openssl speed -evp {{aes-128-ccm|aes-128-gcm}}` (raw EVP, default CCM tag), encrypt and decrypt combined as 1/(1/enc+1/dec); both sides divide by CPU time (ours: this thread's, from /proc/thread-self/schedstat); ours is RecordCipher::seal_append into a reused buffer + open into a fresh Vec (the record layer's path: DTLS nonce, 13-byte AD, AES key schedule expanded per record), \"open in place\" skips that Vec. For CCM OpenSSL sets the nonce per record but has no AD and a 12-byte tag; for GCM `speed -evp` streams one context with no per-record nonce, AD or tag, which favours OpenSSL at 64 B."
+    );
 
     let out = json!({
         "suite": SUITE,

@@ -32,8 +32,8 @@ use simbridge::dtls::suite::AeadAlg;
 use simbridge::dtls::{ClientConfig, Connection, Endpoint, ServerConfig, Session};
 use simbridge::secret::{Secret, SecretVec};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::Instant;
 
 #[path = "counting_alloc.rs"]
@@ -305,7 +305,9 @@ fn main() {
     let hps = throughput(&opts, max.min(20_000));
     println!("variant: {variant}\n");
 
-    println!("| sessions | held by the endpoint | handshakes/s (both sides, one core) | memory per session (RSS delta) | live heap per session |");
+    println!(
+        "| sessions | held by the endpoint | handshakes/s (both sides, one core) | memory per session (RSS delta) | live heap per session |"
+    );
     println!("|---:|---:|---:|---:|---:|");
     for r in &mem {
         println!(
@@ -316,7 +318,9 @@ fn main() {
             r.heap_per / 1024.0
         );
     }
-    println!("\nPublished for comparison (OpenSSL issue #31492, Californium README; docs/sources.md sec. 6): Californium ≈ 3 KB, OpenSSL ≈ 70 KB per session; target ≤ 2 KB.");
+    println!(
+        "\nPublished for comparison (OpenSSL issue #31492, Californium README; docs/sources.md sec. 6): Californium ≈ 3 KB, OpenSSL ≈ 70 KB per session; target ≤ 2 KB."
+    );
     let cipher_heap = record_cipher_heap();
     println!(
         "Record cipher (CCM_8, one direction): {} B inline + {cipher_heap} B heap; a session holds two.",

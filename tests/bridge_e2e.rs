@@ -11,7 +11,7 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{launch, Stream};
+use support::{Stream, launch};
 
 struct Net {
     server_cfg: std::path::PathBuf,
@@ -53,7 +53,8 @@ fn network(dir: &Path) -> Net {
         .stderr(Stdio::null())
         .spawn()
         .expect("coap-server-notls");
-    let server_cfg = write_file(dir,
+    let server_cfg = write_file(
+        dir,
         "server.toml",
         &format!(
             "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{coap_port}\"\nstate_dir = \"{}\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
@@ -74,7 +75,8 @@ fn network(dir: &Path) -> Net {
 
 fn gateway_config(dir: &Path, net: &Net, card: &str) -> std::path::PathBuf {
     let upstream = addr_in(&net.server.first_line);
-    write_file(dir,
+    write_file(
+        dir,
         "gateway.toml",
         &format!(
             "state_dir = \"{}\"\n[card]\n{card}\n[gba]\nbsf = \"{}\"\n[session]\nsuspect_after_secs = 2\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{}\"\npsk = \"gba\"\n",
@@ -192,7 +194,8 @@ fn gateway_against_openssl_s_server_with_a_static_psk() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut s_server, port) = launch::openssl_server("PSK-AES128-CCM8", support::PSK_HEX, &[]);
     let keyfile = write_file(dir.path(), "k.hex", support::PSK_HEX);
-    let cfg = write_file(dir.path(),
+    let cfg = write_file(
+        dir.path(),
         "gw.toml",
         &format!(
             "state_dir = \"{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:{port}\"\npsk = {{ identity = \"{}\", key_file = \"{}\" }}\n",
@@ -245,9 +248,14 @@ fn openssl_s_client_against_our_server() {
         }
     });
     let keyfile = write_file(dir.path(), "k.hex", support::PSK_HEX);
-    let cfg = write_file(dir.path(),
+    let cfg = write_file(
+        dir.path(),
         "server.toml",
-        &format!("listen = \"127.0.0.1:0\"\nbackend = \"{echo_addr}\"\n[[keys.static]]\nidentity = \"{}\"\nkey_file = \"{}\"\n", support::IDENTITY, keyfile.display()),
+        &format!(
+            "listen = \"127.0.0.1:0\"\nbackend = \"{echo_addr}\"\n[[keys.static]]\nidentity = \"{}\"\nkey_file = \"{}\"\n",
+            support::IDENTITY,
+            keyfile.display()
+        ),
     );
     let server = start_with_config("server", &cfg, "simbridge server");
     let addr = addr_in(&server.first_line);

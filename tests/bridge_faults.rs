@@ -5,11 +5,11 @@
 mod common;
 mod support;
 
-use common::{addr_in, start_with_config, write_file, Running};
+use common::{Running, addr_in, start_with_config, write_file};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{udp_echo, Relay, RelayConfig};
+use support::{Relay, RelayConfig, udp_echo};
 
 const KEY: &str = "00112233445566778899aabbccddeeff";
 
@@ -23,7 +23,8 @@ struct Bridge {
 fn bridge(dir: &Path, relay_cfg: RelayConfig, extra_session: &str) -> Bridge {
     let key = write_file(dir, "k.hex", KEY);
     let backend = udp_echo();
-    let server_cfg = write_file(dir,
+    let server_cfg = write_file(
+        dir,
         "server.toml",
         &format!(
             "listen = \"127.0.0.1:0\"\nbackend = \"{backend}\"\n[[keys.static]]\nidentity = \"dev1\"\nkey_file = \"{}\"\n",
@@ -32,7 +33,8 @@ fn bridge(dir: &Path, relay_cfg: RelayConfig, extra_session: &str) -> Bridge {
     );
     let server = start_with_config("server", &server_cfg, "simbridge server");
     let relay = Relay::start(addr_in(&server.first_line), relay_cfg);
-    let gw_cfg = write_file(dir,
+    let gw_cfg = write_file(
+        dir,
         "gw.toml",
         &format!(
             "state_dir = \"{}\"\n[session]\nretransmit_initial_ms = 200\n{extra_session}\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\npsk = {{ identity = \"dev1\", key_file = \"{}\" }}\n",

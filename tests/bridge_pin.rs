@@ -6,7 +6,7 @@
 mod common;
 mod support;
 
-use common::{repo, simbridge, start_with_config, write_file, Running};
+use common::{Running, repo, simbridge, start_with_config, write_file};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

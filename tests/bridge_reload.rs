@@ -52,11 +52,13 @@ fn sighup_applies_a_corrected_key_from_the_next_handshake() {
 
     std::fs::write(&key, support::PSK_HEX).expect("write key");
     let pid = gw.guard.0.as_ref().expect("child").id().to_string();
-    assert!(Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .expect("kill")
-        .success());
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     assert!(
         echoed(&client, local, Duration::from_secs(10)),
         "the corrected key works without a restart"

@@ -5,7 +5,7 @@
 mod common;
 mod support;
 
-use common::{start_with_config, write_file, Running};
+use common::{Running, start_with_config, write_file};
 use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};

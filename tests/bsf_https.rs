@@ -7,14 +7,14 @@
 mod gba_support;
 mod support;
 
-use gba_support::cli::{self, device_psk_at, write_private};
 use gba_support::K;
+use gba_support::cli::{self, device_psk_at, write_private};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 use support::launch::{client_handshake, gba_server_config, ours_bridge_server, ours_client_as};
 use support::run;
-use support::{ours, Proc, Stream};
+use support::{Proc, Stream, ours};
 
 const TOKEN: &str = "https-token-0123456789";
 

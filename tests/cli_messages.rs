@@ -21,8 +21,7 @@ fn bridge_refuses(cfg: &Path) -> String {
     err
 }
 
-const ROUTE: &str =
-    "listen = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:5684\"\npsk = { identity = \"d\", key_file = \"k\" }\n";
+const ROUTE: &str = "listen = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:5684\"\npsk = { identity = \"d\", key_file = \"k\" }\n";
 
 #[test]
 fn route_written_as_a_single_table_says_to_use_two_brackets() {
@@ -102,7 +101,9 @@ fn a_missing_config_file_names_the_option() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        err.contains("cannot read the configuration file (--config or SIMBRIDGE_CONFIG) /nonexistent/gw.toml"),
+        err.contains(
+            "cannot read the configuration file (--config or SIMBRIDGE_CONFIG) /nonexistent/gw.toml"
+        ),
         "{err}"
     );
 }

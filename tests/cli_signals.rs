@@ -6,7 +6,7 @@
 mod common;
 mod support;
 
-use common::{profile_copy, simbridge, start_with_config, write_file, Running};
+use common::{Running, profile_copy, simbridge, start_with_config, write_file};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;

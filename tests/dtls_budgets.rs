@@ -304,9 +304,10 @@ fn the_handshake_budget_holds_and_a_new_hello_evicts_the_stalest_handshake() {
     assert_eq!(ep.stats().handshakes_evicted, 3);
     assert_eq!(ep.half_open().0, 3);
     assert_eq!(ep.connection_count(), 4);
-    assert!(ep
-        .connection(&addr(1, 0))
-        .is_some_and(|s| s.is_established()));
+    assert!(
+        ep.connection(&addr(1, 0))
+            .is_some_and(|s| s.is_established())
+    );
     assert_eq!(ep.stats().connection_limited, 0, "nobody refused");
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use interop_support::*;
 use std::cell::Cell;
 use support::launch::{openssl_client_command, openssl_server_command};
-use support::{free_udp_port, peer_bin, tool, Proc, Relay, RelayConfig};
+use support::{Proc, Relay, RelayConfig, free_udp_port, peer_bin, tool};
 
 const KEY: &str = "000102030405060708090a0b0c0d0e0f";
 const ID: &str = "Client_identity";
@@ -364,7 +364,9 @@ fn handshake_bytes_ours_openssl_mbedtls_wolfssl_in_one_run() {
     measure_openssl(&mut rows);
     measure_mbedtls(&mut rows);
     measure_wolfssl(&mut rows);
-    println!("\n| case (handshake rows: handshake + close_notify each way) | datagrams | C->S | S->C | total |");
+    println!(
+        "\n| case (handshake rows: handshake + close_notify each way) | datagrams | C->S | S->C | total |"
+    );
     println!("|---|---|---|---|---|");
     for r in &rows {
         println!(

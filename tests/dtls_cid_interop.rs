@@ -15,7 +15,7 @@ use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::{ClientConfig, RandomCid, ServerConfig};
 use simbridge::secret::SecretVec;
 use support::launch::{openssl_client_command, openssl_server_command};
-use support::{free_udp_port, peer_bin, tool, Proc, Relay, RelayConfig};
+use support::{Proc, Relay, RelayConfig, free_udp_port, peer_bin, tool};
 
 const T: Duration = Duration::from_secs(10);
 const PEERS: [&str; 2] = ["mbed_peer", "wolf_peer"];

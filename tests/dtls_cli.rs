@@ -6,8 +6,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-use support::process::line_reader;
 use support::KillOnDrop;
+use support::process::line_reader;
 
 const PSK: &str = "000102030405060708090a0b0c0d0e0f";
 

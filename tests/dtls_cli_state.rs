@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use interop_support::*;
-use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::ClientConfig;
+use simbridge::dtls::config::StaticPsk;
 use simbridge::secret::SecretVec;
-use support::{free_udp_port, Proc, Stream};
+use support::{Proc, Stream, free_udp_port};
 
 const T: Duration = Duration::from_secs(10);
 

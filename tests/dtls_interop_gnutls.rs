@@ -13,7 +13,7 @@ use std::time::Duration;
 use support::launch::{expect_connected, gnutls_client, gnutls_server, ours_client, ours_server};
 use support::peer_launcher::Gnutls;
 use support::suites::{by_iana, gnutls_priority};
-use support::{require_peer, scenarios, Peer, Stream, PSK_HEX};
+use support::{PSK_HEX, Peer, Stream, require_peer, scenarios};
 
 const T: Duration = Duration::from_secs(10);
 

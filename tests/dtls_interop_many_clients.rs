@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use support::launch::{gnutls_client, mbedtls_client, openssl_client, ours_client, ours_server};
 use support::suites::gnutls_priority;
-use support::{require_peer, Peer, Stream, PSK_HEX};
+use support::{PSK_HEX, Peer, Stream, require_peer};
 
 const T: Duration = Duration::from_secs(10);
 

@@ -85,11 +85,12 @@ fn replayed_and_tampered_records_are_dropped_and_counted() {
     let s = p.server.connection(&p.client_addr).unwrap().stats();
     assert_eq!(s.dropped_replay, 1);
     assert_eq!(s.dropped_bad_mac, 1);
-    assert!(p
-        .server
-        .connection(&p.client_addr)
-        .unwrap()
-        .is_established());
+    assert!(
+        p.server
+            .connection(&p.client_addr)
+            .unwrap()
+            .is_established()
+    );
 }
 
 #[test]
@@ -190,10 +191,11 @@ fn client_psk_depends_on_suite_and_hint() {
     s.identity_hint = Some(b"3GPP-bootstrapping".to_vec());
     let mut p = Pair::new(c, s);
     while p.step() {}
-    assert!(p
-        .client_events
-        .iter()
-        .any(|e| matches!(e, Event::PskRequested { .. })));
+    assert!(
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, Event::PskRequested { .. }))
+    );
     p.client
         .provide_client_psk(
             p.now,
@@ -310,10 +312,11 @@ fn client_retransmissions_while_the_server_is_parked_are_kept_not_lost() {
     s.psk = Arc::new(Parking);
     let mut p = Pair::new(client_config(&[CCM8], 1), s);
     while p.step() {}
-    assert!(p
-        .server_events
-        .iter()
-        .any(|(_, e)| matches!(e, Event::PskRequested { .. })));
+    assert!(
+        p.server_events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::PskRequested { .. }))
+    );
     // the BSF is slow: the client's flight 5 timer fires twice meanwhile
     for _ in 0..2 {
         let t = p.client.poll_timeout().expect("client waits for flight 6");

@@ -4,8 +4,8 @@
 //! and checks that the only difference is one 13-byte record header per extra message of the
 //! server's first flight.
 
-use simbridge::dtls::internal::bench::{handshake_bytes_with, HandshakeShape};
 use simbridge::dtls::CipherSuite;
+use simbridge::dtls::internal::bench::{HandshakeShape, handshake_bytes_with};
 
 #[test]
 fn one_record_per_message_costs_13_bytes_per_extra_message() {

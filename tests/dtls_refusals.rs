@@ -5,8 +5,8 @@
 
 mod dtls_support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dtls_support::*;
 use simbridge::dtls::config::{PskAnswer, PskRequest, ServerPskStore, StaticPsk};
@@ -264,10 +264,11 @@ fn key_source_unavailable_is_internal_error_at_once() {
         Some(CloseReason::Error(Error::PskUnavailable))
     );
     // a refusal nobody asked for is an error, not a panic
-    assert!(q
-        .server
-        .refuse_psk(q.now, addr, PskRefusal::Unavailable)
-        .is_err());
+    assert!(
+        q.server
+            .refuse_psk(q.now, addr, PskRefusal::Unavailable)
+            .is_err()
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use simbridge::dtls::config::StaticPsk;
 use simbridge::dtls::{ClientConfig, Event, RandomCid, ServerConfig};
 use simbridge::secret::SecretVec;
 use support::launch::{openssl_client_command, openssl_server_command};
-use support::{free_udp_port, peer_bin, tool, Proc};
+use support::{Proc, free_udp_port, peer_bin, tool};
 
 const T: Duration = Duration::from_secs(10);
 const KEY: &str = "000102030405060708090a0b0c0d0e0f";

@@ -158,11 +158,12 @@ fn unexpected_change_cipher_spec_never_moves_the_state() {
             .dropped_unexpected
             > before
     );
-    assert!(p
-        .server
-        .connection(&p.client_addr)
-        .unwrap()
-        .is_established());
+    assert!(
+        p.server
+            .connection(&p.client_addr)
+            .unwrap()
+            .is_established()
+    );
 }
 
 #[test]
@@ -379,7 +380,7 @@ fn no_common_suite_gets_handshake_failure() {
 fn client_without_extended_master_secret_refused() {
     use simbridge::dtls::internal::wire::handshake::parse_fragments;
     use simbridge::dtls::internal::wire::hello::{
-        ClientHello, HelloVerifyRequest, EMPTY_RENEGOTIATION_INFO_SCSV,
+        ClientHello, EMPTY_RENEGOTIATION_INFO_SCSV, HelloVerifyRequest,
     };
     use simbridge::dtls::internal::wire::record::split_datagram;
     let mut p = pair();

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use dtls_support::*;
 use simbridge::dtls::internal::wire::handshake::parse_fragments;
-use simbridge::dtls::internal::wire::record::{split_datagram, ContentType};
+use simbridge::dtls::internal::wire::record::{ContentType, split_datagram};
 use simbridge::dtls::{CipherSuite, ClientConfig, Connection, Event, ServerConfig};
 
 /// Handshake messages in each plaintext handshake record of `d`.

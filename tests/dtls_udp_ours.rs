@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::launch::{expect_connected, ours_client, ours_server};
-use support::{Relay, RelayConfig, Stream, PSK_HEX};
+use support::{PSK_HEX, Relay, RelayConfig, Stream};
 
 const T: Duration = Duration::from_secs(10);
 

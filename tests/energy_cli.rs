@@ -186,20 +186,24 @@ fn measured_figures_from_a_results_file() {
             .starts_with("measured: "),
         "{full}"
     );
-    assert!(full["figures_source"]
-        .as_str()
-        .expect("str")
-        .contains("bench 2026-11-26"));
+    assert!(
+        full["figures_source"]
+            .as_str()
+            .expect("str")
+            .contains("bench 2026-11-26")
+    );
     assert!(
         find("dtls13-psk").is_some(),
         "the DTLS 1.3 row exists once given"
     );
     assert!(find("dtls13-0rtt").is_none());
     let cid = find("long-lived-cid").expect("cid row");
-    assert!(cid["figures_source"]
-        .as_str()
-        .expect("str")
-        .starts_with("published: "));
+    assert!(
+        cid["figures_source"]
+            .as_str()
+            .expect("str")
+            .starts_with("published: ")
+    );
     let out = ok(&["energy", "--from", &f]);
     assert!(out.contains("| DTLS 1.3 PSK per message [5] |"), "{out}");
 }
@@ -333,7 +337,7 @@ fn bad_files_name_the_file_and_key() {
 #[test]
 fn the_bench_report_json_feeds_the_energy_model() {
     use simbridge_energy::perf::{
-        energy_input, merge, HandshakeFigures, Machine, OursWire, Report, Section,
+        HandshakeFigures, Machine, OursWire, Report, Section, energy_input, merge,
     };
     let full = HandshakeFigures {
         c2s_bytes: 281,

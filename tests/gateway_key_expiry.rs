@@ -15,15 +15,15 @@ mod support;
 
 use common::{addr_in, udp_echo};
 use gba_support::cli::{self, device_psk, write_private};
-use gba_support::{profile_text, IMSI, K};
+use gba_support::{IMSI, K, profile_text};
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use support::launch::{ours_bridge_server, ours_client_as};
-use support::{ours, Proc, Stream};
+use support::{Proc, Stream, ours};
 
 /// The BSF's context lifetime (the figure).
 const LIFETIME: u64 = 60;

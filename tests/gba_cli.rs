@@ -7,7 +7,7 @@ mod support;
 use gba_support::cli::{self, write_private};
 use gba_support::*;
 use std::path::Path;
-use support::{json, run, KillOnDrop};
+use support::{KillOnDrop, json, run};
 
 /// Starts `simbridge bsf` with one credential (the shorthand) for `naf.example.com`.
 fn start_bsf(dir: &Path, k: &str) -> (KillOnDrop, std::net::SocketAddr) {

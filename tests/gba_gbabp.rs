@@ -8,7 +8,7 @@ mod gba_support;
 mod support;
 
 use gba_support::*;
-use simbridge::uicc::gba_files::{decode_gbanl_record, GbaBp};
+use simbridge::uicc::gba_files::{GbaBp, decode_gbanl_record};
 use std::path::Path;
 use support::{json, run, run_env};
 

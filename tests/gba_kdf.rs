@@ -8,7 +8,7 @@
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use simbridge::gba::{self, kdf::kdf_input, NafId, UaId};
+use simbridge::gba::{self, NafId, UaId, kdf::kdf_input};
 
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s).expect("hex")
@@ -211,7 +211,10 @@ fn ks_naf_per_ua_id_matches_hand_computation_and_regression_values() {
     }
     let naf = NafId::new("naf.example.com", UaId::tls12_suite(0xC0A8)).expect("naf");
     let s = kdf_input(0x01, &[b"gba-me", &rand, IMPI3.as_bytes(), &naf.to_bytes()]).expect("s");
-    assert_eq!(hex::encode(s), "016762612d6d65000623553cbe9637a89d218ae64dae47bf35001030303130313031323334353637383940696d732e6d6e633030312e6d63633030312e336770706e6574776f726b2e6f726700316e61662e6578616d706c652e636f6d010001c0a80014");
+    assert_eq!(
+        hex::encode(s),
+        "016762612d6d65000623553cbe9637a89d218ae64dae47bf35001030303130313031323334353637383940696d732e6d6e633030312e6d63633030312e336770706e6574776f726b2e6f726700316e61662e6578616d706c652e636f6d010001c0a80014"
+    );
     let int = gba::ks_int_naf(&ks, &rand, IMPI3, &naf).expect("kdf");
     let (by_hand, _) = ks_naf_by_hand(
         b"gba-u",

@@ -32,7 +32,10 @@ fn measure(card_text: &str, hss_sqn: &str) -> (u32, u32, u64, u64, u64) {
 fn one_bootstrap_costs_two_round_trips() {
     let (rt, resyncs, up, down, conns) =
         measure(&profile_text(K, "000000000000", false), "000000000000");
-    println!("GBA_ME bootstrap: {rt} HTTP round trips, {conns} TCP connection(s), {up} B up + {down} B down = {} B TCP payload", up + down);
+    println!(
+        "GBA_ME bootstrap: {rt} HTTP round trips, {conns} TCP connection(s), {up} B up + {down} B down = {} B TCP payload",
+        up + down
+    );
     assert_eq!((rt, resyncs), (2, 0));
     assert_eq!(conns, 1, "both requests on one kept-alive connection");
     // Two requests with a Digest header each (~250-450 B), a 401 and a 200 with the XML body.
@@ -48,7 +51,10 @@ fn one_bootstrap_costs_two_round_trips() {
 
     let (rt, resyncs, up_r, down_r, _) =
         measure(&profile_text(K, "000000200000", false), "000000000000");
-    println!("GBA_ME bootstrap with one AUTS resync: {rt} round trips, {up_r} B up + {down_r} B down = {} B", up_r + down_r);
+    println!(
+        "GBA_ME bootstrap with one AUTS resync: {rt} round trips, {up_r} B up + {down_r} B down = {} B",
+        up_r + down_r
+    );
     assert_eq!((rt, resyncs), (3, 1));
     assert!(up_r > up && down_r > down);
 }

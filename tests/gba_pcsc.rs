@@ -10,7 +10,7 @@ mod gba_support;
 mod support;
 
 use gba_support::*;
-use support::vpcd::{pcscd_ready, serve, ReaderLock, READER};
+use support::vpcd::{READER, ReaderLock, pcscd_ready, serve};
 use support::{json, run};
 
 #[test]

@@ -11,7 +11,7 @@ use simbridge::uicc::UiccError;
 use simbridge::upstream::KeyError;
 use simbridge_lab::softsim::{Profile, SoftUsim};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 /// A software USIM without GBA_U, opened afresh each time; counts the openings.

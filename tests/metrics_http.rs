@@ -7,7 +7,7 @@ mod status_support;
 mod support;
 
 use common::*;
-use simbridge_cli::config::{ServerConfigFile, DEFAULT_METRICS_LISTEN};
+use simbridge_cli::config::{DEFAULT_METRICS_LISTEN, ServerConfigFile};
 use status_support::*;
 use std::collections::HashSet;
 use std::net::SocketAddr;

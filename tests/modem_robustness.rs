@@ -9,9 +9,9 @@ use modem_at::{
 };
 use modem_support::*;
 use simbridge::aka::SubscriberKeys;
-use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
 use simbridge::card::CardError;
+use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::uicc::{AuthResult, Uicc, UiccError};
 use simbridge_lab::softsim::Profile;
 use std::cell::RefCell;
@@ -149,10 +149,12 @@ fn a_modem_that_stops_answering_times_out_then_recovers() {
     assert!(start.elapsed() < Duration::from_secs(3));
     m.control("resume");
     assert_eq!(imsi(&mut ch).expect("recovered"), SET1_IMSI);
-    assert!(events
-        .lock()
-        .expect("lock")
-        .contains(&ChannelEvent::Resynced));
+    assert!(
+        events
+            .lock()
+            .expect("lock")
+            .contains(&ChannelEvent::Resynced)
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod gba_support;
 mod modem_support;
 mod support;
 
-use gba_support::{TestBsf, IMPI, K, OPC, TOKEN};
+use gba_support::{IMPI, K, OPC, TOKEN, TestBsf};
 use modem_support::*;
 use simbridge::aka::SubscriberKeys;
 use std::time::Duration;

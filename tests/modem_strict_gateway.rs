@@ -9,8 +9,8 @@ mod common;
 mod modem_support;
 mod support;
 
-use common::{addr_in, start_demo_bsf, start_with_config, udp_echo, write_file, Running};
-use modem_support::{simbridge_env, stderr, stdout, VirtualModem, Workdir, QUIRKS};
+use common::{Running, addr_in, start_demo_bsf, start_with_config, udp_echo, write_file};
+use modem_support::{QUIRKS, VirtualModem, Workdir, simbridge_env, stderr, stdout};
 use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -6,8 +6,8 @@ mod modem_support;
 mod support;
 
 use modem_support::*;
-use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
+use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::uicc::{AuthResult, Uicc};
 use simbridge_lab::softsim::{Profile, SoftUsim};
 use std::time::{Duration, Instant};
@@ -130,7 +130,10 @@ fn cli_aka_wall_time_and_at_commands() {
                 .collect();
         }
     }
-    println!("`simbridge sim aka --modem` end to end (process start, open, USIM selection, AKA; 11 runs): median {:?}", median(times));
+    println!(
+        "`simbridge sim aka --modem` end to end (process start, open, USIM selection, AKA; 11 runs): median {:?}",
+        median(times)
+    );
     println!("AT commands of one `sim aka --modem` ({}):", commands.len());
     for c in &commands {
         println!("  {c}");

@@ -11,7 +11,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{free_udp_port, ours, Proc, Stream};
+use support::{Proc, Stream, free_udp_port, ours};
 
 const TOKEN: &str = "trace-token-5f2c9a71e0b34d68";
 const PIN: &str = "73914628";

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use support::launch::{gba_server_config, ours_bridge_server, ours_client_as};
-use support::{ours, Proc, Stream};
+use support::{Proc, Stream, ours};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

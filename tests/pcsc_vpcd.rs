@@ -10,7 +10,7 @@ use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::vpcd::{
-    insert_untouched, pcscd_ready, serve_on, wait_reader_empty, ReaderLock, READER,
+    READER, ReaderLock, insert_untouched, pcscd_ready, serve_on, wait_reader_empty,
 };
 
 /// vpcd's second reader (port 35964), kept for the removal test: a card yanked mid-command can

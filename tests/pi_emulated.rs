@@ -16,7 +16,7 @@ mod pi_support;
 mod support;
 
 use common::*;
-use pi_support::{PiTarget, Runner, AARCH64, ARMV7};
+use pi_support::{AARCH64, ARMV7, PiTarget, Runner};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
@@ -211,7 +211,7 @@ fn emulated_reader_reaches_host_pcscd_through_vpcd() {
 
 #[test]
 fn emulated_binary_drives_the_virtual_modem_on_a_pty() {
-    use modem_support::{VirtualModem, Workdir, SET1_AUTN, SET1_CK, SET1_IK, SET1_RAND, SET1_RES};
+    use modem_support::{SET1_AUTN, SET1_CK, SET1_IK, SET1_RAND, SET1_RES, VirtualModem, Workdir};
     for t in targets() {
         let Some(pi) = Runner::emulated(t) else {
             return;

@@ -7,12 +7,12 @@
 mod gba_support;
 mod support;
 
-use gba_support::cli::{self, device_psk, write_private};
 use gba_support::K;
+use gba_support::cli::{self, device_psk, write_private};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 use support::launch::{ours_bridge_server, ours_client_as};
-use support::{free_udp_port, Stream};
+use support::{Stream, free_udp_port};
 
 const LIFETIME: u64 = 6;
 /// The one suite the server offers (`simbridge psk` derives for the bridge's first choice otherwise).

@@ -7,8 +7,8 @@
 mod gba_support;
 mod support;
 
-use gba_support::cli::{self, device_psk, write_private};
 use gba_support::K;
+use gba_support::cli::{self, device_psk, write_private};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::launch::{ours_bridge_server, ours_client_as};
-use support::{free_udp_port, Proc, Stream};
+use support::{Proc, Stream, free_udp_port};
 
 const KEY: &str = "000102030405060708090a0b0c0d0e0f";
 

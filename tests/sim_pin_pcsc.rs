@@ -7,7 +7,7 @@ mod gba_support;
 mod support;
 
 use support::run;
-use support::vpcd::{pcscd_ready, serve, ReaderLock, READER};
+use support::vpcd::{READER, ReaderLock, pcscd_ready, serve};
 
 fn pin(args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["sim", "pin", args[0], "--reader", READER];

@@ -451,9 +451,10 @@ fn gba_files_hold_rand_then_btid_with_the_spec_access_conditions() {
     // The card wrote RAND; the B-TID is the ME's to write.
     let bp = u.read_gba_bp().expect("read").expect("file");
     assert_eq!((bp.rand.as_slice(), bp.btid.len()), (&av.rand[..], 0));
-    assert!(u
-        .write_gba_bp(&av.rand, b"btid@bsf", b"2030-01-01T00:00:00Z")
-        .expect("write"));
+    assert!(
+        u.write_gba_bp(&av.rand, b"btid@bsf", b"2030-01-01T00:00:00Z")
+            .expect("write")
+    );
     let bp = u.read_gba_bp().expect("read").expect("file");
     assert_eq!(bp.btid, b"btid@bsf");
     assert_eq!(bp.lifetime, b"2030-01-01T00:00:00Z");

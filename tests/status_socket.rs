@@ -135,9 +135,11 @@ fn status_of_a_running_gateway_and_server_as_text_and_json() {
     let btid = g["gateway"]["bootstraps"][0]["btid"]
         .as_str()
         .expect("btid");
-    assert!(gs["identity"]
-        .as_str()
-        .is_some_and(|i| i == format!("3GPP-bootstrapping.{btid}")));
+    assert!(
+        gs["identity"]
+            .as_str()
+            .is_some_and(|i| i == format!("3GPP-bootstrapping.{btid}"))
+    );
     let expires = gs["key_expires"].as_u64().expect("key expiry");
     assert!(expires > now() + 3600, "Ks lifetime ahead");
     assert_eq!(

@@ -22,8 +22,8 @@
 
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use simbridge::dtls::{ClientConfig, Connection, Event};
@@ -400,11 +400,7 @@ fn print_side_by_side(ours: &serde_json::Value, theirs: Option<&serde_json::Valu
     let version = t["version"].as_str().unwrap_or("OpenSSL (missing)");
     println!(
         "flood: {} s, {} hostile handshakes/s asked ({} achieved), {} per source address, {} established sessions",
-        o.secs,
-        o.rate,
-        ours["hostile_per_second"],
-        o.per_ip,
-        o.sessions
+        o.secs, o.rate, ours["hostile_per_second"], o.per_ip, o.sessions
     );
     println!(
         "{:<44} {:>19} {:>26} {:>8}",

@@ -15,11 +15,11 @@ mod stacks;
 
 use serde_json::Value;
 use simbridge_energy::perf::merge::{self, Measured};
-use simbridge_energy::perf::trace::{connections, without_cookie_exchange, ConnTrace};
+use simbridge_energy::perf::trace::{ConnTrace, connections, without_cookie_exchange};
 use simbridge_energy::perf::{
-    energy_input, markdown, Better, Cell, HandshakeFigures, OursWire, Report, Row, Section,
+    Better, Cell, HandshakeFigures, OursWire, Report, Row, Section, energy_input, markdown,
 };
-use stacks::{Kind, NoFigure, Stack, Suite, PEERS};
+use stacks::{Kind, NoFigure, PEERS, Stack, Suite};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -204,13 +204,19 @@ fn openssl_no_cookie(ossl: Option<&Value>) -> Measured {
         .unwrap_or_default();
     Ok((
         fig(w),
-        Some(format!("libssl in the C harness (benches/c/openssl_scale.c, same 16-byte identity, counted at its memory BIOs), since s_server always runs the cookie exchange{with_cookie}")),
+        Some(format!(
+            "libssl in the C harness (benches/c/openssl_scale.c, same 16-byte identity, counted at its memory BIOs), since s_server always runs the cookie exchange{with_cookie}"
+        )),
     ))
 }
 
 fn wire_section(runs: &Runs, ossl: Option<&Value>) -> Section {
     let cols: Vec<&str> = PEERS.iter().map(|p| p.column()).collect();
-    let mut s = Section::new("wire", "Bytes on the wire, datagrams, flights and round trips (handshake only, 16-byte PSK identity)", &cols);
+    let mut s = Section::new(
+        "wire",
+        "Bytes on the wire, datagrams, flights and round trips (handshake only, 16-byte PSK identity)",
+        &cols,
+    );
     let cases: [(&str, Kind, Suite); 7] = [
         ("full PSK CCM_8, cookie exchange", Kind::Full, Suite::Ccm8),
         (
@@ -412,10 +418,16 @@ fn why_worse(section: &str, case: &str, metric: &str, quick: bool) -> &'static s
         return "ECDHE-PSK: ours (and wolfSSL) run AES-128-GCM, whose DTLS 1.2 records carry an 8-byte explicit nonce and a 16-byte tag (37 B); the ChaCha20-Poly1305 peers have no explicit nonce (29 B). Ours with TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256 is 29 B too; the peers have no ECDHE-PSK CCM suite.";
     }
     match (section, metric.starts_with("memory")) {
-        ("throughput", _) => "Record throughput below OpenSSL: a session keeps only its raw 16-byte keys (21 B per direction, for server memory), so every record expands the AES key and rebuilds GCM's hash key (about 3 % at 1 KiB), and GHASH runs in the polyval crate, while OpenSSL's EVP streams one prepared context through stitched AES-NI/PCLMULQDQ assembly with no per-record nonce, AD or tag in `openssl speed`.",
-        ("server", true) => "Memory per session: see docs/performance.md (what a server connection keeps after its handshake).",
+        ("throughput", _) => {
+            "Record throughput below OpenSSL: a session keeps only its raw 16-byte keys (21 B per direction, for server memory), so every record expands the AES key and rebuilds GCM's hash key (about 3 % at 1 KiB), and GHASH runs in the polyval crate, while OpenSSL's EVP streams one prepared context through stitched AES-NI/PCLMULQDQ assembly with no per-record nonce, AD or tag in `openssl speed`."
+        }
+        ("server", true) => {
+            "Memory per session: see docs/performance.md (what a server connection keeps after its handshake)."
+        }
         ("server", false) => "Handshakes per second: see docs/performance.md.",
-        ("gateway", _) => "The gateway path is relay + two DTLS ends + two more loopback hops; the plain relay is the floor, not a competing implementation.",
+        ("gateway", _) => {
+            "The gateway path is relay + two DTLS ends + two more loopback hops; the plain relay is the floor, not a competing implementation."
+        }
         ("targets", _) => "A target missed: see the section the figure comes from.",
         _ => "See docs/performance.md for the reason.",
     }
@@ -475,7 +487,10 @@ fn main() {
         "the libssl C harness did not reach this count"
     };
     let server = merge::server(scale.as_ref(), ossl.as_ref(), peer_missing);
-    let gateway = merge::gateway(gw.as_ref(), "target/bench/gateway_latency.json missing: `cargo bench --bench gateway_latency` did not run");
+    let gateway = merge::gateway(
+        gw.as_ref(),
+        "target/bench/gateway_latency.json missing: `cargo bench --bench gateway_latency` did not run",
+    );
     let tgt = targets(&wire, &over, &tp, scale.as_ref(), quick);
     let mut sections = vec![tgt, wire, over, tp, server, gateway];
     for s in &mut sections {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::support::launch::openssl_server_command;
 use crate::support::peers::missing_reason;
-use crate::support::{free_udp_port, free_udp_port_dual, Peer, Proc, Relay, RelayConfig, Stream};
+use crate::support::{Peer, Proc, Relay, RelayConfig, Stream, free_udp_port, free_udp_port_dual};
 use simbridge_energy::perf::Datagram;
 
 /// A 16-byte PSK identity, as in the handshake target.
@@ -118,7 +118,9 @@ impl Stack {
     pub fn suite(self, s: Suite) -> (&'static str, Option<&'static str>) {
         use Stack::*;
         use Suite::*;
-        let chacha = Some("TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 (0xCCAC), P-256: its only ECDHE-PSK AEAD suite");
+        let chacha = Some(
+            "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 (0xCCAC), P-256: its only ECDHE-PSK AEAD suite",
+        );
         match (self, s) {
             (Ours, Ccm8) => ("TLS_PSK_WITH_AES_128_CCM_8", None),
             (Ours, Ccm) => ("TLS_PSK_WITH_AES_128_CCM", None),
@@ -507,7 +509,9 @@ fn exchange(
 
 fn gnutls_priority(s: Suite, cipher: &str) -> String {
     if s == Suite::Ecdhe {
-        format!("NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+ECDHE-PSK:-CIPHER-ALL:+{cipher}:-MAC-ALL:+AEAD:-GROUP-ALL:+GROUP-SECP256R1")
+        format!(
+            "NORMAL:-VERS-ALL:+VERS-DTLS1.2:-KX-ALL:+ECDHE-PSK:-CIPHER-ALL:+{cipher}:-MAC-ALL:+AEAD:-GROUP-ALL:+GROUP-SECP256R1"
+        )
     } else {
         crate::support::suites::gnutls_priority(cipher)
     }

@@ -73,9 +73,11 @@ pub fn run(a: BsfArgs) -> CliResult {
             let token = BsfConfig::read_token_file(tf).map_err(|e| CliError::new(e.to_string()))?;
             vec![NafCredential::for_fqdns("token-file", token, &a.naf, false)]
         }
-        (None, None) => return Err(CliError::new(
-            "the key API needs NAF credentials: --nafs FILE, or --token-file FILE with --naf FQDN",
-        )),
+        (None, None) => {
+            return Err(CliError::new(
+                "the key API needs NAF credentials: --nafs FILE, or --token-file FILE with --naf FQDN",
+            ));
+        }
     };
     let names: Vec<&str> = credentials.iter().map(|c| c.name.as_str()).collect();
     log::info!("key API: NAF credentials {names:?}");

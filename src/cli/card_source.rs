@@ -2,8 +2,8 @@
 //! `--modem PATH [--baud N]`.
 
 use super::CliError;
-use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::card::CardChannel;
+use simbridge::card::modem::{ModemCard, ModemOptions};
 use simbridge::error_chain::chain;
 use simbridge::uicc::pin::{self, GuardedOpenError, PinGuard, PinProblem};
 use simbridge::uicc::{Uicc, UiccError};

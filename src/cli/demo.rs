@@ -330,7 +330,9 @@ fn report(
     if args.json {
         println!("{v}");
     } else {
-        println!("simbridge demo: software USIM -> GBA bootstrap at the BSF -> gateway -> DTLS -> server -> CoAP echo");
+        println!(
+            "simbridge demo: software USIM -> GBA bootstrap at the BSF -> gateway -> DTLS -> server -> CoAP echo"
+        );
         println!("  card: sim-profiles/demo.toml (software USIM); NAF {NAF}");
         println!();
         println!("  | what | value |");
@@ -347,7 +349,10 @@ fn report(
         println!("  | bytes on air: handshake | {hs_bytes} B |");
         println!("  | bytes on air: data / record overhead | {data_bytes} B / {overhead} B |");
         println!("  | bytes on air per message | {per_msg:.1} B |");
-        println!("  | naive design (full handshake per message) | {naive_per_msg:.1} B per message ({:.1}x) |", naive_per_msg / per_msg.max(1e-9));
+        println!(
+            "  | naive design (full handshake per message) | {naive_per_msg:.1} B per message ({:.1}x) |",
+            naive_per_msg / per_msg.max(1e-9)
+        );
         println!(
             "  | datagrams dropped | {} |",
             m.dropped_queue_full + m.dropped_no_session

@@ -5,13 +5,13 @@
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use simbridge::dtls::config::{CommonConfig, EmsPolicy, StaticPsk, DEFAULT_MTU};
+use simbridge::dtls::config::{CommonConfig, DEFAULT_MTU, EmsPolicy, StaticPsk};
 use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Error, Event};
 use simbridge::secret::SecretVec;
 
@@ -19,7 +19,7 @@ use super::{CliError, CliResult};
 
 mod client;
 mod server;
-use client::{client_config, connect_udp, ClientLoop, Flow};
+use client::{ClientLoop, Flow, client_config, connect_udp};
 use server::{
     announce, flush_endpoint, receive_from, save_state, server_config, server_events, state_key,
 };
@@ -245,17 +245,18 @@ fn apply_common(common: &mut CommonConfig, a: &CommonArgs, suites: Vec<CipherSui
 }
 
 fn static_psk(c: &CommonArgs) -> Result<Arc<StaticPsk>, CliError> {
-    let (text, from) =
-        match (&c.psk, &c.psk_file) {
-            (Some(p), _) => (zeroize::Zeroizing::new(p.clone()), "--psk".to_string()),
-            (None, Some(f)) => (read_psk_file(f)?, f.display().to_string()),
-            (None, None) => match std::env::var("SIMBRIDGE_PSK") {
-                Ok(v) => (zeroize::Zeroizing::new(v), "SIMBRIDGE_PSK".to_string()),
-                Err(_) => return Err(CliError::new(
+    let (text, from) = match (&c.psk, &c.psk_file) {
+        (Some(p), _) => (zeroize::Zeroizing::new(p.clone()), "--psk".to_string()),
+        (None, Some(f)) => (read_psk_file(f)?, f.display().to_string()),
+        (None, None) => match std::env::var("SIMBRIDGE_PSK") {
+            Ok(v) => (zeroize::Zeroizing::new(v), "SIMBRIDGE_PSK".to_string()),
+            Err(_) => {
+                return Err(CliError::new(
                     "no PSK: give --psk-file FILE (hex, mode 0600), SIMBRIDGE_PSK=HEX or --psk HEX",
-                )),
-            },
-        };
+                ));
+            }
+        },
+    };
     let key = hex::decode(text.trim())
         .map_err(|e| CliError::new(format!("{from}: the PSK must be hex digits ({e})")))?;
     if key.is_empty() {

@@ -4,7 +4,7 @@
 
 use super::{CliError, CliResult};
 use serde_json::json;
-use simbridge_energy::{input, report, svg, Coverage, EnergyError, Model, Radio};
+use simbridge_energy::{Coverage, EnergyError, Model, Radio, input, report, svg};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -1,7 +1,7 @@
 //! `simbridge psk`: the (D)TLS PSK identity and key for a NAF, from the cached bootstrapping
 //! context (bootstrapping first when there is none). The key is printed only with `--reveal`.
 
-use super::bootstrap::{gba_error, GbaArgs};
+use super::bootstrap::{GbaArgs, gba_error};
 use super::{CliError, CliResult};
 use crate::config::GBA_DEFAULT_SUITES;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! SIGTERM/SIGINT; SIGHUP reloads what can change live (server_reload.rs). Exit 1: the
 //! configuration or the start failed.
 
-use super::server_reload::{key_api_client, ServerReloader};
+use super::server_reload::{ServerReloader, key_api_client};
 use super::signals::{hangup_flag, termination_flag};
 use super::{CliError, CliResult};
 use crate::config::ServerConfigFile;
@@ -13,8 +13,8 @@ use simbridge::dtls::ServerConfig;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// `server` options.

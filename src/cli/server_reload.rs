@@ -4,8 +4,8 @@
 //! limits, the NAF FQDNs and Ua id, the metrics address) is named in the log as needing a
 //! restart. A file that no longer loads changes nothing: the error is logged, the server runs on.
 
-use crate::config::key_api::KeyApiConfig;
 use crate::config::ServerConfigFile;
+use crate::config::key_api::KeyApiConfig;
 use simbridge::bridge::NafKeys;
 use simbridge::gba::key_api::client::KeyApiClient;
 use std::path::{Path, PathBuf};
@@ -53,7 +53,9 @@ impl ServerReloader {
         let new = match ServerConfigFile::load(&self.path) {
             Ok(c) => c,
             Err(e) => {
-                log::error!("SIGHUP: {e}; nothing changed: the running configuration stays and the sessions carry on");
+                log::error!(
+                    "SIGHUP: {e}; nothing changed: the running configuration stays and the sessions carry on"
+                );
                 return;
             }
         };

@@ -4,8 +4,8 @@
 //! installs no flag of its own exits 0 on SIGTERM/SIGINT (not 143), and SIGHUP never kills a
 //! long-running command; it logs what a reload would need (a restart).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Set once a command polls its own termination flag.

@@ -1,11 +1,11 @@
 //! `simbridge sim info|aka`: look at a card and run AKA on it.
 
-use super::card_source::{card_error, pin_advice, CardSourceArgs, Opened};
+use super::card_source::{CardSourceArgs, Opened, card_error, pin_advice};
 use super::hexarg::parse_fixed;
 use super::{CliError, CliResult};
 use serde_json::json;
-use simbridge::uicc::pin::tries_left;
 use simbridge::uicc::AuthResult;
+use simbridge::uicc::pin::tries_left;
 use std::process::ExitCode;
 
 /// `sim` subcommands.
@@ -197,7 +197,9 @@ fn aka(src: &CardSourceArgs, rand: &str, autn: &str, json_out: bool) -> CliResul
             } else {
                 println!("AUTS {}", hex::encode(auts));
             }
-            eprintln!("simbridge: synchronisation failure: the card's SQN is ahead of the challenge (AUTS printed)");
+            eprintln!(
+                "simbridge: synchronisation failure: the card's SQN is ahead of the challenge (AUTS printed)"
+            );
             Ok(ExitCode::from(2))
         }
         AuthResult::MacFailure => {

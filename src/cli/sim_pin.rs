@@ -2,11 +2,11 @@
 //! the gateway stopped over the PIN (refused, one try left, blocked): unlike the gateway, these
 //! commands send what they are given even at one try left, after a warning.
 
-use super::card_source::{card_error, CardSourceArgs};
+use super::card_source::{CardSourceArgs, card_error};
 use super::{CliError, CliResult};
 use simbridge::card::CardChannel;
-use simbridge::uicc::pin::{tries_left, PinError};
 use simbridge::uicc::Uicc;
+use simbridge::uicc::pin::{PinError, tries_left};
 use std::process::ExitCode;
 
 /// `sim pin` subcommands.

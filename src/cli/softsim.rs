@@ -1,8 +1,8 @@
 //! `simbridge softsim serve`: the software USIM in a real pcscd, through the vpcd virtual reader.
 
 use super::{CliError, CliResult};
-use simbridge_lab::softsim::vpcd::{self, Faults, SessionEnd};
 use simbridge_lab::softsim::SoftUsim;
+use simbridge_lab::softsim::vpcd::{self, Faults, SessionEnd};
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -53,7 +53,9 @@ fn serve(profile: PathBuf, addr: &str, once: bool, drop_after: Option<u64>) -> C
             Ok(s) => s,
             Err(e) => {
                 if !waited {
-                    log::warn!("vpcd at {addr} not reachable ({e}); is pcscd running with vsmartcard-vpcd? retrying");
+                    log::warn!(
+                        "vpcd at {addr} not reachable ({e}); is pcscd running with vsmartcard-vpcd? retrying"
+                    );
                     waited = true;
                 }
                 std::thread::sleep(Duration::from_millis(300));

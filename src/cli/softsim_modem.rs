@@ -3,8 +3,8 @@
 use super::{CliError, CliResult};
 use modem_at::Quirks;
 use simbridge::card::CardChannel;
-use simbridge_lab::softsim::modem::{serve, AtServer, Control, ServeOptions};
 use simbridge_lab::softsim::SoftUsim;
+use simbridge_lab::softsim::modem::{AtServer, Control, ServeOptions, serve};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;

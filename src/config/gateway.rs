@@ -2,8 +2,8 @@
 //! route, and the card, BSF and GBA mode a GBA route needs. Each error names the file and the key.
 
 use super::{
-    host_of, invalid, read_key_file, resolve, suites, CardConfig, ConfigError, GatewayFile,
-    GbaConfig, PskConfig, RouteConfig, ValidRoute,
+    CardConfig, ConfigError, GatewayFile, GbaConfig, PskConfig, RouteConfig, ValidRoute, host_of,
+    invalid, read_key_file, resolve, suites,
 };
 use simbridge::gba::UaId;
 use simbridge::secret::SecretVec;

@@ -1,7 +1,7 @@
 //! The key-API part of the server's `[keys]` table, validated into [`KeyApiConfig`] with errors
 //! that name the file and the key (`keys.naf`, `keys.bsf`, `keys.ca_file`, …).
 
-use super::{check_ca_file, invalid, ConfigError, ServerKeysConfig};
+use super::{ConfigError, ServerKeysConfig, check_ca_file, invalid};
 use serde::Deserialize;
 use simbridge::gba::UaId;
 use simbridge::secret::SecretVec;
@@ -165,12 +165,12 @@ fn check_url(path: &Path, keys: &ServerKeysConfig, url: &str) -> Result<bool, Co
     let insecure = url.starts_with("http://") && !is_loopback_url(url);
     if insecure && keys.insecure_http != Some(true) {
         return Err(invalid(
-                path,
-                "keys.bsf",
-                format!(
-                    "{url:?}: the key API over plain http:// to a host that is not loopback would send the bearer token and the session keys in clear; use https:// (and ca_file), or set keys.insecure_http = true"
-                ),
-            ));
+            path,
+            "keys.bsf",
+            format!(
+                "{url:?}: the key API over plain http:// to a host that is not loopback would send the bearer token and the session keys in clear; use https:// (and ca_file), or set keys.insecure_http = true"
+            ),
+        ));
     }
     Ok(insecure)
 }

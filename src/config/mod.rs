@@ -9,8 +9,8 @@ mod server;
 mod toml_error;
 
 use serde::Deserialize;
-use simbridge::dtls::config::RetransmitConfig;
 use simbridge::dtls::CipherSuite;
+use simbridge::dtls::config::RetransmitConfig;
 use simbridge::gba::UaId;
 use simbridge::secret::SecretVec;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -690,7 +690,10 @@ mod tests {
         let p = write(
             dir.path(),
             "s2.toml",
-            &format!("listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://x\"\ntoken_file = \"{}\"\n", tok.display()),
+            &format!(
+                "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://x\"\ntoken_file = \"{}\"\n",
+                tok.display()
+            ),
         );
         // A token file others can read is refused, naming the key and the mode.
         let e = ServerConfigFile::load(&p).expect_err("0644").to_string();
@@ -699,7 +702,10 @@ mod tests {
             .expect("chmod");
         let e = ServerConfigFile::load(&p).expect_err("no naf").to_string();
         assert!(e.contains("keys.naf"), "{e}");
-        let base = format!("listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://127.0.0.1:1\"\ntoken_file = \"{}\"\n", tok.display());
+        let base = format!(
+            "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:5683\"\n[keys]\nbsf = \"http://127.0.0.1:1\"\ntoken_file = \"{}\"\n",
+            tok.display()
+        );
         let p = write(
             dir.path(),
             "s3.toml",
@@ -712,7 +718,9 @@ mod tests {
         let p = write(
             dir.path(),
             "s4.toml",
-            &format!("{base}naf = [\"a.example\", \"b.example\"]\naccept_bare_btid = true\ngba_u_aware = true\n"),
+            &format!(
+                "{base}naf = [\"a.example\", \"b.example\"]\naccept_bare_btid = true\ngba_u_aware = true\n"
+            ),
         );
         let api = ServerConfigFile::load(&p)
             .expect("list")

@@ -2,7 +2,7 @@
 //! static keys, and the limits. Each error names the file and the key.
 
 use super::key_api::{self, KeyApiConfig};
-use super::{invalid, read_key_file, read_token, ConfigError, ServerFile, ServerKeysConfig};
+use super::{ConfigError, ServerFile, ServerKeysConfig, invalid, read_key_file, read_token};
 use simbridge::secret::SecretVec;
 use std::path::Path;
 use std::time::Duration;

@@ -6,8 +6,8 @@
 
 pub use crate::support::process::{line_reader, line_reader_with};
 pub use crate::support::{
-    bin, free_udp_port, have, json_out, peers_required, require, run_with_timeout, simbridge,
-    udp_echo, KillOnDrop,
+    KillOnDrop, bin, free_udp_port, have, json_out, peers_required, require, run_with_timeout,
+    simbridge, udp_echo,
 };
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! (`psk`, `bootstrap`) on a software card, run through `tests/support`'s CLI runner.
 
 use crate::support::process::line_reader;
-use crate::support::{bin, json, run, KillOnDrop};
+use crate::support::{KillOnDrop, bin, json, run};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;

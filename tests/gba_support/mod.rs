@@ -5,7 +5,7 @@
 
 pub mod cli;
 
-use simbridge::aka::{sqn_from_bytes, SqnArray, SqnCheck, SqnPolicy, SubscriberKeys};
+use simbridge::aka::{SqnArray, SqnCheck, SqnPolicy, SubscriberKeys, sqn_from_bytes};
 use simbridge::gba::{self, AkaCard, CardAka, GbaError};
 use simbridge::secret::{Secret, SecretVec};
 use simbridge_lab::bsf::{BsfConfig, BsfServer};

@@ -3,9 +3,9 @@
 //! `tests/support`'s, re-exported for the files that `use modem_support::*`.
 #![allow(dead_code, unused_imports)]
 
+use crate::support::KillOnDrop;
 pub use crate::support::cli::{bin, simbridge_env, stderr, stdout};
 use crate::support::process::line_reader;
-use crate::support::KillOnDrop;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};

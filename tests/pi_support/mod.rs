@@ -2,7 +2,7 @@
 //! aarch64/armv7 binary under qemu-user, and the USB re-enumeration scenario for the gateway.
 #![allow(dead_code)]
 
-use crate::common::{addr_in, bin, require, run_with_timeout, spawn_ready, Running};
+use crate::common::{Running, addr_in, bin, require, run_with_timeout, spawn_ready};
 use crate::modem_support::{VirtualModem, Workdir};
 use crate::support::{Echo, Proc, Stream};
 use std::ffi::OsString;

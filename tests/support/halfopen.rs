@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use simbridge::dtls::internal::wire::handshake::{Fragment, HandshakeType};
-use simbridge::dtls::internal::wire::record::{ContentType, RecordHeader, DTLS12};
+use simbridge::dtls::internal::wire::record::{ContentType, DTLS12, RecordHeader};
 use simbridge::dtls::{ClientConfig, Connection, Event};
 
 /// One record (epoch 0, sequence `seq`) of eight out-of-order ClientKeyExchange fragments

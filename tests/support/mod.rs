@@ -26,13 +26,13 @@ pub mod suites;
 pub mod vpcd;
 
 pub use cli::{bin, json, json_out, run, run_env, run_with_timeout, simbridge, stderr, stdout};
-pub use net::{free_tcp_port, free_udp_port, free_udp_port_dual, udp_echo, Echo};
+pub use net::{Echo, free_tcp_port, free_udp_port, free_udp_port_dual, udp_echo};
 pub use peers::{
-    have, ours, peer_bin, peers_required, require, require_peer, tool, venv_python, Peer,
+    Peer, have, ours, peer_bin, peers_required, require, require_peer, tool, venv_python,
 };
 pub use process::{KillOnDrop, Proc, Stream};
 pub use relay::{Relay, RelayConfig, RelayStats};
-pub use suites::{SuiteNames, SUITES};
+pub use suites::{SUITES, SuiteNames};
 
 /// The PSK every interop test uses (hex), as in docs/sources.md sec. 1.
 pub const PSK_HEX: &str = "000102030405060708090a0b0c0d0e0f";

@@ -7,15 +7,15 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::PSK_HEX;
 use super::launch::{
-    gnutls_client, gnutls_server, mbedtls_client, mbedtls_server, openssl_client, openssl_server,
-    GnutlsServer,
+    GnutlsServer, gnutls_client, gnutls_server, mbedtls_client, mbedtls_server, openssl_client,
+    openssl_server,
 };
 use super::peers::Peer;
 use super::process::{Proc, Stream};
 use super::relay::RelayConfig;
-use super::suites::{by_iana, gnutls_priority, SuiteNames};
-use super::PSK_HEX;
+use super::suites::{SuiteNames, by_iana, gnutls_priority};
 
 /// How long a peer's step may take.
 const T: Duration = Duration::from_secs(10);

@@ -35,7 +35,9 @@ pub fn require(what: &str, available: bool) -> bool {
         return true;
     }
     if peers_required() {
-        panic!("{what} is not available, and peers are required (SIMBRIDGE_REQUIRE_PEERS or CI): install it (scripts/test does)");
+        panic!(
+            "{what} is not available, and peers are required (SIMBRIDGE_REQUIRE_PEERS or CI): install it (scripts/test does)"
+        );
     }
     eprintln!(
         "SKIPPED: {what} is not available (set SIMBRIDGE_REQUIRE_PEERS=1 to make this a failure)"

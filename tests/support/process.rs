@@ -7,7 +7,7 @@ use std::borrow::BorrowMut;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -203,7 +203,7 @@ impl Proc {
                 Ok(line) if pred(&line) => return Some(line),
                 Ok(_) => continue,
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                    return None
+                    return None;
                 }
             }
         }

@@ -303,11 +303,7 @@ impl Worker {
 
 impl RelayStats {
     fn dir(&mut self, c2s: bool) -> &mut DirStats {
-        if c2s {
-            &mut self.c2s
-        } else {
-            &mut self.s2c
-        }
+        if c2s { &mut self.c2s } else { &mut self.s2c }
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::cli::{bin, simbridge};
 use super::peers::require;
-use super::process::{line_reader, KillOnDrop};
+use super::process::{KillOnDrop, line_reader};
 
 /// The shared first reader.
 pub const READER: &str = "Virtual PCD 00 00";

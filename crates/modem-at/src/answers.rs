@@ -1,7 +1,7 @@
 //! Parsers for the answers of the SIM-related commands. Tolerant where modems differ (quotes or
 //! none, lower-case hex, a missing prefix), strict where a mistake would corrupt an APDU.
 
-use crate::response::{strip_prefix_ci, Answer};
+use crate::response::{Answer, strip_prefix_ci};
 
 /// Upper-case hex of `bytes`.
 pub fn to_hex(bytes: &[u8]) -> String {

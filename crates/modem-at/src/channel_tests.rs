@@ -2,7 +2,7 @@
 
 use crate::channel::{AtChannel, AtConfig, ChannelEvent};
 use crate::error::AtError;
-use crate::fake::{ok, Fake};
+use crate::fake::{Fake, ok};
 use crate::response::Expect;
 use std::sync::{Arc, Mutex};
 
@@ -136,10 +136,12 @@ fn timeout_then_recovery_ignores_the_late_answer() {
     *stalled.lock().expect("lock") = false;
     let a = ch.command("AT+CIMI", Expect::bare()).expect("recovered");
     assert_eq!(a.lines, vec!["001010123456789"]);
-    assert!(events
-        .lock()
-        .expect("lock")
-        .contains(&ChannelEvent::Resynced));
+    assert!(
+        events
+            .lock()
+            .expect("lock")
+            .contains(&ChannelEvent::Resynced)
+    );
 }
 
 #[test]

@@ -68,13 +68,21 @@ const fn row(name: &'static str, manufacturer: &'static str, model: &'static str
 
 /// The known modems, most specific rows first.
 pub const TABLE: &[Quirks] = &[
-    Quirks { csim_logical_cla: Support::Yes, note: "the virtual modem: everything works", ..row("generic", "simbridge", "virtual") },
+    Quirks {
+        csim_logical_cla: Support::Yes,
+        note: "the virtual modem: everything works",
+        ..row("generic", "simbridge", "virtual")
+    },
     Quirks {
         csim_logical_cla: Support::No,
         note: "EG25/EC25: +CSIM with a logical-channel CLA fails, +CCHO/+CGLA work (lpac); BG96/EC20: AUTHENTICATE over +CSIM works (GBA_ME)",
         ..row("quectel", "Quectel", "")
     },
-    Quirks { ccho_bare: true, note: "FM350: +CCHO answers a bare number (lpac)", ..row("fibocom", "Fibocom", "") },
+    Quirks {
+        ccho_bare: true,
+        note: "FM350: +CCHO answers a bare number (lpac)",
+        ..row("fibocom", "Fibocom", "")
+    },
     Quirks {
         cchc: Support::No,
         cgla_test: Support::No,
@@ -103,7 +111,11 @@ pub const TABLE: &[Quirks] = &[
         note: "Wavecom/Moxa: +CSIM refuses INS 88 and C0 with CME ERROR 3 (GBA_ME issue); we assume it fetches 61xx answers itself",
         ..row("wavecom", "Wavecom", "")
     },
-    Quirks { csim_logical_cla: Support::Yes, note: "nRF9160: +CSIM documented to carry MANAGE CHANNEL", ..row("nordic", "Nordic", "") },
+    Quirks {
+        csim_logical_cla: Support::Yes,
+        note: "nRF9160: +CSIM documented to carry MANAGE CHANNEL",
+        ..row("nordic", "Nordic", "")
+    },
 ];
 
 /// The row for a modem we know nothing about: everything is probed.

@@ -16,7 +16,7 @@
 //! On the basic channel, a modem that refuses AUTHENTICATE (a refusal by the modem, so the card
 //! never saw it) gets it retried on a logical channel when one is possible.
 
-use crate::answers::{self, to_hex, PinState};
+use crate::answers::{self, PinState, to_hex};
 use crate::channel::AtChannel;
 use crate::cla::{split_cla, with_channel};
 use crate::error::AtError;
@@ -283,7 +283,9 @@ impl SimAccess {
                     && q.logical != Support::No
                     && q.basic_authenticate != Support::Yes =>
             {
-                log::warn!("modem refused AUTHENTICATE on the basic channel ({e}); retrying on a logical channel");
+                log::warn!(
+                    "modem refused AUTHENTICATE on the basic channel ({e}); retrying on a logical channel"
+                );
                 self.via_logical(apdu)
             }
             other => other,

@@ -1,11 +1,11 @@
 //! Unit tests of SIM access (path choice, probing, fall-back, quirks) over the fake modem.
 
+use crate::PinState;
 use crate::answers::{from_hex, to_hex};
 use crate::channel::{AtChannel, AtConfig};
 use crate::error::AtError;
-use crate::fake::{ok, Fake};
+use crate::fake::{Fake, ok};
 use crate::sim::{SimAccess, SimConfig, SimPath};
-use crate::PinState;
 
 const AID: &str = "A0000000871002FFFFFFFF8903050001";
 

@@ -25,9 +25,9 @@ use super::stalest::Stalest;
 use super::ticket::TicketKeys;
 use super::wire::codec::Reader;
 use super::wire::extensions::EXT_SESSION_TICKET;
-use super::wire::handshake::{encode_full, parse_fragments, HandshakeType};
+use super::wire::handshake::{HandshakeType, encode_full, parse_fragments};
 use super::wire::hello::{ClientHello, HelloVerifyRequest};
-use super::wire::record::{parse_record, peek_cid, ContentType, RecordHeader, DTLS10};
+use super::wire::record::{ContentType, DTLS10, RecordHeader, parse_record, peek_cid};
 use crate::secret::SecretVec;
 
 mod buffers;

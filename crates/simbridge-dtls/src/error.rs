@@ -3,8 +3,8 @@
 
 use thiserror::Error;
 
-use super::wire::alert::AlertDescription;
 use super::wire::WireError;
+use super::wire::alert::AlertDescription;
 
 /// A fatal connection error.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -115,7 +115,7 @@ impl Error {
             | Self::ConnectionIdTooLong(_)
             | Self::ExportReserveUsed => return None,
             Self::HandshakeTimeout(_) | Self::HandshakeExpired | Self::HandshakeEvicted => {
-                return None
+                return None;
             }
             Self::Decode(_) => AlertDescription::DecodeError,
             Self::UnexpectedMessage(_) => AlertDescription::UnexpectedMessage,

@@ -4,7 +4,7 @@
 
 use crate::error::Error;
 use crate::record_layer::RecordLayer;
-use crate::wire::handshake::{encode_header, HandshakeType, HANDSHAKE_HEADER_LEN};
+use crate::wire::handshake::{HANDSHAKE_HEADER_LEN, HandshakeType, encode_header};
 use crate::wire::record::ContentType;
 
 /// Smallest fragment body worth starting in a partly filled datagram.

@@ -2,12 +2,12 @@
 //! Connection ID record format (tls12_cid, DTLSInnerPlaintext) once a CID is negotiated.
 
 use crate::cid_buf::CidBuf;
-use crate::crypto::aead::{RecordCipher, EXPLICIT_NONCE_LEN};
+use crate::crypto::aead::{EXPLICIT_NONCE_LEN, RecordCipher};
 use crate::error::Error;
 use crate::replay::ReplayWindow;
 use crate::stats::DropReason;
 use crate::wire::record::{
-    epoch_seq, ContentType, Record, RecordHeader, DTLS12, MAX_SEQ, RECORD_HEADER_LEN,
+    ContentType, DTLS12, MAX_SEQ, RECORD_HEADER_LEN, Record, RecordHeader, epoch_seq,
 };
 
 /// Epochs a connection uses: 0 (plaintext) and 1 (the negotiated AEAD).

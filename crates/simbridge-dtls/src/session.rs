@@ -7,8 +7,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::suite::CipherSuite;
-use super::wire::codec::{put_u16, put_vec16, put_vec8, Reader};
 use super::wire::WireError;
+use super::wire::codec::{Reader, put_u16, put_vec8, put_vec16};
 use crate::secret::{Secret, SecretVec};
 
 /// Format version of [`Session::to_bytes`].

@@ -318,7 +318,7 @@ pub fn records(d: &[u8]) -> Vec<Vec<u8>> {
 
 /// A plaintext epoch-0 record.
 pub fn plain_record(ct: crate::wire::record::ContentType, seq: u64, payload: &[u8]) -> Vec<u8> {
-    use crate::wire::record::{RecordHeader, DTLS12};
+    use crate::wire::record::{DTLS12, RecordHeader};
     let mut v = Vec::new();
     RecordHeader {
         content_type: ct,
@@ -374,9 +374,9 @@ pub fn rewrite_server_hello(
     d: &[u8],
     f: impl FnOnce(&mut crate::wire::hello::ServerHello),
 ) -> Vec<u8> {
-    use crate::wire::handshake::{encode_full, parse_fragments, HandshakeType};
+    use crate::wire::handshake::{HandshakeType, encode_full, parse_fragments};
     use crate::wire::hello::ServerHello;
-    use crate::wire::record::{split_datagram, ContentType};
+    use crate::wire::record::{ContentType, split_datagram};
     let (recs, _) = split_datagram(d);
     let rec = recs[0];
     let mut payload = Vec::new();

@@ -201,11 +201,13 @@ mod tests {
             .current()
             .seal(&session(), t0 + h * 2, Duration::from_secs(5), &rng)
             .unwrap();
-        assert!(keys
-            .open(&t2, t0 + h * 2 + Duration::from_secs(4))
-            .is_some());
-        assert!(keys
-            .open(&t2, t0 + h * 2 + Duration::from_secs(5))
-            .is_none());
+        assert!(
+            keys.open(&t2, t0 + h * 2 + Duration::from_secs(4))
+                .is_some()
+        );
+        assert!(
+            keys.open(&t2, t0 + h * 2 + Duration::from_secs(5))
+                .is_none()
+        );
     }
 }

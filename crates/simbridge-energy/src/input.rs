@@ -134,7 +134,7 @@ fn apply_strategies(
                     file,
                     &format!("{key}.source"),
                     format!("expected a string, got {}", type_name(other)),
-                ))
+                ));
             }
         };
         model.strategies.strategies.insert(
@@ -166,14 +166,14 @@ pub fn apply_results_json(model: &mut Model, text: &str, file: &str) -> Result<(
                 file,
                 "format",
                 format!("expected \"{RESULTS_FORMAT}\", got {other}"),
-            ))
+            ));
         }
         None => {
             return Err(key_err(
                 file,
                 "format",
                 format!("missing (expected \"{RESULTS_FORMAT}\")"),
-            ))
+            ));
         }
     }
     // `kind` says whether the file carries measurements (the default) or published figures.
@@ -185,7 +185,7 @@ pub fn apply_results_json(model: &mut Model, text: &str, file: &str) -> Result<(
                 file,
                 "kind",
                 format!("expected \"measured\" or \"published\", got {other}"),
-            ))
+            ));
         }
     };
     let source = match obj.get("source") {
@@ -196,7 +196,7 @@ pub fn apply_results_json(model: &mut Model, text: &str, file: &str) -> Result<(
                 file,
                 "source",
                 format!("expected a string, got {}", type_name(other)),
-            ))
+            ));
         }
     };
     let strategies = obj
@@ -329,7 +329,7 @@ pub fn apply_params_toml(model: &mut Model, text: &str, file: &str) -> Result<()
                     file,
                     other,
                     "unknown section (expected scenario, nbiot, ltem or strategies)",
-                ))
+                ));
             }
         }
     }

@@ -36,7 +36,7 @@ mod tests;
 
 pub use error::EnergyError;
 pub use model::{Breakdown, Model, Projection, Report, TARGET_BATTERY_WH, TARGET_YEARS};
-pub use radio::{defaults as radio_defaults, Coverage, PerCoverage, Radio, RadioParams};
+pub use radio::{Coverage, PerCoverage, Radio, RadioParams, defaults as radio_defaults};
 pub use results::{ResultsEntry, ResultsFile};
 pub use scenario::Scenario;
 pub use sourced::{Domain, ParamView, Sourced};

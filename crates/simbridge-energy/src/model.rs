@@ -1,10 +1,10 @@
 //! The energy model itself: pure arithmetic from parameters and figures to energy per message,
 //! average current and battery life. No I/O, no clock.
 
+use super::EnergyError;
 use super::radio::{Coverage, Radio, RadioParams};
 use super::scenario::Scenario;
 use super::strategy::{Figures, StrategyId, StrategySet};
-use super::EnergyError;
 use serde::Serialize;
 
 /// 3GPP's evaluation battery (TR 45.820 §5.4).

@@ -2,8 +2,8 @@
 //! (listed with their primary documents in docs/energy.md, Sources), per coverage level where the
 //! sources say they differ.
 
-use super::sourced::{param_table, Sourced};
 use super::EnergyError;
+use super::sourced::{Sourced, param_table};
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -193,8 +193,7 @@ param_table!(RadioParams {
 
 const V_SRC: &str = "3.7 V, the Nordic Online Power Profiler convention; NCS power_nrf91.rst measured at 3.7 V (supplies: nRF91 3.0-5.5 V, BG96 3.3-4.3 V, SARA-R5 3.3-4.4 V)";
 const PSM_SRC: &str = "nRF9160 PS 2.7 uA, SIM7080 spec 3.2 uA, BG95xA forum < 3 uA (spread: SARA-R510S 0.5 uA .. BG96 10 uA)";
-const BOARD_SRC: &str =
-    "board add-on (nRF Connect SDK power_nrf91.rst measured floor 3.44 uA; boaks Thingy:91 about 40 uA)";
+const BOARD_SRC: &str = "board add-on (nRF Connect SDK power_nrf91.rst measured floor 3.44 uA; boaks Thingy:91 about 40 uA)";
 const SCALE_NORMAL: &str = "by definition (setup_j is the normal-coverage figure)";
 const SCALE_EXT: &str =
     "[assumption] between normal and extreme; no published per-CE-level setup energy was found";
@@ -209,22 +208,40 @@ pub fn nbiot_defaults() -> RadioParams {
         supply_v: Sourced::cite(3.7, V_SRC),
         psm_ua: Sourced::cite(3.0, PSM_SRC),
         board_ua: Sourced::cite(5.0, BOARD_SRC),
-        setup_j: Sourced::cite(0.4, "nRF9160 PS PSM TAU event 550 mJ / 2.7 s at 23 dBm (lab, CMW500); boaks live wake-up 0.25 J / 3 s (default chosen between them: 0.4 J)"),
+        setup_j: Sourced::cite(
+            0.4,
+            "nRF9160 PS PSM TAU event 550 mJ / 2.7 s at 23 dBm (lab, CMW500); boaks live wake-up 0.25 J / 3 s (default chosen between them: 0.4 J)",
+        ),
         setup_scale: PerCoverage {
             normal: Sourced::cite(1.0, SCALE_NORMAL),
             extended: Sourced::cite(2.0, SCALE_EXT),
             extreme: Sourced::cite(5.0, SCALE_EXTREME),
         },
         tx_ma: PerCoverage {
-            normal: Sourced::cite(100.0, "I_TX at 0-10 dBm: SARA-R5 Cat-NB2 90-100 mA, BG96 Cat-NB1 96-110 mA"),
+            normal: Sourced::cite(
+                100.0,
+                "I_TX at 0-10 dBm: SARA-R5 Cat-NB2 90-100 mA, BG96 Cat-NB1 96-110 mA",
+            ),
             extended: Sourced::cite(200.0, TX23_SRC),
             extreme: Sourced::cite(200.0, TX23_SRC),
         },
-        rx_ma: Sourced::cite(50.0, "nRF9160 PS balanced RMC (Cat-NB1) 35-45 mA; u-blox SARA-R5 about 50 mA"),
+        rx_ma: Sourced::cite(
+            50.0,
+            "nRF9160 PS balanced RMC (Cat-NB1) 35-45 mA; u-blox SARA-R5 about 50 mA",
+        ),
         byte_up_ms: PerCoverage {
-            normal: Sourced::cite(0.8, "about 10 kbit/s: live NB-IoT < 10 kbit/s (Robinson 2019, ZA)"),
-            extended: Sourced::cite(8.0, "[assumption] about 1 kbit/s, between normal and the 164 dB target"),
-            extreme: Sourced::cite(50.0, "160 bit/s at MCL 164 dB, the Rel-13 layer-3 target (Ratasuk et al. 2017); 264 bit/s measured (Ugwuanyi 2021)"),
+            normal: Sourced::cite(
+                0.8,
+                "about 10 kbit/s: live NB-IoT < 10 kbit/s (Robinson 2019, ZA)",
+            ),
+            extended: Sourced::cite(
+                8.0,
+                "[assumption] about 1 kbit/s, between normal and the 164 dB target",
+            ),
+            extreme: Sourced::cite(
+                50.0,
+                "160 bit/s at MCL 164 dB, the Rel-13 layer-3 target (Ratasuk et al. 2017); 264 bit/s measured (Ugwuanyi 2021)",
+            ),
         },
         byte_down_ms: PerCoverage {
             normal: Sourced::cite(0.8, BYTE_DOWN_NOTE),
@@ -232,14 +249,35 @@ pub fn nbiot_defaults() -> RadioParams {
             extreme: Sourced::cite(50.0, BYTE_DOWN_NOTE),
         },
         rtt_s: PerCoverage {
-            normal: Sourced::cite(1.0, "boaks: message exchange 1.5 s, RTT 'up to 1-2 s' (Californium #1843)"),
-            extended: Sourced::cite(3.0, "boaks/Leshan #998: 'usually 4 s per request from deep sleep'"),
-            extreme: Sourced::cite(10.0, "exception-report latency <= 10 s for 99 % at MCL 164 dB (Ratasuk et al. 2017)"),
+            normal: Sourced::cite(
+                1.0,
+                "boaks: message exchange 1.5 s, RTT 'up to 1-2 s' (Californium #1843)",
+            ),
+            extended: Sourced::cite(
+                3.0,
+                "boaks/Leshan #998: 'usually 4 s per request from deep sleep'",
+            ),
+            extreme: Sourced::cite(
+                10.0,
+                "exception-report latency <= 10 s for 99 % at MCL 164 dB (Ratasuk et al. 2017)",
+            ),
         },
-        tail_s: Sourced::cite(20.0, "Martinez et al. 2019 (Vodafone ES) 20 s; u-blox SARA-N2 20 s cDRX tail (spread: 12 s Roestad NO .. 270 s MTN-ZTE, Robinson ZA)"),
-        tail_ma: Sourced::cite(10.0, "nRF Connect SDK power_nrf91.rst measured 8.5 mA cDRX average on LTE-M; u-blox SARA-N2 about 50 mA is the high end"),
-        rai_tail_s: Sourced::cite(1.5, "Roestad 2020 (nRF9160 NB-IoT): 12 s -> 1.47 s connected with RAI; boaks about 1 s"),
-        t3412_h: Sourced::cite(24.0, "application-dependent (TS 24.301: default 54 min, T3412-ext up to 413 days)"),
+        tail_s: Sourced::cite(
+            20.0,
+            "Martinez et al. 2019 (Vodafone ES) 20 s; u-blox SARA-N2 20 s cDRX tail (spread: 12 s Roestad NO .. 270 s MTN-ZTE, Robinson ZA)",
+        ),
+        tail_ma: Sourced::cite(
+            10.0,
+            "nRF Connect SDK power_nrf91.rst measured 8.5 mA cDRX average on LTE-M; u-blox SARA-N2 about 50 mA is the high end",
+        ),
+        rai_tail_s: Sourced::cite(
+            1.5,
+            "Roestad 2020 (nRF9160 NB-IoT): 12 s -> 1.47 s connected with RAI; boaks about 1 s",
+        ),
+        t3412_h: Sourced::cite(
+            24.0,
+            "application-dependent (TS 24.301: default 54 min, T3412-ext up to 413 days)",
+        ),
     }
 }
 
@@ -250,18 +288,27 @@ pub fn ltem_defaults() -> RadioParams {
         supply_v: Sourced::cite(3.7, V_SRC),
         psm_ua: Sourced::cite(3.0, PSM_SRC),
         board_ua: Sourced::cite(5.0, BOARD_SRC),
-        setup_j: Sourced::cite(0.2, "nRF9160 PS PSM TAU event 105 mJ / 1.5 s (lab, CMW500); boaks live wake-up 0.35 J / 2.4 s (default chosen between them: 0.2 J)"),
+        setup_j: Sourced::cite(
+            0.2,
+            "nRF9160 PS PSM TAU event 105 mJ / 1.5 s (lab, CMW500); boaks live wake-up 0.35 J / 2.4 s (default chosen between them: 0.2 J)",
+        ),
         setup_scale: PerCoverage {
             normal: Sourced::cite(1.0, SCALE_NORMAL),
             extended: Sourced::cite(2.0, SCALE_EXT),
             extreme: Sourced::cite(5.0, SCALE_EXTREME),
         },
         tx_ma: PerCoverage {
-            normal: Sourced::cite(110.0, "I_TX at 0-10 dBm: SARA-R5 Cat-M1 100-115 mA, BG96 Cat-M1 128-140 mA (nRF9160 45-55 mA)"),
+            normal: Sourced::cite(
+                110.0,
+                "I_TX at 0-10 dBm: SARA-R5 Cat-M1 100-115 mA, BG96 Cat-M1 128-140 mA (nRF9160 45-55 mA)",
+            ),
             extended: Sourced::cite(200.0, TX23_SRC),
             extreme: Sourced::cite(200.0, TX23_SRC),
         },
-        rx_ma: Sourced::cite(60.0, "connected-active: nRF9160 PS 35-45 mA, u-blox SARA-R5 about 50 mA"),
+        rx_ma: Sourced::cite(
+            60.0,
+            "connected-active: nRF9160 PS 35-45 mA, u-blox SARA-R5 about 50 mA",
+        ),
         byte_up_ms: PerCoverage {
             normal: Sourced::cite(0.03, "about 300 kbit/s: BG96 Cat-M1 peak 300-375 kbit/s"),
             extended: Sourced::cite(0.3, "[assumption] CE mode A repetitions, x10"),
@@ -273,14 +320,29 @@ pub fn ltem_defaults() -> RadioParams {
             extreme: Sourced::cite(3.0, BYTE_DOWN_NOTE),
         },
         rtt_s: PerCoverage {
-            normal: Sourced::cite(0.2, "RCR Wireless 2017 10-15 ms air latency; boaks: exchange 0.8 s, 'all together 1 s' incl. wake-up"),
+            normal: Sourced::cite(
+                0.2,
+                "RCR Wireless 2017 10-15 ms air latency; boaks: exchange 0.8 s, 'all together 1 s' incl. wake-up",
+            ),
             extended: Sourced::cite(0.5, "[assumption] CE mode A"),
             extreme: Sourced::cite(2.0, "[assumption] CE mode B"),
         },
-        tail_s: Sourced::cite(10.0, "boaks (DE 2022) 10 s; NCS power_nrf91.rst measured 11 s ('can be over one minute in some networks')"),
-        tail_ma: Sourced::cite(8.5, "NCS power_nrf91.rst: tail 93.82 mC over 11 s (cDRX 0.32 s) = 8.5 mA; boaks 8.5-9 mA"),
-        rai_tail_s: Sourced::cite(10.0, "RAI assumed unavailable on LTE-M (boaks' DE network 2022 did not offer it; iotcreators forum: 'only works on NB-IoT'): same as tail_s"),
-        t3412_h: Sourced::cite(24.0, "application-dependent (TS 24.301: default 54 min, T3412-ext up to 413 days)"),
+        tail_s: Sourced::cite(
+            10.0,
+            "boaks (DE 2022) 10 s; NCS power_nrf91.rst measured 11 s ('can be over one minute in some networks')",
+        ),
+        tail_ma: Sourced::cite(
+            8.5,
+            "NCS power_nrf91.rst: tail 93.82 mC over 11 s (cDRX 0.32 s) = 8.5 mA; boaks 8.5-9 mA",
+        ),
+        rai_tail_s: Sourced::cite(
+            10.0,
+            "RAI assumed unavailable on LTE-M (boaks' DE network 2022 did not offer it; iotcreators forum: 'only works on NB-IoT'): same as tail_s",
+        ),
+        t3412_h: Sourced::cite(
+            24.0,
+            "application-dependent (TS 24.301: default 54 min, T3412-ext up to 413 days)",
+        ),
     }
 }
 

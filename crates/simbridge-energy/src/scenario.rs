@@ -1,7 +1,7 @@
 //! The traffic and battery side of the model: how often the device talks, what one application
 //! exchange carries, how often its NAT binding and its key change, and the battery.
 
-use super::sourced::{param_table, Sourced};
+use super::sourced::{Sourced, param_table};
 use serde::Serialize;
 
 /// Traffic, network and battery parameters; see `params()` for units and sources.
@@ -61,7 +61,10 @@ impl Default for Scenario {
                 8.0,
                 "[assumption] CoAP ACK 2.04 with a 4-byte token and no payload (RFC 7252)",
             ),
-            app_round_trips: Sourced::cite(1.0, "confirmable CoAP request and its response (RFC 7252)"),
+            app_round_trips: Sourced::cite(
+                1.0,
+                "confirmable CoAP request and its response (RFC 7252)",
+            ),
             ip_udp_bytes: Sourced::cite(
                 28.0,
                 "IPv4 20 + UDP 8 per datagram, no header compression (RFC 791, RFC 768)",

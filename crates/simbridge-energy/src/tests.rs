@@ -380,18 +380,30 @@ fn bad_results_files_name_file_and_key() {
         ("{not json", "R.json: not valid JSON"),
         ("[]", "R.json: key `(top level)`"),
         (r#"{"strategies": {}}"#, "R.json: key `format`: missing"),
-        (r#"{"format": "v0", "strategies": {}}"#, "R.json: key `format`: expected"),
-        (r#"{"format": "simbridge-energy-input/1"}"#, "R.json: key `strategies`: missing"),
         (
-            &format!(r#"{{"format": "simbridge-energy-input/1", "strategies": {{"tls-per-message": {{"per_connection": {fig}, "per_message": {fig}}}}}}}"#),
+            r#"{"format": "v0", "strategies": {}}"#,
+            "R.json: key `format`: expected",
+        ),
+        (
+            r#"{"format": "simbridge-energy-input/1"}"#,
+            "R.json: key `strategies`: missing",
+        ),
+        (
+            &format!(
+                r#"{{"format": "simbridge-energy-input/1", "strategies": {{"tls-per-message": {{"per_connection": {fig}, "per_message": {fig}}}}}}}"#
+            ),
             "R.json: key `strategies.tls-per-message`: unknown strategy",
         ),
         (
-            &format!(r#"{{"format": "simbridge-energy-input/1", "strategies": {{"long-lived": {{"per_connection": {neg}, "per_message": {fig}}}}}}}"#),
+            &format!(
+                r#"{{"format": "simbridge-energy-input/1", "strategies": {{"long-lived": {{"per_connection": {neg}, "per_message": {fig}}}}}}}"#
+            ),
             "R.json: key `strategies.long-lived.per_connection.bytes_up`: must be a non-negative number, got -1",
         ),
         (
-            &format!(r#"{{"format": "simbridge-energy-input/1", "strategies": {{"long-lived": {{"per_connection": {fig}}}}}}}"#),
+            &format!(
+                r#"{{"format": "simbridge-energy-input/1", "strategies": {{"long-lived": {{"per_connection": {fig}}}}}}}"#
+            ),
             "R.json: key `strategies.long-lived.per_message`: missing",
         ),
         (
@@ -399,7 +411,9 @@ fn bad_results_files_name_file_and_key() {
             "R.json: key `strategies.long-lived.per_connection.bytes_up`: expected a number, got a string",
         ),
         (
-            &format!(r#"{{"format": "simbridge-energy-input/1", "strategies": {{"long-lived": {{"per_connection": {fig}, "per_message": {fig}, "per_msg": {fig}}}}}}}"#),
+            &format!(
+                r#"{{"format": "simbridge-energy-input/1", "strategies": {{"long-lived": {{"per_connection": {fig}, "per_message": {fig}, "per_msg": {fig}}}}}}}"#
+            ),
             "R.json: key `strategies.long-lived.per_msg`: unknown key",
         ),
         (
@@ -476,9 +490,10 @@ fn settings_are_checked_and_name_their_origin() {
         "--messages-per-day: must be greater than 0, got -3"
     );
     let e = set_param(&mut m, "payload_bytes", f64::NAN, "--payload").expect_err("nan");
-    assert!(e
-        .to_string()
-        .starts_with("--payload: must be a finite number"));
+    assert!(
+        e.to_string()
+            .starts_with("--payload: must be a finite number")
+    );
     let e = set_param(&mut m, "warp", 1.0, "--set warp").expect_err("unknown");
     assert!(e.to_string().contains("unknown parameter `warp`"), "{e}");
     // Models built in code are validated before they run.

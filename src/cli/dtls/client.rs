@@ -3,8 +3,8 @@
 
 use super::super::{CliError, CliResult};
 use super::{
-    add_cids, apply_common, emit, event_json, log_refusal, send_all, write_private, ClientArgs,
-    Input, WarnedOnce,
+    ClientArgs, Input, WarnedOnce, add_cids, apply_common, emit, event_json, log_refusal, send_all,
+    write_private,
 };
 use serde_json::json;
 use simbridge::dtls::config::{ClientConfig, StaticPsk};
@@ -12,8 +12,8 @@ use simbridge::dtls::{CipherSuite, CloseReason, Connection, Event, Session};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Resolves `--connect` and opens a UDP socket connected to it (bound to the wildcard address

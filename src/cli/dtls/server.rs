@@ -3,7 +3,7 @@
 
 use super::super::CliError;
 use super::{
-    add_cids, apply_common, emit, event_json, log_refusal, write_private, ServerArgs, WarnedOnce,
+    ServerArgs, WarnedOnce, add_cids, apply_common, emit, event_json, log_refusal, write_private,
 };
 use serde_json::json;
 use simbridge::dtls::config::{ServerConfig, StaticPsk};

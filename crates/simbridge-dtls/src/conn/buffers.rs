@@ -8,7 +8,7 @@ use super::{Connection, State};
 use crate::error::Error;
 use crate::stats::DropReason;
 use crate::wire::codec::Reader;
-use crate::wire::record::{parse_record_cid, ContentType, Record, RecordHeader, RECORD_HEADER_LEN};
+use crate::wire::record::{ContentType, RECORD_HEADER_LEN, Record, RecordHeader, parse_record_cid};
 
 impl Connection {
     /// Seals one application record straight into `buf` (no queue, no allocation) and

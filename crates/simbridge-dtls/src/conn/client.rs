@@ -18,15 +18,15 @@ use crate::reassembly::Message;
 use crate::session::Session;
 use crate::suite::CipherSuite;
 use crate::wire::extensions::{
-    connection_id_data, ec_point_formats_uncompressed, server_name_data, supported_groups_p256,
-    Extensions, EXT_CONNECTION_ID, EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET,
-    EXT_RENEGOTIATION_INFO, EXT_SERVER_NAME, EXT_SESSION_TICKET, EXT_SUPPORTED_GROUPS,
+    EXT_CONNECTION_ID, EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO,
+    EXT_SERVER_NAME, EXT_SESSION_TICKET, EXT_SUPPORTED_GROUPS, Extensions, connection_id_data,
+    ec_point_formats_uncompressed, server_name_data, supported_groups_p256,
 };
 use crate::wire::handshake::HandshakeType;
 use crate::wire::hello::{
-    ClientHello, HelloVerifyRequest, ServerHello, EMPTY_RENEGOTIATION_INFO_SCSV,
+    ClientHello, EMPTY_RENEGOTIATION_INFO_SCSV, HelloVerifyRequest, ServerHello,
 };
-use crate::wire::kx::{parse_empty, ClientKeyExchange, ServerKeyExchange};
+use crate::wire::kx::{ClientKeyExchange, ServerKeyExchange, parse_empty};
 use crate::wire::record::{DTLS12, MAX_CID};
 use crate::wire::ticket::NewSessionTicket;
 

@@ -12,7 +12,7 @@ use crate::secret::{Secret, SecretVec};
 use crate::session::Session;
 use crate::stats::{HandshakeKind, Stats};
 use crate::suite::CipherSuite;
-use crate::wire::codec::{put_u16, put_vec16, put_vec8, Reader};
+use crate::wire::codec::{Reader, put_u16, put_vec8, put_vec16};
 
 const ROLE_CLIENT: u8 = 0;
 const ROLE_SERVER: u8 = 1;

@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use super::machine::{Flow, Retransmit};
 use super::Connection;
+use super::machine::{Flow, Retransmit};
 use crate::crypto::prf::verify_data;
 use crate::error::Error;
 use crate::flight::{Flight, FlightItem};

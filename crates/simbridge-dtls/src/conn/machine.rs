@@ -18,7 +18,7 @@ use crate::secret::Secret;
 use crate::session::Session;
 use crate::suite::CipherSuite;
 use crate::ticket::TicketKey;
-use crate::wire::handshake::{encode_full, HandshakeType};
+use crate::wire::handshake::{HandshakeType, encode_full};
 use crate::wire::hello::ClientHello;
 use crate::wire::kx::ServerKeyExchange;
 
@@ -295,13 +295,13 @@ impl Connection {
             (Step::WaitFinished(k), T::Finished) => return self.on_finished(now, flow, k, m),
             (_, T::Finished) => return Err(Unexpected::FinishedBeforeCcs.into()),
             (_, T::HelloVerifyRequest) if self.is_client() => {
-                return Err(Unexpected::HelloVerifyAfterServerHello.into())
+                return Err(Unexpected::HelloVerifyAfterServerHello.into());
             }
             (_, T::ServerHello) if self.is_client() => {
-                return Err(Unexpected::SecondServerHello.into())
+                return Err(Unexpected::SecondServerHello.into());
             }
             (_, T::ClientHello) if self.is_server() => {
-                return Err(Unexpected::ClientHelloRestart.into())
+                return Err(Unexpected::ClientHelloRestart.into());
             }
             (_, _) => return Err(Unexpected::OutOfOrder.into()),
         };

@@ -13,8 +13,8 @@ mod established;
 mod flight_builder;
 mod keys;
 mod machine;
-use established::KeptFlight;
 pub use established::FINAL_FLIGHT_LINGER;
+use established::KeptFlight;
 use machine::{Handshake, Next, Step};
 #[cfg(test)]
 mod ems_tests;
@@ -32,14 +32,14 @@ use super::config::{ClientConfig, CommonConfig, ServerConfig};
 use super::error::Error;
 use super::event::{CloseReason, Event};
 use super::flight::Flight;
-use super::reassembly::{max_message_len, FragmentStatus};
+use super::reassembly::{FragmentStatus, max_message_len};
 use super::record_layer::RecordLayer;
 use super::session::Session;
 use super::stats::{DropReason, Stats};
 use super::suite::CipherSuite;
-use super::wire::alert::{parse_ccs, Alert, AlertDescription, AlertLevel};
-use super::wire::handshake::{parse_fragments, Fragment, HandshakeType};
-use super::wire::record::{split_datagram_cid, ContentType, Record};
+use super::wire::alert::{Alert, AlertDescription, AlertLevel, parse_ccs};
+use super::wire::handshake::{Fragment, HandshakeType, parse_fragments};
+use super::wire::record::{ContentType, Record, split_datagram_cid};
 
 /// Largest application record (RFC 6347: 2^14).
 pub const MAX_APP_RECORD: usize = 16384;

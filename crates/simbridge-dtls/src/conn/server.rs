@@ -14,17 +14,17 @@ use super::machine::{
 use super::{Connection, Role, State};
 use crate::config::{EmsPolicy, PskAnswer, PskRefusal, PskRequest, ServerConfig};
 use crate::crypto::ecdhe::EphemeralKey;
-use crate::error::{loggable_name, Error};
+use crate::error::{Error, loggable_name};
 use crate::event::Event;
 use crate::reassembly::Message;
 use crate::secret::SecretVec;
-use crate::session::{session_lifetime, Session};
+use crate::session::{Session, session_lifetime};
 use crate::suite::CipherSuite;
 use crate::ticket::TicketKey;
 use crate::wire::extensions::{
-    connection_id_data, ec_point_formats_uncompressed, renegotiation_info_initial, Extensions,
     EXT_CONNECTION_ID, EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO,
-    EXT_SESSION_TICKET, GROUP_SECP256R1,
+    EXT_SESSION_TICKET, Extensions, GROUP_SECP256R1, connection_id_data,
+    ec_point_formats_uncompressed, renegotiation_info_initial,
 };
 use crate::wire::handshake::HandshakeType;
 use crate::wire::hello::{ClientHello, ServerHello};

@@ -471,7 +471,9 @@ mod tests {
         let key = Secret::from_slice(&h("feffe9928665731c6d6a8f9467308308")).unwrap();
         let nonce: [u8; 12] = h("cafebabefacedbaddecaf888").try_into().unwrap();
         let ad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
-        let p = h("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
+        let p = h(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+        );
         let c = RecordCipher::new(AeadAlg::Aes128Gcm, &key, &Secret::new([0; 4]));
         let sealed = c.seal_raw(&nonce, &ad, &p).unwrap();
         assert_eq!(

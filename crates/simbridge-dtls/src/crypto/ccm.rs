@@ -10,11 +10,11 @@
 //! The key schedule lives on the stack for one record and is wiped when dropped (`aes` is built
 //! with its `zeroize` feature).
 
+use aes::Aes128Enc;
 use aes::cipher::consts::U16;
 use aes::cipher::{
     Block, BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt, BlockSizeUser, KeyInit,
 };
-use aes::Aes128Enc;
 use subtle::ConstantTimeEq;
 
 /// Nonce length: the 4-byte salt and the 8-byte explicit nonce of a DTLS 1.2 record.

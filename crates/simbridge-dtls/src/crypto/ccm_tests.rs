@@ -6,7 +6,7 @@
 //! use 13-byte nonces (L = 2), which this implementation does not take. The `ccm` crate serves
 //! as the reference for many random lengths of payload and additional data, tags 8 and 16.
 
-use super::ccm::{open_in_place, seal_in_place, CcmError, MAX_PAYLOAD};
+use super::ccm::{CcmError, MAX_PAYLOAD, open_in_place, seal_in_place};
 use super::test_rng::Rng;
 
 fn h(s: &str) -> Vec<u8> {
@@ -140,7 +140,7 @@ fn wycheproof_modified_tags_are_rejected() {
 
 fn reference_seal(tag_len: usize, k: &[u8; 16], n: &[u8; 12], ad: &[u8], msg: &[u8]) -> Vec<u8> {
     use ccm::aead::{AeadInOut, KeyInit};
-    use ccm::consts::{U12, U16, U8};
+    use ccm::consts::{U8, U12, U16};
     let mut buf = msg.to_vec();
     let tag = if tag_len == 8 {
         ccm::Ccm::<aes::Aes128, U8, U12>::new(k.into())

@@ -8,15 +8,15 @@
 //! (independent blocks, in parallel batches) and runs GHASH through the `polyval` crate's
 //! CLMUL backend (RFC 8452 Appendix A: GHASH is POLYVAL over byte-reversed blocks with H·x).
 
+use aes::Aes128Enc;
 use aes::cipher::consts::U16;
 use aes::cipher::typenum::Unsigned;
 use aes::cipher::{
     Array, Block, BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt, BlockSizeUser,
     KeyInit, ParBlocks, ParBlocksSizeUser,
 };
-use aes::Aes128Enc;
-use polyval::universal_hash::{UhfBackend, UniversalHash};
 use polyval::Polyval;
+use polyval::universal_hash::{UhfBackend, UniversalHash};
 use subtle::ConstantTimeEq;
 
 /// Tag length.
@@ -81,11 +81,7 @@ pub fn open_in_place_with(
     check(ad.len(), buf.len())?;
     let mut ok = false;
     run(aes, nonce, ad, buf, Some((tag, &mut ok)));
-    if ok {
-        Ok(())
-    } else {
-        Err(GcmError::Auth)
-    }
+    if ok { Ok(()) } else { Err(GcmError::Auth) }
 }
 
 fn check(ad_len: usize, len: usize) -> Result<(), GcmError> {

@@ -4,7 +4,7 @@
 //! (AES-128, 96-bit IV; also NIST's gcmEncryptExtIV128 set). The `aes-gcm` crate serves as the
 //! reference for many random lengths of payload and additional data.
 
-use super::gcm::{open_in_place, seal_in_place, GcmError};
+use super::gcm::{GcmError, open_in_place, seal_in_place};
 use super::test_rng::Rng;
 
 fn h(s: &str) -> Vec<u8> {

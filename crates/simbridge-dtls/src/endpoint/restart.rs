@@ -7,7 +7,7 @@ use super::Endpoint;
 use crate::conn::Connection;
 use crate::export::{self, ExportError, ImportLedger, ImportRole};
 use crate::secret::SecretVec;
-use crate::wire::codec::{put_vec8, Reader};
+use crate::wire::codec::{Reader, put_vec8};
 use zeroize::Zeroize;
 
 impl Endpoint {

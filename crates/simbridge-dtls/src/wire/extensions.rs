@@ -2,8 +2,8 @@
 //! Unknown extensions (connection_id, session_ticket, ...) are kept as raw bytes so later
 //! issues can read them without touching the parser.
 
-use super::codec::{put_u16, put_vec16, put_vec8, Reader};
 use super::WireError;
+use super::codec::{Reader, put_u16, put_vec8, put_vec16};
 
 /// server_name (RFC 6066)
 pub const EXT_SERVER_NAME: u16 = 0;

@@ -1,7 +1,7 @@
 //! Handshake message header and fragments (RFC 6347 §4.2.2-4.2.3).
 
-use super::codec::{put_u16, put_u24, Reader};
 use super::WireError;
+use super::codec::{Reader, put_u16, put_u24};
 
 /// Length of the DTLS handshake header.
 pub const HANDSHAKE_HEADER_LEN: usize = 12;

@@ -1,9 +1,9 @@
 //! ClientHello, HelloVerifyRequest and ServerHello (RFC 6347 §4.2.1, RFC 5246 §7.4.1).
 
-use super::codec::{put_u16, put_vec16, put_vec8, Reader};
+use super::WireError;
+use super::codec::{Reader, put_u16, put_vec8, put_vec16};
 use super::extensions::Extensions;
 use super::record::{DTLS10, DTLS12};
-use super::WireError;
 
 /// TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746): cheaper than an empty renegotiation_info.
 pub const EMPTY_RENEGOTIATION_INFO_SCSV: u16 = 0x00FF;

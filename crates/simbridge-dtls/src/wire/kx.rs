@@ -1,8 +1,8 @@
 //! ServerKeyExchange, ClientKeyExchange (RFC 4279 PSK, RFC 5489 ECDHE_PSK) and Finished.
 
-use super::codec::{put_u16, put_vec16, put_vec8, Reader};
-use super::extensions::GROUP_SECP256R1;
 use super::WireError;
+use super::codec::{Reader, put_u16, put_vec8, put_vec16};
+use super::extensions::GROUP_SECP256R1;
 
 /// Length of an uncompressed P-256 point.
 pub const P256_POINT_LEN: usize = 65;

@@ -1,8 +1,8 @@
 //! DTLS record header (RFC 6347 §4.1), the RFC 9146 tls12_cid header (the Connection ID sits
 //! between the sequence number and the length) and splitting a datagram into records.
 
-use super::codec::{put_u16, put_u48, Reader};
 use super::WireError;
+use super::codec::{Reader, put_u16, put_u48};
 
 /// Length of the DTLS 1.2 record header.
 pub const RECORD_HEADER_LEN: usize = 13;

@@ -1,7 +1,7 @@
 //! NewSessionTicket (RFC 5077 §3.3): lifetime hint and opaque ticket.
 
-use super::codec::{put_vec16, Reader};
 use super::WireError;
+use super::codec::{Reader, put_vec16};
 
 /// A NewSessionTicket message body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Unit tests of the report: trace cutting, ratios, missing peers, Markdown and JSON.
 
 use super::merge::{gateway, handshake_rows, server, throughput};
-use super::trace::{connections, without_cookie_exchange, Datagram, HandshakeFigures};
+use super::trace::{Datagram, HandshakeFigures, connections, without_cookie_exchange};
 use super::*;
 use serde_json::json;
 
@@ -248,10 +248,11 @@ fn server_section_merges_counts_and_marks_the_peers_missing_ones() {
     );
     let none = server(None, None, "no harness");
     assert_eq!(none.rows.len(), 2, "a 10k row pair, both missing");
-    assert!(none
-        .rows
-        .iter()
-        .all(|r| r.ours.value.is_none() && r.peers[0].value.is_none()));
+    assert!(
+        none.rows
+            .iter()
+            .all(|r| r.ours.value.is_none() && r.peers[0].value.is_none())
+    );
 }
 
 #[test]
@@ -275,10 +276,12 @@ fn throughput_and_gateway_sections_read_the_bench_files() {
     let s = gateway(Some(&g), "x");
     assert_eq!(s.rows[0].ratios()[0], Some(0.25));
     assert_eq!(s.rows[2].ratios()[0], Some(2.0));
-    assert!(gateway(None, "not run")
-        .rows
-        .iter()
-        .all(|r| r.ours.value.is_none()));
+    assert!(
+        gateway(None, "not run")
+            .rows
+            .iter()
+            .all(|r| r.ours.value.is_none())
+    );
 }
 
 #[test]

@@ -19,13 +19,13 @@
 use super::nafs::NafCredential;
 use super::store::{ContextStore, Lookup};
 use super::ub::Reply;
-use simbridge::gba::{kdf, time, NafId, UaId};
+use simbridge::gba::{NafId, UaId, kdf, time};
 use simbridge::secret::SecretVec;
 
 use std::time::SystemTime;
 
 pub use simbridge::gba::key_api::{
-    KeyRequest, KeyResponse, NafIdJson, KEY_API_PATH, MAX_KEY_REQUEST,
+    KEY_API_PATH, KeyRequest, KeyResponse, MAX_KEY_REQUEST, NafIdJson,
 };
 
 /// The key API over bearer-token NAF credentials.
@@ -139,10 +139,10 @@ impl KeyApi {
         let ctx = match store.lookup(&req.bt_id, now) {
             Lookup::Found(c) => c,
             Lookup::Expired => {
-                return problem(404, "BTID_EXPIRED", "the bootstrapping context has expired")
+                return problem(404, "BTID_EXPIRED", "the bootstrapping context has expired");
             }
             Lookup::Unknown => {
-                return problem(404, "BTID_NOT_FOUND", "no such bootstrapping context")
+                return problem(404, "BTID_NOT_FOUND", "no such bootstrapping context");
             }
         };
         let keys = kdf::ks_naf(&ctx.ks, &ctx.rand, &ctx.impi, &naf).and_then(|me| {

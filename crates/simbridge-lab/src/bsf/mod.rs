@@ -16,7 +16,7 @@ pub mod tls_front;
 pub mod ub;
 
 pub use hss::Hss;
-pub use keyapi::{KeyApi, KeyRequest, KeyResponse, KEY_API_PATH};
+pub use keyapi::{KEY_API_PATH, KeyApi, KeyRequest, KeyResponse};
 pub use nafs::{NafCredential, NafScope};
 pub use server::{BsfConfig, BsfServer};
 pub use store::{ContextStore, Lookup, StoredBootstrap};

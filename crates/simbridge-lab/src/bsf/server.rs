@@ -5,12 +5,12 @@
 //! its queue are plenty, and the protocol logic stays in the sans-IO [`super::ub`] and
 //! [`super::keyapi`]. This layer reads the clock (or a test clock) and moves bytes.
 
+use super::BsfError;
 use super::hss::Hss;
-use super::keyapi::{KeyApi, KEY_API_PATH, MAX_KEY_REQUEST};
+use super::keyapi::{KEY_API_PATH, KeyApi, MAX_KEY_REQUEST};
 use super::nafs::NafCredential;
 use super::store::ContextStore;
 use super::ub::{Reply, UbService, UbSettings};
-use super::BsfError;
 use simbridge::secret::SecretVec;
 use std::io::Read;
 use std::net::SocketAddr;

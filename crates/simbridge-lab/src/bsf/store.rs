@@ -90,7 +90,7 @@ impl ContextStore {
                 return Err(BsfError::State {
                     path,
                     message: e.to_string(),
-                })
+                });
             }
         };
         let mut text = text;

@@ -21,7 +21,7 @@
 
 use super::hss::Hss;
 use super::store::{ContextStore, StoredBootstrap};
-use super::{random_bytes, BsfError};
+use super::{BsfError, random_bytes};
 use base64::Engine;
 use simbridge::aka::{AuthVector, SubscriberKeys};
 use simbridge::gba::digest::{self, Challenge, Credentials, DigestInput};
@@ -690,9 +690,11 @@ mod tests {
         assert_eq!(count((5, 5)), impis.len());
         let half = count((1, 2));
         assert!((800..1200).contains(&half), "{half}");
-        assert!(impis
-            .iter()
-            .all(|i| d.gba_u(i, (1, 2)) == d.gba_u(i, (1, 2))));
+        assert!(
+            impis
+                .iter()
+                .all(|i| d.gba_u(i, (1, 2)) == d.gba_u(i, (1, 2)))
+        );
     }
 
     #[test]

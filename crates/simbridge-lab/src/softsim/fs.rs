@@ -2,7 +2,7 @@
 //! EF_UST, EF_GBABP, EF_GBANL) and, when the profile has an IMPI, the ISIM ADF (EF_IMPI, EF_IST).
 
 use super::profile::Profile;
-use simbridge::uicc::files::{self, fid, AppTemplate};
+use simbridge::uicc::files::{self, AppTemplate, fid};
 
 /// A dedicated file: the MF or an application (ADF).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

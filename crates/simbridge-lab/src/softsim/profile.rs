@@ -230,7 +230,7 @@ impl Profile {
         };
         let puk = match r.str_opt("puk")? {
             Some(_) if pin.is_none() => {
-                return Err(r.err("puk", "needs `pin`: a PUK unblocks PIN1"))
+                return Err(r.err("puk", "needs `pin`: a PUK unblocks PIN1"));
             }
             Some(p) if p.len() == 8 && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.to_string()),
             Some(_) => return Err(r.err("puk", "expected 8 decimal digits")),

@@ -87,7 +87,9 @@ pub enum StateError {
     },
     /// The file exists but is not a state file of this version. It is left untouched: resetting it
     /// would make the card accept replayed challenges again.
-    #[error("{path}: not a valid software-USIM state file ({problem}); remove it to start the card afresh")]
+    #[error(
+        "{path}: not a valid software-USIM state file ({problem}); remove it to start the card afresh"
+    )]
     Corrupt {
         /// The state file.
         path: PathBuf,
@@ -127,7 +129,7 @@ impl CardState {
                 return Err(StateError::Io {
                     path: path.to_path_buf(),
                     source,
-                })
+                });
             }
         };
         let s: Self = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {

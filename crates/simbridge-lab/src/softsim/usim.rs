@@ -3,7 +3,7 @@
 //! AUTHENTICATE (3G and GBA contexts), MANAGE CHANNEL and STATUS, with T=0 behaviour (61xx for
 //! case-4 answers, 6Cxx for a wrong Le) so the host's procedure-byte handling is exercised.
 
-use super::fs::{df_fcp, ef_fcp, Df, EfBody, FileSystem};
+use super::fs::{Df, EfBody, FileSystem, df_fcp, ef_fcp};
 use super::gba_u::GbaU;
 use super::profile::Profile;
 use super::state::{CardState, StateError};

@@ -5,7 +5,7 @@
 //! on, 02 reset, 04 "send the ATR"); longer ones are command APDUs, answered with the response APDU.
 //! Closing the connection is seen by pcscd as the card being removed.
 
-use super::usim::{SoftUsim, ATR};
+use super::usim::{ATR, SoftUsim};
 use log::{debug, info};
 use simbridge::card::CardChannel;
 use std::io::{self, Read, Write};

@@ -5,7 +5,7 @@
 //! to three sockets (local, and one per upstream path for make-before-break) and a waker for the
 //! key service, which std alone cannot wait on together.
 
-use super::event_wait::{wait_for_events, TICK};
+use super::event_wait::{TICK, wait_for_events};
 use super::keyservice::{KeyReply, KeyRequest, ReplyTo};
 use super::peers::PeerMap;
 use crate::upstream::{

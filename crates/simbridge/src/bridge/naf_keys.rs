@@ -9,10 +9,10 @@
 //! `Pending`; the server loop then fetches the key with
 //! [`crate::gba::key_api::client::KeyApiClient`] and hands it to the endpoint.
 
-use crate::dtls::config::{PskAnswer, PskRequest, ServerPskStore};
 use crate::dtls::CipherSuite;
+use crate::dtls::config::{PskAnswer, PskRequest, ServerPskStore};
 use crate::gba::ids::normalize_fqdn;
-use crate::gba::ids::{escape_for_log, parse_psk_identity, IdentityError, NafKeyKind};
+use crate::gba::ids::{IdentityError, NafKeyKind, escape_for_log, parse_psk_identity};
 use crate::gba::key_api::client::KeyApiClient;
 use crate::gba::{NafId, UaId};
 use crate::secret::SecretVec;

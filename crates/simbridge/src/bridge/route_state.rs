@@ -3,7 +3,7 @@
 //! abbreviated handshake) and, after a clean shutdown, the connection export (for none).
 //! Both are bound to the B-TID of the key they were made with; files are 0600, written atomically.
 
-use super::state::{take_file, FileLedger};
+use super::state::{FileLedger, take_file};
 use crate::dtls::Session;
 use crate::fsutil::write_atomic_private;
 use crate::secret::Secret;
@@ -52,13 +52,19 @@ impl RouteState {
         if let Some(saved) = self.read(route, "export", true) {
             let ledger = FileLedger::open(&self.file(route, "ledger"));
             match (hex::decode(&saved.data), ledger) {
-                (Ok(blob), Ok(mut ledger)) => match session.import(now, &blob, self.key.expose(), saved.btid, &mut ledger) {
-                    Ok(()) => {
-                        info!("route {route}: continuing the session from before the restart (no handshake)");
-                        return true;
+                (Ok(blob), Ok(mut ledger)) => {
+                    match session.import(now, &blob, self.key.expose(), saved.btid, &mut ledger) {
+                        Ok(()) => {
+                            info!(
+                                "route {route}: continuing the session from before the restart (no handshake)"
+                            );
+                            return true;
+                        }
+                        Err(e) => warn!(
+                            "route {route}: cannot continue the saved session ({e}); a new handshake follows"
+                        ),
                     }
-                    Err(e) => warn!("route {route}: cannot continue the saved session ({e}); a new handshake follows"),
-                },
+                }
                 (Err(_), _) => warn!("route {route}: the saved export is not hex; ignored"),
                 (_, Err(e)) => warn!("route {route}: import ledger: {e}"),
             }

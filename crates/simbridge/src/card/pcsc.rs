@@ -81,13 +81,13 @@ impl PcscChannel {
                         return Err(CardError::NoCard(format!(
                             "no reader named {want:?} (readers: {})",
                             names(&readers)
-                        )))
+                        )));
                     }
                     _ => {
                         return Err(CardError::NoCard(format!(
                             "{want:?} matches several readers: {}",
                             names(&readers)
-                        )))
+                        )));
                     }
                 }
             }
@@ -99,13 +99,13 @@ impl PcscChannel {
                         return Err(CardError::NoCard(format!(
                             "no reader holds a card (readers: {})",
                             names(&readers)
-                        )))
+                        )));
                     }
                     _ => {
                         return Err(CardError::NoCard(format!(
                             "several readers hold a card, name one with --reader: {}",
                             names(&readers)
-                        )))
+                        )));
                     }
                 }
             }

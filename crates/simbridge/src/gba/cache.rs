@@ -1,8 +1,8 @@
 //! The bootstrapping-context cache: one JSON file per IMPI in `<state>/gba/`, written atomically
 //! with mode 0600 (it holds Ks for GBA_ME). A context is reused until its expiry minus a margin.
 
-use super::context::{BootstrapContext, StoredContext};
 use super::GbaError;
+use super::context::{BootstrapContext, StoredContext};
 use crate::fsutil::write_atomic_private;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -201,10 +201,12 @@ mod tests {
         );
         assert_eq!(back.ks.as_ref().map(|k| *k.expose()), Some([9; 32]));
         let p = ReusePolicy::default();
-        assert!(cache
-            .reusable(&c.impi, Some("http://bsf/"), now, p)
-            .expect("ok")
-            .is_some());
+        assert!(
+            cache
+                .reusable(&c.impi, Some("http://bsf/"), now, p)
+                .expect("ok")
+                .is_some()
+        );
         assert!(
             cache.reusable(&c.impi, None, now, p).expect("ok").is_some(),
             "any BSF"
@@ -223,14 +225,18 @@ mod tests {
                 .is_none(),
             "margin"
         );
-        assert!(cache
-            .reusable(&c.impi, None, c.expires - Duration::from_secs(601), p)
-            .expect("ok")
-            .is_some());
-        assert!(cache
-            .reusable(&c.impi, None, now, ReusePolicy { force: true, ..p })
-            .expect("ok")
-            .is_none());
+        assert!(
+            cache
+                .reusable(&c.impi, None, c.expires - Duration::from_secs(601), p)
+                .expect("ok")
+                .is_some()
+        );
+        assert!(
+            cache
+                .reusable(&c.impi, None, now, ReusePolicy { force: true, ..p })
+                .expect("ok")
+                .is_none()
+        );
         cache.remove(&c.impi).expect("remove");
         assert!(cache.load(&c.impi).expect("gone").is_none());
     }

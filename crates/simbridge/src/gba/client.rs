@@ -16,7 +16,7 @@ use super::digest::{self, Challenge, Credentials, DigestInput};
 use super::naf::NafId;
 use super::transport::{HttpResponse, UbTransport};
 use super::xml::BootstrappingInfo;
-use super::{time, GbaError};
+use super::{GbaError, time};
 use crate::secret::{Secret, SecretVec};
 use base64::Engine;
 use std::time::SystemTime;
@@ -267,7 +267,9 @@ fn verify_rspauth(
         return Ok(());
     }
     if digest::digests_equal(got, &digest::rspauth_auth(input, password)) {
-        log::warn!("Ub: the BSF's rspauth is in the qop=auth form: it proves the BSF knew RES but does not cover the body");
+        log::warn!(
+            "Ub: the BSF's rspauth is in the qop=auth form: it proves the BSF knew RES but does not cover the body"
+        );
         return Ok(());
     }
     Err(GbaError::BsfNotAuthenticated(
@@ -450,7 +452,7 @@ pub fn bootstrap(
                     context,
                     round_trips: ub.round_trips,
                     resyncs: rounds.resyncs,
-                })
+                });
             }
         }
     }
@@ -650,7 +652,7 @@ pub fn obtain_context(
                         context: ctx,
                         bootstrapped: false,
                         round_trips: 0,
-                    })
+                    });
                 }
                 Some(why) => log::info!(
                     "cached GBA_U context {} not used: {why}; bootstrapping again",

@@ -3,7 +3,7 @@
 use super::cache::CacheError;
 use super::card::AkaCard;
 use super::naf::NafId;
-use super::{ids, kdf, time, GbaError};
+use super::{GbaError, ids, kdf, time};
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};

@@ -1,8 +1,8 @@
 //! The generic key derivation function of TS 33.220 Annex B.2 and the GBA keys built on it
 //! (Annex B.3 Ks_NAF / Ks_ext_NAF / Ks_int_NAF, Annex B.4 TMPI).
 
-use super::naf::NafId;
 use super::GbaError;
+use super::naf::NafId;
 use crate::secret::Secret;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};

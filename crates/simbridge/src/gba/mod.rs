@@ -22,18 +22,18 @@ pub mod transport;
 mod uicc_card;
 pub mod xml;
 
-pub use cache::{default_state_dir, ContextCache, ReusePolicy};
+pub use cache::{ContextCache, ReusePolicy, default_state_dir};
 pub use card::{AkaCard, CardAka};
 pub use client::{
-    bootstrap, naf_key, obtain_context, CacheUse, GbaModeChoice, Obtained, UbConfig, UbOutcome,
+    CacheUse, GbaModeChoice, Obtained, UbConfig, UbOutcome, bootstrap, naf_key, obtain_context,
 };
 pub use context::{BootstrapContext, GbaMode};
 pub use ids::{
-    bsf_host, btid, btid_from_psk_identity, default_bsf_url, impi_from_imsi, psk_identity,
-    PSK_IDENTITY_PREFIX,
+    PSK_IDENTITY_PREFIX, bsf_host, btid, btid_from_psk_identity, default_bsf_url, impi_from_imsi,
+    psk_identity,
 };
 pub use kdf::{kdf, ks_from_ck_ik, ks_int_naf, ks_naf, tmpi};
-pub use naf::{suite_code, suite_name, NafId, UaId};
+pub use naf::{NafId, UaId, suite_code, suite_name};
 pub use transport::{HttpResponse, UbTransport, UreqTransport};
 
 /// Errors of the GBA layer.

@@ -62,7 +62,7 @@ pub fn tls_config(ca_file: Option<&Path>) -> Result<ureq::tls::TlsConfig, CaFile
                 return Err(CaFileError::Pem {
                     path: path.to_path_buf(),
                     source,
-                })
+                });
             }
         }
     }

@@ -2,7 +2,7 @@
 //! PC/SC reader, modem).
 
 use super::card::{AkaCard, CardAka, GbaBp};
-use super::{kdf, GbaError};
+use super::{GbaError, kdf};
 use crate::card::CardChannel;
 use crate::secret::Secret;
 use crate::uicc::{AuthResult, GbaBootstrapResult, Uicc, UiccError};

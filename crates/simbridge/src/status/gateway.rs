@@ -5,7 +5,7 @@
 //! [`UpstreamSession::metrics`] and the live DTLS connection report.
 
 use super::{
-    integer_fields, unix, BootstrapStatus, SessionState, SessionStatus, Snapshot, StatusSource,
+    BootstrapStatus, SessionState, SessionStatus, Snapshot, StatusSource, integer_fields, unix,
 };
 use crate::upstream::{KeySource, UpstreamSession};
 use mio::Waker;
@@ -233,8 +233,8 @@ fn route_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dtls::config::StaticPsk;
     use crate::dtls::ClientConfig;
+    use crate::dtls::config::StaticPsk;
     use crate::secret::SecretVec;
     use crate::upstream::{SessionConfig, SessionMetrics};
 

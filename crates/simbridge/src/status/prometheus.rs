@@ -15,8 +15,8 @@
 use super::{Role, SessionState, SessionStatus, Snapshot, StatusSource};
 use std::fmt::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -282,7 +282,9 @@ impl MetricsServer {
                 })?
         };
         if !addr.ip().is_loopback() {
-            log::warn!("metrics: listening on {addr}, which is not a loopback address: anyone who reaches it sees the counters");
+            log::warn!(
+                "metrics: listening on {addr}, which is not a loopback address: anyone who reaches it sees the counters"
+            );
         }
         log::info!("metrics: http://{addr}/metrics");
         Ok(Self {

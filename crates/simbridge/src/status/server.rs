@@ -4,7 +4,7 @@
 //! up, which the endpoint does not keep.
 
 use super::{
-    integer_fields, record_drops, unix, SessionState, SessionStatus, Snapshot, StatusSource,
+    SessionState, SessionStatus, Snapshot, StatusSource, integer_fields, record_drops, unix,
 };
 use crate::bridge::naf_keys::NafKeys;
 use crate::bridge::server::ServerCounters;

@@ -14,8 +14,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -39,10 +39,14 @@ pub enum StatusError {
     #[error("{0}: exists and is not a socket; not replaced (remove it if it is stale)")]
     NotASocket(PathBuf),
     /// Another live process serves this path (two processes with one state directory).
-    #[error("{0}: another simbridge process answers on this status socket (two processes with the same state_dir?)")]
+    #[error(
+        "{0}: another simbridge process answers on this status socket (two processes with the same state_dir?)"
+    )]
     InUse(PathBuf),
     /// No status socket in the directory.
-    #[error("{0}: no status socket (status-gateway.sock or status-server.sock); is `simbridge bridge` or `simbridge server` running with state_dir = this directory?")]
+    #[error(
+        "{0}: no status socket (status-gateway.sock or status-server.sock); is `simbridge bridge` or `simbridge server` running with state_dir = this directory?"
+    )]
     NoSocket(PathBuf),
     /// The socket exists but nobody answers.
     #[error("{0}: nothing answers (a socket left by a process that is no longer running)")]

@@ -188,7 +188,7 @@ pub fn parse_dir_record(rec: &[u8]) -> Result<Option<AppTemplate>, DecodeError> 
             return Err(derr(
                 "EF_DIR",
                 format!("record starts with tag {t:02X}, expected 61"),
-            ))
+            ));
         }
     }
     let len = usize::from(

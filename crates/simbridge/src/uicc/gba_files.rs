@@ -13,7 +13,7 @@
 //! IMSI. A card whose ISIM and USIM hold different keys then bootstraps with the keys that belong
 //! to the IMPI the BSF is told.
 
-use super::files::{self, fid, DecodeError};
+use super::files::{self, DecodeError, fid};
 use super::{Command, ImpiSource, StatusWord, Uicc, UiccError};
 use crate::card::CardChannel;
 

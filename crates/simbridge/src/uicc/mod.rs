@@ -15,7 +15,7 @@ pub use sw::StatusWord;
 
 use crate::card::{CardChannel, CardError};
 use crate::secret::Secret;
-use files::{fid, AppTemplate};
+use files::{AppTemplate, fid};
 use log::debug;
 
 const INS_SELECT: u8 = 0xA4;
@@ -455,7 +455,7 @@ impl<C: CardChannel> Uicc<C> {
                     return Err(UiccError::Status {
                         command: format!("READ RECORD {rec} of EF_DIR"),
                         sw,
-                    })
+                    });
                 }
             }
         }

@@ -49,7 +49,9 @@ pub enum PinError {
         tries_left: u8,
     },
     /// PIN1 is blocked.
-    #[error("PIN1 is blocked; unblock it with the PUK: simbridge sim pin unblock --puk PUK --new-pin PIN")]
+    #[error(
+        "PIN1 is blocked; unblock it with the PUK: simbridge sim pin unblock --puk PUK --new-pin PIN"
+    )]
     PinBlocked,
     /// The PUK is blocked: nothing but the operator can help.
     #[error("the PUK is blocked: the card cannot be unblocked")]
@@ -208,9 +210,7 @@ pub enum PinProblem {
         tries_left: u8,
     },
     /// The configured PIN is not of the form the card takes; it was not sent.
-    #[error(
-        "the configured PIN1 is not 4 to 8 decimal digits ({len} characters); it was not sent"
-    )]
+    #[error("the configured PIN1 is not 4 to 8 decimal digits ({len} characters); it was not sent")]
     Malformed {
         /// Its length (never the value).
         len: usize,

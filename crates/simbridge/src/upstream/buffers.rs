@@ -4,7 +4,7 @@
 //! received, so a steady data flow allocates nothing. Handshakes, queued datagrams and events
 //! take the same ways as [`UpstreamSession::send`] and friends.
 
-use super::{failure, Now, PathId, UpstreamSession};
+use super::{Now, PathId, UpstreamSession, failure};
 use crate::dtls::Error;
 use log::warn;
 

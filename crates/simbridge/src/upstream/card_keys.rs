@@ -7,7 +7,7 @@ use super::{Action, KeyError, Now, UpstreamSession};
 use crate::card::CardChannel;
 use crate::gba::client::{CacheUse, Obtained};
 use crate::gba::transport::UbTransport;
-use crate::gba::{obtain_context, ContextCache, NafId, ReusePolicy, UbConfig};
+use crate::gba::{ContextCache, NafId, ReusePolicy, UbConfig, obtain_context};
 use crate::secret::Secret;
 use crate::uicc::Uicc;
 use std::path::Path;

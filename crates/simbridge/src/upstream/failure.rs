@@ -3,8 +3,8 @@
 //! timeout) and which key it offered (identity, NAF, Ua id; never the key itself).
 
 use super::{KeySource, Now, Slot, UpstreamSession};
-use crate::dtls::event::{CloseReason, FailureKind};
 use crate::dtls::CipherSuite;
+use crate::dtls::event::{CloseReason, FailureKind};
 use crate::gba::naf::UaId;
 use log::{error, warn};
 
@@ -96,7 +96,9 @@ impl UpstreamSession {
                 }
             }
             Some(FailureKind::KeyRejected) => {
-                warn!("upstream did not accept our key ({reason}): {key}; check the route's psk; retrying in {delay} s");
+                warn!(
+                    "upstream did not accept our key ({reason}): {key}; check the route's psk; retrying in {delay} s"
+                );
             }
             Some(FailureKind::PeerUnavailable) => warn!(
                 "upstream cannot get our key now ({reason}): {key}; retrying in {delay} s, no bootstrap"

@@ -3,8 +3,8 @@
 //! its source (print it with [`crate::error_chain::chain`]).
 
 use crate::gba::GbaError;
-use crate::uicc::pin::PinProblem;
 use crate::uicc::UiccError;
+use crate::uicc::pin::PinProblem;
 
 /// A failed bootstrap or key derivation.
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,8 @@
 //! Where an upstream session's PSK comes from: a static identity and key, or GBA (Ks_NAF for the
 //! negotiated suite, computed from the bootstrapping context, or by the card in GBA_U).
 
-use crate::dtls::config::{ClientPsk, ClientPskSource, PskAnswer};
 use crate::dtls::CipherSuite;
+use crate::dtls::config::{ClientPsk, ClientPskSource, PskAnswer};
 use crate::gba::context::{BootstrapContext, GbaMode};
 use crate::gba::naf::{NafId, UaId};
 use crate::secret::SecretVec;

@@ -30,11 +30,7 @@ impl Margins {
     ) -> Self {
         let life = ctx.expires.duration_since(ctx.created).unwrap_or_default();
         let cap = |margin: Duration, share: u32| {
-            if margin >= life {
-                life / share
-            } else {
-                margin
-            }
+            if margin >= life { life / share } else { margin }
         };
         Self {
             rekey_before: cap(rekey_before, 2),

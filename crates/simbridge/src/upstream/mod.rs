@@ -26,9 +26,9 @@ pub use keys::KeySource;
 pub use metrics::SessionMetrics;
 pub use status::LiveConnection;
 
+use crate::dtls::Session;
 use crate::dtls::config::ClientPsk;
 use crate::dtls::event::CloseReason;
-use crate::dtls::Session;
 use crate::dtls::{ClientConfig, Connection, Event};
 use crate::error_chain::chain;
 use crate::gba::context::BootstrapContext;
@@ -507,7 +507,10 @@ impl UpstreamSession {
             self.pending.is_none(),
         ) {
             if self.is_established() && now.mono >= since + after {
-                warn!("no answer from upstream for {} s; starting a new handshake beside the old session", after.as_secs());
+                warn!(
+                    "no answer from upstream for {} s; starting a new handshake beside the old session",
+                    after.as_secs()
+                );
                 self.unanswered_since = None;
                 self.suspected = true;
                 self.start_handshake(now);

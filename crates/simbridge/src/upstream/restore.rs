@@ -3,8 +3,8 @@
 
 use super::keys::SessionPsk;
 use super::{KeySource, Now, PathId, Slot, UpstreamSession};
-use crate::dtls::export::{ExportError, ImportLedger, ImportRole};
 use crate::dtls::Connection;
+use crate::dtls::export::{ExportError, ImportLedger, ImportRole};
 use log::{info, warn};
 use std::sync::Arc;
 

@@ -3,8 +3,8 @@
 //! private slots without widening their visibility; nothing here changes the session.
 
 use super::{KeySource, UpstreamSession};
-use crate::dtls::stats::Stats;
 use crate::dtls::CipherSuite;
+use crate::dtls::stats::Stats;
 
 /// What the active (or, while none is up, the pending) connection of a session looks like.
 #[derive(Debug, Clone)]

@@ -707,8 +707,9 @@ fn a_reply_in_flight_on_the_replaced_session_is_still_delivered() {
     assert_eq!(lab.received(), vec![b"late reply".to_vec()]);
     // After the drain period the old session is closed with close_notify.
     lab.advance(Duration::from_secs(6));
-    assert!(lab
-        .server
-        .connection(&addr(PathId(0)))
-        .is_none_or(|c| c.is_closed()));
+    assert!(
+        lab.server
+            .connection(&addr(PathId(0)))
+            .is_none_or(|c| c.is_closed())
+    );
 }

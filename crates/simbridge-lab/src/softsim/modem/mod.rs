@@ -8,7 +8,7 @@
 pub mod pty;
 pub mod server;
 
-pub use pty::{serve, Control, ServeOptions, VirtualModemError};
+pub use pty::{Control, ServeOptions, VirtualModemError, serve};
 pub use server::{AtServer, Reply};
 
 #[cfg(test)]

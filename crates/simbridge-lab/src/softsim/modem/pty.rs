@@ -24,7 +24,9 @@ pub enum VirtualModemError {
         source: io::Error,
     },
     /// Something that is not a link this modem made is at the `--link` path: it is left alone.
-    #[error("--link {path}: {what} is already there and is not a link a virtual modem made; remove it or choose another path")]
+    #[error(
+        "--link {path}: {what} is already there and is not a link a virtual modem made; remove it or choose another path"
+    )]
     LinkOccupied {
         /// The link path.
         path: PathBuf,
@@ -120,7 +122,7 @@ impl LinkGuard {
                 return Err(VirtualModemError::Link {
                     path: path.to_path_buf(),
                     source,
-                })
+                });
             }
             Ok(m) if m.file_type().is_symlink() => {
                 let target = std::fs::read_link(path).unwrap_or_default();

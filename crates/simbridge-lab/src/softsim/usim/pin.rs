@@ -2,8 +2,8 @@
 //! (TS 102 221 §11.1.9, §11.1.10, §11.1.13). Both counters and a changed PIN1 are persisted in
 //! the card's state file before the answer, like the SQN.
 
-use super::{Answer, SoftUsim, PIN_TRIES};
-use crate::softsim::state::{StoredPin, PUK_TRIES};
+use super::{Answer, PIN_TRIES, SoftUsim};
+use crate::softsim::state::{PUK_TRIES, StoredPin};
 use simbridge::uicc::apdu::Command;
 use simbridge::uicc::sw::StatusWord as Sw;
 

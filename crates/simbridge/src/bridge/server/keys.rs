@@ -5,7 +5,7 @@
 
 use super::ServerLoop;
 use crate::bridge::key_lookup::{Outcome, Requested};
-use crate::bridge::log_limit::{left_out, LogLimit};
+use crate::bridge::log_limit::{LogLimit, left_out};
 use crate::dtls::config::PskRefusal;
 use crate::dtls::{CloseReason, Error as DtlsError, FailureKind};
 use crate::error_chain::chain;
@@ -123,7 +123,9 @@ impl ServerLoop {
             (Outcome::Key(_), None) => {}
             (Outcome::Unknown(cause), _) => {
                 // Expired, or superseded and gone: a session needs a key the BSF still knows.
-                warn!("{peer}: session closed: its key is no longer known to the BSF ({cause}); close_notify sent");
+                warn!(
+                    "{peer}: session closed: its key is no longer known to the BSF ({cause}); close_notify sent"
+                );
                 self.refused.insert(peer);
                 self.endpoint.close(peer);
             }
@@ -239,7 +241,9 @@ impl ServerLoop {
                 ),
             )),
             CloseReason::Error(DtlsError::UnknownPskIdentity) => {
-                debug!("{peer}: handshake refused: PSK identity refused before any lookup (logged above); the client saw decrypt_error");
+                debug!(
+                    "{peer}: handshake refused: PSK identity refused before any lookup (logged above); the client saw decrypt_error"
+                );
                 None
             }
             CloseReason::Error(DtlsError::PskUnavailable) => Some((

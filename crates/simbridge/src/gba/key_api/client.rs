@@ -2,9 +2,9 @@
 //! that speaks this key API ([`super::KeyRequest`], [`super::KeyResponse`]; ours is `simbridge_lab::bsf::keyapi`). Blocking, on `ureq`; a server's PSK lookup runs it off
 //! its I/O loop and caches the result until `expires`.
 
-use super::{KeyRequest, KeyResponse, NafIdJson, KEY_API_PATH};
+use super::{KEY_API_PATH, KeyRequest, KeyResponse, NafIdJson};
 use crate::gba::transport::{body_error, timed_out};
-use crate::gba::{time, NafId};
+use crate::gba::{NafId, time};
 use crate::secret::{Secret, SecretVec};
 use std::io::Read;
 use std::time::{Duration, SystemTime};
