@@ -100,7 +100,7 @@ impl Pair {
             now,
             client,
             server,
-            client_addr: "127.0.0.1:40000".parse().unwrap(),
+            client_addr: SocketAddr::from(([127, 0, 0, 1], 40000)),
             c2s: Link::default(),
             s2c: Link::default(),
             client_events: Vec::new(),
@@ -170,6 +170,8 @@ impl Pair {
                 None => return,
             }
         }
+        // A test harness: a link that never settles is the failure to report (a retransmission
+        // loop), and the caller is a test.
         panic!("link never went idle");
     }
 
@@ -197,6 +199,7 @@ impl Pair {
                 None => return,
             }
         }
+        // as in `drive_with`: a test harness reports a link that never settles
         panic!("link never went idle");
     }
 
@@ -381,10 +384,16 @@ pub fn rewrite_server_hello(
     let rec = recs[0];
     let mut payload = Vec::new();
     let mut f = Some(f);
-    for frag in parse_fragments(rec.fragment).unwrap() {
-        if frag.msg_type == HandshakeType::ServerHello {
-            let mut sh = ServerHello::parse(frag.body).unwrap();
-            (f.take().unwrap())(&mut sh);
+    // the datagram is our own server's flight 4, so it parses
+    let frags = parse_fragments(rec.fragment).expect("flight 4 from our server parses");
+    for frag in frags {
+        let rewrite = match frag.msg_type {
+            HandshakeType::ServerHello => f.take(),
+            _ => None,
+        };
+        if let Some(f) = rewrite {
+            let mut sh = ServerHello::parse(frag.body).expect("our ServerHello parses");
+            f(&mut sh);
             payload.extend_from_slice(&encode_full(
                 HandshakeType::ServerHello,
                 frag.message_seq,
