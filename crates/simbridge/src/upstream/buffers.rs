@@ -4,7 +4,7 @@
 //! received, so a steady data flow allocates nothing. Handshakes, queued datagrams and events
 //! take the same ways as [`UpstreamSession::send`] and friends.
 
-use super::{Now, PathId, UpstreamSession, failure};
+use super::{Now, PathId, UpstreamSession, Which};
 use crate::dtls::Error;
 use log::warn;
 
@@ -15,12 +15,12 @@ impl UpstreamSession {
     /// once the session is up.
     pub fn send_into(&mut self, now: Now, data: &[u8], buf: &mut [u8]) -> Option<(PathId, usize)> {
         self.last = Some(now);
-        let suspected = self.suspected && self.pending.is_some();
-        if let Some(slot) = self.active.as_mut().filter(|s| s.established && !suspected) {
+        if let Some(slot) = self.sendable() {
             match slot.conn.send_into(data, buf) {
                 Ok(n) => {
+                    let path = slot.path;
                     self.unanswered_since.get_or_insert(now.mono);
-                    return Some((slot.path, n));
+                    return Some((path, n));
                 }
                 Err(e @ Error::BufferTooSmall { .. }) => {
                     warn!("upstream send: {e}; dropped a {}-byte datagram", data.len());
@@ -96,27 +96,16 @@ impl UpstreamSession {
             return;
         }
         self.last = Some(now);
-        let mut answered = false;
-        if let Some(s) = self.pending.as_mut().filter(|s| s.path == path) {
-            s.last_heard = Some(failure::describe_datagram(data));
-            s.conn
-                .handle_datagram_in_place(now.mono, data, &mut on_data);
-        } else if let Some(s) = self.active.as_mut().filter(|s| s.path == path) {
-            s.conn.handle_datagram_in_place(now.mono, data, |d| {
-                answered = true;
-                on_data(d);
-            });
-            if answered {
-                s.quiet_noted = false;
-            }
-        } else if let Some((s, _)) = self.draining.as_mut().filter(|(s, _)| s.path == path) {
-            s.conn
-                .handle_datagram_in_place(now.mono, data, &mut on_data);
-        } else {
-            log::debug!("datagram on idle path {path:?} ignored");
+        let Some((s, which)) = self.slot_on(path, data) else {
             return;
-        }
-        if answered {
+        };
+        let mut answered = false;
+        s.conn.handle_datagram_in_place(now.mono, data, |d| {
+            answered = true;
+            on_data(d);
+        });
+        if answered && which == Which::Active {
+            s.quiet_noted = false;
             self.unanswered_since = None;
         }
         self.process(now);

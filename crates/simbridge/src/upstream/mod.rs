@@ -149,6 +149,17 @@ struct Slot {
     quiet_noted: bool,
 }
 
+/// Which of the session's connections a datagram is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    /// The one being set up (first, or the make-before-break replacement).
+    Pending,
+    /// The established one carrying the data.
+    Active,
+    /// The replaced one, still heard for a while.
+    Draining,
+}
+
 /// One long-lived upstream DTLS session.
 pub struct UpstreamSession {
     cfg: SessionConfig,
@@ -253,8 +264,7 @@ impl UpstreamSession {
     /// Sends one local datagram upstream, or queues it while no session is ready.
     pub fn send(&mut self, now: Now, data: &[u8]) {
         self.last = Some(now);
-        let suspected = self.suspected && self.pending.is_some();
-        if let Some(slot) = self.active.as_mut().filter(|s| s.established && !suspected) {
+        if let Some(slot) = self.sendable() {
             match slot.conn.send(data) {
                 Ok(()) => {
                     self.unanswered_since.get_or_insert(now.mono);
@@ -284,18 +294,34 @@ impl UpstreamSession {
     /// Feeds a datagram received on `path`.
     pub fn handle_datagram(&mut self, now: Now, path: PathId, data: &[u8]) {
         self.last = Some(now);
+        let Some((s, _)) = self.slot_on(path, data) else {
+            return;
+        };
+        s.conn.handle_datagram(now.mono, data);
+        self.process(now);
+    }
+
+    /// The established connection new data goes to: none while connecting, nor while a
+    /// suspected session is being replaced (data then waits for the replacement).
+    fn sendable(&mut self) -> Option<&mut Slot> {
+        let suspected = self.suspected && self.pending.is_some();
+        self.active.as_mut().filter(|s| s.established && !suspected)
+    }
+
+    /// The connection a datagram received on `path` belongs to, and which one it is; a
+    /// datagram for the connection being set up is remembered in words for a timeout message.
+    fn slot_on(&mut self, path: PathId, data: &[u8]) -> Option<(&mut Slot, Which)> {
         if let Some(s) = self.pending.as_mut().filter(|s| s.path == path) {
             s.last_heard = Some(failure::describe_datagram(data));
-            s.conn.handle_datagram(now.mono, data);
+            Some((s, Which::Pending))
         } else if let Some(s) = self.active.as_mut().filter(|s| s.path == path) {
-            s.conn.handle_datagram(now.mono, data);
+            Some((s, Which::Active))
         } else if let Some((s, _)) = self.draining.as_mut().filter(|(s, _)| s.path == path) {
-            s.conn.handle_datagram(now.mono, data);
+            Some((s, Which::Draining))
         } else {
             log::debug!("datagram on idle path {path:?} ignored");
-            return;
+            None
         }
-        self.process(now);
     }
 
     /// A socket error on `path` (an ICMP error such as port unreachable surfaces so): logged
