@@ -2,7 +2,7 @@
 //! rewritten on the way up so they stay distinct, and mapped back on the way down so each reply
 //! reaches the client that asked. Datagrams that are not CoAP go to the last local sender.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,9 @@ const NON: u8 = 1;
 #[derive(Debug, Default)]
 pub struct PeerMap {
     mids: HashMap<u16, (SocketAddr, u16, Instant)>,
+    /// The message IDs in the order they were given out (so by age): expiry pops from the
+    /// front instead of scanning the map for every datagram.
+    mid_order: VecDeque<(u16, Instant)>,
     tokens: HashMap<Vec<u8>, (SocketAddr, Vec<u8>, Instant)>,
     next_mid: u16,
     next_token: u64,
@@ -73,6 +76,7 @@ impl PeerMap {
             let mid = self.next_mid;
             self.next_mid = self.next_mid.wrapping_add(1);
             self.mids.insert(mid, (from, h.mid, now));
+            self.mid_order.push_back((mid, now));
             datagram[2..4].copy_from_slice(&mid.to_be_bytes());
             if h.tkl > 0 {
                 let at = 4..4 + h.tkl;
@@ -141,21 +145,21 @@ impl PeerMap {
     }
 
     fn expire(&mut self, now: Instant) {
-        self.mids
-            .retain(|_, (_, _, t)| now.saturating_duration_since(*t) < MID_LIFETIME);
+        // Oldest first: drop what outlived MID_LIFETIME, and make room for one more.
+        while let Some(&(mid, t)) = self.mid_order.front() {
+            let old = now.saturating_duration_since(t) >= MID_LIFETIME;
+            if !old && self.mid_order.len() < MAX_ENTRIES {
+                break;
+            }
+            self.mid_order.pop_front();
+            // the 16-bit counter may have given this ID out again since: keep the newer one
+            if self.mids.get(&mid).is_some_and(|e| e.2 == t) {
+                self.mids.remove(&mid);
+            }
+        }
         if self.tokens.len() >= MAX_ENTRIES {
             self.tokens
                 .retain(|_, (_, _, t)| now.saturating_duration_since(*t) < TOKEN_LIFETIME);
-        }
-        if self.mids.len() >= MAX_ENTRIES {
-            if let Some(oldest) = self
-                .mids
-                .iter()
-                .min_by_key(|(_, (_, _, t))| *t)
-                .map(|(k, _)| *k)
-            {
-                self.mids.remove(&oldest);
-            }
         }
         if self.tokens.len() >= MAX_ENTRIES {
             if let Some(oldest) = self
@@ -229,6 +233,23 @@ mod tests {
             let _ = m.outgoing(now, a, &d);
             let _ = m.incoming(now, &d);
         }
+    }
+
+    #[test]
+    fn message_ids_expire_oldest_first_and_stay_bounded() {
+        let mut m = PeerMap::new(0);
+        let a: SocketAddr = "127.0.0.1:1000".parse().expect("addr");
+        let start = Instant::now();
+        for i in 0..(MAX_ENTRIES as u16 + 100) {
+            let _ = m.outgoing(start, a, &coap(CON, i, &[], b""));
+        }
+        assert_eq!(m.mids.len(), MAX_ENTRIES, "bounded, the oldest gone");
+        assert!(!m.mids.contains_key(&0) && m.mids.contains_key(&(MAX_ENTRIES as u16 + 99)));
+        // after MID_LIFETIME every old mapping goes at the next datagram
+        let later = start + MID_LIFETIME;
+        let _ = m.outgoing(later, a, &coap(CON, 1, &[], b""));
+        assert_eq!(m.mids.len(), 1);
+        assert_eq!(m.mid_order.len(), 1);
     }
 
     #[test]
