@@ -89,12 +89,21 @@ struct Entry {
     conn: Box<Connection>,
     /// The deadline last put in the endpoint's timer heap for this connection.
     scheduled: Option<Instant>,
-    /// While the handshake is in progress: the source IP it is counted under, and the bytes
-    /// its buffers held at the last look.
-    half_open: Option<(IpAddr, usize)>,
-    /// While the handshake is in progress: its stamp in `Endpoint::stalest` and the round
-    /// trips it had completed then (one more is progress).
-    progress: Option<(u64, u64)>,
+    /// While the handshake is in progress, and only then: its accounting. Boxed, so that an
+    /// established entry (and each spare slot of the table) is one pointer wide for it.
+    half_open: Option<Box<Pending>>,
+}
+
+/// What the endpoint tracks of a handshake in progress.
+struct Pending {
+    /// The source IP it is counted under in `Endpoint::half_open`.
+    ip: IpAddr,
+    /// The bytes its buffers held at the last look.
+    buffered: usize,
+    /// Its stamp in `Endpoint::stalest`.
+    stamp: u64,
+    /// The round trips it had completed at that stamp (one more is progress).
+    trips: u64,
 }
 
 /// A datagram's connection, found by [`Endpoint::route`].
@@ -430,7 +439,7 @@ impl Endpoint {
             .by_addr
             .get(&from)
             .and_then(|id| self.conns.get(id))
-            .is_some_and(|e| e.half_open.is_some_and(|(ip, _)| ip == from.ip()));
+            .is_some_and(|e| e.half_open.as_ref().is_some_and(|p| p.ip == from.ip()));
         // the handshake budget is full: the newcomer takes the stalest handshake's place
         let evict = (self.stalest.len() - usize::from(replaced) >= self.config.max_handshaking)
             .then(|| self.stalest.stalest())
@@ -464,11 +473,13 @@ impl Endpoint {
         self.by_addr.insert(addr, id);
         let half_open = conn.is_handshaking().then(|| {
             self.half_open.enter(addr.ip());
-            (addr.ip(), 0)
+            Box::new(Pending {
+                ip: addr.ip(),
+                buffered: 0,
+                stamp: self.stalest.touch(id, None),
+                trips: conn.stats().round_trips,
+            })
         });
-        let progress = conn
-            .is_handshaking()
-            .then(|| (self.stalest.touch(id, None), conn.stats().round_trips));
         self.conns.insert(
             id,
             Entry {
@@ -476,7 +487,6 @@ impl Endpoint {
                 conn: Box::new(conn),
                 scheduled: None,
                 half_open,
-                progress,
             },
         );
         self.schedule(id);
@@ -510,11 +520,9 @@ impl Endpoint {
 
     fn remove(&mut self, id: u64) {
         if let Some(e) = self.conns.remove(&id) {
-            if let Some((ip, buffered)) = e.half_open {
-                self.half_open.leave(ip, buffered);
-            }
-            if let Some((stamp, _)) = e.progress {
-                self.stalest.leave(id, stamp);
+            if let Some(p) = e.half_open {
+                self.half_open.leave(p.ip, p.buffered);
+                self.stalest.leave(id, p.stamp);
             }
             if self.by_addr.get(&e.addr) == Some(&id) {
                 self.by_addr.remove(&e.addr);
@@ -605,22 +613,18 @@ impl Endpoint {
             }
             self.events.push_back((addr, ev));
         }
-        if let Some((ip, old)) = e.half_open {
+        if let Some(p) = &mut e.half_open {
             let now = e.conn.handshake_buffered();
-            self.half_open.rebuffer(old, now);
-            e.half_open = Some((ip, now));
-            if !e.conn.is_handshaking() {
-                self.half_open.leave(ip, now);
-                e.half_open = None;
-            }
-        }
-        if let Some((stamp, trips)) = e.progress {
+            self.half_open.rebuffer(p.buffered, now);
+            p.buffered = now;
             let done = e.conn.stats().round_trips;
             if !e.conn.is_handshaking() {
-                self.stalest.leave(id, stamp);
-                e.progress = None;
-            } else if done != trips {
-                e.progress = Some((self.stalest.touch(id, Some(stamp)), done));
+                self.half_open.leave(p.ip, now);
+                self.stalest.leave(id, p.stamp);
+                e.half_open = None;
+            } else if done != p.trips {
+                p.stamp = self.stalest.touch(id, Some(p.stamp));
+                p.trips = done;
             }
         }
         if e.conn.is_closed() {
@@ -636,9 +640,9 @@ impl Endpoint {
         let Some(e) = self.conns.get_mut(&id) else {
             return;
         };
-        if let Some((_, own)) = e.half_open {
+        if let Some(p) = &e.half_open {
             e.conn.set_handshake_buffer_limit(self.half_open.limit_for(
-                own,
+                p.buffered,
                 self.config.handshake_buffer_per_connection,
                 self.config.handshake_buffer_total,
             ));
