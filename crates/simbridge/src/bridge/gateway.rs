@@ -5,6 +5,7 @@
 //! to three sockets (local, and one per upstream path for make-before-break) and a waker for the
 //! key service, which std alone cannot wait on together.
 
+use super::batch::RecvBatch;
 use super::event_wait::{TICK, wait_for_events};
 use super::keyservice::{KeyReply, KeyRequest, ReplyTo};
 use super::peers::PeerMap;
@@ -245,7 +246,7 @@ impl RouteLoop {
     fn run(mut self) -> io::Result<()> {
         let (reply_tx, reply_rx) = mpsc::channel::<KeyReply>();
         let mut events = Events::with_capacity(64);
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut batch = RecvBatch::new();
         let restored = match &self.state {
             Some(st) => st.restore(&self.name, &mut self.session, Now::system()),
             None => false,
@@ -273,9 +274,9 @@ impl RouteLoop {
             wait_for_events(&mut self.poll, &mut events, self.session.poll_timeout())?;
             for ev in events.iter() {
                 match ev.token() {
-                    LOCAL => self.read_local(&mut buf),
+                    LOCAL => self.read_local(&mut batch),
                     WAKE => {}
-                    Token(t) if t >= PATH_BASE => self.read_path(t - PATH_BASE, &mut buf),
+                    Token(t) if t >= PATH_BASE => self.read_path(t - PATH_BASE, &mut batch),
                     Token(_) => {}
                 }
             }
@@ -322,24 +323,30 @@ impl RouteLoop {
         self.board.publish(&self.name, self.upstream, &self.session);
     }
 
-    fn read_local(&mut self, buf: &mut [u8]) {
+    /// Local datagrams, a batch per system call: each sealed into `self.out` and sent upstream.
+    fn read_local(&mut self, batch: &mut RecvBatch) {
         loop {
-            match self.local.recv_from(buf) {
-                Ok((n, from)) => {
-                    let now = Now::system();
-                    let Some(up) = buf.get_mut(..n) else { return };
-                    self.peers.outgoing_in_place(now.mono, from, up);
-                    let mut out = std::mem::take(&mut self.out);
-                    if let Some((path, len)) = self.session.send_into(now, up, &mut out) {
-                        self.send_upstream(path, &out[..len]);
-                    }
-                    self.out = out;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            let n = match batch.recv(&self.local) {
+                Ok(n) => n,
                 Err(e) => {
                     debug!("route {}: local receive error: {e}", self.name);
                     return;
                 }
+            };
+            for i in 0..n {
+                let Some((up, Some(from))) = batch.get_mut(i) else {
+                    continue;
+                };
+                let now = Now::system();
+                self.peers.outgoing_in_place(now.mono, from, up);
+                let mut out = std::mem::take(&mut self.out);
+                if let Some((path, len)) = self.session.send_into(now, up, &mut out) {
+                    self.send_upstream(path, &out[..len]);
+                }
+                self.out = out;
+            }
+            if batch.drained() {
+                return;
             }
         }
     }
@@ -350,28 +357,18 @@ impl RouteLoop {
         }
     }
 
-    fn read_path(&mut self, i: usize, buf: &mut [u8]) {
+    /// Datagrams from the server on path `i`, a batch per system call: records opened in place
+    /// and their data replied to the local peers at once.
+    fn read_path(&mut self, i: usize, batch: &mut RecvBatch) {
         loop {
             let Some(sock) = self.paths.get(i).and_then(|p| p.as_ref()) else {
                 return;
             };
-            match sock.recv(buf) {
-                Ok(n) => {
-                    let now = Now::system();
-                    let Some(datagram) = buf.get_mut(..n) else {
-                        return;
-                    };
-                    let (peers, local, out, name) =
-                        (&mut self.peers, &self.local, &mut self.out, &self.name);
-                    self.session
-                        .handle_datagram_in_place(now, PathId(i as u8), datagram, |d| {
-                            reply_locally(peers, local, out, name, now.mono, d);
-                        });
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            let n = match batch.recv(sock) {
+                Ok(n) => n,
                 Err(e) => {
-                    // ICMP errors (port unreachable) surface here; the session names them in its
-                    // log and its timers handle them.
+                    // ICMP errors (port unreachable) surface here; the session names them in
+                    // its log and its timers handle them.
                     self.session.upstream_error(PathId(i as u8), &e);
                     debug!(
                         "route {}: upstream receive error on path {i}: {e}",
@@ -379,6 +376,21 @@ impl RouteLoop {
                     );
                     return;
                 }
+            };
+            for k in 0..n {
+                let Some((datagram, _)) = batch.get_mut(k) else {
+                    continue;
+                };
+                let now = Now::system();
+                let (peers, local, out, name) =
+                    (&mut self.peers, &self.local, &mut self.out, &self.name);
+                self.session
+                    .handle_datagram_in_place(now, PathId(i as u8), datagram, |d| {
+                        reply_locally(peers, local, out, name, now.mono, d);
+                    });
+            }
+            if batch.drained() {
+                return;
             }
         }
     }

@@ -2,6 +2,7 @@
 //! the server (DTLS ↔ backend UDP), plus the gateway's key service (card + GBA in one thread).
 //! Protocol logic lives in [`crate::upstream`], [`crate::dtls`] and [`crate::gba`].
 
+mod batch;
 mod event_wait;
 pub mod gateway;
 pub mod key_lookup;

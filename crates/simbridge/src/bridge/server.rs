@@ -3,6 +3,7 @@
 //! back. PSKs come from a static table or the BSF key API, fetched in a worker thread while the
 //! handshake waits. Same `mio` event loop as the gateway.
 
+use super::batch::RecvBatch;
 use super::event_wait::wait_for_events;
 use super::key_lookup::KeyLookups;
 use super::lifecycle::{EvictReason, Lifecycle, LifecycleConfig};
@@ -241,7 +242,7 @@ struct ServerLoop {
 impl ServerLoop {
     fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut batch = RecvBatch::new();
         // records to clients are sealed into this one buffer (no allocation per record)
         let mut out = vec![0u8; MAX_DATAGRAM];
         let mut staged = Staged::default();
@@ -255,9 +256,9 @@ impl ServerLoop {
             wait_for_events(&mut self.poll, &mut events, self.endpoint.poll_timeout())?;
             for ev in events.iter() {
                 match ev.token() {
-                    LISTEN => self.read_dtls(&mut buf, &mut staged),
+                    LISTEN => self.read_dtls(&mut batch, &mut staged),
                     WAKE => {}
-                    t => self.read_backend(t, &mut buf, &mut out),
+                    t => self.read_backend(t, &mut batch, &mut out),
                 }
             }
             let now = Instant::now();
@@ -304,53 +305,61 @@ impl ServerLoop {
 
     /// Datagrams from clients: records are opened in `buf` itself and their data forwarded
     /// to the backends (through `staged`) once the endpoint call returns.
-    fn read_dtls(&mut self, buf: &mut [u8], staged: &mut Staged) {
+    fn read_dtls(&mut self, batch: &mut RecvBatch, staged: &mut Staged) {
         loop {
-            match self.sock.recv_from(buf) {
-                Ok((n, from)) => {
-                    let Staged { bytes, records } = &mut *staged;
-                    self.endpoint.handle_datagram_in_place(
-                        Instant::now(),
-                        from,
-                        &mut buf[..n],
-                        |peer, d| {
-                            bytes.extend_from_slice(d);
-                            records.push((peer, bytes.len()));
-                        },
-                    );
-                    // the endpoint keeps data behind any event not yet handled, so these
-                    // come before whatever this datagram queued (a close_notify after them)
-                    let mut start = 0;
-                    for &(peer, end) in &staged.records {
-                        self.forward_to_backend(peer, staged.bytes.get(start..end).unwrap_or(&[]));
-                        start = end;
-                    }
-                    staged.bytes.clear();
-                    staged.records.clear();
-                    // A key answered from the cache: remembered so that a wrong key is logged
-                    // with its identity.
-                    if let Some((identity, naf)) = self.keys.take_last_ready() {
-                        self.handshakes.insert(
-                            from,
-                            KeyWait {
-                                identity,
-                                naf,
-                                cause: None,
-                            },
-                        );
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            let n = match batch.recv(&self.sock) {
+                Ok(n) => n,
                 Err(e) => {
                     debug!("server receive error: {e}");
                     return;
                 }
+            };
+            for i in 0..n {
+                if let Some((d, Some(from))) = batch.get_mut(i) {
+                    self.datagram(from, d, staged);
+                }
+            }
+            if batch.drained() {
+                return;
             }
         }
     }
 
-    /// Backend replies for one session: each sealed into `out` and sent at once.
-    fn read_backend(&mut self, token: Token, buf: &mut [u8], out: &mut [u8]) {
+    /// One datagram from a client: its records are opened in place and their data forwarded
+    /// to the backends (through `staged`) once the endpoint call returns.
+    fn datagram(&mut self, from: SocketAddr, d: &mut [u8], staged: &mut Staged) {
+        let Staged { bytes, records } = &mut *staged;
+        self.endpoint
+            .handle_datagram_in_place(Instant::now(), from, d, |peer, d| {
+                bytes.extend_from_slice(d);
+                records.push((peer, bytes.len()));
+            });
+        // the endpoint keeps data behind any event not yet handled, so these come before
+        // whatever this datagram queued (a close_notify after them)
+        let mut start = 0;
+        for &(peer, end) in &staged.records {
+            self.forward_to_backend(peer, staged.bytes.get(start..end).unwrap_or(&[]));
+            start = end;
+        }
+        staged.bytes.clear();
+        staged.records.clear();
+        // A key answered from the cache: remembered so that a wrong key is logged with its
+        // identity.
+        if let Some((identity, naf)) = self.keys.take_last_ready() {
+            self.handshakes.insert(
+                from,
+                KeyWait {
+                    identity,
+                    naf,
+                    cause: None,
+                },
+            );
+        }
+    }
+
+    /// Backend replies for one session, a batch per system call: each sealed into `out` and
+    /// sent at once.
+    fn read_backend(&mut self, token: Token, batch: &mut RecvBatch, out: &mut [u8]) {
         let Some(peer) = self.tokens.get(&token).copied() else {
             return;
         };
@@ -358,23 +367,29 @@ impl ServerLoop {
             let Some((_, s)) = self.backends.get(&peer) else {
                 return;
             };
-            match s.recv(buf) {
-                Ok(n) => {
-                    self.counters.from_backend.fetch_add(1, Ordering::Relaxed);
-                    match self.endpoint.send_into(peer, &buf[..n], out) {
-                        Ok(len) => {
-                            if let Err(e) = self.sock.send_to(&out[..len], peer) {
-                                debug!("send to {peer} failed: {e}");
-                            }
-                        }
-                        Err(e) => warn!("dropped a {n}-byte backend reply for {peer}: {e}"),
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            let n = match batch.recv(s) {
+                Ok(n) => n,
                 Err(e) => {
                     debug!("backend receive error for {peer}: {e}");
                     return;
                 }
+            };
+            for i in 0..n {
+                let Some((d, _)) = batch.get_mut(i) else {
+                    continue;
+                };
+                self.counters.from_backend.fetch_add(1, Ordering::Relaxed);
+                match self.endpoint.send_into(peer, d, out) {
+                    Ok(len) => {
+                        if let Err(e) = self.sock.send_to(&out[..len], peer) {
+                            debug!("send to {peer} failed: {e}");
+                        }
+                    }
+                    Err(e) => warn!("dropped a {}-byte backend reply for {peer}: {e}", d.len()),
+                }
+            }
+            if batch.drained() {
+                return;
             }
         }
     }
