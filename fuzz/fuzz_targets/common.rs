@@ -2,31 +2,19 @@
 //! valid seed) and the input framing (u16 length-prefixed datagrams).
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use simbridge_dtls::config::{ClientConfig, ServerConfig};
+use simbridge_dtls::testing;
+use simbridge_dtls::CipherSuite;
 
-use simbridge::dtls::config::{ClientConfig, ServerConfig, StaticPsk};
-use simbridge::dtls::rng::SeededRng;
-use simbridge::dtls::CipherSuite;
-use simbridge::secret::SecretVec;
-
-pub fn psk() -> Arc<StaticPsk> {
-    Arc::new(StaticPsk {
-        identity: b"client1".to_vec(),
-        key: SecretVec::new(vec![1; 16]),
-    })
-}
-
+/// The client of the recorded seeds: one suite, the crate's test PSK, RNG seed 1.
 pub fn client_config(suite: CipherSuite) -> ClientConfig {
-    let mut cfg = ClientConfig::new(psk());
-    cfg.common.suites = vec![suite];
-    cfg.common.rng = Arc::new(SeededRng::new(1));
-    cfg
+    testing::client_config(&[suite], 1)
 }
 
+/// The server of the recorded seeds: every suite, the same PSK, RNG seed 2, and an identity
+/// hint (so the ServerKeyExchange is sent and parsed too).
 pub fn server_config() -> ServerConfig {
-    let mut cfg = ServerConfig::new(psk());
-    cfg.common.suites = CipherSuite::ALL.to_vec();
-    cfg.common.rng = Arc::new(SeededRng::new(2));
+    let mut cfg = testing::server_config(&CipherSuite::ALL, 2);
     cfg.identity_hint = Some(b"hint".to_vec());
     cfg
 }

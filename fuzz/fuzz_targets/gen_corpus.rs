@@ -3,33 +3,27 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::Instant;
-
-use simbridge::dtls::{CipherSuite, Connection, Endpoint};
+use simbridge_dtls::testing::Pair;
+use simbridge_dtls::CipherSuite;
 
 fn main() {
     for (i, suite) in CipherSuite::ALL.into_iter().enumerate() {
-        let now = Instant::now();
-        let mut client =
-            Connection::client(Arc::new(common::client_config(suite)), now).expect("client");
-        let mut server = Endpoint::new(Arc::new(common::server_config())).expect("server");
-        let addr = "127.0.0.1:9999".parse().unwrap();
+        let mut pair = Pair::new(common::client_config(suite), common::server_config());
         let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
         for _ in 0..8 {
-            while let Some(d) = client.poll_transmit() {
+            pair.c2s_with(|d| {
                 to_server.push(d.clone());
-                server.handle_datagram(now, addr, &d);
-            }
-            while let Some(t) = server.poll_transmit() {
-                to_client.push(t.payload.clone());
-                client.handle_datagram(now, &t.payload);
-            }
+                vec![d]
+            });
+            pair.s2c_with(|d| {
+                to_client.push(d.clone());
+                vec![d]
+            });
         }
-        assert!(client.is_established(), "{suite}");
-        client.send(b"hello").expect("send");
-        client.close();
-        while let Some(d) = client.poll_transmit() {
+        assert!(pair.client.is_established(), "{suite}");
+        pair.client.send(b"hello").expect("send");
+        pair.client.close();
+        while let Some(d) = pair.client.poll_transmit() {
             to_server.push(d);
         }
         std::fs::create_dir_all("corpus/server_endpoint").expect("dir");
