@@ -4,7 +4,8 @@ use super::*;
 use crate::card::CardError;
 use crate::dtls::config::{PskAnswer, PskRequest, ServerPskStore};
 use crate::dtls::export::ExportError;
-use crate::dtls::{Endpoint, ServerConfig, StaticPsk};
+use crate::dtls::testing;
+use crate::dtls::{Endpoint, ServerConfig};
 use crate::gba::context::GbaMode;
 use crate::gba::naf::UaId;
 use crate::uicc::UiccError;
@@ -117,22 +118,21 @@ impl Lab {
     }
 }
 
+/// A server holding the DTLS crate's test PSK.
+fn static_server() -> Endpoint {
+    Endpoint::new(Arc::new(ServerConfig::new(testing::static_psk()))).expect("endpoint")
+}
+
 fn static_lab() -> Lab {
-    let psk = StaticPsk {
-        identity: b"dev1".to_vec(),
-        key: SecretVec::from(&[7u8; 16][..]),
-    };
-    let server =
-        Endpoint::new(Arc::new(ServerConfig::new(Arc::new(psk.clone())))).expect("endpoint");
-    let cfg = SessionConfig::new(ClientConfig::new(Arc::new(psk.clone())));
+    let psk = testing::static_psk();
     let session = UpstreamSession::new(
-        cfg,
+        SessionConfig::default(),
         KeySource::Static {
-            identity: psk.identity,
-            key: psk.key,
+            identity: psk.identity.clone(),
+            key: psk.key.clone(),
         },
     );
-    Lab::new(session, server)
+    Lab::new(session, static_server())
 }
 
 #[test]
@@ -169,12 +169,10 @@ fn gba_lab() -> (Lab, Arc<GbaStore>) {
         naf: "naf.example.com".into(),
     });
     let server = Endpoint::new(Arc::new(ServerConfig::new(store.clone()))).expect("endpoint");
-    let placeholder = StaticPsk {
-        identity: Vec::new(),
-        key: SecretVec::default(),
+    let cfg = SessionConfig {
+        rekey_before: Duration::from_secs(600),
+        ..SessionConfig::default()
     };
-    let mut cfg = SessionConfig::new(ClientConfig::new(Arc::new(placeholder)));
-    cfg.rekey_before = Duration::from_secs(600);
     let session = UpstreamSession::new(
         cfg,
         KeySource::Gba {
@@ -382,11 +380,7 @@ fn lost_server_state_is_suspected_and_replaced() {
     lab.pump();
     assert!(lab.session.is_established());
     // The server restarts without its state.
-    let psk = StaticPsk {
-        identity: b"dev1".to_vec(),
-        key: SecretVec::from(&[7u8; 16][..]),
-    };
-    lab.server = Endpoint::new(Arc::new(ServerConfig::new(Arc::new(psk)))).expect("endpoint");
+    lab.server = static_server();
     lab.session.send(lab.now, b"lost");
     lab.pump();
     assert!(lab.at_server.is_empty());
@@ -479,12 +473,10 @@ fn day(cid: bool) -> SessionMetrics {
             let export = lab.session.export(&key, 1 << 16);
             metrics_before_restart = metrics_before_restart.merged(&lab.session.metrics());
             let ctx = lab.session.context().cloned().expect("context");
-            let placeholder = StaticPsk {
-                identity: Vec::new(),
-                key: SecretVec::default(),
+            let mut cfg = SessionConfig {
+                rekey_before: Duration::from_secs(600),
+                ..SessionConfig::default()
             };
-            let mut cfg = SessionConfig::new(ClientConfig::new(Arc::new(placeholder)));
-            cfg.rekey_before = Duration::from_secs(600);
             if cid {
                 cfg.dtls.connection_id = Some(0);
             }

@@ -21,16 +21,12 @@ impl ServerPskStore for FlakyStore {
 }
 
 fn gba_session(suites: Option<Vec<crate::dtls::CipherSuite>>) -> UpstreamSession {
-    let placeholder = StaticPsk {
-        identity: Vec::new(),
-        key: SecretVec::default(),
-    };
-    let mut dtls = ClientConfig::new(Arc::new(placeholder));
+    let mut cfg = SessionConfig::default();
     if let Some(s) = suites {
-        dtls.common.suites = s;
+        cfg.dtls.common.suites = s;
     }
     UpstreamSession::new(
-        SessionConfig::new(dtls),
+        cfg,
         KeySource::Gba {
             naf_fqdn: "naf.example.com".into(),
             ua: None,
