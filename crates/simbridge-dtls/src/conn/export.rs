@@ -12,6 +12,7 @@ use crate::secret::{Secret, SecretVec};
 use crate::session::Session;
 use crate::stats::{HandshakeKind, Stats};
 use crate::suite::CipherSuite;
+use crate::wire::Field;
 use crate::wire::codec::{Reader, put_u16, put_vec8, put_vec16};
 
 const ROLE_CLIENT: u8 = 0;
@@ -21,8 +22,10 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
-fn u64_at(r: &mut Reader<'_>, what: &'static str) -> Result<u64, ExportError> {
-    let b = r.take(8, what).map_err(|_| ExportError::Format(what))?;
+fn u64_at(r: &mut Reader<'_>, what: Field) -> Result<u64, ExportError> {
+    let b = r
+        .take(8, what)
+        .map_err(|_| ExportError::Format(what.as_str()))?;
     let mut a = [0u8; 8];
     a.copy_from_slice(b);
     Ok(u64::from_be_bytes(a))
@@ -109,33 +112,33 @@ impl Connection {
     /// Rebuilds a connection from a state plaintext.
     pub(crate) fn import_plain(p: &[u8], role: ImportRole) -> Result<Self, ExportError> {
         let mut r = Reader::new(p);
-        let role_byte = fmt(r.u8("role"), "role")?;
+        let role_byte = fmt(r.u8(Field::Role), "role")?;
         let role = match (role, role_byte) {
             (ImportRole::Client(c), ROLE_CLIENT) => Role::Client(c.clone()),
             (ImportRole::Server(s), ROLE_SERVER) => Role::Server(s.clone()),
             _ => return Err(ExportError::WrongRole),
         };
-        let suite = CipherSuite::from_iana(fmt(r.u16("suite"), "suite")?)
+        let suite = CipherSuite::from_iana(fmt(r.u16(Field::Suite), "suite")?)
             .ok_or(ExportError::Format("suite"))?;
-        let master: Secret<48> = Secret::from_slice(fmt(r.take(48, "master"), "master")?)
+        let master: Secret<48> = Secret::from_slice(fmt(r.take(48, Field::Master), "master")?)
             .ok_or(ExportError::Format("master"))?;
         let mut client_random = [0u8; 32];
-        client_random.copy_from_slice(fmt(r.take(32, "client_random"), "client_random")?);
+        client_random.copy_from_slice(fmt(r.take(32, Field::ClientRandom), "client_random")?);
         let mut server_random = [0u8; 32];
-        server_random.copy_from_slice(fmt(r.take(32, "server_random"), "server_random")?);
-        let write_seq = u64_at(&mut r, "write_seq")?;
-        let has_top = fmt(r.u8("window"), "window")? != 0;
-        let top = u64_at(&mut r, "window top")?;
-        let bits = u64_at(&mut r, "window bits")?;
-        let read_cid = fmt(r.vec8("read cid"), "read cid")?.to_vec();
-        let write_cid = fmt(r.vec8("write cid"), "write cid")?.to_vec();
-        let cid_negotiated = fmt(r.u8("cid"), "cid")? != 0;
+        server_random.copy_from_slice(fmt(r.take(32, Field::ServerRandom), "server_random")?);
+        let write_seq = u64_at(&mut r, Field::WriteSeq)?;
+        let has_top = fmt(r.u8(Field::Window), "window")? != 0;
+        let top = u64_at(&mut r, Field::WindowTop)?;
+        let bits = u64_at(&mut r, Field::WindowBits)?;
+        let read_cid = fmt(r.vec8(Field::ReadCid), "read cid")?.to_vec();
+        let write_cid = fmt(r.vec8(Field::WriteCid), "write cid")?.to_vec();
+        let cid_negotiated = fmt(r.u8(Field::Cid), "cid")? != 0;
         let session = read_session(&mut r, suite, master)?;
-        let next_send_seq = fmt(r.u16("message seq"), "message seq")?;
-        let next_recv_seq = fmt(r.u16("message seq"), "message seq")?;
-        let stats: Stats = serde_json::from_slice(fmt(r.vec16("stats"), "stats")?)
+        let next_send_seq = fmt(r.u16(Field::NextMessageSeq), "message seq")?;
+        let next_recv_seq = fmt(r.u16(Field::NextMessageSeq), "message seq")?;
+        let stats: Stats = serde_json::from_slice(fmt(r.vec16(Field::Stats), "stats")?)
             .map_err(|_| ExportError::Format("stats"))?;
-        fmt(r.finish("export"), "trailing bytes")?;
+        fmt(r.finish(Field::Export), "trailing bytes")?;
 
         let is_client = matches!(role, Role::Client(_));
         let randoms = (&client_random, &server_random);
@@ -173,8 +176,8 @@ fn read_session(
     suite: CipherSuite,
     master: Secret<48>,
 ) -> Result<Session, ExportError> {
-    let identity = fmt(r.vec16("identity"), "identity")?.to_vec();
-    let sni = fmt(r.vec16("sni"), "sni")?;
+    let identity = fmt(r.vec16(Field::Identity), "identity")?.to_vec();
+    let sni = fmt(r.vec16(Field::Sni), "sni")?;
     let server_name = if sni.is_empty() {
         None
     } else {
@@ -184,9 +187,9 @@ fn read_session(
                 .to_owned(),
         )
     };
-    let session_id = fmt(r.vec8("session_id"), "session_id")?.to_vec();
-    let ticket = fmt(r.vec16("ticket"), "ticket")?.to_vec();
-    let lt = fmt(r.take(4, "ticket lifetime"), "ticket lifetime")?;
+    let session_id = fmt(r.vec8(Field::SessionId), "session_id")?.to_vec();
+    let ticket = fmt(r.vec16(Field::Ticket), "ticket")?.to_vec();
+    let lt = fmt(r.take(4, Field::TicketLifetime), "ticket lifetime")?;
     Ok(Session {
         suite,
         master,

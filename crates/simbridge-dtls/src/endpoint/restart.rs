@@ -7,6 +7,7 @@ use super::Endpoint;
 use crate::conn::Connection;
 use crate::export::{self, ExportError, ImportLedger, ImportRole};
 use crate::secret::SecretVec;
+use crate::wire::Field;
 use crate::wire::codec::{Reader, put_vec8};
 use zeroize::Zeroize;
 
@@ -67,25 +68,29 @@ impl Endpoint {
         }
         let mut r = Reader::new(plain.expose());
         let count = r
-            .take(4, "count")
+            .take(4, Field::Count)
             .map_err(|_| ExportError::Format("count"))?;
         let count = u32::from_be_bytes([count[0], count[1], count[2], count[3]]);
         let mut loaded = Vec::new();
         for _ in 0..count {
-            let addr = r.vec8("addr").map_err(|_| ExportError::Format("addr"))?;
+            let addr = r
+                .vec8(Field::Addr)
+                .map_err(|_| ExportError::Format("addr"))?;
             let addr: SocketAddr = std::str::from_utf8(addr)
                 .ok()
                 .and_then(|a| a.parse().ok())
                 .ok_or(ExportError::Format("addr"))?;
-            let len = r.take(4, "len").map_err(|_| ExportError::Format("len"))?;
+            let len = r
+                .take(4, Field::Len)
+                .map_err(|_| ExportError::Format("len"))?;
             let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
             let state = r
-                .take(len, "state")
+                .take(len, Field::State)
                 .map_err(|_| ExportError::Format("state"))?;
             let conn = Connection::import_plain(state, ImportRole::Server(self.config.clone()))?;
             loaded.push((addr, conn));
         }
-        r.finish("save_all")
+        r.finish(Field::SaveAll)
             .map_err(|_| ExportError::Format("trailing bytes"))?;
         let n = loaded.len();
         for (addr, conn) in loaded {
