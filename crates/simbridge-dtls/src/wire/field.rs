@@ -6,8 +6,9 @@
 macro_rules! fields {
     ($($(#[$doc:meta])* $variant:ident => $text:literal,)+) => {
         /// A field of a record, handshake message or stored state that failed to parse: the
-        /// payload of [`WireError`](super::WireError). It prints as the name the error
-        /// messages have always used (`truncated cookie`).
+        /// payload of [`WireError`](super::WireError) and of a state export's
+        /// [`ExportField::Field`](crate::export::ExportField::Field). It prints as the name
+        /// the error messages have always used (`truncated cookie`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum Field {
