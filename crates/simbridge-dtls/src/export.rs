@@ -232,4 +232,26 @@ mod tests {
         assert!(l.claim(&id));
         assert!(!l.claim(&id));
     }
+
+    #[test]
+    fn export_fields_print_the_texts_the_error_always_had() {
+        let text = |f: ExportField| ExportError::Format(f).to_string();
+        assert_eq!(text(ExportField::Magic), "malformed state export: magic");
+        assert_eq!(
+            text(ExportField::Truncated),
+            "malformed state export: truncated"
+        );
+        assert_eq!(
+            text(ExportField::TrailingBytes),
+            "malformed state export: trailing bytes"
+        );
+        assert_eq!(text(Field::Sni.into()), "malformed state export: sni");
+        for f in Field::ALL {
+            assert_eq!(ExportField::Field(*f).as_str(), f.as_str());
+        }
+        assert_eq!(
+            malformed(WireError::Truncated(Field::Stats)),
+            ExportError::Format(ExportField::Field(Field::Stats))
+        );
+    }
 }

@@ -236,6 +236,28 @@ mod tests {
     }
 
     #[test]
+    fn a_truncated_client_hello_names_the_field_it_ended_in() {
+        let body = hello().encode();
+        // version (2) + random (32) + session_id (1 + 0) + cookie length (1) + 2 of its 3 bytes
+        let cut = &body[..2 + 32 + 1 + 1 + 2];
+        let e = ClientHello::parse(cut).unwrap_err();
+        assert_eq!(e, WireError::Truncated(Field::Cookie));
+        assert_eq!(e.field(), Field::Cookie);
+        assert_eq!(e.to_string(), "truncated cookie");
+        assert_eq!(
+            crate::Error::from(e).to_string(),
+            "malformed handshake message: truncated cookie"
+        );
+        let e = ClientHello::parse(&body[..1]).unwrap_err();
+        assert_eq!(e, WireError::Truncated(Field::ClientVersion));
+        let mut long = body.clone();
+        long.push(0);
+        let e = ClientHello::parse(&long).unwrap_err();
+        assert_eq!(e, WireError::Trailing(Field::ClientHello));
+        assert_eq!(e.to_string(), "trailing bytes after client_hello");
+    }
+
+    #[test]
     fn cookie_input_ignores_cookie() {
         let a = hello();
         let mut b = hello();
