@@ -26,6 +26,7 @@ use super::crypto::aead::RecordCipher;
 use super::rng::DtlsRng;
 use super::suite::AeadAlg;
 use crate::secret::{Secret, SecretVec};
+use crate::wire::{Field, WireError};
 
 /// Magic at the start of every export.
 pub const MAGIC: &[u8; 4] = b"SBDX";
@@ -44,9 +45,9 @@ pub enum ExportError {
     /// Only established connections can be exported.
     #[error("connection not established")]
     NotEstablished,
-    /// Not an export (magic, truncation, a field out of range).
+    /// Not an export (magic, truncation, a field out of range); the payload says where.
     #[error("malformed state export: {0}")]
-    Format(&'static str),
+    Format(ExportField),
     /// An export of another format version.
     #[error("state export version {0} not supported (this build reads {EXPORT_VERSION})")]
     Version(u8),
@@ -66,6 +67,55 @@ pub enum ExportError {
     /// connection's state).
     #[error("state too large to seal into an export")]
     TooLarge,
+}
+
+/// Where a state export is malformed (the payload of [`ExportError::Format`]). It prints as
+/// the text the error has always had (`malformed state export: trailing bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExportField {
+    /// The blob does not start with [`MAGIC`].
+    Magic,
+    /// The blob ends inside its header or nonce.
+    Truncated,
+    /// Bytes left over after the state.
+    TrailingBytes,
+    /// A field of the state that is truncated or out of range.
+    Field(Field),
+}
+
+impl ExportField {
+    /// The text [`ExportError::Format`] prints.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Magic => "magic",
+            Self::Truncated => "truncated",
+            Self::TrailingBytes => "trailing bytes",
+            Self::Field(f) => f.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for ExportField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Field> for ExportField {
+    fn from(f: Field) -> Self {
+        Self::Field(f)
+    }
+}
+
+/// A state field that did not parse, as an export error (one `map_err` for every read).
+pub(crate) fn malformed(e: WireError) -> ExportError {
+    ExportError::Format(ExportField::Field(e.field()))
+}
+
+/// A state field that parsed but holds a value we refuse.
+pub(crate) fn out_of_range(f: Field) -> ExportError {
+    ExportError::Format(ExportField::Field(f))
 }
 
 /// Remembers which exports were imported. A persistent implementation (a file, a database
@@ -123,26 +173,28 @@ pub fn seal(key: &[u8], plain: &SecretVec, rng: &dyn DtlsRng) -> Result<Vec<u8>,
 /// Decrypts an export: its id and the state plaintext.
 pub fn open(key: &[u8], blob: &[u8]) -> Result<([u8; 16], SecretVec), ExportError> {
     if blob.get(..4) != Some(MAGIC.as_slice()) {
-        return Err(ExportError::Format("magic"));
+        return Err(ExportError::Format(ExportField::Magic));
     }
-    let version = *blob.get(4).ok_or(ExportError::Format("truncated"))?;
+    let version = *blob
+        .get(4)
+        .ok_or(ExportError::Format(ExportField::Truncated))?;
     if version != EXPORT_VERSION {
         return Err(ExportError::Version(version));
     }
     let ad = blob
         .get(..HEADER_LEN)
-        .ok_or(ExportError::Format("truncated"))?;
+        .ok_or(ExportError::Format(ExportField::Truncated))?;
     let id: [u8; 16] = blob
         .get(5..HEADER_LEN)
         .and_then(|s| s.try_into().ok())
-        .ok_or(ExportError::Format("truncated"))?;
+        .ok_or(ExportError::Format(ExportField::Truncated))?;
     let nonce: [u8; NONCE_LEN] = blob
         .get(HEADER_LEN..HEADER_LEN + NONCE_LEN)
         .and_then(|s| s.try_into().ok())
-        .ok_or(ExportError::Format("truncated"))?;
+        .ok_or(ExportError::Format(ExportField::Truncated))?;
     let sealed = blob
         .get(HEADER_LEN + NONCE_LEN..)
-        .ok_or(ExportError::Format("truncated"))?;
+        .ok_or(ExportError::Format(ExportField::Truncated))?;
     let plain = cipher(key)
         .open_raw(&nonce, ad, sealed)
         .map_err(|_| ExportError::Authentication)?;
@@ -171,7 +223,7 @@ mod tests {
         assert_eq!(open(b"caller key", &v), Err(ExportError::Version(2)));
         assert_eq!(
             open(b"caller key", b"XXXX"),
-            Err(ExportError::Format("magic"))
+            Err(ExportError::Format(ExportField::Magic))
         );
         for n in 0..blob.len() {
             assert!(open(b"caller key", &blob[..n]).is_err());
@@ -179,5 +231,27 @@ mod tests {
         let mut l = MemoryLedger::default();
         assert!(l.claim(&id));
         assert!(!l.claim(&id));
+    }
+
+    #[test]
+    fn export_fields_print_the_texts_the_error_always_had() {
+        let text = |f: ExportField| ExportError::Format(f).to_string();
+        assert_eq!(text(ExportField::Magic), "malformed state export: magic");
+        assert_eq!(
+            text(ExportField::Truncated),
+            "malformed state export: truncated"
+        );
+        assert_eq!(
+            text(ExportField::TrailingBytes),
+            "malformed state export: trailing bytes"
+        );
+        assert_eq!(text(Field::Sni.into()), "malformed state export: sni");
+        for f in Field::ALL {
+            assert_eq!(ExportField::Field(*f).as_str(), f.as_str());
+        }
+        assert_eq!(
+            malformed(WireError::Truncated(Field::Stats)),
+            ExportError::Format(ExportField::Field(Field::Stats))
+        );
     }
 }

@@ -22,7 +22,8 @@
 //!   one type per handshake state, each owning only the data valid in it; RFC 6347 §4.2.4
 //!   retransmission, alerts, close_notify, renegotiation refused).
 //! - [`error`]: [`Error`], always fatal, with typed reasons ([`Unexpected`],
-//!   [`IllegalParameter`]) and the alert each one sends.
+//!   [`IllegalParameter`], a [`WireError`] naming the [`Field`] that did not parse) and the
+//!   alert each one sends.
 //! - [`endpoint`]: [`Endpoint`], one server socket: stateless cookies (`cookie`), routing by
 //!   address, connection and handshake-rate limits.
 //! - [`config`]: settings and the PSK interfaces, asked after the suite is chosen and allowed
@@ -39,7 +40,8 @@
 //!   `ClientConfig::resume` and saves [`Connection::session`]; `Event::Connected.resumed`.
 //! - [`export`]: encrypted, versioned state export/import of established connections
 //!   ([`Connection::export_state`], [`Connection::import_state`], [`Endpoint::save_all`],
-//!   [`Endpoint::load_all`]) with write-ahead sequence reservation and an import ledger.
+//!   [`Endpoint::load_all`]) with write-ahead sequence reservation and an import ledger; a
+//!   malformed export says where ([`ExportField`]).
 //! - [`stats`]: per-connection counters and the handshake kind; the endpoint counts
 //!   handshakes by kind with their bytes and round trips.
 
@@ -78,5 +80,15 @@ pub use conn::Connection;
 pub use endpoint::{Endpoint, Transmit, TransmitTo};
 pub use error::{Error, IllegalParameter, Unexpected};
 pub use event::{CloseReason, Event, FailureKind};
+/// Where a state export is malformed: the payload of [`export::ExportError::Format`].
+pub use export::ExportField;
+/// The field of a message or stored state that did not parse: the payload of a
+/// [`WireError`], re-exported because the wire types are internal.
+#[doc(inline)]
+pub use internal::wire::Field;
+/// Why bytes did not parse: the payload of [`Error::Decode`], re-exported because the wire
+/// types are internal.
+#[doc(inline)]
+pub use internal::wire::WireError;
 pub use session::Session;
 pub use suite::CipherSuite;

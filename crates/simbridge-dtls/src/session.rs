@@ -7,8 +7,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::suite::CipherSuite;
-use super::wire::WireError;
 use super::wire::codec::{Reader, put_u16, put_vec8, put_vec16};
+use super::wire::{Field, WireError};
 use crate::secret::{Secret, SecretVec};
 
 /// Format version of [`Session::to_bytes`].
@@ -65,29 +65,29 @@ impl Session {
     /// Parses [`Session::to_bytes`] output.
     pub fn from_bytes(b: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(b);
-        if r.u8("session format")? != SESSION_FORMAT {
-            return Err(WireError::Invalid("session format version"));
+        if r.u8(Field::SessionFormat)? != SESSION_FORMAT {
+            return Err(WireError::Invalid(Field::SessionFormatVersion));
         }
-        let suite =
-            CipherSuite::from_iana(r.u16("suite")?).ok_or(WireError::Invalid("session suite"))?;
-        let master =
-            Secret::from_slice(r.take(48, "master secret")?).ok_or(WireError::Invalid("master"))?;
-        let identity = r.vec16("identity")?.to_vec();
-        let session_id = r.vec8("session_id")?.to_vec();
+        let suite = CipherSuite::from_iana(r.u16(Field::Suite)?)
+            .ok_or(WireError::Invalid(Field::SessionSuite))?;
+        let master = Secret::from_slice(r.take(48, Field::MasterSecret)?)
+            .ok_or(WireError::Invalid(Field::Master))?;
+        let identity = r.vec16(Field::Identity)?.to_vec();
+        let session_id = r.vec8(Field::SessionId)?.to_vec();
         if session_id.len() > 32 {
-            return Err(WireError::Invalid("session_id"));
+            return Err(WireError::Invalid(Field::SessionId));
         }
-        let ticket = r.vec16("ticket")?.to_vec();
-        let lt = r.take(4, "ticket lifetime")?;
+        let ticket = r.vec16(Field::Ticket)?.to_vec();
+        let lt = r.take(4, Field::TicketLifetime)?;
         let ticket_lifetime = u32::from_be_bytes([lt[0], lt[1], lt[2], lt[3]]);
-        let sni = r.vec16("server_name")?;
-        r.finish("session")?;
+        let sni = r.vec16(Field::ServerName)?;
+        r.finish(Field::Session)?;
         let server_name = if sni.is_empty() {
             None
         } else {
             Some(
                 std::str::from_utf8(sni)
-                    .map_err(|_| WireError::Invalid("server_name"))?
+                    .map_err(|_| WireError::Invalid(Field::ServerName))?
                     .to_owned(),
             )
         };

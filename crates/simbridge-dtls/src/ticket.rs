@@ -10,6 +10,7 @@ use super::crypto::aead::{RecordCipher, SealError};
 use super::rng::{DtlsRng, RngError};
 use super::session::Session;
 use super::suite::AeadAlg;
+use super::wire::Field;
 use super::wire::codec::Reader;
 use crate::secret::{Secret, SecretVec};
 
@@ -93,8 +94,8 @@ impl TicketKey {
         let split = p.len().checked_sub(16)?;
         let (state, times) = p.split_at(split);
         let mut r = Reader::new(times);
-        let offset = u64::from_be_bytes(r.take(8, "offset").ok()?.try_into().ok()?);
-        let lifetime = u64::from_be_bytes(r.take(8, "lifetime").ok()?.try_into().ok()?);
+        let offset = u64::from_be_bytes(r.take(8, Field::Offset).ok()?.try_into().ok()?);
+        let lifetime = u64::from_be_bytes(r.take(8, Field::Lifetime).ok()?.try_into().ok()?);
         let expires = self
             .created
             .checked_add(Duration::from_millis(offset.checked_add(lifetime)?))?;

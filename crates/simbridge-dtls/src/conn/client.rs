@@ -17,6 +17,7 @@ use crate::event::Event;
 use crate::reassembly::Message;
 use crate::session::Session;
 use crate::suite::CipherSuite;
+use crate::wire::Field;
 use crate::wire::extensions::{
     EXT_CONNECTION_ID, EXT_EC_POINT_FORMATS, EXT_EXTENDED_MASTER_SECRET, EXT_RENEGOTIATION_INFO,
     EXT_SERVER_NAME, EXT_SESSION_TICKET, EXT_SUPPORTED_GROUPS, Extensions, connection_id_data,
@@ -319,7 +320,7 @@ impl Connection {
         ske: ServerKeyExchange,
         m: &Message,
     ) -> Result<Step, Error> {
-        parse_empty(&m.body, "server_hello_done")?;
+        parse_empty(&m.body, Field::ServerHelloDone)?;
         flow.transcript.add(m.msg_type, m.seq, &m.body);
         flow.note_peer_last(m);
         let cfg = self.client_config().cloned().ok_or(Error::Closed)?;

@@ -5,13 +5,16 @@
 
 use super::keys::traffic_ciphers;
 use super::{Connection, FinishedVerified, Role, State};
-use crate::export::{self, ExportError, ImportLedger, ImportRole};
+use crate::export::{
+    self, ExportError, ExportField, ImportLedger, ImportRole, malformed, out_of_range,
+};
 use crate::record_layer::RecordLayer;
 use crate::replay::ReplayWindow;
 use crate::secret::{Secret, SecretVec};
 use crate::session::Session;
 use crate::stats::{HandshakeKind, Stats};
 use crate::suite::CipherSuite;
+use crate::wire::Field;
 use crate::wire::codec::{Reader, put_u16, put_vec8, put_vec16};
 
 const ROLE_CLIENT: u8 = 0;
@@ -21,15 +24,11 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
-fn u64_at(r: &mut Reader<'_>, what: &'static str) -> Result<u64, ExportError> {
-    let b = r.take(8, what).map_err(|_| ExportError::Format(what))?;
+fn u64_at(r: &mut Reader<'_>, what: Field) -> Result<u64, ExportError> {
+    let b = r.take(8, what).map_err(malformed)?;
     let mut a = [0u8; 8];
     a.copy_from_slice(b);
     Ok(u64::from_be_bytes(a))
-}
-
-fn fmt<T>(r: Result<T, crate::wire::WireError>, what: &'static str) -> Result<T, ExportError> {
-    r.map_err(|_| ExportError::Format(what))
 }
 
 impl Connection {
@@ -109,33 +108,34 @@ impl Connection {
     /// Rebuilds a connection from a state plaintext.
     pub(crate) fn import_plain(p: &[u8], role: ImportRole) -> Result<Self, ExportError> {
         let mut r = Reader::new(p);
-        let role_byte = fmt(r.u8("role"), "role")?;
+        let role_byte = r.u8(Field::Role).map_err(malformed)?;
         let role = match (role, role_byte) {
             (ImportRole::Client(c), ROLE_CLIENT) => Role::Client(c.clone()),
             (ImportRole::Server(s), ROLE_SERVER) => Role::Server(s.clone()),
             _ => return Err(ExportError::WrongRole),
         };
-        let suite = CipherSuite::from_iana(fmt(r.u16("suite"), "suite")?)
-            .ok_or(ExportError::Format("suite"))?;
-        let master: Secret<48> = Secret::from_slice(fmt(r.take(48, "master"), "master")?)
-            .ok_or(ExportError::Format("master"))?;
+        let suite = CipherSuite::from_iana(r.u16(Field::Suite).map_err(malformed)?)
+            .ok_or(out_of_range(Field::Suite))?;
+        let master: Secret<48> = Secret::from_slice(r.take(48, Field::Master).map_err(malformed)?)
+            .ok_or(out_of_range(Field::Master))?;
         let mut client_random = [0u8; 32];
-        client_random.copy_from_slice(fmt(r.take(32, "client_random"), "client_random")?);
+        client_random.copy_from_slice(r.take(32, Field::ClientRandom).map_err(malformed)?);
         let mut server_random = [0u8; 32];
-        server_random.copy_from_slice(fmt(r.take(32, "server_random"), "server_random")?);
-        let write_seq = u64_at(&mut r, "write_seq")?;
-        let has_top = fmt(r.u8("window"), "window")? != 0;
-        let top = u64_at(&mut r, "window top")?;
-        let bits = u64_at(&mut r, "window bits")?;
-        let read_cid = fmt(r.vec8("read cid"), "read cid")?.to_vec();
-        let write_cid = fmt(r.vec8("write cid"), "write cid")?.to_vec();
-        let cid_negotiated = fmt(r.u8("cid"), "cid")? != 0;
+        server_random.copy_from_slice(r.take(32, Field::ServerRandom).map_err(malformed)?);
+        let write_seq = u64_at(&mut r, Field::WriteSeq)?;
+        let has_top = r.u8(Field::Window).map_err(malformed)? != 0;
+        let top = u64_at(&mut r, Field::WindowTop)?;
+        let bits = u64_at(&mut r, Field::WindowBits)?;
+        let read_cid = r.vec8(Field::ReadCid).map_err(malformed)?.to_vec();
+        let write_cid = r.vec8(Field::WriteCid).map_err(malformed)?.to_vec();
+        let cid_negotiated = r.u8(Field::Cid).map_err(malformed)? != 0;
         let session = read_session(&mut r, suite, master)?;
-        let next_send_seq = fmt(r.u16("message seq"), "message seq")?;
-        let next_recv_seq = fmt(r.u16("message seq"), "message seq")?;
-        let stats: Stats = serde_json::from_slice(fmt(r.vec16("stats"), "stats")?)
-            .map_err(|_| ExportError::Format("stats"))?;
-        fmt(r.finish("export"), "trailing bytes")?;
+        let next_send_seq = r.u16(Field::NextMessageSeq).map_err(malformed)?;
+        let next_recv_seq = r.u16(Field::NextMessageSeq).map_err(malformed)?;
+        let stats: Stats = serde_json::from_slice(r.vec16(Field::Stats).map_err(malformed)?)
+            .map_err(|_| out_of_range(Field::Stats))?;
+        r.finish(Field::Export)
+            .map_err(|_| ExportError::Format(ExportField::TrailingBytes))?;
 
         let is_client = matches!(role, Role::Client(_));
         let randoms = (&client_random, &server_random);
@@ -173,20 +173,20 @@ fn read_session(
     suite: CipherSuite,
     master: Secret<48>,
 ) -> Result<Session, ExportError> {
-    let identity = fmt(r.vec16("identity"), "identity")?.to_vec();
-    let sni = fmt(r.vec16("sni"), "sni")?;
+    let identity = r.vec16(Field::Identity).map_err(malformed)?.to_vec();
+    let sni = r.vec16(Field::Sni).map_err(malformed)?;
     let server_name = if sni.is_empty() {
         None
     } else {
         Some(
             std::str::from_utf8(sni)
-                .map_err(|_| ExportError::Format("sni"))?
+                .map_err(|_| out_of_range(Field::Sni))?
                 .to_owned(),
         )
     };
-    let session_id = fmt(r.vec8("session_id"), "session_id")?.to_vec();
-    let ticket = fmt(r.vec16("ticket"), "ticket")?.to_vec();
-    let lt = fmt(r.take(4, "ticket lifetime"), "ticket lifetime")?;
+    let session_id = r.vec8(Field::SessionId).map_err(malformed)?.to_vec();
+    let ticket = r.vec16(Field::Ticket).map_err(malformed)?.to_vec();
+    let lt = r.take(4, Field::TicketLifetime).map_err(malformed)?;
     Ok(Session {
         suite,
         master,

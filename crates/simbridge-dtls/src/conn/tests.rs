@@ -354,3 +354,65 @@ fn the_transcript_hashes_the_client_hello_as_received() {
         reason: CloseReason::Error(Error::BadFinished)
     }));
 }
+
+/// An established client and server, the server's state exported under `key`.
+fn exported_server(key: &[u8]) -> (Connection, Vec<u8>, Arc<ServerConfig>) {
+    let (mut client, mut server, now) = start();
+    for _ in 0..2 {
+        pump(&mut server, &mut client, now);
+        pump(&mut client, &mut server, now);
+    }
+    assert!(server.is_established());
+    let Role::Server(cfg) = &server.role else {
+        panic!("server role")
+    };
+    let cfg = cfg.clone();
+    let blob = server.export_state(key, 100).unwrap();
+    (server, blob, cfg)
+}
+
+#[test]
+fn an_export_with_a_trailing_byte_is_refused_as_trailing_bytes() {
+    use crate::export::{self, ExportError, ExportField, ImportRole, MemoryLedger};
+    let key = b"export key";
+    let (mut server, _, cfg) = exported_server(key);
+    // a well-sealed export whose state has one byte too many
+    let mut plain = server.export_plain(100).unwrap().expose().to_vec();
+    plain.push(0);
+    let blob = export::seal(key, &SecretVec::new(plain), &SeededRng::new(3)).unwrap();
+    let mut ledger = MemoryLedger::default();
+    let Err(e) = Connection::import_state(&blob, key, ImportRole::Server(cfg), &mut ledger) else {
+        panic!("an export with a trailing byte imported")
+    };
+    assert_eq!(e, ExportError::Format(ExportField::TrailingBytes));
+    assert_eq!(e.to_string(), "malformed state export: trailing bytes");
+}
+
+#[test]
+fn an_export_with_a_corrupt_magic_is_refused_as_magic() {
+    use crate::export::{ExportError, ExportField, ImportRole, MemoryLedger};
+    let key = b"export key";
+    let (_, mut blob, cfg) = exported_server(key);
+    blob[0] ^= 0xFF;
+    let mut ledger = MemoryLedger::default();
+    let Err(e) = Connection::import_state(&blob, key, ImportRole::Server(cfg), &mut ledger) else {
+        panic!("an export with a corrupt magic imported")
+    };
+    assert_eq!(e, ExportError::Format(ExportField::Magic));
+    assert_eq!(e.to_string(), "malformed state export: magic");
+}
+
+#[test]
+fn a_truncated_state_names_the_field_it_ended_in() {
+    use crate::export::{ExportError, ExportField, ImportRole};
+    use crate::wire::Field;
+    let (mut server, _, cfg) = exported_server(b"k");
+    let plain = server.export_plain(100).unwrap();
+    // role (1) + suite (2) + 10 of the master secret's 48 bytes
+    let cut = &plain.expose()[..1 + 2 + 10];
+    let Err(e) = Connection::import_plain(cut, ImportRole::Server(cfg)) else {
+        panic!("a truncated state imported")
+    };
+    assert_eq!(e, ExportError::Format(ExportField::Field(Field::Master)));
+    assert_eq!(e.to_string(), "malformed state export: master");
+}

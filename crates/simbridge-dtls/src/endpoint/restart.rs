@@ -5,8 +5,11 @@ use std::net::SocketAddr;
 
 use super::Endpoint;
 use crate::conn::Connection;
-use crate::export::{self, ExportError, ImportLedger, ImportRole};
+use crate::export::{
+    self, ExportError, ExportField, ImportLedger, ImportRole, malformed, out_of_range,
+};
 use crate::secret::SecretVec;
+use crate::wire::Field;
 use crate::wire::codec::{Reader, put_vec8};
 use zeroize::Zeroize;
 
@@ -66,27 +69,23 @@ impl Endpoint {
             return Err(ExportError::AlreadyImported);
         }
         let mut r = Reader::new(plain.expose());
-        let count = r
-            .take(4, "count")
-            .map_err(|_| ExportError::Format("count"))?;
+        let count = r.take(4, Field::Count).map_err(malformed)?;
         let count = u32::from_be_bytes([count[0], count[1], count[2], count[3]]);
         let mut loaded = Vec::new();
         for _ in 0..count {
-            let addr = r.vec8("addr").map_err(|_| ExportError::Format("addr"))?;
+            let addr = r.vec8(Field::Addr).map_err(malformed)?;
             let addr: SocketAddr = std::str::from_utf8(addr)
                 .ok()
                 .and_then(|a| a.parse().ok())
-                .ok_or(ExportError::Format("addr"))?;
-            let len = r.take(4, "len").map_err(|_| ExportError::Format("len"))?;
+                .ok_or(out_of_range(Field::Addr))?;
+            let len = r.take(4, Field::Len).map_err(malformed)?;
             let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-            let state = r
-                .take(len, "state")
-                .map_err(|_| ExportError::Format("state"))?;
+            let state = r.take(len, Field::State).map_err(malformed)?;
             let conn = Connection::import_plain(state, ImportRole::Server(self.config.clone()))?;
             loaded.push((addr, conn));
         }
-        r.finish("save_all")
-            .map_err(|_| ExportError::Format("trailing bytes"))?;
+        r.finish(Field::SaveAll)
+            .map_err(|_| ExportError::Format(ExportField::TrailingBytes))?;
         let n = loaded.len();
         for (addr, conn) in loaded {
             if let Some(old) = self.by_addr.get(&addr).copied() {

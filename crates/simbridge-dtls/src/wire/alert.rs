@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::WireError;
+use super::{Field, WireError};
 
 /// Alert level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,12 +128,12 @@ impl Alert {
     /// Parses a two-byte alert.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
         let [level, desc] = b else {
-            return Err(WireError::Invalid("alert length"));
+            return Err(WireError::Invalid(Field::AlertLength));
         };
         let level = match level {
             1 => AlertLevel::Warning,
             2 => AlertLevel::Fatal,
-            _ => return Err(WireError::Invalid("alert level")),
+            _ => return Err(WireError::Invalid(Field::AlertLevel)),
         };
         Ok(Self {
             level,
@@ -156,7 +156,7 @@ pub fn parse_ccs(b: &[u8]) -> Result<(), WireError> {
     if b == [1] {
         Ok(())
     } else {
-        Err(WireError::Invalid("change_cipher_spec"))
+        Err(WireError::Invalid(Field::ChangeCipherSpec))
     }
 }
 

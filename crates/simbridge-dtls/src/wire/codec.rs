@@ -1,7 +1,7 @@
 //! A bounds-checked byte reader and small writer helpers. Every read returns a typed error
 //! instead of panicking, so parsers built on it never panic on network input.
 
-use super::WireError;
+use super::{Field, WireError};
 
 /// A cursor over untrusted bytes.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes `n` bytes.
-    pub fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+    pub fn take(&mut self, n: usize, what: Field) -> Result<&'a [u8], WireError> {
         let end = self.pos.checked_add(n).ok_or(WireError::Truncated(what))?;
         let out = self
             .buf
@@ -45,24 +45,24 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one byte.
-    pub fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
+    pub fn u8(&mut self, what: Field) -> Result<u8, WireError> {
         Ok(self.take(1, what)?[0])
     }
 
     /// Reads a big-endian u16.
-    pub fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
+    pub fn u16(&mut self, what: Field) -> Result<u16, WireError> {
         let b = self.take(2, what)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
     /// Reads a big-endian 24-bit value.
-    pub fn u24(&mut self, what: &'static str) -> Result<u32, WireError> {
+    pub fn u24(&mut self, what: Field) -> Result<u32, WireError> {
         let b = self.take(3, what)?;
         Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]))
     }
 
     /// Reads a big-endian 48-bit value.
-    pub fn u48(&mut self, what: &'static str) -> Result<u64, WireError> {
+    pub fn u48(&mut self, what: Field) -> Result<u64, WireError> {
         let b = self.take(6, what)?;
         Ok(u64::from_be_bytes([
             0, 0, b[0], b[1], b[2], b[3], b[4], b[5],
@@ -70,19 +70,19 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a vector with a one-byte length prefix.
-    pub fn vec8(&mut self, what: &'static str) -> Result<&'a [u8], WireError> {
+    pub fn vec8(&mut self, what: Field) -> Result<&'a [u8], WireError> {
         let n = self.u8(what)? as usize;
         self.take(n, what)
     }
 
     /// Reads a vector with a two-byte length prefix.
-    pub fn vec16(&mut self, what: &'static str) -> Result<&'a [u8], WireError> {
+    pub fn vec16(&mut self, what: Field) -> Result<&'a [u8], WireError> {
         let n = self.u16(what)? as usize;
         self.take(n, what)
     }
 
     /// Fails unless every byte has been consumed.
-    pub fn finish(&self, what: &'static str) -> Result<(), WireError> {
+    pub fn finish(&self, what: Field) -> Result<(), WireError> {
         if self.is_empty() {
             Ok(())
         } else {
@@ -126,12 +126,18 @@ mod tests {
     #[test]
     fn reads_are_bounds_checked() {
         let mut r = Reader::new(&[1, 2, 3]);
-        assert_eq!(r.u16("x"), Ok(0x0102));
-        assert_eq!(r.u16("y"), Err(WireError::Truncated("y")));
-        assert_eq!(r.u8("z"), Ok(3));
-        assert!(r.finish("end").is_ok());
+        assert_eq!(r.u16(Field::RecordType), Ok(0x0102));
+        assert_eq!(
+            r.u16(Field::RecordVersion),
+            Err(WireError::Truncated(Field::RecordVersion))
+        );
+        assert_eq!(r.u8(Field::RecordEpoch), Ok(3));
+        assert!(r.finish(Field::RecordSeq).is_ok());
         let mut r = Reader::new(&[5, 1]);
-        assert_eq!(r.vec8("v"), Err(WireError::Truncated("v")));
+        assert_eq!(
+            r.vec8(Field::Cookie),
+            Err(WireError::Truncated(Field::Cookie))
+        );
     }
 
     #[test]
@@ -141,8 +147,8 @@ mod tests {
         put_u48(&mut out, 0x0102_0304_0506);
         put_vec16(&mut out, &[9, 9]);
         let mut r = Reader::new(&out);
-        assert_eq!(r.u24("a"), Ok(0x0A0B0C));
-        assert_eq!(r.u48("b"), Ok(0x0102_0304_0506));
-        assert_eq!(r.vec16("c"), Ok(&[9u8, 9][..]));
+        assert_eq!(r.u24(Field::HandshakeLength), Ok(0x0A0B0C));
+        assert_eq!(r.u48(Field::RecordSeq), Ok(0x0102_0304_0506));
+        assert_eq!(r.vec16(Field::ExtensionData), Ok(&[9u8, 9][..]));
     }
 }

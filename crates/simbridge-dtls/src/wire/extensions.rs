@@ -2,8 +2,8 @@
 //! Unknown extensions (connection_id, session_ticket, ...) are kept as raw bytes so later
 //! issues can read them without touching the parser.
 
-use super::WireError;
 use super::codec::{Reader, put_u16, put_vec8, put_vec16};
+use super::{Field, WireError};
 
 /// server_name (RFC 6066)
 pub const EXT_SERVER_NAME: u16 = 0;
@@ -41,14 +41,14 @@ impl Extensions {
         if r.is_empty() {
             return Ok(Self::default());
         }
-        let block = r.vec16("extensions")?;
+        let block = r.vec16(Field::Extensions)?;
         let mut er = Reader::new(block);
         let mut out: Vec<Extension> = Vec::new();
         while !er.is_empty() {
-            let typ = er.u16("extension type")?;
-            let data = er.vec16("extension data")?.to_vec();
+            let typ = er.u16(Field::ExtensionType)?;
+            let data = er.vec16(Field::ExtensionData)?.to_vec();
             if out.iter().any(|e| e.typ == typ) {
-                return Err(WireError::Invalid("duplicate extension"));
+                return Err(WireError::Invalid(Field::DuplicateExtension));
             }
             out.push(Extension { typ, data });
         }
@@ -86,7 +86,7 @@ impl Extensions {
         match self.get(EXT_EXTENDED_MASTER_SECRET) {
             None => Ok(false),
             Some([]) => Ok(true),
-            Some(_) => Err(WireError::Invalid("extended_master_secret")),
+            Some(_) => Err(WireError::Invalid(Field::ExtendedMasterSecret)),
         }
     }
 
@@ -96,8 +96,8 @@ impl Extensions {
             None => Ok(None),
             Some(d) => {
                 let mut r = Reader::new(d);
-                let v = r.vec8("renegotiation_info")?;
-                r.finish("renegotiation_info")?;
+                let v = r.vec8(Field::RenegotiationInfo)?;
+                r.finish(Field::RenegotiationInfo)?;
                 Ok(Some(v))
             }
         }
@@ -113,16 +113,17 @@ impl Extensions {
             return Ok(None);
         }
         let mut r = Reader::new(d);
-        let list = r.vec16("server_name_list")?;
-        r.finish("server_name")?;
+        let list = r.vec16(Field::ServerNameList)?;
+        r.finish(Field::ServerName)?;
         let mut lr = Reader::new(list);
         while !lr.is_empty() {
-            let name_type = lr.u8("name_type")?;
-            let name = lr.vec16("host_name")?;
+            let name_type = lr.u8(Field::NameType)?;
+            let name = lr.vec16(Field::HostName)?;
             if name_type == 0 {
-                let s = std::str::from_utf8(name).map_err(|_| WireError::Invalid("host_name"))?;
+                let s =
+                    std::str::from_utf8(name).map_err(|_| WireError::Invalid(Field::HostName))?;
                 if s.is_empty() || !s.is_ascii() {
-                    return Err(WireError::Invalid("host_name"));
+                    return Err(WireError::Invalid(Field::HostName));
                 }
                 return Ok(Some(s.to_owned()));
             }
@@ -136,8 +137,8 @@ impl Extensions {
             return Ok(None);
         };
         let mut r = Reader::new(d);
-        let cid = r.vec8("connection_id")?.to_vec();
-        r.finish("connection_id")?;
+        let cid = r.vec8(Field::ConnectionId)?.to_vec();
+        r.finish(Field::ConnectionId)?;
         Ok(Some(cid))
     }
 
@@ -147,10 +148,10 @@ impl Extensions {
             return Ok(None);
         };
         let mut r = Reader::new(d);
-        let list = r.vec16("supported_groups")?;
-        r.finish("supported_groups")?;
+        let list = r.vec16(Field::SupportedGroups)?;
+        r.finish(Field::SupportedGroups)?;
         if list.len() % 2 != 0 {
-            return Err(WireError::Invalid("supported_groups"));
+            return Err(WireError::Invalid(Field::SupportedGroups));
         }
         Ok(Some(
             list.chunks_exact(2)

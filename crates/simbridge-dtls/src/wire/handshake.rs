@@ -1,7 +1,7 @@
 //! Handshake message header and fragments (RFC 6347 §4.2.2-4.2.3).
 
-use super::WireError;
 use super::codec::{Reader, put_u16, put_u24};
+use super::{Field, WireError};
 
 /// Length of the DTLS handshake header.
 pub const HANDSHAKE_HEADER_LEN: usize = 12;
@@ -71,7 +71,7 @@ impl HandshakeType {
             15 => Self::CertificateVerify,
             16 => Self::ClientKeyExchange,
             20 => Self::Finished,
-            _ => return Err(WireError::Invalid("handshake type")),
+            _ => return Err(WireError::Invalid(Field::HandshakeType)),
         })
     }
 }
@@ -132,21 +132,21 @@ pub fn encode_full(t: HandshakeType, seq: u16, body: &[u8]) -> Vec<u8> {
 
 /// Parses one fragment from the front of `r`, checking the bounds of its header.
 pub fn parse_fragment<'a>(r: &mut Reader<'a>) -> Result<Fragment<'a>, WireError> {
-    let msg_type = HandshakeType::from_u8(r.u8("handshake type")?)?;
-    let length = r.u24("handshake length")?;
-    let message_seq = r.u16("message_seq")?;
-    let offset = r.u24("fragment_offset")?;
-    let frag_len = r.u24("fragment_length")?;
+    let msg_type = HandshakeType::from_u8(r.u8(Field::HandshakeType)?)?;
+    let length = r.u24(Field::HandshakeLength)?;
+    let message_seq = r.u16(Field::MessageSeq)?;
+    let offset = r.u24(Field::FragmentOffset)?;
+    let frag_len = r.u24(Field::FragmentLength)?;
     if length > MAX_HANDSHAKE_LEN {
-        return Err(WireError::Invalid("handshake length"));
+        return Err(WireError::Invalid(Field::HandshakeLength));
     }
     let end = offset
         .checked_add(frag_len)
-        .ok_or(WireError::Invalid("fragment bounds"))?;
+        .ok_or(WireError::Invalid(Field::FragmentBounds))?;
     if end > length {
-        return Err(WireError::Invalid("fragment bounds"));
+        return Err(WireError::Invalid(Field::FragmentBounds));
     }
-    let body = r.take(frag_len as usize, "fragment body")?;
+    let body = r.take(frag_len as usize, Field::FragmentBody)?;
     Ok(Fragment {
         msg_type,
         length,
@@ -177,7 +177,7 @@ mod tests {
         d.extend_from_slice(&[0; 4]);
         assert_eq!(
             parse_fragments(&d),
-            Err(WireError::Invalid("fragment bounds"))
+            Err(WireError::Invalid(Field::FragmentBounds))
         );
         let full = encode_full(HandshakeType::Finished, 3, &[7; 12]);
         let f = parse_fragments(&full).unwrap();

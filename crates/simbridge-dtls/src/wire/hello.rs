@@ -1,9 +1,9 @@
 //! ClientHello, HelloVerifyRequest and ServerHello (RFC 6347 §4.2.1, RFC 5246 §7.4.1).
 
-use super::WireError;
 use super::codec::{Reader, put_u16, put_vec8, put_vec16};
 use super::extensions::Extensions;
 use super::record::{DTLS10, DTLS12};
+use super::{Field, WireError};
 
 /// TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746): cheaper than an empty renegotiation_info.
 pub const EMPTY_RENEGOTIATION_INFO_SCSV: u16 = 0x00FF;
@@ -33,30 +33,30 @@ impl ClientHello {
     /// Parses a ClientHello body.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
-        let version = r.u16("client_version")?;
+        let version = r.u16(Field::ClientVersion)?;
         if version != DTLS12 && version != DTLS10 {
-            return Err(WireError::Invalid("client_version"));
+            return Err(WireError::Invalid(Field::ClientVersion));
         }
         let random = read_random(&mut r)?;
-        let session_id = r.vec8("session_id")?;
+        let session_id = r.vec8(Field::SessionId)?;
         if session_id.len() > 32 {
-            return Err(WireError::Invalid("session_id"));
+            return Err(WireError::Invalid(Field::SessionId));
         }
-        let cookie = r.vec8("cookie")?.to_vec();
-        let suites = r.vec16("cipher_suites")?;
+        let cookie = r.vec8(Field::Cookie)?.to_vec();
+        let suites = r.vec16(Field::CipherSuites)?;
         if suites.is_empty() || suites.len() % 2 != 0 {
-            return Err(WireError::Invalid("cipher_suites"));
+            return Err(WireError::Invalid(Field::CipherSuites));
         }
         let cipher_suites = suites
             .chunks_exact(2)
             .map(|c| u16::from_be_bytes([c[0], c[1]]))
             .collect();
-        let compression_methods = r.vec8("compression_methods")?.to_vec();
+        let compression_methods = r.vec8(Field::CompressionMethods)?.to_vec();
         if !compression_methods.contains(&0) {
-            return Err(WireError::Invalid("compression_methods"));
+            return Err(WireError::Invalid(Field::CompressionMethods));
         }
         let extensions = Extensions::parse(&mut r)?;
-        r.finish("client_hello")?;
+        r.finish(Field::ClientHello)?;
         Ok(Self {
             version,
             random,
@@ -104,7 +104,7 @@ impl ClientHello {
         match self.extensions.renegotiation_info()? {
             None => Ok(false),
             Some([]) => Ok(true),
-            Some(_) => Err(WireError::Invalid("renegotiation_info")),
+            Some(_) => Err(WireError::Invalid(Field::RenegotiationInfo)),
         }
     }
 }
@@ -122,11 +122,11 @@ impl HelloVerifyRequest {
     /// Parses the body.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
-        let version = r.u16("server_version")?;
-        let cookie = r.vec8("cookie")?.to_vec();
-        r.finish("hello_verify_request")?;
+        let version = r.u16(Field::ServerVersion)?;
+        let cookie = r.vec8(Field::Cookie)?.to_vec();
+        r.finish(Field::HelloVerifyRequest)?;
         if cookie.is_empty() {
-            return Err(WireError::Invalid("empty cookie"));
+            return Err(WireError::Invalid(Field::EmptyCookie));
         }
         Ok(Self { version, cookie })
     }
@@ -161,16 +161,16 @@ impl ServerHello {
     /// Parses the body.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
-        let version = r.u16("server_version")?;
+        let version = r.u16(Field::ServerVersion)?;
         let random = read_random(&mut r)?;
-        let session_id = r.vec8("session_id")?;
+        let session_id = r.vec8(Field::SessionId)?;
         if session_id.len() > 32 {
-            return Err(WireError::Invalid("session_id"));
+            return Err(WireError::Invalid(Field::SessionId));
         }
-        let cipher_suite = r.u16("cipher_suite")?;
-        let compression_method = r.u8("compression_method")?;
+        let cipher_suite = r.u16(Field::CipherSuite)?;
+        let compression_method = r.u8(Field::CompressionMethod)?;
         let extensions = Extensions::parse(&mut r)?;
-        r.finish("server_hello")?;
+        r.finish(Field::ServerHello)?;
         Ok(Self {
             version,
             random,
@@ -195,7 +195,7 @@ impl ServerHello {
 }
 
 fn read_random(r: &mut Reader<'_>) -> Result<[u8; 32], WireError> {
-    let b = r.take(32, "random")?;
+    let b = r.take(32, Field::Random)?;
     let mut random = [0u8; 32];
     random.copy_from_slice(b);
     Ok(random)
@@ -233,6 +233,28 @@ mod tests {
                 assert!(ClientHello::parse(&body[..n]).is_err(), "len {n}");
             }
         }
+    }
+
+    #[test]
+    fn a_truncated_client_hello_names_the_field_it_ended_in() {
+        let body = hello().encode();
+        // version (2) + random (32) + session_id (1 + 0) + cookie length (1) + 2 of its 3 bytes
+        let cut = &body[..2 + 32 + 1 + 1 + 2];
+        let e = ClientHello::parse(cut).unwrap_err();
+        assert_eq!(e, WireError::Truncated(Field::Cookie));
+        assert_eq!(e.field(), Field::Cookie);
+        assert_eq!(e.to_string(), "truncated cookie");
+        assert_eq!(
+            crate::Error::from(e).to_string(),
+            "malformed handshake message: truncated cookie"
+        );
+        let e = ClientHello::parse(&body[..1]).unwrap_err();
+        assert_eq!(e, WireError::Truncated(Field::ClientVersion));
+        let mut long = body.clone();
+        long.push(0);
+        let e = ClientHello::parse(&long).unwrap_err();
+        assert_eq!(e, WireError::Trailing(Field::ClientHello));
+        assert_eq!(e.to_string(), "trailing bytes after client_hello");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! ServerKeyExchange, ClientKeyExchange (RFC 4279 PSK, RFC 5489 ECDHE_PSK) and Finished.
 
-use super::WireError;
 use super::codec::{Reader, put_u16, put_vec8, put_vec16};
 use super::extensions::GROUP_SECP256R1;
+use super::{Field, WireError};
 
 /// Length of an uncompressed P-256 point.
 pub const P256_POINT_LEN: usize = 65;
@@ -30,23 +30,23 @@ impl ServerKeyExchange {
     /// Parses the body; `ecdhe` says which form the negotiated suite uses.
     pub fn parse(body: &[u8], ecdhe: bool) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
-        let hint = r.vec16("psk_identity_hint")?.to_vec();
+        let hint = r.vec16(Field::PskIdentityHint)?.to_vec();
         let out = if ecdhe {
-            if r.u8("curve_type")? != 3 {
-                return Err(WireError::Invalid("curve_type"));
+            if r.u8(Field::CurveType)? != 3 {
+                return Err(WireError::Invalid(Field::CurveType));
             }
-            if r.u16("named_curve")? != GROUP_SECP256R1 {
-                return Err(WireError::Invalid("named_curve"));
+            if r.u16(Field::NamedCurve)? != GROUP_SECP256R1 {
+                return Err(WireError::Invalid(Field::NamedCurve));
             }
-            let point = r.vec8("ec point")?.to_vec();
+            let point = r.vec8(Field::EcPoint)?.to_vec();
             if point.len() != P256_POINT_LEN {
-                return Err(WireError::Invalid("ec point"));
+                return Err(WireError::Invalid(Field::EcPoint));
             }
             Self::EcdhePsk { hint, point }
         } else {
             Self::Psk { hint }
         };
-        r.finish("server_key_exchange")?;
+        r.finish(Field::ServerKeyExchange)?;
         Ok(out)
     }
 
@@ -86,17 +86,17 @@ impl ClientKeyExchange {
     /// Parses the body; `ecdhe` says which form the negotiated suite uses.
     pub fn parse(body: &[u8], ecdhe: bool) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
-        let identity = r.vec16("psk_identity")?.to_vec();
+        let identity = r.vec16(Field::PskIdentity)?.to_vec();
         let point = if ecdhe {
-            let p = r.vec8("ec point")?.to_vec();
+            let p = r.vec8(Field::EcPoint)?.to_vec();
             if p.len() != P256_POINT_LEN {
-                return Err(WireError::Invalid("ec point"));
+                return Err(WireError::Invalid(Field::EcPoint));
             }
             Some(p)
         } else {
             None
         };
-        r.finish("client_key_exchange")?;
+        r.finish(Field::ClientKeyExchange)?;
         Ok(Self { identity, point })
     }
 
@@ -114,11 +114,11 @@ impl ClientKeyExchange {
 /// Parses a Finished body.
 pub fn parse_finished(body: &[u8]) -> Result<[u8; VERIFY_DATA_LEN], WireError> {
     body.try_into()
-        .map_err(|_| WireError::Invalid("finished length"))
+        .map_err(|_| WireError::Invalid(Field::FinishedLength))
 }
 
 /// Checks an empty body (ServerHelloDone, HelloRequest).
-pub fn parse_empty(body: &[u8], what: &'static str) -> Result<(), WireError> {
+pub fn parse_empty(body: &[u8], what: Field) -> Result<(), WireError> {
     if body.is_empty() {
         Ok(())
     } else {

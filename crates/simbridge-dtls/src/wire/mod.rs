@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod codec;
 pub mod extensions;
+mod field;
 pub mod handshake;
 pub mod hello;
 pub mod kx;
@@ -12,16 +13,28 @@ pub mod ticket;
 
 use thiserror::Error;
 
-/// Why bytes did not parse.
+pub use field::Field;
+
+/// Why bytes did not parse, and in which [`Field`]. The message reads as it always has
+/// (`truncated cookie`); match on the variant and [`WireError::field`] instead of the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum WireError {
     /// Fewer bytes than the field needs.
     #[error("truncated {0}")]
-    Truncated(&'static str),
+    Truncated(Field),
     /// A field holds a value we do not accept.
     #[error("invalid {0}")]
-    Invalid(&'static str),
+    Invalid(Field),
     /// Bytes left over after a complete structure.
     #[error("trailing bytes after {0}")]
-    Trailing(&'static str),
+    Trailing(Field),
+}
+
+impl WireError {
+    /// The field that did not parse.
+    pub fn field(&self) -> Field {
+        match *self {
+            Self::Truncated(f) | Self::Invalid(f) | Self::Trailing(f) => f,
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! DTLS record header (RFC 6347 §4.1), the RFC 9146 tls12_cid header (the Connection ID sits
 //! between the sequence number and the length) and splitting a datagram into records.
 
-use super::WireError;
 use super::codec::{Reader, put_u16, put_u48};
+use super::{Field, WireError};
 
 /// Length of the DTLS 1.2 record header.
 pub const RECORD_HEADER_LEN: usize = 13;
@@ -55,7 +55,7 @@ impl ContentType {
             22 => Ok(Self::Handshake),
             23 => Ok(Self::ApplicationData),
             TLS12_CID => Ok(Self::Tls12Cid),
-            _ => Err(WireError::Invalid("content type")),
+            _ => Err(WireError::Invalid(Field::ContentType)),
         }
     }
 }
@@ -138,26 +138,26 @@ pub fn parse_record<'a>(r: &mut Reader<'a>) -> Result<Record<'a>, WireError> {
 /// bytes (the receiver's own length: the header does not say it). With `cid_len` 0 a
 /// tls12_cid record is malformed (a zero-length CID means plain records, RFC 9146 §3).
 pub fn parse_record_cid<'a>(r: &mut Reader<'a>, cid_len: usize) -> Result<Record<'a>, WireError> {
-    let content_type = ContentType::from_u8(r.u8("record type")?)?;
-    let version = r.u16("record version")?;
+    let content_type = ContentType::from_u8(r.u8(Field::RecordType)?)?;
+    let version = r.u16(Field::RecordVersion)?;
     if version != DTLS12 && version != DTLS10 {
-        return Err(WireError::Invalid("record version"));
+        return Err(WireError::Invalid(Field::RecordVersion));
     }
-    let epoch = r.u16("record epoch")?;
-    let seq = r.u48("record seq")?;
+    let epoch = r.u16(Field::RecordEpoch)?;
+    let seq = r.u48(Field::RecordSeq)?;
     let cid = if content_type == ContentType::Tls12Cid {
         if cid_len == 0 || epoch == 0 {
-            return Err(WireError::Invalid("tls12_cid record"));
+            return Err(WireError::Invalid(Field::Tls12CidRecord));
         }
-        r.take(cid_len, "record cid")?
+        r.take(cid_len, Field::RecordCid)?
     } else {
         &[]
     };
-    let length = r.u16("record length")?;
+    let length = r.u16(Field::RecordLength)?;
     if usize::from(length) > MAX_FRAGMENT {
-        return Err(WireError::Invalid("record length"));
+        return Err(WireError::Invalid(Field::RecordLength));
     }
-    let fragment = r.take(usize::from(length), "record fragment")?;
+    let fragment = r.take(usize::from(length), Field::RecordFragment)?;
     Ok(Record {
         header: RecordHeader {
             content_type,

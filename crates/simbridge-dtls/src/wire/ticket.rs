@@ -1,7 +1,7 @@
 //! NewSessionTicket (RFC 5077 §3.3): lifetime hint and opaque ticket.
 
-use super::WireError;
 use super::codec::{Reader, put_vec16};
+use super::{Field, WireError};
 
 /// A NewSessionTicket message body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,10 +16,10 @@ impl NewSessionTicket {
     /// Parses the body.
     pub fn parse(body: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(body);
-        let h = r.take(4, "ticket_lifetime_hint")?;
+        let h = r.take(4, Field::TicketLifetimeHint)?;
         let lifetime_hint = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
-        let ticket = r.vec16("ticket")?.to_vec();
-        r.finish("new_session_ticket")?;
+        let ticket = r.vec16(Field::Ticket)?.to_vec();
+        r.finish(Field::NewSessionTicket)?;
         Ok(Self {
             lifetime_hint,
             ticket,
