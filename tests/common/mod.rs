@@ -9,6 +9,9 @@ pub use crate::support::{
     KillOnDrop, bin, free_udp_port, have, json_out, peers_required, require, run_with_timeout,
     simbridge, udp_echo,
 };
+mod e2e;
+pub use e2e::{Net, coap, gateway_config, network};
+
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
