@@ -53,3 +53,29 @@ impl GatewayConfig {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn host_keys_are_for_the_c_library_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
+            "state_dir = \"{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:5684\"\npsk = \"host\"\n",
+            dir.path().display()
+        );
+        let e = GatewayConfig::from_toml(Path::new("gw.toml"), &text)
+            .expect_err("the command has no host to ask")
+            .to_string();
+        assert!(e.contains("route[0].psk") && e.contains("C library"), "{e}");
+        let c = GatewayConfig::from_toml_for_host(Path::new("gw.toml"), &text).expect("valid");
+        let r = &c.routes[0];
+        assert!(r.host_psk && r.gba_naf.is_none() && r.static_psk.is_none());
+        // The policy the gateway would run for it: the static suite, a Connection ID asked for.
+        let s = c.session_config(r);
+        assert_eq!(s.dtls.common.suites, r.suites);
+        assert_eq!(s.dtls.connection_id, Some(0));
+    }
+}

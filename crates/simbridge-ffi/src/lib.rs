@@ -26,6 +26,8 @@
 
 mod api;
 mod api_io;
+#[cfg(test)]
+mod boundary_tests;
 mod card;
 mod session;
 mod status;

@@ -1,10 +1,10 @@
 //! Every exported function refuses NULL handles, NULL pointers and bad lengths with an error
 //! code (and a message) instead of crashing; a host key callback that refuses or overflows is
 //! refused too. Calls the `extern "C"` functions directly, as C would.
-#![allow(unsafe_code)]
+//! Unit tests rather than tests/: the crate builds no rlib (see its Cargo.toml).
 
-use simbridge::simbridge_status::*;
-use simbridge::*;
+use crate::simbridge_status::*;
+use crate::*;
 use std::ffi::{CStr, CString, c_int, c_void};
 use std::ptr::{null, null_mut};
 
@@ -147,7 +147,8 @@ fn new_refuses_null_and_bad_input() {
             simbridge_session_new(cfg.as_ptr(), null(), None, null_mut(), &mut h),
             code(SIMBRIDGE_ERR_CONFIG)
         );
-        let refuse = 1usize as *mut c_void;
+        let mut flag = 1u8;
+        let refuse = (&raw mut flag).cast::<c_void>();
         assert_eq!(
             simbridge_session_new(cfg.as_ptr(), null(), Some(key_cb), refuse, &mut h),
             code(SIMBRIDGE_ERR_KEY)
