@@ -9,7 +9,7 @@ mod support;
 use common::*;
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use support::{Stream, launch};
 
