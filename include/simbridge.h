@@ -135,6 +135,8 @@ int simbridge_session_new(const char *config,
 int simbridge_session_free(simbridge_session *session);
 
 // Starts connecting now (a session also connects on its first payload).
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle.
@@ -142,6 +144,8 @@ int simbridge_session_connect(simbridge_session *session, uint64_t now_ms);
 
 // Sends one application payload (1 .. SIMBRIDGE_MAX_DATAGRAM bytes) upstream, or queues it
 // while no session is ready (the queue is bounded: see the counters).
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle; `data` points to `len` readable bytes.
@@ -152,6 +156,8 @@ int simbridge_session_send(simbridge_session *session,
 
 // Hands over a datagram received from the server on the socket of `path` (0 or 1, as
 // `simbridge_session_poll_transmit` named it).
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle; `data` points to `len` readable bytes.
@@ -163,6 +169,8 @@ int simbridge_session_handle_datagram(simbridge_session *session,
 
 // Drives timers; call it when the deadline of `simbridge_session_next_timeout` has passed
 // (an early call does no harm).
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle.
@@ -170,6 +178,8 @@ int simbridge_session_handle_timeout(simbridge_session *session, uint64_t now_ms
 
 // The next deadline (host milliseconds) for `simbridge_session_handle_timeout` in
 // `*deadline_ms`; `SIMBRIDGE_EMPTY` when no timer runs.
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle; `deadline_ms` is writable.
@@ -179,6 +189,8 @@ int simbridge_session_next_timeout(simbridge_session *session, uint64_t *deadlin
 // in `*out_len`, the path (socket: 0 or 1; 1 is a make-before-break handshake beside the live
 // session, from another source port) in `*out_path`. `SIMBRIDGE_EMPTY`: nothing to send.
 // `SIMBRIDGE_ERR_BUFFER_TOO_SMALL`: `*out_len` is the size needed, the datagram is kept.
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle; `buf` has `cap` writable bytes; `out_len`, `out_path`
@@ -192,6 +204,8 @@ int simbridge_session_poll_transmit(simbridge_session *session,
 // Takes the next application payload the server sent: copied to `buf`, its length in
 // `*out_len`. `SIMBRIDGE_EMPTY`: none. `SIMBRIDGE_ERR_BUFFER_TOO_SMALL`: `*out_len` is the
 // size needed, the payload is kept.
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle; `buf` has `cap` writable bytes; `out_len` is writable.
@@ -201,6 +215,8 @@ int simbridge_session_receive(simbridge_session *session,
                               size_t *out_len);
 
 // A snapshot of the session's state and counters in `*out`.
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle; `out` is writable.
@@ -210,6 +226,8 @@ int simbridge_session_counters(simbridge_session *session, simbridge_counters *o
 // local `listen` address, 1 the resolved `upstream` address, 2 the route's name. Its length
 // without the NUL in `*out_len`; too small: `SIMBRIDGE_ERR_BUFFER_TOO_SMALL` with the size
 // needed including the NUL.
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle; `buf` has `cap` writable bytes; `out_len` is writable.
@@ -224,6 +242,8 @@ int simbridge_session_address(simbridge_session *session,
 // on (sequence numbers are reserved). Too small: `SIMBRIDGE_ERR_BUFFER_TOO_SMALL`, `*out_len`
 // the size needed, and the same export is kept for the next call. `SIMBRIDGE_ERR_STATE`:
 // nothing established.
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle; `buf` has `cap` writable bytes; `out_len` is writable.
@@ -232,6 +252,8 @@ int simbridge_session_export(simbridge_session *session, uint8_t *buf, size_t ca
 // Continues a connection exported by `simbridge_session_export` before a restart (same
 // configuration and state dir): no handshake. An export imported once is refused
 // (`SIMBRIDGE_ERR_STATE`): reusing it would repeat sequence numbers.
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle; `data` points to `len` readable bytes.
@@ -242,6 +264,8 @@ int simbridge_session_import(simbridge_session *session,
 
 // Closes the session: a close_notify is left to `simbridge_session_poll_transmit`, and it does
 // not reconnect until the next payload or `simbridge_session_connect`.
+// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+// time); other handles may be used on other threads meanwhile.
 //
 // # Safety
 // `session` is NULL or a live handle.

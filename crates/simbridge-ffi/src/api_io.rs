@@ -14,6 +14,8 @@ use crate::status::*;
 use std::ffi::{c_char, c_int};
 
 /// Starts connecting now (a session also connects on its first payload).
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle.
@@ -30,6 +32,8 @@ pub unsafe extern "C" fn simbridge_session_connect(
 
 /// Sends one application payload (1 .. SIMBRIDGE_MAX_DATAGRAM bytes) upstream, or queues it
 /// while no session is ready (the queue is bounded: see the counters).
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle; `data` points to `len` readable bytes.
@@ -53,6 +57,8 @@ pub unsafe extern "C" fn simbridge_session_send(
 
 /// Hands over a datagram received from the server on the socket of `path` (0 or 1, as
 /// `simbridge_session_poll_transmit` named it).
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle; `data` points to `len` readable bytes.
@@ -77,6 +83,8 @@ pub unsafe extern "C" fn simbridge_session_handle_datagram(
 
 /// Drives timers; call it when the deadline of `simbridge_session_next_timeout` has passed
 /// (an early call does no harm).
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle.
@@ -93,6 +101,8 @@ pub unsafe extern "C" fn simbridge_session_handle_timeout(
 
 /// The next deadline (host milliseconds) for `simbridge_session_handle_timeout` in
 /// `*deadline_ms`; `SIMBRIDGE_EMPTY` when no timer runs.
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle; `deadline_ms` is writable.
@@ -120,6 +130,8 @@ pub unsafe extern "C" fn simbridge_session_next_timeout(
 /// in `*out_len`, the path (socket: 0 or 1; 1 is a make-before-break handshake beside the live
 /// session, from another source port) in `*out_path`. `SIMBRIDGE_EMPTY`: nothing to send.
 /// `SIMBRIDGE_ERR_BUFFER_TOO_SMALL`: `*out_len` is the size needed, the datagram is kept.
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle; `buf` has `cap` writable bytes; `out_len`, `out_path`
@@ -154,6 +166,8 @@ pub unsafe extern "C" fn simbridge_session_poll_transmit(
 /// Takes the next application payload the server sent: copied to `buf`, its length in
 /// `*out_len`. `SIMBRIDGE_EMPTY`: none. `SIMBRIDGE_ERR_BUFFER_TOO_SMALL`: `*out_len` is the
 /// size needed, the payload is kept.
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle; `buf` has `cap` writable bytes; `out_len` is writable.
@@ -178,6 +192,8 @@ pub unsafe extern "C" fn simbridge_session_receive(
 }
 
 /// A snapshot of the session's state and counters in `*out`.
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle; `out` is writable.
@@ -219,6 +235,8 @@ pub unsafe extern "C" fn simbridge_session_counters(
 /// local `listen` address, 1 the resolved `upstream` address, 2 the route's name. Its length
 /// without the NUL in `*out_len`; too small: `SIMBRIDGE_ERR_BUFFER_TOO_SMALL` with the size
 /// needed including the NUL.
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle; `buf` has `cap` writable bytes; `out_len` is writable.
@@ -257,6 +275,8 @@ pub unsafe extern "C" fn simbridge_session_address(
 /// on (sequence numbers are reserved). Too small: `SIMBRIDGE_ERR_BUFFER_TOO_SMALL`, `*out_len`
 /// the size needed, and the same export is kept for the next call. `SIMBRIDGE_ERR_STATE`:
 /// nothing established.
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle; `buf` has `cap` writable bytes; `out_len` is writable.
@@ -279,6 +299,8 @@ pub unsafe extern "C" fn simbridge_session_export(
 /// Continues a connection exported by `simbridge_session_export` before a restart (same
 /// configuration and state dir): no handshake. An export imported once is refused
 /// (`SIMBRIDGE_ERR_STATE`): reusing it would repeat sequence numbers.
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle; `data` points to `len` readable bytes.
@@ -302,6 +324,8 @@ pub unsafe extern "C" fn simbridge_session_import(
 
 /// Closes the session: a close_notify is left to `simbridge_session_poll_transmit`, and it does
 /// not reconnect until the next payload or `simbridge_session_connect`.
+/// Thread-safety: never at the same time as another call on this handle (any thread, one at a
+/// time); other handles may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `session` is NULL or a live handle.
