@@ -6,6 +6,7 @@
 mod common;
 mod support;
 
+use common::e2e::{coap, gateway_config, network};
 use common::*;
 use std::net::UdpSocket;
 use std::path::Path;

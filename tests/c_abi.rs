@@ -7,6 +7,7 @@
 mod common;
 mod support;
 
+use common::e2e::{coap, gateway_config, network};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
