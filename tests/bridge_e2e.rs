@@ -6,99 +6,13 @@
 mod common;
 mod support;
 
+use common::e2e::{coap, gateway_config, network};
 use common::*;
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use support::{Stream, launch};
-
-struct Net {
-    server_cfg: std::path::PathBuf,
-    _bsf: Running,
-    _backend: KillOnDrop,
-    server: Running,
-    bsf_url: String,
-}
-
-/// BSF + coap-server backend + our DTLS server, keyed through the key API.
-fn network(dir: &Path) -> Net {
-    std::fs::create_dir_all(dir.join("profiles")).expect("dir");
-    std::fs::copy(
-        repo().join("sim-profiles/demo.toml"),
-        dir.join("profiles/demo.toml"),
-    )
-    .expect("copy");
-    let token = write_file(dir, "token", "e2e-token\n");
-    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .expect("chmod 600");
-    let bsf = spawn_ready(
-        Command::new(bin())
-            .args(["bsf", "--listen", "127.0.0.1:0"])
-            .arg("--profiles")
-            .arg(dir.join("profiles"))
-            .arg("--state")
-            .arg(dir.join("bsf"))
-            .arg("--token-file")
-            .arg(&token)
-            .args(["--naf", "localhost"]),
-        "simbridge bsf",
-    );
-    let bsf_url = format!("http://{}", addr_in(&bsf.first_line));
-    let coap_port = free_udp_port();
-    let backend = Command::new("coap-server-notls")
-        .args(["-A", "127.0.0.1", "-p", &coap_port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("coap-server-notls");
-    let server_cfg = write_file(
-        dir,
-        "server.toml",
-        &format!(
-            "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{coap_port}\"\nstate_dir = \"{}\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
-            free_udp_port(),
-            dir.join("server-state").display(),
-            token.display()
-        ),
-    );
-    let server = start_with_config("server", &server_cfg, "simbridge server");
-    Net {
-        server_cfg,
-        _bsf: bsf,
-        _backend: KillOnDrop(Some(backend)),
-        server,
-        bsf_url,
-    }
-}
-
-fn gateway_config(dir: &Path, net: &Net, card: &str) -> std::path::PathBuf {
-    let upstream = addr_in(&net.server.first_line);
-    write_file(
-        dir,
-        "gateway.toml",
-        &format!(
-            "state_dir = \"{}\"\n[card]\n{card}\n[gba]\nbsf = \"{}\"\n[session]\nsuspect_after_secs = 2\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{}\"\npsk = \"gba\"\n",
-            dir.join("gw-state").display(),
-            net.bsf_url,
-            upstream.port()
-        ),
-    )
-}
-
-fn coap(args: &[&str]) -> String {
-    let o = run_with_timeout(
-        Command::new("coap-client-notls").args(args),
-        Duration::from_secs(20),
-    );
-    assert!(
-        o.status.success(),
-        "coap-client {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
 
 fn libcoap_round(dir: &Path, card_line: &str, card_state: Option<&Path>) {
     let net = network(dir);

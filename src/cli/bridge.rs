@@ -10,7 +10,6 @@ use simbridge::bridge::keyservice::CardOpener;
 use simbridge::bridge::route_state::RouteState;
 use simbridge::bridge::{Gateway, KeyService, KeyServiceConfig, RouteSpec};
 use simbridge::gba::{GbaModeChoice, ReusePolicy, UbConfig};
-use simbridge::secret::SecretVec;
 use simbridge::status::ops::Operations;
 use simbridge::uicc::pin::PinProblem;
 use simbridge::upstream::{KeySource, SessionConfig};
@@ -29,47 +28,14 @@ pub struct BridgeArgs {
     config: PathBuf,
 }
 
-/// Where a configured route's PSK comes from.
+/// Where a configured route's PSK comes from (shared with the C ABI: [`ValidRoute::key_source`]).
 pub(super) fn key_source(r: &ValidRoute) -> KeySource {
-    match (&r.gba_naf, &r.static_psk) {
-        (Some(naf), _) => KeySource::Gba {
-            naf_fqdn: naf.clone(),
-            ua: r.ua,
-        },
-        (None, Some((identity, key))) => KeySource::Static {
-            identity: identity.clone(),
-            key: key.clone(),
-        },
-        (None, None) => KeySource::Static {
-            identity: Vec::new(),
-            key: SecretVec::default(),
-        },
-    }
+    r.key_source()
 }
 
-/// Builds the session policy of a route from the configuration.
+/// The session policy of a route (shared with the C ABI: [`GatewayConfig::session_config`]).
 pub(super) fn session_config(cfg: &GatewayConfig, r: &ValidRoute) -> SessionConfig {
-    let mut s = SessionConfig::default();
-    let dtls = &mut s.dtls;
-    dtls.common.suites = r.suites.clone();
-    dtls.common.retransmit = cfg.session.retransmit();
-    if let Some(mtu) = cfg.session.mtu {
-        dtls.common.mtu = mtu;
-    }
-    dtls.server_name = r.sni.clone();
-    // Ask the server for a Connection ID (we need none ourselves): a NAT rebinding then costs
-    // no handshake (RFC 9146).
-    dtls.connection_id = cfg.session.connection_id.unwrap_or(true).then_some(0);
-    if let Some(q) = cfg.session.queue_limit {
-        s.queue_limit = q;
-    }
-    if let Some(r) = cfg.session.rekey_before_secs {
-        s.rekey_before = Duration::from_secs(r);
-    }
-    if let Some(a) = cfg.session.suspect_after_secs {
-        s.suspect_after = (a > 0).then(|| Duration::from_secs(a));
-    }
-    s
+    cfg.session_config(r)
 }
 
 /// Runs the gateway.

@@ -30,7 +30,13 @@ pub(super) fn apply_env(f: &mut GatewayFile) {
 }
 
 /// Validates `route[i]`: addresses, PSK, Ua id, suites and the SNI.
-pub(super) fn route(path: &Path, i: usize, r: &RouteConfig) -> Result<ValidRoute, ConfigError> {
+/// `host_keys`: whether `psk = "host"` (the embedding application gives the key) is allowed.
+pub(super) fn route(
+    path: &Path,
+    i: usize,
+    r: &RouteConfig,
+    host_keys: bool,
+) -> Result<ValidRoute, ConfigError> {
     let k = |name: &str| format!("route[{i}].{name}");
     let listen: SocketAddr = r
         .listen
@@ -38,7 +44,20 @@ pub(super) fn route(path: &Path, i: usize, r: &RouteConfig) -> Result<ValidRoute
         .map_err(|_| invalid(path, k("listen"), format!("{:?} is not IP:PORT", r.listen)))?;
     let upstream = resolve(path, &k("upstream"), &r.upstream)?;
     let naf = r.naf.clone().unwrap_or_else(|| host_of(&r.upstream));
-    let (gba_naf, static_psk) = route_psk(path, i, &r.psk, &naf)?;
+    let host_psk = matches!(&r.psk, PskConfig::Named(n) if n == "host");
+    if host_psk && !host_keys {
+        return Err(invalid(
+            path,
+            k("psk"),
+            "\"host\" is for the C library (simbridge-ffi), whose application gives the key; \
+             here give \"gba\" or { identity, key_file }",
+        ));
+    }
+    let (gba_naf, static_psk) = if host_psk {
+        (None, None)
+    } else {
+        route_psk(path, i, &r.psk, &naf)?
+    };
     let ua = r
         .ua_id
         .as_deref()
@@ -53,6 +72,7 @@ pub(super) fn route(path: &Path, i: usize, r: &RouteConfig) -> Result<ValidRoute
         gba_naf,
         ua,
         static_psk,
+        host_psk,
         suites,
         sni,
     })

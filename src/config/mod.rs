@@ -5,6 +5,7 @@
 
 mod gateway;
 pub mod key_api;
+mod route_session;
 mod server;
 mod toml_error;
 
@@ -128,7 +129,7 @@ fn metrics_listen(
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum PskConfig {
-    /// `psk = "gba"`.
+    /// `psk = "gba"` (or, in the C library only, `"host"`).
     Named(String),
     /// `psk = { identity = "...", key_file = "..." }`.
     Static {
@@ -194,6 +195,8 @@ pub struct ValidRoute {
     pub ua: Option<UaId>,
     /// Static identity and key.
     pub static_psk: Option<(Vec<u8>, SecretVec)>,
+    /// `psk = "host"`: the embedding application gives the key (C library only).
+    pub host_psk: bool,
     /// Suites.
     pub suites: Vec<CipherSuite>,
     /// SNI to send.
@@ -323,12 +326,26 @@ impl GatewayConfig {
     /// Loads and validates a gateway configuration; environment overrides apply.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = read(path)?;
-        let f: GatewayFile =
-            toml::from_str(&text).map_err(|e| toml_error::plain(path, &text, &e))?;
-        Self::validate(path, f)
+        Self::from_toml(path, &text)
     }
 
-    fn validate(path: &Path, mut f: GatewayFile) -> Result<Self, ConfigError> {
+    /// Parses and validates a gateway configuration given as text; `origin` names it in errors
+    /// (a file name, or what the embedding application calls it). Environment overrides apply.
+    pub fn from_toml(origin: &Path, text: &str) -> Result<Self, ConfigError> {
+        let f: GatewayFile =
+            toml::from_str(text).map_err(|e| toml_error::plain(origin, text, &e))?;
+        Self::validate(origin, f, false)
+    }
+
+    /// [`GatewayConfig::from_toml`] for an embedding application (the C library): a route may
+    /// also say `psk = "host"`, the application then gives its key.
+    pub fn from_toml_for_host(origin: &Path, text: &str) -> Result<Self, ConfigError> {
+        let f: GatewayFile =
+            toml::from_str(text).map_err(|e| toml_error::plain(origin, text, &e))?;
+        Self::validate(origin, f, true)
+    }
+
+    fn validate(path: &Path, mut f: GatewayFile, host_keys: bool) -> Result<Self, ConfigError> {
         gateway::apply_env(&mut f);
         let state_dir = f
             .state_dir
@@ -341,7 +358,7 @@ impl GatewayConfig {
             .route
             .iter()
             .enumerate()
-            .map(|(i, r)| gateway::route(path, i, r))
+            .map(|(i, r)| gateway::route(path, i, r, host_keys))
             .collect::<Result<Vec<_>, _>>()?;
         let needs_gba = routes.iter().any(|r| r.gba_naf.is_some());
         gateway::check_gba_needs(path, &f.card, &f.gba, needs_gba)?;

@@ -9,6 +9,10 @@ pub use crate::support::{
     KillOnDrop, bin, free_udp_port, have, json_out, peers_required, require, run_with_timeout,
     simbridge, udp_echo,
 };
+/// Not re-exported at this level: other support modules have their own `network` and
+/// `gateway_config`, and tests glob-import both.
+pub mod e2e;
+
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,296 @@
+//! The C library as a gateway links it: scripts/install-lib stages libsimbridge, its header and
+//! simbridge.pc; examples/c/gateway.c is compiled with `cc` and pkg-config and forwards libcoap's
+//! plain coap-client through our `simbridge server` to libcoap's coap-server: with a GBA key
+//! from the software SIM, and with a static key from the C key callback. Once more under
+//! valgrind across an export, a restart of the example and the import.
+
+mod common;
+mod support;
+
+use common::e2e::{coap, gateway_config, network};
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The staged install and the example built against it (once per test binary).
+struct Built {
+    prefix: PathBuf,
+    gateway: PathBuf,
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"))
+}
+
+/// Stages the library with scripts/install-lib and compiles the example; `None` (skipped, or
+/// a failure in CI) when cc, pkg-config or libcoap are missing.
+fn built() -> Option<&'static Built> {
+    let tools = have("cc") && have("pkg-config");
+    if !require("cc and pkg-config (gcc, pkg-config)", tools)
+        || !require(
+            "coap-client-notls and coap-server-notls (libcoap3-bin)",
+            have("coap-client-notls") && have("coap-server-notls"),
+        )
+    {
+        return None;
+    }
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    Some(BUILT.get_or_init(|| {
+        let prefix = target_dir().join("c-abi-stage");
+        let o = run_with_timeout(
+            Command::new(repo().join("scripts/install-lib")).arg(&prefix),
+            Duration::from_secs(1800),
+        );
+        assert!(
+            o.status.success(),
+            "scripts/install-lib: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let pc = prefix.join("lib/pkgconfig");
+        let flags = run_with_timeout(
+            Command::new("pkg-config")
+                .args(["--cflags", "--libs", "simbridge"])
+                .env("PKG_CONFIG_PATH", &pc),
+            Duration::from_secs(10),
+        );
+        assert!(
+            flags.status.success(),
+            "pkg-config does not find simbridge.pc"
+        );
+        let flags = String::from_utf8_lossy(&flags.stdout).to_string();
+        let gateway = prefix.join("gateway");
+        // The README's build line, with warnings as errors.
+        let o = run_with_timeout(
+            Command::new("cc")
+                .current_dir(repo().join("examples/c"))
+                .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "gateway.c"])
+                .args(flags.split_whitespace())
+                .arg("-o")
+                .arg(&gateway),
+            Duration::from_secs(120),
+        );
+        assert!(
+            o.status.success(),
+            "cc gateway.c: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Built { prefix, gateway }
+    }))
+}
+
+/// Starts the C example (optionally under `wrapper`, e.g. valgrind) and waits for its
+/// "listening on ADDR" line.
+fn start_example(b: &Built, wrapper: &[&str], args: &[&std::ffi::OsStr]) -> Running {
+    let mut cmd = match wrapper.split_first() {
+        Some((w, rest)) => {
+            let mut c = Command::new(w);
+            c.args(rest).arg(&b.gateway);
+            c
+        }
+        None => Command::new(&b.gateway),
+    };
+    cmd.args(args)
+        .env("LD_LIBRARY_PATH", b.prefix.join("lib"))
+        .env("RUST_LOG", "info");
+    spawn_ready(&mut cmd, "the C example gateway")
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    std::ffi::OsStr::new(s)
+}
+
+/// A put and a get through the example listening at `local`.
+fn coap_round(local: std::net::SocketAddr, text: &str) {
+    let base = format!("coap://{local}");
+    coap(&["-m", "put", "-e", text, &format!("{base}/example_data")]);
+    assert_eq!(coap(&["-m", "get", &format!("{base}/example_data")]), text);
+}
+
+#[test]
+fn c_example_forwards_coap_with_a_gba_key_from_the_software_sim() {
+    let Some(b) = built() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let net = network(dir.path());
+    let card = profile_copy(dir.path(), "demo.toml");
+    let cfg = gateway_config(
+        dir.path(),
+        &net,
+        &format!("softsim = \"{}\"", card.display()),
+    );
+    let saved = dir.path().join("session.export");
+    let args = [
+        os("--config"),
+        cfg.as_os_str(),
+        os("--state-file"),
+        saved.as_os_str(),
+    ];
+    let gw = start_example(b, &[], &args);
+    coap_round(addr_in(&gw.first_line), "through-the-c-gateway");
+    assert_eq!(gw.terminate(), Some(0), "SIGTERM ends the example cleanly");
+    assert!(saved.exists(), "the session was exported on SIGTERM");
+
+    // Restarted: the export continues the session, no handshake, no AKA.
+    let card_state = std::fs::read(card.with_extension("toml.state")).expect("card state");
+    let gw = start_example(b, &[], &args);
+    let local = addr_in(&gw.first_line);
+    assert_eq!(
+        coap(&["-m", "get", &format!("coap://{local}/example_data")]),
+        "through-the-c-gateway"
+    );
+    let log = gw.stderr_lines(Duration::from_millis(200));
+    assert!(
+        log.iter().any(|l| l.contains("session continued")),
+        "{log:?}"
+    );
+    assert_eq!(
+        std::fs::read(card.with_extension("toml.state")).expect("card state"),
+        card_state,
+        "no AKA after the restart"
+    );
+    assert_eq!(gw.terminate(), Some(0));
+}
+
+/// Our server with one static identity in front of a coap-server; returns both processes and
+/// the server's address.
+fn static_network(dir: &Path, key_hex: &str) -> (KillOnDrop, Running) {
+    let coap_port = free_udp_port();
+    let backend = Command::new("coap-server-notls")
+        .args(["-A", "127.0.0.1", "-p", &coap_port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("coap-server-notls");
+    let key = write_file(dir, "server-key.hex", key_hex);
+    let cfg = write_file(
+        dir,
+        "server.toml",
+        &format!(
+            "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:{coap_port}\"\nstate_dir = \"{}\"\n[[keys.static]]\nidentity = \"c-gateway\"\nkey_file = \"{}\"\n",
+            dir.join("server-state").display(),
+            key.display()
+        ),
+    );
+    let server = start_with_config("server", &cfg, "simbridge server");
+    (KillOnDrop(Some(backend)), server)
+}
+
+/// The example's configuration for a `psk = "host"` route to `server`, and its key file.
+fn host_key_setup(dir: &Path, server: &Running, key_hex: &str) -> (PathBuf, PathBuf) {
+    let cfg = write_file(
+        dir,
+        "gateway.toml",
+        &format!(
+            "state_dir = \"{}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"{}\"\npsk = \"host\"\n",
+            dir.join("gw-state").display(),
+            addr_in(&server.first_line)
+        ),
+    );
+    (cfg, write_file(dir, "host-key.hex", key_hex))
+}
+
+const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f";
+
+#[test]
+fn c_example_forwards_coap_with_a_static_key_from_the_c_callback() {
+    let Some(b) = built() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_backend, server) = static_network(dir.path(), KEY_HEX);
+    let (cfg, key) = host_key_setup(dir.path(), &server, KEY_HEX);
+    let args = [
+        os("--config"),
+        cfg.as_os_str(),
+        os("--host-key"),
+        os("c-gateway"),
+        os("--host-key-file"),
+        key.as_os_str(),
+    ];
+    let gw = start_example(b, &[], &args);
+    coap_round(addr_in(&gw.first_line), "keyed-by-the-host");
+    assert_eq!(gw.terminate(), Some(0));
+
+    // A wrong key from the callback: the server refuses it, nothing gets through.
+    let wrong = write_file(dir.path(), "wrong.hex", "ffeeddccbbaa99887766554433221100");
+    let args = [
+        os("--config"),
+        cfg.as_os_str(),
+        os("--host-key"),
+        os("c-gateway"),
+        os("--host-key-file"),
+        wrong.as_os_str(),
+    ];
+    let gw = start_example(b, &[], &args);
+    let o = run_with_timeout(
+        Command::new("coap-client-notls").args([
+            "-B",
+            "3",
+            "-m",
+            "get",
+            &format!("coap://{}/example_data", addr_in(&gw.first_line)),
+        ]),
+        Duration::from_secs(20),
+    );
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("keyed-by-the-host"),
+        "a wrong key must not get through"
+    );
+    assert_eq!(gw.terminate(), Some(0));
+}
+
+#[test]
+fn c_example_under_valgrind_across_export_restart_and_import() {
+    let Some(b) = built() else { return };
+    if !require("valgrind", have("valgrind")) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_backend, server) = static_network(dir.path(), KEY_HEX);
+    let (cfg, key) = host_key_setup(dir.path(), &server, KEY_HEX);
+    let saved = dir.path().join("session.export");
+    let args = [
+        os("--config"),
+        cfg.as_os_str(),
+        os("--host-key"),
+        os("c-gateway"),
+        os("--host-key-file"),
+        key.as_os_str(),
+        os("--state-file"),
+        saved.as_os_str(),
+    ];
+    let valgrind = [
+        "valgrind",
+        "--error-exitcode=1",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "-q",
+    ];
+    let gw = start_example(b, &valgrind, &args);
+    coap_round(addr_in(&gw.first_line), "under-valgrind");
+    assert_eq!(
+        gw.terminate(),
+        Some(0),
+        "valgrind found errors (or no clean exit)"
+    );
+    assert!(saved.exists(), "exported on SIGTERM");
+
+    let gw = start_example(b, &valgrind, &args);
+    let local = addr_in(&gw.first_line);
+    assert_eq!(
+        coap(&["-m", "get", &format!("coap://{local}/example_data")]),
+        "under-valgrind"
+    );
+    let log = gw.stderr_lines(Duration::from_millis(200));
+    assert!(
+        log.iter().any(|l| l.contains("session continued")),
+        "{log:?}"
+    );
+    assert_eq!(
+        gw.terminate(),
+        Some(0),
+        "valgrind found errors (or no clean exit)"
+    );
+}
