@@ -215,18 +215,7 @@ impl Inner {
     }
 
     fn ledger_path(&self) -> PathBuf {
-        let safe: String = self
-            .route
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe = gateway::fsutil::safe_file_stem(&self.route.name);
         self.state_dir.join(format!("ffi-route-{safe}.ledger"))
     }
 

@@ -74,8 +74,29 @@ pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// `name` made safe as part of a file name in a state directory: ASCII letters, digits, `.` and
+/// `-` are kept, anything else (a path separator above all) becomes `_`.
+pub fn safe_file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn safe_file_stem_keeps_plain_names_and_neutralises_separators() {
+        assert_eq!(safe_file_stem("coap-1.example"), "coap-1.example");
+        assert_eq!(safe_file_stem("../etc/pass wd"), ".._etc_pass_wd");
+    }
+
     use super::*;
 
     #[test]

@@ -34,16 +34,7 @@ struct Saved {
 
 impl RouteState {
     fn file(&self, route: &str, ext: &str) -> PathBuf {
-        let safe: String = route
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe = crate::fsutil::safe_file_stem(route);
         self.dir.join(format!("route-{safe}.{ext}"))
     }
 
