@@ -7,10 +7,10 @@
 mod common;
 mod support;
 
-use common::e2e::{coap, gateway_config, network};
+use common::e2e::{coap, coap_backend, gateway_config, network};
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -157,14 +157,7 @@ fn c_example_forwards_coap_with_a_gba_key_from_the_software_sim() {
 /// Our server with one static identity in front of a coap-server; returns both processes and
 /// the server's address.
 fn static_network(dir: &Path, key_hex: &str) -> (KillOnDrop, Running) {
-    let coap_port = free_udp_port();
-    let backend = Command::new("coap-server-notls")
-        .args(["-A", "127.0.0.1", "-p", &coap_port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("coap-server-notls");
+    let (backend, coap_port) = coap_backend();
     let key = write_file(dir, "server-key.hex", key_hex);
     let cfg = write_file(
         dir,
@@ -176,7 +169,7 @@ fn static_network(dir: &Path, key_hex: &str) -> (KillOnDrop, Running) {
         ),
     );
     let server = start_with_config("server", &cfg, "simbridge server");
-    (KillOnDrop(Some(backend)), server)
+    (backend, server)
 }
 
 /// The example's configuration for a `psk = "host"` route to `server`, and its key file.

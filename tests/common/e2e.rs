@@ -17,6 +17,19 @@ pub struct Net {
     pub bsf_url: String,
 }
 
+/// libcoap's plain coap-server on a free loopback port: the backend behind our server.
+pub fn coap_backend() -> (KillOnDrop, u16) {
+    let port = free_udp_port();
+    let child = Command::new("coap-server-notls")
+        .args(["-A", "127.0.0.1", "-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("coap-server-notls");
+    (KillOnDrop(Some(child)), port)
+}
+
 /// BSF + coap-server backend + our DTLS server, keyed through the key API.
 pub fn network(dir: &Path) -> Net {
     std::fs::create_dir_all(dir.join("profiles")).expect("dir");
@@ -41,14 +54,7 @@ pub fn network(dir: &Path) -> Net {
         "simbridge bsf",
     );
     let bsf_url = format!("http://{}", addr_in(&bsf.first_line));
-    let coap_port = free_udp_port();
-    let backend = Command::new("coap-server-notls")
-        .args(["-A", "127.0.0.1", "-p", &coap_port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("coap-server-notls");
+    let (backend, coap_port) = coap_backend();
     let server_cfg = write_file(
         dir,
         "server.toml",
@@ -63,7 +69,7 @@ pub fn network(dir: &Path) -> Net {
     Net {
         server_cfg,
         _bsf: bsf,
-        _backend: KillOnDrop(Some(backend)),
+        _backend: backend,
         server,
         bsf_url,
     }
