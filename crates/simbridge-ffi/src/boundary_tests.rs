@@ -113,6 +113,11 @@ fn null_handles_are_refused_by_every_function() {
     let v = unsafe { CStr::from_ptr(simbridge_version()) };
     assert_eq!(v.to_str().ok(), Some(env!("CARGO_PKG_VERSION")));
     assert_eq!(SIMBRIDGE_ABI_VERSION, 1);
+    // The shared library's soname carries the ABI version (build.rs sets it).
+    assert_eq!(
+        env!("SIMBRIDGE_SONAME"),
+        format!("libsimbridge.so.{SIMBRIDGE_ABI_VERSION}")
+    );
 }
 
 #[test]

@@ -60,10 +60,10 @@ impl CardSource {
             let card = ModemCard::open(&opts).map_err(|e| chain(&e).to_string())?;
             return Ok(Box::new(card));
         }
-        Err(
-            "[card] reader: PC/SC readers are not built into this library; use softsim or modem"
-                .into(),
-        )
+        match &config.reader {
+            Some(name) => open_reader(name),
+            None => Err("[card]: no card source (softsim, reader or modem)".into()),
+        }
     }
 
     fn ensure_card(&mut self) -> Result<(), KeyError> {
@@ -106,4 +106,22 @@ impl CardSource {
             self.card = None;
         }
     }
+}
+
+/// The PC/SC reader `name` ("" = the only reader holding a card).
+#[cfg(feature = "pcsc")]
+fn open_reader(name: &str) -> Result<Box<dyn CardChannel>, String> {
+    let name = (!name.is_empty()).then_some(name);
+    let chan =
+        gateway::card::pcsc::PcscChannel::connect(name).map_err(|e| chain(&e).to_string())?;
+    Ok(Box::new(chan))
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn open_reader(_name: &str) -> Result<Box<dyn CardChannel>, String> {
+    Err(
+        "[card] reader: this libsimbridge was built without PC/SC; build it with \
+         `scripts/install-lib PREFIX --features pcsc` (needs libpcsclite-dev)"
+            .into(),
+    )
 }
