@@ -62,8 +62,21 @@ fn table_lists_every_strategy_with_the_target() {
     ] {
         let line = out.lines().find(|l| l.starts_with(&format!("| {label} ")));
         let line = line.unwrap_or_else(|| panic!("row {label} in\n{out}"));
-        assert_eq!(line.matches('|').count(), 10, "{line}");
+        assert_eq!(line.matches('|').count(), 11, "{line}");
     }
+    // The key-lifetime column: CID keeps security under 10 % from some lifetime on, a
+    // handshake per message never does.
+    assert!(out.contains("| Ks lifetime for security < 10 % |"), "{out}");
+    let cid = out
+        .lines()
+        .find(|l| l.starts_with("| long-lived + CID "))
+        .unwrap_or_default();
+    assert!(cid.contains("| ≥ "), "{cid}");
+    let full = out
+        .lines()
+        .find(|l| l.starts_with("| full handshake per message "))
+        .unwrap_or_default();
+    assert!(full.contains("| never |"), "{full}");
     assert!(
         !out.contains("DTLS 1.3"),
         "no DTLS 1.3 rows without figures"
@@ -123,6 +136,8 @@ fn json_has_the_documented_keys() {
             "label",
             "figures_source",
             "handshakes_per_message",
+            "bootstraps_per_message",
+            "key_lifetime_for_goal",
             "energy_per_message_j",
             "security_overhead_j",
             "security_overhead_pct",

@@ -7,8 +7,9 @@
 //! life against 3GPP's objective of 10 years on 5 Wh ([`Report`]).
 //!
 //! One message event is: wake from PSM and set up the RRC connection, send and receive the
-//! bytes of the handshakes it needs and of the application exchange, wait out the round trips,
-//! then the RRC inactivity tail (short with RAI). docs/energy.md gives the equations.
+//! bytes of the handshakes it needs (and, once per key lifetime, of the GBA Ub bootstrap that
+//! fetches the key) and of the application exchange, wait out the round trips, then the RRC
+//! inactivity tail (short with RAI). docs/energy.md gives the equations.
 //!
 //! ```
 //! use simbridge_energy::{Coverage, Model, Radio};
@@ -35,7 +36,10 @@ pub mod svg;
 mod tests;
 
 pub use error::EnergyError;
-pub use model::{Breakdown, Model, Projection, Report, TARGET_BATTERY_WH, TARGET_YEARS};
+pub use model::{
+    Breakdown, KeyLifetimeBound, Model, Projection, Report, SECURITY_SHARE_GOAL_PCT,
+    TARGET_BATTERY_WH, TARGET_YEARS,
+};
 pub use radio::{Coverage, PerCoverage, Radio, RadioParams, defaults as radio_defaults};
 pub use results::{ResultsEntry, ResultsFile};
 pub use scenario::Scenario;

@@ -14,6 +14,22 @@ pub const TARGET_YEARS: f64 = 10.0;
 const SECONDS_PER_DAY: f64 = 86_400.0;
 /// A year of 365 days, as in the TR 45.820 battery-life arithmetic.
 const SECONDS_PER_YEAR: f64 = 365.0 * SECONDS_PER_DAY;
+/// The security share of a message's energy the report finds a key lifetime for: security
+/// should cost a tenth of the energy at most.
+pub const SECURITY_SHARE_GOAL_PCT: f64 = 10.0;
+
+/// From which key (Ks) lifetime a strategy's security share of energy per message stays under
+/// [`SECURITY_SHARE_GOAL_PCT`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyLifetimeBound {
+    /// Under the goal even with a new key (bootstrap and full handshake) for every message.
+    Any,
+    /// Under the goal from this key lifetime on, in hours.
+    AtLeastHours(f64),
+    /// Over the goal even with a key that never expires: the per-message cost alone is too much.
+    Never,
+}
 
 /// Everything the model needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,6 +86,10 @@ pub struct Projection {
     pub figures_source: String,
     /// Handshakes per message (expected value: fractions are amortised handshakes).
     pub handshakes_per_message: f64,
+    /// GBA Ub bootstraps per message (one per key lifetime; 0 for the reference row).
+    pub bootstraps_per_message: f64,
+    /// From which key lifetime the security share stays under [`SECURITY_SHARE_GOAL_PCT`].
+    pub key_lifetime_for_goal: KeyLifetimeBound,
     /// On-air traffic per message: bytes include IP/UDP headers; round trips include the
     /// application's own.
     pub on_air: Figures,
@@ -140,14 +160,35 @@ impl Model {
         SECONDS_PER_DAY / self.scenario.messages_per_day.value
     }
 
+    /// Share of messages that open a new key lifetime (a Ub bootstrap and a full handshake).
+    fn key_share(&self) -> f64 {
+        (self.interval_s() / (self.scenario.key_lifetime_h.value * 3600.0)).min(1.0)
+    }
+
+    /// One GBA Ub bootstrap: its bytes are IP bytes already (TCP), so no datagram headers are
+    /// added to them.
+    fn bootstrap(&self) -> Figures {
+        let sc = &self.scenario;
+        Figures::new(
+            sc.bootstrap_bytes_up.value,
+            sc.bootstrap_bytes_down.value,
+            0.0,
+            0.0,
+            sc.bootstrap_round_trips.value,
+        )
+    }
+
     /// Handshakes of `id` per message, as (figures, expected count) pairs.
     pub fn handshakes(&self, id: StrategyId) -> Vec<(Figures, f64)> {
+        self.handshakes_at(id, self.key_share())
+    }
+
+    /// Handshakes of `id` per message when a share `f_key` of messages opens a new key.
+    fn handshakes_at(&self, id: StrategyId, f_key: f64) -> Vec<(Figures, f64)> {
         let Some(s) = self.strategies.strategies.get(&id) else {
             return Vec::new();
         };
         let interval = self.interval_s();
-        // Share of messages that start a new key lifetime (a full handshake).
-        let f_key = (interval / (self.scenario.key_lifetime_h.value * 3600.0)).min(1.0);
         // Share of messages that find a new NAT binding.
         let f_rebind = (interval / (self.scenario.nat_rebind_min.value * 60.0)).min(1.0);
         let full = self.strategies.key_change_handshake(id);
@@ -245,14 +286,9 @@ impl Model {
         let plain = self.project("plain", "no security (reference)", true, "", 0.0, &app, 0.0);
         let plain_j = plain.energy_per_message_j;
         let mut rows = vec![plain];
+        let f_key = self.key_share();
         for (id, s) in &self.strategies.strategies {
-            let hs = self.handshakes(*id);
-            let mut traffic = app.plus(&s.per_message_for(&app));
-            let mut n = 0.0;
-            for (f, k) in &hs {
-                traffic = traffic.plus(&f.scaled(*k));
-                n += k;
-            }
+            let (traffic, n) = self.traffic(*id, &app, f_key);
             let source = if *id == StrategyId::LongLived && self.rebind_full {
                 format!(
                     "{}; rebind_full: a full handshake after each rebinding",
@@ -261,7 +297,10 @@ impl Model {
             } else {
                 s.source.to_string()
             };
-            rows.push(self.project(id.key(), id.label(), false, &source, n, &traffic, plain_j));
+            let mut row = self.project(id.key(), id.label(), false, &source, n, &traffic, plain_j);
+            row.bootstraps_per_message = f_key;
+            row.key_lifetime_for_goal = self.key_lifetime_for_goal(*id, &app, plain_j);
+            rows.push(row);
         }
         let sc = &self.scenario;
         Ok(Report {
@@ -282,6 +321,68 @@ impl Model {
             target_battery_wh: TARGET_BATTERY_WH,
             rows,
         })
+    }
+
+    /// What one message of `id` carries on average (application, security records, its share
+    /// of handshakes and of Ub bootstraps) and its handshakes per message, when a share `f_key`
+    /// of messages opens a new key.
+    fn traffic(&self, id: StrategyId, app: &Figures, f_key: f64) -> (Figures, f64) {
+        let Some(s) = self.strategies.strategies.get(&id) else {
+            return (*app, 0.0);
+        };
+        let mut traffic = app
+            .plus(&s.per_message_for(app))
+            .plus(&self.bootstrap().scaled(f_key));
+        let mut n = 0.0;
+        for (f, k) in self.handshakes_at(id, f_key) {
+            traffic = traffic.plus(&f.scaled(k));
+            n += k;
+        }
+        (traffic, n)
+    }
+
+    /// Security share of the message energy of `id`, %, when a share `f_key` of messages opens
+    /// a new key.
+    fn security_share_at(&self, id: StrategyId, app: &Figures, plain_j: f64, f_key: f64) -> f64 {
+        let e = self.event_energy(&self.traffic(id, app, f_key).0).total_j();
+        if e > 0.0 {
+            (e - plain_j) / e * 100.0
+        } else {
+            0.0
+        }
+    }
+
+    /// The shortest key lifetime that keeps the security share of `id` under the goal. The
+    /// share falls as keys live longer (fewer bootstraps and full handshakes per message), so a
+    /// bisection over the share of key-opening messages finds the bound.
+    fn key_lifetime_for_goal(
+        &self,
+        id: StrategyId,
+        app: &Figures,
+        plain_j: f64,
+    ) -> KeyLifetimeBound {
+        let goal = SECURITY_SHARE_GOAL_PCT;
+        if self.security_share_at(id, app, plain_j, 1.0) < goal {
+            return KeyLifetimeBound::Any;
+        }
+        if self.security_share_at(id, app, plain_j, 0.0) >= goal {
+            return KeyLifetimeBound::Never;
+        }
+        // Invariant: under the goal at `lo`, not under it at `hi`.
+        let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+        for _ in 0..60 {
+            let mid = (lo + hi) / 2.0;
+            if self.security_share_at(id, app, plain_j, mid) < goal {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == 0.0 {
+            // the bound lies beyond 2^60 message intervals: no key lives that long
+            return KeyLifetimeBound::Never;
+        }
+        KeyLifetimeBound::AtLeastHours(self.interval_s() / lo / 3600.0)
     }
 
     #[allow(clippy::too_many_arguments)] // one private constructor of a flat output row
@@ -319,6 +420,8 @@ impl Model {
                 source.into()
             },
             handshakes_per_message: handshakes,
+            bootstraps_per_message: 0.0,
+            key_lifetime_for_goal: KeyLifetimeBound::Any,
             on_air: Figures {
                 bytes_up: traffic.bytes_up + ip * traffic.datagrams_up,
                 bytes_down: traffic.bytes_down + ip * traffic.datagrams_down,
