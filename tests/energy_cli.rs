@@ -352,7 +352,7 @@ fn bad_files_name_the_file_and_key() {
 #[test]
 fn the_bench_report_json_feeds_the_energy_model() {
     use simbridge_energy::perf::{
-        HandshakeFigures, Machine, OursWire, Report, Section, energy_input, merge,
+        HandshakeFigures, Machine, OscoreWire, OursWire, Report, Section, energy_input, merge,
     };
     let full = HandshakeFigures {
         c2s_bytes: 281,
@@ -375,6 +375,10 @@ fn the_bench_report_json_feeds_the_energy_model() {
         }),
         overhead: Some((29, 29)),
         overhead_cid: Some((34, 29)),
+        oscore: Some(OscoreWire {
+            establishment: (95, 21),
+            overhead: (14, 11),
+        }),
     };
     let mut s = Section::new("wire", "Wire", &["OpenSSL 3.0"]);
     s.rows = merge::handshake_rows("full", &Ok((full, None)), &[Err("missing".into())]);
@@ -414,4 +418,18 @@ fn the_bench_report_json_feeds_the_energy_model() {
     assert_eq!(figs["long-lived"]["per_connection"]["round_trips"], 2.0);
     assert_eq!(figs["long-lived-cid"]["per_message"]["bytes_up"], 34.0);
     assert!(ok(&["energy", "--from", &f]).contains("long-lived + CID"));
+    // OSCORE pays its exchange once per key and its overhead per message, nothing per rebinding:
+    // at hourly messages and a 24 h key, a 24th of an exchange, and fewer bytes than CID's records.
+    let oscore = rows
+        .iter()
+        .find(|r| r["strategy"] == "oscore")
+        .expect("oscore row");
+    assert!((oscore["handshakes_per_message"].as_f64().expect("n") - 1.0 / 24.0).abs() < 1e-9);
+    let cid = rows
+        .iter()
+        .find(|r| r["strategy"] == "long-lived-cid")
+        .expect("cid row");
+    let e = |r: &serde_json::Value| r["energy_per_message_j"].as_f64().expect("J");
+    assert!(e(oscore) < e(cid), "{oscore} vs {cid}");
+    assert!(ok(&["energy", "--from", &f]).contains("OSCORE keyed from GBA"));
 }

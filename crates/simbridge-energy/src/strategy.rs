@@ -22,17 +22,21 @@ pub enum StrategyId {
     Dtls13Psk,
     /// A DTLS 1.3 PSK handshake with 0-RTT early data per message (row exists only when given).
     Dtls13ZeroRtt,
+    /// OSCORE (RFC 8613) keyed from GBA: one establishment exchange per key, no handshake, and
+    /// nothing to redo after a NAT rebinding (row exists only when given).
+    Oscore,
 }
 
 impl StrategyId {
     /// Every strategy, in table order.
-    pub const ALL: [StrategyId; 6] = [
+    pub const ALL: [StrategyId; 7] = [
         StrategyId::FullPerMessage,
         StrategyId::ResumePerMessage,
         StrategyId::LongLived,
         StrategyId::LongLivedCid,
         StrategyId::Dtls13Psk,
         StrategyId::Dtls13ZeroRtt,
+        StrategyId::Oscore,
     ];
 
     /// Key used in files and JSON output.
@@ -44,6 +48,7 @@ impl StrategyId {
             StrategyId::LongLivedCid => "long-lived-cid",
             StrategyId::Dtls13Psk => "dtls13-psk",
             StrategyId::Dtls13ZeroRtt => "dtls13-0rtt",
+            StrategyId::Oscore => "oscore",
         }
     }
 
@@ -56,6 +61,7 @@ impl StrategyId {
             StrategyId::LongLivedCid => "long-lived + CID",
             StrategyId::Dtls13Psk => "DTLS 1.3 PSK per message",
             StrategyId::Dtls13ZeroRtt => "DTLS 1.3 PSK + 0-RTT per message",
+            StrategyId::Oscore => "OSCORE keyed from GBA",
         }
     }
 
@@ -131,7 +137,7 @@ impl Figures {
 pub struct StrategyFigures {
     /// The handshake the strategy runs each time it (re)connects: every message for the
     /// per-message strategies, after a NAT rebinding for `long-lived`, once per key for
-    /// `long-lived-cid`.
+    /// `long-lived-cid`; for `oscore`, the context establishment exchange once per key.
     pub per_connection: Figures,
     /// What the security layer adds to one application exchange (record headers, explicit
     /// nonce, tag, CID), beyond the application bytes.

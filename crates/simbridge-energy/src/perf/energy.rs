@@ -17,6 +17,18 @@ pub struct OursWire {
     pub overhead: Option<(usize, usize)>,
     /// CCM_8 record overhead (up, down) with the CIDs of `full_cid`.
     pub overhead_cid: Option<(usize, usize)>,
+    /// OSCORE keyed from GBA, measured with our OSCORE crate.
+    pub oscore: Option<OscoreWire>,
+}
+
+/// OSCORE's figures from one run: what a key costs and what a message costs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OscoreWire {
+    /// The context establishment exchange (CoAP POST and its 2.01 Created), UDP payload bytes
+    /// up and down, one datagram and one round trip each way.
+    pub establishment: (usize, usize),
+    /// What protection adds to the model's CoAP request and to its response (up, down).
+    pub overhead: (usize, usize),
 }
 
 fn hs(f: &HandshakeFigures) -> Figures {
@@ -35,9 +47,24 @@ fn rec((up, down): (usize, usize)) -> Figures {
 
 /// A results file for `simbridge energy --from`: each strategy whose figures this run measured
 /// (full per message, resumption per message, long-lived with resumption after a rebinding,
-/// long-lived + CID); the others keep the model's published figures.
+/// long-lived + CID, OSCORE); the others keep the model's published figures.
 pub fn energy_input(w: &OursWire, source: &str) -> ResultsFile {
     let mut file = ResultsFile::measured(source);
+    if let Some(o) = w.oscore {
+        let (up, down) = o.establishment;
+        file.insert(
+            StrategyId::Oscore,
+            ResultsEntry {
+                per_connection: Figures::new(up as f64, down as f64, 1.0, 1.0, 1.0),
+                per_message: rec(o.overhead),
+                per_key_change: None,
+                source: Some(
+                    "ours: OSCORE context establishment once per key, AES-CCM-16-64-128 overhead"
+                        .into(),
+                ),
+            },
+        );
+    }
     let (Some(full), Some(overhead)) = (w.full, w.overhead) else {
         return file;
     };

@@ -191,6 +191,10 @@ fn json_carries_the_energy_input_and_each_rows_ratios() {
         full_cid: None,
         overhead: Some((29, 29)),
         overhead_cid: None,
+        oscore: Some(crate::perf::OscoreWire {
+            establishment: (90, 20),
+            overhead: (14, 11),
+        }),
     };
     let mut s = Section::new("wire", "Wire", &["OpenSSL"]);
     s.rows = handshake_rows("full", &Ok((f, None)), &[Ok((hf(625), None))]);
@@ -214,6 +218,13 @@ fn json_carries_the_energy_input_and_each_rows_ratios() {
         v["strategies"].get("long-lived-cid").is_none(),
         "not measured"
     );
+    // OSCORE: one exchange per key (1 datagram and 1 round trip each way), then its overhead
+    let o = &v["strategies"]["oscore"];
+    assert_eq!(o["per_connection"]["bytes_up"], 90.0);
+    assert_eq!(o["per_connection"]["bytes_down"], 20.0);
+    assert_eq!(o["per_connection"]["round_trips"], 1.0);
+    assert_eq!(o["per_message"]["bytes_up"], 14.0);
+    assert_eq!(o["per_message"]["bytes_down"], 11.0);
     assert!((v["sections"][0]["rows"][0]["ratios"][0].as_f64().unwrap() - 0.7424).abs() < 1e-3);
     assert_eq!(v["machine"]["cores"], 2);
     // and the energy model reads it
