@@ -18,12 +18,7 @@ fn set(m: &mut Model, k: &str, v: f64) {
 }
 
 fn row(m: &Model, key: &str) -> Projection {
-    m.run()
-        .expect("model runs")
-        .rows
-        .into_iter()
-        .find(|p| p.strategy == key)
-        .expect("row")
+    m.run().expect("model runs").row(key).cloned().expect("row")
 }
 
 /// A kept CID session exchanging ~400 B up / 40 B down (UDP payload), hourly, no handshake in

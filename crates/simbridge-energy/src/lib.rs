@@ -14,8 +14,8 @@
 //! ```
 //! use simbridge_energy::{Coverage, Model, Radio};
 //! let report = Model::new(Radio::Nbiot, Coverage::Normal, false).run().unwrap();
-//! let best = report.rows.iter().find(|r| r.strategy == "long-lived-cid").unwrap();
-//! let worst = report.rows.iter().find(|r| r.strategy == "full-per-message").unwrap();
+//! let best = report.row("long-lived-cid").unwrap();
+//! let worst = report.row("full-per-message").unwrap();
 //! assert!(best.battery_life_years > worst.battery_life_years);
 //! ```
 

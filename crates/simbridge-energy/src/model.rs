@@ -142,6 +142,13 @@ pub struct Report {
     pub rows: Vec<Projection>,
 }
 
+impl Report {
+    /// The row of `strategy` (its key, e.g. `long-lived-cid`; `plain` for the reference).
+    pub fn row(&self, strategy: &str) -> Option<&Projection> {
+        self.rows.iter().find(|p| p.strategy == strategy)
+    }
+}
+
 impl Model {
     /// A model with the published defaults for `radio`.
     pub fn new(radio: Radio, coverage: Coverage, rai: bool) -> Self {

@@ -8,13 +8,26 @@ fn model(radio: Radio, coverage: Coverage, rai: bool) -> Model {
     Model::new(radio, coverage, rai)
 }
 
-fn energy(m: &Model, key: &str) -> f64 {
+fn row(m: &Model, key: &str) -> Projection {
     let r = m.run().expect("model runs");
-    r.rows
-        .iter()
-        .find(|p| p.strategy == key)
-        .map(|p| p.energy_per_message_j)
-        .unwrap_or_else(|| panic!("row {key}"))
+    r.row(key).cloned().unwrap_or_else(|| panic!("row {key}"))
+}
+
+fn energy(m: &Model, key: &str) -> f64 {
+    row(m, key).energy_per_message_j
+}
+
+/// `m` with the Ub bootstrap set to nothing (a key provisioned once).
+fn without_bootstrap(m: &Model) -> Model {
+    let mut none = m.clone();
+    for k in [
+        "bootstrap_bytes_up",
+        "bootstrap_bytes_down",
+        "bootstrap_round_trips",
+    ] {
+        set_param(&mut none, k, 0.0, "test").expect(k);
+    }
+    none
 }
 
 const RADIOS: [Radio; 2] = [Radio::Nbiot, Radio::Ltem];
@@ -582,28 +595,12 @@ fn a_serialised_results_file_reads_back() {
     assert_eq!(s.source, "measured: bench.json (bench test): ours, CID 4 B");
 }
 
-fn row(m: &Model, key: &str) -> Projection {
-    m.run()
-        .expect("model runs")
-        .rows
-        .into_iter()
-        .find(|p| p.strategy == key)
-        .unwrap_or_else(|| panic!("row {key}"))
-}
-
 #[test]
 fn every_strategy_pays_one_bootstrap_per_key_lifetime() {
     let mut m = model(Radio::Nbiot, Coverage::Normal, false);
     set_param(&mut m, "messages_per_day", 24.0, "test").expect("set");
     set_param(&mut m, "key_lifetime_h", 24.0, "test").expect("set");
-    let mut none = m.clone();
-    for k in [
-        "bootstrap_bytes_up",
-        "bootstrap_bytes_down",
-        "bootstrap_round_trips",
-    ] {
-        set_param(&mut none, k, 0.0, "test").expect(k);
-    }
+    let none = without_bootstrap(&m);
     // One message an hour, a key a day: a 24th of a bootstrap per message, every strategy.
     let (up, down, rtt) = (955.0, 1111.0, 3.0);
     for key in DTLS12 {
@@ -637,14 +634,7 @@ fn a_bootstrap_per_day_weighs_like_the_handshake_at_two_messages_a_day() {
     let mut m = model(Radio::Nbiot, Coverage::Normal, false);
     set_param(&mut m, "messages_per_day", 2.0, "test").expect("set");
     let with = row(&m, "long-lived-cid");
-    let mut none = m.clone();
-    for k in [
-        "bootstrap_bytes_up",
-        "bootstrap_bytes_down",
-        "bootstrap_round_trips",
-    ] {
-        set_param(&mut none, k, 0.0, "test").expect(k);
-    }
+    let none = without_bootstrap(&m);
     let without = row(&none, "long-lived-cid");
     let bootstrap_j = with.energy_per_message_j - without.energy_per_message_j;
     let handshake_j = without.security_overhead_j;
