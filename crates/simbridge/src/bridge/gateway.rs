@@ -5,7 +5,7 @@
 //! to three sockets (local, and one per upstream path for make-before-break) and a waker for the
 //! key service, which std alone cannot wait on together.
 
-use super::batch::RecvBatch;
+use super::batch::{RecvBatch, SendBatch, SendFailure};
 use super::event_wait::{TICK, wait_for_events};
 use super::keyservice::{KeyReply, KeyRequest, ReplyTo};
 use super::peers::PeerMap;
@@ -17,6 +17,7 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -247,6 +248,7 @@ impl RouteLoop {
         let (reply_tx, reply_rx) = mpsc::channel::<KeyReply>();
         let mut events = Events::with_capacity(64);
         let mut batch = RecvBatch::new();
+        let mut sends = SendBatch::new();
         let restored = match &self.state {
             Some(st) => st.restore(&self.name, &mut self.session, Now::system()),
             None => false,
@@ -257,7 +259,7 @@ impl RouteLoop {
         self.saved_version = self.session.resumable().0;
         let mut last_publish = Instant::now();
         loop {
-            self.flush(&reply_tx)?;
+            self.flush(&reply_tx, &mut sends)?;
             if self.stop.load(Ordering::SeqCst) {
                 if let Some(st) = &self.state {
                     // Keep the session for the next start; closing it would end it at the server.
@@ -267,16 +269,18 @@ impl RouteLoop {
                     return Ok(());
                 }
                 self.session.close();
-                self.flush(&reply_tx)?;
+                self.flush(&reply_tx, &mut sends)?;
                 self.publish();
                 return Ok(());
             }
             wait_for_events(&mut self.poll, &mut events, self.session.poll_timeout())?;
             for ev in events.iter() {
                 match ev.token() {
-                    LOCAL => self.read_local(&mut batch),
+                    LOCAL => self.read_local(&mut batch, &mut sends),
                     WAKE => {}
-                    Token(t) if t >= PATH_BASE => self.read_path(t - PATH_BASE, &mut batch),
+                    Token(t) if t >= PATH_BASE => {
+                        self.read_path(t - PATH_BASE, &mut batch, &mut sends)
+                    }
                     Token(_) => {}
                 }
             }
@@ -323,8 +327,9 @@ impl RouteLoop {
         self.board.publish(&self.name, self.upstream, &self.session);
     }
 
-    /// Local datagrams, a batch per system call: each sealed into `self.out` and sent upstream.
-    fn read_local(&mut self, batch: &mut RecvBatch) {
+    /// Local datagrams, a batch per system call: each sealed into `self.out` and queued for
+    /// upstream in `sends`, which goes out with one system call per batch.
+    fn read_local(&mut self, batch: &mut RecvBatch, sends: &mut SendBatch) {
         loop {
             let n = match batch.recv(&self.local) {
                 Ok(n) => n,
@@ -341,25 +346,43 @@ impl RouteLoop {
                 self.peers.outgoing_in_place(now.mono, from, up);
                 let mut out = std::mem::take(&mut self.out);
                 if let Some((path, len)) = self.session.send_into(now, up, &mut out) {
-                    self.send_upstream(path, &out[..len]);
+                    self.queue_upstream(sends, path, &out[..len]);
                 }
                 self.out = out;
             }
+            self.sent(sends.flush());
             if batch.drained() {
                 return;
             }
         }
     }
 
-    fn send_upstream(&mut self, path: PathId, datagram: &[u8]) {
-        if let Err(e) = self.path_socket(path).and_then(|s| s.send(datagram)) {
-            debug!("route {}: upstream send on {path:?} failed: {e}", self.name);
+    /// Queues a datagram for upstream path `path` (its socket opened on first use).
+    fn queue_upstream(&mut self, sends: &mut SendBatch, path: PathId, datagram: &[u8]) {
+        let pushed = match self.path_socket(path) {
+            Ok(s) => sends.push(s.as_raw_fd(), datagram, None),
+            Err(e) => {
+                debug!("route {}: upstream send on {path:?} failed: {e}", self.name);
+                return;
+            }
+        };
+        self.sent(pushed);
+    }
+
+    /// Logs what a batch could not send (the timers and the peers' own retransmissions
+    /// recover, as from a lost datagram).
+    fn sent(&self, result: Result<(), SendFailure>) {
+        if let Err(f) = result {
+            debug!(
+                "route {}: {} datagram(s) not sent: {}",
+                self.name, f.dropped, f.error
+            );
         }
     }
 
     /// Datagrams from the server on path `i`, a batch per system call: records opened in place
     /// and their data replied to the local peers at once.
-    fn read_path(&mut self, i: usize, batch: &mut RecvBatch) {
+    fn read_path(&mut self, i: usize, batch: &mut RecvBatch, sends: &mut SendBatch) {
         loop {
             let Some(sock) = self.paths.get(i).and_then(|p| p.as_ref()) else {
                 return;
@@ -386,9 +409,10 @@ impl RouteLoop {
                     (&mut self.peers, &self.local, &mut self.out, &self.name);
                 self.session
                     .handle_datagram_in_place(now, PathId(i as u8), datagram, |d| {
-                        reply_locally(peers, local, out, name, now.mono, d);
+                        reply_locally(peers, local, sends, out, name, now.mono, d);
                     });
             }
+            self.sent(sends.flush());
             if batch.drained() {
                 return;
             }
@@ -417,7 +441,7 @@ impl RouteLoop {
     }
 
     /// Sends what the session produced, hands actions to the key service and replies to local peers.
-    fn flush(&mut self, reply_tx: &Sender<KeyReply>) -> io::Result<()> {
+    fn flush(&mut self, reply_tx: &Sender<KeyReply>, sends: &mut SendBatch) -> io::Result<()> {
         while let Some(action) = self.session.poll_action() {
             let req = match action {
                 Action::Bootstrap { force } => KeyRequest::Bootstrap { force },
@@ -437,22 +461,32 @@ impl RouteLoop {
         }
         let mut out = std::mem::take(&mut self.out);
         while let Some((path, len)) = self.session.poll_transmit_into(&mut out) {
-            self.send_upstream(path, &out[..len]);
+            self.queue_upstream(sends, path, &out[..len]);
         }
         let now = Instant::now();
         while let Some(d) = self.session.poll_received() {
-            reply_locally(&mut self.peers, &self.local, &mut out, &self.name, now, &d);
+            reply_locally(
+                &mut self.peers,
+                &self.local,
+                sends,
+                &mut out,
+                &self.name,
+                now,
+                &d,
+            );
         }
         self.out = out;
+        self.sent(sends.flush());
         Ok(())
     }
 }
 
-/// Sends a reply from upstream to the local peer it belongs to (message ID and token restored
-/// in `scratch`, which must hold any datagram).
+/// Queues a reply from upstream for the local peer it belongs to (message ID and token
+/// restored in `scratch`, which must hold any datagram).
 fn reply_locally(
     peers: &mut PeerMap,
     local: &UdpSocket,
+    sends: &mut SendBatch,
     scratch: &mut [u8],
     route: &str,
     now: Instant,
@@ -468,8 +502,11 @@ fn reply_locally(
     d.copy_from_slice(reply);
     match peers.incoming_in_place(now, d) {
         Some(peer) => {
-            if let Err(e) = local.send_to(d, peer) {
-                debug!("route {route}: reply to {peer} failed: {e}");
+            if let Err(f) = sends.push(local.as_raw_fd(), d, Some(peer)) {
+                debug!(
+                    "route {route}: {} datagram(s) not sent: {}",
+                    f.dropped, f.error
+                );
             }
         }
         None => warn!(

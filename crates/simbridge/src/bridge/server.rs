@@ -3,7 +3,7 @@
 //! back. PSKs come from a static table or the BSF key API, fetched in a worker thread while the
 //! handshake waits. Same `mio` event loop as the gateway.
 
-use super::batch::RecvBatch;
+use super::batch::{RecvBatch, SendBatch, SendFailure};
 use super::event_wait::wait_for_events;
 use super::key_lookup::KeyLookups;
 use super::lifecycle::{EvictReason, Lifecycle, LifecycleConfig};
@@ -17,6 +17,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -243,11 +244,12 @@ impl ServerLoop {
     fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(256);
         let mut batch = RecvBatch::new();
+        let mut sends = SendBatch::new();
         // records to clients are sealed into this one buffer (no allocation per record)
         let mut out = vec![0u8; MAX_DATAGRAM];
         let mut staged = Staged::default();
         loop {
-            self.flush();
+            self.flush(&mut sends);
             if self.stop.load(Ordering::SeqCst) {
                 self.save();
                 self.lookups.stop();
@@ -256,9 +258,9 @@ impl ServerLoop {
             wait_for_events(&mut self.poll, &mut events, self.endpoint.poll_timeout())?;
             for ev in events.iter() {
                 match ev.token() {
-                    LISTEN => self.read_dtls(&mut batch, &mut staged),
+                    LISTEN => self.read_dtls(&mut batch, &mut sends, &mut staged),
                     WAKE => {}
-                    t => self.read_backend(t, &mut batch, &mut out),
+                    t => self.read_backend(t, &mut batch, &mut sends, &mut out),
                 }
             }
             let now = Instant::now();
@@ -305,7 +307,7 @@ impl ServerLoop {
 
     /// Datagrams from clients: records are opened in `buf` itself and their data forwarded
     /// to the backends (through `staged`) once the endpoint call returns.
-    fn read_dtls(&mut self, batch: &mut RecvBatch, staged: &mut Staged) {
+    fn read_dtls(&mut self, batch: &mut RecvBatch, sends: &mut SendBatch, staged: &mut Staged) {
         loop {
             let n = match batch.recv(&self.sock) {
                 Ok(n) => n,
@@ -316,9 +318,11 @@ impl ServerLoop {
             };
             for i in 0..n {
                 if let Some((d, Some(from))) = batch.get_mut(i) {
-                    self.datagram(from, d, staged);
+                    self.datagram(from, d, sends, staged);
                 }
             }
+            // before any backend socket can close (only between batches, in `flush`)
+            sent(sends.flush());
             if batch.drained() {
                 return;
             }
@@ -327,7 +331,13 @@ impl ServerLoop {
 
     /// One datagram from a client: its records are opened in place and their data forwarded
     /// to the backends (through `staged`) once the endpoint call returns.
-    fn datagram(&mut self, from: SocketAddr, d: &mut [u8], staged: &mut Staged) {
+    fn datagram(
+        &mut self,
+        from: SocketAddr,
+        d: &mut [u8],
+        sends: &mut SendBatch,
+        staged: &mut Staged,
+    ) {
         let Staged { bytes, records } = &mut *staged;
         self.endpoint
             .handle_datagram_in_place(Instant::now(), from, d, |peer, d| {
@@ -338,7 +348,7 @@ impl ServerLoop {
         // whatever this datagram queued (a close_notify after them)
         let mut start = 0;
         for &(peer, end) in &staged.records {
-            self.forward_to_backend(peer, staged.bytes.get(start..end).unwrap_or(&[]));
+            self.forward_to_backend(peer, staged.bytes.get(start..end).unwrap_or(&[]), sends);
             start = end;
         }
         staged.bytes.clear();
@@ -359,7 +369,13 @@ impl ServerLoop {
 
     /// Backend replies for one session, a batch per system call: each sealed into `out` and
     /// sent at once.
-    fn read_backend(&mut self, token: Token, batch: &mut RecvBatch, out: &mut [u8]) {
+    fn read_backend(
+        &mut self,
+        token: Token,
+        batch: &mut RecvBatch,
+        sends: &mut SendBatch,
+        out: &mut [u8],
+    ) {
         let Some(peer) = self.tokens.get(&token).copied() else {
             return;
         };
@@ -380,14 +396,11 @@ impl ServerLoop {
                 };
                 self.counters.from_backend.fetch_add(1, Ordering::Relaxed);
                 match self.endpoint.send_into(peer, d, out) {
-                    Ok(len) => {
-                        if let Err(e) = self.sock.send_to(&out[..len], peer) {
-                            debug!("send to {peer} failed: {e}");
-                        }
-                    }
+                    Ok(len) => sent(sends.push(self.sock.as_raw_fd(), &out[..len], Some(peer))),
                     Err(e) => warn!("dropped a {}-byte backend reply for {peer}: {e}", d.len()),
                 }
             }
+            sent(sends.flush());
             if batch.drained() {
                 return;
             }
@@ -424,7 +437,7 @@ impl ServerLoop {
         }
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self, sends: &mut SendBatch) {
         while let Some((old, new)) = self.endpoint.poll_address_change() {
             // A NAT rebinding under a Connection ID: the session (and its backend socket) moves.
             if let Some((t, s)) = self.backends.remove(&old) {
@@ -473,7 +486,11 @@ impl ServerLoop {
                         if resumed { " (resumed)" } else { "" }
                     );
                 }
-                Event::Data(d) => self.forward_to_backend(peer, &d),
+                Event::Data(d) => {
+                    // sent at once: a later event may close this backend's socket
+                    self.forward_to_backend(peer, &d, sends);
+                    sent(sends.flush());
+                }
                 Event::PskRequested {
                     identity,
                     sni,
@@ -503,7 +520,7 @@ impl ServerLoop {
     }
 
     /// One record from `peer` to its backend.
-    fn forward_to_backend(&mut self, peer: SocketAddr, d: &[u8]) {
+    fn forward_to_backend(&mut self, peer: SocketAddr, d: &[u8], sends: &mut SendBatch) {
         if self.refused.contains(&peer) {
             return;
         }
@@ -514,11 +531,12 @@ impl ServerLoop {
         }
         self.lifecycle.activity(peer, Instant::now());
         self.counters.to_backend.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = self.backend_for(peer).and_then(|s| s.send(d)) {
-            warn!(
+        match self.backend_for(peer) {
+            Ok(s) => sent(sends.push(s.as_raw_fd(), d, None)),
+            Err(e) => warn!(
                 "dropped a {}-byte datagram from {peer}: backend: {e}",
                 d.len()
-            );
+            ),
         }
     }
 
@@ -560,4 +578,11 @@ fn restore(
         }
     }
     Ok((dir.to_path_buf(), key))
+}
+
+/// Logs what a batch could not send (a lost datagram, to the peers' retransmissions).
+fn sent(result: Result<(), SendFailure>) {
+    if let Err(f) = result {
+        debug!("server: {} datagram(s) not sent: {}", f.dropped, f.error);
+    }
 }
