@@ -66,6 +66,8 @@ pub mod suite;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod ticket;
+#[doc(hidden)]
+pub mod v13;
 
 #[doc(hidden)]
 pub mod internal;

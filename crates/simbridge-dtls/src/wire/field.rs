@@ -49,6 +49,19 @@ fields! {
     RecordLength => "record length",
     /// DTLSPlaintext.fragment.
     RecordFragment => "record fragment",
+    /// The first byte of a DTLS 1.3 unified header (RFC 9147 §4).
+    UnifiedHeader => "unified header",
+    /// The Connection ID of a DTLS 1.3 record.
+    UnifiedCid => "unified header cid",
+    /// The (truncated) sequence number of a DTLS 1.3 record.
+    UnifiedSeq => "unified header seq",
+    /// The length of a DTLS 1.3 record.
+    UnifiedLength => "unified header length",
+    /// A DTLS 1.3 record's encrypted body (shorter than the 16 bytes its record number mask
+    /// samples, or than its tag).
+    UnifiedBody => "unified record body",
+    /// DTLSInnerPlaintext with no content type (nothing but zero padding).
+    InnerContentType => "inner content type",
 
     // handshake fragments
     /// Handshake.msg_type.
