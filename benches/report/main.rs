@@ -18,7 +18,8 @@ use serde_json::Value;
 use simbridge_energy::perf::merge::{self, Measured};
 use simbridge_energy::perf::trace::{ConnTrace, connections, without_cookie_exchange};
 use simbridge_energy::perf::{
-    Better, Cell, HandshakeFigures, OursWire, Report, Row, Section, energy_input, markdown,
+    Better, Cell, HandshakeFigures, OscoreWire, OursWire, Report, Row, Section, energy_input,
+    markdown,
 };
 use stacks::{Kind, NoFigure, PEERS, Stack, Suite};
 use std::collections::HashMap;
@@ -330,21 +331,45 @@ fn overhead_section(runs: &Runs) -> Section {
     s
 }
 
-/// OSCORE's overhead per message beside our DTLS 1.2 record overhead on the same exchange.
-fn oscore_section(runs: &Runs, oscore: &Result<(usize, usize), String>) -> Section {
+/// OSCORE keyed from GBA beside our DTLS 1.2 on the same exchange: bytes per key (the
+/// establishment exchange against the full handshake) and per message (record overhead).
+fn oscore_section(runs: &Runs, oscore: &Result<OscoreWire, String>) -> Section {
     let mut s = Section::new(
         "oscore",
-        "Bytes per message: OSCORE (ours, RFC 8613 AES-CCM-16-64-128) beside our DTLS 1.2 records",
+        "OSCORE keyed from GBA (ours, RFC 8613 AES-CCM-16-64-128) beside our DTLS 1.2 CCM_8",
         &["DTLS 1.2 PSK CCM_8 (ours)", "DTLS 1.2 CCM_8 + CID (ours)"],
     );
+    let ours = |f: &dyn Fn(&OscoreWire) -> usize| match oscore {
+        Ok(o) => Cell::of(f(o) as f64),
+        Err(why) => Cell::missing(why.clone()),
+    };
+    for (c2s, metric) in [
+        (true, "bytes per key, client→server"),
+        (false, "bytes per key, server→client"),
+    ] {
+        let dtls = |kind: Kind| match measured(runs.get(Stack::Ours, kind, Suite::Ccm8), kind) {
+            Ok(h) => Cell::of(if c2s { h.c2s_bytes } else { h.s2c_bytes } as f64),
+            Err(w) => Cell::missing(w),
+        };
+        s.rows.push(Row::new(
+            "establishment (OSCORE) / full handshake with cookie (DTLS)",
+            metric,
+            "B",
+            Better::Lower,
+            ours(&|o| {
+                if c2s {
+                    o.establishment.0
+                } else {
+                    o.establishment.1
+                }
+            }),
+            vec![dtls(Kind::Full), dtls(Kind::FullCid)],
+        ));
+    }
     for (c2s, metric) in [
         (true, "request overhead (client→server)"),
         (false, "response overhead (server→client)"),
     ] {
-        let ours = match oscore {
-            Ok((up, down)) => Cell::of(if c2s { *up } else { *down } as f64),
-            Err(why) => Cell::missing(why.clone()),
-        };
         let dtls = |kind: Kind| match overhead(runs.get(Stack::Ours, kind, Suite::Ccm8), c2s) {
             Ok(v) => Cell::of(v),
             Err(w) => Cell::missing(w),
@@ -354,12 +379,12 @@ fn oscore_section(runs: &Runs, oscore: &Result<(usize, usize), String>) -> Secti
             metric,
             "B",
             Better::Lower,
-            ours,
+            ours(&|o| if c2s { o.overhead.0 } else { o.overhead.1 }),
             vec![dtls(Kind::Full), dtls(Kind::FullCid)],
         ));
     }
     s.notes.push(format!(
-        "OSCORE: a 1-byte client Sender ID, an empty server Sender ID, no ID Context, a 1-byte Partial IV; the response reuses the request's nonce (RFC 8613 §8.3). The exchange is the energy model's: a confirmable POST with a 4-byte token, a 1-byte Uri-Path and {} B of payload, and a piggybacked 2.04 with the same token. DTLS: the application record's overhead of our full-handshake runs in this report.",
+        "OSCORE (benches/report/oscore.rs): per key, the GBA establishment exchange of simbridge::gba::oscore as one CoAP POST (4-byte token, Uri-Path, a 62-character B-TID) and its piggybacked 2.01 Created, one round trip; both sides derive their contexts from it and verify each other's messages. Per message: a 1-byte client Sender ID, an empty server Sender ID, no ID Context, a 1-byte Partial IV; the response reuses the request's nonce (RFC 8613 §8.3); the exchange is the energy model's, a confirmable POST with a 4-byte token, a 1-byte Uri-Path and {} B of payload, and a piggybacked 2.04 with the same token. DTLS: our full-handshake runs of this report (handshake bytes, and the application record's overhead).",
         oscore::PAYLOAD
     ));
     s
@@ -528,11 +553,11 @@ fn main() {
         "target/bench/gateway_latency.json missing: `cargo bench --bench gateway_latency` did not run",
     );
     let tgt = targets(&wire, &over, &tp, scale.as_ref(), quick);
-    let oscore_overhead = oscore::overhead();
-    if let Err(e) = &oscore_overhead {
-        failures.push(format!("OSCORE overhead: {e}"));
+    let oscore_wire = oscore::measure();
+    if let Err(e) = &oscore_wire {
+        failures.push(format!("OSCORE: {e}"));
     }
-    let osc = oscore_section(&runs, &oscore_overhead);
+    let osc = oscore_section(&runs, &oscore_wire);
     let mut sections = vec![tgt, wire, over, osc, tp, server, gateway];
     for s in &mut sections {
         add_worse_notes(s, quick);
@@ -561,9 +586,7 @@ fn main() {
         .ok(),
         overhead: overhead_of(Kind::Full),
         overhead_cid: overhead_of(Kind::FullCid),
-        // The establishment exchange's bytes come with the GBA keying of OSCORE; until it is
-        // measured, no OSCORE row goes to the energy model.
-        oscore: None,
+        oscore: oscore_wire.as_ref().ok().copied(),
     };
     let machine = machine::describe(root);
     let source = format!(

@@ -1,45 +1,94 @@
-//! OSCORE's bytes per message, measured with our OSCORE crate on the energy model's exchange: a
-//! confirmable CoAP POST with a 4-byte token, a 1-byte Uri-Path and a 50-byte payload (11 B of
-//! CoAP around it, the model's `coap_request_bytes`), answered by a piggybacked 2.04 Changed with
-//! the same token and no payload (8 B, the model's `response_bytes`). The overhead is the
-//! protected message's length minus the plain one's.
+//! OSCORE keyed from GBA, measured with our code on the energy model's exchange.
 //!
-//! The security context is the smallest RFC 8613 allows for a gateway: a 1-byte client Sender ID
-//! and an empty server Sender ID (as in RFC 8613 Appendix C.1.1), no ID Context. Sequence
-//! numbers below 256 (a 1-byte Partial IV); the response reuses the request's nonce (§8.3).
+//! Per key: the establishment exchange of `simbridge::gba::oscore` as CoAP messages — a
+//! confirmable POST to the establishment path with a 4-byte token and the request payload (a
+//! B-TID of the real form: base64 of a 16-byte RAND, `@`, the BSF's FQDN), answered by a
+//! piggybacked 2.01 Created carrying the response payload. Both sides derive their keying, and
+//! the OSCORE contexts made from it must protect and verify each other's messages.
+//!
+//! Per message: a confirmable CoAP POST with a 4-byte token, a 1-byte Uri-Path and a 50-byte
+//! payload (11 B of CoAP around it, the model's `coap_request_bytes`), answered by a
+//! piggybacked 2.04 Changed with the same token and no payload (8 B, the model's
+//! `response_bytes`), protected under those contexts: the overhead is the protected message's
+//! length minus the plain one's. The UE's sender ID is 1 byte, the NAF's empty (as in RFC 8613
+//! Appendix C.1.1), no ID Context; sequence numbers below 256 (a 1-byte Partial IV); the
+//! response reuses the request's nonce (§8.3).
 
+use simbridge::gba::oscore::{
+    Choices, EstablishRequest, EstablishResponse, OSCORE_UA_ID, OscoreKeying, naf_keying, ue_keying,
+};
+use simbridge_energy::perf::OscoreWire;
 use simbridge_oscore::coap::{Message, MessageType, code, number};
 use simbridge_oscore::context::{ContextParams, SecurityContext};
 use simbridge_oscore::protect::{self, ResponsePiv};
 
 /// The model's application payload per uplink message, B.
 pub const PAYLOAD: usize = 50;
+/// A B-TID as our BSF issues them: base64(RAND)@BSF FQDN (62 characters).
+const BTID: &str = "AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
+const TOKEN: [u8; 4] = [0xc0, 0xff, 0xee, 0x01];
 
-/// (request overhead, response overhead) in bytes, with both sides checking each other's
-/// message, so a figure only comes from an exchange that verifies.
-pub fn overhead() -> Result<(usize, usize), String> {
-    let secret = [0x5a; 16];
-    let salt = [0x9e; 8];
-    let ctx = |sender: &[u8], recipient: &[u8]| {
-        SecurityContext::derive(&ContextParams {
-            master_secret: &secret,
-            master_salt: Some(&salt),
-            sender_id: sender,
-            recipient_id: recipient,
-            id_context: None,
-        })
-        .map_err(|e| format!("context: {e}"))
-    };
-    let mut client = ctx(&[0x01], &[])?;
-    let mut server = ctx(&[], &[0x01])?;
-    let token = [0xc0, 0xff, 0xee, 0x01];
+fn context(k: &OscoreKeying) -> Result<SecurityContext, String> {
+    SecurityContext::derive(&ContextParams {
+        master_secret: k.master_secret.expose(),
+        master_salt: Some(&k.master_salt),
+        sender_id: &k.sender_id,
+        recipient_id: &k.recipient_id,
+        id_context: None,
+    })
+    .map_err(|e| format!("context: {e}"))
+}
 
-    let mut request = Message::new(MessageType::Confirmable, code::POST, 0x1234);
-    request
-        .set_token(&token)
-        .map_err(|e| format!("token: {e}"))?;
+fn coap(mtype: MessageType, code: u8, payload: Vec<u8>) -> Result<Message, String> {
+    let mut m = Message::new(mtype, code, 0x1234);
+    m.set_token(&TOKEN).map_err(|e| format!("token: {e}"))?;
+    m.payload = payload;
+    Ok(m)
+}
+
+/// The establishment's UDP payload bytes (request, response) and the two contexts it keys.
+fn establish() -> Result<((usize, usize), SecurityContext, SecurityContext), String> {
+    let choices = Choices::default();
+    let ks_naf = [0x5c; 32];
+    let request = EstablishRequest {
+        ua_id: OSCORE_UA_ID,
+        btid: BTID.into(),
+        n1: vec![0x11; choices.nonce_len],
+        naf_sender_id: Vec::new(),
+        input: None,
+    }
+    .encode();
+    let response = EstablishResponse {
+        n2: vec![0x22; choices.nonce_len],
+        ue_sender_id: vec![0x01],
+    }
+    .encode();
+    let mut post = coap(MessageType::Confirmable, code::POST, request.clone())?;
+    post.add_option(number::URI_PATH, choices.path.as_bytes());
+    let created = coap(MessageType::Acknowledgement, CREATED, response.clone())?;
+    let (up, down) = (post.encode(), created.encode());
+    // what each side received is what the other sent
+    let got_req = Message::parse(&up)
+        .map_err(|e| format!("request: {e}"))?
+        .payload;
+    let got_resp = Message::parse(&down)
+        .map_err(|e| format!("response: {e}"))?
+        .payload;
+    let ue = ue_keying(&ks_naf, &request, &got_resp, &choices).map_err(|e| e.to_string())?;
+    let naf = naf_keying(&ks_naf, &got_req, &response, &choices).map_err(|e| e.to_string())?;
+    Ok(((up.len(), down.len()), context(&ue)?, context(&naf)?))
+}
+
+/// CoAP 2.01 Created.
+const CREATED: u8 = 0x41;
+
+/// OSCORE's figures: establishment bytes and per-message overhead, each side checking the
+/// other's messages, so a figure only comes from an exchange that verifies.
+pub fn measure() -> Result<OscoreWire, String> {
+    let (establishment, mut client, mut server) = establish()?;
+
+    let mut request = coap(MessageType::Confirmable, code::POST, vec![0x42; PAYLOAD])?;
     request.add_option(number::URI_PATH, b"d");
-    request.payload = vec![0x42; PAYLOAD];
     let plain_request = request.encode().len();
     let (wire, binding) =
         protect::protect_request(&mut client, &request).map_err(|e| format!("protect: {e}"))?;
@@ -51,10 +100,7 @@ pub fn overhead() -> Result<(usize, usize), String> {
         return Err("the server's view of the request differs from what was sent".into());
     }
 
-    let mut response = Message::new(MessageType::Acknowledgement, code::CHANGED, 0x1234);
-    response
-        .set_token(&token)
-        .map_err(|e| format!("token: {e}"))?;
+    let response = coap(MessageType::Acknowledgement, code::CHANGED, Vec::new())?;
     let plain_response = response.encode().len();
     let protected = protect::protect_response(
         &mut server,
@@ -68,11 +114,16 @@ pub fn overhead() -> Result<(usize, usize), String> {
     if back != response {
         return Err("the client's view of the response differs from what was sent".into());
     }
-    let protected_len = protected.encode().len();
     if plain_request != 4 + 4 + 2 + 1 + PAYLOAD || plain_response != 8 {
         return Err(format!(
             "the plain exchange is {plain_request} / {plain_response} B, not the model's 61 / 8 B"
         ));
     }
-    Ok((wire.len() - plain_request, protected_len - plain_response))
+    Ok(OscoreWire {
+        establishment,
+        overhead: (
+            wire.len() - plain_request,
+            protected.encode().len() - plain_response,
+        ),
+    })
 }

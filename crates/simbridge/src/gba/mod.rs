@@ -17,6 +17,7 @@ pub mod ids;
 pub mod kdf;
 pub mod key_api;
 pub mod naf;
+pub mod oscore;
 pub mod time;
 pub mod transport;
 mod uicc_card;
