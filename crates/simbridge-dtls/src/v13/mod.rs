@@ -1,12 +1,13 @@
 //! DTLS 1.3 (RFC 9147), the first layers: the key schedule with the "dtls13" label prefix,
-//! the unified record header, and record protection with encrypted record numbers. The
-//! handshake, ACKs and retransmission, and the `Connection` integration come next; nothing
-//! here is reachable from the DTLS 1.2 engine yet.
+//! the unified record header, record protection with encrypted record numbers, and the ACK
+//! message. The handshake messages and states, retransmission, and the `Connection`
+//! integration come next; nothing here is reachable from the DTLS 1.2 engine yet.
 //!
 //! Hidden from the documented API until a DTLS 1.3 connection exists: the types are the
 //! building blocks, tested against RFC 8448 (key schedule), FIPS-197 (the record number mask)
 //! and round trips in every suite and header form.
 
+pub mod ack;
 pub mod header;
 pub mod key_schedule;
 pub mod protect;

@@ -62,6 +62,8 @@ fields! {
     UnifiedBody => "unified record body",
     /// DTLSInnerPlaintext with no content type (nothing but zero padding).
     InnerContentType => "inner content type",
+    /// The record_numbers list of a DTLS 1.3 ACK.
+    AckRecordNumbers => "ack record numbers",
 
     // handshake fragments
     /// Handshake.msg_type.
