@@ -239,18 +239,34 @@ pub fn ue_keying(
     response_payload: &[u8],
     choices: &Choices,
 ) -> Result<OscoreKeying, EstablishError> {
-    let req = EstablishRequest::parse(request_payload, choices)?;
-    let resp = EstablishResponse::parse(response_payload, choices)?;
-    Ok(OscoreKeying {
-        master_secret: master_secret(ks_naf, choices),
-        master_salt: [request_payload, response_payload].concat(),
-        sender_id: resp.ue_sender_id,
-        recipient_id: req.naf_sender_id,
-    })
+    keying(Side::Ue, ks_naf, request_payload, response_payload, choices)
 }
 
 /// The NAF's side: the keying for a request it answered with `response_payload`.
 pub fn naf_keying(
+    ks_naf: &[u8],
+    request_payload: &[u8],
+    response_payload: &[u8],
+    choices: &Choices,
+) -> Result<OscoreKeying, EstablishError> {
+    keying(
+        Side::Naf,
+        ks_naf,
+        request_payload,
+        response_payload,
+        choices,
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Ue,
+    Naf,
+}
+
+/// One context from one exchange: the same secret and salt on both sides, the IDs crossed.
+fn keying(
+    side: Side,
     ks_naf: &[u8],
     request_payload: &[u8],
     response_payload: &[u8],
@@ -264,11 +280,15 @@ pub fn naf_keying(
             "equal to the NAF's (RFC 8613 §3.3: the IDs of one context differ)",
         ));
     }
+    let (sender_id, recipient_id) = match side {
+        Side::Ue => (resp.ue_sender_id, req.naf_sender_id),
+        Side::Naf => (req.naf_sender_id, resp.ue_sender_id),
+    };
     Ok(OscoreKeying {
         master_secret: master_secret(ks_naf, choices),
         master_salt: [request_payload, response_payload].concat(),
-        sender_id: req.naf_sender_id,
-        recipient_id: resp.ue_sender_id,
+        sender_id,
+        recipient_id,
     })
 }
 
