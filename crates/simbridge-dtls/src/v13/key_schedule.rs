@@ -317,6 +317,21 @@ pub fn verify_data(
     hmac(&finished_key[..], &[hash])
 }
 
+/// A PSK binder (RFC 8446 §4.2.11.2): HMAC under the binder key's finished key over the hash of
+/// the ClientHello truncated before its binders list (with the DTLS 1.3 transcript's 4-byte
+/// message header, RFC 9147 §5.2).
+pub fn psk_binder(
+    early: &EarlySecret,
+    kind: BinderKind,
+    truncated_client_hello_hash: &[u8; HASH_LEN],
+) -> [u8; HASH_LEN] {
+    verify_data(
+        early.prefix,
+        &early.binder_key(kind),
+        truncated_client_hello_hash,
+    )
+}
+
 #[cfg(test)]
 #[path = "key_schedule_tests.rs"]
 mod tests;

@@ -1,5 +1,6 @@
-//! Known answers: RFC 5869 Appendix A.1 for HKDF, and the key schedule of RFC 8448 §3 (the
-//! simple 1-RTT handshake: no PSK, X25519, TLS_AES_128_GCM_SHA256) with the TLS 1.3 prefix.
+//! Known answers: RFC 5869 Appendix A.1 for HKDF, the key schedule of RFC 8448 §3 (the
+//! simple 1-RTT handshake: no PSK, X25519, TLS_AES_128_GCM_SHA256) with the TLS 1.3 prefix, and
+//! the PSK binder of RFC 8448 §4 (the resumed 0-RTT handshake).
 //! The "dtls13" prefix has no published trace; its HkdfLabel bytes are checked instead.
 
 use super::*;
@@ -190,5 +191,37 @@ fn labels_and_contexts_over_255_bytes_are_refused() {
     assert_eq!(
         expand_label(LabelPrefix::Dtls13, &[0; 32], b"key", &[0; 256], &mut out),
         Err(KeyScheduleError::LabelTooLong)
+    );
+}
+
+#[test]
+fn the_rfc8448_resumption_binder() {
+    let p = LabelPrefix::Tls13;
+    let psk = h("4ecd0eb6ec3b4d87f5d6028f922ca4c5851a277fd41311c9e62d2c9492e1c4f3");
+    let early = EarlySecret::new(p, Some(&psk));
+    assert_eq!(
+        early.secret().expose(),
+        &h32("9b2188e9b2fc6d64d71dc329900e20bb41915000f678aa839cbb797cb7d8332c")
+    );
+    let binder_key = early.binder_key(BinderKind::Resumption);
+    assert_eq!(
+        binder_key.expose(),
+        &h32("69fe131a3bbad5d63c64eebcc30e395b9d8107726a13d074e389dbc8a4e47256")
+    );
+    let mut finished_key = [0u8; 32];
+    expand_label(p, binder_key.expose(), b"finished", b"", &mut finished_key).expect("fits");
+    assert_eq!(
+        finished_key,
+        h32("5588673e72cb59c87d220caffe94f2dea9a3b1609f7d50e90a48227db9ed7eaa")
+    );
+    let truncated_hash = h32("63224b2e4573f2d3454ca84b9d009a04f6be9e05711a8396473aefa01e924a14");
+    assert_eq!(
+        psk_binder(&early, BinderKind::Resumption, &truncated_hash),
+        h32("3add4fb2d8fdf822a0ca3cf7678ef5e88dae990141c5924d57bb6fa31b9e5f9d")
+    );
+    // an external PSK (a GBA Ks_NAF) binds under its own label
+    assert_ne!(
+        psk_binder(&early, BinderKind::External, &truncated_hash),
+        psk_binder(&early, BinderKind::Resumption, &truncated_hash)
     );
 }
