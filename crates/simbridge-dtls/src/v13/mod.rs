@@ -9,5 +9,6 @@
 
 pub mod ack;
 pub mod header;
+pub mod hello;
 pub mod key_schedule;
 pub mod protect;

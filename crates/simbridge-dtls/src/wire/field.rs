@@ -64,6 +64,12 @@ fields! {
     InnerContentType => "inner content type",
     /// The record_numbers list of a DTLS 1.3 ACK.
     AckRecordNumbers => "ack record numbers",
+    /// The identities of a pre_shared_key extension (RFC 8446 §4.2.11).
+    PskIdentities => "psk identities",
+    /// The binders of a pre_shared_key extension, or one binder.
+    PskBinders => "psk binders",
+    /// A pre_shared_key extension that is not the ClientHello's last.
+    PreSharedKeyNotLast => "pre_shared_key not last",
 
     // handshake fragments
     /// Handshake.msg_type.
