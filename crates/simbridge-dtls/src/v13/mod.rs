@@ -8,6 +8,7 @@
 //! and round trips in every suite and header form.
 
 pub mod ack;
+pub mod handshake;
 pub mod header;
 pub mod hello;
 pub mod key_schedule;
