@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the RFC 9146 Connection ID peers (Mbed TLS 3.6.5, wolfSSL 5.9.4) from the C sources that
+# Builds the RFC 9146 Connection ID peers (Mbed TLS 3.6.5, wolfSSL 5.9.4; wolfSSL also as a DTLS 1.3 peer) from the C sources that
 # the crates mbedtls-rs-sys 0.3.1 and wolfssl-sys 5.3.0 vendor on crates.io, and our small peer
 # programs (tests/peers/*.c) around them. Idempotent: everything is cached under .peers/ and a
 # step runs again only when its stamp is missing or its input changed.
@@ -80,4 +80,7 @@ build() { # name source compile-args...
 build mbed_peer tests/peers/mbed_peer.c -I"$OUT/mbedtls/include" \
   "$OUT/mbedtls/library/libmbedtls.a" "$OUT/mbedtls/library/libmbedx509.a" "$OUT/mbedtls/library/libmbedcrypto.a"
 build wolf_peer tests/peers/wolf_peer.c -DWOLFSSL_STATIC_PSK -I"$OUT/wolfssl" \
+  "$OUT/wolfssl/src/.libs/libwolfssl.a" -lm -lpthread
+# DTLS 1.3 external-PSK client (tests/dtls13_wolfssl.rs)
+build wolf13_peer tests/peers/wolf13_peer.c -DWOLFSSL_STATIC_PSK -I"$OUT/wolfssl" \
   "$OUT/wolfssl/src/.libs/libwolfssl.a" -lm -lpthread

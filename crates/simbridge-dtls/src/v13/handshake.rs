@@ -14,6 +14,7 @@
 //! Records: the ClientHello and ServerHello go in DTLS 1.2-style plaintext records of epoch 0;
 //! everything after in unified-header records, epoch 2 (handshake) and 3 (application data).
 
+use super::ack::{self, RecordNumber};
 use super::header::SeqLen;
 use super::hello::{
     ClientHello13, DTLS13, EXT_PRE_SHARED_KEY, EXT_PSK_KEY_EXCHANGE_MODES, EXT_SUPPORTED_VERSIONS,
@@ -454,8 +455,10 @@ fn server_hello(random: [u8; 32], session_id: &[u8], suite: u16) -> Vec<u8> {
 }
 
 impl ServerWaitFinished {
-    /// The client's Finished datagram: the established session, or why not.
-    pub fn finish(self, datagram: &[u8]) -> Result<Established13, Handshake13Error> {
+    /// The client's Finished datagram: the established session and the ACK of that Finished
+    /// (RFC 9147 §5.8.3, §7: the client's last flight has no other answer, so the server ACKs
+    /// it, in its newest epoch), or why not.
+    pub fn finish(self, datagram: &[u8]) -> Result<(Established13, Vec<u8>), Handshake13Error> {
         let recv_hs = Protection13::new(self.alg, &self.client_hs, 2);
         let (fin, rest) = recv_hs.open(datagram, 0, 0)?;
         if !rest.is_empty() || fin.content_type != HANDSHAKE {
@@ -477,17 +480,39 @@ impl ServerWaitFinished {
             .iter()
             .find(|(_, a)| *a == self.alg)
             .map_or(0, |(s, _)| *s);
-        Ok(Established13 {
+        let mut up = Established13 {
             send: Protection13::new(self.alg, &self.app.1, 3),
             recv: Protection13::new(self.alg, &self.app.0, 3),
             next_send: 0,
             next_recv: 0,
             suite,
-        })
+        };
+        let ack = up.ack(&[RecordNumber {
+            epoch: 2,
+            seq: fin.seq,
+        }])?;
+        Ok((up, ack))
     }
 }
 
 impl Established13 {
+    /// An ACK record of `numbers` (a retransmitted last flight is ACKed again).
+    pub fn ack(&mut self, numbers: &[RecordNumber]) -> Result<Vec<u8>, Handshake13Error> {
+        let mut body = Vec::with_capacity(2 + 16 * numbers.len());
+        ack::encode(numbers, &mut body);
+        let mut out = Vec::with_capacity(body.len() + 16);
+        self.send.seal(
+            self.next_send,
+            ack::CONTENT_TYPE_ACK,
+            &body,
+            None,
+            LAST,
+            &mut out,
+        )?;
+        self.next_send += 1;
+        Ok(out)
+    }
+
     /// Seals application data as one datagram (the shortest header: no length).
     pub fn seal(&mut self, data: &[u8]) -> Result<Vec<u8>, Handshake13Error> {
         let mut out = Vec::with_capacity(data.len() + 16);

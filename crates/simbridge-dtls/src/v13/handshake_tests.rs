@@ -31,7 +31,9 @@ fn handshake(suite: u16) -> (Established13, Established13, [usize; 3]) {
         .accept(&ch, [2; 32], server_key)
         .expect("server accepts");
     let (c, fin) = wait.handle(&flight).expect("client finishes");
-    let s = swait.finish(&fin).expect("server finishes");
+    let (s, ack) = swait.finish(&fin).expect("server finishes");
+    // the server ACKs the client's Finished in epoch 3: 2-byte header, 18-byte ACK, type, tag
+    assert_eq!(ack.len(), 18 + s.send.overhead(18, 0, LAST));
     (c, s, [ch.len(), flight.len(), fin.len()])
 }
 

@@ -1,0 +1,161 @@
+//! DTLS 1.3 interop, live: wolfSSL 5.9.4's DTLS 1.3 client (tests/peers/wolf13_peer.c, built
+//! by scripts/setup.d/30-cid-peers.sh) with an external PSK in psk_ke mode against our
+//! `simbridge_dtls::v13` server over loopback UDP, in every TLS 1.3 suite we offer; our server
+//! echoes the application data it opens. A wrong key fails the handshake.
+
+mod support;
+
+use simbridge_dtls::secret::SecretVec;
+use simbridge_dtls::v13::ack::RecordNumber;
+use simbridge_dtls::v13::handshake::{
+    Established13, Handshake13Error, Server13, ServerWaitFinished,
+};
+use simbridge_dtls::v13::protect::RecordError13;
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::peers::peer_bin;
+
+const IDENTITY: &str =
+    "3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
+const KEY: [u8; 32] = [0x4b; 32];
+
+enum State {
+    Start,
+    WaitFinished(ServerWaitFinished),
+    Up(Established13),
+}
+
+/// Serves one wolfSSL client; returns (handshake datagrams seen, records echoed, what failed).
+fn serve(sock: &UdpSocket, suites: Vec<u16>) -> (usize, usize, Option<String>) {
+    let server = Server13 { suites };
+    let mut state = State::Start;
+    let mut buf = [0u8; 2048];
+    let (mut hs, mut echoed) = (0, 0);
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            return (hs, echoed, None);
+        };
+        let d = &buf[..n];
+        state = match state {
+            State::Start => {
+                hs += 1;
+                match server.accept(d, [9; 32], |id| {
+                    (id == IDENTITY.as_bytes()).then(|| SecretVec::from(&KEY[..]))
+                }) {
+                    Ok((wait, flight)) => {
+                        println!(
+                            "ClientHello {n} B from wolfSSL, our flight {} B",
+                            flight.len()
+                        );
+                        sock.send_to(&flight, from).expect("send flight");
+                        State::WaitFinished(wait)
+                    }
+                    Err(e) => return (hs, echoed, Some(format!("accept: {e}"))),
+                }
+            }
+            State::WaitFinished(wait) => {
+                hs += 1;
+                match wait.finish(d) {
+                    Ok((up, ack)) => {
+                        println!("Finished {n} B from wolfSSL, our ACK {} B", ack.len());
+                        sock.send_to(&ack, from).expect("send ACK");
+                        State::Up(up)
+                    }
+                    Err(e) => return (hs, echoed, Some(format!("finish: {e}"))),
+                }
+            }
+            State::Up(mut up) => {
+                match up.open(d) {
+                    Ok(data) => {
+                        let reply = up.seal(&data).expect("seal");
+                        println!(
+                            "record {n} B for {} B of data, ours {} B",
+                            data.len(),
+                            reply.len()
+                        );
+                        sock.send_to(&reply, from).expect("send");
+                        echoed += 1;
+                    }
+                    // the client's Finished again (our ACK was lost or late): ACK it again
+                    Err(Handshake13Error::Record(RecordError13::Epoch)) => {
+                        let ack = up.ack(&[RecordNumber { epoch: 2, seq: 0 }]).expect("ack");
+                        sock.send_to(&ack, from).expect("send ACK");
+                    }
+                    Err(e) => return (hs, echoed, Some(format!("open: {e}"))),
+                }
+                State::Up(up)
+            }
+        };
+    }
+}
+
+fn run(cipher: &str, suite: u16, key_hex: &str) -> (bool, String, (usize, usize, Option<String>)) {
+    let Some(peer) = peer_bin("wolf13_peer") else {
+        return (true, "skipped".into(), (0, 0, None));
+    };
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let port = sock.local_addr().expect("addr").port().to_string();
+    let mut child = Command::new(peer)
+        .args([
+            "client", &port, "-k", key_hex, "-i", IDENTITY, "-l", cipher, "-n", "5",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wolf13_peer");
+    let served = serve(&sock, vec![suite]);
+    if served.2.is_some() {
+        // we send no alert yet: stop the client instead of waiting out its retransmissions
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("wolf13_peer ends");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text, served)
+}
+
+#[test]
+fn wolfssl_dtls13_client_completes_a_psk_handshake_with_our_server_in_every_suite() {
+    for (cipher, suite) in [
+        ("TLS13-AES128-CCM-8-SHA256", 0x1305),
+        ("TLS13-AES128-CCM-SHA256", 0x1304),
+        ("TLS13-AES128-GCM-SHA256", 0x1301),
+    ] {
+        let (ok, text, (hs, echoed, failed)) = run(cipher, suite, &hex::encode(KEY));
+        if text == "skipped" {
+            return;
+        }
+        assert!(
+            failed.is_none(),
+            "{cipher}: our server: {failed:?}\nwolfSSL: {text}"
+        );
+        assert!(ok, "{cipher}: wolfSSL: {text}");
+        assert!(text.contains("CONNECTED version=DTLSv1.3"), "{text}");
+        assert_eq!((hs, echoed), (2, 5), "{cipher}: {text}");
+        for i in 0..5 {
+            assert!(text.contains(&format!("RECV msg {i}")), "{text}");
+        }
+    }
+}
+
+#[test]
+fn a_wolfssl_client_with_another_key_does_not_get_in() {
+    let (ok, text, (_, echoed, failed)) = run(
+        "TLS13-AES128-CCM-8-SHA256",
+        0x1305,
+        &hex::encode([0x4c; 32]),
+    );
+    if text == "skipped" {
+        return;
+    }
+    assert!(!ok, "wolfSSL connected with a wrong key: {text}");
+    assert_eq!(echoed, 0);
+    let failed = failed.expect("our server refused");
+    assert!(failed.contains("PSK binder did not verify"), "{failed}");
+}
