@@ -7,15 +7,13 @@
 
 mod support;
 
-use simbridge::gba::oscore::{
-    Choices, EstablishRequest, EstablishResponse, OSCORE_UA_ID, OscoreKeying, naf_keying, ue_keying,
-};
+use simbridge::gba::oscore::OscoreKeying;
 use simbridge_oscore::coap::{Message, MessageType, code, number};
-use simbridge_oscore::context::{ContextParams, SecurityContext};
 use simbridge_oscore::protect::{self, ResponsePiv};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use support::oscore::{context as ours, establish};
 use support::peers::{repo_root, require, venv_python};
 
 /// The aiocoap peer process and its command pipe.
@@ -76,29 +74,6 @@ fn aiocoap_available() -> bool {
     )
 }
 
-/// Both sides' keying from one GBA establishment exchange.
-fn keyings() -> (OscoreKeying, OscoreKeying) {
-    let c = Choices::default();
-    let ks_naf = [0x3c; 32];
-    let req = EstablishRequest {
-        ua_id: OSCORE_UA_ID,
-        btid: "AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org".into(),
-        n1: vec![0x11; c.nonce_len],
-        naf_sender_id: Vec::new(),
-        input: None,
-    }
-    .encode();
-    let resp = EstablishResponse {
-        n2: vec![0x22; c.nonce_len],
-        ue_sender_id: vec![0x01],
-    }
-    .encode();
-    (
-        ue_keying(&ks_naf, &req, &resp, &c).expect("UE keying"),
-        naf_keying(&ks_naf, &req, &resp, &c).expect("NAF keying"),
-    )
-}
-
 /// aiocoap's security-context directory for `k` (settings.json).
 fn aiocoap_dir(k: &OscoreKeying) -> tempfile::TempDir {
     let d = tempfile::tempdir().expect("tempdir");
@@ -111,17 +86,6 @@ fn aiocoap_dir(k: &OscoreKeying) -> tempfile::TempDir {
     });
     std::fs::write(d.path().join("settings.json"), settings.to_string()).expect("settings");
     d
-}
-
-fn ours(k: &OscoreKeying) -> SecurityContext {
-    SecurityContext::derive(&ContextParams {
-        master_secret: k.master_secret.expose(),
-        master_salt: Some(&k.master_salt),
-        sender_id: &k.sender_id,
-        recipient_id: &k.recipient_id,
-        id_context: None,
-    })
-    .expect("our context")
 }
 
 fn request(method: u8, path: &[u8], payload: &[u8], mid: u16) -> Message {
@@ -144,7 +108,7 @@ fn aiocoap_client_and_our_server_exchange_get_and_post_and_a_replay_is_refused()
     if !aiocoap_available() {
         return;
     }
-    let (ue, naf) = keyings();
+    let (_, _, ue, naf) = establish(&[0x3c; 32]);
     let dir = aiocoap_dir(&ue);
     let mut client = Aiocoap::start(dir.path());
     let mut server = ours(&naf);
@@ -178,7 +142,7 @@ fn our_client_and_aiocoap_server_exchange_get_and_post_and_a_replay_is_refused()
     if !aiocoap_available() {
         return;
     }
-    let (ue, naf) = keyings();
+    let (_, _, ue, naf) = establish(&[0x3c; 32]);
     let dir = aiocoap_dir(&naf);
     let mut server = Aiocoap::start(dir.path());
     let mut client = ours(&ue);

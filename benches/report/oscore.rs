@@ -14,30 +14,16 @@
 //! Appendix C.1.1), no ID Context; sequence numbers below 256 (a 1-byte Partial IV); the
 //! response reuses the request's nonce (§8.3).
 
-use simbridge::gba::oscore::{
-    Choices, EstablishRequest, EstablishResponse, OSCORE_UA_ID, OscoreKeying, naf_keying, ue_keying,
-};
+use crate::support::oscore::{context, establish};
+use simbridge::gba::oscore::Choices;
 use simbridge_energy::perf::OscoreWire;
 use simbridge_oscore::coap::{Message, MessageType, code, number};
-use simbridge_oscore::context::{ContextParams, SecurityContext};
+use simbridge_oscore::context::SecurityContext;
 use simbridge_oscore::protect::{self, ResponsePiv};
 
 /// The model's application payload per uplink message, B.
 pub const PAYLOAD: usize = 50;
-/// A B-TID as our BSF issues them: base64(RAND)@BSF FQDN (62 characters).
-const BTID: &str = "AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
 const TOKEN: [u8; 4] = [0xc0, 0xff, 0xee, 0x01];
-
-fn context(k: &OscoreKeying) -> Result<SecurityContext, String> {
-    SecurityContext::derive(&ContextParams {
-        master_secret: k.master_secret.expose(),
-        master_salt: Some(&k.master_salt),
-        sender_id: &k.sender_id,
-        recipient_id: &k.recipient_id,
-        id_context: None,
-    })
-    .map_err(|e| format!("context: {e}"))
-}
 
 fn coap(mtype: MessageType, code: u8, payload: Vec<u8>) -> Result<Message, String> {
     let mut m = Message::new(mtype, code, 0x1234);
@@ -47,22 +33,9 @@ fn coap(mtype: MessageType, code: u8, payload: Vec<u8>) -> Result<Message, Strin
 }
 
 /// The establishment's UDP payload bytes (request, response) and the two contexts it keys.
-fn establish() -> Result<((usize, usize), SecurityContext, SecurityContext), String> {
+fn exchange() -> Result<((usize, usize), SecurityContext, SecurityContext), String> {
     let choices = Choices::default();
-    let ks_naf = [0x5c; 32];
-    let request = EstablishRequest {
-        ua_id: OSCORE_UA_ID,
-        btid: BTID.into(),
-        n1: vec![0x11; choices.nonce_len],
-        naf_sender_id: Vec::new(),
-        input: None,
-    }
-    .encode();
-    let response = EstablishResponse {
-        n2: vec![0x22; choices.nonce_len],
-        ue_sender_id: vec![0x01],
-    }
-    .encode();
+    let (request, response, ue, naf) = establish(&[0x5c; 32]);
     let mut post = coap(MessageType::Confirmable, code::POST, request.clone())?;
     post.add_option(number::URI_PATH, choices.path.as_bytes());
     let created = coap(MessageType::Acknowledgement, CREATED, response.clone())?;
@@ -74,9 +47,10 @@ fn establish() -> Result<((usize, usize), SecurityContext, SecurityContext), Str
     let got_resp = Message::parse(&down)
         .map_err(|e| format!("response: {e}"))?
         .payload;
-    let ue = ue_keying(&ks_naf, &request, &got_resp, &choices).map_err(|e| e.to_string())?;
-    let naf = naf_keying(&ks_naf, &got_req, &response, &choices).map_err(|e| e.to_string())?;
-    Ok(((up.len(), down.len()), context(&ue)?, context(&naf)?))
+    if got_req != request || got_resp != response {
+        return Err("a payload changed on its way through CoAP".into());
+    }
+    Ok(((up.len(), down.len()), context(&ue), context(&naf)))
 }
 
 /// CoAP 2.01 Created.
@@ -85,7 +59,7 @@ const CREATED: u8 = 0x41;
 /// OSCORE's figures: establishment bytes and per-message overhead, each side checking the
 /// other's messages, so a figure only comes from an exchange that verifies.
 pub fn measure() -> Result<OscoreWire, String> {
-    let (establishment, mut client, mut server) = establish()?;
+    let (establishment, mut client, mut server) = exchange()?;
 
     let mut request = coap(MessageType::Confirmable, code::POST, vec![0x42; PAYLOAD])?;
     request.add_option(number::URI_PATH, b"d");

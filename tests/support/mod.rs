@@ -3,6 +3,7 @@
 //! - `cli`: bounded runs of the `simbridge` binary and reading their output;
 //! - `net`: free loopback ports and UDP echo backends;
 //! - `peers`: which peers exist and the rule for missing ones (fail in CI, else skip);
+//! - `oscore`: a GBA-keyed OSCORE establishment and contexts from it;
 //! - `relay`: the counting/lossy/rebinding UDP relay;
 //! - `vpcd`: the shared pcscd/vpcd reader, its lock and a software USIM in it;
 //! - `launch`, `suites`: peer command lines and what each peer calls our suites;
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod halfopen;
 pub mod launch;
 pub mod net;
+pub mod oscore;
 pub mod peer_launcher;
 pub mod peers;
 pub mod process;
