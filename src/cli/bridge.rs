@@ -55,11 +55,20 @@ pub fn run(args: BridgeArgs) -> CliResult {
     let specs = route_specs(&cfg, &args.config)?;
     let gateway = Gateway::start(specs, key_service.as_ref().and_then(|k| k.sender()))
         .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
+    let oscore_routes = start_oscore_routes(&cfg, key_service.as_ref())
+        .map_err(|e| CliError::new(format!("{}: {e}", args.config.display())))?;
     let mut ops = claim
         .start(cfg.metrics, gateway.status())
         .map_err(CliError::new)?;
     for r in gateway.routes() {
         println!("route {} listening on {}", r.name(), r.local_addr());
+    }
+    for r in &oscore_routes {
+        println!(
+            "route {} (OSCORE) listening on {}",
+            r.name(),
+            r.local_addr()
+        );
     }
     let _ = std::io::stdout().flush();
     let mut reloader = super::bridge_reload::Reloader::new(&args.config, cfg.clone());
@@ -74,6 +83,16 @@ pub fn run(args: BridgeArgs) -> CliResult {
         log::info!("signal received: closing sessions");
     }
     log_shutdown(gateway);
+    for r in oscore_routes {
+        let name = r.name().to_string();
+        let m = r.shutdown();
+        log::info!(
+            "route {name}: {} bootstraps, {} OSCORE establishments, {} B on air",
+            m.bootstraps,
+            m.establishments,
+            m.bytes_on_air()
+        );
+    }
     drop(key_service);
     match pin_problem {
         Some(p) => Err(pin_stop_error(&p, &args.config)),
@@ -179,6 +198,7 @@ fn route_specs(cfg: &GatewayConfig, config: &Path) -> Result<Vec<RouteSpec>, Cli
     Ok(cfg
         .routes
         .iter()
+        .filter(|r| !r.oscore)
         .map(|r| RouteSpec {
             name: r.name.clone(),
             listen: r.listen,
@@ -188,6 +208,38 @@ fn route_specs(cfg: &GatewayConfig, config: &Path) -> Result<Vec<RouteSpec>, Cli
             state: Some(state.clone()),
         })
         .collect())
+}
+
+/// Starts the `protection = "oscore"` routes (GBA keys from the key service).
+fn start_oscore_routes(
+    cfg: &GatewayConfig,
+    key_service: Option<&KeyService>,
+) -> std::io::Result<Vec<simbridge::bridge::oscore::OscoreRoute>> {
+    use simbridge::bridge::oscore::{DEFAULT_SEQ_STEP, OscoreRoute, OscoreRouteSpec};
+    let mut out = Vec::new();
+    for r in cfg.routes.iter().filter(|r| r.oscore) {
+        let keys = key_service.and_then(|k| k.sender()).ok_or_else(|| {
+            std::io::Error::other(format!("route {}: OSCORE needs a card and a BSF", r.name))
+        })?;
+        let mut choices = simbridge::gba::oscore::Choices::default();
+        if let Some(ua) = r.ua {
+            choices.ua_id = ua;
+        }
+        out.push(OscoreRoute::start(
+            OscoreRouteSpec {
+                name: r.name.clone(),
+                listen: r.listen,
+                upstream: r.upstream,
+                naf_fqdn: r.gba_naf.clone().unwrap_or_default(),
+                choices,
+                state_dir: Some(cfg.state_dir.clone()),
+                seq_step: DEFAULT_SEQ_STEP,
+                renew_before: cfg.session_config(r).rekey_before,
+            },
+            keys,
+        )?);
+    }
+    Ok(out)
 }
 
 /// Runs until SIGTERM/SIGINT or until the key service stops over the PIN (returned); SIGHUP

@@ -48,6 +48,10 @@ pub fn run(args: ServerArgs) -> CliResult {
     )
     .map_err(CliError::new)?;
     let keys = naf_keys(&cfg, key_api);
+    if cfg.oscore {
+        drop(claim);
+        return run_oscore(&args.config, &cfg, keys, &stop, &hangup);
+    }
     let dtls = dtls_config(&cfg, keys.clone());
     let lifecycle = lifecycle_config(&cfg, dtls.max_connections);
     let server = Server::start_with(
@@ -78,6 +82,43 @@ pub fn run(args: ServerArgs) -> CliResult {
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(ops);
+    log::info!("signal received: stopping");
+    server
+        .shutdown()
+        .map_err(|e| CliError::new(format!("server: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `protection = "oscore"`: the OSCORE server until SIGTERM/SIGINT. Its contexts are saved in
+/// the state directory as they change, so a SIGHUP has nothing to reload but is logged.
+fn run_oscore(
+    config: &Path,
+    cfg: &ServerConfigFile,
+    keys: Arc<NafKeys>,
+    stop: &std::sync::atomic::AtomicBool,
+    hangup: &std::sync::atomic::AtomicBool,
+) -> CliResult {
+    use simbridge::bridge::oscore::{DEFAULT_SEQ_STEP, OscoreServer, OscoreServerSpec};
+    let server = OscoreServer::start(OscoreServerSpec {
+        listen: cfg.listen,
+        backend: cfg.backend,
+        keys,
+        choices: simbridge::gba::oscore::Choices::default(),
+        state_dir: cfg.state_dir.clone(),
+        seq_step: DEFAULT_SEQ_STEP,
+        max_contexts: cfg.max_contexts,
+    })
+    .map_err(|e| CliError::new(format!("{}: {e}", config.display())))?;
+    println!("server (OSCORE) listening on {}", server.local_addr());
+    let _ = std::io::stdout().flush();
+    while !stop.load(Ordering::SeqCst) {
+        if hangup.swap(false, Ordering::SeqCst) {
+            log::warn!(
+                "SIGHUP: an OSCORE server reloads nothing yet; restart it to apply changes (its contexts survive)"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     log::info!("signal received: stopping");
     server
         .shutdown()

@@ -63,6 +63,7 @@ pub(super) fn route(
         .as_deref()
         .map(|u| UaId::from_hex(u).map_err(|e| invalid(path, k("ua_id"), e.to_string())))
         .transpose()?;
+    let oscore = route_protection(path, i, r, gba_naf.is_some())?;
     let suites = suites(path, &k("suites"), &r.suites, gba_naf.is_some())?;
     let sni = (naf.parse::<std::net::IpAddr>().is_err()).then(|| naf.clone());
     Ok(ValidRoute {
@@ -75,7 +76,38 @@ pub(super) fn route(
         host_psk,
         suites,
         sni,
+        oscore,
     })
+}
+
+/// `route[i].protection`: `"dtls"` (the default) or `"oscore"`, which takes its keys from GBA
+/// and has no cipher suites.
+fn route_protection(
+    path: &Path,
+    i: usize,
+    r: &RouteConfig,
+    gba: bool,
+) -> Result<bool, ConfigError> {
+    let k = |name: &str| format!("route[{i}].{name}");
+    match r.protection.as_deref() {
+        None | Some("dtls") => Ok(false),
+        Some("oscore") if !gba => Err(invalid(
+            path,
+            k("psk"),
+            "protection = \"oscore\" establishes its context from a GBA key: give psk = \"gba\"",
+        )),
+        Some("oscore") if r.suites.is_some() => Err(invalid(
+            path,
+            k("suites"),
+            "DTLS cipher suites; remove them for protection = \"oscore\"",
+        )),
+        Some("oscore") => Ok(true),
+        Some(other) => Err(invalid(
+            path,
+            k("protection"),
+            format!("{other:?}: expected \"dtls\" or \"oscore\""),
+        )),
+    }
 }
 
 /// A route's PSK: GBA for `naf`, or a static identity and the key from its file.

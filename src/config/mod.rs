@@ -156,6 +156,8 @@ pub struct RouteConfig {
     pub ua_id: Option<String>,
     /// Cipher suites by IANA name, in preference order.
     pub suites: Option<Vec<String>>,
+    /// `"dtls"` (the default) or `"oscore"`: CoAP protected end to end, no handshake.
+    pub protection: Option<String>,
 }
 
 /// The gateway's file.
@@ -201,6 +203,8 @@ pub struct ValidRoute {
     pub suites: Vec<CipherSuite>,
     /// SNI to send.
     pub sni: Option<String>,
+    /// `protection = "oscore"`: OSCORE under a GBA-established context instead of DTLS.
+    pub oscore: bool,
 }
 
 /// A validated gateway configuration.
@@ -496,6 +500,10 @@ pub struct ServerFile {
     pub max_per_identity: Option<usize>,
     /// Connections per client IP address (default 0 = no cap: carrier-grade NAT).
     pub max_per_address: Option<usize>,
+    /// `"dtls"` (the default) or `"oscore"`: gateways establish OSCORE contexts, no DTLS.
+    pub protection: Option<String>,
+    /// OSCORE: most contexts at once (default 100,000).
+    pub max_contexts: Option<usize>,
     /// PSKs.
     #[serde(default)]
     pub keys: ServerKeysConfig,
@@ -532,6 +540,10 @@ pub struct ServerConfigFile {
     pub static_keys: Vec<(Vec<u8>, SecretVec)>,
     /// Where to serve metrics (`None`: nowhere).
     pub metrics: Option<SocketAddr>,
+    /// `protection = "oscore"`.
+    pub oscore: bool,
+    /// OSCORE: most contexts at once.
+    pub max_contexts: usize,
 }
 
 impl ServerConfigFile {
@@ -554,6 +566,7 @@ impl ServerConfigFile {
                 "give the key API (bsf, token_file, naf) or [[keys.static]] entries",
             ));
         }
+        let oscore = server::protection(path, &f, key_api.is_some(), !static_keys.is_empty())?;
         let suites = suites(path, "suites", &f.suites, key_api.is_some())?;
         let metrics = metrics_listen(path, &f.metrics)?;
         let max_handshaking = server::max_handshaking(path, &f)?;
@@ -572,6 +585,8 @@ impl ServerConfigFile {
             key_api,
             static_keys,
             metrics,
+            oscore,
+            max_contexts: f.max_contexts.unwrap_or(100_000),
         })
     }
 }

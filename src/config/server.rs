@@ -72,3 +72,55 @@ pub(super) fn idle_timeout(path: &Path, f: &ServerFile) -> Result<Option<Duratio
         s => Ok(s.map(Duration::from_secs)),
     }
 }
+
+/// `protection`: `"dtls"` (the default) or `"oscore"`. OSCORE contexts are established with
+/// GBA keys only, so it needs the key API and takes no static keys, suites or hint.
+pub(super) fn protection(
+    path: &Path,
+    f: &ServerFile,
+    has_key_api: bool,
+    has_statics: bool,
+) -> Result<bool, ConfigError> {
+    match f.protection.as_deref() {
+        None | Some("dtls") => {
+            if f.max_contexts.is_some() {
+                return Err(invalid(
+                    path,
+                    "max_contexts",
+                    "for protection = \"oscore\" only",
+                ));
+            }
+            Ok(false)
+        }
+        Some("oscore") => {
+            if !has_key_api {
+                return Err(invalid(
+                    path,
+                    "keys",
+                    "protection = \"oscore\" establishes contexts with GBA keys: give the key API (bsf, token_file, naf)",
+                ));
+            }
+            let dtls_only = [
+                ("keys.static", has_statics),
+                ("suites", f.suites.is_some()),
+                ("hint", f.hint.is_some()),
+            ];
+            if let Some((key, _)) = dtls_only.iter().find(|(_, set)| *set) {
+                return Err(invalid(
+                    path,
+                    *key,
+                    "a DTLS setting; remove it for protection = \"oscore\"",
+                ));
+            }
+            if f.max_contexts == Some(0) {
+                return Err(invalid(path, "max_contexts", "must be at least 1"));
+            }
+            Ok(true)
+        }
+        Some(other) => Err(invalid(
+            path,
+            "protection",
+            format!("{other:?}: expected \"dtls\" or \"oscore\""),
+        )),
+    }
+}

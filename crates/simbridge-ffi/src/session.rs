@@ -58,6 +58,12 @@ impl Inner {
             ))
         })?
         .clone();
+        if r.oscore {
+            return Err(FfiError::Config(format!(
+                "configuration: route {} has protection = \"oscore\", which the C library does not carry (run it with `simbridge bridge`)",
+                r.name
+            )));
+        }
         let source = match (r.host_psk, host_key) {
             (true, Some(k)) => KeySource::Static {
                 identity: k.identity,

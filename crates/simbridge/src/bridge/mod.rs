@@ -10,6 +10,7 @@ pub mod keyservice;
 pub mod lifecycle;
 pub mod log_limit;
 pub mod naf_keys;
+pub mod oscore;
 pub mod peers;
 pub mod route_state;
 pub mod server;

@@ -239,6 +239,13 @@ impl NafKeys {
         }
     }
 
+    /// When the key of `plan` expires, if it was fetched here (an OSCORE context lives as long
+    /// as the key it was established with).
+    pub fn plan_expiry(&self, plan: &KeyPlan) -> Option<SystemTime> {
+        let c = self.cache.lock().ok()?;
+        c.get(plan).map(|(_, exp)| *exp)
+    }
+
     /// When the GBA key this request would use expires, if the key is (or was) cached; `None`
     /// for a static key or a key never fetched here.
     pub fn key_expiry(
