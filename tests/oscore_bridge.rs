@@ -17,6 +17,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::KillOnDrop;
 
 /// A loopback forwarder between the gateway and the server that keeps every gateway→server
 /// datagram and can move to a new source port (a NAT rebinding).
@@ -89,10 +90,19 @@ fn lines_with(lines: &[String], what: &str) -> usize {
     lines.iter().filter(|l| l.contains(what)).count()
 }
 
-fn oscore_chain(dir: &Path, card_line: &str, card_state: Option<&Path>) {
+/// The network side: the BSF (demo subscriber, NAF `localhost`), libcoap's coap-server as
+/// backend and our OSCORE server; the processes, the server's configuration and the BSF URL.
+struct Network {
+    _bsf: Running,
+    _backend: KillOnDrop,
+    server_cfg: std::path::PathBuf,
+    bsf_url: String,
+}
+
+fn network(dir: &Path) -> (Network, Running) {
     let token = write_file(dir, "token", "oscore-token\n");
-    let (_bsf, bsf_url) = start_demo_bsf(dir, &token);
-    let (_backend, coap_port) = coap_backend();
+    let (bsf, bsf_url) = start_demo_bsf(dir, &token);
+    let (backend, coap_port) = coap_backend();
     let server_port = support::free_udp_port();
     let server_cfg = write_file(
         dir,
@@ -104,16 +114,39 @@ fn oscore_chain(dir: &Path, card_line: &str, card_state: Option<&Path>) {
         ),
     );
     let server = start_with_config("server", &server_cfg, "simbridge server (OSCORE)");
-    let tap = Tap::start(addr_in(&server.first_line));
-    let gw_cfg = write_file(
+    (
+        Network {
+            _bsf: bsf,
+            _backend: backend,
+            server_cfg,
+            bsf_url,
+        },
+        server,
+    )
+}
+
+/// The gateway's configuration: one OSCORE route to `upstream_port` on localhost.
+fn gateway_config(
+    dir: &Path,
+    card_line: &str,
+    bsf_url: &str,
+    upstream_port: u16,
+) -> std::path::PathBuf {
+    write_file(
         dir,
         "gateway.toml",
         &format!(
-            "state_dir = \"{}\"\n[card]\n{card_line}\n[gba]\nbsf = \"{bsf_url}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{}\"\npsk = \"gba\"\nprotection = \"oscore\"\n",
+            "state_dir = \"{}\"\n[card]\n{card_line}\n[gba]\nbsf = \"{bsf_url}\"\n[[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{upstream_port}\"\npsk = \"gba\"\nprotection = \"oscore\"\n",
             dir.join("gw-state").display(),
-            tap.addr.port()
         ),
-    );
+    )
+}
+
+fn oscore_chain(dir: &Path, card_line: &str, card_state: Option<&Path>) {
+    let (net, server) = network(dir);
+    let server_cfg = net.server_cfg.clone();
+    let tap = Tap::start(addr_in(&server.first_line));
+    let gw_cfg = gateway_config(dir, card_line, &net.bsf_url, tap.addr.port());
     let gw = start_with_config("bridge", &gw_cfg, "simbridge bridge (OSCORE)");
     let base = format!("coap://{}", addr_in(&gw.first_line));
     let data = format!("{base}/example_data");
@@ -165,14 +198,20 @@ fn oscore_chain(dir: &Path, card_line: &str, card_state: Option<&Path>) {
         .send_to(&wire, addr_in(&server.first_line))
         .expect("replay");
     let mut buf = [0u8; 512];
-    let n = attacker.recv(&mut buf).expect("the server answers a replay");
+    let n = attacker
+        .recv(&mut buf)
+        .expect("the server answers a replay");
     assert_eq!(buf[1], 0x81, "4.01 Unauthorized");
     assert!(
         buf[..n].ends_with(b"Replay detected"),
         "{:?}",
         String::from_utf8_lossy(&buf[..n])
     );
-    assert_eq!(coap(&["-m", "get", &data]), "second", "the replay changed nothing");
+    assert_eq!(
+        coap(&["-m", "get", &data]),
+        "second",
+        "the replay changed nothing"
+    );
 
     // A NAT rebinding: the server answers the new address, no new establishment.
     tap.rebind.store(true, Ordering::SeqCst);
@@ -193,7 +232,11 @@ fn oscore_chain(dir: &Path, card_line: &str, card_state: Option<&Path>) {
     let data = format!("{base}/example_data");
     assert_eq!(coap(&["-m", "get", &data]), "second");
     let log = gw.stderr_lines(Duration::from_millis(200));
-    assert_eq!(lines_with(&log, "continuing the OSCORE context"), 1, "{log:?}");
+    assert_eq!(
+        lines_with(&log, "continuing the OSCORE context"),
+        1,
+        "{log:?}"
+    );
     assert_eq!(lines_with(&log, "establishing"), 0, "{log:?}");
     if let (Some(p), Some(before)) = (card_state, before) {
         assert_eq!(std::fs::read(p).expect("card"), before, "no AKA on restart");
@@ -210,7 +253,11 @@ fn oscore_chain(dir: &Path, card_line: &str, card_state: Option<&Path>) {
         1,
         "{server_log:?}"
     );
-    assert_eq!(lines_with(&server_log, "established with"), 0, "{server_log:?}");
+    assert_eq!(
+        lines_with(&server_log, "established with"),
+        0,
+        "{server_log:?}"
+    );
     let log = gw.stderr_lines(Duration::from_millis(100));
     assert_eq!(lines_with(&log, "establishing"), 0, "{log:?}");
     assert_eq!(gw.terminate(), Some(0));
@@ -256,4 +303,99 @@ fn libcoap_through_an_oscore_bridge_with_the_card_in_pcscd() {
         "reader = \"Virtual PCD 00 01\"",
         Some(&card.with_extension("toml.state")),
     );
+}
+
+/// `simbridge oscore show --reveal --aiocoap DIR` of `state` (the one context there).
+fn export_for_aiocoap(state: &Path, out: &Path) {
+    let o = support::run_with_timeout(
+        Command::new(support::bin())
+            .args(["oscore", "show", "--reveal", "--state"])
+            .arg(state)
+            .arg("--aiocoap")
+            .arg(out),
+        Duration::from_secs(10),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn aiocoap_udp() -> Command {
+    let mut c = Command::new(support::peers::venv_python());
+    c.arg(repo().join("tests/peers/aiocoap_udp.py"));
+    c
+}
+
+#[test]
+fn aiocoap_over_udp_with_the_contexts_our_cli_prints() {
+    let aiocoap = support::run_with_timeout(
+        Command::new(support::peers::venv_python())
+            .args(["-c", "import aiocoap.oscore_sitewrapper"]),
+        Duration::from_secs(20),
+    )
+    .status
+    .success();
+    if !libcoap_ok()
+        || !support::require(
+            "aiocoap with OSCORE in the venv (pip install -r scripts/requirements.txt)",
+            aiocoap,
+        )
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let card = profile_copy(d, "demo.toml");
+    let (net, server) = network(d);
+    let server_addr = addr_in(&server.first_line);
+    let gw_cfg = gateway_config(
+        d,
+        &format!("softsim = \"{}\"", card.display()),
+        &net.bsf_url,
+        server_addr.port(),
+    );
+    let gw = start_with_config("bridge", &gw_cfg, "simbridge bridge (OSCORE)");
+    let data = format!("coap://{}/example_data", addr_in(&gw.first_line));
+    coap(&["-m", "put", "-e", "set-by-the-gateway", &data]);
+    assert_eq!(gw.terminate(), Some(0));
+
+    // aiocoap as the client, with the gateway's context, against our server.
+    export_for_aiocoap(&d.join("gw-state"), &d.join("aiocoap-client"));
+    let o = support::run_with_timeout(
+        aiocoap_udp()
+            .arg("client")
+            .arg(d.join("aiocoap-client"))
+            .arg(format!("coap://{server_addr}/example_data")),
+        Duration::from_secs(40),
+    );
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "aiocoap client: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(out.trim(), "2.05 Content set-by-the-gateway");
+
+    // aiocoap as the server, with our server's context, behind our gateway: aiocoap's replay
+    // window starts unknown, so it proves freshness with Echo and our gateway answers it.
+    assert_eq!(server.terminate(), Some(0));
+    export_for_aiocoap(&d.join("server-state"), &d.join("aiocoap-server"));
+    let aio = spawn_ready(
+        aiocoap_udp()
+            .arg("server")
+            .arg(d.join("aiocoap-server"))
+            .arg(server_addr.port().to_string())
+            .arg("answered-by-aiocoap"),
+        "aiocoap server",
+    );
+    assert_eq!(aio.first_line, "ready");
+    let gw = start_with_config("bridge", &gw_cfg, "simbridge bridge (OSCORE) again");
+    let data = format!("coap://{}/example_data", addr_in(&gw.first_line));
+    assert_eq!(coap(&["-m", "get", &data]), "answered-by-aiocoap");
+    let log = gw.stderr_lines(Duration::from_millis(200));
+    assert!(
+        log.iter()
+            .any(|l| l.contains("continuing the OSCORE context")),
+        "{log:?}"
+    );
+    assert_eq!(gw.terminate(), Some(0));
+    drop(aio);
 }

@@ -12,6 +12,7 @@ mod energy;
 mod generate;
 mod hexarg;
 mod logging;
+mod oscore;
 mod psk;
 mod server;
 mod server_reload;
@@ -114,6 +115,9 @@ enum Command {
     Energy(energy::EnergyArgs),
     /// DTLS 1.2 PSK diagnostic client and server.
     Dtls(dtls::DtlsArgs),
+    /// OSCORE contexts in a state directory (and handing one to aiocoap)
+    #[command(subcommand)]
+    Oscore(oscore::OscoreCommand),
     /// Sessions, bootstraps and counters of a running gateway or server (its status socket)
     Status(status::StatusArgs),
     /// Shell completion script (bash, zsh, fish) on stdout
@@ -161,6 +165,7 @@ pub fn main() -> ExitCode {
                 _ => e,
             })
         }
+        Command::Oscore(c) => oscore::run(c),
         Command::Status(a) => status::run(a),
         Command::Completions(a) => generate::completions(a, Cli::command()),
         Command::Man(a) => generate::man(a, Cli::command()),
