@@ -262,3 +262,34 @@ fn demo_runs_the_whole_chain_and_reports() {
     assert!(text.status.success());
     assert!(String::from_utf8_lossy(&text.stdout).contains("| CoAP messages answered | 3 of 3"));
 }
+
+#[test]
+fn demo_with_oscore_establishes_once_and_costs_less_per_message_than_dtls() {
+    let run = |extra: &[&str]| {
+        let mut a = vec!["demo", "--json", "--messages", "20"];
+        a.extend_from_slice(extra);
+        let o = simbridge(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        json_out(&o)
+    };
+    let v = run(&["--protection", "oscore"]);
+    assert_eq!(v["protection"], "oscore");
+    assert_eq!(v["messages"], 20);
+    assert_eq!(v["bootstraps"], 1);
+    assert_eq!(v["establishments"]["gateway"], 1);
+    assert_eq!(v["establishments"]["server_side"], 1);
+    assert_eq!(v["handshakes"]["full"], 0, "no DTLS handshake with OSCORE");
+    assert_eq!(v["dropped"], 0);
+    // RFC 8613 with a 1-byte kid and short partial IVs: 14 B on a request, 11 B on a response.
+    let overhead = v["overhead_per_message"].as_f64().unwrap_or(0.0);
+    assert!(
+        (20.0..=30.0).contains(&overhead),
+        "OSCORE overhead per exchange: {overhead} B"
+    );
+    let dtls = run(&[]);
+    let (o, d) = (
+        v["per_message_bytes"].as_f64().unwrap_or(f64::MAX),
+        dtls["per_message_bytes"].as_f64().unwrap_or(0.0),
+    );
+    assert!(o < d, "OSCORE {o} B per message, DTLS {d} B");
+}

@@ -27,23 +27,36 @@ use std::time::{Duration, Instant};
 /// The demo card, embedded so `demo` works from any directory.
 const DEMO_PROFILE: &str = include_str!("../../sim-profiles/demo.toml");
 /// The NAF host name the demo's server answers to (SNI and NAF_Id).
-const NAF: &str = "naf.demo.simbridge.local";
+pub(super) const NAF: &str = "naf.demo.simbridge.local";
 
 /// `demo` options.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Messages to send through the bridge
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    messages: u32,
+    pub(super) messages: u32,
     /// CoAP payload bytes per message
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(0..=1024))]
-    payload: u16,
+    pub(super) payload: u16,
     /// Print the result as JSON
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
+    /// How CoAP crosses: a long-lived DTLS session, or OSCORE under a context established from
+    /// the GBA key (no handshake)
+    #[arg(long, value_enum, default_value_t = Protection::Dtls)]
+    protection: Protection,
 }
 
-fn fail(step: &str, e: impl std::fmt::Display) -> CliError {
+/// `--protection`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// DTLS 1.2 with a GBA PSK
+    Dtls,
+    /// OSCORE (RFC 8613) keyed from GBA
+    Oscore,
+}
+
+pub(super) fn fail(step: &str, e: impl std::fmt::Display) -> CliError {
     CliError::new(format!("demo: {step}: {e}"))
 }
 
@@ -147,6 +160,12 @@ pub fn run(args: DemoArgs) -> CliResult {
     ))
     .map_err(|e| fail("BSF", e))?;
     let (echo, stop_echo) = start_echo().map_err(|e| fail("echo backend", e))?;
+    if args.protection == Protection::Oscore {
+        let r =
+            super::demo_oscore::run(&args, &bsf.url(), token, echo, card_profile, &scratch.0, t0);
+        let _ = stop_echo.send(());
+        return r;
+    }
     let server = start_server(&bsf.url(), token, echo)?;
 
     // Gateway: the card behind the key service, one GBA route to the server.
@@ -227,7 +246,7 @@ fn start_server(bsf_url: &str, token: SecretVec, echo: SocketAddr) -> Result<Ser
 }
 
 /// The gateway's key service over the demo card (a software USIM) and the BSF.
-fn start_key_service(
+pub(super) fn start_key_service(
     card_path: PathBuf,
     state_dir: PathBuf,
     bsf_url: &str,
@@ -269,7 +288,7 @@ fn gba_route(upstream: SocketAddr) -> Result<RouteSpec, CliError> {
 
 /// A local CoAP client sends the messages through the gateway at `local`, one at a time, and
 /// checks each echo. Returns how many came back.
-fn exchange(args: &DemoArgs, local: SocketAddr) -> Result<u32, CliError> {
+pub(super) fn exchange(args: &DemoArgs, local: SocketAddr) -> Result<u32, CliError> {
     let client = UdpSocket::bind("127.0.0.1:0").map_err(|e| fail("client socket", e))?;
     client
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -7,6 +7,7 @@ mod bridge_reload;
 mod bsf;
 mod card_source;
 mod demo;
+mod demo_oscore;
 mod dtls;
 mod energy;
 mod generate;
