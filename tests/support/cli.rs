@@ -12,7 +12,8 @@ pub fn bin() -> &'static str {
 }
 
 /// Runs a command to completion (stdin empty, stdout/stderr captured), or kills it after
-/// `limit` and panics with what it printed to stderr.
+/// `limit` and panics with what it printed to stderr. Both pipes are drained while it runs, so
+/// an output larger than a pipe buffer (64 KiB) cannot stall it.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
     let child = cmd
         .stdin(Stdio::null())
@@ -21,29 +22,57 @@ pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
         .spawn()
         .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
     let mut guard = KillOnDrop::new(child);
+    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        guard
+            .child()
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    );
+    let err = drain(
+        guard
+            .child()
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    );
     let start = Instant::now();
-    loop {
+    let status = loop {
         match guard.child().try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(5)),
             _ => {
                 let _ = guard.child().kill();
-                let err = guard
-                    .0
-                    .take()
-                    .and_then(|c| c.wait_with_output().ok())
-                    .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
-                    .unwrap_or_default();
+                let _ = guard.child().wait();
+                // A grandchild may still hold the pipe: wait for the reader a little only.
+                let t = Instant::now();
+                while !err.is_finished() && t.elapsed() < Duration::from_secs(1) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let err = if err.is_finished() {
+                    String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned()
+                } else {
+                    "(still open)".into()
+                };
                 panic!("command {cmd:?} did not finish within {limit:?}; stderr:\n{err}");
             }
         }
+    };
+    guard.0.take();
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
     }
-    guard
-        .0
-        .take()
-        .expect("child")
-        .wait_with_output()
-        .expect("output")
 }
 
 /// `simbridge ARGS` with a 30 s limit.
