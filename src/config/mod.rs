@@ -652,6 +652,48 @@ mod tests {
     }
 
     #[test]
+    fn an_oscore_route_needs_gba_and_takes_no_suites() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let card = write(dir.path(), "card.toml", "");
+        let base = format!(
+            "state_dir = \"{0}\"\n[card]\nsoftsim = \"{1}\"\n[gba]\nbsf = \"http://127.0.0.1:1\"\n[[route]]\nlisten = \"127.0.0.1:5683\"\nupstream = \"127.0.0.1:5684\"\n",
+            dir.path().display(),
+            card.display()
+        );
+        let ok = write(
+            dir.path(),
+            "o.toml",
+            &format!("{base}psk = \"gba\"\nprotection = \"oscore\"\n"),
+        );
+        assert!(GatewayConfig::load(&ok).expect("valid").routes[0].oscore);
+        let key = write(dir.path(), "k.hex", "00112233445566778899aabbccddeeff\n");
+        let cases = [
+            (
+                format!(
+                    "{base}psk = {{ identity = \"d\", key_file = \"{}\" }}\nprotection = \"oscore\"\n",
+                    key.display()
+                ),
+                "route[0].psk",
+            ),
+            (
+                format!(
+                    "{base}psk = \"gba\"\nprotection = \"oscore\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]\n"
+                ),
+                "route[0].suites",
+            ),
+            (
+                format!("{base}psk = \"gba\"\nprotection = \"quic\"\n"),
+                "route[0].protection",
+            ),
+        ];
+        for (text, want) in cases {
+            let p = write(dir.path(), "bad.toml", &text);
+            let e = GatewayConfig::load(&p).expect_err(want).to_string();
+            assert!(e.contains("bad.toml") && e.contains(want), "{want}: {e}");
+        }
+    }
+
+    #[test]
     fn gba_route_defaults_to_ecdhe_first_and_needs_a_bsf() {
         let dir = tempfile::tempdir().expect("tempdir");
         let text = format!(

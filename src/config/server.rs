@@ -124,3 +124,46 @@ pub(super) fn protection(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::ServerConfigFile;
+
+    fn load(dir: &std::path::Path, body: &str) -> Result<ServerConfigFile, String> {
+        let token = dir.join("token");
+        std::fs::write(&token, "t\n").map_err(|e| e.to_string())?;
+        #[cfg(unix)]
+        std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:9\"\n{body}\n[keys]\nbsf = \"http://127.0.0.1:1\"\ntoken_file = \"{}\"\nnaf = \"n.example\"\n",
+            token.display()
+        );
+        let p = dir.join("s.toml");
+        std::fs::write(&p, text).map_err(|e| e.to_string())?;
+        ServerConfigFile::load(&p).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn protection_takes_dtls_or_oscore_and_oscore_refuses_dtls_settings() {
+        let d = tempfile::tempdir().expect("tempdir");
+        assert!(!load(d.path(), "").expect("dtls by default").oscore);
+        let c = load(d.path(), "protection = \"oscore\"").expect("oscore");
+        assert!(c.oscore);
+        assert_eq!(c.max_contexts, 100_000);
+        let cases = [
+            ("protection = \"tls\"", "protection"),
+            (
+                "protection = \"oscore\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]",
+                "suites",
+            ),
+            ("protection = \"oscore\"\nhint = \"x\"", "hint"),
+            ("protection = \"oscore\"\nmax_contexts = 0", "max_contexts"),
+            ("max_contexts = 5", "max_contexts"),
+        ];
+        for (body, key) in cases {
+            let e = load(d.path(), body).expect_err(body);
+            assert!(e.contains("s.toml") && e.contains(key), "{body}: {e}");
+        }
+    }
+}
