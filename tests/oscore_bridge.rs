@@ -399,3 +399,92 @@ fn aiocoap_over_udp_with_the_contexts_our_cli_prints() {
     assert_eq!(gw.terminate(), Some(0));
     drop(aio);
 }
+
+/// A 20-second BSF lifetime: the gateway bootstraps again and establishes a new context while
+/// the old one still carries traffic; every request is answered across the change.
+#[test]
+fn a_new_gba_key_brings_a_new_context_before_the_old_one_expires() {
+    if !libcoap_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let card = profile_copy(d, "demo.toml");
+    std::fs::create_dir_all(d.join("profiles")).expect("dir");
+    profile_copy(&d.join("profiles"), "demo.toml");
+    let token = write_file(d, "token", "oscore-token\n");
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let bsf = spawn_ready(
+        Command::new(support::bin())
+            .args([
+                "bsf",
+                "--listen",
+                "127.0.0.1:0",
+                "--lifetime",
+                "20",
+                "--profiles",
+            ])
+            .arg(d.join("profiles"))
+            .arg("--state")
+            .arg(d.join("bsf"))
+            .arg("--token-file")
+            .arg(&token)
+            .args(["--naf", "localhost"]),
+        "simbridge bsf --lifetime 20",
+    );
+    let bsf_url = format!("http://{}", addr_in(&bsf.first_line));
+    let (_backend, coap_port) = coap_backend();
+    let server_cfg = write_file(
+        d,
+        "server.toml",
+        &format!(
+            "listen = \"127.0.0.1:0\"\nbackend = \"127.0.0.1:{coap_port}\"\nprotection = \"oscore\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
+            token.display()
+        ),
+    );
+    let server = start_with_config("server", &server_cfg, "simbridge server (OSCORE)");
+    let gw_cfg = gateway_config(
+        d,
+        &format!("softsim = \"{}\"", card.display()),
+        &bsf_url,
+        addr_in(&server.first_line).port(),
+    );
+    let gw = start_with_config("bridge", &gw_cfg, "simbridge bridge (OSCORE)");
+    let data = format!("coap://{}/example_data", addr_in(&gw.first_line));
+    coap(&["-m", "put", "-e", "kept", &data]);
+    // 14 s of requests: the renewal comes halfway through the 20-s key, at about 10 s.
+    let start = std::time::Instant::now();
+    let mut answered = 0;
+    while start.elapsed() < Duration::from_secs(14) {
+        assert_eq!(
+            coap(&["-m", "get", &data]),
+            "kept",
+            "after {:?}",
+            start.elapsed()
+        );
+        answered += 1;
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let log = gw.stderr_lines(Duration::from_millis(200));
+    assert_eq!(lines_with(&log, "make-before-break"), 1, "{log:?}");
+    assert_eq!(lines_with(&log, "OSCORE context established"), 2, "{log:?}");
+    let btids: std::collections::BTreeSet<&str> = log
+        .iter()
+        .filter(|l| l.contains("establishing an OSCORE context"))
+        .filter_map(|l| l.split("B-TID ").nth(1))
+        .collect();
+    assert_eq!(
+        btids.len(),
+        2,
+        "the new context is keyed from a new bootstrap: {log:?}"
+    );
+    let server_log = server.stderr_lines(Duration::from_millis(100));
+    assert_eq!(
+        lines_with(&server_log, "established with"),
+        2,
+        "{server_log:?}"
+    );
+    assert!(answered >= 10);
+    assert_eq!(gw.terminate(), Some(0));
+}

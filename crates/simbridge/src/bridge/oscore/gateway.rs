@@ -172,6 +172,7 @@ impl OscoreRoute {
             retry_at: None,
             backoff: FIRST_BACKOFF,
             lost_context_at: None,
+            server_lost: false,
             m: OscoreMetrics::default(),
         };
         let thread = std::thread::Builder::new()
@@ -244,7 +245,22 @@ fn random_u16() -> u16 {
 struct Active {
     ctx: SecurityContext,
     record: StoredContext,
-    expires: SystemTime,
+    /// When a new context is to be established beside this one.
+    renew_at: SystemTime,
+}
+
+/// When to establish the next context: `renew_before` ahead of the key's expiry, or halfway
+/// through what is left when that would be now already (as the DTLS session policy does), so a
+/// BSF lifetime shorter than `renew_before` cannot make the route establish in a loop.
+fn renew_at(expires: SystemTime, renew_before: Duration) -> SystemTime {
+    let left = expires
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    if renew_before < left {
+        expires - renew_before
+    } else {
+        expires - left / 2
+    }
 }
 
 /// Where getting a (new) context stands.
@@ -276,6 +292,8 @@ struct RouteLoop {
     retry_at: Option<Instant>,
     backoff: Duration,
     lost_context_at: Option<Instant>,
+    /// The next establishment is because the server lost our context (no new bootstrap).
+    server_lost: bool,
     m: OscoreMetrics,
 }
 
@@ -356,7 +374,7 @@ impl RouteLoop {
                 self.active = Some(Active {
                     ctx,
                     record: rec,
-                    expires,
+                    renew_at: renew_at(expires, self.spec.renew_before),
                 });
                 self.ready.store(true, Ordering::Relaxed);
             }
@@ -371,13 +389,22 @@ impl RouteLoop {
         }
         let needed = match &self.active {
             None => true,
-            Some(a) => SystemTime::now() + self.spec.renew_before >= a.expires,
+            Some(a) => SystemTime::now() >= a.renew_at,
         };
         if !needed {
             return;
         }
         self.retry_at = None;
-        self.ask(KeyRequest::Bootstrap { force: false }, reply_tx);
+        // Renewing before expiry: a new bootstrap, hence a new Ks (the cached one is what we
+        // have). After the server lost our context the key is still good.
+        let force = self.active.is_some() && !std::mem::take(&mut self.server_lost);
+        if force {
+            info!(
+                "route {}: the GBA key nears its expiry: a new bootstrap and OSCORE context (make-before-break)",
+                self.spec.name
+            );
+        }
+        self.ask(KeyRequest::Bootstrap { force }, reply_tx);
         self.phase = Phase::WaitBootstrap;
     }
 
@@ -575,8 +602,8 @@ impl RouteLoop {
         }
         self.lost_context_at = Some(now);
         if let Some(a) = &mut self.active {
-            // Renew now: make the context look expired to maybe_start.
-            a.expires = SystemTime::now();
+            a.renew_at = SystemTime::now();
+            self.server_lost = true;
         }
         self.retry_at = None;
     }
@@ -611,7 +638,7 @@ impl RouteLoop {
         self.active = Some(Active {
             ctx,
             record,
-            expires,
+            renew_at: renew_at(expires, self.spec.renew_before),
         });
         self.ready.store(true, Ordering::Relaxed);
         let queued: Vec<_> = self.queue.drain(..).collect();
