@@ -349,18 +349,7 @@ fn report(
     if args.json {
         println!("{v}");
     } else {
-        println!(
-            "simbridge demo: software USIM -> GBA bootstrap at the BSF -> gateway -> DTLS -> server -> CoAP echo"
-        );
-        println!("  card: sim-profiles/demo.toml (software USIM); NAF {NAF}");
-        println!();
-        println!("  | what | value |");
-        println!("  |---|---|");
-        println!(
-            "  | CoAP messages answered | {answered} of {} ({} B payload) |",
-            args.messages, args.payload
-        );
-        println!("  | GBA bootstraps (AKA on the card) | {} |", m.bootstraps);
+        print_head("DTLS", args, answered, m.bootstraps);
         println!(
             "  | DTLS handshakes: full / abbreviated | {} / {} |",
             m.handshakes_full, m.handshakes_abbreviated
@@ -372,16 +361,39 @@ fn report(
             "  | naive design (full handshake per message) | {naive_per_msg:.1} B per message ({:.1}x) |",
             naive_per_msg / per_msg.max(1e-9)
         );
-        println!(
-            "  | datagrams dropped | {} |",
-            m.dropped_queue_full + m.dropped_no_session
-        );
-        println!(
-            "  | time | {:.0} ms for the messages, {:.0} ms in all |",
-            msg_time.as_secs_f64() * 1000.0,
-            total.as_secs_f64() * 1000.0
-        );
+        print_tail(m.dropped_queue_full + m.dropped_no_session, msg_time, total);
     }
+    outcome(args, answered)
+}
+
+/// The first rows of the table: what crossed, how many answered, the bootstraps.
+pub(super) fn print_head(protection: &str, args: &DemoArgs, answered: u32, bootstraps: u64) {
+    println!(
+        "simbridge demo: software USIM -> GBA bootstrap at the BSF -> gateway -> {protection} -> server -> CoAP echo"
+    );
+    println!("  card: sim-profiles/demo.toml (software USIM); NAF {NAF}");
+    println!();
+    println!("  | what | value |");
+    println!("  |---|---|");
+    println!(
+        "  | CoAP messages answered | {answered} of {} ({} B payload) |",
+        args.messages, args.payload
+    );
+    println!("  | GBA bootstraps (AKA on the card) | {bootstraps} |");
+}
+
+/// The last rows: drops and time.
+pub(super) fn print_tail(dropped: u64, msg_time: Duration, total: Duration) {
+    println!("  | datagrams dropped | {dropped} |");
+    println!(
+        "  | time | {:.0} ms for the messages, {:.0} ms in all |",
+        msg_time.as_secs_f64() * 1000.0,
+        total.as_secs_f64() * 1000.0
+    );
+}
+
+/// Success when every message came back.
+pub(super) fn outcome(args: &DemoArgs, answered: u32) -> CliResult {
     if answered == args.messages {
         Ok(ExitCode::SUCCESS)
     } else {

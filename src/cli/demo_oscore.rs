@@ -2,8 +2,10 @@
 //! gateway establishes one context from the card's GBA key, then every CoAP message crosses
 //! protected end to end with no handshake — and the same bytes-on-air table.
 
-use super::demo::{DemoArgs, NAF, exchange, fail, start_key_service};
-use super::{CliError, CliResult};
+use super::CliResult;
+use super::demo::{
+    DemoArgs, NAF, exchange, fail, outcome, print_head, print_tail, start_key_service,
+};
 use serde_json::json;
 use simbridge::bridge::NafKeySource;
 use simbridge::bridge::NafKeys;
@@ -16,7 +18,6 @@ use simbridge::gba::oscore::Choices;
 use simbridge::secret::SecretVec;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -117,18 +118,7 @@ fn report(
     if args.json {
         println!("{v}");
     } else {
-        println!(
-            "simbridge demo: software USIM -> GBA bootstrap at the BSF -> gateway -> OSCORE -> server -> CoAP echo"
-        );
-        println!("  card: sim-profiles/demo.toml (software USIM); NAF {NAF}");
-        println!();
-        println!("  | what | value |");
-        println!("  |---|---|");
-        println!(
-            "  | CoAP messages answered | {answered} of {} ({} B payload) |",
-            args.messages, args.payload
-        );
-        println!("  | GBA bootstraps (AKA on the card) | {} |", m.bootstraps);
+        print_head("OSCORE", args, answered, m.bootstraps);
         println!(
             "  | OSCORE establishments (DTLS handshakes: none) | {} |",
             m.establishments
@@ -141,19 +131,7 @@ fn report(
         println!(
             "  | bytes on air per message | {per_msg:.1} B ({per_msg_steady:.1} B after the establishment) |"
         );
-        println!("  | datagrams dropped | {} |", m.dropped);
-        println!(
-            "  | time | {:.0} ms for the messages, {:.0} ms in all |",
-            msg_time.as_secs_f64() * 1000.0,
-            total.as_secs_f64() * 1000.0
-        );
+        print_tail(m.dropped, msg_time, total);
     }
-    if answered == args.messages {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(CliError::new(format!(
-            "demo: only {answered} of {} messages were answered",
-            args.messages
-        )))
-    }
+    outcome(args, answered)
 }

@@ -114,12 +114,7 @@ impl Gateway {
                 ));
             }
             let poll = Poll::new()?;
-            let mut local = UdpSocket::bind(spec.listen).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("route {}: cannot listen on {}: {e}", spec.name, spec.listen),
-                )
-            })?;
+            let mut local = bind_listener(&spec.name, spec.listen)?;
             poll.registry()
                 .register(&mut local, LOCAL, Interest::READABLE)?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
@@ -210,6 +205,16 @@ impl Drop for Gateway {
             }
         }
     }
+}
+
+/// A route's local socket; the error names the route and the address.
+pub(crate) fn bind_listener(route: &str, listen: SocketAddr) -> io::Result<UdpSocket> {
+    UdpSocket::bind(listen).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("route {route}: cannot listen on {listen}: {e}"),
+        )
+    })
 }
 
 fn seed_from(a: SocketAddr) -> u16 {

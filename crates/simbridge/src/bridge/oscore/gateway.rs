@@ -131,21 +131,8 @@ impl OscoreRoute {
     /// Binds the local socket and starts the route; `keys` is the gateway's key service.
     pub fn start(spec: OscoreRouteSpec, keys: Sender<(KeyRequest, ReplyTo)>) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let mut local = UdpSocket::bind(spec.listen).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("route {}: cannot listen on {}: {e}", spec.name, spec.listen),
-            )
-        })?;
-        let any: SocketAddr = if spec.upstream.is_ipv6() {
-            "[::]:0"
-        } else {
-            "0.0.0.0:0"
-        }
-        .parse()
-        .map_err(io::Error::other)?;
-        let mut up = UdpSocket::bind(any)?;
-        up.connect(spec.upstream)?;
+        let mut local = crate::bridge::gateway::bind_listener(&spec.name, spec.listen)?;
+        let mut up = super::connected_socket(spec.upstream)?;
         poll.registry()
             .register(&mut local, LOCAL, Interest::READABLE)?;
         poll.registry().register(&mut up, UP, Interest::READABLE)?;

@@ -23,3 +23,16 @@ pub use server::{OscoreServer, OscoreServerCounters, OscoreServerSpec};
 /// Sequence numbers written ahead per store by default (RFC 8613 Appendix B.1.1's K): one file
 /// write per 64 messages; a restart skips at most 64 numbers.
 pub const DEFAULT_SEQ_STEP: u64 = 64;
+
+/// A socket on an ephemeral port of `peer`'s address family, connected to `peer` (a route's
+/// upstream, a server context's backend).
+fn connected_socket(peer: std::net::SocketAddr) -> std::io::Result<mio::net::UdpSocket> {
+    let any = if peer.is_ipv6() {
+        std::net::SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
+    } else {
+        std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
+    };
+    let s = mio::net::UdpSocket::bind(any)?;
+    s.connect(peer)?;
+    Ok(s)
+}

@@ -355,15 +355,7 @@ impl ServerLoop {
         expires: SystemTime,
         now: Instant,
     ) -> io::Result<()> {
-        let any: SocketAddr = if self.spec.backend.is_ipv6() {
-            "[::]:0"
-        } else {
-            "0.0.0.0:0"
-        }
-        .parse()
-        .map_err(io::Error::other)?;
-        let mut backend = UdpSocket::bind(any)?;
-        backend.connect(self.spec.backend)?;
+        let mut backend = super::connected_socket(self.spec.backend)?;
         let token = Token(self.next_token);
         self.next_token += 1;
         self.poll
