@@ -538,4 +538,45 @@ mod tests {
             Err(RelayError::NotCoap(_))
         ));
     }
+
+    #[test]
+    fn notifications_reach_the_client_in_order_and_an_older_one_is_dropped() {
+        let (mut gw, mut srv) = pair();
+        let mut relay = Relay::new(0);
+        let now = Instant::now();
+        let mut obs = get(9, b"o");
+        obs.add_option(number::OBSERVE, &[]);
+        let Out::Upstream(w) = relay
+            .from_local(&mut gw, addr(1), &obs.encode(), now)
+            .unwrap()
+        else {
+            panic!("the registration goes upstream")
+        };
+        let req = protect::unprotect_request(&mut srv, &Message::parse(&w).unwrap()).unwrap();
+        let note = |srv: &mut SecurityContext, n: u8| {
+            let mut m = Message::new(
+                MessageType::NonConfirmable,
+                code::CONTENT,
+                100 + u16::from(n),
+            );
+            m.set_token(req.message.token()).unwrap();
+            m.add_option(number::OBSERVE, &[n]);
+            m.payload = vec![n];
+            protect::protect_response(srv, &m, &req.binding, ResponsePiv::New)
+                .unwrap()
+                .encode()
+        };
+        let (first, second) = (note(&mut srv, 1), note(&mut srv, 2));
+        for (wire, want) in [(&first, 1u8), (&second, 2)] {
+            let Out::Local(_, plain) = relay.from_upstream(&mut gw, wire, now).unwrap() else {
+                panic!("a notification goes to the client")
+            };
+            assert_eq!(Message::parse(&plain).unwrap().payload, vec![want]);
+        }
+        assert!(matches!(
+            relay.from_upstream(&mut gw, &first, now),
+            Err(RelayError::StaleNotification)
+        ));
+        assert_eq!(relay.pending(), 1, "the observation stays registered");
+    }
 }
