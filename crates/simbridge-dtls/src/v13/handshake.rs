@@ -31,9 +31,9 @@ use crate::wire::codec::{Reader, put_u16, put_u24, put_vec8, put_vec16};
 use crate::wire::{Field, WireError};
 use subtle::ConstantTimeEq;
 
-const P: LabelPrefix = LabelPrefix::Dtls13;
-const HANDSHAKE: u8 = 22;
-const APPLICATION_DATA: u8 = 23;
+pub(super) const P: LabelPrefix = LabelPrefix::Dtls13;
+pub(super) const HANDSHAKE: u8 = 22;
+pub(super) const APPLICATION_DATA: u8 = 23;
 const SERVER_HELLO: u8 = 2;
 const ENCRYPTED_EXTENSIONS: u8 = 8;
 const FINISHED: u8 = 20;
@@ -42,7 +42,7 @@ const FORM: HeaderForm = HeaderForm {
     with_length: true,
 };
 /// The last record of a datagram leaves its length out.
-const LAST: HeaderForm = HeaderForm {
+pub(super) const LAST: HeaderForm = HeaderForm {
     seq_len: SeqLen::One,
     with_length: false,
 };
@@ -106,17 +106,61 @@ pub struct ServerWaitFinished {
     client_hs: TrafficKeys,
     client_hs_secret: Secret<HASH_LEN>,
     transcript_to_server_finished: [u8; HASH_LEN],
-    app: (TrafficKeys, TrafficKeys),
+    /// Application traffic secrets: (client, server).
+    app: (Secret<HASH_LEN>, Secret<HASH_LEN>),
 }
 
-/// A finished handshake: application data in epoch 3, both ways.
+/// A finished handshake: application data in epoch 3 both ways, later epochs after KeyUpdates
+/// (key_update.rs).
 pub struct Established13 {
-    send: Protection13,
-    recv: Protection13,
-    next_send: u64,
-    next_recv: u64,
+    pub(super) alg: AeadAlg,
+    pub(super) send: Protection13,
+    pub(super) recv: Protection13,
+    pub(super) next_send: u64,
+    pub(super) next_recv: u64,
+    /// The traffic secrets of the current epochs, for the next KeyUpdate.
+    pub(super) send_secret: Secret<HASH_LEN>,
+    pub(super) recv_secret: Secret<HASH_LEN>,
+    pub(super) send_epoch: u64,
+    pub(super) recv_epoch: u64,
+    /// The previous receive epoch, kept for records reordered across a KeyUpdate.
+    pub(super) prev_recv: Option<(Protection13, u64)>,
+    /// message_seq of our next and the peer's next post-handshake message.
+    pub(super) next_msg_seq: u16,
+    pub(super) peer_msg_seq: u16,
+    /// Our KeyUpdate waiting for its ACK (new keys are used only after it).
+    pub(super) pending_update: Option<RecordNumber>,
     /// The negotiated suite.
     pub suite: u16,
+}
+
+impl Established13 {
+    /// Epoch 3 with the application traffic secrets; message_seq continues after the
+    /// handshake's messages of each side.
+    fn new(
+        alg: AeadAlg,
+        suite: u16,
+        (send_secret, recv_secret): (Secret<HASH_LEN>, Secret<HASH_LEN>),
+        next_msg_seq: u16,
+        peer_msg_seq: u16,
+    ) -> Self {
+        Self {
+            alg,
+            send: Protection13::new(alg, &TrafficKeys::from_secret(P, &send_secret), 3),
+            recv: Protection13::new(alg, &TrafficKeys::from_secret(P, &recv_secret), 3),
+            next_send: 0,
+            next_recv: 0,
+            send_secret,
+            recv_secret,
+            send_epoch: 3,
+            recv_epoch: 3,
+            prev_recv: None,
+            next_msg_seq,
+            peer_msg_seq,
+            pending_update: None,
+            suite,
+        }
+    }
 }
 
 fn alg_of(suite: u16) -> Option<AeadAlg> {
@@ -133,7 +177,7 @@ fn tls_message(msg_type: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// `body` as a DTLS handshake message (12-byte header, unfragmented).
-fn dtls_message(msg_type: u8, message_seq: u16, body: &[u8]) -> Vec<u8> {
+pub(super) fn dtls_message(msg_type: u8, message_seq: u16, body: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(body.len() + 12);
     m.push(msg_type);
     put_u24(&mut m, body.len() as u32);
@@ -173,7 +217,7 @@ fn parse_plaintext(datagram: &[u8]) -> Result<(u8, &[u8], &[u8]), WireError> {
 
 /// One unfragmented DTLS handshake message with message_seq `seq`: (type, body). The
 /// message_seq is not in the transcript (RFC 9147 §5.2), so it is checked here.
-fn parse_dtls_message(m: &[u8], seq: u16) -> Result<(u8, &[u8]), WireError> {
+pub(super) fn parse_dtls_message(m: &[u8], seq: u16) -> Result<(u8, &[u8]), WireError> {
     let mut r = Reader::new(m);
     let t = r.u8(Field::HandshakeType)?;
     let len = r.u24(Field::HandshakeLength)? as usize;
@@ -332,13 +376,8 @@ impl ClientWaitServer {
             master.server_traffic(&server_finished_hash),
         );
         Ok((
-            Established13 {
-                send: Protection13::new(alg, &TrafficKeys::from_secret(P, &c_ap), 3),
-                recv: Protection13::new(alg, &TrafficKeys::from_secret(P, &s_ap), 3),
-                next_send: 0,
-                next_recv: 0,
-                suite,
-            },
+            // client: ClientHello 0, Finished 1; server: ServerHello 0, EE 1, Finished 2
+            Established13::new(alg, suite, (c_ap, s_ap), 2, 3),
             out,
         ))
     }
@@ -422,8 +461,8 @@ impl Server13 {
         )?;
         let master = hs.into_master();
         let app = (
-            TrafficKeys::from_secret(P, &master.client_traffic(&server_finished_hash)),
-            TrafficKeys::from_secret(P, &master.server_traffic(&server_finished_hash)),
+            master.client_traffic(&server_finished_hash),
+            master.server_traffic(&server_finished_hash),
         );
         Ok((
             ServerWaitFinished {
@@ -480,13 +519,8 @@ impl ServerWaitFinished {
             .iter()
             .find(|(_, a)| *a == self.alg)
             .map_or(0, |(s, _)| *s);
-        let mut up = Established13 {
-            send: Protection13::new(self.alg, &self.app.1, 3),
-            recv: Protection13::new(self.alg, &self.app.0, 3),
-            next_send: 0,
-            next_recv: 0,
-            suite,
-        };
+        let (c_ap, s_ap) = self.app;
+        let mut up = Established13::new(self.alg, suite, (s_ap, c_ap), 3, 2);
         let ack = up.ack(&[RecordNumber {
             epoch: 2,
             seq: fin.seq,

@@ -12,4 +12,5 @@ pub mod handshake;
 pub mod header;
 pub mod hello;
 pub mod key_schedule;
+pub mod key_update;
 pub mod protect;

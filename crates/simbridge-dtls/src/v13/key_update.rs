@@ -1,0 +1,174 @@
+//! KeyUpdate on an established DTLS 1.3 session (RFC 8446 §4.6.3, RFC 9147 §8), sans-IO: a
+//! long-lived session moves to fresh keys before the AEAD limits instead of a new handshake.
+//!
+//! RFC 9147's rules, as done here:
+//! - The KeyUpdate is a handshake message in the current epoch. Its sender goes on sending with
+//!   the old keys until the KeyUpdate is ACKed, then sends in epoch + 1 from sequence number 0.
+//! - The receiver ACKs it and receives in epoch + 1 from then on; records of the old epoch that
+//!   arrive late (reordered) still open with the old keys, kept for one epoch.
+//! - `update_requested` asks the peer to update its sending keys too; it answers with its own
+//!   KeyUpdate unless one of its own is already waiting for an ACK.
+//! - Next secret: HKDF-Expand-Label(secret, "traffic upd", "", Hash.length) (RFC 8446 §7.2).
+
+use super::ack::{self, RecordNumber};
+use super::handshake::{
+    APPLICATION_DATA, Established13, HANDSHAKE, Handshake13Error, LAST, P, dtls_message,
+    parse_dtls_message,
+};
+use super::key_schedule::{TrafficKeys, next_traffic_secret};
+use super::protect::{Protection13, RecordError13};
+use crate::suite::AeadAlg;
+use crate::wire::{Field, WireError};
+
+/// The KeyUpdate handshake message type.
+const KEY_UPDATE: u8 = 24;
+const UPDATE_NOT_REQUESTED: u8 = 0;
+const UPDATE_REQUESTED: u8 = 1;
+
+/// What one received datagram was.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received13 {
+    /// Application data.
+    Data(Vec<u8>),
+    /// An ACK; `switched` when it acknowledged our KeyUpdate (we send in the new epoch now).
+    Ack {
+        /// Whether our sending keys changed.
+        switched: bool,
+    },
+    /// The peer's KeyUpdate: we receive in the next epoch now. Send `ack`, then `update` (our
+    /// own KeyUpdate, when the peer asked for one).
+    KeyUpdate {
+        /// The ACK of the KeyUpdate record.
+        ack: Vec<u8>,
+        /// Our KeyUpdate in answer to `update_requested`.
+        update: Option<Vec<u8>>,
+    },
+}
+
+/// Records one key may protect before it must be updated: RFC 9147 §4.5.3's confidentiality
+/// limits, 2^23 for AES-CCM (CCM_8 included) and 2^24.5 for AES-GCM (rounded down to 2^24).
+pub fn record_limit(alg: AeadAlg) -> u64 {
+    match alg {
+        AeadAlg::Aes128Gcm => 1 << 24,
+        _ => 1 << 23,
+    }
+}
+
+impl Established13 {
+    /// The current (send, receive) epochs.
+    pub fn epochs(&self) -> (u64, u64) {
+        (self.send_epoch, self.recv_epoch)
+    }
+
+    /// Whether the sending key nears its limit: time for [`Self::update_keys`] (at 3/4 of it,
+    /// so the ACK has room to come back).
+    pub fn needs_key_update(&self) -> bool {
+        self.next_send >= record_limit(self.alg) / 4 * 3
+    }
+
+    /// Our KeyUpdate (asking the peer to update too when `request_peer`); the new sending keys
+    /// take over once it is ACKed. `None` while an earlier one still waits for its ACK (the
+    /// caller resends the datagram it kept, as for any unacknowledged handshake record).
+    pub fn update_keys(&mut self, request_peer: bool) -> Result<Option<Vec<u8>>, Handshake13Error> {
+        if self.pending_update.is_some() {
+            return Ok(None);
+        }
+        let body = [if request_peer {
+            UPDATE_REQUESTED
+        } else {
+            UPDATE_NOT_REQUESTED
+        }];
+        let msg = dtls_message(KEY_UPDATE, self.next_msg_seq, &body);
+        self.next_msg_seq = self.next_msg_seq.wrapping_add(1);
+        let mut out = Vec::with_capacity(msg.len() + 16);
+        let seq = self.next_send;
+        self.send.seal(seq, HANDSHAKE, &msg, None, LAST, &mut out)?;
+        self.next_send += 1;
+        self.pending_update = Some(RecordNumber {
+            epoch: self.send_epoch,
+            seq,
+        });
+        Ok(Some(out))
+    }
+
+    /// Opens one datagram: application data, an ACK, or the peer's KeyUpdate.
+    pub fn receive(&mut self, datagram: &[u8]) -> Result<Received13, Handshake13Error> {
+        let opened = match self.recv.open(datagram, 0, self.next_recv) {
+            Ok((o, _)) => {
+                self.next_recv = self.next_recv.max(o.seq + 1);
+                (o, self.recv_epoch)
+            }
+            Err(RecordError13::Epoch) => match &mut self.prev_recv {
+                // A record of the previous epoch, reordered behind the KeyUpdate.
+                Some((prev, next)) => {
+                    let (o, _) = prev.open(datagram, 0, *next)?;
+                    *next = (*next).max(o.seq + 1);
+                    (o, self.recv_epoch - 1)
+                }
+                None => return Err(RecordError13::Epoch.into()),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        let (o, epoch) = opened;
+        match o.content_type {
+            APPLICATION_DATA => Ok(Received13::Data(o.content)),
+            ack::CONTENT_TYPE_ACK => {
+                let numbers = ack::parse(&o.content)?;
+                let switched = match self.pending_update {
+                    Some(p) if numbers.contains(&p) => {
+                        self.pending_update = None;
+                        self.send_secret = next_traffic_secret(P, &self.send_secret);
+                        self.send_epoch += 1;
+                        self.send = self.protection(&self.send_secret, self.send_epoch);
+                        self.next_send = 0;
+                        true
+                    }
+                    _ => false,
+                };
+                Ok(Received13::Ack { switched })
+            }
+            HANDSHAKE if epoch == self.recv_epoch => self.peer_key_update(&o.content, o.seq),
+            _ => Err(WireError::Invalid(Field::ContentType).into()),
+        }
+    }
+
+    fn protection(&self, secret: &crate::secret::Secret<32>, epoch: u64) -> Protection13 {
+        Protection13::new(self.alg, &TrafficKeys::from_secret(P, secret), epoch)
+    }
+
+    /// The peer's KeyUpdate in record `seq` of the current receive epoch.
+    fn peer_key_update(&mut self, msg: &[u8], seq: u64) -> Result<Received13, Handshake13Error> {
+        let (t, body) = parse_dtls_message(msg, self.peer_msg_seq)?;
+        if t != KEY_UPDATE {
+            return Err(WireError::Invalid(Field::HandshakeType).into());
+        }
+        let requested = match body {
+            [UPDATE_NOT_REQUESTED] => false,
+            [UPDATE_REQUESTED] => true,
+            _ => return Err(WireError::Invalid(Field::HandshakeLength).into()),
+        };
+        self.peer_msg_seq = self.peer_msg_seq.wrapping_add(1);
+        let acked = RecordNumber {
+            epoch: self.recv_epoch,
+            seq,
+        };
+        let next_secret = next_traffic_secret(P, &self.recv_secret);
+        let next = self.protection(&next_secret, self.recv_epoch + 1);
+        let old = std::mem::replace(&mut self.recv, next);
+        self.prev_recv = Some((old, self.next_recv));
+        self.recv_secret = next_secret;
+        self.recv_epoch += 1;
+        self.next_recv = 0;
+        let ack = self.ack(&[acked])?;
+        let update = if requested {
+            self.update_keys(false)?
+        } else {
+            None
+        };
+        Ok(Received13::KeyUpdate { ack, update })
+    }
+}
+
+#[cfg(test)]
+#[path = "key_update_tests.rs"]
+mod tests;
