@@ -10,6 +10,7 @@ use simbridge_dtls::v13::ack::RecordNumber;
 use simbridge_dtls::v13::handshake::{
     Established13, Handshake13Error, Server13, ServerWaitFinished,
 };
+use simbridge_dtls::v13::key_update::Received13;
 use simbridge_dtls::v13::protect::RecordError13;
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
@@ -26,15 +27,20 @@ enum State {
     Up(Established13),
 }
 
-/// Serves one wolfSSL client; returns (handshake datagrams seen, records echoed, what failed).
-fn serve(sock: &UdpSocket, suites: Vec<u16>) -> (usize, usize, Option<String>) {
+/// What serving one client gave: handshake datagrams, records echoed, what failed, and the
+/// (send, receive) epochs at the end.
+type Served = (usize, usize, Option<String>, (u64, u64));
+
+/// Serves one wolfSSL client.
+fn serve(sock: &UdpSocket, suites: Vec<u16>) -> Served {
     let server = Server13 { suites };
     let mut state = State::Start;
     let mut buf = [0u8; 2048];
     let (mut hs, mut echoed) = (0, 0);
+    let mut last_epochs = (0, 0);
     loop {
         let Ok((n, from)) = sock.recv_from(&mut buf) else {
-            return (hs, echoed, None);
+            return (hs, echoed, None, last_epochs);
         };
         let d = &buf[..n];
         state = match state {
@@ -51,7 +57,7 @@ fn serve(sock: &UdpSocket, suites: Vec<u16>) -> (usize, usize, Option<String>) {
                         sock.send_to(&flight, from).expect("send flight");
                         State::WaitFinished(wait)
                     }
-                    Err(e) => return (hs, echoed, Some(format!("accept: {e}"))),
+                    Err(e) => return (hs, echoed, Some(format!("accept: {e}")), last_epochs),
                 }
             }
             State::WaitFinished(wait) => {
@@ -62,37 +68,52 @@ fn serve(sock: &UdpSocket, suites: Vec<u16>) -> (usize, usize, Option<String>) {
                         sock.send_to(&ack, from).expect("send ACK");
                         State::Up(up)
                     }
-                    Err(e) => return (hs, echoed, Some(format!("finish: {e}"))),
+                    Err(e) => return (hs, echoed, Some(format!("finish: {e}")), last_epochs),
                 }
             }
             State::Up(mut up) => {
-                match up.open(d) {
-                    Ok(data) => {
+                match up.receive(d) {
+                    Ok(Received13::Data(data)) => {
                         let reply = up.seal(&data).expect("seal");
                         println!(
-                            "record {n} B for {} B of data, ours {} B",
+                            "record {n} B for {} B of data, ours {} B (epochs {:?})",
                             data.len(),
-                            reply.len()
+                            reply.len(),
+                            up.epochs()
                         );
                         sock.send_to(&reply, from).expect("send");
                         echoed += 1;
+                    }
+                    Ok(Received13::KeyUpdate { ack, update }) => {
+                        println!(
+                            "KeyUpdate from wolfSSL, {n} B; epochs now {:?}",
+                            up.epochs()
+                        );
+                        sock.send_to(&ack, from).expect("send ACK");
+                        if let Some(u) = update {
+                            sock.send_to(&u, from).expect("send our KeyUpdate");
+                        }
+                    }
+                    Ok(Received13::Ack { switched }) => {
+                        println!("ACK from wolfSSL (our keys switched: {switched})");
                     }
                     // the client's Finished again (our ACK was lost or late): ACK it again
                     Err(Handshake13Error::Record(RecordError13::Epoch)) => {
                         let ack = up.ack(&[RecordNumber { epoch: 2, seq: 0 }]).expect("ack");
                         sock.send_to(&ack, from).expect("send ACK");
                     }
-                    Err(e) => return (hs, echoed, Some(format!("open: {e}"))),
+                    Err(e) => return (hs, echoed, Some(format!("open: {e}")), last_epochs),
                 }
+                last_epochs = up.epochs();
                 State::Up(up)
             }
         };
     }
 }
 
-fn run(cipher: &str, suite: u16, key_hex: &str) -> (bool, String, (usize, usize, Option<String>)) {
+fn run(cipher: &str, suite: u16, key_hex: &str, extra: &[&str]) -> (bool, String, Served) {
     let Some(peer) = peer_bin("wolf13_peer") else {
-        return (true, "skipped".into(), (0, 0, None));
+        return (true, "skipped".into(), (0, 0, None, (0, 0)));
     };
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.set_read_timeout(Some(Duration::from_secs(3)))
@@ -102,6 +123,7 @@ fn run(cipher: &str, suite: u16, key_hex: &str) -> (bool, String, (usize, usize,
         .args([
             "client", &port, "-k", key_hex, "-i", IDENTITY, "-l", cipher, "-n", "5",
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -127,7 +149,7 @@ fn wolfssl_dtls13_client_completes_a_psk_handshake_with_our_server_in_every_suit
         ("TLS13-AES128-CCM-SHA256", 0x1304),
         ("TLS13-AES128-GCM-SHA256", 0x1301),
     ] {
-        let (ok, text, (hs, echoed, failed)) = run(cipher, suite, &hex::encode(KEY));
+        let (ok, text, (hs, echoed, failed, _)) = run(cipher, suite, &hex::encode(KEY), &[]);
         if text == "skipped" {
             return;
         }
@@ -146,10 +168,11 @@ fn wolfssl_dtls13_client_completes_a_psk_handshake_with_our_server_in_every_suit
 
 #[test]
 fn a_wolfssl_client_with_another_key_does_not_get_in() {
-    let (ok, text, (_, echoed, failed)) = run(
+    let (ok, text, (_, echoed, failed, _)) = run(
         "TLS13-AES128-CCM-8-SHA256",
         0x1305,
         &hex::encode([0x4c; 32]),
+        &[],
     );
     if text == "skipped" {
         return;
@@ -158,4 +181,25 @@ fn a_wolfssl_client_with_another_key_does_not_get_in() {
     assert_eq!(echoed, 0);
     let failed = failed.expect("our server refused");
     assert!(failed.contains("PSK binder did not verify"), "{failed}");
+}
+
+#[test]
+fn a_wolfssl_key_update_moves_both_directions_to_epoch_4_and_data_goes_on() {
+    let (ok, text, (hs, echoed, failed, epochs)) = run(
+        "TLS13-AES128-CCM-8-SHA256",
+        0x1305,
+        &hex::encode(KEY),
+        &["-u", "2"],
+    );
+    if text == "skipped" {
+        return;
+    }
+    assert!(failed.is_none(), "our server: {failed:?}\nwolfSSL: {text}");
+    assert!(ok, "wolfSSL: {text}");
+    assert!(text.contains("UPDATE_KEYS 1"), "{text}");
+    assert_eq!((hs, echoed), (2, 5), "{text}");
+    for i in 0..5 {
+        assert!(text.contains(&format!("RECV msg {i}")), "{text}");
+    }
+    assert_eq!(epochs, (4, 4), "both directions updated: {text}");
 }

@@ -44,10 +44,10 @@ static unsigned int psk_cb(WOLFSSL *ssl, const char *hint, char *id, unsigned in
 
 int main(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "client") != 0) {
-        fprintf(stderr, "usage: wolf13_peer client PORT -k HEX -i ID [-l CIPHER] [-n N]\n");
+        fprintf(stderr, "usage: wolf13_peer client PORT -k HEX -i ID [-l CIPHER] [-n N] [-u N]\n");
         return 2;
     }
-    int port = atoi(argv[2]), n = 3;
+    int port = atoi(argv[2]), n = 3, update_at = -1;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-k")) {
             const char *s = argv[i + 1];
@@ -62,6 +62,8 @@ int main(int argc, char **argv) {
             cipher = argv[i + 1];
         } else if (!strcmp(argv[i], "-n")) {
             n = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "-u")) {
+            update_at = atoi(argv[i + 1]); /* KeyUpdate (update_requested) before message N */
         }
     }
     wolfSSL_Init();
@@ -95,6 +97,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         char msg[64], got[256];
         int len = snprintf(msg, sizeof msg, "msg %d", i);
+        if (i == update_at) {
+            int u = wolfSSL_update_keys(ssl);
+            printf("UPDATE_KEYS %d\n", u);
+            fflush(stdout);
+            if (u != WOLFSSL_SUCCESS) return 1;
+        }
         if (wolfSSL_write(ssl, msg, len) != len) return 1;
         int r = wolfSSL_read(ssl, got, sizeof got - 1);
         if (r <= 0) {
