@@ -32,7 +32,7 @@ enum State {
 type Served = (usize, usize, Option<String>, (u64, u64));
 
 /// Serves one wolfSSL client.
-fn serve(sock: &UdpSocket, suites: Vec<u16>) -> Served {
+fn serve(sock: &UdpSocket, suites: Vec<u16>, our_update_after: Option<usize>) -> Served {
     let server = Server13 { suites };
     let mut state = State::Start;
     let mut buf = [0u8; 2048];
@@ -83,6 +83,13 @@ fn serve(sock: &UdpSocket, suites: Vec<u16>) -> Served {
                         );
                         sock.send_to(&reply, from).expect("send");
                         echoed += 1;
+                        if our_update_after == Some(echoed) {
+                            // our KeyUpdate, asking wolfSSL to update too
+                            if let Some(u) = up.update_keys(true).expect("KeyUpdate") {
+                                println!("our KeyUpdate {} B", u.len());
+                                sock.send_to(&u, from).expect("send KeyUpdate");
+                            }
+                        }
                     }
                     Ok(Received13::KeyUpdate { ack, update }) => {
                         println!(
@@ -119,16 +126,25 @@ fn run(cipher: &str, suite: u16, key_hex: &str, extra: &[&str]) -> (bool, String
     sock.set_read_timeout(Some(Duration::from_secs(3)))
         .expect("timeout");
     let port = sock.local_addr().expect("addr").port().to_string();
+    let ours = extra
+        .windows(2)
+        .find(|w| w[0] == "--ours-update-after")
+        .and_then(|w| w[1].parse().ok());
+    let extra: Vec<&str> = if ours.is_some() {
+        Vec::new()
+    } else {
+        extra.to_vec()
+    };
     let mut child = Command::new(peer)
         .args([
             "client", &port, "-k", key_hex, "-i", IDENTITY, "-l", cipher, "-n", "5",
         ])
-        .args(extra)
+        .args(&extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start wolf13_peer");
-    let served = serve(&sock, vec![suite]);
+    let served = serve(&sock, vec![suite], ours);
     if served.2.is_some() {
         // we send no alert yet: stop the client instead of waiting out its retransmissions
         let _ = child.kill();
@@ -201,5 +217,22 @@ fn a_wolfssl_key_update_moves_both_directions_to_epoch_4_and_data_goes_on() {
     for i in 0..5 {
         assert!(text.contains(&format!("RECV msg {i}")), "{text}");
     }
+    assert_eq!(epochs, (4, 4), "both directions updated: {text}");
+}
+
+#[test]
+fn our_key_update_is_taken_by_wolfssl_which_updates_too() {
+    let (ok, text, (_, echoed, failed, epochs)) = run(
+        "TLS13-AES128-CCM-8-SHA256",
+        0x1305,
+        &hex::encode(KEY),
+        &["--ours-update-after", "1"],
+    );
+    if text == "skipped" {
+        return;
+    }
+    assert!(failed.is_none(), "our server: {failed:?}\nwolfSSL: {text}");
+    assert!(ok, "wolfSSL: {text}");
+    assert_eq!(echoed, 5, "{text}");
     assert_eq!(epochs, (4, 4), "both directions updated: {text}");
 }
