@@ -40,10 +40,10 @@ fn addr_after(p: &Proc, what: &str, marker: &str) -> SocketAddr {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
 }
 
-#[test]
-fn trace_logs_of_bsf_server_and_bridge_hold_no_secret() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
+/// The demo card (GBA_ME, so that `psk --reveal` can derive the session's Ks_NAF from the
+/// cached context) as the BSF's subscriber and the gateway's card, the token, and the BSF at
+/// trace level; returns it and its address.
+fn traced_bsf(d: &Path) -> (Proc, SocketAddr) {
     std::fs::create_dir_all(d.join("profiles")).expect("dir");
     let profile = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("sim-profiles/demo.toml"),
@@ -53,12 +53,10 @@ fn trace_logs_of_bsf_server_and_bridge_hold_no_secret() {
         profile.contains(K) && profile.contains(OPC),
         "the demo keys changed"
     );
-    // GBA_ME, so that `psk --reveal` can derive the session's Ks_NAF from the cached context.
     let profile = profile.replace("gba_u = true", "gba_u = false");
     std::fs::write(d.join("profiles/demo.toml"), &profile).expect("profile");
     std::fs::write(d.join("card.toml"), &profile).expect("card");
     write_private(&d.join("token"), TOKEN);
-
     let bsf = spawn_traced(
         "bsf",
         &[
@@ -76,7 +74,34 @@ fn trace_logs_of_bsf_server_and_bridge_hold_no_secret() {
         ],
         None,
     );
-    let bsf_addr = addr_after(&bsf, "bsf address", "127.0.0.1:");
+    let addr = addr_after(&bsf, "bsf address", "127.0.0.1:");
+    (bsf, addr)
+}
+
+/// Fails naming the log and the secret when any log holds one of `secrets` (what, hex).
+fn assert_no_leak(logs: &[(&str, String)], secrets: &[(&str, &str)]) {
+    for (name, log) in logs {
+        assert!(log.contains("DEBUG"), "{name} logged below info:\n{log}");
+        let mut all: Vec<(&str, &str, Option<Vec<u8>>)> = vec![
+            ("bearer token", TOKEN, None),
+            ("K", K, Some(unhex(K))),
+            ("OPc", OPC, Some(unhex(OPC))),
+            ("PIN", PIN, None),
+        ];
+        all.extend(secrets.iter().map(|(w, h)| (*w, *h, Some(unhex(h)))));
+        for (what, text, bytes) in all {
+            if let Some(line) = leak(log, text, bytes.as_deref()) {
+                panic!("the {name} log holds the {what}: {line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn trace_logs_of_bsf_server_and_bridge_hold_no_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (bsf, bsf_addr) = traced_bsf(d);
 
     let echo_addr = support::udp_echo();
     let server_cfg = d.join("server.toml");
@@ -159,20 +184,7 @@ fn trace_logs_of_bsf_server_and_bridge_hold_no_secret() {
         ("server", server.transcript()),
         ("bridge", gw.transcript()),
     ];
-    for (name, log) in &logs {
-        assert!(log.contains("DEBUG"), "{name} logged below info:\n{log}");
-        for (what, text, bytes) in [
-            ("bearer token", TOKEN, None),
-            ("Ks_NAF", ks_naf.as_str(), Some(unhex(&ks_naf))),
-            ("K", K, Some(unhex(K))),
-            ("OPc", OPC, Some(unhex(OPC))),
-            ("PIN", PIN, None),
-        ] {
-            if let Some(line) = leak(log, text, bytes.as_deref()) {
-                panic!("the {name} log holds the {what}: {line}");
-            }
-        }
-    }
+    assert_no_leak(&logs, &[("Ks_NAF", ks_naf.as_str())]);
     // The byte-dumping targets still log at debug (redacted), never at trace.
     for (name, log) in &logs {
         assert!(
@@ -249,32 +261,7 @@ fn device_psk_from_state(d: &Path, bsf: SocketAddr, suite: &str) -> (String, Str
 fn trace_logs_with_oscore_hold_no_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    std::fs::create_dir_all(d.join("profiles")).expect("profiles");
-    let profile = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("sim-profiles/demo.toml"),
-    )
-    .expect("demo profile");
-    std::fs::write(d.join("profiles/demo.toml"), &profile).expect("profile");
-    std::fs::write(d.join("card.toml"), &profile).expect("card");
-    write_private(&d.join("token"), TOKEN);
-    let bsf = spawn_traced(
-        "bsf",
-        &[
-            "bsf",
-            "--listen",
-            "127.0.0.1:0",
-            "--profiles",
-            d.join("profiles").to_str().expect("utf8"),
-            "--state",
-            d.join("bsf").to_str().expect("utf8"),
-            "--token-file",
-            d.join("token").to_str().expect("utf8"),
-            "--naf",
-            "localhost",
-        ],
-        None,
-    );
-    let bsf_addr = addr_after(&bsf, "bsf address", "127.0.0.1:");
+    let (bsf, bsf_addr) = traced_bsf(d);
     let echo_addr = support::udp_echo();
     let server_cfg = d.join("server.toml");
     std::fs::write(
@@ -331,22 +318,12 @@ fn trace_logs_with_oscore_hold_no_secret() {
         .expect("master secret")
         .to_string();
     assert_eq!(secret.len(), 32);
-    for (name, log) in [
-        ("bsf", bsf.transcript()),
-        ("server", server.transcript()),
-        ("bridge", gw.transcript()),
-    ] {
-        assert!(log.contains("DEBUG"), "{name} logged below info:\n{log}");
-        for (what, text, bytes) in [
-            ("bearer token", TOKEN, None),
-            ("Master Secret", secret.as_str(), Some(unhex(&secret))),
-            ("K", K, Some(unhex(K))),
-            ("OPc", OPC, Some(unhex(OPC))),
-            ("PIN", PIN, None),
-        ] {
-            if let Some(line) = leak(&log, text, bytes.as_deref()) {
-                panic!("the {name} log holds the {what}: {line}");
-            }
-        }
-    }
+    assert_no_leak(
+        &[
+            ("bsf", bsf.transcript()),
+            ("server", server.transcript()),
+            ("bridge", gw.transcript()),
+        ],
+        &[("Master Secret", secret.as_str())],
+    );
 }
