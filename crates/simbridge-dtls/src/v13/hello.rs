@@ -96,13 +96,21 @@ impl ClientHello13 {
 
     /// Fills in one binder per offered PSK, each under the early secret of its PSK (given in
     /// the same order). The binders' lengths are fixed (32 bytes), so filling them in does not
-    /// change the truncated message they sign.
-    pub fn bind(&mut self, psks: &[(&EarlySecret, BinderKind)]) {
+    /// change the truncated message they sign. `prefix` is the transcript before this
+    /// ClientHello: empty, or after a HelloRetryRequest the `message_hash` of the first
+    /// ClientHello and the HelloRetryRequest (RFC 8446 §4.2.11.2).
+    pub fn bind(&mut self, prefix: &[u8], psks: &[(&EarlySecret, BinderKind)]) {
         for (_, binder) in &mut self.psks {
             *binder = vec![0; HASH_LEN];
         }
         let message = self.transcript_message();
-        let hash = transcript_hash(&message[..message.len() - binders_list_len(&self.psks)]);
+        let hash = transcript_hash(
+            &[
+                prefix,
+                &message[..message.len() - binders_list_len(&self.psks)],
+            ]
+            .concat(),
+        );
         for ((_, binder), (early, kind)) in self.psks.iter_mut().zip(psks) {
             *binder = psk_binder(early, *kind, &hash).to_vec();
         }
@@ -233,8 +241,10 @@ fn parse_psks(data: &[u8]) -> Result<Vec<(PskIdentity, Vec<u8>)>, WireError> {
 }
 
 /// Checks binder `index` of the ClientHello received as `body` (its bytes as they came) under
-/// `early`, in constant time. The caller parsed `body` into `hello`.
+/// `early`, in constant time, after the transcript `prefix` (see [`ClientHello13::bind`]). The
+/// caller parsed `body` into `hello`.
 pub fn verify_binder(
+    prefix: &[u8],
     body: &[u8],
     hello: &ClientHello13,
     index: usize,
@@ -252,7 +262,7 @@ pub fn verify_binder(
     else {
         return false;
     };
-    let expected = psk_binder(early, kind, &transcript_hash(truncated));
+    let expected = psk_binder(early, kind, &transcript_hash(&[prefix, truncated].concat()));
     bool::from(expected.ct_eq(binder.as_slice()))
 }
 

@@ -40,14 +40,22 @@ fn early(key: &[u8]) -> EarlySecret {
 fn a_bound_client_hello_round_trips_and_its_binder_verifies_on_the_received_bytes() {
     let mut ch = hello(&[IDENTITY]);
     let e = early(&KS_NAF);
-    ch.bind(&[(&e, BinderKind::External)]);
+    ch.bind(&[], &[(&e, BinderKind::External)]);
     let body = ch.encode();
     let parsed = ClientHello13::parse(&body).expect("parses");
     assert_eq!(parsed, ch);
     assert!(parsed.offers_dtls13());
-    assert!(verify_binder(&body, &parsed, 0, &e, BinderKind::External));
+    assert!(verify_binder(
+        &[],
+        &body,
+        &parsed,
+        0,
+        &e,
+        BinderKind::External
+    ));
     // another key, another kind of PSK, another index: no
     assert!(!verify_binder(
+        &[],
         &body,
         &parsed,
         0,
@@ -55,13 +63,21 @@ fn a_bound_client_hello_round_trips_and_its_binder_verifies_on_the_received_byte
         BinderKind::External
     ));
     assert!(!verify_binder(
+        &[],
         &body,
         &parsed,
         0,
         &e,
         BinderKind::Resumption
     ));
-    assert!(!verify_binder(&body, &parsed, 1, &e, BinderKind::External));
+    assert!(!verify_binder(
+        &[],
+        &body,
+        &parsed,
+        1,
+        &e,
+        BinderKind::External
+    ));
     // any byte changed before the binders breaks the binder (or the parse)
     let binders_at = body.len() - (2 + 1 + 32);
     for i in 0..binders_at {
@@ -69,7 +85,7 @@ fn a_bound_client_hello_round_trips_and_its_binder_verifies_on_the_received_byte
         b[i] ^= 0x20;
         if let Ok(p) = ClientHello13::parse(&b) {
             assert!(
-                !verify_binder(&b, &p, 0, &e, BinderKind::External),
+                !verify_binder(&[], &b, &p, 0, &e, BinderKind::External),
                 "byte {i}"
             );
         }
@@ -80,12 +96,15 @@ fn a_bound_client_hello_round_trips_and_its_binder_verifies_on_the_received_byte
 fn two_psks_get_one_binder_each() {
     let mut ch = hello(&[IDENTITY, b"second"]);
     let (a, b) = (early(&KS_NAF), early(&[1; 16]));
-    ch.bind(&[(&a, BinderKind::External), (&b, BinderKind::External)]);
+    ch.bind(
+        &[],
+        &[(&a, BinderKind::External), (&b, BinderKind::External)],
+    );
     let body = ch.encode();
     let p = ClientHello13::parse(&body).expect("parses");
-    assert!(verify_binder(&body, &p, 0, &a, BinderKind::External));
-    assert!(verify_binder(&body, &p, 1, &b, BinderKind::External));
-    assert!(!verify_binder(&body, &p, 1, &a, BinderKind::External));
+    assert!(verify_binder(&[], &body, &p, 0, &a, BinderKind::External));
+    assert!(verify_binder(&[], &body, &p, 1, &b, BinderKind::External));
+    assert!(!verify_binder(&[], &body, &p, 1, &a, BinderKind::External));
 }
 
 #[test]
@@ -93,7 +112,7 @@ fn a_psk_ke_client_hello_with_a_gba_identity_is_small() {
     let mut ch = hello(&[IDENTITY]);
     ch.cipher_suites = vec![0x1305];
     let e = early(&KS_NAF);
-    ch.bind(&[(&e, BinderKind::External)]);
+    ch.bind(&[], &[(&e, BinderKind::External)]);
     // 2 version + 32 random + 1 session id + 1 cookie + 4 one suite + 2 compression + 2
     // extensions length + 7 supported_versions + 6 psk modes + 4 psk header + 2 + 2 +
     // identity + 4 age + 2 + 1 + 32 binder
@@ -105,7 +124,7 @@ fn a_psk_ke_client_hello_with_a_gba_identity_is_small() {
 fn malformed_offers_name_the_field() {
     let mut ch = hello(&[IDENTITY]);
     let e = early(&KS_NAF);
-    ch.bind(&[(&e, BinderKind::External)]);
+    ch.bind(&[], &[(&e, BinderKind::External)]);
     let body = ch.encode();
     // every truncation is an error, never a panic
     for n in 0..body.len() {

@@ -2,25 +2,14 @@
 //! record reordered across the update still opens, and the keys really change.
 
 use super::*;
-use crate::secret::SecretVec;
-use crate::v13::handshake::{Client13, ClientConfig13, SUITES, Server13};
+use crate::v13::handshake::tests::{KEY, client, pair, server};
 
 fn established() -> (Established13, Established13) {
-    let key = [0x4b; 32];
-    let cfg = ClientConfig13 {
-        identity: b"3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.example".to_vec(),
-        key: SecretVec::from(&key[..]),
-        suites: vec![0x1305],
-    };
-    let (wait, ch) = Client13::start(&cfg, [1; 32]);
-    let server = Server13 {
-        suites: SUITES.iter().map(|(s, _)| *s).collect(),
-    };
-    let (swait, flight) = server
-        .accept(&ch, [2; 32], |_| Some(SecretVec::from(&key[..])))
-        .expect("accept");
-    let (mut c, fin) = wait.handle(&flight).expect("client");
-    let (s, ack) = swait.finish(&fin).expect("server");
+    let (mut c, s, _, ack) = pair(
+        &client(&KEY, &[0x1305], &[], true),
+        &server(&[], true, false),
+    )
+    .expect("handshake");
     assert_eq!(
         c.receive(&ack).expect("ack"),
         Received13::Ack { switched: false }

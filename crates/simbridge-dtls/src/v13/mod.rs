@@ -8,9 +8,14 @@
 //! and round trips in every suite and header form.
 
 pub mod ack;
+pub mod client;
+pub mod cookie;
 pub mod handshake;
 pub mod header;
 pub mod hello;
 pub mod key_schedule;
+pub mod key_share;
 pub mod key_update;
 pub mod protect;
+pub mod server;
+pub mod server_hello;

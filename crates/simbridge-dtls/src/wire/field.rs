@@ -70,6 +70,16 @@ fields! {
     PskBinders => "psk binders",
     /// A pre_shared_key extension that is not the ClientHello's last.
     PreSharedKeyNotLast => "pre_shared_key not last",
+    /// A key_share extension (RFC 8446 §4.2.8) or one of its entries.
+    KeyShare => "key_share",
+    /// A psk_key_exchange_modes extension (RFC 8446 §4.2.9).
+    PskKeyExchangeModes => "psk_key_exchange_modes",
+    /// The cookie extension of a HelloRetryRequest or a second ClientHello (RFC 8446 §4.2.2).
+    RetryCookie => "cookie extension",
+    /// A HelloRetryRequest (RFC 8446 §4.1.4).
+    HelloRetryRequest => "hello_retry_request",
+    /// EncryptedExtensions (RFC 8446 §4.3.1).
+    EncryptedExtensions => "encrypted_extensions",
 
     // handshake fragments
     /// Handshake.msg_type.

@@ -1,0 +1,446 @@
+//! The DTLS 1.3 client handshake with an external PSK, one type per state:
+//! [`Client13`] → [`ClientWaitServer`] (ServerHello or one HelloRetryRequest) →
+//! [`ClientWaitFinished`] (EncryptedExtensions and Finished, from one datagram or several) →
+//! [`Established13`].
+//!
+//! A HelloRetryRequest is answered once (RFC 8446 §4.1.4): the second ClientHello echoes the
+//! cookie, carries a key share in the group asked for, and its binder covers the transcript
+//! that starts with `message_hash` of the first ClientHello.
+
+use super::handshake::{
+    CLIENT_HELLO, ENCRYPTED_EXTENSIONS, Established13, FINISHED, HANDSHAKE, Handshake13Error, LAST,
+    P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message, message_hash,
+    parse_dtls_message_any, parse_plaintext, plaintext_record, tls_message,
+};
+use super::header::is_unified;
+use super::hello::{
+    ClientHello13, DTLS13, EXT_PSK_KEY_EXCHANGE_MODES, EXT_SUPPORTED_VERSIONS, PskIdentity,
+};
+use super::key_schedule::{
+    BinderKind, EarlySecret, HandshakeSecret, TrafficKeys, transcript_hash, verify_data,
+};
+use super::key_share::{
+    EXT_KEY_SHARE, EXT_SUPPORTED_GROUPS, EphemeralShare, encode_client_shares, encode_groups,
+    is_supported,
+};
+use super::protect::Protection13;
+use super::server_hello::{EXT_COOKIE, ServerHello13, ServerKeyShare};
+use crate::rng::DtlsRng;
+use crate::secret::{Secret, SecretVec};
+use crate::suite::AeadAlg;
+use crate::wire::codec::{Reader, put_vec16};
+use crate::wire::{Field, WireError};
+use subtle::ConstantTimeEq;
+
+/// The client's configuration: one external PSK, the suites and the key exchange to offer.
+pub struct ClientConfig13 {
+    /// The PSK identity (for GBA, as in DTLS 1.2: `3GPP-bootstrapping.<B-TID>` or a B-TID).
+    pub identity: Vec<u8>,
+    /// The key (Ks_NAF under the TLS 1.3 Ua identifier).
+    pub key: SecretVec,
+    /// Suites to offer (TLS 1.3 code points, from [`super::handshake::SUITES`]).
+    pub suites: Vec<u16>,
+    /// Groups for `psk_dhe_ke`, in order of preference; the first gets a key share in the
+    /// first ClientHello. Empty: `psk_ke` only.
+    pub groups: Vec<u16>,
+    /// Offer `psk_ke` too (with groups: the server chooses; without: the only mode).
+    pub psk_ke: bool,
+}
+
+impl ClientConfig13 {
+    /// `psk_ke` only: the fewest bytes, no forward secrecy.
+    pub fn psk_ke(identity: Vec<u8>, key: SecretVec, suites: Vec<u16>) -> Self {
+        Self {
+            identity,
+            key,
+            suites,
+            groups: Vec::new(),
+            psk_ke: true,
+        }
+    }
+}
+
+/// The client before its ClientHello.
+pub struct Client13;
+
+/// The client waiting for a ServerHello or a HelloRetryRequest.
+pub struct ClientWaitServer {
+    early: EarlySecret,
+    hello: ClientHello13,
+    /// The transcript so far: ClientHello1, or message_hash, HelloRetryRequest, ClientHello2.
+    transcript: Vec<u8>,
+    shares: Vec<EphemeralShare>,
+    groups: Vec<u16>,
+    psk_ke: bool,
+    /// After a HelloRetryRequest: the suite it named (the ServerHello must keep it).
+    retried: Option<u16>,
+    /// message_seq of our last ClientHello, and its record sequence number.
+    hello_seq: u16,
+}
+
+/// The client after the ServerHello, collecting EncryptedExtensions and Finished (epoch 2), in
+/// whatever datagrams and order they come.
+pub struct ClientWaitFinished {
+    alg: AeadAlg,
+    suite: u16,
+    group: Option<u16>,
+    hs: HandshakeSecret,
+    client_hs: Secret<32>,
+    server_hs: Secret<32>,
+    recv: Protection13,
+    transcript: Vec<u8>,
+    /// message_seq of the next message the transcript needs (EncryptedExtensions, then
+    /// Finished).
+    next_seq: u16,
+    encrypted_extensions_seen: bool,
+    /// Messages that came ahead of the one needed: (message_seq, type, body).
+    ahead: Vec<(u16, u8, Vec<u8>)>,
+    next_record: u64,
+    hello_seq: u16,
+    /// Records that did not open (another epoch, damaged, forged), dropped.
+    pub discarded: u64,
+}
+
+/// Where the client is after a datagram.
+pub enum ClientStep {
+    /// A HelloRetryRequest: send this second ClientHello and wait again.
+    Retry(ClientWaitServer, Vec<u8>),
+    /// The server's flight is not complete yet.
+    Wait(ClientWaitFinished),
+    /// Done: send this Finished; the session is up.
+    Done(Box<Established13>, Vec<u8>),
+}
+
+impl Client13 {
+    /// The ClientHello datagram and the state waiting for the answer.
+    pub fn start(
+        config: &ClientConfig13,
+        rng: &dyn DtlsRng,
+    ) -> Result<(ClientWaitServer, Vec<u8>), Handshake13Error> {
+        if config.groups.is_empty() && !config.psk_ke {
+            return Err(Handshake13Error::Config("no key exchange mode to offer"));
+        }
+        if !config.groups.iter().all(|g| is_supported(*g)) {
+            return Err(Handshake13Error::Config("a group this build does not have"));
+        }
+        if config.suites.is_empty() || !config.suites.iter().all(|s| alg_of(*s).is_some()) {
+            return Err(Handshake13Error::Config(
+                "no suite, or one this build does not have",
+            ));
+        }
+        let mut random = [0u8; 32];
+        rng.fill(&mut random)?;
+        let versions = [&[2u8][..], &DTLS13.to_be_bytes()].concat();
+        let mut modes = Vec::new();
+        if !config.groups.is_empty() {
+            modes.push(PSK_DHE_KE);
+        }
+        if config.psk_ke {
+            modes.push(PSK_KE);
+        }
+        let mut extensions = vec![
+            (EXT_SUPPORTED_VERSIONS, versions),
+            (
+                EXT_PSK_KEY_EXCHANGE_MODES,
+                [&[modes.len() as u8][..], &modes].concat(),
+            ),
+        ];
+        let mut shares = Vec::new();
+        if let Some(first) = config.groups.first() {
+            shares.push(EphemeralShare::generate(*first, rng)?);
+            extensions.push((EXT_SUPPORTED_GROUPS, encode_groups(&config.groups)));
+            extensions.push((EXT_KEY_SHARE, encode_client_shares(&shares)));
+        }
+        let mut hello = ClientHello13 {
+            random,
+            session_id: Vec::new(),
+            cipher_suites: config.suites.clone(),
+            extensions,
+            psks: vec![(
+                PskIdentity {
+                    identity: config.identity.clone(),
+                    obfuscated_ticket_age: 0,
+                },
+                Vec::new(),
+            )],
+        };
+        let early = EarlySecret::new(P, Some(config.key.expose()));
+        hello.bind(&[], &[(&early, BinderKind::External)]);
+        let body = hello.encode();
+        let mut datagram = Vec::new();
+        plaintext_record(0, &dtls_message(CLIENT_HELLO, 0, &body), &mut datagram);
+        Ok((
+            ClientWaitServer {
+                early,
+                transcript: tls_message(CLIENT_HELLO, &body),
+                hello,
+                shares,
+                groups: config.groups.clone(),
+                psk_ke: config.psk_ke,
+                retried: None,
+                hello_seq: 0,
+            },
+            datagram,
+        ))
+    }
+}
+
+impl ClientWaitServer {
+    /// A datagram from the server: a HelloRetryRequest, or the ServerHello with as much of the
+    /// rest of the flight as the datagram holds. `rng` draws a new key share if the server
+    /// asks for another group.
+    pub fn handle(
+        mut self,
+        datagram: &[u8],
+        rng: &dyn DtlsRng,
+    ) -> Result<ClientStep, Handshake13Error> {
+        let pt = parse_plaintext(datagram)?;
+        if pt.msg_type != SERVER_HELLO {
+            return Err(WireError::Invalid(Field::HandshakeType).into());
+        }
+        // a stateless server answers each ClientHello with its message_seq (RFC 9147 §5.2)
+        if pt.message_seq != self.hello_seq {
+            return Err(WireError::Invalid(Field::MessageSeq).into());
+        }
+        let sh = ServerHello13::parse(pt.body)?;
+        if sh.session_id != self.hello.session_id {
+            return Err(WireError::Invalid(Field::SessionId).into());
+        }
+        if !self.hello.cipher_suites.contains(&sh.suite) {
+            return Err(Handshake13Error::Incompatible(
+                "server chose a suite not offered",
+            ));
+        }
+        if sh.is_retry() {
+            return self.retry(&sh, pt.body, rng);
+        }
+        if self.retried.is_some_and(|s| s != sh.suite) {
+            return Err(Handshake13Error::Incompatible(
+                "ServerHello changed the suite of the HelloRetryRequest",
+            ));
+        }
+        if sh.selected_psk != Some(0) {
+            return Err(Handshake13Error::Incompatible(
+                "server selected no PSK, or one not offered",
+            ));
+        }
+        let alg = alg_of(sh.suite).ok_or(Handshake13Error::Incompatible("unknown suite"))?;
+        let (dhe, group) = match &sh.key_share {
+            Some(ServerKeyShare::Share(group, key)) => {
+                let ours = self.shares.iter().find(|s| s.group() == *group).ok_or(
+                    Handshake13Error::Incompatible("server key share in a group not offered"),
+                )?;
+                (Some(ours.agree(key)?), Some(*group))
+            }
+            Some(ServerKeyShare::Group(_)) => {
+                return Err(WireError::Invalid(Field::KeyShare).into());
+            }
+            None if self.psk_ke => (None, None),
+            None => {
+                return Err(Handshake13Error::Incompatible(
+                    "server chose psk_ke, which was not offered",
+                ));
+            }
+        };
+        self.transcript
+            .extend_from_slice(&tls_message(SERVER_HELLO, pt.body));
+        let hs = self
+            .early
+            .into_handshake(dhe.as_ref().map(|d| d.expose().as_slice()));
+        let hello_hash = transcript_hash(&self.transcript);
+        let (client_hs, server_hs) = (
+            hs.client_traffic(&hello_hash),
+            hs.server_traffic(&hello_hash),
+        );
+        let wait = ClientWaitFinished {
+            alg,
+            suite: sh.suite,
+            group,
+            recv: Protection13::new(alg, &TrafficKeys::from_secret(P, &server_hs), 2),
+            hs,
+            client_hs,
+            server_hs,
+            transcript: self.transcript,
+            next_seq: self.hello_seq + 1,
+            encrypted_extensions_seen: false,
+            ahead: Vec::new(),
+            next_record: 0,
+            hello_seq: self.hello_seq,
+            discarded: 0,
+        };
+        wait.absorb(pt.rest)
+    }
+
+    /// The second ClientHello after a HelloRetryRequest.
+    fn retry(
+        mut self,
+        hrr: &ServerHello13,
+        hrr_body: &[u8],
+        rng: &dyn DtlsRng,
+    ) -> Result<ClientStep, Handshake13Error> {
+        if self.retried.is_some() {
+            return Err(Handshake13Error::Incompatible("a second HelloRetryRequest"));
+        }
+        let new_group = match hrr.key_share {
+            Some(ServerKeyShare::Group(g)) => {
+                if !self.groups.contains(&g) || self.shares.iter().any(|s| s.group() == g) {
+                    // RFC 8446 §4.1.4: a group not offered, or one we already sent a share in
+                    return Err(Handshake13Error::Incompatible(
+                        "HelloRetryRequest asks for a group not offered or already shared",
+                    ));
+                }
+                Some(g)
+            }
+            Some(ServerKeyShare::Share(..)) => {
+                return Err(WireError::Invalid(Field::KeyShare).into());
+            }
+            None => None,
+        };
+        if new_group.is_none() && hrr.cookie.is_none() {
+            return Err(Handshake13Error::Incompatible(
+                "HelloRetryRequest that changes nothing",
+            ));
+        }
+        if let Some(g) = new_group {
+            self.shares = vec![EphemeralShare::generate(g, rng)?];
+            let shares = encode_client_shares(&self.shares);
+            set_extension(&mut self.hello.extensions, EXT_KEY_SHARE, shares);
+        }
+        if let Some(cookie) = &hrr.cookie {
+            let mut d = Vec::with_capacity(cookie.len() + 2);
+            put_vec16(&mut d, cookie);
+            set_extension(&mut self.hello.extensions, EXT_COOKIE, d);
+        }
+        let mut prefix = message_hash(&transcript_hash(&self.transcript));
+        prefix.extend_from_slice(&tls_message(SERVER_HELLO, hrr_body));
+        self.hello
+            .bind(&prefix, &[(&self.early, BinderKind::External)]);
+        let body = self.hello.encode();
+        self.hello_seq += 1;
+        let mut datagram = Vec::new();
+        plaintext_record(
+            u64::from(self.hello_seq),
+            &dtls_message(CLIENT_HELLO, self.hello_seq, &body),
+            &mut datagram,
+        );
+        prefix.extend_from_slice(&tls_message(CLIENT_HELLO, &body));
+        self.transcript = prefix;
+        self.retried = Some(hrr.suite);
+        Ok(ClientStep::Retry(self, datagram))
+    }
+}
+
+/// Replaces extension `t`'s data, or adds it (before pre_shared_key, which encodes last).
+fn set_extension(extensions: &mut Vec<(u16, Vec<u8>)>, t: u16, data: Vec<u8>) {
+    match extensions.iter_mut().find(|(u, _)| *u == t) {
+        Some((_, d)) => *d = data,
+        None => extensions.push((t, data)),
+    }
+}
+
+impl ClientWaitFinished {
+    /// A later datagram of the server's flight.
+    pub fn handle(self, datagram: &[u8]) -> Result<ClientStep, Handshake13Error> {
+        self.absorb(datagram)
+    }
+
+    /// Takes the epoch-2 records of `datagram`. A record that does not open is dropped (RFC
+    /// 9147 §4.5.2), a retransmitted ServerHello is skipped; the handshake goes on with the
+    /// rest.
+    fn absorb(mut self, mut datagram: &[u8]) -> Result<ClientStep, Handshake13Error> {
+        while let Some(&first) = datagram.first() {
+            if !is_unified(first) {
+                // a plaintext record (the ServerHello again): skip it whole
+                let mut r = Reader::new(datagram);
+                if r.take(11, Field::RecordSeq).is_err() || r.vec16(Field::RecordLength).is_err() {
+                    self.discarded += 1;
+                    break;
+                }
+                datagram = r.rest();
+                continue;
+            }
+            let (opened, rest) = match self.recv.open(datagram, 0, self.next_record) {
+                Ok(v) => v,
+                Err(_) => {
+                    // the rest of the datagram cannot be delimited after a bad record
+                    self.discarded += 1;
+                    break;
+                }
+            };
+            datagram = rest;
+            self.next_record = self.next_record.max(opened.seq + 1);
+            if opened.content_type != HANDSHAKE {
+                continue;
+            }
+            let mut m = opened.content.as_slice();
+            while !m.is_empty() {
+                let (t, seq, body, after) = parse_dtls_message_any(m)?;
+                if seq >= self.next_seq && !self.ahead.iter().any(|(s, ..)| *s == seq) {
+                    self.ahead.push((seq, t, body.to_vec()));
+                }
+                m = after;
+            }
+        }
+        self.take_in_order()
+    }
+
+    /// Processes the collected messages in message_seq order.
+    fn take_in_order(mut self) -> Result<ClientStep, Handshake13Error> {
+        while let Some(i) = self.ahead.iter().position(|(s, ..)| *s == self.next_seq) {
+            let (seq, t, body) = self.ahead.swap_remove(i);
+            if !self.encrypted_extensions_seen {
+                if t != ENCRYPTED_EXTENSIONS {
+                    return Err(WireError::Invalid(Field::HandshakeType).into());
+                }
+                // we offered nothing a PSK server answers in EncryptedExtensions
+                if body != [0, 0] {
+                    return Err(WireError::Invalid(Field::EncryptedExtensions).into());
+                }
+                self.transcript.extend_from_slice(&tls_message(t, &body));
+                self.encrypted_extensions_seen = true;
+                self.next_seq = seq + 1;
+                continue;
+            }
+            if t != FINISHED {
+                return Err(WireError::Invalid(Field::HandshakeType).into());
+            }
+            let expected = verify_data(P, &self.server_hs, &transcript_hash(&self.transcript));
+            if !bool::from(expected.ct_eq(&body)) {
+                return Err(Handshake13Error::BadMac("server Finished"));
+            }
+            self.transcript.extend_from_slice(&tls_message(t, &body));
+            return self.finish(seq);
+        }
+        Ok(ClientStep::Wait(self))
+    }
+
+    /// Our Finished after the server's (message_seq `server_fin_seq`).
+    fn finish(self, server_fin_seq: u16) -> Result<ClientStep, Handshake13Error> {
+        let server_finished_hash = transcript_hash(&self.transcript);
+        let client_verify = verify_data(P, &self.client_hs, &server_finished_hash);
+        let send_hs = Protection13::new(self.alg, &TrafficKeys::from_secret(P, &self.client_hs), 2);
+        let mut out = Vec::new();
+        let fin_seq = self.hello_seq + 1;
+        send_hs.seal(
+            0,
+            HANDSHAKE,
+            &dtls_message(FINISHED, fin_seq, &client_verify),
+            None,
+            LAST,
+            &mut out,
+        )?;
+        let master = self.hs.into_master();
+        let secrets = (
+            master.client_traffic(&server_finished_hash),
+            master.server_traffic(&server_finished_hash),
+        );
+        let up = Established13::new(
+            self.alg,
+            (self.suite, self.group),
+            secrets,
+            fin_seq + 1,
+            server_fin_seq + 1,
+        );
+        Ok(ClientStep::Done(Box::new(up), out))
+    }
+}

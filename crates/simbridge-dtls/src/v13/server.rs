@@ -1,0 +1,426 @@
+//! The DTLS 1.3 server handshake with external PSKs, one type per state: [`Server13`] (takes
+//! ClientHellos, keeps nothing for one it answers with a HelloRetryRequest) →
+//! [`ServerWaitFinished`] → [`Established13`].
+//!
+//! Choices, in order:
+//! 1. Suite: the server's first that the client offers.
+//! 2. Key exchange: `psk_dhe_ke` when both sides allow it (forward secrecy), in the server's
+//!    first group the client sent a share in; if the client sent none the server could take,
+//!    the server's first group the client supports, asked for by a HelloRetryRequest. Else
+//!    `psk_ke`, when both allow it.
+//! 3. Return routability: with `require_cookie`, or when a share is missing, the server answers
+//!    the first ClientHello with a HelloRetryRequest and a stateless cookie (cookie.rs). No key
+//!    is looked up (for GBA, no BSF request) before the cookie comes back.
+//!
+//! message_seq: the server answers each ClientHello with its message_seq (0, or 1 after a
+//! HelloRetryRequest) and counts on from there, and its plaintext records take the
+//! ClientHello's record sequence number (RFC 9147 §5.1, §5.2), so it needs no state between
+//! the two ClientHellos.
+
+use std::net::SocketAddr;
+
+use super::ack::RecordNumber;
+use super::cookie::{CookieContents, CookieKey13};
+use super::handshake::{
+    CLIENT_HELLO, ENCRYPTED_EXTENSIONS, Established13, FINISHED, FORM, HANDSHAKE, Handshake13Error,
+    LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message, message_hash,
+    parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
+};
+use super::hello::{ClientHello13, EXT_PSK_KEY_EXCHANGE_MODES, verify_binder};
+use super::key_schedule::{
+    BinderKind, EarlySecret, HASH_LEN, TrafficKeys, transcript_hash, verify_data,
+};
+use super::key_share::{
+    EXT_KEY_SHARE, EXT_SUPPORTED_GROUPS, EphemeralShare, is_supported, parse_client_shares,
+    parse_groups,
+};
+use super::protect::Protection13;
+use super::server_hello::{EXT_COOKIE, HRR_RANDOM, ServerHello13, ServerKeyShare};
+use crate::rng::DtlsRng;
+use crate::secret::{Secret, SecretVec};
+use crate::suite::AeadAlg;
+use crate::wire::codec::Reader;
+use crate::wire::{Field, WireError};
+use subtle::ConstantTimeEq;
+
+/// The server, ready for ClientHellos.
+pub struct Server13 {
+    /// Suites the server accepts, in its order of preference.
+    pub suites: Vec<u16>,
+    /// Groups for `psk_dhe_ke`, in its order of preference; empty: no `psk_dhe_ke`.
+    pub groups: Vec<u16>,
+    /// Whether `psk_ke` (no forward secrecy) is accepted.
+    pub psk_ke: bool,
+    /// Answer every first ClientHello with a HelloRetryRequest and a cookie (return
+    /// routability before any key lookup or key share computation).
+    pub require_cookie: bool,
+    /// The cookie MAC key.
+    pub cookie_key: CookieKey13,
+}
+
+impl Server13 {
+    /// A server that takes `psk_ke` in `suites`, with no cookie exchange.
+    pub fn psk_ke(suites: Vec<u16>, cookie_key: CookieKey13) -> Self {
+        Self {
+            suites,
+            groups: Vec::new(),
+            psk_ke: true,
+            require_cookie: false,
+            cookie_key,
+        }
+    }
+}
+
+/// What a ClientHello's datagram came with.
+pub struct HelloContext<'a> {
+    /// The address it came from (cookies are bound to it).
+    pub peer: SocketAddr,
+    /// Seconds on the server's clock (cookie age).
+    pub now_secs: u64,
+    /// For the ServerHello random and the key share.
+    pub rng: &'a dyn DtlsRng,
+}
+
+/// The answer to a ClientHello.
+pub enum Accepted13 {
+    /// A HelloRetryRequest to send; nothing kept.
+    Retry(Vec<u8>),
+    /// The server's flight to send, and the state waiting for the client's Finished.
+    Flight(Box<ServerWaitFinished>, Vec<u8>),
+}
+
+/// The server after its flight, waiting for the client's Finished.
+pub struct ServerWaitFinished {
+    alg: AeadAlg,
+    suite: u16,
+    group: Option<u16>,
+    client_hs: TrafficKeys,
+    client_hs_secret: Secret<HASH_LEN>,
+    transcript_to_server_finished: [u8; HASH_LEN],
+    /// Application traffic secrets: (client, server).
+    app: (Secret<HASH_LEN>, Secret<HASH_LEN>),
+    /// message_seq of the client's Finished and of our next message.
+    client_fin_seq: u16,
+    server_next_seq: u16,
+}
+
+/// The key exchange chosen for a ClientHello.
+enum Exchange {
+    PskKe,
+    /// psk_dhe_ke with the client's share in this group.
+    Dhe(u16, Vec<u8>),
+    /// psk_dhe_ke, but the client must first send a share in this group.
+    NeedShare(u16),
+}
+
+impl Server13 {
+    /// A ClientHello datagram. `key_for` returns the PSK of an identity (a GBA Ks_NAF),
+    /// `None` if unknown; it is called only for a ClientHello the server goes on with.
+    pub fn accept(
+        &self,
+        datagram: &[u8],
+        cx: &HelloContext<'_>,
+        key_for: impl Fn(&[u8]) -> Option<SecretVec>,
+    ) -> Result<Accepted13, Handshake13Error> {
+        let pt = parse_plaintext(datagram)?;
+        if pt.msg_type != CLIENT_HELLO || !pt.rest.is_empty() {
+            return Err(WireError::Invalid(Field::HandshakeType).into());
+        }
+        let body = pt.body;
+        let ch = ClientHello13::parse(body)?;
+        if !ch.offers_dtls13() {
+            return Err(Handshake13Error::Incompatible(
+                "client does not offer DTLS 1.3",
+            ));
+        }
+        let cookie = match ch.extension(EXT_COOKIE) {
+            Some(d) => {
+                let mut r = Reader::new(d);
+                let c = r.vec16(Field::RetryCookie)?;
+                r.finish(Field::RetryCookie)?;
+                Some(self.cookie_key.open(c, &cx.peer, cx.now_secs)?)
+            }
+            None => None,
+        };
+        let suite = match &cookie {
+            // the suite of the HelloRetryRequest stays (RFC 8446 §4.1.4)
+            Some(c) => Some(c.suite).filter(|s| ch.cipher_suites.contains(s)),
+            None => self
+                .suites
+                .iter()
+                .copied()
+                .find(|s| ch.cipher_suites.contains(s)),
+        };
+        let (suite, alg) = suite
+            .and_then(|s| alg_of(s).map(|a| (s, a)))
+            .ok_or(Handshake13Error::Incompatible("no common cipher suite"))?;
+        let exchange = self.choose_exchange(&ch, cookie.as_ref())?;
+        let Some(cookie) = cookie else {
+            if let Exchange::NeedShare(g) = exchange {
+                return Ok(Accepted13::Retry(self.retry(&pt, &ch, suite, Some(g), cx)));
+            }
+            if self.require_cookie {
+                // no key_share in it: the client already sent one we can take (RFC 8446
+                // §4.2.8 forbids asking for a group it has a share in)
+                return Ok(Accepted13::Retry(self.retry(&pt, &ch, suite, None, cx)));
+            }
+            return self.flight(&pt, &ch, Vec::new(), (suite, alg), exchange, cx, key_for);
+        };
+        // the second ClientHello: the transcript starts with the first one's hash and our
+        // HelloRetryRequest, rebuilt from the cookie
+        let mut prefix = message_hash(&cookie.hello_hash);
+        let hrr = retry_request(&ch.session_id, suite, cookie.group, self.cookie_of(&ch)?);
+        prefix.extend_from_slice(&tls_message(SERVER_HELLO, &hrr.encode()));
+        if let (Some(g), Exchange::Dhe(got, _)) = (cookie.group, &exchange) {
+            if g != *got {
+                return Err(Handshake13Error::Incompatible(
+                    "second ClientHello without a share in the group asked for",
+                ));
+            }
+        }
+        if let Exchange::NeedShare(_) = exchange {
+            return Err(Handshake13Error::Incompatible(
+                "second ClientHello without a share in the group asked for",
+            ));
+        }
+        self.flight(&pt, &ch, prefix, (suite, alg), exchange, cx, key_for)
+    }
+
+    /// The cookie bytes as the client echoed them.
+    fn cookie_of(&self, ch: &ClientHello13) -> Result<Vec<u8>, WireError> {
+        let d = ch
+            .extension(EXT_COOKIE)
+            .ok_or(WireError::Invalid(Field::RetryCookie))?;
+        let mut r = Reader::new(d);
+        Ok(r.vec16(Field::RetryCookie)?.to_vec())
+    }
+
+    fn choose_exchange(
+        &self,
+        ch: &ClientHello13,
+        cookie: Option<&CookieContents>,
+    ) -> Result<Exchange, Handshake13Error> {
+        let modes = ch
+            .extension(EXT_PSK_KEY_EXCHANGE_MODES)
+            .and_then(|d| d.split_first())
+            .filter(|(n, m)| usize::from(**n) == m.len() && !m.is_empty())
+            .map(|(_, m)| m)
+            .ok_or(WireError::Invalid(Field::PskKeyExchangeModes))?;
+        let client_groups = match ch.extension(EXT_SUPPORTED_GROUPS) {
+            Some(d) => parse_groups(d)?,
+            None => Vec::new(),
+        };
+        let shares = match ch.extension(EXT_KEY_SHARE) {
+            Some(d) => parse_client_shares(d)?,
+            None => Vec::new(),
+        };
+        if modes.contains(&PSK_DHE_KE) {
+            let wanted = cookie.and_then(|c| c.group);
+            let ours = |g: &u16| is_supported(*g) && wanted.is_none_or(|w| w == *g);
+            for g in self.groups.iter().filter(|g| ours(g)) {
+                if let Some((_, key)) = shares.iter().find(|(s, _)| s == g) {
+                    return Ok(Exchange::Dhe(*g, key.clone()));
+                }
+            }
+            if let Some(g) = self
+                .groups
+                .iter()
+                .find(|g| ours(g) && client_groups.contains(g))
+            {
+                return Ok(Exchange::NeedShare(*g));
+            }
+        }
+        if modes.contains(&PSK_KE) && self.psk_ke {
+            return Ok(Exchange::PskKe);
+        }
+        Err(Handshake13Error::Incompatible(
+            "no common key exchange mode or group",
+        ))
+    }
+
+    /// The HelloRetryRequest datagram for a first ClientHello.
+    fn retry(
+        &self,
+        pt: &super::handshake::Plaintext<'_>,
+        ch: &ClientHello13,
+        suite: u16,
+        group: Option<u16>,
+        cx: &HelloContext<'_>,
+    ) -> Vec<u8> {
+        let contents = CookieContents {
+            hello_hash: transcript_hash(&tls_message(CLIENT_HELLO, pt.body)),
+            suite,
+            group,
+            issued: cx.now_secs as u32,
+        };
+        let cookie = self.cookie_key.mint(&contents, &cx.peer);
+        let hrr = retry_request(&ch.session_id, suite, group, cookie).encode();
+        let mut out = Vec::with_capacity(hrr.len() + 25);
+        plaintext_record(
+            pt.record_seq,
+            &dtls_message(SERVER_HELLO, pt.message_seq, &hrr),
+            &mut out,
+        );
+        out
+    }
+
+    /// The ServerHello, EncryptedExtensions and Finished for a ClientHello the server goes
+    /// on with.
+    #[allow(clippy::too_many_arguments)]
+    fn flight(
+        &self,
+        pt: &super::handshake::Plaintext<'_>,
+        ch: &ClientHello13,
+        prefix: Vec<u8>,
+        (suite, alg): (u16, AeadAlg),
+        exchange: Exchange,
+        cx: &HelloContext<'_>,
+        key_for: impl Fn(&[u8]) -> Option<SecretVec>,
+    ) -> Result<Accepted13, Handshake13Error> {
+        let (id, _) = ch
+            .psks
+            .first()
+            .ok_or(Handshake13Error::Incompatible("no PSK offered"))?;
+        let key = key_for(&id.identity).ok_or(Handshake13Error::UnknownIdentity)?;
+        let early = EarlySecret::new(P, Some(key.expose()));
+        if !verify_binder(&prefix, pt.body, ch, 0, &early, BinderKind::External) {
+            return Err(Handshake13Error::BadMac("PSK binder"));
+        }
+        let (dhe, key_share, group) = match exchange {
+            Exchange::Dhe(g, client_key) => {
+                let share = EphemeralShare::generate(g, cx.rng)?;
+                let dhe = share.agree(&client_key)?;
+                (
+                    Some(dhe),
+                    Some(ServerKeyShare::Share(g, share.public())),
+                    Some(g),
+                )
+            }
+            _ => (None, None, None),
+        };
+        let mut random = [0u8; 32];
+        cx.rng.fill(&mut random)?;
+        let sh = ServerHello13 {
+            random,
+            session_id: ch.session_id.clone(),
+            suite,
+            selected_psk: Some(0),
+            key_share,
+            cookie: None,
+        }
+        .encode();
+        let mut transcript = prefix;
+        transcript.extend_from_slice(&tls_message(CLIENT_HELLO, pt.body));
+        transcript.extend_from_slice(&tls_message(SERVER_HELLO, &sh));
+        let hs = early.into_handshake(dhe.as_ref().map(|d| d.expose().as_slice()));
+        let hello_hash = transcript_hash(&transcript);
+        let (c_hs, s_hs) = (
+            hs.client_traffic(&hello_hash),
+            hs.server_traffic(&hello_hash),
+        );
+        let send_hs = Protection13::new(alg, &TrafficKeys::from_secret(P, &s_hs), 2);
+        let ee = [0u8, 0];
+        transcript.extend_from_slice(&tls_message(ENCRYPTED_EXTENSIONS, &ee));
+        let server_verify = verify_data(P, &s_hs, &transcript_hash(&transcript));
+        transcript.extend_from_slice(&tls_message(FINISHED, &server_verify));
+        let server_finished_hash = transcript_hash(&transcript);
+
+        let seq = pt.message_seq;
+        let mut out = Vec::new();
+        plaintext_record(
+            pt.record_seq,
+            &dtls_message(SERVER_HELLO, seq, &sh),
+            &mut out,
+        );
+        send_hs.seal(
+            0,
+            HANDSHAKE,
+            &dtls_message(ENCRYPTED_EXTENSIONS, seq + 1, &ee),
+            None,
+            FORM,
+            &mut out,
+        )?;
+        send_hs.seal(
+            1,
+            HANDSHAKE,
+            &dtls_message(FINISHED, seq + 2, &server_verify),
+            None,
+            LAST,
+            &mut out,
+        )?;
+        let master = hs.into_master();
+        let app = (
+            master.client_traffic(&server_finished_hash),
+            master.server_traffic(&server_finished_hash),
+        );
+        Ok(Accepted13::Flight(
+            Box::new(ServerWaitFinished {
+                alg,
+                suite,
+                group,
+                client_hs: TrafficKeys::from_secret(P, &c_hs),
+                client_hs_secret: c_hs,
+                transcript_to_server_finished: server_finished_hash,
+                app,
+                client_fin_seq: seq + 1,
+                server_next_seq: seq + 3,
+            }),
+            out,
+        ))
+    }
+}
+
+/// A HelloRetryRequest naming `suite`, asking for a share in `group` if any, with `cookie`.
+fn retry_request(
+    session_id: &[u8],
+    suite: u16,
+    group: Option<u16>,
+    cookie: Vec<u8>,
+) -> ServerHello13 {
+    ServerHello13 {
+        random: HRR_RANDOM,
+        session_id: session_id.to_vec(),
+        suite,
+        selected_psk: None,
+        key_share: group.map(ServerKeyShare::Group),
+        cookie: Some(cookie),
+    }
+}
+
+impl ServerWaitFinished {
+    /// The client's Finished datagram: the established session and the ACK of that Finished
+    /// (RFC 9147 §5.8.3, §7: the client's last flight has no other answer, so the server ACKs
+    /// it, in its newest epoch), or why not.
+    pub fn finish(self, datagram: &[u8]) -> Result<(Established13, Vec<u8>), Handshake13Error> {
+        let recv_hs = Protection13::new(self.alg, &self.client_hs, 2);
+        let (fin, rest) = recv_hs.open(datagram, 0, 0)?;
+        if !rest.is_empty() || fin.content_type != HANDSHAKE {
+            return Err(WireError::Invalid(Field::RecordType).into());
+        }
+        let (t, verify) = parse_dtls_message(&fin.content, self.client_fin_seq)?;
+        if t != FINISHED {
+            return Err(WireError::Invalid(Field::HandshakeType).into());
+        }
+        let expected = verify_data(
+            P,
+            &self.client_hs_secret,
+            &self.transcript_to_server_finished,
+        );
+        if !bool::from(expected.ct_eq(verify)) {
+            return Err(Handshake13Error::BadMac("client Finished"));
+        }
+        let (c_ap, s_ap) = self.app;
+        let mut up = Established13::new(
+            self.alg,
+            (self.suite, self.group),
+            (s_ap, c_ap),
+            self.server_next_seq,
+            self.client_fin_seq + 1,
+        );
+        let ack = up.ack(&[RecordNumber {
+            epoch: 2,
+            seq: fin.seq,
+        }])?;
+        Ok((up, ack))
+    }
+}
