@@ -1,17 +1,21 @@
 //! DTLS 1.3 interop, live: wolfSSL 5.9.4's DTLS 1.3 client (tests/peers/wolf13_peer.c, built
-//! by scripts/setup.d/30-cid-peers.sh) with an external PSK in psk_ke mode against our
-//! `simbridge_dtls::v13` server over loopback UDP, in every TLS 1.3 suite we offer; our server
-//! echoes the application data it opens. A wrong key fails the handshake.
+//! by scripts/setup.d/30-cid-peers.sh) with an external PSK against our `simbridge_dtls::v13`
+//! server over loopback UDP: psk_ke in every TLS 1.3 suite we offer, psk_dhe_ke with X25519 and
+//! P-256, our HelloRetryRequest (cookie, or a key share in another group), KeyUpdate both ways.
+//! Our server echoes the application data it opens. A wrong key fails the handshake.
+//! (Our client against wolfSSL's server: tests/dtls13_wolfssl_server.rs.)
 
 mod support;
 
-use simbridge_dtls::secret::SecretVec;
+use simbridge_dtls::rng::OsRng;
+use simbridge_dtls::secret::{Secret, SecretVec};
 use simbridge_dtls::v13::ack::RecordNumber;
-use simbridge_dtls::v13::handshake::{
-    Established13, Handshake13Error, Server13, ServerWaitFinished,
-};
+use simbridge_dtls::v13::cookie::CookieKey13;
+use simbridge_dtls::v13::handshake::{Established13, Handshake13Error};
+use simbridge_dtls::v13::key_share::{SECP256R1, X25519};
 use simbridge_dtls::v13::key_update::Received13;
 use simbridge_dtls::v13::protect::RecordError13;
+use simbridge_dtls::v13::server::{Accepted13, HelloContext, Server13, ServerWaitFinished};
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -23,7 +27,7 @@ const KEY: [u8; 32] = [0x4b; 32];
 
 enum State {
     Start,
-    WaitFinished(ServerWaitFinished),
+    WaitFinished(Box<ServerWaitFinished>),
     Up(Established13),
 }
 
@@ -31,9 +35,20 @@ enum State {
 /// (send, receive) epochs at the end.
 type Served = (usize, usize, Option<String>, (u64, u64));
 
+/// Our server: the suites, the (EC)DHE groups, whether psk_ke is taken, whether every first
+/// ClientHello gets a HelloRetryRequest with a cookie.
+fn server(suites: Vec<u16>, groups: &[u16], psk_ke: bool, require_cookie: bool) -> Server13 {
+    Server13 {
+        suites,
+        groups: groups.to_vec(),
+        psk_ke,
+        require_cookie,
+        cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
+    }
+}
+
 /// Serves one wolfSSL client.
-fn serve(sock: &UdpSocket, suites: Vec<u16>, our_update_after: Option<usize>) -> Served {
-    let server = Server13 { suites };
+fn serve(sock: &UdpSocket, server: Server13, our_update_after: Option<usize>) -> Served {
     let mut state = State::Start;
     let mut buf = [0u8; 2048];
     let (mut hs, mut echoed) = (0, 0);
@@ -46,10 +61,23 @@ fn serve(sock: &UdpSocket, suites: Vec<u16>, our_update_after: Option<usize>) ->
         state = match state {
             State::Start => {
                 hs += 1;
-                match server.accept(d, [9; 32], |id| {
+                let cx = HelloContext {
+                    peer: from,
+                    now_secs: 1_000,
+                    rng: &OsRng,
+                };
+                match server.accept(d, &cx, |id| {
                     (id == IDENTITY.as_bytes()).then(|| SecretVec::from(&KEY[..]))
                 }) {
-                    Ok((wait, flight)) => {
+                    Ok(Accepted13::Retry(hrr)) => {
+                        println!(
+                            "ClientHello {n} B from wolfSSL, our HelloRetryRequest {} B",
+                            hrr.len()
+                        );
+                        sock.send_to(&hrr, from).expect("send HelloRetryRequest");
+                        State::Start
+                    }
+                    Ok(Accepted13::Flight(wait, flight)) => {
                         println!(
                             "ClientHello {n} B from wolfSSL, our flight {} B",
                             flight.len()
@@ -101,6 +129,14 @@ fn serve(sock: &UdpSocket, suites: Vec<u16>, our_update_after: Option<usize>) ->
                             sock.send_to(&u, from).expect("send our KeyUpdate");
                         }
                     }
+                    Ok(Received13::Ticket { .. }) => {
+                        return (
+                            hs,
+                            echoed,
+                            Some("a ticket sent to a server".into()),
+                            last_epochs,
+                        );
+                    }
                     Ok(Received13::Ack { switched }) => {
                         println!("ACK from wolfSSL (our keys switched: {switched})");
                     }
@@ -118,7 +154,15 @@ fn serve(sock: &UdpSocket, suites: Vec<u16>, our_update_after: Option<usize>) ->
     }
 }
 
-fn run(cipher: &str, suite: u16, key_hex: &str, extra: &[&str]) -> (bool, String, Served) {
+/// wolfSSL's client with `extra` arguments against `server`; `ours` makes our server send a
+/// KeyUpdate after that many echoes.
+fn run_with(
+    cipher: &str,
+    key_hex: &str,
+    extra: &[&str],
+    server: Server13,
+    ours: Option<usize>,
+) -> (bool, String, Served) {
     let Some(peer) = peer_bin("wolf13_peer") else {
         return (true, "skipped".into(), (0, 0, None, (0, 0)));
     };
@@ -126,25 +170,16 @@ fn run(cipher: &str, suite: u16, key_hex: &str, extra: &[&str]) -> (bool, String
     sock.set_read_timeout(Some(Duration::from_secs(3)))
         .expect("timeout");
     let port = sock.local_addr().expect("addr").port().to_string();
-    let ours = extra
-        .windows(2)
-        .find(|w| w[0] == "--ours-update-after")
-        .and_then(|w| w[1].parse().ok());
-    let extra: Vec<&str> = if ours.is_some() {
-        Vec::new()
-    } else {
-        extra.to_vec()
-    };
     let mut child = Command::new(peer)
         .args([
             "client", &port, "-k", key_hex, "-i", IDENTITY, "-l", cipher, "-n", "5",
         ])
-        .args(&extra)
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start wolf13_peer");
-    let served = serve(&sock, vec![suite], ours);
+    let served = serve(&sock, server, ours);
     if served.2.is_some() {
         // we send no alert yet: stop the client instead of waiting out its retransmissions
         let _ = child.kill();
@@ -156,6 +191,38 @@ fn run(cipher: &str, suite: u16, key_hex: &str, extra: &[&str]) -> (bool, String
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text, served)
+}
+
+/// psk_ke in one suite, no cookie.
+fn run(cipher: &str, suite: u16, key_hex: &str, extra: &[&str]) -> (bool, String, Served) {
+    run_with(
+        cipher,
+        key_hex,
+        extra,
+        server(vec![suite], &[], true, false),
+        None,
+    )
+}
+
+/// Asserts a completed run: `hs` handshake datagrams from wolfSSL, 5 echoes.
+fn assert_done(
+    what: &str,
+    (ok, text, (hs, echoed, failed, _)): &(bool, String, Served),
+    want_hs: usize,
+) {
+    assert!(
+        failed.is_none(),
+        "{what}: our server: {failed:?}\nwolfSSL: {text}"
+    );
+    assert!(ok, "{what}: wolfSSL: {text}");
+    assert!(
+        text.contains("CONNECTED version=DTLSv1.3"),
+        "{what}: {text}"
+    );
+    assert_eq!((*hs, *echoed), (want_hs, 5), "{what}: {text}");
+    for i in 0..5 {
+        assert!(text.contains(&format!("RECV msg {i}")), "{what}: {text}");
+    }
 }
 
 #[test]
@@ -222,11 +289,12 @@ fn a_wolfssl_key_update_moves_both_directions_to_epoch_4_and_data_goes_on() {
 
 #[test]
 fn our_key_update_is_taken_by_wolfssl_which_updates_too() {
-    let (ok, text, (_, echoed, failed, epochs)) = run(
+    let (ok, text, (_, echoed, failed, epochs)) = run_with(
         "TLS13-AES128-CCM-8-SHA256",
-        0x1305,
         &hex::encode(KEY),
-        &["--ours-update-after", "1"],
+        &[],
+        server(vec![0x1305], &[], true, false),
+        Some(1),
     );
     if text == "skipped" {
         return;
@@ -235,4 +303,50 @@ fn our_key_update_is_taken_by_wolfssl_which_updates_too() {
     assert!(ok, "wolfSSL: {text}");
     assert_eq!(echoed, 5, "{text}");
     assert_eq!(epochs, (4, 4), "both directions updated: {text}");
+}
+
+#[test]
+fn wolfssl_psk_dhe_ke_completes_with_our_server_in_x25519_and_p256() {
+    for (group, name) in [("x25519", "X25519"), ("p256", "SECP256R1")] {
+        let r = run_with(
+            "TLS13-AES128-CCM-8-SHA256",
+            &hex::encode(KEY),
+            &["-g", group],
+            server(vec![0x1305], &[X25519, SECP256R1], false, false),
+            None,
+        );
+        if r.1 == "skipped" {
+            return;
+        }
+        assert_done(group, &r, 2);
+        assert!(r.1.contains(&format!("group={name}")), "{group}: {}", r.1);
+    }
+}
+
+#[test]
+fn wolfssl_answers_our_cookie_and_our_request_for_another_group() {
+    // return routability: a HelloRetryRequest with our cookie, in psk_ke and psk_dhe_ke
+    for extra in [&[][..], &["-g", "x25519"][..]] {
+        let r = run_with(
+            "TLS13-AES128-GCM-SHA256",
+            &hex::encode(KEY),
+            extra,
+            server(vec![0x1301], &[X25519], true, true),
+            None,
+        );
+        if r.1 == "skipped" {
+            return;
+        }
+        assert_done(&format!("cookie {extra:?}"), &r, 3);
+    }
+    // wolfSSL's share is X25519, our server takes only P-256: it asks for a P-256 share
+    let r = run_with(
+        "TLS13-AES128-CCM-SHA256",
+        &hex::encode(KEY),
+        &["-g", "x25519,p256"],
+        server(vec![0x1304], &[SECP256R1], false, false),
+        None,
+    );
+    assert_done("group retry", &r, 3);
+    assert!(r.1.contains("group=SECP256R1"), "{}", r.1);
 }

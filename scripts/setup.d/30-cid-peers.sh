@@ -55,22 +55,28 @@ if [ ! -f "$OUT/mbedtls.stamp" ]; then
 fi
 
 # 3. wolfSSL 5.9 library ---------------------------------------------------------------------------
-if [ ! -f "$OUT/wolfssl.stamp" ]; then
+# X25519 for DTLS 1.3 psk_dhe_ke (tests/dtls13_wolfssl*.rs); the stamp holds the flags, so a
+# change of flags rebuilds the library (and, through the stamp in their sums, the peers).
+WOLF_FLAGS="--enable-dtls --enable-dtls13 --enable-dtlscid --enable-psk --enable-session-ticket \
+--enable-aesccm --enable-curve25519 --disable-shared --enable-static --disable-crypttests \
+--disable-benchmark --disable-examples"
+if [ "$(cat "$OUT/wolfssl.stamp" 2>/dev/null)" != "$WOLF_FLAGS" ]; then
   log "building wolfSSL"
-  (cd "$OUT/wolfssl" && ./autogen.sh >"$OUT/wolfssl-build.log" 2>&1 \
-    && ./configure --enable-dtls --enable-dtls13 --enable-dtlscid --enable-psk \
-      --enable-session-ticket --enable-aesccm --disable-shared --enable-static \
-      --disable-crypttests --disable-benchmark --disable-examples \
+  # shellcheck disable=SC2086 # the flags are words
+  (cd "$OUT/wolfssl" && { make distclean >/dev/null 2>&1 || true; } \
+    && ./autogen.sh >"$OUT/wolfssl-build.log" 2>&1 \
+    && ./configure $WOLF_FLAGS \
       CPPFLAGS="-DWOLFSSL_STATIC_PSK" >>"$OUT/wolfssl-build.log" 2>&1 \
     && make -j2 src/libwolfssl.la >>"$OUT/wolfssl-build.log" 2>&1) \
     || { echo "wolfSSL build failed"; tail -30 "$OUT/wolfssl-build.log"; exit 1; }
-  touch "$OUT/wolfssl.stamp"
+  echo "$WOLF_FLAGS" >"$OUT/wolfssl.stamp"
 fi
 
 # 4. our peer programs -----------------------------------------------------------------------------
 build() { # name source compile-args...
   local name=$1 src=$2; shift 2
-  local sum; sum=$(sha256sum "$src" | cut -c1-16)
+  # the source and the libraries' stamps: a rebuilt library relinks the peers
+  local sum; sum=$(cat "$src" "$OUT"/*.stamp | sha256sum | cut -c1-16)
   if [ ! -x "$OUT/$name" ] || [ "$(cat "$OUT/$name.sum" 2>/dev/null)" != "$sum" ]; then
     gcc -O1 -Wall -o "$OUT/$name" "$src" "$@"
     echo "$sum" >"$OUT/$name.sum"
@@ -81,6 +87,6 @@ build mbed_peer tests/peers/mbed_peer.c -I"$OUT/mbedtls/include" \
   "$OUT/mbedtls/library/libmbedtls.a" "$OUT/mbedtls/library/libmbedx509.a" "$OUT/mbedtls/library/libmbedcrypto.a"
 build wolf_peer tests/peers/wolf_peer.c -DWOLFSSL_STATIC_PSK -I"$OUT/wolfssl" \
   "$OUT/wolfssl/src/.libs/libwolfssl.a" -lm -lpthread
-# DTLS 1.3 external-PSK client (tests/dtls13_wolfssl.rs)
+# DTLS 1.3 external-PSK client and server (tests/dtls13_wolfssl.rs, tests/dtls13_wolfssl_server.rs)
 build wolf13_peer tests/peers/wolf13_peer.c -DWOLFSSL_STATIC_PSK -I"$OUT/wolfssl" \
   "$OUT/wolfssl/src/.libs/libwolfssl.a" -lm -lpthread

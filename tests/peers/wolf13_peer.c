@@ -1,11 +1,17 @@
 /*
- * wolfSSL 5.9 DTLS 1.3 external-PSK client (psk_ke) for simbridge's interop tests. Test harness
- * code, loopback only.
+ * wolfSSL 5.9 DTLS 1.3 external-PSK client and server for simbridge's interop tests. Test
+ * harness code, loopback only.
  *
- *   wolf13_peer client PORT -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N]
+ *   wolf13_peer client PORT -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-u N] [-g GROUP]
+ *   wolf13_peer server 0 -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-g GROUP] [-C 1]
  *
- * Connects to 127.0.0.1:PORT, sends N messages "msg <i>" and expects each echoed.
- * stdout: "CONNECTED version=<v> cipher=<name>", "RECV <text>", "CLOSED"; exit 0 on success.
+ * The client connects to 127.0.0.1:PORT, sends N messages "msg <i>" and expects each echoed.
+ * The server binds 127.0.0.1 on a free port, prints "LISTENING <port>", takes one client and
+ * echoes N messages. Without -g both sides use psk_ke only; -g x25519|p256 means psk_dhe_ke
+ * in those groups (-g x25519,p256: the client's one key share is in the first). -C 1: the server sends no
+ * HelloRetryRequest cookie (wolfSSL's server always asks for one by default).
+ * stdout: "CONNECTED version=<v> cipher=<name> group=<g>", "RECV <text>", "CLOSED"; exit 0 on
+ * success.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,6 +37,24 @@ static int hexval(char c) {
     return -1;
 }
 
+static const char *group_name = NULL;
+static int no_cookie = 0;
+
+static int group_id(const char *name) {
+    if (!strcmp(name, "x25519")) return WOLFSSL_ECC_X25519;
+    if (!strcmp(name, "p256")) return WOLFSSL_ECC_SECP256R1;
+    return -1;
+}
+
+static unsigned int psk_server_cb(WOLFSSL *ssl, const char *id, unsigned char *key,
+                                  unsigned int key_max, const char **suite) {
+    (void)ssl;
+    if (strcmp(id, identity) != 0 || psk_len > key_max) return 0;
+    memcpy(key, psk, psk_len);
+    *suite = cipher;
+    return psk_len;
+}
+
 static unsigned int psk_cb(WOLFSSL *ssl, const char *hint, char *id, unsigned int id_max,
                            unsigned char *key, unsigned int key_max, const char **suite) {
     (void)ssl;
@@ -42,9 +66,96 @@ static unsigned int psk_cb(WOLFSSL *ssl, const char *hint, char *id, unsigned in
     return psk_len;
 }
 
+/* Pins the key exchange: psk_ke only, or psk_dhe_ke in the groups of -g (a comma-separated
+ * list; the client's one key share is in the first). */
+static int set_exchange(WOLFSSL *ssl, int client) {
+    if (!group_name) {
+        wolfSSL_no_dhe_psk(ssl);
+        return 0;
+    }
+    int groups[4], n = 0;
+    char list[64];
+    snprintf(list, sizeof list, "%s", group_name);
+    for (char *t = strtok(list, ","); t && n < 4; t = strtok(NULL, ",")) {
+        if ((groups[n++] = group_id(t)) < 0) return -1;
+    }
+    if (n == 0 || wolfSSL_set_groups(ssl, groups, n) != WOLFSSL_SUCCESS) return -1;
+    if (client && wolfSSL_UseKeyShare(ssl, (word16)groups[0]) != WOLFSSL_SUCCESS) return -1;
+    return 0;
+}
+
+static void print_connected(WOLFSSL *ssl) {
+    const char *curve = wolfSSL_get_curve_name(ssl);
+    printf("CONNECTED version=%s cipher=%s group=%s\n", wolfSSL_get_version(ssl),
+           wolfSSL_get_cipher_name(ssl), curve ? curve : "none");
+    fflush(stdout);
+}
+
+static int handshake_failed(WOLFSSL *ssl, int r) {
+    char buf[128];
+    fprintf(stderr, "handshake failed: %s\n",
+            wolfSSL_ERR_error_string((unsigned long)wolfSSL_get_error(ssl, r), buf));
+    return 1;
+}
+
+/* One client: echoes n messages back. */
+static int serve(int n) {
+    WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfDTLSv1_3_server_method());
+    if (!ctx || wolfSSL_CTX_set_cipher_list(ctx, cipher) != WOLFSSL_SUCCESS) {
+        fprintf(stderr, "context or cipher %s refused\n", cipher);
+        return 1;
+    }
+    wolfSSL_CTX_set_psk_server_tls13_callback(ctx, psk_server_cb);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) return 1;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    printf("LISTENING %d\n", ntohs(sa.sin_port));
+    fflush(stdout);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    /* learn the client's address from its first datagram, then talk to it only */
+    struct sockaddr_in from = {0};
+    socklen_t fl = sizeof from;
+    char peek[1];
+    if (recvfrom(fd, peek, sizeof peek, MSG_PEEK, (struct sockaddr *)&from, &fl) < 0) return 1;
+    if (connect(fd, (struct sockaddr *)&from, fl) != 0) return 1;
+    WOLFSSL *ssl = wolfSSL_new(ctx);
+    if (set_exchange(ssl, 0) != 0) {
+        fprintf(stderr, "group %s refused\n", group_name);
+        return 1;
+    }
+    if (no_cookie) wolfSSL_disable_hrr_cookie(ssl);
+    wolfSSL_dtls_set_peer(ssl, &from, fl);
+    wolfSSL_set_fd(ssl, fd);
+    int r = wolfSSL_accept(ssl);
+    if (r != WOLFSSL_SUCCESS) return handshake_failed(ssl, r);
+    print_connected(ssl);
+    for (int i = 0; i < n; i++) {
+        char got[256];
+        int len = wolfSSL_read(ssl, got, sizeof got - 1);
+        if (len <= 0) {
+            fprintf(stderr, "read failed: %d\n", wolfSSL_get_error(ssl, len));
+            return 1;
+        }
+        got[len] = 0;
+        printf("RECV %s\n", got);
+        fflush(stdout);
+        if (wolfSSL_write(ssl, got, len) != len) return 1;
+    }
+    printf("CLOSED\n");
+    wolfSSL_free(ssl);
+    wolfSSL_CTX_free(ctx);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 3 || strcmp(argv[1], "client") != 0) {
-        fprintf(stderr, "usage: wolf13_peer client PORT -k HEX -i ID [-l CIPHER] [-n N] [-u N]\n");
+    if (argc < 3 || (strcmp(argv[1], "client") != 0 && strcmp(argv[1], "server") != 0)) {
+        fprintf(stderr, "usage: wolf13_peer client|server PORT -k HEX -i ID [-l CIPHER] [-n N]"
+                        " [-u N] [-g x25519|p256] [-C 1]\n");
         return 2;
     }
     int port = atoi(argv[2]), n = 3, update_at = -1;
@@ -62,18 +173,22 @@ int main(int argc, char **argv) {
             cipher = argv[i + 1];
         } else if (!strcmp(argv[i], "-n")) {
             n = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "-g")) {
+            group_name = argv[i + 1];
+        } else if (!strcmp(argv[i], "-C")) {
+            no_cookie = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-u")) {
             update_at = atoi(argv[i + 1]); /* KeyUpdate (update_requested) before message N */
         }
     }
     wolfSSL_Init();
+    if (!strcmp(argv[1], "server")) return serve(n);
     WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfDTLSv1_3_client_method());
     if (!ctx || wolfSSL_CTX_set_cipher_list(ctx, cipher) != WOLFSSL_SUCCESS) {
         fprintf(stderr, "context or cipher %s refused\n", cipher);
         return 1;
     }
     wolfSSL_CTX_set_psk_client_tls13_callback(ctx, psk_cb);
-    wolfSSL_CTX_no_dhe_psk(ctx); /* psk_ke: no (EC)DHE */
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
@@ -83,17 +198,15 @@ int main(int argc, char **argv) {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) return 1;
     WOLFSSL *ssl = wolfSSL_new(ctx);
-    wolfSSL_dtls_set_peer(ssl, &sa, sizeof sa);
-    wolfSSL_set_fd(ssl, fd);
-    if (wolfSSL_connect(ssl) != WOLFSSL_SUCCESS) {
-        char buf[128];
-        fprintf(stderr, "handshake failed: %s\n",
-                wolfSSL_ERR_error_string((unsigned long)wolfSSL_get_error(ssl, 0), buf));
+    if (set_exchange(ssl, 1) != 0) {
+        fprintf(stderr, "group %s refused\n", group_name);
         return 1;
     }
-    printf("CONNECTED version=%s cipher=%s\n", wolfSSL_get_version(ssl),
-           wolfSSL_get_cipher_name(ssl));
-    fflush(stdout);
+    wolfSSL_dtls_set_peer(ssl, &sa, sizeof sa);
+    wolfSSL_set_fd(ssl, fd);
+    int c = wolfSSL_connect(ssl);
+    if (c != WOLFSSL_SUCCESS) return handshake_failed(ssl, c);
+    print_connected(ssl);
     for (int i = 0; i < n; i++) {
         char msg[64], got[256];
         int len = snprintf(msg, sizeof msg, "msg %d", i);

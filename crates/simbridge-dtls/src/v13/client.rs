@@ -435,6 +435,7 @@ impl ClientWaitFinished {
             master.server_traffic(&server_finished_hash),
         );
         let up = Established13::new(
+            true,
             self.alg,
             (self.suite, self.group),
             secrets,

@@ -121,12 +121,15 @@ pub struct Established13 {
     pub suite: u16,
     /// The negotiated (EC)DHE group; `None` in psk_ke.
     pub group: Option<u16>,
+    /// Whether this is the client's side (only a client takes a NewSessionTicket).
+    pub(super) is_client: bool,
 }
 
 impl Established13 {
     /// Epoch 3 with the application traffic secrets; message_seq continues after the
     /// handshake's messages of each side.
     pub(super) fn new(
+        is_client: bool,
         alg: AeadAlg,
         (suite, group): (u16, Option<u16>),
         (send_secret, recv_secret): (Secret<HASH_LEN>, Secret<HASH_LEN>),
@@ -149,6 +152,7 @@ impl Established13 {
             pending_update: None,
             suite,
             group,
+            is_client,
         }
     }
 }

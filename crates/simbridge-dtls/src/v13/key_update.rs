@@ -22,6 +22,8 @@ use crate::wire::{Field, WireError};
 
 /// The KeyUpdate handshake message type.
 const KEY_UPDATE: u8 = 24;
+/// The NewSessionTicket handshake message type.
+const NEW_SESSION_TICKET: u8 = 4;
 const UPDATE_NOT_REQUESTED: u8 = 0;
 const UPDATE_REQUESTED: u8 = 1;
 
@@ -42,6 +44,12 @@ pub enum Received13 {
         ack: Vec<u8>,
         /// Our KeyUpdate in answer to `update_requested`.
         update: Option<Vec<u8>>,
+    },
+    /// The server's NewSessionTicket (RFC 8446 §4.6.1): send `ack` so that it is not sent
+    /// again. The ticket itself is not kept: resumption from tickets is not built yet.
+    Ticket {
+        /// The ACK of the NewSessionTicket record.
+        ack: Vec<u8>,
     },
 }
 
@@ -127,7 +135,7 @@ impl Established13 {
                 };
                 Ok(Received13::Ack { switched })
             }
-            HANDSHAKE if epoch == self.recv_epoch => self.peer_key_update(&o.content, o.seq),
+            HANDSHAKE if epoch == self.recv_epoch => self.post_handshake(&o.content, o.seq),
             _ => Err(WireError::Invalid(Field::ContentType).into()),
         }
     }
@@ -136,9 +144,18 @@ impl Established13 {
         Protection13::new(self.alg, &TrafficKeys::from_secret(P, secret), epoch)
     }
 
-    /// The peer's KeyUpdate in record `seq` of the current receive epoch.
-    fn peer_key_update(&mut self, msg: &[u8], seq: u64) -> Result<Received13, Handshake13Error> {
+    /// A post-handshake message in record `seq` of the current receive epoch: a KeyUpdate, or
+    /// a NewSessionTicket (ACKed, not kept).
+    fn post_handshake(&mut self, msg: &[u8], seq: u64) -> Result<Received13, Handshake13Error> {
         let (t, body) = parse_dtls_message(msg, self.peer_msg_seq)?;
+        if t == NEW_SESSION_TICKET && self.is_client {
+            self.peer_msg_seq = self.peer_msg_seq.wrapping_add(1);
+            let ack = self.ack(&[RecordNumber {
+                epoch: self.recv_epoch,
+                seq,
+            }])?;
+            return Ok(Received13::Ticket { ack });
+        }
         if t != KEY_UPDATE {
             return Err(WireError::Invalid(Field::HandshakeType).into());
         }

@@ -411,6 +411,7 @@ impl ServerWaitFinished {
         }
         let (c_ap, s_ap) = self.app;
         let mut up = Established13::new(
+            false,
             self.alg,
             (self.suite, self.group),
             (s_ap, c_ap),

@@ -1,0 +1,233 @@
+//! DTLS 1.3 interop, live: our `simbridge_dtls::v13` client against wolfSSL 5.9.4's DTLS 1.3
+//! server (tests/peers/wolf13_peer.c, built by scripts/setup.d/30-cid-peers.sh) over loopback
+//! UDP with an external PSK. wolfSSL's server answers every first ClientHello with a
+//! HelloRetryRequest and a cookie (unless told not to) and sends each handshake message in a
+//! datagram of its own; our client answers the one, collects the other, and then exchanges
+//! five echoed messages. psk_ke in every suite, psk_dhe_ke with X25519 and P-256.
+
+mod support;
+
+use simbridge_dtls::rng::OsRng;
+use simbridge_dtls::secret::SecretVec;
+use simbridge_dtls::v13::client::{
+    Client13, ClientConfig13, ClientStep, ClientWaitFinished, ClientWaitServer,
+};
+use simbridge_dtls::v13::key_share::{SECP256R1, X25519};
+use simbridge_dtls::v13::key_update::Received13;
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::peers::peer_bin;
+
+const IDENTITY: &str =
+    "3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
+const KEY: [u8; 32] = [0x4b; 32];
+
+/// What one run showed: datagrams (sent, received) in the handshake, messages echoed, the
+/// error that stopped our client if any, and wolfSSL's output.
+struct Outcome {
+    datagrams: (usize, usize),
+    echoed: usize,
+    failed: Option<String>,
+    peer: String,
+    peer_ok: bool,
+}
+
+/// Where our client's handshake is.
+enum Hs {
+    Server(ClientWaitServer),
+    Flight(ClientWaitFinished),
+}
+
+/// Our client's handshake and 5 echoes over `sock`, connected to the server.
+fn drive(sock: &UdpSocket, cfg: &ClientConfig13) -> Result<(usize, usize, usize), String> {
+    let mut buf = [0u8; 2048];
+    let (wait, ch) = Client13::start(cfg, &OsRng).map_err(|e| e.to_string())?;
+    sock.send(&ch).map_err(|e| e.to_string())?;
+    let (mut sent, mut received) = (1, 0);
+    let mut hs = Hs::Server(wait);
+    let mut c = loop {
+        let n = sock.recv(&mut buf).map_err(|e| format!("handshake: {e}"))?;
+        received += 1;
+        let step = match hs {
+            Hs::Server(w) => w.handle(&buf[..n], &OsRng),
+            Hs::Flight(w) => w.handle(&buf[..n]),
+        }
+        .map_err(|e| e.to_string())?;
+        hs = match step {
+            ClientStep::Retry(w, ch2) => {
+                println!(
+                    "HelloRetryRequest {n} B, our second ClientHello {} B",
+                    ch2.len()
+                );
+                sock.send(&ch2).map_err(|e| e.to_string())?;
+                sent += 1;
+                Hs::Server(w)
+            }
+            ClientStep::Wait(w) => Hs::Flight(w),
+            ClientStep::Done(c, fin) => {
+                sock.send(&fin).map_err(|e| e.to_string())?;
+                sent += 1;
+                break *c;
+            }
+        };
+    };
+    let (mut echoed, mut tickets) = (0, 0);
+    for i in 0..5 {
+        let msg = format!("msg {i}");
+        sock.send(&c.seal(msg.as_bytes()).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        loop {
+            let n = sock.recv(&mut buf).map_err(|e| format!("data: {e}"))?;
+            match c.receive(&buf[..n]).map_err(|e| e.to_string())? {
+                Received13::Data(d) if d == msg.as_bytes() => {
+                    echoed += 1;
+                    break;
+                }
+                Received13::Data(d) => return Err(format!("echo {d:?} for {msg}")),
+                // wolfSSL's ACK of our Finished
+                Received13::Ack { .. } => continue,
+                // wolfSSL's server sends a ticket after the handshake: ACK it
+                Received13::Ticket { ack } => {
+                    tickets += 1;
+                    sock.send(&ack).map_err(|e| e.to_string())?;
+                }
+                Received13::KeyUpdate { ack, .. } => {
+                    sock.send(&ack).map_err(|e| e.to_string())?;
+                }
+            }
+        }
+    }
+    println!("tickets ACKed: {tickets}");
+    Ok((sent, received, echoed))
+}
+
+/// wolfSSL's server with `extra` arguments and our client with `cfg`; `None` when the peer is
+/// missing (outside CI).
+fn run(cipher: &str, extra: &[&str], cfg: &ClientConfig13) -> Option<Outcome> {
+    let peer = peer_bin("wolf13_peer")?;
+    let mut child = Command::new(peer)
+        .args([
+            "server",
+            "0",
+            "-k",
+            &hex::encode(KEY),
+            "-i",
+            IDENTITY,
+            "-l",
+            cipher,
+        ])
+        .args(["-n", "5"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wolf13_peer server");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("LISTENING line");
+    let port: u16 = line
+        .trim()
+        .strip_prefix("LISTENING ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("wolf13_peer said {line:?}"));
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.connect(("127.0.0.1", port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let result = drive(&sock, cfg);
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    let status = child.wait().expect("wolf13_peer ends");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("stdout");
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut e, &mut err).expect("stderr");
+    }
+    let (datagrams, echoed, failed) = match result {
+        Ok((s, r, e)) => ((s, r), e, None),
+        Err(e) => ((0, 0), 0, Some(e)),
+    };
+    Some(Outcome {
+        datagrams,
+        echoed,
+        failed,
+        peer: format!("{line}{rest}{err}"),
+        peer_ok: status.success(),
+    })
+}
+
+fn config(suite: u16, groups: &[u16]) -> ClientConfig13 {
+    ClientConfig13 {
+        identity: IDENTITY.as_bytes().to_vec(),
+        key: SecretVec::from(&KEY[..]),
+        suites: vec![suite],
+        groups: groups.to_vec(),
+        psk_ke: groups.is_empty(),
+    }
+}
+
+fn assert_done(what: &str, o: &Outcome) {
+    assert!(
+        o.failed.is_none(),
+        "{what}: our client: {:?}\nwolfSSL: {}",
+        o.failed,
+        o.peer
+    );
+    assert!(o.peer_ok, "{what}: wolfSSL: {}", o.peer);
+    assert!(
+        o.peer.contains("CONNECTED version=DTLSv1.3"),
+        "{what}: {}",
+        o.peer
+    );
+    assert_eq!(o.echoed, 5, "{what}: {}", o.peer);
+}
+
+#[test]
+fn our_client_completes_psk_ke_with_wolfssls_server_and_its_cookie_in_every_suite() {
+    for (cipher, suite) in [
+        ("TLS13-AES128-CCM-8-SHA256", 0x1305),
+        ("TLS13-AES128-CCM-SHA256", 0x1304),
+        ("TLS13-AES128-GCM-SHA256", 0x1301),
+    ] {
+        let Some(o) = run(cipher, &[], &config(suite, &[])) else {
+            return;
+        };
+        assert_done(cipher, &o);
+        // ClientHello, HelloRetryRequest, ClientHello, then ServerHello, EncryptedExtensions
+        // and Finished one datagram each, our Finished
+        assert_eq!(o.datagrams, (3, 4), "{cipher}: {}", o.peer);
+        assert!(o.peer.contains("group=none"), "{}", o.peer);
+    }
+}
+
+#[test]
+fn our_client_completes_psk_dhe_ke_with_wolfssls_server_in_x25519_and_p256() {
+    for (groups, group, name) in [
+        ("x25519", X25519, "X25519"),
+        ("p256", SECP256R1, "SECP256R1"),
+    ] {
+        let Some(o) = run(
+            "TLS13-AES128-CCM-8-SHA256",
+            &["-g", groups],
+            &config(0x1305, &[group]),
+        ) else {
+            return;
+        };
+        assert_done(groups, &o);
+        assert!(o.peer.contains(&format!("group={name}")), "{}", o.peer);
+    }
+    // without wolfSSL's cookie: one round trip less
+    let Some(o) = run(
+        "TLS13-AES128-CCM-8-SHA256",
+        &["-g", "x25519", "-C", "1"],
+        &config(0x1305, &[X25519]),
+    ) else {
+        return;
+    };
+    assert_done("no cookie", &o);
+    assert_eq!(o.datagrams, (2, 3), "{}", o.peer);
+}
