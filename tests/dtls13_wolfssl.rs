@@ -12,6 +12,7 @@ use simbridge_dtls::secret::{Secret, SecretVec};
 use simbridge_dtls::v13::ack::RecordNumber;
 use simbridge_dtls::v13::cookie::CookieKey13;
 use simbridge_dtls::v13::handshake::{Established13, Handshake13Error};
+use simbridge_dtls::v13::header::UnifiedHeader;
 use simbridge_dtls::v13::key_share::{SECP256R1, X25519};
 use simbridge_dtls::v13::key_update::Received13;
 use simbridge_dtls::v13::protect::RecordError13;
@@ -20,6 +21,7 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::peers::peer_bin;
+use support::{Relay, RelayConfig};
 
 const IDENTITY: &str =
     "3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
@@ -31,9 +33,22 @@ enum State {
     Up(Established13),
 }
 
-/// What serving one client gave: handshake datagrams, records echoed, what failed, and the
-/// (send, receive) epochs at the end.
-type Served = (usize, usize, Option<String>, (u64, u64));
+/// What serving one client gave.
+#[derive(Debug, Default)]
+struct Served {
+    /// Handshake datagrams from the client.
+    hs: usize,
+    /// Records echoed.
+    echoed: usize,
+    /// What stopped our server, if anything.
+    failed: Option<String>,
+    /// (send, receive) epochs at the end.
+    epochs: (u64, u64),
+    /// Times the client's address changed under a session (followed through its CID).
+    address_changes: usize,
+    /// Datagrams dropped because no session could be found for them.
+    unroutable: usize,
+}
 
 /// Our server: the suites, the (EC)DHE groups, whether psk_ke is taken, whether every first
 /// ClientHello gets a HelloRetryRequest with a cookie.
@@ -48,14 +63,20 @@ fn server(suites: Vec<u16>, groups: &[u16], psk_ke: bool, require_cookie: bool) 
 }
 
 /// Serves one wolfSSL client.
-fn serve(sock: &UdpSocket, server: Server13, our_update_after: Option<usize>) -> Served {
+fn serve(
+    sock: &UdpSocket,
+    server: Server13,
+    our_update_after: Option<usize>,
+    cid: Option<&[u8]>,
+) -> Served {
     let mut state = State::Start;
     let mut buf = [0u8; 2048];
     let (mut hs, mut echoed) = (0, 0);
-    let mut last_epochs = (0, 0);
+    let mut out = Served::default();
+    let mut peer_addr = None;
     loop {
         let Ok((n, from)) = sock.recv_from(&mut buf) else {
-            return (hs, echoed, None, last_epochs);
+            return Served { hs, echoed, ..out };
         };
         let d = &buf[..n];
         state = match state {
@@ -65,6 +86,7 @@ fn serve(sock: &UdpSocket, server: Server13, our_update_after: Option<usize>) ->
                     peer: from,
                     now_secs: 1_000,
                     rng: &OsRng,
+                    cid,
                 };
                 match server.accept(d, &cx, |id| {
                     (id == IDENTITY.as_bytes()).then(|| SecretVec::from(&KEY[..]))
@@ -85,21 +107,49 @@ fn serve(sock: &UdpSocket, server: Server13, our_update_after: Option<usize>) ->
                         sock.send_to(&flight, from).expect("send flight");
                         State::WaitFinished(wait)
                     }
-                    Err(e) => return (hs, echoed, Some(format!("accept: {e}")), last_epochs),
+                    Err(e) => {
+                        out.failed = Some(format!("accept: {e}"));
+                        return Served { hs, echoed, ..out };
+                    }
                 }
             }
             State::WaitFinished(wait) => {
                 hs += 1;
                 match wait.finish(d) {
                     Ok((up, ack)) => {
+                        peer_addr = Some(from);
                         println!("Finished {n} B from wolfSSL, our ACK {} B", ack.len());
                         sock.send_to(&ack, from).expect("send ACK");
                         State::Up(up)
                     }
-                    Err(e) => return (hs, echoed, Some(format!("finish: {e}")), last_epochs),
+                    Err(e) => {
+                        out.failed = Some(format!("finish: {e}"));
+                        return Served { hs, echoed, ..out };
+                    }
                 }
             }
             State::Up(mut up) => {
+                // Which session is this datagram for? With a CID, the one whose CID its record
+                // header carries, from any address; without, only the one at that address.
+                let routed = if up.cids.recv.is_empty() {
+                    peer_addr == Some(from)
+                } else {
+                    UnifiedHeader::parse(d, up.cids.recv_len())
+                        .is_ok_and(|r| r.header.cid == Some(up.cids.recv.as_slice()))
+                };
+                if !routed {
+                    out.unroutable += 1;
+                    if out.unroutable == 3 {
+                        // the client retransmits into the void: stop here
+                        out.failed = Some("datagrams for no session".into());
+                        return Served { hs, echoed, ..out };
+                    }
+                    state = State::Up(up);
+                    continue;
+                }
+                if peer_addr.is_some_and(|a| a != from) {
+                    out.address_changes += 1;
+                }
                 match up.receive(d) {
                     Ok(Received13::Data(data)) => {
                         let reply = up.seal(&data).expect("seal");
@@ -130,12 +180,8 @@ fn serve(sock: &UdpSocket, server: Server13, our_update_after: Option<usize>) ->
                         }
                     }
                     Ok(Received13::Ticket { .. }) => {
-                        return (
-                            hs,
-                            echoed,
-                            Some("a ticket sent to a server".into()),
-                            last_epochs,
-                        );
+                        out.failed = Some("a ticket sent to a server".into());
+                        return Served { hs, echoed, ..out };
                     }
                     Ok(Received13::Ack { switched }) => {
                         println!("ACK from wolfSSL (our keys switched: {switched})");
@@ -145,9 +191,13 @@ fn serve(sock: &UdpSocket, server: Server13, our_update_after: Option<usize>) ->
                         let ack = up.ack(&[RecordNumber { epoch: 2, seq: 0 }]).expect("ack");
                         sock.send_to(&ack, from).expect("send ACK");
                     }
-                    Err(e) => return (hs, echoed, Some(format!("open: {e}")), last_epochs),
+                    Err(e) => {
+                        out.failed = Some(format!("open: {e}"));
+                        return Served { hs, echoed, ..out };
+                    }
                 }
-                last_epochs = up.epochs();
+                out.epochs = up.epochs();
+                peer_addr = Some(from);
                 State::Up(up)
             }
         };
@@ -155,21 +205,27 @@ fn serve(sock: &UdpSocket, server: Server13, our_update_after: Option<usize>) ->
 }
 
 /// wolfSSL's client with `extra` arguments against `server`; `ours` makes our server send a
-/// KeyUpdate after that many echoes.
+/// KeyUpdate after that many echoes; `cid` is our server's Connection ID; `relay` puts a UDP
+/// relay (a NAT) between them.
 fn run_with(
     cipher: &str,
     key_hex: &str,
     extra: &[&str],
     server: Server13,
-    ours: Option<usize>,
+    (ours, cid, relay): (Option<usize>, Option<&[u8]>, Option<RelayConfig>),
 ) -> (bool, String, Served) {
     let Some(peer) = peer_bin("wolf13_peer") else {
-        return (true, "skipped".into(), (0, 0, None, (0, 0)));
+        return (true, "skipped".into(), Served::default());
     };
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.set_read_timeout(Some(Duration::from_secs(3)))
         .expect("timeout");
-    let port = sock.local_addr().expect("addr").port().to_string();
+    let relay = relay.map(|cfg| Relay::start(sock.local_addr().expect("addr"), cfg));
+    let port = match &relay {
+        Some(r) => r.addr().port(),
+        None => sock.local_addr().expect("addr").port(),
+    }
+    .to_string();
     let mut child = Command::new(peer)
         .args([
             "client", &port, "-k", key_hex, "-i", IDENTITY, "-l", cipher, "-n", "5",
@@ -179,8 +235,8 @@ fn run_with(
         .stderr(Stdio::piped())
         .spawn()
         .expect("start wolf13_peer");
-    let served = serve(&sock, server, ours);
-    if served.2.is_some() {
+    let served = serve(&sock, server, ours, cid);
+    if served.failed.is_some() || served.unroutable > 0 {
         // we send no alert yet: stop the client instead of waiting out its retransmissions
         let _ = child.kill();
     }
@@ -200,16 +256,13 @@ fn run(cipher: &str, suite: u16, key_hex: &str, extra: &[&str]) -> (bool, String
         key_hex,
         extra,
         server(vec![suite], &[], true, false),
-        None,
+        (None, None, None),
     )
 }
 
-/// Asserts a completed run: `hs` handshake datagrams from wolfSSL, 5 echoes.
-fn assert_done(
-    what: &str,
-    (ok, text, (hs, echoed, failed, _)): &(bool, String, Served),
-    want_hs: usize,
-) {
+/// Asserts a completed run: `want_hs` handshake datagrams from wolfSSL, 5 echoes.
+fn assert_done(what: &str, (ok, text, served): &(bool, String, Served), want_hs: usize) {
+    let failed = &served.failed;
     assert!(
         failed.is_none(),
         "{what}: our server: {failed:?}\nwolfSSL: {text}"
@@ -219,7 +272,7 @@ fn assert_done(
         text.contains("CONNECTED version=DTLSv1.3"),
         "{what}: {text}"
     );
-    assert_eq!((*hs, *echoed), (want_hs, 5), "{what}: {text}");
+    assert_eq!((served.hs, served.echoed), (want_hs, 5), "{what}: {text}");
     for i in 0..5 {
         assert!(text.contains(&format!("RECV msg {i}")), "{what}: {text}");
     }
@@ -232,7 +285,13 @@ fn wolfssl_dtls13_client_completes_a_psk_handshake_with_our_server_in_every_suit
         ("TLS13-AES128-CCM-SHA256", 0x1304),
         ("TLS13-AES128-GCM-SHA256", 0x1301),
     ] {
-        let (ok, text, (hs, echoed, failed, _)) = run(cipher, suite, &hex::encode(KEY), &[]);
+        let (
+            ok,
+            text,
+            Served {
+                hs, echoed, failed, ..
+            },
+        ) = run(cipher, suite, &hex::encode(KEY), &[]);
         if text == "skipped" {
             return;
         }
@@ -251,7 +310,7 @@ fn wolfssl_dtls13_client_completes_a_psk_handshake_with_our_server_in_every_suit
 
 #[test]
 fn a_wolfssl_client_with_another_key_does_not_get_in() {
-    let (ok, text, (_, echoed, failed, _)) = run(
+    let (ok, text, Served { echoed, failed, .. }) = run(
         "TLS13-AES128-CCM-8-SHA256",
         0x1305,
         &hex::encode([0x4c; 32]),
@@ -268,7 +327,17 @@ fn a_wolfssl_client_with_another_key_does_not_get_in() {
 
 #[test]
 fn a_wolfssl_key_update_moves_both_directions_to_epoch_4_and_data_goes_on() {
-    let (ok, text, (hs, echoed, failed, epochs)) = run(
+    let (
+        ok,
+        text,
+        Served {
+            hs,
+            echoed,
+            failed,
+            epochs,
+            ..
+        },
+    ) = run(
         "TLS13-AES128-CCM-8-SHA256",
         0x1305,
         &hex::encode(KEY),
@@ -289,12 +358,21 @@ fn a_wolfssl_key_update_moves_both_directions_to_epoch_4_and_data_goes_on() {
 
 #[test]
 fn our_key_update_is_taken_by_wolfssl_which_updates_too() {
-    let (ok, text, (_, echoed, failed, epochs)) = run_with(
+    let (
+        ok,
+        text,
+        Served {
+            echoed,
+            failed,
+            epochs,
+            ..
+        },
+    ) = run_with(
         "TLS13-AES128-CCM-8-SHA256",
         &hex::encode(KEY),
         &[],
         server(vec![0x1305], &[], true, false),
-        Some(1),
+        (Some(1), None, None),
     );
     if text == "skipped" {
         return;
@@ -313,7 +391,7 @@ fn wolfssl_psk_dhe_ke_completes_with_our_server_in_x25519_and_p256() {
             &hex::encode(KEY),
             &["-g", group],
             server(vec![0x1305], &[X25519, SECP256R1], false, false),
-            None,
+            (None, None, None),
         );
         if r.1 == "skipped" {
             return;
@@ -332,7 +410,7 @@ fn wolfssl_answers_our_cookie_and_our_request_for_another_group() {
             &hex::encode(KEY),
             extra,
             server(vec![0x1301], &[X25519], true, true),
-            None,
+            (None, None, None),
         );
         if r.1 == "skipped" {
             return;
@@ -345,8 +423,47 @@ fn wolfssl_answers_our_cookie_and_our_request_for_another_group() {
         &hex::encode(KEY),
         &["-g", "x25519,p256"],
         server(vec![0x1304], &[SECP256R1], false, false),
-        None,
+        (None, None, None),
     );
     assert_done("group retry", &r, 3);
     assert!(r.1.contains("group=SECP256R1"), "{}", r.1);
+}
+
+#[test]
+fn a_wolfssl_client_with_a_cid_survives_nat_rebinding_with_no_handshake() {
+    // the relay forwards from a new source port every 2 datagrams of the client's
+    let nat = RelayConfig {
+        rebind_every: 2,
+        ..RelayConfig::default()
+    };
+    let r = run_with(
+        "TLS13-AES128-CCM-8-SHA256",
+        &hex::encode(KEY),
+        &["-g", "x25519", "-c", "c11e"],
+        server(vec![0x1305], &[X25519], false, false),
+        (None, Some(&[0x5e, 0x4b, 0x01, 0x02]), Some(nat.clone())),
+    );
+    if r.1 == "skipped" {
+        return;
+    }
+    assert_done("cid", &r, 2);
+    // wolfSSL puts our 4-byte CID in its records
+    assert!(r.1.contains("cid_tx=5e4b0102"), "{}", r.1);
+    assert!(
+        r.2.address_changes >= 2,
+        "the session followed the client's new ports: {:?}",
+        r.2
+    );
+    assert_eq!(r.2.unroutable, 0, "{:?}", r.2);
+    // without CIDs the same NAT cuts the session off: a datagram from a new port belongs to
+    // no session
+    let r = run_with(
+        "TLS13-AES128-CCM-8-SHA256",
+        &hex::encode(KEY),
+        &["-g", "x25519"],
+        server(vec![0x1305], &[X25519], false, false),
+        (None, None, Some(nat)),
+    );
+    assert!(!r.0, "wolfSSL got every echo without a CID: {}", r.1);
+    assert!(r.2.unroutable > 0 && r.2.echoed < 5, "{:?}", r.2);
 }

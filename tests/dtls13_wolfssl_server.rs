@@ -32,6 +32,8 @@ struct Outcome {
     failed: Option<String>,
     peer: String,
     peer_ok: bool,
+    /// The session's CIDs (send, receive).
+    cids: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Where our client's handshake is.
@@ -41,7 +43,9 @@ enum Hs {
 }
 
 /// Our client's handshake and 5 echoes over `sock`, connected to the server.
-fn drive(sock: &UdpSocket, cfg: &ClientConfig13) -> Result<(usize, usize, usize), String> {
+type Driven = (usize, usize, usize, (Vec<u8>, Vec<u8>));
+
+fn drive(sock: &UdpSocket, cfg: &ClientConfig13) -> Result<Driven, String> {
     let mut buf = [0u8; 2048];
     let (wait, ch) = Client13::start(cfg, &OsRng).map_err(|e| e.to_string())?;
     sock.send(&ch).map_err(|e| e.to_string())?;
@@ -100,7 +104,12 @@ fn drive(sock: &UdpSocket, cfg: &ClientConfig13) -> Result<(usize, usize, usize)
         }
     }
     println!("tickets ACKed: {tickets}");
-    Ok((sent, received, echoed))
+    Ok((
+        sent,
+        received,
+        echoed,
+        (c.cids.send.clone(), c.cids.recv.clone()),
+    ))
 }
 
 /// wolfSSL's server with `extra` arguments and our client with `cfg`; `None` when the peer is
@@ -147,9 +156,9 @@ fn run(cipher: &str, extra: &[&str], cfg: &ClientConfig13) -> Option<Outcome> {
     if let Some(mut e) = child.stderr.take() {
         std::io::Read::read_to_string(&mut e, &mut err).expect("stderr");
     }
-    let (datagrams, echoed, failed) = match result {
-        Ok((s, r, e)) => ((s, r), e, None),
-        Err(e) => ((0, 0), 0, Some(e)),
+    let (datagrams, echoed, failed, cids) = match result {
+        Ok((s, r, e, cids)) => ((s, r), e, None, Some(cids)),
+        Err(e) => ((0, 0), 0, Some(e), None),
     };
     Some(Outcome {
         datagrams,
@@ -157,6 +166,7 @@ fn run(cipher: &str, extra: &[&str], cfg: &ClientConfig13) -> Option<Outcome> {
         failed,
         peer: format!("{line}{rest}{err}"),
         peer_ok: status.success(),
+        cids,
     })
 }
 
@@ -167,6 +177,7 @@ fn config(suite: u16, groups: &[u16]) -> ClientConfig13 {
         suites: vec![suite],
         groups: groups.to_vec(),
         psk_ke: groups.is_empty(),
+        cid: None,
     }
 }
 
@@ -230,4 +241,22 @@ fn our_client_completes_psk_dhe_ke_with_wolfssls_server_in_x25519_and_p256() {
     };
     assert_done("no cookie", &o);
     assert_eq!(o.datagrams, (2, 3), "{}", o.peer);
+}
+
+#[test]
+fn our_client_and_wolfssls_server_put_each_others_cids_in_their_records() {
+    let mut cfg = config(0x1305, &[X25519]);
+    cfg.cid = Some(vec![0xc1]);
+    let Some(o) = run(
+        "TLS13-AES128-CCM-8-SHA256",
+        &["-g", "x25519", "-c", "c1d5e7f0"],
+        &cfg,
+    ) else {
+        return;
+    };
+    assert_done("cid", &o);
+    // wolfSSL sends our 1-byte CID; the session's records carried its 4-byte one (our
+    // client's echoes would not have opened at wolfSSL otherwise)
+    assert!(o.peer.contains("cid_tx=c1"), "{}", o.peer);
+    assert_eq!(o.cids, Some((vec![0xc1, 0xd5, 0xe7, 0xf0], vec![0xc1])));
 }

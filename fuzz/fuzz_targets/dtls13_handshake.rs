@@ -44,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
         peer: "192.0.2.1:5684".parse().expect("address"),
         now_secs: 1_000,
         rng: &rng,
+        cid: (sel & 16 != 0).then_some(&[0x5e, 0x4b][..]),
     };
     let key = |_: &[u8]| Some(SecretVec::from(&[0x4b; 32][..]));
     let _ = server.accept(datagram, &cx, key);
@@ -55,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
         suites: vec![0x1305, 0x1301],
         psk_ke: groups.is_empty() || sel & 8 != 0,
         groups,
+        cid: (sel & 32 != 0).then(|| vec![0xc1]),
     };
     let Ok((wait, ch)) = Client13::start(&config, &rng) else {
         return;

@@ -3,13 +3,16 @@
  * harness code, loopback only.
  *
  *   wolf13_peer client PORT -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-u N] [-g GROUP]
- *   wolf13_peer server 0 -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-g GROUP] [-C 1]
+ *                    [-c HEX]
+ *   wolf13_peer server 0 -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-g GROUP] [-C 1] [-c HEX]
  *
  * The client connects to 127.0.0.1:PORT, sends N messages "msg <i>" and expects each echoed.
  * The server binds 127.0.0.1 on a free port, prints "LISTENING <port>", takes one client and
  * echoes N messages. Without -g both sides use psk_ke only; -g x25519|p256 means psk_dhe_ke
  * in those groups (-g x25519,p256: the client's one key share is in the first). -C 1: the server sends no
- * HelloRetryRequest cookie (wolfSSL's server always asks for one by default).
+ * HelloRetryRequest cookie (wolfSSL's server always asks for one by default). -c HEX: offer
+ * connection_id with this CID for the records it receives ("" for an empty one); the CONNECTED
+ * line then says cid_tx=<the CID it puts in its records>.
  * stdout: "CONNECTED version=<v> cipher=<name> group=<g>", "RECV <text>", "CLOSED"; exit 0 on
  * success.
  */
@@ -38,6 +41,8 @@ static int hexval(char c) {
 }
 
 static const char *group_name = NULL;
+static unsigned char cid[16];
+static int cid_len = -1; /* -1: no connection_id */
 static int no_cookie = 0;
 
 static int group_id(const char *name) {
@@ -86,9 +91,24 @@ static int set_exchange(WOLFSSL *ssl, int client) {
 
 static void print_connected(WOLFSSL *ssl) {
     const char *curve = wolfSSL_get_curve_name(ssl);
-    printf("CONNECTED version=%s cipher=%s group=%s\n", wolfSSL_get_version(ssl),
-           wolfSSL_get_cipher_name(ssl), curve ? curve : "none");
+    char tx[40] = "none";
+    unsigned int n = 0;
+    if (cid_len >= 0 && wolfSSL_dtls_cid_get_tx_size(ssl, &n) == WOLFSSL_SUCCESS) {
+        unsigned char b[16];
+        tx[0] = 0;
+        if (n > 0 && n <= sizeof b && wolfSSL_dtls_cid_get_tx(ssl, b, sizeof b) == WOLFSSL_SUCCESS)
+            for (unsigned int i = 0; i < n; i++) sprintf(tx + 2 * i, "%02x", b[i]);
+    }
+    printf("CONNECTED version=%s cipher=%s group=%s cid_tx=%s\n", wolfSSL_get_version(ssl),
+           wolfSSL_get_cipher_name(ssl), curve ? curve : "none", tx);
     fflush(stdout);
+}
+
+/* connection_id with our CID, when -c was given. */
+static int set_cid(WOLFSSL *ssl) {
+    if (cid_len < 0) return 0;
+    if (wolfSSL_dtls_cid_use(ssl) != WOLFSSL_SUCCESS) return -1;
+    return wolfSSL_dtls_cid_set(ssl, cid, (unsigned int)cid_len) == WOLFSSL_SUCCESS ? 0 : -1;
 }
 
 static int handshake_failed(WOLFSSL *ssl, int r) {
@@ -124,7 +144,7 @@ static int serve(int n) {
     if (recvfrom(fd, peek, sizeof peek, MSG_PEEK, (struct sockaddr *)&from, &fl) < 0) return 1;
     if (connect(fd, (struct sockaddr *)&from, fl) != 0) return 1;
     WOLFSSL *ssl = wolfSSL_new(ctx);
-    if (set_exchange(ssl, 0) != 0) {
+    if (set_exchange(ssl, 0) != 0 || set_cid(ssl) != 0) {
         fprintf(stderr, "group %s refused\n", group_name);
         return 1;
     }
@@ -175,6 +195,13 @@ int main(int argc, char **argv) {
             n = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-g")) {
             group_name = argv[i + 1];
+        } else if (!strcmp(argv[i], "-c")) {
+            const char *h = argv[i + 1];
+            cid_len = 0;
+            while (h[0] && h[1] && cid_len < (int)sizeof cid) {
+                cid[cid_len++] = (unsigned char)(hexval(h[0]) << 4 | hexval(h[1]));
+                h += 2;
+            }
         } else if (!strcmp(argv[i], "-C")) {
             no_cookie = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-u")) {
@@ -198,7 +225,7 @@ int main(int argc, char **argv) {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) return 1;
     WOLFSSL *ssl = wolfSSL_new(ctx);
-    if (set_exchange(ssl, 1) != 0) {
+    if (set_exchange(ssl, 1) != 0 || set_cid(ssl) != 0) {
         fprintf(stderr, "group %s refused\n", group_name);
         return 1;
     }

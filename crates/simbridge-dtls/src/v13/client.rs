@@ -8,9 +8,9 @@
 //! that starts with `message_hash` of the first ClientHello.
 
 use super::handshake::{
-    CLIENT_HELLO, ENCRYPTED_EXTENSIONS, Established13, FINISHED, HANDSHAKE, Handshake13Error, LAST,
-    P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message, message_hash,
-    parse_dtls_message_any, parse_plaintext, plaintext_record, tls_message,
+    CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, Established13, FINISHED,
+    HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message,
+    message_hash, parse_dtls_message_any, parse_plaintext, plaintext_record, tls_message,
 };
 use super::header::is_unified;
 use super::hello::{
@@ -28,7 +28,7 @@ use super::server_hello::{EXT_COOKIE, ServerHello13, ServerKeyShare};
 use crate::rng::DtlsRng;
 use crate::secret::{Secret, SecretVec};
 use crate::suite::AeadAlg;
-use crate::wire::codec::{Reader, put_vec16};
+use crate::wire::codec::{Reader, put_vec8, put_vec16};
 use crate::wire::{Field, WireError};
 use subtle::ConstantTimeEq;
 
@@ -45,6 +45,9 @@ pub struct ClientConfig13 {
     pub groups: Vec<u16>,
     /// Offer `psk_ke` too (with groups: the server chooses; without: the only mode).
     pub psk_ke: bool,
+    /// Offer connection_id with this CID for the records we receive (empty: the server's
+    /// records carry none, ours carry the server's). `None`: no CID.
+    pub cid: Option<Vec<u8>>,
 }
 
 impl ClientConfig13 {
@@ -56,6 +59,7 @@ impl ClientConfig13 {
             suites,
             groups: Vec::new(),
             psk_ke: true,
+            cid: None,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct ClientWaitServer {
     psk_ke: bool,
     /// After a HelloRetryRequest: the suite it named (the ServerHello must keep it).
     retried: Option<u16>,
+    /// The CID we offered.
+    cid: Option<Vec<u8>>,
     /// message_seq of our last ClientHello, and its record sequence number.
     hello_seq: u16,
 }
@@ -97,6 +103,7 @@ pub struct ClientWaitFinished {
     ahead: Vec<(u16, u8, Vec<u8>)>,
     next_record: u64,
     hello_seq: u16,
+    cids: Cids,
     /// Records that did not open (another epoch, damaged, forged), dropped.
     pub discarded: u64,
 }
@@ -145,6 +152,14 @@ impl Client13 {
                 [&[modes.len() as u8][..], &modes].concat(),
             ),
         ];
+        if let Some(cid) = &config.cid {
+            if cid.len() > 255 {
+                return Err(Handshake13Error::Config("a CID over 255 bytes"));
+            }
+            let mut d = Vec::with_capacity(cid.len() + 1);
+            put_vec8(&mut d, cid);
+            extensions.push((EXT_CONNECTION_ID, d));
+        }
         let mut shares = Vec::new();
         if let Some(first) = config.groups.first() {
             shares.push(EphemeralShare::generate(*first, rng)?);
@@ -178,6 +193,7 @@ impl Client13 {
                 groups: config.groups.clone(),
                 psk_ke: config.psk_ke,
                 retried: None,
+                cid: config.cid.clone(),
                 hello_seq: 0,
             },
             datagram,
@@ -242,6 +258,18 @@ impl ClientWaitServer {
                 ));
             }
         };
+        let cids = match (&sh.cid, &self.cid) {
+            (Some(theirs), Some(ours)) => Cids {
+                send: theirs.clone(),
+                recv: ours.clone(),
+            },
+            (None, _) => Cids::default(),
+            (Some(_), None) => {
+                return Err(Handshake13Error::Incompatible(
+                    "server sent connection_id, which was not offered",
+                ));
+            }
+        };
         self.transcript
             .extend_from_slice(&tls_message(SERVER_HELLO, pt.body));
         let hs = self
@@ -266,6 +294,7 @@ impl ClientWaitServer {
             ahead: Vec::new(),
             next_record: 0,
             hello_seq: self.hello_seq,
+            cids,
             discarded: 0,
         };
         wait.absorb(pt.rest)
@@ -359,7 +388,10 @@ impl ClientWaitFinished {
                 datagram = r.rest();
                 continue;
             }
-            let (opened, rest) = match self.recv.open(datagram, 0, self.next_record) {
+            let opened = self
+                .recv
+                .open(datagram, self.cids.recv_len(), self.next_record);
+            let (opened, rest) = match opened {
                 Ok(v) => v,
                 Err(_) => {
                     // the rest of the datagram cannot be delimited after a bad record
@@ -425,7 +457,7 @@ impl ClientWaitFinished {
             0,
             HANDSHAKE,
             &dtls_message(FINISHED, fin_seq, &client_verify),
-            None,
+            self.cids.send_cid(),
             LAST,
             &mut out,
         )?;
@@ -435,7 +467,7 @@ impl ClientWaitFinished {
             master.server_traffic(&server_finished_hash),
         );
         let up = Established13::new(
-            true,
+            (true, self.cids),
             self.alg,
             (self.suite, self.group),
             secrets,

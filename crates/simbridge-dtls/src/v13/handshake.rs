@@ -49,6 +49,33 @@ pub(super) const LAST: HeaderForm = HeaderForm {
     with_length: false,
 };
 
+/// The connection_id extension (RFC 9146; in DTLS 1.3 in the ClientHello and ServerHello,
+/// RFC 9147 §9).
+pub const EXT_CONNECTION_ID: u16 = 54;
+
+/// The Connection IDs of a session (RFC 9147 §9): what goes in the records we send (the
+/// peer's) and what comes in the records we receive (ours). Empty: none, the record header
+/// has no CID.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cids {
+    /// The peer's CID, put in every encrypted record we send.
+    pub send: Vec<u8>,
+    /// Our CID, in every encrypted record the peer sends.
+    pub recv: Vec<u8>,
+}
+
+impl Cids {
+    /// The CID for a record we send, if any.
+    pub fn send_cid(&self) -> Option<&[u8]> {
+        (!self.send.is_empty()).then_some(self.send.as_slice())
+    }
+
+    /// The length of the CID in the records we receive.
+    pub fn recv_len(&self) -> usize {
+        self.recv.len()
+    }
+}
+
 /// TLS 1.3 suites this handshake offers, in the order of preference of a constrained device.
 pub const SUITES: [(u16, AeadAlg); 3] = [
     (0x1305, AeadAlg::Aes128Ccm8),
@@ -123,13 +150,15 @@ pub struct Established13 {
     pub group: Option<u16>,
     /// Whether this is the client's side (only a client takes a NewSessionTicket).
     pub(super) is_client: bool,
+    /// The Connection IDs, if negotiated.
+    pub cids: Cids,
 }
 
 impl Established13 {
     /// Epoch 3 with the application traffic secrets; message_seq continues after the
     /// handshake's messages of each side.
     pub(super) fn new(
-        is_client: bool,
+        (is_client, cids): (bool, Cids),
         alg: AeadAlg,
         (suite, group): (u16, Option<u16>),
         (send_secret, recv_secret): (Secret<HASH_LEN>, Secret<HASH_LEN>),
@@ -153,6 +182,7 @@ impl Established13 {
             suite,
             group,
             is_client,
+            cids,
         }
     }
 }
@@ -271,7 +301,7 @@ impl Established13 {
             self.next_send,
             ack::CONTENT_TYPE_ACK,
             &body,
-            None,
+            self.cids.send_cid(),
             LAST,
             &mut out,
         )?;
@@ -282,15 +312,23 @@ impl Established13 {
     /// Seals application data as one datagram (the shortest header: no length).
     pub fn seal(&mut self, data: &[u8]) -> Result<Vec<u8>, Handshake13Error> {
         let mut out = Vec::with_capacity(data.len() + 16);
-        self.send
-            .seal(self.next_send, APPLICATION_DATA, data, None, LAST, &mut out)?;
+        self.send.seal(
+            self.next_send,
+            APPLICATION_DATA,
+            data,
+            self.cids.send_cid(),
+            LAST,
+            &mut out,
+        )?;
         self.next_send += 1;
         Ok(out)
     }
 
     /// Opens one datagram of application data.
     pub fn open(&mut self, datagram: &[u8]) -> Result<Vec<u8>, Handshake13Error> {
-        let (o, _) = self.recv.open(datagram, 0, self.next_recv)?;
+        let (o, _) = self
+            .recv
+            .open(datagram, self.cids.recv_len(), self.next_recv)?;
         if o.content_type != APPLICATION_DATA {
             return Err(WireError::Invalid(Field::ContentType).into());
         }

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 pub(crate) const IDENTITY: &[u8] =
     b"3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
 pub(crate) const KEY: [u8; 32] = [0x4b; 32];
+const SERVER_CID: [u8; 4] = [0x5e, 0x4b, 0x01, 0x02];
 
 pub(crate) fn client(key: &[u8], suites: &[u16], groups: &[u16], psk_ke: bool) -> ClientConfig13 {
     ClientConfig13 {
@@ -23,6 +24,7 @@ pub(crate) fn client(key: &[u8], suites: &[u16], groups: &[u16], psk_ke: bool) -
         suites: suites.to_vec(),
         groups: groups.to_vec(),
         psk_ke,
+        cid: None,
     }
 }
 
@@ -49,6 +51,7 @@ fn cx(rng: &SeededRng) -> HelloContext<'_> {
         peer: peer(),
         now_secs: 1_000,
         rng,
+        cid: Some(&SERVER_CID),
     }
 }
 
@@ -94,7 +97,7 @@ pub(crate) fn pair(
     sizes.push(fin.len());
     let (s, ack) = swait.finish(&fin)?;
     // the server ACKs the client's Finished in epoch 3: 2-byte header, 18-byte ACK, type, tag
-    assert_eq!(ack.len(), 18 + s.send.overhead(18, 0, LAST));
+    assert_eq!(ack.len(), 18 + s.send.overhead(18, s.cids.send.len(), LAST));
     Ok((*c, s, sizes, ack))
 }
 
@@ -393,5 +396,58 @@ fn a_flight_split_over_datagrams_and_reordered_still_completes() {
         panic!("done expected");
     };
     let (mut s, _) = swait.finish(&cfin).expect("server done");
+    exchange(&mut c, &mut s, 5);
+}
+
+#[test]
+fn connection_ids_go_in_every_encrypted_record_both_ways() {
+    let mut cfg = client(&KEY, &[0x1305], &[X25519], false);
+    cfg.cid = Some(vec![0xc1]);
+    let (mut c, mut s, sizes, ack) = pair(&cfg, &server(&[X25519], false, false)).expect("hs");
+    assert_eq!(c.cids.send, SERVER_CID);
+    assert_eq!(c.cids.recv, [0xc1]);
+    assert_eq!(
+        (s.cids.send.as_slice(), s.cids.recv.as_slice()),
+        (&[0xc1][..], &SERVER_CID[..])
+    );
+    // the client's records carry the server's 4-byte CID, the server's the client's 1 byte
+    assert_eq!(c.seal(&[0u8; 50]).expect("seal").len(), 50 + 11 + 4);
+    assert_eq!(s.seal(&[0u8; 50]).expect("seal").len(), 50 + 11 + 1);
+    assert_eq!(ack.len(), 18 + 11 + 1);
+    // against the same handshake without CIDs: ClientHello + 4 + 1 + 1, ServerHello + 4 + 1 +
+    // 4 and one CID byte in each of its two records, Finished + 4
+    let (_, _, plain, _) = pair(
+        &client(&KEY, &[0x1305], &[X25519], false),
+        &server(&[X25519], false, false),
+    )
+    .expect("hs");
+    assert_eq!(sizes, [plain[0] + 6, plain[1] + 9 + 2, plain[2] + 4]);
+    exchange(&mut c, &mut s, 20);
+    // a server that gives no CID: none either way, though the client offered one
+    let rng = SeededRng::new(9);
+    let (wait, ch) = Client13::start(&cfg, &rng).expect("start");
+    let no_cid = HelloContext {
+        cid: None,
+        ..cx(&rng)
+    };
+    let Accepted13::Flight(swait, fl) = server(&[X25519], false, false)
+        .accept(&ch, &no_cid, server_key)
+        .expect("flight")
+    else {
+        panic!("flight expected");
+    };
+    let ClientStep::Done(c, fin) = wait.handle(&fl, &rng).expect("done") else {
+        panic!("done expected");
+    };
+    let (s, _) = swait.finish(&fin).expect("server done");
+    assert_eq!(
+        (c.cids.clone(), s.cids.clone()),
+        (Cids::default(), Cids::default())
+    );
+    // an empty CID from the client: the server's records carry none, the client's do
+    cfg.cid = Some(Vec::new());
+    let (mut c, mut s, _, _) = pair(&cfg, &server(&[X25519], false, false)).expect("hs");
+    assert_eq!(s.seal(&[0u8; 50]).expect("seal").len(), 50 + 11);
+    assert_eq!(c.seal(&[0u8; 50]).expect("seal").len(), 50 + 15);
     exchange(&mut c, &mut s, 5);
 }

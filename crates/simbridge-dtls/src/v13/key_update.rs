@@ -90,7 +90,8 @@ impl Established13 {
         self.next_msg_seq = self.next_msg_seq.wrapping_add(1);
         let mut out = Vec::with_capacity(msg.len() + 16);
         let seq = self.next_send;
-        self.send.seal(seq, HANDSHAKE, &msg, None, LAST, &mut out)?;
+        self.send
+            .seal(seq, HANDSHAKE, &msg, self.cids.send_cid(), LAST, &mut out)?;
         self.next_send += 1;
         self.pending_update = Some(RecordNumber {
             epoch: self.send_epoch,
@@ -101,7 +102,8 @@ impl Established13 {
 
     /// Opens one datagram: application data, an ACK, or the peer's KeyUpdate.
     pub fn receive(&mut self, datagram: &[u8]) -> Result<Received13, Handshake13Error> {
-        let opened = match self.recv.open(datagram, 0, self.next_recv) {
+        let cid_len = self.cids.recv_len();
+        let opened = match self.recv.open(datagram, cid_len, self.next_recv) {
             Ok((o, _)) => {
                 self.next_recv = self.next_recv.max(o.seq + 1);
                 (o, self.recv_epoch)
@@ -109,7 +111,7 @@ impl Established13 {
             Err(RecordError13::Epoch) => match &mut self.prev_recv {
                 // A record of the previous epoch, reordered behind the KeyUpdate.
                 Some((prev, next)) => {
-                    let (o, _) = prev.open(datagram, 0, *next)?;
+                    let (o, _) = prev.open(datagram, cid_len, *next)?;
                     *next = (*next).max(o.seq + 1);
                     (o, self.recv_epoch - 1)
                 }

@@ -22,9 +22,9 @@ use std::net::SocketAddr;
 use super::ack::RecordNumber;
 use super::cookie::{CookieContents, CookieKey13};
 use super::handshake::{
-    CLIENT_HELLO, ENCRYPTED_EXTENSIONS, Established13, FINISHED, FORM, HANDSHAKE, Handshake13Error,
-    LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message, message_hash,
-    parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
+    CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, Established13, FINISHED, FORM,
+    HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message,
+    message_hash, parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
 };
 use super::hello::{ClientHello13, EXT_PSK_KEY_EXCHANGE_MODES, verify_binder};
 use super::key_schedule::{
@@ -79,6 +79,9 @@ pub struct HelloContext<'a> {
     pub now_secs: u64,
     /// For the ServerHello random and the key share.
     pub rng: &'a dyn DtlsRng,
+    /// The Connection ID this connection would receive records with, given to a client that
+    /// offers connection_id; `None`: no CIDs.
+    pub cid: Option<&'a [u8]>,
 }
 
 /// The answer to a ClientHello.
@@ -102,6 +105,7 @@ pub struct ServerWaitFinished {
     /// message_seq of the client's Finished and of our next message.
     client_fin_seq: u16,
     server_next_seq: u16,
+    cids: Cids,
 }
 
 /// The key exchange chosen for a ClientHello.
@@ -298,6 +302,24 @@ impl Server13 {
             }
             _ => (None, None, None),
         };
+        // connection_id: the client's CID in our records, ours in its (RFC 9146 §3)
+        let client_cid = match ch.extension(EXT_CONNECTION_ID) {
+            Some(d) => {
+                let mut r = Reader::new(d);
+                let c = r.vec8(Field::ConnectionId)?.to_vec();
+                r.finish(Field::ConnectionId)?;
+                Some(c)
+            }
+            None => None,
+        };
+        let cids = match (client_cid, cx.cid) {
+            (Some(theirs), Some(ours)) => Cids {
+                send: theirs,
+                recv: ours.to_vec(),
+            },
+            _ => Cids::default(),
+        };
+        let our_cid = cx.cid.filter(|_| ch.extension(EXT_CONNECTION_ID).is_some());
         let mut random = [0u8; 32];
         cx.rng.fill(&mut random)?;
         let sh = ServerHello13 {
@@ -307,6 +329,7 @@ impl Server13 {
             selected_psk: Some(0),
             key_share,
             cookie: None,
+            cid: our_cid.map(<[u8]>::to_vec),
         }
         .encode();
         let mut transcript = prefix;
@@ -336,7 +359,7 @@ impl Server13 {
             0,
             HANDSHAKE,
             &dtls_message(ENCRYPTED_EXTENSIONS, seq + 1, &ee),
-            None,
+            cids.send_cid(),
             FORM,
             &mut out,
         )?;
@@ -344,7 +367,7 @@ impl Server13 {
             1,
             HANDSHAKE,
             &dtls_message(FINISHED, seq + 2, &server_verify),
-            None,
+            cids.send_cid(),
             LAST,
             &mut out,
         )?;
@@ -364,6 +387,7 @@ impl Server13 {
                 app,
                 client_fin_seq: seq + 1,
                 server_next_seq: seq + 3,
+                cids,
             }),
             out,
         ))
@@ -384,6 +408,7 @@ fn retry_request(
         selected_psk: None,
         key_share: group.map(ServerKeyShare::Group),
         cookie: Some(cookie),
+        cid: None,
     }
 }
 
@@ -393,7 +418,7 @@ impl ServerWaitFinished {
     /// it, in its newest epoch), or why not.
     pub fn finish(self, datagram: &[u8]) -> Result<(Established13, Vec<u8>), Handshake13Error> {
         let recv_hs = Protection13::new(self.alg, &self.client_hs, 2);
-        let (fin, rest) = recv_hs.open(datagram, 0, 0)?;
+        let (fin, rest) = recv_hs.open(datagram, self.cids.recv_len(), 0)?;
         if !rest.is_empty() || fin.content_type != HANDSHAKE {
             return Err(WireError::Invalid(Field::RecordType).into());
         }
@@ -411,7 +436,7 @@ impl ServerWaitFinished {
         }
         let (c_ap, s_ap) = self.app;
         let mut up = Established13::new(
-            false,
+            (false, self.cids),
             self.alg,
             (self.suite, self.group),
             (s_ap, c_ap),

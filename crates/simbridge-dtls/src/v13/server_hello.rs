@@ -5,6 +5,7 @@
 //! identity) and, in `psk_dhe_ke`, key_share (the server's share). A HelloRetryRequest carries
 //! supported_versions, the cookie, and key_share with only the group it asks for.
 
+use super::handshake::EXT_CONNECTION_ID;
 use super::hello::{DTLS13, EXT_PRE_SHARED_KEY, EXT_SUPPORTED_VERSIONS, LEGACY_VERSION};
 use super::key_share::EXT_KEY_SHARE;
 use crate::wire::codec::{Reader, put_u16, put_vec8, put_vec16};
@@ -43,6 +44,8 @@ pub struct ServerHello13 {
     pub key_share: Option<ServerKeyShare>,
     /// The cookie (HelloRetryRequest only).
     pub cookie: Option<Vec<u8>>,
+    /// The server's Connection ID (ServerHello only, when the client offered connection_id).
+    pub cid: Option<Vec<u8>>,
 }
 
 impl ServerHello13 {
@@ -80,6 +83,12 @@ impl ServerHello13 {
             put_u16(&mut ext, EXT_PRE_SHARED_KEY);
             put_vec16(&mut ext, &i.to_be_bytes());
         }
+        if let Some(c) = &self.cid {
+            put_u16(&mut ext, EXT_CONNECTION_ID);
+            let mut d = Vec::with_capacity(c.len() + 1);
+            put_vec8(&mut d, c);
+            put_vec16(&mut ext, &d);
+        }
         if let Some(c) = &self.cookie {
             put_u16(&mut ext, EXT_COOKIE);
             let mut d = Vec::with_capacity(c.len() + 2);
@@ -112,6 +121,7 @@ impl ServerHello13 {
         let retry = random == HRR_RANDOM;
         let mut seen = Vec::new();
         let (mut version, mut selected_psk, mut key_share, mut cookie) = (None, None, None, None);
+        let mut cid = None;
         while !ext.is_empty() {
             let t = ext.u16(Field::ExtensionType)?;
             let mut d = Reader::new(ext.vec16(Field::ExtensionData)?);
@@ -133,6 +143,7 @@ impl ServerHello13 {
                     }
                     key_share = Some(ServerKeyShare::Share(group, key.to_vec()));
                 }
+                EXT_CONNECTION_ID if !retry => cid = Some(d.vec8(Field::ConnectionId)?.to_vec()),
                 EXT_COOKIE if retry => {
                     let c = d.vec16(Field::RetryCookie)?;
                     if c.is_empty() {
@@ -154,6 +165,7 @@ impl ServerHello13 {
             selected_psk,
             key_share,
             cookie,
+            cid,
         })
     }
 }
@@ -170,6 +182,7 @@ mod tests {
             selected_psk: Some(0),
             key_share: Some(ServerKeyShare::Share(0x001d, vec![9; 32])),
             cookie: None,
+            cid: Some(vec![0xc1, 0xd5]),
         }
     }
 
@@ -181,6 +194,7 @@ mod tests {
             selected_psk: None,
             key_share: Some(ServerKeyShare::Group(0x0017)),
             cookie: Some(vec![5; 57]),
+            cid: None,
         }
     }
 
@@ -198,16 +212,17 @@ mod tests {
         // psk_ke: no key share; 52 bytes with an empty session id
         let plain = ServerHello13 {
             key_share: None,
+            cid: None,
             ..hello()
         };
         assert_eq!(plain.encode().len(), 52);
-        // X25519 adds 4 + 4 + 32
-        assert_eq!(hello().encode().len(), 92);
+        // X25519 adds 4 + 4 + 32, a 2-byte CID 4 + 1 + 2
+        assert_eq!(hello().encode().len(), 92 + 7);
     }
 
     #[test]
     fn extensions_out_of_place_are_refused() {
-        // a cookie in a ServerHello, a PSK selection in a HelloRetryRequest
+        // a cookie in a ServerHello, a PSK selection or a CID in a HelloRetryRequest
         let mut h = hello();
         h.cookie = Some(vec![1]);
         assert_eq!(
@@ -216,6 +231,12 @@ mod tests {
         );
         let mut r = retry();
         r.selected_psk = Some(0);
+        assert_eq!(
+            ServerHello13::parse(&r.encode()),
+            Err(WireError::Invalid(Field::ExtensionType))
+        );
+        let mut r = retry();
+        r.cid = Some(vec![1]);
         assert_eq!(
             ServerHello13::parse(&r.encode()),
             Err(WireError::Invalid(Field::ExtensionType))
