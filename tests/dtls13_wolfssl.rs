@@ -11,7 +11,7 @@ use simbridge_dtls::rng::OsRng;
 use simbridge_dtls::secret::{Secret, SecretVec};
 use simbridge_dtls::v13::ack::RecordNumber;
 use simbridge_dtls::v13::cookie::CookieKey13;
-use simbridge_dtls::v13::handshake::{Established13, Handshake13Error};
+use simbridge_dtls::v13::handshake::{CLOSE_NOTIFY, Established13, Handshake13Error};
 use simbridge_dtls::v13::header::UnifiedHeader;
 use simbridge_dtls::v13::key_share::{SECP256R1, X25519};
 use simbridge_dtls::v13::key_update::Received13;
@@ -48,6 +48,8 @@ struct Served {
     address_changes: usize,
     /// Datagrams dropped because no session could be found for them.
     unroutable: usize,
+    /// The client ended the session with close_notify.
+    closed: bool,
 }
 
 /// Our server: the suites, the (EC)DHE groups, whether psk_ke is taken, whether every first
@@ -179,6 +181,13 @@ fn serve(
                             sock.send_to(&u, from).expect("send our KeyUpdate");
                         }
                     }
+                    Ok(Received13::Alert { description }) => {
+                        out.closed = description == CLOSE_NOTIFY;
+                        if !out.closed {
+                            out.failed = Some(format!("alert {description}"));
+                        }
+                        return Served { hs, echoed, ..out };
+                    }
                     Ok(Received13::Ticket { .. }) => {
                         out.failed = Some("a ticket sent to a server".into());
                         return Served { hs, echoed, ..out };
@@ -273,6 +282,7 @@ fn assert_done(what: &str, (ok, text, served): &(bool, String, Served), want_hs:
         "{what}: {text}"
     );
     assert_eq!((served.hs, served.echoed), (want_hs, 5), "{what}: {text}");
+    assert!(served.closed, "{what}: wolfSSL's close_notify: {text}");
     for i in 0..5 {
         assert!(text.contains(&format!("RECV msg {i}")), "{what}: {text}");
     }

@@ -34,6 +34,8 @@ struct Outcome {
     peer_ok: bool,
     /// The session's CIDs (send, receive).
     cids: Option<(Vec<u8>, Vec<u8>)>,
+    /// Our (send, receive) epochs at the end.
+    epochs: (u64, u64),
 }
 
 /// Where our client's handshake is.
@@ -43,9 +45,15 @@ enum Hs {
 }
 
 /// Our client's handshake and 5 echoes over `sock`, connected to the server.
-type Driven = (usize, usize, usize, (Vec<u8>, Vec<u8>));
+type Driven = (usize, usize, usize, (Vec<u8>, Vec<u8>), (u64, u64));
 
-fn drive(sock: &UdpSocket, cfg: &ClientConfig13) -> Result<Driven, String> {
+/// Our client's handshake, 5 echoes (a KeyUpdate of ours before message `update_before`),
+/// close_notify.
+fn drive(
+    sock: &UdpSocket,
+    cfg: &ClientConfig13,
+    update_before: Option<usize>,
+) -> Result<Driven, String> {
     let mut buf = [0u8; 2048];
     let (wait, ch) = Client13::start(cfg, &OsRng).map_err(|e| e.to_string())?;
     sock.send(&ch).map_err(|e| e.to_string())?;
@@ -79,6 +87,12 @@ fn drive(sock: &UdpSocket, cfg: &ClientConfig13) -> Result<Driven, String> {
     };
     let (mut echoed, mut tickets) = (0, 0);
     for i in 0..5 {
+        if update_before == Some(i) {
+            // our KeyUpdate, asking wolfSSL to update its keys too
+            if let Some(u) = c.update_keys(true).map_err(|e| e.to_string())? {
+                sock.send(&u).map_err(|e| e.to_string())?;
+            }
+        }
         let msg = format!("msg {i}");
         sock.send(&c.seal(msg.as_bytes()).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
@@ -97,24 +111,41 @@ fn drive(sock: &UdpSocket, cfg: &ClientConfig13) -> Result<Driven, String> {
                     tickets += 1;
                     sock.send(&ack).map_err(|e| e.to_string())?;
                 }
-                Received13::KeyUpdate { ack, .. } => {
+                Received13::KeyUpdate { ack, update } => {
                     sock.send(&ack).map_err(|e| e.to_string())?;
+                    if let Some(u) = update {
+                        sock.send(&u).map_err(|e| e.to_string())?;
+                    }
                 }
+                Received13::Alert { description } => return Err(format!("alert {description}")),
             }
         }
     }
     println!("tickets ACKed: {tickets}");
+    sock.send(&c.close_notify().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
     Ok((
         sent,
         received,
         echoed,
         (c.cids.send.clone(), c.cids.recv.clone()),
+        c.epochs(),
     ))
 }
 
 /// wolfSSL's server with `extra` arguments and our client with `cfg`; `None` when the peer is
 /// missing (outside CI).
 fn run(cipher: &str, extra: &[&str], cfg: &ClientConfig13) -> Option<Outcome> {
+    run_updating(cipher, extra, cfg, None)
+}
+
+/// As [`run`], with our KeyUpdate before message `update_before`.
+fn run_updating(
+    cipher: &str,
+    extra: &[&str],
+    cfg: &ClientConfig13,
+    update_before: Option<usize>,
+) -> Option<Outcome> {
     let peer = peer_bin("wolf13_peer")?;
     let mut child = Command::new(peer)
         .args([
@@ -145,7 +176,7 @@ fn run(cipher: &str, extra: &[&str], cfg: &ClientConfig13) -> Option<Outcome> {
     sock.connect(("127.0.0.1", port)).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(3)))
         .expect("timeout");
-    let result = drive(&sock, cfg);
+    let result = drive(&sock, cfg, update_before);
     if result.is_err() {
         let _ = child.kill();
     }
@@ -156,9 +187,9 @@ fn run(cipher: &str, extra: &[&str], cfg: &ClientConfig13) -> Option<Outcome> {
     if let Some(mut e) = child.stderr.take() {
         std::io::Read::read_to_string(&mut e, &mut err).expect("stderr");
     }
-    let (datagrams, echoed, failed, cids) = match result {
-        Ok((s, r, e, cids)) => ((s, r), e, None, Some(cids)),
-        Err(e) => ((0, 0), 0, Some(e), None),
+    let (datagrams, echoed, failed, cids, epochs) = match result {
+        Ok((s, r, e, cids, epochs)) => ((s, r), e, None, Some(cids), epochs),
+        Err(e) => ((0, 0), 0, Some(e), None, (0, 0)),
     };
     Some(Outcome {
         datagrams,
@@ -167,6 +198,7 @@ fn run(cipher: &str, extra: &[&str], cfg: &ClientConfig13) -> Option<Outcome> {
         peer: format!("{line}{rest}{err}"),
         peer_ok: status.success(),
         cids,
+        epochs,
     })
 }
 
@@ -195,6 +227,11 @@ fn assert_done(what: &str, o: &Outcome) {
         o.peer
     );
     assert_eq!(o.echoed, 5, "{what}: {}", o.peer);
+    assert!(
+        o.peer.contains("CLOSE_NOTIFY"),
+        "{what}: our close_notify: {}",
+        o.peer
+    );
 }
 
 #[test]
@@ -259,4 +296,19 @@ fn our_client_and_wolfssls_server_put_each_others_cids_in_their_records() {
     // client's echoes would not have opened at wolfSSL otherwise)
     assert!(o.peer.contains("cid_tx=c1"), "{}", o.peer);
     assert_eq!(o.cids, Some((vec![0xc1, 0xd5, 0xe7, 0xf0], vec![0xc1])));
+}
+
+#[test]
+fn our_clients_key_update_is_taken_by_wolfssls_server_which_updates_too() {
+    let Some(o) = run_updating(
+        "TLS13-AES128-CCM-8-SHA256",
+        &["-C", "1"],
+        &config(0x1305, &[]),
+        Some(2),
+    ) else {
+        return;
+    };
+    assert_done("key update", &o);
+    // wolfSSL ACKed ours (we send in epoch 4) and answered update_requested with its own
+    assert_eq!(o.epochs, (4, 4), "{}", o.peer);
 }

@@ -13,8 +13,10 @@
  * HelloRetryRequest cookie (wolfSSL's server always asks for one by default). -c HEX: offer
  * connection_id with this CID for the records it receives ("" for an empty one); the CONNECTED
  * line then says cid_tx=<the CID it puts in its records>.
- * stdout: "CONNECTED version=<v> cipher=<name> group=<g>", "RECV <text>", "CLOSED"; exit 0 on
- * success.
+ * Both end with close_notify: the client sends one after its N messages, the server waits for
+ * it after N echoes and then prints "CLOSE_NOTIFY".
+ * stdout: "CONNECTED version=<v> cipher=<name> group=<g> cid_tx=<c>", "RECV <text>",
+ * "CLOSED"; exit 0 on success.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -166,6 +168,10 @@ static int serve(int n) {
         fflush(stdout);
         if (wolfSSL_write(ssl, got, len) != len) return 1;
     }
+    /* the client ends with close_notify: wolfSSL_read says ZERO_RETURN */
+    char last[64];
+    int r2 = wolfSSL_read(ssl, last, sizeof last);
+    if (r2 <= 0 && wolfSSL_get_error(ssl, r2) == WOLFSSL_ERROR_ZERO_RETURN) printf("CLOSE_NOTIFY\n");
     printf("CLOSED\n");
     wolfSSL_free(ssl);
     wolfSSL_CTX_free(ctx);
@@ -254,6 +260,7 @@ int main(int argc, char **argv) {
         fflush(stdout);
         if (strcmp(got, msg) != 0) return 1;
     }
+    wolfSSL_shutdown(ssl); /* close_notify */
     printf("CLOSED\n");
     wolfSSL_free(ssl);
     wolfSSL_CTX_free(ctx);

@@ -32,6 +32,9 @@ use crate::wire::{Field, WireError};
 pub(super) const P: LabelPrefix = LabelPrefix::Dtls13;
 pub(super) const HANDSHAKE: u8 = 22;
 pub(super) const APPLICATION_DATA: u8 = 23;
+pub(super) const ALERT: u8 = 21;
+/// AlertDescription close_notify.
+pub const CLOSE_NOTIFY: u8 = 0;
 pub(super) const CLIENT_HELLO: u8 = 1;
 pub(super) const SERVER_HELLO: u8 = 2;
 pub(super) const ENCRYPTED_EXTENSIONS: u8 = 8;
@@ -316,6 +319,22 @@ impl Established13 {
             self.next_send,
             APPLICATION_DATA,
             data,
+            self.cids.send_cid(),
+            LAST,
+            &mut out,
+        )?;
+        self.next_send += 1;
+        Ok(out)
+    }
+
+    /// A close_notify alert (RFC 8446 §6.1): the last record we send on this session. Level
+    /// warning, as RFC 8446 has close_notify sent (the level is ignored in TLS 1.3).
+    pub fn close_notify(&mut self) -> Result<Vec<u8>, Handshake13Error> {
+        let mut out = Vec::with_capacity(24);
+        self.send.seal(
+            self.next_send,
+            ALERT,
+            &[1, CLOSE_NOTIFY],
             self.cids.send_cid(),
             LAST,
             &mut out,

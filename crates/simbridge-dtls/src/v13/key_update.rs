@@ -12,7 +12,7 @@
 
 use super::ack::{self, RecordNumber};
 use super::handshake::{
-    APPLICATION_DATA, Established13, HANDSHAKE, Handshake13Error, LAST, P, dtls_message,
+    ALERT, APPLICATION_DATA, Established13, HANDSHAKE, Handshake13Error, LAST, P, dtls_message,
     parse_dtls_message,
 };
 use super::key_schedule::{TrafficKeys, next_traffic_secret};
@@ -44,6 +44,12 @@ pub enum Received13 {
         ack: Vec<u8>,
         /// Our KeyUpdate in answer to `update_requested`.
         update: Option<Vec<u8>>,
+    },
+    /// An alert: `close_notify` (0) ends the session in order; any other is fatal in TLS 1.3
+    /// (RFC 8446 §6). Either way nothing more is read from this session.
+    Alert {
+        /// AlertDescription.
+        description: u8,
     },
     /// The server's NewSessionTicket (RFC 8446 §4.6.1): send `ack` so that it is not sent
     /// again. The ticket itself is not kept: resumption from tickets is not built yet.
@@ -100,7 +106,8 @@ impl Established13 {
         Ok(Some(out))
     }
 
-    /// Opens one datagram: application data, an ACK, or the peer's KeyUpdate.
+    /// Opens one datagram: application data, an ACK, the peer's KeyUpdate, an alert, or (on
+    /// the client) a NewSessionTicket.
     pub fn receive(&mut self, datagram: &[u8]) -> Result<Received13, Handshake13Error> {
         let cid_len = self.cids.recv_len();
         let opened = match self.recv.open(datagram, cid_len, self.next_recv) {
@@ -138,6 +145,12 @@ impl Established13 {
                 Ok(Received13::Ack { switched })
             }
             HANDSHAKE if epoch == self.recv_epoch => self.post_handshake(&o.content, o.seq),
+            ALERT => match o.content.as_slice() {
+                [_level, description] => Ok(Received13::Alert {
+                    description: *description,
+                }),
+                _ => Err(WireError::Invalid(Field::AlertLength).into()),
+            },
             _ => Err(WireError::Invalid(Field::ContentType).into()),
         }
     }

@@ -110,3 +110,18 @@ fn the_limit_asks_for_an_update_before_it_is_reached() {
     assert!(c.needs_key_update());
     assert_eq!(record_limit(AeadAlg::Aes128Gcm), 1 << 24);
 }
+
+#[test]
+fn close_notify_is_an_alert_the_peer_reads_as_the_end() {
+    let (mut c, mut s) = established();
+    let bye = c.close_notify().expect("close_notify");
+    // 2-byte header, then the 2-byte alert and its type padded to 8 bytes so that the body
+    // with its 8-byte tag holds the 16 bytes the record number mask samples
+    assert_eq!(bye.len(), 2 + 8 + 8);
+    assert_eq!(
+        s.receive(&bye).expect("opens"),
+        Received13::Alert {
+            description: crate::v13::handshake::CLOSE_NOTIFY
+        }
+    );
+}
