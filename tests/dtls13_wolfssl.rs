@@ -117,7 +117,7 @@ fn serve(
             }
             State::WaitFinished(wait) => {
                 hs += 1;
-                match wait.finish(d) {
+                match wait.verify_and_finish(d) {
                     Ok((up, ack)) => {
                         peer_addr = Some(from);
                         println!("Finished {n} B from wolfSSL, our ACK {} B", ack.len());

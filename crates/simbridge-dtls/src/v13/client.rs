@@ -82,6 +82,8 @@ pub struct ClientWaitServer {
     cid: Option<Vec<u8>>,
     /// message_seq of our last ClientHello, and its record sequence number.
     hello_seq: u16,
+    /// Our last ClientHello datagram, to send again when its answer is late or lost.
+    last_hello: Vec<u8>,
 }
 
 /// The client after the ServerHello, collecting EncryptedExtensions and Finished (epoch 2), in
@@ -195,6 +197,7 @@ impl Client13 {
                 retried: None,
                 cid: config.cid.clone(),
                 hello_seq: 0,
+                last_hello: datagram.clone(),
             },
             datagram,
         ))
@@ -202,6 +205,16 @@ impl Client13 {
 }
 
 impl ClientWaitServer {
+    /// Our last ClientHello datagram (to retransmit when no answer came in time).
+    pub fn hello_datagram(&self) -> &[u8] {
+        &self.last_hello
+    }
+
+    /// Whether a HelloRetryRequest was answered already.
+    pub fn retried(&self) -> bool {
+        self.retried.is_some()
+    }
+
     /// A datagram from the server: a HelloRetryRequest, or the ServerHello with as much of the
     /// rest of the flight as the datagram holds. `rng` draws a new key share if the server
     /// asks for another group.
@@ -308,7 +321,11 @@ impl ClientWaitServer {
         rng: &dyn DtlsRng,
     ) -> Result<ClientStep, Handshake13Error> {
         if self.retried.is_some() {
-            return Err(Handshake13Error::Incompatible("a second HelloRetryRequest"));
+            // the answer to a retransmitted first ClientHello (RFC 9147 §5.8): our second
+            // ClientHello may be lost too, so send it again; a HelloRetryRequest is never
+            // answered twice with a new ClientHello (RFC 8446 §4.1.4)
+            let again = self.last_hello.clone();
+            return Ok(ClientStep::Retry(self, again));
         }
         let new_group = match hrr.key_share {
             Some(ServerKeyShare::Group(g)) => {
@@ -354,6 +371,7 @@ impl ClientWaitServer {
         );
         prefix.extend_from_slice(&tls_message(CLIENT_HELLO, &body));
         self.transcript = prefix;
+        self.last_hello = datagram.clone();
         self.retried = Some(hrr.suite);
         Ok(ClientStep::Retry(self, datagram))
     }

@@ -23,6 +23,7 @@ use super::hello::LEGACY_VERSION;
 use super::key_schedule::{HASH_LEN, LabelPrefix, TrafficKeys};
 use super::key_share::KeyShareError;
 use super::protect::{HeaderForm, Protection13, RecordError13};
+use crate::replay::ReplayWindow;
 use crate::rng::RngError;
 use crate::secret::Secret;
 use crate::suite::AeadAlg;
@@ -141,7 +142,9 @@ pub struct Established13 {
     pub(super) send_epoch: u64,
     pub(super) recv_epoch: u64,
     /// The previous receive epoch, kept for records reordered across a KeyUpdate.
-    pub(super) prev_recv: Option<(Protection13, u64)>,
+    pub(super) prev_recv: Option<(Protection13, u64, ReplayWindow)>,
+    /// Records of the current receive epoch seen (RFC 9147 §4.5.1).
+    pub(super) replay: ReplayWindow,
     /// message_seq of our next and the peer's next post-handshake message.
     pub(super) next_msg_seq: u16,
     pub(super) peer_msg_seq: u16,
@@ -179,6 +182,7 @@ impl Established13 {
             send_epoch: 3,
             recv_epoch: 3,
             prev_recv: None,
+            replay: ReplayWindow::default(),
             next_msg_seq,
             peer_msg_seq,
             pending_update: None,
@@ -348,6 +352,10 @@ impl Established13 {
         let (o, _) = self
             .recv
             .open(datagram, self.cids.recv_len(), self.next_recv)?;
+        if !self.replay.check(o.seq) {
+            return Err(RecordError13::Replay.into());
+        }
+        self.replay.mark(o.seq);
         if o.content_type != APPLICATION_DATA {
             return Err(WireError::Invalid(Field::ContentType).into());
         }

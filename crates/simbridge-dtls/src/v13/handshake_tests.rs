@@ -95,7 +95,7 @@ pub(crate) fn pair(
         panic!("the server's flight in one datagram completes the client");
     };
     sizes.push(fin.len());
-    let (s, ack) = swait.finish(&fin)?;
+    let (s, ack) = swait.verify_and_finish(&fin)?;
     // the server ACKs the client's Finished in epoch 3: 2-byte header, 18-byte ACK, type, tag
     assert_eq!(ack.len(), 18 + s.send.overhead(18, s.cids.send.len(), LAST));
     Ok((*c, s, sizes, ack))
@@ -232,7 +232,7 @@ fn a_cookie_exchange_costs_one_round_trip_and_no_key_lookup_before_it() {
     let ClientStep::Done(mut c, fin) = wait.handle(&fl, &rng).expect("done") else {
         panic!("done expected");
     };
-    let (mut s, _) = swait.finish(&fin).expect("server done");
+    let (mut s, _) = swait.verify_and_finish(&fin).expect("server done");
     exchange(&mut c, &mut s, 10);
     // the whole exchange: one round trip more than without the cookie
     let (_, _, sizes, _) = pair(&client(&KEY, &[0x1305], &[X25519], false), &srv).expect("again");
@@ -286,21 +286,23 @@ fn a_cookie_from_another_address_or_too_old_is_refused() {
         srv.accept(&ch2, &later, server_key).map(|_| ()),
         Err(Handshake13Error::Cookie(CookieError::Expired))
     );
-    // a second HelloRetryRequest is refused by the client
+    // a second HelloRetryRequest (the answer to a retransmitted first ClientHello) brings the
+    // same second ClientHello again, not a third one
     let (wait, ch) = Client13::start(&client(&KEY, &[0x1305], &[], true), &rng).expect("start");
     let Accepted13::Retry(hrr) = srv.accept(&ch, &cx(&rng), server_key).expect("retry") else {
         panic!("HelloRetryRequest expected");
     };
-    let ClientStep::Retry(wait, _) = wait.handle(&hrr, &rng).expect("second hello") else {
+    let ClientStep::Retry(wait, ch2) = wait.handle(&hrr, &rng).expect("second hello") else {
         panic!("second ClientHello expected");
     };
+    assert!(wait.retried());
     // (message_seq 0 again would be refused first; rewrite it to 1)
     let mut again = hrr.clone();
     again[18] = 1;
-    assert!(matches!(
-        wait.handle(&again, &rng),
-        Err(Handshake13Error::Incompatible("a second HelloRetryRequest"))
-    ));
+    let ClientStep::Retry(_, ch2_again) = wait.handle(&again, &rng).expect("taken") else {
+        panic!("the same second ClientHello expected");
+    };
+    assert_eq!(ch2_again, ch2);
 }
 
 #[test]
@@ -359,7 +361,7 @@ fn a_tampered_flight_never_completes() {
         let mut bad = fin.clone();
         let last = bad.len() - 1;
         bad[last] ^= 0x01;
-        assert!(swait.finish(&bad).is_err());
+        assert!(swait.verify_and_finish(&bad).is_err());
     }
 }
 
@@ -395,7 +397,7 @@ fn a_flight_split_over_datagrams_and_reordered_still_completes() {
     let ClientStep::Done(mut c, cfin) = w.handle(ee).expect("complete") else {
         panic!("done expected");
     };
-    let (mut s, _) = swait.finish(&cfin).expect("server done");
+    let (mut s, _) = swait.verify_and_finish(&cfin).expect("server done");
     exchange(&mut c, &mut s, 5);
 }
 
@@ -439,7 +441,7 @@ fn connection_ids_go_in_every_encrypted_record_both_ways() {
     let ClientStep::Done(c, fin) = wait.handle(&fl, &rng).expect("done") else {
         panic!("done expected");
     };
-    let (s, _) = swait.finish(&fin).expect("server done");
+    let (s, _) = swait.verify_and_finish(&fin).expect("server done");
     assert_eq!(
         (c.cids.clone(), s.cids.clone()),
         (Cids::default(), Cids::default())

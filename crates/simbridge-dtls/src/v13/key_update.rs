@@ -112,13 +112,21 @@ impl Established13 {
         let cid_len = self.cids.recv_len();
         let opened = match self.recv.open(datagram, cid_len, self.next_recv) {
             Ok((o, _)) => {
+                if !self.replay.check(o.seq) {
+                    return Err(RecordError13::Replay.into());
+                }
+                self.replay.mark(o.seq);
                 self.next_recv = self.next_recv.max(o.seq + 1);
                 (o, self.recv_epoch)
             }
             Err(RecordError13::Epoch) => match &mut self.prev_recv {
                 // A record of the previous epoch, reordered behind the KeyUpdate.
-                Some((prev, next)) => {
+                Some((prev, next, window)) => {
                     let (o, _) = prev.open(datagram, cid_len, *next)?;
+                    if !window.check(o.seq) {
+                        return Err(RecordError13::Replay.into());
+                    }
+                    window.mark(o.seq);
                     *next = (*next).max(o.seq + 1);
                     (o, self.recv_epoch - 1)
                 }
@@ -187,7 +195,7 @@ impl Established13 {
         let next_secret = next_traffic_secret(P, &self.recv_secret);
         let next = self.protection(&next_secret, self.recv_epoch + 1);
         let old = std::mem::replace(&mut self.recv, next);
-        self.prev_recv = Some((old, self.next_recv));
+        self.prev_recv = Some((old, self.next_recv, std::mem::take(&mut self.replay)));
         self.recv_secret = next_secret;
         self.recv_epoch += 1;
         self.next_recv = 0;

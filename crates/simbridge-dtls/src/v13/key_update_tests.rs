@@ -125,3 +125,26 @@ fn close_notify_is_an_alert_the_peer_reads_as_the_end() {
         }
     );
 }
+
+#[test]
+fn a_replayed_record_is_refused_in_the_current_and_the_previous_epoch() {
+    let (mut c, mut s) = established();
+    let r = c.seal(b"once").expect("seal");
+    assert_eq!(data(&mut s, &r), b"once");
+    assert_eq!(
+        s.receive(&r),
+        Err(Handshake13Error::Record(RecordError13::Replay))
+    );
+    // a record of epoch 3 held back across a KeyUpdate opens once, and only once
+    let late = c.seal(b"late").expect("seal");
+    let u = c.update_keys(false).expect("update").expect("a KeyUpdate");
+    let Received13::KeyUpdate { ack, .. } = s.receive(&u).expect("KeyUpdate") else {
+        panic!("KeyUpdate expected");
+    };
+    c.receive(&ack).expect("ACK");
+    assert_eq!(data(&mut s, &late), b"late");
+    assert_eq!(
+        s.receive(&late),
+        Err(Handshake13Error::Record(RecordError13::Replay))
+    );
+}

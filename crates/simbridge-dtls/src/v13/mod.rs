@@ -9,6 +9,7 @@
 
 pub mod ack;
 pub mod client;
+pub mod connection;
 pub mod cookie;
 pub mod handshake;
 pub mod header;

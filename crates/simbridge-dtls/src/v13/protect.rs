@@ -35,6 +35,10 @@ pub enum RecordError13 {
     /// The content does not fit a record (2^14 bytes of plaintext at most).
     #[error("record too long")]
     TooLong,
+    /// A record that opened but was received before, or is older than the replay window
+    /// (RFC 9147 §4.5.1).
+    #[error("record replayed")]
+    Replay,
 }
 
 /// How a sealed record's header looks.

@@ -412,11 +412,17 @@ fn retry_request(
     }
 }
 
+/// Proof that a datagram held the client's valid Finished: only
+/// [`ServerWaitFinished::verify`] makes one, and only [`ServerWaitFinished::finish`] takes it,
+/// so a session is established only through the check.
+pub struct ClientFinishedVerified {
+    record_seq: u64,
+}
+
 impl ServerWaitFinished {
-    /// The client's Finished datagram: the established session and the ACK of that Finished
-    /// (RFC 9147 §5.8.3, §7: the client's last flight has no other answer, so the server ACKs
-    /// it, in its newest epoch), or why not.
-    pub fn finish(self, datagram: &[u8]) -> Result<(Established13, Vec<u8>), Handshake13Error> {
+    /// Checks the client's Finished datagram without giving up the state, so that a damaged
+    /// or forged datagram leaves the handshake waiting (RFC 9147 §4.5.2).
+    pub fn verify(&self, datagram: &[u8]) -> Result<ClientFinishedVerified, Handshake13Error> {
         let recv_hs = Protection13::new(self.alg, &self.client_hs, 2);
         let (fin, rest) = recv_hs.open(datagram, self.cids.recv_len(), 0)?;
         if !rest.is_empty() || fin.content_type != HANDSHAKE {
@@ -434,6 +440,18 @@ impl ServerWaitFinished {
         if !bool::from(expected.ct_eq(verify)) {
             return Err(Handshake13Error::BadMac("client Finished"));
         }
+        Ok(ClientFinishedVerified {
+            record_seq: fin.seq,
+        })
+    }
+
+    /// The established session and the ACK of the client's Finished (RFC 9147 §5.8.3, §7:
+    /// the client's last flight has no other answer, so the server ACKs it, in its newest
+    /// epoch).
+    pub fn finish(
+        self,
+        proof: ClientFinishedVerified,
+    ) -> Result<(Established13, Vec<u8>), Handshake13Error> {
         let (c_ap, s_ap) = self.app;
         let mut up = Established13::new(
             (false, self.cids),
@@ -445,8 +463,17 @@ impl ServerWaitFinished {
         );
         let ack = up.ack(&[RecordNumber {
             epoch: 2,
-            seq: fin.seq,
+            seq: proof.record_seq,
         }])?;
         Ok((up, ack))
+    }
+
+    /// [`Self::verify`] then [`Self::finish`], for a caller that gives up on a bad datagram.
+    pub fn verify_and_finish(
+        self,
+        datagram: &[u8],
+    ) -> Result<(Established13, Vec<u8>), Handshake13Error> {
+        let proof = self.verify(datagram)?;
+        self.finish(proof)
     }
 }

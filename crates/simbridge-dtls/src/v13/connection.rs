@@ -1,0 +1,414 @@
+//! A DTLS 1.3 connection, sans-IO, over the handshake states: the caller hands in datagrams
+//! and the time, and takes out datagrams to send, events and the next deadline (as the DTLS
+//! 1.2 [`crate::Connection`] does). What it adds to the states is reliability (RFC 9147 §5.8):
+//!
+//! - The client sends its ClientHello again when no answer came before the timer (1 s by
+//!   default, doubling up to 60 s), and its Finished until the server's ACK or its first
+//!   application record shows the Finished arrived.
+//! - The server sends its flight again on the timer until the client's Finished comes, and at
+//!   once when the client's ClientHello comes again (its flight was lost); it ACKs a client
+//!   Finished that comes again (its ACK was lost).
+//! - A datagram that does not parse or open is dropped and the handshake goes on (RFC 9147
+//!   §4.5.2): only an authenticated failure, or a server that offers nothing we take, ends it.
+//!
+//! A server connection starts from what [`Server13::accept`] gave for a ClientHello; the
+//! HelloRetryRequest before it keeps no state, so it is the endpoint's to send.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::client::{ClientStep, ClientWaitFinished, ClientWaitServer};
+use super::handshake::{
+    CLOSE_NOTIFY, Established13, HANDSHAKE, Handshake13Error, SERVER_HELLO, parse_plaintext,
+};
+use super::header::{UnifiedHeader, is_unified};
+use super::key_update::Received13;
+use super::server::ServerWaitFinished;
+use super::server_hello::ServerHello13;
+use crate::config::RetransmitConfig;
+use crate::rng::DtlsRng;
+
+/// What a connection tells its caller.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event13 {
+    /// The handshake completed.
+    Connected {
+        /// The negotiated suite.
+        suite: u16,
+        /// The (EC)DHE group; `None` in psk_ke.
+        group: Option<u16>,
+    },
+    /// Application data.
+    Data(Vec<u8>),
+    /// The connection ended; nothing more comes.
+    Closed(Close13),
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Close13 {
+    /// The peer sent close_notify.
+    PeerClosed,
+    /// We closed it.
+    Closed,
+    /// The peer sent a fatal alert.
+    Alert(u8),
+    /// The handshake failed.
+    Failed(Handshake13Error),
+    /// The peer did not answer through every retransmission.
+    TimedOut,
+}
+
+enum State {
+    ClientWaitServer(ClientWaitServer),
+    ClientWaitFinished(ClientWaitFinished),
+    ServerWaitFinished(Box<ServerWaitFinished>),
+    Up(Box<Established13>),
+    Closed,
+}
+
+/// A flight kept for retransmission, and its timer.
+struct Retransmit {
+    flight: Vec<u8>,
+    deadline: Instant,
+    timeout: Duration,
+    sent: u32,
+}
+
+/// Counters of one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats13 {
+    /// Handshake datagrams sent again (on the timer or on a repeated datagram of the peer).
+    pub retransmitted: u64,
+    /// Datagrams dropped (they did not parse or open, or came for a state that was over).
+    pub dropped: u64,
+}
+
+/// A DTLS 1.3 connection (client or server).
+pub struct Connection13 {
+    state: State,
+    retx: Option<Retransmit>,
+    config: RetransmitConfig,
+    rng: Arc<dyn DtlsRng>,
+    out: VecDeque<Vec<u8>>,
+    events: VecDeque<Event13>,
+    /// The server's: the ClientHello that started it (a copy coming again means our flight
+    /// was lost).
+    hello: Vec<u8>,
+    /// The client's Finished, or the server's ACK of it: sent again when the peer shows it
+    /// did not get it.
+    last_flight: Option<Vec<u8>>,
+    stats: Stats13,
+}
+
+impl Connection13 {
+    /// A client: its ClientHello is queued.
+    pub fn client(
+        config: &super::client::ClientConfig13,
+        retransmit: RetransmitConfig,
+        rng: Arc<dyn DtlsRng>,
+        now: Instant,
+    ) -> Result<Self, Handshake13Error> {
+        let (wait, hello) = super::client::Client13::start(config, rng.as_ref())?;
+        let mut c = Self::new(State::ClientWaitServer(wait), retransmit, rng);
+        c.send_flight(hello, now);
+        Ok(c)
+    }
+
+    /// A server after [`super::server::Server13::accept`] gave a flight for `hello`: the
+    /// flight is queued.
+    pub fn server(
+        wait: Box<ServerWaitFinished>,
+        flight: Vec<u8>,
+        hello: &[u8],
+        retransmit: RetransmitConfig,
+        rng: Arc<dyn DtlsRng>,
+        now: Instant,
+    ) -> Self {
+        let mut c = Self::new(State::ServerWaitFinished(wait), retransmit, rng);
+        c.hello = hello.to_vec();
+        c.send_flight(flight, now);
+        c
+    }
+
+    fn new(state: State, config: RetransmitConfig, rng: Arc<dyn DtlsRng>) -> Self {
+        Self {
+            state,
+            retx: None,
+            config,
+            rng,
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            hello: Vec::new(),
+            last_flight: None,
+            stats: Stats13::default(),
+        }
+    }
+
+    /// Queues `flight` and arms its retransmission timer.
+    fn send_flight(&mut self, flight: Vec<u8>, now: Instant) {
+        self.out.push_back(flight.clone());
+        self.retx = Some(Retransmit {
+            flight,
+            deadline: now + self.config.initial,
+            timeout: self.config.initial,
+            sent: 0,
+        });
+    }
+
+    fn resend(&mut self, d: Vec<u8>) {
+        self.stats.retransmitted += 1;
+        self.out.push_back(d);
+    }
+
+    fn close_with(&mut self, why: Close13) {
+        self.state = State::Closed;
+        self.retx = None;
+        self.last_flight = None;
+        self.events.push_back(Event13::Closed(why));
+    }
+
+    /// A datagram from the peer.
+    pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
+        let state = std::mem::replace(&mut self.state, State::Closed);
+        self.state = match state {
+            State::ClientWaitServer(w) => self.client_wait_server(w, datagram, now),
+            State::ClientWaitFinished(w) => match w.handle(datagram) {
+                Ok(step) => self.client_step(step, now),
+                Err(e) => {
+                    self.close_with(Close13::Failed(e));
+                    State::Closed
+                }
+            },
+            State::ServerWaitFinished(w) => self.server_wait_finished(w, datagram),
+            State::Up(up) => self.established(up, datagram),
+            State::Closed => {
+                self.stats.dropped += 1;
+                State::Closed
+            }
+        };
+    }
+
+    fn client_wait_server(&mut self, w: ClientWaitServer, datagram: &[u8], now: Instant) -> State {
+        // a ServerHello is not authenticated until Finished: one that does not even parse is
+        // someone else's datagram, not the end of the handshake
+        let parses = parse_plaintext(datagram)
+            .ok()
+            .filter(|p| p.msg_type == SERVER_HELLO)
+            .is_some_and(|p| ServerHello13::parse(p.body).is_ok());
+        if !parses {
+            self.stats.dropped += 1;
+            return State::ClientWaitServer(w);
+        }
+        match w.handle(datagram, self.rng.as_ref()) {
+            Ok(step) => self.client_step(step, now),
+            Err(e) => {
+                self.close_with(Close13::Failed(e));
+                State::Closed
+            }
+        }
+    }
+
+    fn client_step(&mut self, step: ClientStep, now: Instant) -> State {
+        match step {
+            ClientStep::Retry(w, hello) => {
+                self.send_flight(hello, now);
+                State::ClientWaitServer(w)
+            }
+            ClientStep::Wait(w) => {
+                // the server's timer brings the rest of its flight; ours only gives up
+                if let Some(r) = &mut self.retx {
+                    r.flight.clear();
+                }
+                State::ClientWaitFinished(w)
+            }
+            ClientStep::Done(up, fin) => {
+                self.events.push_back(Event13::Connected {
+                    suite: up.suite,
+                    group: up.group,
+                });
+                // kept until the server's ACK or application data shows it arrived
+                self.send_flight(fin.clone(), now);
+                self.last_flight = Some(fin);
+                State::Up(up)
+            }
+        }
+    }
+
+    fn server_wait_finished(&mut self, w: Box<ServerWaitFinished>, datagram: &[u8]) -> State {
+        if datagram == self.hello {
+            // the client did not get our flight: send it again now
+            if let Some(f) = self.retx.as_ref().map(|r| r.flight.clone()) {
+                self.resend(f);
+            }
+            return State::ServerWaitFinished(w);
+        }
+        match w.verify(datagram) {
+            Ok(proof) => match w.finish(proof) {
+                Ok((up, ack)) => {
+                    self.retx = None;
+                    self.events.push_back(Event13::Connected {
+                        suite: up.suite,
+                        group: up.group,
+                    });
+                    self.out.push_back(ack.clone());
+                    self.last_flight = Some(ack);
+                    State::Up(Box::new(up))
+                }
+                Err(e) => {
+                    self.close_with(Close13::Failed(e));
+                    State::Closed
+                }
+            },
+            Err(Handshake13Error::BadMac(what)) => {
+                // an authenticated Finished that does not verify: the keys differ
+                self.close_with(Close13::Failed(Handshake13Error::BadMac(what)));
+                State::Closed
+            }
+            Err(_) => {
+                self.stats.dropped += 1;
+                State::ServerWaitFinished(w)
+            }
+        }
+    }
+
+    fn established(&mut self, mut up: Box<Established13>, datagram: &[u8]) -> State {
+        // the peer's handshake again (a plaintext hello or a record of epoch 2): it did not
+        // get our last flight (the client's Finished, the server's ACK of it)
+        let again = datagram.first() == Some(&HANDSHAKE)
+            || epoch_bits(datagram, up.cids.recv_len()) == Some(2);
+        if again {
+            match self.last_flight.clone() {
+                Some(f) => self.resend(f),
+                None => self.stats.dropped += 1,
+            }
+            return State::Up(up);
+        }
+        match up.receive(datagram) {
+            Ok(r) => {
+                if up.is_client {
+                    // anything the server sends in epoch 3 comes after our Finished
+                    self.retx = None;
+                }
+                match r {
+                    Received13::Data(d) => self.events.push_back(Event13::Data(d)),
+                    Received13::Ack { .. } => {}
+                    Received13::KeyUpdate { ack, update } => {
+                        self.out.push_back(ack);
+                        self.out.extend(update);
+                    }
+                    Received13::Ticket { ack } => self.out.push_back(ack),
+                    Received13::Alert { description } => {
+                        self.close_with(if description == CLOSE_NOTIFY {
+                            Close13::PeerClosed
+                        } else {
+                            Close13::Alert(description)
+                        });
+                        return State::Closed;
+                    }
+                }
+            }
+            Err(_) => self.stats.dropped += 1,
+        }
+        State::Up(up)
+    }
+
+    /// The next deadline for [`Self::handle_timeout`], if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.retx.as_ref().map(|r| r.deadline)
+    }
+
+    /// The time has come: retransmit, or give up after the configured number of times.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(r) = &mut self.retx else {
+            return;
+        };
+        if now < r.deadline {
+            return;
+        }
+        if r.sent >= self.config.max_retransmits {
+            if matches!(self.state, State::Up(_)) {
+                // our Finished was never ACKed, but the session is up: stop sending it
+                self.retx = None;
+            } else {
+                self.close_with(Close13::TimedOut);
+            }
+            return;
+        }
+        r.sent += 1;
+        r.timeout = (r.timeout * 2).min(self.config.max);
+        r.deadline = now + r.timeout;
+        if !r.flight.is_empty() {
+            let f = r.flight.clone();
+            self.resend(f);
+        }
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.out.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event13> {
+        self.events.pop_front()
+    }
+
+    /// Sends application data (after [`Event13::Connected`]).
+    pub fn send(&mut self, data: &[u8]) -> Result<(), Handshake13Error> {
+        match &mut self.state {
+            State::Up(up) => {
+                let d = up.seal(data)?;
+                self.out.push_back(d);
+                Ok(())
+            }
+            _ => Err(Handshake13Error::Config("not established")),
+        }
+    }
+
+    /// Ends the session with close_notify.
+    pub fn close(&mut self) {
+        if let State::Up(up) = &mut self.state {
+            if let Ok(d) = up.close_notify() {
+                self.out.push_back(d);
+            }
+        }
+        if !matches!(self.state, State::Closed) {
+            self.close_with(Close13::Closed);
+        }
+    }
+
+    /// Whether the handshake completed and the connection is open.
+    pub fn is_established(&self) -> bool {
+        matches!(self.state, State::Up(_))
+    }
+
+    /// The established session (epochs, CIDs, KeyUpdate), if any.
+    pub fn session(&mut self) -> Option<&mut Established13> {
+        match &mut self.state {
+            State::Up(up) => Some(up),
+            _ => None,
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats13 {
+        self.stats
+    }
+}
+
+/// The epoch bits of a datagram's first record if it has a unified header.
+fn epoch_bits(datagram: &[u8], cid_len: usize) -> Option<u8> {
+    let first = *datagram.first()?;
+    if !is_unified(first) {
+        return None;
+    }
+    UnifiedHeader::parse(datagram, cid_len)
+        .ok()
+        .map(|r| r.header.epoch_bits)
+}
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;
