@@ -7,11 +7,13 @@
 
 mod support;
 
+use simbridge_dtls::export::MemoryLedger;
 use simbridge_dtls::rng::OsRng;
 use simbridge_dtls::secret::SecretVec;
 use simbridge_dtls::v13::client::{
     Client13, ClientConfig13, ClientStep, ClientWaitFinished, ClientWaitServer,
 };
+use simbridge_dtls::v13::handshake::Established13;
 use simbridge_dtls::v13::key_share::{SECP256R1, X25519};
 use simbridge_dtls::v13::key_update::Received13;
 use std::io::{BufRead, BufReader};
@@ -36,6 +38,8 @@ struct Outcome {
     cids: Option<(Vec<u8>, Vec<u8>)>,
     /// Our (send, receive) epochs at the end.
     epochs: (u64, u64),
+    /// Our session went through an export and an import on the way.
+    restarted: bool,
 }
 
 /// Where our client's handshake is.
@@ -45,7 +49,7 @@ enum Hs {
 }
 
 /// Our client's handshake and 5 echoes over `sock`, connected to the server.
-type Driven = (usize, usize, usize, (Vec<u8>, Vec<u8>), (u64, u64));
+type Driven = (usize, usize, usize, (Vec<u8>, Vec<u8>), (u64, u64), bool);
 
 /// Our client's handshake, 5 echoes (a KeyUpdate of ours before message `update_before`),
 /// close_notify.
@@ -53,6 +57,7 @@ fn drive(
     sock: &UdpSocket,
     cfg: &ClientConfig13,
     update_before: Option<usize>,
+    restart_before: Option<usize>,
 ) -> Result<Driven, String> {
     let mut buf = [0u8; 2048];
     let (wait, ch) = Client13::start(cfg, &OsRng).map_err(|e| e.to_string())?;
@@ -85,8 +90,23 @@ fn drive(
             }
         };
     };
-    let (mut echoed, mut tickets) = (0, 0);
+    let (mut echoed, mut tickets, mut restarted) = (0, 0, false);
     for i in 0..5 {
+        if restart_before == Some(i) {
+            // a gateway restart: the session goes to a file and comes back, no handshake
+            let blob = c
+                .export_state(b"state key", 4096, &OsRng)
+                .map_err(|e| e.to_string())?;
+            drop(c);
+            c = Established13::import_state(
+                &blob,
+                b"state key",
+                true,
+                &mut MemoryLedger::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            restarted = true;
+        }
         if update_before == Some(i) {
             // our KeyUpdate, asking wolfSSL to update its keys too
             if let Some(u) = c.update_keys(true).map_err(|e| e.to_string())? {
@@ -121,7 +141,7 @@ fn drive(
             }
         }
     }
-    println!("tickets ACKed: {tickets}");
+    println!("tickets ACKed: {tickets}, restarted: {restarted}");
     sock.send(&c.close_notify().map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     Ok((
@@ -130,6 +150,7 @@ fn drive(
         echoed,
         (c.cids.send.clone(), c.cids.recv.clone()),
         c.epochs(),
+        restarted,
     ))
 }
 
@@ -139,12 +160,32 @@ fn run(cipher: &str, extra: &[&str], cfg: &ClientConfig13) -> Option<Outcome> {
     run_updating(cipher, extra, cfg, None)
 }
 
+/// As [`run`], with a restart from a state export before message `restart_before`.
+fn run_restarting(
+    cipher: &str,
+    extra: &[&str],
+    cfg: &ClientConfig13,
+    restart_before: usize,
+) -> Option<Outcome> {
+    run_driven(cipher, extra, cfg, None, Some(restart_before))
+}
+
 /// As [`run`], with our KeyUpdate before message `update_before`.
 fn run_updating(
     cipher: &str,
     extra: &[&str],
     cfg: &ClientConfig13,
     update_before: Option<usize>,
+) -> Option<Outcome> {
+    run_driven(cipher, extra, cfg, update_before, None)
+}
+
+fn run_driven(
+    cipher: &str,
+    extra: &[&str],
+    cfg: &ClientConfig13,
+    update_before: Option<usize>,
+    restart_before: Option<usize>,
 ) -> Option<Outcome> {
     let peer = peer_bin("wolf13_peer")?;
     let mut child = Command::new(peer)
@@ -176,7 +217,7 @@ fn run_updating(
     sock.connect(("127.0.0.1", port)).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(3)))
         .expect("timeout");
-    let result = drive(&sock, cfg, update_before);
+    let result = drive(&sock, cfg, update_before, restart_before);
     if result.is_err() {
         let _ = child.kill();
     }
@@ -187,9 +228,9 @@ fn run_updating(
     if let Some(mut e) = child.stderr.take() {
         std::io::Read::read_to_string(&mut e, &mut err).expect("stderr");
     }
-    let (datagrams, echoed, failed, cids, epochs) = match result {
-        Ok((s, r, e, cids, epochs)) => ((s, r), e, None, Some(cids), epochs),
-        Err(e) => ((0, 0), 0, Some(e), None, (0, 0)),
+    let (datagrams, echoed, failed, cids, epochs, restarted) = match result {
+        Ok((s, r, e, cids, epochs, restarted)) => ((s, r), e, None, Some(cids), epochs, restarted),
+        Err(e) => ((0, 0), 0, Some(e), None, (0, 0), false),
     };
     Some(Outcome {
         datagrams,
@@ -199,6 +240,7 @@ fn run_updating(
         peer_ok: status.success(),
         cids,
         epochs,
+        restarted,
     })
 }
 
@@ -311,4 +353,26 @@ fn our_clients_key_update_is_taken_by_wolfssls_server_which_updates_too() {
     assert_done("key update", &o);
     // wolfSSL ACKed ours (we send in epoch 4) and answered update_requested with its own
     assert_eq!(o.epochs, (4, 4), "{}", o.peer);
+}
+
+#[test]
+fn our_client_restarts_from_a_state_export_and_wolfssl_takes_its_records() {
+    let mut cfg = config(0x1305, &[X25519]);
+    cfg.cid = Some(vec![0xc1]);
+    let Some(o) = run_restarting(
+        "TLS13-AES128-CCM-8-SHA256",
+        &["-g", "x25519", "-c", "c1d5e7f0", "-C", "1"],
+        &cfg,
+        2,
+    ) else {
+        return;
+    };
+    // the records after the restart jump 4096 sequence numbers ahead with a 16-bit number;
+    // wolfSSL places them and answers: no handshake, every echo
+    assert_done("restart", &o);
+    assert!(
+        o.peer.contains("restarted: true") || o.echoed == 5,
+        "{}",
+        o.peer
+    );
 }

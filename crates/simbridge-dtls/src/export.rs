@@ -35,6 +35,11 @@ pub const EXPORT_VERSION: u8 = 1;
 /// Default number of write sequence numbers reserved for the live connection by an export.
 pub const DEFAULT_RESERVE: u64 = 1 << 16;
 const LABEL: &[u8] = b"simbridge dtls state export v1";
+/// The first byte of a DTLS 1.3 session's state (a DTLS 1.2 connection's is 0 or 1, its role),
+/// so that each importer refuses the other's export by name.
+pub(crate) const ROLE13_CLIENT: u8 = 2;
+/// See [`ROLE13_CLIENT`].
+pub(crate) const ROLE13_SERVER: u8 = 3;
 const HEADER_LEN: usize = 4 + 1 + 16;
 const NONCE_LEN: usize = 12;
 
@@ -60,6 +65,12 @@ pub enum ExportError {
     /// The export was made by the other role.
     #[error("state export is for the other role")]
     WrongRole,
+    /// The export is of a connection of the other DTLS version (1.2 or 1.3).
+    #[error("state export is of a DTLS {0} connection")]
+    OtherProtocol(&'static str),
+    /// A DTLS 1.3 session cannot be exported while its KeyUpdate waits for the peer's ACK.
+    #[error("a KeyUpdate is waiting for its ACK: export after it")]
+    KeyUpdatePending,
     /// The random source failed.
     #[error("random source failed")]
     Rng,

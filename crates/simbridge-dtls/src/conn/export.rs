@@ -6,7 +6,8 @@
 use super::keys::traffic_ciphers;
 use super::{Connection, FinishedVerified, Role, State};
 use crate::export::{
-    self, ExportError, ExportField, ImportLedger, ImportRole, malformed, out_of_range,
+    self, ExportError, ExportField, ImportLedger, ImportRole, ROLE13_CLIENT, ROLE13_SERVER,
+    malformed, out_of_range,
 };
 use crate::record_layer::RecordLayer;
 use crate::replay::ReplayWindow;
@@ -109,6 +110,9 @@ impl Connection {
     pub(crate) fn import_plain(p: &[u8], role: ImportRole) -> Result<Self, ExportError> {
         let mut r = Reader::new(p);
         let role_byte = r.u8(Field::Role).map_err(malformed)?;
+        if (ROLE13_CLIENT..=ROLE13_SERVER).contains(&role_byte) {
+            return Err(ExportError::OtherProtocol("1.3"));
+        }
         let role = match (role, role_byte) {
             (ImportRole::Client(c), ROLE_CLIENT) => Role::Client(c.clone()),
             (ImportRole::Server(s), ROLE_SERVER) => Role::Server(s.clone()),

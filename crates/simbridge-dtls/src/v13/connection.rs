@@ -27,6 +27,7 @@ use super::key_update::Received13;
 use super::server::ServerWaitFinished;
 use super::server_hello::ServerHello13;
 use crate::config::RetransmitConfig;
+use crate::export::{ExportError, ImportLedger};
 use crate::rng::DtlsRng;
 
 /// What a connection tells its caller.
@@ -390,6 +391,28 @@ impl Connection13 {
             State::Up(up) => Some(up),
             _ => None,
         }
+    }
+
+    /// Exports the established session (see [`Established13::export_state`]).
+    pub fn export_state(&mut self, key: &[u8], reserve: u64) -> Result<Vec<u8>, ExportError> {
+        match &mut self.state {
+            State::Up(up) => up.export_state(key, reserve, self.rng.as_ref()),
+            _ => Err(ExportError::NotEstablished),
+        }
+    }
+
+    /// A connection from an export (see [`Established13::import_state`]): established, no
+    /// handshake.
+    pub fn import_state(
+        blob: &[u8],
+        key: &[u8],
+        client: bool,
+        ledger: &mut dyn ImportLedger,
+        retransmit: RetransmitConfig,
+        rng: Arc<dyn DtlsRng>,
+    ) -> Result<Self, ExportError> {
+        let up = Established13::import_state(blob, key, client, ledger)?;
+        Ok(Self::new(State::Up(Box::new(up)), retransmit, rng))
     }
 
     /// The counters.

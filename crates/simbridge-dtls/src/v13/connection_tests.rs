@@ -230,3 +230,25 @@ fn junk_does_not_end_a_handshake() {
     assert!(l.client.is_established());
     assert!(l.server.as_ref().is_some_and(Connection13::is_established));
 }
+
+#[test]
+fn an_imported_client_connection_goes_on_where_the_export_left_off() {
+    let mut l = Link::new(&cfg(), server(&[X25519], false, false));
+    l.pump(&|_, _| false);
+    let blob = l.client.export_state(b"state key", 64).expect("export");
+    let mut ledger = crate::export::MemoryLedger::default();
+    l.client = Connection13::import_state(
+        &blob,
+        b"state key",
+        true,
+        &mut ledger,
+        retransmit(),
+        l.rng.clone(),
+    )
+    .expect("import");
+    assert!(l.client.is_established());
+    l.client.send(b"after the restart").expect("send");
+    l.pump(&|_, _| false);
+    let s = l.server.as_mut().expect("server");
+    assert!(Link::events(s).contains(&Event13::Data(b"after the restart".to_vec())));
+}

@@ -52,6 +52,11 @@ pub(super) const LAST: HeaderForm = HeaderForm {
     seq_len: SeqLen::One,
     with_length: false,
 };
+/// The same with the 16-bit sequence number.
+const LAST_LONG: HeaderForm = HeaderForm {
+    seq_len: SeqLen::Two,
+    with_length: false,
+};
 
 /// The connection_id extension (RFC 9146; in DTLS 1.3 in the ClientHello and ServerHello,
 /// RFC 9147 §9).
@@ -120,6 +125,10 @@ pub enum Handshake13Error {
     /// Our configuration cannot make a handshake (no mode, an unknown group or suite).
     #[error("configuration: {0}")]
     Config(&'static str),
+    /// The sequence numbers a state export reserved for this live session are used up
+    /// (export again, or update the keys).
+    #[error("the sequence numbers reserved by a state export are used up")]
+    ReserveUsed,
 }
 
 impl From<RngError> for Handshake13Error {
@@ -145,6 +154,12 @@ pub struct Established13 {
     pub(super) prev_recv: Option<(Protection13, u64, ReplayWindow)>,
     /// Records of the current receive epoch seen (RFC 9147 §4.5.1).
     pub(super) replay: ReplayWindow,
+    /// After a state export: the first sequence number the export took (this live session
+    /// may not send from there on in this epoch, export.rs).
+    pub(super) reserved_until: Option<u64>,
+    /// After an import: records below this number carry the 16-bit sequence number, so that
+    /// the peer can place them after the jump over the reservation (RFC 9147 §4.2.2).
+    pub(super) long_seq_until: u64,
     /// message_seq of our next and the peer's next post-handshake message.
     pub(super) next_msg_seq: u16,
     pub(super) peer_msg_seq: u16,
@@ -155,7 +170,7 @@ pub struct Established13 {
     /// The negotiated (EC)DHE group; `None` in psk_ke.
     pub group: Option<u16>,
     /// Whether this is the client's side (only a client takes a NewSessionTicket).
-    pub(super) is_client: bool,
+    pub is_client: bool,
     /// The Connection IDs, if negotiated.
     pub cids: Cids,
 }
@@ -183,6 +198,8 @@ impl Established13 {
             recv_epoch: 3,
             prev_recv: None,
             replay: ReplayWindow::default(),
+            reserved_until: None,
+            long_seq_until: 0,
             next_msg_seq,
             peer_msg_seq,
             pending_update: None,
@@ -299,52 +316,51 @@ pub(super) fn parse_dtls_message(m: &[u8], seq: u16) -> Result<(u8, &[u8]), Wire
 }
 
 impl Established13 {
+    /// Seals one record of `content_type` as a datagram of its own with the next sequence
+    /// number: (that number, the datagram).
+    pub(super) fn seal_record(
+        &mut self,
+        content_type: u8,
+        body: &[u8],
+    ) -> Result<(u64, Vec<u8>), Handshake13Error> {
+        let seq = self.next_send;
+        if self.reserved_until.is_some_and(|r| seq >= r) {
+            return Err(Handshake13Error::ReserveUsed);
+        }
+        let form = if seq < self.long_seq_until {
+            LAST_LONG
+        } else {
+            LAST
+        };
+        let mut out = Vec::with_capacity(body.len() + 24);
+        self.send.seal(
+            seq,
+            content_type,
+            body,
+            self.cids.send_cid(),
+            form,
+            &mut out,
+        )?;
+        self.next_send += 1;
+        Ok((seq, out))
+    }
+
     /// An ACK record of `numbers` (a retransmitted last flight is ACKed again).
     pub fn ack(&mut self, numbers: &[RecordNumber]) -> Result<Vec<u8>, Handshake13Error> {
         let mut body = Vec::with_capacity(2 + 16 * numbers.len());
         ack::encode(numbers, &mut body);
-        let mut out = Vec::with_capacity(body.len() + 16);
-        self.send.seal(
-            self.next_send,
-            ack::CONTENT_TYPE_ACK,
-            &body,
-            self.cids.send_cid(),
-            LAST,
-            &mut out,
-        )?;
-        self.next_send += 1;
-        Ok(out)
+        Ok(self.seal_record(ack::CONTENT_TYPE_ACK, &body)?.1)
     }
 
     /// Seals application data as one datagram (the shortest header: no length).
     pub fn seal(&mut self, data: &[u8]) -> Result<Vec<u8>, Handshake13Error> {
-        let mut out = Vec::with_capacity(data.len() + 16);
-        self.send.seal(
-            self.next_send,
-            APPLICATION_DATA,
-            data,
-            self.cids.send_cid(),
-            LAST,
-            &mut out,
-        )?;
-        self.next_send += 1;
-        Ok(out)
+        Ok(self.seal_record(APPLICATION_DATA, data)?.1)
     }
 
     /// A close_notify alert (RFC 8446 §6.1): the last record we send on this session. Level
     /// warning, as RFC 8446 has close_notify sent (the level is ignored in TLS 1.3).
     pub fn close_notify(&mut self) -> Result<Vec<u8>, Handshake13Error> {
-        let mut out = Vec::with_capacity(24);
-        self.send.seal(
-            self.next_send,
-            ALERT,
-            &[1, CLOSE_NOTIFY],
-            self.cids.send_cid(),
-            LAST,
-            &mut out,
-        )?;
-        self.next_send += 1;
-        Ok(out)
+        Ok(self.seal_record(ALERT, &[1, CLOSE_NOTIFY])?.1)
     }
 
     /// Opens one datagram of application data.

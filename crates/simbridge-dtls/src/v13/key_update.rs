@@ -12,7 +12,7 @@
 
 use super::ack::{self, RecordNumber};
 use super::handshake::{
-    ALERT, APPLICATION_DATA, Established13, HANDSHAKE, Handshake13Error, LAST, P, dtls_message,
+    ALERT, APPLICATION_DATA, Established13, HANDSHAKE, Handshake13Error, P, dtls_message,
     parse_dtls_message,
 };
 use super::key_schedule::{TrafficKeys, next_traffic_secret};
@@ -94,11 +94,7 @@ impl Established13 {
         }];
         let msg = dtls_message(KEY_UPDATE, self.next_msg_seq, &body);
         self.next_msg_seq = self.next_msg_seq.wrapping_add(1);
-        let mut out = Vec::with_capacity(msg.len() + 16);
-        let seq = self.next_send;
-        self.send
-            .seal(seq, HANDSHAKE, &msg, self.cids.send_cid(), LAST, &mut out)?;
-        self.next_send += 1;
+        let (seq, out) = self.seal_record(HANDSHAKE, &msg)?;
         self.pending_update = Some(RecordNumber {
             epoch: self.send_epoch,
             seq,
@@ -146,6 +142,9 @@ impl Established13 {
                         self.send_epoch += 1;
                         self.send = self.protection(&self.send_secret, self.send_epoch);
                         self.next_send = 0;
+                        // a new epoch: no export holds its numbers
+                        self.reserved_until = None;
+                        self.long_seq_until = 0;
                         true
                     }
                     _ => false,

@@ -2,6 +2,7 @@
 //! record reordered across the update still opens, and the keys really change.
 
 use super::*;
+use crate::v13::handshake::LAST;
 use crate::v13::handshake::tests::{KEY, client, pair, server};
 
 fn established() -> (Established13, Established13) {
