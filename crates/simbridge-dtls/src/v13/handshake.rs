@@ -42,11 +42,6 @@ pub(super) const ENCRYPTED_EXTENSIONS: u8 = 8;
 pub(super) const FINISHED: u8 = 20;
 /// The synthetic message that stands for the first ClientHello after a HelloRetryRequest.
 const MESSAGE_HASH: u8 = 254;
-/// A record followed by others in its datagram carries its length.
-pub(super) const FORM: HeaderForm = HeaderForm {
-    seq_len: SeqLen::One,
-    with_length: true,
-};
 /// The last record of a datagram leaves its length out.
 pub(super) const LAST: HeaderForm = HeaderForm {
     seq_len: SeqLen::One,

@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use super::ack::RecordNumber;
 use super::cookie::{CookieContents, CookieKey13};
 use super::handshake::{
-    CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, Established13, FINISHED, FORM,
+    CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, Established13, FINISHED,
     HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message,
     message_hash, parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
 };
@@ -355,22 +355,11 @@ impl Server13 {
             &dtls_message(SERVER_HELLO, seq, &sh),
             &mut out,
         );
-        send_hs.seal(
-            0,
-            HANDSHAKE,
-            &dtls_message(ENCRYPTED_EXTENSIONS, seq + 1, &ee),
-            cids.send_cid(),
-            FORM,
-            &mut out,
-        )?;
-        send_hs.seal(
-            1,
-            HANDSHAKE,
-            &dtls_message(FINISHED, seq + 2, &server_verify),
-            cids.send_cid(),
-            LAST,
-            &mut out,
-        )?;
+        // EncryptedExtensions and Finished share one record: 13 B less than a record each
+        // (RFC 9147 §5.5 lets handshake messages share records)
+        let mut protected = dtls_message(ENCRYPTED_EXTENSIONS, seq + 1, &ee);
+        protected.extend_from_slice(&dtls_message(FINISHED, seq + 2, &server_verify));
+        send_hs.seal(0, HANDSHAKE, &protected, cids.send_cid(), LAST, &mut out)?;
         let master = hs.into_master();
         let app = (
             master.client_traffic(&server_finished_hash),
