@@ -30,7 +30,7 @@ const KEY: [u8; 32] = [0x4b; 32];
 enum State {
     Start,
     WaitFinished(Box<ServerWaitFinished>),
-    Up(Established13),
+    Up(Box<Established13>),
 }
 
 /// What serving one client gave.
@@ -122,7 +122,7 @@ fn serve(
                         peer_addr = Some(from);
                         println!("Finished {n} B from wolfSSL, our ACK {} B", ack.len());
                         sock.send_to(&ack, from).expect("send ACK");
-                        State::Up(up)
+                        State::Up(Box::new(up))
                     }
                     Err(e) => {
                         out.failed = Some(format!("finish: {e}"));

@@ -370,9 +370,6 @@ fn our_client_restarts_from_a_state_export_and_wolfssl_takes_its_records() {
     // the records after the restart jump 4096 sequence numbers ahead with a 16-bit number;
     // wolfSSL places them and answers: no handshake, every echo
     assert_done("restart", &o);
-    assert!(
-        o.peer.contains("restarted: true") || o.echoed == 5,
-        "{}",
-        o.peer
-    );
+    assert!(o.restarted, "{}", o.peer);
+    assert_eq!(o.datagrams, (2, 3), "one handshake only: {}", o.peer);
 }

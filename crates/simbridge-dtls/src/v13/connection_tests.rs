@@ -54,7 +54,7 @@ impl Link {
                 moved = true;
                 self.sent[C2S] += 1;
                 if !lose(C2S, self.sent[C2S]) {
-                    self.to_server(&d);
+                    self.deliver_to_server(&d);
                 }
             }
             if let Some(s) = &mut self.server {
@@ -72,7 +72,7 @@ impl Link {
         }
     }
 
-    fn to_server(&mut self, d: &[u8]) {
+    fn deliver_to_server(&mut self, d: &[u8]) {
         if let Some(s) = &mut self.server {
             s.handle_datagram(self.now, d);
             return;
@@ -215,7 +215,7 @@ fn junk_does_not_end_a_handshake() {
     assert_eq!(l.client.stats().dropped, 2);
     // the ClientHello reaches the server; its flight is held back while it gets junk
     let ch = l.client.poll_transmit().expect("ClientHello");
-    l.to_server(&ch);
+    l.deliver_to_server(&ch);
     let s = l.server.as_mut().expect("server");
     let flight = s.poll_transmit().expect("flight");
     s.handle_datagram(

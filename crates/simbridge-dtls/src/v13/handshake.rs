@@ -283,9 +283,11 @@ pub(super) fn parse_plaintext(datagram: &[u8]) -> Result<Plaintext<'_>, WireErro
     })
 }
 
-/// The first unfragmented DTLS handshake message in `m`: (type, message_seq, body, what
-/// follows it).
-pub(super) fn parse_dtls_message_any(m: &[u8]) -> Result<(u8, u16, &[u8], &[u8]), WireError> {
+/// A handshake message read from a record: (type, message_seq, body, what follows it).
+pub(super) type DtlsMessage<'a> = (u8, u16, &'a [u8], &'a [u8]);
+
+/// The first unfragmented DTLS handshake message in `m`.
+pub(super) fn parse_dtls_message_any(m: &[u8]) -> Result<DtlsMessage<'_>, WireError> {
     let mut r = Reader::new(m);
     let t = r.u8(Field::HandshakeType)?;
     let len = r.u24(Field::HandshakeLength)? as usize;

@@ -1,0 +1,321 @@
+//! DTLS 1.3 (RFC 9147) with an external PSK: our handshake beside wolfSSL 5.9.4's, both ends
+//! each, measured in this run as UDP payload bytes.
+//!
+//! Ours: `simbridge_dtls::v13` client and server (`Connection13`, `Server13`) exchanging their
+//! datagrams in this process, every datagram counted at its length. wolfSSL: its client and
+//! server (`.peers/wolf13_peer`, built by scripts/setup.d/30-cid-peers.sh) through the counting
+//! relay on loopback. Same identity (16 bytes), same key, TLS_AES_128_CCM_8_SHA256 only, 5
+//! messages echoed, then close_notify.
+//!
+//! A datagram counts as handshake when its first record is of epoch 0 (a plaintext hello) or
+//! epoch 2 (the encrypted handshake); the ACKs, tickets and data of epoch 3 do not. The record
+//! overhead is the most frequent client→server epoch-3 datagram (the 5-byte messages) less 5.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::{Relay, RelayConfig};
+use simbridge_dtls::config::RetransmitConfig;
+use simbridge_dtls::rng::SeededRng;
+use simbridge_dtls::secret::{Secret, SecretVec};
+use simbridge_dtls::v13::client::ClientConfig13;
+use simbridge_dtls::v13::connection::{Connection13, Event13};
+use simbridge_dtls::v13::cookie::CookieKey13;
+use simbridge_dtls::v13::key_share::X25519;
+use simbridge_dtls::v13::server::{Accepted13, HelloContext, Server13};
+use simbridge_energy::perf::Datagram;
+
+use crate::stacks::{ID, KEY};
+
+/// One case, run by both.
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    /// The row's name.
+    pub name: &'static str,
+    /// psk_dhe_ke with X25519 (else psk_ke).
+    pub dhe: bool,
+    /// The server asks for a cookie.
+    pub cookie: bool,
+    /// Connection IDs: the client's 1 byte, the server's 4.
+    pub cid: bool,
+}
+
+/// The cases, in row order.
+pub const CASES: [Case; 4] = [
+    Case {
+        name: "psk_ke",
+        dhe: false,
+        cookie: false,
+        cid: false,
+    },
+    Case {
+        name: "psk_ke, HelloRetryRequest cookie",
+        dhe: false,
+        cookie: true,
+        cid: false,
+    },
+    Case {
+        name: "psk_dhe_ke X25519",
+        dhe: true,
+        cookie: false,
+        cid: false,
+    },
+    Case {
+        name: "psk_ke, CIDs (client 1 B, server 4 B)",
+        dhe: false,
+        cookie: false,
+        cid: true,
+    },
+];
+
+const CLIENT_CID: [u8; 1] = [0xc1];
+const SERVER_CID: [u8; 4] = [0xc1, 0xd5, 0xe7, 0xf0];
+const MESSAGES: usize = 5;
+
+/// What one run gave.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    /// Handshake bytes client→server and server→client.
+    pub c2s: usize,
+    /// See `c2s`.
+    pub s2c: usize,
+    /// Handshake datagrams, both ways.
+    pub datagrams: usize,
+    /// Bytes a record adds to 5 bytes of data, client→server.
+    pub overhead: Option<usize>,
+}
+
+fn first_byte_epoch(first: u8) -> Option<u8> {
+    match first {
+        22 => Some(0),
+        b if b & 0xe0 == 0x20 => Some(b & 0b11),
+        _ => None,
+    }
+}
+
+fn figures(log: &[(bool, Vec<u8>)]) -> Figures {
+    let mut f = Figures {
+        c2s: 0,
+        s2c: 0,
+        datagrams: 0,
+        overhead: None,
+    };
+    let mut data_lens: HashMap<usize, usize> = HashMap::new();
+    for (c2s, d) in log {
+        match d.first().copied().and_then(first_byte_epoch) {
+            Some(0 | 2) => {
+                f.datagrams += 1;
+                if *c2s {
+                    f.c2s += d.len();
+                } else {
+                    f.s2c += d.len();
+                }
+            }
+            Some(_) if *c2s => *data_lens.entry(d.len()).or_default() += 1,
+            _ => {}
+        }
+    }
+    f.overhead = data_lens
+        .into_iter()
+        .max_by_key(|(len, n)| (*n, usize::MAX - len))
+        .map(|(len, _)| len.saturating_sub(5));
+    f
+}
+
+fn key() -> Vec<u8> {
+    hex::decode(KEY).unwrap_or_default()
+}
+
+/// Ours, in this process: every datagram each side sends, in order.
+pub fn ours(case: Case) -> Result<Figures, String> {
+    let rng = Arc::new(SeededRng::new(13));
+    let now = Instant::now();
+    let cfg = ClientConfig13 {
+        identity: ID.as_bytes().to_vec(),
+        key: SecretVec::from(&key()[..]),
+        suites: vec![0x1305],
+        groups: if case.dhe { vec![X25519] } else { Vec::new() },
+        psk_ke: !case.dhe,
+        cid: case.cid.then(|| CLIENT_CID.to_vec()),
+    };
+    let server = Server13 {
+        suites: vec![0x1305],
+        groups: if case.dhe { vec![X25519] } else { Vec::new() },
+        psk_ke: !case.dhe,
+        require_cookie: case.cookie,
+        cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
+    };
+    let retransmit = RetransmitConfig::default();
+    let mut client = Connection13::client(&cfg, retransmit, rng.clone(), now)
+        .map_err(|e| format!("our client: {e}"))?;
+    let mut srv: Option<Connection13> = None;
+    let mut log: Vec<(bool, Vec<u8>)> = Vec::new();
+    let (mut sent, mut echoed) = (0, 0);
+    let peer: SocketAddr = ([127, 0, 0, 1], 5684).into();
+    for _ in 0..64 {
+        let mut moved = false;
+        while let Some(d) = client.poll_transmit() {
+            moved = true;
+            log.push((true, d.clone()));
+            match &mut srv {
+                Some(s) => s.handle_datagram(now, &d),
+                None => {
+                    let cx = HelloContext {
+                        peer,
+                        now_secs: 1,
+                        rng: rng.as_ref(),
+                        cid: case.cid.then_some(&SERVER_CID[..]),
+                    };
+                    let k = key();
+                    match server.accept(&d, &cx, |_| Some(SecretVec::from(&k[..]))) {
+                        Ok(Accepted13::Retry(hrr)) => {
+                            log.push((false, hrr.clone()));
+                            client.handle_datagram(now, &hrr);
+                        }
+                        Ok(Accepted13::Flight(w, flight)) => {
+                            srv = Some(Connection13::server(
+                                w,
+                                flight,
+                                &d,
+                                retransmit,
+                                rng.clone(),
+                                now,
+                            ));
+                        }
+                        Err(e) => return Err(format!("our server: {e}")),
+                    }
+                }
+            }
+        }
+        if let Some(s) = &mut srv {
+            while let Some(d) = s.poll_transmit() {
+                moved = true;
+                log.push((false, d.clone()));
+                client.handle_datagram(now, &d);
+            }
+            while let Some(e) = s.poll_event() {
+                if let Event13::Data(d) = e {
+                    s.send(&d).map_err(|e| format!("our server: {e}"))?;
+                    moved = true;
+                }
+            }
+        }
+        while let Some(e) = client.poll_event() {
+            match e {
+                Event13::Connected { .. } => {}
+                Event13::Data(_) => echoed += 1,
+                Event13::Closed(why) => return Err(format!("our client closed: {why:?}")),
+            }
+        }
+        if client.is_established() && sent == echoed && sent < MESSAGES {
+            client
+                .send(format!("msg {sent}").as_bytes())
+                .map_err(|e| format!("our client: {e}"))?;
+            sent += 1;
+            moved = true;
+        }
+        if echoed == MESSAGES {
+            client.close();
+            while let Some(d) = client.poll_transmit() {
+                log.push((true, d));
+            }
+            return Ok(figures(&log));
+        }
+        if !moved {
+            break;
+        }
+    }
+    Err(format!("our run stopped after {echoed} echoes"))
+}
+
+/// wolfSSL's client and server through the counting relay.
+pub fn wolfssl(case: Case, root: &Path) -> Result<Figures, String> {
+    let bin = root.join(".peers/wolf13_peer");
+    if !bin.is_file() {
+        return Err(format!(
+            "{} missing (scripts/setup.d/30-cid-peers.sh builds it)",
+            bin.display()
+        ));
+    }
+    let key = KEY.to_string();
+    let mut common = vec![
+        "-k".to_string(),
+        key,
+        "-i".into(),
+        ID.into(),
+        "-l".into(),
+        "TLS13-AES128-CCM-8-SHA256".into(),
+        "-n".into(),
+        MESSAGES.to_string(),
+    ];
+    if case.dhe {
+        common.extend(["-g".into(), "x25519".into()]);
+    }
+    let mut server_args = common.clone();
+    let mut client_args = common;
+    if !case.cookie {
+        server_args.extend(["-C".into(), "1".into()]);
+    }
+    if case.cid {
+        server_args.extend(["-c".into(), hex::encode(SERVER_CID)]);
+        client_args.extend(["-c".into(), hex::encode(CLIENT_CID)]);
+    }
+    let mut server = Command::new(&bin)
+        .args(["server", "0"])
+        .args(&server_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("wolf13_peer server: {e}"))?;
+    let mut out = std::io::BufReader::new(server.stdout.take().ok_or("no stdout")?);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).map_err(|e| e.to_string())?;
+    let port: u16 = line
+        .trim()
+        .strip_prefix("LISTENING ")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| format!("wolf13_peer server said {line:?}"))?;
+    let relay = Relay::start(([127, 0, 0, 1], port).into(), RelayConfig::default());
+    let client = Command::new(&bin)
+        .args(["client", &relay.addr().port().to_string()])
+        .args(&client_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("wolf13_peer client: {e}"))?;
+    let done = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = server.try_wait().map_err(|e| e.to_string())? {
+            break st;
+        }
+        if Instant::now() > done {
+            let _ = server.kill();
+            return Err("wolf13_peer server did not finish".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if !client.success() || !status.success() {
+        return Err(format!(
+            "wolfSSL run failed (client {client}, server {status})"
+        ));
+    }
+    let stats = relay.stats();
+    Ok(figures(&relay_log(&stats.log)))
+}
+
+/// The relay's log as (direction, a datagram of its length whose first byte is the one seen).
+fn relay_log(log: &[Datagram]) -> Vec<(bool, Vec<u8>)> {
+    log.iter()
+        .map(|d| {
+            let mut v = vec![0u8; d.len];
+            if let Some(b) = v.first_mut() {
+                *b = d.content_type;
+            }
+            (d.c2s, v)
+        })
+        .collect()
+}
