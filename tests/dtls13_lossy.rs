@@ -101,6 +101,7 @@ fn our_client_completes_and_echoes_through_loss_with_wolfssls_server() {
         groups: vec![X25519],
         psk_ke: false,
         cid: None,
+        resume: None,
     };
     let mut c =
         Connection13::client(&cfg, retransmit(), Arc::new(OsRng), Instant::now()).expect("client");

@@ -7,19 +7,24 @@
 
 mod support;
 
+use simbridge_dtls::config::RetransmitConfig;
 use simbridge_dtls::export::MemoryLedger;
 use simbridge_dtls::rng::OsRng;
 use simbridge_dtls::secret::SecretVec;
 use simbridge_dtls::v13::client::{
     Client13, ClientConfig13, ClientStep, ClientWaitFinished, ClientWaitServer,
 };
+use simbridge_dtls::v13::connection::{Connection13, Event13};
 use simbridge_dtls::v13::handshake::Established13;
 use simbridge_dtls::v13::key_share::{SECP256R1, X25519};
 use simbridge_dtls::v13::key_update::Received13;
+use simbridge_dtls::v13::ticket::{Resume13, Ticket13};
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
 use support::peers::peer_bin;
 
 const IDENTITY: &str =
@@ -127,7 +132,7 @@ fn drive(
                 // wolfSSL's ACK of our Finished
                 Received13::Ack { .. } => continue,
                 // wolfSSL's server sends a ticket after the handshake: ACK it
-                Received13::Ticket { ack } => {
+                Received13::Ticket { ack, .. } => {
                     tickets += 1;
                     sock.send(&ack).map_err(|e| e.to_string())?;
                 }
@@ -252,6 +257,7 @@ fn config(suite: u16, groups: &[u16]) -> ClientConfig13 {
         groups: groups.to_vec(),
         psk_ke: groups.is_empty(),
         cid: None,
+        resume: None,
     }
 }
 
@@ -372,4 +378,130 @@ fn our_client_restarts_from_a_state_export_and_wolfssl_takes_its_records() {
     assert_done("restart", &o);
     assert!(o.restarted, "{}", o.peer);
     assert_eq!(o.datagrams, (2, 3), "one handshake only: {}", o.peer);
+}
+
+/// One session of our `Connection13` client on `sock`: 5 echoes, close_notify. Returns
+/// whether it resumed, the last ticket the server sent, and the handshake's bytes we sent.
+fn session(
+    sock: &UdpSocket,
+    cfg: &ClientConfig13,
+) -> Result<(bool, Option<Ticket13>, usize), String> {
+    let start = Instant::now();
+    let mut c = Connection13::client(cfg, RetransmitConfig::default(), Arc::new(OsRng), start)
+        .map_err(|e| e.to_string())?;
+    let (mut echoed, mut resumed, mut ticket, mut sent_bytes) = (0, false, None, 0);
+    let mut buf = [0u8; 2048];
+    while echoed < 5 {
+        if start.elapsed() > Duration::from_secs(10) {
+            return Err(format!("stuck after {echoed} echoes"));
+        }
+        while let Some(d) = c.poll_transmit() {
+            if !c.is_established() {
+                sent_bytes += d.len();
+            }
+            sock.send(&d).map_err(|e| e.to_string())?;
+        }
+        while let Some(e) = c.poll_event() {
+            match e {
+                Event13::Connected { .. } => {
+                    resumed = c.session().is_some_and(|s| s.resumed);
+                    c.send(b"msg 0").map_err(|e| e.to_string())?;
+                }
+                Event13::Ticket(t) => ticket = Some(*t),
+                Event13::Data(d) => {
+                    if d != format!("msg {echoed}").into_bytes() {
+                        return Err(format!("echo {d:?}"));
+                    }
+                    echoed += 1;
+                    if echoed < 5 {
+                        c.send(format!("msg {echoed}").as_bytes())
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                Event13::Closed(why) => return Err(format!("closed: {why:?}")),
+            }
+        }
+        while let Some(d) = c.poll_transmit() {
+            sock.send(&d).map_err(|e| e.to_string())?;
+        }
+        if echoed == 5 {
+            break;
+        }
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .map_err(|e| e.to_string())?;
+        match sock.recv(&mut buf) {
+            Ok(n) => c.handle_datagram(Instant::now(), &buf[..n]),
+            Err(_) => c.handle_timeout(Instant::now()),
+        }
+    }
+    // the ticket may come after the first echo: take what is still queued
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .map_err(|e| e.to_string())?;
+    while ticket.is_none() {
+        let Ok(n) = sock.recv(&mut buf) else { break };
+        c.handle_datagram(Instant::now(), &buf[..n]);
+        while let Some(e) = c.poll_event() {
+            if let Event13::Ticket(t) = e {
+                ticket = Some(*t);
+            }
+        }
+        while let Some(d) = c.poll_transmit() {
+            sock.send(&d).map_err(|e| e.to_string())?;
+        }
+    }
+    c.close();
+    while let Some(d) = c.poll_transmit() {
+        sock.send(&d).map_err(|e| e.to_string())?;
+    }
+    Ok((resumed, ticket, sent_bytes))
+}
+
+#[test]
+fn our_client_resumes_with_wolfssls_ticket() {
+    let Some(peer) = peer_bin("wolf13_peer") else {
+        return;
+    };
+    let mut child = Command::new(peer)
+        .args(["server", "0", "-k", &hex::encode(KEY), "-i", IDENTITY])
+        .args([
+            "-l",
+            "TLS13-AES128-CCM-8-SHA256",
+            "-n",
+            "5",
+            "-C",
+            "1",
+            "-r",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wolf13_peer server");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("LISTENING line");
+    let port: u16 = line
+        .trim()
+        .strip_prefix("LISTENING ")
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.connect(("127.0.0.1", port)).expect("connect");
+    let cfg = config(0x1305, &[]);
+    let (resumed, ticket, full_bytes) = session(&sock, &cfg).expect("first session");
+    assert!(!resumed);
+    let ticket = ticket.expect("wolfSSL sent a ticket");
+    println!("ticket {ticket:?}");
+    let resume_cfg = ClientConfig13 {
+        resume: Some(Resume13 { ticket, age_ms: 50 }),
+        ..config(0x1305, &[])
+    };
+    let (resumed, _, resume_bytes) = session(&sock, &resume_cfg).expect("resumed session");
+    let status = child.wait().expect("wolf13_peer ends");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("stdout");
+    assert!(status.success(), "wolfSSL: {rest}");
+    assert!(resumed, "our client resumed: {rest}");
+    assert!(rest.contains("resumed=1"), "wolfSSL resumed: {rest}");
+    println!("handshake bytes we sent: full {full_bytes}, resumed {resume_bytes}");
 }

@@ -141,6 +141,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
         groups: if case.dhe { vec![X25519] } else { Vec::new() },
         psk_ke: !case.dhe,
         cid: case.cid.then(|| CLIENT_CID.to_vec()),
+        resume: None,
     };
     let server = Server13 {
         suites: vec![0x1305],

@@ -57,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
         psk_ke: groups.is_empty() || sel & 8 != 0,
         groups,
         cid: (sel & 32 != 0).then(|| vec![0xc1]),
+        resume: None,
     };
     let Ok((wait, ch)) = Client13::start(&config, &rng) else {
         return;

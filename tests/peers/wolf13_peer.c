@@ -5,6 +5,7 @@
  *   wolf13_peer client PORT -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-u N] [-g GROUP]
  *                    [-c HEX]
  *   wolf13_peer server 0 -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-g GROUP] [-C 1] [-c HEX]
+ *                    [-r CONNECTIONS]
  *
  * The client connects to 127.0.0.1:PORT, sends N messages "msg <i>" and expects each echoed.
  * The server binds 127.0.0.1 on a free port, prints "LISTENING <port>", takes one client and
@@ -12,7 +13,9 @@
  * in those groups (-g x25519,p256: the client's one key share is in the first). -C 1: the server sends no
  * HelloRetryRequest cookie (wolfSSL's server always asks for one by default). -c HEX: offer
  * connection_id with this CID for the records it receives ("" for an empty one); the CONNECTED
- * line then says cid_tx=<the CID it puts in its records>.
+ * line then says cid_tx=<the CID it puts in its records>. -r N: the server takes N connections
+ * from the same client one after the other (the later ones may resume with its ticket;
+ * CONNECTED says resumed=1).
  * Both end with close_notify: the client sends one after its N messages, the server waits for
  * it after N echoes and then prints "CLOSE_NOTIFY".
  * stdout: "CONNECTED version=<v> cipher=<name> group=<g> cid_tx=<c>", "RECV <text>",
@@ -43,6 +46,7 @@ static int hexval(char c) {
 }
 
 static const char *group_name = NULL;
+static int conns = 1; /* server: connections to take one after the other (-r) */
 static unsigned char cid[16];
 static int cid_len = -1; /* -1: no connection_id */
 static int no_cookie = 0;
@@ -101,8 +105,9 @@ static void print_connected(WOLFSSL *ssl) {
         if (n > 0 && n <= sizeof b && wolfSSL_dtls_cid_get_tx(ssl, b, sizeof b) == WOLFSSL_SUCCESS)
             for (unsigned int i = 0; i < n; i++) sprintf(tx + 2 * i, "%02x", b[i]);
     }
-    printf("CONNECTED version=%s cipher=%s group=%s cid_tx=%s\n", wolfSSL_get_version(ssl),
-           wolfSSL_get_cipher_name(ssl), curve ? curve : "none", tx);
+    printf("CONNECTED version=%s cipher=%s group=%s cid_tx=%s resumed=%d\n",
+           wolfSSL_get_version(ssl), wolfSSL_get_cipher_name(ssl), curve ? curve : "none", tx,
+           wolfSSL_session_reused(ssl));
     fflush(stdout);
 }
 
@@ -145,35 +150,37 @@ static int serve(int n) {
     char peek[1];
     if (recvfrom(fd, peek, sizeof peek, MSG_PEEK, (struct sockaddr *)&from, &fl) < 0) return 1;
     if (connect(fd, (struct sockaddr *)&from, fl) != 0) return 1;
-    WOLFSSL *ssl = wolfSSL_new(ctx);
-    if (set_exchange(ssl, 0) != 0 || set_cid(ssl) != 0) {
-        fprintf(stderr, "group %s refused\n", group_name);
-        return 1;
-    }
-    if (no_cookie) wolfSSL_disable_hrr_cookie(ssl);
-    wolfSSL_dtls_set_peer(ssl, &from, fl);
-    wolfSSL_set_fd(ssl, fd);
-    int r = wolfSSL_accept(ssl);
-    if (r != WOLFSSL_SUCCESS) return handshake_failed(ssl, r);
-    print_connected(ssl);
-    for (int i = 0; i < n; i++) {
-        char got[256];
-        int len = wolfSSL_read(ssl, got, sizeof got - 1);
-        if (len <= 0) {
-            fprintf(stderr, "read failed: %d\n", wolfSSL_get_error(ssl, len));
+    for (int conn = 0; conn < conns; conn++) {
+        WOLFSSL *ssl = wolfSSL_new(ctx);
+        if (set_exchange(ssl, 0) != 0 || set_cid(ssl) != 0) {
+            fprintf(stderr, "group %s refused\n", group_name);
             return 1;
         }
-        got[len] = 0;
-        printf("RECV %s\n", got);
-        fflush(stdout);
-        if (wolfSSL_write(ssl, got, len) != len) return 1;
+        if (no_cookie) wolfSSL_disable_hrr_cookie(ssl);
+        wolfSSL_dtls_set_peer(ssl, &from, fl);
+        wolfSSL_set_fd(ssl, fd);
+        int r = wolfSSL_accept(ssl);
+        if (r != WOLFSSL_SUCCESS) return handshake_failed(ssl, r);
+        print_connected(ssl);
+        for (int i = 0; i < n; i++) {
+            char got[256];
+            int len = wolfSSL_read(ssl, got, sizeof got - 1);
+            if (len <= 0) {
+                fprintf(stderr, "read failed: %d\n", wolfSSL_get_error(ssl, len));
+                return 1;
+            }
+            got[len] = 0;
+            printf("RECV %s\n", got);
+            fflush(stdout);
+            if (wolfSSL_write(ssl, got, len) != len) return 1;
+        }
+        /* the client ends with close_notify: wolfSSL_read says ZERO_RETURN */
+        char last[64];
+        int r2 = wolfSSL_read(ssl, last, sizeof last);
+        if (r2 <= 0 && wolfSSL_get_error(ssl, r2) == WOLFSSL_ERROR_ZERO_RETURN) printf("CLOSE_NOTIFY\n");
+        printf("CLOSED\n");
+        wolfSSL_free(ssl);
     }
-    /* the client ends with close_notify: wolfSSL_read says ZERO_RETURN */
-    char last[64];
-    int r2 = wolfSSL_read(ssl, last, sizeof last);
-    if (r2 <= 0 && wolfSSL_get_error(ssl, r2) == WOLFSSL_ERROR_ZERO_RETURN) printf("CLOSE_NOTIFY\n");
-    printf("CLOSED\n");
-    wolfSSL_free(ssl);
     wolfSSL_CTX_free(ctx);
     return 0;
 }
@@ -208,6 +215,8 @@ int main(int argc, char **argv) {
                 cid[cid_len++] = (unsigned char)(hexval(h[0]) << 4 | hexval(h[1]));
                 h += 2;
             }
+        } else if (!strcmp(argv[i], "-r")) {
+            conns = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-C")) {
             no_cookie = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-u")) {

@@ -25,6 +25,7 @@ use super::key_share::{
 };
 use super::protect::Protection13;
 use super::server_hello::{EXT_COOKIE, ServerHello13, ServerKeyShare};
+use super::ticket::Resume13;
 use crate::rng::DtlsRng;
 use crate::secret::{Secret, SecretVec};
 use crate::suite::AeadAlg;
@@ -48,6 +49,9 @@ pub struct ClientConfig13 {
     /// Offer connection_id with this CID for the records we receive (empty: the server's
     /// records carry none, ours carry the server's). `None`: no CID.
     pub cid: Option<Vec<u8>>,
+    /// A ticket from an earlier session, offered first; the external PSK comes second, so a
+    /// server that does not take the ticket can still use the key.
+    pub resume: Option<Resume13>,
 }
 
 impl ClientConfig13 {
@@ -60,6 +64,7 @@ impl ClientConfig13 {
             groups: Vec::new(),
             psk_ke: true,
             cid: None,
+            resume: None,
         }
     }
 }
@@ -69,7 +74,8 @@ pub struct Client13;
 
 /// The client waiting for a ServerHello or a HelloRetryRequest.
 pub struct ClientWaitServer {
-    early: EarlySecret,
+    /// One early secret per offered PSK, in the order offered, with its binder kind.
+    earlies: Vec<(EarlySecret, BinderKind)>,
     hello: ClientHello13,
     /// The transcript so far: ClientHello1, or message_hash, HelloRetryRequest, ClientHello2.
     transcript: Vec<u8>,
@@ -84,6 +90,8 @@ pub struct ClientWaitServer {
     hello_seq: u16,
     /// Our last ClientHello datagram, to send again when its answer is late or lost.
     last_hello: Vec<u8>,
+    /// The first PSK offered is a ticket.
+    resuming: bool,
 }
 
 /// The client after the ServerHello, collecting EncryptedExtensions and Finished (epoch 2), in
@@ -106,6 +114,7 @@ pub struct ClientWaitFinished {
     next_record: u64,
     hello_seq: u16,
     cids: Cids,
+    resumed: bool,
     /// Records that did not open (another epoch, damaged, forged), dropped.
     pub discarded: u64,
 }
@@ -168,27 +177,47 @@ impl Client13 {
             extensions.push((EXT_SUPPORTED_GROUPS, encode_groups(&config.groups)));
             extensions.push((EXT_KEY_SHARE, encode_client_shares(&shares)));
         }
+        let mut psks = Vec::new();
+        let mut earlies = Vec::new();
+        if let Some(r) = &config.resume {
+            psks.push((
+                PskIdentity {
+                    identity: r.ticket.ticket.clone(),
+                    obfuscated_ticket_age: r.obfuscated_age(),
+                },
+                Vec::new(),
+            ));
+            earlies.push((
+                EarlySecret::new(P, Some(r.ticket.psk.expose())),
+                BinderKind::Resumption,
+            ));
+        }
+        psks.push((
+            PskIdentity {
+                identity: config.identity.clone(),
+                obfuscated_ticket_age: 0,
+            },
+            Vec::new(),
+        ));
+        earlies.push((
+            EarlySecret::new(P, Some(config.key.expose())),
+            BinderKind::External,
+        ));
         let mut hello = ClientHello13 {
             random,
             session_id: Vec::new(),
             cipher_suites: config.suites.clone(),
             extensions,
-            psks: vec![(
-                PskIdentity {
-                    identity: config.identity.clone(),
-                    obfuscated_ticket_age: 0,
-                },
-                Vec::new(),
-            )],
+            psks,
         };
-        let early = EarlySecret::new(P, Some(config.key.expose()));
-        hello.bind(&[], &[(&early, BinderKind::External)]);
+        hello.bind(&[], &binders(&earlies));
         let body = hello.encode();
         let mut datagram = Vec::new();
         plaintext_record(0, &dtls_message(CLIENT_HELLO, 0, &body), &mut datagram);
         Ok((
             ClientWaitServer {
-                early,
+                earlies,
+                resuming: config.resume.is_some(),
                 transcript: tls_message(CLIENT_HELLO, &body),
                 hello,
                 shares,
@@ -248,11 +277,14 @@ impl ClientWaitServer {
                 "ServerHello changed the suite of the HelloRetryRequest",
             ));
         }
-        if sh.selected_psk != Some(0) {
-            return Err(Handshake13Error::Incompatible(
+        let selected = sh
+            .selected_psk
+            .map(usize::from)
+            .filter(|i| *i < self.earlies.len())
+            .ok_or(Handshake13Error::Incompatible(
                 "server selected no PSK, or one not offered",
-            ));
-        }
+            ))?;
+        let resumed = self.resuming && selected == 0;
         let alg = alg_of(sh.suite).ok_or(Handshake13Error::Incompatible("unknown suite"))?;
         let (dhe, group) = match &sh.key_share {
             Some(ServerKeyShare::Share(group, key)) => {
@@ -285,9 +317,8 @@ impl ClientWaitServer {
         };
         self.transcript
             .extend_from_slice(&tls_message(SERVER_HELLO, pt.body));
-        let hs = self
-            .early
-            .into_handshake(dhe.as_ref().map(|d| d.expose().as_slice()));
+        let (early, _) = self.earlies.swap_remove(selected);
+        let hs = early.into_handshake(dhe.as_ref().map(|d| d.expose().as_slice()));
         let hello_hash = transcript_hash(&self.transcript);
         let (client_hs, server_hs) = (
             hs.client_traffic(&hello_hash),
@@ -308,6 +339,7 @@ impl ClientWaitServer {
             next_record: 0,
             hello_seq: self.hello_seq,
             cids,
+            resumed,
             discarded: 0,
         };
         wait.absorb(pt.rest)
@@ -359,8 +391,7 @@ impl ClientWaitServer {
         }
         let mut prefix = message_hash(&transcript_hash(&self.transcript));
         prefix.extend_from_slice(&tls_message(SERVER_HELLO, hrr_body));
-        self.hello
-            .bind(&prefix, &[(&self.early, BinderKind::External)]);
+        self.hello.bind(&prefix, &binders(&self.earlies));
         let body = self.hello.encode();
         self.hello_seq += 1;
         let mut datagram = Vec::new();
@@ -375,6 +406,11 @@ impl ClientWaitServer {
         self.retried = Some(hrr.suite);
         Ok(ClientStep::Retry(self, datagram))
     }
+}
+
+/// The (early secret, binder kind) pairs as `ClientHello13::bind` takes them.
+fn binders(earlies: &[(EarlySecret, BinderKind)]) -> Vec<(&EarlySecret, BinderKind)> {
+    earlies.iter().map(|(e, k)| (e, *k)).collect()
 }
 
 /// Replaces extension `t`'s data, or adds it (before pre_shared_key, which encodes last).
@@ -484,7 +520,10 @@ impl ClientWaitFinished {
             master.client_traffic(&server_finished_hash),
             master.server_traffic(&server_finished_hash),
         );
-        let up = Established13::new(
+        let mut transcript = self.transcript;
+        transcript.extend_from_slice(&tls_message(FINISHED, &client_verify));
+        let resumption = master.resumption(&transcript_hash(&transcript));
+        let mut up = Established13::new(
             (true, self.cids),
             self.alg,
             (self.suite, self.group),
@@ -492,6 +531,8 @@ impl ClientWaitFinished {
             fin_seq + 1,
             server_fin_seq + 1,
         );
+        up.resumption = Some(resumption);
+        up.resumed = self.resumed;
         Ok(ClientStep::Done(Box::new(up), out))
     }
 }

@@ -26,6 +26,7 @@ use super::header::{UnifiedHeader, is_unified};
 use super::key_update::Received13;
 use super::server::ServerWaitFinished;
 use super::server_hello::ServerHello13;
+use super::ticket::Ticket13;
 use crate::config::RetransmitConfig;
 use crate::export::{ExportError, ImportLedger};
 use crate::rng::DtlsRng;
@@ -42,6 +43,8 @@ pub enum Event13 {
     },
     /// Application data.
     Data(Vec<u8>),
+    /// A ticket from the server, to resume with later (`ClientConfig13::resume`).
+    Ticket(Box<Ticket13>),
     /// The connection ended; nothing more comes.
     Closed(Close13),
 }
@@ -299,7 +302,10 @@ impl Connection13 {
                         self.out.push_back(ack);
                         self.out.extend(update);
                     }
-                    Received13::Ticket { ack } => self.out.push_back(ack),
+                    Received13::Ticket { ack, ticket } => {
+                        self.out.push_back(ack);
+                        self.events.push_back(Event13::Ticket(ticket));
+                    }
                     Received13::Alert { description } => {
                         self.close_with(if description == CLOSE_NOTIFY {
                             Close13::PeerClosed

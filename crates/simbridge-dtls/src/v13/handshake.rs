@@ -168,6 +168,10 @@ pub struct Established13 {
     pub is_client: bool,
     /// The Connection IDs, if negotiated.
     pub cids: Cids,
+    /// The client's resumption_master_secret, for the server's tickets.
+    pub(super) resumption: Option<Secret<HASH_LEN>>,
+    /// Whether the handshake resumed from a ticket.
+    pub resumed: bool,
 }
 
 impl Established13 {
@@ -202,6 +206,8 @@ impl Established13 {
             group,
             is_client,
             cids,
+            resumption: None,
+            resumed: false,
         }
     }
 }

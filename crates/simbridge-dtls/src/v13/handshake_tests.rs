@@ -25,6 +25,7 @@ pub(crate) fn client(key: &[u8], suites: &[u16], groups: &[u16], psk_ke: bool) -
         groups: groups.to_vec(),
         psk_ke,
         cid: None,
+        resume: None,
     }
 }
 

@@ -17,6 +17,7 @@ use super::handshake::{
 };
 use super::key_schedule::{TrafficKeys, next_traffic_secret};
 use super::protect::{Protection13, RecordError13};
+use super::ticket::{NewSessionTicket, Ticket13};
 use crate::suite::AeadAlg;
 use crate::wire::{Field, WireError};
 
@@ -52,10 +53,12 @@ pub enum Received13 {
         description: u8,
     },
     /// The server's NewSessionTicket (RFC 8446 §4.6.1): send `ack` so that it is not sent
-    /// again. The ticket itself is not kept: resumption from tickets is not built yet.
+    /// again, and keep `ticket` to resume with.
     Ticket {
         /// The ACK of the NewSessionTicket record.
         ack: Vec<u8>,
+        /// The ticket.
+        ticket: Box<Ticket13>,
     },
 }
 
@@ -171,12 +174,18 @@ impl Established13 {
     fn post_handshake(&mut self, msg: &[u8], seq: u64) -> Result<Received13, Handshake13Error> {
         let (t, body) = parse_dtls_message(msg, self.peer_msg_seq)?;
         if t == NEW_SESSION_TICKET && self.is_client {
+            let nst = NewSessionTicket::parse(body)?;
+            let resumption = self
+                .resumption
+                .clone()
+                .ok_or(WireError::Invalid(Field::NewSessionTicket))?;
             self.peer_msg_seq = self.peer_msg_seq.wrapping_add(1);
             let ack = self.ack(&[RecordNumber {
                 epoch: self.recv_epoch,
                 seq,
             }])?;
-            return Ok(Received13::Ticket { ack });
+            let ticket = Box::new(nst.into_ticket(&resumption, self.suite));
+            return Ok(Received13::Ticket { ack, ticket });
         }
         if t != KEY_UPDATE {
             return Err(WireError::Invalid(Field::HandshakeType).into());

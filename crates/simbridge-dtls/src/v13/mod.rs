@@ -20,3 +20,4 @@ pub mod key_update;
 pub mod protect;
 pub mod server;
 pub mod server_hello;
+pub mod ticket;

@@ -281,15 +281,23 @@ impl Server13 {
         cx: &HelloContext<'_>,
         key_for: impl Fn(&[u8]) -> Option<SecretVec>,
     ) -> Result<Accepted13, Handshake13Error> {
-        let (id, _) = ch
+        if ch.psks.is_empty() {
+            return Err(Handshake13Error::Incompatible("no PSK offered"));
+        }
+        // the first identity we know (a client offers a ticket of another server first, then
+        // its external PSK); tickets of our own are not issued yet
+        let (index, key) = ch
             .psks
-            .first()
-            .ok_or(Handshake13Error::Incompatible("no PSK offered"))?;
-        let key = key_for(&id.identity).ok_or(Handshake13Error::UnknownIdentity)?;
+            .iter()
+            .enumerate()
+            .find_map(|(i, (id, _))| key_for(&id.identity).map(|k| (i, k)))
+            .ok_or(Handshake13Error::UnknownIdentity)?;
         let early = EarlySecret::new(P, Some(key.expose()));
-        if !verify_binder(&prefix, pt.body, ch, 0, &early, BinderKind::External) {
+        if !verify_binder(&prefix, pt.body, ch, index, &early, BinderKind::External) {
             return Err(Handshake13Error::BadMac("PSK binder"));
         }
+        let selected =
+            u16::try_from(index).map_err(|_| WireError::Invalid(Field::PskIdentities))?;
         let (dhe, key_share, group) = match exchange {
             Exchange::Dhe(g, client_key) => {
                 let share = EphemeralShare::generate(g, cx.rng)?;
@@ -326,7 +334,7 @@ impl Server13 {
             random,
             session_id: ch.session_id.clone(),
             suite,
-            selected_psk: Some(0),
+            selected_psk: Some(selected),
             key_share,
             cookie: None,
             cid: our_cid.map(<[u8]>::to_vec),

@@ -61,6 +61,12 @@ impl<'a> Reader<'a> {
         Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]))
     }
 
+    /// Reads a big-endian 32-bit value.
+    pub fn u32(&mut self, what: Field) -> Result<u32, WireError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
     /// Reads a big-endian 48-bit value.
     pub fn u48(&mut self, what: Field) -> Result<u64, WireError> {
         let b = self.take(6, what)?;
