@@ -13,6 +13,7 @@ use simbridge_dtls::v13::ack::RecordNumber;
 use simbridge_dtls::v13::cookie::CookieKey13;
 use simbridge_dtls::v13::handshake::{CLOSE_NOTIFY, Established13, Handshake13Error};
 use simbridge_dtls::v13::header::UnifiedHeader;
+use simbridge_dtls::v13::issuer::TicketIssuer;
 use simbridge_dtls::v13::key_share::{SECP256R1, X25519};
 use simbridge_dtls::v13::key_update::Received13;
 use simbridge_dtls::v13::protect::RecordError13;
@@ -50,6 +51,9 @@ struct Served {
     unroutable: usize,
     /// The client ended the session with close_notify.
     closed: bool,
+    /// Sessions completed, and how many of them resumed from our ticket.
+    sessions: usize,
+    resumed: usize,
 }
 
 /// Our server: the suites, the (EC)DHE groups, whether psk_ke is taken, whether every first
@@ -61,6 +65,7 @@ fn server(suites: Vec<u16>, groups: &[u16], psk_ke: bool, require_cookie: bool) 
         psk_ke,
         require_cookie,
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
+        tickets: None,
     }
 }
 
@@ -70,6 +75,7 @@ fn serve(
     server: Server13,
     our_update_after: Option<usize>,
     cid: Option<&[u8]>,
+    sessions: usize,
 ) -> Served {
     let mut state = State::Start;
     let mut buf = [0u8; 2048];
@@ -118,10 +124,18 @@ fn serve(
             State::WaitFinished(wait) => {
                 hs += 1;
                 match wait.verify_and_finish(d) {
-                    Ok((up, ack)) => {
+                    Ok((mut up, ack)) => {
                         peer_addr = Some(from);
                         println!("Finished {n} B from wolfSSL, our ACK {} B", ack.len());
                         sock.send_to(&ack, from).expect("send ACK");
+                        out.resumed += usize::from(up.resumed);
+                        if let Some(issuer) = &server.tickets {
+                            let nst = up
+                                .new_session_ticket(issuer, 1_000, &OsRng)
+                                .expect("ticket");
+                            println!("our NewSessionTicket {} B", nst.len());
+                            sock.send_to(&nst, from).expect("send ticket");
+                        }
                         State::Up(Box::new(up))
                     }
                     Err(e) => {
@@ -185,8 +199,15 @@ fn serve(
                         out.closed = description == CLOSE_NOTIFY;
                         if !out.closed {
                             out.failed = Some(format!("alert {description}"));
+                            return Served { hs, echoed, ..out };
                         }
-                        return Served { hs, echoed, ..out };
+                        out.sessions += 1;
+                        if out.sessions == sessions {
+                            return Served { hs, echoed, ..out };
+                        }
+                        // the same client again, with a new handshake
+                        state = State::Start;
+                        continue;
                     }
                     Ok(Received13::Ticket { .. }) => {
                         out.failed = Some("a ticket sent to a server".into());
@@ -222,6 +243,7 @@ fn run_with(
     extra: &[&str],
     server: Server13,
     (ours, cid, relay): (Option<usize>, Option<&[u8]>, Option<RelayConfig>),
+    sessions: usize,
 ) -> (bool, String, Served) {
     let Some(peer) = peer_bin("wolf13_peer") else {
         return (true, "skipped".into(), Served::default());
@@ -244,7 +266,7 @@ fn run_with(
         .stderr(Stdio::piped())
         .spawn()
         .expect("start wolf13_peer");
-    let served = serve(&sock, server, ours, cid);
+    let served = serve(&sock, server, ours, cid, sessions);
     if served.failed.is_some() || served.unroutable > 0 {
         // we send no alert yet: stop the client instead of waiting out its retransmissions
         let _ = child.kill();
@@ -266,6 +288,7 @@ fn run(cipher: &str, suite: u16, key_hex: &str, extra: &[&str]) -> (bool, String
         extra,
         server(vec![suite], &[], true, false),
         (None, None, None),
+        1,
     )
 }
 
@@ -383,6 +406,7 @@ fn our_key_update_is_taken_by_wolfssl_which_updates_too() {
         &[],
         server(vec![0x1305], &[], true, false),
         (Some(1), None, None),
+        1,
     );
     if text == "skipped" {
         return;
@@ -402,6 +426,7 @@ fn wolfssl_psk_dhe_ke_completes_with_our_server_in_x25519_and_p256() {
             &["-g", group],
             server(vec![0x1305], &[X25519, SECP256R1], false, false),
             (None, None, None),
+            1,
         );
         if r.1 == "skipped" {
             return;
@@ -421,6 +446,7 @@ fn wolfssl_answers_our_cookie_and_our_request_for_another_group() {
             extra,
             server(vec![0x1301], &[X25519], true, true),
             (None, None, None),
+            1,
         );
         if r.1 == "skipped" {
             return;
@@ -434,6 +460,7 @@ fn wolfssl_answers_our_cookie_and_our_request_for_another_group() {
         &["-g", "x25519,p256"],
         server(vec![0x1304], &[SECP256R1], false, false),
         (None, None, None),
+        1,
     );
     assert_done("group retry", &r, 3);
     assert!(r.1.contains("group=SECP256R1"), "{}", r.1);
@@ -452,6 +479,7 @@ fn a_wolfssl_client_with_a_cid_survives_nat_rebinding_with_no_handshake() {
         &["-g", "x25519", "-c", "c11e"],
         server(vec![0x1305], &[X25519], false, false),
         (None, Some(&[0x5e, 0x4b, 0x01, 0x02]), Some(nat.clone())),
+        1,
     );
     if r.1 == "skipped" {
         return;
@@ -473,7 +501,35 @@ fn a_wolfssl_client_with_a_cid_survives_nat_rebinding_with_no_handshake() {
         &["-g", "x25519"],
         server(vec![0x1305], &[X25519], false, false),
         (None, None, Some(nat)),
+        1,
     );
     assert!(!r.0, "wolfSSL got every echo without a CID: {}", r.1);
     assert!(r.2.unroutable > 0 && r.2.echoed < 5, "{:?}", r.2);
+}
+
+#[test]
+fn a_wolfssl_client_resumes_once_with_our_ticket() {
+    let mut srv = server(vec![0x1305], &[X25519], true, false);
+    srv.tickets = Some(TicketIssuer::new(Secret::new([0x7e; 16]), 3600));
+    let r = run_with(
+        "TLS13-AES128-CCM-8-SHA256",
+        &hex::encode(KEY),
+        &["-r", "2"],
+        srv,
+        (None, None, None),
+        2,
+    );
+    if r.1 == "skipped" {
+        return;
+    }
+    assert!(
+        r.2.failed.is_none(),
+        "our server: {:?}\nwolfSSL: {}",
+        r.2.failed,
+        r.1
+    );
+    assert!(r.0, "wolfSSL: {}", r.1);
+    assert_eq!((r.2.sessions, r.2.resumed), (2, 1), "{}", r.1);
+    assert!(r.1.contains("resumed=1"), "wolfSSL resumed: {}", r.1);
+    assert_eq!(r.2.echoed, 10, "{}", r.1);
 }

@@ -149,6 +149,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
         psk_ke: !case.dhe,
         require_cookie: case.cookie,
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
+        tickets: None,
     };
     let retransmit = RetransmitConfig::default();
     let mut client = Connection13::client(&cfg, retransmit, rng.clone(), now)

@@ -39,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
         psk_ke: sel & 1 != 0,
         require_cookie: sel & 2 != 0,
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
+        tickets: None,
     };
     let cx = HelloContext {
         peer: "192.0.2.1:5684".parse().expect("address"),

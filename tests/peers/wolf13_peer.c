@@ -3,7 +3,7 @@
  * harness code, loopback only.
  *
  *   wolf13_peer client PORT -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-u N] [-g GROUP]
- *                    [-c HEX]
+ *                    [-c HEX] [-r CONNECTIONS]
  *   wolf13_peer server 0 -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-g GROUP] [-C 1] [-c HEX]
  *                    [-r CONNECTIONS]
  *
@@ -14,8 +14,8 @@
  * HelloRetryRequest cookie (wolfSSL's server always asks for one by default). -c HEX: offer
  * connection_id with this CID for the records it receives ("" for an empty one); the CONNECTED
  * line then says cid_tx=<the CID it puts in its records>. -r N: the server takes N connections
- * from the same client one after the other (the later ones may resume with its ticket;
- * CONNECTED says resumed=1).
+ * from the same client one after the other, and the client makes N connections, the later ones
+ * resuming with the server's ticket (CONNECTED says resumed=1).
  * Both end with close_notify: the client sends one after its N messages, the server waits for
  * it after N echoes and then prints "CLOSE_NOTIFY".
  * stdout: "CONNECTED version=<v> cipher=<name> group=<g> cid_tx=<c>", "RECV <text>",
@@ -239,39 +239,48 @@ int main(int argc, char **argv) {
     struct timeval tv = {5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) return 1;
-    WOLFSSL *ssl = wolfSSL_new(ctx);
-    if (set_exchange(ssl, 1) != 0 || set_cid(ssl) != 0) {
-        fprintf(stderr, "group %s refused\n", group_name);
-        return 1;
-    }
-    wolfSSL_dtls_set_peer(ssl, &sa, sizeof sa);
-    wolfSSL_set_fd(ssl, fd);
-    int c = wolfSSL_connect(ssl);
-    if (c != WOLFSSL_SUCCESS) return handshake_failed(ssl, c);
-    print_connected(ssl);
-    for (int i = 0; i < n; i++) {
-        char msg[64], got[256];
-        int len = snprintf(msg, sizeof msg, "msg %d", i);
-        if (i == update_at) {
-            int u = wolfSSL_update_keys(ssl);
-            printf("UPDATE_KEYS %d\n", u);
-            fflush(stdout);
-            if (u != WOLFSSL_SUCCESS) return 1;
-        }
-        if (wolfSSL_write(ssl, msg, len) != len) return 1;
-        int r = wolfSSL_read(ssl, got, sizeof got - 1);
-        if (r <= 0) {
-            fprintf(stderr, "read failed: %d\n", wolfSSL_get_error(ssl, r));
+    WOLFSSL_SESSION *saved = NULL;
+    for (int conn = 0; conn < conns; conn++) {
+        WOLFSSL *ssl = wolfSSL_new(ctx);
+        if (saved) wolfSSL_set_session(ssl, saved);
+        if (set_exchange(ssl, 1) != 0 || set_cid(ssl) != 0) {
+            fprintf(stderr, "group %s refused\n", group_name);
             return 1;
         }
-        got[r] = 0;
-        printf("RECV %s\n", got);
-        fflush(stdout);
-        if (strcmp(got, msg) != 0) return 1;
+        wolfSSL_dtls_set_peer(ssl, &sa, sizeof sa);
+        wolfSSL_set_fd(ssl, fd);
+        int c = wolfSSL_connect(ssl);
+        if (c != WOLFSSL_SUCCESS) return handshake_failed(ssl, c);
+        print_connected(ssl);
+        for (int i = 0; i < n; i++) {
+            char msg[64], got[256];
+            int len = snprintf(msg, sizeof msg, "msg %d", i);
+            if (i == update_at) {
+                int u = wolfSSL_update_keys(ssl);
+                printf("UPDATE_KEYS %d\n", u);
+                fflush(stdout);
+                if (u != WOLFSSL_SUCCESS) return 1;
+            }
+            if (wolfSSL_write(ssl, msg, len) != len) return 1;
+            int r = wolfSSL_read(ssl, got, sizeof got - 1);
+            if (r <= 0) {
+                fprintf(stderr, "read failed: %d\n", wolfSSL_get_error(ssl, r));
+                return 1;
+            }
+            got[r] = 0;
+            printf("RECV %s\n", got);
+            fflush(stdout);
+            if (strcmp(got, msg) != 0) return 1;
+        }
+        if (conn + 1 < conns) {
+            /* the server's ticket came with the echoes (wolfSSL_read takes it) */
+            if (saved) wolfSSL_SESSION_free(saved);
+            saved = wolfSSL_get1_session(ssl);
+        }
+        wolfSSL_shutdown(ssl); /* close_notify */
+        printf("CLOSED\n");
+        wolfSSL_free(ssl);
     }
-    wolfSSL_shutdown(ssl); /* close_notify */
-    printf("CLOSED\n");
-    wolfSSL_free(ssl);
     wolfSSL_CTX_free(ctx);
     wolfSSL_Cleanup();
     return 0;

@@ -261,7 +261,8 @@ impl ClientWaitServer {
             return Err(WireError::Invalid(Field::MessageSeq).into());
         }
         let sh = ServerHello13::parse(pt.body)?;
-        if sh.session_id != self.hello.session_id {
+        // RFC 9147 §5.3: a DTLS 1.3 server echoes no legacy_session_id
+        if !sh.session_id.is_empty() {
             return Err(WireError::Invalid(Field::SessionId).into());
         }
         if !self.hello.cipher_suites.contains(&sh.suite) {

@@ -40,6 +40,7 @@ pub(super) const CLIENT_HELLO: u8 = 1;
 pub(super) const SERVER_HELLO: u8 = 2;
 pub(super) const ENCRYPTED_EXTENSIONS: u8 = 8;
 pub(super) const FINISHED: u8 = 20;
+pub(super) const NEW_SESSION_TICKET: u8 = 4;
 /// The synthetic message that stands for the first ClientHello after a HelloRetryRequest.
 const MESSAGE_HASH: u8 = 254;
 /// The last record of a datagram leaves its length out.
@@ -172,6 +173,8 @@ pub struct Established13 {
     pub(super) resumption: Option<Secret<HASH_LEN>>,
     /// Whether the handshake resumed from a ticket.
     pub resumed: bool,
+    /// Tickets this server sent on the session (each gets its own nonce).
+    pub(super) tickets_sent: u8,
 }
 
 impl Established13 {
@@ -208,6 +211,7 @@ impl Established13 {
             cids,
             resumption: None,
             resumed: false,
+            tickets_sent: 0,
         }
     }
 }
@@ -353,6 +357,26 @@ impl Established13 {
         let mut body = Vec::with_capacity(2 + 16 * numbers.len());
         ack::encode(numbers, &mut body);
         Ok(self.seal_record(ack::CONTENT_TYPE_ACK, &body)?.1)
+    }
+
+    /// A NewSessionTicket from the server (RFC 8446 §4.6.1): a ticket of `issuer` the client
+    /// can resume with instead of the external PSK, until the ticket's lifetime.
+    pub fn new_session_ticket(
+        &mut self,
+        issuer: &super::issuer::TicketIssuer,
+        now_secs: u64,
+        rng: &dyn crate::rng::DtlsRng,
+    ) -> Result<Vec<u8>, Handshake13Error> {
+        let resumption = match (&self.resumption, self.is_client) {
+            (Some(r), false) => r.clone(),
+            _ => return Err(Handshake13Error::Config("only a server sends tickets")),
+        };
+        let body = issuer.issue(&resumption, self.suite, self.tickets_sent, now_secs, rng)?;
+        let msg = dtls_message(NEW_SESSION_TICKET, self.next_msg_seq, &body);
+        let (_, out) = self.seal_record(HANDSHAKE, &msg)?;
+        self.next_msg_seq = self.next_msg_seq.wrapping_add(1);
+        self.tickets_sent = self.tickets_sent.wrapping_add(1);
+        Ok(out)
     }
 
     /// Seals application data as one datagram (the shortest header: no length).

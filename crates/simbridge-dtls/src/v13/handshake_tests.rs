@@ -36,6 +36,7 @@ pub(crate) fn server(groups: &[u16], psk_ke: bool, require_cookie: bool) -> Serv
         psk_ke,
         require_cookie,
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
+        tickets: None,
     }
 }
 
@@ -451,4 +452,68 @@ fn connection_ids_go_in_every_encrypted_record_both_ways() {
     assert_eq!(s.seal(&[0u8; 50]).expect("seal").len(), 50 + 11);
     assert_eq!(c.seal(&[0u8; 50]).expect("seal").len(), 50 + 15);
     exchange(&mut c, &mut s, 5);
+}
+
+#[test]
+fn a_ticket_of_ours_resumes_once_and_a_replay_falls_back_to_the_key() {
+    use crate::v13::issuer::TicketIssuer;
+    use crate::v13::key_update::Received13;
+    use crate::v13::ticket::Resume13;
+    let srv = Server13 {
+        tickets: Some(TicketIssuer::new(Secret::new([0x7e; 16]), 3600)),
+        ..server(&[X25519], true, false)
+    };
+    let cfg = client(&KEY, &[0x1305], &[], true);
+    let (mut c, mut s, full, _) = pair(&cfg, &srv).expect("full handshake");
+    assert!(!c.resumed && !s.resumed);
+    let rng = SeededRng::new(21);
+    let nst = s
+        .new_session_ticket(srv.tickets.as_ref().expect("issuer"), 1_000, &rng)
+        .expect("ticket");
+    let Received13::Ticket { ticket, .. } = c.receive(&nst).expect("client takes it") else {
+        panic!("a ticket expected");
+    };
+    assert_eq!(ticket.ticket.len(), crate::v13::issuer::TICKET_LEN);
+    let resume = ClientConfig13 {
+        resume: Some(Resume13 {
+            ticket: *ticket,
+            age_ms: 100,
+        }),
+        ..client(&KEY, &[0x1305], &[], true)
+    };
+    // no key lookup for a ticket of ours: the key is not known here
+    let rng = SeededRng::new(22);
+    let (wait, ch) = Client13::start(&resume, &rng).expect("start");
+    let Accepted13::Flight(swait, fl) = srv
+        .accept(&ch, &cx(&rng), |_| None)
+        .expect("resumes without the external key")
+    else {
+        panic!("flight expected");
+    };
+    let ClientStep::Done(mut c2, fin) = wait.handle(&fl, &rng).expect("client") else {
+        panic!("done expected");
+    };
+    let (mut s2, _) = swait.verify_and_finish(&fin).expect("server");
+    assert!(c2.resumed && s2.resumed);
+    exchange(&mut c2, &mut s2, 5);
+    // the ticket offer (82 B identity, a 7-byte age and length, a binder) on top of the full
+    // ClientHello's external PSK
+    assert!(ch.len() > full[0]);
+    // the same ClientHello again (a replay): the ticket is used, the external key takes over
+    let Accepted13::Flight(..) = srv.accept(&ch, &cx(&rng), server_key).expect("falls back") else {
+        panic!("flight expected");
+    };
+    let (wait, ch) = Client13::start(&resume, &SeededRng::new(23)).expect("start");
+    let Accepted13::Flight(swait, fl) = srv.accept(&ch, &cx(&rng), server_key).expect("again")
+    else {
+        panic!("flight expected");
+    };
+    let ClientStep::Done(c3, fin) = wait.handle(&fl, &rng).expect("client") else {
+        panic!("done expected");
+    };
+    let (s3, _) = swait.verify_and_finish(&fin).expect("server");
+    assert!(
+        !c3.resumed && !s3.resumed,
+        "a used ticket does not resume again"
+    );
 }

@@ -12,8 +12,8 @@
 
 use super::ack::{self, RecordNumber};
 use super::handshake::{
-    ALERT, APPLICATION_DATA, Established13, HANDSHAKE, Handshake13Error, P, dtls_message,
-    parse_dtls_message,
+    ALERT, APPLICATION_DATA, Established13, HANDSHAKE, Handshake13Error, NEW_SESSION_TICKET, P,
+    dtls_message, parse_dtls_message,
 };
 use super::key_schedule::{TrafficKeys, next_traffic_secret};
 use super::protect::{Protection13, RecordError13};
@@ -23,8 +23,6 @@ use crate::wire::{Field, WireError};
 
 /// The KeyUpdate handshake message type.
 const KEY_UPDATE: u8 = 24;
-/// The NewSessionTicket handshake message type.
-const NEW_SESSION_TICKET: u8 = 4;
 const UPDATE_NOT_REQUESTED: u8 = 0;
 const UPDATE_REQUESTED: u8 = 1;
 

@@ -27,8 +27,9 @@ use super::handshake::{
     message_hash, parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
 };
 use super::hello::{ClientHello13, EXT_PSK_KEY_EXCHANGE_MODES, verify_binder};
+use super::issuer::TicketIssuer;
 use super::key_schedule::{
-    BinderKind, EarlySecret, HASH_LEN, TrafficKeys, transcript_hash, verify_data,
+    BinderKind, EarlySecret, HASH_LEN, MasterSecret, TrafficKeys, transcript_hash, verify_data,
 };
 use super::key_share::{
     EXT_KEY_SHARE, EXT_SUPPORTED_GROUPS, EphemeralShare, is_supported, parse_client_shares,
@@ -56,6 +57,9 @@ pub struct Server13 {
     pub require_cookie: bool,
     /// The cookie MAC key.
     pub cookie_key: CookieKey13,
+    /// Tickets: issued after a handshake ([`Established13::new_session_ticket`]) and taken
+    /// back, once each, to resume; `None`: no resumption.
+    pub tickets: Option<TicketIssuer>,
 }
 
 impl Server13 {
@@ -67,6 +71,7 @@ impl Server13 {
             psk_ke: true,
             require_cookie: false,
             cookie_key,
+            tickets: None,
         }
     }
 }
@@ -106,6 +111,11 @@ pub struct ServerWaitFinished {
     client_fin_seq: u16,
     server_next_seq: u16,
     cids: Cids,
+    /// For the resumption_master_secret: the master secret and the transcript through the
+    /// server's Finished.
+    master: MasterSecret,
+    transcript: Vec<u8>,
+    resumed: bool,
 }
 
 /// The key exchange chosen for a ClientHello.
@@ -161,19 +171,19 @@ impl Server13 {
         let exchange = self.choose_exchange(&ch, cookie.as_ref())?;
         let Some(cookie) = cookie else {
             if let Exchange::NeedShare(g) = exchange {
-                return Ok(Accepted13::Retry(self.retry(&pt, &ch, suite, Some(g), cx)));
+                return Ok(Accepted13::Retry(self.retry(&pt, suite, Some(g), cx)));
             }
             if self.require_cookie {
                 // no key_share in it: the client already sent one we can take (RFC 8446
                 // §4.2.8 forbids asking for a group it has a share in)
-                return Ok(Accepted13::Retry(self.retry(&pt, &ch, suite, None, cx)));
+                return Ok(Accepted13::Retry(self.retry(&pt, suite, None, cx)));
             }
             return self.flight(&pt, &ch, Vec::new(), (suite, alg), exchange, cx, key_for);
         };
         // the second ClientHello: the transcript starts with the first one's hash and our
         // HelloRetryRequest, rebuilt from the cookie
         let mut prefix = message_hash(&cookie.hello_hash);
-        let hrr = retry_request(&ch.session_id, suite, cookie.group, self.cookie_of(&ch)?);
+        let hrr = retry_request(suite, cookie.group, self.cookie_of(&ch)?);
         prefix.extend_from_slice(&tls_message(SERVER_HELLO, &hrr.encode()));
         if let (Some(g), Exchange::Dhe(got, _)) = (cookie.group, &exchange) {
             if g != *got {
@@ -246,7 +256,6 @@ impl Server13 {
     fn retry(
         &self,
         pt: &super::handshake::Plaintext<'_>,
-        ch: &ClientHello13,
         suite: u16,
         group: Option<u16>,
         cx: &HelloContext<'_>,
@@ -258,7 +267,7 @@ impl Server13 {
             issued: cx.now_secs as u32,
         };
         let cookie = self.cookie_key.mint(&contents, &cx.peer);
-        let hrr = retry_request(&ch.session_id, suite, group, cookie).encode();
+        let hrr = retry_request(suite, group, cookie).encode();
         let mut out = Vec::with_capacity(hrr.len() + 25);
         plaintext_record(
             pt.record_seq,
@@ -284,17 +293,35 @@ impl Server13 {
         if ch.psks.is_empty() {
             return Err(Handshake13Error::Incompatible("no PSK offered"));
         }
-        // the first identity we know (a client offers a ticket of another server first, then
-        // its external PSK); tickets of our own are not issued yet
-        let (index, key) = ch
+        // the first identity we know, in the client's order: one of our tickets (looked at
+        // before anything else, so no key lookup for it), or an external PSK (a client offers
+        // a ticket of another server first, then its external PSK)
+        let (index, key, kind, ticket) = ch
             .psks
             .iter()
             .enumerate()
-            .find_map(|(i, (id, _))| key_for(&id.identity).map(|k| (i, k)))
+            .find_map(|(i, (id, _))| {
+                if let Some(r) = self
+                    .tickets
+                    .as_ref()
+                    .and_then(|t| t.open(&id.identity, cx.now_secs).ok())
+                {
+                    return Some((i, r.psk.clone(), BinderKind::Resumption, Some(r)));
+                }
+                key_for(&id.identity).map(|k| (i, k, BinderKind::External, None))
+            })
             .ok_or(Handshake13Error::UnknownIdentity)?;
         let early = EarlySecret::new(P, Some(key.expose()));
-        if !verify_binder(&prefix, pt.body, ch, index, &early, BinderKind::External) {
+        if !verify_binder(&prefix, pt.body, ch, index, &early, kind) {
             return Err(Handshake13Error::BadMac("PSK binder"));
+        }
+        if let (Some(r), Some(issuer)) = (&ticket, &self.tickets) {
+            // single use (RFC 8446 §8.1): a replay of this ClientHello does not resume again
+            if r.suite != suite || !issuer.redeem(r, cx.now_secs) {
+                return Err(Handshake13Error::Incompatible(
+                    "ticket used or of another suite",
+                ));
+            }
         }
         let selected =
             u16::try_from(index).map_err(|_| WireError::Invalid(Field::PskIdentities))?;
@@ -332,7 +359,8 @@ impl Server13 {
         cx.rng.fill(&mut random)?;
         let sh = ServerHello13 {
             random,
-            session_id: ch.session_id.clone(),
+            // RFC 9147 §5.3: a DTLS 1.3 server never echoes legacy_session_id
+            session_id: Vec::new(),
             suite,
             selected_psk: Some(selected),
             key_share,
@@ -373,6 +401,7 @@ impl Server13 {
             master.client_traffic(&server_finished_hash),
             master.server_traffic(&server_finished_hash),
         );
+        let resumed = ticket.is_some();
         Ok(Accepted13::Flight(
             Box::new(ServerWaitFinished {
                 alg,
@@ -385,6 +414,9 @@ impl Server13 {
                 client_fin_seq: seq + 1,
                 server_next_seq: seq + 3,
                 cids,
+                master,
+                transcript,
+                resumed,
             }),
             out,
         ))
@@ -392,15 +424,10 @@ impl Server13 {
 }
 
 /// A HelloRetryRequest naming `suite`, asking for a share in `group` if any, with `cookie`.
-fn retry_request(
-    session_id: &[u8],
-    suite: u16,
-    group: Option<u16>,
-    cookie: Vec<u8>,
-) -> ServerHello13 {
+fn retry_request(suite: u16, group: Option<u16>, cookie: Vec<u8>) -> ServerHello13 {
     ServerHello13 {
         random: HRR_RANDOM,
-        session_id: session_id.to_vec(),
+        session_id: Vec::new(),
         suite,
         selected_psk: None,
         key_share: group.map(ServerKeyShare::Group),
@@ -414,6 +441,8 @@ fn retry_request(
 /// so a session is established only through the check.
 pub struct ClientFinishedVerified {
     record_seq: u64,
+    /// The client's Finished as the transcript takes it.
+    message: Vec<u8>,
 }
 
 impl ServerWaitFinished {
@@ -439,6 +468,7 @@ impl ServerWaitFinished {
         }
         Ok(ClientFinishedVerified {
             record_seq: fin.seq,
+            message: tls_message(FINISHED, verify),
         })
     }
 
@@ -458,6 +488,10 @@ impl ServerWaitFinished {
             self.server_next_seq,
             self.client_fin_seq + 1,
         );
+        let mut transcript = self.transcript;
+        transcript.extend_from_slice(&proof.message);
+        up.resumption = Some(self.master.resumption(&transcript_hash(&transcript)));
+        up.resumed = self.resumed;
         let ack = up.ack(&[RecordNumber {
             epoch: 2,
             seq: proof.record_seq,
