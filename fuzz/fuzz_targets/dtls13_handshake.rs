@@ -17,6 +17,7 @@ use simbridge_dtls::v13::hello::ClientHello13;
 use simbridge_dtls::v13::key_share::{self, GROUPS};
 use simbridge_dtls::v13::server::{Accepted13, HelloContext, Server13};
 use simbridge_dtls::v13::server_hello::ServerHello13;
+use simbridge_dtls::v13::ticket::NewSessionTicket;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(ch) = ClientHello13::parse(data) {
@@ -28,6 +29,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = key_share::parse_client_shares(data);
     let _ = key_share::parse_groups(data);
     let _ = ack::parse(data);
+    if let Ok(nst) = NewSessionTicket::parse(data) {
+        assert_eq!(NewSessionTicket::parse(&nst.encode()).as_ref(), Ok(&nst));
+    }
 
     let Some((&sel, datagram)) = data.split_first() else {
         return;
