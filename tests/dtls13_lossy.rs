@@ -15,12 +15,12 @@ use simbridge_dtls::v13::connection::{Close13, Connection13, Event13};
 use simbridge_dtls::v13::cookie::CookieKey13;
 use simbridge_dtls::v13::key_share::X25519;
 use simbridge_dtls::v13::server::{Accepted13, HelloContext, Server13};
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::peers::peer_bin;
+use support::wolf13::Wolf13Server;
 use support::{Relay, RelayConfig};
 
 const IDENTITY: &str =
@@ -76,21 +76,15 @@ fn our_client_completes_and_echoes_through_loss_with_wolfssls_server() {
     let Some(peer) = peer_bin("wolf13_peer") else {
         return;
     };
-    let mut child = Command::new(peer)
-        .args(["server", "0", "-k", &hex::encode(KEY), "-i", IDENTITY])
-        .args(["-l", "TLS13-AES128-CCM-8-SHA256", "-n", "5", "-g", "x25519"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wolf13_peer server");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    out.read_line(&mut line).expect("LISTENING");
-    let port: u16 = line
-        .trim()
-        .strip_prefix("LISTENING ")
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let mut srv = Wolf13Server::with_psk(
+        &peer,
+        &hex::encode(KEY),
+        IDENTITY,
+        "TLS13-AES128-CCM-8-SHA256",
+        &["-n", "5", "-g", "x25519"],
+    )
+    .expect("start wolf13_peer server");
+    let port = srv.port;
     let relay = Relay::start(SocketAddr::from(([127, 0, 0, 1], port)), lossy(5));
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.connect(relay.addr()).expect("connect");
@@ -143,9 +137,8 @@ fn our_client_completes_and_echoes_through_loss_with_wolfssls_server() {
     while let Some(d) = c.poll_transmit() {
         sock.send(&d).expect("send");
     }
-    let status = child.wait().expect("wolf13_peer ends");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).expect("stdout");
+    let status = srv.child.wait().expect("wolf13_peer ends");
+    let rest = srv.rest();
     assert!(status.success(), "wolfSSL: {rest}");
     assert!(rest.contains("CLOSE_NOTIFY"), "{rest}");
     let stats = relay.stats();

@@ -19,13 +19,12 @@ use simbridge_dtls::v13::handshake::Established13;
 use simbridge_dtls::v13::key_share::{SECP256R1, X25519};
 use simbridge_dtls::v13::key_update::Received13;
 use simbridge_dtls::v13::ticket::{Resume13, Ticket13};
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 use support::peers::peer_bin;
+use support::wolf13::Wolf13Server;
 
 const IDENTITY: &str =
     "3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
@@ -193,44 +192,22 @@ fn run_driven(
     restart_before: Option<usize>,
 ) -> Option<Outcome> {
     let peer = peer_bin("wolf13_peer")?;
-    let mut child = Command::new(peer)
-        .args([
-            "server",
-            "0",
-            "-k",
-            &hex::encode(KEY),
-            "-i",
-            IDENTITY,
-            "-l",
-            cipher,
-        ])
-        .args(["-n", "5"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let extra = [&["-n", "5"][..], extra].concat();
+    let mut srv = Wolf13Server::with_psk(&peer, &hex::encode(KEY), IDENTITY, cipher, &extra)
         .expect("start wolf13_peer server");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    out.read_line(&mut line).expect("LISTENING line");
-    let port: u16 = line
-        .trim()
-        .strip_prefix("LISTENING ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("wolf13_peer said {line:?}"));
+    let port = srv.port;
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.connect(("127.0.0.1", port)).expect("connect");
     sock.set_read_timeout(Some(Duration::from_secs(3)))
         .expect("timeout");
     let result = drive(&sock, cfg, update_before, restart_before);
     if result.is_err() {
-        let _ = child.kill();
+        let _ = srv.child.kill();
     }
-    let status = child.wait().expect("wolf13_peer ends");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).expect("stdout");
+    let status = srv.child.wait().expect("wolf13_peer ends");
+    let rest = srv.rest();
     let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
+    if let Some(mut e) = srv.child.stderr.take() {
         std::io::Read::read_to_string(&mut e, &mut err).expect("stderr");
     }
     let (datagrams, echoed, failed, cids, epochs, restarted) = match result {
@@ -241,7 +218,7 @@ fn run_driven(
         datagrams,
         echoed,
         failed,
-        peer: format!("{line}{rest}{err}"),
+        peer: format!("{rest}{err}"),
         peer_ok: status.success(),
         cids,
         epochs,
@@ -461,30 +438,15 @@ fn our_client_resumes_with_wolfssls_ticket() {
     let Some(peer) = peer_bin("wolf13_peer") else {
         return;
     };
-    let mut child = Command::new(peer)
-        .args(["server", "0", "-k", &hex::encode(KEY), "-i", IDENTITY])
-        .args([
-            "-l",
-            "TLS13-AES128-CCM-8-SHA256",
-            "-n",
-            "5",
-            "-C",
-            "1",
-            "-r",
-            "2",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wolf13_peer server");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    out.read_line(&mut line).expect("LISTENING line");
-    let port: u16 = line
-        .trim()
-        .strip_prefix("LISTENING ")
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let mut srv = Wolf13Server::with_psk(
+        &peer,
+        &hex::encode(KEY),
+        IDENTITY,
+        "TLS13-AES128-CCM-8-SHA256",
+        &["-n", "5", "-C", "1", "-r", "2"],
+    )
+    .expect("start wolf13_peer server");
+    let port = srv.port;
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.connect(("127.0.0.1", port)).expect("connect");
     let cfg = config(0x1305, &[]);
@@ -497,9 +459,8 @@ fn our_client_resumes_with_wolfssls_ticket() {
         ..config(0x1305, &[])
     };
     let (resumed, _, resume_bytes) = session(&sock, &resume_cfg).expect("resumed session");
-    let status = child.wait().expect("wolf13_peer ends");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).expect("stdout");
+    let status = srv.child.wait().expect("wolf13_peer ends");
+    let rest = srv.rest();
     assert!(status.success(), "wolfSSL: {rest}");
     assert!(resumed, "our client resumed: {rest}");
     assert!(rest.contains("resumed=1"), "wolfSSL resumed: {rest}");

@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::wolf13::Wolf13Server;
 use crate::support::{Relay, RelayConfig};
 use simbridge_dtls::config::RetransmitConfig;
 use simbridge_dtls::rng::SeededRng;
@@ -266,21 +267,9 @@ pub fn wolfssl(case: Case, root: &Path) -> Result<Figures, String> {
         server_args.extend(["-c".into(), hex::encode(SERVER_CID)]);
         client_args.extend(["-c".into(), hex::encode(CLIENT_CID)]);
     }
-    let mut server = Command::new(&bin)
-        .args(["server", "0"])
-        .args(&server_args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("wolf13_peer server: {e}"))?;
-    let mut out = std::io::BufReader::new(server.stdout.take().ok_or("no stdout")?);
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).map_err(|e| e.to_string())?;
-    let port: u16 = line
-        .trim()
-        .strip_prefix("LISTENING ")
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| format!("wolf13_peer server said {line:?}"))?;
+    let args: Vec<&str> = server_args.iter().map(String::as_str).collect();
+    let mut srv = Wolf13Server::start(&bin, &args)?;
+    let port = srv.port;
     let relay = Relay::start(([127, 0, 0, 1], port).into(), RelayConfig::default());
     let client = Command::new(&bin)
         .args(["client", &relay.addr().port().to_string()])
@@ -291,11 +280,11 @@ pub fn wolfssl(case: Case, root: &Path) -> Result<Figures, String> {
         .map_err(|e| format!("wolf13_peer client: {e}"))?;
     let done = Instant::now() + Duration::from_secs(10);
     let status = loop {
-        if let Some(st) = server.try_wait().map_err(|e| e.to_string())? {
+        if let Some(st) = srv.child.try_wait().map_err(|e| e.to_string())? {
             break st;
         }
         if Instant::now() > done {
-            let _ = server.kill();
+            let _ = srv.child.kill();
             return Err("wolf13_peer server did not finish".into());
         }
         std::thread::sleep(Duration::from_millis(20));

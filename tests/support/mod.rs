@@ -26,6 +26,7 @@ pub mod relay;
 pub mod scenarios;
 pub mod suites;
 pub mod vpcd;
+pub mod wolf13;
 
 pub use cli::{bin, json, json_out, run, run_env, run_with_timeout, simbridge, stderr, stdout};
 pub use net::{Echo, free_tcp_port, free_udp_port, free_udp_port_dual, udp_echo};

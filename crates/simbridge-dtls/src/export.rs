@@ -124,6 +124,22 @@ pub(crate) fn malformed(e: WireError) -> ExportError {
     ExportError::Format(ExportField::Field(e.field()))
 }
 
+/// Appends a big-endian u64 (the state's sequence numbers and window).
+pub(crate) fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// Reads a big-endian u64 of the state.
+pub(crate) fn u64_at(
+    r: &mut crate::wire::codec::Reader<'_>,
+    what: Field,
+) -> Result<u64, ExportError> {
+    let b = r.take(8, what).map_err(malformed)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    Ok(u64::from_be_bytes(a))
+}
+
 /// A state field that parsed but holds a value we refuse.
 pub(crate) fn out_of_range(f: Field) -> ExportError {
     ExportError::Format(ExportField::Field(f))

@@ -7,7 +7,7 @@ use super::keys::traffic_ciphers;
 use super::{Connection, FinishedVerified, Role, State};
 use crate::export::{
     self, ExportError, ExportField, ImportLedger, ImportRole, ROLE13_CLIENT, ROLE13_SERVER,
-    malformed, out_of_range,
+    malformed, out_of_range, put_u64, u64_at,
 };
 use crate::record_layer::RecordLayer;
 use crate::replay::ReplayWindow;
@@ -20,17 +20,6 @@ use crate::wire::codec::{Reader, put_u16, put_vec8, put_vec16};
 
 const ROLE_CLIENT: u8 = 0;
 const ROLE_SERVER: u8 = 1;
-
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn u64_at(r: &mut Reader<'_>, what: Field) -> Result<u64, ExportError> {
-    let b = r.take(8, what).map_err(malformed)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    Ok(u64::from_be_bytes(a))
-}
 
 impl Connection {
     /// Exports this established connection, encrypted under `key` (any length; keep it like a

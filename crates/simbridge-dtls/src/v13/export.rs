@@ -18,7 +18,7 @@ use super::key_schedule::{HASH_LEN, TrafficKeys};
 use super::protect::Protection13;
 use crate::export::{
     self, ExportError, ExportField, ImportLedger, ROLE13_CLIENT, ROLE13_SERVER, malformed,
-    out_of_range,
+    out_of_range, put_u64, u64_at,
 };
 use crate::replay::ReplayWindow;
 use crate::rng::DtlsRng;
@@ -32,17 +32,6 @@ pub const MAX_RESERVE: u64 = 1 << 14;
 pub const DEFAULT_RESERVE: u64 = 4096;
 /// Records sent with the 16-bit sequence number after an import.
 const LONG_SEQ_RECORDS: u64 = 256;
-
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn u64_at(r: &mut Reader<'_>, what: Field) -> Result<u64, ExportError> {
-    let b = r.take(8, what).map_err(malformed)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    Ok(u64::from_be_bytes(a))
-}
 
 fn secret_at(r: &mut Reader<'_>) -> Result<Secret<HASH_LEN>, ExportError> {
     Secret::from_slice(r.take(HASH_LEN, Field::Master).map_err(malformed)?)
