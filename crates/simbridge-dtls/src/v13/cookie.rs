@@ -11,8 +11,9 @@
 //! MAC = HMAC-SHA-256(key, address | the 41 bytes before it), truncated
 //! ```
 //!
-//! 57 bytes; wolfSSL's is 69. A cookie is good for [`COOKIE_LIFETIME_SECS`]; the key is the
-//! caller's to rotate (the previous one can stay valid for one lifetime).
+//! 57 bytes, 63 with its extension header (wolfSSL's extension is 69). A cookie is good for
+//! [`COOKIE_LIFETIME_SECS`]; the key is the caller's to rotate (the previous one can stay valid
+//! for one lifetime).
 
 use std::net::{IpAddr, SocketAddr};
 
