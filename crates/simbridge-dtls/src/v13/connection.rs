@@ -11,8 +11,8 @@
 //! - A datagram that does not parse or open is dropped and the handshake goes on (RFC 9147
 //!   §4.5.2): only an authenticated failure, or a server that offers nothing we take, ends it.
 //!
-//! A server connection starts from what [`super::server::Server13::accept`] gave for a ClientHello; the
-//! HelloRetryRequest before it keeps no state, so it is the endpoint's to send.
+//! A server connection starts from what [`super::server::Server13::accept`] gave for a
+//! ClientHello; the HelloRetryRequest before it keeps no state, so it is the endpoint's to send.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
