@@ -79,6 +79,31 @@ fn traced_bsf(d: &Path) -> (Proc, SocketAddr) {
 }
 
 /// Fails naming the log and the secret when any log holds one of `secrets` (what, hex).
+/// The gateway at RUST_LOG=trace with the software USIM of `d` and one GBA route to the
+/// server at `server` (`route_extra`: more lines for the route); its route's local address.
+fn traced_gateway(
+    d: &Path,
+    bsf_addr: SocketAddr,
+    server: SocketAddr,
+    route_extra: &str,
+) -> (Proc, SocketAddr) {
+    let gw_cfg = d.join("gateway.toml");
+    std::fs::write(
+        &gw_cfg,
+        format!(
+            "state_dir = \"{}\"\n[card]\nsoftsim = \"{}\"\npin = \"{PIN}\"\n[gba]\nbsf = \"http://{bsf_addr}/\"\n\
+             [[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{}\"\npsk = \"gba\"\n{route_extra}",
+            d.join("gw-state").display(),
+            d.join("card.toml").display(),
+            server.port()
+        ),
+    )
+    .expect("gateway config");
+    let gw = spawn_traced("bridge", &["bridge"], Some(&gw_cfg));
+    let local = addr_after(&gw, "route address", "listening on");
+    (gw, local)
+}
+
 fn assert_no_leak(logs: &[(&str, String)], secrets: &[(&str, &str)]) {
     for (name, log) in logs {
         assert!(log.contains("DEBUG"), "{name} logged below info:\n{log}");
@@ -123,20 +148,7 @@ fn trace_logs_of_bsf_server_and_bridge_hold_no_secret() {
     };
     let server_addr = addr_after(&server, "server address", "server listening on");
 
-    let gw_cfg = d.join("gateway.toml");
-    std::fs::write(
-        &gw_cfg,
-        format!(
-            "state_dir = \"{}\"\n[card]\nsoftsim = \"{}\"\npin = \"{PIN}\"\n[gba]\nbsf = \"http://{bsf_addr}/\"\n\
-             [[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{}\"\npsk = \"gba\"\n",
-            d.join("gw-state").display(),
-            d.join("card.toml").display(),
-            server_addr.port()
-        ),
-    )
-    .expect("gateway config");
-    let gw = spawn_traced("bridge", &["bridge"], Some(&gw_cfg));
-    let local = addr_after(&gw, "route address", "listening on");
+    let (gw, local) = traced_gateway(d, bsf_addr, server_addr, "");
 
     // Data through gateway → server → echo and back: bootstrap, key lookup, handshake done.
     let app = UdpSocket::bind("127.0.0.1:0").expect("app");
@@ -276,20 +288,7 @@ fn trace_logs_with_oscore_hold_no_secret() {
     .expect("server config");
     let server = spawn_traced("server", &["server"], Some(&server_cfg));
     let server_addr = addr_after(&server, "server address", "listening on");
-    let gw_cfg = d.join("gateway.toml");
-    std::fs::write(
-        &gw_cfg,
-        format!(
-            "state_dir = \"{}\"\n[card]\nsoftsim = \"{}\"\npin = \"{PIN}\"\n[gba]\nbsf = \"http://{bsf_addr}/\"\n\
-             [[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"localhost:{}\"\npsk = \"gba\"\nprotection = \"oscore\"\n",
-            d.join("gw-state").display(),
-            d.join("card.toml").display(),
-            server_addr.port()
-        ),
-    )
-    .expect("gateway config");
-    let gw = spawn_traced("bridge", &["bridge"], Some(&gw_cfg));
-    let local = addr_after(&gw, "route address", "listening on");
+    let (gw, local) = traced_gateway(d, bsf_addr, server_addr, "protection = \"oscore\"\n");
     // A CoAP GET (the echo backend returns it as is: a request back, which the server drops, so
     // the check is that the server forwarded it).
     let app = UdpSocket::bind("127.0.0.1:0").expect("app");
