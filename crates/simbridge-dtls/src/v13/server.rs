@@ -147,13 +147,19 @@ impl Server13 {
                 "client does not offer DTLS 1.3",
             ));
         }
-        let cookie = match ch.extension(EXT_COOKIE) {
+        // the cookie as echoed (the rebuilt HelloRetryRequest carries these bytes) and what
+        // it remembers
+        let echoed = match ch.extension(EXT_COOKIE) {
             Some(d) => {
                 let mut r = Reader::new(d);
                 let c = r.vec16(Field::RetryCookie)?;
                 r.finish(Field::RetryCookie)?;
-                Some(self.cookie_key.open(c, &cx.peer, cx.now_secs)?)
+                Some(c.to_vec())
             }
+            None => None,
+        };
+        let cookie = match &echoed {
+            Some(c) => Some(self.cookie_key.open(c, &cx.peer, cx.now_secs)?),
             None => None,
         };
         let suite = match &cookie {
@@ -169,7 +175,7 @@ impl Server13 {
             .and_then(|s| alg_of(s).map(|a| (s, a)))
             .ok_or(Handshake13Error::Incompatible("no common cipher suite"))?;
         let exchange = self.choose_exchange(&ch, cookie.as_ref())?;
-        let Some(cookie) = cookie else {
+        let (Some(cookie), Some(echoed)) = (cookie, echoed) else {
             if let Exchange::NeedShare(g) = exchange {
                 return Ok(Accepted13::Retry(self.retry(&pt, suite, Some(g), cx)));
             }
@@ -183,30 +189,15 @@ impl Server13 {
         // the second ClientHello: the transcript starts with the first one's hash and our
         // HelloRetryRequest, rebuilt from the cookie
         let mut prefix = message_hash(&cookie.hello_hash);
-        let hrr = retry_request(suite, cookie.group, self.cookie_of(&ch)?);
+        let hrr = retry_request(suite, cookie.group, echoed);
         prefix.extend_from_slice(&tls_message(SERVER_HELLO, &hrr.encode()));
-        if let (Some(g), Exchange::Dhe(got, _)) = (cookie.group, &exchange) {
-            if g != *got {
-                return Err(Handshake13Error::Incompatible(
-                    "second ClientHello without a share in the group asked for",
-                ));
-            }
-        }
+        // (choose_exchange took a share only in the group the cookie names)
         if let Exchange::NeedShare(_) = exchange {
             return Err(Handshake13Error::Incompatible(
                 "second ClientHello without a share in the group asked for",
             ));
         }
         self.flight(&pt, &ch, prefix, (suite, alg), exchange, cx, key_for)
-    }
-
-    /// The cookie bytes as the client echoed them.
-    fn cookie_of(&self, ch: &ClientHello13) -> Result<Vec<u8>, WireError> {
-        let d = ch
-            .extension(EXT_COOKIE)
-            .ok_or(WireError::Invalid(Field::RetryCookie))?;
-        let mut r = Reader::new(d);
-        Ok(r.vec16(Field::RetryCookie)?.to_vec())
     }
 
     fn choose_exchange(
