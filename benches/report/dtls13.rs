@@ -98,7 +98,8 @@ fn first_byte_epoch(first: u8) -> Option<u8> {
     }
 }
 
-fn figures(log: &[(bool, Vec<u8>)]) -> Figures {
+/// The figures of a run's datagrams (each as the relay logs it: direction, length, first byte).
+fn figures(log: &[Datagram]) -> Figures {
     let mut f = Figures {
         c2s: 0,
         s2c: 0,
@@ -106,17 +107,17 @@ fn figures(log: &[(bool, Vec<u8>)]) -> Figures {
         overhead: None,
     };
     let mut data_lens: HashMap<usize, usize> = HashMap::new();
-    for (c2s, d) in log {
-        match d.first().copied().and_then(first_byte_epoch) {
+    for d in log {
+        match first_byte_epoch(d.content_type) {
             Some(0 | 2) => {
                 f.datagrams += 1;
-                if *c2s {
-                    f.c2s += d.len();
+                if d.c2s {
+                    f.c2s += d.len;
                 } else {
-                    f.s2c += d.len();
+                    f.s2c += d.len;
                 }
             }
-            Some(_) if *c2s => *data_lens.entry(d.len()).or_default() += 1,
+            Some(_) if d.c2s => *data_lens.entry(d.len).or_default() += 1,
             _ => {}
         }
     }
@@ -156,14 +157,14 @@ pub fn ours(case: Case) -> Result<Figures, String> {
     let mut client = Connection13::client(&cfg, retransmit, rng.clone(), now)
         .map_err(|e| format!("our client: {e}"))?;
     let mut srv: Option<Connection13> = None;
-    let mut log: Vec<(bool, Vec<u8>)> = Vec::new();
+    let mut log: Vec<Datagram> = Vec::new();
     let (mut sent, mut echoed) = (0, 0);
     let peer: SocketAddr = ([127, 0, 0, 1], 5684).into();
     for _ in 0..64 {
         let mut moved = false;
         while let Some(d) = client.poll_transmit() {
             moved = true;
-            log.push((true, d.clone()));
+            log.push(Datagram::parse(true, &d));
             match &mut srv {
                 Some(s) => s.handle_datagram(now, &d),
                 None => {
@@ -176,7 +177,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
                     let k = key();
                     match server.accept(&d, &cx, |_| Some(SecretVec::from(&k[..]))) {
                         Ok(Accepted13::Retry(hrr)) => {
-                            log.push((false, hrr.clone()));
+                            log.push(Datagram::parse(false, &hrr));
                             client.handle_datagram(now, &hrr);
                         }
                         Ok(Accepted13::Flight(w, flight)) => {
@@ -197,7 +198,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
         if let Some(s) = &mut srv {
             while let Some(d) = s.poll_transmit() {
                 moved = true;
-                log.push((false, d.clone()));
+                log.push(Datagram::parse(false, &d));
                 client.handle_datagram(now, &d);
             }
             while let Some(e) = s.poll_event() {
@@ -224,7 +225,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
         if echoed == MESSAGES {
             client.close();
             while let Some(d) = client.poll_transmit() {
-                log.push((true, d));
+                log.push(Datagram::parse(true, &d));
             }
             return Ok(figures(&log));
         }
@@ -295,18 +296,5 @@ pub fn wolfssl(case: Case, root: &Path) -> Result<Figures, String> {
         ));
     }
     let stats = relay.stats();
-    Ok(figures(&relay_log(&stats.log)))
-}
-
-/// The relay's log as (direction, a datagram of its length whose first byte is the one seen).
-fn relay_log(log: &[Datagram]) -> Vec<(bool, Vec<u8>)> {
-    log.iter()
-        .map(|d| {
-            let mut v = vec![0u8; d.len];
-            if let Some(b) = v.first_mut() {
-                *b = d.content_type;
-            }
-            (d.c2s, v)
-        })
-        .collect()
+    Ok(figures(&stats.log))
 }
