@@ -15,11 +15,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::handshake::Handshake13Error;
 use super::handshake::P;
 use super::key_schedule::{HASH_LEN, expand_label};
+use super::protect::RecordError13;
 use super::ticket::NewSessionTicket;
 use crate::crypto::aead::RecordCipher;
-use crate::rng::{DtlsRng, RngError};
+use crate::rng::DtlsRng;
 use crate::secret::{Secret, SecretVec};
 use crate::suite::AeadAlg;
 
@@ -87,7 +89,7 @@ impl TicketIssuer {
         n: u8,
         now_secs: u64,
         rng: &dyn DtlsRng,
-    ) -> Result<Vec<u8>, RngError> {
+    ) -> Result<Vec<u8>, Handshake13Error> {
         let nonce = vec![n];
         let mut psk = zeroize::Zeroizing::new([0u8; HASH_LEN]);
         // a 10-byte label and a 1-byte nonce always fit an HkdfLabel
@@ -104,9 +106,10 @@ impl TicketIssuer {
         let mut iv12 = [0u8; 12];
         iv12.copy_from_slice(iv);
         let mut ticket = iv.to_vec();
+        // AES-GCM seals any plaintext this short; a failure would be a plaintext too long
         self.cipher
             .seal_raw_append(&iv12, AD, &plain, &mut ticket)
-            .map_err(|_| RngError)?;
+            .map_err(|_| RecordError13::TooLong)?;
         let age_add = u32::from_be_bytes([rest[8], rest[9], rest[10], rest[11]]);
         Ok(NewSessionTicket {
             lifetime_secs: self.lifetime_secs,
