@@ -68,6 +68,7 @@ pub mod testing;
 pub mod ticket;
 #[doc(hidden)]
 pub mod v13;
+pub mod version;
 
 #[doc(hidden)]
 pub mod internal;
@@ -94,3 +95,4 @@ pub use internal::wire::Field;
 pub use internal::wire::WireError;
 pub use session::Session;
 pub use suite::CipherSuite;
+pub use version::{UnknownVersion, Versions};

@@ -69,6 +69,7 @@ impl Session {
             return Err(WireError::Invalid(Field::SessionFormatVersion));
         }
         let suite = CipherSuite::from_iana(r.u16(Field::Suite)?)
+            .filter(|s| !s.is_tls13())
             .ok_or(WireError::Invalid(Field::SessionSuite))?;
         let master = Secret::from_slice(r.take(48, Field::MasterSecret)?)
             .ok_or(WireError::Invalid(Field::Master))?;

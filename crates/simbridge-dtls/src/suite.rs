@@ -1,4 +1,8 @@
-//! Cipher suites we implement: RFC 6655 / RFC 5487 PSK AEAD suites and RFC 8442 ECDHE_PSK.
+//! Cipher suites we implement: for DTLS 1.2 the RFC 6655 / RFC 5487 PSK AEAD suites and RFC 8442
+//! ECDHE_PSK; for DTLS 1.3 the RFC 8446 §B.4 AES-128 suites (the key exchange, psk_ke or
+//! psk_dhe_ke, is negotiated apart from the suite there). One type for both, so that a
+//! configuration, an event or a Ua security protocol identifier names a suite the same way in
+//! either version; [`CipherSuite::is_tls13`] tells them apart.
 
 use std::fmt;
 
@@ -38,10 +42,16 @@ pub enum CipherSuite {
     EcdhePskAes128CcmSha256,
     /// TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256 (0xD001), RFC 8442.
     EcdhePskAes128GcmSha256,
+    /// TLS_AES_128_CCM_8_SHA256 (DTLS 1.3, the constrained-device default).
+    Tls13Aes128Ccm8Sha256,
+    /// TLS_AES_128_CCM_SHA256 (DTLS 1.3).
+    Tls13Aes128CcmSha256,
+    /// TLS_AES_128_GCM_SHA256 (DTLS 1.3).
+    Tls13Aes128GcmSha256,
 }
 
 impl CipherSuite {
-    /// Every suite, plain PSK CCM_8 first.
+    /// Every DTLS 1.2 suite, plain PSK CCM_8 first.
     pub const ALL: [CipherSuite; 6] = [
         Self::PskAes128Ccm8,
         Self::PskAes128Ccm,
@@ -49,6 +59,14 @@ impl CipherSuite {
         Self::EcdhePskAes128Ccm8Sha256,
         Self::EcdhePskAes128CcmSha256,
         Self::EcdhePskAes128GcmSha256,
+    ];
+
+    /// Every DTLS 1.3 suite, CCM_8 first (RFC 9147 and the IoT profiles' choice for constrained
+    /// devices).
+    pub const TLS13: [CipherSuite; 3] = [
+        Self::Tls13Aes128Ccm8Sha256,
+        Self::Tls13Aes128CcmSha256,
+        Self::Tls13Aes128GcmSha256,
     ];
 
     /// Offer order for GBA keys: 3GPP's TLS profile accepts only (EC)DHE-PSK for them, so
@@ -69,12 +87,18 @@ impl CipherSuite {
             Self::EcdhePskAes128Ccm8Sha256 => 0xD003,
             Self::EcdhePskAes128CcmSha256 => 0xD005,
             Self::EcdhePskAes128GcmSha256 => 0xD001,
+            Self::Tls13Aes128Ccm8Sha256 => 0x1305,
+            Self::Tls13Aes128CcmSha256 => 0x1304,
+            Self::Tls13Aes128GcmSha256 => 0x1301,
         }
     }
 
-    /// From an IANA code point.
+    /// From an IANA code point (a DTLS 1.2 or 1.3 suite).
     pub fn from_iana(v: u16) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.iana() == v)
+        Self::ALL
+            .into_iter()
+            .chain(Self::TLS13)
+            .find(|s| s.iana() == v)
     }
 
     /// IANA name.
@@ -86,6 +110,9 @@ impl CipherSuite {
             Self::EcdhePskAes128Ccm8Sha256 => "TLS_ECDHE_PSK_WITH_AES_128_CCM_8_SHA256",
             Self::EcdhePskAes128CcmSha256 => "TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256",
             Self::EcdhePskAes128GcmSha256 => "TLS_ECDHE_PSK_WITH_AES_128_GCM_SHA256",
+            Self::Tls13Aes128Ccm8Sha256 => "TLS_AES_128_CCM_8_SHA256",
+            Self::Tls13Aes128CcmSha256 => "TLS_AES_128_CCM_SHA256",
+            Self::Tls13Aes128GcmSha256 => "TLS_AES_128_GCM_SHA256",
         }
     }
 
@@ -93,7 +120,16 @@ impl CipherSuite {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
+            .chain(Self::TLS13)
             .find(|s| s.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether this is a DTLS 1.3 suite (the 1.2 handshake never offers or takes one).
+    pub fn is_tls13(self) -> bool {
+        matches!(
+            self,
+            Self::Tls13Aes128Ccm8Sha256 | Self::Tls13Aes128CcmSha256 | Self::Tls13Aes128GcmSha256
+        )
     }
 
     /// True for the RFC 8442 ECDHE_PSK suites.
@@ -109,9 +145,15 @@ impl CipherSuite {
     /// Record protection.
     pub fn aead(self) -> AeadAlg {
         match self {
-            Self::PskAes128Ccm8 | Self::EcdhePskAes128Ccm8Sha256 => AeadAlg::Aes128Ccm8,
-            Self::PskAes128Ccm | Self::EcdhePskAes128CcmSha256 => AeadAlg::Aes128Ccm,
-            Self::PskAes128GcmSha256 | Self::EcdhePskAes128GcmSha256 => AeadAlg::Aes128Gcm,
+            Self::PskAes128Ccm8 | Self::EcdhePskAes128Ccm8Sha256 | Self::Tls13Aes128Ccm8Sha256 => {
+                AeadAlg::Aes128Ccm8
+            }
+            Self::PskAes128Ccm | Self::EcdhePskAes128CcmSha256 | Self::Tls13Aes128CcmSha256 => {
+                AeadAlg::Aes128Ccm
+            }
+            Self::PskAes128GcmSha256
+            | Self::EcdhePskAes128GcmSha256
+            | Self::Tls13Aes128GcmSha256 => AeadAlg::Aes128Gcm,
         }
     }
 }
@@ -128,10 +170,16 @@ mod tests {
 
     #[test]
     fn names_and_codes_round_trip() {
-        for s in CipherSuite::ALL {
+        for s in CipherSuite::ALL.into_iter().chain(CipherSuite::TLS13) {
             assert_eq!(CipherSuite::from_iana(s.iana()), Some(s));
             assert_eq!(CipherSuite::from_name(s.name()), Some(s));
         }
+        assert!(CipherSuite::ALL.iter().all(|s| !s.is_tls13()));
+        assert!(
+            CipherSuite::TLS13
+                .iter()
+                .all(|s| s.is_tls13() && !s.is_ecdhe())
+        );
         assert_eq!(CipherSuite::from_name("TLS_PSK_WITH_NULL"), None);
     }
 }

@@ -37,7 +37,8 @@ const MAX_HELLO_VERIFY: u8 = 3;
 impl Connection {
     /// Starts a client handshake; the first ClientHello is ready in `poll_transmit`.
     pub fn client(config: Arc<ClientConfig>, now: Instant) -> Result<Self, Error> {
-        if config.common.suites.is_empty() {
+        // DTLS 1.3 suites in the list are for a 1.3 connection; this handshake offers the rest.
+        if config.common.suites.iter().all(|s| s.is_tls13()) {
             return Err(Error::NoCommonSuite);
         }
         let mut c = Connection::new(Role::Client(config.clone()));
@@ -60,7 +61,10 @@ impl Connection {
                 lifetime: s.ticket_lifetime,
             });
         let resuming = resume.filter(|_| !session_id.is_empty());
-        let mut cipher_suites: Vec<u16> = config.common.suites.iter().map(|s| s.iana()).collect();
+        let mut cipher_suites: Vec<u16> = (config.common.suites.iter())
+            .filter(|s| !s.is_tls13())
+            .map(|s| s.iana())
+            .collect();
         cipher_suites.push(EMPTY_RENEGOTIATION_INFO_SCSV);
         let hello = ClientHello {
             version: DTLS12,
@@ -249,7 +253,7 @@ impl Connection {
         let cfg = self.client_config().cloned().ok_or(Error::Closed)?;
         let offered = &cfg.common.suites;
         let suite = CipherSuite::from_iana(sh.cipher_suite)
-            .filter(|s| offered.contains(s))
+            .filter(|s| !s.is_tls13() && offered.contains(s))
             .ok_or(Error::SuiteNotOffered(sh.cipher_suite))?;
         if sh.compression_method != 0 {
             return Err(IllegalParameter::CompressionMethod.into());

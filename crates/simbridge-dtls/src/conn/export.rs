@@ -108,6 +108,7 @@ impl Connection {
             _ => return Err(ExportError::WrongRole),
         };
         let suite = CipherSuite::from_iana(r.u16(Field::Suite).map_err(malformed)?)
+            .filter(|s| !s.is_tls13())
             .ok_or(out_of_range(Field::Suite))?;
         let master: Secret<48> = Secret::from_slice(r.take(48, Field::Master).map_err(malformed)?)
             .ok_or(out_of_range(Field::Master))?;

@@ -543,7 +543,7 @@ impl Connection {
             .suites
             .iter()
             .copied()
-            .find(|s| hello.cipher_suites.contains(&s.iana()))
+            .find(|s| !s.is_tls13() && hello.cipher_suites.contains(&s.iana()))
     }
 }
 
@@ -582,6 +582,7 @@ fn choose_suite(config: &ServerConfig, hello: &ClientHello) -> Result<CipherSuit
         .suites
         .iter()
         .copied()
+        .filter(|s| !s.is_tls13())
         .find(|s| hello.cipher_suites.contains(&s.iana()) && (!s.is_ecdhe() || p256))
         .ok_or(Error::NoCommonSuite)
 }

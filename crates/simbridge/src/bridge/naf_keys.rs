@@ -176,11 +176,8 @@ impl NafKeys {
         if id.kind == NafKeyKind::Uicc && !self.policy.gba_u_aware {
             return Err(PlanRefusal::UiccNotServed);
         }
-        let naf = NafId::new(
-            &fqdn,
-            api.ua.unwrap_or_else(|| UaId::tls12_suite(suite.iana())),
-        )
-        .map_err(PlanRefusal::NafId)?;
+        let naf = NafId::new(&fqdn, api.ua.unwrap_or_else(|| UaId::for_suite(suite)))
+            .map_err(PlanRefusal::NafId)?;
         Ok(KeyPlan {
             btid: id.btid.to_string(),
             kind: id.kind,

@@ -23,6 +23,16 @@ impl UaId {
         UaId([0x01, 0x00, 0x01, yy, zz])
     }
 
+    /// The default for a negotiated suite: [`UaId::TLS13`] for a DTLS 1.3 suite (the key does
+    /// not depend on the suite there), else `01 00 01` + the suite.
+    pub fn for_suite(suite: simbridge_dtls::CipherSuite) -> UaId {
+        if suite.is_tls13() {
+            Self::TLS13
+        } else {
+            Self::tls12_suite(suite.iana())
+        }
+    }
+
     /// Parses 10 hex digits (the form of Nbsp_GBA's `uaSecProtId`).
     pub fn from_hex(s: &str) -> Result<UaId, GbaError> {
         let mut out = [0u8; 5];
@@ -137,6 +147,10 @@ mod tests {
             [1, 0, 1, 0, 0xA8]
         );
         assert_eq!(UaId::TLS13.0, [1, 0, 0, 0, 7]);
+        use simbridge_dtls::CipherSuite as S;
+        assert_eq!(UaId::for_suite(S::Tls13Aes128Ccm8Sha256), UaId::TLS13);
+        assert_eq!(UaId::for_suite(S::Tls13Aes128GcmSha256), UaId::TLS13);
+        assert_eq!(UaId::for_suite(S::PskAes128Ccm8), UaId::tls12_suite(0xC0A8));
         assert_eq!(UaId::HTTP_DIGEST.0, [1, 0, 0, 0, 2]);
         assert_eq!(
             UaId::from_hex("010001c0a8").ok(),

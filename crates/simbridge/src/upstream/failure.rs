@@ -55,7 +55,7 @@ pub(super) fn key_in_words(
                 .map(crate::gba::ids::psk_identity)
                 .unwrap_or_else(|| "(none yet)".into());
             let ua = ua
-                .or_else(|| suite.map(|s| UaId::tls12_suite(s.iana())))
+                .or_else(|| suite.map(UaId::for_suite))
                 .map(|u| u.to_hex())
                 .unwrap_or_else(|| "(no suite)".into());
             format!("identity \"{identity}\", NAF {naf_fqdn}, Ua id {ua}")

@@ -53,11 +53,9 @@ impl KeySource {
     /// The NAF_Id for a suite (GBA only).
     pub fn naf_id(&self, suite: CipherSuite) -> Option<NafId> {
         match self {
-            KeySource::Gba { naf_fqdn, ua } => NafId::new(
-                naf_fqdn,
-                ua.unwrap_or_else(|| UaId::tls12_suite(suite.iana())),
-            )
-            .ok(),
+            KeySource::Gba { naf_fqdn, ua } => {
+                NafId::new(naf_fqdn, ua.unwrap_or_else(|| UaId::for_suite(suite))).ok()
+            }
             KeySource::Static { .. } => None,
         }
     }

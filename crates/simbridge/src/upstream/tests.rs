@@ -35,7 +35,7 @@ impl ServerPskStore for GbaStore {
         let Some(ctx) = list.iter().find(|c| c.btid == btid) else {
             return PskAnswer::Unknown;
         };
-        let Ok(naf) = NafId::new(&self.naf, UaId::tls12_suite(req.suite.iana())) else {
+        let Ok(naf) = NafId::new(&self.naf, UaId::for_suite(req.suite)) else {
             return PskAnswer::Unknown;
         };
         match ctx.naf_key(None, &naf) {
