@@ -352,7 +352,8 @@ fn bad_files_name_the_file_and_key() {
 #[test]
 fn the_bench_report_json_feeds_the_energy_model() {
     use simbridge_energy::perf::{
-        HandshakeFigures, Machine, OscoreWire, OursWire, Report, Section, energy_input, merge,
+        Dtls13Wire, HandshakeFigures, Machine, OscoreWire, OursWire, Report, Section, energy_input,
+        merge,
     };
     let full = HandshakeFigures {
         c2s_bytes: 281,
@@ -378,6 +379,25 @@ fn the_bench_report_json_feeds_the_energy_model() {
         oscore: Some(OscoreWire {
             establishment: (95, 21),
             overhead: (14, 11),
+        }),
+        // DTLS 1.3 psk_ke: ClientHello, the server's one flight, the client's Finished.
+        dtls13: Some(Dtls13Wire {
+            psk: HandshakeFigures {
+                c2s_bytes: 200,
+                s2c_bytes: 146,
+                c2s_datagrams: 2,
+                s2c_datagrams: 1,
+                flights: 3,
+            },
+            cid: HandshakeFigures {
+                c2s_bytes: 210,
+                s2c_bytes: 156,
+                c2s_datagrams: 2,
+                s2c_datagrams: 1,
+                flights: 3,
+            },
+            overhead: (11, 11),
+            overhead_cid: (15, 12),
         }),
     };
     let mut s = Section::new("wire", "Wire", &["OpenSSL 3.0"]);
@@ -432,4 +452,25 @@ fn the_bench_report_json_feeds_the_energy_model() {
     let e = |r: &serde_json::Value| r["energy_per_message_j"].as_f64().expect("J");
     assert!(e(oscore) < e(cid), "{oscore} vs {cid}");
     assert!(ok(&["energy", "--from", &f]).contains("OSCORE keyed from GBA"));
+    // DTLS 1.3 measured: a handshake per message costs one round trip; the long-lived 1.3
+    // session pays its handshake once per key and 1.3's smaller records per message, so it
+    // costs less than the 1.2 session with CID.
+    assert_eq!(figs["dtls13-psk"]["per_connection"]["round_trips"], 1.0);
+    assert_eq!(
+        figs["dtls13-long-lived-cid"]["per_message"]["bytes_up"],
+        15.0
+    );
+    let d13 = rows
+        .iter()
+        .find(|r| r["strategy"] == "dtls13-long-lived-cid")
+        .expect("DTLS 1.3 long-lived row");
+    assert!(
+        d13["figures_source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("measured: ")),
+        "{d13}"
+    );
+    assert!((d13["handshakes_per_message"].as_f64().expect("n") - 1.0 / 24.0).abs() < 1e-9);
+    assert!(e(d13) < e(cid), "{d13} vs {cid}");
+    assert!(ok(&["energy", "--from", &f]).contains("DTLS 1.3 long-lived + CID"));
 }

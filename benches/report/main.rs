@@ -19,8 +19,8 @@ use serde_json::Value;
 use simbridge_energy::perf::merge::{self, Measured};
 use simbridge_energy::perf::trace::{ConnTrace, connections, without_cookie_exchange};
 use simbridge_energy::perf::{
-    Better, Cell, HandshakeFigures, OscoreWire, OursWire, Report, Row, Section, energy_input,
-    markdown,
+    Better, Cell, Dtls13Wire, HandshakeFigures, OscoreWire, OursWire, Report, Row, Section,
+    energy_input, markdown,
 };
 use stacks::{Kind, NoFigure, PEERS, Stack, Suite};
 use std::collections::HashMap;
@@ -394,16 +394,24 @@ fn oscore_section(runs: &Runs, oscore: &Result<OscoreWire, String>) -> Section {
 /// Which figure of a DTLS 1.3 run a row shows.
 type Pick13 = dyn Fn(&dtls13::Figures) -> Option<usize>;
 
-/// DTLS 1.3: our handshake beside wolfSSL's, case by case; the runs that failed.
-fn dtls13_section(root: &Path) -> (Section, Vec<String>) {
+/// DTLS 1.3: our handshake beside wolfSSL's, case by case; the runs that failed; our figures
+/// for the energy model (psk_ke without and with CIDs).
+fn dtls13_section(root: &Path) -> (Section, Vec<String>, Option<Dtls13Wire>) {
     let mut s = Section::new(
         "dtls13",
         "DTLS 1.3 with an external PSK, TLS_AES_128_CCM_8_SHA256 (ours beside wolfSSL, both ends each)",
         &["wolfSSL 5.9.4"],
     );
     let mut failures = Vec::new();
+    let (mut psk, mut cid) = (None, None);
     for case in dtls13::CASES {
         let ours = dtls13::ours(case);
+        if let Ok(f) = &ours {
+            if !case.dhe && !case.cookie {
+                let slot = if case.cid { &mut cid } else { &mut psk };
+                *slot = f.overhead16.map(|o| (f.handshake, o));
+            }
+        }
         let theirs = dtls13::wolfssl(case, root);
         for (what, r) in [("ours", &ours), ("wolfSSL", &theirs)] {
             if let Err(e) = r {
@@ -439,10 +447,35 @@ fn dtls13_section(root: &Path) -> (Section, Vec<String>) {
                 cell(&ours, &|f| f.overhead),
                 vec![cell(&theirs, &|f| f.overhead)],
             ));
+            let theirs16 = || Cell::missing("wolf13_peer sends 5-byte messages only");
+            for (dir, pick) in [
+                (
+                    "client→server",
+                    &(|o: (usize, usize)| o.0) as &dyn Fn((usize, usize)) -> usize,
+                ),
+                ("server→client", &|o: (usize, usize)| o.1),
+            ] {
+                s.rows.push(Row::new(
+                    case.name,
+                    format!("record overhead, 16 B of data, {dir}"),
+                    "B",
+                    Better::Lower,
+                    cell(&ours, &|f| f.overhead16.map(pick)),
+                    vec![theirs16()],
+                ));
+            }
         }
     }
+    let wire = psk
+        .zip(cid)
+        .map(|((psk, overhead), (cid, overhead_cid))| Dtls13Wire {
+            psk,
+            cid,
+            overhead,
+            overhead_cid,
+        });
     s.notes.push("DTLS 1.3 (benches/report/dtls13.rs): ours is simbridge_dtls::v13 (Connection13 and Server13) with both ends in this process, every datagram counted; wolfSSL is .peers/wolf13_peer at both ends through the counting relay. A 16-byte identity, one suite, 5 messages of 5 B echoed, close_notify. Handshake = datagrams whose first record is of epoch 0 or 2 (the ACKs, tickets and data of epoch 3 are not counted). wolfSSL sends each handshake message in its own datagram with a 16-bit sequence number and a length in every record; its server sends a NewSessionTicket (epoch 3, not counted). Ours packs EncryptedExtensions and Finished into one record. A 5-byte message is padded so that the record holds the 16 bytes its record-number mask samples (RFC 9147 §4.2.3), in both stacks: from 7 B of data on, our overhead is 11 B (CCM_8, 1-byte sequence number, no length), 15 B with a 4-byte CID.".into());
-    (s, failures)
+    (s, failures, wire)
 }
 
 fn targets(
@@ -613,7 +646,7 @@ fn main() {
         failures.push(format!("OSCORE: {e}"));
     }
     let osc = oscore_section(&runs, &oscore_wire);
-    let (d13, d13_failures) = dtls13_section(root);
+    let (d13, d13_failures, d13_wire) = dtls13_section(root);
     failures.extend(d13_failures);
     let mut sections = vec![tgt, wire, over, osc, d13, tp, server, gateway];
     for s in &mut sections {
@@ -644,6 +677,7 @@ fn main() {
         overhead: overhead_of(Kind::Full),
         overhead_cid: overhead_of(Kind::FullCid),
         oscore: oscore_wire.as_ref().ok().copied(),
+        dtls13: d13_wire,
     };
     let machine = machine::describe(root);
     let source = format!(

@@ -215,7 +215,9 @@ impl Model {
                 vec![(rebind, (1.0 - f_key) * f_rebind), (full, f_key)]
             }
             // OSCORE does not care about addresses: only a new key costs an exchange.
-            StrategyId::LongLivedCid | StrategyId::Oscore => vec![(s.per_connection, f_key)],
+            StrategyId::LongLivedCid | StrategyId::Dtls13LongLivedCid | StrategyId::Oscore => {
+                vec![(s.per_connection, f_key)]
+            }
         }
     }
 

@@ -22,6 +22,9 @@ pub enum StrategyId {
     Dtls13Psk,
     /// A DTLS 1.3 PSK handshake with 0-RTT early data per message (row exists only when given).
     Dtls13ZeroRtt,
+    /// One DTLS 1.3 session kept across messages with a Connection ID: a handshake per key,
+    /// nothing per rebinding, the 1.3 record overhead per message (row exists only when given).
+    Dtls13LongLivedCid,
     /// OSCORE (RFC 8613) keyed from GBA: one establishment exchange per key, no handshake, and
     /// nothing to redo after a NAT rebinding (row exists only when given).
     Oscore,
@@ -29,13 +32,14 @@ pub enum StrategyId {
 
 impl StrategyId {
     /// Every strategy, in table order.
-    pub const ALL: [StrategyId; 7] = [
+    pub const ALL: [StrategyId; 8] = [
         StrategyId::FullPerMessage,
         StrategyId::ResumePerMessage,
         StrategyId::LongLived,
         StrategyId::LongLivedCid,
         StrategyId::Dtls13Psk,
         StrategyId::Dtls13ZeroRtt,
+        StrategyId::Dtls13LongLivedCid,
         StrategyId::Oscore,
     ];
 
@@ -48,6 +52,7 @@ impl StrategyId {
             StrategyId::LongLivedCid => "long-lived-cid",
             StrategyId::Dtls13Psk => "dtls13-psk",
             StrategyId::Dtls13ZeroRtt => "dtls13-0rtt",
+            StrategyId::Dtls13LongLivedCid => "dtls13-long-lived-cid",
             StrategyId::Oscore => "oscore",
         }
     }
@@ -61,6 +66,7 @@ impl StrategyId {
             StrategyId::LongLivedCid => "long-lived + CID",
             StrategyId::Dtls13Psk => "DTLS 1.3 PSK per message",
             StrategyId::Dtls13ZeroRtt => "DTLS 1.3 PSK + 0-RTT per message",
+            StrategyId::Dtls13LongLivedCid => "DTLS 1.3 long-lived + CID",
             StrategyId::Oscore => "OSCORE keyed from GBA",
         }
     }

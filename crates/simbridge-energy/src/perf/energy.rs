@@ -19,6 +19,21 @@ pub struct OursWire {
     pub overhead_cid: Option<(usize, usize)>,
     /// OSCORE keyed from GBA, measured with our OSCORE crate.
     pub oscore: Option<OscoreWire>,
+    /// DTLS 1.3, measured with our `v13` client and server.
+    pub dtls13: Option<Dtls13Wire>,
+}
+
+/// DTLS 1.3's figures from one run (TLS_AES_128_CCM_8_SHA256, psk_ke, no cookie).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dtls13Wire {
+    /// The full handshake without Connection IDs.
+    pub psk: HandshakeFigures,
+    /// The full handshake with Connection IDs.
+    pub cid: HandshakeFigures,
+    /// What a record adds to application data (up, down), without CIDs.
+    pub overhead: (usize, usize),
+    /// The same with the CIDs of `cid`.
+    pub overhead_cid: (usize, usize),
 }
 
 /// OSCORE's figures from one run: what a key costs and what a message costs.
@@ -47,7 +62,7 @@ fn rec((up, down): (usize, usize)) -> Figures {
 
 /// A results file for `simbridge energy --from`: each strategy whose figures this run measured
 /// (full per message, resumption per message, long-lived with resumption after a rebinding,
-/// long-lived + CID, OSCORE); the others keep the model's published figures.
+/// long-lived + CID, OSCORE, DTLS 1.3 per message and long-lived + CID); the others keep the model's published figures.
 pub fn energy_input(w: &OursWire, source: &str) -> ResultsFile {
     let mut file = ResultsFile::measured(source);
     if let Some(o) = w.oscore {
@@ -64,6 +79,32 @@ pub fn energy_input(w: &OursWire, source: &str) -> ResultsFile {
                 ),
             },
         );
+    }
+    if let Some(d) = &w.dtls13 {
+        for (id, handshake, overhead, what) in [
+            (
+                StrategyId::Dtls13Psk,
+                &d.psk,
+                d.overhead,
+                "a psk_ke handshake per message",
+            ),
+            (
+                StrategyId::Dtls13LongLivedCid,
+                &d.cid,
+                d.overhead_cid,
+                "a psk_ke handshake with CIDs per key",
+            ),
+        ] {
+            file.insert(
+                id,
+                ResultsEntry {
+                    per_connection: hs(handshake),
+                    per_message: rec(overhead),
+                    per_key_change: None,
+                    source: Some(format!("ours: DTLS 1.3 CCM_8, {what}, record overhead")),
+                },
+            );
+        }
     }
     let (Some(full), Some(overhead)) = (w.full, w.overhead) else {
         return file;

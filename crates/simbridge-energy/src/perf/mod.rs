@@ -20,7 +20,7 @@ mod report;
 mod tests;
 pub mod trace;
 
-pub use energy::{OscoreWire, OursWire, energy_input};
+pub use energy::{Dtls13Wire, OscoreWire, OursWire, energy_input};
 pub use markdown::markdown;
 pub use report::{Better, Cell, Machine, Report, Row, Section};
 pub use trace::{ConnTrace, Datagram, HandshakeFigures};

@@ -195,6 +195,7 @@ fn json_carries_the_energy_input_and_each_rows_ratios() {
             establishment: (90, 20),
             overhead: (14, 11),
         }),
+        dtls13: None,
     };
     let mut s = Section::new("wire", "Wire", &["OpenSSL"]);
     s.rows = handshake_rows("full", &Ok((f, None)), &[Ok((hf(625), None))]);
