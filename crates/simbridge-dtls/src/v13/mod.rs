@@ -21,4 +21,5 @@ pub mod key_update;
 pub mod protect;
 pub mod server;
 pub mod server_hello;
+pub mod strike;
 pub mod ticket;
