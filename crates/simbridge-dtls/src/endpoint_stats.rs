@@ -47,6 +47,8 @@ pub struct EndpointStats {
     /// `max_handshaking` were in progress: each time the one that made no progress for the
     /// longest time.
     pub handshakes_evicted: u64,
+    /// ClientHellos without DTLS 1.3 refused by a DTLS 1.3-only endpoint (protocol_version).
+    pub version_refused: u64,
     /// Connections imported from a state export (no handshake needed).
     pub imported: u64,
     /// UDP payload bytes (both ways) of the completed full handshakes.
