@@ -25,16 +25,18 @@ use super::stalest::Stalest;
 use super::ticket::TicketKeys;
 use super::wire::codec::Reader;
 use super::wire::extensions::EXT_SESSION_TICKET;
-use super::wire::handshake::{HandshakeType, encode_full, parse_fragments};
-use super::wire::hello::{ClientHello, HelloVerifyRequest};
-use super::wire::record::{ContentType, DTLS10, RecordHeader, parse_record, peek_cid};
+use super::wire::handshake::{HandshakeType, parse_fragments};
+use super::wire::hello::ClientHello;
+use super::wire::record::{ContentType, parse_record, peek_cid};
 use crate::secret::SecretVec;
 
+mod admission;
 mod buffers;
+mod migration;
 mod restart;
 mod v13;
 pub use buffers::TransmitTo;
-pub use v13::PeerInfo;
+pub use v13::{Peer13, PeerInfo};
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,21 +201,6 @@ impl Endpoint {
         })
     }
 
-    fn take_token(&mut self, now: Instant) -> bool {
-        let rate = f64::from(self.config.handshakes_per_second);
-        if let Some(last) = self.bucket.last {
-            let dt = now.saturating_duration_since(last).as_secs_f64();
-            self.bucket.tokens = (self.bucket.tokens + dt * rate).min(rate);
-        }
-        self.bucket.last = Some(now);
-        if self.bucket.tokens >= 1.0 {
-            self.bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
     /// Feeds a datagram received from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         if let Some(r) = self.route(now, from, data) {
@@ -335,56 +322,6 @@ impl Endpoint {
         self.conns.get(id).map(|e| &*e.conn)
     }
 
-    /// After a tls12_cid datagram from `from`: move the peer only on an authenticated, newest
-    /// record.
-    fn follow_peer(&mut self, id: u64, from: SocketAddr) {
-        let Some(e) = self.conns.get(&id) else {
-            return;
-        };
-        let newest = e.conn.last_datagram_was_newest();
-        let old = e.addr;
-        if old != from && self.may_move(id, old, from, newest) {
-            if let Some(e) = self.conns.get_mut(&id) {
-                e.addr = from;
-            }
-            self.moved(id, old, from);
-        }
-    }
-
-    /// Whether the CID peer `id` at `old`, whose datagram came from `from`, moves there:
-    /// only on an authenticated, newest record, and never onto an address another live
-    /// connection owns (that would cut it off: its peer is reached by address; the record
-    /// is still delivered). Refusals are counted.
-    fn may_move(&mut self, id: u64, old: SocketAddr, from: SocketAddr, newest: bool) -> bool {
-        let owner = self.by_addr.get(&from).copied().filter(|o| {
-            *o != id
-                && (self.conns.get(o).is_some_and(|c| !c.conn.is_closed())
-                    || self.v13.conns.contains_key(o))
-        });
-        if !newest {
-            self.stats.address_change_refused += 1;
-            false
-        } else if let Some(owner) = owner {
-            self.stats.address_in_use += 1;
-            log::debug!(
-                "CID peer at {old} sent from {from}, which connection {owner} owns: not moved"
-            );
-            false
-        } else {
-            true
-        }
-    }
-
-    /// The routing side of a move of peer `id` from `old` to `from` (its entry already moved).
-    fn moved(&mut self, id: u64, old: SocketAddr, from: SocketAddr) {
-        if self.by_addr.get(&old) == Some(&id) {
-            self.by_addr.remove(&old);
-        }
-        self.by_addr.insert(from, id);
-        self.stats.address_changes += 1;
-        self.migrations.push_back((old, from));
-    }
-
     fn new_cid(&self) -> Option<Vec<u8>> {
         let g = self.config.connection_id.as_ref()?;
         if g.cid_len() == 0 {
@@ -481,41 +418,6 @@ impl Endpoint {
         }
         let id = self.insert(from, conn);
         self.drain(id);
-    }
-
-    /// The limits a cookie-valid hello from `from` must pass (connections, handshakes in
-    /// progress, per address, rate); each refusal is counted. `None`: refused.
-    fn admit(&mut self, now: Instant, from: SocketAddr) -> Option<Admitted> {
-        // a restart from the same address replaces its own handshake, which then no longer counts
-        let replaced = self.by_addr.get(&from).is_some_and(|id| {
-            self.conns
-                .get(id)
-                .and_then(|e| e.half_open.as_ref())
-                .or_else(|| self.v13.conns.get(id).and_then(|e| e.half_open.as_ref()))
-                .is_some_and(|p| p.ip == from.ip())
-        });
-        // the handshake budget is full: the newcomer takes the stalest handshake's place
-        let evict = (self.stalest.len() - usize::from(replaced) >= self.config.max_handshaking)
-            .then(|| self.stalest.stalest())
-            .flatten()
-            .filter(|_| self.config.max_handshaking > 0);
-        let full = self.connection_count() >= self.config.max_connections;
-        let no_room = !self.by_addr.contains_key(&from) && full && evict.is_none();
-        if no_room || self.config.max_handshaking == 0 {
-            self.stats.connection_limited += 1;
-            return None;
-        }
-        if self.half_open.count(from.ip()) - usize::from(replaced)
-            >= self.config.max_half_open_per_address
-        {
-            self.stats.half_open_limited += 1;
-            return None;
-        }
-        if !self.take_token(now) {
-            self.stats.rate_limited += 1;
-            return None;
-        }
-        Some(Admitted { evict })
     }
 
     fn insert(&mut self, addr: SocketAddr, conn: Connection) -> u64 {
@@ -636,56 +538,6 @@ impl Endpoint {
                 reason: CloseReason::Error(Error::HandshakeEvicted),
             },
         ));
-    }
-
-    /// A DTLS 1.3-only endpoint and a ClientHello that does not offer DTLS 1.3: a fatal
-    /// protocol_version alert (RFC 8446 §4.2.1 and appendix D: no version in common), in a
-    /// plaintext record of the hello's number; 15 bytes, less than the hello, so no
-    /// amplification, and no state.
-    fn refuse_version(&mut self, to: SocketAddr, h: &Hello) {
-        let mut d = Vec::with_capacity(15);
-        RecordHeader {
-            content_type: ContentType::Alert,
-            version: DTLS10,
-            epoch: 0,
-            seq: h.record_seq,
-            length: 2,
-        }
-        .encode(&mut d);
-        d.extend_from_slice(&[
-            2,
-            super::wire::alert::AlertDescription::ProtocolVersion.to_u8(),
-        ]);
-        self.stats.version_refused += 1;
-        self.out.push_back(Transmit {
-            destination: to,
-            payload: d,
-        });
-    }
-
-    fn send_hello_verify(&mut self, to: SocketAddr, h: &Hello) {
-        let cookie = self.cookies.make(&to, &h.hello);
-        let body = HelloVerifyRequest {
-            version: DTLS10,
-            cookie,
-        }
-        .encode();
-        let msg = encode_full(HandshakeType::HelloVerifyRequest, h.message_seq, &body);
-        let mut d = Vec::with_capacity(13 + msg.len());
-        RecordHeader {
-            content_type: ContentType::Handshake,
-            version: DTLS10,
-            epoch: 0,
-            seq: h.record_seq,
-            length: msg.len() as u16,
-        }
-        .encode(&mut d);
-        d.extend_from_slice(&msg);
-        self.stats.hello_verify_sent += 1;
-        self.out.push_back(Transmit {
-            destination: to,
-            payload: d,
-        });
     }
 
     fn drain(&mut self, id: u64) {

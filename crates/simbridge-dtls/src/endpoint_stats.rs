@@ -5,7 +5,7 @@ use super::{CloseReason, Connection, Error};
 /// Endpoint counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EndpointStats {
-    /// HelloVerifyRequests sent.
+    /// HelloVerifyRequests (DTLS 1.2) and HelloRetryRequests with a cookie (DTLS 1.3) sent.
     pub hello_verify_sent: u64,
     /// ClientHellos with a wrong or stale cookie.
     pub bad_cookies: u64,

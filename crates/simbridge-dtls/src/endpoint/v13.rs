@@ -77,18 +77,8 @@ enum State13 {
     Conn(Box<Connection13>),
 }
 
-/// What the endpoint reports of a peer (either version).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerInfo {
-    /// The PSK identity.
-    pub identity: Vec<u8>,
-    /// The negotiated suite, once chosen.
-    pub suite: Option<CipherSuite>,
-    /// The client's server_name.
-    pub sni: Option<String>,
-    /// True for DTLS 1.3.
-    pub dtls13: bool,
-}
+/// A DTLS 1.3 connection saved by `save_all`: address, PSK identity, SNI, sealed state.
+pub(super) type Saved13 = (SocketAddr, Vec<u8>, Option<String>, Vec<u8>);
 
 fn random_secret(rng: &dyn DtlsRng) -> Result<Secret<32>, Error> {
     let mut k = [0u8; 32];
@@ -263,7 +253,7 @@ impl Endpoint {
         let Some(identity) = asked.into_inner() else {
             return;
         };
-        let Ok(ch) = parse_plaintext(data).and_then(|p| Ok(ClientHello13::parse(p.body)?)) else {
+        let Ok(ch) = parse_plaintext(data).and_then(|p| ClientHello13::parse(p.body)) else {
             return;
         };
         // the suite accept chose (the cookie holds the same: chosen the same way)
@@ -668,38 +658,9 @@ impl Endpoint {
         }
     }
 
-    /// What the endpoint knows of the peer at `addr` (DTLS 1.2 or 1.3): identity, suite, SNI.
-    pub fn peer_info(&self, addr: &SocketAddr) -> Option<PeerInfo> {
-        let id = self.by_addr.get(addr)?;
-        if let Some(e) = self.v13.conns.get(id) {
-            return Some(PeerInfo {
-                identity: e.identity.clone(),
-                suite: Some(e.suite),
-                sni: e.sni.clone(),
-                dtls13: true,
-            });
-        }
-        let c = self.conns.get(id)?;
-        Some(PeerInfo {
-            identity: c.conn.identity().to_vec(),
-            suite: c.conn.suite(),
-            sni: c.conn.server_name().map(str::to_string),
-            dtls13: false,
-        })
-    }
-
-    /// DTLS 1.3 connections held (established or handshaking).
-    pub fn connection13_count(&self) -> usize {
-        self.v13.conns.len()
-    }
-
     /// Exports the established DTLS 1.3 connections for `save_all`: (address, identity, SNI,
     /// sealed state) each.
-    pub(super) fn export13(
-        &mut self,
-        key: &[u8],
-        reserve: u64,
-    ) -> Vec<(SocketAddr, Vec<u8>, Option<String>, Vec<u8>)> {
+    pub(super) fn export13(&mut self, key: &[u8], reserve: u64) -> Vec<Saved13> {
         let mut out = Vec::new();
         for e in self.v13.conns.values_mut() {
             let State13::Conn(c) = &mut e.state else {
@@ -776,6 +737,10 @@ impl Endpoint {
         Ok(())
     }
 }
+
+#[path = "v13_peers.rs"]
+mod peers;
+pub use peers::{Peer13, PeerInfo};
 
 #[cfg(test)]
 #[path = "v13_tests.rs"]
