@@ -3,7 +3,8 @@
 //! backend on loopback: data both ways, our HelloRetryRequest cookie, a Connection ID across
 //! NAT rebindings, a graceful restart that the session survives, a wrong key refused, a
 //! version-flexible client that gets DTLS 1.3, and a DTLS 1.2 client that still connects and
-//! whose ServerHello carries the RFC 8446 §4.1.3 downgrade sentinel.
+//! whose ServerHello carries the RFC 8446 §4.1.3 downgrade sentinel; and a key from a key API
+//! that answers later (the ClientHello waits parked), asked under the TLS 1.3 Ua id.
 //!
 //! The peer is `.peers/wolf13_peer`, or `$SIMBRIDGE_WOLF13_PEER` when set (a freshly built one).
 
@@ -313,3 +314,81 @@ fn a_wolfssl_dtls12_client_connects_to_the_default_server_and_sees_the_downgrade
     let random = rec.server_hello_random().expect("a DTLS 1.2 ServerHello");
     assert_ne!(&random[24..], b"DOWNGRD\x01");
 }
+
+/// A key API on loopback (tiny_http) that answers every request with `KEY` after `delay` and
+/// keeps the Ua security protocol ids it was asked for.
+fn key_api(delay: Duration) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("listen");
+    let addr = server.server_addr().to_ip().expect("ip");
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    std::thread::spawn(move || {
+        while let Ok(mut req) = server.recv() {
+            let mut body = String::new();
+            let _ = req.as_reader().read_to_string(&mut body);
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let ua = v["nafId"]["uaSecProtId"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string();
+            log.lock().expect("lock").push(ua);
+            std::thread::sleep(delay);
+            let now = std::time::SystemTime::now();
+            let resp = serde_json::json!({
+                "meKeyMaterial": KEY,
+                "keyExpiryTime": simbridge::gba::time::format_utc(now + Duration::from_secs(3600)),
+                "bootstrappingInfoCreationTime": simbridge::gba::time::format_utc(now),
+                "gbaType": "3G_GBA",
+            });
+            let _ = req.respond(
+                tiny_http::Response::from_string(resp.to_string()).with_header(
+                    "Content-Type: application/json"
+                        .parse::<tiny_http::Header>()
+                        .expect("header"),
+                ),
+            );
+        }
+    });
+    (addr, asked)
+}
+
+#[test]
+fn a_key_from_the_key_api_arrives_later_under_the_tls13_ua_id_and_the_session_comes_up() {
+    let Some(peer) = wolf13() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = Echo::start();
+    // the key comes 300 ms later: the ClientHello waits parked for it
+    let (api, asked) = key_api(Duration::from_millis(300));
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t0k3n\n").expect("token");
+    #[cfg(unix)]
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("mode");
+    let cfg = dir.path().join("server.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:{}\"\nbackend = \"{}\"\n[keys]\nbsf = \"http://{api}\"\n\
+             token_file = \"{}\"\nnaf = \"naf.example.org\"\n",
+            free_udp_port(),
+            echo.addr,
+            token.display()
+        ),
+    )
+    .expect("config");
+    let (server, addr) = ours_bridge_server(&cfg);
+    let mut cmd = Command::new(&peer);
+    cmd.args(["client", &addr.port().to_string(), "-k", KEY])
+        .args(["-i", GBA_IDENTITY, "-l", CCM8_13, "-n", "2"]);
+    let r = finish(Proc::spawn("wolf13", cmd), Duration::from_secs(15));
+    assert_echoed("key API", &r, 2, "DTLSv1.3");
+    // Ks_NAF under the Ua security protocol id of TLS 1.3 (TS 33.220: 01 00 00 00 07)
+    assert_eq!(*asked.lock().expect("lock"), vec!["0100000007".to_string()]);
+    server.expect_line(Stream::Stderr, Duration::from_secs(3), "session up", |l| {
+        l.contains("session up, TLS_AES_128_CCM_8_SHA256")
+    });
+}
+
+/// A GBA identity: the key API is asked for its B-TID.
+const GBA_IDENTITY: &str =
+    "3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
