@@ -359,6 +359,7 @@ fn a_key_from_the_key_api_arrives_later_under_the_tls13_ua_id_and_the_session_co
     let echo = Echo::start();
     // the key comes 300 ms later: the ClientHello waits parked for it
     let (api, asked) = key_api(Duration::from_millis(300));
+    let state = dir.path().join("state");
     let token = dir.path().join("token");
     std::fs::write(&token, "t0k3n\n").expect("token");
     #[cfg(unix)]
@@ -368,10 +369,11 @@ fn a_key_from_the_key_api_arrives_later_under_the_tls13_ua_id_and_the_session_co
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"127.0.0.1:{}\"\nbackend = \"{}\"\n[keys]\nbsf = \"http://{api}\"\n\
-             token_file = \"{}\"\nnaf = \"naf.example.org\"\n",
+            "listen = \"127.0.0.1:{}\"\nbackend = \"{}\"\nstate_dir = \"{}\"\n[keys]\n\
+             bsf = \"http://{api}\"\ntoken_file = \"{}\"\nnaf = \"naf.example.org\"\n",
             free_udp_port(),
             echo.addr,
+            state.display(),
             token.display()
         ),
     )
@@ -379,8 +381,28 @@ fn a_key_from_the_key_api_arrives_later_under_the_tls13_ua_id_and_the_session_co
     let (server, addr) = ours_bridge_server(&cfg);
     let mut cmd = Command::new(&peer);
     cmd.args(["client", &addr.port().to_string(), "-k", KEY])
-        .args(["-i", GBA_IDENTITY, "-l", CCM8_13, "-n", "2"]);
-    let r = finish(Proc::spawn("wolf13", cmd), Duration::from_secs(15));
+        .args(["-i", GBA_IDENTITY, "-l", CCM8_13, "-n", "2", "-w", "1500"]);
+    let c = Proc::spawn("wolf13", cmd);
+    c.expect_line(Stream::Stdout, Duration::from_secs(10), "first echo", |l| {
+        l == "RECV msg 0"
+    });
+    // the status socket shows the DTLS 1.3 session with its suite and Ua id
+    let o = Command::new(support::bin())
+        .args([
+            "status",
+            "--state",
+            state.to_str().expect("utf-8"),
+            "--json",
+        ])
+        .output()
+        .expect("simbridge status");
+    let v = support::json_out(&o);
+    let sess = &v["server"]["sessions"][0];
+    assert_eq!(sess["state"], "established", "{v}");
+    assert_eq!(sess["suite"], "TLS_AES_128_CCM_8_SHA256", "{v}");
+    assert_eq!(sess["ua_id"], "0100000007", "{v}");
+    assert_eq!(sess["identity"], GBA_IDENTITY, "{v}");
+    let r = finish(c, Duration::from_secs(15));
     assert_echoed("key API", &r, 2, "DTLSv1.3");
     // Ks_NAF under the Ua security protocol id of TLS 1.3 (TS 33.220: 01 00 00 00 07)
     assert_eq!(*asked.lock().expect("lock"), vec!["0100000007".to_string()]);
