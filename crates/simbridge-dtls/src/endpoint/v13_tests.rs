@@ -399,3 +399,50 @@ fn a_dtls12_server_hello_carries_the_downgrade_sentinel_only_when_13_is_allowed(
     let plain = server_hello_random(Versions::Dtls12);
     assert_ne!(plain[24..], DOWNGRADE_SENTINEL_12);
 }
+
+#[test]
+fn the_cookie_key_rotates_with_the_12_period_and_the_previous_key_still_opens() {
+    let mut cfg = server_config(Versions::Auto);
+    cfg.cookie_rotation = Duration::from_secs(10);
+    let mut ep = Endpoint::new(Arc::new(cfg)).unwrap();
+    let t0 = Instant::now();
+    let junk = addr("192.0.2.99:1");
+    // each client's second ClientHello, answering a HelloRetryRequest made at t0
+    let second_hello = |ep: &mut Endpoint, seed: u64, from: SocketAddr| {
+        let mut c = client13(seed, None, &KEY);
+        ep.handle_datagram(t0, from, &c.poll_transmit().unwrap());
+        let hrr = ep.poll_transmit().unwrap();
+        c.handle_datagram(t0, &hrr.payload);
+        c.poll_transmit().unwrap()
+    };
+    let (a, b) = (addr("192.0.2.1:1"), addr("192.0.2.2:1"));
+    let hello_a = second_hello(&mut ep, 1, a);
+    let hello_b = second_hello(&mut ep, 2, b);
+    // one rotation: the previous key still opens a's cookie
+    ep.handle_datagram(t0 + Duration::from_secs(11), junk, b"x");
+    ep.handle_datagram(t0 + Duration::from_secs(12), a, &hello_a);
+    assert!(matches!(&events(&mut ep)[..], [(p, Event::PskRequested { .. })] if *p == a));
+    // a second rotation: b's cookie (two keys ago) no longer opens
+    ep.handle_datagram(t0 + Duration::from_secs(22), junk, b"x");
+    ep.handle_datagram(t0 + Duration::from_secs(23), b, &hello_b);
+    assert!(events(&mut ep).is_empty());
+    assert_eq!(ep.stats().bad_cookies, 1);
+}
+
+#[test]
+fn dtls13_connections_count_against_max_connections() {
+    let mut cfg = server_config(Versions::Auto);
+    cfg.max_connections = 1;
+    let mut ep = Endpoint::new(Arc::new(cfg)).unwrap();
+    let now = Instant::now();
+    let _a = connected(&mut ep, 1, None, addr("192.0.2.1:1"));
+    assert_eq!(ep.connection_count(), 1);
+    let mut b = client13(2, None, &KEY);
+    pump(&mut b, &mut ep, now, addr("192.0.2.2:1"));
+    assert!(
+        events(&mut ep).is_empty(),
+        "no key asked for a refused hello"
+    );
+    assert_eq!(ep.stats().connection_limited, 1);
+    assert_eq!(ep.connection_count(), 1);
+}
