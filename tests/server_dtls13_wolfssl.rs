@@ -4,7 +4,8 @@
 //! NAT rebindings, a graceful restart that the session survives, a wrong key refused, a
 //! version-flexible client that gets DTLS 1.3, and a DTLS 1.2 client that still connects and
 //! whose ServerHello carries the RFC 8446 §4.1.3 downgrade sentinel; and a key from a key API
-//! that answers later (the ClientHello waits parked), asked under the TLS 1.3 Ua id.
+//! that answers later (the ClientHello waits parked), asked under the TLS 1.3 Ua id; the
+//! lifecycle's per-identity cap and idle timeout closing DTLS 1.3 sessions.
 //!
 //! The peer is `.peers/wolf13_peer`, or `$SIMBRIDGE_WOLF13_PEER` when set (a freshly built one).
 
@@ -414,3 +415,73 @@ fn a_key_from_the_key_api_arrives_later_under_the_tls13_ua_id_and_the_session_co
 /// A GBA identity: the key API is asked for its B-TID.
 const GBA_IDENTITY: &str =
     "3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
+
+#[test]
+fn a_second_dtls13_session_of_one_identity_evicts_the_first_with_close_notify() {
+    let Some(peer) = wolf13() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = Echo::start();
+    let cfg = config(
+        dir.path(),
+        free_udp_port(),
+        echo.addr,
+        "max_per_identity = 1",
+    );
+    let (server, addr) = ours_bridge_server(&cfg);
+    let first = client(
+        &peer,
+        addr.port(),
+        KEY,
+        &["-l", CCM8_13, "-n", "2", "-w", "3000"],
+    );
+    first.expect_line(Stream::Stdout, Duration::from_secs(10), "first echo", |l| {
+        l == "RECV msg 0"
+    });
+    let second = client(&peer, addr.port(), KEY, &["-l", CCM8_13, "-n", "1"]);
+    assert_echoed(
+        "second",
+        &finish(second, Duration::from_secs(10)),
+        1,
+        "DTLSv1.3",
+    );
+    server.expect_line(
+        Stream::Stderr,
+        Duration::from_secs(3),
+        "per-identity eviction",
+        |l| l.contains("evicted (too many connections for its identity)"),
+    );
+    // the first one's next message finds its session closed
+    let (ok, text) = finish(first, Duration::from_secs(15));
+    assert!(!ok && !text.contains("RECV msg 1"), "{text}");
+}
+
+#[test]
+fn a_quiet_dtls13_session_is_closed_at_the_idle_timeout() {
+    let Some(peer) = wolf13() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = Echo::start();
+    let cfg = config(
+        dir.path(),
+        free_udp_port(),
+        echo.addr,
+        "idle_timeout_secs = 1",
+    );
+    let (server, addr) = ours_bridge_server(&cfg);
+    let c = client(
+        &peer,
+        addr.port(),
+        KEY,
+        &["-l", CCM8_13, "-n", "2", "-w", "5000"],
+    );
+    c.expect_line(Stream::Stdout, Duration::from_secs(10), "first echo", |l| {
+        l == "RECV msg 0"
+    });
+    server.expect_line(
+        Stream::Stderr,
+        Duration::from_secs(4),
+        "idle eviction",
+        |l| l.contains("evicted (idle timeout)"),
+    );
+    let (ok, text) = finish(c, Duration::from_secs(15));
+    assert!(!ok && !text.contains("RECV msg 1"), "{text}");
+}
