@@ -167,6 +167,7 @@ fn naf_keys(cfg: &ServerConfigFile, key_api: Option<KeyApiSource>) -> Arc<NafKey
 fn dtls_config(cfg: &ServerConfigFile, keys: Arc<NafKeys>) -> ServerConfig {
     let mut dtls = ServerConfig::new(keys);
     dtls.common.suites = cfg.suites.clone();
+    dtls.versions = cfg.dtls;
     dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;

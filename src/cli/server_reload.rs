@@ -153,6 +153,7 @@ fn needs_restart(old: &ServerConfigFile, new: &ServerConfigFile) -> Vec<String> 
     differs("backend", old.backend != new.backend);
     differs("state_dir", old.state_dir != new.state_dir);
     differs("suites", old.suites != new.suites);
+    differs("dtls", old.dtls != new.dtls);
     differs("hint", old.hint != new.hint);
     differs(
         "max_connections",

@@ -504,6 +504,9 @@ pub struct ServerFile {
     pub protection: Option<String>,
     /// OSCORE: most contexts at once (default 100,000).
     pub max_contexts: Option<usize>,
+    /// DTLS versions served: `"1.2"`, `"1.3"` or `"auto"` (the default: DTLS 1.3 to clients
+    /// that offer it, 1.2 to the others).
+    pub dtls: Option<String>,
     /// PSKs.
     #[serde(default)]
     pub keys: ServerKeysConfig,
@@ -544,6 +547,8 @@ pub struct ServerConfigFile {
     pub oscore: bool,
     /// OSCORE: most contexts at once.
     pub max_contexts: usize,
+    /// DTLS versions served (`dtls`).
+    pub dtls: simbridge::dtls::Versions,
 }
 
 impl ServerConfigFile {
@@ -567,7 +572,8 @@ impl ServerConfigFile {
             ));
         }
         let oscore = server::protection(path, &f, key_api.is_some(), !static_keys.is_empty())?;
-        let suites = suites(path, "suites", &f.suites, key_api.is_some())?;
+        let mut suites = suites(path, "suites", &f.suites, key_api.is_some())?;
+        let dtls = server::dtls_versions(path, &f, &mut suites)?;
         let metrics = metrics_listen(path, &f.metrics)?;
         let max_handshaking = server::max_handshaking(path, &f)?;
         let idle_timeout = server::idle_timeout(path, &f)?;
@@ -587,6 +593,7 @@ impl ServerConfigFile {
             metrics,
             oscore,
             max_contexts: f.max_contexts.unwrap_or(100_000),
+            dtls,
         })
     }
 }

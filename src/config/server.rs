@@ -3,6 +3,7 @@
 
 use super::key_api::{self, KeyApiConfig};
 use super::{ConfigError, ServerFile, ServerKeysConfig, invalid, read_key_file, read_token};
+use simbridge::dtls::{CipherSuite, Versions};
 use simbridge::secret::SecretVec;
 use std::path::Path;
 use std::time::Duration;
@@ -73,6 +74,46 @@ pub(super) fn idle_timeout(path: &Path, f: &ServerFile) -> Result<Option<Duratio
     }
 }
 
+/// `dtls`: `"1.2"`, `"1.3"` or `"auto"` (the default). When DTLS 1.3 is served and `suites`
+/// is not given, the DTLS 1.3 suites follow the DTLS 1.2 defaults; a listener must have a
+/// suite of every version it alone serves (`"1.3"`: a 1.3 suite, `"1.2"`: a 1.2 suite).
+pub(super) fn dtls_versions(
+    path: &Path,
+    f: &ServerFile,
+    suites: &mut Vec<CipherSuite>,
+) -> Result<Versions, ConfigError> {
+    let versions = match f.dtls.as_deref() {
+        None => Versions::Auto,
+        Some(s) => s.parse().map_err(|_| {
+            invalid(
+                path,
+                "dtls",
+                format!("{s:?}: expected \"1.2\", \"1.3\" or \"auto\""),
+            )
+        })?,
+    };
+    if versions.allows_13() && f.suites.is_none() {
+        suites.extend(CipherSuite::TLS13);
+    }
+    let has_13 = suites.iter().any(|s| s.is_tls13());
+    let has_12 = suites.iter().any(|s| !s.is_tls13());
+    if versions == Versions::Dtls13 && !has_13 {
+        return Err(invalid(
+            path,
+            "suites",
+            "dtls = \"1.3\" needs a DTLS 1.3 suite (e.g. TLS_AES_128_CCM_8_SHA256)",
+        ));
+    }
+    if versions == Versions::Dtls12 && !has_12 {
+        return Err(invalid(
+            path,
+            "suites",
+            "dtls = \"1.2\" needs a DTLS 1.2 suite",
+        ));
+    }
+    Ok(versions)
+}
+
 /// `protection`: `"dtls"` (the default) or `"oscore"`. OSCORE contexts are established with
 /// GBA keys only, so it needs the key API and takes no static keys, suites or hint.
 pub(super) fn protection(
@@ -104,6 +145,7 @@ pub(super) fn protection(
                 ("keys.static", has_statics),
                 ("suites", f.suites.is_some()),
                 ("hint", f.hint.is_some()),
+                ("dtls", f.dtls.is_some()),
             ];
             if let Some((key, _)) = dtls_only.iter().find(|(_, set)| *set) {
                 return Err(invalid(
@@ -160,6 +202,49 @@ mod tests {
             ("protection = \"oscore\"\nhint = \"x\"", "hint"),
             ("protection = \"oscore\"\nmax_contexts = 0", "max_contexts"),
             ("max_contexts = 5", "max_contexts"),
+        ];
+        for (body, key) in cases {
+            let e = load(d.path(), body).expect_err(body);
+            assert!(e.contains("s.toml") && e.contains(key), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn dtls_takes_versions_appends_13_suites_by_default_and_checks_suites() {
+        use simbridge::dtls::{CipherSuite, Versions};
+        let d = tempfile::tempdir().expect("tempdir");
+        let c = load(d.path(), "").expect("auto by default");
+        assert_eq!(c.dtls, Versions::Auto);
+        assert!(c.suites.ends_with(&CipherSuite::TLS13), "{:?}", c.suites);
+        assert!(!c.suites[0].is_tls13(), "the 1.2 defaults stay first");
+        let c = load(d.path(), "dtls = \"1.2\"").expect("1.2");
+        assert_eq!(c.dtls, Versions::Dtls12);
+        assert!(c.suites.iter().all(|s| !s.is_tls13()));
+        let c = load(d.path(), "dtls = \"1.3\"").expect("1.3");
+        assert_eq!(c.dtls, Versions::Dtls13);
+        let c = load(
+            d.path(),
+            "dtls = \"1.3\"\nsuites = [\"TLS_AES_128_GCM_SHA256\"]",
+        )
+        .expect("a named 1.3 suite");
+        assert_eq!(c.suites, vec![CipherSuite::Tls13Aes128GcmSha256]);
+        let c = load(d.path(), "suites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]").expect("given");
+        assert_eq!(
+            c.suites,
+            vec![CipherSuite::PskAes128Ccm8],
+            "given suites stay as given"
+        );
+        let cases = [
+            ("dtls = \"1.4\"", "dtls"),
+            (
+                "dtls = \"1.3\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]",
+                "suites",
+            ),
+            (
+                "dtls = \"1.2\"\nsuites = [\"TLS_AES_128_CCM_8_SHA256\"]",
+                "suites",
+            ),
+            ("protection = \"oscore\"\ndtls = \"1.3\"", "dtls"),
         ];
         for (body, key) in cases {
             let e = load(d.path(), body).expect_err(body);

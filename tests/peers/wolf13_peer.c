@@ -3,7 +3,7 @@
  * harness code, loopback only.
  *
  *   wolf13_peer client PORT -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-u N] [-g GROUP]
- *                    [-c HEX] [-r CONNECTIONS]
+ *                    [-c HEX] [-r CONNECTIONS] [-V 1.3|1.2|auto] [-w MS]
  *   wolf13_peer server 0 -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-g GROUP] [-C 1] [-c HEX]
  *                    [-r CONNECTIONS]
  *
@@ -16,6 +16,11 @@
  * line then says cid_tx=<the CID it puts in its records>. -r N: the server takes N connections
  * from the same client one after the other, and the client makes N connections, the later ones
  * resuming with the server's ticket (CONNECTED says resumed=1).
+ * -V (client): the DTLS version(s) offered: 1.3 (the default), 1.2 (wolfDTLSv1_2, a DTLS 1.2
+ * PSK client; -l then names a 1.2 suite such as PSK-AES128-CCM-8), or auto (wolfSSL's
+ * version-flexible DTLS method: offers 1.3 and 1.2; -l may list a 1.3 and a 1.2 suite,
+ * colon-separated). -w MS (client): pauses MS milliseconds before each message after the
+ * first (a test restarts the server in that gap).
  * Both end with close_notify: the client sends one after its N messages, the server waits for
  * it after N echoes and then prints "CLOSE_NOTIFY".
  * stdout: "CONNECTED version=<v> cipher=<name> group=<g> cid_tx=<c>", "RECV <text>",
@@ -50,6 +55,7 @@ static int conns = 1; /* server: connections to take one after the other (-r) */
 static unsigned char cid[16];
 static int cid_len = -1; /* -1: no connection_id */
 static int no_cookie = 0;
+static char first_cipher[64]; /* the first of a colon-separated -l list */
 
 static int group_id(const char *name) {
     if (!strcmp(name, "x25519")) return WOLFSSL_ECC_X25519;
@@ -73,7 +79,18 @@ static unsigned int psk_cb(WOLFSSL *ssl, const char *hint, char *id, unsigned in
     if (strlen(identity) + 1 > id_max || psk_len > key_max) return 0;
     strcpy(id, identity);
     memcpy(key, psk, psk_len);
-    *suite = cipher;
+    *suite = first_cipher;
+    return psk_len;
+}
+
+/* DTLS 1.2 PSK (RFC 4279): the same identity and key */
+static unsigned int psk_cb12(WOLFSSL *ssl, const char *hint, char *id, unsigned int id_max,
+                             unsigned char *key, unsigned int key_max) {
+    (void)ssl;
+    (void)hint;
+    if (strlen(identity) + 1 > id_max || psk_len > key_max) return 0;
+    strcpy(id, identity);
+    memcpy(key, psk, psk_len);
     return psk_len;
 }
 
@@ -191,7 +208,8 @@ int main(int argc, char **argv) {
                         " [-u N] [-g x25519|p256] [-C 1]\n");
         return 2;
     }
-    int port = atoi(argv[2]), n = 3, update_at = -1;
+    int port = atoi(argv[2]), n = 3, update_at = -1, wait_ms = 0;
+    const char *version = "1.3";
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-k")) {
             const char *s = argv[i + 1];
@@ -219,18 +237,28 @@ int main(int argc, char **argv) {
             conns = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-C")) {
             no_cookie = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "-V")) {
+            version = argv[i + 1];
+        } else if (!strcmp(argv[i], "-w")) {
+            wait_ms = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-u")) {
             update_at = atoi(argv[i + 1]); /* KeyUpdate (update_requested) before message N */
         }
     }
+    snprintf(first_cipher, sizeof first_cipher, "%s", cipher);
+    first_cipher[strcspn(first_cipher, ":")] = 0;
     wolfSSL_Init();
     if (!strcmp(argv[1], "server")) return serve(n);
-    WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfDTLSv1_3_client_method());
+    WOLFSSL_METHOD *method = !strcmp(version, "1.2")    ? wolfDTLSv1_2_client_method()
+                             : !strcmp(version, "auto") ? wolfDTLS_client_method()
+                                                        : wolfDTLSv1_3_client_method();
+    WOLFSSL_CTX *ctx = wolfSSL_CTX_new(method);
     if (!ctx || wolfSSL_CTX_set_cipher_list(ctx, cipher) != WOLFSSL_SUCCESS) {
         fprintf(stderr, "context or cipher %s refused\n", cipher);
         return 1;
     }
     wolfSSL_CTX_set_psk_client_tls13_callback(ctx, psk_cb);
+    wolfSSL_CTX_set_psk_client_callback(ctx, psk_cb12);
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
@@ -255,6 +283,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n; i++) {
             char msg[64], got[256];
             int len = snprintf(msg, sizeof msg, "msg %d", i);
+            if (i > 0 && wait_ms > 0) usleep((useconds_t)wait_ms * 1000);
             if (i == update_at) {
                 int u = wolfSSL_update_keys(ssl);
                 printf("UPDATE_KEYS %d\n", u);

@@ -8,6 +8,7 @@ use super::cid::{CidGenerator, RandomCid};
 use super::rng::{DtlsRng, OsRng};
 use super::session::Session;
 use super::suite::CipherSuite;
+use super::version::Versions;
 use crate::secret::SecretVec;
 
 /// Retransmission timer policy (RFC 6347 §4.2.4.1).
@@ -301,6 +302,12 @@ pub struct ServerConfig {
     /// client with the RFC 6347 1 s timer, two of one with the RFC 7925 9 s timer, and a PSK
     /// lookup.
     pub half_open_timeout: Duration,
+    /// The DTLS versions served. Default [`Versions::Auto`]: a ClientHello that offers DTLS
+    /// 1.3 (supported_versions, RFC 9147 §5.3) gets DTLS 1.3 when a 1.3 suite is among
+    /// `common.suites`, any other DTLS 1.2; a DTLS 1.2 ServerHello then carries the RFC 8446
+    /// §4.1.3 downgrade sentinel. `Dtls12`: DTLS 1.2 only (random ServerHello.random).
+    /// `Dtls13`: a ClientHello without DTLS 1.3 gets a protocol_version alert.
+    pub versions: Versions,
 }
 
 impl ServerConfig {
@@ -334,11 +341,18 @@ impl ServerConfig {
             handshake_buffer_total: 8 << 20,
             max_half_open_per_address: 32,
             half_open_timeout: Duration::from_secs(30),
+            versions: Versions::Auto,
         }
     }
 }
 
 impl ServerConfig {
+    /// True when this server negotiates DTLS 1.3 with a client that offers it: the versions
+    /// allow it and a DTLS 1.3 suite is configured.
+    pub fn serves_dtls13(&self) -> bool {
+        self.versions.allows_13() && self.common.suites.iter().any(|s| s.is_tls13())
+    }
+
     /// True when this server serves `name` (always when `server_names` is empty).
     pub fn serves_name(&self, name: &str) -> bool {
         self.server_names.is_empty()

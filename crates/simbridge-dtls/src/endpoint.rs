@@ -25,14 +25,18 @@ use super::stalest::Stalest;
 use super::ticket::TicketKeys;
 use super::wire::codec::Reader;
 use super::wire::extensions::EXT_SESSION_TICKET;
-use super::wire::handshake::{HandshakeType, encode_full, parse_fragments};
-use super::wire::hello::{ClientHello, HelloVerifyRequest};
-use super::wire::record::{ContentType, DTLS10, RecordHeader, parse_record, peek_cid};
+use super::wire::handshake::{HandshakeType, parse_fragments};
+use super::wire::hello::ClientHello;
+use super::wire::record::{ContentType, parse_record, peek_cid};
 use crate::secret::SecretVec;
 
+mod admission;
 mod buffers;
+mod migration;
 mod restart;
+mod v13;
 pub use buffers::TransmitTo;
+pub use v13::{Peer13, PeerInfo};
 
 /// A datagram to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +83,8 @@ pub struct Endpoint {
     half_open: HalfOpen,
     /// Handshakes in progress by last progress (for `max_handshaking`).
     stalest: Stalest,
+    /// The DTLS 1.3 side: its server and its peers (ids shared with `conns`).
+    v13: v13::Tls13,
 }
 
 /// One connection and where its peer is now. The connection is boxed: the map then holds
@@ -111,6 +117,8 @@ struct Routed {
     id: u64,
     /// Found by its tls12_cid record's CID (the peer's address may move).
     by_cid: bool,
+    /// A DTLS 1.3 peer (in `v13.conns`).
+    v13: bool,
 }
 
 /// Tries before giving up on finding an unused CID (a generator with few free values).
@@ -169,6 +177,7 @@ impl Endpoint {
             .map_err(|_| Error::Rng)?;
         let cache = SessionCache::new(config.session_cache);
         let tokens = f64::from(config.handshakes_per_second);
+        let v13 = v13::Tls13::new(&config)?;
         Ok(Self {
             config,
             conns: HashMap::new(),
@@ -188,27 +197,17 @@ impl Endpoint {
             stats: EndpointStats::default(),
             half_open: HalfOpen::default(),
             stalest: Stalest::default(),
+            v13,
         })
-    }
-
-    fn take_token(&mut self, now: Instant) -> bool {
-        let rate = f64::from(self.config.handshakes_per_second);
-        if let Some(last) = self.bucket.last {
-            let dt = now.saturating_duration_since(last).as_secs_f64();
-            self.bucket.tokens = (self.bucket.tokens + dt * rate).min(rate);
-        }
-        self.bucket.last = Some(now);
-        if self.bucket.tokens >= 1.0 {
-            self.bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 
     /// Feeds a datagram received from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
         if let Some(r) = self.route(now, from, data) {
+            if r.v13 {
+                self.handle13(now, r, from, data);
+                return;
+            }
             if let Some(e) = self.conns.get_mut(&r.id) {
                 e.conn.handle_datagram(now, data);
             }
@@ -223,30 +222,55 @@ impl Endpoint {
         self.cookies
             .maybe_rotate(now, self.config.common.rng.as_ref());
         self.rotate_tickets(now);
-        if let Some(cid) = peek_cid(data, self.cid_len()) {
+        self.v13.maybe_rotate(
+            now,
+            self.config.cookie_rotation,
+            self.config.common.rng.as_ref(),
+        );
+        let cid_len = self.cid_len();
+        if let Some(cid) = peek_cid(data, cid_len).or_else(|| v13::peek_cid13(data, cid_len)) {
             let Some(id) = self.by_cid.get(cid).copied() else {
                 self.stats.unknown_cid += 1;
                 return None;
             };
             self.share_budget(id);
-            return self
-                .conns
-                .contains_key(&id)
-                .then_some(Routed { id, by_cid: true });
+            let v13 = self.v13.conns.contains_key(&id);
+            return (v13 || self.conns.contains_key(&id)).then_some(Routed {
+                id,
+                by_cid: true,
+                v13,
+            });
         }
         if let Some(h) = peek_client_hello(data) {
-            let same = self
-                .conn_at(&from)
-                .is_some_and(|c| c.client_random() == &h.hello.random);
+            let known = self.by_addr.get(&from).copied();
+            let same = match known {
+                Some(id) if self.v13.conns.contains_key(&id) => {
+                    self.client_random13(id) == Some(&h.hello.random)
+                }
+                _ => self
+                    .conn_at(&from)
+                    .is_some_and(|c| c.client_random() == &h.hello.random),
+            };
             if !same {
-                self.on_new_hello(now, from, h);
+                let offers_13 = v13::offers_13(&h.hello);
+                if offers_13 && self.v13.enabled() {
+                    self.on_new_hello13(now, from, data, h.record_seq);
+                } else if !self.config.versions.allows_12() {
+                    self.refuse_version(from, &h);
+                } else {
+                    self.on_new_hello(now, from, h);
+                }
                 return None;
             }
         }
         match self.by_addr.get(&from).copied() {
             Some(id) => {
                 self.share_budget(id);
-                Some(Routed { id, by_cid: false })
+                Some(Routed {
+                    id,
+                    by_cid: false,
+                    v13: self.v13.conns.contains_key(&id),
+                })
             }
             None => {
                 self.stats.unknown_peer += 1;
@@ -296,41 +320,6 @@ impl Endpoint {
     fn conn_at(&self, addr: &SocketAddr) -> Option<&Connection> {
         let id = self.by_addr.get(addr)?;
         self.conns.get(id).map(|e| &*e.conn)
-    }
-
-    /// After a tls12_cid datagram from `from`: move the peer only on an authenticated, newest
-    /// record.
-    fn follow_peer(&mut self, id: u64, from: SocketAddr) {
-        let Some(e) = self.conns.get(&id) else {
-            return;
-        };
-        let newest = e.conn.last_datagram_was_newest();
-        let old = e.addr;
-        if old != from {
-            // another live connection owns `from`: moving there would cut it off (its peer
-            // is reached by address), so the record is delivered but the peer stays put
-            let owner = self
-                .by_addr
-                .get(&from)
-                .copied()
-                .filter(|o| *o != id && self.conns.get(o).is_some_and(|c| !c.conn.is_closed()));
-            if !newest {
-                self.stats.address_change_refused += 1;
-            } else if let Some(owner) = owner {
-                self.stats.address_in_use += 1;
-                log::debug!(
-                    "CID peer at {old} sent from {from}, which connection {owner} owns: not moved"
-                );
-            } else if let Some(e) = self.conns.get_mut(&id) {
-                e.addr = from;
-                if self.by_addr.get(&old) == Some(&id) {
-                    self.by_addr.remove(&old);
-                }
-                self.by_addr.insert(from, id);
-                self.stats.address_changes += 1;
-                self.migrations.push_back((old, from));
-            }
-        }
     }
 
     fn new_cid(&self) -> Option<Vec<u8>> {
@@ -431,39 +420,6 @@ impl Endpoint {
         self.drain(id);
     }
 
-    /// The limits a cookie-valid hello from `from` must pass (connections, handshakes in
-    /// progress, per address, rate); each refusal is counted. `None`: refused.
-    fn admit(&mut self, now: Instant, from: SocketAddr) -> Option<Admitted> {
-        // a restart from the same address replaces its own handshake, which then no longer counts
-        let replaced = self
-            .by_addr
-            .get(&from)
-            .and_then(|id| self.conns.get(id))
-            .is_some_and(|e| e.half_open.as_ref().is_some_and(|p| p.ip == from.ip()));
-        // the handshake budget is full: the newcomer takes the stalest handshake's place
-        let evict = (self.stalest.len() - usize::from(replaced) >= self.config.max_handshaking)
-            .then(|| self.stalest.stalest())
-            .flatten()
-            .filter(|_| self.config.max_handshaking > 0);
-        let full = self.conns.len() >= self.config.max_connections;
-        let no_room = !self.by_addr.contains_key(&from) && full && evict.is_none();
-        if no_room || self.config.max_handshaking == 0 {
-            self.stats.connection_limited += 1;
-            return None;
-        }
-        if self.half_open.count(from.ip()) - usize::from(replaced)
-            >= self.config.max_half_open_per_address
-        {
-            self.stats.half_open_limited += 1;
-            return None;
-        }
-        if !self.take_token(now) {
-            self.stats.rate_limited += 1;
-            return None;
-        }
-        Some(Admitted { evict })
-    }
-
     fn insert(&mut self, addr: SocketAddr, conn: Connection) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -495,7 +451,17 @@ impl Endpoint {
 
     /// Puts the connection's retransmission deadline in the timer heap if it changed.
     fn schedule(&mut self, id: u64) {
-        if let Some(e) = self.conns.get_mut(&id) {
+        if self.v13.conns.contains_key(&id) {
+            let t = self.timeout13(id);
+            if let Some(e) = self.v13.conns.get_mut(&id) {
+                if t != e.scheduled {
+                    e.scheduled = t;
+                    if let Some(t) = t {
+                        self.timers.push(Reverse((t, id)));
+                    }
+                }
+            }
+        } else if let Some(e) = self.conns.get_mut(&id) {
             let t = e.conn.poll_timeout();
             if t != e.scheduled {
                 e.scheduled = t;
@@ -511,14 +477,26 @@ impl Endpoint {
     /// deadline (`poll_timeout` is exact). Called after every change of a deadline.
     fn prune_timers(&mut self) {
         while let Some(&Reverse((t, id))) = self.timers.peek() {
-            if self.conns.get(&id).is_some_and(|e| e.scheduled == Some(t)) {
+            if self.scheduled_at(id) == Some(t) {
                 break;
             }
             self.timers.pop();
         }
     }
 
+    /// The deadline in the timer heap for connection `id` (either version).
+    fn scheduled_at(&self, id: u64) -> Option<Instant> {
+        match self.v13.conns.get(&id) {
+            Some(e) => e.scheduled,
+            None => self.conns.get(&id).and_then(|e| e.scheduled),
+        }
+    }
+
     fn remove(&mut self, id: u64) {
+        if self.remove13(id) {
+            self.prune_timers();
+            return;
+        }
         if let Some(e) = self.conns.remove(&id) {
             if let Some(p) = e.half_open {
                 self.half_open.leave(p.ip, p.buffered);
@@ -538,12 +516,18 @@ impl Endpoint {
     /// Drops a handshake in progress to make room (`max_handshaking`); the application hears
     /// of it as a close with [`Error::HandshakeEvicted`] (no alert: its peer may be forged).
     fn evict(&mut self, id: u64) {
-        let Some(addr) = self
+        let addr13 = self
+            .v13
             .conns
             .get(&id)
-            .filter(|e| e.conn.is_handshaking())
-            .map(|e| e.addr)
-        else {
+            .filter(|_| self.handshaking13(id))
+            .map(|e| e.addr);
+        let Some(addr) = addr13.or_else(|| {
+            self.conns
+                .get(&id)
+                .filter(|e| e.conn.is_handshaking())
+                .map(|e| e.addr)
+        }) else {
             return;
         };
         self.stats.handshakes_evicted += 1;
@@ -554,31 +538,6 @@ impl Endpoint {
                 reason: CloseReason::Error(Error::HandshakeEvicted),
             },
         ));
-    }
-
-    fn send_hello_verify(&mut self, to: SocketAddr, h: &Hello) {
-        let cookie = self.cookies.make(&to, &h.hello);
-        let body = HelloVerifyRequest {
-            version: DTLS10,
-            cookie,
-        }
-        .encode();
-        let msg = encode_full(HandshakeType::HelloVerifyRequest, h.message_seq, &body);
-        let mut d = Vec::with_capacity(13 + msg.len());
-        RecordHeader {
-            content_type: ContentType::Handshake,
-            version: DTLS10,
-            epoch: 0,
-            seq: h.record_seq,
-            length: msg.len() as u16,
-        }
-        .encode(&mut d);
-        d.extend_from_slice(&msg);
-        self.stats.hello_verify_sent += 1;
-        self.out.push_back(Transmit {
-            destination: to,
-            payload: d,
-        });
     }
 
     fn drain(&mut self, id: u64) {
@@ -693,12 +652,24 @@ impl Endpoint {
                 break;
             }
             self.timers.pop();
-            if let Some(e) = self.conns.get_mut(&id).filter(|e| e.scheduled == Some(t)) {
+            if let Some(e) = self
+                .v13
+                .conns
+                .get_mut(&id)
+                .filter(|e| e.scheduled == Some(t))
+            {
+                e.scheduled = None;
+                due.push(id);
+            } else if let Some(e) = self.conns.get_mut(&id).filter(|e| e.scheduled == Some(t)) {
                 e.scheduled = None;
                 due.push(id);
             }
         }
         for id in due {
+            if self.v13.conns.contains_key(&id) {
+                self.handle_timeout13(now, id);
+                continue;
+            }
             if let Some(e) = self.conns.get_mut(&id) {
                 e.conn.handle_timeout(now);
             }
@@ -710,6 +681,9 @@ impl Endpoint {
     /// Sends one application record to `to`.
     pub fn send(&mut self, to: SocketAddr, data: &[u8]) -> Result<(), Error> {
         let id = self.id_of(&to)?;
+        if self.v13.conns.contains_key(&id) {
+            return self.send13(id, data);
+        }
         let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
         e.conn.send(data)?;
         self.drain(id);
@@ -719,6 +693,10 @@ impl Endpoint {
     /// Closes the connection with `addr` (close_notify).
     pub fn close(&mut self, addr: SocketAddr) {
         let Ok(id) = self.id_of(&addr) else { return };
+        if self.v13.conns.contains_key(&id) {
+            self.close13(id);
+            return;
+        }
         if let Some(e) = self.conns.get_mut(&id) {
             e.conn.close();
         }
@@ -733,6 +711,10 @@ impl Endpoint {
         addr: SocketAddr,
         key: Option<SecretVec>,
     ) -> Result<(), Error> {
+        let id = self.id_of(&addr)?;
+        if self.v13.conns.contains_key(&id) {
+            return self.answer13(now, id, key.ok_or(PskRefusal::UnknownIdentity));
+        }
         self.answer_psk(addr, |c| c.provide_server_psk(now, key))
     }
 
@@ -746,6 +728,10 @@ impl Endpoint {
         addr: SocketAddr,
         why: PskRefusal,
     ) -> Result<(), Error> {
+        let id = self.id_of(&addr)?;
+        if self.v13.conns.contains_key(&id) {
+            return self.answer13(now, id, Err(why));
+        }
         self.answer_psk(addr, |c| c.refuse_server_psk(now, why))
     }
 
@@ -761,17 +747,18 @@ impl Endpoint {
         Ok(())
     }
 
-    /// The connection with `addr`, if any.
+    /// The DTLS 1.2 connection with `addr`, if any (see [`Endpoint::peer_info`] for either
+    /// version).
     pub fn connection(&self, addr: &SocketAddr) -> Option<&Connection> {
         self.conn_at(addr)
     }
 
-    /// Connections held (established or handshaking).
+    /// Connections held (established or handshaking), DTLS 1.2 and 1.3.
     pub fn connection_count(&self) -> usize {
-        self.conns.len()
+        self.conns.len() + self.v13.conns.len()
     }
 
-    /// Every connection held, with its peer's address (for status views).
+    /// Every DTLS 1.2 connection held, with its peer's address (for status views).
     pub fn connections(&self) -> impl Iterator<Item = (SocketAddr, &Connection)> + '_ {
         self.conns.values().map(|e| (e.addr, &*e.conn))
     }

@@ -5,7 +5,7 @@ use super::{CloseReason, Connection, Error};
 /// Endpoint counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EndpointStats {
-    /// HelloVerifyRequests sent.
+    /// HelloVerifyRequests (DTLS 1.2) and HelloRetryRequests with a cookie (DTLS 1.3) sent.
     pub hello_verify_sent: u64,
     /// ClientHellos with a wrong or stale cookie.
     pub bad_cookies: u64,
@@ -47,6 +47,8 @@ pub struct EndpointStats {
     /// `max_handshaking` were in progress: each time the one that made no progress for the
     /// longest time.
     pub handshakes_evicted: u64,
+    /// ClientHellos without DTLS 1.3 refused by a DTLS 1.3-only endpoint (protocol_version).
+    pub version_refused: u64,
     /// Connections imported from a state export (no handshake needed).
     pub imported: u64,
     /// UDP payload bytes (both ways) of the completed full handshakes.

@@ -80,7 +80,7 @@ pub use config::{
     ServerConfig, StaticPsk,
 };
 pub use conn::Connection;
-pub use endpoint::{Endpoint, Transmit, TransmitTo};
+pub use endpoint::{Endpoint, Peer13, PeerInfo, Transmit, TransmitTo};
 pub use error::{Error, IllegalParameter, Unexpected};
 pub use event::{CloseReason, Event, FailureKind};
 /// Where a state export is malformed: the payload of [`export::ExportError::Format`].

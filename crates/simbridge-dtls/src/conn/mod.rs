@@ -8,7 +8,7 @@ mod budget;
 mod buffers;
 mod client;
 mod export;
-pub use server::{AcceptedHello, ServerStart};
+pub use server::{AcceptedHello, DOWNGRADE_SENTINEL_12, ServerStart};
 mod established;
 mod flight_builder;
 mod keys;

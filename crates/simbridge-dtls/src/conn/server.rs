@@ -32,6 +32,10 @@ use crate::wire::kx::{ClientKeyExchange, ServerKeyExchange};
 use crate::wire::record::DTLS12;
 use crate::wire::ticket::NewSessionTicket;
 
+/// The last 8 bytes of ServerHello.random of a server that supports TLS (DTLS) 1.3 and
+/// negotiates 1.2 (RFC 8446 §4.1.3: "DOWNGRD" and 01).
+pub const DOWNGRADE_SENTINEL_12: [u8; 8] = [0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x01];
+
 /// Length of the random key that stands in for an unknown identity's (a GBA Ks_NAF is 32).
 const RANDOM_PSK_LEN: usize = 32;
 
@@ -142,6 +146,11 @@ impl Connection {
             .rng
             .fill(&mut random)
             .map_err(|_| Error::Rng)?;
+        if config.serves_dtls13() {
+            // RFC 8446 §4.1.3 (kept by RFC 9147): a server that could have spoken DTLS 1.3
+            // says so, so a 1.3 client whose offer was stripped in transit can tell
+            random[24..].copy_from_slice(&DOWNGRADE_SENTINEL_12);
+        }
         self.server_random = random;
         let session_id = match resume {
             Some(_) => hello.session_id.clone(),

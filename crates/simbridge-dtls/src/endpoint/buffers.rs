@@ -38,6 +38,11 @@ impl Endpoint {
         F: FnMut(SocketAddr, &[u8]),
     {
         if let Some(r) = self.route(now, from, data) {
+            if r.v13 {
+                // DTLS 1.3 records are opened into a new buffer: data queues as events
+                self.handle13(now, r, from, data);
+                return;
+            }
             let waiting = !self.events.is_empty();
             if let Some(e) = self.conns.get_mut(&r.id) {
                 let addr = e.addr;
@@ -84,6 +89,9 @@ impl Endpoint {
         buf: &mut [u8],
     ) -> Result<usize, Error> {
         let id = self.id_of(&to)?;
+        if self.v13.conns.contains_key(&id) {
+            return self.send13_into(id, data, buf);
+        }
         let e = self.conns.get_mut(&id).ok_or(Error::Closed)?;
         let n = e.conn.send_into(data, buf)?;
         self.drain(id);

@@ -1,5 +1,10 @@
 //! Graceful restart of a server [`Endpoint`]: every established connection exported in one
 //! encrypted blob, and imported by the next process without a handshake.
+//!
+//! The blob's plaintext: a count and the DTLS 1.2 connections (address, state), then, if
+//! any DTLS 1.3 connection is held, a second count and the DTLS 1.3 ones (address, PSK
+//! identity, server_name, their own sealed v13 export under the same key). A blob of an
+//! older version (no second part) still loads.
 
 use std::net::SocketAddr;
 
@@ -10,7 +15,7 @@ use crate::export::{
 };
 use crate::secret::SecretVec;
 use crate::wire::Field;
-use crate::wire::codec::{Reader, put_vec8};
+use crate::wire::codec::{Reader, put_vec8, put_vec16};
 use zeroize::Zeroize;
 
 impl Endpoint {
@@ -37,6 +42,17 @@ impl Endpoint {
             plain.extend_from_slice(&(state.len() as u32).to_be_bytes());
             plain.extend_from_slice(state.expose());
             n += 1;
+        }
+        let v13 = self.export13(key, reserve);
+        if !v13.is_empty() {
+            plain.extend_from_slice(&(v13.len() as u32).to_be_bytes());
+            for (addr, identity, sni, state) in &v13 {
+                put_vec8(&mut plain, addr.to_string().as_bytes());
+                put_vec16(&mut plain, identity);
+                put_vec8(&mut plain, sni.as_deref().unwrap_or("").as_bytes());
+                plain.extend_from_slice(&(state.len() as u32).to_be_bytes());
+                plain.extend_from_slice(state);
+            }
         }
         let mut all = Vec::with_capacity(4 + plain.len());
         all.extend_from_slice(&n.to_be_bytes());
@@ -73,20 +89,35 @@ impl Endpoint {
         let count = u32::from_be_bytes([count[0], count[1], count[2], count[3]]);
         let mut loaded = Vec::new();
         for _ in 0..count {
-            let addr = r.vec8(Field::Addr).map_err(malformed)?;
-            let addr: SocketAddr = std::str::from_utf8(addr)
-                .ok()
-                .and_then(|a| a.parse().ok())
-                .ok_or(out_of_range(Field::Addr))?;
+            let addr = addr_at(&mut r)?;
             let len = r.take(4, Field::Len).map_err(malformed)?;
             let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
             let state = r.take(len, Field::State).map_err(malformed)?;
             let conn = Connection::import_plain(state, ImportRole::Server(self.config.clone()))?;
             loaded.push((addr, conn));
         }
+        let mut loaded13 = Vec::new();
+        if !r.is_empty() {
+            let count = r.u32(Field::Count).map_err(malformed)?;
+            for _ in 0..count {
+                let addr = addr_at(&mut r)?;
+                let identity = r.vec16(Field::Identity).map_err(malformed)?.to_vec();
+                let sni = r.vec8(Field::ServerName).map_err(malformed)?;
+                let sni = (!sni.is_empty())
+                    .then(|| String::from_utf8(sni.to_vec()).ok())
+                    .flatten();
+                let len = r.u32(Field::Len).map_err(malformed)? as usize;
+                let state = r.take(len, Field::State).map_err(malformed)?;
+                loaded13.push((addr, identity, sni, state));
+            }
+        }
         r.finish(Field::SaveAll)
             .map_err(|_| ExportError::Format(ExportField::TrailingBytes))?;
-        let n = loaded.len();
+        let n = loaded.len() + loaded13.len();
+        let now = std::time::Instant::now();
+        for (addr, identity, sni, state) in loaded13 {
+            self.import13(addr, identity, sni, state, key, now)?;
+        }
         for (addr, conn) in loaded {
             if let Some(old) = self.by_addr.get(&addr).copied() {
                 self.remove(old);
@@ -105,4 +136,13 @@ impl Endpoint {
         self.stats.imported += n as u64;
         Ok(n)
     }
+}
+
+/// A peer address as `save_all` writes it.
+fn addr_at(r: &mut Reader<'_>) -> Result<SocketAddr, ExportError> {
+    let addr = r.vec8(Field::Addr).map_err(malformed)?;
+    std::str::from_utf8(addr)
+        .ok()
+        .and_then(|a| a.parse().ok())
+        .ok_or(out_of_range(Field::Addr))
 }

@@ -257,7 +257,7 @@ pub(super) fn plaintext_record(seq: u64, fragment: &[u8], out: &mut Vec<u8>) {
 }
 
 /// One handshake message in an epoch-0 record at the start of a datagram.
-pub(super) struct Plaintext<'a> {
+pub(crate) struct Plaintext<'a> {
     /// The record's sequence number (a stateless server answers with the same one).
     pub record_seq: u64,
     pub msg_type: u8,
@@ -268,7 +268,7 @@ pub(super) struct Plaintext<'a> {
 }
 
 /// The handshake message of the epoch-0 record that starts `datagram`.
-pub(super) fn parse_plaintext(datagram: &[u8]) -> Result<Plaintext<'_>, WireError> {
+pub(crate) fn parse_plaintext(datagram: &[u8]) -> Result<Plaintext<'_>, WireError> {
     let mut r = Reader::new(datagram);
     if r.u8(Field::RecordType)? != HANDSHAKE {
         return Err(WireError::Invalid(Field::RecordType));
@@ -388,6 +388,13 @@ impl Established13 {
     /// warning, as RFC 8446 has close_notify sent (the level is ignored in TLS 1.3).
     pub fn close_notify(&mut self) -> Result<Vec<u8>, Handshake13Error> {
         Ok(self.seal_record(ALERT, &[1, CLOSE_NOTIFY])?.1)
+    }
+
+    /// (receive epoch, next expected record number): grows with each authenticated record newer
+    /// than all before it, so a caller can tell such a record (RFC 9146 §6: only it may move
+    /// the peer's address).
+    pub fn receive_mark(&self) -> (u64, u64) {
+        (self.recv_epoch, self.next_recv)
     }
 
     /// Opens one datagram of application data.

@@ -470,10 +470,7 @@ impl ServerLoop {
                         self.evict(p, why);
                     }
                     if resumed {
-                        let sni = self
-                            .endpoint
-                            .connection(&peer)
-                            .and_then(|c| c.server_name().map(str::to_string));
+                        let sni = self.endpoint.peer_info(&peer).and_then(|c| c.sni);
                         self.probe_expiry(peer, &identity, sni.as_deref(), suite);
                     }
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);

@@ -128,6 +128,43 @@ impl ServerBoard {
                 counters: integer_fields(st),
             });
         }
+        for p in endpoint.dtls13_peers() {
+            let (identity, suite, sni) = (&p.info.identity, p.info.suite, p.info.sni.as_deref());
+            let naf = suite
+                .and_then(|s| keys.plan(identity, sni, s).ok())
+                .map(|p| p.naf);
+            snap.sessions.push(SessionStatus {
+                name: p.addr.to_string(),
+                peer: p.addr.to_string(),
+                state: if p.established {
+                    SessionState::Established
+                } else {
+                    SessionState::Handshaking
+                },
+                naf: naf.as_ref().map(|n| n.fqdn().to_string()),
+                ua_id: naf.as_ref().map(|n| n.ua().to_hex()),
+                identity: (!identity.is_empty())
+                    .then(|| String::from_utf8_lossy(identity).into_owned()),
+                suite: suite.map(|s| s.name().to_string()),
+                cid: (!p.cid.is_empty()).then(|| hex::encode(&p.cid)),
+                peer_cid: None,
+                established_since: self.since.get(&p.addr).map(|t| unix(*t)),
+                key_expires: suite
+                    .and_then(|s| keys.key_expiry(identity, sni, s))
+                    .map(unix),
+                // DTLS 1.3 connections count no bytes yet: their retransmissions and drops
+                bytes_sent: 0,
+                bytes_received: 0,
+                datagrams_sent: 0,
+                datagrams_received: 0,
+                drops: [("dropped".to_string(), p.stats.dropped)].into(),
+                counters: [
+                    ("dtls13".to_string(), 1),
+                    ("retransmitted".to_string(), p.stats.retransmitted),
+                ]
+                .into(),
+            });
+        }
         snap.sessions.sort_by(|a, b| a.name.cmp(&b.name));
         snap.counters = integer_fields(endpoint.stats());
         for (k, v) in [

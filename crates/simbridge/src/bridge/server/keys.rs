@@ -37,10 +37,7 @@ impl ServerLoop {
         suite: crate::dtls::CipherSuite,
         resumed: bool,
     ) -> bool {
-        let sni = self
-            .endpoint
-            .connection(&peer)
-            .and_then(|c| c.server_name().map(str::to_string));
+        let sni = self.endpoint.peer_info(&peer).and_then(|c| c.sni);
         let Some(exp) = self.keys.key_expiry(identity, sni.as_deref(), suite) else {
             return true;
         };
@@ -65,13 +62,11 @@ impl ServerLoop {
     /// when its key is not cached, a lookup that learns the key's expiry. Returns false when
     /// the session was refused (its key has expired).
     pub(super) fn adopt(&mut self, peer: SocketAddr) -> bool {
-        let Some((identity, suite, sni)) = self.endpoint.connection(&peer).and_then(|c| {
-            Some((
-                c.identity().to_vec(),
-                c.suite()?,
-                c.server_name().map(str::to_string),
-            ))
-        }) else {
+        let Some((identity, suite, sni)) = self
+            .endpoint
+            .peer_info(&peer)
+            .and_then(|c| Some((c.identity, c.suite?, c.sni)))
+        else {
             return true;
         };
         let now = Instant::now();
@@ -113,8 +108,8 @@ impl ServerLoop {
     pub(super) fn probed(&mut self, peer: SocketAddr, outcome: Outcome) {
         let info = self
             .endpoint
-            .connection(&peer)
-            .and_then(|c| Some((c.identity().to_vec(), c.suite()?)));
+            .peer_info(&peer)
+            .and_then(|c| Some((c.identity, c.suite?)));
         match (outcome, info) {
             (Outcome::Key(_), Some((identity, suite))) => {
                 // The key is cached now, with its expiry.

@@ -1,0 +1,747 @@
+//! DTLS 1.3 (RFC 9147) beside DTLS 1.2 on one [`Endpoint`]: a ClientHello whose
+//! supported_versions offers DTLS 1.3 goes to [`Server13`] when the configuration allows it.
+//!
+//! - Return routability: the first ClientHello is answered with a stateless HelloRetryRequest
+//!   cookie (v13/cookie.rs; keys rotated on the 1.2 cookie period); nothing is kept for it.
+//! - The PSK is asked for as for DTLS 1.2 ([`Event::PskRequested`], answered by
+//!   `provide_psk` / `refuse_psk`, possibly later): the cookie-valid ClientHello is parked
+//!   (its bytes only, counted in the half-open budgets: per address, `max_handshaking`,
+//!   buffer bytes, `half_open_timeout`) and [`Server13::accept`] runs when the key arrives.
+//! - The connection ([`Connection13`]) then lives in the endpoint's table, routed by address
+//!   or by its Connection ID, and reports the same events as a DTLS 1.2 connection.
+//! - Not wired: session tickets (a 1.3 client resumes with its external PSK, a full
+//!   handshake), 0-RTT.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::{Endpoint, Pending, Routed, Transmit};
+use crate::cid_buf::CidBuf;
+use crate::config::{PskAnswer, PskRefusal, PskRequest, ServerConfig};
+use crate::error::Error;
+use crate::event::{CloseReason, Event};
+use crate::export::{ExportError, MemoryLedger};
+use crate::rng::DtlsRng;
+use crate::secret::{Secret, SecretVec};
+use crate::suite::CipherSuite;
+use crate::v13::connection::{Close13, Connection13, Event13};
+use crate::v13::cookie::CookieKey13;
+use crate::v13::handshake::{EXT_CONNECTION_ID, Handshake13Error, parse_plaintext};
+use crate::v13::header::is_unified;
+use crate::v13::hello::ClientHello13;
+use crate::v13::key_share::GROUPS;
+use crate::v13::server::{Accepted13, HelloContext, Server13};
+use crate::wire::alert::AlertDescription;
+
+/// The supported_versions extension (RFC 8446 §4.2.1).
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
+/// The server_name extension (RFC 6066).
+const EXT_SERVER_NAME: u16 = 0;
+/// DTLS 1.3 on the wire.
+const DTLS13: [u8; 2] = [0xfe, 0xfc];
+/// The C bit of a unified header's first byte (RFC 9147 §4).
+const UNIFIED_CID: u8 = 0x10;
+
+/// The endpoint's DTLS 1.3 side.
+pub(super) struct Tls13 {
+    /// `None`: the endpoint does not speak DTLS 1.3 (versions, or no 1.3 suite).
+    server: Option<Server13>,
+    /// Origin of the seconds the cookies carry (a cookie lives 60 s; no wall clock needed).
+    origin: Option<Instant>,
+    /// When the cookie key was last rotated.
+    rotated: Option<Instant>,
+    pub(super) conns: HashMap<u64, Entry13>,
+}
+
+/// A DTLS 1.3 peer: its ClientHello waiting for a key, or its connection.
+pub(super) struct Entry13 {
+    pub(super) addr: SocketAddr,
+    state: State13,
+    identity: Vec<u8>,
+    sni: Option<String>,
+    suite: CipherSuite,
+    client_random: [u8; 32],
+    /// Our Connection ID (empty: none), routed in `Endpoint::by_cid`.
+    cid: Vec<u8>,
+    pub(super) scheduled: Option<Instant>,
+    pub(super) half_open: Option<Box<Pending>>,
+    /// End of the half-open lifetime (`half_open_timeout`).
+    expires: Instant,
+}
+
+enum State13 {
+    /// The cookie-valid ClientHello, waiting for `provide_psk`.
+    Parked(Vec<u8>),
+    Conn(Box<Connection13>),
+}
+
+/// A DTLS 1.3 connection saved by `save_all`: address, PSK identity, SNI, sealed state.
+pub(super) type Saved13 = (SocketAddr, Vec<u8>, Option<String>, Vec<u8>);
+
+fn random_secret(rng: &dyn DtlsRng) -> Result<Secret<32>, Error> {
+    let mut k = [0u8; 32];
+    rng.fill(&mut k).map_err(|_| Error::Rng)?;
+    Ok(Secret::new(k))
+}
+
+impl Tls13 {
+    pub(super) fn new(config: &ServerConfig) -> Result<Self, Error> {
+        let suites: Vec<u16> = config
+            .common
+            .suites
+            .iter()
+            .filter(|s| s.is_tls13())
+            .map(|s| s.iana())
+            .collect();
+        let server = if config.serves_dtls13() {
+            Some(Server13 {
+                suites,
+                groups: GROUPS.to_vec(),
+                psk_ke: true,
+                // return routability before any key lookup, as the 1.2 path always does
+                require_cookie: true,
+                cookie_key: CookieKey13::new(random_secret(config.common.rng.as_ref())?),
+                tickets: None,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            server,
+            origin: None,
+            rotated: None,
+            conns: HashMap::new(),
+        })
+    }
+
+    /// Whether DTLS 1.3 is served.
+    pub(super) fn enabled(&self) -> bool {
+        self.server.is_some()
+    }
+
+    fn secs(&mut self, now: Instant) -> u64 {
+        let o = *self.origin.get_or_insert(now);
+        now.saturating_duration_since(o).as_secs()
+    }
+
+    pub(super) fn maybe_rotate(&mut self, now: Instant, period: Duration, rng: &dyn DtlsRng) {
+        let Some(s) = &mut self.server else { return };
+        let last = *self.rotated.get_or_insert(now);
+        if now.saturating_duration_since(last) >= period {
+            if let Ok(k) = random_secret(rng) {
+                s.cookie_key.rotate(k);
+                self.rotated = Some(now);
+            }
+        }
+    }
+}
+
+/// The ClientHello of a datagram offers DTLS 1.3 (supported_versions holds 0xFEFC).
+pub(super) fn offers_13(hello: &crate::wire::hello::ClientHello) -> bool {
+    hello
+        .extensions
+        .get(EXT_SUPPORTED_VERSIONS)
+        .and_then(|d| d.split_first())
+        .is_some_and(|(&n, v)| usize::from(n) == v.len() && v.chunks_exact(2).any(|c| c == DTLS13))
+}
+
+/// The CID of a DTLS 1.3 record with a unified header that carries one.
+pub(super) fn peek_cid13(data: &[u8], cid_len: usize) -> Option<&[u8]> {
+    let first = *data.first()?;
+    if cid_len == 0 || !is_unified(first) || first & UNIFIED_CID == 0 {
+        return None;
+    }
+    data.get(1..1 + cid_len)
+}
+
+/// A plaintext alert record of epoch 0 answering a ClientHello (same record number).
+fn plaintext_alert(record_seq: u64, description: AlertDescription) -> Vec<u8> {
+    let mut d = Vec::with_capacity(15);
+    d.extend_from_slice(&[21, 0xfe, 0xfd, 0, 0]);
+    d.extend_from_slice(&record_seq.to_be_bytes()[2..]);
+    d.extend_from_slice(&[0, 2, 2, description.to_u8()]);
+    d
+}
+
+/// host_name of a server_name extension.
+fn sni_of(ch: &ClientHello13) -> Option<String> {
+    let d = ch.extension(EXT_SERVER_NAME)?;
+    let mut exts = crate::wire::extensions::Extensions::default();
+    exts.push(EXT_SERVER_NAME, d.to_vec());
+    exts.server_name().ok().flatten()
+}
+
+/// A failed DTLS 1.3 handshake as the close reason a DTLS 1.2 one would give.
+fn close_reason(c: Close13, retransmits: u32) -> CloseReason {
+    match c {
+        Close13::PeerClosed => CloseReason::PeerClosed,
+        Close13::Closed => CloseReason::Local,
+        Close13::Alert(a) => CloseReason::PeerAlert(AlertDescription::from_u8(a)),
+        // an established session's timer only stops resending our ACK: a timeout is a handshake's
+        Close13::TimedOut => CloseReason::Error(Error::HandshakeTimeout(retransmits)),
+        Close13::Failed(e) => CloseReason::Error(error_of(e)),
+    }
+}
+
+/// The [`Error`] whose `failure_kind` fits a DTLS 1.3 handshake error.
+fn error_of(e: Handshake13Error) -> Error {
+    match e {
+        // a binder or Finished that does not verify: the keys differ
+        Handshake13Error::BadMac(_) => Error::BadFinished,
+        Handshake13Error::UnknownIdentity => Error::UnknownPskIdentity,
+        Handshake13Error::Incompatible(_) | Handshake13Error::Config(_) => Error::NoCommonSuite,
+        Handshake13Error::Wire(w) => Error::Decode(w),
+        Handshake13Error::KeyShare(_) => Error::BadKeyShare,
+        Handshake13Error::ReserveUsed => Error::ExportReserveUsed,
+        Handshake13Error::Record(_) | Handshake13Error::Cookie(_) => Error::BadFinished,
+    }
+}
+
+impl Endpoint {
+    /// A ClientHello offering DTLS 1.3 from `from` (not a retransmission of a known one).
+    pub(super) fn on_new_hello13(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        record_seq: u64,
+    ) {
+        let secs = self.v13.secs(now);
+        let Some(server) = &self.v13.server else {
+            return;
+        };
+        let rng = self.config.common.rng.clone();
+        let cx = HelloContext {
+            peer: from,
+            now_secs: secs,
+            rng: rng.as_ref(),
+            cid: None,
+        };
+        // a first pass without keys: a HelloRetryRequest (cookie), or the identity to ask for
+        let asked = RefCell::new(None::<Vec<u8>>);
+        let probe = server.accept(data, &cx, |id| {
+            asked.borrow_mut().get_or_insert_with(|| id.to_vec());
+            None
+        });
+        match probe {
+            Ok(Accepted13::Retry(d)) => {
+                self.stats.hello_verify_sent += 1;
+                self.out.push_back(Transmit {
+                    destination: from,
+                    payload: d,
+                });
+                return;
+            }
+            Err(Handshake13Error::UnknownIdentity) => {}
+            Err(Handshake13Error::Cookie(_)) => {
+                self.stats.bad_cookies += 1;
+                return;
+            }
+            Err(Handshake13Error::Incompatible(why)) => {
+                log::debug!("{from}: DTLS 1.3 ClientHello refused: {why}");
+                self.out.push_back(Transmit {
+                    destination: from,
+                    payload: plaintext_alert(record_seq, AlertDescription::HandshakeFailure),
+                });
+                return;
+            }
+            // tickets are not issued, so no hello resumes; anything else is malformed
+            Ok(Accepted13::Flight(..)) | Err(_) => return,
+        }
+        let Some(identity) = asked.into_inner() else {
+            return;
+        };
+        let Ok(ch) = parse_plaintext(data).and_then(|p| ClientHello13::parse(p.body)) else {
+            return;
+        };
+        // the suite accept chose (the cookie holds the same: chosen the same way)
+        let Some(suite) = server
+            .suites
+            .iter()
+            .copied()
+            .find(|s| ch.cipher_suites.contains(s))
+            .and_then(CipherSuite::from_iana)
+        else {
+            return;
+        };
+        let sni = sni_of(&ch);
+        if let Some(name) = &sni {
+            if !self.config.serves_name(name) {
+                self.stats.unrecognized_name += 1;
+                self.out.push_back(Transmit {
+                    destination: from,
+                    payload: plaintext_alert(record_seq, AlertDescription::UnrecognizedName),
+                });
+                return;
+            }
+        }
+        let Some(super::Admitted { evict }) = self.admit(now, from) else {
+            return;
+        };
+        let wants_cid = ch.extension(EXT_CONNECTION_ID).is_some();
+        let cid = if wants_cid && self.config.connection_id.is_some() {
+            match self.new_cid() {
+                Some(c) => c,
+                None => {
+                    self.stats.connection_limited += 1;
+                    return;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        self.stats.accepted += 1;
+        if let Some(victim) = evict {
+            self.evict(victim);
+        }
+        if let Some(old) = self.by_addr.get(&from).copied() {
+            self.remove(old);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        if !cid.is_empty() {
+            self.by_cid.insert(CidBuf::from(cid.as_slice()), id);
+        }
+        self.by_addr.insert(from, id);
+        self.half_open.enter(from.ip());
+        self.half_open.rebuffer(0, data.len());
+        let pending = Box::new(Pending {
+            ip: from.ip(),
+            buffered: data.len(),
+            stamp: self.stalest.touch(id, None),
+            trips: 0,
+        });
+        self.v13.conns.insert(
+            id,
+            Entry13 {
+                addr: from,
+                state: State13::Parked(data.to_vec()),
+                identity: identity.clone(),
+                sni: sni.clone(),
+                suite,
+                client_random: ch.random,
+                cid,
+                scheduled: None,
+                half_open: Some(pending),
+                expires: now + self.config.half_open_timeout,
+            },
+        );
+        let req = PskRequest {
+            identity: identity.clone(),
+            sni: sni.clone(),
+            suite,
+        };
+        match self.config.psk.lookup(&req) {
+            PskAnswer::Ready(key) => self.keyed13(now, id, Ok(key)),
+            PskAnswer::Pending => {
+                self.events.push_back((
+                    from,
+                    Event::PskRequested {
+                        identity,
+                        hint: None,
+                        sni,
+                        suite,
+                    },
+                ));
+                self.schedule(id);
+            }
+            PskAnswer::Unknown => self.keyed13(now, id, Err(PskRefusal::UnknownIdentity)),
+            PskAnswer::Unavailable => self.keyed13(now, id, Err(PskRefusal::Unavailable)),
+        }
+    }
+
+    /// The key of a parked ClientHello came (or was refused): the handshake goes on or fails.
+    pub(super) fn keyed13(&mut self, now: Instant, id: u64, answer: Result<SecretVec, PskRefusal>) {
+        let secs = self.v13.secs(now);
+        let rng = self.config.common.rng.clone();
+        let (Some(server), Some(e)) = (&self.v13.server, self.v13.conns.get_mut(&id)) else {
+            return;
+        };
+        let State13::Parked(hello) = &e.state else {
+            return;
+        };
+        let hello = hello.clone();
+        let record_seq = parse_plaintext(&hello).map_or(0, |p| p.record_seq);
+        let result = match answer {
+            Ok(key) => {
+                let cx = HelloContext {
+                    peer: e.addr,
+                    now_secs: secs,
+                    rng: rng.as_ref(),
+                    cid: (!e.cid.is_empty() || self.config.connection_id.is_some())
+                        .then_some(e.cid.as_slice()),
+                };
+                let identity = e.identity.clone();
+                server.accept(&hello, &cx, |i| {
+                    (i == identity.as_slice()).then(|| key.clone())
+                })
+            }
+            // RFC 4279 §2 in spirit: an unknown identity ends as a wrong key does (decrypt_error)
+            Err(PskRefusal::UnknownIdentity) => Err(Handshake13Error::UnknownIdentity),
+            Err(PskRefusal::Unavailable) => {
+                let addr = e.addr;
+                self.out.push_back(Transmit {
+                    destination: addr,
+                    payload: plaintext_alert(record_seq, AlertDescription::InternalError),
+                });
+                self.fail13(id, Error::PskUnavailable);
+                return;
+            }
+        };
+        match result {
+            Ok(Accepted13::Flight(wait, flight)) => {
+                let conn = Connection13::server(
+                    wait,
+                    flight,
+                    &hello,
+                    self.config.common.retransmit,
+                    rng,
+                    now,
+                );
+                let buffered = e.half_open.as_ref().map_or(0, |p| p.buffered);
+                self.half_open.rebuffer(buffered, 0);
+                if let Some(p) = &mut e.half_open {
+                    p.buffered = 0;
+                }
+                e.state = State13::Conn(Box::new(conn));
+                self.drain13(id);
+            }
+            Ok(Accepted13::Retry(_)) => self.fail13(id, Error::NoCommonSuite),
+            Err(err) => {
+                let addr = e.addr;
+                let alert = match err {
+                    Handshake13Error::BadMac(_) | Handshake13Error::UnknownIdentity => {
+                        AlertDescription::DecryptError
+                    }
+                    _ => AlertDescription::HandshakeFailure,
+                };
+                self.out.push_back(Transmit {
+                    destination: addr,
+                    payload: plaintext_alert(record_seq, alert),
+                });
+                self.fail13(id, error_of(err));
+            }
+        }
+    }
+
+    /// Ends a DTLS 1.3 handshake with `why` (the alert, if any, is already queued).
+    fn fail13(&mut self, id: u64, why: Error) {
+        let Some(addr) = self.v13.conns.get(&id).map(|e| e.addr) else {
+            return;
+        };
+        let reason = CloseReason::Error(why);
+        self.stats.count_close(&reason);
+        self.remove(id);
+        self.events.push_back((addr, Event::Closed { reason }));
+    }
+
+    /// A datagram for a DTLS 1.3 peer.
+    pub(super) fn handle13(&mut self, now: Instant, r: Routed, from: SocketAddr, data: &[u8]) {
+        let Some(e) = self.v13.conns.get_mut(&r.id) else {
+            return;
+        };
+        let State13::Conn(c) = &mut e.state else {
+            // still waiting for its key: the client's retransmission changes nothing
+            return;
+        };
+        let before = c.session().map(|s| s.receive_mark());
+        c.handle_datagram(now, data);
+        let after = c.session().map(|s| s.receive_mark());
+        // an authenticated record newer than any before it (RFC 9146 §6, RFC 9147 §9)
+        let newest = matches!((before, after), (Some(b), Some(a)) if a > b);
+        let old = e.addr;
+        if r.by_cid && old != from && self.may_move(r.id, old, from, newest) {
+            if let Some(e) = self.v13.conns.get_mut(&r.id) {
+                e.addr = from;
+            }
+            self.moved(r.id, old, from);
+        }
+        self.drain13(r.id);
+    }
+
+    /// Takes what a DTLS 1.3 connection produced: datagrams, events, and its end.
+    pub(super) fn drain13(&mut self, id: u64) {
+        let Some(e) = self.v13.conns.get_mut(&id) else {
+            return;
+        };
+        let State13::Conn(c) = &mut e.state else {
+            return;
+        };
+        let addr = e.addr;
+        while let Some(d) = c.poll_transmit() {
+            self.out.push_back(Transmit {
+                destination: addr,
+                payload: d,
+            });
+        }
+        let mut closed = false;
+        while let Some(ev) = c.poll_event() {
+            let ev = match ev {
+                Event13::Connected { .. } => {
+                    self.stats.full_handshakes += 1;
+                    Event::Connected {
+                        suite: e.suite,
+                        identity: e.identity.clone(),
+                        resumed: false,
+                    }
+                }
+                Event13::Data(d) => Event::Data(d),
+                Event13::Ticket(_) => continue,
+                Event13::Closed(why) => {
+                    closed = true;
+                    let reason = close_reason(why, self.config.common.retransmit.max_retransmits);
+                    self.stats.count_close(&reason);
+                    Event::Closed { reason }
+                }
+            };
+            self.events.push_back((addr, ev));
+        }
+        if c.is_established() {
+            if let Some(p) = e.half_open.take() {
+                self.half_open.leave(p.ip, p.buffered);
+                self.stalest.leave(id, p.stamp);
+            }
+        }
+        if closed {
+            self.remove(id);
+        } else {
+            self.schedule(id);
+        }
+    }
+
+    /// The deadline of a DTLS 1.3 peer: its retransmission, or the end of its half-open
+    /// lifetime.
+    pub(super) fn timeout13(&self, id: u64) -> Option<Instant> {
+        let e = self.v13.conns.get(&id)?;
+        let own = match &e.state {
+            State13::Parked(_) => None,
+            State13::Conn(c) => c.poll_timeout(),
+        };
+        let expiry = e.half_open.as_ref().map(|_| e.expires);
+        match (own, expiry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A DTLS 1.3 peer's timer is due.
+    pub(super) fn handle_timeout13(&mut self, now: Instant, id: u64) {
+        let Some(e) = self.v13.conns.get_mut(&id) else {
+            return;
+        };
+        if e.half_open.is_some() && now >= e.expires {
+            self.fail13(id, Error::HandshakeExpired);
+            return;
+        }
+        if let State13::Conn(c) = &mut e.state {
+            c.handle_timeout(now);
+        }
+        self.drain13(id);
+    }
+
+    /// Removes a DTLS 1.3 peer from the tables (no event).
+    pub(super) fn remove13(&mut self, id: u64) -> bool {
+        let Some(e) = self.v13.conns.remove(&id) else {
+            return false;
+        };
+        if let Some(p) = e.half_open {
+            self.half_open.leave(p.ip, p.buffered);
+            self.stalest.leave(id, p.stamp);
+        }
+        if self.by_addr.get(&e.addr) == Some(&id) {
+            self.by_addr.remove(&e.addr);
+        }
+        if !e.cid.is_empty() && self.by_cid.get(e.cid.as_slice()) == Some(&id) {
+            self.by_cid.remove(e.cid.as_slice());
+        }
+        true
+    }
+
+    /// Whether a DTLS 1.3 peer is still handshaking (parked or waiting for Finished).
+    pub(super) fn handshaking13(&self, id: u64) -> bool {
+        self.v13
+            .conns
+            .get(&id)
+            .is_some_and(|e| e.half_open.is_some())
+    }
+
+    /// The ClientHello random of the DTLS 1.3 peer at `addr`.
+    pub(super) fn client_random13(&self, id: u64) -> Option<&[u8; 32]> {
+        self.v13.conns.get(&id).map(|e| &e.client_random)
+    }
+
+    pub(super) fn send13(&mut self, id: u64, data: &[u8]) -> Result<(), Error> {
+        let e = self.v13.conns.get_mut(&id).ok_or(Error::Closed)?;
+        match &mut e.state {
+            State13::Conn(c) if c.is_established() => c.send(data).map_err(error_of)?,
+            _ => return Err(Error::NotConnected),
+        }
+        self.drain13(id);
+        Ok(())
+    }
+
+    /// [`Self::send13`] into `buf`. The record is sealed first (DTLS 1.3 has no in-place
+    /// path here): when `buf` is too short it is queued for `poll_transmit` instead, and
+    /// the error says so.
+    pub(super) fn send13_into(
+        &mut self,
+        id: u64,
+        data: &[u8],
+        buf: &mut [u8],
+    ) -> Result<usize, Error> {
+        let e = self.v13.conns.get_mut(&id).ok_or(Error::Closed)?;
+        let addr = e.addr;
+        let d = match &mut e.state {
+            State13::Conn(c) if c.is_established() => {
+                c.send(data).map_err(error_of)?;
+                c.poll_transmit().ok_or(Error::Closed)?
+            }
+            _ => return Err(Error::NotConnected),
+        };
+        self.drain13(id);
+        match buf.get_mut(..d.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(&d);
+                Ok(d.len())
+            }
+            None => {
+                let needed = d.len();
+                self.out.push_back(Transmit {
+                    destination: addr,
+                    payload: d,
+                });
+                Err(Error::BufferTooSmall {
+                    needed,
+                    available: buf.len(),
+                })
+            }
+        }
+    }
+
+    pub(super) fn close13(&mut self, id: u64) {
+        let Some(e) = self.v13.conns.get_mut(&id) else {
+            return;
+        };
+        match &mut e.state {
+            State13::Conn(c) => {
+                c.close();
+                self.drain13(id);
+            }
+            State13::Parked(_) => {
+                let addr = e.addr;
+                self.remove(id);
+                self.events.push_back((
+                    addr,
+                    Event::Closed {
+                        reason: CloseReason::Local,
+                    },
+                ));
+            }
+        }
+    }
+
+    pub(super) fn answer13(
+        &mut self,
+        now: Instant,
+        id: u64,
+        answer: Result<SecretVec, PskRefusal>,
+    ) -> Result<(), Error> {
+        match self.v13.conns.get(&id).map(|e| &e.state) {
+            Some(State13::Parked(_)) => {
+                self.keyed13(now, id, answer);
+                Ok(())
+            }
+            Some(State13::Conn(_)) => Err(Error::NoPskRequest),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// Exports the established DTLS 1.3 connections for `save_all`: (address, identity, SNI,
+    /// sealed state) each.
+    pub(super) fn export13(&mut self, key: &[u8], reserve: u64) -> Vec<Saved13> {
+        let mut out = Vec::new();
+        for e in self.v13.conns.values_mut() {
+            let State13::Conn(c) = &mut e.state else {
+                continue;
+            };
+            if !c.is_established() {
+                continue;
+            }
+            if let Ok(state) = c.export_state(key, reserve) {
+                out.push((e.addr, e.identity.clone(), e.sni.clone(), state));
+            }
+        }
+        out
+    }
+
+    /// Imports one DTLS 1.3 connection saved by `export13` (already checked by the caller's
+    /// ledger as part of the whole blob).
+    pub(super) fn import13(
+        &mut self,
+        addr: SocketAddr,
+        identity: Vec<u8>,
+        sni: Option<String>,
+        state: &[u8],
+        key: &[u8],
+        now: Instant,
+    ) -> Result<(), ExportError> {
+        let mut ledger = MemoryLedger::default();
+        let mut conn = Connection13::import_state(
+            state,
+            key,
+            false,
+            &mut ledger,
+            self.config.common.retransmit,
+            self.config.common.rng.clone(),
+        )?;
+        let Some(session) = conn.session() else {
+            return Err(ExportError::NotEstablished);
+        };
+        let cid = session.cids.recv.clone();
+        let suite = CipherSuite::from_iana(session.suite)
+            .ok_or(crate::export::out_of_range(crate::wire::Field::Suite))?;
+        if let Some(old) = self.by_addr.get(&addr).copied() {
+            self.remove(old);
+        }
+        if let Some(old) = self
+            .by_cid
+            .get(cid.as_slice())
+            .copied()
+            .filter(|_| !cid.is_empty())
+        {
+            self.remove(old);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        if !cid.is_empty() {
+            self.by_cid.insert(CidBuf::from(cid.as_slice()), id);
+        }
+        self.by_addr.insert(addr, id);
+        self.v13.conns.insert(
+            id,
+            Entry13 {
+                addr,
+                state: State13::Conn(Box::new(conn)),
+                identity,
+                sni,
+                suite,
+                client_random: [0; 32],
+                cid,
+                scheduled: None,
+                half_open: None,
+                expires: now,
+            },
+        );
+        Ok(())
+    }
+}
+
+#[path = "v13_peers.rs"]
+mod peers;
+pub use peers::{Peer13, PeerInfo};
+
+#[cfg(test)]
+#[path = "v13_tests.rs"]
+mod tests;

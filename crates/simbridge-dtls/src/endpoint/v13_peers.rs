@@ -1,0 +1,85 @@
+//! What the endpoint shows of its peers, either version (for the bridge's key bookkeeping
+//! and status views).
+
+use std::net::SocketAddr;
+
+use super::{Endpoint, State13};
+use crate::suite::CipherSuite;
+use crate::v13::connection::Stats13;
+
+/// What the endpoint reports of a peer (either version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The PSK identity.
+    pub identity: Vec<u8>,
+    /// The negotiated suite, once chosen.
+    pub suite: Option<CipherSuite>,
+    /// The client's server_name.
+    pub sni: Option<String>,
+    /// True for DTLS 1.3.
+    pub dtls13: bool,
+}
+
+/// A DTLS 1.3 peer as [`Endpoint::dtls13_peers`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer13 {
+    /// Its address now.
+    pub addr: SocketAddr,
+    /// Identity, suite, SNI.
+    pub info: PeerInfo,
+    /// Whether the handshake completed.
+    pub established: bool,
+    /// The Connection ID it puts in its records (empty: none).
+    pub cid: Vec<u8>,
+    /// Retransmissions and dropped datagrams.
+    pub stats: Stats13,
+}
+
+impl Endpoint {
+    /// What the endpoint knows of the peer at `addr` (DTLS 1.2 or 1.3): identity, suite, SNI.
+    pub fn peer_info(&self, addr: &SocketAddr) -> Option<PeerInfo> {
+        let id = self.by_addr.get(addr)?;
+        if let Some(e) = self.v13.conns.get(id) {
+            return Some(PeerInfo {
+                identity: e.identity.clone(),
+                suite: Some(e.suite),
+                sni: e.sni.clone(),
+                dtls13: true,
+            });
+        }
+        let c = self.conns.get(id)?;
+        Some(PeerInfo {
+            identity: c.conn.identity().to_vec(),
+            suite: c.conn.suite(),
+            sni: c.conn.server_name().map(str::to_string),
+            dtls13: false,
+        })
+    }
+
+    /// DTLS 1.3 connections held (established or handshaking).
+    pub fn connection13_count(&self) -> usize {
+        self.v13.conns.len()
+    }
+
+    /// Every DTLS 1.3 peer held, parked or connected (for status views).
+    pub fn dtls13_peers(&self) -> impl Iterator<Item = Peer13> + '_ {
+        self.v13.conns.values().map(|e| {
+            let (established, stats) = match &e.state {
+                State13::Parked(_) => (false, Stats13::default()),
+                State13::Conn(c) => (c.is_established(), c.stats()),
+            };
+            Peer13 {
+                addr: e.addr,
+                info: PeerInfo {
+                    identity: e.identity.clone(),
+                    suite: Some(e.suite),
+                    sni: e.sni.clone(),
+                    dtls13: true,
+                },
+                established,
+                cid: e.cid.clone(),
+                stats,
+            }
+        })
+    }
+}
