@@ -281,3 +281,80 @@ fn bad_psk_sources_are_refused_naming_the_problem() {
         "the bad value itself is not echoed: {err}"
     );
 }
+
+/// `--version 1.3` with only DTLS 1.2 suites has nothing to negotiate: refused before any
+/// socket, naming `--suite` and the version.
+#[test]
+fn a_version_without_a_suite_of_it_is_refused_naming_suite() {
+    for role in [
+        &["server", "--listen", "127.0.0.1:0"][..],
+        &["client", "--connect", "127.0.0.1:9"][..],
+    ] {
+        let out = bin()
+            .arg("dtls")
+            .args(role)
+            .args(["--psk-identity", "a", "--psk", PSK, "--version", "1.3"])
+            .args(["--suite", "TLS_PSK_WITH_AES_128_CCM_8"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{role:?}: {err}");
+        if role[0] == "server" {
+            assert!(
+                err.contains("--suite") && err.contains("DTLS 1.3 suite"),
+                "{err}"
+            );
+        }
+    }
+    let out = bin()
+        .args([
+            "dtls",
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--psk-identity",
+            "a",
+        ])
+        .args(["--psk", PSK, "--version", "1.4"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1.4"));
+}
+
+/// `dtls server --version 1.3 --echo` serves wolfSSL's DTLS 1.3 client (psk_ke, CCM_8): the
+/// JSON event says 1.3 and the client gets its messages back.
+#[test]
+fn the_server_speaks_dtls13_to_wolfssl_with_version_13() {
+    let Some(peer) = support::peers::peer_bin("wolf13_peer") else {
+        return;
+    };
+    let (_srv, addr, rx) = server(&["--version", "1.3", "--echo"]);
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    let out = Command::new(&peer)
+        .args(["client", &port, "-k", PSK, "-i", "client1", "-n", "3"])
+        .args(["-l", "TLS13-AES128-CCM-8-SHA256"])
+        .output()
+        .expect("wolf13_peer");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("CONNECTED version=DTLSv1.3"), "{text}");
+    for i in 0..3 {
+        assert!(text.contains(&format!("RECV msg {i}")), "{text}");
+    }
+    let connected = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(5)).ok())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .find(|v| v["event"] == "connected")
+        .expect("connected event");
+    assert_eq!(connected["version"], "1.3", "{connected}");
+    assert_eq!(
+        connected["suite"], "TLS_AES_128_CCM_8_SHA256",
+        "{connected}"
+    );
+}

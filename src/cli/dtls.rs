@@ -1,4 +1,4 @@
-//! `simbridge dtls client|server`: diagnostic DTLS 1.2 PSK peers, like `openssl s_client` /
+//! `simbridge dtls client|server`: diagnostic DTLS 1.2 / 1.3 PSK peers, like `openssl s_client` /
 //! `s_server`. The engine is sans-IO (`simbridge::dtls`); this file only owns the UDP socket,
 //! stdin/stdout and the clock.
 
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use simbridge::dtls::config::{CommonConfig, DEFAULT_MTU, EmsPolicy, StaticPsk};
-use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Error, Event};
+use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Error, Event, Versions};
 use simbridge::secret::SecretVec;
 
 use super::{CliError, CliResult};
@@ -24,7 +24,7 @@ use server::{
     announce, flush_endpoint, receive_from, save_state, server_config, server_events, state_key,
 };
 
-/// DTLS 1.2 PSK diagnostic client and server.
+/// DTLS 1.2 / 1.3 PSK diagnostic client and server.
 #[derive(Args, Debug)]
 pub struct DtlsArgs {
     #[command(subcommand)]
@@ -81,6 +81,10 @@ struct CommonArgs {
     /// session (it is open to the triple handshake attack; RFC 9325 asks for EMS).
     #[arg(long, value_enum, default_value_t = Ems::Required)]
     ems: Ems,
+    /// DTLS version: `1.2`, `1.3` or `auto`. A server with `auto` (its default) gives DTLS 1.3
+    /// to a client that offers it and 1.2 to the others; the client's default is 1.2.
+    #[arg(long = "version", id = "dtls_version", value_name = "1.2|1.3|auto")]
+    dtls_version: Option<Versions>,
     /// Pack several handshake messages of a flight into one record (13 bytes less per extra
     /// message; some constrained stacks refuse it). Default: one message per record.
     #[arg(long)]
@@ -223,17 +227,23 @@ pub fn run(args: DtlsArgs) -> CliResult {
     }
 }
 
-fn parse_suites(names: &[String]) -> Result<Vec<CipherSuite>, CliError> {
+/// The suites of `--suite` (default: TLS_PSK_WITH_AES_128_CCM_8 for DTLS 1.2 and every DTLS
+/// 1.3 suite for 1.3), checked against `--version`.
+fn parse_suites(names: &[String], versions: Versions) -> Result<Vec<CipherSuite>, CliError> {
     if names.is_empty() {
-        return Ok(vec![CipherSuite::PskAes128Ccm8]);
+        return Ok(versions.default_suites(&[CipherSuite::PskAes128Ccm8]));
     }
-    names
+    let suites = names
         .iter()
         .map(|n| {
             CipherSuite::from_name(n)
                 .ok_or_else(|| CliError::new(format!("unknown cipher suite {n}")))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    versions
+        .check_suites(&suites)
+        .map_err(|e| CliError::new(format!("--suite: {e} (with --version {versions})")))?;
+    Ok(suites)
 }
 
 /// The PSK from --psk, --psk-file or SIMBRIDGE_PSK (in that order), as hex.
@@ -305,6 +315,7 @@ fn event_json(e: &Event, peer: Option<SocketAddr>) -> Option<serde_json::Value> 
             resumed,
         } => json!({
             "event": "connected",
+            "version": if suite.is_tls13() { "1.3" } else { "1.2" },
             "suite": suite.name(),
             "identity": String::from_utf8_lossy(identity),
             "resumed": resumed,
@@ -430,7 +441,13 @@ fn spawn_stdin() -> mpsc::Receiver<Input> {
 }
 
 fn run_client(a: ClientArgs) -> CliResult {
-    let suites = parse_suites(&a.common.suites)?;
+    let versions = a.common.dtls_version.unwrap_or(Versions::Dtls12);
+    if versions != Versions::Dtls12 {
+        return Err(CliError::new(format!(
+            "--version {versions}: the DTLS client speaks 1.2 only so far"
+        )));
+    }
+    let suites = parse_suites(&a.common.suites, versions)?;
     let psk = static_psk(&a.common)?;
     let (sock, peer) = connect_udp(&a.connect)?;
     let cfg = client_config(&a, psk, suites)?;
@@ -476,7 +493,8 @@ fn run_client(a: ClientArgs) -> CliResult {
 }
 
 fn run_server(a: ServerArgs) -> CliResult {
-    let suites = parse_suites(&a.common.suites)?;
+    let versions = a.common.dtls_version.unwrap_or(Versions::Auto);
+    let suites = parse_suites(&a.common.suites, versions)?;
     let psk = static_psk(&a.common)?;
     let sock =
         UdpSocket::bind(&a.listen).map_err(|e| CliError::new(format!("bind {}: {e}", a.listen)))?;

@@ -95,4 +95,4 @@ pub use internal::wire::Field;
 pub use internal::wire::WireError;
 pub use session::Session;
 pub use suite::CipherSuite;
-pub use version::{UnknownVersion, Versions};
+pub use version::{SuitesMissing, UnknownVersion, Versions};

@@ -30,6 +30,7 @@ pub(super) fn server_config(
     cfg.max_connections = a.max_connections.unwrap_or(cfg.max_connections);
     cfg.max_handshaking = a.max_handshaking.unwrap_or(cfg.max_handshaking);
     cfg.resume_without_cookie = a.resume_without_cookie;
+    cfg.versions = a.common.dtls_version.unwrap_or(cfg.versions);
     cfg.connection_id = if a.no_cid {
         None
     } else {
