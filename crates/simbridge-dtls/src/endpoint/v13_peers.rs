@@ -56,6 +56,12 @@ impl Endpoint {
         })
     }
 
+    /// DTLS 1.3 tickets in the used register (they resumed a session and are kept until
+    /// they expire, so that none resumes twice).
+    pub fn dtls13_tickets_used(&self) -> usize {
+        self.v13.tickets_used()
+    }
+
     /// DTLS 1.3 connections held (established or handshaking).
     pub fn connection13_count(&self) -> usize {
         self.v13.conns.len()
