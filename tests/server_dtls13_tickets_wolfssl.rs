@@ -3,7 +3,7 @@
 //! client resumes with our ticket and the key API is asked once, not twice; a ticket that
 //! resumed once is refused the second time (wolfSSL falls back to its external PSK); a resumed
 //! session counts under its original identity for the per-identity cap; counters in the
-//! status view.
+//! status view; no tickets by default.
 //!
 //! The peer is `.peers/wolf13_peer`, or `$SIMBRIDGE_WOLF13_PEER` when set (a freshly built one;
 //! `-R 1` needs a peer built from this tree's source).
@@ -132,7 +132,7 @@ fn a_wolfssl_client_resumes_with_our_ticket_and_the_key_api_is_asked_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, asked) = key_api();
-    let cfg = config(dir.path(), api, echo.addr, "");
+    let cfg = config(dir.path(), api, echo.addr, "tickets = true");
     let (server, addr) = ours_bridge_server(&cfg);
     let c = client(&peer, addr.port(), &["-n", "2", "-r", "2"]);
     let (ok, text) = finish(c, Duration::from_secs(20));
@@ -165,7 +165,7 @@ fn a_ticket_that_resumed_once_is_refused_the_second_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, asked) = key_api();
-    let cfg = config(dir.path(), api, echo.addr, "");
+    let cfg = config(dir.path(), api, echo.addr, "tickets = true");
     let (server, addr) = ours_bridge_server(&cfg);
     // three connections, the second and third offering the first one's ticket
     let c = client(&peer, addr.port(), &["-n", "1", "-r", "3", "-R", "1"]);
@@ -189,12 +189,12 @@ fn a_ticket_that_resumed_once_is_refused_the_second_time() {
 }
 
 #[test]
-fn tickets_off_means_no_resumption() {
+fn tickets_are_off_by_default_and_then_nothing_resumes() {
     let Some(peer) = wolf13() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, _) = key_api();
-    let cfg = config(dir.path(), api, echo.addr, "tickets = false");
+    let cfg = config(dir.path(), api, echo.addr, "");
     let (_server, addr) = ours_bridge_server(&cfg);
     let c = client(&peer, addr.port(), &["-n", "1", "-r", "2"]);
     let (ok, text) = finish(c, Duration::from_secs(20));
@@ -211,7 +211,12 @@ fn a_resumed_session_counts_under_its_identity_for_the_per_identity_cap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, _) = key_api();
-    let cfg = config(dir.path(), api, echo.addr, "max_per_identity = 1");
+    let cfg = config(
+        dir.path(),
+        api,
+        echo.addr,
+        "tickets = true\nmax_per_identity = 1",
+    );
     let (server, addr) = ours_bridge_server(&cfg);
     // a first connection, then a resumed one that pauses 3 s between its messages
     let first = client(&peer, addr.port(), &["-n", "2", "-r", "2", "-w", "3000"]);

@@ -170,7 +170,7 @@ fn dtls_config(cfg: &ServerConfigFile, keys: Arc<NafKeys>) -> ServerConfig {
     dtls.common.suites = cfg.suites.clone();
     dtls.versions = cfg.dtls;
     dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());
-    dtls.session_tickets = cfg.tickets;
+    dtls.tickets13 = cfg.tickets;
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;
         // The handshake budget only protects established sessions while it is below the table.

@@ -210,10 +210,10 @@ mod tests {
     }
 
     #[test]
-    fn tickets_are_on_by_default_and_a_boolean() {
+    fn tickets_are_off_by_default_and_a_boolean() {
         let d = tempfile::tempdir().expect("tempdir");
-        assert!(load(d.path(), "").expect("default").tickets);
-        assert!(!load(d.path(), "tickets = false").expect("off").tickets);
+        assert!(!load(d.path(), "").expect("default").tickets);
+        assert!(load(d.path(), "tickets = true").expect("on").tickets);
         let e = load(d.path(), "tickets = 3600").expect_err("not a boolean");
         assert!(e.contains("tickets"), "{e}");
     }

@@ -9,7 +9,7 @@
 //!   buffer bytes, `half_open_timeout`) and [`Server13::accept`] runs when the key arrives.
 //! - The connection ([`Connection13`]) then lives in the endpoint's table, routed by address
 //!   or by its Connection ID, and reports the same events as a DTLS 1.2 connection.
-//! - Tickets (`session_tickets`, on by default): a NewSessionTicket follows every completed
+//! - Tickets (`ServerConfig::tickets13`, off by default): a NewSessionTicket follows every completed
 //!   handshake (v13/issuer.rs: the ticket carries the external PSK identity the session
 //!   descends from and that key's expiry, so it never outlives the Ks_NAF). A ClientHello
 //!   offering one of our tickets that opens resumes without any key lookup (no
@@ -122,7 +122,7 @@ impl Tls13 {
                 // return routability before any key lookup, as the 1.2 path always does
                 require_cookie: true,
                 cookie_key: CookieKey13::new(random_secret(config.common.rng.as_ref())?),
-                tickets: if config.session_tickets {
+                tickets: if config.tickets13 {
                     let lifetime =
                         u32::try_from(config.session_lifetime.as_secs()).unwrap_or(u32::MAX);
                     Some(TicketIssuer::with_capacity(

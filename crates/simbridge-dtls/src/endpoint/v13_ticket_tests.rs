@@ -33,6 +33,7 @@ fn endpoint_with(f: impl FnOnce(&mut ServerConfig)) -> Endpoint {
     s.common.rng = Arc::new(SeededRng::new(2));
     s.common.suites = vec![CCM8_13, CipherSuite::PskAes128Ccm8];
     s.versions = Versions::Auto;
+    s.tickets13 = true;
     f(&mut s);
     Endpoint::new(Arc::new(s)).unwrap()
 }
@@ -331,11 +332,14 @@ fn a_ticket_from_before_a_restart_is_refused_while_the_session_carries_on() {
 }
 
 #[test]
-fn no_ticket_is_sent_when_tickets_are_off_and_none_is_taken() {
+fn tickets_are_off_by_default_and_then_none_is_sent_and_none_taken() {
     let mut on = endpoint_with(|_| {});
     let now = Instant::now();
     let (_, t) = full(&mut on, now, addr(4000), None);
-    let mut ep = endpoint_with(|s| s.session_tickets = false);
+    // off by default
+    let default = ServerConfig::new(Arc::new(Later(None))).tickets13;
+    assert!(!default);
+    let mut ep = endpoint_with(|s| s.tickets13 = default);
     let (_, none) = full(&mut ep, now, addr(4000), None);
     assert!(none.is_empty());
     assert_eq!(ep.stats().tickets_issued, 0);
