@@ -30,7 +30,6 @@ use crate::cid_buf::CidBuf;
 use crate::config::{PskAnswer, PskRefusal, PskRequest, ServerConfig};
 use crate::error::Error;
 use crate::event::{CloseReason, Event};
-use crate::export::{ExportError, MemoryLedger};
 use crate::rng::DtlsRng;
 use crate::secret::{Secret, SecretVec};
 use crate::suite::CipherSuite;
@@ -39,7 +38,7 @@ use crate::v13::cookie::CookieKey13;
 use crate::v13::handshake::{EXT_CONNECTION_ID, Handshake13Error, parse_plaintext};
 use crate::v13::header::is_unified;
 use crate::v13::hello::ClientHello13;
-use crate::v13::issuer::{DEFAULT_USED_CAPACITY, TicketIssuer, TicketOrigin};
+use crate::v13::issuer::{DEFAULT_USED_CAPACITY, TicketIssuer};
 use crate::v13::key_share::GROUPS;
 use crate::v13::server::{Accepted13, HelloContext, Server13};
 use crate::wire::alert::AlertDescription;
@@ -324,19 +323,7 @@ impl Endpoint {
             return;
         };
         // one of our tickets that opens, in the suite of this handshake: a resumption
-        let mut refused = false;
-        let ticket = ch.psks.iter().find_map(|(id, _)| {
-            if !TicketIssuer::looks_like_ticket(&id.identity) {
-                return None;
-            }
-            let opened = server
-                .tickets
-                .as_ref()
-                .and_then(|t| t.open(&id.identity, secs).ok())
-                .filter(|r| r.suite == suite.iana());
-            refused |= opened.is_none();
-            opened.map(|r| r.origin)
-        });
+        let (ticket, refused) = tickets::offered(server, &ch, suite, secs);
         if ticket.is_some() || refused {
             self.stats.resumptions_offered += 1;
         }
@@ -646,60 +633,6 @@ impl Endpoint {
         }
     }
 
-    /// A NewSessionTicket for a connection that just completed its handshake (before its
-    /// Connected event), when tickets are on: it carries the connection's identity and its key's
-    /// expiry, asked of the key store after a full handshake
-    /// ([`crate::ServerPskStore::key_lifetime`]). Sent once, not retransmitted: a client that
-    /// loses it does a full handshake next time.
-    fn ticket13(&mut self, id: u64) {
-        let rng = self.config.common.rng.clone();
-        let Some(e) = self.v13.conns.get(&id) else {
-            return;
-        };
-        if !e.resumed && e.key_expires.is_none() {
-            let req = PskRequest {
-                identity: e.identity.clone(),
-                sni: e.sni.clone(),
-                suite: e.suite,
-            };
-            let left = self.config.psk.key_lifetime(&req);
-            let secs = self.v13.last_secs;
-            if let Some(e) = self.v13.conns.get_mut(&id) {
-                e.key_expires = left.map(|l| secs.saturating_add(l.as_secs()));
-            }
-        }
-        let secs = self.v13.last_secs;
-        let Tls13 { server, conns, .. } = &mut self.v13;
-        let (Some(issuer), Some(e)) = (
-            server.as_ref().and_then(|s| s.tickets.as_ref()),
-            conns.get_mut(&id),
-        ) else {
-            return;
-        };
-        let State13::Conn(c) = &mut e.state else {
-            return;
-        };
-        let origin = TicketOrigin {
-            identity: e.identity.clone(),
-            key_expires: e.key_expires,
-        };
-        let Some(session) = c.session() else {
-            return;
-        };
-        match session.new_session_ticket_for(issuer, &origin, secs, rng.as_ref()) {
-            Ok(Some(d)) => {
-                self.stats.tickets_issued += 1;
-                let addr = e.addr;
-                self.out.push_back(Transmit {
-                    destination: addr,
-                    payload: d,
-                });
-            }
-            Ok(None) => {}
-            Err(err) => log::debug!("{}: no DTLS 1.3 ticket: {err}", e.addr),
-        }
-    }
-
     /// The deadline of a DTLS 1.3 peer: its retransmission, or the end of its half-open
     /// lifetime.
     pub(super) fn timeout13(&self, id: u64) -> Option<Instant> {
@@ -847,91 +780,16 @@ impl Endpoint {
             None => Err(Error::Closed),
         }
     }
-
-    /// Exports the established DTLS 1.3 connections for `save_all`: (address, identity, SNI,
-    /// sealed state) each.
-    pub(super) fn export13(&mut self, key: &[u8], reserve: u64) -> Vec<Saved13> {
-        let mut out = Vec::new();
-        for e in self.v13.conns.values_mut() {
-            let State13::Conn(c) = &mut e.state else {
-                continue;
-            };
-            if !c.is_established() {
-                continue;
-            }
-            if let Ok(state) = c.export_state(key, reserve) {
-                out.push((e.addr, e.identity.clone(), e.sni.clone(), state));
-            }
-        }
-        out
-    }
-
-    /// Imports one DTLS 1.3 connection saved by `export13` (already checked by the caller's
-    /// ledger as part of the whole blob).
-    pub(super) fn import13(
-        &mut self,
-        addr: SocketAddr,
-        identity: Vec<u8>,
-        sni: Option<String>,
-        state: &[u8],
-        key: &[u8],
-        now: Instant,
-    ) -> Result<(), ExportError> {
-        let mut ledger = MemoryLedger::default();
-        let mut conn = Connection13::import_state(
-            state,
-            key,
-            false,
-            &mut ledger,
-            self.config.common.retransmit,
-            self.config.common.rng.clone(),
-        )?;
-        let Some(session) = conn.session() else {
-            return Err(ExportError::NotEstablished);
-        };
-        let cid = session.cids.recv.clone();
-        let suite = CipherSuite::from_iana(session.suite)
-            .ok_or(crate::export::out_of_range(crate::wire::Field::Suite))?;
-        if let Some(old) = self.by_addr.get(&addr).copied() {
-            self.remove(old);
-        }
-        if let Some(old) = self
-            .by_cid
-            .get(cid.as_slice())
-            .copied()
-            .filter(|_| !cid.is_empty())
-        {
-            self.remove(old);
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        if !cid.is_empty() {
-            self.by_cid.insert(CidBuf::from(cid.as_slice()), id);
-        }
-        self.by_addr.insert(addr, id);
-        self.v13.conns.insert(
-            id,
-            Entry13 {
-                addr,
-                state: State13::Conn(Box::new(conn)),
-                identity,
-                sni,
-                suite,
-                client_random: [0; 32],
-                cid,
-                resumed: false,
-                key_expires: None,
-                scheduled: None,
-                half_open: None,
-                expires: now,
-            },
-        );
-        Ok(())
-    }
 }
 
 #[path = "v13_peers.rs"]
 mod peers;
+
+#[path = "v13_tickets.rs"]
+mod tickets;
+
+#[path = "v13_restart.rs"]
+mod restart13;
 pub use peers::{Peer13, PeerInfo};
 
 #[cfg(test)]
