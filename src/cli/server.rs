@@ -163,12 +163,14 @@ fn naf_keys(cfg: &ServerConfigFile, key_api: Option<KeyApiSource>) -> Arc<NafKey
     Arc::new(NafKeys::new(source).with_policy(policy))
 }
 
-/// The DTLS server configuration: suites, hint and the connection and handshake budgets.
+/// The DTLS server configuration: suites, hint, tickets and the connection and handshake
+/// budgets.
 fn dtls_config(cfg: &ServerConfigFile, keys: Arc<NafKeys>) -> ServerConfig {
     let mut dtls = ServerConfig::new(keys);
     dtls.common.suites = cfg.suites.clone();
     dtls.versions = cfg.dtls;
     dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());
+    dtls.tickets13 = cfg.tickets;
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;
         // The handshake budget only protects established sessions while it is below the table.

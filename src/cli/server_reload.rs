@@ -154,6 +154,7 @@ fn needs_restart(old: &ServerConfigFile, new: &ServerConfigFile) -> Vec<String> 
     differs("state_dir", old.state_dir != new.state_dir);
     differs("suites", old.suites != new.suites);
     differs("dtls", old.dtls != new.dtls);
+    differs("tickets", old.tickets != new.tickets);
     differs("hint", old.hint != new.hint);
     differs(
         "max_connections",

@@ -507,6 +507,9 @@ pub struct ServerFile {
     /// DTLS versions served: `"1.2"`, `"1.3"` or `"auto"` (the default: DTLS 1.3 to clients
     /// that offer it, 1.2 to the others).
     pub dtls: Option<String>,
+    /// DTLS 1.3 session tickets (default false): a NewSessionTicket after every DTLS 1.3
+    /// handshake, taken back once to resume.
+    pub tickets: Option<bool>,
     /// PSKs.
     #[serde(default)]
     pub keys: ServerKeysConfig,
@@ -549,6 +552,8 @@ pub struct ServerConfigFile {
     pub max_contexts: usize,
     /// DTLS versions served (`dtls`).
     pub dtls: simbridge::dtls::Versions,
+    /// DTLS 1.3 tickets issued and taken (`tickets`).
+    pub tickets: bool,
 }
 
 impl ServerConfigFile {
@@ -594,6 +599,7 @@ impl ServerConfigFile {
             oscore,
             max_contexts: f.max_contexts.unwrap_or(100_000),
             dtls,
+            tickets: f.tickets.unwrap_or(false),
         })
     }
 }

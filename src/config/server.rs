@@ -210,6 +210,15 @@ mod tests {
     }
 
     #[test]
+    fn tickets_are_off_by_default_and_a_boolean() {
+        let d = tempfile::tempdir().expect("tempdir");
+        assert!(!load(d.path(), "").expect("default").tickets);
+        assert!(load(d.path(), "tickets = true").expect("on").tickets);
+        let e = load(d.path(), "tickets = 3600").expect_err("not a boolean");
+        assert!(e.contains("tickets"), "{e}");
+    }
+
+    #[test]
     fn dtls_takes_versions_appends_13_suites_by_default_and_checks_suites() {
         use simbridge::dtls::{CipherSuite, Versions};
         let d = tempfile::tempdir().expect("tempdir");

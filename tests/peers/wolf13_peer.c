@@ -3,7 +3,7 @@
  * harness code, loopback only.
  *
  *   wolf13_peer client PORT -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-u N] [-g GROUP]
- *                    [-c HEX] [-r CONNECTIONS] [-V 1.3|1.2|auto] [-w MS]
+ *                    [-c HEX] [-r CONNECTIONS] [-R 1] [-V 1.3|1.2|auto] [-w MS]
  *   wolf13_peer server 0 -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-g GROUP] [-C 1] [-c HEX]
  *                    [-r CONNECTIONS]
  *
@@ -15,7 +15,9 @@
  * connection_id with this CID for the records it receives ("" for an empty one); the CONNECTED
  * line then says cid_tx=<the CID it puts in its records>. -r N: the server takes N connections
  * from the same client one after the other, and the client makes N connections, the later ones
- * resuming with the server's ticket (CONNECTED says resumed=1).
+ * resuming with the server's ticket (CONNECTED says resumed=1). -R 1 (client): every later
+ * connection offers the first connection's session (its ticket), not the newest one, so the
+ * third connection offers a ticket that resumed a session already.
  * -V (client): the DTLS version(s) offered: 1.3 (the default), 1.2 (wolfDTLSv1_2, a DTLS 1.2
  * PSK client; -l then names a 1.2 suite such as PSK-AES128-CCM-8), or auto (wolfSSL's
  * version-flexible DTLS method: offers 1.3 and 1.2; -l may list a 1.3 and a 1.2 suite,
@@ -208,7 +210,7 @@ int main(int argc, char **argv) {
                         " [-u N] [-g x25519|p256] [-C 1]\n");
         return 2;
     }
-    int port = atoi(argv[2]), n = 3, update_at = -1, wait_ms = 0;
+    int port = atoi(argv[2]), n = 3, update_at = -1, wait_ms = 0, keep_first = 0;
     const char *version = "1.3";
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "-k")) {
@@ -239,6 +241,8 @@ int main(int argc, char **argv) {
             no_cookie = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-V")) {
             version = argv[i + 1];
+        } else if (!strcmp(argv[i], "-R")) {
+            keep_first = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-w")) {
             wait_ms = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-u")) {
@@ -301,7 +305,7 @@ int main(int argc, char **argv) {
             fflush(stdout);
             if (strcmp(got, msg) != 0) return 1;
         }
-        if (conn + 1 < conns) {
+        if (conn + 1 < conns && !(keep_first && saved)) {
             /* the server's ticket came with the echoes (wolfSSL_read takes it) */
             if (saved) wolfSSL_SESSION_free(saved);
             saved = wolfSSL_get1_session(ssl);

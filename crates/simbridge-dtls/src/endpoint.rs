@@ -224,7 +224,7 @@ impl Endpoint {
         self.rotate_tickets(now);
         self.v13.maybe_rotate(
             now,
-            self.config.cookie_rotation,
+            (self.config.cookie_rotation, self.config.ticket_rotation),
             self.config.common.rng.as_ref(),
         );
         let cid_len = self.cid_len();

@@ -29,6 +29,12 @@ pub struct EndpointStats {
     pub address_in_use: u64,
     /// Hellos that offered a session we could resume (ticket or cached ID).
     pub resumptions_offered: u64,
+    /// DTLS 1.3 tickets sent (a NewSessionTicket after a completed handshake).
+    pub tickets_issued: u64,
+    /// DTLS 1.3 ClientHellos whose tickets were all refused (used, expired, of a key rotated
+    /// out or from before a restart, or of another suite): a full handshake with the external
+    /// PSK offered beside them, or `handshake_failure` when there was none.
+    pub tickets_refused: u64,
     /// Full handshakes completed.
     pub full_handshakes: u64,
     /// Abbreviated handshakes completed (resumptions).

@@ -9,8 +9,16 @@
 //!   buffer bytes, `half_open_timeout`) and [`Server13::accept`] runs when the key arrives.
 //! - The connection ([`Connection13`]) then lives in the endpoint's table, routed by address
 //!   or by its Connection ID, and reports the same events as a DTLS 1.2 connection.
-//! - Not wired: session tickets (a 1.3 client resumes with its external PSK, a full
-//!   handshake), 0-RTT.
+//! - Tickets (`ServerConfig::tickets13`, off by default): a NewSessionTicket follows every completed
+//!   handshake (v13/issuer.rs: the ticket carries the external PSK identity the session
+//!   descends from and that key's expiry, so it never outlives the Ks_NAF). A ClientHello
+//!   offering one of our tickets that opens resumes without any key lookup (no
+//!   [`Event::PskRequested`]) and its connection gets the original identity; a used, expired
+//!   or unknown ticket is passed over for the external PSK the client offers beside it (else
+//!   `handshake_failure`). Ticket keys rotate on `ticket_rotation` (the previous key still
+//!   opens) and are never saved: a ticket issued before a restart does not open after it, so
+//!   the used register (in memory) never needs to outlive the process.
+//! - Not wired: 0-RTT.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -22,7 +30,6 @@ use crate::cid_buf::CidBuf;
 use crate::config::{PskAnswer, PskRefusal, PskRequest, ServerConfig};
 use crate::error::Error;
 use crate::event::{CloseReason, Event};
-use crate::export::{ExportError, MemoryLedger};
 use crate::rng::DtlsRng;
 use crate::secret::{Secret, SecretVec};
 use crate::suite::CipherSuite;
@@ -31,6 +38,7 @@ use crate::v13::cookie::CookieKey13;
 use crate::v13::handshake::{EXT_CONNECTION_ID, Handshake13Error, parse_plaintext};
 use crate::v13::header::is_unified;
 use crate::v13::hello::ClientHello13;
+use crate::v13::issuer::{DEFAULT_USED_CAPACITY, TicketIssuer};
 use crate::v13::key_share::GROUPS;
 use crate::v13::server::{Accepted13, HelloContext, Server13};
 use crate::wire::alert::AlertDescription;
@@ -48,10 +56,15 @@ const UNIFIED_CID: u8 = 0x10;
 pub(super) struct Tls13 {
     /// `None`: the endpoint does not speak DTLS 1.3 (versions, or no 1.3 suite).
     server: Option<Server13>,
-    /// Origin of the seconds the cookies carry (a cookie lives 60 s; no wall clock needed).
+    /// Origin of the seconds the cookies and tickets carry (a cookie lives 60 s, a ticket at
+    /// most 7 days, neither across a restart: no wall clock needed).
     origin: Option<Instant>,
+    /// The seconds of the last `secs` call (the time of the datagram being handled).
+    last_secs: u64,
     /// When the cookie key was last rotated.
     rotated: Option<Instant>,
+    /// When the ticket key was last rotated.
+    tickets_rotated: Option<Instant>,
     pub(super) conns: HashMap<u64, Entry13>,
 }
 
@@ -65,6 +78,11 @@ pub(super) struct Entry13 {
     client_random: [u8; 32],
     /// Our Connection ID (empty: none), routed in `Endpoint::by_cid`.
     cid: Vec<u8>,
+    /// Whether it resumed from one of our tickets.
+    resumed: bool,
+    /// When the PSK it descends from expires (seconds on the endpoint's clock), once known:
+    /// from its ticket, or asked of the key store when the handshake completes.
+    key_expires: Option<u64>,
     pub(super) scheduled: Option<Instant>,
     pub(super) half_open: Option<Box<Pending>>,
     /// End of the half-open lifetime (`half_open_timeout`).
@@ -80,8 +98,8 @@ enum State13 {
 /// A DTLS 1.3 connection saved by `save_all`: address, PSK identity, SNI, sealed state.
 pub(super) type Saved13 = (SocketAddr, Vec<u8>, Option<String>, Vec<u8>);
 
-fn random_secret(rng: &dyn DtlsRng) -> Result<Secret<32>, Error> {
-    let mut k = [0u8; 32];
+fn random_secret<const N: usize>(rng: &dyn DtlsRng) -> Result<Secret<N>, Error> {
+    let mut k = [0u8; N];
     rng.fill(&mut k).map_err(|_| Error::Rng)?;
     Ok(Secret::new(k))
 }
@@ -103,7 +121,17 @@ impl Tls13 {
                 // return routability before any key lookup, as the 1.2 path always does
                 require_cookie: true,
                 cookie_key: CookieKey13::new(random_secret(config.common.rng.as_ref())?),
-                tickets: None,
+                tickets: if config.tickets13 {
+                    let lifetime =
+                        u32::try_from(config.session_lifetime.as_secs()).unwrap_or(u32::MAX);
+                    Some(TicketIssuer::with_capacity(
+                        random_secret(config.common.rng.as_ref())?,
+                        lifetime,
+                        DEFAULT_USED_CAPACITY,
+                    ))
+                } else {
+                    None
+                },
             })
         } else {
             None
@@ -111,7 +139,9 @@ impl Tls13 {
         Ok(Self {
             server,
             origin: None,
+            last_secs: 0,
             rotated: None,
+            tickets_rotated: None,
             conns: HashMap::new(),
         })
     }
@@ -123,18 +153,41 @@ impl Tls13 {
 
     fn secs(&mut self, now: Instant) -> u64 {
         let o = *self.origin.get_or_insert(now);
-        now.saturating_duration_since(o).as_secs()
+        self.last_secs = now.saturating_duration_since(o).as_secs();
+        self.last_secs
     }
 
-    pub(super) fn maybe_rotate(&mut self, now: Instant, period: Duration, rng: &dyn DtlsRng) {
+    /// Rotates the cookie key every `periods.0` and the ticket key every `periods.1`.
+    pub(super) fn maybe_rotate(
+        &mut self,
+        now: Instant,
+        periods: (Duration, Duration),
+        rng: &dyn DtlsRng,
+    ) {
         let Some(s) = &mut self.server else { return };
         let last = *self.rotated.get_or_insert(now);
-        if now.saturating_duration_since(last) >= period {
+        if now.saturating_duration_since(last) >= periods.0 {
             if let Ok(k) = random_secret(rng) {
                 s.cookie_key.rotate(k);
                 self.rotated = Some(now);
             }
         }
+        let Some(t) = &mut s.tickets else { return };
+        let last = *self.tickets_rotated.get_or_insert(now);
+        if now.saturating_duration_since(last) >= periods.1 {
+            if let Ok(k) = random_secret(rng) {
+                t.rotate(k);
+                self.tickets_rotated = Some(now);
+            }
+        }
+    }
+
+    /// The used register's size (ids of tickets that resumed a session, until they expire).
+    pub(super) fn tickets_used(&self) -> usize {
+        self.server
+            .as_ref()
+            .and_then(|s| s.tickets.as_ref())
+            .map_or(0, TicketIssuer::used_count)
     }
 }
 
@@ -219,12 +272,18 @@ impl Endpoint {
             rng: rng.as_ref(),
             cid: None,
         };
-        // a first pass without keys: a HelloRetryRequest (cookie), or the identity to ask for
+        // a first pass without keys or tickets: a HelloRetryRequest (cookie), or the
+        // external identity to ask for (tickets are looked at below, once admitted)
         let asked = RefCell::new(None::<Vec<u8>>);
-        let probe = server.accept(data, &cx, |id| {
-            asked.borrow_mut().get_or_insert_with(|| id.to_vec());
-            None
-        });
+        let probe = server.accept_with(
+            data,
+            &cx,
+            |id| {
+                asked.borrow_mut().get_or_insert_with(|| id.to_vec());
+                None
+            },
+            false,
+        );
         match probe {
             Ok(Accepted13::Retry(d)) => {
                 self.stats.hello_verify_sent += 1;
@@ -247,12 +306,9 @@ impl Endpoint {
                 });
                 return;
             }
-            // tickets are not issued, so no hello resumes; anything else is malformed
+            // no key and no ticket is taken in this pass; anything else is malformed
             Ok(Accepted13::Flight(..)) | Err(_) => return,
         }
-        let Some(identity) = asked.into_inner() else {
-            return;
-        };
         let Ok(ch) = parse_plaintext(data).and_then(|p| ClientHello13::parse(p.body)) else {
             return;
         };
@@ -265,6 +321,27 @@ impl Endpoint {
             .and_then(CipherSuite::from_iana)
         else {
             return;
+        };
+        // one of our tickets that opens, in the suite of this handshake: a resumption
+        let (ticket, refused) = tickets::offered(server, &ch, suite, secs);
+        if ticket.is_some() || refused {
+            self.stats.resumptions_offered += 1;
+        }
+        if refused && ticket.is_none() {
+            self.stats.tickets_refused += 1;
+        }
+        let identity = match (&ticket, asked.into_inner()) {
+            (Some(o), _) => o.identity.clone(),
+            (None, Some(id)) => id,
+            (None, None) => {
+                // only tickets we cannot take (used, expired, from before a restart) and no
+                // external PSK to fall back to: a full handshake needs the client's key
+                self.out.push_back(Transmit {
+                    destination: from,
+                    payload: plaintext_alert(record_seq, AlertDescription::HandshakeFailure),
+                });
+                return;
+            }
         };
         let sni = sni_of(&ch);
         if let Some(name) = &sni {
@@ -323,11 +400,18 @@ impl Endpoint {
                 suite,
                 client_random: ch.random,
                 cid,
+                resumed: false,
+                key_expires: None,
                 scheduled: None,
                 half_open: Some(pending),
                 expires: now + self.config.half_open_timeout,
             },
         );
+        if ticket.is_some() {
+            // the ticket is the key: no lookup, no PskRequested
+            self.run13(now, id, None);
+            return;
+        }
         let req = PskRequest {
             identity: identity.clone(),
             sni: sni.clone(),
@@ -354,6 +438,33 @@ impl Endpoint {
 
     /// The key of a parked ClientHello came (or was refused): the handshake goes on or fails.
     pub(super) fn keyed13(&mut self, now: Instant, id: u64, answer: Result<SecretVec, PskRefusal>) {
+        match answer {
+            Ok(key) => self.run13(now, id, Some(key)),
+            // RFC 4279 §2 in spirit: an unknown identity ends as a wrong key does (decrypt_error)
+            Err(PskRefusal::UnknownIdentity) => {
+                self.refuse13(id, Handshake13Error::UnknownIdentity)
+            }
+            Err(PskRefusal::Unavailable) => {
+                let Some(e) = self.v13.conns.get(&id) else {
+                    return;
+                };
+                let State13::Parked(hello) = &e.state else {
+                    return;
+                };
+                let record_seq = parse_plaintext(hello).map_or(0, |p| p.record_seq);
+                let addr = e.addr;
+                self.out.push_back(Transmit {
+                    destination: addr,
+                    payload: plaintext_alert(record_seq, AlertDescription::InternalError),
+                });
+                self.fail13(id, Error::PskUnavailable);
+            }
+        }
+    }
+
+    /// Runs the parked ClientHello of `id` with the external PSK `key`, or (`None`) with the
+    /// ticket it offers.
+    fn run13(&mut self, now: Instant, id: u64, key: Option<SecretVec>) {
         let secs = self.v13.secs(now);
         let rng = self.config.common.rng.clone();
         let (Some(server), Some(e)) = (&self.v13.server, self.v13.conns.get_mut(&id)) else {
@@ -363,35 +474,26 @@ impl Endpoint {
             return;
         };
         let hello = hello.clone();
-        let record_seq = parse_plaintext(&hello).map_or(0, |p| p.record_seq);
-        let result = match answer {
-            Ok(key) => {
-                let cx = HelloContext {
-                    peer: e.addr,
-                    now_secs: secs,
-                    rng: rng.as_ref(),
-                    cid: (!e.cid.is_empty() || self.config.connection_id.is_some())
-                        .then_some(e.cid.as_slice()),
-                };
-                let identity = e.identity.clone();
-                server.accept(&hello, &cx, |i| {
-                    (i == identity.as_slice()).then(|| key.clone())
-                })
-            }
-            // RFC 4279 §2 in spirit: an unknown identity ends as a wrong key does (decrypt_error)
-            Err(PskRefusal::UnknownIdentity) => Err(Handshake13Error::UnknownIdentity),
-            Err(PskRefusal::Unavailable) => {
-                let addr = e.addr;
-                self.out.push_back(Transmit {
-                    destination: addr,
-                    payload: plaintext_alert(record_seq, AlertDescription::InternalError),
-                });
-                self.fail13(id, Error::PskUnavailable);
-                return;
-            }
+        let cx = HelloContext {
+            peer: e.addr,
+            now_secs: secs,
+            rng: rng.as_ref(),
+            cid: (!e.cid.is_empty() || self.config.connection_id.is_some())
+                .then_some(e.cid.as_slice()),
         };
+        let identity = e.identity.clone();
+        let result = server.accept_with(
+            &hello,
+            &cx,
+            |i| key.clone().filter(|_| i == identity.as_slice()),
+            key.is_none(),
+        );
         match result {
             Ok(Accepted13::Flight(wait, flight)) => {
+                if let Some(o) = wait.resumed_from() {
+                    e.resumed = true;
+                    e.key_expires = o.key_expires;
+                }
                 let conn = Connection13::server(
                     wait,
                     flight,
@@ -409,21 +511,31 @@ impl Endpoint {
                 self.drain13(id);
             }
             Ok(Accepted13::Retry(_)) => self.fail13(id, Error::NoCommonSuite),
-            Err(err) => {
-                let addr = e.addr;
-                let alert = match err {
-                    Handshake13Error::BadMac(_) | Handshake13Error::UnknownIdentity => {
-                        AlertDescription::DecryptError
-                    }
-                    _ => AlertDescription::HandshakeFailure,
-                };
-                self.out.push_back(Transmit {
-                    destination: addr,
-                    payload: plaintext_alert(record_seq, alert),
-                });
-                self.fail13(id, error_of(err));
-            }
+            Err(err) => self.refuse13(id, err),
         }
+    }
+
+    /// Ends a parked handshake for `err`, with the alert that fits it.
+    fn refuse13(&mut self, id: u64, err: Handshake13Error) {
+        let Some(e) = self.v13.conns.get(&id) else {
+            return;
+        };
+        let State13::Parked(hello) = &e.state else {
+            return;
+        };
+        let record_seq = parse_plaintext(hello).map_or(0, |p| p.record_seq);
+        let alert = match err {
+            Handshake13Error::BadMac(_) | Handshake13Error::UnknownIdentity => {
+                AlertDescription::DecryptError
+            }
+            _ => AlertDescription::HandshakeFailure,
+        };
+        let addr = e.addr;
+        self.out.push_back(Transmit {
+            destination: addr,
+            payload: plaintext_alert(record_seq, alert),
+        });
+        self.fail13(id, error_of(err));
     }
 
     /// Ends a DTLS 1.3 handshake with `why` (the alert, if any, is already queued).
@@ -439,6 +551,7 @@ impl Endpoint {
 
     /// A datagram for a DTLS 1.3 peer.
     pub(super) fn handle13(&mut self, now: Instant, r: Routed, from: SocketAddr, data: &[u8]) {
+        self.v13.secs(now);
         let Some(e) = self.v13.conns.get_mut(&r.id) else {
             return;
         };
@@ -469,6 +582,8 @@ impl Endpoint {
         let State13::Conn(c) = &mut e.state else {
             return;
         };
+        // just established: its ticket follows the ACK of the client's Finished
+        let ticket_now = c.is_established() && e.half_open.is_some();
         let addr = e.addr;
         while let Some(d) = c.poll_transmit() {
             self.out.push_back(Transmit {
@@ -480,11 +595,15 @@ impl Endpoint {
         while let Some(ev) = c.poll_event() {
             let ev = match ev {
                 Event13::Connected { .. } => {
-                    self.stats.full_handshakes += 1;
+                    if e.resumed {
+                        self.stats.abbreviated_handshakes += 1;
+                    } else {
+                        self.stats.full_handshakes += 1;
+                    }
                     Event::Connected {
                         suite: e.suite,
                         identity: e.identity.clone(),
-                        resumed: false,
+                        resumed: e.resumed,
                     }
                 }
                 Event13::Data(d) => Event::Data(d),
@@ -507,6 +626,9 @@ impl Endpoint {
         if closed {
             self.remove(id);
         } else {
+            if ticket_now {
+                self.ticket13(id);
+            }
             self.schedule(id);
         }
     }
@@ -528,6 +650,7 @@ impl Endpoint {
 
     /// A DTLS 1.3 peer's timer is due.
     pub(super) fn handle_timeout13(&mut self, now: Instant, id: u64) {
+        self.v13.secs(now);
         let Some(e) = self.v13.conns.get_mut(&id) else {
             return;
         };
@@ -657,91 +780,22 @@ impl Endpoint {
             None => Err(Error::Closed),
         }
     }
-
-    /// Exports the established DTLS 1.3 connections for `save_all`: (address, identity, SNI,
-    /// sealed state) each.
-    pub(super) fn export13(&mut self, key: &[u8], reserve: u64) -> Vec<Saved13> {
-        let mut out = Vec::new();
-        for e in self.v13.conns.values_mut() {
-            let State13::Conn(c) = &mut e.state else {
-                continue;
-            };
-            if !c.is_established() {
-                continue;
-            }
-            if let Ok(state) = c.export_state(key, reserve) {
-                out.push((e.addr, e.identity.clone(), e.sni.clone(), state));
-            }
-        }
-        out
-    }
-
-    /// Imports one DTLS 1.3 connection saved by `export13` (already checked by the caller's
-    /// ledger as part of the whole blob).
-    pub(super) fn import13(
-        &mut self,
-        addr: SocketAddr,
-        identity: Vec<u8>,
-        sni: Option<String>,
-        state: &[u8],
-        key: &[u8],
-        now: Instant,
-    ) -> Result<(), ExportError> {
-        let mut ledger = MemoryLedger::default();
-        let mut conn = Connection13::import_state(
-            state,
-            key,
-            false,
-            &mut ledger,
-            self.config.common.retransmit,
-            self.config.common.rng.clone(),
-        )?;
-        let Some(session) = conn.session() else {
-            return Err(ExportError::NotEstablished);
-        };
-        let cid = session.cids.recv.clone();
-        let suite = CipherSuite::from_iana(session.suite)
-            .ok_or(crate::export::out_of_range(crate::wire::Field::Suite))?;
-        if let Some(old) = self.by_addr.get(&addr).copied() {
-            self.remove(old);
-        }
-        if let Some(old) = self
-            .by_cid
-            .get(cid.as_slice())
-            .copied()
-            .filter(|_| !cid.is_empty())
-        {
-            self.remove(old);
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        if !cid.is_empty() {
-            self.by_cid.insert(CidBuf::from(cid.as_slice()), id);
-        }
-        self.by_addr.insert(addr, id);
-        self.v13.conns.insert(
-            id,
-            Entry13 {
-                addr,
-                state: State13::Conn(Box::new(conn)),
-                identity,
-                sni,
-                suite,
-                client_random: [0; 32],
-                cid,
-                scheduled: None,
-                half_open: None,
-                expires: now,
-            },
-        );
-        Ok(())
-    }
 }
 
 #[path = "v13_peers.rs"]
 mod peers;
+
+#[path = "v13_tickets.rs"]
+mod tickets;
+
+#[path = "v13_restart.rs"]
+mod restart13;
 pub use peers::{Peer13, PeerInfo};
 
 #[cfg(test)]
 #[path = "v13_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "v13_ticket_tests.rs"]
+mod ticket_tests;

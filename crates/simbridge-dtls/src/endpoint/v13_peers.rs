@@ -33,6 +33,8 @@ pub struct Peer13 {
     pub cid: Vec<u8>,
     /// Retransmissions and dropped datagrams.
     pub stats: Stats13,
+    /// Whether it resumed from one of our tickets.
+    pub resumed: bool,
 }
 
 impl Endpoint {
@@ -54,6 +56,23 @@ impl Endpoint {
             sni: c.conn.server_name().map(str::to_string),
             dtls13: false,
         })
+    }
+
+    /// When the PSK of the DTLS 1.3 session at `addr` expires, as its ticket said (a session
+    /// resumed from one of our tickets: the Ks_NAF expiry the ticket carries, so the caller
+    /// needs no key lookup to learn it) or as the key store said when it completed.
+    pub fn dtls13_key_expiry(&self, addr: &SocketAddr) -> Option<std::time::Instant> {
+        let e = self.v13.conns.get(self.by_addr.get(addr)?)?;
+        let secs = e.key_expires?;
+        self.v13
+            .origin
+            .and_then(|o| o.checked_add(std::time::Duration::from_secs(secs)))
+    }
+
+    /// DTLS 1.3 tickets in the used register (they resumed a session and are kept until
+    /// they expire, so that none resumes twice).
+    pub fn dtls13_tickets_used(&self) -> usize {
+        self.v13.tickets_used()
     }
 
     /// DTLS 1.3 connections held (established or handshaking).
@@ -79,6 +98,7 @@ impl Endpoint {
                 established,
                 cid: e.cid.clone(),
                 stats,
+                resumed: e.resumed,
             }
         })
     }

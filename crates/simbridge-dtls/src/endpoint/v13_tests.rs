@@ -9,6 +9,7 @@ use crate::config::{ClientConfig, RetransmitConfig, ServerPskStore, StaticPsk};
 use crate::conn::Connection;
 use crate::conn::DOWNGRADE_SENTINEL_12;
 use crate::event::FailureKind;
+use crate::export::ExportError;
 use crate::rng::SeededRng;
 use crate::v13::client::ClientConfig13;
 use crate::version::Versions;

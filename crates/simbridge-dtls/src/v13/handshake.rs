@@ -367,16 +367,41 @@ impl Established13 {
         now_secs: u64,
         rng: &dyn crate::rng::DtlsRng,
     ) -> Result<Vec<u8>, Handshake13Error> {
+        let origin = super::issuer::TicketOrigin::default();
+        self.new_session_ticket_for(issuer, &origin, now_secs, rng)?
+            .ok_or(Handshake13Error::Config("no ticket for this session"))
+    }
+
+    /// [`Self::new_session_ticket`] for a session descending from `origin` (its external PSK
+    /// identity and that key's expiry, carried in the ticket); `None`: no ticket for it (see
+    /// [`super::issuer::TicketIssuer::issue`]).
+    pub fn new_session_ticket_for(
+        &mut self,
+        issuer: &super::issuer::TicketIssuer,
+        origin: &super::issuer::TicketOrigin,
+        now_secs: u64,
+        rng: &dyn crate::rng::DtlsRng,
+    ) -> Result<Option<Vec<u8>>, Handshake13Error> {
         let resumption = match (&self.resumption, self.is_client) {
             (Some(r), false) => r.clone(),
             _ => return Err(Handshake13Error::Config("only a server sends tickets")),
         };
-        let body = issuer.issue(&resumption, self.suite, self.tickets_sent, now_secs, rng)?;
+        let Some(body) = issuer.issue(
+            &resumption,
+            self.suite,
+            self.tickets_sent,
+            origin,
+            now_secs,
+            rng,
+        )?
+        else {
+            return Ok(None);
+        };
         let msg = dtls_message(NEW_SESSION_TICKET, self.next_msg_seq, &body);
         let (_, out) = self.seal_record(HANDSHAKE, &msg)?;
         self.next_msg_seq = self.next_msg_seq.wrapping_add(1);
         self.tickets_sent = self.tickets_sent.wrapping_add(1);
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// Seals application data as one datagram (the shortest header: no length).

@@ -473,7 +473,7 @@ fn a_ticket_of_ours_resumes_once_and_a_replay_falls_back_to_the_key() {
     let Received13::Ticket { ticket, .. } = c.receive(&nst).expect("client takes it") else {
         panic!("a ticket expected");
     };
-    assert_eq!(ticket.ticket.len(), crate::v13::issuer::TICKET_LEN);
+    assert_eq!(ticket.ticket.len(), crate::v13::issuer::TICKET_OVERHEAD);
     let resume = ClientConfig13 {
         resume: Some(Resume13 {
             ticket: *ticket,

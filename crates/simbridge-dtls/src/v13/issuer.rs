@@ -1,16 +1,34 @@
 //! The server's tickets (RFC 8446 §4.6.1), stateless and single-use: a ticket is the
-//! resumption PSK sealed under the server's ticket key, so the server keeps nothing per ticket
-//! but the ids of the ones used, until they expire.
+//! resumption PSK sealed under the server's ticket key together with what the server needs to
+//! treat the resumed session like the one it descends from, so the server keeps nothing per
+//! ticket but the ids of the ones used, until they expire.
 //!
 //! ```text
-//! ticket = nonce(12) | AES-128-GCM(key, nonce, ad = "simbridge dtls13 ticket",
-//!          id(8) | issued(8, seconds) | lifetime(4) | suite(2) | psk(32)) | tag(16)
+//! ticket = version(1) = 1 | key_id(1) | nonce(12)
+//!        | AES-128-GCM(ticket key[key_id], nonce, ad = "simbridge dtls13 ticket" | version | key_id,
+//!            issued(4) | expires(4) | key_expires(4) | suite(2) | psk(32) | identity(0..=128))
+//!        | tag(16)
 //! ```
 //!
-//! 82 bytes (wolfSSL's are 174). Single use (RFC 8446 §8.1): a ticket that resumed a session
-//! once is refused after, so a replayed ClientHello cannot resume again. The ticket's lifetime
-//! is the caller's to bound by the GBA key's (a ticket must not outlive the Ks_NAF it came
-//! from).
+//! 76 bytes plus the external PSK identity the session descends from (a GBA identity of about
+//! 90 bytes: ~160 B; wolfSSL's tickets are 174). The identity is kept whole, not as a digest:
+//! the bridge needs it for its per-identity caps, key expiry and logs, and a digest would need
+//! a table on the server to map it back (state a restart loses). Identities longer than
+//! [`MAX_IDENTITY`] get no ticket (their client resumes with the external PSK). The nonce's
+//! first 8 bytes are the ticket's id (unique per key: the nonce must be), for the used register.
+//!
+//! Times are seconds on the caller's clock. `key_expires` is when the Ks_NAF the session
+//! descends from expires (all ones: no limit known); `expires` is the least of that and the
+//! issuer's lifetime, so a ticket never outlives its key, and a session resumed from a ticket
+//! passes the key's expiry on to the tickets it gets.
+//!
+//! Single use (RFC 8446 §8.1): a ticket that resumed a session once is refused after, so a
+//! replayed ClientHello cannot resume again. The register of used ids is bounded
+//! ([`TicketIssuer::with_capacity`]); when full, tickets are refused (a full handshake) rather
+//! than forgotten early.
+//!
+//! Keys rotate ([`TicketIssuer::rotate`]): the previous key still opens, so a ticket lives at
+//! most two rotation periods even if its lifetime is longer.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -26,9 +44,30 @@ use crate::secret::{Secret, SecretVec};
 use crate::suite::AeadAlg;
 
 const AD: &[u8] = b"simbridge dtls13 ticket";
-const PLAIN_LEN: usize = 8 + 8 + 4 + 2 + HASH_LEN;
-/// A ticket's length on the wire.
-pub const TICKET_LEN: usize = 12 + PLAIN_LEN + 16;
+/// The ticket format's version (first byte; never a printable character, so a ticket is not
+/// taken for a GBA identity and the other way round).
+pub const TICKET_VERSION: u8 = 1;
+const HEAD_LEN: usize = 2 + 12;
+const FIXED_PLAIN: usize = 4 + 4 + 4 + 2 + HASH_LEN;
+/// `key_expires` of a key without a known limit.
+const NO_LIMIT: u32 = u32::MAX;
+/// The longest PSK identity a ticket carries.
+pub const MAX_IDENTITY: usize = 128;
+/// A ticket's length on the wire without the identity it carries.
+pub const TICKET_OVERHEAD: usize = HEAD_LEN + FIXED_PLAIN + 16;
+/// Default bound of the used register (ids kept until their ticket expires).
+pub const DEFAULT_USED_CAPACITY: usize = 100_000;
+/// RFC 8446 §4.6.1: a ticket lives at most 7 days.
+const MAX_LIFETIME: u32 = 604_800;
+
+/// What the session a ticket is issued for descends from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketOrigin {
+    /// The external PSK identity of the full handshake (a GBA identity).
+    pub identity: Vec<u8>,
+    /// When that PSK expires (seconds on the issuer's clock); `None`: no limit known.
+    pub key_expires: Option<u64>,
+}
 
 /// What a ticket gives back when it opens.
 #[derive(Debug)]
@@ -37,6 +76,8 @@ pub struct Resumable {
     pub psk: SecretVec,
     /// The suite of the session it came from.
     pub suite: u16,
+    /// The identity and key expiry of the session it descends from.
+    pub origin: TicketOrigin,
     id: u64,
     expires: u64,
 }
@@ -50,16 +91,23 @@ pub enum TicketError {
     /// Past its lifetime.
     #[error("ticket expired")]
     Expired,
-    /// It resumed a session already.
+    /// It resumed a session already (or the used register is full).
     #[error("ticket used before")]
     Used,
 }
 
-/// The server's ticket key, lifetime and the ids of the tickets used.
-pub struct TicketIssuer {
+struct Key {
+    id: u8,
     cipher: RecordCipher,
+}
+
+/// The server's ticket keys, lifetime and the ids of the tickets used.
+pub struct TicketIssuer {
+    current: Key,
+    previous: Option<Key>,
     /// Lifetime of the tickets issued, seconds (at most 7 days).
     pub lifetime_secs: u32,
+    capacity: usize,
     used: Mutex<HashMap<u64, u64>>,
 }
 
@@ -69,147 +117,184 @@ impl std::fmt::Debug for TicketIssuer {
     }
 }
 
+fn cipher(key: &Secret<16>) -> RecordCipher {
+    RecordCipher::new(AeadAlg::Aes128Gcm, key, &Secret::new([0; 4]))
+}
+
 impl TicketIssuer {
     /// An issuer with a 16-byte ticket key (random, the caller's) and a lifetime (capped at
     /// the 7 days RFC 8446 allows).
     pub fn new(key: Secret<16>, lifetime_secs: u32) -> Self {
+        Self::with_capacity(key, lifetime_secs, DEFAULT_USED_CAPACITY)
+    }
+
+    /// [`Self::new`] with a bound on the used register.
+    pub fn with_capacity(key: Secret<16>, lifetime_secs: u32, capacity: usize) -> Self {
         Self {
-            cipher: RecordCipher::new(AeadAlg::Aes128Gcm, &key, &Secret::new([0; 4])),
-            lifetime_secs: lifetime_secs.min(604_800),
+            current: Key {
+                id: 0,
+                cipher: cipher(&key),
+            },
+            previous: None,
+            lifetime_secs: lifetime_secs.min(MAX_LIFETIME),
+            capacity,
             used: Mutex::new(HashMap::new()),
         }
     }
 
+    /// A new current key; the current one becomes the previous (still opens), the previous
+    /// one is dropped (its tickets no longer open).
+    pub fn rotate(&mut self, key: Secret<16>) {
+        let next = Key {
+            id: self.current.id.wrapping_add(1),
+            cipher: cipher(&key),
+        };
+        self.previous = Some(std::mem::replace(&mut self.current, next));
+    }
+
+    /// Whether `identity` has our ticket's shape (version and length), opened or not: a
+    /// server does not ask its key store for such an identity.
+    pub fn looks_like_ticket(identity: &[u8]) -> bool {
+        identity.first() == Some(&TICKET_VERSION)
+            && (TICKET_OVERHEAD..=TICKET_OVERHEAD + MAX_IDENTITY).contains(&identity.len())
+    }
+
     /// A NewSessionTicket body for a session with `resumption` (its resumption_master_secret)
-    /// in `suite`, the `n`-th ticket of that session.
+    /// in `suite`, the `n`-th ticket of that session, descending from `origin`. `Ok(None)`: no
+    /// ticket (the identity is too long, or the key expires within the second).
     pub fn issue(
         &self,
         resumption: &Secret<HASH_LEN>,
         suite: u16,
         n: u8,
+        origin: &TicketOrigin,
         now_secs: u64,
         rng: &dyn DtlsRng,
-    ) -> Result<Vec<u8>, Handshake13Error> {
+    ) -> Result<Option<Vec<u8>>, Handshake13Error> {
+        if origin.identity.len() > MAX_IDENTITY {
+            return Ok(None);
+        }
+        let expires = origin
+            .key_expires
+            .unwrap_or(u64::MAX)
+            .min(now_secs.saturating_add(u64::from(self.lifetime_secs)));
+        let (Ok(issued), Ok(expires32)) = (u32::try_from(now_secs), u32::try_from(expires)) else {
+            return Ok(None);
+        };
+        let lifetime = expires32.saturating_sub(issued);
+        if lifetime == 0 {
+            return Ok(None);
+        }
         let nonce = vec![n];
         let mut psk = zeroize::Zeroizing::new([0u8; HASH_LEN]);
         // a 10-byte label and a 1-byte nonce always fit an HkdfLabel
         let _ = expand_label(P, resumption.expose(), b"resumption", &nonce, psk.as_mut());
-        let mut rand = [0u8; 12 + 8 + 4];
+        let mut rand = [0u8; 12 + 4];
         rng.fill(&mut rand)?;
-        let (iv, rest) = rand.split_at(12);
-        let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(PLAIN_LEN));
-        plain.extend_from_slice(&rest[..8]);
-        plain.extend_from_slice(&now_secs.to_be_bytes());
-        plain.extend_from_slice(&self.lifetime_secs.to_be_bytes());
+        let mut iv = [0u8; 12];
+        iv.copy_from_slice(&rand[..12]);
+        let mut plain =
+            zeroize::Zeroizing::new(Vec::with_capacity(FIXED_PLAIN + origin.identity.len()));
+        plain.extend_from_slice(&issued.to_be_bytes());
+        plain.extend_from_slice(&expires32.to_be_bytes());
+        let key_expires = origin
+            .key_expires
+            .map_or(NO_LIMIT, |k| u32::try_from(k).unwrap_or(NO_LIMIT - 1));
+        plain.extend_from_slice(&key_expires.to_be_bytes());
         plain.extend_from_slice(&suite.to_be_bytes());
         plain.extend_from_slice(psk.as_ref());
-        let mut iv12 = [0u8; 12];
-        iv12.copy_from_slice(iv);
-        let mut ticket = iv.to_vec();
+        plain.extend_from_slice(&origin.identity);
+        let key = &self.current;
+        let mut ticket = Vec::with_capacity(TICKET_OVERHEAD + origin.identity.len());
+        ticket.extend_from_slice(&[TICKET_VERSION, key.id]);
+        ticket.extend_from_slice(&iv);
         // AES-GCM seals any plaintext this short; a failure would be a plaintext too long
-        self.cipher
-            .seal_raw_append(&iv12, AD, &plain, &mut ticket)
+        key.cipher
+            .seal_raw_append(&iv, &ad(key.id), &plain, &mut ticket)
             .map_err(|_| RecordError13::TooLong)?;
-        let age_add = u32::from_be_bytes([rest[8], rest[9], rest[10], rest[11]]);
-        Ok(NewSessionTicket {
-            lifetime_secs: self.lifetime_secs,
-            age_add,
-            nonce,
-            ticket,
-            max_early_data: None,
-        }
-        .encode())
+        let age_add = u32::from_be_bytes([rand[12], rand[13], rand[14], rand[15]]);
+        Ok(Some(
+            NewSessionTicket {
+                lifetime_secs: lifetime,
+                age_add,
+                nonce,
+                ticket,
+                max_early_data: None,
+            }
+            .encode(),
+        ))
     }
 
     /// Opens a ticket offered as a PSK identity (not yet marked used: see [`Self::redeem`]).
     pub fn open(&self, ticket: &[u8], now_secs: u64) -> Result<Resumable, TicketError> {
-        if ticket.len() != TICKET_LEN {
+        if !Self::looks_like_ticket(ticket) {
             return Err(TicketError::Invalid);
         }
-        let (iv, sealed) = ticket.split_at(12);
-        let mut iv12 = [0u8; 12];
-        iv12.copy_from_slice(iv);
+        let key_id = ticket[1];
+        let key = [Some(&self.current), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|k| k.id == key_id)
+            .ok_or(TicketError::Invalid)?;
+        let mut iv = [0u8; 12];
+        iv.copy_from_slice(&ticket[2..HEAD_LEN]);
         let plain = zeroize::Zeroizing::new(
-            self.cipher
-                .open_raw(&iv12, AD, sealed)
+            key.cipher
+                .open_raw(&iv, &ad(key_id), &ticket[HEAD_LEN..])
                 .map_err(|_| TicketError::Invalid)?,
         );
-        let u64_at = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&plain[i..i + 8]);
-            u64::from_be_bytes(b)
-        };
-        let id = u64_at(0);
-        let issued = u64_at(8);
-        let lifetime = u64::from(u32::from_be_bytes([
-            plain[16], plain[17], plain[18], plain[19],
-        ]));
-        let expires = issued.saturating_add(lifetime);
+        let u32_at =
+            |i: usize| u32::from_be_bytes([plain[i], plain[i + 1], plain[i + 2], plain[i + 3]]);
+        let issued = u64::from(u32_at(0));
+        let expires = u64::from(u32_at(4));
+        let key_expires = Some(u32_at(8)).filter(|k| *k != NO_LIMIT).map(u64::from);
         if now_secs >= expires || now_secs < issued {
             return Err(TicketError::Expired);
         }
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&iv[..8]);
+        let id = u64::from_be_bytes(id);
         if self.used.lock().map_or(true, |u| u.contains_key(&id)) {
             return Err(TicketError::Used);
         }
         Ok(Resumable {
-            psk: SecretVec::from(&plain[22..22 + HASH_LEN]),
-            suite: u16::from_be_bytes([plain[20], plain[21]]),
+            psk: SecretVec::from(&plain[14..14 + HASH_LEN]),
+            suite: u16::from_be_bytes([plain[12], plain[13]]),
+            origin: TicketOrigin {
+                identity: plain[FIXED_PLAIN..].to_vec(),
+                key_expires,
+            },
             id,
             expires,
         })
     }
 
-    /// Marks a ticket used, once its binder verified; false if it was used meanwhile.
+    /// Marks a ticket used, once its binder verified; false if it was used meanwhile or the
+    /// used register is full (refused rather than forgotten early).
     pub fn redeem(&self, r: &Resumable, now_secs: u64) -> bool {
         let Ok(mut used) = self.used.lock() else {
             return false;
         };
         // forget the ids of tickets that expired: they cannot open any more
         used.retain(|_, exp| *exp > now_secs);
+        if used.len() >= self.capacity {
+            return false;
+        }
         used.insert(r.id, r.expires).is_none()
     }
+
+    /// Ids in the used register now.
+    pub fn used_count(&self) -> usize {
+        self.used.lock().map_or(0, |u| u.len())
+    }
+}
+
+fn ad(key_id: u8) -> Vec<u8> {
+    let mut a = AD.to_vec();
+    a.extend_from_slice(&[TICKET_VERSION, key_id]);
+    a
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rng::SeededRng;
-
-    #[test]
-    fn a_ticket_opens_once_within_its_lifetime_under_its_key() {
-        let rng = SeededRng::new(1);
-        let issuer = TicketIssuer::new(Secret::new([3; 16]), 3600);
-        let res = Secret::new([9; 32]);
-        let nst = issuer.issue(&res, 0x1305, 0, 1000, &rng).expect("issue");
-        let nst = NewSessionTicket::parse(&nst).expect("parse");
-        assert_eq!(nst.ticket.len(), TICKET_LEN);
-        assert_eq!(TICKET_LEN, 82);
-        // the client's PSK from the ticket is the one sealed in it
-        let client_side = nst.clone().into_ticket(&res, 0x1305);
-        let r = issuer.open(&nst.ticket, 1500).expect("opens");
-        assert_eq!(r.psk, client_side.psk);
-        assert_eq!(r.suite, 0x1305);
-        assert!(issuer.redeem(&r, 1500));
-        assert_eq!(
-            issuer.open(&nst.ticket, 1501).map(|_| ()),
-            Err(TicketError::Used)
-        );
-        let nst2 = NewSessionTicket::parse(&issuer.issue(&res, 0x1305, 1, 1000, &rng).expect("x"))
-            .expect("parse");
-        assert_eq!(
-            issuer.open(&nst2.ticket, 4600).map(|_| ()),
-            Err(TicketError::Expired)
-        );
-        let other = TicketIssuer::new(Secret::new([4; 16]), 3600);
-        assert_eq!(
-            other.open(&nst2.ticket, 1500).map(|_| ()),
-            Err(TicketError::Invalid)
-        );
-        let mut bad = nst2.ticket.clone();
-        bad[20] ^= 1;
-        assert_eq!(
-            issuer.open(&bad, 1500).map(|_| ()),
-            Err(TicketError::Invalid)
-        );
-    }
-}
+#[path = "issuer_tests.rs"]
+mod tests;

@@ -27,7 +27,7 @@ use super::handshake::{
     message_hash, parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
 };
 use super::hello::{ClientHello13, EXT_PSK_KEY_EXCHANGE_MODES, verify_binder};
-use super::issuer::TicketIssuer;
+use super::issuer::{TicketIssuer, TicketOrigin};
 use super::key_schedule::{
     BinderKind, EarlySecret, HASH_LEN, MasterSecret, TrafficKeys, transcript_hash, verify_data,
 };
@@ -115,7 +115,8 @@ pub struct ServerWaitFinished {
     /// server's Finished.
     master: MasterSecret,
     transcript: Vec<u8>,
-    resumed: bool,
+    /// What the ticket it resumed from carried; `None`: a full handshake.
+    resumed_from: Option<TicketOrigin>,
 }
 
 /// The key exchange chosen for a ClientHello.
@@ -129,12 +130,25 @@ enum Exchange {
 
 impl Server13 {
     /// A ClientHello datagram. `key_for` returns the PSK of an identity (a GBA Ks_NAF),
-    /// `None` if unknown; it is called only for a ClientHello the server goes on with.
+    /// `None` if unknown; it is called only for a ClientHello the server goes on with, and
+    /// never for an identity shaped like one of our tickets.
     pub fn accept(
         &self,
         datagram: &[u8],
         cx: &HelloContext<'_>,
         key_for: impl Fn(&[u8]) -> Option<SecretVec>,
+    ) -> Result<Accepted13, Handshake13Error> {
+        self.accept_with(datagram, cx, key_for, true)
+    }
+
+    /// [`Self::accept`]; `take_tickets` false looks past our tickets to the external PSKs
+    /// (a caller that first learns which identity to look up, before it admits the client).
+    pub fn accept_with(
+        &self,
+        datagram: &[u8],
+        cx: &HelloContext<'_>,
+        key_for: impl Fn(&[u8]) -> Option<SecretVec>,
+        take_tickets: bool,
     ) -> Result<Accepted13, Handshake13Error> {
         let pt = parse_plaintext(datagram)?;
         if pt.msg_type != CLIENT_HELLO || !pt.rest.is_empty() {
@@ -184,7 +198,15 @@ impl Server13 {
                 // §4.2.8 forbids asking for a group it has a share in)
                 return Ok(Accepted13::Retry(self.retry(&pt, suite, None, cx)));
             }
-            return self.flight(&pt, &ch, Vec::new(), (suite, alg), exchange, cx, key_for);
+            return self.flight(
+                &pt,
+                &ch,
+                Vec::new(),
+                (suite, alg),
+                exchange,
+                cx,
+                (key_for, take_tickets),
+            );
         };
         // the second ClientHello: the transcript starts with the first one's hash and our
         // HelloRetryRequest, rebuilt from the cookie
@@ -197,7 +219,15 @@ impl Server13 {
                 "second ClientHello without a share in the group asked for",
             ));
         }
-        self.flight(&pt, &ch, prefix, (suite, alg), exchange, cx, key_for)
+        self.flight(
+            &pt,
+            &ch,
+            prefix,
+            (suite, alg),
+            exchange,
+            cx,
+            (key_for, take_tickets),
+        )
     }
 
     fn choose_exchange(
@@ -279,7 +309,7 @@ impl Server13 {
         (suite, alg): (u16, AeadAlg),
         exchange: Exchange,
         cx: &HelloContext<'_>,
-        key_for: impl Fn(&[u8]) -> Option<SecretVec>,
+        (key_for, take_tickets): (impl Fn(&[u8]) -> Option<SecretVec>, bool),
     ) -> Result<Accepted13, Handshake13Error> {
         if ch.psks.is_empty() {
             return Err(Handshake13Error::Incompatible("no PSK offered"));
@@ -295,9 +325,15 @@ impl Server13 {
                 if let Some(r) = self
                     .tickets
                     .as_ref()
+                    .filter(|_| take_tickets)
                     .and_then(|t| t.open(&id.identity, cx.now_secs).ok())
                 {
                     return Some((i, r.psk.clone(), BinderKind::Resumption, Some(r)));
+                }
+                if TicketIssuer::looks_like_ticket(&id.identity) {
+                    // a ticket of ours used, expired, of an old key, or not taken now: not
+                    // an identity to look a key up for
+                    return None;
                 }
                 key_for(&id.identity).map(|k| (i, k, BinderKind::External, None))
             })
@@ -392,7 +428,7 @@ impl Server13 {
             master.client_traffic(&server_finished_hash),
             master.server_traffic(&server_finished_hash),
         );
-        let resumed = ticket.is_some();
+        let resumed_from = ticket.map(|t| t.origin);
         Ok(Accepted13::Flight(
             Box::new(ServerWaitFinished {
                 alg,
@@ -407,7 +443,7 @@ impl Server13 {
                 cids,
                 master,
                 transcript,
-                resumed,
+                resumed_from,
             }),
             out,
         ))
@@ -437,6 +473,12 @@ pub struct ClientFinishedVerified {
 }
 
 impl ServerWaitFinished {
+    /// The identity and key expiry of the session this one resumes (from its ticket);
+    /// `None`: a full handshake.
+    pub fn resumed_from(&self) -> Option<&TicketOrigin> {
+        self.resumed_from.as_ref()
+    }
+
     /// Checks the client's Finished datagram without giving up the state, so that a damaged
     /// or forged datagram leaves the handshake waiting (RFC 9147 §4.5.2).
     pub fn verify(&self, datagram: &[u8]) -> Result<ClientFinishedVerified, Handshake13Error> {
@@ -482,7 +524,7 @@ impl ServerWaitFinished {
         let mut transcript = self.transcript;
         transcript.extend_from_slice(&proof.message);
         up.resumption = Some(self.master.resumption(&transcript_hash(&transcript)));
-        up.resumed = self.resumed;
+        up.resumed = self.resumed_from.is_some();
         let ack = up.ack(&[RecordNumber {
             epoch: 2,
             seq: proof.record_seq,

@@ -151,6 +151,11 @@ impl ServerBoard {
                 established_since: self.since.get(&p.addr).map(|t| unix(*t)),
                 key_expires: suite
                     .and_then(|s| keys.key_expiry(identity, sni, s))
+                    .or_else(|| {
+                        // resumed from our ticket: the expiry it carried
+                        let at = endpoint.dtls13_key_expiry(&p.addr)?;
+                        SystemTime::now().checked_add(at.saturating_duration_since(Instant::now()))
+                    })
                     .map(unix),
                 // DTLS 1.3 connections count no bytes yet: their retransmissions and drops
                 bytes_sent: 0,
@@ -160,6 +165,7 @@ impl ServerBoard {
                 drops: [("dropped".to_string(), p.stats.dropped)].into(),
                 counters: [
                     ("dtls13".to_string(), 1),
+                    ("resumed".to_string(), u64::from(p.resumed)),
                     ("retransmitted".to_string(), p.stats.retransmitted),
                 ]
                 .into(),

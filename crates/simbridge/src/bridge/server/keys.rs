@@ -38,7 +38,17 @@ impl ServerLoop {
         resumed: bool,
     ) -> bool {
         let sni = self.endpoint.peer_info(&peer).and_then(|c| c.sni);
-        let Some(exp) = self.keys.key_expiry(identity, sni.as_deref(), suite) else {
+        // a DTLS 1.3 session resumed from our ticket: the ticket carried its key's expiry
+        let from_ticket = || {
+            let at = self.endpoint.dtls13_key_expiry(&peer)?;
+            let left = at.saturating_duration_since(Instant::now());
+            SystemTime::now().checked_add(left)
+        };
+        let Some(exp) = self
+            .keys
+            .key_expiry(identity, sni.as_deref(), suite)
+            .or_else(from_ticket)
+        else {
             return true;
         };
         if exp <= SystemTime::now() {
