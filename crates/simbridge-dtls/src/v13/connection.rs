@@ -87,6 +87,9 @@ pub struct Stats13 {
     pub retransmitted: u64,
     /// Datagrams dropped (they did not parse or open, or came for a state that was over).
     pub dropped: u64,
+    /// Our flights the peer answered with a flight of its own (the client: a
+    /// HelloRetryRequest or the server's flight after a ClientHello).
+    pub round_trips: u64,
 }
 
 /// A DTLS 1.3 connection (client or server).
@@ -195,6 +198,13 @@ impl Connection13 {
     }
 
     fn client_wait_server(&mut self, w: ClientWaitServer, datagram: &[u8], now: Instant) -> State {
+        if let Some(description) = plaintext_fatal_alert(datagram) {
+            // a server that refuses the ClientHello (a binder that does not verify: the wrong
+            // key; no common suite) says so in a plaintext alert before any key is shared; it
+            // is unauthenticated, but so is the ServerHello it stands in for
+            self.close_with(Close13::Alert(description));
+            return State::Closed;
+        }
         // a ServerHello is not authenticated until Finished: one that does not even parse is
         // someone else's datagram, not the end of the handshake
         let parses = parse_plaintext(datagram)
@@ -217,6 +227,7 @@ impl Connection13 {
     fn client_step(&mut self, step: ClientStep, now: Instant) -> State {
         match step {
             ClientStep::Retry(w, hello) => {
+                self.stats.round_trips += 1;
                 self.send_flight(hello, now);
                 State::ClientWaitServer(w)
             }
@@ -228,6 +239,7 @@ impl Connection13 {
                 State::ClientWaitFinished(w)
             }
             ClientStep::Done(up, fin) => {
+                self.stats.round_trips += 1;
                 self.events.push_back(Event13::Connected {
                     suite: up.suite,
                     group: up.group,
@@ -364,12 +376,31 @@ impl Connection13 {
 
     /// Sends application data (after [`Event13::Connected`]).
     pub fn send(&mut self, data: &[u8]) -> Result<(), Handshake13Error> {
+        let d = self.seal(data)?;
+        self.out.push_back(d);
+        Ok(())
+    }
+
+    /// Application data sealed into a datagram the caller sends itself (not queued).
+    pub fn seal(&mut self, data: &[u8]) -> Result<Vec<u8>, Handshake13Error> {
         match &mut self.state {
-            State::Up(up) => {
-                let d = up.seal(data)?;
-                self.out.push_back(d);
-                Ok(())
-            }
+            State::Up(up) => up.seal(data),
+            _ => Err(Handshake13Error::Config("not established")),
+        }
+    }
+
+    /// Starts a KeyUpdate (RFC 9147 §8), asking the peer to update its keys too when
+    /// `request_peer`: the datagram is queued, and our new sending keys take over at its ACK.
+    /// `false` while an earlier KeyUpdate still waits for its ACK.
+    pub fn update_keys(&mut self, request_peer: bool) -> Result<bool, Handshake13Error> {
+        match &mut self.state {
+            State::Up(up) => match up.update_keys(request_peer)? {
+                Some(d) => {
+                    self.out.push_back(d);
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
             _ => Err(Handshake13Error::Config("not established")),
         }
     }
@@ -424,6 +455,33 @@ impl Connection13 {
     /// The counters.
     pub fn stats(&self) -> Stats13 {
         self.stats
+    }
+}
+
+/// The description of a fatal alert in a plaintext (epoch 0) record, if the datagram starts
+/// with one: type 21, any version, epoch 0, sequence number, length 2, level 2 (fatal).
+fn plaintext_fatal_alert(datagram: &[u8]) -> Option<u8> {
+    const FATAL: u8 = 2;
+    match datagram {
+        [
+            21,
+            _,
+            _,
+            0,
+            0,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            0,
+            2,
+            FATAL,
+            description,
+            ..,
+        ] => Some(*description),
+        _ => None,
     }
 }
 
