@@ -329,6 +329,33 @@ fn key_updates_after_the_set_number_of_records_move_both_sides_to_epoch_4() {
 }
 
 #[test]
+fn key_updates_go_on_past_epoch_6_whose_low_bits_are_the_handshake_epochs() {
+    let mut net = connected(&[]);
+    net.link.set_key_update_after(Some(1));
+    for i in 0..5u8 {
+        net.link.send(&[i; 12]).expect("send");
+        net.pump();
+        let s = net.server.as_mut().expect("server");
+        s.send(&[i; 3]).expect("server send");
+        net.pump();
+    }
+    assert_eq!(net.at_server.len(), 5);
+    let data = net
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::Data(_)))
+        .count();
+    assert_eq!(data, 5);
+    // five updates each way: epoch 8, through 6 (whose header bits read 2)
+    assert_eq!(net.link.epochs(), Some((8, 8)));
+    assert_eq!(
+        net.link.stats().retransmissions,
+        0,
+        "no Finished sent again"
+    );
+}
+
+#[test]
 fn an_export_continues_in_a_new_link_without_a_handshake_once() {
     let mut net = connected(&[]);
     net.events();

@@ -291,9 +291,11 @@ impl Connection13 {
 
     fn established(&mut self, mut up: Box<Established13>, datagram: &[u8]) -> State {
         // the peer's handshake again (a plaintext hello or a record of epoch 2): it did not
-        // get our last flight (the client's Finished, the server's ACK of it)
+        // get our last flight (the client's Finished, the server's ACK of it). The header
+        // carries the epoch's low 2 bits only: after KeyUpdates, epoch 6 has them too, so
+        // "epoch 2" means it only while both sides are still in epoch 3.
         let again = datagram.first() == Some(&HANDSHAKE)
-            || epoch_bits(datagram, up.cids.recv_len()) == Some(2);
+            || (epoch_bits(datagram, up.cids.recv_len()) == Some(2) && up.epochs().1 == 3);
         if again {
             match self.last_flight.clone() {
                 Some(f) => self.resend(f),
