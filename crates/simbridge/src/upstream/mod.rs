@@ -27,9 +27,10 @@ pub use metrics::SessionMetrics;
 pub use status::LiveConnection;
 
 use crate::dtls::Session;
+use crate::dtls::client_link::ClientLink;
 use crate::dtls::config::ClientPsk;
 use crate::dtls::event::CloseReason;
-use crate::dtls::{ClientConfig, Connection, Event};
+use crate::dtls::{ClientConfig, Event, Versions};
 use crate::error_chain::chain;
 use crate::gba::context::BootstrapContext;
 use crate::gba::naf::NafId;
@@ -93,6 +94,12 @@ pub enum Action {
 pub struct SessionConfig {
     /// DTLS client template (suites, timers, MTU, SNI); its PSK source is set per handshake.
     pub dtls: ClientConfig,
+    /// The DTLS version of the upstream session (`Auto` is refused at the handshake: not
+    /// built for clients).
+    pub versions: Versions,
+    /// DTLS 1.3: a KeyUpdate after this many records sent, besides the one at the
+    /// confidentiality limit (RFC 9147 §4.5.3). `None`: only at the limit.
+    pub key_update_after: Option<u64>,
     /// Local datagrams held while no session is ready.
     pub queue_limit: usize,
     /// Start make-before-break this long before Ks expires.
@@ -116,6 +123,8 @@ impl SessionConfig {
     pub fn new(dtls: ClientConfig) -> Self {
         Self {
             dtls,
+            versions: Versions::Dtls12,
+            key_update_after: None,
             queue_limit: 64,
             rekey_before: Duration::from_secs(3600),
             min_key_life: Duration::from_secs(60),
@@ -136,7 +145,7 @@ impl Default for SessionConfig {
 }
 
 struct Slot {
-    conn: Connection,
+    conn: ClientLink,
     /// Counters an imported connection brought along (already counted before the restart).
     base: Option<crate::dtls::stats::Stats>,
     path: PathId,
@@ -601,7 +610,7 @@ impl UpstreamSession {
         .into_iter()
         .flatten()
         {
-            live.add_connection(slot.conn.stats(), slot.base.as_ref());
+            live.add_connection(&slot.conn.stats(), slot.base.as_ref());
         }
         self.metrics.merged(&live)
     }
@@ -702,11 +711,13 @@ impl UpstreamSession {
                 .map(|(s, _)| s.clone());
         }
         let resuming = cfg.resume.is_some();
-        match Connection::client(Arc::new(cfg), now.mono) {
-            Ok(conn) => {
+        match ClientLink::client(Arc::new(cfg), self.cfg.versions, now.mono) {
+            Ok(mut conn) => {
+                conn.set_key_update_after(self.cfg.key_update_after);
                 let btid = self.ctx.as_ref().map(|c| c.btid.clone());
                 info!(
-                    "upstream handshake started ({}; {})",
+                    "upstream handshake started (DTLS {}, {}; {})",
+                    self.cfg.versions,
                     if resuming {
                         "resuming the saved session"
                     } else {
@@ -879,7 +890,7 @@ impl UpstreamSession {
             self.outbox.push_back((slot.path, d));
         }
         self.metrics
-            .add_connection(slot.conn.stats(), slot.base.as_ref());
+            .add_connection(&slot.conn.stats(), slot.base.as_ref());
     }
 }
 

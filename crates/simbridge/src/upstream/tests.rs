@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 
 mod buffers;
+mod dtls13;
 mod failures;
 
 fn addr(path: PathId) -> SocketAddr {
