@@ -567,25 +567,36 @@ impl Link13 {
         self.stats.sent(len, handshake);
     }
 
+    /// One application record, queued behind what the connection has queued (our Finished
+    /// goes first: a record of epoch 3 before it would not open at the server).
     fn send(&mut self, data: &[u8]) -> Result<(), Error> {
-        let d = self.seal(data)?;
-        self.out.push_back(d);
+        let c = self.established()?;
+        c.send(data).map_err(send_error)?;
+        self.sent_record(data.len());
         Ok(())
     }
 
-    /// One application record, counted; a KeyUpdate when one is due.
+    /// One application record sealed for the caller to send at once.
     fn seal(&mut self, data: &[u8]) -> Result<Vec<u8>, Error> {
+        let c = self.established()?;
+        let d = c.seal(data).map_err(send_error)?;
+        self.sent_record(data.len());
+        Ok(d)
+    }
+
+    fn established(&mut self) -> Result<&mut Connection13, Error> {
         if self.closed {
             return Err(Error::Closed);
         }
-        let c = self.conn.as_mut().ok_or(Error::NotConnected)?;
-        let d = c.seal(data).map_err(|e| match e {
-            Handshake13Error::Config(_) => Error::NotConnected,
-            other => error_of(other),
-        })?;
+        self.conn.as_mut().ok_or(Error::NotConnected)
+    }
+
+    /// Counts a record sent and starts a KeyUpdate when one is due.
+    fn sent_record(&mut self, len: usize) {
         self.stats.app_records_sent += 1;
-        self.stats.app_bytes_sent += data.len() as u64;
+        self.stats.app_bytes_sent += len as u64;
         self.records_since_update += 1;
+        let Some(c) = self.conn.as_mut() else { return };
         let due = c.session().is_some_and(|s| s.needs_key_update())
             || self
                 .key_update_after
@@ -598,7 +609,6 @@ impl Link13 {
                 Err(e) => log::debug!("KeyUpdate not started: {e}"),
             }
         }
-        Ok(d)
     }
 
     fn close(&mut self) {
@@ -622,6 +632,14 @@ impl Link13 {
             s.round_trips = s13.round_trips;
         }
         s
+    }
+}
+
+/// A send that failed: before the handshake is "not connected", as in DTLS 1.2.
+fn send_error(e: Handshake13Error) -> Error {
+    match e {
+        Handshake13Error::Config(_) => Error::NotConnected,
+        other => error_of(other),
     }
 }
 

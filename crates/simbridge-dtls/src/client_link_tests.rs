@@ -183,6 +183,31 @@ fn a_dtls13_link_reports_the_handshake_and_data_as_dtls12_events_and_counts_them
 }
 
 #[test]
+fn data_sent_as_the_session_comes_up_goes_after_our_finished() {
+    let now = Instant::now();
+    let link =
+        ClientLink::client(config(static_psk(&KEY), &[]), Versions::Dtls13, now).expect("link");
+    let mut net = Net::new(link, now);
+    let hello = net.link.poll_transmit().expect("ClientHello");
+    net.to_server(&hello);
+    let flight: Vec<Vec<u8>> = {
+        let s = net.server.as_mut().expect("server");
+        std::iter::from_fn(|| s.poll_transmit()).collect()
+    };
+    for d in flight {
+        net.link.handle_datagram(now, &d);
+    }
+    assert!(
+        net.link.is_established(),
+        "the Finished is queued, not sent"
+    );
+    // a gateway flushes its queue as soon as it sees Connected
+    net.link.send(b"early").expect("send");
+    net.pump();
+    assert_eq!(net.at_server, vec![b"early".to_vec()]);
+}
+
+#[test]
 fn the_first_configured_tls13_suite_is_asked_for_before_the_client_hello() {
     let now = Instant::now();
     let suites = [

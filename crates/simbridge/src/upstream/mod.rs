@@ -156,6 +156,8 @@ struct Slot {
     last_heard: Option<String>,
     /// Whether "unreachable" or "silent" was logged for this connection (once each).
     quiet_noted: bool,
+    /// DTLS 1.3: the (send, receive) epochs last seen, to log a KeyUpdate once.
+    epochs: Option<(u64, u64)>,
 }
 
 /// Which of the session's connections a datagram is for.
@@ -626,9 +628,13 @@ impl UpstreamSession {
         (self.resume_version, self.resume.as_ref().map(|(s, _)| s))
     }
 
-    /// The B-TID of the key the resumable session and the active connection were made with.
+    /// The B-TID of the key the active connection (else the resumable session) was made with.
+    /// A DTLS 1.3 connection has no resumable session: its export is bound to this one.
     pub fn session_btid(&self) -> Option<&str> {
-        self.resume.as_ref().and_then(|(_, b)| b.as_deref())
+        self.active
+            .as_ref()
+            .and_then(|s| s.btid.as_deref())
+            .or_else(|| self.resume.as_ref().and_then(|(_, b)| b.as_deref()))
     }
 
     /// A session saved before a restart (with the B-TID of its key), offered at the next
@@ -734,6 +740,7 @@ impl UpstreamSession {
                     established: false,
                     last_heard: None,
                     quiet_noted: false,
+                    epochs: None,
                 });
             }
             Err(e) => {
@@ -751,6 +758,17 @@ impl UpstreamSession {
         }
         while let Some(ev) = self.active.as_mut().and_then(|s| s.conn.poll_event()) {
             self.active_event(now, ev);
+        }
+        if let Some(s) = self.active.as_mut() {
+            let epochs = s.conn.epochs();
+            if s.epochs.is_some() && epochs != s.epochs {
+                if let Some((send, recv)) = epochs {
+                    info!(
+                        "upstream DTLS 1.3 keys updated (KeyUpdate): sending in epoch {send}, receiving in epoch {recv}"
+                    );
+                }
+            }
+            s.epochs = epochs;
         }
         while let Some(ev) = self
             .draining

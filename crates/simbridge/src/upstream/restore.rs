@@ -60,6 +60,7 @@ impl UpstreamSession {
             established: true,
             last_heard: None,
             quiet_noted: false,
+            epochs: None,
         });
         self.flush_queue(now);
         Ok(())
