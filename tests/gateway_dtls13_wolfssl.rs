@@ -11,7 +11,8 @@
 //! Shown: the handshake and data with a Connection ID (wolfSSL's 4-byte CID in our records,
 //! ours empty); a gateway restart that continues from its state export with no handshake and
 //! no AKA (the card's SQN state unchanged, wolfSSL sees one connection); KeyUpdates of ours
-//! every 2 records, each answered by wolfSSL's own (update_requested), with every echo back.
+//! every 2 records, each answered by wolfSSL's own (update_requested), with every echo back; a
+//! key wolfSSL does not hold refused at its binder and read as a rejected key (a new bootstrap).
 
 mod gba_support;
 mod support;
@@ -282,4 +283,34 @@ fn key_updates_of_the_gateway_are_answered_by_wolfssl_and_the_session_goes_on() 
     for i in 0..6 {
         assert!(out.contains(&format!("RECV msg {i}")), "{out}");
     }
+}
+
+#[test]
+fn a_key_wolfssl_does_not_hold_is_read_as_rejected_and_the_gateway_bootstraps_again() {
+    let Some(peer) = peer_bin("wolf13_peer") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut k = keyed(dir.path());
+    k.key = "00".repeat(32);
+    let mut srv = Peer::start(&peer, &k, &["-n", "1"]);
+    let cfg = gateway_config(
+        dir.path(),
+        &k,
+        SocketAddr::from(([127, 0, 0, 1], srv.0.port)),
+        "",
+    );
+    let (mut gw, _local) = gateway(&cfg);
+    let line = gw.expect_in_transcript(Duration::from_secs(10), "a rejected key", |l| {
+        l.contains("did not accept our key")
+    });
+    gw.terminate(Duration::from_secs(10));
+    srv.stop();
+    // wolfSSL's binder check fails and it says so in a plaintext alert at once (no waiting
+    // for our retransmission timer to give up)
+    assert!(line.contains("bootstrapping again"), "{line}");
+    assert!(
+        line.contains("Ua id 0100000007"),
+        "the TLS 1.3 Ua id: {line}"
+    );
 }

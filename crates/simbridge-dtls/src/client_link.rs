@@ -99,9 +99,9 @@ impl ClientLink {
     pub fn import_state(
         blob: &[u8],
         key: &[u8],
-        config: Arc<ClientConfig>,
-        versions: Versions,
+        (config, versions): (Arc<ClientConfig>, Versions),
         ledger: &mut dyn ImportLedger,
+        now: Instant,
     ) -> Result<Self, ExportError> {
         let inner = if versions == Versions::Dtls13 {
             let conn = Connection13::import_state(
@@ -111,6 +111,7 @@ impl ClientLink {
                 ledger,
                 config.common.retransmit,
                 config.common.rng.clone(),
+                now,
             )?;
             let mut l = Link13::new(config, Vec::new(), None);
             l.stats.handshake_kind = Some(HandshakeKind::NoneNeeded);

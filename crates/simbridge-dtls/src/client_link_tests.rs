@@ -81,7 +81,7 @@ impl Net {
             let mut moved = false;
             while let Some(d) = self.link.poll_transmit() {
                 moved = true;
-                self.to_server(&d);
+                self.deliver_to_server(&d);
             }
             if let Some(s) = &mut self.server {
                 while let Some(d) = s.poll_transmit() {
@@ -100,7 +100,7 @@ impl Net {
         }
     }
 
-    fn to_server(&mut self, d: &[u8]) {
+    fn deliver_to_server(&mut self, d: &[u8]) {
         if let Some(s) = &mut self.server {
             s.handle_datagram(self.now, d);
             return;
@@ -189,7 +189,7 @@ fn data_sent_as_the_session_comes_up_goes_after_our_finished() {
         ClientLink::client(config(static_psk(&KEY), &[]), Versions::Dtls13, now).expect("link");
     let mut net = Net::new(link, now);
     let hello = net.link.poll_transmit().expect("ClientHello");
-    net.to_server(&hello);
+    net.deliver_to_server(&hello);
     let flight: Vec<Vec<u8>> = {
         let s = net.server.as_mut().expect("server");
         std::iter::from_fn(|| s.poll_transmit()).collect()
@@ -381,6 +381,45 @@ fn key_updates_go_on_past_epoch_6_whose_low_bits_are_the_handshake_epochs() {
 }
 
 #[test]
+fn a_lost_key_update_is_sent_again_on_its_timer_and_a_silent_peer_ends_the_session() {
+    let mut net = connected(&[]);
+    net.link.set_key_update_after(Some(1));
+    net.link.send(b"x").expect("send");
+    let data = net.link.poll_transmit().expect("record");
+    let _lost = net.link.poll_transmit().expect("KeyUpdate");
+    net.deliver_to_server(&data);
+    net.pump();
+    assert_eq!(net.link.epochs(), Some((3, 3)), "no ACK yet");
+    let t = net.link.poll_timeout().expect("the KeyUpdate's timer");
+    net.now = t;
+    net.link.handle_timeout(t);
+    net.pump();
+    assert_eq!(
+        net.link.epochs(),
+        Some((4, 4)),
+        "sent again, ACKed, answered"
+    );
+    assert_eq!(net.link.stats().retransmissions, 1);
+    assert!(
+        net.link.poll_timeout().is_none(),
+        "the timer stopped at the ACK"
+    );
+
+    // a peer that never ACKs: given up after the retransmissions, as a handshake would be
+    net.link.send(b"y").expect("send");
+    while net.link.poll_transmit().is_some() {}
+    while let Some(t) = net.link.poll_timeout() {
+        net.link.handle_timeout(t);
+        while net.link.poll_transmit().is_some() {}
+    }
+    let reason = closed_reason(net.events());
+    assert_eq!(
+        reason.failure_kind(),
+        Some(crate::event::FailureKind::Timeout)
+    );
+}
+
+#[test]
 fn an_export_continues_in_a_new_link_without_a_handshake_once() {
     let mut net = connected(&[]);
     net.events();
@@ -390,9 +429,9 @@ fn an_export_continues_in_a_new_link_without_a_handshake_once() {
     let wrong = ClientLink::import_state(
         &blob,
         b"state key",
-        cfg.clone(),
-        Versions::Dtls12,
+        (cfg.clone(), Versions::Dtls12),
         &mut MemoryLedger::default(),
+        net.now,
     );
     assert!(
         matches!(wrong, Err(ExportError::OtherProtocol(_))),
@@ -401,9 +440,9 @@ fn an_export_continues_in_a_new_link_without_a_handshake_once() {
     let mut link = ClientLink::import_state(
         &blob,
         b"state key",
-        cfg.clone(),
-        Versions::Dtls13,
+        (cfg.clone(), Versions::Dtls13),
         &mut ledger,
+        net.now,
     )
     .expect("import");
     assert!(link.is_established());
@@ -412,12 +451,18 @@ fn an_export_continues_in_a_new_link_without_a_handshake_once() {
     let mut buf = [0u8; 256];
     let n = link.send_into(b"after restart", &mut buf).expect("seal");
     net.link = link;
-    net.to_server(&buf[..n]);
+    net.deliver_to_server(&buf[..n]);
     net.pump();
     assert_eq!(net.at_server, vec![b"after restart".to_vec()]);
     assert_eq!(net.link.stats().handshake_datagrams_sent, 0);
     assert!(matches!(
-        ClientLink::import_state(&blob, b"state key", cfg, Versions::Dtls13, &mut ledger),
+        ClientLink::import_state(
+            &blob,
+            b"state key",
+            (cfg, Versions::Dtls13),
+            &mut ledger,
+            net.now
+        ),
         Err(ExportError::AlreadyImported)
     ));
 }

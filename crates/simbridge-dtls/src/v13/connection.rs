@@ -103,6 +103,10 @@ pub struct Connection13 {
     /// The server's: the ClientHello that started it (a copy coming again means our flight
     /// was lost).
     hello: Vec<u8>,
+    /// Our KeyUpdate until its ACK: sent again on its own timer (RFC 9147 §8).
+    update_retx: Option<Retransmit>,
+    /// The latest time the caller gave (a KeyUpdate's timer starts from it).
+    last_now: Instant,
     /// The client's Finished, or the server's ACK of it: sent again when the peer shows it
     /// did not get it.
     last_flight: Option<Vec<u8>>,
@@ -118,7 +122,7 @@ impl Connection13 {
         now: Instant,
     ) -> Result<Self, Handshake13Error> {
         let (wait, hello) = super::client::Client13::start(config, rng.as_ref())?;
-        let mut c = Self::new(State::ClientWaitServer(wait), retransmit, rng);
+        let mut c = Self::new(State::ClientWaitServer(wait), retransmit, rng, now);
         c.send_flight(hello, now);
         Ok(c)
     }
@@ -133,14 +137,16 @@ impl Connection13 {
         rng: Arc<dyn DtlsRng>,
         now: Instant,
     ) -> Self {
-        let mut c = Self::new(State::ServerWaitFinished(wait), retransmit, rng);
+        let mut c = Self::new(State::ServerWaitFinished(wait), retransmit, rng, now);
         c.hello = hello.to_vec();
         c.send_flight(flight, now);
         c
     }
 
-    fn new(state: State, config: RetransmitConfig, rng: Arc<dyn DtlsRng>) -> Self {
+    fn new(state: State, config: RetransmitConfig, rng: Arc<dyn DtlsRng>, now: Instant) -> Self {
         Self {
+            update_retx: None,
+            last_now: now,
             state,
             retx: None,
             config,
@@ -172,12 +178,14 @@ impl Connection13 {
     fn close_with(&mut self, why: Close13) {
         self.state = State::Closed;
         self.retx = None;
+        self.update_retx = None;
         self.last_flight = None;
         self.events.push_back(Event13::Closed(why));
     }
 
     /// A datagram from the peer.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
+        self.last_now = self.last_now.max(now);
         let state = std::mem::replace(&mut self.state, State::Closed);
         self.state = match state {
             State::ClientWaitServer(w) => self.client_wait_server(w, datagram, now),
@@ -311,7 +319,12 @@ impl Connection13 {
                 }
                 match r {
                     Received13::Data(d) => self.events.push_back(Event13::Data(d)),
-                    Received13::Ack { .. } => {}
+                    Received13::Ack { switched } => {
+                        if switched {
+                            // our KeyUpdate arrived: its timer stops
+                            self.update_retx = None;
+                        }
+                    }
                     Received13::KeyUpdate { ack, update } => {
                         self.out.push_back(ack);
                         self.out.extend(update);
@@ -337,11 +350,28 @@ impl Connection13 {
 
     /// The next deadline for [`Self::handle_timeout`], if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.retx.as_ref().map(|r| r.deadline)
+        [&self.retx, &self.update_retx]
+            .into_iter()
+            .flatten()
+            .map(|r| r.deadline)
+            .min()
     }
 
     /// The time has come: retransmit, or give up after the configured number of times.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        if let Some(u) = self.update_retx.as_mut().filter(|u| now >= u.deadline) {
+            if u.sent >= self.config.max_retransmits {
+                // a peer that ACKs no KeyUpdate through every retransmission is gone
+                self.close_with(Close13::TimedOut);
+                return;
+            }
+            u.sent += 1;
+            u.timeout = (u.timeout * 2).min(self.config.max);
+            u.deadline = now + u.timeout;
+            let f = u.flight.clone();
+            self.resend(f);
+        }
         let Some(r) = &mut self.retx else {
             return;
         };
@@ -398,7 +428,13 @@ impl Connection13 {
         match &mut self.state {
             State::Up(up) => match up.update_keys(request_peer)? {
                 Some(d) => {
-                    self.out.push_back(d);
+                    self.out.push_back(d.clone());
+                    self.update_retx = Some(Retransmit {
+                        flight: d,
+                        deadline: self.last_now + self.config.initial,
+                        timeout: self.config.initial,
+                        sent: 0,
+                    });
                     Ok(true)
                 }
                 None => Ok(false),
@@ -441,7 +477,7 @@ impl Connection13 {
     }
 
     /// A connection from an export (see [`Established13::import_state`]): established, no
-    /// handshake.
+    /// handshake; `now` starts its clock (a KeyUpdate's timer).
     pub fn import_state(
         blob: &[u8],
         key: &[u8],
@@ -449,9 +485,10 @@ impl Connection13 {
         ledger: &mut dyn ImportLedger,
         retransmit: RetransmitConfig,
         rng: Arc<dyn DtlsRng>,
+        now: Instant,
     ) -> Result<Self, ExportError> {
         let up = Established13::import_state(blob, key, client, ledger)?;
-        Ok(Self::new(State::Up(Box::new(up)), retransmit, rng))
+        Ok(Self::new(State::Up(Box::new(up)), retransmit, rng, now))
     }
 
     /// The counters.

@@ -40,8 +40,13 @@ impl UpstreamSession {
             context: self.ctx.clone(),
         });
         // an export of the other DTLS version (the route's `dtls` changed) is refused by name
-        let mut conn =
-            ClientLink::import_state(blob, key, Arc::new(cfg), self.cfg.versions, ledger)?;
+        let mut conn = ClientLink::import_state(
+            blob,
+            key,
+            (Arc::new(cfg), self.cfg.versions),
+            ledger,
+            now.mono,
+        )?;
         conn.set_key_update_after(self.cfg.key_update_after);
         let btid = btid.or_else(|| self.ctx.as_ref().map(|c| c.btid.clone()));
         if self.ctx.is_none() && matches!(self.source, KeySource::Gba { .. }) {

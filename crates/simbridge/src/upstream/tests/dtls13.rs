@@ -62,7 +62,7 @@ impl Lab13 {
         Some(SecretVec::from(&k.expose()[..]))
     }
 
-    fn to_server(&mut self, path: PathId, d: &[u8]) {
+    fn deliver_to_server(&mut self, path: PathId, d: &[u8]) {
         // a ClientHello (a plaintext handshake record) on a path whose session is up starts a
         // new one; anything else goes to the path's connection
         let hello = d.first() == Some(&22);
@@ -109,7 +109,7 @@ impl Lab13 {
             let mut moved = false;
             while let Some((path, d)) = self.session.poll_transmit() {
                 moved = true;
-                self.to_server(path, &d);
+                self.deliver_to_server(path, &d);
             }
             let paths: Vec<PathId> = self.conns.keys().copied().collect();
             for path in paths {
