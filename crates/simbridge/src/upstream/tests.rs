@@ -5,7 +5,7 @@ use crate::card::CardError;
 use crate::dtls::config::{PskAnswer, PskRequest, ServerPskStore};
 use crate::dtls::export::ExportError;
 use crate::dtls::testing;
-use crate::dtls::{Endpoint, ServerConfig};
+use crate::dtls::{Endpoint, Event, ServerConfig};
 use crate::gba::context::GbaMode;
 use crate::gba::naf::UaId;
 use crate::uicc::UiccError;
