@@ -266,17 +266,14 @@ mod tests {
     use simbridge::dtls::{CipherSuite, Versions};
     use std::path::Path;
 
-    fn route(extra: &str) -> String {
-        let dir = std::env::temp_dir();
-        format!(
+    fn load(extra: &str) -> Result<GatewayConfig, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
             "state_dir = \"{}\"\n[card]\nsoftsim = \"card.toml\"\n[gba]\nbsf = \"http://127.0.0.1:1\"\n\
              [[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:5684\"\npsk = \"gba\"\n{extra}",
-            dir.display()
-        )
-    }
-
-    fn load(extra: &str) -> Result<GatewayConfig, String> {
-        GatewayConfig::from_toml(Path::new("gw.toml"), &route(extra)).map_err(|e| e.to_string())
+            dir.path().display()
+        );
+        GatewayConfig::from_toml(Path::new("gw.toml"), &text).map_err(|e| e.to_string())
     }
 
     #[test]

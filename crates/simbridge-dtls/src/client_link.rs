@@ -262,10 +262,15 @@ impl ClientLink {
                     });
                 }
                 let d = l.seal(data)?;
-                let n = d.len().min(buf.len());
-                buf[..n].copy_from_slice(&d[..n]);
-                l.stats.sent(n, false);
-                Ok(n)
+                // within the bound checked above, so this always fits
+                let available = buf.len();
+                let dst = buf.get_mut(..d.len()).ok_or(Error::BufferTooSmall {
+                    needed: d.len(),
+                    available,
+                })?;
+                dst.copy_from_slice(&d);
+                l.stats.sent(d.len(), false);
+                Ok(d.len())
             }
         }
     }
