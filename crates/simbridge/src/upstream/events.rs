@@ -17,15 +17,15 @@ impl UpstreamSession {
             self.active_event(now, ev);
         }
         if let Some(s) = self.active.as_mut() {
-            let epochs = s.conn.epochs();
-            if s.epochs.is_some() && epochs != s.epochs {
-                if let Some((send, recv)) = epochs {
+            let now_epochs = s.conn.epochs().map(|e| (s.started, e));
+            if let (Some((was, old)), Some((is, (send, recv)))) = (self.epochs, now_epochs) {
+                if was == is && old != (send, recv) {
                     info!(
                         "upstream DTLS 1.3 keys updated (KeyUpdate): sending in epoch {send}, receiving in epoch {recv}"
                     );
                 }
             }
-            s.epochs = epochs;
+            self.epochs = now_epochs;
         }
         while let Some(ev) = self
             .draining
@@ -84,6 +84,7 @@ impl UpstreamSession {
                     self.resume = Some((sess.clone(), slot.btid.clone()));
                     self.resume_version += 1;
                 }
+                self.active_btid.clone_from(&slot.btid);
                 self.active = Some(slot);
                 self.unanswered_since = None;
                 self.suspected = false;

@@ -156,8 +156,6 @@ struct Slot {
     last_heard: Option<String>,
     /// Whether "unreachable" or "silent" was logged for this connection (once each).
     quiet_noted: bool,
-    /// DTLS 1.3: the (send, receive) epochs last seen, to log a KeyUpdate once.
-    epochs: Option<(u64, u64)>,
 }
 
 /// Which of the session's connections a datagram is for.
@@ -199,6 +197,12 @@ pub struct UpstreamSession {
     resume_version: u64,
     metrics: SessionMetrics,
     last: Option<Now>,
+    /// DTLS 1.3: the active connection (by its start) and the (send, receive) epochs last
+    /// seen on it, to log each KeyUpdate once.
+    epochs: Option<(Instant, (u64, u64))>,
+    /// The B-TID of the key of the latest connection to become active (what its export is
+    /// bound to).
+    active_btid: Option<String>,
 }
 
 impl UpstreamSession {
@@ -226,6 +230,8 @@ impl UpstreamSession {
             resume_version: 0,
             metrics: SessionMetrics::default(),
             last: None,
+            epochs: None,
+            active_btid: None,
         }
     }
 
@@ -628,13 +634,16 @@ impl UpstreamSession {
         (self.resume_version, self.resume.as_ref().map(|(s, _)| s))
     }
 
-    /// The B-TID of the key the active connection (else the resumable session) was made with.
-    /// A DTLS 1.3 connection has no resumable session: its export is bound to this one.
+    /// The B-TID of the key the resumable session and the active connection were made with.
     pub fn session_btid(&self) -> Option<&str> {
-        self.active
-            .as_ref()
-            .and_then(|s| s.btid.as_deref())
-            .or_else(|| self.resume.as_ref().and_then(|(_, b)| b.as_deref()))
+        self.resume.as_ref().and_then(|(_, b)| b.as_deref())
+    }
+
+    /// The B-TID of the key of the latest connection to become active, which its export is
+    /// bound to (a DTLS 1.3 connection has no resumable session to take it from); else that of
+    /// the resumable session.
+    pub fn export_btid(&self) -> Option<&str> {
+        self.active_btid.as_deref().or_else(|| self.session_btid())
     }
 
     /// A session saved before a restart (with the B-TID of its key), offered at the next
@@ -746,7 +755,6 @@ impl UpstreamSession {
                     established: false,
                     last_heard: None,
                     quiet_noted: false,
-                    epochs: None,
                 });
             }
             Err(e) => {

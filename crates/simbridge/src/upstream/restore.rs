@@ -56,6 +56,7 @@ impl UpstreamSession {
         self.metrics.handshakes_none_needed += 1;
         info!("upstream session continued from its export: no handshake");
         let base = Some(conn.stats());
+        self.active_btid.clone_from(&btid);
         self.active = Some(Slot {
             conn,
             base,
@@ -65,7 +66,6 @@ impl UpstreamSession {
             established: true,
             last_heard: None,
             quiet_noted: false,
-            epochs: None,
         });
         self.flush_queue(now);
         Ok(())

@@ -240,7 +240,7 @@ fn a_restarted_dtls13_route_continues_from_its_export_without_handshake_or_boots
     let key = [9u8; 32];
     let blob = lab.session.export(&key, 1 << 16).expect("established");
     // what the gateway saves beside the export (route_state.rs)
-    let btid = lab.session.session_btid().map(str::to_string);
+    let btid = lab.session.export_btid().map(str::to_string);
     assert_eq!(btid.as_deref(), Some("ctx1@bsf.example"));
     let ctx = lab.session.context().cloned().expect("context");
     // a new process: the connection from its export, then the context from the state dir's
