@@ -5,6 +5,7 @@ use super::{
     CardConfig, ConfigError, GatewayFile, GbaConfig, PskConfig, RouteConfig, ValidRoute, host_of,
     invalid, read_key_file, resolve, suites,
 };
+use simbridge::dtls::{CipherSuite, Versions};
 use simbridge::gba::UaId;
 use simbridge::secret::SecretVec;
 use std::net::SocketAddr;
@@ -64,7 +65,8 @@ pub(super) fn route(
         .map(|u| UaId::from_hex(u).map_err(|e| invalid(path, k("ua_id"), e.to_string())))
         .transpose()?;
     let oscore = route_protection(path, i, r, gba_naf.is_some())?;
-    let suites = suites(path, &k("suites"), &r.suites, gba_naf.is_some())?;
+    let dtls = route_dtls(path, i, r, oscore)?;
+    let suites = route_suites(path, i, r, dtls, gba_naf.is_some())?;
     let sni = (naf.parse::<std::net::IpAddr>().is_err()).then(|| naf.clone());
     Ok(ValidRoute {
         name: r.upstream.clone(),
@@ -77,7 +79,72 @@ pub(super) fn route(
         suites,
         sni,
         oscore,
+        dtls,
     })
+}
+
+/// `route[i].dtls`: `"1.2"` (the default) or `"1.3"`; `"auto"` is not built for a route (its
+/// client would need one ClientHello for both versions), and OSCORE routes have no DTLS.
+fn route_dtls(
+    path: &Path,
+    i: usize,
+    r: &RouteConfig,
+    oscore: bool,
+) -> Result<Versions, ConfigError> {
+    let key = format!("route[{i}].dtls");
+    let Some(v) = r.dtls.as_deref() else {
+        return Ok(Versions::Dtls12);
+    };
+    if oscore {
+        return Err(invalid(
+            path,
+            key,
+            "a DTLS version; remove it for protection = \"oscore\"",
+        ));
+    }
+    match v.parse::<Versions>() {
+        Ok(Versions::Auto) => Err(invalid(
+            path,
+            key,
+            "\"auto\" (one ClientHello offering DTLS 1.2 and 1.3) is not built for routes yet: give \"1.2\" or \"1.3\"",
+        )),
+        Ok(v) => Ok(v),
+        Err(e) => Err(invalid(path, key, e.to_string())),
+    }
+}
+
+/// `route[i].suites` for the route's DTLS version: DTLS 1.3 suites (default all three, CCM_8
+/// first) on a 1.3 route, DTLS 1.2 suites on a 1.2 route; a suite of the other version is an
+/// error that says which `dtls` it belongs to.
+fn route_suites(
+    path: &Path,
+    i: usize,
+    r: &RouteConfig,
+    dtls: Versions,
+    gba: bool,
+) -> Result<Vec<CipherSuite>, ConfigError> {
+    let key = format!("route[{i}].suites");
+    let v13 = dtls == Versions::Dtls13;
+    if v13 && r.suites.is_none() {
+        return Ok(CipherSuite::TLS13.to_vec());
+    }
+    let list = suites(path, &key, &r.suites, gba)?;
+    if let Some(other) = list.iter().find(|s| s.is_tls13() != v13) {
+        let why = if v13 {
+            format!(
+                "{} is a DTLS 1.2 suite; a route with dtls = \"1.3\" takes {}",
+                other.name(),
+                CipherSuite::TLS13.map(|s| s.name()).join(", ")
+            )
+        } else {
+            format!(
+                "{} is a DTLS 1.3 suite: give dtls = \"1.3\" for it",
+                other.name()
+            )
+        };
+        return Err(invalid(path, key, why));
+    }
+    Ok(list)
 }
 
 /// `route[i].protection`: `"dtls"` (the default) or `"oscore"`, which takes its keys from GBA
@@ -191,4 +258,61 @@ pub(super) fn gba_mode(path: &Path, gba: &GbaConfig) -> Result<String, ConfigErr
         ));
     }
     Ok(gba_mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::GatewayConfig;
+    use simbridge::dtls::{CipherSuite, Versions};
+    use std::path::Path;
+
+    fn load(extra: &str) -> Result<GatewayConfig, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
+            "state_dir = \"{}\"\n[card]\nsoftsim = \"card.toml\"\n[gba]\nbsf = \"http://127.0.0.1:1\"\n\
+             [[route]]\nlisten = \"127.0.0.1:0\"\nupstream = \"127.0.0.1:5684\"\npsk = \"gba\"\n{extra}",
+            dir.path().display()
+        );
+        GatewayConfig::from_toml(Path::new("gw.toml"), &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_route_speaks_dtls_12_unless_told_13_and_takes_the_13_suites_then() {
+        let c = load("").expect("valid");
+        assert_eq!(c.routes[0].dtls, Versions::Dtls12);
+        let c = load("dtls = \"1.3\"\n").expect("valid");
+        assert_eq!(c.routes[0].dtls, Versions::Dtls13);
+        assert_eq!(c.routes[0].suites, CipherSuite::TLS13.to_vec());
+        let s = c.session_config(&c.routes[0]);
+        assert_eq!(s.versions, Versions::Dtls13);
+        assert_eq!(s.dtls.common.suites, CipherSuite::TLS13.to_vec());
+        let c = load("dtls = \"1.3\"\nsuites = [\"TLS_AES_128_GCM_SHA256\"]\n").expect("valid");
+        assert_eq!(c.routes[0].suites, vec![CipherSuite::Tls13Aes128GcmSha256]);
+    }
+
+    #[test]
+    fn a_suite_of_the_other_version_auto_and_dtls_with_oscore_are_refused_by_key() {
+        for (extra, key, says) in [
+            (
+                "dtls = \"1.3\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]\n",
+                "route[0].suites",
+                "DTLS 1.2 suite",
+            ),
+            (
+                "suites = [\"TLS_AES_128_CCM_8_SHA256\"]\n",
+                "route[0].suites",
+                "dtls = \"1.3\"",
+            ),
+            ("dtls = \"auto\"\n", "route[0].dtls", "not built"),
+            ("dtls = \"1.4\"\n", "route[0].dtls", "\"1.4\""),
+            (
+                "dtls = \"1.3\"\nprotection = \"oscore\"\n",
+                "route[0].dtls",
+                "oscore",
+            ),
+        ] {
+            let e = load(extra).expect_err(extra);
+            assert!(e.contains(key) && e.contains(says), "{extra}: {e}");
+        }
+    }
 }

@@ -10,8 +10,8 @@ mod server;
 mod toml_error;
 
 use serde::Deserialize;
-use simbridge::dtls::CipherSuite;
 use simbridge::dtls::config::RetransmitConfig;
+use simbridge::dtls::{CipherSuite, Versions};
 use simbridge::gba::UaId;
 use simbridge::secret::SecretVec;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -95,6 +95,9 @@ pub struct SessionKnobs {
     pub mtu: Option<usize>,
     /// Ask the server for an RFC 9146 Connection ID (default true).
     pub connection_id: Option<bool>,
+    /// DTLS 1.3 routes: a KeyUpdate after this many records sent (default: only at the
+    /// confidentiality limit, RFC 9147 §4.5.3).
+    pub key_update_records: Option<u64>,
 }
 
 /// `[metrics]`: the Prometheus text endpoint (simbridge::status::prometheus).
@@ -158,6 +161,8 @@ pub struct RouteConfig {
     pub suites: Option<Vec<String>>,
     /// `"dtls"` (the default) or `"oscore"`: CoAP protected end to end, no handshake.
     pub protection: Option<String>,
+    /// The DTLS version: `"1.2"` (the default) or `"1.3"` (`"auto"` is not built for routes).
+    pub dtls: Option<String>,
 }
 
 /// The gateway's file.
@@ -205,6 +210,8 @@ pub struct ValidRoute {
     pub sni: Option<String>,
     /// `protection = "oscore"`: OSCORE under a GBA-established context instead of DTLS.
     pub oscore: bool,
+    /// The DTLS version of the upstream session.
+    pub dtls: Versions,
 }
 
 /// A validated gateway configuration.
@@ -412,6 +419,13 @@ fn check_knobs(path: &Path, s: &SessionKnobs) -> Result<(), ConfigError> {
             path,
             "session.retransmit_initial_ms",
             "must be above 0",
+        ));
+    }
+    if s.key_update_records == Some(0) {
+        return Err(invalid(
+            path,
+            "session.key_update_records",
+            "must be at least 1 (leave it out for a KeyUpdate only at the limit)",
         ));
     }
     Ok(())

@@ -41,6 +41,8 @@ impl GatewayConfig {
         // Ask the server for a Connection ID (we need none ourselves): a NAT rebinding then costs
         // no handshake (RFC 9146).
         dtls.connection_id = self.session.connection_id.unwrap_or(true).then_some(0);
+        s.versions = r.dtls;
+        s.key_update_after = self.session.key_update_records;
         if let Some(q) = self.session.queue_limit {
             s.queue_limit = q;
         }

@@ -100,6 +100,10 @@ pub enum Error {
     /// belong to whoever imports the export); export again or hand over.
     #[error("sequence numbers reserved by the state export are used up")]
     ExportReserveUsed,
+    /// A DTLS 1.3 connection failed for a reason DTLS 1.2 has no variant for (the 1.3 layer
+    /// sent its alert, if any, itself).
+    #[error("DTLS 1.3: {0}")]
+    Dtls13(crate::v13::handshake::Handshake13Error),
 }
 
 impl Error {
@@ -113,7 +117,8 @@ impl Error {
             | Self::BufferTooSmall { .. }
             | Self::NoPskRequest
             | Self::ConnectionIdTooLong(_)
-            | Self::ExportReserveUsed => return None,
+            | Self::ExportReserveUsed
+            | Self::Dtls13(_) => return None,
             Self::HandshakeTimeout(_) | Self::HandshakeExpired | Self::HandshakeEvicted => {
                 return None;
             }

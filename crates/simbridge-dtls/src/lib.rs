@@ -49,6 +49,7 @@
 
 pub mod cid;
 pub mod cid_buf;
+pub mod client_link;
 pub mod config;
 pub mod conn;
 pub mod endpoint;

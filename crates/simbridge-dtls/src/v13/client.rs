@@ -115,6 +115,8 @@ pub struct ClientWaitFinished {
     hello_seq: u16,
     cids: Cids,
     resumed: bool,
+    /// We offered supported_groups (which a server may answer in EncryptedExtensions).
+    offered_groups: bool,
     /// Records that did not open (another epoch, damaged, forged), dropped.
     pub discarded: u64,
 }
@@ -335,6 +337,7 @@ impl ClientWaitServer {
             server_hs,
             transcript: self.transcript,
             next_seq: self.hello_seq + 1,
+            offered_groups: !self.groups.is_empty(),
             encrypted_extensions_seen: false,
             ahead: Vec::new(),
             next_record: 0,
@@ -422,6 +425,27 @@ fn set_extension(extensions: &mut Vec<(u16, Vec<u8>)>, t: u16, data: Vec<u8>) {
     }
 }
 
+/// EncryptedExtensions may hold only what we offered and a server may answer there: its
+/// supported_groups when we sent ours (RFC 8446 §4.2.7, wolfSSL sends it in `psk_ke`); any
+/// other extension, or one twice, is refused (RFC 8446 §4.2).
+fn check_encrypted_extensions(body: &[u8], offered_groups: bool) -> Result<(), Handshake13Error> {
+    let bad = || Handshake13Error::from(WireError::Invalid(Field::EncryptedExtensions));
+    let mut r = Reader::new(body);
+    let list = r.vec16(Field::EncryptedExtensions)?;
+    r.finish(Field::EncryptedExtensions)?;
+    let mut l = Reader::new(list);
+    let mut groups_seen = false;
+    while !l.is_empty() {
+        let t = l.u16(Field::EncryptedExtensions)?;
+        l.vec16(Field::EncryptedExtensions)?;
+        if t != EXT_SUPPORTED_GROUPS || !offered_groups || groups_seen {
+            return Err(bad());
+        }
+        groups_seen = true;
+    }
+    Ok(())
+}
+
 impl ClientWaitFinished {
     /// A later datagram of the server's flight.
     pub fn handle(self, datagram: &[u8]) -> Result<ClientStep, Handshake13Error> {
@@ -479,10 +503,7 @@ impl ClientWaitFinished {
                 if t != ENCRYPTED_EXTENSIONS {
                     return Err(WireError::Invalid(Field::HandshakeType).into());
                 }
-                // we offered nothing a PSK server answers in EncryptedExtensions
-                if body != [0, 0] {
-                    return Err(WireError::Invalid(Field::EncryptedExtensions).into());
-                }
+                check_encrypted_extensions(&body, self.offered_groups)?;
                 self.transcript.extend_from_slice(&tls_message(t, &body));
                 self.encrypted_extensions_seen = true;
                 self.next_seq = seq + 1;
@@ -535,5 +556,39 @@ impl ClientWaitFinished {
         up.resumption = Some(resumption);
         up.resumed = self.resumed;
         Ok(ClientStep::Done(Box::new(up), out))
+    }
+}
+
+#[cfg(test)]
+mod encrypted_extensions_tests {
+    use super::check_encrypted_extensions;
+
+    #[test]
+    fn only_an_answer_to_our_supported_groups_is_taken() {
+        assert!(check_encrypted_extensions(&[0, 0], false).is_ok());
+        // supported_groups [x25519], as wolfSSL sends it in psk_ke
+        let groups = [0, 8, 0, 10, 0, 4, 0, 2, 0, 0x1d];
+        assert!(check_encrypted_extensions(&groups, true).is_ok());
+        assert!(
+            check_encrypted_extensions(&groups, false).is_err(),
+            "not offered"
+        );
+        let twice = [
+            0, 16, 0, 10, 0, 4, 0, 2, 0, 0x1d, 0, 10, 0, 4, 0, 2, 0, 0x1d,
+        ];
+        assert!(check_encrypted_extensions(&twice, true).is_err());
+        let other = [0, 4, 0, 0, 0, 0];
+        assert!(
+            check_encrypted_extensions(&other, true).is_err(),
+            "server_name not offered"
+        );
+        assert!(
+            check_encrypted_extensions(&[0, 0, 1], true).is_err(),
+            "trailing byte"
+        );
+        assert!(
+            check_encrypted_extensions(&groups[..7], true).is_err(),
+            "cut"
+        );
     }
 }

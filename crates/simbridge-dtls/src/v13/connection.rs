@@ -87,6 +87,9 @@ pub struct Stats13 {
     pub retransmitted: u64,
     /// Datagrams dropped (they did not parse or open, or came for a state that was over).
     pub dropped: u64,
+    /// Our flights the peer answered with a flight of its own (the client: a
+    /// HelloRetryRequest or the server's flight after a ClientHello).
+    pub round_trips: u64,
 }
 
 /// A DTLS 1.3 connection (client or server).
@@ -100,6 +103,10 @@ pub struct Connection13 {
     /// The server's: the ClientHello that started it (a copy coming again means our flight
     /// was lost).
     hello: Vec<u8>,
+    /// Our KeyUpdate until its ACK: sent again on its own timer (RFC 9147 §8).
+    update_retx: Option<Retransmit>,
+    /// The latest time the caller gave (a KeyUpdate's timer starts from it).
+    last_now: Instant,
     /// The client's Finished, or the server's ACK of it: sent again when the peer shows it
     /// did not get it.
     last_flight: Option<Vec<u8>>,
@@ -115,7 +122,7 @@ impl Connection13 {
         now: Instant,
     ) -> Result<Self, Handshake13Error> {
         let (wait, hello) = super::client::Client13::start(config, rng.as_ref())?;
-        let mut c = Self::new(State::ClientWaitServer(wait), retransmit, rng);
+        let mut c = Self::new(State::ClientWaitServer(wait), retransmit, rng, now);
         c.send_flight(hello, now);
         Ok(c)
     }
@@ -130,14 +137,16 @@ impl Connection13 {
         rng: Arc<dyn DtlsRng>,
         now: Instant,
     ) -> Self {
-        let mut c = Self::new(State::ServerWaitFinished(wait), retransmit, rng);
+        let mut c = Self::new(State::ServerWaitFinished(wait), retransmit, rng, now);
         c.hello = hello.to_vec();
         c.send_flight(flight, now);
         c
     }
 
-    fn new(state: State, config: RetransmitConfig, rng: Arc<dyn DtlsRng>) -> Self {
+    fn new(state: State, config: RetransmitConfig, rng: Arc<dyn DtlsRng>, now: Instant) -> Self {
         Self {
+            update_retx: None,
+            last_now: now,
             state,
             retx: None,
             config,
@@ -169,12 +178,14 @@ impl Connection13 {
     fn close_with(&mut self, why: Close13) {
         self.state = State::Closed;
         self.retx = None;
+        self.update_retx = None;
         self.last_flight = None;
         self.events.push_back(Event13::Closed(why));
     }
 
     /// A datagram from the peer.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
+        self.last_now = self.last_now.max(now);
         let state = std::mem::replace(&mut self.state, State::Closed);
         self.state = match state {
             State::ClientWaitServer(w) => self.client_wait_server(w, datagram, now),
@@ -195,6 +206,13 @@ impl Connection13 {
     }
 
     fn client_wait_server(&mut self, w: ClientWaitServer, datagram: &[u8], now: Instant) -> State {
+        if let Some(description) = plaintext_fatal_alert(datagram) {
+            // a server that refuses the ClientHello (a binder that does not verify: the wrong
+            // key; no common suite) says so in a plaintext alert before any key is shared; it
+            // is unauthenticated, but so is the ServerHello it stands in for
+            self.close_with(Close13::Alert(description));
+            return State::Closed;
+        }
         // a ServerHello is not authenticated until Finished: one that does not even parse is
         // someone else's datagram, not the end of the handshake
         let parses = parse_plaintext(datagram)
@@ -217,6 +235,7 @@ impl Connection13 {
     fn client_step(&mut self, step: ClientStep, now: Instant) -> State {
         match step {
             ClientStep::Retry(w, hello) => {
+                self.stats.round_trips += 1;
                 self.send_flight(hello, now);
                 State::ClientWaitServer(w)
             }
@@ -228,6 +247,7 @@ impl Connection13 {
                 State::ClientWaitFinished(w)
             }
             ClientStep::Done(up, fin) => {
+                self.stats.round_trips += 1;
                 self.events.push_back(Event13::Connected {
                     suite: up.suite,
                     group: up.group,
@@ -279,9 +299,11 @@ impl Connection13 {
 
     fn established(&mut self, mut up: Box<Established13>, datagram: &[u8]) -> State {
         // the peer's handshake again (a plaintext hello or a record of epoch 2): it did not
-        // get our last flight (the client's Finished, the server's ACK of it)
+        // get our last flight (the client's Finished, the server's ACK of it). The header
+        // carries the epoch's low 2 bits only: after KeyUpdates, epoch 6 has them too, so
+        // "epoch 2" means it only while both sides are still in epoch 3.
         let again = datagram.first() == Some(&HANDSHAKE)
-            || epoch_bits(datagram, up.cids.recv_len()) == Some(2);
+            || (epoch_bits(datagram, up.cids.recv_len()) == Some(2) && up.epochs().1 == 3);
         if again {
             match self.last_flight.clone() {
                 Some(f) => self.resend(f),
@@ -297,7 +319,12 @@ impl Connection13 {
                 }
                 match r {
                     Received13::Data(d) => self.events.push_back(Event13::Data(d)),
-                    Received13::Ack { .. } => {}
+                    Received13::Ack { switched } => {
+                        if switched {
+                            // our KeyUpdate arrived: its timer stops
+                            self.update_retx = None;
+                        }
+                    }
                     Received13::KeyUpdate { ack, update } => {
                         self.out.push_back(ack);
                         self.out.extend(update);
@@ -323,11 +350,28 @@ impl Connection13 {
 
     /// The next deadline for [`Self::handle_timeout`], if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.retx.as_ref().map(|r| r.deadline)
+        [&self.retx, &self.update_retx]
+            .into_iter()
+            .flatten()
+            .map(|r| r.deadline)
+            .min()
     }
 
     /// The time has come: retransmit, or give up after the configured number of times.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        if let Some(u) = self.update_retx.as_mut().filter(|u| now >= u.deadline) {
+            if u.sent >= self.config.max_retransmits {
+                // a peer that ACKs no KeyUpdate through every retransmission is gone
+                self.close_with(Close13::TimedOut);
+                return;
+            }
+            u.sent += 1;
+            u.timeout = (u.timeout * 2).min(self.config.max);
+            u.deadline = now + u.timeout;
+            let f = u.flight.clone();
+            self.resend(f);
+        }
         let Some(r) = &mut self.retx else {
             return;
         };
@@ -364,12 +408,37 @@ impl Connection13 {
 
     /// Sends application data (after [`Event13::Connected`]).
     pub fn send(&mut self, data: &[u8]) -> Result<(), Handshake13Error> {
+        let d = self.seal(data)?;
+        self.out.push_back(d);
+        Ok(())
+    }
+
+    /// Application data sealed into a datagram the caller sends itself (not queued).
+    pub fn seal(&mut self, data: &[u8]) -> Result<Vec<u8>, Handshake13Error> {
         match &mut self.state {
-            State::Up(up) => {
-                let d = up.seal(data)?;
-                self.out.push_back(d);
-                Ok(())
-            }
+            State::Up(up) => up.seal(data),
+            _ => Err(Handshake13Error::Config("not established")),
+        }
+    }
+
+    /// Starts a KeyUpdate (RFC 9147 §8), asking the peer to update its keys too when
+    /// `request_peer`: the datagram is queued, and our new sending keys take over at its ACK.
+    /// `false` while an earlier KeyUpdate still waits for its ACK.
+    pub fn update_keys(&mut self, request_peer: bool) -> Result<bool, Handshake13Error> {
+        match &mut self.state {
+            State::Up(up) => match up.update_keys(request_peer)? {
+                Some(d) => {
+                    self.out.push_back(d.clone());
+                    self.update_retx = Some(Retransmit {
+                        flight: d,
+                        deadline: self.last_now + self.config.initial,
+                        timeout: self.config.initial,
+                        sent: 0,
+                    });
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
             _ => Err(Handshake13Error::Config("not established")),
         }
     }
@@ -408,7 +477,7 @@ impl Connection13 {
     }
 
     /// A connection from an export (see [`Established13::import_state`]): established, no
-    /// handshake.
+    /// handshake; `now` starts its clock (a KeyUpdate's timer).
     pub fn import_state(
         blob: &[u8],
         key: &[u8],
@@ -416,14 +485,42 @@ impl Connection13 {
         ledger: &mut dyn ImportLedger,
         retransmit: RetransmitConfig,
         rng: Arc<dyn DtlsRng>,
+        now: Instant,
     ) -> Result<Self, ExportError> {
         let up = Established13::import_state(blob, key, client, ledger)?;
-        Ok(Self::new(State::Up(Box::new(up)), retransmit, rng))
+        Ok(Self::new(State::Up(Box::new(up)), retransmit, rng, now))
     }
 
     /// The counters.
     pub fn stats(&self) -> Stats13 {
         self.stats
+    }
+}
+
+/// The description of a fatal alert in a plaintext (epoch 0) record, if the datagram starts
+/// with one: type 21, any version, epoch 0, sequence number, length 2, level 2 (fatal).
+fn plaintext_fatal_alert(datagram: &[u8]) -> Option<u8> {
+    const FATAL: u8 = 2;
+    match datagram {
+        [
+            21,
+            _,
+            _,
+            0,
+            0,
+            _,
+            _,
+            _,
+            _,
+            _,
+            _,
+            0,
+            2,
+            FATAL,
+            description,
+            ..,
+        ] => Some(*description),
+        _ => None,
     }
 }
 

@@ -244,6 +244,7 @@ fn an_imported_client_connection_goes_on_where_the_export_left_off() {
         &mut ledger,
         retransmit(),
         l.rng.clone(),
+        l.now,
     )
     .expect("import");
     assert!(l.client.is_established());

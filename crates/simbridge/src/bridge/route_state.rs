@@ -122,7 +122,7 @@ impl RouteState {
     pub fn save_export(&self, route: &str, session: &mut UpstreamSession) {
         if let Some(blob) = session.export(self.key.expose(), RESERVE) {
             let saved = Saved {
-                btid: session.session_btid().map(str::to_string),
+                btid: session.export_btid().map(str::to_string),
                 data: hex::encode(blob),
             };
             self.write(route, "export", &saved);

@@ -33,6 +33,8 @@ pub(super) fn describe_datagram(d: &[u8]) -> String {
         },
         22 => "an encrypted handshake message (the server's Finished)",
         23 | 25 => "application data",
+        // RFC 9147 §4: the unified header's fixed bits 001
+        0x20..=0x3f => "an encrypted DTLS 1.3 record",
         _ => "a datagram that is not DTLS",
     };
     format!("{what} ({} bytes)", d.len())

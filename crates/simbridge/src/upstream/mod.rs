@@ -12,6 +12,7 @@
 
 mod buffers;
 mod card_keys;
+mod events;
 mod failure;
 mod key_error;
 pub mod keys;
@@ -27,9 +28,9 @@ pub use metrics::SessionMetrics;
 pub use status::LiveConnection;
 
 use crate::dtls::Session;
+use crate::dtls::client_link::ClientLink;
 use crate::dtls::config::ClientPsk;
-use crate::dtls::event::CloseReason;
-use crate::dtls::{ClientConfig, Connection, Event};
+use crate::dtls::{CipherSuite, ClientConfig, Versions};
 use crate::error_chain::chain;
 use crate::gba::context::BootstrapContext;
 use crate::gba::naf::NafId;
@@ -93,6 +94,12 @@ pub enum Action {
 pub struct SessionConfig {
     /// DTLS client template (suites, timers, MTU, SNI); its PSK source is set per handshake.
     pub dtls: ClientConfig,
+    /// The DTLS version of the upstream session (`Auto` is refused at the handshake: not
+    /// built for clients).
+    pub versions: Versions,
+    /// DTLS 1.3: a KeyUpdate after this many records sent, besides the one at the
+    /// confidentiality limit (RFC 9147 §4.5.3). `None`: only at the limit.
+    pub key_update_after: Option<u64>,
     /// Local datagrams held while no session is ready.
     pub queue_limit: usize,
     /// Start make-before-break this long before Ks expires.
@@ -116,6 +123,8 @@ impl SessionConfig {
     pub fn new(dtls: ClientConfig) -> Self {
         Self {
             dtls,
+            versions: Versions::Dtls12,
+            key_update_after: None,
             queue_limit: 64,
             rekey_before: Duration::from_secs(3600),
             min_key_life: Duration::from_secs(60),
@@ -136,7 +145,7 @@ impl Default for SessionConfig {
 }
 
 struct Slot {
-    conn: Connection,
+    conn: ClientLink,
     /// Counters an imported connection brought along (already counted before the restart).
     base: Option<crate::dtls::stats::Stats>,
     path: PathId,
@@ -188,6 +197,12 @@ pub struct UpstreamSession {
     resume_version: u64,
     metrics: SessionMetrics,
     last: Option<Now>,
+    /// DTLS 1.3: the active connection (by its start) and the (send, receive) epochs last
+    /// seen on it, to log each KeyUpdate once.
+    epochs: Option<(Instant, (u64, u64))>,
+    /// The B-TID of the key of the latest connection to become active (what its export is
+    /// bound to).
+    active_btid: Option<String>,
 }
 
 impl UpstreamSession {
@@ -215,6 +230,8 @@ impl UpstreamSession {
             resume_version: 0,
             metrics: SessionMetrics::default(),
             last: None,
+            epochs: None,
+            active_btid: None,
         }
     }
 
@@ -601,7 +618,7 @@ impl UpstreamSession {
         .into_iter()
         .flatten()
         {
-            live.add_connection(slot.conn.stats(), slot.base.as_ref());
+            live.add_connection(&slot.conn.stats(), slot.base.as_ref());
         }
         self.metrics.merged(&live)
     }
@@ -620,6 +637,13 @@ impl UpstreamSession {
     /// The B-TID of the key the resumable session and the active connection were made with.
     pub fn session_btid(&self) -> Option<&str> {
         self.resume.as_ref().and_then(|(_, b)| b.as_deref())
+    }
+
+    /// The B-TID of the key of the latest connection to become active, which its export is
+    /// bound to (a DTLS 1.3 connection has no resumable session to take it from); else that of
+    /// the resumable session.
+    pub fn export_btid(&self) -> Option<&str> {
+        self.active_btid.as_deref().or_else(|| self.session_btid())
     }
 
     /// A session saved before a restart (with the B-TID of its key), offered at the next
@@ -702,17 +726,25 @@ impl UpstreamSession {
                 .map(|(s, _)| s.clone());
         }
         let resuming = cfg.resume.is_some();
-        match Connection::client(Arc::new(cfg), now.mono) {
-            Ok(conn) => {
+        match ClientLink::client(Arc::new(cfg), self.cfg.versions, now.mono) {
+            Ok(mut conn) => {
+                conn.set_key_update_after(self.cfg.key_update_after);
                 let btid = self.ctx.as_ref().map(|c| c.btid.clone());
                 info!(
-                    "upstream handshake started ({}; {})",
+                    "upstream handshake started (DTLS {}, {}; {})",
+                    self.cfg.versions,
                     if resuming {
                         "resuming the saved session"
                     } else {
                         "full"
                     },
-                    failure::key_in_words(&self.source, btid.as_deref(), None)
+                    failure::key_in_words(
+                        &self.source,
+                        btid.as_deref(),
+                        // DTLS 1.3: one Ua id for every suite, known before the server answers
+                        (self.cfg.versions == Versions::Dtls13)
+                            .then_some(CipherSuite::Tls13Aes128Ccm8Sha256)
+                    )
                 );
                 self.pending = Some(Slot {
                     base: None,
@@ -731,155 +763,6 @@ impl UpstreamSession {
                 let _ = self.schedule_retry(now);
             }
         }
-    }
-
-    /// Handles the events of both connections.
-    fn process(&mut self, now: Now) {
-        while let Some(ev) = self.pending.as_mut().and_then(|s| s.conn.poll_event()) {
-            self.pending_event(now, ev);
-        }
-        while let Some(ev) = self.active.as_mut().and_then(|s| s.conn.poll_event()) {
-            self.active_event(now, ev);
-        }
-        while let Some(ev) = self
-            .draining
-            .as_mut()
-            .and_then(|(s, _)| s.conn.poll_event())
-        {
-            match ev {
-                Event::Data(d) => self.received.push_back(d),
-                Event::Closed { .. } => {
-                    if let Some((old, _)) = self.draining.take() {
-                        self.retire(old, false);
-                    }
-                }
-                Event::Connected { .. } | Event::PskRequested { .. } => {}
-            }
-        }
-    }
-
-    fn pending_event(&mut self, now: Now, ev: Event) {
-        match ev {
-            Event::Connected { suite, resumed, .. } => {
-                let Some(mut slot) = self.pending.take() else {
-                    return;
-                };
-                slot.established = true;
-                slot.quiet_noted = false;
-                if resumed {
-                    self.metrics.handshakes_abbreviated += 1;
-                } else {
-                    self.metrics.handshakes_full += 1;
-                }
-                self.metrics.note_handshake_time(
-                    now.mono.saturating_duration_since(slot.started),
-                    slot.conn.stats().round_trips,
-                );
-                self.failures = 0;
-                info!(
-                    "upstream session up: {} ({})",
-                    suite.name(),
-                    if resumed {
-                        "abbreviated"
-                    } else {
-                        "full handshake"
-                    }
-                );
-                if let Some(old) = self.active.take() {
-                    self.metrics.rekeys += u64::from(old.btid != slot.btid);
-                    // Make-before-break: the old session still receives replies in flight for a
-                    // moment; new data goes to the new one.
-                    if let Some((older, _)) = self.draining.take() {
-                        self.retire(older, true);
-                    }
-                    self.draining = Some((old, now.mono + self.cfg.drain));
-                }
-                if let Some(sess) = slot.conn.session() {
-                    self.resume = Some((sess.clone(), slot.btid.clone()));
-                    self.resume_version += 1;
-                }
-                self.active = Some(slot);
-                self.unanswered_since = None;
-                self.suspected = false;
-                self.flush_queue(now);
-                // Events that arrived with the last flight belong to the now-active connection.
-                while let Some(ev) = self.active.as_mut().and_then(|s| s.conn.poll_event()) {
-                    self.active_event(now, ev);
-                }
-            }
-            Event::PskRequested { suite, .. } => match self.source.naf_id(suite) {
-                Some(naf_id) => self.actions.push_back(Action::DeriveNafKey { naf_id }),
-                None => {
-                    if let Some(s) = self.pending.as_mut() {
-                        let _ = s.conn.provide_client_psk(now.mono, None);
-                    }
-                }
-            },
-            Event::Data(d) => self.received.push_back(d),
-            Event::Closed { reason } => {
-                self.metrics.handshake_failures += 1;
-                let slot = self.pending.take();
-                self.handshake_failed(now, &reason, slot.as_ref());
-                if let Some(slot) = slot {
-                    self.retire(slot, false);
-                }
-                if self.suspected && self.is_established() {
-                    // The replacement failed: the old session may still work after all.
-                    self.suspected = false;
-                    self.flush_queue(now);
-                }
-            }
-        }
-    }
-
-    fn active_event(&mut self, now: Now, ev: Event) {
-        match ev {
-            Event::Data(d) => {
-                self.unanswered_since = None;
-                if let Some(s) = self.active.as_mut() {
-                    s.quiet_noted = false;
-                }
-                self.received.push_back(d);
-            }
-            Event::Closed { reason } => {
-                warn!("upstream session lost: {reason}; reconnecting");
-                if let Some(slot) = self.active.take() {
-                    self.retire(slot, false);
-                }
-                self.unanswered_since = None;
-                if !matches!(reason, CloseReason::Local) {
-                    self.ensure(now);
-                }
-            }
-            Event::Connected { .. } | Event::PskRequested { .. } => {}
-        }
-    }
-
-    fn flush_queue(&mut self, now: Now) {
-        while let Some(d) = self.queue.pop_front() {
-            let Some(slot) = self.active.as_mut() else {
-                self.queue.push_front(d);
-                return;
-            };
-            if let Err(e) = slot.conn.send(&d) {
-                self.metrics.dropped_no_session += 1;
-                warn!("dropped a queued {}-byte datagram: {e}", d.len());
-            } else {
-                self.unanswered_since.get_or_insert(now.mono);
-            }
-        }
-    }
-
-    /// Removes a connection, keeping its counters (and sending close_notify when `notify`).
-    fn retire(&mut self, mut slot: Slot, notify: bool) {
-        if notify && !slot.conn.is_closed() {
-            slot.conn.close();
-        }
-        while let Some(d) = slot.conn.poll_transmit() {
-            self.outbox.push_back((slot.path, d));
-        }
-        self.metrics
-            .add_connection(slot.conn.stats(), slot.base.as_ref());
     }
 }
 

@@ -3,8 +3,8 @@
 
 use super::keys::SessionPsk;
 use super::{KeySource, Now, PathId, Slot, UpstreamSession};
-use crate::dtls::Connection;
-use crate::dtls::export::{ExportError, ImportLedger, ImportRole};
+use crate::dtls::client_link::ClientLink;
+use crate::dtls::export::{ExportError, ImportLedger};
 use log::{info, warn};
 use std::sync::Arc;
 
@@ -39,7 +39,15 @@ impl UpstreamSession {
             source: self.source.clone(),
             context: self.ctx.clone(),
         });
-        let conn = Connection::import_state(blob, key, ImportRole::Client(Arc::new(cfg)), ledger)?;
+        // an export of the other DTLS version (the route's `dtls` changed) is refused by name
+        let mut conn = ClientLink::import_state(
+            blob,
+            key,
+            (Arc::new(cfg), self.cfg.versions),
+            ledger,
+            now.mono,
+        )?;
+        conn.set_key_update_after(self.cfg.key_update_after);
         let btid = btid.or_else(|| self.ctx.as_ref().map(|c| c.btid.clone()));
         if self.ctx.is_none() && matches!(self.source, KeySource::Gba { .. }) {
             // Learn the key's lifetime from the cached bootstrapping context (no AKA).
@@ -47,7 +55,8 @@ impl UpstreamSession {
         }
         self.metrics.handshakes_none_needed += 1;
         info!("upstream session continued from its export: no handshake");
-        let base = Some(conn.stats().clone());
+        let base = Some(conn.stats());
+        self.active_btid.clone_from(&btid);
         self.active = Some(Slot {
             conn,
             base,

@@ -39,7 +39,7 @@ impl UpstreamSession {
             cid: c.connection_id().to_vec(),
             peer_cid: c.peer_connection_id().to_vec(),
             cid_negotiated: c.cid_negotiated(),
-            stats: c.stats().clone(),
+            stats: c.stats(),
             base: slot.base.clone(),
         })
     }

@@ -5,7 +5,7 @@ use crate::card::CardError;
 use crate::dtls::config::{PskAnswer, PskRequest, ServerPskStore};
 use crate::dtls::export::ExportError;
 use crate::dtls::testing;
-use crate::dtls::{Endpoint, ServerConfig};
+use crate::dtls::{Endpoint, Event, ServerConfig};
 use crate::gba::context::GbaMode;
 use crate::gba::naf::UaId;
 use crate::uicc::UiccError;
@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 
 mod buffers;
+mod dtls13;
 mod failures;
 
 fn addr(path: PathId) -> SocketAddr {

@@ -1,0 +1,344 @@
+//! The session policy over DTLS 1.3 (`SessionConfig::versions = Dtls13`) against the DTLS 1.3
+//! server states in memory, on virtual time, with GBA keys under the TLS 1.3 Ua id: the
+//! handshake and data, a key the server does not take, a restart from the state export with no
+//! handshake and no bootstrap, make-before-break at Ks expiry, KeyUpdate instead of a new
+//! handshake, and the counters.
+
+use super::*;
+use crate::dtls::rng::SeededRng;
+use crate::dtls::v13::connection::{Connection13, Event13};
+use crate::dtls::v13::cookie::CookieKey13;
+use crate::dtls::v13::key_share::X25519;
+use crate::dtls::v13::server::{Accepted13, HelloContext, Server13};
+use crate::dtls::{CipherSuite, RetransmitConfig, Versions};
+use std::collections::HashMap;
+
+/// An echo server of DTLS 1.3 connections, one per path, keyed like a NAF: Ks_NAF of the
+/// contexts it knows under the TLS 1.3 Ua id.
+struct Lab13 {
+    now: Now,
+    session: UpstreamSession,
+    srv: Server13,
+    conns: HashMap<PathId, Connection13>,
+    contexts: Vec<BootstrapContext>,
+    rng: Arc<SeededRng>,
+    at_server: Vec<Vec<u8>>,
+    /// Handshakes the server completed.
+    accepted: usize,
+}
+
+impl Lab13 {
+    fn new(cfg: SessionConfig) -> Self {
+        let mut srv = Server13::psk_ke(
+            CipherSuite::TLS13.iter().map(|s| s.iana()).collect(),
+            CookieKey13::new(Secret::new([0x5c; 32])),
+        );
+        srv.groups = vec![X25519];
+        let session = UpstreamSession::new(
+            cfg,
+            KeySource::Gba {
+                naf_fqdn: "naf.example.com".into(),
+                ua: None,
+            },
+        );
+        Self {
+            now: Now::system(),
+            session,
+            srv,
+            conns: HashMap::new(),
+            contexts: Vec::new(),
+            rng: Arc::new(SeededRng::new(5)),
+            at_server: Vec::new(),
+            accepted: 0,
+        }
+    }
+
+    fn key_for(&self, identity: &[u8]) -> Option<SecretVec> {
+        let id = String::from_utf8_lossy(identity).to_string();
+        let btid = crate::gba::ids::btid_from_psk_identity(&id).to_string();
+        let ctx = self.contexts.iter().find(|c| c.btid == btid)?;
+        let naf = NafId::new("naf.example.com", UaId::TLS13).ok()?;
+        let k = ctx.naf_key(None, &naf).ok()?;
+        Some(SecretVec::from(&k.expose()[..]))
+    }
+
+    fn deliver_to_server(&mut self, path: PathId, d: &[u8]) {
+        // a ClientHello (a plaintext handshake record) on a path whose session is up starts a
+        // new one; anything else goes to the path's connection
+        let hello = d.first() == Some(&22);
+        if let Some(c) = self.conns.get_mut(&path) {
+            if !hello || !c.is_established() {
+                c.handle_datagram(self.now.mono, d);
+                return;
+            }
+        }
+        if !hello {
+            return;
+        }
+        let cx = HelloContext {
+            peer: addr(path),
+            now_secs: 1_000,
+            rng: self.rng.as_ref(),
+            cid: Some(&[0xc5]),
+        };
+        match self.srv.accept(d, &cx, |id| self.key_for(id)) {
+            Ok(Accepted13::Flight(w, flight)) => {
+                let c = Connection13::server(
+                    w,
+                    flight,
+                    d,
+                    RetransmitConfig::default(),
+                    self.rng.clone(),
+                    self.now.mono,
+                );
+                self.conns.insert(path, c);
+            }
+            Ok(Accepted13::Retry(_)) => panic!("no cookie asked here"),
+            // the binder did not verify or the identity is unknown: decrypt_error in clear
+            Err(_) => self.session.handle_datagram(
+                self.now,
+                path,
+                &[21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2, 2, 51],
+            ),
+        }
+    }
+
+    /// Moves datagrams until quiet; the server echoes every record.
+    fn pump(&mut self) {
+        for _ in 0..200 {
+            let mut moved = false;
+            while let Some((path, d)) = self.session.poll_transmit() {
+                moved = true;
+                self.deliver_to_server(path, &d);
+            }
+            let paths: Vec<PathId> = self.conns.keys().copied().collect();
+            for path in paths {
+                let Some(c) = self.conns.get_mut(&path) else {
+                    continue;
+                };
+                while let Some(e) = c.poll_event() {
+                    match e {
+                        Event13::Data(d) => {
+                            let _ = c.send(&d);
+                            self.at_server.push(d);
+                        }
+                        Event13::Connected { .. } => self.accepted += 1,
+                        _ => {}
+                    }
+                }
+                let out: Vec<Vec<u8>> = std::iter::from_fn(|| c.poll_transmit()).collect();
+                for d in out {
+                    moved = true;
+                    self.session.handle_datagram(self.now, path, &d);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now = self.now.plus(d);
+        self.session.handle_timeout(self.now);
+        for c in self.conns.values_mut() {
+            c.handle_timeout(self.now.mono);
+        }
+        self.pump();
+    }
+
+    fn received(&mut self) -> Vec<Vec<u8>> {
+        std::iter::from_fn(|| self.session.poll_received()).collect()
+    }
+
+    /// Answers a pending bootstrap with context `n` (known to the server when `known`).
+    fn bootstrap(&mut self, n: u8, life: Duration, known: bool) {
+        match self.session.poll_action() {
+            Some(Action::Bootstrap { .. }) => {}
+            other => panic!("expected a bootstrap, got {other:?}"),
+        }
+        let ctx = context(n, self.now.wall, life);
+        if known {
+            self.contexts.push(ctx.clone());
+        }
+        self.session.bootstrap_done(self.now, Ok((ctx, true)));
+        self.pump();
+    }
+}
+
+fn cfg13() -> SessionConfig {
+    let mut cfg = SessionConfig {
+        rekey_before: Duration::from_secs(600),
+        versions: Versions::Dtls13,
+        ..SessionConfig::default()
+    };
+    cfg.dtls.common.suites = CipherSuite::TLS13.to_vec();
+    cfg
+}
+
+fn up(life: Duration) -> Lab13 {
+    let mut lab = Lab13::new(cfg13());
+    lab.session.connect(lab.now);
+    lab.bootstrap(1, life, true);
+    lab
+}
+
+#[test]
+fn a_dtls13_route_handshakes_with_the_tls13_naf_key_and_carries_data_both_ways() {
+    let mut lab = up(Duration::from_secs(86400));
+    assert!(lab.session.is_established());
+    lab.session.send(lab.now, b"hello");
+    lab.pump();
+    assert_eq!(lab.at_server, vec![b"hello".to_vec()]);
+    assert_eq!(lab.received(), vec![b"hello".to_vec()]);
+    let live = lab.session.live_connection().expect("live");
+    assert_eq!(live.suite, Some(CipherSuite::Tls13Aes128Ccm8Sha256));
+    assert_eq!(
+        live.identity,
+        b"3GPP-bootstrapping.ctx1@bsf.example".to_vec()
+    );
+    let m = lab.session.metrics();
+    assert_eq!((m.bootstraps, m.handshakes_full), (1, 1));
+    assert_eq!(m.handshake_round_trips, 1, "{m:?}");
+    assert_eq!(
+        m.handshake_datagrams_sent, 2,
+        "ClientHello and Finished: {m:?}"
+    );
+    assert_eq!((m.data_bytes_sent, m.data_bytes_received), (5, 5));
+    // 5 bytes padded to the 16 the mask samples, 1 type, 8 tag, 2 header, 1 CID
+    assert!(m.overhead_bytes_sent > 0, "{m:?}");
+    // an hour of quiet: nothing on the air, no bootstrap
+    lab.advance(Duration::from_secs(3600));
+    assert!(lab.session.poll_action().is_none());
+    assert_eq!(lab.accepted, 1);
+}
+
+#[test]
+fn a_key_the_server_does_not_take_forces_a_new_bootstrap() {
+    let mut lab = Lab13::new(cfg13());
+    lab.session.connect(lab.now);
+    lab.bootstrap(9, Duration::from_secs(86400), false);
+    assert!(!lab.session.is_established());
+    assert_eq!(lab.session.metrics().handshake_failures, 1);
+    lab.advance(Duration::from_secs(2));
+    match lab.session.poll_action() {
+        Some(Action::Bootstrap { force }) => assert!(force, "not the rejected context again"),
+        other => panic!("expected a forced bootstrap, got {other:?}"),
+    }
+    let ctx = context(2, lab.now.wall, Duration::from_secs(86400));
+    lab.contexts.push(ctx.clone());
+    lab.session.bootstrap_done(lab.now, Ok((ctx, true)));
+    lab.pump();
+    assert!(lab.session.is_established());
+}
+
+#[test]
+fn a_restarted_dtls13_route_continues_from_its_export_without_handshake_or_bootstrap() {
+    let mut lab = up(Duration::from_secs(86400));
+    lab.session.send(lab.now, b"before");
+    lab.pump();
+    let key = [9u8; 32];
+    let blob = lab.session.export(&key, 1 << 16).expect("established");
+    // what the gateway saves beside the export (route_state.rs)
+    let btid = lab.session.export_btid().map(str::to_string);
+    assert_eq!(btid.as_deref(), Some("ctx1@bsf.example"));
+    let ctx = lab.session.context().cloned().expect("context");
+    // a new process: the connection from its export, then the context from the state dir's
+    // cache (the session asks for it to learn the key's lifetime: no AKA)
+    lab.session = UpstreamSession::new(
+        cfg13(),
+        KeySource::Gba {
+            naf_fqdn: "naf.example.com".into(),
+            ua: None,
+        },
+    );
+    let mut ledger = crate::dtls::export::MemoryLedger::default();
+    lab.session
+        .import(lab.now, &blob, &key, btid, &mut ledger)
+        .expect("import");
+    assert!(lab.session.is_established());
+    match lab.session.poll_action() {
+        Some(Action::Bootstrap { force: false }) => {}
+        other => panic!("expected a cached bootstrap, got {other:?}"),
+    }
+    lab.session.bootstrap_done(lab.now, Ok((ctx, false)));
+    lab.pump();
+    assert_eq!(
+        lab.conns.len(),
+        1,
+        "no new handshake beside the imported session"
+    );
+    lab.session.send(lab.now, b"after restart");
+    lab.pump();
+    assert_eq!(lab.received().last(), Some(&b"after restart".to_vec()));
+    let m = lab.session.metrics();
+    assert_eq!(
+        (m.handshakes_full, m.handshakes_none_needed, m.bootstraps),
+        (0, 1, 0)
+    );
+    assert_eq!(lab.accepted, 1, "the server ran one handshake in all");
+    // the export of a 1.3 session is not taken by a 1.2 route
+    let mut cfg12 = cfg13();
+    cfg12.versions = Versions::Dtls12;
+    let mut other = UpstreamSession::new(cfg12, lab.session.source.clone());
+    let blob2 = lab.session.export(&key, 100).expect("again");
+    assert!(matches!(
+        other.import(lab.now, &blob2, &key, None, &mut ledger),
+        Err(ExportError::OtherProtocol(_))
+    ));
+}
+
+#[test]
+fn make_before_break_at_ks_expiry_brings_a_new_dtls13_session_and_loses_nothing() {
+    let life = Duration::from_secs(3600);
+    let mut lab = up(life);
+    let (mut sent, mut got) = (0u32, 0usize);
+    for minute in 0..58 {
+        lab.advance(Duration::from_secs(60));
+        if let Some(Action::Bootstrap { force }) = lab.session.poll_action() {
+            assert!(force);
+            assert!(minute >= 48, "rekey too early: minute {minute}");
+            let ctx = context(2, lab.now.wall, life);
+            lab.contexts.push(ctx.clone());
+            lab.session.bootstrap_done(lab.now, Ok((ctx, true)));
+            lab.session.send(lab.now, format!("m{sent}").as_bytes());
+            sent += 1;
+            lab.pump();
+        }
+        lab.session.send(lab.now, format!("m{sent}").as_bytes());
+        sent += 1;
+        lab.pump();
+        got += lab.received().len();
+    }
+    let m = lab.session.metrics();
+    assert_eq!((m.bootstraps, m.rekeys, m.handshakes_full), (2, 1, 2));
+    assert_eq!(got as u32, sent, "no datagram lost across the rekey");
+    assert_eq!(lab.accepted, 2);
+    assert!(
+        lab.conns.contains_key(&PathId(1)),
+        "the new session on its own path"
+    );
+}
+
+#[test]
+fn key_updates_keep_the_dtls13_session_without_a_new_handshake() {
+    let mut cfg = cfg13();
+    cfg.key_update_after = Some(3);
+    let mut lab = Lab13::new(cfg);
+    lab.session.connect(lab.now);
+    lab.bootstrap(1, Duration::from_secs(86400), true);
+    for i in 0..10u8 {
+        lab.session.send(lab.now, &[i; 20]);
+        lab.pump();
+    }
+    let got = lab.received();
+    assert_eq!(lab.at_server.len(), 10, "{:?}", lab.at_server);
+    assert_eq!(got.len(), 10, "{got:?}");
+    let server = lab.conns.get_mut(&PathId(0)).expect("server");
+    let (send, recv) = server.session().expect("up").epochs();
+    // three KeyUpdates of ours, each answered by one of the server's (update_requested)
+    assert_eq!((send, recv), (6, 6));
+    let m = lab.session.metrics();
+    assert_eq!(m.handshakes_full, 1);
+    assert_eq!(lab.accepted, 1);
+}
