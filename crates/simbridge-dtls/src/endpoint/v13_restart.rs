@@ -48,6 +48,7 @@ impl Endpoint {
             &mut ledger,
             self.config.common.retransmit,
             self.config.common.rng.clone(),
+            now,
         )?;
         let Some(session) = conn.session() else {
             return Err(ExportError::NotEstablished);
