@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
+use simbridge::dtls::client_link::ClientLink;
 use simbridge::dtls::config::{CommonConfig, DEFAULT_MTU, EmsPolicy, StaticPsk};
-use simbridge::dtls::{CipherSuite, CloseReason, Connection, Endpoint, Error, Event, Versions};
+use simbridge::dtls::{CipherSuite, CloseReason, Endpoint, Error, Event, Versions};
 use simbridge::secret::SecretVec;
 
 use super::{CliError, CliResult};
@@ -387,23 +388,21 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
 
 /// Adds the negotiated Connection IDs (hex; absent when not negotiated) and whether the
 /// session has extended master secret to a connected event.
-fn add_cids(v: &mut serde_json::Value, c: &Connection) {
+/// Adds to a `connected` event: the extended master secret (DTLS 1.2 only) and the CIDs
+/// (ours, the peer's) when negotiated.
+fn add_cids(v: &mut serde_json::Value, ems: Option<bool>, cids: Option<(&[u8], &[u8])>) {
     if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "extended_master_secret".into(),
-            json!(c.extended_master_secret()),
-        );
-        if c.cid_negotiated() {
-            o.insert("cid".into(), json!(hex::encode(c.connection_id())));
-            o.insert(
-                "peer_cid".into(),
-                json!(hex::encode(c.peer_connection_id())),
-            );
+        if let Some(ems) = ems {
+            o.insert("extended_master_secret".into(), json!(ems));
+        }
+        if let Some((ours, peer)) = cids {
+            o.insert("cid".into(), json!(hex::encode(ours)));
+            o.insert("peer_cid".into(), json!(hex::encode(peer)));
         }
     }
 }
 
-fn send_all(sock: &UdpSocket, conn: &mut Connection) -> Result<(), CliError> {
+fn send_all(sock: &UdpSocket, conn: &mut ClientLink) -> Result<(), CliError> {
     while let Some(d) = conn.poll_transmit() {
         if let Err(e) = sock.send(&d) {
             log::warn!("send failed: {e}");
@@ -442,17 +441,22 @@ fn spawn_stdin() -> mpsc::Receiver<Input> {
 
 fn run_client(a: ClientArgs) -> CliResult {
     let versions = a.common.dtls_version.unwrap_or(Versions::Dtls12);
-    if versions != Versions::Dtls12 {
-        return Err(CliError::new(format!(
-            "--version {versions}: the DTLS client speaks 1.2 only so far"
-        )));
+    if versions == Versions::Auto {
+        return Err(CliError::new(
+            "--version auto: a client offering both DTLS 1.2 and 1.3 is not built yet; choose 1.2 or 1.3",
+        ));
+    }
+    if versions == Versions::Dtls13 && a.session_file.is_some() {
+        return Err(CliError::new(
+            "--session-file resumes DTLS 1.2 sessions; a DTLS 1.3 client keeps no tickets yet",
+        ));
     }
     let suites = parse_suites(&a.common.suites, versions)?;
     let psk = static_psk(&a.common)?;
     let (sock, peer) = connect_udp(&a.connect)?;
     let cfg = client_config(&a, psk, suites)?;
     let start = Instant::now();
-    let conn = Connection::client(Arc::new(cfg), start)
+    let conn = ClientLink::client(Arc::new(cfg), versions, start)
         .map_err(|e| CliError::new(format!("client: {e}")))?;
     let handshake_deadline = start + Duration::from_millis(a.timeout_ms);
     let stdin = spawn_stdin();

@@ -343,6 +343,15 @@ impl ClientLink {
         }
     }
 
+    /// DTLS 1.2: whether the session has the RFC 7627 extended master secret; `None` for
+    /// DTLS 1.3, whose key schedule binds the transcript anyway.
+    pub fn extended_master_secret(&self) -> Option<bool> {
+        match &self.inner {
+            Inner::V12(c) => Some(c.extended_master_secret()),
+            Inner::V13(_) => None,
+        }
+    }
+
     /// Whether Connection IDs were negotiated.
     pub fn cid_negotiated(&self) -> bool {
         match &self.inner {

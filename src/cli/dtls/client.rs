@@ -7,8 +7,9 @@ use super::{
     write_private,
 };
 use serde_json::json;
+use simbridge::dtls::client_link::ClientLink;
 use simbridge::dtls::config::{ClientConfig, StaticPsk};
-use simbridge::dtls::{CipherSuite, CloseReason, Connection, Event, Session};
+use simbridge::dtls::{CipherSuite, CloseReason, Event, Session};
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
@@ -76,7 +77,7 @@ pub(super) struct ClientLoop<'a> {
     pub(super) a: &'a ClientArgs,
     pub(super) sock: UdpSocket,
     pub(super) peer: SocketAddr,
-    pub(super) conn: Connection,
+    pub(super) conn: ClientLink,
     pub(super) connected: bool,
     /// When stdin ended (close_notify sent); the loop waits 500 ms for the peer's.
     pub(super) eof_at: Option<Instant>,
@@ -92,7 +93,9 @@ impl ClientLoop<'_> {
         while let Some(e) = self.conn.poll_event() {
             if let Some(mut v) = event_json(&e, None) {
                 if matches!(e, Event::Connected { .. }) {
-                    add_cids(&mut v, &self.conn);
+                    let cids = (self.conn.cid_negotiated())
+                        .then(|| (self.conn.connection_id(), self.conn.peer_connection_id()));
+                    add_cids(&mut v, self.conn.extended_master_secret(), cids);
                     if let (Some(f), Some(s)) = (&self.a.session_file, self.conn.session()) {
                         write_private(f, s.to_bytes().expose())?;
                     }
@@ -102,7 +105,7 @@ impl ClientLoop<'_> {
             match e {
                 Event::Connected { .. } => {
                     self.connected = true;
-                    if !self.conn.extended_master_secret() {
+                    if self.conn.extended_master_secret() == Some(false) {
                         WarnedOnce::default().no_ems(self.peer);
                     }
                 }

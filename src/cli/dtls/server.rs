@@ -87,7 +87,10 @@ pub(super) fn server_events(
     while let Some((peer, e)) = ep.poll_event() {
         if let Some(mut v) = event_json(&e, Some(peer)) {
             if let (Event::Connected { .. }, Some(c)) = (&e, ep.connection(&peer)) {
-                add_cids(&mut v, c);
+                let cids = c
+                    .cid_negotiated()
+                    .then(|| (c.connection_id(), c.peer_connection_id()));
+                add_cids(&mut v, Some(c.extended_master_secret()), cids);
                 if !c.extended_master_secret() {
                     warned.no_ems(peer);
                 }
