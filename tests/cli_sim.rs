@@ -293,3 +293,32 @@ fn demo_with_oscore_establishes_once_and_costs_less_per_message_than_dtls() {
     );
     assert!(o < d, "OSCORE {o} B per message, DTLS {d} B");
 }
+
+#[test]
+fn demo_with_dtls13_keeps_one_session_and_costs_less_per_message_than_dtls12() {
+    let run = |v: &str| {
+        let o = simbridge(&["demo", "--json", "--messages", "20", "--dtls", v]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        json_out(&o)
+    };
+    let v13 = run("1.3");
+    assert_eq!(v13["dtls"], "1.3");
+    assert_eq!(v13["messages"], 20);
+    assert_eq!(v13["bootstraps"], 1, "one AKA for the whole run");
+    assert_eq!(v13["handshakes"]["full"], 1, "one DTLS 1.3 handshake");
+    assert_eq!(v13["handshakes"]["server_side"], 1);
+    assert_eq!(v13["dropped"], 0);
+    // 20 exchanges of 16 B: 1.3 records cost 11 B (+ the CID) against 1.2's 29 B (+ the CID)
+    let overhead = |v: &serde_json::Value| v["bytes_on_air"]["overhead"].as_f64().unwrap_or(0.0);
+    let v12 = run("1.2");
+    assert_eq!(v12["dtls"], "1.2");
+    assert!(
+        overhead(&v13) * 2.0 < overhead(&v12),
+        "record overhead: 1.3 {} B, 1.2 {} B",
+        overhead(&v13),
+        overhead(&v12)
+    );
+    let o = simbridge(&["demo", "--dtls", "auto"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--dtls"));
+}

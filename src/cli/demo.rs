@@ -11,7 +11,7 @@ use simbridge::bridge::{
     Gateway, KeyService, NafKeySource, NafKeys, RouteSpec, Server, ServerSpec,
 };
 use simbridge::card::CardChannel;
-use simbridge::dtls::{CipherSuite, ServerConfig};
+use simbridge::dtls::{CipherSuite, ServerConfig, Versions};
 use simbridge::gba::key_api::client::KeyApiClient;
 use simbridge::gba::{ReusePolicy, UbConfig};
 use simbridge::secret::SecretVec;
@@ -45,12 +45,16 @@ pub struct DemoArgs {
     /// the GBA key (no handshake)
     #[arg(long, value_enum, default_value_t = Protection::Dtls)]
     protection: Protection,
+    /// The DTLS version of the gateway's route: 1.2 (ECDHE_PSK, CCM_8, CID) or 1.3 (psk_dhe_ke
+    /// X25519 or psk_ke, CCM_8, CID); the server takes either
+    #[arg(long = "dtls", value_name = "1.2|1.3", default_value = "1.2")]
+    pub(super) dtls: Versions,
 }
 
 /// `--protection`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protection {
-    /// DTLS 1.2 with a GBA PSK
+    /// DTLS (1.2 or 1.3, `--dtls`) with a GBA PSK
     Dtls,
     /// OSCORE (RFC 8613) keyed from GBA
     Oscore,
@@ -146,6 +150,12 @@ fn coap_put(mid: u16, token: u16, payload: &[u8]) -> Vec<u8> {
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> CliResult {
+    if args.dtls == Versions::Auto {
+        return Err(fail(
+            "--dtls",
+            "the gateway's route speaks one version: choose 1.2 or 1.3",
+        ));
+    }
     let t0 = Instant::now();
     let scratch = Scratch::new().map_err(|e| fail("scratch directory", e))?;
     let (profiles, card_profile) = write_profile(&scratch)?;
@@ -170,8 +180,11 @@ pub fn run(args: DemoArgs) -> CliResult {
 
     // Gateway: the card behind the key service, one GBA route to the server.
     let key_service = start_key_service(card_profile, scratch.0.join("gateway"), &bsf.url())?;
-    let gateway = Gateway::start(vec![gba_route(server.local_addr())?], key_service.sender())
-        .map_err(|e| fail("gateway", e))?;
+    let gateway = Gateway::start(
+        vec![gba_route(server.local_addr(), args.dtls)?],
+        key_service.sender(),
+    )
+    .map_err(|e| fail("gateway", e))?;
     let local = gateway
         .routes()
         .first()
@@ -204,12 +217,13 @@ pub fn run(args: DemoArgs) -> CliResult {
     )
 }
 
-/// GBA keys: (EC)DHE-PSK first for forward secrecy (3GPP's TLS profile), plain PSK as fall-back.
-fn demo_suites() -> Vec<CipherSuite> {
-    vec![
+/// GBA keys: (EC)DHE-PSK first for forward secrecy (3GPP's TLS profile), plain PSK as fall-back;
+/// for DTLS 1.3 the three 1.3 suites, CCM_8 first (the key exchange is negotiated apart).
+fn demo_suites(versions: Versions) -> Vec<CipherSuite> {
+    versions.default_suites(&[
         CipherSuite::EcdhePskAes128Ccm8Sha256,
         CipherSuite::PskAes128Ccm8,
-    ]
+    ])
 }
 
 /// Writes the demo card's profile into `profiles/` of the scratch directory (where the BSF's
@@ -234,7 +248,8 @@ fn start_server(bsf_url: &str, token: SecretVec, echo: SocketAddr) -> Result<Ser
         }),
     }));
     let mut server_cfg = ServerConfig::new(keys.clone());
-    server_cfg.common.suites = demo_suites();
+    server_cfg.versions = Versions::Auto;
+    server_cfg.common.suites = demo_suites(Versions::Auto);
     Server::start(ServerSpec {
         listen: "127.0.0.1:0".parse().map_err(|e| fail("address", e))?,
         backend: echo,
@@ -269,9 +284,10 @@ pub(super) fn start_key_service(
 }
 
 /// The gateway's one route: GBA keys for [`NAF`], to the server at `upstream`.
-fn gba_route(upstream: SocketAddr) -> Result<RouteSpec, CliError> {
+fn gba_route(upstream: SocketAddr, versions: Versions) -> Result<RouteSpec, CliError> {
     let mut session = SessionConfig::default();
-    session.dtls.common.suites = demo_suites();
+    session.versions = versions;
+    session.dtls.common.suites = demo_suites(versions);
     session.dtls.connection_id = Some(0);
     Ok(RouteSpec {
         name: NAF.into(),
@@ -332,6 +348,7 @@ fn report(
     // The naive design: a full handshake for every message, plus the same data and overhead.
     let naive_per_msg = hs_bytes as f64 / handshakes as f64 + (data_bytes + overhead) as f64 / n;
     let v = json!({
+        "dtls": args.dtls.name(),
         "messages": answered,
         "payload_bytes": args.payload,
         "bootstraps": m.bootstraps,
@@ -349,7 +366,7 @@ fn report(
     if args.json {
         println!("{v}");
     } else {
-        print_head("DTLS", args, answered, m.bootstraps);
+        print_head(&format!("DTLS {}", args.dtls), args, answered, m.bootstraps);
         println!(
             "  | DTLS handshakes: full / abbreviated | {} / {} |",
             m.handshakes_full, m.handshakes_abbreviated
