@@ -285,8 +285,10 @@ pub(super) fn start_key_service(
 
 /// The gateway's one route: GBA keys for [`NAF`], to the server at `upstream`.
 fn gba_route(upstream: SocketAddr, versions: Versions) -> Result<RouteSpec, CliError> {
-    let mut session = SessionConfig::default();
-    session.versions = versions;
+    let mut session = SessionConfig {
+        versions,
+        ..SessionConfig::default()
+    };
     session.dtls.common.suites = demo_suites(versions);
     session.dtls.connection_id = Some(0);
     Ok(RouteSpec {
