@@ -14,9 +14,19 @@ use std::process::Command;
 use std::time::Duration;
 use support::{Stream, launch};
 
-fn libcoap_round(dir: &Path, card_line: &str, card_state: Option<&Path>) {
+/// The round with the route's extra lines `route_extra` (e.g. `dtls = "1.3"`); returns the
+/// first gateway's log.
+fn libcoap_round(
+    dir: &Path,
+    card_line: &str,
+    card_state: Option<&Path>,
+    route_extra: &str,
+) -> Vec<String> {
     let net = network(dir);
     let cfg = gateway_config(dir, &net, card_line);
+    // the route is the file's last table: lines appended belong to it
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(&cfg, format!("{text}{route_extra}\n")).expect("config");
     let gw = start_with_config("bridge", &cfg, "simbridge bridge");
     let local = addr_in(&gw.first_line);
     let base = format!("coap://{local}");
@@ -32,6 +42,7 @@ fn libcoap_round(dir: &Path, card_line: &str, card_state: Option<&Path>) {
         "through-the-bridge"
     );
     assert!(!coap(&["-m", "get", &format!("{base}/time")]).is_empty());
+    let first_log = gw.stderr_lines(Duration::from_millis(200));
     assert_eq!(gw.terminate(), Some(0), "SIGTERM ends the gateway cleanly");
 
     // A restarted gateway uses the cached bootstrap: the card runs no AKA (its SQN state is unchanged).
@@ -57,6 +68,7 @@ fn libcoap_round(dir: &Path, card_line: &str, card_state: Option<&Path>) {
         );
     }
     assert_eq!(gw.terminate(), Some(0));
+    first_log
 }
 
 #[test]
@@ -74,6 +86,33 @@ fn libcoap_client_and_server_through_gba_bridge_with_software_usim() {
         dir.path(),
         &format!("softsim = \"{}\"", card.display()),
         Some(&state),
+        "",
+    );
+}
+
+/// The same chain with the route on DTLS 1.3 (the server serves both): the session comes up
+/// with a TLS 1.3 suite, and a gateway restart continues it with no AKA and no handshake.
+#[test]
+fn libcoap_through_gba_bridge_over_dtls13_with_software_usim() {
+    if !require(
+        "coap-client-notls and coap-server-notls (libcoap3-bin)",
+        have("coap-client-notls") && have("coap-server-notls"),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let card = profile_copy(dir.path(), "demo.toml");
+    let state = card.with_extension("toml.state");
+    let log = libcoap_round(
+        dir.path(),
+        &format!("softsim = \"{}\"", card.display()),
+        Some(&state),
+        "dtls = \"1.3\"",
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("upstream session up: TLS_AES_128_CCM_8_SHA256")),
+        "{log:?}"
     );
 }
 
@@ -93,6 +132,7 @@ fn libcoap_through_gba_bridge_with_the_card_in_pcscd() {
         dir.path(),
         "reader = \"Virtual PCD 00 01\"",
         Some(&card.with_extension("toml.state")),
+        "",
     );
 }
 
@@ -273,5 +313,6 @@ fn libcoap_through_gba_bridge_with_the_card_behind_a_virtual_modem() {
         dir.path(),
         &format!("modem = \"{}\"", link.display()),
         Some(&card.with_extension("toml.state")),
+        "",
     );
 }
