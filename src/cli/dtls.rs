@@ -83,7 +83,9 @@ struct CommonArgs {
     #[arg(long, value_enum, default_value_t = Ems::Required)]
     ems: Ems,
     /// DTLS version: `1.2`, `1.3` or `auto`. A server with `auto` (its default) gives DTLS 1.3
-    /// to a client that offers it and 1.2 to the others; the client's default is 1.2.
+    /// to a client that offers it and 1.2 to the others; a client with `auto` tries 1.3 and
+    /// falls back to 1.2 when the server answers in 1.2 (the downgrade sentinel checked). The
+    /// client's default is 1.2.
     #[arg(long = "version", id = "dtls_version", value_name = "1.2|1.3|auto")]
     dtls_version: Option<Versions>,
     /// Pack several handshake messages of a flight into one record (13 bytes less per extra
@@ -441,15 +443,10 @@ fn spawn_stdin() -> mpsc::Receiver<Input> {
 
 fn run_client(a: ClientArgs) -> CliResult {
     let versions = a.common.dtls_version.unwrap_or(Versions::Dtls12);
-    if versions == Versions::Auto {
-        return Err(CliError::new(
-            "--version auto: a client offering both DTLS 1.2 and 1.3 is not built yet; choose 1.2 or 1.3",
-        ));
-    }
-    if versions == Versions::Dtls13 && a.session_file.is_some() {
-        return Err(CliError::new(
-            "--session-file resumes DTLS 1.2 sessions; a DTLS 1.3 client keeps no tickets yet",
-        ));
+    if versions != Versions::Dtls12 && a.session_file.is_some() {
+        return Err(CliError::new(format!(
+            "--session-file resumes DTLS 1.2 sessions (--version 1.2); a DTLS 1.3 client keeps no tickets yet, not with --version {versions}"
+        )));
     }
     let suites = parse_suites(&a.common.suites, versions)?;
     let psk = static_psk(&a.common)?;

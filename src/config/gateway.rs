@@ -83,8 +83,8 @@ pub(super) fn route(
     })
 }
 
-/// `route[i].dtls`: `"1.2"` (the default) or `"1.3"`; `"auto"` is not built for a route (its
-/// client would need one ClientHello for both versions), and OSCORE routes have no DTLS.
+/// `route[i].dtls`: `"1.2"` (the default), `"1.3"` or `"auto"` (DTLS 1.3 first, DTLS 1.2 when
+/// the server answers in 1.2, the downgrade sentinel checked); OSCORE routes have no DTLS.
 fn route_dtls(
     path: &Path,
     i: usize,
@@ -102,20 +102,14 @@ fn route_dtls(
             "a DTLS version; remove it for protection = \"oscore\"",
         ));
     }
-    match v.parse::<Versions>() {
-        Ok(Versions::Auto) => Err(invalid(
-            path,
-            key,
-            "\"auto\" (one ClientHello offering DTLS 1.2 and 1.3) is not built for routes yet: give \"1.2\" or \"1.3\"",
-        )),
-        Ok(v) => Ok(v),
-        Err(e) => Err(invalid(path, key, e.to_string())),
-    }
+    v.parse::<Versions>()
+        .map_err(|e| invalid(path, key, e.to_string()))
 }
 
 /// `route[i].suites` for the route's DTLS version: DTLS 1.3 suites (default all three, CCM_8
 /// first) on a 1.3 route, DTLS 1.2 suites on a 1.2 route; a suite of the other version is an
-/// error that says which `dtls` it belongs to.
+/// error that says which `dtls` it belongs to. An `auto` route takes both (default: the 1.2
+/// defaults, then the three 1.3 suites) and needs one of each.
 fn route_suites(
     path: &Path,
     i: usize,
@@ -124,6 +118,21 @@ fn route_suites(
     gba: bool,
 ) -> Result<Vec<CipherSuite>, ConfigError> {
     let key = format!("route[{i}].suites");
+    if dtls == Versions::Auto {
+        let list = if r.suites.is_some() {
+            suites(path, &key, &r.suites, gba)?
+        } else {
+            dtls.default_suites(&suites(path, &key, &None, gba)?)
+        };
+        if !(list.iter().any(|s| s.is_tls13()) && list.iter().any(|s| !s.is_tls13())) {
+            return Err(invalid(
+                path,
+                key,
+                "a route with dtls = \"auto\" needs a DTLS 1.2 and a DTLS 1.3 suite",
+            ));
+        }
+        return Ok(list);
+    }
     let v13 = dtls == Versions::Dtls13;
     if v13 && r.suites.is_none() {
         return Ok(CipherSuite::TLS13.to_vec());
@@ -288,10 +297,16 @@ mod tests {
         assert_eq!(s.dtls.common.suites, CipherSuite::TLS13.to_vec());
         let c = load("dtls = \"1.3\"\nsuites = [\"TLS_AES_128_GCM_SHA256\"]\n").expect("valid");
         assert_eq!(c.routes[0].suites, vec![CipherSuite::Tls13Aes128GcmSha256]);
+        // auto: the 1.2 defaults, then the 1.3 suites
+        let c = load("dtls = \"auto\"\n").expect("valid");
+        let s = c.session_config(&c.routes[0]);
+        assert_eq!(s.versions, Versions::Auto);
+        assert!(s.dtls.common.suites.ends_with(&CipherSuite::TLS13));
+        assert!(s.dtls.common.suites.iter().any(|s| !s.is_tls13()));
     }
 
     #[test]
-    fn a_suite_of_the_other_version_auto_and_dtls_with_oscore_are_refused_by_key() {
+    fn a_suite_of_the_other_version_and_dtls_with_oscore_are_refused_by_key() {
         for (extra, key, says) in [
             (
                 "dtls = \"1.3\"\nsuites = [\"TLS_PSK_WITH_AES_128_CCM_8\"]\n",
@@ -303,7 +318,11 @@ mod tests {
                 "route[0].suites",
                 "dtls = \"1.3\"",
             ),
-            ("dtls = \"auto\"\n", "route[0].dtls", "not built"),
+            (
+                "dtls = \"auto\"\nsuites = [\"TLS_AES_128_CCM_8_SHA256\"]\n",
+                "route[0].suites",
+                "DTLS 1.2 and a DTLS 1.3 suite",
+            ),
             ("dtls = \"1.4\"\n", "route[0].dtls", "\"1.4\""),
             (
                 "dtls = \"1.3\"\nprotection = \"oscore\"\n",

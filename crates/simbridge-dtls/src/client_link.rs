@@ -16,8 +16,9 @@
 //! - KeyUpdate instead of a new handshake: when the sending key nears its confidentiality limit
 //!   (RFC 9147 §4.5.3), or after a set number of records ([`ClientLink::set_key_update_after`]).
 //!
-//! `Versions::Auto` (one ClientHello offering both) is not built: [`ClientLink::client`]
-//! refuses it.
+//! `Versions::Auto`: the DTLS 1.3 ClientHello first; when the server answers in DTLS 1.2, a
+//! DTLS 1.2 handshake of its own with the downgrade sentinel checked
+//! (`crate::version_fallback` says why and how).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -41,6 +42,10 @@ use crate::wire::alert::AlertDescription;
 /// A client connection of either DTLS version.
 pub struct ClientLink {
     inner: Inner,
+    /// `Versions::Auto` before the server's answer: a DTLS 1.2 answer makes it fall back.
+    auto: bool,
+    /// What the DTLS 1.3 attempt sent and received before a fall-back (counted in `stats`).
+    before_fallback: Option<Stats>,
 }
 
 enum Inner {
@@ -84,14 +89,39 @@ impl ClientLink {
     ) -> Result<Self, Error> {
         let inner = match versions {
             Versions::Dtls12 => Inner::V12(Box::new(Connection::client(config, now)?)),
-            Versions::Dtls13 => Inner::V13(Box::new(Link13::start(config, now)?)),
-            Versions::Auto => {
-                return Err(Error::Dtls13(Handshake13Error::Config(
-                    "a client offering both DTLS 1.2 and 1.3 (\"auto\") is not built; choose \"1.2\" or \"1.3\"",
-                )));
-            }
+            Versions::Dtls13 | Versions::Auto => Inner::V13(Box::new(Link13::start(config, now)?)),
         };
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            auto: versions == Versions::Auto,
+            before_fallback: None,
+        })
+    }
+
+    /// `Versions::Auto`: the server answered our DTLS 1.3 ClientHello in DTLS 1.2, so a DTLS
+    /// 1.2 handshake starts, refusing a ServerHello with the downgrade sentinel.
+    fn fall_back(&mut self, now: Instant, answer_len: usize) {
+        self.auto = false;
+        let Inner::V13(l) = &mut self.inner else {
+            return;
+        };
+        l.stats.received(answer_len, true);
+        let mut cfg = (*l.cfg).clone();
+        cfg.downgrade_check = true;
+        match Connection::client(Arc::new(cfg), now) {
+            Ok(c) => {
+                self.before_fallback = Some(l.stats.clone());
+                self.inner = Inner::V12(Box::new(c));
+            }
+            Err(e) => l.fail(CloseReason::Error(e)),
+        }
+    }
+
+    /// Whether this datagram makes an `Auto` client fall back to DTLS 1.2.
+    fn falls_back(&self, data: &[u8]) -> bool {
+        self.auto
+            && matches!(&self.inner, Inner::V13(l) if !l.finished_sent)
+            && crate::version_fallback::answers_in_dtls12(data)
     }
 
     /// A connection from a state export of [`Self::export_state`] (no handshake). The export
@@ -127,7 +157,11 @@ impl ClientLink {
                 ledger,
             )?))
         };
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            auto: false,
+            before_fallback: None,
+        })
     }
 
     /// The DTLS version of this connection.
@@ -140,6 +174,10 @@ impl ClientLink {
 
     /// A datagram from the server.
     pub fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
+        if self.falls_back(data) {
+            // the answer was to a hello we no longer continue: our 1.2 hello goes out now
+            return self.fall_back(now, data.len());
+        }
         match &mut self.inner {
             Inner::V12(c) => c.handle_datagram(now, data),
             Inner::V13(l) => l.handle_datagram(now, data),
@@ -155,6 +193,9 @@ impl ClientLink {
         data: &mut [u8],
         mut on_data: F,
     ) {
+        if self.falls_back(data) {
+            return self.fall_back(now, data.len());
+        }
         match &mut self.inner {
             Inner::V12(c) => c.handle_datagram_in_place(now, data, on_data),
             Inner::V13(l) => {
@@ -362,10 +403,24 @@ impl ClientLink {
 
     /// The connection's counters.
     pub fn stats(&self) -> Stats {
-        match &self.inner {
+        let mut s = match &self.inner {
             Inner::V12(c) => c.stats().clone(),
             Inner::V13(l) => l.stats(),
+        };
+        // an `Auto` client's DTLS 1.3 hello and the 1.2 answer to it were on air too
+        if let Some(b) = &self.before_fallback {
+            s.handshake_bytes_sent += b.handshake_bytes_sent;
+            s.handshake_datagrams_sent += b.handshake_datagrams_sent;
+            s.handshake_bytes_received += b.handshake_bytes_received;
+            s.handshake_datagrams_received += b.handshake_datagrams_received;
+            s.bytes_sent += b.bytes_sent;
+            s.datagrams_sent += b.datagrams_sent;
+            s.bytes_received += b.bytes_received;
+            s.datagrams_received += b.datagrams_received;
+            s.flights_sent += b.flights_sent;
+            s.round_trips += 1;
         }
+        s
     }
 
     /// DTLS 1.2: the session to resume later. DTLS 1.3: none (a restart continues from the

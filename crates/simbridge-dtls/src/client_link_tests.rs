@@ -1,7 +1,7 @@
 //! ClientLink in memory against the DTLS 1.3 server states, with a seeded RNG and a virtual
 //! clock: the handshake in the 1.2 event vocabulary, the PSK asked for before the ClientHello,
-//! the close reasons a retry policy reads, KeyUpdate, state export and import, and "auto"
-//! refused.
+//! the close reasons a retry policy reads, KeyUpdate, state export and import ("auto": the
+//! tests of `version_fallback`).
 
 use super::*;
 use crate::config::{ClientPskSource, RetransmitConfig, StaticPsk};
@@ -310,18 +310,6 @@ fn a_silent_server_is_a_timeout() {
     let reason = closed_reason(std::iter::from_fn(|| link.poll_event()).collect());
     assert_eq!(reason.failure_kind(), Some(FailureKind::Timeout));
     assert_eq!(link.stats().retransmissions, 3);
-}
-
-#[test]
-fn auto_is_refused_on_the_client_by_name() {
-    let e = ClientLink::client(
-        config(static_psk(&KEY), &[]),
-        Versions::Auto,
-        Instant::now(),
-    )
-    .err()
-    .expect("refused");
-    assert!(e.to_string().contains("\"auto\""), "{e}");
 }
 
 #[test]

@@ -198,6 +198,10 @@ pub struct ClientConfig {
     /// handshake message gets its own record (records of a flight still share datagrams),
     /// which every stack accepts; some constrained stacks refuse packed records.
     pub pack_handshake_records: bool,
+    /// The client also speaks DTLS 1.3 (it fell back from it, `Versions::Auto`): a ServerHello
+    /// whose random ends in the RFC 8446 §4.1.3 downgrade sentinel means a DTLS 1.3 server was
+    /// made to answer in 1.2, and is refused with illegal_parameter. Default false.
+    pub downgrade_check: bool,
 }
 
 impl ClientConfig {
@@ -212,6 +216,7 @@ impl ClientConfig {
             session_tickets: false,
             extended_master_secret: EmsPolicy::Required,
             pack_handshake_records: false,
+            downgrade_check: false,
         }
     }
 }

@@ -195,6 +195,10 @@ pub enum IllegalParameter {
     /// The server resumed our session with another cipher suite (RFC 5246 §7.4.1.3).
     #[error("resumed session with another suite")]
     ResumedWithAnotherSuite,
+    /// A client that speaks DTLS 1.3 got a DTLS 1.2 ServerHello with the downgrade sentinel
+    /// (RFC 8446 §4.1.3): a DTLS 1.3 server was made to answer in 1.2.
+    #[error("ServerHello.random carries the DTLS 1.3 downgrade sentinel")]
+    DowngradeSentinel,
 }
 
 impl From<Unexpected> for Error {

@@ -70,6 +70,7 @@ pub mod ticket;
 #[doc(hidden)]
 pub mod v13;
 pub mod version;
+mod version_fallback;
 
 #[doc(hidden)]
 pub mod internal;

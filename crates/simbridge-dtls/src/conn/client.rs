@@ -258,6 +258,9 @@ impl Connection {
         if sh.compression_method != 0 {
             return Err(IllegalParameter::CompressionMethod.into());
         }
+        if cfg.downgrade_check && sh.random[24..] == super::server::DOWNGRADE_SENTINEL_12 {
+            return Err(IllegalParameter::DowngradeSentinel.into());
+        }
         for e in &sh.extensions.0 {
             let sent = match e.typ {
                 EXT_EXTENDED_MASTER_SECRET | EXT_RENEGOTIATION_INFO => true,
