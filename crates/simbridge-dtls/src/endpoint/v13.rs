@@ -132,6 +132,7 @@ impl Tls13 {
                 } else {
                     None
                 },
+                importers: config.psk_importers,
             })
         } else {
             None
