@@ -66,6 +66,7 @@ fn server(suites: Vec<u16>, groups: &[u16], psk_ke: bool, require_cookie: bool) 
         require_cookie,
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
         tickets: None,
+        importers: false,
     }
 }
 

@@ -166,6 +166,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
         require_cookie: case.cookie,
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
         tickets: None,
+        importers: false,
     };
     let retransmit = RetransmitConfig::default();
     let mut client = Connection13::client(&cfg, retransmit, rng.clone(), now)

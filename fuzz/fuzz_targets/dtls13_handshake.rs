@@ -44,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
         require_cookie: sel & 2 != 0,
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
         tickets: None,
+        importers: false,
     };
     let cx = HelloContext {
         peer: "192.0.2.1:5684".parse().expect("address"),

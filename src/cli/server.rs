@@ -171,6 +171,7 @@ fn dtls_config(cfg: &ServerConfigFile, keys: Arc<NafKeys>) -> ServerConfig {
     dtls.versions = cfg.dtls;
     dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());
     dtls.tickets13 = cfg.tickets;
+    dtls.psk_importers = cfg.psk_importers;
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;
         // The handshake budget only protects established sessions while it is below the table.

@@ -155,6 +155,7 @@ fn needs_restart(old: &ServerConfigFile, new: &ServerConfigFile) -> Vec<String> 
     differs("suites", old.suites != new.suites);
     differs("dtls", old.dtls != new.dtls);
     differs("tickets", old.tickets != new.tickets);
+    differs("psk_importers", old.psk_importers != new.psk_importers);
     differs("hint", old.hint != new.hint);
     differs(
         "max_connections",

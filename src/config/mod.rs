@@ -524,6 +524,9 @@ pub struct ServerFile {
     /// DTLS 1.3 session tickets (default false): a NewSessionTicket after every DTLS 1.3
     /// handshake, taken back once to resume.
     pub tickets: Option<bool>,
+    /// RFC 9258 PSK importers for DTLS 1.3 (default false): an imported identity is looked up
+    /// by its external identity and the GBA key imported before the binder check.
+    pub psk_importers: Option<bool>,
     /// PSKs.
     #[serde(default)]
     pub keys: ServerKeysConfig,
@@ -568,6 +571,8 @@ pub struct ServerConfigFile {
     pub dtls: simbridge::dtls::Versions,
     /// DTLS 1.3 tickets issued and taken (`tickets`).
     pub tickets: bool,
+    /// RFC 9258 imported PSKs taken beside plain ones (`psk_importers`).
+    pub psk_importers: bool,
 }
 
 impl ServerConfigFile {
@@ -596,6 +601,7 @@ impl ServerConfigFile {
         let metrics = metrics_listen(path, &f.metrics)?;
         let max_handshaking = server::max_handshaking(path, &f)?;
         let idle_timeout = server::idle_timeout(path, &f)?;
+        let psk_importers = server::psk_importers(path, &f, dtls, oscore)?;
         Ok(Self {
             listen,
             backend,
@@ -614,6 +620,7 @@ impl ServerConfigFile {
             max_contexts: f.max_contexts.unwrap_or(100_000),
             dtls,
             tickets: f.tickets.unwrap_or(false),
+            psk_importers,
         })
     }
 }

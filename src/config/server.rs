@@ -77,6 +77,25 @@ pub(super) fn idle_timeout(path: &Path, f: &ServerFile) -> Result<Option<Duratio
 /// `dtls`: `"1.2"`, `"1.3"` or `"auto"` (the default). When DTLS 1.3 is served and `suites`
 /// is not given, the DTLS 1.3 suites follow the DTLS 1.2 defaults; a listener must have a
 /// suite of every version it alone serves (`"1.3"`: a 1.3 suite, `"1.2"`: a 1.2 suite).
+/// `psk_importers` (default false): imported PSKs exist only for DTLS 1.3 (RFC 9258 §5.1
+/// forbids importing for DTLS 1.2), so it needs `dtls` to allow 1.3 and DTLS protection.
+pub(super) fn psk_importers(
+    path: &Path,
+    f: &ServerFile,
+    versions: Versions,
+    oscore: bool,
+) -> Result<bool, ConfigError> {
+    let on = f.psk_importers.unwrap_or(false);
+    if on && (oscore || !versions.allows_13()) {
+        return Err(invalid(
+            path,
+            "psk_importers",
+            "imported PSKs are for DTLS 1.3 only: needs dtls = \"1.3\" or \"auto\" and DTLS protection",
+        ));
+    }
+    Ok(on)
+}
+
 pub(super) fn dtls_versions(
     path: &Path,
     f: &ServerFile,
@@ -216,6 +235,28 @@ mod tests {
         assert!(load(d.path(), "tickets = true").expect("on").tickets);
         let e = load(d.path(), "tickets = 3600").expect_err("not a boolean");
         assert!(e.contains("tickets"), "{e}");
+    }
+
+    #[test]
+    fn psk_importers_are_off_by_default_and_need_dtls_13() {
+        let d = tempfile::tempdir().expect("tempdir");
+        assert!(!load(d.path(), "").expect("default").psk_importers);
+        assert!(
+            load(d.path(), "psk_importers = true")
+                .expect("on")
+                .psk_importers
+        );
+        let on_13 = load(d.path(), "psk_importers = true\ndtls = \"1.3\"").expect("1.3");
+        assert!(on_13.psk_importers);
+        for body in ["psk_importers = 1", "psk_importers = true\ndtls = \"1.2\""] {
+            let e = load(d.path(), body).expect_err(body);
+            assert!(e.contains("psk_importers"), "{body}: {e}");
+        }
+        assert!(
+            !load(d.path(), "psk_importers = false\ndtls = \"1.2\"")
+                .expect("off with 1.2")
+                .psk_importers
+        );
     }
 
     #[test]

@@ -282,6 +282,12 @@ pub struct ServerConfig {
     /// The ticket lifetime is `session_lifetime` (at most 7 days), cut to the key's
     /// ([`ServerPskStore::key_lifetime`]); the key rotates on `ticket_rotation`.
     pub tickets13: bool,
+    /// RFC 9258 PSK importers for DTLS 1.3 (off by default: few peers import): a ClientHello
+    /// identity that is an ImportedIdentity for DTLS 1.3 / HKDF-SHA256 with an empty context
+    /// is asked for by its external_identity ([`crate::Event::PskRequested`] carries that, so
+    /// the key lookup is unchanged), and the key given is imported before the "imp binder"
+    /// check. Identities that are not imported keep working beside them.
+    pub psk_importers: bool,
     /// Ticket key rotation period; the previous key still opens tickets for one more period.
     pub ticket_rotation: Duration,
     /// Skip the HelloVerifyRequest round trip when the ClientHello offers a session we can
@@ -348,6 +354,7 @@ impl ServerConfig {
             session_lifetime: Duration::from_secs(24 * 3600),
             session_tickets: true,
             tickets13: false,
+            psk_importers: false,
             ticket_rotation: Duration::from_secs(12 * 3600),
             resume_without_cookie: false,
             server_names: Vec::new(),

@@ -132,6 +132,7 @@ impl Tls13 {
                 } else {
                     None
                 },
+                importers: config.psk_importers,
             })
         } else {
             None
@@ -799,3 +800,7 @@ mod tests;
 #[cfg(test)]
 #[path = "v13_ticket_tests.rs"]
 mod ticket_tests;
+
+#[cfg(test)]
+#[path = "v13_importer_tests.rs"]
+mod importer_tests;

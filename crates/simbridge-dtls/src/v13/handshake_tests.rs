@@ -37,6 +37,7 @@ pub(crate) fn server(groups: &[u16], psk_ke: bool, require_cookie: bool) -> Serv
         require_cookie,
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
         tickets: None,
+        importers: false,
     }
 }
 

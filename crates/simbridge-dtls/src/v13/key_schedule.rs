@@ -128,6 +128,9 @@ pub enum BinderKind {
     External,
     /// A resumption PSK from a ticket ("res binder").
     Resumption,
+    /// An external PSK imported by RFC 9258 ("imp binder", RFC 9258 §5.2): a binder made
+    /// for the imported key never verifies as an "ext binder", so both sides import or neither.
+    Imported,
 }
 
 /// The first stage: HKDF-Extract(0, PSK).
@@ -156,6 +159,7 @@ impl EarlySecret {
         let label: &[u8] = match kind {
             BinderKind::External => b"ext binder",
             BinderKind::Resumption => b"res binder",
+            BinderKind::Imported => b"imp binder",
         };
         derive_secret(self.prefix, &self.secret, label, &empty_hash())
     }

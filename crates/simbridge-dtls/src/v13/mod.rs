@@ -14,6 +14,7 @@ pub mod export;
 pub mod handshake;
 pub mod header;
 pub mod hello;
+pub mod importer;
 pub mod issuer;
 pub mod key_schedule;
 pub mod key_share;

@@ -27,6 +27,7 @@ use super::handshake::{
     message_hash, parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
 };
 use super::hello::{ClientHello13, EXT_PSK_KEY_EXCHANGE_MODES, verify_binder};
+use super::importer::{ImportedIdentity, imported_key};
 use super::issuer::{TicketIssuer, TicketOrigin};
 use super::key_schedule::{
     BinderKind, EarlySecret, HASH_LEN, MasterSecret, TrafficKeys, transcript_hash, verify_data,
@@ -60,6 +61,11 @@ pub struct Server13 {
     /// Tickets: issued after a handshake ([`Established13::new_session_ticket`]) and taken
     /// back, once each, to resume; `None`: no resumption.
     pub tickets: Option<TicketIssuer>,
+    /// RFC 9258 importers: an identity that parses as an ImportedIdentity for DTLS 1.3 and
+    /// HKDF-SHA256 with an empty context is looked up by its external_identity, the key is
+    /// imported and its binder is an "imp binder" (v13/importer.rs); other identities are
+    /// external PSKs as before.
+    pub importers: bool,
 }
 
 impl Server13 {
@@ -72,6 +78,7 @@ impl Server13 {
             require_cookie: false,
             cookie_key,
             tickets: None,
+            importers: false,
         }
     }
 }
@@ -230,6 +237,19 @@ impl Server13 {
         )
     }
 
+    /// The external identity of `identity` when importers are on and it is an
+    /// ImportedIdentity we import: DTLS 1.3, HKDF-SHA256, empty context (the GBA choice,
+    /// docs/dtls13.md).
+    pub fn imported(&self, identity: &[u8]) -> Option<Vec<u8>> {
+        if !self.importers {
+            return None;
+        }
+        ImportedIdentity::parse(identity)
+            .ok()
+            .filter(|i| i.is_dtls13_sha256() && i.context.is_empty())
+            .map(|i| i.external_identity)
+    }
+
     fn choose_exchange(
         &self,
         ch: &ClientHello13,
@@ -334,6 +354,14 @@ impl Server13 {
                     // a ticket of ours used, expired, of an old key, or not taken now: not
                     // an identity to look a key up for
                     return None;
+                }
+                if let Some(external) = self.imported(&id.identity) {
+                    // the key is imported for the identity as sent (RFC 9258 §5.1)
+                    return key_for(&external).map(|k| {
+                        let ipskx = imported_key(k.expose(), &id.identity);
+                        let k = SecretVec::new(ipskx.expose().to_vec());
+                        (i, k, BinderKind::Imported, None)
+                    });
                 }
                 key_for(&id.identity).map(|k| (i, k, BinderKind::External, None))
             })

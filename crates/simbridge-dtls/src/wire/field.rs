@@ -78,6 +78,16 @@ fields! {
     RetryCookie => "cookie extension",
     /// A HelloRetryRequest (RFC 8446 §4.1.4).
     HelloRetryRequest => "hello_retry_request",
+    /// ImportedIdentity.external_identity (RFC 9258 §5.1).
+    ImportedExternalIdentity => "imported external_identity",
+    /// ImportedIdentity.context (RFC 9258 §5.1).
+    ImportedContext => "imported context",
+    /// ImportedIdentity.target_protocol (RFC 9258 §5.1).
+    ImportedTargetProtocol => "imported target_protocol",
+    /// ImportedIdentity.target_kdf (RFC 9258 §5.1).
+    ImportedTargetKdf => "imported target_kdf",
+    /// A whole ImportedIdentity (trailing bytes, or over 2^16-1 bytes).
+    ImportedIdentity => "imported identity",
     /// EncryptedExtensions (RFC 8446 §4.3.1).
     EncryptedExtensions => "encrypted_extensions",
 
