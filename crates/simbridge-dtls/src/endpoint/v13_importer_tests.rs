@@ -332,3 +332,59 @@ fn the_client_side_import_gives_what_the_server_imports() {
     assert_eq!(identity, o.identity);
     assert_eq!(key.expose(), o.key.as_slice());
 }
+
+#[test]
+fn our_client_with_an_imported_identity_completes_with_importers_on_and_fails_with_them_off() {
+    let now = Instant::now();
+    for importers in [true, false] {
+        let mut ep = endpoint(importers);
+        let (identity, key) =
+            import_for_dtls13(EXT_ID, b"", &SecretVec::new(KEY.to_vec())).unwrap();
+        let cfg = ClientConfig13::psk_ke(identity.clone(), key, vec![0x1305]);
+        let mut c = Connection13::client(
+            &cfg,
+            RetransmitConfig::default(),
+            Arc::new(SeededRng::new(1)),
+            now,
+        )
+        .unwrap();
+        let pump = |c: &mut Connection13, ep: &mut Endpoint| {
+            for _ in 0..10 {
+                let mut moved = false;
+                while let Some(d) = c.poll_transmit() {
+                    moved = true;
+                    ep.handle_datagram(now, from(), &d);
+                }
+                while let Some(t) = ep.poll_transmit() {
+                    moved = true;
+                    c.handle_datagram(now, &t.payload);
+                }
+                if !moved {
+                    return;
+                }
+            }
+        };
+        pump(&mut c, &mut ep);
+        if importers {
+            assert_eq!(events(&mut ep), asked(EXT_ID));
+            ep.provide_psk(now, from(), Some(SecretVec::new(KEY.to_vec())))
+                .unwrap();
+            pump(&mut c, &mut ep);
+            assert!(c.is_established());
+            assert!(matches!(
+                &events(&mut ep)[..],
+                [(_, Event::Connected { identity, .. })] if identity == EXT_ID
+            ));
+            c.send(b"up").unwrap();
+            pump(&mut c, &mut ep);
+            assert_eq!(events(&mut ep), vec![(from(), Event::Data(b"up".to_vec()))]);
+        } else {
+            assert_eq!(events(&mut ep), asked(&identity));
+            ep.refuse_psk(now, from(), PskRefusal::UnknownIdentity)
+                .unwrap();
+            pump(&mut c, &mut ep);
+            assert!(!c.is_established());
+            assert_eq!(ep.connection_count(), 0);
+        }
+    }
+}

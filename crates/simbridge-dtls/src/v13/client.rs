@@ -16,6 +16,7 @@ use super::header::is_unified;
 use super::hello::{
     ClientHello13, DTLS13, EXT_PSK_KEY_EXCHANGE_MODES, EXT_SUPPORTED_VERSIONS, PskIdentity,
 };
+use super::importer::ImportedIdentity;
 use super::key_schedule::{
     BinderKind, EarlySecret, HandshakeSecret, TrafficKeys, transcript_hash, verify_data,
 };
@@ -201,10 +202,15 @@ impl Client13 {
             },
             Vec::new(),
         ));
-        earlies.push((
-            EarlySecret::new(P, Some(config.key.expose())),
-            BinderKind::External,
-        ));
+        // RFC 9258 §5.2: an identity made by importer::import_for_dtls13 is bound with
+        // "imp binder" (its key is the imported one)
+        let kind = if ImportedIdentity::parse(&config.identity).is_ok_and(|i| i.is_dtls13_sha256())
+        {
+            BinderKind::Imported
+        } else {
+            BinderKind::External
+        };
+        earlies.push((EarlySecret::new(P, Some(config.key.expose())), kind));
         let mut hello = ClientHello13 {
             random,
             session_id: Vec::new(),
