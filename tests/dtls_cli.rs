@@ -422,3 +422,56 @@ fn our_client_speaks_dtls13_to_a_wolfssl_server() {
     assert_eq!(events[0]["version"], "1.3", "{events:?}");
     let _ = guard.child().kill();
 }
+
+/// `dtls client --version auto`: DTLS 1.3 from a server that speaks it (ours by default,
+/// wolfSSL's), DTLS 1.2 after a fall-back from one that does not (ours with `--version 1.2`,
+/// OpenSSL 3.0's s_server, which has no DTLS 1.3) — the events name the version, the echo
+/// comes back either way.
+#[test]
+fn an_auto_client_gets_13_where_it_is_spoken_and_falls_back_to_12_elsewhere() {
+    // PSK and identity are the ones of support::launch's OpenSSL server too
+    assert_eq!((PSK, "client1"), (support::PSK_HEX, support::IDENTITY));
+    let version_of = |addr: &str| {
+        let args = ["--psk-identity", "client1", "--version", "auto"];
+        let (code, out, events) = run_client(addr, &args, "auto\n");
+        assert_eq!(code, 0, "{addr}: {events:?}");
+        let connected = events
+            .iter()
+            .find(|e| e["event"] == "connected")
+            .unwrap_or_else(|| panic!("{addr}: no connected event: {events:?}"));
+        (connected["version"].as_str().unwrap_or("").to_string(), out)
+    };
+    let (_ours13, addr, _rx) = server(&["--echo"]);
+    assert_eq!(version_of(&addr).0, "1.3");
+    let (_ours12, addr, _rx) = server(&["--echo", "--version", "1.2"]);
+    assert_eq!(version_of(&addr), ("1.2".into(), "auto\n".into()));
+
+    if let Some(peer) = support::peers::peer_bin("wolf13_peer") {
+        let srv = support::wolf13::Wolf13Server::start(
+            &peer,
+            &[
+                "-k",
+                PSK,
+                "-i",
+                "client1",
+                "-n",
+                "1",
+                "-l",
+                "TLS13-AES128-CCM-8-SHA256",
+            ],
+        )
+        .expect("wolf13_peer server");
+        let _guard = KillOnDrop::new(srv.child);
+        let addr = format!("127.0.0.1:{}", srv.port);
+        assert_eq!(version_of(&addr), ("1.3".into(), "auto\n".into()));
+    }
+
+    if support::peers::require("openssl", support::have("openssl")) {
+        let (mut s_server, port) =
+            support::launch::openssl_server("PSK-AES128-CCM8", support::PSK_HEX, &[]);
+        let addr = format!("127.0.0.1:{port}");
+        let (v, _) = version_of(&addr);
+        assert_eq!(v, "1.2", "OpenSSL 3.0 speaks DTLS 1.2 only");
+        s_server.kill();
+    }
+}

@@ -81,7 +81,7 @@ struct Link13 {
 impl ClientLink {
     /// A client of `versions`: DTLS 1.2 starts its handshake at once; DTLS 1.3 sends its
     /// ClientHello once the PSK is known (at once from a source that answers at once).
-    /// [`Versions::Auto`] is refused (not built).
+    /// [`Versions::Auto`] starts as DTLS 1.3 and falls back to 1.2 on a DTLS 1.2 answer.
     pub fn client(
         config: Arc<ClientConfig>,
         versions: Versions,
@@ -89,7 +89,8 @@ impl ClientLink {
     ) -> Result<Self, Error> {
         let inner = match versions {
             Versions::Dtls12 => Inner::V12(Box::new(Connection::client(config, now)?)),
-            Versions::Dtls13 | Versions::Auto => Inner::V13(Box::new(Link13::start(config, now)?)),
+            Versions::Dtls13 => Inner::V13(Box::new(Link13::start(config, now, false)?)),
+            Versions::Auto => Inner::V13(Box::new(Link13::start(config, now, true)?)),
         };
         Ok(Self {
             inner,
@@ -487,8 +488,11 @@ impl Link13 {
         }
     }
 
-    /// The PSK asked for at once; the ClientHello goes out if it is there.
-    fn start(cfg: Arc<ClientConfig>, now: Instant) -> Result<Self, Error> {
+    /// The PSK asked for at once; the ClientHello goes out if it is there. With `also_12` (an
+    /// `Auto` client) the hello offers the configured DTLS 1.2 suites after the 1.3 ones, so
+    /// that a DTLS 1.2 server finds a suite and answers in 1.2 (a 1.3 server takes only 1.3
+    /// suites).
+    fn start(cfg: Arc<ClientConfig>, now: Instant, also_12: bool) -> Result<Self, Error> {
         let offered: Vec<CipherSuite> = cfg
             .common
             .suites
@@ -510,7 +514,13 @@ impl Link13 {
             }
             None => None,
         };
-        let mut l = Self::new(cfg.clone(), offered.iter().map(|s| s.iana()).collect(), cid);
+        let legacy = cfg
+            .common
+            .suites
+            .iter()
+            .filter(|s| also_12 && !s.is_tls13());
+        let codes = offered.iter().chain(legacy).map(|s| s.iana()).collect();
+        let mut l = Self::new(cfg.clone(), codes, cid);
         match cfg.psk.psk(None, first) {
             PskAnswer::Ready(psk) => l.provide_psk(now, Some(psk))?,
             PskAnswer::Pending => l.events.push_back(Event::PskRequested {

@@ -40,7 +40,8 @@ pub struct ClientConfig13 {
     pub identity: Vec<u8>,
     /// The key (Ks_NAF under the TLS 1.3 Ua identifier).
     pub key: SecretVec,
-    /// Suites to offer (TLS 1.3 code points, from [`super::handshake::SUITES`]).
+    /// Suites to offer (TLS 1.3 code points, from [`super::handshake::SUITES`]; at least one of
+    /// them, other codes are offered as they are and never taken).
     pub suites: Vec<u16>,
     /// Groups for `psk_dhe_ke`, in order of preference; the first gets a key share in the
     /// first ClientHello. Empty: `psk_ke` only.
@@ -144,10 +145,10 @@ impl Client13 {
         if !config.groups.iter().all(|g| is_supported(*g)) {
             return Err(Handshake13Error::Config("a group this build does not have"));
         }
-        if config.suites.is_empty() || !config.suites.iter().all(|s| alg_of(*s).is_some()) {
-            return Err(Handshake13Error::Config(
-                "no suite, or one this build does not have",
-            ));
+        // other codes ride along as offered: a client that also speaks DTLS 1.2 lists its 1.2
+        // suites, which a DTLS 1.3 server never picks
+        if !config.suites.iter().any(|s| alg_of(*s).is_some()) {
+            return Err(Handshake13Error::Config("no DTLS 1.3 suite this build has"));
         }
         let mut random = [0u8; 32];
         rng.fill(&mut random)?;
