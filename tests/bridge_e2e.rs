@@ -6,7 +6,7 @@
 mod common;
 mod support;
 
-use common::e2e::{coap, gateway_config, network};
+use common::e2e::{coap, gateway_config, network, network_with};
 use common::*;
 use std::net::UdpSocket;
 use std::path::Path;
@@ -22,7 +22,18 @@ fn libcoap_round(
     card_state: Option<&Path>,
     route_extra: &str,
 ) -> Vec<String> {
-    let net = network(dir);
+    libcoap_round_with(dir, card_line, card_state, route_extra, "")
+}
+
+/// [`libcoap_round`] with `server_extra` lines in the server's configuration.
+fn libcoap_round_with(
+    dir: &Path,
+    card_line: &str,
+    card_state: Option<&Path>,
+    route_extra: &str,
+    server_extra: &str,
+) -> Vec<String> {
+    let net = network_with(dir, server_extra);
     let cfg = gateway_config(dir, &net, card_line);
     // the route is the file's last table: lines appended belong to it
     let text = std::fs::read_to_string(&cfg).expect("config");
@@ -112,6 +123,34 @@ fn libcoap_through_gba_bridge_over_dtls13_with_software_usim() {
     assert!(
         log.iter()
             .any(|l| l.contains("upstream session up: TLS_AES_128_CCM_8_SHA256")),
+        "{log:?}"
+    );
+}
+
+/// Both sides import the GBA key (RFC 9258): the route offers an ImportedIdentity, the server
+/// (`psk_importers = true`) asks the BSF for the external identity's key and imports it; the
+/// chain works and survives a gateway restart as without importers.
+#[test]
+fn libcoap_through_gba_bridge_over_dtls13_with_imported_psks() {
+    if !require(
+        "coap-client-notls and coap-server-notls (libcoap3-bin)",
+        have("coap-client-notls") && have("coap-server-notls"),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let card = profile_copy(dir.path(), "demo.toml");
+    let state = card.with_extension("toml.state");
+    let log = libcoap_round_with(
+        dir.path(),
+        &format!("softsim = \"{}\"", card.display()),
+        Some(&state),
+        "dtls = \"1.3\"\npsk_importers = true",
+        "psk_importers = true\n",
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("upstream session up: TLS_AES_128")),
         "{log:?}"
     );
 }

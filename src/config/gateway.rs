@@ -67,6 +67,14 @@ pub(super) fn route(
     let oscore = route_protection(path, i, r, gba_naf.is_some())?;
     let dtls = route_dtls(path, i, r, oscore)?;
     let suites = route_suites(path, i, r, dtls, gba_naf.is_some())?;
+    let psk_importers = r.psk_importers.unwrap_or(false);
+    if psk_importers && !dtls.allows_13() {
+        return Err(invalid(
+            path,
+            k("psk_importers"),
+            "RFC 9258 imports PSKs for DTLS 1.3: give dtls = \"1.3\" or \"auto\"",
+        ));
+    }
     let sni = (naf.parse::<std::net::IpAddr>().is_err()).then(|| naf.clone());
     Ok(ValidRoute {
         name: r.upstream.clone(),
@@ -80,6 +88,7 @@ pub(super) fn route(
         sni,
         oscore,
         dtls,
+        psk_importers,
     })
 }
 
@@ -303,6 +312,9 @@ mod tests {
         assert_eq!(s.versions, Versions::Auto);
         assert!(s.dtls.common.suites.ends_with(&CipherSuite::TLS13));
         assert!(s.dtls.common.suites.iter().any(|s| !s.is_tls13()));
+        assert!(!s.dtls.psk_importers, "off by default");
+        let c = load("dtls = \"1.3\"\npsk_importers = true\n").expect("valid");
+        assert!(c.session_config(&c.routes[0]).dtls.psk_importers);
     }
 
     #[test]
@@ -324,6 +336,11 @@ mod tests {
                 "DTLS 1.2 and a DTLS 1.3 suite",
             ),
             ("dtls = \"1.4\"\n", "route[0].dtls", "\"1.4\""),
+            (
+                "psk_importers = true\n",
+                "route[0].psk_importers",
+                "DTLS 1.3",
+            ),
             (
                 "dtls = \"1.3\"\nprotection = \"oscore\"\n",
                 "route[0].dtls",

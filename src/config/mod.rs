@@ -161,8 +161,10 @@ pub struct RouteConfig {
     pub suites: Option<Vec<String>>,
     /// `"dtls"` (the default) or `"oscore"`: CoAP protected end to end, no handshake.
     pub protection: Option<String>,
-    /// The DTLS version: `"1.2"` (the default) or `"1.3"` (`"auto"` is not built for routes).
+    /// The DTLS version: `"1.2"` (the default), `"1.3"` or `"auto"`.
     pub dtls: Option<String>,
+    /// DTLS 1.3: offer the PSK imported per RFC 9258 (default false; the server must import).
+    pub psk_importers: Option<bool>,
 }
 
 /// The gateway's file.
@@ -212,6 +214,8 @@ pub struct ValidRoute {
     pub oscore: bool,
     /// The DTLS version of the upstream session.
     pub dtls: Versions,
+    /// DTLS 1.3: the PSK imported per RFC 9258.
+    pub psk_importers: bool,
 }
 
 /// A validated gateway configuration.

@@ -42,6 +42,7 @@ impl GatewayConfig {
         // no handshake (RFC 9146).
         dtls.connection_id = self.session.connection_id.unwrap_or(true).then_some(0);
         s.versions = r.dtls;
+        dtls.psk_importers = r.psk_importers;
         s.key_update_after = self.session.key_update_records;
         if let Some(q) = self.session.queue_limit {
             s.queue_limit = q;

@@ -32,6 +32,11 @@ pub fn coap_backend() -> (KillOnDrop, u16) {
 
 /// BSF + coap-server backend + our DTLS server, keyed through the key API.
 pub fn network(dir: &Path) -> Net {
+    network_with(dir, "")
+}
+
+/// [`network`] with `server_extra` lines at the top of the server's configuration.
+pub fn network_with(dir: &Path, server_extra: &str) -> Net {
     std::fs::create_dir_all(dir.join("profiles")).expect("dir");
     std::fs::copy(
         repo().join("sim-profiles/demo.toml"),
@@ -59,7 +64,7 @@ pub fn network(dir: &Path) -> Net {
         dir,
         "server.toml",
         &format!(
-            "listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{coap_port}\"\nstate_dir = \"{}\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
+            "{server_extra}listen = \"127.0.0.1:{}\"\nbackend = \"127.0.0.1:{coap_port}\"\nstate_dir = \"{}\"\n[keys]\nbsf = \"{bsf_url}\"\ntoken_file = \"{}\"\nnaf = \"localhost\"\n",
             free_udp_port(),
             dir.join("server-state").display(),
             token.display()

@@ -35,6 +35,7 @@ use crate::suite::CipherSuite;
 use crate::v13::client::ClientConfig13;
 use crate::v13::connection::{Close13, Connection13, Event13};
 use crate::v13::handshake::Handshake13Error;
+use crate::v13::importer::import_for_dtls13;
 use crate::v13::key_share::X25519;
 use crate::version::Versions;
 use crate::wire::alert::AlertDescription;
@@ -549,11 +550,25 @@ impl Link13 {
             return Ok(());
         };
         self.identity = psk.identity.clone();
+        // RFC 9258: the server knows the external identity, the wire carries the imported one
+        let (identity, key) = if self.cfg.psk_importers {
+            match import_for_dtls13(&psk.identity, b"", &psk.key) {
+                Ok(imported) => imported,
+                Err(_) => {
+                    self.fail(CloseReason::Error(Error::Dtls13(Handshake13Error::Config(
+                        "the PSK identity is too long to import (RFC 9258)",
+                    ))));
+                    return Ok(());
+                }
+            }
+        } else {
+            (psk.identity, psk.key)
+        };
         // psk_dhe_ke with X25519 first (3GPP's profile wants (EC)DHE for GBA keys), psk_ke
         // for a server without it
         let c13 = ClientConfig13 {
-            identity: psk.identity,
-            key: psk.key,
+            identity,
+            key,
             suites: self.suites.clone(),
             groups: vec![X25519],
             psk_ke: true,

@@ -202,6 +202,10 @@ pub struct ClientConfig {
     /// whose random ends in the RFC 8446 §4.1.3 downgrade sentinel means a DTLS 1.3 server was
     /// made to answer in 1.2, and is refused with illegal_parameter. Default false.
     pub downgrade_check: bool,
+    /// DTLS 1.3: offer the PSK imported per RFC 9258 (an ImportedIdentity for DTLS 1.3 /
+    /// HKDF-SHA256 with an empty context, bound with "imp binder") instead of the external
+    /// PSK as it is; the server must import too. Default false. DTLS 1.2 ignores it.
+    pub psk_importers: bool,
 }
 
 impl ClientConfig {
@@ -217,6 +221,7 @@ impl ClientConfig {
             extended_master_secret: EmsPolicy::Required,
             pack_handshake_records: false,
             downgrade_check: false,
+            psk_importers: false,
         }
     }
 }
