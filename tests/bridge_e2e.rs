@@ -82,44 +82,39 @@ fn libcoap_round_with(
     first_log
 }
 
-#[test]
-fn libcoap_client_and_server_through_gba_bridge_with_software_usim() {
+/// [`libcoap_round_with`] on the software USIM in a fresh directory; `None` (skipped) without
+/// libcoap outside CI. Returns the first gateway's log.
+fn softsim_round(route_extra: &str, server_extra: &str) -> Option<Vec<String>> {
     if !require(
         "coap-client-notls and coap-server-notls (libcoap3-bin)",
         have("coap-client-notls") && have("coap-server-notls"),
     ) {
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let card = profile_copy(dir.path(), "demo.toml");
     let state = card.with_extension("toml.state");
-    libcoap_round(
+    Some(libcoap_round_with(
         dir.path(),
         &format!("softsim = \"{}\"", card.display()),
         Some(&state),
-        "",
-    );
+        route_extra,
+        server_extra,
+    ))
+}
+
+#[test]
+fn libcoap_client_and_server_through_gba_bridge_with_software_usim() {
+    softsim_round("", "");
 }
 
 /// The same chain with the route on DTLS 1.3 (the server serves both): the session comes up
 /// with a TLS 1.3 suite, and a gateway restart continues it with no AKA and no handshake.
 #[test]
 fn libcoap_through_gba_bridge_over_dtls13_with_software_usim() {
-    if !require(
-        "coap-client-notls and coap-server-notls (libcoap3-bin)",
-        have("coap-client-notls") && have("coap-server-notls"),
-    ) {
+    let Some(log) = softsim_round("dtls = \"1.3\"", "") else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let card = profile_copy(dir.path(), "demo.toml");
-    let state = card.with_extension("toml.state");
-    let log = libcoap_round(
-        dir.path(),
-        &format!("softsim = \"{}\"", card.display()),
-        Some(&state),
-        "dtls = \"1.3\"",
-    );
+    };
     assert!(
         log.iter()
             .any(|l| l.contains("upstream session up: TLS_AES_128_CCM_8_SHA256")),
@@ -132,22 +127,10 @@ fn libcoap_through_gba_bridge_over_dtls13_with_software_usim() {
 /// chain works and survives a gateway restart as without importers.
 #[test]
 fn libcoap_through_gba_bridge_over_dtls13_with_imported_psks() {
-    if !require(
-        "coap-client-notls and coap-server-notls (libcoap3-bin)",
-        have("coap-client-notls") && have("coap-server-notls"),
-    ) {
+    let route = "dtls = \"1.3\"\npsk_importers = true";
+    let Some(log) = softsim_round(route, "psk_importers = true\n") else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let card = profile_copy(dir.path(), "demo.toml");
-    let state = card.with_extension("toml.state");
-    let log = libcoap_round_with(
-        dir.path(),
-        &format!("softsim = \"{}\"", card.display()),
-        Some(&state),
-        "dtls = \"1.3\"\npsk_importers = true",
-        "psk_importers = true\n",
-    );
+    };
     assert!(
         log.iter()
             .any(|l| l.contains("upstream session up: TLS_AES_128")),

@@ -51,6 +51,16 @@ fn config(dir: &Path, port: u16, backend: SocketAddr, extra: &str) -> PathBuf {
     cfg
 }
 
+/// A running bridge server with one static key in front of an echo backend, `extra` lines in
+/// its config: its directory, the backend, the server and its address.
+fn serve(extra: &str) -> (tempfile::TempDir, Echo, Proc, SocketAddr) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let echo = Echo::start();
+    let cfg = config(dir.path(), free_udp_port(), echo.addr, extra);
+    let (server, addr) = ours_bridge_server(&cfg);
+    (dir, echo, server, addr)
+}
+
 /// `wolf13_peer client PORT` with our identity, `key` and `args`.
 fn client(peer: &Path, port: u16, key: &str, args: &[&str]) -> Proc {
     let mut cmd = Command::new(peer);
@@ -129,10 +139,7 @@ impl Recorder {
 #[test]
 fn a_wolfssl_dtls13_client_gets_through_the_bridge_server_to_the_backend_after_our_cookie() {
     let Some(peer) = wolf13() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let echo = Echo::start();
-    let cfg = config(dir.path(), free_udp_port(), echo.addr, "");
-    let (server, addr) = ours_bridge_server(&cfg);
+    let (_dir, _echo, server, addr) = serve("");
     let relay = Relay::start(addr, RelayConfig::default());
     let c = client(&peer, relay.addr().port(), KEY, &["-l", CCM8_13, "-n", "3"]);
     let r = finish(c, Duration::from_secs(15));
@@ -153,10 +160,7 @@ fn a_wolfssl_dtls13_client_gets_through_the_bridge_server_to_the_backend_after_o
 #[test]
 fn a_wolfssl_client_with_a_cid_keeps_its_session_across_nat_rebindings() {
     let Some(peer) = wolf13() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let echo = Echo::start();
-    let cfg = config(dir.path(), free_udp_port(), echo.addr, "");
-    let (server, addr) = ours_bridge_server(&cfg);
+    let (_dir, _echo, server, addr) = serve("");
     // the NAT forgets its mapping between messages (not within the handshake: our cookie is
     // bound to the client's address, RFC 9147 5.1)
     let relay = Relay::start(addr, RelayConfig::default());
@@ -259,10 +263,7 @@ fn a_wolfssl_client_with_another_key_is_refused_and_nothing_reaches_the_backend(
 #[test]
 fn a_version_flexible_wolfssl_client_gets_dtls13_from_the_default_server() {
     let Some(peer) = wolf13() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let echo = Echo::start();
-    let cfg = config(dir.path(), free_udp_port(), echo.addr, "");
-    let (_server, addr) = ours_bridge_server(&cfg);
+    let (_dir, _echo, _server, addr) = serve("");
     let c = client(
         &peer,
         addr.port(),
@@ -283,10 +284,7 @@ fn a_version_flexible_wolfssl_client_gets_dtls13_from_the_default_server() {
 #[test]
 fn a_wolfssl_dtls12_client_connects_to_the_default_server_and_sees_the_downgrade_sentinel() {
     let Some(peer) = wolf13() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let echo = Echo::start();
-    let cfg = config(dir.path(), free_udp_port(), echo.addr, "");
-    let (_server, addr) = ours_bridge_server(&cfg);
+    let (_dir, echo, _server, addr) = serve("");
     let rec = Recorder::start(addr);
     let c = client(
         &peer,
@@ -419,15 +417,7 @@ const GBA_IDENTITY: &str =
 #[test]
 fn a_second_dtls13_session_of_one_identity_evicts_the_first_with_close_notify() {
     let Some(peer) = wolf13() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let echo = Echo::start();
-    let cfg = config(
-        dir.path(),
-        free_udp_port(),
-        echo.addr,
-        "max_per_identity = 1",
-    );
-    let (server, addr) = ours_bridge_server(&cfg);
+    let (_dir, _echo, server, addr) = serve("max_per_identity = 1");
     let first = client(
         &peer,
         addr.port(),
@@ -458,15 +448,7 @@ fn a_second_dtls13_session_of_one_identity_evicts_the_first_with_close_notify() 
 #[test]
 fn a_quiet_dtls13_session_is_closed_at_the_idle_timeout() {
     let Some(peer) = wolf13() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let echo = Echo::start();
-    let cfg = config(
-        dir.path(),
-        free_udp_port(),
-        echo.addr,
-        "idle_timeout_secs = 1",
-    );
-    let (server, addr) = ours_bridge_server(&cfg);
+    let (_dir, _echo, server, addr) = serve("idle_timeout_secs = 1");
     let c = client(
         &peer,
         addr.port(),
