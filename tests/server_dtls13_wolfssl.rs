@@ -314,50 +314,13 @@ fn a_wolfssl_dtls12_client_connects_to_the_default_server_and_sees_the_downgrade
     assert_ne!(&random[24..], b"DOWNGRD\x01");
 }
 
-/// A key API on loopback (tiny_http) that answers every request with `KEY` after `delay` and
-/// keeps the Ua security protocol ids it was asked for.
-fn key_api(delay: Duration) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
-    let server = tiny_http::Server::http("127.0.0.1:0").expect("listen");
-    let addr = server.server_addr().to_ip().expect("ip");
-    let asked = Arc::new(Mutex::new(Vec::new()));
-    let log = asked.clone();
-    std::thread::spawn(move || {
-        while let Ok(mut req) = server.recv() {
-            let mut body = String::new();
-            let _ = req.as_reader().read_to_string(&mut body);
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            let ua = v["nafId"]["uaSecProtId"]
-                .as_str()
-                .unwrap_or("?")
-                .to_string();
-            log.lock().expect("lock").push(ua);
-            std::thread::sleep(delay);
-            let now = std::time::SystemTime::now();
-            let resp = serde_json::json!({
-                "meKeyMaterial": KEY,
-                "keyExpiryTime": simbridge::gba::time::format_utc(now + Duration::from_secs(3600)),
-                "bootstrappingInfoCreationTime": simbridge::gba::time::format_utc(now),
-                "gbaType": "3G_GBA",
-            });
-            let _ = req.respond(
-                tiny_http::Response::from_string(resp.to_string()).with_header(
-                    "Content-Type: application/json"
-                        .parse::<tiny_http::Header>()
-                        .expect("header"),
-                ),
-            );
-        }
-    });
-    (addr, asked)
-}
-
 #[test]
 fn a_key_from_the_key_api_arrives_later_under_the_tls13_ua_id_and_the_session_comes_up() {
     let Some(peer) = wolf13() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     // the key comes 300 ms later: the ClientHello waits parked for it
-    let (api, asked) = key_api(Duration::from_millis(300));
+    let (api, asked) = support::key_api::start(KEY, Duration::from_millis(300));
     let state = dir.path().join("state");
     let token = dir.path().join("token");
     std::fs::write(&token, "t0k3n\n").expect("token");

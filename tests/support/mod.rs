@@ -16,6 +16,7 @@
 
 pub mod cli;
 pub mod halfopen;
+pub mod key_api;
 pub mod launch;
 pub mod net;
 pub mod oscore;
