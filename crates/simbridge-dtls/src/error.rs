@@ -39,6 +39,10 @@ pub enum Error {
     /// authenticate or its verify_data does not match). Alert decrypt_error.
     #[error("the peer's Finished did not verify (wrong PSK)")]
     BadFinished,
+    /// DTLS 1.3 server: the client's PSK binder did not verify (a wrong PSK, found before any
+    /// Finished). Alert decrypt_error.
+    #[error("the client's PSK binder did not verify (wrong PSK)")]
+    BadBinder,
     /// Server: the client's PSK identity is unknown. RFC 4279 §2: the handshake went on with
     /// a random key and failed at the client's Finished, so the client sees decrypt_error,
     /// the same as for a wrong key; only this side knows the identity was unknown.
@@ -130,7 +134,9 @@ impl Error {
             Self::SuiteNotOffered(_) | Self::IllegalParameter(_) | Self::BadKeyShare => {
                 AlertDescription::IllegalParameter
             }
-            Self::BadFinished | Self::UnknownPskIdentity => AlertDescription::DecryptError,
+            Self::BadFinished | Self::BadBinder | Self::UnknownPskIdentity => {
+                AlertDescription::DecryptError
+            }
             Self::UnrecognizedName(_) => AlertDescription::UnrecognizedName,
             Self::Rng | Self::SequenceExhausted | Self::PskUnavailable => {
                 AlertDescription::InternalError

@@ -69,7 +69,9 @@ impl CloseReason {
                 _ => FailureKind::Other,
             },
             Self::Error(e) => match e {
-                Error::BadFinished | Error::UnknownPskIdentity => FailureKind::KeyRejected,
+                Error::BadFinished | Error::BadBinder | Error::UnknownPskIdentity => {
+                    FailureKind::KeyRejected
+                }
                 Error::PskUnavailable => FailureKind::PeerUnavailable,
                 Error::NoCommonSuite
                 | Error::SuiteNotOffered(_)

@@ -242,7 +242,8 @@ fn close_reason(c: Close13, retransmits: u32) -> CloseReason {
 /// The [`Error`] whose `failure_kind` fits a DTLS 1.3 handshake error.
 fn error_of(e: Handshake13Error) -> Error {
     match e {
-        // a binder or Finished that does not verify: the keys differ
+        // a binder or Finished that does not verify: the keys differ (named, for the log)
+        Handshake13Error::BadMac("PSK binder") => Error::BadBinder,
         Handshake13Error::BadMac(_) => Error::BadFinished,
         Handshake13Error::UnknownIdentity => Error::UnknownPskIdentity,
         Handshake13Error::Incompatible(_) | Handshake13Error::Config(_) => Error::NoCommonSuite,

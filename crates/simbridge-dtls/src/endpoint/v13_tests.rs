@@ -206,7 +206,7 @@ fn a_wrong_key_is_refused_with_decrypt_error_and_key_rejected() {
         ep.provide_psk(now, from, Some(SecretVec::new(vec![1; 32])))
             .unwrap();
     });
-    assert_eq!(reason, CloseReason::Error(Error::BadFinished));
+    assert_eq!(reason, CloseReason::Error(Error::BadBinder));
     assert_eq!(reason.failure_kind(), Some(FailureKind::KeyRejected));
     assert_eq!(alert, 51, "decrypt_error");
 }

@@ -266,6 +266,13 @@ impl ServerLoop {
                     who(&wait)
                 ),
             )),
+            CloseReason::Error(DtlsError::BadBinder) => Some((
+                2,
+                format!(
+                    "{peer}: handshake failed: wrong key for {} (the client's DTLS 1.3 PSK binder did not verify); decrypt_error sent",
+                    who(&wait)
+                ),
+            )),
             CloseReason::Error(DtlsError::UnrecognizedName(n)) => Some((
                 3,
                 format!(
