@@ -4,7 +4,8 @@
 //! retransmission (`connection::Connection13`), close_notify, and state export. docs/dtls13.md
 //! lists what is built, how it was tested against wolfSSL, and what is not built yet.
 //!
-//! Hidden from the documented API until the gateway and server routes use it.
+//! Hidden from the documented API: the product uses it through [`crate::client_link::ClientLink`]
+//! (the gateway's routes, `dtls client`) and [`crate::Endpoint`] (the server).
 
 pub mod ack;
 pub mod client;
