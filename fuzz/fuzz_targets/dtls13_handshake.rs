@@ -1,7 +1,7 @@
 //! DTLS 1.3 handshake messages (`simbridge_dtls::v13`): the ClientHello, ServerHello /
 //! HelloRetryRequest, key_share, supported_groups and ACK parsers on arbitrary bytes; the
-//! server's `accept` (with and without a required cookie) and the client's `handle` on
-//! arbitrary datagrams.
+//! server's `accept` (with and without a required cookie, tickets and RFC 9258 importers) and
+//! the client's `handle` on arbitrary datagrams; the ImportedIdentity parser.
 //!
 //! Asserts: no panic; every message that parses re-encodes to a message that parses to the
 //! same value; a HelloRetryRequest our server sends is one our client takes.
@@ -14,6 +14,8 @@ use simbridge_dtls::v13::ack;
 use simbridge_dtls::v13::client::{Client13, ClientConfig13, ClientStep};
 use simbridge_dtls::v13::cookie::CookieKey13;
 use simbridge_dtls::v13::hello::ClientHello13;
+use simbridge_dtls::v13::importer::ImportedIdentity;
+use simbridge_dtls::v13::issuer::TicketIssuer;
 use simbridge_dtls::v13::key_share::{self, GROUPS};
 use simbridge_dtls::v13::server::{Accepted13, HelloContext, Server13};
 use simbridge_dtls::v13::server_hello::ServerHello13;
@@ -29,6 +31,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = key_share::parse_client_shares(data);
     let _ = key_share::parse_groups(data);
     let _ = ack::parse(data);
+    if let Ok(id) = ImportedIdentity::parse(data) {
+        if let Ok(bytes) = id.encode() {
+            assert_eq!(ImportedIdentity::parse(&bytes).as_ref(), Ok(&id));
+        }
+    }
     if let Ok(nst) = NewSessionTicket::parse(data) {
         assert_eq!(NewSessionTicket::parse(&nst.encode()).as_ref(), Ok(&nst));
     }
@@ -43,8 +50,9 @@ fuzz_target!(|data: &[u8]| {
         psk_ke: sel & 1 != 0,
         require_cookie: sel & 2 != 0,
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
-        tickets: None,
-        importers: false,
+        // a ticket of another key, an imported identity: both paths look at the identities
+        tickets: (sel & 32 != 0).then(|| TicketIssuer::new(Secret::new([0x7e; 16]), 3600)),
+        importers: sel & 64 != 0,
     };
     let cx = HelloContext {
         peer: "192.0.2.1:5684".parse().expect("address"),
