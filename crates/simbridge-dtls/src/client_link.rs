@@ -33,12 +33,11 @@ use crate::session::Session;
 use crate::stats::{HandshakeKind, Stats};
 use crate::suite::CipherSuite;
 use crate::v13::client::ClientConfig13;
-use crate::v13::connection::{Close13, Connection13, Event13};
+use crate::v13::connection::{Connection13, Event13};
 use crate::v13::handshake::Handshake13Error;
 use crate::v13::importer::import_for_dtls13;
 use crate::v13::key_share::X25519;
 use crate::version::Versions;
-use crate::wire::alert::AlertDescription;
 
 /// A client connection of either DTLS version.
 pub struct ClientLink {
@@ -585,7 +584,7 @@ impl Link13 {
                 self.stats.flights_sent += 1;
                 self.conn = Some(c);
             }
-            Err(e) => self.fail(CloseReason::Error(error_of(e))),
+            Err(e) => self.fail(CloseReason::Error(e.into())),
         }
         Ok(())
     }
@@ -622,7 +621,8 @@ impl Link13 {
                 // the session lives on its state export across restarts, not on tickets
                 Event13::Ticket(_) => {}
                 Event13::Closed(why) => {
-                    let reason = close_reason(why, self.cfg.common.retransmit.max_retransmits);
+                    let reason =
+                        CloseReason::from_close13(why, self.cfg.common.retransmit.max_retransmits);
                     self.fail(reason);
                 }
             }
@@ -734,31 +734,7 @@ impl Link13 {
 fn send_error(e: Handshake13Error) -> Error {
     match e {
         Handshake13Error::Config(_) => Error::NotConnected,
-        other => error_of(other),
-    }
-}
-
-/// What a DTLS 1.3 close means in the 1.2 vocabulary (so that `failure_kind` reads it).
-fn close_reason(why: Close13, max_retransmits: u32) -> CloseReason {
-    match why {
-        Close13::PeerClosed => CloseReason::PeerClosed,
-        Close13::Closed => CloseReason::Local,
-        Close13::Alert(a) => CloseReason::PeerAlert(AlertDescription::from_u8(a)),
-        Close13::TimedOut => CloseReason::Error(Error::HandshakeTimeout(max_retransmits)),
-        Close13::Failed(e) => CloseReason::Error(error_of(e)),
-    }
-}
-
-/// A DTLS 1.3 handshake error as the 1.2 error with the same meaning, where there is one.
-fn error_of(e: Handshake13Error) -> Error {
-    match e {
-        // the server's Finished did not verify: its key differs from ours
-        Handshake13Error::BadMac(_) => Error::BadFinished,
-        Handshake13Error::UnknownIdentity => Error::UnknownPskIdentity,
-        Handshake13Error::Incompatible(_) => Error::NoCommonSuite,
-        Handshake13Error::ReserveUsed => Error::ExportReserveUsed,
-        Handshake13Error::Wire(w) => Error::Decode(w),
-        other => Error::Dtls13(other),
+        other => other.into(),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::rng::SeededRng;
 use crate::secret::{Secret, SecretVec};
 use crate::v13::cookie::CookieKey13;
 use crate::v13::server::{Accepted13, HelloContext, Server13};
+use crate::wire::alert::AlertDescription;
 use std::time::Duration;
 
 const IDENTITY: &[u8] = b"3GPP-bootstrapping.link-test@bsf.example.org";

@@ -3,6 +3,7 @@
 
 use thiserror::Error;
 
+use super::v13::handshake::{Handshake13Error, PSK_BINDER};
 use super::wire::WireError;
 use super::wire::alert::AlertDescription;
 
@@ -107,7 +108,7 @@ pub enum Error {
     /// A DTLS 1.3 connection failed for a reason DTLS 1.2 has no variant for (the 1.3 layer
     /// sent its alert, if any, itself).
     #[error("DTLS 1.3: {0}")]
-    Dtls13(crate::v13::handshake::Handshake13Error),
+    Dtls13(Handshake13Error),
 }
 
 impl Error {
@@ -205,6 +206,25 @@ pub enum IllegalParameter {
     /// (RFC 8446 §4.1.3): a DTLS 1.3 server was made to answer in 1.2.
     #[error("ServerHello.random carries the DTLS 1.3 downgrade sentinel")]
     DowngradeSentinel,
+}
+
+/// A DTLS 1.3 handshake error as the 1.2 error with the same meaning, where there is one (so
+/// that `CloseReason::failure_kind` reads both versions alike); the rest as [`Error::Dtls13`].
+impl From<Handshake13Error> for Error {
+    fn from(e: Handshake13Error) -> Self {
+        match e {
+            // a binder or Finished that does not verify, or a handshake record that does not
+            // open: the keys differ
+            Handshake13Error::BadMac(PSK_BINDER) => Self::BadBinder,
+            Handshake13Error::BadMac(_) | Handshake13Error::Record(_) => Self::BadFinished,
+            Handshake13Error::UnknownIdentity => Self::UnknownPskIdentity,
+            Handshake13Error::Incompatible(_) => Self::NoCommonSuite,
+            Handshake13Error::Wire(w) => Self::Decode(w),
+            Handshake13Error::KeyShare(_) => Self::BadKeyShare,
+            Handshake13Error::ReserveUsed => Self::ExportReserveUsed,
+            other => Self::Dtls13(other),
+        }
+    }
 }
 
 impl From<Unexpected> for Error {

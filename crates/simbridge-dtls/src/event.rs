@@ -4,6 +4,8 @@ use std::fmt;
 
 use super::error::Error;
 use super::suite::CipherSuite;
+use super::v13::connection::Close13;
+use super::v13::handshake::Handshake13Error;
 use super::wire::alert::AlertDescription;
 
 /// Why a connection ended.
@@ -54,6 +56,19 @@ pub enum FailureKind {
 }
 
 impl CloseReason {
+    /// What a DTLS 1.3 close means in the 1.2 vocabulary; `max_retransmits` is what a
+    /// handshake timeout went through (an established session's timer only resends our ACK, so a
+    /// timeout is a handshake's).
+    pub(crate) fn from_close13(c: Close13, max_retransmits: u32) -> Self {
+        match c {
+            Close13::PeerClosed => Self::PeerClosed,
+            Close13::Closed => Self::Local,
+            Close13::Alert(a) => Self::PeerAlert(AlertDescription::from_u8(a)),
+            Close13::TimedOut => Self::Error(Error::HandshakeTimeout(max_retransmits)),
+            Close13::Failed(e) => Self::Error(e.into()),
+        }
+    }
+
     /// What a failure means for a retry; `None` for an orderly close.
     pub fn failure_kind(&self) -> Option<FailureKind> {
         use AlertDescription as A;
@@ -75,7 +90,8 @@ impl CloseReason {
                 Error::PskUnavailable => FailureKind::PeerUnavailable,
                 Error::NoCommonSuite
                 | Error::SuiteNotOffered(_)
-                | Error::NoExtendedMasterSecret => FailureKind::ConfigMismatch,
+                | Error::NoExtendedMasterSecret
+                | Error::Dtls13(Handshake13Error::Config(_)) => FailureKind::ConfigMismatch,
                 Error::UnrecognizedName(_) => FailureKind::NameRejected,
                 Error::HandshakeTimeout(_) | Error::HandshakeExpired | Error::HandshakeEvicted => {
                     FailureKind::Timeout

@@ -33,7 +33,7 @@ use crate::event::{CloseReason, Event};
 use crate::rng::DtlsRng;
 use crate::secret::{Secret, SecretVec};
 use crate::suite::CipherSuite;
-use crate::v13::connection::{Close13, Connection13, Event13};
+use crate::v13::connection::{Connection13, Event13};
 use crate::v13::cookie::CookieKey13;
 use crate::v13::handshake::{EXT_CONNECTION_ID, Handshake13Error, parse_plaintext};
 use crate::v13::header::is_unified;
@@ -225,33 +225,6 @@ fn sni_of(ch: &ClientHello13) -> Option<String> {
     let mut exts = crate::wire::extensions::Extensions::default();
     exts.push(EXT_SERVER_NAME, d.to_vec());
     exts.server_name().ok().flatten()
-}
-
-/// A failed DTLS 1.3 handshake as the close reason a DTLS 1.2 one would give.
-fn close_reason(c: Close13, retransmits: u32) -> CloseReason {
-    match c {
-        Close13::PeerClosed => CloseReason::PeerClosed,
-        Close13::Closed => CloseReason::Local,
-        Close13::Alert(a) => CloseReason::PeerAlert(AlertDescription::from_u8(a)),
-        // an established session's timer only stops resending our ACK: a timeout is a handshake's
-        Close13::TimedOut => CloseReason::Error(Error::HandshakeTimeout(retransmits)),
-        Close13::Failed(e) => CloseReason::Error(error_of(e)),
-    }
-}
-
-/// The [`Error`] whose `failure_kind` fits a DTLS 1.3 handshake error.
-fn error_of(e: Handshake13Error) -> Error {
-    match e {
-        // a binder or Finished that does not verify: the keys differ (named, for the log)
-        Handshake13Error::BadMac("PSK binder") => Error::BadBinder,
-        Handshake13Error::BadMac(_) => Error::BadFinished,
-        Handshake13Error::UnknownIdentity => Error::UnknownPskIdentity,
-        Handshake13Error::Incompatible(_) | Handshake13Error::Config(_) => Error::NoCommonSuite,
-        Handshake13Error::Wire(w) => Error::Decode(w),
-        Handshake13Error::KeyShare(_) => Error::BadKeyShare,
-        Handshake13Error::ReserveUsed => Error::ExportReserveUsed,
-        Handshake13Error::Record(_) | Handshake13Error::Cookie(_) => Error::BadFinished,
-    }
 }
 
 impl Endpoint {
@@ -537,7 +510,7 @@ impl Endpoint {
             destination: addr,
             payload: plaintext_alert(record_seq, alert),
         });
-        self.fail13(id, error_of(err));
+        self.fail13(id, err.into());
     }
 
     /// Ends a DTLS 1.3 handshake with `why` (the alert, if any, is already queued).
@@ -612,7 +585,10 @@ impl Endpoint {
                 Event13::Ticket(_) => continue,
                 Event13::Closed(why) => {
                     closed = true;
-                    let reason = close_reason(why, self.config.common.retransmit.max_retransmits);
+                    let reason = CloseReason::from_close13(
+                        why,
+                        self.config.common.retransmit.max_retransmits,
+                    );
                     self.stats.count_close(&reason);
                     Event::Closed { reason }
                 }
@@ -700,7 +676,7 @@ impl Endpoint {
     pub(super) fn send13(&mut self, id: u64, data: &[u8]) -> Result<(), Error> {
         let e = self.v13.conns.get_mut(&id).ok_or(Error::Closed)?;
         match &mut e.state {
-            State13::Conn(c) if c.is_established() => c.send(data).map_err(error_of)?,
+            State13::Conn(c) if c.is_established() => c.send(data).map_err(Error::from)?,
             _ => return Err(Error::NotConnected),
         }
         self.drain13(id);
@@ -720,7 +696,7 @@ impl Endpoint {
         let addr = e.addr;
         let d = match &mut e.state {
             State13::Conn(c) if c.is_established() => {
-                c.send(data).map_err(error_of)?;
+                c.send(data).map_err(Error::from)?;
                 c.poll_transmit().ok_or(Error::Closed)?
             }
             _ => return Err(Error::NotConnected),

@@ -81,6 +81,10 @@ impl Cids {
     }
 }
 
+/// What [`Handshake13Error::BadMac`] names when the client's PSK binder fails (the server's
+/// check; [`crate::Error::BadBinder`] in the 1.2 vocabulary).
+pub const PSK_BINDER: &str = "PSK binder";
+
 /// TLS 1.3 suites this handshake offers, in the order of preference of a constrained device.
 pub const SUITES: [(u16, AeadAlg); 3] = [
     (0x1305, AeadAlg::Aes128Ccm8),

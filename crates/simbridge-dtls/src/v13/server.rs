@@ -368,7 +368,7 @@ impl Server13 {
             .ok_or(Handshake13Error::UnknownIdentity)?;
         let early = EarlySecret::new(P, Some(key.expose()));
         if !verify_binder(&prefix, pt.body, ch, index, &early, kind) {
-            return Err(Handshake13Error::BadMac("PSK binder"));
+            return Err(Handshake13Error::BadMac(super::handshake::PSK_BINDER));
         }
         if let (Some(r), Some(issuer)) = (&ticket, &self.tickets) {
             // single use (RFC 8446 §8.1): a replay of this ClientHello does not resume again
