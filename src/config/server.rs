@@ -74,9 +74,6 @@ pub(super) fn idle_timeout(path: &Path, f: &ServerFile) -> Result<Option<Duratio
     }
 }
 
-/// `dtls`: `"1.2"`, `"1.3"` or `"auto"` (the default). When DTLS 1.3 is served and `suites`
-/// is not given, the DTLS 1.3 suites follow the DTLS 1.2 defaults; a listener must have a
-/// suite of every version it alone serves (`"1.3"`: a 1.3 suite, `"1.2"`: a 1.2 suite).
 /// `psk_importers` (default false): imported PSKs exist only for DTLS 1.3 (RFC 9258 §5.1
 /// forbids importing for DTLS 1.2), so it needs `dtls` to allow 1.3 and DTLS protection.
 pub(super) fn psk_importers(
@@ -96,6 +93,10 @@ pub(super) fn psk_importers(
     Ok(on)
 }
 
+/// `dtls`: `"1.2"`, `"1.3"` or `"auto"` (the default). When `suites` is not given, they are the
+/// DTLS 1.2 defaults where 1.2 is served, then the DTLS 1.3 suites where 1.3 is
+/// (`Versions::default_suites`); a listener must have a suite of every version it alone serves
+/// (`"1.3"`: a 1.3 suite, `"1.2"`: a 1.2 suite).
 pub(super) fn dtls_versions(
     path: &Path,
     f: &ServerFile,
@@ -111,25 +112,12 @@ pub(super) fn dtls_versions(
             )
         })?,
     };
-    if versions.allows_13() && f.suites.is_none() {
-        suites.extend(CipherSuite::TLS13);
+    if f.suites.is_none() {
+        *suites = versions.default_suites(suites);
     }
-    let has_13 = suites.iter().any(|s| s.is_tls13());
-    let has_12 = suites.iter().any(|s| !s.is_tls13());
-    if versions == Versions::Dtls13 && !has_13 {
-        return Err(invalid(
-            path,
-            "suites",
-            "dtls = \"1.3\" needs a DTLS 1.3 suite (e.g. TLS_AES_128_CCM_8_SHA256)",
-        ));
-    }
-    if versions == Versions::Dtls12 && !has_12 {
-        return Err(invalid(
-            path,
-            "suites",
-            "dtls = \"1.2\" needs a DTLS 1.2 suite",
-        ));
-    }
+    versions
+        .check_suites(suites)
+        .map_err(|e| invalid(path, "suites", format!("dtls = \"{versions}\": {e}")))?;
     Ok(versions)
 }
 
