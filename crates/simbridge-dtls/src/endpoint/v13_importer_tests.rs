@@ -243,34 +243,37 @@ fn importers_on_an_imported_and_a_plain_identity_offered_together_either_is_take
     assert_eq!(answer(&mut ep), Ok(0));
 }
 
+/// Our DTLS 1.3 client with `cfg`, its ClientHello queued.
+fn our_client(cfg: &ClientConfig13, now: Instant) -> Connection13 {
+    let rng = Arc::new(SeededRng::new(1));
+    Connection13::client(cfg, RetransmitConfig::default(), rng, now).unwrap()
+}
+
+/// Moves datagrams between our client and the endpoint until none moves (at most 10 rounds).
+fn pump(c: &mut Connection13, ep: &mut Endpoint, now: Instant) {
+    for _ in 0..10 {
+        let mut moved = false;
+        while let Some(d) = c.poll_transmit() {
+            moved = true;
+            ep.handle_datagram(now, from(), &d);
+        }
+        while let Some(t) = ep.poll_transmit() {
+            moved = true;
+            c.handle_datagram(now, &t.payload);
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
 #[test]
 fn importers_on_a_plain_client_still_completes_its_handshake() {
     let mut ep = endpoint(true);
     let now = Instant::now();
     let cfg = ClientConfig13::psk_ke(EXT_ID.to_vec(), SecretVec::new(KEY.to_vec()), vec![0x1305]);
-    let mut c = Connection13::client(
-        &cfg,
-        RetransmitConfig::default(),
-        Arc::new(SeededRng::new(1)),
-        now,
-    )
-    .unwrap();
-    let pump = |c: &mut Connection13, ep: &mut Endpoint| {
-        for _ in 0..10 {
-            let mut moved = false;
-            while let Some(d) = c.poll_transmit() {
-                moved = true;
-                ep.handle_datagram(now, from(), &d);
-            }
-            while let Some(t) = ep.poll_transmit() {
-                moved = true;
-                c.handle_datagram(now, &t.payload);
-            }
-            if !moved {
-                return;
-            }
-        }
-    };
+    let mut c = our_client(&cfg, now);
+    let pump = |c: &mut Connection13, ep: &mut Endpoint| pump(c, ep, now);
     pump(&mut c, &mut ep);
     assert_eq!(events(&mut ep), asked(EXT_ID));
     ep.provide_psk(now, from(), Some(SecretVec::new(KEY.to_vec())))
@@ -341,29 +344,8 @@ fn our_client_with_an_imported_identity_completes_with_importers_on_and_fails_wi
         let (identity, key) =
             import_for_dtls13(EXT_ID, b"", &SecretVec::new(KEY.to_vec())).unwrap();
         let cfg = ClientConfig13::psk_ke(identity.clone(), key, vec![0x1305]);
-        let mut c = Connection13::client(
-            &cfg,
-            RetransmitConfig::default(),
-            Arc::new(SeededRng::new(1)),
-            now,
-        )
-        .unwrap();
-        let pump = |c: &mut Connection13, ep: &mut Endpoint| {
-            for _ in 0..10 {
-                let mut moved = false;
-                while let Some(d) = c.poll_transmit() {
-                    moved = true;
-                    ep.handle_datagram(now, from(), &d);
-                }
-                while let Some(t) = ep.poll_transmit() {
-                    moved = true;
-                    c.handle_datagram(now, &t.payload);
-                }
-                if !moved {
-                    return;
-                }
-            }
-        };
+        let mut c = our_client(&cfg, now);
+        let pump = |c: &mut Connection13, ep: &mut Endpoint| pump(c, ep, now);
         pump(&mut c, &mut ep);
         if importers {
             assert_eq!(events(&mut ep), asked(EXT_ID));
