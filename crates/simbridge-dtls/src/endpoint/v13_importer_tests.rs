@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use super::tests::{events, pump};
 use super::*;
 use crate::config::RetransmitConfig;
 use crate::config::ServerPskStore;
@@ -134,10 +135,6 @@ fn tls_message(t: u8, body: &[u8]) -> Vec<u8> {
     m
 }
 
-fn events(ep: &mut Endpoint) -> Vec<(SocketAddr, Event)> {
-    std::iter::from_fn(|| ep.poll_event()).collect()
-}
-
 /// Sends the ClientHello offering `offers` through the cookie exchange; returns what the
 /// endpoint asked for.
 fn offer(ep: &mut Endpoint, now: Instant, offers: &[Offer]) -> Vec<(SocketAddr, Event)> {
@@ -249,31 +246,13 @@ fn our_client(cfg: &ClientConfig13, now: Instant) -> Connection13 {
     Connection13::client(cfg, RetransmitConfig::default(), rng, now).unwrap()
 }
 
-/// Moves datagrams between our client and the endpoint until none moves (at most 10 rounds).
-fn pump(c: &mut Connection13, ep: &mut Endpoint, now: Instant) {
-    for _ in 0..10 {
-        let mut moved = false;
-        while let Some(d) = c.poll_transmit() {
-            moved = true;
-            ep.handle_datagram(now, from(), &d);
-        }
-        while let Some(t) = ep.poll_transmit() {
-            moved = true;
-            c.handle_datagram(now, &t.payload);
-        }
-        if !moved {
-            return;
-        }
-    }
-}
-
 #[test]
 fn importers_on_a_plain_client_still_completes_its_handshake() {
     let mut ep = endpoint(true);
     let now = Instant::now();
     let cfg = ClientConfig13::psk_ke(EXT_ID.to_vec(), SecretVec::new(KEY.to_vec()), vec![0x1305]);
     let mut c = our_client(&cfg, now);
-    let pump = |c: &mut Connection13, ep: &mut Endpoint| pump(c, ep, now);
+    let pump = |c: &mut Connection13, ep: &mut Endpoint| pump(c, ep, now, from());
     pump(&mut c, &mut ep);
     assert_eq!(events(&mut ep), asked(EXT_ID));
     ep.provide_psk(now, from(), Some(SecretVec::new(KEY.to_vec())))
@@ -345,7 +324,7 @@ fn our_client_with_an_imported_identity_completes_with_importers_on_and_fails_wi
             import_for_dtls13(EXT_ID, b"", &SecretVec::new(KEY.to_vec())).unwrap();
         let cfg = ClientConfig13::psk_ke(identity.clone(), key, vec![0x1305]);
         let mut c = our_client(&cfg, now);
-        let pump = |c: &mut Connection13, ep: &mut Endpoint| pump(c, ep, now);
+        let pump = |c: &mut Connection13, ep: &mut Endpoint| pump(c, ep, now, from());
         pump(&mut c, &mut ep);
         if importers {
             assert_eq!(events(&mut ep), asked(EXT_ID));

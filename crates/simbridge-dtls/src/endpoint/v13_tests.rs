@@ -55,8 +55,9 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-/// Moves datagrams both ways until nothing moves; the client sends from `from`.
-fn pump(c: &mut Connection13, ep: &mut Endpoint, now: Instant, from: SocketAddr) {
+/// Moves datagrams both ways until nothing moves; the client sends from `from` (the ticket and
+/// importer tests use it too).
+pub(super) fn pump(c: &mut Connection13, ep: &mut Endpoint, now: Instant, from: SocketAddr) {
     for _ in 0..10 {
         let mut moved = false;
         while let Some(d) = c.poll_transmit() {
@@ -75,7 +76,7 @@ fn pump(c: &mut Connection13, ep: &mut Endpoint, now: Instant, from: SocketAddr)
     }
 }
 
-fn events(ep: &mut Endpoint) -> Vec<(SocketAddr, Event)> {
+pub(super) fn events(ep: &mut Endpoint) -> Vec<(SocketAddr, Event)> {
     std::iter::from_fn(|| ep.poll_event()).collect()
 }
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::tests::{events, pump};
 use super::*;
 use crate::config::{RetransmitConfig, ServerPskStore};
 use crate::rng::SeededRng;
@@ -59,29 +60,6 @@ fn client(seed: u64, identity: &[u8], resume: Option<&Ticket13>) -> Connection13
 
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([192, 0, 2, 1], port))
-}
-
-fn pump(c: &mut Connection13, ep: &mut Endpoint, now: Instant, from: SocketAddr) {
-    for _ in 0..10 {
-        let mut moved = false;
-        while let Some(d) = c.poll_transmit() {
-            moved = true;
-            ep.handle_datagram(now, from, &d);
-        }
-        while let Some(t) = ep.poll_transmit() {
-            moved = true;
-            if t.destination == from {
-                c.handle_datagram(now, &t.payload);
-            }
-        }
-        if !moved {
-            return;
-        }
-    }
-}
-
-fn events(ep: &mut Endpoint) -> Vec<(SocketAddr, Event)> {
-    std::iter::from_fn(|| ep.poll_event()).collect()
 }
 
 /// The tickets the client got.
