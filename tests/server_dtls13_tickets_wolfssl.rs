@@ -16,7 +16,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::launch::ours_bridge_server;
-use support::peers::{peer_bin, require};
 use support::{Echo, Proc, Stream, free_udp_port};
 
 const KEY: &str = "4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b";
@@ -24,16 +23,6 @@ const CCM8_13: &str = "TLS13-AES128-CCM-8-SHA256";
 /// A GBA identity: the key API is asked for its B-TID.
 const GBA_IDENTITY: &str =
     "3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
-
-fn wolf13() -> Option<PathBuf> {
-    match std::env::var_os("SIMBRIDGE_WOLF13_PEER") {
-        Some(p) => {
-            let p = PathBuf::from(p);
-            require(&format!("peer {}", p.display()), p.is_file()).then_some(p)
-        }
-        None => peer_bin("wolf13_peer"),
-    }
-}
 
 /// A server config keyed by the key API at `api`, with a state directory, `extra` lines added.
 fn config(dir: &Path, api: SocketAddr, backend: SocketAddr, extra: &str) -> PathBuf {
@@ -96,7 +85,9 @@ fn counters(dir: &Path) -> serde_json::Value {
 
 #[test]
 fn a_wolfssl_client_resumes_with_our_ticket_and_the_key_api_is_asked_once() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, asked) = support::key_api::start(KEY, Duration::ZERO);
@@ -129,7 +120,9 @@ fn a_wolfssl_client_resumes_with_our_ticket_and_the_key_api_is_asked_once() {
 
 #[test]
 fn a_ticket_that_resumed_once_is_refused_the_second_time() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, asked) = support::key_api::start(KEY, Duration::ZERO);
@@ -158,7 +151,9 @@ fn a_ticket_that_resumed_once_is_refused_the_second_time() {
 
 #[test]
 fn tickets_are_off_by_default_and_then_nothing_resumes() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, _) = support::key_api::start(KEY, Duration::ZERO);
@@ -175,7 +170,9 @@ fn tickets_are_off_by_default_and_then_nothing_resumes() {
 
 #[test]
 fn a_resumed_session_counts_under_its_identity_for_the_per_identity_cap() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, _) = support::key_api::start(KEY, Duration::ZERO);

@@ -18,22 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::launch::ours_bridge_server;
-use support::peers::{peer_bin, require};
 use support::{Echo, Proc, Relay, RelayConfig, Stream, free_udp_port};
 
 const IDENTITY: &str = "3GPP-bootstrapping.dev13@bsf.example";
 const KEY: &str = "4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b";
 const CCM8_13: &str = "TLS13-AES128-CCM-8-SHA256";
-
-fn wolf13() -> Option<PathBuf> {
-    match std::env::var_os("SIMBRIDGE_WOLF13_PEER") {
-        Some(p) => {
-            let p = PathBuf::from(p);
-            require(&format!("peer {}", p.display()), p.is_file()).then_some(p)
-        }
-        None => peer_bin("wolf13_peer"),
-    }
-}
 
 /// A server config with one static key, listening on `port`, `extra` lines added.
 fn config(dir: &Path, port: u16, backend: SocketAddr, extra: &str) -> PathBuf {
@@ -138,7 +127,9 @@ impl Recorder {
 
 #[test]
 fn a_wolfssl_dtls13_client_gets_through_the_bridge_server_to_the_backend_after_our_cookie() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let (_dir, _echo, server, addr) = serve("");
     let relay = Relay::start(addr, RelayConfig::default());
     let c = client(&peer, relay.addr().port(), KEY, &["-l", CCM8_13, "-n", "3"]);
@@ -159,7 +150,9 @@ fn a_wolfssl_dtls13_client_gets_through_the_bridge_server_to_the_backend_after_o
 
 #[test]
 fn a_wolfssl_client_with_a_cid_keeps_its_session_across_nat_rebindings() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let (_dir, _echo, server, addr) = serve("");
     // the NAT forgets its mapping between messages (not within the handshake: our cookie is
     // bound to the client's address, RFC 9147 5.1)
@@ -196,7 +189,9 @@ fn a_wolfssl_client_with_a_cid_keeps_its_session_across_nat_rebindings() {
 
 #[test]
 fn a_dtls13_session_carries_on_over_a_graceful_restart_of_the_server() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let state = dir.path().join("state");
@@ -230,7 +225,9 @@ fn a_dtls13_session_carries_on_over_a_graceful_restart_of_the_server() {
 
 #[test]
 fn a_wolfssl_client_with_another_key_is_refused_and_nothing_reaches_the_backend() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let backend = UdpSocket::bind("127.0.0.1:0").expect("bind");
     backend
@@ -264,7 +261,9 @@ fn a_wolfssl_client_with_another_key_is_refused_and_nothing_reaches_the_backend(
 
 #[test]
 fn a_version_flexible_wolfssl_client_gets_dtls13_from_the_default_server() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let (_dir, _echo, _server, addr) = serve("");
     let c = client(
         &peer,
@@ -285,7 +284,9 @@ fn a_version_flexible_wolfssl_client_gets_dtls13_from_the_default_server() {
 
 #[test]
 fn a_wolfssl_dtls12_client_connects_to_the_default_server_and_sees_the_downgrade_sentinel() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let (_dir, echo, _server, addr) = serve("");
     let rec = Recorder::start(addr);
     let c = client(
@@ -318,7 +319,9 @@ fn a_wolfssl_dtls12_client_connects_to_the_default_server_and_sees_the_downgrade
 
 #[test]
 fn a_key_from_the_key_api_arrives_later_under_the_tls13_ua_id_and_the_session_comes_up() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     // the key comes 300 ms later: the ClientHello waits parked for it
@@ -381,7 +384,9 @@ const GBA_IDENTITY: &str =
 
 #[test]
 fn a_second_dtls13_session_of_one_identity_evicts_the_first_with_close_notify() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let (_dir, _echo, server, addr) = serve("max_per_identity = 1");
     let first = client(
         &peer,
@@ -412,7 +417,9 @@ fn a_second_dtls13_session_of_one_identity_evicts_the_first_with_close_notify() 
 
 #[test]
 fn a_quiet_dtls13_session_is_closed_at_the_idle_timeout() {
-    let Some(peer) = wolf13() else { return };
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
     let (_dir, _echo, server, addr) = serve("idle_timeout_secs = 1");
     let c = client(
         &peer,

@@ -2,7 +2,7 @@
 //! free loopback port and says which before it waits for its client.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// A running `wolf13_peer server`.
@@ -54,5 +54,17 @@ impl Wolf13Server {
         let mut rest = String::new();
         let _ = std::io::Read::read_to_string(&mut self.out, &mut rest);
         rest
+    }
+}
+
+/// The peer binary: `$SIMBRIDGE_WOLF13_PEER` when set (a freshly built one), else
+/// `.peers/wolf13_peer`; `None` (skipped) when missing outside CI.
+pub fn peer() -> Option<PathBuf> {
+    match std::env::var_os("SIMBRIDGE_WOLF13_PEER") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            super::peers::require(&format!("peer {}", p.display()), p.is_file()).then_some(p)
+        }
+        None => super::peers::peer_bin("wolf13_peer"),
     }
 }
