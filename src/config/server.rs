@@ -119,7 +119,11 @@ pub(super) fn early_data(
             ("early_data_window_secs", f.early_data_window_secs.is_some()),
         ] {
             if given {
-                return Err(invalid(path, key, "has no effect without early_data = true"));
+                return Err(invalid(
+                    path,
+                    key,
+                    "has no effect without early_data = true",
+                ));
             }
         }
         return Ok(None);
@@ -318,8 +322,7 @@ mod tests {
 
     #[test]
     fn dtls_takes_versions_appends_13_suites_by_default_and_checks_suites() {
-        use simbridge::bridge::early::{CoapMethod, EarlyPolicy};
-use simbridge::dtls::{CipherSuite, Versions};
+        use simbridge::dtls::{CipherSuite, Versions};
         let d = tempfile::tempdir().expect("tempdir");
         let c = load(d.path(), "").expect("auto by default");
         assert_eq!(c.dtls, Versions::Auto);

@@ -192,7 +192,9 @@ mod tests {
 
     /// A confirmable CoAP request with a 2-byte token and message id 0x1234.
     fn request(code: u8) -> Vec<u8> {
-        vec![0x42, code, 0x12, 0x34, 0xaa, 0xbb, 0xb4, b't', b'e', b'm', b'p']
+        vec![
+            0x42, code, 0x12, 0x34, 0xaa, 0xbb, 0xb4, b't', b'e', b'm', b'p',
+        ]
     }
 
     #[test]
