@@ -85,6 +85,7 @@ struct Link13 {
     /// The ticket to offer first, and the data to send as 0-RTT with it.
     resume: Option<Resume13>,
     early_data: Option<Vec<u8>>,
+    early_len: usize,
     /// The newest ticket from the server, and whether the caller took it already.
     ticket: Option<Ticket13>,
     ticket_taken: bool,
@@ -542,6 +543,7 @@ impl Link13 {
             records_since_update: 0,
             resume: None,
             early_data: None,
+            early_len: 0,
             ticket: None,
             ticket_taken: true,
             resumed: false,
@@ -592,6 +594,7 @@ impl Link13 {
         let codes = offered.iter().chain(legacy).map(|s| s.iana()).collect();
         let mut l = Self::new(cfg.clone(), codes, cid);
         l.resume = resume;
+        l.early_len = early_data.as_ref().map_or(0, Vec::len);
         l.early_data = early_data;
         match cfg.psk.psk(None, first) {
             PskAnswer::Ready(psk) => l.provide_psk(now, Some(psk))?,
@@ -697,10 +700,9 @@ impl Link13 {
                     });
                 }
                 Event13::EarlyDataStatus { accepted } => {
-                    if !accepted {
-                        // sent again as one application record after the Finished
-                        self.stats.app_records_sent += 1;
-                    }
+                    // one application record either way: as 0-RTT, or after the Finished
+                    self.stats.app_records_sent += 1;
+                    self.stats.app_bytes_sent += self.early_len as u64;
                     self.events.push_back(Event::EarlyDataStatus { accepted });
                 }
                 Event13::Data(d) => {
