@@ -271,3 +271,70 @@ fn with_wolfssls_cookie_the_0rtt_is_lost_and_the_data_comes_after_the_handshake(
         "the data came as ordinary data:\n{out}"
     );
 }
+
+/// The relay's datagrams split into connections (each starts with a client's plaintext
+/// handshake record of epoch 0: its ClientHello; a retransmitted one would start another, which
+/// loopback does not see), each as "C->S sizes / S->C sizes, total".
+fn per_connection(stats: &RelayStats) -> Vec<String> {
+    let mut conns: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+    for d in &stats.log {
+        if d.c2s && d.content_type == 22 && d.epoch == 0 {
+            conns.push((Vec::new(), Vec::new()));
+        }
+        if let Some((c, s)) = conns.last_mut() {
+            if d.c2s { c } else { s }.push(d.len);
+        }
+    }
+    conns
+        .iter()
+        .map(|(c, s)| {
+            let (ct, st) = (c.iter().sum::<usize>(), s.iter().sum::<usize>());
+            format!(
+                "C->S {c:?} = {ct} B, S->C {s:?} = {st} B, total {} B",
+                ct + st
+            )
+        })
+        .collect()
+}
+
+/// wolfSSL's own client against the same server, for the figures beside ours: two connections,
+/// the second resuming (with `-e`: and 16 bytes of 0-RTT, which its server takes).
+#[test]
+fn wolfssls_own_client_resumes_with_and_without_0rtt_for_the_figures_beside_ours() {
+    let Some(bin) = peer() else { return };
+    for early in [None, Some(EARLY)] {
+        let (srv, relay) = wolf(&bin, ("2", "2"), &["-C", "1"]);
+        let port = relay.addr().port().to_string();
+        let mut cmd = Command::new(&bin);
+        cmd.args([
+            "client", &port, "-k", PSK, "-i", IDENTITY, "-n", "2", "-r", "2",
+        ])
+        .args(["-l", "TLS13-AES128-CCM-8-SHA256"]);
+        if let Some(e) = early {
+            cmd.args(["-e", e]);
+        }
+        let out = support::cli::run_with_timeout(&mut cmd, Duration::from_secs(20));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let served = server_output(srv);
+        assert_eq!(served.matches("resumed=1").count(), 1, "{served}");
+        assert_eq!(
+            served.contains(&format!("EARLY {EARLY}")),
+            early.is_some(),
+            "{served}"
+        );
+        let conns = per_connection(&relay.stats());
+        assert_eq!(conns.len(), 2, "{conns:?}");
+        let what = if early.is_some() {
+            "resumption + 0-RTT (16 B)"
+        } else {
+            "resumption"
+        };
+        eprintln!("wolfSSL client, full psk_ke: {}", conns[0]);
+        eprintln!("wolfSSL client, {what}: {}", conns[1]);
+    }
+}
