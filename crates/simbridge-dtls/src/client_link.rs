@@ -700,8 +700,12 @@ impl Link13 {
                     });
                 }
                 Event13::EarlyDataStatus { accepted } => {
-                    // one application record either way: as 0-RTT, or after the Finished
-                    self.stats.app_records_sent += 1;
+                    // one application record as 0-RTT; after the Finished, one per 2^14 B
+                    self.stats.app_records_sent += if accepted {
+                        1
+                    } else {
+                        self.early_len.div_ceil(1 << 14) as u64
+                    };
                     self.stats.app_bytes_sent += self.early_len as u64;
                     self.events.push_back(Event::EarlyDataStatus { accepted });
                 }

@@ -163,7 +163,8 @@ impl Connection13 {
             c.out.push_back(d.clone());
             c.early_datagram = Some(d);
         }
-        c.early_data = Some(early_data);
+        // nothing to send: no status to report either
+        c.early_data = (!early_data.is_empty()).then_some(early_data);
         Ok(c)
     }
 
@@ -314,11 +315,15 @@ impl Connection13 {
         };
         let accepted = up.early_data_accepted == Some(true);
         if !accepted {
-            match up.seal(&data) {
-                Ok(d) => self.out.push_back(d),
-                Err(e) => {
-                    self.close_with(Close13::Failed(e));
-                    return State::Closed;
+            // as many records as it takes (0-RTT data is one record, but data too long for one
+            // was never offered as 0-RTT)
+            for chunk in data.chunks(1 << 14) {
+                match up.seal(chunk) {
+                    Ok(d) => self.out.push_back(d),
+                    Err(e) => {
+                        self.close_with(Close13::Failed(e));
+                        return State::Closed;
+                    }
                 }
             }
         }
