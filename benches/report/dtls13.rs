@@ -8,8 +8,10 @@
 //! messages echoed, then close_notify.
 //!
 //! A datagram counts as handshake when its first record is of epoch 0 (a plaintext hello) or
-//! epoch 2 (the encrypted handshake); the ACKs, tickets and data of epoch 3 do not. The record
-//! overhead is the most frequent client→server epoch-3 datagram (the 5-byte messages) less 5.
+//! epoch 2 (the encrypted handshake); the ACKs, tickets and data of epoch 3 do not. A
+//! resumption case counts only its second connection, the one that offers the first one's
+//! ticket. The record overhead is the most frequent client→server epoch-3 datagram (the 5-byte
+//! messages) less 5.
 //! Ours then sends one 16-byte message and its echo: what those records add is the overhead
 //! of a message too long to need padding, the figure the energy model takes.
 
@@ -23,13 +25,15 @@ use std::time::{Duration, Instant};
 use crate::support::wolf13::Wolf13Server;
 use crate::support::{Relay, RelayConfig};
 use simbridge_dtls::config::RetransmitConfig;
-use simbridge_dtls::rng::SeededRng;
+use simbridge_dtls::rng::{DtlsRng, SeededRng};
 use simbridge_dtls::secret::{Secret, SecretVec};
 use simbridge_dtls::v13::client::ClientConfig13;
 use simbridge_dtls::v13::connection::{Connection13, Event13};
 use simbridge_dtls::v13::cookie::CookieKey13;
+use simbridge_dtls::v13::issuer::TicketIssuer;
 use simbridge_dtls::v13::key_share::X25519;
 use simbridge_dtls::v13::server::{Accepted13, HelloContext, Server13};
+use simbridge_dtls::v13::ticket::{Resume13, Ticket13};
 use simbridge_energy::perf::{Datagram, HandshakeFigures};
 
 use crate::stacks::{ID, KEY};
@@ -45,33 +49,46 @@ pub struct Case {
     pub cookie: bool,
     /// Connection IDs: the client's 1 byte, the server's 4.
     pub cid: bool,
+    /// A second connection resumes with the first one's ticket; only the second is counted.
+    pub resume: bool,
 }
 
 /// The cases, in row order.
-pub const CASES: [Case; 4] = [
+pub const CASES: [Case; 5] = [
     Case {
         name: "psk_ke",
         dhe: false,
         cookie: false,
         cid: false,
+        resume: false,
     },
     Case {
         name: "psk_ke, HelloRetryRequest cookie",
         dhe: false,
         cookie: true,
         cid: false,
+        resume: false,
     },
     Case {
         name: "psk_dhe_ke X25519",
         dhe: true,
         cookie: false,
         cid: false,
+        resume: false,
     },
     Case {
         name: "psk_ke, CIDs (client 1 B, server 4 B)",
         dhe: false,
         cookie: false,
         cid: true,
+        resume: false,
+    },
+    Case {
+        name: "psk_ke, resumption with a ticket",
+        dhe: false,
+        cookie: false,
+        cid: false,
+        resume: true,
     },
 ];
 
@@ -146,9 +163,40 @@ fn key() -> Vec<u8> {
     hex::decode(KEY).unwrap_or_default()
 }
 
-/// Ours, in this process: every datagram each side sends, in order.
+/// Ours, in this process: every datagram each side sends, in order. With `case.resume`, a
+/// first connection gets the server's ticket and only the second, resuming with it, counts.
 pub fn ours(case: Case) -> Result<Figures, String> {
     let rng = Arc::new(SeededRng::new(13));
+    let server = Server13 {
+        suites: vec![0x1305],
+        groups: if case.dhe { vec![X25519] } else { Vec::new() },
+        psk_ke: !case.dhe,
+        require_cookie: case.cookie,
+        cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
+        tickets: case
+            .resume
+            .then(|| TicketIssuer::new(Secret::new([0x7e; 16]), 3_600)),
+        importers: false,
+    };
+    if !case.resume {
+        return run_ours(case, &server, &rng, None).map(|(f, _)| f);
+    }
+    let (_, ticket) = run_ours(case, &server, &rng, None)?;
+    let ticket = ticket.ok_or("our server sent no ticket")?;
+    let resume = Resume13 {
+        ticket,
+        age_ms: 1_000,
+    };
+    run_ours(case, &server, &rng, Some(resume)).map(|(f, _)| f)
+}
+
+/// One connection of ours to `server`: its figures and the ticket the server sent.
+fn run_ours(
+    case: Case,
+    server: &Server13,
+    rng: &Arc<SeededRng>,
+    resume: Option<Resume13>,
+) -> Result<(Figures, Option<Ticket13>), String> {
     let now = Instant::now();
     let cfg = ClientConfig13 {
         identity: ID.as_bytes().to_vec(),
@@ -157,23 +205,16 @@ pub fn ours(case: Case) -> Result<Figures, String> {
         groups: if case.dhe { vec![X25519] } else { Vec::new() },
         psk_ke: !case.dhe,
         cid: case.cid.then(|| CLIENT_CID.to_vec()),
-        resume: None,
-    };
-    let server = Server13 {
-        suites: vec![0x1305],
-        groups: if case.dhe { vec![X25519] } else { Vec::new() },
-        psk_ke: !case.dhe,
-        require_cookie: case.cookie,
-        cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
-        tickets: None,
-        importers: false,
+        resume,
     };
     let retransmit = RetransmitConfig::default();
-    let mut client = Connection13::client(&cfg, retransmit, rng.clone(), now)
+    let rng_dyn: Arc<dyn DtlsRng> = rng.clone();
+    let mut client = Connection13::client(&cfg, retransmit, rng_dyn.clone(), now)
         .map_err(|e| format!("our client: {e}"))?;
     let mut srv: Option<Connection13> = None;
     let mut log: Vec<Datagram> = Vec::new();
     let (mut sent, mut echoed) = (0, 0);
+    let mut ticket = None;
     // The datagram lengths of the 16-byte message and of its echo.
     let (mut long_up, mut long_down) = (None, None);
     let peer: SocketAddr = ([127, 0, 0, 1], 5684).into();
@@ -206,7 +247,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
                                 flight,
                                 &d,
                                 retransmit,
-                                rng.clone(),
+                                rng_dyn.clone(),
                                 now,
                             ));
                         }
@@ -216,6 +257,26 @@ pub fn ours(case: Case) -> Result<Figures, String> {
             }
         }
         if let Some(s) = &mut srv {
+            while let Some(e) = s.poll_event() {
+                match e {
+                    Event13::Data(d) => {
+                        s.send(&d).map_err(|e| format!("our server: {e}"))?;
+                        moved = true;
+                    }
+                    // a ticket after the handshake, as the endpoint sends it
+                    Event13::Connected { .. } => {
+                        if let (Some(issuer), Some(up)) = (&server.tickets, s.session()) {
+                            let nst = up
+                                .new_session_ticket(issuer, 1, rng.as_ref())
+                                .map_err(|e| format!("our ticket: {e}"))?;
+                            log.push(Datagram::parse(false, &nst));
+                            client.handle_datagram(now, &nst);
+                            moved = true;
+                        }
+                    }
+                    _ => {}
+                }
+            }
             while let Some(d) = s.poll_transmit() {
                 moved = true;
                 log.push(Datagram::parse(false, &d));
@@ -224,18 +285,11 @@ pub fn ours(case: Case) -> Result<Figures, String> {
                 }
                 client.handle_datagram(now, &d);
             }
-            while let Some(e) = s.poll_event() {
-                if let Event13::Data(d) = e {
-                    s.send(&d).map_err(|e| format!("our server: {e}"))?;
-                    moved = true;
-                }
-            }
         }
         while let Some(e) = client.poll_event() {
             match e {
-                Event13::Connected { .. }
-                | Event13::Ticket(_)
-                | Event13::EarlyDataStatus { .. } => {}
+                Event13::Connected { .. } | Event13::EarlyDataStatus { .. } => {}
+                Event13::Ticket(t) => ticket = Some(*t),
                 Event13::Data(_) => echoed += 1,
                 Event13::Closed(why) => return Err(format!("our client closed: {why:?}")),
             }
@@ -259,7 +313,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
             f.overhead16 = long_up
                 .zip(long_down)
                 .map(|(u, d)| (u.saturating_sub(LONG.len()), d.saturating_sub(LONG.len())));
-            return Ok(f);
+            return Ok((f, ticket));
         }
         if !moved {
             break;
@@ -300,6 +354,10 @@ pub fn wolfssl(case: Case, root: &Path) -> Result<Figures, String> {
         server_args.extend(["-c".into(), hex::encode(SERVER_CID)]);
         client_args.extend(["-c".into(), hex::encode(CLIENT_CID)]);
     }
+    if case.resume {
+        server_args.extend(["-r".into(), "2".into()]);
+        client_args.extend(["-r".into(), "2".into()]);
+    }
     let args: Vec<&str> = server_args.iter().map(String::as_str).collect();
     let mut srv = Wolf13Server::start(&bin, &args)?;
     let port = srv.port;
@@ -328,5 +386,22 @@ pub fn wolfssl(case: Case, root: &Path) -> Result<Figures, String> {
         ));
     }
     let stats = relay.stats();
+    if case.resume {
+        return Ok(figures(second_connection(&stats.log)));
+    }
     Ok(figures(&stats.log))
+}
+
+/// The datagrams from the second connection's first ClientHello on: the first plaintext
+/// handshake datagram from the client after the first connection's epoch-3 traffic.
+fn second_connection(log: &[Datagram]) -> &[Datagram] {
+    let mut seen_data = false;
+    for (i, d) in log.iter().enumerate() {
+        match first_byte_epoch(d.content_type) {
+            Some(3) => seen_data = true,
+            Some(0) if seen_data && d.c2s => return &log[i..],
+            _ => {}
+        }
+    }
+    &[]
 }

@@ -407,7 +407,7 @@ fn dtls13_section(root: &Path) -> (Section, Vec<String>, Option<Dtls13Wire>) {
     for case in dtls13::CASES {
         let ours = dtls13::ours(case);
         if let Ok(f) = &ours {
-            if !case.dhe && !case.cookie {
+            if !case.dhe && !case.cookie && !case.resume {
                 let slot = if case.cid { &mut cid } else { &mut psk };
                 *slot = f.overhead16.map(|o| (f.handshake, o));
             }
@@ -438,7 +438,7 @@ fn dtls13_section(root: &Path) -> (Section, Vec<String>, Option<Dtls13Wire>) {
                 vec![cell(&theirs, f)],
             ));
         }
-        if !case.dhe && !case.cookie {
+        if !case.dhe && !case.cookie && !case.resume {
             s.rows.push(Row::new(
                 case.name,
                 "record overhead, 5 B of data, client→server",
@@ -474,7 +474,7 @@ fn dtls13_section(root: &Path) -> (Section, Vec<String>, Option<Dtls13Wire>) {
             overhead,
             overhead_cid,
         });
-    s.notes.push("DTLS 1.3 (benches/report/dtls13.rs): ours is simbridge_dtls::v13 (Connection13 and Server13) with both ends in this process, every datagram counted; wolfSSL is .peers/wolf13_peer at both ends through the counting relay. A 16-byte identity, one suite, 5 messages of 5 B echoed, close_notify. Handshake = datagrams whose first record is of epoch 0 or 2 (the ACKs, tickets and data of epoch 3 are not counted). wolfSSL sends each handshake message in its own datagram with a 16-bit sequence number and a length in every record; its server sends a NewSessionTicket (epoch 3, not counted). Ours packs EncryptedExtensions and Finished into one record. A 5-byte message is padded so that the record holds the 16 bytes its record-number mask samples (RFC 9147 §4.2.3), in both stacks: from 7 B of data on, our overhead is 11 B (CCM_8, 1-byte sequence number, no length), 15 B with a 4-byte CID.".into());
+    s.notes.push("DTLS 1.3 (benches/report/dtls13.rs): ours is simbridge_dtls::v13 (Connection13 and Server13) with both ends in this process, every datagram counted; wolfSSL is .peers/wolf13_peer at both ends through the counting relay. A 16-byte identity, one suite, 5 messages of 5 B echoed, close_notify. Handshake = datagrams whose first record is of epoch 0 or 2 (the ACKs, tickets and data of epoch 3 are not counted). wolfSSL sends each handshake message in its own datagram with a 16-bit sequence number and a length in every record; its server sends a NewSessionTicket (epoch 3, not counted). Ours packs EncryptedExtensions and Finished into one record. A 5-byte message is padded so that the record holds the 16 bytes its record-number mask samples (RFC 9147 §4.2.3), in both stacks: from 7 B of data on, our overhead is 11 B (CCM_8, 1-byte sequence number, no length), 15 B with a 4-byte CID. Resumption: a first connection gets the server's ticket (ours: a 16-byte identity gives a 92-byte ticket; wolfSSL's server sends its own) and only the second connection, offering it, is counted; our client offers the external PSK as a second identity, so a server that refuses the ticket can still complete the handshake without a new round trip.".into());
     (s, failures, wire)
 }
 

@@ -7,6 +7,7 @@ mod gateway;
 pub mod key_api;
 mod route_session;
 mod server;
+pub use server::EarlyDataFile;
 mod toml_error;
 
 use serde::Deserialize;
@@ -531,6 +532,13 @@ pub struct ServerFile {
     /// RFC 9258 PSK importers for DTLS 1.3 (default false): an imported identity is looked up
     /// by its external identity and the GBA key imported before the binder check.
     pub psk_importers: Option<bool>,
+    /// DTLS 1.3 0-RTT early data (default false; needs `tickets = true`).
+    pub early_data: Option<bool>,
+    /// CoAP methods whose early data reaches the backend before the handshake completes
+    /// (default `["GET", "FETCH"]`); the rest waits for it.
+    pub early_data_forward: Option<Vec<String>>,
+    /// The anti-replay window of 0-RTT, seconds (default 10).
+    pub early_data_window_secs: Option<u64>,
     /// PSKs.
     #[serde(default)]
     pub keys: ServerKeysConfig,
@@ -577,6 +585,9 @@ pub struct ServerConfigFile {
     pub tickets: bool,
     /// RFC 9258 imported PSKs taken beside plain ones (`psk_importers`).
     pub psk_importers: bool,
+    /// 0-RTT accepted (`early_data`, `early_data_forward`, `early_data_window_secs`); `None`:
+    /// off.
+    pub early_data: Option<EarlyDataFile>,
 }
 
 impl ServerConfigFile {
@@ -606,6 +617,7 @@ impl ServerConfigFile {
         let max_handshaking = server::max_handshaking(path, &f)?;
         let idle_timeout = server::idle_timeout(path, &f)?;
         let psk_importers = server::psk_importers(path, &f, dtls, oscore)?;
+        let early_data = server::early_data(path, &f, dtls, oscore)?;
         Ok(Self {
             listen,
             backend,
@@ -625,6 +637,7 @@ impl ServerConfigFile {
             dtls,
             tickets: f.tickets.unwrap_or(false),
             psk_importers,
+            early_data,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use super::key_api::{self, KeyApiConfig};
 use super::{ConfigError, ServerFile, ServerKeysConfig, invalid, read_key_file, read_token};
+use simbridge::bridge::early::{CoapMethod, EarlyPolicy};
 use simbridge::dtls::{CipherSuite, Versions};
 use simbridge::secret::SecretVec;
 use std::path::Path;
@@ -91,6 +92,78 @@ pub(super) fn psk_importers(
         ));
     }
     Ok(on)
+}
+
+/// A listener's 0-RTT settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlyDataFile {
+    /// What reaches the backend before the handshake completes (`early_data_forward`).
+    pub forward: EarlyPolicy,
+    /// The anti-replay window (`early_data_window_secs`).
+    pub window: Duration,
+}
+
+/// `early_data` (default false) with `early_data_forward` and `early_data_window_secs`: 0-RTT
+/// exists in DTLS 1.3 only and our server takes it only with one of its tickets (an external
+/// PSK has no ticket age to judge a replay by), so it needs `dtls` to allow 1.3, DTLS
+/// protection and `tickets = true`; the other two keys mean nothing without it.
+pub(super) fn early_data(
+    path: &Path,
+    f: &ServerFile,
+    versions: Versions,
+    oscore: bool,
+) -> Result<Option<EarlyDataFile>, ConfigError> {
+    if !f.early_data.unwrap_or(false) {
+        for (key, given) in [
+            ("early_data_forward", f.early_data_forward.is_some()),
+            ("early_data_window_secs", f.early_data_window_secs.is_some()),
+        ] {
+            if given {
+                return Err(invalid(
+                    path,
+                    key,
+                    "has no effect without early_data = true",
+                ));
+            }
+        }
+        return Ok(None);
+    }
+    if oscore || !versions.allows_13() {
+        return Err(invalid(
+            path,
+            "early_data",
+            "0-RTT is DTLS 1.3 only: needs dtls = \"1.3\" or \"auto\" and DTLS protection",
+        ));
+    }
+    if !f.tickets.unwrap_or(false) {
+        return Err(invalid(
+            path,
+            "early_data",
+            "needs tickets = true (0-RTT is taken only with one of this server's tickets)",
+        ));
+    }
+    let forward = match &f.early_data_forward {
+        None => EarlyPolicy::default(),
+        Some(names) => EarlyPolicy::new(
+            &names
+                .iter()
+                .map(|n| CoapMethod::parse(n))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(path, "early_data_forward", e.to_string()))?,
+        ),
+    };
+    let window = match f.early_data_window_secs {
+        None => Duration::from_secs(10),
+        Some(s @ 1..=3600) => Duration::from_secs(s),
+        Some(s) => {
+            return Err(invalid(
+                path,
+                "early_data_window_secs",
+                format!("{s} is outside 1..=3600"),
+            ));
+        }
+    };
+    Ok(Some(EarlyDataFile { forward, window }))
 }
 
 /// `dtls`: `"1.2"`, `"1.3"` or `"auto"` (the default). When `suites` is not given, they are the
@@ -249,6 +322,7 @@ mod tests {
 
     #[test]
     fn dtls_takes_versions_appends_13_suites_by_default_and_checks_suites() {
+        use simbridge::bridge::early::{CoapMethod, EarlyPolicy};
         use simbridge::dtls::{CipherSuite, Versions};
         let d = tempfile::tempdir().expect("tempdir");
         let c = load(d.path(), "").expect("auto by default");
@@ -287,6 +361,55 @@ mod tests {
         for (body, key) in cases {
             let e = load(d.path(), body).expect_err(body);
             assert!(e.contains("s.toml") && e.contains(key), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn early_data_is_off_by_default_needs_tickets_and_1_3_and_names_bad_methods() {
+        use simbridge::bridge::early::{CoapMethod, EarlyPolicy};
+        let d = tempfile::tempdir().expect("tempdir");
+        assert!(load(d.path(), "").expect("default").early_data.is_none());
+        let on = load(d.path(), "tickets = true\nearly_data = true")
+            .expect("on")
+            .early_data
+            .expect("early data on");
+        assert_eq!(on.forward, EarlyPolicy::default());
+        assert_eq!(on.window, std::time::Duration::from_secs(10));
+        let given = load(
+            d.path(),
+            "tickets = true\nearly_data = true\nearly_data_forward = [\"get\", \"PUT\"]\nearly_data_window_secs = 3",
+        )
+        .expect("given")
+        .early_data
+        .expect("early data on");
+        assert_eq!(given.forward.methods(), [CoapMethod::Get, CoapMethod::Put]);
+        assert_eq!(given.window, std::time::Duration::from_secs(3));
+        for (body, key, says) in [
+            ("early_data = true", "early_data", "tickets = true"),
+            (
+                "tickets = true\nearly_data = true\ndtls = \"1.2\"",
+                "early_data",
+                "DTLS 1.3",
+            ),
+            (
+                "tickets = true\nearly_data = true\nearly_data_forward = [\"OBSERVE\"]",
+                "early_data_forward",
+                "OBSERVE",
+            ),
+            (
+                "tickets = true\nearly_data = true\nearly_data_window_secs = 0",
+                "early_data_window_secs",
+                "outside",
+            ),
+            (
+                "early_data_forward = [\"GET\"]",
+                "early_data_forward",
+                "without early_data = true",
+            ),
+            ("early_data = 1", "early_data", ""),
+        ] {
+            let e = load(d.path(), body).expect_err(body);
+            assert!(e.contains(key) && e.contains(says), "{body}: {e}");
         }
     }
 }

@@ -3,9 +3,9 @@
  * harness code, loopback only.
  *
  *   wolf13_peer client PORT -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-u N] [-g GROUP]
- *                    [-c HEX] [-r CONNECTIONS] [-R 1] [-V 1.3|1.2|auto] [-w MS]
+ *                    [-c HEX] [-r CONNECTIONS] [-R 1] [-V 1.3|1.2|auto] [-w MS] [-e TEXT]
  *   wolf13_peer server 0 -k HEX -i IDENTITY [-l TLS13-CIPHER] [-n N] [-g GROUP] [-C 1] [-c HEX]
- *                    [-r CONNECTIONS]
+ *                    [-r CONNECTIONS] [-E MAX]
  *
  * The client connects to 127.0.0.1:PORT, sends N messages "msg <i>" and expects each echoed.
  * The server binds 127.0.0.1 on a free port, prints "LISTENING <port>", takes one client and
@@ -23,6 +23,12 @@
  * version-flexible DTLS method: offers 1.3 and 1.2; -l may list a 1.3 and a 1.2 suite,
  * colon-separated). -w MS (client): pauses MS milliseconds before each message after the
  * first (a test restarts the server in that gap).
+ * -e TEXT (client): every connection that resumes sends TEXT as 0-RTT early data with its
+ * ClientHello (wolfSSL_write_early_data) and, once connected, prints "EARLY_STATUS <s>"
+ * (wolfSSL_get_early_data_status: 0 none, 1 rejected, 2 accepted; wolfSSL may say 2 where its
+ * server dropped the data, see the tests). -E MAX (server): its tickets allow MAX bytes of early
+ * data; it reads early data before the handshake completes and prints "EARLY <text>" for each
+ * record of it (not echoed).
  * Both end with close_notify: the client sends one after its N messages, the server waits for
  * it after N echoes and then prints "CLOSE_NOTIFY".
  * stdout: "CONNECTED version=<v> cipher=<name> group=<g> cid_tx=<c>", "RECV <text>",
@@ -57,6 +63,8 @@ static int conns = 1; /* server: connections to take one after the other (-r) */
 static unsigned char cid[16];
 static int cid_len = -1; /* -1: no connection_id */
 static int no_cookie = 0;
+static int max_early = 0;         /* server: -E */
+static const char *early = NULL; /* client: -e */
 static char first_cipher[64]; /* the first of a colon-separated -l list */
 
 static int group_id(const char *name) {
@@ -144,6 +152,26 @@ static int handshake_failed(WOLFSSL *ssl, int r) {
     return 1;
 }
 
+/* Server with -E: takes the early data that comes before the client's Finished. */
+static int read_early(WOLFSSL *ssl) {
+    char got[256];
+    int len = 0, r;
+    do {
+        r = wolfSSL_read_early_data(ssl, got, sizeof got - 1, &len);
+        if (r < 0) {
+            int err = wolfSSL_get_error(ssl, r);
+            if (err == WOLFSSL_ERROR_WANT_READ) continue;
+            return handshake_failed(ssl, r);
+        }
+        if (len > 0) {
+            got[len] = 0;
+            printf("EARLY %s\n", got);
+            fflush(stdout);
+        }
+    } while (len > 0);
+    return 0;
+}
+
 /* One client: echoes n messages back. */
 static int serve(int n) {
     WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfDTLSv1_3_server_method());
@@ -152,6 +180,10 @@ static int serve(int n) {
         return 1;
     }
     wolfSSL_CTX_set_psk_server_tls13_callback(ctx, psk_server_cb);
+    if (max_early > 0 && wolfSSL_CTX_set_max_early_data(ctx, (unsigned int)max_early) < 0) {
+        fprintf(stderr, "max early data refused\n");
+        return 1;
+    }
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
@@ -178,6 +210,7 @@ static int serve(int n) {
         if (no_cookie) wolfSSL_disable_hrr_cookie(ssl);
         wolfSSL_dtls_set_peer(ssl, &from, fl);
         wolfSSL_set_fd(ssl, fd);
+        if (max_early > 0 && read_early(ssl) != 0) return 1;
         int r = wolfSSL_accept(ssl);
         if (r != WOLFSSL_SUCCESS) return handshake_failed(ssl, r);
         print_connected(ssl);
@@ -243,6 +276,10 @@ int main(int argc, char **argv) {
             version = argv[i + 1];
         } else if (!strcmp(argv[i], "-R")) {
             keep_first = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "-e")) {
+            early = argv[i + 1];
+        } else if (!strcmp(argv[i], "-E")) {
+            max_early = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-w")) {
             wait_ms = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-u")) {
@@ -281,9 +318,19 @@ int main(int argc, char **argv) {
         }
         wolfSSL_dtls_set_peer(ssl, &sa, sizeof sa);
         wolfSSL_set_fd(ssl, fd);
+        if (early && saved) {
+            int written = 0;
+            int e = wolfSSL_write_early_data(ssl, early, (int)strlen(early), &written);
+            if (e < 0 && wolfSSL_get_error(ssl, e) != WOLFSSL_ERROR_WANT_READ)
+                return handshake_failed(ssl, e);
+        }
         int c = wolfSSL_connect(ssl);
         if (c != WOLFSSL_SUCCESS) return handshake_failed(ssl, c);
         print_connected(ssl);
+        if (early && saved) {
+            printf("EARLY_STATUS %d\n", wolfSSL_get_early_data_status(ssl));
+            fflush(stdout);
+        }
         for (int i = 0; i < n; i++) {
             char msg[64], got[256];
             int len = snprintf(msg, sizeof msg, "msg %d", i);

@@ -3,6 +3,7 @@
 //! Protocol logic lives in [`crate::upstream`], [`crate::dtls`] and [`crate::gba`].
 
 mod batch;
+pub mod early;
 mod event_wait;
 pub mod gateway;
 pub mod key_lookup;
