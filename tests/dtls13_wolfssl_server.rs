@@ -396,6 +396,8 @@ fn session(
                     }
                 }
                 Event13::Closed(why) => return Err(format!("closed: {why:?}")),
+                // no early data is given here
+                Event13::EarlyDataStatus { .. } => {}
             }
         }
         while let Some(d) = c.poll_transmit() {

@@ -162,10 +162,21 @@ struct ClientArgs {
     #[arg(long, value_name = "LEN")]
     cid: Option<usize>,
     /// Resume the session saved in FILE (if it exists) and save the new one there after the
-    /// handshake (like openssl -sess_in/-sess_out; asks for a ticket too). The file holds the
-    /// master secret: it is written with mode 0600.
+    /// handshake (like openssl -sess_in/-sess_out; asks for a ticket too). DTLS 1.2: the
+    /// session. DTLS 1.3: the server's last ticket, offered once (the file is emptied when
+    /// the handshake is done and gets the session's new ticket, if the server sends one). The
+    /// file holds the master secret or ticket PSK: it is written with mode 0600.
     #[arg(long, value_name = "FILE")]
     session_file: Option<std::path::PathBuf>,
+    /// DTLS 1.3: send the content of FILE (`-`: stdin, read to its end first; there are then
+    /// no lines to send and the client closes once the data is out) as 0-RTT early data, with the ClientHello, when --session-file
+    /// holds a ticket that allows early data of that size. Without such a ticket, or when the
+    /// server does not take it (it asked for a cookie, or refused), the data is sent as the
+    /// first record after the handshake, so it always arrives once. Prints (stderr) whether
+    /// it went as 0-RTT. 0-RTT data can be replayed by an attacker: send only requests that
+    /// are safe to repeat.
+    #[arg(long, value_name = "FILE|-")]
+    early_data: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -324,6 +335,7 @@ fn event_json(e: &Event, peer: Option<SocketAddr>) -> Option<serde_json::Value> 
             "resumed": resumed,
         }),
         Event::Closed { reason } => json!({"event": "closed", "reason": reason.to_string()}),
+        Event::EarlyDataStatus { accepted } => json!({"event": "early_data", "accepted": accepted}),
         _ => return None,
     };
     if let (Some(p), Some(o)) = (peer, v.as_object_mut()) {
@@ -443,20 +455,40 @@ fn spawn_stdin() -> mpsc::Receiver<Input> {
 
 fn run_client(a: ClientArgs) -> CliResult {
     let versions = a.common.dtls_version.unwrap_or(Versions::Dtls12);
-    if versions != Versions::Dtls12 && a.session_file.is_some() {
+    if versions == Versions::Auto && a.session_file.is_some() {
+        return Err(CliError::new(
+            "--session-file keeps a DTLS 1.2 session or a DTLS 1.3 ticket: choose --version 1.2 or 1.3, not auto",
+        ));
+    }
+    if versions != Versions::Dtls13 && a.early_data.is_some() {
         return Err(CliError::new(format!(
-            "--session-file resumes DTLS 1.2 sessions (--version 1.2); a DTLS 1.3 client keeps no tickets yet, not with --version {versions}"
+            "--early-data is DTLS 1.3's 0-RTT: it needs --version 1.3, not {versions}"
         )));
     }
+    let early = client::read_early_data(a.early_data.as_deref())?;
     let suites = parse_suites(&a.common.suites, versions)?;
     let psk = static_psk(&a.common)?;
     let (sock, peer) = connect_udp(&a.connect)?;
-    let cfg = client_config(&a, psk, suites)?;
     let start = Instant::now();
-    let conn = ClientLink::client(Arc::new(cfg), versions, start)
-        .map_err(|e| CliError::new(format!("client: {e}")))?;
+    let conn = if versions == Versions::Dtls13 {
+        let cfg = client_config(&a, psk, suites, false)?;
+        let resume = client::saved_ticket(&a)?;
+        client::announce_early(early.as_deref(), resume.as_ref());
+        ClientLink::connect_with_early_data(Arc::new(cfg), resume, early, start)
+    } else {
+        let cfg = client_config(&a, psk, suites, true)?;
+        ClientLink::client(Arc::new(cfg), versions, start)
+    }
+    .map_err(|e| CliError::new(format!("client: {e}")))?;
     let handshake_deadline = start + Duration::from_millis(a.timeout_ms);
-    let stdin = spawn_stdin();
+    // stdin went into the early data: no lines to send after it
+    let stdin = if a.early_data.as_deref() == Some("-") {
+        let (tx, rx) = mpsc::channel();
+        let _ = tx.send(Input::Eof);
+        rx
+    } else {
+        spawn_stdin()
+    };
     let mut buf = vec![0u8; 65536];
     let mut out = std::io::stdout();
     let mut c = ClientLoop {

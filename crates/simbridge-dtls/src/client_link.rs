@@ -16,6 +16,11 @@
 //! - KeyUpdate instead of a new handshake: when the sending key nears its confidentiality limit
 //!   (RFC 9147 §4.5.3), or after a set number of records ([`ClientLink::set_key_update_after`]).
 //!
+//! - Tickets and 0-RTT: [`ClientLink::connect_with_early_data`] resumes with a ticket (kept
+//!   from an earlier session's [`ClientLink::take_ticket`]) and sends early data as 0-RTT when
+//!   the ticket allows it; [`Event::EarlyDataStatus`] says whether the server took it (if not,
+//!   the data went again after the handshake).
+//!
 //! `Versions::Auto`: the DTLS 1.3 ClientHello first; when the server answers in DTLS 1.2, a
 //! DTLS 1.2 handshake of its own with the downgrade sentinel checked
 //! (`crate::version_fallback` says why and how).
@@ -37,6 +42,7 @@ use crate::v13::connection::{Connection13, Event13};
 use crate::v13::handshake::Handshake13Error;
 use crate::v13::importer::import_for_dtls13;
 use crate::v13::key_share::X25519;
+use crate::v13::ticket::{Resume13, Ticket13};
 use crate::version::Versions;
 
 /// A client connection of either DTLS version.
@@ -76,6 +82,15 @@ struct Link13 {
     closed: bool,
     key_update_after: Option<u64>,
     records_since_update: u64,
+    /// The ticket to offer first, and the data to send as 0-RTT with it.
+    resume: Option<Resume13>,
+    early_data: Option<Vec<u8>>,
+    early_len: usize,
+    /// The newest ticket from the server, and whether the caller took it already.
+    ticket: Option<Ticket13>,
+    ticket_taken: bool,
+    /// The handshake resumed from the ticket.
+    resumed: bool,
 }
 
 impl ClientLink {
@@ -97,6 +112,47 @@ impl ClientLink {
             auto: versions == Versions::Auto,
             before_fallback: None,
         })
+    }
+
+    /// A DTLS 1.3 client that offers `resume`'s ticket first (the external PSK of `config`
+    /// second, for a server that does not take it) and, with `early_data`, sends the data as
+    /// 0-RTT when the ticket allows early data (max_early_data_size ≥ its length, one record),
+    /// else as the first application data after the handshake. Never 0-RTT under the external
+    /// PSK: a server has no replay protection for it. [`Event::EarlyDataStatus`] follows
+    /// [`Event::Connected`] when `early_data` was given.
+    pub fn connect_with_early_data(
+        config: Arc<ClientConfig>,
+        resume: Option<Resume13>,
+        early_data: Option<Vec<u8>>,
+        now: Instant,
+    ) -> Result<Self, Error> {
+        let l = Link13::start_with(config, now, false, (resume, early_data))?;
+        Ok(Self {
+            inner: Inner::V13(Box::new(l)),
+            auto: false,
+            before_fallback: None,
+        })
+    }
+
+    /// DTLS 1.3: the newest ticket from the server that this call has not returned yet (to
+    /// keep for the next connection's [`Self::connect_with_early_data`]; a ticket is meant to
+    /// be used once).
+    pub fn take_ticket(&mut self) -> Option<Ticket13> {
+        match &mut self.inner {
+            Inner::V13(l) if !l.ticket_taken => {
+                l.ticket_taken = true;
+                l.ticket.clone()
+            }
+            _ => None,
+        }
+    }
+
+    /// DTLS 1.3: the newest ticket from the server, if any.
+    pub fn last_ticket(&self) -> Option<&Ticket13> {
+        match &self.inner {
+            Inner::V13(l) => l.ticket.as_ref(),
+            Inner::V12(_) => None,
+        }
     }
 
     /// `Versions::Auto`: the server answered our DTLS 1.3 ClientHello in DTLS 1.2, so a DTLS
@@ -485,6 +541,12 @@ impl Link13 {
             closed: false,
             key_update_after: None,
             records_since_update: 0,
+            resume: None,
+            early_data: None,
+            early_len: 0,
+            ticket: None,
+            ticket_taken: true,
+            resumed: false,
         }
     }
 
@@ -493,6 +555,16 @@ impl Link13 {
     /// that a DTLS 1.2 server finds a suite and answers in 1.2 (a 1.3 server takes only 1.3
     /// suites).
     fn start(cfg: Arc<ClientConfig>, now: Instant, also_12: bool) -> Result<Self, Error> {
+        Self::start_with(cfg, now, also_12, (None, None))
+    }
+
+    /// [`Self::start`] with a ticket to offer first and early data to send.
+    fn start_with(
+        cfg: Arc<ClientConfig>,
+        now: Instant,
+        also_12: bool,
+        (resume, early_data): (Option<Resume13>, Option<Vec<u8>>),
+    ) -> Result<Self, Error> {
         let offered: Vec<CipherSuite> = cfg
             .common
             .suites
@@ -521,6 +593,9 @@ impl Link13 {
             .filter(|s| also_12 && !s.is_tls13());
         let codes = offered.iter().chain(legacy).map(|s| s.iana()).collect();
         let mut l = Self::new(cfg.clone(), codes, cid);
+        l.resume = resume;
+        l.early_len = early_data.as_ref().map_or(0, Vec::len);
+        l.early_data = early_data;
         match cfg.psk.psk(None, first) {
             PskAnswer::Ready(psk) => l.provide_psk(now, Some(psk))?,
             PskAnswer::Pending => l.events.push_back(Event::PskRequested {
@@ -572,14 +647,21 @@ impl Link13 {
             groups: vec![X25519],
             psk_ke: true,
             cid: self.cid.clone(),
-            resume: None,
+            resume: self.resume.clone(),
         };
-        match Connection13::client(
-            &c13,
-            self.cfg.common.retransmit,
-            self.cfg.common.rng.clone(),
-            now,
-        ) {
+        let (retransmit, rng) = (self.cfg.common.retransmit, self.cfg.common.rng.clone());
+        let started = match self.early_data.take() {
+            Some(data) => Connection13::client_with_early_data(
+                &c13,
+                data,
+                self.cfg.common.mtu,
+                retransmit,
+                rng,
+                now,
+            ),
+            None => Connection13::client(&c13, retransmit, rng, now),
+        };
+        match started {
             Ok(c) => {
                 self.stats.flights_sent += 1;
                 self.conn = Some(c);
@@ -604,22 +686,39 @@ impl Link13 {
         while let Some(e) = self.conn.as_mut().and_then(Connection13::poll_event) {
             match e {
                 Event13::Connected { suite, .. } => {
-                    self.stats.handshake_kind = Some(HandshakeKind::Full);
                     self.note_established();
+                    self.stats.handshake_kind = Some(if self.resumed {
+                        HandshakeKind::Abbreviated
+                    } else {
+                        HandshakeKind::Full
+                    });
                     self.suite = CipherSuite::from_iana(suite);
                     self.events.push_back(Event::Connected {
                         suite: self.suite.unwrap_or(CipherSuite::Tls13Aes128Ccm8Sha256),
                         identity: self.identity.clone(),
-                        resumed: false,
+                        resumed: self.resumed,
                     });
+                }
+                Event13::EarlyDataStatus { accepted } => {
+                    // one application record as 0-RTT; after the Finished, one per 2^14 B
+                    self.stats.app_records_sent += if accepted {
+                        1
+                    } else {
+                        self.early_len.div_ceil(1 << 14) as u64
+                    };
+                    self.stats.app_bytes_sent += self.early_len as u64;
+                    self.events.push_back(Event::EarlyDataStatus { accepted });
                 }
                 Event13::Data(d) => {
                     self.stats.app_records_received += 1;
                     self.stats.app_bytes_received += d.len() as u64;
                     self.events.push_back(Event::Data(d));
                 }
-                // the session lives on its state export across restarts, not on tickets
-                Event13::Ticket(_) => {}
+                // kept for the caller to persist (a gateway may rather keep the state export)
+                Event13::Ticket(t) => {
+                    self.ticket = Some(*t);
+                    self.ticket_taken = false;
+                }
                 Event13::Closed(why) => {
                     let reason =
                         CloseReason::from_close13(why, self.cfg.common.retransmit.max_retransmits);
@@ -634,6 +733,7 @@ impl Link13 {
         if let Some(s) = self.conn.as_mut().and_then(|c| c.session()) {
             self.suite = CipherSuite::from_iana(s.suite);
             self.cids = (s.cids.send.clone(), s.cids.recv.clone());
+            self.resumed = s.resumed;
         }
     }
 

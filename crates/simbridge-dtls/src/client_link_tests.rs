@@ -11,6 +11,7 @@ use crate::rng::SeededRng;
 use crate::secret::{Secret, SecretVec};
 use crate::v13::cookie::CookieKey13;
 use crate::v13::server::{Accepted13, HelloContext, Server13};
+use crate::v13::ticket::{Resume13, Ticket13};
 use crate::wire::alert::AlertDescription;
 use std::time::Duration;
 
@@ -507,4 +508,107 @@ fn connection_ids_are_reported_both_ways() {
     net.link.send(b"with cid").expect("send");
     net.pump();
     assert_eq!(net.at_server, vec![b"with cid".to_vec()]);
+}
+
+/// A link connected to a server that issues tickets, and the ticket it sent.
+fn ticket_from_server() -> (Net, Ticket13) {
+    use crate::v13::issuer::TicketIssuer;
+    let now = Instant::now();
+    let cfg = config(static_psk(&KEY), &[CipherSuite::Tls13Aes128Ccm8Sha256]);
+    let link = ClientLink::client(cfg, Versions::Dtls13, now).expect("link");
+    let mut net = Net::new(link, now);
+    net.srv.tickets = Some(TicketIssuer::new(Secret::new([0x7e; 16]), 3600));
+    net.pump();
+    assert!(net.link.is_established());
+    assert_eq!(net.link.take_ticket(), None, "none sent yet");
+    let issuer = net.srv.tickets.as_ref().expect("issuer");
+    let nst = net
+        .server
+        .as_mut()
+        .and_then(|s| s.session())
+        .expect("server up")
+        .new_session_ticket(issuer, 1_000, net.rng.as_ref())
+        .expect("ticket");
+    net.link.handle_datagram(now, &nst);
+    net.pump();
+    let t = net.link.take_ticket().expect("kept for the caller");
+    assert_eq!(net.link.take_ticket(), None, "handed out once");
+    assert_eq!(net.link.last_ticket(), Some(&t));
+    (net, t)
+}
+
+/// A second link on the same server, resuming with `ticket` and sending `early`.
+fn resume(net: Net, ticket: Ticket13, early: &[u8], mtu: usize) -> Net {
+    let mut cfg = ClientConfig::new(static_psk(&KEY));
+    cfg.common.suites = vec![CipherSuite::Tls13Aes128Ccm8Sha256];
+    cfg.common.retransmit = retransmit();
+    cfg.common.rng = Arc::new(SeededRng::new(8));
+    cfg.common.mtu = mtu;
+    let resume = Resume13 { ticket, age_ms: 50 };
+    let link = ClientLink::connect_with_early_data(
+        Arc::new(cfg),
+        Some(resume),
+        Some(early.to_vec()),
+        net.now,
+    )
+    .expect("link");
+    let mut again = Net::new(link, net.now);
+    again.srv = net.srv;
+    again.pump();
+    again
+}
+
+#[test]
+fn a_kept_ticket_resumes_and_early_data_it_does_not_allow_goes_after_the_handshake() {
+    let (net, ticket) = ticket_from_server();
+    // our issuer's tickets allow no early data: no 0-RTT offer
+    assert!(!ticket.allows_early_data());
+    let mut net = resume(net, ticket, b"reading 1", 1200);
+    let events = net.events();
+    assert!(
+        matches!(
+            &events[..],
+            [
+                Event::Connected { resumed: true, .. },
+                Event::EarlyDataStatus { accepted: false }
+            ]
+        ),
+        "{events:?}"
+    );
+    assert_eq!(net.at_server, [b"reading 1".to_vec()]);
+    let stats = net.link.stats();
+    assert_eq!(stats.handshake_kind, Some(HandshakeKind::Abbreviated));
+    assert_eq!((stats.app_records_sent, stats.app_bytes_sent), (1, 9));
+}
+
+#[test]
+fn an_offered_0rtt_the_server_does_not_take_is_sent_again_and_arrives_once() {
+    let (net, ticket) = ticket_from_server();
+    let ticket = Ticket13 {
+        max_early_data: Some(1024),
+        ..ticket
+    };
+    // an MTU the ClientHello fills: the 0-RTT record goes in a datagram of its own, which a
+    // server without 0-RTT drops
+    let mut net = resume(net, ticket, b"reading 2", 128);
+    let events = net.events();
+    assert!(
+        matches!(
+            &events[..],
+            [
+                Event::Connected { resumed: true, .. },
+                Event::EarlyDataStatus { accepted: false }
+            ]
+        ),
+        "{events:?}"
+    );
+    assert_eq!(
+        net.at_server,
+        [b"reading 2".to_vec()],
+        "once, after the handshake"
+    );
+    assert!(
+        net.server.as_ref().is_some_and(|s| s.stats().dropped >= 1),
+        "the 0-RTT record was sent and dropped"
+    );
 }

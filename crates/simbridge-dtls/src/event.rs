@@ -127,6 +127,14 @@ pub enum Event {
     },
     /// One application data record.
     Data(Vec<u8>),
+    /// DTLS 1.3 client: what became of the early data it was started with (after
+    /// `Connected`). `accepted`: the server took it as 0-RTT; otherwise (no ticket allowing
+    /// it, a HelloRetryRequest, the server's refusal) it was sent again as application data
+    /// after the handshake.
+    EarlyDataStatus {
+        /// The server took the data as 0-RTT.
+        accepted: bool,
+    },
     /// The connection ended; nothing more will come.
     Closed {
         /// Why.

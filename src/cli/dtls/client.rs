@@ -1,5 +1,6 @@
 //! The steps of `simbridge dtls client`: the connected socket, the configuration (with the
-//! session to resume) and the loop's turns (events, deadlines, stdin lines, receive, finish).
+//! session to resume), DTLS 1.3's ticket and early data (`--session-file`, `--early-data`) and
+//! the loop's turns (events, deadlines, stdin lines, receive, finish).
 
 use super::super::{CliError, CliResult};
 use super::{
@@ -9,8 +10,9 @@ use super::{
 use serde_json::json;
 use simbridge::dtls::client_link::ClientLink;
 use simbridge::dtls::config::{ClientConfig, StaticPsk};
+use simbridge::dtls::v13::ticket::{Resume13, Ticket13};
 use simbridge::dtls::{CipherSuite, CloseReason, Event, Session};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -38,12 +40,14 @@ pub(super) fn connect_udp(connect: &str) -> Result<(UdpSocket, SocketAddr), CliE
     Ok((sock, peer))
 }
 
-/// The client's DTLS configuration from the arguments, with the session of `--session-file` to
-/// resume when the file holds one (absent: full handshake; unreadable: an error).
+/// The client's DTLS configuration from the arguments, with the DTLS 1.2 session of
+/// `--session-file` to resume when `dtls12_session` and the file holds one (absent: full
+/// handshake; unreadable: an error).
 pub(super) fn client_config(
     a: &ClientArgs,
     psk: Arc<StaticPsk>,
     suites: Vec<CipherSuite>,
+    dtls12_session: bool,
 ) -> Result<ClientConfig, CliError> {
     let mut cfg = ClientConfig::new(psk);
     apply_common(&mut cfg.common, &a.common, suites);
@@ -51,7 +55,7 @@ pub(super) fn client_config(
     cfg.extended_master_secret = a.common.ems.into();
     cfg.server_name = a.sni.clone();
     cfg.connection_id = a.cid;
-    if let Some(f) = &a.session_file {
+    if let Some(f) = a.session_file.as_ref().filter(|_| dtls12_session) {
         cfg.session_tickets = true;
         match std::fs::read(f) {
             Ok(b) => match Session::from_bytes(&b) {
@@ -63,6 +67,82 @@ pub(super) fn client_config(
         }
     }
     Ok(cfg)
+}
+
+/// The content of `--early-data FILE|-` (stdin to its end for `-`).
+pub(super) fn read_early_data(arg: Option<&str>) -> Result<Option<Vec<u8>>, CliError> {
+    let Some(arg) = arg else { return Ok(None) };
+    let data = if arg == "-" {
+        let mut d = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut d)
+            .map_err(|e| CliError::new(format!("--early-data -: {e}")))?;
+        d
+    } else {
+        std::fs::read(arg).map_err(|e| CliError::new(format!("--early-data {arg}: {e}")))?
+    };
+    if data.is_empty() {
+        return Err(CliError::new(format!("--early-data {arg}: empty")));
+    }
+    Ok(Some(data))
+}
+
+/// Milliseconds since the Unix epoch (a saved ticket's age is counted in them).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// DTLS 1.3: the ticket `--session-file` holds, if it is one and still alive (a DTLS 1.2
+/// session, an expired or damaged ticket: a full handshake, with a warning).
+pub(super) fn saved_ticket(a: &ClientArgs) -> Result<Option<Resume13>, CliError> {
+    let Some(f) = &a.session_file else {
+        return Ok(None);
+    };
+    let bytes = match std::fs::read(f) {
+        Ok(b) => zeroize::Zeroizing::new(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(CliError::new(format!("{}: {e}", f.display()))),
+    };
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if !Ticket13::is_saved(&bytes) {
+        log::warn!("{}: not a DTLS 1.3 ticket; full handshake", f.display());
+        return Ok(None);
+    }
+    match Resume13::from_saved(&bytes, unix_ms()) {
+        Ok(Some(r)) => Ok(Some(r)),
+        Ok(None) => {
+            log::warn!("{}: the ticket has expired; full handshake", f.display());
+            Ok(None)
+        }
+        Err(e) => {
+            log::warn!("{}: damaged ticket ({e}); full handshake", f.display());
+            Ok(None)
+        }
+    }
+}
+
+/// Says up front when early data cannot go as 0-RTT (the handshake tells the rest).
+pub(super) fn announce_early(early: Option<&[u8]>, resume: Option<&Resume13>) {
+    let Some(data) = early else { return };
+    let why = match resume {
+        None => "no ticket (run once with --session-file to get one)",
+        Some(r) if !r.ticket.allows_early_data() => "the ticket allows no early data",
+        Some(r)
+            if r.ticket.max_early_data.unwrap_or(0)
+                < u32::try_from(data.len()).unwrap_or(u32::MAX) =>
+        {
+            "the data is over the ticket's max_early_data_size"
+        }
+        Some(_) => return,
+    };
+    eprintln!(
+        "early data: not sent as 0-RTT: {why}; its {} bytes go after the handshake",
+        data.len()
+    );
 }
 
 /// Whether the client loop goes on.
@@ -99,6 +179,11 @@ impl ClientLoop<'_> {
                     if let (Some(f), Some(s)) = (&self.a.session_file, self.conn.session()) {
                         write_private(f, s.to_bytes().expose())?;
                     }
+                    if let (Some(f), Some(_)) = (&self.a.session_file, self.conn.epochs()) {
+                        // DTLS 1.3: the ticket is used; the session's own ticket, if the
+                        // server sends one, takes its place
+                        write_private(f, &[])?;
+                    }
                 }
                 emit(self.a.common.json_events, v);
             }
@@ -123,8 +208,20 @@ impl ClientLoop<'_> {
                     }
                     return Ok(Flow::Stop);
                 }
+                Event::EarlyDataStatus { accepted } => {
+                    if accepted {
+                        eprintln!("early data: accepted by the server (0-RTT)");
+                    } else {
+                        eprintln!(
+                            "early data: not taken as 0-RTT; sent after the handshake instead"
+                        );
+                    }
+                }
                 Event::PskRequested { .. } => {}
             }
+        }
+        if let (Some(f), Some(t)) = (&self.a.session_file, self.conn.take_ticket()) {
+            write_private(f, t.to_bytes(unix_ms()).expose())?;
         }
         Ok(Flow::Go)
     }

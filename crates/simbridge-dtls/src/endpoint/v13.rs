@@ -582,7 +582,8 @@ impl Endpoint {
                     }
                 }
                 Event13::Data(d) => Event::Data(d),
-                Event13::Ticket(_) => continue,
+                // client-only events
+                Event13::Ticket(_) | Event13::EarlyDataStatus { .. } => continue,
                 Event13::Closed(why) => {
                     closed = true;
                     let reason = CloseReason::from_close13(

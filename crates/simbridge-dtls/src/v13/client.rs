@@ -6,11 +6,19 @@
 //! A HelloRetryRequest is answered once (RFC 8446 §4.1.4): the second ClientHello echoes the
 //! cookie, carries a key share in the group asked for, and its binder covers the transcript
 //! that starts with `message_hash` of the first ClientHello.
+//!
+//! 0-RTT (RFC 8446 §4.2.10, RFC 9147 §5.6): resuming with a ticket that allows early data,
+//! [`Client13::start_with_early_data`] adds early_data to the ClientHello and seals the data
+//! in one epoch-1 record under client_early_traffic_secret (the ticket's early secret over the
+//! hash of the ClientHello), right after the ClientHello. DTLS 1.3 has no EndOfEarlyData. The
+//! server took the data when its EncryptedExtensions has early_data; after a
+//! HelloRetryRequest the second ClientHello offers none (the data is lost to that server).
 
 use super::handshake::{
-    CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, Established13, FINISHED,
-    HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message,
-    message_hash, parse_dtls_message_any, parse_plaintext, plaintext_record, tls_message,
+    APPLICATION_DATA, CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, EXT_EARLY_DATA,
+    Established13, FINISHED, HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE,
+    SERVER_HELLO, alg_of, dtls_message, message_hash, parse_dtls_message_any, parse_plaintext,
+    plaintext_record, tls_message,
 };
 use super::header::is_unified;
 use super::hello::{
@@ -94,6 +102,26 @@ pub struct ClientWaitServer {
     last_hello: Vec<u8>,
     /// The first PSK offered is a ticket.
     resuming: bool,
+    /// The 0-RTT offer of the first ClientHello, if it made one.
+    early: Option<EarlyOffer>,
+}
+
+/// What the first ClientHello's 0-RTT offer binds the server to.
+#[derive(Debug, Clone, Copy)]
+struct EarlyOffer {
+    /// The ticket's suite: a server that takes the data must choose it (RFC 8446 §4.2.10).
+    suite: u16,
+    /// A HelloRetryRequest came: the second ClientHello offers no early data.
+    withdrawn: bool,
+}
+
+/// The datagrams of the client's first flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelloFlight {
+    /// The ClientHello, with the 0-RTT record after it when both fit the MTU.
+    pub hello: Vec<u8>,
+    /// The 0-RTT record in a datagram of its own, when it did not fit beside the ClientHello.
+    pub early: Option<Vec<u8>>,
 }
 
 /// The client after the ServerHello, collecting EncryptedExtensions and Finished (epoch 2), in
@@ -121,6 +149,9 @@ pub struct ClientWaitFinished {
     offered_groups: bool,
     /// Records that did not open (another epoch, damaged, forged), dropped.
     pub discarded: u64,
+    /// Our 0-RTT offer, and whether the EncryptedExtensions took it.
+    early: Option<EarlyOffer>,
+    early_accepted: bool,
 }
 
 /// Where the client is after a datagram.
@@ -133,12 +164,39 @@ pub enum ClientStep {
     Done(Box<Established13>, Vec<u8>),
 }
 
+/// Whether `data` can go as 0-RTT with `config`: a ticket offered first that allows at least
+/// its size, in a suite offered and built. Never with the external PSK alone: a server has no
+/// replay protection for it.
+fn early_allowed(config: &ClientConfig13, data: &[u8]) -> Option<u16> {
+    let r = config.resume.as_ref()?;
+    let max = r.ticket.max_early_data.unwrap_or(0);
+    let fits = !data.is_empty()
+        && u32::try_from(data.len()).is_ok_and(|n| n <= max)
+        && data.len() <= 1 << 14;
+    let suite = r.ticket.suite;
+    (fits && config.suites.contains(&suite) && alg_of(suite).is_some()).then_some(suite)
+}
+
 impl Client13 {
     /// The ClientHello datagram and the state waiting for the answer.
     pub fn start(
         config: &ClientConfig13,
         rng: &dyn DtlsRng,
     ) -> Result<(ClientWaitServer, Vec<u8>), Handshake13Error> {
+        let (wait, flight) = Self::start_with_early_data(config, &[], usize::MAX, rng)?;
+        Ok((wait, flight.hello))
+    }
+
+    /// [`Self::start`] with `early_data` sent as 0-RTT when the ticket of `config.resume`
+    /// allows it (its max_early_data_size, one record of at most 2^14 bytes); else the hello
+    /// offers none (see [`ClientWaitServer::early_offered`]). The 0-RTT record shares the
+    /// ClientHello's datagram when both fit in `mtu` bytes.
+    pub fn start_with_early_data(
+        config: &ClientConfig13,
+        early_data: &[u8],
+        mtu: usize,
+        rng: &dyn DtlsRng,
+    ) -> Result<(ClientWaitServer, HelloFlight), Handshake13Error> {
         if config.groups.is_empty() && !config.psk_ke {
             return Err(Handshake13Error::Config("no key exchange mode to offer"));
         }
@@ -180,6 +238,10 @@ impl Client13 {
             shares.push(EphemeralShare::generate(*first, rng)?);
             extensions.push((EXT_SUPPORTED_GROUPS, encode_groups(&config.groups)));
             extensions.push((EXT_KEY_SHARE, encode_client_shares(&shares)));
+        }
+        let early_suite = early_allowed(config, early_data);
+        if early_suite.is_some() {
+            extensions.push((EXT_EARLY_DATA, Vec::new()));
         }
         let mut psks = Vec::new();
         let mut earlies = Vec::new();
@@ -223,11 +285,25 @@ impl Client13 {
         let body = hello.encode();
         let mut datagram = Vec::new();
         plaintext_record(0, &dtls_message(CLIENT_HELLO, 0, &body), &mut datagram);
+        let transcript = tls_message(CLIENT_HELLO, &body);
+        let mut early_datagram = None;
+        if let (Some(suite), Some((ticket_early, _))) = (early_suite, earlies.first()) {
+            let record = early_record(ticket_early, suite, &transcript, early_data)?;
+            if datagram.len() + record.len() <= mtu {
+                datagram.extend_from_slice(&record);
+            } else {
+                early_datagram = Some(record);
+            }
+        }
         Ok((
             ClientWaitServer {
                 earlies,
                 resuming: config.resume.is_some(),
-                transcript: tls_message(CLIENT_HELLO, &body),
+                early: early_suite.map(|suite| EarlyOffer {
+                    suite,
+                    withdrawn: false,
+                }),
+                transcript,
                 hello,
                 shares,
                 groups: config.groups.clone(),
@@ -237,9 +313,28 @@ impl Client13 {
                 hello_seq: 0,
                 last_hello: datagram.clone(),
             },
-            datagram,
+            HelloFlight {
+                hello: datagram,
+                early: early_datagram,
+            },
         ))
     }
+}
+
+/// `data` in one epoch-1 record (no CID: none is negotiated yet) under
+/// client_early_traffic_secret of `early` (the ticket's) over Hash(`hello`), record number 0.
+fn early_record(
+    early: &EarlySecret,
+    suite: u16,
+    hello: &[u8],
+    data: &[u8],
+) -> Result<Vec<u8>, Handshake13Error> {
+    let alg = alg_of(suite).ok_or(Handshake13Error::Config("0-RTT in a suite not built"))?;
+    let secret = early.client_early_traffic(&transcript_hash(hello));
+    let protection = Protection13::new(alg, &TrafficKeys::from_secret(P, &secret), 1);
+    let mut out = Vec::with_capacity(data.len() + 32);
+    protection.seal(0, APPLICATION_DATA, data, None, LAST, &mut out)?;
+    Ok(out)
 }
 
 impl ClientWaitServer {
@@ -251,6 +346,11 @@ impl ClientWaitServer {
     /// Whether a HelloRetryRequest was answered already.
     pub fn retried(&self) -> bool {
         self.retried.is_some()
+    }
+
+    /// Whether the first ClientHello carried 0-RTT data.
+    pub fn early_offered(&self) -> bool {
+        self.early.is_some()
     }
 
     /// A datagram from the server: a HelloRetryRequest, or the ServerHello with as much of the
@@ -352,6 +452,8 @@ impl ClientWaitServer {
             cids,
             resumed,
             discarded: 0,
+            early: self.early,
+            early_accepted: false,
         };
         wait.absorb(pt.rest)
     }
@@ -400,6 +502,11 @@ impl ClientWaitServer {
             put_vec16(&mut d, cookie);
             set_extension(&mut self.hello.extensions, EXT_COOKIE, d);
         }
+        // RFC 8446 §4.1.2: the second ClientHello drops early_data (the 0-RTT is lost)
+        if let Some(e) = &mut self.early {
+            self.hello.extensions.retain(|(t, _)| *t != EXT_EARLY_DATA);
+            e.withdrawn = true;
+        }
         let mut prefix = message_hash(&transcript_hash(&self.transcript));
         prefix.extend_from_slice(&tls_message(SERVER_HELLO, hrr_body));
         self.hello.bind(&prefix, &binders(&self.earlies));
@@ -433,24 +540,30 @@ fn set_extension(extensions: &mut Vec<(u16, Vec<u8>)>, t: u16, data: Vec<u8>) {
 }
 
 /// EncryptedExtensions may hold only what we offered and a server may answer there: its
-/// supported_groups when we sent ours (RFC 8446 §4.2.7, wolfSSL sends it in `psk_ke`); any
-/// other extension, or one twice, is refused (RFC 8446 §4.2).
-fn check_encrypted_extensions(body: &[u8], offered_groups: bool) -> Result<(), Handshake13Error> {
+/// supported_groups when we sent ours (RFC 8446 §4.2.7, wolfSSL sends it in `psk_ke`), and an
+/// empty early_data when our ClientHello carried 0-RTT data (`offered_early`); any other
+/// extension, or one twice, is refused (RFC 8446 §4.2). Whether early_data was there.
+fn check_encrypted_extensions(
+    body: &[u8],
+    offered_groups: bool,
+    offered_early: bool,
+) -> Result<bool, Handshake13Error> {
     let bad = || Handshake13Error::from(WireError::Invalid(Field::EncryptedExtensions));
     let mut r = Reader::new(body);
     let list = r.vec16(Field::EncryptedExtensions)?;
     r.finish(Field::EncryptedExtensions)?;
     let mut l = Reader::new(list);
-    let mut groups_seen = false;
+    let (mut groups_seen, mut early_seen) = (false, false);
     while !l.is_empty() {
         let t = l.u16(Field::EncryptedExtensions)?;
-        l.vec16(Field::EncryptedExtensions)?;
-        if t != EXT_SUPPORTED_GROUPS || !offered_groups || groups_seen {
-            return Err(bad());
+        let data = l.vec16(Field::EncryptedExtensions)?;
+        match t {
+            EXT_SUPPORTED_GROUPS if offered_groups && !groups_seen => groups_seen = true,
+            EXT_EARLY_DATA if offered_early && !early_seen && data.is_empty() => early_seen = true,
+            _ => return Err(bad()),
         }
-        groups_seen = true;
     }
-    Ok(())
+    Ok(early_seen)
 }
 
 impl ClientWaitFinished {
@@ -510,7 +623,15 @@ impl ClientWaitFinished {
                 if t != ENCRYPTED_EXTENSIONS {
                     return Err(WireError::Invalid(Field::HandshakeType).into());
                 }
-                check_encrypted_extensions(&body, self.offered_groups)?;
+                let offered_early = self.early.is_some_and(|e| !e.withdrawn);
+                let taken = check_encrypted_extensions(&body, self.offered_groups, offered_early)?;
+                if taken && !(self.resumed && self.early.is_some_and(|e| e.suite == self.suite)) {
+                    // RFC 8446 §4.2.10: 0-RTT is taken only with the first PSK and its suite
+                    return Err(Handshake13Error::Incompatible(
+                        "server took early data with another PSK or suite",
+                    ));
+                }
+                self.early_accepted = taken;
                 self.transcript.extend_from_slice(&tls_message(t, &body));
                 self.encrypted_extensions_seen = true;
                 self.next_seq = seq + 1;
@@ -562,40 +683,56 @@ impl ClientWaitFinished {
         );
         up.resumption = Some(resumption);
         up.resumed = self.resumed;
+        up.early_data_accepted = self.early.map(|_| self.early_accepted);
         Ok(ClientStep::Done(Box::new(up), out))
     }
 }
+
+#[cfg(test)]
+#[path = "client_early_tests.rs"]
+mod early_tests;
 
 #[cfg(test)]
 mod encrypted_extensions_tests {
     use super::check_encrypted_extensions;
 
     #[test]
-    fn only_an_answer_to_our_supported_groups_is_taken() {
-        assert!(check_encrypted_extensions(&[0, 0], false).is_ok());
+    fn only_an_answer_to_our_supported_groups_and_early_data_is_taken() {
+        assert_eq!(check_encrypted_extensions(&[0, 0], false, false), Ok(false));
         // supported_groups [x25519], as wolfSSL sends it in psk_ke
         let groups = [0, 8, 0, 10, 0, 4, 0, 2, 0, 0x1d];
-        assert!(check_encrypted_extensions(&groups, true).is_ok());
+        assert!(check_encrypted_extensions(&groups, true, false).is_ok());
         assert!(
-            check_encrypted_extensions(&groups, false).is_err(),
+            check_encrypted_extensions(&groups, false, false).is_err(),
             "not offered"
         );
         let twice = [
             0, 16, 0, 10, 0, 4, 0, 2, 0, 0x1d, 0, 10, 0, 4, 0, 2, 0, 0x1d,
         ];
-        assert!(check_encrypted_extensions(&twice, true).is_err());
+        assert!(check_encrypted_extensions(&twice, true, false).is_err());
         let other = [0, 4, 0, 0, 0, 0];
         assert!(
-            check_encrypted_extensions(&other, true).is_err(),
+            check_encrypted_extensions(&other, true, true).is_err(),
             "server_name not offered"
         );
         assert!(
-            check_encrypted_extensions(&[0, 0, 1], true).is_err(),
+            check_encrypted_extensions(&[0, 0, 1], true, false).is_err(),
             "trailing byte"
         );
         assert!(
-            check_encrypted_extensions(&groups[..7], true).is_err(),
+            check_encrypted_extensions(&groups[..7], true, false).is_err(),
             "cut"
         );
+        // early_data (42), empty: taken only when our hello carried 0-RTT data
+        let early = [0, 4, 0, 42, 0, 0];
+        assert_eq!(check_encrypted_extensions(&early, false, true), Ok(true));
+        assert!(
+            check_encrypted_extensions(&early, false, false).is_err(),
+            "no 0-RTT offered"
+        );
+        let early_with_data = [0, 5, 0, 42, 0, 1, 0];
+        assert!(check_encrypted_extensions(&early_with_data, false, true).is_err());
+        let early_twice = [0, 8, 0, 42, 0, 0, 0, 42, 0, 0];
+        assert!(check_encrypted_extensions(&early_twice, false, true).is_err());
     }
 }

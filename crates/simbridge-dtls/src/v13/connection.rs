@@ -10,6 +10,10 @@
 //!   Finished that comes again (its ACK was lost).
 //! - A datagram that does not parse or open is dropped and the handshake goes on (RFC 9147
 //!   §4.5.2): only an authenticated failure, or a server that offers nothing we take, ends it.
+//! - A client's 0-RTT data ([`Connection13::client_with_early_data`]) goes with every copy of
+//!   its first ClientHello; if the server does not take it (or no ticket allowed it), it is
+//!   sent again as application data right after our Finished, so the caller never loses it;
+//!   [`Event13::EarlyDataStatus`] says which.
 //!
 //! A server connection starts from what [`super::server::Server13::accept`] gave for a
 //! ClientHello; the HelloRetryRequest before it keeps no state, so it is the endpoint's to send.
@@ -45,6 +49,14 @@ pub enum Event13 {
     Data(Vec<u8>),
     /// A ticket from the server, to resume with later (`ClientConfig13::resume`).
     Ticket(Box<Ticket13>),
+    /// The client's: what became of the early data given to
+    /// [`Connection13::client_with_early_data`], after [`Event13::Connected`]. `accepted`:
+    /// the server took it as 0-RTT; otherwise (no ticket allowing it, a HelloRetryRequest, the
+    /// server refused it) it has been sent again as application data after the handshake.
+    EarlyDataStatus {
+        /// The server took the 0-RTT data.
+        accepted: bool,
+    },
     /// The connection ended; nothing more comes.
     Closed(Close13),
 }
@@ -111,6 +123,10 @@ pub struct Connection13 {
     /// did not get it.
     last_flight: Option<Vec<u8>>,
     stats: Stats13,
+    /// The client's early data until the handshake says whether the server took it.
+    early_data: Option<Vec<u8>>,
+    /// The client's 0-RTT record in a datagram of its own, sent again with the ClientHello.
+    early_datagram: Option<Vec<u8>>,
 }
 
 impl Connection13 {
@@ -124,6 +140,31 @@ impl Connection13 {
         let (wait, hello) = super::client::Client13::start(config, rng.as_ref())?;
         let mut c = Self::new(State::ClientWaitServer(wait), retransmit, rng, now);
         c.send_flight(hello, now);
+        Ok(c)
+    }
+
+    /// A client that sends `early_data` as 0-RTT when `config.resume` holds a ticket that
+    /// allows it ([`super::client::Client13::start_with_early_data`]; `mtu`: the largest
+    /// datagram), else as the first application data after the handshake; either way
+    /// [`Event13::EarlyDataStatus`] follows [`Event13::Connected`].
+    pub fn client_with_early_data(
+        config: &super::client::ClientConfig13,
+        early_data: Vec<u8>,
+        mtu: usize,
+        retransmit: RetransmitConfig,
+        rng: Arc<dyn DtlsRng>,
+        now: Instant,
+    ) -> Result<Self, Handshake13Error> {
+        let (wait, flight) =
+            super::client::Client13::start_with_early_data(config, &early_data, mtu, rng.as_ref())?;
+        let mut c = Self::new(State::ClientWaitServer(wait), retransmit, rng, now);
+        c.send_flight(flight.hello, now);
+        if let Some(d) = flight.early {
+            c.out.push_back(d.clone());
+            c.early_datagram = Some(d);
+        }
+        // nothing to send: no status to report either
+        c.early_data = (!early_data.is_empty()).then_some(early_data);
         Ok(c)
     }
 
@@ -156,6 +197,8 @@ impl Connection13 {
             hello: Vec::new(),
             last_flight: None,
             stats: Stats13::default(),
+            early_data: None,
+            early_datagram: None,
         }
     }
 
@@ -236,6 +279,8 @@ impl Connection13 {
         match step {
             ClientStep::Retry(w, hello) => {
                 self.stats.round_trips += 1;
+                // the second ClientHello offers no 0-RTT: its record stays home
+                self.early_datagram = None;
                 self.send_flight(hello, now);
                 State::ClientWaitServer(w)
             }
@@ -244,6 +289,7 @@ impl Connection13 {
                 if let Some(r) = &mut self.retx {
                     r.flight.clear();
                 }
+                self.early_datagram = None;
                 State::ClientWaitFinished(w)
             }
             ClientStep::Done(up, fin) => {
@@ -255,9 +301,34 @@ impl Connection13 {
                 // kept until the server's ACK or application data shows it arrived
                 self.send_flight(fin.clone(), now);
                 self.last_flight = Some(fin);
-                State::Up(up)
+                self.early_datagram = None;
+                self.settle_early_data(up)
             }
         }
+    }
+
+    /// After our Finished: the early data the server did not take goes again as application
+    /// data (behind the Finished), and the caller learns which it was.
+    fn settle_early_data(&mut self, mut up: Box<Established13>) -> State {
+        let Some(data) = self.early_data.take() else {
+            return State::Up(up);
+        };
+        let accepted = up.early_data_accepted == Some(true);
+        if !accepted {
+            // as many records as it takes (0-RTT data is one record, but data too long for one
+            // was never offered as 0-RTT)
+            for chunk in data.chunks(1 << 14) {
+                match up.seal(chunk) {
+                    Ok(d) => self.out.push_back(d),
+                    Err(e) => {
+                        self.close_with(Close13::Failed(e));
+                        return State::Closed;
+                    }
+                }
+            }
+        }
+        self.events.push_back(Event13::EarlyDataStatus { accepted });
+        State::Up(up)
     }
 
     fn server_wait_finished(&mut self, w: Box<ServerWaitFinished>, datagram: &[u8]) -> State {
@@ -393,6 +464,10 @@ impl Connection13 {
         if !r.flight.is_empty() {
             let f = r.flight.clone();
             self.resend(f);
+            // the 0-RTT record that did not fit beside the ClientHello goes with it
+            if let Some(e) = self.early_datagram.clone() {
+                self.resend(e);
+            }
         }
     }
 

@@ -58,6 +58,10 @@ const LAST_LONG: HeaderForm = HeaderForm {
 /// RFC 9147 §9).
 pub const EXT_CONNECTION_ID: u16 = 54;
 
+/// The early_data extension (RFC 8446 §4.2.10): empty in a ClientHello (0-RTT data follows) and
+/// in EncryptedExtensions (the server took it); max_early_data_size in a NewSessionTicket.
+pub const EXT_EARLY_DATA: u16 = 42;
+
 /// The Connection IDs of a session (RFC 9147 §9): what goes in the records we send (the
 /// peer's) and what comes in the records we receive (ours). Empty: none, the record header
 /// has no CID.
@@ -177,6 +181,9 @@ pub struct Established13 {
     pub(super) resumption: Option<Secret<HASH_LEN>>,
     /// Whether the handshake resumed from a ticket.
     pub resumed: bool,
+    /// The client's: whether the server took the 0-RTT data of our ClientHello; `None` when
+    /// the ClientHello carried none.
+    pub early_data_accepted: Option<bool>,
     /// Tickets this server sent on the session (each gets its own nonce).
     pub(super) tickets_sent: u8,
 }
@@ -215,6 +222,7 @@ impl Established13 {
             cids,
             resumption: None,
             resumed: false,
+            early_data_accepted: None,
             tickets_sent: 0,
         }
     }

@@ -4,12 +4,13 @@
 //! The resumption PSK is HKDF-Expand-Label(resumption_master_secret, "resumption",
 //! ticket_nonce, 32); the client offers the ticket as a PSK identity with the obfuscated age
 //! (milliseconds since the ticket came, plus `ticket_age_add`, modulo 2^32) and a "res binder".
-//! The server's side of tickets (issuing them) is not built yet.
+//! The server's side of tickets (issuing them) is in issuer.rs. A client keeps a ticket across
+//! restarts with [`Ticket13::to_bytes`] (with the time it came) and [`Resume13::from_saved`].
 
-use super::handshake::P;
+use super::handshake::{EXT_EARLY_DATA, P};
 use super::key_schedule::{HASH_LEN, expand_label};
 use crate::secret::{Secret, SecretVec};
-use crate::wire::codec::{Reader, put_u16, put_vec8, put_vec16};
+use crate::wire::codec::{Reader, put_u16, put_u48, put_vec8, put_vec16};
 use crate::wire::{Field, WireError};
 
 /// A ticket to resume with.
@@ -41,6 +42,74 @@ impl std::fmt::Debug for Ticket13 {
     }
 }
 
+/// The start of a saved ticket (and its format version), told apart from a DTLS 1.2 session.
+const SAVED_MAGIC: &[u8; 6] = b"SBT13\x01";
+
+impl Ticket13 {
+    /// Whether this ticket lets a client send early data (0-RTT).
+    pub fn allows_early_data(&self) -> bool {
+        self.max_early_data.is_some_and(|m| m > 0)
+    }
+
+    /// The ticket to keep (in a file of mode 0600: it holds the resumption PSK), with the
+    /// time it was received, milliseconds since the Unix epoch (its age is counted from it).
+    pub fn to_bytes(&self, received_unix_ms: u64) -> SecretVec {
+        let mut b = Vec::with_capacity(self.ticket.len() + 64);
+        b.extend_from_slice(SAVED_MAGIC);
+        put_u48(&mut b, received_unix_ms);
+        b.extend_from_slice(&self.lifetime_secs.to_be_bytes());
+        b.extend_from_slice(&self.age_add.to_be_bytes());
+        put_u16(&mut b, self.suite);
+        match self.max_early_data {
+            Some(m) => {
+                b.push(1);
+                b.extend_from_slice(&m.to_be_bytes());
+            }
+            None => b.push(0),
+        }
+        put_vec16(&mut b, &self.ticket);
+        put_vec8(&mut b, self.psk.expose());
+        SecretVec::new(b)
+    }
+
+    /// Whether `bytes` look like [`Self::to_bytes`] (and not a DTLS 1.2 session).
+    pub fn is_saved(bytes: &[u8]) -> bool {
+        bytes.starts_with(SAVED_MAGIC)
+    }
+
+    /// A ticket from [`Self::to_bytes`], with the time it was received.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(Self, u64), WireError> {
+        let mut r = Reader::new(bytes);
+        if r.take(SAVED_MAGIC.len(), Field::Ticket)? != SAVED_MAGIC {
+            return Err(WireError::Invalid(Field::Ticket));
+        }
+        let received = r.u48(Field::Ticket)?;
+        let lifetime_secs = r.u32(Field::TicketLifetimeHint)?;
+        let age_add = r.u32(Field::Ticket)?;
+        let suite = r.u16(Field::Ticket)?;
+        let max_early_data = match r.u8(Field::Ticket)? {
+            0 => None,
+            1 => Some(r.u32(Field::Ticket)?),
+            _ => return Err(WireError::Invalid(Field::Ticket)),
+        };
+        let ticket = r.vec16(Field::Ticket)?.to_vec();
+        let psk = SecretVec::from(r.vec8(Field::Ticket)?);
+        r.finish(Field::Ticket)?;
+        if ticket.is_empty() || psk.len() != HASH_LEN || lifetime_secs > MAX_LIFETIME {
+            return Err(WireError::Invalid(Field::Ticket));
+        }
+        let t = Self {
+            ticket,
+            psk,
+            lifetime_secs,
+            age_add,
+            suite,
+            max_early_data,
+        };
+        Ok((t, received))
+    }
+}
+
 /// A ticket and how old it is when the client offers it.
 #[derive(Debug, Clone)]
 pub struct Resume13 {
@@ -51,14 +120,27 @@ pub struct Resume13 {
 }
 
 impl Resume13 {
+    /// The ticket saved by [`Ticket13::to_bytes`], offered at `now_unix_ms`; `Ok(None)` when
+    /// its lifetime is over (or it comes from the future: a clock set back).
+    pub fn from_saved(bytes: &[u8], now_unix_ms: u64) -> Result<Option<Self>, WireError> {
+        let (ticket, received) = Ticket13::from_bytes(bytes)?;
+        let Some(age) = now_unix_ms.checked_sub(received) else {
+            return Ok(None);
+        };
+        if age >= u64::from(ticket.lifetime_secs) * 1000 {
+            return Ok(None);
+        }
+        // under 7 days in milliseconds: fits a u32
+        let age_ms = u32::try_from(age).map_err(|_| WireError::Invalid(Field::Ticket))?;
+        Ok(Some(Self { ticket, age_ms }))
+    }
+
     /// The obfuscated_ticket_age of the offer.
     pub fn obfuscated_age(&self) -> u32 {
         self.age_ms.wrapping_add(self.ticket.age_add)
     }
 }
 
-/// The early_data extension (in a NewSessionTicket: max_early_data_size).
-const EXT_EARLY_DATA: u16 = 42;
 /// RFC 8446 §4.6.1: a ticket lives at most 7 days.
 const MAX_LIFETIME: u32 = 604_800;
 
@@ -195,5 +277,52 @@ mod tests {
             age_ms: u32::MAX,
         };
         assert_eq!(r.obfuscated_age(), 0x0102_0303);
+    }
+
+    #[test]
+    fn a_saved_ticket_comes_back_with_its_age_until_its_lifetime_ends() {
+        let t = NewSessionTicket {
+            lifetime_secs: 60,
+            age_add: 9,
+            nonce: vec![0],
+            ticket: vec![0xbb; 20],
+            max_early_data: Some(16384),
+        }
+        .into_ticket(&Secret::new([3; 32]), 0x1305);
+        assert!(t.allows_early_data());
+        let saved = t.to_bytes(1_000_000);
+        assert!(Ticket13::is_saved(saved.expose()));
+        assert_eq!(
+            Ticket13::from_bytes(saved.expose()),
+            Ok((t.clone(), 1_000_000))
+        );
+        let r = Resume13::from_saved(saved.expose(), 1_002_500)
+            .expect("parses")
+            .expect("alive");
+        assert_eq!((r.ticket, r.age_ms), (t.clone(), 2500));
+        assert!(
+            Resume13::from_saved(saved.expose(), 1_060_000)
+                .expect("parses")
+                .is_none()
+        );
+        assert!(
+            Resume13::from_saved(saved.expose(), 999_999)
+                .expect("parses")
+                .is_none()
+        );
+        for cut in 0..saved.len() {
+            assert!(
+                Ticket13::from_bytes(&saved.expose()[..cut]).is_err(),
+                "cut {cut}"
+            );
+        }
+        let without = Ticket13 {
+            max_early_data: None,
+            ..t
+        };
+        assert!(!without.allows_early_data());
+        let saved = without.to_bytes(5);
+        assert_eq!(Ticket13::from_bytes(saved.expose()), Ok((without, 5)));
+        assert!(!Ticket13::is_saved(b"a DTLS 1.2 session"));
     }
 }

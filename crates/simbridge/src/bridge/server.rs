@@ -507,6 +507,8 @@ impl ServerLoop {
                     self.drop_backend(&peer);
                     self.status.closed(&peer);
                 }
+                // a client's event: the endpoint never reports it
+                Event::EarlyDataStatus { .. } => {}
             }
         }
         while let Some(t) = self.endpoint.poll_transmit() {

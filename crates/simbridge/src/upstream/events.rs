@@ -39,7 +39,9 @@ impl UpstreamSession {
                         self.retire(old, false);
                     }
                 }
-                Event::Connected { .. } | Event::PskRequested { .. } => {}
+                Event::Connected { .. }
+                | Event::PskRequested { .. }
+                | Event::EarlyDataStatus { .. } => {}
             }
         }
     }
@@ -103,6 +105,8 @@ impl UpstreamSession {
                 }
             },
             Event::Data(d) => self.received.push_back(d),
+            // the gateway's sessions start without early data
+            Event::EarlyDataStatus { .. } => {}
             Event::Closed { reason } => {
                 self.metrics.handshake_failures += 1;
                 let slot = self.pending.take();
@@ -138,7 +142,9 @@ impl UpstreamSession {
                     self.ensure(now);
                 }
             }
-            Event::Connected { .. } | Event::PskRequested { .. } => {}
+            Event::Connected { .. }
+            | Event::PskRequested { .. }
+            | Event::EarlyDataStatus { .. } => {}
         }
     }
 
