@@ -233,7 +233,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
         }
         while let Some(e) = client.poll_event() {
             match e {
-                Event13::Connected { .. } | Event13::Ticket(_) => {}
+                Event13::Connected { .. } | Event13::Ticket(_) | Event13::EarlyData(_) => {}
                 Event13::Data(_) => echoed += 1,
                 Event13::Closed(why) => return Err(format!("our client closed: {why:?}")),
             }

@@ -620,6 +620,8 @@ impl Link13 {
                 }
                 // the session lives on its state export across restarts, not on tickets
                 Event13::Ticket(_) => {}
+                // a server's event
+                Event13::EarlyData(_) => {}
                 Event13::Closed(why) => {
                     let reason =
                         CloseReason::from_close13(why, self.cfg.common.retransmit.max_retransmits);

@@ -123,7 +123,7 @@ impl ClientLoop<'_> {
                     }
                     return Ok(Flow::Stop);
                 }
-                Event::PskRequested { .. } => {}
+                Event::PskRequested { .. } | Event::EarlyData(_) => {}
             }
         }
         Ok(Flow::Go)

@@ -18,7 +18,13 @@
 //!   `handshake_failure`). Ticket keys rotate on `ticket_rotation` (the previous key still
 //!   opens) and are never saved: a ticket issued before a restart does not open after it, so
 //!   the used register (in memory) never needs to outlive the process.
-//! - Not wired: 0-RTT.
+//! - 0-RTT (`ServerConfig::early_data13` with `tickets13`, off by default; v13/early.rs,
+//!   endpoint/v13_early.rs): tickets announce early data; a ClientHello that offers early data
+//!   on one of our tickets (offered first, opening now) skips the cookie round trip (the
+//!   ticket needs no key lookup, and after a HelloRetryRequest early data is always lost), and
+//!   its early data is taken when the strike register (v13/strike.rs) finds it fresh and
+//!   unseen: [`Event::EarlyData`] before `Connected`. The register is saved by `save_all`;
+//!   without it, a start refuses early data for one window.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,6 +41,8 @@ use crate::secret::{Secret, SecretVec};
 use crate::suite::CipherSuite;
 use crate::v13::connection::{Connection13, Event13};
 use crate::v13::cookie::CookieKey13;
+use crate::v13::early::EarlyGate;
+use crate::v13::strike::StrikeRegister;
 use crate::v13::handshake::{EXT_CONNECTION_ID, Handshake13Error, parse_plaintext};
 use crate::v13::header::is_unified;
 use crate::v13::hello::ClientHello13;
@@ -66,6 +74,8 @@ pub(super) struct Tls13 {
     /// When the ticket key was last rotated.
     tickets_rotated: Option<Instant>,
     pub(super) conns: HashMap<u64, Entry13>,
+    /// 0-RTT: the strike register (times: milliseconds since `origin`); `None`: no 0-RTT.
+    pub(super) strike: Option<StrikeRegister>,
 }
 
 /// A DTLS 1.3 peer: its ClientHello waiting for a key, or its connection.
@@ -124,11 +134,13 @@ impl Tls13 {
                 tickets: if config.tickets13 {
                     let lifetime =
                         u32::try_from(config.session_lifetime.as_secs()).unwrap_or(u32::MAX);
-                    Some(TicketIssuer::with_capacity(
+                    let mut issuer = TicketIssuer::with_capacity(
                         random_secret(config.common.rng.as_ref())?,
                         lifetime,
                         DEFAULT_USED_CAPACITY,
-                    ))
+                    );
+                    issuer.early_data = config.early_data13.map(|e| e.max_size);
+                    Some(issuer)
                 } else {
                     None
                 },
@@ -137,7 +149,14 @@ impl Tls13 {
         } else {
             None
         };
+        // started now (ms 0 on the clock that starts with the first datagram): early data waits
+        // one window unless `load_all` restores a saved register
+        let strike = config
+            .early_data13
+            .filter(|_| config.tickets13 && server.is_some())
+            .map(|e| StrikeRegister::new(early::window_ms(&e), e.capacity, 0));
         Ok(Self {
+            strike,
             server,
             origin: None,
             last_secs: 0,
@@ -150,6 +169,12 @@ impl Tls13 {
     /// Whether DTLS 1.3 is served.
     pub(super) fn enabled(&self) -> bool {
         self.server.is_some()
+    }
+
+    /// Milliseconds on the clock of `secs` (the strike register's time).
+    pub(super) fn ms(&mut self, now: Instant) -> u64 {
+        let o = *self.origin.get_or_insert(now);
+        u64::try_from(now.saturating_duration_since(o).as_millis()).unwrap_or(u64::MAX)
     }
 
     fn secs(&mut self, now: Instant) -> u64 {
@@ -247,18 +272,24 @@ impl Endpoint {
             rng: rng.as_ref(),
             cid: None,
         };
+        // 0-RTT on a ticket of ours: no cookie round trip (it would lose the early data)
+        let early_ticket = self.v13.strike.is_some() && early::skips_cookie(server, data, &cx);
         // a first pass without keys or tickets: a HelloRetryRequest (cookie), or the
         // external identity to ask for (tickets are looked at below, once admitted)
         let asked = RefCell::new(None::<Vec<u8>>);
-        let probe = server.accept_with(
-            data,
-            &cx,
-            |id| {
-                asked.borrow_mut().get_or_insert_with(|| id.to_vec());
-                None
-            },
-            false,
-        );
+        let probe = if early_ticket {
+            Err(Handshake13Error::UnknownIdentity)
+        } else {
+            server.accept_with(
+                data,
+                &cx,
+                |id| {
+                    asked.borrow_mut().get_or_insert_with(|| id.to_vec());
+                    None
+                },
+                false,
+            )
+        };
         match probe {
             Ok(Accepted13::Retry(d)) => {
                 self.stats.hello_verify_sent += 1;
@@ -298,12 +329,16 @@ impl Endpoint {
             return;
         };
         // one of our tickets that opens, in the suite of this handshake: a resumption
-        let (ticket, refused) = tickets::offered(server, &ch, suite, secs);
+        let offer = tickets::offered(server, &ch, suite, secs);
+        let (ticket, refused) = (offer.origin, offer.refused);
         if ticket.is_some() || refused {
             self.stats.resumptions_offered += 1;
         }
         if refused && ticket.is_none() {
             self.stats.tickets_refused += 1;
+        }
+        if offer.used && ticket.is_none() {
+            self.early_replayed_ticket(from, &ch);
         }
         let identity = match (&ticket, asked.into_inner()) {
             (Some(o), _) => o.identity.clone(),
@@ -441,8 +476,15 @@ impl Endpoint {
     /// ticket it offers.
     fn run13(&mut self, now: Instant, id: u64, key: Option<SecretVec>) {
         let secs = self.v13.secs(now);
+        let now_ms = self.v13.ms(now);
         let rng = self.config.common.rng.clone();
-        let (Some(server), Some(e)) = (&self.v13.server, self.v13.conns.get_mut(&id)) else {
+        let Tls13 {
+            server,
+            conns,
+            strike,
+            ..
+        } = &mut self.v13;
+        let (Some(server), Some(e)) = (&*server, conns.get_mut(&id)) else {
             return;
         };
         let State13::Parked(hello) = &e.state else {
@@ -457,14 +499,18 @@ impl Endpoint {
                 .then_some(e.cid.as_slice()),
         };
         let identity = e.identity.clone();
-        let result = server.accept_with(
+        // for every handshake: an external PSK's early data is refused (no age) and counted
+        let mut gate = strike.as_mut().map(|register| EarlyGate { register, now_ms });
+        let result = server.accept_early(
             &hello,
             &cx,
             |i| key.clone().filter(|_| i == identity.as_slice()),
             key.is_none(),
+            gate.as_mut(),
         );
         match result {
             Ok(Accepted13::Flight(wait, flight)) => {
+                early::count(&mut self.stats, e.addr, wait.early_outcome());
                 if let Some(o) = wait.resumed_from() {
                     e.resumed = true;
                     e.key_expires = o.key_expires;
@@ -582,6 +628,10 @@ impl Endpoint {
                     }
                 }
                 Event13::Data(d) => Event::Data(d),
+                Event13::EarlyData(d) => {
+                    self.stats.early_data_bytes += d.len() as u64;
+                    Event::EarlyData(d)
+                }
                 Event13::Ticket(_) => continue,
                 Event13::Closed(why) => {
                     closed = true;
@@ -768,6 +818,9 @@ mod tickets;
 
 #[path = "v13_restart.rs"]
 mod restart13;
+
+#[path = "v13_early.rs"]
+mod early;
 pub use peers::{Peer13, PeerInfo};
 
 #[cfg(test)]
@@ -781,3 +834,7 @@ mod ticket_tests;
 #[cfg(test)]
 #[path = "v13_importer_tests.rs"]
 mod importer_tests;
+
+#[cfg(test)]
+#[path = "v13_early_tests.rs"]
+mod early_tests;

@@ -58,6 +58,10 @@ const LAST_LONG: HeaderForm = HeaderForm {
 /// RFC 9147 §9).
 pub const EXT_CONNECTION_ID: u16 = 54;
 
+/// The early_data extension (RFC 8446 §4.2.10): empty in a ClientHello (0-RTT data follows) and
+/// in EncryptedExtensions (the server took it); max_early_data_size in a NewSessionTicket.
+pub const EXT_EARLY_DATA: u16 = 42;
+
 /// The Connection IDs of a session (RFC 9147 §9): what goes in the records we send (the
 /// peer's) and what comes in the records we receive (ours). Empty: none, the record header
 /// has no CID.
@@ -125,6 +129,10 @@ pub enum Handshake13Error {
     /// Our configuration cannot make a handshake (no mode, an unknown group or suite).
     #[error("configuration: {0}")]
     Config(&'static str),
+    /// A message the protocol does not allow here (alert unexpected_message), e.g. early
+    /// data beyond the max_early_data_size the server allowed.
+    #[error("unexpected message: {0}")]
+    UnexpectedMessage(&'static str),
     /// The sequence numbers a state export reserved for this live session are used up
     /// (export again, or update the keys).
     #[error("the sequence numbers reserved by a state export are used up")]

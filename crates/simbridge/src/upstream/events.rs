@@ -39,7 +39,7 @@ impl UpstreamSession {
                         self.retire(old, false);
                     }
                 }
-                Event::Connected { .. } | Event::PskRequested { .. } => {}
+                Event::Connected { .. } | Event::PskRequested { .. } | Event::EarlyData(_) => {}
             }
         }
     }
@@ -102,6 +102,8 @@ impl UpstreamSession {
                     }
                 }
             },
+            // a server's event
+            Event::EarlyData(_) => {}
             Event::Data(d) => self.received.push_back(d),
             Event::Closed { reason } => {
                 self.metrics.handshake_failures += 1;
@@ -138,7 +140,7 @@ impl UpstreamSession {
                     self.ensure(now);
                 }
             }
-            Event::Connected { .. } | Event::PskRequested { .. } => {}
+            Event::Connected { .. } | Event::PskRequested { .. } | Event::EarlyData(_) => {}
         }
     }
 

@@ -1,0 +1,123 @@
+//! The endpoint's DTLS 1.3 0-RTT (see the module docs of `endpoint/v13.rs`): which
+//! ClientHello skips the cookie, the counters and DEBUG logs of what became of early data (never
+//! the data), and the strike register across a graceful restart.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::Endpoint;
+use crate::config::EarlyData13;
+use crate::endpoint_stats::EndpointStats;
+use crate::v13::early::{EarlyOutcome, EarlyRefusal};
+use crate::v13::handshake::{EXT_EARLY_DATA, parse_plaintext};
+use crate::v13::hello::ClientHello13;
+use crate::v13::server::{HelloContext, Server13};
+use crate::v13::strike::{EarlyVerdict, StrikeImportError, StrikeRegister};
+
+/// The register's window in milliseconds.
+pub(super) fn window_ms(e: &EarlyData13) -> u64 {
+    u64::try_from(e.window.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Whether the ClientHello datagram offers early data on a ticket of ours that allows it
+/// (offered first, opening now, of the handshake's suite): it goes on without the cookie.
+pub(super) fn skips_cookie(server: &Server13, data: &[u8], cx: &HelloContext<'_>) -> bool {
+    parse_plaintext(data)
+        .ok()
+        .and_then(|p| ClientHello13::parse(p.body).ok())
+        .is_some_and(|ch| server.early_ticket(&ch, cx))
+}
+
+/// Counts (and logs at DEBUG) what became of a handshake's early data.
+pub(super) fn count(stats: &mut EndpointStats, peer: SocketAddr, outcome: EarlyOutcome) {
+    let why = match outcome {
+        EarlyOutcome::NotOffered => return,
+        EarlyOutcome::Accepted(max) => {
+            stats.early_data_accepted += 1;
+            log::debug!("{peer}: DTLS 1.3 early data accepted (up to {max} B)");
+            return;
+        }
+        EarlyOutcome::Refused(EarlyRefusal::Register(v)) => match v {
+            EarlyVerdict::Replay => {
+                stats.early_data_refused_replay += 1;
+                "replay (binder in the strike register)"
+            }
+            EarlyVerdict::Stale => {
+                stats.early_data_refused_stale += 1;
+                "stale (ticket age outside the window)"
+            }
+            EarlyVerdict::Starting => {
+                stats.early_data_refused_starting += 1;
+                "starting (no restored strike register, within one window of the start)"
+            }
+            EarlyVerdict::NoAge => {
+                stats.early_data_refused_no_age += 1;
+                "no ticket age (external PSK)"
+            }
+            EarlyVerdict::Full => {
+                stats.early_data_refused_full += 1;
+                "strike register full"
+            }
+            EarlyVerdict::Accept => return,
+        },
+        EarlyOutcome::Refused(r) => {
+            stats.early_data_refused_other += 1;
+            match r {
+                EarlyRefusal::Off => "0-RTT off",
+                EarlyRefusal::AfterRetry => "after a HelloRetryRequest",
+                _ => "not on a first-offered ticket that allows it",
+            }
+        }
+    };
+    log::debug!("{peer}: DTLS 1.3 early data refused: {why}");
+}
+
+/// The strike register part of a `save_all` blob: the save time (milliseconds on this
+/// endpoint's clock) and the register's export.
+const SAVED_AT_LEN: usize = 8;
+
+impl Endpoint {
+    /// A ClientHello whose ticket had resumed a session already: if it offers early data,
+    /// that is refused as a replay (the single-use ticket catches it before the register).
+    pub(super) fn early_replayed_ticket(&mut self, from: SocketAddr, ch: &ClientHello13) {
+        if self.v13.strike.is_some() && ch.extension(EXT_EARLY_DATA).is_some() {
+            self.stats.early_data_refused_replay += 1;
+            log::debug!("{from}: DTLS 1.3 early data refused: replay (ticket used before)");
+        }
+    }
+
+    /// The strike register for `save_all`, if 0-RTT is on.
+    pub(in crate::endpoint) fn export_strike(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let now_ms = self.v13.ms(now);
+        let r = self.v13.strike.as_mut()?;
+        let mut out = now_ms.to_be_bytes().to_vec();
+        out.extend_from_slice(&r.export(now_ms));
+        Some(out)
+    }
+
+    /// Restores the strike register from `save_all`: early data is taken at once, and what
+    /// the previous process took is still refused. Ignored when 0-RTT is off here.
+    pub(in crate::endpoint) fn import_strike(
+        &mut self,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<(), StrikeImportError> {
+        let Some(cfg) = self.config.early_data13 else {
+            return Ok(());
+        };
+        if self.v13.strike.is_none() {
+            return Ok(());
+        }
+        let (at, export) = bytes
+            .split_at_checked(SAVED_AT_LEN)
+            .ok_or(StrikeImportError::Length)?;
+        let mut b = [0u8; SAVED_AT_LEN];
+        b.copy_from_slice(at);
+        let saved_ms = u64::from_be_bytes(b);
+        let mut r = StrikeRegister::import(export, window_ms(&cfg), cfg.capacity, saved_ms)?;
+        // the restart counted as no time: entries are kept at least as long as they should
+        r.shift(saved_ms, self.v13.ms(now));
+        self.v13.strike = Some(r);
+        Ok(())
+    }
+}
