@@ -133,3 +133,11 @@ pub(super) fn plaintext_alert(seq: u64, description: u8) -> Vec<u8> {
     d.extend_from_slice(&[0, 2, 2, description]);
     d
 }
+
+#[cfg(test)]
+#[path = "early_test_client.rs"]
+pub(crate) mod test_client;
+
+#[cfg(test)]
+#[path = "early_tests.rs"]
+mod tests;
