@@ -292,6 +292,7 @@ impl Endpoint {
         };
         match probe {
             Ok(Accepted13::Retry(d)) => {
+                self.early_replayed_ticket(from, data, secs);
                 self.stats.hello_verify_sent += 1;
                 self.out.push_back(Transmit {
                     destination: from,
@@ -329,17 +330,14 @@ impl Endpoint {
             return;
         };
         // one of our tickets that opens, in the suite of this handshake: a resumption
-        let offer = tickets::offered(server, &ch, suite, secs);
-        let (ticket, refused) = (offer.origin, offer.refused);
+        let (ticket, refused) = tickets::offered(server, &ch, suite, secs);
         if ticket.is_some() || refused {
             self.stats.resumptions_offered += 1;
         }
         if refused && ticket.is_none() {
             self.stats.tickets_refused += 1;
         }
-        if offer.used && ticket.is_none() {
-            self.early_replayed_ticket(from, &ch);
-        }
+
         let identity = match (&ticket, asked.into_inner()) {
             (Some(o), _) => o.identity.clone(),
             (None, Some(id)) => id,

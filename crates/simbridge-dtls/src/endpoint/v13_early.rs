@@ -11,6 +11,7 @@ use crate::endpoint_stats::EndpointStats;
 use crate::v13::early::{EarlyOutcome, EarlyRefusal};
 use crate::v13::handshake::{EXT_EARLY_DATA, parse_plaintext};
 use crate::v13::hello::ClientHello13;
+use crate::v13::issuer::TicketError;
 use crate::v13::server::{HelloContext, Server13};
 use crate::v13::strike::{EarlyVerdict, StrikeImportError, StrikeRegister};
 
@@ -77,10 +78,23 @@ pub(super) fn count(stats: &mut EndpointStats, peer: SocketAddr, outcome: EarlyO
 const SAVED_AT_LEN: usize = 8;
 
 impl Endpoint {
-    /// A ClientHello whose ticket had resumed a session already: if it offers early data,
-    /// that is refused as a replay (the single-use ticket catches it before the register).
-    pub(super) fn early_replayed_ticket(&mut self, from: SocketAddr, ch: &ClientHello13) {
-        if self.v13.strike.is_some() && ch.extension(EXT_EARLY_DATA).is_some() {
+    /// A first ClientHello (about to get the cookie) that offers early data on a ticket of ours
+    /// that resumed a session already: its early data is refused as a replay (the single-use
+    /// ticket catches it before the register).
+    pub(super) fn early_replayed_ticket(&mut self, from: SocketAddr, data: &[u8], secs: u64) {
+        let (Some(_), Some(server)) = (&self.v13.strike, &self.v13.server) else {
+            return;
+        };
+        let Ok(ch) = parse_plaintext(data).and_then(|p| ClientHello13::parse(p.body)) else {
+            return;
+        };
+        let used = ch.extension(EXT_EARLY_DATA).is_some()
+            && ch.psks.iter().any(|(id, _)| {
+                server.tickets.as_ref().is_some_and(|t| {
+                    matches!(t.open(&id.identity, secs), Err(TicketError::Used))
+                })
+            });
+        if used {
             self.stats.early_data_refused_replay += 1;
             log::debug!("{from}: DTLS 1.3 early data refused: replay (ticket used before)");
         }

@@ -5,50 +5,32 @@ use super::{Endpoint, State13, Tls13, Transmit};
 use crate::config::PskRequest;
 use crate::suite::CipherSuite;
 use crate::v13::hello::ClientHello13;
-use crate::v13::issuer::{TicketError, TicketIssuer, TicketOrigin};
+use crate::v13::issuer::{TicketIssuer, TicketOrigin};
 use crate::v13::server::Server13;
 
-/// The tickets a ClientHello offers.
-pub(super) struct Offered {
-    /// The origin of the first ticket of ours that opens now in the handshake's suite.
-    pub(super) origin: Option<TicketOrigin>,
-    /// Whether any ticket-shaped identity was passed over (used, expired, of a key rotated
-    /// out or from before a restart, of another suite, or tickets off).
-    pub(super) refused: bool,
-    /// Whether one of them had resumed a session already (a replay, or a client that reuses
-    /// a ticket).
-    pub(super) used: bool,
-}
-
-/// The tickets of ours `ch` offers, in `suite`.
+/// The origin of the first ticket of ours in `ch` that opens now in `suite`, and whether any
+/// ticket-shaped identity was passed over (used, expired, of a key rotated out or from before
+/// a restart, of another suite, or tickets off).
 pub(super) fn offered(
     server: &Server13,
     ch: &ClientHello13,
     suite: CipherSuite,
     secs: u64,
-) -> Offered {
+) -> (Option<TicketOrigin>, bool) {
     let mut refused = false;
-    let mut used = false;
-    let origin = ch.psks.iter().find_map(|(id, _)| {
+    let ticket = ch.psks.iter().find_map(|(id, _)| {
         if !TicketIssuer::looks_like_ticket(&id.identity) {
             return None;
         }
         let opened = server
             .tickets
             .as_ref()
-            .map(|t| t.open(&id.identity, secs));
-        used |= matches!(opened, Some(Err(TicketError::Used)));
-        let opened = opened
-            .and_then(Result::ok)
+            .and_then(|t| t.open(&id.identity, secs).ok())
             .filter(|r| r.suite == suite.iana());
         refused |= opened.is_none();
         opened.map(|r| r.origin)
     });
-    Offered {
-        origin,
-        refused,
-        used,
-    }
+    (ticket, refused)
 }
 
 impl Endpoint {
