@@ -35,6 +35,7 @@ pub(super) fn server_config(
         cfg.tickets13 = true;
         cfg.early_data13 = Some(EarlyData13 {
             max_size: a.max_early_data,
+            window: Duration::from_millis(a.early_data_window_ms),
             ..EarlyData13::default()
         });
     }
