@@ -210,7 +210,8 @@ struct ServerArgs {
     max_early_data: u32,
     /// With --early-data: the anti-replay window, milliseconds (a ClientHello sent, by its
     /// ticket age, further from now is refused early data; a start refuses early data for one
-    /// window unless --state restored the strike register).
+    /// window unless --state restored the strike register). Keep it well above 1000: tickets
+    /// carry their issue time in whole seconds.
     #[arg(long, value_name = "MS", default_value_t = 10_000, requires = "early_data")]
     early_data_window_ms: u64,
     /// Resume without the cookie round trip when a hello offers a resumable session
