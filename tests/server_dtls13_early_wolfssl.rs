@@ -91,7 +91,10 @@ fn a_wolfssl_client_resuming_with_our_ticket_gets_its_early_data_accepted() {
     let resumed_at = log.find("\"resumed\":true").expect("a resumed session");
     assert!(early_at < resumed_at, "early data before Connected:\n{log}");
     assert!(log.contains("DTLS 1.3 early data accepted"), "{log}");
-    assert!(!log.contains("GET /early\"") && !log.contains("early data: GET"), "{log}");
+    assert!(
+        !log.contains("GET /early\"") && !log.contains("early data: GET"),
+        "{log}"
+    );
 }
 
 /// A UDP relay on loopback that keeps every client→server datagram.
@@ -108,7 +111,11 @@ impl Recorder {
         let addr = front.local_addr().expect("addr");
         let c2s = Arc::new(Mutex::new(Vec::new()));
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
-        let (f2, c2, log) = (front.try_clone().expect("clone"), client.clone(), c2s.clone());
+        let (f2, c2, log) = (
+            front.try_clone().expect("clone"),
+            client.clone(),
+            c2s.clone(),
+        );
         let b2 = back.try_clone().expect("clone");
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -202,4 +209,77 @@ fn without_early_data_wolfssl_is_refused_and_sends_its_data_after_the_handshake(
     let log = settle(&srv);
     assert!(!log.contains("EARLY "), "{log}");
     assert!(!log.contains("\"early_data\""), "{log}");
+}
+
+fn sigterm(p: &Proc) {
+    let st = Command::new("kill")
+        .args(["-TERM", &p.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+}
+
+#[test]
+fn a_graceful_restart_with_the_saved_strike_register_takes_0rtt_at_once_and_a_cold_one_waits() {
+    let Some(peer) = support::wolf13::peer() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("server.state");
+    let port = support::free_udp_port();
+    let listen = format!("127.0.0.1:{port}");
+    let window = WINDOW_MS.to_string();
+    let args = |state: &Path| {
+        vec![
+            "--early-data".to_string(),
+            "--early-data-window-ms".into(),
+            window.clone(),
+            "--state".into(),
+            state.display().to_string(),
+            "--state-key".into(),
+            "00112233445566778899aabbccddeeff".into(),
+        ]
+    };
+    let start = |extra: &[String]| {
+        let mut cmd = Command::new(support::bin());
+        cmd.args(["dtls", "server", "--listen", &listen])
+            .args(["--psk-identity", IDENTITY, "--psk", KEY, "--version", "1.3"])
+            .args(["--no-cid", "--json-events", "--echo"])
+            .args(extra)
+            .env("RUST_LOG", "simbridge_dtls=debug");
+        let p = Proc::spawn("ours-server", cmd);
+        p.expect_line(Stream::Stdout, Duration::from_secs(10), "ACCEPT", |l| {
+            l.starts_with("ACCEPT ")
+        });
+        p
+    };
+    let mut first = start(&args(&state));
+    std::thread::sleep(Duration::from_millis(WINDOW_MS + 200));
+    let (ok, text) = wolf_client(&peer, port, "before");
+    assert!(ok && text.contains("EARLY_STATUS 2"), "{text}");
+    sigterm(&first);
+    assert!(
+        first
+            .wait_exit(Duration::from_secs(10))
+            .is_some_and(|s| s.success())
+    );
+    assert!(state.is_file(), "state written");
+
+    // at once after the restart: early data taken (tickets do not survive a restart, so the
+    // client's first connection is a full handshake and its second takes 0-RTT)
+    let second = start(&args(&state));
+    let (ok, text) = wolf_client(&peer, port, "after a restart");
+    assert!(ok && text.contains("EARLY_STATUS 2"), "{text}");
+    second.expect_line(Stream::Stdout, Duration::from_secs(3), "EARLY", |l| {
+        l == "EARLY after a restart"
+    });
+    drop(second);
+
+    // a cold start (no state): refused for one window
+    let cold = start(&args(&dir.path().join("none.state")));
+    let (ok, text) = wolf_client(&peer, port, "cold");
+    assert!(ok && text.contains("EARLY_STATUS 1"), "{text}");
+    let log = settle(&cold);
+    assert!(log.contains("early data refused: starting"), "{log}");
+    assert!(!log.contains("EARLY cold"), "{log}");
 }

@@ -206,13 +206,23 @@ struct ServerArgs {
     #[arg(long)]
     early_data: bool,
     /// With --early-data: the most early data taken per handshake, bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 1024, requires = "early_data")]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 1024,
+        requires = "early_data"
+    )]
     max_early_data: u32,
     /// With --early-data: the anti-replay window, milliseconds (a ClientHello sent, by its
     /// ticket age, further from now is refused early data; a start refuses early data for one
     /// window unless --state restored the strike register). Keep it well above 1000: tickets
     /// carry their issue time in whole seconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000, requires = "early_data")]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 10_000,
+        requires = "early_data"
+    )]
     early_data_window_ms: u64,
     /// Resume without the cookie round trip when a hello offers a resumable session
     /// (weaker amplification protection; see ServerConfig::resume_without_cookie).

@@ -42,13 +42,13 @@ use crate::suite::CipherSuite;
 use crate::v13::connection::{Connection13, Event13};
 use crate::v13::cookie::CookieKey13;
 use crate::v13::early::EarlyGate;
-use crate::v13::strike::StrikeRegister;
 use crate::v13::handshake::{EXT_CONNECTION_ID, Handshake13Error, parse_plaintext};
 use crate::v13::header::is_unified;
 use crate::v13::hello::ClientHello13;
 use crate::v13::issuer::{DEFAULT_USED_CAPACITY, TicketIssuer};
 use crate::v13::key_share::GROUPS;
 use crate::v13::server::{Accepted13, HelloContext, Server13};
+use crate::v13::strike::StrikeRegister;
 use crate::wire::alert::AlertDescription;
 
 /// The supported_versions extension (RFC 8446 §4.2.1).
@@ -498,7 +498,9 @@ impl Endpoint {
         };
         let identity = e.identity.clone();
         // for every handshake: an external PSK's early data is refused (no age) and counted
-        let mut gate = strike.as_mut().map(|register| EarlyGate { register, now_ms });
+        let mut gate = strike
+            .as_mut()
+            .map(|register| EarlyGate { register, now_ms });
         let result = server.accept_early(
             &hello,
             &cx,

@@ -90,9 +90,10 @@ impl Endpoint {
         };
         let used = ch.extension(EXT_EARLY_DATA).is_some()
             && ch.psks.iter().any(|(id, _)| {
-                server.tickets.as_ref().is_some_and(|t| {
-                    matches!(t.open(&id.identity, secs), Err(TicketError::Used))
-                })
+                server
+                    .tickets
+                    .as_ref()
+                    .is_some_and(|t| matches!(t.open(&id.identity, secs), Err(TicketError::Used)))
             });
         if used {
             self.stats.early_data_refused_replay += 1;

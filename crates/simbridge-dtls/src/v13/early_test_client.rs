@@ -8,8 +8,12 @@ use crate::v13::handshake::{
     LAST, P, SERVER_HELLO, alg_of, dtls_message, message_hash, parse_dtls_message_any,
     parse_plaintext, plaintext_record, tls_message,
 };
-use crate::v13::hello::{ClientHello13, EXT_PSK_KEY_EXCHANGE_MODES, EXT_SUPPORTED_VERSIONS, PskIdentity};
-use crate::v13::key_schedule::{BinderKind, EarlySecret, TrafficKeys, transcript_hash, verify_data};
+use crate::v13::hello::{
+    ClientHello13, EXT_PSK_KEY_EXCHANGE_MODES, EXT_SUPPORTED_VERSIONS, PskIdentity,
+};
+use crate::v13::key_schedule::{
+    BinderKind, EarlySecret, TrafficKeys, transcript_hash, verify_data,
+};
 use crate::v13::protect::Protection13;
 use crate::v13::server_hello::EXT_COOKIE;
 use crate::v13::ticket::Ticket13;
@@ -65,6 +69,11 @@ impl EarlyClient {
     /// (echoing its cookie), early_data offered again (RFC 8446 forbids it; the server must
     /// refuse the early data).
     pub(crate) fn after_retry(&self, retry: &[u8]) -> Self {
+        self.retried(retry, true)
+    }
+
+    /// [`Self::after_retry`], offering early_data or not.
+    pub(crate) fn retried(&self, retry: &[u8], early_data: bool) -> Self {
         let pt = parse_plaintext(retry).expect("HelloRetryRequest");
         let hrr = crate::v13::server_hello::ServerHello13::parse(pt.body).expect("parses");
         let cookie = hrr.cookie.expect("a cookie");
@@ -78,7 +87,7 @@ impl EarlyClient {
             ch.psks[0].0.clone(),
             self.psk.clone(),
             self.kind,
-            true,
+            early_data,
             (ch.random[0], Some((prefix, cookie))),
         );
         c.next_early = 0;
@@ -144,7 +153,14 @@ impl EarlyClient {
     pub(crate) fn early_record(&mut self, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         self.early
-            .seal(self.next_early, APPLICATION_DATA, data, None, LAST, &mut out)
+            .seal(
+                self.next_early,
+                APPLICATION_DATA,
+                data,
+                None,
+                LAST,
+                &mut out,
+            )
             .expect("seals");
         self.next_early += 1;
         out

@@ -125,7 +125,10 @@ fn early_data_on_a_fresh_ticket_comes_before_connected_without_a_cookie_round_tr
     let mut c = connection(wait, flight, &client.hello);
     let flight = c.poll_transmit().expect("the flight");
     c.handle_datagram(Instant::now(), &client.early_record(b"GET /status"));
-    assert_eq!(events(&mut c), [Event13::EarlyData(b"GET /status".to_vec())]);
+    assert_eq!(
+        events(&mut c),
+        [Event13::EarlyData(b"GET /status".to_vec())]
+    );
     let (fin, taken) = client.finish(&flight);
     assert!(taken, "EncryptedExtensions carry early_data");
     c.handle_datagram(Instant::now(), &fin);
@@ -172,7 +175,10 @@ fn a_replayed_client_hello_gets_no_early_data_and_never_completes() {
     let mut replay = connection(wait, flight, &client.hello);
     let _ = replay.poll_transmit();
     replay.handle_datagram(Instant::now(), &early);
-    assert!(events(&mut replay).is_empty(), "no early data from a replay");
+    assert!(
+        events(&mut replay).is_empty(),
+        "no early data from a replay"
+    );
     assert_eq!(replay.stats().dropped, 1);
     // the recorded Finished is under the keys of another ServerHello: dropped, the replay
     // never completes
@@ -293,5 +299,9 @@ fn more_early_data_than_the_ticket_allowed_ends_the_handshake_with_unexpected_me
         )))
     );
     let alert = c.poll_transmit().expect("an alert");
-    assert_eq!((alert[0], alert[alert.len() - 1]), (21, 10), "unexpected_message");
+    assert_eq!(
+        (alert[0], alert[alert.len() - 1]),
+        (21, 10),
+        "unexpected_message"
+    );
 }

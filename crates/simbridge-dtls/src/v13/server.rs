@@ -28,9 +28,9 @@ use super::ack::RecordNumber;
 use super::cookie::{CookieContents, CookieKey13};
 use super::early::{EarlyGate, EarlyOutcome, EarlyReceiver, EarlyRefusal, sent_ms};
 use super::handshake::{
-    CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, EXT_EARLY_DATA, Established13, FINISHED,
-    HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message,
-    message_hash, parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
+    CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, EXT_EARLY_DATA, Established13,
+    FINISHED, HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of,
+    dtls_message, message_hash, parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
 };
 use super::hello::{ClientHello13, EXT_PSK_KEY_EXCHANGE_MODES, verify_binder};
 use super::importer::{ImportedIdentity, imported_key};
@@ -43,8 +43,8 @@ use super::key_share::{
     parse_groups,
 };
 use super::protect::Protection13;
-use super::strike::EarlyVerdict;
 use super::server_hello::{EXT_COOKIE, HRR_RANDOM, ServerHello13, ServerKeyShare};
+use super::strike::EarlyVerdict;
 use crate::rng::DtlsRng;
 use crate::secret::{Secret, SecretVec};
 use crate::suite::AeadAlg;
