@@ -188,6 +188,16 @@ fn zero_rtt_spares_the_first_request_two_round_trips_and_the_cookie_exchange_byt
         [(_, Event::Connected { resumed: true, .. })]
     ));
     let with_0rtt = hello.len() + early.len() + bytes(&flight) + fin.len() + bytes(&after);
+    eprintln!(
+        "0-RTT: ClientHello {} B, early record {} B, flight {} B",
+        hello.len(),
+        early.len(),
+        bytes(&flight)
+    );
+    assert!(
+        bytes(&flight) < hello.len(),
+        "no amplification without the cookie"
+    );
 
     // the same resumption without early data: the cookie round trip, then the request after
     // the Finished (its record is as long as the early one: same AEAD, same header)
