@@ -18,6 +18,9 @@ use crate::v13::protect::Protection13;
 use crate::v13::server_hello::EXT_COOKIE;
 use crate::v13::ticket::Ticket13;
 
+/// After a HelloRetryRequest: the transcript before the second ClientHello, and the cookie.
+type Retried = (Vec<u8>, Vec<u8>);
+
 /// The suite the test client offers (CCM_8).
 pub(crate) const SUITE: u16 = 0x1305;
 
@@ -99,7 +102,7 @@ impl EarlyClient {
         psk: Vec<u8>,
         kind: BinderKind,
         early_data: bool,
-        (seed, retry): (u8, Option<(Vec<u8>, Vec<u8>)>),
+        (seed, retry): (u8, Option<Retried>),
     ) -> Self {
         let mut extensions = vec![
             (EXT_SUPPORTED_VERSIONS, vec![2, 0xfe, 0xfc]),
