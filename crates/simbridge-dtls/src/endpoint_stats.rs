@@ -50,8 +50,10 @@ pub struct EndpointStats {
     pub early_data_refused_no_age: u64,
     /// Early data refused because the strike register was full.
     pub early_data_refused_full: u64,
-    /// Early data refused otherwise: 0-RTT off, after a HelloRetryRequest, not on the PSK the
-    /// client offered first, or on a ticket issued without early data.
+    /// Early data refused otherwise: with a HelloRetryRequest (the ticket does not allow
+    /// early data, is expired, or a key share is missing), not on the PSK the client offered
+    /// first, or on a ticket issued without early data. (Counted only with 0-RTT on, as all
+    /// the early-data counters.)
     pub early_data_refused_other: u64,
     /// Full handshakes completed.
     pub full_handshakes: u64,

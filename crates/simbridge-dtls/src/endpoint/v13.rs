@@ -41,7 +41,7 @@ use crate::secret::{Secret, SecretVec};
 use crate::suite::CipherSuite;
 use crate::v13::connection::{Connection13, Event13};
 use crate::v13::cookie::CookieKey13;
-use crate::v13::early::EarlyGate;
+use crate::v13::early::{EarlyGate, EarlyOutcome, EarlyRefusal};
 use crate::v13::handshake::{EXT_CONNECTION_ID, Handshake13Error, parse_plaintext};
 use crate::v13::header::is_unified;
 use crate::v13::hello::ClientHello13;
@@ -292,7 +292,7 @@ impl Endpoint {
         };
         match probe {
             Ok(Accepted13::Retry(d)) => {
-                self.early_replayed_ticket(from, data, secs);
+                self.early_at_retry(from, data, secs);
                 self.stats.hello_verify_sent += 1;
                 self.out.push_back(Transmit {
                     destination: from,
@@ -510,7 +510,9 @@ impl Endpoint {
         );
         match result {
             Ok(Accepted13::Flight(wait, flight)) => {
-                early::count(&mut self.stats, e.addr, wait.early_outcome());
+                if strike.is_some() {
+                    early::count(&mut self.stats, e.addr, wait.early_outcome());
+                }
                 if let Some(o) = wait.resumed_from() {
                     e.resumed = true;
                     e.key_expires = o.key_expires;
@@ -530,6 +532,20 @@ impl Endpoint {
                 }
                 e.state = State13::Conn(Box::new(conn));
                 self.drain13(id);
+            }
+            Ok(Accepted13::Retry(d)) if key.is_none() => {
+                // a ticket's ClientHello that skipped the cookie for its early data but needs a
+                // HelloRetryRequest after all (no key share we take): sent now, nothing kept;
+                // the second ClientHello comes the usual way (its early data refused)
+                let addr = e.addr;
+                self.stats.hello_verify_sent += 1;
+                let lost = EarlyOutcome::Refused(EarlyRefusal::AfterRetry);
+                early::count(&mut self.stats, addr, lost);
+                self.out.push_back(Transmit {
+                    destination: addr,
+                    payload: d,
+                });
+                self.remove(id);
             }
             Ok(Accepted13::Retry(_)) => self.fail13(id, Error::NoCommonSuite),
             Err(err) => self.refuse13(id, err),

@@ -11,7 +11,7 @@ use crate::endpoint_stats::EndpointStats;
 use crate::v13::early::{EarlyOutcome, EarlyRefusal};
 use crate::v13::handshake::{EXT_EARLY_DATA, parse_plaintext};
 use crate::v13::hello::ClientHello13;
-use crate::v13::issuer::TicketError;
+use crate::v13::issuer::{TicketError, TicketIssuer};
 use crate::v13::server::{HelloContext, Server13};
 use crate::v13::strike::{EarlyVerdict, StrikeImportError, StrikeRegister};
 
@@ -41,7 +41,7 @@ pub(super) fn count(stats: &mut EndpointStats, peer: SocketAddr, outcome: EarlyO
         EarlyOutcome::Refused(EarlyRefusal::Register(v)) => match v {
             EarlyVerdict::Replay => {
                 stats.early_data_refused_replay += 1;
-                "replay (binder in the strike register)"
+                "replay (its ticket was used, or its binder is in the strike register)"
             }
             EarlyVerdict::Stale => {
                 stats.early_data_refused_stale += 1;
@@ -53,7 +53,7 @@ pub(super) fn count(stats: &mut EndpointStats, peer: SocketAddr, outcome: EarlyO
             }
             EarlyVerdict::NoAge => {
                 stats.early_data_refused_no_age += 1;
-                "no ticket age (external PSK)"
+                "no ticket age (an external PSK)"
             }
             EarlyVerdict::Full => {
                 stats.early_data_refused_full += 1;
@@ -65,7 +65,7 @@ pub(super) fn count(stats: &mut EndpointStats, peer: SocketAddr, outcome: EarlyO
             stats.early_data_refused_other += 1;
             match r {
                 EarlyRefusal::Off => "0-RTT off",
-                EarlyRefusal::AfterRetry => "after a HelloRetryRequest",
+                EarlyRefusal::AfterRetry => "HelloRetryRequest (cookie or key share)",
                 _ => "not on a first-offered ticket that allows it",
             }
         }
@@ -78,27 +78,39 @@ pub(super) fn count(stats: &mut EndpointStats, peer: SocketAddr, outcome: EarlyO
 const SAVED_AT_LEN: usize = 8;
 
 impl Endpoint {
-    /// A first ClientHello (about to get the cookie) that offers early data on a ticket of ours
-    /// that resumed a session already: its early data is refused as a replay (the single-use
-    /// ticket catches it before the register).
-    pub(super) fn early_replayed_ticket(&mut self, from: SocketAddr, data: &[u8], secs: u64) {
+    /// A first ClientHello about to get the cookie: if it offers early data (0-RTT on), that
+    /// is lost (never taken after a HelloRetryRequest) and counted here, once per offer, by
+    /// why it got the cookie: its ticket resumed a session already (a replay: the single-use
+    /// ticket catches it before the register), it offers an external PSK first (no age), or
+    /// anything else (a ticket without early data, expired, or a missing key share).
+    pub(super) fn early_at_retry(&mut self, from: SocketAddr, data: &[u8], secs: u64) {
         let (Some(_), Some(server)) = (&self.v13.strike, &self.v13.server) else {
             return;
         };
         let Ok(ch) = parse_plaintext(data).and_then(|p| ClientHello13::parse(p.body)) else {
             return;
         };
-        let used = ch.extension(EXT_EARLY_DATA).is_some()
-            && ch.psks.iter().any(|(id, _)| {
-                server
-                    .tickets
-                    .as_ref()
-                    .is_some_and(|t| matches!(t.open(&id.identity, secs), Err(TicketError::Used)))
-            });
-        if used {
-            self.stats.early_data_refused_replay += 1;
-            log::debug!("{from}: DTLS 1.3 early data refused: replay (ticket used before)");
+        if ch.extension(EXT_EARLY_DATA).is_none() {
+            return;
         }
+        let used = ch.psks.iter().any(|(id, _)| {
+            server
+                .tickets
+                .as_ref()
+                .is_some_and(|t| matches!(t.open(&id.identity, secs), Err(TicketError::Used)))
+        });
+        let external = ch
+            .psks
+            .first()
+            .is_some_and(|(id, _)| !TicketIssuer::looks_like_ticket(&id.identity));
+        let outcome = EarlyOutcome::Refused(if used {
+            EarlyRefusal::Register(EarlyVerdict::Replay)
+        } else if external {
+            EarlyRefusal::Register(EarlyVerdict::NoAge)
+        } else {
+            EarlyRefusal::AfterRetry
+        });
+        count(&mut self.stats, from, outcome);
     }
 
     /// The strike register for `save_all`, if 0-RTT is on.

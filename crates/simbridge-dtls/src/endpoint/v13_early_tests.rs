@@ -237,3 +237,42 @@ fn zero_rtt_spares_the_first_request_two_round_trips_and_the_cookie_exchange_byt
     );
     assert!(with_0rtt < without);
 }
+
+#[test]
+fn a_ticket_offer_that_needs_a_key_share_gets_the_hello_retry_request_after_all() {
+    let mut ep = early_endpoint();
+    let t0 = Instant::now();
+    let (_, t) = full(&mut ep, t0, addr(4000), None);
+    let now = t0 + Duration::from_secs(11);
+    let c = EarlyClient::ticket_without_share(&t[0], 11_000, 11);
+    let retries = ep.stats().hello_verify_sent;
+    ep.handle_datagram(now, addr(4001), &c.hello);
+    let sent: Vec<Vec<u8>> = std::iter::from_fn(|| ep.poll_transmit())
+        .map(|t| t.payload)
+        .collect();
+    assert_eq!(sent.len(), 1);
+    let hrr = crate::v13::handshake::parse_plaintext(&sent[0]).expect("plaintext");
+    let hrr = crate::v13::server_hello::ServerHello13::parse(hrr.body).expect("ServerHello");
+    assert_eq!(
+        hrr.random,
+        crate::v13::server_hello::HRR_RANDOM,
+        "a HelloRetryRequest"
+    );
+    assert_eq!(ep.stats().hello_verify_sent, retries + 1);
+    // nothing kept, nothing reported, the ticket not spent, the early data counted as lost
+    assert!(events(&mut ep).is_empty());
+    assert_eq!(ep.stats().early_data_refused_other, 1);
+    assert_eq!(ep.dtls13_tickets_used(), 0, "the ticket not spent");
+}
+
+#[test]
+fn early_data_under_an_external_psk_gets_the_cookie_and_is_counted_as_having_no_age() {
+    let mut ep = early_endpoint();
+    let now = Instant::now() + Duration::from_secs(11);
+    let mut c = EarlyClient::external(super::ticket_tests::ID, &[9; 32], true, 12);
+    let sent = offer(&mut ep, now, addr(4001), &mut c, &[b"early"]);
+    assert_eq!(sent.len(), 1, "a HelloRetryRequest");
+    assert_eq!(ep.stats().hello_verify_sent, 1);
+    assert!(events(&mut ep).is_empty());
+    assert_eq!(ep.stats().early_data_refused_no_age, 1);
+}

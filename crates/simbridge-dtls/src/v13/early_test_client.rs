@@ -14,6 +14,7 @@ use crate::v13::hello::{
 use crate::v13::key_schedule::{
     BinderKind, EarlySecret, TrafficKeys, transcript_hash, verify_data,
 };
+use crate::v13::key_share::EXT_SUPPORTED_GROUPS;
 use crate::v13::protect::Protection13;
 use crate::v13::server_hello::EXT_COOKIE;
 use crate::v13::ticket::Ticket13;
@@ -51,6 +52,40 @@ impl EarlyClient {
             early_data,
             (seed, None),
         )
+    }
+
+    /// [`Self::ticket`] in `psk_dhe_ke` only, supporting X25519 but sending no key share (the
+    /// server must ask for one with a HelloRetryRequest).
+    pub(crate) fn ticket_without_share(ticket: &Ticket13, age_ms: u32, seed: u8) -> Self {
+        let id = PskIdentity {
+            identity: ticket.ticket.clone(),
+            obfuscated_ticket_age: age_ms.wrapping_add(ticket.age_add),
+        };
+        let mut c = Self::new(
+            id,
+            ticket.psk.expose().to_vec(),
+            BinderKind::Resumption,
+            true,
+            (seed, None),
+        );
+        let mut ch = ClientHello13::parse(&c.hello_body).expect("ours");
+        for (t, d) in &mut ch.extensions {
+            if *t == EXT_PSK_KEY_EXCHANGE_MODES {
+                *d = vec![1, 1];
+            }
+        }
+        ch.extensions
+            .push((EXT_SUPPORTED_GROUPS, vec![0, 2, 0, 0x1d]));
+        let early = EarlySecret::new(P, Some(&c.psk));
+        ch.bind(&[], &[(&early, c.kind)]);
+        c.hello_body = ch.encode();
+        c.hello.clear();
+        plaintext_record(
+            0,
+            &dtls_message(CLIENT_HELLO, 0, &c.hello_body),
+            &mut c.hello,
+        );
+        c
     }
 
     /// With an external PSK.
