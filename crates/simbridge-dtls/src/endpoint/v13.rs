@@ -18,13 +18,7 @@
 //!   `handshake_failure`). Ticket keys rotate on `ticket_rotation` (the previous key still
 //!   opens) and are never saved: a ticket issued before a restart does not open after it, so
 //!   the used register (in memory) never needs to outlive the process.
-//! - 0-RTT (`ServerConfig::early_data13` with `tickets13`, off by default; v13/early.rs,
-//!   endpoint/v13_early.rs): tickets announce early data; a ClientHello that offers early data
-//!   on one of our tickets (offered first, opening now) skips the cookie round trip (the
-//!   ticket needs no key lookup, and after a HelloRetryRequest early data is always lost), and
-//!   its early data is taken when the strike register (v13/strike.rs) finds it fresh and
-//!   unseen: [`Event::EarlyData`] before `Connected`. The register is saved by `save_all`;
-//!   without it, a start refuses early data for one window.
+//! - 0-RTT (`ServerConfig::early_data13`, off by default): see endpoint/v13_early.rs.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,7 +35,7 @@ use crate::secret::{Secret, SecretVec};
 use crate::suite::CipherSuite;
 use crate::v13::connection::{Connection13, Event13};
 use crate::v13::cookie::CookieKey13;
-use crate::v13::early::{EarlyGate, EarlyOutcome, EarlyRefusal};
+use crate::v13::early::EarlyGate;
 use crate::v13::handshake::{EXT_CONNECTION_ID, Handshake13Error, parse_plaintext};
 use crate::v13::header::is_unified;
 use crate::v13::hello::ClientHello13;
@@ -149,14 +143,8 @@ impl Tls13 {
         } else {
             None
         };
-        // started now (ms 0 on the clock that starts with the first datagram): early data waits
-        // one window unless `load_all` restores a saved register
-        let strike = config
-            .early_data13
-            .filter(|_| config.tickets13 && server.is_some())
-            .map(|e| StrikeRegister::new(early::window_ms(&e), e.capacity, 0));
         Ok(Self {
-            strike,
+            strike: early::register(config, server.is_some()),
             server,
             origin: None,
             last_secs: 0,
@@ -337,7 +325,6 @@ impl Endpoint {
         if refused && ticket.is_none() {
             self.stats.tickets_refused += 1;
         }
-
         let identity = match (&ticket, asked.into_inner()) {
             (Some(o), _) => o.identity.clone(),
             (None, Some(id)) => id,
@@ -533,20 +520,7 @@ impl Endpoint {
                 e.state = State13::Conn(Box::new(conn));
                 self.drain13(id);
             }
-            Ok(Accepted13::Retry(d)) if key.is_none() => {
-                // a ticket's ClientHello that skipped the cookie for its early data but needs a
-                // HelloRetryRequest after all (no key share we take): sent now, nothing kept;
-                // the second ClientHello comes the usual way (its early data refused)
-                let addr = e.addr;
-                self.stats.hello_verify_sent += 1;
-                let lost = EarlyOutcome::Refused(EarlyRefusal::AfterRetry);
-                early::count(&mut self.stats, addr, lost);
-                self.out.push_back(Transmit {
-                    destination: addr,
-                    payload: d,
-                });
-                self.remove(id);
-            }
+            Ok(Accepted13::Retry(d)) if key.is_none() => self.early_retry(id, d),
             Ok(Accepted13::Retry(_)) => self.fail13(id, Error::NoCommonSuite),
             Err(err) => self.refuse13(id, err),
         }

@@ -1,12 +1,18 @@
-//! The endpoint's DTLS 1.3 0-RTT (see the module docs of `endpoint/v13.rs`): which
-//! ClientHello skips the cookie, the counters and DEBUG logs of what became of early data (never
-//! the data), and the strike register across a graceful restart.
+//! The endpoint's DTLS 1.3 0-RTT (`ServerConfig::early_data13` with `tickets13`, off by
+//! default; the protocol in v13/early.rs): tickets announce early data; a ClientHello that
+//! offers early data on one of our tickets (offered first, opening now, allowing it) skips the
+//! cookie round trip (the ticket needs no key lookup, and after a HelloRetryRequest early data
+//! is always lost), and its early data is taken when the strike register (v13/strike.rs) finds
+//! it fresh and unseen: [`crate::Event::EarlyData`] before `Connected`. Here: which ClientHello
+//! skips the cookie, the counters and DEBUG logs of what became of early data (never the data),
+//! and the strike register across a graceful restart (`save_all` saves it; without it, a start
+//! refuses early data for one window).
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::Endpoint;
-use crate::config::EarlyData13;
+use super::{Endpoint, Transmit};
+use crate::config::{EarlyData13, ServerConfig};
 use crate::endpoint_stats::EndpointStats;
 use crate::v13::early::{EarlyOutcome, EarlyRefusal};
 use crate::v13::handshake::{EXT_EARLY_DATA, parse_plaintext};
@@ -14,6 +20,16 @@ use crate::v13::hello::ClientHello13;
 use crate::v13::issuer::{TicketError, TicketIssuer};
 use crate::v13::server::{HelloContext, Server13};
 use crate::v13::strike::{EarlyVerdict, StrikeImportError, StrikeRegister};
+
+/// The strike register of a new endpoint when 0-RTT is on: started now (ms 0 on the clock
+/// that starts with the first time given), so early data waits one window unless `load_all`
+/// restores a saved register.
+pub(super) fn register(config: &ServerConfig, serves_13: bool) -> Option<StrikeRegister> {
+    config
+        .early_data13
+        .filter(|_| config.tickets13 && serves_13)
+        .map(|e| StrikeRegister::new(window_ms(&e), e.capacity, 0))
+}
 
 /// The register's window in milliseconds.
 pub(super) fn window_ms(e: &EarlyData13) -> u64 {
@@ -111,6 +127,26 @@ impl Endpoint {
             EarlyRefusal::AfterRetry
         });
         count(&mut self.stats, from, outcome);
+    }
+
+    /// A ticket's ClientHello that skipped the cookie for its early data but got a
+    /// HelloRetryRequest after all (no key share the server takes): sent now, nothing kept,
+    /// the ticket not spent; the second ClientHello comes the usual way.
+    pub(super) fn early_retry(&mut self, id: u64, retry: Vec<u8>) {
+        let Some(addr) = self.v13.conns.get(&id).map(|e| e.addr) else {
+            return;
+        };
+        self.stats.hello_verify_sent += 1;
+        count(
+            &mut self.stats,
+            addr,
+            EarlyOutcome::Refused(EarlyRefusal::AfterRetry),
+        );
+        self.out.push_back(Transmit {
+            destination: addr,
+            payload: retry,
+        });
+        self.remove(id);
     }
 
     /// The strike register for `save_all`, if 0-RTT is on.
