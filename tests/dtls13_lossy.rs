@@ -109,7 +109,7 @@ fn our_client_completes_and_echoes_through_loss_with_wolfssls_server() {
         while let Some(e) = c.poll_event() {
             match e {
                 // wolfSSL's ticket: not used here; no early data given
-                Event13::Ticket(_) | Event13::EarlyDataStatus { .. } => {}
+                Event13::Ticket(_) | Event13::EarlyDataStatus { .. } | Event13::EarlyData(_) => {}
                 Event13::Connected { .. } => {
                     connected = true;
                     c.send(b"msg 0").expect("send");
@@ -232,7 +232,7 @@ fn wolfssls_client_completes_and_echoes_through_loss_with_our_server() {
                 match e {
                     Event13::Connected { .. }
                     | Event13::Ticket(_)
-                    | Event13::EarlyDataStatus { .. } => {}
+                    | Event13::EarlyDataStatus { .. } | Event13::EarlyData(_) => {}
                     Event13::Data(d) => {
                         echoed += 1;
                         c.send(&d).expect("echo");

@@ -385,6 +385,8 @@ fn session(
                     c.send(b"msg 0").map_err(|e| e.to_string())?;
                 }
                 Event13::Ticket(t) => ticket = Some(*t),
+                // a server's event
+                Event13::EarlyData(_) => {}
                 Event13::Data(d) => {
                     if d != format!("msg {echoed}").into_bytes() {
                         return Err(format!("echo {d:?}"));

@@ -288,7 +288,9 @@ fn run_ours(
         }
         while let Some(e) = client.poll_event() {
             match e {
-                Event13::Connected { .. } | Event13::EarlyDataStatus { .. } => {}
+                Event13::Connected { .. }
+                | Event13::EarlyDataStatus { .. }
+                | Event13::EarlyData(_) => {}
                 Event13::Ticket(t) => ticket = Some(*t),
                 Event13::Data(_) => echoed += 1,
                 Event13::Closed(why) => return Err(format!("our client closed: {why:?}")),

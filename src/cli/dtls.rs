@@ -210,6 +210,31 @@ struct ServerArgs {
     /// default 2,500).
     #[arg(long, value_name = "N")]
     max_handshaking: Option<usize>,
+    /// DTLS 1.3 0-RTT: issue tickets (implies DTLS 1.3 tickets) that allow early data, and take
+    /// a resuming client's early data when the strike register finds it fresh and unseen
+    /// (ServerConfig::early_data13). Early data is printed like other data, marked: "EARLY "
+    /// before it on stdout, an "early_data" JSON event with --json-events.
+    #[arg(long)]
+    early_data: bool,
+    /// With --early-data: the most early data taken per handshake, bytes.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = 1024,
+        requires = "early_data"
+    )]
+    max_early_data: u32,
+    /// With --early-data: the anti-replay window, milliseconds (a ClientHello sent, by its
+    /// ticket age, further from now is refused early data; a start refuses early data for one
+    /// window unless --state restored the strike register). Keep it well above 1000: tickets
+    /// carry their issue time in whole seconds.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 10_000,
+        requires = "early_data"
+    )]
+    early_data_window_ms: u64,
     /// Resume without the cookie round trip when a hello offers a resumable session
     /// (weaker amplification protection; see ServerConfig::resume_without_cookie).
     #[arg(long)]
@@ -336,6 +361,8 @@ fn event_json(e: &Event, peer: Option<SocketAddr>) -> Option<serde_json::Value> 
         }),
         Event::Closed { reason } => json!({"event": "closed", "reason": reason.to_string()}),
         Event::EarlyDataStatus { accepted } => json!({"event": "early_data", "accepted": accepted}),
+        // the length only: the data is the application's
+        Event::EarlyData(d) => json!({"event": "early_data", "bytes": d.len()}),
         _ => return None,
     };
     if let (Some(p), Some(o)) = (peer, v.as_object_mut()) {

@@ -719,6 +719,8 @@ impl Link13 {
                     self.ticket = Some(*t);
                     self.ticket_taken = false;
                 }
+                // a server's event
+                Event13::EarlyData(_) => {}
                 Event13::Closed(why) => {
                     let reason =
                         CloseReason::from_close13(why, self.cfg.common.retransmit.max_retransmits);

@@ -293,6 +293,9 @@ pub struct ServerConfig {
     /// the key lookup is unchanged), and the key given is imported before the "imp binder"
     /// check. Identities that are not imported keep working beside them.
     pub psk_importers: bool,
+    /// DTLS 1.3 0-RTT (early data) on our tickets; `None` (the default): refused. Needs
+    /// `tickets13`. See [`EarlyData13`].
+    pub early_data13: Option<EarlyData13>,
     /// Ticket key rotation period; the previous key still opens tickets for one more period.
     pub ticket_rotation: Duration,
     /// Skip the HelloVerifyRequest round trip when the ClientHello offers a session we can
@@ -360,6 +363,7 @@ impl ServerConfig {
             session_tickets: true,
             tickets13: false,
             psk_importers: false,
+            early_data13: None,
             ticket_rotation: Duration::from_secs(12 * 3600),
             resume_without_cookie: false,
             server_names: Vec::new(),
@@ -370,6 +374,37 @@ impl ServerConfig {
             max_half_open_per_address: 32,
             half_open_timeout: Duration::from_secs(30),
             versions: Versions::Auto,
+        }
+    }
+}
+
+/// DTLS 1.3 0-RTT on the server (v13/early.rs, v13/strike.rs; docs/dtls13.md "0-RTT
+/// (server)"): tickets announce `max_size`, and a resuming client's early data is taken when
+/// the ClientHello is fresh (by its ticket age, within `window`) and its binder is not in the
+/// strike register. Early data is delivered as [`crate::Event::EarlyData`] before `Connected`:
+/// until then it may be an attacker's replay of a recorded ClientHello, which the single-use
+/// tickets and the register refuse within the process and, through `save_all` / `load_all`,
+/// across a graceful restart; a start without a restored register refuses early data for one
+/// `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EarlyData13 {
+    /// max_early_data_size announced in the tickets: bytes of early data taken per
+    /// handshake (more ends it with unexpected_message).
+    pub max_size: u32,
+    /// Freshness window and how long a ClientHello is kept in the register.
+    pub window: Duration,
+    /// ClientHellos with early data taken within one window; at this many, early data is
+    /// refused (the handshakes go on).
+    pub capacity: usize,
+}
+
+impl Default for EarlyData13 {
+    /// 1 KiB of early data, the register's default window (10 s) and capacity (100 000).
+    fn default() -> Self {
+        Self {
+            max_size: 1024,
+            window: Duration::from_millis(crate::v13::strike::DEFAULT_WINDOW_MS),
+            capacity: crate::v13::strike::DEFAULT_CAPACITY,
         }
     }
 }

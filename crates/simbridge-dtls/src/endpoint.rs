@@ -644,6 +644,9 @@ impl Endpoint {
     ///
     /// [`FINAL_FLIGHT_LINGER`]: super::conn::FINAL_FLIGHT_LINGER
     pub fn handle_timeout(&mut self, now: Instant) {
+        // the DTLS 1.3 clock (cookies, tickets, the 0-RTT window after a start) starts at the
+        // first time the endpoint is given, a timer or a datagram
+        self.v13.ms(now);
         self.sweep_kept_flights(now);
         // Collect first: a connection rescheduled while handled waits for the next call.
         let mut due = Vec::new();

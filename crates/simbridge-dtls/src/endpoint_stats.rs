@@ -35,6 +35,26 @@ pub struct EndpointStats {
     /// out or from before a restart, or of another suite): a full handshake with the external
     /// PSK offered beside them, or `handshake_failure` when there was none.
     pub tickets_refused: u64,
+    /// DTLS 1.3 ClientHellos whose early data (0-RTT) was taken.
+    pub early_data_accepted: u64,
+    /// Bytes of early data delivered ([`crate::Event::EarlyData`]).
+    pub early_data_bytes: u64,
+    /// Early data refused as a replay: the strike register held its ClientHello's binder, or
+    /// its ticket had resumed a session already.
+    pub early_data_refused_replay: u64,
+    /// Early data refused as stale: sent, by its ticket age, further than the window from now.
+    pub early_data_refused_stale: u64,
+    /// Early data refused within one window of a start without a restored strike register.
+    pub early_data_refused_starting: u64,
+    /// Early data refused under an external PSK (no ticket age to judge freshness by).
+    pub early_data_refused_no_age: u64,
+    /// Early data refused because the strike register was full.
+    pub early_data_refused_full: u64,
+    /// Early data refused otherwise: with a HelloRetryRequest (the ticket does not allow
+    /// early data, is expired, or a key share is missing), not on the PSK the client offered
+    /// first, or on a ticket issued without early data. (Counted only with 0-RTT on, as all
+    /// the early-data counters.)
+    pub early_data_refused_other: u64,
     /// Full handshakes completed.
     pub full_handshakes: u64,
     /// Abbreviated handshakes completed (resumptions).

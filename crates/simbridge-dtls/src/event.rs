@@ -127,6 +127,13 @@ pub enum Event {
     },
     /// One application data record.
     Data(Vec<u8>),
+    /// Server, DTLS 1.3: one record of 0-RTT early data (`ServerConfig::early_data13`), before
+    /// `Connected`. Until `Connected` follows it may be a replay: an attacker who recorded a
+    /// client's ClientHello and early data can send them again, and though the server's
+    /// single-use tickets and strike register refuse such replays, what to forward before the
+    /// handshake completes (e.g. only idempotent requests) is the application's choice. A
+    /// connection that closes instead of `Connected` never proved its early data was live.
+    EarlyData(Vec<u8>),
     /// DTLS 1.3 client: what became of the early data it was started with (after
     /// `Connected`). `accepted`: the server took it as 0-RTT; otherwise (no ticket allowing
     /// it, a HelloRetryRequest, the server's refusal) it was sent again as application data

@@ -78,8 +78,8 @@ pub(crate) use internal::{cookie, crypto, flight, reassembly, record_layer, repl
 
 pub use cid::{CidGenerator, PrefixedCid, RandomCid};
 pub use config::{
-    ClientConfig, ClientPsk, EmsPolicy, PskAnswer, PskRefusal, PskRequest, RetransmitConfig,
-    ServerConfig, StaticPsk,
+    ClientConfig, ClientPsk, EarlyData13, EmsPolicy, PskAnswer, PskRefusal, PskRequest,
+    RetransmitConfig, ServerConfig, StaticPsk,
 };
 pub use conn::Connection;
 pub use endpoint::{Endpoint, Peer13, PeerInfo, Transmit, TransmitTo};

@@ -217,7 +217,7 @@ impl ClientLoop<'_> {
                         );
                     }
                 }
-                Event::PskRequested { .. } => {}
+                Event::PskRequested { .. } | Event::EarlyData(_) => {}
             }
         }
         if let (Some(f), Some(t)) = (&self.a.session_file, self.conn.take_ticket()) {

@@ -8,7 +8,7 @@ use super::{
 use serde_json::json;
 use simbridge::dtls::config::{ServerConfig, StaticPsk};
 use simbridge::dtls::export::DEFAULT_RESERVE;
-use simbridge::dtls::{CipherSuite, Endpoint, Event, RandomCid};
+use simbridge::dtls::{CipherSuite, EarlyData13, Endpoint, Event, RandomCid};
 use simbridge::secret::SecretVec;
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
@@ -31,6 +31,14 @@ pub(super) fn server_config(
     cfg.max_handshaking = a.max_handshaking.unwrap_or(cfg.max_handshaking);
     cfg.resume_without_cookie = a.resume_without_cookie;
     cfg.versions = a.common.dtls_version.unwrap_or(cfg.versions);
+    if a.early_data {
+        cfg.tickets13 = true;
+        cfg.early_data13 = Some(EarlyData13 {
+            max_size: a.max_early_data,
+            window: Duration::from_millis(a.early_data_window_ms),
+            ..EarlyData13::default()
+        });
+    }
     cfg.connection_id = if a.no_cid {
         None
     } else {
@@ -70,7 +78,7 @@ pub(super) fn flush_endpoint(ep: &mut Endpoint, sock: &UdpSocket) {
 }
 
 /// Handles the endpoint's address changes and events: JSON lines, refusals logged, data
-/// echoed or written to stdout.
+/// echoed or written to stdout, early data written to stdout after "EARLY ".
 pub(super) fn server_events(
     ep: &mut Endpoint,
     a: &ServerArgs,
@@ -101,6 +109,16 @@ pub(super) fn server_events(
             if reason.failure_kind().is_some() {
                 log_refusal(&peer.to_string(), reason);
             }
+        }
+        if let Event::EarlyData(d) = &e {
+            // printed, never echoed: it came before the handshake completed (a replay's data
+            // would be answered to the address it was replayed from)
+            let _ = out.write_all(b"EARLY ");
+            let _ = out.write_all(d);
+            if !d.ends_with(b"\n") {
+                let _ = out.write_all(b"\n");
+            }
+            let _ = out.flush();
         }
         if let Event::Data(d) = e {
             if a.echo {

@@ -3,8 +3,10 @@
 //!
 //! The blob's plaintext: a count and the DTLS 1.2 connections (address, state), then, if
 //! any DTLS 1.3 connection is held, a second count and the DTLS 1.3 ones (address, PSK
-//! identity, server_name, their own sealed v13 export under the same key). A blob of an
-//! older version (no second part) still loads.
+//! identity, server_name, their own sealed v13 export under the same key), then, with DTLS 1.3
+//! 0-RTT on, the 0-RTT strike register (a length and endpoint/v13_early.rs's export; the DTLS
+//! 1.3 count is written, 0 or not, before it). A blob of an older version (no second or
+//! third part) still loads; without the third part 0-RTT waits one window.
 
 use std::net::SocketAddr;
 
@@ -44,7 +46,8 @@ impl Endpoint {
             n += 1;
         }
         let v13 = self.export13(key, reserve);
-        if !v13.is_empty() {
+        let strike = self.export_strike(std::time::Instant::now());
+        if !v13.is_empty() || strike.is_some() {
             plain.extend_from_slice(&(v13.len() as u32).to_be_bytes());
             for (addr, identity, sni, state) in &v13 {
                 put_vec8(&mut plain, addr.to_string().as_bytes());
@@ -53,6 +56,10 @@ impl Endpoint {
                 plain.extend_from_slice(&(state.len() as u32).to_be_bytes());
                 plain.extend_from_slice(state);
             }
+        }
+        if let Some(strike) = &strike {
+            plain.extend_from_slice(&(strike.len() as u32).to_be_bytes());
+            plain.extend_from_slice(strike);
         }
         let mut all = Vec::with_capacity(4 + plain.len());
         all.extend_from_slice(&n.to_be_bytes());
@@ -111,10 +118,19 @@ impl Endpoint {
                 loaded13.push((addr, identity, sni, state));
             }
         }
+        let mut strike = None;
+        if !r.is_empty() {
+            let len = r.u32(Field::Len).map_err(malformed)? as usize;
+            strike = Some(r.take(len, Field::State).map_err(malformed)?);
+        }
         r.finish(Field::SaveAll)
             .map_err(|_| ExportError::Format(ExportField::TrailingBytes))?;
         let n = loaded.len() + loaded13.len();
         let now = std::time::Instant::now();
+        if let Some(strike) = strike {
+            self.import_strike(strike, now)
+                .map_err(|_| out_of_range(Field::State))?;
+        }
         for (addr, identity, sni, state) in loaded13 {
             self.import13(addr, identity, sni, state, key, now)?;
         }

@@ -18,7 +18,7 @@
 //!   `handshake_failure`). Ticket keys rotate on `ticket_rotation` (the previous key still
 //!   opens) and are never saved: a ticket issued before a restart does not open after it, so
 //!   the used register (in memory) never needs to outlive the process.
-//! - Not wired: 0-RTT.
+//! - 0-RTT (`ServerConfig::early_data13`, off by default): see endpoint/v13_early.rs.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -35,12 +35,14 @@ use crate::secret::{Secret, SecretVec};
 use crate::suite::CipherSuite;
 use crate::v13::connection::{Connection13, Event13};
 use crate::v13::cookie::CookieKey13;
+use crate::v13::early::EarlyGate;
 use crate::v13::handshake::{EXT_CONNECTION_ID, Handshake13Error, parse_plaintext};
 use crate::v13::header::is_unified;
 use crate::v13::hello::ClientHello13;
 use crate::v13::issuer::{DEFAULT_USED_CAPACITY, TicketIssuer};
 use crate::v13::key_share::GROUPS;
 use crate::v13::server::{Accepted13, HelloContext, Server13};
+use crate::v13::strike::StrikeRegister;
 use crate::wire::alert::AlertDescription;
 
 /// The supported_versions extension (RFC 8446 §4.2.1).
@@ -66,6 +68,8 @@ pub(super) struct Tls13 {
     /// When the ticket key was last rotated.
     tickets_rotated: Option<Instant>,
     pub(super) conns: HashMap<u64, Entry13>,
+    /// 0-RTT: the strike register (times: milliseconds since `origin`); `None`: no 0-RTT.
+    pub(super) strike: Option<StrikeRegister>,
 }
 
 /// A DTLS 1.3 peer: its ClientHello waiting for a key, or its connection.
@@ -124,11 +128,13 @@ impl Tls13 {
                 tickets: if config.tickets13 {
                     let lifetime =
                         u32::try_from(config.session_lifetime.as_secs()).unwrap_or(u32::MAX);
-                    Some(TicketIssuer::with_capacity(
+                    let mut issuer = TicketIssuer::with_capacity(
                         random_secret(config.common.rng.as_ref())?,
                         lifetime,
                         DEFAULT_USED_CAPACITY,
-                    ))
+                    );
+                    issuer.early_data = config.early_data13.map(|e| e.max_size);
+                    Some(issuer)
                 } else {
                     None
                 },
@@ -138,6 +144,7 @@ impl Tls13 {
             None
         };
         Ok(Self {
+            strike: early::register(config, server.is_some()),
             server,
             origin: None,
             last_secs: 0,
@@ -150,6 +157,12 @@ impl Tls13 {
     /// Whether DTLS 1.3 is served.
     pub(super) fn enabled(&self) -> bool {
         self.server.is_some()
+    }
+
+    /// Milliseconds on the clock of `secs` (the strike register's time).
+    pub(super) fn ms(&mut self, now: Instant) -> u64 {
+        let o = *self.origin.get_or_insert(now);
+        u64::try_from(now.saturating_duration_since(o).as_millis()).unwrap_or(u64::MAX)
     }
 
     fn secs(&mut self, now: Instant) -> u64 {
@@ -247,20 +260,27 @@ impl Endpoint {
             rng: rng.as_ref(),
             cid: None,
         };
+        // 0-RTT on a ticket of ours: no cookie round trip (it would lose the early data)
+        let early_ticket = self.v13.strike.is_some() && early::skips_cookie(server, data, &cx);
         // a first pass without keys or tickets: a HelloRetryRequest (cookie), or the
         // external identity to ask for (tickets are looked at below, once admitted)
         let asked = RefCell::new(None::<Vec<u8>>);
-        let probe = server.accept_with(
-            data,
-            &cx,
-            |id| {
-                asked.borrow_mut().get_or_insert_with(|| id.to_vec());
-                None
-            },
-            false,
-        );
+        let probe = if early_ticket {
+            Err(Handshake13Error::UnknownIdentity)
+        } else {
+            server.accept_with(
+                data,
+                &cx,
+                |id| {
+                    asked.borrow_mut().get_or_insert_with(|| id.to_vec());
+                    None
+                },
+                false,
+            )
+        };
         match probe {
             Ok(Accepted13::Retry(d)) => {
+                self.early_at_retry(from, data, secs);
                 self.stats.hello_verify_sent += 1;
                 self.out.push_back(Transmit {
                     destination: from,
@@ -441,8 +461,15 @@ impl Endpoint {
     /// ticket it offers.
     fn run13(&mut self, now: Instant, id: u64, key: Option<SecretVec>) {
         let secs = self.v13.secs(now);
+        let now_ms = self.v13.ms(now);
         let rng = self.config.common.rng.clone();
-        let (Some(server), Some(e)) = (&self.v13.server, self.v13.conns.get_mut(&id)) else {
+        let Tls13 {
+            server,
+            conns,
+            strike,
+            ..
+        } = &mut self.v13;
+        let (Some(server), Some(e)) = (&*server, conns.get_mut(&id)) else {
             return;
         };
         let State13::Parked(hello) = &e.state else {
@@ -457,14 +484,22 @@ impl Endpoint {
                 .then_some(e.cid.as_slice()),
         };
         let identity = e.identity.clone();
-        let result = server.accept_with(
+        // for every handshake: an external PSK's early data is refused (no age) and counted
+        let mut gate = strike
+            .as_mut()
+            .map(|register| EarlyGate { register, now_ms });
+        let result = server.accept_early(
             &hello,
             &cx,
             |i| key.clone().filter(|_| i == identity.as_slice()),
             key.is_none(),
+            gate.as_mut(),
         );
         match result {
             Ok(Accepted13::Flight(wait, flight)) => {
+                if strike.is_some() {
+                    early::count(&mut self.stats, e.addr, wait.early_outcome());
+                }
                 if let Some(o) = wait.resumed_from() {
                     e.resumed = true;
                     e.key_expires = o.key_expires;
@@ -485,6 +520,7 @@ impl Endpoint {
                 e.state = State13::Conn(Box::new(conn));
                 self.drain13(id);
             }
+            Ok(Accepted13::Retry(d)) if key.is_none() => self.early_retry(id, d),
             Ok(Accepted13::Retry(_)) => self.fail13(id, Error::NoCommonSuite),
             Err(err) => self.refuse13(id, err),
         }
@@ -582,6 +618,10 @@ impl Endpoint {
                     }
                 }
                 Event13::Data(d) => Event::Data(d),
+                Event13::EarlyData(d) => {
+                    self.stats.early_data_bytes += d.len() as u64;
+                    Event::EarlyData(d)
+                }
                 // client-only events
                 Event13::Ticket(_) | Event13::EarlyDataStatus { .. } => continue,
                 Event13::Closed(why) => {
@@ -769,6 +809,9 @@ mod tickets;
 
 #[path = "v13_restart.rs"]
 mod restart13;
+
+#[path = "v13_early.rs"]
+mod early;
 pub use peers::{Peer13, PeerInfo};
 
 #[cfg(test)]
@@ -782,3 +825,7 @@ mod ticket_tests;
 #[cfg(test)]
 #[path = "v13_importer_tests.rs"]
 mod importer_tests;
+
+#[cfg(test)]
+#[path = "v13_early_tests.rs"]
+mod early_tests;

@@ -14,7 +14,7 @@ use crate::v13::ticket::{Resume13, Ticket13};
 use crate::version::Versions;
 
 const KEY: [u8; 32] = [9; 32];
-const ID: &[u8] = b"3GPP-bootstrapping.tid@bsf";
+pub(super) const ID: &[u8] = b"3GPP-bootstrapping.tid@bsf";
 const CCM8_13: CipherSuite = CipherSuite::Tls13Aes128Ccm8Sha256;
 
 /// A key store that answers later (a BSF lookup) and knows the key's remaining lifetime.
@@ -29,7 +29,7 @@ impl ServerPskStore for Later {
     }
 }
 
-fn endpoint_with(f: impl FnOnce(&mut ServerConfig)) -> Endpoint {
+pub(super) fn endpoint_with(f: impl FnOnce(&mut ServerConfig)) -> Endpoint {
     let mut s = ServerConfig::new(Arc::new(Later(None)));
     s.common.rng = Arc::new(SeededRng::new(2));
     s.common.suites = vec![CCM8_13, CipherSuite::PskAes128Ccm8];
@@ -58,7 +58,7 @@ fn client(seed: u64, identity: &[u8], resume: Option<&Ticket13>) -> Connection13
     .unwrap()
 }
 
-fn addr(port: u16) -> SocketAddr {
+pub(super) fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([192, 0, 2, 1], port))
 }
 
@@ -73,7 +73,7 @@ fn tickets(c: &mut Connection13) -> Vec<Ticket13> {
 }
 
 /// A full handshake through the parked key request; the client and the tickets it got.
-fn full(
+pub(super) fn full(
     ep: &mut Endpoint,
     now: Instant,
     from: SocketAddr,

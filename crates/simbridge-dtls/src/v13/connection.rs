@@ -15,6 +15,10 @@
 //!   sent again as application data right after our Finished, so the caller never loses it;
 //!   [`Event13::EarlyDataStatus`] says which.
 //!
+//! - The server takes the client's early data (epoch-1 records) while it waits for the
+//!   client's Finished, when [`super::server::Server13::accept_early`] took the offer; it drops
+//!   them otherwise, and always once the Finished came.
+//!
 //! A server connection starts from what [`super::server::Server13::accept`] gave for a
 //! ClientHello; the HelloRetryRequest before it keeps no state, so it is the endpoint's to send.
 
@@ -47,6 +51,10 @@ pub enum Event13 {
     },
     /// Application data.
     Data(Vec<u8>),
+    /// The server's: early data (0-RTT, v13/early.rs) of a ClientHello whose early data was
+    /// taken, before [`Event13::Connected`]. Until Connected follows it may be a replay's
+    /// (RFC 8446 §8): an attacker who recorded the ClientHello cannot finish the handshake.
+    EarlyData(Vec<u8>),
     /// A ticket from the server, to resume with later (`ClientConfig13::resume`).
     Ticket(Box<Ticket13>),
     /// The client's: what became of the early data given to
@@ -339,6 +347,10 @@ impl Connection13 {
             }
             return State::ServerWaitFinished(w);
         }
+        // the client has no CID of ours before our ServerHello: its early records carry none
+        if epoch_bits(datagram, 0) == Some(1) {
+            return self.server_early(w, datagram);
+        }
         match w.verify(datagram) {
             Ok(proof) => match w.finish(proof) {
                 Ok((up, ack)) => {
@@ -366,6 +378,24 @@ impl Connection13 {
                 State::ServerWaitFinished(w)
             }
         }
+    }
+
+    /// Epoch-1 records while waiting for the client's Finished: early data when it was taken,
+    /// else dropped; beyond the allowed size the handshake ends with unexpected_message.
+    fn server_early(&mut self, mut w: Box<ServerWaitFinished>, datagram: &[u8]) -> State {
+        match w.open_early(datagram) {
+            Ok(data) if data.is_empty() => self.stats.dropped += 1,
+            Ok(data) => self.events.extend(data.into_iter().map(Event13::EarlyData)),
+            Err(e) => {
+                // the client holds no key of ours it would read an alert under yet: plaintext
+                let seq = parse_plaintext(&self.hello).map_or(0, |p| p.record_seq);
+                self.out
+                    .push_back(super::early::plaintext_alert(seq, UNEXPECTED_MESSAGE));
+                self.close_with(Close13::Failed(e));
+                return State::Closed;
+            }
+        }
+        State::ServerWaitFinished(w)
     }
 
     fn established(&mut self, mut up: Box<Established13>, datagram: &[u8]) -> State {
@@ -571,6 +601,9 @@ impl Connection13 {
         self.stats
     }
 }
+
+/// AlertDescription unexpected_message.
+const UNEXPECTED_MESSAGE: u8 = 10;
 
 /// The description of a fatal alert in a plaintext (epoch 0) record, if the datagram starts
 /// with one: type 21, any version, epoch 0, sequence number, length 2, level 2 (fatal).

@@ -129,6 +129,10 @@ pub enum Handshake13Error {
     /// Our configuration cannot make a handshake (no mode, an unknown group or suite).
     #[error("configuration: {0}")]
     Config(&'static str),
+    /// A message the protocol does not allow here (alert unexpected_message), e.g. early
+    /// data beyond the max_early_data_size the server allowed.
+    #[error("unexpected message: {0}")]
+    UnexpectedMessage(&'static str),
     /// The sequence numbers a state export reserved for this live session are used up
     /// (export again, or update the keys).
     #[error("the sequence numbers reserved by a state export are used up")]

@@ -4,13 +4,14 @@
 //! ticket but the ids of the ones used, until they expire.
 //!
 //! ```text
-//! ticket = version(1) = 1 | key_id(1) | nonce(12)
+//! ticket = version(1) = 2 | key_id(1) | nonce(12)
 //!        | AES-128-GCM(ticket key[key_id], nonce, ad = "simbridge dtls13 ticket" | version | key_id,
-//!            issued(4) | expires(4) | key_expires(4) | suite(2) | psk(32) | identity(0..=128))
+//!            issued(4) | expires(4) | key_expires(4) | suite(2) | max_early_data(4) | psk(32)
+//!            | identity(0..=128))
 //!        | tag(16)
 //! ```
 //!
-//! 76 bytes plus the external PSK identity the session descends from (a GBA identity of about
+//! 80 bytes plus the external PSK identity the session descends from (a GBA identity of about
 //! 90 bytes: ~160 B; wolfSSL's tickets are 174). The identity is kept whole, not as a digest:
 //! the bridge needs it for its per-identity caps, key expiry and logs, and a digest would need
 //! a table on the server to map it back (state a restart loses). Identities longer than
@@ -26,6 +27,13 @@
 //! replayed ClientHello cannot resume again. The register of used ids is bounded
 //! ([`TicketIssuer::with_capacity`]); when full, tickets are refused (a full handshake) rather
 //! than forgotten early.
+//!
+//! 0-RTT (RFC 8446 §4.2.10): a ticket carries the max_early_data_size it was issued with (0:
+//! none), so the server takes early data only on tickets that announced it. The server needs
+//! the client's real ticket age for its freshness check (v13/strike.rs): `ticket_age_add` is
+//! not stored but derived from the ticket's PSK (HKDF-Expand-Label(psk, "age add", "", 4)),
+//! secret to anyone without the PSK as RFC 8446 §4.6.1 wants, 4 bytes fewer on the wire.
+//! Version 1 tickets (before 0-RTT) no longer open.
 //!
 //! Keys rotate ([`TicketIssuer::rotate`]): the previous key still opens, so a ticket lives at
 //! most two rotation periods even if its lifetime is longer.
@@ -46,9 +54,11 @@ use crate::suite::AeadAlg;
 const AD: &[u8] = b"simbridge dtls13 ticket";
 /// The ticket format's version (first byte; never a printable character, so a ticket is not
 /// taken for a GBA identity and the other way round).
-pub const TICKET_VERSION: u8 = 1;
+pub const TICKET_VERSION: u8 = 2;
 const HEAD_LEN: usize = 2 + 12;
-const FIXED_PLAIN: usize = 4 + 4 + 4 + 2 + HASH_LEN;
+const FIXED_PLAIN: usize = 4 + 4 + 4 + 2 + 4 + HASH_LEN;
+/// Where the PSK starts in a ticket's plaintext.
+const PSK_AT: usize = 4 + 4 + 4 + 2 + 4;
 /// `key_expires` of a key without a known limit.
 const NO_LIMIT: u32 = u32::MAX;
 /// The longest PSK identity a ticket carries.
@@ -78,6 +88,12 @@ pub struct Resumable {
     pub suite: u16,
     /// The identity and key expiry of the session it descends from.
     pub origin: TicketOrigin,
+    /// When it was issued, seconds on the issuer's clock.
+    pub issued: u64,
+    /// Its ticket_age_add (to read the client's obfuscated_ticket_age).
+    pub age_add: u32,
+    /// The max_early_data_size it was issued with; `None`: no 0-RTT on it.
+    pub max_early_data: Option<u32>,
     id: u64,
     expires: u64,
 }
@@ -109,6 +125,9 @@ pub struct TicketIssuer {
     pub lifetime_secs: u32,
     capacity: usize,
     used: Mutex<HashMap<u64, u64>>,
+    /// 0-RTT: the max_early_data_size announced in the tickets issued (the early_data
+    /// extension of NewSessionTicket); `None` (the default): no early data.
+    pub early_data: Option<u32>,
 }
 
 impl std::fmt::Debug for TicketIssuer {
@@ -139,6 +158,7 @@ impl TicketIssuer {
             lifetime_secs: lifetime_secs.min(MAX_LIFETIME),
             capacity,
             used: Mutex::new(HashMap::new()),
+            early_data: None,
         }
     }
 
@@ -189,10 +209,9 @@ impl TicketIssuer {
         let mut psk = zeroize::Zeroizing::new([0u8; HASH_LEN]);
         // a 10-byte label and a 1-byte nonce always fit an HkdfLabel
         let _ = expand_label(P, resumption.expose(), b"resumption", &nonce, psk.as_mut());
-        let mut rand = [0u8; 12 + 4];
-        rng.fill(&mut rand)?;
         let mut iv = [0u8; 12];
-        iv.copy_from_slice(&rand[..12]);
+        rng.fill(&mut iv)?;
+        let early = self.early_data.filter(|m| *m > 0);
         let mut plain =
             zeroize::Zeroizing::new(Vec::with_capacity(FIXED_PLAIN + origin.identity.len()));
         plain.extend_from_slice(&issued.to_be_bytes());
@@ -202,6 +221,7 @@ impl TicketIssuer {
             .map_or(NO_LIMIT, |k| u32::try_from(k).unwrap_or(NO_LIMIT - 1));
         plain.extend_from_slice(&key_expires.to_be_bytes());
         plain.extend_from_slice(&suite.to_be_bytes());
+        plain.extend_from_slice(&early.unwrap_or(0).to_be_bytes());
         plain.extend_from_slice(psk.as_ref());
         plain.extend_from_slice(&origin.identity);
         let key = &self.current;
@@ -212,14 +232,13 @@ impl TicketIssuer {
         key.cipher
             .seal_raw_append(&iv, &ad(key.id), &plain, &mut ticket)
             .map_err(|_| RecordError13::TooLong)?;
-        let age_add = u32::from_be_bytes([rand[12], rand[13], rand[14], rand[15]]);
         Ok(Some(
             NewSessionTicket {
                 lifetime_secs: lifetime,
-                age_add,
+                age_add: age_add(psk.as_ref()),
                 nonce,
                 ticket,
-                max_early_data: None,
+                max_early_data: early,
             }
             .encode(),
         ))
@@ -257,9 +276,13 @@ impl TicketIssuer {
         if self.used.lock().map_or(true, |u| u.contains_key(&id)) {
             return Err(TicketError::Used);
         }
+        let psk = &plain[PSK_AT..PSK_AT + HASH_LEN];
         Ok(Resumable {
-            psk: SecretVec::from(&plain[14..14 + HASH_LEN]),
+            psk: SecretVec::from(psk),
             suite: u16::from_be_bytes([plain[12], plain[13]]),
+            issued,
+            age_add: age_add(psk),
+            max_early_data: Some(u32_at(14)).filter(|m| *m > 0),
             origin: TicketOrigin {
                 identity: plain[FIXED_PLAIN..].to_vec(),
                 key_expires,
@@ -287,6 +310,15 @@ impl TicketIssuer {
     pub fn used_count(&self) -> usize {
         self.used.lock().map_or(0, |u| u.len())
     }
+}
+
+/// The ticket_age_add of a ticket with resumption PSK `psk`: derived, not stored (see the
+/// module docs).
+fn age_add(psk: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    // a 7-byte label and an empty context always fit an HkdfLabel
+    let _ = expand_label(P, psk, b"age add", &[], &mut a);
+    u32::from_be_bytes(a)
 }
 
 fn ad(key_id: u8) -> Vec<u8> {

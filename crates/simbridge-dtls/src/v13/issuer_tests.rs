@@ -26,7 +26,7 @@ fn a_ticket_opens_once_within_its_lifetime_under_its_key() {
     let res = Secret::new([9; 32]);
     let nst = issue(&issuer, 0, &origin(None), 1000);
     assert_eq!(nst.ticket.len(), TICKET_OVERHEAD + ID.len());
-    assert_eq!(TICKET_OVERHEAD, 76);
+    assert_eq!(TICKET_OVERHEAD, 80);
     assert_eq!(nst.lifetime_secs, 3600);
     // the client's PSK from the ticket is the one sealed in it
     let client_side = nst.clone().into_ticket(&res, 0x1305);
@@ -34,6 +34,10 @@ fn a_ticket_opens_once_within_its_lifetime_under_its_key() {
     assert_eq!(r.psk, client_side.psk);
     assert_eq!(r.suite, 0x1305);
     assert_eq!(r.origin, origin(None));
+    // what the server reads the client's ticket age with, and no 0-RTT unless configured
+    assert_eq!(r.age_add, nst.age_add);
+    assert_eq!(r.issued, 1000);
+    assert_eq!((nst.max_early_data, r.max_early_data), (None, None));
     assert!(issuer.redeem(&r, 1500));
     assert_eq!(
         issuer.open(&nst.ticket, 1501).map(|_| ()),
@@ -134,4 +138,25 @@ fn a_full_used_register_refuses_tickets_instead_of_forgetting_used_ones() {
     let c = issue(&issuer, 2, &origin(None), 4000);
     let rc = issuer.open(&c.ticket, 4700).expect("c");
     assert!(issuer.redeem(&rc, 4700));
+}
+
+#[test]
+fn a_ticket_issued_with_early_data_announces_and_carries_its_maximum() {
+    let mut issuer = TicketIssuer::new(Secret::new([3; 16]), 3600);
+    issuer.early_data = Some(1024);
+    let a = issue(&issuer, 0, &origin(None), 1000);
+    let b = issue(&issuer, 1, &origin(None), 1000);
+    assert_eq!(a.max_early_data, Some(1024));
+    assert_eq!(a.ticket.len(), TICKET_OVERHEAD + ID.len());
+    let r = issuer.open(&a.ticket, 1001).expect("opens");
+    assert_eq!(r.max_early_data, Some(1024));
+    assert_eq!(r.age_add, a.age_add);
+    // each ticket its own age_add (from its own PSK), so ages do not link tickets
+    assert_ne!(a.age_add, b.age_add);
+    // the setting is read at issue time: a ticket issued before it changed keeps its value
+    issuer.early_data = None;
+    assert_eq!(
+        issuer.open(&a.ticket, 1001).map(|r| r.max_early_data),
+        Ok(Some(1024))
+    );
 }

@@ -11,6 +11,7 @@ pub mod ack;
 pub mod client;
 pub mod connection;
 pub mod cookie;
+pub mod early;
 pub mod export;
 pub mod handshake;
 pub mod header;

@@ -12,6 +12,11 @@
 //!    the first ClientHello with a HelloRetryRequest and a stateless cookie (cookie.rs). No key
 //!    is looked up (for GBA, no BSF request) before the cookie comes back.
 //!
+//! 0-RTT (v13/early.rs): with an [`EarlyGate`] ([`Server13::accept_early`]) a ClientHello
+//! whose first PSK is a ticket of ours issued with early data, and that offers early_data, is
+//! not asked for the cookie even under `require_cookie` (the ticket needs no key lookup, and
+//! after a HelloRetryRequest its early data would be lost); the strike register decides.
+//!
 //! message_seq: the server answers each ClientHello with its message_seq (0, or 1 after a
 //! HelloRetryRequest) and counts on from there, and its plaintext records take the
 //! ClientHello's record sequence number (RFC 9147 §5.1, §5.2), so it needs no state between
@@ -21,10 +26,11 @@ use std::net::SocketAddr;
 
 use super::ack::RecordNumber;
 use super::cookie::{CookieContents, CookieKey13};
+use super::early::{EarlyGate, EarlyOutcome, EarlyReceiver, EarlyRefusal, sent_ms};
 use super::handshake::{
-    CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, Established13, FINISHED,
-    HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of, dtls_message,
-    message_hash, parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
+    CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, EXT_EARLY_DATA, Established13,
+    FINISHED, HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of,
+    dtls_message, message_hash, parse_dtls_message, parse_plaintext, plaintext_record, tls_message,
 };
 use super::hello::{ClientHello13, EXT_PSK_KEY_EXCHANGE_MODES, verify_binder};
 use super::importer::{ImportedIdentity, imported_key};
@@ -38,6 +44,7 @@ use super::key_share::{
 };
 use super::protect::Protection13;
 use super::server_hello::{EXT_COOKIE, HRR_RANDOM, ServerHello13, ServerKeyShare};
+use super::strike::EarlyVerdict;
 use crate::rng::DtlsRng;
 use crate::secret::{Secret, SecretVec};
 use crate::suite::AeadAlg;
@@ -124,6 +131,9 @@ pub struct ServerWaitFinished {
     transcript: Vec<u8>,
     /// What the ticket it resumed from carried; `None`: a full handshake.
     resumed_from: Option<TicketOrigin>,
+    /// What became of the ClientHello's early data, and the reader of it when taken.
+    early_outcome: EarlyOutcome,
+    early: Option<EarlyReceiver>,
 }
 
 /// The key exchange chosen for a ClientHello.
@@ -156,6 +166,19 @@ impl Server13 {
         cx: &HelloContext<'_>,
         key_for: impl Fn(&[u8]) -> Option<SecretVec>,
         take_tickets: bool,
+    ) -> Result<Accepted13, Handshake13Error> {
+        self.accept_early(datagram, cx, key_for, take_tickets, None)
+    }
+
+    /// [`Self::accept_with`] taking 0-RTT through `gate` (v13/early.rs); `None`: early data
+    /// is refused. [`ServerWaitFinished::early_outcome`] tells what became of it.
+    pub fn accept_early(
+        &self,
+        datagram: &[u8],
+        cx: &HelloContext<'_>,
+        key_for: impl Fn(&[u8]) -> Option<SecretVec>,
+        take_tickets: bool,
+        gate: Option<&mut EarlyGate<'_>>,
     ) -> Result<Accepted13, Handshake13Error> {
         let pt = parse_plaintext(datagram)?;
         if pt.msg_type != CLIENT_HELLO || !pt.rest.is_empty() {
@@ -200,7 +223,8 @@ impl Server13 {
             if let Exchange::NeedShare(g) = exchange {
                 return Ok(Accepted13::Retry(self.retry(&pt, suite, Some(g), cx)));
             }
-            if self.require_cookie {
+            let early_ticket = gate.is_some() && take_tickets && self.early_ticket(&ch, cx);
+            if self.require_cookie && !early_ticket {
                 // no key_share in it: the client already sent one we can take (RFC 8446
                 // §4.2.8 forbids asking for a group it has a share in)
                 return Ok(Accepted13::Retry(self.retry(&pt, suite, None, cx)));
@@ -213,6 +237,7 @@ impl Server13 {
                 exchange,
                 cx,
                 (key_for, take_tickets),
+                gate,
             );
         };
         // the second ClientHello: the transcript starts with the first one's hash and our
@@ -234,7 +259,22 @@ impl Server13 {
             exchange,
             cx,
             (key_for, take_tickets),
+            gate,
         )
+    }
+
+    /// Whether `ch` offers early data on a ticket of ours, offered first, that allows it: such
+    /// a ClientHello skips the cookie (the ticket is its own proof, and needs no key lookup).
+    pub fn early_ticket(&self, ch: &ClientHello13, cx: &HelloContext<'_>) -> bool {
+        // the suite this handshake takes (the ticket must be of it to resume)
+        let suite = self.suites.iter().find(|s| ch.cipher_suites.contains(s));
+        ch.extension(EXT_EARLY_DATA).is_some()
+            && ch.psks.first().is_some_and(|(id, _)| {
+                self.tickets
+                    .as_ref()
+                    .and_then(|t| t.open(&id.identity, cx.now_secs).ok())
+                    .is_some_and(|r| r.max_early_data.is_some() && Some(&r.suite) == suite)
+            })
     }
 
     /// The external identity of `identity` when importers are on and it is an
@@ -330,6 +370,7 @@ impl Server13 {
         exchange: Exchange,
         cx: &HelloContext<'_>,
         (key_for, take_tickets): (impl Fn(&[u8]) -> Option<SecretVec>, bool),
+        gate: Option<&mut EarlyGate<'_>>,
     ) -> Result<Accepted13, Handshake13Error> {
         if ch.psks.is_empty() {
             return Err(Handshake13Error::Incompatible("no PSK offered"));
@@ -366,8 +407,8 @@ impl Server13 {
                 key_for(&id.identity).map(|k| (i, k, BinderKind::External, None))
             })
             .ok_or(Handshake13Error::UnknownIdentity)?;
-        let early = EarlySecret::new(P, Some(key.expose()));
-        if !verify_binder(&prefix, pt.body, ch, index, &early, kind) {
+        let early_secret = EarlySecret::new(P, Some(key.expose()));
+        if !verify_binder(&prefix, pt.body, ch, index, &early_secret, kind) {
             return Err(Handshake13Error::BadMac(super::handshake::PSK_BINDER));
         }
         if let (Some(r), Some(issuer)) = (&ticket, &self.tickets) {
@@ -378,6 +419,19 @@ impl Server13 {
                 ));
             }
         }
+        let early_outcome = early_outcome(ch, index, !prefix.is_empty(), ticket.as_ref(), gate);
+        let early = match early_outcome {
+            EarlyOutcome::Accepted(max) => {
+                // over the ClientHello alone: no HelloRetryRequest came before an accepted offer
+                let hash = transcript_hash(&tls_message(CLIENT_HELLO, pt.body));
+                Some(EarlyReceiver::new(
+                    alg,
+                    &early_secret.client_early_traffic(&hash),
+                    max,
+                ))
+            }
+            _ => None,
+        };
         let selected =
             u16::try_from(index).map_err(|_| WireError::Invalid(Field::PskIdentities))?;
         let (dhe, key_share, group) = match exchange {
@@ -426,15 +480,20 @@ impl Server13 {
         let mut transcript = prefix;
         transcript.extend_from_slice(&tls_message(CLIENT_HELLO, pt.body));
         transcript.extend_from_slice(&tls_message(SERVER_HELLO, &sh));
-        let hs = early.into_handshake(dhe.as_ref().map(|d| d.expose().as_slice()));
+        let hs = early_secret.into_handshake(dhe.as_ref().map(|d| d.expose().as_slice()));
         let hello_hash = transcript_hash(&transcript);
         let (c_hs, s_hs) = (
             hs.client_traffic(&hello_hash),
             hs.server_traffic(&hello_hash),
         );
         let send_hs = Protection13::new(alg, &TrafficKeys::from_secret(P, &s_hs), 2);
-        let ee = [0u8, 0];
-        transcript.extend_from_slice(&tls_message(ENCRYPTED_EXTENSIONS, &ee));
+        // EncryptedExtensions: an empty early_data when the early data is taken
+        let ee: &[u8] = if early.is_some() {
+            &[0, 4, 0, EXT_EARLY_DATA as u8, 0, 0]
+        } else {
+            &[0, 0]
+        };
+        transcript.extend_from_slice(&tls_message(ENCRYPTED_EXTENSIONS, ee));
         let server_verify = verify_data(P, &s_hs, &transcript_hash(&transcript));
         transcript.extend_from_slice(&tls_message(FINISHED, &server_verify));
         let server_finished_hash = transcript_hash(&transcript);
@@ -448,7 +507,7 @@ impl Server13 {
         );
         // EncryptedExtensions and Finished share one record: 13 B less than a record each
         // (RFC 9147 §5.5 lets handshake messages share records)
-        let mut protected = dtls_message(ENCRYPTED_EXTENSIONS, seq + 1, &ee);
+        let mut protected = dtls_message(ENCRYPTED_EXTENSIONS, seq + 1, ee);
         protected.extend_from_slice(&dtls_message(FINISHED, seq + 2, &server_verify));
         send_hs.seal(0, HANDSHAKE, &protected, cids.send_cid(), LAST, &mut out)?;
         let master = hs.into_master();
@@ -472,9 +531,50 @@ impl Server13 {
                 master,
                 transcript,
                 resumed_from,
+                early_outcome,
+                early,
             }),
             out,
         ))
+    }
+}
+
+/// What becomes of the early data of `ch` whose PSK `index` was selected (`ticket`: ours,
+/// redeemed; `None`: an external PSK), after a HelloRetryRequest or not. Only an offer the
+/// rest allows is put to the register (which records it when it accepts).
+fn early_outcome(
+    ch: &ClientHello13,
+    index: usize,
+    after_retry: bool,
+    ticket: Option<&super::issuer::Resumable>,
+    gate: Option<&mut EarlyGate<'_>>,
+) -> EarlyOutcome {
+    if ch.extension(EXT_EARLY_DATA).is_none() {
+        return EarlyOutcome::NotOffered;
+    }
+    let Some(gate) = gate else {
+        return EarlyOutcome::Refused(EarlyRefusal::Off);
+    };
+    if after_retry {
+        return EarlyOutcome::Refused(EarlyRefusal::AfterRetry);
+    }
+    let Some((id, binder)) = ch.psks.first().filter(|_| index == 0) else {
+        return EarlyOutcome::Refused(EarlyRefusal::NotAllowed);
+    };
+    let (sent, max) = match ticket {
+        Some(r) => match r.max_early_data {
+            Some(max) => (
+                Some(sent_ms(r.issued, id.obfuscated_ticket_age, r.age_add)),
+                max,
+            ),
+            None => return EarlyOutcome::Refused(EarlyRefusal::NotAllowed),
+        },
+        // an external PSK: no age; the register says so (or that it is starting)
+        None => (None, 0),
+    };
+    match gate.register.check(binder, sent, gate.now_ms) {
+        EarlyVerdict::Accept => EarlyOutcome::Accepted(max),
+        v => EarlyOutcome::Refused(EarlyRefusal::Register(v)),
     }
 }
 
@@ -505,6 +605,26 @@ impl ServerWaitFinished {
     /// `None`: a full handshake.
     pub fn resumed_from(&self) -> Option<&TicketOrigin> {
         self.resumed_from.as_ref()
+    }
+
+    /// What became of the ClientHello's early data.
+    pub fn early_outcome(&self) -> EarlyOutcome {
+        self.early_outcome
+    }
+
+    /// The early data in a datagram of epoch-1 records, when it was taken (nothing when it
+    /// was refused: the records are dropped unread). More than was allowed in all is
+    /// [`Handshake13Error::UnexpectedMessage`].
+    pub fn open_early(&mut self, datagram: &[u8]) -> Result<Vec<Vec<u8>>, Handshake13Error> {
+        match &mut self.early {
+            Some(r) => r.open(datagram),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Bytes of early data taken so far.
+    pub fn early_received(&self) -> u32 {
+        self.early.as_ref().map_or(0, EarlyReceiver::received)
     }
 
     /// Checks the client's Finished datagram without giving up the state, so that a damaged

@@ -186,6 +186,30 @@ impl StrikeRegister {
     }
 }
 
+impl StrikeRegister {
+    /// Moves the register to another clock: `from_ms` on the old one is `to_ms` on the new one
+    /// (a restored register whose times were on the previous process's clock). Taking the
+    /// save time as the load time counts the restart as no time at all: entries live longer,
+    /// never shorter.
+    pub fn shift(&mut self, from_ms: u64, to_ms: u64) {
+        let moved = |t: u64| {
+            if to_ms >= from_ms {
+                t.saturating_add(to_ms - from_ms)
+            } else {
+                t.saturating_sub(from_ms - to_ms)
+            }
+        };
+        self.open_at_ms = if self.open_at_ms == 0 {
+            0
+        } else {
+            moved(self.open_at_ms)
+        };
+        for (t, _) in &mut self.order {
+            *t = moved(*t);
+        }
+    }
+}
+
 fn digest(binder: &[u8]) -> [u8; DIGEST_LEN] {
     let h = Sha256::digest(binder);
     let mut d = [0u8; DIGEST_LEN];
@@ -284,6 +308,24 @@ mod tests {
         assert_eq!(back.len(), 1, "the entry past the window was not exported");
         assert_eq!(back.check(b"taken", Some(now), later), EarlyVerdict::Replay);
         assert_eq!(back.check(b"new", Some(later), later), EarlyVerdict::Accept);
+    }
+
+    #[test]
+    fn a_register_moved_to_a_new_clock_keeps_its_entries_for_their_window() {
+        let now = 5_000_000;
+        let mut r = open(now);
+        assert_eq!(r.check(b"taken", Some(now), now), EarlyVerdict::Accept);
+        let saved = r.export(now);
+        // the next process's clock reads 20 at the load
+        let mut back = StrikeRegister::import(&saved, W, 4, now).expect("import");
+        back.shift(now, 20);
+        assert_eq!(back.check(b"taken", Some(20), 20), EarlyVerdict::Replay);
+        assert_eq!(back.check(b"new", Some(20), 20), EarlyVerdict::Accept);
+        // the entry still expires one window after it was taken
+        assert_eq!(
+            back.check(b"taken", Some(20 + W + 1), 20 + W + 1),
+            EarlyVerdict::Accept
+        );
     }
 
     #[test]

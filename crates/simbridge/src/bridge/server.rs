@@ -483,6 +483,8 @@ impl ServerLoop {
                         if resumed { " (resumed)" } else { "" }
                     );
                 }
+                // 0-RTT is not enabled on the bridge's endpoint (not forwarded before Connected)
+                Event::EarlyData(_) => {}
                 Event::Data(d) => {
                     // sent at once: a later event may close this backend's socket
                     self.forward_to_backend(peer, &d, sends);

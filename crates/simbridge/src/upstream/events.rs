@@ -41,7 +41,8 @@ impl UpstreamSession {
                 }
                 Event::Connected { .. }
                 | Event::PskRequested { .. }
-                | Event::EarlyDataStatus { .. } => {}
+                | Event::EarlyDataStatus { .. }
+                | Event::EarlyData(_) => {}
             }
         }
     }
@@ -104,6 +105,8 @@ impl UpstreamSession {
                     }
                 }
             },
+            // a server's event
+            Event::EarlyData(_) => {}
             Event::Data(d) => self.received.push_back(d),
             // the gateway's sessions start without early data
             Event::EarlyDataStatus { .. } => {}
@@ -144,7 +147,8 @@ impl UpstreamSession {
             }
             Event::Connected { .. }
             | Event::PskRequested { .. }
-            | Event::EarlyDataStatus { .. } => {}
+            | Event::EarlyDataStatus { .. }
+            | Event::EarlyData(_) => {}
         }
     }
 
