@@ -232,7 +232,8 @@ fn wolfssls_client_completes_and_echoes_through_loss_with_our_server() {
                 match e {
                     Event13::Connected { .. }
                     | Event13::Ticket(_)
-                    | Event13::EarlyDataStatus { .. } | Event13::EarlyData(_) => {}
+                    | Event13::EarlyDataStatus { .. }
+                    | Event13::EarlyData(_) => {}
                     Event13::Data(d) => {
                         echoed += 1;
                         c.send(&d).expect("echo");

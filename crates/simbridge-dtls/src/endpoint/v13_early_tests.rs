@@ -276,3 +276,58 @@ fn early_data_under_an_external_psk_gets_the_cookie_and_is_counted_as_having_no_
     assert!(events(&mut ep).is_empty());
     assert_eq!(ep.stats().early_data_refused_no_age, 1);
 }
+
+#[test]
+fn our_client_puts_its_0_rtt_record_in_the_hello_datagram_and_the_endpoint_takes_it() {
+    use super::tests::pump;
+    use crate::config::RetransmitConfig;
+    use crate::rng::SeededRng;
+    use crate::v13::client::ClientConfig13;
+    use crate::v13::ticket::Resume13;
+    use std::sync::Arc;
+    let mut ep = early_endpoint();
+    let t0 = Instant::now();
+    let (_, t) = full(&mut ep, t0, addr(4100), None);
+    let now = t0 + Duration::from_secs(11);
+    let mut cfg = ClientConfig13::psk_ke(
+        super::ticket_tests::ID.to_vec(),
+        SecretVec::new(super::ticket_tests::KEY.to_vec()),
+        vec![0x1305],
+    );
+    cfg.resume = Some(Resume13 {
+        ticket: t[0].clone(),
+        age_ms: 11_000,
+    });
+    let mut c = Connection13::client_with_early_data(
+        &cfg,
+        b"GET /temp".to_vec(),
+        1200,
+        RetransmitConfig::default(),
+        Arc::new(SeededRng::new(41)),
+        now,
+    )
+    .unwrap();
+    let first = c.poll_transmit().expect("the ClientHello's datagram");
+    assert!(
+        c.poll_transmit().is_none(),
+        "the 0-RTT record rides in the ClientHello's datagram"
+    );
+    ep.handle_datagram(now, addr(4101), &first);
+    pump(&mut c, &mut ep, now, addr(4101));
+    let ev = events(&mut ep);
+    assert!(
+        matches!(&ev[..], [(_, Event::EarlyData(d)), (_, Event::Connected { resumed: true, .. })] if d == b"GET /temp"),
+        "{ev:?}"
+    );
+    let client_events: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert!(
+        client_events
+            .iter()
+            .any(|e| matches!(e, Event13::EarlyDataStatus { accepted: true })),
+        "{client_events:?}"
+    );
+    assert!(
+        !client_events.iter().any(|e| matches!(e, Event13::Data(_))),
+        "nothing sent twice"
+    );
+}

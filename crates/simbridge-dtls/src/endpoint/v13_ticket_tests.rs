@@ -13,7 +13,7 @@ use crate::v13::client::ClientConfig13;
 use crate::v13::ticket::{Resume13, Ticket13};
 use crate::version::Versions;
 
-const KEY: [u8; 32] = [9; 32];
+pub(super) const KEY: [u8; 32] = [9; 32];
 pub(super) const ID: &[u8] = b"3GPP-bootstrapping.tid@bsf";
 const CCM8_13: CipherSuite = CipherSuite::Tls13Aes128Ccm8Sha256;
 

@@ -189,6 +189,13 @@ impl Connection13 {
         let mut c = Self::new(State::ServerWaitFinished(wait), retransmit, rng, now);
         c.hello = hello.to_vec();
         c.send_flight(flight, now);
+        // a client may put its 0-RTT record in the ClientHello's datagram (ours does when
+        // both fit): taken, or dropped, as if it had come in a datagram of its own
+        if let Some(rest) = parse_plaintext(hello).ok().map(|pt| pt.rest.to_vec()) {
+            if !rest.is_empty() {
+                c.handle_datagram(now, &rest);
+            }
+        }
         c
     }
 

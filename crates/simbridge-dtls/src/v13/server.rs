@@ -180,8 +180,10 @@ impl Server13 {
         take_tickets: bool,
         gate: Option<&mut EarlyGate<'_>>,
     ) -> Result<Accepted13, Handshake13Error> {
+        // records after the ClientHello's (a client's 0-RTT record in the same datagram) are
+        // for the connection: `Connection13::server` takes them from the datagram
         let pt = parse_plaintext(datagram)?;
-        if pt.msg_type != CLIENT_HELLO || !pt.rest.is_empty() {
+        if pt.msg_type != CLIENT_HELLO {
             return Err(WireError::Invalid(Field::HandshakeType).into());
         }
         let body = pt.body;
