@@ -114,6 +114,7 @@ fn main() {
         dtls: ServerConfig::new(keys.clone()),
         keys,
         state_dir: None,
+        early_forward: Default::default(),
     })
     .expect("server");
     let psk = Arc::new(StaticPsk {

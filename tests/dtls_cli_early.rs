@@ -9,11 +9,11 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use support::KillOnDrop;
+use support::dtls_client::Run;
 use support::relay::{Relay, RelayConfig, RelayStats};
 use support::wolf13::{Wolf13Server, peer};
 
@@ -22,58 +22,9 @@ const IDENTITY: &str = "client1";
 /// 16 bytes of early data.
 const EARLY: &str = "GET /temp early!";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    events: Vec<serde_json::Value>,
-}
-
-impl Run {
-    fn event(&self, name: &str) -> Option<&serde_json::Value> {
-        self.events.iter().find(|e| e["event"] == name)
-    }
-}
-
-/// One `dtls client --version 1.3` run to `addr` with `extra`, `input` on stdin (closed after
-/// the echoes had time to come back).
+/// One `dtls client --version 1.3` run to `addr` as `IDENTITY` with `extra`, `input` on stdin.
 fn client(addr: &str, extra: &[&str], input: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_simbridge"))
-        .args(["dtls", "client", "--connect", addr, "--version", "1.3"])
-        .args(["--psk-identity", IDENTITY, "--psk", PSK, "--json-events"])
-        .args(["--timeout-ms", "5000"])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn client");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input.as_bytes()).expect("input");
-    std::thread::sleep(Duration::from_millis(700));
-    drop(stdin);
-    let mut guard = KillOnDrop::new(child);
-    let status = guard
-        .wait_exit(Duration::from_secs(15))
-        .expect("the client exits");
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(o) = guard.child().stdout.as_mut() {
-        std::io::Read::read_to_string(o, &mut stdout).expect("stdout");
-    }
-    if let Some(e) = guard.child().stderr.as_mut() {
-        std::io::Read::read_to_string(e, &mut stderr).expect("stderr");
-    }
-    let events = stderr
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout,
-        stderr,
-        events,
-    }
+    support::dtls_client::run13(addr, IDENTITY, PSK, extra, input)
 }
 
 /// wolfSSL's server for `conns` connections of `n` echoed messages each, tickets allowing 1 KiB

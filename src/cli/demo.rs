@@ -256,6 +256,7 @@ fn start_server(bsf_url: &str, token: SecretVec, echo: SocketAddr) -> Result<Ser
         dtls: server_cfg,
         keys,
         state_dir: None,
+        early_forward: Default::default(),
     })
     .map_err(|e| fail("server", e))
 }

@@ -9,7 +9,7 @@ use crate::config::ServerConfigFile;
 use simbridge::bridge::lifecycle::LifecycleConfig;
 use simbridge::bridge::naf_keys::{KeyApiSource, ServePolicy};
 use simbridge::bridge::{NafKeySource, NafKeys, Server, ServerSpec};
-use simbridge::dtls::ServerConfig;
+use simbridge::dtls::{EarlyData13, ServerConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -61,6 +61,11 @@ pub fn run(args: ServerArgs) -> CliResult {
             dtls,
             keys: keys.clone(),
             state_dir: cfg.state_dir.clone(),
+            early_forward: cfg
+                .early_data
+                .as_ref()
+                .map(|e| e.forward.clone())
+                .unwrap_or_default(),
         },
         lifecycle,
     )
@@ -172,6 +177,10 @@ fn dtls_config(cfg: &ServerConfigFile, keys: Arc<NafKeys>) -> ServerConfig {
     dtls.identity_hint = cfg.hint.as_ref().map(|h| h.as_bytes().to_vec());
     dtls.tickets13 = cfg.tickets;
     dtls.psk_importers = cfg.psk_importers;
+    dtls.early_data13 = cfg.early_data.as_ref().map(|e| EarlyData13 {
+        window: e.window,
+        ..EarlyData13::default()
+    });
     if let Some(m) = cfg.max_connections {
         dtls.max_connections = m;
         // The handshake budget only protects established sessions while it is below the table.

@@ -15,6 +15,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cli;
+pub mod dtls_client;
 pub mod halfopen;
 pub mod key_api;
 pub mod launch;

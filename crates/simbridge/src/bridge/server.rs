@@ -4,6 +4,7 @@
 //! handshake waits. Same `mio` event loop as the gateway.
 
 use super::batch::{RecvBatch, SendBatch, SendFailure};
+use super::early::{EarlyHold, EarlyPolicy};
 use super::event_wait::wait_for_events;
 use super::key_lookup::KeyLookups;
 use super::lifecycle::{EvictReason, Lifecycle, LifecycleConfig};
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Instant, SystemTime};
 
+mod early_routes;
 mod keys;
 
 use keys::KeyWait;
@@ -31,6 +33,8 @@ const LISTEN: Token = Token(0);
 const WAKE: Token = Token(1);
 const BACKEND_BASE: usize = 16;
 const MAX_DATAGRAM: usize = 65_535;
+/// Backend replies held per connection for a client whose handshake has not completed.
+const EARLY_REPLIES_CAP: usize = 16 * 1024;
 
 /// Server settings.
 pub struct ServerSpec {
@@ -44,6 +48,9 @@ pub struct ServerSpec {
     pub keys: Arc<NafKeys>,
     /// State directory for the graceful restart (export on stop, import on start); `None`: none.
     pub state_dir: Option<std::path::PathBuf>,
+    /// With `dtls.early_data13` (0-RTT): which early data reaches the backend before the
+    /// handshake completes; the rest waits for it (bridge/early.rs).
+    pub early_forward: EarlyPolicy,
 }
 
 /// Files of the graceful restart in the state directory.
@@ -73,6 +80,16 @@ pub struct ServerCounters {
     pub evicted_per_identity: AtomicU64,
     /// Connections closed for the per-address cap.
     pub evicted_per_address: AtomicU64,
+    /// DTLS 1.3 0-RTT records taken from clients.
+    pub early_data: AtomicU64,
+    /// Of those, requests the listener declares replay-safe, forwarded before the handshake
+    /// completed.
+    pub early_forwarded: AtomicU64,
+    /// Of those, datagrams held until the handshake completed, then forwarded.
+    pub early_held: AtomicU64,
+    /// Held early data dropped: the handshake never completed (a replay's, or a lost client),
+    /// or it passed the bound.
+    pub early_discarded: AtomicU64,
 }
 
 /// A running server.
@@ -109,6 +126,7 @@ impl Server {
         if dtls.server_names.is_empty() {
             dtls.server_names = spec.keys.served_names();
         }
+        let early_cap = dtls.early_data13.map_or(0, |e| e.max_size as usize);
         let mut endpoint = Endpoint::new(Arc::new(dtls))
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
         let restart = match &spec.state_dir {
@@ -148,6 +166,12 @@ impl Server {
             stop: stop.clone(),
             counters: counters.clone(),
             status: board,
+            early: EarlyRoutes {
+                policy: spec.early_forward,
+                up: EarlyHold::new(early_cap),
+                down: EarlyHold::new(EARLY_REPLIES_CAP),
+                pending: HashSet::new(),
+            },
         };
         let thread = std::thread::Builder::new()
             .name("simbridge-server".into())
@@ -238,6 +262,20 @@ struct ServerLoop {
     stop: Arc<AtomicBool>,
     counters: Arc<ServerCounters>,
     status: crate::status::server::ServerBoard,
+    /// 0-RTT: what reaches the backend before `Connected`, and what waits for it.
+    early: EarlyRoutes,
+}
+
+/// The server loop's 0-RTT state: the listener's rule, the early data held until its
+/// handshake completes (client→backend), and the backend's replies to the requests forwarded
+/// at once, held for the same moment (so nothing is sent to a client before it has proved it
+/// holds the key: a replay's source address gets no answer).
+struct EarlyRoutes {
+    policy: EarlyPolicy,
+    up: EarlyHold,
+    down: EarlyHold,
+    /// Peers with early data whose handshake has not completed yet.
+    pending: HashSet<SocketAddr>,
 }
 
 impl ServerLoop {
@@ -395,6 +433,14 @@ impl ServerLoop {
                     continue;
                 };
                 self.counters.from_backend.fetch_add(1, Ordering::Relaxed);
+                if self.early.pending.contains(&peer) {
+                    if !self.early.down.hold(peer, d) {
+                        debug!(
+                            "{peer}: a backend reply before the handshake completed, over the bound: dropped"
+                        );
+                    }
+                    continue;
+                }
                 match self.endpoint.send_into(peer, d, out) {
                     Ok(len) => sent(sends.push(self.sock.as_raw_fd(), &out[..len], Some(peer))),
                     Err(e) => warn!("dropped a {}-byte backend reply for {peer}: {e}", d.len()),
@@ -453,6 +499,7 @@ impl ServerLoop {
                 self.expiry_heap.push(Reverse((exp, new)));
             }
             self.status.moved(old, new);
+            self.early.moved(&old, new);
             info!("{old}: moved to {new} (Connection ID)");
         }
         while let Some((peer, ev)) = self.endpoint.poll_event() {
@@ -476,6 +523,7 @@ impl ServerLoop {
                     self.counters.handshakes.fetch_add(1, Ordering::Relaxed);
                     self.session_up(peer);
                     self.status.connected(peer);
+                    self.release_early(peer, sends);
                     info!(
                         "{peer}: session up, {} identity \"{}\"{}",
                         suite.name(),
@@ -484,7 +532,7 @@ impl ServerLoop {
                     );
                 }
                 // 0-RTT is not enabled on the bridge's endpoint (not forwarded before Connected)
-                Event::EarlyData(_) => {}
+                Event::EarlyData(d) => self.early_data(peer, &d, sends),
                 Event::Data(d) => {
                     // sent at once: a later event may close this backend's socket
                     self.forward_to_backend(peer, &d, sends);
@@ -508,6 +556,7 @@ impl ServerLoop {
                     }
                     self.drop_backend(&peer);
                     self.status.closed(&peer);
+                    self.discard_early(&peer);
                 }
                 // a client's event: the endpoint never reports it
                 Event::EarlyDataStatus { .. } => {}

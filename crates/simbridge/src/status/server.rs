@@ -178,6 +178,10 @@ impl ServerBoard {
             ("datagrams_to_backend", &counters.to_backend),
             ("datagrams_from_backend", &counters.from_backend),
             ("key_lookups", &counters.key_lookups),
+            ("early_data", &counters.early_data),
+            ("early_data_forwarded", &counters.early_forwarded),
+            ("early_data_held", &counters.early_held),
+            ("early_data_discarded", &counters.early_discarded),
         ] {
             snap.counters
                 .insert(k.to_string(), v.load(Ordering::Relaxed));
