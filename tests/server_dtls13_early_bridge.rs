@@ -8,13 +8,13 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
+use support::Echo;
 use support::dtls_client::{Run, run13};
+use support::key_api::{server_config, server_counters};
 use support::launch::ours_bridge_server;
-use support::{Echo, free_udp_port};
 
 const KEY: &str = "4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b";
 const GBA_IDENTITY: &str =
@@ -23,39 +23,6 @@ const GBA_IDENTITY: &str =
 /// code, Uri-Path "temp".
 fn coap(code: u8) -> Vec<u8> {
     vec![0x40, code, 0x12, 0x34, 0xb4, b't', b'e', b'm', b'p']
-}
-
-/// A server config keyed by the key API at `api`, with a state directory and `extra` lines.
-fn config(dir: &Path, api: SocketAddr, backend: SocketAddr, extra: &str) -> PathBuf {
-    let token = dir.join("token");
-    std::fs::write(&token, "t0k3n\n").expect("token");
-    #[cfg(unix)]
-    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .expect("mode");
-    let cfg = dir.join("server.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen = \"127.0.0.1:{}\"\nbackend = \"{backend}\"\nstate_dir = \"{}\"\n{extra}\n\
-             [keys]\nbsf = \"http://{api}\"\ntoken_file = \"{}\"\nnaf = \"naf.example.org\"\n",
-            free_udp_port(),
-            dir.join("state").display(),
-            token.display()
-        ),
-    )
-    .expect("config");
-    cfg
-}
-
-/// The server's counters from its status socket.
-fn counters(dir: &Path) -> serde_json::Value {
-    let o = Command::new(support::bin())
-        .args(["status", "--state"])
-        .arg(dir.join("state"))
-        .arg("--json")
-        .output()
-        .expect("simbridge status");
-    support::json_out(&o)["server"]["counters"].clone()
 }
 
 /// A client run with `early` (written to a file) as its early data and `session` as its
@@ -89,7 +56,7 @@ fn a_get_in_0_rtt_goes_at_once_a_post_waits_for_the_handshake_and_both_are_answe
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, asked) = support::key_api::start(KEY, Duration::ZERO);
-    let cfg = config(
+    let cfg = server_config(
         dir.path(),
         api,
         echo.addr,
@@ -106,7 +73,7 @@ fn a_get_in_0_rtt_goes_at_once_a_post_waits_for_the_handshake_and_both_are_answe
     let second = run(addr, dir.path(), &session, &coap(1));
     assert!(accepted(&second), "{}", second.stderr);
     assert!(second.stdout.contains("temp"), "echoed: {}", second.stdout);
-    let n = counters(dir.path());
+    let n = server_counters(dir.path());
     assert_eq!(n["early_data"], 1, "{n}");
     assert_eq!(n["early_data_forwarded"], 1, "the GET went at once: {n}");
     assert_eq!(n["early_data_held"], 0, "{n}");
@@ -120,7 +87,7 @@ fn a_get_in_0_rtt_goes_at_once_a_post_waits_for_the_handshake_and_both_are_answe
         "answered once: {}",
         third.stdout
     );
-    let n = counters(dir.path());
+    let n = server_counters(dir.path());
     assert_eq!(n["early_data"], 2, "{n}");
     assert_eq!(n["early_data_forwarded"], 1, "{n}");
     assert_eq!(n["early_data_held"], 1, "the POST waited: {n}");
@@ -138,14 +105,14 @@ fn without_early_data_the_request_goes_after_the_handshake() {
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, _asked) = support::key_api::start(KEY, Duration::ZERO);
-    let cfg = config(dir.path(), api, echo.addr, "tickets = true");
+    let cfg = server_config(dir.path(), api, echo.addr, "tickets = true");
     let (_server, addr) = ours_bridge_server(&cfg);
     let session = dir.path().join("client.session");
     run(addr, dir.path(), &session, &coap(1));
     let second = run(addr, dir.path(), &session, &coap(1));
     assert!(!accepted(&second), "{}", second.stderr);
     assert!(second.stdout.contains("temp"), "echoed: {}", second.stdout);
-    let n = counters(dir.path());
+    let n = server_counters(dir.path());
     assert_eq!(n["early_data"], 0, "{n}");
     assert_eq!(
         n["abbreviated_handshakes"], 1,

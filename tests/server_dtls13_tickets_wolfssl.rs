@@ -10,41 +10,19 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use support::key_api::{server_config, server_counters};
 use support::launch::ours_bridge_server;
-use support::{Echo, Proc, Stream, free_udp_port};
+use support::{Echo, Proc, Stream};
 
 const KEY: &str = "4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b";
 const CCM8_13: &str = "TLS13-AES128-CCM-8-SHA256";
 /// A GBA identity: the key API is asked for its B-TID.
 const GBA_IDENTITY: &str =
     "3GPP-bootstrapping.AeHsnxK0hd4QGWPn4cXbGw==@bsf.mnc001.mcc001.pub.3gppnetwork.org";
-
-/// A server config keyed by the key API at `api`, with a state directory, `extra` lines added.
-fn config(dir: &Path, api: SocketAddr, backend: SocketAddr, extra: &str) -> PathBuf {
-    let token = dir.join("token");
-    std::fs::write(&token, "t0k3n\n").expect("token");
-    #[cfg(unix)]
-    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .expect("mode");
-    let cfg = dir.join("server.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "listen = \"127.0.0.1:{}\"\nbackend = \"{backend}\"\nstate_dir = \"{}\"\n{extra}\n\
-             [keys]\nbsf = \"http://{api}\"\ntoken_file = \"{}\"\nnaf = \"naf.example.org\"\n",
-            free_udp_port(),
-            dir.join("state").display(),
-            token.display()
-        ),
-    )
-    .expect("config");
-    cfg
-}
 
 /// `wolf13_peer client PORT` with the GBA identity, `KEY` and `args`.
 fn client(peer: &Path, port: u16, args: &[&str]) -> Proc {
@@ -72,17 +50,6 @@ fn resumed(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// The server's counters from its status socket.
-fn counters(dir: &Path) -> serde_json::Value {
-    let o = Command::new(support::bin())
-        .args(["status", "--state"])
-        .arg(dir.join("state"))
-        .arg("--json")
-        .output()
-        .expect("simbridge status");
-    support::json_out(&o)["server"]["counters"].clone()
-}
-
 #[test]
 fn a_wolfssl_client_resumes_with_our_ticket_and_the_key_api_is_asked_once() {
     let Some(peer) = support::wolf13::peer() else {
@@ -91,7 +58,7 @@ fn a_wolfssl_client_resumes_with_our_ticket_and_the_key_api_is_asked_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, asked) = support::key_api::start(KEY, Duration::ZERO);
-    let cfg = config(dir.path(), api, echo.addr, "tickets = true");
+    let cfg = server_config(dir.path(), api, echo.addr, "tickets = true");
     let (server, addr) = ours_bridge_server(&cfg);
     let c = client(&peer, addr.port(), &["-n", "2", "-r", "2"]);
     let (ok, text) = finish(c, Duration::from_secs(20));
@@ -110,7 +77,7 @@ fn a_wolfssl_client_resumes_with_our_ticket_and_the_key_api_is_asked_once() {
             && l.contains(GBA_IDENTITY)
             && l.contains("(resumed)")
     });
-    let n = counters(dir.path());
+    let n = server_counters(dir.path());
     assert_eq!(n["full_handshakes"], 1, "{n}");
     assert_eq!(n["abbreviated_handshakes"], 1, "{n}");
     assert_eq!(n["tickets_issued"], 2, "{n}");
@@ -126,7 +93,7 @@ fn a_ticket_that_resumed_once_is_refused_the_second_time() {
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, asked) = support::key_api::start(KEY, Duration::ZERO);
-    let cfg = config(dir.path(), api, echo.addr, "tickets = true");
+    let cfg = server_config(dir.path(), api, echo.addr, "tickets = true");
     let (server, addr) = ours_bridge_server(&cfg);
     // three connections, the second and third offering the first one's ticket
     let c = client(&peer, addr.port(), &["-n", "1", "-r", "3", "-R", "1"]);
@@ -141,7 +108,7 @@ fn a_ticket_that_resumed_once_is_refused_the_second_time() {
         });
         assert_eq!(l.contains("(resumed)"), is_resumed, "session {i}: {l}");
     }
-    let n = counters(dir.path());
+    let n = server_counters(dir.path());
     assert_eq!(n["abbreviated_handshakes"], 1, "{n}");
     assert_eq!(n["full_handshakes"], 2, "{n}");
     assert_eq!(n["tickets_refused"], 1, "{n}");
@@ -157,13 +124,13 @@ fn tickets_are_off_by_default_and_then_nothing_resumes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, _) = support::key_api::start(KEY, Duration::ZERO);
-    let cfg = config(dir.path(), api, echo.addr, "");
+    let cfg = server_config(dir.path(), api, echo.addr, "");
     let (_server, addr) = ours_bridge_server(&cfg);
     let c = client(&peer, addr.port(), &["-n", "1", "-r", "2"]);
     let (ok, text) = finish(c, Duration::from_secs(20));
     assert!(ok, "{text}");
     assert_eq!(resumed(&text), ["0", "0"], "{text}");
-    let n = counters(dir.path());
+    let n = server_counters(dir.path());
     assert_eq!(n["tickets_issued"], 0, "{n}");
     assert_eq!(n["full_handshakes"], 2, "{n}");
 }
@@ -176,7 +143,7 @@ fn a_resumed_session_counts_under_its_identity_for_the_per_identity_cap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let echo = Echo::start();
     let (api, _) = support::key_api::start(KEY, Duration::ZERO);
-    let cfg = config(
+    let cfg = server_config(
         dir.path(),
         api,
         echo.addr,

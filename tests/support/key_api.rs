@@ -45,3 +45,43 @@ pub fn start(key_hex: &'static str, delay: Duration) -> (SocketAddr, Asked) {
     });
     (addr, asked)
 }
+
+/// A bridge server config in `dir` keyed by the key API at `api` (NAF `naf.example.org`), with
+/// a state directory `dir/state` (its status socket), a free port, and `extra` lines.
+pub fn server_config(
+    dir: &std::path::Path,
+    api: SocketAddr,
+    backend: SocketAddr,
+    extra: &str,
+) -> std::path::PathBuf {
+    let token = dir.join("token");
+    std::fs::write(&token, "t0k3n\n").expect("token");
+    #[cfg(unix)]
+    std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("mode");
+    let cfg = dir.join("server.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"127.0.0.1:{}\"\nbackend = \"{backend}\"\nstate_dir = \"{}\"\n{extra}\n\
+             [keys]\nbsf = \"http://{api}\"\ntoken_file = \"{}\"\nnaf = \"naf.example.org\"\n",
+            super::free_udp_port(),
+            dir.join("state").display(),
+            token.display()
+        ),
+    )
+    .expect("config");
+    cfg
+}
+
+/// The counters of the server whose config [`server_config`] wrote in `dir`, from its status
+/// socket.
+pub fn server_counters(dir: &std::path::Path) -> serde_json::Value {
+    let o = std::process::Command::new(super::bin())
+        .args(["status", "--state"])
+        .arg(dir.join("state"))
+        .arg("--json")
+        .output()
+        .expect("simbridge status");
+    super::json_out(&o)["server"]["counters"].clone()
+}
