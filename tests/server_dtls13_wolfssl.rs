@@ -346,14 +346,17 @@ fn a_key_from_the_key_api_arrives_later_under_the_tls13_ua_id_and_the_session_co
     )
     .expect("config");
     let (server, addr) = ours_bridge_server(&cfg);
+    // through a relay that counts the datagrams each way
+    let relay = Relay::start(addr, RelayConfig::default());
     let mut cmd = Command::new(&peer);
-    cmd.args(["client", &addr.port().to_string(), "-k", KEY])
+    cmd.args(["client", &relay.addr().port().to_string(), "-k", KEY])
         .args(["-i", GBA_IDENTITY, "-l", CCM8_13, "-n", "2", "-w", "1500"]);
     let c = Proc::spawn("wolf13", cmd);
     c.expect_line(Stream::Stdout, Duration::from_secs(10), "first echo", |l| {
         l == "RECV msg 0"
     });
     // the status socket shows the DTLS 1.3 session with its suite and Ua id
+    let relay_before = relay.stats();
     let o = Command::new(support::bin())
         .args([
             "status",
@@ -369,6 +372,30 @@ fn a_key_from_the_key_api_arrives_later_under_the_tls13_ua_id_and_the_session_co
     assert_eq!(sess["suite"], "TLS_AES_128_CCM_8_SHA256", "{v}");
     assert_eq!(sess["ua_id"], "0100000007", "{v}");
     assert_eq!(sess["identity"], GBA_IDENTITY, "{v}");
+    // its bytes and datagrams: all the server sent after its HelloRetryRequest (stateless, in
+    // no connection's counters) crossed the relay before the echo did; of the client's, the
+    // ClientHello with our cookie on (a copy sent while it waited parked for its key is not
+    // counted: no connection existed yet)
+    let (before, after) = (relay_before, relay.stats());
+    assert_eq!(
+        before.s2c.datagrams, after.s2c.datagrams,
+        "quiet while read"
+    );
+    let n = |k: &str| sess[k].as_u64().expect("a count");
+    assert_eq!(n("datagrams_sent"), after.s2c.datagrams - 1, "{v}");
+    let hrr = after.s2c.sizes[0] as u64;
+    assert_eq!(n("bytes_sent"), after.s2c.bytes - hrr, "{v}");
+    let first_hello = after.c2s.sizes[0] as u64;
+    assert!(
+        n("datagrams_received") >= 3,
+        "ClientHello, Finished, msg 0: {v}"
+    );
+    assert!(n("datagrams_received") < after.c2s.datagrams, "{v}");
+    assert!(
+        n("bytes_received") <= after.c2s.bytes - first_hello && n("bytes_received") > 3 * 13,
+        "{v}"
+    );
+    assert_eq!(sess["counters"]["dtls13"], 1, "{v}");
     let r = finish(c, Duration::from_secs(15));
     assert_echoed("key API", &r, 2, "DTLSv1.3");
     // Ks_NAF under the Ua security protocol id of TLS 1.3 (TS 33.220: 01 00 00 00 07)

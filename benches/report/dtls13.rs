@@ -7,10 +7,13 @@
 //! relay on loopback. Same identity (16 bytes), same key, TLS_AES_128_CCM_8_SHA256 only, 5
 //! messages echoed, then close_notify.
 //!
-//! A datagram counts as handshake when its first record is of epoch 0 (a plaintext hello) or
-//! epoch 2 (the encrypted handshake); the ACKs, tickets and data of epoch 3 do not. A
-//! resumption case counts only its second connection, the one that offers the first one's
-//! ticket. The record overhead is the most frequent client→server epoch-3 datagram (the 5-byte
+//! A datagram counts as handshake when its first record is of epoch 0 (a plaintext hello),
+//! epoch 1 (0-RTT early data, sent with the first flight) or epoch 2 (the encrypted
+//! handshake); the ACKs, tickets and data of epoch 3 do not. A resumption case counts only its
+//! second connection, the one that offers the first one's ticket; "+ 0-RTT" sends 16 B of early
+//! data in it. The round trips before the server has the first request are read from the
+//! datagram order: server→client flights before the client's first datagram with a record of
+//! epoch 1 or 3. The record overhead is the most frequent client→server epoch-3 datagram (the 5-byte
 //! messages) less 5.
 //! Ours then sends one 16-byte message and its echo: what those records add is the overhead
 //! of a message too long to need padding, the figure the energy model takes.
@@ -24,15 +27,17 @@ use std::time::{Duration, Instant};
 
 use crate::support::wolf13::Wolf13Server;
 use crate::support::{Relay, RelayConfig};
-use simbridge_dtls::config::RetransmitConfig;
+use simbridge_dtls::config::{DEFAULT_MTU, RetransmitConfig};
 use simbridge_dtls::rng::{DtlsRng, SeededRng};
 use simbridge_dtls::secret::{Secret, SecretVec};
 use simbridge_dtls::v13::client::ClientConfig13;
 use simbridge_dtls::v13::connection::{Connection13, Event13};
 use simbridge_dtls::v13::cookie::CookieKey13;
+use simbridge_dtls::v13::early::EarlyGate;
 use simbridge_dtls::v13::issuer::TicketIssuer;
 use simbridge_dtls::v13::key_share::X25519;
 use simbridge_dtls::v13::server::{Accepted13, HelloContext, Server13};
+use simbridge_dtls::v13::strike::StrikeRegister;
 use simbridge_dtls::v13::ticket::{Resume13, Ticket13};
 use simbridge_energy::perf::{Datagram, HandshakeFigures};
 
@@ -51,16 +56,20 @@ pub struct Case {
     pub cid: bool,
     /// A second connection resumes with the first one's ticket; only the second is counted.
     pub resume: bool,
+    /// The resuming connection sends [`LONG`] (16 B) as 0-RTT early data with its ClientHello;
+    /// the server takes it and does not echo it (wolf13_peer's server prints it).
+    pub early: bool,
 }
 
 /// The cases, in row order.
-pub const CASES: [Case; 5] = [
+pub const CASES: [Case; 6] = [
     Case {
         name: "psk_ke",
         dhe: false,
         cookie: false,
         cid: false,
         resume: false,
+        early: false,
     },
     Case {
         name: "psk_ke, HelloRetryRequest cookie",
@@ -68,6 +77,7 @@ pub const CASES: [Case; 5] = [
         cookie: true,
         cid: false,
         resume: false,
+        early: false,
     },
     Case {
         name: "psk_dhe_ke X25519",
@@ -75,6 +85,7 @@ pub const CASES: [Case; 5] = [
         cookie: false,
         cid: false,
         resume: false,
+        early: false,
     },
     Case {
         name: "psk_ke, CIDs (client 1 B, server 4 B)",
@@ -82,6 +93,7 @@ pub const CASES: [Case; 5] = [
         cookie: false,
         cid: true,
         resume: false,
+        early: false,
     },
     Case {
         name: "psk_ke, resumption with a ticket",
@@ -89,6 +101,15 @@ pub const CASES: [Case; 5] = [
         cookie: false,
         cid: false,
         resume: true,
+        early: false,
+    },
+    Case {
+        name: "psk_ke, resumption + 0-RTT (16 B)",
+        dhe: false,
+        cookie: false,
+        cid: false,
+        resume: true,
+        early: true,
     },
 ];
 
@@ -98,6 +119,8 @@ const MESSAGES: usize = 5;
 /// Ours sends it after the 5-byte messages: 16 bytes need no padding for the record-number
 /// mask's sample.
 const LONG: &[u8; 16] = b"sixteen-byte-msg";
+/// The max_early_data_size our tickets announce in the 0-RTT case (wolf13_peer's `-E`).
+const EARLY_MAX: u32 = 1_024;
 
 /// What one run gave.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,6 +137,9 @@ pub struct Figures {
     pub handshake: HandshakeFigures,
     /// Ours only: bytes a record adds to 16 bytes of data (up, down).
     pub overhead16: Option<(usize, usize)>,
+    /// Server→client flights before the client's first datagram of application data (epoch 3)
+    /// or early data (epoch 1): the round trips before the server has the first request.
+    pub request_round_trips: Option<usize>,
 }
 
 fn first_byte_epoch(first: u8) -> Option<u8> {
@@ -133,12 +159,14 @@ fn figures(log: &[Datagram]) -> Figures {
         overhead: None,
         handshake: HandshakeFigures::default(),
         overhead16: None,
+        request_round_trips: None,
     };
     let mut data_lens: HashMap<usize, usize> = HashMap::new();
     let mut handshake = Vec::new();
     for d in log {
         match first_byte_epoch(d.content_type) {
-            Some(0 | 2) => {
+            // epoch 1: 0-RTT early data, part of the client's first flight
+            Some(0 | 1 | 2) => {
                 handshake.push(*d);
                 f.datagrams += 1;
                 if d.c2s {
@@ -156,7 +184,43 @@ fn figures(log: &[Datagram]) -> Figures {
         .max_by_key(|(len, n)| (*n, usize::MAX - len))
         .map(|(len, _)| len.saturating_sub(5));
     f.handshake = HandshakeFigures::of(&handshake);
+    f.request_round_trips = request_round_trips(log);
     f
+}
+
+/// The server→client flights before the client's first datagram whose first record is of
+/// epoch 1 or 3 (its first request, early or not); `None`: none came. The relay logs only a
+/// datagram's first byte: right for wolfSSL, which sends its 0-RTT record in a datagram of its
+/// own; ours, which may put it behind the ClientHello, is looked at record by record.
+fn request_round_trips(log: &[Datagram]) -> Option<usize> {
+    let first = log
+        .iter()
+        .position(|d| d.c2s && matches!(first_byte_epoch(d.content_type), Some(1 | 3)))?;
+    Some(flights_before(&log[..first]))
+}
+
+/// Server→client flights (runs of datagrams, each answered or not) in `log`.
+fn flights_before(log: &[Datagram]) -> usize {
+    let mut flights = 0;
+    let mut in_flight = false;
+    for d in log {
+        flights += usize::from(!d.c2s && !in_flight);
+        in_flight = !d.c2s;
+    }
+    flights
+}
+
+/// Whether a datagram of ours carries a record of epoch 1 or 3: its first record, or the one
+/// after a plaintext ClientHello (13-byte header, then its length).
+fn carries_request(d: &[u8]) -> bool {
+    let next = match d.first() {
+        Some(22) => d
+            .get(11..13)
+            .map(|l| 13 + usize::from(u16::from_be_bytes([l[0], l[1]])))
+            .and_then(|at| d.get(at)),
+        first => first,
+    };
+    next.is_some_and(|&b| matches!(first_byte_epoch(b), Some(1 | 3)))
 }
 
 fn key() -> Vec<u8> {
@@ -167,7 +231,7 @@ fn key() -> Vec<u8> {
 /// first connection gets the server's ticket and only the second, resuming with it, counts.
 pub fn ours(case: Case) -> Result<Figures, String> {
     let rng = Arc::new(SeededRng::new(13));
-    let server = Server13 {
+    let mut server = Server13 {
         suites: vec![0x1305],
         groups: if case.dhe { vec![X25519] } else { Vec::new() },
         psk_ke: !case.dhe,
@@ -178,16 +242,22 @@ pub fn ours(case: Case) -> Result<Figures, String> {
             .then(|| TicketIssuer::new(Secret::new([0x7e; 16]), 3_600)),
         importers: false,
     };
-    if !case.resume {
-        return run_ours(case, &server, &rng, None).map(|(f, _)| f);
+    if let (true, Some(issuer)) = (case.early, &mut server.tickets) {
+        issuer.early_data = Some(EARLY_MAX);
     }
-    let (_, ticket) = run_ours(case, &server, &rng, None)?;
+    // open from the start (`now_ms` 0): the ticket is issued at 1 s and resumes at 2 s
+    let mut register = StrikeRegister::new(1_000, 16, 0);
+    if !case.resume {
+        return run_ours(case, &server, &rng, None, None).map(|(f, _)| f);
+    }
+    let (_, ticket) = run_ours(case, &server, &rng, None, None)?;
     let ticket = ticket.ok_or("our server sent no ticket")?;
     let resume = Resume13 {
         ticket,
         age_ms: 1_000,
     };
-    run_ours(case, &server, &rng, Some(resume)).map(|(f, _)| f)
+    let gate = case.early.then_some(&mut register);
+    run_ours(case, &server, &rng, Some(resume), gate).map(|(f, _)| f)
 }
 
 /// One connection of ours to `server`: its figures and the ticket the server sent.
@@ -196,8 +266,12 @@ fn run_ours(
     server: &Server13,
     rng: &Arc<SeededRng>,
     resume: Option<Resume13>,
+    mut register: Option<&mut StrikeRegister>,
 ) -> Result<(Figures, Option<Ticket13>), String> {
     let now = Instant::now();
+    // the clock of the ticket times: issued at 1 s, resumed 1 s later
+    let now_secs = if resume.is_some() { 2 } else { 1 };
+    let early = case.early && resume.is_some();
     let cfg = ClientConfig13 {
         identity: ID.as_bytes().to_vec(),
         key: SecretVec::from(&key()[..]),
@@ -209,8 +283,23 @@ fn run_ours(
     };
     let retransmit = RetransmitConfig::default();
     let rng_dyn: Arc<dyn DtlsRng> = rng.clone();
-    let mut client = Connection13::client(&cfg, retransmit, rng_dyn.clone(), now)
-        .map_err(|e| format!("our client: {e}"))?;
+    let mut client = if early {
+        Connection13::client_with_early_data(
+            &cfg,
+            LONG.to_vec(),
+            DEFAULT_MTU,
+            retransmit,
+            rng_dyn.clone(),
+            now,
+        )
+    } else {
+        Connection13::client(&cfg, retransmit, rng_dyn.clone(), now)
+    }
+    .map_err(|e| format!("our client: {e}"))?;
+    // the server's early data, and the client's word on it
+    let (mut early_got, mut early_status) = (Vec::new(), None);
+    // the index in `log` of the client's first datagram with a request in it
+    let mut first_request = None;
     let mut srv: Option<Connection13> = None;
     let mut log: Vec<Datagram> = Vec::new();
     let (mut sent, mut echoed) = (0, 0);
@@ -222,6 +311,9 @@ fn run_ours(
         let mut moved = false;
         while let Some(d) = client.poll_transmit() {
             moved = true;
+            if first_request.is_none() && carries_request(&d) {
+                first_request = Some(log.len());
+            }
             log.push(Datagram::parse(true, &d));
             if sent > MESSAGES {
                 long_up = long_up.or(Some(d.len()));
@@ -231,12 +323,17 @@ fn run_ours(
                 None => {
                     let cx = HelloContext {
                         peer,
-                        now_secs: 1,
+                        now_secs,
                         rng: rng.as_ref(),
                         cid: case.cid.then_some(&SERVER_CID[..]),
                     };
                     let k = key();
-                    match server.accept(&d, &cx, |_| Some(SecretVec::from(&k[..]))) {
+                    let mut gate = register.as_deref_mut().map(|register| EarlyGate {
+                        register,
+                        now_ms: now_secs * 1_000,
+                    });
+                    let key_for = |_: &[u8]| Some(SecretVec::from(&k[..]));
+                    match server.accept_early(&d, &cx, key_for, true, gate.as_mut()) {
                         Ok(Accepted13::Retry(hrr)) => {
                             log.push(Datagram::parse(false, &hrr));
                             client.handle_datagram(now, &hrr);
@@ -263,6 +360,8 @@ fn run_ours(
                         s.send(&d).map_err(|e| format!("our server: {e}"))?;
                         moved = true;
                     }
+                    // taken, not echoed (as wolf13_peer's server does)
+                    Event13::EarlyData(d) => early_got.extend(d),
                     // a ticket after the handshake, as the endpoint sends it
                     Event13::Connected { .. } => {
                         if let (Some(issuer), Some(up)) = (&server.tickets, s.session()) {
@@ -288,9 +387,8 @@ fn run_ours(
         }
         while let Some(e) = client.poll_event() {
             match e {
-                Event13::Connected { .. }
-                | Event13::EarlyDataStatus { .. }
-                | Event13::EarlyData(_) => {}
+                Event13::EarlyDataStatus { accepted } => early_status = Some(accepted),
+                Event13::Connected { .. } | Event13::EarlyData(_) => {}
                 Event13::Ticket(t) => ticket = Some(*t),
                 Event13::Data(_) => echoed += 1,
                 Event13::Closed(why) => return Err(format!("our client closed: {why:?}")),
@@ -307,11 +405,18 @@ fn run_ours(
             moved = true;
         }
         if echoed > MESSAGES {
+            if early && (early_status != Some(true) || early_got != LONG) {
+                return Err(format!(
+                    "our 0-RTT not taken (client: {early_status:?}, server got {} B)",
+                    early_got.len()
+                ));
+            }
             client.close();
             while let Some(d) = client.poll_transmit() {
                 log.push(Datagram::parse(true, &d));
             }
             let mut f = figures(&log);
+            f.request_round_trips = first_request.map(|i| flights_before(&log[..i]));
             f.overhead16 = long_up
                 .zip(long_down)
                 .map(|(u, d)| (u.saturating_sub(LONG.len()), d.saturating_sub(LONG.len())));
@@ -360,6 +465,12 @@ pub fn wolfssl(case: Case, root: &Path) -> Result<Figures, String> {
         server_args.extend(["-r".into(), "2".into()]);
         client_args.extend(["-r".into(), "2".into()]);
     }
+    if case.early {
+        // wolfSSL's server takes 0-RTT only without its cookie (`-C 1`, set above)
+        server_args.extend(["-E".into(), EARLY_MAX.to_string()]);
+        let text = std::str::from_utf8(LONG).map_err(|e| e.to_string())?;
+        client_args.extend(["-e".into(), text.into()]);
+    }
     let args: Vec<&str> = server_args.iter().map(String::as_str).collect();
     let mut srv = Wolf13Server::start(&bin, &args)?;
     let port = srv.port;
@@ -388,6 +499,14 @@ pub fn wolfssl(case: Case, root: &Path) -> Result<Figures, String> {
         ));
     }
     let stats = relay.stats();
+    if case.early {
+        // the server prints each early record it took; the client's status is not proof
+        let out = srv.rest();
+        let want = format!("EARLY {}", String::from_utf8_lossy(LONG));
+        if !out.lines().any(|l| l == want) {
+            return Err(format!("wolfSSL's server took no 0-RTT: {out:?}"));
+        }
+    }
     if case.resume {
         return Ok(figures(second_connection(&stats.log)));
     }

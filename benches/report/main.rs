@@ -423,10 +423,15 @@ fn dtls13_section(root: &Path) -> (Section, Vec<String>, Option<Dtls13Wire>) {
             Ok(v) => Cell::or_missing(f(v).map(|x| x as f64), "no data record seen"),
             Err(e) => Cell::missing(e.clone()),
         };
-        let rows: [(&str, &Pick13, &str); 3] = [
+        let rows: [(&str, &Pick13, &str); 4] = [
             ("handshake, client→server", &|f| Some(f.c2s), "B"),
             ("handshake, server→client", &|f| Some(f.s2c), "B"),
             ("handshake datagrams", &|f| Some(f.datagrams), "datagrams"),
+            (
+                "round trips before the server has the first request",
+                &|f| f.request_round_trips,
+                "RTT",
+            ),
         ];
         for (metric, f, unit) in rows {
             s.rows.push(Row::new(
@@ -474,7 +479,7 @@ fn dtls13_section(root: &Path) -> (Section, Vec<String>, Option<Dtls13Wire>) {
             overhead,
             overhead_cid,
         });
-    s.notes.push("DTLS 1.3 (benches/report/dtls13.rs): ours is simbridge_dtls::v13 (Connection13 and Server13) with both ends in this process, every datagram counted; wolfSSL is .peers/wolf13_peer at both ends through the counting relay. A 16-byte identity, one suite, 5 messages of 5 B echoed, close_notify. Handshake = datagrams whose first record is of epoch 0 or 2 (the ACKs, tickets and data of epoch 3 are not counted). wolfSSL sends each handshake message in its own datagram with a 16-bit sequence number and a length in every record; its server sends a NewSessionTicket (epoch 3, not counted). Ours packs EncryptedExtensions and Finished into one record. A 5-byte message is padded so that the record holds the 16 bytes its record-number mask samples (RFC 9147 §4.2.3), in both stacks: from 7 B of data on, our overhead is 11 B (CCM_8, 1-byte sequence number, no length), 15 B with a 4-byte CID. Resumption: a first connection gets the server's ticket (ours: a 16-byte identity gives a 92-byte ticket; wolfSSL's server sends its own) and only the second connection, offering it, is counted; our client offers the external PSK as a second identity, so a server that refuses the ticket can still complete the handshake without a new round trip.".into());
+    s.notes.push("DTLS 1.3 (benches/report/dtls13.rs): ours is simbridge_dtls::v13 (Connection13 and Server13) with both ends in this process, every datagram counted; wolfSSL is .peers/wolf13_peer at both ends through the counting relay. A 16-byte identity, one suite, 5 messages of 5 B echoed, close_notify. Handshake = datagrams whose first record is of epoch 0, 1 (0-RTT early data) or 2 (the ACKs, tickets and data of epoch 3 are not counted). wolfSSL sends each handshake message in its own datagram with a 16-bit sequence number and a length in every record; its server sends a NewSessionTicket (epoch 3, not counted). Ours packs EncryptedExtensions and Finished into one record. A 5-byte message is padded so that the record holds the 16 bytes its record-number mask samples (RFC 9147 §4.2.3), in both stacks: from 7 B of data on, our overhead is 11 B (CCM_8, 1-byte sequence number, no length), 15 B with a 4-byte CID. Resumption: a first connection gets the server's ticket (ours: a 16-byte identity gives a 92-byte ticket; wolfSSL's server sends its own) and only the second connection, offering it, is counted; our client offers the external PSK as a second identity, so a server that refuses the ticket can still complete the handshake without a new round trip. Resumption + 0-RTT: as resumption, the server's tickets allowing 1024 B of early data (wolfSSL: server -E 1024 and no cookie, -C 1, without which it takes no 0-RTT), and the second connection sends 16 B as early data with its ClientHello, which the server takes and does not echo (checked: our server's EarlyData event, wolfSSL's server printing it); its epoch-1 datagrams count as handshake (ours puts the 0-RTT record in the ClientHello's datagram when both fit in 1200 B, wolfSSL sends it in a datagram of its own). Round trips before the server has the first request: from the datagram order, the server→client flights before the client's first datagram with a record of epoch 1 (early data) or 3 (application data). wolfSSL's client sent its first message only after the server's ACK of its Finished in every run (its connect returns then), hence one round trip more than ours, which sends right behind its Finished; with 0-RTT both have the request in the first flight.".into());
     (s, failures, wire)
 }
 

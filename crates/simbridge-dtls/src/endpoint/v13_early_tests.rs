@@ -79,6 +79,10 @@ fn early_data_on_a_ticket_skips_the_cookie_and_comes_before_connected() {
     ));
     let st = ep.stats();
     assert_eq!((st.early_data_accepted, st.early_data_bytes), (1, 12));
+    // the peer's own counters: its early data; the ClientHello, two early records, Finished
+    let p = ep.dtls13_peers().find(|p| p.addr == addr(4001)).unwrap();
+    assert_eq!(p.stats.early_data_received, 12, "{:?}", p.stats);
+    assert_eq!(p.stats.datagrams_received, 4, "{:?}", p.stats);
 
     // the recorded ClientHello and early data replayed from another port: the cookie, no
     // early data, counted as a replay
@@ -329,5 +333,14 @@ fn our_client_puts_its_0_rtt_record_in_the_hello_datagram_and_the_endpoint_takes
     assert!(
         !client_events.iter().any(|e| matches!(e, Event13::Data(_))),
         "nothing sent twice"
+    );
+    // both ends count the 9 bytes as 0-RTT; the server counts the datagram they came in
+    assert_eq!(c.stats().early_data_sent, 9);
+    let p = ep.dtls13_peers().find(|p| p.addr == addr(4101)).unwrap();
+    assert_eq!(p.stats.early_data_received, 9);
+    assert!(
+        p.stats.bytes_received >= first.len() as u64,
+        "{:?}",
+        p.stats
     );
 }

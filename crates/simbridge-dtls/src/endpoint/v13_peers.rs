@@ -31,7 +31,8 @@ pub struct Peer13 {
     pub established: bool,
     /// The Connection ID it puts in its records (empty: none).
     pub cid: Vec<u8>,
-    /// Retransmissions and dropped datagrams.
+    /// Bytes and datagrams each way (the ClientHello it started from on), retransmissions,
+    /// dropped datagrams, early data; zero while it waits parked for its key.
     pub stats: Stats13,
     /// Whether it resumed from one of our tickets.
     pub resumed: bool,

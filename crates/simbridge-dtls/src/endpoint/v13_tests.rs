@@ -12,6 +12,7 @@ use crate::event::FailureKind;
 use crate::export::ExportError;
 use crate::rng::SeededRng;
 use crate::v13::client::ClientConfig13;
+use crate::v13::connection::Stats13;
 use crate::version::Versions;
 
 const KEY: [u8; 32] = [9; 32];
@@ -447,4 +448,118 @@ fn dtls13_connections_count_against_max_connections() {
     );
     assert_eq!(ep.stats().connection_limited, 1);
     assert_eq!(ep.connection_count(), 1);
+}
+
+/// What crossed one way: datagrams and UDP payload bytes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Crossed {
+    datagrams: u64,
+    bytes: u64,
+}
+
+impl Crossed {
+    fn add(&mut self, d: &[u8]) {
+        self.datagrams += 1;
+        self.bytes += d.len() as u64;
+    }
+}
+
+/// [`pump`] that counts what crosses each way.
+fn pump_counted(
+    c: &mut Connection13,
+    ep: &mut Endpoint,
+    now: Instant,
+    from: SocketAddr,
+    up: &mut Crossed,
+    down: &mut Crossed,
+) {
+    for _ in 0..10 {
+        let mut moved = false;
+        while let Some(d) = c.poll_transmit() {
+            moved = true;
+            up.add(&d);
+            ep.handle_datagram(now, from, &d);
+        }
+        while let Some(t) = ep.poll_transmit() {
+            moved = true;
+            down.add(&t.payload);
+            c.handle_datagram(now, &t.payload);
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_dtls13_peer_counts_the_bytes_and_datagrams_that_crossed_retransmissions_included() {
+    let mut ep = endpoint(Versions::Auto);
+    let now = Instant::now();
+    let from = addr("192.0.2.1:4000");
+    let mut c = client13(7, None, &KEY);
+    let (mut up, mut down) = (Crossed::default(), Crossed::default());
+    // ClientHello, HelloRetryRequest (stateless: no connection's), ClientHello with the cookie
+    let hello = c.poll_transmit().unwrap();
+    up.add(&hello);
+    ep.handle_datagram(now, from, &hello);
+    let hrr = ep.poll_transmit().unwrap();
+    down.add(&hrr.payload);
+    c.handle_datagram(now, &hrr.payload);
+    let before_cookie = (up, down);
+    pump_counted(&mut c, &mut ep, now, from, &mut up, &mut down);
+    assert!(matches!(
+        &events(&mut ep)[..],
+        [(_, Event::PskRequested { .. })]
+    ));
+    let parked = ep.dtls13_peers().next().unwrap();
+    assert_eq!(
+        parked.stats,
+        Stats13::default(),
+        "nothing counted while parked"
+    );
+
+    // the key comes; the server's flight is lost once
+    ep.provide_psk(now, from, Some(SecretVec::new(KEY.to_vec())))
+        .unwrap();
+    let mut lost = Crossed::default();
+    while let Some(t) = ep.poll_transmit() {
+        lost.add(&t.payload);
+    }
+    assert!(lost.datagrams >= 1);
+    // the client's timer sends its ClientHello again; the server answers with its flight
+    c.handle_timeout(now + Duration::from_secs(2));
+    pump_counted(&mut c, &mut ep, now, from, &mut up, &mut down);
+    assert!(c.is_established());
+    c.send(b"up").unwrap();
+    ep.send(from, b"down").unwrap();
+    pump_counted(&mut c, &mut ep, now, from, &mut up, &mut down);
+
+    let p = ep.dtls13_peers().next().unwrap();
+    let s = p.stats;
+    assert!(s.retransmitted >= 1, "{s:?}");
+    // the server: everything from the ClientHello with the cookie on, the lost flight too
+    assert_eq!(
+        (s.datagrams_received, s.bytes_received),
+        (
+            up.datagrams - before_cookie.0.datagrams,
+            up.bytes - before_cookie.0.bytes
+        ),
+        "{s:?}"
+    );
+    assert_eq!(
+        (s.datagrams_sent, s.bytes_sent),
+        (
+            down.datagrams + lost.datagrams - before_cookie.1.datagrams,
+            down.bytes + lost.bytes - before_cookie.1.bytes
+        ),
+        "{s:?}"
+    );
+    // the client: everything it sent and everything that reached it
+    let cs = c.stats();
+    assert_eq!((cs.datagrams_sent, cs.bytes_sent), (up.datagrams, up.bytes));
+    assert_eq!(
+        (cs.datagrams_received, cs.bytes_received),
+        (down.datagrams, down.bytes)
+    );
+    assert_eq!(cs.retransmitted, 1, "its ClientHello once");
 }

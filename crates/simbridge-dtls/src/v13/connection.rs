@@ -110,6 +110,21 @@ pub struct Stats13 {
     /// Our flights the peer answered with a flight of its own (the client: a
     /// HelloRetryRequest or the server's flight after a ClientHello).
     pub round_trips: u64,
+    /// Bytes sent (UDP payload), retransmissions included, as DTLS 1.2's
+    /// [`crate::Stats::bytes_sent`]: every datagram queued or sealed for the caller.
+    pub bytes_sent: u64,
+    /// Bytes received (UDP payload): every datagram handed in, dropped ones too; a server's
+    /// includes the ClientHello it started from (not the one a HelloRetryRequest answered).
+    pub bytes_received: u64,
+    /// Datagrams sent, retransmissions included.
+    pub datagrams_sent: u64,
+    /// Datagrams received, dropped ones included.
+    pub datagrams_received: u64,
+    /// The server's: 0-RTT plaintext bytes taken ([`Event13::EarlyData`]).
+    pub early_data_received: u64,
+    /// The client's: 0-RTT plaintext bytes the server took (early data it refused was sent
+    /// again as application data and is not counted here).
+    pub early_data_sent: u64,
 }
 
 /// A DTLS 1.3 connection (client or server).
@@ -168,7 +183,7 @@ impl Connection13 {
         let mut c = Self::new(State::ClientWaitServer(wait), retransmit, rng, now);
         c.send_flight(flight.hello, now);
         if let Some(d) = flight.early {
-            c.out.push_back(d.clone());
+            c.push(d.clone());
             c.early_datagram = Some(d);
         }
         // nothing to send: no status to report either
@@ -188,12 +203,14 @@ impl Connection13 {
     ) -> Self {
         let mut c = Self::new(State::ServerWaitFinished(wait), retransmit, rng, now);
         c.hello = hello.to_vec();
+        c.count_received(hello.len());
         c.send_flight(flight, now);
         // a client may put its 0-RTT record in the ClientHello's datagram (ours does when
         // both fit): taken, or dropped, as if it had come in a datagram of its own
         if let Some(rest) = parse_plaintext(hello).ok().map(|pt| pt.rest.to_vec()) {
             if !rest.is_empty() {
-                c.handle_datagram(now, &rest);
+                // counted with the ClientHello's datagram above
+                c.receive(now, &rest);
             }
         }
         c
@@ -217,9 +234,25 @@ impl Connection13 {
         }
     }
 
+    /// Queues a datagram, counting it as sent (as DTLS 1.2 does, when it is queued).
+    fn push(&mut self, d: Vec<u8>) {
+        self.count_sent(d.len());
+        self.out.push_back(d);
+    }
+
+    fn count_sent(&mut self, len: usize) {
+        self.stats.bytes_sent += len as u64;
+        self.stats.datagrams_sent += 1;
+    }
+
+    fn count_received(&mut self, len: usize) {
+        self.stats.bytes_received += len as u64;
+        self.stats.datagrams_received += 1;
+    }
+
     /// Queues `flight` and arms its retransmission timer.
     fn send_flight(&mut self, flight: Vec<u8>, now: Instant) {
-        self.out.push_back(flight.clone());
+        self.push(flight.clone());
         self.retx = Some(Retransmit {
             flight,
             deadline: now + self.config.initial,
@@ -230,7 +263,7 @@ impl Connection13 {
 
     fn resend(&mut self, d: Vec<u8>) {
         self.stats.retransmitted += 1;
-        self.out.push_back(d);
+        self.push(d);
     }
 
     fn close_with(&mut self, why: Close13) {
@@ -243,6 +276,12 @@ impl Connection13 {
 
     /// A datagram from the peer.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
+        self.count_received(datagram.len());
+        self.receive(now, datagram);
+    }
+
+    /// [`Self::handle_datagram`] without counting it.
+    fn receive(&mut self, now: Instant, datagram: &[u8]) {
         self.last_now = self.last_now.max(now);
         let state = std::mem::replace(&mut self.state, State::Closed);
         self.state = match state {
@@ -334,13 +373,16 @@ impl Connection13 {
             // was never offered as 0-RTT)
             for chunk in data.chunks(1 << 14) {
                 match up.seal(chunk) {
-                    Ok(d) => self.out.push_back(d),
+                    Ok(d) => self.push(d),
                     Err(e) => {
                         self.close_with(Close13::Failed(e));
                         return State::Closed;
                     }
                 }
             }
+        }
+        if accepted {
+            self.stats.early_data_sent += data.len() as u64;
         }
         self.events.push_back(Event13::EarlyDataStatus { accepted });
         State::Up(up)
@@ -366,7 +408,7 @@ impl Connection13 {
                         suite: up.suite,
                         group: up.group,
                     });
-                    self.out.push_back(ack.clone());
+                    self.push(ack.clone());
                     self.last_flight = Some(ack);
                     State::Up(Box::new(up))
                 }
@@ -392,12 +434,15 @@ impl Connection13 {
     fn server_early(&mut self, mut w: Box<ServerWaitFinished>, datagram: &[u8]) -> State {
         match w.open_early(datagram) {
             Ok(data) if data.is_empty() => self.stats.dropped += 1,
-            Ok(data) => self.events.extend(data.into_iter().map(Event13::EarlyData)),
+            Ok(data) => {
+                let n: usize = data.iter().map(Vec::len).sum();
+                self.stats.early_data_received += n as u64;
+                self.events.extend(data.into_iter().map(Event13::EarlyData));
+            }
             Err(e) => {
                 // the client holds no key of ours it would read an alert under yet: plaintext
                 let seq = parse_plaintext(&self.hello).map_or(0, |p| p.record_seq);
-                self.out
-                    .push_back(super::early::plaintext_alert(seq, UNEXPECTED_MESSAGE));
+                self.push(super::early::plaintext_alert(seq, UNEXPECTED_MESSAGE));
                 self.close_with(Close13::Failed(e));
                 return State::Closed;
             }
@@ -434,11 +479,13 @@ impl Connection13 {
                         }
                     }
                     Received13::KeyUpdate { ack, update } => {
-                        self.out.push_back(ack);
-                        self.out.extend(update);
+                        self.push(ack);
+                        if let Some(u) = update {
+                            self.push(u);
+                        }
                     }
                     Received13::Ticket { ack, ticket } => {
-                        self.out.push_back(ack);
+                        self.push(ack);
                         self.events.push_back(Event13::Ticket(ticket));
                     }
                     Received13::Alert { description } => {
@@ -520,13 +567,20 @@ impl Connection13 {
 
     /// Sends application data (after [`Event13::Connected`]).
     pub fn send(&mut self, data: &[u8]) -> Result<(), Handshake13Error> {
-        let d = self.seal(data)?;
-        self.out.push_back(d);
+        let d = self.seal_uncounted(data)?;
+        self.push(d);
         Ok(())
     }
 
-    /// Application data sealed into a datagram the caller sends itself (not queued).
+    /// Application data sealed into a datagram the caller sends itself (not queued, but
+    /// counted as sent).
     pub fn seal(&mut self, data: &[u8]) -> Result<Vec<u8>, Handshake13Error> {
+        let d = self.seal_uncounted(data)?;
+        self.count_sent(d.len());
+        Ok(d)
+    }
+
+    fn seal_uncounted(&mut self, data: &[u8]) -> Result<Vec<u8>, Handshake13Error> {
         match &mut self.state {
             State::Up(up) => up.seal(data),
             _ => Err(Handshake13Error::Config("not established")),
@@ -540,7 +594,7 @@ impl Connection13 {
         match &mut self.state {
             State::Up(up) => match up.update_keys(request_peer)? {
                 Some(d) => {
-                    self.out.push_back(d.clone());
+                    self.push(d.clone());
                     self.update_retx = Some(Retransmit {
                         flight: d,
                         deadline: self.last_now + self.config.initial,
@@ -559,6 +613,7 @@ impl Connection13 {
     pub fn close(&mut self) {
         if let State::Up(up) = &mut self.state {
             if let Ok(d) = up.close_notify() {
+                self.count_sent(d.len());
                 self.out.push_back(d);
             }
         }

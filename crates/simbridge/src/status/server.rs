@@ -157,16 +157,22 @@ impl ServerBoard {
                         SystemTime::now().checked_add(at.saturating_duration_since(Instant::now()))
                     })
                     .map(unix),
-                // DTLS 1.3 connections count no bytes yet: their retransmissions and drops
-                bytes_sent: 0,
-                bytes_received: 0,
-                datagrams_sent: 0,
-                datagrams_received: 0,
+                // counted from the ClientHello the connection started from: a parked one (its
+                // key not in yet) shows zeros, as the cookie exchange before it is in none
+                bytes_sent: p.stats.bytes_sent,
+                bytes_received: p.stats.bytes_received,
+                datagrams_sent: p.stats.datagrams_sent,
+                datagrams_received: p.stats.datagrams_received,
                 drops: [("dropped".to_string(), p.stats.dropped)].into(),
                 counters: [
                     ("dtls13".to_string(), 1),
                     ("resumed".to_string(), u64::from(p.resumed)),
                     ("retransmitted".to_string(), p.stats.retransmitted),
+                    ("round_trips".to_string(), p.stats.round_trips),
+                    (
+                        "early_data_received".to_string(),
+                        p.stats.early_data_received,
+                    ),
                 ]
                 .into(),
             });
