@@ -166,7 +166,7 @@ fn figures(log: &[Datagram]) -> Figures {
     for d in log {
         match first_byte_epoch(d.content_type) {
             // epoch 1: 0-RTT early data, part of the client's first flight
-            Some(0 | 1 | 2) => {
+            Some(0..=2) => {
                 handshake.push(*d);
                 f.datagrams += 1;
                 if d.c2s {
