@@ -60,13 +60,14 @@ pub(super) struct Tls13 {
     /// `None`: the endpoint does not speak DTLS 1.3 (versions, or no 1.3 suite).
     server: Option<Server13>,
     /// Origin of the seconds the cookies and tickets carry (a cookie lives 60 s, a ticket at
-    /// most 7 days, neither across a restart: no wall clock needed).
+    /// most 7 days; across a restart only with a ticket master secret, which anchors them to
+    /// the wall clock: `base_secs`).
     origin: Option<Instant>,
     /// The seconds of the last `secs` call (the time of the datagram being handled).
     last_secs: u64,
     /// Seconds at `origin`: 0, or the wall clock's with a ticket master secret (then tickets,
     /// cookies and the strike register's times mean the same after a restart).
-    base_secs: u64,
+    pub(super) base_secs: u64,
     /// The ticket master secret's keys and the period they are for (`None`: random keys).
     master: Option<(TicketMaster, u64)>,
     /// When the cookie key was last rotated.
