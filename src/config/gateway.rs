@@ -75,6 +75,14 @@ pub(super) fn route(
             "RFC 9258 imports PSKs for DTLS 1.3: give dtls = \"1.3\" or \"auto\"",
         ));
     }
+    let early_data = r.early_data.unwrap_or(false);
+    if early_data && dtls != Versions::Dtls13 {
+        return Err(invalid(
+            path,
+            k("early_data"),
+            "0-RTT resumes DTLS 1.3 tickets: give dtls = \"1.3\"",
+        ));
+    }
     let sni = (naf.parse::<std::net::IpAddr>().is_err()).then(|| naf.clone());
     Ok(ValidRoute {
         name: r.upstream.clone(),
@@ -89,6 +97,7 @@ pub(super) fn route(
         oscore,
         dtls,
         psk_importers,
+        early_data,
     })
 }
 
@@ -315,6 +324,9 @@ mod tests {
         assert!(!s.dtls.psk_importers, "off by default");
         let c = load("dtls = \"1.3\"\npsk_importers = true\n").expect("valid");
         assert!(c.session_config(&c.routes[0]).dtls.psk_importers);
+        assert!(!c.session_config(&c.routes[0]).early_data, "off by default");
+        let c = load("dtls = \"1.3\"\nearly_data = true\n").expect("valid");
+        assert!(c.session_config(&c.routes[0]).early_data);
     }
 
     #[test]
@@ -340,6 +352,11 @@ mod tests {
                 "psk_importers = true\n",
                 "route[0].psk_importers",
                 "DTLS 1.3",
+            ),
+            (
+                "dtls = \"auto\"\nearly_data = true\n",
+                "route[0].early_data",
+                "dtls = \"1.3\"",
             ),
             (
                 "dtls = \"1.3\"\nprotection = \"oscore\"\n",

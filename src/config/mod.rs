@@ -166,6 +166,9 @@ pub struct RouteConfig {
     pub dtls: Option<String>,
     /// DTLS 1.3: offer the PSK imported per RFC 9258 (default false; the server must import).
     pub psk_importers: Option<bool>,
+    /// DTLS 1.3 only: 0-RTT with the server's last ticket after a loss of session state
+    /// (default false).
+    pub early_data: Option<bool>,
 }
 
 /// The gateway's file.
@@ -217,6 +220,8 @@ pub struct ValidRoute {
     pub dtls: Versions,
     /// DTLS 1.3: the PSK imported per RFC 9258.
     pub psk_importers: bool,
+    /// DTLS 1.3: 0-RTT after a loss of session state (`early_data`).
+    pub early_data: bool,
 }
 
 /// A validated gateway configuration.

@@ -43,6 +43,7 @@ impl GatewayConfig {
         dtls.connection_id = self.session.connection_id.unwrap_or(true).then_some(0);
         s.versions = r.dtls;
         dtls.psk_importers = r.psk_importers;
+        s.early_data = r.early_data;
         s.key_update_after = self.session.key_update_records;
         if let Some(q) = self.session.queue_limit {
             s.queue_limit = q;

@@ -298,6 +298,11 @@ pub struct ServerConfig {
     pub early_data13: Option<EarlyData13>,
     /// Ticket key rotation period; the previous key still opens tickets for one more period.
     pub ticket_rotation: Duration,
+    /// DTLS 1.3: derive the ticket keys from this persistent master secret and the wall clock
+    /// (period = wall seconds / `ticket_rotation`) instead of random keys, so tickets issued
+    /// before a restart (or a crash) still open; the endpoint's seconds then count from
+    /// `wall_secs`. `None` (the default): random keys, lost with the process.
+    pub ticket_master: Option<crate::v13::ticket_master::TicketMaster>,
     /// Skip the HelloVerifyRequest round trip when the ClientHello offers a session we can
     /// resume. Saves a round trip, but an abbreviated handshake flight is then sent to an
     /// unverified address (amplification: ~150 bytes for a ~100+ byte hello, and anyone who
@@ -365,6 +370,7 @@ impl ServerConfig {
             psk_importers: false,
             early_data13: None,
             ticket_rotation: Duration::from_secs(12 * 3600),
+            ticket_master: None,
             resume_without_cookie: false,
             server_names: Vec::new(),
             extended_master_secret: EmsPolicy::Required,

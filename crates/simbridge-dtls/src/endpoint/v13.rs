@@ -43,6 +43,7 @@ use crate::v13::issuer::{DEFAULT_USED_CAPACITY, TicketIssuer};
 use crate::v13::key_share::GROUPS;
 use crate::v13::server::{Accepted13, HelloContext, Server13};
 use crate::v13::strike::StrikeRegister;
+use crate::v13::ticket_master::TicketMaster;
 use crate::wire::alert::AlertDescription;
 
 /// The supported_versions extension (RFC 8446 §4.2.1).
@@ -59,10 +60,16 @@ pub(super) struct Tls13 {
     /// `None`: the endpoint does not speak DTLS 1.3 (versions, or no 1.3 suite).
     server: Option<Server13>,
     /// Origin of the seconds the cookies and tickets carry (a cookie lives 60 s, a ticket at
-    /// most 7 days, neither across a restart: no wall clock needed).
+    /// most 7 days; across a restart only with a ticket master secret, which anchors them to
+    /// the wall clock: `base_secs`).
     origin: Option<Instant>,
     /// The seconds of the last `secs` call (the time of the datagram being handled).
     last_secs: u64,
+    /// Seconds at `origin`: 0, or the wall clock's with a ticket master secret (then tickets,
+    /// cookies and the strike register's times mean the same after a restart).
+    pub(super) base_secs: u64,
+    /// The ticket master secret's keys and the period they are for (`None`: random keys).
+    master: Option<(TicketMaster, u64)>,
     /// When the cookie key was last rotated.
     rotated: Option<Instant>,
     /// When the ticket key was last rotated.
@@ -134,6 +141,10 @@ impl Tls13 {
                         DEFAULT_USED_CAPACITY,
                     );
                     issuer.early_data = config.early_data13.map(|e| e.max_size);
+                    if let Some(m) = &config.ticket_master {
+                        let p = TicketMaster::period(m.wall_secs, config.ticket_rotation.as_secs());
+                        issuer.set_keys(m.key(p), p.checked_sub(1).map(|q| m.key(q)));
+                    }
                     Some(issuer)
                 } else {
                     None
@@ -143,11 +154,22 @@ impl Tls13 {
         } else {
             None
         };
+        let base_secs = config.ticket_master.as_ref().map_or(0, |m| m.wall_secs);
+        let master = config
+            .ticket_master
+            .clone()
+            .filter(|_| config.tickets13)
+            .map(|m| {
+                let p = TicketMaster::period(m.wall_secs, config.ticket_rotation.as_secs());
+                (m, p)
+            });
         Ok(Self {
-            strike: early::register(config, server.is_some()),
+            strike: early::register(config, server.is_some(), base_secs.saturating_mul(1000)),
             server,
             origin: None,
-            last_secs: 0,
+            last_secs: base_secs,
+            base_secs,
+            master,
             rotated: None,
             tickets_rotated: None,
             conns: HashMap::new(),
@@ -162,12 +184,17 @@ impl Tls13 {
     /// Milliseconds on the clock of `secs` (the strike register's time).
     pub(super) fn ms(&mut self, now: Instant) -> u64 {
         let o = *self.origin.get_or_insert(now);
-        u64::try_from(now.saturating_duration_since(o).as_millis()).unwrap_or(u64::MAX)
+        u64::try_from(now.saturating_duration_since(o).as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(self.base_secs.saturating_mul(1000))
     }
 
     fn secs(&mut self, now: Instant) -> u64 {
         let o = *self.origin.get_or_insert(now);
-        self.last_secs = now.saturating_duration_since(o).as_secs();
+        self.last_secs = now
+            .saturating_duration_since(o)
+            .as_secs()
+            .saturating_add(self.base_secs);
         self.last_secs
     }
 
@@ -187,6 +214,20 @@ impl Tls13 {
             }
         }
         let Some(t) = &mut s.tickets else { return };
+        if let Some((m, period)) = &mut self.master {
+            // derived keys follow the wall clock's period, the same in every process
+            let o = *self.origin.get_or_insert(now);
+            let secs = now
+                .saturating_duration_since(o)
+                .as_secs()
+                .saturating_add(self.base_secs);
+            let p = TicketMaster::period(secs, periods.1.as_secs());
+            if p != *period {
+                t.set_keys(m.key(p), p.checked_sub(1).map(|q| m.key(q)));
+                *period = p;
+            }
+            return;
+        }
         let last = *self.tickets_rotated.get_or_insert(now);
         if now.saturating_duration_since(last) >= periods.1 {
             if let Ok(k) = random_secret(rng) {
@@ -821,6 +862,10 @@ mod tests;
 #[cfg(test)]
 #[path = "v13_ticket_tests.rs"]
 mod ticket_tests;
+
+#[cfg(test)]
+#[path = "v13_master_tests.rs"]
+mod master_tests;
 
 #[cfg(test)]
 #[path = "v13_importer_tests.rs"]

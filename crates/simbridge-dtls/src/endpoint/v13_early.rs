@@ -21,14 +21,18 @@ use crate::v13::issuer::{TicketError, TicketIssuer};
 use crate::v13::server::{HelloContext, Server13};
 use crate::v13::strike::{EarlyVerdict, StrikeImportError, StrikeRegister};
 
-/// The strike register of a new endpoint when 0-RTT is on: started now (ms 0 on the clock
-/// that starts with the first time given), so early data waits one window unless `load_all`
-/// restores a saved register.
-pub(super) fn register(config: &ServerConfig, serves_13: bool) -> Option<StrikeRegister> {
+/// The strike register of a new endpoint when 0-RTT is on: started now (`start_ms` on the
+/// clock that starts with the first time given: 0, or the wall clock's with a ticket master
+/// secret), so early data waits one window unless `load_all` restores a saved register.
+pub(super) fn register(
+    config: &ServerConfig,
+    serves_13: bool,
+    start_ms: u64,
+) -> Option<StrikeRegister> {
     config
         .early_data13
         .filter(|_| config.tickets13 && serves_13)
-        .map(|e| StrikeRegister::new(window_ms(&e), e.capacity, 0))
+        .map(|e| StrikeRegister::new(window_ms(&e), e.capacity, start_ms))
 }
 
 /// The register's window in milliseconds.

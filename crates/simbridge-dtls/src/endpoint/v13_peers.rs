@@ -64,7 +64,8 @@ impl Endpoint {
     /// needs no key lookup to learn it) or as the key store said when it completed.
     pub fn dtls13_key_expiry(&self, addr: &SocketAddr) -> Option<std::time::Instant> {
         let e = self.v13.conns.get(self.by_addr.get(addr)?)?;
-        let secs = e.key_expires?;
+        // seconds since the origin (the clock counts from the wall clock's with a master secret)
+        let secs = e.key_expires?.saturating_sub(self.v13.base_secs);
         self.v13
             .origin
             .and_then(|o| o.checked_add(std::time::Duration::from_secs(secs)))

@@ -172,6 +172,19 @@ impl TicketIssuer {
         self.previous = Some(std::mem::replace(&mut self.current, next));
     }
 
+    /// Sets both keys with their ids (keys derived from a persistent master secret, see
+    /// [`super::ticket_master`]): tickets sealed under either open, others do not.
+    pub fn set_keys(&mut self, current: (u8, Secret<16>), previous: Option<(u8, Secret<16>)>) {
+        self.current = Key {
+            id: current.0,
+            cipher: cipher(&current.1),
+        };
+        self.previous = previous.map(|(id, k)| Key {
+            id,
+            cipher: cipher(&k),
+        });
+    }
+
     /// Whether `identity` has our ticket's shape (version and length), opened or not: a
     /// server does not ask its key store for such an identity.
     pub fn looks_like_ticket(identity: &[u8]) -> bool {

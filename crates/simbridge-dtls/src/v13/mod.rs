@@ -26,3 +26,4 @@ pub mod server;
 pub mod server_hello;
 pub mod strike;
 pub mod ticket;
+pub mod ticket_master;

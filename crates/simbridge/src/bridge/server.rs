@@ -26,6 +26,7 @@ use std::time::{Instant, SystemTime};
 
 mod early_routes;
 mod keys;
+mod ticket_master;
 
 use keys::KeyWait;
 
@@ -127,6 +128,10 @@ impl Server {
             dtls.server_names = spec.keys.served_names();
         }
         let early_cap = dtls.early_data13.map_or(0, |e| e.max_size as usize);
+        // DTLS 1.3 tickets that open after a restart or crash: keys from a kept master secret
+        if let (true, Some(dir)) = (dtls.tickets13, &spec.state_dir) {
+            dtls.ticket_master = Some(ticket_master::for_start(dir)?);
+        }
         let mut endpoint = Endpoint::new(Arc::new(dtls))
             .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e))?;
         let restart = match &spec.state_dir {

@@ -108,8 +108,8 @@ impl UpstreamSession {
             // a server's event
             Event::EarlyData(_) => {}
             Event::Data(d) => self.received.push_back(d),
-            // the gateway's sessions start without early data
-            Event::EarlyDataStatus { .. } => {}
+            // a 0-RTT resumption after a loss of session state (upstream/early.rs)
+            Event::EarlyDataStatus { accepted } => self.early_status(accepted),
             Event::Closed { reason } => {
                 self.metrics.handshake_failures += 1;
                 let slot = self.pending.take();
@@ -169,6 +169,8 @@ impl UpstreamSession {
 
     /// Removes a connection, keeping its counters (and sending close_notify when `notify`).
     pub(super) fn retire(&mut self, mut slot: Slot, notify: bool) {
+        let at = self.last.map_or_else(std::time::Instant::now, |n| n.mono);
+        self.keep_ticket(&mut slot, at);
         if notify && !slot.conn.is_closed() {
             slot.conn.close();
         }

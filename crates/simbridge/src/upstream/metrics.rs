@@ -54,6 +54,10 @@ pub struct SessionMetrics {
     pub handshake_round_trips: u64,
     /// Round-trip estimate from the last handshake (duration / round trips), milliseconds.
     pub rtt_estimate_ms: Option<f64>,
+    /// DTLS 1.3 0-RTT resumptions after a loss of session state that sent early data.
+    pub early_data_attempts: u64,
+    /// ... whose early data the server took.
+    pub early_data_accepted: u64,
 }
 
 impl SessionMetrics {
@@ -129,6 +133,8 @@ impl SessionMetrics {
             dropped_records: self.dropped_records + other.dropped_records,
             handshake_round_trips: self.handshake_round_trips + other.handshake_round_trips,
             rtt_estimate_ms: other.rtt_estimate_ms.or(self.rtt_estimate_ms),
+            early_data_attempts: self.early_data_attempts + other.early_data_attempts,
+            early_data_accepted: self.early_data_accepted + other.early_data_accepted,
         }
     }
 

@@ -12,6 +12,7 @@
 
 mod buffers;
 mod card_keys;
+mod early;
 mod events;
 mod failure;
 mod key_error;
@@ -115,6 +116,9 @@ pub struct SessionConfig {
     pub retry_max: Duration,
     /// How long a replaced session still receives (replies in flight) before it is closed.
     pub drain: Duration,
+    /// DTLS 1.3 only: after a loss of session state, resume with the server's last ticket and
+    /// send the first queued datagram as 0-RTT (upstream/early.rs). Off by default.
+    pub early_data: bool,
 }
 
 impl SessionConfig {
@@ -132,6 +136,7 @@ impl SessionConfig {
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
             drain: Duration::from_secs(5),
+            early_data: false,
         }
     }
 }
@@ -203,6 +208,8 @@ pub struct UpstreamSession {
     /// The B-TID of the key of the latest connection to become active (what its export is
     /// bound to).
     active_btid: Option<String>,
+    /// DTLS 1.3 with `early_data`: the server's last ticket (upstream/early.rs).
+    ticket: Option<early::KeptTicket>,
 }
 
 impl UpstreamSession {
@@ -228,6 +235,7 @@ impl UpstreamSession {
             suspected: false,
             resume: None,
             resume_version: 0,
+            ticket: None,
             metrics: SessionMetrics::default(),
             last: None,
             epochs: None,
@@ -725,8 +733,21 @@ impl UpstreamSession {
                 .filter(|(_, b)| *b == current)
                 .map(|(s, _)| s.clone());
         }
-        let resuming = cfg.resume.is_some();
-        match ClientLink::client(Arc::new(cfg), self.cfg.versions, now.mono) {
+        if let Some(mut a) = self.active.take() {
+            self.keep_ticket(&mut a, now.mono);
+            self.active = Some(a);
+        }
+        let early = if cfg.resume.is_none() {
+            self.early_link(&cfg, now)
+        } else {
+            None
+        };
+        let resuming = cfg.resume.is_some() || early.is_some();
+        let link = match early {
+            Some(l) => Ok(l),
+            None => ClientLink::client(Arc::new(cfg), self.cfg.versions, now.mono),
+        };
+        match link {
             Ok(mut conn) => {
                 conn.set_key_update_after(self.cfg.key_update_after);
                 let btid = self.ctx.as_ref().map(|c| c.btid.clone());
