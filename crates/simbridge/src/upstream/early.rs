@@ -3,8 +3,10 @@
 //! server forgot the session (the liveness suspicion fired, or the session was lost) while the
 //! key it descends from is still the current one, the handshake resumes with that ticket and
 //! sends the first queued datagram as early data (if it fits the ticket's max_early_data; the
-//! rest, and a refused early datagram, go after the handshake). A ticket is used once; a new
-//! key (bootstrap) drops it; with a live session 0-RTT is never used.
+//! rest, and a refused early datagram, go after the handshake). A ticket is dropped when a
+//! handshake completes (a resumed one spent it; the new session brings a new ticket), so it is
+//! offered again only by retries of attempts that did not complete; a new key (bootstrap) drops
+//! it; with a live session 0-RTT is never used.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +18,7 @@ use crate::dtls::v13::ticket::{Resume13, Ticket13};
 use crate::dtls::version::Versions;
 
 /// The server's last ticket: when it came and the B-TID of the key its session descends from.
+#[derive(Clone)]
 pub(super) struct KeptTicket {
     pub(super) ticket: Ticket13,
     pub(super) received: Instant,
@@ -53,7 +56,9 @@ impl UpstreamSession {
             return None;
         }
         let current = self.ctx.as_ref().map(|c| c.btid.clone());
-        let kept = self.ticket.take()?;
+        // kept until a handshake completes: an attempt the server never answered (it is still
+        // down) did not spend it, and the retry offers it again with what was queued meanwhile
+        let kept = self.ticket.clone()?;
         if kept.btid != current || current.is_none() {
             return None; // a ticket never outlives its key
         }
@@ -88,6 +93,11 @@ impl UpstreamSession {
                 None
             }
         }
+    }
+
+    /// A handshake completed: the ticket it may have resumed with is spent.
+    pub(super) fn ticket_spent(&mut self) {
+        self.ticket = None;
     }
 
     /// The server's answer to our early data.

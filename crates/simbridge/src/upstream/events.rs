@@ -55,6 +55,7 @@ impl UpstreamSession {
                 };
                 slot.established = true;
                 slot.quiet_noted = false;
+                self.ticket_spent();
                 if resumed {
                     self.metrics.handshakes_abbreviated += 1;
                 } else {
@@ -135,6 +136,8 @@ impl UpstreamSession {
                 }
                 self.received.push_back(d);
             }
+            // after Connected: by then the connection is the active one
+            Event::EarlyDataStatus { accepted } => self.early_status(accepted),
             Event::Closed { reason } => {
                 warn!("upstream session lost: {reason}; reconnecting");
                 if let Some(slot) = self.active.take() {
@@ -145,10 +148,7 @@ impl UpstreamSession {
                     self.ensure(now);
                 }
             }
-            Event::Connected { .. }
-            | Event::PskRequested { .. }
-            | Event::EarlyDataStatus { .. }
-            | Event::EarlyData(_) => {}
+            Event::Connected { .. } | Event::PskRequested { .. } | Event::EarlyData(_) => {}
         }
     }
 

@@ -8,8 +8,11 @@ use super::*;
 use crate::dtls::rng::SeededRng;
 use crate::dtls::v13::connection::{Connection13, Event13};
 use crate::dtls::v13::cookie::CookieKey13;
+use crate::dtls::v13::early::EarlyGate;
+use crate::dtls::v13::issuer::TicketIssuer;
 use crate::dtls::v13::key_share::X25519;
 use crate::dtls::v13::server::{Accepted13, HelloContext, Server13};
+use crate::dtls::v13::strike::StrikeRegister;
 use crate::dtls::{CipherSuite, RetransmitConfig, Versions};
 use std::collections::HashMap;
 
@@ -25,6 +28,17 @@ struct Lab13 {
     at_server: Vec<Vec<u8>>,
     /// Handshakes the server completed.
     accepted: usize,
+    /// 0-RTT on the server: its strike register (tickets that allow early data are issued
+    /// after each handshake); `None`: no tickets, no early data.
+    register: Option<StrikeRegister>,
+    /// Early data the server took, in order.
+    early: Vec<Vec<u8>>,
+    /// Early data the server echoes once its handshake completes.
+    echo_later: Vec<Vec<u8>>,
+    /// The server drops every datagram (it is down).
+    down: bool,
+    /// The lab's start, for the server's seconds.
+    t0: Instant,
 }
 
 impl Lab13 {
@@ -50,7 +64,28 @@ impl Lab13 {
             rng: Arc::new(SeededRng::new(5)),
             at_server: Vec::new(),
             accepted: 0,
+            register: None,
+            early: Vec::new(),
+            echo_later: Vec::new(),
+            down: false,
+            t0: Now::system().mono,
         }
+    }
+
+    /// Tickets allowing 256 B of early data after every handshake, and a strike register that
+    /// takes early data at once.
+    fn with_early_data(mut self) -> Self {
+        let mut issuer = TicketIssuer::new(Secret::new([0x7e; 16]), 3_600);
+        issuer.early_data = Some(256);
+        self.srv.tickets = Some(issuer);
+        self.register = Some(StrikeRegister::new(10_000, 16, 0));
+        self.t0 = self.now.mono;
+        self
+    }
+
+    /// The server's clock, milliseconds (tickets carry its seconds).
+    fn server_ms(&self) -> u64 {
+        1_000_000 + self.now.mono.saturating_duration_since(self.t0).as_millis() as u64
     }
 
     fn key_for(&self, identity: &[u8]) -> Option<SecretVec> {
@@ -63,6 +98,9 @@ impl Lab13 {
     }
 
     fn deliver_to_server(&mut self, path: PathId, d: &[u8]) {
+        if self.down {
+            return;
+        }
         // a ClientHello (a plaintext handshake record) on a path whose session is up starts a
         // new one; anything else goes to the path's connection
         let hello = d.first() == Some(&22);
@@ -75,13 +113,22 @@ impl Lab13 {
         if !hello {
             return;
         }
+        let now_ms = self.server_ms();
         let cx = HelloContext {
             peer: addr(path),
-            now_secs: 1_000,
+            now_secs: now_ms / 1000,
             rng: self.rng.as_ref(),
             cid: Some(&[0xc5]),
         };
-        match self.srv.accept(d, &cx, |id| self.key_for(id)) {
+        let mut register = self.register.take();
+        let mut gate = register
+            .as_mut()
+            .map(|register| EarlyGate { register, now_ms });
+        let accepted = self
+            .srv
+            .accept_early(d, &cx, |id| self.key_for(id), true, gate.as_mut());
+        self.register = register;
+        match accepted {
             Ok(Accepted13::Flight(w, flight)) => {
                 let c = Connection13::server(
                     w,
@@ -112,6 +159,7 @@ impl Lab13 {
                 self.deliver_to_server(path, &d);
             }
             let paths: Vec<PathId> = self.conns.keys().copied().collect();
+            let secs = self.server_ms() / 1000;
             for path in paths {
                 let Some(c) = self.conns.get_mut(&path) else {
                     continue;
@@ -122,7 +170,25 @@ impl Lab13 {
                             let _ = c.send(&d);
                             self.at_server.push(d);
                         }
-                        Event13::Connected { .. } => self.accepted += 1,
+                        Event13::Connected { .. } => {
+                            self.accepted += 1;
+                            if let (Some(issuer), Some(up)) = (&self.srv.tickets, c.session()) {
+                                if let Ok(t) =
+                                    up.new_session_ticket(issuer, secs, self.rng.as_ref())
+                                {
+                                    self.session.handle_datagram(self.now, path, &t);
+                                }
+                            }
+                            for d in self.echo_later.drain(..) {
+                                let _ = c.send(&d);
+                            }
+                        }
+                        // echoed once the handshake completes, like the bridge server's held
+                        // replies
+                        Event13::EarlyData(d) => {
+                            self.early.push(d.clone());
+                            self.echo_later.push(d);
+                        }
                         _ => {}
                     }
                 }
@@ -341,4 +407,80 @@ fn key_updates_keep_the_dtls13_session_without_a_new_handshake() {
     let m = lab.session.metrics();
     assert_eq!(m.handshakes_full, 1);
     assert_eq!(lab.accepted, 1);
+}
+
+/// The server closes the session and goes down, keeping its ticket key (a restart): the
+/// route's new handshakes get no answer for a while, so new data waits in its queue.
+fn server_goes_down(lab: &mut Lab13) {
+    for c in lab.conns.values_mut() {
+        c.close();
+    }
+    lab.down = true;
+    lab.pump();
+    lab.conns.clear();
+    for _ in 0..12 {
+        lab.advance(Duration::from_secs(5));
+    }
+    assert!(!lab.session.is_established());
+}
+
+#[test]
+fn after_losing_its_session_a_route_resumes_with_the_kept_ticket_and_sends_what_was_queued_as_0_rtt()
+ {
+    let mut cfg = cfg13();
+    cfg.early_data = true;
+    let mut lab = Lab13::new(cfg).with_early_data();
+    lab.session.connect(lab.now);
+    lab.bootstrap(1, Duration::from_secs(86400), true);
+    assert!(lab.session.is_established());
+    lab.session.send(lab.now, b"first");
+    lab.pump();
+    assert_eq!(lab.received(), [b"first".to_vec()]);
+    server_goes_down(&mut lab);
+    // down long enough for the attempt to give up: the retry waits, and new data is queued
+    for _ in 0..200 {
+        if lab.session.metrics().handshake_failures > 0 {
+            break;
+        }
+        lab.advance(Duration::from_secs(5));
+    }
+    assert_eq!(lab.session.metrics().handshake_failures, 1);
+    lab.session.send(lab.now, b"GET /queued");
+    lab.pump();
+    assert!(lab.early.is_empty());
+    // back: the next attempt resumes with the ticket and carries the queued datagram as 0-RTT
+    lab.down = false;
+    for _ in 0..80 {
+        if !lab.early.is_empty() && lab.session.is_established() {
+            break;
+        }
+        lab.advance(Duration::from_secs(5));
+    }
+    assert_eq!(lab.early, [b"GET /queued".to_vec()], "taken as early data");
+    assert!(lab.session.is_established());
+    assert_eq!(lab.received(), [b"GET /queued".to_vec()], "answered once");
+    let m = lab.session.metrics();
+    assert_eq!(m.early_data_attempts, 1, "{m:?}");
+    assert_eq!(m.early_data_accepted, 1, "{m:?}");
+    assert_eq!(m.bootstraps, 1, "no new bootstrap: {m:?}");
+    assert_eq!(m.handshakes_abbreviated, 1, "{m:?}");
+}
+
+#[test]
+fn without_early_data_the_route_takes_no_ticket_and_sends_the_queue_after_a_full_handshake() {
+    let mut lab = Lab13::new(cfg13()).with_early_data();
+    lab.session.connect(lab.now);
+    lab.bootstrap(1, Duration::from_secs(86400), true);
+    server_goes_down(&mut lab);
+    lab.session.send(lab.now, b"GET /queued");
+    lab.down = false;
+    for _ in 0..80 {
+        if lab.session.is_established() && !lab.at_server.is_empty() {
+            break;
+        }
+        lab.advance(Duration::from_secs(5));
+    }
+    assert!(lab.early.is_empty());
+    assert_eq!(lab.at_server, [b"GET /queued".to_vec()]);
+    assert_eq!(lab.session.metrics().early_data_attempts, 0);
 }
