@@ -25,16 +25,19 @@ pub fn load_or_create_key(path: &Path) -> io::Result<Secret<32>> {
                 ),
             )
         }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let mut k = [0u8; 32];
-            getrandom::fill(&mut k).map_err(|e| io::Error::other(format!("random source: {e}")))?;
-            write_atomic_private(path, &k)?;
-            let s = Secret::new(k);
-            zeroize::Zeroize::zeroize(&mut k);
-            Ok(s)
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_key(path),
         Err(e) => Err(e),
     }
+}
+
+/// A new random 32-byte key written to `path` (atomically, mode 0600).
+pub fn create_key(path: &Path) -> io::Result<Secret<32>> {
+    let mut k = [0u8; 32];
+    getrandom::fill(&mut k).map_err(|e| io::Error::other(format!("random source: {e}")))?;
+    write_atomic_private(path, &k)?;
+    let s = Secret::new(k);
+    zeroize::Zeroize::zeroize(&mut k);
+    Ok(s)
 }
 
 /// An [`ImportLedger`] kept in a file: an id is on disk before the import it allows proceeds.

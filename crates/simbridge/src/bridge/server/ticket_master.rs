@@ -3,7 +3,6 @@
 //! tickets issued before a restart, or a crash (nothing saved at stop), still resume.
 
 use crate::dtls::v13::ticket_master::TicketMaster;
-use crate::fsutil::write_atomic_private;
 use crate::secret::Secret;
 use std::io;
 use std::path::Path;
@@ -40,14 +39,7 @@ pub(super) fn load_or_create(path: &Path) -> io::Result<Secret<32>> {
             zeroize::Zeroize::zeroize(&mut b);
             s.ok_or_else(|| invalid(path, "not a 32-byte ticket master secret"))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let mut k = [0u8; 32];
-            getrandom::fill(&mut k).map_err(|e| io::Error::other(format!("random source: {e}")))?;
-            write_atomic_private(path, &k)?;
-            let s = Secret::new(k);
-            zeroize::Zeroize::zeroize(&mut k);
-            Ok(s)
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => crate::bridge::state::create_key(path),
         Err(e) => Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
     }
 }
@@ -65,6 +57,7 @@ pub(super) fn for_start(dir: &Path) -> io::Result<TicketMaster> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fsutil::write_atomic_private;
 
     #[test]
     fn created_once_then_loaded_the_same() {
