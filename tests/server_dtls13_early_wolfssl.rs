@@ -13,9 +13,9 @@ mod support;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use support::recorder::Recorder;
 use support::{Proc, Stream};
 
 const KEY: &str = "4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b";
@@ -97,58 +97,18 @@ fn a_wolfssl_client_resuming_with_our_ticket_gets_its_early_data_accepted() {
     );
 }
 
-/// A UDP relay on loopback that keeps every client→server datagram.
-struct Recorder {
-    addr: SocketAddr,
-    c2s: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Recorder {
-    fn start(server: SocketAddr) -> Self {
-        let front = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let back = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        back.connect(server).expect("connect");
-        let addr = front.local_addr().expect("addr");
-        let c2s = Arc::new(Mutex::new(Vec::new()));
-        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
-        let (f2, c2, log) = (
-            front.try_clone().expect("clone"),
-            client.clone(),
-            c2s.clone(),
-        );
-        let b2 = back.try_clone().expect("clone");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok((n, from)) = f2.recv_from(&mut buf) {
-                *c2.lock().expect("lock") = Some(from);
-                log.lock().expect("lock").push(buf[..n].to_vec());
-                let _ = b2.send(&buf[..n]);
-            }
-        });
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = back.recv(&mut buf) {
-                if let Some(c) = *client.lock().expect("lock") {
-                    let _ = front.send_to(&buf[..n], c);
-                }
-            }
-        });
-        Self { addr, c2s }
-    }
-
-    /// The last ClientHello the client sent and the 0-RTT records (unified header, epoch 1)
-    /// right after it.
-    fn last_hello_and_early(&self) -> Vec<Vec<u8>> {
-        let all = self.c2s.lock().expect("lock").clone();
-        let is_hello = |d: &[u8]| d.len() > 25 && d[0] == 22 && d[3..5] == [0, 0] && d[13] == 1;
-        let is_early = |d: &[u8]| d.first().is_some_and(|b| b & 0xe0 == 0x20 && b & 0x03 == 1);
-        let Some(at) = all.iter().rposition(|d| is_hello(d)) else {
-            return Vec::new();
-        };
-        let mut out = vec![all[at].clone()];
-        out.extend(all[at + 1..].iter().take_while(|d| is_early(d)).cloned());
-        out
-    }
+/// The last ClientHello the client sent through `relay` and the 0-RTT records (unified header,
+/// epoch 1) right after it.
+fn last_hello_and_early(relay: &Recorder) -> Vec<Vec<u8>> {
+    let all = relay.c2s();
+    let is_hello = |d: &[u8]| d.len() > 25 && d[0] == 22 && d[3..5] == [0, 0] && d[13] == 1;
+    let is_early = |d: &[u8]| d.first().is_some_and(|b| b & 0xe0 == 0x20 && b & 0x03 == 1);
+    let Some(at) = all.iter().rposition(|d| is_hello(d)) else {
+        return Vec::new();
+    };
+    let mut out = vec![all[at].clone()];
+    out.extend(all[at + 1..].iter().take_while(|d| is_early(d)).cloned());
+    out
 }
 
 #[test]
@@ -163,7 +123,7 @@ fn a_replay_of_the_client_hello_and_its_early_data_from_another_port_gets_no_ear
     srv.expect_line(Stream::Stdout, Duration::from_secs(3), "EARLY", |l| {
         l == "EARLY pay 10 EUR"
     });
-    let recorded = relay.last_hello_and_early();
+    let recorded = last_hello_and_early(&relay);
     assert!(
         recorded.len() >= 2,
         "the resumption's ClientHello and 0-RTT record: {} datagrams",

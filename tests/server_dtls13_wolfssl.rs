@@ -14,10 +14,10 @@ mod support;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::launch::ours_bridge_server;
+use support::recorder::Recorder;
 use support::{Echo, Proc, Relay, RelayConfig, Stream, free_udp_port};
 
 const IDENTITY: &str = "3GPP-bootstrapping.dev13@bsf.example";
@@ -79,50 +79,13 @@ fn assert_echoed(what: &str, (ok, text): &(bool, String), n: usize, version: &st
     }
 }
 
-/// A UDP proxy on loopback that keeps every server→client datagram (to read the ServerHello).
-struct Recorder {
-    addr: SocketAddr,
-    s2c: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-impl Recorder {
-    fn start(server: SocketAddr) -> Self {
-        let front = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let back = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        back.connect(server).expect("connect");
-        let addr = front.local_addr().expect("addr");
-        let s2c = Arc::new(Mutex::new(Vec::new()));
-        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
-        let (f2, c2) = (front.try_clone().expect("clone"), client.clone());
-        let b2 = back.try_clone().expect("clone");
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok((n, from)) = f2.recv_from(&mut buf) {
-                *c2.lock().expect("lock") = Some(from);
-                let _ = b2.send(&buf[..n]);
-            }
-        });
-        let log = s2c.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = back.recv(&mut buf) {
-                log.lock().expect("lock").push(buf[..n].to_vec());
-                if let Some(c) = *client.lock().expect("lock") {
-                    let _ = front.send_to(&buf[..n], c);
-                }
-            }
-        });
-        Self { addr, s2c }
-    }
-
-    /// The random of the first DTLS 1.2 ServerHello the server sent (plaintext record of
-    /// epoch 0: record header 13 bytes, handshake header 12, server_version 2, random 32).
-    fn server_hello_random(&self) -> Option<Vec<u8>> {
-        self.s2c.lock().expect("lock").iter().find_map(|d| {
-            (d.len() > 59 && d[0] == 22 && d[1..3] == [0xfe, 0xfd] && d[13] == 2)
-                .then(|| d[27..59].to_vec())
-        })
-    }
+/// The random of the first DTLS 1.2 ServerHello the server sent through `relay` (plaintext
+/// record of epoch 0: record header 13 bytes, handshake header 12, server_version 2, random 32).
+fn server_hello_random(relay: &Recorder) -> Option<Vec<u8>> {
+    relay.s2c().iter().find_map(|d| {
+        (d.len() > 59 && d[0] == 22 && d[1..3] == [0xfe, 0xfd] && d[13] == 2)
+            .then(|| d[27..59].to_vec())
+    })
 }
 
 #[test]
@@ -297,7 +260,7 @@ fn a_wolfssl_dtls12_client_connects_to_the_default_server_and_sees_the_downgrade
     );
     let r = finish(c, Duration::from_secs(15));
     assert_echoed("1.2", &r, 2, "DTLSv1.2");
-    let random = rec.server_hello_random().expect("a DTLS 1.2 ServerHello");
+    let random = server_hello_random(&rec).expect("a DTLS 1.2 ServerHello");
     assert_eq!(&random[24..], b"DOWNGRD\x01", "RFC 8446 4.1.3");
 
     // a server limited to DTLS 1.2 sends a plain random
@@ -313,7 +276,7 @@ fn a_wolfssl_dtls12_client_connects_to_the_default_server_and_sees_the_downgrade
     );
     let r = finish(c, Duration::from_secs(15));
     assert_echoed("1.2 only", &r, 1, "DTLSv1.2");
-    let random = rec.server_hello_random().expect("a DTLS 1.2 ServerHello");
+    let random = server_hello_random(&rec).expect("a DTLS 1.2 ServerHello");
     assert_ne!(&random[24..], b"DOWNGRD\x01");
 }
 

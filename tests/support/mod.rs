@@ -24,6 +24,7 @@ pub mod oscore;
 pub mod peer_launcher;
 pub mod peers;
 pub mod process;
+pub mod recorder;
 pub mod relay;
 pub mod scenarios;
 pub mod suites;
