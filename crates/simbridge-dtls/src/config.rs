@@ -301,7 +301,7 @@ pub struct ServerConfig {
     /// DTLS 1.3: derive the ticket keys from this persistent master secret and the wall clock
     /// (period = wall seconds / `ticket_rotation`) instead of random keys, so tickets issued
     /// before a restart (or a crash) still open; the endpoint's seconds then count from
-    /// `wall_secs`. `None` (the default): random keys, lost with the process.
+    /// `wall_ms`. `None` (the default): random keys, lost with the process.
     pub ticket_master: Option<crate::v13::ticket_master::TicketMaster>,
     /// Skip the HelloVerifyRequest round trip when the ClientHello offers a session we can
     /// resume. Saves a round trip, but an abbreviated handshake flight is then sent to an

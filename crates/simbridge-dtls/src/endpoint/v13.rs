@@ -61,13 +61,13 @@ pub(super) struct Tls13 {
     server: Option<Server13>,
     /// Origin of the seconds the cookies and tickets carry (a cookie lives 60 s, a ticket at
     /// most 7 days; across a restart only with a ticket master secret, which anchors them to
-    /// the wall clock: `base_secs`).
+    /// the wall clock: `base_ms`).
     origin: Option<Instant>,
     /// The seconds of the last `secs` call (the time of the datagram being handled).
     last_secs: u64,
-    /// Seconds at `origin`: 0, or the wall clock's with a ticket master secret (then tickets,
-    /// cookies and the strike register's times mean the same after a restart).
-    pub(super) base_secs: u64,
+    /// Milliseconds at `origin`: 0, or the wall clock's with a ticket master secret (then
+    /// tickets, cookies and the strike register's times mean the same after a restart).
+    pub(super) base_ms: u64,
     /// The ticket master secret's keys and the period they are for (`None`: random keys).
     master: Option<(TicketMaster, u64)>,
     /// When the cookie key was last rotated.
@@ -142,7 +142,10 @@ impl Tls13 {
                     );
                     issuer.early_data = config.early_data13.map(|e| e.max_size);
                     if let Some(m) = &config.ticket_master {
-                        let p = TicketMaster::period(m.wall_secs, config.ticket_rotation.as_secs());
+                        let p = TicketMaster::period(
+                            m.wall_ms / 1000,
+                            config.ticket_rotation.as_secs(),
+                        );
                         issuer.set_keys(m.key(p), p.checked_sub(1).map(|q| m.key(q)));
                     }
                     Some(issuer)
@@ -154,21 +157,21 @@ impl Tls13 {
         } else {
             None
         };
-        let base_secs = config.ticket_master.as_ref().map_or(0, |m| m.wall_secs);
+        let base_ms = config.ticket_master.as_ref().map_or(0, |m| m.wall_ms);
         let master = config
             .ticket_master
             .clone()
             .filter(|_| config.tickets13)
             .map(|m| {
-                let p = TicketMaster::period(m.wall_secs, config.ticket_rotation.as_secs());
+                let p = TicketMaster::period(m.wall_ms / 1000, config.ticket_rotation.as_secs());
                 (m, p)
             });
         Ok(Self {
-            strike: early::register(config, server.is_some(), base_secs.saturating_mul(1000)),
+            strike: early::register(config, server.is_some(), base_ms),
             server,
             origin: None,
-            last_secs: base_secs,
-            base_secs,
+            last_secs: base_ms / 1000,
+            base_ms,
             master,
             rotated: None,
             tickets_rotated: None,
@@ -186,15 +189,11 @@ impl Tls13 {
         let o = *self.origin.get_or_insert(now);
         u64::try_from(now.saturating_duration_since(o).as_millis())
             .unwrap_or(u64::MAX)
-            .saturating_add(self.base_secs.saturating_mul(1000))
+            .saturating_add(self.base_ms)
     }
 
     fn secs(&mut self, now: Instant) -> u64 {
-        let o = *self.origin.get_or_insert(now);
-        self.last_secs = now
-            .saturating_duration_since(o)
-            .as_secs()
-            .saturating_add(self.base_secs);
+        self.last_secs = self.ms(now) / 1000;
         self.last_secs
     }
 
@@ -205,6 +204,7 @@ impl Tls13 {
         periods: (Duration, Duration),
         rng: &dyn DtlsRng,
     ) {
+        let now_secs = self.ms(now) / 1000;
         let Some(s) = &mut self.server else { return };
         let last = *self.rotated.get_or_insert(now);
         if now.saturating_duration_since(last) >= periods.0 {
@@ -216,12 +216,7 @@ impl Tls13 {
         let Some(t) = &mut s.tickets else { return };
         if let Some((m, period)) = &mut self.master {
             // derived keys follow the wall clock's period, the same in every process
-            let o = *self.origin.get_or_insert(now);
-            let secs = now
-                .saturating_duration_since(o)
-                .as_secs()
-                .saturating_add(self.base_secs);
-            let p = TicketMaster::period(secs, periods.1.as_secs());
+            let p = TicketMaster::period(now_secs, periods.1.as_secs());
             if p != *period {
                 t.set_keys(m.key(p), p.checked_sub(1).map(|q| m.key(q)));
                 *period = p;

@@ -19,7 +19,7 @@ fn with_master(seed: u64, secret: u8, wall_secs: u64) -> Endpoint {
         s.ticket_rotation = Duration::from_secs(3600);
         s.ticket_master = Some(TicketMaster {
             secret: Secret::new([secret; 32]),
-            wall_secs,
+            wall_ms: wall_secs * 1000,
         });
     })
 }

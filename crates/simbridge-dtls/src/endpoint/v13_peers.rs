@@ -65,10 +65,13 @@ impl Endpoint {
     pub fn dtls13_key_expiry(&self, addr: &SocketAddr) -> Option<std::time::Instant> {
         let e = self.v13.conns.get(self.by_addr.get(addr)?)?;
         // seconds since the origin (the clock counts from the wall clock's with a master secret)
-        let secs = e.key_expires?.saturating_sub(self.v13.base_secs);
+        let ms = e
+            .key_expires?
+            .saturating_mul(1000)
+            .saturating_sub(self.v13.base_ms);
         self.v13
             .origin
-            .and_then(|o| o.checked_add(std::time::Duration::from_secs(secs)))
+            .and_then(|o| o.checked_add(std::time::Duration::from_millis(ms)))
     }
 
     /// DTLS 1.3 tickets in the used register (they resumed a session and are kept until

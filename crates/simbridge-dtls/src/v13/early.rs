@@ -118,9 +118,14 @@ impl EarlyReceiver {
 
 /// The sending time of a ClientHello by its ticket: the ticket's issue time plus the client's
 /// ticket age (its obfuscated_ticket_age less the ticket's age_add, RFC 8446 §4.2.11.1).
+///
+/// A ticket keeps its issue time in whole seconds, so the ticket came out somewhere in that
+/// second: its middle is taken, which keeps the error within 500 ms (the second's start made a
+/// prompt client look up to a second early, a whole 1 s window).
 pub fn sent_ms(issued_secs: u64, obfuscated_age: u32, age_add: u32) -> u64 {
     issued_secs
         .saturating_mul(1000)
+        .saturating_add(500)
         .saturating_add(u64::from(obfuscated_age.wrapping_sub(age_add)))
 }
 

@@ -10,7 +10,10 @@
 //!
 //! The endpoint holds key(p) as current and key(p - 1) as previous, as the random rotation
 //! does, so a ticket opens for one to two periods. Sans-IO: the caller gives the wall-clock
-//! seconds at the endpoint's first time ([`TicketMaster::wall_secs`]); the endpoint's seconds
+//! milliseconds at the endpoint's first time ([`TicketMaster::wall_ms`]; milliseconds, not
+//! seconds: a start's truncated second would shift the strike register's clock by up to a
+//! second against the tickets of the process before, enough to refuse 0-RTT as stale in a
+//! short window); the endpoint's seconds
 //! (cookies, ticket issue and expiry, key expiry, the strike register's milliseconds) then
 //! count from there, so they mean the same in the next process.
 
@@ -22,13 +25,13 @@ use crate::secret::Secret;
 pub struct TicketMaster {
     /// 32 random bytes kept by the server across restarts.
     pub secret: Secret<32>,
-    /// Wall-clock seconds (UNIX time) at the first `Instant` given to the endpoint.
-    pub wall_secs: u64,
+    /// Wall-clock milliseconds (UNIX time) at the first `Instant` given to the endpoint.
+    pub wall_ms: u64,
 }
 
 impl std::fmt::Debug for TicketMaster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TicketMaster(wall {} s)", self.wall_secs)
+        write!(f, "TicketMaster(wall {} ms)", self.wall_ms)
     }
 }
 
@@ -62,7 +65,7 @@ mod tests {
     fn master() -> TicketMaster {
         TicketMaster {
             secret: Secret::new([7; 32]),
-            wall_secs: 1_000_000,
+            wall_ms: 1_000_000_000,
         }
     }
 
@@ -77,7 +80,7 @@ mod tests {
         assert_ne!(k1.expose(), k3.expose());
         let other = TicketMaster {
             secret: Secret::new([8; 32]),
-            wall_secs: 0,
+            wall_ms: 0,
         };
         assert_ne!(other.key(41).1.expose(), k1.expose());
     }

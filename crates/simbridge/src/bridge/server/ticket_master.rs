@@ -48,10 +48,10 @@ pub(super) fn load_or_create(path: &Path) -> io::Result<Secret<32>> {
 pub(super) fn for_start(dir: &Path) -> io::Result<TicketMaster> {
     crate::fsutil::create_private_dir(dir)?;
     let secret = load_or_create(&dir.join(MASTER_FILE))?;
-    let wall_secs = SystemTime::now()
+    let wall_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    Ok(TicketMaster { secret, wall_secs })
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Ok(TicketMaster { secret, wall_ms })
 }
 
 #[cfg(test)]
