@@ -20,6 +20,7 @@ impl UpstreamSession {
                 Ok(n) => {
                     let path = slot.path;
                     self.unanswered_since.get_or_insert(now.mono);
+                    self.sent_on_active(data);
                     return Some((path, n));
                 }
                 Err(e @ Error::BufferTooSmall { .. }) => {
@@ -107,6 +108,7 @@ impl UpstreamSession {
         if answered && which == Which::Active {
             s.quiet_noted = false;
             self.unanswered_since = None;
+            self.unanswered_safe.clear();
         }
         self.process(now);
     }

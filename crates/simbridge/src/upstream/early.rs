@@ -7,11 +7,17 @@
 //! handshake completes (a resumed one spent it; the new session brings a new ticket), so it is
 //! offered again only by retries of attempts that did not complete; a new key (bootstrap) drops
 //! it; with a live session 0-RTT is never used.
+//!
+//! A silent server crash is noticed only through a request left unanswered, sent on the dead
+//! session: with nothing queued, the resumption sends that request again as early data when it
+//! is a CoAP GET or FETCH (safe to repeat), never anything else. The ticket is stamped when it
+//! arrives, so its age (which the server's strike register judges) is right.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Now, Slot, UpstreamSession};
+use crate::bridge::early::EarlyPolicy;
 use crate::dtls::ClientConfig;
 use crate::dtls::client_link::ClientLink;
 use crate::dtls::v13::ticket::{Resume13, Ticket13};
@@ -30,7 +36,9 @@ impl UpstreamSession {
         self.cfg.early_data && self.cfg.versions == Versions::Dtls13
     }
 
-    /// Keeps the newest ticket `slot` got from the server (replacing an older one).
+    /// Keeps the newest ticket `slot` got from the server (replacing an older one), stamped
+    /// with `now`: called as datagrams are processed, so the age it is offered with counts
+    /// from its arrival (a server judges 0-RTT freshness by it).
     pub(super) fn keep_ticket(&mut self, slot: &mut Slot, now: Instant) {
         if !self.early_on() {
             return;
@@ -45,9 +53,15 @@ impl UpstreamSession {
     }
 
     /// A 0-RTT resumption link, when allowed: route on, no live session (none, or suspected
-    /// lost), a ticket of the current key within its lifetime. Takes the ticket (used once)
-    /// and the first queued datagram when it fits the ticket's early data limit.
-    pub(super) fn early_link(&mut self, cfg: &ClientConfig, now: Now) -> Option<ClientLink> {
+    /// lost), a ticket of the current key within its lifetime; with the number of early data
+    /// bytes it carries. The early data is the first queued datagram when it fits the ticket's
+    /// early data limit or, with nothing queued on a suspected session, the replay-safe request
+    /// that session left unanswered ([`UpstreamSession::sent_on_active`]).
+    pub(super) fn early_link(
+        &mut self,
+        cfg: &ClientConfig,
+        now: Now,
+    ) -> Option<(ClientLink, usize)> {
         if !self.early_on() || self.force_bootstrap {
             return None;
         }
@@ -67,11 +81,18 @@ impl UpstreamSession {
             return None;
         }
         let limit = kept.ticket.max_early_data.unwrap_or(0) as usize;
-        let early = match self.queue.front() {
-            Some(d) if limit > 0 && d.len() <= limit => self.queue.pop_front(),
-            _ => None,
+        let fits = |d: &[u8]| !d.is_empty() && d.len() <= limit;
+        let (early, from_queue) = match self.queue.front() {
+            Some(d) if fits(d) => (Some(d.clone()), true),
+            Some(_) => (None, false),
+            // The request that revealed the loss went on the dead session; the local client
+            // is waiting for its answer, and a GET or FETCH may be repeated (RFC 7252 §5.1).
+            None if self.suspected && fits(&self.unanswered_safe) => {
+                (Some(self.unanswered_safe.clone()), false)
+            }
+            None => (None, false),
         };
-        let had_early = early.is_some();
+        let len = early.as_ref().map_or(0, Vec::len);
         let resume = Resume13 {
             ticket: kept.ticket,
             age_ms: u32::try_from(age.as_millis()).unwrap_or(u32::MAX),
@@ -83,15 +104,29 @@ impl UpstreamSession {
             now.mono,
         ) {
             Ok(l) => {
-                if had_early {
+                if from_queue {
+                    self.queue.pop_front();
+                }
+                if len > 0 {
                     self.metrics.early_data_attempts += 1;
                 }
-                Some(l)
+                Some((l, len))
             }
             Err(e) => {
                 log::warn!("cannot start a 0-RTT resumption: {e}; full handshake");
                 None
             }
+        }
+    }
+
+    /// A datagram went out on the active session: with 0-RTT on, a replay-safe request (a CoAP
+    /// GET or FETCH, the server's default for forwarding early data at once) is remembered
+    /// until an answer comes, so that a suspicion of a lost session can send it again as
+    /// early data (the buffer is reused: a steady flow allocates nothing).
+    pub(super) fn sent_on_active(&mut self, data: &[u8]) {
+        if self.early_on() && EarlyPolicy::default().forward_at_once(data) {
+            self.unanswered_safe.clear();
+            self.unanswered_safe.extend_from_slice(data);
         }
     }
 

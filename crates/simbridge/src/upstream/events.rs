@@ -27,6 +27,11 @@ impl UpstreamSession {
             }
             self.epochs = now_epochs;
         }
+        // a ticket's age counts from its arrival, so it is taken as it comes
+        if let Some(mut a) = self.active.take() {
+            self.keep_ticket(&mut a, now.mono);
+            self.active = Some(a);
+        }
         while let Some(ev) = self
             .draining
             .as_mut()
@@ -91,6 +96,7 @@ impl UpstreamSession {
                 self.active_btid.clone_from(&slot.btid);
                 self.active = Some(slot);
                 self.unanswered_since = None;
+                self.unanswered_safe.clear();
                 self.suspected = false;
                 self.flush_queue(now);
                 // Events that arrived with the last flight belong to the now-active connection.
@@ -131,6 +137,7 @@ impl UpstreamSession {
         match ev {
             Event::Data(d) => {
                 self.unanswered_since = None;
+                self.unanswered_safe.clear();
                 if let Some(s) = self.active.as_mut() {
                     s.quiet_noted = false;
                 }
@@ -163,6 +170,7 @@ impl UpstreamSession {
                 warn!("dropped a queued {}-byte datagram: {e}", d.len());
             } else {
                 self.unanswered_since.get_or_insert(now.mono);
+                self.sent_on_active(&d);
             }
         }
     }

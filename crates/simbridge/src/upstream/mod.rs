@@ -210,6 +210,10 @@ pub struct UpstreamSession {
     active_btid: Option<String>,
     /// DTLS 1.3 with `early_data`: the server's last ticket (upstream/early.rs).
     ticket: Option<early::KeptTicket>,
+    /// DTLS 1.3 with `early_data`: the last replay-safe request sent on the active session
+    /// since its last answer (empty: none), sent again as 0-RTT when the session is suspected
+    /// lost (upstream/early.rs).
+    unanswered_safe: Vec<u8>,
 }
 
 impl UpstreamSession {
@@ -236,6 +240,7 @@ impl UpstreamSession {
             resume: None,
             resume_version: 0,
             ticket: None,
+            unanswered_safe: Vec::new(),
             metrics: SessionMetrics::default(),
             last: None,
             epochs: None,
@@ -293,6 +298,7 @@ impl UpstreamSession {
             match slot.conn.send(data) {
                 Ok(()) => {
                     self.unanswered_since.get_or_insert(now.mono);
+                    self.sent_on_active(data);
                     return;
                 }
                 Err(e) => warn!("upstream send failed ({e}); queueing and reconnecting"),
@@ -742,9 +748,14 @@ impl UpstreamSession {
         } else {
             None
         };
-        let resuming = cfg.resume.is_some() || early.is_some();
+        let how = match (&early, &cfg.resume) {
+            (Some((_, 0)), _) => "resuming with the server's ticket".to_string(),
+            (Some((_, n)), _) => format!("resuming with the server's ticket, {n} B of 0-RTT"),
+            (None, Some(_)) => "resuming the saved session".to_string(),
+            (None, None) => "full".to_string(),
+        };
         let link = match early {
-            Some(l) => Ok(l),
+            Some((l, _)) => Ok(l),
             None => ClientLink::client(Arc::new(cfg), self.cfg.versions, now.mono),
         };
         match link {
@@ -752,13 +763,8 @@ impl UpstreamSession {
                 conn.set_key_update_after(self.cfg.key_update_after);
                 let btid = self.ctx.as_ref().map(|c| c.btid.clone());
                 info!(
-                    "upstream handshake started (DTLS {}, {}; {})",
+                    "upstream handshake started (DTLS {}, {how}; {})",
                     self.cfg.versions,
-                    if resuming {
-                        "resuming the saved session"
-                    } else {
-                        "full"
-                    },
                     failure::key_in_words(
                         &self.source,
                         btid.as_deref(),

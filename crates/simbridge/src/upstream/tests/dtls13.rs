@@ -484,3 +484,82 @@ fn without_early_data_the_route_takes_no_ticket_and_sends_the_queue_after_a_full
     assert_eq!(lab.at_server, [b"GET /queued".to_vec()]);
     assert_eq!(lab.session.metrics().early_data_attempts, 0);
 }
+
+/// A confirmable CoAP request (RFC 7252 §3) of method `code`, no token, Uri-Path "temp".
+fn coap_request(code: u8) -> Vec<u8> {
+    vec![0x40, code, 0x12, 0x34, 0xb4, b't', b'e', b'm', b'p']
+}
+
+/// The server crashes silently (no close_notify, its sessions gone, its ticket key kept as a
+/// ticket master secret keeps it) and is back at once; the route learns of it only by the
+/// silence after its next request.
+fn server_crashes(lab: &mut Lab13) {
+    lab.conns.clear();
+}
+
+/// A route idle for 10 minutes after its ticket came, then the server crashed: the request
+/// that meets the dead session goes unanswered; when the silence makes the route suspect the
+/// loss, it resumes with the ticket and sends that request again as 0-RTT, with the ticket's
+/// real age (10 minutes: the server's 10 s window refuses an age counted from anything else).
+#[test]
+fn a_get_left_unanswered_by_a_crashed_server_goes_again_as_0_rtt_with_the_tickets_real_age() {
+    let mut cfg = cfg13();
+    cfg.early_data = true;
+    let mut lab = Lab13::new(cfg).with_early_data();
+    lab.session.connect(lab.now);
+    lab.bootstrap(1, Duration::from_secs(86400), true);
+    assert!(lab.session.is_established());
+    lab.advance(Duration::from_secs(600));
+    server_crashes(&mut lab);
+    let get = coap_request(1);
+    lab.session.send(lab.now, &get);
+    lab.pump();
+    assert!(
+        lab.at_server.is_empty(),
+        "the dead session's record is dropped"
+    );
+    for _ in 0..40 {
+        if lab.session.is_established() && !lab.early.is_empty() {
+            break;
+        }
+        lab.advance(Duration::from_secs(5));
+    }
+    assert_eq!(
+        lab.early,
+        std::slice::from_ref(&get),
+        "sent again as early data and taken"
+    );
+    assert_eq!(lab.received(), [get], "answered once");
+    let m = lab.session.metrics();
+    assert_eq!(m.early_data_attempts, 1, "{m:?}");
+    assert_eq!(m.early_data_accepted, 1, "{m:?}");
+    assert_eq!(m.handshakes_abbreviated, 1, "{m:?}");
+    assert_eq!(m.bootstraps, 1, "no new bootstrap: {m:?}");
+}
+
+/// The same crash with a POST: not safe to repeat, so the route does not send it again (the
+/// local client's own retransmission will); the resumption carries no early data.
+#[test]
+fn a_post_left_unanswered_is_not_sent_again_as_0_rtt() {
+    let mut cfg = cfg13();
+    cfg.early_data = true;
+    let mut lab = Lab13::new(cfg).with_early_data();
+    lab.session.connect(lab.now);
+    lab.bootstrap(1, Duration::from_secs(86400), true);
+    lab.advance(Duration::from_secs(600));
+    server_crashes(&mut lab);
+    lab.session.send(lab.now, &coap_request(2));
+    lab.pump();
+    for _ in 0..40 {
+        if lab.accepted == 2 {
+            break;
+        }
+        lab.advance(Duration::from_secs(5));
+    }
+    assert_eq!(lab.accepted, 2, "the route resumed");
+    assert!(lab.early.is_empty());
+    assert!(lab.at_server.is_empty(), "the POST was not repeated");
+    let m = lab.session.metrics();
+    assert_eq!(m.early_data_attempts, 0, "{m:?}");
+    assert_eq!(m.handshakes_abbreviated, 1, "{m:?}");
+}
