@@ -338,3 +338,91 @@ fn libcoap_through_gba_bridge_with_the_card_behind_a_virtual_modem() {
         "",
     );
 }
+
+/// DTLS 1.3 0-RTT after the server lost its sessions: libcoap → our gateway (route `dtls =
+/// "1.3"`, `early_data = true`) → our server (`tickets`, `early_data`, its `state_dir` keeping
+/// the ticket master secret) → libcoap's coap-server. The server is killed (SIGKILL: no saved
+/// sessions, no strike register) and started again from the same `state_dir`; the next request
+/// goes on the dead session, and when the gateway suspects the loss it resumes with the ticket
+/// it got before the crash. A GET, safe to repeat, goes again as 0-RTT and the server forwards
+/// it to the backend at once (`early_data_forwarded`); a PUT is not repeated by the gateway: it
+/// goes after the handshake (coap-client's retransmission). Both are answered; no key lookup.
+#[test]
+fn dtls13_0rtt_after_a_server_crash_resends_a_get_as_early_data_but_not_a_put() {
+    if !require(
+        "coap-client-notls and coap-server-notls (libcoap3-bin)",
+        have("coap-client-notls") && have("coap-server-notls"),
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let card = profile_copy(dir.path(), "demo.toml");
+    // a 1 s anti-replay window: a server started without its register takes 0-RTT 1 s later
+    let mut net = network_with(
+        dir.path(),
+        "tickets = true\nearly_data = true\nearly_data_window_secs = 1\n",
+    );
+    let cfg = gateway_config(
+        dir.path(),
+        &net,
+        &format!("softsim = \"{}\"", card.display()),
+    );
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(&cfg, format!("{text}dtls = \"1.3\"\nearly_data = true\n")).expect("config");
+    let gw = start_with_config("bridge", &cfg, "simbridge bridge");
+    let base = format!("coap://{}", addr_in(&gw.first_line));
+    coap(&["-m", "put", "-e", "before", &format!("{base}/example_data")]);
+    let counters = || support::key_api::server_counters_in(&dir.path().join("server-state"));
+
+    // Kills and restarts the server, waits out its start window, sends the request; returns
+    // the gateway's log from the restart to the 0-RTT line (or the session up) and the answer.
+    let mut crash_and_send = |args: &[&str], until: &str| -> (Vec<String>, String) {
+        let old = std::mem::replace(&mut net.server, start_server_later());
+        drop(old); // SIGKILL: the sessions and the strike register are lost
+        net.server = start_server(&net.server_cfg);
+        std::thread::sleep(Duration::from_millis(1200));
+        let _ = gw.stderr_lines(Duration::ZERO);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let client =
+            std::thread::spawn(move || coap(&args.iter().map(String::as_str).collect::<Vec<_>>()));
+        let log = gw.wait_stderr(Duration::from_secs(15), until, |l| l.contains(until));
+        (log, client.join().expect("coap-client thread"))
+    };
+
+    let url = format!("{base}/example_data");
+    let (log, answer) = crash_and_send(&["-m", "get", &url], "upstream 0-RTT");
+    assert_eq!(answer, "before");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("resuming with the server's ticket") && l.contains("B of 0-RTT")),
+        "{log:?}"
+    );
+    assert!(
+        log.last().is_some_and(|l| l.contains("0-RTT accepted")),
+        "{log:?}"
+    );
+    let c = counters();
+    assert!(c["early_data_forwarded"].as_u64() >= Some(1), "{c}");
+    assert_eq!(c["early_data_held"].as_u64(), Some(0), "{c}");
+    assert_eq!(
+        c["key_lookups"].as_u64(),
+        Some(0),
+        "a resumption needs no key: {c}"
+    );
+
+    let (log, answer) = crash_and_send(&["-m", "put", "-e", "after", &url], "upstream session up");
+    assert_eq!(answer, "");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("resuming with the server's ticket")),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("0-RTT")),
+        "a PUT went as 0-RTT: {log:?}"
+    );
+    let c = counters();
+    assert_eq!(c["early_data"].as_u64(), Some(0), "{c}");
+    assert_eq!(coap(&["-m", "get", &url]), "after");
+    assert_eq!(gw.terminate(), Some(0));
+}

@@ -136,6 +136,31 @@ impl Running {
         self.errs.try_iter().collect()
     }
 
+    /// Stderr lines up to and including the first that satisfies `pred`, waiting at most
+    /// `timeout`; fails the test naming `what` (with the lines seen) when none does.
+    pub fn wait_stderr(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.errs.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = pred(&l);
+                    seen.push(l);
+                    if hit {
+                        return seen;
+                    }
+                }
+                Err(_) => panic!("no log line for {what} within {timeout:?}; saw: {seen:#?}"),
+            }
+        }
+    }
+
     /// Sends SIGTERM and waits (bounded) for a clean exit; returns the exit code.
     pub fn terminate(mut self) -> Option<i32> {
         self.guard.terminate(Duration::from_secs(10))

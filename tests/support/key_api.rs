@@ -77,9 +77,14 @@ pub fn server_config(
 /// The counters of the server whose config [`server_config`] wrote in `dir`, from its status
 /// socket.
 pub fn server_counters(dir: &std::path::Path) -> serde_json::Value {
+    server_counters_in(&dir.join("state"))
+}
+
+/// The counters of the server whose `state_dir` is `state`, from its status socket.
+pub fn server_counters_in(state: &std::path::Path) -> serde_json::Value {
     let o = std::process::Command::new(super::bin())
         .args(["status", "--state"])
-        .arg(dir.join("state"))
+        .arg(state)
         .arg("--json")
         .output()
         .expect("simbridge status");
