@@ -573,6 +573,9 @@ fn run_server(a: ServerArgs) -> CliResult {
         }
         load_state(&mut ep, path, key.expose(), json)?;
     }
+    // the endpoint's clock (and the 0-RTT start window) starts before we say we listen, not
+    // at the first timer after the first 200 ms wait for a datagram
+    ep.handle_timeout(Instant::now());
     announce(json, local);
     let mut buf = vec![0u8; 65536];
     let mut out = std::io::stdout();
