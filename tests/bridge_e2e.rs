@@ -14,6 +14,14 @@ use std::process::Command;
 use std::time::Duration;
 use support::{Stream, launch};
 
+/// Whether libcoap's plain client and server are here (fails in CI when not, skips otherwise).
+fn libcoap() -> bool {
+    require(
+        "coap-client-notls and coap-server-notls (libcoap3-bin)",
+        have("coap-client-notls") && have("coap-server-notls"),
+    )
+}
+
 /// The round with the route's extra lines `route_extra` (e.g. `dtls = "1.3"`); returns the
 /// first gateway's log.
 fn libcoap_round(
@@ -85,10 +93,7 @@ fn libcoap_round_with(
 /// [`libcoap_round_with`] on the software USIM in a fresh directory; `None` (skipped) without
 /// libcoap outside CI. Returns the first gateway's log.
 fn softsim_round(route_extra: &str, server_extra: &str) -> Option<Vec<String>> {
-    if !require(
-        "coap-client-notls and coap-server-notls (libcoap3-bin)",
-        have("coap-client-notls") && have("coap-server-notls"),
-    ) {
+    if !libcoap() {
         return None;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -255,10 +260,7 @@ fn start_server(cfg: &Path) -> Running {
 
 #[test]
 fn server_restart_with_and_without_saved_state() {
-    if !require(
-        "coap-client-notls and coap-server-notls (libcoap3-bin)",
-        have("coap-client-notls") && have("coap-server-notls"),
-    ) {
+    if !libcoap() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -314,10 +316,7 @@ fn start_server_later() -> Running {
 
 #[test]
 fn libcoap_through_gba_bridge_with_the_card_behind_a_virtual_modem() {
-    if !require(
-        "coap-client-notls and coap-server-notls (libcoap3-bin)",
-        have("coap-client-notls") && have("coap-server-notls"),
-    ) {
+    if !libcoap() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -349,10 +348,7 @@ fn libcoap_through_gba_bridge_with_the_card_behind_a_virtual_modem() {
 /// goes after the handshake (coap-client's retransmission). Both are answered; no key lookup.
 #[test]
 fn dtls13_0rtt_after_a_server_crash_resends_a_get_as_early_data_but_not_a_put() {
-    if !require(
-        "coap-client-notls and coap-server-notls (libcoap3-bin)",
-        have("coap-client-notls") && have("coap-server-notls"),
-    ) {
+    if !libcoap() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

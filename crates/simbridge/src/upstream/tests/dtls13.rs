@@ -409,6 +409,16 @@ fn key_updates_keep_the_dtls13_session_without_a_new_handshake() {
     assert_eq!(lab.accepted, 1);
 }
 
+/// A route with `early_data` up with a server that issues tickets allowing early data.
+fn early_lab() -> Lab13 {
+    let mut cfg = cfg13();
+    cfg.early_data = true;
+    let mut lab = Lab13::new(cfg).with_early_data();
+    lab.session.connect(lab.now);
+    lab.bootstrap(1, Duration::from_secs(86400), true);
+    lab
+}
+
 /// The server closes the session and goes down, keeping its ticket key (a restart): the
 /// route's new handshakes get no answer for a while, so new data waits in its queue.
 fn server_goes_down(lab: &mut Lab13) {
@@ -427,11 +437,7 @@ fn server_goes_down(lab: &mut Lab13) {
 #[test]
 fn after_losing_its_session_a_route_resumes_with_the_kept_ticket_and_sends_what_was_queued_as_0_rtt()
  {
-    let mut cfg = cfg13();
-    cfg.early_data = true;
-    let mut lab = Lab13::new(cfg).with_early_data();
-    lab.session.connect(lab.now);
-    lab.bootstrap(1, Duration::from_secs(86400), true);
+    let mut lab = early_lab();
     assert!(lab.session.is_established());
     lab.session.send(lab.now, b"first");
     lab.pump();
@@ -503,11 +509,7 @@ fn server_crashes(lab: &mut Lab13) {
 /// real age (10 minutes: the server's 10 s window refuses an age counted from anything else).
 #[test]
 fn a_get_left_unanswered_by_a_crashed_server_goes_again_as_0_rtt_with_the_tickets_real_age() {
-    let mut cfg = cfg13();
-    cfg.early_data = true;
-    let mut lab = Lab13::new(cfg).with_early_data();
-    lab.session.connect(lab.now);
-    lab.bootstrap(1, Duration::from_secs(86400), true);
+    let mut lab = early_lab();
     assert!(lab.session.is_established());
     lab.advance(Duration::from_secs(600));
     server_crashes(&mut lab);
@@ -541,11 +543,7 @@ fn a_get_left_unanswered_by_a_crashed_server_goes_again_as_0_rtt_with_the_ticket
 /// local client's own retransmission will); the resumption carries no early data.
 #[test]
 fn a_post_left_unanswered_is_not_sent_again_as_0_rtt() {
-    let mut cfg = cfg13();
-    cfg.early_data = true;
-    let mut lab = Lab13::new(cfg).with_early_data();
-    lab.session.connect(lab.now);
-    lab.bootstrap(1, Duration::from_secs(86400), true);
+    let mut lab = early_lab();
     lab.advance(Duration::from_secs(600));
     server_crashes(&mut lab);
     lab.session.send(lab.now, &coap_request(2));
