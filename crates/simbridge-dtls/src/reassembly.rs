@@ -7,6 +7,9 @@
 //! only as far as the bytes received (no buffer sized by the claimed length, no per-byte
 //! flags: received ranges are kept as a short interval list), and the caller gives the room
 //! left in its budget with every fragment.
+//!
+//! The message type is a parameter: DTLS 1.2 uses [`HandshakeType`], DTLS 1.3 (whose messages
+//! the 1.2 enum does not name) the wire byte (`v13/fragment.rs`).
 
 use crate::wire::handshake::{Fragment, HandshakeType};
 
@@ -54,11 +57,26 @@ pub fn max_message_len(t: HandshakeType, server: bool) -> usize {
     }
 }
 
+/// One fragment of a handshake message of type `T`, as [`Reassembler::insert_piece`] takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece<'a, T> {
+    /// Message type.
+    pub msg_type: T,
+    /// Length of the whole message body.
+    pub length: u32,
+    /// message_seq.
+    pub message_seq: u16,
+    /// Offset of these bytes in the body.
+    pub offset: u32,
+    /// The bytes.
+    pub body: &'a [u8],
+}
+
 /// A complete handshake message, released in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct Message<T = HandshakeType> {
     /// Type.
-    pub msg_type: HandshakeType,
+    pub msg_type: T,
     /// message_seq.
     pub seq: u16,
     /// Body.
@@ -68,9 +86,9 @@ pub struct Message {
 }
 
 #[derive(Debug)]
-struct Partial {
+struct Partial<T> {
     seq: u16,
-    msg_type: HandshakeType,
+    msg_type: T,
     length: u32,
     epoch: u16,
     /// Received bytes, as far as the highest received offset (gaps zero until filled).
@@ -79,7 +97,7 @@ struct Partial {
     have: Vec<(u32, u32)>,
 }
 
-impl Partial {
+impl<T> Partial<T> {
     fn complete(&self) -> bool {
         self.length == 0 || self.have.first() == Some(&(0, self.length))
     }
@@ -124,14 +142,51 @@ pub enum FragmentStatus {
 }
 
 /// Reassembles fragments into in-order messages.
-#[derive(Debug, Default)]
-pub struct Reassembler {
+#[derive(Debug)]
+pub struct Reassembler<T = HandshakeType> {
     next_seq: u16,
     /// The next message and at most [`MAX_AHEAD`] after it.
-    partial: Vec<Partial>,
+    partial: Vec<Partial<T>>,
 }
 
-impl Reassembler {
+impl<T> Default for Reassembler<T> {
+    fn default() -> Self {
+        Self {
+            next_seq: 0,
+            partial: Vec::new(),
+        }
+    }
+}
+
+impl Reassembler<HandshakeType> {
+    /// Feeds one DTLS 1.2 fragment; see [`Self::insert_piece`].
+    pub fn insert(
+        &mut self,
+        f: &Fragment<'_>,
+        epoch: u16,
+        max_len: usize,
+        room: usize,
+    ) -> FragmentStatus {
+        let piece = Piece {
+            msg_type: f.msg_type,
+            length: f.length,
+            message_seq: f.message_seq,
+            offset: f.offset,
+            body: f.body,
+        };
+        self.insert_piece(&piece, epoch, max_len, room)
+    }
+}
+
+impl<T: Copy + PartialEq> Reassembler<T> {
+    /// Starts at `next_seq` (the first message_seq it will release).
+    pub fn starting_at(next_seq: u16) -> Self {
+        Self {
+            next_seq,
+            partial: Vec::new(),
+        }
+    }
+
     /// The next message_seq we will release.
     pub fn next_seq(&self) -> u16 {
         self.next_seq
@@ -153,9 +208,9 @@ impl Reassembler {
 
     /// Feeds one fragment received in `epoch`. `max_len` bounds the length its message may
     /// claim (see [`max_message_len`]); `room` is how many more bytes may be buffered.
-    pub fn insert(
+    pub fn insert_piece(
         &mut self,
-        f: &Fragment<'_>,
+        f: &Piece<'_, T>,
         epoch: u16,
         max_len: usize,
         room: usize,
@@ -219,7 +274,7 @@ impl Reassembler {
     }
 
     /// Releases the next message if it is complete.
-    pub fn pop(&mut self) -> Option<Message> {
+    pub fn pop(&mut self) -> Option<Message<T>> {
         let i = self
             .partial
             .iter()
