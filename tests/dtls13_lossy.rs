@@ -174,6 +174,7 @@ fn wolfssls_client_completes_and_echoes_through_loss_with_our_server() {
             cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
             tickets: None,
             importers: false,
+            fragment: None,
         };
         let child = Command::new(&peer)
             .args(["client", &relay.addr().port().to_string()])

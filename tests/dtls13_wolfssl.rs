@@ -54,6 +54,8 @@ struct Served {
     /// Sessions completed, and how many of them resumed from our ticket.
     sessions: usize,
     resumed: usize,
+    /// Bytes of our server's last flight.
+    flight_bytes: usize,
 }
 
 /// Our server: the suites, the (EC)DHE groups, whether psk_ke is taken, whether every first
@@ -67,6 +69,7 @@ fn server(suites: Vec<u16>, groups: &[u16], psk_ke: bool, require_cookie: bool) 
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
         tickets: None,
         importers: false,
+        fragment: None,
     }
 }
 
@@ -113,6 +116,7 @@ fn serve(
                             "ClientHello {n} B from wolfSSL, our flight {} B",
                             flight.len()
                         );
+                        out.flight_bytes = flight.len();
                         sock.send_to(&flight, from).expect("send flight");
                         State::WaitFinished(wait)
                     }
@@ -210,6 +214,8 @@ fn serve(
                         state = State::Start;
                         continue;
                     }
+                    // a piece of a fragmented post-handshake message: the rest follows
+                    Ok(Received13::Pending) => {}
                     Ok(Received13::Ticket { .. }) => {
                         out.failed = Some("a ticket sent to a server".into());
                         return Served { hs, echoed, ..out };
@@ -533,4 +539,33 @@ fn a_wolfssl_client_resumes_once_with_our_ticket() {
     assert_eq!((r.2.sessions, r.2.resumed), (2, 1), "{}", r.1);
     assert!(r.1.contains("resumed=1"), "wolfSSL resumed: {}", r.1);
     assert_eq!(r.2.echoed, 10, "{}", r.1);
+}
+
+#[test]
+fn wolfssls_client_reassembles_our_servers_flight_sent_in_pieces() {
+    // our server's ServerHello (a P-256 share), EncryptedExtensions and Finished in fragments of
+    // at most 40 bytes, each in a record of its own (Server13::fragment, RFC 9147 sec. 5.5)
+    let srv = Server13 {
+        fragment: Some(40),
+        ..server(vec![0x1305], &[SECP256R1], false, false)
+    };
+    let r = run_with(
+        "TLS13-AES128-CCM-8-SHA256",
+        &hex::encode(KEY),
+        &["-g", "p256"],
+        srv,
+        (None, None, None),
+        1,
+    );
+    if r.1 == "skipped" {
+        return;
+    }
+    assert_done("fragments", &r, 2);
+    assert!(r.1.contains("group=SECP256R1"), "{}", r.1);
+    // whole, the flight is a record of each kind (~210 B); in pieces, a header per piece more
+    assert!(
+        r.2.flight_bytes > 280,
+        "the flight went in pieces: {} B",
+        r.2.flight_bytes
+    );
 }

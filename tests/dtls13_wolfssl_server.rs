@@ -130,6 +130,8 @@ fn drive(
                 Received13::Data(d) => return Err(format!("echo {d:?} for {msg}")),
                 // wolfSSL's ACK of our Finished
                 Received13::Ack { .. } => continue,
+                // a piece of a fragmented ticket: the rest follows
+                Received13::Pending => continue,
                 // wolfSSL's server sends a ticket after the handshake: ACK it
                 Received13::Ticket { ack, .. } => {
                     tickets += 1;
@@ -359,14 +361,12 @@ fn our_client_restarts_from_a_state_export_and_wolfssl_takes_its_records() {
 
 /// One session of our `Connection13` client on `sock`: 5 echoes, close_notify. Returns
 /// whether it resumed, the last ticket the server sent, and the handshake's bytes we sent.
-fn session(
-    sock: &UdpSocket,
-    cfg: &ClientConfig13,
-) -> Result<(bool, Option<Ticket13>, usize), String> {
+fn session(sock: &UdpSocket, cfg: &ClientConfig13) -> Result<Session, String> {
     let start = Instant::now();
     let mut c = Connection13::client(cfg, RetransmitConfig::default(), Arc::new(OsRng), start)
         .map_err(|e| e.to_string())?;
     let (mut echoed, mut resumed, mut ticket, mut sent_bytes) = (0, false, None, 0);
+    let mut largest = 0;
     let mut buf = [0u8; 2048];
     while echoed < 5 {
         if start.elapsed() > Duration::from_secs(10) {
@@ -411,7 +411,10 @@ fn session(
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .map_err(|e| e.to_string())?;
         match sock.recv(&mut buf) {
-            Ok(n) => c.handle_datagram(Instant::now(), &buf[..n]),
+            Ok(n) => {
+                largest = largest.max(n);
+                c.handle_datagram(Instant::now(), &buf[..n]);
+            }
             Err(_) => c.handle_timeout(Instant::now()),
         }
     }
@@ -420,6 +423,7 @@ fn session(
         .map_err(|e| e.to_string())?;
     while ticket.is_none() {
         let Ok(n) = sock.recv(&mut buf) else { break };
+        largest = largest.max(n);
         c.handle_datagram(Instant::now(), &buf[..n]);
         while let Some(e) = c.poll_event() {
             if let Event13::Ticket(t) = e {
@@ -434,7 +438,25 @@ fn session(
     while let Some(d) = c.poll_transmit() {
         sock.send(&d).map_err(|e| e.to_string())?;
     }
-    Ok((resumed, ticket, sent_bytes))
+    Ok(Session {
+        resumed,
+        ticket,
+        sent_bytes,
+        largest,
+        dropped: c.stats().dropped,
+    })
+}
+
+/// What [`session`] saw.
+struct Session {
+    resumed: bool,
+    ticket: Option<Ticket13>,
+    /// Handshake bytes we sent.
+    sent_bytes: usize,
+    /// The largest datagram the server sent us.
+    largest: usize,
+    /// Datagrams our client dropped.
+    dropped: u64,
 }
 
 #[test]
@@ -454,19 +476,57 @@ fn our_client_resumes_with_wolfssls_ticket() {
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.connect(("127.0.0.1", port)).expect("connect");
     let cfg = config(0x1305, &[]);
-    let (resumed, ticket, full_bytes) = session(&sock, &cfg).expect("first session");
-    assert!(!resumed);
-    let ticket = ticket.expect("wolfSSL sent a ticket");
+    let first = session(&sock, &cfg).expect("first session");
+    let full_bytes = first.sent_bytes;
+    assert!(!first.resumed);
+    let ticket = first.ticket.expect("wolfSSL sent a ticket");
     println!("ticket {ticket:?}");
     let resume_cfg = ClientConfig13 {
         resume: Some(Resume13 { ticket, age_ms: 50 }),
         ..config(0x1305, &[])
     };
-    let (resumed, _, resume_bytes) = session(&sock, &resume_cfg).expect("resumed session");
+    let again = session(&sock, &resume_cfg).expect("resumed session");
+    let (resumed, resume_bytes) = (again.resumed, again.sent_bytes);
     let status = srv.child.wait().expect("wolf13_peer ends");
     let rest = srv.rest();
     assert!(status.success(), "wolfSSL: {rest}");
     assert!(resumed, "our client resumed: {rest}");
     assert!(rest.contains("resumed=1"), "wolfSSL resumed: {rest}");
     println!("handshake bytes we sent: full {full_bytes}, resumed {resume_bytes}");
+}
+
+#[test]
+fn our_client_reassembles_wolfssls_flight_and_ticket_fragmented_to_a_small_mtu() {
+    // wolfSSL's ServerHello with a P-256 share is 127 bytes of body and its ticket more: with a
+    // 100-byte MTU it must send them in pieces (RFC 9147 sec. 5.5), which our client puts together
+    const MTU: usize = 100;
+    let Some(peer) = peer_bin("wolf13_peer") else {
+        return;
+    };
+    let mut srv = Wolf13Server::with_psk(
+        &peer,
+        &hex::encode(KEY),
+        IDENTITY,
+        "TLS13-AES128-CCM-8-SHA256",
+        &["-n", "5", "-g", "p256", "-m", &MTU.to_string()],
+    )
+    .expect("start wolf13_peer server");
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.connect(("127.0.0.1", srv.port)).expect("connect");
+    let got = session(&sock, &config(0x1305, &[SECP256R1]));
+    let status = srv.child.wait().expect("wolf13_peer ends");
+    let rest = srv.rest();
+    let got = got.unwrap_or_else(|e| panic!("our client: {e}; wolfSSL: {rest}"));
+    assert!(status.success(), "wolfSSL: {rest}");
+    assert!(rest.contains("group=SECP256R1"), "{rest}");
+    assert!(
+        got.largest <= MTU,
+        "wolfSSL kept to its MTU: {} B",
+        got.largest
+    );
+    assert!(got.ticket.is_some(), "the ticket in pieces: {rest}");
+    println!(
+        "largest datagram {} B, dropped {}, ticket {:?}",
+        got.largest, got.dropped, got.ticket
+    );
 }

@@ -241,6 +241,7 @@ pub fn ours(case: Case) -> Result<Figures, String> {
             .resume
             .then(|| TicketIssuer::new(Secret::new([0x7e; 16]), 3_600)),
         importers: false,
+        fragment: None,
     };
     if let (true, Some(issuer)) = (case.early, &mut server.tickets) {
         issuer.early_data = Some(EARLY_MAX);

@@ -55,9 +55,10 @@ if [ ! -f "$OUT/mbedtls.stamp" ]; then
 fi
 
 # 3. wolfSSL 5.9 library ---------------------------------------------------------------------------
-# X25519 for DTLS 1.3 psk_dhe_ke (tests/dtls13_wolfssl*.rs); the stamp holds the flags, so a
+# X25519 for DTLS 1.3 psk_dhe_ke (tests/dtls13_wolfssl*.rs), a settable MTU for its fragments;
+# the stamp holds the flags, so a
 # change of flags rebuilds the library (and, through the stamp in their sums, the peers).
-WOLF_FLAGS="--enable-dtls --enable-dtls13 --enable-dtlscid --enable-psk --enable-session-ticket --enable-earlydata \
+WOLF_FLAGS="--enable-dtls --enable-dtls13 --enable-dtls-mtu --enable-dtlscid --enable-psk --enable-session-ticket --enable-earlydata \
 --enable-aesccm --enable-curve25519 --disable-shared --enable-static --disable-crypttests \
 --disable-benchmark --disable-examples"
 if [ "$(cat "$OUT/wolfssl.stamp" 2>/dev/null)" != "$WOLF_FLAGS" ]; then

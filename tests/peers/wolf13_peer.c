@@ -172,6 +172,18 @@ static int read_early(WOLFSSL *ssl) {
     return 0;
 }
 
+/* -m: the MTU wolfSSL fragments its handshake messages to (0: its default) */
+static int mtu = 0;
+
+/* wolfSSL fragments handshake messages larger than the MTU (RFC 9147 sec. 5.5) */
+static int set_mtu(WOLFSSL *ssl) {
+    if (mtu > 0 && wolfSSL_dtls_set_mtu(ssl, (unsigned short)mtu) != WOLFSSL_SUCCESS) {
+        fprintf(stderr, "MTU %d refused\n", mtu);
+        return 1;
+    }
+    return 0;
+}
+
 /* One client: echoes n messages back. */
 static int serve(int n) {
     WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfDTLSv1_3_server_method());
@@ -208,6 +220,7 @@ static int serve(int n) {
             return 1;
         }
         if (no_cookie) wolfSSL_disable_hrr_cookie(ssl);
+        if (set_mtu(ssl) != 0) return 1;
         wolfSSL_dtls_set_peer(ssl, &from, fl);
         wolfSSL_set_fd(ssl, fd);
         if (max_early > 0 && read_early(ssl) != 0) return 1;
@@ -240,7 +253,7 @@ static int serve(int n) {
 int main(int argc, char **argv) {
     if (argc < 3 || (strcmp(argv[1], "client") != 0 && strcmp(argv[1], "server") != 0)) {
         fprintf(stderr, "usage: wolf13_peer client|server PORT -k HEX -i ID [-l CIPHER] [-n N]"
-                        " [-u N] [-g x25519|p256] [-C 1]\n");
+                        " [-u N] [-g x25519|p256] [-C 1] [-m MTU]\n");
         return 2;
     }
     int port = atoi(argv[2]), n = 3, update_at = -1, wait_ms = 0, keep_first = 0;
@@ -282,6 +295,8 @@ int main(int argc, char **argv) {
             max_early = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-w")) {
             wait_ms = atoi(argv[i + 1]);
+        } else if (!strcmp(argv[i], "-m")) {
+            mtu = atoi(argv[i + 1]);
         } else if (!strcmp(argv[i], "-u")) {
             update_at = atoi(argv[i + 1]); /* KeyUpdate (update_requested) before message N */
         }
@@ -316,6 +331,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "group %s refused\n", group_name);
             return 1;
         }
+        if (set_mtu(ssl) != 0) return 1;
         wolfSSL_dtls_set_peer(ssl, &sa, sizeof sa);
         wolfSSL_set_fd(ssl, fd);
         if (early && saved) {

@@ -153,6 +153,7 @@ impl Tls13 {
                     None
                 },
                 importers: config.psk_importers,
+                fragment: None,
             })
         } else {
             None

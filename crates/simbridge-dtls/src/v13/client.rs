@@ -14,10 +14,11 @@
 //! server took the data when its EncryptedExtensions has early_data; after a
 //! HelloRetryRequest the second ClientHello offers none (the data is lost to that server).
 
+use super::fragment;
 use super::handshake::{
     APPLICATION_DATA, CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, EXT_EARLY_DATA,
     Established13, FINISHED, HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE,
-    SERVER_HELLO, alg_of, dtls_message, message_hash, parse_dtls_message_any, parse_plaintext,
+    SERVER_HELLO, alg_of, dtls_message, message_hash, parse_plaintext, parse_plaintext_record,
     plaintext_record, tls_message,
 };
 use super::header::is_unified;
@@ -35,6 +36,7 @@ use super::key_share::{
 use super::protect::Protection13;
 use super::server_hello::{EXT_COOKIE, ServerHello13, ServerKeyShare};
 use super::ticket::Resume13;
+use crate::reassembly::Reassembler;
 use crate::rng::DtlsRng;
 use crate::secret::{Secret, SecretVec};
 use crate::suite::AeadAlg;
@@ -104,6 +106,20 @@ pub struct ClientWaitServer {
     resuming: bool,
     /// The 0-RTT offer of the first ClientHello, if it made one.
     early: Option<EarlyOffer>,
+    /// Fragments of the server's answer (ServerHello or HelloRetryRequest) to our last hello.
+    answer: Reassembler<u8>,
+}
+
+/// What the plaintext records at the start of a datagram hold of the server's answer
+/// ([`ClientWaitServer::defragment`]).
+pub enum AnswerPieces {
+    /// Not fragments: the datagram goes to [`ClientWaitServer::handle`] as it is.
+    Whole,
+    /// Fragments kept; the answer is not complete yet.
+    Partial,
+    /// The fragments completed the answer: this datagram holds it as one record, followed
+    /// by the records that came after the completing one, for [`ClientWaitServer::handle`].
+    Completed(Vec<u8>),
 }
 
 /// What the first ClientHello's 0-RTT offer binds the server to.
@@ -135,12 +151,10 @@ pub struct ClientWaitFinished {
     server_hs: Secret<32>,
     recv: Protection13,
     transcript: Vec<u8>,
-    /// message_seq of the next message the transcript needs (EncryptedExtensions, then
-    /// Finished).
-    next_seq: u16,
     encrypted_extensions_seen: bool,
-    /// Messages that came ahead of the one needed: (message_seq, type, body).
-    ahead: Vec<(u16, u8, Vec<u8>)>,
+    /// The server's messages (EncryptedExtensions, then Finished), whole or in fragments, in
+    /// whatever order they come; released in message_seq order.
+    messages: Reassembler<u8>,
     next_record: u64,
     hello_seq: u16,
     cids: Cids,
@@ -312,6 +326,7 @@ impl Client13 {
                 cid: config.cid.clone(),
                 hello_seq: 0,
                 last_hello: datagram.clone(),
+                answer: Reassembler::starting_at(0),
             },
             HelloFlight {
                 hello: datagram,
@@ -341,6 +356,42 @@ impl ClientWaitServer {
     /// Our last ClientHello datagram (to retransmit when no answer came in time).
     pub fn hello_datagram(&self) -> &[u8] {
         &self.last_hello
+    }
+
+    /// Takes the fragments of the server's answer that start `datagram` (a server behind a
+    /// small MTU fragments its ServerHello, RFC 9147 §5.5). A datagram that does not start
+    /// with fragments of it is [`AnswerPieces::Whole`]: `handle` judges it.
+    pub fn defragment(&mut self, datagram: &[u8]) -> AnswerPieces {
+        if parse_plaintext(datagram).is_ok() {
+            return AnswerPieces::Whole;
+        }
+        let mut rest = datagram;
+        let mut took = false;
+        while let Ok((record_seq, content, after)) = parse_plaintext_record(rest) {
+            rest = after;
+            match fragment::absorb_as(&mut self.answer, content, 0, true, fragment::answer_type) {
+                Ok(t) => took |= t,
+                // unauthenticated and malformed: someone else's, like a ServerHello that does
+                // not parse
+                Err(_) => break,
+            }
+            if let Some(m) = self.answer.pop() {
+                self.answer = Reassembler::starting_at(self.hello_seq);
+                let mut whole = Vec::with_capacity(m.body.len() + 25 + rest.len());
+                plaintext_record(
+                    record_seq,
+                    &dtls_message(m.msg_type, m.seq, &m.body),
+                    &mut whole,
+                );
+                whole.extend_from_slice(rest);
+                return AnswerPieces::Completed(whole);
+            }
+        }
+        if took {
+            AnswerPieces::Partial
+        } else {
+            AnswerPieces::Whole
+        }
     }
 
     /// Whether a HelloRetryRequest was answered already.
@@ -443,10 +494,9 @@ impl ClientWaitServer {
             client_hs,
             server_hs,
             transcript: self.transcript,
-            next_seq: self.hello_seq + 1,
             offered_groups: !self.groups.is_empty(),
             encrypted_extensions_seen: false,
-            ahead: Vec::new(),
+            messages: Reassembler::starting_at(self.hello_seq + 1),
             next_record: 0,
             hello_seq: self.hello_seq,
             cids,
@@ -512,6 +562,7 @@ impl ClientWaitServer {
         self.hello.bind(&prefix, &binders(&self.earlies));
         let body = self.hello.encode();
         self.hello_seq += 1;
+        self.answer = Reassembler::starting_at(self.hello_seq);
         let mut datagram = Vec::new();
         plaintext_record(
             u64::from(self.hello_seq),
@@ -603,22 +654,15 @@ impl ClientWaitFinished {
             if opened.content_type != HANDSHAKE {
                 continue;
             }
-            let mut m = opened.content.as_slice();
-            while !m.is_empty() {
-                let (t, seq, body, after) = parse_dtls_message_any(m)?;
-                if seq >= self.next_seq && !self.ahead.iter().any(|(s, ..)| *s == seq) {
-                    self.ahead.push((seq, t, body.to_vec()));
-                }
-                m = after;
-            }
+            fragment::absorb(&mut self.messages, &opened.content, 2, true)?;
         }
         self.take_in_order()
     }
 
     /// Processes the collected messages in message_seq order.
     fn take_in_order(mut self) -> Result<ClientStep, Handshake13Error> {
-        while let Some(i) = self.ahead.iter().position(|(s, ..)| *s == self.next_seq) {
-            let (seq, t, body) = self.ahead.swap_remove(i);
+        while let Some(m) = self.messages.pop() {
+            let (seq, t, body) = (m.seq, m.msg_type, m.body);
             if !self.encrypted_extensions_seen {
                 if t != ENCRYPTED_EXTENSIONS {
                     return Err(WireError::Invalid(Field::HandshakeType).into());
@@ -634,7 +678,6 @@ impl ClientWaitFinished {
                 self.early_accepted = taken;
                 self.transcript.extend_from_slice(&tls_message(t, &body));
                 self.encrypted_extensions_seen = true;
-                self.next_seq = seq + 1;
                 continue;
             }
             if t != FINISHED {

@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::client::{ClientStep, ClientWaitFinished, ClientWaitServer};
+use super::client::{AnswerPieces, ClientStep, ClientWaitFinished, ClientWaitServer};
 use super::handshake::{
     CLOSE_NOTIFY, Established13, HANDSHAKE, Handshake13Error, SERVER_HELLO, parse_plaintext,
 };
@@ -302,7 +302,18 @@ impl Connection13 {
         };
     }
 
-    fn client_wait_server(&mut self, w: ClientWaitServer, datagram: &[u8], now: Instant) -> State {
+    fn client_wait_server(
+        &mut self,
+        mut w: ClientWaitServer,
+        datagram: &[u8],
+        now: Instant,
+    ) -> State {
+        let whole = match w.defragment(datagram) {
+            AnswerPieces::Whole => None,
+            AnswerPieces::Partial => return State::ClientWaitServer(w),
+            AnswerPieces::Completed(d) => Some(d),
+        };
+        let datagram = whole.as_deref().unwrap_or(datagram);
         if let Some(description) = plaintext_fatal_alert(datagram) {
             // a server that refuses the ClientHello (a binder that does not verify: the wrong
             // key; no common suite) says so in a plaintext alert before any key is shared; it
@@ -472,6 +483,7 @@ impl Connection13 {
                 }
                 match r {
                     Received13::Data(d) => self.events.push_back(Event13::Data(d)),
+                    Received13::Pending => {}
                     Received13::Ack { switched } => {
                         if switched {
                             // our KeyUpdate arrived: its timer stops

@@ -14,8 +14,7 @@
 //! Key exchange: an external PSK in `psk_ke` or `psk_dhe_ke` (X25519, P-256; key_share.rs).
 //! Records: the ClientHello, HelloRetryRequest and ServerHello go in DTLS 1.2-style plaintext
 //! records of epoch 0; everything after in unified-header records, epoch 2 (handshake) and 3
-//! (application data). What is not built yet (retransmission timers, fragmentation, Connection
-//! ID, tickets) is listed in docs/dtls13.md.
+//! (application data). Fragmented messages from the peer are reassembled in fragment.rs.
 
 use super::ack::{self, RecordNumber};
 use super::header::SeqLen;
@@ -23,6 +22,7 @@ use super::hello::LEGACY_VERSION;
 use super::key_schedule::{HASH_LEN, LabelPrefix, TrafficKeys};
 use super::key_share::KeyShareError;
 use super::protect::{HeaderForm, Protection13, RecordError13};
+use crate::reassembly::Reassembler;
 use crate::replay::ReplayWindow;
 use crate::rng::RngError;
 use crate::secret::Secret;
@@ -173,6 +173,10 @@ pub struct Established13 {
     pub(super) peer_msg_seq: u16,
     /// Our KeyUpdate waiting for its ACK (new keys are used only after it).
     pub(super) pending_update: Option<RecordNumber>,
+    /// The peer's post-handshake messages, whole or in fragments (key_update.rs), and the
+    /// records that carried pieces of the next one (its ACK names them all).
+    pub(super) post: Reassembler<u8>,
+    pub(super) post_records: Vec<RecordNumber>,
     /// The negotiated suite.
     pub suite: u16,
     /// The negotiated (EC)DHE group; `None` in psk_ke.
@@ -220,6 +224,8 @@ impl Established13 {
             next_msg_seq,
             peer_msg_seq,
             pending_update: None,
+            post: Reassembler::starting_at(peer_msg_seq),
+            post_records: Vec::new(),
             suite,
             group,
             is_client,
@@ -283,8 +289,9 @@ pub(crate) struct Plaintext<'a> {
     pub rest: &'a [u8],
 }
 
-/// The handshake message of the epoch-0 record that starts `datagram`.
-pub(crate) fn parse_plaintext(datagram: &[u8]) -> Result<Plaintext<'_>, WireError> {
+/// An epoch-0 handshake record at the start of a datagram: (its sequence number, its content,
+/// the datagram's records after it).
+pub(crate) fn parse_plaintext_record(datagram: &[u8]) -> Result<(u64, &[u8], &[u8]), WireError> {
     let mut r = Reader::new(datagram);
     if r.u8(Field::RecordType)? != HANDSHAKE {
         return Err(WireError::Invalid(Field::RecordType));
@@ -294,8 +301,13 @@ pub(crate) fn parse_plaintext(datagram: &[u8]) -> Result<Plaintext<'_>, WireErro
         return Err(WireError::Invalid(Field::RecordEpoch));
     }
     let record_seq = r.u48(Field::RecordSeq)?;
-    let fragment = r.vec16(Field::RecordLength)?;
-    let rest = r.rest();
+    let content = r.vec16(Field::RecordLength)?;
+    Ok((record_seq, content, r.rest()))
+}
+
+/// The handshake message of the epoch-0 record that starts `datagram`.
+pub(crate) fn parse_plaintext(datagram: &[u8]) -> Result<Plaintext<'_>, WireError> {
+    let (record_seq, fragment, rest) = parse_plaintext_record(datagram)?;
     let (msg_type, message_seq, body, after) = parse_dtls_message_any(fragment)?;
     if !after.is_empty() {
         return Err(WireError::Invalid(Field::HandshakeLength));

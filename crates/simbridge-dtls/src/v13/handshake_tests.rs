@@ -38,10 +38,11 @@ pub(crate) fn server(groups: &[u16], psk_ke: bool, require_cookie: bool) -> Serv
         cookie_key: CookieKey13::new(Secret::new([0x5c; 32])),
         tickets: None,
         importers: false,
+        fragment: None,
     }
 }
 
-fn server_key(identity: &[u8]) -> Option<SecretVec> {
+pub(crate) fn server_key(identity: &[u8]) -> Option<SecretVec> {
     (identity == IDENTITY).then(|| SecretVec::from(&KEY[..]))
 }
 
@@ -49,7 +50,7 @@ fn peer() -> SocketAddr {
     "192.0.2.7:40000".parse().expect("addr")
 }
 
-fn cx(rng: &SeededRng) -> HelloContext<'_> {
+pub(crate) fn cx(rng: &SeededRng) -> HelloContext<'_> {
     HelloContext {
         peer: peer(),
         now_secs: 1_000,

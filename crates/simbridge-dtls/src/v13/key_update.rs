@@ -11,9 +11,10 @@
 //! - Next secret: HKDF-Expand-Label(secret, "traffic upd", "", Hash.length) (RFC 8446 §7.2).
 
 use super::ack::{self, RecordNumber};
+use super::fragment;
 use super::handshake::{
     ALERT, APPLICATION_DATA, Established13, HANDSHAKE, Handshake13Error, NEW_SESSION_TICKET, P,
-    dtls_message, parse_dtls_message,
+    dtls_message,
 };
 use super::key_schedule::{TrafficKeys, next_traffic_secret};
 use super::protect::{Protection13, RecordError13};
@@ -23,6 +24,8 @@ use crate::wire::{Field, WireError};
 
 /// The KeyUpdate handshake message type.
 const KEY_UPDATE: u8 = 24;
+/// Records whose pieces of one post-handshake message are remembered for its ACK.
+const MAX_PIECE_RECORDS: usize = 16;
 const UPDATE_NOT_REQUESTED: u8 = 0;
 const UPDATE_REQUESTED: u8 = 1;
 
@@ -50,6 +53,8 @@ pub enum Received13 {
         /// AlertDescription.
         description: u8,
     },
+    /// A fragment of a post-handshake message; the rest is still to come.
+    Pending,
     /// The server's NewSessionTicket (RFC 8446 §4.6.1): send `ack` so that it is not sent
     /// again, and keep `ticket` to resume with.
     Ticket {
@@ -167,21 +172,46 @@ impl Established13 {
         Protection13::new(self.alg, &TrafficKeys::from_secret(P, secret), epoch)
     }
 
-    /// A post-handshake message in record `seq` of the current receive epoch: a KeyUpdate, or
-    /// a NewSessionTicket (ACKed, not kept).
-    fn post_handshake(&mut self, msg: &[u8], seq: u64) -> Result<Received13, Handshake13Error> {
-        let (t, body) = parse_dtls_message(msg, self.peer_msg_seq)?;
+    /// A post-handshake message, or a fragment of one, in record `seq` of the current receive
+    /// epoch: a KeyUpdate, or a NewSessionTicket. When the message is complete, the ACK names
+    /// every record that carried a piece of it.
+    fn post_handshake(&mut self, content: &[u8], seq: u64) -> Result<Received13, Handshake13Error> {
+        // the reassembler follows peer_msg_seq, which a state import sets
+        self.post.skip_to(self.peer_msg_seq);
+        let epoch = u16::try_from(self.recv_epoch).unwrap_or(u16::MAX);
+        let took = fragment::absorb(&mut self.post, content, epoch, self.is_client)?;
+        let record = RecordNumber {
+            epoch: self.recv_epoch,
+            seq,
+        };
+        if took
+            && self.post_records.len() < MAX_PIECE_RECORDS
+            && !self.post_records.contains(&record)
+        {
+            self.post_records.push(record);
+        }
+        let Some(m) = self.post.pop() else {
+            return if took {
+                Ok(Received13::Pending)
+            } else {
+                // a message before the next one (a retransmission), too far ahead, or too large
+                Err(WireError::Invalid(Field::MessageSeq).into())
+            };
+        };
+        let mut records = std::mem::take(&mut self.post_records);
+        if records.is_empty() {
+            records.push(record);
+        }
+        // taken, even if it turns out malformed: the next message is the one after it
+        self.peer_msg_seq = m.seq.wrapping_add(1);
+        let (t, body) = (m.msg_type, m.body.as_slice());
         if t == NEW_SESSION_TICKET && self.is_client {
             let nst = NewSessionTicket::parse(body)?;
             let resumption = self
                 .resumption
                 .clone()
                 .ok_or(WireError::Invalid(Field::NewSessionTicket))?;
-            self.peer_msg_seq = self.peer_msg_seq.wrapping_add(1);
-            let ack = self.ack(&[RecordNumber {
-                epoch: self.recv_epoch,
-                seq,
-            }])?;
+            let ack = self.ack(&records)?;
             let ticket = Box::new(nst.into_ticket(&resumption, self.suite));
             return Ok(Received13::Ticket { ack, ticket });
         }
@@ -193,11 +223,6 @@ impl Established13 {
             [UPDATE_REQUESTED] => true,
             _ => return Err(WireError::Invalid(Field::HandshakeLength).into()),
         };
-        self.peer_msg_seq = self.peer_msg_seq.wrapping_add(1);
-        let acked = RecordNumber {
-            epoch: self.recv_epoch,
-            seq,
-        };
         let next_secret = next_traffic_secret(P, &self.recv_secret);
         let next = self.protection(&next_secret, self.recv_epoch + 1);
         let old = std::mem::replace(&mut self.recv, next);
@@ -205,7 +230,7 @@ impl Established13 {
         self.recv_secret = next_secret;
         self.recv_epoch += 1;
         self.next_recv = 0;
-        let ack = self.ack(&[acked])?;
+        let ack = self.ack(&records)?;
         let update = if requested {
             self.update_keys(false)?
         } else {

@@ -13,6 +13,7 @@ pub mod connection;
 pub mod cookie;
 pub mod early;
 pub mod export;
+pub mod fragment;
 pub mod handshake;
 pub mod header;
 pub mod hello;

@@ -27,6 +27,7 @@ use std::net::SocketAddr;
 use super::ack::RecordNumber;
 use super::cookie::{CookieContents, CookieKey13};
 use super::early::{EarlyGate, EarlyOutcome, EarlyReceiver, EarlyRefusal, sent_ms};
+use super::fragment;
 use super::handshake::{
     CLIENT_HELLO, Cids, ENCRYPTED_EXTENSIONS, EXT_CONNECTION_ID, EXT_EARLY_DATA, Established13,
     FINISHED, HANDSHAKE, Handshake13Error, LAST, P, PSK_DHE_KE, PSK_KE, SERVER_HELLO, alg_of,
@@ -73,6 +74,10 @@ pub struct Server13 {
     /// imported and its binder is an "imp binder" (v13/importer.rs); other identities are
     /// external PSKs as before.
     pub importers: bool,
+    /// The longest handshake fragment the server's flight carries, for a client behind a
+    /// small MTU (RFC 9147 §5.5: each fragment in a record of its own); `None`: whole
+    /// messages (ours always fit a datagram). The flight's records still go in one datagram.
+    pub fragment: Option<usize>,
 }
 
 impl Server13 {
@@ -86,6 +91,7 @@ impl Server13 {
             cookie_key,
             tickets: None,
             importers: false,
+            fragment: None,
         }
     }
 }
@@ -502,16 +508,33 @@ impl Server13 {
 
         let seq = pt.message_seq;
         let mut out = Vec::new();
-        plaintext_record(
-            pt.record_seq,
-            &dtls_message(SERVER_HELLO, seq, &sh),
-            &mut out,
-        );
-        // EncryptedExtensions and Finished share one record: 13 B less than a record each
-        // (RFC 9147 §5.5 lets handshake messages share records)
-        let mut protected = dtls_message(ENCRYPTED_EXTENSIONS, seq + 1, ee);
-        protected.extend_from_slice(&dtls_message(FINISHED, seq + 2, &server_verify));
-        send_hs.seal(0, HANDSHAKE, &protected, cids.send_cid(), LAST, &mut out)?;
+        if let Some(max) = self.fragment {
+            for (n, piece) in (pt.record_seq..).zip(fragment::split(SERVER_HELLO, seq, &sh, max)) {
+                plaintext_record(n, &piece, &mut out);
+            }
+            let mut pieces = fragment::split(ENCRYPTED_EXTENSIONS, seq + 1, ee, max);
+            pieces.extend(fragment::split(FINISHED, seq + 2, &server_verify, max));
+            let last = pieces.len().saturating_sub(1);
+            for (n, piece) in pieces.iter().enumerate() {
+                let form = if n == last {
+                    LAST
+                } else {
+                    fragment::WITH_LENGTH
+                };
+                send_hs.seal(n as u64, HANDSHAKE, piece, cids.send_cid(), form, &mut out)?;
+            }
+        } else {
+            plaintext_record(
+                pt.record_seq,
+                &dtls_message(SERVER_HELLO, seq, &sh),
+                &mut out,
+            );
+            // EncryptedExtensions and Finished share one record: 13 B less than a record each
+            // (RFC 9147 §5.5 lets handshake messages share records)
+            let mut protected = dtls_message(ENCRYPTED_EXTENSIONS, seq + 1, ee);
+            protected.extend_from_slice(&dtls_message(FINISHED, seq + 2, &server_verify));
+            send_hs.seal(0, HANDSHAKE, &protected, cids.send_cid(), LAST, &mut out)?;
+        }
         let master = hs.into_master();
         let app = (
             master.client_traffic(&server_finished_hash),
