@@ -1,7 +1,8 @@
 //! DTLS 1.3 handshake messages (`simbridge_dtls::v13`): the ClientHello, ServerHello /
 //! HelloRetryRequest, key_share, supported_groups and ACK parsers on arbitrary bytes; the
 //! server's `accept` (with and without a required cookie, tickets and RFC 9258 importers) and
-//! the client's `handle` on arbitrary datagrams; the ImportedIdentity parser. With the
+//! the client's `handle` on arbitrary datagrams (after its reassembly of a fragmented answer);
+//! the ImportedIdentity parser; the reassembly of handshake fragments. With the
 //! selector's top bit, 0-RTT: the server's tickets allow early data and it takes it through a
 //! strike register (`accept_early`, then a `Connection13` fed the rest of the datagram), and a
 //! client resuming with one of its tickets (issued once per process by a full handshake) sends
@@ -10,7 +11,9 @@
 //!
 //! Asserts: no panic; every message that parses re-encodes to a message that parses to the
 //! same value; a HelloRetryRequest our server sends is one our client takes; the early data
-//! our client offers on our ticket is taken whole by our server and reported accepted.
+//! our client offers on our ticket is taken whole by our server and reported accepted; the
+//! reassembly holds no more than its budget and releases only messages of a length their type
+//! allows.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
@@ -18,13 +21,15 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use simbridge_dtls::config::RetransmitConfig;
+use simbridge_dtls::internal::reassembly::Reassembler;
 use simbridge_dtls::rng::{DtlsRng, SeededRng};
 use simbridge_dtls::secret::{Secret, SecretVec};
 use simbridge_dtls::v13::ack;
-use simbridge_dtls::v13::client::{Client13, ClientConfig13, ClientStep};
+use simbridge_dtls::v13::client::{AnswerPieces, Client13, ClientConfig13, ClientStep};
 use simbridge_dtls::v13::connection::{Connection13, Event13};
 use simbridge_dtls::v13::cookie::CookieKey13;
 use simbridge_dtls::v13::early::EarlyGate;
+use simbridge_dtls::v13::fragment;
 use simbridge_dtls::v13::hello::ClientHello13;
 use simbridge_dtls::v13::importer::ImportedIdentity;
 use simbridge_dtls::v13::issuer::TicketIssuer;
@@ -60,6 +65,7 @@ fn server13(sel: u8) -> Server13 {
         // a ticket of another key, an imported identity: both paths look at the identities
         tickets: (sel & 32 != 0 || early).then(|| issuer(early)),
         importers: sel & 64 != 0,
+        fragment: None,
     }
 }
 
@@ -205,6 +211,16 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(nst) = NewSessionTicket::parse(data) {
         assert_eq!(NewSessionTicket::parse(&nst.encode()).as_ref(), Ok(&nst));
     }
+    // handshake fragments: whatever is released is a whole message of a length its type
+    // allows, and nothing beyond the budget is held
+    for client in [true, false] {
+        let mut r = Reassembler::starting_at(0);
+        let _ = fragment::absorb(&mut r, data, 0, client);
+        assert!(r.buffered() <= fragment::ROOM);
+        while let Some(m) = r.pop() {
+            assert!(m.body.len() <= fragment::max_len(m.msg_type, client));
+        }
+    }
 
     let Some((&sel, datagram)) = data.split_first() else {
         return;
@@ -231,7 +247,15 @@ fuzz_target!(|data: &[u8]| {
         );
         return;
     }
-    if let Ok(ClientStep::Wait(w)) = wait.handle(datagram, &rng) {
+    // the datagram as pieces of the server's answer first, as `Connection13` takes it
+    let mut wait = wait;
+    let whole = match wait.defragment(datagram) {
+        AnswerPieces::Whole => None,
+        AnswerPieces::Partial => return,
+        AnswerPieces::Completed(d) => Some(d),
+    };
+    let answer = whole.as_deref().unwrap_or(datagram);
+    if let Ok(ClientStep::Wait(w)) = wait.handle(answer, &rng) {
         let _ = w.handle(datagram);
     }
 });
