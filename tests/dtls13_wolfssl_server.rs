@@ -461,17 +461,13 @@ struct Session {
 
 #[test]
 fn our_client_resumes_with_wolfssls_ticket() {
-    let Some(peer) = peer_bin("wolf13_peer") else {
-        return;
-    };
-    let mut srv = Wolf13Server::with_psk(
-        &peer,
+    let Some(mut srv) = Wolf13Server::ccm8(
         &hex::encode(KEY),
         IDENTITY,
-        "TLS13-AES128-CCM-8-SHA256",
         &["-n", "5", "-C", "1", "-r", "2"],
-    )
-    .expect("start wolf13_peer server");
+    ) else {
+        return;
+    };
     let port = srv.port;
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.connect(("127.0.0.1", port)).expect("connect");
@@ -500,17 +496,13 @@ fn our_client_reassembles_wolfssls_flight_and_ticket_fragmented_to_a_small_mtu()
     // wolfSSL's ServerHello with a P-256 share is 127 bytes of body and its ticket more: with a
     // 100-byte MTU it must send them in pieces (RFC 9147 sec. 5.5), which our client puts together
     const MTU: usize = 100;
-    let Some(peer) = peer_bin("wolf13_peer") else {
-        return;
-    };
-    let mut srv = Wolf13Server::with_psk(
-        &peer,
+    let Some(mut srv) = Wolf13Server::ccm8(
         &hex::encode(KEY),
         IDENTITY,
-        "TLS13-AES128-CCM-8-SHA256",
         &["-n", "5", "-g", "p256", "-m", &MTU.to_string()],
-    )
-    .expect("start wolf13_peer server");
+    ) else {
+        return;
+    };
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.connect(("127.0.0.1", srv.port)).expect("connect");
     let got = session(&sock, &config(0x1305, &[SECP256R1]));

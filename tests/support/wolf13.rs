@@ -36,6 +36,14 @@ impl Wolf13Server {
         Ok(Self { child, out, port })
     }
 
+    /// The built peer (`None` when it is not, outside CI: [`super::peers::peer_bin`]) started
+    /// with a PSK (hex), its identity, TLS_AES_128_CCM_8_SHA256 and `extra`.
+    pub fn ccm8(key_hex: &str, identity: &str, extra: &[&str]) -> Option<Self> {
+        let peer = super::peers::peer_bin("wolf13_peer")?;
+        let srv = Self::with_psk(&peer, key_hex, identity, "TLS13-AES128-CCM-8-SHA256", extra);
+        Some(srv.expect("start wolf13_peer server"))
+    }
+
     /// Starts it with a PSK (hex), its identity and one TLS 1.3 suite (wolfSSL's name), then
     /// `extra`.
     pub fn with_psk(
