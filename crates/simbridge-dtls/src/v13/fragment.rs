@@ -9,14 +9,14 @@
 //! without keeping state, as OpenSSL's DTLSv1_listen does; a fragmented one gets no answer)
 //! and the client's Finished (32 bytes: a fragment of it is refused as malformed).
 
-use super::handshake::{
-    CLIENT_HELLO, ENCRYPTED_EXTENSIONS, FINISHED, NEW_SESSION_TICKET, SERVER_HELLO,
-};
+use super::handshake::{ENCRYPTED_EXTENSIONS, FINISHED, NEW_SESSION_TICKET, SERVER_HELLO};
 use super::header::SeqLen;
 use super::key_schedule::HASH_LEN;
+use super::key_update::KEY_UPDATE;
 use super::protect::HeaderForm;
 use crate::reassembly::{FragmentStatus, MAX_TICKET_LEN, Piece, Reassembler};
 use crate::wire::codec::{Reader, put_u16, put_u24};
+use crate::wire::handshake::parse_fragment_rest;
 use crate::wire::{Field, WireError};
 
 /// A record followed by others in its datagram carries its length.
@@ -24,9 +24,6 @@ pub const WITH_LENGTH: HeaderForm = HeaderForm {
     seq_len: SeqLen::One,
     with_length: true,
 };
-
-/// key_update (RFC 8446 §4.6.3).
-const KEY_UPDATE: u8 = 24;
 
 /// Bytes one reassembler may hold in partial messages (the largest message we take, a
 /// NewSessionTicket with a ticket of [`MAX_TICKET_LEN`], fits).
@@ -44,7 +41,6 @@ pub fn max_len(t: u8, client: bool) -> usize {
         // lifetime, age_add, nonce<0..255>, ticket<1..2^16-1>, extensions (early_data)
         (NEW_SESSION_TICKET, true) => 4 + 4 + 1 + 255 + 2 + MAX_TICKET_LEN + 2 + 64,
         (KEY_UPDATE, _) => 1,
-        (CLIENT_HELLO, false) => 2048,
         _ => 64,
     }
 }
@@ -54,14 +50,7 @@ pub fn max_len(t: u8, client: bool) -> usize {
 pub fn parse(m: &[u8]) -> Result<(Piece<'_, u8>, &[u8]), WireError> {
     let mut r = Reader::new(m);
     let msg_type = r.u8(Field::HandshakeType)?;
-    let length = r.u24(Field::HandshakeLength)?;
-    let message_seq = r.u16(Field::MessageSeq)?;
-    let offset = r.u24(Field::FragmentOffset)?;
-    let fragment_length = r.u24(Field::FragmentLength)?;
-    if u64::from(offset) + u64::from(fragment_length) > u64::from(length) {
-        return Err(WireError::Invalid(Field::FragmentLength));
-    }
-    let body = r.take(fragment_length as usize, Field::FragmentLength)?;
+    let (length, message_seq, offset, body) = parse_fragment_rest(&mut r)?;
     let piece = Piece {
         msg_type,
         length,

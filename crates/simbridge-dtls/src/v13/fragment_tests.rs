@@ -85,7 +85,7 @@ fn a_fragment_past_its_message_or_beyond_its_type_is_refused() {
     bad[9..12].copy_from_slice(&[0, 0, 33]); // fragment_length 33 of a 32-byte message
     assert_eq!(
         parse(&bad).map(|_| ()),
-        Err(WireError::Invalid(Field::FragmentLength))
+        Err(WireError::Invalid(Field::FragmentBounds))
     );
     let mut r = Reassembler::starting_at(0);
     // a Finished claiming 4,000 bytes, a KeyUpdate claiming 2: nothing is kept

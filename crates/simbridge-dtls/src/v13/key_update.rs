@@ -23,7 +23,7 @@ use crate::suite::AeadAlg;
 use crate::wire::{Field, WireError};
 
 /// The KeyUpdate handshake message type.
-const KEY_UPDATE: u8 = 24;
+pub(super) const KEY_UPDATE: u8 = 24;
 /// Records whose pieces of one post-handshake message are remembered for its ACK.
 const MAX_PIECE_RECORDS: usize = 16;
 const UPDATE_NOT_REQUESTED: u8 = 0;
