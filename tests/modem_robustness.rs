@@ -238,6 +238,12 @@ fn a_reboot_while_the_device_is_away_is_waited_for() {
     assert_eq!(imsi(&mut ch).expect("imsi"), SET1_IMSI);
     // A long reboot: the command after the failure waits for the device to come back.
     m.control("reboot 1500");
+    // Away means no link: a link left dangling into /dev/pts would lead the channel to
+    // whichever new pty takes the freed number (another modem's, locked by its host).
+    assert!(
+        std::fs::symlink_metadata(&m.link).is_err(),
+        "the link is gone while the device is away"
+    );
     assert!(matches!(imsi(&mut ch), Err(AtError::Disconnected { .. })));
     let start = Instant::now();
     assert_eq!(imsi(&mut ch).expect("waited for the device"), SET1_IMSI);

@@ -107,6 +107,8 @@ struct Pty {
 struct LinkGuard {
     path: PathBuf,
     target: Option<PathBuf>,
+    /// Removed while the device is away (a reboot), as udev removes a by-id link.
+    withdrawn: bool,
 }
 
 impl LinkGuard {
@@ -142,15 +144,36 @@ impl LinkGuard {
         Ok(Self {
             path: path.to_path_buf(),
             target: None,
+            withdrawn: false,
         })
     }
 
-    /// Whether the path still holds our link (or, before the first one, what `claim` allowed).
+    /// Whether the path still holds our link (or, before the first one, what `claim` allowed;
+    /// while withdrawn, nothing).
     fn still_ours(&self) -> bool {
+        if self.withdrawn {
+            return std::fs::symlink_metadata(&self.path)
+                .is_err_and(|e| e.kind() == io::ErrorKind::NotFound);
+        }
         match &self.target {
             Some(t) => std::fs::read_link(&self.path).is_ok_and(|x| &x == t),
             None => true,
         }
+    }
+
+    /// Removes the link while the device is away. Left in place, it would dangle into
+    /// `/dev/pts`, whose freed number the next pty anywhere on the machine may take: a host
+    /// polling the link would then open (and lock) someone else's device.
+    fn withdraw(&mut self) -> Result<(), VirtualModemError> {
+        if self.target.is_none() || self.withdrawn || !self.still_ours() {
+            return Ok(());
+        }
+        std::fs::remove_file(&self.path).map_err(|source| VirtualModemError::Link {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.withdrawn = true;
+        Ok(())
     }
 
     /// Points the link at `target` (the current device).
@@ -166,13 +189,14 @@ impl LinkGuard {
             source,
         })?;
         self.target = Some(target.to_path_buf());
+        self.withdrawn = false;
         Ok(())
     }
 }
 
 impl Drop for LinkGuard {
     fn drop(&mut self) {
-        if self.target.is_some() && self.still_ours() {
+        if self.target.is_some() && !self.withdrawn && self.still_ours() {
             if let Err(e) = std::fs::remove_file(&self.path) {
                 log::warn!("--link {}: cannot remove it: {e}", self.path.display());
             }
@@ -354,7 +378,7 @@ impl Modem {
 
     /// Like a USB re-enumeration: the device comes back under another name (the new pty exists
     /// before the old one is closed, so their numbers differ), and only the stable link leads
-    /// to it, once it is back.
+    /// to it, once it is back; while it is away there is no link at all.
     fn reboot<C: CardChannel>(
         &mut self,
         server: &mut AtServer<C>,
@@ -362,6 +386,9 @@ impl Modem {
         d: Duration,
     ) -> Result<(), VirtualModemError> {
         log::info!("virtual modem: reboot ({} ms)", d.as_millis());
+        if let Some(link) = self.link.as_mut() {
+            link.withdraw()?;
+        }
         let fresh = open_pty(None)?;
         drop(std::mem::replace(&mut self.pty, fresh));
         // Acknowledged once the old device is gone; the new path follows.
